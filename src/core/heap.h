@@ -1,0 +1,112 @@
+/*
+ * heap.h - the allocator core shared by the release and debug builds.
+ *
+ * A heap manages one contiguous memory region (a pool's area, or the block
+ * part of it). Its control structure lives at the start of the region, so a
+ * heap needs nothing outside its own memory. It is a TLSF-class good-fit
+ * allocator: segregated free lists indexed by two-level bitmaps, boundary
+ * tags and immediate coalescing, so heap_alloc() and heap_free() run in
+ * constant time.
+ *
+ * Contract:
+ *  - Every pointer returned is HEAP_ALIGN (16) byte aligned.
+ *  - Per-block overhead is HEAP_BLOCK_OVERHEAD (16) bytes plus rounding of
+ *    the request up to a multiple of 16; the minimum block is 32 bytes.
+ *  - heap_alloc(h, 0) returns a unique, freeable pointer.
+ *  - Requests whose rounded size would overflow size_t return NULL.
+ *  - A failed heap_alloc/heap_realloc leaves the heap and the old block
+ *    untouched.
+ *  - The heap never grows; when memory runs out it returns NULL and stays
+ *    fully usable.
+ *  - heap_free/heap_realloc/heap_usable_size take only pointers that
+ *    heap_block_is_live() accepts; callers check untrusted pointers first.
+ *
+ * Locking: none. A heap is not thread-safe; its owner (the pool) serialises
+ * every call on one heap. Different heaps are independent.
+ */
+#ifndef AREA_MALLOC_CORE_HEAP_H
+#define AREA_MALLOC_CORE_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HEAP_ALIGN 16
+#define HEAP_BLOCK_OVERHEAD 16
+
+struct heap;
+
+struct heap_stats {
+	size_t region_bytes;	/* the whole region given to heap_init() */
+	size_t capacity_bytes;	/* region minus the control structure */
+	size_t used_bytes;	/* sum of used blocks, overhead included */
+	size_t peak_used_bytes;	/* high-water mark of used_bytes */
+	size_t free_bytes;	/* sum of free blocks, overhead included */
+	size_t largest_free;	/* largest request heap_alloc() can satisfy now */
+	size_t used_blocks;
+	size_t free_blocks;
+};
+
+/*
+ * Places a heap in [mem, mem + bytes). mem must be HEAP_ALIGN aligned.
+ * Returns NULL when the region cannot hold the control structure and one
+ * minimum block. Memory never touched since the region was mapped is assumed
+ * to read as zero (fresh anonymous memory); heap_alloc_zeroed() relies on it.
+ */
+struct heap *heap_init(void *mem, size_t bytes);
+
+/* Smallest region in which heap_alloc(h, size) is sure to succeed once. */
+size_t heap_region_bytes_for(size_t size);
+
+void *heap_alloc(struct heap *heap, size_t size);
+
+/*
+ * As heap_alloc(), and the first 'size' bytes read as zero. Bytes that were
+ * never handed out or used for metadata since heap_init() are known to be
+ * zero already and are not written again (so a large calloc in a fresh lazy
+ * pool does not commit its pages).
+ */
+void *heap_alloc_zeroed(struct heap *heap, size_t size);
+
+void heap_free(struct heap *heap, void *ptr);
+
+/*
+ * Resizes the block at ptr to hold at least size bytes. Grows or shrinks in
+ * place when the neighbouring memory allows, otherwise allocates a new block,
+ * copies min(old, new) bytes and frees the old one. Returns the block, or
+ * NULL with the old block untouched when there is no room. size 0 is treated
+ * as a minimum block (the POSIX free-on-zero rule is the caller's).
+ */
+void *heap_realloc(struct heap *heap, void *ptr, size_t size);
+
+/* Grows or shrinks in place only; false (nothing changed) if it cannot. */
+bool heap_resize_in_place(struct heap *heap, void *ptr, size_t size);
+
+/* Bytes usable at ptr (at least what was asked for). */
+size_t heap_usable_size(const struct heap *heap, const void *ptr);
+
+/*
+ * O(1) plausibility check of an untrusted pointer: inside the heap's block
+ * range, aligned, the start of a block marked used whose boundary tags agree
+ * with its neighbours. A false answer is certain; a true answer for a wild
+ * pointer needs forged metadata.
+ */
+bool heap_block_is_live(const struct heap *heap, const void *ptr);
+
+/* True when ptr lies inside the memory the heap hands blocks out of. */
+bool heap_contains(const struct heap *heap, const void *ptr);
+
+void heap_get_stats(const struct heap *heap, struct heap_stats *stats);
+
+/* Calls fn for every block in address order (payload pointer, usable size). */
+typedef void (*heap_walk_fn)(void *ptr, size_t usable, bool used, void *context);
+void heap_walk(const struct heap *heap, heap_walk_fn fn, void *context);
+
+/*
+ * Checks every invariant of the heap (see heap.c for the list); returns true
+ * when all hold. When one fails and 'why' is not NULL, *why points to a
+ * static string naming the broken invariant. Walks the whole heap: O(n).
+ */
+bool heap_validate(const struct heap *heap, const char **why);
+
+#endif /* AREA_MALLOC_CORE_HEAP_H */

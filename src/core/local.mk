@@ -1,0 +1,11 @@
+# The allocator core shared by the release and debug module builds: the
+# TLSF heap, the pool-id registry and the pool layer (area, lock, statistics).
+
+noinst_LTLIBRARIES += libamcore.la
+libamcore_la_SOURCES = \
+	src/core/heap.c \
+	src/core/heap.h \
+	src/core/pool_registry.c \
+	src/core/pool_registry.h \
+	src/core/pool.c \
+	src/core/pool.h

@@ -1,0 +1,3 @@
+/* pool.c - STUB */
+#include "config.h"
+int pool_stub_placeholder;

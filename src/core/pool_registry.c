@@ -1,0 +1,3 @@
+/* pool_registry.c - STUB */
+#include "config.h"
+int pool_registry_stub_placeholder;

@@ -1,0 +1,1 @@
+/* area_internal.h - STUB */

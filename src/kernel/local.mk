@@ -1,0 +1,13 @@
+# The kernel-API layer: Haiku's areas, module manager, debugger command
+# registry and output calls, over Linux. Drivers and modules link it.
+
+lib_LTLIBRARIES += libarea_malloc.la
+libarea_malloc_la_SOURCES = \
+	src/kernel/area.c \
+	src/kernel/area_internal.h \
+	src/kernel/module.c \
+	src/kernel/debugger.c \
+	src/kernel/kernel_misc.c \
+	src/kernel/lock.h
+libarea_malloc_la_CPPFLAGS = $(AM_CPPFLAGS) -DAREA_MALLOC_MODULEDIR='"$(moduledir)"'
+libarea_malloc_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 -no-undefined

@@ -1,0 +1,1 @@
+# tests/headers: to be written

@@ -1,0 +1,1 @@
+# tests/heap: to be written

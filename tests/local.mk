@@ -1,0 +1,10 @@
+# The test suite, one folder per feature. Every test program is a Check
+# suite; automake's parallel driver runs them.
+CHECK_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+CHECK_TEST_LIBS = $(CHECK_LIBS)
+
+include tests/headers/local.mk
+include tests/area/local.mk
+include tests/module/local.mk
+include tests/heap/local.mk
+include tests/pool/local.mk

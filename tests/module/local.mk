@@ -1,0 +1,1 @@
+# tests/module: to be written

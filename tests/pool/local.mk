@@ -1,0 +1,1 @@
+# tests/pool: to be written
