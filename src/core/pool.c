@@ -1,3 +1,163 @@
-/* pool.c - STUB */
+/*
+ * pool.c - pool creation, destruction, statistics and validation.
+ *
+ * Invariants (checked by pool_validate):
+ *  - pool->base is the area's base, pool->area_size its size, and the pool
+ *    structure is the first thing in the area;
+ *  - the heap lies inside the area, right after the pool structure;
+ *  - the heap's own invariants hold (heap_validate).
+ *
+ * Locking: see pool.h. pool_create and pool_destroy touch only the pool
+ * being created or destroyed; the registry (pool_registry.c) serialises
+ * whoever publishes or retires its id.
+ */
 #include "config.h"
-int pool_stub_placeholder;
+
+#include <string.h>
+
+#include <KernelExport.h>
+
+#include "core/pool.h"
+#include "core/pool_registry.h"
+
+#define POOL_HEADER_BYTES ((sizeof(struct pool) + 63) & ~(size_t)63)
+
+static size_t round_up_to_pages(size_t size)
+{
+	return (size + B_PAGE_SIZE - 1) & ~(size_t)(B_PAGE_SIZE - 1);
+}
+
+struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, uint32 lock_spec,
+	uint32 protection, status_t *error)
+{
+	const uint32 writable = B_WRITE_AREA | B_KERNEL_WRITE_AREA;
+	void *base = NULL;
+	struct pool *pool;
+	struct heap *heap;
+	size_t area_size;
+	status_t status;
+	area_id area;
+
+	if (error == NULL)
+		error = &status;
+	if ((protection & writable) == 0
+		|| address_spec == B_EXACT_ADDRESS || address_spec == B_CLONE_ADDRESS) {
+		*error = B_BAD_VALUE;
+		return NULL;
+	}
+	if (address_spec == B_BASE_ADDRESS || address_spec == B_RANDOMIZED_BASE_ADDRESS)
+		address_spec = B_ANY_ADDRESS;
+	if (size == 0 || size > SIZE_MAX - reserve - B_PAGE_SIZE) {
+		*error = size == 0 ? B_BAD_VALUE : B_NO_MEMORY;
+		return NULL;
+	}
+	area_size = round_up_to_pages(size + reserve);
+
+	/* Whoever allocates must read and write: both protection families
+	 * mean a read-write mapping here. */
+	area = create_area(POOL_AREA_NAME, &base, address_spec, area_size, lock_spec,
+		protection | B_READ_AREA | B_WRITE_AREA);
+	if (area < 0) {
+		*error = area;
+		return NULL;
+	}
+	heap = heap_init((char *)base + POOL_HEADER_BYTES, area_size - POOL_HEADER_BYTES);
+	if (heap == NULL) {
+		delete_area(area);
+		*error = B_NO_MEMORY;
+		return NULL;
+	}
+	pool = base;
+	mutex_init(&pool->lock, POOL_AREA_NAME);
+	pool->area = area;
+	pool->address_spec = address_spec;
+	pool->lock_spec = lock_spec;
+	pool->protection = protection;
+	pool->base = base;
+	pool->area_size = area_size;
+	pool->requested_size = size;
+	pool->heap = heap;
+	pool->id = NULL;
+	pool->creator = NULL;
+	pool->failed_requests = 0;
+	pool->allocations = 0;
+	pool->frees = 0;
+	*error = B_OK;
+	return pool;
+}
+
+void pool_destroy(struct pool *pool)
+{
+	mutex_destroy(&pool->lock);
+	delete_area(pool->area);
+}
+
+void pool_get_stats(struct pool *pool, struct pool_stats *stats)
+{
+	struct heap_stats heap_stats;
+	bool locked = pool_lock(pool);
+
+	heap_get_stats(pool->heap, &heap_stats);
+	stats->area = pool->area;
+	stats->base = pool->base;
+	stats->area_size = pool->area_size;
+	stats->requested_size = pool->requested_size;
+	stats->capacity = heap_stats.capacity_bytes;
+	stats->used = heap_stats.used_bytes;
+	stats->peak = heap_stats.peak_used_bytes;
+	stats->largest_free = heap_stats.largest_free;
+	stats->live_blocks = heap_stats.used_blocks;
+	stats->allocations = pool->allocations;
+	stats->frees = pool->frees;
+	stats->failed_requests = pool->failed_requests;
+	pool_unlock(pool, locked);
+}
+
+bool pool_validate(struct pool *pool, const char **why)
+{
+	const char *problem = NULL;
+	area_info info;
+	bool locked;
+
+	if (get_area_info(pool->area, &info) != B_OK)
+		problem = "pool area does not exist";
+	else if (info.address != pool->base || info.address != (void *)pool)
+		problem = "pool structure is not at the start of its area";
+	else if (info.size != pool->area_size)
+		problem = "pool size does not match its area";
+	else if ((char *)pool->heap != (char *)pool->base + POOL_HEADER_BYTES)
+		problem = "heap is not right after the pool structure";
+	if (problem != NULL) {
+		if (why != NULL)
+			*why = problem;
+		return false;
+	}
+	locked = pool_lock(pool);
+	bool heap_ok = heap_validate(pool->heap, why);
+	pool_unlock(pool, locked);
+	return heap_ok;
+}
+
+struct containing_search {
+	const void *address;
+	struct pool *found;
+};
+
+static void check_containing(struct pool *pool, const void *id, void *context)
+{
+	struct containing_search *search = context;
+	const char *address = search->address;
+
+	(void)id;
+	if (address >= (const char *)pool->base
+		&& address < (const char *)pool->base + pool->area_size)
+		search->found = pool;
+}
+
+struct pool *pool_containing(const void *address)
+{
+	struct containing_search search = { address, NULL };
+
+	pool_registry_for_each(check_containing, &search);
+	return search.found;
+}

@@ -1,1 +1,108 @@
-/* pool.h - STUB */
+/*
+ * pool.h - a pool: one area, its lock, its heap and its statistics.
+ *
+ * Shared by the release and debug builds. A pool's control structure lives
+ * at the start of its own area, followed by the heap that hands out blocks:
+ *
+ *   area base                                              area end
+ *   | struct pool | struct heap + free lists | blocks ...          |
+ *
+ * The block operations themselves (what a block looks like to the driver)
+ * belong to each build; this layer gives them the area, the lock and the
+ * counters, so that both builds create, lock, account and destroy pools
+ * the same way.
+ *
+ * Locking: pool->lock (a sleeping lock) protects the heap and the counters.
+ * A process that has only one thread skips it, as glibc does
+ * (__libc_single_threaded), since nothing can race; pool_lock() returns
+ * whether it locked, and pool_unlock() takes that answer, so a pair always
+ * matches even if a thread is created between them.
+ */
+#ifndef AREA_MALLOC_CORE_POOL_H
+#define AREA_MALLOC_CORE_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/single_threaded.h>
+
+#include <OS.h>
+
+#include "core/heap.h"
+#include "kernel/lock.h"
+
+#define POOL_AREA_NAME "area_malloc pool"
+
+struct pool {
+	mutex lock;
+	area_id area;
+	uint32 address_spec;
+	uint32 lock_spec;
+	uint32 protection;
+	void *base;		/* the area */
+	size_t area_size;
+	size_t requested_size;	/* create_pool's size argument */
+	struct heap *heap;
+	const void *id;		/* the opaque id the driver holds */
+	void *creator;		/* return address of create_pool's caller */
+	uint64_t failed_requests;
+	uint64_t allocations;
+	uint64_t frees;
+};
+
+struct pool_stats {
+	area_id area;
+	void *base;
+	size_t area_size;
+	size_t requested_size;
+	size_t capacity;	/* bytes the heap can hand out, overhead included */
+	size_t used;		/* bytes in live blocks, overhead included */
+	size_t peak;
+	size_t largest_free;
+	size_t live_blocks;
+	uint64_t allocations;
+	uint64_t frees;
+	uint64_t failed_requests;
+};
+
+/*
+ * Creates a pool in a new area of at least size + reserve bytes (rounded up
+ * to pages). reserve is the room a build needs for its own metadata, so that
+ * a pool holds as much for the driver as the driver asked for. The pool must
+ * be writable: a protection without a write bit fails. B_EXACT_ADDRESS and
+ * B_CLONE_ADDRESS fail (create_pool has no address argument); the base
+ * address specs mean "any address". Returns NULL on any failure, with
+ * *error (if not NULL) set to the Haiku status.
+ */
+struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, uint32 lock_spec,
+	uint32 protection, status_t *error);
+
+/* Deletes the pool's area; every pointer into it is invalid afterwards. */
+void pool_destroy(struct pool *pool);
+
+static inline bool pool_lock(struct pool *pool)
+{
+	if (__libc_single_threaded)
+		return false;
+	mutex_lock(&pool->lock);
+	return true;
+}
+
+static inline void pool_unlock(struct pool *pool, bool locked)
+{
+	if (locked)
+		mutex_unlock(&pool->lock);
+}
+
+/* Reads the pool's statistics under its lock. */
+void pool_get_stats(struct pool *pool, struct pool_stats *stats);
+
+/*
+ * Validates the pool layer: the control structure agrees with its area and
+ * the heap's invariants hold. Takes the lock. For tests and debug checks.
+ */
+bool pool_validate(struct pool *pool, const char **why);
+
+/* The pool whose area contains address, among live pools, or NULL. */
+struct pool *pool_containing(const void *address);
+
+#endif /* AREA_MALLOC_CORE_POOL_H */

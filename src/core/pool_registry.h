@@ -1,1 +1,45 @@
-/* pool_registry.h - STUB */
+/*
+ * pool_registry.h - opaque pool ids: a slot and a generation in a table.
+ *
+ * The seed calls the pool id opaque. It is never dereferenced to be
+ * checked: an id encodes a slot index and a generation number, and names a
+ * pool only while that slot holds that generation. A stale id (of a deleted
+ * pool), NULL or a garbage value is recognised in O(1) and can never name a
+ * pool created later, since generations are never reused within a load of
+ * the module and start at a random value at each load.
+ */
+#ifndef AREA_MALLOC_CORE_POOL_REGISTRY_H
+#define AREA_MALLOC_CORE_POOL_REGISTRY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct pool;
+
+/* Registers pool; returns its new id, or NULL when the table is full. */
+const void *pool_registry_add(struct pool *pool);
+
+/* The live pool that id names, or NULL. Lock-free, O(1). */
+struct pool *pool_registry_lookup(const void *id);
+
+/*
+ * Unregisters the pool that id names and returns it; NULL if id names no
+ * live pool (so a second delete of one id fails and never touches a pool
+ * created since). After it returns, lookups of id fail.
+ */
+struct pool *pool_registry_remove(const void *id);
+
+/*
+ * Calls fn for every live pool, in slot order, with the registry lock held:
+ * no pool can be removed (and so destroyed) while fn looks at it.
+ */
+typedef void (*pool_registry_visit_fn)(struct pool *pool, const void *id, void *context);
+void pool_registry_for_each(pool_registry_visit_fn fn, void *context);
+
+/* Number of live pools. */
+size_t pool_registry_count(void);
+
+/* Checks the table's invariants (see pool_registry.c); for tests. */
+bool pool_registry_validate(const char **why);
+
+#endif /* AREA_MALLOC_CORE_POOL_REGISTRY_H */

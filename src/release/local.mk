@@ -5,7 +5,8 @@
 noinst_LTLIBRARIES += src/release/area_malloc_release.la
 src_release_area_malloc_release_la_SOURCES = src/release/area_malloc_module.c
 src_release_area_malloc_release_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
-	-shared -rpath '$(moduledir)' -no-undefined
+	-shared -rpath '$(moduledir)' -no-undefined \
+	-export-symbols-regex '^modules$$'
 src_release_area_malloc_release_la_LIBADD = libamcore.la libarea_malloc.la
 
 all_local_targets += stage-release-module
