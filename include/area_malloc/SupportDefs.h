@@ -9,6 +9,7 @@
 #define _AREA_MALLOC_SUPPORT_DEFS_H
 
 #include <stddef.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <sys/types.h>
 #ifndef __cplusplus
