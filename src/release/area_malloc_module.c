@@ -98,10 +98,11 @@ static void *am_calloc(const void *pool_id, size_t count, size_t size)
 	return block;
 }
 
-static void report_bad_pointer(const char *call, const void *pool_id, const void *ptr)
+static void report_bad_pointer(const char *call, const void *pool_id, const void *ptr,
+	bool pool_is_live)
 {
-	dprintf("area_malloc: %s(%p, %p): not a live block of this pool; ignored\n", call,
-		pool_id, ptr);
+	dprintf("area_malloc: %s(%p, %p): %s; ignored\n", call, pool_id, ptr,
+		pool_is_live ? "not a live block of this pool" : "no such pool");
 }
 
 static void *am_realloc(const void *pool_id, void *ptr, size_t size)
@@ -118,7 +119,7 @@ static void *am_realloc(const void *pool_id, void *ptr, size_t size)
 	locked = pool_lock(pool);
 	if (!heap_block_is_live(pool->heap, ptr)) {
 		pool_unlock(pool, locked);
-		report_bad_pointer("realloc", pool_id, ptr);
+		report_bad_pointer("realloc", pool_id, ptr, true);
 		return NULL;
 	}
 	if (size == 0) {
@@ -143,7 +144,7 @@ static void *am_free(const void *pool_id, void *ptr)
 		return NULL;
 	pool = pool_registry_lookup(pool_id);
 	if (pool == NULL) {
-		report_bad_pointer("free", pool_id, ptr);
+		report_bad_pointer("free", pool_id, ptr, false);
 		return NULL;
 	}
 	locked = pool_lock(pool);
@@ -154,7 +155,7 @@ static void *am_free(const void *pool_id, void *ptr)
 		return NULL;
 	}
 	pool_unlock(pool, locked);
-	report_bad_pointer("free", pool_id, ptr);
+	report_bad_pointer("free", pool_id, ptr, true);
 	return NULL;
 }
 
