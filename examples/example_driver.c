@@ -8,7 +8,7 @@
  * debugger's "pools" command shows the pools while they work, and
  * uninit_driver() deletes the pools and puts the module away.
  *
- * Build it outside this tree with:
+ * Build it outside this tree (as C or C++) with:
  *   cc example_driver.c $(pkg-config --cflags --libs area_malloc) -o example_driver
  */
 #include <pthread.h>
@@ -85,13 +85,14 @@ static void *worker(void *argument)
 		struct descriptor *descriptor = *slot;
 
 		if (descriptor != NULL) {
-			if (checksum(descriptor->buffer, descriptor->length) != descriptor->checksum)
+			if (checksum((const unsigned char *)descriptor->buffer, descriptor->length) != descriptor->checksum)
 				corrupt++;
 			sAreaMalloc->free(sBufferPool, descriptor->buffer);
 			sAreaMalloc->free(sDescriptorPool, descriptor);
 			*slot = NULL;
 		}
-		descriptor = sAreaMalloc->calloc(sDescriptorPool, 1, sizeof(*descriptor));
+		descriptor = (struct descriptor *)sAreaMalloc->calloc(sDescriptorPool, 1,
+			sizeof(*descriptor));
 		if (descriptor == NULL) {
 			dropped++;
 			continue;
@@ -105,7 +106,7 @@ static void *worker(void *argument)
 		}
 		for (size_t i = 0; i < descriptor->length; i++)
 			((unsigned char *)descriptor->buffer)[i] = (unsigned char)rand_r(&seed);
-		descriptor->checksum = checksum(descriptor->buffer, descriptor->length);
+		descriptor->checksum = checksum((const unsigned char *)descriptor->buffer, descriptor->length);
 		*slot = descriptor;
 		if (packet == PACKETS_PER_WORKER / 2 && (uintptr_t)argument == 1) {
 			kprintf("\nkdebug> pools   (worker 1, half way)\n");
