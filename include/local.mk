@@ -15,4 +15,5 @@ amdriversinclude_HEADERS = \
 	include/area_malloc/drivers/KernelExport.h \
 	include/area_malloc/drivers/module.h \
 	include/area_malloc/drivers/area_malloc.h \
+	include/area_malloc/drivers/area_malloc_debug.h \
 	include/area_malloc/drivers/Drivers.h

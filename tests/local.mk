@@ -8,3 +8,4 @@ include tests/area/local.mk
 include tests/module/local.mk
 include tests/heap/local.mk
 include tests/pool/local.mk
+include tests/symbolize/local.mk

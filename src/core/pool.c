@@ -27,14 +27,14 @@ static size_t round_up_to_pages(size_t size)
 	return (size + B_PAGE_SIZE - 1) & ~(size_t)(B_PAGE_SIZE - 1);
 }
 
-struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, uint32 lock_spec,
-	uint32 protection, status_t *error)
+struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_t control_bytes,
+	uint32 lock_spec, uint32 protection, status_t *error)
 {
 	const uint32 writable = B_WRITE_AREA | B_KERNEL_WRITE_AREA;
 	void *base = NULL;
 	struct pool *pool;
 	struct heap *heap;
-	size_t area_size;
+	size_t area_size, heap_offset;
 	status_t status;
 	area_id area;
 
@@ -47,7 +47,9 @@ struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, uint3
 	}
 	if (address_spec == B_BASE_ADDRESS || address_spec == B_RANDOMIZED_BASE_ADDRESS)
 		address_spec = B_ANY_ADDRESS;
-	if (size == 0 || size > SIZE_MAX - reserve - B_PAGE_SIZE) {
+	control_bytes = (control_bytes + 63) & ~(size_t)63;
+	heap_offset = POOL_HEADER_BYTES + control_bytes;
+	if (reserve > SIZE_MAX / 4 || size == 0 || size > SIZE_MAX / 4 - reserve) {
 		*error = size == 0 ? B_BAD_VALUE : B_NO_MEMORY;
 		return NULL;
 	}
@@ -61,7 +63,8 @@ struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, uint3
 		*error = area;
 		return NULL;
 	}
-	heap = heap_init((char *)base + POOL_HEADER_BYTES, area_size - POOL_HEADER_BYTES);
+	heap = heap_offset < area_size
+		? heap_init((char *)base + heap_offset, area_size - heap_offset) : NULL;
 	if (heap == NULL) {
 		delete_area(area);
 		*error = B_NO_MEMORY;
@@ -77,6 +80,8 @@ struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, uint3
 	pool->area_size = area_size;
 	pool->requested_size = size;
 	pool->heap = heap;
+	pool->control = control_bytes != 0 ? (char *)base + POOL_HEADER_BYTES : NULL;
+	pool->control_bytes = control_bytes;
 	pool->id = NULL;
 	pool->creator = NULL;
 	pool->failed_requests = 0;
@@ -125,8 +130,9 @@ bool pool_validate(struct pool *pool, const char **why)
 		problem = "pool structure is not at the start of its area";
 	else if (info.size != pool->area_size)
 		problem = "pool size does not match its area";
-	else if ((char *)pool->heap != (char *)pool->base + POOL_HEADER_BYTES)
-		problem = "heap is not right after the pool structure";
+	else if ((char *)pool->heap
+		!= (char *)pool->base + POOL_HEADER_BYTES + pool->control_bytes)
+		problem = "heap is not right after the pool structure and its control region";
 	if (problem != NULL) {
 		if (why != NULL)
 			*why = problem;

@@ -4,8 +4,12 @@
  * Shared by the release and debug builds. A pool's control structure lives
  * at the start of its own area, followed by the heap that hands out blocks:
  *
- *   area base                                              area end
- *   | struct pool | struct heap + free lists | blocks ...          |
+ *   area base                                                       area end
+ *   | struct pool | build's control | struct heap + free lists | blocks ... |
+ *
+ * The control region belongs to the build that created the pool (the debug
+ * build keeps its log, quarantine and counters there; the release build
+ * asks for none).
  *
  * The block operations themselves (what a block looks like to the driver)
  * belong to each build; this layer gives them the area, the lock and the
@@ -42,6 +46,8 @@ struct pool {
 	size_t area_size;
 	size_t requested_size;	/* create_pool's size argument */
 	struct heap *heap;
+	void *control;		/* control_bytes for the build, 64-byte aligned */
+	size_t control_bytes;
 	const void *id;		/* the opaque id the driver holds */
 	void *creator;		/* return address of create_pool's caller */
 	uint64_t failed_requests;
@@ -67,14 +73,16 @@ struct pool_stats {
 /*
  * Creates a pool in a new area of at least size + reserve bytes (rounded up
  * to pages). reserve is the room a build needs for its own metadata, so that
- * a pool holds as much for the driver as the driver asked for. The pool must
+ * a pool holds as much for the driver as the driver asked for; control_bytes
+ * (zero-filled, fresh memory) are set aside after the pool structure for the
+ * build's own control data, and come out of the reserve. The pool must
  * be writable: a protection without a write bit fails. B_EXACT_ADDRESS and
  * B_CLONE_ADDRESS fail (create_pool has no address argument); the base
  * address specs mean "any address". Returns NULL on any failure, with
  * *error (if not NULL) set to the Haiku status.
  */
-struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, uint32 lock_spec,
-	uint32 protection, status_t *error);
+struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_t control_bytes,
+	uint32 lock_spec, uint32 protection, status_t *error);
 
 /* Deletes the pool's area; every pointer into it is invalid afterwards. */
 void pool_destroy(struct pool *pool);

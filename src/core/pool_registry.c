@@ -18,12 +18,17 @@
  * and add publishes the pool before the id (release). The seed makes
  * malloc/free unsafe against delete_pool of the same pool, so a lookup
  * racing a remove of the same pool is the caller's bug, which the debug
- * build reports.
+ * build reports: there, every call acquires the pool (a per-slot in-flight
+ * counter, incremented before the id is checked) and delete_pool sets the
+ * slot's deleting flag before it waits for the counter to drain. Both sides
+ * use sequentially consistent atomics, so either the call sees the flag or
+ * the delete sees the call (Dekker's argument); never neither.
  */
 #include "config.h"
 
 #include <stdatomic.h>
 #include <stdint.h>
+#include <sched.h>
 #include <sys/random.h>
 
 #include "core/pool_registry.h"
@@ -38,9 +43,11 @@
 struct slot {
 	_Atomic uint64_t id;
 	_Atomic(struct pool *) pool;
+	_Atomic uint32_t in_flight;	/* debug build: calls running on this pool */
+	_Atomic bool deleting;		/* debug build: delete_pool is running */
 };
 
-/* 1 MiB of zero-initialised BSS: pages are committed only as slots are used. */
+/* 1.5 MiB of zero-initialised BSS: pages are committed only as slots are used. */
 static struct slot slots[SLOT_COUNT];
 static uint32_t free_stack[SLOT_COUNT];
 static uint32_t free_top;	  /* entries in free_stack */
@@ -128,10 +135,68 @@ struct pool *pool_registry_remove(const void *id_pointer)
 	pool = atomic_load_explicit(&slots[slot].pool, memory_order_relaxed);
 	atomic_store_explicit(&slots[slot].id, 0, memory_order_release);
 	atomic_store_explicit(&slots[slot].pool, NULL, memory_order_relaxed);
+	atomic_store(&slots[slot].deleting, false);
 	free_stack[free_top++] = slot;
 	live_count--;
 	mutex_unlock(&registry_lock);
 	return pool;
+}
+
+enum pool_acquire_result pool_registry_acquire(const void *id_pointer, struct pool **pool)
+{
+	uint64_t id = (uint64_t)(uintptr_t)id_pointer;
+	struct slot *entry;
+	uint32_t slot;
+
+	if (!decode_slot(id, &slot))
+		return POOL_NOT_LIVE;
+	entry = &slots[slot];
+	atomic_fetch_add(&entry->in_flight, 1);
+	if (atomic_load(&entry->id) != id) {
+		atomic_fetch_sub(&entry->in_flight, 1);
+		return POOL_NOT_LIVE;
+	}
+	if (atomic_load(&entry->deleting)) {
+		atomic_fetch_sub(&entry->in_flight, 1);
+		return POOL_DELETING;
+	}
+	*pool = atomic_load_explicit(&entry->pool, memory_order_relaxed);
+	return POOL_ACQUIRED;
+}
+
+void pool_registry_release(const void *id_pointer)
+{
+	uint32_t slot;
+
+	if (decode_slot((uint64_t)(uintptr_t)id_pointer, &slot))
+		atomic_fetch_sub(&slots[slot].in_flight, 1);
+}
+
+enum pool_acquire_result pool_registry_begin_delete(const void *id_pointer, struct pool **pool)
+{
+	uint64_t id = (uint64_t)(uintptr_t)id_pointer;
+	struct slot *entry;
+	uint32_t slot;
+
+	if (!decode_slot(id, &slot))
+		return POOL_NOT_LIVE;
+	entry = &slots[slot];
+	mutex_lock(&registry_lock);
+	if (atomic_load(&entry->id) != id) {
+		mutex_unlock(&registry_lock);
+		return POOL_NOT_LIVE;
+	}
+	if (atomic_load(&entry->deleting)) {
+		mutex_unlock(&registry_lock);
+		return POOL_DELETING;
+	}
+	atomic_store(&entry->deleting, true);
+	*pool = atomic_load_explicit(&entry->pool, memory_order_relaxed);
+	mutex_unlock(&registry_lock);
+	/* Calls already past their check finish; they hold no lock we need. */
+	while (atomic_load(&entry->in_flight) != 0)
+		sched_yield();
+	return POOL_ACQUIRED;
 }
 
 void pool_registry_for_each(pool_registry_visit_fn fn, void *context)
@@ -187,6 +252,8 @@ bool pool_registry_validate(const char **why)
 			problem = "live id does not decode to its slot";
 		else if (pool == NULL)
 			problem = "live slot without a pool";
+		else if (atomic_load(&slots[slot].in_flight) > UINT32_MAX / 2)
+			problem = "in-flight counter underflowed";
 		else if (((id >> SLOT_BITS) & GENERATION_MASK) >= next_generation)
 			problem = "generation not below the next generation";
 	}

@@ -30,6 +30,32 @@ struct pool *pool_registry_lookup(const void *id);
 struct pool *pool_registry_remove(const void *id);
 
 /*
+ * In-flight tracking, for the debug build: the seed makes the pool calls
+ * unsafe against delete_pool of the same pool, and the debug build reports
+ * such a use instead of touching an unmapped pool. The counters live in the
+ * registry's own memory, never in the pool's area, so they stay valid while
+ * the area goes away.
+ */
+enum pool_acquire_result {
+	POOL_ACQUIRED,
+	POOL_NOT_LIVE,	/* NULL, garbage or stale id */
+	POOL_DELETING,	/* delete_pool of this pool is running */
+};
+
+/* Marks one call in flight on the pool id names; on POOL_ACQUIRED, *pool
+ * is set and pool_registry_release() must follow. */
+enum pool_acquire_result pool_registry_acquire(const void *id, struct pool **pool);
+void pool_registry_release(const void *id);
+
+/*
+ * Starts deleting the pool id names: later acquires get POOL_DELETING, and
+ * this waits until the calls already in flight have released it. Then the
+ * caller finishes with pool_registry_remove(). Returns POOL_DELETING if
+ * another delete of the same pool is running.
+ */
+enum pool_acquire_result pool_registry_begin_delete(const void *id, struct pool **pool);
+
+/*
  * Calls fn for every live pool, in slot order, with the registry lock held:
  * no pool can be removed (and so destroyed) while fn looks at it.
  */

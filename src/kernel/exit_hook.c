@@ -27,6 +27,12 @@ struct exit_handler_slot {
 
 static struct exit_handler_slot slot;
 static _Atomic(struct exit_handler_slot *) current;
+static _Atomic int requested_status;
+
+void kernel_request_exit_status(int status)
+{
+	atomic_store(&requested_status, status);
+}
 
 bool kernel_set_exit_handler(kernel_exit_handler handler, void *context)
 {
@@ -52,12 +58,13 @@ void kernel_clear_exit_handler(kernel_exit_handler handler)
 static void run_exit_handler(int status, void *unused)
 {
 	struct exit_handler_slot *set = atomic_exchange(&current, NULL);
-	int new_status;
+	int new_status = status;
 
 	(void)unused;
-	if (set == NULL)
-		return;
-	new_status = set->handler(status, set->context);
+	if (set != NULL)
+		new_status = set->handler(status, set->context);
+	if (new_status == 0 && atomic_load(&requested_status) != 0)
+		new_status = atomic_load(&requested_status);
 	if (new_status != status) {
 		fflush(NULL);
 		_exit(new_status);

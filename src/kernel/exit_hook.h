@@ -19,4 +19,11 @@ typedef int (*kernel_exit_handler)(int status, void *context);
 _Bool kernel_set_exit_handler(kernel_exit_handler handler, void *context);
 void kernel_clear_exit_handler(kernel_exit_handler handler);
 
+/*
+ * Asks that a process about to exit with status 0 exit with status instead
+ * (0 withdraws the request). A module unloaded before the process exits
+ * leaves its verdict here: errors it reported still fail the process.
+ */
+void kernel_request_exit_status(int status);
+
 #endif /* AREA_MALLOC_KERNEL_EXIT_HOOK_H */

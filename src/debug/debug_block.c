@@ -1,0 +1,287 @@
+/*
+ * debug_block.c - writing and checking debug blocks (layout in
+ * debug_block.h).
+ *
+ * Checksums are keyed with a per-load random secret and bound to the
+ * header's address, so neither random data nor a header copied from
+ * elsewhere passes for a block.
+ *
+ * Locking: none; callers hold the owning pool's lock.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <sys/random.h>
+
+#include "debug/debug_block.h"
+
+#define MIN_USER_AREA 48 /* room for the free record when quarantined */
+
+_Static_assert(sizeof(struct debug_block_header) == 40, "header layout");
+_Static_assert(sizeof(struct debug_free_record) <= MIN_USER_AREA, "free record fits");
+
+static size_t round_up_16(size_t value)
+{
+	return (value + 15) & ~(size_t)15;
+}
+
+void debug_layout_init(struct debug_layout *layout, unsigned stack_depth)
+{
+	uint64_t key = 0;
+
+	if (stack_depth < 1)
+		stack_depth = 1;
+	if (stack_depth > AREA_MALLOC_MAX_FRAMES)
+		stack_depth = AREA_MALLOC_MAX_FRAMES;
+	layout->frame_count = stack_depth;
+	layout->header_size = (uint32_t)(sizeof(struct debug_block_header)
+		+ stack_depth * sizeof(uintptr_t));
+	layout->front_size = (uint32_t)round_up_16(layout->header_size + 8);
+	if (getrandom(&key, sizeof(key), GRND_NONBLOCK) != sizeof(key))
+		key = (uint64_t)(uintptr_t)layout ^ 0x5851f42d4c957f2dull;
+	layout->key = key | 1;
+}
+
+size_t debug_block_chunk_bytes(const struct debug_layout *layout, size_t size)
+{
+	size_t user_area;
+
+	if (size > SIZE_MAX / 2)
+		return SIZE_MAX;
+	user_area = round_up_16(size + DEBUG_MIN_TRAILING_CANARY);
+	if (user_area < MIN_USER_AREA)
+		user_area = MIN_USER_AREA;
+	return layout->front_size + user_area;
+}
+
+/* Hashes bytes [4, length) of object (its first 4 bytes hold the checksum). */
+static uint32_t keyed_checksum(const struct debug_layout *layout, const void *object,
+	size_t length)
+{
+	const unsigned char *bytes = object;
+	uint64_t hash = layout->key ^ (uint64_t)(uintptr_t)object;
+
+	for (size_t offset = 0; offset < length; offset += 8) {
+		uint64_t word = 0;
+		size_t chunk = length - offset < 8 ? length - offset : 8;
+		memcpy(&word, bytes + offset, chunk);
+		if (offset == 0)
+			word &= ~(uint64_t)0xffffffffu;
+		hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
+		hash ^= hash >> 29;
+	}
+	return (uint32_t)(hash ^ (hash >> 32));
+}
+
+static void seal_header(const struct debug_layout *layout, struct debug_block_header *header)
+{
+	header->checksum = keyed_checksum(layout, header, layout->header_size);
+}
+
+static void seal_free_record(const struct debug_layout *layout, struct debug_free_record *record)
+{
+	record->checksum = keyed_checksum(layout, record, sizeof(*record));
+}
+
+static void write_trailing_canary(const struct debug_layout *layout,
+	struct debug_block_header *header, size_t usable)
+{
+	unsigned char *user = debug_block_user(layout, header);
+	size_t user_area = debug_block_user_area(layout, usable);
+
+	memset(user + header->size, DEBUG_FILL_CANARY, user_area - header->size);
+}
+
+void debug_block_init(const struct debug_layout *layout, struct debug_block_header *header,
+	size_t usable, size_t size, const area_malloc_owner *owner, bool fill_user)
+{
+	header->state = BLOCK_LIVE;
+	header->frame_count = (uint8_t)layout->frame_count;
+	header->flags = 0;
+	header->thread = (uint32_t)owner->thread;
+	header->sequence = owner->sequence;
+	header->size = size;
+	header->time = owner->time;
+	header->team = owner->team;
+	header->front_size = layout->front_size;
+	for (uint32_t i = 0; i < layout->frame_count; i++)
+		header->frames[i] = i < owner->frame_count ? owner->frames[i] : 0;
+	seal_header(layout, header);
+	memset((char *)header + layout->header_size, DEBUG_FILL_CANARY,
+		layout->front_size - layout->header_size);
+	if (fill_user)
+		memset(debug_block_user(layout, header), DEBUG_FILL_NEW, size);
+	write_trailing_canary(layout, header, usable);
+}
+
+void debug_block_resize(const struct debug_layout *layout, struct debug_block_header *header,
+	size_t usable, size_t new_size)
+{
+	unsigned char *user = debug_block_user(layout, header);
+
+	if (new_size > header->size)
+		memset(user + header->size, DEBUG_FILL_NEW, new_size - header->size);
+	header->size = new_size;
+	seal_header(layout, header);
+	write_trailing_canary(layout, header, usable);
+}
+
+static void poison(void *start, size_t bytes)
+{
+	uint32_t *word = start;
+
+	for (size_t i = 0; i < bytes / 4; i++)
+		word[i] = DEBUG_POISON_WORD;
+}
+
+void debug_block_quarantine(const struct debug_layout *layout, struct debug_block_header *header,
+	size_t usable, const area_malloc_owner *freed_by)
+{
+	struct debug_free_record *record = debug_block_user(layout, header);
+	size_t user_area = debug_block_user_area(layout, usable);
+
+	header->state = BLOCK_QUARANTINED;
+	seal_header(layout, header);
+	/* damage to the leading canary was reported when the block was freed;
+	 * from now on only writes into the freed block count */
+	memset((char *)header + layout->header_size, DEBUG_FILL_CANARY,
+		layout->front_size - layout->header_size);
+	record->thread = (uint32_t)freed_by->thread;
+	record->sequence = freed_by->sequence;
+	record->team = freed_by->team;
+	record->time = freed_by->time;
+	record->caller = freed_by->frames[0];
+	record->next = NULL;
+	seal_free_record(layout, record);
+	poison((char *)record + MIN_USER_AREA, user_area - MIN_USER_AREA);
+}
+
+void debug_block_set_next(const struct debug_layout *layout, struct debug_block_header *header,
+	struct debug_block_header *next)
+{
+	struct debug_free_record *record = debug_block_user(layout, header);
+
+	record->next = next;
+	seal_free_record(layout, record);
+}
+
+bool debug_block_header_ok(const struct debug_layout *layout,
+	const struct debug_block_header *header, size_t usable)
+{
+	if (usable < layout->front_size + MIN_USER_AREA)
+		return false;
+	if (header->checksum != keyed_checksum(layout, header, layout->header_size))
+		return false;
+	if (header->state != BLOCK_LIVE && header->state != BLOCK_QUARANTINED)
+		return false;
+	if (header->front_size != layout->front_size || header->frame_count != layout->frame_count)
+		return false;
+	return header->size <= debug_block_user_area(layout, usable) - DEBUG_MIN_TRAILING_CANARY;
+}
+
+/* Index of the first byte in [from, to) that is not value, or to. */
+static size_t first_not(const unsigned char *bytes, size_t from, size_t to, unsigned char value)
+{
+	for (size_t i = from; i < to; i++) {
+		if (bytes[i] != value)
+			return i;
+	}
+	return to;
+}
+
+static size_t last_not(const unsigned char *bytes, size_t from, size_t to, unsigned char value)
+{
+	for (size_t i = to; i > from; i--) {
+		if (bytes[i - 1] != value)
+			return i - 1;
+	}
+	return to;
+}
+
+struct debug_block_finding debug_block_check(const struct debug_layout *layout,
+	const struct debug_block_header *header, size_t usable)
+{
+	struct debug_block_finding finding = { BLOCK_OK, 0, 0 };
+	const unsigned char *front = (const unsigned char *)header;
+	const unsigned char *user;
+	size_t user_area, damaged;
+
+	if (!debug_block_header_ok(layout, header, usable)) {
+		finding.problem = BLOCK_HEADER_DAMAGED;
+		return finding;
+	}
+	damaged = first_not(front, layout->header_size, layout->front_size, DEBUG_FILL_CANARY);
+	if (damaged != layout->front_size) {
+		finding.problem = BLOCK_UNDERFLOW;
+		finding.offset = layout->front_size - damaged; /* bytes before the start */
+		return finding;
+	}
+	user = debug_block_user(layout, (struct debug_block_header *)header);
+	user_area = debug_block_user_area(layout, usable);
+	if (header->state == BLOCK_QUARANTINED) {
+		const struct debug_free_record *record = (const void *)user;
+		if (record->checksum != keyed_checksum(layout, record, sizeof(*record))) {
+			finding.problem = BLOCK_POISON_DAMAGED;
+			finding.offset = 0;
+			return finding;
+		}
+		for (size_t offset = MIN_USER_AREA; offset < user_area; offset += 4) {
+			uint32_t word;
+			memcpy(&word, user + offset, 4);
+			if (word != DEBUG_POISON_WORD) {
+				uint32_t poison = DEBUG_POISON_WORD;
+				const unsigned char *expected = (const unsigned char *)&poison;
+				size_t byte = 0;
+				while (byte < 3 && user[offset + byte] == expected[byte])
+					byte++;
+				finding.problem = BLOCK_POISON_DAMAGED;
+				finding.offset = offset + byte;
+				return finding;
+			}
+		}
+		return finding;
+	}
+	damaged = first_not(user, header->size, user_area, DEBUG_FILL_CANARY);
+	if (damaged != user_area) {
+		finding.problem = BLOCK_OVERFLOW;
+		finding.offset = damaged;
+		finding.damaged_bytes =
+			last_not(user, header->size, user_area, DEBUG_FILL_CANARY) - header->size + 1;
+	}
+	return finding;
+}
+
+bool debug_block_freed_by(const struct debug_layout *layout,
+	const struct debug_block_header *header, area_malloc_owner *freed_by,
+	struct debug_block_header **next)
+{
+	const struct debug_free_record *record =
+		debug_block_user(layout, (struct debug_block_header *)header);
+
+	if (record->checksum != keyed_checksum(layout, record, sizeof(*record)))
+		return false;
+	memset(freed_by, 0, sizeof(*freed_by));
+	freed_by->thread = (thread_id)record->thread;
+	freed_by->team = record->team;
+	freed_by->sequence = record->sequence;
+	freed_by->time = record->time;
+	freed_by->frame_count = 1;
+	freed_by->frames[0] = record->caller;
+	if (next != NULL)
+		*next = record->next;
+	return true;
+}
+
+void debug_block_owner(const struct debug_block_header *header, area_malloc_owner *owner)
+{
+	memset(owner, 0, sizeof(*owner));
+	owner->thread = (thread_id)header->thread;
+	owner->team = header->team;
+	owner->sequence = header->sequence;
+	owner->time = header->time;
+	owner->frame_count = header->frame_count;
+	if (owner->frame_count > AREA_MALLOC_MAX_FRAMES)
+		owner->frame_count = AREA_MALLOC_MAX_FRAMES;
+	for (uint32_t i = 0; i < owner->frame_count; i++)
+		owner->frames[i] = header->frames[i];
+}

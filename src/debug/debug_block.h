@@ -1,0 +1,158 @@
+/*
+ * debug_block.h - what a block looks like in the debug build.
+ *
+ * The allocator core hands out a chunk payload; the debug build lays a
+ * block out in it as:
+ *
+ *   | header (checksummed) | leading canary | user bytes | trailing canary |
+ *   ^ chunk payload        ^ header_size    ^ front_size ^ front_size + size
+ *
+ * - The header holds the owner tag: requested size, thread, team, per-pool
+ *   sequence number, time and stack_depth caller frames, protected by a
+ *   keyed checksum so a damaged header is reported, never trusted.
+ * - The leading canary runs from the header to the user bytes (8 to 16
+ *   bytes); the trailing canary starts at the first byte past the REQUESTED
+ *   size (so a 1-byte overflow is caught) and runs to the end of the user
+ *   area, at least 8 bytes.
+ * - A quarantined block keeps its header; the first bytes of its user area
+ *   hold a checksummed free record (who freed it, the quarantine link) and
+ *   the rest is poisoned with 0xdeadbeef words (Haiku's PARANOID_KERNEL_FREE).
+ *
+ * Fill bytes name memory states: 0xcc new (Haiku's PARANOID_KERNEL_MALLOC),
+ * 0xfd canary ("fence"), 0xdeadbeef freed.
+ *
+ * Invariants (debug_block_check): the checksum matches; state is LIVE or
+ * QUARANTINED; size + front_size fits the chunk; every canary byte is 0xfd;
+ * for a quarantined block, the free record's checksum matches and every
+ * other user byte is poison.
+ *
+ * Locking: none here; callers hold the owning pool's lock.
+ */
+#ifndef AREA_MALLOC_DEBUG_BLOCK_H
+#define AREA_MALLOC_DEBUG_BLOCK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <drivers/area_malloc_debug.h>
+
+#define DEBUG_FILL_NEW 0xcc
+#define DEBUG_FILL_CANARY 0xfd
+#define DEBUG_POISON_WORD 0xdeadbeefu
+#define DEBUG_MIN_TRAILING_CANARY 8
+
+enum debug_block_state {
+	BLOCK_LIVE = 0x4c49,		/* "LI" */
+	BLOCK_QUARANTINED = 0x5155,	/* "QU" */
+};
+
+struct debug_block_header {
+	uint32_t checksum;
+	uint16_t state;
+	uint8_t frame_count;
+	uint8_t flags;
+	uint32_t thread;
+	uint32_t sequence;
+	uint64_t size;		/* requested */
+	int64_t time;		/* system_time() */
+	int32_t team;
+	uint32_t front_size;	/* header + leading canary */
+	uintptr_t frames[];	/* frame_count entries; frames[0] is the caller */
+};
+
+struct debug_free_record {
+	uint32_t checksum;
+	uint32_t thread;
+	uint32_t sequence;
+	int32_t team;
+	int64_t time;
+	uintptr_t caller;
+	struct debug_block_header *next; /* quarantine FIFO */
+};
+
+/* The geometry every block of a module load shares (from stack_depth). */
+struct debug_layout {
+	uint32_t frame_count;
+	uint32_t header_size;
+	uint32_t front_size;
+	uint64_t key;		/* per-load secret mixed into checksums */
+};
+
+/* Sets the layout for stack_depth frames and a fresh random key. */
+void debug_layout_init(struct debug_layout *layout, unsigned stack_depth);
+
+/* Bytes to ask the heap for, for a user request of size (SIZE_MAX: too big). */
+size_t debug_block_chunk_bytes(const struct debug_layout *layout, size_t size);
+
+/* Bytes of user area (user bytes + trailing canary) in a chunk of usable bytes. */
+static inline size_t debug_block_user_area(const struct debug_layout *layout, size_t usable)
+{
+	return usable - layout->front_size;
+}
+
+static inline void *debug_block_user(const struct debug_layout *layout,
+	struct debug_block_header *header)
+{
+	return (char *)header + layout->front_size;
+}
+
+static inline struct debug_block_header *debug_block_from_user(const struct debug_layout *layout,
+	const void *user)
+{
+	return (struct debug_block_header *)((uintptr_t)user - layout->front_size);
+}
+
+/*
+ * Writes a new block's header (from owner) and canaries into a chunk of
+ * usable bytes, and fills the user bytes with 0xcc (or zeros when zeroed;
+ * bytes already known to be zero are left alone by the caller, who passes
+ * fill_user = false).
+ */
+void debug_block_init(const struct debug_layout *layout, struct debug_block_header *header,
+	size_t usable, size_t size, const area_malloc_owner *owner, bool fill_user);
+
+/* Changes a live block's requested size in place (realloc): new canary,
+ * grown bytes filled with 0xcc. */
+void debug_block_resize(const struct debug_layout *layout, struct debug_block_header *header,
+	size_t usable, size_t new_size);
+
+/* Marks a live block quarantined: records who freed it and poisons it. */
+void debug_block_quarantine(const struct debug_layout *layout, struct debug_block_header *header,
+	size_t usable, const area_malloc_owner *freed_by);
+
+enum debug_block_problem {
+	BLOCK_OK,
+	BLOCK_HEADER_DAMAGED,	/* checksum or fields: heap-buffer-underflow */
+	BLOCK_UNDERFLOW,	/* leading canary */
+	BLOCK_OVERFLOW,		/* trailing canary */
+	BLOCK_POISON_DAMAGED,	/* quarantined block written: use-after-free */
+};
+
+struct debug_block_finding {
+	enum debug_block_problem problem;
+	size_t offset;		/* first damaged byte, from the user pointer */
+	size_t damaged_bytes;	/* overflow: bytes damaged past the end */
+};
+
+/* Reads only the header: is it intact, and which state does it claim? */
+bool debug_block_header_ok(const struct debug_layout *layout,
+	const struct debug_block_header *header, size_t usable);
+
+/* Checks header and canaries (and poison, when quarantined). */
+struct debug_block_finding debug_block_check(const struct debug_layout *layout,
+	const struct debug_block_header *header, size_t usable);
+
+/* Reads the free record of a quarantined block; false if it is damaged. */
+bool debug_block_freed_by(const struct debug_layout *layout,
+	const struct debug_block_header *header, area_malloc_owner *freed_by,
+	struct debug_block_header **next);
+
+/* Sets the quarantine link of a quarantined block (rewrites its checksum). */
+void debug_block_set_next(const struct debug_layout *layout, struct debug_block_header *header,
+	struct debug_block_header *next);
+
+/* The owner tag stored in a header. */
+void debug_block_owner(const struct debug_block_header *header, area_malloc_owner *owner);
+
+#endif /* AREA_MALLOC_DEBUG_BLOCK_H */

@@ -1,0 +1,1394 @@
+/*
+ * debug_pool.c - the debug build's pool operations (see debug_pool.h).
+ *
+ * Detection points: at free and realloc (pointer classification, header,
+ * canaries, double free), when a block leaves the quarantine (poison), on
+ * an explicit check, at delete_pool (poison and leaks), at unload and at
+ * exit (leaks). The order in which kinds win when several apply is
+ * invalid-pool, cross-pool-free, double-free, invalid-free; after any of
+ * them the faulty operation is refused: nothing unknown is ever handed to
+ * the heap.
+ *
+ * Invariants (checked by debug_check_pool, on top of heap_validate):
+ *  - every used chunk of a pool's heap holds a debug block whose header is
+ *    intact; LIVE blocks have intact canaries, QUARANTINED ones intact
+ *    poison;
+ *  - the quarantine FIFO links exactly the QUARANTINED blocks, oldest
+ *    first, and quarantine_bytes/blocks count them;
+ *  - used_bytes and live_blocks count the LIVE blocks' requested sizes.
+ *
+ * Locking: see debug_pool.h. Pending reports are collected under the pool
+ * lock as copies and made after it is released.
+ */
+#include "config.h"
+
+#include <execinfo.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <KernelExport.h>
+
+#include "core/heap.h"
+#include "core/pool.h"
+#include "core/pool_registry.h"
+#include "debug/debug_block.h"
+#include "debug/debug_pool.h"
+#include "debug/pool_log.h"
+#include "debug/report.h"
+
+#define MAX_PENDING 8
+#define POOL_NAME_MAX 32
+
+struct debug_pool {
+	char name[POOL_NAME_MAX];
+	area_malloc_owner creator;
+	size_t requested_size;
+	uint32_t next_sequence;
+	size_t used_bytes;	/* requested bytes of LIVE blocks */
+	size_t peak_bytes;
+	size_t live_blocks;
+	uint64_t allocations;
+	uint64_t frees;
+	uint64_t failed;
+	uint64_t injected;
+	uint64_t errors;
+	struct debug_block_header *quarantine_head; /* oldest */
+	struct debug_block_header *quarantine_tail;
+	size_t quarantine_bytes; /* chunk bytes held */
+	size_t quarantine_blocks;
+	size_t quarantine_limit;
+	struct pool_log *log;	/* right after this structure */
+};
+
+struct pending {
+	struct error_report report;
+	area_malloc_owner detected;
+	area_malloc_owner allocated;
+	area_malloc_owner freed;
+	area_malloc_owner pool_creator;
+	area_malloc_owner owner_creator;
+	char pool_name[POOL_NAME_MAX];
+	char owner_pool_name[POOL_NAME_MAX];
+	char detail[192];
+};
+
+struct pending_list {
+	struct pending items[MAX_PENDING];
+	size_t count;
+	size_t dropped;
+};
+
+static struct debug_options options;
+static struct debug_layout layout;
+static _Atomic uint64_t allocation_attempts;
+static uint64_t fail_random_state;
+static mutex fail_lock = MUTEX_INITIALIZER("area_malloc fault injection");
+
+/* ---- owner tags ---- */
+
+static __thread uint32_t cached_thread;
+static pid_t cached_team;
+
+static void forget_cached_ids(void)
+{
+	cached_thread = 0;
+	cached_team = 0;
+}
+
+static uint32_t current_thread(void)
+{
+	if (cached_thread == 0)
+		cached_thread = (uint32_t)syscall(SYS_gettid);
+	return cached_thread;
+}
+
+static pid_t current_team(void)
+{
+	if (cached_team == 0)
+		cached_team = getpid();
+	return cached_team;
+}
+
+static void capture_owner(area_malloc_owner *owner, uintptr_t caller)
+{
+	owner->thread = (thread_id)current_thread();
+	owner->team = current_team();
+	owner->sequence = 0;
+	owner->time = system_time();
+	owner->frames[0] = caller;
+	owner->frame_count = 1;
+	if (options.stack_depth > 1) {
+		void *trace[AREA_MALLOC_MAX_FRAMES + 4];
+		int depth = backtrace(trace, (int)options.stack_depth + 4);
+		int start = 0;
+		/* frames up to and including the caller's own are ours: skip them */
+		while (start < depth && (uintptr_t)trace[start] != caller)
+			start++;
+		for (int i = start + 1; i < depth && owner->frame_count < options.stack_depth; i++)
+			owner->frames[owner->frame_count++] = (uintptr_t)trace[i];
+	}
+}
+
+/* ---- pool bookkeeping ---- */
+
+static struct debug_pool *debug_of(struct pool *pool)
+{
+	return pool->control;
+}
+
+static size_t control_bytes(void)
+{
+	return ((sizeof(struct debug_pool) + 63) & ~(size_t)63) + pool_log_bytes(options.log_size);
+}
+
+static void describe_pool(struct pool *pool, struct report_pool *out, char *name,
+	area_malloc_owner *creator)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	memcpy(name, debug->name, POOL_NAME_MAX);
+	*creator = debug->creator;
+	out->id = pool->id;
+	out->area = pool->area;
+	out->name = name;
+	out->creator = creator;
+}
+
+static struct pending *new_pending(struct pending_list *list, const char *kind, const char *what,
+	const void *address, const area_malloc_owner *detected)
+{
+	struct pending *pending;
+
+	if (list->count == MAX_PENDING) {
+		list->dropped++;
+		return NULL;
+	}
+	pending = &list->items[list->count++];
+	memset(pending, 0, sizeof(*pending));
+	pending->report.kind = kind;
+	pending->report.what = what;
+	pending->report.address = address;
+	if (detected != NULL) {
+		pending->detected = *detected;
+		pending->report.detected_by = &pending->detected;
+	}
+	return pending;
+}
+
+static void pending_set_pool(struct pending *pending, struct pool *pool)
+{
+	describe_pool(pool, &pending->report.pool, pending->pool_name, &pending->pool_creator);
+	pending->report.pool_known = true;
+}
+
+static void pending_set_block(struct pending *pending, const struct debug_block_header *header,
+	bool header_ok)
+{
+	area_malloc_owner freed_by;
+
+	if (!header_ok)
+		return;
+	pending->report.size = header->size;
+	pending->report.size_known = true;
+	debug_block_owner(header, &pending->allocated);
+	pending->report.allocated_by = &pending->allocated;
+	if (header->state == BLOCK_QUARANTINED && debug_block_freed_by(&layout, header, &freed_by,
+		NULL)) {
+		pending->freed = freed_by;
+		pending->report.freed_by = &pending->freed;
+	}
+}
+
+static void collect_log_event(const struct pool_log_event *event, void *context)
+{
+	struct error_report *report = context;
+
+	report->log[report->log_count++] = *event;
+}
+
+static void pending_set_log(struct pending *pending, struct pool *pool, const void *address)
+{
+	pending->report.log_count = 0;
+	pool_log_newest(debug_of(pool)->log, address, REPORT_MAX_LOG_EVENTS, collect_log_event,
+		&pending->report);
+}
+
+static void flush_pending(struct pending_list *list)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		struct pending *pending = &list->items[i];
+		pending->report.detail = pending->detail[0] != '\0' ? pending->detail : NULL;
+		pending->report.pool.name = pending->pool_name;
+		pending->report.owner_pool.name = pending->owner_pool_name;
+		report_error(&pending->report);
+	}
+	if (list->dropped > 0)
+		dprintf("area_malloc: %zu more problem(s) found in the same call, not reported\n",
+			list->dropped);
+	list->count = list->dropped = 0;
+}
+
+static void log_event(struct pool *pool, enum pool_log_op op, const void *address, size_t size,
+	const area_malloc_owner *owner)
+{
+	pool_log_append(debug_of(pool)->log, op, address, size, owner->frames[0], owner->time,
+		owner->sequence, (uint32_t)owner->thread);
+}
+
+/* ---- quarantine ---- */
+
+/* Checks a block leaving quarantine and returns it to the heap. */
+static void release_quarantined(struct pool *pool, struct debug_block_header *header,
+	struct pending_list *pending)
+{
+	size_t usable = heap_usable_size(pool->heap, header);
+	struct debug_block_finding finding = debug_block_check(&layout, header, usable);
+
+	if (finding.problem != BLOCK_OK) {
+		void *user = debug_block_user(&layout, header);
+		struct pending *report = new_pending(pending, "use-after-free", "reuse", user, NULL);
+		if (report != NULL) {
+			pending_set_pool(report, pool);
+			pending_set_block(report, header, debug_block_header_ok(&layout, header, usable));
+			report->report.offset = (long)finding.offset;
+			report->report.offset_known = finding.problem == BLOCK_POISON_DAMAGED;
+			snprintf(report->detail, sizeof(report->detail),
+				"a freed block was written while in quarantine (found when it left "
+				"the quarantine); the damage is discarded with the block");
+			pending_set_log(report, pool, user);
+		}
+		debug_of(pool)->errors++;
+	}
+	heap_free(pool->heap, header);
+}
+
+/* Takes the oldest block off the quarantine; NULL when empty. */
+static struct debug_block_header *quarantine_pop(struct pool *pool)
+{
+	struct debug_pool *debug = debug_of(pool);
+	struct debug_block_header *header = debug->quarantine_head;
+	struct debug_block_header *next = NULL;
+	area_malloc_owner ignored;
+
+	if (header == NULL)
+		return NULL;
+	if (!debug_block_freed_by(&layout, header, &ignored, &next)) {
+		/* The free record (and its link) was overwritten: the rest of the
+		 * FIFO cannot be trusted, so it is found again by a heap walk. */
+		next = NULL;
+	}
+	debug->quarantine_head = next;
+	if (next == NULL)
+		debug->quarantine_tail = NULL;
+	debug->quarantine_blocks--;
+	debug->quarantine_bytes -= heap_usable_size(pool->heap, header);
+	return header;
+}
+
+static void rebuild_quarantine_after_damage(struct pool *pool);
+
+static void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list *pending)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	while (debug->quarantine_bytes > keep_bytes) {
+		struct debug_block_header *header = quarantine_pop(pool);
+		if (header == NULL) {
+			rebuild_quarantine_after_damage(pool);
+			if (debug->quarantine_head == NULL)
+				break;
+			continue;
+		}
+		release_quarantined(pool, header, pending);
+	}
+}
+
+static void quarantine_push(struct pool *pool, struct debug_block_header *header, size_t usable,
+	struct pending_list *pending)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	if (debug->quarantine_limit == 0) {
+		heap_free(pool->heap, header);
+		return;
+	}
+	if (debug->quarantine_tail != NULL)
+		debug_block_set_next(&layout, debug->quarantine_tail, header);
+	else
+		debug->quarantine_head = header;
+	debug->quarantine_tail = header;
+	debug->quarantine_blocks++;
+	debug->quarantine_bytes += usable;
+	if (debug->quarantine_bytes > debug->quarantine_limit)
+		quarantine_drain(pool, debug->quarantine_limit, pending);
+}
+
+struct quarantine_rebuild {
+	struct pool *pool;
+};
+
+static void relink_quarantined(void *chunk, size_t usable, bool used, void *context)
+{
+	struct pool *pool = ((struct quarantine_rebuild *)context)->pool;
+	struct debug_pool *debug = debug_of(pool);
+	struct debug_block_header *header = chunk;
+
+	if (!used || !debug_block_header_ok(&layout, header, usable)
+		|| header->state != BLOCK_QUARANTINED)
+		return;
+	/* rewrite the record's link even if the record was damaged: the
+	 * block is released (and its damage reported) when it leaves */
+	if (debug->quarantine_tail != NULL)
+		debug_block_set_next(&layout, debug->quarantine_tail, header);
+	else
+		debug->quarantine_head = header;
+	debug_block_set_next(&layout, header, NULL);
+	debug->quarantine_tail = header;
+	debug->quarantine_blocks++;
+	debug->quarantine_bytes += usable;
+}
+
+/* A damaged free record broke the FIFO: relink every quarantined block. */
+static void rebuild_quarantine_after_damage(struct pool *pool)
+{
+	struct debug_pool *debug = debug_of(pool);
+	struct quarantine_rebuild rebuild = { pool };
+
+	debug->quarantine_head = debug->quarantine_tail = NULL;
+	debug->quarantine_blocks = 0;
+	debug->quarantine_bytes = 0;
+	heap_walk(pool->heap, relink_quarantined, &rebuild);
+}
+
+/* ---- fault injection ---- */
+
+static uint64_t next_random(void)
+{
+	/* xorshift64*: enough for failure injection, reproducible by seed */
+	uint64_t x = fail_random_state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	fail_random_state = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+static bool should_inject_failure(struct pool *pool, uintptr_t caller)
+{
+	uint64_t attempt;
+	bool fail = false;
+
+	if (options.fail_nth == 0 && options.fail_rate <= 0.0)
+		return false;
+	if (options.fail_pool != 0 && pool->area != options.fail_pool)
+		return false;
+	if (options.fail_caller[0] != '\0' && !reporter_caller_matches(caller, options.fail_caller))
+		return false;
+	attempt = atomic_fetch_add(&allocation_attempts, 1) + 1;
+	if (options.fail_nth != 0 && attempt == options.fail_nth)
+		fail = true;
+	if (!fail && options.fail_rate > 0.0) {
+		mutex_lock(&fail_lock);
+		fail = (double)(next_random() >> 11) / (double)(1ull << 53) < options.fail_rate;
+		mutex_unlock(&fail_lock);
+	}
+	return fail;
+}
+
+/* ---- setup ---- */
+
+void debug_pools_init(const struct debug_options *module_options)
+{
+	/* glibc unregisters a DSO's fork handlers when it is unloaded */
+	static bool fork_handler_registered;
+
+	options = *module_options;
+	debug_layout_init(&layout, options.stack_depth);
+	atomic_store(&allocation_attempts, 0);
+	fail_random_state = options.fail_seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
+	if (fail_random_state == 0)
+		fail_random_state = 1;
+	if (!fork_handler_registered)
+		fork_handler_registered = pthread_atfork(NULL, NULL, forget_cached_ids) == 0;
+	forget_cached_ids();
+}
+
+/* Room beyond the caller's size for headers, canaries and the log. The
+ * smallest release block is 32 bytes, a 64-byte request takes 80; the debug
+ * build needs up to 160 for the latter: 1.5 times the size more keeps every
+ * request of 24 bytes or more at least as plentiful as in the release build. */
+static size_t debug_reserve(size_t size)
+{
+	if (size > SIZE_MAX / 8)
+		return SIZE_MAX / 4;
+	return size + size / 2 + control_bytes() + B_PAGE_SIZE;
+}
+
+const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec,
+	uint32 protection, uintptr_t caller)
+{
+	struct debug_pool *debug;
+	struct heap_stats stats;
+	struct pool *pool;
+	const void *id;
+
+	pool = pool_create(address_spec, size, debug_reserve(size), control_bytes(), lock_spec,
+		protection, NULL);
+	if (pool == NULL)
+		return NULL;
+	debug = debug_of(pool);
+	capture_owner(&debug->creator, caller);
+	debug->requested_size = size;
+	debug->log = (struct pool_log *)((char *)debug
+		+ ((sizeof(struct debug_pool) + 63) & ~(size_t)63));
+	pool_log_init(debug->log, options.log_size);
+	heap_get_stats(pool->heap, &stats);
+	debug->quarantine_limit = options.quarantine_bytes < stats.capacity_bytes / 4
+		? options.quarantine_bytes : stats.capacity_bytes / 4;
+	pool->creator = (void *)caller;
+	id = pool_registry_add(pool);
+	if (id == NULL) {
+		pool_destroy(pool);
+		return NULL;
+	}
+	pool->id = id;
+	return id;
+}
+
+/* ---- acquiring a pool ---- */
+
+static void report_invalid_pool(const void *pool_id, enum pool_acquire_result result,
+	const char *what, const void *address, const area_malloc_owner *detected)
+{
+	struct pending_list list = { .count = 0, .dropped = 0 };
+	struct pending *pending = new_pending(&list, "invalid-pool", what, address, detected);
+
+	pending->report.pool.id = pool_id;
+	if (result == POOL_DELETING)
+		snprintf(pending->detail, sizeof(pending->detail),
+			"%s(%p) called while delete_pool runs on that pool (the calls are not safe "
+			"against delete_pool of the same pool); the call is refused", what, pool_id);
+	else
+		snprintf(pending->detail, sizeof(pending->detail),
+			"%s: pool id %p is not a live pool (NULL, never created, or already "
+			"deleted); the call is refused", what, pool_id);
+	flush_pending(&list);
+}
+
+/* Acquires the pool or reports why not. */
+static struct pool *acquire_or_report(const void *pool_id, const char *what,
+	const void *address, const area_malloc_owner *detected)
+{
+	struct pool *pool = NULL;
+	enum pool_acquire_result result = pool_registry_acquire(pool_id, &pool);
+
+	if (result == POOL_ACQUIRED)
+		return pool;
+	report_invalid_pool(pool_id, result, what, address, detected);
+	return NULL;
+}
+
+/* ---- allocation ---- */
+
+/* Allocates a block; with the pool locked. NULL when there is no room. */
+static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
+	area_malloc_owner *owner, enum pool_log_op op, struct pending_list *pending)
+{
+	struct debug_pool *debug = debug_of(pool);
+	size_t bytes = debug_block_chunk_bytes(&layout, size);
+	struct debug_block_header *header = NULL;
+	size_t usable;
+	void *user;
+
+	owner->sequence = debug->next_sequence++;
+	if (bytes != SIZE_MAX) {
+		header = zeroed ? heap_alloc_zeroed(pool->heap, bytes) : heap_alloc(pool->heap, bytes);
+		if (header == NULL && debug->quarantine_blocks > 0) {
+			/* freed blocks wait in quarantine: reuse them before failing */
+			quarantine_drain(pool, 0, pending);
+			header = zeroed ? heap_alloc_zeroed(pool->heap, bytes)
+				: heap_alloc(pool->heap, bytes);
+		}
+	}
+	if (header == NULL) {
+		debug->failed++;
+		log_event(pool, LOG_FAIL, NULL, size, owner);
+		return NULL;
+	}
+	usable = heap_usable_size(pool->heap, header);
+	debug_block_init(&layout, header, usable, size, owner, !zeroed);
+	user = debug_block_user(&layout, header);
+	debug->allocations++;
+	debug->live_blocks++;
+	debug->used_bytes += size;
+	if (debug->used_bytes > debug->peak_bytes)
+		debug->peak_bytes = debug->used_bytes;
+	log_event(pool, op, user, size, owner);
+	return user;
+}
+
+static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t caller,
+	enum pool_log_op op)
+{
+	struct pending_list pending = { .count = 0, .dropped = 0 };
+	area_malloc_owner owner;
+	struct pool *pool;
+	void *user = NULL;
+	bool locked;
+
+	capture_owner(&owner, caller);
+	pool = acquire_or_report(pool_id, op == LOG_CALLOC ? "calloc" : "malloc", NULL, &owner);
+	if (pool == NULL)
+		return NULL;
+	if (should_inject_failure(pool, caller)) {
+		locked = pool_lock(pool);
+		debug_of(pool)->injected++;
+		log_event(pool, LOG_FAIL, NULL, size, &owner);
+		pool_unlock(pool, locked);
+	} else {
+		locked = pool_lock(pool);
+		user = allocate_locked(pool, size, zeroed, &owner, op, &pending);
+		pool_unlock(pool, locked);
+	}
+	pool_registry_release(pool_id);
+	flush_pending(&pending);
+	return user;
+}
+
+void *debug_malloc(const void *pool_id, size_t size, uintptr_t caller)
+{
+	return allocate(pool_id, size, false, caller, LOG_MALLOC);
+}
+
+void *debug_calloc(const void *pool_id, size_t count, size_t size, uintptr_t caller)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(count, size, &total))
+		total = SIZE_MAX; /* refused by the size check, counted as failed */
+	return allocate(pool_id, total, true, caller, LOG_CALLOC);
+}
+
+/* ---- freeing: classify the pointer ---- */
+
+struct enclosing_search {
+	const char *address;
+	void *chunk;
+	size_t usable;
+	bool used;
+};
+
+static void find_enclosing(void *chunk, size_t usable, bool used, void *context)
+{
+	struct enclosing_search *search = context;
+
+	if (search->address >= (const char *)chunk && search->address < (const char *)chunk + usable) {
+		search->chunk = chunk;
+		search->usable = usable;
+		search->used = used;
+	}
+}
+
+/*
+ * Checks that ptr is a live block of pool; with the pool locked. On success
+ * returns the header (and its usable size); otherwise queues the report
+ * and returns NULL. Canary damage of a live block is reported but the block
+ * is still returned (the operation itself is legitimate).
+ */
+static struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr,
+	const char *what, const area_malloc_owner *caller, size_t *usable_out,
+	struct pending_list *pending)
+{
+	struct debug_block_header *header = debug_block_from_user(&layout, ptr);
+	struct debug_block_finding finding;
+	struct pending *report;
+	size_t usable;
+
+	if (((uintptr_t)ptr & (HEAP_ALIGN - 1)) != 0 || (uintptr_t)ptr < layout.front_size
+		|| !heap_block_is_live(pool->heap, header)) {
+		struct enclosing_search search = { ptr, NULL, 0, false };
+		heap_walk(pool->heap, find_enclosing, &search);
+		report = new_pending(pending, "invalid-free", what, ptr, caller);
+		if (report == NULL)
+			return NULL;
+		pending_set_pool(report, pool);
+		if (search.chunk != NULL && search.used
+			&& debug_block_header_ok(&layout, search.chunk, search.usable)) {
+			struct debug_block_header *enclosing = search.chunk;
+			void *start = debug_block_user(&layout, enclosing);
+			pending_set_block(report, enclosing, true);
+			snprintf(report->detail, sizeof(report->detail),
+				"%p is not the start of a block: it points %+ld bytes from the %s "
+				"%zu-byte block at %p", ptr, (long)((char *)ptr - (char *)start),
+				enclosing->state == BLOCK_QUARANTINED ? "freed" : "live",
+				(size_t)enclosing->size, start);
+			pending_set_log(report, pool, start);
+		} else {
+			snprintf(report->detail, sizeof(report->detail),
+				"%p lies in the pool's area but is not the start of a live block "
+				"(free memory, metadata, or a block freed long ago)", ptr);
+		}
+		debug_of(pool)->errors++;
+		return NULL;
+	}
+	usable = heap_usable_size(pool->heap, header);
+	if (!debug_block_header_ok(&layout, header, usable)) {
+		report = new_pending(pending, "heap-buffer-underflow", what, ptr, caller);
+		if (report != NULL) {
+			pending_set_pool(report, pool);
+			snprintf(report->detail, sizeof(report->detail),
+				"the block's header (its owner tag, just before the block) is damaged: "
+				"something wrote before the start of the block; the block is left alone");
+			pending_set_log(report, pool, ptr);
+		}
+		debug_of(pool)->errors++;
+		return NULL;
+	}
+	if (header->state == BLOCK_QUARANTINED) {
+		report = new_pending(pending, "double-free", what, ptr, caller);
+		if (report != NULL) {
+			pending_set_pool(report, pool);
+			pending_set_block(report, header, true);
+			snprintf(report->detail, sizeof(report->detail),
+				"%s of a block that is already free; the second free is refused", what);
+			pending_set_log(report, pool, ptr);
+		}
+		debug_of(pool)->errors++;
+		return NULL;
+	}
+	finding = debug_block_check(&layout, header, usable);
+	if (finding.problem == BLOCK_UNDERFLOW || finding.problem == BLOCK_OVERFLOW) {
+		bool over = finding.problem == BLOCK_OVERFLOW;
+		report = new_pending(pending, over ? "heap-buffer-overflow" : "heap-buffer-underflow",
+			what, ptr, caller);
+		if (report != NULL) {
+			pending_set_pool(report, pool);
+			pending_set_block(report, header, true);
+			report->report.offset = over ? (long)finding.offset : -(long)finding.offset;
+			report->report.offset_known = true;
+			report->report.overflow_bytes = over ? finding.damaged_bytes : 0;
+			snprintf(report->detail, sizeof(report->detail),
+				"the %s canary of the block was overwritten (found at %s)",
+				over ? "trailing" : "leading", what);
+			pending_set_log(report, pool, ptr);
+		}
+		debug_of(pool)->errors++;
+	}
+	*usable_out = usable;
+	return header;
+}
+
+struct owning_pool_search {
+	const char *address;
+	const void *id;
+};
+
+static void find_owning_pool(struct pool *pool, const void *id, void *context)
+{
+	struct owning_pool_search *search = context;
+
+	if (search->address >= (const char *)pool->base
+		&& search->address < (const char *)pool->base + pool->area_size)
+		search->id = id;
+}
+
+/*
+ * A pointer outside the call's pool: cross-pool-free when another pool owns
+ * it, invalid-free otherwise. Called with no pool locked.
+ */
+static void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,
+	const area_malloc_owner *caller)
+{
+	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct owning_pool_search search = { ptr, NULL };
+	struct pending *report;
+	struct pool *owner = NULL;
+	bool locked;
+
+	pool_registry_for_each(find_owning_pool, &search);
+	if (search.id == NULL || pool_registry_acquire(search.id, &owner) != POOL_ACQUIRED) {
+		report = new_pending(&pending, "invalid-free", what, ptr, caller);
+		locked = pool_lock(call_pool);
+		pending_set_pool(report, call_pool);
+		debug_of(call_pool)->errors++;
+		log_event(call_pool, LOG_ERROR, ptr, 0, caller);
+		pool_unlock(call_pool, locked);
+		snprintf(report->detail, sizeof(report->detail),
+			"%p is not in any pool (a stack, heap, static or wild address); "
+			"the call is refused", ptr);
+		flush_pending(&pending);
+		return;
+	}
+	report = new_pending(&pending, "cross-pool-free", what, ptr, caller);
+	locked = pool_lock(call_pool);
+	pending_set_pool(report, call_pool);
+	debug_of(call_pool)->errors++;
+	log_event(call_pool, LOG_ERROR, ptr, 0, caller);
+	pool_unlock(call_pool, locked);
+
+	locked = pool_lock(owner);
+	describe_pool(owner, &report->report.owner_pool, report->owner_pool_name,
+		&report->owner_creator);
+	report->report.owner_pool_known = true;
+	{
+		struct debug_block_header *header = debug_block_from_user(&layout, ptr);
+		bool live = ((uintptr_t)ptr & (HEAP_ALIGN - 1)) == 0
+			&& heap_block_is_live(owner->heap, header)
+			&& debug_block_header_ok(&layout, header,
+				heap_usable_size(owner->heap, header));
+		pending_set_block(report, header, live);
+		pending_set_log(report, owner, ptr);
+		snprintf(report->detail, sizeof(report->detail),
+			"%s(pool %d, %p): the block belongs to pool %d, not to the pool given; it "
+			"is left untouched in its owner pool", what, (int)call_pool->area, ptr,
+			(int)owner->area);
+	}
+	pool_unlock(owner, locked);
+	pool_registry_release(search.id);
+	flush_pending(&pending);
+}
+
+/* Frees a checked live block into the quarantine; with the pool locked. */
+static void free_checked_locked(struct pool *pool, struct debug_block_header *header,
+	size_t usable, area_malloc_owner *owner, struct pending_list *pending)
+{
+	struct debug_pool *debug = debug_of(pool);
+	void *user = debug_block_user(&layout, header);
+
+	owner->sequence = debug->next_sequence++;
+	debug->frees++;
+	debug->live_blocks--;
+	debug->used_bytes -= header->size;
+	log_event(pool, LOG_FREE, user, header->size, owner);
+	debug_block_quarantine(&layout, header, usable, owner);
+	quarantine_push(pool, header, usable, pending);
+}
+
+void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
+{
+	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct debug_block_header *header;
+	area_malloc_owner owner;
+	struct pool *pool;
+	size_t usable = 0;
+	bool locked;
+
+	if (ptr == NULL)
+		return;
+	capture_owner(&owner, caller);
+	pool = acquire_or_report(pool_id, "free", ptr, &owner);
+	if (pool == NULL)
+		return;
+	locked = pool_lock(pool);
+	if (!heap_contains(pool->heap, ptr)) {
+		pool_unlock(pool, locked);
+		report_foreign_pointer(pool, ptr, "free", &owner);
+		pool_registry_release(pool_id);
+		return;
+	}
+	header = check_pointer_locked(pool, ptr, "free", &owner, &usable, &pending);
+	if (header != NULL)
+		free_checked_locked(pool, header, usable, &owner, &pending);
+	else
+		log_event(pool, LOG_ERROR, ptr, 0, &owner);
+	pool_unlock(pool, locked);
+	pool_registry_release(pool_id);
+	flush_pending(&pending);
+}
+
+void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t caller)
+{
+	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct debug_block_header *header;
+	area_malloc_owner owner;
+	struct pool *pool;
+	size_t usable = 0;
+	void *result = NULL;
+	bool locked;
+
+	if (ptr == NULL)
+		return allocate(pool_id, size, false, caller, LOG_REALLOC);
+	capture_owner(&owner, caller);
+	pool = acquire_or_report(pool_id, "realloc", ptr, &owner);
+	if (pool == NULL)
+		return NULL;
+	locked = pool_lock(pool);
+	if (!heap_contains(pool->heap, ptr)) {
+		pool_unlock(pool, locked);
+		report_foreign_pointer(pool, ptr, "realloc", &owner);
+		pool_registry_release(pool_id);
+		return NULL;
+	}
+	header = check_pointer_locked(pool, ptr, "realloc", &owner, &usable, &pending);
+	if (header == NULL) {
+		log_event(pool, LOG_ERROR, ptr, 0, &owner);
+	} else if (size == 0) {
+		free_checked_locked(pool, header, usable, &owner, &pending);
+	} else if (!options.realloc_move && size <= header->size
+		&& heap_resize_in_place(pool->heap, header, debug_block_chunk_bytes(&layout, size))) {
+		/* shrinking always succeeds in place */
+		struct debug_pool *debug = debug_of(pool);
+		debug->used_bytes -= header->size - size;
+		debug_block_resize(&layout, header, heap_usable_size(pool->heap, header), size);
+		owner.sequence = debug->next_sequence++;
+		log_event(pool, LOG_REALLOC, ptr, size, &owner);
+		result = ptr;
+	} else if (should_inject_failure(pool, caller)) {
+		debug_of(pool)->injected++;
+		log_event(pool, LOG_FAIL, ptr, size, &owner);
+	} else if (!options.realloc_move && debug_block_chunk_bytes(&layout, size) != SIZE_MAX
+		&& heap_resize_in_place(pool->heap, header, debug_block_chunk_bytes(&layout, size))) {
+		struct debug_pool *debug = debug_of(pool);
+		debug->used_bytes += size - header->size;
+		if (debug->used_bytes > debug->peak_bytes)
+			debug->peak_bytes = debug->used_bytes;
+		debug_block_resize(&layout, header, heap_usable_size(pool->heap, header), size);
+		owner.sequence = debug->next_sequence++;
+		log_event(pool, LOG_REALLOC, ptr, size, &owner);
+		result = ptr;
+	} else {
+		area_malloc_owner new_owner = owner;
+		size_t old_size = header->size;
+		result = allocate_locked(pool, size, false, &new_owner, LOG_REALLOC, &pending);
+		/* allocate_locked may have drained the quarantine, never this live block */
+		if (result != NULL) {
+			memcpy(result, ptr, old_size < size ? old_size : size);
+			free_checked_locked(pool, header, usable, &owner, &pending);
+		}
+	}
+	pool_unlock(pool, locked);
+	pool_registry_release(pool_id);
+	flush_pending(&pending);
+	return result;
+}
+
+/* ---- checks, leaks, statistics ---- */
+
+struct check_walk {
+	struct pool *pool;
+	struct pending_list *pending;
+	int problems;
+	size_t live_blocks;
+	size_t used_bytes;
+	size_t quarantined;
+};
+
+static void check_block(void *chunk, size_t usable, bool used, void *context)
+{
+	struct check_walk *walk = context;
+	struct debug_block_header *header = chunk;
+	struct debug_block_finding finding;
+	struct pending *report;
+	const char *kind;
+	void *user;
+
+	if (!used)
+		return;
+	finding = debug_block_check(&layout, header, usable);
+	if (finding.problem == BLOCK_OK) {
+		if (header->state == BLOCK_LIVE) {
+			walk->live_blocks++;
+			walk->used_bytes += header->size;
+		} else {
+			walk->quarantined++;
+		}
+		return;
+	}
+	walk->problems++;
+	switch (finding.problem) {
+	case BLOCK_OVERFLOW: kind = "heap-buffer-overflow"; break;
+	case BLOCK_POISON_DAMAGED: kind = "use-after-free"; break;
+	default: kind = "heap-buffer-underflow"; break;
+	}
+	user = debug_block_user(&layout, header);
+	report = new_pending(walk->pending, kind, "check", user, NULL);
+	if (report == NULL)
+		return;
+	pending_set_pool(report, walk->pool);
+	pending_set_block(report, header, finding.problem != BLOCK_HEADER_DAMAGED);
+	if (finding.problem == BLOCK_OVERFLOW || finding.problem == BLOCK_POISON_DAMAGED) {
+		report->report.offset = (long)finding.offset;
+		report->report.offset_known = true;
+		report->report.overflow_bytes =
+			finding.problem == BLOCK_OVERFLOW ? finding.damaged_bytes : 0;
+	} else if (finding.problem == BLOCK_UNDERFLOW) {
+		report->report.offset = -(long)finding.offset;
+		report->report.offset_known = true;
+	}
+	snprintf(report->detail, sizeof(report->detail), "found by a check of the pool%s",
+		finding.problem == BLOCK_HEADER_DAMAGED ? ": the block's header is damaged" : "");
+	pending_set_log(report, walk->pool, user);
+}
+
+static int check_locked(struct pool *pool, struct pending_list *pending)
+{
+	struct check_walk walk = { pool, pending, 0, 0, 0, 0 };
+	struct debug_pool *debug = debug_of(pool);
+	const char *why = NULL;
+
+	if (!heap_validate(pool->heap, &why)) {
+		struct pending *report = new_pending(pending, "heap-buffer-overflow", "check",
+			pool->base, NULL);
+		if (report != NULL) {
+			pending_set_pool(report, pool);
+			snprintf(report->detail, sizeof(report->detail),
+				"the pool's heap metadata is damaged (%s): a write past a block reached "
+				"the allocator's own header", why);
+		}
+		debug->errors++;
+		return 1; /* walking a damaged heap is not safe */
+	}
+	heap_walk(pool->heap, check_block, &walk);
+	debug->errors += (uint64_t)walk.problems;
+	return walk.problems;
+}
+
+static struct pool *acquire_for_query(const void *pool_id)
+{
+	struct pool *pool = NULL;
+
+	return pool_registry_acquire(pool_id, &pool) == POOL_ACQUIRED ? pool : NULL;
+}
+
+int32 debug_check_pool(const void *pool_id)
+{
+	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct pool *pool;
+	int problems;
+	bool locked;
+
+	if (pool_id == NULL)
+		return debug_check_command(0);
+	pool = acquire_for_query(pool_id);
+	if (pool == NULL)
+		return B_BAD_VALUE;
+	locked = pool_lock(pool);
+	problems = check_locked(pool, &pending);
+	pool_unlock(pool, locked);
+	pool_registry_release(pool_id);
+	flush_pending(&pending);
+	return problems;
+}
+
+struct leak_entry {
+	uint64_t hash;
+	size_t size;
+	const struct debug_block_header *header;
+};
+
+struct leak_walk {
+	struct leak_entry *entries;
+	size_t count;
+	size_t capacity;
+	int64_t since;
+	pid_t team;	/* 0: any */
+	bool failed;
+};
+
+static uint64_t frames_hash(const struct debug_block_header *header)
+{
+	uint64_t hash = 1469598103934665603ull;
+
+	for (uint32_t i = 0; i < header->frame_count; i++)
+		hash = (hash ^ header->frames[i]) * 1099511628211ull;
+	return hash;
+}
+
+static void collect_leak(void *chunk, size_t usable, bool used, void *context)
+{
+	struct leak_walk *walk = context;
+	const struct debug_block_header *header = chunk;
+
+	if (!used || !debug_block_header_ok(&layout, header, usable) || header->state != BLOCK_LIVE)
+		return;
+	if (header->time < walk->since || (walk->team != 0 && header->team != walk->team))
+		return;
+	if (walk->count == walk->capacity) {
+		size_t capacity = walk->capacity ? walk->capacity * 2 : 256;
+		struct leak_entry *entries = realloc(walk->entries, capacity * sizeof(*entries));
+		if (entries == NULL) {
+			walk->failed = true;
+			return;
+		}
+		walk->entries = entries;
+		walk->capacity = capacity;
+	}
+	walk->entries[walk->count++] = (struct leak_entry){ frames_hash(header), header->size,
+		header };
+}
+
+static int compare_by_hash(const void *a, const void *b)
+{
+	const struct leak_entry *x = a, *y = b;
+
+	return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+static int compare_groups(const void *a, const void *b)
+{
+	const struct leak_group *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+/* Groups the live blocks of a locked pool by allocation site. */
+static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t since, pid_t team,
+	size_t *group_count)
+{
+	struct leak_walk walk = { NULL, 0, 0, since, team, false };
+	struct leak_group *groups;
+	size_t count = 0;
+
+	heap_walk(pool->heap, collect_leak, &walk);
+	*group_count = 0;
+	if (walk.count == 0) {
+		free(walk.entries);
+		return NULL;
+	}
+	qsort(walk.entries, walk.count, sizeof(*walk.entries), compare_by_hash);
+	groups = calloc(walk.count, sizeof(*groups));
+	if (groups == NULL) {
+		free(walk.entries);
+		return NULL;
+	}
+	for (size_t i = 0; i < walk.count; i++) {
+		const struct leak_entry *entry = &walk.entries[i];
+		if (count == 0 || walk.entries[i - 1].hash != entry->hash) {
+			struct leak_group *group = &groups[count++];
+			debug_block_owner(entry->header, &group->owner);
+			group->first_address = debug_block_user(&layout,
+				(struct debug_block_header *)entry->header);
+		}
+		groups[count - 1].bytes += entry->size;
+		groups[count - 1].count++;
+	}
+	free(walk.entries);
+	qsort(groups, count, sizeof(*groups), compare_groups);
+	*group_count = count;
+	return groups;
+}
+
+/* Reports the leaks of an acquired pool; returns unsuppressed bytes. */
+static size_t report_pool_leaks(struct pool *pool, int64_t since, pid_t team, const char *when,
+	size_t *blocks)
+{
+	struct leak_report report;
+	area_malloc_owner creator;
+	char name[POOL_NAME_MAX];
+	struct leak_group *groups;
+	size_t count, bytes;
+	bool locked;
+
+	locked = pool_lock(pool);
+	groups = collect_leak_groups_locked(pool, since, team, &count);
+	describe_pool(pool, &report.pool, name, &creator);
+	pool_unlock(pool, locked);
+	report.when = when;
+	report.groups = groups;
+	report.group_count = count;
+	bytes = report_leaks(&report, blocks);
+	free(groups);
+	return bytes;
+}
+
+/* The ids of every live pool, in registry order (freed by the caller). */
+struct id_list {
+	const void **ids;
+	size_t count;
+	size_t capacity;
+};
+
+static void append_id(struct pool *pool, const void *id, void *context)
+{
+	struct id_list *list = context;
+
+	(void)pool;
+	if (list->count == list->capacity) {
+		size_t capacity = list->capacity ? list->capacity * 2 : 64;
+		const void **ids = realloc(list->ids, capacity * sizeof(*ids));
+		if (ids == NULL)
+			return;
+		list->ids = ids;
+		list->capacity = capacity;
+	}
+	list->ids[list->count++] = id;
+}
+
+static struct id_list live_pool_ids(void)
+{
+	struct id_list list = { NULL, 0, 0 };
+
+	pool_registry_for_each(append_id, &list);
+	return list;
+}
+
+status_t debug_report_leaks(const void *pool_id, uint64 mark, const char *when, size_t *bytes,
+	size_t *blocks)
+{
+	size_t total_bytes = 0, total_blocks = 0;
+	struct pool *pool;
+
+	if (pool_id != NULL) {
+		pool = acquire_for_query(pool_id);
+		if (pool == NULL)
+			return B_BAD_VALUE;
+		total_bytes = report_pool_leaks(pool, (int64_t)mark, 0, when, &total_blocks);
+		pool_registry_release(pool_id);
+	} else {
+		struct id_list list = live_pool_ids();
+		for (size_t i = 0; i < list.count; i++) {
+			size_t pool_blocks = 0;
+			pool = acquire_for_query(list.ids[i]);
+			if (pool == NULL)
+				continue; /* deleted meanwhile */
+			total_bytes += report_pool_leaks(pool, (int64_t)mark, 0, when, &pool_blocks);
+			total_blocks += pool_blocks;
+			pool_registry_release(list.ids[i]);
+		}
+		free(list.ids);
+	}
+	if (bytes != NULL)
+		*bytes = total_bytes;
+	if (blocks != NULL)
+		*blocks = total_blocks;
+	return B_OK;
+}
+
+uint64 debug_mark(void)
+{
+	/* Blocks allocated before this call have a time below the mark, later
+	 * ones at or above it: wait for the clock to move past now. */
+	bigtime_t mark = system_time() + 1;
+
+	while (system_time() < mark)
+		;
+	return (uint64)mark;
+}
+
+status_t debug_set_pool_name(const void *pool_id, const char *name)
+{
+	struct pool *pool;
+	bool locked;
+
+	if (name == NULL)
+		return B_BAD_VALUE;
+	pool = acquire_for_query(pool_id);
+	if (pool == NULL)
+		return B_BAD_VALUE;
+	locked = pool_lock(pool);
+	snprintf(debug_of(pool)->name, POOL_NAME_MAX, "%s", name);
+	pool_unlock(pool, locked);
+	pool_registry_release(pool_id);
+	return B_OK;
+}
+
+static void read_stats_locked(struct pool *pool, area_malloc_pool_stats *stats)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	stats->area = pool->area;
+	stats->size = debug->requested_size;
+	stats->area_size = pool->area_size;
+	stats->used = debug->used_bytes;
+	stats->peak = debug->peak_bytes;
+	stats->live_blocks = debug->live_blocks;
+	stats->quarantined_bytes = debug->quarantine_bytes;
+	stats->quarantined_blocks = debug->quarantine_blocks;
+	stats->allocations = debug->allocations;
+	stats->frees = debug->frees;
+	stats->failed_requests = debug->failed;
+	stats->injected_failures = debug->injected;
+	stats->errors = debug->errors;
+}
+
+status_t debug_get_pool_stats(const void *pool_id, area_malloc_pool_stats *stats)
+{
+	struct pool *pool;
+	bool locked;
+
+	if (stats == NULL)
+		return B_BAD_VALUE;
+	pool = acquire_for_query(pool_id);
+	if (pool == NULL)
+		return B_BAD_VALUE;
+	locked = pool_lock(pool);
+	read_stats_locked(pool, stats);
+	pool_unlock(pool, locked);
+	pool_registry_release(pool_id);
+	return B_OK;
+}
+
+/* ---- kernel debugger views ---- */
+
+typedef void (*pool_visit_fn)(const void *id, struct pool *pool, void *context);
+
+/* Visits the acquired pools whose area is area (0: all); returns how many. */
+static int for_each_pool(area_id area, pool_visit_fn fn, void *context)
+{
+	struct id_list list = live_pool_ids();
+	int visited = 0;
+
+	for (size_t i = 0; i < list.count; i++) {
+		struct pool *pool = acquire_for_query(list.ids[i]);
+		if (pool == NULL)
+			continue;
+		if (area == 0 || pool->area == area) {
+			fn(list.ids[i], pool, context);
+			visited++;
+		}
+		pool_registry_release(list.ids[i]);
+	}
+	free(list.ids);
+	return visited;
+}
+
+static void print_pool(const void *id, struct pool *pool, void *context)
+{
+	area_malloc_pool_stats stats;
+	char name[POOL_NAME_MAX], creator[2048];
+	uintptr_t creator_pc;
+	bool locked;
+
+	(void)context;
+	locked = pool_lock(pool);
+	read_stats_locked(pool, &stats);
+	memcpy(name, debug_of(pool)->name, sizeof(name));
+	creator_pc = debug_of(pool)->creator.frames[0];
+	pool_unlock(pool, locked);
+	kprintf("pool %d: id: %p; name: \"%s\"; base: %p; size: %zu; area_size: %zu; used: %zu; "
+		"peak: %zu; blocks: %zu; quarantined: %zu in %zu; failed: %llu; injected: %llu; "
+		"errors: %llu; creator: %s\n",
+		(int)stats.area, id, name, pool->base, stats.size, stats.area_size, stats.used,
+		stats.peak, stats.live_blocks, stats.quarantined_bytes, stats.quarantined_blocks,
+		(unsigned long long)stats.failed_requests,
+		(unsigned long long)stats.injected_failures, (unsigned long long)stats.errors,
+		reporter_symbolize(creator_pc, creator, sizeof(creator)));
+}
+
+int debug_print_pools(area_id area)
+{
+	if (area == 0)
+		kprintf("%zu pool(s)\n", pool_registry_count());
+	return for_each_pool(area, print_pool, NULL);
+}
+
+struct leaks_command {
+	size_t bytes;
+	size_t blocks;
+};
+
+static void leaks_of_pool(const void *id, struct pool *pool, void *context)
+{
+	struct leaks_command *totals = context;
+	size_t blocks = 0;
+
+	(void)id;
+	totals->bytes += report_pool_leaks(pool, 0, 0, "on request", &blocks);
+	totals->blocks += blocks;
+}
+
+int debug_leaks_command(area_id area)
+{
+	struct leaks_command totals = { 0, 0 };
+	int pools = for_each_pool(area, leaks_of_pool, &totals);
+
+	kprintf("%zu byte(s) in %zu live block(s) in %d pool(s)\n", totals.bytes, totals.blocks,
+		pools);
+	return pools;
+}
+
+struct check_command {
+	int problems;
+};
+
+static void check_one_pool(const void *id, struct pool *pool, void *context)
+{
+	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct check_command *totals = context;
+	bool locked;
+
+	(void)id;
+	locked = pool_lock(pool);
+	totals->problems += check_locked(pool, &pending);
+	pool_unlock(pool, locked);
+	flush_pending(&pending);
+}
+
+int debug_check_command(area_id area)
+{
+	struct check_command totals = { 0 };
+	int pools = for_each_pool(area, check_one_pool, &totals);
+
+	if (area != 0 && pools == 0)
+		return -1;
+	kprintf("%d pool(s) checked, %d problem(s)\n", pools, totals.problems);
+	return totals.problems;
+}
+
+/* ---- deletion ---- */
+
+static status_t delete_pool_reporting(const void *pool_id, const char *when,
+	const area_malloc_owner *caller)
+{
+	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct pool *pool = NULL;
+	enum pool_acquire_result result = pool_registry_begin_delete(pool_id, &pool);
+	bool locked;
+
+	if (result != POOL_ACQUIRED) {
+		report_invalid_pool(pool_id, result, "delete_pool", NULL, caller);
+		return B_ERROR;
+	}
+	locked = pool_lock(pool);
+	/* every quarantined block leaves: its poison is checked on the way */
+	quarantine_drain(pool, 0, &pending);
+	pool_unlock(pool, locked);
+	flush_pending(&pending);
+	if (options.leak_check)
+		report_pool_leaks(pool, 0, 0, when, NULL);
+	pool_registry_remove(pool_id);
+	pool_destroy(pool);
+	return B_OK;
+}
+
+status_t debug_delete_pool(const void *pool_id, uintptr_t caller)
+{
+	area_malloc_owner owner;
+
+	capture_owner(&owner, caller);
+	return delete_pool_reporting(pool_id, "at delete_pool", &owner);
+}
+
+void debug_delete_all_pools(const char *when)
+{
+	struct id_list list = live_pool_ids();
+
+	for (size_t i = 0; i < list.count; i++)
+		delete_pool_reporting(list.ids[i], when, NULL);
+	free(list.ids);
+}
+
+void debug_report_exit_leaks(void)
+{
+	struct id_list list;
+
+	if (!options.leak_check)
+		return;
+	list = live_pool_ids();
+	for (size_t i = 0; i < list.count; i++) {
+		struct pool *pool = acquire_for_query(list.ids[i]);
+		if (pool == NULL)
+			continue;
+		/* after fork, the blocks inherited from the parent are the parent's */
+		report_pool_leaks(pool, 0, getpid(), "at exit", NULL);
+		pool_registry_release(list.ids[i]);
+	}
+	free(list.ids);
+}

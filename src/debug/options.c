@@ -1,0 +1,362 @@
+/*
+ * options.c - parsing AREA_MALLOC_OPTIONS into struct debug_options.
+ *
+ * One table describes every option: its key, its type, where it lives in
+ * struct debug_options, its range and its help text; parsing, warnings and
+ * formatting all read that table, so an option is added in one place.
+ *
+ * Invariants: after debug_options_parse(), every field holds either its
+ * default or a value inside the range its table entry states. The parser
+ * reads at most the text it was given and writes only to options.
+ *
+ * Locking: none; the module parses once at B_MODULE_INIT.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "debug/options.h"
+
+enum option_type {
+	OPTION_BOOL,
+	OPTION_UNSIGNED,	/* unsigned in [min, max] */
+	OPTION_SIZE,		/* size_t in [min, max], with an optional k/m/g suffix */
+	OPTION_U64,
+	OPTION_INT,
+	OPTION_I32,
+	OPTION_PROBABILITY,	/* double in [0, 1] */
+	OPTION_STRING,		/* char[] of field_size bytes */
+	OPTION_FORMAT,		/* text | json */
+};
+
+struct option_spec {
+	const char *key;
+	enum option_type type;
+	size_t offset;
+	size_t field_size;
+	uint64_t min;
+	uint64_t max;
+	const char *help;
+};
+
+#define FIELD(name) offsetof(struct debug_options, name), sizeof(((struct debug_options *)0)->name)
+
+static const struct option_spec option_specs[] = {
+	{ "stack_depth", OPTION_UNSIGNED, FIELD(stack_depth), 1, 32,
+		"frames recorded per block, 1 to 32" },
+	{ "log_size", OPTION_SIZE, FIELD(log_size), 0, 1u << 20,
+		"events kept in each pool's log, 0 to 1048576" },
+	{ "quarantine_bytes", OPTION_SIZE, FIELD(quarantine_bytes), 0, (uint64_t)1 << 40,
+		"freed bytes each pool holds back from reuse (k, m, g suffixes)" },
+	{ "max_reports", OPTION_UNSIGNED, FIELD(max_reports), 0, UINT32_MAX,
+		"error reports printed in full, 0 for no limit" },
+	{ "realloc_move", OPTION_BOOL, FIELD(realloc_move), 0, 1, "realloc always moves, 0 or 1" },
+	{ "fail_nth", OPTION_U64, FIELD(fail_nth), 0, UINT64_MAX,
+		"make the Nth allocation fail, 0 for never" },
+	{ "fail_rate", OPTION_PROBABILITY, FIELD(fail_rate), 0, 1,
+		"probability that an allocation fails, 0 to 1" },
+	{ "fail_seed", OPTION_U64, FIELD(fail_seed), 0, UINT64_MAX,
+		"seed of the fail_rate random sequence" },
+	{ "fail_pool", OPTION_I32, FIELD(fail_pool), 0, INT32_MAX,
+		"inject failures only in the pool with this id (its area id)" },
+	{ "fail_caller", OPTION_STRING, FIELD(fail_caller), 0, 0,
+		"inject failures only for callers whose function matches this pattern" },
+	{ "halt_on_error", OPTION_BOOL, FIELD(halt_on_error), 0, 1,
+		"abort right after the first error report, 0 or 1" },
+	{ "exitcode", OPTION_INT, FIELD(exitcode), 0, 255,
+		"exit status after errors or leaks, 0 to keep the process's own" },
+	{ "leak_check", OPTION_BOOL, FIELD(leak_check), 0, 1,
+		"report leaks at delete_pool, unload and exit, 0 or 1" },
+	{ "suppressions", OPTION_STRING, FIELD(suppressions), 0, 0,
+		"file of leak:PATTERN lines" },
+	{ "log_path", OPTION_STRING, FIELD(log_path), 0, 0,
+		"write reports to PATH.PID instead of standard error" },
+	{ "report_format", OPTION_FORMAT, FIELD(report_format), 0, 0,
+		"text, or json for a JSON object after each report" },
+};
+
+#define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
+
+void debug_options_set_defaults(struct debug_options *options)
+{
+	memset(options, 0, sizeof(*options));
+	options->stack_depth = 1;
+	options->log_size = 256;
+	options->quarantine_bytes = 1u << 20;
+	options->max_reports = 100;
+	options->exitcode = 23;
+	options->leak_check = true;
+	options->report_format = REPORT_FORMAT_TEXT;
+}
+
+static const struct option_spec *find_spec(const char *key, size_t length)
+{
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		if (strlen(option_specs[i].key) == length
+			&& strncmp(option_specs[i].key, key, length) == 0)
+			return &option_specs[i];
+	}
+	return NULL;
+}
+
+static bool parse_u64(const char *text, uint64_t *value, bool allow_suffix)
+{
+	char *end;
+	unsigned long long parsed;
+
+	if (!isdigit((unsigned char)text[0]))
+		return false;
+	errno = 0;
+	parsed = strtoull(text, &end, 0);
+	if (errno != 0)
+		return false;
+	if (allow_suffix && *end != '\0' && end[1] == '\0') {
+		unsigned shift = 0;
+		switch (tolower((unsigned char)*end)) {
+		case 'k': shift = 10; break;
+		case 'm': shift = 20; break;
+		case 'g': shift = 30; break;
+		default: return false;
+		}
+		if (parsed > (UINT64_MAX >> shift))
+			return false;
+		parsed <<= shift;
+		end++;
+	}
+	if (*end != '\0')
+		return false;
+	*value = parsed;
+	return true;
+}
+
+/* Stores value into the option's field; false when it is not acceptable. */
+static bool apply_value(const struct option_spec *spec, const char *value, void *field)
+{
+	uint64_t number;
+
+	switch (spec->type) {
+	case OPTION_BOOL:
+		if (strcmp(value, "1") == 0 || strcmp(value, "true") == 0) {
+			*(bool *)field = true;
+			return true;
+		}
+		if (strcmp(value, "0") == 0 || strcmp(value, "false") == 0) {
+			*(bool *)field = false;
+			return true;
+		}
+		return false;
+	case OPTION_UNSIGNED:
+	case OPTION_SIZE:
+	case OPTION_U64:
+	case OPTION_INT:
+	case OPTION_I32:
+		if (!parse_u64(value, &number, spec->type == OPTION_SIZE) || number < spec->min
+			|| number > spec->max)
+			return false;
+		if (spec->type == OPTION_UNSIGNED)
+			*(unsigned *)field = (unsigned)number;
+		else if (spec->type == OPTION_SIZE)
+			*(size_t *)field = (size_t)number;
+		else if (spec->type == OPTION_U64)
+			*(uint64_t *)field = number;
+		else if (spec->type == OPTION_INT)
+			*(int *)field = (int)number;
+		else
+			*(int32_t *)field = (int32_t)number;
+		return true;
+	case OPTION_PROBABILITY: {
+		char *end;
+		double probability;
+		errno = 0;
+		probability = strtod(value, &end);
+		if (value[0] == '\0' || *end != '\0' || errno != 0 || !(probability >= 0.0)
+			|| !(probability <= 1.0))
+			return false;
+		*(double *)field = probability;
+		return true;
+	}
+	case OPTION_STRING:
+		if (strlen(value) >= spec->field_size)
+			return false;
+		strcpy(field, value);
+		return true;
+	case OPTION_FORMAT:
+		if (strcmp(value, "text") == 0)
+			*(enum report_format *)field = REPORT_FORMAT_TEXT;
+		else if (strcmp(value, "json") == 0)
+			*(enum report_format *)field = REPORT_FORMAT_JSON;
+		else
+			return false;
+		return true;
+	}
+	return false;
+}
+
+static void format_value(const struct option_spec *spec, const void *field, char *buffer,
+	size_t size)
+{
+	switch (spec->type) {
+	case OPTION_BOOL:
+		snprintf(buffer, size, "%d", *(const bool *)field ? 1 : 0);
+		break;
+	case OPTION_UNSIGNED:
+		snprintf(buffer, size, "%u", *(const unsigned *)field);
+		break;
+	case OPTION_SIZE:
+		snprintf(buffer, size, "%zu", *(const size_t *)field);
+		break;
+	case OPTION_U64:
+		snprintf(buffer, size, "%" PRIu64, *(const uint64_t *)field);
+		break;
+	case OPTION_INT:
+		snprintf(buffer, size, "%d", *(const int *)field);
+		break;
+	case OPTION_I32:
+		snprintf(buffer, size, "%" PRId32, *(const int32_t *)field);
+		break;
+	case OPTION_PROBABILITY:
+		snprintf(buffer, size, "%g", *(const double *)field);
+		break;
+	case OPTION_STRING:
+		snprintf(buffer, size, "%s", (const char *)field);
+		break;
+	case OPTION_FORMAT:
+		snprintf(buffer, size, "%s",
+			*(const enum report_format *)field == REPORT_FORMAT_JSON ? "json" : "text");
+		break;
+	}
+}
+
+static void warn_unknown_key(const char *key, size_t length, debug_options_warn_fn warn,
+	void *context)
+{
+	char message[1024];
+	size_t used = (size_t)snprintf(message, sizeof(message),
+		"area_malloc: unknown option '%.*s' in AREA_MALLOC_OPTIONS, ignored; valid options:",
+		(int)(length > 64 ? 64 : length), key);
+
+	for (size_t i = 0; i < OPTION_COUNT && used < sizeof(message); i++)
+		used += (size_t)snprintf(message + used, sizeof(message) - used, "%s %s",
+			i == 0 ? "" : ",", option_specs[i].key);
+	warn(message, context);
+}
+
+static void warn_bad_value(const struct option_spec *spec, const char *value,
+	const void *field, debug_options_warn_fn warn, void *context)
+{
+	char message[1024], current[DEBUG_OPTIONS_PATH_MAX + 1];
+
+	format_value(spec, field, current, sizeof(current));
+	snprintf(message, sizeof(message),
+		"area_malloc: bad value '%.64s' for option '%s' (%s); using %s%.200s%s",
+		value, spec->key, spec->help, current[0] ? "" : "'", current, current[0] ? "" : "'");
+	warn(message, context);
+}
+
+static void ignore_warning(const char *message, void *context)
+{
+	(void)message;
+	(void)context;
+}
+
+int debug_options_parse(const char *text, struct debug_options *options,
+	debug_options_warn_fn warn, void *context)
+{
+	char value[DEBUG_OPTIONS_PATH_MAX + 1];
+	const char *cursor = text;
+	int problems = 0;
+
+	if (warn == NULL)
+		warn = ignore_warning;
+	if (text == NULL)
+		return 0;
+	while (*cursor != '\0') {
+		const char *key = cursor;
+		size_t key_length, value_length = 0;
+		const struct option_spec *spec;
+		bool overlong = false;
+
+		if (*cursor == ':') {
+			cursor++;
+			continue;
+		}
+		while (*cursor != '\0' && *cursor != '=' && *cursor != ':')
+			cursor++;
+		key_length = (size_t)(cursor - key);
+		if (*cursor != '=') {
+			char message[256];
+			snprintf(message, sizeof(message),
+				"area_malloc: option '%.*s' in AREA_MALLOC_OPTIONS has no value "
+				"(write key=value), ignored", (int)(key_length > 64 ? 64 : key_length), key);
+			warn(message, context);
+			problems++;
+			continue;
+		}
+		cursor++;
+		if (*cursor == '\'' || *cursor == '"') {
+			char quote = *cursor++;
+			while (*cursor != '\0' && *cursor != quote) {
+				if (value_length < sizeof(value) - 1)
+					value[value_length++] = *cursor;
+				else
+					overlong = true;
+				cursor++;
+			}
+			if (*cursor == quote)
+				cursor++;
+			if (*cursor != '\0' && *cursor != ':') {
+				overlong = true; /* text after the closing quote */
+				while (*cursor != '\0' && *cursor != ':')
+					cursor++;
+			}
+		} else {
+			while (*cursor != '\0' && *cursor != ':') {
+				if (value_length < sizeof(value) - 1)
+					value[value_length++] = *cursor;
+				else
+					overlong = true;
+				cursor++;
+			}
+		}
+		value[value_length] = '\0';
+
+		spec = find_spec(key, key_length);
+		if (spec == NULL) {
+			warn_unknown_key(key, key_length, warn, context);
+			problems++;
+			continue;
+		}
+		if (overlong || !apply_value(spec, value, (char *)options + spec->offset)) {
+			warn_bad_value(spec, value, (char *)options + spec->offset, warn, context);
+			problems++;
+		}
+	}
+	return problems;
+}
+
+size_t debug_options_format(const struct debug_options *options, char *buffer, size_t size)
+{
+	size_t used = 0;
+
+	if (size > 0)
+		buffer[0] = '\0';
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const struct option_spec *spec = &option_specs[i];
+		char value[DEBUG_OPTIONS_PATH_MAX + 1];
+		bool quote;
+		int written;
+
+		format_value(spec, (const char *)options + spec->offset, value, sizeof(value));
+		quote = strchr(value, ':') != NULL;
+		written = snprintf(buffer + used, used < size ? size - used : 0, "%s%s=%s%s%s",
+			i == 0 ? "" : ":", spec->key, quote ? "'" : "", value, quote ? "'" : "");
+		if (written > 0)
+			used += (size_t)written;
+	}
+	return used;
+}

@@ -1,0 +1,664 @@
+/*
+ * report.c - formatting, routing and counting the debug build's reports
+ * (see report.h for the formats and the rules).
+ *
+ * Invariants: printed + duplicates + over_limit + hooked == every error
+ * report made; error_count counts the errors and unsuppressed leak reports
+ * that the hook did not take over.
+ *
+ * Locking: reporter_lock (a sleeping lock) protects the output, the
+ * symbolizer, the duplicate table, the suppressions and the counters.
+ * Lock order: a pool's lock, then reporter_lock. The hook is called with
+ * reporter_lock released, so it may call the module again.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <KernelExport.h>
+
+#include "debug/report.h"
+#include "debug/symbolize.h"
+#include "kernel/lock.h"
+
+#define DUPLICATE_SLOTS 1024
+#define MAX_SUPPRESSIONS 256
+
+struct duplicate_entry {
+	uint64_t key;
+	uint64_t count;
+	char site[160];
+	const char *kind;
+};
+
+struct suppression {
+	char pattern[256];
+	uint64_t hits;
+	uint64_t bytes;
+};
+
+static mutex reporter_lock = MUTEX_INITIALIZER("area_malloc reporter");
+static const struct debug_options *options;
+static struct symbolizer *symbolizer;
+static int log_fd = -1;
+static pid_t log_pid;
+static struct duplicate_entry duplicates[DUPLICATE_SLOTS];
+static uint64_t printed_reports, duplicate_reports, over_limit_reports;
+static uint64_t error_count;
+static struct suppression suppressions[MAX_SUPPRESSIONS];
+static size_t suppression_count;
+static area_malloc_report_hook report_hook;
+static void *report_hook_cookie;
+
+static void load_suppressions(const char *path)
+{
+	char line[512];
+	FILE *file;
+	int number = 0;
+
+	suppression_count = 0;
+	if (path == NULL || path[0] == '\0')
+		return;
+	file = fopen(path, "re");
+	if (file == NULL) {
+		dprintf("area_malloc: cannot read suppressions file '%s': %s; no suppressions\n",
+			path, strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), file) != NULL) {
+		char *text = line;
+		size_t length;
+
+		number++;
+		while (*text == ' ' || *text == '\t')
+			text++;
+		length = strcspn(text, "\r\n");
+		text[length] = '\0';
+		while (length > 0 && (text[length - 1] == ' ' || text[length - 1] == '\t'))
+			text[--length] = '\0';
+		if (text[0] == '\0' || text[0] == '#')
+			continue;
+		if (strncmp(text, "leak:", 5) != 0 || text[5] == '\0') {
+			dprintf("area_malloc: %s:%d: not a 'leak:PATTERN' line, ignored: %s\n", path,
+				number, text);
+			continue;
+		}
+		if (suppression_count == MAX_SUPPRESSIONS) {
+			dprintf("area_malloc: %s: more than %d suppressions, the rest ignored\n", path,
+				MAX_SUPPRESSIONS);
+			break;
+		}
+		snprintf(suppressions[suppression_count].pattern,
+			sizeof(suppressions[suppression_count].pattern), "%s", text + 5);
+		suppressions[suppression_count].hits = 0;
+		suppressions[suppression_count].bytes = 0;
+		suppression_count++;
+	}
+	fclose(file);
+}
+
+void reporter_init(const struct debug_options *module_options)
+{
+	mutex_lock(&reporter_lock);
+	options = module_options;
+	memset(duplicates, 0, sizeof(duplicates));
+	printed_reports = duplicate_reports = over_limit_reports = error_count = 0;
+	load_suppressions(options->suppressions);
+	mutex_unlock(&reporter_lock);
+}
+
+void reporter_fini(void)
+{
+	mutex_lock(&reporter_lock);
+	symbolizer_close(symbolizer);
+	symbolizer = NULL;
+	if (log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
+	report_hook = NULL;
+	mutex_unlock(&reporter_lock);
+}
+
+/* Called with reporter_lock held. */
+static void write_out(const char *text, size_t length)
+{
+	int fd = STDERR_FILENO;
+
+	if (options != NULL && options->log_path[0] != '\0') {
+		if (log_fd < 0 || log_pid != getpid()) {
+			char path[DEBUG_OPTIONS_PATH_MAX + 16];
+			if (log_fd >= 0)
+				close(log_fd);
+			log_pid = getpid();
+			snprintf(path, sizeof(path), "%s.%d", options->log_path, (int)log_pid);
+			log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+			if (log_fd < 0)
+				dprintf("area_malloc: cannot open log_path file '%s': %s; "
+					"reporting to standard error\n", path, strerror(errno));
+		}
+		if (log_fd >= 0)
+			fd = log_fd;
+	}
+	while (length > 0) {
+		ssize_t written = write(fd, text, length);
+		if (written < 0 && errno == EINTR)
+			continue;
+		if (written <= 0)
+			break;
+		text += written;
+		length -= (size_t)written;
+	}
+}
+
+/* Called with reporter_lock held. */
+static bool symbolize_locked(uintptr_t address, struct symbol_info *info)
+{
+	if (symbolizer == NULL)
+		symbolizer = symbolizer_open_self();
+	return symbolizer != NULL && symbolize(symbolizer, address, info);
+}
+
+static const char *format_frame_locked(uintptr_t address, char *buffer, size_t size)
+{
+	struct symbol_info info;
+
+	if (symbolize_locked(address, &info))
+		return symbol_format(&info, buffer, size);
+	snprintf(buffer, size, "0x%" PRIxPTR, address);
+	return buffer;
+}
+
+const char *reporter_symbolize(uintptr_t address, char *buffer, size_t size)
+{
+	mutex_lock(&reporter_lock);
+	format_frame_locked(address, buffer, size);
+	mutex_unlock(&reporter_lock);
+	return buffer;
+}
+
+bool reporter_caller_matches(uintptr_t caller, const char *pattern)
+{
+	struct symbol_info info;
+	bool matches = false;
+
+	mutex_lock(&reporter_lock);
+	if (symbolize_locked(caller, &info))
+		matches = (info.function[0] != '\0' && fnmatch(pattern, info.function, 0) == 0)
+			|| strstr(info.function, pattern) != NULL;
+	mutex_unlock(&reporter_lock);
+	return matches;
+}
+
+static void print_frames(FILE *out, const area_malloc_owner *owner)
+{
+	char frame[2048];
+
+	for (uint32_t i = 0; i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES; i++) {
+		if (owner->frames[i] == 0)
+			break;
+		fprintf(out, "    #%u 0x%" PRIxPTR " in %s\n", i, (uintptr_t)owner->frames[i],
+			format_frame_locked(owner->frames[i], frame, sizeof(frame)));
+	}
+}
+
+/* with_sequence: the operation had a place in the pool's sequence (a
+ * refused call has none) */
+static void print_owner(FILE *out, const char *label, const area_malloc_owner *owner,
+	bool with_sequence)
+{
+	fprintf(out, "%s by thread T%d (team %d", label, (int)owner->thread, (int)owner->team);
+	if (with_sequence)
+		fprintf(out, ", seq %u", owner->sequence);
+	fprintf(out, ", at %" PRId64 ".%06" PRId64 " s):\n", owner->time / 1000000,
+		owner->time % 1000000);
+	print_frames(out, owner);
+}
+
+static void print_pool(FILE *out, const char *label, const struct report_pool *pool)
+{
+	fprintf(out, "%s pool %d%s%s%s (id %p)", label, (int)pool->area,
+		pool->name[0] ? " \"" : "", pool->name, pool->name[0] ? "\"" : "", pool->id);
+	if (pool->creator != NULL && pool->creator->frame_count > 0
+		&& pool->creator->frames[0] != 0) {
+		char frame[2048];
+		fprintf(out, " created by %s",
+			format_frame_locked(pool->creator->frames[0], frame, sizeof(frame)));
+	}
+	fputc('\n', out);
+}
+
+static void json_string(FILE *out, const char *text)
+{
+	fputc('"', out);
+	for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
+		if (*c == '"' || *c == '\\')
+			fprintf(out, "\\%c", *c);
+		else if (*c < 0x20)
+			fprintf(out, "\\u%04x", *c);
+		else
+			fputc(*c, out);
+	}
+	fputc('"', out);
+}
+
+static void json_owner(FILE *out, const char *key, const area_malloc_owner *owner)
+{
+	char frame[2048];
+
+	fprintf(out, ",\"%s\":{\"thread\":%d,\"team\":%d,\"seq\":%u,\"time\":%" PRId64
+		",\"frames\":[", key, (int)owner->thread, (int)owner->team, owner->sequence,
+		owner->time);
+	for (uint32_t i = 0; i < owner->frame_count && owner->frames[i] != 0; i++) {
+		fprintf(out, "%s{\"pc\":\"0x%" PRIxPTR "\",\"symbol\":", i ? "," : "",
+			(uintptr_t)owner->frames[i]);
+		json_string(out, format_frame_locked(owner->frames[i], frame, sizeof(frame)));
+		fputc('}', out);
+	}
+	fputs("]}", out);
+}
+
+static void json_pool(FILE *out, const char *key, const struct report_pool *pool)
+{
+	fprintf(out, ",\"%s\":{\"id\":%d,\"pool_id\":\"%p\",\"name\":", key, (int)pool->area,
+		pool->id);
+	json_string(out, pool->name);
+	if (pool->creator != NULL && pool->creator->frame_count > 0)
+		json_owner(out, "creator", pool->creator);
+	fputc('}', out);
+}
+
+static uint64_t duplicate_key(const struct error_report *report)
+{
+	uint64_t key = 1469598103934665603ull;
+
+	for (const char *c = report->kind; *c != '\0'; c++)
+		key = (key ^ (unsigned char)*c) * 1099511628211ull;
+	key = (key ^ (report->detected_by != NULL ? report->detected_by->frames[0] : 0))
+		* 1099511628211ull;
+	key = (key ^ (report->allocated_by != NULL ? report->allocated_by->frames[0] : 0))
+		* 1099511628211ull;
+	return key | 1;
+}
+
+/* Returns true when an identical report was printed before (and counts it). */
+static bool seen_before(const struct error_report *report)
+{
+	uint64_t key = duplicate_key(report);
+
+	for (size_t probe = 0; probe < DUPLICATE_SLOTS; probe++) {
+		struct duplicate_entry *entry = &duplicates[(key + probe) % DUPLICATE_SLOTS];
+		if (entry->key == key) {
+			entry->count++;
+			return true;
+		}
+		if (entry->key == 0) {
+			entry->key = key;
+			entry->count = 0;
+			entry->kind = report->kind;
+			if (report->detected_by != NULL && report->detected_by->frames[0] != 0)
+				format_frame_locked(report->detected_by->frames[0], entry->site,
+					sizeof(entry->site));
+			else
+				snprintf(entry->site, sizeof(entry->site), "an unknown site");
+			return false;
+		}
+	}
+	return false; /* table full: print it */
+}
+
+static void fill_public_report(const struct error_report *report, const char *text,
+	area_malloc_report *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = report->kind;
+	out->address = report->address;
+	out->size = report->size;
+	out->pool_id = report->pool.id;
+	out->pool_area = report->pool_known ? report->pool.area : -1;
+	out->pool_name = report->pool_known ? report->pool.name : "";
+	out->owner_pool_id = report->owner_pool_known ? report->owner_pool.id : NULL;
+	out->owner_pool_area = report->owner_pool_known ? report->owner_pool.area : -1;
+	out->overflow_bytes = report->overflow_bytes;
+	if (report->allocated_by != NULL) {
+		out->has_allocated_by = true;
+		out->allocated_by = *report->allocated_by;
+	}
+	if (report->freed_by != NULL) {
+		out->has_freed_by = true;
+		out->freed_by = *report->freed_by;
+	}
+	if (report->detected_by != NULL)
+		out->detected_by = *report->detected_by;
+	out->text = text;
+}
+
+/* Hands the report to the hook; true when the hook took it over. */
+static bool offer_to_hook(const area_malloc_report *report)
+{
+	area_malloc_report_hook hook;
+	void *cookie;
+
+	mutex_lock(&reporter_lock);
+	hook = report_hook;
+	cookie = report_hook_cookie;
+	mutex_unlock(&reporter_lock);
+	return hook != NULL && hook(report, cookie);
+}
+
+/* The frame a summary line names: who made the call, else who freed the
+ * block (use-after-free found later), else who allocated it. */
+static uintptr_t summary_site(const struct error_report *report)
+{
+	if (report->detected_by != NULL && report->detected_by->frames[0] != 0)
+		return report->detected_by->frames[0];
+	if (report->freed_by != NULL && report->freed_by->frames[0] != 0)
+		return report->freed_by->frames[0];
+	if (report->allocated_by != NULL)
+		return report->allocated_by->frames[0];
+	return 0;
+}
+
+static void format_error(FILE *out, const struct error_report *report)
+{
+	char frame[2048];
+
+	fprintf(out, "==%d==ERROR: area_malloc: %s on address %p", (int)getpid(), report->kind,
+		report->address);
+	if (report->size_known)
+		fprintf(out, " (%zu-byte block)", report->size);
+	if (report->pool_known)
+		fprintf(out, " in pool %d%s%s%s", (int)report->pool.area,
+			report->pool.name[0] ? " \"" : "", report->pool.name,
+			report->pool.name[0] ? "\"" : "");
+	else
+		fprintf(out, " with pool id %p", report->pool.id);
+	fputc('\n', out);
+	if (report->detail != NULL)
+		fprintf(out, "%s\n", report->detail);
+	if (report->offset_known)
+		fprintf(out, "first damaged byte at offset %ld from the block%s\n", report->offset,
+			report->offset < 0 ? " (before its start)" : "");
+	if (report->overflow_bytes != 0)
+		fprintf(out, "the write reached %zu byte(s) past the end of the %zu-byte block\n",
+			report->overflow_bytes, report->size);
+	if (report->detected_by != NULL)
+		print_owner(out, report->what, report->detected_by, false);
+	if (report->freed_by != NULL)
+		print_owner(out, "freed", report->freed_by, true);
+	if (report->allocated_by != NULL)
+		print_owner(out, "previously allocated", report->allocated_by, true);
+	if (report->pool_known)
+		print_pool(out, "the call's", &report->pool);
+	if (report->owner_pool_known)
+		print_pool(out, "the block belongs to", &report->owner_pool);
+	if (report->log_count > 0) {
+		fprintf(out, "last events of this block in the pool log (newest first):\n");
+		for (size_t i = 0; i < report->log_count; i++) {
+			const struct pool_log_event *event = &report->log[i];
+			fprintf(out, "    seq %u %-8s 0x%" PRIx64 " %" PRIu64 " bytes, thread T%u, %s\n",
+				event->sequence, pool_log_op_name(event->op), event->address,
+				event->size, event->thread,
+				format_frame_locked((uintptr_t)event->caller, frame, sizeof(frame)));
+		}
+	}
+	fprintf(out, "SUMMARY: area_malloc: %s", report->kind);
+	if (summary_site(report) != 0)
+		fprintf(out, " %s", format_frame_locked(summary_site(report), frame, sizeof(frame)));
+	if (report->pool_known)
+		fprintf(out, " in pool %d", (int)report->pool.area);
+	fputc('\n', out);
+
+	if (options != NULL && options->report_format == REPORT_FORMAT_JSON) {
+		fprintf(out, "{\"kind\":");
+		json_string(out, report->kind);
+		fprintf(out, ",\"pid\":%d,\"operation\":\"%s\",\"address\":\"%p\"", (int)getpid(),
+			report->what, report->address);
+		if (report->size_known)
+			fprintf(out, ",\"size\":%zu", report->size);
+		if (report->pool_known)
+			json_pool(out, "pool", &report->pool);
+		else
+			fprintf(out, ",\"pool_id\":\"%p\"", report->pool.id);
+		if (report->owner_pool_known)
+			json_pool(out, "owner_pool", &report->owner_pool);
+		if (report->overflow_bytes != 0)
+			fprintf(out, ",\"overflow_bytes\":%zu", report->overflow_bytes);
+		if (report->detected_by != NULL)
+			json_owner(out, "detected_by", report->detected_by);
+		if (report->allocated_by != NULL)
+			json_owner(out, "allocated_by", report->allocated_by);
+		if (report->freed_by != NULL)
+			json_owner(out, "freed_by", report->freed_by);
+		fputs("}\n", out);
+	}
+}
+
+void report_error(const struct error_report *report)
+{
+	area_malloc_report public_report;
+	char *text = NULL;
+	size_t length = 0;
+	FILE *out;
+	bool print, halt;
+
+	mutex_lock(&reporter_lock);
+	out = open_memstream(&text, &length);
+	if (out != NULL) {
+		format_error(out, report);
+		fclose(out);
+	}
+	mutex_unlock(&reporter_lock);
+
+	fill_public_report(report, text != NULL ? text : "", &public_report);
+	if (offer_to_hook(&public_report)) {
+		free(text);
+		return;
+	}
+
+	mutex_lock(&reporter_lock);
+	error_count++;
+	print = !seen_before(report);
+	if (!print) {
+		duplicate_reports++;
+	} else if (options != NULL && options->max_reports != 0
+		&& printed_reports >= options->max_reports) {
+		over_limit_reports++;
+		print = false;
+	}
+	if (print && text != NULL) {
+		printed_reports++;
+		write_out(text, length);
+	}
+	halt = options != NULL && options->halt_on_error;
+	mutex_unlock(&reporter_lock);
+	free(text);
+	if (halt) {
+		dprintf("area_malloc: halt_on_error=1: aborting\n");
+		abort();
+	}
+}
+
+/* Which suppression (if any) matches a frame of the group; with the lock. */
+static struct suppression *find_suppression(const struct leak_group *group)
+{
+	for (uint32_t i = 0; i < group->owner.frame_count && group->owner.frames[i] != 0; i++) {
+		struct symbol_info info;
+		if (!symbolize_locked(group->owner.frames[i], &info))
+			continue;
+		for (size_t s = 0; s < suppression_count; s++) {
+			const char *pattern = suppressions[s].pattern;
+			const char *names[] = { info.function, info.file, info.image, info.image_path };
+			for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+				if (names[n][0] == '\0')
+					continue;
+				if (fnmatch(pattern, names[n], 0) == 0 || strstr(names[n], pattern) != NULL)
+					return &suppressions[s];
+			}
+		}
+	}
+	return NULL;
+}
+
+size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_blocks)
+{
+	struct suppression *used[MAX_SUPPRESSIONS];
+	size_t used_count = 0, bytes = 0, blocks = 0;
+	area_malloc_report public_report;
+	char *text = NULL;
+	size_t length = 0;
+	bool *suppressed;
+	FILE *out;
+
+	if (report->group_count == 0) {
+		if (unsuppressed_blocks != NULL)
+			*unsuppressed_blocks = 0;
+		return 0;
+	}
+	suppressed = calloc(report->group_count, sizeof(*suppressed));
+	mutex_lock(&reporter_lock);
+	for (size_t g = 0; g < report->group_count; g++) {
+		struct suppression *match = find_suppression(&report->groups[g]);
+		if (match == NULL) {
+			bytes += report->groups[g].bytes;
+			blocks += report->groups[g].count;
+			continue;
+		}
+		if (suppressed != NULL)
+			suppressed[g] = true;
+		if (match->hits == 0 && used_count < MAX_SUPPRESSIONS)
+			used[used_count++] = match;
+		match->hits += report->groups[g].count;
+		match->bytes += report->groups[g].bytes;
+	}
+	out = open_memstream(&text, &length);
+	if (out != NULL && blocks > 0) {
+		fprintf(out, "==%d==ERROR: area_malloc: detected memory leaks\n", (int)getpid());
+		print_pool(out, "in", &report->pool);
+		fprintf(out, "found %s\n", report->when);
+		for (size_t g = 0; g < report->group_count; g++) {
+			const struct leak_group *group = &report->groups[g];
+			if (suppressed != NULL && suppressed[g])
+				continue;
+			fprintf(out, "\nLeak of %zu byte(s) in %zu allocation(s) allocated from:\n",
+				group->bytes, group->count);
+			print_frames(out, &group->owner);
+			fprintf(out, "    (first block %p, thread T%d, seq %u)\n", group->first_address,
+				(int)group->owner.thread, group->owner.sequence);
+		}
+		if (used_count > 0) {
+			fprintf(out, "\nSuppressions used:\n  count      bytes template\n");
+			for (size_t s = 0; s < used_count; s++)
+				fprintf(out, "%7" PRIu64 " %10" PRIu64 " leak:%s\n", used[s]->hits,
+					used[s]->bytes, used[s]->pattern);
+		}
+		fprintf(out, "\nSUMMARY: area_malloc: %zu byte(s) leaked in %zu allocation(s).\n",
+			bytes, blocks);
+		if (options != NULL && options->report_format == REPORT_FORMAT_JSON) {
+			fprintf(out, "{\"kind\":\"detected memory leaks\",\"pid\":%d", (int)getpid());
+			json_pool(out, "pool", &report->pool);
+			fprintf(out, ",\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":%zu,"
+				"\"groups\":[", report->when, bytes, blocks);
+			bool first = true;
+			for (size_t g = 0; g < report->group_count; g++) {
+				const struct leak_group *group = &report->groups[g];
+				if (suppressed != NULL && suppressed[g])
+					continue;
+				fprintf(out, "%s{\"bytes\":%zu,\"count\":%zu,\"first_address\":\"%p\"",
+					first ? "" : ",", group->bytes, group->count, group->first_address);
+				json_owner(out, "allocated_by", &group->owner);
+				fputc('}', out);
+				first = false;
+			}
+			fputs("]}\n", out);
+		}
+	}
+	if (out != NULL)
+		fclose(out);
+	mutex_unlock(&reporter_lock);
+	free(suppressed);
+
+	if (unsuppressed_blocks != NULL)
+		*unsuppressed_blocks = blocks;
+	if (blocks == 0) {
+		free(text);
+		return 0;
+	}
+	memset(&public_report, 0, sizeof(public_report));
+	public_report.kind = "detected memory leaks";
+	public_report.pool_id = report->pool.id;
+	public_report.pool_area = report->pool.area;
+	public_report.pool_name = report->pool.name;
+	public_report.leaked_bytes = bytes;
+	public_report.leaked_blocks = blocks;
+	public_report.address = report->groups[0].first_address;
+	public_report.size = report->groups[0].bytes / (report->groups[0].count ? report->groups[0].count : 1);
+	public_report.has_allocated_by = true;
+	public_report.allocated_by = report->groups[0].owner;
+	public_report.text = text != NULL ? text : "";
+	if (!offer_to_hook(&public_report)) {
+		mutex_lock(&reporter_lock);
+		error_count++;
+		if (text != NULL)
+			write_out(text, length);
+		mutex_unlock(&reporter_lock);
+	}
+	free(text);
+	return bytes;
+}
+
+void reporter_print_totals(void)
+{
+	char line[512];
+	int length;
+
+	mutex_lock(&reporter_lock);
+	for (size_t i = 0; i < DUPLICATE_SLOTS; i++) {
+		const struct duplicate_entry *entry = &duplicates[i];
+		if (entry->key == 0 || entry->count == 0)
+			continue;
+		length = snprintf(line, sizeof(line),
+			"==%d==area_malloc: %" PRIu64 " more report(s) of %s from %s, not printed "
+			"(identical to the first)\n", (int)getpid(), entry->count, entry->kind,
+			entry->site);
+		write_out(line, (size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
+		duplicates[i].count = 0;
+	}
+	if (over_limit_reports > 0) {
+		length = snprintf(line, sizeof(line),
+			"==%d==area_malloc: %" PRIu64 " more error report(s) not printed "
+			"(max_reports=%u)\n", (int)getpid(), over_limit_reports,
+			options != NULL ? options->max_reports : 0);
+		write_out(line, (size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
+		over_limit_reports = 0;
+	}
+	mutex_unlock(&reporter_lock);
+}
+
+area_malloc_report_hook reporter_set_hook(area_malloc_report_hook hook, void *cookie)
+{
+	area_malloc_report_hook previous;
+
+	mutex_lock(&reporter_lock);
+	previous = report_hook;
+	report_hook = hook;
+	report_hook_cookie = cookie;
+	mutex_unlock(&reporter_lock);
+	return previous;
+}
+
+uint64_t reporter_error_count(void)
+{
+	uint64_t count;
+
+	mutex_lock(&reporter_lock);
+	count = error_count;
+	mutex_unlock(&reporter_lock);
+	return count;
+}

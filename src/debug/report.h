@@ -1,0 +1,99 @@
+/*
+ * report.h - the debug build's error and leak reports.
+ *
+ * Every report goes first to the report hook (the companion module's
+ * callback), which may take it over; otherwise it is printed in ASan's
+ * shape, which CI log scrapers already read:
+ *
+ *   ==PID==ERROR: area_malloc: KIND ...
+ *   ... owner frames, pool, pool log ...
+ *   SUMMARY: area_malloc: KIND ...
+ *
+ * to standard error or to log_path.PID, followed by one JSON object when
+ * report_format=json. Identical error reports from one site are printed
+ * once and counted; after max_reports only counts are kept; both counts
+ * are printed by reporter_print_totals(). Errors and unsuppressed leaks
+ * that the hook did not take make the process exit with 'exitcode'.
+ *
+ * Locking: reporter_lock serialises formatting, printing and the counters;
+ * it is taken with no pool lock held... except for reports raised inside a
+ * pool operation, which hold that pool's lock: lock order is pool, then
+ * reporter. The hook runs with the reporter lock released.
+ */
+#ifndef AREA_MALLOC_DEBUG_REPORT_H
+#define AREA_MALLOC_DEBUG_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <drivers/area_malloc_debug.h>
+
+#include "debug/options.h"
+#include "debug/pool_log.h"
+
+#define REPORT_MAX_LOG_EVENTS 8
+
+/* The pool a report is about, as reports name it. */
+struct report_pool {
+	const void *id;
+	area_id area;
+	const char *name;	/* "" when unnamed */
+	const area_malloc_owner *creator;
+};
+
+struct error_report {
+	const char *kind;		/* "double-free", ... */
+	const char *what;		/* "free", "realloc", "malloc", "delete_pool", "check" */
+	const void *address;
+	size_t size;			/* requested size of the block; 0 if unknown */
+	bool size_known;
+	struct report_pool pool;	/* the pool of the call (id only when invalid) */
+	bool pool_known;
+	struct report_pool owner_pool;	/* cross-pool-free: the pool that owns it */
+	bool owner_pool_known;
+	size_t overflow_bytes;
+	long offset;			/* first damaged byte relative to the block */
+	bool offset_known;
+	const char *detail;		/* one more sentence, or NULL */
+	const area_malloc_owner *detected_by;
+	const area_malloc_owner *allocated_by; /* NULL when unknown */
+	const area_malloc_owner *freed_by;
+	struct pool_log_event log[REPORT_MAX_LOG_EVENTS];
+	size_t log_count;
+};
+
+struct leak_group {
+	size_t bytes;
+	size_t count;
+	area_malloc_owner owner;	/* of the first block (frames identify the group) */
+	const void *first_address;
+};
+
+struct leak_report {
+	struct report_pool pool;
+	const char *when;		/* "at delete_pool", "at unload", "at exit", "on request" */
+	struct leak_group *groups;	/* sorted by bytes, largest first, by the caller */
+	size_t group_count;
+};
+
+void reporter_init(const struct debug_options *options);
+void reporter_fini(void);
+
+void report_error(const struct error_report *report);
+
+/* Applies suppressions, prints, counts. Returns the unsuppressed bytes. */
+size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_blocks);
+
+/* Prints how many reports were not printed (duplicates, max_reports). */
+void reporter_print_totals(void);
+
+area_malloc_report_hook reporter_set_hook(area_malloc_report_hook hook, void *cookie);
+uint64_t reporter_error_count(void);
+
+/* Formats one owner frame as "function+0xoff (image) file:line". */
+const char *reporter_symbolize(uintptr_t address, char *buffer, size_t size);
+
+/* Matches a caller's function name against a pattern (fail_caller). */
+bool reporter_caller_matches(uintptr_t caller, const char *pattern);
+
+#endif /* AREA_MALLOC_DEBUG_REPORT_H */
