@@ -9,3 +9,5 @@ include tests/module/local.mk
 include tests/heap/local.mk
 include tests/pool/local.mk
 include tests/symbolize/local.mk
+include tests/debug_zoo/local.mk
+include tests/debug_api/local.mk

@@ -483,15 +483,26 @@ void *heap_alloc(struct heap *heap, size_t size)
 	return chunk_payload(c);
 }
 
-void *heap_alloc_zeroed(struct heap *heap, size_t size)
+void *heap_alloc_reporting_dirty(struct heap *heap, size_t size, size_t *dirty_bytes)
 {
 	uintptr_t clean_from = heap->touched_end;
 	void *ptr = heap_alloc(heap, size);
 
+	*dirty_bytes = 0;
 	if (ptr && address(ptr) < clean_from) {
 		size_t dirty = clean_from - address(ptr);
-		memset(ptr, 0, dirty < size ? dirty : size);
+		*dirty_bytes = dirty < size ? dirty : size;
 	}
+	return ptr;
+}
+
+void *heap_alloc_zeroed(struct heap *heap, size_t size)
+{
+	size_t dirty;
+	void *ptr = heap_alloc_reporting_dirty(heap, size, &dirty);
+
+	if (ptr && dirty > 0)
+		memset(ptr, 0, dirty);
 	return ptr;
 }
 

@@ -68,6 +68,14 @@ void *heap_alloc(struct heap *heap, size_t size);
  */
 void *heap_alloc_zeroed(struct heap *heap, size_t size);
 
+/*
+ * As heap_alloc(), and *dirty_bytes tells how many leading bytes of the
+ * block may be non-zero (the rest is known zero). For callers that must
+ * zero the block themselves (the debug build, which first unpoisons it for
+ * AddressSanitizer).
+ */
+void *heap_alloc_reporting_dirty(struct heap *heap, size_t size, size_t *dirty_bytes);
+
 void heap_free(struct heap *heap, void *ptr);
 
 /*

@@ -39,6 +39,7 @@
 #include "debug/debug_pool.h"
 #include "debug/pool_log.h"
 #include "debug/report.h"
+#include "debug/shadow.h"
 
 #define MAX_PENDING 8
 #define POOL_NAME_MAX 32
@@ -239,6 +240,38 @@ static void log_event(struct pool *pool, enum pool_log_op op, const void *addres
 		owner->sequence, (uint32_t)owner->thread);
 }
 
+/* ---- what the sanitizers may see (shadow.h) ---- */
+
+/* Before the module reads or writes a block's memory itself. */
+static void block_open(struct debug_block_header *header, size_t usable)
+{
+	if (shadow_active)
+		shadow_expose(header, usable);
+}
+
+/* After: hide what the driver must not touch, by the block's state. */
+static void block_close(struct debug_block_header *header, size_t usable)
+{
+	if (!shadow_active)
+		return;
+	if (header->state == BLOCK_LIVE && debug_block_header_ok(&layout, header, usable)) {
+		size_t size = header->size;
+		shadow_hide(header, layout.front_size);
+		shadow_hide((char *)header + layout.front_size + size,
+			usable - layout.front_size - size);
+	} else {
+		shadow_hide(header, usable);
+	}
+}
+
+/* A chunk given back to the heap is free space. */
+static void free_space_close(struct debug_block_header *header, size_t usable)
+{
+	/* the heap keeps its free-list links in the first 16 bytes */
+	if (shadow_active && shadow_hides_free_space() && usable > 16)
+		shadow_hide((char *)header + 16, usable - 16);
+}
+
 /* ---- quarantine ---- */
 
 /* Checks a block leaving quarantine and returns it to the heap. */
@@ -246,8 +279,10 @@ static void release_quarantined(struct pool *pool, struct debug_block_header *he
 	struct pending_list *pending)
 {
 	size_t usable = heap_usable_size(pool->heap, header);
-	struct debug_block_finding finding = debug_block_check(&layout, header, usable);
+	struct debug_block_finding finding;
 
+	block_open(header, usable);
+	finding = debug_block_check(&layout, header, usable);
 	if (finding.problem != BLOCK_OK) {
 		void *user = debug_block_user(&layout, header);
 		struct pending *report = new_pending(pending, "use-after-free", "reuse", user, NULL);
@@ -264,6 +299,7 @@ static void release_quarantined(struct pool *pool, struct debug_block_header *he
 		debug_of(pool)->errors++;
 	}
 	heap_free(pool->heap, header);
+	free_space_close(header, usable);
 }
 
 /* Takes the oldest block off the quarantine; NULL when empty. */
@@ -276,6 +312,7 @@ static struct debug_block_header *quarantine_pop(struct pool *pool)
 
 	if (header == NULL)
 		return NULL;
+	block_open(header, heap_usable_size(pool->heap, header));
 	if (!debug_block_freed_by(&layout, header, &ignored, &next)) {
 		/* The free record (and its link) was overwritten: the rest of the
 		 * FIFO cannot be trusted, so it is found again by a heap walk. */
@@ -314,15 +351,21 @@ static void quarantine_push(struct pool *pool, struct debug_block_header *header
 
 	if (debug->quarantine_limit == 0) {
 		heap_free(pool->heap, header);
+		free_space_close(header, usable);
 		return;
 	}
-	if (debug->quarantine_tail != NULL)
-		debug_block_set_next(&layout, debug->quarantine_tail, header);
-	else
+	if (debug->quarantine_tail != NULL) {
+		struct debug_block_header *tail = debug->quarantine_tail;
+		size_t tail_usable = heap_usable_size(pool->heap, tail);
+		block_open(tail, tail_usable);
+		debug_block_set_next(&layout, tail, header);
+		block_close(tail, tail_usable);
+	} else
 		debug->quarantine_head = header;
 	debug->quarantine_tail = header;
 	debug->quarantine_blocks++;
 	debug->quarantine_bytes += usable;
+	block_close(header, usable);
 	if (debug->quarantine_bytes > debug->quarantine_limit)
 		quarantine_drain(pool, debug->quarantine_limit, pending);
 }
@@ -336,17 +379,30 @@ static void relink_quarantined(void *chunk, size_t usable, bool used, void *cont
 	struct pool *pool = ((struct quarantine_rebuild *)context)->pool;
 	struct debug_pool *debug = debug_of(pool);
 	struct debug_block_header *header = chunk;
+	bool quarantined;
 
-	if (!used || !debug_block_header_ok(&layout, header, usable)
-		|| header->state != BLOCK_QUARANTINED)
+	if (!used)
+		return;
+	block_open(header, usable);
+	quarantined = debug_block_header_ok(&layout, header, usable)
+		&& header->state == BLOCK_QUARANTINED;
+	block_close(header, usable);
+	if (!quarantined)
 		return;
 	/* rewrite the record's link even if the record was damaged: the
 	 * block is released (and its damage reported) when it leaves */
-	if (debug->quarantine_tail != NULL)
-		debug_block_set_next(&layout, debug->quarantine_tail, header);
-	else
+	if (debug->quarantine_tail != NULL) {
+		struct debug_block_header *tail = debug->quarantine_tail;
+		size_t tail_usable = heap_usable_size(pool->heap, tail);
+		block_open(tail, tail_usable);
+		debug_block_set_next(&layout, tail, header);
+		block_close(tail, tail_usable);
+	} else {
 		debug->quarantine_head = header;
+	}
+	block_open(header, usable);
 	debug_block_set_next(&layout, header, NULL);
+	block_close(header, usable);
 	debug->quarantine_tail = header;
 	debug->quarantine_blocks++;
 	debug->quarantine_bytes += usable;
@@ -413,6 +469,7 @@ void debug_pools_init(const struct debug_options *module_options)
 	fail_random_state = options.fail_seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
 	if (fail_random_state == 0)
 		fail_random_state = 1;
+	shadow_init();
 	if (!fork_handler_registered)
 		fork_handler_registered = pthread_atfork(NULL, NULL, forget_cached_ids) == 0;
 	forget_cached_ids();
@@ -456,6 +513,7 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 		pool_destroy(pool);
 		return NULL;
 	}
+	shadow_pool_created(pool->base, pool->area_size);
 	pool->id = id;
 	return id;
 }
@@ -505,14 +563,15 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	size_t usable;
 	void *user;
 
+	size_t dirty = 0;
+
 	owner->sequence = debug->next_sequence++;
 	if (bytes != SIZE_MAX) {
-		header = zeroed ? heap_alloc_zeroed(pool->heap, bytes) : heap_alloc(pool->heap, bytes);
+		header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
 		if (header == NULL && debug->quarantine_blocks > 0) {
 			/* freed blocks wait in quarantine: reuse them before failing */
 			quarantine_drain(pool, 0, pending);
-			header = zeroed ? heap_alloc_zeroed(pool->heap, bytes)
-				: heap_alloc(pool->heap, bytes);
+			header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
 		}
 	}
 	if (header == NULL) {
@@ -521,8 +580,16 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 		return NULL;
 	}
 	usable = heap_usable_size(pool->heap, header);
+	block_open(header, usable);
+	/* memory never used since the pool was created is zero already: a large
+	 * calloc in a lazy pool commits nothing */
+	if (zeroed && dirty > 0)
+		memset(header, 0, dirty);
 	debug_block_init(&layout, header, usable, size, owner, !zeroed);
 	user = debug_block_user(&layout, header);
+	block_close(header, usable);
+	if (shadow_active)
+		shadow_block_allocated(user, size);
 	debug->allocations++;
 	debug->live_blocks++;
 	debug->used_bytes += size;
@@ -596,9 +663,10 @@ static void find_enclosing(void *chunk, size_t usable, bool used, void *context)
 
 /*
  * Checks that ptr is a live block of pool; with the pool locked. On success
- * returns the header (and its usable size); otherwise queues the report
- * and returns NULL. Canary damage of a live block is reported but the block
- * is still returned (the operation itself is legitimate).
+ * returns the header (and its usable size), opened for the module's own
+ * access (the caller closes it); otherwise queues the report and returns
+ * NULL. Canary damage of a live block is reported but the block is still
+ * returned (the operation itself is legitimate).
  */
 static struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr,
 	const char *what, const area_malloc_owner *caller, size_t *usable_out,
@@ -617,6 +685,8 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 		if (report == NULL)
 			return NULL;
 		pending_set_pool(report, pool);
+		if (search.chunk != NULL && search.used)
+			block_open(search.chunk, search.usable);
 		if (search.chunk != NULL && search.used
 			&& debug_block_header_ok(&layout, search.chunk, search.usable)) {
 			struct debug_block_header *enclosing = search.chunk;
@@ -633,10 +703,13 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 				"%p lies in the pool's area but is not the start of a live block "
 				"(free memory, metadata, or a block freed long ago)", ptr);
 		}
+		if (search.chunk != NULL && search.used)
+			block_close(search.chunk, search.usable);
 		debug_of(pool)->errors++;
 		return NULL;
 	}
 	usable = heap_usable_size(pool->heap, header);
+	block_open(header, usable);
 	if (!debug_block_header_ok(&layout, header, usable)) {
 		report = new_pending(pending, "heap-buffer-underflow", what, ptr, caller);
 		if (report != NULL) {
@@ -646,6 +719,7 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 				"something wrote before the start of the block; the block is left alone");
 			pending_set_log(report, pool, ptr);
 		}
+		block_close(header, usable);
 		debug_of(pool)->errors++;
 		return NULL;
 	}
@@ -658,6 +732,7 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 				"%s of a block that is already free; the second free is refused", what);
 			pending_set_log(report, pool, ptr);
 		}
+		block_close(header, usable);
 		debug_of(pool)->errors++;
 		return NULL;
 	}
@@ -738,10 +813,15 @@ static void report_foreign_pointer(struct pool *call_pool, void *ptr, const char
 	{
 		struct debug_block_header *header = debug_block_from_user(&layout, ptr);
 		bool live = ((uintptr_t)ptr & (HEAP_ALIGN - 1)) == 0
-			&& heap_block_is_live(owner->heap, header)
-			&& debug_block_header_ok(&layout, header,
-				heap_usable_size(owner->heap, header));
+			&& heap_block_is_live(owner->heap, header);
+		size_t usable = live ? heap_usable_size(owner->heap, header) : 0;
+		if (live) {
+			block_open(header, usable);
+			live = debug_block_header_ok(&layout, header, usable);
+		}
 		pending_set_block(report, header, live);
+		if (usable != 0)
+			block_close(header, usable);
 		pending_set_log(report, owner, ptr);
 		snprintf(report->detail, sizeof(report->detail),
 			"%s(pool %d, %p): the block belongs to pool %d, not to the pool given; it "
@@ -766,6 +846,8 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
 	debug->used_bytes -= header->size;
 	log_event(pool, LOG_FREE, user, header->size, owner);
 	debug_block_quarantine(&layout, header, usable, owner);
+	if (shadow_active)
+		shadow_block_freed(user);
 	quarantine_push(pool, header, usable, pending);
 }
 
@@ -801,6 +883,19 @@ void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 	flush_pending(&pending);
 }
 
+/* Resizes an opened live block in place (the heap already moved its end). */
+static void resize_block_locked(struct pool *pool, struct debug_block_header *header,
+	size_t old_size, size_t new_size)
+{
+	size_t usable = heap_usable_size(pool->heap, header);
+
+	block_open(header, usable); /* the chunk may have grown into free space */
+	debug_block_resize(&layout, header, usable, new_size);
+	if (shadow_active)
+		shadow_block_resized(debug_block_user(&layout, header), old_size, new_size);
+	block_close(header, usable);
+}
+
 void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t caller)
 {
 	struct pending_list pending = { .count = 0, .dropped = 0 };
@@ -833,21 +928,24 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 		&& heap_resize_in_place(pool->heap, header, debug_block_chunk_bytes(&layout, size))) {
 		/* shrinking always succeeds in place */
 		struct debug_pool *debug = debug_of(pool);
-		debug->used_bytes -= header->size - size;
-		debug_block_resize(&layout, header, heap_usable_size(pool->heap, header), size);
+		size_t old_size = header->size;
+		debug->used_bytes -= old_size - size;
+		resize_block_locked(pool, header, old_size, size);
 		owner.sequence = debug->next_sequence++;
 		log_event(pool, LOG_REALLOC, ptr, size, &owner);
 		result = ptr;
 	} else if (should_inject_failure(pool, caller)) {
 		debug_of(pool)->injected++;
 		log_event(pool, LOG_FAIL, ptr, size, &owner);
+		block_close(header, usable);
 	} else if (!options.realloc_move && debug_block_chunk_bytes(&layout, size) != SIZE_MAX
 		&& heap_resize_in_place(pool->heap, header, debug_block_chunk_bytes(&layout, size))) {
 		struct debug_pool *debug = debug_of(pool);
-		debug->used_bytes += size - header->size;
+		size_t old_size = header->size;
+		debug->used_bytes += size - old_size;
 		if (debug->used_bytes > debug->peak_bytes)
 			debug->peak_bytes = debug->used_bytes;
-		debug_block_resize(&layout, header, heap_usable_size(pool->heap, header), size);
+		resize_block_locked(pool, header, old_size, size);
 		owner.sequence = debug->next_sequence++;
 		log_event(pool, LOG_REALLOC, ptr, size, &owner);
 		result = ptr;
@@ -859,6 +957,8 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 		if (result != NULL) {
 			memcpy(result, ptr, old_size < size ? old_size : size);
 			free_checked_locked(pool, header, usable, &owner, &pending);
+		} else {
+			block_close(header, usable);
 		}
 	}
 	pool_unlock(pool, locked);
@@ -889,6 +989,7 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 
 	if (!used)
 		return;
+	block_open(header, usable);
 	finding = debug_block_check(&layout, header, usable);
 	if (finding.problem == BLOCK_OK) {
 		if (header->state == BLOCK_LIVE) {
@@ -897,6 +998,7 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 		} else {
 			walk->quarantined++;
 		}
+		block_close(header, usable);
 		return;
 	}
 	walk->problems++;
@@ -907,8 +1009,10 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 	}
 	user = debug_block_user(&layout, header);
 	report = new_pending(walk->pending, kind, "check", user, NULL);
-	if (report == NULL)
+	if (report == NULL) {
+		block_close(header, usable);
 		return;
+	}
 	pending_set_pool(report, walk->pool);
 	pending_set_block(report, header, finding.problem != BLOCK_HEADER_DAMAGED);
 	if (finding.problem == BLOCK_OVERFLOW || finding.problem == BLOCK_POISON_DAMAGED) {
@@ -923,6 +1027,7 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 	snprintf(report->detail, sizeof(report->detail), "found by a check of the pool%s",
 		finding.problem == BLOCK_HEADER_DAMAGED ? ": the block's header is damaged" : "");
 	pending_set_log(report, walk->pool, user);
+	block_close(header, usable);
 }
 
 static int check_locked(struct pool *pool, struct pending_list *pending)
@@ -1002,12 +1107,18 @@ static uint64_t frames_hash(const struct debug_block_header *header)
 static void collect_leak(void *chunk, size_t usable, bool used, void *context)
 {
 	struct leak_walk *walk = context;
-	const struct debug_block_header *header = chunk;
+	struct debug_block_header *header = chunk;
+	bool leaked;
 
-	if (!used || !debug_block_header_ok(&layout, header, usable) || header->state != BLOCK_LIVE)
+	if (!used)
 		return;
-	if (header->time < walk->since || (walk->team != 0 && header->team != walk->team))
+	block_open(header, usable);
+	leaked = debug_block_header_ok(&layout, header, usable) && header->state == BLOCK_LIVE
+		&& header->time >= walk->since && (walk->team == 0 || header->team == walk->team);
+	if (!leaked) {
+		block_close(header, usable);
 		return;
+	}
 	if (walk->count == walk->capacity) {
 		size_t capacity = walk->capacity ? walk->capacity * 2 : 256;
 		struct leak_entry *entries = realloc(walk->entries, capacity * sizeof(*entries));
@@ -1020,6 +1131,7 @@ static void collect_leak(void *chunk, size_t usable, bool used, void *context)
 	}
 	walk->entries[walk->count++] = (struct leak_entry){ frames_hash(header), header->size,
 		header };
+	block_close(header, usable);
 }
 
 static int compare_by_hash(const void *a, const void *b)
@@ -1062,7 +1174,11 @@ static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t 
 		const struct leak_entry *entry = &walk.entries[i];
 		if (count == 0 || walk.entries[i - 1].hash != entry->hash) {
 			struct leak_group *group = &groups[count++];
-			debug_block_owner(entry->header, &group->owner);
+			struct debug_block_header *header = (struct debug_block_header *)entry->header;
+			size_t usable = heap_usable_size(pool->heap, header);
+			block_open(header, usable);
+			debug_block_owner(header, &group->owner);
+			block_close(header, usable);
 			group->first_address = debug_block_user(&layout,
 				(struct debug_block_header *)entry->header);
 		}
@@ -1354,6 +1470,7 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 	if (options.leak_check)
 		report_pool_leaks(pool, 0, 0, when, NULL);
 	pool_registry_remove(pool_id);
+	shadow_pool_destroyed(pool->base, pool->area_size);
 	pool_destroy(pool);
 	return B_OK;
 }

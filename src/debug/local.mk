@@ -15,6 +15,8 @@ libamdebug_la_SOURCES = \
 	src/debug/pool_log.h \
 	src/debug/report.c \
 	src/debug/report.h \
+	src/debug/shadow.c \
+	src/debug/shadow.h \
 	src/debug/symbolize.c \
 	src/debug/symbolize.h
 libamdebug_la_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS)

@@ -169,7 +169,8 @@ static const char *format_frame_locked(uintptr_t address, char *buffer, size_t s
 {
 	struct symbol_info info;
 
-	if (symbolize_locked(address, &info))
+	/* even when no name is known, the image and its state are worth printing */
+	if (symbolize_locked(address, &info) || symbolizer != NULL)
 		return symbol_format(&info, buffer, size);
 	snprintf(buffer, size, "0x%" PRIxPTR, address);
 	return buffer;
