@@ -1,0 +1,1 @@
+# tests/debug_zoo: being written
