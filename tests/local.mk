@@ -11,3 +11,4 @@ include tests/pool/local.mk
 include tests/symbolize/local.mk
 include tests/debug_zoo/local.mk
 include tests/debug_api/local.mk
+include tests/node/local.mk

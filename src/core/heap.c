@@ -661,6 +661,59 @@ void heap_walk(const struct heap *heap, heap_walk_fn fn, void *context)
 		fn(chunk_payload(c), chunk_size(c) - HEADER_BYTES, chunk_is_used(c), context);
 }
 
+uintptr_t heap_touched_end(const struct heap *heap)
+{
+	return heap->touched_end;
+}
+
+bool heap_walk_image(const void *image, size_t image_bytes, uintptr_t image_address,
+	heap_image_walk_fn fn, void *context, const char **why)
+{
+	const unsigned char *bytes = image;
+	struct heap control;
+	uintptr_t first, sentinel;
+	const char *problem = NULL;
+
+	if (image == NULL || image_bytes < sizeof(control)) {
+		problem = "heap image shorter than the heap's control structure";
+		goto out;
+	}
+	memcpy(&control, image, sizeof(control));
+	if (control.magic != HEAP_MAGIC) {
+		problem = "heap image does not start with a heap (bad magic)";
+		goto out;
+	}
+	first = address(control.first) - image_address;
+	sentinel = address(control.sentinel) - image_address;
+	/* unsigned arithmetic: a pointer below image_address wraps to a huge offset */
+	if (address(control.first) < image_address || address(control.sentinel) < image_address
+		|| first % HEAP_ALIGN != 0 || sentinel % HEAP_ALIGN != 0 || first < sizeof(control)
+		|| sentinel < first || sentinel > image_bytes - HEADER_BYTES
+		|| image_bytes < HEADER_BYTES) {
+		problem = "heap image's block range lies outside the image";
+		goto out;
+	}
+	for (uintptr_t offset = first; offset < sentinel;) {
+		struct chunk header;
+		size_t size;
+
+		memcpy(&header, bytes + offset, HEADER_BYTES);
+		size = header.size_flags & ~CHUNK_FLAGS;
+		if ((header.size_flags & CHUNK_FLAGS & ~CHUNK_USED) != 0 || size < MIN_CHUNK
+			|| size > sentinel - offset) {
+			problem = "heap image has a damaged block header";
+			goto out;
+		}
+		fn(bytes + offset + HEADER_BYTES, image_address + offset + HEADER_BYTES,
+			size - HEADER_BYTES, (header.size_flags & CHUNK_USED) != 0, context);
+		offset += size;
+	}
+out:
+	if (problem != NULL && why != NULL)
+		*why = problem;
+	return problem == NULL;
+}
+
 /* ---- validation --------------------------------------------------------- */
 
 struct walk_totals {

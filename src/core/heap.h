@@ -111,6 +111,28 @@ typedef void (*heap_walk_fn)(void *ptr, size_t usable, bool used, void *context)
 void heap_walk(const struct heap *heap, heap_walk_fn fn, void *context);
 
 /*
+ * Walks a COPY of a heap's region (for example one read from a pool file by
+ * pooldump, possibly damaged or hostile): image holds image_bytes bytes
+ * starting at the struct heap, which lived at image_address in its process.
+ * Every offset and size is bounds-checked; fn gets each block's payload in
+ * the copy, its address in the process, its usable size and whether it is
+ * used. Returns false, with *why naming the problem, when the image is not
+ * a sound heap (the blocks seen before the problem were still passed to fn).
+ */
+typedef void (*heap_image_walk_fn)(const void *payload, uintptr_t payload_address, size_t usable,
+	bool used, void *context);
+bool heap_walk_image(const void *image, size_t image_bytes, uintptr_t image_address,
+	heap_image_walk_fn fn, void *context, const char **why);
+
+/*
+ * The high-water mark of the heap: bytes at or above it were never handed
+ * out nor written. A caller that backs the region with a file reserves
+ * space up to touched mark + request + HEAP_SPLIT_SLACK before allocating.
+ */
+uintptr_t heap_touched_end(const struct heap *heap);
+#define HEAP_SPLIT_SLACK (2 * HEAP_BLOCK_OVERHEAD)
+
+/*
  * Checks every invariant of the heap (see heap.c for the list); returns true
  * when all hold. When one fails and 'why' is not NULL, *why points to a
  * static string naming the broken invariant. Walks the whole heap: O(n).

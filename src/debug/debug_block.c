@@ -54,12 +54,13 @@ size_t debug_block_chunk_bytes(const struct debug_layout *layout, size_t size)
 	return layout->front_size + user_area;
 }
 
-/* Hashes bytes [4, length) of object (its first 4 bytes hold the checksum). */
-static uint32_t keyed_checksum(const struct debug_layout *layout, const void *object,
-	size_t length)
+/* Hashes bytes [4, length) of object (its first 4 bytes hold the checksum),
+ * bound to the address the object has in its process (at). */
+static uint32_t checksum_at(const struct debug_layout *layout, const void *object, size_t length,
+	uintptr_t at)
 {
 	const unsigned char *bytes = object;
-	uint64_t hash = layout->key ^ (uint64_t)(uintptr_t)object;
+	uint64_t hash = layout->key ^ (uint64_t)at;
 
 	for (size_t offset = 0; offset < length; offset += 8) {
 		uint64_t word = 0;
@@ -71,6 +72,12 @@ static uint32_t keyed_checksum(const struct debug_layout *layout, const void *ob
 		hash ^= hash >> 29;
 	}
 	return (uint32_t)(hash ^ (hash >> 32));
+}
+
+static uint32_t keyed_checksum(const struct debug_layout *layout, const void *object,
+	size_t length)
+{
+	return checksum_at(layout, object, length, (uintptr_t)object);
 }
 
 static void seal_header(const struct debug_layout *layout, struct debug_block_header *header)
@@ -168,9 +175,15 @@ void debug_block_set_next(const struct debug_layout *layout, struct debug_block_
 bool debug_block_header_ok(const struct debug_layout *layout,
 	const struct debug_block_header *header, size_t usable)
 {
+	return debug_block_header_ok_at(layout, header, usable, (uintptr_t)header);
+}
+
+bool debug_block_header_ok_at(const struct debug_layout *layout,
+	const struct debug_block_header *header, size_t usable, uintptr_t at)
+{
 	if (usable < layout->front_size + MIN_USER_AREA)
 		return false;
-	if (header->checksum != keyed_checksum(layout, header, layout->header_size))
+	if (header->checksum != checksum_at(layout, header, layout->header_size, at))
 		return false;
 	if (header->state != BLOCK_LIVE && header->state != BLOCK_QUARANTINED)
 		return false;
@@ -201,12 +214,18 @@ static size_t last_not(const unsigned char *bytes, size_t from, size_t to, unsig
 struct debug_block_finding debug_block_check(const struct debug_layout *layout,
 	const struct debug_block_header *header, size_t usable)
 {
+	return debug_block_check_at(layout, header, usable, (uintptr_t)header);
+}
+
+struct debug_block_finding debug_block_check_at(const struct debug_layout *layout,
+	const struct debug_block_header *header, size_t usable, uintptr_t at)
+{
 	struct debug_block_finding finding = { BLOCK_OK, 0, 0 };
 	const unsigned char *front = (const unsigned char *)header;
 	const unsigned char *user;
 	size_t user_area, damaged;
 
-	if (!debug_block_header_ok(layout, header, usable)) {
+	if (!debug_block_header_ok_at(layout, header, usable, at)) {
 		finding.problem = BLOCK_HEADER_DAMAGED;
 		return finding;
 	}
@@ -220,7 +239,8 @@ struct debug_block_finding debug_block_check(const struct debug_layout *layout,
 	user_area = debug_block_user_area(layout, usable);
 	if (header->state == BLOCK_QUARANTINED) {
 		const struct debug_free_record *record = (const void *)user;
-		if (record->checksum != keyed_checksum(layout, record, sizeof(*record))) {
+		if (record->checksum
+			!= checksum_at(layout, record, sizeof(*record), at + layout->front_size)) {
 			finding.problem = BLOCK_POISON_DAMAGED;
 			finding.offset = 0;
 			return finding;
@@ -255,10 +275,18 @@ bool debug_block_freed_by(const struct debug_layout *layout,
 	const struct debug_block_header *header, area_malloc_owner *freed_by,
 	struct debug_block_header **next)
 {
+	return debug_block_freed_by_at(layout, header, (uintptr_t)header, freed_by, next);
+}
+
+bool debug_block_freed_by_at(const struct debug_layout *layout,
+	const struct debug_block_header *header, uintptr_t at, area_malloc_owner *freed_by,
+	struct debug_block_header **next)
+{
 	const struct debug_free_record *record =
 		debug_block_user(layout, (struct debug_block_header *)header);
 
-	if (record->checksum != keyed_checksum(layout, record, sizeof(*record)))
+	if (record->checksum
+		!= checksum_at(layout, record, sizeof(*record), at + layout->front_size))
 		return false;
 	memset(freed_by, 0, sizeof(*freed_by));
 	freed_by->thread = (thread_id)record->thread;

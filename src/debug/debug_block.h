@@ -135,6 +135,19 @@ struct debug_block_finding {
 	size_t damaged_bytes;	/* overflow: bytes damaged past the end */
 };
 
+/*
+ * The _at variants read a COPY of a block (pooldump, post mortem): at is the
+ * address the header had in its process, to which the checksums are bound.
+ * The caller guarantees that usable bytes are readable at header.
+ */
+bool debug_block_header_ok_at(const struct debug_layout *layout,
+	const struct debug_block_header *header, size_t usable, uintptr_t at);
+struct debug_block_finding debug_block_check_at(const struct debug_layout *layout,
+	const struct debug_block_header *header, size_t usable, uintptr_t at);
+bool debug_block_freed_by_at(const struct debug_layout *layout,
+	const struct debug_block_header *header, uintptr_t at, area_malloc_owner *freed_by,
+	struct debug_block_header **next);
+
 /* Reads only the header: is it intact, and which state does it claim? */
 bool debug_block_header_ok(const struct debug_layout *layout,
 	const struct debug_block_header *header, size_t usable);

@@ -1,0 +1,1 @@
+# src/node: being written

@@ -1,0 +1,122 @@
+/*
+ * node_format.h - the debug node: what a process running the debug module
+ * publishes under NODE_DIR/PID/ so that pooldump can read its pools, live
+ * or after the process died. This header is the contract between the
+ * writer (the debug module, src/node/node_writer.c) and every reader
+ * (src/node/node_reader.c, pooldump); change it only with the version.
+ *
+ *   NODE_DIR/                  option node_dir, default /dev/shm/area_malloc-UID, mode 0700
+ *   NODE_DIR/PID/              one process, mode 0700
+ *   NODE_DIR/PID/process       struct node_process_file + image records, mode 0600;
+ *                              the process holds an open-file-description write lock
+ *                              (F_OFD_SETLK) on its first byte while it lives
+ *   NODE_DIR/PID/pool-AREA     one pool: the pool's area itself, mapped MAP_SHARED by
+ *                              the process at node_pool_descriptor.base_address
+ *
+ * A pool file is laid out as the area:
+ *
+ *   0                 struct pool (core) with the pool's lock (a process-shared robust
+ *                     pthread mutex at descriptor.lock_offset)
+ *   control_offset    struct node_pool_descriptor, then the debug build's private state,
+ *                     then the pool log (struct pool_log at descriptor.log_offset)
+ *   guard_offset      one page mapped PROT_NONE in the process (still a page of the file)
+ *   heap_offset       the heap: struct heap, then the blocks (heap_walk_image)
+ *
+ * Blocks are debug blocks (src/debug/debug_block.h) with the layout and key
+ * recorded in the process file. All integers are the writer's native byte
+ * order (readers check the magic, which is byte-order sensitive).
+ *
+ * Consistency: the writer bumps descriptor.seq to an odd value before it
+ * changes anything in the pool file and to the next even value after, all
+ * under the pool's lock. A reader reads seq, copies the file (pread,
+ * skipping holes), reads seq again, and retries while it was odd or moved.
+ * After a few failed tries it may take the pool's lock (map the first page,
+ * pthread_mutex_timedlock with a timeout; on EOWNERDEAD call
+ * pthread_mutex_consistent) for one bounded copy, and must say so when it
+ * gives up and uses an inconsistent copy.
+ */
+#ifndef AREA_MALLOC_NODE_FORMAT_H
+#define AREA_MALLOC_NODE_FORMAT_H
+
+#include <stdint.h>
+
+#include <drivers/area_malloc_debug.h>
+
+#include "debug/symbolize.h"
+
+#define NODE_FORMAT_VERSION 1
+#define NODE_PROCESS_MAGIC "AMPROC01" /* 8 bytes, no NUL */
+#define NODE_POOL_MAGIC "AMPOOL01"
+#define NODE_PROCESS_FILE "process"
+#define NODE_POOL_FILE_PREFIX "pool-"	/* followed by the area id in decimal */
+#define NODE_DIR_PREFIX "/dev/shm/area_malloc-" /* followed by the uid in decimal */
+
+#define NODE_COMMAND_LINE_MAX 1024
+#define NODE_OPTIONS_MAX 2048
+#define NODE_POOL_NAME_MAX 32
+
+struct node_process_file {
+	char magic[8];
+	uint32_t version;
+	uint32_t header_bytes;		/* sizeof(struct node_process_file) */
+	int32_t pid;
+	uint32_t uid;
+	int64_t start_time;		/* CLOCK_REALTIME microseconds, node creation */
+	uint64_t images_generation;	/* odd while the image table is rewritten */
+	int64_t mark;			/* the companion module's last mark (0: none) */
+	char command_line[NODE_COMMAND_LINE_MAX]; /* argv joined by spaces */
+	char options[NODE_OPTIONS_MAX];	/* the options in force, AREA_MALLOC_OPTIONS syntax */
+	/* the debug block layout (debug_block.h), needed to read blocks */
+	uint32_t block_header_size;
+	uint32_t block_front_size;
+	uint32_t block_frame_count;
+	uint32_t reserved0;
+	uint64_t block_key;
+	/* loaded images, to symbolize callers post mortem */
+	uint32_t image_count;
+	uint32_t image_record_bytes;	/* sizeof(struct symbolizer_image_record) */
+	uint64_t images_offset;		/* from the start of the file */
+	uint64_t images_capacity;	/* records the file has room for */
+	uint8_t reserved[48];
+};
+
+enum node_pool_state {
+	NODE_POOL_LIVE = 1,
+	NODE_POOL_DELETING = 2,	/* delete_pool is running; the file is about to go */
+};
+
+struct node_pool_descriptor {
+	char magic[8];
+	uint32_t version;
+	uint32_t descriptor_bytes;	/* sizeof(struct node_pool_descriptor) */
+	uint64_t seq;			/* see "Consistency" above */
+	int32_t area;			/* the pool id pooldump and "pools" use */
+	uint32_t state;			/* enum node_pool_state */
+	uint64_t pool_id;		/* the opaque id the driver holds */
+	uint64_t base_address;		/* where the process maps offset 0 */
+	uint64_t area_size;
+	uint64_t requested_size;	/* create_pool's size */
+	uint64_t control_offset;	/* of this descriptor */
+	uint64_t lock_offset;
+	uint64_t guard_offset;		/* 0: no guard page */
+	uint64_t heap_offset;
+	uint64_t heap_bytes;
+	uint64_t log_offset;
+	uint64_t reserved_bytes;	/* file space reserved so far (fallocate) */
+	char name[NODE_POOL_NAME_MAX];
+	area_malloc_owner creator;
+	/* statistics, as area_malloc_pool_stats */
+	uint64_t used_bytes;		/* requested bytes of live blocks */
+	uint64_t peak_bytes;
+	uint64_t live_blocks;
+	uint64_t allocations;
+	uint64_t frees;
+	uint64_t failed_requests;
+	uint64_t injected_failures;
+	uint64_t errors;
+	uint64_t quarantined_bytes;
+	uint64_t quarantined_blocks;
+	uint8_t reserved[64];
+};
+
+#endif /* AREA_MALLOC_NODE_FORMAT_H */

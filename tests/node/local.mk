@@ -1,0 +1,1 @@
+# tests/node: being written
