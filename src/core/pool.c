@@ -14,11 +14,13 @@
 #include "config.h"
 
 #include <string.h>
+#include <sys/mman.h>
 
 #include <KernelExport.h>
 
 #include "core/pool.h"
 #include "core/pool_registry.h"
+#include "kernel/area_internal.h"
 
 #define POOL_HEADER_BYTES ((sizeof(struct pool) + 63) & ~(size_t)63)
 
@@ -27,8 +29,30 @@ static size_t round_up_to_pages(size_t size)
 	return (size + B_PAGE_SIZE - 1) & ~(size_t)(B_PAGE_SIZE - 1);
 }
 
+static const struct pool_backing anonymous_backing = { -1, false, false };
+
+size_t pool_heap_offset(size_t control_bytes, const struct pool_backing *backing)
+{
+	size_t offset = POOL_HEADER_BYTES + ((control_bytes + 63) & ~(size_t)63);
+
+	if (backing != NULL && backing->guard_page)
+		offset = round_up_to_pages(offset) + B_PAGE_SIZE;
+	return offset;
+}
+
+size_t pool_area_bytes(size_t size, size_t reserve, size_t control_bytes,
+	const struct pool_backing *backing)
+{
+	(void)control_bytes; /* the reserve covers the control region */
+	if (backing != NULL && backing->guard_page)
+		reserve += 2 * B_PAGE_SIZE; /* alignment of the control region, and the guard */
+	if (reserve > SIZE_MAX / 4 || size > SIZE_MAX / 4 - reserve)
+		return SIZE_MAX;
+	return round_up_to_pages(size + reserve);
+}
+
 struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_t control_bytes,
-	uint32 lock_spec, uint32 protection, status_t *error)
+	const struct pool_backing *backing, uint32 lock_spec, uint32 protection, status_t *error)
 {
 	const uint32 writable = B_WRITE_AREA | B_KERNEL_WRITE_AREA;
 	void *base = NULL;
@@ -47,18 +71,24 @@ struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_
 	}
 	if (address_spec == B_BASE_ADDRESS || address_spec == B_RANDOMIZED_BASE_ADDRESS)
 		address_spec = B_ANY_ADDRESS;
+	if (backing == NULL)
+		backing = &anonymous_backing;
 	control_bytes = (control_bytes + 63) & ~(size_t)63;
-	heap_offset = POOL_HEADER_BYTES + control_bytes;
-	if (reserve > SIZE_MAX / 4 || size == 0 || size > SIZE_MAX / 4 - reserve) {
+	heap_offset = pool_heap_offset(control_bytes, backing);
+	area_size = pool_area_bytes(size, reserve, control_bytes, backing);
+	if (size == 0 || area_size == SIZE_MAX) {
 		*error = size == 0 ? B_BAD_VALUE : B_NO_MEMORY;
 		return NULL;
 	}
-	area_size = round_up_to_pages(size + reserve);
 
 	/* Whoever allocates must read and write: both protection families
 	 * mean a read-write mapping here. */
-	area = create_area(POOL_AREA_NAME, &base, address_spec, area_size, lock_spec,
-		protection | B_READ_AREA | B_WRITE_AREA);
+	if (backing->fd >= 0)
+		area = area_malloc_create_file_area(POOL_AREA_NAME, &base, address_spec, area_size,
+			lock_spec, protection | B_READ_AREA | B_WRITE_AREA, backing->fd);
+	else
+		area = create_area(POOL_AREA_NAME, &base, address_spec, area_size, lock_spec,
+			protection | B_READ_AREA | B_WRITE_AREA);
 	if (area < 0) {
 		*error = area;
 		return NULL;
@@ -70,8 +100,17 @@ struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_
 		*error = B_NO_MEMORY;
 		return NULL;
 	}
+	if (backing->guard_page
+		&& mprotect((char *)base + heap_offset - B_PAGE_SIZE, B_PAGE_SIZE, PROT_NONE) != 0) {
+		delete_area(area);
+		*error = B_NO_MEMORY;
+		return NULL;
+	}
 	pool = base;
-	mutex_init(&pool->lock, POOL_AREA_NAME);
+	if (backing->shared_lock)
+		mutex_init_shared(&pool->lock, POOL_AREA_NAME);
+	else
+		mutex_init(&pool->lock, POOL_AREA_NAME);
 	pool->area = area;
 	pool->address_spec = address_spec;
 	pool->lock_spec = lock_spec;
@@ -82,6 +121,8 @@ struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_
 	pool->heap = heap;
 	pool->control = control_bytes != 0 ? (char *)base + POOL_HEADER_BYTES : NULL;
 	pool->control_bytes = control_bytes;
+	pool->heap_offset = heap_offset;
+	pool->guard_offset = backing->guard_page ? heap_offset - B_PAGE_SIZE : 0;
 	pool->id = NULL;
 	pool->creator = NULL;
 	pool->failed_requests = 0;
@@ -130,9 +171,9 @@ bool pool_validate(struct pool *pool, const char **why)
 		problem = "pool structure is not at the start of its area";
 	else if (info.size != pool->area_size)
 		problem = "pool size does not match its area";
-	else if ((char *)pool->heap
-		!= (char *)pool->base + POOL_HEADER_BYTES + pool->control_bytes)
-		problem = "heap is not right after the pool structure and its control region";
+	else if ((char *)pool->heap != (char *)pool->base + pool->heap_offset
+		|| pool->heap_offset < POOL_HEADER_BYTES + pool->control_bytes)
+		problem = "heap is not after the pool structure and its control region";
 	if (problem != NULL) {
 		if (why != NULL)
 			*why = problem;

@@ -48,6 +48,8 @@ struct pool {
 	struct heap *heap;
 	void *control;		/* control_bytes for the build, 64-byte aligned */
 	size_t control_bytes;
+	size_t heap_offset;	/* from base */
+	size_t guard_offset;	/* 0: no guard page */
 	const void *id;		/* the opaque id the driver holds */
 	void *creator;		/* return address of create_pool's caller */
 	uint64_t failed_requests;
@@ -76,13 +78,28 @@ struct pool_stats {
  * a pool holds as much for the driver as the driver asked for; control_bytes
  * (zero-filled, fresh memory) are set aside after the pool structure for the
  * build's own control data, and come out of the reserve. The pool must
- * be writable: a protection without a write bit fails. B_EXACT_ADDRESS and
+ * be writable: a protection without a write bit fails. backing (NULL:
+ * anonymous, no guard page, private lock) says what the area is made of. B_EXACT_ADDRESS and
  * B_CLONE_ADDRESS fail (create_pool has no address argument); the base
  * address specs mean "any address". Returns NULL on any failure, with
  * *error (if not NULL) set to the Haiku status.
  */
+struct pool_backing {
+	int fd;			/* -1: anonymous memory; else a file as large as the area */
+	bool guard_page;	/* an inaccessible page between control region and heap */
+	bool shared_lock;	/* the pool's lock may be taken by another process */
+};
+
 struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_t control_bytes,
-	uint32 lock_spec, uint32 protection, status_t *error);
+	const struct pool_backing *backing, uint32 lock_spec, uint32 protection, status_t *error);
+
+/* Bytes of area a pool needs for size + reserve + control_bytes with this
+ * backing (the size of its file). */
+size_t pool_area_bytes(size_t size, size_t reserve, size_t control_bytes,
+	const struct pool_backing *backing);
+
+/* Offset of the heap (and end of the guard page) in such an area. */
+size_t pool_heap_offset(size_t control_bytes, const struct pool_backing *backing);
 
 /* Deletes the pool's area; every pointer into it is invalid afterwards. */
 void pool_destroy(struct pool *pool);

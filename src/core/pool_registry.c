@@ -211,6 +211,22 @@ void pool_registry_for_each(pool_registry_visit_fn fn, void *context)
 	mutex_unlock(&registry_lock);
 }
 
+void pool_registry_fork_prepare(void)
+{
+	mutex_lock(&registry_lock);
+}
+
+void pool_registry_fork_parent(void)
+{
+	mutex_unlock(&registry_lock);
+}
+
+void pool_registry_fork_child(void)
+{
+	/* the child's only thread is the one that forked, which holds it */
+	mutex_unlock(&registry_lock);
+}
+
 size_t pool_registry_count(void)
 {
 	size_t count;

@@ -62,6 +62,15 @@ enum pool_acquire_result pool_registry_begin_delete(const void *id, struct pool 
 typedef void (*pool_registry_visit_fn)(struct pool *pool, const void *id, void *context);
 void pool_registry_for_each(pool_registry_visit_fn fn, void *context);
 
+/*
+ * fork(): prepare takes the registry lock so that no other thread holds it
+ * when the process is copied; parent and child release it again (the child
+ * then walks its inherited pools safely).
+ */
+void pool_registry_fork_prepare(void);
+void pool_registry_fork_parent(void);
+void pool_registry_fork_child(void);
+
 /* Number of live pools. */
 size_t pool_registry_count(void);
 

@@ -33,6 +33,7 @@
 #include "debug/report.h"
 #include "kernel/exit_hook.h"
 #include "kernel/lock.h"
+#include "node/node_writer.h"
 
 static mutex init_lock = MUTEX_INITIALIZER("area_malloc debug init");
 static int init_count;
@@ -200,6 +201,7 @@ static int exit_handler(int status, void *context)
 	(void)context;
 	debug_report_exit_leaks();
 	reporter_print_totals();
+	node_writer_stop();
 	if (status == 0 && options.exitcode != 0 && reporter_error_count() > 0)
 		return options.exitcode;
 	return status;
@@ -228,6 +230,7 @@ static void module_uninit(void)
 {
 	debug_delete_all_pools("at unload");
 	reporter_print_totals();
+	node_writer_stop();
 	/* the process must still fail after the module is gone */
 	if (options.exitcode != 0 && reporter_error_count() > 0)
 		kernel_request_exit_status(options.exitcode);

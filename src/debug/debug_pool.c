@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -36,33 +37,30 @@
 #include "core/pool.h"
 #include "core/pool_registry.h"
 #include "debug/debug_block.h"
+#include "kernel/area_internal.h"
 #include "debug/debug_pool.h"
 #include "debug/pool_log.h"
 #include "debug/report.h"
 #include "debug/shadow.h"
+#include "node/node_format.h"
+#include "node/node_writer.h"
 
 #define MAX_PENDING 8
+/* The initial file space of a lazy pool past its heap offset. */
+#define INITIAL_HEAP_RESERVE (64 * 1024)
 #define POOL_NAME_MAX 32
 
 struct debug_pool {
-	char name[POOL_NAME_MAX];
-	area_malloc_owner creator;
-	size_t requested_size;
+	/* what readers of the node see: name, creator, statistics, layout */
+	struct node_pool_descriptor d;
+	/* private to this process */
+	struct pool_log *log;	/* at d.log_offset */
 	uint32_t next_sequence;
-	size_t used_bytes;	/* requested bytes of LIVE blocks */
-	size_t peak_bytes;
-	size_t live_blocks;
-	uint64_t allocations;
-	uint64_t frees;
-	uint64_t failed;
-	uint64_t injected;
-	uint64_t errors;
 	struct debug_block_header *quarantine_head; /* oldest */
 	struct debug_block_header *quarantine_tail;
-	size_t quarantine_bytes; /* chunk bytes held */
-	size_t quarantine_blocks;
 	size_t quarantine_limit;
-	struct pool_log *log;	/* right after this structure */
+	int fd;			/* the pool's node file, -1 without one */
+	uint64_t reserved_end;	/* file space reserved up to this offset */
 };
 
 struct pending {
@@ -93,12 +91,6 @@ static mutex fail_lock = MUTEX_INITIALIZER("area_malloc fault injection");
 
 static __thread uint32_t cached_thread;
 static pid_t cached_team;
-
-static void forget_cached_ids(void)
-{
-	cached_thread = 0;
-	cached_team = 0;
-}
 
 static uint32_t current_thread(void)
 {
@@ -151,8 +143,8 @@ static void describe_pool(struct pool *pool, struct report_pool *out, char *name
 {
 	struct debug_pool *debug = debug_of(pool);
 
-	memcpy(name, debug->name, POOL_NAME_MAX);
-	*creator = debug->creator;
+	memcpy(name, debug->d.name, POOL_NAME_MAX);
+	*creator = debug->d.creator;
 	out->id = pool->id;
 	out->area = pool->area;
 	out->name = name;
@@ -240,6 +232,54 @@ static void log_event(struct pool *pool, enum pool_log_op op, const void *addres
 		owner->sequence, (uint32_t)owner->thread);
 }
 
+/* ---- locking: the pool lock, and the seqlock that pooldump reads ---- */
+
+/*
+ * Every pool operation runs between these. The descriptor's seq is odd while
+ * the pool may change, so a reader copying the pool file knows when its copy
+ * is torn (node_format.h, "Consistency").
+ */
+static bool debug_lock(struct pool *pool)
+{
+	bool locked = pool_lock(pool);
+	struct debug_pool *debug = debug_of(pool);
+
+	__atomic_store_n(&debug->d.seq, debug->d.seq + 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+	return locked;
+}
+
+static void debug_unlock(struct pool *pool, bool locked)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	__atomic_store_n(&debug->d.seq, debug->d.seq + 1, __ATOMIC_RELEASE);
+	pool_unlock(pool, locked);
+}
+
+/* ---- backing file space (pools published in the node) ---- */
+
+/*
+ * Before the heap hands out memory, the file behind the pool must have the
+ * space: on a full tmpfs, touching an unreserved page would be SIGBUS in the
+ * driver, never a NULL. The heap writes at most request + HEAP_SPLIT_SLACK
+ * bytes past its touched mark.
+ */
+static bool reserve_for(struct pool *pool, size_t bytes)
+{
+	struct debug_pool *debug = debug_of(pool);
+	uint64_t upto;
+
+	if (debug->fd < 0)
+		return true;
+	upto = (uint64_t)(heap_touched_end(pool->heap) - (uintptr_t)pool->base) + bytes
+		+ HEAP_SPLIT_SLACK;
+	if (!node_reserve(debug->fd, &debug->reserved_end, upto, pool->area_size))
+		return false;
+	debug->d.reserved_bytes = debug->reserved_end;
+	return true;
+}
+
 /* ---- what the sanitizers may see (shadow.h) ---- */
 
 /* Before the module reads or writes a block's memory itself. */
@@ -296,7 +336,7 @@ static void release_quarantined(struct pool *pool, struct debug_block_header *he
 				"the quarantine); the damage is discarded with the block");
 			pending_set_log(report, pool, user);
 		}
-		debug_of(pool)->errors++;
+		debug_of(pool)->d.errors++;
 	}
 	heap_free(pool->heap, header);
 	free_space_close(header, usable);
@@ -321,8 +361,8 @@ static struct debug_block_header *quarantine_pop(struct pool *pool)
 	debug->quarantine_head = next;
 	if (next == NULL)
 		debug->quarantine_tail = NULL;
-	debug->quarantine_blocks--;
-	debug->quarantine_bytes -= heap_usable_size(pool->heap, header);
+	debug->d.quarantined_blocks--;
+	debug->d.quarantined_bytes -= heap_usable_size(pool->heap, header);
 	return header;
 }
 
@@ -332,7 +372,7 @@ static void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pendin
 {
 	struct debug_pool *debug = debug_of(pool);
 
-	while (debug->quarantine_bytes > keep_bytes) {
+	while (debug->d.quarantined_bytes > keep_bytes) {
 		struct debug_block_header *header = quarantine_pop(pool);
 		if (header == NULL) {
 			rebuild_quarantine_after_damage(pool);
@@ -363,10 +403,10 @@ static void quarantine_push(struct pool *pool, struct debug_block_header *header
 	} else
 		debug->quarantine_head = header;
 	debug->quarantine_tail = header;
-	debug->quarantine_blocks++;
-	debug->quarantine_bytes += usable;
+	debug->d.quarantined_blocks++;
+	debug->d.quarantined_bytes += usable;
 	block_close(header, usable);
-	if (debug->quarantine_bytes > debug->quarantine_limit)
+	if (debug->d.quarantined_bytes > debug->quarantine_limit)
 		quarantine_drain(pool, debug->quarantine_limit, pending);
 }
 
@@ -404,8 +444,8 @@ static void relink_quarantined(void *chunk, size_t usable, bool used, void *cont
 	debug_block_set_next(&layout, header, NULL);
 	block_close(header, usable);
 	debug->quarantine_tail = header;
-	debug->quarantine_blocks++;
-	debug->quarantine_bytes += usable;
+	debug->d.quarantined_blocks++;
+	debug->d.quarantined_bytes += usable;
 }
 
 /* A damaged free record broke the FIFO: relink every quarantined block. */
@@ -415,8 +455,8 @@ static void rebuild_quarantine_after_damage(struct pool *pool)
 	struct quarantine_rebuild rebuild = { pool };
 
 	debug->quarantine_head = debug->quarantine_tail = NULL;
-	debug->quarantine_blocks = 0;
-	debug->quarantine_bytes = 0;
+	debug->d.quarantined_blocks = 0;
+	debug->d.quarantined_bytes = 0;
 	heap_walk(pool->heap, relink_quarantined, &rebuild);
 }
 
@@ -458,6 +498,75 @@ static bool should_inject_failure(struct pool *pool, uintptr_t caller)
 
 /* ---- setup ---- */
 
+/* ---- fork ---- */
+
+/*
+ * A forked child must own private copies of its pools (the release build's
+ * meaning of fork), never pages shared with the parent through the node
+ * files: each file-backed pool is replaced by a private copy at the same
+ * address. With fork_nodes=1 the child then publishes its own node and
+ * moves each copy into a file of it.
+ */
+static void republish_pool(struct pool *pool, uint64_t reserved_end)
+{
+	struct debug_pool *debug = debug_of(pool);
+	size_t heap_end = heap_touched_end(pool->heap) - (uintptr_t)pool->base;
+	int fd = node_pool_file_create(pool->area_size, reserved_end, false);
+	bool written;
+
+	if (fd < 0)
+		return;
+	written = pwrite(fd, pool->base, pool->guard_offset, 0) == (ssize_t)pool->guard_offset
+		&& pwrite(fd, (char *)pool->base + pool->heap_offset, heap_end - pool->heap_offset,
+			(off_t)pool->heap_offset) == (ssize_t)(heap_end - pool->heap_offset)
+		&& mmap(pool->base, pool->area_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			fd, 0) != MAP_FAILED;
+	if (!written) {
+		node_pool_file_discard(fd);
+		return;
+	}
+	mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE, PROT_NONE);
+	mutex_init_shared(&pool->lock, POOL_AREA_NAME);
+	debug->fd = fd;
+	debug->reserved_end = reserved_end;
+	node_pool_file_publish(fd, pool->area);
+}
+
+static void make_pool_private(struct pool *pool, const void *id, void *context)
+{
+	struct debug_pool *debug = debug_of(pool);
+	bool republish = *(bool *)context;
+	uint64_t reserved_end = debug->reserved_end;
+
+	(void)id;
+	/* a parent thread may have held it at fork: the child starts afresh */
+	mutex_init(&pool->lock, POOL_AREA_NAME);
+	if (debug->fd >= 0) {
+		if (area_malloc_area_make_private(pool->area, debug->fd) == B_OK && pool->guard_offset)
+			mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE, PROT_NONE);
+		close(debug->fd);
+		debug->fd = -1;
+		debug->reserved_end = 0;
+	}
+	if (republish)
+		republish_pool(pool, reserved_end > pool->heap_offset ? reserved_end
+			: pool->heap_offset + INITIAL_HEAP_RESERVE);
+}
+
+static void after_fork_in_child(void)
+{
+	bool republish;
+
+	cached_thread = 0;
+	cached_team = 0;
+	pool_registry_fork_child();
+	node_writer_forked_child();
+	republish = options.node && options.fork_nodes && node_writer_active();
+	pool_registry_for_each(make_pool_private, &republish);
+}
+
+/* ---- setup ---- */
+
 void debug_pools_init(const struct debug_options *module_options)
 {
 	/* glibc unregisters a DSO's fork handlers when it is unloaded */
@@ -470,9 +579,13 @@ void debug_pools_init(const struct debug_options *module_options)
 	if (fail_random_state == 0)
 		fail_random_state = 1;
 	shadow_init();
+	if (options.node)
+		node_writer_start(&options, &layout);
 	if (!fork_handler_registered)
-		fork_handler_registered = pthread_atfork(NULL, NULL, forget_cached_ids) == 0;
-	forget_cached_ids();
+		fork_handler_registered = pthread_atfork(pool_registry_fork_prepare,
+			pool_registry_fork_parent, after_fork_in_child) == 0;
+	cached_thread = 0;
+	cached_team = 0;
 }
 
 /* Room beyond the caller's size for headers, canaries and the log. The
@@ -486,21 +599,60 @@ static size_t debug_reserve(size_t size)
 	return size + size / 2 + control_bytes() + B_PAGE_SIZE;
 }
 
+/* Fills the part of the descriptor that readers need to find their way. */
+static void describe_layout(struct pool *pool, struct debug_pool *debug)
+{
+	struct node_pool_descriptor *d = &debug->d;
+
+	memcpy(d->magic, NODE_POOL_MAGIC, sizeof(d->magic));
+	d->version = NODE_FORMAT_VERSION;
+	d->descriptor_bytes = sizeof(*d);
+	d->area = pool->area;
+	d->state = NODE_POOL_LIVE;
+	d->base_address = (uint64_t)(uintptr_t)pool->base;
+	d->area_size = pool->area_size;
+	d->control_offset = (uint64_t)((char *)debug - (char *)pool->base);
+	d->lock_offset = (uint64_t)((char *)&pool->lock - (char *)pool->base);
+	d->guard_offset = pool->guard_offset;
+	d->heap_offset = pool->heap_offset;
+	d->heap_bytes = pool->area_size - pool->heap_offset;
+	d->log_offset = (uint64_t)((char *)debug->log - (char *)pool->base);
+}
+
+
 const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec,
 	uint32 protection, uintptr_t caller)
 {
+	struct pool_backing backing = { -1, true, false };
+	size_t reserve = debug_reserve(size), area_bytes, heap_offset;
 	struct debug_pool *debug;
 	struct heap_stats stats;
 	struct pool *pool;
 	const void *id;
+	bool locked_spec = lock_spec != B_NO_LOCK && lock_spec != B_LAZY_LOCK;
 
-	pool = pool_create(address_spec, size, debug_reserve(size), control_bytes(), lock_spec,
+	area_bytes = pool_area_bytes(size, reserve, control_bytes(), &backing);
+	heap_offset = pool_heap_offset(control_bytes(), &backing);
+	if (size != 0 && area_bytes != SIZE_MAX && options.node && node_writer_active()) {
+		/* locked pools reserve all their space now; lazy ones in steps */
+		backing.fd = node_pool_file_create(area_bytes, heap_offset + INITIAL_HEAP_RESERVE,
+			locked_spec);
+		backing.shared_lock = backing.fd >= 0;
+	}
+	pool = pool_create(address_spec, size, reserve, control_bytes(), &backing, lock_spec,
 		protection, NULL);
-	if (pool == NULL)
+	if (pool == NULL) {
+		if (backing.fd >= 0)
+			node_pool_file_discard(backing.fd);
 		return NULL;
+	}
 	debug = debug_of(pool);
-	capture_owner(&debug->creator, caller);
-	debug->requested_size = size;
+	debug->fd = backing.fd;
+	debug->reserved_end = backing.fd < 0 ? 0
+		: locked_spec ? area_bytes : heap_offset + INITIAL_HEAP_RESERVE;
+	debug->d.reserved_bytes = debug->reserved_end;
+	capture_owner(&debug->d.creator, caller);
+	debug->d.requested_size = size;
 	debug->log = (struct pool_log *)((char *)debug
 		+ ((sizeof(struct debug_pool) + 63) & ~(size_t)63));
 	pool_log_init(debug->log, options.log_size);
@@ -508,13 +660,20 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 	debug->quarantine_limit = options.quarantine_bytes < stats.capacity_bytes / 4
 		? options.quarantine_bytes : stats.capacity_bytes / 4;
 	pool->creator = (void *)caller;
+	describe_layout(pool, debug);
 	id = pool_registry_add(pool);
 	if (id == NULL) {
 		pool_destroy(pool);
+		if (backing.fd >= 0)
+			node_pool_file_discard(backing.fd);
 		return NULL;
 	}
-	shadow_pool_created(pool->base, pool->area_size);
 	pool->id = id;
+	debug->d.pool_id = (uint64_t)(uintptr_t)id;
+	shadow_pool_created(pool->base, pool->area_size);
+	if (backing.fd >= 0)
+		node_pool_file_publish(backing.fd, pool->area);
+	node_writer_note_caller(caller);
 	return id;
 }
 
@@ -566,16 +725,16 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	size_t dirty = 0;
 
 	owner->sequence = debug->next_sequence++;
-	if (bytes != SIZE_MAX) {
+	if (bytes != SIZE_MAX && reserve_for(pool, bytes)) {
 		header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
-		if (header == NULL && debug->quarantine_blocks > 0) {
+		if (header == NULL && debug->d.quarantined_blocks > 0) {
 			/* freed blocks wait in quarantine: reuse them before failing */
 			quarantine_drain(pool, 0, pending);
 			header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
 		}
 	}
 	if (header == NULL) {
-		debug->failed++;
+		debug->d.failed_requests++;
 		log_event(pool, LOG_FAIL, NULL, size, owner);
 		return NULL;
 	}
@@ -590,11 +749,11 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	block_close(header, usable);
 	if (shadow_active)
 		shadow_block_allocated(user, size);
-	debug->allocations++;
-	debug->live_blocks++;
-	debug->used_bytes += size;
-	if (debug->used_bytes > debug->peak_bytes)
-		debug->peak_bytes = debug->used_bytes;
+	debug->d.allocations++;
+	debug->d.live_blocks++;
+	debug->d.used_bytes += size;
+	if (debug->d.used_bytes > debug->d.peak_bytes)
+		debug->d.peak_bytes = debug->d.used_bytes;
 	log_event(pool, op, user, size, owner);
 	return user;
 }
@@ -609,18 +768,19 @@ static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t c
 	bool locked;
 
 	capture_owner(&owner, caller);
+	node_writer_note_caller(caller);
 	pool = acquire_or_report(pool_id, op == LOG_CALLOC ? "calloc" : "malloc", NULL, &owner);
 	if (pool == NULL)
 		return NULL;
 	if (should_inject_failure(pool, caller)) {
-		locked = pool_lock(pool);
-		debug_of(pool)->injected++;
+		locked = debug_lock(pool);
+		debug_of(pool)->d.injected_failures++;
 		log_event(pool, LOG_FAIL, NULL, size, &owner);
-		pool_unlock(pool, locked);
+		debug_unlock(pool, locked);
 	} else {
-		locked = pool_lock(pool);
+		locked = debug_lock(pool);
 		user = allocate_locked(pool, size, zeroed, &owner, op, &pending);
-		pool_unlock(pool, locked);
+		debug_unlock(pool, locked);
 	}
 	pool_registry_release(pool_id);
 	flush_pending(&pending);
@@ -705,7 +865,7 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 		}
 		if (search.chunk != NULL && search.used)
 			block_close(search.chunk, search.usable);
-		debug_of(pool)->errors++;
+		debug_of(pool)->d.errors++;
 		return NULL;
 	}
 	usable = heap_usable_size(pool->heap, header);
@@ -720,7 +880,7 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 			pending_set_log(report, pool, ptr);
 		}
 		block_close(header, usable);
-		debug_of(pool)->errors++;
+		debug_of(pool)->d.errors++;
 		return NULL;
 	}
 	if (header->state == BLOCK_QUARANTINED) {
@@ -733,7 +893,7 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 			pending_set_log(report, pool, ptr);
 		}
 		block_close(header, usable);
-		debug_of(pool)->errors++;
+		debug_of(pool)->d.errors++;
 		return NULL;
 	}
 	finding = debug_block_check(&layout, header, usable);
@@ -752,7 +912,7 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 				over ? "trailing" : "leading", what);
 			pending_set_log(report, pool, ptr);
 		}
-		debug_of(pool)->errors++;
+		debug_of(pool)->d.errors++;
 	}
 	*usable_out = usable;
 	return header;
@@ -788,11 +948,11 @@ static void report_foreign_pointer(struct pool *call_pool, void *ptr, const char
 	pool_registry_for_each(find_owning_pool, &search);
 	if (search.id == NULL || pool_registry_acquire(search.id, &owner) != POOL_ACQUIRED) {
 		report = new_pending(&pending, "invalid-free", what, ptr, caller);
-		locked = pool_lock(call_pool);
+		locked = debug_lock(call_pool);
 		pending_set_pool(report, call_pool);
-		debug_of(call_pool)->errors++;
+		debug_of(call_pool)->d.errors++;
 		log_event(call_pool, LOG_ERROR, ptr, 0, caller);
-		pool_unlock(call_pool, locked);
+		debug_unlock(call_pool, locked);
 		snprintf(report->detail, sizeof(report->detail),
 			"%p is not in any pool (a stack, heap, static or wild address); "
 			"the call is refused", ptr);
@@ -800,13 +960,13 @@ static void report_foreign_pointer(struct pool *call_pool, void *ptr, const char
 		return;
 	}
 	report = new_pending(&pending, "cross-pool-free", what, ptr, caller);
-	locked = pool_lock(call_pool);
+	locked = debug_lock(call_pool);
 	pending_set_pool(report, call_pool);
-	debug_of(call_pool)->errors++;
+	debug_of(call_pool)->d.errors++;
 	log_event(call_pool, LOG_ERROR, ptr, 0, caller);
-	pool_unlock(call_pool, locked);
+	debug_unlock(call_pool, locked);
 
-	locked = pool_lock(owner);
+	locked = debug_lock(owner);
 	describe_pool(owner, &report->report.owner_pool, report->owner_pool_name,
 		&report->owner_creator);
 	report->report.owner_pool_known = true;
@@ -828,7 +988,7 @@ static void report_foreign_pointer(struct pool *call_pool, void *ptr, const char
 			"is left untouched in its owner pool", what, (int)call_pool->area, ptr,
 			(int)owner->area);
 	}
-	pool_unlock(owner, locked);
+	debug_unlock(owner, locked);
 	pool_registry_release(search.id);
 	flush_pending(&pending);
 }
@@ -841,9 +1001,9 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
 	void *user = debug_block_user(&layout, header);
 
 	owner->sequence = debug->next_sequence++;
-	debug->frees++;
-	debug->live_blocks--;
-	debug->used_bytes -= header->size;
+	debug->d.frees++;
+	debug->d.live_blocks--;
+	debug->d.used_bytes -= header->size;
 	log_event(pool, LOG_FREE, user, header->size, owner);
 	debug_block_quarantine(&layout, header, usable, owner);
 	if (shadow_active)
@@ -866,9 +1026,9 @@ void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 	pool = acquire_or_report(pool_id, "free", ptr, &owner);
 	if (pool == NULL)
 		return;
-	locked = pool_lock(pool);
+	locked = debug_lock(pool);
 	if (!heap_contains(pool->heap, ptr)) {
-		pool_unlock(pool, locked);
+		debug_unlock(pool, locked);
 		report_foreign_pointer(pool, ptr, "free", &owner);
 		pool_registry_release(pool_id);
 		return;
@@ -878,7 +1038,7 @@ void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 		free_checked_locked(pool, header, usable, &owner, &pending);
 	else
 		log_event(pool, LOG_ERROR, ptr, 0, &owner);
-	pool_unlock(pool, locked);
+	debug_unlock(pool, locked);
 	pool_registry_release(pool_id);
 	flush_pending(&pending);
 }
@@ -912,9 +1072,9 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 	pool = acquire_or_report(pool_id, "realloc", ptr, &owner);
 	if (pool == NULL)
 		return NULL;
-	locked = pool_lock(pool);
+	locked = debug_lock(pool);
 	if (!heap_contains(pool->heap, ptr)) {
-		pool_unlock(pool, locked);
+		debug_unlock(pool, locked);
 		report_foreign_pointer(pool, ptr, "realloc", &owner);
 		pool_registry_release(pool_id);
 		return NULL;
@@ -929,22 +1089,23 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 		/* shrinking always succeeds in place */
 		struct debug_pool *debug = debug_of(pool);
 		size_t old_size = header->size;
-		debug->used_bytes -= old_size - size;
+		debug->d.used_bytes -= old_size - size;
 		resize_block_locked(pool, header, old_size, size);
 		owner.sequence = debug->next_sequence++;
 		log_event(pool, LOG_REALLOC, ptr, size, &owner);
 		result = ptr;
 	} else if (should_inject_failure(pool, caller)) {
-		debug_of(pool)->injected++;
+		debug_of(pool)->d.injected_failures++;
 		log_event(pool, LOG_FAIL, ptr, size, &owner);
 		block_close(header, usable);
 	} else if (!options.realloc_move && debug_block_chunk_bytes(&layout, size) != SIZE_MAX
+		&& reserve_for(pool, debug_block_chunk_bytes(&layout, size))
 		&& heap_resize_in_place(pool->heap, header, debug_block_chunk_bytes(&layout, size))) {
 		struct debug_pool *debug = debug_of(pool);
 		size_t old_size = header->size;
-		debug->used_bytes += size - old_size;
-		if (debug->used_bytes > debug->peak_bytes)
-			debug->peak_bytes = debug->used_bytes;
+		debug->d.used_bytes += size - old_size;
+		if (debug->d.used_bytes > debug->d.peak_bytes)
+			debug->d.peak_bytes = debug->d.used_bytes;
 		resize_block_locked(pool, header, old_size, size);
 		owner.sequence = debug->next_sequence++;
 		log_event(pool, LOG_REALLOC, ptr, size, &owner);
@@ -961,7 +1122,7 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 			block_close(header, usable);
 		}
 	}
-	pool_unlock(pool, locked);
+	debug_unlock(pool, locked);
 	pool_registry_release(pool_id);
 	flush_pending(&pending);
 	return result;
@@ -1045,11 +1206,11 @@ static int check_locked(struct pool *pool, struct pending_list *pending)
 				"the pool's heap metadata is damaged (%s): a write past a block reached "
 				"the allocator's own header", why);
 		}
-		debug->errors++;
+		debug->d.errors++;
 		return 1; /* walking a damaged heap is not safe */
 	}
 	heap_walk(pool->heap, check_block, &walk);
-	debug->errors += (uint64_t)walk.problems;
+	debug->d.errors += (uint64_t)walk.problems;
 	return walk.problems;
 }
 
@@ -1072,9 +1233,9 @@ int32 debug_check_pool(const void *pool_id)
 	pool = acquire_for_query(pool_id);
 	if (pool == NULL)
 		return B_BAD_VALUE;
-	locked = pool_lock(pool);
+	locked = debug_lock(pool);
 	problems = check_locked(pool, &pending);
-	pool_unlock(pool, locked);
+	debug_unlock(pool, locked);
 	pool_registry_release(pool_id);
 	flush_pending(&pending);
 	return problems;
@@ -1202,10 +1363,10 @@ static size_t report_pool_leaks(struct pool *pool, int64_t since, pid_t team, co
 	size_t count, bytes;
 	bool locked;
 
-	locked = pool_lock(pool);
+	locked = debug_lock(pool);
 	groups = collect_leak_groups_locked(pool, since, team, &count);
 	describe_pool(pool, &report.pool, name, &creator);
-	pool_unlock(pool, locked);
+	debug_unlock(pool, locked);
 	report.when = when;
 	report.groups = groups;
 	report.group_count = count;
@@ -1285,6 +1446,7 @@ uint64 debug_mark(void)
 
 	while (system_time() < mark)
 		;
+	node_writer_set_mark(mark);
 	return (uint64)mark;
 }
 
@@ -1298,9 +1460,9 @@ status_t debug_set_pool_name(const void *pool_id, const char *name)
 	pool = acquire_for_query(pool_id);
 	if (pool == NULL)
 		return B_BAD_VALUE;
-	locked = pool_lock(pool);
-	snprintf(debug_of(pool)->name, POOL_NAME_MAX, "%s", name);
-	pool_unlock(pool, locked);
+	locked = debug_lock(pool);
+	snprintf(debug_of(pool)->d.name, POOL_NAME_MAX, "%s", name);
+	debug_unlock(pool, locked);
 	pool_registry_release(pool_id);
 	return B_OK;
 }
@@ -1310,18 +1472,18 @@ static void read_stats_locked(struct pool *pool, area_malloc_pool_stats *stats)
 	struct debug_pool *debug = debug_of(pool);
 
 	stats->area = pool->area;
-	stats->size = debug->requested_size;
+	stats->size = debug->d.requested_size;
 	stats->area_size = pool->area_size;
-	stats->used = debug->used_bytes;
-	stats->peak = debug->peak_bytes;
-	stats->live_blocks = debug->live_blocks;
-	stats->quarantined_bytes = debug->quarantine_bytes;
-	stats->quarantined_blocks = debug->quarantine_blocks;
-	stats->allocations = debug->allocations;
-	stats->frees = debug->frees;
-	stats->failed_requests = debug->failed;
-	stats->injected_failures = debug->injected;
-	stats->errors = debug->errors;
+	stats->used = debug->d.used_bytes;
+	stats->peak = debug->d.peak_bytes;
+	stats->live_blocks = debug->d.live_blocks;
+	stats->quarantined_bytes = debug->d.quarantined_bytes;
+	stats->quarantined_blocks = debug->d.quarantined_blocks;
+	stats->allocations = debug->d.allocations;
+	stats->frees = debug->d.frees;
+	stats->failed_requests = debug->d.failed_requests;
+	stats->injected_failures = debug->d.injected_failures;
+	stats->errors = debug->d.errors;
 }
 
 status_t debug_get_pool_stats(const void *pool_id, area_malloc_pool_stats *stats)
@@ -1334,9 +1496,9 @@ status_t debug_get_pool_stats(const void *pool_id, area_malloc_pool_stats *stats
 	pool = acquire_for_query(pool_id);
 	if (pool == NULL)
 		return B_BAD_VALUE;
-	locked = pool_lock(pool);
+	locked = debug_lock(pool);
 	read_stats_locked(pool, stats);
-	pool_unlock(pool, locked);
+	debug_unlock(pool, locked);
 	pool_registry_release(pool_id);
 	return B_OK;
 }
@@ -1373,11 +1535,11 @@ static void print_pool(const void *id, struct pool *pool, void *context)
 	bool locked;
 
 	(void)context;
-	locked = pool_lock(pool);
+	locked = debug_lock(pool);
 	read_stats_locked(pool, &stats);
-	memcpy(name, debug_of(pool)->name, sizeof(name));
-	creator_pc = debug_of(pool)->creator.frames[0];
-	pool_unlock(pool, locked);
+	memcpy(name, debug_of(pool)->d.name, sizeof(name));
+	creator_pc = debug_of(pool)->d.creator.frames[0];
+	debug_unlock(pool, locked);
 	kprintf("pool %d: id: %p; name: \"%s\"; base: %p; size: %zu; area_size: %zu; used: %zu; "
 		"peak: %zu; blocks: %zu; quarantined: %zu in %zu; failed: %llu; injected: %llu; "
 		"errors: %llu; creator: %s\n",
@@ -1431,9 +1593,9 @@ static void check_one_pool(const void *id, struct pool *pool, void *context)
 	bool locked;
 
 	(void)id;
-	locked = pool_lock(pool);
+	locked = debug_lock(pool);
 	totals->problems += check_locked(pool, &pending);
-	pool_unlock(pool, locked);
+	debug_unlock(pool, locked);
 	flush_pending(&pending);
 }
 
@@ -1462,16 +1624,23 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 		report_invalid_pool(pool_id, result, "delete_pool", NULL, caller);
 		return B_ERROR;
 	}
-	locked = pool_lock(pool);
+	locked = debug_lock(pool);
+	debug_of(pool)->d.state = NODE_POOL_DELETING;
 	/* every quarantined block leaves: its poison is checked on the way */
 	quarantine_drain(pool, 0, &pending);
-	pool_unlock(pool, locked);
+	debug_unlock(pool, locked);
 	flush_pending(&pending);
 	if (options.leak_check)
 		report_pool_leaks(pool, 0, 0, when, NULL);
 	pool_registry_remove(pool_id);
 	shadow_pool_destroyed(pool->base, pool->area_size);
-	pool_destroy(pool);
+	{
+		int fd = debug_of(pool)->fd;
+		area_id area = pool->area;
+		pool_destroy(pool);
+		if (fd >= 0)
+			node_pool_file_remove(fd, area);
+	}
 	return B_OK;
 }
 

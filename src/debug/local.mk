@@ -18,7 +18,10 @@ libamdebug_la_SOURCES = \
 	src/debug/shadow.c \
 	src/debug/shadow.h \
 	src/debug/symbolize.c \
-	src/debug/symbolize.h
+	src/debug/symbolize.h \
+	src/node/node_format.h \
+	src/node/node_writer.c \
+	src/node/node_writer.h
 libamdebug_la_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS)
 libamdebug_la_LIBADD = $(DW_LIBS)
 

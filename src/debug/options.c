@@ -78,6 +78,14 @@ static const struct option_spec option_specs[] = {
 		"write reports to PATH.PID instead of standard error" },
 	{ "report_format", OPTION_FORMAT, FIELD(report_format), 0, 0,
 		"text, or json for a JSON object after each report" },
+	{ "node", OPTION_BOOL, FIELD(node), 0, 1,
+		"publish the pools in a debug node for pooldump, 0 or 1" },
+	{ "node_dir", OPTION_STRING, FIELD(node_dir), 0, 0,
+		"directory of the debug nodes (default /dev/shm/area_malloc-UID)" },
+	{ "keep_dead_nodes", OPTION_UNSIGNED, FIELD(keep_dead_nodes), 0, 100000,
+		"dead nodes of the user kept for post-mortems, 0 to 100000" },
+	{ "fork_nodes", OPTION_BOOL, FIELD(fork_nodes), 0, 1,
+		"a forked child publishes a node of its own, 0 or 1" },
 };
 
 #define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
@@ -92,6 +100,8 @@ void debug_options_set_defaults(struct debug_options *options)
 	options->exitcode = 23;
 	options->leak_check = true;
 	options->report_format = REPORT_FORMAT_TEXT;
+	options->keep_dead_nodes = 8;
+	options->node = true;
 }
 
 static const struct option_spec *find_spec(const char *key, size_t length)

@@ -38,6 +38,10 @@ struct debug_options {
 	char suppressions[DEBUG_OPTIONS_PATH_MAX];
 	char log_path[DEBUG_OPTIONS_PATH_MAX];
 	enum report_format report_format;
+	char node_dir[DEBUG_OPTIONS_PATH_MAX]; /* "" : /dev/shm/area_malloc-UID */
+	unsigned keep_dead_nodes;	/* dead nodes of the user kept for post-mortems */
+	bool fork_nodes;		/* a forked child publishes a node of its own */
+	bool node;			/* publish a node at all */
 };
 
 /* Fills options with the defaults. */

@@ -124,6 +124,7 @@ struct mapping {
 	size_t size;
 	int prot;
 	int flags;
+	int fd;		/* -1: anonymous memory; else a file mapped from offset 0 */
 };
 
 static mutex registry_lock = MUTEX_INITIALIZER("area registry");
@@ -272,7 +273,7 @@ static status_t find_free_gap(
 static status_t map_exactly(const struct mapping *mapping, addr_t address, addr_t *_base)
 {
 	void *result = mmap((void *)address, mapping->size, mapping->prot,
-		mapping->flags | MAP_FIXED_NOREPLACE, -1, 0);
+		mapping->flags | MAP_FIXED_NOREPLACE, mapping->fd, 0);
 
 	if (result == MAP_FAILED)
 		return errno == EEXIST ? B_NO_MEMORY : status_from_errno(errno);
@@ -305,7 +306,7 @@ static status_t map_in_free_gap(
 
 static status_t map_anywhere(const struct mapping *mapping, addr_t *_base)
 {
-	void *result = mmap(NULL, mapping->size, mapping->prot, mapping->flags, -1, 0);
+	void *result = mmap(NULL, mapping->size, mapping->prot, mapping->flags, mapping->fd, 0);
 
 	if (result == MAP_FAILED)
 		return status_from_errno(errno);
@@ -341,7 +342,7 @@ static status_t map_aligned_anywhere(const struct mapping *mapping, size_t align
 
 	/* MAP_FIXED is safe here: the range is this call's own reservation. */
 	result = mmap(
-		(void *)aligned, mapping->size, mapping->prot, mapping->flags | MAP_FIXED, -1, 0);
+		(void *)aligned, mapping->size, mapping->prot, mapping->flags | MAP_FIXED, mapping->fd, 0);
 	if (result == MAP_FAILED) {
 		status_t status = status_from_errno(errno);
 
@@ -564,8 +565,8 @@ static struct area *unregister_area(area_id id)
 	return area;
 }
 
-area_id create_area(const char *name, void **startAddress, uint32 addressSpec, size_t size,
-	uint32 lock, uint32 protection)
+static area_id create_mapped_area(const char *name, void **startAddress, uint32 addressSpec,
+	size_t size, uint32 lock, uint32 protection, int fd)
 {
 	struct mapping mapping;
 	struct area *area;
@@ -585,7 +586,8 @@ area_id create_area(const char *name, void **startAddress, uint32 addressSpec, s
 
 	mapping.size = size;
 	mapping.prot = protection_to_prot(protection);
-	mapping.flags = MAP_PRIVATE | MAP_ANONYMOUS;
+	mapping.fd = fd;
+	mapping.flags = fd < 0 ? MAP_PRIVATE | MAP_ANONYMOUS : MAP_SHARED;
 	if (lock == B_NO_LOCK)
 		mapping.flags |= MAP_NORESERVE;
 	if (lock_traits[lock].populate)
@@ -607,6 +609,66 @@ area_id create_area(const char *name, void **startAddress, uint32 addressSpec, s
 	}
 	*startAddress = (void *)area->base;
 	return area->id;
+}
+
+area_id create_area(const char *name, void **startAddress, uint32 addressSpec, size_t size,
+	uint32 lock, uint32 protection)
+{
+	return create_mapped_area(name, startAddress, addressSpec, size, lock, protection, -1);
+}
+
+area_id area_malloc_create_file_area(const char *name, void **startAddress, uint32 addressSpec,
+	size_t size, uint32 lock, uint32 protection, int fd)
+{
+	if (fd < 0)
+		return B_BAD_VALUE;
+	return create_mapped_area(name, startAddress, addressSpec, size, lock, protection, fd);
+}
+
+status_t area_malloc_area_make_private(area_id id, int fd)
+{
+	struct area *area;
+	addr_t base;
+	size_t size;
+	bool relock;
+	void *copy;
+
+	mutex_lock(&registry_lock);
+	area = lookup_area(id);
+	if (area == NULL) {
+		mutex_unlock(&registry_lock);
+		return B_BAD_VALUE;
+	}
+	base = area->base;
+	size = area->size;
+	relock = area->pages_locked;
+	mutex_unlock(&registry_lock);
+
+	copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		-1, 0);
+	if (copy == MAP_FAILED)
+		return status_from_errno(errno);
+	/* copy only what the file holds: holes read as zero in the copy too */
+	for (off_t data = lseek(fd, 0, SEEK_DATA); data >= 0 && (size_t)data < size;) {
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		size_t end = hole < 0 || (size_t)hole > size ? size : (size_t)hole;
+		for (size_t offset = (size_t)data; offset < end;) {
+			ssize_t got = pread(fd, (char *)copy + offset, end - offset, (off_t)offset);
+			if (got <= 0)
+				break;
+			offset += (size_t)got;
+		}
+		data = lseek(fd, (off_t)end, SEEK_DATA);
+	}
+	/* the private copy takes the shared mapping's place, at the same address */
+	if (mremap(copy, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)base) == MAP_FAILED) {
+		int error = errno;
+		munmap(copy, size);
+		return status_from_errno(error);
+	}
+	if (relock)
+		syscall(SYS_mlock, (void *)base, size);
+	return B_OK;
 }
 
 status_t delete_area(area_id id)

@@ -23,4 +23,21 @@
  */
 status_t area_malloc_area_pages_locked(area_id area, bool *_locked);
 
+/*
+ * As create_area(), but the area maps the file fd (from offset 0, shared):
+ * the debug build's pools live in files of their process's node, so that
+ * pooldump can read the very same pages. The file must be at least size
+ * bytes long. Returns the area id or a Haiku error.
+ */
+area_id area_malloc_create_file_area(const char *name, void **startAddress, uint32 addressSpec,
+	size_t size, uint32 lock, uint32 protection, int fd);
+
+/*
+ * Replaces a file-backed area's mapping by a private anonymous copy of the
+ * file's contents at the same address (after fork(): parent and child must
+ * never share pool pages). Protections of sub-ranges are reset to
+ * read-write; the caller restores its guard pages. Returns B_OK or an error.
+ */
+status_t area_malloc_area_make_private(area_id area, int fd);
+
 #endif /* AREA_MALLOC_KERNEL_AREA_INTERNAL_H */

@@ -9,6 +9,7 @@
 #ifndef AREA_MALLOC_KERNEL_LOCK_H
 #define AREA_MALLOC_KERNEL_LOCK_H
 
+#include <errno.h>
 #include <pthread.h>
 
 typedef struct mutex {
@@ -24,6 +25,23 @@ static inline void mutex_init(mutex *lock, const char *name)
 	lock->name = name;
 }
 
+/*
+ * A lock that another process may take too (pooldump reading a pool): it
+ * lives in shared memory, and it is robust, so a reader that dies holding it
+ * does not wedge the driver (the next locker makes it consistent again).
+ */
+static inline void mutex_init_shared(mutex *lock, const char *name)
+{
+	pthread_mutexattr_t attributes;
+
+	pthread_mutexattr_init(&attributes);
+	pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&lock->m, &attributes);
+	pthread_mutexattr_destroy(&attributes);
+	lock->name = name;
+}
+
 static inline void mutex_destroy(mutex *lock)
 {
 	pthread_mutex_destroy(&lock->m);
@@ -31,7 +49,10 @@ static inline void mutex_destroy(mutex *lock)
 
 static inline void mutex_lock(mutex *lock)
 {
-	pthread_mutex_lock(&lock->m);
+	/* only robust (shared) locks report a dead owner; what it protected
+	 * was only read by the dead reader, so it is consistent */
+	if (pthread_mutex_lock(&lock->m) == EOWNERDEAD)
+		pthread_mutex_consistent(&lock->m);
 }
 
 static inline void mutex_unlock(mutex *lock)

@@ -33,7 +33,7 @@
 static const void *am_create_pool(uint32 address_spec, size_t size, uint32 lock_spec,
 	uint32 protection)
 {
-	struct pool *pool = pool_create(address_spec, size, 0, 0, lock_spec, protection, NULL);
+	struct pool *pool = pool_create(address_spec, size, 0, 0, NULL, lock_spec, protection, NULL);
 	const void *id;
 
 	if (pool == NULL)

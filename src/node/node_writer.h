@@ -1,0 +1,68 @@
+/*
+ * node_writer.h - the debug module's side of the debug node (node_format.h):
+ * the node directory and process file of this process, and the files that
+ * back its pools.
+ *
+ * Lifetime: started at B_MODULE_INIT; stopped (node removed) at the last
+ * put_module and at normal exit; a crash leaves the node for a post-mortem.
+ * At start-up, dead nodes of the user beyond keep_dead_nodes are removed,
+ * oldest first. Anything that cannot be done (directory refused, tmpfs
+ * full) costs one warning and the node: the allocator keeps working.
+ *
+ * Locking: writer_lock protects the writer's state and the process file.
+ * Pool files are written only by their pool's operations (pool lock).
+ */
+#ifndef AREA_MALLOC_NODE_WRITER_H
+#define AREA_MALLOC_NODE_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <OS.h>
+
+#include "debug/debug_block.h"
+#include "debug/options.h"
+
+/* Publishes this process's node; false (after one warning) when there is none. */
+bool node_writer_start(const struct debug_options *options, const struct debug_layout *layout);
+
+/* Removes this process's node (normal exit, unload). */
+void node_writer_stop(void);
+
+bool node_writer_active(void);
+
+/*
+ * Creates the file that will back a new pool of area_bytes, with space
+ * reserved for [0, reserve_to) and the last page (heap_init writes there);
+ * all of it when reserve_all (locked pools). Returns the file descriptor, or
+ * -1 (after one warning per process) when the pool must do without a node.
+ * The file has a temporary name until node_pool_file_publish().
+ */
+int node_pool_file_create(size_t area_bytes, size_t reserve_to, bool reserve_all);
+void node_pool_file_publish(int fd, area_id area);
+/* The file did not become a pool (the area could not be created). */
+void node_pool_file_discard(int fd);
+/* delete_pool: the file goes away with the pool. */
+void node_pool_file_remove(int fd, area_id area);
+
+/*
+ * Makes sure [0, upto) of a pool file has disk (tmpfs) space, reserving in
+ * steps so that later allocations rarely need a call; *reserved_end is the
+ * pool's record of what is reserved. false when the space is not there
+ * (ENOSPC): the caller must not touch memory at or above *reserved_end.
+ */
+bool node_reserve(int fd, uint64_t *reserved_end, uint64_t upto, uint64_t file_size);
+
+/* The companion module's mark, recorded for "leaks" in pooldump. */
+void node_writer_set_mark(int64_t mark);
+
+/* An owner frame seen: refreshes the image table when it lies outside
+ * every image known so far (a library loaded since). */
+void node_writer_note_caller(uintptr_t pc);
+
+/* In a forked child: this node is the parent's; forget it (or, with
+ * fork_nodes=1, start the child's own). */
+void node_writer_forked_child(void);
+
+#endif /* AREA_MALLOC_NODE_WRITER_H */
