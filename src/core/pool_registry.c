@@ -202,13 +202,18 @@ enum pool_acquire_result pool_registry_begin_delete(const void *id_pointer, stru
 void pool_registry_for_each(pool_registry_visit_fn fn, void *context)
 {
 	mutex_lock(&registry_lock);
+	pool_registry_for_each_held(fn, context);
+	mutex_unlock(&registry_lock);
+}
+
+void pool_registry_for_each_held(pool_registry_visit_fn fn, void *context)
+{
 	for (uint32_t slot = 0; slot < slots_ever_used; slot++) {
 		uint64_t id = atomic_load_explicit(&slots[slot].id, memory_order_relaxed);
 		if (id != 0)
 			fn(atomic_load_explicit(&slots[slot].pool, memory_order_relaxed),
 				(const void *)(uintptr_t)id, context);
 	}
-	mutex_unlock(&registry_lock);
 }
 
 void pool_registry_fork_prepare(void)

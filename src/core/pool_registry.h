@@ -55,12 +55,14 @@ void pool_registry_release(const void *id);
  */
 enum pool_acquire_result pool_registry_begin_delete(const void *id, struct pool **pool);
 
+typedef void (*pool_registry_visit_fn)(struct pool *pool, const void *id, void *context);
+
 /*
  * Calls fn for every live pool, in slot order, with the registry lock held:
  * no pool can be removed (and so destroyed) while fn looks at it.
  */
-typedef void (*pool_registry_visit_fn)(struct pool *pool, const void *id, void *context);
 void pool_registry_for_each(pool_registry_visit_fn fn, void *context);
+
 
 /*
  * fork(): prepare takes the registry lock so that no other thread holds it
@@ -70,6 +72,10 @@ void pool_registry_for_each(pool_registry_visit_fn fn, void *context);
 void pool_registry_fork_prepare(void);
 void pool_registry_fork_parent(void);
 void pool_registry_fork_child(void);
+
+/* As pool_registry_for_each(), for a caller that already holds the
+ * registry lock (between fork_prepare and fork_parent/fork_child). */
+void pool_registry_for_each_held(pool_registry_visit_fn fn, void *context);
 
 /* Number of live pools. */
 size_t pool_registry_count(void);

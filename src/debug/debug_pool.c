@@ -23,11 +23,14 @@
 #include "config.h"
 
 #include <execinfo.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/single_threaded.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -496,37 +499,97 @@ static bool should_inject_failure(struct pool *pool, uintptr_t caller)
 	return fail;
 }
 
-/* ---- setup ---- */
-
 /* ---- fork ---- */
 
 /*
  * A forked child must own private copies of its pools (the release build's
  * meaning of fork), never pages shared with the parent through the node
- * files: each file-backed pool is replaced by a private copy at the same
- * address. With fork_nodes=1 the child then publishes its own node and
- * moves each copy into a file of it.
+ * files. The copies must be the pools as they were at fork: so the parent
+ * takes every pool's lock before fork (as glibc does with its arenas) and
+ * keeps them until the child reports through a pipe that it has made its
+ * copies; the child replaces each file-backed pool by a private copy at the
+ * same address. With fork_nodes=1 the child then publishes its own node and
+ * moves each copy into a file of it. Copies go through file descriptors
+ * (pread, copy_file_range), never through the module reading pool memory,
+ * which AddressSanitizer may have poisoned.
  */
-static void republish_pool(struct pool *pool, uint64_t reserved_end)
+static int fork_pipe[2] = { -1, -1 };
+static bool fork_pools_locked;
+
+static void lock_pool_for_fork(struct pool *pool, const void *id, void *context)
+{
+	(void)id;
+	(void)context;
+	mutex_lock(&pool->lock);
+}
+
+static void unlock_pool_after_fork(struct pool *pool, const void *id, void *context)
+{
+	(void)id;
+	(void)context;
+	mutex_unlock(&pool->lock);
+}
+
+static void has_file_backed_pool(struct pool *pool, const void *id, void *context)
+{
+	(void)id;
+	if (debug_of(pool)->fd >= 0)
+		*(bool *)context = true;
+}
+
+static void before_fork(void)
+{
+	bool any_file = false;
+
+	pool_registry_fork_prepare();
+	pool_registry_for_each_held(has_file_backed_pool, &any_file);
+	fork_pools_locked = !__libc_single_threaded;
+	if (fork_pools_locked)
+		pool_registry_for_each_held(lock_pool_for_fork, NULL);
+	if (!any_file || pipe2(fork_pipe, O_CLOEXEC) != 0)
+		fork_pipe[0] = fork_pipe[1] = -1;
+}
+
+static void after_fork_in_parent(void)
+{
+	if (fork_pipe[0] >= 0) {
+		struct pollfd wait_for_child = { fork_pipe[0], POLLIN, 0 };
+		char done;
+		close(fork_pipe[1]);
+		/* the child copies what it has used of its pools; a child that
+		 * dies first closes the pipe, which ends the wait too */
+		if (poll(&wait_for_child, 1, 30000) > 0)
+			(void)!read(fork_pipe[0], &done, 1);
+		close(fork_pipe[0]);
+		fork_pipe[0] = fork_pipe[1] = -1;
+	}
+	if (fork_pools_locked)
+		pool_registry_for_each_held(unlock_pool_after_fork, NULL);
+	pool_registry_fork_parent();
+}
+
+static void republish_pool(struct pool *pool, int parent_fd, uint64_t reserved_end)
 {
 	struct debug_pool *debug = debug_of(pool);
-	size_t heap_end = heap_touched_end(pool->heap) - (uintptr_t)pool->base;
 	int fd = node_pool_file_create(pool->area_size, reserved_end, false);
-	bool written;
+	loff_t from = 0, to = 0;
+	size_t left = reserved_end;
 
 	if (fd < 0)
 		return;
-	written = pwrite(fd, pool->base, pool->guard_offset, 0) == (ssize_t)pool->guard_offset
-		&& pwrite(fd, (char *)pool->base + pool->heap_offset, heap_end - pool->heap_offset,
-			(off_t)pool->heap_offset) == (ssize_t)(heap_end - pool->heap_offset)
-		&& mmap(pool->base, pool->area_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
-			fd, 0) != MAP_FAILED;
-	if (!written) {
+	while (left > 0) {
+		ssize_t copied = copy_file_range(parent_fd, &from, fd, &to, left, 0);
+		if (copied <= 0)
+			break;
+		left -= (size_t)copied;
+	}
+	if (left != 0 || mmap(pool->base, pool->area_size, PROT_READ | PROT_WRITE,
+				 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
 		node_pool_file_discard(fd);
 		return;
 	}
-	mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE, PROT_NONE);
-	mutex_init_shared(&pool->lock, POOL_AREA_NAME);
+	if (pool->guard_offset)
+		mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE, PROT_NONE);
 	debug->fd = fd;
 	debug->reserved_end = reserved_end;
 	node_pool_file_publish(fd, pool->area);
@@ -536,21 +599,26 @@ static void make_pool_private(struct pool *pool, const void *id, void *context)
 {
 	struct debug_pool *debug = debug_of(pool);
 	bool republish = *(bool *)context;
-	uint64_t reserved_end = debug->reserved_end;
+	int parent_fd = debug->fd;
 
 	(void)id;
-	/* a parent thread may have held it at fork: the child starts afresh */
+	/* the lock was held across fork (or by a thread the child lacks) */
 	mutex_init(&pool->lock, POOL_AREA_NAME);
-	if (debug->fd >= 0) {
-		if (area_malloc_area_make_private(pool->area, debug->fd) == B_OK && pool->guard_offset)
-			mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE, PROT_NONE);
-		close(debug->fd);
-		debug->fd = -1;
-		debug->reserved_end = 0;
+	if (parent_fd < 0)
+		return;
+	debug->fd = -1;
+	if (republish) {
+		republish_pool(pool, parent_fd, debug->reserved_end);
+		if (debug->fd >= 0) {
+			mutex_init_shared(&pool->lock, POOL_AREA_NAME);
+			close(parent_fd);
+			return;
+		}
 	}
-	if (republish)
-		republish_pool(pool, reserved_end > pool->heap_offset ? reserved_end
-			: pool->heap_offset + INITIAL_HEAP_RESERVE);
+	if (area_malloc_area_make_private(pool->area, parent_fd) == B_OK && pool->guard_offset)
+		mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE, PROT_NONE);
+	close(parent_fd);
+	debug->reserved_end = 0;
 }
 
 static void after_fork_in_child(void)
@@ -559,10 +627,16 @@ static void after_fork_in_child(void)
 
 	cached_thread = 0;
 	cached_team = 0;
-	pool_registry_fork_child();
 	node_writer_forked_child();
 	republish = options.node && options.fork_nodes && node_writer_active();
-	pool_registry_for_each(make_pool_private, &republish);
+	pool_registry_for_each_held(make_pool_private, &republish);
+	pool_registry_fork_child();
+	if (fork_pipe[1] >= 0) {
+		(void)!write(fork_pipe[1], "", 1);
+		close(fork_pipe[1]);
+		close(fork_pipe[0]);
+		fork_pipe[0] = fork_pipe[1] = -1;
+	}
 }
 
 /* ---- setup ---- */
@@ -582,8 +656,8 @@ void debug_pools_init(const struct debug_options *module_options)
 	if (options.node)
 		node_writer_start(&options, &layout);
 	if (!fork_handler_registered)
-		fork_handler_registered = pthread_atfork(pool_registry_fork_prepare,
-			pool_registry_fork_parent, after_fork_in_child) == 0;
+		fork_handler_registered = pthread_atfork(before_fork, after_fork_in_parent,
+			after_fork_in_child) == 0;
 	cached_thread = 0;
 	cached_team = 0;
 }

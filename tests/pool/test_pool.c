@@ -660,6 +660,7 @@ static Suite *pool_suite(void)
 
 	tc = tcase_create("creation");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_module_info);
 	tcase_add_loop_test(tc, test_create_every_address_spec, 0,
 		sizeof(every_address_spec) / sizeof(every_address_spec[0]));
@@ -693,6 +694,7 @@ static Suite *pool_suite(void)
 
 	tc = tcase_create("exhaustion");
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_exhaustion_4000_byte_blocks);
 	tcase_add_test(tc, test_exhaustion_64_byte_blocks);
 	tcase_add_test(tc, test_random_operations_against_model);

@@ -1,0 +1,202 @@
+/*
+ * node_reader.h - reading debug nodes (node_format.h) of live or dead
+ * processes, for pooldump and the in-process kernel-debugger commands.
+ *
+ * Nothing in a node is trusted: a crashing or hostile process may have left
+ * it. Directories and files are opened with O_NOFOLLOW and checked (type,
+ * owner, mode, link count) before anything is read; every offset, size and
+ * count read from a file is bounds-checked before it is used; pool files are
+ * copied with pread (holes skipped with SEEK_DATA/SEEK_HOLE) into private
+ * anonymous memory, never mapped, so a truncated file cannot raise SIGBUS.
+ * Only the page holding a live pool's lock is ever mapped, for the lock
+ * fallback of the consistency protocol.
+ *
+ * Consistency (node_format.h): a pool is copied while its descriptor's seq
+ * is even and unchanged; after a few failed tries, and only while the
+ * process lives, the pool's robust lock is taken with a timeout for one
+ * bounded copy (EOWNERDEAD is repaired with pthread_mutex_consistent). The
+ * lock is never held while anything is parsed or printed. A copy that is
+ * still inconsistent is used and said to be so (node_pool.copy).
+ *
+ * Locking: none inside; a struct node and its pools belong to one thread.
+ */
+#ifndef AREA_MALLOC_NODE_READER_H
+#define AREA_MALLOC_NODE_READER_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "debug/debug_block.h"
+#include "debug/pool_log.h"
+#include "node/node_format.h"
+
+/* The exit status classes of pooldump and of every reader call. */
+enum node_status {
+	NODE_STATUS_OK = 0,
+	NODE_STATUS_FOUND = 1,	 /* leaks or errors found (leaks, check) */
+	NODE_STATUS_USAGE = 2,	 /* unknown command, bad arguments */
+	NODE_STATUS_NO_SUCH = 3, /* no such process node (or pool) */
+	NODE_STATUS_DAMAGED = 4, /* unreadable or damaged node */
+};
+
+#define NODE_MESSAGE_MAX 640
+
+struct node_error {
+	enum node_status status;
+	char message[NODE_MESSAGE_MAX];
+};
+
+/* ---- the node directory ---- */
+
+struct node_dir {
+	int fd;
+	uid_t owner;
+	char path[PATH_MAX];
+};
+
+/* NODE_DIR_PREFIX followed by the effective uid. */
+void node_default_dir(char *buffer, size_t size);
+
+/*
+ * Opens and checks a node directory: not a symlink, a directory, mode 0700
+ * (nothing for group or others), owned by the reader (root may read any
+ * user's). NODE_STATUS_NO_SUCH when it does not exist, NODE_STATUS_DAMAGED
+ * when it is refused or unreadable.
+ */
+enum node_status node_dir_open(const char *path, struct node_dir *dir, struct node_error *error);
+void node_dir_close(struct node_dir *dir);
+
+/* The pids of the directory's nodes (names that are decimal numbers), sorted. */
+enum node_status node_dir_pids(const struct node_dir *dir, pid_t **pids, size_t *count,
+	struct node_error *error);
+
+/* ---- a process node ---- */
+
+struct node_symbol; /* cache entry, node_reader.c */
+
+struct node {
+	pid_t pid;
+	int dir_fd;	/* NODE_DIR/PID */
+	uid_t owner;
+	bool alive;	/* another process holds the OFD lock on the process file */
+	struct node_process_file process; /* checked; strings NUL-terminated */
+	struct debug_layout layout;
+	struct symbolizer_image_record *images; /* the checked records */
+	size_t image_count;
+	int *pool_areas; /* from the pool-AREA file names, sorted */
+	size_t pool_count;
+	char **warnings; /* what the reader wants the user to know */
+	size_t warning_count;
+	/* symbolization, opened on first use and cached per address */
+	struct symbolizer *symbolizer;
+	bool symbolizer_failed;
+	struct node_symbol *symbols;
+	size_t symbol_count, symbol_capacity;
+};
+
+/* NODE_STATUS_NO_SUCH when there is no node for pid. */
+enum node_status node_open(const struct node_dir *dir, pid_t pid, struct node **node,
+	struct node_error *error);
+void node_close(struct node *node);
+
+void node_warn(struct node *node, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Is the process of this open process file alive (F_OFD_GETLK)? */
+bool node_process_file_alive(int fd);
+
+/*
+ * "function+0xoff (image) file:line" for a return address (as symbol_format
+ * gives it), symbolized once per address from the node's image records.
+ * function (may be NULL) receives the bare function name ("" when unknown).
+ * The strings live as long as the node.
+ */
+const char *node_symbolize(struct node *node, uintptr_t address, const char **function);
+
+/* ---- pools ---- */
+
+enum node_copy {
+	NODE_COPY_CONSISTENT,	 /* seq even and unchanged around the copy */
+	NODE_COPY_LOCKED,	 /* the same, under the pool's lock */
+	NODE_COPY_INCONSISTENT, /* given up: used as is (node_pool.copy_problem says why) */
+};
+
+struct node_snapshot_options {
+	unsigned tries;		/* lock-free copies before the lock (0: default 8) */
+	unsigned lock_timeout_ms; /* 0: default 200; the lock is not tried when dead */
+};
+
+struct node_pool {
+	struct node *node;
+	int area;
+	uint64_t file_bytes;
+	struct node_pool_descriptor descriptor; /* from the copy, checked */
+	unsigned char *image;	/* the copy of the pool file (anonymous memory) */
+	size_t image_bytes;	/* = descriptor.area_size */
+	enum node_copy copy;
+	char copy_problem[200];
+	bool owner_died;	/* the lock was taken from a dead holder (EOWNERDEAD) */
+	/* the heap, from one walk of the copy */
+	const char *heap_problem; /* NULL: every chunk header sound */
+	size_t used_chunks, free_chunks;
+	uint64_t used_chunk_bytes, free_chunk_bytes, largest_free;
+	size_t live_blocks, quarantined_blocks, damaged_blocks;
+	uint64_t live_bytes, quarantined_bytes;
+	/* the pool log, in the copy; NULL when there is none or it is damaged */
+	const struct pool_log *log;
+	char log_problem[160];
+};
+
+/*
+ * Copies and parses pool area of the node. NODE_STATUS_NO_SUCH when the
+ * node has no such pool (any more), NODE_STATUS_DAMAGED when the file is
+ * unreadable or its descriptor unsound; a damaged heap is not an error here
+ * (heap_problem says so; the blocks before the damage are still walked).
+ */
+enum node_status node_pool_load(struct node *node, int area,
+	const struct node_snapshot_options *options, struct node_pool **pool,
+	struct node_error *error);
+void node_pool_release(struct node_pool *pool);
+
+/*
+ * Reads only a pool's descriptor (for lists): consistent when seq was even
+ * and unchanged around the read, else the last read with *consistent false.
+ */
+enum node_status node_pool_read_descriptor(struct node *node, int area,
+	struct node_pool_descriptor *descriptor, bool *consistent, struct node_error *error);
+
+/* One used chunk of a pool's heap, as a debug block. */
+struct node_block {
+	uint64_t address;	/* the user pointer in the process */
+	uint64_t chunk_address;
+	size_t usable;		/* chunk payload bytes */
+	bool header_ok;		/* checksum and fields sound: the rest is valid */
+	uint16_t state;		/* BLOCK_LIVE or BLOCK_QUARANTINED */
+	uint64_t size;		/* requested */
+	uint32_t thread;
+	int32_t team;
+	uint32_t sequence;
+	int64_t time;
+	uint32_t frame_count;
+	const uintptr_t *frames; /* in the copy */
+	const struct debug_block_header *header; /* in the copy */
+};
+
+typedef void (*node_block_fn)(const struct node_pool *pool, const struct node_block *block,
+	void *context);
+
+/* Calls fn for every used chunk, in address order. */
+void node_pool_walk(const struct node_pool *pool, node_block_fn fn, void *context);
+
+/* Checks a block's canaries and poison (debug_block_check_at). */
+struct debug_block_finding node_block_check(const struct node_pool *pool,
+	const struct node_block *block);
+
+/* Who freed a quarantined block; false when its free record is damaged. */
+bool node_block_freed_by(const struct node_pool *pool, const struct node_block *block,
+	area_malloc_owner *freed_by);
+
+#endif /* AREA_MALLOC_NODE_READER_H */
