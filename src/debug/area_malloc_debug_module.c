@@ -80,7 +80,7 @@ __attribute__((noinline)) static void *dbg_free(const void *pool_id, void *ptr)
 static status_t companion_report_leaks(const void *pool_id, uint64 mark, size_t *bytes,
 	size_t *blocks)
 {
-	return debug_report_leaks(pool_id, mark, mark != 0 ? "since the mark" : "on request", bytes,
+	return debug_report_leaks(pool_id, mark, mark != 0 ? "since the mark" : "when asked", bytes,
 		blocks);
 }
 

@@ -568,7 +568,8 @@ static void after_fork_in_parent(void)
 	pool_registry_fork_parent();
 }
 
-static void republish_pool(struct pool *pool, int parent_fd, uint64_t reserved_end)
+/* Moves a pool into a file of the child's node; false when it could not. */
+static bool republish_pool(struct pool *pool, int parent_fd, uint64_t reserved_end)
 {
 	struct debug_pool *debug = debug_of(pool);
 	int fd = node_pool_file_create(pool->area_size, reserved_end, false);
@@ -576,7 +577,7 @@ static void republish_pool(struct pool *pool, int parent_fd, uint64_t reserved_e
 	size_t left = reserved_end;
 
 	if (fd < 0)
-		return;
+		return false;
 	while (left > 0) {
 		ssize_t copied = copy_file_range(parent_fd, &from, fd, &to, left, 0);
 		if (copied <= 0)
@@ -586,13 +587,14 @@ static void republish_pool(struct pool *pool, int parent_fd, uint64_t reserved_e
 	if (left != 0 || mmap(pool->base, pool->area_size, PROT_READ | PROT_WRITE,
 				 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
 		node_pool_file_discard(fd);
-		return;
+		return false;
 	}
 	if (pool->guard_offset)
 		mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE, PROT_NONE);
 	debug->fd = fd;
 	debug->reserved_end = reserved_end;
 	node_pool_file_publish(fd, pool->area);
+	return true;
 }
 
 static void make_pool_private(struct pool *pool, const void *id, void *context)
@@ -602,23 +604,24 @@ static void make_pool_private(struct pool *pool, const void *id, void *context)
 	int parent_fd = debug->fd;
 
 	(void)id;
-	/* the lock was held across fork (or by a thread the child lacks) */
-	mutex_init(&pool->lock, POOL_AREA_NAME);
-	if (parent_fd < 0)
-		return;
-	debug->fd = -1;
-	if (republish) {
-		republish_pool(pool, parent_fd, debug->reserved_end);
-		if (debug->fd >= 0) {
-			mutex_init_shared(&pool->lock, POOL_AREA_NAME);
-			close(parent_fd);
-			return;
+	/* Nothing may be written into a file-backed pool before it is the
+	 * child's own: until then its pages are the parent's. */
+	if (parent_fd >= 0) {
+		if (!republish || !republish_pool(pool, parent_fd, debug->reserved_end)) {
+			if (area_malloc_area_make_private(pool->area, parent_fd) == B_OK
+				&& pool->guard_offset)
+				mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE,
+					PROT_NONE);
+			debug->fd = -1;
+			debug->reserved_end = 0;
 		}
+		close(parent_fd);
 	}
-	if (area_malloc_area_make_private(pool->area, parent_fd) == B_OK && pool->guard_offset)
-		mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE, PROT_NONE);
-	close(parent_fd);
-	debug->reserved_end = 0;
+	/* the lock was held across fork (or by a thread the child lacks) */
+	if (debug->fd >= 0)
+		mutex_init_shared(&pool->lock, POOL_AREA_NAME);
+	else
+		mutex_init(&pool->lock, POOL_AREA_NAME);
 }
 
 static void after_fork_in_child(void)
@@ -786,6 +789,15 @@ static struct pool *acquire_or_report(const void *pool_id, const char *what,
 
 /* ---- allocation ---- */
 
+/* Bytes that free space and the quarantine together hold. */
+static size_t heap_free_and_held_bytes(struct pool *pool, struct debug_pool *debug)
+{
+	struct heap_stats stats;
+
+	heap_get_stats(pool->heap, &stats);
+	return stats.free_bytes + debug->d.quarantined_bytes;
+}
+
 /* Allocates a block; with the pool locked. NULL when there is no room. */
 static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	area_malloc_owner *owner, enum pool_log_op op, struct pending_list *pending)
@@ -801,8 +813,10 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	owner->sequence = debug->next_sequence++;
 	if (bytes != SIZE_MAX && reserve_for(pool, bytes)) {
 		header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
-		if (header == NULL && debug->d.quarantined_blocks > 0) {
-			/* freed blocks wait in quarantine: reuse them before failing */
+		if (header == NULL && debug->d.quarantined_blocks > 0
+			&& bytes <= heap_free_and_held_bytes(pool, debug)) {
+			/* freed blocks wait in quarantine: reuse them before failing (but
+			 * keep them as evidence when even that could not help) */
 			quarantine_drain(pool, 0, pending);
 			header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
 		}
@@ -1444,6 +1458,8 @@ static size_t report_pool_leaks(struct pool *pool, int64_t since, pid_t team, co
 	report.when = when;
 	report.groups = groups;
 	report.group_count = count;
+	/* a look from the kernel debugger is not a verdict on the process */
+	report.counts = strcmp(when, "on request") != 0;
 	bytes = report_leaks(&report, blocks);
 	free(groups);
 	return bytes;

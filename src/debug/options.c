@@ -230,7 +230,7 @@ static void format_value(const struct option_spec *spec, const void *field, char
 		snprintf(buffer, size, "%" PRId32, *(const int32_t *)field);
 		break;
 	case OPTION_PROBABILITY:
-		snprintf(buffer, size, "%g", *(const double *)field);
+		snprintf(buffer, size, "%.17g", *(const double *)field);
 		break;
 	case OPTION_STRING:
 		snprintf(buffer, size, "%s", (const char *)field);
@@ -242,13 +242,27 @@ static void format_value(const struct option_spec *spec, const void *field, char
 	}
 }
 
+/* Copies text for a one-line message: control characters become '?'. */
+static void printable(const char *text, char *buffer, size_t size)
+{
+	size_t i = 0;
+
+	for (; text[i] != '\0' && i + 1 < size; i++)
+		buffer[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ? '?' : text[i];
+	buffer[i] = '\0';
+}
+
 static void warn_unknown_key(const char *key, size_t length, debug_options_warn_fn warn,
 	void *context)
 {
-	char message[1024];
-	size_t used = (size_t)snprintf(message, sizeof(message),
-		"area_malloc: unknown option '%.*s' in AREA_MALLOC_OPTIONS, ignored; valid options:",
-		(int)(length > 64 ? 64 : length), key);
+	char message[1024], name[65];
+	size_t used;
+
+	snprintf(name, sizeof(name), "%.*s", (int)(length > 64 ? 64 : length), key);
+	printable(name, name, sizeof(name));
+	used = (size_t)snprintf(message, sizeof(message),
+		"area_malloc: unknown option '%s' in AREA_MALLOC_OPTIONS, ignored; valid options:",
+		name);
 
 	for (size_t i = 0; i < OPTION_COUNT && used < sizeof(message); i++)
 		used += (size_t)snprintf(message + used, sizeof(message) - used, "%s %s",
@@ -256,15 +270,50 @@ static void warn_unknown_key(const char *key, size_t length, debug_options_warn_
 	warn(message, context);
 }
 
+/* What the option accepts, from its table entry, so no help text can miss it. */
+static void describe_accepted(const struct option_spec *spec, char *buffer, size_t size)
+{
+	switch (spec->type) {
+	case OPTION_UNSIGNED:
+	case OPTION_U64:
+	case OPTION_INT:
+	case OPTION_I32:
+		snprintf(buffer, size, "a number from %llu to %llu", (unsigned long long)spec->min,
+			(unsigned long long)spec->max);
+		break;
+	case OPTION_SIZE:
+		snprintf(buffer, size, "a size from %llu to %llu bytes, k/m/g suffixes allowed",
+			(unsigned long long)spec->min, (unsigned long long)spec->max);
+		break;
+	case OPTION_STRING:
+		snprintf(buffer, size, "at most %zu characters", spec->field_size - 1);
+		break;
+	case OPTION_BOOL:
+		snprintf(buffer, size, "0 or 1");
+		break;
+	case OPTION_PROBABILITY:
+		snprintf(buffer, size, "a number from 0 to 1");
+		break;
+	case OPTION_FORMAT:
+		snprintf(buffer, size, "text or json");
+		break;
+	}
+}
+
 static void warn_bad_value(const struct option_spec *spec, const char *value,
 	const void *field, debug_options_warn_fn warn, void *context)
 {
-	char message[1024], current[DEBUG_OPTIONS_PATH_MAX + 1];
+	char message[1024], current[DEBUG_OPTIONS_PATH_MAX + 1], shown[65], current_shown[201];
+	char accepted[128];
 
 	format_value(spec, field, current, sizeof(current));
+	printable(value, shown, sizeof(shown));
+	printable(current, current_shown, sizeof(current_shown));
+	describe_accepted(spec, accepted, sizeof(accepted));
 	snprintf(message, sizeof(message),
-		"area_malloc: bad value '%.64s' for option '%s' (%s); using %s%.200s%s",
-		value, spec->key, spec->help, current[0] ? "" : "'", current, current[0] ? "" : "'");
+		"area_malloc: bad value '%s' for option '%s' (%s: %s); using %s%s%s", shown,
+		spec->key, spec->help, accepted, current[0] ? "" : "'", current_shown,
+		current[0] ? "" : "'");
 	warn(message, context);
 }
 
@@ -299,10 +348,13 @@ int debug_options_parse(const char *text, struct debug_options *options,
 			cursor++;
 		key_length = (size_t)(cursor - key);
 		if (*cursor != '=') {
-			char message[256];
+			char message[256], name[65];
+			snprintf(name, sizeof(name), "%.*s", (int)(key_length > 64 ? 64 : key_length),
+				key);
+			printable(name, name, sizeof(name));
 			snprintf(message, sizeof(message),
-				"area_malloc: option '%.*s' in AREA_MALLOC_OPTIONS has no value "
-				"(write key=value), ignored", (int)(key_length > 64 ? 64 : key_length), key);
+				"area_malloc: option '%s' in AREA_MALLOC_OPTIONS has no value "
+				"(write key=value), ignored", name);
 			warn(message, context);
 			problems++;
 			continue;
@@ -319,6 +371,8 @@ int debug_options_parse(const char *text, struct debug_options *options,
 			}
 			if (*cursor == quote)
 				cursor++;
+			else
+				overlong = true; /* unterminated quote: refuse the value */
 			if (*cursor != '\0' && *cursor != ':') {
 				overlong = true; /* text after the closing quote */
 				while (*cursor != '\0' && *cursor != ':')
@@ -358,13 +412,15 @@ size_t debug_options_format(const struct debug_options *options, char *buffer, s
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
 		const struct option_spec *spec = &option_specs[i];
 		char value[DEBUG_OPTIONS_PATH_MAX + 1];
-		bool quote;
+		char quote;
 		int written;
 
 		format_value(spec, (const char *)options + spec->offset, value, sizeof(value));
-		quote = strchr(value, ':') != NULL;
-		written = snprintf(buffer + used, used < size ? size - used : 0, "%s%s=%s%s%s",
-			i == 0 ? "" : ":", spec->key, quote ? "'" : "", value, quote ? "'" : "");
+		/* a value with ':' is quoted, with the quote it does not contain */
+		quote = strchr(value, ':') != NULL ? (strchr(value, '\'') != NULL ? '"' : '\'') : 0;
+		written = snprintf(used < size ? buffer + used : NULL, used < size ? size - used : 0,
+			"%s%s=%.*s%s%.*s", i == 0 ? "" : ":", spec->key, quote ? 1 : 0, &quote, value,
+			quote ? 1 : 0, &quote);
 		if (written > 0)
 			used += (size_t)written;
 	}

@@ -605,7 +605,8 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 	public_report.text = text != NULL ? text : "";
 	if (!offer_to_hook(&public_report)) {
 		mutex_lock(&reporter_lock);
-		error_count++;
+		if (report->counts)
+			error_count++;
 		if (text != NULL)
 			write_out(text, length);
 		mutex_unlock(&reporter_lock);

@@ -74,6 +74,8 @@ struct leak_report {
 	const char *when;		/* "at delete_pool", "at unload", "at exit", "on request" */
 	struct leak_group *groups;	/* sorted by bytes, largest first, by the caller */
 	size_t group_count;
+	bool counts;			/* toward the exit status (not for a look from
+					 * the kernel debugger) */
 };
 
 void reporter_init(const struct debug_options *options);

@@ -48,8 +48,14 @@
 
 struct image_table {
 	size_t count;
-	struct { uintptr_t start, end; } ranges[];
+	struct { uintptr_t start, end; } ranges[MAX_IMAGES];
 };
+
+/* Tables are static and reused in turn: a lock-free reader holds one for a
+ * binary search only, far shorter than the one-second refresh interval. */
+#define IMAGE_TABLES 4
+static struct image_table image_tables[IMAGE_TABLES];
+static unsigned next_image_table;
 
 static mutex writer_lock = MUTEX_INITIALIZER("area_malloc node writer");
 static bool active;
@@ -291,8 +297,8 @@ static void write_images_locked(void)
 	header.images_generation++;
 	write_all(process_fd, &header, sizeof(header), 0);
 
-	table = malloc(sizeof(*table) + count * sizeof(table->ranges[0]));
-	if (table != NULL) {
+	table = &image_tables[next_image_table++ % IMAGE_TABLES];
+	{
 		table->count = 0;
 		for (size_t i = 0; i < count; i++) {
 			if (records[i].end <= records[i].start)
