@@ -12,3 +12,4 @@ include tests/symbolize/local.mk
 include tests/debug_zoo/local.mk
 include tests/debug_api/local.mk
 include tests/node/local.mk
+include tests/bench/local.mk
