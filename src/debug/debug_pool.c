@@ -1316,8 +1316,10 @@ int32 debug_check_pool(const void *pool_id)
 	int problems;
 	bool locked;
 
-	if (pool_id == NULL)
-		return debug_check_command(0);
+	if (pool_id == NULL) {
+		int pools;
+		return check_pools(0, &pools);
+	}
 	pool = acquire_for_query(pool_id);
 	if (pool == NULL)
 		return B_BAD_VALUE;
@@ -1689,15 +1691,25 @@ static void check_one_pool(const void *id, struct pool *pool, void *context)
 	flush_pending(&pending);
 }
 
-int debug_check_command(area_id area)
+/* Checks the pools with that area id (0: all); -1 when there is none. */
+static int check_pools(area_id area, int *pools_checked)
 {
 	struct check_command totals = { 0 };
 	int pools = for_each_pool(area, check_one_pool, &totals);
 
+	*pools_checked = pools;
 	if (area != 0 && pools == 0)
 		return -1;
-	kprintf("%d pool(s) checked, %d problem(s)\n", pools, totals.problems);
 	return totals.problems;
+}
+
+int debug_check_command(area_id area)
+{
+	int pools, problems = check_pools(area, &pools);
+
+	if (problems >= 0)
+		kprintf("%d pool(s) checked, %d problem(s)\n", pools, problems);
+	return problems;
 }
 
 /* ---- deletion ---- */
