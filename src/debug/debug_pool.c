@@ -1309,6 +1309,8 @@ static struct pool *acquire_for_query(const void *pool_id)
 	return pool_registry_acquire(pool_id, &pool) == POOL_ACQUIRED ? pool : NULL;
 }
 
+static int check_pools(area_id area, int *pools_checked);
+
 int32 debug_check_pool(const void *pool_id)
 {
 	struct pending_list pending = { .count = 0, .dropped = 0 };
