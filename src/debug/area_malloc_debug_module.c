@@ -23,6 +23,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <KernelExport.h>
 #include <drivers/area_malloc.h>
@@ -33,6 +34,7 @@
 #include "debug/report.h"
 #include "kernel/exit_hook.h"
 #include "kernel/lock.h"
+#include "node/node_commands.h"
 #include "node/node_writer.h"
 
 static mutex init_lock = MUTEX_INITIALIZER("area_malloc debug init");
@@ -181,6 +183,34 @@ static int command_leaks(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * allocations, allocations_per_caller, pool_log: the very implementations
+ * pooldump runs, over this process's own node, printing through kprintf.
+ * (pools, pool, check and leaks above work on the live pools instead, and
+ * report through the module's reporter, so a report hook sees them.)
+ */
+static void print_through_kprintf(void *cookie, const char *text)
+{
+	(void)cookie;
+	kprintf("%s", text);
+}
+
+static int command_from_node(int argc, char **argv)
+{
+	struct node_command_context context;
+
+	if (!node_writer_active()) {
+		kprintf("%s: this process has no debug node (option node=0, or it could not be "
+			"created)\n", argv[0]);
+		return 3;
+	}
+	memset(&context, 0, sizeof(context));
+	context.node_dir = options.node_dir[0] != '\0' ? options.node_dir : NULL;
+	context.pid = getpid();
+	context.print = print_through_kprintf;
+	return node_command_run(&context, argc, argv);
+}
+
 static const struct {
 	const char *name;
 	debugger_command_hook hook;
@@ -190,6 +220,11 @@ static const struct {
 	{ "pool", command_pool, "Show one area_malloc pool: pool <pool id>" },
 	{ "check", command_check, "Check canaries, poison and heap invariants: check [<pool id>]" },
 	{ "leaks", command_leaks, "Report live blocks grouped by site: leaks [<pool id>]" },
+	{ "allocations", command_from_node,
+		"allocations [pool ID] [thread TID] [caller ADDR|SYMBOL] [size MIN[-MAX]] [stats]" },
+	{ "allocations_per_caller", command_from_node,
+		"allocations_per_caller [-c] [pool ID]: live blocks grouped by caller" },
+	{ "pool_log", command_from_node, "pool_log ID [N]: the last N events of a pool" },
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))

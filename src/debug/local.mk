@@ -30,7 +30,8 @@ src_debug_area_malloc_debug_la_SOURCES = src/debug/area_malloc_debug_module.c
 src_debug_area_malloc_debug_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
 	-shared -rpath '$(debug_moduledir)' -no-undefined \
 	-export-symbols-regex '^modules$$'
-src_debug_area_malloc_debug_la_LIBADD = libamdebug.la libamcore.la libarea_malloc.la $(DW_LIBS)
+src_debug_area_malloc_debug_la_LIBADD = libamnodereader.la libamdebug.la libamcore.la \
+	libarea_malloc.la $(DW_LIBS)
 
 all_local_targets += stage-debug-module
 stage-debug-module: src/debug/area_malloc_debug.la

@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -200,6 +201,7 @@ struct session {
 	size_t error_count;
 	const char *query;
 	size_t items;		/* elements printed in the current JSON array */
+	bool damage_is_finding;	/* check: a damaged heap is what it looks for */
 };
 
 /* "," before every element of a JSON array but the first. */
@@ -442,6 +444,9 @@ static int for_each_pool(struct session *session, int area, pool_visit_fn fn, vo
 				session_error(session, error.status, error.message);
 			continue;
 		}
+		/* the blocks past the damage are missing from any listing */
+		if (pool->heap_problem != NULL && !session->damage_is_finding)
+			raise_status(session, NODE_STATUS_DAMAGED);
 		fn(session, pool, context);
 		node_pool_release(pool);
 		visited++;
@@ -640,8 +645,9 @@ static int compare_groups_by_count(const void *a, const void *b)
 
 static void group_table_sort(struct group_table *table, bool by_count)
 {
-	qsort(table->groups, table->count, sizeof(*table->groups),
-		by_count ? compare_groups_by_count : compare_groups_by_bytes);
+	if (table->count > 1)
+		qsort(table->groups, table->count, sizeof(*table->groups),
+			by_count ? compare_groups_by_count : compare_groups_by_bytes);
 	free(table->slots); /* indices are stale once sorted */
 	table->slots = NULL;
 	table->slot_capacity = 0;
@@ -1161,8 +1167,7 @@ static int command_pool_log(struct session *session, int argc, char **argv)
 
 struct leak_walk {
 	struct group_table table;
-	int64_t since;
-	const struct debug_layout *layout;
+	int64_t since;		/* the process's mark; 0: every live block */
 };
 
 struct leak_totals {
@@ -1455,7 +1460,7 @@ static void check_pool(struct session *session, struct node_pool *pool, void *co
 	node_pool_walk(pool, check_block, &walk);
 	if (pool->heap_problem != NULL) {
 		pool_problem(&walk, "heap-corruption", pool->heap_problem);
-	} else if (pool->copy != NODE_COPY_INCONSISTENT
+	} else if (pool->copy != NODE_COPY_INCONSISTENT && pool->damaged_blocks == 0
 		&& (d->live_blocks != pool->live_blocks || d->used_bytes != pool->live_bytes
 			|| d->quarantined_blocks != pool->quarantined_blocks)) {
 		snprintf(detail, sizeof(detail),
@@ -1486,6 +1491,7 @@ static int command_check(struct session *session, int argc, char **argv)
 	}
 	if (!session_open_node(session, &status))
 		return status;
+	session->damage_is_finding = true;
 	if (session->context->json)
 		put_str(out, ",\"problems\":[");
 	for_each_pool(session, area, check_pool, &totals);
@@ -1531,17 +1537,22 @@ static const struct command commands[] = {
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
 
+static char usage_text[2048];
+static pthread_once_t usage_once = PTHREAD_ONCE_INIT;
+
+static void compose_usage(void)
+{
+	size_t length = 0;
+
+	for (size_t i = 0; i < COMMAND_COUNT && length < sizeof(usage_text); i++)
+		length += (size_t)snprintf(usage_text + length, sizeof(usage_text) - length,
+			"  %s\n      %s\n", commands[i].usage, commands[i].summary);
+}
+
 const char *node_command_usage(void)
 {
-	static char text[2048];
-
-	if (text[0] == '\0') {
-		size_t length = 0;
-		for (size_t i = 0; i < COMMAND_COUNT && length < sizeof(text); i++)
-			length += (size_t)snprintf(text + length, sizeof(text) - length,
-				"  %s\n      %s\n", commands[i].usage, commands[i].summary);
-	}
-	return text;
+	pthread_once(&usage_once, compose_usage);
+	return usage_text;
 }
 
 static int command_help(struct session *session, int argc, char **argv)

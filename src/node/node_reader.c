@@ -361,9 +361,11 @@ static enum node_status read_images(struct node *node, int fd, uint64_t file_byt
 			process->image_record_bytes, record_bytes);
 		return error->status;
 	}
+	/* only the records in use must be in the file: the writer may leave the
+	 * rest of the capacity unwritten */
 	if (process->images_offset % 8 != 0 || process->images_offset < sizeof(*process)
 		|| process->images_offset > file_bytes
-		|| process->images_capacity > (file_bytes - process->images_offset) / record_bytes
+		|| count > (file_bytes - process->images_offset) / record_bytes
 		|| count > process->images_capacity || count > MAX_IMAGES) {
 		set_error(error, NODE_STATUS_DAMAGED,
 			"process file: image table (%" PRIu64 " of %" PRIu64 " records at offset %"
@@ -676,12 +678,15 @@ static int open_pool_file(struct node *node, int area, int flags, struct stat *s
 
 	snprintf(name, sizeof(name), NODE_POOL_FILE_PREFIX "%d", area);
 	fd = open_checked_file(node->dir_fd, name, flags, node->owner, status, error);
-	if (fd < 0 && error->status == NODE_STATUS_NO_SUCH)
+	if (fd < 0 && error->status == NODE_STATUS_NO_SUCH) {
 		set_error(error, NODE_STATUS_NO_SUCH, "process %d has no pool %d", (int)node->pid,
 			area);
-	else if (fd < 0)
-		set_error(error, error->status, "pool %d: %.*s", area, NODE_MESSAGE_MAX - 20,
-			error->message);
+	} else if (fd < 0) {
+		char why[NODE_MESSAGE_MAX];
+		memcpy(why, error->message, sizeof(why));
+		set_error(error, error->status, "pool %d of process %d: %.*s", area,
+			(int)node->pid, NODE_MESSAGE_MAX - 48, why);
+	}
 	return fd;
 }
 
@@ -916,25 +921,34 @@ static bool copy_file(int fd, unsigned char *buffer, size_t bytes, bool fresh)
 	return true;
 }
 
-/* The type words a process-shared robust pthread mutex may carry (glibc). */
+/* A reference mutex's type word: process-shared, robust, of type (-1: the
+ * default, which glibc encodes apart from an explicit PTHREAD_MUTEX_NORMAL). */
+static int reference_kind(int type)
+{
+	pthread_mutexattr_t attributes;
+	pthread_mutex_t reference;
+	int kind;
+
+	pthread_mutexattr_init(&attributes);
+	if (type >= 0)
+		pthread_mutexattr_settype(&attributes, type);
+	pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&reference, &attributes);
+	kind = reference.__data.__kind;
+	pthread_mutex_destroy(&reference);
+	pthread_mutexattr_destroy(&attributes);
+	return kind;
+}
+
+/* Does the type word say process-shared robust mutex (glibc's encoding)? */
 static bool is_shared_robust_mutex(const pthread_mutex_t *mutex)
 {
-	static const int types[] = { PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_ERRORCHECK,
+	static const int types[] = { -1, PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_ERRORCHECK,
 		PTHREAD_MUTEX_RECURSIVE, PTHREAD_MUTEX_ADAPTIVE_NP };
 
 	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		pthread_mutexattr_t attributes;
-		pthread_mutex_t reference;
-		bool same;
-		pthread_mutexattr_init(&attributes);
-		pthread_mutexattr_settype(&attributes, types[i]);
-		pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
-		pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
-		pthread_mutex_init(&reference, &attributes);
-		same = reference.__data.__kind == mutex->__data.__kind;
-		pthread_mutex_destroy(&reference);
-		pthread_mutexattr_destroy(&attributes);
-		if (same)
+		if (reference_kind(types[i]) == mutex->__data.__kind)
 			return true;
 	}
 	return false;

@@ -347,7 +347,10 @@ static bool create_process_file(void)
 	header.image_record_bytes = sizeof(struct symbolizer_image_record);
 	header.images_offset = (sizeof(header) + 4095) & ~(uint64_t)4095;
 	header.images_capacity = MAX_IMAGES;
-	if (!write_all(process_fd, &header, sizeof(header), 0)) {
+	/* room for the whole image table (sparse until used) */
+	if (ftruncate(process_fd, (off_t)(header.images_offset
+		+ (uint64_t)MAX_IMAGES * sizeof(struct symbolizer_image_record))) != 0
+		|| !write_all(process_fd, &header, sizeof(header), 0)) {
 		warn("cannot write the node's process file: %s; no debug node", strerror(errno));
 		return false;
 	}

@@ -1,0 +1,129 @@
+/*
+ * pooldump.c - KDL-style pool dumps of processes that run the debug build
+ * of area_malloc, live or after they died, from the debug nodes they publish
+ * (node_format.h). The commands themselves live in src/node/node_commands.c,
+ * shared with the debug module's in-process debugger commands; this file is
+ * the command line: options, usage, output streams and exit status
+ * (pooldump(1)).
+ *
+ * Locking: single-threaded.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/node_commands.h"
+
+static void print_out(void *cookie, const char *text)
+{
+	(void)cookie;
+	fputs(text, stdout);
+}
+
+static void print_err(void *cookie, const char *text)
+{
+	(void)cookie;
+	fflush(stdout);
+	fprintf(stderr, "pooldump: %s", text);
+}
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: pooldump [--node-dir DIR] [--json]                        list the nodes\n"
+		"       pooldump [--node-dir DIR] [--json] -p PID COMMAND [ARGS]  run a pool command\n"
+		"       pooldump [--node-dir DIR] [--json] --clean                remove dead nodes\n"
+		"       pooldump --help\n"
+		"The node directory defaults to " NODE_DIR_PREFIX "UID.\n"
+		"Commands:\n%s"
+		"Exit status: 0 success; 1 leaks or errors found (leaks, check); 2 usage error;\n"
+		"3 no such process or node; 4 unreadable or damaged node.\n",
+		node_command_usage());
+}
+
+static int usage_error(const char *message, const char *argument)
+{
+	fprintf(stderr, "pooldump: %s%s%s\n", message, argument ? ": " : "",
+		argument ? argument : "");
+	usage(stderr);
+	return NODE_STATUS_USAGE;
+}
+
+static bool parse_pid(const char *text, pid_t *pid)
+{
+	char *end;
+	long value;
+
+	if (text[0] < '0' || text[0] > '9')
+		return false;
+	value = strtol(text, &end, 10);
+	if (*end != '\0' || value <= 0 || value > INT32_MAX)
+		return false;
+	*pid = (pid_t)value;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "node-dir", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "clean", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct node_command_context context = {
+		.print = print_out,
+		.print_error = print_err,
+	};
+	bool clean = false;
+	int option, status;
+
+	opterr = 0;
+	/* '+': stop at the command, whose own arguments may start with '-' (-c) */
+	while ((option = getopt_long(argc, argv, "+jp:h", options, NULL)) != -1) {
+		switch (option) {
+		case 'd':
+			if (optarg[0] == '\0')
+				return usage_error("empty node directory", NULL);
+			context.node_dir = optarg;
+			break;
+		case 'j':
+			context.json = true;
+			break;
+		case 'p':
+			if (!parse_pid(optarg, &context.pid))
+				return usage_error("bad process id", optarg);
+			break;
+		case 'c':
+			clean = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return NODE_STATUS_OK;
+		default:
+			return usage_error("unknown or incomplete option", argv[optind - 1]);
+		}
+	}
+	if (clean) {
+		if (context.pid != 0 || optind < argc)
+			return usage_error("--clean takes no process and no command", NULL);
+		status = node_command_clean(&context);
+	} else if (context.pid == 0) {
+		if (optind < argc)
+			return usage_error("a command needs a process (-p PID)", argv[optind]);
+		status = node_command_list(&context);
+	} else {
+		if (optind == argc)
+			return usage_error("no command given", NULL);
+		status = node_command_run(&context, argc - optind, argv + optind);
+		if (status == NODE_STATUS_USAGE && !context.json)
+			usage(stderr);
+	}
+	fflush(stdout);
+	return status;
+}
