@@ -10,6 +10,7 @@
  */
 #include "config.h"
 
+#include <stddef.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -85,9 +86,14 @@ static void seal_header(const struct debug_layout *layout, struct debug_block_he
 	header->checksum = keyed_checksum(layout, header, layout->header_size);
 }
 
+/* The quarantine link is left out of the record's checksum: relinking
+ * must never re-seal (and so hide) damage done to a freed block. The pool
+ * validates links on their own before following them. */
+#define SEALED_RECORD_BYTES offsetof(struct debug_free_record, next)
+
 static void seal_free_record(const struct debug_layout *layout, struct debug_free_record *record)
 {
-	record->checksum = keyed_checksum(layout, record, sizeof(*record));
+	record->checksum = keyed_checksum(layout, record, SEALED_RECORD_BYTES);
 }
 
 static void write_trailing_canary(const struct debug_layout *layout,
@@ -169,7 +175,15 @@ void debug_block_set_next(const struct debug_layout *layout, struct debug_block_
 	struct debug_free_record *record = debug_block_user(layout, header);
 
 	record->next = next;
-	seal_free_record(layout, record);
+}
+
+struct debug_block_header *debug_block_quarantine_next(const struct debug_layout *layout,
+	const struct debug_block_header *header)
+{
+	const struct debug_free_record *record =
+		debug_block_user(layout, (struct debug_block_header *)header);
+
+	return record->next;
 }
 
 bool debug_block_header_ok(const struct debug_layout *layout,
@@ -240,7 +254,7 @@ struct debug_block_finding debug_block_check_at(const struct debug_layout *layou
 	if (header->state == BLOCK_QUARANTINED) {
 		const struct debug_free_record *record = (const void *)user;
 		if (record->checksum
-			!= checksum_at(layout, record, sizeof(*record), at + layout->front_size)) {
+			!= checksum_at(layout, record, SEALED_RECORD_BYTES, at + layout->front_size)) {
 			finding.problem = BLOCK_POISON_DAMAGED;
 			finding.offset = 0;
 			return finding;
@@ -286,7 +300,7 @@ bool debug_block_freed_by_at(const struct debug_layout *layout,
 		debug_block_user(layout, (struct debug_block_header *)header);
 
 	if (record->checksum
-		!= checksum_at(layout, record, sizeof(*record), at + layout->front_size))
+		!= checksum_at(layout, record, SEALED_RECORD_BYTES, at + layout->front_size))
 		return false;
 	memset(freed_by, 0, sizeof(*freed_by));
 	freed_by->thread = (thread_id)record->thread;

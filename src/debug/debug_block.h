@@ -161,9 +161,12 @@ bool debug_block_freed_by(const struct debug_layout *layout,
 	const struct debug_block_header *header, area_malloc_owner *freed_by,
 	struct debug_block_header **next);
 
-/* Sets the quarantine link of a quarantined block (rewrites its checksum). */
+/* The quarantine link of a quarantined block; the link is not covered by the
+ * free record's checksum (relinking never re-seals), so callers validate it. */
 void debug_block_set_next(const struct debug_layout *layout, struct debug_block_header *header,
 	struct debug_block_header *next);
+struct debug_block_header *debug_block_quarantine_next(const struct debug_layout *layout,
+	const struct debug_block_header *header);
 
 /* The owner tag stored in a header. */
 void debug_block_owner(const struct debug_block_header *header, area_malloc_owner *owner);

@@ -317,15 +317,20 @@ static void free_space_close(struct debug_block_header *header, size_t usable)
 
 /* ---- quarantine ---- */
 
-/* Checks a block leaving quarantine and returns it to the heap. */
+/* Checks a block leaving quarantine and returns it to the heap. link_damaged:
+ * its quarantine link had been overwritten (a write into the freed block). */
 static void release_quarantined(struct pool *pool, struct debug_block_header *header,
-	struct pending_list *pending)
+	bool link_damaged, struct pending_list *pending)
 {
 	size_t usable = heap_usable_size(pool->heap, header);
 	struct debug_block_finding finding;
 
 	block_open(header, usable);
 	finding = debug_block_check(&layout, header, usable);
+	if (finding.problem == BLOCK_OK && link_damaged) {
+		finding.problem = BLOCK_POISON_DAMAGED;
+		finding.offset = offsetof(struct debug_free_record, next);
+	}
 	if (finding.problem != BLOCK_OK) {
 		void *user = debug_block_user(&layout, header);
 		struct pending *report = new_pending(pending, "use-after-free", "reuse", user, NULL);
@@ -345,20 +350,39 @@ static void release_quarantined(struct pool *pool, struct debug_block_header *he
 	free_space_close(header, usable);
 }
 
-/* Takes the oldest block off the quarantine; NULL when empty. */
-static struct debug_block_header *quarantine_pop(struct pool *pool)
+/* A quarantine link worth following: a used chunk holding a quarantined block. */
+static bool quarantine_link_ok(struct pool *pool, struct debug_block_header *next)
+{
+	size_t usable;
+	bool ok;
+
+	if (next == NULL)
+		return true;
+	if (!heap_block_is_live(pool->heap, next))
+		return false;
+	usable = heap_usable_size(pool->heap, next);
+	block_open(next, usable);
+	ok = debug_block_header_ok(&layout, next, usable) && next->state == BLOCK_QUARANTINED;
+	block_close(next, usable);
+	return ok;
+}
+
+/* Takes the oldest block off the quarantine; NULL when empty. *link_damaged
+ * tells that its link was overwritten: the rest of the FIFO is then found
+ * again by a heap walk. */
+static struct debug_block_header *quarantine_pop(struct pool *pool, bool *link_damaged)
 {
 	struct debug_pool *debug = debug_of(pool);
 	struct debug_block_header *header = debug->quarantine_head;
-	struct debug_block_header *next = NULL;
-	area_malloc_owner ignored;
+	struct debug_block_header *next;
 
+	*link_damaged = false;
 	if (header == NULL)
 		return NULL;
 	block_open(header, heap_usable_size(pool->heap, header));
-	if (!debug_block_freed_by(&layout, header, &ignored, &next)) {
-		/* The free record (and its link) was overwritten: the rest of the
-		 * FIFO cannot be trusted, so it is found again by a heap walk. */
+	next = debug_block_quarantine_next(&layout, header);
+	if (!quarantine_link_ok(pool, next)) {
+		*link_damaged = true;
 		next = NULL;
 	}
 	debug->quarantine_head = next;
@@ -376,14 +400,17 @@ static void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pendin
 	struct debug_pool *debug = debug_of(pool);
 
 	while (debug->d.quarantined_bytes > keep_bytes) {
-		struct debug_block_header *header = quarantine_pop(pool);
+		bool link_damaged;
+		struct debug_block_header *header = quarantine_pop(pool, &link_damaged);
 		if (header == NULL) {
 			rebuild_quarantine_after_damage(pool);
 			if (debug->quarantine_head == NULL)
 				break;
 			continue;
 		}
-		release_quarantined(pool, header, pending);
+		release_quarantined(pool, header, link_damaged, pending);
+		if (link_damaged)
+			rebuild_quarantine_after_damage(pool);
 	}
 }
 
@@ -1034,6 +1061,10 @@ static void report_foreign_pointer(struct pool *call_pool, void *ptr, const char
 	bool locked;
 
 	pool_registry_for_each(find_owning_pool, &search);
+	/* the call's own area but outside its blocks (its control pages): not
+	 * another pool's block, just not a block */
+	if (search.id == call_pool->id)
+		search.id = NULL;
 	if (search.id == NULL || pool_registry_acquire(search.id, &owner) != POOL_ACQUIRED) {
 		report = new_pending(&pending, "invalid-free", what, ptr, caller);
 		locked = debug_lock(call_pool);
@@ -1042,8 +1073,8 @@ static void report_foreign_pointer(struct pool *call_pool, void *ptr, const char
 		log_event(call_pool, LOG_ERROR, ptr, 0, caller);
 		debug_unlock(call_pool, locked);
 		snprintf(report->detail, sizeof(report->detail),
-			"%p is not in any pool (a stack, heap, static or wild address); "
-			"the call is refused", ptr);
+			"%p is not in any pool's blocks (a stack, heap, static or wild address, or "
+			"the pool's own control pages); the call is refused", ptr);
 		flush_pending(&pending);
 		return;
 	}
