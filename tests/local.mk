@@ -12,4 +12,5 @@ include tests/symbolize/local.mk
 include tests/debug_zoo/local.mk
 include tests/debug_api/local.mk
 include tests/node/local.mk
+include tests/node_writer/local.mk
 include tests/bench/local.mk
