@@ -1162,16 +1162,19 @@ void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 	flush_pending(&pending);
 }
 
-/* Resizes an opened live block in place (the heap already moved its end). */
+/* Resizes an opened live block in place (the heap already moved its end;
+ * old_usable is the chunk's usable size before). */
 static void resize_block_locked(struct pool *pool, struct debug_block_header *header,
-	size_t old_size, size_t new_size)
+	size_t old_size, size_t new_size, size_t old_usable)
 {
 	size_t usable = heap_usable_size(pool->heap, header);
 
-	block_open(header, usable); /* the chunk may have grown into free space */
-	debug_block_resize(&layout, header, usable, new_size);
+	/* Valgrind hides what a shrink gives back: that is free heap memory
+	 * now, so expose it again (and what a growth added) after telling it */
 	if (shadow_active)
 		shadow_block_resized(debug_block_user(&layout, header), old_size, new_size);
+	block_open(header, usable > old_usable ? usable : old_usable);
+	debug_block_resize(&layout, header, usable, new_size);
 	block_close(header, usable);
 }
 
@@ -1209,7 +1212,7 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 		struct debug_pool *debug = debug_of(pool);
 		size_t old_size = header->size;
 		debug->d.used_bytes -= old_size - size;
-		resize_block_locked(pool, header, old_size, size);
+		resize_block_locked(pool, header, old_size, size, usable);
 		owner.sequence = debug->next_sequence++;
 		log_event(pool, LOG_REALLOC, ptr, size, &owner);
 		result = ptr;
@@ -1225,7 +1228,7 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 		debug->d.used_bytes += size - old_size;
 		if (debug->d.used_bytes > debug->d.peak_bytes)
 			debug->d.peak_bytes = debug->d.used_bytes;
-		resize_block_locked(pool, header, old_size, size);
+		resize_block_locked(pool, header, old_size, size, usable);
 		owner.sequence = debug->next_sequence++;
 		log_event(pool, LOG_REALLOC, ptr, size, &owner);
 		result = ptr;
