@@ -1578,21 +1578,32 @@ uint64 debug_mark(void)
 	return (uint64)mark;
 }
 
-status_t debug_set_pool_name(const void *pool_id, const char *name)
+/* Runs fn on the pool id names, under its lock; B_BAD_VALUE when it names none. */
+static status_t with_locked_pool(const void *pool_id, void (*fn)(struct pool *, void *),
+	void *context)
 {
-	struct pool *pool;
+	struct pool *pool = acquire_for_query(pool_id);
 	bool locked;
 
-	if (name == NULL)
-		return B_BAD_VALUE;
-	pool = acquire_for_query(pool_id);
 	if (pool == NULL)
 		return B_BAD_VALUE;
 	locked = debug_lock(pool);
-	snprintf(debug_of(pool)->d.name, POOL_NAME_MAX, "%s", name);
+	fn(pool, context);
 	debug_unlock(pool, locked);
 	pool_registry_release(pool_id);
 	return B_OK;
+}
+
+static void set_name_locked(struct pool *pool, void *name)
+{
+	snprintf(debug_of(pool)->d.name, POOL_NAME_MAX, "%s", (const char *)name);
+}
+
+status_t debug_set_pool_name(const void *pool_id, const char *name)
+{
+	if (name == NULL)
+		return B_BAD_VALUE;
+	return with_locked_pool(pool_id, set_name_locked, (void *)name);
 }
 
 static void read_stats_locked(struct pool *pool, area_malloc_pool_stats *stats)
@@ -1614,21 +1625,16 @@ static void read_stats_locked(struct pool *pool, area_malloc_pool_stats *stats)
 	stats->errors = debug->d.errors;
 }
 
+static void read_stats(struct pool *pool, void *stats)
+{
+	read_stats_locked(pool, stats);
+}
+
 status_t debug_get_pool_stats(const void *pool_id, area_malloc_pool_stats *stats)
 {
-	struct pool *pool;
-	bool locked;
-
 	if (stats == NULL)
 		return B_BAD_VALUE;
-	pool = acquire_for_query(pool_id);
-	if (pool == NULL)
-		return B_BAD_VALUE;
-	locked = debug_lock(pool);
-	read_stats_locked(pool, stats);
-	debug_unlock(pool, locked);
-	pool_registry_release(pool_id);
-	return B_OK;
+	return with_locked_pool(pool_id, read_stats, stats);
 }
 
 /* ---- kernel debugger views ---- */

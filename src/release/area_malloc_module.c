@@ -58,7 +58,8 @@ static status_t am_delete_pool(const void *pool_id)
 	return B_OK;
 }
 
-static void *am_malloc(const void *pool_id, size_t size)
+/* One allocation under the pool's lock, counted as done or failed. */
+static void *allocate(const void *pool_id, size_t size, bool zeroed)
 {
 	struct pool *pool = pool_registry_lookup(pool_id);
 	void *block;
@@ -67,7 +68,7 @@ static void *am_malloc(const void *pool_id, size_t size)
 	if (pool == NULL)
 		return NULL;
 	locked = pool_lock(pool);
-	block = heap_alloc(pool->heap, size);
+	block = zeroed ? heap_alloc_zeroed(pool->heap, size) : heap_alloc(pool->heap, size);
 	if (block != NULL)
 		pool->allocations++;
 	else
@@ -76,26 +77,19 @@ static void *am_malloc(const void *pool_id, size_t size)
 	return block;
 }
 
+static void *am_malloc(const void *pool_id, size_t size)
+{
+	return allocate(pool_id, size, false);
+}
+
 static void *am_calloc(const void *pool_id, size_t count, size_t size)
 {
-	struct pool *pool = pool_registry_lookup(pool_id);
 	size_t total;
-	void *block;
-	bool locked;
 
-	if (pool == NULL)
-		return NULL;
-	locked = pool_lock(pool);
+	/* an overflowing product is a request no pool can satisfy */
 	if (__builtin_mul_overflow(count, size, &total))
-		block = NULL;
-	else
-		block = heap_alloc_zeroed(pool->heap, total);
-	if (block != NULL)
-		pool->allocations++;
-	else
-		pool->failed_requests++;
-	pool_unlock(pool, locked);
-	return block;
+		total = SIZE_MAX;
+	return allocate(pool_id, total, true);
 }
 
 static void report_bad_pointer(const char *call, const void *pool_id, const void *ptr,
