@@ -154,6 +154,14 @@ static void describe_pool(struct pool *pool, struct report_pool *out, char *name
 	out->creator = creator;
 }
 
+/* Only the counters: the items are written as they are used (a list is
+ * some 18 KB, which zeroing on every call would cost more than the call). */
+static inline void pending_init(struct pending_list *list)
+{
+	list->count = 0;
+	list->dropped = 0;
+}
+
 static struct pending *new_pending(struct pending_list *list, const char *kind, const char *what,
 	const void *address, const area_malloc_owner *detected)
 {
@@ -786,7 +794,8 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 static void report_invalid_pool(const void *pool_id, enum pool_acquire_result result,
 	const char *what, const void *address, const area_malloc_owner *detected)
 {
-	struct pending_list list = { .count = 0, .dropped = 0 };
+	struct pending_list list;
+	pending_init(&list);
 	struct pending *pending = new_pending(&list, "invalid-pool", what, address, detected);
 
 	pending->report.pool.id = pool_id;
@@ -876,7 +885,8 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t caller,
 	enum pool_log_op op)
 {
-	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct pending_list pending;
+	pending_init(&pending);
 	area_malloc_owner owner;
 	struct pool *pool;
 	void *user = NULL;
@@ -1054,7 +1064,8 @@ static void find_owning_pool(struct pool *pool, const void *id, void *context)
 static void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,
 	const area_malloc_owner *caller)
 {
-	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct pending_list pending;
+	pending_init(&pending);
 	struct owning_pool_search search = { ptr, NULL };
 	struct pending *report;
 	struct pool *owner = NULL;
@@ -1132,7 +1143,8 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
 
 void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 {
-	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct pending_list pending;
+	pending_init(&pending);
 	struct debug_block_header *header;
 	area_malloc_owner owner;
 	struct pool *pool;
@@ -1180,7 +1192,8 @@ static void resize_block_locked(struct pool *pool, struct debug_block_header *he
 
 void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t caller)
 {
-	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct pending_list pending;
+	pending_init(&pending);
 	struct debug_block_header *header;
 	area_malloc_owner owner;
 	struct pool *pool;
@@ -1347,7 +1360,8 @@ static int check_pools(area_id area, int *pools_checked);
 
 int32 debug_check_pool(const void *pool_id)
 {
-	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct pending_list pending;
+	pending_init(&pending);
 	struct pool *pool;
 	int problems;
 	bool locked;
@@ -1722,7 +1736,8 @@ struct check_command {
 
 static void check_one_pool(const void *id, struct pool *pool, void *context)
 {
-	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct pending_list pending;
+	pending_init(&pending);
 	struct check_command *totals = context;
 	bool locked;
 
@@ -1759,7 +1774,8 @@ int debug_check_command(area_id area)
 static status_t delete_pool_reporting(const void *pool_id, const char *when,
 	const area_malloc_owner *caller)
 {
-	struct pending_list pending = { .count = 0, .dropped = 0 };
+	struct pending_list pending;
+	pending_init(&pending);
 	struct pool *pool = NULL;
 	enum pool_acquire_result result = pool_registry_begin_delete(pool_id, &pool);
 	bool locked;

@@ -1,1 +1,36 @@
-# tests/bench: being written
+# tests/bench: the performance benchmark of issue 5 (docs/PERFORMANCE.md).
+# Not part of make check: `make bench` builds everything and runs it, which
+# prints Markdown tables (about two and a half minutes on two cores). bench_asan is the
+# same program built with -fsanitize=address, for the "glibc under ASan"
+# column; bench starts it as a child. Both are built by `make` (so they
+# keep compiling) but only run by `make bench`.
+#
+# BENCH_FLAGS passes options, e.g. make bench BENCH_FLAGS='--rounds 3
+# --workloads churn,latency --columns release,debug,glibc'
+# (tests/bench/bench --help lists them).
+
+BENCH_SOURCES = tests/bench/bench.h tests/bench/bench_main.c tests/bench/bench_util.c \
+	tests/bench/bench_allocators.c tests/bench/bench_workloads.c \
+	tests/bench/bench_latency.c tests/bench/bench_pools.c
+
+# -no-install: the programs run as built (bench finds bench_asan beside
+# itself through /proc/self/exe).
+noinst_PROGRAMS += tests/bench/bench tests/bench/bench_asan
+tests_bench_bench_SOURCES = $(BENCH_SOURCES)
+tests_bench_bench_CFLAGS = $(AM_CFLAGS)
+tests_bench_bench_LDFLAGS = $(AM_LDFLAGS) -no-install
+tests_bench_bench_LDADD = libarea_malloc.la
+
+tests_bench_bench_asan_SOURCES = $(BENCH_SOURCES)
+tests_bench_bench_asan_CFLAGS = $(AM_CFLAGS) -fsanitize=address -fno-omit-frame-pointer
+tests_bench_bench_asan_LDFLAGS = $(AM_LDFLAGS) -fsanitize=address -no-install
+tests_bench_bench_asan_LDADD = libarea_malloc.la
+
+EXTRA_DIST += docs/PERFORMANCE.md
+
+# The modules are staged by `all`; the benchmark loads them from there.
+bench: all
+	tests/bench/bench$(EXEEXT) --builddir '$(abs_builddir)' \
+		--asan-binary tests/bench/bench_asan$(EXEEXT) $(BENCH_FLAGS)
+
+.PHONY: bench

@@ -1,0 +1,149 @@
+/*
+ * bench_util.c - the benchmark's clocks, statistics, random numbers and
+ * result lines.
+ *
+ * Two clocks: CLOCK_MONOTONIC for passes (milliseconds long), and the time
+ * stamp counter for single calls (tens of nanoseconds), fenced so that the
+ * measured call cannot move across the reads, and converted to nanoseconds
+ * with a ratio calibrated against CLOCK_MONOTONIC. The benchmark expects an
+ * invariant TSC (constant_tsc, nonstop_tsc), which bench_tsc_calibrate
+ * cannot check; it measures the ratio, so a drifting TSC shows up as an
+ * implausible one.
+ *
+ * Locking: bench_tsc_calibrate runs before any thread; the rest keeps no
+ * shared state (bench_emit writes whole lines with one stdio call).
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <x86intrin.h>
+
+#include "bench.h"
+
+uint64_t bench_now_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+}
+
+static double ns_per_tick;
+
+uint64_t bench_tsc_begin(void)
+{
+	uint64_t ticks;
+
+	_mm_lfence();
+	ticks = __rdtsc();
+	_mm_lfence();
+	return ticks;
+}
+
+uint64_t bench_tsc_end(void)
+{
+	unsigned int aux;
+	uint64_t ticks = __rdtscp(&aux);
+
+	_mm_lfence();
+	return ticks;
+}
+
+void bench_tsc_calibrate(void)
+{
+	uint64_t start_ns = bench_now_ns();
+	uint64_t start_ticks = bench_tsc_begin();
+	uint64_t end_ns;
+
+	do
+		end_ns = bench_now_ns();
+	while (end_ns - start_ns < 50000000u);
+	ns_per_tick = (double)(end_ns - start_ns) / (double)(bench_tsc_end() - start_ticks);
+}
+
+double bench_tsc_ns_per_tick(void)
+{
+	return ns_per_tick;
+}
+
+static int compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+double bench_median(double *values, size_t count)
+{
+	if (count == 0)
+		return 0;
+	qsort(values, count, sizeof(*values), compare_doubles);
+	if (count % 2 == 1)
+		return values[count / 2];
+	return (values[count / 2 - 1] + values[count / 2]) / 2;
+}
+
+/* A radix sort: a latency sample holds millions of values. */
+void bench_sort_u32(uint32_t *values, size_t count)
+{
+	uint32_t *scratch = malloc(count * sizeof(*scratch));
+	uint32_t *from = values, *to = scratch;
+
+	if (scratch == NULL) {
+		perror("bench: sort");
+		exit(EXIT_FAILURE);
+	}
+	for (unsigned shift = 0; shift < 32; shift += 8) {
+		size_t offsets[257] = {0};
+
+		for (size_t i = 0; i < count; i++)
+			offsets[((from[i] >> shift) & 0xff) + 1]++;
+		for (int digit = 0; digit < 256; digit++)
+			offsets[digit + 1] += offsets[digit];
+		for (size_t i = 0; i < count; i++)
+			to[offsets[(from[i] >> shift) & 0xff]++] = from[i];
+		uint32_t *swap = from;
+		from = to;
+		to = swap;
+	}
+	/* four passes: the sorted values are back in 'values' */
+	free(scratch);
+}
+
+/* Nearest-rank percentile: the smallest value with at least fraction of the
+ * sample at or below it. */
+uint32_t bench_percentile_u32(uint32_t *sorted, size_t count, double fraction)
+{
+	size_t rank;
+
+	if (count == 0)
+		return 0;
+	rank = (size_t)(fraction * (double)count + 0.999999);
+	if (rank == 0)
+		rank = 1;
+	if (rank > count)
+		rank = count;
+	return sorted[rank - 1];
+}
+
+uint64_t bench_rng_next(struct bench_rng *rng)
+{
+	rng->state ^= rng->state >> 12;
+	rng->state ^= rng->state << 25;
+	rng->state ^= rng->state >> 27;
+	return rng->state * 0x2545F4914F6CDD1DULL;
+}
+
+uint16_t bench_random_size(struct bench_rng *rng)
+{
+	unsigned octave = 4 + (unsigned)(bench_rng_next(rng) % 7);
+
+	return (uint16_t)((1u << octave) + bench_rng_next(rng) % (1u << octave));
+}
+
+void bench_emit(const char *key, double value)
+{
+	printf("%s %.6g\n", key, value);
+}

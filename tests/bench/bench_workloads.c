@@ -1,0 +1,506 @@
+/*
+ * bench_workloads.c - the timed workloads: one pass of each returns the
+ * nanoseconds per operation, an operation being one block's malloc and
+ * free. Every pass of a workload replays the same precomputed sequence of
+ * slots and sizes, whichever allocator runs it, and writes the first byte
+ * of each new block, as a caller would.
+ *
+ *   churn      one thread, 1024 live slots; each step frees a random slot
+ *              and refills it with a log-uniform size in 16..2047
+ *   lifoN/fifoN  batches of 1024 blocks of N bytes, freed newest first
+ *              (LIFO) or oldest first (FIFO)
+ *   shared2    two threads churning 512 slots each in ONE pool
+ *   private2   two threads churning 512 slots each, a pool per thread
+ *   prodcons   one thread allocates, the other frees (a 256-entry ring)
+ *
+ * Waiting threads spin briefly, then yield (relax()).
+ * Two-thread workloads report wall time over the blocks of both threads
+ * (throughput: perfect scaling on two cores halves the one-thread figure).
+ * Process-wide allocators get the same threads without pools.
+ *
+ * Locking: each thread owns its slots and its end time (read after join);
+ * the start line and the producer/consumer ring are C11 atomics (the ring
+ * is a single-producer single-consumer queue, release/acquire on its
+ * indexes).
+ */
+#include "config.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <x86intrin.h>
+
+#include "bench.h"
+
+#define POOL_BYTES ((size_t)32 << 20)
+#define CHURN_SLOTS 1024
+#define CHURN_STEPS 200000
+#define BATCH_BLOCKS 1024
+#define BATCHES 200
+#define THREAD_SLOTS 512
+#define THREAD_STEPS 100000
+#define PIPE_BLOCKS 20000
+#define RING_ENTRIES 256
+
+static void *checked_malloc(size_t bytes)
+{
+	void *memory = malloc(bytes);
+
+	if (memory == NULL) {
+		perror("bench: malloc");
+		exit(EXIT_FAILURE);
+	}
+	return memory;
+}
+
+static void out_of_memory(const struct bench_allocator *allocator, size_t size)
+{
+	fprintf(stderr, "bench: %s: allocation of %zu bytes failed mid-workload\n", allocator->name,
+		size);
+	exit(EXIT_FAILURE);
+}
+
+static inline void *allocate_and_touch(
+	const struct bench_allocator *allocator, const void *pool, size_t size, uint32_t stamp)
+{
+	char *block = allocator->allocate(pool, size);
+
+	if (__builtin_expect(block == NULL, 0))
+		out_of_memory(allocator, size);
+	*block = (char)stamp;
+	return block;
+}
+
+/* A churn sequence: initial sizes of the slots, then (slot, size) per step. */
+struct churn_plan {
+	size_t slots;
+	size_t steps;
+	uint16_t *initial_size;
+	uint16_t *slot;
+	uint16_t *size;
+	void **blocks;
+};
+
+static void churn_plan_init(struct churn_plan *plan, size_t slots, size_t steps, uint64_t seed)
+{
+	struct bench_rng rng = {seed};
+
+	plan->slots = slots;
+	plan->steps = steps;
+	plan->initial_size = checked_malloc(slots * sizeof(*plan->initial_size));
+	plan->slot = checked_malloc(steps * sizeof(*plan->slot));
+	plan->size = checked_malloc(steps * sizeof(*plan->size));
+	plan->blocks = checked_malloc(slots * sizeof(*plan->blocks));
+	for (size_t i = 0; i < slots; i++)
+		plan->initial_size[i] = bench_random_size(&rng);
+	for (size_t i = 0; i < steps; i++) {
+		plan->slot[i] = (uint16_t)(bench_rng_next(&rng) % slots);
+		plan->size[i] = bench_random_size(&rng);
+	}
+}
+
+static void churn_plan_free(struct churn_plan *plan)
+{
+	free(plan->initial_size);
+	free(plan->slot);
+	free(plan->size);
+	free(plan->blocks);
+}
+
+static void churn_fill(
+	const struct bench_allocator *allocator, const void *pool, struct churn_plan *plan)
+{
+	for (size_t i = 0; i < plan->slots; i++)
+		plan->blocks[i] = allocate_and_touch(allocator, pool, plan->initial_size[i], 0);
+}
+
+static void churn_steps(
+	const struct bench_allocator *allocator, const void *pool, struct churn_plan *plan)
+{
+	for (size_t i = 0; i < plan->steps; i++) {
+		size_t slot = plan->slot[i];
+
+		allocator->release(pool, plan->blocks[slot]);
+		plan->blocks[slot] =
+			allocate_and_touch(allocator, pool, plan->size[i], (uint32_t)i);
+	}
+}
+
+static void churn_empty(
+	const struct bench_allocator *allocator, const void *pool, struct churn_plan *plan)
+{
+	for (size_t i = 0; i < plan->slots; i++)
+		allocator->release(pool, plan->blocks[i]);
+}
+
+/* ---- churn, one thread ---- */
+
+struct single_state {
+	const void *pool;
+	struct churn_plan plan;
+};
+
+static void *churn_prepare(const struct bench_allocator *allocator)
+{
+	struct single_state *state = checked_malloc(sizeof(*state));
+
+	state->pool = bench_pool_open(allocator, POOL_BYTES);
+	churn_plan_init(&state->plan, CHURN_SLOTS, CHURN_STEPS, 0x9e3779b97f4a7c15ULL);
+	return state;
+}
+
+static double churn_pass(const struct bench_allocator *allocator, void *prepared)
+{
+	struct single_state *state = prepared;
+	uint64_t start, end;
+
+	churn_fill(allocator, state->pool, &state->plan);
+	start = bench_now_ns();
+	churn_steps(allocator, state->pool, &state->plan);
+	end = bench_now_ns();
+	churn_empty(allocator, state->pool, &state->plan);
+	return (double)(end - start) / (double)state->plan.steps;
+}
+
+static void single_finish(const struct bench_allocator *allocator, void *prepared)
+{
+	struct single_state *state = prepared;
+
+	churn_plan_free(&state->plan);
+	bench_pool_close(allocator, state->pool);
+	free(state);
+}
+
+/* ---- fixed sizes, LIFO and FIFO ---- */
+
+struct fixed_state {
+	const void *pool;
+	size_t size;
+	bool lifo;
+	void **blocks;
+};
+
+static struct fixed_state *fixed_prepare(
+	const struct bench_allocator *allocator, size_t size, bool lifo)
+{
+	struct fixed_state *state = checked_malloc(sizeof(*state));
+
+	state->pool = bench_pool_open(allocator, POOL_BYTES);
+	state->size = size;
+	state->lifo = lifo;
+	state->blocks = checked_malloc(BATCH_BLOCKS * sizeof(*state->blocks));
+	return state;
+}
+
+static double fixed_pass(const struct bench_allocator *allocator, void *prepared)
+{
+	struct fixed_state *state = prepared;
+	const void *pool = state->pool;
+	void **blocks = state->blocks;
+	uint64_t start = bench_now_ns(), end;
+
+	for (uint32_t batch = 0; batch < BATCHES; batch++) {
+		for (uint32_t i = 0; i < BATCH_BLOCKS; i++)
+			blocks[i] = allocate_and_touch(allocator, pool, state->size, i);
+		if (state->lifo) {
+			for (uint32_t i = BATCH_BLOCKS; i-- > 0;)
+				allocator->release(pool, blocks[i]);
+		} else {
+			for (uint32_t i = 0; i < BATCH_BLOCKS; i++)
+				allocator->release(pool, blocks[i]);
+		}
+	}
+	end = bench_now_ns();
+	return (double)(end - start) / ((double)BATCHES * BATCH_BLOCKS);
+}
+
+static void fixed_finish(const struct bench_allocator *allocator, void *prepared)
+{
+	struct fixed_state *state = prepared;
+
+	free(state->blocks);
+	bench_pool_close(allocator, state->pool);
+	free(state);
+}
+
+#define FIXED_PREPARE(order, size, lifo)                                                           \
+	static void *order##size##_prepare(const struct bench_allocator *allocator)                \
+	{                                                                                          \
+		return fixed_prepare(allocator, size, lifo);                                       \
+	}
+FIXED_PREPARE(lifo, 16, true)
+FIXED_PREPARE(fifo, 16, false)
+FIXED_PREPARE(lifo, 32, true)
+FIXED_PREPARE(fifo, 32, false)
+FIXED_PREPARE(lifo, 64, true)
+FIXED_PREPARE(fifo, 64, false)
+
+/* ---- two threads ---- */
+
+/*
+ * Waiting for the other thread: spin briefly, then give the CPU away. On a
+ * loaded two-CPU machine a pure spin can burn a whole time slice while the
+ * thread it waits for is not running.
+ */
+static inline void relax(unsigned *spins)
+{
+	if (++*spins % 64 == 0)
+		sched_yield();
+	else
+		_mm_pause();
+}
+
+/* Both threads are created and ready before the clock starts. */
+struct start_line {
+	atomic_int ready;
+	atomic_bool go;
+	pthread_t threads[2];
+};
+
+static void start_line_wait(struct start_line *line)
+{
+	unsigned spins = 0;
+
+	atomic_fetch_add(&line->ready, 1);
+	while (!atomic_load_explicit(&line->go, memory_order_acquire))
+		relax(&spins);
+}
+
+static void start_two(struct start_line *line, void *(*body[2])(void *), void *arguments[2])
+{
+	atomic_store(&line->ready, 0);
+	atomic_store(&line->go, false);
+	for (int i = 0; i < 2; i++) {
+		if (pthread_create(&line->threads[i], NULL, body[i], arguments[i]) != 0) {
+			perror("bench: pthread_create");
+			exit(EXIT_FAILURE);
+		}
+	}
+	unsigned spins = 0;
+
+	while (atomic_load(&line->ready) < 2)
+		relax(&spins);
+}
+
+/* Starts the clock, releases both threads and waits for them. */
+static uint64_t go_and_join(struct start_line *line)
+{
+	uint64_t start = bench_now_ns();
+
+	atomic_store_explicit(&line->go, true, memory_order_release);
+	for (int i = 0; i < 2; i++)
+		pthread_join(line->threads[i], NULL);
+	return start;
+}
+
+struct thread_run {
+	const struct bench_allocator *allocator;
+	const void *pool;
+	struct churn_plan plan;
+	struct start_line *line;
+	uint64_t end_ns;
+};
+
+struct pair_state {
+	bool shared_pool;
+	const void *pools[2];
+	struct thread_run runs[2];
+	struct start_line line;
+};
+
+static void *pair_prepare(const struct bench_allocator *allocator, bool shared_pool)
+{
+	struct pair_state *state = checked_malloc(sizeof(*state));
+
+	state->shared_pool = shared_pool;
+	state->pools[0] = bench_pool_open(allocator, POOL_BYTES);
+	state->pools[1] = shared_pool ? state->pools[0] : bench_pool_open(allocator, POOL_BYTES);
+	for (int i = 0; i < 2; i++) {
+		state->runs[i].allocator = allocator;
+		state->runs[i].pool = state->pools[i];
+		churn_plan_init(&state->runs[i].plan, THREAD_SLOTS, THREAD_STEPS,
+			0x2545F4914F6CDD1DULL + (uint64_t)i * 0x9e3779b97f4a7c15ULL);
+		state->runs[i].line = &state->line;
+	}
+	return state;
+}
+
+static void *shared2_prepare(const struct bench_allocator *allocator)
+{
+	return pair_prepare(allocator, true);
+}
+
+static void *private2_prepare(const struct bench_allocator *allocator)
+{
+	return pair_prepare(allocator, false);
+}
+
+static void *churn_thread(void *argument)
+{
+	struct thread_run *run = argument;
+
+	churn_fill(run->allocator, run->pool, &run->plan);
+	start_line_wait(run->line);
+	churn_steps(run->allocator, run->pool, &run->plan);
+	run->end_ns = bench_now_ns();
+	churn_empty(run->allocator, run->pool, &run->plan);
+	return NULL;
+}
+
+static double pair_pass(const struct bench_allocator *allocator, void *prepared)
+{
+	struct pair_state *state = prepared;
+	void *(*bodies[2])(void *) = {churn_thread, churn_thread};
+	void *arguments[2] = {&state->runs[0], &state->runs[1]};
+	uint64_t start, end;
+
+	(void)allocator;
+	start_two(&state->line, bodies, arguments);
+	start = go_and_join(&state->line);
+	end = state->runs[0].end_ns > state->runs[1].end_ns ? state->runs[0].end_ns
+							    : state->runs[1].end_ns;
+	return (double)(end - start) / (2.0 * THREAD_STEPS);
+}
+
+static void pair_finish(const struct bench_allocator *allocator, void *prepared)
+{
+	struct pair_state *state = prepared;
+
+	for (int i = 0; i < 2; i++)
+		churn_plan_free(&state->runs[i].plan);
+	bench_pool_close(allocator, state->pools[0]);
+	if (!state->shared_pool)
+		bench_pool_close(allocator, state->pools[1]);
+	free(state);
+}
+
+/* ---- producer / consumer ---- */
+
+struct pipe_state {
+	_Alignas(64) atomic_size_t head; /* next to pop; written by the consumer */
+	_Alignas(64) atomic_size_t tail; /* next to push; written by the producer */
+	_Alignas(64) void *entries[RING_ENTRIES];
+	const struct bench_allocator *allocator;
+	const void *pool;
+	uint16_t *size;
+	struct start_line line;
+	uint64_t consumed_ns;
+};
+
+static void *produce(void *argument)
+{
+	struct pipe_state *state = argument;
+
+	start_line_wait(&state->line);
+	for (size_t i = 0; i < PIPE_BLOCKS; i++) {
+		void *block = allocate_and_touch(
+			state->allocator, state->pool, state->size[i], (uint32_t)i);
+		size_t tail = atomic_load_explicit(&state->tail, memory_order_relaxed);
+		unsigned spins = 0;
+
+		while (tail - atomic_load_explicit(&state->head, memory_order_acquire) ==
+			RING_ENTRIES)
+			relax(&spins);
+		state->entries[tail % RING_ENTRIES] = block;
+		atomic_store_explicit(&state->tail, tail + 1, memory_order_release);
+	}
+	return NULL;
+}
+
+static void *consume(void *argument)
+{
+	struct pipe_state *state = argument;
+
+	start_line_wait(&state->line);
+	for (size_t i = 0; i < PIPE_BLOCKS; i++) {
+		size_t head = atomic_load_explicit(&state->head, memory_order_relaxed);
+		unsigned spins = 0;
+
+		while (atomic_load_explicit(&state->tail, memory_order_acquire) == head)
+			relax(&spins);
+		state->allocator->release(state->pool, state->entries[head % RING_ENTRIES]);
+		atomic_store_explicit(&state->head, head + 1, memory_order_release);
+	}
+	state->consumed_ns = bench_now_ns();
+	return NULL;
+}
+
+static void *prodcons_prepare(const struct bench_allocator *allocator)
+{
+	size_t bytes = (sizeof(struct pipe_state) + 63) & ~(size_t)63;
+	struct pipe_state *state = aligned_alloc(64, bytes);
+	struct bench_rng rng = {0x51ed270b27d3bd4bULL};
+
+	if (state == NULL) {
+		perror("bench: aligned_alloc");
+		exit(EXIT_FAILURE);
+	}
+	memset(state, 0, sizeof(*state));
+	state->allocator = allocator;
+	state->pool = bench_pool_open(allocator, POOL_BYTES);
+	state->size = checked_malloc(PIPE_BLOCKS * sizeof(*state->size));
+	for (size_t i = 0; i < PIPE_BLOCKS; i++)
+		state->size[i] = bench_random_size(&rng);
+	return state;
+}
+
+static double prodcons_pass(const struct bench_allocator *allocator, void *prepared)
+{
+	struct pipe_state *state = prepared;
+	void *(*bodies[2])(void *) = {produce, consume};
+	void *arguments[2] = {state, state};
+	uint64_t start;
+
+	(void)allocator;
+	atomic_store(&state->head, 0);
+	atomic_store(&state->tail, 0);
+	start_two(&state->line, bodies, arguments);
+	start = go_and_join(&state->line);
+	return (double)(state->consumed_ns - start) / PIPE_BLOCKS;
+}
+
+static void prodcons_finish(const struct bench_allocator *allocator, void *prepared)
+{
+	struct pipe_state *state = prepared;
+
+	free(state->size);
+	bench_pool_close(allocator, state->pool);
+	free(state);
+}
+
+#define FIXED_WORKLOAD(order, size, what)                                                          \
+	{                                                                                          \
+#order #size, "1024 blocks of " #size " bytes, freed " what,                       \
+			order##size##_prepare, fixed_pass, fixed_finish                            \
+	}
+
+const struct bench_timed_workload bench_timed_workloads[] = {
+	{"churn", "1 thread, 1024 live slots, random slot replaced, sizes 16..2047 log-uniform",
+		churn_prepare, churn_pass, single_finish},
+	FIXED_WORKLOAD(lifo, 16, "newest first"),
+	FIXED_WORKLOAD(fifo, 16, "oldest first"),
+	FIXED_WORKLOAD(lifo, 32, "newest first"),
+	FIXED_WORKLOAD(fifo, 32, "oldest first"),
+	FIXED_WORKLOAD(lifo, 64, "newest first"),
+	FIXED_WORKLOAD(fifo, 64, "oldest first"),
+	{"shared2", "2 threads churning 512 slots each in one shared pool", shared2_prepare,
+		pair_pass, pair_finish},
+	{"private2", "2 threads churning 512 slots each, one pool per thread", private2_prepare,
+		pair_pass, pair_finish},
+	{"prodcons", "1 thread allocates (16..2047 log-uniform), the other frees", prodcons_prepare,
+		prodcons_pass, prodcons_finish},
+};
+
+const size_t bench_timed_workload_count =
+	sizeof(bench_timed_workloads) / sizeof(bench_timed_workloads[0]);
+
+const struct bench_timed_workload *bench_find_timed_workload(const char *name)
+{
+	for (size_t i = 0; i < bench_timed_workload_count; i++)
+		if (strcmp(bench_timed_workloads[i].name, name) == 0)
+			return &bench_timed_workloads[i];
+	return NULL;
+}
