@@ -64,6 +64,7 @@ struct debug_pool {
 	size_t quarantine_limit;
 	int fd;			/* the pool's node file, -1 without one */
 	uint64_t reserved_end;	/* file space reserved up to this offset */
+	size_t root_region;	/* bytes from base registered with LeakSanitizer */
 };
 
 struct pending {
@@ -782,7 +783,8 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 	}
 	pool->id = id;
 	debug->d.pool_id = (uint64_t)(uintptr_t)id;
-	shadow_pool_created(pool->base, pool->area_size);
+	debug->root_region = shadow_pool_reach(pool->base, 0,
+		heap_touched_end(pool->heap) - (uintptr_t)pool->base, pool->area_size);
 	if (backing.fd >= 0)
 		node_pool_file_publish(backing.fd, pool->area);
 	node_writer_note_caller(caller);
@@ -873,6 +875,8 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	block_close(header, usable);
 	if (shadow_active)
 		shadow_block_allocated(user, size);
+	debug->root_region = shadow_pool_reach(pool->base, debug->root_region,
+		heap_touched_end(pool->heap) - (uintptr_t)pool->base, pool->area_size);
 	debug->d.allocations++;
 	debug->d.live_blocks++;
 	debug->d.used_bytes += size;
@@ -1188,6 +1192,8 @@ static void resize_block_locked(struct pool *pool, struct debug_block_header *he
 	block_open(header, usable > old_usable ? usable : old_usable);
 	debug_block_resize(&layout, header, usable, new_size);
 	block_close(header, usable);
+	debug_of(pool)->root_region = shadow_pool_reach(pool->base, debug_of(pool)->root_region,
+		heap_touched_end(pool->heap) - (uintptr_t)pool->base, pool->area_size);
 }
 
 void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t caller)
@@ -1793,7 +1799,7 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 	if (options.leak_check)
 		report_pool_leaks(pool, 0, 0, when, NULL);
 	pool_registry_remove(pool_id);
-	shadow_pool_destroyed(pool->base, pool->area_size);
+	shadow_pool_destroyed(pool->base, debug_of(pool)->root_region, pool->area_size);
 	{
 		int fd = debug_of(pool)->fd;
 		area_id area = pool->area;

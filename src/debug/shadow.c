@@ -115,17 +115,29 @@ void shadow_block_freed(const void *user)
 #endif
 }
 
-void shadow_pool_created(const void *base, size_t size)
+#define ROOT_REGION_STEP ((size_t)1 << 20)
+
+size_t shadow_pool_reach(const void *base, size_t registered, size_t used, size_t limit)
 {
-	if (__lsan_register_root_region != NULL)
-		__lsan_register_root_region(base, size);
+	size_t wanted;
+
+	if (__lsan_register_root_region == NULL || used <= registered)
+		return registered;
+	/* in steps, so that the region is not re-registered at every allocation */
+	wanted = (used + ROOT_REGION_STEP - 1) & ~(ROOT_REGION_STEP - 1);
+	if (wanted > limit)
+		wanted = limit;
+	if (registered != 0)
+		__lsan_unregister_root_region(base, registered);
+	__lsan_register_root_region(base, wanted);
+	return wanted;
 }
 
-void shadow_pool_destroyed(const void *base, size_t size)
+void shadow_pool_destroyed(const void *base, size_t registered, size_t area_size)
 {
-	if (__lsan_unregister_root_region != NULL)
-		__lsan_unregister_root_region(base, size);
+	if (registered != 0 && __lsan_unregister_root_region != NULL)
+		__lsan_unregister_root_region(base, registered);
 	/* the area is unmapped: leave no poisoned shadow behind for a new mapping */
 	if (asan_active)
-		__asan_unpoison_memory_region(base, size);
+		__asan_unpoison_memory_region(base, area_size);
 }

@@ -43,8 +43,13 @@ void shadow_block_allocated(const void *user, size_t size);
 void shadow_block_resized(const void *user, size_t old_size, size_t new_size);
 void shadow_block_freed(const void *user);
 
-/* A pool area appears / goes away (LeakSanitizer root region). */
-void shadow_pool_created(const void *base, size_t size);
-void shadow_pool_destroyed(const void *base, size_t size);
+/*
+ * LeakSanitizer root regions: the part of a pool that may hold pointers,
+ * [base, base + used), registered as the pool's heap reaches further
+ * (never the untouched rest: scanning it would commit a lazy pool, and on a
+ * full tmpfs fault). shadow_pool_reach() returns the new registered length.
+ */
+size_t shadow_pool_reach(const void *base, size_t registered, size_t used, size_t limit);
+void shadow_pool_destroyed(const void *base, size_t registered, size_t area_size);
 
 #endif /* AREA_MALLOC_DEBUG_SHADOW_H */
