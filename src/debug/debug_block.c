@@ -61,18 +61,24 @@ static uint32_t checksum_at(const struct debug_layout *layout, const void *objec
 	uintptr_t at)
 {
 	const unsigned char *bytes = object;
-	uint64_t hash = layout->key ^ (uint64_t)at;
+	uint64_t sum = layout->key ^ (uint64_t)at;
+	uint64_t multiplier = 0x9e3779b97f4a7c15ull;
 
-	for (size_t offset = 0; offset < length; offset += 8) {
-		uint64_t word = 0;
-		size_t chunk = length - offset < 8 ? length - offset : 8;
-		memcpy(&word, bytes + offset, chunk);
+	/* Each word gets its own multiplication, independent of the others, so
+	 * the products overlap in the CPU instead of forming one long chain;
+	 * a word's position changes its multiplier, so moved words count. */
+	/* headers and free records are whole words (asserted below) */
+	for (size_t offset = 0; offset + 8 <= length; offset += 8) {
+		uint64_t word;
+		memcpy(&word, bytes + offset, 8);
 		if (offset == 0)
 			word &= ~(uint64_t)0xffffffffu;
-		hash = (hash ^ word) * 0x9e3779b97f4a7c15ull;
-		hash ^= hash >> 29;
+		sum += (word ^ layout->key) * multiplier;
+		multiplier += 0x632be59bd9b4e019ull;
 	}
-	return (uint32_t)(hash ^ (hash >> 32));
+	sum ^= sum >> 31;
+	sum *= 0xbf58476d1ce4e5b9ull;
+	return (uint32_t)(sum ^ (sum >> 32));
 }
 
 static uint32_t keyed_checksum(const struct debug_layout *layout, const void *object,
@@ -90,6 +96,8 @@ static void seal_header(const struct debug_layout *layout, struct debug_block_he
  * must never re-seal (and so hide) damage done to a freed block. The pool
  * validates links on their own before following them. */
 #define SEALED_RECORD_BYTES offsetof(struct debug_free_record, next)
+_Static_assert(SEALED_RECORD_BYTES % 8 == 0, "checksums cover whole words");
+_Static_assert(sizeof(struct debug_block_header) % 8 == 0, "checksums cover whole words");
 
 static void seal_free_record(const struct debug_layout *layout, struct debug_free_record *record)
 {
@@ -139,12 +147,54 @@ void debug_block_resize(const struct debug_layout *layout, struct debug_block_he
 	write_trailing_canary(layout, header, usable);
 }
 
+/*
+ * Patterns to fill from and compare against: memcpy and memcmp move and
+ * compare many bytes at a time, where a byte or word loop with an early
+ * exit would not. Poison is periodic in 4 bytes, so any 4-aligned stretch
+ * of a poisoned area matches the start of poison_pattern.
+ */
+#define PATTERN_BYTES 256
+static union {
+	uint32_t words[PATTERN_BYTES / 4];
+	unsigned char bytes[PATTERN_BYTES];
+} poison_pattern;
+static unsigned char canary_pattern[PATTERN_BYTES];
+
+__attribute__((constructor)) static void fill_patterns(void)
+{
+	for (size_t i = 0; i < PATTERN_BYTES / 4; i++)
+		poison_pattern.words[i] = DEBUG_POISON_WORD;
+	memset(canary_pattern, DEBUG_FILL_CANARY, sizeof(canary_pattern));
+}
+
 static void poison(void *start, size_t bytes)
 {
-	uint32_t *word = start;
+	unsigned char *cursor = start;
 
-	for (size_t i = 0; i < bytes / 4; i++)
-		word[i] = DEBUG_POISON_WORD;
+	for (size_t done = 0; done < bytes;) {
+		size_t chunk = bytes - done < PATTERN_BYTES ? bytes - done : PATTERN_BYTES;
+		memcpy(cursor + done, poison_pattern.bytes, chunk);
+		done += chunk;
+	}
+}
+
+/* Length of the prefix of [bytes, bytes + length) that equals the periodic
+ * pattern (length when it all does). */
+static size_t matching_prefix(const unsigned char *bytes, size_t length,
+	const unsigned char *pattern)
+{
+	size_t done = 0;
+
+	while (done < length) {
+		size_t chunk = length - done < PATTERN_BYTES ? length - done : PATTERN_BYTES;
+		if (memcmp(bytes + done, pattern, chunk) != 0) {
+			while (bytes[done] == pattern[done % PATTERN_BYTES])
+				done++;
+			return done;
+		}
+		done += chunk;
+	}
+	return length;
 }
 
 void debug_block_quarantine(const struct debug_layout *layout, struct debug_block_header *header,
@@ -207,17 +257,15 @@ bool debug_block_header_ok_at(const struct debug_layout *layout,
 }
 
 /* Index of the first byte in [from, to) that is not value, or to. */
-static size_t first_not(const unsigned char *bytes, size_t from, size_t to, unsigned char value)
+/* First index in [from, to) that is not a canary byte, or to. */
+static size_t first_not_canary(const unsigned char *bytes, size_t from, size_t to)
 {
-	for (size_t i = from; i < to; i++) {
-		if (bytes[i] != value)
-			return i;
-	}
-	return to;
+	return from + matching_prefix(bytes + from, to - from, canary_pattern);
 }
 
 static size_t last_not(const unsigned char *bytes, size_t from, size_t to, unsigned char value)
 {
+	/* runs only once damage was found: a byte loop is fine */
 	for (size_t i = to; i > from; i--) {
 		if (bytes[i - 1] != value)
 			return i - 1;
@@ -243,7 +291,7 @@ struct debug_block_finding debug_block_check_at(const struct debug_layout *layou
 		finding.problem = BLOCK_HEADER_DAMAGED;
 		return finding;
 	}
-	damaged = first_not(front, layout->header_size, layout->front_size, DEBUG_FILL_CANARY);
+	damaged = first_not_canary(front, layout->header_size, layout->front_size);
 	if (damaged != layout->front_size) {
 		finding.problem = BLOCK_UNDERFLOW;
 		finding.offset = layout->front_size - damaged; /* bytes before the start */
@@ -259,23 +307,15 @@ struct debug_block_finding debug_block_check_at(const struct debug_layout *layou
 			finding.offset = 0;
 			return finding;
 		}
-		for (size_t offset = MIN_USER_AREA; offset < user_area; offset += 4) {
-			uint32_t word;
-			memcpy(&word, user + offset, 4);
-			if (word != DEBUG_POISON_WORD) {
-				uint32_t poison = DEBUG_POISON_WORD;
-				const unsigned char *expected = (const unsigned char *)&poison;
-				size_t byte = 0;
-				while (byte < 3 && user[offset + byte] == expected[byte])
-					byte++;
-				finding.problem = BLOCK_POISON_DAMAGED;
-				finding.offset = offset + byte;
-				return finding;
-			}
+		damaged = MIN_USER_AREA + matching_prefix(user + MIN_USER_AREA,
+			user_area - MIN_USER_AREA, poison_pattern.bytes);
+		if (damaged != user_area) {
+			finding.problem = BLOCK_POISON_DAMAGED;
+			finding.offset = damaged;
 		}
 		return finding;
 	}
-	damaged = first_not(user, header->size, user_area, DEBUG_FILL_CANARY);
+	damaged = first_not_canary(user, header->size, user_area);
 	if (damaged != user_area) {
 		finding.problem = BLOCK_OVERFLOW;
 		finding.offset = damaged;
