@@ -283,14 +283,22 @@ struct debug_block_finding debug_block_check_at(const struct debug_layout *layou
 	const struct debug_block_header *header, size_t usable, uintptr_t at)
 {
 	struct debug_block_finding finding = { BLOCK_OK, 0, 0 };
-	const unsigned char *front = (const unsigned char *)header;
-	const unsigned char *user;
-	size_t user_area, damaged;
 
 	if (!debug_block_header_ok_at(layout, header, usable, at)) {
 		finding.problem = BLOCK_HEADER_DAMAGED;
 		return finding;
 	}
+	return debug_block_check_body_at(layout, header, usable, at);
+}
+
+struct debug_block_finding debug_block_check_body_at(const struct debug_layout *layout,
+	const struct debug_block_header *header, size_t usable, uintptr_t at)
+{
+	struct debug_block_finding finding = { BLOCK_OK, 0, 0 };
+	const unsigned char *front = (const unsigned char *)header;
+	const unsigned char *user;
+	size_t user_area, damaged;
+
 	damaged = first_not_canary(front, layout->header_size, layout->front_size);
 	if (damaged != layout->front_size) {
 		finding.problem = BLOCK_UNDERFLOW;

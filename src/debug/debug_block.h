@@ -148,6 +148,11 @@ bool debug_block_freed_by_at(const struct debug_layout *layout,
 	const struct debug_block_header *header, uintptr_t at, area_malloc_owner *freed_by,
 	struct debug_block_header **next);
 
+/* As debug_block_check_at, for a header already found intact: canaries, or
+ * the free record and poison of a quarantined block. */
+struct debug_block_finding debug_block_check_body_at(const struct debug_layout *layout,
+	const struct debug_block_header *header, size_t usable, uintptr_t at);
+
 /* Reads only the header: is it intact, and which state does it claim? */
 bool debug_block_header_ok(const struct debug_layout *layout,
 	const struct debug_block_header *header, size_t usable);
