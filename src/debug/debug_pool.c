@@ -638,6 +638,17 @@ static bool republish_pool(struct pool *pool, int parent_fd, uint64_t reserved_e
 			break;
 		left -= (size_t)copied;
 	}
+	/* and the last page, where the heap keeps its end sentinel */
+	if (left == 0 && reserved_end < pool->area_size) {
+		from = to = (loff_t)(pool->area_size - B_PAGE_SIZE);
+		left = B_PAGE_SIZE;
+		while (left > 0) {
+			ssize_t copied = copy_file_range(parent_fd, &from, fd, &to, left, 0);
+			if (copied <= 0)
+				break;
+			left -= (size_t)copied;
+		}
+	}
 	if (left != 0 || mmap(pool->base, pool->area_size, PROT_READ | PROT_WRITE,
 				 MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
 		node_pool_file_discard(fd);
@@ -1293,6 +1304,8 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 struct check_walk {
 	struct pool *pool;
 	struct pending_list *pending;
+	bool report_headers;	/* false: blocks with a damaged header were reported when
+				 * they were found (at free), and are not again */
 	int problems;
 	size_t live_blocks;
 	size_t used_bytes;
@@ -1319,6 +1332,10 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 		} else {
 			walk->quarantined++;
 		}
+		block_close(header, usable);
+		return;
+	}
+	if (finding.problem == BLOCK_HEADER_DAMAGED && !walk->report_headers) {
 		block_close(header, usable);
 		return;
 	}
@@ -1351,9 +1368,9 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 	block_close(header, usable);
 }
 
-static int check_locked(struct pool *pool, struct pending_list *pending)
+static int check_locked_walk(struct pool *pool, struct pending_list *pending, bool report_headers)
 {
-	struct check_walk walk = { pool, pending, 0, 0, 0, 0 };
+	struct check_walk walk = { pool, pending, report_headers, 0, 0, 0, 0 };
 	struct debug_pool *debug = debug_of(pool);
 	const char *why = NULL;
 
@@ -1372,6 +1389,18 @@ static int check_locked(struct pool *pool, struct pending_list *pending)
 	heap_walk(pool->heap, check_block, &walk);
 	debug->d.errors += (uint64_t)walk.problems;
 	return walk.problems;
+}
+
+/* An explicit check: every problem, damaged headers included. */
+static int check_locked(struct pool *pool, struct pending_list *pending)
+{
+	return check_locked_walk(pool, pending, true);
+}
+
+/* At delete_pool and exit: what was not reported yet. */
+static void check_before_leaving(struct pool *pool, struct pending_list *pending)
+{
+	check_locked_walk(pool, pending, false);
 }
 
 static struct pool *acquire_for_query(const void *pool_id)
@@ -1812,8 +1841,12 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 	}
 	locked = debug_lock(pool);
 	debug_of(pool)->d.state = NODE_POOL_DELETING;
-	/* every quarantined block leaves: its poison is checked on the way */
+	/* every quarantined block leaves: its poison is checked on the way;
+	 * the blocks still live are checked too (their canaries), so damage
+	 * to a block that was never freed is reported as what it is, not only
+	 * as a leak */
 	quarantine_drain(pool, 0, &pending);
+	check_before_leaving(pool, &pending);
 	debug_unlock(pool, locked);
 	flush_pending(&pending);
 	if (options.leak_check)
@@ -1847,6 +1880,18 @@ void debug_delete_all_pools(const char *when)
 	free(list.ids);
 }
 
+static void check_at_exit(struct pool *pool)
+{
+	struct pending_list pending;
+	bool locked;
+
+	pending_init(&pending);
+	locked = debug_lock(pool);
+	check_before_leaving(pool, &pending);
+	debug_unlock(pool, locked);
+	flush_pending(&pending);
+}
+
 void debug_report_exit_leaks(void)
 {
 	struct id_list list;
@@ -1858,7 +1903,9 @@ void debug_report_exit_leaks(void)
 		struct pool *pool = acquire_for_query(list.ids[i]);
 		if (pool == NULL)
 			continue;
-		/* after fork, the blocks inherited from the parent are the parent's */
+		/* damage first (as at delete_pool), then the leaks; after fork, the
+		 * blocks inherited from the parent are the parent's */
+		check_at_exit(pool);
 		report_pool_leaks(pool, 0, getpid(), "at exit", NULL);
 		pool_registry_release(list.ids[i]);
 	}

@@ -2267,6 +2267,37 @@ START_TEST(e2e_duplicates_counted)
 }
 END_TEST
 
+/* An overflow of a block that is never freed is reported at delete_pool as
+ * what it is, before the leak report, not only as a leak. */
+START_TEST(overflow_of_unfreed_block_at_delete_pool)
+{
+	struct site allocated;
+	unsigned char *block;
+	const void *pool;
+	area_id area;
+
+	zoo_open(NULL);
+	pool = new_pool(128 * 1024);
+	area = pool_area(pool);
+	block = malloc_at(&allocated, pool, 40);
+	ck_assert_ptr_nonnull(block);
+	block[40] = 0x42;
+	block[42] = 0x42;
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	assert_reports(2);
+	ck_assert_str_eq(recorded[0].kind, "heap-buffer-overflow");
+	ck_assert_ptr_eq(recorded[0].address, block);
+	ck_assert_uint_eq(recorded[0].size, 40);
+	ck_assert_uint_eq(recorded[0].overflow_bytes, 3);
+	ck_assert_int_eq(recorded[0].pool_area, area);
+	assert_owner_at("allocated_by", &recorded[0].allocated_by, &allocated, recorded[0].text,
+		gettid(), getpid());
+	ck_assert_str_eq(recorded[1].kind, "detected memory leaks");
+	ck_assert_uint_eq(recorded[1].leaked_bytes, 40);
+	zoo_close();
+}
+END_TEST
+
 /* ==== regressions: module bugs this suite found, each fixed ====
  *
  * Each test below reproduced a module bug when it was written; they run
@@ -2431,6 +2462,7 @@ static Suite *bug_zoo_suite(void)
 	}
 	{
 		TCase *known_bugs = tcase_create("regressions");
+		tcase_add_test(known_bugs, overflow_of_unfreed_block_at_delete_pool);
 		tcase_add_test(known_bugs, known_bug_pointer_into_own_pool_metadata);
 		tcase_add_test(known_bugs, known_bug_newest_free_record_resealed);
 		tcase_add_test(known_bugs, known_bug_rebuild_launders_damaged_records);
