@@ -67,6 +67,10 @@ struct debug_pool {
 	int fd;			/* the pool's node file, -1 without one */
 	uint64_t reserved_end;	/* file space reserved up to this offset */
 	size_t root_region;	/* bytes from base registered with LeakSanitizer */
+	/* blocks whose damaged header a call already reported (and left alone):
+	 * the checks at delete_pool and exit do not report them again */
+	uintptr_t reported_headers[16];
+	uint32_t reported_header_count;
 };
 
 struct pending {
@@ -961,6 +965,24 @@ void *debug_calloc(const void *pool_id, size_t count, size_t size, uintptr_t cal
 
 /* ---- freeing: classify the pointer ---- */
 
+static void remember_reported_header(struct debug_pool *debug, const void *header)
+{
+	uint32_t slots = sizeof(debug->reported_headers) / sizeof(debug->reported_headers[0]);
+
+	debug->reported_headers[debug->reported_header_count++ % slots] = (uintptr_t)header;
+}
+
+static bool header_already_reported(const struct debug_pool *debug, const void *header)
+{
+	uint32_t slots = sizeof(debug->reported_headers) / sizeof(debug->reported_headers[0]);
+	uint32_t held = debug->reported_header_count < slots ? debug->reported_header_count : slots;
+
+	for (uint32_t i = 0; i < held; i++)
+		if (debug->reported_headers[i] == (uintptr_t)header)
+			return true;
+	return false;
+}
+
 struct enclosing_search {
 	const char *address;
 	void *chunk;
@@ -1037,6 +1059,7 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 				"something wrote before the start of the block; the block is left alone");
 			pending_set_log(report, pool, ptr);
 		}
+		remember_reported_header(debug_of(pool), header);
 		block_close(header, usable);
 		debug_of(pool)->d.errors++;
 		return NULL;
@@ -1304,8 +1327,8 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 struct check_walk {
 	struct pool *pool;
 	struct pending_list *pending;
-	bool report_headers;	/* false: blocks with a damaged header were reported when
-				 * they were found (at free), and are not again */
+	bool report_headers;	/* false: a damaged header that a call already reported
+				 * (at free) is not reported again */
 	int problems;
 	size_t live_blocks;
 	size_t used_bytes;
@@ -1335,7 +1358,8 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 		block_close(header, usable);
 		return;
 	}
-	if (finding.problem == BLOCK_HEADER_DAMAGED && !walk->report_headers) {
+	if (finding.problem == BLOCK_HEADER_DAMAGED && !walk->report_headers
+		&& header_already_reported(debug_of(walk->pool), header)) {
 		block_close(header, usable);
 		return;
 	}
