@@ -2281,8 +2281,8 @@ START_TEST(overflow_of_unfreed_block_at_delete_pool)
 	area = pool_area(pool);
 	block = malloc_at(&allocated, pool, 40);
 	ck_assert_ptr_nonnull(block);
-	block[40] = 0x42;
-	block[42] = 0x42;
+	poke(block, 40, "B", 1);
+	poke(block, 42, "B", 1);
 	ck_assert_int_eq(am->delete_pool(pool), B_OK);
 	assert_reports(2);
 	ck_assert_str_eq(recorded[0].kind, "heap-buffer-overflow");
