@@ -36,6 +36,8 @@
 #include <drivers/area_malloc.h>
 #include <drivers/area_malloc_debug.h>
 
+#include "support/debug_command.h"
+
 #include "leak_sites.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
@@ -123,20 +125,6 @@ __attribute__((no_sanitize_address, noinline)) static void poke(void *address)
 	*(volatile unsigned char *)address ^= 0x5a;
 }
 
-/* Runs a debugger command line; returns its result, *output what it printed. */
-static int run_debug_command(const char *line, char **output)
-{
-	size_t length = 0;
-	FILE *stream = open_memstream(output, &length);
-	int result;
-
-	ck_assert_ptr_nonnull(stream);
-	set_kprintf_output(stream);
-	result = evaluate_debug_command(line);
-	set_kprintf_output(NULL);
-	fclose(stream);
-	return result;
-}
 
 /* ---- the report hook ---- */
 
