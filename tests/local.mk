@@ -15,3 +15,8 @@ include tests/debug_api/local.mk
 include tests/node/local.mk
 include tests/node_writer/local.mk
 include tests/bench/local.mk
+include tests/fuzz/local.mk
+include tests/stress/local.mk
+include tests/faults/local.mk
+include tests/misuse/local.mk
+include tests/runner/local.mk

@@ -140,23 +140,23 @@ enum column_index {
 
 static struct column columns[COLUMN_COUNT] = {
 	[COL_RELEASE] = {"release", "release module (modules/release)", "module", "release", NULL,
-		false, false},
+		false, false, NULL},
 	[COL_DEBUG] = {"debug", "debug module, default options", "module", "debug", "", false,
-		false},
+		false, NULL},
 	[COL_DEBUG_NODE0] = {"debug n0", "debug module, node=0 (no debug node)", "module", "debug",
-		"node=0", false, false},
+		"node=0", false, false, NULL},
 	[COL_DEBUG_LQ0] = {"debug lq0", "debug module, log_size=0:quarantine_bytes=0", "module",
-		"debug", "log_size=0:quarantine_bytes=0", false, false},
+		"debug", "log_size=0:quarantine_bytes=0", false, false, NULL},
 	[COL_DEBUG_LQ0_NODE0] = {"debug lq0 n0",
 		"debug module, log_size=0:quarantine_bytes=0:node=0", "module", "debug",
-		"log_size=0:quarantine_bytes=0:node=0", false, false},
-	[COL_GLIBC] = {"glibc", "glibc malloc", "glibc", NULL, NULL, false, false},
+		"log_size=0:quarantine_bytes=0:node=0", false, false, NULL},
+	[COL_GLIBC] = {"glibc", "glibc malloc", "glibc", NULL, NULL, false, false, NULL},
 	[COL_JEMALLOC] = {"jemalloc", "jemalloc (libjemalloc.so.2, dlopen RTLD_LOCAL)", "jemalloc",
-		NULL, NULL, false, false},
+		NULL, NULL, false, false, NULL},
 	[COL_MIMALLOC] = {"mimalloc", "mimalloc (libmimalloc.so.2, dlopen RTLD_LOCAL)", "mimalloc",
-		NULL, NULL, false, false},
+		NULL, NULL, false, false, NULL},
 	[COL_ASAN] = {"glibc+asan", "glibc malloc in a binary built with -fsanitize=address",
-		"glibc", NULL, NULL, true, false},
+		"glibc", NULL, NULL, true, false, NULL},
 };
 
 /* Every value a child printed: (column, workload, key) -> one value per run. */
@@ -861,7 +861,7 @@ int main(int argc, char **argv)
 		snprintf(strrchr(config.builddir, '/'), 7, "/../..");
 	}
 
-	for (int i = 1; i < argc; i++) {
+	for (int i = 1; i < argc; i += 2) {
 		const char *value = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(argv[i], "--help") == 0) {
@@ -892,7 +892,6 @@ int main(int argc, char **argv)
 			usage(stderr);
 			return EXIT_FAILURE;
 		}
-		i++;
 	}
 
 	snprintf(config.node_dir, sizeof(config.node_dir), "/dev/shm/area_malloc-bench-XXXXXX");

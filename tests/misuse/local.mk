@@ -1,0 +1,1 @@
+# tests/misuse: (being written)

@@ -1,0 +1,1 @@
+# tests/runner: (being written)
