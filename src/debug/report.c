@@ -13,6 +13,7 @@
  */
 #include "config.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fnmatch.h>
@@ -176,6 +177,43 @@ static const char *format_frame_locked(uintptr_t address, char *buffer, size_t s
 	return buffer;
 }
 
+/*
+ * The Check test the process is running, so that "pooldump run" files each
+ * report under its test. Check keeps the name of the test a process last
+ * started behind tcase_name(); a suite links Check statically as often as
+ * not, so the function is also looked up in the executable's symbol table.
+ * A process that ends (exit-time reports) names its test only when it is a
+ * child Check forked for that one test (fork mode makes each such child a
+ * process group leader and CK_FORK=no turns the mode off): in no-fork mode
+ * every test ran in this process and the last name would be wrong.
+ * Called with reporter_lock held.
+ */
+static const char *check_test_locked(bool process_ends)
+{
+	static const char *(*test_name)(void);
+	static bool resolved;
+
+	if (!resolved) {
+		resolved = true;
+		test_name = (const char *(*)(void))dlsym(RTLD_DEFAULT, "tcase_name");
+		if (test_name == NULL) {
+			if (symbolizer == NULL)
+				symbolizer = symbolizer_open_self();
+			test_name = (const char *(*)(void))symbolizer_find_executable_function(
+				symbolizer, "tcase_name");
+		}
+	}
+	if (test_name == NULL)
+		return NULL;
+	if (process_ends) {
+		const char *fork_mode = getenv("CK_FORK");
+		if (getpgrp() != getpid() || (fork_mode != NULL && strcmp(fork_mode, "no") == 0))
+			return NULL;
+	}
+	const char *name = test_name();
+	return name != NULL && name[0] != '\0' ? name : NULL;
+}
+
 const char *reporter_symbolize(uintptr_t address, char *buffer, size_t size)
 {
 	mutex_lock(&reporter_lock);
@@ -247,6 +285,14 @@ static void json_string(FILE *out, const char *text)
 			fputc(*c, out);
 	}
 	fputc('"', out);
+}
+
+static void json_test(FILE *out, const char *test)
+{
+	if (test == NULL)
+		return;
+	fprintf(out, ",\"test\":");
+	json_string(out, test);
 }
 
 static void json_owner(FILE *out, const char *key, const area_malloc_owner *owner)
@@ -366,7 +412,7 @@ static uintptr_t summary_site(const struct error_report *report)
 	return 0;
 }
 
-static void format_error(FILE *out, const struct error_report *report)
+static void format_error(FILE *out, const struct error_report *report, const char *test)
 {
 	char frame[2048];
 
@@ -437,6 +483,7 @@ static void format_error(FILE *out, const struct error_report *report)
 			json_owner(out, "allocated_by", report->allocated_by);
 		if (report->freed_by != NULL)
 			json_owner(out, "freed_by", report->freed_by);
+		json_test(out, test);
 		fputs("}\n", out);
 	}
 }
@@ -448,16 +495,19 @@ void report_error(const struct error_report *report)
 	size_t length = 0;
 	FILE *out;
 	bool print, halt;
+	const char *test;
 
 	mutex_lock(&reporter_lock);
+	test = check_test_locked(false);
 	out = open_memstream(&text, &length);
 	if (out != NULL) {
-		format_error(out, report);
+		format_error(out, report, test);
 		fclose(out);
 	}
 	mutex_unlock(&reporter_lock);
 
 	fill_public_report(report, text != NULL ? text : "", &public_report);
+	public_report.test = test;
 	if (offer_to_hook(&public_report)) {
 		free(text);
 		return;
@@ -516,6 +566,7 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 	size_t length = 0;
 	bool *suppressed;
 	FILE *out;
+	const char *test;
 
 	if (report->group_count == 0) {
 		if (unsuppressed_blocks != NULL)
@@ -538,6 +589,7 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 		match->hits += report->groups[g].count;
 		match->bytes += report->groups[g].bytes;
 	}
+	test = check_test_locked(strcmp(report->when, "at exit") == 0);
 	out = open_memstream(&text, &length);
 	if (out != NULL && blocks > 0) {
 		fprintf(out, "==%d==ERROR: area_malloc: detected memory leaks\n", (int)getpid());
@@ -577,7 +629,9 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 				fputc('}', out);
 				first = false;
 			}
-			fputs("]}\n", out);
+			fputc(']', out);
+			json_test(out, test);
+			fputs("}\n", out);
 		}
 	}
 	if (out != NULL)
@@ -598,6 +652,7 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 	public_report.pool_name = report->pool.name;
 	public_report.leaked_bytes = bytes;
 	public_report.leaked_blocks = blocks;
+	public_report.test = test;
 	public_report.address = report->groups[0].first_address;
 	public_report.size = report->groups[0].bytes / (report->groups[0].count ? report->groups[0].count : 1);
 	public_report.has_allocated_by = true;

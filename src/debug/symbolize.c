@@ -541,6 +541,38 @@ bool symbolize_code_address(
 
 /* ---- Opening and closing ---- */
 
+/*
+ * A function of the main executable found by name in its symbol table, so
+ * also one a static library put there without exporting it (dlsym cannot see
+ * those). The executable is the image holding the program's entry point.
+ */
+uintptr_t symbolizer_find_executable_function(struct symbolizer *symbolizer, const char *name)
+{
+	uintptr_t found = 0;
+
+	if (symbolizer == NULL || name == NULL || !symbolizer->follows_self)
+		return 0;
+	pthread_mutex_lock(&symbolizer->lock);
+	refresh_self_images(symbolizer);
+	struct image *image = find_image(symbolizer, (uintptr_t)getauxval(AT_ENTRY));
+	if (image != NULL && !image->file_examined)
+		examine_image_file(image);
+	if (image != NULL && image->status == SYMBOL_IMAGE_OK) {
+		int count = dwfl_module_getsymtab(image->module);
+		for (int i = 1; i < count && found == 0; i++) {
+			GElf_Sym symbol;
+			GElf_Addr address;
+			const char *symbol_name = dwfl_module_getsym_info(
+				image->module, i, &symbol, &address, NULL, NULL, NULL);
+			if (symbol_name != NULL && GELF_ST_TYPE(symbol.st_info) == STT_FUNC &&
+				symbol.st_shndx != SHN_UNDEF && strcmp(symbol_name, name) == 0)
+				found = (uintptr_t)address;
+		}
+	}
+	pthread_mutex_unlock(&symbolizer->lock);
+	return found;
+}
+
 static struct symbolizer *new_symbolizer(void)
 {
 	struct symbolizer *symbolizer = calloc(1, sizeof *symbolizer);

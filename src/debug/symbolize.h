@@ -127,6 +127,14 @@ bool symbolize_code_address(
 	struct symbolizer *symbolizer, uintptr_t address, struct symbol_info *out);
 
 /*
+ * symbolizer_open_self() only: the run-time address of the function called
+ * name in the main executable's symbol table (.symtab when present), or 0.
+ * Finds functions that static libraries linked into the program and that
+ * dlsym() cannot see.
+ */
+uintptr_t symbolizer_find_executable_function(struct symbolizer *symbolizer, const char *name);
+
+/*
  * Formats "function+0xoff (image) file:line", leaving out what is unknown, or
  * "0xADDR (image+0xoff)" when no function is known, with ", build-id mismatch"
  * or ", file missing" inside the parentheses when the image could not be

@@ -138,6 +138,7 @@ struct captured_report {
 	char pool_name[48];
 	size_t leaked_bytes;
 	size_t leaked_blocks;
+	char test[64];	/* the Check test named in the report, "" when none */
 	char *text;
 };
 
@@ -163,6 +164,7 @@ static bool capture_hook(const area_malloc_report *report, void *cookie)
 			report->pool_name != NULL ? report->pool_name : "");
 		copy->leaked_bytes = report->leaked_bytes;
 		copy->leaked_blocks = report->leaked_blocks;
+		snprintf(copy->test, sizeof(copy->test), "%s", report->test ? report->test : "");
 		copy->text = strdup(report->text != NULL ? report->text : "");
 	}
 	into->count++;
@@ -460,6 +462,8 @@ START_TEST(test_report_leaks_since_mark)
 	ck_assert_str_eq(captured(0)->kind, "detected memory leaks");
 	ck_assert_uint_eq(captured(0)->leaked_bytes, 340);
 	ck_assert_uint_eq(captured(0)->leaked_blocks, 2);
+	/* "pooldump run" files reports under the Check test that made them */
+	ck_assert_str_eq(captured(0)->test, "test_report_leaks_since_mark");
 	ck_assert_int_eq(captured(0)->pool_area, area_for(after[0]));
 	ck_assert_msg(strstr(captured(0)->text, "340 byte(s) leaked in 2 allocation(s)") != NULL,
 		"%s", captured(0)->text);
@@ -665,6 +669,7 @@ START_TEST(test_report_hook_and_error_count)
 
 	am->free(pool, block);	/* taken by the hook: not counted */
 	ck_assert_int_eq(capture.count, 1);
+	ck_assert_str_eq(captured(0)->test, "test_report_hook_and_error_count");
 	ck_assert_uint_eq(amd->error_count(), 0);
 	ck_assert_uint_eq(stats_of(pool).errors, 1);
 

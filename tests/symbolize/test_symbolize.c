@@ -209,6 +209,21 @@ START_TEST(test_static_function_entry)
 }
 END_TEST
 
+/* What the reporter uses to find Check's tcase_name() in a statically linked suite. */
+START_TEST(test_find_executable_function)
+{
+	struct symbolizer *symbolizer = symbolizer_open_self();
+	ck_assert_uint_eq(symbolizer_find_executable_function(symbolizer, "static_probe"),
+		(uintptr_t)&static_probe);
+	ck_assert_uint_eq(symbolizer_find_executable_function(symbolizer, "tcase_name"),
+		(uintptr_t)&tcase_name);
+	ck_assert_uint_eq(symbolizer_find_executable_function(symbolizer, "no_such_function"), 0);
+	ck_assert_uint_eq(symbolizer_find_executable_function(symbolizer, NULL), 0);
+	ck_assert_uint_eq(symbolizer_find_executable_function(NULL, "static_probe"), 0);
+	symbolizer_close(symbolizer);
+}
+END_TEST
+
 START_TEST(test_format_of_known_site)
 {
 	struct probe_site site;
@@ -779,6 +794,7 @@ static Suite *symbolize_suite(void)
 	TCase *executable = tcase_create("executable");
 	tcase_add_test(executable, test_static_function_call_site);
 	tcase_add_test(executable, test_static_function_entry);
+	tcase_add_test(executable, test_find_executable_function);
 	tcase_add_test(executable, test_format_of_known_site);
 	tcase_add_test(executable, test_open_self_is_lazy);
 	suite_add_tcase(suite, executable);

@@ -51,6 +51,7 @@ typedef struct area_malloc_report {
 	size_t leaked_bytes;	/* leak reports: totals over the report */
 	size_t leaked_blocks;
 	const char *text;	/* the whole report as it would be printed */
+	const char *test;	/* the Check test the process runs, or NULL */
 } area_malloc_report;
 
 /*
