@@ -597,7 +597,7 @@ bool heap_contains(const struct heap *heap, const void *ptr)
  * hides blocks from AddressSanitizer, and a wild pointer may land in one:
  * probing such bytes is this function's job, so it is exempt.
  */
-__attribute__((no_sanitize_address, noinline)) static size_t probe_word(uintptr_t at)
+__attribute__((no_sanitize("address", "thread"), noinline)) static size_t probe_word(uintptr_t at)
 {
 	return *(const volatile size_t *)at;
 }
@@ -626,6 +626,33 @@ bool heap_block_is_live(const struct heap *heap, const void *ptr)
 	return below >= PROLOGUE_BYTES
 		&& (probe_word(c_at - below + offsetof(struct chunk, size_flags)) & ~CHUNK_FLAGS)
 		== below;
+}
+
+/*
+ * The lock-free half of heap_block_is_live(), for a thread that frees a block
+ * without the heap's owner serialising the call (the release build's thread
+ * caches). It reads only the block's own header and the boundary tag just
+ * above it: while the block is live, only operations on this very block
+ * write them, never a split or merge of its neighbours (a merge from below
+ * rewrites the block's prev_size, which is not read). Returns the usable
+ * size, or 0 when ptr is not plausibly a live block; callers fall back to
+ * the locked check then.
+ */
+size_t heap_live_usable_size_unlocked(const struct heap *heap, const void *ptr)
+{
+	if (!heap || address(ptr) % HEAP_ALIGN)
+		return 0;
+	uintptr_t c_at = address(ptr) - HEADER_BYTES;
+	if (address(ptr) < address(heap->first) + HEADER_BYTES ||
+		c_at > address(heap->sentinel) - MIN_CHUNK)
+		return 0;
+	size_t size_flags = probe_word(c_at + offsetof(struct chunk, size_flags));
+	size_t size = size_flags & ~CHUNK_FLAGS;
+	if ((size_flags & CHUNK_FLAGS) != CHUNK_USED || size < MIN_CHUNK ||
+		size > address(heap->sentinel) - c_at ||
+		probe_word(c_at + size + offsetof(struct chunk, prev_size)) != size)
+		return 0;
+	return size - HEADER_BYTES;
 }
 
 /*

@@ -8,4 +8,6 @@ libamcore_la_SOURCES = \
 	src/core/pool_registry.c \
 	src/core/pool_registry.h \
 	src/core/pool.c \
-	src/core/pool.h
+	src/core/pool.h \
+	src/core/thread_cache.c \
+	src/core/thread_cache.h

@@ -20,6 +20,7 @@
 
 #include "core/pool.h"
 #include "core/pool_registry.h"
+#include "core/thread_cache.h"
 #include "kernel/area_internal.h"
 
 #define POOL_HEADER_BYTES ((sizeof(struct pool) + 63) & ~(size_t)63)
@@ -141,20 +142,26 @@ void pool_destroy(struct pool *pool)
 void pool_get_stats(struct pool *pool, struct pool_stats *stats)
 {
 	struct heap_stats heap_stats;
-	bool locked = pool_lock(pool);
+	struct thread_cache_totals cached = { 0, 0, 0, 0 };
+	bool locked;
 
+	/* cached blocks are used in the heap but free for whoever asks */
+	thread_cache_add_totals(pool, &cached);
+	locked = pool_lock(pool);
 	heap_get_stats(pool->heap, &heap_stats);
+	if (cached.bytes > heap_stats.used_bytes || cached.blocks > heap_stats.used_blocks)
+		cached.bytes = cached.blocks = 0; /* moved between the two looks */
 	stats->area = pool->area;
 	stats->base = pool->base;
 	stats->area_size = pool->area_size;
 	stats->requested_size = pool->requested_size;
 	stats->capacity = heap_stats.capacity_bytes;
-	stats->used = heap_stats.used_bytes;
+	stats->used = heap_stats.used_bytes - cached.bytes;
 	stats->peak = heap_stats.peak_used_bytes;
 	stats->largest_free = heap_stats.largest_free;
-	stats->live_blocks = heap_stats.used_blocks;
-	stats->allocations = pool->allocations;
-	stats->frees = pool->frees;
+	stats->live_blocks = heap_stats.used_blocks - cached.blocks;
+	stats->allocations = pool->allocations + cached.allocations;
+	stats->frees = pool->frees + cached.frees;
 	stats->failed_requests = pool->failed_requests;
 	pool_unlock(pool, locked);
 }

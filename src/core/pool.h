@@ -17,6 +17,8 @@
  * the same way.
  *
  * Locking: pool->lock (a sleeping lock) protects the heap and the counters.
+ * Blocks in thread caches (thread_cache.h) are live in the heap but free for
+ * the statistics, which pool_get_stats() reports.
  * A process that has only one thread skips it, as glibc does
  * (__libc_single_threaded), since nothing can race; pool_lock() returns
  * whether it locked, and pool_unlock() takes that answer, so a pair always
@@ -55,6 +57,9 @@ struct pool {
 	uint64_t failed_requests;
 	uint64_t allocations;
 	uint64_t frees;
+	/* caches of freed blocks in front of the lock (thread_cache.c; release
+	 * build only), protected by thread_cache.c's cache_lock */
+	struct thread_cache *thread_caches;
 };
 
 struct pool_stats {

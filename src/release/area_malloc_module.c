@@ -14,9 +14,16 @@
  * is not a live block of that pool (ignored, with one dprintf line). The
  * debug build reports these and much more.
  *
+ * Threads that share a pool keep freed small blocks in per-thread caches
+ * (core/thread_cache.h) and take them back without the pool's lock; the
+ * caches are drained before any allocation fails, counted free in the
+ * statistics and dropped by delete_pool. A second free of a cached block is
+ * refused like any other pointer that is not a live block.
+ *
  * Locking: each pool's lock (pool.h) around every heap operation; the
- * registry's lock for create_pool/delete_pool. No global lock on the
- * malloc/free paths. Lock order: registry, then a pool.
+ * registry's lock for create_pool/delete_pool; thread_cache.c's locks for
+ * the caches. No global lock on the malloc/free paths. Lock order:
+ * registry, then the caches' lock, then a pool, then a cache.
  */
 #include "config.h"
 
@@ -29,6 +36,7 @@
 
 #include "core/pool.h"
 #include "core/pool_registry.h"
+#include "core/thread_cache.h"
 
 static const void *am_create_pool(uint32 address_spec, size_t size, uint32 lock_spec,
 	uint32 protection)
@@ -54,27 +62,60 @@ static status_t am_delete_pool(const void *pool_id)
 
 	if (pool == NULL)
 		return B_ERROR;
+	thread_cache_detach_pool(pool);
 	pool_destroy(pool);
 	return B_OK;
 }
 
-/* One allocation under the pool's lock, counted as done or failed. */
+static void *heap_allocate(struct pool *pool, size_t size, bool zeroed)
+{
+	return zeroed ? heap_alloc_zeroed(pool->heap, size) : heap_alloc(pool->heap, size);
+}
+
+/*
+ * One allocation: from this thread's cache when it holds a block of the
+ * size class, else under the pool's lock, counted as done or failed. A
+ * request the heap cannot serve first takes back every cached block of the
+ * pool, so NULL means the pool is really full.
+ */
 static void *allocate(const void *pool_id, size_t size, bool zeroed)
 {
-	struct pool *pool = pool_registry_lookup(pool_id);
+	struct pool *pool;
 	void *block;
 	bool locked;
 
+	if (!__libc_single_threaded) {
+		block = thread_cache_take(pool_id, size);
+		if (block != NULL) {
+			if (zeroed)
+				memset(block, 0, size);
+			return block;
+		}
+	}
+	pool = pool_registry_lookup(pool_id);
 	if (pool == NULL)
 		return NULL;
 	locked = pool_lock(pool);
-	block = zeroed ? heap_alloc_zeroed(pool->heap, size) : heap_alloc(pool->heap, size);
+	block = heap_allocate(pool, size, zeroed);
+	if (block == NULL) {
+		pool_unlock(pool, locked);
+		bool drained = thread_cache_drain_pool(pool);
+		locked = pool_lock(pool);
+		if (drained)
+			block = heap_allocate(pool, size, zeroed);
+	}
 	if (block != NULL)
 		pool->allocations++;
 	else
 		pool->failed_requests++;
 	pool_unlock(pool, locked);
 	return block;
+}
+
+/* A pointer the heap may take back: a live block, not one a cache holds. */
+static bool is_live_block(struct pool *pool, void *ptr)
+{
+	return heap_block_is_live(pool->heap, ptr) && !thread_cache_holds(ptr);
 }
 
 static void *am_malloc(const void *pool_id, size_t size)
@@ -111,7 +152,7 @@ static void *am_realloc(const void *pool_id, void *ptr, size_t size)
 	if (pool == NULL)
 		return NULL;
 	locked = pool_lock(pool);
-	if (!heap_block_is_live(pool->heap, ptr)) {
+	if (!is_live_block(pool, ptr)) {
 		pool_unlock(pool, locked);
 		report_bad_pointer("realloc", pool_id, ptr, true);
 		return NULL;
@@ -122,6 +163,13 @@ static void *am_realloc(const void *pool_id, void *ptr, size_t size)
 		block = NULL;
 	} else {
 		block = heap_realloc(pool->heap, ptr, size);
+		if (block == NULL) {
+			pool_unlock(pool, locked);
+			bool drained = thread_cache_drain_pool(pool);
+			locked = pool_lock(pool);
+			if (drained)
+				block = heap_realloc(pool->heap, ptr, size);
+		}
 		if (block == NULL)
 			pool->failed_requests++;
 	}
@@ -136,13 +184,15 @@ static void *am_free(const void *pool_id, void *ptr)
 
 	if (ptr == NULL)
 		return NULL;
+	if (!__libc_single_threaded && thread_cache_put(pool_id, ptr))
+		return NULL;
 	pool = pool_registry_lookup(pool_id);
 	if (pool == NULL) {
 		report_bad_pointer("free", pool_id, ptr, false);
 		return NULL;
 	}
 	locked = pool_lock(pool);
-	if (heap_block_is_live(pool->heap, ptr)) {
+	if (is_live_block(pool, ptr)) {
 		heap_free(pool->heap, ptr);
 		pool->frees++;
 		pool_unlock(pool, locked);
@@ -302,6 +352,7 @@ static status_t std_ops(int32 op, ...)
 	case B_MODULE_UNINIT:
 		/* The last user put the module away: delete every remaining pool. */
 		delete_all_pools();
+		thread_cache_shutdown();
 		remove_debugger_command("pools", dump_pools);
 		remove_debugger_command("pool", dump_pool);
 		remove_debugger_command("check", check_pools);

@@ -1,0 +1,71 @@
+/*
+ * thread_cache.h - per-thread caches of freed small blocks in front of a
+ * pool's lock (the release build's fast path when threads share a pool).
+ *
+ * A thread that frees a small block of a pool keeps it in its own cache for
+ * that pool, and its next allocation of that size class takes it back
+ * without the pool's lock; only misses, full caches and large blocks go to
+ * the heap under the lock. The caches keep every promise the pool makes
+ * (see thread_cache.c for how):
+ *  - cached blocks count as free in the pool's statistics;
+ *  - no allocation returns NULL while a cache of the pool still holds
+ *    blocks (thread_cache_drain_pool() first);
+ *  - delete_pool reclaims them (thread_cache_detach_pool());
+ *  - a free or realloc of a block that sits in a cache is refused, like any
+ *    other pointer that is not a live block (thread_cache_holds()).
+ *
+ * Only multi-threaded processes use the caches: with a single thread the
+ * pool's lock is skipped anyway and the heap is as fast.
+ */
+#ifndef AREA_MALLOC_CORE_THREAD_CACHE_H
+#define AREA_MALLOC_CORE_THREAD_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct pool;
+
+/* Largest usable size a cache keeps (exact 16-byte classes up to it). */
+#define THREAD_CACHE_MAX_USABLE 2048
+
+/* A block of at least size bytes from this thread's cache for the pool id,
+ * or NULL (then allocate from the heap under the pool's lock). */
+void *thread_cache_take(const void *pool_id, size_t size);
+
+/* Keeps ptr, a block of the pool id, in this thread's cache. False when it
+ * did not (not plausibly a live block, a large block, the cache full): the
+ * caller frees it under the pool's lock as usual, checking it first. */
+bool thread_cache_put(const void *pool_id, void *ptr);
+
+/* True when ptr, a block the heap counts as live, sits in a cache (a
+ * second free or a realloc of a freed block). Call with the pool's lock. */
+bool thread_cache_holds(const void *ptr);
+
+/* Returns every cached block of the pool to its heap; true when there was
+ * one. Call without the pool's lock (it takes it). */
+bool thread_cache_drain_pool(struct pool *pool);
+
+/* The pool is being deleted: its caches forget it and their blocks (which
+ * go with the area). Call after its id was retired, before destroying it. */
+void thread_cache_detach_pool(struct pool *pool);
+
+/* What the caches of a pool hold now, for its statistics. */
+struct thread_cache_totals {
+	size_t bytes;	/* chunk bytes, overhead included, as the heap counts them */
+	size_t blocks;
+	uint64_t allocations;	/* served from a cache */
+	uint64_t frees;		/* taken into a cache */
+};
+
+/* Adds the pool's cache totals to *totals. Call without the pool's lock. */
+void thread_cache_add_totals(struct pool *pool, struct thread_cache_totals *totals);
+
+/*
+ * The module is being put away (no thread uses it): every cache is given
+ * back and freed, the other threads' tables forget them, and no destructor
+ * is left to run at thread exit in code that may be unloaded.
+ */
+void thread_cache_shutdown(void);
+
+#endif /* AREA_MALLOC_CORE_THREAD_CACHE_H */

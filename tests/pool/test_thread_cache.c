@@ -1,0 +1,484 @@
+/*
+ * test_thread_cache.c - the release module's per-thread caches keep every
+ * promise of the pool (src/core/thread_cache.h): cached blocks count as
+ * free, no allocation fails while a cache holds blocks, delete_pool and
+ * unloading the module reclaim them, a second free of a cached block is
+ * refused, a calloc served from a cache is zeroed, thread exit and fork
+ * leave the pools sound. Caches only work once a process has a second
+ * thread, so every test starts one (a "holder" that caches blocks and then
+ * waits while the test looks).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <KernelExport.h>
+#include <OS.h>
+#include <drivers/area_malloc.h>
+
+#include "pool_test_support.h"
+
+#define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
+#define KIB 1024
+#define MAX_HELD 256
+
+static area_malloc_module_info *am;
+
+/* ---- a thread that runs one job, then waits until released ---- */
+
+struct holder {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t changed;
+	void (*job)(struct holder *);
+	bool job_done;
+	bool released;
+	const void *pool;
+	size_t size;
+	int count;
+	void *blocks[MAX_HELD];
+};
+
+static void *holder_main(void *argument)
+{
+	struct holder *holder = argument;
+
+	holder->job(holder);
+	pthread_mutex_lock(&holder->lock);
+	holder->job_done = true;
+	pthread_cond_broadcast(&holder->changed);
+	while (!holder->released)
+		pthread_cond_wait(&holder->changed, &holder->lock);
+	pthread_mutex_unlock(&holder->lock);
+	return NULL;
+}
+
+/* Starts the holder on its job and waits until the job is done. */
+static void holder_start(struct holder *holder, void (*job)(struct holder *))
+{
+	pthread_mutex_init(&holder->lock, NULL);
+	pthread_cond_init(&holder->changed, NULL);
+	holder->job = job;
+	holder->job_done = holder->released = false;
+	ck_assert_int_eq(pthread_create(&holder->thread, NULL, holder_main, holder), 0);
+	pthread_mutex_lock(&holder->lock);
+	while (!holder->job_done)
+		pthread_cond_wait(&holder->changed, &holder->lock);
+	pthread_mutex_unlock(&holder->lock);
+}
+
+static void holder_finish(struct holder *holder)
+{
+	pthread_mutex_lock(&holder->lock);
+	holder->released = true;
+	pthread_cond_broadcast(&holder->changed);
+	pthread_mutex_unlock(&holder->lock);
+	ck_assert_int_eq(pthread_join(holder->thread, NULL), 0);
+}
+
+/* Allocates count blocks of size, writes them, frees them all. */
+static void allocate_then_free(struct holder *holder)
+{
+	for (int i = 0; i < holder->count; i++) {
+		holder->blocks[i] = am->malloc(holder->pool, holder->size);
+		ck_assert_ptr_nonnull(holder->blocks[i]);
+		memset(holder->blocks[i], 0xa5, holder->size);
+	}
+	for (int i = 0; i < holder->count; i++)
+		am->free(holder->pool, holder->blocks[i]);
+}
+
+/* ---- what the module's "pool" command says about a pool ---- */
+
+struct pool_figures {
+	size_t used;
+	size_t free;
+	size_t blocks;
+};
+
+/* What a debugger command printed (run_debug_command kept out of line: gcc
+ * otherwise takes the pointer into its memstream for a dangling one). */
+static __attribute__((noinline)) char *command_output(const char *line)
+{
+	char *output = NULL;
+
+	ck_assert_int_eq(run_debug_command(line, &output), 0);
+	ck_assert_ptr_nonnull(output);
+	return output;
+}
+
+static struct pool_figures figures_of(const void *pool, void *any_block_ever)
+{
+	struct pool_figures figures;
+	char line[64], *output;
+	area_id area = area_for(any_block_ever);
+	const char *at;
+
+	ck_assert_int_gt(area, 0);
+	snprintf(line, sizeof(line), "pool %d", (int)area);
+	output = command_output(line);
+	at = strstr(output, "used: ");
+	ck_assert_msg(at != NULL, "%s", output);
+	ck_assert_int_eq(sscanf(at, "used: %zu; peak: %*u; free: %zu; blocks: %zu", &figures.used,
+				 &figures.free, &figures.blocks),
+		3);
+	free(output);
+	(void)pool;
+	return figures;
+}
+
+/* How many blocks of size a fresh pool of pool_size holds, from one thread
+ * whose caches are not involved (it never frees). */
+static int capacity_in_blocks(size_t pool_size, size_t size)
+{
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, pool_size, B_NO_LOCK, KERNEL_RW);
+	int count = 0;
+
+	ck_assert_ptr_nonnull(pool);
+	while (am->malloc(pool, size) != NULL)
+		count++;
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	return count;
+}
+
+static void setup(void)
+{
+	am = get_area_malloc();
+}
+
+static void teardown(void)
+{
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_MODULE_NAME), B_OK);
+}
+
+/* ---- the promises ---- */
+
+START_TEST(test_cached_blocks_count_as_free)
+{
+	struct holder holder = { .size = 64, .count = 12 };
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 256 * KIB, B_NO_LOCK, KERNEL_RW);
+	ck_assert_ptr_nonnull(holder.pool);
+	holder_start(&holder, allocate_then_free);
+
+	struct pool_figures figures = figures_of(holder.pool, holder.blocks[0]);
+	ck_assert_uint_eq(figures.used, 0);
+	ck_assert_uint_eq(figures.blocks, 0);
+	assert_pools_valid();
+
+	holder_finish(&holder); /* its caches go back to the heap */
+	figures = figures_of(holder.pool, holder.blocks[0]);
+	ck_assert_uint_eq(figures.used, 0);
+	ck_assert_uint_eq(figures.blocks, 0);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+}
+END_TEST
+
+/* A freed block comes back to the thread that freed it, without the lock:
+ * the cache is LIFO per size class. */
+START_TEST(test_cache_serves_its_thread)
+{
+	struct holder holder = { .size = 200, .count = 1 };
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 256 * KIB, B_NO_LOCK, KERNEL_RW);
+	holder_start(&holder, allocate_then_free);
+	holder_finish(&holder);
+
+	/* now this thread, in a process that has had two threads */
+	void *a = am->malloc(holder.pool, 200);
+	void *b = am->malloc(holder.pool, 200);
+	ck_assert(a && b && a != b);
+	am->free(holder.pool, b);
+	ck_assert_ptr_eq(am->malloc(holder.pool, 200), b);
+	/* the same size class (usable 208) serves 193..208 */
+	am->free(holder.pool, b);
+	ck_assert_ptr_eq(am->malloc(holder.pool, 193), b);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+}
+END_TEST
+
+START_TEST(test_calloc_from_cache_is_zeroed)
+{
+	struct holder holder = { .size = 100, .count = 1 };
+	unsigned char *block;
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+	holder_start(&holder, allocate_then_free);
+	holder_finish(&holder);
+	block = am->malloc(holder.pool, 100);
+	memset(block, 0xff, 100);
+	am->free(holder.pool, block);
+	ck_assert_ptr_eq(am->calloc(holder.pool, 10, 10), block);
+	for (int i = 0; i < 100; i++)
+		ck_assert_uint_eq(block[i], 0);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+}
+END_TEST
+
+/* Another thread's cache holds blocks; this thread still gets everything the
+ * pool holds before malloc returns NULL. */
+START_TEST(test_drained_before_null)
+{
+	const size_t pool_size = 512 * KIB;
+	const size_t size = 1000;
+	struct holder holder = { .size = size, .count = 40 };
+	int expected = capacity_in_blocks(pool_size, size);
+	int count = 0;
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, pool_size, B_NO_LOCK, KERNEL_RW);
+	holder_start(&holder, allocate_then_free);
+	while (am->malloc(holder.pool, size) != NULL)
+		count++;
+	ck_assert_int_eq(count, expected);
+	assert_pools_valid();
+
+	holder_finish(&holder);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+}
+END_TEST
+
+START_TEST(test_large_request_after_caching)
+{
+	const size_t pool_size = 256 * KIB;
+	struct holder holder = { .size = 2000, .count = 30 };
+	void *big;
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, pool_size, B_NO_LOCK, KERNEL_RW);
+	holder_start(&holder, allocate_then_free);
+	/* the first blocks freed sit in the cache at the start of the heap: a
+	 * block of nearly the whole pool needs them merged back first */
+	big = am->malloc(holder.pool, pool_size - 8 * KIB);
+	ck_assert_ptr_nonnull(big);
+	big = am->realloc(holder.pool, big, pool_size - 16 * KIB); /* shrinks in place */
+	ck_assert_ptr_nonnull(big);
+	assert_pools_valid();
+	holder_finish(&holder);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+}
+END_TEST
+
+static void free_twice(struct holder *holder)
+{
+	void *block = am->malloc(holder->pool, 48);
+
+	holder->blocks[0] = block;
+	am->free(holder->pool, block);
+	am->free(holder->pool, block); /* refused: it is in the cache */
+	/* a realloc of it is refused too */
+	ck_assert_ptr_null(am->realloc(holder->pool, block, 500));
+	holder->blocks[1] = am->malloc(holder->pool, 48);
+	holder->blocks[2] = am->malloc(holder->pool, 48);
+}
+
+START_TEST(test_second_free_of_cached_block_refused)
+{
+	struct holder holder = { 0 };
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+	holder_start(&holder, free_twice);
+	/* the block was handed out once, not twice */
+	ck_assert_ptr_eq(holder.blocks[1], holder.blocks[0]);
+	ck_assert_ptr_nonnull(holder.blocks[2]);
+	ck_assert_ptr_ne(holder.blocks[2], holder.blocks[1]);
+	struct pool_figures figures = figures_of(holder.pool, holder.blocks[0]);
+	ck_assert_uint_eq(figures.blocks, 2);
+	assert_pools_valid();
+
+	/* a second free from another thread than the one caching it */
+	am->free(holder.pool, holder.blocks[1]);
+	am->free(holder.pool, holder.blocks[1]);
+	figures = figures_of(holder.pool, holder.blocks[0]);
+	ck_assert_uint_eq(figures.blocks, 1);
+	assert_pools_valid();
+	holder_finish(&holder);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+}
+END_TEST
+
+START_TEST(test_delete_pool_reclaims_cached_blocks)
+{
+	struct holder holder = { .size = 64, .count = 8 };
+	struct holder second = { .size = 64, .count = 8 };
+	const void *old_pool;
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+	holder_start(&holder, allocate_then_free);
+	old_pool = holder.pool;
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+	holder_finish(&holder);
+
+	/* many pools come and go; none inherits a stale cache */
+	for (int round = 0; round < 20; round++) {
+		second.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+		ck_assert_ptr_nonnull(second.pool);
+		holder_start(&second, allocate_then_free);
+		ck_assert_ptr_null(am->malloc(old_pool, 64)); /* stale id */
+		assert_pools_valid();
+		ck_assert_int_eq(am->delete_pool(second.pool), B_OK);
+		holder_finish(&second);
+	}
+}
+END_TEST
+
+/* The module goes away while a thread still has caches, and comes back. */
+START_TEST(test_unload_with_live_caches)
+{
+	struct holder holder = { .size = 64, .count = 8 };
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+	holder_start(&holder, allocate_then_free);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_MODULE_NAME), B_OK);
+
+	am = get_area_malloc();
+	holder_finish(&holder); /* its thread exits after the unload: nothing to run */
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+	struct holder again = { .pool = pool, .size = 64, .count = 8 };
+	holder_start(&again, allocate_then_free);
+	holder_finish(&again);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+}
+END_TEST
+
+/* A child forked while another thread's cache holds blocks gets them all. */
+START_TEST(test_fork_child_gets_cached_blocks)
+{
+	const size_t pool_size = 256 * KIB;
+	struct holder holder = { .size = 500, .count = 30 };
+	int expected = capacity_in_blocks(pool_size, 500);
+	int status;
+	pid_t child;
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, pool_size, B_NO_LOCK, KERNEL_RW);
+	holder_start(&holder, allocate_then_free);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		int count = 0;
+		while (am->malloc(holder.pool, 500) != NULL)
+			count++;
+		char *output = NULL;
+		int valid = run_debug_command("check", &output);
+		_exit(count == expected && valid == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	holder_finish(&holder);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+}
+END_TEST
+
+/* ---- many threads, one pool: nothing lost, nothing handed out twice ---- */
+
+#define STRESS_THREADS 4
+#define STRESS_SLOTS 64
+#define STRESS_ROUNDS 20000
+
+struct stress_thread {
+	pthread_t thread;
+	const void *pool;
+	unsigned seed;
+	int failures;
+};
+
+static void *stress_main(void *argument)
+{
+	struct stress_thread *self = argument;
+	unsigned char *slots[STRESS_SLOTS] = { 0 };
+	size_t sizes[STRESS_SLOTS] = { 0 };
+
+	for (int round = 0; round < STRESS_ROUNDS; round++) {
+		int i = (int)(rand_r(&self->seed) % STRESS_SLOTS);
+		if (slots[i] != NULL) {
+			unsigned char mark = (unsigned char)(i ^ (uintptr_t)self);
+			for (size_t b = 0; b < sizes[i]; b++)
+				if (slots[i][b] != mark) {
+					self->failures++;
+					break;
+				}
+			am->free(self->pool, slots[i]);
+		}
+		sizes[i] = 1 + rand_r(&self->seed) % 3000;
+		slots[i] = am->malloc(self->pool, sizes[i]);
+		if (slots[i] == NULL) {
+			self->failures++;
+			continue;
+		}
+		memset(slots[i], (unsigned char)(i ^ (uintptr_t)self), sizes[i]);
+	}
+	for (int i = 0; i < STRESS_SLOTS; i++)
+		am->free(self->pool, slots[i]);
+	return NULL;
+}
+
+START_TEST(test_threads_share_a_pool_through_caches)
+{
+	struct stress_thread threads[STRESS_THREADS];
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 4 * 1024 * KIB, B_NO_LOCK,
+		KERNEL_RW);
+	void *probe;
+
+	ck_assert_ptr_nonnull(pool);
+	for (int t = 0; t < STRESS_THREADS; t++) {
+		threads[t] = (struct stress_thread){ .pool = pool, .seed = (unsigned)t + 1 };
+		ck_assert_int_eq(pthread_create(&threads[t].thread, NULL, stress_main, &threads[t]),
+			0);
+	}
+	for (int t = 0; t < STRESS_THREADS; t++) {
+		ck_assert_int_eq(pthread_join(threads[t].thread, NULL), 0);
+		ck_assert_int_eq(threads[t].failures, 0);
+	}
+	probe = am->malloc(pool, 16);
+	struct pool_figures figures = figures_of(pool, probe);
+	ck_assert_uint_eq(figures.blocks, 1);
+	am->free(pool, probe);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+}
+END_TEST
+
+static Suite *thread_cache_suite(void)
+{
+	Suite *suite = suite_create("thread_cache");
+	TCase *promises = tcase_create("promises");
+	TCase *threads = tcase_create("threads");
+
+	tcase_add_checked_fixture(promises, setup, teardown);
+	tcase_add_test(promises, test_cached_blocks_count_as_free);
+	tcase_add_test(promises, test_cache_serves_its_thread);
+	tcase_add_test(promises, test_calloc_from_cache_is_zeroed);
+	tcase_add_test(promises, test_drained_before_null);
+	tcase_add_test(promises, test_large_request_after_caching);
+	tcase_add_test(promises, test_second_free_of_cached_block_refused);
+	tcase_add_test(promises, test_delete_pool_reclaims_cached_blocks);
+	tcase_add_test(promises, test_unload_with_live_caches);
+	tcase_add_test(promises, test_fork_child_gets_cached_blocks);
+	suite_add_tcase(suite, promises);
+
+	tcase_add_checked_fixture(threads, setup, teardown);
+	tcase_set_timeout(threads, 120);
+	tcase_add_test(threads, test_threads_share_a_pool_through_caches);
+	suite_add_tcase(suite, threads);
+	return suite;
+}
+
+int main(void)
+{
+	SRunner *runner = srunner_create(thread_cache_suite());
+	int failed;
+
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
