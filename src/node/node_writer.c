@@ -631,7 +631,9 @@ void node_writer_note_caller(uintptr_t pc)
 {
 	int64_t now;
 
-	if (pc == 0 || in_known_image(pc))
+	/* no node, no image table to keep current (and no clock to read) */
+	if (pc == 0 || atomic_load_explicit(&known_images, memory_order_relaxed) == NULL ||
+		in_known_image(pc))
 		return;
 	/* at most once a second: code outside every image (JIT) must not
 	 * rewrite the table on every allocation */
