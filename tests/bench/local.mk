@@ -26,6 +26,12 @@ tests_bench_bench_asan_CFLAGS = $(AM_CFLAGS) -fsanitize=address -fno-omit-frame-
 tests_bench_bench_asan_LDFLAGS = $(AM_LDFLAGS) -fsanitize=address -no-install
 tests_bench_bench_asan_LDADD = libarea_malloc.la
 
+# churn_check: the independent churn check (shares no code with bench).
+noinst_PROGRAMS += tests/bench/churn_check
+tests_bench_churn_check_SOURCES = tests/bench/churn_check.c
+tests_bench_churn_check_LDFLAGS = $(AM_LDFLAGS) -no-install
+tests_bench_churn_check_LDADD = libarea_malloc.la -lm
+
 EXTRA_DIST += docs/PERFORMANCE.md
 
 # The modules are staged by `all`; the benchmark loads them from there.
@@ -33,4 +39,8 @@ bench: all
 	tests/bench/bench$(EXEEXT) --builddir '$(abs_builddir)' \
 		--asan-binary tests/bench/bench_asan$(EXEEXT) $(BENCH_FLAGS)
 
-.PHONY: bench
+bench-churn: all
+	KERNEL_MODULE_PATH='$(abs_builddir)/modules/release' tests/bench/churn_check$(EXEEXT)
+	KERNEL_MODULE_PATH='$(abs_builddir)/modules/debug' tests/bench/churn_check$(EXEEXT)
+
+.PHONY: bench bench-churn
