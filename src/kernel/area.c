@@ -12,7 +12,8 @@
  * id and by base address; registered areas never overlap, because every
  * mapping comes from the kernel's own choice, from MAP_FIXED_NOREPLACE (which
  * refuses a used range instead of clobbering it), or from MAP_FIXED over a
- * reservation this very call holds.
+ * reservation this very call holds (or over the area's own range, when a
+ * file-backed area is made private).
  *
  * Locking: one pthread mutex, registry_lock, protects both arrays, the id
  * counter and every record. It covers bookkeeping only, never mmap, mlock,
@@ -625,13 +626,64 @@ area_id area_malloc_create_file_area(const char *name, void **startAddress, uint
 	return create_mapped_area(name, startAddress, addressSpec, size, lock, protection, fd);
 }
 
+#define PRIVATE_MEMORY_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
+
+/* Reads what the file holds into [into, into + size): holes stay as they are
+ * (zero in fresh memory), and so does what cannot be read. Raw system calls:
+ * the pool's memory may be poisoned for AddressSanitizer, whose pread()
+ * would refuse to write there. */
+static void read_file_data(int fd, char *into, size_t size)
+{
+	for (off_t data = lseek(fd, 0, SEEK_DATA); data >= 0 && (size_t)data < size;) {
+		off_t hole = lseek(fd, data, SEEK_HOLE);
+		size_t end = hole < 0 || (size_t)hole > size ? size : (size_t)hole;
+
+		for (size_t offset = (size_t)data; offset < end;) {
+			long got = syscall(
+				SYS_pread64, fd, into + offset, end - offset, (off_t)offset);
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				break;
+			offset += (size_t)got;
+		}
+		data = lseek(fd, (off_t)end, SEEK_DATA);
+	}
+}
+
+/* A private copy of the file, moved over the shared mapping by mremap():
+ * the area never reads as anything but its contents. false (nothing
+ * changed) when the copy or the move could not be made. */
+static bool replace_by_copy(addr_t base, size_t size, int fd)
+{
+	void *copy = mmap(NULL, size, PROT_READ | PROT_WRITE, PRIVATE_MEMORY_FLAGS, -1, 0);
+
+	if (copy == MAP_FAILED)
+		return false;
+	read_file_data(fd, copy, size);
+	if (mremap(copy, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)base) == MAP_FAILED) {
+		munmap(copy, size);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * The file-backed area becomes private memory holding the file's contents,
+ * through a copy when one can be made. When no second mapping can be made
+ * (RLIMIT_AS, the map count), anonymous memory replaces the shared mapping
+ * in place, which needs no more address space, and the file (still open) is
+ * read back into it; the area reads as zeros in between, which only a
+ * process with a single thread (a forked child) can afford. Once this
+ * returns B_OK, this process never writes the shared pages again.
+ */
 status_t area_malloc_area_make_private(area_id id, int fd)
 {
 	struct area *area;
 	addr_t base;
 	size_t size;
 	bool relock;
-	void *copy;
 
 	mutex_lock(&registry_lock);
 	area = lookup_area(id);
@@ -644,27 +696,11 @@ status_t area_malloc_area_make_private(area_id id, int fd)
 	relock = area->pages_locked;
 	mutex_unlock(&registry_lock);
 
-	copy = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		-1, 0);
-	if (copy == MAP_FAILED)
-		return status_from_errno(errno);
-	/* copy only what the file holds: holes read as zero in the copy too */
-	for (off_t data = lseek(fd, 0, SEEK_DATA); data >= 0 && (size_t)data < size;) {
-		off_t hole = lseek(fd, data, SEEK_HOLE);
-		size_t end = hole < 0 || (size_t)hole > size ? size : (size_t)hole;
-		for (size_t offset = (size_t)data; offset < end;) {
-			ssize_t got = pread(fd, (char *)copy + offset, end - offset, (off_t)offset);
-			if (got <= 0)
-				break;
-			offset += (size_t)got;
-		}
-		data = lseek(fd, (off_t)end, SEEK_DATA);
-	}
-	/* the private copy takes the shared mapping's place, at the same address */
-	if (mremap(copy, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)base) == MAP_FAILED) {
-		int error = errno;
-		munmap(copy, size);
-		return status_from_errno(error);
+	if (!replace_by_copy(base, size, fd)) {
+		if (mmap((void *)base, size, PROT_READ | PROT_WRITE,
+			    PRIVATE_MEMORY_FLAGS | MAP_FIXED, -1, 0) == MAP_FAILED)
+			return status_from_errno(errno);
+		read_file_data(fd, (char *)base, size);
 	}
 	if (relock)
 		syscall(SYS_mlock, (void *)base, size);

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -228,6 +229,21 @@ static void clean_dead_nodes(int keep)
 	free(dead);
 }
 
+/* Whether a file of bytes may exist under RLIMIT_FSIZE: growing a file past
+ * the limit (ftruncate, fallocate, write) raises SIGXFSZ, which would end
+ * the driver; such a file is refused with EFBIG instead. */
+static bool within_file_size_limit(uint64_t bytes)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_FSIZE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY)
+		return true;
+	if (bytes <= (uint64_t)limit.rlim_cur)
+		return true;
+	errno = EFBIG;
+	return false;
+}
+
 /* ---- the process file ---- */
 
 static void read_command_line(char *buffer, size_t size)
@@ -348,7 +364,9 @@ static bool create_process_file(void)
 	header.images_offset = (sizeof(header) + 4095) & ~(uint64_t)4095;
 	header.images_capacity = MAX_IMAGES;
 	/* room for the whole image table (sparse until used) */
-	if (ftruncate(process_fd, (off_t)(header.images_offset
+	if (!within_file_size_limit(header.images_offset
+		+ (uint64_t)MAX_IMAGES * sizeof(struct symbolizer_image_record))
+		|| ftruncate(process_fd, (off_t)(header.images_offset
 		+ (uint64_t)MAX_IMAGES * sizeof(struct symbolizer_image_record))) != 0
 		|| !write_all(process_fd, &header, sizeof(header), 0)) {
 		warn("cannot write the node's process file: %s; no debug node", strerror(errno));
@@ -516,7 +534,7 @@ int node_pool_file_create(size_t area_bytes, size_t reserve_to, bool reserve_all
 		error = errno;
 	}
 	if (fd >= 0 && error == 0) {
-		if (ftruncate(fd, (off_t)area_bytes) != 0
+		if (!within_file_size_limit(area_bytes) || ftruncate(fd, (off_t)area_bytes) != 0
 			|| !reserve_range(fd, 0, reserve_all ? area_bytes : reserve_to)
 			|| !reserve_range(fd, area_bytes - B_PAGE_SIZE, B_PAGE_SIZE))
 			error = errno;
