@@ -39,7 +39,7 @@ stage-debug-module: src/debug/area_malloc_debug.la
 
 install_exec_local_targets += install-debug-module
 install-debug-module: src/debug/area_malloc_debug.la
-	$(STAGE_MODULE) src/debug/area_malloc_debug.la '$(DESTDIR)$(debug_moduledir)' generic/area_malloc
+	$(STAGE_MODULE) --install '$(LIBTOOL)' src/debug/area_malloc_debug.la '$(DESTDIR)$(debug_moduledir)' generic/area_malloc
 
 uninstall_local_targets += uninstall-debug-module
 uninstall-debug-module:

@@ -15,7 +15,7 @@ stage-release-module: src/release/area_malloc_release.la
 
 install_exec_local_targets += install-release-module
 install-release-module: src/release/area_malloc_release.la
-	$(STAGE_MODULE) src/release/area_malloc_release.la '$(DESTDIR)$(moduledir)' generic/area_malloc
+	$(STAGE_MODULE) --install '$(LIBTOOL)' src/release/area_malloc_release.la '$(DESTDIR)$(moduledir)' generic/area_malloc
 
 uninstall_local_targets += uninstall-release-module
 uninstall-release-module:
