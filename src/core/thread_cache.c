@@ -34,7 +34,8 @@
  *  thread takes it with one exchange around each cached operation and never
  *  waits for it: finding it taken (a drainer is at work) it uses the pool's
  *  lock instead. Drainers spin (yielding) until they have it.
- *  Lock order: cache_lock, then a pool's lock, then a cache's busy flag.
+ *  Lock order: the pool registry's lock (statistics of every pool, fork),
+ *  then cache_lock, then a pool's lock, then a cache's busy flag.
  */
 #include "config.h"
 
@@ -84,7 +85,6 @@ static struct thread_cache *all_caches;
 static uint64_t cache_key;
 static pthread_key_t exit_key;
 static bool exit_key_made;	/* between the first attach and thread_cache_shutdown() */
-static bool fork_handlers_registered;	/* once per load: glibc drops them at dlclose */
 
 /* Initial-exec TLS: a module is dlopen()ed, and the general dynamic model
  * would cost a __tls_get_addr() call on every operation; 64 bytes fit in
@@ -268,12 +268,12 @@ static void thread_exits(void *slots_pointer)
 	mutex_unlock(&cache_lock);
 }
 
-static void fork_prepare(void)
+void thread_cache_fork_prepare(void)
 {
 	mutex_lock(&cache_lock);
 }
 
-static void fork_parent(void)
+void thread_cache_fork_parent(void)
 {
 	mutex_unlock(&cache_lock);
 }
@@ -284,7 +284,7 @@ static void fork_parent(void)
  * no thread will use them again; a flag one of them held mid-operation is
  * released, and they are freed when their pool is detached or drained.
  */
-static void fork_child(void)
+void thread_cache_fork_child(void)
 {
 	for (struct thread_cache *cache = all_caches; cache != NULL; cache = cache->all_next) {
 		atomic_store_explicit(&cache->busy, false, memory_order_relaxed);
@@ -309,9 +309,7 @@ static bool set_up_locked(void)
 		/* never a pointer or a small number a driver would store */
 		cache_key = key | 0x8000000000000001ull;
 	}
-	if (!fork_handlers_registered)
-		fork_handlers_registered = pthread_atfork(fork_prepare, fork_parent, fork_child) == 0;
-	exit_key_made = fork_handlers_registered && pthread_key_create(&exit_key, thread_exits) == 0;
+	exit_key_made = pthread_key_create(&exit_key, thread_exits) == 0;
 	return exit_key_made;
 }
 

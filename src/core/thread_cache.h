@@ -68,4 +68,14 @@ void thread_cache_add_totals(struct pool *pool, struct thread_cache_totals *tota
  */
 void thread_cache_shutdown(void);
 
+/*
+ * fork(): the module's handlers call these between taking the registry's
+ * lock and the pools' locks (the lock order). In the child, the caches of
+ * threads it does not have keep their blocks (still free for statistics,
+ * still drained) until their pool is drained or deleted.
+ */
+void thread_cache_fork_prepare(void);
+void thread_cache_fork_parent(void);
+void thread_cache_fork_child(void);
+
 #endif /* AREA_MALLOC_CORE_THREAD_CACHE_H */

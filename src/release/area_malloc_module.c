@@ -27,6 +27,7 @@
  */
 #include "config.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,13 +263,15 @@ static int dump_pool(int argc, char **argv)
 	if (argc != 2) {
 		kprintf("usage: %s <pool id>   (a pool id is its area id, as 'pools' lists it)\n",
 			argv[0]);
-		return 0;
+		return 2;
 	}
 	if (!parse_pool_area(argv[0], argv[1], &search.area))
-		return 0;
+		return 2;
 	pool_registry_for_each(print_pool_if_area, &search);
-	if (!search.found)
+	if (!search.found) {
 		kprintf("%s: no pool %d\n", argv[0], (int)search.area);
+		return 2;
+	}
 	return 0;
 }
 
@@ -339,10 +342,69 @@ static int check_pools(int argc, char **argv)
 	return result.broken != 0;
 }
 
+/*
+ * fork(): as glibc does for its arenas, every pool's lock is taken around
+ * fork(), so a child never inherits a lock that a thread it does not have
+ * held in the middle of a heap operation; in the lock order: the registry,
+ * the thread caches, the pools.
+ */
+static bool fork_pools_locked;
+
+static void lock_pool_for_fork(struct pool *pool, const void *id, void *context)
+{
+	(void)id;
+	(void)context;
+	mutex_lock(&pool->lock);
+}
+
+static void unlock_pool_after_fork(struct pool *pool, const void *id, void *context)
+{
+	(void)id;
+	(void)context;
+	mutex_unlock(&pool->lock);
+}
+
+static void reinit_pool_lock(struct pool *pool, const void *id, void *context)
+{
+	(void)id;
+	(void)context;
+	mutex_init(&pool->lock, POOL_AREA_NAME);
+}
+
+static void before_fork(void)
+{
+	pool_registry_fork_prepare();
+	thread_cache_fork_prepare();
+	fork_pools_locked = !__libc_single_threaded;
+	if (fork_pools_locked)
+		pool_registry_for_each_held(lock_pool_for_fork, NULL);
+}
+
+static void after_fork_in_parent(void)
+{
+	if (fork_pools_locked)
+		pool_registry_for_each_held(unlock_pool_after_fork, NULL);
+	thread_cache_fork_parent();
+	pool_registry_fork_parent();
+}
+
+static void after_fork_in_child(void)
+{
+	pool_registry_for_each_held(reinit_pool_lock, NULL);
+	thread_cache_fork_child();
+	pool_registry_fork_child();
+}
+
+/* Once per load of this image: glibc drops the handlers when it is unloaded. */
+static bool fork_handlers_registered;
+
 static status_t std_ops(int32 op, ...)
 {
 	switch (op) {
 	case B_MODULE_INIT:
+		if (!fork_handlers_registered)
+			fork_handlers_registered = pthread_atfork(before_fork, after_fork_in_parent,
+				after_fork_in_child) == 0;
 		/* A name taken by another module only costs us the command. */
 		add_debugger_command("pools", dump_pools, "List area_malloc pools");
 		add_debugger_command("pool", dump_pool, "Show one area_malloc pool: pool <pool id>");

@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,6 +448,65 @@ START_TEST(test_threads_share_a_pool_through_caches)
 }
 END_TEST
 
+/* fork() while another thread is in the middle of heap operations: the
+ * child never inherits a pool lock or a cache flag held by a thread it does
+ * not have (the module's fork handlers take them all around fork). */
+struct churner {
+	pthread_t thread;
+	const void *pool;
+	_Atomic bool stop;
+};
+
+static void *churn_until_stopped(void *argument)
+{
+	struct churner *churner = argument;
+	void *slots[32] = { 0 };
+	unsigned seed = 7;
+
+	while (!atomic_load(&churner->stop)) {
+		int i = (int)(rand_r(&seed) % 32);
+		am->free(churner->pool, slots[i]);
+		slots[i] = am->malloc(churner->pool, 16 + rand_r(&seed) % 3000);
+	}
+	for (int i = 0; i < 32; i++)
+		am->free(churner->pool, slots[i]);
+	return NULL;
+}
+
+START_TEST(test_fork_while_another_thread_allocates)
+{
+	struct churner churner = { .pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1024 * KIB,
+					   B_NO_LOCK, KERNEL_RW) };
+
+	ck_assert_ptr_nonnull(churner.pool);
+	ck_assert_int_eq(pthread_create(&churner.thread, NULL, churn_until_stopped, &churner), 0);
+	for (int round = 0; round < 50; round++) {
+		pid_t child = fork();
+		int status;
+		ck_assert_int_ge(child, 0);
+		if (child == 0) {
+			alarm(20); /* a lock inherited held would hang here */
+			for (int i = 0; i < 100; i++) {
+				void *block = am->malloc(churner.pool, 100 + (size_t)i);
+				if (block == NULL)
+					_exit(2);
+				memset(block, i, 100);
+				am->free(churner.pool, block);
+			}
+			char *output = NULL;
+			_exit(run_debug_command("check", &output) == 0 ? 0 : 3);
+		}
+		ck_assert_int_eq(waitpid(child, &status, 0), child);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			"round %d: child status 0x%x", round, status);
+	}
+	atomic_store(&churner.stop, true);
+	ck_assert_int_eq(pthread_join(churner.thread, NULL), 0);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(churner.pool), B_OK);
+}
+END_TEST
+
 static Suite *thread_cache_suite(void)
 {
 	Suite *suite = suite_create("thread_cache");
@@ -468,6 +528,7 @@ static Suite *thread_cache_suite(void)
 	tcase_add_checked_fixture(threads, setup, teardown);
 	tcase_set_timeout(threads, 120);
 	tcase_add_test(threads, test_threads_share_a_pool_through_caches);
+	tcase_add_test(threads, test_fork_while_another_thread_allocates);
 	suite_add_tcase(suite, threads);
 	return suite;
 }
