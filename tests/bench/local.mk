@@ -15,12 +15,16 @@ BENCH_SOURCES = tests/bench/bench.h tests/bench/bench_main.c tests/bench/bench_u
 
 # -no-install: the programs run as built (bench finds bench_asan beside
 # itself through /proc/self/exe).
-noinst_PROGRAMS += tests/bench/bench tests/bench/bench_asan
+noinst_PROGRAMS += tests/bench/bench
 tests_bench_bench_SOURCES = $(BENCH_SOURCES)
 tests_bench_bench_CFLAGS = $(AM_CFLAGS)
 tests_bench_bench_LDFLAGS = $(AM_LDFLAGS) -no-install
 tests_bench_bench_LDADD = libarea_malloc.la
 
+# A ThreadSanitizer build cannot add AddressSanitizer to a program.
+if !ENABLE_TSAN
+noinst_PROGRAMS += tests/bench/bench_asan
+endif
 tests_bench_bench_asan_SOURCES = $(BENCH_SOURCES)
 tests_bench_bench_asan_CFLAGS = $(AM_CFLAGS) -fsanitize=address -fno-omit-frame-pointer
 tests_bench_bench_asan_LDFLAGS = $(AM_LDFLAGS) -fsanitize=address -no-install

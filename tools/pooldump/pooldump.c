@@ -4,7 +4,7 @@
  * (node_format.h). The commands themselves live in src/node/node_commands.c,
  * shared with the debug module's in-process debugger commands; this file is
  * the command line: options, usage, output streams and exit status
- * (pooldump(1)).
+ * (pooldump(1)). "pooldump run", the QA runner, lives in run.c.
  *
  * Locking: single-threaded.
  */
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "node/node_commands.h"
+#include "run.h"
 
 static void print_out(void *cookie, const char *text)
 {
@@ -36,11 +37,13 @@ static void usage(FILE *out)
 		"usage: pooldump [--node-dir DIR] [--json]                        list the nodes\n"
 		"       pooldump [--node-dir DIR] [--json] -p PID COMMAND [ARGS]  run a pool command\n"
 		"       pooldump [--node-dir DIR] [--json] --clean                remove dead nodes\n"
+		"       pooldump run [OPTIONS] [--] COMMAND [ARGS]               QA run of COMMAND under\n"
+		"                                the debug build (see pooldump run --help)\n"
 		"       pooldump --help\n"
 		"The node directory defaults to " NODE_DIR_PREFIX "UID.\n"
 		"Commands:\n%s"
 		"Exit status: 0 success; 1 leaks or errors found (leaks, check); 2 usage error;\n"
-		"3 no such process or node; 4 unreadable or damaged node.\n",
+		"3 no such process or node; 4 unreadable or damaged node (run: see its --help).\n",
 		node_command_usage());
 }
 
@@ -83,6 +86,9 @@ int main(int argc, char **argv)
 	bool clean = false;
 	int option, status;
 
+	/* the runner has options and exit statuses of its own */
+	if (argc > 1 && strcmp(argv[1], "run") == 0)
+		return run_main(argc - 1, argv + 1);
 	opterr = 0;
 	/* '+': stop at the command, whose own arguments may start with '-' (-c) */
 	while ((option = getopt_long(argc, argv, "+jp:h", options, NULL)) != -1) {

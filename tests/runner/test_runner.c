@@ -1,0 +1,1710 @@
+/*
+ * test_runner.c - "pooldump run", the QA runner, end to end and in parts.
+ *
+ * The end-to-end cases run the built pooldump (AREA_MALLOC_TEST_BUILDDIR)
+ * over runner_driver and check_driver with a private output directory per
+ * test, and check what a CI job sees: the exit status, the summary on
+ * standard output, the warnings on standard error, junit.xml (parsed with
+ * libxml2, queried with XPath) and report.json (parsed with json-c):
+ * counts, kinds, pids, Check test names, failure messages, and the
+ * environment the command gets. The unit cases feed the report-file parser
+ * and the JUnit writer (linked in from tools/pooldump) fabricated files:
+ * cut, malformed and hostile ones.
+ *
+ * Expected lines are read from the drivers' sources ("runner-site:NAME"
+ * tags), pool ids and pids from report.json, so nothing depends on the
+ * machine.
+ *
+ * Locking: single-threaded; Check runs each test in its own child.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+#include <libxml/parser.h>
+#include <libxml/xpath.h>
+
+#include "junit.h"
+#include "report_files.h"
+
+#define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
+
+/* dir/name in buffer (which must hold it). */
+static const char *path_join(char *buffer, size_t size, const char *dir, const char *name)
+{
+	size_t dir_length = strlen(dir), name_length = strlen(name);
+
+	ck_assert_uint_lt(dir_length + 1 + name_length, size);
+	memcpy(buffer, dir, dir_length);
+	buffer[dir_length] = '/';
+	memcpy(buffer + dir_length + 1, name, name_length + 1);
+	return buffer;
+}
+
+/* ---- fixture: a private directory per test ---- */
+
+static char scratch[PATH_MAX];	/* the test's directory */
+static char out_dir[PATH_MAX];	/* scratch/out, the runner's -o */
+
+static void scratch_setup(void)
+{
+	snprintf(scratch, sizeof(scratch), "/tmp/test_runner.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(scratch));
+	path_join(out_dir, sizeof(out_dir), scratch, "out");
+}
+
+static int remove_entry(const char *path, const struct stat *status, int type, struct FTW *ftw)
+{
+	(void)status;
+	(void)type;
+	(void)ftw;
+	return remove(path);
+}
+
+static void scratch_teardown(void)
+{
+	nftw(scratch, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static const char *builddir(void)
+{
+	const char *dir = getenv("AREA_MALLOC_TEST_BUILDDIR");
+
+	ck_assert_msg(dir != NULL, "AREA_MALLOC_TEST_BUILDDIR is not set (run through make check)");
+	return dir;
+}
+
+static const char *built(const char *relative)
+{
+	static char paths[4][PATH_MAX];
+	static int next;
+
+	return path_join(paths[next++ % 4], PATH_MAX, builddir(), relative);
+}
+
+#define POOLDUMP built("tools/pooldump/pooldump")
+#define RUNNER_DRIVER built("tests/runner/runner_driver")
+#define CHECK_DRIVER built("tests/runner/check_driver")
+
+static char *read_file(const char *path)
+{
+	FILE *file = fopen(path, "re");
+	char *text;
+	long size;
+
+	if (file == NULL)
+		return NULL;
+	fseek(file, 0, SEEK_END);
+	size = ftell(file);
+	rewind(file);
+	text = calloc(1, (size_t)size + 1);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(fread(text, 1, (size_t)size, file), (size_t)size);
+	fclose(file);
+	return text;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *file = fopen(path, "we");
+
+	ck_assert_msg(file != NULL, "%s: %s", path, strerror(errno));
+	fputs(text, file);
+	ck_assert_int_eq(fclose(file), 0);
+}
+
+static bool exists(const char *path)
+{
+	struct stat status;
+
+	return stat(path, &status) == 0;
+}
+
+/* The line of "runner-site:NAME" in a driver's source. */
+static int site_line(const char *source, const char *site)
+{
+	char *text = read_file(source), tag[128];
+	const char *found;
+	int line = 1;
+
+	ck_assert_msg(text != NULL, "cannot read %s", source);
+	snprintf(tag, sizeof(tag), "runner-site:%s", site);
+	found = strstr(text, tag);
+	ck_assert_msg(found != NULL, "no %s in %s", tag, source);
+	for (const char *c = text; c < found; c++)
+		line += *c == '\n';
+	free(text);
+	return line;
+}
+
+/* ---- running pooldump run ---- */
+
+struct run {
+	int status;		/* exit status (asserted: no signal) */
+	char *out;
+	char *err;
+	struct json_object *json; /* report.json, or NULL */
+	xmlDocPtr junit;	/* junit.xml, or NULL */
+};
+
+/*
+ * Starts "pooldump ARGUMENTS" in cwd (NULL: ours) with the environment
+ * changed by changes ("KEY=VALUE" sets, "KEY" unsets), its output to
+ * scratch/stdout and scratch/stderr. The variables a developer may have
+ * set that would change what the runner or the drivers do are unset first.
+ */
+static pid_t start_pooldump(const char *cwd, const char *const *changes,
+	const char *const *arguments)
+{
+	static const char *const cleared[] = { "AREA_MALLOC_OPTIONS", "CK_FORK", "CK_RUN_SUITE",
+		"CK_RUN_CASE", "CK_INCLUDE_TAGS", "CK_EXCLUDE_TAGS", "CK_TAP_LOG_FILE_NAME",
+		"CK_XML_LOG_FILE_NAME", "CK_LOG_FILE_NAME" };
+	char out_path[PATH_MAX], err_path[PATH_MAX];
+	const char *argv[64];
+	size_t count = 0;
+	pid_t child;
+
+	argv[count++] = "pooldump";
+	for (; arguments[count - 1] != NULL; count++) {
+		ck_assert_uint_lt(count, 63);
+		argv[count] = arguments[count - 1];
+	}
+	argv[count] = NULL;
+	path_join(out_path, sizeof(out_path), scratch, "stdout");
+	path_join(err_path, sizeof(err_path), scratch, "stderr");
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (out < 0 || err < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
+			_exit(99);
+		for (size_t i = 0; i < sizeof(cleared) / sizeof(cleared[0]); i++)
+			unsetenv(cleared[i]);
+		for (size_t i = 0; changes != NULL && changes[i] != NULL; i++) {
+			const char *equals = strchr(changes[i], '=');
+			if (equals == NULL) {
+				unsetenv(changes[i]);
+			} else {
+				char key[128];
+				snprintf(key, sizeof(key), "%.*s", (int)(equals - changes[i]), changes[i]);
+				setenv(key, equals + 1, 1);
+			}
+		}
+		if (cwd != NULL && chdir(cwd) != 0)
+			_exit(98);
+		execv(POOLDUMP, (char *const *)argv);
+		_exit(97);
+	}
+	return child;
+}
+
+static void run_finish(struct run *run, pid_t child, const char *output_dir)
+{
+	char path[PATH_MAX];
+	int status;
+
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFEXITED(status), "pooldump died of signal %d", WTERMSIG(status));
+	run->status = WEXITSTATUS(status);
+	path_join(path, sizeof(path), scratch, "stdout");
+	run->out = read_file(path);
+	path_join(path, sizeof(path), scratch, "stderr");
+	run->err = read_file(path);
+	ck_assert(run->out != NULL && run->err != NULL);
+	run->json = NULL;
+	run->junit = NULL;
+	if (output_dir == NULL)
+		return;
+	path_join(path, sizeof(path), output_dir, "report.json");
+	if (exists(path)) {
+		run->json = json_object_from_file(path);
+		ck_assert_msg(run->json != NULL, "report.json does not parse: %s",
+			json_util_get_last_err());
+	}
+	path_join(path, sizeof(path), output_dir, "junit.xml");
+	if (exists(path)) {
+		run->junit = xmlReadFile(path, NULL, XML_PARSE_NONET);
+		ck_assert_msg(run->junit != NULL, "junit.xml does not parse");
+	}
+}
+
+static void run_free(struct run *run)
+{
+	free(run->out);
+	free(run->err);
+	json_object_put(run->json);
+	if (run->junit != NULL)
+		xmlFreeDoc(run->junit);
+}
+
+/* pooldump ARGUMENTS, in cwd, with changes to the environment. */
+static struct run run_in(const char *cwd, const char *const *changes, const char *const *arguments)
+{
+	struct run run;
+
+	run_finish(&run, start_pooldump(cwd, changes, arguments), out_dir);
+	return run;
+}
+
+#define ENVIRONMENT(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define ARGUMENTS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+/* "pooldump run -o OUT_DIR ARGUMENTS" */
+#define RUN(...) run_in(NULL, NULL, ARGUMENTS("run", "-o", out_dir, __VA_ARGS__))
+#define RUN_WITH(changes, ...) run_in(NULL, changes, ARGUMENTS("run", "-o", out_dir, __VA_ARGS__))
+
+/* ---- reading the outputs ---- */
+
+/* Collapses runs of blanks, so column widths do not matter. */
+static char *squeeze(const char *text)
+{
+	char *copy = strdup(text), *to = copy;
+
+	ck_assert_ptr_nonnull(copy);
+	for (const char *from = text; *from != '\0'; from++) {
+		if (*from == ' ' && to > copy && to[-1] == ' ')
+			continue;
+		*to++ = *from;
+	}
+	*to = '\0';
+	return copy;
+}
+
+/* Asserts that output holds line (blanks squeezed in both) as a whole line. */
+#define assert_line(output, ...) assert_line_at(__LINE__, output, __VA_ARGS__)
+static void assert_line_at(int test_line, const char *output, const char *format, ...)
+	__attribute__((format(printf, 3, 4)));
+static void assert_line_at(int test_line, const char *output, const char *format, ...)
+{
+	char wanted[2048], framed[2100];
+	char *squeezed_output, *squeezed_line, *with_newlines;
+	va_list arguments;
+
+	va_start(arguments, format);
+	vsnprintf(wanted, sizeof(wanted), format, arguments);
+	va_end(arguments);
+	snprintf(framed, sizeof(framed), "\n%s\n", wanted);
+	squeezed_line = squeeze(framed);
+	with_newlines = malloc(strlen(output) + 2);
+	ck_assert_ptr_nonnull(with_newlines);
+	sprintf(with_newlines, "\n%s", output);
+	squeezed_output = squeeze(with_newlines);
+	ck_assert_msg(strstr(squeezed_output, squeezed_line) != NULL,
+		"line %d: no line\n%s\nin the output:\n%s", test_line, wanted, output);
+	free(squeezed_output);
+	free(squeezed_line);
+	free(with_newlines);
+}
+
+static struct json_object *member(struct json_object *object, const char *key)
+{
+	struct json_object *value;
+
+	ck_assert_msg(json_object_object_get_ex(object, key, &value), "no member \"%s\" in %s",
+		key, json_object_to_json_string(object));
+	return value;
+}
+
+static const char *member_string(struct json_object *object, const char *key)
+{
+	struct json_object *value = member(object, key);
+
+	ck_assert_msg(json_object_is_type(value, json_type_string), "\"%s\" is not a string", key);
+	return json_object_get_string(value);
+}
+
+static int64_t member_int(struct json_object *object, const char *key)
+{
+	struct json_object *value = member(object, key);
+
+	ck_assert_msg(json_object_is_type(value, json_type_int), "\"%s\" is not a number", key);
+	return json_object_get_int64(value);
+}
+
+static bool member_bool(struct json_object *object, const char *key)
+{
+	struct json_object *value = member(object, key);
+
+	ck_assert_msg(json_object_is_type(value, json_type_boolean), "\"%s\" is not a bool", key);
+	return json_object_get_boolean(value);
+}
+
+static bool has_member(struct json_object *object, const char *key)
+{
+	return json_object_object_get_ex(object, key, NULL);
+}
+
+static size_t array_length(struct json_object *object, const char *key)
+{
+	struct json_object *array = member(object, key);
+
+	ck_assert(json_object_is_type(array, json_type_array));
+	return json_object_array_length(array);
+}
+
+static struct json_object *item(struct json_object *object, const char *key, size_t index)
+{
+	ck_assert_uint_lt(index, array_length(object, key));
+	return json_object_array_get_idx(member(object, key), index);
+}
+
+static struct json_object *process_of(const struct run *run, pid_t pid)
+{
+	for (size_t i = 0; i < array_length(run->json, "processes"); i++) {
+		struct json_object *process = item(run->json, "processes", i);
+		if (member_int(process, "pid") == pid)
+			return process;
+	}
+	ck_abort_msg("no process %d in report.json", (int)pid);
+	return NULL;
+}
+
+static pid_t main_pid(const struct run *run)
+{
+	struct json_object *process = item(run->json, "processes", 0);
+
+	ck_assert(member_bool(process, "main"));
+	return (pid_t)member_int(process, "pid");
+}
+
+/* How many reports of report.json came from pid; the index-th of them. */
+static size_t reports_of(const struct run *run, pid_t pid, size_t index,
+	struct json_object **report)
+{
+	size_t found = 0;
+
+	*report = NULL;
+	for (size_t i = 0; i < array_length(run->json, "reports"); i++) {
+		struct json_object *candidate = item(run->json, "reports", i);
+		if (member_int(candidate, "pid") != pid)
+			continue;
+		if (found++ == index)
+			*report = candidate;
+	}
+	return found;
+}
+
+static int64_t total(const struct run *run, const char *key)
+{
+	return member_int(member(run->json, "totals"), key);
+}
+
+static double xpath_number(xmlDocPtr doc, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
+static double xpath_number(xmlDocPtr doc, const char *format, ...)
+{
+	xmlXPathContextPtr context = xmlXPathNewContext(doc);
+	xmlXPathObjectPtr result;
+	char expression[1024];
+	va_list arguments;
+	double value;
+
+	va_start(arguments, format);
+	vsnprintf(expression, sizeof(expression), format, arguments);
+	va_end(arguments);
+	result = xmlXPathEvalExpression(BAD_CAST expression, context);
+	ck_assert_msg(result != NULL, "bad XPath %s", expression);
+	value = xmlXPathCastToNumber(result);
+	xmlXPathFreeObject(result);
+	xmlXPathFreeContext(context);
+	return value;
+}
+
+/* The string value of an XPath expression; free() it. */
+static char *xpath_string(xmlDocPtr doc, const char *format, ...)
+	__attribute__((format(printf, 2, 3)));
+static char *xpath_string(xmlDocPtr doc, const char *format, ...)
+{
+	xmlXPathContextPtr context = xmlXPathNewContext(doc);
+	xmlXPathObjectPtr result;
+	char expression[1024];
+	xmlChar *value;
+	char *copy;
+	va_list arguments;
+
+	va_start(arguments, format);
+	vsnprintf(expression, sizeof(expression), format, arguments);
+	va_end(arguments);
+	result = xmlXPathEvalExpression(BAD_CAST expression, context);
+	ck_assert_msg(result != NULL, "bad XPath %s", expression);
+	value = xmlXPathCastToString(result);
+	copy = strdup((const char *)value);
+	xmlFree(value);
+	xmlXPathFreeObject(result);
+	xmlXPathFreeContext(context);
+	return copy;
+}
+
+#define assert_xpath_count(doc, expected, ...) \
+	ck_assert_msg(xpath_number(doc, __VA_ARGS__) == (expected), "%s: %g, not %d", #__VA_ARGS__, \
+		xpath_number(doc, __VA_ARGS__), (int)(expected))
+
+static void assert_xpath_string(xmlDocPtr doc, const char *expected, const char *expression)
+{
+	char *value = xpath_string(doc, "%s", expression);
+
+	ck_assert_msg(strcmp(value, expected) == 0, "%s is \"%s\", not \"%s\"", expression, value,
+		expected);
+	free(value);
+}
+
+/* The debug module's text report, reports[index]: the failure's body. */
+static void assert_failure_is_report(const struct run *run, const char *testcase,
+	struct json_object *report)
+{
+	char expression[512];
+	char *body, *message;
+
+	snprintf(expression, sizeof(expression),
+		"string(//testcase[@name='%s']/failure[@type='%s' and @message='%s'])", testcase,
+		member_string(report, "kind"), member_string(report, "summary"));
+	body = xpath_string(run->junit, "%s", expression);
+	ck_assert_msg(strcmp(body, member_string(report, "text")) == 0,
+		"%s:\n%s\nis not the text report\n%s", expression, body, member_string(report, "text"));
+	snprintf(expression, sizeof(expression),
+		"string(//testcase[@name='%s']/failure[@type='%s']/@message)", testcase,
+		member_string(report, "kind"));
+	message = xpath_string(run->junit, "%s", expression);
+	ck_assert_str_eq(message, member_string(report, "summary"));
+	ck_assert_msg(strncmp(message, "SUMMARY: area_malloc: ", 22) == 0, "message %s", message);
+	free(body);
+	free(message);
+}
+
+/* The summary line of a report: "KIND ... -- function file:line". */
+static const char *pool_of(struct json_object *report, char *buffer, size_t size)
+{
+	struct json_object *pool = member(report, "pool");
+
+	snprintf(buffer, size, "pool %d (%s)", (int)member_int(pool, "id"),
+		member_string(pool, "name"));
+	return buffer;
+}
+
+/* ---- cli ---- */
+
+START_TEST(test_help)
+{
+	struct run run = run_in(NULL, NULL, ARGUMENTS("run", "--help"));
+
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_str_eq(run.err, "");
+	for (const char *const *option = ARGUMENTS("--output-dir DIR", "--junit FILE",
+		     "--json FILE", "--suppressions FILE", "--halt-on-error", "--log-size N",
+		     "--quarantine-bytes N", "--stack-depth N", "--fail-nth N", "--fail-rate R",
+		     "--fail-seed S", "--fail-caller PATTERN", "--options 'k=v:k=v'",
+		     "--module-dir DIR", "--quiet", "--help", AREA_MALLOC_DEBUG_MODULEDIR);
+		*option != NULL; option++)
+		ck_assert_msg(strstr(run.out, *option) != NULL, "help lacks %s:\n%s", *option, run.out);
+	ck_assert_msg(strncmp(run.out, "usage: pooldump run [OPTIONS] [--] COMMAND [ARGS...]\n",
+			      53) == 0, "%s", run.out);
+	run_free(&run);
+
+	run = run_in(NULL, NULL, ARGUMENTS("--help"));
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_msg(strstr(run.out, "pooldump run [OPTIONS] [--] COMMAND") != NULL, "%s", run.out);
+	run_free(&run);
+}
+END_TEST
+
+struct usage_error {
+	const char *const arguments[8];
+	const char *message;
+};
+
+START_TEST(test_usage_errors)
+{
+	static const struct usage_error cases[] = {
+		{ { "--bogus", "true" }, "unknown option or missing value: --bogus" },
+		{ { "--junit" }, "unknown option or missing value" },
+		{ { "-q" }, "no command given" },
+		{ { "--stack-depth", "99", "true" }, "--stack-depth: area_malloc: bad value '99' "
+			"for option 'stack_depth'" },
+		{ { "--log-size", "lots", "true" }, "--log-size: area_malloc: bad value 'lots'" },
+		{ { "--fail-rate", "2", "true" }, "--fail-rate: area_malloc: bad value '2'" },
+		{ { "--options", "bogus=1", "true" }, "--options: area_malloc: unknown option 'bogus'" },
+		{ { "--options", "stack_depth", "true" }, "--options: area_malloc: option "
+			"'stack_depth' in AREA_MALLOC_OPTIONS has no value" },
+		{ { "--options", "log_path=/tmp/x", "true" }, "--options: log_path and report_format "
+			"are set by pooldump run" },
+		{ { "--options", "max_reports=2:report_format='text'", "true" },
+			"--options: log_path and report_format are set by pooldump run" },
+		{ { "--suppressions", "/nonexistent/file", "true" },
+			"--suppressions: /nonexistent/file: No such file or directory" },
+		{ { "--fail-caller", "a'b\":c", "true" },
+			"--fail-caller: a value with ':' cannot hold both kinds of quotes" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *arguments[12] = { "run", "-o", out_dir };
+		size_t count = 3;
+		for (size_t a = 0; cases[i].arguments[a] != NULL; a++)
+			arguments[count++] = cases[i].arguments[a];
+		arguments[count] = NULL;
+		struct run run = run_in(NULL, NULL, arguments);
+		ck_assert_msg(run.status == 125, "case %zu: status %d", i, run.status);
+		ck_assert_msg(strncmp(run.err, "pooldump run: ", 14) == 0
+				&& strstr(run.err, cases[i].message) != NULL,
+			"case %zu: stderr\n%s\nlacks %s", i, run.err, cases[i].message);
+		ck_assert_str_eq(run.out, "");
+		run_free(&run);
+	}
+}
+END_TEST
+
+START_TEST(test_command_not_found)
+{
+	char junit[PATH_MAX], plain_file[PATH_MAX];
+	struct run run = RUN("--", "/nonexistent/command", "argument");
+
+	ck_assert_int_eq(run.status, 127);
+	ck_assert_str_eq(run.err, "pooldump run: cannot run /nonexistent/command: "
+				  "No such file or directory\n");
+	ck_assert_str_eq(run.out, "");
+	/* no CI files for a run that never happened */
+	path_join(junit, sizeof(junit), out_dir, "junit.xml");
+	ck_assert(!exists(junit));
+	ck_assert_ptr_null(run.json);
+	run_free(&run);
+
+	run = RUN("no-such-command-in-path-4242");
+	ck_assert_int_eq(run.status, 127);
+	run_free(&run);
+
+	/* found, but not executable: 126, as env(1) */
+	path_join(plain_file, sizeof(plain_file), scratch, "plain");
+	write_file(plain_file, "not a program\n");
+	run = RUN(plain_file);
+	ck_assert_int_eq(run.status, 126);
+	ck_assert_msg(strstr(run.err, "Permission denied") != NULL, "%s", run.err);
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_unwritable_output)
+{
+	char file[PATH_MAX], below[PATH_MAX + 8], junit[PATH_MAX + 16];
+	struct run run;
+
+	path_join(file, sizeof(file), scratch, "a-file");
+	write_file(file, "");
+	path_join(below, sizeof(below), file, "out");
+	run = run_in(NULL, NULL, ARGUMENTS("run", "-o", below, "--", RUNNER_DRIVER, "clean"));
+	ck_assert_int_eq(run.status, 125);
+	ck_assert_msg(strstr(run.err, "pooldump run: cannot create the output directory") != NULL
+			&& strstr(run.err, "Not a directory") != NULL, "%s", run.err);
+	run_free(&run);
+
+	path_join(junit, sizeof(junit), scratch, "missing-dir/junit.xml");
+	run = RUN("--junit", junit, "--", RUNNER_DRIVER, "clean");
+	ck_assert_int_eq(run.status, 125);
+	ck_assert_msg(strstr(run.err, "cannot write") != NULL
+			&& strstr(run.err, "missing-dir/junit.xml") != NULL, "%s", run.err);
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_module_dir_choice)
+{
+	char debug_dir[PATH_MAX], with_slash[PATH_MAX + 2], expected[PATH_MAX + 32];
+	struct run run;
+
+	ck_assert_ptr_nonnull(realpath(built("modules/debug"), debug_dir));
+	/* --module-dir wins over the environment (and is made canonical) */
+	snprintf(with_slash, sizeof(with_slash), "%s/", debug_dir);
+	run = RUN_WITH(ENVIRONMENT("AREA_MALLOC_DEBUG_MODULE_DIR=/nonexistent", "KERNEL_MODULE_PATH"),
+		"--module-dir", with_slash, "-q", "--", "env");
+	ck_assert_int_eq(run.status, 0);
+	snprintf(expected, sizeof(expected), "KERNEL_MODULE_PATH=%s", debug_dir);
+	assert_line(run.out, "%s", expected);
+	run_free(&run);
+
+	run = RUN_WITH(ENVIRONMENT("AREA_MALLOC_DEBUG_MODULE_DIR=/nonexistent"), "true");
+	ck_assert_int_eq(run.status, 125);
+	ck_assert_str_eq(run.err, "pooldump run: debug module directory /nonexistent "
+				  "(AREA_MALLOC_DEBUG_MODULE_DIR): No such file or directory\n");
+	run_free(&run);
+
+	run = RUN("--module-dir", scratch, "true");
+	ck_assert_int_eq(run.status, 125);
+	ck_assert_msg(strstr(run.err, "no debug module in") != NULL
+			&& strstr(run.err, "(--module-dir)") != NULL, "%s", run.err);
+	run_free(&run);
+
+	/* neither: the installed location, which may or may not be there */
+	path_join(expected, sizeof(expected), AREA_MALLOC_DEBUG_MODULEDIR, "generic/area_malloc");
+	run = RUN_WITH(ENVIRONMENT("AREA_MALLOC_DEBUG_MODULE_DIR"), "-q", "true");
+	if (exists(expected)) {
+		ck_assert_int_eq(run.status, 0);
+	} else {
+		ck_assert_int_eq(run.status, 125);
+		ck_assert_msg(strstr(run.err, AREA_MALLOC_DEBUG_MODULEDIR) != NULL
+				&& strstr(run.err, "(the installed location)") != NULL, "%s", run.err);
+	}
+	run_free(&run);
+}
+END_TEST
+
+/* ---- environment ---- */
+
+START_TEST(test_environment_merged)
+{
+	char suppressions[PATH_MAX], real_scratch[PATH_MAX], real_debug[PATH_MAX];
+	char options[4 * PATH_MAX];
+	struct run run;
+
+	ck_assert_ptr_nonnull(realpath(scratch, real_scratch));
+	ck_assert_ptr_nonnull(realpath(built("modules/debug"), real_debug));
+	path_join(suppressions, sizeof(suppressions), scratch, "my.supp");
+	write_file(suppressions, "leak:nothing\n");
+	/* relative options, run from scratch: made absolute */
+	run = run_in(scratch,
+		ENVIRONMENT("KERNEL_MODULE_PATH=/previous/a:/previous/b",
+			"AREA_MALLOC_OPTIONS=max_reports=7:exitcode=40"),
+		ARGUMENTS("run", "-o", "out", "-q", "--halt-on-error", "--stack-depth", "4",
+			"--log-size", "64", "--quarantine-bytes", "2k", "--fail-nth", "1000",
+			"--fail-rate", "0.5", "--fail-seed", "9", "--fail-caller", "rx_*",
+			"--options", "realloc_move=1:max_reports=3", "--suppressions", "my.supp",
+			"--", "env"));
+	ck_assert_int_eq(run.status, 0);
+	assert_line(run.out, "KERNEL_MODULE_PATH=%s:/previous/a:/previous/b", real_debug);
+	snprintf(options, sizeof(options),
+		"AREA_MALLOC_OPTIONS=max_reports=7:exitcode=40:log_path=%s/out/reports/report:"
+		"report_format=json:halt_on_error=1:stack_depth=4:log_size=64:quarantine_bytes=2k:"
+		"fail_nth=1000:fail_rate=0.5:fail_seed=9:fail_caller=rx_*:realloc_move=1:"
+		"max_reports=3:suppressions=%s/my.supp", real_scratch, real_scratch);
+	assert_line(run.out, "%s", options);
+	/* report.json says the same, and -q printed no summary */
+	ck_assert_str_eq(member_string(run.json, "area_malloc_options"),
+		options + strlen("AREA_MALLOC_OPTIONS="));
+	ck_assert(strstr(run.out, "result:") == NULL);
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_environment_fresh_and_quoted)
+{
+	char real_debug[PATH_MAX], colon_dir[PATH_MAX], real_colon[PATH_MAX];
+	struct run run;
+
+	ck_assert_ptr_nonnull(realpath(built("modules/debug"), real_debug));
+	run = RUN_WITH(ENVIRONMENT("KERNEL_MODULE_PATH"), "-q", "env");
+	ck_assert_int_eq(run.status, 0);
+	assert_line(run.out, "KERNEL_MODULE_PATH=%s", real_debug);
+	ck_assert_ptr_nonnull(realpath(out_dir, real_colon));
+	assert_line(run.out, "AREA_MALLOC_OPTIONS=log_path=%s/reports/report:report_format=json",
+		real_colon);
+	run_free(&run);
+
+	/* an output directory with ':' is quoted, and the module still finds it */
+	path_join(colon_dir, sizeof(colon_dir), scratch, "with:colon");
+	snprintf(out_dir, sizeof(out_dir), "%s", colon_dir);
+	run = RUN("--", RUNNER_DRIVER, "leak");
+	ck_assert_int_eq(run.status, 23);
+	ck_assert_ptr_nonnull(realpath(colon_dir, real_colon));
+	char expected[PATH_MAX + 64];
+	snprintf(expected, sizeof(expected), "log_path='%s/reports/report':report_format=json",
+		real_colon);
+	ck_assert_str_eq(member_string(run.json, "area_malloc_options"), expected);
+	ck_assert_int_eq(total(&run, "leak_reports"), 1);
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_stale_reports_removed)
+{
+	char path[PATH_MAX + 32];
+	struct run run;
+
+	snprintf(path, sizeof(path), "%s", out_dir);
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	path_join(path, sizeof(path), out_dir, "reports");
+	ck_assert_int_eq(mkdir(path, 0755), 0);
+	path_join(path, sizeof(path), out_dir, "reports/report.4242");
+	write_file(path, "==4242==ERROR: area_malloc: double-free on address 0x1\n"
+			 "SUMMARY: area_malloc: double-free\n{\"kind\":\"double-free\",\"pid\":4242}\n");
+	path_join(path, sizeof(path), out_dir, "reports/report.old");
+	write_file(path, "junk");
+
+	run = RUN("--", RUNNER_DRIVER, "clean");
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_int_eq(array_length(run.json, "processes"), 1);
+	ck_assert_int_eq(array_length(run.json, "warnings"), 0);
+	ck_assert(!exists(path));
+	path_join(path, sizeof(path), out_dir, "reports/report.4242");
+	ck_assert(!exists(path));
+	run_free(&run);
+}
+END_TEST
+
+/* ---- one process ---- */
+
+START_TEST(test_clean)
+{
+	struct run run = RUN("--", RUNNER_DRIVER, "clean");
+	char expected[3 * PATH_MAX];
+	struct json_object *process;
+
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_str_eq(run.err, "");
+	snprintf(expected, sizeof(expected),
+		"area_malloc: 1 process, 0 errors, 0 leak reports\n"
+		"junit: %s/junit.xml   json: %s/report.json\n"
+		"result: PASS (exit 0)\n", out_dir, out_dir);
+	ck_assert_str_eq(run.out, expected);
+
+	process = item(run.json, "processes", 0);
+	ck_assert(member_bool(process, "main"));
+	ck_assert_str_eq(member_string(process, "name"), "runner_driver");
+	ck_assert_str_eq(member_string(process, "name_source"), "command");
+	ck_assert(json_object_get_type(member(process, "report_file")) == json_type_null);
+	ck_assert_int_eq(member_int(process, "reports"), 0);
+	ck_assert_int_eq(array_length(run.json, "reports"), 0);
+	ck_assert_int_eq(member_int(run.json, "exit_status"), 0);
+	ck_assert_str_eq(member_string(run.json, "result"), "PASS");
+	ck_assert_int_eq(member_int(member(run.json, "command_exit"), "status"), 0);
+	ck_assert_str_eq(json_object_get_string(item(run.json, "command", 1)), "clean");
+
+	assert_xpath_count(run.junit, 1, "count(/testsuites/testsuite)");
+	assert_xpath_string(run.junit, "runner_driver", "string(/testsuites/testsuite/@name)");
+	assert_xpath_count(run.junit, 1, "count(//testcase)");
+	assert_xpath_count(run.junit, 0, "count(//failure)");
+	assert_xpath_count(run.junit, 0, "number(/testsuites/@failures)");
+	snprintf(expected, sizeof(expected), "pid %d", (int)main_pid(&run));
+	assert_xpath_string(run.junit, expected, "string(//testcase/@name)");
+	assert_xpath_string(run.junit, "runner_driver", "string(//testcase/@classname)");
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_exit_status_passed_through)
+{
+	struct run run = RUN("--", RUNNER_DRIVER, "clean", "3");
+
+	ck_assert_int_eq(run.status, 3);
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 0 leak reports");
+	assert_line(run.out, "  command: exited with status 3");
+	assert_line(run.out, "result: FAIL (exit 3)");
+	ck_assert_int_eq(member_int(run.json, "exit_status"), 3);
+	ck_assert_str_eq(member_string(run.json, "result"), "FAIL");
+	assert_xpath_count(run.junit, 0, "count(//failure|//error)");
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_leak)
+{
+	struct run run = RUN("--", RUNNER_DRIVER, "leak");
+	struct json_object *report;
+	char pool[128], testcase[32];
+	pid_t pid;
+
+	ck_assert_int_eq(run.status, 23);
+	pid = main_pid(&run);
+	ck_assert_int_eq(reports_of(&run, pid, 0, &report), 1);
+	ck_assert_str_eq(member_string(report, "kind"), "detected memory leaks");
+	ck_assert_str_eq(member_string(report, "when"), "at exit");
+	ck_assert_int_eq(member_int(report, "leaked_bytes"), 48);
+	ck_assert_int_eq(member_int(report, "leaked_blocks"), 1);
+	ck_assert_str_eq(member_string(member(report, "pool"), "name"), "net-rx");
+	ck_assert(member_bool(report, "failing"));
+	ck_assert(!member_bool(report, "incomplete"));
+	ck_assert(!has_member(report, "test"));
+	ck_assert_str_eq(member_string(report, "summary"),
+		"SUMMARY: area_malloc: 48 byte(s) leaked in 1 allocation(s).");
+
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 1 leak report "
+			     "(48 bytes in 1 allocation)");
+	assert_line(run.out, "  pid %d runner_driver detected memory leaks: 48 bytes in 1 "
+			     "allocation in %s at exit -- rx_leak runner_driver.c:%d", (int)pid,
+		pool_of(report, pool, sizeof(pool)), site_line(RUNNER_DRIVER_SOURCE, "rx_leak"));
+	assert_line(run.out, "result: FAIL (exit 23)");
+	/* the module's own exit status 23 is not news */
+	ck_assert(strstr(run.out, "command:") == NULL);
+
+	ck_assert_int_eq(total(&run, "leak_reports"), 1);
+	ck_assert_int_eq(total(&run, "errors"), 0);
+	ck_assert_int_eq(total(&run, "leaked_bytes"), 48);
+	ck_assert_int_eq(member_int(member(member(run.json, "totals"), "by_kind"),
+				 "detected memory leaks"), 1);
+	ck_assert_int_eq(member_int(process_of(&run, pid), "leak_reports"), 1);
+
+	snprintf(testcase, sizeof(testcase), "pid %d", (int)pid);
+	assert_xpath_count(run.junit, 1, "count(//testcase)");
+	assert_xpath_count(run.junit, 1, "count(//failure)");
+	assert_xpath_count(run.junit, 1, "number(/testsuites/testsuite/@failures)");
+	assert_failure_is_report(&run, testcase, report);
+	char *body = xpath_string(run.junit, "string(//failure)");
+	ck_assert_msg(strstr(body, "found at exit") != NULL, "%s", body);
+	free(body);
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_double_free)
+{
+	struct run run = RUN("--", RUNNER_DRIVER, "double-free");
+	struct json_object *report;
+	char pool[128], testcase[32], summary_end[64];
+	const char *summary;
+	int line = site_line(RUNNER_DRIVER_SOURCE, "tx_free");
+	pid_t pid;
+
+	ck_assert_int_eq(run.status, 23);
+	pid = main_pid(&run);
+	ck_assert_int_eq(reports_of(&run, pid, 0, &report), 1);
+	ck_assert_str_eq(member_string(report, "kind"), "double-free");
+	ck_assert_int_eq(member_int(report, "size"), 100);
+	assert_line(run.out, "area_malloc: 1 process, 1 error, 0 leak reports");
+	assert_line(run.out, "  pid %d runner_driver double-free at %s in %s -- tx_free "
+			     "runner_driver.c:%d", (int)pid, member_string(report, "address"),
+		pool_of(report, pool, sizeof(pool)), line);
+
+	summary = member_string(report, "summary");
+	snprintf(summary_end, sizeof(summary_end), "runner_driver.c:%d in pool %d", line,
+		(int)member_int(member(report, "pool"), "id"));
+	ck_assert_msg(strncmp(summary, "SUMMARY: area_malloc: double-free tx_free+0x", 44) == 0
+			&& strcmp(summary + strlen(summary) - strlen(summary_end), summary_end) == 0,
+		"%s", summary);
+	snprintf(testcase, sizeof(testcase), "pid %d", (int)pid);
+	assert_failure_is_report(&run, testcase, report);
+	ck_assert_int_eq(member_int(process_of(&run, pid), "errors"), 1);
+	ck_assert_int_eq(member_int(member(member(run.json, "totals"), "by_kind"), "double-free"),
+		1);
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_unprinted_reports_counted)
+{
+	struct run run = RUN("--", RUNNER_DRIVER, "double-free", "3");
+	struct json_object *report;
+
+	ck_assert_int_eq(run.status, 23);
+	ck_assert_int_eq(reports_of(&run, main_pid(&run), 0, &report), 1);
+	ck_assert_int_eq(member_int(process_of(&run, main_pid(&run)), "unprinted_reports"), 2);
+	ck_assert_int_eq(total(&run, "unprinted_reports"), 2);
+	ck_assert_int_eq(array_length(run.json, "warnings"), 0);
+	assert_line(run.out, "area_malloc: 1 process, 1 error, 0 leak reports");
+	assert_line(run.out, "  +2 reports the debug module counted but did not print "
+			     "(identical to one printed, or past max_reports)");
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_leak_on_request_not_counted)
+{
+	struct run run = RUN("--", RUNNER_DRIVER, "leak-on-request");
+	struct json_object *report;
+	char pool[128];
+
+	ck_assert_int_eq(run.status, 0);
+	ck_assert_int_eq(reports_of(&run, main_pid(&run), 0, &report), 1);
+	ck_assert_str_eq(member_string(report, "when"), "on request");
+	ck_assert(!member_bool(report, "failing"));
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 0 leak reports, 1 leak report on "
+			     "request (not counted)");
+	assert_line(run.out, "  pid %d runner_driver detected memory leaks: 16 bytes in 1 "
+			     "allocation in %s on request -- rx_leak runner_driver.c:%d [not counted]",
+		(int)main_pid(&run), pool_of(report, pool, sizeof(pool)),
+		site_line(RUNNER_DRIVER_SOURCE, "rx_leak"));
+	assert_line(run.out, "result: PASS (exit 0)");
+	assert_xpath_count(run.junit, 0, "count(//failure)");
+	char *out = xpath_string(run.junit, "string(//testcase/system-out)");
+	ck_assert_str_eq(out, member_string(report, "text"));
+	free(out);
+	run_free(&run);
+}
+END_TEST
+
+/* ---- children and forks ---- */
+
+/* The pid the driver printed as "child KIND PID". */
+static pid_t child_pid(const char *out, const char *kind)
+{
+	char prefix[64];
+	const char *found;
+
+	snprintf(prefix, sizeof(prefix), "child %s ", kind);
+	found = strstr(out, prefix);
+	ck_assert_msg(found != NULL, "no \"%s\" in\n%s", prefix, out);
+	return (pid_t)atoi(found + strlen(prefix));
+}
+
+/* Asserts that pid made exactly one report of kind, filed as "pid PID". */
+static struct json_object *assert_one_report(const struct run *run, pid_t pid, const char *kind)
+{
+	struct json_object *report;
+	char testcase[32];
+
+	ck_assert_msg(reports_of(run, pid, 0, &report) == 1, "process %d", (int)pid);
+	ck_assert_str_eq(member_string(report, "kind"), kind);
+	snprintf(testcase, sizeof(testcase), "pid %d", (int)pid);
+	assert_xpath_count(run->junit, 1, "count(//testcase[@name='%s']/failure)", testcase);
+	assert_failure_is_report(run, testcase, report);
+	ck_assert_str_eq(member_string(process_of(run, pid), "name"), "runner_driver");
+	return report;
+}
+
+START_TEST(test_fork_children)
+{
+	struct run run = RUN("--", RUNNER_DRIVER, "fork-children");
+	pid_t parent, double_free, leak, invalid_free, exec;
+	struct json_object *report, *process;
+	char pool[128];
+
+	ck_assert_int_eq(run.status, 23);
+	parent = main_pid(&run);
+	double_free = child_pid(run.out, "double-free");
+	leak = child_pid(run.out, "leak");
+	invalid_free = child_pid(run.out, "invalid-free");
+	exec = child_pid(run.out, "exec");
+	ck_assert_int_eq(array_length(run.json, "processes"), 5);
+
+	/* the parent reported nothing: still a process, and a passing test case */
+	process = process_of(&run, parent);
+	ck_assert_int_eq(member_int(process, "reports"), 0);
+	ck_assert_str_eq(member_string(process, "name"), "runner_driver");
+	assert_xpath_count(run.junit, 1, "count(//testcase[@name='pid %d'])", (int)parent);
+	assert_xpath_count(run.junit, 0, "count(//testcase[@name='pid %d']/*)", (int)parent);
+
+	assert_one_report(&run, double_free, "double-free");
+	assert_one_report(&run, invalid_free, "invalid-free");
+	/* a forked child's exit-time report: only the block it allocated */
+	report = assert_one_report(&run, leak, "detected memory leaks");
+	ck_assert_int_eq(member_int(report, "leaked_bytes"), 32);
+	ck_assert_int_eq(member_int(report, "leaked_blocks"), 1);
+	ck_assert_str_eq(member_string(report, "when"), "at exit");
+	ck_assert_str_eq(member_string(member(report, "pool"), "name"), "shared");
+	/* a program the command ran */
+	report = assert_one_report(&run, exec, "detected memory leaks");
+	ck_assert_int_eq(member_int(report, "leaked_bytes"), 48);
+	ck_assert_str_eq(member_string(member(report, "pool"), "name"), "net-rx");
+	process = process_of(&run, exec);
+	if (strcmp(member_string(process, "name_source"), "cmdline") == 0)
+		ck_assert_str_eq(member_string(process, "command_line"), "runner_driver leak");
+
+	assert_line(run.out, "area_malloc: 5 processes, 2 errors, 2 leak reports "
+			     "(80 bytes in 2 allocations)");
+	report = assert_one_report(&run, invalid_free, "invalid-free");
+	assert_line(run.out, "  pid %d runner_driver invalid-free at %s in %s -- tx_free "
+			     "runner_driver.c:%d", (int)invalid_free, member_string(report, "address"),
+		pool_of(report, pool, sizeof(pool)), site_line(RUNNER_DRIVER_SOURCE, "tx_free"));
+	ck_assert_int_eq(total(&run, "processes"), 5);
+	ck_assert_int_eq(total(&run, "errors"), 2);
+	ck_assert_int_eq(total(&run, "leak_reports"), 2);
+	ck_assert_int_eq(total(&run, "leaked_bytes"), 80);
+	/* one suite: every process ran runner_driver */
+	assert_xpath_count(run.junit, 1, "count(//testsuite)");
+	assert_xpath_count(run.junit, 5, "count(//testsuite[@name='runner_driver']/testcase)");
+	assert_xpath_count(run.junit, 4, "number(/testsuites/@failures)");
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_orphans_waited_for)
+{
+	char script[PATH_MAX + 64];
+	struct json_object *report;
+	struct run run;
+	pid_t orphan;
+
+	/* the shell is gone before its background child even starts */
+	snprintf(script, sizeof(script), "(sleep 0.3; exec %s leak) & exit 0", RUNNER_DRIVER);
+	run = RUN("--", "sh", "-c", script);
+	ck_assert_int_eq(run.status, 23);
+	ck_assert_int_eq(array_length(run.json, "processes"), 2);
+	ck_assert_int_eq(member_int(process_of(&run, main_pid(&run)), "reports"), 0);
+	orphan = (pid_t)member_int(item(run.json, "processes", 1), "pid");
+	ck_assert_int_eq(reports_of(&run, orphan, 0, &report), 1);
+	ck_assert_int_eq(member_int(report, "leaked_bytes"), 48);
+	ck_assert_str_eq(member_string(process_of(&run, orphan), "name"), "runner_driver");
+	ck_assert_int_eq(array_length(run.json, "warnings"), 0);
+	ck_assert_int_eq(member_int(member(run.json, "command_exit"), "status"), 0);
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_orphans_left_running)
+{
+	struct timespec start, end;
+	struct run run;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	run = RUN("--", "sh", "-c", "sleep 4 >/dev/null & exit 0");
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	ck_assert_int_eq(run.status, 0);
+	/* waited the grace period, not for the sleep */
+	ck_assert_int_lt(end.tv_sec - start.tv_sec, 4);
+	ck_assert_str_eq(run.err, "pooldump run: warning: processes started by the command still "
+				  "run 2.0 s after it ended; reports they write later are not "
+				  "included\n");
+	ck_assert_int_eq(array_length(run.json, "warnings"), 1);
+	assert_line(run.out, "result: PASS (exit 0)");
+	run_free(&run);
+}
+END_TEST
+
+/* ---- Check suites ---- */
+
+START_TEST(test_check_fork_mode)
+{
+	struct run run = RUN_WITH(ENVIRONMENT("CK_FORK=yes"), "--", CHECK_DRIVER);
+	struct json_object *leaky = NULL, *exit_leak = NULL;
+	pid_t parent;
+
+	ck_assert_int_eq(run.status, 23);
+	parent = main_pid(&run);
+	ck_assert_int_eq(array_length(run.json, "reports"), 2);
+	for (size_t i = 0; i < 2; i++) {
+		struct json_object *report = item(run.json, "reports", i);
+		const char *test = member_string(report, "test");
+		/* each test ran in a child of its own */
+		ck_assert_int_ne(member_int(report, "pid"), parent);
+		if (strcmp(test, "test_leaky") == 0)
+			leaky = report;
+		else if (strcmp(test, "test_exit_leak") == 0)
+			exit_leak = report;
+	}
+	ck_assert(leaky != NULL && exit_leak != NULL);
+	ck_assert_int_ne(member_int(leaky, "pid"), member_int(exit_leak, "pid"));
+	ck_assert_str_eq(member_string(leaky, "when"), "at delete_pool");
+	ck_assert_int_eq(member_int(leaky, "leaked_bytes"), 64);
+	ck_assert_str_eq(member_string(exit_leak, "when"), "at exit");
+	ck_assert_int_eq(member_int(exit_leak, "leaked_bytes"), 24);
+	ck_assert_int_eq(array_length(run.json, "processes"), 3);
+	ck_assert_str_eq(json_object_get_string(item(process_of(&run,
+		(pid_t)member_int(leaky, "pid")), "tests", 0)), "test_leaky");
+
+	/* a suite check_driver: the parent (clean), then one case per test */
+	assert_xpath_count(run.junit, 1, "count(//testsuite[@name='check_driver'])");
+	assert_xpath_count(run.junit, 3, "count(//testcase)");
+	assert_xpath_count(run.junit, 2, "number(//testsuite/@failures)");
+	assert_xpath_count(run.junit, 0, "count(//testcase[@name='pid %d']/*)", (int)parent);
+	assert_xpath_count(run.junit, 0, "count(//testcase[@name='test_clean'])");
+	assert_failure_is_report(&run, "test_leaky", leaky);
+	assert_failure_is_report(&run, "test_exit_leak", exit_leak);
+	assert_xpath_string(run.junit, "check_driver",
+		"string(//testcase[@name='test_leaky']/@classname)");
+
+	assert_line(run.out, "area_malloc: 3 processes, 0 errors, 2 leak reports "
+			     "(88 bytes in 2 allocations)");
+	assert_line(run.out, "  pid %d check_driver [test_leaky] detected memory leaks: 64 bytes in 1 "
+			     "allocation in pool %d at delete_pool -- leaky_alloc check_driver.c:%d",
+		(int)member_int(leaky, "pid"), (int)member_int(member(leaky, "pool"), "id"),
+		site_line(CHECK_DRIVER_SOURCE, "leaky_alloc"));
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_check_nofork_mode)
+{
+	struct run run = RUN_WITH(ENVIRONMENT("CK_FORK=no"), "--", CHECK_DRIVER);
+	struct json_object *leaky, *exit_leak;
+	char testcase[32];
+	pid_t parent;
+
+	ck_assert_int_eq(run.status, 23);
+	parent = main_pid(&run);
+	ck_assert_int_eq(array_length(run.json, "processes"), 1);
+	ck_assert_int_eq(reports_of(&run, parent, 0, &leaky), 2);
+	reports_of(&run, parent, 1, &exit_leak);
+	/* the test is known while it runs; at exit no test runs any more */
+	ck_assert_str_eq(member_string(leaky, "test"), "test_leaky");
+	ck_assert_str_eq(member_string(leaky, "when"), "at delete_pool");
+	ck_assert(!has_member(exit_leak, "test"));
+	ck_assert_str_eq(member_string(exit_leak, "when"), "at exit");
+
+	snprintf(testcase, sizeof(testcase), "pid %d", (int)parent);
+	assert_xpath_count(run.junit, 2, "count(//testcase)");
+	assert_xpath_count(run.junit, 2, "number(//testsuite/@failures)");
+	assert_failure_is_report(&run, "test_leaky", leaky);
+	assert_failure_is_report(&run, testcase, exit_leak);
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
+			     "(88 bytes in 2 allocations)");
+	assert_line(run.out, "  pid %d check_driver detected memory leaks: 24 bytes in 1 "
+			     "allocation in pool %d at exit -- exit_alloc check_driver.c:%d",
+		(int)parent, (int)member_int(member(exit_leak, "pool"), "id"),
+		site_line(CHECK_DRIVER_SOURCE, "exit_alloc"));
+	run_free(&run);
+}
+END_TEST
+
+/* ---- signals ---- */
+
+START_TEST(test_crash_after_report)
+{
+	struct run run = RUN("--", RUNNER_DRIVER, "crash", "double-free");
+	struct json_object *command_exit, *report;
+	char testcase[32];
+
+	ck_assert_int_eq(run.status, 23);
+	assert_line(run.out, "area_malloc: 1 process, 1 error, 0 leak reports");
+	assert_line(run.out, "  command: killed by signal 11 (SIGSEGV)");
+	assert_line(run.out, "result: FAIL (exit 23)");
+	command_exit = member(run.json, "command_exit");
+	ck_assert_int_eq(member_int(command_exit, "signal"), 11);
+	ck_assert_str_eq(member_string(command_exit, "signal_name"), "SIGSEGV");
+	ck_assert(json_object_get_type(member(command_exit, "status")) == json_type_null);
+
+	snprintf(testcase, sizeof(testcase), "pid %d", (int)main_pid(&run));
+	ck_assert_int_eq(reports_of(&run, main_pid(&run), 0, &report), 1);
+	assert_failure_is_report(&run, testcase, report);
+	assert_xpath_count(run.junit, 1, "number(/testsuites/@errors)");
+	assert_xpath_string(run.junit, "the command was killed by signal 11 (SIGSEGV)",
+		"string(//testcase/error[@type='signal']/@message)");
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_crash_without_report)
+{
+	struct run run = RUN("--", RUNNER_DRIVER, "crash");
+
+	ck_assert_int_eq(run.status, 128 + SIGSEGV);
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 0 leak reports");
+	assert_line(run.out, "  command: killed by signal 11 (SIGSEGV)");
+	assert_line(run.out, "result: FAIL (exit 139)");
+	ck_assert_int_eq(member_int(run.json, "exit_status"), 139);
+	assert_xpath_count(run.junit, 0, "count(//failure)");
+	assert_xpath_count(run.junit, 1, "count(//error)");
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_halt_on_error)
+{
+	struct run run = RUN("--halt-on-error", "--", RUNNER_DRIVER, "double-free");
+
+	ck_assert_int_eq(run.status, 23);
+	ck_assert_msg(strstr(run.out, "\n  command: killed by signal 6 (SIGABRT)") != NULL, "%s",
+		run.out);
+	ck_assert_int_eq(member_int(member(run.json, "command_exit"), "signal"), SIGABRT);
+	ck_assert_int_eq(total(&run, "errors"), 1);
+	run_free(&run);
+}
+END_TEST
+
+static void wait_for_text(const char *path, const char *text)
+{
+	for (int tries = 0; tries < 3000; tries++) {
+		char *content = read_file(path);
+		bool found = content != NULL && strstr(content, text) != NULL;
+		free(content);
+		if (found)
+			return;
+		usleep(10000);
+	}
+	ck_abort_msg("%s never held \"%s\"", path, text);
+}
+
+START_TEST(test_signal_forwarded)
+{
+	static const int signals[] = { SIGTERM, SIGINT };
+	int signal = signals[_i];
+	char stdout_path[PATH_MAX], line[64];
+	struct run run;
+	pid_t runner;
+
+	runner = start_pooldump(NULL, NULL,
+		ARGUMENTS("run", "-o", out_dir, "--", RUNNER_DRIVER, "wait-signal"));
+	path_join(stdout_path, sizeof(stdout_path), scratch, "stdout");
+	wait_for_text(stdout_path, "ready\n");
+	/* to the runner only: it must pass the signal on, then still report */
+	ck_assert_int_eq(kill(runner, signal), 0);
+	run_finish(&run, runner, out_dir);
+	ck_assert_int_eq(run.status, 23);
+	snprintf(line, sizeof(line), "  command: killed by signal %d (SIG%s)", signal,
+		sigabbrev_np(signal));
+	assert_line(run.out, "%s", line);
+	assert_line(run.out, "area_malloc: 1 process, 1 error, 0 leak reports");
+	ck_assert_int_eq(member_int(member(run.json, "command_exit"), "signal"), signal);
+	assert_xpath_count(run.junit, 1, "count(//failure[@type='double-free'])");
+	run_free(&run);
+}
+END_TEST
+
+/* ---- suppressions ---- */
+
+START_TEST(test_suppressions_partial)
+{
+	char path[PATH_MAX], real_scratch[PATH_MAX], expected[2 * PATH_MAX];
+	struct json_object *report;
+	struct run run;
+
+	path_join(path, sizeof(path), scratch, "hide.supp");
+	write_file(path, "# the second site's leaks are known\nleak:leak_hide\n");
+	/* a relative path, and the driver changes its directory */
+	run = run_in(scratch, NULL, ARGUMENTS("run", "-o", out_dir, "--suppressions", "hide.supp",
+					       "--", RUNNER_DRIVER, "suppressions"));
+	ck_assert_int_eq(run.status, 23);
+	ck_assert_int_eq(reports_of(&run, main_pid(&run), 0, &report), 1);
+	ck_assert_int_eq(member_int(report, "leaked_bytes"), 40);
+	ck_assert_int_eq(member_int(report, "leaked_blocks"), 1);
+	ck_assert_int_eq(array_length(report, "groups"), 1);
+	ck_assert_msg(strstr(member_string(report, "text"), "Suppressions used:") != NULL
+			&& strstr(member_string(report, "text"), "48 leak:leak_hide") != NULL,
+		"%s", member_string(report, "text"));
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 1 leak report "
+			     "(40 bytes in 1 allocation)");
+	ck_assert_ptr_nonnull(realpath(scratch, real_scratch));
+	snprintf(expected, sizeof(expected), ":suppressions=%s/hide.supp", real_scratch);
+	ck_assert_msg(strstr(member_string(run.json, "area_malloc_options"), expected) != NULL,
+		"%s", member_string(run.json, "area_malloc_options"));
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_suppressions_all)
+{
+	char path[PATH_MAX];
+	struct run run;
+
+	path_join(path, sizeof(path), scratch, "all.supp");
+	write_file(path, "leak:leak_*\n");
+	run = RUN("--suppressions", path, "--", RUNNER_DRIVER, "suppressions");
+	ck_assert_int_eq(run.status, 0);
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 0 leak reports");
+	assert_line(run.out, "result: PASS (exit 0)");
+	ck_assert_int_eq(array_length(run.json, "reports"), 0);
+	run_free(&run);
+}
+END_TEST
+
+/* ---- damaged files and hostile text ---- */
+
+START_TEST(test_killed_mid_report)
+{
+	struct run run = RUN("--", RUNNER_DRIVER, "killed-mid-report");
+	struct json_object *cut, *leak;
+	char warning[2 * PATH_MAX], real_out[PATH_MAX], testcase[32];
+	pid_t child, parent;
+
+	ck_assert_int_eq(run.status, 23);
+	parent = main_pid(&run);
+	child = child_pid(run.out, "killed");
+	ck_assert_ptr_nonnull(realpath(out_dir, real_out));
+	snprintf(warning, sizeof(warning),
+		"pooldump run: warning: %s/reports/report.%d: line 1: a report without its JSON "
+		"line (its JSON line is cut short; was the process killed while writing?): "
+		"counted from its text\n", real_out, (int)child);
+	ck_assert_str_eq(run.err, warning);
+	ck_assert_int_eq(array_length(run.json, "warnings"), 1);
+
+	/* the cut report still counts, from its text */
+	ck_assert_int_eq(reports_of(&run, child, 0, &cut), 1);
+	ck_assert_str_eq(member_string(cut, "kind"), "double-free");
+	ck_assert(member_bool(cut, "incomplete"));
+	ck_assert(member_bool(cut, "failing"));
+	ck_assert_int_eq(member_int(cut, "pid"), child);
+	snprintf(testcase, sizeof(testcase), "pid %d", (int)child);
+	assert_failure_is_report(&run, testcase, cut);
+	/* and the rest is there */
+	ck_assert_int_eq(reports_of(&run, parent, 0, &leak), 1);
+	ck_assert_int_eq(member_int(leak, "leaked_bytes"), 16);
+	ck_assert(!member_bool(leak, "incomplete"));
+
+	assert_line(run.out, "area_malloc: 2 processes, 1 error, 1 leak report "
+			     "(16 bytes in 1 allocation)");
+	ck_assert_msg(strstr(run.out, " [incomplete report]\n") != NULL, "%s", run.out);
+	assert_line(run.out, "  1 warning: see standard error and %s/report.json", real_out);
+	char *system_err = xpath_string(run.junit, "string(//testsuite/system-err)");
+	ck_assert_msg(strstr(system_err, "cut short") != NULL, "%s", system_err);
+	free(system_err);
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(test_odd_pool_name)
+{
+	struct run run = RUN("--", RUNNER_DRIVER, "odd-name");
+	struct json_object *report;
+	char *raw, *xml_text, junit_path[PATH_MAX + 16];
+	const char *text;
+	size_t length;
+
+	ck_assert_int_eq(run.status, 23);
+	ck_assert_int_eq(reports_of(&run, main_pid(&run), 0, &report), 1);
+	/* JSON keeps the control character, the bad byte becomes U+FFFD */
+	ck_assert_str_eq(member_string(member(report, "pool"), "name"),
+		"a]]>b&<c\"'\x01" REPLACEMENT);
+	text = member_string(report, "text");
+	ck_assert_msg(strstr(text, "\"a]]>b&<c\"'\x01" REPLACEMENT "\"") != NULL, "%s", text);
+
+	/* XML cannot hold \x01 at all: U+FFFD; "]]>" survives its CDATA section */
+	length = strlen(text);
+	xml_text = malloc(length * 3 + 1);
+	ck_assert_ptr_nonnull(xml_text);
+	char *to = xml_text;
+	for (const char *from = text; *from != '\0'; from++) {
+		if (*from == '\x01') {
+			memcpy(to, REPLACEMENT, 3);
+			to += 3;
+		} else {
+			*to++ = *from;
+		}
+	}
+	*to = '\0';
+	char *body = xpath_string(run.junit, "string(//failure)");
+	ck_assert_str_eq(body, xml_text);
+	free(body);
+	path_join(junit_path, sizeof(junit_path), out_dir, "junit.xml");
+	raw = read_file(junit_path);
+	ck_assert_msg(strstr(raw, "]]]]><![CDATA[>") != NULL, "%s", raw);
+	free(raw);
+	free(xml_text);
+	run_free(&run);
+}
+END_TEST
+
+/* ---- the parts: report files, text, JUnit ---- */
+
+#define ERROR_TEXT                                                                            \
+	"==77==ERROR: area_malloc: double-free on address 0x10 (100-byte block) in pool 3\n" \
+	"free by thread T77 (team 77, at 1.000000 s):\n"                                     \
+	"    #0 0x1 in tx_free+0x1 (drv) /src/drv.c:5\n"                                     \
+	"SUMMARY: area_malloc: double-free tx_free+0x1 (drv) /src/drv.c:5 in pool 3\n"
+#define ERROR_JSON                                                                             \
+	"{\"kind\":\"double-free\",\"pid\":77,\"operation\":\"free\",\"address\":\"0x10\","   \
+	"\"size\":100,\"pool\":{\"id\":3,\"pool_id\":\"0x1\",\"name\":\"rx\",\"creator\":"    \
+	"{\"thread\":77,\"team\":77,\"seq\":0,\"time\":1,\"frames\":[{\"pc\":\"0x2\","      \
+	"\"symbol\":\"main+0x9 (drv) /src/drv.c:2\"}]}},\"detected_by\":{\"thread\":77,"      \
+	"\"team\":77,\"seq\":0,\"time\":1,\"frames\":[{\"pc\":\"0x1\",\"symbol\":"           \
+	"\"tx_free+0x1 (drv) /src/drv.c:5\"}]}}\n"
+#define LEAK_TEXT                                                                  \
+	"==77==ERROR: area_malloc: detected memory leaks\n"                       \
+	"in pool 3 \"rx\" (id 0x1)\n"                                             \
+	"found at exit\n"                                                         \
+	"\n"                                                                      \
+	"Leak of 48 byte(s) in 2 allocation(s) allocated from:\n"                 \
+	"    #0 0x1 in rx_fill+0x1 (drv) /src/drv.c:9\n"                          \
+	"\n"                                                                      \
+	"SUMMARY: area_malloc: 48 byte(s) leaked in 2 allocation(s).\n"
+
+struct parsed {
+	struct run_results results;
+	struct run_process *process;
+};
+
+static void parse(struct parsed *parsed, const char *data, size_t length)
+{
+	run_results_init(&parsed->results);
+	parsed->process = run_results_process(&parsed->results, 77);
+	report_file_parse(&parsed->results, parsed->process, "report.77", data, length);
+}
+
+static void assert_warning(const struct parsed *parsed, size_t index, const char *part)
+{
+	ck_assert_uint_lt(index, parsed->results.warning_count);
+	ck_assert_msg(strstr(parsed->results.warnings[index].text, part) != NULL,
+		"warning \"%s\" lacks \"%s\"", parsed->results.warnings[index].text, part);
+	ck_assert_int_eq(parsed->results.warnings[index].pid, 77);
+}
+
+START_TEST(test_parse_complete_and_cut)
+{
+	static const char complete_then_cut_leak[] = ERROR_TEXT ERROR_JSON LEAK_TEXT;
+	static const char cut_json[] = ERROR_TEXT "{\"kind\":\"double-free\",\"pid\":77,\"addr";
+	static const char malformed_then_good[] = ERROR_TEXT "{\"kind\":1}\n" ERROR_TEXT ERROR_JSON;
+	static const char two_texts[] = ERROR_TEXT ERROR_TEXT ERROR_JSON;
+	struct parsed parsed;
+	const struct run_report *report;
+
+	parse(&parsed, complete_then_cut_leak, strlen(complete_then_cut_leak));
+	ck_assert_uint_eq(parsed.process->report_count, 2);
+	report = &parsed.process->reports[0];
+	ck_assert_str_eq(report->kind, "double-free");
+	ck_assert_str_eq(report->text, ERROR_TEXT);
+	ck_assert_str_eq(report->summary,
+		"SUMMARY: area_malloc: double-free tx_free+0x1 (drv) /src/drv.c:5 in pool 3");
+	ck_assert(report->failing && !report->incomplete && !report->leak);
+	report = &parsed.process->reports[1];
+	ck_assert_str_eq(report->kind, "detected memory leaks");
+	ck_assert(report->incomplete && report->leak && report->failing);
+	ck_assert_uint_eq(report->leaked_bytes, 48);
+	ck_assert_uint_eq(report->leaked_blocks, 2);
+	ck_assert_str_eq(report->text, LEAK_TEXT);
+	ck_assert_uint_eq(parsed.results.warning_count, 1);
+	assert_warning(&parsed, 0, "report.77: line 6: a report without its JSON line (the file ends");
+	run_results_free(&parsed.results);
+
+	parse(&parsed, cut_json, strlen(cut_json));
+	ck_assert_uint_eq(parsed.process->report_count, 1);
+	ck_assert(parsed.process->reports[0].incomplete);
+	ck_assert_str_eq(parsed.process->reports[0].kind, "double-free");
+	ck_assert_int_eq(json_object_get_int(json_object_object_get(
+				 parsed.process->reports[0].object, "pid")), 77);
+	assert_warning(&parsed, 0, "its JSON line is cut short");
+	run_results_free(&parsed.results);
+
+	parse(&parsed, malformed_then_good, strlen(malformed_then_good));
+	ck_assert_uint_eq(parsed.process->report_count, 2);
+	ck_assert(parsed.process->reports[0].incomplete);
+	ck_assert(!parsed.process->reports[1].incomplete);
+	ck_assert_uint_eq(parsed.results.warning_count, 1);
+	assert_warning(&parsed, 0, "its JSON line is malformed");
+	run_results_free(&parsed.results);
+
+	parse(&parsed, two_texts, strlen(two_texts));
+	ck_assert_uint_eq(parsed.process->report_count, 2);
+	ck_assert(parsed.process->reports[0].incomplete);
+	ck_assert(!parsed.process->reports[1].incomplete);
+	assert_warning(&parsed, 0, "line 1: a report without its JSON line (another report follows");
+	run_results_free(&parsed.results);
+}
+END_TEST
+
+START_TEST(test_parse_garbage)
+{
+	static const char garbage[] = "\x00\x01\xff\xfe binary\nsome line\n\n{not json\n";
+	static const char json_only[] = ERROR_JSON;
+	struct parsed parsed;
+
+	parse(&parsed, "", 0);
+	ck_assert_uint_eq(parsed.process->report_count, 0);
+	ck_assert_uint_eq(parsed.results.warning_count, 0);
+	run_results_free(&parsed.results);
+
+	parse(&parsed, garbage, sizeof(garbage) - 1);
+	ck_assert_uint_eq(parsed.process->report_count, 0);
+	ck_assert_uint_eq(parsed.results.warning_count, 2);
+	assert_warning(&parsed, 0, "line 4: a malformed JSON line outside any report, ignored");
+	assert_warning(&parsed, 1, "2 line(s) outside any report ignored (the first is line 1)");
+	run_results_free(&parsed.results);
+
+	/* a JSON line without its text is still a report */
+	parse(&parsed, json_only, strlen(json_only));
+	ck_assert_uint_eq(parsed.process->report_count, 1);
+	ck_assert_str_eq(parsed.process->reports[0].text, "");
+	ck_assert_str_eq(parsed.process->reports[0].summary, "double-free");
+	ck_assert_uint_eq(parsed.results.warning_count, 0);
+	run_results_free(&parsed.results);
+}
+END_TEST
+
+START_TEST(test_parse_totals_on_request_and_bad_bytes)
+{
+	static const char totals[] = ERROR_TEXT ERROR_JSON
+		"==77==area_malloc: 3 more report(s) of double-free from tx_free+0x1 (drv) "
+		"/src/drv.c:5, not printed (identical to the first)\n"
+		"==77==area_malloc: 4 more error report(s) not printed (max_reports=100)\n";
+	static const char on_request[] = LEAK_TEXT
+		"{\"kind\":\"detected memory leaks\",\"pid\":77,\"when\":\"on request\","
+		"\"leaked_bytes\":48,\"leaked_blocks\":2,\"pool\":{\"id\":3,\"name\":\"r\xffx\"}}\n";
+	struct parsed parsed;
+	struct run_totals sums;
+
+	parse(&parsed, totals, strlen(totals));
+	ck_assert_uint_eq(parsed.process->unprinted_reports, 7);
+	ck_assert_uint_eq(parsed.process->report_count, 1);
+	ck_assert_uint_eq(parsed.results.warning_count, 0);
+	run_results_totals(&parsed.results, &sums);
+	ck_assert_uint_eq(sums.unprinted_reports, 7);
+	ck_assert_uint_eq(sums.errors, 1);
+	run_results_free(&parsed.results);
+
+	parse(&parsed, on_request, strlen(on_request));
+	ck_assert_uint_eq(parsed.process->report_count, 1);
+	ck_assert(!parsed.process->reports[0].failing);
+	ck_assert_str_eq(json_object_get_string(json_object_object_get(
+				 json_object_object_get(parsed.process->reports[0].object, "pool"),
+				 "name")), "r" REPLACEMENT "x");
+	run_results_totals(&parsed.results, &sums);
+	ck_assert_uint_eq(sums.leak_reports, 0);
+	ck_assert_uint_eq(sums.informational, 1);
+	run_results_free(&parsed.results);
+}
+END_TEST
+
+START_TEST(test_utf8_clean)
+{
+	static const struct {
+		const char *in;
+		size_t length;
+		bool for_xml;
+		const char *out;
+	} cases[] = {
+		{ "plain\ttext\n", 11, true, "plain\ttext\n" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, true,
+			"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "a\0b", 3, false, "a" REPLACEMENT "b" },
+		{ "\x01\x1f\x7f", 3, false, "\x01\x1f\x7f" },
+		{ "\x01\x1f\r", 3, true, REPLACEMENT REPLACEMENT "\r" },
+		{ "\xc0\xaf", 2, false, REPLACEMENT REPLACEMENT },		  /* overlong */
+		{ "\xed\xa0\x80", 3, false, REPLACEMENT REPLACEMENT REPLACEMENT }, /* surrogate */
+		{ "\xf4\x90\x80\x80", 4, false,
+			REPLACEMENT REPLACEMENT REPLACEMENT REPLACEMENT }, /* > U+10FFFF */
+		{ "x\xe2\x82", 3, false, "x" REPLACEMENT REPLACEMENT },	  /* cut short */
+		{ "\xef\xbf\xbe", 3, true, REPLACEMENT },			  /* U+FFFE */
+		{ "\xef\xbf\xbe", 3, false, "\xef\xbf\xbe" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *out = utf8_clean(cases[i].in, cases[i].length, cases[i].for_xml);
+		ck_assert_msg(strcmp(out, cases[i].out) == 0, "case %zu", i);
+		free(out);
+	}
+}
+END_TEST
+
+START_TEST(test_symbol_short)
+{
+	static const char *const cases[][2] = {
+		{ "tx_free+0x1e (runner_driver) /a/b/runner_driver.c:61", "tx_free runner_driver.c:61" },
+		{ "ns::f(int)+0x5 (libx.so) src/f.cc:3", "ns::f(int) f.cc:3" },
+		{ "0x1234 (libc.so.6+0x29d90)", "0x1234 (libc.so.6)" },
+		{ "g+0x2 (drv, deleted)", "g (drv)" },
+		{ "0x55d0c0ffee", "0x55d0c0ffee" },
+	};
+	char buffer[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		symbol_short(cases[i][0], buffer, sizeof(buffer));
+		ck_assert_str_eq(buffer, cases[i][1]);
+	}
+	ck_assert(symbol_image("main+0x9 (drv) /src/drv.c:2", buffer, sizeof(buffer)));
+	ck_assert_str_eq(buffer, "drv");
+	ck_assert(!symbol_image("0x55d0c0ffee", buffer, sizeof(buffer)));
+}
+END_TEST
+
+START_TEST(test_junit_writer)
+{
+	static const char hostile[] =
+		"==77==ERROR: area_malloc: double-free on address 0x10 in pool 3 \"]]>\x02<&\"\n"
+		"SUMMARY: area_malloc: double-free tx_free+0x1 (drv) /src/drv.c:5 in pool 3\n"
+		"{\"kind\":\"double-free\",\"pid\":77,\"test\":\"t\\u0001<]]>&\\\"\","
+		"\"pool\":{\"id\":3,\"name\":\"x\",\"creator\":{\"frames\":[{\"pc\":\"0x2\","
+		"\"symbol\":\"main+0x9 (drv) /src/drv.c:2\"}]}}}\n";
+	struct parsed parsed;
+	char *xml = NULL, error[128];
+	size_t xml_length = 0;
+	FILE *memory;
+	xmlDocPtr doc;
+
+	parse(&parsed, hostile, strlen(hostile));
+	parsed.process->main = true;
+	parsed.results.main_exit = (struct run_exit){ true, true, SIGSEGV, false };
+	/* all a process that ended too soon leaves: its comm ("exe" for an exec of
+	 * /proc/self/exe); the image that created its pool names it better */
+	run_process_set_name(parsed.process, NULL, "exe", NAME_FROM_COMM);
+	run_results_finish(&parsed.results);
+	ck_assert_str_eq(parsed.results.processes[0].name, "drv");
+	memory = open_memstream(&xml, &xml_length);
+	ck_assert(junit_write(&parsed.results, memory, error, sizeof(error)));
+	fclose(memory);
+	doc = xmlReadMemory(xml, (int)xml_length, "junit.xml", NULL, XML_PARSE_NONET);
+	ck_assert_msg(doc != NULL, "not XML:\n%s", xml);
+	assert_xpath_count(doc, 2, "count(//testcase[@classname='drv'])");
+	assert_xpath_string(doc, "t" REPLACEMENT "<]]>&\"",
+		"string(//testcase[failure]/@name)");
+	assert_xpath_string(doc,
+		"==77==ERROR: area_malloc: double-free on address 0x10 in pool 3 \"]]>" REPLACEMENT
+		"<&\"\nSUMMARY: area_malloc: double-free tx_free+0x1 (drv) /src/drv.c:5 in pool 3\n",
+		"string(//failure)");
+	assert_xpath_string(doc, "the command was killed by signal 11 (SIGSEGV)",
+		"string(//testcase[@name='pid 77']/error/@message)");
+	assert_xpath_count(doc, 1, "number(/testsuites/@failures)");
+	assert_xpath_count(doc, 1, "number(/testsuites/@errors)");
+	xmlFreeDoc(doc);
+	free(xml);
+	run_results_free(&parsed.results);
+}
+END_TEST
+
+static Suite *runner_suite(void)
+{
+	Suite *suite = suite_create("runner");
+	TCase *test_case;
+
+	test_case = tcase_create("cli");
+	tcase_add_checked_fixture(test_case, scratch_setup, scratch_teardown);
+	tcase_add_test(test_case, test_help);
+	tcase_add_test(test_case, test_usage_errors);
+	tcase_add_test(test_case, test_command_not_found);
+	tcase_add_test(test_case, test_unwritable_output);
+	tcase_add_test(test_case, test_module_dir_choice);
+	suite_add_tcase(suite, test_case);
+
+	test_case = tcase_create("environment");
+	tcase_add_checked_fixture(test_case, scratch_setup, scratch_teardown);
+	tcase_add_test(test_case, test_environment_merged);
+	tcase_add_test(test_case, test_environment_fresh_and_quoted);
+	tcase_add_test(test_case, test_stale_reports_removed);
+	suite_add_tcase(suite, test_case);
+
+	test_case = tcase_create("one_process");
+	tcase_add_checked_fixture(test_case, scratch_setup, scratch_teardown);
+	tcase_add_test(test_case, test_clean);
+	tcase_add_test(test_case, test_exit_status_passed_through);
+	tcase_add_test(test_case, test_leak);
+	tcase_add_test(test_case, test_double_free);
+	tcase_add_test(test_case, test_unprinted_reports_counted);
+	tcase_add_test(test_case, test_leak_on_request_not_counted);
+	suite_add_tcase(suite, test_case);
+
+	test_case = tcase_create("processes");
+	tcase_add_checked_fixture(test_case, scratch_setup, scratch_teardown);
+	tcase_add_test(test_case, test_fork_children);
+	tcase_add_test(test_case, test_orphans_waited_for);
+	tcase_add_test(test_case, test_orphans_left_running);
+	tcase_add_test(test_case, test_check_fork_mode);
+	tcase_add_test(test_case, test_check_nofork_mode);
+	suite_add_tcase(suite, test_case);
+
+	test_case = tcase_create("signals");
+	tcase_add_checked_fixture(test_case, scratch_setup, scratch_teardown);
+	tcase_add_test(test_case, test_crash_after_report);
+	tcase_add_test(test_case, test_crash_without_report);
+	tcase_add_test(test_case, test_halt_on_error);
+	tcase_add_loop_test(test_case, test_signal_forwarded, 0, 2);
+	suite_add_tcase(suite, test_case);
+
+	test_case = tcase_create("suppressions");
+	tcase_add_checked_fixture(test_case, scratch_setup, scratch_teardown);
+	tcase_add_test(test_case, test_suppressions_partial);
+	tcase_add_test(test_case, test_suppressions_all);
+	suite_add_tcase(suite, test_case);
+
+	test_case = tcase_create("robustness");
+	tcase_add_checked_fixture(test_case, scratch_setup, scratch_teardown);
+	tcase_add_test(test_case, test_killed_mid_report);
+	tcase_add_test(test_case, test_odd_pool_name);
+	suite_add_tcase(suite, test_case);
+
+	test_case = tcase_create("parts");
+	tcase_add_test(test_case, test_parse_complete_and_cut);
+	tcase_add_test(test_case, test_parse_garbage);
+	tcase_add_test(test_case, test_parse_totals_on_request_and_bad_bytes);
+	tcase_add_test(test_case, test_utf8_clean);
+	tcase_add_test(test_case, test_symbol_short);
+	tcase_add_test(test_case, test_junit_writer);
+	suite_add_tcase(suite, test_case);
+	return suite;
+}
+
+int main(void)
+{
+	SRunner *runner = srunner_create(runner_suite());
+	int failed;
+
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	xmlCleanupParser();
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
