@@ -1032,10 +1032,29 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 	struct debug_block_header *header = debug_block_from_user(&layout, ptr);
 	struct debug_block_finding finding;
 	struct pending *report;
-	size_t usable;
+	size_t usable = 0;
+	bool aligned = ((uintptr_t)ptr & (HEAP_ALIGN - 1)) == 0 && (uintptr_t)ptr >= layout.front_size;
 
-	if (((uintptr_t)ptr & (HEAP_ALIGN - 1)) != 0 || (uintptr_t)ptr < layout.front_size
-		|| !heap_block_is_live(pool->heap, header)) {
+	/*
+	 * The common case first, touching only what the free itself touches:
+	 * the chunk's own header and end tag, and the checksummed owner tag (a
+	 * checksum keyed and bound to its address, which no pointer into the
+	 * middle of data forges). Only when that fails does the full check
+	 * (heap_block_is_live, which also reads the chunk below, a cache miss
+	 * the free would not otherwise take) tell a wild or interior pointer
+	 * from a damaged header.
+	 */
+	bool header_sound = false;
+
+	if (aligned)
+		usable = heap_live_usable_size_unlocked(pool->heap, header);
+	if (usable != 0) {
+		block_open(header, usable);
+		header_sound = debug_block_header_ok(&layout, header, usable);
+		if (!header_sound)
+			block_close(header, usable);
+	}
+	if (!header_sound && (!aligned || !heap_block_is_live(pool->heap, header))) {
 		struct enclosing_search search = { ptr, NULL, 0, false };
 		heap_walk(pool->heap, find_enclosing, &search);
 		report = new_pending(pending, "invalid-free", what, ptr, caller);
@@ -1065,9 +1084,10 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 		debug_of(pool)->d.errors++;
 		return NULL;
 	}
-	usable = heap_usable_size(pool->heap, header);
-	block_open(header, usable);
-	if (!debug_block_header_ok(&layout, header, usable)) {
+	if (!header_sound) {
+		/* a live chunk whose owner tag is damaged */
+		usable = heap_usable_size(pool->heap, header);
+		block_open(header, usable);
 		report = new_pending(pending, "heap-buffer-underflow", what, ptr, caller);
 		if (report != NULL) {
 			pending_set_pool(report, pool);
