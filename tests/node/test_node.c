@@ -1839,6 +1839,8 @@ START_TEST(test_pooldump_exit_statuses)
 		const char *out_or_err;
 	} cases[] = {
 		{ { "--help", NULL }, 0, "usage: pooldump" },
+		{ { "help", NULL }, 0, "allocations_per_caller [-c] [pool ID]" },
+		{ { "help", "extra", NULL }, 2, "needs a process" },
 		{ { "--node-dir", dir, NULL }, 0, "1 node(s) in " },
 		{ { "--node-dir", dir, "-p", "4242", "pools", NULL }, 0, "2 pool(s)" },
 		{ { "--node-dir", dir, "-p", "4242", "allocations_per_caller", "-c", NULL }, 0,

@@ -120,6 +120,11 @@ int main(int argc, char **argv)
 			return usage_error("--clean takes no process and no command", NULL);
 		status = node_command_clean(&context);
 	} else if (context.pid == 0) {
+		/* "help" lists the commands with or without a process */
+		if (optind + 1 == argc && strcmp(argv[optind], "help") == 0) {
+			usage(stdout);
+			return NODE_STATUS_OK;
+		}
 		if (optind < argc)
 			return usage_error("a command needs a process (-p PID)", argv[optind]);
 		status = node_command_list(&context);
