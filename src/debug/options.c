@@ -182,9 +182,15 @@ static bool apply_value(const struct option_spec *spec, const char *value, void 
 	case OPTION_PROBABILITY: {
 		char *end;
 		double probability;
-		errno = 0;
+		/*
+		 * errno is not looked at: an overflow (ERANGE, HUGE_VAL) fails the
+		 * range check anyway, and an underflow (ERANGE, a subnormal or zero)
+		 * is a fine probability. Refusing it would refuse the formatted
+		 * text of a subnormal given exactly (0x1p-1074 is accepted, its
+		 * "%.17g" form underflows), and format -> parse must round-trip.
+		 */
 		probability = strtod(value, &end);
-		if (value[0] == '\0' || *end != '\0' || errno != 0 || !(probability >= 0.0)
+		if (value[0] == '\0' || *end != '\0' || !(probability >= 0.0)
 			|| !(probability <= 1.0))
 			return false;
 		*(double *)field = probability;
@@ -416,8 +422,15 @@ size_t debug_options_format(const struct debug_options *options, char *buffer, s
 		int written;
 
 		format_value(spec, (const char *)options + spec->offset, value, sizeof(value));
-		/* a value with ':' is quoted, with the quote it does not contain */
-		quote = strchr(value, ':') != NULL ? (strchr(value, '\'') != NULL ? '"' : '\'') : 0;
+		/*
+		 * A value with ':', or one that starts with a quote (the parser would
+		 * take it for an opening quote), is quoted with the quote it does not
+		 * contain. A parsed value always lacks one of the two: a quoted one
+		 * cannot contain its own quote, and an unquoted one has no ':' and
+		 * does not start with a quote.
+		 */
+		quote = strchr(value, ':') != NULL || value[0] == '\'' || value[0] == '"'
+			? (strchr(value, '\'') != NULL ? '"' : '\'') : 0;
 		written = snprintf(used < size ? buffer + used : NULL, used < size ? size - used : 0,
 			"%s%s=%.*s%s%.*s", i == 0 ? "" : ":", spec->key, quote ? 1 : 0, &quote, value,
 			quote ? 1 : 0, &quote);

@@ -51,9 +51,18 @@ bool shadow_valgrind_active(void)
 	return valgrind_active;
 }
 
+/* gcc says __SANITIZE_ADDRESS__; clang says __has_feature(address_sanitizer) */
+#if defined(__SANITIZE_ADDRESS__)
+#define MODULE_BUILT_WITH_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define MODULE_BUILT_WITH_ASAN 1
+#endif
+#endif
+
 bool shadow_hides_free_space(void)
 {
-#ifdef __SANITIZE_ADDRESS__
+#ifdef MODULE_BUILT_WITH_ASAN
 	return false; /* this module's own heap code is checked: it must reach free memory */
 #else
 	return asan_active;

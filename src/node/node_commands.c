@@ -9,9 +9,9 @@
  * pool of a million blocks is summarised in well under a second.
  *
  * Output goes through the context's printer in chunks of whole lines; text
- * from node files (command lines, pool names) is escaped for the terminal
- * and for JSON. In JSON mode every outcome, failures included, is exactly
- * one document on the output printer.
+ * from node files (command lines, pool names, the image paths in symbols) is
+ * escaped for the terminal and for JSON. In JSON mode every outcome,
+ * failures included, is exactly one document on the output printer.
  *
  * Locking: none (see node_reader.h).
  */
@@ -36,6 +36,8 @@
 
 #define OUTPUT_FLUSH_BYTES 65536
 #define YOUNG_NODE_SECONDS 10
+#define SYMBOL_RING 4
+#define SYMBOL_TEXT_MAX 2048
 
 /* ---- output ---- */
 
@@ -202,6 +204,9 @@ struct session {
 	const char *query;
 	size_t items;		/* elements printed in the current JSON array */
 	bool damage_is_finding;	/* check: a damaged heap is what it looks for */
+	/* terminal-safe copies of the last symbols (text output), see symbol() */
+	char symbol_text[SYMBOL_RING][SYMBOL_TEXT_MAX];
+	unsigned symbol_next;
 };
 
 /* "," before every element of a JSON array but the first. */
@@ -352,9 +357,26 @@ static void put_time(struct output *out, int64_t microseconds)
 		(microseconds % 1000000 + 1000000) % 1000000);
 }
 
+/*
+ * A caller as the output shows it. Its text names the image by the path a
+ * process file recorded, which may hold any byte: in text output control
+ * characters become '?' (JSON escapes them itself). The copy lives until
+ * SYMBOL_RING more symbols are asked for: longer than the one output call
+ * it is made for.
+ */
 static const char *symbol(struct session *session, uint64_t address)
 {
-	return node_symbolize(session->node, (uintptr_t)address, NULL);
+	const char *text = node_symbolize(session->node, (uintptr_t)address, NULL);
+	char *copy;
+	size_t i;
+
+	if (session->context->json)
+		return text;
+	copy = session->symbol_text[session->symbol_next++ % SYMBOL_RING];
+	for (i = 0; text[i] != '\0' && i + 1 < SYMBOL_TEXT_MAX; i++)
+		copy[i] = (unsigned char)text[i] < 0x20 || text[i] == 0x7f ? '?' : text[i];
+	copy[i] = '\0';
+	return copy;
 }
 
 static uint64_t creator_address(const struct node_pool_descriptor *descriptor)
