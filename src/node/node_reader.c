@@ -285,6 +285,10 @@ static int open_checked_file(int dir_fd, const char *name, int flags, uid_t owne
 		set_error(error, NODE_STATUS_DAMAGED,
 			"%s belongs to uid %u, not to the node's owner (uid %u): refused", name,
 			(unsigned)status->st_uid, (unsigned)owner);
+	} else if (status->st_nlink == 0) {
+		/* removed between the directory listing and the open: the pool was
+		 * deleted (or the process ended), as if the name had been gone */
+		set_error(error, NODE_STATUS_NO_SUCH, "%s: no such file (just removed)", name);
 	} else if (status->st_nlink != 1) {
 		set_error(error, NODE_STATUS_DAMAGED, "%s has %lu links: refused", name,
 			(unsigned long)status->st_nlink);
