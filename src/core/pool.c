@@ -215,3 +215,27 @@ struct pool *pool_containing(const void *address)
 	pool_registry_for_each(check_containing, &search);
 	return search.found;
 }
+
+static void lock_pool_for_fork(struct pool *pool, const void *id, void *context)
+{
+	(void)id;
+	(void)context;
+	mutex_lock(&pool->lock);
+}
+
+static void unlock_pool_after_fork(struct pool *pool, const void *id, void *context)
+{
+	(void)id;
+	(void)context;
+	mutex_unlock(&pool->lock);
+}
+
+void pool_lock_all_held(void)
+{
+	pool_registry_for_each_held(lock_pool_for_fork, NULL);
+}
+
+void pool_unlock_all_held(void)
+{
+	pool_registry_for_each_held(unlock_pool_after_fork, NULL);
+}

@@ -132,6 +132,14 @@ void pool_get_stats(struct pool *pool, struct pool_stats *stats);
  */
 bool pool_validate(struct pool *pool, const char **why);
 
+/*
+ * fork(): with the registry's lock held (pool_registry_fork_prepare), takes
+ * or gives back every live pool's lock, so that a child never inherits one
+ * that a thread it does not have held in the middle of an operation.
+ */
+void pool_lock_all_held(void);
+void pool_unlock_all_held(void);
+
 /* The pool whose area contains address, among live pools, or NULL. */
 struct pool *pool_containing(const void *address);
 

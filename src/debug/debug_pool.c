@@ -591,20 +591,6 @@ static bool should_inject_failure(struct pool *pool, uintptr_t caller)
 static int fork_pipe[2] = { -1, -1 };
 static bool fork_pools_locked;
 
-static void lock_pool_for_fork(struct pool *pool, const void *id, void *context)
-{
-	(void)id;
-	(void)context;
-	mutex_lock(&pool->lock);
-}
-
-static void unlock_pool_after_fork(struct pool *pool, const void *id, void *context)
-{
-	(void)id;
-	(void)context;
-	mutex_unlock(&pool->lock);
-}
-
 static void has_file_backed_pool(struct pool *pool, const void *id, void *context)
 {
 	(void)id;
@@ -620,7 +606,7 @@ static void before_fork(void)
 	pool_registry_for_each_held(has_file_backed_pool, &any_file);
 	fork_pools_locked = !__libc_single_threaded;
 	if (fork_pools_locked)
-		pool_registry_for_each_held(lock_pool_for_fork, NULL);
+		pool_lock_all_held();
 	if (!any_file || pipe2(fork_pipe, O_CLOEXEC) != 0)
 		fork_pipe[0] = fork_pipe[1] = -1;
 }
@@ -639,7 +625,7 @@ static void after_fork_in_parent(void)
 		fork_pipe[0] = fork_pipe[1] = -1;
 	}
 	if (fork_pools_locked)
-		pool_registry_for_each_held(unlock_pool_after_fork, NULL);
+		pool_unlock_all_held();
 	pool_registry_fork_parent();
 }
 

@@ -350,20 +350,6 @@ static int check_pools(int argc, char **argv)
  */
 static bool fork_pools_locked;
 
-static void lock_pool_for_fork(struct pool *pool, const void *id, void *context)
-{
-	(void)id;
-	(void)context;
-	mutex_lock(&pool->lock);
-}
-
-static void unlock_pool_after_fork(struct pool *pool, const void *id, void *context)
-{
-	(void)id;
-	(void)context;
-	mutex_unlock(&pool->lock);
-}
-
 static void reinit_pool_lock(struct pool *pool, const void *id, void *context)
 {
 	(void)id;
@@ -377,13 +363,13 @@ static void before_fork(void)
 	thread_cache_fork_prepare();
 	fork_pools_locked = !__libc_single_threaded;
 	if (fork_pools_locked)
-		pool_registry_for_each_held(lock_pool_for_fork, NULL);
+		pool_lock_all_held();
 }
 
 static void after_fork_in_parent(void)
 {
 	if (fork_pools_locked)
-		pool_registry_for_each_held(unlock_pool_after_fork, NULL);
+		pool_unlock_all_held();
 	thread_cache_fork_parent();
 	pool_registry_fork_parent();
 }
