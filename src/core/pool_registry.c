@@ -22,7 +22,14 @@
  * counter, incremented before the id is checked) and delete_pool sets the
  * slot's deleting flag before it waits for the counter to drain. Both sides
  * use sequentially consistent atomics, so either the call sees the flag or
- * the delete sees the call (Dekker's argument); never neither.
+ * the delete sees the call (Dekker's argument); never neither. The call
+ * reads the flag before the id: remove clears the flag after it clears the
+ * id, so a call that reads the flag clear after a delete it did not hold
+ * back reads the id cleared (or a new generation's) too. Read the other way
+ * round, a call could see the old id, then the flag cleared by the remove,
+ * and take a deleted pool (or its slot's next pool) as its own: the thread
+ * stress test hung on exactly that (tests/pool/test_pool_registry.c,
+ * "acquire_races_delete", is its regression test).
  */
 #include "config.h"
 
@@ -172,13 +179,15 @@ enum pool_acquire_result pool_registry_acquire(const void *id_pointer, struct po
 		return POOL_NOT_LIVE;
 	entry = &slots[slot];
 	in_flight_add(entry, 1);
+	/* the flag first, then the id: see the comment at the top */
+	if (atomic_load(&entry->deleting)) {
+		bool same = atomic_load(&entry->id) == id;
+		in_flight_add(entry, -1);
+		return same ? POOL_DELETING : POOL_NOT_LIVE;
+	}
 	if (atomic_load(&entry->id) != id) {
 		in_flight_add(entry, -1);
 		return POOL_NOT_LIVE;
-	}
-	if (atomic_load(&entry->deleting)) {
-		in_flight_add(entry, -1);
-		return POOL_DELETING;
 	}
 	*pool = atomic_load_explicit(&entry->pool, memory_order_relaxed);
 	return POOL_ACQUIRED;
