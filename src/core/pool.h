@@ -29,6 +29,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdatomic.h>
 #include <sys/single_threaded.h>
 
 #include <OS.h>
@@ -58,8 +59,9 @@ struct pool {
 	uint64_t allocations;
 	uint64_t frees;
 	/* caches of freed blocks in front of the lock (thread_cache.c; release
-	 * build only), protected by thread_cache.c's cache_lock */
-	struct thread_cache *thread_caches;
+	 * build only): changed under thread_cache.c's cache_lock, read without
+	 * it too (an atomic, so the unlocked "no cache?" look is not a race) */
+	_Atomic(struct thread_cache *) thread_caches;
 };
 
 struct pool_stats {

@@ -92,6 +92,19 @@ static bool exit_key_made;	/* between the first attach and thread_cache_shutdown
 static __thread struct thread_cache *thread_slots[CACHE_SLOTS]
 	__attribute__((tls_model("initial-exec")));
 
+/* The head of a pool's list of caches: written under cache_lock, but also
+ * read without it (the fast "does this pool have a cache at all?" look), so
+ * every access is atomic; relaxed, since cache_lock orders the rest. */
+static inline struct thread_cache *first_cache(struct pool *pool)
+{
+	return atomic_load_explicit(&pool->thread_caches, memory_order_relaxed);
+}
+
+static inline void set_first_cache(struct pool *pool, struct thread_cache *cache)
+{
+	atomic_store_explicit(&pool->thread_caches, cache, memory_order_relaxed);
+}
+
 static inline size_t chunk_bytes(size_t usable)
 {
 	return usable + HEAP_BLOCK_OVERHEAD;
@@ -216,7 +229,7 @@ static void unlink_from_pool(struct thread_cache *cache)
 	if (cache->pool_prev != NULL)
 		cache->pool_prev->pool_next = cache->pool_next;
 	else
-		cache->pool->thread_caches = cache->pool_next;
+		set_first_cache(cache->pool, cache->pool_next);
 	if (cache->pool_next != NULL)
 		cache->pool_next->pool_prev = cache->pool_prev;
 	cache->pool_prev = cache->pool_next = NULL;
@@ -349,10 +362,10 @@ static struct thread_cache *attach(const void *pool_id)
 	cache->byte_limit = share < CACHE_MAX_BYTES ? share : CACHE_MAX_BYTES;
 	cache->pool_id = pool_id;
 	cache->pool_prev = NULL;
-	cache->pool_next = pool->thread_caches;
-	if (pool->thread_caches != NULL)
-		pool->thread_caches->pool_prev = cache;
-	pool->thread_caches = cache;
+	cache->pool_next = first_cache(pool);
+	if (cache->pool_next != NULL)
+		cache->pool_next->pool_prev = cache;
+	set_first_cache(pool, cache);
 	cache->pool = pool;
 	cache->slot = slot;
 	thread_slots[slot] = cache;
@@ -375,12 +388,11 @@ bool thread_cache_drain_pool(struct pool *pool)
 {
 	size_t spilled = 0;
 
-	if (atomic_load_explicit((_Atomic(struct thread_cache *) *)&pool->thread_caches,
-		    memory_order_relaxed) == NULL)
+	if (first_cache(pool) == NULL)
 		return false;
 	mutex_lock(&cache_lock);
 	bool locked = pool_lock(pool);
-	for (struct thread_cache *cache = pool->thread_caches, *next; cache != NULL; cache = next) {
+	for (struct thread_cache *cache = first_cache(pool), *next; cache != NULL; cache = next) {
 		next = cache->pool_next;
 		take_busy(cache);
 		spilled += spill_locked(cache);
@@ -400,11 +412,10 @@ bool thread_cache_drain_pool(struct pool *pool)
 
 void thread_cache_detach_pool(struct pool *pool)
 {
-	if (atomic_load_explicit((_Atomic(struct thread_cache *) *)&pool->thread_caches,
-		    memory_order_relaxed) == NULL)
+	if (first_cache(pool) == NULL)
 		return;
 	mutex_lock(&cache_lock);
-	for (struct thread_cache *cache = pool->thread_caches, *next; cache != NULL; cache = next) {
+	for (struct thread_cache *cache = first_cache(pool), *next; cache != NULL; cache = next) {
 		next = cache->pool_next;
 		take_busy(cache);
 		/* the blocks go with the area */
@@ -416,17 +427,16 @@ void thread_cache_detach_pool(struct pool *pool)
 		give_busy(cache);
 		forget_orphan(cache);
 	}
-	pool->thread_caches = NULL;
+	set_first_cache(pool, NULL);
 	mutex_unlock(&cache_lock);
 }
 
 void thread_cache_add_totals(struct pool *pool, struct thread_cache_totals *totals)
 {
-	if (atomic_load_explicit((_Atomic(struct thread_cache *) *)&pool->thread_caches,
-		    memory_order_relaxed) == NULL)
+	if (first_cache(pool) == NULL)
 		return;
 	mutex_lock(&cache_lock);
-	for (struct thread_cache *cache = pool->thread_caches; cache != NULL;
+	for (struct thread_cache *cache = first_cache(pool); cache != NULL;
 		cache = cache->pool_next) {
 		take_busy(cache);
 		totals->bytes += cache->bytes;

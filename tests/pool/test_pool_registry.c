@@ -171,7 +171,8 @@ END_TEST
 #define RACE_POOLS 64
 
 static struct race {
-	const void *ids[RACE_POOLS];
+	/* slot k % RACE_POOLS: round k's id (round k + RACE_POOLS has the same pool) */
+	_Atomic(const void *) ids[RACE_POOLS];
 	_Atomic long published;	/* index of the newest id, -1 before the first */
 	_Atomic bool stop;
 	_Atomic long wrong_pool, null_pool, acquired, refused;
@@ -187,7 +188,7 @@ static void *race_deleter(void *argument)
 
 		if (id == NULL)
 			return (void *)"add failed";
-		race.ids[k % RACE_POOLS] = id;
+		atomic_store(&race.ids[k % RACE_POOLS], id);
 		atomic_store(&race.published, k);
 		if (pool_registry_begin_delete(id, &pool) != POOL_ACQUIRED
 			|| pool != fake_pool(1 + (uintptr_t)k % RACE_POOLS))
@@ -209,7 +210,7 @@ static void *race_caller(void *argument)
 
 		if (k < 0)
 			continue;
-		id = race.ids[k % RACE_POOLS];
+		id = atomic_load(&race.ids[k % RACE_POOLS]);
 		if (pool_registry_acquire(id, &pool) != POOL_ACQUIRED) {
 			atomic_fetch_add(&race.refused, 1);
 			continue;
