@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include "core/heap.h"
+#include "support/scale.h"
 
 #include <check.h>
 #include <stdint.h>
@@ -1011,7 +1012,10 @@ START_TEST(test_random_operations_match_model)
 	void *mem = map_region(bytes);
 	struct heap *heap = new_heap(mem, bytes);
 	static struct model_slot slots[MODEL_SLOTS];
-	const uint64_t ops = 200000;
+	/* AREA_MALLOC_TEST_SCALE scales it; the floors of how often each path is
+	 * taken scale along (100 and 1000 at the default 200000 operations) */
+	const uint64_t ops = (uint64_t)test_scaled(200000, 20000);
+	const uint64_t refused_floor = ops / 2000, path_floor = ops / 200;
 	size_t live = 0;
 
 	rng_seed(0x5eed);
@@ -1037,10 +1041,10 @@ START_TEST(test_random_operations_match_model)
 	}
 	ck_assert_uint_eq(stats_of(heap).used_blocks, live);
 	/* every path was taken: exhaustion, moving and in-place resizing */
-	ck_assert_uint_gt(counts.refused, 100);
-	ck_assert_uint_gt(counts.moved, 1000);
-	ck_assert_uint_gt(counts.resized_in_place, 1000);
-	ck_assert_uint_gt(counts.not_resized, 1000);
+	ck_assert_uint_gt(counts.refused, refused_floor);
+	ck_assert_uint_gt(counts.moved, path_floor);
+	ck_assert_uint_gt(counts.resized_in_place, path_floor);
+	ck_assert_uint_gt(counts.not_resized, path_floor);
 	for (size_t i = 0; i < MODEL_SLOTS; i++) {
 		if (slots[i].ptr)
 			heap_free(heap, slots[i].ptr);

@@ -19,6 +19,7 @@
 #include <drivers/area_malloc.h>
 
 #include "pool_test_support.h"
+#include "support/scale.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define MIB (1024 * 1024)
@@ -463,12 +464,13 @@ static void verify_block(const struct model_block *block)
 
 START_TEST(test_random_operations_against_model)
 {
-	enum { SLOTS = 256, OPERATIONS = 6000 };
+	enum { SLOTS = 256 };
+	const long operations = test_scaled(6000, 100);
 	const void *pool = new_pool(1 * MIB);
 	struct model_block blocks[SLOTS] = { { 0 } };
 	unsigned seed = 12345;
 
-	for (int op = 0; op < OPERATIONS; op++) {
+	for (int op = 0; op < operations; op++) {
 		struct model_block *block = &blocks[rand_r(&seed) % SLOTS];
 		size_t size = (size_t)rand_r(&seed) % (rand_r(&seed) % 4 == 0 ? 16384 : 512);
 		int choice = rand_r(&seed) % 4;
@@ -553,7 +555,7 @@ static void run_threads(int thread_count, bool shared)
 
 	for (int t = 0; t < thread_count; t++) {
 		jobs[t] = (struct churn_job){ shared ? shared_pool : new_pool(1 * MIB),
-			(unsigned)t * 7919 + 1, 20000, 0 };
+			(unsigned)t * 7919 + 1, (int)test_scaled(20000, 500), 0 };
 		ck_assert_int_eq(pthread_create(&threads[t], NULL, churn, &jobs[t]), 0);
 	}
 	for (int t = 0; t < thread_count; t++) {
