@@ -761,7 +761,11 @@ static void lifecycle_use_stale(struct lifecycle_run *run, const void *stale)
 static const void *lifecycle_new_pool(struct lifecycle_worker *worker)
 {
 	const area_malloc_module_info *am = worker->run->module->am;
-	size_t size = 4096 + stress_below(&worker->rng, 512 * 1024);
+	/* at least two pages: a one-page release pool spends about a third of
+	 * itself on its control structure (area_malloc(3)), so a block of up to
+	 * 4 KiB is sure to fit only from 8 KiB up (the soak found a 4096-byte
+	 * pool refusing 3399 bytes, as it should) */
+	size_t size = 8192 + stress_below(&worker->rng, 512 * 1024);
 	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, size,
 		random_lock_spec(&worker->rng), KERNEL_RW);
 	struct stress_block block = { NULL, 1 + stress_below(&worker->rng, 4096), 0, pool };
