@@ -99,7 +99,9 @@ static mutex fail_lock = MUTEX_INITIALIZER("area_malloc fault injection");
 
 /* ---- owner tags ---- */
 
-static __thread uint32_t cached_thread;
+/* initial-exec: a module is dlopen()ed, and the default model would call
+ * __tls_get_addr() on every allocation (as thread_cache.c explains) */
+static __thread uint32_t cached_thread __attribute__((tls_model("initial-exec")));
 /* Every thread may fill it in (with the same value): relaxed atomics, so the
  * first calls of several threads at once are not a data race. */
 static _Atomic pid_t cached_team;
@@ -363,16 +365,13 @@ static void free_space_close(struct debug_block_header *header, size_t usable)
 
 /* ---- quarantine ---- */
 
-/* Checks a block leaving quarantine and returns it to the heap. link_damaged:
- * its quarantine link had been overwritten (a write into the freed block). */
+/* Returns a block leaving quarantine to the heap, reporting what its check
+ * found. link_damaged: its quarantine link had been overwritten (a write
+ * into the freed block). */
 static void release_quarantined(struct pool *pool, struct debug_block_header *header,
-	bool link_damaged, struct pending_list *pending)
+	size_t usable, struct debug_block_finding finding, bool link_damaged,
+	struct pending_list *pending)
 {
-	size_t usable = heap_usable_size(pool->heap, header);
-	struct debug_block_finding finding;
-
-	block_open(header, usable);
-	finding = debug_block_check(&layout, header, usable);
 	if (finding.problem == BLOCK_OK && link_damaged) {
 		finding.problem = BLOCK_POISON_DAMAGED;
 		finding.offset = offsetof(struct debug_free_record, next);
@@ -415,48 +414,64 @@ static bool quarantine_link_ok(struct pool *pool, struct debug_block_header *nex
 	return ok;
 }
 
-/* Takes the oldest block off the quarantine; NULL when empty. *link_damaged
- * tells that its link was overwritten: the rest of the FIFO is then found
- * again by a heap walk. */
-static struct debug_block_header *quarantine_pop(struct pool *pool, bool *link_damaged)
+/*
+ * Starts fetching the block a quarantine link names, before it is followed.
+ * Blocks leave the quarantine long after they entered it, so each is cold:
+ * following the link (its chunk and debug headers) and, at the next pop,
+ * checking its free record and poison would each wait for memory. Asked for
+ * now, those lines arrive while the block ahead of it is checked and freed.
+ * A prefetch never faults, so a damaged link costs nothing here.
+ */
+static void prefetch_quarantined(struct debug_block_header *next)
 {
-	struct debug_pool *debug = debug_of(pool);
-	struct debug_block_header *header = debug->quarantine_head;
-	struct debug_block_header *next;
+	const char *start = (const char *)next - HEAP_BLOCK_OVERHEAD;
+	const char *user = debug_block_user(&layout, next);
 
-	*link_damaged = false;
-	if (header == NULL)
-		return NULL;
-	block_open(header, heap_usable_size(pool->heap, header));
-	next = debug_block_quarantine_next(&layout, header);
-	if (!quarantine_link_ok(pool, next)) {
-		*link_damaged = true;
-		next = NULL;
-	}
-	debug->quarantine_head = next;
-	if (next == NULL)
-		debug->quarantine_tail = NULL;
-	debug->d.quarantined_blocks--;
-	debug->d.quarantined_bytes -= heap_usable_size(pool->heap, header);
-	return header;
+	for (const char *line = start; line <= user; line += 64)
+		__builtin_prefetch(line, 0, 0);
 }
 
 static void rebuild_quarantine_after_damage(struct pool *pool);
 
+/*
+ * Takes blocks off the quarantine, oldest first, until it holds keep_bytes
+ * at most. The oldest block's link is read and its target prefetched first,
+ * then the block's poison is checked, then the link is followed: the one
+ * cache miss overlaps the other work.
+ */
 static void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
 
 	while (debug->d.quarantined_bytes > keep_bytes) {
+		struct debug_block_header *header = debug->quarantine_head;
+		struct debug_block_header *next;
+		struct debug_block_finding finding;
 		bool link_damaged;
-		struct debug_block_header *header = quarantine_pop(pool, &link_damaged);
+		size_t usable;
+
 		if (header == NULL) {
+			/* a damaged link cut the FIFO short: find the rest again */
 			rebuild_quarantine_after_damage(pool);
 			if (debug->quarantine_head == NULL)
 				break;
 			continue;
 		}
-		release_quarantined(pool, header, link_damaged, pending);
+		usable = heap_usable_size(pool->heap, header);
+		block_open(header, usable);
+		next = debug_block_quarantine_next(&layout, header);
+		if (next != NULL)
+			prefetch_quarantined(next);
+		finding = debug_block_check(&layout, header, usable);
+		link_damaged = !quarantine_link_ok(pool, next);
+		if (link_damaged)
+			next = NULL;
+		debug->quarantine_head = next;
+		if (next == NULL)
+			debug->quarantine_tail = NULL;
+		debug->d.quarantined_blocks--;
+		debug->d.quarantined_bytes -= usable;
+		release_quarantined(pool, header, usable, finding, link_damaged, pending);
 		if (link_damaged)
 			rebuild_quarantine_after_damage(pool);
 	}
