@@ -55,7 +55,11 @@
 #define CACHE_SLOTS 8		/* pools a thread caches for at once */
 #define CACHE_CLASSES (THREAD_CACHE_MAX_USABLE / HEAP_ALIGN)
 #define CACHE_BIN_BLOCKS 16
-#define CACHE_MAX_BYTES ((size_t)128 * 1024)
+/* Bytes a cache may hold: with 128 KiB, two threads churning random sizes
+ * in one pool found a full cache on one free in six, and each miss of the
+ * cache is a trip to a pool lock the other CPU holds: 4x glibc's time per
+ * call (tests/bench "shared2"); with 1 MiB, 1.25x (docs/PERFORMANCE.md). */
+#define CACHE_MAX_BYTES ((size_t)1024 * 1024)
 #define CACHE_POOL_SHARE 16	/* a cache keeps at most 1/16 of its pool */
 
 struct cache_bin {
