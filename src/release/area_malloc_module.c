@@ -85,13 +85,11 @@ static void *allocate(const void *pool_id, size_t size, bool zeroed)
 	void *block;
 	bool locked;
 
-	if (!__libc_single_threaded) {
-		block = thread_cache_take(pool_id, size);
-		if (block != NULL) {
-			if (zeroed)
-				memset(block, 0, size);
-			return block;
-		}
+	block = thread_cache_take(pool_id, size);
+	if (block != NULL) {
+		if (zeroed)
+			memset(block, 0, size);
+		return block;
 	}
 	pool = pool_registry_lookup(pool_id);
 	if (pool == NULL)
@@ -185,7 +183,7 @@ static void *am_free(const void *pool_id, void *ptr)
 
 	if (ptr == NULL)
 		return NULL;
-	if (!__libc_single_threaded && thread_cache_put(pool_id, ptr))
+	if (thread_cache_put(pool_id, ptr))
 		return NULL;
 	pool = pool_registry_lookup(pool_id);
 	if (pool == NULL) {
@@ -194,8 +192,10 @@ static void *am_free(const void *pool_id, void *ptr)
 	}
 	locked = pool_lock(pool);
 	if (is_live_block(pool, ptr)) {
+		size_t usable = heap_usable_size(pool->heap, ptr);
 		heap_free(pool->heap, ptr);
 		pool->frees++;
+		thread_cache_trim_locked(pool, pool_id, usable);
 		pool_unlock(pool, locked);
 		return NULL;
 	}

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -507,6 +508,56 @@ START_TEST(test_fork_while_another_thread_allocates)
 }
 END_TEST
 
+/*
+ * A process that never had a second thread uses the caches too (a cache hit
+ * is cheaper than the heap), so every promise is checked again in one: Check
+ * forks each test from a runner without threads, and the jobs run in the
+ * test's own thread.
+ */
+START_TEST(test_single_threaded_process_keeps_the_promises)
+{
+	const size_t pool_size = 192 * KIB; /* fewer 1000-byte blocks than MAX_HELD */
+	int expected = capacity_in_blocks(pool_size, 1000);
+	struct holder holder = { .size = 1000, .count = 40 };
+	struct pool_figures figures;
+	int count = 0;
+
+	ck_assert_msg(__libc_single_threaded, "the test process has had a thread");
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, pool_size, B_NO_LOCK, KERNEL_RW);
+	ck_assert_ptr_nonnull(holder.pool);
+
+	/* a burst of equal frees (more than a class keeps): all free in the
+	 * statistics, then the whole pool can be taken again */
+	allocate_then_free(&holder);
+	figures = figures_of(holder.pool, holder.blocks[0]);
+	ck_assert_uint_eq(figures.used, 0);
+	ck_assert_uint_eq(figures.blocks, 0);
+	assert_pools_valid();
+	ck_assert_int_lt(expected, MAX_HELD);
+	while (count < MAX_HELD && (holder.blocks[count] = am->malloc(holder.pool, 1000)) != NULL)
+		count++;
+	ck_assert_int_eq(count, expected);
+	assert_pools_valid();
+	for (int i = 0; i < count; i++)
+		am->free(holder.pool, holder.blocks[i]);
+
+	/* a freed block comes back first, and a second free of it is refused */
+	free_twice(&holder);
+	ck_assert_ptr_eq(holder.blocks[1], holder.blocks[0]);
+	ck_assert_ptr_nonnull(holder.blocks[2]);
+	ck_assert_ptr_ne(holder.blocks[2], holder.blocks[1]);
+	figures = figures_of(holder.pool, holder.blocks[0]);
+	ck_assert_uint_eq(figures.blocks, 2);
+	assert_pools_valid();
+
+	/* delete_pool takes the cached blocks with the area */
+	am->free(holder.pool, holder.blocks[1]);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+	assert_pools_valid();
+	ck_assert(__libc_single_threaded);
+}
+END_TEST
+
 static Suite *thread_cache_suite(void)
 {
 	Suite *suite = suite_create("thread_cache");
@@ -523,6 +574,7 @@ static Suite *thread_cache_suite(void)
 	tcase_add_test(promises, test_delete_pool_reclaims_cached_blocks);
 	tcase_add_test(promises, test_unload_with_live_caches);
 	tcase_add_test(promises, test_fork_child_gets_cached_blocks);
+	tcase_add_test(promises, test_single_threaded_process_keeps_the_promises);
 	suite_add_tcase(suite, promises);
 
 	tcase_add_checked_fixture(threads, setup, teardown);
