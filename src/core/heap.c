@@ -638,7 +638,7 @@ bool heap_block_is_live(const struct heap *heap, const void *ptr)
  * size, or 0 when ptr is not plausibly a live block; callers fall back to
  * the locked check then.
  */
-size_t heap_live_usable_size_unlocked(const struct heap *heap, const void *ptr)
+size_t heap_live_usable_size_unlocked(const struct heap *heap, const void *ptr, size_t max_usable)
 {
 	if (!heap || address(ptr) % HEAP_ALIGN)
 		return 0;
@@ -648,6 +648,10 @@ size_t heap_live_usable_size_unlocked(const struct heap *heap, const void *ptr)
 		return 0;
 	size_t size_flags = probe_word(c_at + offsetof(struct chunk, size_flags));
 	size_t size = size_flags & ~CHUNK_FLAGS;
+	/* too large for the caller: no need to read the tag above (a line of
+	 * its own, often cold, for a large block) */
+	if (size - HEADER_BYTES > max_usable)
+		return 0;
 	if ((size_flags & CHUNK_FLAGS) != CHUNK_USED || size < MIN_CHUNK ||
 		size > address(heap->sentinel) - c_at ||
 		probe_word(c_at + size + offsetof(struct chunk, prev_size)) != size)

@@ -105,9 +105,10 @@ bool heap_block_is_live(const struct heap *heap, const void *ptr);
  * heap_block_is_live() for a caller that does not hold the heap's owner's
  * lock but owns the block: returns its usable size, or 0 when ptr does not
  * look like a live block (then check it with heap_block_is_live() under the
- * lock). Reads nothing that operations on other blocks write.
+ * lock) or its usable size is above max_usable (then it reads one word).
+ * Reads nothing that operations on other blocks write.
  */
-size_t heap_live_usable_size_unlocked(const struct heap *heap, const void *ptr);
+size_t heap_live_usable_size_unlocked(const struct heap *heap, const void *ptr, size_t max_usable);
 
 /* True when ptr lies inside the memory the heap hands blocks out of. */
 bool heap_contains(const struct heap *heap, const void *ptr);

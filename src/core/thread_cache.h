@@ -41,7 +41,7 @@ bool thread_cache_put(const void *pool_id, void *ptr);
 
 /* After a free of a usable-byte block that thread_cache_put() refused, with
  * the pool's lock held: if this thread's cache of the pool has that size
- * class full, half of it goes back to the heap too. */
+ * class full, a quarter of it goes back to the heap too. */
 void thread_cache_trim_locked(struct pool *pool, const void *pool_id, size_t usable);
 
 /* True when ptr, a block the heap counts as live, sits in a cache (a

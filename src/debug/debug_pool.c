@@ -1048,7 +1048,7 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 	bool header_sound = false;
 
 	if (aligned)
-		usable = heap_live_usable_size_unlocked(pool->heap, header);
+		usable = heap_live_usable_size_unlocked(pool->heap, header, SIZE_MAX);
 	if (usable != 0) {
 		block_open(header, usable);
 		header_sound = debug_block_header_ok(&layout, header, usable);
