@@ -26,6 +26,7 @@
 #include <drivers/area_malloc.h>
 
 #include "pool_test_support.h"
+#include "support/scale.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define KIB 1024
@@ -480,8 +481,12 @@ START_TEST(test_fork_while_another_thread_allocates)
 					   B_NO_LOCK, KERNEL_RW) };
 
 	ck_assert_ptr_nonnull(churner.pool);
+	/* 50 forks, fewer under Valgrind (each child starts a Valgrind of its
+	 * own, and the churner competes for Valgrind's one running thread) */
+	long rounds = test_scaled(50, 5);
+
 	ck_assert_int_eq(pthread_create(&churner.thread, NULL, churn_until_stopped, &churner), 0);
-	for (int round = 0; round < 50; round++) {
+	for (long round = 0; round < rounds; round++) {
 		pid_t child = fork();
 		int status;
 		ck_assert_int_ge(child, 0);
@@ -499,7 +504,7 @@ START_TEST(test_fork_while_another_thread_allocates)
 		}
 		ck_assert_int_eq(waitpid(child, &status, 0), child);
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-			"round %d: child status 0x%x", round, status);
+			"round %ld: child status 0x%x", round, status);
 	}
 	atomic_store(&churner.stop, true);
 	ck_assert_int_eq(pthread_join(churner.thread, NULL), 0);
