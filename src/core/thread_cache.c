@@ -9,9 +9,10 @@
  * on a line only this thread normally touches, which is less than the
  * heap's search and split even with one thread: single-threaded processes
  * use the caches too (random-size churn 1.1x -> 0.7x glibc). A free that
- * finds its class full takes the lock and gives a quarter of the class
- * back (thread_cache_trim_locked), so a burst of equal frees takes the lock
- * once in four frees, not at every one.
+ * finds its class full goes to the heap alone: giving part of the class
+ * back with it would spare the lock in bursts of equal frees, but each block
+ * given back is a heap_free of a cold block, and four of them took that one
+ * free past a microsecond at p99.99 (the release latency target).
  *
  * Shape: a thread has a small direct-mapped table of caches in TLS
  * (CACHE_SLOTS, indexed by a hash of the pool id); a cache serves one pool
@@ -199,42 +200,6 @@ bool thread_cache_put(const void *pool_id, void *ptr)
 	}
 	give_busy(cache);
 	return kept;
-}
-
-/*
- * A free that found its size class full went to the heap under the pool's
- * lock; give a quarter of that class back with it, so that the next frees of
- * the class find room again and only one free in CACHE_BIN_BLOCKS / 4 takes
- * the lock (a driver freeing a burst of equal blocks would take it every
- * time).
- * The pool's lock is held; the busy flag is taken after it (lock order).
- */
-void thread_cache_trim_locked(struct pool *pool, const void *pool_id, size_t usable)
-{
-	struct thread_cache *cache = thread_slots[slot_of(pool_id)];
-
-	if (cache == NULL || cache->pool_id != pool_id || usable == 0
-		|| usable > THREAD_CACHE_MAX_USABLE)
-		return;
-	if (atomic_exchange_explicit(&cache->busy, true, memory_order_acquire))
-		return;
-	struct cache_bin *bin = &cache->bins[usable / HEAP_ALIGN - 1];
-	if (cache->pool == pool && bin->count >= CACHE_BIN_BLOCKS) {
-		size_t bytes = chunk_bytes(usable);
-		/* a quarter: enough to spare the lock three frees in four, few
-		 * enough that this free's time stays well under a microsecond
-		 * (each heap_free may merge on both sides) */
-		for (uint32_t keep = bin->count - CACHE_BIN_BLOCKS / 4; bin->count > keep;
-			bin->count--) {
-			void *block = bin->head;
-			bin->head = *(void **)block;
-			*key_word(block) = 0;
-			heap_free(pool->heap, block);
-			cache->bytes -= bytes;
-			cache->blocks--;
-		}
-	}
-	give_busy(cache);
 }
 
 bool thread_cache_holds(const void *ptr)

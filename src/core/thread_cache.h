@@ -39,11 +39,6 @@ void *thread_cache_take(const void *pool_id, size_t size);
  * caller frees it under the pool's lock as usual, checking it first. */
 bool thread_cache_put(const void *pool_id, void *ptr);
 
-/* After a free of a usable-byte block that thread_cache_put() refused, with
- * the pool's lock held: if this thread's cache of the pool has that size
- * class full, a quarter of it goes back to the heap too. */
-void thread_cache_trim_locked(struct pool *pool, const void *pool_id, size_t usable);
-
 /* True when ptr, a block the heap counts as live, sits in a cache (a
  * second free or a realloc of a freed block). Call with the pool's lock. */
 bool thread_cache_holds(const void *ptr);

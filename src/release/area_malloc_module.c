@@ -192,10 +192,8 @@ static void *am_free(const void *pool_id, void *ptr)
 	}
 	locked = pool_lock(pool);
 	if (is_live_block(pool, ptr)) {
-		size_t usable = heap_usable_size(pool->heap, ptr);
 		heap_free(pool->heap, ptr);
 		pool->frees++;
-		thread_cache_trim_locked(pool, pool_id, usable);
 		pool_unlock(pool, locked);
 		return NULL;
 	}
