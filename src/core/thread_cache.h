@@ -1,6 +1,6 @@
 /*
  * thread_cache.h - per-thread caches of freed small blocks in front of a
- * pool's lock (the release build's fast path when threads share a pool).
+ * pool's lock (the release build's fast path, in every process).
  *
  * A thread that frees a small block of a pool keeps it in its own cache for
  * that pool, and its next allocation of that size class takes it back
