@@ -55,36 +55,93 @@ size_t debug_block_chunk_bytes(const struct debug_layout *layout, size_t size)
 	return layout->front_size + user_area;
 }
 
-/* Hashes bytes [4, length) of object (its first 4 bytes hold the checksum),
- * bound to the address the object has in its process (at). */
+/*
+ * Checksums. Each object is hashed a pair of 64-bit words at a time: one
+ * 64x64->128-bit multiply of the two (keyed, position-salted) words mixes
+ * both, so a 48-byte header costs three multiplies, and the pairs' products
+ * are independent of each other, so they overlap in the CPU.
+ *
+ * The header's state is left out of the hash and enters afterwards as a
+ * key-derived tag: marking a block quarantined, right after its header was
+ * verified, exchanges the tag instead of hashing the header again (free
+ * computed five checksums per block, and they were a seventh of its cost).
+ */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define FIRST_WORD_CHECKSUM_BITS 0x00000000ffffffffull
+#define FIRST_WORD_STATE_BITS 0x0000ffff00000000ull
+#else
+#define FIRST_WORD_CHECKSUM_BITS 0xffffffff00000000ull
+#define FIRST_WORD_STATE_BITS 0x00000000ffff0000ull
+#endif
+_Static_assert(offsetof(struct debug_block_header, checksum) == 0
+		       && offsetof(struct debug_block_header, state) == 4
+		       && offsetof(struct debug_free_record, checksum) == 0,
+	"checksum and state sit in the first word as the masks above say");
+
+static inline uint64_t mix_pair(uint64_t a, uint64_t b)
+{
+#ifdef __SIZEOF_INT128__
+	unsigned __int128 product = (unsigned __int128)a * b;
+	return (uint64_t)product ^ (uint64_t)(product >> 64);
+#else
+	return a * b ^ (a >> 32) * (b | 1);
+#endif
+}
+
+static inline uint64_t load_word(const unsigned char *at)
+{
+	uint64_t word;
+
+	memcpy(&word, at, sizeof(word));
+	return word;
+}
+
+/* Hashes length bytes of object, except the first word's bits in
+ * ignored_bits, bound to the address the object has in its process (at). */
 static uint32_t checksum_at(const struct debug_layout *layout, const void *object, size_t length,
-	uintptr_t at)
+	uintptr_t at, uint64_t ignored_bits)
 {
 	const unsigned char *bytes = object;
 	uint64_t sum = layout->key ^ (uint64_t)at;
-	uint64_t multiplier = 0x9e3779b97f4a7c15ull;
+	uint64_t salt = 0x9e3779b97f4a7c15ull;
+	uint64_t first = load_word(bytes) & ~ignored_bits;
+	size_t offset = 16;
 
-	/* Each word gets its own multiplication, independent of the others, so
-	 * the products overlap in the CPU instead of forming one long chain;
-	 * a word's position changes its multiplier, so moved words count. */
-	/* headers and free records are whole words (asserted below) */
-	for (size_t offset = 0; offset + 8 <= length; offset += 8) {
-		uint64_t word;
-		memcpy(&word, bytes + offset, 8);
-		if (offset == 0)
-			word &= ~(uint64_t)0xffffffffu;
-		sum += (word ^ layout->key) * multiplier;
-		multiplier += 0x632be59bd9b4e019ull;
+	/* headers and free records are whole words of at least two (asserted
+	 * below) */
+	sum ^= mix_pair(first ^ layout->key ^ salt,
+		load_word(bytes + 8) ^ salt ^ 0x632be59bd9b4e019ull);
+	for (; offset + 16 <= length; offset += 16) {
+		salt += 0x632be59bd9b4e019ull;
+		sum += mix_pair(load_word(bytes + offset) ^ layout->key ^ salt,
+			load_word(bytes + offset + 8) ^ salt ^ 0x632be59bd9b4e019ull);
 	}
-	sum ^= sum >> 31;
-	sum *= 0xbf58476d1ce4e5b9ull;
+	if (offset + 8 <= length) {
+		salt += 0x632be59bd9b4e019ull;
+		sum += mix_pair(load_word(bytes + offset) ^ layout->key ^ salt, 0xbf58476d1ce4e5b9ull);
+	}
+	sum = mix_pair(sum, 0xbf58476d1ce4e5b9ull);
 	return (uint32_t)(sum ^ (sum >> 32));
 }
 
-static uint32_t keyed_checksum(const struct debug_layout *layout, const void *object,
-	size_t length)
+/* What a header's state adds to its checksum. */
+static inline uint32_t state_tag(const struct debug_layout *layout, uint16_t state)
 {
-	return checksum_at(layout, object, length, (uintptr_t)object);
+	return (uint32_t)(mix_pair(layout->key ^ state, 0xd6e8feb86659fd93ull) >> 16);
+}
+
+static uint32_t header_checksum_at(const struct debug_layout *layout,
+	const struct debug_block_header *header, uintptr_t at)
+{
+	return checksum_at(layout, header, layout->header_size, at,
+		       FIRST_WORD_CHECKSUM_BITS | FIRST_WORD_STATE_BITS)
+		^ state_tag(layout, header->state);
+}
+
+static uint32_t record_checksum_at(const struct debug_layout *layout,
+	const struct debug_free_record *record, size_t length, uintptr_t at)
+{
+	return checksum_at(layout, record, length, at, FIRST_WORD_CHECKSUM_BITS);
 }
 
 /* Stores a checksum into the low half of an object's first word with one
@@ -105,19 +162,21 @@ static void store_checksum(void *object, uint32_t checksum)
 
 static void seal_header(const struct debug_layout *layout, struct debug_block_header *header)
 {
-	store_checksum(header, keyed_checksum(layout, header, layout->header_size));
+	store_checksum(header, header_checksum_at(layout, header, (uintptr_t)header));
 }
 
 /* The quarantine link is left out of the record's checksum: relinking
  * must never re-seal (and so hide) damage done to a freed block. The pool
  * validates links on their own before following them. */
 #define SEALED_RECORD_BYTES offsetof(struct debug_free_record, next)
-_Static_assert(SEALED_RECORD_BYTES % 8 == 0, "checksums cover whole words");
+_Static_assert(SEALED_RECORD_BYTES % 8 == 0 && SEALED_RECORD_BYTES >= 16,
+	"checksums cover whole words, two at least");
 _Static_assert(sizeof(struct debug_block_header) % 8 == 0, "checksums cover whole words");
 
 static void seal_free_record(const struct debug_layout *layout, struct debug_free_record *record)
 {
-	store_checksum(record, keyed_checksum(layout, record, SEALED_RECORD_BYTES));
+	store_checksum(record, record_checksum_at(layout, record, SEALED_RECORD_BYTES,
+				       (uintptr_t)record));
 }
 
 static void write_trailing_canary(const struct debug_layout *layout,
@@ -161,20 +220,20 @@ _Static_assert(offsetof(struct debug_free_record, thread) == 4 &&
 	"free record fields pair up into words as debug_block_quarantine() writes them");
 
 /* The header's first word: checksum (0 until sealed), state, frame count, flags. */
-static inline void write_header_first_word(struct debug_block_header *header, uint16_t state,
-	uint8_t frame_count, uint8_t flags)
+static inline void write_header_first_word(struct debug_block_header *header, uint32_t checksum,
+	uint16_t state, uint8_t frame_count, uint8_t flags)
 {
 	uint32_t high = (uint32_t)state | (uint32_t)frame_count << 16 | (uint32_t)flags << 24;
 #if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 	high = (uint32_t)state << 16 | (uint32_t)frame_count << 8 | flags;
 #endif
-	store_word(header, pack_pair(0, high));
+	store_word(header, pack_pair(checksum, high));
 }
 
 void debug_block_init(const struct debug_layout *layout, struct debug_block_header *header,
 	size_t usable, size_t size, const area_malloc_owner *owner, bool fill_user)
 {
-	write_header_first_word(header, BLOCK_LIVE, (uint8_t)layout->frame_count, 0);
+	write_header_first_word(header, 0, BLOCK_LIVE, (uint8_t)layout->frame_count, 0);
 	store_word(&header->thread, pack_pair((uint32_t)owner->thread, owner->sequence));
 	header->size = size;
 	header->time = owner->time;
@@ -256,9 +315,12 @@ void debug_block_quarantine(const struct debug_layout *layout, struct debug_bloc
 {
 	struct debug_free_record *record = debug_block_user(layout, header);
 	size_t user_area = debug_block_user_area(layout, usable);
+	/* the caller verified the header: only the state's tag changes */
+	uint32_t checksum = header->checksum ^ state_tag(layout, header->state)
+		^ state_tag(layout, BLOCK_QUARANTINED);
 
-	write_header_first_word(header, BLOCK_QUARANTINED, header->frame_count, header->flags);
-	seal_header(layout, header);
+	write_header_first_word(header, checksum, BLOCK_QUARANTINED, header->frame_count,
+		header->flags);
 	/* damage to the leading canary was reported when the block was freed;
 	 * from now on only writes into the freed block count */
 	memset((char *)header + layout->header_size, DEBUG_FILL_CANARY,
@@ -300,7 +362,7 @@ bool debug_block_header_ok_at(const struct debug_layout *layout,
 {
 	if (usable < layout->front_size + MIN_USER_AREA)
 		return false;
-	if (header->checksum != checksum_at(layout, header, layout->header_size, at))
+	if (header->checksum != header_checksum_at(layout, header, at))
 		return false;
 	if (header->state != BLOCK_LIVE && header->state != BLOCK_QUARANTINED)
 		return false;
@@ -363,7 +425,8 @@ struct debug_block_finding debug_block_check_body_at(const struct debug_layout *
 	if (header->state == BLOCK_QUARANTINED) {
 		const struct debug_free_record *record = (const void *)user;
 		if (record->checksum
-			!= checksum_at(layout, record, SEALED_RECORD_BYTES, at + layout->front_size)) {
+			!= record_checksum_at(layout, record, SEALED_RECORD_BYTES,
+				at + layout->front_size)) {
 			finding.problem = BLOCK_POISON_DAMAGED;
 			finding.offset = 0;
 			return finding;
@@ -401,7 +464,7 @@ bool debug_block_freed_by_at(const struct debug_layout *layout,
 		debug_block_user(layout, (struct debug_block_header *)header);
 
 	if (record->checksum
-		!= checksum_at(layout, record, SEALED_RECORD_BYTES, at + layout->front_size))
+		!= record_checksum_at(layout, record, SEALED_RECORD_BYTES, at + layout->front_size))
 		return false;
 	memset(freed_by, 0, sizeof(*freed_by));
 	freed_by->thread = (thread_id)record->thread;

@@ -117,7 +117,9 @@ void debug_block_init(const struct debug_layout *layout, struct debug_block_head
 void debug_block_resize(const struct debug_layout *layout, struct debug_block_header *header,
 	size_t usable, size_t new_size);
 
-/* Marks a live block quarantined: records who freed it and poisons it. */
+/* Marks a live block quarantined: records who freed it and poisons it. The
+ * caller has just verified the header (debug_block_header_ok): its checksum
+ * is carried over, not recomputed. */
 void debug_block_quarantine(const struct debug_layout *layout, struct debug_block_header *header,
 	size_t usable, const area_malloc_owner *freed_by);
 

@@ -15,7 +15,9 @@
  *    poison;
  *  - the quarantine FIFO links exactly the QUARANTINED blocks, oldest
  *    first, and quarantine_bytes/blocks count them;
- *  - used_bytes and live_blocks count the LIVE blocks' requested sizes.
+ *  - used_bytes and live_blocks count the LIVE blocks' requested sizes;
+ *  - the allocation log keeps its capacity and slot cursor
+ *    (pool_log_validate).
  *
  * Locking: see debug_pool.h. Pending reports are collected under the pool
  * lock as copies and made after it is released.
@@ -250,7 +252,7 @@ static void pending_set_log(struct pending *pending, struct pool *pool, const vo
 		&pending->report);
 }
 
-static void flush_pending(struct pending_list *list)
+static void flush_pending_reports(struct pending_list *list)
 {
 	for (size_t i = 0; i < list->count; i++) {
 		struct pending *pending = &list->items[i];
@@ -263,6 +265,13 @@ static void flush_pending(struct pending_list *list)
 		dprintf("area_malloc: %zu more problem(s) found in the same call, not reported\n",
 			list->dropped);
 	list->count = list->dropped = 0;
+}
+
+/* Makes the reports collected under the pool lock; most calls have none. */
+static inline void flush_pending(struct pending_list *list)
+{
+	if (__builtin_expect(list->count != 0 || list->dropped != 0, 0))
+		flush_pending_reports(list);
 }
 
 static void log_event(struct pool *pool, enum pool_log_op op, const void *address, size_t size,
@@ -325,6 +334,8 @@ static bool reserve_for(struct pool *pool, size_t bytes)
 		return true;
 	upto = (uint64_t)(heap_touched_end(pool->heap) - (uintptr_t)pool->base) + bytes
 		+ HEAP_SPLIT_SLACK;
+	if (upto <= debug->reserved_end)
+		return true; /* nearly every call: space is reserved a megabyte ahead */
 	if (!node_reserve(debug->fd, &debug->reserved_end, upto, pool->area_size))
 		return false;
 	debug->d.reserved_bytes = debug->reserved_end;
@@ -1463,6 +1474,18 @@ static int check_locked_walk(struct pool *pool, struct pending_list *pending, bo
 		}
 		debug->d.errors++;
 		return 1; /* walking a damaged heap is not safe */
+	}
+	if (debug->log != NULL && !pool_log_validate(debug->log, options.log_size, &why)) {
+		struct pending *report = new_pending(pending, "heap-buffer-overflow", "check",
+			debug->log, NULL);
+		if (report != NULL) {
+			pending_set_pool(report, pool);
+			snprintf(report->detail, sizeof(report->detail),
+				"the pool's allocation log is damaged (%s): a wild write reached the "
+				"pool's control region", why);
+		}
+		debug->d.errors++;
+		walk.problems++;
 	}
 	heap_walk(pool->heap, check_block, &walk);
 	debug->d.errors += (uint64_t)walk.problems;

@@ -16,6 +16,24 @@ void pool_log_init(struct pool_log *log, size_t capacity)
 {
 	log->appended = 0;
 	log->capacity = (uint32_t)capacity;
+	log->next_slot = 0;
+}
+
+bool pool_log_validate(const struct pool_log *log, size_t capacity, const char **why)
+{
+	if (log->capacity != capacity) {
+		*why = "log capacity changed";
+		return false;
+	}
+	if (capacity > 0 && log->next_slot != log->appended % capacity) {
+		*why = "log slot cursor differs from appended % capacity";
+		return false;
+	}
+	if (capacity == 0 && (log->appended != 0 || log->next_slot != 0)) {
+		*why = "an empty log holds events";
+		return false;
+	}
+	return true;
 }
 
 size_t pool_log_newest(const struct pool_log *log, const void *address, size_t max,

@@ -8,7 +8,8 @@
  *
  * Invariants: 'appended' counts every event ever appended; the newest
  * event is at (appended - 1) % capacity; the ring holds the last
- * min(appended, capacity) events.
+ * min(appended, capacity) events; next_slot == appended % capacity
+ * (pool_log_validate). Readers need only appended and capacity.
  *
  * Locking: the owning pool's lock.
  */
@@ -43,21 +44,35 @@ struct pool_log_event {
 struct pool_log {
 	uint64_t appended;
 	uint32_t capacity;
-	uint32_t pad;
+	/* appended % capacity, kept so that appending divides nothing: a
+	 * 64-bit division cost more than the rest of an append (two per
+	 * malloc/free pair in the debug build's profile) */
+	uint32_t next_slot;
 	struct pool_log_event events[];
 };
 
 size_t pool_log_bytes(size_t capacity);
 void pool_log_init(struct pool_log *log, size_t capacity);
 
+/* Checks the invariants above; false with *why set when one fails. */
+bool pool_log_validate(const struct pool_log *log, size_t capacity, const char **why);
+
 static inline void pool_log_append(struct pool_log *log, enum pool_log_op op, const void *address,
 	size_t size, uint64_t caller, int64_t time, uint32_t sequence, uint32_t thread)
 {
 	struct pool_log_event *event;
 
+	uint32_t slot = log->next_slot;
+
 	if (log->capacity == 0)
 		return;
-	event = &log->events[log->appended++ % log->capacity];
+	/* the log lives in the pool's area, within a driver's reach: a wild
+	 * write must not turn into a write outside the ring */
+	if (__builtin_expect(slot >= log->capacity, 0))
+		slot = (uint32_t)(log->appended % log->capacity);
+	event = &log->events[slot];
+	log->next_slot = slot + 1 == log->capacity ? 0 : slot + 1;
+	log->appended++;
 	event->address = (uint64_t)(uintptr_t)address;
 	event->size = size;
 	event->caller = caller;

@@ -44,7 +44,7 @@
 
 #include "debug/symbolize.h"
 
-#define NODE_FORMAT_VERSION 1
+#define NODE_FORMAT_VERSION 2
 #define NODE_PROCESS_MAGIC "AMPROC01" /* 8 bytes, no NUL */
 #define NODE_POOL_MAGIC "AMPOOL01"
 #define NODE_PROCESS_FILE "process"

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "fuzz_target.h"
+#include "support/check_main.h"
 
 #ifndef FUZZ_SOURCE_DIR
 #error "FUZZ_SOURCE_DIR must name the source tree's tests/fuzz"
@@ -219,13 +220,6 @@ static Suite *fuzz_corpus_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(fuzz_corpus_suite());
-	int failed;
-
 	/* each target's setup holds its module for the life of the process */
-	srunner_set_fork_status(runner, CK_FORK);
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(fuzz_corpus_suite(), CK_FORK);
 }

@@ -39,6 +39,7 @@
 #include "node/node_commands.h"
 #include "node/node_reader.h"
 #include "node_fixture.h"
+#include "support/check_main.h"
 
 #define NOINLINE __attribute__((noinline, noipa))
 #define FAKE_PID 4242
@@ -1202,7 +1203,8 @@ START_TEST(test_hostile_process_file)
 		const char *message;
 	} cases[] = {
 		{ PROCESS_FIELD(magic), 8, 0x4141414141414141ull, "bad magic" },
-		{ PROCESS_FIELD(version), 4, 2, "format version 2" },
+		{ PROCESS_FIELD(version), 4, NODE_FORMAT_VERSION + 1, "format version 3" },
+		{ PROCESS_FIELD(version), 4, NODE_FORMAT_VERSION - 1, "format version 1" },
 		{ PROCESS_FIELD(header_bytes), 4, 12, "header of 12 bytes" },
 		{ PROCESS_FIELD(pid), 4, 4243, "names pid 4243" },
 		{ PROCESS_FIELD(block_frame_count), 4, 0, "frame count 0" },
@@ -2269,11 +2271,5 @@ static Suite *node_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(node_suite());
-	int failed;
-
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(node_suite(), CK_FORK_GETENV);
 }
