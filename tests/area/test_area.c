@@ -32,6 +32,7 @@
 #include <KernelExport.h>
 
 #include "kernel/area_internal.h"
+#include "support/check_main.h"
 
 #define PAGE B_PAGE_SIZE
 #define FOUR_GIB ((uintptr_t)1 << 32)
@@ -1222,11 +1223,5 @@ static Suite *area_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(area_suite());
-	int failed;
-
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(area_suite(), CK_FORK_GETENV);
 }

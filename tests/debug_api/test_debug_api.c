@@ -36,6 +36,7 @@
 #include <drivers/area_malloc.h>
 #include <drivers/area_malloc_debug.h>
 
+#include "support/check_main.h"
 #include "support/debug_command.h"
 
 #include "leak_sites.h"
@@ -1502,13 +1503,6 @@ static Suite *debug_api_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(debug_api_suite());
-	int failed;
-
 	/* every test loads the module with its own options: one process each */
-	srunner_set_fork_status(runner, CK_FORK);
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(debug_api_suite(), CK_FORK);
 }

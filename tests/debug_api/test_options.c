@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "debug/options.h"
+#include "support/check_main.h"
 
 #define MAX_KEPT_WARNINGS 8
 #define WARNING_BYTES 2048
@@ -1003,11 +1004,5 @@ static Suite *options_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(options_suite());
-	int failed;
-
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(options_suite(), CK_FORK_GETENV);
 }

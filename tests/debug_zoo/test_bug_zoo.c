@@ -29,6 +29,7 @@
  * records.
  */
 #include "config.h"
+#include "support/check_main.h"
 
 #include <check.h>
 #include <ctype.h>
@@ -2474,13 +2475,6 @@ static Suite *bug_zoo_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(bug_zoo_suite());
-	int failed;
-
 	/* every test loads the module with its own options: forking is a must */
-	srunner_set_fork_status(runner, CK_FORK);
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(bug_zoo_suite(), CK_FORK);
 }

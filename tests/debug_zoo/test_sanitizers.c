@@ -7,6 +7,7 @@
  * pool blocks as heap blocks and reports a write past one precisely.
  */
 #include "config.h"
+#include "support/check_main.h"
 
 #include <check.h>
 #include <stdbool.h>
@@ -228,8 +229,6 @@ int main(void)
 {
 	Suite *suite = suite_create("debug module under AddressSanitizer and Valgrind");
 	TCase *tc = tcase_create("asan");
-	SRunner *runner;
-	int failed;
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_overflow_caught_by_asan);
@@ -244,9 +243,5 @@ int main(void)
 	tcase_add_test(tc, test_valgrind_sees_overflow_past_a_pool_block);
 	tcase_add_test(tc, test_valgrind_clean_run_is_clean);
 	suite_add_tcase(suite, tc);
-	runner = srunner_create(suite);
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(suite, CK_FORK_GETENV);
 }

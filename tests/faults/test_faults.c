@@ -68,6 +68,7 @@
 #include "kernel/area_internal.h"
 #include "module/module_log.h"
 #include "support/debug_command.h"
+#include "support/check_main.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define KIB ((size_t)1024)
@@ -2080,8 +2081,7 @@ static Suite *faults_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(faults_suite());
-	int failed;
+	int status;
 
 	snprintf(run_dir, sizeof(run_dir), "/tmp/area_malloc-faults-XXXXXX");
 	if (mkdtemp(run_dir) == NULL) {
@@ -2089,10 +2089,7 @@ int main(void)
 		return EXIT_FAILURE;
 	}
 	/* every test loads modules with its own options: one process each */
-	srunner_set_fork_status(runner, CK_FORK);
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	status = run_check_suite(faults_suite(), CK_FORK);
 	nftw(run_dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

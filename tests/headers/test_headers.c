@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "test_headers_cxx.h"
+#include "support/check_main.h"
 
 /* Widths are a compile-time fact: a wrong one stops the build here. */
 _Static_assert(sizeof(status_t) == 4, "status_t is 32 bits");
@@ -306,11 +307,5 @@ static Suite *headers_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(headers_suite());
-	int failed;
-
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(headers_suite(), CK_FORK_GETENV);
 }

@@ -11,6 +11,7 @@
 
 #include "core/heap.h"
 #include "support/scale.h"
+#include "support/check_main.h"
 
 #include <check.h>
 #include <stdint.h>
@@ -1123,9 +1124,5 @@ static Suite *heap_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(heap_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	int failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return run_check_suite(heap_suite(), CK_FORK_GETENV);
 }

@@ -43,6 +43,7 @@
 #include <drivers/area_malloc_debug.h>
 
 #include "support/debug_command.h"
+#include "support/check_main.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define KIB ((size_t)1024)
@@ -894,13 +895,6 @@ static Suite *misuse_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(misuse_suite());
-	int failed;
-
 	/* every test loads the module with its own options: one process each */
-	srunner_set_fork_status(runner, CK_FORK);
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(misuse_suite(), CK_FORK);
 }

@@ -24,6 +24,7 @@
 
 #include "module_log.h"
 #include "modules/test_module.h"
+#include "support/check_main.h"
 
 /* A status no module returns by accident: "its own error". */
 #define CUSTOM_INIT_ERROR ((status_t)(B_GENERAL_ERROR_BASE + 0x4242))
@@ -699,11 +700,5 @@ static Suite *module_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(module_suite());
-	int failed;
-
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(module_suite(), CK_FORK_GETENV);
 }

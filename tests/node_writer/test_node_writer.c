@@ -52,6 +52,7 @@
 #include <drivers/area_malloc_debug.h>
 
 #include "node/node_format.h"
+#include "support/check_main.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define KIB ((size_t)1024)
@@ -1323,8 +1324,7 @@ static Suite *node_writer_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(node_writer_suite());
-	int failed;
+	int status;
 
 	path_of(run_dir, "/tmp/area_malloc-node-writer-XXXXXX");
 	if (mkdtemp(run_dir) == NULL) {
@@ -1333,10 +1333,7 @@ int main(void)
 	}
 
 	/* every test loads the module with its own options: one process each */
-	srunner_set_fork_status(runner, CK_FORK);
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
+	status = run_check_suite(node_writer_suite(), CK_FORK);
 	remove_run_dir();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

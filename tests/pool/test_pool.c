@@ -20,6 +20,7 @@
 
 #include "pool_test_support.h"
 #include "support/scale.h"
+#include "support/check_main.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define MIB (1024 * 1024)
@@ -720,11 +721,5 @@ static Suite *pool_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(pool_suite());
-	int failed;
-
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(pool_suite(), CK_FORK_GETENV);
 }

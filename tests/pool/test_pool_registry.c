@@ -15,6 +15,7 @@
 
 #include "core/pool_registry.h"
 #include "support/scale.h"
+#include "support/check_main.h"
 
 /* The registry never dereferences pools: distinct fake addresses do. */
 static struct pool *fake_pool(uintptr_t n)
@@ -254,8 +255,6 @@ int main(void)
 {
 	Suite *suite = suite_create("pool registry");
 	TCase *tc = tcase_create("ids");
-	SRunner *runner;
-	int failed;
 
 	tcase_add_test(tc, test_add_lookup_remove);
 	tcase_add_test(tc, test_reused_slot_gets_new_id);
@@ -265,9 +264,5 @@ int main(void)
 	tcase_add_test(tc, test_concurrent_add_remove);
 	tcase_add_test(tc, test_acquire_races_delete);
 	suite_add_tcase(suite, tc);
-	runner = srunner_create(suite);
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(suite, CK_FORK_GETENV);
 }

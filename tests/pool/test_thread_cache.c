@@ -26,6 +26,7 @@
 #include <drivers/area_malloc.h>
 
 #include "pool_test_support.h"
+#include "support/check_main.h"
 #include "support/scale.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
@@ -597,11 +598,5 @@ static Suite *thread_cache_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(thread_cache_suite());
-	int failed;
-
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(thread_cache_suite(), CK_FORK_GETENV);
 }

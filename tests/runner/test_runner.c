@@ -40,6 +40,7 @@
 
 #include "junit.h"
 #include "report_files.h"
+#include "support/check_main.h"
 
 #define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
 
@@ -1699,12 +1700,8 @@ static Suite *runner_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(runner_suite());
-	int failed;
+	int status = run_check_suite(runner_suite(), CK_FORK_GETENV);
 
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
 	xmlCleanupParser();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return status;
 }

@@ -61,6 +61,7 @@
 #include "stress.h"
 #include "support/debug_command.h"
 #include "support/scale.h"
+#include "support/check_main.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define MIB ((size_t)1024 * 1024)
@@ -1304,11 +1305,5 @@ static Suite *stress_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(stress_suite());
-	int failed;
-
-	srunner_run_all(runner, CK_NORMAL);
-	failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(stress_suite(), CK_FORK_GETENV);
 }

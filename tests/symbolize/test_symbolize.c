@@ -23,6 +23,7 @@
 
 #include "debug/symbolize.h"
 #include "probe.h"
+#include "support/check_main.h"
 
 #include <check.h>
 #include <dirent.h>
@@ -832,9 +833,5 @@ static Suite *symbolize_suite(void)
 
 int main(void)
 {
-	SRunner *runner = srunner_create(symbolize_suite());
-	srunner_run_all(runner, CK_NORMAL);
-	int failed = srunner_ntests_failed(runner);
-	srunner_free(runner);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return run_check_suite(symbolize_suite(), CK_FORK_GETENV);
 }
