@@ -48,6 +48,7 @@
 #define RESERVE_STEP (1u << 20)
 
 struct image_table {
+	uint64_t generation;	/* new each time the table is (re)written */
 	size_t count;
 	struct { uintptr_t start, end; } ranges[MAX_IMAGES];
 };
@@ -57,6 +58,7 @@ struct image_table {
 #define IMAGE_TABLES 4
 static struct image_table image_tables[IMAGE_TABLES];
 static unsigned next_image_table;
+static uint64_t image_table_generations;
 
 static mutex writer_lock = MUTEX_INITIALIZER("area_malloc node writer");
 static bool active;
@@ -315,6 +317,7 @@ static void write_images_locked(void)
 
 	table = &image_tables[next_image_table++ % IMAGE_TABLES];
 	{
+		table->generation = ++image_table_generations;
 		table->count = 0;
 		for (size_t i = 0; i < count; i++) {
 			if (records[i].end <= records[i].start)
@@ -625,13 +628,25 @@ void node_writer_set_mark(int64_t mark)
 	mutex_unlock(&writer_lock);
 }
 
-static bool in_known_image(uintptr_t pc)
+/*
+ * The image range the calling thread's last caller was found in, and the
+ * generation of the table it was found in: a driver allocates from a few
+ * call sites, so nearly every call hits it and skips the binary search. A
+ * refresh writes a table with a new generation, which no cached range
+ * matches. initial-exec: a module is dlopen()ed,
+ * and the default model would call __tls_get_addr() on every allocation.
+ */
+static __thread struct {
+	uint64_t generation;
+	uintptr_t start, end;
+} last_hit __attribute__((tls_model("initial-exec")));
+
+static bool in_known_image(const struct image_table *table, uintptr_t pc)
 {
-	struct image_table *table = atomic_load(&known_images);
 	size_t low = 0, high;
 
-	if (table == NULL)
-		return false;
+	if (last_hit.generation == table->generation && pc >= last_hit.start && pc < last_hit.end)
+		return true;
 	high = table->count;
 	while (low < high) {
 		size_t middle = (low + high) / 2;
@@ -639,19 +654,23 @@ static bool in_known_image(uintptr_t pc)
 			high = middle;
 		else if (pc >= table->ranges[middle].end)
 			low = middle + 1;
-		else
+		else {
+			last_hit.generation = table->generation;
+			last_hit.start = table->ranges[middle].start;
+			last_hit.end = table->ranges[middle].end;
 			return true;
+		}
 	}
 	return false;
 }
 
 void node_writer_note_caller(uintptr_t pc)
 {
+	const struct image_table *table = atomic_load_explicit(&known_images, memory_order_acquire);
 	int64_t now;
 
 	/* no node, no image table to keep current (and no clock to read) */
-	if (pc == 0 || atomic_load_explicit(&known_images, memory_order_relaxed) == NULL ||
-		in_known_image(pc))
+	if (pc == 0 || table == NULL || in_known_image(table, pc))
 		return;
 	/* at most once a second: code outside every image (JIT) must not
 	 * rewrite the table on every allocation */
