@@ -20,6 +20,10 @@
 
 _Static_assert(sizeof(struct debug_block_header) == 40, "header layout");
 _Static_assert(sizeof(struct debug_free_record) <= MIN_USER_AREA, "free record fits");
+/* A quarantined block's poison starts right after its free record: a byte
+ * between the two would be checked by neither. */
+#define POISON_START sizeof(struct debug_free_record)
+_Static_assert(POISON_START % 4 == 0, "poison words start at the pattern's phase");
 
 static size_t round_up_16(size_t value)
 {
@@ -331,7 +335,7 @@ void debug_block_quarantine(const struct debug_layout *layout, struct debug_bloc
 	record->caller = freed_by->frames[0];
 	record->next = NULL;
 	seal_free_record(layout, record);
-	poison((char *)record + MIN_USER_AREA, user_area - MIN_USER_AREA);
+	poison((char *)record + POISON_START, user_area - POISON_START);
 }
 
 void debug_block_set_next(const struct debug_layout *layout, struct debug_block_header *header,
@@ -431,8 +435,8 @@ struct debug_block_finding debug_block_check_body_at(const struct debug_layout *
 			finding.offset = 0;
 			return finding;
 		}
-		damaged = MIN_USER_AREA + matching_prefix(user + MIN_USER_AREA,
-			user_area - MIN_USER_AREA, poison_pattern.bytes);
+		damaged = POISON_START + matching_prefix(user + POISON_START,
+			user_area - POISON_START, poison_pattern.bytes);
 		if (damaged != user_area) {
 			finding.problem = BLOCK_POISON_DAMAGED;
 			finding.offset = damaged;

@@ -1010,6 +1010,31 @@ START_TEST(use_after_free_leaving_quarantine)
 }
 END_TEST
 
+/* The write hits the bytes between the free record and the poison (offset
+ * 40 of a block whose record is 40 bytes and whose poison started at 48).
+ * Was a bug: those 8 bytes were neither sealed nor poisoned, so the write
+ * went unseen; the poison now starts right after the record. */
+START_TEST(use_after_free_just_past_free_record)
+{
+	struct site allocated, freed;
+	struct zoo zoo;
+	unsigned char *block;
+
+	zoo_start(&zoo, "quarantine_bytes=8k");
+	AT(allocated, block = am->malloc(zoo.pool[A], 100));
+	zoo_add_bystanders(&zoo, A);
+	AT(freed, am->free(zoo.pool[A], block));
+	poke(block, 40, "\x5a", 1);
+	ck_assert_int_eq(push_quarantine_until_release(&zoo, A), 1);
+	assert_reports(1);
+	assert_report(0, &(struct expected){"use-after-free", block, 100, zoo.pool[A], zoo.area[A],
+				 NULL, -1, 0, &allocated, &freed, NULL});
+	assert_text_has(0, "first damaged byte at offset 40 from the block");
+	zoo_assert_sound(&zoo);
+	zoo_finish(&zoo, 1);
+}
+END_TEST
+
 /* The write hits the free record (who freed it, the quarantine's link) of
  * a block that is no longer the newest in quarantine: still a
  * use-after-free, the freer unknown, and the quarantine keeps working after
@@ -2421,6 +2446,7 @@ static Suite *bug_zoo_suite(void)
 	tcase_add_test(at_realloc, underflow_at_realloc);
 
 	tcase_add_test(quarantine, use_after_free_leaving_quarantine);
+	tcase_add_test(quarantine, use_after_free_just_past_free_record);
 	tcase_add_test(quarantine, use_after_free_of_free_record);
 	tcase_add_test(quarantine, use_after_free_on_pool_exhaustion);
 	tcase_add_test(quarantine, use_after_free_at_delete_pool);
