@@ -18,6 +18,7 @@
 #include <valgrind/memcheck.h>
 #endif
 
+#include "core/sanitizers.h"
 #include "debug/shadow.h"
 
 extern void __asan_poison_memory_region(void const volatile *address, size_t size)
@@ -51,18 +52,9 @@ bool shadow_valgrind_active(void)
 	return valgrind_active;
 }
 
-/* gcc says __SANITIZE_ADDRESS__; clang says __has_feature(address_sanitizer) */
-#if defined(__SANITIZE_ADDRESS__)
-#define MODULE_BUILT_WITH_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define MODULE_BUILT_WITH_ASAN 1
-#endif
-#endif
-
 bool shadow_hides_free_space(void)
 {
-#ifdef MODULE_BUILT_WITH_ASAN
+#ifdef AREA_MALLOC_BUILT_WITH_ASAN
 	return false; /* this module's own heap code is checked: it must reach free memory */
 #else
 	return asan_active;

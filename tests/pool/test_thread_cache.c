@@ -25,6 +25,7 @@
 #include <OS.h>
 #include <drivers/area_malloc.h>
 
+#include "core/sanitizers.h"
 #include "pool_test_support.h"
 #include "support/check_main.h"
 #include "support/scale.h"
@@ -528,7 +529,7 @@ START_TEST(test_single_threaded_process_keeps_the_promises)
 	struct pool_figures figures;
 	int count = 0;
 
-#ifndef __SANITIZE_THREAD__
+#ifndef AREA_MALLOC_BUILT_WITH_TSAN
 	/* (ThreadSanitizer's runtime runs a thread of its own in every process) */
 	ck_assert_msg(__libc_single_threaded, "the test process has had a thread");
 #endif
@@ -563,7 +564,7 @@ START_TEST(test_single_threaded_process_keeps_the_promises)
 	am->free(holder.pool, holder.blocks[1]);
 	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
 	assert_pools_valid();
-#ifndef __SANITIZE_THREAD__
+#ifndef AREA_MALLOC_BUILT_WITH_TSAN
 	ck_assert(__libc_single_threaded);
 #endif
 }
