@@ -16,7 +16,7 @@
 
 #include "debug/debug_block.h"
 
-#define MIN_USER_AREA 48 /* room for the free record when quarantined */
+#define MIN_USER_AREA 32 /* room for the free record when quarantined */
 
 _Static_assert(sizeof(struct debug_block_header) == 40, "header layout");
 _Static_assert(sizeof(struct debug_free_record) <= MIN_USER_AREA, "free record fits");
@@ -169,13 +169,24 @@ static void seal_header(const struct debug_layout *layout, struct debug_block_he
 	store_checksum(header, header_checksum_at(layout, header, (uintptr_t)header));
 }
 
-/* The quarantine link is left out of the record's checksum: relinking
- * must never re-seal (and so hide) damage done to a freed block. The pool
- * validates links on their own before following them. */
-#define SEALED_RECORD_BYTES offsetof(struct debug_free_record, next)
+/* The whole record is sealed. The quarantine link lives outside it (see
+ * quarantine_link()): relinking must never re-seal (and so hide) damage
+ * done to a freed block. The pool validates links before following them. */
+#define SEALED_RECORD_BYTES sizeof(struct debug_free_record)
 _Static_assert(SEALED_RECORD_BYTES % 8 == 0 && SEALED_RECORD_BYTES >= 16,
 	"checksums cover whole words, two at least");
 _Static_assert(sizeof(struct debug_block_header) % 8 == 0, "checksums cover whole words");
+
+/* A quarantined block's link: the first word of its leading canary, which
+ * is at least 8 bytes (front_size rounds header_size + 8 up) and 8-aligned
+ * (header_size is whole words). */
+#define QUARANTINE_LINK_BYTES sizeof(struct debug_block_header *)
+
+static inline unsigned char *quarantine_link(const struct debug_layout *layout,
+	const struct debug_block_header *header)
+{
+	return (unsigned char *)header + layout->header_size;
+}
 
 static void seal_free_record(const struct debug_layout *layout, struct debug_free_record *record)
 {
@@ -333,7 +344,7 @@ void debug_block_quarantine(const struct debug_layout *layout, struct debug_bloc
 	store_word(&record->sequence, pack_pair(freed_by->sequence, (uint32_t)freed_by->team));
 	record->time = freed_by->time;
 	record->caller = freed_by->frames[0];
-	record->next = NULL;
+	debug_block_set_next(layout, header, NULL);
 	seal_free_record(layout, record);
 	poison((char *)record + POISON_START, user_area - POISON_START);
 }
@@ -341,18 +352,16 @@ void debug_block_quarantine(const struct debug_layout *layout, struct debug_bloc
 void debug_block_set_next(const struct debug_layout *layout, struct debug_block_header *header,
 	struct debug_block_header *next)
 {
-	struct debug_free_record *record = debug_block_user(layout, header);
-
-	record->next = next;
+	memcpy(quarantine_link(layout, header), &next, QUARANTINE_LINK_BYTES);
 }
 
 struct debug_block_header *debug_block_quarantine_next(const struct debug_layout *layout,
 	const struct debug_block_header *header)
 {
-	const struct debug_free_record *record =
-		debug_block_user(layout, (struct debug_block_header *)header);
+	struct debug_block_header *next;
 
-	return record->next;
+	memcpy(&next, quarantine_link(layout, header), QUARANTINE_LINK_BYTES);
+	return next;
 }
 
 bool debug_block_header_ok(const struct debug_layout *layout,
@@ -418,7 +427,11 @@ struct debug_block_finding debug_block_check_body_at(const struct debug_layout *
 	const unsigned char *user;
 	size_t user_area, damaged;
 
-	damaged = first_not_canary(front, layout->header_size, layout->front_size);
+	/* a quarantined block's link takes the canary's first word */
+	damaged = first_not_canary(front,
+		layout->header_size
+			+ (header->state == BLOCK_QUARANTINED ? QUARANTINE_LINK_BYTES : 0),
+		layout->front_size);
 	if (damaged != layout->front_size) {
 		finding.problem = BLOCK_UNDERFLOW;
 		finding.offset = layout->front_size - damaged; /* bytes before the start */
@@ -478,7 +491,7 @@ bool debug_block_freed_by_at(const struct debug_layout *layout,
 	freed_by->frame_count = 1;
 	freed_by->frames[0] = record->caller;
 	if (next != NULL)
-		*next = record->next;
+		*next = debug_block_quarantine_next(layout, header);
 	return true;
 }
 

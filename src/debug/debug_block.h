@@ -14,17 +14,20 @@
  *   bytes); the trailing canary starts at the first byte past the REQUESTED
  *   size (so a 1-byte overflow is caught) and runs to the end of the user
  *   area, at least 8 bytes.
- * - A quarantined block keeps its header; the first bytes of its user area
- *   hold a checksummed free record (who freed it, the quarantine link) and
- *   the rest is poisoned with 0xdeadbeef words (Haiku's PARANOID_KERNEL_FREE).
+ * - A quarantined block keeps its header; the first 32 bytes of its user
+ *   area hold a checksummed free record (who freed it), the rest is
+ *   poisoned with 0xdeadbeef words (Haiku's PARANOID_KERNEL_FREE), and the
+ *   quarantine link takes the first 8 bytes of the leading canary. Keeping
+ *   the link out of the user area lets the smallest blocks (requests up to
+ *   24 bytes) have a 32-byte user area instead of 48.
  *
  * Fill bytes name memory states: 0xcc new (Haiku's PARANOID_KERNEL_MALLOC),
  * 0xfd canary ("fence"), 0xdeadbeef freed.
  *
  * Invariants (debug_block_check): the checksum matches; state is LIVE or
  * QUARANTINED; size + front_size fits the chunk; every canary byte is 0xfd;
- * for a quarantined block, the free record's checksum matches and every
- * other user byte is poison.
+ * for a quarantined block, the free record's checksum matches, every other
+ * user byte is poison, and the canary bytes after the link are intact.
  *
  * Locking: none here; callers hold the owning pool's lock.
  */
@@ -68,7 +71,6 @@ struct debug_free_record {
 	int32_t team;
 	int64_t time;
 	uintptr_t caller;
-	struct debug_block_header *next; /* quarantine FIFO */
 };
 
 /* The geometry every block of a module load shares (from stack_depth). */
@@ -168,8 +170,9 @@ bool debug_block_freed_by(const struct debug_layout *layout,
 	const struct debug_block_header *header, area_malloc_owner *freed_by,
 	struct debug_block_header **next);
 
-/* The quarantine link of a quarantined block; the link is not covered by the
- * free record's checksum (relinking never re-seals), so callers validate it. */
+/* The quarantine link of a quarantined block, in its leading canary; the
+ * link is not covered by any checksum (relinking never re-seals), so callers
+ * validate it. */
 void debug_block_set_next(const struct debug_layout *layout, struct debug_block_header *header,
 	struct debug_block_header *next);
 struct debug_block_header *debug_block_quarantine_next(const struct debug_layout *layout,

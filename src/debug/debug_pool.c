@@ -383,18 +383,20 @@ static void release_quarantined(struct pool *pool, struct debug_block_header *he
 	size_t usable, struct debug_block_finding finding, bool link_damaged,
 	struct pending_list *pending)
 {
-	if (finding.problem == BLOCK_OK && link_damaged) {
-		finding.problem = BLOCK_POISON_DAMAGED;
-		finding.offset = offsetof(struct debug_free_record, next);
-	}
-	if (finding.problem != BLOCK_OK) {
+	if (finding.problem != BLOCK_OK || link_damaged) {
 		void *user = debug_block_user(&layout, header);
 		struct pending *report = new_pending(pending, "use-after-free", "reuse", user, NULL);
 		if (report != NULL) {
 			pending_set_pool(report, pool);
 			pending_set_block(report, header, debug_block_header_ok(&layout, header, usable));
-			report->report.offset = (long)finding.offset;
-			report->report.offset_known = finding.problem == BLOCK_POISON_DAMAGED;
+			if (finding.problem == BLOCK_OK) {
+				/* only the link, the first word of the leading canary */
+				report->report.offset = -(long)(layout.front_size - layout.header_size);
+				report->report.offset_known = true;
+			} else {
+				report->report.offset = (long)finding.offset;
+				report->report.offset_known = finding.problem == BLOCK_POISON_DAMAGED;
+			}
 			snprintf(report->detail, sizeof(report->detail),
 				"a freed block was written while in quarantine (found when it left "
 				"the quarantine); the damage is discarded with the block");

@@ -1035,7 +1035,41 @@ START_TEST(use_after_free_just_past_free_record)
 }
 END_TEST
 
-/* The write hits the free record (who freed it, the quarantine's link) of
+/* The write hits the quarantine link of a freed block that is not the
+ * newest: the link sits in the first word of the leading canary, 16 bytes
+ * before the block (stack_depth=1). A use-after-free at that offset, and
+ * the quarantine relinks itself and keeps working. */
+START_TEST(use_after_free_of_quarantine_link)
+{
+	struct site allocated, freed;
+	struct zoo zoo;
+	unsigned char *block, *newer;
+
+	zoo_start(&zoo, "quarantine_bytes=8k");
+	AT(allocated, block = am->malloc(zoo.pool[A], 100));
+	newer = am->malloc(zoo.pool[A], 100);
+	zoo_add_bystanders(&zoo, A);
+	AT(freed, am->free(zoo.pool[A], block));
+	am->free(zoo.pool[A], newer);
+	poke(block, -16, "\x11\x22\x33\x44\x55\x66\x77\x08", 8);
+	ck_assert_int_eq(push_quarantine_until_release(&zoo, A), 1);
+	assert_reports(1);
+	assert_report(0, &(struct expected){"use-after-free", block, 100, zoo.pool[A], zoo.area[A],
+				 NULL, -1, 0, &allocated, &freed, NULL});
+	assert_text_has(0, "first damaged byte at offset -16 from the block");
+	for (int i = 0; i < 300; i++) {
+		void *other = am->malloc(zoo.pool[A], 1 + (size_t)(i * 37) % 2000);
+		ck_assert_ptr_nonnull(other);
+		am->free(zoo.pool[A], other);
+		ck_assert_uint_le(pool_stats(zoo.pool[A]).quarantined_bytes, 8192);
+	}
+	assert_reports(1);
+	zoo_assert_sound(&zoo);
+	zoo_finish(&zoo, 1);
+}
+END_TEST
+
+/* The write hits the free record (who freed it) of
  * a block that is no longer the newest in quarantine: still a
  * use-after-free, the freer unknown, and the quarantine keeps working after
  * relinking itself. (The newest block's record: see known_bug_* below.) */
@@ -2448,6 +2482,7 @@ static Suite *bug_zoo_suite(void)
 	tcase_add_test(quarantine, use_after_free_leaving_quarantine);
 	tcase_add_test(quarantine, use_after_free_just_past_free_record);
 	tcase_add_test(quarantine, use_after_free_of_free_record);
+	tcase_add_test(quarantine, use_after_free_of_quarantine_link);
 	tcase_add_test(quarantine, use_after_free_on_pool_exhaustion);
 	tcase_add_test(quarantine, use_after_free_at_delete_pool);
 

@@ -625,11 +625,12 @@ static void overflow_within_canary(int round)
 	unsigned char *wide = new_victim(p, 100, &seed);
 	unsigned char *tiny = new_victim(p, 1, &seed);
 
-	/* the trailing canary is 8 bytes at least; a 1-byte block has 47 */
+	/* the trailing canary is 8 bytes at least; a 1-byte block has 31 (its
+	 * user area is the 32-byte minimum, room for a free record) */
 	poke(wide, 100, "12345678", 8);
-	poke(tiny, 1, "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ", 46);
+	poke(tiny, 1, "abcdefghijklmnopqrstuvwxyz0123", 30);
 	canary_damage_freed(p, wide, 100, "heap-buffer-overflow", 8);
-	canary_damage_freed(p, tiny, 1, "heap-buffer-overflow", 46);
+	canary_damage_freed(p, tiny, 1, "heap-buffer-overflow", 30);
 }
 
 static void underflow_within_canary(int round)
@@ -642,7 +643,7 @@ static void underflow_within_canary(int round)
 	canary_damage_freed(p, victim, 64, "heap-buffer-underflow", 0);
 }
 
-/* A freed block written while in quarantine (beyond its 48-byte free
+/* A freed block written while in quarantine (beyond its 32-byte free
  * record): found by a check of its pool, and again when it leaves the
  * quarantine, after which the pool is clean. */
 static void write_after_free_in_quarantine(int round)
