@@ -18,7 +18,7 @@
 
 #define MIN_USER_AREA 32 /* room for the free record when quarantined */
 
-_Static_assert(sizeof(struct debug_block_header) == 40, "header layout");
+_Static_assert(sizeof(struct debug_block_header) == 32, "header layout");
 _Static_assert(sizeof(struct debug_free_record) <= MIN_USER_AREA, "free record fits");
 /* A quarantined block's poison starts right after its free record: a byte
  * between the two would be checked by neither. */
@@ -62,7 +62,7 @@ size_t debug_block_chunk_bytes(const struct debug_layout *layout, size_t size)
 /*
  * Checksums. Each object is hashed a pair of 64-bit words at a time: one
  * 64x64->128-bit multiply of the two (keyed, position-salted) words mixes
- * both, so a 48-byte header costs three multiplies, and the pairs' products
+ * both, so a 40-byte header costs three multiplies, and the pairs' products
  * are independent of each other, so they overlap in the CPU.
  *
  * The header's state is left out of the hash and enters afterwards as a
@@ -72,13 +72,13 @@ size_t debug_block_chunk_bytes(const struct debug_layout *layout, size_t size)
  */
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define FIRST_WORD_CHECKSUM_BITS 0x00000000ffffffffull
-#define FIRST_WORD_STATE_BITS 0x0000ffff00000000ull
+#define FIRST_WORD_STATE_BITS 0x000000ff00000000ull
 #else
 #define FIRST_WORD_CHECKSUM_BITS 0xffffffff00000000ull
-#define FIRST_WORD_STATE_BITS 0x00000000ffff0000ull
+#define FIRST_WORD_STATE_BITS 0x00000000000000ffull
 #endif
 _Static_assert(offsetof(struct debug_block_header, checksum) == 0
-		       && offsetof(struct debug_block_header, state) == 4
+		       && offsetof(struct debug_block_header, state_thread) == 4
 		       && offsetof(struct debug_free_record, checksum) == 0,
 	"checksum and state sit in the first word as the masks above say");
 
@@ -139,7 +139,7 @@ static uint32_t header_checksum_at(const struct debug_layout *layout,
 {
 	return checksum_at(layout, header, layout->header_size, at,
 		       FIRST_WORD_CHECKSUM_BITS | FIRST_WORD_STATE_BITS)
-		^ state_tag(layout, header->state);
+		^ state_tag(layout, debug_block_state(header));
 }
 
 static uint32_t record_checksum_at(const struct debug_layout *layout,
@@ -224,35 +224,30 @@ static inline uint64_t pack_pair(uint32_t low, uint32_t high)
 #endif
 }
 
-_Static_assert(offsetof(struct debug_block_header, thread) == 8 &&
-		       offsetof(struct debug_block_header, sequence) == 12 &&
-		       offsetof(struct debug_block_header, team) == 32 &&
-		       offsetof(struct debug_block_header, front_size) == 36,
-	"header fields pair up into words as write_header_words() writes them");
+_Static_assert(offsetof(struct debug_block_header, sequence) == 8 &&
+		       offsetof(struct debug_block_header, team) == 12,
+	"header fields pair up into words as debug_block_init() writes them");
 _Static_assert(offsetof(struct debug_free_record, thread) == 4 &&
 		       offsetof(struct debug_free_record, sequence) == 8 &&
 		       offsetof(struct debug_free_record, team) == 12,
 	"free record fields pair up into words as debug_block_quarantine() writes them");
 
-/* The header's first word: checksum (0 until sealed), state, frame count, flags. */
+/* The header's first word: checksum (0 until sealed), state and thread. A
+ * thread id wider than DEBUG_BLOCK_THREAD_BITS (none on Linux, whose ids
+ * stop at 2^22) keeps its low bits. */
 static inline void write_header_first_word(struct debug_block_header *header, uint32_t checksum,
-	uint16_t state, uint8_t frame_count, uint8_t flags)
+	enum debug_block_state state, uint32_t thread)
 {
-	uint32_t high = (uint32_t)state | (uint32_t)frame_count << 16 | (uint32_t)flags << 24;
-#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-	high = (uint32_t)state << 16 | (uint32_t)frame_count << 8 | flags;
-#endif
-	store_word(header, pack_pair(checksum, high));
+	store_word(header, pack_pair(checksum, (uint32_t)state | thread << 8));
 }
 
 void debug_block_init(const struct debug_layout *layout, struct debug_block_header *header,
 	size_t usable, size_t size, const area_malloc_owner *owner, bool fill_user)
 {
-	write_header_first_word(header, 0, BLOCK_LIVE, (uint8_t)layout->frame_count, 0);
-	store_word(&header->thread, pack_pair((uint32_t)owner->thread, owner->sequence));
+	write_header_first_word(header, 0, BLOCK_LIVE, (uint32_t)owner->thread);
+	store_word(&header->sequence, pack_pair(owner->sequence, (uint32_t)owner->team));
 	header->size = size;
 	header->time = owner->time;
-	store_word(&header->team, pack_pair((uint32_t)owner->team, layout->front_size));
 	for (uint32_t i = 0; i < layout->frame_count; i++)
 		header->frames[i] = i < owner->frame_count ? owner->frames[i] : 0;
 	seal_header(layout, header);
@@ -331,11 +326,10 @@ void debug_block_quarantine(const struct debug_layout *layout, struct debug_bloc
 	struct debug_free_record *record = debug_block_user(layout, header);
 	size_t user_area = debug_block_user_area(layout, usable);
 	/* the caller verified the header: only the state's tag changes */
-	uint32_t checksum = header->checksum ^ state_tag(layout, header->state)
+	uint32_t checksum = header->checksum ^ state_tag(layout, debug_block_state(header))
 		^ state_tag(layout, BLOCK_QUARANTINED);
 
-	write_header_first_word(header, checksum, BLOCK_QUARANTINED, header->frame_count,
-		header->flags);
+	write_header_first_word(header, checksum, BLOCK_QUARANTINED, debug_block_thread(header));
 	/* damage to the leading canary was reported when the block was freed;
 	 * from now on only writes into the freed block count */
 	memset((char *)header + layout->header_size, DEBUG_FILL_CANARY,
@@ -377,9 +371,7 @@ bool debug_block_header_ok_at(const struct debug_layout *layout,
 		return false;
 	if (header->checksum != header_checksum_at(layout, header, at))
 		return false;
-	if (header->state != BLOCK_LIVE && header->state != BLOCK_QUARANTINED)
-		return false;
-	if (header->front_size != layout->front_size || header->frame_count != layout->frame_count)
+	if (debug_block_state(header) != BLOCK_LIVE && debug_block_state(header) != BLOCK_QUARANTINED)
 		return false;
 	return header->size <= debug_block_user_area(layout, usable) - DEBUG_MIN_TRAILING_CANARY;
 }
@@ -430,7 +422,7 @@ struct debug_block_finding debug_block_check_body_at(const struct debug_layout *
 	/* a quarantined block's link takes the canary's first word */
 	damaged = first_not_canary(front,
 		layout->header_size
-			+ (header->state == BLOCK_QUARANTINED ? QUARANTINE_LINK_BYTES : 0),
+			+ (debug_block_state(header) == BLOCK_QUARANTINED ? QUARANTINE_LINK_BYTES : 0),
 		layout->front_size);
 	if (damaged != layout->front_size) {
 		finding.problem = BLOCK_UNDERFLOW;
@@ -439,7 +431,7 @@ struct debug_block_finding debug_block_check_body_at(const struct debug_layout *
 	}
 	user = debug_block_user(layout, (struct debug_block_header *)header);
 	user_area = debug_block_user_area(layout, usable);
-	if (header->state == BLOCK_QUARANTINED) {
+	if (debug_block_state(header) == BLOCK_QUARANTINED) {
 		const struct debug_free_record *record = (const void *)user;
 		if (record->checksum
 			!= record_checksum_at(layout, record, SEALED_RECORD_BYTES,
@@ -495,14 +487,15 @@ bool debug_block_freed_by_at(const struct debug_layout *layout,
 	return true;
 }
 
-void debug_block_owner(const struct debug_block_header *header, area_malloc_owner *owner)
+void debug_block_owner(const struct debug_layout *layout, const struct debug_block_header *header,
+	area_malloc_owner *owner)
 {
 	memset(owner, 0, sizeof(*owner));
-	owner->thread = (thread_id)header->thread;
+	owner->thread = (thread_id)debug_block_thread(header);
 	owner->team = header->team;
 	owner->sequence = header->sequence;
 	owner->time = header->time;
-	owner->frame_count = header->frame_count;
+	owner->frame_count = layout->frame_count;
 	if (owner->frame_count > AREA_MALLOC_MAX_FRAMES)
 		owner->frame_count = AREA_MALLOC_MAX_FRAMES;
 	for (uint32_t i = 0; i < owner->frame_count; i++)

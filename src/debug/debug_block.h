@@ -9,7 +9,11 @@
  *
  * - The header holds the owner tag: requested size, thread, team, per-pool
  *   sequence number, time and stack_depth caller frames, protected by a
- *   keyed checksum so a damaged header is reported, never trusted.
+ *   keyed checksum so a damaged header is reported, never trusted. It is
+ *   32 bytes plus 8 per frame: the state shares a word with the thread id
+ *   (Linux thread ids fit 22 bits), and what the layout already says (frame
+ *   count, front size) is not repeated in every block, so that with one
+ *   frame the user bytes start 48 bytes into the chunk payload, not 64.
  * - The leading canary runs from the header to the user bytes (8 to 16
  *   bytes); the trailing canary starts at the first byte past the REQUESTED
  *   size (so a 1-byte overflow is caught) and runs to the end of the user
@@ -46,23 +50,31 @@
 #define DEBUG_MIN_TRAILING_CANARY 8
 
 enum debug_block_state {
-	BLOCK_LIVE = 0x4c49,		/* "LI" */
-	BLOCK_QUARANTINED = 0x5155,	/* "QU" */
+	BLOCK_LIVE = 0x4c,		/* 'L' */
+	BLOCK_QUARANTINED = 0x51,	/* 'Q' */
 };
+
+#define DEBUG_BLOCK_THREAD_BITS 24
 
 struct debug_block_header {
 	uint32_t checksum;
-	uint16_t state;
-	uint8_t frame_count;
-	uint8_t flags;
-	uint32_t thread;
+	uint32_t state_thread;	/* state (low 8 bits) | thread id << 8 */
 	uint32_t sequence;
+	int32_t team;
 	uint64_t size;		/* requested */
 	int64_t time;		/* system_time() */
-	int32_t team;
-	uint32_t front_size;	/* header + leading canary */
-	uintptr_t frames[];	/* frame_count entries; frames[0] is the caller */
+	uintptr_t frames[];	/* the layout's frame_count; frames[0] is the caller */
 };
+
+static inline enum debug_block_state debug_block_state(const struct debug_block_header *header)
+{
+	return (enum debug_block_state)(header->state_thread & 0xff);
+}
+
+static inline uint32_t debug_block_thread(const struct debug_block_header *header)
+{
+	return header->state_thread >> 8;
+}
 
 struct debug_free_record {
 	uint32_t checksum;
@@ -179,6 +191,7 @@ struct debug_block_header *debug_block_quarantine_next(const struct debug_layout
 	const struct debug_block_header *header);
 
 /* The owner tag stored in a header. */
-void debug_block_owner(const struct debug_block_header *header, area_malloc_owner *owner);
+void debug_block_owner(const struct debug_layout *layout, const struct debug_block_header *header,
+	area_malloc_owner *owner);
 
 #endif /* AREA_MALLOC_DEBUG_BLOCK_H */

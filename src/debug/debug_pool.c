@@ -229,9 +229,9 @@ static void pending_set_block(struct pending *pending, const struct debug_block_
 		return;
 	pending->report.size = header->size;
 	pending->report.size_known = true;
-	debug_block_owner(header, &pending->allocated);
+	debug_block_owner(&layout, header, &pending->allocated);
 	pending->report.allocated_by = &pending->allocated;
-	if (header->state == BLOCK_QUARANTINED && debug_block_freed_by(&layout, header, &freed_by,
+	if (debug_block_state(header) == BLOCK_QUARANTINED && debug_block_freed_by(&layout, header, &freed_by,
 		NULL)) {
 		pending->freed = freed_by;
 		pending->report.freed_by = &pending->freed;
@@ -356,7 +356,7 @@ static void block_close(struct debug_block_header *header, size_t usable)
 {
 	if (!shadow_active)
 		return;
-	if (header->state == BLOCK_LIVE && debug_block_header_ok(&layout, header, usable)) {
+	if (debug_block_state(header) == BLOCK_LIVE && debug_block_header_ok(&layout, header, usable)) {
 		size_t size = header->size;
 		shadow_hide(header, layout.front_size);
 		shadow_hide((char *)header + layout.front_size + size,
@@ -422,7 +422,7 @@ static bool quarantine_link_ok(struct pool *pool, struct debug_block_header *nex
 	 * are checked in full when it leaves the quarantine */
 	usable = heap_usable_size(pool->heap, next);
 	block_open(next, usable);
-	ok = next->state == BLOCK_QUARANTINED;
+	ok = debug_block_state(next) == BLOCK_QUARANTINED;
 	block_close(next, usable);
 	return ok;
 }
@@ -541,7 +541,7 @@ static void relink_quarantined(void *chunk, size_t usable, bool used, void *cont
 		return;
 	block_open(header, usable);
 	quarantined = debug_block_header_ok(&layout, header, usable)
-		&& header->state == BLOCK_QUARANTINED;
+		&& debug_block_state(header) == BLOCK_QUARANTINED;
 	block_close(header, usable);
 	if (!quarantined)
 		return;
@@ -890,13 +890,23 @@ static struct pool *acquire_or_report(const void *pool_id, const char *what,
 
 /* ---- allocation ---- */
 
-/* Bytes that free space and the quarantine together hold. */
+/*
+ * Bytes that free space and the quarantine together hold, chunk headers
+ * included: an upper bound of what draining the quarantine can give one
+ * request. free_bytes counts headers; quarantined_bytes does not (it counts
+ * usable bytes), and a quarantined chunk that merges with its neighbour
+ * gives its header to the request too. Leaving those headers out refused a
+ * realloc in place (or a malloc) that needed the last 16 bytes of a merge
+ * with a quarantined neighbour, which the same pool without quarantine
+ * granted.
+ */
 static size_t heap_free_and_held_bytes(struct pool *pool, struct debug_pool *debug)
 {
 	struct heap_stats stats;
 
 	heap_get_stats(pool->heap, &stats);
-	return stats.free_bytes + debug->d.quarantined_bytes;
+	return stats.free_bytes + debug->d.quarantined_bytes
+		+ debug->d.quarantined_blocks * HEAP_BLOCK_OVERHEAD;
 }
 
 /* Allocates a block; with the pool locked. NULL when there is no room. */
@@ -1084,7 +1094,7 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 			snprintf(report->detail, sizeof(report->detail),
 				"%p is not the start of a block: it points %+ld bytes from the %s "
 				"%zu-byte block at %p", ptr, (long)((char *)ptr - (char *)start),
-				enclosing->state == BLOCK_QUARANTINED ? "freed" : "live",
+				debug_block_state(enclosing) == BLOCK_QUARANTINED ? "freed" : "live",
 				(size_t)enclosing->size, start);
 			pending_set_log(report, pool, start);
 		} else {
@@ -1114,7 +1124,7 @@ static struct debug_block_header *check_pointer_locked(struct pool *pool, void *
 		debug_of(pool)->d.errors++;
 		return NULL;
 	}
-	if (header->state == BLOCK_QUARANTINED) {
+	if (debug_block_state(header) == BLOCK_QUARANTINED) {
 		report = new_pending(pending, "double-free", what, ptr, caller);
 		if (report != NULL) {
 			pending_set_pool(report, pool);
@@ -1415,7 +1425,7 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 	block_open(header, usable);
 	finding = debug_block_check(&layout, header, usable);
 	if (finding.problem == BLOCK_OK) {
-		if (header->state == BLOCK_LIVE) {
+		if (debug_block_state(header) == BLOCK_LIVE) {
 			walk->live_blocks++;
 			walk->used_bytes += header->size;
 		} else {
@@ -1556,7 +1566,7 @@ static uint64_t frames_hash(const struct debug_block_header *header)
 {
 	uint64_t hash = 1469598103934665603ull;
 
-	for (uint32_t i = 0; i < header->frame_count; i++)
+	for (uint32_t i = 0; i < layout.frame_count; i++)
 		hash = (hash ^ header->frames[i]) * 1099511628211ull;
 	return hash;
 }
@@ -1570,7 +1580,7 @@ static void collect_leak(void *chunk, size_t usable, bool used, void *context)
 	if (!used)
 		return;
 	block_open(header, usable);
-	leaked = debug_block_header_ok(&layout, header, usable) && header->state == BLOCK_LIVE
+	leaked = debug_block_header_ok(&layout, header, usable) && debug_block_state(header) == BLOCK_LIVE
 		&& header->time >= walk->since && (walk->team == 0 || header->team == walk->team);
 	if (!leaked) {
 		block_close(header, usable);
@@ -1634,7 +1644,7 @@ static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t 
 			struct debug_block_header *header = (struct debug_block_header *)entry->header;
 			size_t usable = heap_usable_size(pool->heap, header);
 			block_open(header, usable);
-			debug_block_owner(header, &group->owner);
+			debug_block_owner(&layout, header, &group->owner);
 			block_close(header, usable);
 			group->first_address = debug_block_user(&layout,
 				(struct debug_block_header *)entry->header);

@@ -1091,7 +1091,7 @@ static void count_chunk(const void *payload, uintptr_t payload_address, size_t u
 	pool->used_chunk_bytes += usable + HEAP_BLOCK_OVERHEAD;
 	if (!debug_block_header_ok_at(&pool->node->layout, header, usable, payload_address)) {
 		pool->damaged_blocks++;
-	} else if (header->state == BLOCK_LIVE) {
+	} else if (debug_block_state(header) == BLOCK_LIVE) {
 		pool->live_blocks++;
 		pool->live_bytes += header->size;
 	} else {
@@ -1270,13 +1270,13 @@ static void visit_chunk(const void *payload, uintptr_t payload_address, size_t u
 	block.header = header;
 	block.header_ok = debug_block_header_ok_at(layout, header, usable, payload_address);
 	if (block.header_ok) {
-		block.state = header->state;
+		block.state = debug_block_state(header);
 		block.size = header->size;
-		block.thread = header->thread;
+		block.thread = debug_block_thread(header);
 		block.team = header->team;
 		block.sequence = header->sequence;
 		block.time = header->time;
-		block.frame_count = header->frame_count;
+		block.frame_count = layout->frame_count;
 		block.frames = header->frames;
 	}
 	walk->fn(walk->pool, &block, walk->context);

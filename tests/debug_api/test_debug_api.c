@@ -106,14 +106,15 @@ static area_malloc_pool_stats stats_of(const void *pool)
 	return stats;
 }
 
-/* Bytes a block of size takes out of the heap (DEBUG_MODULE.md's layout at
- * stack_depth 1: 64 bytes of header and leading canary, then a user area of
- * at least 48 bytes holding the size and >= 8 canary bytes, 16-aligned). */
+/* Bytes a block of size takes out of the heap (src/debug/debug_block.h's
+ * layout at stack_depth 1: 48 bytes of header and leading canary, then a
+ * user area of at least 32 bytes holding the size and >= 8 canary bytes,
+ * 16-aligned). */
 static size_t debug_chunk_bytes(size_t size)
 {
 	size_t user_area = (size + 8 + 15) & ~(size_t)15;
 
-	return 64 + (user_area < 48 ? 48 : user_area);
+	return 48 + (user_area < 32 ? 32 : user_area);
 }
 
 /*

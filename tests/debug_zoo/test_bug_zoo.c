@@ -52,6 +52,11 @@
 #include <drivers/area_malloc.h>
 #include <drivers/area_malloc_debug.h>
 
+/* The block layout with stack_depth=1 (src/debug/debug_block.h): a 40-byte
+ * header, then an 8-byte leading canary (a quarantined block's link), the
+ * user bytes 48 bytes into the chunk payload. */
+#define HEADER_START (-48)
+#define LEADING_CANARY_START (-8)
 #define RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define EXIT_STATUS_AFTER_ERRORS 23 /* the exitcode option's default */
 
@@ -819,8 +824,8 @@ START_TEST(header_damage_at_free)
 
 	zoo_start(&zoo, NULL);
 	block = am->malloc(zoo.pool[A], 100);
-	damaged = (char)(peek(block, -64) ^ 0x5a); /* the header's first byte */
-	poke(block, -64, &damaged, 1);
+	damaged = (char)(peek(block, HEADER_START) ^ 0x5a); /* the header's first byte */
+	poke(block, HEADER_START, &damaged, 1);
 	AT(detected, am->free(zoo.pool[A], block));
 	assert_reports(1);
 	assert_report(0, &(struct expected){"heap-buffer-underflow", block, 0, zoo.pool[A],
@@ -1036,7 +1041,7 @@ START_TEST(use_after_free_just_past_free_record)
 END_TEST
 
 /* The write hits the quarantine link of a freed block that is not the
- * newest: the link sits in the first word of the leading canary, 16 bytes
+ * newest: the link sits in the first word of the leading canary, 8 bytes
  * before the block (stack_depth=1). A use-after-free at that offset, and
  * the quarantine relinks itself and keeps working. */
 START_TEST(use_after_free_of_quarantine_link)
@@ -1051,12 +1056,12 @@ START_TEST(use_after_free_of_quarantine_link)
 	zoo_add_bystanders(&zoo, A);
 	AT(freed, am->free(zoo.pool[A], block));
 	am->free(zoo.pool[A], newer);
-	poke(block, -16, "\x11\x22\x33\x44\x55\x66\x77\x08", 8);
+	poke(block, LEADING_CANARY_START, "\x11\x22\x33\x44\x55\x66\x77\x08", 8);
 	ck_assert_int_eq(push_quarantine_until_release(&zoo, A), 1);
 	assert_reports(1);
 	assert_report(0, &(struct expected){"use-after-free", block, 100, zoo.pool[A], zoo.area[A],
 				 NULL, -1, 0, &allocated, &freed, NULL});
-	assert_text_has(0, "first damaged byte at offset -16 from the block");
+	assert_text_has(0, "first damaged byte at offset -8 from the block");
 	for (int i = 0; i < 300; i++) {
 		void *other = am->malloc(zoo.pool[A], 1 + (size_t)(i * 37) % 2000);
 		ck_assert_ptr_nonnull(other);
@@ -1238,12 +1243,12 @@ START_TEST(underflow_at_check)
 	zoo_start(&zoo, NULL);
 	AT(allocated, block = am->malloc(zoo.pool[B], 64));
 	zoo_add_bystanders(&zoo, B);
-	poke(block, -16, "U", 1); /* the leading canary's first byte */
+	poke(block, LEADING_CANARY_START, "U", 1); /* the leading canary's first byte */
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[B]), 1);
 	assert_reports(1);
 	assert_report(0, &(struct expected){"heap-buffer-underflow", block, 64, zoo.pool[B],
 				 zoo.area[B], NULL, -1, 0, &allocated, NULL, NULL});
-	assert_text_has(0, "first damaged byte at offset -16 from the block (before its start)");
+	assert_text_has(0, "first damaged byte at offset -8 from the block (before its start)");
 	zoo_assert_other_pools_clean(&zoo, B);
 	am->free(zoo.pool[B], block);
 	assert_reports(2);

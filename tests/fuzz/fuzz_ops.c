@@ -36,7 +36,7 @@
  * interior, another pool's); its answer is NULL or B_ERROR and no change. A
  * wild pointer is undefined behaviour there, as with free(). The debug build
  * is fed everything; a report hook takes every report and the model names
- * the kind it predicts (DEBUG_MODULE.md's precedence: invalid-pool,
+ * the kind it predicts (area_malloc_debug(7)'s precedence: invalid-pool,
  * cross-pool-free, double-free, invalid-free; leaks at delete_pool and on
  * request), the address, the pool, the owner pool and the leak totals. Its
  * quarantine is modelled as the FIFO it is: after every step the model
