@@ -231,8 +231,8 @@ static void pending_set_block(struct pending *pending, const struct debug_block_
 	pending->report.size_known = true;
 	debug_block_owner(&layout, header, &pending->allocated);
 	pending->report.allocated_by = &pending->allocated;
-	if (debug_block_state(header) == BLOCK_QUARANTINED && debug_block_freed_by(&layout, header, &freed_by,
-		NULL)) {
+	if (debug_block_state(header) == BLOCK_QUARANTINED
+		&& debug_block_freed_by(&layout, header, &freed_by, NULL)) {
 		pending->freed = freed_by;
 		pending->report.freed_by = &pending->freed;
 	}
@@ -545,7 +545,7 @@ static void relink_quarantined(void *chunk, size_t usable, bool used, void *cont
 	block_close(header, usable);
 	if (!quarantined)
 		return;
-	/* rewrite the record's link even if the record was damaged: the
+	/* rewrite the block's link even if its record was damaged: the
 	 * block is released (and its damage reported) when it leaves */
 	block_open(header, usable);
 	debug_block_set_next(&layout, header, NULL);
