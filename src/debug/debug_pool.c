@@ -1775,9 +1775,21 @@ static status_t with_locked_pool(const void *pool_id, void (*fn)(struct pool *, 
 	return B_OK;
 }
 
+/*
+ * The name is kept with its control characters as '?': it is printed into
+ * reports, the pools command and node files that scripts read line by line,
+ * and a name holding a newline could forge a report line ("SUMMARY: ...")
+ * or an escape sequence reach a terminal.
+ */
 static void set_name_locked(struct pool *pool, void *name)
 {
-	snprintf(debug_of(pool)->d.name, POOL_NAME_MAX, "%s", (const char *)name);
+	char *kept = debug_of(pool)->d.name;
+	const unsigned char *given = name;
+	size_t i;
+
+	for (i = 0; i + 1 < POOL_NAME_MAX && given[i] != '\0'; i++)
+		kept[i] = given[i] < 0x20 || given[i] == 0x7f ? '?' : (char)given[i];
+	memset(kept + i, 0, POOL_NAME_MAX - i);
 }
 
 status_t debug_set_pool_name(const void *pool_id, const char *name)

@@ -343,6 +343,41 @@ START_TEST(test_companion_absent_in_release_build)
 }
 END_TEST
 
+/* A name is printed into report lines that QA scripts read: a newline in it
+ * must not forge a line of its own, nor an escape sequence reach a
+ * terminal. Control characters are kept as '?'. */
+START_TEST(test_pool_name_control_characters_kept_as_question_marks)
+{
+	const char *hostile = "rx\x1b[31m\nSUMMARY: fake\x7f";
+	const char *kept = "rx?[31m?SUMMARY: fake?";
+	const void *pool;
+	char *block, *output = NULL, expected[128];
+
+	load_debug(NULL);
+	pool = new_pool(64 * KIB);
+	ck_assert_int_eq(amd->set_pool_name(pool, hostile), B_OK);
+	capture_reports(true);
+	block = am->malloc(pool, 32);
+	ck_assert_ptr_nonnull(block);
+	am->free(pool, block);
+	am->free(pool, block); /* double-free, taken by the hook */
+	ck_assert_int_eq(capture.count, 1);
+	ck_assert_str_eq(captured(0)->pool_name, kept);
+	snprintf(expected, sizeof(expected), "\"%s\"", kept);
+	ck_assert_msg(strstr(captured(0)->text, expected) != NULL, "'%s' not in:\n%s", expected,
+		captured(0)->text);
+	ck_assert_ptr_null(strchr(captured(0)->text, '\x1b'));
+	ck_assert_ptr_null(strstr(captured(0)->text, "\nSUMMARY: fake"));
+	ck_assert_int_eq(run_debug_command("pools", &output), 0);
+	snprintf(expected, sizeof(expected), "name: \"%s\"", kept);
+	ck_assert_msg(strstr(output, expected) != NULL, "'%s' not in:\n%s", expected, output);
+	ck_assert_ptr_null(strchr(output, '\x1b'));
+	free(output);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	unload_debug();
+}
+END_TEST
+
 START_TEST(test_pool_name_in_reports_and_pools_command)
 {
 	const char *long_name = "a-pool-name-longer-than-thirty-one-characters";
@@ -1460,6 +1495,7 @@ static Suite *debug_api_suite(void)
 	tcase_add_test(companion, test_companion_in_debug_build);
 	tcase_add_test(companion, test_companion_absent_in_release_build);
 	tcase_add_test(companion, test_pool_name_in_reports_and_pools_command);
+	tcase_add_test(companion, test_pool_name_control_characters_kept_as_question_marks);
 	tcase_add_test(companion, test_companion_bad_pool_ids);
 	tcase_add_test(companion, test_report_leaks_since_mark);
 	tcase_add_test(companion, test_pool_stats_exact);
