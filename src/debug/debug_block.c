@@ -106,15 +106,16 @@ static uint32_t checksum_at(const struct debug_layout *layout, const void *objec
 	uintptr_t at, uint64_t ignored_bits)
 {
 	const unsigned char *bytes = object;
-	uint64_t sum = layout->key ^ (uint64_t)at;
 	uint64_t salt = 0x9e3779b97f4a7c15ull;
 	uint64_t first = load_word(bytes) & ~ignored_bits;
+	uint64_t sum;
 	size_t offset = 16;
 
 	/* headers and free records are whole words of at least two (asserted
-	 * below) */
-	sum ^= mix_pair(first ^ layout->key ^ salt,
-		load_word(bytes + 8) ^ salt ^ 0x632be59bd9b4e019ull);
+	 * below); the address enters the first product, so every term and
+	 * the result depend on it nonlinearly */
+	sum = mix_pair(first ^ layout->key ^ salt,
+		load_word(bytes + 8) ^ (uint64_t)at ^ salt ^ 0x632be59bd9b4e019ull);
 	for (; offset + 16 <= length; offset += 16) {
 		salt += 0x632be59bd9b4e019ull;
 		sum += mix_pair(load_word(bytes + offset) ^ layout->key ^ salt,
@@ -124,7 +125,6 @@ static uint32_t checksum_at(const struct debug_layout *layout, const void *objec
 		salt += 0x632be59bd9b4e019ull;
 		sum += mix_pair(load_word(bytes + offset) ^ layout->key ^ salt, 0xbf58476d1ce4e5b9ull);
 	}
-	sum = mix_pair(sum, 0xbf58476d1ce4e5b9ull);
 	return (uint32_t)(sum ^ (sum >> 32));
 }
 
