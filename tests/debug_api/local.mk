@@ -1,7 +1,7 @@
 # tests/debug_api: the debug module's options parser (src/debug/options.c,
-# compiled straight into test_options), its pool allocation log
-# (test_pool_log), and its companion module, realloc rules, fault
-# injection, capacity, fork, suppressions and exit behaviour
+# compiled straight into test_options), its block layout (test_debug_block)
+# and pool allocation log (test_pool_log), and its companion module, realloc
+# rules, fault injection, capacity, fork, suppressions and exit behaviour
 # (test_debug_api, a driver that reaches the staged debug module through
 # get_module). test_debug_api is built with -g: the module names its callers
 # (fail_caller, suppressions by function and file) from .symtab and DWARF.
@@ -12,6 +12,13 @@ tests_debug_api_test_options_SOURCES = tests/debug_api/test_options.c \
 	src/debug/options.c src/debug/options.h
 tests_debug_api_test_options_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_debug_api_test_options_LDADD = $(CHECK_TEST_LIBS)
+
+# The debug block layout and its validator (src/debug/debug_block.c).
+check_PROGRAMS += tests/debug_api/test_debug_block
+TESTS += tests/debug_api/test_debug_block
+tests_debug_api_test_debug_block_SOURCES = tests/debug_api/test_debug_block.c
+tests_debug_api_test_debug_block_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_debug_api_test_debug_block_LDADD = libamdebug.la libamcore.la $(DW_LIBS) $(CHECK_TEST_LIBS)
 
 # The pool allocation log (src/debug/pool_log.c and its inline append).
 check_PROGRAMS += tests/debug_api/test_pool_log
