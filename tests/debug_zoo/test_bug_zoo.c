@@ -991,52 +991,78 @@ static int push_quarantine_until_release(const struct zoo *zoo, int pool)
 	return 0;
 }
 
-START_TEST(use_after_free_leaving_quarantine)
+/* After a damaged block left it: the quarantine goes on taking and
+ * releasing blocks within its limit, and reports nothing more. */
+static void assert_quarantine_keeps_working(struct zoo *zoo, int pool, int reports)
+{
+	for (int i = 0; i < 300; i++) {
+		void *other = am->malloc(zoo->pool[pool], 1 + (size_t)(i * 37) % 2000);
+		ck_assert_ptr_nonnull(other);
+		am->free(zoo->pool[pool], other);
+		ck_assert_uint_le(pool_stats(zoo->pool[pool]).quarantined_bytes, 8192);
+	}
+	assert_reports(reports);
+}
+
+/*
+ * A write after free into a 100-byte block of pool A (quarantine 8 KiB):
+ * the block is freed (then a newer one, when newer_after, so that its link
+ * is no longer the tail's), length bytes are written at offset from it, and
+ * the quarantine is pushed until the block leaves, the oldest first. One
+ * use-after-free names the block, who allocated and who freed it, and the
+ * first damaged byte; then the quarantine keeps working and the pools are
+ * sound.
+ */
+static void assert_write_after_free_found(long offset, const char *bytes, size_t length,
+	bool newer_after, const char *first_damaged)
 {
 	struct site allocated, freed;
 	struct zoo zoo;
-	unsigned char *block;
+	unsigned char *block, *newer = NULL;
 
 	zoo_start(&zoo, "quarantine_bytes=8k");
 	AT(allocated, block = am->malloc(zoo.pool[A], 100));
+	if (newer_after)
+		newer = am->malloc(zoo.pool[A], 100);
 	zoo_add_bystanders(&zoo, A);
 	AT(freed, am->free(zoo.pool[A], block));
-	poke(block, 64, "DONE", 4);
+	if (newer != NULL)
+		am->free(zoo.pool[A], newer);
+	poke(block, offset, bytes, length);
 	assert_reports(0);
-	/* the oldest block leaves first: this one, on the first release */
 	ck_assert_int_eq(push_quarantine_until_release(&zoo, A), 1);
 	assert_reports(1);
 	assert_report(0, &(struct expected){"use-after-free", block, 100, zoo.pool[A], zoo.area[A],
 				 NULL, -1, 0, &allocated, &freed, NULL});
-	assert_text_has(0, "first damaged byte at offset 64 from the block");
-	ck_assert_uint_le(pool_stats(zoo.pool[A]).quarantined_bytes, 8192);
+	assert_text_has(0, first_damaged);
+	assert_quarantine_keeps_working(&zoo, A, 1);
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 1);
 }
+
+START_TEST(use_after_free_leaving_quarantine)
+{
+	assert_write_after_free_found(64, "DONE", 4, false,
+		"first damaged byte at offset 64 from the block");
+}
 END_TEST
 
-/* The write hits the bytes between the free record and the poison (offset
- * 40 of a block whose record is 40 bytes and whose poison started at 48).
- * Was a bug: those 8 bytes were neither sealed nor poisoned, so the write
- * went unseen; the poison now starts right after the record. */
+/* The write hits the first byte after the free record (offset 32): the
+ * poison starts right there. */
 START_TEST(use_after_free_just_past_free_record)
 {
-	struct site allocated, freed;
-	struct zoo zoo;
-	unsigned char *block;
+	assert_write_after_free_found(32, "\x5a", 1, false,
+		"first damaged byte at offset 32 from the block");
+}
+END_TEST
 
-	zoo_start(&zoo, "quarantine_bytes=8k");
-	AT(allocated, block = am->malloc(zoo.pool[A], 100));
-	zoo_add_bystanders(&zoo, A);
-	AT(freed, am->free(zoo.pool[A], block));
-	poke(block, 40, "\x5a", 1);
-	ck_assert_int_eq(push_quarantine_until_release(&zoo, A), 1);
-	assert_reports(1);
-	assert_report(0, &(struct expected){"use-after-free", block, 100, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, &allocated, &freed, NULL});
-	assert_text_has(0, "first damaged byte at offset 40 from the block");
-	zoo_assert_sound(&zoo);
-	zoo_finish(&zoo, 1);
+/* Offset 44. Was a bug: the record was 40 bytes and the poison started at
+ * byte 48, so bytes 40-47 were neither sealed nor poisoned and a write there
+ * went unseen. */
+START_TEST(use_after_free_in_old_gap_after_free_record)
+{
+	assert_write_after_free_found(44, "\x5a", 1, false,
+		"first damaged byte at offset 44 from the block");
 }
 END_TEST
 
@@ -1046,31 +1072,8 @@ END_TEST
  * the quarantine relinks itself and keeps working. */
 START_TEST(use_after_free_of_quarantine_link)
 {
-	struct site allocated, freed;
-	struct zoo zoo;
-	unsigned char *block, *newer;
-
-	zoo_start(&zoo, "quarantine_bytes=8k");
-	AT(allocated, block = am->malloc(zoo.pool[A], 100));
-	newer = am->malloc(zoo.pool[A], 100);
-	zoo_add_bystanders(&zoo, A);
-	AT(freed, am->free(zoo.pool[A], block));
-	am->free(zoo.pool[A], newer);
-	poke(block, LEADING_CANARY_START, "\x11\x22\x33\x44\x55\x66\x77\x08", 8);
-	ck_assert_int_eq(push_quarantine_until_release(&zoo, A), 1);
-	assert_reports(1);
-	assert_report(0, &(struct expected){"use-after-free", block, 100, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, &allocated, &freed, NULL});
-	assert_text_has(0, "first damaged byte at offset -8 from the block");
-	for (int i = 0; i < 300; i++) {
-		void *other = am->malloc(zoo.pool[A], 1 + (size_t)(i * 37) % 2000);
-		ck_assert_ptr_nonnull(other);
-		am->free(zoo.pool[A], other);
-		ck_assert_uint_le(pool_stats(zoo.pool[A]).quarantined_bytes, 8192);
-	}
-	assert_reports(1);
-	zoo_assert_sound(&zoo);
-	zoo_finish(&zoo, 1);
+	assert_write_after_free_found(LEADING_CANARY_START, "\x11\x22\x33\x44\x55\x66\x77\x08",
+		8, true, "first damaged byte at offset -8 from the block");
 }
 END_TEST
 
@@ -1095,13 +1098,7 @@ START_TEST(use_after_free_of_free_record)
 	assert_report(0, &(struct expected){"use-after-free", block, 100, zoo.pool[A], zoo.area[A],
 				 NULL, -1, 0, &allocated, NULL, NULL});
 	assert_text_has(0, "first damaged byte at offset 0 from the block");
-	for (int i = 0; i < 300; i++) {
-		void *other = am->malloc(zoo.pool[A], 1 + (size_t)(i * 37) % 2000);
-		ck_assert_ptr_nonnull(other);
-		am->free(zoo.pool[A], other);
-		ck_assert_uint_le(pool_stats(zoo.pool[A]).quarantined_bytes, 8192);
-	}
-	assert_reports(1);
+	assert_quarantine_keeps_working(&zoo, A, 1);
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 1);
 }
@@ -2486,6 +2483,7 @@ static Suite *bug_zoo_suite(void)
 
 	tcase_add_test(quarantine, use_after_free_leaving_quarantine);
 	tcase_add_test(quarantine, use_after_free_just_past_free_record);
+	tcase_add_test(quarantine, use_after_free_in_old_gap_after_free_record);
 	tcase_add_test(quarantine, use_after_free_of_free_record);
 	tcase_add_test(quarantine, use_after_free_of_quarantine_link);
 	tcase_add_test(quarantine, use_after_free_on_pool_exhaustion);
