@@ -1468,6 +1468,21 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 	block_close(header, usable);
 }
 
+/* A check found the pool's own bookkeeping (what, at address) damaged. */
+static void report_damaged_metadata(struct pool *pool, struct pending_list *pending,
+	const void *address, const char *what, const char *why, const char *cause)
+{
+	struct pending *report = new_pending(pending, "heap-buffer-overflow", "check", address,
+		NULL);
+
+	if (report != NULL) {
+		pending_set_pool(report, pool);
+		snprintf(report->detail, sizeof(report->detail), "the pool's %s is damaged (%s): %s",
+			what, why, cause);
+	}
+	debug_of(pool)->d.errors++;
+}
+
 static int check_locked_walk(struct pool *pool, struct pending_list *pending, bool report_headers)
 {
 	struct check_walk walk = { pool, pending, report_headers, 0, 0, 0, 0 };
@@ -1475,27 +1490,13 @@ static int check_locked_walk(struct pool *pool, struct pending_list *pending, bo
 	const char *why = NULL;
 
 	if (!heap_validate(pool->heap, &why)) {
-		struct pending *report = new_pending(pending, "heap-buffer-overflow", "check",
-			pool->base, NULL);
-		if (report != NULL) {
-			pending_set_pool(report, pool);
-			snprintf(report->detail, sizeof(report->detail),
-				"the pool's heap metadata is damaged (%s): a write past a block reached "
-				"the allocator's own header", why);
-		}
-		debug->d.errors++;
+		report_damaged_metadata(pool, pending, pool->base, "heap metadata", why,
+			"a write past a block reached the allocator's own header");
 		return 1; /* walking a damaged heap is not safe */
 	}
 	if (debug->log != NULL && !pool_log_validate(debug->log, options.log_size, &why)) {
-		struct pending *report = new_pending(pending, "heap-buffer-overflow", "check",
-			debug->log, NULL);
-		if (report != NULL) {
-			pending_set_pool(report, pool);
-			snprintf(report->detail, sizeof(report->detail),
-				"the pool's allocation log is damaged (%s): a wild write reached the "
-				"pool's control region", why);
-		}
-		debug->d.errors++;
+		report_damaged_metadata(pool, pending, debug->log, "allocation log", why,
+			"a wild write reached the pool's control region");
 		walk.problems++;
 	}
 	heap_walk(pool->heap, check_block, &walk);
