@@ -5,7 +5,7 @@ noinst_LTLIBRARIES += libamcore.la
 libamcore_la_SOURCES = \
 	src/core/heap.c \
 	src/core/heap.h \
-	src/core/sanitizers.h \
+	src/debug/sanitizers.h \
 	src/core/pool_registry.c \
 	src/core/pool_registry.h \
 	src/core/pool.c \

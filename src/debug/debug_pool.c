@@ -43,14 +43,14 @@
 #include "core/heap.h"
 #include "core/pool.h"
 #include "core/pool_registry.h"
-#include "debug/debug_block.h"
+#include "format/debug_block.h"
 #include "kernel/area_internal.h"
 #include "debug/debug_pool.h"
-#include "debug/pool_log.h"
+#include "format/pool_log.h"
 #include "debug/report.h"
 #include "debug/shadow.h"
-#include "node/node_format.h"
-#include "node/node_writer.h"
+#include "format/node_format.h"
+#include "debug/node_writer.h"
 
 #define MAX_PENDING 8
 /* The initial file space of a lazy pool past its heap offset. */

@@ -23,7 +23,7 @@
 
 #include <drivers/area_malloc_debug.h>
 
-#include "debug/options.h"
+#include "format/options.h"
 
 /* Module-wide setup (options, block layout) at B_MODULE_INIT. */
 void debug_pools_init(const struct debug_options *options);

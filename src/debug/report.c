@@ -26,7 +26,7 @@
 #include <KernelExport.h>
 
 #include "debug/report.h"
-#include "debug/symbolize.h"
+#include "format/symbolize.h"
 #include "kernel/lock.h"
 
 #define DUPLICATE_SLOTS 1024

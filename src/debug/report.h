@@ -28,8 +28,8 @@
 
 #include <drivers/area_malloc_debug.h>
 
-#include "debug/options.h"
-#include "debug/pool_log.h"
+#include "format/options.h"
+#include "format/pool_log.h"
 
 #define REPORT_MAX_LOG_EVENTS 8
 

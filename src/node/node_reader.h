@@ -29,9 +29,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "debug/debug_block.h"
-#include "debug/pool_log.h"
-#include "node/node_format.h"
+#include "format/debug_block.h"
+#include "format/pool_log.h"
+#include "format/node_format.h"
 
 /* The exit status classes of pooldump and of every reader call. */
 enum node_status {

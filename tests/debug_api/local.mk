@@ -1,4 +1,4 @@
-# tests/debug_api: the debug module's options parser (src/debug/options.c,
+# tests/debug_api: the debug module's options parser (src/format/options.c,
 # compiled straight into test_options), its block layout (test_debug_block)
 # and pool allocation log (test_pool_log), and its companion module, realloc
 # rules, fault injection, capacity, fork, suppressions and exit behaviour
@@ -9,23 +9,23 @@
 check_PROGRAMS += tests/debug_api/test_options
 TESTS += tests/debug_api/test_options
 tests_debug_api_test_options_SOURCES = tests/debug_api/test_options.c \
-	src/debug/options.c src/debug/options.h
+	src/format/options.c src/format/options.h
 tests_debug_api_test_options_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_debug_api_test_options_LDADD = $(CHECK_TEST_LIBS)
 
-# The debug block layout and its validator (src/debug/debug_block.c).
+# The debug block layout and its validator (src/format/debug_block.c).
 check_PROGRAMS += tests/debug_api/test_debug_block
 TESTS += tests/debug_api/test_debug_block
 tests_debug_api_test_debug_block_SOURCES = tests/debug_api/test_debug_block.c
 tests_debug_api_test_debug_block_CFLAGS = $(CHECK_TEST_CFLAGS)
-tests_debug_api_test_debug_block_LDADD = libamdebug.la libamcore.la $(DW_LIBS) $(CHECK_TEST_LIBS)
+tests_debug_api_test_debug_block_LDADD = libamformat.la libamcore.la $(DW_LIBS) $(CHECK_TEST_LIBS)
 
-# The pool allocation log (src/debug/pool_log.c and its inline append).
+# The pool allocation log (src/format/pool_log.c and its inline append).
 check_PROGRAMS += tests/debug_api/test_pool_log
 TESTS += tests/debug_api/test_pool_log
 tests_debug_api_test_pool_log_SOURCES = tests/debug_api/test_pool_log.c
 tests_debug_api_test_pool_log_CFLAGS = $(CHECK_TEST_CFLAGS)
-tests_debug_api_test_pool_log_LDADD = libamdebug.la libamcore.la $(DW_LIBS) $(CHECK_TEST_LIBS)
+tests_debug_api_test_pool_log_LDADD = libamformat.la libamcore.la $(DW_LIBS) $(CHECK_TEST_LIBS)
 
 check_PROGRAMS += tests/debug_api/test_debug_api
 TESTS += tests/debug_api/test_debug_api

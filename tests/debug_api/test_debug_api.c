@@ -106,7 +106,7 @@ static area_malloc_pool_stats stats_of(const void *pool)
 	return stats;
 }
 
-/* Bytes a block of size takes out of the heap (src/debug/debug_block.h's
+/* Bytes a block of size takes out of the heap (src/format/debug_block.h's
  * layout at stack_depth 1: 48 bytes of header and leading canary, then a
  * user area of at least 32 bytes holding the size and >= 8 canary bytes,
  * 16-aligned). */

@@ -1,6 +1,6 @@
 /*
  * test_debug_block.c - the debug block layout and its validator
- * (src/debug/debug_block.c): the geometry each stack_depth gives, and what
+ * (src/format/debug_block.c): the geometry each stack_depth gives, and what
  * debug_block_check() finds in a block built in a plain buffer. Every
  * operation is followed by the check; every damage is a single byte.
  *
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "debug/debug_block.h"
+#include "format/debug_block.h"
 #include "support/check_main.h"
 
 #define BUFFER_BYTES 4096

@@ -1,5 +1,5 @@
 /*
- * test_options.c - the AREA_MALLOC_OPTIONS parser (src/debug/options.c,
+ * test_options.c - the AREA_MALLOC_OPTIONS parser (src/format/options.c,
  * compiled into this test): defaults, every key with good values, bad
  * values and unknown keys (refused with exactly one warning each, the old
  * value kept), the ':'/quote syntax, format -> parse round trips, and a
@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "debug/options.h"
+#include "format/options.h"
 #include "support/check_main.h"
 
 #define MAX_KEPT_WARNINGS 8
@@ -440,7 +440,7 @@ static bool contains_one_of(const char *text, const char *alternatives)
  * The warning tells what would have been accepted; for a number beyond its
  * range, that includes the bound it broke.
  *
- * MODULE BUG (reported, src/debug/options.c is not ours to fix): the help
+ * MODULE BUG (reported, src/format/options.c is not ours to fix): the help
  * texts of quarantine_bytes (max 1024g), max_reports (max 4294967295),
  * fail_nth and fail_seed (max 18446744073709551615), fail_pool (max
  * 2147483647) and exitcode (0 to 255) do not state their ranges, so those

@@ -1,5 +1,5 @@
 /*
- * test_pool_log.c - the pool allocation log (src/debug/pool_log.c and the
+ * test_pool_log.c - the pool allocation log (src/format/pool_log.c and the
  * append in pool_log.h): a ring of the last N events, appended without a
  * division, that stays inside its ring even when a wild write has damaged
  * its slot cursor. pool_log_validate() runs after every append.
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "debug/pool_log.h"
+#include "format/pool_log.h"
 #include "support/check_main.h"
 
 #define GUARD_BYTE 0xa5

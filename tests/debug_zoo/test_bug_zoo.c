@@ -52,7 +52,7 @@
 #include <drivers/area_malloc.h>
 #include <drivers/area_malloc_debug.h>
 
-/* The block layout with stack_depth=1 (src/debug/debug_block.h): a 40-byte
+/* The block layout with stack_depth=1 (src/format/debug_block.h): a 40-byte
  * header, then an 8-byte leading canary (a quarantined block's link), the
  * user bytes 48 bytes into the chunk payload. */
 #define HEADER_START (-48)
@@ -2393,7 +2393,7 @@ START_TEST(known_bug_pointer_into_own_pool_metadata)
 END_TEST
 
 /*
- * Was a bug (src/debug/debug_block.c, debug_block_set_next, called by
+ * Was a bug (src/format/debug_block.c, debug_block_set_next, called by
  * quarantine_push): a write into the free record of the newest quarantined
  * block is found by a check, but the next free re-seals that record (to link
  * the new block) without verifying it first, so the damage is laundered: no

@@ -45,7 +45,7 @@
 #include <drivers/area_malloc_debug.h>
 
 #include "fuzz_target.h"
-#include "node/node_format.h"
+#include "format/node_format.h"
 
 #define NOINLINE __attribute__((noinline))
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)

@@ -47,7 +47,7 @@
 #include "fuzz_target.h"
 #include "node/json_check.h"
 #include "node/node_commands.h"
-#include "node/node_format.h"
+#include "format/node_format.h"
 
 #define FILE_MAX ((uint64_t)16 << 20)
 #define MAX_EXTENTS 512

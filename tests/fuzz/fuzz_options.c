@@ -1,6 +1,6 @@
 /*
  * fuzz_options.c - libFuzzer target: the debug module's option parser
- * (src/debug/options.c) and the suppressions file its reporter loads and
+ * (src/format/options.c) and the suppressions file its reporter loads and
  * matches (src/debug/report.c), both linked straight in.
  *
  * Input: the AREA_MALLOC_OPTIONS text, a NUL byte, then the content of a
@@ -36,7 +36,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "debug/options.h"
+#include "format/options.h"
 #include "debug/report.h"
 #include "fuzz_target.h"
 #include "node/json_check.h"

@@ -18,7 +18,7 @@
  * report); the debug module reported exactly the expected kinds, addresses,
  * sizes and pools through the companion's report hook, and the release
  * module printed exactly its one dprintf line (for what it detects cheaply:
- * see src/release/area_malloc_module.c); every other block in every pool
+ * see src/modules/release/area_malloc_module.c); every other block in every pool
  * holds every byte; every pool validates (check_pool and the "check"
  * debugger command) with live blocks, bytes and error counters exactly as
  * the world accounts them; and afterwards every pool still allocates,

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "debug/symbolize.h"
+#include "format/symbolize.h"
 #include "node_fixture.h"
 
 #define PAGE 4096

@@ -20,9 +20,9 @@
 #include <sys/types.h>
 
 #include "core/heap.h"
-#include "debug/debug_block.h"
-#include "debug/pool_log.h"
-#include "node/node_format.h"
+#include "format/debug_block.h"
+#include "format/pool_log.h"
+#include "format/node_format.h"
 
 struct fixture_node {
 	char node_dir[PATH_MAX];	/* NODE_DIR */

@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "debug/symbolize.h"
+#include "format/symbolize.h"
 #include "json_check.h"
 #include "node/node_commands.h"
 #include "node/node_reader.h"

@@ -1,4 +1,4 @@
-# tests/node_writer: the writer side of the debug node (src/node/node_writer.c
+# tests/node_writer: the writer side of the debug node (src/debug/node_writer.c
 # and the node parts of src/debug/debug_pool.c). test_node_writer is a driver
 # reaching the staged debug module through get_module(), with node_dir in a
 # private temporary directory; it forks its own driver children (no helper

@@ -1,6 +1,6 @@
 /*
  * test_node_writer.c - the writer side of the debug node: what a process
- * running the debug module publishes under node_dir (src/node/node_writer.c
+ * running the debug module publishes under node_dir (src/debug/node_writer.c
  * and the node parts of src/debug/debug_pool.c), with which modes, for how
  * long, and what it survives: a refused directory, planted symlinks, a full
  * tmpfs, a reader that dies holding a pool's lock, fork.
@@ -51,7 +51,7 @@
 #include <drivers/area_malloc.h>
 #include <drivers/area_malloc_debug.h>
 
-#include "node/node_format.h"
+#include "format/node_format.h"
 #include "support/check_main.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)

@@ -25,7 +25,7 @@
 #include <OS.h>
 #include <drivers/area_malloc.h>
 
-#include "core/sanitizers.h"
+#include "debug/sanitizers.h"
 #include "pool_test_support.h"
 #include "support/check_main.h"
 #include "support/scale.h"

@@ -1,4 +1,4 @@
-# tests/symbolize: the caller symbolizer (src/debug/symbolize.c over libdwfl),
+# tests/symbolize: the caller symbolizer (src/format/symbolize.c over libdwfl),
 # compiled straight into the test. The test is linked without -rdynamic: its
 # static functions are in .symtab only. It dlopen()s two check-only libraries
 # from this folder's .libs (a C one and a C++ one, with -g) and runs
@@ -13,13 +13,13 @@ SYMBOLIZE_TEST_LIBRARY_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -r
 check_PROGRAMS += tests/symbolize/test_symbolize
 TESTS += tests/symbolize/test_symbolize
 tests_symbolize_test_symbolize_SOURCES = tests/symbolize/test_symbolize.c tests/symbolize/probe.h \
-	src/debug/symbolize.c src/debug/symbolize.h
+	src/format/symbolize.c src/format/symbolize.h
 tests_symbolize_test_symbolize_CFLAGS = $(CHECK_TEST_CFLAGS) $(DW_CFLAGS) $(SYMBOLIZE_TEST_DEBUG_CFLAGS)
 tests_symbolize_test_symbolize_LDADD = $(DW_LIBS) $(CHECK_TEST_LIBS) -ldl
 
 check_PROGRAMS += tests/symbolize/symbolize_victim
 tests_symbolize_symbolize_victim_SOURCES = tests/symbolize/victim.c tests/symbolize/probe.h \
-	src/debug/symbolize.c src/debug/symbolize.h
+	src/format/symbolize.c src/format/symbolize.h
 tests_symbolize_symbolize_victim_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS) $(SYMBOLIZE_TEST_DEBUG_CFLAGS) -fno-pie
 tests_symbolize_symbolize_victim_LDFLAGS = $(AM_LDFLAGS) -Wc,-no-pie
 tests_symbolize_symbolize_victim_LDADD = $(DW_LIBS) -ldl

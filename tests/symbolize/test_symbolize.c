@@ -1,5 +1,5 @@
 /*
- * test_symbolize.c - Check suite for the caller symbolizer (src/debug/symbolize.c).
+ * test_symbolize.c - Check suite for the caller symbolizer (src/format/symbolize.c).
  *
  * Role
  *   Symbolizes call sites whose function, file and line are known (probe.h):
@@ -21,7 +21,7 @@
  */
 #include "config.h"
 
-#include "debug/symbolize.h"
+#include "format/symbolize.h"
 #include "probe.h"
 #include "support/check_main.h"
 

@@ -14,7 +14,7 @@
  */
 #include "config.h"
 
-#include "debug/symbolize.h"
+#include "format/symbolize.h"
 #include "probe.h"
 
 #include <inttypes.h>

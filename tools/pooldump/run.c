@@ -51,7 +51,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "debug/options.h"
+#include "format/options.h"
 #include "junit.h"
 #include "report_files.h"
 #include "report_json.h"

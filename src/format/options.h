@@ -6,8 +6,8 @@
  * warning each (naming the valid keys, or the accepted values and the
  * default used) and never stop the driver.
  */
-#ifndef AREA_MALLOC_DEBUG_OPTIONS_H
-#define AREA_MALLOC_DEBUG_OPTIONS_H
+#ifndef AREA_MALLOC_FORMAT_OPTIONS_H
+#define AREA_MALLOC_FORMAT_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,4 +59,4 @@ int debug_options_parse(const char *text, struct debug_options *options,
 /* Writes the options as AREA_MALLOC_OPTIONS text (for dumps and reports). */
 size_t debug_options_format(const struct debug_options *options, char *buffer, size_t size);
 
-#endif /* AREA_MALLOC_DEBUG_OPTIONS_H */
+#endif /* AREA_MALLOC_FORMAT_OPTIONS_H */

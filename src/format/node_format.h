@@ -2,7 +2,7 @@
  * node_format.h - the debug node: what a process running the debug module
  * publishes under NODE_DIR/PID/ so that pooldump can read its pools, live
  * or after the process died. This header is the contract between the
- * writer (the debug module, src/node/node_writer.c) and every reader
+ * writer (the debug module, src/debug/node_writer.c) and every reader
  * (src/node/node_reader.c, pooldump); change it only with the version.
  *
  *   NODE_DIR/                  option node_dir, default /dev/shm/area_malloc-UID, mode 0700
@@ -22,7 +22,7 @@
  *   guard_offset      one page mapped PROT_NONE in the process (still a page of the file)
  *   heap_offset       the heap: struct heap, then the blocks (heap_walk_image)
  *
- * Blocks are debug blocks (src/debug/debug_block.h) with the layout and key
+ * Blocks are debug blocks (src/format/debug_block.h) with the layout and key
  * recorded in the process file. All integers are the writer's native byte
  * order (readers check the magic, which is byte-order sensitive).
  *
@@ -35,14 +35,14 @@
  * pthread_mutex_consistent) for one bounded copy, and must say so when it
  * gives up and uses an inconsistent copy.
  */
-#ifndef AREA_MALLOC_NODE_FORMAT_H
-#define AREA_MALLOC_NODE_FORMAT_H
+#ifndef AREA_MALLOC_FORMAT_NODE_FORMAT_H
+#define AREA_MALLOC_FORMAT_NODE_FORMAT_H
 
 #include <stdint.h>
 
 #include <drivers/area_malloc_debug.h>
 
-#include "debug/symbolize.h"
+#include "format/symbolize.h"
 
 #define NODE_FORMAT_VERSION 2
 #define NODE_PROCESS_MAGIC "AMPROC01" /* 8 bytes, no NUL */
@@ -119,4 +119,4 @@ struct node_pool_descriptor {
 	uint8_t reserved[64];
 };
 
-#endif /* AREA_MALLOC_NODE_FORMAT_H */
+#endif /* AREA_MALLOC_FORMAT_NODE_FORMAT_H */

@@ -30,7 +30,7 @@
  */
 #include "config.h"
 
-#include "debug/symbolize.h"
+#include "format/symbolize.h"
 
 #include <dlfcn.h>
 #include <elf.h>

@@ -29,8 +29,8 @@
  *   (dl_iterate_phdr, and one dlopen of libstdc++ for demangling), so do not
  *   symbolize from an ELF constructor run by dlopen() in another thread.
  */
-#ifndef AREA_MALLOC_DEBUG_SYMBOLIZE_H
-#define AREA_MALLOC_DEBUG_SYMBOLIZE_H
+#ifndef AREA_MALLOC_FORMAT_SYMBOLIZE_H
+#define AREA_MALLOC_FORMAT_SYMBOLIZE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -151,4 +151,4 @@ const char *symbol_format(const struct symbol_info *info, char *buf, size_t size
  */
 size_t symbolizer_list_self_images(struct symbolizer_image_record *records, size_t max);
 
-#endif /* AREA_MALLOC_DEBUG_SYMBOLIZE_H */
+#endif /* AREA_MALLOC_FORMAT_SYMBOLIZE_H */

@@ -5,7 +5,7 @@
  */
 #include "config.h"
 
-#include "debug/pool_log.h"
+#include "format/pool_log.h"
 
 size_t pool_log_bytes(size_t capacity)
 {

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "debug/debug_block.h"
+#include "format/debug_block.h"
 
 #define MIN_USER_AREA 32 /* room for the free record when quarantined */
 

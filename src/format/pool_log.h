@@ -13,8 +13,8 @@
  *
  * Locking: the owning pool's lock.
  */
-#ifndef AREA_MALLOC_DEBUG_POOL_LOG_H
-#define AREA_MALLOC_DEBUG_POOL_LOG_H
+#ifndef AREA_MALLOC_FORMAT_POOL_LOG_H
+#define AREA_MALLOC_FORMAT_POOL_LOG_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -90,4 +90,4 @@ size_t pool_log_newest(const struct pool_log *log, const void *address, size_t m
 
 const char *pool_log_op_name(uint8_t op);
 
-#endif /* AREA_MALLOC_DEBUG_POOL_LOG_H */
+#endif /* AREA_MALLOC_FORMAT_POOL_LOG_H */

@@ -39,10 +39,10 @@
 
 #include <KernelExport.h>
 
-#include "debug/symbolize.h"
+#include "format/symbolize.h"
 #include "kernel/lock.h"
-#include "node/node_format.h"
-#include "node/node_writer.h"
+#include "format/node_format.h"
+#include "debug/node_writer.h"
 
 #define MAX_IMAGES 512
 #define RESERVE_STEP (1u << 20)

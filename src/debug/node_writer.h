@@ -12,8 +12,8 @@
  * Locking: writer_lock protects the writer's state and the process file.
  * Pool files are written only by their pool's operations (pool lock).
  */
-#ifndef AREA_MALLOC_NODE_WRITER_H
-#define AREA_MALLOC_NODE_WRITER_H
+#ifndef AREA_MALLOC_DEBUG_NODE_WRITER_H
+#define AREA_MALLOC_DEBUG_NODE_WRITER_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,8 +21,8 @@
 
 #include <OS.h>
 
-#include "debug/debug_block.h"
-#include "debug/options.h"
+#include "format/debug_block.h"
+#include "format/options.h"
 
 /* Publishes this process's node; false (after one warning) when there is none. */
 bool node_writer_start(const struct debug_options *options, const struct debug_layout *layout);
@@ -65,4 +65,4 @@ void node_writer_note_caller(uintptr_t pc);
  * fork_nodes=1, start the child's own). */
 void node_writer_forked_child(void);
 
-#endif /* AREA_MALLOC_NODE_WRITER_H */
+#endif /* AREA_MALLOC_DEBUG_NODE_WRITER_H */

@@ -30,12 +30,12 @@
 #include <drivers/area_malloc_debug.h>
 
 #include "debug/debug_pool.h"
-#include "debug/options.h"
+#include "format/options.h"
 #include "debug/report.h"
 #include "kernel/exit_hook.h"
 #include "kernel/lock.h"
 #include "node/node_commands.h"
-#include "node/node_writer.h"
+#include "debug/node_writer.h"
 
 static mutex init_lock = MUTEX_INITIALIZER("area_malloc debug init");
 static int init_count;

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "debug/options.h"
+#include "format/options.h"
 
 enum option_type {
 	OPTION_BOOL,

@@ -35,8 +35,8 @@
  *
  * Locking: none here; callers hold the owning pool's lock.
  */
-#ifndef AREA_MALLOC_DEBUG_BLOCK_H
-#define AREA_MALLOC_DEBUG_BLOCK_H
+#ifndef AREA_MALLOC_FORMAT_DEBUG_BLOCK_H
+#define AREA_MALLOC_FORMAT_DEBUG_BLOCK_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -194,4 +194,4 @@ struct debug_block_header *debug_block_quarantine_next(const struct debug_layout
 void debug_block_owner(const struct debug_layout *layout, const struct debug_block_header *header,
 	area_malloc_owner *owner);
 
-#endif /* AREA_MALLOC_DEBUG_BLOCK_H */
+#endif /* AREA_MALLOC_FORMAT_DEBUG_BLOCK_H */

@@ -1,0 +1,19 @@
+# src/format: what the debug build writes and its readers read, below both
+# (src/debug writes it, src/node reads it): the debug block layout and its
+# validator, the pool log, the node file format, the error-kind table, the
+# options, and the symbolizer that names recorded callers. Depends on the
+# allocator core only for the heap's own layout (node_format.h).
+
+noinst_LTLIBRARIES += libamformat.la
+libamformat_la_SOURCES = \
+	src/format/debug_block.c \
+	src/format/debug_block.h \
+	src/format/node_format.h \
+	src/format/options.c \
+	src/format/options.h \
+	src/format/pool_log.c \
+	src/format/pool_log.h \
+	src/format/symbolize.c \
+	src/format/symbolize.h
+libamformat_la_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS)
+libamformat_la_LIBADD = $(DW_LIBS)
