@@ -1,14 +1,16 @@
 # The allocator core shared by the release and debug module builds: the
-# TLSF heap, the pool-id registry and the pool layer (area, lock, statistics).
+# TLSF heap, the pool-id registry, the pool layer (area, lock, statistics),
+# fork handling and the release build's thread caches.
 
 noinst_LTLIBRARIES += libamcore.la
 libamcore_la_SOURCES = \
 	src/core/heap.c \
 	src/core/heap.h \
-	src/debug/sanitizers.h \
 	src/core/pool_registry.c \
 	src/core/pool_registry.h \
 	src/core/pool.c \
 	src/core/pool.h \
+	src/core/pool_fork.c \
+	src/core/pool_fork.h \
 	src/core/thread_cache.c \
 	src/core/thread_cache.h

@@ -20,7 +20,6 @@
 
 #include "core/pool.h"
 #include "core/pool_registry.h"
-#include "core/thread_cache.h"
 #include "kernel/area_internal.h"
 
 #define POOL_HEADER_BYTES ((sizeof(struct pool) + 63) & ~(size_t)63)
@@ -142,26 +141,21 @@ void pool_destroy(struct pool *pool)
 void pool_get_stats(struct pool *pool, struct pool_stats *stats)
 {
 	struct heap_stats heap_stats;
-	struct thread_cache_totals cached = { 0, 0, 0, 0 };
 	bool locked;
 
-	/* cached blocks are used in the heap but free for whoever asks */
-	thread_cache_add_totals(pool, &cached);
 	locked = pool_lock(pool);
 	heap_get_stats(pool->heap, &heap_stats);
-	if (cached.bytes > heap_stats.used_bytes || cached.blocks > heap_stats.used_blocks)
-		cached.bytes = cached.blocks = 0; /* moved between the two looks */
 	stats->area = pool->area;
 	stats->base = pool->base;
 	stats->area_size = pool->area_size;
 	stats->requested_size = pool->requested_size;
 	stats->capacity = heap_stats.capacity_bytes;
-	stats->used = heap_stats.used_bytes - cached.bytes;
+	stats->used = heap_stats.used_bytes;
 	stats->peak = heap_stats.peak_used_bytes;
 	stats->largest_free = heap_stats.largest_free;
-	stats->live_blocks = heap_stats.used_blocks - cached.blocks;
-	stats->allocations = pool->allocations + cached.allocations;
-	stats->frees = pool->frees + cached.frees;
+	stats->live_blocks = heap_stats.used_blocks;
+	stats->allocations = pool->allocations;
+	stats->frees = pool->frees;
 	stats->failed_requests = pool->failed_requests;
 	pool_unlock(pool, locked);
 }
@@ -194,7 +188,7 @@ bool pool_validate(struct pool *pool, const char **why)
 
 struct containing_search {
 	const void *address;
-	struct pool *found;
+	const void *id;
 };
 
 static void check_containing(struct pool *pool, const void *id, void *context)
@@ -202,40 +196,15 @@ static void check_containing(struct pool *pool, const void *id, void *context)
 	struct containing_search *search = context;
 	const char *address = search->address;
 
-	(void)id;
 	if (address >= (const char *)pool->base
 		&& address < (const char *)pool->base + pool->area_size)
-		search->found = pool;
+		search->id = id;
 }
 
-struct pool *pool_containing(const void *address)
+const void *pool_id_containing(const void *address)
 {
 	struct containing_search search = { address, NULL };
 
 	pool_registry_for_each(check_containing, &search);
-	return search.found;
-}
-
-static void lock_pool_for_fork(struct pool *pool, const void *id, void *context)
-{
-	(void)id;
-	(void)context;
-	mutex_lock(&pool->lock);
-}
-
-static void unlock_pool_after_fork(struct pool *pool, const void *id, void *context)
-{
-	(void)id;
-	(void)context;
-	mutex_unlock(&pool->lock);
-}
-
-void pool_lock_all_held(void)
-{
-	pool_registry_for_each_held(lock_pool_for_fork, NULL);
-}
-
-void pool_unlock_all_held(void)
-{
-	pool_registry_for_each_held(unlock_pool_after_fork, NULL);
+	return search.id;
 }

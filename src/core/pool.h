@@ -18,7 +18,7 @@
  *
  * Locking: pool->lock (a sleeping lock) protects the heap and the counters.
  * Blocks in thread caches (thread_cache.h) are live in the heap but free for
- * the statistics, which pool_get_stats() reports.
+ * the statistics, which thread_cache_get_pool_stats() reports.
  * A process that has only one thread skips it, as glibc does
  * (__libc_single_threaded), since nothing can race; pool_lock() returns
  * whether it locked, and pool_unlock() takes that answer, so a pair always
@@ -125,7 +125,8 @@ static inline void pool_unlock(struct pool *pool, bool locked)
 		mutex_unlock(&pool->lock);
 }
 
-/* Reads the pool's statistics under its lock. */
+/* Reads the pool's statistics under its lock, as the heap sees them (the
+ * release build's caches: thread_cache_get_pool_stats()). */
 void pool_get_stats(struct pool *pool, struct pool_stats *stats);
 
 /*
@@ -135,14 +136,10 @@ void pool_get_stats(struct pool *pool, struct pool_stats *stats);
 bool pool_validate(struct pool *pool, const char **why);
 
 /*
- * fork(): with the registry's lock held (pool_registry_fork_prepare), takes
- * or gives back every live pool's lock, so that a child never inherits one
- * that a thread it does not have held in the middle of an operation.
+ * The id of the live pool whose area contains address, or NULL. The pool
+ * may be deleted as soon as this returns: acquire the id (the registry)
+ * before touching the pool.
  */
-void pool_lock_all_held(void);
-void pool_unlock_all_held(void);
-
-/* The pool whose area contains address, among live pools, or NULL. */
-struct pool *pool_containing(const void *address);
+const void *pool_id_containing(const void *address);
 
 #endif /* AREA_MALLOC_CORE_POOL_H */

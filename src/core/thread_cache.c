@@ -442,21 +442,47 @@ void thread_cache_detach_pool(struct pool *pool)
 	mutex_unlock(&cache_lock);
 }
 
-void thread_cache_add_totals(struct pool *pool, struct thread_cache_totals *totals)
+/* What the caches of a pool hold now. */
+struct cache_totals {
+	size_t bytes;	/* chunk bytes, overhead included, as the heap counts them */
+	size_t blocks;
+	uint64_t allocations;	/* served from a cache */
+	uint64_t frees;		/* taken into a cache */
+};
+
+static struct cache_totals pool_cache_totals(struct pool *pool)
 {
+	struct cache_totals totals = { 0, 0, 0, 0 };
+
 	if (first_cache(pool) == NULL)
-		return;
+		return totals;
 	mutex_lock(&cache_lock);
 	for (struct thread_cache *cache = first_cache(pool); cache != NULL;
 		cache = cache->pool_next) {
 		take_busy(cache);
-		totals->bytes += cache->bytes;
-		totals->blocks += cache->blocks;
-		totals->allocations += cache->allocations;
-		totals->frees += cache->frees;
+		totals.bytes += cache->bytes;
+		totals.blocks += cache->blocks;
+		totals.allocations += cache->allocations;
+		totals.frees += cache->frees;
 		give_busy(cache);
 	}
 	mutex_unlock(&cache_lock);
+	return totals;
+}
+
+void thread_cache_get_pool_stats(struct pool *pool, struct pool_stats *stats)
+{
+	/* the caches are read first, without the pool's lock (lock order) */
+	struct cache_totals cached = pool_cache_totals(pool);
+
+	pool_get_stats(pool, stats);
+	if (cached.bytes > stats->used || cached.blocks > stats->live_blocks)
+		cached.bytes = cached.blocks = 0; /* moved between the two looks */
+	/* cached blocks are used in the heap but free for whoever asks */
+	stats->used -= cached.bytes;
+	stats->live_blocks -= cached.blocks;
+	stats->allocations += cached.allocations;
+	stats->frees += cached.frees;
 }
 
 void thread_cache_shutdown(void)

@@ -51,16 +51,13 @@ bool thread_cache_drain_pool(struct pool *pool);
  * go with the area). Call after its id was retired, before destroying it. */
 void thread_cache_detach_pool(struct pool *pool);
 
-/* What the caches of a pool hold now, for its statistics. */
-struct thread_cache_totals {
-	size_t bytes;	/* chunk bytes, overhead included, as the heap counts them */
-	size_t blocks;
-	uint64_t allocations;	/* served from a cache */
-	uint64_t frees;		/* taken into a cache */
-};
-
-/* Adds the pool's cache totals to *totals. Call without the pool's lock. */
-void thread_cache_add_totals(struct pool *pool, struct thread_cache_totals *totals);
+/*
+ * The pool's statistics (pool_get_stats) with its cached blocks counted as
+ * free and the caches' allocations and frees added. Call without the pool's
+ * lock (it takes the caches' lock, then the pool's).
+ */
+struct pool_stats;
+void thread_cache_get_pool_stats(struct pool *pool, struct pool_stats *stats);
 
 /*
  * The module is being put away (no thread uses it): every cache is given

@@ -1,14 +1,26 @@
 # src/debug: the debug allocator: every call checked, blocks tagged and
 # quarantined, pools published in the debug node, misuse reported. Linked
 # only into the debug module (src/modules/debug); writes what src/format
-# describes, never reads a node (that is src/node's job).
+# describes, never reads a node (that is src/node's job). One concern a
+# file: debug_internal.h lists them.
 
 noinst_LTLIBRARIES += libamdebug.la
 libamdebug_la_SOURCES = \
+	src/debug/debug_alloc.c \
+	src/debug/debug_fork.c \
+	src/debug/debug_internal.h \
 	src/debug/debug_pool.c \
 	src/debug/debug_pool.h \
+	src/debug/debugger_views.c \
+	src/debug/fault_injection.c \
+	src/debug/leaks.c \
 	src/debug/node_writer.c \
 	src/debug/node_writer.h \
+	src/debug/owner.c \
+	src/debug/pending.c \
+	src/debug/pointer_check.c \
+	src/debug/pool_check.c \
+	src/debug/quarantine.c \
 	src/debug/report.c \
 	src/debug/report.h \
 	src/debug/sanitizers.h \

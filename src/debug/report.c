@@ -36,7 +36,7 @@ struct duplicate_entry {
 	uint64_t key;
 	uint64_t count;
 	char site[160];
-	const char *kind;
+	enum error_kind kind;
 };
 
 struct suppression {
@@ -325,7 +325,7 @@ static uint64_t duplicate_key(const struct error_report *report)
 {
 	uint64_t key = 1469598103934665603ull;
 
-	for (const char *c = report->kind; *c != '\0'; c++)
+	for (const char *c = error_kind_name(report->kind); *c != '\0'; c++)
 		key = (key ^ (unsigned char)*c) * 1099511628211ull;
 	key = (key ^ (report->detected_by != NULL ? report->detected_by->frames[0] : 0))
 		* 1099511628211ull;
@@ -364,7 +364,7 @@ static void fill_public_report(const struct error_report *report, const char *te
 	area_malloc_report *out)
 {
 	memset(out, 0, sizeof(*out));
-	out->kind = report->kind;
+	out->kind = error_kind_name(report->kind);
 	out->address = report->address;
 	out->size = report->size;
 	out->pool_id = report->pool.id;
@@ -416,7 +416,9 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 {
 	char frame[2048];
 
-	fprintf(out, "==%d==ERROR: area_malloc: %s on address %p", (int)getpid(), report->kind,
+	const struct error_kind_info *kind = error_kind_info(report->kind);
+
+	fprintf(out, "==%d==ERROR: area_malloc: %s %p", (int)getpid(), kind->headline,
 		report->address);
 	if (report->size_known)
 		fprintf(out, " (%zu-byte block)", report->size);
@@ -455,7 +457,7 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 				format_frame_locked((uintptr_t)event->caller, frame, sizeof(frame)));
 		}
 	}
-	fprintf(out, "SUMMARY: area_malloc: %s", report->kind);
+	fprintf(out, "SUMMARY: area_malloc: %s", kind->name);
 	if (summary_site(report) != 0)
 		fprintf(out, " %s", format_frame_locked(summary_site(report), frame, sizeof(frame)));
 	if (report->pool_known)
@@ -464,7 +466,7 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 
 	if (options != NULL && options->report_format == REPORT_FORMAT_JSON) {
 		fprintf(out, "{\"kind\":");
-		json_string(out, report->kind);
+		json_string(out, kind->name);
 		fprintf(out, ",\"pid\":%d,\"operation\":\"%s\",\"address\":\"%p\"", (int)getpid(),
 			report->what, report->address);
 		if (report->size_known)
@@ -592,7 +594,8 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 	test = check_test_locked(strcmp(report->when, "at exit") == 0);
 	out = open_memstream(&text, &length);
 	if (out != NULL && blocks > 0) {
-		fprintf(out, "==%d==ERROR: area_malloc: detected memory leaks\n", (int)getpid());
+		fprintf(out, "==%d==ERROR: area_malloc: %s\n", (int)getpid(),
+			error_kind_info(ERROR_LEAK)->headline);
 		print_pool(out, "in", &report->pool);
 		fprintf(out, "found %s\n", report->when);
 		for (size_t g = 0; g < report->group_count; g++) {
@@ -614,7 +617,9 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 		fprintf(out, "\nSUMMARY: area_malloc: %zu byte(s) leaked in %zu allocation(s).\n",
 			bytes, blocks);
 		if (options != NULL && options->report_format == REPORT_FORMAT_JSON) {
-			fprintf(out, "{\"kind\":\"detected memory leaks\",\"pid\":%d", (int)getpid());
+			fprintf(out, "{\"kind\":");
+			json_string(out, error_kind_name(ERROR_LEAK));
+			fprintf(out, ",\"pid\":%d", (int)getpid());
 			json_pool(out, "pool", &report->pool);
 			fprintf(out, ",\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":%zu,"
 				"\"groups\":[", report->when, bytes, blocks);
@@ -646,7 +651,7 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 		return 0;
 	}
 	memset(&public_report, 0, sizeof(public_report));
-	public_report.kind = "detected memory leaks";
+	public_report.kind = error_kind_name(ERROR_LEAK);
 	public_report.pool_id = report->pool.id;
 	public_report.pool_area = report->pool.area;
 	public_report.pool_name = report->pool.name;
@@ -682,7 +687,8 @@ void reporter_print_totals(void)
 			continue;
 		length = snprintf(line, sizeof(line),
 			"==%d==area_malloc: %" PRIu64 " more report(s) of %s from %s, not printed "
-			"(identical to the first)\n", (int)getpid(), entry->count, entry->kind,
+			"(identical to the first)\n", (int)getpid(), entry->count,
+			error_kind_name(entry->kind),
 			entry->site);
 		write_out(line, (size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
 		duplicates[i].count = 0;

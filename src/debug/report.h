@@ -28,6 +28,7 @@
 
 #include <drivers/area_malloc_debug.h>
 
+#include "format/error_kind.h"
 #include "format/options.h"
 #include "format/pool_log.h"
 
@@ -42,7 +43,7 @@ struct report_pool {
 };
 
 struct error_report {
-	const char *kind;		/* "double-free", ... */
+	enum error_kind kind;
 	const char *what;		/* "free", "realloc", "malloc", "delete_pool", "check" */
 	const void *address;
 	size_t size;			/* requested size of the block; 0 if unknown */

@@ -8,6 +8,8 @@ noinst_LTLIBRARIES += libamformat.la
 libamformat_la_SOURCES = \
 	src/format/debug_block.c \
 	src/format/debug_block.h \
+	src/format/error_kind.c \
+	src/format/error_kind.h \
 	src/format/node_format.h \
 	src/format/options.c \
 	src/format/options.h \

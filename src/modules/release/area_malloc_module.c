@@ -27,7 +27,6 @@
  */
 #include "config.h"
 
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +35,7 @@
 #include <drivers/area_malloc.h>
 
 #include "core/pool.h"
+#include "core/pool_fork.h"
 #include "core/pool_registry.h"
 #include "core/thread_cache.h"
 
@@ -209,7 +209,7 @@ static void print_pool_line(struct pool *pool, const void *id, void *context)
 	struct pool_stats stats;
 
 	(void)context;
-	pool_get_stats(pool, &stats);
+	thread_cache_get_pool_stats(pool, &stats);
 	kprintf("pool %d: id: %p; base: %p; size: %zu; used: %zu; peak: %zu; free: %zu; "
 		"blocks: %zu; failed: %llu; creator: %p\n",
 		(int)stats.area, id, stats.base, stats.area_size, stats.used, stats.peak,
@@ -340,55 +340,19 @@ static int check_pools(int argc, char **argv)
 	return result.broken != 0;
 }
 
-/*
- * fork(): as glibc does for its arenas, every pool's lock is taken around
- * fork(), so a child never inherits a lock that a thread it does not have
- * held in the middle of a heap operation; in the lock order: the registry,
- * the thread caches, the pools.
- */
-static bool fork_pools_locked;
-
-static void reinit_pool_lock(struct pool *pool, const void *id, void *context)
-{
-	(void)id;
-	(void)context;
-	mutex_init(&pool->lock, POOL_AREA_NAME);
-}
-
-static void before_fork(void)
-{
-	pool_registry_fork_prepare();
-	thread_cache_fork_prepare();
-	fork_pools_locked = !__libc_single_threaded;
-	if (fork_pools_locked)
-		pool_lock_all_held();
-}
-
-static void after_fork_in_parent(void)
-{
-	if (fork_pools_locked)
-		pool_unlock_all_held();
-	thread_cache_fork_parent();
-	pool_registry_fork_parent();
-}
-
-static void after_fork_in_child(void)
-{
-	pool_registry_for_each_held(reinit_pool_lock, NULL);
-	thread_cache_fork_child();
-	pool_registry_fork_child();
-}
-
-/* Once per load of this image: glibc drops the handlers when it is unloaded. */
-static bool fork_handlers_registered;
+/* fork(): the core's handlers (pool_fork.h) with the caches' lock taken
+ * between the registry's and the pools' (the lock order). */
+static const struct pool_fork_hooks fork_hooks = {
+	.prepare = thread_cache_fork_prepare,
+	.parent = thread_cache_fork_parent,
+	.child_end = thread_cache_fork_child,
+};
 
 static status_t std_ops(int32 op, ...)
 {
 	switch (op) {
 	case B_MODULE_INIT:
-		if (!fork_handlers_registered)
-			fork_handlers_registered = pthread_atfork(before_fork, after_fork_in_parent,
-				after_fork_in_child) == 0;
+		pool_fork_install(&fork_hooks);
 		/* A name taken by another module only costs us the command. */
 		add_debugger_command("pools", dump_pools, "List area_malloc pools");
 		add_debugger_command("pool", dump_pool, "Show one area_malloc pool: pool <pool id>");

@@ -1,0 +1,332 @@
+/*
+ * debug_alloc.c - malloc, calloc, realloc and free of the debug build:
+ * every block gets an owner tag and canaries (format/debug_block.h), every
+ * call a place in the pool's sequence and log, every freed block the
+ * quarantine (quarantine.c); a pointer is freed only after pointer_check.c
+ * found it a live block of the pool.
+ *
+ * POSIX rules as in the release build: malloc(0) returns a unique pointer,
+ * calloc refuses n * size overflow, realloc(NULL, n) allocates,
+ * realloc(p, 0) frees and returns NULL, a failed realloc leaves the block as
+ * it was, free(pool, NULL) does nothing. realloc_move=1 always moves.
+ *
+ * Invariants: D3 (debug_internal.h): used_bytes and live_blocks change with
+ * every block that becomes or stops being LIVE, here and nowhere else.
+ *
+ * Locking: the pool's lock around each call's work on the pool; fault
+ * injection's filters and every report are made without it.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "debug/debug_internal.h"
+#include "debug/debug_pool.h"
+#include "debug/node_writer.h"
+
+/*
+ * Bytes that free space and the quarantine together hold, chunk headers
+ * included: an upper bound of what draining the quarantine can give one
+ * request. free_bytes counts headers; quarantined_bytes does not (it counts
+ * usable bytes), and a quarantined chunk that merges with its neighbour
+ * gives its header to the request too. Leaving those headers out refused a
+ * realloc in place (or a malloc) that needed the last 16 bytes of a merge
+ * with a quarantined neighbour, which the same pool without quarantine
+ * granted.
+ */
+static size_t heap_free_and_held_bytes(struct pool *pool, struct debug_pool *debug)
+{
+	struct heap_stats stats;
+
+	heap_get_stats(pool->heap, &stats);
+	return stats.free_bytes + debug->d.quarantined_bytes
+		+ debug->d.quarantined_blocks * HEAP_BLOCK_OVERHEAD;
+}
+
+/* The pool's LeakSanitizer root region follows its heap's touched mark. */
+static void follow_touched_mark(struct pool *pool)
+{
+	debug_of(pool)->root_region = shadow_pool_reach(pool->base, debug_of(pool)->root_region,
+		heap_touched_end(pool->heap) - (uintptr_t)pool->base, pool->area_size);
+}
+
+/* Allocates a block; with the pool locked. NULL when there is no room. */
+static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
+	area_malloc_owner *owner, enum pool_log_op op, struct pending_list *pending)
+{
+	struct debug_pool *debug = debug_of(pool);
+	size_t bytes = debug_block_chunk_bytes(&debug_layout, size);
+	struct debug_block_header *header = NULL;
+	size_t usable;
+	void *user;
+
+	size_t dirty = 0;
+
+	owner->sequence = debug->next_sequence++;
+	if (bytes != SIZE_MAX && reserve_for(pool, bytes)) {
+		header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
+		if (header == NULL && debug->d.quarantined_blocks > 0
+			&& bytes <= heap_free_and_held_bytes(pool, debug)) {
+			/* freed blocks wait in quarantine: reuse them before failing (but
+			 * keep them as evidence when even that could not help) */
+			quarantine_drain(pool, 0, pending);
+			header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
+		}
+	}
+	if (header == NULL) {
+		debug->d.failed_requests++;
+		log_event(pool, LOG_FAIL, NULL, size, owner);
+		return NULL;
+	}
+	usable = heap_usable_size(pool->heap, header);
+	block_open(header, usable);
+	/* memory never used since the pool was created is zero already: a large
+	 * calloc in a lazy pool commits nothing */
+	if (zeroed && dirty > 0)
+		memset(header, 0, dirty);
+	debug_block_init(&debug_layout, header, usable, size, owner, !zeroed);
+	user = debug_block_user(&debug_layout, header);
+	block_close(header, usable);
+	if (shadow_active)
+		shadow_block_allocated(user, size);
+	follow_touched_mark(pool);
+	debug->d.allocations++;
+	debug->d.live_blocks++;
+	debug->d.used_bytes += size;
+	if (debug->d.used_bytes > debug->d.peak_bytes)
+		debug->d.peak_bytes = debug->d.used_bytes;
+	log_event(pool, op, user, size, owner);
+	return user;
+}
+
+static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t caller,
+	enum pool_log_op op)
+{
+	struct pending_list pending;
+	area_malloc_owner owner;
+	struct pool *pool;
+	void *user = NULL;
+	bool locked;
+
+	pending_init(&pending);
+	capture_owner(&owner, caller);
+	node_writer_note_caller(caller);
+	pool = acquire_or_report(pool_id, op == LOG_CALLOC ? "calloc" : "malloc", NULL, &owner);
+	if (pool == NULL)
+		return NULL;
+	if (fault_injection_applies(pool, caller) && fault_injection_fires()) {
+		locked = debug_lock(pool);
+		debug_of(pool)->d.injected_failures++;
+		log_event(pool, LOG_FAIL, NULL, size, &owner);
+		debug_unlock(pool, locked);
+	} else {
+		locked = debug_lock(pool);
+		user = allocate_locked(pool, size, zeroed, &owner, op, &pending);
+		debug_unlock(pool, locked);
+	}
+	pool_registry_release(pool_id);
+	flush_pending(&pending);
+	return user;
+}
+
+void *debug_malloc(const void *pool_id, size_t size, uintptr_t caller)
+{
+	return allocate(pool_id, size, false, caller, LOG_MALLOC);
+}
+
+void *debug_calloc(const void *pool_id, size_t count, size_t size, uintptr_t caller)
+{
+	size_t total;
+
+	if (__builtin_mul_overflow(count, size, &total))
+		total = SIZE_MAX; /* refused by the size check, counted as failed */
+	return allocate(pool_id, total, true, caller, LOG_CALLOC);
+}
+
+/* Frees a checked live block into the quarantine; with the pool locked. */
+static void free_checked_locked(struct pool *pool, struct debug_block_header *header,
+	size_t usable, area_malloc_owner *owner, struct pending_list *pending)
+{
+	struct debug_pool *debug = debug_of(pool);
+	void *user = debug_block_user(&debug_layout, header);
+
+	owner->sequence = debug->next_sequence++;
+	debug->d.frees++;
+	debug->d.live_blocks--;
+	debug->d.used_bytes -= header->size;
+	log_event(pool, LOG_FREE, user, header->size, owner);
+	debug_block_quarantine(&debug_layout, header, usable, owner);
+	if (shadow_active)
+		shadow_block_freed(user);
+	quarantine_push(pool, header, usable, pending);
+}
+
+/*
+ * The part free and realloc share, for an acquired pool: locks it and checks
+ * ptr. false: ptr lies outside the pool's heap; that was reported (a
+ * cross-pool or invalid free) and the pool released, nothing is held. true:
+ * the pool is locked (*locked); *header is the block, opened for the
+ * module's access, or NULL when ptr is not a live block of the pool (after
+ * a report); end_block_call() follows.
+ */
+static bool lock_and_check(const void *pool_id, struct pool *pool, void *ptr, const char *what,
+	area_malloc_owner *owner, bool *locked, struct debug_block_header **header,
+	size_t *usable, struct pending_list *pending)
+{
+	*locked = debug_lock(pool);
+	if (!heap_contains(pool->heap, ptr)) {
+		debug_unlock(pool, *locked);
+		report_foreign_pointer(pool, ptr, what, owner);
+		pool_registry_release(pool_id);
+		return false;
+	}
+	*header = check_pointer_locked(pool, ptr, what, owner, usable, pending);
+	if (*header == NULL)
+		log_event(pool, LOG_ERROR, ptr, 0, owner);
+	return true;
+}
+
+/* Ends what lock_and_check() began, and makes the reports. */
+static void end_block_call(const void *pool_id, struct pool *pool, bool locked,
+	struct pending_list *pending)
+{
+	debug_unlock(pool, locked);
+	pool_registry_release(pool_id);
+	flush_pending(pending);
+}
+
+void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
+{
+	struct pending_list pending;
+	struct debug_block_header *header;
+	area_malloc_owner owner;
+	struct pool *pool;
+	size_t usable = 0;
+	bool locked;
+
+	if (ptr == NULL)
+		return;
+	pending_init(&pending);
+	capture_owner(&owner, caller);
+	pool = acquire_or_report(pool_id, "free", ptr, &owner);
+	if (pool == NULL
+		|| !lock_and_check(pool_id, pool, ptr, "free", &owner, &locked, &header, &usable,
+			&pending))
+		return;
+	if (header != NULL)
+		free_checked_locked(pool, header, usable, &owner, &pending);
+	end_block_call(pool_id, pool, locked, &pending);
+}
+
+/* Resizes an opened live block in place (the heap already moved its end;
+ * old_usable is the chunk's usable size before). */
+static void resize_block_locked(struct pool *pool, struct debug_block_header *header,
+	size_t old_size, size_t new_size, size_t old_usable)
+{
+	size_t usable = heap_usable_size(pool->heap, header);
+
+	/* Valgrind hides what a shrink gives back: that is free heap memory
+	 * now, so expose it again (and what a growth added) after telling it */
+	if (shadow_active)
+		shadow_block_resized(debug_block_user(&debug_layout, header), old_size, new_size);
+	block_open(header, usable > old_usable ? usable : old_usable);
+	debug_block_resize(&debug_layout, header, usable, new_size);
+	block_close(header, usable);
+	follow_touched_mark(pool);
+}
+
+/* The bookkeeping of a realloc that the heap did in place: counters, the
+ * block's header and canaries, its sequence and log entry. Returns the block. */
+static void *resized_in_place_locked(struct pool *pool, struct debug_block_header *header,
+	size_t size, size_t old_usable, area_malloc_owner *owner)
+{
+	struct debug_pool *debug = debug_of(pool);
+	size_t old_size = header->size;
+	void *user = debug_block_user(&debug_layout, header);
+
+	debug->d.used_bytes = debug->d.used_bytes - old_size + size;
+	if (debug->d.used_bytes > debug->d.peak_bytes)
+		debug->d.peak_bytes = debug->d.used_bytes;
+	resize_block_locked(pool, header, old_size, size, old_usable);
+	owner->sequence = debug->next_sequence++;
+	log_event(pool, LOG_REALLOC, user, size, owner);
+	return user;
+}
+
+/* A realloc that grows, or must move: with the pool locked, header opened. */
+static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *header,
+	void *ptr, size_t size, size_t usable, area_malloc_owner *owner,
+	struct pending_list *pending)
+{
+	size_t bytes = debug_block_chunk_bytes(&debug_layout, size);
+	area_malloc_owner new_owner = *owner;
+	size_t old_size = header->size;
+	void *result;
+
+	if (!debug_options.realloc_move && bytes != SIZE_MAX && reserve_for(pool, bytes)
+		&& heap_resize_in_place(pool->heap, header, bytes))
+		return resized_in_place_locked(pool, header, size, usable, owner);
+	result = allocate_locked(pool, size, false, &new_owner, LOG_REALLOC, pending);
+	/* allocate_locked may have drained the quarantine, never this live block */
+	if (result != NULL) {
+		memcpy(result, ptr, old_size < size ? old_size : size);
+		free_checked_locked(pool, header, usable, owner, pending);
+		return result;
+	}
+	if (!debug_options.realloc_move && bytes != SIZE_MAX
+		&& bytes <= usable + heap_free_and_held_bytes(pool, debug_of(pool))
+		&& (quarantine_drain(pool, 0, pending), reserve_for(pool, bytes))
+		&& heap_resize_in_place(pool->heap, header, bytes)) {
+		/* the pool is out of room, but the block might grow into a
+		 * neighbour waiting in quarantine: the quarantine goes (if
+		 * allocate_locked did not drain it already) and the block grows
+		 * in place after all (allocate_locked counted a failure that was
+		 * not one) */
+		debug_of(pool)->d.failed_requests--;
+		return resized_in_place_locked(pool, header, size, usable, owner);
+	}
+	block_close(header, usable);
+	return NULL;
+}
+
+void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t caller)
+{
+	struct pending_list pending;
+	struct debug_block_header *header;
+	area_malloc_owner owner;
+	struct pool *pool;
+	size_t usable = 0;
+	void *result = NULL;
+	bool locked, may_fail;
+
+	if (ptr == NULL)
+		return allocate(pool_id, size, false, caller, LOG_REALLOC);
+	pending_init(&pending);
+	capture_owner(&owner, caller);
+	pool = acquire_or_report(pool_id, "realloc", ptr, &owner);
+	if (pool == NULL)
+		return NULL;
+	/* before the lock: matching fail_caller symbolizes */
+	may_fail = size != 0 && fault_injection_applies(pool, caller);
+	if (!lock_and_check(pool_id, pool, ptr, "realloc", &owner, &locked, &header, &usable,
+		    &pending))
+		return NULL;
+	if (header == NULL) {
+		/* reported by lock_and_check */
+	} else if (size == 0) {
+		free_checked_locked(pool, header, usable, &owner, &pending);
+	} else if (!debug_options.realloc_move && size <= header->size
+		&& heap_resize_in_place(pool->heap, header,
+			debug_block_chunk_bytes(&debug_layout, size))) {
+		/* shrinking always succeeds in place */
+		result = resized_in_place_locked(pool, header, size, usable, &owner);
+	} else if (may_fail && fault_injection_fires()) {
+		debug_of(pool)->d.injected_failures++;
+		log_event(pool, LOG_FAIL, ptr, size, &owner);
+		block_close(header, usable);
+	} else {
+		result = grow_or_move_locked(pool, header, ptr, size, usable, &owner, &pending);
+	}
+	end_block_call(pool_id, pool, locked, &pending);
+	return result;
+}

@@ -1,0 +1,340 @@
+/*
+ * debug_internal.h - what the files of the debug allocator share.
+ *
+ * Role
+ *   The debug allocator is one concern a file (debug_pool.h is what the
+ *   module file calls):
+ *     debug_pool.c        module setup; create_pool, delete_pool; names,
+ *                         statistics, marks; the pool's node file space
+ *     debug_alloc.c       malloc, calloc, realloc, free: tag, resize, retire
+ *     pointer_check.c     what a pointer given to free or realloc is
+ *     quarantine.c        freed blocks held back from reuse, checked on leaving
+ *     pool_check.c        checks of a whole pool (asked for, at delete, at exit)
+ *     leaks.c             live blocks grouped by site, leak reports
+ *     debugger_views.c    the kernel-debugger views of the live pools
+ *     fault_injection.c   failing allocations on purpose
+ *     owner.c             owner tags: thread, team, time, frames
+ *     pending.c           reports found under a pool's lock, made after it
+ *     debug_fork.c        fork: the child's private copies of its pools
+ *   and below them report.c (the reporter), shadow.c (what the sanitizers
+ *   may see), node_writer.c (the debug node).
+ *
+ * A debug pool
+ *   is a core pool (core/pool.h) whose control region holds a struct
+ *   debug_pool. Its first member is the node descriptor (format/
+ *   node_format.h) that pooldump reads from the pool's file: name, creator,
+ *   counters, layout offsets, seq. The rest is private to this process.
+ *
+ * Invariants (pool_check.c checks D1 and D4 on top of heap_validate;
+ * pooldump's check compares the counters of D2 and D3 with the blocks)
+ *   D1 every used chunk of the heap holds a debug block whose header is
+ *      intact; LIVE blocks have intact canaries, QUARANTINED ones intact
+ *      poison and free record (format/debug_block.h);
+ *   D2 the quarantine FIFO links exactly the QUARANTINED blocks, oldest
+ *      first, and d.quarantined_bytes/blocks count them (usable bytes);
+ *   D3 d.used_bytes and d.live_blocks count the LIVE blocks' requested sizes;
+ *   D4 the allocation log keeps its capacity and slot cursor
+ *      (pool_log_validate);
+ *   D5 d.seq is odd exactly while a thread holds the pool's lock (readers of
+ *      the node retry on an odd or moved seq).
+ *   A driver may break D1, D2 and D4 (a wild write): the code that follows
+ *   a link or a size checks it first (quarantine.c, pointer_check.c).
+ *
+ * Locking (the whole order: docs/ARCHITECTURE.md)
+ *   A pool's lock protects its heap, its struct debug_pool and its blocks.
+ *   A call acquires the pool in the registry (in-flight count) before
+ *   locking it, so a use that races delete_pool is reported, not a crash.
+ *   Two pools are never locked at once. Under a pool's lock only leaf locks
+ *   are taken (fault injection's random state); reports are collected as
+ *   copies (pending.c) and made after the lock is released, since the
+ *   reporter symbolizes (libdw, the loader's locks) and its hook may call
+ *   the module again.
+ */
+#ifndef AREA_MALLOC_DEBUG_INTERNAL_H
+#define AREA_MALLOC_DEBUG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <drivers/area_malloc_debug.h>
+
+#include "core/heap.h"
+#include "core/pool.h"
+#include "core/pool_registry.h"
+#include "debug/report.h"
+#include "debug/shadow.h"
+#include "format/debug_block.h"
+#include "format/error_kind.h"
+#include "format/node_format.h"
+#include "format/options.h"
+#include "format/pool_log.h"
+
+#define DEBUG_HIDDEN __attribute__((visibility("hidden")))
+
+struct debug_pool {
+	/* what readers of the node see: name, creator, statistics, layout */
+	struct node_pool_descriptor d;
+	/* private to this process */
+	struct pool_log *log;	/* at d.log_offset */
+	uint32_t next_sequence;
+	struct debug_block_header *quarantine_head; /* oldest */
+	struct debug_block_header *quarantine_tail;
+	size_t quarantine_limit;
+	int fd;			/* the pool's node file, -1 without one */
+	uint64_t reserved_end;	/* file space reserved up to this offset */
+	size_t root_region;	/* bytes from base registered with LeakSanitizer */
+	/* blocks whose damaged header a call already reported (and left alone):
+	 * the checks at delete_pool and exit do not report them again */
+	uintptr_t reported_headers[16];
+	uint32_t reported_header_count;
+};
+
+/* Module-wide, set at B_MODULE_INIT (debug_pool.c) and read-only after. */
+extern struct debug_options debug_options DEBUG_HIDDEN;
+extern struct debug_layout debug_layout DEBUG_HIDDEN;
+
+static inline struct debug_pool *debug_of(struct pool *pool)
+{
+	return pool->control;
+}
+
+/* ---- the pool's lock and the seqlock pooldump reads (D5) ---- */
+
+/*
+ * Every pool operation runs between these. The descriptor's seq is odd while
+ * the pool may change, so a reader copying the pool file knows when its copy
+ * is torn (node_format.h, "Consistency").
+ */
+static inline bool debug_lock(struct pool *pool)
+{
+	bool locked = pool_lock(pool);
+	struct debug_pool *debug = debug_of(pool);
+
+	__atomic_store_n(&debug->d.seq, debug->d.seq + 1, __ATOMIC_RELAXED);
+	/* The fence orders the odd seq before the pool's changes for readers in
+	 * other processes (pread of the pool file). GCC's ThreadSanitizer does not
+	 * model fences and warns; no thread of this process reads seq without
+	 * the pool lock, so there is nothing for it to check here. */
+#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+	__atomic_thread_fence(__ATOMIC_RELEASE);
+#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+	return locked;
+}
+
+static inline void debug_unlock(struct pool *pool, bool locked)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	__atomic_store_n(&debug->d.seq, debug->d.seq + 1, __ATOMIC_RELEASE);
+	pool_unlock(pool, locked);
+}
+
+/* ---- what the sanitizers may see (shadow.h) ---- */
+
+/* Before the module reads or writes a block's memory itself. */
+static inline void block_open(struct debug_block_header *header, size_t usable)
+{
+	if (shadow_active)
+		shadow_expose(header, usable);
+}
+
+/* After: hide what the driver must not touch, by the block's state. */
+void block_close_shadow(struct debug_block_header *header, size_t usable) DEBUG_HIDDEN;
+
+static inline void block_close(struct debug_block_header *header, size_t usable)
+{
+	if (shadow_active)
+		block_close_shadow(header, usable);
+}
+
+/* A chunk given back to the heap is free space. */
+static inline void free_space_close(struct debug_block_header *header, size_t usable)
+{
+	/* the heap keeps its free-list links in the first 16 bytes */
+	if (shadow_active && shadow_hides_free_space() && usable > 16)
+		shadow_hide((char *)header + 16, usable - 16);
+}
+
+/* ---- owner tags (owner.c) ---- */
+
+/* Fills owner for a call made from caller: thread, team, time, and up to
+ * stack_depth frames starting at caller. */
+void capture_owner(area_malloc_owner *owner, uintptr_t caller) DEBUG_HIDDEN;
+/* The owner clock (system_time's microseconds, at the kernel tick's grain). */
+bigtime_t owner_clock(void) DEBUG_HIDDEN;
+/* Forgets the cached thread and team ids (a new load, a forked child). */
+void owner_reset(void) DEBUG_HIDDEN;
+
+static inline void log_event(struct pool *pool, enum pool_log_op op, const void *address,
+	size_t size, const area_malloc_owner *owner)
+{
+	pool_log_append(debug_of(pool)->log, op, address, size, owner->frames[0], owner->time,
+		owner->sequence, (uint32_t)owner->thread);
+}
+
+/* ---- pending reports (pending.c) ---- */
+
+#define MAX_PENDING 8
+
+struct pending {
+	struct error_report report;
+	area_malloc_owner detected;
+	area_malloc_owner allocated;
+	area_malloc_owner freed;
+	area_malloc_owner pool_creator;
+	area_malloc_owner owner_creator;
+	char pool_name[NODE_POOL_NAME_MAX];
+	char owner_pool_name[NODE_POOL_NAME_MAX];
+	char detail[192];
+};
+
+struct pending_list {
+	struct pending items[MAX_PENDING];
+	size_t count;
+	size_t dropped;
+};
+
+/* Only the counters: the items are written as they are used (a list is
+ * some 18 KB, which zeroing on every call would cost more than the call). */
+static inline void pending_init(struct pending_list *list)
+{
+	list->count = 0;
+	list->dropped = 0;
+}
+
+/* A new report of kind about address, or NULL when the list is full (the
+ * report is then counted as dropped). detected (may be NULL): the call. */
+struct pending *new_pending(struct pending_list *list, enum error_kind kind, const char *what,
+	const void *address, const area_malloc_owner *detected) DEBUG_HIDDEN;
+/* Copies what a report says about a pool (name, creator, ids) into name and
+ * creator, so it outlives the pool's lock; with that lock held. */
+void describe_pool(struct pool *pool, struct report_pool *out, char *name,
+	area_malloc_owner *creator) DEBUG_HIDDEN;
+/* The pool the report is about (its call's pool); with its lock held. */
+void pending_set_pool(struct pending *pending, struct pool *pool) DEBUG_HIDDEN;
+/* The owner pool of a cross-pool free; with that pool's lock held. */
+void pending_set_owner_pool(struct pending *pending, struct pool *pool) DEBUG_HIDDEN;
+/* The block's size and owner (and who freed it), when its header is sound. */
+void pending_set_block(struct pending *pending, const struct debug_block_header *header,
+	bool header_ok) DEBUG_HIDDEN;
+/* Offset and overflow of a block finding (error_figures_of_finding). */
+void pending_set_figures(struct pending *pending, const struct error_figures *figures)
+	DEBUG_HIDDEN;
+/* The block's last events from the pool's log; with the pool's lock held. */
+void pending_set_log(struct pending *pending, struct pool *pool, const void *address)
+	DEBUG_HIDDEN;
+void flush_pending_reports(struct pending_list *list) DEBUG_HIDDEN;
+
+/* Makes the reports collected under the pool lock; most calls have none. */
+static inline void flush_pending(struct pending_list *list)
+{
+	if (__builtin_expect(list->count != 0 || list->dropped != 0, 0))
+		flush_pending_reports(list);
+}
+
+/* ---- acquiring pools (debug_pool.c) ---- */
+
+/* The pool id names, acquired (pool_registry_release() must follow), or
+ * NULL after an invalid-pool report naming the call what. */
+struct pool *acquire_or_report(const void *pool_id, const char *what, const void *address,
+	const area_malloc_owner *detected) DEBUG_HIDDEN;
+void report_invalid_pool(const void *pool_id, enum pool_acquire_result result,
+	const char *what, const void *address, const area_malloc_owner *detected) DEBUG_HIDDEN;
+/* The pool id names, acquired, or NULL (no report: a query). */
+struct pool *acquire_for_query(const void *pool_id) DEBUG_HIDDEN;
+
+/*
+ * Calls fn for each live pool whose area is area (0: all), in registry
+ * order, each acquired (it cannot be deleted meanwhile) and unlocked.
+ * Returns how many were visited.
+ */
+typedef void (*debug_pool_visit_fn)(const void *id, struct pool *pool, void *context);
+int for_each_acquired_pool(area_id area, debug_pool_visit_fn fn, void *context) DEBUG_HIDDEN;
+
+/* The companion module's statistics of a locked pool. */
+void debug_read_stats_locked(struct pool *pool, area_malloc_pool_stats *stats) DEBUG_HIDDEN;
+
+/* Before the heap hands out bytes more: the pool's node file must have the
+ * space (a full tmpfs would be SIGBUS in the driver, never NULL). */
+bool reserve_for(struct pool *pool, size_t bytes) DEBUG_HIDDEN;
+
+/* ---- the quarantine (quarantine.c) ---- */
+
+/* A freshly quarantined (poisoned, opened) block enters; the oldest leave
+ * while the quarantine holds more than its limit. */
+void quarantine_push(struct pool *pool, struct debug_block_header *header, size_t usable,
+	struct pending_list *pending) DEBUG_HIDDEN;
+/* Takes blocks off, oldest first, until it holds keep_bytes at most. */
+void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list *pending)
+	DEBUG_HIDDEN;
+
+/* ---- pointers given to free and realloc (pointer_check.c) ---- */
+
+/*
+ * Checks that ptr (inside the pool's heap) is a live block of pool; with the
+ * pool locked. On success returns the header (and its usable size), opened
+ * for the module's own access (the caller closes it); otherwise queues the
+ * report and returns NULL. Canary damage of a live block is reported but the
+ * block is still returned (the operation itself is legitimate).
+ */
+struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr, const char *what,
+	const area_malloc_owner *caller, size_t *usable_out, struct pending_list *pending)
+	DEBUG_HIDDEN;
+/* A pointer outside the call's pool's heap: cross-pool-free when another
+ * pool owns it, invalid-free otherwise. Called with no pool locked. */
+void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,
+	const area_malloc_owner *caller) DEBUG_HIDDEN;
+
+/* ---- checks (pool_check.c) ---- */
+
+/* Every problem of a locked pool, damaged headers included; returns how
+ * many (and counts them as the pool's errors). */
+int check_locked(struct pool *pool, struct pending_list *pending) DEBUG_HIDDEN;
+/* At delete_pool and exit: what was not reported yet. */
+void check_before_leaving(struct pool *pool, struct pending_list *pending) DEBUG_HIDDEN;
+/* A damaged header a call reported: later checks leave it out. */
+void remember_reported_header(struct debug_pool *debug, const void *header) DEBUG_HIDDEN;
+/* Checks the pools with that area id (0: all); -1 when there is none. */
+int check_pools(area_id area, int *pools_checked) DEBUG_HIDDEN;
+
+/* ---- leaks (leaks.c) ---- */
+
+/* Reports the live blocks of an acquired pool allocated at or after since
+ * (by team, 0: any) as leaks found 'when'; returns the unsuppressed bytes. */
+size_t report_pool_leaks(struct pool *pool, int64_t since, pid_t team, const char *when,
+	size_t *blocks) DEBUG_HIDDEN;
+/* The same for every pool whose area is area (0: all), any team; sets the
+ * totals and returns how many pools were looked at. */
+int report_leaks_of_pools(area_id area, int64_t since, const char *when, size_t *bytes,
+	size_t *blocks) DEBUG_HIDDEN;
+
+/* ---- fault injection (fault_injection.c) ---- */
+
+void fault_injection_init(void) DEBUG_HIDDEN;
+/* Any of fail_nth and fail_rate set. */
+extern bool fault_injection_armed DEBUG_HIDDEN;
+bool fault_injection_matches(struct pool *pool, uintptr_t caller) DEBUG_HIDDEN;
+
+/* Is an allocation of this pool from this caller subject to injection at
+ * all? Call WITHOUT the pool's lock: matching fail_caller symbolizes
+ * (the reporter's lock, libdw, the loader's locks). */
+static inline bool fault_injection_applies(struct pool *pool, uintptr_t caller)
+{
+	return __builtin_expect(fault_injection_armed, 0) && fault_injection_matches(pool, caller);
+}
+/* Counts one attempt of an allocation that applies; true when it must
+ * fail. May be called with the pool's lock (it takes only a leaf lock). */
+bool fault_injection_fires(void) DEBUG_HIDDEN;
+
+/* ---- fork (debug_fork.c) ---- */
+
+void debug_fork_install(void) DEBUG_HIDDEN;
+
+#endif /* AREA_MALLOC_DEBUG_INTERNAL_H */

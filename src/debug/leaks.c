@@ -1,0 +1,233 @@
+/*
+ * leaks.c - the live blocks of a pool, grouped by allocation site (all of
+ * their frames), reported as leaks: at delete_pool, at the last
+ * put_module, at exit (only the blocks this process allocated: a forked
+ * child does not report its parent's), since a mark, or on request.
+ *
+ * Grouping sorts the blocks by a hash of their frames, so a pool of a
+ * million live blocks is grouped in O(n log n) with one allocation; groups
+ * are listed by bytes, then by count, largest first.
+ *
+ * Invariants: only blocks whose header is intact are grouped (a damaged one
+ * was reported as damage by the check that runs first).
+ *
+ * Locking: a pool's lock while its blocks are collected; none while the
+ * report is made (report.c symbolizes and may call the hook).
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "debug/debug_internal.h"
+#include "debug/debug_pool.h"
+
+struct leak_entry {
+	uint64_t hash;
+	size_t size;
+	const struct debug_block_header *header;
+};
+
+struct leak_walk {
+	struct leak_entry *entries;
+	size_t count;
+	size_t capacity;
+	int64_t since;
+	pid_t team;	/* 0: any */
+	bool failed;
+};
+
+static uint64_t frames_hash(const struct debug_block_header *header)
+{
+	uint64_t hash = 1469598103934665603ull;
+
+	for (uint32_t i = 0; i < debug_layout.frame_count; i++)
+		hash = (hash ^ header->frames[i]) * 1099511628211ull;
+	return hash;
+}
+
+static void collect_leak(void *chunk, size_t usable, bool used, void *context)
+{
+	struct leak_walk *walk = context;
+	struct debug_block_header *header = chunk;
+	bool leaked;
+
+	if (!used)
+		return;
+	block_open(header, usable);
+	leaked = debug_block_header_ok(&debug_layout, header, usable)
+		&& debug_block_state(header) == BLOCK_LIVE && header->time >= walk->since
+		&& (walk->team == 0 || header->team == walk->team);
+	if (!leaked) {
+		block_close(header, usable);
+		return;
+	}
+	if (walk->count == walk->capacity) {
+		size_t capacity = walk->capacity ? walk->capacity * 2 : 256;
+		struct leak_entry *entries = realloc(walk->entries, capacity * sizeof(*entries));
+		if (entries == NULL) {
+			walk->failed = true;
+			return;
+		}
+		walk->entries = entries;
+		walk->capacity = capacity;
+	}
+	walk->entries[walk->count++] = (struct leak_entry){ frames_hash(header), header->size,
+		header };
+	block_close(header, usable);
+}
+
+static int compare_by_hash(const void *a, const void *b)
+{
+	const struct leak_entry *x = a, *y = b;
+
+	return x->hash < y->hash ? -1 : x->hash > y->hash;
+}
+
+static int compare_groups(const void *a, const void *b)
+{
+	const struct leak_group *x = a, *y = b;
+
+	if (x->bytes != y->bytes)
+		return x->bytes < y->bytes ? 1 : -1;
+	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+}
+
+/* Groups the live blocks of a locked pool by allocation site. */
+static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t since, pid_t team,
+	size_t *group_count)
+{
+	struct leak_walk walk = { NULL, 0, 0, since, team, false };
+	struct leak_group *groups;
+	size_t count = 0;
+
+	heap_walk(pool->heap, collect_leak, &walk);
+	*group_count = 0;
+	if (walk.count == 0) {
+		free(walk.entries);
+		return NULL;
+	}
+	qsort(walk.entries, walk.count, sizeof(*walk.entries), compare_by_hash);
+	groups = calloc(walk.count, sizeof(*groups));
+	if (groups == NULL) {
+		free(walk.entries);
+		return NULL;
+	}
+	for (size_t i = 0; i < walk.count; i++) {
+		const struct leak_entry *entry = &walk.entries[i];
+		if (count == 0 || walk.entries[i - 1].hash != entry->hash) {
+			struct leak_group *group = &groups[count++];
+			struct debug_block_header *header = (struct debug_block_header *)entry->header;
+			size_t usable = heap_usable_size(pool->heap, header);
+			block_open(header, usable);
+			debug_block_owner(&debug_layout, header, &group->owner);
+			block_close(header, usable);
+			group->first_address = debug_block_user(&debug_layout, header);
+		}
+		groups[count - 1].bytes += entry->size;
+		groups[count - 1].count++;
+	}
+	free(walk.entries);
+	qsort(groups, count, sizeof(*groups), compare_groups);
+	*group_count = count;
+	return groups;
+}
+
+size_t report_pool_leaks(struct pool *pool, int64_t since, pid_t team, const char *when,
+	size_t *blocks)
+{
+	struct leak_report report;
+	area_malloc_owner creator;
+	char name[NODE_POOL_NAME_MAX];
+	struct leak_group *groups;
+	size_t count, bytes;
+	bool locked;
+
+	locked = debug_lock(pool);
+	groups = collect_leak_groups_locked(pool, since, team, &count);
+	describe_pool(pool, &report.pool, name, &creator);
+	debug_unlock(pool, locked);
+	report.when = when;
+	report.groups = groups;
+	report.group_count = count;
+	/* a look from the kernel debugger is not a verdict on the process */
+	report.counts = strcmp(when, "on request") != 0;
+	bytes = report_leaks(&report, blocks);
+	free(groups);
+	return bytes;
+}
+
+struct leak_totals {
+	int64_t since;
+	pid_t team;
+	const char *when;
+	size_t bytes;
+	size_t blocks;
+};
+
+static void report_leaks_of(const void *id, struct pool *pool, void *context)
+{
+	struct leak_totals *totals = context;
+	size_t blocks = 0;
+
+	(void)id;
+	totals->bytes += report_pool_leaks(pool, totals->since, totals->team, totals->when, &blocks);
+	totals->blocks += blocks;
+}
+
+int report_leaks_of_pools(area_id area, int64_t since, const char *when, size_t *bytes,
+	size_t *blocks)
+{
+	struct leak_totals totals = { since, 0, when, 0, 0 };
+	int pools = for_each_acquired_pool(area, report_leaks_of, &totals);
+
+	*bytes = totals.bytes;
+	*blocks = totals.blocks;
+	return pools;
+}
+
+status_t debug_report_leaks(const void *pool_id, uint64 mark, const char *when, size_t *bytes,
+	size_t *blocks)
+{
+	struct leak_totals totals = { (int64_t)mark, 0, when, 0, 0 };
+	struct pool *pool;
+
+	if (pool_id != NULL) {
+		pool = acquire_for_query(pool_id);
+		if (pool == NULL)
+			return B_BAD_VALUE;
+		report_leaks_of(pool_id, pool, &totals);
+		pool_registry_release(pool_id);
+	} else {
+		report_leaks_of_pools(0, (int64_t)mark, when, &totals.bytes, &totals.blocks);
+	}
+	if (bytes != NULL)
+		*bytes = totals.bytes;
+	if (blocks != NULL)
+		*blocks = totals.blocks;
+	return B_OK;
+}
+
+/* Damage first (as at delete_pool), then the leaks; after fork, the blocks
+ * inherited from the parent are the parent's. */
+static void check_and_report_at_exit(const void *id, struct pool *pool, void *context)
+{
+	struct pending_list pending;
+	bool locked;
+
+	(void)id;
+	(void)context;
+	pending_init(&pending);
+	locked = debug_lock(pool);
+	check_before_leaving(pool, &pending);
+	debug_unlock(pool, locked);
+	flush_pending(&pending);
+	report_pool_leaks(pool, 0, getpid(), "at exit", NULL);
+}
+
+void debug_report_exit_leaks(void)
+{
+	if (debug_options.leak_check)
+		for_each_acquired_pool(0, check_and_report_at_exit, NULL);
+}

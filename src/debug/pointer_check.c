@@ -1,0 +1,229 @@
+/*
+ * pointer_check.c - what a pointer given to free or realloc is, and the
+ * report when it is not a live block of the call's pool.
+ *
+ * Precedence (format/error_kind.c): invalid-pool (debug_pool.c, before
+ * the pool is locked), cross-pool-free, double-free, invalid-free; a live
+ * block whose header or leading canary is damaged is refused as a
+ * heap-buffer-underflow; damage to its trailing canary is reported and the
+ * call goes on (the call itself is legitimate). Whatever the pointer,
+ * nothing unknown is ever handed to the heap.
+ *
+ * Invariants: a header is trusted only after its keyed checksum, bound to
+ * its address, matched (debug_block_header_ok); a chunk only after the heap
+ * found it live. Neither a wild pointer nor a pointer into the middle of
+ * data can forge either.
+ *
+ * Locking: check_pointer_locked runs with the call's pool locked;
+ * report_foreign_pointer with no pool locked, and it locks the call's pool
+ * and the owner pool one after the other, never both.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "debug/debug_internal.h"
+
+struct enclosing_search {
+	const char *address;
+	void *chunk;
+	size_t usable;
+	bool used;
+};
+
+static void find_enclosing(void *chunk, size_t usable, bool used, void *context)
+{
+	struct enclosing_search *search = context;
+
+	if (search->address >= (const char *)chunk && search->address < (const char *)chunk + usable) {
+		search->chunk = chunk;
+		search->usable = usable;
+		search->used = used;
+	}
+}
+
+/* ptr is not the start of any live block: name the block it points into. */
+static void report_not_a_block(struct pool *pool, void *ptr, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending)
+{
+	struct enclosing_search search = { ptr, NULL, 0, false };
+	struct pending *report;
+
+	heap_walk(pool->heap, find_enclosing, &search);
+	report = new_pending(pending, ERROR_INVALID_FREE, what, ptr, caller);
+	if (report == NULL)
+		return;
+	pending_set_pool(report, pool);
+	if (search.chunk != NULL && search.used)
+		block_open(search.chunk, search.usable);
+	if (search.chunk != NULL && search.used
+		&& debug_block_header_ok(&debug_layout, search.chunk, search.usable)) {
+		struct debug_block_header *enclosing = search.chunk;
+		void *start = debug_block_user(&debug_layout, enclosing);
+		pending_set_block(report, enclosing, true);
+		snprintf(report->detail, sizeof(report->detail),
+			"%p is not the start of a block: it points %+ld bytes from the %s "
+			"%zu-byte block at %p", ptr, (long)((char *)ptr - (char *)start),
+			debug_block_state(enclosing) == BLOCK_QUARANTINED ? "freed" : "live",
+			(size_t)enclosing->size, start);
+		pending_set_log(report, pool, start);
+	} else {
+		snprintf(report->detail, sizeof(report->detail),
+			"%p lies in the pool's area but is not the start of a live block "
+			"(free memory, metadata, or a block freed long ago)", ptr);
+	}
+	if (search.chunk != NULL && search.used)
+		block_close(search.chunk, search.usable);
+}
+
+/* A live chunk whose owner tag is damaged: left alone, reported once. */
+static void report_damaged_header(struct pool *pool, struct debug_block_header *header,
+	void *ptr, const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending)
+{
+	size_t usable = heap_usable_size(pool->heap, header);
+	struct error_figures figures =
+		error_figures_of_finding((struct debug_block_finding){ BLOCK_HEADER_DAMAGED, 0, 0 });
+	struct pending *report;
+
+	block_open(header, usable);
+	report = new_pending(pending, figures.kind, what, ptr, caller);
+	if (report != NULL) {
+		pending_set_pool(report, pool);
+		snprintf(report->detail, sizeof(report->detail),
+			"the block's header (its owner tag, just before the block) is damaged: "
+			"something wrote before the start of the block; the block is left alone");
+		pending_set_log(report, pool, ptr);
+	}
+	remember_reported_header(debug_of(pool), header);
+	block_close(header, usable);
+}
+
+struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr, const char *what,
+	const area_malloc_owner *caller, size_t *usable_out, struct pending_list *pending)
+{
+	struct debug_block_header *header = debug_block_from_user(&debug_layout, ptr);
+	struct debug_block_finding finding;
+	struct pending *report;
+	size_t usable = 0;
+	bool aligned = ((uintptr_t)ptr & (HEAP_ALIGN - 1)) == 0
+		&& (uintptr_t)ptr >= debug_layout.front_size;
+
+	/*
+	 * The common case first, touching only what the free itself touches:
+	 * the chunk's own header and end tag, and the checksummed owner tag (a
+	 * checksum keyed and bound to its address, which no pointer into the
+	 * middle of data forges). Only when that fails does the full check
+	 * (heap_block_is_live, which also reads the chunk below, a cache miss
+	 * the free would not otherwise take) tell a wild or interior pointer
+	 * from a damaged header.
+	 */
+	bool header_sound = false;
+
+	if (aligned)
+		usable = heap_live_usable_size_unlocked(pool->heap, header, SIZE_MAX);
+	if (usable != 0) {
+		block_open(header, usable);
+		header_sound = debug_block_header_ok(&debug_layout, header, usable);
+		if (!header_sound)
+			block_close(header, usable);
+	}
+	if (!header_sound) {
+		if (!aligned || !heap_block_is_live(pool->heap, header))
+			report_not_a_block(pool, ptr, what, caller, pending);
+		else
+			report_damaged_header(pool, header, ptr, what, caller, pending);
+		debug_of(pool)->d.errors++;
+		return NULL;
+	}
+	if (debug_block_state(header) == BLOCK_QUARANTINED) {
+		report = new_pending(pending, ERROR_DOUBLE_FREE, what, ptr, caller);
+		if (report != NULL) {
+			pending_set_pool(report, pool);
+			pending_set_block(report, header, true);
+			snprintf(report->detail, sizeof(report->detail),
+				"%s of a block that is already free; the second free is refused", what);
+			pending_set_log(report, pool, ptr);
+		}
+		block_close(header, usable);
+		debug_of(pool)->d.errors++;
+		return NULL;
+	}
+	/* the header was found intact just above: only the canaries are left */
+	finding = debug_block_check_body_at(&debug_layout, header, usable, (uintptr_t)header);
+	if (finding.problem == BLOCK_UNDERFLOW || finding.problem == BLOCK_OVERFLOW) {
+		struct error_figures figures = error_figures_of_finding(finding);
+		report = new_pending(pending, figures.kind, what, ptr, caller);
+		if (report != NULL) {
+			pending_set_pool(report, pool);
+			pending_set_block(report, header, true);
+			pending_set_figures(report, &figures);
+			snprintf(report->detail, sizeof(report->detail),
+				"the %s canary of the block was overwritten (found at %s)",
+				finding.problem == BLOCK_OVERFLOW ? "trailing" : "leading", what);
+			pending_set_log(report, pool, ptr);
+		}
+		debug_of(pool)->d.errors++;
+	}
+	*usable_out = usable;
+	return header;
+}
+
+void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,
+	const area_malloc_owner *caller)
+{
+	struct pending_list pending;
+	const void *owner_id = pool_id_containing(ptr);
+	struct pending *report;
+	struct pool *owner = NULL;
+	bool locked;
+
+	pending_init(&pending);
+	/* the call's own area but outside its blocks (its control pages): not
+	 * another pool's block, just not a block */
+	if (owner_id == call_pool->id)
+		owner_id = NULL;
+	if (owner_id == NULL || pool_registry_acquire(owner_id, &owner) != POOL_ACQUIRED) {
+		report = new_pending(&pending, ERROR_INVALID_FREE, what, ptr, caller);
+		locked = debug_lock(call_pool);
+		pending_set_pool(report, call_pool);
+		debug_of(call_pool)->d.errors++;
+		log_event(call_pool, LOG_ERROR, ptr, 0, caller);
+		debug_unlock(call_pool, locked);
+		snprintf(report->detail, sizeof(report->detail),
+			"%p is not in any pool's blocks (a stack, heap, static or wild address, or "
+			"the pool's own control pages); the call is refused", ptr);
+		flush_pending(&pending);
+		return;
+	}
+	report = new_pending(&pending, ERROR_CROSS_POOL_FREE, what, ptr, caller);
+	locked = debug_lock(call_pool);
+	pending_set_pool(report, call_pool);
+	debug_of(call_pool)->d.errors++;
+	log_event(call_pool, LOG_ERROR, ptr, 0, caller);
+	debug_unlock(call_pool, locked);
+
+	locked = debug_lock(owner);
+	pending_set_owner_pool(report, owner);
+	{
+		struct debug_block_header *header = debug_block_from_user(&debug_layout, ptr);
+		bool live = ((uintptr_t)ptr & (HEAP_ALIGN - 1)) == 0
+			&& heap_block_is_live(owner->heap, header);
+		size_t usable = live ? heap_usable_size(owner->heap, header) : 0;
+		if (live) {
+			block_open(header, usable);
+			live = debug_block_header_ok(&debug_layout, header, usable);
+		}
+		pending_set_block(report, header, live);
+		if (usable != 0)
+			block_close(header, usable);
+		pending_set_log(report, owner, ptr);
+		snprintf(report->detail, sizeof(report->detail),
+			"%s(pool %d, %p): the block belongs to pool %d, not to the pool given; it "
+			"is left untouched in its owner pool", what, (int)call_pool->area, ptr,
+			(int)owner->area);
+	}
+	debug_unlock(owner, locked);
+	pool_registry_release(owner_id);
+	flush_pending(&pending);
+}

@@ -1,0 +1,207 @@
+/*
+ * quarantine.c - freed blocks held back from reuse, so that a write into a
+ * freed block (or a second free of it) is found before the memory is
+ * handed out again.
+ *
+ * Shape: a FIFO of QUARANTINED blocks per pool, oldest first, linked
+ * through the first word of each block's leading canary (format/
+ * debug_block.h); it holds up to quarantine_limit usable bytes (option
+ * quarantine_bytes, at most a quarter of the pool). A block leaving it has
+ * its free record and poison checked: damage is a use-after-free.
+ *
+ * Invariants: D2 (debug_internal.h). The links lie in memory the driver can
+ * write, so no link is followed before it is checked (quarantine_link_ok):
+ * a damaged link is reported with its block, and the FIFO is rebuilt from a
+ * walk of the heap.
+ *
+ * Locking: the pool's lock.
+ */
+#include "config.h"
+
+#include <stdio.h>
+
+#include "debug/debug_internal.h"
+
+/* Returns a block leaving quarantine to the heap, reporting what its check
+ * found. link_damaged: its quarantine link had been overwritten (a write
+ * into the freed block). */
+static void release_quarantined(struct pool *pool, struct debug_block_header *header,
+	size_t usable, struct debug_block_finding finding, bool link_damaged,
+	struct pending_list *pending)
+{
+	if (finding.problem != BLOCK_OK || link_damaged) {
+		void *user = debug_block_user(&debug_layout, header);
+		struct pending *report = new_pending(pending, ERROR_USE_AFTER_FREE, "reuse", user,
+			NULL);
+		if (report != NULL) {
+			struct error_figures figures = error_figures_of_finding(finding);
+			pending_set_pool(report, pool);
+			pending_set_block(report, header,
+				debug_block_header_ok(&debug_layout, header, usable));
+			if (finding.problem == BLOCK_OK) {
+				/* only the link, the first word of the leading canary */
+				report->report.offset =
+					-(long)(debug_layout.front_size - debug_layout.header_size);
+				report->report.offset_known = true;
+			} else if (figures.kind == ERROR_USE_AFTER_FREE) {
+				pending_set_figures(report, &figures);
+			}
+			snprintf(report->detail, sizeof(report->detail),
+				"a freed block was written while in quarantine (found when it left "
+				"the quarantine); the damage is discarded with the block");
+			pending_set_log(report, pool, user);
+		}
+		debug_of(pool)->d.errors++;
+	}
+	heap_free(pool->heap, header);
+	free_space_close(header, usable);
+}
+
+/* A quarantine link worth following: a used chunk holding a quarantined block. */
+static bool quarantine_link_ok(struct pool *pool, struct debug_block_header *next)
+{
+	size_t usable;
+	bool ok;
+
+	if (next == NULL)
+		return true;
+	if (!heap_block_is_live(pool->heap, next))
+		return false;
+	/* the state is enough to follow the link: the block's header and record
+	 * are checked in full when it leaves the quarantine */
+	usable = heap_usable_size(pool->heap, next);
+	block_open(next, usable);
+	ok = debug_block_state(next) == BLOCK_QUARANTINED;
+	block_close(next, usable);
+	return ok;
+}
+
+/*
+ * Starts fetching the block a quarantine link names, before it is followed.
+ * Blocks leave the quarantine long after they entered it, so each is cold:
+ * following the link (its chunk and debug headers) and, at the next pop,
+ * checking its free record and poison would each wait for memory. Asked for
+ * now, those lines arrive while the block ahead of it is checked and freed.
+ * A prefetch never faults, so a damaged link costs nothing here. (Fetching
+ * the whole block, and the chunk above it that heap_free() merges with,
+ * measured no faster.)
+ */
+static void prefetch_quarantined(struct debug_block_header *next)
+{
+	const char *start = (const char *)next - HEAP_BLOCK_OVERHEAD;
+	const char *user = debug_block_user(&debug_layout, next);
+
+	for (const char *line = start; line <= user; line += 64)
+		__builtin_prefetch(line, 0, 0);
+}
+
+/* Links a quarantined block (its own link already NULL) behind the tail. */
+static void quarantine_append(struct pool *pool, struct debug_block_header *header, size_t usable)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	if (debug->quarantine_tail != NULL) {
+		struct debug_block_header *tail = debug->quarantine_tail;
+		size_t tail_usable = heap_usable_size(pool->heap, tail);
+		block_open(tail, tail_usable);
+		debug_block_set_next(&debug_layout, tail, header);
+		block_close(tail, tail_usable);
+	} else {
+		debug->quarantine_head = header;
+	}
+	debug->quarantine_tail = header;
+	debug->d.quarantined_blocks++;
+	debug->d.quarantined_bytes += usable;
+}
+
+static void relink_quarantined(void *chunk, size_t usable, bool used, void *context)
+{
+	struct pool *pool = context;
+	struct debug_block_header *header = chunk;
+	bool quarantined;
+
+	if (!used)
+		return;
+	block_open(header, usable);
+	quarantined = debug_block_header_ok(&debug_layout, header, usable)
+		&& debug_block_state(header) == BLOCK_QUARANTINED;
+	block_close(header, usable);
+	if (!quarantined)
+		return;
+	/* rewrite the block's link even if its record was damaged: the
+	 * block is released (and its damage reported) when it leaves */
+	block_open(header, usable);
+	debug_block_set_next(&debug_layout, header, NULL);
+	block_close(header, usable);
+	quarantine_append(pool, header, usable);
+}
+
+/* A damaged link broke the FIFO: relink every quarantined block. */
+static void rebuild_quarantine_after_damage(struct pool *pool)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	debug->quarantine_head = debug->quarantine_tail = NULL;
+	debug->d.quarantined_blocks = 0;
+	debug->d.quarantined_bytes = 0;
+	heap_walk(pool->heap, relink_quarantined, pool);
+}
+
+/*
+ * The oldest block's link is read and its target prefetched first, then the
+ * block's poison is checked, then the link is followed: the one cache miss
+ * overlaps the other work.
+ */
+void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list *pending)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	while (debug->d.quarantined_bytes > keep_bytes) {
+		struct debug_block_header *header = debug->quarantine_head;
+		struct debug_block_header *next;
+		struct debug_block_finding finding;
+		bool link_damaged;
+		size_t usable;
+
+		if (header == NULL) {
+			/* a damaged link cut the FIFO short: find the rest again */
+			rebuild_quarantine_after_damage(pool);
+			if (debug->quarantine_head == NULL)
+				break;
+			continue;
+		}
+		usable = heap_usable_size(pool->heap, header);
+		block_open(header, usable);
+		next = debug_block_quarantine_next(&debug_layout, header);
+		if (next != NULL)
+			prefetch_quarantined(next);
+		finding = debug_block_check(&debug_layout, header, usable);
+		link_damaged = !quarantine_link_ok(pool, next);
+		if (link_damaged)
+			next = NULL;
+		debug->quarantine_head = next;
+		if (next == NULL)
+			debug->quarantine_tail = NULL;
+		debug->d.quarantined_blocks--;
+		debug->d.quarantined_bytes -= usable;
+		release_quarantined(pool, header, usable, finding, link_damaged, pending);
+		if (link_damaged)
+			rebuild_quarantine_after_damage(pool);
+	}
+}
+
+void quarantine_push(struct pool *pool, struct debug_block_header *header, size_t usable,
+	struct pending_list *pending)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	if (debug->quarantine_limit == 0) {
+		heap_free(pool->heap, header);
+		free_space_close(header, usable);
+		return;
+	}
+	quarantine_append(pool, header, usable);
+	block_close(header, usable);
+	if (debug->d.quarantined_bytes > debug->quarantine_limit)
+		quarantine_drain(pool, debug->quarantine_limit, pending);
+}
