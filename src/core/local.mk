@@ -6,6 +6,8 @@ noinst_LTLIBRARIES += libamcore.la
 libamcore_la_SOURCES = \
 	src/core/heap.c \
 	src/core/heap.h \
+	src/core/heap_check.c \
+	src/core/heap_layout.h \
 	src/core/pool_registry.c \
 	src/core/pool_registry.h \
 	src/core/pool.c \
