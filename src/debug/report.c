@@ -8,7 +8,8 @@
  *
  * Locking: reporter_lock (a sleeping lock) protects the output, the
  * symbolizer, the duplicate table, the suppressions and the counters.
- * Lock order: a pool's lock, then reporter_lock. The hook is called with
+ * It is taken with no pool lock held; under it, the symbolizer's lock and
+ * the loader's (docs/ARCHITECTURE.md). The hook is called with
  * reporter_lock released, so it may call the module again.
  */
 #include "config.h"

@@ -16,9 +16,10 @@
  * that the hook did not take make the process exit with 'exitcode'.
  *
  * Locking: reporter_lock serialises formatting, printing and the counters;
- * it is taken with no pool lock held... except for reports raised inside a
- * pool operation, which hold that pool's lock: lock order is pool, then
- * reporter. The hook runs with the reporter lock released.
+ * it is taken with no pool lock held (a pool operation collects its reports
+ * as copies and makes them after it released the pool: debug/pending.c).
+ * The hook runs with the reporter lock released. The whole order:
+ * docs/ARCHITECTURE.md.
  */
 #ifndef AREA_MALLOC_DEBUG_REPORT_H
 #define AREA_MALLOC_DEBUG_REPORT_H

@@ -42,16 +42,6 @@ void shadow_init(void)
 	shadow_active = asan_active || valgrind_active;
 }
 
-bool shadow_asan_active(void)
-{
-	return asan_active;
-}
-
-bool shadow_valgrind_active(void)
-{
-	return valgrind_active;
-}
-
 bool shadow_hides_free_space(void)
 {
 #ifdef AREA_MALLOC_BUILT_WITH_ASAN

@@ -31,8 +31,6 @@ void shadow_init(void);
 /* True when some tool tracks accessibility (the open/close calls matter). */
 extern bool shadow_active;
 
-bool shadow_asan_active(void);
-bool shadow_valgrind_active(void);
 bool shadow_hides_free_space(void);
 
 void shadow_hide(const void *address, size_t length);

@@ -23,7 +23,8 @@
  * Locking: each pool's lock (pool.h) around every heap operation; the
  * registry's lock for create_pool/delete_pool; thread_cache.c's locks for
  * the caches. No global lock on the malloc/free paths. Lock order:
- * registry, then the caches' lock, then a pool, then a cache.
+ * registry, then the caches' lock, then a pool, then a cache (the whole
+ * order of both builds: docs/ARCHITECTURE.md).
  */
 #include "config.h"
 
