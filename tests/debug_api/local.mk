@@ -1,7 +1,8 @@
 # tests/debug_api: the debug module's options parser (src/format/options.c,
-# compiled straight into test_options), its block layout (test_debug_block)
-# and pool allocation log (test_pool_log), and its companion module, realloc
-# rules, fault injection, capacity, fork, suppressions and exit behaviour
+# compiled straight into test_options), its block layout (test_debug_block),
+# pool allocation log (test_pool_log) and table of error kinds
+# (test_error_kind), and its companion module, realloc rules, fault
+# injection, capacity, fork, suppressions and exit behaviour
 # (test_debug_api, a driver that reaches the staged debug module through
 # get_module). test_debug_api is built with -g: the module names its callers
 # (fail_caller, suppressions by function and file) from .symtab and DWARF.
@@ -26,6 +27,14 @@ TESTS += tests/debug_api/test_pool_log
 tests_debug_api_test_pool_log_SOURCES = tests/debug_api/test_pool_log.c
 tests_debug_api_test_pool_log_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_debug_api_test_pool_log_LDADD = libamformat.la libamcore.la $(DW_LIBS) $(CHECK_TEST_LIBS)
+
+# The table of error kinds and the finding -> kind translation
+# (src/format/error_kind.c).
+check_PROGRAMS += tests/debug_api/test_error_kind
+TESTS += tests/debug_api/test_error_kind
+tests_debug_api_test_error_kind_SOURCES = tests/debug_api/test_error_kind.c
+tests_debug_api_test_error_kind_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_debug_api_test_error_kind_LDADD = libamformat.la libamcore.la $(DW_LIBS) $(CHECK_TEST_LIBS)
 
 check_PROGRAMS += tests/debug_api/test_debug_api
 TESTS += tests/debug_api/test_debug_api

@@ -6,9 +6,10 @@
  * Covered: the companion module (present in the debug build only, pool
  * names, marks and leak reports, exact statistics, check_pool, the report
  * hook and error_count), realloc rules, fault injection (fail_nth,
- * fail_rate/fail_seed, fail_pool, fail_caller), capacity parity with the
- * release module, and what a process sees at fork, exit and unload
- * (suppressions, exit status, exit-time leak reports).
+ * fail_rate/fail_seed, fail_pool, fail_caller for malloc and realloc),
+ * capacity parity with the release module, and what a process sees at
+ * fork, exit and unload (suppressions, exit status, exit-time leak
+ * reports).
  *
  * Each test sets KERNEL_MODULE_PATH and AREA_MALLOC_OPTIONS before its first
  * get_module(): the module reads its options at B_MODULE_INIT, and Check
@@ -741,6 +742,17 @@ static void assert_pattern(const unsigned char *block, size_t size)
 			(const void *)block);
 }
 
+/* The end of a clean test with one block left: the pool checks clean, the
+ * block and the pool go, no report came, and the module is unloaded. */
+static void finish_clean(const void *pool, void *block)
+{
+	ck_assert_int_eq(amd->check_pool(pool), 0);
+	am->free(pool, block);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	assert_no_reports();
+	unload_debug();
+}
+
 START_TEST(test_realloc_null_allocates)
 {
 	const void *pool;
@@ -811,11 +823,7 @@ START_TEST(test_realloc_in_place)
 	ck_assert_uint_eq(stats_of(pool).used, 3000);
 	ck_assert_uint_eq(stats_of(pool).peak, 3000);
 	ck_assert_uint_eq(stats_of(pool).allocations, 1);
-	ck_assert_int_eq(amd->check_pool(pool), 0);
-	am->free(pool, block);
-	ck_assert_int_eq(am->delete_pool(pool), B_OK);
-	assert_no_reports();
-	unload_debug();
+	finish_clean(pool, block);
 }
 END_TEST
 
@@ -1088,6 +1096,96 @@ START_TEST(test_fail_caller_limits_to_one_function)
 	ck_assert_int_eq(am->delete_pool(pool), B_OK);
 	assert_no_reports();
 	unload_debug();
+}
+END_TEST
+
+/* Realloc's two call sites for fail_caller, as above. */
+__attribute__((noipa)) static void *reallocate_at_failing_site(const void *pool, void *block,
+	size_t size)
+{
+	void *result = am->realloc(pool, block, size);
+
+	__asm__ volatile("" ::: "memory");
+	return result;
+}
+
+__attribute__((noipa)) static void *reallocate_at_working_site(const void *pool, void *block,
+	size_t size)
+{
+	void *result = am->realloc(pool, block, size);
+
+	__asm__ volatile("" ::: "memory");
+	return result;
+}
+
+/* every_attempt: whether each growing realloc from the named function fails
+ * (fail_rate=1), or only the first (fail_nth=1: the first attempt that
+ * passes the filters). */
+static const struct {
+	const char *options;
+	bool every_attempt;
+} realloc_fail_cases[] = {
+	{ "fail_rate=1:fail_caller=reallocate_at_failing_site", true },
+	{ "fail_nth=1:fail_caller=reallocate_at_failing_site", false },
+};
+
+static void assert_realloc_counts(const void *pool, size_t used, uint64_t injected)
+{
+	area_malloc_pool_stats stats = stats_of(pool);
+
+	ck_assert_uint_eq(stats.live_blocks, 1);
+	ck_assert_uint_eq(stats.used, used);
+	ck_assert_uint_eq(stats.injected_failures, injected);
+	ck_assert_uint_eq(stats.failed_requests, 0);
+}
+
+/* fail_caller applies to realloc (matched before the pool's lock, as for
+ * malloc): a growing realloc from the named function fails and leaves the
+ * block, the same realloc from another function succeeds, and a shrink in
+ * place from the named function is never failed. */
+START_TEST(test_fail_caller_applies_to_realloc)
+{
+	const char *options = realloc_fail_cases[_i].options;
+	unsigned char *block, *result;
+	const void *pool;
+
+	load_debug(options);
+	capture_reports(true);
+	pool = new_pool(256 * KIB);
+	block = am->malloc(pool, 100); /* from this function: not matched */
+	ck_assert_ptr_nonnull(block);
+	fill_pattern(block, 100);
+
+	ck_assert_msg(reallocate_at_failing_site(pool, block, 4000) == NULL,
+		"%s: a growing realloc from the named function succeeded", options);
+	assert_pattern(block, 100);
+	assert_realloc_counts(pool, 100, 1);
+	ck_assert_int_eq(amd->check_pool(pool), 0);
+
+	ck_assert_msg(reallocate_at_failing_site(pool, block, 50) == block,
+		"%s: a shrinking realloc from the named function did not shrink in place",
+		options);
+	assert_pattern(block, 50);
+	assert_realloc_counts(pool, 50, 1);
+
+	result = reallocate_at_working_site(pool, block, 4000);
+	ck_assert_msg(result != NULL, "%s: a growing realloc from another function failed",
+		options);
+	block = result;
+	assert_pattern(block, 50);
+	assert_realloc_counts(pool, 4000, 1);
+
+	result = reallocate_at_failing_site(pool, block, 8000);
+	if (realloc_fail_cases[_i].every_attempt) {
+		ck_assert_msg(result == NULL, "%s: the second growing realloc succeeded", options);
+		assert_realloc_counts(pool, 4000, 2);
+	} else {
+		ck_assert_msg(result != NULL, "%s: the second growing realloc failed", options);
+		block = result;
+		assert_realloc_counts(pool, 8000, 1);
+	}
+	assert_pattern(block, 50);
+	finish_clean(pool, block);
 }
 END_TEST
 
@@ -1519,6 +1617,8 @@ static Suite *debug_api_suite(void)
 	tcase_add_test(faults, test_fail_pool_limits_to_one_pool);
 	tcase_add_loop_test(faults, test_fail_caller_limits_to_one_function, 0,
 		(int)(sizeof(fail_caller_patterns) / sizeof(fail_caller_patterns[0])));
+	tcase_add_loop_test(faults, test_fail_caller_applies_to_realloc, 0,
+		(int)(sizeof(realloc_fail_cases) / sizeof(realloc_fail_cases[0])));
 	suite_add_tcase(suite, faults);
 
 	TCase *capacity = tcase_create("capacity");
