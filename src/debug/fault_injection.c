@@ -5,10 +5,12 @@
  * fail_seed for a reproducible sequence), narrowed to one pool (fail_pool)
  * or to callers whose function matches (fail_caller).
  *
- * Two steps, so that no pool lock is held while a caller is matched:
- * fault_injection_applies() (the filters; matching symbolizes through the
- * reporter) runs before the pool is locked, fault_injection_fires() (the
- * attempt counter and the random draw) may run under it.
+ * Two steps, so that no pool lock is held while a caller is matched: the
+ * filters (fault_injection_applies() in debug_internal.h, a quick test of
+ * fault_injection_armed, then fault_injection_matches() here; matching
+ * symbolizes through the reporter) run before the pool is locked;
+ * fault_injection_fires() (the attempt counter and the random draw) may
+ * run under it.
  *
  * Invariants: allocation_attempts counts the attempts that passed the
  * filters since B_MODULE_INIT; random_state is never 0 (xorshift).

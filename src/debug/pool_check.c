@@ -97,7 +97,6 @@ static void report_damaged_metadata(struct pool *pool, struct pending_list *pend
 		snprintf(report->detail, sizeof(report->detail), "the pool's %s is damaged (%s): %s",
 			what, why, cause);
 	}
-	debug_of(pool)->d.errors++;
 }
 
 static int check_locked_walk(struct pool *pool, struct pending_list *pending, bool report_headers)
@@ -109,6 +108,7 @@ static int check_locked_walk(struct pool *pool, struct pending_list *pending, bo
 	if (!heap_validate(pool->heap, &why)) {
 		report_damaged_metadata(pool, pending, pool->base, "heap metadata", why,
 			"a write past a block reached the allocator's own header");
+		debug->d.errors++;
 		return 1; /* walking a damaged heap is not safe */
 	}
 	if (debug->log != NULL && !pool_log_validate(debug->log, debug_options.log_size, &why)) {
