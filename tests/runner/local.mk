@@ -32,6 +32,6 @@ tests_runner_test_runner_CPPFLAGS = $(AM_CPPFLAGS) -I$(top_srcdir)/tools/pooldum
 	-DCHECK_DRIVER_SOURCE='"$(abs_top_srcdir)/tests/runner/check_driver.c"' \
 	-DAREA_MALLOC_DEBUG_MODULEDIR='"$(debug_moduledir)"'
 tests_runner_test_runner_CFLAGS = $(CHECK_TEST_CFLAGS) $(JSONC_CFLAGS) $(XML2_CFLAGS)
-tests_runner_test_runner_LDADD = $(CHECK_TEST_LIBS) $(JSONC_LIBS) $(XML2_LIBS)
+tests_runner_test_runner_LDADD = libamformat.la $(CHECK_TEST_LIBS) $(JSONC_LIBS) $(XML2_LIBS)
 EXTRA_tests_runner_test_runner_DEPENDENCIES = tools/pooldump/pooldump$(EXEEXT) \
 	tests/runner/runner_driver$(EXEEXT) tests/runner/check_driver$(EXEEXT)

@@ -5,7 +5,9 @@
 
 bin_PROGRAMS += tools/pooldump/pooldump
 tools_pooldump_pooldump_SOURCES = tools/pooldump/pooldump.c \
-	tools/pooldump/run.c tools/pooldump/run.h \
+	tools/pooldump/run.c tools/pooldump/run.h tools/pooldump/run_internal.h \
+	tools/pooldump/run_options.c tools/pooldump/run_output.c \
+	tools/pooldump/run_supervise.c tools/pooldump/run_summary.c \
 	tools/pooldump/report_files.c tools/pooldump/report_files.h \
 	tools/pooldump/junit.c tools/pooldump/junit.h \
 	tools/pooldump/report_json.c tools/pooldump/report_json.h

@@ -4,7 +4,8 @@
  * (node_format.h). The commands themselves live in src/node/node_commands.c,
  * shared with the debug module's in-process debugger commands; this file is
  * the command line: options, usage, output streams and exit status
- * (pooldump(1)). "pooldump run", the QA runner, lives in run.c.
+ * (pooldump(1)). "pooldump run", the QA runner, lives in run.c and the
+ * run_*.c files it lists (run_internal.h).
  *
  * Locking: single-threaded.
  */

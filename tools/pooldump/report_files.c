@@ -12,6 +12,12 @@
  * part of a report is skipped with a warning. Reports around the damage
  * are kept.
  *
+ * Kinds are read through the project's one table of them (format/
+ * error_kind.h): its leak column says which reports count as leaks, its
+ * headlines say which kind a text report's first line names. A kind the
+ * table lacks (a newer module's) is counted as an error under its own
+ * name, as the module spelled it.
+ *
  * Invariants: see report_files.h. A process's name only improves (a better
  * name source replaces a worse one, never the reverse).
  *
@@ -33,6 +39,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "format/error_kind.h"
 #include "report_files.h"
 
 #define REPORT_FILE_PREFIX "report."
@@ -373,7 +380,8 @@ static void add_report(struct run_process *process, struct json_object *object, 
 	report->text = report_member_string(object, "text");
 	report->summary = report_member_string(object, "summary");
 	report->incomplete = incomplete;
-	report->leak = strcmp(report->kind, LEAK_REPORT_KIND) == 0;
+	/* a kind not in the table is an error: its row ("unknown") is no leak */
+	report->leak = error_kind_info(error_kind_from_name(report->kind))->leak;
 	when = report_member_string(object, "when");
 	report->failing = !report->leak || when == NULL || strcmp(when, "on request") != 0;
 	if (report->leak) {
@@ -385,25 +393,33 @@ static void add_report(struct run_process *process, struct json_object *object, 
 
 /*
  * A text report whose JSON line never came: its kind, pid and leak totals
- * are read from the text ("==PID==ERROR: area_malloc: KIND on address..."
- * and "SUMMARY: area_malloc: N byte(s) leaked in M allocation(s).").
+ * are read from the text ("==PID==ERROR: area_malloc: HEADLINE..." and
+ * "SUMMARY: area_malloc: N byte(s) leaked in M allocation(s).").
  */
 static void add_incomplete_report(struct run_process *process, const char *text, size_t length)
 {
 	struct json_object *object = json_object_new_object();
-	const char *kind, *kind_end, *summary;
+	const char *headline, *kind_end, *summary;
 	size_t summary_length;
 	long pid = process->pid;
 	unsigned long long bytes, blocks;
+	enum error_kind kind;
 
-	kind = after_pid_prefix(text, "ERROR: area_malloc: ", &pid);
-	if (kind == NULL)
-		kind = "unknown";
-	kind_end = strstr(kind, " on address ");
-	if (kind_end == NULL || memchr(kind, '\n', (size_t)(kind_end - kind)) != NULL)
-		kind_end = kind + strcspn(kind, "\n");
-	json_object_object_add(object, "kind",
-		json_object_new_string_len(kind, (int)(kind_end - kind)));
+	headline = after_pid_prefix(text, "ERROR: area_malloc: ", &pid);
+	if (headline == NULL)
+		headline = "unknown";
+	kind = error_kind_from_headline(headline);
+	if (kind != ERROR_KIND_NONE) {
+		json_object_object_add(object, "kind", json_object_new_string(error_kind_name(kind)));
+	} else {
+		/* a headline the table lacks: "KIND on address ...", else the
+		 * whole first line */
+		kind_end = strstr(headline, " on address ");
+		if (kind_end == NULL || memchr(headline, '\n', (size_t)(kind_end - headline)) != NULL)
+			kind_end = headline + strcspn(headline, "\n");
+		json_object_object_add(object, "kind",
+			json_object_new_string_len(headline, (int)(kind_end - headline)));
+	}
 	json_object_object_add(object, "pid", json_object_new_int64(pid));
 	summary_line(text, length, &summary, &summary_length);
 	if (sscanf(summary, "SUMMARY: area_malloc: %llu byte(s) leaked in %llu allocation(s).",

@@ -27,8 +27,6 @@
 
 #include <json-c/json.h>
 
-#define LEAK_REPORT_KIND "detected memory leaks"
-
 struct run_report {
 	/* The module's JSON object, with the runner's members "text",
 	 * "summary", "failing" and "incomplete" added. Owned. */
@@ -38,7 +36,8 @@ struct run_report {
 	const char *text;	/* in object: the whole text report */
 	const char *summary;	/* in object: its SUMMARY line (or first line) */
 	pid_t pid;		/* the process whose file held it */
-	bool leak;
+	bool leak;		/* its kind's row in format/error_kind.h says so;
+				 * a kind the table lacks is an error */
 	bool failing;		/* counts toward the exit status ("on request"
 				 * leak reports do not, as in the module) */
 	bool incomplete;	/* text without its JSON line: the process died

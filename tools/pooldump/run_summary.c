@@ -1,0 +1,150 @@
+/*
+ * run_summary.c - the summary "pooldump run" prints when it is done: the
+ * totals, one line per report (SUMMARY_MAX_LINES at most; report.json has
+ * them all), how the command ended when that is news, and the result.
+ *
+ * A report's line says what the debug module's SUMMARY line says (kind,
+ * address or leak totals, pool, the frame to look at), read from its JSON
+ * object; for an incomplete report that is what report_files.c recovered
+ * from its text.
+ *
+ * Invariants: reads the model (report_files.h) and changes nothing; it is
+ * printed only once the CI files are written, so the paths it names exist.
+ *
+ * Locking: single-threaded.
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+#include "run.h"
+#include "run_internal.h"
+
+#define SUMMARY_MAX_LINES 20
+
+static const char *plural(uint64_t count, const char *singular, const char *plural_form)
+{
+	return count == 1 ? singular : plural_form;
+}
+
+/* " in pool 7 (net-tx)", or " with pool id 0x..." when the pool was not live. */
+static void pool_phrase(struct json_object *object, char *buffer, size_t size)
+{
+	struct json_object *pool, *id;
+	const char *name, *pool_id;
+
+	buffer[0] = '\0';
+	if (json_object_object_get_ex(object, "pool", &pool)
+		&& json_object_object_get_ex(pool, "id", &id)) {
+		name = report_member_string(pool, "name");
+		snprintf(buffer, size, " in pool %d%s%s%s", json_object_get_int(id),
+			name != NULL && name[0] != '\0' ? " (" : "", name != NULL ? name : "",
+			name != NULL && name[0] != '\0' ? ")" : "");
+	} else if ((pool_id = report_member_string(object, "pool_id")) != NULL) {
+		snprintf(buffer, size, " with pool id %s", pool_id);
+	}
+}
+
+/* The frame a report's summary names (as the debug module's SUMMARY line). */
+static const char *report_site(const struct run_report *report)
+{
+	struct json_object *groups;
+	const char *symbol = NULL;
+
+	if (report->leak) {
+		if (json_object_object_get_ex(report->object, "groups", &groups)
+			&& json_object_is_type(groups, json_type_array)
+			&& json_object_array_length(groups) > 0)
+			symbol = report_owner_symbol(json_object_array_get_idx(groups, 0),
+				"allocated_by");
+		return symbol;
+	}
+	static const char *const owners[] = { "detected_by", "freed_by", "allocated_by" };
+	for (size_t i = 0; i < sizeof(owners) / sizeof(owners[0]) && symbol == NULL; i++)
+		symbol = report_owner_symbol(report->object, owners[i]);
+	return symbol;
+}
+
+static void describe_report(const struct run_report *report, char *buffer, size_t size)
+{
+	const char *address = report_member_string(report->object, "address");
+	const char *when = report_member_string(report->object, "when");
+	const char *site = report_site(report);
+	char pool[128], short_site[512];
+	size_t used;
+
+	pool_phrase(report->object, pool, sizeof(pool));
+	if (report->leak)
+		used = (size_t)snprintf(buffer, size, "%s: %" PRIu64 " %s in %" PRIu64 " %s%s%s%s",
+			report->kind, report->leaked_bytes, plural(report->leaked_bytes, "byte", "bytes"),
+			report->leaked_blocks,
+			plural(report->leaked_blocks, "allocation", "allocations"), pool,
+			when != NULL ? " " : "", when != NULL ? when : "");
+	else
+		used = (size_t)snprintf(buffer, size, "%s at %s%s", report->kind,
+			address != NULL ? address : "?", pool);
+	if (site != NULL && used < size) {
+		symbol_short(site, short_site, sizeof(short_site));
+		used += (size_t)snprintf(buffer + used, size - used, " -- %s", short_site);
+	}
+	if (report->incomplete && used < size)
+		used += (size_t)snprintf(buffer + used, size - used, " [incomplete report]");
+	if (!report->failing && used < size)
+		snprintf(buffer + used, size - used, " [not counted]");
+}
+
+void print_summary(const struct run_results *results, const struct run_config *config,
+	int exit_status)
+{
+	struct run_totals totals;
+	size_t lines = 0;
+
+	run_results_totals(results, &totals);
+	printf("area_malloc: %zu %s, %zu %s, %zu %s", results->process_count,
+		plural(results->process_count, "process", "processes"), totals.errors,
+		plural(totals.errors, "error", "errors"), totals.leak_reports,
+		plural(totals.leak_reports, "leak report", "leak reports"));
+	if (totals.leak_reports > 0)
+		printf(" (%" PRIu64 " %s in %" PRIu64 " %s)", totals.leaked_bytes,
+			plural(totals.leaked_bytes, "byte", "bytes"), totals.leaked_blocks,
+			plural(totals.leaked_blocks, "allocation", "allocations"));
+	if (totals.informational > 0)
+		printf(", %zu %s on request (not counted)", totals.informational,
+			plural(totals.informational, "leak report", "leak reports"));
+	putchar('\n');
+	for (size_t p = 0; p < results->process_count; p++) {
+		const struct run_process *process = &results->processes[p];
+		for (size_t r = 0; r < process->report_count; r++) {
+			const struct run_report *report = &process->reports[r];
+			char who[256], what[1024];
+			if (lines++ == SUMMARY_MAX_LINES)
+				break;
+			snprintf(who, sizeof(who), "pid %d %s%s%s%s", (int)process->pid,
+				process->name, report->test != NULL ? " [" : "",
+				report->test != NULL ? report->test : "", report->test != NULL ? "]" : "");
+			describe_report(report, what, sizeof(what));
+			printf("  %-26s %s\n", who, what);
+		}
+	}
+	if (lines > SUMMARY_MAX_LINES)
+		printf("  ... %zu more %s: see %s\n", totals.reports - SUMMARY_MAX_LINES,
+			plural(totals.reports - SUMMARY_MAX_LINES, "report", "reports"),
+			config->json_path);
+	if (totals.unprinted_reports > 0)
+		printf("  +%" PRIu64 " %s the debug module counted but did not print (identical to "
+		       "one printed, or past max_reports)\n", totals.unprinted_reports,
+			plural(totals.unprinted_reports, "report", "reports"));
+	/* exit status 23 after reports is the debug module's: nothing new */
+	if (results->main_exit.signaled || (results->main_exit.status != 0
+		&& (results->main_exit.status != RUN_STATUS_REPORTS || exit_status != RUN_STATUS_REPORTS))) {
+		char how[128];
+		run_exit_describe(&results->main_exit, how, sizeof(how));
+		printf("  command: %s\n", how);
+	}
+	if (results->warning_count > 0)
+		printf("  %zu %s: see standard error and %s\n", results->warning_count,
+			plural(results->warning_count, "warning", "warnings"), config->json_path);
+	printf("junit: %s   json: %s\n", config->junit_path, config->json_path);
+	printf("result: %s (exit %d)\n", exit_status == 0 ? "PASS" : "FAIL", exit_status);
+}
