@@ -1,9 +1,10 @@
 # src/node: reading debug nodes (src/format/node_format.h, the contract with
 # the writer) without trusting them, and the pool commands that pooldump and
 # the debug module's in-process debugger commands share. Over libamformat
-# (blocks, pool log, symbolizer) and libamcore (heap image walk); only
-# the objects it uses are pulled from those archives. One concern a file:
-# node_reader_internal.h and node_commands_internal.h list them.
+# (blocks, pool log, symbolizer, error kinds) and libamcore (heap image
+# walk); only the objects it uses are pulled from those archives. One
+# concern a file: node_reader_internal.h and node_commands_internal.h list
+# them.
 
 noinst_LTLIBRARIES += libamnodereader.la
 libamnodereader_la_SOURCES = \

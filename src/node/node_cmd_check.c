@@ -3,10 +3,13 @@
  * canaries and poison, the heap's chunk headers and the pool's counters,
  * checked now on a copy, each problem reported as the module reports it.
  *
- * Invariants: a damaged heap is a finding here (damage_is_finding), not a
- * failure to read. Counters are compared only on a copy that is consistent
- * and has no damaged block, where a difference cannot come from a change
- * under way.
+ * Invariants: kinds, headlines and offsets come from the table of error
+ * kinds (format/error_kind.h) and its one translation of a block finding,
+ * so a problem pooldump finds reads as the module would have reported it.
+ * A damaged heap is a finding here (damage_is_finding), not a failure to
+ * read. Counters are compared only on a copy that is consistent and has
+ * no damaged block, where a difference cannot come from a change under
+ * way.
  *
  * Locking: none (see node_reader.h).
  */
@@ -16,6 +19,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "format/error_kind.h"
 #include "node/node_commands_internal.h"
 
 struct check_walk {
@@ -25,7 +29,7 @@ struct check_walk {
 };
 
 struct problem {
-	const char *kind;
+	enum error_kind kind;
 	const char *detail;
 	uint64_t address;
 	bool size_known;
@@ -62,7 +66,8 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 
 	if (session->context->json) {
 		emit(out, "%s{\"kind\":\"%s\",\"pool\":%d,\"address\":\"0x%" PRIx64 "\",\"size\":",
-			separator(session), problem->kind, pool->area, problem->address);
+			separator(session), error_kind_name(problem->kind), pool->area,
+			problem->address);
 		if (problem->size_known)
 			emit(out, "%" PRIu64, problem->size);
 		else
@@ -88,8 +93,8 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 		put_str(out, "}");
 		return;
 	}
-	emit(out, "==%d==ERROR: area_malloc: %s on address 0x%" PRIx64, (int)session->node->pid,
-		problem->kind, problem->address);
+	emit(out, "==%d==ERROR: area_malloc: %s 0x%" PRIx64, (int)session->node->pid,
+		error_kind_info(problem->kind)->headline, problem->address);
 	if (problem->size_known)
 		emit(out, " (%" PRIu64 "-byte block)", problem->size);
 	emit(out, " in pool %d%s", pool->area, pool->descriptor.name[0] ? " \"" : "");
@@ -110,10 +115,29 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 	if (block != NULL && block->header_ok)
 		text_owner(session, "previously allocated", block->thread, block->team,
 			block->sequence, block->time, block->frames, block->frame_count);
-	emit(out, "SUMMARY: area_malloc: %s", problem->kind);
+	emit(out, "SUMMARY: area_malloc: %s", error_kind_name(problem->kind));
 	if (site != 0)
 		emit(out, " %s", symbol(session, site));
 	emit(out, " in pool %d\n", pool->area);
+}
+
+/* What the text says of a block finding beyond its kind and figures. */
+static const char *finding_detail(enum debug_block_problem finding, bool freed_known)
+{
+	switch (finding) {
+	case BLOCK_OK:
+		break;
+	case BLOCK_HEADER_DAMAGED:
+		return "the block's header is damaged (checksum or fields)";
+	case BLOCK_UNDERFLOW:
+		return "the leading canary is damaged";
+	case BLOCK_OVERFLOW:
+		return "the trailing canary is damaged";
+	case BLOCK_POISON_DAMAGED:
+		return freed_known ? "a freed block (in quarantine) was written"
+			: "a freed block (in quarantine) was written over its free record";
+	}
+	return NULL;
 }
 
 static void check_block(const struct node_pool *pool, const struct node_block *block,
@@ -121,55 +145,34 @@ static void check_block(const struct node_pool *pool, const struct node_block *b
 {
 	struct check_walk *walk = context;
 	struct problem problem = { .address = block->address, .block = block };
-	struct debug_block_finding finding;
+	/* a header the walk found damaged (header_ok) is the finding
+	 * debug_block_check_at makes of it; nothing past it can be trusted */
+	struct debug_block_finding finding = { .problem = BLOCK_HEADER_DAMAGED };
+	struct error_figures figures;
 
 	(void)pool;
-	if (!block->header_ok) {
-		problem.kind = "heap-buffer-underflow";
-		problem.detail = "the block's header is damaged (checksum or fields)";
-	} else {
+	if (block->header_ok) {
 		problem.size_known = true;
 		problem.size = block->size;
 		finding = node_block_check(walk->pool, block);
-		switch (finding.problem) {
-		case BLOCK_OK:
-			return;
-		case BLOCK_HEADER_DAMAGED: /* header_ok said otherwise: cannot happen */
-			problem.kind = "heap-buffer-underflow";
-			problem.detail = "the block's header is damaged (checksum or fields)";
-			break;
-		case BLOCK_UNDERFLOW:
-			problem.kind = "heap-buffer-underflow";
-			problem.detail = "the leading canary is damaged";
-			problem.offset_known = true;
-			problem.offset = -(long long)finding.offset;
-			break;
-		case BLOCK_OVERFLOW:
-			problem.kind = "heap-buffer-overflow";
-			problem.detail = "the trailing canary is damaged";
-			problem.offset_known = true;
-			problem.offset = (long long)finding.offset;
-			problem.overflow_bytes = finding.damaged_bytes;
-			break;
-		case BLOCK_POISON_DAMAGED:
-			problem.kind = "use-after-free";
-			problem.detail = "a freed block (in quarantine) was written";
-			problem.offset_known = true;
-			problem.offset = (long long)finding.offset;
-			problem.freed_known = node_block_freed_by(walk->pool, block,
-				&problem.freed_by);
-			if (!problem.freed_known)
-				problem.detail = "a freed block (in quarantine) was written over its "
-					"free record";
-			break;
-		}
 	}
+	figures = error_figures_of_finding(finding);
+	if (figures.kind == ERROR_KIND_NONE)
+		return;
+	problem.kind = figures.kind;
+	problem.offset_known = figures.offset_known;
+	problem.offset = figures.offset;
+	problem.overflow_bytes = figures.overflow_bytes;
+	/* who freed it: the record lies in the poisoned area, so it may be gone */
+	if (finding.problem == BLOCK_POISON_DAMAGED)
+		problem.freed_known = node_block_freed_by(walk->pool, block, &problem.freed_by);
+	problem.detail = finding_detail(finding.problem, problem.freed_known);
 	print_problem(walk, &problem);
 	walk->problems++;
 }
 
 /* A problem of the pool as a whole (heap, counters). */
-static void pool_problem(struct check_walk *walk, const char *kind, const char *detail)
+static void pool_problem(struct check_walk *walk, enum error_kind kind, const char *detail)
 {
 	struct problem problem = {
 		.kind = kind,
@@ -195,7 +198,7 @@ static void check_pool(struct session *session, struct node_pool *pool, void *co
 
 	node_pool_walk(pool, check_block, &walk);
 	if (pool->heap_problem != NULL) {
-		pool_problem(&walk, "heap-corruption", pool->heap_problem);
+		pool_problem(&walk, ERROR_HEAP_CORRUPTION, pool->heap_problem);
 	} else if (pool->copy != NODE_COPY_INCONSISTENT && pool->damaged_blocks == 0
 		&& (d->live_blocks != pool->live_blocks || d->used_bytes != pool->live_bytes
 			|| d->quarantined_blocks != pool->quarantined_blocks)) {
@@ -204,7 +207,7 @@ static void check_pool(struct session *session, struct node_pool *pool, void *co
 			PRIu64 " bytes and %" PRIu64 " quarantined counted, %zu of %" PRIu64
 			" bytes and %zu found", d->live_blocks, d->used_bytes, d->quarantined_blocks,
 			pool->live_blocks, pool->live_bytes, pool->quarantined_blocks);
-		pool_problem(&walk, "counter-mismatch", detail);
+		pool_problem(&walk, ERROR_COUNTER_MISMATCH, detail);
 	}
 	totals->problems += walk.problems;
 	totals->pools++;
