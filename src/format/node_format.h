@@ -3,7 +3,7 @@
  * publishes under NODE_DIR/PID/ so that pooldump can read its pools, live
  * or after the process died. This header is the contract between the
  * writer (the debug module, src/debug/node_writer.c) and every reader
- * (src/node/node_reader.c, pooldump); change it only with the version.
+ * (src/node/node_reader.h, pooldump); change it only with the version.
  *
  *   NODE_DIR/                  option node_dir, default /dev/shm/area_malloc-UID, mode 0700
  *   NODE_DIR/PID/              one process, mode 0700

@@ -75,7 +75,7 @@ enum node_status node_dir_pids(const struct node_dir *dir, pid_t **pids, size_t 
 
 /* ---- a process node ---- */
 
-struct node_symbol; /* cache entry, node_reader.c */
+struct node_symbol; /* cache entry, node_symbolize.c */
 
 struct node {
 	pid_t pid;

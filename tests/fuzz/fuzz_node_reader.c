@@ -1,6 +1,6 @@
 /*
  * fuzz_node_reader.c - libFuzzer target: the debug node reader
- * (src/node/node_reader.c) and every pool command (src/node/node_commands.c)
+ * (src/node/node_reader.h) and every pool command (src/node/node_commands.h)
  * over a node whose files are the input.
  *
  * Input (written by fuzz_corpus_gen from real nodes; any bytes are taken):

@@ -1,7 +1,7 @@
 /*
  * pooldump.c - KDL-style pool dumps of processes that run the debug build
  * of area_malloc, live or after they died, from the debug nodes they publish
- * (node_format.h). The commands themselves live in src/node/node_commands.c,
+ * (node_format.h). The commands themselves live in src/node (node_commands.h),
  * shared with the debug module's in-process debugger commands; this file is
  * the command line: options, usage, output streams and exit status
  * (pooldump(1)). "pooldump run", the QA runner, lives in run.c and the

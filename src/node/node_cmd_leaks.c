@@ -1,0 +1,131 @@
+/*
+ * node_cmd_leaks.c - the command "leaks [pool ID]": live blocks grouped by
+ * allocation site (the whole stack), since the process's mark when one is
+ * set, in the shape of the module's leak report.
+ *
+ * Invariants: a pool's groups are counted and printed before the next pool
+ * is loaded; a leak makes the status NODE_STATUS_FOUND.
+ *
+ * Locking: none (see node_reader.h).
+ */
+#include "config.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+#include "node/node_commands_internal.h"
+
+struct leak_walk {
+	struct group_table table;
+	int64_t since;		/* the process's mark; 0: every live block */
+};
+
+struct leak_totals {
+	size_t blocks;
+	uint64_t bytes;
+	size_t groups;
+	int pools_with_leaks;
+};
+
+static void count_leak(const struct node_pool *pool, const struct node_block *block,
+	void *context)
+{
+	struct leak_walk *walk = context;
+
+	(void)pool;
+	if (!block->header_ok || block->state != BLOCK_LIVE
+		|| (walk->since != 0 && block->time < walk->since))
+		return;
+	group_count_block(&walk->table, block, block->frame_count);
+}
+
+static void leaks_of_pool(struct session *session, struct node_pool *pool, void *context)
+{
+	struct leak_totals *totals = context;
+	struct leak_walk walk = { .since = session->node->process.mark };
+	struct output *out = &session->out;
+	const struct node_pool_descriptor *d = &pool->descriptor;
+
+	node_pool_walk(pool, count_leak, &walk);
+	if (walk.table.failed)
+		session_error(session, NODE_STATUS_DAMAGED,
+			"out of memory: some leaks were not counted");
+	group_table_sort(&walk.table, false);
+	if (walk.table.count > 0 && !session->context->json) {
+		emit(out, "\nin pool %d \"", pool->area);
+		put_text(out, d->name);
+		emit(out, "\" (id 0x%" PRIx64 ")\n", d->pool_id);
+	}
+	for (size_t g = 0; g < walk.table.count; g++) {
+		const struct group *group = &walk.table.groups[g];
+		const uintptr_t *frames = group_key(&walk.table, group);
+		if (session->context->json) {
+			emit(out, "%s{\"pool\":%d,\"caller\":", separator(session), pool->area);
+			put_json_string(out, symbol(session, frames[0]));
+			emit(out, ",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%" PRIu64
+				",\"first_address\":\"0x%" PRIx64 "\",\"thread\":%u,\"seq\":%u",
+				frames[0], group->count, group->bytes, group->first_address,
+				group->first_thread, group->first_sequence);
+			json_frames(session, frames, group->key_count);
+			put_str(out, "}");
+		} else {
+			emit(out, "\nLeak of %" PRIu64 " byte(s) in %zu allocation(s) allocated from:\n",
+				group->bytes, group->count);
+			for (uint32_t i = 0; i < group->key_count && frames[i] != 0; i++)
+				emit(out, "    #%u 0x%" PRIxPTR " in %s\n", i, frames[i],
+					symbol(session, frames[i]));
+			emit(out, "    (first block 0x%" PRIx64 ", thread T%u, seq %u)\n",
+				group->first_address, group->first_thread, group->first_sequence);
+		}
+		totals->groups++;
+		totals->blocks += group->count;
+		totals->bytes += group->bytes;
+	}
+	if (walk.table.count > 0)
+		totals->pools_with_leaks++;
+	group_table_free(&walk.table);
+}
+
+int command_leaks(struct session *session, int argc, char **argv)
+{
+	static const char usage[] = "leaks [pool ID]";
+	struct leak_totals totals = { 0 };
+	struct output *out = &session->out;
+	int64_t mark;
+	int area = 0, status;
+
+	if (argc == 3 && strcmp(argv[1], "pool") == 0) {
+		if (!parse_area(argv[2], &area))
+			return usage_error(session, usage, "bad pool ID '%s'", argv[2]);
+	} else if (argc != 1) {
+		return usage_error(session, usage, "unknown argument '%s'", argv[1]);
+	}
+	if (!session_open_node(session, &status))
+		return status;
+	mark = session->node->process.mark;
+	if (session->context->json) {
+		put_str(out, ",\"since_mark\":");
+		if (mark != 0)
+			emit(out, "%" PRId64, mark);
+		else
+			put_str(out, "null");
+		put_str(out, ",\"groups\":[");
+	} else if (mark != 0) {
+		put_str(out, "blocks allocated since the mark at ");
+		put_time(out, mark);
+		put_str(out, " (set through the companion module) and still live\n");
+	} else {
+		emit(out, "blocks still allocated (no mark set)%s\n",
+			session->node->alive ? "" : " when the process died");
+	}
+	for_each_pool(session, area, leaks_of_pool, &totals);
+	if (session->context->json)
+		emit(out, "],\"leaked_bytes\":%" PRIu64 ",\"leaked_blocks\":%zu", totals.bytes,
+			totals.blocks);
+	else
+		emit(out, "\nSUMMARY: area_malloc: %" PRIu64 " byte(s) leaked in %zu allocation(s).\n",
+			totals.bytes, totals.blocks);
+	if (totals.blocks > 0)
+		raise_status(session, NODE_STATUS_FOUND);
+	return session_finish(session);
+}

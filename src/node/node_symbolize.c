@@ -1,0 +1,126 @@
+/*
+ * node_symbolize.c - callers named from a node's image records
+ * (node_symbolize in node_reader.h).
+ *
+ * Why a cache: a million blocks share few callers, and symbolizing an
+ * address (libdw) costs far more than printing it. The symbolizer is
+ * opened on first use, from the image records the process file held, not
+ * from this process's own maps.
+ *
+ * Invariants: the cache is an open-addressing table keyed by address, at
+ * most half full; an entry's strings live as long as the node. Out of
+ * memory, an address is shown bare ("0x..."), never left out.
+ *
+ * Locking: none; the cache belongs to the node's thread (the bare-address
+ * fallback is thread-local).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node/node_reader_internal.h"
+
+static size_t symbol_slot(uintptr_t address, size_t capacity)
+{
+	uint64_t hash = (uint64_t)address * 0x9e3779b97f4a7c15ull;
+	return (size_t)(hash >> 32) & (capacity - 1);
+}
+
+static bool grow_symbols(struct node *node)
+{
+	size_t capacity = node->symbol_capacity ? node->symbol_capacity * 2 : 256;
+	struct node_symbol *table = calloc(capacity, sizeof(*table));
+
+	if (table == NULL)
+		return false;
+	for (size_t i = 0; i < node->symbol_capacity; i++) {
+		struct node_symbol *old = &node->symbols[i];
+		size_t slot;
+		if (old->text == NULL)
+			continue;
+		for (slot = symbol_slot(old->address, capacity); table[slot].text != NULL;
+			slot = (slot + 1) & (capacity - 1))
+			;
+		table[slot] = *old;
+	}
+	free(node->symbols);
+	node->symbols = table;
+	node->symbol_capacity = capacity;
+	return true;
+}
+
+static void open_symbolizer(struct node *node)
+{
+	struct symbolizer_image *images;
+
+	if (node->symbolizer != NULL || node->symbolizer_failed)
+		return;
+	images = calloc(node->image_count ? node->image_count : 1, sizeof(*images));
+	if (images != NULL) {
+		for (size_t i = 0; i < node->image_count; i++)
+			symbolizer_image_from_record(&node->images[i], &images[i]);
+		node->symbolizer = symbolizer_open_images(images, node->image_count);
+		free(images);
+	}
+	if (node->symbolizer == NULL) {
+		node->symbolizer_failed = true;
+		node_warn(node, "cannot symbolize callers: %s", strerror(errno ? errno : ENOMEM));
+	}
+}
+
+/* When even the cache is out of memory: the bare address. */
+static const char *unsymbolized(uintptr_t address)
+{
+	static __thread char text[32];
+
+	snprintf(text, sizeof(text), "0x%" PRIxPTR, address);
+	return text;
+}
+
+const char *node_symbolize(struct node *node, uintptr_t address, const char **function)
+{
+	static const char unknown_function[] = "";
+	struct symbol_info info;
+	struct node_symbol *entry;
+	char text[2048];
+	size_t slot;
+
+	if (function != NULL)
+		*function = unknown_function;
+	if (node->symbol_count * 2 >= node->symbol_capacity && !grow_symbols(node))
+		return unsymbolized(address);
+	for (slot = symbol_slot(address, node->symbol_capacity);
+		node->symbols[slot].text != NULL; slot = (slot + 1) & (node->symbol_capacity - 1)) {
+		if (node->symbols[slot].address == address) {
+			if (function != NULL)
+				*function = node->symbols[slot].function;
+			return node->symbols[slot].text;
+		}
+	}
+	open_symbolizer(node);
+	memset(&info, 0, sizeof(info));
+	if (node->symbolizer != NULL) {
+		symbolize(node->symbolizer, address, &info);
+		symbol_format(&info, text, sizeof(text));
+	} else {
+		snprintf(text, sizeof(text), "0x%" PRIxPTR, address);
+	}
+	entry = &node->symbols[slot];
+	entry->text = strdup(text);
+	entry->function = strdup(info.function);
+	if (entry->text == NULL || entry->function == NULL) {
+		free(entry->text);
+		free(entry->function);
+		entry->text = entry->function = NULL;
+		return unsymbolized(address);
+	}
+	entry->address = address;
+	node->symbol_count++;
+	if (function != NULL)
+		*function = entry->function;
+	return entry->text;
+}
