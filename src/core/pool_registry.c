@@ -78,6 +78,15 @@ static bool decode_slot(uint64_t id, uint32_t *slot)
 	return *slot < SLOT_COUNT;
 }
 
+/* The slot an id names (live or not), or NULL for an id that names none. */
+static inline struct slot *slot_of(const void *id_pointer, uint64_t *id)
+{
+	uint32_t slot;
+
+	*id = (uint64_t)(uintptr_t)id_pointer;
+	return decode_slot(*id, &slot) ? &slots[slot] : NULL;
+}
+
 /* Generations start at a random point at each load, so ids from an earlier
  * load of the module (whose pools are all gone) do not name new pools. */
 static uint64_t take_generation(void)
@@ -118,14 +127,12 @@ const void *pool_registry_add(struct pool *pool)
 
 struct pool *pool_registry_lookup(const void *id_pointer)
 {
-	uint64_t id = (uint64_t)(uintptr_t)id_pointer;
-	uint32_t slot;
+	uint64_t id;
+	struct slot *entry = slot_of(id_pointer, &id);
 
-	if (!decode_slot(id, &slot))
+	if (entry == NULL || atomic_load_explicit(&entry->id, memory_order_acquire) != id)
 		return NULL;
-	if (atomic_load_explicit(&slots[slot].id, memory_order_acquire) != id)
-		return NULL;
-	return atomic_load_explicit(&slots[slot].pool, memory_order_relaxed);
+	return atomic_load_explicit(&entry->pool, memory_order_relaxed);
 }
 
 struct pool *pool_registry_remove(const void *id_pointer)
@@ -171,13 +178,11 @@ static inline void in_flight_add(struct slot *entry, int delta)
 
 enum pool_acquire_result pool_registry_acquire(const void *id_pointer, struct pool **pool)
 {
-	uint64_t id = (uint64_t)(uintptr_t)id_pointer;
-	struct slot *entry;
-	uint32_t slot;
+	uint64_t id;
+	struct slot *entry = slot_of(id_pointer, &id);
 
-	if (!decode_slot(id, &slot))
+	if (entry == NULL)
 		return POOL_NOT_LIVE;
-	entry = &slots[slot];
 	in_flight_add(entry, 1);
 	/* the flag first, then the id: see the comment at the top */
 	if (atomic_load(&entry->deleting)) {
@@ -195,21 +200,20 @@ enum pool_acquire_result pool_registry_acquire(const void *id_pointer, struct po
 
 void pool_registry_release(const void *id_pointer)
 {
-	uint32_t slot;
+	uint64_t id;
+	struct slot *entry = slot_of(id_pointer, &id);
 
-	if (decode_slot((uint64_t)(uintptr_t)id_pointer, &slot))
-		in_flight_add(&slots[slot], -1);
+	if (entry != NULL)
+		in_flight_add(entry, -1);
 }
 
 enum pool_acquire_result pool_registry_begin_delete(const void *id_pointer, struct pool **pool)
 {
-	uint64_t id = (uint64_t)(uintptr_t)id_pointer;
-	struct slot *entry;
-	uint32_t slot;
+	uint64_t id;
+	struct slot *entry = slot_of(id_pointer, &id);
 
-	if (!decode_slot(id, &slot))
+	if (entry == NULL)
 		return POOL_NOT_LIVE;
-	entry = &slots[slot];
 	mutex_lock(&registry_lock);
 	if (atomic_load(&entry->id) != id) {
 		mutex_unlock(&registry_lock);

@@ -128,22 +128,27 @@ static bool node_is_alive(int node_dir_fd)
 	return alive;
 }
 
+/* A directory stream over fd (taken over), or NULL (fd closed). */
+static DIR *open_dir_stream(int fd)
+{
+	DIR *dir = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (dir == NULL && fd >= 0)
+		close(fd);
+	return dir;
+}
+
 static void remove_node_dir(int parent_fd, const char *name)
 {
-	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *dir;
+	DIR *dir = open_dir_stream(
+		openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
 	struct dirent *entry;
 
-	if (fd < 0)
+	if (dir == NULL)
 		return;
-	dir = fdopendir(fd);
-	if (dir == NULL) {
-		close(fd);
-		return;
-	}
 	while ((entry = readdir(dir)) != NULL) {
 		if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
-			unlinkat(fd, entry->d_name, 0);
+			unlinkat(dirfd(dir), entry->d_name, 0);
 	}
 	closedir(dir);
 	unlinkat(parent_fd, name, AT_REMOVEDIR);
@@ -179,16 +184,10 @@ static void clean_dead_nodes(int keep)
 	size_t dead_count = 0, capacity = 0;
 	char own[16];
 	struct dirent *entry;
-	DIR *dir;
-	int fd = dup(root_fd);
+	DIR *dir = open_dir_stream(dup(root_fd));
 
-	if (fd < 0)
+	if (dir == NULL)
 		return;
-	dir = fdopendir(fd);
-	if (dir == NULL) {
-		close(fd);
-		return;
-	}
 	snprintf(own, sizeof(own), "%d", (int)getpid());
 	while ((entry = readdir(dir)) != NULL) {
 		struct stat status;

@@ -169,6 +169,20 @@ struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr, co
 	return header;
 }
 
+/* The report of a call the pool refuses, counted and logged in its pool. */
+static struct pending *refused_call_report(struct pool *call_pool, enum error_kind kind,
+	void *ptr, const char *what, const area_malloc_owner *caller, struct pending_list *pending)
+{
+	struct pending *report = new_pending(pending, kind, what, ptr, caller);
+	bool locked = debug_lock(call_pool);
+
+	pending_set_pool(report, call_pool);
+	debug_of(call_pool)->d.errors++;
+	log_event(call_pool, LOG_ERROR, ptr, 0, caller);
+	debug_unlock(call_pool, locked);
+	return report;
+}
+
 void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,
 	const area_malloc_owner *caller)
 {
@@ -184,24 +198,15 @@ void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,
 	if (owner_id == call_pool->id)
 		owner_id = NULL;
 	if (owner_id == NULL || pool_registry_acquire(owner_id, &owner) != POOL_ACQUIRED) {
-		report = new_pending(&pending, ERROR_INVALID_FREE, what, ptr, caller);
-		locked = debug_lock(call_pool);
-		pending_set_pool(report, call_pool);
-		debug_of(call_pool)->d.errors++;
-		log_event(call_pool, LOG_ERROR, ptr, 0, caller);
-		debug_unlock(call_pool, locked);
+		report = refused_call_report(call_pool, ERROR_INVALID_FREE, ptr, what, caller,
+			&pending);
 		snprintf(report->detail, sizeof(report->detail),
 			"%p is not in any pool's blocks (a stack, heap, static or wild address, or "
 			"the pool's own control pages); the call is refused", ptr);
 		flush_pending(&pending);
 		return;
 	}
-	report = new_pending(&pending, ERROR_CROSS_POOL_FREE, what, ptr, caller);
-	locked = debug_lock(call_pool);
-	pending_set_pool(report, call_pool);
-	debug_of(call_pool)->d.errors++;
-	log_event(call_pool, LOG_ERROR, ptr, 0, caller);
-	debug_unlock(call_pool, locked);
+	report = refused_call_report(call_pool, ERROR_CROSS_POOL_FREE, ptr, what, caller, &pending);
 
 	locked = debug_lock(owner);
 	pending_set_owner_pool(report, owner);

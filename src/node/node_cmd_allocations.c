@@ -47,7 +47,7 @@ static bool block_selected(struct session *session, const struct allocation_filt
 {
 	const char *function;
 
-	if (!block->header_ok || block->state != BLOCK_LIVE)
+	if (!node_block_is_live(block))
 		return false;
 	if (filter->by_thread && block->thread != filter->thread)
 		return false;
@@ -194,7 +194,7 @@ static void count_caller(const struct node_pool *pool, const struct node_block *
 	struct caller_walk *walk = context;
 
 	(void)pool;
-	if (!block->header_ok || block->state != BLOCK_LIVE)
+	if (!node_block_is_live(block))
 		return;
 	walk->blocks++;
 	walk->bytes += block->size;

@@ -95,20 +95,50 @@ static void list_node(struct session *session, pid_t pid, size_t *listed)
 	node_close(node);
 }
 
-int node_command_list(const struct node_command_context *context)
+/*
+ * Starts a command over the whole node directory: opens the session and the
+ * directory and lists its nodes. false when the session already ended
+ * (*result is what to return); *missing when there is no directory at all
+ * (nobody published a node yet: an empty result, not an error).
+ */
+static bool start_dir_command(struct session *session, const struct node_command_context *context,
+	const char *query, pid_t **pids, size_t *count, bool *missing, int *result)
 {
 	struct node_error error = { 0 };
-	struct session session;
-	struct output *out = &session.out;
-	size_t count = 0, listed = 0;
-	pid_t *pids = NULL;
 	enum node_status status;
 
-	if (!session_start(&session, context, "list"))
-		return NODE_STATUS_DAMAGED;
-	status = session_open_dir(&session, &error);
+	*pids = NULL;
+	*count = 0;
+	*missing = false;
+	if (!session_start(session, context, query)) {
+		*result = NODE_STATUS_DAMAGED;
+		return false;
+	}
+	status = session_open_dir(session, &error);
 	if (status == NODE_STATUS_NO_SUCH) {
-		/* no directory: nobody published a node yet, an empty list */
+		*missing = true;
+		return true;
+	}
+	if (status != NODE_STATUS_OK
+		|| node_dir_pids(&session->dir, pids, count, &error) != NODE_STATUS_OK) {
+		*result = session_fail(session, error.status, error.message);
+		return false;
+	}
+	return true;
+}
+
+int node_command_list(const struct node_command_context *context)
+{
+	struct session session;
+	struct output *out = &session.out;
+	size_t count, listed = 0;
+	pid_t *pids;
+	bool missing;
+	int result;
+
+	if (!start_dir_command(&session, context, "list", &pids, &count, &missing, &result))
+		return result;
+	if (missing) {
 		if (context->json) {
 			put_str(out, "{\"query\":\"list\",\"node_dir\":");
 			put_json_string(out, session.dir.path);
@@ -118,9 +148,6 @@ int node_command_list(const struct node_command_context *context)
 		}
 		return session_finish(&session);
 	}
-	if (status != NODE_STATUS_OK || node_dir_pids(&session.dir, &pids, &count, &error)
-		!= NODE_STATUS_OK)
-		return session_fail(&session, error.status, error.message);
 	if (context->json) {
 		put_str(out, "{\"query\":\"list\",\"node_dir\":");
 		put_json_string(out, session.dir.path);
@@ -214,26 +241,22 @@ static bool node_is_dead(const struct node_dir *dir, const char *name, pid_t pid
 
 int node_command_clean(const struct node_command_context *context)
 {
-	struct node_error error = { 0 };
 	struct session session;
 	struct output *out = &session.out;
-	size_t count = 0, removed = 0, kept = 0;
-	pid_t *pids = NULL;
-	enum node_status status;
+	size_t count, removed = 0, kept = 0;
+	pid_t *pids;
+	bool missing;
+	int result;
 
-	if (!session_start(&session, context, "clean"))
-		return NODE_STATUS_DAMAGED;
-	status = session_open_dir(&session, &error);
-	if (status == NODE_STATUS_NO_SUCH) {
+	if (!start_dir_command(&session, context, "clean", &pids, &count, &missing, &result))
+		return result;
+	if (missing) {
 		if (context->json)
 			put_str(out, "{\"query\":\"clean\",\"removed\":[],\"kept\":[]");
 		else
 			emit(out, "no nodes in %s\n", session.dir.path);
 		return session_finish(&session);
 	}
-	if (status != NODE_STATUS_OK || node_dir_pids(&session.dir, &pids, &count, &error)
-		!= NODE_STATUS_OK)
-		return session_fail(&session, error.status, error.message);
 	if (context->json)
 		put_str(out, "{\"query\":\"clean\",\"removed\":[");
 	for (size_t i = 0; i < count; i++) {

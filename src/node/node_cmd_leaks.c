@@ -33,7 +33,7 @@ static void count_leak(const struct node_pool *pool, const struct node_block *bl
 	struct leak_walk *walk = context;
 
 	(void)pool;
-	if (!block->header_ok || block->state != BLOCK_LIVE
+	if (!node_block_is_live(block)
 		|| (walk->since != 0 && block->time < walk->since))
 		return;
 	group_count_block(&walk->table, block, block->frame_count);

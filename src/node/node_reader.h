@@ -185,6 +185,12 @@ struct node_block {
 	const struct debug_block_header *header; /* in the copy */
 };
 
+/* A live block whose header is sound (the blocks listings and leaks count). */
+static inline bool node_block_is_live(const struct node_block *block)
+{
+	return block->header_ok && block->state == BLOCK_LIVE;
+}
+
 typedef void (*node_block_fn)(const struct node_pool *pool, const struct node_block *block,
 	void *context);
 
