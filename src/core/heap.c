@@ -56,6 +56,112 @@
 #include "core/heap.h"
 #include "core/heap_layout.h"
 
+/* ---- the checked heap --------------------------------------------------- */
+
+/*
+ * Built with HEAP_CHECKED=1 (the debug build's copy of this file), every
+ * operation checks each tag and link it is about to follow or write through
+ * before it changes anything: a driver's overflow may have written any bytes
+ * over chunk headers and free-list links, and following a damaged one would
+ * loop, fault or scribble elsewhere. On damage the operation changes nothing
+ * and fails (alloc NULL, resize false, free leaves the block used), and the
+ * first damage is recorded (heap_damaged()); every later change is refused
+ * too, until heap_clear_damage(). Built without (the release build), every
+ * check below compiles away: `if (HEAP_CHECKED && ...)`.
+ */
+#ifndef HEAP_CHECKED
+#define HEAP_CHECKED 0
+#endif
+
+/* Records the first damage; returns false, for `return ... || record(...)`. */
+static bool record_damage(struct heap *heap, const void *at, const char *why)
+{
+	if (heap->damage_at == 0) {
+		heap->damage_at = address(at);
+		heap->damage_why = why;
+	}
+	return false;
+}
+
+/* The heap's own layout pointers, before any of them is followed. */
+static bool control_sound(struct heap *heap)
+{
+	const char *why = control_problem(heap);
+
+	return why == NULL || record_damage(heap, heap, why);
+}
+
+/* c (a chunk address) has a sane header and the boundary tag above agrees. */
+static bool tags_sound(struct heap *heap, const struct chunk *c)
+{
+	size_t size = chunk_size(c);
+
+	if ((c->size_flags & CHUNK_FLAGS & ~CHUNK_USED) != 0)
+		return record_damage(heap, &c->size_flags, "a chunk header has unknown flag bits");
+	if (size < MIN_CHUNK || size > address(heap->sentinel) - address(c))
+		return record_damage(heap, &c->size_flags, "a chunk size tag leads outside the heap");
+	if (chunk_at(c, size)->prev_size != size)
+		return record_damage(heap, chunk_at(c, size),
+			"a prev_size tag disagrees with the chunk below it");
+	return true;
+}
+
+/* The chunk above c, about to be merged with or written: sound, or the end. */
+static bool above_sound(struct heap *heap, const struct chunk *next)
+{
+	if (next == heap->sentinel)
+		return next->size_flags == CHUNK_USED
+			|| record_damage(heap, &next->size_flags, "the heap's end sentinel is damaged");
+	return tags_sound(heap, next);
+}
+
+/* The chunk below c, which c's prev_size names: the prologue or a chunk
+ * whose size tag agrees. */
+static bool below_sound(struct heap *heap, const struct chunk *c)
+{
+	size_t below = c->prev_size;
+
+	/* bounded first: prev_chunk(c) is then the prologue or a chunk */
+	if (below % HEAP_ALIGN != 0 || below < PROLOGUE_BYTES
+		|| below > address(c) - (address(heap->first) - PROLOGUE_BYTES)
+		|| chunk_size(prev_chunk(c)) != below)
+		return record_damage(heap, c, "a prev_size tag disagrees with the chunk below it");
+	return true;
+}
+
+/* A free chunk about to be taken off its list: its tags and both links. */
+static bool free_chunk_sound(struct heap *heap, const struct chunk *c)
+{
+	const struct chunk *next, *prev;
+
+	if (!is_chunk_address(heap, c) || chunk_is_used(c))
+		return record_damage(heap, c, "a free-list link names no free chunk");
+	if (!tags_sound(heap, c))
+		return false;
+	next = c->next_free;
+	if (next != list_end(heap)
+		&& (!is_chunk_address(heap, next) || chunk_is_used(next) || next->prev_free != c))
+		return record_damage(heap, &c->next_free, "a free chunk's next link is damaged");
+	if (*list_head(heap, mapping_insert(chunk_size(c))) == c)
+		return true;
+	prev = c->prev_free;
+	if (!is_chunk_address(heap, prev) || chunk_is_used(prev) || prev->next_free != c)
+		return record_damage(heap, &c->prev_free, "a free chunk's back link is damaged");
+	return true;
+}
+
+/* The head of the list a chunk of size bytes goes to (insert_free writes
+ * through it): the list's end or a free chunk. */
+static bool head_sound(struct heap *heap, size_t size)
+{
+	struct chunk **head = list_head(heap, mapping_insert(size));
+	const struct chunk *c = *head;
+
+	if (c != list_end(heap) && (!is_chunk_address(heap, c) || chunk_is_used(c)))
+		return record_damage(heap, head, "a free-list head names no free chunk");
+	return true;
+}
+
 /* ---- free lists --------------------------------------------------------- */
 
 static inline void touch(struct heap *heap, uintptr_t end)
@@ -98,13 +204,26 @@ static inline void remove_free(struct heap *heap, struct chunk *c)
 	next->prev_free = prev;
 }
 
+/* A chunk found for need bytes, before it is taken: sound, and the list
+ * its remainder would go to too (checked heap). */
+static inline bool take_sound(struct heap *heap, const struct chunk *c, size_t need)
+{
+	return !HEAP_CHECKED
+		|| (free_chunk_sound(heap, c)
+			&& (chunk_size(c) - need < MIN_CHUNK || head_sound(heap, chunk_size(c) - need)));
+}
+
 /* Tries up to FALLBACK_SCAN blocks of need's own class; see "Allocation". */
 static struct chunk *scan_own_class(struct heap *heap, size_t need)
 {
 	struct chunk *c = *list_head(heap, mapping_insert(need));
 
 	for (int i = 0; c != list_end(heap) && i < FALLBACK_SCAN; i++, c = c->next_free) {
+		if (HEAP_CHECKED && !free_chunk_sound(heap, c))
+			return NULL;
 		if (chunk_size(c) >= need) {
+			if (!take_sound(heap, c, need))
+				return NULL;
 			remove_free(heap, c);
 			return c;
 		}
@@ -130,6 +249,13 @@ static inline struct chunk *take_free_chunk(struct heap *heap, size_t need)
 			at.sl = (unsigned)__builtin_ctz(sl_map);
 			struct chunk **head = list_head(heap, at);
 			struct chunk *c = *head;
+			if (HEAP_CHECKED && c == list_end(heap)) {
+				record_damage(heap, &heap->sl_bitmap[at.fl],
+					"a free-list bitmap names an empty list");
+				return NULL;
+			}
+			if (!take_sound(heap, c, need))
+				return NULL;
 			struct chunk *next = c->next_free;
 			*head = next;
 			update_list_bits(heap, at, next);
@@ -233,7 +359,8 @@ size_t heap_region_bytes_for(size_t size)
 
 void *heap_alloc(struct heap *heap, size_t size)
 {
-	if (unlikely(size > heap->max_request))
+	if (unlikely(size > heap->max_request)
+		|| (HEAP_CHECKED && (heap->damage_at != 0 || !control_sound(heap))))
 		return NULL;
 	size_t need = chunk_size_for(size);
 	struct chunk *c = take_free_chunk(heap, need);
@@ -269,6 +396,37 @@ void *heap_alloc_zeroed(struct heap *heap, size_t size)
 	return ptr;
 }
 
+/* Everything heap_free(c) follows and writes (checked heap): c's tags, both
+ * neighbours (and their links when they are merged), the list the merged
+ * chunk goes to. */
+static bool free_sound(struct heap *heap, const struct chunk *c)
+{
+	size_t merged = chunk_size(c);
+	const struct chunk *next, *prev;
+
+	if (heap->damage_at != 0 || !control_sound(heap))
+		return false;
+	if (!chunk_is_used(c))
+		return record_damage(heap, c, "a block given back is not in use");
+	if (!tags_sound(heap, c))
+		return false;
+	next = chunk_at(c, merged);
+	if (!above_sound(heap, next) || !below_sound(heap, c))
+		return false;
+	if (!chunk_is_used(next)) {
+		if (!free_chunk_sound(heap, next))
+			return false;
+		merged += chunk_size(next);
+	}
+	prev = prev_chunk(c);
+	if (!chunk_is_used(prev)) {
+		if (!free_chunk_sound(heap, prev))
+			return false;
+		merged += chunk_size(prev);
+	}
+	return head_sound(heap, merged);
+}
+
 /* NULL is accepted and ignored, as free() does. */
 void heap_free(struct heap *heap, void *ptr)
 {
@@ -277,6 +435,8 @@ void heap_free(struct heap *heap, void *ptr)
 	struct chunk *c = payload_to_chunk(ptr);
 	size_t size = chunk_size(c);
 
+	if (HEAP_CHECKED && !free_sound(heap, c))
+		return;
 	heap->used_bytes -= size;
 	heap->used_blocks--;
 	/* clear the flag now: a header left behind by merging down must not look live */
@@ -311,12 +471,19 @@ bool heap_resize_in_place(struct heap *heap, void *ptr, size_t size)
 	struct chunk *next = chunk_at(c, size_now);
 	size_t have = size_now;
 
+	if (HEAP_CHECKED
+		&& (heap->damage_at != 0 || !control_sound(heap) || !tags_sound(heap, c)
+			|| !above_sound(heap, next)
+			|| (!chunk_is_used(next) && !free_chunk_sound(heap, next))))
+		return false;
 	if (!chunk_is_used(next))
 		have += chunk_size(next);
 	if (need > have)
 		return false;
 	if (need == size_now || (have == size_now && size_now - need < MIN_CHUNK))
 		return true; /* fits, and no tail worth giving back */
+	if (HEAP_CHECKED && have - need >= MIN_CHUNK && !head_sound(heap, have - need))
+		return false;
 	if (have != size_now) {
 		remove_free(heap, next);
 		heap->free_blocks--;
@@ -462,13 +629,6 @@ void heap_get_stats(const struct heap *heap, struct heap_stats *stats)
 		.used_blocks = heap->used_blocks,
 		.free_blocks = heap->free_blocks,
 	};
-}
-
-void heap_walk(const struct heap *heap, heap_walk_fn fn, void *context)
-{
-	/* fn must not change the heap: the next chunk is read after it returns */
-	for (const struct chunk *c = heap->first; c != heap->sentinel; c = next_chunk(c))
-		fn(chunk_payload(c), chunk_size(c) - HEADER_BYTES, chunk_is_used(c), context);
 }
 
 uintptr_t heap_touched_end(const struct heap *heap)

@@ -20,6 +20,9 @@
  *    fully usable.
  *  - heap_free/heap_realloc/heap_usable_size take only pointers that
  *    heap_block_is_live() accepts; callers check untrusted pointers first.
+ *  - Built with HEAP_CHECKED=1 (the debug build), no operation follows a
+ *    tag or link before checking it: damaged metadata makes it fail, never
+ *    loop, fault or write elsewhere (heap_damaged()).
  *
  * Locking: none. A heap is not thread-safe; its owner (the pool) serialises
  * every call on one heap. Different heaps are independent.
@@ -115,9 +118,48 @@ bool heap_contains(const struct heap *heap, const void *ptr);
 
 void heap_get_stats(const struct heap *heap, struct heap_stats *stats);
 
-/* Calls fn for every block in address order (payload pointer, usable size). */
+/*
+ * Damaged metadata: where an operation or a walk found a tag or link that it
+ * would not follow, which invariant that breaks, and the nearest sound used
+ * block below it (the likely culprit of an overflow; 0 when there is none).
+ */
+struct heap_damage {
+	uintptr_t at;		/* the first damaged tag or link word */
+	uintptr_t end;		/* the end of the damaged words found (at + 8 or more) */
+	const char *why;
+	uintptr_t below;	/* a payload pointer, as heap_alloc() returned it */
+};
+
+/*
+ * Calls fn for every block in address order (payload pointer, usable size),
+ * checking each chunk's tags before it is passed or stepped over: returns
+ * false at the first damage (fn has seen every block below it), with
+ * *damage (may be NULL) telling what. fn must not change the heap. O(n).
+ */
 typedef void (*heap_walk_fn)(void *ptr, size_t usable, bool used, void *context);
-void heap_walk(const struct heap *heap, heap_walk_fn fn, void *context);
+bool heap_walk(const struct heap *heap, heap_walk_fn fn, void *context,
+	struct heap_damage *damage);
+
+/* The payload of the last sound used block that starts below at, or NULL. */
+void *heap_block_below(const struct heap *heap, uintptr_t at);
+
+/*
+ * The checked heap (the debug build's copy, compiled with HEAP_CHECKED=1):
+ * every operation checks the tags and links it follows before it changes
+ * anything; on damage it changes nothing, fails (alloc NULL, resize false,
+ * free leaves the block used) and every later change is refused. This says
+ * whether that happened, and where (*damage may be NULL). Always false for
+ * the release build's heap.
+ */
+bool heap_damaged(const struct heap *heap, struct heap_damage *damage);
+
+/* The damage was repaired: heap_validate() holds again, and the heap takes
+ * changes again. false (still refusing) when it does not hold. */
+bool heap_clear_damage(struct heap *heap);
+
+/* Damage found by a walk or a check: from now on the (checked) heap refuses
+ * every change, as if one of its own operations had found it. */
+void heap_note_damage(struct heap *heap, const struct heap_damage *damage);
 
 /*
  * Walks a COPY of a heap's region (for example one read from a pool file by
@@ -147,5 +189,9 @@ uintptr_t heap_touched_end(const struct heap *heap);
  * static string naming the broken invariant. Walks the whole heap: O(n).
  */
 bool heap_validate(const struct heap *heap, const char **why);
+
+/* heap_validate(), telling where the first broken invariant lies and the
+ * nearest sound used block below it (*damage may be NULL). */
+bool heap_check(const struct heap *heap, struct heap_damage *damage);
 
 #endif /* AREA_MALLOC_CORE_HEAP_H */

@@ -115,6 +115,11 @@ struct heap {
 	struct chunk list_end;
 	uint32_t magic;
 	uint32_t fl_count;
+	/* the checked heap (HEAP_CHECKED): the first damage an operation found
+	 * and refused to follow, 0 while none; placed after the fields a reader
+	 * of a heap image uses (heap_walk_image), whose offsets it keeps */
+	uintptr_t damage_at;
+	const char *damage_why;
 	uint32_t sl_bitmap[];
 };
 
@@ -213,6 +218,13 @@ static inline struct chunk *list_end(const struct heap *heap)
 	return (struct chunk *)&heap->list_end;
 }
 
+/* An address where a chunk header could be: aligned, wholly inside the range. */
+static inline bool is_chunk_address(const struct heap *heap, const struct chunk *c)
+{
+	return address(c) % HEAP_ALIGN == 0 && address(c) >= address(heap->first) &&
+	       address(c) <= address(heap->sentinel) - MIN_CHUNK;
+}
+
 /*
  * After the head of list 'at' was replaced by new_head: clears the list's
  * bit, and its row's, when they became empty. Without branches: whether a
@@ -256,6 +268,29 @@ static inline size_t prologue_offset(unsigned fl_count)
 static inline size_t control_bytes(unsigned fl_count)
 {
 	return prologue_offset(fl_count) + PROLOGUE_BYTES + HEADER_BYTES;
+}
+
+/*
+ * The control fields every operation and walk relies on (first, sentinel,
+ * heads) agree with each other and with the region's size: NULL, or which
+ * one does not. Cheap enough for the checked heap to ask on every operation
+ * (an underflow of the first block walks down through the prologue into the
+ * list heads towards them).
+ */
+static inline const char *control_problem(const struct heap *heap)
+{
+	size_t bytes = heap->region_bytes & ~CHUNK_FLAGS;
+	unsigned fl_count = heap->fl_count;
+	const char *base = (const char *)heap;
+
+	if (heap->magic != HEAP_MAGIC || bytes < MIN_CHUNK || fl_count > FL_COUNT_MAX
+		|| fl_count != fl_count_for(bytes))
+		return "the heap's control structure is damaged (magic, size or rows)";
+	if ((const char *)heap->heads != base + heads_offset(fl_count)
+		|| (const char *)heap->first != base + prologue_offset(fl_count) + PROLOGUE_BYTES
+		|| (const char *)heap->sentinel != base + bytes - HEADER_BYTES)
+		return "the heap's control structure is damaged (a layout pointer)";
+	return NULL;
 }
 
 #endif /* AREA_MALLOC_CORE_HEAP_LAYOUT_H */

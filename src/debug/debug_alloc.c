@@ -74,7 +74,9 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 		}
 	}
 	if (header == NULL) {
-		debug->d.failed_requests++;
+		/* the checked heap refuses what it would have to follow damaged */
+		if (!heap_damage_found(pool, "malloc", owner, pending))
+			debug->d.failed_requests++;
 		log_event(pool, LOG_FAIL, NULL, size, owner);
 		return NULL;
 	}
@@ -121,7 +123,8 @@ static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t c
 		debug_unlock(pool, locked);
 	} else {
 		locked = debug_lock(pool);
-		user = allocate_locked(pool, size, zeroed, &owner, op, &pending);
+		if (!pool_refuses(pool, op == LOG_CALLOC ? "calloc" : "malloc", NULL, &owner, &pending))
+			user = allocate_locked(pool, size, zeroed, &owner, op, &pending);
 		debug_unlock(pool, locked);
 	}
 	pool_registry_release(pool_id);
@@ -180,7 +183,8 @@ static bool lock_and_check(const void *pool_id, struct pool *pool, void *ptr, co
 		pool_registry_release(pool_id);
 		return false;
 	}
-	*header = check_pointer_locked(pool, ptr, what, owner, usable, pending);
+	*header = pool_refuses(pool, what, ptr, owner, pending) ? NULL
+		: check_pointer_locked(pool, ptr, what, owner, usable, pending);
 	if (*header == NULL)
 		log_event(pool, LOG_ERROR, ptr, 0, owner);
 	return true;
@@ -266,6 +270,10 @@ static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *h
 	if (!debug_options.realloc_move && bytes != SIZE_MAX && reserve_for(pool, bytes)
 		&& heap_resize_in_place(pool->heap, header, bytes))
 		return resized_in_place_locked(pool, header, size, usable, owner);
+	if (heap_damage_found(pool, "realloc", owner, pending)) {
+		block_close(header, usable);
+		return NULL;
+	}
 	result = allocate_locked(pool, size, false, &new_owner, LOG_REALLOC, pending);
 	/* allocate_locked may have drained the quarantine, never this live block */
 	if (result != NULL) {

@@ -89,6 +89,8 @@ struct debug_pool {
 	 * the checks at delete_pool and exit do not report them again */
 	uintptr_t reported_headers[16];
 	uint32_t reported_header_count;
+	/* the damage the checked heap recorded (heap_damaged) was reported */
+	bool damage_reported;
 };
 
 /* Module-wide, set at B_MODULE_INIT (debug_pool.c) and read-only after. */
@@ -192,7 +194,7 @@ struct pending {
 	area_malloc_owner owner_creator;
 	char pool_name[NODE_POOL_NAME_MAX];
 	char owner_pool_name[NODE_POOL_NAME_MAX];
-	char detail[192];
+	char detail[320];
 };
 
 struct pending_list {
@@ -297,8 +299,25 @@ void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,
 /* Every problem of a locked pool, damaged headers included; returns how
  * many (and counts them as the pool's errors). */
 int check_locked(struct pool *pool, struct pending_list *pending) DEBUG_HIDDEN;
-/* At delete_pool and exit: what was not reported yet. */
-void check_before_leaving(struct pool *pool, struct pending_list *pending) DEBUG_HIDDEN;
+/* At delete_pool and exit: what was not reported yet. false when the heap
+ * is damaged (then nothing more may walk or change it). */
+bool check_before_leaving(struct pool *pool, struct pending_list *pending) DEBUG_HIDDEN;
+/* Before delete_pool or exit change or walk anything: the heap validates
+ * (or its damage is reported, once); false when it does not. */
+bool heap_sound_for_leaving(struct pool *pool, const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending) DEBUG_HIDDEN;
+/* Reports damaged heap metadata (heap-corruption at damage->at), naming the
+ * nearest sound live block below it as the likely culprit. */
+void report_heap_damage(struct pool *pool, const struct heap_damage *damage, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending) DEBUG_HIDDEN;
+/* After a heap operation: reports the damage it found, once; true when
+ * the heap is damaged (newly or not). */
+bool heap_damage_found(struct pool *pool, const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending) DEBUG_HIDDEN;
+/* A call on a pool whose heap is damaged is refused (one report each);
+ * true when it is. With the pool locked. */
+bool pool_refuses(struct pool *pool, const char *what, const void *address,
+	const area_malloc_owner *caller, struct pending_list *pending) DEBUG_HIDDEN;
 /* A damaged header a call reported: later checks leave it out. */
 void remember_reported_header(struct debug_pool *debug, const void *header) DEBUG_HIDDEN;
 /* Checks the pools with that area id (0: all); -1 when there is none. */

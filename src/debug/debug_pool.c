@@ -291,7 +291,7 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 	struct pool *pool = NULL;
 	enum pool_acquire_result result = pool_registry_begin_delete(pool_id, &pool);
 	area_id area;
-	bool locked;
+	bool locked, sound;
 	int fd;
 
 	if (result != POOL_ACQUIRED) {
@@ -301,15 +301,20 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 	pending_init(&pending);
 	locked = debug_lock(pool);
 	debug_of(pool)->d.state = NODE_POOL_DELETING;
-	/* every quarantined block leaves: its poison is checked on the way;
-	 * the blocks still live are checked too (their canaries), so damage
-	 * to a block that was never freed is reported as what it is, not only
-	 * as a leak */
-	quarantine_drain(pool, 0, &pending);
-	check_before_leaving(pool, &pending);
+	/* The heap is validated before anything drains, merges or walks it: a
+	 * damaged pool is released as it is, its blocks neither checked nor
+	 * counted as leaks. Otherwise every quarantined block leaves (its
+	 * poison is checked on the way) and the blocks still live are checked
+	 * too (their canaries), so damage to a block that was never freed is
+	 * reported as what it is, not only as a leak. */
+	sound = heap_sound_for_leaving(pool, "delete_pool", caller, &pending);
+	if (sound) {
+		quarantine_drain(pool, 0, &pending);
+		sound = check_before_leaving(pool, &pending);
+	}
 	debug_unlock(pool, locked);
 	flush_pending(&pending);
-	if (debug_options.leak_check)
+	if (sound && debug_options.leak_check)
 		report_pool_leaks(pool, 0, 0, when, NULL);
 	pool_registry_remove(pool_id);
 	shadow_pool_destroyed(pool->base, debug_of(pool)->root_region, pool->area_size);

@@ -102,7 +102,8 @@ static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t 
 	struct leak_group *groups;
 	size_t count = 0;
 
-	heap_walk(pool->heap, collect_leak, &walk);
+	/* a damaged heap ends the walk: the blocks below the damage are listed */
+	heap_walk(pool->heap, collect_leak, &walk, NULL);
 	*group_count = 0;
 	if (walk.count == 0) {
 		free(walk.entries);
@@ -218,12 +219,16 @@ static void check_and_report_at_exit(const void *id, struct pool *pool, void *co
 
 	(void)id;
 	(void)context;
+	bool sound;
+
 	pending_init(&pending);
 	locked = debug_lock(pool);
-	check_before_leaving(pool, &pending);
+	sound = heap_sound_for_leaving(pool, "exit", NULL, &pending)
+		&& check_before_leaving(pool, &pending);
 	debug_unlock(pool, locked);
 	flush_pending(&pending);
-	report_pool_leaks(pool, 0, getpid(), "at exit", NULL);
+	if (sound)
+		report_pool_leaks(pool, 0, getpid(), "at exit", NULL);
 }
 
 void debug_report_exit_leaks(void)

@@ -42,14 +42,24 @@ static void find_enclosing(void *chunk, size_t usable, bool used, void *context)
 	}
 }
 
-/* ptr is not the start of any live block: name the block it points into. */
+/* ptr is not the start of any live block: name the block it points into.
+ * Counts the report as one of the pool's errors. */
 static void report_not_a_block(struct pool *pool, void *ptr, const char *what,
 	const area_malloc_owner *caller, struct pending_list *pending)
 {
 	struct enclosing_search search = { ptr, NULL, 0, false };
+	struct heap_damage damage;
 	struct pending *report;
 
-	heap_walk(pool->heap, find_enclosing, &search);
+	if (!heap_walk(pool->heap, find_enclosing, &search, &damage)) {
+		/* the walk met damaged tags before it could tell: that is the
+		 * finding, and the pool refuses further calls */
+		heap_note_damage(pool->heap, &damage);
+		debug_of(pool)->damage_reported = true;
+		report_heap_damage(pool, &damage, what, caller, pending);
+		return;
+	}
+	debug_of(pool)->d.errors++;
 	report = new_pending(pending, ERROR_INVALID_FREE, what, ptr, caller);
 	if (report == NULL)
 		return;
@@ -129,11 +139,12 @@ struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr, co
 			block_close(header, usable);
 	}
 	if (!header_sound) {
-		if (!aligned || !heap_block_is_live(pool->heap, header))
+		if (!aligned || !heap_block_is_live(pool->heap, header)) {
 			report_not_a_block(pool, ptr, what, caller, pending);
-		else
+		} else {
 			report_damaged_header(pool, header, ptr, what, caller, pending);
-		debug_of(pool)->d.errors++;
+			debug_of(pool)->d.errors++;
+		}
 		return NULL;
 	}
 	if (debug_block_state(header) == BLOCK_QUARANTINED) {

@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "debug/debug_internal.h"
 #include "debug/debug_pool.h"
@@ -86,17 +87,163 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 	block_close(header, usable);
 }
 
-/* A check found the pool's own bookkeeping (what, at address) damaged. */
-static void report_damaged_metadata(struct pool *pool, struct pending_list *pending,
-	const void *address, const char *what, const char *why, const char *cause)
+/* What a damaged pool does next, as its report says. */
+static const char *after_damage(const char *what)
 {
-	struct pending *report = new_pending(pending, ERROR_HEAP_CORRUPTION, "check", address, NULL);
+	if (strcmp(what, "delete_pool") == 0)
+		return "delete_pool releases the pool without checking its blocks or reporting "
+		       "its leaks";
+	if (strcmp(what, "exit") == 0)
+		return "at exit its blocks are neither checked nor reported as leaks";
+	return "the pool refuses every call until a check finds it sound again";
+}
+
+/*
+ * The first report of damaged heap metadata. An overflow runs upwards, so
+ * the nearest sound live block below the damage is its likely culprit; when
+ * that block's trailing canary is damaged too, the damage is one run from
+ * its end into the heap's tags, and it is reported as what it is, that
+ * block's heap-buffer-overflow, reaching at least to the end of the damaged
+ * tag (ASan's "N bytes to the right of M-byte region"). Otherwise it is
+ * heap-corruption, naming the block below. Later reports about the same
+ * damage (consequence: what a refused call, delete_pool or exit does) are
+ * heap-corruption.
+ */
+static void report_damage(struct pool *pool, const struct heap_damage *damage, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending, bool first)
+{
+	struct debug_block_header *below = (struct debug_block_header *)damage->below;
+	struct debug_block_finding finding = { BLOCK_OK, 0, 0 };
+	enum error_kind kind = ERROR_HEAP_CORRUPTION;
+	struct pending *report;
+	size_t usable = 0;
+	uintptr_t user = 0;
+	bool sound = false;
+
+	debug_of(pool)->d.errors++;
+	if (below != NULL) {
+		usable = heap_usable_size(pool->heap, below);
+		block_open(below, usable);
+		sound = debug_block_header_ok(&debug_layout, below, usable);
+		user = (uintptr_t)debug_block_user(&debug_layout, below);
+		if (sound && first && debug_block_state(below) == BLOCK_LIVE)
+			finding = debug_block_check_body_at(&debug_layout, below, usable,
+				(uintptr_t)below);
+		if (finding.problem == BLOCK_OVERFLOW)
+			kind = ERROR_HEAP_BUFFER_OVERFLOW;
+	}
+	report = new_pending(pending, kind, what,
+		kind == ERROR_HEAP_BUFFER_OVERFLOW ? (const void *)user : (const void *)damage->at,
+		caller);
+	if (report != NULL) {
+		pending_set_pool(report, pool);
+		pending_set_block(report, below, sound);
+		if (kind == ERROR_HEAP_BUFFER_OVERFLOW) {
+			struct error_figures figures = error_figures_of_finding(finding);
+			uint64_t reach = damage->end - (user + below->size);
+			if (reach > figures.overflow_bytes)
+				figures.overflow_bytes = reach;
+			pending_set_figures(report, &figures);
+			snprintf(report->detail, sizeof(report->detail),
+				"the write ran on past the block's trailing canary into the heap's own "
+				"tags (%s, at %p); %s", damage->why, (void *)damage->at,
+				after_damage(what));
+		} else {
+			if (sound && damage->at >= user) {
+				report->report.offset = (long)(damage->at - user);
+				report->report.offset_known = true;
+			}
+			if (sound)
+				snprintf(report->detail, sizeof(report->detail),
+					"the pool's heap metadata is damaged (%s); the nearest live block "
+					"below the damage, the likely culprit, is the %zu-byte block at "
+					"%p; %s", damage->why, (size_t)below->size, (void *)user,
+					after_damage(what));
+			else
+				snprintf(report->detail, sizeof(report->detail),
+					"the pool's heap metadata is damaged (%s): a wild write reached "
+					"the allocator's own tags; %s", damage->why, after_damage(what));
+		}
+	}
+	if (below != NULL)
+		block_close(below, usable);
+}
+
+void report_heap_damage(struct pool *pool, const struct heap_damage *damage, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending)
+{
+	report_damage(pool, damage, what, caller, pending, true);
+}
+
+bool pool_refuses(struct pool *pool, const char *what, const void *address,
+	const area_malloc_owner *caller, struct pending_list *pending)
+{
+	struct heap_damage damage;
+	struct pending *report;
+
+	if (__builtin_expect(!heap_damaged(pool->heap, &damage), 1))
+		return false;
+	debug_of(pool)->d.errors++;
+	report = new_pending(pending, ERROR_HEAP_CORRUPTION, what, address, caller);
+	if (report != NULL) {
+		pending_set_pool(report, pool);
+		snprintf(report->detail, sizeof(report->detail),
+			"%s refused: the pool's heap metadata was found damaged at %p (%s); the "
+			"pool refuses every call until a check finds it sound again", what,
+			(void *)damage.at, damage.why);
+	}
+	return true;
+}
+
+bool heap_damage_found(struct pool *pool, const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending)
+{
+	struct heap_damage damage;
+	struct debug_pool *debug = debug_of(pool);
+
+	if (__builtin_expect(!heap_damaged(pool->heap, &damage), 1))
+		return false;
+	if (!debug->damage_reported) {
+		debug->damage_reported = true;
+		report_heap_damage(pool, &damage, what, caller, pending);
+	}
+	return true;
+}
+
+/* A check found the pool's allocation log damaged. */
+static void report_damaged_log(struct pool *pool, struct pending_list *pending, const char *why)
+{
+	struct pending *report = new_pending(pending, ERROR_HEAP_CORRUPTION, "check",
+		debug_of(pool)->log, NULL);
 
 	if (report != NULL) {
 		pending_set_pool(report, pool);
-		snprintf(report->detail, sizeof(report->detail), "the pool's %s is damaged (%s): %s",
-			what, why, cause);
+		snprintf(report->detail, sizeof(report->detail),
+			"the pool's allocation log is damaged (%s): a wild write reached the pool's "
+			"control region", why);
 	}
+}
+
+/*
+ * The heap first: its metadata is what a walk follows. Damage found here
+ * (or earlier, by an operation) is reported once with its likely culprit
+ * and the pool refuses calls from then on; a heap found sound again (a
+ * debugger user repaired it) takes calls again.
+ */
+static bool check_heap_locked(struct pool *pool, struct pending_list *pending)
+{
+	struct debug_pool *debug = debug_of(pool);
+	struct heap_damage damage;
+
+	if (heap_check(pool->heap, &damage)) {
+		heap_clear_damage(pool->heap);
+		debug->damage_reported = false;
+		return true;
+	}
+	heap_note_damage(pool->heap, &damage);
+	debug->damage_reported = true;
+	report_heap_damage(pool, &damage, "check", NULL, pending);
+	return false;
 }
 
 static int check_locked_walk(struct pool *pool, struct pending_list *pending, bool report_headers)
@@ -105,18 +252,13 @@ static int check_locked_walk(struct pool *pool, struct pending_list *pending, bo
 	struct debug_pool *debug = debug_of(pool);
 	const char *why = NULL;
 
-	if (!heap_validate(pool->heap, &why)) {
-		report_damaged_metadata(pool, pending, pool->base, "heap metadata", why,
-			"a write past a block reached the allocator's own header");
-		debug->d.errors++;
+	if (!check_heap_locked(pool, pending))
 		return 1; /* walking a damaged heap is not safe */
-	}
 	if (debug->log != NULL && !pool_log_validate(debug->log, debug_options.log_size, &why)) {
-		report_damaged_metadata(pool, pending, debug->log, "allocation log", why,
-			"a wild write reached the pool's control region");
+		report_damaged_log(pool, pending, why);
 		walk.problems++;
 	}
-	heap_walk(pool->heap, check_block, &walk);
+	heap_walk(pool->heap, check_block, &walk, NULL);
 	debug->d.errors += (uint64_t)walk.problems;
 	return walk.problems;
 }
@@ -126,9 +268,35 @@ int check_locked(struct pool *pool, struct pending_list *pending)
 	return check_locked_walk(pool, pending, true);
 }
 
-void check_before_leaving(struct pool *pool, struct pending_list *pending)
+bool heap_sound_for_leaving(struct pool *pool, const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending)
 {
-	check_locked_walk(pool, pending, false);
+	struct debug_pool *debug = debug_of(pool);
+	struct heap_damage damage;
+
+	bool first = false;
+
+	/* damage found before was reported then; this says what happens now */
+	if (!heap_damaged(pool->heap, &damage)) {
+		if (heap_check(pool->heap, &damage))
+			return true;
+		heap_note_damage(pool->heap, &damage);
+		first = true;
+	}
+	report_damage(pool, &damage, what, caller, pending, first || !debug->damage_reported);
+	debug->damage_reported = true;
+	return false;
+}
+
+bool check_before_leaving(struct pool *pool, struct pending_list *pending)
+{
+	struct debug_pool *debug = debug_of(pool);
+	struct heap_damage damage;
+
+	/* damage found and reported: not again, nothing walked */
+	if (heap_damaged(pool->heap, &damage) && debug->damage_reported)
+		return false;
+	return check_locked_walk(pool, pending, false) == 0 || heap_check(pool->heap, NULL);
 }
 
 int32 debug_check_pool(const void *pool_id)

@@ -54,7 +54,10 @@ static void release_quarantined(struct pool *pool, struct debug_block_header *he
 		debug_of(pool)->d.errors++;
 	}
 	heap_free(pool->heap, header);
-	free_space_close(header, usable);
+	/* a heap that refused (damaged neighbours) keeps the block: then it is
+	 * not free space */
+	if (!heap_damaged(pool->heap, NULL))
+		free_space_close(header, usable);
 }
 
 /* A quarantine link worth following: a used chunk holding a quarantined block. */
@@ -140,11 +143,15 @@ static void relink_quarantined(void *chunk, size_t usable, bool used, void *cont
 static void rebuild_quarantine_after_damage(struct pool *pool)
 {
 	struct debug_pool *debug = debug_of(pool);
+	struct heap_damage damage;
 
 	debug->quarantine_head = debug->quarantine_tail = NULL;
 	debug->d.quarantined_blocks = 0;
 	debug->d.quarantined_bytes = 0;
-	heap_walk(pool->heap, relink_quarantined, pool);
+	/* a damaged heap ends the walk: the blocks past it stay unlinked (the
+	 * pool refuses every call from now on) */
+	if (!heap_walk(pool->heap, relink_quarantined, pool, &damage))
+		heap_note_damage(pool->heap, &damage);
 }
 
 /*
@@ -187,6 +194,8 @@ void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list 
 		release_quarantined(pool, header, usable, finding, link_damaged, pending);
 		if (link_damaged)
 			rebuild_quarantine_after_damage(pool);
+		if (heap_damage_found(pool, "reuse", NULL, pending))
+			break; /* the heap refuses every change now */
 	}
 }
 
@@ -197,7 +206,8 @@ void quarantine_push(struct pool *pool, struct debug_block_header *header, size_
 
 	if (debug->quarantine_limit == 0) {
 		heap_free(pool->heap, header);
-		free_space_close(header, usable);
+		if (!heap_damage_found(pool, "free", NULL, pending))
+			free_space_close(header, usable);
 		return;
 	}
 	quarantine_append(pool, header, usable);

@@ -19,14 +19,14 @@ check_PROGRAMS += tests/debug_api/test_debug_block
 TESTS += tests/debug_api/test_debug_block
 tests_debug_api_test_debug_block_SOURCES = tests/debug_api/test_debug_block.c
 tests_debug_api_test_debug_block_CFLAGS = $(CHECK_TEST_CFLAGS)
-tests_debug_api_test_debug_block_LDADD = libamformat.la libamcore.la $(DW_LIBS) $(CHECK_TEST_LIBS)
+tests_debug_api_test_debug_block_LDADD = libamformat.la libamcore.la libamheap.la $(DW_LIBS) $(CHECK_TEST_LIBS)
 
 # The pool allocation log (src/format/pool_log.c and its inline append).
 check_PROGRAMS += tests/debug_api/test_pool_log
 TESTS += tests/debug_api/test_pool_log
 tests_debug_api_test_pool_log_SOURCES = tests/debug_api/test_pool_log.c
 tests_debug_api_test_pool_log_CFLAGS = $(CHECK_TEST_CFLAGS)
-tests_debug_api_test_pool_log_LDADD = libamformat.la libamcore.la $(DW_LIBS) $(CHECK_TEST_LIBS)
+tests_debug_api_test_pool_log_LDADD = libamformat.la libamcore.la libamheap.la $(DW_LIBS) $(CHECK_TEST_LIBS)
 
 # The table of error kinds and the finding -> kind translation
 # (src/format/error_kind.c).
@@ -34,7 +34,7 @@ check_PROGRAMS += tests/debug_api/test_error_kind
 TESTS += tests/debug_api/test_error_kind
 tests_debug_api_test_error_kind_SOURCES = tests/debug_api/test_error_kind.c
 tests_debug_api_test_error_kind_CFLAGS = $(CHECK_TEST_CFLAGS)
-tests_debug_api_test_error_kind_LDADD = libamformat.la libamcore.la $(DW_LIBS) $(CHECK_TEST_LIBS)
+tests_debug_api_test_error_kind_LDADD = libamformat.la libamcore.la libamheap.la $(DW_LIBS) $(CHECK_TEST_LIBS)
 
 check_PROGRAMS += tests/debug_api/test_debug_api
 TESTS += tests/debug_api/test_debug_api

@@ -1333,11 +1333,11 @@ END_TEST
 /* ==== the pool's own metadata: heap-corruption ====
  *
  * A write that reaches the heap's chunk headers or the pool's allocation
- * log is not a block's damage: a check reports it as heap-corruption of the
- * pool, at the pool (its area's base, or the log), and does not walk a
- * damaged heap. Each test restores what it broke before the pool goes: a
- * damaged heap still hangs delete_pool (an open issue), so the checks at
- * delete_pool and exit are not exercised with the damage in place.
+ * log is not a block's damage: it is reported as heap-corruption of the
+ * pool, at the damaged tag (naming the nearest live block below it, the
+ * likely culprit) or at the log, and a damaged heap is never walked or
+ * changed: the pool refuses every call (one report each) until a check finds
+ * it sound again, and delete_pool releases it without checks.
  */
 
 static char *area_base(area_id area)
@@ -1351,6 +1351,7 @@ static char *area_base(area_id area)
 /* A size tag overwritten: where, and what it held. */
 struct damaged_tag {
 	unsigned char *block;
+	struct site allocated;
 	long at; /* from block */
 	uint64_t saved;
 };
@@ -1362,11 +1363,11 @@ struct damaged_tag {
  * a 16-byte header, the 48-byte debug header and leading canary, and a
  * 112-byte user area; the next chunk's prev_size says the same.
  */
-static struct damaged_tag damage_next_size_tag(unsigned char *block)
+static struct damaged_tag damage_next_size_tag(unsigned char *block, struct site allocated)
 {
 	const long chunk = HEADER_START - CHUNK_HEADER_BYTES;
 	uint64_t size = peek_field(block, chunk + CHUNK_SIZE_TAG, 8) & ~(uint64_t)CHUNK_FLAG_BITS;
-	struct damaged_tag tag = {block, chunk + (long)size + CHUNK_SIZE_TAG, 0};
+	struct damaged_tag tag = {block, allocated, chunk + (long)size + CHUNK_SIZE_TAG, 0};
 
 	ck_assert_uint_eq(size, CHUNK_HEADER_BYTES + 48 + 112);
 	ck_assert_uint_eq(peek_field(block, chunk + (long)size, 8), size); /* its prev_size */
@@ -1396,19 +1397,33 @@ static void assert_heap_corruption(int index, const struct zoo *zoo, int pool, c
 static void zoo_start_with_damaged_heap(struct zoo *zoo, int pool, struct damaged_tag *tag)
 {
 	unsigned char *block;
+	struct site allocated;
 
 	zoo_start(zoo, NULL);
-	block = am->malloc(zoo->pool[pool], 100);
+	AT(allocated, block = am->malloc(zoo->pool[pool], 100));
 	ck_assert_ptr_nonnull(block);
 	fill(block, 100, 21);
 	zoo_add_bystanders(zoo, pool); /* the next chunk is a bystander's */
-	*tag = damage_next_size_tag(block);
+	*tag = damage_next_size_tag(block, allocated);
 }
 
-static void assert_damaged_heap_report(int index, const struct zoo *zoo, int pool)
+/* The damaged size tag, where the report points. */
+static const void *damaged_chunk(const struct damaged_tag *tag)
 {
-	assert_heap_corruption(index, zoo, pool, area_base(zoo->area[pool]), "heap metadata",
-		"I2: chunk smaller than the minimum chunk");
+	return tag->block + tag->at;
+}
+
+/* Found by a check (detected NULL) or refused at a call (detected). */
+static void assert_damaged_heap_report(int index, const struct zoo *zoo, int pool,
+	const struct damaged_tag *tag)
+{
+	assert_report(index, &(struct expected){"heap-corruption", damaged_chunk(tag), 100,
+				     zoo->pool[pool], zoo->area[pool], NULL, -1, 0, &tag->allocated,
+				     NULL, NULL});
+	assert_text_has(index, "heap metadata is damaged (I2: chunk smaller than the minimum "
+			       "chunk); the nearest live block below the damage, the likely culprit, "
+			       "is the 100-byte block");
+	assert_text_has(index, "first damaged byte at offset 120 from the block");
 }
 
 /* Repairs the heap: the pool checks clean, its block held every byte, and
@@ -1434,12 +1449,12 @@ START_TEST(heap_corruption_at_check)
 	zoo_assert_other_pools_clean(&zoo, A);
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[A]), 1);
 	assert_reports(1);
-	assert_damaged_heap_report(0, &zoo, A);
+	assert_damaged_heap_report(0, &zoo, A, &tag);
 	ck_assert_uint_eq(pool_stats(zoo.pool[A]).errors, 1);
 	/* the damage stays until repaired: a second check finds it again */
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[A]), 1);
 	assert_reports(2);
-	assert_damaged_heap_report(1, &zoo, A);
+	assert_damaged_heap_report(1, &zoo, A, &tag);
 	ck_assert_uint_eq(pool_stats(zoo.pool[A]).errors, 2);
 	zoo_repair_heap_and_finish(&zoo, A, &tag, 2);
 }
@@ -1455,14 +1470,182 @@ START_TEST(heap_corruption_at_check_command)
 	ck_assert_int_eq(debug_command("check", output, sizeof(output)), 1);
 	ck_assert_msg(strstr(output, "3 pool(s) checked, 1 problem(s)\n") != NULL, "%s", output);
 	assert_reports(1);
-	assert_damaged_heap_report(0, &zoo, B);
+	assert_damaged_heap_report(0, &zoo, B, &tag);
 	snprintf(command, sizeof(command), "check %d", (int)zoo.area[B]);
 	ck_assert_int_eq(debug_command(command, output, sizeof(output)), 1);
 	ck_assert_msg(strstr(output, "1 pool(s) checked, 1 problem(s)\n") != NULL, "%s", output);
 	assert_reports(2);
-	assert_damaged_heap_report(1, &zoo, B);
+	assert_damaged_heap_report(1, &zoo, B, &tag);
 	ck_assert_uint_eq(pool_stats(zoo.pool[B]).errors, 2);
 	zoo_repair_heap_and_finish(&zoo, B, &tag, 2);
+}
+END_TEST
+
+/* Bystanders of a damaged pool are lost with it: freeing them would only
+ * be refused. */
+static void zoo_forget_bystanders(struct zoo *zoo, int pool)
+{
+	for (int n = 0; n < zoo->bystanders; n++) {
+		if (zoo->bystander_pool[n] == pool)
+			zoo->bystander[n] = NULL;
+	}
+}
+
+/* Deletes a damaged pool at a site: B_OK, without any walk or leak report. */
+static void zoo_delete_damaged_pool(struct zoo *zoo, int pool, struct site *deleted)
+{
+	status_t status;
+
+	zoo_forget_bystanders(zoo, pool);
+	AT(*deleted, status = am->delete_pool(zoo->pool[pool]));
+	ck_assert_int_eq(status, B_OK);
+	zoo->pool[pool] = NULL;
+}
+
+START_TEST(damaged_heap_refuses_calls_and_is_deleted)
+{
+	struct site refused_malloc, refused_free, deleted;
+	struct damaged_tag tag;
+	const void *pool;
+	struct zoo zoo;
+	void *block;
+
+	zoo_start_with_damaged_heap(&zoo, A, &tag);
+	ck_assert_int_eq(dbg->check_pool(zoo.pool[A]), 1);
+	assert_reports(1);
+	assert_damaged_heap_report(0, &zoo, A, &tag);
+	/* from now on the pool refuses every call, one report each */
+	AT(refused_malloc, block = am->malloc(zoo.pool[A], 16));
+	ck_assert_ptr_null(block);
+	assert_reports(2);
+	assert_report(1, &(struct expected){"heap-corruption", NULL, 0, zoo.pool[A], zoo.area[A],
+				 NULL, -1, 0, NULL, NULL, &refused_malloc});
+	assert_text_has(1, "malloc refused: the pool's heap metadata was found damaged at");
+	AT(refused_free, am->free(zoo.pool[A], tag.block));
+	assert_reports(3);
+	assert_report(2, &(struct expected){"heap-corruption", tag.block, 0, zoo.pool[A],
+				 zoo.area[A], NULL, -1, 0, NULL, NULL, &refused_free});
+	/* the other pools are unaffected */
+	zoo_assert_other_pools_clean(&zoo, A);
+	block = am->malloc(zoo.pool[B], 100);
+	ck_assert_ptr_nonnull(block);
+	am->free(zoo.pool[B], block);
+	/* delete_pool releases it as it is (it used to hang in a walk) */
+	pool = zoo.pool[A];
+	zoo_delete_damaged_pool(&zoo, A, &deleted);
+	assert_reports(4);
+	assert_report(3, &(struct expected){"heap-corruption", damaged_chunk(&tag), 100, pool,
+				 zoo.area[A], NULL, -1, 0, &tag.allocated, NULL, &deleted});
+	assert_text_has(3, "delete_pool releases the pool without checking its blocks or "
+			   "reporting its leaks");
+	zoo_finish(&zoo, 4);
+}
+END_TEST
+
+/*
+ * The overflow of the issue that hung delete_pool: a memset 28 bytes past a
+ * 100-byte block with a live neighbour zeroes the neighbour's chunk tags.
+ * The free finds the overflow (its canary); delete_pool finds the damaged
+ * tags, names the block as the likely culprit and releases the pool.
+ */
+START_TEST(overflow_into_the_next_chunk_tags)
+{
+	static const char zeros[28];
+	struct site allocated, freed, deleted;
+	struct zoo zoo;
+	unsigned char *block;
+	const void *pool;
+	area_id area;
+
+	zoo_start(&zoo, NULL);
+	pool = zoo.pool[A];
+	area = zoo.area[A];
+	AT(allocated, block = am->malloc(zoo.pool[A], 100));
+	zoo_add_bystanders(&zoo, A); /* the live neighbour */
+	poke(block, 100, zeros, sizeof(zeros));
+	AT(freed, am->free(zoo.pool[A], block));
+	assert_reports(1);
+	/* ASan: "0 bytes to the right of 100-byte region", a 28-byte write */
+	assert_report(0, &(struct expected){"heap-buffer-overflow", block, 100, zoo.pool[A],
+				 zoo.area[A], NULL, -1, 28, &allocated, NULL, &freed});
+	assert_text_has(0, "first damaged byte at offset 100 from the block");
+	assert_text_has(0, "the write ran on past the block's trailing canary into the heap's "
+			   "own tags");
+	assert_text_has(0, "the pool refuses every call until a check finds it sound again");
+	/* the free was refused with the pool: the block is still live */
+	zoo_delete_damaged_pool(&zoo, A, &deleted);
+	assert_reports(2);
+	assert_report(1, &(struct expected){"heap-corruption", block + 112, 100, pool, area, NULL,
+				 -1, 0, &allocated, NULL, &deleted});
+	assert_text_has(1, "the likely culprit, is the 100-byte block");
+	zoo_finish(&zoo, 2);
+}
+END_TEST
+
+/*
+ * An underflow: 64 zero bytes just in front of a block wipe its debug
+ * header and its chunk's tags. Freeing it finds the damaged tags (no block
+ * starts there any more), names the block below, and the pool is refused.
+ */
+START_TEST(underflow_over_the_chunk_tags)
+{
+	static const char zeros[64];
+	struct site allocated_below, freed, deleted;
+	struct zoo zoo;
+	const void *pool;
+	unsigned char *below, *block;
+
+	zoo_start(&zoo, NULL);
+	pool = zoo.pool[A];
+	AT(allocated_below, below = am->malloc(zoo.pool[A], 100));
+	block = am->malloc(zoo.pool[A], 100);
+	ck_assert_ptr_nonnull(block);
+	zoo_add_bystanders(&zoo, A);
+	poke(block, -64, zeros, sizeof(zeros));
+	AT(freed, am->free(zoo.pool[A], block));
+	assert_reports(1);
+	assert_report(0, &(struct expected){"heap-corruption", block - 64, 100, zoo.pool[A],
+				 zoo.area[A], NULL, -1, 0, &allocated_below, NULL, &freed});
+	ck_assert_ptr_eq(below + 176, block); /* the block below is the named one */
+	zoo_delete_damaged_pool(&zoo, A, &deleted);
+	assert_reports(2);
+	assert_report(1, &(struct expected){"heap-corruption", block - 64, 100, pool, zoo.area[A],
+				 NULL, -1, 0, &allocated_below, NULL, &deleted});
+	zoo_finish(&zoo, 2);
+}
+END_TEST
+
+/*
+ * One byte at p[-60], in the prev_size tag of p's chunk: that free still
+ * passes (it reads only p's own tags), but the free of the neighbour below,
+ * whose boundary tag it is, finds the damage; delete_pool no longer faults.
+ */
+START_TEST(one_byte_in_a_prev_size_tag)
+{
+	struct site allocated_below, freed_p, freed_below, deleted;
+	struct zoo zoo;
+	const void *pool;
+	unsigned char *below, *p;
+
+	zoo_start(&zoo, NULL);
+	pool = zoo.pool[A];
+	AT(allocated_below, below = am->malloc(zoo.pool[A], 100));
+	p = am->malloc(zoo.pool[A], 100);
+	ck_assert_ptr_nonnull(p);
+	zoo_add_bystanders(&zoo, A);
+	poke(p, -60, "\x41", 1);
+	AT(freed_p, am->free(zoo.pool[A], p));
+	assert_reports(0);
+	AT(freed_below, am->free(zoo.pool[A], below));
+	assert_reports(1);
+	assert_report(0, &(struct expected){"heap-corruption", p - 64, 100, zoo.pool[A],
+				 zoo.area[A], NULL, -1, 0, &allocated_below, NULL, &freed_below});
+	zoo_delete_damaged_pool(&zoo, A, &deleted);
+	assert_reports(2);
+	assert_report(1, &(struct expected){"heap-corruption", p - 64, 100, pool, zoo.area[A],
+				 NULL, -1, 0, &allocated_below, NULL, &deleted});
+	(void)freed_p;
+	zoo_finish(&zoo, 2);
 }
 END_TEST
 
@@ -2744,6 +2927,10 @@ static Suite *bug_zoo_suite(void)
 	tcase_add_test(check, check_command_counts_problems);
 	tcase_add_test(check, heap_corruption_at_check);
 	tcase_add_test(check, heap_corruption_at_check_command);
+	tcase_add_test(check, damaged_heap_refuses_calls_and_is_deleted);
+	tcase_add_test(check, overflow_into_the_next_chunk_tags);
+	tcase_add_test(check, underflow_over_the_chunk_tags);
+	tcase_add_test(check, one_byte_in_a_prev_size_tag);
 	tcase_add_test(check, allocation_log_corruption_at_check);
 
 	tcase_add_test(leaks, leaks_at_delete_pool);

@@ -14,7 +14,7 @@
 
 FUZZ_COMMON_SRC = tests/fuzz/fuzz_target.h tests/fuzz/fuzz_support.c \
 	tests/node/json_check.c tests/node/json_check.h
-FUZZ_LINK_LIBS = libamnodereader.la libamdebug.la libamformat.la libamcore.la libarea_malloc.la $(DW_LIBS)
+FUZZ_LINK_LIBS = libamnodereader.la libamdebug.la libamformat.la libamcore.la libamheap.la libarea_malloc.la $(DW_LIBS)
 
 check_PROGRAMS += tests/fuzz/test_fuzz_corpus
 TESTS += tests/fuzz/test_fuzz_corpus

@@ -745,7 +745,10 @@ START_TEST(test_walk_visits_every_block)
 	}
 
 	struct walk_record record = {.ordered = true};
-	heap_walk(heap, record_block, &record);
+	struct heap_damage damage = {0};
+	ck_assert(heap_walk(heap, record_block, &record, &damage));
+	ck_assert_uint_eq(damage.at, 0);
+	ck_assert(!heap_damaged(heap, NULL));
 	struct heap_stats stats = stats_of(heap);
 	ck_assert(record.ordered);
 	ck_assert_uint_eq(record.used, 200);

@@ -16,7 +16,7 @@ tests_node_test_node_SOURCES = tests/node/test_node.c \
 	tests/node/json_check.c tests/node/json_check.h
 tests_node_test_node_CFLAGS = $(CHECK_TEST_CFLAGS) $(DW_CFLAGS) $(NODE_TEST_CFLAGS)
 tests_node_test_node_LDFLAGS = $(AM_LDFLAGS) -no-install
-tests_node_test_node_LDADD = libamnodereader.la libamformat.la libamcore.la $(DW_LIBS) \
+tests_node_test_node_LDADD = libamnodereader.la libamformat.la libamcore.la libamheap.la $(DW_LIBS) \
 	$(CHECK_TEST_LIBS)
 EXTRA_tests_node_test_node_DEPENDENCIES = tests/node/node_driver$(EXEEXT) \
 	tools/pooldump/pooldump$(EXEEXT)
@@ -33,4 +33,4 @@ noinst_PROGRAMS += tests/node/bench_node
 tests_node_bench_node_SOURCES = tests/node/bench_node.c \
 	tests/node/node_fixture.c tests/node/node_fixture.h
 tests_node_bench_node_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS)
-tests_node_bench_node_LDADD = libamnodereader.la libamformat.la libamcore.la $(DW_LIBS)
+tests_node_bench_node_LDADD = libamnodereader.la libamformat.la libamcore.la libamheap.la $(DW_LIBS)

@@ -10,7 +10,7 @@ tests_pool_test_pool_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)
 
 tests_pool_test_pool_registry_SOURCES = tests/pool/test_pool_registry.c
 tests_pool_test_pool_registry_CFLAGS = $(CHECK_TEST_CFLAGS)
-tests_pool_test_pool_registry_LDADD = libamcore.la libarea_malloc.la $(CHECK_TEST_LIBS)
+tests_pool_test_pool_registry_LDADD = libamcore.la libamheap.la libarea_malloc.la $(CHECK_TEST_LIBS)
 
 tests_pool_test_thread_cache_SOURCES = tests/pool/test_thread_cache.c tests/pool/pool_test_support.h
 tests_pool_test_thread_cache_CFLAGS = $(CHECK_TEST_CFLAGS)

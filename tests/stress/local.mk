@@ -12,7 +12,7 @@ TESTS += tests/stress/test_stress
 tests_stress_test_stress_SOURCES = tests/stress/test_stress.c tests/stress/stress.h \
 	tests/stress/stress_support.c tests/stress/stress_reader.c
 tests_stress_test_stress_CFLAGS = $(CHECK_TEST_CFLAGS) $(DW_CFLAGS)
-tests_stress_test_stress_LDADD = libamnodereader.la libamformat.la libamcore.la \
+tests_stress_test_stress_LDADD = libamnodereader.la libamformat.la libamcore.la libamheap.la \
 	libarea_malloc.la $(DW_LIBS) $(CHECK_TEST_LIBS)
 # pooldump runs as a child of the test
 EXTRA_tests_stress_test_stress_DEPENDENCIES = tools/pooldump/pooldump$(EXEEXT)

@@ -15,5 +15,5 @@ tools_pooldump_pooldump_SOURCES = tools/pooldump/pooldump.c \
 tools_pooldump_pooldump_CPPFLAGS = $(AM_CPPFLAGS) \
 	-DAREA_MALLOC_DEBUG_MODULEDIR='"$(debug_moduledir)"'
 tools_pooldump_pooldump_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(XML2_CFLAGS)
-tools_pooldump_pooldump_LDADD = libamnodereader.la libamformat.la libamcore.la $(DW_LIBS) \
+tools_pooldump_pooldump_LDADD = libamnodereader.la libamformat.la libamcore.la libamheap.la $(DW_LIBS) \
 	$(JSONC_LIBS) $(XML2_LIBS)

@@ -11,7 +11,7 @@ src_modules_debug_area_malloc_debug_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-ve
 	-shared -rpath '$(debug_moduledir)' -no-undefined \
 	-export-symbols-regex '^modules$$'
 src_modules_debug_area_malloc_debug_la_LIBADD = libamdebug.la libamnodereader.la \
-	libamformat.la libamcore.la libarea_malloc.la $(DW_LIBS)
+	libamformat.la libamcore.la libamheap_checked.la libarea_malloc.la $(DW_LIBS)
 
 all_local_targets += stage-debug-module
 stage-debug-module: src/modules/debug/area_malloc_debug.la

@@ -7,7 +7,7 @@ src_modules_release_area_malloc_release_la_SOURCES = src/modules/release/area_ma
 src_modules_release_area_malloc_release_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
 	-shared -rpath '$(moduledir)' -no-undefined \
 	-export-symbols-regex '^modules$$'
-src_modules_release_area_malloc_release_la_LIBADD = libamcore.la libarea_malloc.la
+src_modules_release_area_malloc_release_la_LIBADD = libamcore.la libamheap.la libarea_malloc.la
 
 all_local_targets += stage-release-module
 stage-release-module: src/modules/release/area_malloc_release.la
