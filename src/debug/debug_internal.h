@@ -8,6 +8,7 @@
  *                         statistics, marks; the pool's node file space
  *     debug_alloc.c       malloc, calloc, realloc, free: tag, resize, retire
  *     pointer_check.c     what a pointer given to free or realloc is
+ *     culprit.c           which block a write before another block came from
  *     quarantine.c        freed blocks held back from reuse, checked on leaving
  *     pool_check.c        checks of a whole pool (asked for, at delete, at exit)
  *     leaks.c             live blocks grouped by site, leak reports
@@ -192,6 +193,7 @@ struct pending {
 	area_malloc_owner freed;
 	area_malloc_owner pool_creator;
 	area_malloc_owner owner_creator;
+	area_malloc_owner victim;	/* report.victim_allocated_by points here */
 	char pool_name[NODE_POOL_NAME_MAX];
 	char owner_pool_name[NODE_POOL_NAME_MAX];
 	char detail[320];
@@ -293,6 +295,19 @@ struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr, co
  * pool owns it, invalid-free otherwise. Called with no pool locked. */
 void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,
 	const area_malloc_owner *caller) DEBUG_HIDDEN;
+
+/* ---- who wrote there (culprit.c) ---- */
+
+/*
+ * A block whose header (its owner tag) is damaged: the write came past the
+ * end of the block below, a far overflow that jumped its trailing canary,
+ * when that block is live. Queues that report (heap-buffer-overflow of the
+ * block below, naming the damaged block too, its owner from the pool log)
+ * and returns true; false when there is no live block below (then it is
+ * the damaged block's own underflow). With the pool locked; header opened.
+ */
+bool report_far_overflow(struct pool *pool, struct debug_block_header *header, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending) DEBUG_HIDDEN;
 
 /* ---- checks (pool_check.c) ---- */
 

@@ -115,6 +115,8 @@ void flush_pending_reports(struct pending_list *list)
 		pending->report.detail = pending->detail[0] != '\0' ? pending->detail : NULL;
 		pending->report.pool.name = pending->pool_name;
 		pending->report.owner_pool.name = pending->owner_pool_name;
+		if (pending->report.victim_allocated_by != NULL)
+			pending->report.victim_allocated_by = &pending->victim;
 		report_error(&pending->report);
 	}
 	if (list->dropped > 0)

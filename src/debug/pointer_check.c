@@ -97,6 +97,11 @@ static void report_damaged_header(struct pool *pool, struct debug_block_header *
 	struct pending *report;
 
 	block_open(header, usable);
+	remember_reported_header(debug_of(pool), header);
+	if (report_far_overflow(pool, header, what, caller, pending)) {
+		block_close(header, usable);
+		return;
+	}
 	report = new_pending(pending, figures.kind, what, ptr, caller);
 	if (report != NULL) {
 		pending_set_pool(report, pool);
@@ -105,7 +110,6 @@ static void report_damaged_header(struct pool *pool, struct debug_block_header *
 			"something wrote before the start of the block; the block is left alone");
 		pending_set_log(report, pool, ptr);
 	}
-	remember_reported_header(debug_of(pool), header);
 	block_close(header, usable);
 }
 

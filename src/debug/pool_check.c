@@ -71,6 +71,12 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 		return;
 	}
 	walk->problems++;
+	if (finding.problem == BLOCK_HEADER_DAMAGED
+		&& report_far_overflow(walk->pool, header, "check", NULL, walk->pending)) {
+		remember_reported_header(debug_of(walk->pool), header);
+		block_close(header, usable);
+		return;
+	}
 	figures = error_figures_of_finding(finding);
 	user = debug_block_user(&debug_layout, header);
 	report = new_pending(walk->pending, figures.kind, "check", user, NULL);

@@ -444,6 +444,18 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 		print_owner(out, "freed", report->freed_by, true);
 	if (report->allocated_by != NULL)
 		print_owner(out, "previously allocated", report->allocated_by, true);
+	if (report->victim_address != NULL) {
+		char size[32] = "", label[160];
+		if (report->victim_size_known)
+			snprintf(size, sizeof(size), "%zu-byte ", report->victim_size);
+		snprintf(label, sizeof(label), "the write landed in the owner tag of the %sblock at %p%s",
+			size, report->victim_address,
+			report->victim_allocated_by != NULL ? ", allocated" : "");
+		if (report->victim_allocated_by != NULL)
+			print_owner(out, label, report->victim_allocated_by, true);
+		else
+			fprintf(out, "%s\n", label);
+	}
 	if (report->pool_known)
 		print_pool(out, "the call's", &report->pool);
 	if (report->owner_pool_known)
@@ -486,6 +498,14 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 			json_owner(out, "allocated_by", report->allocated_by);
 		if (report->freed_by != NULL)
 			json_owner(out, "freed_by", report->freed_by);
+		if (report->victim_address != NULL) {
+			fprintf(out, ",\"victim\":{\"address\":\"%p\"", report->victim_address);
+			if (report->victim_size_known)
+				fprintf(out, ",\"size\":%zu", report->victim_size);
+			if (report->victim_allocated_by != NULL)
+				json_owner(out, "allocated_by", report->victim_allocated_by);
+			fputc('}', out);
+		}
 		json_test(out, test);
 		fputs("}\n", out);
 	}

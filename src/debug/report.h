@@ -60,6 +60,12 @@ struct error_report {
 	const area_malloc_owner *detected_by;
 	const area_malloc_owner *allocated_by; /* NULL when unknown */
 	const area_malloc_owner *freed_by;
+	/* a far overflow: the block the write landed in (its header or leading
+	 * canary), besides the block it came from */
+	const void *victim_address;	/* NULL: none */
+	size_t victim_size;
+	bool victim_size_known;
+	const area_malloc_owner *victim_allocated_by; /* NULL when unknown */
 	struct pool_log_event log[REPORT_MAX_LOG_EVENTS];
 	size_t log_count;
 };

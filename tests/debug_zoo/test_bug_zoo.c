@@ -858,31 +858,99 @@ END_TEST
 /* A write that reaches the block's header (its owner tag): beyond what the
  * canaries absorb, so the block is left alone and reported again by a
  * check. */
+/*
+ * A damaged header (owner tag) lies 28 bytes or more past the end of the
+ * block below: with that block live, the write is its overflow that jumped
+ * the canary (ASan would say "N bytes to the right of M-byte region"), and
+ * the report names both blocks. The damaged block is left alone.
+ */
 START_TEST(header_damage_at_free)
 {
-	struct site detected;
+	struct site allocated_below, allocated, detected;
 	struct zoo zoo;
-	unsigned char *block;
+	unsigned char *below, *block;
 	char damaged;
 
 	zoo_start(&zoo, NULL);
-	block = am->malloc(zoo.pool[A], 100);
+	AT(allocated_below, below = am->malloc(zoo.pool[A], 100));
+	AT(allocated, block = am->malloc(zoo.pool[A], 100));
+	ck_assert_ptr_eq(below + 176, block);
 	damaged = (char)(peek(block, HEADER_START) ^ 0x5a); /* the header's first byte */
+	poke(block, HEADER_START, &damaged, 1);
+	AT(detected, am->free(zoo.pool[A], block));
+	assert_reports(1);
+	assert_report(0, &(struct expected){"heap-buffer-overflow", below, 100, zoo.pool[A],
+				 zoo.area[A], NULL, -1, 29, &allocated_below, NULL, &detected});
+	assert_text_has(0, "a write at least 28 bytes to the right of the 100-byte block, past "
+			   "its trailing canary, damaged the owner tag of the block above it (found "
+			   "at free); that block is left alone");
+	assert_text_has(0, "first damaged byte at offset 128 from the block");
+	assert_text_has(0, "the write landed in the owner tag of the 100-byte block at");
+	ck_assert_int_eq(text_frame_line(recorded[0].text, &allocated), allocated.line);
+	ck_assert_uint_eq(pool_stats(zoo.pool[A]).frees, 0);
+	/* a check finds it again, as the same overflow */
+	ck_assert_int_eq(dbg->check_pool(zoo.pool[A]), 1);
+	assert_reports(2);
+	assert_report(1, &(struct expected){"heap-buffer-overflow", below, 100, zoo.pool[A],
+				 zoo.area[A], NULL, -1, 29, &allocated_below, NULL, NULL});
+	am->free(zoo.pool[A], below);
+	zoo_assert_other_pools_clean(&zoo, A);
+	zoo_verify_bystanders(&zoo);
+	/* the damaged block is no leak: nothing it claims can be trusted */
+	zoo_finish(&zoo, 2);
+}
+END_TEST
+
+/* The issue's case: one byte 64 bytes past a 100-byte block, jumping its
+ * canary and the heap's tags, found by a check: the overflowing block is
+ * named, and the damaged neighbour too (not lost). */
+START_TEST(far_overflow_at_check)
+{
+	struct site allocated_near, allocated_far;
+	struct zoo zoo;
+	unsigned char *near, *far;
+
+	zoo_start(&zoo, NULL);
+	AT(allocated_near, near = am->malloc(zoo.pool[B], 100));
+	AT(allocated_far, far = am->malloc(zoo.pool[B], 100));
+	ck_assert_ptr_eq(near + 176, far);
+	poke(near, 164, "J", 1); /* in far's owner tag */
+	ck_assert_int_eq(dbg->check_pool(zoo.pool[B]), 1);
+	assert_reports(1);
+	assert_report(0, &(struct expected){"heap-buffer-overflow", near, 100, zoo.pool[B],
+				 zoo.area[B], NULL, -1, 29, &allocated_near, NULL, NULL});
+	assert_text_has(0, "the write landed in the owner tag of the 100-byte block at");
+	ck_assert_int_eq(text_frame_line(recorded[0].text, &allocated_far), allocated_far.line);
+	am->free(zoo.pool[B], near);
+	assert_reports(1);
+	zoo_assert_other_pools_clean(&zoo, B);
+	zoo_finish(&zoo, 1);
+}
+END_TEST
+
+/* With no live block below (it was freed long ago), header damage stays
+ * the block's own underflow. */
+START_TEST(header_damage_over_a_free_block)
+{
+	struct site detected;
+	struct zoo zoo;
+	unsigned char *below, *block;
+	char damaged;
+
+	zoo_start(&zoo, "quarantine_bytes=0");
+	below = am->malloc(zoo.pool[A], 100);
+	block = am->malloc(zoo.pool[A], 100);
+	ck_assert_ptr_eq(below + 176, block);
+	am->free(zoo.pool[A], below);
+	damaged = (char)(peek(block, HEADER_START) ^ 0x5a);
 	poke(block, HEADER_START, &damaged, 1);
 	AT(detected, am->free(zoo.pool[A], block));
 	assert_reports(1);
 	assert_report(0, &(struct expected){"heap-buffer-underflow", block, 0, zoo.pool[A],
 				 zoo.area[A], NULL, -1, 0, NULL, NULL, &detected});
 	assert_text_has(0, "the block's header (its owner tag, just before the block) is damaged");
-	ck_assert_uint_eq(pool_stats(zoo.pool[A]).frees, 0);
-	ck_assert_int_eq(dbg->check_pool(zoo.pool[A]), 1);
-	assert_reports(2);
-	assert_report(1, &(struct expected){"heap-buffer-underflow", block, 0, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 0, NULL, NULL, NULL});
 	zoo_assert_other_pools_clean(&zoo, A);
-	zoo_verify_bystanders(&zoo);
-	/* the damaged block is no leak: nothing it claims can be trusted */
-	zoo_finish(&zoo, 2);
+	zoo_finish(&zoo, 1);
 }
 END_TEST
 
@@ -2906,6 +2974,8 @@ static Suite *bug_zoo_suite(void)
 	tcase_add_test(at_free, overflow_at_free);
 	tcase_add_test(at_free, underflow_at_free);
 	tcase_add_test(at_free, header_damage_at_free);
+	tcase_add_test(at_free, header_damage_over_a_free_block);
+	tcase_add_test(at_free, far_overflow_at_check);
 
 	tcase_add_test(at_realloc, double_free_at_realloc);
 	tcase_add_test(at_realloc, invalid_free_interior_at_realloc);
