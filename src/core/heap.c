@@ -427,16 +427,14 @@ static bool free_sound(struct heap *heap, const struct chunk *c)
 	return head_sound(heap, merged);
 }
 
-/* NULL is accepted and ignored, as free() does. */
-void heap_free(struct heap *heap, void *ptr)
+/* Frees chunk c (used) and returns the free chunk it ended up in, merged
+ * with its free neighbours; NULL when the checked heap refused. */
+static inline struct chunk *free_chunk(struct heap *heap, struct chunk *c)
 {
-	if (!ptr)
-		return;
-	struct chunk *c = payload_to_chunk(ptr);
 	size_t size = chunk_size(c);
 
 	if (HEAP_CHECKED && !free_sound(heap, c))
-		return;
+		return NULL;
 	heap->used_bytes -= size;
 	heap->used_blocks--;
 	/* clear the flag now: a header left behind by merging down must not look live */
@@ -459,6 +457,34 @@ void heap_free(struct heap *heap, void *ptr)
 	chunk_at(c, size)->prev_size = size;
 	insert_free(heap, c);
 	heap->free_blocks++;
+	return c;
+}
+
+/* NULL is accepted and ignored, as free() does. */
+void heap_free(struct heap *heap, void *ptr)
+{
+	if (ptr)
+		free_chunk(heap, payload_to_chunk(ptr));
+}
+
+void *heap_free_merged(struct heap *heap, void *ptr, size_t *usable)
+{
+	struct chunk *merged = free_chunk(heap, payload_to_chunk(ptr));
+
+	if (merged == NULL)
+		return NULL;
+	*usable = chunk_size(merged) - HEADER_BYTES;
+	return chunk_payload(merged);
+}
+
+void *heap_free_above(const struct heap *heap, const void *ptr, size_t *usable)
+{
+	const struct chunk *next = next_chunk(payload_to_chunk(ptr));
+
+	if (next == heap->sentinel || chunk_is_used(next))
+		return NULL;
+	*usable = chunk_size(next) - HEADER_BYTES;
+	return chunk_payload(next);
 }
 
 bool heap_resize_in_place(struct heap *heap, void *ptr, size_t size)

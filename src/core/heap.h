@@ -82,6 +82,22 @@ void *heap_alloc_reporting_dirty(struct heap *heap, size_t size, size_t *dirty_b
 void heap_free(struct heap *heap, void *ptr);
 
 /*
+ * heap_free(), returning the free chunk the block ended up in after merging
+ * with its free neighbours: its payload (as heap_alloc() would return it;
+ * the first HEAP_FREE_LINK_BYTES hold the free-list links) and *usable
+ * bytes. NULL when the checked heap refused (heap_damaged()). For a caller
+ * that keeps free memory filled (the debug build's poison).
+ */
+void *heap_free_merged(struct heap *heap, void *ptr, size_t *usable);
+#define HEAP_FREE_LINK_BYTES 16
+
+/* The free chunk right above the live block at ptr: its payload and
+ * *usable bytes, or NULL when the chunk above is in use (or the end). The
+ * block's own tags must be sound (checked heap: call after the block was
+ * checked). */
+void *heap_free_above(const struct heap *heap, const void *ptr, size_t *usable);
+
+/*
  * Resizes the block at ptr to hold at least size bytes. Grows or shrinks in
  * place when the neighbouring memory allows, otherwise allocates a new block,
  * copies min(old, new) bytes and frees the old one. Returns the block, or

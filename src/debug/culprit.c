@@ -47,7 +47,7 @@ static void victim_from_log(struct pending *report, struct pool *pool, const voi
 {
 	struct logged_allocation found = { false, { 0 } };
 
-	pool_log_newest(debug_of(pool)->log, user, REPORT_MAX_LOG_EVENTS, newest_allocation, &found);
+	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, user, REPORT_MAX_LOG_EVENTS, newest_allocation, &found);
 	if (!found.found)
 		return;
 	report->victim = (area_malloc_owner){ 0 };
@@ -109,4 +109,129 @@ bool report_far_overflow(struct pool *pool, struct debug_block_header *header, c
 	}
 	block_close(below, usable);
 	return true;
+}
+
+/* The newest logged event whose block held an address, and the allocation
+ * before it. */
+struct holder_search {
+	uintptr_t at;
+	bool found;
+	struct pool_log_event event;	/* the newest event whose block held at */
+	bool allocation_found;
+	struct pool_log_event allocation;
+};
+
+/* The block an event is about, as the bytes it held: header and canaries
+ * included, so a write into a freed block's old front or tail counts. */
+static bool event_held(const struct pool_log_event *event, uintptr_t at)
+{
+	uintptr_t user = (uintptr_t)event->address;
+	size_t bytes = debug_block_chunk_bytes(&debug_layout, (size_t)event->size);
+
+	return user != 0 && bytes != SIZE_MAX && at >= user - debug_layout.front_size
+		&& at < user - debug_layout.front_size + bytes;
+}
+
+static void find_holder(const struct pool_log_event *event, void *context)
+{
+	struct holder_search *search = context;
+	bool allocation = event->op == LOG_MALLOC || event->op == LOG_CALLOC
+		|| event->op == LOG_REALLOC;
+
+	if (!allocation && event->op != LOG_FREE && event->op != LOG_QUARANTINE_EXIT)
+		return;
+	if (!event_held(event, search->at))
+		return;
+	if (!search->found) {
+		search->found = true;
+		search->event = *event;
+	} else if (allocation && !search->allocation_found
+		&& event->address == search->event.address) {
+		search->allocation_found = true;
+		search->allocation = *event;
+	}
+}
+
+static void owner_from_event(area_malloc_owner *owner, const struct pool_log_event *event,
+	const struct pool *pool)
+{
+	*owner = (area_malloc_owner){ 0 };
+	owner->thread = (thread_id)event->thread;
+	owner->team = debug_of((struct pool *)pool)->d.creator.team;
+	owner->sequence = event->sequence;
+	owner->time = event->time;
+	owner->frames[0] = (uintptr_t)event->caller;
+	owner->frame_count = 1;
+}
+
+void report_free_memory_write(struct pool *pool, uintptr_t at, size_t run, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending)
+{
+	struct holder_search search = { at, false, { 0 }, false, { 0 } };
+	struct debug_block_header *below;
+	struct pending *report;
+	size_t usable;
+
+
+	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, NULL,
+		debug_options.log_size, find_holder, &search);
+	/* the bytes last belonged to a block that was freed: a use after free */
+	if (search.found && (search.event.op == LOG_FREE || search.event.op == LOG_QUARANTINE_EXIT)) {
+		const void *user = (const void *)(uintptr_t)search.event.address;
+		report = new_pending(pending, ERROR_USE_AFTER_FREE, what, user, caller);
+		if (report == NULL)
+			return;
+		pending_set_pool(report, pool);
+		report->report.size = (size_t)search.event.size;
+		report->report.size_known = true;
+		report->report.offset = (long)(at - (uintptr_t)user);
+		report->report.offset_known = true;
+		if (search.event.op == LOG_FREE) {
+			owner_from_event(&report->freed, &search.event, pool);
+			report->report.freed_by = &report->freed;
+		}
+		if (search.allocation_found) {
+			owner_from_event(&report->allocated, &search.allocation, pool);
+			report->report.allocated_by = &report->allocated;
+		}
+		snprintf(report->detail, sizeof(report->detail),
+			"%zu byte(s) of free memory were written, in a block freed long ago (it left "
+			"the quarantine: found at %s); the pool log remembers the block", run, what);
+		pending_set_log(report, pool, user);
+		return;
+	}
+	/* else the nearest live block below, written past its end */
+	below = heap_block_below(pool->heap, at);
+	if (below != NULL) {
+		usable = heap_usable_size(pool->heap, below);
+		block_open(below, usable);
+		if (debug_block_header_ok(&debug_layout, below, usable)
+			&& debug_block_state(below) == BLOCK_LIVE) {
+			uintptr_t user = (uintptr_t)debug_block_user(&debug_layout, below);
+			report = new_pending(pending, ERROR_HEAP_BUFFER_OVERFLOW, what, (void *)user,
+				caller);
+			if (report != NULL) {
+				pending_set_pool(report, pool);
+				pending_set_block(report, below, true);
+				report->report.offset = (long)(at - user);
+				report->report.offset_known = true;
+				report->report.overflow_bytes = (size_t)(at + run - user - below->size);
+				snprintf(report->detail, sizeof(report->detail),
+					"a write %zu bytes to the right of the %zu-byte block landed in free "
+					"memory above it (found at %s)", (size_t)(at - user - below->size),
+					(size_t)below->size, what);
+				pending_set_log(report, pool, (void *)user);
+			}
+			block_close(below, usable);
+			return;
+		}
+		block_close(below, usable);
+	}
+	report = new_pending(pending, ERROR_HEAP_CORRUPTION, what, (const void *)at, caller);
+	if (report != NULL) {
+		pending_set_pool(report, pool);
+		snprintf(report->detail, sizeof(report->detail),
+			"%zu byte(s) of free memory were written, and no block the pool log remembers "
+			"held them (found at %s)", run, what);
+	}
 }

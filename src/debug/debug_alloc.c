@@ -61,15 +61,18 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	void *user;
 
 	size_t dirty = 0;
+	uintptr_t mark = 0;	/* the touched mark before the allocation */
 
 	owner->sequence = debug->next_sequence++;
 	if (bytes != SIZE_MAX && reserve_for(pool, bytes)) {
+		mark = heap_touched_end(pool->heap);
 		header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
 		if (header == NULL && debug->d.quarantined_blocks > 0
 			&& bytes <= heap_free_and_held_bytes(pool, debug)) {
 			/* freed blocks wait in quarantine: reuse them before failing (but
 			 * keep them as evidence when even that could not help) */
 			quarantine_drain(pool, 0, pending);
+			mark = heap_touched_end(pool->heap);
 			header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
 		}
 	}
@@ -81,6 +84,13 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 		return NULL;
 	}
 	usable = heap_usable_size(pool->heap, header);
+	/* the free memory it takes held only poison (F1) past the links, and
+	 * zeros above the touched mark */
+	if (usable > HEAP_FREE_LINK_BYTES
+		&& !free_memory_check(pool, (char *)header + HEAP_FREE_LINK_BYTES,
+			usable - HEAP_FREE_LINK_BYTES, mark, false,
+			op == LOG_CALLOC ? "calloc" : "malloc", owner, pending))
+		debug->d.errors++;
 	block_open(header, usable);
 	/* memory never used since the pool was created is zero already: a large
 	 * calloc in a lazy pool commits nothing */
@@ -229,6 +239,10 @@ static void resize_block_locked(struct pool *pool, struct debug_block_header *he
 {
 	size_t usable = heap_usable_size(pool->heap, header);
 
+	/* a smaller chunk (a larger request can need one: slack) gave back a
+	 * tail holding the block's old bytes: free memory now (F1) */
+	free_memory_shrunk(pool, header, old_usable);
+
 	/* Valgrind hides what a shrink gives back: that is free heap memory
 	 * now, so expose it again (and what a growth added) after telling it */
 	if (shadow_active)
@@ -257,6 +271,16 @@ static void *resized_in_place_locked(struct pool *pool, struct debug_block_heade
 	return user;
 }
 
+/* Resizes a block in place into the free chunk above, whose part it takes
+ * is checked first (F1). bytes: the chunk payload the block needs. */
+static bool grow_in_place(struct pool *pool, struct debug_block_header *header, size_t bytes,
+	const area_malloc_owner *owner, struct pending_list *pending)
+{
+	if (!free_memory_check_above(pool, header, bytes, "realloc", owner, pending))
+		debug_of(pool)->d.errors++;
+	return heap_resize_in_place(pool->heap, header, bytes);
+}
+
 /* A realloc that grows, or must move: with the pool locked, header opened. */
 static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *header,
 	void *ptr, size_t size, size_t usable, area_malloc_owner *owner,
@@ -268,7 +292,7 @@ static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *h
 	void *result;
 
 	if (!debug_options.realloc_move && bytes != SIZE_MAX && reserve_for(pool, bytes)
-		&& heap_resize_in_place(pool->heap, header, bytes))
+		&& grow_in_place(pool, header, bytes, owner, pending))
 		return resized_in_place_locked(pool, header, size, usable, owner);
 	if (heap_damage_found(pool, "realloc", owner, pending)) {
 		block_close(header, usable);
@@ -284,7 +308,7 @@ static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *h
 	if (!debug_options.realloc_move && bytes != SIZE_MAX
 		&& bytes <= usable + heap_free_and_held_bytes(pool, debug_of(pool))
 		&& (quarantine_drain(pool, 0, pending), reserve_for(pool, bytes))
-		&& heap_resize_in_place(pool->heap, header, bytes)) {
+		&& grow_in_place(pool, header, bytes, owner, pending)) {
 		/* the pool is out of room, but the block might grow into a
 		 * neighbour waiting in quarantine: the quarantine goes (if
 		 * allocate_locked did not drain it already) and the block grows

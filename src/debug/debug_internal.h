@@ -10,6 +10,7 @@
  *     pointer_check.c     what a pointer given to free or realloc is
  *     culprit.c           which block a write before another block came from
  *     quarantine.c        freed blocks held back from reuse, checked on leaving
+ *     free_memory.c       free memory poisoned, and writes into it found
  *     pool_check.c        checks of a whole pool (asked for, at delete, at exit)
  *     leaks.c             live blocks grouped by site, leak reports
  *     debugger_views.c    the kernel-debugger views of the live pools
@@ -37,7 +38,9 @@
  *   D4 the allocation log keeps its capacity and slot cursor
  *      (pool_log_validate);
  *   D5 d.seq is odd exactly while a thread holds the pool's lock (readers of
- *      the node retry on an odd or moved seq).
+ *      the node retry on an odd or moved seq);
+ *   F1 every byte of a free chunk past its links and below the heap's
+ *      touched mark holds the poison (free_memory.c).
  *   A driver may break D1, D2 and D4 (a wild write): the code that follows
  *   a link or a size checks it first (quarantine.c, pointer_check.c).
  *
@@ -157,14 +160,6 @@ static inline void block_close(struct debug_block_header *header, size_t usable)
 		block_close_shadow(header, usable);
 }
 
-/* A chunk given back to the heap is free space. */
-static inline void free_space_close(struct debug_block_header *header, size_t usable)
-{
-	/* the heap keeps its free-list links in the first 16 bytes */
-	if (shadow_active && shadow_hides_free_space() && usable > 16)
-		shadow_hide((char *)header + 16, usable - 16);
-}
-
 /* ---- owner tags (owner.c) ---- */
 
 /* Fills owner for a call made from caller: thread, team, time, and up to
@@ -178,7 +173,8 @@ void owner_reset(void) DEBUG_HIDDEN;
 static inline void log_event(struct pool *pool, enum pool_log_op op, const void *address,
 	size_t size, const area_malloc_owner *owner)
 {
-	pool_log_append(debug_of(pool)->log, op, address, size, owner->frames[0], owner->time,
+	pool_log_append(debug_of(pool)->log, (uint32_t)debug_options.log_size, op, address, size,
+		owner->frames[0], owner->time,
 		owner->sequence, (uint32_t)owner->thread);
 }
 
@@ -308,6 +304,40 @@ void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,
  */
 bool report_far_overflow(struct pool *pool, struct debug_block_header *header, const char *what,
 	const area_malloc_owner *caller, struct pending_list *pending) DEBUG_HIDDEN;
+
+/*
+ * A write into free memory (F1, free_memory.c) at at, run bytes long: a
+ * use-after-free of the block that last held those bytes, as the pool log
+ * remembers it; else an overflow of the nearest live block below; else
+ * heap-corruption. The caller counts the error.
+ */
+void report_free_memory_write(struct pool *pool, uintptr_t at, size_t run, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending) DEBUG_HIDDEN;
+
+/* ---- free memory (free_memory.c) ---- */
+
+/* Gives a quarantined block back to the heap, keeping F1; damaged: a write
+ * into the freed block (reported) left its poison damaged. */
+void return_to_heap(struct pool *pool, struct debug_block_header *header, size_t usable,
+	bool damaged) DEBUG_HIDDEN;
+/*
+ * Checks [start, start + length) of a free chunk (start 4-aligned): F1 below
+ * the touched mark (mark: the heap's, or the one before an allocation that
+ * just moved it), zeros above it in the mark's page and, when thorough (a
+ * check, delete_pool, exit), in every resident page further up. Damage is
+ * reported and filled again; true when there was none.
+ */
+bool free_memory_check(struct pool *pool, const void *start, size_t length, uintptr_t mark,
+	bool thorough, const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending) DEBUG_HIDDEN;
+/* After a realloc shrank a block in place: fills the tail it gave back. */
+void free_memory_shrunk(struct pool *pool, struct debug_block_header *header, size_t old_usable)
+	DEBUG_HIDDEN;
+/* Before a realloc grows a block in place to new_usable: checks the part of
+ * the free chunk above that it takes. */
+bool free_memory_check_above(struct pool *pool, struct debug_block_header *header,
+	size_t new_usable, const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending) DEBUG_HIDDEN;
 
 /* ---- checks (pool_check.c) ---- */
 

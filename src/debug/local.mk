@@ -14,6 +14,7 @@ libamdebug_la_SOURCES = \
 	src/debug/debug_pool.h \
 	src/debug/debugger_views.c \
 	src/debug/fault_injection.c \
+	src/debug/free_memory.c \
 	src/debug/leaks.c \
 	src/debug/node_writer.c \
 	src/debug/node_writer.h \

@@ -60,8 +60,15 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 	struct pending *report;
 	void *user;
 
-	if (!used)
+	if (!used) {
+		/* free memory holds only poison past its links (F1) */
+		if (usable > HEAP_FREE_LINK_BYTES
+			&& !free_memory_check(walk->pool, (char *)chunk + HEAP_FREE_LINK_BYTES,
+				usable - HEAP_FREE_LINK_BYTES, heap_touched_end(walk->pool->heap), true,
+				"check", NULL, walk->pending))
+			walk->problems++;
 		return;
+	}
 	block_open(header, usable);
 	finding = debug_block_check(&debug_layout, header, usable);
 	if (finding.problem == BLOCK_OK

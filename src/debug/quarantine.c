@@ -53,11 +53,7 @@ static void release_quarantined(struct pool *pool, struct debug_block_header *he
 		}
 		debug_of(pool)->d.errors++;
 	}
-	heap_free(pool->heap, header);
-	/* a heap that refused (damaged neighbours) keeps the block: then it is
-	 * not free space */
-	if (!heap_damaged(pool->heap, NULL))
-		free_space_close(header, usable);
+	return_to_heap(pool, header, usable, finding.problem != BLOCK_OK || link_damaged);
 }
 
 /* A quarantine link worth following: a used chunk holding a quarantined block. */
@@ -205,9 +201,8 @@ void quarantine_push(struct pool *pool, struct debug_block_header *header, size_
 	struct debug_pool *debug = debug_of(pool);
 
 	if (debug->quarantine_limit == 0) {
-		heap_free(pool->heap, header);
-		if (!heap_damage_found(pool, "free", NULL, pending))
-			free_space_close(header, usable);
+		return_to_heap(pool, header, usable, false);
+		heap_damage_found(pool, "free", NULL, pending);
 		return;
 	}
 	quarantine_append(pool, header, usable);

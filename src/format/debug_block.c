@@ -301,6 +301,11 @@ static void poison(void *start, size_t bytes)
 	}
 }
 
+void debug_poison_fill(void *start, size_t bytes)
+{
+	poison(start, bytes);
+}
+
 /* Length of the prefix of [bytes, bytes + length) that equals the periodic
  * pattern (length when it all does). */
 static size_t matching_prefix(const unsigned char *bytes, size_t length,
@@ -318,6 +323,11 @@ static size_t matching_prefix(const unsigned char *bytes, size_t length,
 		done += chunk;
 	}
 	return length;
+}
+
+size_t debug_poison_prefix(const void *start, size_t bytes)
+{
+	return matching_prefix(start, bytes, poison_pattern.bytes);
 }
 
 void debug_block_quarantine(const struct debug_layout *layout, struct debug_block_header *header,

@@ -190,6 +190,17 @@ void debug_block_set_next(const struct debug_layout *layout, struct debug_block_
 struct debug_block_header *debug_block_quarantine_next(const struct debug_layout *layout,
 	const struct debug_block_header *header);
 
+/*
+ * Free memory: the debug build keeps every byte of a free heap chunk past
+ * its links, below the heap's touched mark, filled with the poison words
+ * (the fill of a quarantined block, so a block leaving the quarantine needs
+ * only its header and free record filled again). start must be 4-aligned
+ * (the pattern's phase is the address's). debug_poison_prefix() is the
+ * length of the poisoned prefix of [start, start + bytes).
+ */
+void debug_poison_fill(void *start, size_t bytes);
+size_t debug_poison_prefix(const void *start, size_t bytes);
+
 /* The owner tag stored in a header. */
 void debug_block_owner(const struct debug_layout *layout, const struct debug_block_header *header,
 	area_malloc_owner *owner);

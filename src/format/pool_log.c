@@ -36,15 +36,15 @@ bool pool_log_validate(const struct pool_log *log, size_t capacity, const char *
 	return true;
 }
 
-size_t pool_log_newest(const struct pool_log *log, const void *address, size_t max,
-	pool_log_visit_fn fn, void *context)
+size_t pool_log_newest(const struct pool_log *log, uint32_t capacity, const void *address,
+	size_t max, pool_log_visit_fn fn, void *context)
 {
-	uint64_t held = log->appended < log->capacity ? log->appended : log->capacity;
+	uint64_t held = log->appended < capacity ? log->appended : capacity;
 	size_t found = 0;
 
 	for (uint64_t back = 1; back <= held && found < max; back++) {
 		const struct pool_log_event *event =
-			&log->events[(log->appended - back) % log->capacity];
+			&log->events[(log->appended - back) % capacity];
 		if (address != NULL && event->address != (uint64_t)(uintptr_t)address)
 			continue;
 		fn(event, context);

@@ -57,21 +57,25 @@ void pool_log_init(struct pool_log *log, size_t capacity);
 /* Checks the invariants above; false with *why set when one fails. */
 bool pool_log_validate(const struct pool_log *log, size_t capacity, const char **why);
 
-static inline void pool_log_append(struct pool_log *log, enum pool_log_op op, const void *address,
-	size_t size, uint64_t caller, int64_t time, uint32_t sequence, uint32_t thread)
+/*
+ * Appends an event. capacity is the one the log was created with, never
+ * the log's own field: the log lives in the pool's area, within a driver's
+ * reach, and a wild write there must not turn into a write outside the
+ * ring.
+ */
+static inline void pool_log_append(struct pool_log *log, uint32_t capacity, enum pool_log_op op,
+	const void *address, size_t size, uint64_t caller, int64_t time, uint32_t sequence,
+	uint32_t thread)
 {
 	struct pool_log_event *event;
-
 	uint32_t slot = log->next_slot;
 
-	if (log->capacity == 0)
+	if (capacity == 0)
 		return;
-	/* the log lives in the pool's area, within a driver's reach: a wild
-	 * write must not turn into a write outside the ring */
-	if (__builtin_expect(slot >= log->capacity, 0))
-		slot = (uint32_t)(log->appended % log->capacity);
+	if (__builtin_expect(slot >= capacity, 0))
+		slot = (uint32_t)(log->appended % capacity);
 	event = &log->events[slot];
-	log->next_slot = slot + 1 == log->capacity ? 0 : slot + 1;
+	log->next_slot = slot + 1 == capacity ? 0 : slot + 1;
 	log->appended++;
 	event->address = (uint64_t)(uintptr_t)address;
 	event->size = size;
@@ -83,10 +87,12 @@ static inline void pool_log_append(struct pool_log *log, enum pool_log_op op, co
 }
 
 /* Events in the log, newest first: calls fn for at most max of them that
- * concern address (address NULL: every event). Returns how many. */
+ * concern address (address NULL: every event). capacity: the log's, as its
+ * creator knows it (the writer), or log->capacity once a reader checked it
+ * against the log's region. Returns how many. */
 typedef void (*pool_log_visit_fn)(const struct pool_log_event *event, void *context);
-size_t pool_log_newest(const struct pool_log *log, const void *address, size_t max,
-	pool_log_visit_fn fn, void *context);
+size_t pool_log_newest(const struct pool_log *log, uint32_t capacity, const void *address,
+	size_t max, pool_log_visit_fn fn, void *context);
 
 const char *pool_log_op_name(uint8_t op);
 

@@ -78,7 +78,7 @@ static void show_log(struct session *session, struct node_pool *pool, void *cont
 			" kept (capacity %u); newest first:\n", pool->area, log->appended, held,
 			log->capacity);
 	}
-	pool_log_newest(log, NULL, request->count < SIZE_MAX ? (size_t)request->count : SIZE_MAX,
+	pool_log_newest(log, log->capacity, NULL, request->count < SIZE_MAX ? (size_t)request->count : SIZE_MAX,
 		print_event, &walk);
 	if (session->context->json)
 		put_str(out, "]");

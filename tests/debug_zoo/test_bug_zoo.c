@@ -1717,6 +1717,67 @@ START_TEST(one_byte_in_a_prev_size_tag)
 }
 END_TEST
 
+/* ==== writes into free memory ====
+ *
+ * Free memory holds a poison fill below the heap's touched mark and zeros
+ * above it: a write there is found at the next check (or the allocation
+ * that takes the memory), and named by the block it came from.
+ */
+
+/* The issue's case: a write past the last block of a pool, into memory no
+ * block ever used (ASan and Valgrind both catch it). */
+START_TEST(write_past_the_last_block)
+{
+	struct site allocated;
+	struct zoo zoo;
+	unsigned char *block;
+
+	zoo_start(&zoo, NULL);
+	AT(allocated, block = am->malloc(zoo.pool[B], 100));
+	/* past the canary (12), the free chunk's header (16) and links (16) */
+	poke(block, 150, "W", 1);
+	ck_assert_int_eq(dbg->check_pool(zoo.pool[B]), 1);
+	assert_reports(1);
+	assert_report(0, &(struct expected){"heap-buffer-overflow", block, 100, zoo.pool[B],
+				 zoo.area[B], NULL, -1, 51, &allocated, NULL, NULL});
+	assert_text_has(0, "a write 50 bytes to the right of the 100-byte block landed in free "
+			   "memory above it (found at check)");
+	assert_text_has(0, "first damaged byte at offset 150 from the block");
+	/* reported once: the free memory is sound again */
+	ck_assert_int_eq(dbg->check_pool(zoo.pool[B]), 0);
+	am->free(zoo.pool[B], block);
+	zoo_assert_sound(&zoo);
+	zoo_finish(&zoo, 1);
+}
+END_TEST
+
+/* A write into a block that left the quarantine long ago: its memory is
+ * free, and the pool log still knows whose it was. */
+START_TEST(write_into_a_block_freed_long_ago)
+{
+	struct site allocated, freed, detected;
+	struct zoo zoo;
+	unsigned char *block, *taken;
+
+	zoo_start(&zoo, "quarantine_bytes=0");
+	AT(allocated, block = am->malloc(zoo.pool[A], 200));
+	zoo_add_bystanders(&zoo, A); /* the block is not the last one */
+	AT(freed, am->free(zoo.pool[A], block));
+	poke(block, 40, "late", 4);
+	/* the allocation that takes the memory back finds it first */
+	AT(detected, taken = am->malloc(zoo.pool[A], 200));
+	ck_assert_ptr_eq(taken, block);
+	assert_reports(1);
+	assert_report(0, &(struct expected){"use-after-free", block, 200, zoo.pool[A], zoo.area[A],
+				 NULL, -1, 0, &allocated, &freed, &detected});
+	assert_text_has(0, "4 byte(s) of free memory were written, in a block freed long ago");
+	assert_text_has(0, "first damaged byte at offset 40 from the block");
+	am->free(zoo.pool[A], taken);
+	zoo_assert_sound(&zoo);
+	zoo_finish(&zoo, 1);
+}
+END_TEST
+
 /*
  * The pool's allocation log, found as pooldump finds it: the pool's node
  * descriptor (format/node_format.h) lies in the first page of the pool's
@@ -3001,6 +3062,8 @@ static Suite *bug_zoo_suite(void)
 	tcase_add_test(check, overflow_into_the_next_chunk_tags);
 	tcase_add_test(check, underflow_over_the_chunk_tags);
 	tcase_add_test(check, one_byte_in_a_prev_size_tag);
+	tcase_add_test(check, write_past_the_last_block);
+	tcase_add_test(check, write_into_a_block_freed_long_ago);
 	tcase_add_test(check, allocation_log_corruption_at_check);
 
 	tcase_add_test(leaks, leaks_at_delete_pool);

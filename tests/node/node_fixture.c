@@ -224,7 +224,7 @@ void *fixture_alloc(struct fixture_pool *pool, size_t size, uintptr_t caller, ui
 	d->live_blocks++;
 	d->allocations++;
 	d->seq += 2;
-	pool_log_append(pool->log, LOG_MALLOC, debug_block_user(layout, header), size, caller,
+	pool_log_append(pool->log, pool->log->capacity, LOG_MALLOC, debug_block_user(layout, header), size, caller,
 		owner.time, owner.sequence, thread);
 	return debug_block_user(layout, header);
 }
@@ -250,7 +250,7 @@ void fixture_free(struct fixture_pool *pool, void *user, uintptr_t caller, uint3
 	d->quarantined_blocks++;
 	d->quarantined_bytes += usable + HEAP_BLOCK_OVERHEAD;
 	d->seq += 2;
-	pool_log_append(pool->log, LOG_FREE, user, header->size, caller, freed_by.time,
+	pool_log_append(pool->log, pool->log->capacity, LOG_FREE, user, header->size, caller, freed_by.time,
 		freed_by.sequence, thread);
 	debug_block_quarantine(layout, header, usable, &freed_by);
 }
@@ -265,7 +265,7 @@ void fixture_release(struct fixture_pool *pool, void *user)
 	d->quarantined_blocks--;
 	d->quarantined_bytes -= usable + HEAP_BLOCK_OVERHEAD;
 	d->seq += 2;
-	pool_log_append(pool->log, LOG_QUARANTINE_EXIT, user, header->size, 0, pool->node->clock,
+	pool_log_append(pool->log, pool->log->capacity, LOG_QUARANTINE_EXIT, user, header->size, 0, pool->node->clock,
 		pool->next_sequence, 0);
 	heap_free(pool->heap, header);
 }

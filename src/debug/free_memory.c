@@ -1,0 +1,271 @@
+/*
+ * free_memory.c - free memory is poisoned, and a write into it is found.
+ *
+ * Why: a write past the last block of a pool, or into a block that left the
+ * quarantine long ago, lands in free heap memory, which no canary guards;
+ * ASan and Valgrind catch it, so must we.
+ *
+ * Invariant F1: every byte of a free chunk past its links
+ * (HEAP_FREE_LINK_BYTES) and below the heap's touched mark holds the poison
+ * (format/debug_block.h, debug_poison_fill). Bytes at or above the mark were
+ * never written and stay untouched: a lazy pool commits nothing for poison.
+ * How it is kept, at bounded cost per call:
+ *  - a freed block is poisoned whole when it enters the quarantine
+ *    (debug_block_quarantine) but for its header, leading canary and free
+ *    record; return_to_heap() fills those, the chunk header that merging
+ *    down leaves inside the chunk below, and the header and links of a free
+ *    chunk above that merging absorbs;
+ *  - a realloc that shrinks in place fills the tail it gives back;
+ *  - where the heap writes a split remainder's header, those bytes are the
+ *    remainder's own header and links, outside F1.
+ * How it is checked: the part of a free chunk an allocation takes (before
+ * the block is written), the part of a free neighbour a realloc grows into,
+ * and every free chunk at a check, at delete_pool and at exit. Damage is
+ * reported once (culprit.c names the block it came from) and filled again.
+ *
+ * Locking: the pool's lock, held by the caller.
+ */
+#include "config.h"
+
+#include <string.h>
+#include <sys/mman.h>
+
+#include <OS.h>
+
+#include "debug/debug_internal.h"
+
+/* Free memory is hidden from the sanitizers (shadow.h): exposed around the
+ * module's own reads and writes. */
+static void open_free(const void *start, size_t length)
+{
+	if (shadow_active && length > 0)
+		shadow_expose(start, length);
+}
+
+static void close_free(const void *start, size_t length)
+{
+	if (shadow_active && shadow_hides_free_space() && length > 0)
+		shadow_hide(start, length);
+}
+
+/* The part of [start, end) below the touched mark, as a length from start. */
+static size_t below_touched(const struct pool *pool, uintptr_t start, uintptr_t end)
+{
+	uintptr_t mark = heap_touched_end(pool->heap);
+
+	if (end > mark)
+		end = mark;
+	return end > start ? end - start : 0;
+}
+
+/* Fills [start, end) of a free chunk's memory with poison (start 4-aligned). */
+static void fill(struct pool *pool, uintptr_t start, uintptr_t end)
+{
+	size_t length = below_touched(pool, start, end);
+
+	open_free((void *)start, length);
+	debug_poison_fill((void *)start, length);
+	close_free((void *)start, length);
+}
+
+void return_to_heap(struct pool *pool, struct debug_block_header *header, size_t usable,
+	bool damaged)
+{
+	uintptr_t chunk = (uintptr_t)header - HEAP_BLOCK_OVERHEAD;
+	uintptr_t record_end = (uintptr_t)debug_block_user(&debug_layout, header)
+		+ sizeof(struct debug_free_record);
+	uintptr_t end = (uintptr_t)header + usable;
+	uintptr_t payload, limit;
+	size_t merged;
+
+	payload = (uintptr_t)heap_free_merged(pool->heap, header, &merged);
+	if (payload == 0)
+		return; /* the heap refused (damaged tags): the block stays as it is */
+	limit = payload + merged;
+	/* the block's front and free record (all of it when a write into the
+	 * freed block damaged its poison: reported, and discarded with it), and
+	 * its chunk header when it was merged into the chunk below (never the
+	 * merged chunk's own links) */
+	fill(pool, chunk > payload + HEAP_FREE_LINK_BYTES ? chunk : payload + HEAP_FREE_LINK_BYTES,
+		damaged ? end : record_end);
+	/* the header and links of a free chunk above, merged in */
+	if (end < limit)
+		fill(pool, end, end + 2 * HEAP_BLOCK_OVERHEAD < limit ? end + 2 * HEAP_BLOCK_OVERHEAD
+								   : limit);
+	/* hidden from the sanitizers: the block's old range, not the whole merged
+	 * chunk (a lazy pool's untouched rest costs no shadow memory) */
+	chunk = chunk > payload + HEAP_FREE_LINK_BYTES ? chunk : payload + HEAP_FREE_LINK_BYTES;
+	close_free((void *)chunk, end - chunk);
+}
+
+/* What a free byte at address holds: the poison word's byte at its phase,
+ * or zero above the touched mark. */
+static unsigned char sound_byte(uintptr_t address, bool poisoned)
+{
+	uint32_t word = DEBUG_POISON_WORD;
+	unsigned char bytes[4];
+
+	memcpy(bytes, &word, sizeof(bytes));
+	return poisoned ? bytes[address % 4] : 0;
+}
+
+/* Length of the damaged run at damaged (inside [damaged, limit)): up to the
+ * last damaged byte before the next whole word that holds what it should. */
+static size_t damaged_run(const unsigned char *damaged, const unsigned char *limit,
+	bool poisoned)
+{
+	const unsigned char *end = damaged + 1;
+
+	while (end < limit) {
+		size_t word = (size_t)(limit - end) < 4 ? (size_t)(limit - end) : 4, held = 0;
+		while ((uintptr_t)end % 4 == 0 && held < word
+			&& end[held] == sound_byte((uintptr_t)end + held, poisoned))
+			held++;
+		if ((uintptr_t)end % 4 == 0 && held == word)
+			break;
+		end++;
+	}
+	while (end - 1 > damaged && end[-1] == sound_byte((uintptr_t)end - 1, poisoned))
+		end--;
+	return (size_t)(end - damaged);
+}
+
+/* Below the mark: poison; a damaged run is reported, then filled again. */
+static bool check_poisoned(struct pool *pool, const unsigned char *start, size_t length,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
+{
+	size_t good;
+
+	open_free(start, length);
+	good = debug_poison_prefix(start, length);
+	if (good != length) {
+		report_free_memory_write(pool, (uintptr_t)start + good,
+			damaged_run(start + good, start + length, true), what, caller, pending);
+		/* the evidence is in the report: the memory is free again */
+		debug_poison_fill((void *)start, length);
+	}
+	close_free(start, length);
+	return good == length;
+}
+
+/* Length of the prefix of [start, start + length) that is zero. */
+static size_t zero_prefix(const void *start, size_t length)
+{
+	static const unsigned char zeros[256];
+	const unsigned char *bytes = start;
+	size_t done = 0;
+
+	while (done < length) {
+		size_t chunk = length - done < sizeof(zeros) ? length - done : sizeof(zeros);
+		if (memcmp(bytes + done, zeros, chunk) != 0) {
+			while (bytes[done] == 0)
+				done++;
+			return done;
+		}
+		done += chunk;
+	}
+	return length;
+}
+
+/* Above the mark: never written, so zero. A damaged run is reported, then
+ * zeroed again (a calloc relies on these bytes). */
+static bool check_zero(struct pool *pool, const unsigned char *start, size_t length,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
+{
+	size_t good;
+
+	open_free(start, length);
+	good = zero_prefix(start, length);
+	if (good != length) {
+		report_free_memory_write(pool, (uintptr_t)start + good,
+			damaged_run(start + good, start + length, false), what, caller, pending);
+		memset((void *)start, 0, length);
+	}
+	close_free(start, length);
+	return good == length;
+}
+
+/*
+ * Above the mark's page, only pages the kernel holds can have been written
+ * (a write makes a page resident; reading one that is not would commit it,
+ * on a tmpfs-backed pool): mincore() says which, a batch at a time.
+ */
+static bool check_resident_zero(struct pool *pool, uintptr_t start, uintptr_t end,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
+{
+	enum { BATCH = 4096 };
+	unsigned char resident[BATCH];
+	bool sound = true;
+
+	for (uintptr_t batch = start; batch < end; batch += (uintptr_t)BATCH * B_PAGE_SIZE) {
+		uintptr_t batch_end = end - batch > (uintptr_t)BATCH * B_PAGE_SIZE
+			? batch + (uintptr_t)BATCH * B_PAGE_SIZE : end;
+		if (mincore((void *)batch, batch_end - batch, resident) != 0)
+			return sound;
+		for (uintptr_t page = batch; page < batch_end; page += B_PAGE_SIZE) {
+			uintptr_t page_end = page + B_PAGE_SIZE < batch_end ? page + B_PAGE_SIZE : batch_end;
+			if ((resident[(page - batch) / B_PAGE_SIZE] & 1)
+				&& !check_zero(pool, (const unsigned char *)page, page_end - page, what,
+					caller, pending))
+				sound = false;
+		}
+	}
+	return sound;
+}
+
+bool free_memory_check(struct pool *pool, const void *start, size_t length, uintptr_t mark,
+	bool thorough, const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending)
+{
+	uintptr_t from = (uintptr_t)start, to = from + length;
+	uintptr_t mark_page_end = (mark + B_PAGE_SIZE - 1) & ~(uintptr_t)(B_PAGE_SIZE - 1);
+	bool sound = true;
+
+	if (from < mark)
+		sound = check_poisoned(pool, start, (to < mark ? to : mark) - from, what, caller,
+			pending);
+	if (from < mark)
+		from = mark;
+	/* the rest of the mark's own page is resident: the heap wrote in it */
+	if (from < to && from < mark_page_end)
+		sound = check_zero(pool, (const unsigned char *)from,
+				(to < mark_page_end ? to : mark_page_end) - from, what, caller, pending)
+			&& sound;
+	if (thorough && mark_page_end < to)
+		sound = check_resident_zero(pool, from > mark_page_end ? from : mark_page_end, to,
+				what, caller, pending)
+			&& sound;
+	return sound;
+}
+
+void free_memory_shrunk(struct pool *pool, struct debug_block_header *header, size_t old_usable)
+{
+	size_t usable;
+	uintptr_t payload = (uintptr_t)heap_free_above(pool->heap, header, &usable);
+	uintptr_t old_end = (uintptr_t)header + old_usable;
+
+	if (payload == 0 || payload + HEAP_FREE_LINK_BYTES >= old_end + 2 * HEAP_BLOCK_OVERHEAD)
+		return;
+	/* the block's old bytes past the tail's links, and a free chunk's
+	 * header and links above that the tail absorbed */
+	fill(pool, payload + HEAP_FREE_LINK_BYTES,
+		old_end + 2 * HEAP_BLOCK_OVERHEAD < payload + usable ? old_end + 2 * HEAP_BLOCK_OVERHEAD
+								     : payload + usable);
+}
+
+bool free_memory_check_above(struct pool *pool, struct debug_block_header *header,
+	size_t new_usable, const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending)
+{
+	size_t usable;
+	uintptr_t payload = (uintptr_t)heap_free_above(pool->heap, header, &usable);
+	uintptr_t taken_end = (uintptr_t)header + new_usable;
+
+	if (payload == 0 || taken_end <= payload + HEAP_FREE_LINK_BYTES)
+		return true;
+	if (taken_end > payload + usable)
+		taken_end = payload + usable;
+	return free_memory_check(pool, (void *)(payload + HEAP_FREE_LINK_BYTES),
+		taken_end - payload - HEAP_FREE_LINK_BYTES, heap_touched_end(pool->heap), false, what,
+		caller, pending);
+}
