@@ -130,24 +130,6 @@ static size_t damaged_run(const unsigned char *damaged, const unsigned char *lim
 	return (size_t)(end - damaged);
 }
 
-/* Below the mark: poison; a damaged run is reported, then filled again. */
-static bool check_poisoned(struct pool *pool, const unsigned char *start, size_t length,
-	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
-{
-	size_t good;
-
-	open_free(start, length);
-	good = debug_poison_prefix(start, length);
-	if (good != length) {
-		report_free_memory_write(pool, (uintptr_t)start + good,
-			damaged_run(start + good, start + length, true), what, caller, pending);
-		/* the evidence is in the report: the memory is free again */
-		debug_poison_fill((void *)start, length);
-	}
-	close_free(start, length);
-	return good == length;
-}
-
 /* Length of the prefix of [start, start + length) that is zero. */
 static size_t zero_prefix(const void *start, size_t length)
 {
@@ -167,19 +149,26 @@ static size_t zero_prefix(const void *start, size_t length)
 	return length;
 }
 
-/* Above the mark: never written, so zero. A damaged run is reported, then
- * zeroed again (a calloc relies on these bytes). */
-static bool check_zero(struct pool *pool, const unsigned char *start, size_t length,
-	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
+/*
+ * [start, start + length) holds its fill: the poison below the mark, zeros
+ * above it (never written). A damaged run is reported, then filled again
+ * (the evidence is in the report; a calloc relies on the zeros).
+ */
+static bool check_fill(struct pool *pool, const unsigned char *start, size_t length,
+	bool poisoned, const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending)
 {
 	size_t good;
 
 	open_free(start, length);
-	good = zero_prefix(start, length);
+	good = poisoned ? debug_poison_prefix(start, length) : zero_prefix(start, length);
 	if (good != length) {
 		report_free_memory_write(pool, (uintptr_t)start + good,
-			damaged_run(start + good, start + length, false), what, caller, pending);
-		memset((void *)start, 0, length);
+			damaged_run(start + good, start + length, poisoned), what, caller, pending);
+		if (poisoned)
+			debug_poison_fill((void *)start, length);
+		else
+			memset((void *)start, 0, length);
 	}
 	close_free(start, length);
 	return good == length;
@@ -205,8 +194,8 @@ static bool check_resident_zero(struct pool *pool, uintptr_t start, uintptr_t en
 		for (uintptr_t page = batch; page < batch_end; page += B_PAGE_SIZE) {
 			uintptr_t page_end = page + B_PAGE_SIZE < batch_end ? page + B_PAGE_SIZE : batch_end;
 			if ((resident[(page - batch) / B_PAGE_SIZE] & 1)
-				&& !check_zero(pool, (const unsigned char *)page, page_end - page, what,
-					caller, pending))
+				&& !check_fill(pool, (const unsigned char *)page, page_end - page, false,
+					what, caller, pending))
 				sound = false;
 		}
 	}
@@ -222,14 +211,15 @@ bool free_memory_check(struct pool *pool, const void *start, size_t length, uint
 	bool sound = true;
 
 	if (from < mark)
-		sound = check_poisoned(pool, start, (to < mark ? to : mark) - from, what, caller,
+		sound = check_fill(pool, start, (to < mark ? to : mark) - from, true, what, caller,
 			pending);
 	if (from < mark)
 		from = mark;
 	/* the rest of the mark's own page is resident: the heap wrote in it */
 	if (from < to && from < mark_page_end)
-		sound = check_zero(pool, (const unsigned char *)from,
-				(to < mark_page_end ? to : mark_page_end) - from, what, caller, pending)
+		sound = check_fill(pool, (const unsigned char *)from,
+				(to < mark_page_end ? to : mark_page_end) - from, false, what, caller,
+				pending)
 			&& sound;
 	if (thorough && mark_page_end < to)
 		sound = check_resident_zero(pool, from > mark_page_end ? from : mark_page_end, to,
