@@ -43,23 +43,75 @@ static void newest_allocation(const struct pool_log_event *event, void *context)
 	}
 }
 
-static void victim_from_log(struct pending *report, struct pool *pool, const void *user)
+/* The owner and size of the block at user from the newest allocation the
+ * pool log holds for its address; false when the log no longer has one. */
+static bool logged_owner(struct pool *pool, const void *user, area_malloc_owner *owner,
+	size_t *size)
 {
 	struct logged_allocation found = { false, { 0 } };
 
-	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, user, REPORT_MAX_LOG_EVENTS, newest_allocation, &found);
+	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, user,
+		REPORT_MAX_LOG_EVENTS, newest_allocation, &found);
 	if (!found.found)
+		return false;
+	*owner = (area_malloc_owner){ 0 };
+	owner->thread = (thread_id)found.event.thread;
+	owner->team = debug_of(pool)->d.creator.team; /* the log is the process's */
+	owner->sequence = found.event.sequence;
+	owner->time = found.event.time;
+	owner->frames[0] = (uintptr_t)found.event.caller;
+	owner->frame_count = 1;
+	*size = (size_t)found.event.size;
+	return true;
+}
+
+static void victim_from_log(struct pending *report, struct pool *pool, const void *user)
+{
+	if (!logged_owner(pool, user, &report->victim, &report->report.victim_size))
 		return;
-	report->victim = (area_malloc_owner){ 0 };
-	report->victim.thread = (thread_id)found.event.thread;
-	report->victim.team = debug_of(pool)->d.creator.team; /* the log is the process's */
-	report->victim.sequence = found.event.sequence;
-	report->victim.time = found.event.time;
-	report->victim.frames[0] = (uintptr_t)found.event.caller;
-	report->victim.frame_count = 1;
 	report->report.victim_allocated_by = &report->victim;
-	report->report.victim_size = (size_t)found.event.size;
 	report->report.victim_size_known = true;
+}
+
+/* Is the block at user live, as its header (when sound) or else the pool
+ * log says? A freed block's leading canary holds its quarantine link. */
+static bool block_is_live(struct pool *pool, const void *user)
+{
+	struct debug_block_header *header = debug_block_from_user(&debug_layout, user);
+	struct logged_allocation found = { false, { 0 } };
+	bool sound, live = false;
+
+	if (shadow_active)
+		shadow_expose(header, debug_layout.front_size);
+	/* the size bound is the chunk's, which may be damaged: the checksum
+	 * decides */
+	sound = debug_block_header_ok(&debug_layout, header, SIZE_MAX / 2);
+	if (sound)
+		live = debug_block_state(header) == BLOCK_LIVE;
+	if (shadow_active)
+		shadow_hide(header, debug_layout.front_size);
+	if (sound)
+		return live;
+	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, user, 1,
+		newest_allocation, &found);
+	return found.found;
+}
+
+bool underflow_reaches_start(struct pool *pool, const void *user)
+{
+	const unsigned char *last = (const unsigned char *)user - 1;
+	bool damaged;
+
+	/* a freed block's canary may be its link whole: no evidence there */
+	if (debug_layout.front_size - debug_layout.header_size <= sizeof(void *)
+		&& !block_is_live(pool, user))
+		return false;
+	if (shadow_active)
+		shadow_expose(last, 1);
+	damaged = *last != DEBUG_FILL_CANARY;
+	if (shadow_active)
+		shadow_hide(last, 1);
+	return damaged;
 }
 
 bool report_far_overflow(struct pool *pool, struct debug_block_header *header, const char *what,
@@ -73,7 +125,8 @@ bool report_far_overflow(struct pool *pool, struct debug_block_header *header, c
 	size_t usable;
 	bool live;
 
-	if (below == NULL)
+	/* a run down from the block's own start is its underflow */
+	if (below == NULL || underflow_reaches_start(pool, user))
 		return false;
 	usable = heap_usable_size(pool->heap, below);
 	/* only the chunk right below: past a free chunk, the write came from
@@ -234,4 +287,31 @@ void report_free_memory_write(struct pool *pool, uintptr_t at, size_t run, const
 			"%zu byte(s) of free memory were written, and no block the pool log remembers "
 			"held them (found at %s)", run, what);
 	}
+}
+
+bool report_underflow_through_tags(struct pool *pool, const struct heap_damage *damage,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
+{
+	/* the chunk whose tags are damaged, and the block it would hold */
+	uintptr_t chunk = damage->at & ~(uintptr_t)(HEAP_ALIGN - 1);
+	void *user = (void *)(chunk + HEAP_BLOCK_OVERHEAD + debug_layout.front_size);
+	struct pending *report;
+
+	if (!heap_contains(pool->heap, user) || !underflow_reaches_start(pool, user))
+		return false;
+	report = new_pending(pending, ERROR_HEAP_BUFFER_UNDERFLOW, what, user, caller);
+	if (report == NULL)
+		return true;
+	pending_set_pool(report, pool);
+	if (logged_owner(pool, user, &report->allocated, &report->report.size)) {
+		report->report.allocated_by = &report->allocated;
+		report->report.size_known = true;
+	}
+	report->report.offset = -(long)((uintptr_t)user - damage->at);
+	report->report.offset_known = true;
+	snprintf(report->detail, sizeof(report->detail),
+		"a write ran down from the block's start through its owner tag into the heap's own "
+		"tags (%s); %s", damage->why, damage_consequence(what));
+	pending_set_log(report, pool, user);
+	return true;
 }

@@ -339,6 +339,21 @@ bool free_memory_check_above(struct pool *pool, struct debug_block_header *heade
 	size_t new_usable, const char *what, const area_malloc_owner *caller,
 	struct pending_list *pending) DEBUG_HIDDEN;
 
+/* Was the leading canary of the block at user written up to its first
+ * byte (a run down from the block's own start)? */
+bool underflow_reaches_start(struct pool *pool, const void *user) DEBUG_HIDDEN;
+/*
+ * Damaged heap tags (damage) under a block whose leading canary was written
+ * up to its start: one run down from that block's start, its underflow.
+ * Queues that report (size and owner from the pool log) and returns true;
+ * false when the block above the damage shows no such run.
+ */
+bool report_underflow_through_tags(struct pool *pool, const struct heap_damage *damage,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
+	DEBUG_HIDDEN;
+/* What a damaged pool does next, as its reports say (after a call of what). */
+const char *damage_consequence(const char *what) DEBUG_HIDDEN;
+
 /* ---- checks (pool_check.c) ---- */
 
 /* Every problem of a locked pool, damaged headers included; returns how

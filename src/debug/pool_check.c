@@ -100,8 +100,7 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 	block_close(header, usable);
 }
 
-/* What a damaged pool does next, as its report says. */
-static const char *after_damage(const char *what)
+const char *damage_consequence(const char *what)
 {
 	if (strcmp(what, "delete_pool") == 0)
 		return "delete_pool releases the pool without checking its blocks or reporting "
@@ -134,6 +133,8 @@ static void report_damage(struct pool *pool, const struct heap_damage *damage, c
 	bool sound = false;
 
 	debug_of(pool)->d.errors++;
+	if (first && report_underflow_through_tags(pool, damage, what, caller, pending))
+		return;
 	if (below != NULL) {
 		usable = heap_usable_size(pool->heap, below);
 		block_open(below, usable);
@@ -160,7 +161,7 @@ static void report_damage(struct pool *pool, const struct heap_damage *damage, c
 			snprintf(report->detail, sizeof(report->detail),
 				"the write ran on past the block's trailing canary into the heap's own "
 				"tags (%s, at %p); %s", damage->why, (void *)damage->at,
-				after_damage(what));
+				damage_consequence(what));
 		} else {
 			if (sound && damage->at >= user) {
 				report->report.offset = (long)(damage->at - user);
@@ -171,11 +172,11 @@ static void report_damage(struct pool *pool, const struct heap_damage *damage, c
 					"the pool's heap metadata is damaged (%s); the nearest live block "
 					"below the damage, the likely culprit, is the %zu-byte block at "
 					"%p; %s", damage->why, (size_t)below->size, (void *)user,
-					after_damage(what));
+					damage_consequence(what));
 			else
 				snprintf(report->detail, sizeof(report->detail),
 					"the pool's heap metadata is damaged (%s): a wild write reached "
-					"the allocator's own tags; %s", damage->why, after_damage(what));
+					"the allocator's own tags; %s", damage->why, damage_consequence(what));
 		}
 	}
 	if (below != NULL)

@@ -1658,7 +1658,7 @@ END_TEST
 START_TEST(underflow_over_the_chunk_tags)
 {
 	static const char zeros[64];
-	struct site allocated_below, freed, deleted;
+	struct site allocated_below, allocated, freed, deleted;
 	struct zoo zoo;
 	const void *pool;
 	unsigned char *below, *block;
@@ -1666,17 +1666,22 @@ START_TEST(underflow_over_the_chunk_tags)
 	zoo_start(&zoo, NULL);
 	pool = zoo.pool[A];
 	AT(allocated_below, below = am->malloc(zoo.pool[A], 100));
-	block = am->malloc(zoo.pool[A], 100);
-	ck_assert_ptr_nonnull(block);
+	AT(allocated, block = am->malloc(zoo.pool[A], 100));
+	ck_assert_ptr_eq(below + 176, block);
 	zoo_add_bystanders(&zoo, A);
 	poke(block, -64, zeros, sizeof(zeros));
 	AT(freed, am->free(zoo.pool[A], block));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"heap-corruption", block - 64, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 0, &allocated_below, NULL, &freed});
-	ck_assert_ptr_eq(below + 176, block); /* the block below is the named one */
+	/* one run down from the block's start: its underflow, its owner from
+	 * the pool log (its own header is gone) */
+	assert_report(0, &(struct expected){"heap-buffer-underflow", block, 100, zoo.pool[A],
+				 zoo.area[A], NULL, -1, 0, &allocated, NULL, &freed});
+	assert_text_has(0, "a write ran down from the block's start through its owner tag into "
+			   "the heap's own tags");
+	assert_text_has(0, "first damaged byte at offset -64 from the block (before its start)");
 	zoo_delete_damaged_pool(&zoo, A, &deleted);
 	assert_reports(2);
+	/* delete_pool names the block below the damaged tags, as the walk saw it */
 	assert_report(1, &(struct expected){"heap-corruption", block - 64, 100, pool, zoo.area[A],
 				 NULL, -1, 0, &allocated_below, NULL, &deleted});
 	zoo_finish(&zoo, 2);
