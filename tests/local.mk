@@ -20,3 +20,4 @@ include tests/stress/local.mk
 include tests/faults/local.mk
 include tests/misuse/local.mk
 include tests/runner/local.mk
+include tests/corruption/local.mk

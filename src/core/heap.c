@@ -69,9 +69,6 @@
  * too, until heap_clear_damage(). Built without (the release build), every
  * check below compiles away: `if (HEAP_CHECKED && ...)`.
  */
-#ifndef HEAP_CHECKED
-#define HEAP_CHECKED 0
-#endif
 
 /* Records the first damage; returns false, for `return ... || record(...)`. */
 static bool record_damage(struct heap *heap, const void *at, const char *why)
@@ -143,7 +140,8 @@ static bool free_chunk_sound(struct heap *heap, const struct chunk *c)
 		&& (!is_chunk_address(heap, next) || chunk_is_used(next) || next->prev_free != c))
 		return record_damage(heap, &c->next_free, "a free chunk's next link is damaged");
 	if (*list_head(heap, mapping_insert(chunk_size(c))) == c)
-		return true;
+		return c->prev_free == list_end(heap)
+			|| record_damage(heap, &c->prev_free, "a free-list head's back link is damaged");
 	prev = c->prev_free;
 	if (!is_chunk_address(heap, prev) || chunk_is_used(prev) || prev->next_free != c)
 		return record_damage(heap, &c->prev_free, "a free chunk's back link is damaged");
@@ -183,6 +181,10 @@ static inline void insert_free(struct heap *heap, struct chunk *c)
 	 */
 	c->next_free = old_head;
 	old_head->prev_free = c;
+	/* the checked heap keeps a head's back link known, so a write there is
+	 * damage it can see (the release heap never reads it) */
+	if (HEAP_CHECKED)
+		c->prev_free = list_end(heap);
 	*head = c;
 	heap->sl_bitmap[at.fl] |= 1u << at.sl;
 	heap->fl_bitmap |= (uint64_t)1 << at.fl;
@@ -196,6 +198,8 @@ static inline void remove_free(struct heap *heap, struct chunk *c)
 
 	if (*head == c) {
 		*head = next;
+		if (HEAP_CHECKED)
+			next->prev_free = list_end(heap);
 		update_list_bits(heap, at, next);
 		return;
 	}
@@ -258,6 +262,8 @@ static inline struct chunk *take_free_chunk(struct heap *heap, size_t need)
 				return NULL;
 			struct chunk *next = c->next_free;
 			*head = next;
+			if (HEAP_CHECKED)
+				next->prev_free = list_end(heap);
 			update_list_bits(heap, at, next);
 			return c;
 		}

@@ -144,6 +144,10 @@ struct heap_damage {
 	uintptr_t end;		/* the end of the damaged words found (at + 8 or more) */
 	const char *why;
 	uintptr_t below;	/* a payload pointer, as heap_alloc() returned it */
+	/* when the tags disagree and either side could be the damage: the
+	 * block (payload) below, whose size tag may be the damaged one instead
+	 * (no chunk header starts where it leads); 0 when there is no doubt */
+	uintptr_t suspect;
 };
 
 /*

@@ -21,6 +21,7 @@
 #include "core/heap.h"
 #include "core/heap_layout.h"
 
+
 bool heap_damaged(const struct heap *heap, struct heap_damage *damage)
 {
 	if (heap->damage_at == 0)
@@ -28,6 +29,7 @@ bool heap_damaged(const struct heap *heap, struct heap_damage *damage)
 	if (damage != NULL) {
 		damage->at = heap->damage_at;
 		damage->end = heap->damage_at + sizeof(size_t);
+		damage->suspect = 0;
 		damage->why = heap->damage_why;
 		damage->below = (uintptr_t)heap_block_below(heap, heap->damage_at);
 	}
@@ -69,6 +71,7 @@ bool heap_walk(const struct heap *heap, heap_walk_fn fn, void *context,
 	const void *at = heap;
 
 	size_t damaged_words = 1;
+	const void *suspect = NULL;
 
 	while (why == NULL && c != heap->sentinel) {
 		size_t size = chunk_size(c);
@@ -77,7 +80,6 @@ bool heap_walk(const struct heap *heap, heap_walk_fn fn, void *context,
 			why = "the chunk walk ran past the heap's end";
 		} else if (c->prev_size != below_size) {
 			why = "a prev_size tag disagrees with the chunk below it";
-			damaged_words = size_tag_sound(heap, c) ? 1 : 2;
 		} else if (!size_tag_sound(heap, c)) {
 			why = "a chunk size tag leads outside the heap";
 			at = &c->size_flags;
@@ -85,8 +87,11 @@ bool heap_walk(const struct heap *heap, heap_walk_fn fn, void *context,
 			const struct chunk *next = chunk_at(c, size);
 			why = "a prev_size tag disagrees with the chunk below it";
 			at = next;
-			damaged_words = next == heap->sentinel || size_tag_sound(heap, next) ? 1 : 2;
-			/* c's own header is sound: it is the block below the damage */
+			/* no chunk header where c's size leads: either that header is
+			 * damaged, or c's size tag is (and still looked plausible) */
+			if (next != heap->sentinel && !size_tag_sound(heap, next))
+				suspect = chunk_payload(c);
+			/* c's own header is sound: the block below the damage */
 			if (chunk_is_used(c))
 				last_used = address(chunk_payload(c));
 		} else {
@@ -102,10 +107,14 @@ bool heap_walk(const struct heap *heap, heap_walk_fn fn, void *context,
 		at = c;
 	}
 	if (why != NULL && damage != NULL) {
+		/* a chunk header damaged whole (both words): how far the damage runs */
+		if (suspect != NULL)
+			damaged_words = 2;
 		damage->at = address(at);
 		damage->end = address(at) + damaged_words * sizeof(size_t);
 		damage->why = why;
 		damage->below = last_used;
+		damage->suspect = address(suspect);
 	}
 	return why == NULL;
 }
@@ -188,6 +197,7 @@ struct validation {
 	size_t used_blocks;
 	size_t free_blocks;
 	const void *at;		/* the broken tag, link or field */
+	const void *suspect;	/* heap_damage.suspect */
 };
 
 /* Notes where an invariant is broken; returns why, for `return broken(...)`. */
@@ -234,6 +244,9 @@ static const char *check_free_links(const struct heap *heap, const struct chunk 
 		if (!is_chunk_address(heap, prev) || prev->next_free != c)
 			return broken(v, &c->prev_free,
 				"I5: free chunk is neither a list head nor linked from its list");
+	} else if (HEAP_CHECKED && c->prev_free != list_end(heap)) {
+		/* the checked heap keeps a head's back link at the list's end */
+		return broken(v, &c->prev_free, "I5: a list head's back link is damaged");
 	}
 	if (next != list_end(heap) && (!is_chunk_address(heap, next) || next->prev_free != c))
 		return broken(v, &c->next_free, "I5: free chunk's next_free link is broken");
@@ -243,15 +256,20 @@ static const char *check_free_links(const struct heap *heap, const struct chunk 
 /* I2, I3, I4, I8 and the local half of I5, in one pass over every chunk. */
 static const char *check_chunks(const struct heap *heap, struct validation *v)
 {
-	const struct chunk *c = heap->first;
+	const struct chunk *c = heap->first, *below = NULL;
 	size_t below_size = PROLOGUE_BYTES;
 	bool below_free = false;
 
 	while (c != heap->sentinel) {
 		if (address(c) > address(heap->sentinel) - MIN_CHUNK)
 			return broken(v, c, "I2: chunk walk overran the sentinel");
-		if (c->prev_size != below_size)
+		if (c->prev_size != below_size) {
+			/* no chunk header here: this header is damaged, or the size
+			 * tag below that led here is */
+			if (below != NULL && !size_tag_sound(heap, c))
+				v->suspect = chunk_payload(below);
 			return broken(v, c, "I3: prev_size tag disagrees with the chunk below");
+		}
 		size_t flags = c->size_flags & CHUNK_FLAGS;
 		size_t size = chunk_size(c);
 		if (flags & ~CHUNK_USED)
@@ -277,6 +295,7 @@ static const char *check_chunks(const struct heap *heap, struct validation *v)
 		}
 		below_size = size;
 		below_free = !(flags & CHUNK_USED);
+		below = c;
 		c = chunk_at(c, size);
 	}
 	if (heap->sentinel->size_flags != CHUNK_USED)
@@ -345,7 +364,7 @@ static const char *check_counters(const struct heap *heap, struct validation *v)
 
 bool heap_check(const struct heap *heap, struct heap_damage *damage)
 {
-	struct validation v = { 0, 0, 0, heap };
+	struct validation v = { 0, 0, 0, heap, NULL };
 	const char *why = heap == NULL ? "I1: heap is NULL" : check_control(heap, &v);
 
 	if (!why)
@@ -356,7 +375,8 @@ bool heap_check(const struct heap *heap, struct heap_damage *damage)
 		why = check_counters(heap, &v);
 	if (why && damage) {
 		damage->at = address(v.at);
-		damage->end = address(v.at) + sizeof(size_t);
+		damage->end = address(v.at) + (v.suspect != NULL ? 2 : 1) * sizeof(size_t);
+		damage->suspect = address(v.suspect);
 		damage->why = why;
 		/* heap_block_below walks, which a damaged control refuses cheaply */
 		damage->below = heap != NULL ? address(heap_block_below(heap, address(v.at))) : 0;

@@ -82,6 +82,11 @@
 
 #define HEAP_MAGIC 0x48454150u /* "HEAP" */
 
+/* 1 in the debug build's copy of the heap (heap.c, "the checked heap"). */
+#ifndef HEAP_CHECKED
+#define HEAP_CHECKED 0
+#endif
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

@@ -125,8 +125,9 @@ bool report_far_overflow(struct pool *pool, struct debug_block_header *header, c
 	size_t usable;
 	bool live;
 
-	/* a run down from the block's own start is its underflow */
-	if (below == NULL || underflow_reaches_start(pool, user))
+	struct debug_block_finding finding;
+
+	if (below == NULL)
 		return false;
 	usable = heap_usable_size(pool->heap, below);
 	/* only the chunk right below: past a free chunk, the write came from
@@ -136,6 +137,13 @@ bool report_far_overflow(struct pool *pool, struct debug_block_header *header, c
 	block_open(below, usable);
 	live = debug_block_header_ok(&debug_layout, below, usable)
 		&& debug_block_state(below) == BLOCK_LIVE;
+	/* a run down from the damaged block's own start is its underflow,
+	 * unless the damage begins right at the end of the block below */
+	if (live) {
+		finding = debug_block_check_body_at(&debug_layout, below, usable, (uintptr_t)below);
+		live = (finding.problem == BLOCK_OVERFLOW && finding.offset == below->size)
+			|| !underflow_reaches_start(pool, user);
+	}
 	if (!live) {
 		block_close(below, usable);
 		return false;

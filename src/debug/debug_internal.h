@@ -274,6 +274,10 @@ void quarantine_push(struct pool *pool, struct debug_block_header *header, size_
 /* Takes blocks off, oldest first, until it holds keep_bytes at most. */
 void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list *pending)
 	DEBUG_HIDDEN;
+/* Checks the FIFO without trusting a link (D2): a damaged link is a write
+ * into its freed block, reported (it counts as an error), then the FIFO is
+ * rebuilt from the heap. Returns the reports made (0 or 1). */
+int quarantine_check(struct pool *pool, struct pending_list *pending) DEBUG_HIDDEN;
 
 /* ---- pointers given to free and realloc (pointer_check.c) ---- */
 

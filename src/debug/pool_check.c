@@ -133,8 +133,15 @@ static void report_damage(struct pool *pool, const struct heap_damage *damage, c
 	bool sound = false;
 
 	debug_of(pool)->d.errors++;
-	if (first && report_underflow_through_tags(pool, damage, what, caller, pending))
-		return;
+	/* the block below's own size tag may be the damage (the heap cannot
+	 * tell): a run down from that block's start says it is */
+	if (first && damage->suspect != 0) {
+		struct heap_damage own = *damage;
+		own.at = damage->suspect - HEAP_BLOCK_OVERHEAD;
+		own.why = "a chunk size tag is damaged (no chunk starts where it leads)";
+		if (report_underflow_through_tags(pool, &own, what, caller, pending))
+			return;
+	}
 	if (below != NULL) {
 		usable = heap_usable_size(pool->heap, below);
 		block_open(below, usable);
@@ -143,9 +150,19 @@ static void report_damage(struct pool *pool, const struct heap_damage *damage, c
 		if (sound && first && debug_block_state(below) == BLOCK_LIVE)
 			finding = debug_block_check_body_at(&debug_layout, below, usable,
 				(uintptr_t)below);
-		if (finding.problem == BLOCK_OVERFLOW)
+		/* damage from the block's very end on: its overflow, which wins
+		 * over reading the same run as the next block's underflow */
+		if (finding.problem == BLOCK_OVERFLOW && finding.offset == below->size)
 			kind = ERROR_HEAP_BUFFER_OVERFLOW;
 	}
+	if (first && kind != ERROR_HEAP_BUFFER_OVERFLOW
+		&& report_underflow_through_tags(pool, damage, what, caller, pending)) {
+		if (below != NULL)
+			block_close(below, usable);
+		return;
+	}
+	if (finding.problem == BLOCK_OVERFLOW)
+		kind = ERROR_HEAP_BUFFER_OVERFLOW;
 	report = new_pending(pending, kind, what,
 		kind == ERROR_HEAP_BUFFER_OVERFLOW ? (const void *)user : (const void *)damage->at,
 		caller);
@@ -274,7 +291,8 @@ static int check_locked_walk(struct pool *pool, struct pending_list *pending, bo
 	}
 	heap_walk(pool->heap, check_block, &walk, NULL);
 	debug->d.errors += (uint64_t)walk.problems;
-	return walk.problems;
+	/* the FIFO's links lie in the freed blocks (counted as errors there) */
+	return walk.problems + quarantine_check(pool, pending);
 }
 
 int check_locked(struct pool *pool, struct pending_list *pending)

@@ -22,6 +22,33 @@
 
 #include "debug/debug_internal.h"
 
+/* A write into a quarantined block (finding, or only its link): one
+ * use-after-free report, found by what. */
+static void report_quarantined_write(struct pool *pool, struct debug_block_header *header,
+	size_t usable, struct debug_block_finding finding, const char *what, const char *when,
+	const char *then, struct pending_list *pending)
+{
+	void *user = debug_block_user(&debug_layout, header);
+	struct pending *report = new_pending(pending, ERROR_USE_AFTER_FREE, what, user, NULL);
+
+	debug_of(pool)->d.errors++;
+	if (report == NULL)
+		return;
+	struct error_figures figures = error_figures_of_finding(finding);
+	pending_set_pool(report, pool);
+	pending_set_block(report, header, debug_block_header_ok(&debug_layout, header, usable));
+	if (finding.problem == BLOCK_OK) {
+		/* only the link, the first word of the leading canary */
+		report->report.offset = -(long)(debug_layout.front_size - debug_layout.header_size);
+		report->report.offset_known = true;
+	} else if (figures.kind == ERROR_USE_AFTER_FREE) {
+		pending_set_figures(report, &figures);
+	}
+	snprintf(report->detail, sizeof(report->detail),
+		"a freed block was written while in quarantine (found %s)%s", when, then);
+	pending_set_log(report, pool, user);
+}
+
 /* Returns a block leaving quarantine to the heap, reporting what its check
  * found. link_damaged: its quarantine link had been overwritten (a write
  * into the freed block). */
@@ -29,30 +56,10 @@ static void release_quarantined(struct pool *pool, struct debug_block_header *he
 	size_t usable, struct debug_block_finding finding, bool link_damaged,
 	struct pending_list *pending)
 {
-	if (finding.problem != BLOCK_OK || link_damaged) {
-		void *user = debug_block_user(&debug_layout, header);
-		struct pending *report = new_pending(pending, ERROR_USE_AFTER_FREE, "reuse", user,
-			NULL);
-		if (report != NULL) {
-			struct error_figures figures = error_figures_of_finding(finding);
-			pending_set_pool(report, pool);
-			pending_set_block(report, header,
-				debug_block_header_ok(&debug_layout, header, usable));
-			if (finding.problem == BLOCK_OK) {
-				/* only the link, the first word of the leading canary */
-				report->report.offset =
-					-(long)(debug_layout.front_size - debug_layout.header_size);
-				report->report.offset_known = true;
-			} else if (figures.kind == ERROR_USE_AFTER_FREE) {
-				pending_set_figures(report, &figures);
-			}
-			snprintf(report->detail, sizeof(report->detail),
-				"a freed block was written while in quarantine (found when it left "
-				"the quarantine); the damage is discarded with the block");
-			pending_set_log(report, pool, user);
-		}
-		debug_of(pool)->d.errors++;
-	}
+	if (finding.problem != BLOCK_OK || link_damaged)
+		report_quarantined_write(pool, header, usable, finding, "reuse",
+			"when it left the quarantine", "; the damage is discarded with the block",
+			pending);
 	return_to_heap(pool, header, usable, finding.problem != BLOCK_OK || link_damaged);
 }
 
@@ -94,8 +101,11 @@ static void prefetch_quarantined(struct debug_block_header *next)
 		__builtin_prefetch(line, 0, 0);
 }
 
-/* Links a quarantined block (its own link already NULL) behind the tail. */
-static void quarantine_append(struct pool *pool, struct debug_block_header *header, size_t usable)
+/* Links a quarantined block (its own link already NULL) behind the tail,
+ * whose link must be NULL: a write into it is reported (pending may be NULL
+ * when the FIFO is being rebuilt) before relinking hides it. */
+static void quarantine_append(struct pool *pool, struct debug_block_header *header, size_t usable,
+	struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
 
@@ -103,6 +113,10 @@ static void quarantine_append(struct pool *pool, struct debug_block_header *head
 		struct debug_block_header *tail = debug->quarantine_tail;
 		size_t tail_usable = heap_usable_size(pool->heap, tail);
 		block_open(tail, tail_usable);
+		if (pending != NULL && debug_block_quarantine_next(&debug_layout, tail) != NULL)
+			report_quarantined_write(pool, tail, tail_usable,
+				(struct debug_block_finding){ BLOCK_OK, 0, 0 }, "free",
+				"when a newer freed block was linked behind it", "", pending);
 		debug_block_set_next(&debug_layout, tail, header);
 		block_close(tail, tail_usable);
 	} else {
@@ -132,7 +146,7 @@ static void relink_quarantined(void *chunk, size_t usable, bool used, void *cont
 	block_open(header, usable);
 	debug_block_set_next(&debug_layout, header, NULL);
 	block_close(header, usable);
-	quarantine_append(pool, header, usable);
+	quarantine_append(pool, header, usable, NULL);
 }
 
 /* A damaged link broke the FIFO: relink every quarantined block. */
@@ -205,8 +219,43 @@ void quarantine_push(struct pool *pool, struct debug_block_header *header, size_
 		heap_damage_found(pool, "free", NULL, pending);
 		return;
 	}
-	quarantine_append(pool, header, usable);
+	quarantine_append(pool, header, usable, pending);
 	block_close(header, usable);
 	if (debug->d.quarantined_bytes > debug->quarantine_limit)
 		quarantine_drain(pool, debug->quarantine_limit, pending);
+}
+
+int quarantine_check(struct pool *pool, struct pending_list *pending)
+{
+	struct debug_pool *debug = debug_of(pool);
+	struct debug_block_header *header = debug->quarantine_head;
+	uint64_t seen = 0;
+
+	while (header != NULL && seen <= debug->d.quarantined_blocks) {
+		struct debug_block_header *next;
+		size_t usable;
+		bool damaged;
+
+		if (!heap_block_is_live(pool->heap, header))
+			break; /* the head itself: not a block (a wild write): rebuild */
+		usable = heap_usable_size(pool->heap, header);
+		block_open(header, usable);
+		next = debug_block_quarantine_next(&debug_layout, header);
+		damaged = header == debug->quarantine_tail ? next != NULL
+			: next == NULL || !quarantine_link_ok(pool, next);
+		if (damaged) {
+			report_quarantined_write(pool, header, usable,
+				(struct debug_block_finding){ BLOCK_OK, 0, 0 }, "check",
+				"by a check of the quarantine", "", pending);
+			block_close(header, usable);
+			rebuild_quarantine_after_damage(pool);
+			return 1;
+		}
+		block_close(header, usable);
+		header = next;
+		seen++;
+	}
+	if (header != NULL || seen != debug->d.quarantined_blocks)
+		rebuild_quarantine_after_damage(pool);
+	return 0;
 }

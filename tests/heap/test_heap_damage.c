@@ -334,7 +334,7 @@ END_TEST
 START_TEST(zero_size_tag_ends_the_walk)
 {
 	struct layout layout;
-	struct heap_damage found = { 0, 0, NULL, 0 };
+	struct heap_damage found = { 0, 0, NULL, 0, 0 };
 	size_t walked = 0;
 	unsigned char *next_header;
 
@@ -359,7 +359,7 @@ END_TEST
 START_TEST(prev_size_byte_refuses_the_free)
 {
 	struct layout layout;
-	struct heap_damage found = { 0, 0, NULL, 0 };
+	struct heap_damage found = { 0, 0, NULL, 0, 0 };
 	struct heap_stats before, after;
 
 	build(&layout, 100, NEIGHBOUR_LIVE);
