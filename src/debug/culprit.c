@@ -50,13 +50,7 @@ static void victim_from_log(struct pending *report, struct pool *pool, const voi
 	pool_log_newest(debug_of(pool)->log, user, REPORT_MAX_LOG_EVENTS, newest_allocation, &found);
 	if (!found.found)
 		return;
-	report->victim = (area_malloc_owner){ 0 };
-	report->victim.thread = (thread_id)found.event.thread;
-	report->victim.team = debug_of(pool)->d.creator.team; /* the log is the process's */
-	report->victim.sequence = found.event.sequence;
-	report->victim.time = found.event.time;
-	report->victim.frames[0] = (uintptr_t)found.event.caller;
-	report->victim.frame_count = 1;
+	owner_of_log_event(pool, &found.event, &report->victim);
 	report->report.victim_allocated_by = &report->victim;
 	report->report.victim_size = (size_t)found.event.size;
 	report->report.victim_size_known = true;
