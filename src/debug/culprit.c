@@ -54,13 +54,7 @@ static bool logged_owner(struct pool *pool, const void *user, area_malloc_owner 
 		REPORT_MAX_LOG_EVENTS, newest_allocation, &found);
 	if (!found.found)
 		return false;
-	*owner = (area_malloc_owner){ 0 };
-	owner->thread = (thread_id)found.event.thread;
-	owner->team = debug_of(pool)->d.creator.team; /* the log is the process's */
-	owner->sequence = found.event.sequence;
-	owner->time = found.event.time;
-	owner->frames[0] = (uintptr_t)found.event.caller;
-	owner->frame_count = 1;
+	owner_of_log_event(pool, &found.event, owner);
 	*size = (size_t)found.event.size;
 	return true;
 }
@@ -213,17 +207,6 @@ static void find_holder(const struct pool_log_event *event, void *context)
 	}
 }
 
-static void owner_from_event(area_malloc_owner *owner, const struct pool_log_event *event,
-	const struct pool *pool)
-{
-	*owner = (area_malloc_owner){ 0 };
-	owner->thread = (thread_id)event->thread;
-	owner->team = debug_of((struct pool *)pool)->d.creator.team;
-	owner->sequence = event->sequence;
-	owner->time = event->time;
-	owner->frames[0] = (uintptr_t)event->caller;
-	owner->frame_count = 1;
-}
 
 void report_free_memory_write(struct pool *pool, uintptr_t at, size_t run, const char *what,
 	const area_malloc_owner *caller, struct pending_list *pending)
@@ -248,11 +231,11 @@ void report_free_memory_write(struct pool *pool, uintptr_t at, size_t run, const
 		report->report.offset = (long)(at - (uintptr_t)user);
 		report->report.offset_known = true;
 		if (search.event.op == LOG_FREE) {
-			owner_from_event(&report->freed, &search.event, pool);
+			owner_of_log_event(pool, &search.event, &report->freed);
 			report->report.freed_by = &report->freed;
 		}
 		if (search.allocation_found) {
-			owner_from_event(&report->allocated, &search.allocation, pool);
+			owner_of_log_event(pool, &search.allocation, &report->allocated);
 			report->report.allocated_by = &report->allocated;
 		}
 		snprintf(report->detail, sizeof(report->detail),

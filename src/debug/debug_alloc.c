@@ -233,9 +233,10 @@ void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 }
 
 /* Resizes an opened live block in place (the heap already moved its end;
- * old_usable is the chunk's usable size before). */
+ * old_usable is the chunk's usable size before); owner, the realloc's,
+ * becomes the block's. */
 static void resize_block_locked(struct pool *pool, struct debug_block_header *header,
-	size_t old_size, size_t new_size, size_t old_usable)
+	size_t old_size, size_t new_size, size_t old_usable, const area_malloc_owner *owner)
 {
 	size_t usable = heap_usable_size(pool->heap, header);
 
@@ -248,13 +249,14 @@ static void resize_block_locked(struct pool *pool, struct debug_block_header *he
 	if (shadow_active)
 		shadow_block_resized(debug_block_user(&debug_layout, header), old_size, new_size);
 	block_open(header, usable > old_usable ? usable : old_usable);
-	debug_block_resize(&debug_layout, header, usable, new_size);
+	debug_block_resize(&debug_layout, header, usable, new_size, owner);
 	block_close(header, usable);
 	follow_touched_mark(pool);
 }
 
 /* The bookkeeping of a realloc that the heap did in place: counters, the
- * block's header and canaries, its sequence and log entry. Returns the block. */
+ * block's header (the realloc's owner tag, as a moved block gets) and
+ * canaries, its sequence and log entry. Returns the block. */
 static void *resized_in_place_locked(struct pool *pool, struct debug_block_header *header,
 	size_t size, size_t old_usable, area_malloc_owner *owner)
 {
@@ -265,8 +267,8 @@ static void *resized_in_place_locked(struct pool *pool, struct debug_block_heade
 	debug->d.used_bytes = debug->d.used_bytes - old_size + size;
 	if (debug->d.used_bytes > debug->d.peak_bytes)
 		debug->d.peak_bytes = debug->d.used_bytes;
-	resize_block_locked(pool, header, old_size, size, old_usable);
 	owner->sequence = debug->next_sequence++;
+	resize_block_locked(pool, header, old_size, size, old_usable, owner);
 	log_event(pool, LOG_REALLOC, user, size, owner);
 	return user;
 }

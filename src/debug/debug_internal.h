@@ -227,6 +227,11 @@ void pending_set_block(struct pending *pending, const struct debug_block_header 
 /* Offset and overflow of a block finding (error_figures_of_finding). */
 void pending_set_figures(struct pending *pending, const struct error_figures *figures)
 	DEBUG_HIDDEN;
+/* The owner a pool log event names: its caller (one frame), thread,
+ * sequence and time; the team is the pool creator's (the log does not
+ * record one). With the pool's lock held. */
+void owner_of_log_event(struct pool *pool, const struct pool_log_event *event,
+	area_malloc_owner *owner) DEBUG_HIDDEN;
 /* The block's last events from the pool's log; with the pool's lock held. */
 void pending_set_log(struct pending *pending, struct pool *pool, const void *address)
 	DEBUG_HIDDEN;

@@ -25,12 +25,14 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <KernelExport.h>
 
 #include "debug/debug_internal.h"
 #include "debug/debug_pool.h"
 #include "debug/node_writer.h"
+#include "format/utf8.h"
 
 /* The initial file space of a lazy pool past its heap offset. */
 #define INITIAL_HEAP_RESERVE (64 * 1024)
@@ -314,8 +316,10 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 	}
 	debug_unlock(pool, locked);
 	flush_pending(&pending);
+	/* only this process's blocks: after fork, those the parent allocated
+	 * are the parent's to free (as at exit, leaks.c) */
 	if (sound && debug_options.leak_check)
-		report_pool_leaks(pool, 0, 0, when, NULL);
+		report_pool_leaks(pool, 0, getpid(), when, NULL);
 	pool_registry_remove(pool_id);
 	shadow_pool_destroyed(pool->base, debug_of(pool)->root_region, pool->area_size);
 	fd = debug_of(pool)->fd;
@@ -378,16 +382,25 @@ static status_t with_locked_pool(const void *pool_id, void (*fn)(struct pool *, 
  * The name is kept with its control characters as '?': it is printed into
  * reports, the pools command and node files that scripts read line by line,
  * and a name holding a newline could forge a report line ("SUMMARY: ...")
- * or an escape sequence reach a terminal.
+ * or an escape sequence reach a terminal. A long name is cut between
+ * characters, never inside a UTF-8 sequence (a byte that is not valid
+ * UTF-8 counts as one character and is kept as it is).
  */
 static void set_name_locked(struct pool *pool, void *name)
 {
 	char *kept = debug_of(pool)->d.name;
 	const unsigned char *given = name;
-	size_t i;
+	size_t i = 0;
 
-	for (i = 0; i + 1 < NODE_POOL_NAME_MAX && given[i] != '\0'; i++)
-		kept[i] = given[i] < 0x20 || given[i] == 0x7f ? '?' : (char)given[i];
+	while (given[i] != '\0') {
+		size_t length = utf8_sequence(given + i);
+		if (length == 0)
+			length = 1;
+		if (i + length >= NODE_POOL_NAME_MAX)
+			break;
+		for (size_t end = i + length; i < end; i++)
+			kept[i] = given[i] < 0x20 || given[i] == 0x7f ? '?' : (char)given[i];
+	}
 	memset(kept + i, 0, NODE_POOL_NAME_MAX - i);
 }
 

@@ -1,7 +1,7 @@
 /*
  * leaks.c - the live blocks of a pool, grouped by allocation site (all of
  * their frames), reported as leaks: at delete_pool, at the last
- * put_module, at exit (only the blocks this process allocated: a forked
+ * put_module and at exit (only the blocks this process allocated: a forked
  * child does not report its parent's), since a mark, or on request.
  *
  * Grouping sorts the blocks by a hash of their frames, so a pool of a

@@ -94,6 +94,18 @@ void pending_set_figures(struct pending *pending, const struct error_figures *fi
 	pending->report.overflow_bytes = (size_t)figures->overflow_bytes;
 }
 
+void owner_of_log_event(struct pool *pool, const struct pool_log_event *event,
+	area_malloc_owner *owner)
+{
+	*owner = (area_malloc_owner){ 0 };
+	owner->thread = (thread_id)event->thread;
+	owner->team = debug_of(pool)->d.creator.team; /* the log is the process's */
+	owner->sequence = event->sequence;
+	owner->time = event->time;
+	owner->frames[0] = (uintptr_t)event->caller;
+	owner->frame_count = 1;
+}
+
 static void collect_log_event(const struct pool_log_event *event, void *context)
 {
 	struct error_report *report = context;

@@ -3,7 +3,9 @@
  * report when it is not a live block of the call's pool.
  *
  * Precedence (format/error_kind.c): invalid-pool (debug_pool.c, before
- * the pool is locked), cross-pool-free, double-free, invalid-free; a live
+ * the pool is locked), cross-pool-free, double-free (of a block in the
+ * quarantine, or of one that has left it while the pool log still holds
+ * its free and no allocation at that address since), invalid-free; a live
  * block whose header or leading canary is damaged is refused as a
  * heap-buffer-underflow; damage to its trailing canary is reported and the
  * call goes on (the call itself is legitimate). Whatever the pointer,
@@ -42,8 +44,112 @@ static void find_enclosing(void *chunk, size_t usable, bool used, void *context)
 	}
 }
 
-/* ptr is not the start of any live block: name the block it points into.
- * Counts the report as one of the pool's errors. */
+/*
+ * What the pool log says of an address no block starts at: a block that
+ * started there was freed (LOG_FREE, or LOG_QUARANTINE_EXIT when the free
+ * itself has rolled out of the log) and nothing was allocated there since.
+ * Events are visited newest first; the allocation found after the free is
+ * the one the freed block came from.
+ */
+struct logged_free {
+	bool freed;			/* a free with no allocation since */
+	bool has_free_call;		/* free_event is the LOG_FREE (who freed) */
+	bool allocated;			/* alloc_event is the block's allocation */
+	bool done;			/* an allocation was met: nothing older counts */
+	struct pool_log_event free_event;
+	struct pool_log_event alloc_event;
+};
+
+static void find_logged_free(const struct pool_log_event *event, void *context)
+{
+	struct logged_free *found = context;
+
+	if (found->done)
+		return;
+	switch (event->op) {
+	case LOG_MALLOC:
+	case LOG_CALLOC:
+	case LOG_REALLOC:
+		found->done = true;
+		if (found->freed) {
+			found->allocated = true;
+			found->alloc_event = *event;
+		}
+		break;
+	case LOG_QUARANTINE_EXIT:
+		if (!found->freed) {
+			found->freed = true;
+			found->free_event = *event;
+		}
+		break;
+	case LOG_FREE:
+		if (!found->has_free_call) {
+			found->freed = true;
+			found->has_free_call = true;
+			found->free_event = *event;
+		}
+		break;
+	default:
+		break; /* refused calls (LOG_ERROR), failures: nothing changed there */
+	}
+}
+
+/*
+ * A second free of a block that has left the quarantine (its memory went
+ * back to the heap, maybe to another block since): when the log still holds
+ * its free and no allocation at that address came after, it is reported as
+ * the double free it is, with the block's history from the log. false when
+ * the log does not tell (then it is an invalid free). search: the chunk
+ * ptr lies in, when any.
+ */
+static bool report_logged_double_free(struct pool *pool, void *ptr, const char *what,
+	const area_malloc_owner *caller, const struct enclosing_search *search,
+	struct pending_list *pending)
+{
+	struct logged_free found = { 0 };
+	struct pending *report;
+	char now[160] = "";
+
+	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, ptr, SIZE_MAX,
+		find_logged_free, &found);
+	if (!found.freed)
+		return false;
+	debug_of(pool)->d.errors++;
+	report = new_pending(pending, ERROR_DOUBLE_FREE, what, ptr, caller);
+	if (report == NULL)
+		return true;
+	pending_set_pool(report, pool);
+	report->report.size = (size_t)found.free_event.size;
+	report->report.size_known = true;
+	if (found.has_free_call) {
+		owner_of_log_event(pool, &found.free_event, &report->freed);
+		report->report.freed_by = &report->freed;
+	}
+	if (found.allocated) {
+		owner_of_log_event(pool, &found.alloc_event, &report->allocated);
+		report->report.allocated_by = &report->allocated;
+	}
+	if (search->chunk != NULL && search->used) {
+		/* the state is all this reads: the header is not trusted here */
+		block_open(search->chunk, search->usable);
+		snprintf(now, sizeof(now), "; its memory now lies in the %s block at %p",
+			debug_block_header_ok(&debug_layout, search->chunk, search->usable)
+					&& debug_block_state(search->chunk) == BLOCK_QUARANTINED
+				? "freed" : "live",
+			debug_block_user(&debug_layout, search->chunk));
+		block_close(search->chunk, search->usable);
+	}
+	snprintf(report->detail, sizeof(report->detail),
+		"%s of a block that is already free: it has left the quarantine (the pool log "
+		"holds its free, and no allocation at this address since)%s; the second free is "
+		"refused", what, now);
+	pending_set_log(report, pool, ptr);
+	return true;
+}
+
+/* ptr is not the start of any live block: a block freed before, when the
+ * pool log says so, else name the block it points into. Counts the report
+ * as one of the pool's errors. */
 static void report_not_a_block(struct pool *pool, void *ptr, const char *what,
 	const area_malloc_owner *caller, struct pending_list *pending)
 {
@@ -59,6 +165,8 @@ static void report_not_a_block(struct pool *pool, void *ptr, const char *what,
 		report_heap_damage(pool, &damage, what, caller, pending);
 		return;
 	}
+	if (report_logged_double_free(pool, ptr, what, caller, &search, pending))
+		return;
 	debug_of(pool)->d.errors++;
 	report = new_pending(pending, ERROR_INVALID_FREE, what, ptr, caller);
 	if (report == NULL)

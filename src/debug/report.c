@@ -28,6 +28,7 @@
 
 #include "debug/report.h"
 #include "format/symbolize.h"
+#include "format/utf8.h"
 #include "kernel/lock.h"
 
 #define DUPLICATE_SLOTS 1024
@@ -261,10 +262,26 @@ static void print_owner(FILE *out, const char *label, const area_malloc_owner *o
 	print_frames(out, owner);
 }
 
+/* ' "NAME"' when the pool has a name, its quotes and backslashes escaped
+ * (its control characters were replaced when it was set). */
+static void print_pool_name(FILE *out, const char *name)
+{
+	if (name[0] == '\0')
+		return;
+	fputs(" \"", out);
+	for (const char *c = name; *c != '\0'; c++) {
+		if (*c == '"' || *c == '\\')
+			fputc('\\', out);
+		fputc(*c, out);
+	}
+	fputc('"', out);
+}
+
 static void print_pool(FILE *out, const char *label, const struct report_pool *pool)
 {
-	fprintf(out, "%s pool %d%s%s%s (id %p)", label, (int)pool->area,
-		pool->name[0] ? " \"" : "", pool->name, pool->name[0] ? "\"" : "", pool->id);
+	fprintf(out, "%s pool %d", label, (int)pool->area);
+	print_pool_name(out, pool->name);
+	fprintf(out, " (id %p)", pool->id);
 	if (pool->creator != NULL && pool->creator->frame_count > 0
 		&& pool->creator->frames[0] != 0) {
 		char frame[2048];
@@ -274,16 +291,28 @@ static void print_pool(FILE *out, const char *label, const struct report_pool *p
 	fputc('\n', out);
 }
 
+/* A JSON string, valid UTF-8 whatever the bytes (pool names, symbols and
+ * paths are any bytes): an invalid sequence's bytes become U+FFFD each. */
 static void json_string(FILE *out, const char *text)
 {
+	const unsigned char *c = (const unsigned char *)text;
+
 	fputc('"', out);
-	for (const unsigned char *c = (const unsigned char *)text; *c != '\0'; c++) {
-		if (*c == '"' || *c == '\\')
+	while (*c != '\0') {
+		size_t length = utf8_sequence(c);
+		if (*c == '"' || *c == '\\') {
 			fprintf(out, "\\%c", *c);
-		else if (*c < 0x20)
+			c++;
+		} else if (*c < 0x20) {
 			fprintf(out, "\\u%04x", *c);
-		else
-			fputc(*c, out);
+			c++;
+		} else if (length == 0) {
+			fputs("\\ufffd", out);
+			c++;
+		} else {
+			fwrite(c, 1, length, out);
+			c += length;
+		}
 	}
 	fputc('"', out);
 }
@@ -322,17 +351,48 @@ static void json_pool(FILE *out, const char *key, const struct report_pool *pool
 	fputc('}', out);
 }
 
+#define FNV_PRIME 1099511628211ull
+
+/* Mixes every frame an owner recorded into key (and its absence, and where
+ * it ends, so that frames never pass from one owner to the next). */
+static uint64_t mix_owner(uint64_t key, const area_malloc_owner *owner)
+{
+	if (owner != NULL) {
+		for (uint32_t i = 0; i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES; i++) {
+			if (owner->frames[i] == 0)
+				break;
+			key = (key ^ owner->frames[i]) * FNV_PRIME;
+		}
+	}
+	return (key ^ (owner != NULL ? 0x5bd1e995u : 0x27d4eb2fu)) * FNV_PRIME;
+}
+
+/* Identical reports: the same kind, and the same frames of every site
+ * recorded (the call that found it, the allocation, the free); not the
+ * same address, thread or time. */
 static uint64_t duplicate_key(const struct error_report *report)
 {
 	uint64_t key = 1469598103934665603ull;
 
 	for (const char *c = error_kind_name(report->kind); *c != '\0'; c++)
-		key = (key ^ (unsigned char)*c) * 1099511628211ull;
-	key = (key ^ (report->detected_by != NULL ? report->detected_by->frames[0] : 0))
-		* 1099511628211ull;
-	key = (key ^ (report->allocated_by != NULL ? report->allocated_by->frames[0] : 0))
-		* 1099511628211ull;
+		key = (key ^ (unsigned char)*c) * FNV_PRIME;
+	key = mix_owner(key, report->detected_by);
+	key = mix_owner(key, report->allocated_by);
+	key = mix_owner(key, report->freed_by);
 	return key | 1;
+}
+
+/* The frame a summary line names: who made the call, else who freed the
+ * block (use-after-free found later), else who allocated it. */
+static uintptr_t summary_site(const struct error_report *report)
+{
+	if (report->detected_by != NULL && report->detected_by->frames[0] != 0)
+		return report->detected_by->frames[0];
+	if (report->freed_by != NULL && report->freed_by->frames[0] != 0)
+		return report->freed_by->frames[0];
+	if (report->allocated_by != NULL)
+		return report->allocated_by->frames[0];
+	return 0;
 }
 
 /* Returns true when an identical report was printed before (and counts it). */
@@ -350,8 +410,8 @@ static bool seen_before(const struct error_report *report)
 			entry->key = key;
 			entry->count = 0;
 			entry->kind = report->kind;
-			if (report->detected_by != NULL && report->detected_by->frames[0] != 0)
-				format_frame_locked(report->detected_by->frames[0], entry->site,
+			if (summary_site(report) != 0)
+				format_frame_locked(summary_site(report), entry->site,
 					sizeof(entry->site));
 			else
 				snprintf(entry->site, sizeof(entry->site), "an unknown site");
@@ -400,19 +460,6 @@ static bool offer_to_hook(const area_malloc_report *report)
 	return hook != NULL && hook(report, cookie);
 }
 
-/* The frame a summary line names: who made the call, else who freed the
- * block (use-after-free found later), else who allocated it. */
-static uintptr_t summary_site(const struct error_report *report)
-{
-	if (report->detected_by != NULL && report->detected_by->frames[0] != 0)
-		return report->detected_by->frames[0];
-	if (report->freed_by != NULL && report->freed_by->frames[0] != 0)
-		return report->freed_by->frames[0];
-	if (report->allocated_by != NULL)
-		return report->allocated_by->frames[0];
-	return 0;
-}
-
 static void format_error(FILE *out, const struct error_report *report, const char *test)
 {
 	char frame[2048];
@@ -423,12 +470,12 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 		report->address);
 	if (report->size_known)
 		fprintf(out, " (%zu-byte block)", report->size);
-	if (report->pool_known)
-		fprintf(out, " in pool %d%s%s%s", (int)report->pool.area,
-			report->pool.name[0] ? " \"" : "", report->pool.name,
-			report->pool.name[0] ? "\"" : "");
-	else
+	if (report->pool_known) {
+		fprintf(out, " in pool %d", (int)report->pool.area);
+		print_pool_name(out, report->pool.name);
+	} else {
 		fprintf(out, " with pool id %p", report->pool.id);
+	}
 	fputc('\n', out);
 	if (report->detail != NULL)
 		fprintf(out, "%s\n", report->detail);

@@ -10,10 +10,12 @@
  *   SUMMARY: area_malloc: KIND ...
  *
  * to standard error or to log_path.PID, followed by one JSON object when
- * report_format=json. Identical error reports from one site are printed
- * once and counted; after max_reports only counts are kept; both counts
- * are printed by reporter_print_totals(). Errors and unsuppressed leaks
- * that the hook did not take make the process exit with 'exitcode'.
+ * report_format=json (valid UTF-8 whatever the bytes of names and
+ * symbols). Identical error reports (the same kind and the same frames of
+ * every site recorded: the detecting call, the allocation, the free) are
+ * printed once and counted; after max_reports only counts are kept; both
+ * counts are printed by reporter_print_totals(). Errors and unsuppressed
+ * leaks that the hook did not take make the process exit with 'exitcode'.
  *
  * Locking: reporter_lock serialises formatting, printing and the counters;
  * it is taken with no pool lock held (a pool operation collects its reports

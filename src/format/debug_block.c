@@ -241,8 +241,9 @@ static inline void write_header_first_word(struct debug_block_header *header, ui
 	store_word(header, pack_pair(checksum, (uint32_t)state | thread << 8));
 }
 
-void debug_block_init(const struct debug_layout *layout, struct debug_block_header *header,
-	size_t usable, size_t size, const area_malloc_owner *owner, bool fill_user)
+/* A live block's owner tag and size, sealed. */
+static void write_live_header(const struct debug_layout *layout, struct debug_block_header *header,
+	size_t size, const area_malloc_owner *owner)
 {
 	write_header_first_word(header, 0, BLOCK_LIVE, (uint32_t)owner->thread);
 	store_word(&header->sequence, pack_pair(owner->sequence, (uint32_t)owner->team));
@@ -251,6 +252,12 @@ void debug_block_init(const struct debug_layout *layout, struct debug_block_head
 	for (uint32_t i = 0; i < layout->frame_count; i++)
 		header->frames[i] = i < owner->frame_count ? owner->frames[i] : 0;
 	seal_header(layout, header);
+}
+
+void debug_block_init(const struct debug_layout *layout, struct debug_block_header *header,
+	size_t usable, size_t size, const area_malloc_owner *owner, bool fill_user)
+{
+	write_live_header(layout, header, size, owner);
 	memset((char *)header + layout->header_size, DEBUG_FILL_CANARY,
 		layout->front_size - layout->header_size);
 	if (fill_user)
@@ -259,14 +266,13 @@ void debug_block_init(const struct debug_layout *layout, struct debug_block_head
 }
 
 void debug_block_resize(const struct debug_layout *layout, struct debug_block_header *header,
-	size_t usable, size_t new_size)
+	size_t usable, size_t new_size, const area_malloc_owner *owner)
 {
 	unsigned char *user = debug_block_user(layout, header);
 
 	if (new_size > header->size)
 		memset(user + header->size, DEBUG_FILL_NEW, new_size - header->size);
-	header->size = new_size;
-	seal_header(layout, header);
+	write_live_header(layout, header, new_size, owner);
 	write_trailing_canary(layout, header, usable);
 }
 

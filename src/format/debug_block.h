@@ -127,9 +127,10 @@ void debug_block_init(const struct debug_layout *layout, struct debug_block_head
 	size_t usable, size_t size, const area_malloc_owner *owner, bool fill_user);
 
 /* Changes a live block's requested size in place (realloc): new canary,
- * grown bytes filled with 0xcc. */
+ * grown bytes filled with 0xcc, and the realloc's owner (its frames,
+ * thread, team, time and sequence) in the header, as a moved block gets. */
 void debug_block_resize(const struct debug_layout *layout, struct debug_block_header *header,
-	size_t usable, size_t new_size);
+	size_t usable, size_t new_size, const area_malloc_owner *owner);
 
 /* Marks a live block quarantined: records who freed it and poisons it. The
  * caller has just verified the header (debug_block_header_ok): its checksum

@@ -1,8 +1,9 @@
 # src/format: what the debug build writes and its readers read, below both
 # (src/debug writes it, src/node reads it): the debug block layout and its
 # validator, the pool log, the node file format, the error-kind table, the
-# options, and the symbolizer that names recorded callers. Depends on the
-# allocator core only for the heap's own layout (node_format.h).
+# options, the symbolizer that names recorded callers, and what valid UTF-8
+# is (utf8.h). Depends on the allocator core only for the heap's own layout
+# (node_format.h).
 
 noinst_LTLIBRARIES += libamformat.la
 libamformat_la_SOURCES = \
@@ -16,6 +17,7 @@ libamformat_la_SOURCES = \
 	src/format/pool_log.c \
 	src/format/pool_log.h \
 	src/format/symbolize.c \
-	src/format/symbolize.h
+	src/format/symbolize.h \
+	src/format/utf8.h
 libamformat_la_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS)
 libamformat_la_LIBADD = $(DW_LIBS)

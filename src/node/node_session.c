@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/utf8.h"
 #include "node/node_commands_internal.h"
 
 #define OUTPUT_FLUSH_BYTES 65536
@@ -116,37 +117,6 @@ void put_text(struct output *out, const char *text)
 			c++;
 		}
 	}
-}
-
-/* Length of the valid UTF-8 sequence at text (0: not valid). */
-static size_t utf8_sequence(const unsigned char *text)
-{
-	size_t length;
-	uint32_t code;
-
-	if (text[0] < 0x80)
-		return 1;
-	if (text[0] >= 0xc2 && text[0] <= 0xdf) {
-		length = 2;
-		code = text[0] & 0x1f;
-	} else if (text[0] >= 0xe0 && text[0] <= 0xef) {
-		length = 3;
-		code = text[0] & 0x0f;
-	} else if (text[0] >= 0xf0 && text[0] <= 0xf4) {
-		length = 4;
-		code = text[0] & 0x07;
-	} else {
-		return 0;
-	}
-	for (size_t i = 1; i < length; i++) {
-		if ((text[i] & 0xc0) != 0x80)
-			return 0;
-		code = (code << 6) | (text[i] & 0x3f);
-	}
-	if ((length == 3 && (code < 0x800 || (code >= 0xd800 && code <= 0xdfff)))
-		|| (length == 4 && (code < 0x10000 || code > 0x10ffff)))
-		return 0;
-	return length;
 }
 
 /* A JSON string: escaped, and valid UTF-8 whatever the file held. */

@@ -39,6 +39,7 @@ tests_debug_api_test_error_kind_LDADD = libamformat.la libamcore.la libamheap.la
 check_PROGRAMS += tests/debug_api/test_debug_api
 TESTS += tests/debug_api/test_debug_api
 tests_debug_api_test_debug_api_SOURCES = tests/debug_api/test_debug_api.c \
-	tests/debug_api/leak_sites.c tests/debug_api/leak_sites.h
+	tests/debug_api/leak_sites.c tests/debug_api/leak_sites.h \
+	tests/node/json_check.c tests/node/json_check.h
 tests_debug_api_test_debug_api_CFLAGS = $(CHECK_TEST_CFLAGS) -g
 tests_debug_api_test_debug_api_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)

@@ -37,6 +37,7 @@
 #include <drivers/area_malloc.h>
 #include <drivers/area_malloc_debug.h>
 
+#include "node/json_check.h"
 #include "support/check_main.h"
 #include "support/debug_command.h"
 
@@ -435,6 +436,128 @@ START_TEST(test_pool_name_in_reports_and_pools_command)
 }
 END_TEST
 
+/* The JSON line of a report's text (the line after SUMMARY), parsed: NULL
+ * fails the test, so the line is valid JSON, and its strings valid UTF-8. */
+static struct json *report_json(const char *text)
+{
+	const char *summary = strstr(text, "\nSUMMARY: area_malloc: "), *line, *error = NULL;
+	struct json *json;
+	char *copy;
+
+	ck_assert_msg(summary != NULL, "no SUMMARY in:\n%s", text);
+	line = strchr(summary + 1, '\n');
+	ck_assert_ptr_nonnull(line);
+	copy = strndup(line + 1, strcspn(line + 1, "\n"));
+	ck_assert_ptr_nonnull(copy);
+	json = json_parse(copy, &error);
+	ck_assert_msg(json != NULL, "not JSON (%s): %s", error, copy);
+	free(copy);
+	return json;
+}
+
+/* A double free in pool, taken by the hook: the report's pool name as the
+ * hook and the JSON line give it (the JSON's decoded into json_name). */
+static const struct captured_report *double_free_in(const void *pool, char *json_name,
+	size_t size)
+{
+	int before = capture.count;
+	struct json *json;
+	const struct json *name;
+	char *block = am->malloc(pool, 32);
+
+	ck_assert_ptr_nonnull(block);
+	am->free(pool, block);
+	am->free(pool, block);
+	ck_assert_int_eq(capture.count, before + 1);
+	ck_assert_str_eq(captured(before)->kind, "double-free");
+	json = report_json(captured(before)->text);
+	name = json_get(json_get(json, "pool"), "name");
+	ck_assert_msg(name != NULL && name->type == JSON_STRING, "no pool name in the JSON");
+	snprintf(json_name, size, "%s", name->string);
+	json_free(json);
+	return captured(before);
+}
+
+/*
+ * Names are cut to 31 bytes between characters: a UTF-8 sequence that would
+ * not fit whole is left out, never cut (a partial one made the JSON report
+ * invalid UTF-8). A sequence that fits to the last byte stays.
+ */
+START_TEST(test_pool_name_cut_between_characters)
+{
+	static const struct {
+		const char *tail;	/* after the ASCII head */
+		size_t head;		/* 'a's first */
+		const char *kept_tail;
+	} cases[] = {
+		{ "\xc3\xa9zz", 30, "" },			/* e-acute, 2 bytes at 30..31 */
+		{ "\xc3\xa9zz", 29, "\xc3\xa9" },		/* fits to byte 30 */
+		{ "\xe2\x82\xac", 29, "" },			/* euro sign, 3 bytes */
+		{ "\xe2\x82\xac", 28, "\xe2\x82\xac" },
+		{ "\xf0\x9f\x98\x80", 28, "" },		/* an emoji, 4 bytes */
+		{ "\xf0\x9f\x98\x80", 27, "\xf0\x9f\x98\x80" },
+	};
+	char name[64], kept[64], json_name[64];
+	const void *pool;
+
+	load_debug("report_format=json");
+	pool = new_pool(256 * KIB);
+	capture_reports(true);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		memset(name, 'a', cases[i].head);
+		snprintf(name + cases[i].head, sizeof(name) - cases[i].head, "%s", cases[i].tail);
+		memcpy(kept, name, cases[i].head);
+		snprintf(kept + cases[i].head, sizeof(kept) - cases[i].head, "%s",
+			cases[i].kept_tail);
+		ck_assert_int_eq(amd->set_pool_name(pool, name), B_OK);
+		ck_assert_msg(strcmp(double_free_in(pool, json_name, sizeof(json_name))->pool_name,
+				      kept) == 0,
+			"case %zu: kept \"%s\", expected \"%s\"", i, captured(capture.count - 1)->pool_name,
+			kept);
+		ck_assert_str_eq(json_name, kept);
+	}
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	ck_assert_int_eq(capture.count, (int)(sizeof(cases) / sizeof(cases[0])));
+	unload_debug();
+}
+END_TEST
+
+/*
+ * A name is kept as given (but for control characters): the text report
+ * prints it quoted with its quotes and backslashes escaped, so the quoted
+ * name ends where it seems to; the JSON report is valid UTF-8 whatever its
+ * bytes, an invalid byte there being U+FFFD.
+ */
+START_TEST(test_pool_name_escaped_in_text_and_utf8_in_json)
+{
+	const char *name = "q\"uo\\te caf\xc3\xa9 \xff\xc3(";
+	const char *escaped = "\"q\\\"uo\\\\te caf\xc3\xa9 \xff\xc3(\"";
+	const char *in_json = "q\"uo\\te caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd(";
+	const struct captured_report *report;
+	char expected[128], json_name[64];
+	const void *pool;
+	area_id area;
+
+	load_debug("report_format=json");
+	pool = new_pool(256 * KIB);
+	area = stats_of(pool).area;
+	ck_assert_int_eq(amd->set_pool_name(pool, name), B_OK);
+	capture_reports(true);
+	report = double_free_in(pool, json_name, sizeof(json_name));
+	ck_assert_str_eq(report->pool_name, name);
+	snprintf(expected, sizeof(expected), " in pool %d %s\n", (int)area, escaped);
+	ck_assert_msg(strstr(report->text, expected) != NULL, "'%s' not in:\n%s", expected,
+		report->text);
+	snprintf(expected, sizeof(expected), "the call's pool %d %s (id ", (int)area, escaped);
+	ck_assert_msg(strstr(report->text, expected) != NULL, "'%s' not in:\n%s", expected,
+		report->text);
+	ck_assert_str_eq(json_name, in_json);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	ck_assert_int_eq(capture.count, 1);
+	unload_debug();
+}
+END_TEST
+
 START_TEST(test_companion_bad_pool_ids)
 {
 	area_malloc_pool_stats stats;
@@ -827,6 +950,111 @@ START_TEST(test_realloc_in_place)
 }
 END_TEST
 
+/* Named call sites: fail_caller matches them by function name, and the
+ * owner tags in reports name them. noipa and the barrier keep each call a
+ * real call from the named function. */
+__attribute__((noipa)) static void *allocate_at_failing_site(const void *pool, size_t size)
+{
+	void *block = am->malloc(pool, size);
+
+	__asm__ volatile("" ::: "memory");
+	return block;
+}
+
+__attribute__((noipa)) static void *allocate_at_working_site(const void *pool, size_t size)
+{
+	void *block = am->malloc(pool, size);
+
+	__asm__ volatile("" ::: "memory");
+	return block;
+}
+
+/* Realloc's two call sites, as above. */
+__attribute__((noipa)) static void *reallocate_at_failing_site(const void *pool, void *block,
+	size_t size)
+{
+	void *result = am->realloc(pool, block, size);
+
+	__asm__ volatile("" ::: "memory");
+	return result;
+}
+
+__attribute__((noipa)) static void *reallocate_at_working_site(const void *pool, void *block,
+	size_t size)
+{
+	void *result = am->realloc(pool, block, size);
+
+	__asm__ volatile("" ::: "memory");
+	return result;
+}
+
+/* The text has label ("previously allocated by", "Leak of ...") and the
+ * first frame after it (#0) is in function. */
+static void assert_site_after(const char *text, const char *label, const char *function)
+{
+	const char *at = strstr(text, label), *frame, *end;
+	char wanted[96];
+
+	ck_assert_msg(at != NULL, "no '%s' in:\n%s", label, text);
+	snprintf(wanted, sizeof(wanted), " in %s+0x", function);
+	frame = strstr(at, "    #0 0x");
+	ck_assert_msg(frame != NULL, "no frame after '%s' in:\n%s", label, text);
+	end = strchr(frame, '\n');
+	ck_assert_ptr_nonnull(end);
+	ck_assert_msg(memmem(frame, (size_t)(end - frame), wanted, strlen(wanted)) != NULL,
+		"the frame after '%s' is not in %s:\n%s", label, function, text);
+}
+
+/*
+ * A realloc done in place gives the block the realloc's owner tag (its
+ * caller, thread, team, time and sequence), as a realloc that moves the
+ * block does: the block is what that call returned. Reports then name the
+ * realloc as where the block came from, and leaks group under it.
+ */
+START_TEST(test_realloc_in_place_takes_the_realloc_site)
+{
+	unsigned char *shrunk, *grown, *block;
+	const void *pool, *other;
+	char expected[128];
+
+	load_debug(NULL);
+	capture_reports(true);
+	pool = new_pool(256 * KIB);
+	block = allocate_at_working_site(pool, 1000);			/* seq 0 */
+	ck_assert_ptr_nonnull(block);
+	shrunk = reallocate_at_working_site(pool, block, 100);		/* seq 1 */
+	ck_assert_ptr_eq(shrunk, block);
+	am->free(pool, shrunk);						/* seq 2 */
+	am->free(pool, shrunk);	/* double-free: names the realloc as the allocation */
+	ck_assert_int_eq(capture.count, 1);
+	ck_assert_str_eq(captured(0)->kind, "double-free");
+	ck_assert_uint_eq(captured(0)->size, 100);
+	snprintf(expected, sizeof(expected),
+		"previously allocated by thread T%d (team %d, seq 1, at ", (int)gettid(),
+		(int)getpid());
+	assert_site_after(captured(0)->text, expected, "reallocate_at_working_site");
+
+	/* the first block of a pool grows in place (free space follows it) */
+	other = new_pool(256 * KIB);
+	block = allocate_at_working_site(other, 1000);			/* seq 0 */
+	ck_assert_ptr_nonnull(block);
+	grown = reallocate_at_working_site(other, block, 3000);		/* seq 1 */
+	ck_assert_ptr_eq(grown, block);
+	ck_assert_int_eq(am->delete_pool(other), B_OK);	/* the leak: under the realloc */
+	ck_assert_int_eq(capture.count, 2);
+	ck_assert_str_eq(captured(1)->kind, "detected memory leaks");
+	assert_site_after(captured(1)->text, "Leak of 3000 byte(s) in 1 allocation(s) allocated from:",
+		"reallocate_at_working_site");
+	snprintf(expected, sizeof(expected), "(first block %p, thread T%d, seq 1)", (void *)grown,
+		(int)gettid());
+	ck_assert_msg(strstr(captured(1)->text, expected) != NULL, "'%s' not in:\n%s", expected,
+		captured(1)->text);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	ck_assert_int_eq(capture.count, 2);
+	unload_debug();
+}
+END_TEST
+
 START_TEST(test_realloc_move_always_moves)
 {
 	unsigned char *first, *same_size, *shrunk, *grown;
@@ -1053,24 +1281,6 @@ START_TEST(test_fail_pool_limits_to_one_pool)
 }
 END_TEST
 
-/* Two call sites for fail_caller; noipa and the barrier keep each call a
- * real call from the named function. */
-__attribute__((noipa)) static void *allocate_at_failing_site(const void *pool, size_t size)
-{
-	void *block = am->malloc(pool, size);
-
-	__asm__ volatile("" ::: "memory");
-	return block;
-}
-
-__attribute__((noipa)) static void *allocate_at_working_site(const void *pool, size_t size)
-{
-	void *block = am->malloc(pool, size);
-
-	__asm__ volatile("" ::: "memory");
-	return block;
-}
-
 static const char *const fail_caller_patterns[] = { "allocate_at_failing_site",
 	"allocate_at_fail*" };
 
@@ -1098,25 +1308,6 @@ START_TEST(test_fail_caller_limits_to_one_function)
 	unload_debug();
 }
 END_TEST
-
-/* Realloc's two call sites for fail_caller, as above. */
-__attribute__((noipa)) static void *reallocate_at_failing_site(const void *pool, void *block,
-	size_t size)
-{
-	void *result = am->realloc(pool, block, size);
-
-	__asm__ volatile("" ::: "memory");
-	return result;
-}
-
-__attribute__((noipa)) static void *reallocate_at_working_site(const void *pool, void *block,
-	size_t size)
-{
-	void *result = am->realloc(pool, block, size);
-
-	__asm__ volatile("" ::: "memory");
-	return result;
-}
 
 /* every_attempt: whether each growing realloc from the named function fails
  * (fail_rate=1), or only the first (fail_nth=1: the first attempt that
@@ -1406,6 +1597,94 @@ START_TEST(test_fork_child_reports_only_its_own_blocks)
 }
 END_TEST
 
+struct inheriting_child {
+	const void *pools[2];
+	bool leak;	/* allocates a block in each pool and leaves it */
+};
+
+/* Deletes the first pool, then puts the module away (its last put: the
+ * second pool is reported at unload). */
+static int inheriting_child(void *context)
+{
+	const struct inheriting_child *child = context;
+
+	if (child->leak) {
+		child_require(am->malloc(child->pools[0], 200) != NULL, "malloc");
+		child_require(am->malloc(child->pools[1], 24) != NULL, "malloc");
+	}
+	child_require(am->delete_pool(child->pools[0]) == B_OK, "delete_pool");
+	fprintf(stderr, "child: pool deleted\n");
+	child_require(put_module(B_AREA_MALLOC_DEBUG_MODULE_NAME) == B_OK, "put_module(debug)");
+	child_require(put_module(B_AREA_MALLOC_MODULE_NAME) == B_OK, "put_module");
+	fprintf(stderr, "child: module put away\n");
+	return 0;
+}
+
+/*
+ * The blocks a parent allocated before fork are the parent's: a child that
+ * deletes an inherited pool, or puts the module away for the last time,
+ * reports as leaks only the blocks it allocated itself, as at exit.
+ */
+START_TEST(test_fork_child_deletes_and_unloads_reporting_its_own_blocks)
+{
+	struct inheriting_child child;
+	unsigned char *parents[2][3];
+	const char *deleted, *unloaded, *put_away;
+	struct child_run run;
+	const void *pools[2];
+
+	load_debug(NULL);
+	for (int p = 0; p < 2; p++) {
+		pools[p] = new_pool(256 * KIB);
+		for (int i = 0; i < 3; i++) {
+			parents[p][i] = am->malloc(pools[p], 1000);
+			ck_assert_ptr_nonnull(parents[p][i]);
+			memset(parents[p][i], 'P', 1000);
+		}
+	}
+
+	child = (struct inheriting_child){ { pools[0], pools[1] }, false };
+	run = run_child(inheriting_child, &child);
+	assert_exit_status(&run, 0, "child that allocated nothing");
+	ck_assert_msg(strstr(run.output, "ERROR") == NULL, "the parent's blocks reported:\n%s",
+		run.output);
+	ck_assert_msg(strstr(run.output, "child: module put away") != NULL, "%s", run.output);
+	free(run.output);
+
+	child.leak = true;
+	run = run_child(inheriting_child, &child);
+	assert_exit_status(&run, LEAK_EXIT_STATUS, "child that leaked");
+	deleted = strstr(run.output, "found at delete_pool\n");
+	put_away = strstr(run.output, "child: pool deleted\n");
+	unloaded = strstr(run.output, "found at unload\n");
+	ck_assert_msg(deleted != NULL && put_away != NULL && unloaded != NULL
+		&& deleted < put_away && put_away < unloaded, "the child's leaks:\n%s", run.output);
+	ck_assert_msg(strstr(deleted, "SUMMARY: area_malloc: 200 byte(s) leaked in 1 "
+				"allocation(s).\n") != NULL
+		&& strstr(unloaded, "SUMMARY: area_malloc: 24 byte(s) leaked in 1 "
+				"allocation(s).\n") != NULL, "the child's leaks:\n%s", run.output);
+	ck_assert_msg(strstr(run.output, "1000 byte(s)") == NULL
+		&& strstr(run.output, "3000 byte(s)") == NULL, "the parent's blocks reported:\n%s",
+		run.output);
+	ck_assert_msg(strstr(run.output, "found at exit") == NULL, "%s", run.output);
+	free(run.output);
+
+	/* the parent's pools are as they were */
+	for (int p = 0; p < 2; p++) {
+		ck_assert_uint_eq(stats_of(pools[p]).live_blocks, 3);
+		ck_assert_int_eq(amd->check_pool(pools[p]), 0);
+		for (int i = 0; i < 3; i++) {
+			for (size_t b = 0; b < 1000; b++)
+				ck_assert_uint_eq(parents[p][i][b], 'P');
+			am->free(pools[p], parents[p][i]);
+		}
+		ck_assert_int_eq(am->delete_pool(pools[p]), B_OK);
+	}
+	ck_assert_uint_eq(amd->error_count(), 0);
+	unload_debug();
+}
+END_TEST
+
 __attribute__((noipa)) static void *allocate_in_suppressed_function(const void *pool, size_t size)
 {
 	void *block = am->malloc(pool, size);
@@ -1594,6 +1873,8 @@ static Suite *debug_api_suite(void)
 	tcase_add_test(companion, test_companion_absent_in_release_build);
 	tcase_add_test(companion, test_pool_name_in_reports_and_pools_command);
 	tcase_add_test(companion, test_pool_name_control_characters_kept_as_question_marks);
+	tcase_add_test(companion, test_pool_name_cut_between_characters);
+	tcase_add_test(companion, test_pool_name_escaped_in_text_and_utf8_in_json);
 	tcase_add_test(companion, test_companion_bad_pool_ids);
 	tcase_add_test(companion, test_report_leaks_since_mark);
 	tcase_add_test(companion, test_pool_stats_exact);
@@ -1606,6 +1887,7 @@ static Suite *debug_api_suite(void)
 	tcase_add_test(realloc_rules, test_realloc_null_allocates);
 	tcase_add_test(realloc_rules, test_realloc_zero_frees);
 	tcase_add_test(realloc_rules, test_realloc_in_place);
+	tcase_add_test(realloc_rules, test_realloc_in_place_takes_the_realloc_site);
 	tcase_add_test(realloc_rules, test_realloc_move_always_moves);
 	tcase_add_test(realloc_rules, test_failed_realloc_keeps_block);
 	suite_add_tcase(suite, realloc_rules);
@@ -1631,6 +1913,7 @@ static Suite *debug_api_suite(void)
 	TCase *process = tcase_create("process");
 	tcase_add_checked_fixture(process, NULL, teardown_captured);
 	tcase_add_test(process, test_fork_child_reports_only_its_own_blocks);
+	tcase_add_test(process, test_fork_child_deletes_and_unloads_reporting_its_own_blocks);
 	tcase_add_test(process, test_suppressions);
 	tcase_add_test(process, test_exit_ordering_and_status);
 	tcase_add_test(process, test_unload_reports_leaks_and_exit_status);

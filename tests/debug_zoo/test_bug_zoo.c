@@ -694,6 +694,150 @@ START_TEST(invalid_free_interior_of_freed_block)
 }
 END_TEST
 
+/* The pool log's lines of a freed block: its free, then (older) its
+ * allocation (op names padded as the report pads them). */
+static void assert_text_has_free_and_allocation(int index, const void *block, size_t size,
+	const char *allocation)
+{
+	const char *text = recorded[index].text, *log, *freed, *allocated;
+	char line[160];
+
+	log = strstr(text, "\nlast events of this block in the pool log (newest first):\n");
+	ck_assert_msg(log != NULL, "no pool log lines in:\n%s", text);
+	snprintf(line, sizeof(line), "\n    seq %u free     %p %zu bytes, thread T%d, ",
+		recorded[index].freed_by.sequence, block, size, (int)gettid());
+	freed = strstr(log, line);
+	ck_assert_msg(freed != NULL, "no \"%s\" in:\n%s", line + 1, text);
+	snprintf(line, sizeof(line), "\n    seq %u %-8s %p %zu bytes, thread T%d, ",
+		recorded[index].allocated_by.sequence, allocation, block, size, (int)gettid());
+	allocated = strstr(freed, line);
+	ck_assert_msg(allocated != NULL, "no \"%s\" after the free in:\n%s", line + 1, text);
+}
+
+/*
+ * A second free (or realloc) of a block that has left the quarantine (at
+ * once here: quarantine_bytes=0), while the pool log still holds its free:
+ * a double-free with the block's size, allocation and free from the log,
+ * and the call is refused. It was an invalid-free ("not the start of a live
+ * block"), which named neither the bug nor the block.
+ */
+START_TEST(double_free_after_quarantine_cycled)
+{
+	struct site allocated, freed, detected[2];
+	struct zoo zoo;
+	void *block, *result = (void *)1;
+
+	zoo_start(&zoo, "quarantine_bytes=0");
+	AT(allocated, block = am->malloc(zoo.pool[A], 100));
+	zoo_add_bystanders(&zoo, A);
+	AT(freed, am->free(zoo.pool[A], block));
+	ck_assert_uint_eq(pool_stats(zoo.pool[A]).quarantined_blocks, 0);
+	assert_reports(0);
+	AT(detected[0], am->free(zoo.pool[A], block));
+	AT(detected[1], result = am->realloc(zoo.pool[A], block, 200));
+	ck_assert_ptr_null(result);
+	assert_reports(2);
+	for (int i = 0; i < 2; i++) {
+		assert_report(i, &(struct expected){"double-free", block, 100, zoo.pool[A],
+					 zoo.area[A], NULL, -1, 0, &allocated, &freed, &detected[i]});
+		assert_text_has_free_and_allocation(i, block, 100, "malloc");
+	}
+	assert_text_has(0, "free of a block that is already free: it has left the quarantine "
+			   "(the pool log holds its free, and no allocation at this address "
+			   "since); the second free is refused");
+	assert_text_has(1, "realloc of a block that is already free");
+	ck_assert_uint_eq(pool_stats(zoo.pool[A]).errors, 2);
+	ck_assert_uint_eq(pool_stats(zoo.pool[A]).frees, 1);
+	zoo_assert_sound(&zoo);
+	zoo_finish(&zoo, 2);
+}
+END_TEST
+
+/* The freed block's memory went to a bigger block since: the second free is
+ * still the old block's double free (its address saw no allocation), it
+ * names the block that holds the memory now, and leaves that block alone. */
+START_TEST(double_free_of_memory_reused_by_another_block)
+{
+	struct site allocated, freed, detected;
+	struct zoo zoo;
+	unsigned char *below, *block, *reused;
+	char now[96];
+
+	zoo_start(&zoo, "quarantine_bytes=0");
+	below = am->malloc(zoo.pool[A], 100);
+	AT(allocated, block = am->malloc(zoo.pool[A], 100));
+	ck_assert_ptr_eq(below + 176, block);
+	AT(freed, am->free(zoo.pool[A], block));
+	am->free(zoo.pool[A], below);
+	reused = am->malloc(zoo.pool[A], 300);
+	ck_assert_msg(reused < block && block < reused + 300, "%p is not inside %p", block,
+		reused);
+	fill(reused, 300, 42);
+	AT(detected, am->free(zoo.pool[A], block));
+	assert_reports(1);
+	assert_report(0, &(struct expected){"double-free", block, 100, zoo.pool[A], zoo.area[A],
+				 NULL, -1, 0, &allocated, &freed, &detected});
+	snprintf(now, sizeof(now), "; its memory now lies in the live block at %p;", reused);
+	assert_text_has(0, now);
+	assert_filled(reused, 300, 42);
+	ck_assert_uint_eq(pool_stats(zoo.pool[A]).live_blocks, 1 + BYSTANDER_SIZES);
+	am->free(zoo.pool[A], reused);
+	zoo_assert_sound(&zoo);
+	zoo_finish(&zoo, 1);
+}
+END_TEST
+
+/* A realloc that moved the block freed it: a later free of the old pointer,
+ * after the quarantine let it go, names the realloc as the free. */
+START_TEST(double_free_after_moving_realloc)
+{
+	struct site allocated, freed, detected;
+	struct zoo zoo;
+	unsigned char *block, *moved;
+
+	zoo_start(&zoo, "quarantine_bytes=0:realloc_move=1");
+	AT(allocated, block = am->malloc(zoo.pool[C], 100));
+	AT(freed, moved = am->realloc(zoo.pool[C], block, 200));
+	ck_assert_ptr_nonnull(moved);
+	ck_assert_ptr_ne(moved, block);
+	fill(moved, 200, 7);
+	AT(detected, am->free(zoo.pool[C], block));
+	assert_reports(1);
+	assert_report(0, &(struct expected){"double-free", block, 100, zoo.pool[C], zoo.area[C],
+				 NULL, -1, 0, &allocated, &freed, &detected});
+	assert_text_has_free_and_allocation(0, block, 100, "malloc");
+	assert_filled(moved, 200, 7);
+	am->free(zoo.pool[C], moved);
+	zoo_assert_sound(&zoo);
+	zoo_finish(&zoo, 1);
+}
+END_TEST
+
+/* Where the log no longer holds the block's free (log_size=4, four events
+ * since), nothing tells a double free: it stays an invalid-free. */
+START_TEST(invalid_free_when_the_log_forgot_the_block)
+{
+	struct site detected;
+	struct zoo zoo;
+	unsigned char *block, *keep;
+
+	zoo_start(&zoo, "quarantine_bytes=0:log_size=4");
+	block = am->malloc(zoo.pool[A], 100);
+	keep = am->malloc(zoo.pool[A], 100); /* block's chunk stays apart */
+	am->free(zoo.pool[A], block);
+	for (int i = 0; i < 2; i++)
+		am->free(zoo.pool[A], am->malloc(zoo.pool[A], 2000));
+	AT(detected, am->free(zoo.pool[A], block));
+	assert_reports(1);
+	assert_report(0, &(struct expected){"invalid-free", block, 0, zoo.pool[A], zoo.area[A],
+				 NULL, -1, 0, NULL, NULL, &detected});
+	assert_text_has(0, "is not the start of a live block");
+	am->free(zoo.pool[A], keep);
+	zoo_assert_sound(&zoo);
+	zoo_finish(&zoo, 1);
+}
+END_TEST
+
 /* Pointers into no pool at all: the stack, the C heap, a wild address. */
 START_TEST(invalid_free_outside_every_pool)
 {
@@ -2144,6 +2288,27 @@ START_TEST(precedence_stale_pool_beats_everything)
 }
 END_TEST
 
+/* A block that has left its pool's quarantine, freed again into another
+ * pool: cross-pool-free, though its own pool's log would call it a double
+ * free. */
+START_TEST(precedence_cross_pool_beats_logged_double_free)
+{
+	struct site detected;
+	struct zoo zoo;
+	void *block;
+
+	zoo_start(&zoo, "quarantine_bytes=0");
+	block = am->malloc(zoo.pool[A], 100);
+	am->free(zoo.pool[A], block);
+	AT(detected, am->free(zoo.pool[B], block));
+	assert_reports(1);
+	assert_report(0, &(struct expected){"cross-pool-free", block, 0, zoo.pool[B], zoo.area[B],
+				 zoo.pool[A], zoo.area[A], 0, NULL, NULL, &detected});
+	zoo_assert_sound(&zoo);
+	zoo_finish(&zoo, 1);
+}
+END_TEST
+
 /* A second free of a block whose canary was overwritten: double-free only
  * (the block is free; its canary was reported at the first free). */
 START_TEST(precedence_double_free_beats_overflow)
@@ -2895,6 +3060,74 @@ START_TEST(e2e_duplicates_counted)
 }
 END_TEST
 
+/* Whether the run printed any "N more report(s) ... not printed" line. */
+static bool counted_duplicates(const struct run *run)
+{
+	char pattern[96];
+
+	snprintf(pattern, sizeof(pattern), "^==%d==area_malloc: [0-9]+ more report\\(s\\) of ",
+		(int)run->pid);
+	return has_line(run->err, pattern, NULL, 0);
+}
+
+/* Two double frees found by the same call, of blocks from the same
+ * allocation site, but freed first at two places (tx_complete, tx_abort):
+ * two bugs, both printed, neither counted away as the other's duplicate. */
+START_TEST(e2e_duplicates_differ_by_free_site)
+{
+	static const char *const frees[] = {"tx_complete", "tx_abort"};
+	char pattern[256];
+	struct run run;
+
+	run_driver(&run, "debug", "double-free-two-sites", NULL);
+	assert_exit_status(&run, EXIT_STATUS_AFTER_ERRORS);
+	ck_assert_int_eq(error_lines(&run), 2);
+	assert_error_report(&run, &e2e_errors[0]);
+	for (size_t i = 0; i < sizeof(frees) / sizeof(frees[0]); i++) {
+		/* the freed-by frame of each report (the log's lines have no #0) */
+		snprintf(pattern, sizeof(pattern),
+			"^freed by thread T[0-9]+ .*\n    #0 0x[0-9a-f]+ in %s\\+0x[0-9a-f]+ "
+			"\\(zoo_driver\\) [^ ]*zoo_driver\\.c:%d$",
+			frees[i], driver_site_line(frees[i]));
+		ck_assert_msg(has_line(run.err, pattern, NULL, 0), "no %s in:\n%s", pattern,
+			run.err);
+	}
+	ck_assert_msg(!counted_duplicates(&run), "%s", run.err);
+	run_free(&run);
+}
+END_TEST
+
+/* Writes after free into blocks that rx_refill allocated for two callers:
+ * with stack_depth=2 their allocations differ in the second frame, two
+ * reports; with one frame recorded they are the same report, printed once
+ * and counted under the site that freed them (none found them in a call). */
+START_TEST(e2e_duplicates_keyed_on_every_frame)
+{
+	static const char *const options[] = {"stack_depth=1", "stack_depth=2"};
+	const struct e2e_error *expected = &e2e_errors[8];
+	char line[256];
+	struct run run;
+
+	ck_assert_str_eq(expected->scenario, "use-after-free");
+	run_driver(&run, "debug", "use-after-free-two-paths", options[_i]);
+	assert_exit_status(&run, EXIT_STATUS_AFTER_ERRORS);
+	assert_error_report(&run, expected);
+	if (_i == 0) {
+		ck_assert_int_eq(error_lines(&run), 1);
+		snprintf(line, sizeof(line),
+			"^==%d==area_malloc: 1 more report\\(s\\) of use-after-free from "
+			"tx_complete\\+0x[0-9a-f]+ \\(zoo_driver\\) [^ ]*zoo_driver\\.c:%d, not "
+			"printed \\(identical to the first\\)$",
+			(int)run.pid, driver_site_line("tx_complete"));
+		ck_assert_msg(has_line(run.err, line, NULL, 0), "no %s in:\n%s", line, run.err);
+	} else {
+		ck_assert_int_eq(error_lines(&run), 2);
+		ck_assert_msg(!counted_duplicates(&run), "%s", run.err);
+	}
+	run_free(&run);
+}
+END_TEST
+
 /* An overflow of a block that is never freed is reported at delete_pool as
  * what it is, before the leak report, not only as a leak. */
 START_TEST(overflow_of_unfreed_block_at_delete_pool)
@@ -3034,6 +3267,10 @@ static Suite *bug_zoo_suite(void)
 	tcase_add_test(at_free, double_free_at_free);
 	tcase_add_test(at_free, invalid_free_interior_at_free);
 	tcase_add_test(at_free, invalid_free_interior_of_freed_block);
+	tcase_add_test(at_free, double_free_after_quarantine_cycled);
+	tcase_add_test(at_free, double_free_of_memory_reused_by_another_block);
+	tcase_add_test(at_free, double_free_after_moving_realloc);
+	tcase_add_test(at_free, invalid_free_when_the_log_forgot_the_block);
 	tcase_add_test(at_free, invalid_free_outside_every_pool);
 	tcase_add_test(at_free, cross_pool_free_at_free);
 	tcase_add_test(at_free, invalid_pool_every_call);
@@ -3079,6 +3316,7 @@ static Suite *bug_zoo_suite(void)
 	tcase_add_test(precedence, precedence_double_free_into_wrong_pool);
 	tcase_add_test(precedence, precedence_stale_pool_beats_everything);
 	tcase_add_test(precedence, precedence_double_free_beats_overflow);
+	tcase_add_test(precedence, precedence_cross_pool_beats_logged_double_free);
 	tcase_add_test(precedence, precedence_cross_pool_beats_invalid_free);
 
 	tcase_add_test(clean, clean_single_thread);
@@ -3097,6 +3335,8 @@ static Suite *bug_zoo_suite(void)
 	tcase_add_test(end_to_end, e2e_halt_on_error);
 	tcase_add_test(end_to_end, e2e_max_reports);
 	tcase_add_test(end_to_end, e2e_duplicates_counted);
+	tcase_add_test(end_to_end, e2e_duplicates_differ_by_free_site);
+	tcase_add_loop_test(end_to_end, e2e_duplicates_keyed_on_every_frame, 0, 2);
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		tcase_set_timeout(all[i], 60);

@@ -9,8 +9,9 @@
  * (the same with either build), every other scenario commits one bug.
  *
  * Every module call that a report names sits in a named, non-inlined helper
- * (rx_refill, tx_complete, ring_grow) on a line tagged "zoo-site:NAME": the
- * suite reads this file to learn the line a report's SUMMARY must name.
+ * (rx_refill, tx_complete, tx_abort, ring_grow) on a line tagged
+ * "zoo-site:NAME": the suite reads this file to learn the line a report's
+ * SUMMARY must name.
  * Each call is followed by a compiler barrier so it is never a tail call:
  * the module's owner tag (the call's return address) then lies in the helper
  * itself, as it would in a driver that does anything after the call.
@@ -59,6 +60,13 @@ static CALL_SITE void *rx_refill(const void *pool, size_t size)
 static CALL_SITE void tx_complete(const void *pool, void *buffer)
 {
 	sAreaMalloc->free(pool, buffer); /* zoo-site:tx_complete */
+	COMPILER_BARRIER();
+}
+
+/* A second place that frees buffers (an error path). */
+static CALL_SITE void tx_abort(const void *pool, void *buffer)
+{
+	sAreaMalloc->free(pool, buffer); /* zoo-site:tx_abort */
 	COMPILER_BARRIER();
 }
 
@@ -270,6 +278,20 @@ static int scenario_double_free_repeated(void)
 	return 0;
 }
 
+/* The same double free, found by the same call, of blocks from the same
+ * allocation site, but freed first at two places: two bugs to fix. */
+static int scenario_double_free_two_sites(void)
+{
+	void *first = rx_refill(sRxPool, 100);
+	void *second = rx_refill(sRxPool, 100);
+
+	tx_complete(sRxPool, first);
+	tx_abort(sRxPool, second);
+	tx_complete(sRxPool, first);
+	tx_complete(sRxPool, second);
+	return 0;
+}
+
 static int scenario_invalid_free(void)
 {
 	unsigned char *packet = rx_refill(sRxPool, 100);
@@ -335,6 +357,20 @@ static int scenario_use_after_free(void)
 	return 0; /* found when delete_pool empties the quarantine */
 }
 
+/* Writes after free into two blocks that rx_refill allocated for two
+ * different callers (frames[1] differs, recorded with stack_depth=2). */
+static int scenario_use_after_free_two_paths(void)
+{
+	void *first = rx_refill(sRxPool, 100);
+	void *second = rx_refill(sRxPool, 100);
+
+	tx_complete(sRxPool, first);
+	tx_complete(sRxPool, second);
+	rx_mark_done(first);
+	rx_mark_done(second);
+	return 0; /* found when delete_pool empties the quarantine */
+}
+
 /* Two different bugs: a double free, then an interior free. */
 static int scenario_many_bugs(void)
 {
@@ -383,6 +419,7 @@ static const struct scenario {
 	{"double-free", scenario_double_free, false},
 	{"double-free-realloc", scenario_double_free_realloc, false},
 	{"double-free-repeated", scenario_double_free_repeated, false},
+	{"double-free-two-sites", scenario_double_free_two_sites, false},
 	{"invalid-free", scenario_invalid_free, false},
 	{"invalid-free-stack", scenario_invalid_free_stack, false},
 	{"cross-pool-free", scenario_cross_pool_free, false},
@@ -390,6 +427,7 @@ static const struct scenario {
 	{"heap-buffer-overflow", scenario_heap_buffer_overflow, false},
 	{"heap-buffer-underflow", scenario_heap_buffer_underflow, false},
 	{"use-after-free", scenario_use_after_free, false},
+	{"use-after-free-two-paths", scenario_use_after_free_two_paths, false},
 	{"many-bugs", scenario_many_bugs, false},
 	{"leak-delete-pool", scenario_leak_delete_pool, false},
 	{"leak-unload", scenario_leak_unload, true},

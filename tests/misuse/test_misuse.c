@@ -532,7 +532,8 @@ static void double_free(int round)
 }
 
 /* Without quarantine the freed chunk is free memory at once (debug only:
- * quarantine_bytes=0): an invalid free, never a second free. */
+ * quarantine_bytes=0); the pool log still holds the free, so the second
+ * free is a double free of the 300-byte block, and refused. */
 static void double_free_without_quarantine(int round)
 {
 	int p = (round + 1) % WORLD_POOLS;
@@ -540,7 +541,7 @@ static void double_free_without_quarantine(int round)
 	unsigned char *victim = new_victim(p, 300, &seed);
 
 	am->free(pool_at(p)->id, victim);
-	refused_free(p, victim, "invalid-free", 0, -1);
+	refused_free(p, victim, "double-free", 300, -1);
 }
 
 static void cross_pool_free(int round)
