@@ -89,7 +89,7 @@ static bool control_sound(struct heap *heap)
 }
 
 /* c (a chunk address) has a sane header and the boundary tag above agrees. */
-static bool tags_sound(struct heap *heap, const struct chunk *c)
+HEAP_PROBING static bool tags_sound(struct heap *heap, const struct chunk *c)
 {
 	size_t size = chunk_size(c);
 
@@ -104,7 +104,7 @@ static bool tags_sound(struct heap *heap, const struct chunk *c)
 }
 
 /* The chunk above c, about to be merged with or written: sound, or the end. */
-static bool above_sound(struct heap *heap, const struct chunk *next)
+HEAP_PROBING static bool above_sound(struct heap *heap, const struct chunk *next)
 {
 	if (next == heap->sentinel)
 		return next->size_flags == CHUNK_USED
@@ -114,7 +114,7 @@ static bool above_sound(struct heap *heap, const struct chunk *next)
 
 /* The chunk below c, which c's prev_size names: the prologue or a chunk
  * whose size tag agrees. */
-static bool below_sound(struct heap *heap, const struct chunk *c)
+HEAP_PROBING static bool below_sound(struct heap *heap, const struct chunk *c)
 {
 	size_t below = c->prev_size;
 
@@ -127,7 +127,7 @@ static bool below_sound(struct heap *heap, const struct chunk *c)
 }
 
 /* A free chunk about to be taken off its list: its tags and both links. */
-static bool free_chunk_sound(struct heap *heap, const struct chunk *c)
+HEAP_PROBING static bool free_chunk_sound(struct heap *heap, const struct chunk *c)
 {
 	const struct chunk *next, *prev;
 
@@ -150,7 +150,7 @@ static bool free_chunk_sound(struct heap *heap, const struct chunk *c)
 
 /* The head of the list a chunk of size bytes goes to (insert_free writes
  * through it): the list's end or a free chunk. */
-static bool head_sound(struct heap *heap, size_t size)
+HEAP_PROBING static bool head_sound(struct heap *heap, size_t size)
 {
 	struct chunk **head = list_head(heap, mapping_insert(size));
 	const struct chunk *c = *head;
@@ -405,7 +405,7 @@ void *heap_alloc_zeroed(struct heap *heap, size_t size)
 /* Everything heap_free(c) follows and writes (checked heap): c's tags, both
  * neighbours (and their links when they are merged), the list the merged
  * chunk goes to. */
-static bool free_sound(struct heap *heap, const struct chunk *c)
+HEAP_PROBING static bool free_sound(struct heap *heap, const struct chunk *c)
 {
 	size_t merged = chunk_size(c);
 	const struct chunk *next, *prev;

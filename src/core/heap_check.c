@@ -53,7 +53,7 @@ bool heap_clear_damage(struct heap *heap)
  */
 /* c's size tag (c a chunk address below the sentinel): flags known, size
  * at least a minimum chunk and inside the heap. */
-static bool size_tag_sound(const struct heap *heap, const struct chunk *c)
+HEAP_PROBING static bool size_tag_sound(const struct heap *heap, const struct chunk *c)
 {
 	size_t size = chunk_size(c);
 
@@ -61,7 +61,7 @@ static bool size_tag_sound(const struct heap *heap, const struct chunk *c)
 		&& size <= address(heap->sentinel) - address(c);
 }
 
-bool heap_walk(const struct heap *heap, heap_walk_fn fn, void *context,
+HEAP_PROBING bool heap_walk(const struct heap *heap, heap_walk_fn fn, void *context,
 	struct heap_damage *damage)
 {
 	const char *why = control_problem(heap);
@@ -207,7 +207,7 @@ static const char *broken(struct validation *v, const void *at, const char *why)
 	return why;
 }
 
-static const char *check_control(const struct heap *heap, struct validation *v)
+HEAP_PROBING static const char *check_control(const struct heap *heap, struct validation *v)
 {
 	if (heap->magic != HEAP_MAGIC)
 		return broken(v, &heap->magic, "I1: control structure magic damaged");
@@ -234,7 +234,7 @@ static const char *check_control(const struct heap *heap, struct validation *v)
 }
 
 /* I5, seen from one free chunk: its neighbours in the list point back at it. */
-static const char *check_free_links(const struct heap *heap, const struct chunk *c,
+HEAP_PROBING static const char *check_free_links(const struct heap *heap, const struct chunk *c,
 	struct validation *v)
 {
 	const struct chunk *next = c->next_free;
@@ -254,7 +254,7 @@ static const char *check_free_links(const struct heap *heap, const struct chunk 
 }
 
 /* I2, I3, I4, I8 and the local half of I5, in one pass over every chunk. */
-static const char *check_chunks(const struct heap *heap, struct validation *v)
+HEAP_PROBING static const char *check_chunks(const struct heap *heap, struct validation *v)
 {
 	const struct chunk *c = heap->first, *below = NULL;
 	size_t below_size = PROLOGUE_BYTES;
@@ -306,7 +306,7 @@ static const char *check_chunks(const struct heap *heap, struct validation *v)
 }
 
 /* I5 and I6, list by list; free_blocks bounds each walk against cycles. */
-static const char *check_lists(const struct heap *heap, struct validation *v)
+HEAP_PROBING static const char *check_lists(const struct heap *heap, struct validation *v)
 {
 	size_t listed = 0;
 

@@ -73,19 +73,15 @@ static bool block_is_live(struct pool *pool, const void *user)
 {
 	struct debug_block_header *header = debug_block_from_user(&debug_layout, user);
 	struct logged_allocation found = { false, { 0 } };
-	bool sound, live = false;
+	/* the caller may hold this header open, or not */
+	union header_copy copy;
 
-	if (shadow_active)
-		shadow_expose(header, debug_layout.front_size);
+	peek_header(header, &copy);
 	/* the size bound is the chunk's, which may be damaged: the checksum
 	 * decides */
-	sound = debug_block_header_ok(&debug_layout, header, SIZE_MAX / 2);
-	if (sound)
-		live = debug_block_state(header) == BLOCK_LIVE;
-	if (shadow_active)
-		shadow_hide(header, debug_layout.front_size);
-	if (sound)
-		return live;
+	if (debug_block_header_ok_at(&debug_layout, &copy.header, SIZE_MAX / 2,
+		    (uintptr_t)header))
+		return debug_block_state(&copy.header) == BLOCK_LIVE;
 	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, user, 1,
 		newest_allocation, &found);
 	return found.found;
@@ -93,19 +89,14 @@ static bool block_is_live(struct pool *pool, const void *user)
 
 bool underflow_reaches_start(struct pool *pool, const void *user)
 {
-	const unsigned char *last = (const unsigned char *)user - 1;
-	bool damaged;
+	unsigned char last;
 
 	/* a freed block's canary may be its link whole: no evidence there */
 	if (debug_layout.front_size - debug_layout.header_size <= sizeof(void *)
 		&& !block_is_live(pool, user))
 		return false;
-	if (shadow_active)
-		shadow_expose(last, 1);
-	damaged = *last != DEBUG_FILL_CANARY;
-	if (shadow_active)
-		shadow_hide(last, 1);
-	return damaged;
+	shadow_peek((const unsigned char *)user - 1, &last, 1);
+	return last != DEBUG_FILL_CANARY;
 }
 
 bool report_far_overflow(struct pool *pool, struct debug_block_header *header, const char *what,

@@ -151,6 +151,22 @@ static inline void block_open(struct debug_block_header *header, size_t usable)
 		shadow_expose(header, usable);
 }
 
+/*
+ * A block header read without trusting the shadow's state (shadow_peek): a
+ * nested look at the same block may have hidden it already, and a damaged
+ * pool's header may be hidden memory. Validate the copy before using it.
+ */
+union header_copy {
+	struct debug_block_header header;
+	unsigned char bytes[sizeof(struct debug_block_header)
+		+ AREA_MALLOC_MAX_FRAMES * sizeof(uintptr_t)];
+};
+
+static inline void peek_header(const struct debug_block_header *header, union header_copy *copy)
+{
+	shadow_peek(header, copy, debug_layout.header_size);
+}
+
 /* After: hide what the driver must not touch, by the block's state. */
 void block_close_shadow(struct debug_block_header *header, size_t usable) DEBUG_HIDDEN;
 

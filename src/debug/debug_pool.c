@@ -120,9 +120,14 @@ bool reserve_for(struct pool *pool, size_t bytes)
 
 void block_close_shadow(struct debug_block_header *header, size_t usable)
 {
-	if (debug_block_state(header) == BLOCK_LIVE
-		&& debug_block_header_ok(&debug_layout, header, usable)) {
-		size_t size = header->size;
+	/* a nested look at the same block (a report that names it) may have
+	 * hidden the header already */
+	union header_copy copy;
+
+	peek_header(header, &copy);
+	if (debug_block_state(&copy.header) == BLOCK_LIVE
+		&& debug_block_header_ok_at(&debug_layout, &copy.header, usable, (uintptr_t)header)) {
+		size_t size = copy.header.size;
 		shadow_hide(header, debug_layout.front_size);
 		shadow_hide((char *)header + debug_layout.front_size + size,
 			usable - debug_layout.front_size - size);

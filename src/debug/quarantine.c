@@ -101,6 +101,35 @@ static void prefetch_quarantined(struct debug_block_header *next)
 		__builtin_prefetch(line, 0, 0);
 }
 
+/*
+ * The FIFO's ends are followed without a check of their own (the links to
+ * them were checked when they were made): their chunk's tags are checked
+ * here before its size is used. Damaged tags are the pool's damage
+ * (reported once, the pool refuses calls from then on); a head or tail that
+ * is no block at all, in a sound heap, had its pointer written: rebuilt.
+ */
+static void rebuild_quarantine_after_damage(struct pool *pool);
+
+static bool quarantined_chunk(struct pool *pool, struct debug_block_header *header,
+	size_t *usable, const char *what, struct pending_list *pending)
+{
+	struct heap_damage damage;
+
+	if (heap_block_is_live(pool->heap, header)) {
+		*usable = heap_usable_size(pool->heap, header);
+		return true;
+	}
+	if (!heap_check(pool->heap, &damage)) {
+		heap_note_damage(pool->heap, &damage);
+		if (pending != NULL)
+			heap_damage_found(pool, what, NULL, pending);
+	} else if (pending != NULL) {
+		/* (never while rebuilding: the walk links only sound blocks) */
+		rebuild_quarantine_after_damage(pool);
+	}
+	return false;
+}
+
 /* Links a quarantined block (its own link already NULL) behind the tail,
  * whose link must be NULL: a write into it is reported (pending may be NULL
  * when the FIFO is being rebuilt) before relinking hides it. */
@@ -111,7 +140,13 @@ static void quarantine_append(struct pool *pool, struct debug_block_header *head
 
 	if (debug->quarantine_tail != NULL) {
 		struct debug_block_header *tail = debug->quarantine_tail;
-		size_t tail_usable = heap_usable_size(pool->heap, tail);
+		size_t tail_usable = 0;
+		if (!quarantined_chunk(pool, tail, &tail_usable, "free", pending)) {
+			/* the block stays out of the FIFO: the pool is damaged, or
+			 * the FIFO was just rebuilt (with this block, if it is
+			 * quarantined already) */
+			return;
+		}
 		block_open(tail, tail_usable);
 		if (pending != NULL && debug_block_quarantine_next(&debug_layout, tail) != NULL)
 			report_quarantined_write(pool, tail, tail_usable,
@@ -178,7 +213,7 @@ void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list 
 		struct debug_block_header *next;
 		struct debug_block_finding finding;
 		bool link_damaged;
-		size_t usable;
+		size_t usable = 0;
 
 		if (header == NULL) {
 			/* a damaged link cut the FIFO short: find the rest again */
@@ -187,7 +222,11 @@ void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list 
 				break;
 			continue;
 		}
-		usable = heap_usable_size(pool->heap, header);
+		if (!quarantined_chunk(pool, header, &usable, "reuse", pending)) {
+			if (heap_damaged(pool->heap, NULL))
+				break; /* the heap refuses every change now */
+			continue; /* rebuilt */
+		}
 		block_open(header, usable);
 		next = debug_block_quarantine_next(&debug_layout, header);
 		if (next != NULL)

@@ -36,6 +36,11 @@ bool shadow_hides_free_space(void);
 void shadow_hide(const void *address, size_t length);
 void shadow_expose(const void *address, size_t length);
 
+/* Copies length bytes at address into out without changing what the tools
+ * think of them: for a look at memory whose state the caller does not know
+ * (a neighbour's header may be hidden or opened by the caller already). */
+void shadow_peek(const void *address, void *out, size_t length);
+
 /* A block handed to the driver / taken back (Valgrind's heap-block view). */
 void shadow_block_allocated(const void *user, size_t size);
 void shadow_block_resized(const void *user, size_t old_size, size_t new_size);

@@ -36,7 +36,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -139,9 +138,13 @@ static int result_fd = -1;
 
 static void send_result(void);
 
+static bool show_reports;
+
 static bool take_report(const area_malloc_report *report, void *cookie)
 {
 	(void)cookie;
+	if (show_reports)
+		fputs(report->text, stdout);
 	if (strcmp(report->kind, "detected memory leaks") == 0)
 		return true; /* pools left at exit or unload: not what a case judges */
 	if (result.reports++ == 0) {
@@ -533,17 +536,20 @@ struct matrix_totals matrix_run(const struct matrix_run *run)
 int matrix_show(const char *module_dir, uint64_t id)
 {
 	struct matrix_case c = decode(id % CASE_SPACE);
+	struct case_result r;
+	const char *failure;
+	int signal;
 
 	setenv("AREA_MALLOC_OPTIONS", c.neighbour == NEXT_FREE
 		? "node=0:exitcode=0:quarantine_bytes=0" : "node=0:exitcode=0", 1);
 	setenv("KERNEL_MODULE_PATH", module_dir, 1);
 	if (!load_modules())
 		return 1;
-	dbg->set_report_hook(NULL, NULL); /* the reports print */
+	show_reports = true;
 	describe(stdout, id, &c);
 	printf("\n");
-	fflush(stdout);
-	result_fd = open("/dev/null", O_WRONLY);
-	run_case(&c);
-	return 0;
+	failure = run_in_child(id, &c, &r, &signal);
+	printf("=> %s (%d report(s), first %s at %+ld)\n", failure != NULL ? failure : "ok",
+		r.reports, r.first_kind[0] ? r.first_kind : "-", (long)r.first_offset);
+	return failure != NULL;
 }

@@ -42,8 +42,8 @@ struct matrix_totals {
 	uint64_t space;		/* the whole case space */
 };
 
-/* Runs one case in this process with its reports printed (replaying a
- * failure). Returns 0, or 1 when the module could not be loaded. */
+/* Runs one case as the matrix does, its reports printed (replaying a
+ * failure). Returns 0 when it held, 1 otherwise. */
 int matrix_show(const char *module_dir, uint64_t id);
 
 /* Runs the cases; returns the totals (failed == 0: every case held). */

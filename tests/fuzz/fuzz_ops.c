@@ -104,6 +104,12 @@ struct model_pool {
 	struct quarantine_entry *quarantine; /* debug: the module's FIFO, oldest first */
 	size_t quarantined;
 	size_t quarantine_capacity;
+	/* debug: blocks that left the quarantine and nothing was allocated at
+	 * their address since: freeing one again is a double free while the
+	 * pool log still holds its free, an invalid free once it rolled out */
+	struct quarantine_entry *released;
+	size_t released_count;
+	size_t released_capacity;
 };
 
 struct model_block {
@@ -123,6 +129,7 @@ struct old_pointer {
 
 struct expected_report {
 	const char *kind;
+	const char *or_kind;		/* also accepted, its size not checked */
 	const void *address;
 	bool any_address;
 	size_t size;
@@ -168,6 +175,7 @@ enum verdict_kind {
 	VERDICT_INVALID_POOL,
 	VERDICT_VALID,		/* a live block of the pool */
 	VERDICT_DOUBLE_FREE,	/* debug: a block in the pool's quarantine */
+	VERDICT_FREED_LONG_AGO,	/* debug: a block that left the quarantine */
 	VERDICT_INVALID_FREE,	/* debug: not a block of any pool */
 	VERDICT_CROSS_POOL,	/* debug: in another pool's area */
 	VERDICT_IGNORED,	/* release: not a live block of the pool: refused */
@@ -176,7 +184,7 @@ enum verdict_kind {
 struct verdict {
 	enum verdict_kind kind;
 	size_t block;		/* VALID: index in model.blocks */
-	size_t size;		/* DOUBLE_FREE: the freed block's size */
+	size_t size;		/* DOUBLE_FREE, FREED_LONG_AGO: the freed block's size */
 	int owner;		/* CROSS_POOL: slot of the owning pool */
 };
 
@@ -249,11 +257,14 @@ static void expect_leak(const void *pool_id, size_t bytes, size_t blocks)
 
 static bool report_matches(const struct expected_report *expected, const struct seen_report *seen)
 {
-	if (strcmp(expected->kind, seen->kind) != 0 || expected->pool_id != seen->pool_id)
+	bool alternative = expected->or_kind != NULL && strcmp(expected->or_kind, seen->kind) == 0;
+
+	if ((strcmp(expected->kind, seen->kind) != 0 && !alternative)
+		|| expected->pool_id != seen->pool_id)
 		return false;
 	if (!expected->any_address && expected->address != seen->address)
 		return false;
-	if (expected->check_size && expected->size != seen->size)
+	if (expected->check_size && !alternative && expected->size != seen->size)
 		return false;
 	if (strcmp(seen->kind, "cross-pool-free") == 0
 		&& expected->owner_pool_id != seen->owner_pool_id)
@@ -388,6 +399,40 @@ static ssize_t find_quarantined(const struct model_pool *pool, const void *ptr)
 	return -1;
 }
 
+/* Appends {ptr, size} to a growing array of entries. */
+static void entries_push(struct quarantine_entry **entries, size_t *count, size_t *capacity,
+	void *ptr, size_t size)
+{
+	if (*count == *capacity) {
+		size_t grown_capacity = *capacity ? *capacity * 2 : 64;
+		struct quarantine_entry *grown = realloc(*entries,
+			grown_capacity * sizeof(*grown));
+		FUZZ_CHECK(grown != NULL, "out of memory");
+		*entries = grown;
+		*capacity = grown_capacity;
+	}
+	(*entries)[(*count)++] = (struct quarantine_entry){ ptr, size };
+}
+
+static ssize_t find_released(const struct model_pool *pool, const void *ptr)
+{
+	for (size_t i = 0; i < pool->released_count; i++) {
+		if (pool->released[i].ptr == ptr)
+			return (ssize_t)i;
+	}
+	return -1;
+}
+
+/* Something was allocated at ptr, or it was freed again: the pool log's
+ * newest event there is no longer the old free. */
+static void forget_released(struct model_pool *pool, const void *ptr)
+{
+	ssize_t index = find_released(pool, ptr);
+
+	if (index >= 0)
+		pool->released[index] = pool->released[--pool->released_count];
+}
+
 /* The area of a release pool, learnt from its first block. */
 static void learn_area(int slot, void *ptr)
 {
@@ -423,6 +468,7 @@ static void check_new_block(int slot, void *ptr, size_t size, ssize_t replacing)
 		model.step, model.operation, ptr);
 	if (flavor == FLAVOR_RELEASE)
 		learn_area(slot, ptr);
+	forget_released(&model.pools[slot], ptr);
 	FUZZ_CHECK(area_contains(pool, ptr) && pool->area_size - (address - pool->base) >= size,
 		"step %zu (%s): block %p (%zu bytes) is not inside its pool's area [%#lx, +%zu)",
 		model.step, model.operation, ptr, size, (unsigned long)pool->base,
@@ -452,15 +498,8 @@ static void quarantine_push(struct model_pool *pool, void *ptr, size_t size)
 {
 	if (flavor != FLAVOR_DEBUG)
 		return;
-	if (pool->quarantined == pool->quarantine_capacity) {
-		size_t capacity = pool->quarantine_capacity ? pool->quarantine_capacity * 2 : 64;
-		struct quarantine_entry *grown = realloc(pool->quarantine,
-			capacity * sizeof(*grown));
-		FUZZ_CHECK(grown != NULL, "out of memory");
-		pool->quarantine = grown;
-		pool->quarantine_capacity = capacity;
-	}
-	pool->quarantine[pool->quarantined++] = (struct quarantine_entry){ ptr, size };
+	forget_released(pool, ptr);
+	entries_push(&pool->quarantine, &pool->quarantined, &pool->quarantine_capacity, ptr, size);
 }
 
 /* The module freed a block of the pool: it went to the quarantine (debug). */
@@ -702,6 +741,7 @@ static void forget_pool(int slot)
 	}
 	model.dead_ids[model.dead_id_count++ % MAX_DEAD_IDS] = pool->id;
 	free(pool->quarantine);
+	free(pool->released);
 	memset(pool, 0, sizeof(*pool));
 }
 
@@ -889,8 +929,15 @@ static struct verdict classify(struct pool_choice pool, void *ptr)
 	if (area_contains(&model.pools[pool.slot], ptr)) {
 		index = find_quarantined(&model.pools[pool.slot], ptr);
 		verdict.kind = index >= 0 ? VERDICT_DOUBLE_FREE : VERDICT_INVALID_FREE;
-		if (index >= 0)
+		if (index >= 0) {
 			verdict.size = model.pools[pool.slot].quarantine[index].size;
+			return verdict;
+		}
+		index = find_released(&model.pools[pool.slot], ptr);
+		if (index >= 0) {
+			verdict.kind = VERDICT_FREED_LONG_AGO;
+			verdict.size = model.pools[pool.slot].released[index].size;
+		}
 		return verdict;
 	}
 	verdict.kind = VERDICT_INVALID_FREE;
@@ -915,6 +962,16 @@ static void expect_refusal(struct pool_choice pool, void *ptr, const struct verd
 	case VERDICT_DOUBLE_FREE:
 		expected = expect("double-free", pool.id, ptr);
 		if (expected != NULL) {
+			expected->size = verdict->size;
+			expected->check_size = true;
+		}
+		break;
+	case VERDICT_FREED_LONG_AGO:
+		/* the pool log may have rolled its free out: then it is only an
+		 * address no block starts at */
+		expected = expect("double-free", pool.id, ptr);
+		if (expected != NULL) {
+			expected->or_kind = "invalid-free";
 			expected->size = verdict->size;
 			expected->check_size = true;
 		}
@@ -1342,6 +1399,10 @@ static void sync_debug_statistics(void)
 			model.step, model.operation, pool->id, stats.quarantined_blocks,
 			pool->quarantined);
 		left = pool->quarantined - stats.quarantined_blocks;
+		for (size_t i = 0; i < left; i++)
+			entries_push(&pool->released, &pool->released_count,
+				&pool->released_capacity, pool->quarantine[i].ptr,
+				pool->quarantine[i].size);
 		if (left > 0)
 			memmove(pool->quarantine, pool->quarantine + left,
 				stats.quarantined_blocks * sizeof(*pool->quarantine));
