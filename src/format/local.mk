@@ -15,6 +15,8 @@ libamformat_la_SOURCES = \
 	src/format/options.h \
 	src/format/pool_log.c \
 	src/format/pool_log.h \
+	src/format/stack_depot.c \
+	src/format/stack_depot.h \
 	src/format/symbolize.c \
 	src/format/symbolize.h
 libamformat_la_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS)
