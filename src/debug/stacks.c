@@ -16,12 +16,15 @@
  * (truncated, lost) and pooldump say it.
  *
  * A capture walks the frame pointers (unwind.c). Each thread remembers its
- * last few stacks (a memo of MEMO_ENTRIES, one slot per caller): a walk
+ * last few stacks (a memo of MEMO_SETS sets of two, a set per caller): a walk
  * that yields the frames of a stack known to have been walked right is
- * that stack, with no hashing and no lookup. Otherwise the depot is asked
- * (lock-free); a stack it holds as walked right is taken as it is;
- * anything else goes through unwind_resolve, which may fall back on the
- * unwind tables. The memo also gives debug_block_init() the handle of the
+ * that stack, with no hashing and no lookup; a stack the unwind tables gave
+ * is the stack of a later call whose entry frame is at the same place and
+ * whose stack holds the same return addresses (and pinning frame pointers)
+ * at the same places (unwind_slots), with no walk at all. Otherwise the
+ * depot is asked (lock-free); a stack it holds as walked right is taken as
+ * it is; anything else goes through unwind_resolve, which may fall back on
+ * the unwind tables. The memo also gives debug_block_init() the handle of the
  * owner it was just given (handle_of), so a block costs no second lookup.
  *
  * fork: a child must not write into its parent's depot file. It copies
@@ -60,7 +63,9 @@
 #include "format/stack_depot.h"
 #include "kernel/lock.h"
 
-#define MEMO_ENTRIES 4
+#define MEMO_SETS 4
+#define MEMO_WAYS 2
+#define MEMO_BYTES (2 * B_PAGE_SIZE)
 /* File space is reserved (fallocate) before it is written: the header's
  * page at creation, the records in steps, each page of buckets when a
  * bucket on it is first written (a tmpfs page counts). */
@@ -73,13 +78,16 @@ struct memo_entry {
 	uint32_t count;
 	bool walked;	/* the frames came from a walk known to be right */
 	uintptr_t frames[AREA_MALLOC_MAX_FRAMES];
+	/* else, from the unwind tables: where they lay on the stack */
+	struct unwind_slots slots;
 };
 
 struct thread_memo {
 	struct thread_memo *next;	/* every memo ever made, for reuse */
 	_Atomic bool in_use;
-	unsigned last;			/* the entry of the thread's last capture */
-	struct memo_entry entries[MEMO_ENTRIES];
+	struct memo_entry *last;	/* the entry of the thread's last capture */
+	uint8_t recent[MEMO_SETS];	/* the way of each set used last */
+	struct memo_entry entries[MEMO_SETS][MEMO_WAYS];
 };
 
 static mutex depot_lock = MUTEX_INITIALIZER("area_malloc stack depot");
@@ -221,8 +229,8 @@ static struct thread_memo *thread_memo(void)
 			break;
 	}
 	if (memo == NULL) {
-		_Static_assert(sizeof(struct thread_memo) <= B_PAGE_SIZE, "a memo is one page");
-		memo = mmap(NULL, B_PAGE_SIZE, PROT_READ | PROT_WRITE,
+		_Static_assert(sizeof(struct thread_memo) <= MEMO_BYTES, "a memo fits its pages");
+		memo = mmap(NULL, MEMO_BYTES, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (memo == MAP_FAILED)
 			return NULL;
@@ -231,18 +239,19 @@ static struct thread_memo *thread_memo(void)
 		while (!atomic_compare_exchange_weak(&all_memos, &memo->next, memo))
 			;
 	}
-	for (unsigned i = 0; i < MEMO_ENTRIES; i++)
-		memo->entries[i].generation = 0;
-	memo->last = 0;
+	for (unsigned set = 0; set < MEMO_SETS; set++)
+		for (unsigned way = 0; way < MEMO_WAYS; way++)
+			memo->entries[set][way].generation = 0;
+	memo->last = &memo->entries[0][0];
 	own_memo = memo;
 	if (memo_key_made)
 		pthread_setspecific(memo_key, memo);
 	return memo;
 }
 
-static inline unsigned memo_slot(uintptr_t caller)
+static inline unsigned memo_set(uintptr_t caller)
 {
-	return (unsigned)((caller ^ caller >> 7) % MEMO_ENTRIES);
+	return (unsigned)((caller ^ caller >> 7) % MEMO_SETS);
 }
 
 static inline bool same_frames(const uintptr_t *a, const uintptr_t *b, unsigned count)
@@ -359,26 +368,72 @@ static uint32_t handle_of_frames(const uintptr_t *frames, unsigned count, bool w
 
 /* ---- captures ---- */
 
+/*
+ * The entry of the thread's memo that holds this call's stack, or NULL: a
+ * stack the unwind tables gave, that the thread's stack still holds word
+ * for word where it lay (no walk needed), or a walk that gives the same
+ * frames as a walk known to be right. A walk made here is left in frames,
+ * count and walk (*walk_done).
+ */
+static struct memo_entry *memo_find(struct thread_memo *memo, uint32_t generation,
+	uintptr_t caller, unsigned max, uintptr_t *frames, unsigned *count,
+	struct unwind_walk *walk, bool *walk_done)
+{
+	struct memo_entry *ways = memo->entries[memo_set(caller)];
+	uintptr_t cfa = 0;
+
+	for (unsigned way = 0; way < MEMO_WAYS; way++) {
+		struct memo_entry *entry = &ways[way];
+		if (entry->generation != generation || entry->frames[0] != caller)
+			continue;
+		if (max == 1 && entry->count == 1)
+			return entry;
+		if (!entry->walked && entry->slots.usable) {
+			if (cfa == 0)
+				cfa = unwind_entry_cfa(caller);
+			if (unwind_slots_match(&entry->slots, entry->frames, cfa))
+				return entry;
+		}
+	}
+	if (max == 1)
+		return NULL;
+	*count = unwind_walk(caller, frames, max, walk);
+	*walk_done = true;
+	for (unsigned way = 0; way < MEMO_WAYS && walk->usable; way++) {
+		struct memo_entry *entry = &ways[way];
+		if (entry->generation == generation && entry->walked && entry->count == *count
+			&& same_frames(entry->frames, frames, *count))
+			return entry;
+	}
+	return NULL;
+}
+
 void stacks_capture(area_malloc_owner *owner, uintptr_t caller)
 {
 	uintptr_t frames[AREA_MALLOC_MAX_FRAMES];
-	unsigned max = debug_layout.frame_count, count, slot = memo_slot(caller);
-	struct unwind_walk walk = { true, false };
+	unsigned max = debug_layout.frame_count, count = 1, set = memo_set(caller);
+	struct unwind_walk walk = { true, false, 0 };
 	struct thread_memo *memo = thread_memo();
 	uint32_t generation = atomic_load_explicit(&depot_generation, memory_order_relaxed);
-	struct memo_entry *entry = memo != NULL ? &memo->entries[slot] : NULL;
+	struct memo_entry *entry = NULL;
 	uint32_t handle = 0;
-	bool walked = true, added = false;
+	bool walked = true, added = false, walk_done;
 
 	if (max < 1 || max > AREA_MALLOC_MAX_FRAMES)
 		max = 1;
+	walk_done = max == 1;
 	frames[0] = caller;
-	count = max > 1 ? unwind_walk(caller, frames, max, &walk) : 1;
-	if (entry != NULL && entry->generation == generation && entry->walked && walk.usable
-		&& entry->count == count && same_frames(entry->frames, frames, count)) {
-		/* the stack of the thread's last call from here */
+	if (memo != NULL
+		&& (entry = memo_find(memo, generation, caller, max, frames, &count, &walk,
+			    &walk_done)) != NULL) {
+		/* the stack of one of the thread's last calls from here */
 		handle = entry->handle;
+		count = entry->count;
+		memcpy(frames, entry->frames, count * sizeof(*frames));
 	} else {
+		struct unwind_slots slots = { .usable = false };
+		if (!walk_done)
+			count = unwind_walk(caller, frames, max, &walk);
 		if (depot != NULL && walk.usable && max > 1) {
 			uint32_t hash = stack_depot_hash(frames, count);
 			handle = stack_depot_find(depot, frames, count, hash, false);
@@ -386,22 +441,27 @@ void stacks_capture(area_malloc_owner *owner, uintptr_t caller)
 				handle = 0; /* known, but not as walked right: check the walk */
 		}
 		if (handle == 0 && max > 1)
-			count = unwind_resolve(caller, frames, count, max, &walk, &walked);
+			count = unwind_resolve(caller, frames, count, max, &walk, &walked, &slots);
 		if (handle == 0 && depot != NULL)
 			handle = handle_of_frames(frames, count, walked, &added);
-		if (entry != NULL) {
+		if (memo != NULL) {
+			/* the set's other way than the one used last */
+			entry = &memo->entries[set][memo->recent[set] ^ 1];
 			entry->generation = generation;
 			entry->handle = handle;
 			entry->count = count;
 			entry->walked = walked;
 			memcpy(entry->frames, frames, count * sizeof(*frames));
+			entry->slots = slots;
 		}
 		/* a new stack's frames: the node's image table must know them */
 		for (unsigned i = 0; added && i < count; i++)
 			node_writer_note_caller(frames[i]);
 	}
-	if (memo != NULL)
-		memo->last = slot;
+	if (memo != NULL) {
+		memo->last = entry;
+		memo->recent[set] = (uint8_t)(entry - memo->entries[set]);
+	}
 	owner->frame_count = count;
 	memcpy(owner->frames, frames, count * sizeof(*frames));
 }
@@ -418,7 +478,7 @@ static uint32_t handle_of_owner(void *context, const area_malloc_owner *owner)
 	if (depot == NULL || count == 0 || count > AREA_MALLOC_MAX_FRAMES)
 		return 0;
 	if (memo != NULL) {
-		entry = &memo->entries[memo->last];
+		entry = memo->last;
 		if (entry->generation == atomic_load_explicit(&depot_generation, memory_order_relaxed)
 			&& entry->count == count
 			&& same_frames(entry->frames, (const uintptr_t *)owner->frames, count))

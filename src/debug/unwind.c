@@ -26,11 +26,14 @@
  * _start), so a stack ends in __libc_start_call_main or start_thread, not
  * in __libc_start_main, _start or clone3 (nothing of interest is lost).
  *
- * A walk whose steps are not all known good is checked against
- * backtrace(3), which teaches the verdicts; the capture then takes the
- * walk's frames when they agree, else the unwind tables'. So the frames of
- * a call site do not depend on which path found them: a stack is the same
- * stack in the depot whichever way it was captured.
+ * A walk whose steps are not all known good is checked against libgcc's
+ * unwinder (_Unwind_Backtrace, what backtrace(3) uses), which teaches the
+ * verdicts; the capture then takes the walk's frames when they agree, else
+ * the unwind tables'. So the frames of a call site do not depend on which
+ * path found them: a stack is the same stack in the depot whichever way it
+ * was captured. The unwind tables also say where each of their frames lies
+ * (unwind_slots), so that stacks.c can recognise the same stack later
+ * without unwinding again.
  *
  * Invariants: a verdict word is 0 or a return address (below 2^56) with
  * verdict bits above it; bits are only ever added (BAD wins over GOOD).
@@ -42,13 +45,13 @@
  */
 #include "config.h"
 
-#include <execinfo.h>
 #include <link.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/single_threaded.h>
+#include <unwind.h>
 
 #ifdef HAVE_VALGRIND_MEMCHECK_H
 #include <valgrind/valgrind.h>
@@ -298,6 +301,32 @@ static inline bool is_frame(uintptr_t fp, uintptr_t above, uintptr_t high)
 	return fp > above && fp % 8 == 0 && fp <= high - 2 * sizeof(uintptr_t);
 }
 
+/* From the frame at fp (ours) up to the module's frame whose return address
+ * is the caller's: that frame, or 0. */
+__attribute__((always_inline, no_sanitize("address", "thread")))
+static inline uintptr_t entry_frame(uintptr_t fp, uintptr_t caller, uintptr_t high)
+{
+	for (unsigned own = 0; own < MAX_OWN_FRAMES; own++) {
+		if (((const uintptr_t *)fp)[1] == caller)
+			return fp;
+		if (!is_frame(((const uintptr_t *)fp)[0], fp, high))
+			return 0;
+		fp = ((const uintptr_t *)fp)[0];
+	}
+	return 0;
+}
+
+__attribute__((noinline, no_sanitize("address", "thread")))
+uintptr_t unwind_entry_cfa(uintptr_t caller)
+{
+	uintptr_t fp = (uintptr_t)__builtin_frame_address(0), low, high;
+
+	if (!walking_allowed() || !thread_stack(&low, &high) || !is_frame(fp, low - 1, high))
+		return 0;
+	fp = entry_frame(fp, caller, high);
+	return fp != 0 ? fp + 2 * sizeof(uintptr_t) : 0;
+}
+
 __attribute__((noinline, no_sanitize("address", "thread")))
 unsigned unwind_walk(uintptr_t caller, uintptr_t *frames, unsigned max, struct unwind_walk *walk)
 {
@@ -307,19 +336,15 @@ unsigned unwind_walk(uintptr_t caller, uintptr_t *frames, unsigned max, struct u
 	frames[0] = caller;
 	walk->usable = false;
 	walk->ended = false;
-	if (!walking_allowed() || !thread_stack(&low, &high) || fp < low || fp >= high)
+	walk->cfa = 0;
+	if (!walking_allowed() || !thread_stack(&low, &high) || !is_frame(fp, low - 1, high))
 		return 1;
 	/* up our own frames to the one whose return address is the caller's */
-	for (unsigned own = 0;; own++) {
-		if (own == MAX_OWN_FRAMES || !is_frame(fp, low - 1, high))
-			return 1;
-		if (((const uintptr_t *)fp)[1] == caller)
-			break;
-		if (!is_frame(((const uintptr_t *)fp)[0], fp, high))
-			return 1;
-		fp = ((const uintptr_t *)fp)[0];
-	}
+	fp = entry_frame(fp, caller, high);
+	if (fp == 0)
+		return 1;
 	walk->usable = true;
+	walk->cfa = fp + 2 * sizeof(uintptr_t);
 	while (count < max) {
 		uintptr_t next = ((const uintptr_t *)fp)[0];
 		uintptr_t pc;
@@ -352,25 +377,134 @@ static bool walk_verified(const uintptr_t *frames, unsigned count, const struct 
 		|| (verdict_of(frames[count - 1]) & (VERDICT_END | VERDICT_BAD)) == VERDICT_END;
 }
 
-/* The unwind tables' frames from the caller's on (just the caller when it
- * is not among them). */
-static unsigned table_frames(uintptr_t caller, uintptr_t *frames, unsigned max, bool *found)
-{
-	void *trace[AREA_MALLOC_MAX_FRAMES + TABLE_EXTRA_FRAMES];
-	int depth = backtrace(trace, (int)(max + TABLE_EXTRA_FRAMES));
-	int start = 0;
-	unsigned count = 0;
+/* One frame as libgcc's unwinder sees it: its return address (the IP), the
+ * stack pointer it had at its call (_Unwind_GetCFA: the CFA of the frame it
+ * called, so the return address lies just below), and rbp in it. */
+struct table_frame {
+	uintptr_t ip, sp, rbp;
+};
 
-	while (start < depth && (uintptr_t)trace[start] != caller)
+struct table_trace {
+	struct table_frame frames[AREA_MALLOC_MAX_FRAMES + TABLE_EXTRA_FRAMES];
+	unsigned count, max;
+};
+
+static _Unwind_Reason_Code trace_frame(struct _Unwind_Context *context, void *argument)
+{
+	struct table_trace *trace = argument;
+	struct table_frame *frame;
+
+	uintptr_t ip = (uintptr_t)_Unwind_GetIP(context);
+
+	/* the outermost frame has no return address (backtrace(3) drops it) */
+	if (trace->count == trace->max || ip == 0)
+		return _URC_END_OF_STACK;
+	frame = &trace->frames[trace->count++];
+	frame->ip = ip;
+	frame->sp = (uintptr_t)_Unwind_GetCFA(context);
+	frame->rbp = (uintptr_t)_Unwind_GetGR(context, 6); /* DWARF register 6: rbp */
+	return _URC_NO_REASON;
+}
+
+/* Does frame j's CFA hang on its rbp (CFA = rbp + 16)? Its CFA is the stack
+ * pointer of the frame above it. */
+static inline bool hangs_on_rbp(const struct table_trace *trace, unsigned j)
+{
+	return j + 1 < trace->count
+		&& trace->frames[j].rbp + 2 * sizeof(uintptr_t) == trace->frames[j + 1].sp;
+}
+
+/* An offset from cfa that a slot of the stack may have: within our entry
+ * frame (its saved rbp, 16 bytes below cfa) or above it. */
+static bool slot_offset(uintptr_t at, uintptr_t cfa, int32_t *offset)
+{
+	int64_t difference = (int64_t)(at - cfa);
+
+	if (difference < -2 * (int64_t)sizeof(uintptr_t) || difference > INT32_MAX - 64)
+		return false;
+	*offset = (int32_t)difference;
+	return true;
+}
+
+/* Where the frames from trace->frames[start] on lie (see unwind_slots),
+ * relative to cfa, the CFA of the module's frame below them. */
+static void place_frames(const struct table_trace *trace, unsigned start, unsigned count,
+	uintptr_t cfa, struct unwind_slots *slots)
+{
+	slots->usable = false;
+	slots->count = count;
+	slots->cfa = cfa;
+	slots->pins = 0;
+	/* the frame below the caller's is the module's own, at the walk's CFA */
+	if (cfa == 0 || start == 0 || trace->frames[start].sp != cfa)
+		return;
+	for (unsigned k = 0; k < count; k++) {
+		unsigned j = start + k;
+		if (!slot_offset(trace->frames[j].sp - sizeof(uintptr_t), cfa, &slots->slot[k]))
+			return;
+		/* the last frame's own size places nothing that is checked */
+		if (k + 1 == count || !hangs_on_rbp(trace, j))
+			continue;
+		/* a frame that may change size: pinned by the frame pointer its
+		 * callee saved (16 bytes below the callee's CFA, its stack pointer
+		 * here), which only a callee with a frame pointer does */
+		if (!hangs_on_rbp(trace, j - 1)
+			|| !slot_offset(trace->frames[j].sp - 2 * sizeof(uintptr_t), cfa,
+				&slots->pin[slots->pins].at)
+			|| !slot_offset(trace->frames[j + 1].sp - 2 * sizeof(uintptr_t), cfa,
+				&slots->pin[slots->pins].value))
+			return;
+		slots->pins++;
+	}
+	slots->usable = true;
+}
+
+/* The unwind tables' frames from the caller's on (just the caller when it
+ * is not among them), and where they lie. */
+__attribute__((noinline))
+static unsigned table_frames(uintptr_t caller, uintptr_t *frames, unsigned max, uintptr_t cfa,
+	struct unwind_slots *slots, bool *found)
+{
+	struct table_trace trace = { .max = max + TABLE_EXTRA_FRAMES };
+	unsigned start = 0, count = 0;
+
+	_Unwind_Backtrace(trace_frame, &trace);
+	while (start < trace.count && trace.frames[start].ip != caller)
 		start++;
-	*found = start < depth;
+	*found = start < trace.count;
+	slots->usable = false;
 	if (!*found) {
 		frames[0] = caller;
 		return 1;
 	}
-	for (int i = start; i < depth && count < max; i++)
-		frames[count++] = (uintptr_t)trace[i];
+	for (unsigned i = start; i < trace.count && count < max; i++)
+		frames[count++] = trace.frames[i].ip;
+	place_frames(&trace, start, count, cfa, slots);
 	return count;
+}
+
+__attribute__((no_sanitize("address", "thread")))
+bool unwind_slots_match(const struct unwind_slots *slots, const uintptr_t *frames,
+	uintptr_t cfa)
+{
+	uintptr_t low, high;
+
+	if (!slots->usable || slots->cfa != cfa || cfa == 0 || !thread_stack(&low, &high)
+		|| cfa < low || cfa >= high)
+		return false;
+	/* every slot lies in our entry frame or above it, below the stack's top */
+	for (uint32_t k = 1; k < slots->count; k++) {
+		uintptr_t at = cfa + (uintptr_t)(intptr_t)slots->slot[k];
+		if (at > high - sizeof(uintptr_t) || *(const uintptr_t *)at != frames[k])
+			return false;
+	}
+	for (uint32_t p = 0; p < slots->pins; p++) {
+		uintptr_t at = cfa + (uintptr_t)(intptr_t)slots->pin[p].at;
+		if (at > high - sizeof(uintptr_t)
+			|| *(const uintptr_t *)at != cfa + (uintptr_t)(intptr_t)slots->pin[p].value)
+			return false;
+	}
+	return true;
 }
 
 /* What a walk and the unwind tables (both from the caller) teach. */
@@ -405,21 +539,24 @@ static void learn(const uintptr_t *walked, unsigned walked_count, const struct u
 }
 
 unsigned unwind_resolve(uintptr_t caller, uintptr_t *frames, unsigned count, unsigned max,
-	const struct unwind_walk *walk, bool *walked)
+	const struct unwind_walk *walk, bool *walked, struct unwind_slots *slots)
 {
 	uintptr_t tables[AREA_MALLOC_MAX_FRAMES];
 	unsigned table_count;
 	bool found;
 
+	slots->usable = false;
 	if (walk_verified(frames, count, walk)) {
 		*walked = true;
 		return count;
 	}
-	table_count = table_frames(caller, tables, max, &found);
+	table_count = table_frames(caller, tables, max, walk->usable ? walk->cfa : 0, slots,
+		&found);
 	if (found && walk->usable) {
 		learn(frames, count, walk, tables, table_count);
 		if (walk_verified(frames, count, walk)) {
 			*walked = true;
+			slots->usable = false;
 			return count;
 		}
 	}

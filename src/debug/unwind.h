@@ -17,9 +17,32 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <drivers/area_malloc_debug.h>
+
 struct unwind_walk {
 	bool usable;	/* the walk started from the caller's frame */
 	bool ended;	/* the chain ended before max frames */
+	uintptr_t cfa;	/* the module's entry frame's CFA (usable only) */
+};
+
+/*
+ * Where a stack taken from the unwind tables lies on the thread's stack,
+ * relative to the module's entry frame's CFA: the word holding each
+ * return address, and for each frame whose CFA hangs on its frame pointer
+ * (a frame that may change size: alloca, realignment) the saved frame
+ * pointer that pins it. A later call whose entry frame has the same CFA
+ * and whose stack holds the same words there has the same stack (every
+ * other frame's size is fixed by its return address), so a driver built
+ * without frame pointers pays for the unwind tables once per call site
+ * and depth, not once per call.
+ */
+struct unwind_slots {
+	bool usable;
+	uint32_t count;
+	uintptr_t cfa;
+	int32_t slot[AREA_MALLOC_MAX_FRAMES];	/* frames[k] at cfa + slot[k], k >= 1 */
+	uint32_t pins;
+	struct { int32_t at, value; } pin[AREA_MALLOC_MAX_FRAMES]; /* cfa + at holds cfa + value */
 };
 
 /*
@@ -37,9 +60,20 @@ unsigned unwind_walk(uintptr_t caller, uintptr_t *frames, unsigned max,
  * Makes the count frames of unwind_walk right: keeps them when every step
  * is known good (*walked true: the same frames from a later walk are right
  * too), else takes the unwind tables' (learning from the difference) and
- * returns their count.
+ * returns their count; *slots then says where they lie, when a later call
+ * may be recognised by them (slots->usable).
  */
 unsigned unwind_resolve(uintptr_t caller, uintptr_t *frames, unsigned count, unsigned max,
-	const struct unwind_walk *walk, bool *walked) __attribute__((visibility("hidden")));
+	const struct unwind_walk *walk, bool *walked, struct unwind_slots *slots)
+	__attribute__((visibility("hidden")));
+
+/* The CFA of the module's frame whose return address is caller (the walk's
+ * start), or 0 when there is no walking here. */
+uintptr_t unwind_entry_cfa(uintptr_t caller) __attribute__((visibility("hidden")));
+
+/* Does the thread's stack, from an entry frame at cfa, hold the stack the
+ * slots describe (frames: its frames)? */
+bool unwind_slots_match(const struct unwind_slots *slots, const uintptr_t *frames,
+	uintptr_t cfa) __attribute__((visibility("hidden")));
 
 #endif /* AREA_MALLOC_DEBUG_UNWIND_H */

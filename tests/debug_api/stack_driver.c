@@ -56,7 +56,9 @@ NOINLINE void *NAMED(rx_path)(const void *pool)
 	void *block = NAMED(rx_alloc)(pool, 48);
 
 	AFTER_CALL(block);
-	self->path_returns_to[self->paths++ % 2] = (uintptr_t)__builtin_return_address(0);
+	if (self->paths < 2) /* rx_thread's two calls, not rx_repeat's */
+		self->path_returns_to[self->paths] = (uintptr_t)__builtin_return_address(0);
+	self->paths++;
 	return block;
 }
 
@@ -65,6 +67,17 @@ NOINLINE void NAMED(rx_drop)(const void *pool, void *block)
 	NAMED(rx_free)(pool, block);
 	AFTER_CALL(block);
 	self->drop_returns_to[self->drops++ % 2] = (uintptr_t)__builtin_return_address(0);
+}
+
+/* The same stack a hundred times over: after the first, the module knows
+ * it (from the walk, or from where the unwind tables found it). */
+NOINLINE static void NAMED(rx_repeat)(const void *pool)
+{
+	for (int i = 0; i < 100; i++) {
+		self->repeated[i] = NAMED(rx_path)(pool);
+		AFTER_CALL(self->repeated[i]);
+	}
+	self->repeat_returns_to = (uintptr_t)__builtin_return_address(0);
 }
 
 /* A leak, and a block freed twice: the second free's report carries the
@@ -80,6 +93,7 @@ NOINLINE static void *NAMED(rx_thread)(void *argument)
 	NAMED(rx_drop)(pool, block);
 	NAMED(rx_drop)(pool, block);
 	AFTER_CALL(block);
+	NAMED(rx_repeat)(pool);
 	return NULL;
 }
 

@@ -31,6 +31,9 @@ struct stack_driver {
 	uintptr_t drop_returns_to[2];	/* into rx_thread: its frames[2], by call */
 	unsigned paths, drops;		/* calls so far */
 	void *leaked, *freed;
+	/* then 100 blocks from one call site of rx_repeat (a loop) */
+	void *repeated[100];
+	uintptr_t repeat_returns_to;	/* into rx_thread: their frames[3] */
 };
 
 extern struct stack_driver stack_driver_fp, stack_driver_nofp;
