@@ -15,16 +15,15 @@
  * pool's refused reservation is a silent NULL; the depot's counters
  * (truncated, lost) and pooldump say it.
  *
- * A capture walks the frame pointers (unwind.c). Each thread remembers its
- * last few stacks (a memo of MEMO_SETS sets of two, a set per caller): a walk
- * that yields the frames of a stack known to have been walked right is
- * that stack, with no hashing and no lookup; a stack the unwind tables gave
- * is the stack of a later call whose entry frame is at the same place and
- * whose stack holds the same return addresses (and pinning frame pointers)
- * at the same places (unwind_slots), with no walk at all. Otherwise the
- * depot is asked (lock-free); a stack it holds as walked right is taken as
- * it is; anything else goes through unwind_resolve, which may fall back on
- * the unwind tables. The memo also gives debug_block_init() the handle of the
+ * A capture first asks the thread's memo of its last few stacks (MEMO_SETS
+ * sets of two, a set per caller): a stack, walked or from the unwind
+ * tables, is the stack of a later call whose entry frame is at the same
+ * place and whose stack holds the same return addresses and pinning frame
+ * pointers at the same places (unwind_slots): no walk, no hashing, no
+ * lookup, a few independent loads. Otherwise it walks the frame pointers
+ * (unwind.c) and asks the depot (lock-free): a stack it holds as walked
+ * right is taken as it is; anything else goes through unwind_resolve,
+ * which may fall back on the unwind tables. The memo also gives debug_block_init() the handle of the
  * owner it was just given (handle_of), so a block costs no second lookup.
  *
  * fork: a child must not write into its parent's depot file. It copies
@@ -76,16 +75,18 @@ struct memo_entry {
 	uint32_t generation;
 	uint32_t handle;
 	uint32_t count;
-	bool walked;	/* the frames came from a walk known to be right */
 	uintptr_t frames[AREA_MALLOC_MAX_FRAMES];
-	/* else, from the unwind tables: where they lay on the stack */
+	/* where they lay on the stack (walked or from the unwind tables), and
+	 * where the entry frame's CFA was from stacks_capture's frame */
 	struct unwind_slots slots;
+	intptr_t distance;
 };
 
 struct thread_memo {
 	struct thread_memo *next;	/* every memo ever made, for reuse */
 	_Atomic bool in_use;
 	struct memo_entry *last;	/* the entry of the thread's last capture */
+	const area_malloc_owner *last_owner; /* and the owner it filled */
 	uint8_t recent[MEMO_SETS];	/* the way of each set used last */
 	struct memo_entry entries[MEMO_SETS][MEMO_WAYS];
 };
@@ -370,39 +371,22 @@ static uint32_t handle_of_frames(const uintptr_t *frames, unsigned count, bool w
 
 /*
  * The entry of the thread's memo that holds this call's stack, or NULL: a
- * stack the unwind tables gave, that the thread's stack still holds word
- * for word where it lay (no walk needed), or a walk that gives the same
- * frames as a walk known to be right. A walk made here is left in frames,
- * count and walk (*walk_done).
+ * stack, walked or from the unwind tables, that the thread's stack still
+ * holds word for word where it lay (no walk, no unwinding). here is
+ * stacks_capture's frame, from which the entry frame lies as far as it did.
  */
 static struct memo_entry *memo_find(struct thread_memo *memo, uint32_t generation,
-	uintptr_t caller, unsigned max, uintptr_t *frames, unsigned *count,
-	struct unwind_walk *walk, bool *walk_done)
+	uintptr_t caller, unsigned max, uintptr_t here)
 {
 	struct memo_entry *ways = memo->entries[memo_set(caller)];
-	uintptr_t cfa = 0;
 
 	for (unsigned way = 0; way < MEMO_WAYS; way++) {
 		struct memo_entry *entry = &ways[way];
 		if (entry->generation != generation || entry->frames[0] != caller)
 			continue;
-		if (max == 1 && entry->count == 1)
-			return entry;
-		if (!entry->walked && entry->slots.usable) {
-			if (cfa == 0)
-				cfa = unwind_entry_cfa(caller);
-			if (unwind_slots_match(&entry->slots, entry->frames, cfa))
-				return entry;
-		}
-	}
-	if (max == 1)
-		return NULL;
-	*count = unwind_walk(caller, frames, max, walk);
-	*walk_done = true;
-	for (unsigned way = 0; way < MEMO_WAYS && walk->usable; way++) {
-		struct memo_entry *entry = &ways[way];
-		if (entry->generation == generation && entry->walked && entry->count == *count
-			&& same_frames(entry->frames, frames, *count))
+		if (max == 1 ? entry->count == 1
+			     : unwind_slots_match(&entry->slots, entry->frames,
+				       here + (uintptr_t)entry->distance))
 			return entry;
 	}
 	return NULL;
@@ -411,33 +395,35 @@ static struct memo_entry *memo_find(struct thread_memo *memo, uint32_t generatio
 void stacks_capture(area_malloc_owner *owner, uintptr_t caller)
 {
 	uintptr_t frames[AREA_MALLOC_MAX_FRAMES];
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
 	unsigned max = debug_layout.frame_count, count = 1, set = memo_set(caller);
-	struct unwind_walk walk = { true, false, 0 };
 	struct thread_memo *memo = thread_memo();
 	uint32_t generation = atomic_load_explicit(&depot_generation, memory_order_relaxed);
 	struct memo_entry *entry = NULL;
 	uint32_t handle = 0;
-	bool walked = true, added = false, walk_done;
 
 	if (max < 1 || max > AREA_MALLOC_MAX_FRAMES)
 		max = 1;
-	walk_done = max == 1;
-	frames[0] = caller;
-	if (memo != NULL
-		&& (entry = memo_find(memo, generation, caller, max, frames, &count, &walk,
-			    &walk_done)) != NULL) {
+	if (memo != NULL && (entry = memo_find(memo, generation, caller, max, here)) != NULL) {
 		/* the stack of one of the thread's last calls from here */
 		handle = entry->handle;
 		count = entry->count;
-		memcpy(frames, entry->frames, count * sizeof(*frames));
+		owner->frame_count = count;
+		memcpy(owner->frames, entry->frames, count * sizeof(*frames));
 	} else {
+		struct unwind_walk walk = { .usable = true };
 		struct unwind_slots slots = { .usable = false };
-		if (!walk_done)
+		bool walked = true, added = false;
+
+		frames[0] = caller;
+		if (max > 1)
 			count = unwind_walk(caller, frames, max, &walk);
 		if (depot != NULL && walk.usable && max > 1) {
 			uint32_t hash = stack_depot_hash(frames, count);
 			handle = stack_depot_find(depot, frames, count, hash, false);
-			if (handle != 0 && !(stack_depot_flags(depot, handle) & STACK_RECORD_WALKED))
+			if (handle != 0 && (stack_depot_flags(depot, handle) & STACK_RECORD_WALKED))
+				slots = walk.slots; /* known as walked right */
+			else
 				handle = 0; /* known, but not as walked right: check the walk */
 		}
 		if (handle == 0 && max > 1)
@@ -450,20 +436,21 @@ void stacks_capture(area_malloc_owner *owner, uintptr_t caller)
 			entry->generation = generation;
 			entry->handle = handle;
 			entry->count = count;
-			entry->walked = walked;
 			memcpy(entry->frames, frames, count * sizeof(*frames));
 			entry->slots = slots;
+			entry->distance = (intptr_t)(walk.cfa - here);
 		}
 		/* a new stack's frames: the node's image table must know them */
 		for (unsigned i = 0; added && i < count; i++)
 			node_writer_note_caller(frames[i]);
+		owner->frame_count = count;
+		memcpy(owner->frames, frames, count * sizeof(*frames));
 	}
 	if (memo != NULL) {
 		memo->last = entry;
+		memo->last_owner = owner;
 		memo->recent[set] = (uint8_t)(entry - memo->entries[set]);
 	}
-	owner->frame_count = count;
-	memcpy(owner->frames, frames, count * sizeof(*frames));
 }
 
 /* debug_block_init and _quarantine: the handle of the owner just captured. */
@@ -479,9 +466,13 @@ static uint32_t handle_of_owner(void *context, const area_malloc_owner *owner)
 		return 0;
 	if (memo != NULL) {
 		entry = memo->last;
+		/* the very owner the thread's last capture filled (its frames are
+		 * never changed after): no need to compare them all */
 		if (entry->generation == atomic_load_explicit(&depot_generation, memory_order_relaxed)
-			&& entry->count == count
-			&& same_frames(entry->frames, (const uintptr_t *)owner->frames, count))
+			&& entry->count == count && entry->frames[0] == owner->frames[0]
+			&& entry->frames[count - 1] == owner->frames[count - 1]
+			&& (owner == memo->last_owner
+				|| same_frames(entry->frames, (const uintptr_t *)owner->frames, count)))
 			return entry->handle;
 	}
 	/* an owner captured earlier (or copied): look it up, add it when new */

@@ -75,22 +75,26 @@
 static __thread uintptr_t stack_low __attribute__((tls_model("initial-exec")));
 static __thread uintptr_t stack_high __attribute__((tls_model("initial-exec")));
 
-static bool thread_stack(uintptr_t *low, uintptr_t *high)
+static __attribute__((noinline)) void ask_thread_stack(void)
 {
-	if (__builtin_expect(stack_high == 0, 0)) {
-		pthread_attr_t attributes;
-		void *address;
-		size_t size;
+	pthread_attr_t attributes;
+	void *address;
+	size_t size;
 
-		stack_low = stack_high = 1;
-		if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
-			if (pthread_attr_getstack(&attributes, &address, &size) == 0 && size > 0) {
-				stack_low = (uintptr_t)address;
-				stack_high = stack_low + size;
-			}
-			pthread_attr_destroy(&attributes);
+	stack_low = stack_high = 1;
+	if (pthread_getattr_np(pthread_self(), &attributes) == 0) {
+		if (pthread_attr_getstack(&attributes, &address, &size) == 0 && size > 0) {
+			stack_low = (uintptr_t)address;
+			stack_high = stack_low + size;
 		}
+		pthread_attr_destroy(&attributes);
 	}
+}
+
+static inline __attribute__((always_inline)) bool thread_stack(uintptr_t *low, uintptr_t *high)
+{
+	if (__builtin_expect(stack_high == 0, 0))
+		ask_thread_stack();
 	*low = stack_low;
 	*high = stack_high;
 	return stack_low < stack_high;
@@ -316,15 +320,26 @@ static inline uintptr_t entry_frame(uintptr_t fp, uintptr_t caller, uintptr_t hi
 	return 0;
 }
 
-__attribute__((noinline, no_sanitize("address", "thread")))
-uintptr_t unwind_entry_cfa(uintptr_t caller)
+/* An offset from cfa that a slot of the stack may have: within our entry
+ * frame (its saved rbp, 16 bytes below cfa) or above it. */
+static bool slot_offset(uintptr_t at, uintptr_t cfa, int32_t *offset)
 {
-	uintptr_t fp = (uintptr_t)__builtin_frame_address(0), low, high;
+	int64_t difference = (int64_t)(at - cfa);
 
-	if (!walking_allowed() || !thread_stack(&low, &high) || !is_frame(fp, low - 1, high))
-		return 0;
-	fp = entry_frame(fp, caller, high);
-	return fp != 0 ? fp + 2 * sizeof(uintptr_t) : 0;
+	if (difference < -2 * (int64_t)sizeof(uintptr_t) || difference > INT32_MAX - 64)
+		return false;
+	*offset = (int32_t)difference;
+	return true;
+}
+
+/* A word the stack must hold again, at at. */
+static inline bool add_pin(struct unwind_slots *slots, uintptr_t at, uintptr_t value)
+{
+	if (slots->pins == AREA_MALLOC_MAX_FRAMES + 1
+		|| !slot_offset(at, slots->cfa, &slots->pin[slots->pins].at))
+		return false;
+	slots->pin[slots->pins++].value = value;
+	return true;
 }
 
 __attribute__((noinline, no_sanitize("address", "thread")))
@@ -345,16 +360,24 @@ unsigned unwind_walk(uintptr_t caller, uintptr_t *frames, unsigned max, struct u
 		return 1;
 	walk->usable = true;
 	walk->cfa = fp + 2 * sizeof(uintptr_t);
+	walk->slots.cfa = walk->cfa;
+	walk->slots.pins = 0;
+	walk->slots.usable = true;
 	while (count < max) {
 		uintptr_t next = ((const uintptr_t *)fp)[0];
 		uintptr_t pc;
+		/* every saved frame pointer followed, or that ended the walk */
+		walk->slots.usable = walk->slots.usable && add_pin(&walk->slots, fp, next);
 		if (!is_frame(next, fp, high) || (pc = ((const uintptr_t *)next)[1]) == 0) {
 			walk->ended = true;
 			break;
 		}
+		walk->slots.usable = walk->slots.usable
+			&& slot_offset(next + sizeof(uintptr_t), walk->cfa, &walk->slots.slot[count]);
 		frames[count++] = pc;
 		fp = next;
 	}
+	walk->slots.count = count;
 	return count;
 }
 
@@ -414,18 +437,6 @@ static inline bool hangs_on_rbp(const struct table_trace *trace, unsigned j)
 		&& trace->frames[j].rbp + 2 * sizeof(uintptr_t) == trace->frames[j + 1].sp;
 }
 
-/* An offset from cfa that a slot of the stack may have: within our entry
- * frame (its saved rbp, 16 bytes below cfa) or above it. */
-static bool slot_offset(uintptr_t at, uintptr_t cfa, int32_t *offset)
-{
-	int64_t difference = (int64_t)(at - cfa);
-
-	if (difference < -2 * (int64_t)sizeof(uintptr_t) || difference > INT32_MAX - 64)
-		return false;
-	*offset = (int32_t)difference;
-	return true;
-}
-
 /* Where the frames from trace->frames[start] on lie (see unwind_slots),
  * relative to cfa, the CFA of the module's frame below them. */
 static void place_frames(const struct table_trace *trace, unsigned start, unsigned count,
@@ -449,12 +460,9 @@ static void place_frames(const struct table_trace *trace, unsigned start, unsign
 		 * callee saved (16 bytes below the callee's CFA, its stack pointer
 		 * here), which only a callee with a frame pointer does */
 		if (!hangs_on_rbp(trace, j - 1)
-			|| !slot_offset(trace->frames[j].sp - 2 * sizeof(uintptr_t), cfa,
-				&slots->pin[slots->pins].at)
-			|| !slot_offset(trace->frames[j + 1].sp - 2 * sizeof(uintptr_t), cfa,
-				&slots->pin[slots->pins].value))
+			|| !add_pin(slots, trace->frames[j].sp - 2 * sizeof(uintptr_t),
+				trace->frames[j + 1].sp - 2 * sizeof(uintptr_t)))
 			return;
-		slots->pins++;
 	}
 	slots->usable = true;
 }
@@ -492,6 +500,9 @@ bool unwind_slots_match(const struct unwind_slots *slots, const uintptr_t *frame
 	if (!slots->usable || slots->cfa != cfa || cfa == 0 || !thread_stack(&low, &high)
 		|| cfa < low || cfa >= high)
 		return false;
+	/* the entry frame's return address, where a guessed cfa puts it */
+	if (((const uintptr_t *)cfa)[-1] != frames[0])
+		return false;
 	/* every slot lies in our entry frame or above it, below the stack's top */
 	for (uint32_t k = 1; k < slots->count; k++) {
 		uintptr_t at = cfa + (uintptr_t)(intptr_t)slots->slot[k];
@@ -500,8 +511,7 @@ bool unwind_slots_match(const struct unwind_slots *slots, const uintptr_t *frame
 	}
 	for (uint32_t p = 0; p < slots->pins; p++) {
 		uintptr_t at = cfa + (uintptr_t)(intptr_t)slots->pin[p].at;
-		if (at > high - sizeof(uintptr_t)
-			|| *(const uintptr_t *)at != cfa + (uintptr_t)(intptr_t)slots->pin[p].value)
+		if (at > high - sizeof(uintptr_t) || *(const uintptr_t *)at != slots->pin[p].value)
 			return false;
 	}
 	return true;
@@ -548,6 +558,7 @@ unsigned unwind_resolve(uintptr_t caller, uintptr_t *frames, unsigned count, uns
 	slots->usable = false;
 	if (walk_verified(frames, count, walk)) {
 		*walked = true;
+		*slots = walk->slots;
 		return count;
 	}
 	table_count = table_frames(caller, tables, max, walk->usable ? walk->cfa : 0, slots,
@@ -556,7 +567,7 @@ unsigned unwind_resolve(uintptr_t caller, uintptr_t *frames, unsigned count, uns
 		learn(frames, count, walk, tables, table_count);
 		if (walk_verified(frames, count, walk)) {
 			*walked = true;
-			slots->usable = false;
+			*slots = walk->slots;
 			return count;
 		}
 	}

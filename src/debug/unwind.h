@@ -19,22 +19,22 @@
 
 #include <drivers/area_malloc_debug.h>
 
-struct unwind_walk {
-	bool usable;	/* the walk started from the caller's frame */
-	bool ended;	/* the chain ended before max frames */
-	uintptr_t cfa;	/* the module's entry frame's CFA (usable only) */
-};
-
 /*
- * Where a stack taken from the unwind tables lies on the thread's stack,
- * relative to the module's entry frame's CFA: the word holding each
- * return address, and for each frame whose CFA hangs on its frame pointer
- * (a frame that may change size: alloca, realignment) the saved frame
- * pointer that pins it. A later call whose entry frame has the same CFA
- * and whose stack holds the same words there has the same stack (every
- * other frame's size is fixed by its return address), so a driver built
- * without frame pointers pays for the unwind tables once per call site
- * and depth, not once per call.
+ * Where a stack lies on the thread's stack, relative to the CFA of the
+ * module's entry frame (the frame whose return address is the caller's):
+ * the word holding each return address, and words that pin the frames'
+ * places. A later call whose entry frame has the same CFA and whose stack
+ * holds the same words there has the same stack, found without walking or
+ * unwinding:
+ *   - a stack walked by frame pointers: the pins are the saved frame
+ *     pointers the walk followed (the last one too, which ended it), so
+ *     the same words make the same walk;
+ *   - a stack from the unwind tables: the pins are the saved frame
+ *     pointers of the frames whose CFA hangs on their frame pointer (a
+ *     frame that may change size: alloca, realignment); every other
+ *     frame's size is fixed by its return address.
+ * So a driver pays for a walk, or for the unwind tables, once per call
+ * site and depth, not once per call.
  */
 struct unwind_slots {
 	bool usable;
@@ -42,7 +42,14 @@ struct unwind_slots {
 	uintptr_t cfa;
 	int32_t slot[AREA_MALLOC_MAX_FRAMES];	/* frames[k] at cfa + slot[k], k >= 1 */
 	uint32_t pins;
-	struct { int32_t at, value; } pin[AREA_MALLOC_MAX_FRAMES]; /* cfa + at holds cfa + value */
+	struct { int32_t at; uintptr_t value; } pin[AREA_MALLOC_MAX_FRAMES + 1]; /* at cfa + at */
+};
+
+struct unwind_walk {
+	bool usable;	/* the walk started from the caller's frame */
+	bool ended;	/* the chain ended before max frames */
+	uintptr_t cfa;	/* the module's entry frame's CFA (usable only) */
+	struct unwind_slots slots; /* where the walked frames lie */
 };
 
 /*
@@ -67,12 +74,9 @@ unsigned unwind_resolve(uintptr_t caller, uintptr_t *frames, unsigned count, uns
 	const struct unwind_walk *walk, bool *walked, struct unwind_slots *slots)
 	__attribute__((visibility("hidden")));
 
-/* The CFA of the module's frame whose return address is caller (the walk's
- * start), or 0 when there is no walking here. */
-uintptr_t unwind_entry_cfa(uintptr_t caller) __attribute__((visibility("hidden")));
-
 /* Does the thread's stack, from an entry frame at cfa, hold the stack the
- * slots describe (frames: its frames)? */
+ * slots describe (frames: its frames; frames[0] the entry frame's return
+ * address)? cfa may be a guess: it is checked too. */
 bool unwind_slots_match(const struct unwind_slots *slots, const uintptr_t *frames,
 	uintptr_t cfa) __attribute__((visibility("hidden")));
 
