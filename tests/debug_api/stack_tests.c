@@ -291,6 +291,40 @@ START_TEST(one_frame_stacks)
 }
 END_TEST
 
+/* LeakSanitizer's rule: a suppression matches any frame of a leak's stack,
+ * so with whole stacks a pattern naming a caller several frames up (here
+ * the driver's thread function) suppresses what it reaches. */
+START_TEST(suppressions_match_any_frame_of_the_stack)
+{
+	char path[512], extra[600];
+	const void *pool;
+	size_t bytes = 1, blocks = 1;
+	FILE *file;
+
+	make_node_dir();
+	snprintf(path, sizeof(path), "%s/suppressions", node_dir);
+	file = fopen(path, "w");
+	ck_assert_ptr_nonnull(file);
+	fputs("leak:rx_thread_nofp\n", file);
+	fclose(file);
+	snprintf(extra, sizeof(extra), ":leak_check=0:suppressions=%s", path);
+	load(extra);
+	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 20, B_NO_LOCK, KERNEL_RW);
+	stack_driver_nofp.am = am;
+	stack_driver_nofp.run(&stack_driver_nofp, pool);
+	forget_reports();
+	/* every leak of the driver comes from its thread: all suppressed */
+	ck_assert_int_eq(amd->report_leaks(pool, 0, &bytes, &blocks), B_OK);
+	ck_assert_uint_eq(bytes, 0);
+	ck_assert_uint_eq(blocks, 0);
+	ck_assert_uint_eq(report_count, 0);
+	am->delete_pool(pool);
+	forget_reports();
+	unload();
+	remove_node_dir();
+}
+END_TEST
+
 /* ---- a full depot ---- */
 
 static int count_lines(const char *path, const char *needle)
@@ -465,6 +499,7 @@ void add_stack_tests(Suite *suite)
 
 	tcase_add_test(stacks, stacks_of_drivers_with_and_without_frame_pointers);
 	tcase_add_test(stacks, one_frame_stacks);
+	tcase_add_test(stacks, suppressions_match_any_frame_of_the_stack);
 	tcase_add_test(stacks, full_depot_keeps_first_frames);
 	tcase_add_test(stacks, forked_child_has_a_depot_of_its_own);
 	tcase_add_test(stacks, forked_child_with_a_node_writes_its_own_depot_file);
