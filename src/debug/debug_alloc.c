@@ -121,8 +121,9 @@ static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t c
 	bool locked;
 
 	pending_init(&pending);
+	/* the capture notes the frames of each new stack for the node's image
+	 * table (stacks.c) */
 	capture_owner(&owner, caller);
-	node_writer_note_caller(caller);
 	pool = acquire_or_report(pool_id, op == LOG_CALLOC ? "calloc" : "malloc", NULL, &owner);
 	if (pool == NULL)
 		return NULL;

@@ -11,7 +11,8 @@
  * fork_nodes=1 the child then publishes its own node and moves each copy
  * into a file of it. Copies go through file descriptors (pread,
  * copy_file_range), never through the module reading pool memory, which
- * AddressSanitizer may have poisoned.
+ * AddressSanitizer may have poisoned. The stack depot is made the child's
+ * the same way, before any pool (stacks.c).
  *
  * Invariants: fork_pipe is open (both ends) only between the prepare
  * handler and the after-fork handlers, and only when a pool has a file.
@@ -72,6 +73,8 @@ static void in_child_first(void)
 {
 	owner_reset();
 	node_writer_forked_child();
+	/* the parent's depot file is not the child's to write either */
+	stacks_forked_child(debug_options.node && node_writer_active());
 }
 
 /* Copies length bytes of a file at offset into another; false when short. */

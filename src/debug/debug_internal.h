@@ -16,6 +16,10 @@
  *     debugger_views.c    the kernel-debugger views of the live pools
  *     fault_injection.c   failing allocations on purpose
  *     owner.c             owner tags: thread, team, time, frames
+ *     stacks.c            the stack depot: a stack stored once, a handle
+ *                         in each block; each thread's memo of its stacks
+ *     unwind.c            stacks cheaply: frame pointers validated step by
+ *                         step, the unwind tables where a step fails
  *     pending.c           reports found under a pool's lock, made after it
  *     debug_fork.c        fork: the child's private copies of its pools
  *   and below them report.c (the reporter), shadow.c (what the sanitizers
@@ -49,7 +53,7 @@
  *   A call acquires the pool in the registry (in-flight count) before
  *   locking it, so a use that races delete_pool is reported, not a crash.
  *   Two pools are never locked at once. Under a pool's lock only leaf locks
- *   are taken (fault injection's random state); reports are collected as
+ *   are taken (fault injection's random state, the stack depot's lock); reports are collected as
  *   copies (pending.c) and made after the lock is released, since the
  *   reporter symbolizes (libdw, the loader's locks) and its hook may call
  *   the module again.
@@ -179,12 +183,27 @@ static inline void block_close(struct debug_block_header *header, size_t usable)
 /* ---- owner tags (owner.c) ---- */
 
 /* Fills owner for a call made from caller: thread, team, time, and up to
- * stack_depth frames starting at caller. */
+ * stack_depth frames starting at caller (the stack enters the depot). With
+ * no lock of the module held: it may unwind (unwind.h). */
 void capture_owner(area_malloc_owner *owner, uintptr_t caller) DEBUG_HIDDEN;
 /* The owner clock (system_time's microseconds, at the kernel tick's grain). */
 bigtime_t owner_clock(void) DEBUG_HIDDEN;
 /* Forgets the cached thread and team ids (a new load, a forked child). */
 void owner_reset(void) DEBUG_HIDDEN;
+
+/* ---- the stack depot (stacks.c) ---- */
+
+/* Maps the process's stack depot (the node's stacks file when in_node, else
+ * anonymous memory) and points layout->stacks at it. */
+void stacks_start(const struct debug_options *options, struct debug_layout *layout,
+	bool in_node) DEBUG_HIDDEN;
+/* At unload: the depot goes (its file goes with the node). */
+void stacks_stop(void) DEBUG_HIDDEN;
+/* owner's frames from caller on, and its stack's handle at hand for the
+ * block that owner is about to tag (capture_owner's second half). */
+void stacks_capture(area_malloc_owner *owner, uintptr_t caller) DEBUG_HIDDEN;
+/* In a forked child, before any pool is touched: a depot of its own. */
+void stacks_forked_child(bool in_node) DEBUG_HIDDEN;
 
 static inline void log_event(struct pool *pool, enum pool_log_op op, const void *address,
 	size_t size, const area_malloc_owner *owner)

@@ -50,8 +50,14 @@ void debug_pools_init(const struct debug_options *module_options)
 	shadow_init();
 	if (debug_options.node)
 		node_writer_start(&debug_options, &debug_layout);
+	stacks_start(&debug_options, &debug_layout, debug_options.node && node_writer_active());
 	debug_fork_install();
 	owner_reset();
+}
+
+void debug_pools_fini(void)
+{
+	stacks_stop();
 }
 
 static size_t control_bytes(void)

@@ -27,6 +27,8 @@
 
 /* Module-wide setup (options, block layout) at B_MODULE_INIT. */
 void debug_pools_init(const struct debug_options *options);
+/* At unload, after the pools and the node went: the stack depot goes. */
+void debug_pools_fini(void);
 
 /* The module calls; caller is the driver's return address. */
 const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec,

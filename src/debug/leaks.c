@@ -4,7 +4,8 @@
  * put_module and at exit (only the blocks this process allocated: a forked
  * child does not report its parent's), since a mark, or on request.
  *
- * Grouping sorts the blocks by a hash of their frames, so a pool of a
+ * Grouping sorts the blocks by their stack's depot handle (one per
+ * distinct stack of up to stack_depth frames), so a pool of a
  * million live blocks is grouped in O(n log n) with one allocation; groups
  * are listed by bytes, then by count, largest first.
  *
@@ -38,13 +39,10 @@ struct leak_walk {
 	bool failed;
 };
 
+/* Equal stacks have equal depot handles: the handle is the grouping key. */
 static uint64_t frames_hash(const struct debug_block_header *header)
 {
-	uint64_t hash = 1469598103934665603ull;
-
-	for (uint32_t i = 0; i < debug_layout.frame_count; i++)
-		hash = (hash ^ header->frames[i]) * 1099511628211ull;
-	return hash;
+	return header->stack;
 }
 
 static void collect_leak(void *chunk, size_t usable, bool used, void *context)

@@ -27,6 +27,11 @@ libamdebug_la_SOURCES = \
 	src/debug/report.h \
 	src/debug/sanitizers.h \
 	src/debug/shadow.c \
-	src/debug/shadow.h
-libamdebug_la_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS)
+	src/debug/shadow.h \
+	src/debug/stacks.c \
+	src/debug/unwind.c \
+	src/debug/unwind.h
+# Frame pointers: a capture walks up through the module's own frames to the
+# driver's (debug/unwind.c), so every function of the debug allocator keeps one.
+libamdebug_la_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS) -fno-omit-frame-pointer
 libamdebug_la_LIBADD = $(DW_LIBS)

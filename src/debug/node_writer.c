@@ -50,7 +50,7 @@
 struct image_table {
 	uint64_t generation;	/* new each time the table is (re)written */
 	size_t count;
-	struct { uintptr_t start, end; } ranges[MAX_IMAGES];
+	struct pc_range ranges[MAX_IMAGES];
 };
 
 /* Tables are static and reused in turn: a lock-free reader holds one for a
@@ -69,7 +69,8 @@ static int process_fd = -1;
 static char root_path[DEBUG_OPTIONS_PATH_MAX];
 static struct debug_options writer_options;
 static struct debug_layout writer_layout;
-static bool warned_pool_file;
+/* one warning per process for the files of the node that cannot be made */
+static bool warned_file;
 static _Atomic(struct image_table *) known_images;
 static _Atomic int64_t last_image_refresh;
 
@@ -84,6 +85,16 @@ static void warn(const char *format, ...)
 	vsnprintf(line, sizeof(line), format, args);
 	va_end(args);
 	dprintf("area_malloc: %s\n", line);
+}
+
+/* A file of the node could not be made: one warning per process. */
+static void warn_file_once(const char *file, int error, const char *consequence)
+{
+	if (warned_file)
+		return;
+	warned_file = true;
+	warn("cannot create %s in the node %s/%d (%s): %s", file, root_path, (int)owner_pid,
+		strerror(error), consequence);
 }
 
 /* ---- the node directory ---- */
@@ -502,7 +513,7 @@ static void temporary_name(int fd, char *name, size_t size)
 	snprintf(name, size, "%snew-%d", NODE_POOL_FILE_PREFIX, fd);
 }
 
-static bool reserve_range(int fd, uint64_t offset, uint64_t length)
+bool node_reserve_range(int fd, uint64_t offset, uint64_t length)
 {
 	int result;
 
@@ -537,8 +548,8 @@ int node_pool_file_create(size_t area_bytes, size_t reserve_to, bool reserve_all
 	}
 	if (fd >= 0 && error == 0) {
 		if (!within_file_size_limit(area_bytes) || ftruncate(fd, (off_t)area_bytes) != 0
-			|| !reserve_range(fd, 0, reserve_all ? area_bytes : reserve_to)
-			|| !reserve_range(fd, area_bytes - B_PAGE_SIZE, B_PAGE_SIZE))
+			|| !node_reserve_range(fd, 0, reserve_all ? area_bytes : reserve_to)
+			|| !node_reserve_range(fd, area_bytes - B_PAGE_SIZE, B_PAGE_SIZE))
 			error = errno;
 		if (error != 0)
 			unlinkat(dir_fd, name, 0);
@@ -547,11 +558,8 @@ int node_pool_file_create(size_t area_bytes, size_t reserve_to, bool reserve_all
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
-		if (!warned_pool_file) {
-			warned_pool_file = true;
-			warn("cannot create a pool file in the node %s/%d (%s): such pools use a "
-				"private area without a node", root_path, (int)owner_pid, strerror(error));
-		}
+		warn_file_once("a pool file", error, "such pools (and the stack depot, when its "
+			"file cannot be made) use a private area without a node");
 	}
 	mutex_unlock(&writer_lock);
 	return fd;
@@ -596,6 +604,45 @@ void node_pool_file_remove(int fd, area_id area)
 	close(fd);
 }
 
+/* ---- the stack depot's file ---- */
+
+int node_stacks_file_create(uint64_t bytes, uint64_t reserve_to)
+{
+	int fd = -1, error = 0;
+
+	mutex_lock(&writer_lock);
+	if (!active || owner_pid != getpid()) {
+		mutex_unlock(&writer_lock);
+		return -1;
+	}
+	fd = openat(dir_fd, NODE_STACKS_FILE, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		0600);
+	if (fd < 0) {
+		error = errno;
+	} else if (!within_file_size_limit(bytes) || ftruncate(fd, (off_t)bytes) != 0
+		|| !node_reserve_range(fd, 0, reserve_to)) {
+		error = errno;
+		unlinkat(dir_fd, NODE_STACKS_FILE, 0);
+		close(fd);
+		fd = -1;
+	}
+	if (fd < 0)
+		warn_file_once("the stack depot's file", error, "the stack depot (so pooldump "
+			"shows no stacks), and any pool whose file cannot be made, use a private area "
+			"without a node");
+	mutex_unlock(&writer_lock);
+	return fd;
+}
+
+void node_stacks_file_remove(int fd)
+{
+	mutex_lock(&writer_lock);
+	if (active && owner_pid == getpid())
+		unlinkat(dir_fd, NODE_STACKS_FILE, 0);
+	mutex_unlock(&writer_lock);
+	close(fd);
+}
+
 bool node_reserve(int fd, uint64_t *reserved_end, uint64_t upto, uint64_t file_size)
 {
 	uint64_t step, target;
@@ -609,9 +656,9 @@ bool node_reserve(int fd, uint64_t *reserved_end, uint64_t upto, uint64_t file_s
 	target = (target + B_PAGE_SIZE - 1) & ~(uint64_t)(B_PAGE_SIZE - 1);
 	if (target > file_size)
 		target = file_size;
-	if (!reserve_range(fd, *reserved_end, target - *reserved_end)) {
+	if (!node_reserve_range(fd, *reserved_end, target - *reserved_end)) {
 		/* the whole step may not fit, what is needed might */
-		if (!reserve_range(fd, *reserved_end, upto - *reserved_end))
+		if (!node_reserve_range(fd, *reserved_end, upto - *reserved_end))
 			return false;
 		target = upto;
 	}
@@ -642,25 +689,33 @@ static __thread struct {
 
 static bool in_known_image(const struct image_table *table, uintptr_t pc)
 {
-	size_t low = 0, high;
+	size_t found;
 
 	if (last_hit.generation == table->generation && pc >= last_hit.start && pc < last_hit.end)
 		return true;
-	high = table->count;
+	found = pc_range_index(table->ranges, table->count, pc);
+	if (found == table->count)
+		return false;
+	last_hit.generation = table->generation;
+	last_hit.start = table->ranges[found].start;
+	last_hit.end = table->ranges[found].end;
+	return true;
+}
+
+size_t pc_range_index(const struct pc_range *ranges, size_t count, uintptr_t pc)
+{
+	size_t low = 0, high = count;
+
 	while (low < high) {
 		size_t middle = (low + high) / 2;
-		if (pc < table->ranges[middle].start)
+		if (pc < ranges[middle].start)
 			high = middle;
-		else if (pc >= table->ranges[middle].end)
+		else if (pc >= ranges[middle].end)
 			low = middle + 1;
-		else {
-			last_hit.generation = table->generation;
-			last_hit.start = table->ranges[middle].start;
-			last_hit.end = table->ranges[middle].end;
-			return true;
-		}
+		else
+			return middle;
 	}
-	return false;
+	return count;
 }
 
 void node_writer_note_caller(uintptr_t pc)

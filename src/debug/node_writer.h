@@ -10,7 +10,8 @@
  * full) costs one warning and the node: the allocator keeps working.
  *
  * Locking: writer_lock protects the writer's state and the process file.
- * Pool files are written only by their pool's operations (pool lock).
+ * Pool files are written only by their pool's operations (pool lock), the
+ * stacks file only under the depot's lock (debug/stacks.c).
  */
 #ifndef AREA_MALLOC_DEBUG_NODE_WRITER_H
 #define AREA_MALLOC_DEBUG_NODE_WRITER_H
@@ -45,6 +46,26 @@ void node_pool_file_publish(int fd, area_id area);
 void node_pool_file_discard(int fd);
 /* delete_pool: the file goes away with the pool. */
 void node_pool_file_remove(int fd, area_id area);
+
+/*
+ * Creates NODE_DIR/PID/stacks, the stack depot's file (debug/stacks.c), of
+ * bytes with [0, reserve_to) reserved; -1 when there is no node or it
+ * cannot be made (then one warning per process, shared with pool files).
+ * node_stacks_file_remove undoes it.
+ */
+int node_stacks_file_create(uint64_t bytes, uint64_t reserve_to);
+void node_stacks_file_remove(int fd);
+
+/* fallocate of [offset, offset + length) of a node file, EINTR retried;
+ * false when the space is not there. */
+bool node_reserve_range(int fd, uint64_t offset, uint64_t length);
+
+/* Sorted, disjoint address ranges [start, end) (images' code). */
+struct pc_range {
+	uintptr_t start, end;
+};
+/* The index of the range holding pc, or count. */
+size_t pc_range_index(const struct pc_range *ranges, size_t count, uintptr_t pc);
 
 /*
  * Makes sure [0, upto) of a pool file has disk (tmpfs) space, reserving in

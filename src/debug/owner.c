@@ -1,7 +1,9 @@
 /*
  * owner.c - owner tags: who made a call (thread, team), when, and from
- * where (the caller's frames). Every block's header and every log event
- * carries one.
+ * where (its stack: stack_depth frames from the caller's, captured by
+ * stacks.c into the stack depot). Every block's header, every free record
+ * and every log event carries one (blocks and free records the stack's
+ * depot handle, log events the caller's frame).
  *
  * Invariants: cached_thread is 0 or this thread's id; cached_team is 0 or
  * this process's id (owner_reset() clears both in a forked child, whose
@@ -11,7 +13,6 @@
  */
 #include "config.h"
 
-#include <execinfo.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -70,17 +71,5 @@ void capture_owner(area_malloc_owner *owner, uintptr_t caller)
 	owner->team = current_team();
 	owner->sequence = 0;
 	owner->time = owner_clock();
-	owner->frames[0] = caller;
-	owner->frame_count = 1;
-	if (debug_options.stack_depth > 1) {
-		void *trace[AREA_MALLOC_MAX_FRAMES + 4];
-		int depth = backtrace(trace, (int)debug_options.stack_depth + 4);
-		int start = 0;
-		/* frames up to and including the caller's own are ours: skip them */
-		while (start < depth && (uintptr_t)trace[start] != caller)
-			start++;
-		for (int i = start + 1; i < depth && owner->frame_count < debug_options.stack_depth;
-			i++)
-			owner->frames[owner->frame_count++] = (uintptr_t)trace[i];
-	}
+	stacks_capture(owner, caller);
 }

@@ -39,9 +39,10 @@ void debug_layout_init(struct debug_layout *layout, unsigned stack_depth)
 	if (stack_depth > AREA_MALLOC_MAX_FRAMES)
 		stack_depth = AREA_MALLOC_MAX_FRAMES;
 	layout->frame_count = stack_depth;
-	layout->header_size = (uint32_t)(sizeof(struct debug_block_header)
-		+ stack_depth * sizeof(uintptr_t));
+	/* stacks live in the depot: the header is the same at every depth */
+	layout->header_size = (uint32_t)sizeof(struct debug_block_header);
 	layout->front_size = (uint32_t)round_up_16(layout->header_size + 8);
+	layout->stacks = NULL;
 	if (getrandom(&key, sizeof(key), GRND_NONBLOCK) != sizeof(key))
 		key = (uint64_t)(uintptr_t)layout ^ 0x5851f42d4c957f2dull;
 	layout->key = key | 1;
@@ -51,7 +52,7 @@ size_t debug_block_chunk_bytes(const struct debug_layout *layout, size_t size)
 {
 	size_t user_area;
 
-	if (size > SIZE_MAX / 2)
+	if (size > SIZE_MAX / 2 || size > DEBUG_BLOCK_MAX_SIZE)
 		return SIZE_MAX;
 	user_area = round_up_16(size + DEBUG_MIN_TRAILING_CANARY);
 	if (user_area < MIN_USER_AREA)
@@ -225,8 +226,30 @@ static inline uint64_t pack_pair(uint32_t low, uint32_t high)
 }
 
 _Static_assert(offsetof(struct debug_block_header, sequence) == 8 &&
-		       offsetof(struct debug_block_header, team) == 12,
+		       offsetof(struct debug_block_header, stack) == 12 &&
+		       offsetof(struct debug_block_header, time) == 24,
 	"header fields pair up into words as debug_block_init() writes them");
+_Static_assert(offsetof(struct debug_free_record, stack) == 24,
+	"the free record's stack and its reserved word are one word");
+
+/* The header's third word: the requested size (low DEBUG_BLOCK_SIZE_BITS)
+ * and the team above it, as the bit-fields lay them out (little-endian). */
+static inline uint64_t size_team_word(uint64_t size, uint32_t team)
+{
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	return (size & DEBUG_BLOCK_MAX_SIZE) | (uint64_t)(team & 0xffffffu) << DEBUG_BLOCK_SIZE_BITS;
+#else
+#error "the header's size and team bit-fields are laid out for little-endian"
+#endif
+}
+
+static inline uint32_t stack_handle_of(const struct debug_layout *layout,
+	const area_malloc_owner *owner)
+{
+	if (layout->stacks == NULL || layout->stacks->handle_of == NULL)
+		return 0;
+	return layout->stacks->handle_of(layout->stacks->context, owner);
+}
 _Static_assert(offsetof(struct debug_free_record, thread) == 4 &&
 		       offsetof(struct debug_free_record, sequence) == 8 &&
 		       offsetof(struct debug_free_record, team) == 12,
@@ -246,11 +269,9 @@ static void write_live_header(const struct debug_layout *layout, struct debug_bl
 	size_t size, const area_malloc_owner *owner)
 {
 	write_header_first_word(header, 0, BLOCK_LIVE, (uint32_t)owner->thread);
-	store_word(&header->sequence, pack_pair(owner->sequence, (uint32_t)owner->team));
-	header->size = size;
+	store_word(&header->sequence, pack_pair(owner->sequence, stack_handle_of(layout, owner)));
+	store_word((char *)header + 16, size_team_word(size, (uint32_t)owner->team));
 	header->time = owner->time;
-	for (uint32_t i = 0; i < layout->frame_count; i++)
-		header->frames[i] = i < owner->frame_count ? owner->frames[i] : 0;
 	seal_header(layout, header);
 }
 
@@ -353,7 +374,7 @@ void debug_block_quarantine(const struct debug_layout *layout, struct debug_bloc
 	store_word(record, pack_pair(0, (uint32_t)freed_by->thread));
 	store_word(&record->sequence, pack_pair(freed_by->sequence, (uint32_t)freed_by->team));
 	record->time = freed_by->time;
-	record->caller = freed_by->frames[0];
+	store_word(&record->stack, pack_pair(stack_handle_of(layout, freed_by), 0));
 	debug_block_set_next(layout, header, NULL);
 	seal_free_record(layout, record);
 	poison((char *)record + POISON_START, user_area - POISON_START);
@@ -481,6 +502,15 @@ bool debug_block_freed_by(const struct debug_layout *layout,
 	return debug_block_freed_by_at(layout, header, (uintptr_t)header, freed_by, next);
 }
 
+/* An owner's frames from a stack handle (none when it is unknown). */
+static void expand_stack(const struct debug_layout *layout, uint32_t handle,
+	area_malloc_owner *owner)
+{
+	owner->frame_count = 0;
+	if (layout->stacks != NULL && layout->stacks->expand != NULL)
+		layout->stacks->expand(layout->stacks->context, handle, owner);
+}
+
 bool debug_block_freed_by_at(const struct debug_layout *layout,
 	const struct debug_block_header *header, uintptr_t at, area_malloc_owner *freed_by,
 	struct debug_block_header **next)
@@ -496,8 +526,7 @@ bool debug_block_freed_by_at(const struct debug_layout *layout,
 	freed_by->team = record->team;
 	freed_by->sequence = record->sequence;
 	freed_by->time = record->time;
-	freed_by->frame_count = 1;
-	freed_by->frames[0] = record->caller;
+	expand_stack(layout, record->stack, freed_by);
 	if (next != NULL)
 		*next = debug_block_quarantine_next(layout, header);
 	return true;
@@ -511,9 +540,5 @@ void debug_block_owner(const struct debug_layout *layout, const struct debug_blo
 	owner->team = header->team;
 	owner->sequence = header->sequence;
 	owner->time = header->time;
-	owner->frame_count = layout->frame_count;
-	if (owner->frame_count > AREA_MALLOC_MAX_FRAMES)
-		owner->frame_count = AREA_MALLOC_MAX_FRAMES;
-	for (uint32_t i = 0; i < owner->frame_count; i++)
-		owner->frames[i] = header->frames[i];
+	expand_stack(layout, header->stack, owner);
 }

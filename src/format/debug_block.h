@@ -8,18 +8,23 @@
  *   ^ chunk payload        ^ header_size    ^ front_size ^ front_size + size
  *
  * - The header holds the owner tag: requested size, thread, team, per-pool
- *   sequence number, time and stack_depth caller frames, protected by a
- *   keyed checksum so a damaged header is reported, never trusted. It is
- *   32 bytes plus 8 per frame: the state shares a word with the thread id
- *   (Linux thread ids fit 22 bits), and what the layout already says (frame
- *   count, front size) is not repeated in every block, so that with one
- *   frame the user bytes start 48 bytes into the chunk payload, not 64.
+ *   sequence number, time and the handle of the allocation's stack in the
+ *   process's stack depot (stack_depot.h; up to stack_depth frames, each
+ *   distinct stack stored once), protected by a keyed checksum so a damaged
+ *   header is reported, never trusted. It is 32 bytes whatever stack_depth
+ *   is: the state shares a word with the thread id (Linux thread ids fit 22
+ *   bits), the size one with the team (requests stop at 1 TiB, process ids
+ *   fit 22 bits), and what the layout already says (front size) is not
+ *   repeated in every block, so the user bytes start 48 bytes into the chunk
+ *   payload. (Node format 2 kept the frames in the header: 32 bytes plus 8
+ *   a frame, 40 with one frame, 160 with 16.)
  * - The leading canary runs from the header to the user bytes (8 to 16
  *   bytes); the trailing canary starts at the first byte past the REQUESTED
  *   size (so a 1-byte overflow is caught) and runs to the end of the user
  *   area, at least 8 bytes.
  * - A quarantined block keeps its header; the first 32 bytes of its user
- *   area hold a checksummed free record (who freed it), the rest is
+ *   area hold a checksummed free record (who freed it, its stack as a depot
+ *   handle), the rest is
  *   poisoned with 0xdeadbeef words (Haiku's PARANOID_KERNEL_FREE), and the
  *   quarantine link takes the first 8 bytes of the leading canary. Keeping
  *   the link out of the user area lets the smallest blocks (requests up to
@@ -55,15 +60,18 @@ enum debug_block_state {
 };
 
 #define DEBUG_BLOCK_THREAD_BITS 24
+#define DEBUG_BLOCK_SIZE_BITS 40
+/* The largest request a debug block records (1 TiB - 1). */
+#define DEBUG_BLOCK_MAX_SIZE (((uint64_t)1 << DEBUG_BLOCK_SIZE_BITS) - 1)
 
 struct debug_block_header {
 	uint32_t checksum;
 	uint32_t state_thread;	/* state (low 8 bits) | thread id << 8 */
 	uint32_t sequence;
-	int32_t team;
-	uint64_t size;		/* requested */
+	uint32_t stack;		/* stack depot handle of the allocation's stack */
+	uint64_t size : DEBUG_BLOCK_SIZE_BITS;	/* requested */
+	uint64_t team : 64 - DEBUG_BLOCK_SIZE_BITS;
 	int64_t time;		/* system_time() */
-	uintptr_t frames[];	/* the layout's frame_count; frames[0] is the caller */
 };
 
 static inline enum debug_block_state debug_block_state(const struct debug_block_header *header)
@@ -82,18 +90,33 @@ struct debug_free_record {
 	uint32_t sequence;
 	int32_t team;
 	int64_t time;
-	uintptr_t caller;
+	uint32_t stack;		/* stack depot handle of the free's stack */
+	uint32_t reserved;	/* 0 */
 };
 
-/* The geometry every block of a module load shares (from stack_depth). */
+/*
+ * Where the stacks of blocks are (format/stack_depot.h): the writer asks
+ * handle_of for the handle of an owner's stack (the debug module keeps the
+ * handle of each thread's last capture at hand); both sides ask expand for
+ * the frames of a handle. Either may be NULL: no handle (0), no frames.
+ */
+struct debug_stacks {
+	uint32_t (*handle_of)(void *context, const area_malloc_owner *owner);
+	bool (*expand)(void *context, uint32_t handle, area_malloc_owner *owner);
+	void *context;
+};
+
+/* The geometry every block of a module load shares. */
 struct debug_layout {
-	uint32_t frame_count;
+	uint32_t frame_count;	/* stack_depth: frames per recorded stack */
 	uint32_t header_size;
 	uint32_t front_size;
 	uint64_t key;		/* per-load secret mixed into checksums */
+	const struct debug_stacks *stacks; /* NULL: stacks unknown */
 };
 
-/* Sets the layout for stack_depth frames and a fresh random key. */
+/* Sets the layout for stacks of stack_depth frames and a fresh random key
+ * (stacks NULL). */
 void debug_layout_init(struct debug_layout *layout, unsigned stack_depth);
 
 /* Bytes to ask the heap for, for a user request of size (SIZE_MAX: too big). */
@@ -202,7 +225,7 @@ struct debug_block_header *debug_block_quarantine_next(const struct debug_layout
 void debug_poison_fill(void *start, size_t bytes);
 size_t debug_poison_prefix(const void *start, size_t bytes);
 
-/* The owner tag stored in a header. */
+/* The owner tag stored in a header, its stack expanded from the depot. */
 void debug_block_owner(const struct debug_layout *layout, const struct debug_block_header *header,
 	area_malloc_owner *owner);
 

@@ -16,6 +16,8 @@ libamformat_la_SOURCES = \
 	src/format/options.h \
 	src/format/pool_log.c \
 	src/format/pool_log.h \
+	src/format/stack_depot.c \
+	src/format/stack_depot.h \
 	src/format/symbolize.c \
 	src/format/symbolize.h \
 	src/format/utf8.h

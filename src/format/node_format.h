@@ -12,6 +12,9 @@
  *                              (F_OFD_SETLK) on its first byte while it lives
  *   NODE_DIR/PID/pool-AREA     one pool: the pool's area itself, mapped MAP_SHARED by
  *                              the process at node_pool_descriptor.base_address
+ *   NODE_DIR/PID/stacks        the process's stack depot (format/stack_depot.h), mapped
+ *                              MAP_SHARED in a mapping of its own; blocks, free records
+ *                              and log events name their stacks by handles into it
  *
  * A pool file is laid out as the area:
  *
@@ -23,7 +26,15 @@
  *   heap_offset       the heap: struct heap, then the blocks (heap_walk_image)
  *
  * Blocks are debug blocks (src/format/debug_block.h) with the layout and key
- * recorded in the process file. All integers are the writer's native byte
+ * recorded in the process file. The stacks file is appended to (never
+ * rewritten) under the depot's lock: a reader reads its header, then the
+ * records below its used marks, and resolves the handles it found in a pool
+ * copy made before (a handle is published before any block holds it).
+ *
+ * Versions: 3 keeps stacks in the depot (32-byte block headers with a stack
+ * handle, free records with one); 2 kept stack_depth frames in every block
+ * header and one frame in each free record. Readers refuse other versions
+ * with one error that names the version. All integers are the writer's native byte
  * order (readers check the magic, which is byte-order sensitive).
  *
  * Consistency: the writer bumps descriptor.seq to an odd value before it
@@ -44,11 +55,12 @@
 
 #include "format/symbolize.h"
 
-#define NODE_FORMAT_VERSION 2
+#define NODE_FORMAT_VERSION 3
 #define NODE_PROCESS_MAGIC "AMPROC01" /* 8 bytes, no NUL */
 #define NODE_POOL_MAGIC "AMPOOL01"
 #define NODE_PROCESS_FILE "process"
 #define NODE_POOL_FILE_PREFIX "pool-"	/* followed by the area id in decimal */
+#define NODE_STACKS_FILE "stacks"
 #define NODE_DIR_PREFIX "/dev/shm/area_malloc-" /* followed by the uid in decimal */
 
 #define NODE_COMMAND_LINE_MAX 1024
@@ -69,7 +81,7 @@ struct node_process_file {
 	/* the debug block layout (debug_block.h), needed to read blocks */
 	uint32_t block_header_size;
 	uint32_t block_front_size;
-	uint32_t block_frame_count;
+	uint32_t block_frame_count;	/* stack_depth: frames per recorded stack */
 	uint32_t reserved0;
 	uint64_t block_key;
 	/* loaded images, to symbolize callers post mortem */

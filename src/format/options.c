@@ -48,7 +48,9 @@ struct option_spec {
 
 static const struct option_spec option_specs[] = {
 	{ "stack_depth", OPTION_UNSIGNED, FIELD(stack_depth), 1, 32,
-		"frames recorded per block, 1 to 32" },
+		"frames recorded per allocation and free, 1 to 32" },
+	{ "stack_depot_bytes", OPTION_SIZE, FIELD(stack_depot_bytes), 4096, (uint64_t)1 << 32,
+		"room for distinct stacks in the stack depot, 4k to 4g (k, m, g suffixes)" },
 	{ "log_size", OPTION_SIZE, FIELD(log_size), 0, 1u << 20,
 		"events kept in each pool's log, 0 to 1048576" },
 	{ "quarantine_bytes", OPTION_SIZE, FIELD(quarantine_bytes), 0, (uint64_t)1 << 40,
@@ -93,7 +95,8 @@ static const struct option_spec option_specs[] = {
 void debug_options_set_defaults(struct debug_options *options)
 {
 	memset(options, 0, sizeof(*options));
-	options->stack_depth = 1;
+	options->stack_depth = 16;
+	options->stack_depot_bytes = (size_t)32 << 20;
 	options->log_size = 256;
 	options->quarantine_bytes = 1u << 20;
 	options->max_reports = 100;

@@ -22,7 +22,8 @@ enum report_format {
 };
 
 struct debug_options {
-	unsigned stack_depth;		/* frames recorded per block and event */
+	unsigned stack_depth;		/* frames recorded per stack (allocations, frees) */
+	size_t stack_depot_bytes;	/* room for distinct stacks in the stack depot */
 	size_t log_size;		/* events in each pool's log */
 	size_t quarantine_bytes;	/* freed bytes each pool holds back from reuse */
 	unsigned max_reports;		/* error reports printed in full (0: no limit) */

@@ -60,7 +60,7 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 	struct output *out = &session->out;
 	const struct node_pool *pool = walk->pool;
 	const struct node_block *block = problem->block;
-	uintptr_t freed_frames[1] = { problem->freed_known ? problem->freed_by.frames[0] : 0 };
+	const uintptr_t *freed_frames = (const uintptr_t *)problem->freed_by.frames;
 	uint64_t site = problem->freed_known ? freed_frames[0]
 		: block != NULL && block->header_ok ? block->frames[0] : 0;
 
@@ -88,6 +88,7 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 			emit(out, ",\"freed_by\":{\"thread\":%d,\"seq\":%u,\"caller\":",
 				(int)problem->freed_by.thread, problem->freed_by.sequence);
 			put_json_string(out, symbol(session, freed_frames[0]));
+			json_frames(session, freed_frames, problem->freed_by.frame_count);
 			put_str(out, "}");
 		}
 		put_str(out, "}");
@@ -111,7 +112,7 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 	if (problem->freed_known)
 		text_owner(session, "freed", (uint32_t)problem->freed_by.thread,
 			problem->freed_by.team, problem->freed_by.sequence, problem->freed_by.time,
-			freed_frames, 1);
+			freed_frames, problem->freed_by.frame_count);
 	if (block != NULL && block->header_ok)
 		text_owner(session, "previously allocated", block->thread, block->team,
 			block->sequence, block->time, block->frames, block->frame_count);

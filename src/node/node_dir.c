@@ -219,14 +219,15 @@ static bool layout_from_process(const struct node_process_file *process,
 			process->block_frame_count);
 		return false;
 	}
-	/* the geometry is a function of the frame count: derive it, then compare */
+	/* the geometry is the format's (stacks are in the depot): derive it,
+	 * then compare */
 	debug_layout_init(&expected, process->block_frame_count);
 	if (process->block_header_size != expected.header_size
 		|| process->block_front_size != expected.front_size) {
 		snprintf(why, why_size,
-			"block layout (header %u, front %u bytes) does not fit %u frames",
-			process->block_header_size, process->block_front_size,
-			process->block_frame_count);
+			"block layout (header %u, front %u bytes) is not this format's (%u, %u)",
+			process->block_header_size, process->block_front_size, expected.header_size,
+			expected.front_size);
 		return false;
 	}
 	*layout = expected;
@@ -342,6 +343,11 @@ static enum node_status read_process_file(struct node *node, struct node_error *
 	if (memcmp(process->magic, NODE_PROCESS_MAGIC, sizeof(process->magic)) != 0) {
 		set_error(error, NODE_STATUS_DAMAGED, "process file: bad magic (not a node, or "
 			"written with another byte order)");
+	} else if (process->version == 2) {
+		set_error(error, NODE_STATUS_DAMAGED, "node %d was written in node format version 2 "
+			"(stack frames in every block header); this pooldump reads version %d only "
+			"(stacks in a stack depot): read it with the pooldump of the area_malloc that "
+			"wrote it", (int)node->pid, NODE_FORMAT_VERSION);
 	} else if (process->version != NODE_FORMAT_VERSION) {
 		set_error(error, NODE_STATUS_DAMAGED, "process file: format version %u, this reader "
 			"knows %d", process->version, NODE_FORMAT_VERSION);
@@ -432,6 +438,7 @@ enum node_status node_open(const struct node_dir *dir, pid_t pid, struct node **
 		node_close(node);
 		return error->status;
 	}
+	node_stacks_refresh(node);
 	*out = node;
 	return NODE_STATUS_OK;
 }
@@ -453,6 +460,7 @@ void node_close(struct node *node)
 	symbolizer_close(node->symbolizer);
 	free(node->images);
 	free(node->pool_areas);
+	node_stacks_free(node);
 	free(node);
 }
 

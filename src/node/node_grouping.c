@@ -6,7 +6,8 @@
  * a pool of a million blocks is summarised in well under a second and each
  * distinct site is symbolized once, when it is printed.
  *
- * Invariants: a group's frames are keys[key_start, key_start + key_count);
+ * Invariants: a group's frames are keys[key_start, key_start + key_count),
+ * at least one (a zero frame for blocks whose stack is unknown);
  * slots hold group index + 1 (0: empty) and are at most half full. Sorting
  * moves the groups, so it drops the slots: no lookup after group_table_sort.
  * Out of memory, a block is not counted and failed is set (the commands
@@ -51,9 +52,18 @@ static bool group_table_grow_slots(struct group_table *table)
 
 static struct group *group_add(struct group_table *table, const uintptr_t *frames, uint32_t count)
 {
-	uint64_t hash = hash_frames(frames, count);
+	static const uintptr_t unknown[1] = { 0 };
+	uint64_t hash;
 	struct group *group;
 	size_t slot;
+
+	/* blocks whose stack is unknown (a damaged or missing depot) form one
+	 * group keyed by a zero frame: every group has a first frame */
+	if (count == 0) {
+		frames = unknown;
+		count = 1;
+	}
+	hash = hash_frames(frames, count);
 
 	if (table->count * 2 >= table->slot_capacity && !group_table_grow_slots(table))
 		goto fail;

@@ -378,6 +378,8 @@ enum node_status node_pool_load(struct node *node, int area,
 		node_warn(node, "pool %d: %zu block(s) with a damaged header (see check)", area,
 			pool->damaged_blocks);
 	parse_log(pool);
+	/* the handles in this copy were published before it was made */
+	node_stacks_refresh(node);
 	*out = pool;
 	return NODE_STATUS_OK;
 fail:

@@ -74,8 +74,9 @@ static void visit_chunk(const void *payload, uintptr_t payload_address, size_t u
 		block.team = header->team;
 		block.sequence = header->sequence;
 		block.time = header->time;
-		block.frame_count = layout->frame_count;
-		block.frames = header->frames;
+		node_block_stack(walk->pool->node, &block, header->stack);
+	} else {
+		node_block_stack(walk->pool->node, &block, 0);
 	}
 	walk->fn(walk->pool, &block, walk->context);
 }

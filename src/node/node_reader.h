@@ -32,6 +32,7 @@
 #include "format/debug_block.h"
 #include "format/pool_log.h"
 #include "format/node_format.h"
+#include "format/stack_depot.h"
 
 /* The exit status classes of pooldump and of every reader call. */
 enum node_status {
@@ -90,6 +91,14 @@ struct node {
 	size_t pool_count;
 	char **warnings; /* what the reader wants the user to know */
 	size_t warning_count;
+	/* the stack depot, copied (node_stacks.c): block and free record
+	 * handles resolve through stack_view (layout.stacks expands them) */
+	struct stack_depot stack_header;
+	struct stack_depot_view stack_view;
+	unsigned char *stack_main, *stack_reserve;
+	bool stacks_known;		/* a sound depot was read */
+	char stacks_problem[200];	/* why not ("" when it was) */
+	struct debug_stacks stack_hooks;
 	/* symbolization, opened on first use and cached per address */
 	struct symbolizer *symbolizer;
 	bool symbolizer_failed;
@@ -180,8 +189,10 @@ struct node_block {
 	int32_t team;
 	uint32_t sequence;
 	int64_t time;
-	uint32_t frame_count;
-	const uintptr_t *frames; /* in the copy */
+	uint32_t stack;		/* its depot handle */
+	bool stack_truncated;	/* cut to its first frame (or lost): the depot was full */
+	uint32_t frame_count;	/* 0: the stack is unknown (frames[0] is then 0) */
+	const uintptr_t *frames; /* in the node's depot copy */
 	const struct debug_block_header *header; /* in the copy */
 };
 

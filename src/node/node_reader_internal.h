@@ -16,6 +16,8 @@
  *                        robust-lock fallback, loading a pool from its copy
  *     node_pool_walk.c   a copy's heap as debug blocks: counted at load,
  *                        walked and checked for the commands
+ *     node_stacks.c      the node's stack depot, copied; block and free
+ *                        record stack handles resolved against it
  *
  * Invariants (node_reader.h states the rules): no byte of a node file is
  * used before the check that bounds it; every read of file data goes
@@ -80,6 +82,17 @@ NODE_HIDDEN bool descriptor_sound(const struct node_pool_descriptor *d, uint64_t
 NODE_HIDDEN enum node_status locate_descriptor(struct node *node, int area, int fd,
 	uint64_t file_bytes, uint64_t *offset, struct node_error *error);
 NODE_HIDDEN bool read_seq(int fd, uint64_t control_offset, uint64_t *seq);
+
+/* ---- node_stacks.c ---- */
+
+/* Reads the depot (first call), or what was appended since (a live node);
+ * a problem is one warning and no stacks. Points node->layout.stacks at
+ * the copy. */
+NODE_HIDDEN void node_stacks_refresh(struct node *node);
+NODE_HIDDEN void node_stacks_free(struct node *node);
+/* A block's stack from its handle: frames, count, truncated. */
+NODE_HIDDEN void node_block_stack(const struct node *node, struct node_block *block,
+	uint32_t handle);
 
 /* ---- node_pool_walk.c ---- */
 

@@ -7,7 +7,10 @@
  * builds are both "generic/area_malloc/v1" (one process can load only one
  * of them through get_module), because the debug module reads its options
  * once per process, and because ASan needs its own binary (bench_asan, the
- * same sources built with -fsanitize=address). Each child (the same binary,
+ * same sources built with -fsanitize=address). The workloads are built
+ * with frame pointers (a driver built so), and again without them
+ * (bench_nofp: a driver as Debian builds it at -O2) for the column that
+ * measures the debug module's stacks taken from the unwind tables. Each child (the same binary,
  * "--child KIND WORKLOAD") measures its allocator and glibc malloc in
  * alternated passes in the same process and prints "key value" lines.
  *
@@ -123,6 +126,7 @@ struct column {
 	bool asan;              /* run the -fsanitize=address binary */
 	bool available;
 	const char *left_out_because;
+	bool nofp;              /* run the binary built without frame pointers */
 };
 
 enum column_index {
@@ -131,6 +135,8 @@ enum column_index {
 	COL_DEBUG_NODE0,
 	COL_DEBUG_LQ0,
 	COL_DEBUG_LQ0_NODE0,
+	COL_DEBUG_NOFP,
+	COL_DEBUG_D1,
 	COL_GLIBC,
 	COL_JEMALLOC,
 	COL_MIMALLOC,
@@ -150,6 +156,11 @@ static struct column columns[COLUMN_COUNT] = {
 	[COL_DEBUG_LQ0_NODE0] = {"debug lq0 n0",
 		"debug module, log_size=0:quarantine_bytes=0:node=0", "module", "debug",
 		"log_size=0:quarantine_bytes=0:node=0", false, false, NULL},
+	[COL_DEBUG_NOFP] = {"debug nofp", "debug module, default options (stack_depth=16), "
+		"workloads built without frame pointers (bench_nofp): stacks from the unwind "
+		"tables", "module", "debug", "", false, false, NULL, true},
+	[COL_DEBUG_D1] = {"debug d1", "debug module, stack_depth=1 (the default before issue 14)",
+		"module", "debug", "stack_depth=1", false, false, NULL},
 	[COL_GLIBC] = {"glibc", "glibc malloc", "glibc", NULL, NULL, false, false, NULL},
 	[COL_JEMALLOC] = {"jemalloc", "jemalloc (libjemalloc.so.2, dlopen RTLD_LOCAL)", "jemalloc",
 		NULL, NULL, false, false, NULL},
@@ -235,6 +246,7 @@ static double max_of(int column, const char *workload, const char *key)
 static struct {
 	char self[PATH_MAX];
 	char asan_binary[PATH_MAX];
+	char nofp_binary[PATH_MAX];
 	char builddir[PATH_MAX];
 	char node_dir[PATH_MAX];
 	int rounds;
@@ -288,7 +300,8 @@ static int run_measurement(int column_index, const char *workload)
 		exit(EXIT_FAILURE);
 	}
 	if (pid == 0) {
-		const char *binary = column->asan ? config.asan_binary : config.self;
+		const char *binary = column->asan ? config.asan_binary
+			: column->nofp ? config.nofp_binary : config.self;
 
 		close(pipe_fds[0]);
 		dup2(pipe_fds[1], STDOUT_FILENO);
@@ -335,9 +348,11 @@ static void probe_columns(const bool *selected)
 			columns[c].left_out_because = "not selected";
 			continue;
 		}
-		if (columns[c].asan && access(config.asan_binary, X_OK) != 0) {
+		if ((columns[c].asan && access(config.asan_binary, X_OK) != 0)
+			|| (columns[c].nofp && access(config.nofp_binary, X_OK) != 0)) {
 			fprintf(stderr, "bench: %s: %s not built; column left out\n",
-				columns[c].label, config.asan_binary);
+				columns[c].label,
+				columns[c].asan ? config.asan_binary : config.nofp_binary);
 			columns[c].left_out_because = "not built";
 			continue;
 		}
@@ -702,6 +717,14 @@ static void print_figures(void)
 			"judged met up to 64 KiB)",
 			columns[c].label, value, created);
 	}
+	printf("\n### Stacks (issue 14)\n\n");
+	for (int w = 0; w < 2; w++) {
+		const char *name = w == 0 ? "churn" : "stacks";
+		printf("- %s: debug (stack_depth=16, frame pointers) %.1f ns, debug nofp (unwind "
+			"tables) %.1f ns, debug d1 (stack_depth=1) %.1f ns\n", name,
+			median_of(COL_DEBUG, name, "ns"), median_of(COL_DEBUG_NOFP, name, "ns"),
+			median_of(COL_DEBUG_D1, name, "ns"));
+	}
 	printf("\n%d figure(s) met, %d not met or not measured.\n", figures_met, figures_missed);
 	load_average(load, sizeof(load));
 	printf("/proc/loadavg at the end: %s.\n", load);
@@ -756,7 +779,8 @@ static int remove_entry(const char *path, const struct stat *status, int type, s
 
 static void usage(FILE *stream)
 {
-	fprintf(stream, "usage: bench [--builddir DIR] [--asan-binary PATH] [--rounds N] "
+	fprintf(stream, "usage: bench [--builddir DIR] [--asan-binary PATH] [--nofp-binary PATH] "
+			"[--rounds N] "
 			"[--passes N]\n"
 			"             [--workloads LIST] [--columns LIST]\n"
 			"  LIST: comma-separated names; workloads: ");
@@ -853,6 +877,8 @@ int main(int argc, char **argv)
 	slash = strrchr(config.asan_binary, '/');
 	snprintf(slash + 1, sizeof(config.asan_binary) - (size_t)(slash + 1 - config.asan_binary),
 		"bench_asan");
+	snprintf(config.nofp_binary, sizeof(config.nofp_binary), "%s", config.asan_binary);
+	snprintf(strrchr(config.nofp_binary, '/') + 1, 16, "bench_nofp");
 	if (getenv("AREA_MALLOC_TEST_BUILDDIR") != NULL)
 		snprintf(config.builddir, sizeof(config.builddir), "%s",
 			getenv("AREA_MALLOC_TEST_BUILDDIR"));
@@ -874,6 +900,8 @@ int main(int argc, char **argv)
 			snprintf(config.builddir, sizeof(config.builddir), "%s", value);
 		} else if (strcmp(argv[i], "--asan-binary") == 0) {
 			snprintf(config.asan_binary, sizeof(config.asan_binary), "%s", value);
+		} else if (strcmp(argv[i], "--nofp-binary") == 0) {
+			snprintf(config.nofp_binary, sizeof(config.nofp_binary), "%s", value);
 		} else if (strcmp(argv[i], "--rounds") == 0) {
 			if (!parse_count(value, MAX_ROUNDS, &config.rounds))
 				return EXIT_FAILURE;

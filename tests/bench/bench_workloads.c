@@ -12,6 +12,11 @@
  *   shared2    two threads churning 512 slots each in ONE pool
  *   private2   two threads churning 512 slots each, a pool per thread
  *   prodcons   one thread allocates, the other frees (a 256-entry ring)
+ *   stacks     churn whose allocations come through 16 call chains (depths
+ *              1 to 16 of a recursive helper) in turn: 16 distinct stacks,
+ *              more than the debug module's memo of a thread's last stacks
+ *              keeps, so each allocation's stack is looked up (by frame
+ *              pointers, or by the unwind tables in bench_nofp)
  *
  * Waiting threads spin briefly, then yield (relax()).
  * Two-thread workloads report wall time over the blocks of both threads
@@ -172,6 +177,42 @@ static void single_finish(const struct bench_allocator *allocator, void *prepare
 	churn_plan_free(&state->plan);
 	bench_pool_close(allocator, state->pool);
 	free(state);
+}
+
+/* ---- stacks: churn from 16 call chains ---- */
+
+#define STACK_CHAINS 16
+
+/* depth frames of itself, then the allocation (never a tail call: each
+ * depth is a frame of its own) */
+static __attribute__((noinline)) void *allocate_at_depth(const struct bench_allocator *allocator,
+	const void *pool, size_t size, uint32_t stamp, unsigned depth)
+{
+	void *block = depth == 0 ? allocate_and_touch(allocator, pool, size, stamp)
+		: allocate_at_depth(allocator, pool, size, stamp, depth - 1);
+
+	__asm__ volatile("" : : "r"(block) : "memory");
+	return block;
+}
+
+static double stacks_pass(const struct bench_allocator *allocator, void *prepared)
+{
+	struct single_state *state = prepared;
+	struct churn_plan *plan = &state->plan;
+	uint64_t start, end;
+
+	churn_fill(allocator, state->pool, plan);
+	start = bench_now_ns();
+	for (size_t i = 0; i < plan->steps; i++) {
+		size_t slot = plan->slot[i];
+
+		allocator->release(state->pool, plan->blocks[slot]);
+		plan->blocks[slot] = allocate_at_depth(allocator, state->pool, plan->size[i],
+			(uint32_t)i, (unsigned)(i % STACK_CHAINS));
+	}
+	end = bench_now_ns();
+	churn_empty(allocator, state->pool, plan);
+	return (double)(end - start) / (double)plan->steps;
 }
 
 /* ---- fixed sizes, LIFO and FIFO ---- */
@@ -492,6 +533,8 @@ const struct bench_timed_workload bench_timed_workloads[] = {
 		pair_pass, pair_finish},
 	{"prodcons", "1 thread allocates (16..2047 log-uniform), the other frees", prodcons_prepare,
 		prodcons_pass, prodcons_finish},
+	{"stacks", "churn whose allocations come through 16 call chains (16 distinct stacks)",
+		churn_prepare, stacks_pass, single_finish},
 };
 
 const size_t bench_timed_workload_count =

@@ -15,11 +15,19 @@ BENCH_SOURCES = tests/bench/bench.h tests/bench/bench_main.c tests/bench/bench_u
 
 # -no-install: the programs run as built (bench finds bench_asan beside
 # itself through /proc/self/exe).
-noinst_PROGRAMS += tests/bench/bench
+# The workloads call the modules as a driver does: bench is built with
+# frame pointers, bench_nofp (the "debug nofp" column) without, as Debian
+# builds drivers at -O2 (issue 14: the debug module walks frame pointers,
+# or falls back on the unwind tables).
+noinst_PROGRAMS += tests/bench/bench tests/bench/bench_nofp
 tests_bench_bench_SOURCES = $(BENCH_SOURCES)
-tests_bench_bench_CFLAGS = $(AM_CFLAGS)
+tests_bench_bench_CFLAGS = $(AM_CFLAGS) -fno-omit-frame-pointer
 tests_bench_bench_LDFLAGS = $(AM_LDFLAGS) -no-install
 tests_bench_bench_LDADD = libarea_malloc.la
+tests_bench_bench_nofp_SOURCES = $(BENCH_SOURCES)
+tests_bench_bench_nofp_CFLAGS = $(AM_CFLAGS) -fomit-frame-pointer
+tests_bench_bench_nofp_LDFLAGS = $(AM_LDFLAGS) -no-install
+tests_bench_bench_nofp_LDADD = libarea_malloc.la
 
 # A ThreadSanitizer build cannot add AddressSanitizer to a program.
 if !ENABLE_TSAN
@@ -41,7 +49,8 @@ EXTRA_DIST += docs/PERFORMANCE.md
 # The modules are staged by `all`; the benchmark loads them from there.
 bench: all
 	tests/bench/bench$(EXEEXT) --builddir '$(abs_builddir)' \
-		--asan-binary tests/bench/bench_asan$(EXEEXT) $(BENCH_FLAGS)
+		--asan-binary tests/bench/bench_asan$(EXEEXT) \
+		--nofp-binary tests/bench/bench_nofp$(EXEEXT) $(BENCH_FLAGS)
 
 bench-churn: all
 	KERNEL_MODULE_PATH='$(abs_builddir)/modules/release' tests/bench/churn_check$(EXEEXT)

@@ -40,6 +40,19 @@ check_PROGRAMS += tests/debug_api/test_debug_api
 TESTS += tests/debug_api/test_debug_api
 tests_debug_api_test_debug_api_SOURCES = tests/debug_api/test_debug_api.c \
 	tests/debug_api/leak_sites.c tests/debug_api/leak_sites.h \
-	tests/node/json_check.c tests/node/json_check.h
+	tests/node/json_check.c tests/node/json_check.h \
+	tests/debug_api/stack_tests.c tests/debug_api/stack_tests.h
 tests_debug_api_test_debug_api_CFLAGS = $(CHECK_TEST_CFLAGS) -g
-tests_debug_api_test_debug_api_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)
+tests_debug_api_test_debug_api_LDADD = libstackdriver_fp.la libstackdriver_nofp.la \
+	libarea_malloc.la $(CHECK_TEST_LIBS) $(PTHREAD_FLAGS)
+
+# One driver's allocation wrappers built twice, as drivers are: with frame
+# pointers and without (Debian's -O2), for the "stacks" case (issue 14). The
+# flags come after AM_CFLAGS (a sanitizer build's frame-pointer flag).
+check_LTLIBRARIES += libstackdriver_fp.la libstackdriver_nofp.la
+libstackdriver_fp_la_SOURCES = tests/debug_api/stack_driver.c tests/debug_api/stack_driver.h
+libstackdriver_fp_la_CPPFLAGS = $(AM_CPPFLAGS) -DSTACK_DRIVER_VARIANT=fp
+libstackdriver_fp_la_CFLAGS = $(AM_CFLAGS) -g -O2 -fno-omit-frame-pointer
+libstackdriver_nofp_la_SOURCES = tests/debug_api/stack_driver.c tests/debug_api/stack_driver.h
+libstackdriver_nofp_la_CPPFLAGS = $(AM_CPPFLAGS) -DSTACK_DRIVER_VARIANT=nofp
+libstackdriver_nofp_la_CFLAGS = $(AM_CFLAGS) -g -O2 -fomit-frame-pointer

@@ -42,6 +42,7 @@
 #include "support/debug_command.h"
 
 #include "leak_sites.h"
+#include "stack_tests.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define KIB ((size_t)1024)
@@ -1918,6 +1919,8 @@ static Suite *debug_api_suite(void)
 	tcase_add_test(process, test_exit_ordering_and_status);
 	tcase_add_test(process, test_unload_reports_leaks_and_exit_status);
 	suite_add_tcase(suite, process);
+
+	add_stack_tests(suite);
 	return suite;
 }
 

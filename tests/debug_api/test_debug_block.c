@@ -1,8 +1,12 @@
 /*
  * test_debug_block.c - the debug block layout and its validator
- * (src/format/debug_block.c): the geometry each stack_depth gives, and what
- * debug_block_check() finds in a block built in a plain buffer. Every
- * operation is followed by the check; every damage is a single byte.
+ * (src/format/debug_block.c): the geometry (one for every stack_depth: the
+ * stacks are in the stack depot), and what debug_block_check() finds in a
+ * block built in a plain buffer. Every operation is followed by the check;
+ * every damage is a single byte. And the stack depot itself
+ * (src/format/stack_depot.c): one record per distinct stack, the reserve
+ * and the lost handle when full, and reads of hostile copies that fail,
+ * never stray.
  *
  * Locking: none; one thread.
  */
@@ -14,12 +18,24 @@
 #include <string.h>
 
 #include "format/debug_block.h"
+#include "format/stack_depot.h"
 #include "support/check_main.h"
+#include "support/test_stacks.h"
 
 #define BUFFER_BYTES 4096
 
 /* Chunks as the heap hands them out: 16-aligned, usable bytes known. */
 static alignas(16) unsigned char arena[2][BUFFER_BYTES];
+static struct test_stacks stacks;
+
+/* A layout whose blocks keep their stacks in a fresh depot. */
+static void layout_with_stacks(struct debug_layout *layout, unsigned stack_depth)
+{
+	debug_layout_init(layout, stack_depth);
+	test_stacks_free(&stacks);
+	test_stacks_init(&stacks, 1 << 20, layout);
+	ck_assert_ptr_nonnull(stacks.depot);
+}
 
 static area_malloc_owner owner_of(uint32_t thread, uint32_t sequence)
 {
@@ -57,25 +73,29 @@ static void assert_problem(const struct debug_layout *layout,
 	ck_assert_int_eq(finding.problem, problem);
 }
 
+/* A 32-byte header and a 48-byte front at every depth (node format 2 had
+ * 32 bytes plus 8 a frame: 40 at one frame, 160 at 16). */
 START_TEST(test_geometry)
 {
+	static const unsigned depths[] = { 1, 2, 16, 32 };
 	struct debug_layout layout;
 
-	debug_layout_init(&layout, 1);
-	ck_assert_uint_eq(layout.header_size, 40);
-	ck_assert_uint_eq(layout.front_size, 48);
-	ck_assert_uint_eq(debug_block_chunk_bytes(&layout, 0), 48 + 32);
-	ck_assert_uint_eq(debug_block_chunk_bytes(&layout, 24), 48 + 32);
-	ck_assert_uint_eq(debug_block_chunk_bytes(&layout, 25), 48 + 48);
-	ck_assert_uint_eq(debug_block_chunk_bytes(&layout, 64), 48 + 80);
-	ck_assert_uint_eq(debug_block_chunk_bytes(&layout, SIZE_MAX), SIZE_MAX);
-	debug_layout_init(&layout, 2);
-	ck_assert_uint_eq(layout.header_size, 48);
-	ck_assert_uint_eq(layout.front_size, 64);
-	debug_layout_init(&layout, 32);
-	ck_assert_uint_eq(layout.header_size, 32 + 32 * 8);
-	ck_assert_uint_eq(layout.front_size % 16, 0);
-	ck_assert_uint_ge(layout.front_size - layout.header_size, 8);
+	ck_assert_uint_eq(sizeof(struct debug_block_header), 32);
+	ck_assert_uint_eq(sizeof(struct debug_free_record), 32);
+	for (size_t i = 0; i < sizeof(depths) / sizeof(depths[0]); i++) {
+		debug_layout_init(&layout, depths[i]);
+		ck_assert_uint_eq(layout.frame_count, depths[i]);
+		ck_assert_uint_eq(layout.header_size, 32);
+		ck_assert_uint_eq(layout.front_size, 48);
+		ck_assert_uint_eq(debug_block_chunk_bytes(&layout, 0), 48 + 32);
+		ck_assert_uint_eq(debug_block_chunk_bytes(&layout, 24), 48 + 32);
+		ck_assert_uint_eq(debug_block_chunk_bytes(&layout, 25), 48 + 48);
+		ck_assert_uint_eq(debug_block_chunk_bytes(&layout, 64), 48 + 80);
+		ck_assert_uint_eq(debug_block_chunk_bytes(&layout, SIZE_MAX), SIZE_MAX);
+	}
+	/* the size shares its word with the team: requests stop at 1 TiB */
+	ck_assert_uint_ne(debug_block_chunk_bytes(&layout, DEBUG_BLOCK_MAX_SIZE), SIZE_MAX);
+	ck_assert_uint_eq(debug_block_chunk_bytes(&layout, DEBUG_BLOCK_MAX_SIZE + 1), SIZE_MAX);
 }
 END_TEST
 
@@ -87,7 +107,7 @@ START_TEST(test_live_block_owner_and_fills)
 	unsigned char *user;
 	size_t usable;
 
-	debug_layout_init(&layout, 1);
+	layout_with_stacks(&layout, 1);
 	header = new_block(&layout, 0, 20, &usable);
 	assert_problem(&layout, header, usable, BLOCK_OK);
 	ck_assert(debug_block_header_ok(&layout, header, usable));
@@ -166,7 +186,7 @@ START_TEST(test_quarantined_block)
 	unsigned char *user;
 	size_t usable, user_area;
 
-	debug_layout_init(&layout, 2); /* a 16-byte leading canary: 8 after the link */
+	layout_with_stacks(&layout, 2); /* a 16-byte leading canary: 8 after the link */
 	header = new_block(&layout, 0, 100, &usable);
 	ck_assert(debug_block_header_ok(&layout, header, usable));
 	debug_block_quarantine(&layout, header, usable, &freed_by);
@@ -204,6 +224,240 @@ START_TEST(test_quarantined_block)
 }
 END_TEST
 
+static area_malloc_owner deep_owner(uintptr_t base, uint32_t count)
+{
+	area_malloc_owner owner = owner_of(11, 3);
+
+	owner.frame_count = count;
+	for (uint32_t i = 0; i < count; i++)
+		owner.frames[i] = base + 0x10 * i;
+	return owner;
+}
+
+static void assert_same_stack(const area_malloc_owner *got, const area_malloc_owner *want)
+{
+	ck_assert_uint_eq(got->frame_count, want->frame_count);
+	for (uint32_t i = 0; i < want->frame_count; i++)
+		ck_assert_uint_eq(got->frames[i], want->frames[i]);
+}
+
+/* Whole stacks, allocation and free, through handles: the same stack gives
+ * the same handle, and the depot holds it once. */
+START_TEST(test_deep_stacks_through_the_depot)
+{
+	area_malloc_owner allocated = deep_owner(0x401000, 16), freed = deep_owner(0x402000, 16);
+	area_malloc_owner read_back;
+	struct debug_layout layout;
+	struct debug_block_header *first, *second;
+	size_t usable;
+
+	layout_with_stacks(&layout, 16);
+	first = (struct debug_block_header *)arena[0];
+	second = (struct debug_block_header *)arena[1];
+	usable = debug_block_chunk_bytes(&layout, 100);
+	debug_block_init(&layout, first, usable, 100, &allocated, true);
+	debug_block_init(&layout, second, usable, 100, &allocated, true);
+	ck_assert_uint_ne(first->stack, 0);
+	ck_assert_uint_eq(first->stack, second->stack);
+	ck_assert_uint_eq(stacks.depot->stacks, 1);
+	debug_block_owner(&layout, first, &read_back);
+	assert_same_stack(&read_back, &allocated);
+	ck_assert_int_eq(read_back.team, 4242);
+
+	debug_block_quarantine(&layout, first, usable, &freed);
+	assert_problem(&layout, first, usable, BLOCK_OK);
+	ck_assert(debug_block_freed_by(&layout, first, &read_back, NULL));
+	assert_same_stack(&read_back, &freed);
+	debug_block_owner(&layout, first, &read_back);
+	assert_same_stack(&read_back, &allocated);
+	ck_assert_uint_eq(stacks.depot->stacks, 2);
+}
+END_TEST
+
+/* A layout without a depot: blocks work, their stacks are unknown. */
+START_TEST(test_blocks_without_a_depot)
+{
+	area_malloc_owner allocated = deep_owner(0x401000, 4), read_back;
+	struct debug_layout layout;
+	struct debug_block_header *header = (struct debug_block_header *)arena[0];
+	size_t usable;
+
+	debug_layout_init(&layout, 4);
+	usable = debug_block_chunk_bytes(&layout, 10);
+	debug_block_init(&layout, header, usable, 10, &allocated, true);
+	assert_problem(&layout, header, usable, BLOCK_OK);
+	ck_assert_uint_eq(header->stack, 0);
+	debug_block_owner(&layout, header, &read_back);
+	ck_assert_uint_eq(read_back.frame_count, 0);
+	ck_assert_uint_eq(read_back.frames[0], 0);
+}
+END_TEST
+
+/* ---- the depot ---- */
+
+static uint32_t put(struct stack_depot *depot, const uintptr_t *frames, uint32_t count)
+{
+	area_malloc_owner owner;
+
+	memset(&owner, 0, sizeof(owner));
+	owner.frame_count = count;
+	memcpy(owner.frames, frames, count * sizeof(*frames));
+	(void)depot;
+	return test_stacks_handle_of(&stacks, &owner);
+}
+
+START_TEST(test_depot_stores_each_stack_once)
+{
+	uintptr_t frames[AREA_MALLOC_MAX_FRAMES];
+	uint32_t handles[64];
+	struct stack_depot_view view;
+	const uint64_t *got;
+	uint32_t count;
+	bool truncated;
+
+	test_stacks_free(&stacks);
+	test_stacks_init(&stacks, 1 << 20, NULL);
+	for (uint32_t i = 0; i < 64; i++) {
+		for (uint32_t f = 0; f < AREA_MALLOC_MAX_FRAMES; f++)
+			frames[f] = 0x400000 + 0x100 * f + i;
+		handles[i] = put(stacks.depot, frames, 1 + i % AREA_MALLOC_MAX_FRAMES);
+		ck_assert_uint_ne(handles[i], 0);
+		ck_assert_uint_eq(handles[i] & STACK_HANDLE_TRUNCATED, 0);
+	}
+	ck_assert_uint_eq(stacks.depot->stacks, 64);
+	for (uint32_t i = 0; i < 64; i++) {
+		for (uint32_t f = 0; f < AREA_MALLOC_MAX_FRAMES; f++)
+			frames[f] = 0x400000 + 0x100 * f + i;
+		ck_assert_uint_eq(put(stacks.depot, frames, 1 + i % AREA_MALLOC_MAX_FRAMES),
+			handles[i]);
+		/* a prefix is another stack */
+		if (i % AREA_MALLOC_MAX_FRAMES > 0)
+			ck_assert_uint_ne(put(stacks.depot, frames, i % AREA_MALLOC_MAX_FRAMES),
+				handles[i]);
+	}
+	stack_depot_live_view(stacks.depot, &view);
+	ck_assert(stack_depot_frames(&view, handles[5], &got, &count, &truncated));
+	ck_assert_uint_eq(count, 6);
+	ck_assert(!truncated);
+	ck_assert_uint_eq(got[5], 0x400000 + 0x500 + 5);
+	/* the chains rebuilt from the records find the same handles */
+	memset((char *)stacks.depot + stacks.depot->buckets_offset, 0,
+		stacks.depot->bucket_count * sizeof(uint32_t));
+	stack_depot_rebuild_buckets(stacks.depot);
+	for (uint32_t f = 0; f < AREA_MALLOC_MAX_FRAMES; f++)
+		frames[f] = 0x400000 + 0x100 * f + 5;
+	ck_assert_uint_eq(stack_depot_find(stacks.depot, frames, 6, stack_depot_hash(frames, 6),
+				  false), handles[5]);
+}
+END_TEST
+
+/* Full: new stacks keep their first frame (one record per first frame, in
+ * the reserve, the handle marked); with the reserve full too, lost. */
+START_TEST(test_full_depot_keeps_first_frames_then_loses)
+{
+	uintptr_t frames[16];
+	struct stack_depot_view view;
+	const uint64_t *got;
+	uint32_t handle, first_cut = 0, count, i;
+	bool truncated;
+
+	test_stacks_free(&stacks);
+	test_stacks_init(&stacks, 4096, NULL);
+	for (i = 0; i < 1000; i++) {
+		for (uint32_t f = 0; f < 16; f++)
+			frames[f] = 0x500000 + 0x1000 * i + f;
+		handle = put(stacks.depot, frames, 16);
+		if (handle & STACK_HANDLE_TRUNCATED) {
+			first_cut = handle;
+			break;
+		}
+	}
+	ck_assert_uint_ne(first_cut, 0);
+	ck_assert_uint_ne(first_cut, STACK_HANDLE_LOST);
+	stack_depot_live_view(stacks.depot, &view);
+	ck_assert(stack_depot_frames(&view, first_cut, &got, &count, &truncated));
+	ck_assert(truncated);
+	ck_assert_uint_eq(count, 1);
+	ck_assert_uint_eq(got[0], frames[0]);
+	/* another stack from the same first frame shares the record */
+	frames[3]++;
+	ck_assert_uint_eq(put(stacks.depot, frames, 16), first_cut);
+	for (i = 1; i < 10000; i++) {
+		frames[0] = 0x900000 + i;
+		handle = put(stacks.depot, frames, 16);
+		if (handle == STACK_HANDLE_LOST)
+			break;
+		ck_assert_uint_ne(handle & STACK_HANDLE_TRUNCATED, 0);
+	}
+	ck_assert_uint_eq(handle, STACK_HANDLE_LOST);
+	stack_depot_live_view(stacks.depot, &view);
+	ck_assert(!stack_depot_frames(&view, STACK_HANDLE_LOST, &got, &count, &truncated));
+	ck_assert_uint_eq(count, 0);
+}
+END_TEST
+
+/* A copy read from a hostile file: every handle either resolves to a sound
+ * record inside the view or fails; a damaged record fails its hash. */
+START_TEST(test_depot_view_refuses_what_it_cannot_trust)
+{
+	uintptr_t frames[4] = { 0x401000, 0x402000, 0x403000, 0x404000 };
+	struct stack_depot_view view;
+	struct stack_depot bad;
+	const uint64_t *got;
+	uint32_t handle, count;
+	bool truncated;
+	char why[80];
+
+	test_stacks_free(&stacks);
+	test_stacks_init(&stacks, 1 << 16, NULL);
+	handle = put(stacks.depot, frames, 4);
+	stack_depot_live_view(stacks.depot, &view);
+	ck_assert(stack_depot_frames(&view, handle, &got, &count, &truncated));
+	/* every handle of the first few kilobytes, and a few far ones */
+	for (uint32_t probe = 0; probe < 4096; probe++) {
+		uint32_t handles[] = { probe, probe | STACK_HANDLE_TRUNCATED, 0x7fffffff - probe };
+		for (size_t h = 0; h < 3; h++) {
+			if (stack_depot_frames(&view, handles[h], &got, &count, &truncated)) {
+				ck_assert_uint_ge(count, 1);
+				ck_assert_uint_le(count, AREA_MALLOC_MAX_FRAMES);
+				ck_assert((const unsigned char *)got >= view.main);
+				ck_assert((const unsigned char *)(got + count) <= view.main + view.main_bytes);
+			}
+		}
+	}
+	/* cut short: the record no longer fits */
+	view.main_bytes -= 8;
+	ck_assert(!stack_depot_frames(&view, handle, &got, &count, &truncated));
+	view.main_bytes += 8;
+	/* a damaged frame */
+	((uint64_t *)(view.main + sizeof(struct stack_record)))[2] ^= 1;
+	ck_assert(!stack_depot_frames(&view, handle, &got, &count, &truncated));
+	((uint64_t *)(view.main + sizeof(struct stack_record)))[2] ^= 1;
+	/* a frame count out of range */
+	((struct stack_record *)view.main)->frame_count = AREA_MALLOC_MAX_FRAMES + 1;
+	ck_assert(!stack_depot_frames(&view, handle, &got, &count, &truncated));
+	/* headers: sound, then each field wrong */
+	ck_assert(stack_depot_header_sound(stacks.depot, stacks.bytes, why, sizeof(why)));
+	ck_assert(!stack_depot_header_sound(stacks.depot, stacks.depot->records_offset, why,
+		sizeof(why)));
+	bad = *stacks.depot;
+	bad.magic[0] ^= 1;
+	ck_assert(!stack_depot_header_sound(&bad, stacks.bytes, why, sizeof(why)));
+	bad = *stacks.depot;
+	bad.bucket_count = 1000;
+	ck_assert(!stack_depot_header_sound(&bad, stacks.bytes, why, sizeof(why)));
+	bad = *stacks.depot;
+	bad.used = bad.reserve_offset + 8;
+	ck_assert(!stack_depot_header_sound(&bad, stacks.bytes, why, sizeof(why)));
+	bad = *stacks.depot;
+	bad.reserve_used = UINT64_MAX - 7;
+	ck_assert(!stack_depot_header_sound(&bad, stacks.bytes, why, sizeof(why)));
+	bad = *stacks.depot;
+	bad.records_offset = UINT64_MAX - 7;
+	ck_assert(!stack_depot_header_sound(&bad, stacks.bytes, why, sizeof(why)));
+}
+END_TEST
+
 static Suite *debug_block_suite(void)
 {
 	Suite *suite = suite_create("debug_block");
@@ -214,7 +468,14 @@ static Suite *debug_block_suite(void)
 	tcase_add_test(layout, test_every_damaged_byte_is_found);
 	tcase_add_test(layout, test_copied_block_is_bound_to_its_address);
 	tcase_add_test(layout, test_quarantined_block);
+	tcase_add_test(layout, test_deep_stacks_through_the_depot);
+	tcase_add_test(layout, test_blocks_without_a_depot);
 	suite_add_tcase(suite, layout);
+	TCase *depot = tcase_create("stack_depot");
+	tcase_add_test(depot, test_depot_stores_each_stack_once);
+	tcase_add_test(depot, test_full_depot_keeps_first_frames_then_loses);
+	tcase_add_test(depot, test_depot_view_refuses_what_it_cannot_trust);
+	suite_add_tcase(suite, depot);
 	return suite;
 }
 

@@ -26,7 +26,7 @@
 #define MAX_KEPT_WARNINGS 8
 #define WARNING_BYTES 2048
 
-static const char *const valid_keys[] = { "stack_depth", "log_size", "quarantine_bytes",
+static const char *const valid_keys[] = { "stack_depth", "stack_depot_bytes", "log_size", "quarantine_bytes",
 	"max_reports", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
 	"fail_caller", "halt_on_error", "exitcode", "leak_check", "suppressions", "log_path",
 	"report_format", "node", "node_dir", "keep_dead_nodes", "fork_nodes" };
@@ -74,6 +74,9 @@ static void assert_options_equal(const struct debug_options *got, const struct d
 {
 	ck_assert_msg(got->stack_depth == want->stack_depth, "%s: stack_depth %u, want %u", context,
 		got->stack_depth, want->stack_depth);
+	ck_assert_msg(got->stack_depot_bytes == want->stack_depot_bytes,
+		"%s: stack_depot_bytes %zu, want %zu", context, got->stack_depot_bytes,
+		want->stack_depot_bytes);
 	ck_assert_msg(got->log_size == want->log_size, "%s: log_size %zu, want %zu", context,
 		got->log_size, want->log_size);
 	ck_assert_msg(got->quarantine_bytes == want->quarantine_bytes,
@@ -125,7 +128,10 @@ START_TEST(test_defaults)
 
 	memset(&options, 0xa5, sizeof(options));
 	debug_options_set_defaults(&options);
-	ck_assert_uint_eq(options.stack_depth, 1);
+	/* whole stacks by default (ASan records 30 frames; the depot makes
+	 * them cheap), in a depot of 32 MiB */
+	ck_assert_uint_eq(options.stack_depth, 16);
+	ck_assert_uint_eq(options.stack_depot_bytes, 32 * 1024 * 1024);
 	ck_assert_uint_eq(options.log_size, 256);
 	ck_assert_uint_eq(options.quarantine_bytes, 1024 * 1024);
 	ck_assert_uint_eq(options.max_reports, 100);
@@ -165,7 +171,7 @@ START_TEST(test_null_and_empty_text_change_nothing)
 		struct debug_options options = defaults();
 		ck_assert_int_eq(debug_options_parse("bogus=1:stack_depth=0", &options, NULL, NULL),
 			2);
-		ck_assert_uint_eq(options.stack_depth, 1);
+		ck_assert_uint_eq(options.stack_depth, 16);
 	}
 }
 END_TEST
@@ -186,6 +192,8 @@ struct good_case {
 EXPECT(want_depth_1, want->stack_depth = 1)
 EXPECT(want_depth_32, want->stack_depth = 32)
 EXPECT(want_depth_7, want->stack_depth = 7)
+EXPECT(want_depot_64k, want->stack_depot_bytes = 64 * 1024)
+EXPECT(want_depot_4g, want->stack_depot_bytes = (size_t)4 << 30)
 EXPECT(want_log_0, want->log_size = 0)
 EXPECT(want_log_1k, want->log_size = 1024)
 EXPECT(want_log_max, want->log_size = 1048576)
@@ -234,6 +242,8 @@ static const struct good_case good_cases[] = {
 	{ "stack_depth=1", want_depth_1 },
 	{ "stack_depth=32", want_depth_32 },
 	{ "stack_depth=7", want_depth_7 },
+	{ "stack_depot_bytes=64k", want_depot_64k },
+	{ "stack_depot_bytes=4g", want_depot_4g },
 	{ "log_size=0", want_log_0 },
 	{ "log_size=1k", want_log_1k },
 	{ "log_size=1048576", want_log_max },
@@ -335,6 +345,8 @@ static const struct bad_case bad_cases[] = {
 	{ "stack_depth", " 4", "5", { "1 to 32" } },
 	{ "stack_depth", "4 ", "5", { "1 to 32" } },
 	{ "stack_depth", "4k", "5", { "1 to 32" } },
+	{ "stack_depot_bytes", "4095", "65536", { "4096 to 4294967296" } },
+	{ "stack_depot_bytes", "5g", "65536", { "4096 to 4294967296" } },
 	{ "log_size", "1048577", "512", { "0 to 1048576" } },
 	{ "log_size", "2m", "512", { "0 to 1048576" } },
 	{ "log_size", "1q", "512", { "0 to 1048576" } },
@@ -706,6 +718,7 @@ END_TEST
 static void set_everything(struct debug_options *options)
 {
 	options->stack_depth = 17;
+	options->stack_depot_bytes = 5 * 1024 * 1024;
 	options->log_size = 4096;
 	options->quarantine_bytes = 3 * 1024 * 1024;
 	options->max_reports = 0;
@@ -895,6 +908,8 @@ static void assert_in_range(const struct debug_options *options, const char *tex
 	memcpy(&fork_nodes, &options->fork_nodes, 1);
 	ck_assert_msg(options->stack_depth >= 1 && options->stack_depth <= 32, "stack_depth %u: %s",
 		options->stack_depth, text);
+	ck_assert_msg(options->stack_depot_bytes >= 4096 && options->stack_depot_bytes <= (size_t)4 << 30,
+		"stack_depot_bytes %zu: %s", options->stack_depot_bytes, text);
 	ck_assert_msg(options->log_size <= 1048576, "log_size %zu: %s", options->log_size, text);
 	ck_assert_msg(options->quarantine_bytes <= ((size_t)1 << 40), "quarantine_bytes %zu: %s",
 		options->quarantine_bytes, text);

@@ -13,11 +13,14 @@
  * node_dir, makes pools, blocks, frees, a mark, a canary overwritten and a
  * freed block written, then reads its own node (alive: it holds the lock)
  * and writes it in the target's container format: extents of the non-zero
- * bytes. A second configuration (stack_depth=6, log_size=8) runs in a
- * forked child. Each node also yields variants: image table stripped (the
+ * bytes. Two more configurations (stack_depth=1 with log_size=8, and a
+ * depot too small to hold every stack) run in forked children. Each node also yields variants: image table stripped (the
  * usual seed, so the fuzzer does not open every library), alive, renamed,
  * truncated files, damaged headers, a directory and a link among the pool
- * files.
+ * files, a stack depot damaged, cut short, hostile or missing. The nodes
+ * are made with a small stack depot (stack_depot_bytes), so that its file
+ * fits the target's limit; a third configuration fills its depot (stacks
+ * cut to their first frame).
  *
  * fuzz_options: option strings (every key, good and bad values, quotes,
  * suffixes) alone and with suppressions files after a NUL byte.
@@ -46,6 +49,7 @@
 
 #include "fuzz_target.h"
 #include "format/node_format.h"
+#include "format/stack_depot.h"
 
 #define NOINLINE __attribute__((noinline))
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
@@ -377,8 +381,9 @@ static void ops_seeds(void)
 /* ---- fuzz_node_reader: real nodes ---- */
 
 struct node_file {
-	char name[64];		/* "process" or "pool-AREA" */
-	int area;		/* 0: the process file */
+	char name[64];		/* "process", "pool-AREA" or "stacks" */
+	int type;		/* the record type: 0 process, 1 pool, 4 stacks */
+	int area;		/* 0: not a pool file */
 	unsigned char *bytes;
 	size_t size;
 };
@@ -420,12 +425,17 @@ static void copy_node(const char *node_dir, struct node_copy *copy)
 	stream = dir_fd >= 0 ? fdopendir(dup(dir_fd)) : NULL;
 	FUZZ_CHECK(stream != NULL, "no node at %s", path);
 	read_whole(dir_fd, NODE_PROCESS_FILE, &copy->files[copy->count++]);
+	if (faccessat(dir_fd, NODE_STACKS_FILE, F_OK, 0) == 0) {
+		read_whole(dir_fd, NODE_STACKS_FILE, &copy->files[copy->count]);
+		copy->files[copy->count++].type = 4;
+	}
 	while ((entry = readdir(stream)) != NULL) {
 		const char *digits = entry->d_name + strlen(NODE_POOL_FILE_PREFIX);
 		if (strncmp(entry->d_name, NODE_POOL_FILE_PREFIX, strlen(NODE_POOL_FILE_PREFIX)) != 0
 			|| *digits < '1' || *digits > '9' || copy->count > MAX_NODE_POOLS)
 			continue;
 		read_whole(dir_fd, entry->d_name, &copy->files[copy->count]);
+		copy->files[copy->count].type = 1;
 		copy->files[copy->count].area = atoi(digits);
 		copy->count++;
 	}
@@ -484,8 +494,8 @@ static void put_extents(struct seed *s, const unsigned char *bytes, size_t size)
 
 static void put_file(struct seed *s, const struct node_file *file, size_t declared_size)
 {
-	put_u8(s, file->area == 0 ? 0 : 1);
-	if (file->area != 0)
+	put_u8(s, (unsigned)file->type);
+	if (file->type == 1)
 		put_u32(s, (uint32_t)file->area);
 	put_u32(s, (uint32_t)declared_size);
 	put_extents(s, file->bytes, file->size < declared_size ? file->size : declared_size);
@@ -503,13 +513,18 @@ enum variant {
 	VARIANT_HEAP_DAMAGED,
 	VARIANT_ODD_SEQ,
 	VARIANT_STRANGE_ENTRIES,
+	VARIANT_STACKS_DAMAGED,
+	VARIANT_STACKS_TRUNCATED,
+	VARIANT_STACKS_HOSTILE,
+	VARIANT_NO_STACKS,
 	VARIANT_COUNT,
 };
 
 static const char *const variant_names[VARIANT_COUNT] = { "plain", "json", "alive",
 	"with-images",
 	"renamed", "pools-truncated", "descriptor-only", "process-truncated", "heap-damaged",
-	"odd-seq", "strange-entries" };
+	"odd-seq", "strange-entries", "stacks-damaged", "stacks-truncated", "stacks-hostile",
+	"no-stacks" };
 
 /* Offset of the pool descriptor in a pool file (the writer's own record). */
 static size_t find_descriptor(const struct node_file *file)
@@ -534,7 +549,8 @@ static void node_seed(const struct node_copy *node, enum variant variant, const 
 	uint8_t flags = variant == VARIANT_ALIVE ? 1 | 4 | (1 << 3)
 		: variant == VARIANT_RENAMED ? 2
 		: variant == VARIANT_JSON || variant == VARIANT_HEAP_DAMAGED
-			|| variant == VARIANT_DESCRIPTOR_ONLY ? 4 : 0;
+			|| variant == VARIANT_DESCRIPTOR_ONLY || variant == VARIANT_STACKS_HOSTILE
+			? 4 : 0;
 
 	put_u8(&s, flags);
 	for (size_t i = 0; i < node->count; i++) {
@@ -544,7 +560,30 @@ static void node_seed(const struct node_copy *node, enum variant variant, const 
 		FUZZ_CHECK(bytes != NULL, "out of memory");
 		memcpy(bytes, file.bytes, file.size);
 		file.bytes = bytes;
-		if (file.area == 0) {
+		if (file.type == 4) {
+			struct stack_depot *depot = (struct stack_depot *)bytes;
+			if (variant == VARIANT_NO_STACKS || file.size < sizeof(*depot)) {
+				free(bytes);
+				continue;
+			}
+			if (variant == VARIANT_STACKS_TRUNCATED)
+				declared = (size_t)(depot->records_offset + depot->used / 2);
+			if (variant == VARIANT_STACKS_DAMAGED) {
+				/* a byte of a frame of every other record, and a count */
+				for (uint64_t at = depot->records_offset + 24;
+					at + 8 < depot->records_offset + depot->used && at < file.size;
+					at += 288)
+					bytes[at] ^= 0x10;
+				if (depot->records_offset + 8 < file.size)
+					bytes[depot->records_offset + 8] = 0xff;
+			}
+			if (variant == VARIANT_STACKS_HOSTILE) {
+				/* claims more than the file holds, everywhere */
+				depot->used = depot->reserve_offset;
+				depot->reserve_used = depot->capacity - depot->reserve_offset;
+				depot->bucket_count = 1u << 31;
+			}
+		} else if (file.type == 0) {
 			struct node_process_file *process = (struct node_process_file *)bytes;
 			/* the image table makes the reader open every library: one
 			 * variant keeps it */
@@ -715,7 +754,8 @@ static void options_seed(const char *name, const char *text, const char *suppres
 
 static void option_seeds(void)
 {
-	options_seed("every-key", "stack_depth=8:log_size=64k:quarantine_bytes=2m:max_reports=0:"
+	options_seed("every-key", "stack_depth=8:stack_depot_bytes=1m:log_size=64k:"
+		"quarantine_bytes=2m:max_reports=0:"
 		"realloc_move=1:fail_nth=3:fail_rate=0.25:fail_seed=0x1234:fail_pool=12:"
 		"fail_caller=alloc_*:halt_on_error=0:exitcode=0:leak_check=false:"
 		"suppressions=/nonexistent:log_path=/tmp/x:report_format=json:node=0:"
@@ -767,8 +807,10 @@ int main(int argc, char **argv)
 	ops_seeds();
 	option_seeds();
 	fuzz_temp_dir("fuzz_corpus_gen", node_dir, sizeof(node_dir));
-	node_configuration(node_dir, "", "node", false);
-	node_configuration(node_dir, ":stack_depth=6:log_size=8", "node-deep-stacks", true);
+	node_configuration(node_dir, ":stack_depot_bytes=64k", "node", false);
+	node_configuration(node_dir, ":stack_depth=1:log_size=8:stack_depot_bytes=64k",
+		"node-one-frame", true);
+	node_configuration(node_dir, ":stack_depot_bytes=4k", "node-depot-full", true);
 	fuzz_remove_tree(node_dir);
 	return 0;
 }

@@ -12,10 +12,11 @@
  *     bit 2  JSON output (else text)
  *     bits 3-4  lock-free copies before the lock fallback, minus one
  *   then records, until the input ends:
- *     u8 type (mod 4): 0 the process file, 1 a pool file, 2 a directory
- *        named like a pool file, 3 a symbolic link named like one
+ *     u8 type (mod 5): 0 the process file, 1 a pool file, 2 a directory
+ *        named like a pool file, 3 a symbolic link named like one, 4 the
+ *        stack depot's file (stacks)
  *     types 1-3: u32 area (the name is "pool-" and the area in decimal)
- *     types 0-1: u32 file size, u16 extent count, then per extent
+ *     types 0, 1, 4: u32 file size, u16 extent count, then per extent
  *        u32 offset, u16 length and the bytes: the file is written extent
  *        by extent, then cut or extended (a hole) to its size
  *   Integers are little-endian; sizes and offsets are bounded (FILE_MAX).
@@ -226,10 +227,10 @@ static void write_node(struct node_setup *setup, struct fuzz_input *input)
 	FUZZ_CHECK(mkdir(setup->node_path, 0700) == 0, "mkdir %s: %s", setup->node_path,
 		strerror(errno));
 	while (!fuzz_input_done(input)) {
-		uint8_t type = fuzz_u8(input) % 4;
+		uint8_t type = fuzz_u8(input) % 5;
 		char name[32];
-		if (type == 0) {
-			write_file(setup, NODE_PROCESS_FILE, input);
+		if (type == 0 || type == 4) {
+			write_file(setup, type == 0 ? NODE_PROCESS_FILE : NODE_STACKS_FILE, input);
 			continue;
 		}
 		uint32_t area = fuzz_u32(input);

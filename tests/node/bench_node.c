@@ -108,6 +108,7 @@ int main(int argc, char **argv)
 	time_command(dir, node.pid, true, 1, list);
 
 	fixture_pool_destroy(&pool);
+	fixture_node_destroy(&node);
 	if (getenv("BENCH_KEEP") == NULL)
 		fixture_remove_tree(dir);
 	return 0;

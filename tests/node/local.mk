@@ -32,5 +32,5 @@ tests_node_node_driver_LDADD = libarea_malloc.la
 noinst_PROGRAMS += tests/node/bench_node
 tests_node_bench_node_SOURCES = tests/node/bench_node.c \
 	tests/node/node_fixture.c tests/node/node_fixture.h
-tests_node_bench_node_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS)
+tests_node_bench_node_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS) -I$(top_srcdir)/tests
 tests_node_bench_node_LDADD = libamnodereader.la libamformat.la libamcore.la libamheap.la $(DW_LIBS)

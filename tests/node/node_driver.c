@@ -11,7 +11,9 @@
  * Known blocks: alpha holds 3 x 100 bytes from alloc_alpha_small and 1 x
  * 5000 bytes from alloc_alpha_large; beta holds 2 x 2000 bytes (calloc)
  * from alloc_beta and one freed (quarantined) 64-byte block from
- * alloc_and_free_in_beta. Each function allocates once, at one call site.
+ * alloc_and_free_in_beta. Each function allocates once, at one call site,
+ * and is called from one call site (loops the compiler cannot unroll), so
+ * the blocks of a function share their whole stack, as leaks group them.
  *
  * Modes (argv[1]):
  *   wait      nothing more
@@ -47,6 +49,8 @@ static area_malloc_debug_module_info *debug_module;
 static const void *alpha, *beta;
 static void *small_blocks[3], *large_block, *beta_blocks[2], *late_block, *child_block;
 static atomic_bool stop_churn;
+/* trip counts the compiler cannot see: an unrolled loop makes call sites */
+static volatile int three = 3, two = 2;
 
 /* One allocation per function, each made at a single call site, so every
  * block of a function has the same caller whatever the optimiser does. */
@@ -158,10 +162,10 @@ int main(int argc, char **argv)
 		debug_module->set_pool_name(alpha, "alpha");
 		debug_module->set_pool_name(beta, "beta");
 	}
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < three; i++)
 		small_blocks[i] = alloc_alpha_small();
 	alloc_alpha_large();
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < two; i++)
 		beta_blocks[i] = alloc_beta();
 	alloc_and_free_in_beta();
 	if (strcmp(mode, "mark") == 0 && debug_module != NULL) {

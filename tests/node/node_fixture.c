@@ -101,6 +101,9 @@ void fixture_node_init(struct fixture_node *node, const char *node_dir, pid_t pi
 	node->pid = pid;
 	node->clock = 1000000;
 	debug_layout_init(&node->layout, stack_depth);
+	test_stacks_init(&node->stacks, 1 << 20, &node->layout);
+	if (node->stacks.depot == NULL)
+		die("calloc");
 	if (mkdir(node->path, 0700) != 0 && errno != EEXIST)
 		die(node->path);
 }
@@ -139,6 +142,20 @@ void fixture_node_write_process(const struct fixture_node *node)
 	snprintf(path, sizeof(path), "%s/%s", node->path, NODE_PROCESS_FILE);
 	write_file(path, file, bytes, bytes, bytes);
 	free(file);
+}
+
+void fixture_node_write_stacks(const struct fixture_node *node)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/%s", node->path, NODE_STACKS_FILE);
+	write_file(path, node->stacks.depot, node->stacks.bytes, node->stacks.bytes, PAGE);
+}
+
+void fixture_node_destroy(struct fixture_node *node)
+{
+	test_stacks_free(&node->stacks);
+	node->layout.stacks = NULL;
 }
 
 void fixture_pool_init(struct fixture_pool *pool, struct fixture_node *node, int area,
@@ -281,6 +298,7 @@ void fixture_pool_write(const struct fixture_pool *pool)
 
 	fixture_pool_path(pool, path, sizeof(path));
 	write_file(path, pool->region, pool->area_size, pool->area_size, PAGE);
+	fixture_node_write_stacks(pool->node);
 }
 
 void fixture_pool_destroy(struct fixture_pool *pool)

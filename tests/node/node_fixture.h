@@ -5,7 +5,10 @@
  * debug blocks made with debug_block_init), then written to
  * NODE_DIR/PID/pool-AREA with holes where it is zero; the process file
  * records this program's images, so callers that are addresses in this
- * program are symbolized like a real driver's.
+ * program are symbolized like a real driver's. Blocks keep their stacks in
+ * the node's stack depot (a plain-memory depot, support/test_stacks.h),
+ * written to NODE_DIR/PID/stacks with every pool. A fixture_node must not
+ * be copied (its layout points at its own depot).
  *
  * Locking: none; one thread builds a node. A fixture pool's memory is the
  * "process" side: its address is the pool's base_address.
@@ -23,12 +26,14 @@
 #include "format/debug_block.h"
 #include "format/pool_log.h"
 #include "format/node_format.h"
+#include "support/test_stacks.h"
 
 struct fixture_node {
 	char node_dir[PATH_MAX];	/* NODE_DIR */
 	char path[PATH_MAX];		/* NODE_DIR/PID */
 	pid_t pid;
 	struct debug_layout layout;
+	struct test_stacks stacks;	/* layout.stacks points here */
 	int64_t mark;
 	int64_t clock;			/* the fake system_time() of block owners */
 	char command_line[128];
@@ -55,16 +60,22 @@ void fixture_node_init(struct fixture_node *node, const char *node_dir, pid_t pi
 	const char *command_line, unsigned stack_depth);
 /* Writes NODE_DIR/PID/process (0600) with this program's images. */
 void fixture_node_write_process(const struct fixture_node *node);
+/* Writes NODE_DIR/PID/stacks (0600), the depot as it is (pool writes do). */
+void fixture_node_write_stacks(const struct fixture_node *node);
+/* Frees the node's depot (not its files). */
+void fixture_node_destroy(struct fixture_node *node);
 
 void fixture_pool_init(struct fixture_pool *pool, struct fixture_node *node, int area,
 	size_t area_size, unsigned log_capacity, const char *name);
-/* A live block of size bytes; frames[i] = caller + i. Returns the user pointer. */
+/* A live block of size bytes; its stack: frames[i] = caller + i, stack_depth
+ * frames. Returns the user pointer. */
 void *fixture_alloc(struct fixture_pool *pool, size_t size, uintptr_t caller, uint32_t thread);
 /* Frees a live block into quarantine (state, free record, poison, counters, log). */
 void fixture_free(struct fixture_pool *pool, void *user, uintptr_t caller, uint32_t thread);
 /* Takes a quarantined block out of quarantine, back to the heap. */
 void fixture_release(struct fixture_pool *pool, void *user);
-/* Writes the region to NODE_DIR/PID/pool-AREA (0600), zero pages left as holes. */
+/* Writes the region to NODE_DIR/PID/pool-AREA (0600), zero pages left as
+ * holes, and the node's stacks file. */
 void fixture_pool_write(const struct fixture_pool *pool);
 /* The file's path. */
 void fixture_pool_path(const struct fixture_pool *pool, char *path, size_t size);

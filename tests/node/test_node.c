@@ -261,6 +261,7 @@ static void standard_teardown(void)
 {
 	fixture_pool_destroy(&standard.alpha);
 	fixture_pool_destroy(&standard.beta);
+	fixture_node_destroy(&standard.node);
 	fixture_remove_tree(standard.dir);
 }
 
@@ -933,6 +934,7 @@ START_TEST(test_list_alive_and_dead)
 		text.out);
 	result_free(&text);
 	fixture_pool_destroy(&pool);
+	fixture_node_destroy(&other);
 }
 END_TEST
 
@@ -1203,15 +1205,18 @@ START_TEST(test_hostile_process_file)
 		const char *message;
 	} cases[] = {
 		{ PROCESS_FIELD(magic), 8, 0x4141414141414141ull, "bad magic" },
-		{ PROCESS_FIELD(version), 4, NODE_FORMAT_VERSION + 1, "format version 3" },
-		{ PROCESS_FIELD(version), 4, NODE_FORMAT_VERSION - 1, "format version 1" },
+		{ PROCESS_FIELD(version), 4, NODE_FORMAT_VERSION + 1, "format version 4" },
+		/* the previous format: said plainly, by its version */
+		{ PROCESS_FIELD(version), 4, 2, "was written in node format version 2" },
+		{ PROCESS_FIELD(version), 4, 1, "format version 1" },
 		{ PROCESS_FIELD(header_bytes), 4, 12, "header of 12 bytes" },
 		{ PROCESS_FIELD(pid), 4, 4243, "names pid 4243" },
 		{ PROCESS_FIELD(block_frame_count), 4, 0, "frame count 0" },
 		{ PROCESS_FIELD(block_frame_count), 4, 33, "frame count 33" },
-		{ PROCESS_FIELD(block_frame_count), 4, 2, "does not fit 2 frames" },
-		{ PROCESS_FIELD(block_header_size), 4, 4096, "does not fit" },
-		{ PROCESS_FIELD(block_front_size), 4, 0xffffffff, "does not fit" },
+		/* version 2's header of one frame */
+		{ PROCESS_FIELD(block_header_size), 4, 40, "is not this format's" },
+		{ PROCESS_FIELD(block_header_size), 4, 4096, "is not this format's" },
+		{ PROCESS_FIELD(block_front_size), 4, 0xffffffff, "is not this format's" },
 		{ PROCESS_FIELD(image_count), 4, 0xffffffff, "image table" },
 		{ PROCESS_FIELD(image_record_bytes), 4, 8, "image records of 8 bytes" },
 		{ PROCESS_FIELD(images_offset), 8, UINT64_MAX - 4095, "image table" },
@@ -1565,6 +1570,8 @@ START_TEST(test_clean_removes_only_dead_nodes)
 	result_free(&result);
 	ck_assert_int_eq(access(live.path, F_OK), -1);
 	fixture_remove_tree(young.path);
+	fixture_node_destroy(&live);
+	fixture_node_destroy(&young);
 }
 END_TEST
 

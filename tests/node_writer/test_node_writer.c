@@ -610,8 +610,10 @@ START_TEST(node_files_are_private_and_regular)
 	assert_mode(node_path(path, getpid()), S_IFDIR, 0700);
 	assert_mode(process_file_path(path, getpid()), S_IFREG, 0600);
 	assert_mode(pool_file_path(path, getpid(), stats.area), S_IFREG, 0600);
+	assert_mode(path_of(path, "%s/%d/%s", node_dir, (int)getpid(), NODE_STACKS_FILE), S_IFREG,
+		0600);
 	/* nothing else: no temporary names left behind */
-	ck_assert_int_eq(entry_count(node_path(path, getpid())), 2);
+	ck_assert_int_eq(entry_count(node_path(path, getpid())), 3);
 	ck_assert_int_eq(entry_count(node_dir), 1);
 
 	ck_assert_int_eq(stat(pool_file_path(path, getpid(), stats.area), &status), 0);
@@ -838,7 +840,8 @@ static void locked_pool_falls_back(void)
 
 	CHILD_ASSERT(pool != NULL);
 	CHILD_ASSERT(!path_exists(pool_file_path(path, getpid(), area_of_pool(pool))));
-	CHILD_ASSERT(entry_count(node_path(path, getpid())) == 1);
+	/* the process file and the stack depot's, made when there was room */
+	CHILD_ASSERT(entry_count(node_path(path, getpid())) == 2);
 	for (int i = 0; i < 8; i++)
 		CHILD_ASSERT(pool_works(pool, 512 * KIB));
 	CHILD_ASSERT(am->delete_pool(pool) == B_OK);

@@ -266,6 +266,7 @@ static void module_uninit(void)
 	debug_delete_all_pools("at unload");
 	reporter_print_totals();
 	node_writer_stop();
+	debug_pools_fini();
 	/* the process must still fail after the module is gone */
 	if (options.exitcode != 0 && reporter_error_count() > 0)
 		kernel_request_exit_status(options.exitcode);
