@@ -306,6 +306,26 @@ static inline void account_used(struct heap *heap, size_t used_bytes)
 
 /* ---- public interface --------------------------------------------------- */
 
+/* The bytes between the first chunk and the sentinel of a heap placed in a
+ * region of bytes (a multiple of HEAP_ALIGN) with fl_count classes. */
+static size_t capacity_of(size_t bytes, unsigned fl_count)
+{
+	return bytes - HEADER_BYTES - (prologue_offset(fl_count) + PROLOGUE_BYTES);
+}
+
+size_t heap_capacity_for_region(size_t bytes)
+{
+	bytes &= ~CHUNK_FLAGS;
+	if (bytes < MIN_CHUNK || bytes < control_bytes(fl_count_for(bytes)) + MIN_CHUNK)
+		return 0;
+	return capacity_of(bytes, fl_count_for(bytes));
+}
+
+size_t heap_chunk_bytes_for(size_t size)
+{
+	return size > SIZE_MAX / 4 ? SIZE_MAX : chunk_size_for(size);
+}
+
 struct heap *heap_init(void *mem, size_t bytes)
 {
 	if (!mem || address(mem) % HEAP_ALIGN)
@@ -333,7 +353,7 @@ struct heap *heap_init(void *mem, size_t bytes)
 
 	struct chunk *first = chunk_at(prologue, PROLOGUE_BYTES);
 	struct chunk *sentinel = (struct chunk *)((char *)mem + bytes - HEADER_BYTES);
-	size_t capacity = address(sentinel) - address(first);
+	size_t capacity = capacity_of(bytes, fl_count);
 	heap->first = first;
 	heap->sentinel = sentinel;
 	heap->max_request = capacity - HEADER_BYTES;

@@ -61,6 +61,16 @@ struct heap *heap_init(void *mem, size_t bytes);
 /* Smallest region in which heap_alloc(h, size) is sure to succeed once. */
 size_t heap_region_bytes_for(size_t size);
 
+/*
+ * The heap's own accounting, for a debug pool that must hold no more than
+ * the release build would (capacity parity): the chunk bytes a request of
+ * size takes (SIZE_MAX when none could), and the bytes a heap placed in a
+ * region of bytes has for chunks (heap_stats.capacity_bytes; 0 when the
+ * region is too small for a heap).
+ */
+size_t heap_chunk_bytes_for(size_t size);
+size_t heap_capacity_for_region(size_t bytes);
+
 void *heap_alloc(struct heap *heap, size_t size);
 
 /*

@@ -51,6 +51,15 @@ size_t pool_area_bytes(size_t size, size_t reserve, size_t control_bytes,
 	return round_up_to_pages(size + reserve);
 }
 
+size_t pool_release_capacity(size_t size)
+{
+	size_t area_bytes = pool_area_bytes(size, 0, 0, NULL), heap_offset = pool_heap_offset(0, NULL);
+
+	if (size == 0 || area_bytes == SIZE_MAX || area_bytes <= heap_offset)
+		return 0;
+	return heap_capacity_for_region(area_bytes - heap_offset);
+}
+
 struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_t control_bytes,
 	const struct pool_backing *backing, uint32 lock_spec, uint32 protection, status_t *error)
 {

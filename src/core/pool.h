@@ -108,6 +108,12 @@ size_t pool_area_bytes(size_t size, size_t reserve, size_t control_bytes,
 /* Offset of the heap (and end of the guard page) in such an area. */
 size_t pool_heap_offset(size_t control_bytes, const struct pool_backing *backing);
 
+/* The heap capacity (heap_stats.capacity_bytes) of the pool the release
+ * module creates for size (pool_create with no reserve, no control region,
+ * anonymous memory); 0 when it could create none. A debug pool holds no
+ * more than this by default (capacity parity). */
+size_t pool_release_capacity(size_t size);
+
 /* Deletes the pool's area; every pointer into it is invalid afterwards. */
 void pool_destroy(struct pool *pool);
 

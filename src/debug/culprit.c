@@ -74,14 +74,14 @@ static bool block_is_live(struct pool *pool, const void *user)
 	struct debug_block_header *header = debug_block_from_user(&debug_layout, user);
 	struct logged_allocation found = { false, { 0 } };
 	/* the caller may hold this header open, or not */
-	union header_copy copy;
+	struct debug_block_header copy;
 
 	peek_header(header, &copy);
 	/* the size bound is the chunk's, which may be damaged: the checksum
 	 * decides */
-	if (debug_block_header_ok_at(&debug_layout, &copy.header, SIZE_MAX / 2,
+	if (debug_block_header_ok_at(&debug_layout, &copy, SIZE_MAX / 2,
 		    (uintptr_t)header))
-		return debug_block_state(&copy.header) == BLOCK_LIVE;
+		return debug_block_state(&copy) == BLOCK_LIVE;
 	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, user, 1,
 		newest_allocation, &found);
 	return found.found;

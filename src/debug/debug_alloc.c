@@ -50,6 +50,30 @@ static void follow_touched_mark(struct pool *pool)
 		heap_touched_end(pool->heap) - (uintptr_t)pool->base, pool->area_size);
 }
 
+
+/*
+ * Capacity parity (D6): the release pool of this size would hold a block of
+ * size on top of what the pool holds, giving back a block of give_back_size
+ * (a realloc in place; SIZE_MAX for none). Charged in the release build's
+ * own chunk bytes, so pool-exhaustion bugs surface under the debug build.
+ */
+static bool release_room_for(const struct debug_pool *debug, size_t size, size_t give_back_size)
+{
+	size_t need = heap_chunk_bytes_for(size);
+	size_t charged = debug->release_charged;
+
+	if (give_back_size != SIZE_MAX)
+		charged -= heap_chunk_bytes_for(give_back_size);
+	return need != SIZE_MAX && need <= debug->release_capacity - charged;
+}
+
+static void release_charge(struct debug_pool *debug, size_t size, size_t give_back_size)
+{
+	if (give_back_size != SIZE_MAX)
+		debug->release_charged -= heap_chunk_bytes_for(give_back_size);
+	debug->release_charged += heap_chunk_bytes_for(size);
+}
+
 /* Allocates a block; with the pool locked. NULL when there is no room. */
 static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	area_malloc_owner *owner, enum pool_log_op op, struct pending_list *pending)
@@ -64,7 +88,7 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	uintptr_t mark = 0;	/* the touched mark before the allocation */
 
 	owner->sequence = debug->next_sequence++;
-	if (bytes != SIZE_MAX && reserve_for(pool, bytes)) {
+	if (bytes != SIZE_MAX && release_room_for(debug, size, SIZE_MAX) && reserve_for(pool, bytes)) {
 		mark = heap_touched_end(pool->heap);
 		header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
 		if (header == NULL && debug->d.quarantined_blocks > 0
@@ -105,6 +129,7 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	debug->d.allocations++;
 	debug->d.live_blocks++;
 	debug->d.used_bytes += size;
+	release_charge(debug, size, SIZE_MAX);
 	if (debug->d.used_bytes > debug->d.peak_bytes)
 		debug->d.peak_bytes = debug->d.used_bytes;
 	log_event(pool, op, user, size, owner);
@@ -168,6 +193,7 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
 	debug->d.frees++;
 	debug->d.live_blocks--;
 	debug->d.used_bytes -= header->size;
+	debug->release_charged -= heap_chunk_bytes_for(header->size);
 	log_event(pool, LOG_FREE, user, header->size, owner);
 	debug_block_quarantine(&debug_layout, header, usable, owner);
 	if (shadow_active)
@@ -268,17 +294,21 @@ static void *resized_in_place_locked(struct pool *pool, struct debug_block_heade
 	debug->d.used_bytes = debug->d.used_bytes - old_size + size;
 	if (debug->d.used_bytes > debug->d.peak_bytes)
 		debug->d.peak_bytes = debug->d.used_bytes;
+	release_charge(debug, size, old_size);
 	owner->sequence = debug->next_sequence++;
 	resize_block_locked(pool, header, old_size, size, old_usable, owner);
 	log_event(pool, LOG_REALLOC, user, size, owner);
 	return user;
 }
 
-/* Resizes a block in place into the free chunk above, whose part it takes
- * is checked first (F1). bytes: the chunk payload the block needs. */
-static bool grow_in_place(struct pool *pool, struct debug_block_header *header, size_t bytes,
-	const area_malloc_owner *owner, struct pending_list *pending)
+/* Resizes a block in place to size into the free chunk above, whose part
+ * it takes is checked first (F1), when the release pool would hold it (D6).
+ * bytes: the chunk payload the block needs. */
+static bool grow_in_place(struct pool *pool, struct debug_block_header *header, size_t size,
+	size_t bytes, const area_malloc_owner *owner, struct pending_list *pending)
 {
+	if (!release_room_for(debug_of(pool), size, header->size))
+		return false;
 	if (!free_memory_check_above(pool, header, bytes, "realloc", owner, pending))
 		debug_of(pool)->d.errors++;
 	return heap_resize_in_place(pool->heap, header, bytes);
@@ -295,7 +325,7 @@ static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *h
 	void *result;
 
 	if (!debug_options.realloc_move && bytes != SIZE_MAX && reserve_for(pool, bytes)
-		&& grow_in_place(pool, header, bytes, owner, pending))
+		&& grow_in_place(pool, header, size, bytes, owner, pending))
 		return resized_in_place_locked(pool, header, size, usable, owner);
 	if (heap_damage_found(pool, "realloc", owner, pending)) {
 		block_close(header, usable);
@@ -310,8 +340,9 @@ static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *h
 	}
 	if (!debug_options.realloc_move && bytes != SIZE_MAX
 		&& bytes <= usable + heap_free_and_held_bytes(pool, debug_of(pool))
+		&& release_room_for(debug_of(pool), size, old_size)
 		&& (quarantine_drain(pool, 0, pending), reserve_for(pool, bytes))
-		&& grow_in_place(pool, header, bytes, owner, pending)) {
+		&& grow_in_place(pool, header, size, bytes, owner, pending)) {
 		/* the pool is out of room, but the block might grow into a
 		 * neighbour waiting in quarantine: the quarantine goes (if
 		 * allocate_locked did not drain it already) and the block grows

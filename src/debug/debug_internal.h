@@ -43,6 +43,9 @@
  *      (pool_log_validate);
  *   D5 d.seq is odd exactly while a thread holds the pool's lock (readers of
  *      the node retry on an odd or moved seq);
+ *   D6 release_charged is the sum of heap_chunk_bytes_for(size) over the
+ *      LIVE blocks, at most release_capacity (debug_alloc.c: an allocation
+ *      past it fails as the release pool's would);
  *   F1 every byte of a free chunk past its links and below the heap's
  *      touched mark holds the poison (free_memory.c).
  *   A driver may break D1, D2 and D4 (a wild write): the code that follows
@@ -90,6 +93,11 @@ struct debug_pool {
 	struct debug_block_header *quarantine_head; /* oldest */
 	struct debug_block_header *quarantine_tail;
 	size_t quarantine_limit;
+	/* capacity parity (D6): the release build's chunk bytes of the LIVE
+	 * blocks, and the most a release pool of this size holds (SIZE_MAX
+	 * with release_capacity=0) */
+	size_t release_charged;
+	size_t release_capacity;
 	int fd;			/* the pool's node file, -1 without one */
 	uint64_t reserved_end;	/* file space reserved up to this offset */
 	size_t root_region;	/* bytes from base registered with LeakSanitizer */
@@ -160,15 +168,10 @@ static inline void block_open(struct debug_block_header *header, size_t usable)
  * nested look at the same block may have hidden it already, and a damaged
  * pool's header may be hidden memory. Validate the copy before using it.
  */
-union header_copy {
-	struct debug_block_header header;
-	unsigned char bytes[sizeof(struct debug_block_header)
-		+ AREA_MALLOC_MAX_FRAMES * sizeof(uintptr_t)];
-};
-
-static inline void peek_header(const struct debug_block_header *header, union header_copy *copy)
+static inline void peek_header(const struct debug_block_header *header,
+	struct debug_block_header *copy)
 {
-	shadow_peek(header, copy, debug_layout.header_size);
+	shadow_peek(header, copy, sizeof(*copy));
 }
 
 /* After: hide what the driver must not touch, by the block's state. */

@@ -7,7 +7,8 @@
  *
  * A pool's area reserves room beyond the caller's size for the debug
  * metadata (debug_reserve), so a driver that fits its pools in the release
- * build fits them here. Published pools are backed by a file of the node
+ * build fits them here; and by default a pool holds no more than the
+ * release pool would (D6), so one that does not fit fails here too. Published pools are backed by a file of the node
  * (node_writer.h), which readers copy; its space is reserved ahead of the
  * heap's touched mark (reserve_for), so a full tmpfs means NULL from malloc,
  * never SIGBUS in the driver.
@@ -42,10 +43,32 @@ struct debug_layout debug_layout;
 
 /* ---- setup ---- */
 
+/*
+ * The most chunk bytes a debug block takes per chunk byte the release build
+ * gives the same request, in sixteenths (48 for a 1-byte request: a 96-byte
+ * chunk against 32). The ratio falls as requests grow (header and canaries
+ * are a fixed cost), so the small requests decide it.
+ */
+static unsigned chunk_ratio_sixteenths;
+
+static void measure_chunk_ratio(void)
+{
+	chunk_ratio_sixteenths = 16;
+	for (size_t size = 0; size <= 4096; size++) {
+		size_t debug_chunk = heap_chunk_bytes_for(debug_block_chunk_bytes(&debug_layout, size));
+		size_t release_chunk = heap_chunk_bytes_for(size);
+		unsigned ratio = (unsigned)((debug_chunk * 16 + release_chunk - 1) / release_chunk);
+
+		if (ratio > chunk_ratio_sixteenths)
+			chunk_ratio_sixteenths = ratio;
+	}
+}
+
 void debug_pools_init(const struct debug_options *module_options)
 {
 	debug_options = *module_options;
 	debug_layout_init(&debug_layout, debug_options.stack_depth);
+	measure_chunk_ratio();
 	fault_injection_init();
 	shadow_init();
 	if (debug_options.node)
@@ -66,15 +89,16 @@ static size_t control_bytes(void)
 		+ pool_log_bytes(debug_options.log_size);
 }
 
-/* Room beyond the caller's size for headers, canaries and the log. The
- * smallest release block is 32 bytes, a 64-byte request takes 80; the debug
- * build needs up to 160 for the latter: 1.5 times the size more keeps every
- * request of 24 bytes or more at least as plentiful as in the release build. */
+/* Room beyond the caller's size for headers, canaries and the log: enough
+ * that a pool holds every mix of blocks the release pool of its size holds
+ * (the worst chunk ratio, capacity parity), and half the size more for the
+ * quarantine, which gives its blocks back before an allocation fails. */
 static size_t debug_reserve(size_t size)
 {
-	if (size > SIZE_MAX / 8)
+	if (size > SIZE_MAX / 16)
 		return SIZE_MAX / 4;
-	return size + size / 2 + control_bytes() + B_PAGE_SIZE;
+	return (size / 16 + 1) * (chunk_ratio_sixteenths - 16) + size / 2
+		+ control_bytes() + B_PAGE_SIZE;
 }
 
 /* ---- the pool's file ---- */
@@ -128,12 +152,12 @@ void block_close_shadow(struct debug_block_header *header, size_t usable)
 {
 	/* a nested look at the same block (a report that names it) may have
 	 * hidden the header already */
-	union header_copy copy;
+	struct debug_block_header copy;
 
 	peek_header(header, &copy);
-	if (debug_block_state(&copy.header) == BLOCK_LIVE
-		&& debug_block_header_ok_at(&debug_layout, &copy.header, usable, (uintptr_t)header)) {
-		size_t size = copy.header.size;
+	if (debug_block_state(&copy) == BLOCK_LIVE
+		&& debug_block_header_ok_at(&debug_layout, &copy, usable, (uintptr_t)header)) {
+		size_t size = copy.size;
 		shadow_hide(header, debug_layout.front_size);
 		shadow_hide((char *)header + debug_layout.front_size + size,
 			usable - debug_layout.front_size - size);
@@ -183,6 +207,9 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 	heap_get_stats(pool->heap, &stats);
 	debug->quarantine_limit = debug_options.quarantine_bytes < stats.capacity_bytes / 4
 		? debug_options.quarantine_bytes : stats.capacity_bytes / 4;
+	debug->release_charged = 0;
+	debug->release_capacity = debug_options.release_capacity ? pool_release_capacity(size)
+		: SIZE_MAX;
 	pool->creator = (void *)caller;
 	describe_layout(pool, debug);
 	id = pool_registry_add(pool);

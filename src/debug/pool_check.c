@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <KernelExport.h>
+
 #include "debug/debug_internal.h"
 #include "debug/debug_pool.h"
 
@@ -49,6 +51,8 @@ struct check_walk {
 	bool report_headers;	/* false: a damaged header that a call already reported
 				 * (at free) is not reported again */
 	int problems;
+	bool all_headers_sound;
+	size_t release_charged;	/* D6, over the LIVE blocks with sound headers */
 };
 
 static void check_block(void *chunk, size_t usable, bool used, void *context)
@@ -71,6 +75,10 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 	}
 	block_open(header, usable);
 	finding = debug_block_check(&debug_layout, header, usable);
+	if (finding.problem == BLOCK_HEADER_DAMAGED)
+		walk->all_headers_sound = false;
+	else if (debug_block_state(header) == BLOCK_LIVE)
+		walk->release_charged += heap_chunk_bytes_for(header->size);
 	if (finding.problem == BLOCK_OK
 		|| (finding.problem == BLOCK_HEADER_DAMAGED && !walk->report_headers
 			&& header_already_reported(debug_of(walk->pool), header))) {
@@ -279,7 +287,7 @@ static bool check_heap_locked(struct pool *pool, struct pending_list *pending)
 
 static int check_locked_walk(struct pool *pool, struct pending_list *pending, bool report_headers)
 {
-	struct check_walk walk = { pool, pending, report_headers, 0 };
+	struct check_walk walk = { pool, pending, report_headers, 0, true, 0 };
 	struct debug_pool *debug = debug_of(pool);
 	const char *why = NULL;
 
@@ -290,6 +298,13 @@ static int check_locked_walk(struct pool *pool, struct pending_list *pending, bo
 		walk.problems++;
 	}
 	heap_walk(pool->heap, check_block, &walk, NULL);
+	if (walk.all_headers_sound && walk.release_charged != debug->release_charged) {
+		/* the module's own accounting, not the driver's doing */
+		dprintf("area_malloc: internal error: pool %p charges %zu release bytes, its "
+			"blocks take %zu (D6)\n", pool->id, debug->release_charged,
+			walk.release_charged);
+		walk.problems++;
+	}
 	debug->d.errors += (uint64_t)walk.problems;
 	/* the FIFO's links lie in the freed blocks (counted as errors there) */
 	return walk.problems + quarantine_check(pool, pending);

@@ -57,6 +57,8 @@ static const struct option_spec option_specs[] = {
 		"freed bytes each pool holds back from reuse (k, m, g suffixes)" },
 	{ "max_reports", OPTION_UNSIGNED, FIELD(max_reports), 0, UINT32_MAX,
 		"error reports printed in full, 0 for no limit" },
+	{ "release_capacity", OPTION_BOOL, FIELD(release_capacity), 0, 1,
+		"a pool holds no more than the release build's pool of its size, 0 or 1" },
 	{ "realloc_move", OPTION_BOOL, FIELD(realloc_move), 0, 1, "realloc always moves, 0 or 1" },
 	{ "fail_nth", OPTION_U64, FIELD(fail_nth), 0, UINT64_MAX,
 		"make the Nth allocation fail, 0 for never" },
@@ -102,6 +104,7 @@ void debug_options_set_defaults(struct debug_options *options)
 	options->max_reports = 100;
 	options->exitcode = 23;
 	options->leak_check = true;
+	options->release_capacity = true;
 	options->report_format = REPORT_FORMAT_TEXT;
 	options->keep_dead_nodes = 8;
 	options->node = true;

@@ -28,6 +28,7 @@ struct debug_options {
 	size_t quarantine_bytes;	/* freed bytes each pool holds back from reuse */
 	unsigned max_reports;		/* error reports printed in full (0: no limit) */
 	bool realloc_move;		/* realloc always moves the block */
+	bool release_capacity;		/* a pool holds no more than the release pool */
 	uint64_t fail_nth;		/* the Nth allocation fails (0: off) */
 	double fail_rate;		/* each allocation fails with this probability */
 	uint64_t fail_seed;

@@ -1385,7 +1385,28 @@ END_TEST
 
 #define CAPACITY_POOL (4 * MIB)
 
-/* Child: how many blocks of *size fit in a fresh release pool. */
+/*
+ * Capacity parity: a debug pool holds what the release pool of its size
+ * holds, no more (pool-exhaustion bugs surface in QA) and no fewer (within
+ * 5 %), whatever the block sizes; release_capacity=0 gives the debug pool
+ * its whole area. A case's size 0 means a mix: sizes 1 to 2048 drawn from a
+ * fixed sequence, the same in both builds.
+ */
+
+/* The nth request of a case (its size, or the mixed sequence's nth). */
+static size_t case_request(size_t size, size_t n)
+{
+	uint64_t x = (n + 1) * 0x9e3779b97f4a7c15ull;
+
+	if (size != 0)
+		return size;
+	x ^= x >> 29;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 32;
+	return 1 + (size_t)(x % 2048);
+}
+
+/* Child: how many requests of *size fit in a fresh release pool. */
 static int release_count_child(void *context)
 {
 	size_t size = *(const size_t *)context, count = 0;
@@ -1398,7 +1419,7 @@ static int release_count_child(void *context)
 		"get_module(release)");
 	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, CAPACITY_POOL, B_FULL_LOCK, KERNEL_RW);
 	child_require(pool != NULL, "create_pool(release)");
-	while (am->malloc(pool, size) != NULL)
+	while (am->malloc(pool, case_request(size, count)) != NULL)
 		count++;
 	fprintf(stderr, "count: %zu\n", count);
 	child_require(am->delete_pool(pool) == B_OK, "delete_pool");
@@ -1424,20 +1445,21 @@ static size_t fill(const void *pool, size_t size, void **blocks, size_t capacity
 {
 	size_t count = 0;
 
-	while (count < capacity && (blocks[count] = am->malloc(pool, size)) != NULL)
+	while (count < capacity && (blocks[count] = am->malloc(pool, case_request(size, count)))
+		!= NULL)
 		count++;
 	ck_assert_uint_lt(count, capacity);
 	return count;
 }
 
-static const struct {
-	size_t size;
-	double min_fraction;
-} capacity_cases[] = { { 4000, 0.90 }, { 64, 0.75 } };
+/* around the size classes and the debug block's layout: the smallest
+ * requests cost the debug build three times the release build's chunk */
+static const size_t capacity_cases[] = { 1, 8, 16, 17, 24, 40, 64, 100, 1000, 4000, 65536,
+	300000, 0 };
 
 START_TEST(test_capacity_parity_with_release)
 {
-	size_t size = capacity_cases[_i].size, release_count, count, refill, capacity;
+	size_t size = capacity_cases[_i], release_count, count, refill, capacity;
 	const void *pool;
 	void **blocks, *big;
 
@@ -1449,30 +1471,85 @@ START_TEST(test_capacity_parity_with_release)
 	capture_reports(true);
 	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, CAPACITY_POOL, B_FULL_LOCK, KERNEL_RW);
 	ck_assert_ptr_nonnull(pool);
-	capacity = 4 * CAPACITY_POOL / size + 16;
+	capacity = release_count * 2 + 16;
 	blocks = malloc(capacity * sizeof(*blocks));
 	ck_assert_ptr_nonnull(blocks);
 
 	count = fill(pool, size, blocks, capacity);
-	ck_assert_msg((double)(count * size) >= capacity_cases[_i].min_fraction * CAPACITY_POOL,
-		"%zu blocks of %zu bytes: %zu bytes of a %zu-byte pool", count, size, count * size,
-		(size_t)CAPACITY_POOL);
-	ck_assert_msg(count >= release_count, "%zu-byte blocks: debug %zu, release %zu", size,
-		count, release_count);
+	ck_assert_msg(count * 100 >= release_count * 95 && count * 100 <= release_count * 105,
+		"%zu-byte requests: the debug pool holds %zu, the release pool %zu", size, count,
+		release_count);
+	ck_assert_int_eq(amd->check_pool(pool), 0);
 
 	/* everything freed goes to the quarantine, which is drained before NULL */
 	for (size_t i = 0; i < count; i++)
 		am->free(pool, blocks[i]);
 	ck_assert_uint_gt(stats_of(pool).quarantined_blocks, 0);
 	refill = fill(pool, size, blocks, capacity);
-	ck_assert_msg(refill >= count, "refill: %zu blocks of %zu bytes, first fill %zu", refill,
-		size, count);
+	ck_assert_msg(refill == count, "refill: %zu requests of %zu bytes, first fill %zu",
+		refill, size, count);
+	ck_assert_int_eq(amd->check_pool(pool), 0);
 	for (size_t i = 0; i < refill; i++)
 		am->free(pool, blocks[i]);
 
 	big = am->malloc(pool, CAPACITY_POOL / 10 * 9);
 	ck_assert_msg(big != NULL, "no block of 90%% of the pool after freeing everything");
 	am->free(pool, big);
+	ck_assert_int_eq(amd->check_pool(pool), 0);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	free(blocks);
+	assert_no_reports();
+	unload_debug();
+}
+END_TEST
+
+/* A realloc that grows past the release pool's capacity fails as the
+ * release build's would, in place or moving, and leaves the block intact. */
+START_TEST(test_capacity_parity_realloc)
+{
+	const void *pool;
+	unsigned char *block, *grown;
+
+	load_debug(NULL);
+	capture_reports(true);
+	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, CAPACITY_POOL, B_FULL_LOCK, KERNEL_RW);
+	ck_assert_ptr_nonnull(pool);
+	block = am->malloc(pool, CAPACITY_POOL / 2);
+	ck_assert_ptr_nonnull(block);
+	memset(block, 0x5a, CAPACITY_POOL / 2);
+	/* the release pool cannot hold a block of the whole pool size */
+	ck_assert_ptr_null(am->realloc(pool, block, CAPACITY_POOL));
+	grown = am->realloc(pool, block, CAPACITY_POOL / 10 * 9);
+	ck_assert_ptr_nonnull(grown);
+	for (size_t i = 0; i < CAPACITY_POOL / 2; i++)
+		ck_assert_uint_eq(grown[i], 0x5a);
+	ck_assert_int_eq(amd->check_pool(pool), 0);
+	am->free(pool, grown);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	assert_no_reports();
+	unload_debug();
+}
+END_TEST
+
+/* release_capacity=0: the debug pool uses all of its larger area. */
+START_TEST(test_generous_capacity)
+{
+	size_t release_count = release_block_count(1000), count, capacity;
+	const void *pool;
+	void **blocks;
+
+	load_debug("release_capacity=0");
+	capture_reports(true);
+	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, CAPACITY_POOL, B_FULL_LOCK, KERNEL_RW);
+	ck_assert_ptr_nonnull(pool);
+	capacity = release_count * 8;
+	blocks = malloc(capacity * sizeof(*blocks));
+	ck_assert_ptr_nonnull(blocks);
+	count = fill(pool, 1000, blocks, capacity);
+	ck_assert_msg(count >= release_count * 2, "release_capacity=0: %zu blocks, release %zu",
+		count, release_count);
+	for (size_t i = 0; i < count; i++)
+		am->free(pool, blocks[i]);
 	ck_assert_int_eq(am->delete_pool(pool), B_OK);
 	free(blocks);
 	assert_no_reports();
@@ -1908,6 +1985,8 @@ static Suite *debug_api_suite(void)
 	tcase_add_checked_fixture(capacity, NULL, teardown_captured);
 	tcase_add_loop_test(capacity, test_capacity_parity_with_release, 0,
 		(int)(sizeof(capacity_cases) / sizeof(capacity_cases[0])));
+	tcase_add_test(capacity, test_capacity_parity_realloc);
+	tcase_add_test(capacity, test_generous_capacity);
 	tcase_add_test(capacity, test_huge_lazy_pool);
 	suite_add_tcase(suite, capacity);
 

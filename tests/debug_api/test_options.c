@@ -27,7 +27,7 @@
 #define WARNING_BYTES 2048
 
 static const char *const valid_keys[] = { "stack_depth", "stack_depot_bytes", "log_size", "quarantine_bytes",
-	"max_reports", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
+	"max_reports", "release_capacity", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
 	"fail_caller", "halt_on_error", "exitcode", "leak_check", "suppressions", "log_path",
 	"report_format", "node", "node_dir", "keep_dead_nodes", "fork_nodes" };
 
@@ -84,6 +84,9 @@ static void assert_options_equal(const struct debug_options *got, const struct d
 		want->quarantine_bytes);
 	ck_assert_msg(got->max_reports == want->max_reports, "%s: max_reports %u, want %u", context,
 		got->max_reports, want->max_reports);
+	ck_assert_msg(got->release_capacity == want->release_capacity,
+		"%s: release_capacity %d, want %d", context, got->release_capacity,
+		want->release_capacity);
 	ck_assert_msg(got->realloc_move == want->realloc_move, "%s: realloc_move %d, want %d",
 		context, got->realloc_move, want->realloc_move);
 	ck_assert_msg(got->fail_nth == want->fail_nth, "%s: fail_nth %llu, want %llu", context,
@@ -136,6 +139,8 @@ START_TEST(test_defaults)
 	ck_assert_uint_eq(options.quarantine_bytes, 1024 * 1024);
 	ck_assert_uint_eq(options.max_reports, 100);
 	ck_assert(!options.realloc_move);
+	/* capacity parity with the release build, unless asked otherwise */
+	ck_assert(options.release_capacity);
 	ck_assert_uint_eq(options.fail_nth, 0);
 	ck_assert(options.fail_rate == 0.0);
 	ck_assert_uint_eq(options.fail_seed, 0);
@@ -207,6 +212,7 @@ EXPECT(want_reports_0, want->max_reports = 0)
 EXPECT(want_reports_max, want->max_reports = UINT32_MAX)
 EXPECT(want_move, want->realloc_move = true)
 EXPECT(want_no_move, want->realloc_move = false)
+EXPECT(want_generous, want->release_capacity = false)
 EXPECT(want_nth_5, want->fail_nth = 5)
 EXPECT(want_nth_max, want->fail_nth = UINT64_MAX)
 EXPECT(want_rate_0, want->fail_rate = 0.0)
@@ -260,6 +266,8 @@ static const struct good_case good_cases[] = {
 	{ "realloc_move=true", want_move },
 	{ "realloc_move=0", want_no_move },
 	{ "realloc_move=false", want_no_move },
+	{ "release_capacity=0", want_generous },
+	{ "release_capacity=false", want_generous },
 	{ "fail_nth=5", want_nth_5 },
 	{ "fail_nth=18446744073709551615", want_nth_max },
 	{ "fail_rate=0", want_rate_0 },
@@ -723,6 +731,7 @@ static void set_everything(struct debug_options *options)
 	options->quarantine_bytes = 3 * 1024 * 1024;
 	options->max_reports = 0;
 	options->realloc_move = true;
+	options->release_capacity = false;
 	options->fail_nth = 12345678901234ull;
 	options->fail_rate = 0.125;
 	options->fail_seed = UINT64_MAX;
@@ -898,10 +907,11 @@ static bool string_terminated(const char *field, size_t size)
 
 static void assert_in_range(const struct debug_options *options, const char *text)
 {
-	unsigned char realloc_move, halt_on_error, leak_check, node, fork_nodes;
+	unsigned char realloc_move, release_capacity, halt_on_error, leak_check, node, fork_nodes;
 
 	/* read the bools' bytes: a byte other than 0/1 would be the bug */
 	memcpy(&realloc_move, &options->realloc_move, 1);
+	memcpy(&release_capacity, &options->release_capacity, 1);
 	memcpy(&halt_on_error, &options->halt_on_error, 1);
 	memcpy(&leak_check, &options->leak_check, 1);
 	memcpy(&node, &options->node, 1);
@@ -913,7 +923,7 @@ static void assert_in_range(const struct debug_options *options, const char *tex
 	ck_assert_msg(options->log_size <= 1048576, "log_size %zu: %s", options->log_size, text);
 	ck_assert_msg(options->quarantine_bytes <= ((size_t)1 << 40), "quarantine_bytes %zu: %s",
 		options->quarantine_bytes, text);
-	ck_assert_msg(realloc_move <= 1 && halt_on_error <= 1 && leak_check <= 1 && node <= 1
+	ck_assert_msg(realloc_move <= 1 && release_capacity <= 1 && halt_on_error <= 1 && leak_check <= 1 && node <= 1
 		&& fork_nodes <= 1, "bool: %s", text);
 	ck_assert_msg(options->keep_dead_nodes <= 100000, "keep_dead_nodes %u: %s",
 		options->keep_dead_nodes, text);
