@@ -216,6 +216,39 @@ START_TEST(test_region_bytes_for)
 }
 END_TEST
 
+/* The accounting a debug pool borrows for capacity parity is the heap's
+ * own: a region's capacity is what heap_get_stats says of a heap placed
+ * there, and a request is charged the chunk it takes. */
+START_TEST(test_capacity_accounting)
+{
+	static const size_t regions[] = {4096, 4096 + 16, 65536, 100000, MiB, 3 * MiB + 5};
+	static const size_t sizes[] = {0, 1, 15, 16, 17, 100, 1000, 4000, 65536};
+	size_t map_bytes = 4 * MiB;
+	void *mem = map_region(map_bytes);
+	struct heap_stats stats;
+
+	for (size_t i = 0; i < sizeof(regions) / sizeof(regions[0]); i++) {
+		struct heap *heap = new_heap(mem, regions[i]);
+		heap_get_stats(heap, &stats);
+		ck_assert_uint_eq(heap_capacity_for_region(regions[i]), stats.capacity_bytes);
+	}
+	ck_assert_uint_eq(heap_capacity_for_region(0), 0);
+	ck_assert_uint_eq(heap_capacity_for_region(16), 0);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct heap *heap = new_heap(mem, MiB);
+		void *block = heap_alloc(heap, sizes[i]);
+		ck_assert_ptr_nonnull(block);
+		heap_get_stats(heap, &stats);
+		ck_assert_msg(stats.used_bytes == heap_chunk_bytes_for(sizes[i]),
+			"a %zu-byte request took %zu bytes, charged %zu", sizes[i], stats.used_bytes,
+			heap_chunk_bytes_for(sizes[i]));
+		assert_valid(heap);
+	}
+	ck_assert_uint_eq(heap_chunk_bytes_for(SIZE_MAX), SIZE_MAX);
+	unmap_region(mem, map_bytes);
+}
+END_TEST
+
 /* A region of 'bytes' (lazily mapped) serves one block of nearly all of it. */
 static void check_huge_region(size_t bytes)
 {
@@ -1079,6 +1112,7 @@ static Suite *heap_suite(void)
 	tcase_add_test(tc, test_init_rejects_misaligned);
 	tcase_add_test(tc, test_one_page_region);
 	tcase_add_test(tc, test_region_bytes_for);
+	tcase_add_test(tc, test_capacity_accounting);
 	tcase_add_test(tc, test_region_8_gib);
 	tcase_add_test(tc, test_region_1_tib);
 	suite_add_tcase(suite, tc);
