@@ -19,7 +19,12 @@
  * counter and every record. It covers bookkeeping only, never mmap, mlock,
  * munmap or /proc reads, so populating a large locked area does not stall
  * area_for() in other threads. delete_area unlinks a record before it unmaps
- * the range, so the range never belongs to two live areas.
+ * the range, so the range never belongs to two live areas. fork() holds it
+ * (pthread_atfork, registered when the library loads, before any module
+ * registers its own handlers): a child never inherits it held by a thread
+ * that does not exist there, and since prepare handlers run in the reverse
+ * order of registration it is taken after every pool lock (it is a leaf)
+ * and released in the child before a module's handler makes areas private.
  *
  * Lock specifications on Linux:
  *  B_NO_LOCK           mmap(MAP_NORESERVE): no page and no commit charge
@@ -136,6 +141,22 @@ static size_t area_capacity;
 static area_id last_area_id;
 
 static atomic_flag lock_refusal_reported = ATOMIC_FLAG_INIT;
+
+static void lock_registry_for_fork(void)
+{
+	mutex_lock(&registry_lock);
+}
+
+static void unlock_registry_after_fork(void)
+{
+	mutex_unlock(&registry_lock);
+}
+
+__attribute__((constructor)) static void install_fork_handlers(void)
+{
+	pthread_atfork(lock_registry_for_fork, unlock_registry_after_fork,
+		unlock_registry_after_fork);
+}
 
 static pthread_once_t mmap_min_addr_once = PTHREAD_ONCE_INIT;
 static addr_t mmap_min_addr_value;
