@@ -34,6 +34,7 @@
 
 #include "kernel/area_internal.h"
 #include "support/check_main.h"
+#include "support/scale.h"
 
 #define PAGE B_PAGE_SIZE
 #define FOUR_GIB ((uintptr_t)1 << 32)
@@ -1032,11 +1033,12 @@ static void *churn_areas(void *argument)
 
 START_TEST(test_fork_while_another_thread_creates_areas)
 {
+	long forks = test_scaled(500, 10);
 	atomic_bool stop = false;
 	pthread_t thread;
 
 	ck_assert_int_eq(pthread_create(&thread, NULL, churn_areas, &stop), 0);
-	for (int i = 0; i < 500; i++) {
+	for (long i = 0; i < forks; i++) {
 		int status;
 		pid_t child = fork();
 		ck_assert_int_ge(child, 0);
@@ -1050,7 +1052,7 @@ START_TEST(test_fork_while_another_thread_creates_areas)
 		}
 		ck_assert_int_eq(waitpid(child, &status, 0), child);
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-			"fork %d: the child could not use the area registry (status %#x)", i, status);
+			"fork %ld: the child could not use the area registry (status %#x)", i, status);
 	}
 	atomic_store(&stop, true);
 	ck_assert_int_eq(pthread_join(thread, NULL), 0);
