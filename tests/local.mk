@@ -21,3 +21,4 @@ include tests/faults/local.mk
 include tests/misuse/local.mk
 include tests/runner/local.mk
 include tests/corruption/local.mk
+include tests/security/local.mk

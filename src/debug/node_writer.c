@@ -28,6 +28,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +212,14 @@ static void clean_dead_nodes(int keep)
 			continue;
 		if (node_is_alive(node_fd) || fstat(node_fd, &status) != 0
 			|| status.st_uid != geteuid()) {
+			close(node_fd);
+			continue;
+		}
+		/* unlocked but young, its process running: it may be a node still
+		 * being created (as pooldump --clean judges) */
+		if (status.st_mtime > time(NULL) - YOUNG_NODE_SECONDS
+			&& kill((pid_t)atoi(entry->d_name), 0) == 0
+			&& strcmp(entry->d_name, own) != 0) {
 			close(node_fd);
 			continue;
 		}

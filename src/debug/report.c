@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,7 @@
 #include <KernelExport.h>
 
 #include "debug/report.h"
+#include "format/safe_file.h"
 #include "format/symbolize.h"
 #include "format/utf8.h"
 #include "kernel/lock.h"
@@ -60,19 +62,31 @@ static size_t suppression_count;
 static area_malloc_report_hook report_hook;
 static void *report_hook_cookie;
 
+/* Bounds on what a suppressions file may cost: its size, and the warnings
+ * about its lines (the rest are counted in one line). */
+#define SUPPRESSIONS_MAX_BYTES (1 << 20)
+#define SUPPRESSION_WARNINGS_MAX 10
+
 static void load_suppressions(const char *path)
 {
-	char line[512];
+	char line[512], why[PATH_MAX + 128];
+	unsigned ignored = 0;
 	FILE *file;
-	int number = 0;
+	int number = 0, fd;
 
 	suppression_count = 0;
 	if (path == NULL || path[0] == '\0')
 		return;
-	file = fopen(path, "re");
+	/* a regular file of bounded size: a FIFO, a device or /dev/zero would
+	 * hang or flood get_module */
+	fd = safe_open_regular(path, SUPPRESSIONS_MAX_BYTES, why, sizeof(why));
+	file = fd >= 0 ? fdopen(fd, "r") : NULL;
 	if (file == NULL) {
-		dprintf("area_malloc: cannot read suppressions file '%s': %s; no suppressions\n",
-			path, strerror(errno));
+		if (fd >= 0) {
+			snprintf(why, sizeof(why), "cannot read %s: %s", path, strerror(errno));
+			close(fd);
+		}
+		dprintf("area_malloc: suppressions: %s; no suppressions\n", why);
 		return;
 	}
 	while (fgets(line, sizeof(line), file) != NULL) {
@@ -89,8 +103,9 @@ static void load_suppressions(const char *path)
 		if (text[0] == '\0' || text[0] == '#')
 			continue;
 		if (strncmp(text, "leak:", 5) != 0 || text[5] == '\0') {
-			dprintf("area_malloc: %s:%d: not a 'leak:PATTERN' line, ignored: %s\n", path,
-				number, text);
+			if (ignored++ < SUPPRESSION_WARNINGS_MAX)
+				dprintf("area_malloc: %s:%d: not a 'leak:PATTERN' line, ignored: %.80s\n",
+					path, number, text);
 			continue;
 		}
 		if (suppression_count == MAX_SUPPRESSIONS) {
@@ -104,6 +119,9 @@ static void load_suppressions(const char *path)
 		suppressions[suppression_count].bytes = 0;
 		suppression_count++;
 	}
+	if (ignored > SUPPRESSION_WARNINGS_MAX)
+		dprintf("area_malloc: %s: %u more lines that are not 'leak:PATTERN' ignored\n", path,
+			ignored - SUPPRESSION_WARNINGS_MAX);
 	fclose(file);
 }
 
@@ -140,11 +158,13 @@ static void write_out(const char *text, size_t length)
 			if (log_fd >= 0)
 				close(log_fd);
 			log_pid = getpid();
+			char why[DEBUG_OPTIONS_PATH_MAX + 160];
 			snprintf(path, sizeof(path), "%s.%d", options->log_path, (int)log_pid);
-			log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+			/* never through a link or into another user's file: log_path
+			 * may name a shared directory (safe_file.h) */
+			log_fd = safe_create(path, SAFE_APPEND, 0644, why, sizeof(why));
 			if (log_fd < 0)
-				dprintf("area_malloc: cannot open log_path file '%s': %s; "
-					"reporting to standard error\n", path, strerror(errno));
+				dprintf("area_malloc: log_path: %s; reporting to standard error\n", why);
 		}
 		if (log_fd >= 0)
 			fd = log_fd;

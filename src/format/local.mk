@@ -1,8 +1,9 @@
 # src/format: what the debug build writes and its readers read, below both
 # (src/debug writes it, src/node reads it): the debug block layout and its
 # validator, the pool log, the node file format, the error-kind table, the
-# options, the symbolizer that names recorded callers, and what valid UTF-8
-# is (utf8.h). Depends on the allocator core only for the heap's own layout
+# options, the symbolizer that names recorded callers, what valid UTF-8 is
+# (utf8.h), and opening files where other users may have a hand in the path
+# (safe_file.c). Depends on the allocator core only for the heap's own layout
 # (node_format.h).
 
 noinst_LTLIBRARIES += libamformat.la
@@ -16,6 +17,8 @@ libamformat_la_SOURCES = \
 	src/format/options.h \
 	src/format/pool_log.c \
 	src/format/pool_log.h \
+	src/format/safe_file.c \
+	src/format/safe_file.h \
 	src/format/stack_depot.c \
 	src/format/stack_depot.h \
 	src/format/symbolize.c \

@@ -59,6 +59,10 @@
 #define NODE_PROCESS_MAGIC "AMPROC01" /* 8 bytes, no NUL */
 #define NODE_POOL_MAGIC "AMPOOL01"
 #define NODE_PROCESS_FILE "process"
+/* A node whose process file nobody has locked yet, but whose process runs,
+ * may still be being created: cleaners (the module's, pooldump --clean)
+ * leave it alone for this long after its last change. */
+#define YOUNG_NODE_SECONDS 10
 #define NODE_POOL_FILE_PREFIX "pool-"	/* followed by the area id in decimal */
 #define NODE_STACKS_FILE "stacks"
 #define NODE_DIR_PREFIX "/dev/shm/area_malloc-" /* followed by the uid in decimal */

@@ -31,6 +31,7 @@
 #include "config.h"
 
 #include "format/symbolize.h"
+#include "format/safe_file.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -80,12 +81,87 @@ struct symbolizer {
 	void *libstdcxx; /* our dlopen handle on libstdc++, when we needed one */
 };
 
-/* libdwfl's standard search: the file's own .symtab and DWARF, else a debug
- * file by build-id or .gnu_debuglink under /usr/lib/debug. (elfutils also
- * asks a debuginfod server, but only when DEBUGINFOD_URLS names one.) */
+/*
+ * Image paths may come from a node file another user wrote (data, never
+ * control: area_malloc_debug(7), SECURITY), so libdwfl opens nothing by
+ * path on its own: the image is opened here (safe_open_regular: a regular
+ * file, without blocking; a FIFO or a device named there is refused, never
+ * waited on or opened) and handed over by descriptor, and separate debug
+ * files are looked for by this file's find_debuginfo, which opens the
+ * standard candidates the same way: /usr/lib/debug/.build-id/xx/rest.debug,
+ * then the .gnu_debuglink name beside the image, in its .debug directory
+ * and under /usr/lib/debug. (elfutils' own search would also ask a
+ * debuginfod server when DEBUGINFOD_URLS names one: not done here.)
+ */
+#define DEBUG_ROOT "/usr/lib/debug"
+/* An ELF file or debug file larger than this is not read. */
+#define IMAGE_MAX_BYTES ((off_t)1 << 34)
+
+static int open_debug_candidate(const char *path, char **found)
+{
+	char why[256];
+	int fd = safe_open_regular(path, IMAGE_MAX_BYTES, why, sizeof(why));
+
+	if (fd >= 0 && found != NULL)
+		*found = strdup(path);
+	return fd;
+}
+
+static int find_debuginfo_safely(Dwfl_Module *module, void **userdata, const char *module_name,
+	Dwarf_Addr base, const char *file_name, const char *debuglink_file,
+	GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	const unsigned char *build_id = NULL;
+	GElf_Addr build_id_address;
+	char path[SYMBOLIZER_PATH_MAX + 64], dir[SYMBOLIZER_PATH_MAX];
+	int build_id_size, fd;
+
+	(void)userdata;
+	(void)module_name;
+	(void)base;
+	(void)debuglink_crc;
+	build_id_size = dwfl_module_build_id(module, &build_id, &build_id_address);
+	if (build_id_size > 1 && build_id_size <= 64) {
+		int used = snprintf(path, sizeof(path), DEBUG_ROOT "/.build-id/%02x/", build_id[0]);
+		for (int i = 1; i < build_id_size; i++)
+			used += snprintf(path + used, sizeof(path) - (size_t)used, "%02x", build_id[i]);
+		snprintf(path + used, sizeof(path) - (size_t)used, ".debug");
+		if ((fd = open_debug_candidate(path, debuginfo_file_name)) >= 0)
+			return fd;
+	}
+	if (debuglink_file == NULL || file_name == NULL || strchr(debuglink_file, '/') != NULL)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s", file_name);
+	if (strrchr(dir, '/') != NULL)
+		*strrchr(dir, '/') = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	snprintf(path, sizeof(path), "%s/%s", dir, debuglink_file);
+	if (strcmp(path, file_name) != 0 && (fd = open_debug_candidate(path, debuginfo_file_name)) >= 0)
+		return fd;
+	snprintf(path, sizeof(path), "%s/.debug/%s", dir, debuglink_file);
+	if ((fd = open_debug_candidate(path, debuginfo_file_name)) >= 0)
+		return fd;
+	snprintf(path, sizeof(path), DEBUG_ROOT "%s/%s", dir[0] == '/' ? dir : "", debuglink_file);
+	return open_debug_candidate(path, debuginfo_file_name);
+}
+
+/* No module is reported by name alone: every image is opened here. */
+static int find_elf_never(Dwfl_Module *module, void **userdata, const char *module_name,
+	Dwarf_Addr base, char **file_name, Elf **elfp)
+{
+	(void)module;
+	(void)userdata;
+	(void)module_name;
+	(void)base;
+	(void)file_name;
+	*elfp = NULL;
+	return -1;
+}
+
 static const Dwfl_Callbacks dwfl_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_elf = find_elf_never,
+	.find_debuginfo = find_debuginfo_safely,
 	.section_address = dwfl_offline_section_address,
 };
 
@@ -324,8 +400,17 @@ static void examine_image_file(struct image *image)
 	if (dwfl == NULL)
 		return;
 	dwfl_report_begin(dwfl);
+	char why[SYMBOLIZER_PATH_MAX + 64];
+	int fd = safe_open_regular(image->path, IMAGE_MAX_BYTES, why, sizeof(why));
+	if (fd < 0) {
+		dwfl_end(dwfl);
+		return;
+	}
+	/* the descriptor is libdwfl's from a successful report on */
 	Dwfl_Module *module = dwfl_report_elf(
-		dwfl, path_basename(image->path), image->path, -1, image->load_bias, false);
+		dwfl, path_basename(image->path), image->path, fd, image->load_bias, false);
+	if (module == NULL)
+		close(fd);
 	if (dwfl_report_end(dwfl, NULL, NULL) != 0 || module == NULL) {
 		dwfl_end(dwfl);
 		return;

@@ -26,8 +26,6 @@
 
 #include "node/node_commands_internal.h"
 
-#define YOUNG_NODE_SECONDS 10
-
 static void list_node(struct session *session, pid_t pid, size_t *listed)
 {
 	struct output *out = &session->out;

@@ -13,13 +13,13 @@ SYMBOLIZE_TEST_LIBRARY_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version -shared -r
 check_PROGRAMS += tests/symbolize/test_symbolize
 TESTS += tests/symbolize/test_symbolize
 tests_symbolize_test_symbolize_SOURCES = tests/symbolize/test_symbolize.c tests/symbolize/probe.h \
-	src/format/symbolize.c src/format/symbolize.h
+	src/format/symbolize.c src/format/symbolize.h src/format/safe_file.c src/format/safe_file.h
 tests_symbolize_test_symbolize_CFLAGS = $(CHECK_TEST_CFLAGS) $(DW_CFLAGS) $(SYMBOLIZE_TEST_DEBUG_CFLAGS)
 tests_symbolize_test_symbolize_LDADD = $(DW_LIBS) $(CHECK_TEST_LIBS) -ldl
 
 check_PROGRAMS += tests/symbolize/symbolize_victim
 tests_symbolize_symbolize_victim_SOURCES = tests/symbolize/victim.c tests/symbolize/probe.h \
-	src/format/symbolize.c src/format/symbolize.h
+	src/format/symbolize.c src/format/symbolize.h src/format/safe_file.c src/format/safe_file.h
 tests_symbolize_symbolize_victim_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS) $(SYMBOLIZE_TEST_DEBUG_CFLAGS) -fno-pie
 tests_symbolize_symbolize_victim_LDFLAGS = $(AM_LDFLAGS) -Wc,-no-pie
 tests_symbolize_symbolize_victim_LDADD = $(DW_LIBS) -ldl

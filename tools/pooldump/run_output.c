@@ -16,12 +16,15 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "format/safe_file.h"
 
 #include "junit.h"
 #include "report_json.h"
@@ -75,17 +78,43 @@ static int remove_stale_reports(const char *dir)
 	return status;
 }
 
+/* Output files are created anew, never through a link or over another
+ * user's file (format/safe_file.h): OUTDIR or --junit may name a shared
+ * directory. */
 static int open_output(const char *argument, const char *dir, const char *default_name,
 	char *path, size_t size, FILE **file)
 {
+	char why[PATH_MAX + 160];
+	int fd;
+
 	if (argument != NULL)
 		snprintf(path, size, "%s", argument);
 	else
 		snprintf(path, size, "%s/%s", dir, default_name);
-	*file = fopen(path, "we");
-	if (*file == NULL)
+	fd = safe_create(path, SAFE_REPLACE, 0644, why, sizeof(why));
+	if (fd < 0)
+		return runner_error("cannot write %s: %s", path, why);
+	*file = fdopen(fd, "w");
+	if (*file == NULL) {
+		close(fd);
 		return runner_error("cannot write %s: %s", path, strerror(errno));
+	}
 	return 0;
+}
+
+/* A directory the runner writes into (or the command's processes, its
+ * reports) must be one nobody else can plant files or links in. */
+static int check_directory(const char *path)
+{
+	char why[PATH_MAX + 160];
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	bool safe;
+
+	if (fd < 0)
+		return runner_error("cannot open %s: %s", path, strerror(errno));
+	safe = safe_directory(fd, path, why, sizeof(why));
+	close(fd);
+	return safe ? 0 : runner_error("%s", why);
 }
 
 int prepare_output(struct run_config *config)
@@ -100,8 +129,12 @@ int prepare_output(struct run_config *config)
 	if ((size_t)snprintf(config->reports_dir, sizeof(config->reports_dir),
 		    "%s/" REPORTS_SUBDIR, config->output_dir) >= sizeof(config->reports_dir) - 32)
 		return runner_error("output directory %s: path too long", config->output_dir);
+	if ((status = check_directory(config->output_dir)) != 0)
+		return status;
 	if (mkdir(config->reports_dir, 0777) != 0 && errno != EEXIST)
 		return runner_error("cannot create %s: %s", config->reports_dir, strerror(errno));
+	if ((status = check_directory(config->reports_dir)) != 0)
+		return status;
 	if (access(config->reports_dir, W_OK | X_OK) != 0)
 		return runner_error("cannot write to %s: %s", config->reports_dir, strerror(errno));
 	if ((status = remove_stale_reports(config->reports_dir)) != 0)

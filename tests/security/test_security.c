@@ -1,0 +1,606 @@
+/*
+ * test_security.c - what another user (or an unlucky path) can do to the
+ * debug build and pooldump, and that each is refused or harmless
+ * (issue 17; area_malloc_debug(7), SECURITY):
+ *   - log_path: a symbolic link or another user's file planted where a
+ *     report goes is never written through;
+ *   - pooldump run: an output directory another user owns is refused, and
+ *     a link planted where junit.xml goes in a shared sticky directory is
+ *     not followed;
+ *   - suppressions= naming /dev/zero, /dev/urandom, a FIFO or a directory
+ *     gives one clear warning, never a hang or a flood;
+ *   - an image path naming a FIFO or a device (as a hostile node's process
+ *     file may) is neither waited on nor opened by the symbolizer;
+ *   - the module's dead-node cleanup leaves a node that is still being
+ *     created (young, its process running) alone.
+ * The "other user" is a forked child that switches to an unused uid with
+ * setresuid, which takes root: as another user these cases are skipped
+ * with a message (CI runs as root).
+ *
+ * Locking: none; every case runs in a forked process of its own (Check's
+ * fork mode), and its children are waited for.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <KernelExport.h>
+#include <drivers/area_malloc.h>
+#include <drivers/area_malloc_debug.h>
+#include <drivers/module.h>
+
+#include "format/node_format.h"
+#include "format/symbolize.h"
+#include "support/check_main.h"
+
+#define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
+/* far above any uid a test machine gives a user */
+#define OTHER_UID 61123
+#define SECRET "root's own secret\n"
+
+static char scratch[256];
+
+static const char *builddir(void)
+{
+	const char *dir = getenv("AREA_MALLOC_TEST_BUILDDIR");
+
+	ck_assert_msg(dir != NULL, "AREA_MALLOC_TEST_BUILDDIR is not set: run through make check");
+	return dir;
+}
+
+static void make_scratch(mode_t mode)
+{
+	snprintf(scratch, sizeof(scratch), "%s/security-XXXXXX",
+		getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	ck_assert_ptr_nonnull(mkdtemp(scratch));
+	ck_assert_int_eq(chmod(scratch, mode), 0);
+}
+
+static void remove_scratch(void)
+{
+	char command[512];
+
+	snprintf(command, sizeof(command), "rm -rf '%s'", scratch);
+	ck_assert_int_eq(system(command), 0);
+}
+
+static bool skip_unless_root(void)
+{
+	if (geteuid() == 0)
+		return false;
+	fprintf(stderr, "test_security: not root: the second identity needs setresuid; "
+			"case skipped\n");
+	return true;
+}
+
+/* Runs plant(argument) as OTHER_UID in a child, and waits for it. */
+static void as_other_user(void (*plant)(const char *), const char *argument)
+{
+	int status;
+	pid_t child = fork();
+
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		if (setresgid(OTHER_UID, OTHER_UID, OTHER_UID) != 0
+			|| setresuid(OTHER_UID, OTHER_UID, OTHER_UID) != 0)
+			_exit(90);
+		plant(argument);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		"the other user's child failed (status %#x)", status);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+
+	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static bool file_holds(const char *path, const char *text)
+{
+	char buffer[256] = "";
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t got;
+
+	if (fd < 0)
+		return false;
+	got = read(fd, buffer, sizeof(buffer) - 1);
+	close(fd);
+	return got >= 0 && strcmp(buffer, text) == 0;
+}
+
+/* Reads what fd gives until EOF (a child's stderr). */
+static char *read_all(int fd)
+{
+	size_t size = 0, capacity = 4096;
+	char *text = malloc(capacity);
+	ssize_t got;
+
+	ck_assert_ptr_nonnull(text);
+	while ((got = read(fd, text + size, capacity - size - 1)) > 0) {
+		size += (size_t)got;
+		if (capacity - size < 2) {
+			capacity *= 2;
+			text = realloc(text, capacity);
+			ck_assert_ptr_nonnull(text);
+		}
+	}
+	text[size] = '\0';
+	return text;
+}
+
+/* ---- a driver in a child: loads the debug module with options, makes one
+ * double free (a report), unloads; its stderr comes back ---- */
+
+struct driver_run {
+	int status;
+	char *err;
+	double seconds;
+};
+
+static void (*before_driver)(void);
+
+static void drive(const char *options)
+{
+	area_malloc_module_info *am;
+	char path[4096];
+	const void *pool;
+	void *block;
+
+	if (before_driver != NULL)
+		before_driver();
+	snprintf(path, sizeof(path), "%s/modules/debug", builddir());
+	setenv("KERNEL_MODULE_PATH", path, 1);
+	setenv("AREA_MALLOC_OPTIONS", options, 1);
+	if (get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) != B_OK)
+		_exit(91);
+	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 20, B_NO_LOCK, KERNEL_RW);
+	block = am->malloc(pool, 100);
+	am->free(pool, block);
+	am->free(pool, block); /* a double free: a report */
+	am->delete_pool(pool);
+	put_module(B_AREA_MALLOC_MODULE_NAME);
+	_exit(0);
+}
+
+static struct driver_run run_driver(const char *options)
+{
+	struct driver_run run = { 0, NULL, 0 };
+	struct timespec start, end;
+	int pipe_fds[2];
+	pid_t child;
+
+	ck_assert_int_eq(pipe(pipe_fds), 0);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		dup2(pipe_fds[1], STDERR_FILENO);
+		close(pipe_fds[0]);
+		close(pipe_fds[1]);
+		alarm(20); /* a hang ends as SIGALRM, which the case reports */
+		drive(options);
+	}
+	close(pipe_fds[1]);
+	run.err = read_all(pipe_fds[0]);
+	close(pipe_fds[0]);
+	ck_assert_int_eq(waitpid(child, &run.status, 0), child);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	run.seconds = (double)(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
+	return run;
+}
+
+static void assert_driver_finished(const struct driver_run *run)
+{
+	ck_assert_msg(!WIFSIGNALED(run->status), "the driver died of signal %d (a hang ends in "
+		"SIGALRM):\n%s", WTERMSIG(run->status), run->err);
+}
+
+/* ---- log_path ---- */
+
+static char planted_target[512];
+
+/* The other user plants, in the sticky directory, a link named after the
+ * driver's report file (report.PID: the driver is the planting process's
+ * parent) to root's secret, and a file of its own for the next pid. */
+static void plant_report_links(const char *dir)
+{
+	char link_path[600];
+
+	snprintf(link_path, sizeof(link_path), "%s/report.%d", dir, (int)getppid());
+	if (symlink(planted_target, link_path) != 0)
+		_exit(92);
+}
+
+static void plant_before_driver(void)
+{
+	as_other_user(plant_report_links, scratch);
+}
+
+START_TEST(log_path_never_follows_a_planted_link)
+{
+	char options[600];
+	struct driver_run run;
+
+	if (skip_unless_root())
+		return;
+	make_scratch(01777);
+	snprintf(planted_target, sizeof(planted_target), "%s/secret", scratch);
+	write_file(planted_target, SECRET, 0600);
+	snprintf(options, sizeof(options), "log_path=%s/report:node=0:exitcode=0", scratch);
+	before_driver = plant_before_driver;
+	run = run_driver(options);
+	before_driver = NULL;
+	assert_driver_finished(&run);
+	ck_assert_msg(file_holds(planted_target, SECRET),
+		"root's file was written through the planted link");
+	/* the report went to standard error instead, with the reason */
+	ck_assert_msg(strstr(run.err, "log_path:") != NULL
+			&& strstr(run.err, "reporting to standard error") != NULL
+			&& strstr(run.err, "ERROR: area_malloc: double-free") != NULL,
+		"%s", run.err);
+	free(run.err);
+	remove_scratch();
+}
+END_TEST
+
+/* The other user's own file where the report goes (a sticky directory lets
+ * them create it first): not appended to. */
+static void plant_own_report_file(const char *dir)
+{
+	char path[600];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/report.%d", dir, (int)getppid());
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+	if (fd < 0)
+		_exit(93);
+	close(fd);
+}
+
+static void plant_file_before_driver(void)
+{
+	as_other_user(plant_own_report_file, scratch);
+}
+
+static bool planted_file_is_empty(void)
+{
+	/* the driver ran in a child: its file is found by its owner */
+	DIR *dir = opendir(scratch);
+	struct dirent *entry;
+	struct stat status;
+	bool empty = true;
+
+	ck_assert_ptr_nonnull(dir);
+	while ((entry = readdir(dir)) != NULL) {
+		char file[900];
+		if (strncmp(entry->d_name, "report.", 7) != 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", scratch, entry->d_name);
+		if (stat(file, &status) == 0 && status.st_uid == OTHER_UID && status.st_size != 0)
+			empty = false;
+	}
+	closedir(dir);
+	return empty;
+}
+
+START_TEST(log_path_never_appends_to_another_users_file)
+{
+	char options[600];
+	struct driver_run run;
+
+	if (skip_unless_root())
+		return;
+	make_scratch(01777);
+	snprintf(options, sizeof(options), "log_path=%s/report:node=0:exitcode=0", scratch);
+	before_driver = plant_file_before_driver;
+	run = run_driver(options);
+	before_driver = NULL;
+	assert_driver_finished(&run);
+	/* refused by our check, or by the kernel's protected_regular */
+	ck_assert_msg(strstr(run.err, "log_path:") != NULL
+			&& strstr(run.err, "reporting to standard error") != NULL
+			&& strstr(run.err, "ERROR: area_malloc: double-free") != NULL,
+		"%s", run.err);
+	ck_assert_msg(planted_file_is_empty(), "a report was appended to the other user's file");
+	free(run.err);
+	remove_scratch();
+}
+END_TEST
+
+/* A log_path in a directory of the caller's works as before. */
+START_TEST(log_path_in_own_directory_works)
+{
+	char options[600], path[600];
+	struct driver_run run;
+
+	make_scratch(0700);
+	snprintf(options, sizeof(options), "log_path=%s/report:node=0:exitcode=0", scratch);
+	run = run_driver(options);
+	assert_driver_finished(&run);
+	ck_assert_msg(strstr(run.err, "ERROR: area_malloc") == NULL, "%s", run.err);
+	free(run.err);
+	/* the report is in the driver's file */
+	snprintf(path, sizeof(path), "grep -q 'ERROR: area_malloc: double-free' %s/report.*",
+		scratch);
+	ck_assert_int_eq(system(path), 0);
+	remove_scratch();
+}
+END_TEST
+
+/* ---- pooldump run ---- */
+
+static int run_pooldump(const char *const *arguments, char **err)
+{
+	char pooldump[4096];
+	int pipe_fds[2], status;
+	const char *argv[32];
+	size_t count = 0;
+	pid_t child;
+
+	snprintf(pooldump, sizeof(pooldump), "%s/tools/pooldump/pooldump", builddir());
+	argv[count++] = "pooldump";
+	for (size_t i = 0; arguments[i] != NULL && count < 31; i++)
+		argv[count++] = arguments[i];
+	argv[count] = NULL;
+	ck_assert_int_eq(pipe(pipe_fds), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		dup2(pipe_fds[1], STDERR_FILENO);
+		dup2(pipe_fds[1], STDOUT_FILENO);
+		close(pipe_fds[0]);
+		close(pipe_fds[1]);
+		alarm(30);
+		execv(pooldump, (char *const *)argv);
+		_exit(127);
+	}
+	close(pipe_fds[1]);
+	*err = read_all(pipe_fds[0]);
+	close(pipe_fds[0]);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFEXITED(status), "pooldump died: %s", *err);
+	return WEXITSTATUS(status);
+}
+
+static void make_other_users_dir(const char *path)
+{
+	if (mkdir(path, 0755) != 0)
+		_exit(94);
+}
+
+START_TEST(runner_refuses_an_output_dir_of_another_user)
+{
+	char out[600], *err;
+	int status;
+
+	if (skip_unless_root())
+		return;
+	make_scratch(01777);
+	snprintf(out, sizeof(out), "%s/theirs", scratch);
+	as_other_user(make_other_users_dir, out);
+	status = run_pooldump((const char *[]){ "run", "-o", out, "--", "/bin/true", NULL }, &err);
+	ck_assert_int_eq(status, 125);
+	ck_assert_msg(strstr(err, "belongs to user 61123") != NULL, "%s", err);
+	free(err);
+	remove_scratch();
+}
+END_TEST
+
+static void plant_junit_link(const char *dir)
+{
+	char path[600];
+
+	snprintf(path, sizeof(path), "%s/junit.xml", dir);
+	if (symlink(planted_target, path) != 0)
+		_exit(95);
+}
+
+START_TEST(runner_never_writes_through_a_planted_link)
+{
+	char junit_dir[600], *err;
+	int status;
+
+	if (skip_unless_root())
+		return;
+	make_scratch(01777);
+	snprintf(planted_target, sizeof(planted_target), "%s/secret", scratch);
+	write_file(planted_target, SECRET, 0600);
+	as_other_user(plant_junit_link, scratch);
+	snprintf(junit_dir, sizeof(junit_dir), "%s/junit.xml", scratch);
+	status = run_pooldump((const char *[]){ "run", "-o", scratch, "--junit", junit_dir, "--",
+				      "/bin/true", NULL },
+		&err);
+	ck_assert_int_eq(status, 125);
+	ck_assert_msg(strstr(err, "symbolic link") != NULL, "%s", err);
+	ck_assert_msg(file_holds(planted_target, SECRET), "root's file was overwritten");
+	free(err);
+	remove_scratch();
+}
+END_TEST
+
+/* ---- suppressions ---- */
+
+static const char *suppression_paths[] = { "/dev/zero", "/dev/urandom", "FIFO", "DIR" };
+
+START_TEST(suppressions_must_be_a_bounded_regular_file)
+{
+	char options[700], path[600];
+	struct driver_run run;
+	size_t lines = 0;
+
+	make_scratch(0700);
+	if (strcmp(suppression_paths[_i], "FIFO") == 0) {
+		snprintf(path, sizeof(path), "%s/fifo", scratch);
+		ck_assert_int_eq(mkfifo(path, 0600), 0);
+	} else if (strcmp(suppression_paths[_i], "DIR") == 0) {
+		snprintf(path, sizeof(path), "%s", scratch);
+	} else {
+		snprintf(path, sizeof(path), "%s", suppression_paths[_i]);
+	}
+	snprintf(options, sizeof(options), "suppressions=%s:node=0:exitcode=0", path);
+	run = run_driver(options);
+	assert_driver_finished(&run);
+	ck_assert_msg(run.seconds < 15, "get_module took %.1f s", run.seconds);
+	ck_assert_msg(strstr(run.err, "not a regular file") != NULL, "%s: %s", path, run.err);
+	for (const char *c = run.err; *c != '\0'; c++)
+		lines += *c == '\n';
+	ck_assert_msg(lines < 60, "%zu lines of output for %s", lines, path);
+	free(run.err);
+	remove_scratch();
+}
+END_TEST
+
+/* A huge regular file is refused too, and a file of many bad lines gives a
+ * bounded number of warnings. */
+START_TEST(suppression_warnings_are_bounded)
+{
+	char options[700], path[600];
+	struct driver_run run;
+	size_t lines = 0;
+	FILE *file;
+
+	make_scratch(0700);
+	snprintf(path, sizeof(path), "%s/bad", scratch);
+	file = fopen(path, "w");
+	ck_assert_ptr_nonnull(file);
+	for (int i = 0; i < 5000; i++)
+		fprintf(file, "garbage line %d\n", i);
+	fprintf(file, "leak:some_function\n");
+	fclose(file);
+	snprintf(options, sizeof(options), "suppressions=%s:node=0:exitcode=0", path);
+	run = run_driver(options);
+	assert_driver_finished(&run);
+	for (const char *c = run.err; *c != '\0'; c++)
+		lines += *c == '\n';
+	ck_assert_msg(lines < 60, "%zu lines of output", lines);
+	ck_assert_msg(strstr(run.err, "4990 more lines") != NULL, "%s", run.err);
+	free(run.err);
+
+	ck_assert_int_eq(truncate(path, (off_t)2 << 20), 0);
+	run = run_driver(options);
+	assert_driver_finished(&run);
+	ck_assert_msg(strstr(run.err, "is larger than") != NULL, "%s", run.err);
+	free(run.err);
+	remove_scratch();
+}
+END_TEST
+
+/* ---- image paths from a node ---- */
+
+START_TEST(symbolizer_neither_waits_on_nor_opens_special_files)
+{
+	char fifo[600];
+	struct symbolizer_image images[2];
+	struct symbol_info info;
+	struct symbolizer *symbolizer;
+
+	make_scratch(0700);
+	snprintf(fifo, sizeof(fifo), "%s/image-fifo", scratch);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	memset(images, 0, sizeof(images));
+	images[0] = (struct symbolizer_image){ fifo, 0x10000, 0x10000, 0x20000, NULL, 0 };
+	images[1] = (struct symbolizer_image){ "/dev/zero", 0x30000, 0x30000, 0x40000, NULL, 0 };
+	symbolizer = symbolizer_open_images(images, 2);
+	ck_assert_ptr_nonnull(symbolizer);
+	alarm(10); /* a FIFO opened for reading would block here */
+	symbolize(symbolizer, 0x10100, &info);
+	ck_assert_int_eq(info.image_status, SYMBOL_IMAGE_MISSING);
+	symbolize(symbolizer, 0x30100, &info);
+	ck_assert_int_eq(info.image_status, SYMBOL_IMAGE_MISSING);
+	alarm(0);
+	symbolizer_close(symbolizer);
+	remove_scratch();
+}
+END_TEST
+
+/* ---- the module's dead-node cleanup ---- */
+
+START_TEST(cleanup_spares_a_node_being_created)
+{
+	char options[700], young[700], old[700], dead[700];
+	struct timespec times[2] = { { 0, 0 }, { 0, 0 } };
+	struct driver_run run;
+	struct stat status;
+	pid_t sleeper = fork();
+
+	ck_assert_int_ge(sleeper, 0);
+	if (sleeper == 0) {
+		pause();
+		_exit(0);
+	}
+	make_scratch(0700);
+	/* a running process's node with no locked process file yet: young */
+	snprintf(young, sizeof(young), "%s/%d", scratch, (int)sleeper);
+	ck_assert_int_eq(mkdir(young, 0700), 0);
+	/* the same, but untouched for a minute: dead (nobody holds its lock) */
+	snprintf(old, sizeof(old), "%s/%d", scratch, (int)getpid());
+	ck_assert_int_eq(mkdir(old, 0700), 0);
+	times[0].tv_sec = times[1].tv_sec = time(NULL) - 60;
+	ck_assert_int_eq(utimensat(AT_FDCWD, old, times, 0), 0);
+	/* a process that is gone */
+	snprintf(dead, sizeof(dead), "%s/%d", scratch, 999999);
+	ck_assert_int_eq(mkdir(dead, 0700), 0);
+
+	snprintf(options, sizeof(options), "node_dir=%s:keep_dead_nodes=0:exitcode=0", scratch);
+	run = run_driver(options);
+	assert_driver_finished(&run);
+	free(run.err);
+	kill(sleeper, SIGKILL);
+	waitpid(sleeper, NULL, 0);
+	ck_assert_msg(stat(young, &status) == 0, "the young node of a running process was removed");
+	ck_assert_msg(stat(old, &status) != 0, "an old unlocked node was kept");
+	ck_assert_msg(stat(dead, &status) != 0, "a dead process's node was kept");
+	remove_scratch();
+}
+END_TEST
+
+static Suite *security_suite(void)
+{
+	Suite *suite = suite_create("security");
+	TCase *files = tcase_create("files");
+	TCase *reading = tcase_create("reading");
+	TCase *nodes = tcase_create("nodes");
+
+	tcase_set_timeout(files, 60);
+	tcase_add_test(files, log_path_never_follows_a_planted_link);
+	tcase_add_test(files, log_path_never_appends_to_another_users_file);
+	tcase_add_test(files, log_path_in_own_directory_works);
+	tcase_add_test(files, runner_refuses_an_output_dir_of_another_user);
+	tcase_add_test(files, runner_never_writes_through_a_planted_link);
+	suite_add_tcase(suite, files);
+
+	tcase_set_timeout(reading, 60);
+	tcase_add_loop_test(reading, suppressions_must_be_a_bounded_regular_file, 0,
+		(int)(sizeof(suppression_paths) / sizeof(suppression_paths[0])));
+	tcase_add_test(reading, suppression_warnings_are_bounded);
+	tcase_add_test(reading, symbolizer_neither_waits_on_nor_opens_special_files);
+	suite_add_tcase(suite, reading);
+
+	tcase_set_timeout(nodes, 60);
+	tcase_add_test(nodes, cleanup_spares_a_node_being_created);
+	suite_add_tcase(suite, nodes);
+	return suite;
+}
+
+int main(void)
+{
+	return run_check_suite(security_suite(), CK_FORK_GETENV);
+}
