@@ -7,7 +7,7 @@
  * it, unchanged after it, and the same in the copy. After a few failed
  * tries, and only while the process lives, the pool's robust lock is taken
  * with a timeout for one bounded copy (EOWNERDEAD is repaired with
- * pthread_mutex_consistent). A copy that stays inconsistent is used and
+ * pthread_mutex_consistent), and only in a file of the reader's own user. A copy that stays inconsistent is used and
  * said to be so (node_pool.copy): a hung or dead writer must not make the
  * pool unreadable.
  *
@@ -198,6 +198,17 @@ static void copy_under_lock(struct node_pool *pool, struct copy_attempt *attempt
 			"the pool's lock could not be reached");
 		if (fd >= 0)
 			close(fd);
+		return;
+	}
+	/* glibc follows pointers kept inside a robust mutex when it unlocks
+	 * it: a lock in another user's file would let that user choose what
+	 * this process writes where. Only the reader's own nodes' locks are
+	 * taken (a user can only hurt their own reader). */
+	if (second.st_uid != geteuid()) {
+		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
+			"the pool's lock is in another user's file (uid %u): it is never taken",
+			(unsigned)second.st_uid);
+		close(fd);
 		return;
 	}
 	if (!pread_full(fd, &lock_word, sizeof(lock_word), d->lock_offset)

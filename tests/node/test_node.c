@@ -1729,6 +1729,41 @@ START_TEST(test_lock_timeout_when_the_writer_is_stuck)
 }
 END_TEST
 
+/* A pool file of another user (root reading a user's node): its lock is
+ * never taken, however the pool changes (glibc follows pointers inside a
+ * robust mutex when it unlocks it, and the file's owner could rewrite
+ * them). Root only: the file is given to an unused uid. */
+START_TEST(test_lock_in_another_users_file_is_never_taken)
+{
+	pid_t holder, writer;
+	char path[PATH_MAX + 32];
+	struct timespec start;
+	struct result result;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_node: not root: cannot give a file to another user; "
+				"case skipped\n");
+		return;
+	}
+	holder = hold_process_lock(standard.node.path);
+	writer = start_stuck_writer(&standard.beta, false);
+	/* the whole node is the other user's, as a user's own node is */
+	snprintf(path, sizeof(path), "chown -R 61123:61123 '%s'", standard.dir);
+	ck_assert_int_eq(system(path), 0);
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	result = run_in_process(RUN_COMMAND, standard.dir, FAKE_PID, false, 100, "pool 202");
+	ck_assert(seconds_since(&start) < 2.0);
+	ck_assert_msg(result.status == NODE_STATUS_OK, "status %d: %s", result.status, result.err);
+	ck_assert_msg(strstr(result.err, "the pool's lock is in another user's file (uid 61123): "
+		"it is never taken") != NULL, "%s", result.err);
+	result_free(&result);
+	snprintf(path, sizeof(path), "chown -R 0:0 '%s'", standard.dir);
+	ck_assert_int_eq(system(path), 0);
+	stop_child(writer);
+	stop_child(holder);
+}
+END_TEST
+
 START_TEST(test_lock_of_a_dead_holder_is_repaired)
 {
 	pid_t holder = hold_process_lock(standard.node.path);
@@ -2261,6 +2296,7 @@ static Suite *node_suite(void)
 	tcase_add_test(consistency, test_snapshots_while_a_writer_changes_the_pool);
 	tcase_add_test(consistency, test_lock_timeout_when_the_writer_is_stuck);
 	tcase_add_test(consistency, test_lock_of_a_dead_holder_is_repaired);
+	tcase_add_test(consistency, test_lock_in_another_users_file_is_never_taken);
 	tcase_add_test(consistency, test_dead_process_in_the_middle_of_a_change);
 	suite_add_tcase(suite, consistency);
 
