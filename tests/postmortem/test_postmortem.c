@@ -366,7 +366,11 @@ START_TEST(test_random_kills_count_no_error)
 	}
 	fprintf(stderr, "random kills: %d pool(s) caught in the middle of an operation, %d "
 		"finding(s) explained, no problem\n", interrupted, findings);
-	ck_assert_msg(interrupted > 0, "seed %u: no run caught an operation in flight", seed);
+	/* the churning threads spend most of their time inside calls: a third
+	 * to two thirds of the runs catch one (0 of 20 would be 1 in 10^4) */
+	if (runs >= 20)
+		ck_assert_msg(interrupted > 0, "seed %u: no run caught an operation in flight",
+			seed);
 }
 END_TEST
 
