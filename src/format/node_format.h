@@ -32,7 +32,8 @@
  * copy made before (a handle is published before any block holds it).
  *
  * Versions: 3 keeps stacks in the depot (32-byte block headers with a stack
- * handle, free records with one); 2 kept stack_depth frames in every block
+ * handle, free records with one) and each pool's in-flight record in its
+ * descriptor; 2 kept stack_depth frames in every block
  * header and one frame in each free record. Readers refuse other versions
  * with one error that names the version. All integers are the writer's native byte
  * order (readers check the magic, which is byte-order sensitive).
