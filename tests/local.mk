@@ -1,7 +1,8 @@
 # The test suite, one folder per feature. Every test program is a Check
 # suite; automake's parallel driver runs them.
 CHECK_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/tests
-EXTRA_DIST += tests/support/debug_command.h tests/support/check_main.h tests/support/test_stacks.h
+EXTRA_DIST += tests/support/debug_command.h tests/support/check_main.h tests/support/test_stacks.h \
+	tests/support/wild_write.h
 CHECK_TEST_LIBS = $(CHECK_LIBS)
 
 include tests/headers/local.mk
@@ -22,3 +23,4 @@ include tests/misuse/local.mk
 include tests/runner/local.mk
 include tests/corruption/local.mk
 include tests/security/local.mk
+include tests/postmortem/local.mk

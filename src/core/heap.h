@@ -214,6 +214,20 @@ uintptr_t heap_touched_end(const struct heap *heap);
 #define HEAP_SPLIT_SLACK (2 * HEAP_BLOCK_OVERHEAD)
 
 /*
+ * The checked heap's word of the chunk an allocation takes (HEAP_CHECKED=1
+ * only; the release heap has no such variable). When the calling thread
+ * set it (two words: start, end), heap_alloc() stores there the chunk it
+ * took, [chunk header, chunk end), after it was chosen and before any of
+ * its tags is written, end set to 0 first: an owner that records what is
+ * in flight (the debug build's node, format/node_format.h "In flight")
+ * learns which chunk a process that dies inside the allocation was
+ * changing, which it cannot know before the call. Thread-local, so no
+ * write into the heap's region can redirect it; the owner sets it under
+ * the lock that serialises the heap's calls and clears it after.
+ */
+extern __thread uint64_t *heap_change_note;
+
+/*
  * Checks every invariant of the heap (see heap.c for the list); returns true
  * when all hold. When one fails and 'why' is not NULL, *why points to a
  * static string naming the broken invariant. Walks the whole heap: O(n).

@@ -153,12 +153,12 @@ static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t c
 	if (pool == NULL)
 		return NULL;
 	if (fault_injection_applies(pool, caller) && fault_injection_fires()) {
-		locked = debug_lock(pool);
+		locked = debug_lock_for(pool, allocation_operation(op));
 		debug_of(pool)->d.injected_failures++;
 		log_event(pool, LOG_FAIL, NULL, size, &owner);
 		debug_unlock(pool, locked);
 	} else {
-		locked = debug_lock(pool);
+		locked = debug_lock_for(pool, allocation_operation(op));
 		if (!pool_refuses(pool, op == LOG_CALLOC ? "calloc" : "malloc", NULL, &owner, &pending))
 			user = allocate_locked(pool, size, zeroed, &owner, op, &pending);
 		debug_unlock(pool, locked);
@@ -254,8 +254,10 @@ void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 		|| !lock_and_check(pool_id, pool, ptr, "free", &owner, &locked, &header, &usable,
 			&pending))
 		return;
-	if (header != NULL)
+	if (header != NULL) {
+		in_flight_call(pool, NODE_OP_FREE, header, usable);
 		free_checked_locked(pool, header, usable, &owner, &pending);
+	}
 	end_block_call(pool_id, pool, locked, &pending);
 }
 
@@ -377,6 +379,8 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 	if (!lock_and_check(pool_id, pool, ptr, "realloc", &owner, &locked, &header, &usable,
 		    &pending))
 		return NULL;
+	if (header != NULL)
+		in_flight_call(pool, NODE_OP_REALLOC, header, usable);
 	if (header == NULL) {
 		/* reported by lock_and_check */
 	} else if (size == 0) {

@@ -22,6 +22,8 @@
  *                         step, the unwind tables where a step fails
  *     pending.c           reports found under a pool's lock, made after it
  *     debug_fork.c        fork: the child's private copies of its pools
+ *     in_flight.h         what the lock holder is doing, in the node
+ *                         descriptor, for post-mortem readers
  *   and below them report.c (the reporter), shadow.c (what the sanitizers
  *   may see), node_writer.c (the debug node).
  *
@@ -42,7 +44,9 @@
  *   D4 the allocation log keeps its capacity and slot cursor
  *      (pool_log_validate);
  *   D5 d.seq is odd exactly while a thread holds the pool's lock (readers of
- *      the node retry on an odd or moved seq);
+ *      the node retry on an odd or moved seq); d.in_flight names what that
+ *      thread changes from its first change on, and is clear while seq is
+ *      even (in_flight.h);
  *   D6 release_charged is the sum of heap_chunk_bytes_for(size) over the
  *      LIVE blocks, at most release_capacity (debug_alloc.c: an allocation
  *      past it fails as the release pool's would);
@@ -74,6 +78,7 @@
 #include "core/heap.h"
 #include "core/pool.h"
 #include "core/pool_registry.h"
+#include "debug/in_flight.h"
 #include "debug/report.h"
 #include "debug/shadow.h"
 #include "format/debug_block.h"
@@ -150,8 +155,62 @@ static inline void debug_unlock(struct pool *pool, bool locked)
 {
 	struct debug_pool *debug = debug_of(pool);
 
+	in_flight_end(&debug->d.in_flight);
 	__atomic_store_n(&debug->d.seq, debug->d.seq + 1, __ATOMIC_RELEASE);
 	pool_unlock(pool, locked);
+}
+
+/* ---- what the lock holder is doing (in_flight.h) ---- */
+
+static inline struct node_in_flight *in_flight_of(struct pool *pool)
+{
+	return &debug_of(pool)->d.in_flight;
+}
+
+/* debug_lock() for an operation that changes the pool from the start. */
+static inline bool debug_lock_for(struct pool *pool, enum node_operation operation)
+{
+	bool locked = debug_lock(pool);
+
+	in_flight_begin(in_flight_of(pool), operation);
+	return locked;
+}
+
+/* The operation of an allocation logged as op. */
+static inline enum node_operation allocation_operation(enum pool_log_op op)
+{
+	return op == LOG_CALLOC ? NODE_OP_CALLOC : op == LOG_REALLOC ? NODE_OP_REALLOC
+		: NODE_OP_MALLOC;
+}
+
+/*
+ * Records at slot the chunk of the block at header (usable bytes) through
+ * the free chunk right above it, if any: what a resize in place or a
+ * return to the heap (which merges with it) changes. The block's tags must
+ * have been checked (heap_free_above).
+ */
+static inline void in_flight_reach(struct pool *pool, enum node_range_slot slot,
+	enum node_step step, const void *header, size_t usable)
+{
+	size_t above_usable;
+	const char *above = heap_free_above(pool->heap, header, &above_usable);
+	uintptr_t end = above != NULL ? (uintptr_t)above + above_usable
+		: (uintptr_t)header + usable;
+
+	in_flight_range(in_flight_of(pool), slot, step, (uintptr_t)header - HEAP_BLOCK_OVERHEAD,
+		end);
+}
+
+/* A free or realloc of a checked live block begins its changes. */
+static inline void in_flight_call(struct pool *pool, enum node_operation operation,
+	const void *header, size_t usable)
+{
+	in_flight_begin(in_flight_of(pool), operation);
+	if (operation == NODE_OP_REALLOC)
+		in_flight_reach(pool, NODE_RANGE_BLOCK, NODE_STEP_CALL, header, usable);
+	else
+		in_flight_block(in_flight_of(pool), NODE_RANGE_BLOCK, NODE_STEP_CALL, header,
+			usable);
 }
 
 /* ---- what the sanitizers may see (shadow.h) ---- */
@@ -381,7 +440,8 @@ bool free_memory_check(struct pool *pool, const void *start, size_t length, uint
 void free_memory_shrunk(struct pool *pool, struct debug_block_header *header, size_t old_usable)
 	DEBUG_HIDDEN;
 /* Before a realloc grows a block in place to new_usable: checks the part of
- * the free chunk above that it takes. */
+ * the free chunk above that it takes, and records the block through that
+ * chunk as what is in flight (in_flight_reach). */
 bool free_memory_check_above(struct pool *pool, struct debug_block_header *header,
 	size_t new_usable, const char *what, const area_malloc_owner *caller,
 	struct pending_list *pending) DEBUG_HIDDEN;

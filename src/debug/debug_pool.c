@@ -339,7 +339,7 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 		return B_ERROR;
 	}
 	pending_init(&pending);
-	locked = debug_lock(pool);
+	locked = debug_lock_for(pool, NODE_OP_DELETE_POOL);
 	debug_of(pool)->d.state = NODE_POOL_DELETING;
 	/* The heap is validated before anything drains, merges or walks it: a
 	 * damaged pool is released as it is, its blocks neither checked nor

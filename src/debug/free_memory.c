@@ -251,6 +251,10 @@ bool free_memory_check_above(struct pool *pool, struct debug_block_header *heade
 	uintptr_t payload = (uintptr_t)heap_free_above(pool->heap, header, &usable);
 	uintptr_t taken_end = (uintptr_t)header + new_usable;
 
+	/* the growth that follows changes the block through that chunk (a
+	 * drain since the call began may have made it larger) */
+	in_flight_reach(pool, NODE_RANGE_BLOCK, NODE_STEP_CALL, header,
+		heap_usable_size(pool->heap, header));
 	if (payload == 0 || taken_end <= payload + HEAP_FREE_LINK_BYTES)
 		return true;
 	if (taken_end > payload + usable)

@@ -15,6 +15,7 @@ libamdebug_la_SOURCES = \
 	src/debug/debugger_views.c \
 	src/debug/fault_injection.c \
 	src/debug/free_memory.c \
+	src/debug/in_flight.h \
 	src/debug/leaks.c \
 	src/debug/node_writer.c \
 	src/debug/node_writer.h \

@@ -27,7 +27,7 @@ static __thread uint32_t cached_thread __attribute__((tls_model("initial-exec"))
  * first calls of several threads at once are not a data race. */
 static _Atomic pid_t cached_team;
 
-static uint32_t current_thread(void)
+uint32_t owner_thread(void)
 {
 	if (cached_thread == 0)
 		cached_thread = (uint32_t)syscall(SYS_gettid);
@@ -67,7 +67,7 @@ bigtime_t owner_clock(void)
 
 void capture_owner(area_malloc_owner *owner, uintptr_t caller)
 {
-	owner->thread = (thread_id)current_thread();
+	owner->thread = (thread_id)owner_thread();
 	owner->team = current_team();
 	owner->sequence = 0;
 	owner->time = owner_clock();

@@ -312,6 +312,7 @@ static int check_locked_walk(struct pool *pool, struct pending_list *pending, bo
 
 int check_locked(struct pool *pool, struct pending_list *pending)
 {
+	in_flight_begin(in_flight_of(pool), NODE_OP_CHECK);
 	return check_locked_walk(pool, pending, true);
 }
 

@@ -12,7 +12,8 @@
  * Invariants: D2 (debug_internal.h). The links lie in memory the driver can
  * write, so no link is followed before it is checked (quarantine_link_ok):
  * a damaged link is reported with its block, and the FIFO is rebuilt from a
- * walk of the heap.
+ * walk of the heap. The tail whose link is set, and each block that leaves,
+ * is recorded as in flight (in_flight.h) before it is changed.
  *
  * Locking: the pool's lock.
  */
@@ -147,6 +148,8 @@ static void quarantine_append(struct pool *pool, struct debug_block_header *head
 			 * quarantined already) */
 			return;
 		}
+		in_flight_block(in_flight_of(pool), NODE_RANGE_OTHER, NODE_STEP_QUARANTINE_LINK, tail,
+			tail_usable);
 		block_open(tail, tail_usable);
 		if (pending != NULL && debug_block_quarantine_next(&debug_layout, tail) != NULL)
 			report_quarantined_write(pool, tail, tail_usable,
@@ -154,6 +157,7 @@ static void quarantine_append(struct pool *pool, struct debug_block_header *head
 				"when a newer freed block was linked behind it", "", pending);
 		debug_block_set_next(&debug_layout, tail, header);
 		block_close(tail, tail_usable);
+		in_flight_step_done(in_flight_of(pool));
 	} else {
 		debug->quarantine_head = header;
 	}
@@ -227,6 +231,8 @@ void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list 
 				break; /* the heap refuses every change now */
 			continue; /* rebuilt */
 		}
+		/* it goes back to the heap, merging with the free chunk above */
+		in_flight_reach(pool, NODE_RANGE_LEAVING, NODE_STEP_QUARANTINE_DRAIN, header, usable);
 		block_open(header, usable);
 		next = debug_block_quarantine_next(&debug_layout, header);
 		if (next != NULL)
@@ -246,6 +252,7 @@ void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list 
 		if (heap_damage_found(pool, "reuse", NULL, pending))
 			break; /* the heap refuses every change now */
 	}
+	in_flight_step_done(in_flight_of(pool));
 }
 
 void quarantine_push(struct pool *pool, struct debug_block_header *header, size_t usable,

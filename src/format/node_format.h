@@ -32,7 +32,8 @@
  * copy made before (a handle is published before any block holds it).
  *
  * Versions: 3 keeps stacks in the depot (32-byte block headers with a stack
- * handle, free records with one); 2 kept stack_depth frames in every block
+ * handle, free records with one) and each pool's in-flight record in its
+ * descriptor; 2 kept stack_depth frames in every block
  * header and one frame in each free record. Readers refuse other versions
  * with one error that names the version. All integers are the writer's native byte
  * order (readers check the magic, which is byte-order sensitive).
@@ -45,6 +46,30 @@
  * pthread_mutex_timedlock with a timeout; on EOWNERDEAD call
  * pthread_mutex_consistent) for one bounded copy, and must say so when it
  * gives up and uses an inconsistent copy.
+ *
+ * In flight (descriptor.in_flight): a pool's operations run under its lock,
+ * so at most one is in flight per pool, and seq is odd exactly while it
+ * runs. The lock holder records what it is doing before its first change
+ * to the pool's heap or counters: the operation, its thread, and the
+ * chunks it is about to change, each as [start, end) addresses in the
+ * process from the chunk's header (heap.h) to its end, 0/0 when unused:
+ *   NODE_RANGE_BLOCK   the call's own block (free, realloc)
+ *   NODE_RANGE_OTHER   a second chunk the call changes: the quarantine's
+ *                      tail whose link a free sets, or the free chunk above
+ *                      that a realloc grows into
+ *   NODE_RANGE_LEAVING the block leaving the quarantine for the heap (a
+ *                      drain, inside free, malloc, realloc or delete_pool),
+ *                      with the free chunk above it merges with
+ *   NODE_RANGE_TAKEN   the chunk the heap takes for an allocation, written
+ *                      by the heap itself before it changes the chunk
+ *                      (heap_change_note, core/heap.h)
+ * A range is rewritten (end first set to 0) before each step that changes
+ * other chunks; step says which step that is (back to NODE_STEP_CALL when
+ * a quarantine step is over). The record is cleared
+ * (operation first) before seq becomes even again. A reader of a dead
+ * process whose copy has an odd seq knows from it which findings the
+ * interrupted operation explains (src/node/node_interrupted.c); every
+ * field is untrusted data there (unknown codes, ranges outside the heap).
  */
 #ifndef AREA_MALLOC_FORMAT_NODE_FORMAT_H
 #define AREA_MALLOC_FORMAT_NODE_FORMAT_H
@@ -101,6 +126,42 @@ enum node_pool_state {
 	NODE_POOL_DELETING = 2,	/* delete_pool is running; the file is about to go */
 };
 
+/* What the holder of a pool's lock is doing ("In flight" above). */
+enum node_operation {
+	NODE_OP_NONE = 0,	/* nothing in flight */
+	NODE_OP_MALLOC = 1,
+	NODE_OP_CALLOC = 2,
+	NODE_OP_REALLOC = 3,
+	NODE_OP_FREE = 4,
+	NODE_OP_CHECK = 5,	/* the check debugger command, check_pool() */
+	NODE_OP_DELETE_POOL = 6, /* delete_pool(), and each pool's end at exit or unload */
+};
+
+/* Which part of the operation. */
+enum node_step {
+	NODE_STEP_CALL = 0,		/* the call's own block, or the chunk it takes */
+	NODE_STEP_QUARANTINE_LINK = 1,	/* linking a freed block behind the quarantine's tail */
+	NODE_STEP_QUARANTINE_DRAIN = 2,	/* a block leaving the quarantine for the heap */
+};
+
+enum node_range_slot {
+	NODE_RANGE_BLOCK = 0,
+	NODE_RANGE_OTHER = 1,
+	NODE_RANGE_LEAVING = 2,
+	NODE_RANGE_TAKEN = 3,
+	NODE_IN_FLIGHT_RANGES = 4,
+};
+
+struct node_in_flight {
+	uint32_t operation;	/* enum node_operation */
+	uint32_t step;		/* enum node_step */
+	uint32_t thread;	/* the lock holder's thread id */
+	uint32_t reserved;
+	/* [slot][0] start, [slot][1] end: a chunk from its header on, in the
+	 * process's addresses; 0, 0 when unused */
+	uint64_t ranges[NODE_IN_FLIGHT_RANGES][2];
+};
+
 struct node_pool_descriptor {
 	char magic[8];
 	uint32_t version;
@@ -132,6 +193,7 @@ struct node_pool_descriptor {
 	uint64_t errors;
 	uint64_t quarantined_bytes;
 	uint64_t quarantined_blocks;
+	struct node_in_flight in_flight; /* see "In flight" above */
 	uint8_t reserved[64];
 };
 

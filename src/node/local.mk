@@ -17,6 +17,7 @@ libamnodereader_la_SOURCES = \
 	src/node/node_pool_copy.c \
 	src/node/node_pool_walk.c \
 	src/node/node_stacks.c \
+	src/node/node_interrupted.c \
 	src/node/node_commands.h \
 	src/node/node_commands_internal.h \
 	src/node/node_session.c \

@@ -86,7 +86,7 @@ static void list_allocation(const struct node_pool *pool, const struct node_bloc
 		put_json_string(out, symbol(session, caller));
 		emit(out, ",\"caller_address\":\"0x%" PRIx64 "\"", caller);
 		if (block->frame_count > 1)
-			json_frames(session, block->frames, block->frame_count);
+			json_frames(session, &session->out, block->frames, block->frame_count);
 		put_str(out, "}");
 		return;
 	}

@@ -9,7 +9,16 @@
  * A damaged heap is a finding here (damage_is_finding), not a failure to
  * read. Counters are compared only on a copy that is consistent and has
  * no damaged block, where a difference cannot come from a change under
- * way.
+ * way, or on a dead process's pool caught in the middle of an operation
+ * whose every damaged block that operation explains.
+ *
+ * Interrupted operations: on a pool a dead process left in the middle of an
+ * operation (node_pool.interrupted, node_interrupted.c), a finding that
+ * operation explains (damage that meets the chunks it was changing, and a
+ * counter mismatch) is the process's death, not the driver's error: it is
+ * printed in a section of its own ("interrupted by the process's death",
+ * JSON "interrupted") and counts neither as a problem nor for the exit
+ * status. Everything else stays a problem, in the same pool too.
  *
  * Locking: none (see node_reader.h).
  */
@@ -19,6 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/heap.h"
 #include "format/error_kind.h"
 #include "node/node_commands_internal.h"
 
@@ -26,6 +36,11 @@ struct check_walk {
 	struct session *session;
 	const struct node_pool *pool;
 	size_t problems;
+	/* the pool's interrupted operation, when it was caught in one: the
+	 * findings it explains, made now and printed after the problems */
+	struct held_output *held;
+	size_t interrupted;
+	size_t damaged_unexplained;	/* damaged headers it does not explain */
 };
 
 struct problem {
@@ -54,6 +69,46 @@ static void text_owner(struct session *session, const char *label, uint32_t thre
 		emit(out, "    #%u 0x%" PRIxPTR " in %s\n", i, frames[i], symbol(session, frames[i]));
 }
 
+/* The problem as a JSON object (range: the in-flight range that explains
+ * it, -1 when none does or it is a problem). */
+static void json_problem(struct check_walk *walk, struct output *out, const char *separator,
+	const struct problem *problem, int range)
+{
+	struct session *session = walk->session;
+	const struct node_block *block = problem->block;
+	const uintptr_t *freed_frames = (const uintptr_t *)problem->freed_by.frames;
+
+	emit(out, "%s{\"kind\":\"%s\",\"pool\":%d,\"address\":\"0x%" PRIx64 "\",\"size\":",
+		separator, error_kind_name(problem->kind), walk->pool->area, problem->address);
+	if (problem->size_known)
+		emit(out, "%" PRIu64, problem->size);
+	else
+		put_str(out, "null");
+	if (problem->offset_known)
+		emit(out, ",\"offset\":%lld", problem->offset);
+	if (problem->overflow_bytes != 0)
+		emit(out, ",\"overflow_bytes\":%" PRIu64, problem->overflow_bytes);
+	put_str(out, ",\"detail\":");
+	put_json_string(out, problem->detail != NULL ? problem->detail : "");
+	if (range >= 0)
+		emit(out, ",\"range\":{\"start\":\"0x%" PRIx64 "\",\"end\":\"0x%" PRIx64 "\"}",
+			walk->pool->interrupted.ranges[range][0],
+			walk->pool->interrupted.ranges[range][1]);
+	if (block != NULL && block->header_ok) {
+		emit(out, ",\"thread\":%u,\"seq\":%u,\"caller\":", block->thread, block->sequence);
+		put_json_string(out, symbol(session, block->frames[0]));
+		json_frames(session, out, block->frames, block->frame_count);
+	}
+	if (problem->freed_known) {
+		emit(out, ",\"freed_by\":{\"thread\":%d,\"seq\":%u,\"caller\":",
+			(int)problem->freed_by.thread, problem->freed_by.sequence);
+		put_json_string(out, symbol(session, freed_frames[0]));
+		json_frames(session, out, freed_frames, problem->freed_by.frame_count);
+		put_str(out, "}");
+	}
+	put_str(out, "}");
+}
+
 static void print_problem(struct check_walk *walk, const struct problem *problem)
 {
 	struct session *session = walk->session;
@@ -65,33 +120,7 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 		: block != NULL && block->header_ok ? block->frames[0] : 0;
 
 	if (session->context->json) {
-		emit(out, "%s{\"kind\":\"%s\",\"pool\":%d,\"address\":\"0x%" PRIx64 "\",\"size\":",
-			separator(session), error_kind_name(problem->kind), pool->area,
-			problem->address);
-		if (problem->size_known)
-			emit(out, "%" PRIu64, problem->size);
-		else
-			put_str(out, "null");
-		if (problem->offset_known)
-			emit(out, ",\"offset\":%lld", problem->offset);
-		if (problem->overflow_bytes != 0)
-			emit(out, ",\"overflow_bytes\":%" PRIu64, problem->overflow_bytes);
-		put_str(out, ",\"detail\":");
-		put_json_string(out, problem->detail != NULL ? problem->detail : "");
-		if (block != NULL && block->header_ok) {
-			emit(out, ",\"thread\":%u,\"seq\":%u,\"caller\":", block->thread,
-				block->sequence);
-			put_json_string(out, symbol(session, block->frames[0]));
-			json_frames(session, block->frames, block->frame_count);
-		}
-		if (problem->freed_known) {
-			emit(out, ",\"freed_by\":{\"thread\":%d,\"seq\":%u,\"caller\":",
-				(int)problem->freed_by.thread, problem->freed_by.sequence);
-			put_json_string(out, symbol(session, freed_frames[0]));
-			json_frames(session, freed_frames, problem->freed_by.frame_count);
-			put_str(out, "}");
-		}
-		put_str(out, "}");
+		json_problem(walk, out, separator(session), problem, -1);
 		return;
 	}
 	emit(out, "==%d==ERROR: area_malloc: %s 0x%" PRIx64, (int)session->node->pid,
@@ -122,6 +151,45 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 	emit(out, " in pool %d\n", pool->area);
 }
 
+/* A finding the interrupted operation explains, in the pool's section: one
+ * line (no ERROR or SUMMARY line a report scanner would count). */
+static void print_interrupted(struct check_walk *walk, const struct problem *problem, int range)
+{
+	struct output *out = &walk->held->out;
+
+	walk->interrupted++;
+	if (walk->session->context->json) {
+		json_problem(walk, out, walk->held->items++ > 0 ? "," : "", problem, range);
+		return;
+	}
+	emit(out, "    interrupted: %s at 0x%" PRIx64, error_kind_name(problem->kind),
+		problem->address);
+	if (problem->size_known)
+		emit(out, " (%" PRIu64 "-byte block)", problem->size);
+	if (problem->detail != NULL)
+		emit(out, ": %s", problem->detail);
+	if (problem->offset_known)
+		emit(out, "; first damaged byte at offset %lld", problem->offset);
+	put_str(out, "\n");
+}
+
+/* A finding: a problem, or interrupted when the pool's interrupted
+ * operation explains it: damage at [start, end), or (whole_pool) a finding
+ * of the pool as a whole, its counters, which any known operation caught
+ * in the middle explains. */
+static void report_finding(struct check_walk *walk, const struct problem *problem,
+	bool whole_pool, uint64_t start, uint64_t end)
+{
+	int range = whole_pool ? -1 : node_interrupted_range(walk->pool, start, end);
+
+	if (walk->held != NULL && walk->pool->interrupted.known && (range >= 0 || whole_pool)) {
+		print_interrupted(walk, problem, range);
+		return;
+	}
+	print_problem(walk, problem);
+	walk->problems++;
+}
+
 /* What the text says of a block finding beyond its kind and figures. */
 static const char *finding_detail(enum debug_block_problem finding, bool freed_known)
 {
@@ -150,8 +218,12 @@ static void check_block(const struct node_pool *pool, const struct node_block *b
 	 * debug_block_check_at makes of it; nothing past it can be trusted */
 	struct debug_block_finding finding = { .problem = BLOCK_HEADER_DAMAGED };
 	struct error_figures figures;
+	uint64_t chunk = block->chunk_address - HEAP_BLOCK_OVERHEAD;
+	bool explained = node_interrupted_range(pool, chunk, block->chunk_address + block->usable)
+		>= 0;
 
-	(void)pool;
+	if (!block->header_ok && !explained)
+		walk->damaged_unexplained++;
 	if (block->header_ok) {
 		problem.size_known = true;
 		problem.size = block->size;
@@ -168,12 +240,13 @@ static void check_block(const struct node_pool *pool, const struct node_block *b
 	if (finding.problem == BLOCK_POISON_DAMAGED)
 		problem.freed_known = node_block_freed_by(walk->pool, block, &problem.freed_by);
 	problem.detail = finding_detail(finding.problem, problem.freed_known);
-	print_problem(walk, &problem);
-	walk->problems++;
+	report_finding(walk, &problem, false, chunk, block->chunk_address + block->usable);
 }
 
-/* A problem of the pool as a whole (heap, counters). */
-static void pool_problem(struct check_walk *walk, enum error_kind kind, const char *detail)
+/* A problem of the pool (heap, counters): found at [at, at + bytes) (0, 0:
+ * nowhere known), or (whole_pool) in the pool as a whole. */
+static void pool_problem(struct check_walk *walk, enum error_kind kind, const char *detail,
+	bool whole_pool, uint64_t at, uint64_t bytes)
 {
 	struct problem problem = {
 		.kind = kind,
@@ -181,34 +254,110 @@ static void pool_problem(struct check_walk *walk, enum error_kind kind, const ch
 		.address = walk->pool->descriptor.base_address + walk->pool->descriptor.heap_offset,
 	};
 
-	print_problem(walk, &problem);
-	walk->problems++;
+	report_finding(walk, &problem, whole_pool, at, at + bytes);
+}
+
+/* The section of a pool caught in the middle of an operation: what it was
+ * doing, before its findings (which the walk adds). */
+static void begin_interrupted(struct check_walk *walk)
+{
+	const struct node_pool *pool = walk->pool;
+	const struct node_interrupted *interrupted = &pool->interrupted;
+	struct output *out = &walk->held->out;
+
+	if (walk->session->context->json) {
+		emit(out, "%s{\"pool\":%d,\"operation\":\"%s\",\"operation_code\":%" PRIu32
+			",\"step\":", walk->held->items++ > 0 ? "," : "", pool->area,
+			node_operation_name(interrupted->operation), interrupted->operation);
+		put_json_string(out, node_step_text(interrupted->step));
+		emit(out, ",\"thread\":%" PRIu32 ",\"ranges\":[", interrupted->thread);
+		for (size_t i = 0; i < interrupted->range_count; i++)
+			emit(out, "%s{\"start\":\"0x%" PRIx64 "\",\"end\":\"0x%" PRIx64 "\"}",
+				i > 0 ? "," : "", interrupted->ranges[i][0], interrupted->ranges[i][1]);
+		emit(out, "],\"ranges_refused\":%zu,\"findings\":[", interrupted->ranges_refused);
+		walk->held->items = 0;
+		return;
+	}
+	emit(out, "pool %d%s", pool->area, pool->descriptor.name[0] ? " \"" : "");
+	put_text(out, pool->descriptor.name);
+	if (interrupted->known)
+		emit(out, "%s: interrupted by the process's death: %s by thread T%" PRIu32 ", %s\n",
+			pool->descriptor.name[0] ? "\"" : "", node_operation_name(interrupted->operation),
+			interrupted->thread, node_step_text(interrupted->step));
+	else
+		emit(out, "%s: interrupted by the process's death: an unknown operation (code %"
+			PRIu32 ") by thread T%" PRIu32 "; it explains no finding\n",
+			pool->descriptor.name[0] ? "\"" : "", interrupted->operation, interrupted->thread);
+	for (size_t i = 0; i < interrupted->range_count; i++)
+		emit(out, "    changing 0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64 " bytes)\n",
+			interrupted->ranges[i][0], interrupted->ranges[i][1],
+			interrupted->ranges[i][1] - interrupted->ranges[i][0]);
+}
+
+static void end_interrupted(struct check_walk *walk)
+{
+	struct output *out = &walk->held->out;
+
+	if (walk->session->context->json) {
+		put_str(out, "]}");
+		walk->held->items = 1; /* the next pool's entry follows a comma */
+		return;
+	}
+	if (walk->pool->interrupted.known)
+		emit(out, "    %zu finding(s) the interrupted %s explains: not counted as problems\n",
+			walk->interrupted, node_operation_name(walk->pool->interrupted.operation));
 }
 
 struct check_totals {
 	size_t problems;
 	int pools;
+	struct held_output held;	/* the interrupted pools' sections */
+	size_t interrupted;		/* findings explained */
+	int interrupted_pools;
 };
+
+/* The pool's counters (D2, D3) against its blocks, when they can be compared. */
+static void check_counters(struct check_walk *walk)
+{
+	const struct node_pool *pool = walk->pool;
+	const struct node_pool_descriptor *d = &pool->descriptor;
+	bool comparable = pool->copy != NODE_COPY_INCONSISTENT ? pool->damaged_blocks == 0
+		: pool->interrupted.known && walk->damaged_unexplained == 0;
+	char detail[256];
+
+	if (!comparable || (d->live_blocks == pool->live_blocks && d->used_bytes == pool->live_bytes
+		&& d->quarantined_blocks == pool->quarantined_blocks))
+		return;
+	snprintf(detail, sizeof(detail),
+		"the pool's counters disagree with its blocks: %" PRIu64 " live block(s) of %"
+		PRIu64 " bytes and %" PRIu64 " quarantined counted, %zu of %" PRIu64
+		" bytes and %zu found", d->live_blocks, d->used_bytes, d->quarantined_blocks,
+		pool->live_blocks, pool->live_bytes, pool->quarantined_blocks);
+	pool_problem(walk, ERROR_COUNTER_MISMATCH, detail, true, 0, 0);
+}
 
 static void check_pool(struct session *session, struct node_pool *pool, void *context)
 {
 	struct check_totals *totals = context;
-	struct check_walk walk = { session, pool, 0 };
-	const struct node_pool_descriptor *d = &pool->descriptor;
-	char detail[256];
+	struct check_walk walk = { session, pool, 0, NULL, 0, 0 };
 
+	if (pool->interrupted.caught) {
+		walk.held = &totals->held;
+		begin_interrupted(&walk);
+	}
 	node_pool_walk(pool, check_block, &walk);
-	if (pool->heap_problem != NULL) {
-		pool_problem(&walk, ERROR_HEAP_CORRUPTION, pool->heap_problem);
-	} else if (pool->copy != NODE_COPY_INCONSISTENT && pool->damaged_blocks == 0
-		&& (d->live_blocks != pool->live_blocks || d->used_bytes != pool->live_bytes
-			|| d->quarantined_blocks != pool->quarantined_blocks)) {
-		snprintf(detail, sizeof(detail),
-			"the pool's counters disagree with its blocks: %" PRIu64 " live block(s) of %"
-			PRIu64 " bytes and %" PRIu64 " quarantined counted, %zu of %" PRIu64
-			" bytes and %zu found", d->live_blocks, d->used_bytes, d->quarantined_blocks,
-			pool->live_blocks, pool->live_bytes, pool->quarantined_blocks);
-		pool_problem(&walk, ERROR_COUNTER_MISMATCH, detail);
+	if (pool->heap_problem != NULL)
+		pool_problem(&walk, ERROR_HEAP_CORRUPTION, pool->heap_problem, false,
+			pool->heap_problem_at, pool->heap_problem_at != 0 ? HEAP_BLOCK_OVERHEAD : 0);
+	else
+		check_counters(&walk);
+	if (walk.held != NULL) {
+		end_interrupted(&walk);
+		totals->interrupted += walk.interrupted;
+		totals->interrupted_pools++;
+		/* text: the section follows the pool's problems */
+		if (!session->context->json)
+			held_output_move(&totals->held, &session->out);
 	}
 	totals->problems += walk.problems;
 	totals->pools++;
@@ -231,15 +380,31 @@ int command_check(struct session *session, int argc, char **argv)
 	}
 	if (!session_open_node(session, &status))
 		return status;
+	if (!held_output_start(&totals.held, session)) {
+		held_output_end(&totals.held);
+		session_error(session, NODE_STATUS_DAMAGED, "out of memory");
+		return session_finish(session);
+	}
 	session->damage_is_finding = true;
 	if (session->context->json)
 		put_str(out, ",\"problems\":[");
 	for_each_pool(session, area, check_pool, &totals);
-	if (session->context->json)
-		emit(out, "],\"pools_checked\":%d,\"problem_count\":%zu", totals.pools,
-			totals.problems);
-	else
+	if (session->context->json) {
+		put_str(out, "],\"interrupted\":[");
+		held_output_move(&totals.held, out);
+		emit(out, "],\"pools_checked\":%d,\"problem_count\":%zu,\"interrupted_count\":%zu",
+			totals.pools, totals.problems, totals.interrupted);
+	} else {
 		emit(out, "%d pool(s) checked, %zu problem(s)\n", totals.pools, totals.problems);
+		if (totals.interrupted_pools > 0)
+			emit(out, "%zu finding(s) in %d pool(s) interrupted by the process's death "
+				"(not problems)\n", totals.interrupted, totals.interrupted_pools);
+	}
+	if (totals.held.failed)
+		session_error(session, NODE_STATUS_DAMAGED,
+			"out of memory: the interrupted findings were cut short");
+	held_output_end(&totals.held);
+	/* only problems count: what an interrupted operation explains does not */
 	if (totals.problems > 0)
 		raise_status(session, NODE_STATUS_FOUND);
 	return session_finish(session);

@@ -66,7 +66,7 @@ static void leaks_of_pool(struct session *session, struct node_pool *pool, void 
 				",\"first_address\":\"0x%" PRIx64 "\",\"thread\":%u,\"seq\":%u",
 				frames[0], group->count, group->bytes, group->first_address,
 				group->first_thread, group->first_sequence);
-			json_frames(session, frames, group->key_count);
+			json_frames(session, &session->out, frames, group->key_count);
 			put_str(out, "}");
 		} else {
 			emit(out, "\nLeak of %" PRIu64 " byte(s) in %zu allocation(s) allocated from:\n",

@@ -71,6 +71,27 @@ NODE_HIDDEN void put_text(struct output *out, const char *text);
 NODE_HIDDEN void put_json_string(struct output *out, const char *text);
 NODE_HIDDEN void put_time(struct output *out, int64_t microseconds);
 
+/*
+ * A part of a document made now and printed later (check's interrupted
+ * findings, made pool by pool, printed after its problems): an output whose
+ * printer keeps the text. The held context is the session's, but for the
+ * printer; held->out must not outlive held.
+ */
+struct held_output {
+	struct output out;
+	struct node_command_context context;
+	char *text;
+	size_t length, capacity;
+	bool failed;		/* out of memory: the held part was cut short */
+	size_t items;		/* elements put into a JSON array held here */
+};
+
+struct session;
+NODE_HIDDEN bool held_output_start(struct held_output *held, const struct session *session);
+/* Puts what was held into into, and holds nothing any more. */
+NODE_HIDDEN void held_output_move(struct held_output *held, struct output *into);
+NODE_HIDDEN void held_output_end(struct held_output *held);
+
 /* ---- sessions (node_session.c) ---- */
 
 struct session {
@@ -109,8 +130,9 @@ NODE_HIDDEN const char *separator(struct session *session);
 
 /* A caller as the output shows it (escaped in text output). */
 NODE_HIDDEN const char *symbol(struct session *session, uint64_t address);
-/* ",\"frames\":[...]": each frame's pc and symbol. */
-NODE_HIDDEN void json_frames(struct session *session, const uintptr_t *frames, uint32_t count);
+/* ",\"frames\":[...]" into out: each frame's pc and symbol. */
+NODE_HIDDEN void json_frames(struct session *session, struct output *out, const uintptr_t *frames,
+	uint32_t count);
 
 typedef void (*pool_visit_fn)(struct session *session, struct node_pool *pool, void *context);
 

@@ -373,6 +373,12 @@ enum node_status node_pool_load(struct node *node, int area,
 	terminate(pool->descriptor.name, sizeof(pool->descriptor.name));
 	if (pool->descriptor.creator.frame_count > AREA_MALLOC_MAX_FRAMES)
 		pool->descriptor.creator.frame_count = AREA_MALLOC_MAX_FRAMES;
+	node_interrupted_read(pool);
+	if (pool->interrupted.caught)
+		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
+			"the process died in the middle of a change to the pool: %s by thread T%u, %s",
+			node_operation_name(pool->interrupted.operation), pool->interrupted.thread,
+			node_step_text(pool->interrupted.step));
 	if (pool->copy == NODE_COPY_INCONSISTENT)
 		node_warn(node, "pool %d: the copy may be inconsistent: %s", area,
 			pool->copy_problem);
@@ -382,9 +388,12 @@ enum node_status node_pool_load(struct node *node, int area,
 
 	if (!heap_walk_image(pool->image + pool->descriptor.heap_offset, pool->descriptor.heap_bytes,
 		(uintptr_t)(pool->descriptor.base_address + pool->descriptor.heap_offset), count_chunk,
-		pool, &pool->heap_problem))
+		pool, &pool->heap_problem)) {
+		/* the walk stopped at the header above the last chunk it passed */
+		pool->heap_problem_at = pool->walked_to;
 		node_warn(node, "pool %d: %s; blocks after the damage are not shown", area,
 			pool->heap_problem);
+	}
 	if (pool->damaged_blocks > 0)
 		node_warn(node, "pool %d: %zu block(s) with a damaged header (see check)", area,
 			pool->damaged_blocks);

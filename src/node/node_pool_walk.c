@@ -25,6 +25,7 @@ void count_chunk(const void *payload, uintptr_t payload_address, size_t usable, 
 	struct node_pool *pool = context;
 	const struct debug_block_header *header = payload;
 
+	pool->walked_to = payload_address + usable;
 	if (!used) {
 		pool->free_chunks++;
 		pool->free_chunk_bytes += usable + HEAP_BLOCK_OVERHEAD;

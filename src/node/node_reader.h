@@ -138,6 +138,23 @@ struct node_snapshot_options {
 	unsigned lock_timeout_ms; /* 0: default 200; the lock is not tried when dead */
 };
 
+/*
+ * A dead process's pool caught in the middle of an operation: its
+ * descriptor's in-flight record (node_format.h, "In flight"), checked
+ * (node_interrupted.c). Only a copy of a dead process with an odd seq is
+ * caught; a live process's pool is copied consistently or retried.
+ */
+struct node_interrupted {
+	bool caught;		/* dead, seq odd, an operation recorded */
+	bool known;		/* an operation this reader knows: it explains findings */
+	uint32_t operation;	/* enum node_operation, as recorded */
+	uint32_t step;		/* enum node_step, as recorded */
+	uint32_t thread;
+	size_t range_count;	/* the sound ones, in ranges */
+	uint64_t ranges[NODE_IN_FLIGHT_RANGES][2];
+	size_t ranges_refused;	/* empty, or not inside the pool's heap */
+};
+
 struct node_pool {
 	struct node *node;
 	int area;
@@ -148,8 +165,11 @@ struct node_pool {
 	enum node_copy copy;
 	char copy_problem[200];
 	bool owner_died;	/* the lock was taken from a dead holder (EOWNERDEAD) */
+	struct node_interrupted interrupted;
 	/* the heap, from one walk of the copy */
 	const char *heap_problem; /* NULL: every chunk header sound */
+	uint64_t heap_problem_at; /* the damaged chunk header's address (0: unknown) */
+	uint64_t walked_to;	/* the end of the last chunk the walk passed */
 	size_t used_chunks, free_chunks;
 	uint64_t used_chunk_bytes, free_chunk_bytes, largest_free;
 	size_t live_blocks, quarantined_blocks, damaged_blocks;
@@ -211,6 +231,22 @@ void node_pool_walk(const struct node_pool *pool, node_block_fn fn, void *contex
 /* Checks a block's canaries and poison (debug_block_check_at). */
 struct debug_block_finding node_block_check(const struct node_pool *pool,
 	const struct node_block *block);
+
+/* ---- a pool caught in the middle of an operation (node_interrupted.c) ---- */
+
+/* "malloc", ..., "delete_pool"; "unknown" for a code this reader does not know. */
+const char *node_operation_name(uint32_t operation);
+/* What the step was doing, as a phrase ("on its own block", ...; "unknown step"). */
+const char *node_step_text(uint32_t step);
+/*
+ * Does the pool's interrupted operation explain damage at [start, end) (a
+ * block's chunk, from its header; a damaged chunk header)? The range that
+ * does (an index into pool->interrupted.ranges), or -1. Only when the pool
+ * was caught and its operation is known, and only a range that [start, end)
+ * meets, or whose chunk's upper neighbour's header it meets (the tags an
+ * operation writes there).
+ */
+int node_interrupted_range(const struct node_pool *pool, uint64_t start, uint64_t end);
 
 /* Who freed a quarantined block; false when its free record is damaged. */
 bool node_block_freed_by(const struct node_pool *pool, const struct node_block *block,

@@ -18,6 +18,8 @@
  *                        walked and checked for the commands
  *     node_stacks.c      the node's stack depot, copied; block and free
  *                        record stack handles resolved against it
+ *     node_interrupted.c a dead pool caught in the middle of an operation:
+ *                        its in-flight record, and what that explains
  *
  * Invariants (node_reader.h states the rules): no byte of a node file is
  * used before the check that bounds it; every read of file data goes
@@ -93,6 +95,12 @@ NODE_HIDDEN void node_stacks_free(struct node *node);
 /* A block's stack from its handle: frames, count, truncated. */
 NODE_HIDDEN void node_block_stack(const struct node *node, struct node_block *block,
 	uint32_t handle);
+
+/* ---- node_interrupted.c ---- */
+
+/* Reads the copy's in-flight record into pool->interrupted (at load, after
+ * descriptor_sound); warns about what it refuses. */
+NODE_HIDDEN void node_interrupted_read(struct node_pool *pool);
 
 /* ---- node_pool_walk.c ---- */
 

@@ -103,6 +103,56 @@ void emit(struct output *out, const char *format, ...)
 		output_flush(out);
 }
 
+/* ---- held output ---- */
+
+static void hold_text(void *cookie, const char *text)
+{
+	struct held_output *held = cookie;
+	size_t length = strlen(text);
+	char *grown;
+
+	if (held->failed)
+		return;
+	if (held->length + length + 1 > held->capacity) {
+		size_t capacity = (held->length + length + 1) * 2;
+		grown = realloc(held->text, capacity);
+		if (grown == NULL) {
+			held->failed = true; /* the part is cut short, never the document */
+			return;
+		}
+		held->text = grown;
+		held->capacity = capacity;
+	}
+	memcpy(held->text + held->length, text, length + 1);
+	held->length += length;
+}
+
+bool held_output_start(struct held_output *held, const struct session *session)
+{
+	memset(held, 0, sizeof(*held));
+	held->context = *session->context;
+	held->context.print = hold_text;
+	held->context.print_cookie = held;
+	held->out.context = &held->context;
+	held->out.capacity = OUTPUT_FLUSH_BYTES;
+	held->out.buffer = malloc(held->out.capacity);
+	return held->out.buffer != NULL;
+}
+
+void held_output_move(struct held_output *held, struct output *into)
+{
+	output_flush(&held->out);
+	if (held->length > 0)
+		put(into, held->text, held->length);
+	held->length = 0;
+}
+
+void held_output_end(struct held_output *held)
+{
+	free(held->out.buffer);
+	free(held->text);
+}
+
 /* Terminal-safe text: control characters become '?'. */
 void put_text(struct output *out, const char *text)
 {
@@ -442,10 +492,9 @@ int usage_error(struct session *session, const char *usage, const char *format, 
 	return session_fail(session, NODE_STATUS_USAGE, text);
 }
 
-void json_frames(struct session *session, const uintptr_t *frames, uint32_t count)
+void json_frames(struct session *session, struct output *out, const uintptr_t *frames,
+	uint32_t count)
 {
-	struct output *out = &session->out;
-
 	put_str(out, ",\"frames\":[");
 	for (uint32_t i = 0; i < count && frames[i] != 0; i++) {
 		emit(out, "%s{\"pc\":\"0x%" PRIxPTR "\",\"symbol\":", i ? "," : "", frames[i]);

@@ -1153,6 +1153,25 @@ static void get_module_with_little_address_space(void *context)
 	_exit(FIRST_GET_FAILED);
 }
 
+/*
+ * Did AddressSanitizer's own runtime end the child, unable to map memory
+ * for itself? Under a tight RLIMIT_AS the module's init meets mappings of
+ * the sanitizer's allocator, which ends the process instead of failing;
+ * that step of the sweep tests the sanitizer, not the module (and whether a
+ * step lands there moves with the module's size: a sweep in 64 KiB steps
+ * meets it at 3eef543 too).
+ */
+static bool sanitizer_ran_out(const struct child_run *run)
+{
+#ifdef __SANITIZE_ADDRESS__
+	return WIFEXITED(run->status) && WEXITSTATUS(run->status) == 1
+		&& strstr(run->output, "AddressSanitizer failed to allocate") != NULL;
+#else
+	(void)run;
+	return false;
+#endif
+}
+
 START_TEST(get_module_without_address_space)
 {
 	struct address_space_try attempt = {(enum build)_i, 0};
@@ -1166,10 +1185,8 @@ START_TEST(get_module_without_address_space)
 		if (WIFEXITED(run.status) && WEXITSTATUS(run.status) == FIRST_GET_FAILED) {
 			/* B_BAD_TYPE comes with the loader's message, B_NO_MEMORY without */
 			failures++;
-		} else if (strstr(run.output, "AddressSanitizer failed to allocate") != NULL) {
-			/* an ASan build: the sanitizer's own allocator ran out of the
-			 * address space first and ended the child (it never returns
-			 * NULL for its metadata); nothing to learn at this step */
+		} else if (sanitizer_ran_out(&run)) {
+			/* not the module's failure: the next step gives it more room */
 		} else {
 			assert_child_passed(&run);
 			loaded = true;

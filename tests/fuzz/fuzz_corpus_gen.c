@@ -17,7 +17,10 @@
  * depot too small to hold every stack) run in forked children. Each node also yields variants: image table stripped (the
  * usual seed, so the fuzzer does not open every library), alive, renamed,
  * truncated files, damaged headers, a directory and a link among the pool
- * files, a stack depot damaged, cut short, hostile or missing. The nodes
+ * files, a stack depot damaged, cut short, hostile or missing, a pool
+ * caught in the middle of an operation (odd seq, an in-flight record that
+ * explains part of its damage) and one whose in-flight record is hostile
+ * (unknown codes, ranges outside the heap, wrapping, inverted). The nodes
  * are made with a small stack depot (stack_depot_bytes), so that its file
  * fits the target's limit; a third configuration fills its depot (stacks
  * cut to their first frame).
@@ -517,6 +520,8 @@ enum variant {
 	VARIANT_STACKS_TRUNCATED,
 	VARIANT_STACKS_HOSTILE,
 	VARIANT_NO_STACKS,
+	VARIANT_IN_FLIGHT,
+	VARIANT_IN_FLIGHT_HOSTILE,
 	VARIANT_COUNT,
 };
 
@@ -524,7 +529,7 @@ static const char *const variant_names[VARIANT_COUNT] = { "plain", "json", "aliv
 	"with-images",
 	"renamed", "pools-truncated", "descriptor-only", "process-truncated", "heap-damaged",
 	"odd-seq", "strange-entries", "stacks-damaged", "stacks-truncated", "stacks-hostile",
-	"no-stacks" };
+	"no-stacks", "in-flight", "in-flight-hostile" };
 
 /* Offset of the pool descriptor in a pool file (the writer's own record). */
 static size_t find_descriptor(const struct node_file *file)
@@ -541,6 +546,39 @@ static size_t find_descriptor(const struct node_file *file)
 	return 0;
 }
 
+/* A dead process caught in the middle of operation: seq odd, a record
+ * whose first range covers the start of the heap, span bytes of it. */
+static void in_flight_record(struct node_pool_descriptor *d, uint32_t operation, uint64_t span)
+{
+	uint64_t heap = d->base_address + d->heap_offset;
+
+	d->seq |= 1;
+	memset(&d->in_flight, 0, sizeof(d->in_flight));
+	d->in_flight.operation = operation;
+	d->in_flight.step = NODE_STEP_QUARANTINE_DRAIN;
+	d->in_flight.thread = 4242;
+	d->in_flight.ranges[NODE_RANGE_BLOCK][0] = heap + 512;
+	d->in_flight.ranges[NODE_RANGE_BLOCK][1] = heap + 512 + span;
+	d->in_flight.ranges[NODE_RANGE_TAKEN][0] = heap + span;
+	d->in_flight.ranges[NODE_RANGE_TAKEN][1] = heap + d->heap_bytes;
+}
+
+/* Every field wrong in its own way: codes no reader knows, ranges in the
+ * control region, past the area, inverted, wrapping. */
+static void hostile_in_flight_record(struct node_pool_descriptor *d)
+{
+	in_flight_record(d, 0xdeadbeef, 64);
+	d->in_flight.step = 0x7fffffff;
+	d->in_flight.reserved = 0xffffffff;
+	d->in_flight.ranges[NODE_RANGE_BLOCK][0] = d->base_address;
+	d->in_flight.ranges[NODE_RANGE_OTHER][0] = d->base_address + d->area_size;
+	d->in_flight.ranges[NODE_RANGE_OTHER][1] = UINT64_MAX;
+	d->in_flight.ranges[NODE_RANGE_LEAVING][0] = UINT64_MAX - 15;
+	d->in_flight.ranges[NODE_RANGE_LEAVING][1] = 16;
+	d->in_flight.ranges[NODE_RANGE_TAKEN][0] = d->base_address + d->heap_offset + 4096;
+	d->in_flight.ranges[NODE_RANGE_TAKEN][1] = d->base_address + d->heap_offset + 4096;
+}
+
 static void node_seed(const struct node_copy *node, enum variant variant, const char *prefix)
 {
 	struct seed s = { 0 };
@@ -550,6 +588,7 @@ static void node_seed(const struct node_copy *node, enum variant variant, const 
 		: variant == VARIANT_RENAMED ? 2
 		: variant == VARIANT_JSON || variant == VARIANT_HEAP_DAMAGED
 			|| variant == VARIANT_DESCRIPTOR_ONLY || variant == VARIANT_STACKS_HOSTILE
+			|| variant == VARIANT_IN_FLIGHT_HOSTILE
 			? 4 : 0;
 
 	put_u8(&s, flags);
@@ -603,12 +642,17 @@ static void node_seed(const struct node_copy *node, enum variant variant, const 
 				declared = descriptor + sizeof(*d);
 			if (variant == VARIANT_ODD_SEQ)
 				d->seq |= 1;
-			if (variant == VARIANT_HEAP_DAMAGED && d->heap_offset + 4096 < file.size) {
+			if ((variant == VARIANT_HEAP_DAMAGED || variant == VARIANT_IN_FLIGHT)
+				&& d->heap_offset + 4096 < file.size) {
 				/* a byte in each of the first blocks' headers and canaries */
 				for (size_t at = d->heap_offset + 600; at < d->heap_offset + 4096;
 					at += 160)
 					bytes[at] ^= 0x41;
 			}
+			if (variant == VARIANT_IN_FLIGHT)
+				in_flight_record(d, NODE_OP_FREE, 2048);
+			if (variant == VARIANT_IN_FLIGHT_HOSTILE)
+				hostile_in_flight_record(d);
 		}
 		put_file(&s, &file, declared);
 		free(bytes);

@@ -5,6 +5,8 @@
  * heap's "untouched memory reads as zero" assumption holds. A few tests look
  * at chunk headers directly (prev_size at payload - 16, size | used flag at
  * payload - 8), the layout documented in heap.c, to corrupt or inspect them.
+ * Built as test_heap_checked (HEAP_CHECKED=1) it also checks the checked
+ * heap's note of the chunk an allocation takes (heap_change_note).
  * No locking: Check runs each test alone in a forked child.
  */
 #include "config.h"
@@ -1092,6 +1094,44 @@ START_TEST(test_random_operations_match_model)
 }
 END_TEST
 
+#if HEAP_CHECKED
+/* The checked heap notes the chunk an allocation takes, split or whole, from
+ * its header to the end of the free chunk it came from (heap_change_note):
+ * what a process that died inside the call may have changed. */
+START_TEST(test_change_note_names_the_chunk_taken)
+{
+	size_t bytes = 256 * KiB;
+	void *mem = map_region(bytes);
+	struct heap *heap = new_heap(mem, bytes);
+	uint64_t note[2] = { 0, 0 };
+	char *a = heap_alloc(heap, 100);
+	char *hole = heap_alloc(heap, 1000);
+	char *wall = heap_alloc(heap, 100), *again, *rest;
+
+	heap_free(heap, hole);
+	heap_change_note = note;
+	/* a split of the hole: the note covers the whole free chunk */
+	again = heap_alloc(heap, 500);
+	ck_assert_ptr_eq(again, hole);
+	ck_assert_uint_eq(note[0], (uintptr_t)hole - HEAP_BLOCK_OVERHEAD);
+	ck_assert_uint_eq(note[1], (uintptr_t)wall - HEAP_BLOCK_OVERHEAD);
+	/* the rest of the region: up to the sentinel */
+	rest = heap_alloc(heap, 1000);
+	ck_assert_uint_eq(note[0], (uintptr_t)rest - HEAP_BLOCK_OVERHEAD);
+	ck_assert_uint_gt(note[1], (uintptr_t)rest + 1000);
+	ck_assert_uint_le(note[1], (uintptr_t)mem + bytes);
+	/* a failed allocation takes nothing and leaves the note alone */
+	note[0] = note[1] = 7;
+	ck_assert_ptr_null(heap_alloc(heap, bytes));
+	ck_assert_uint_eq(note[0] + note[1], 14);
+	heap_change_note = NULL;
+	(void)a;
+	assert_valid(heap);
+	unmap_region(mem, bytes);
+}
+END_TEST
+#endif
+
 /* ---- suite -------------------------------------------------------------- */
 
 /* Generous per-test limits: ASan builds and loaded machines are slow. */
@@ -1155,6 +1195,12 @@ static Suite *heap_suite(void)
 	tc = new_tcase("random");
 	tcase_add_test(tc, test_random_operations_match_model);
 	suite_add_tcase(suite, tc);
+
+#if HEAP_CHECKED
+	tc = new_tcase("change_note");
+	tcase_add_test(tc, test_change_note_names_the_chunk_taken);
+	suite_add_tcase(suite, tc);
+#endif
 
 	return suite;
 }

@@ -13,7 +13,7 @@ check_PROGRAMS += tests/node/test_node
 TESTS += tests/node/test_node
 tests_node_test_node_SOURCES = tests/node/test_node.c \
 	tests/node/node_fixture.c tests/node/node_fixture.h \
-	tests/node/json_check.c tests/node/json_check.h
+	tests/node/json_check.c tests/node/json_check.h tests/node/json_assert.h
 tests_node_test_node_CFLAGS = $(CHECK_TEST_CFLAGS) $(DW_CFLAGS) $(NODE_TEST_CFLAGS)
 tests_node_test_node_LDFLAGS = $(AM_LDFLAGS) -no-install
 tests_node_test_node_LDADD = libamnodereader.la libamformat.la libamcore.la libamheap.la $(DW_LIBS) \
@@ -23,7 +23,7 @@ EXTRA_tests_node_test_node_DEPENDENCIES = tests/node/node_driver$(EXEEXT) \
 
 check_PROGRAMS += tests/node/node_driver
 tests_node_node_driver_SOURCES = tests/node/node_driver.c
-tests_node_node_driver_CFLAGS = $(AM_CFLAGS) $(NODE_TEST_CFLAGS)
+tests_node_node_driver_CFLAGS = $(AM_CFLAGS) $(NODE_TEST_CFLAGS) -I$(top_srcdir)/tests
 tests_node_node_driver_LDFLAGS = $(AM_LDFLAGS) -no-install
 tests_node_node_driver_LDADD = libarea_malloc.la
 

@@ -38,6 +38,8 @@
 #include <drivers/area_malloc.h>
 #include <drivers/area_malloc_debug.h>
 
+#include "support/wild_write.h"
+
 #define NOINLINE __attribute__((noinline, noipa))
 #define CHURN_RING 64
 /* After the call: keeps the compiler from making it a tail call, which
@@ -108,17 +110,6 @@ NOINLINE static void *churn(void *argument)
 	return NULL;
 }
 
-/* The bug itself, out of AddressSanitizer's sight (it would stop the driver
- * first): the debug module's canaries are what the test is about. */
-__attribute__((no_sanitize("address"), noinline)) static void write_bytes(void *at,
-	unsigned char value, size_t count)
-{
-	volatile unsigned char *bytes = at;
-
-	for (size_t i = 0; i < count; i++)
-		bytes[i] = value;
-}
-
 static void wait_for_end_of_input(void)
 {
 	char buffer[64];
@@ -172,7 +163,7 @@ int main(int argc, char **argv)
 		debug_module->mark();
 		alloc_after_mark();
 	} else if (strcmp(mode, "overflow") == 0) {
-		write_bytes((char *)large_block + 5000, 'x', 3);
+		wild_write((char *)large_block + 5000, 'x', 3);
 	} else if (strcmp(mode, "churn") == 0) {
 		pthread_create(&churners[0], NULL, churn, (void *)alpha);
 		pthread_create(&churners[1], NULL, churn, (void *)beta);
@@ -205,7 +196,7 @@ int main(int argc, char **argv)
 	if (child > 0)
 		waitpid(child, NULL, 0);
 	if (strcmp(mode, "overflow") == 0)
-		write_bytes((char *)large_block + 5000, 0xfd, 3); /* mended: the exit stays clean */
+		wild_write((char *)large_block + 5000, 0xfd, 3); /* mended: the exit stays clean */
 	free_known_blocks();
 	allocator->delete_pool(alpha);
 	allocator->delete_pool(beta);

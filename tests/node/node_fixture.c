@@ -91,6 +91,24 @@ void fixture_remove_tree(const char *path)
 	}
 }
 
+void fixture_driver_run_init(struct fixture_driver_run *run, const char *builddir,
+	const char *program, const char *extra_options)
+{
+	memset(run, 0, sizeof(*run));
+	fixture_temp_dir(run->base, sizeof(run->base));
+	snprintf(run->node_dir, sizeof(run->node_dir), "%s/nodes", run->base);
+	snprintf(run->program, sizeof(run->program), "%s/%s", builddir, program);
+	snprintf(run->module_path, sizeof(run->module_path), "%s/modules/debug", builddir);
+	snprintf(run->options, sizeof(run->options), "node_dir=%s%s%s", run->node_dir,
+		extra_options != NULL ? ":" : "", extra_options != NULL ? extra_options : "");
+}
+
+void fixture_driver_run_environment(const struct fixture_driver_run *run)
+{
+	setenv("KERNEL_MODULE_PATH", run->module_path, 1);
+	setenv("AREA_MALLOC_OPTIONS", run->options, 1);
+}
+
 void fixture_node_init(struct fixture_node *node, const char *node_dir, pid_t pid,
 	const char *command_line, unsigned stack_depth)
 {

@@ -84,4 +84,20 @@ void fixture_pool_destroy(struct fixture_pool *pool);
 /* The offset of an address of the pool in its file. */
 size_t fixture_offset_of(const struct fixture_pool *pool, const void *address);
 
+/* A driver program of the build run under the build's debug module, with a
+ * node directory of its own. */
+struct fixture_driver_run {
+	char base[PATH_MAX];		/* a fresh temporary directory */
+	char node_dir[PATH_MAX + 16];	/* base/nodes */
+	char program[PATH_MAX];
+	char module_path[PATH_MAX];
+	char options[PATH_MAX * 2];	/* node_dir, then the extra options */
+};
+
+/* program: its path in builddir; extra_options (may be NULL) follow node_dir. */
+void fixture_driver_run_init(struct fixture_driver_run *run, const char *builddir,
+	const char *program, const char *extra_options);
+/* In the driver's child, before exec: the module path and the options. */
+void fixture_driver_run_environment(const struct fixture_driver_run *run);
+
 #endif /* AREA_MALLOC_TESTS_NODE_FIXTURE_H */

@@ -35,7 +35,7 @@
 #include <unistd.h>
 
 #include "format/symbolize.h"
-#include "json_check.h"
+#include "json_assert.h"
 #include "node/node_commands.h"
 #include "node/node_reader.h"
 #include "node_fixture.h"
@@ -171,35 +171,22 @@ static size_t count_occurrences(const char *text, const char *needle)
 
 static struct json *parse_json(const char *text)
 {
-	const char *error = NULL;
-	struct json *value = json_parse(text, &error);
-
-	ck_assert_msg(value != NULL, "invalid JSON (%s): %.2000s", error, text);
-	return value;
+	return json_parse_asserted(text);
 }
 
 static double number_of(const struct json *object, const char *key)
 {
-	const struct json *value = json_get(object, key);
-
-	ck_assert_msg(value != NULL && value->type == JSON_NUMBER, "no number '%s'", key);
-	return value->number;
+	return json_member(object, key, JSON_NUMBER)->number;
 }
 
 static const char *string_of(const struct json *object, const char *key)
 {
-	const struct json *value = json_get(object, key);
-
-	ck_assert_msg(value != NULL && value->type == JSON_STRING, "no string '%s'", key);
-	return value->string;
+	return json_member(object, key, JSON_STRING)->string;
 }
 
 static const struct json *array_of(const struct json *object, const char *key)
 {
-	const struct json *value = json_get(object, key);
-
-	ck_assert_msg(value != NULL && value->type == JSON_ARRAY, "no array '%s'", key);
-	return value;
+	return json_member(object, key, JSON_ARRAY);
 }
 
 static const char *hex(uint64_t value)
@@ -1940,22 +1927,16 @@ struct driver {
 	FILE *output;
 	int alpha, beta;
 	pid_t child;		/* fork mode */
-	char base[PATH_MAX];
-	char node_dir[PATH_MAX + 16];
+	struct fixture_driver_run run;
 };
 
 static void driver_start(struct driver *driver, const char *mode, const char *extra_options)
 {
-	char program[PATH_MAX], module_path[PATH_MAX], options[PATH_MAX * 2], line[128];
+	char line[128];
 	int in[2], out[2];
 
 	memset(driver, 0, sizeof(*driver));
-	fixture_temp_dir(driver->base, sizeof(driver->base));
-	snprintf(driver->node_dir, sizeof(driver->node_dir), "%s/nodes", driver->base);
-	snprintf(program, sizeof(program), "%s/tests/node/node_driver", builddir());
-	snprintf(module_path, sizeof(module_path), "%s/modules/debug", builddir());
-	snprintf(options, sizeof(options), "node_dir=%s%s%s", driver->node_dir,
-		extra_options ? ":" : "", extra_options ? extra_options : "");
+	fixture_driver_run_init(&driver->run, builddir(), "tests/node/node_driver", extra_options);
 	ck_assert_int_eq(pipe(in), 0);
 	ck_assert_int_eq(pipe(out), 0);
 	driver->pid = fork();
@@ -1967,9 +1948,8 @@ static void driver_start(struct driver *driver, const char *mode, const char *ex
 		close(in[1]);
 		close(out[0]);
 		close(out[1]);
-		setenv("KERNEL_MODULE_PATH", module_path, 1);
-		setenv("AREA_MALLOC_OPTIONS", options, 1);
-		execl(program, program, mode, (char *)NULL);
+		fixture_driver_run_environment(&driver->run);
+		execl(driver->run.program, driver->run.program, mode, (char *)NULL);
 		_exit(127);
 	}
 	close(in[0]);
@@ -2014,7 +1994,7 @@ static struct result query(const struct driver *driver, pid_t pid, bool json, co
 
 	snprintf(pid_text, sizeof(pid_text), "%d", (int)pid);
 	arguments[count++] = "--node-dir";
-	arguments[count++] = driver->node_dir;
+	arguments[count++] = driver->run.node_dir;
 	if (json)
 		arguments[count++] = "--json";
 	arguments[count++] = "-p";
@@ -2104,7 +2084,7 @@ static bool node_exists(const struct driver *driver, pid_t pid)
 {
 	char path[PATH_MAX + 32];
 
-	snprintf(path, sizeof(path), "%s/%d", driver->node_dir, (int)pid);
+	snprintf(path, sizeof(path), "%s/%d", driver->run.node_dir, (int)pid);
 	return access(path, F_OK) == 0;
 }
 
@@ -2112,8 +2092,8 @@ START_TEST(test_end_to_end_live_and_post_mortem)
 {
 	struct driver driver;
 	struct result result;
-	const char *list[] = { "--node-dir", driver.node_dir, NULL };
-	const char *clean[] = { "--node-dir", driver.node_dir, "--clean", NULL };
+	const char *list[] = { "--node-dir", driver.run.node_dir, NULL };
+	const char *clean[] = { "--node-dir", driver.run.node_dir, "--clean", NULL };
 	char expected[64];
 
 	driver_start(&driver, "wait", NULL);
@@ -2140,7 +2120,7 @@ START_TEST(test_end_to_end_live_and_post_mortem)
 	ck_assert_int_eq(result.status, 0);
 	ck_assert(!node_exists(&driver, driver.pid));
 	result_free(&result);
-	fixture_remove_tree(driver.base);
+	fixture_remove_tree(driver.run.base);
 }
 END_TEST
 
@@ -2168,7 +2148,7 @@ START_TEST(test_end_to_end_churn_and_clean_exit)
 	ck_assert_int_eq(driver_finish(&driver), 0);
 	/* a clean exit leaves no node */
 	ck_assert(!node_exists(&driver, driver.pid));
-	fixture_remove_tree(driver.base);
+	fixture_remove_tree(driver.run.base);
 }
 END_TEST
 
@@ -2191,7 +2171,7 @@ START_TEST(test_end_to_end_mark_and_overflow)
 	json_free(document);
 	result_free(&result);
 	ck_assert_int_eq(driver_finish(&driver), 0);
-	fixture_remove_tree(driver.base);
+	fixture_remove_tree(driver.run.base);
 
 	driver_start(&driver, "overflow", NULL);
 	result = query(&driver, driver.pid, false, "check", NULL);
@@ -2204,7 +2184,7 @@ START_TEST(test_end_to_end_mark_and_overflow)
 		"alloc_alpha_large+0x") != NULL, "%s", result.out);
 	result_free(&result);
 	ck_assert_int_eq(driver_finish(&driver), 0);
-	fixture_remove_tree(driver.base);
+	fixture_remove_tree(driver.run.base);
 }
 END_TEST
 
@@ -2237,7 +2217,7 @@ START_TEST(test_end_to_end_fork_gives_the_child_its_own_pools)
 	ck_assert_int_eq(driver_finish(&driver), 0);
 	ck_assert(!node_exists(&driver, driver.pid));
 	ck_assert(!node_exists(&driver, driver.child));
-	fixture_remove_tree(driver.base);
+	fixture_remove_tree(driver.run.base);
 }
 END_TEST
 
