@@ -81,6 +81,7 @@
 #include "debug/in_flight.h"
 #include "debug/report.h"
 #include "debug/shadow.h"
+#include "format/cross_process.h"
 #include "format/debug_block.h"
 #include "format/error_kind.h"
 #include "format/node_format.h"
@@ -137,17 +138,9 @@ static inline bool debug_lock(struct pool *pool)
 
 	__atomic_store_n(&debug->d.seq, debug->d.seq + 1, __ATOMIC_RELAXED);
 	/* The fence orders the odd seq before the pool's changes for readers in
-	 * other processes (pread of the pool file). GCC's ThreadSanitizer does not
-	 * model fences and warns; no thread of this process reads seq without
-	 * the pool lock, so there is nothing for it to check here. */
-#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
-	__atomic_thread_fence(__ATOMIC_RELEASE);
-#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+	 * other processes (pread of the pool file); no thread of this process
+	 * reads seq without the pool lock. */
+	release_fence_for_readers();
 	return locked;
 }
 

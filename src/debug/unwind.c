@@ -291,10 +291,14 @@ static bool walking_allowed(void)
 #ifdef HAVE_VALGRIND_MEMCHECK_H
 	/* the walk reads stack words Valgrind may call undefined; under it
 	 * every capture goes through the unwind tables */
-	static int valgrind = -1;
-	if (valgrind < 0)
-		valgrind = RUNNING_ON_VALGRIND != 0;
-	return !valgrind;
+	/* threads may ask at once: every one finds the same answer */
+	static _Atomic int valgrind = -1;
+	int known = atomic_load_explicit(&valgrind, memory_order_relaxed);
+	if (known < 0) {
+		known = RUNNING_ON_VALGRIND != 0;
+		atomic_store_explicit(&valgrind, known, memory_order_relaxed);
+	}
+	return !known;
 #else
 	return true;
 #endif

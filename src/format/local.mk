@@ -8,6 +8,7 @@
 
 noinst_LTLIBRARIES += libamformat.la
 libamformat_la_SOURCES = \
+	src/format/cross_process.h \
 	src/format/debug_block.c \
 	src/format/debug_block.h \
 	src/format/error_kind.c \

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "format/cross_process.h"
 #include "format/node_format.h"
 #include "format/stack_depot.h"
 
@@ -92,7 +93,7 @@ void stack_depot_init(struct stack_depot *depot, uint64_t capacity)
 	depot->capacity = capacity;
 	depot->reserve_offset = capacity - reserve;
 	/* the magic last: a reader that sees it sees the rest */
-	__atomic_thread_fence(__ATOMIC_RELEASE);
+	release_fence_for_readers();
 	memcpy(depot->magic, STACK_DEPOT_MAGIC, sizeof(depot->magic));
 }
 

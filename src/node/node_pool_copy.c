@@ -338,6 +338,12 @@ enum node_status node_pool_load(struct node *node, int area,
 	}
 	if (consistent) {
 		pool->copy = NODE_COPY_CONSISTENT;
+	} else if (!attempt.truncated && node->alive && node->pid == getpid()) {
+		/* our own process (the in-process debugger commands): a thread of
+		 * ours may hold that very lock, and a second mapping of it is no
+		 * lock of ours to take */
+		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
+			"the pool kept changing during every copy (this process's own pool)");
 	} else if (!attempt.truncated && node->alive) {
 		copy_under_lock(pool, &attempt, options);
 	} else if (!attempt.truncated) {

@@ -146,28 +146,28 @@ enum column_index {
 
 static struct column columns[COLUMN_COUNT] = {
 	[COL_RELEASE] = {"release", "release module (modules/release)", "module", "release", NULL,
-		false, false, NULL},
+		false, false, NULL, false},
 	[COL_DEBUG] = {"debug", "debug module, default options", "module", "debug", "", false,
-		false, NULL},
+		false, NULL, false},
 	[COL_DEBUG_NODE0] = {"debug n0", "debug module, node=0 (no debug node)", "module", "debug",
-		"node=0", false, false, NULL},
+		"node=0", false, false, NULL, false},
 	[COL_DEBUG_LQ0] = {"debug lq0", "debug module, log_size=0:quarantine_bytes=0", "module",
-		"debug", "log_size=0:quarantine_bytes=0", false, false, NULL},
+		"debug", "log_size=0:quarantine_bytes=0", false, false, NULL, false},
 	[COL_DEBUG_LQ0_NODE0] = {"debug lq0 n0",
 		"debug module, log_size=0:quarantine_bytes=0:node=0", "module", "debug",
-		"log_size=0:quarantine_bytes=0:node=0", false, false, NULL},
+		"log_size=0:quarantine_bytes=0:node=0", false, false, NULL, false},
 	[COL_DEBUG_NOFP] = {"debug nofp", "debug module, default options (stack_depth=16), "
 		"workloads built without frame pointers (bench_nofp): stacks from the unwind "
 		"tables", "module", "debug", "", false, false, NULL, true},
 	[COL_DEBUG_D1] = {"debug d1", "debug module, stack_depth=1 (the default before issue 14)",
-		"module", "debug", "stack_depth=1", false, false, NULL},
-	[COL_GLIBC] = {"glibc", "glibc malloc", "glibc", NULL, NULL, false, false, NULL},
+		"module", "debug", "stack_depth=1", false, false, NULL, false},
+	[COL_GLIBC] = {"glibc", "glibc malloc", "glibc", NULL, NULL, false, false, NULL, false},
 	[COL_JEMALLOC] = {"jemalloc", "jemalloc (libjemalloc.so.2, dlopen RTLD_LOCAL)", "jemalloc",
-		NULL, NULL, false, false, NULL},
+		NULL, NULL, false, false, NULL, false},
 	[COL_MIMALLOC] = {"mimalloc", "mimalloc (libmimalloc.so.2, dlopen RTLD_LOCAL)", "mimalloc",
-		NULL, NULL, false, false, NULL},
+		NULL, NULL, false, false, NULL, false},
 	[COL_ASAN] = {"glibc+asan", "glibc malloc in a binary built with -fsanitize=address",
-		"glibc", NULL, NULL, true, false, NULL},
+		"glibc", NULL, NULL, true, false, NULL, false},
 };
 
 /* Every value a child printed: (column, workload, key) -> one value per run. */
