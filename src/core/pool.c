@@ -29,7 +29,7 @@ static size_t round_up_to_pages(size_t size)
 	return (size + B_PAGE_SIZE - 1) & ~(size_t)(B_PAGE_SIZE - 1);
 }
 
-static const struct pool_backing anonymous_backing = { -1, false, false };
+static const struct pool_backing anonymous_backing = { .fd = -1, .guard_page = false };
 
 size_t pool_heap_offset(size_t control_bytes, const struct pool_backing *backing)
 {
@@ -116,10 +116,9 @@ struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_
 		return NULL;
 	}
 	pool = base;
-	if (backing->shared_lock)
-		mutex_init_shared(&pool->lock, POOL_AREA_NAME);
-	else
-		mutex_init(&pool->lock, POOL_AREA_NAME);
+	/* private even in a file another process reads: readers never take
+	 * it (format/node_format.h, "Consistency") */
+	mutex_init(&pool->lock, POOL_AREA_NAME);
 	pool->area = area;
 	pool->address_spec = address_spec;
 	pool->lock_spec = lock_spec;

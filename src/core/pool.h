@@ -86,7 +86,7 @@ struct pool_stats {
  * (zero-filled, fresh memory) are set aside after the pool structure for the
  * build's own control data, and come out of the reserve. The pool must
  * be writable: a protection without a write bit fails. backing (NULL:
- * anonymous, no guard page, private lock) says what the area is made of. B_EXACT_ADDRESS and
+ * anonymous, no guard page) says what the area is made of. B_EXACT_ADDRESS and
  * B_CLONE_ADDRESS fail (create_pool has no address argument); the base
  * address specs mean "any address". Returns NULL on any failure, with
  * *error (if not NULL) set to the Haiku status.
@@ -94,7 +94,6 @@ struct pool_stats {
 struct pool_backing {
 	int fd;			/* -1: anonymous memory; else a file as large as the area */
 	bool guard_page;	/* an inaccessible page between control region and heap */
-	bool shared_lock;	/* the pool's lock may be taken by another process */
 };
 
 struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_t control_bytes,

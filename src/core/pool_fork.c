@@ -36,15 +36,12 @@ static void unlock_pool(struct pool *pool, const void *id, void *context)
 
 static void make_pool_the_childs(struct pool *pool, const void *id, void *context)
 {
-	bool shared = hooks->child_pool != NULL && hooks->child_pool(pool);
-
 	(void)id;
 	(void)context;
+	if (hooks->child_pool != NULL)
+		hooks->child_pool(pool);
 	/* the lock was held across fork, or by a thread the child lacks */
-	if (shared)
-		mutex_init_shared(&pool->lock, POOL_AREA_NAME);
-	else
-		mutex_init(&pool->lock, POOL_AREA_NAME);
+	mutex_init(&pool->lock, POOL_AREA_NAME);
 }
 
 static void before_fork(void)

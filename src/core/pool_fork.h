@@ -31,10 +31,9 @@ struct pool_fork_hooks {
 	void (*parent)(void);
 	/* In the child after fork, before any pool is touched. */
 	void (*child_begin)(void);
-	/* In the child, each live pool: make it the child's own. Returns true
-	 * when its lock must be process-shared (NULL hook: private). The pool's
-	 * lock is initialised afresh afterwards either way. */
-	bool (*child_pool)(struct pool *pool);
+	/* In the child, each live pool: make it the child's own. The pool's
+	 * lock is initialised afresh afterwards. */
+	void (*child_pool)(struct pool *pool);
 	/* In the child, after every pool, the registry's lock still held. */
 	void (*child_end)(void);
 };

@@ -103,16 +103,19 @@ static __thread struct thread_cache *thread_slots[CACHE_SLOTS]
 	__attribute__((tls_model("initial-exec")));
 
 /* The head of a pool's list of caches: written under cache_lock, but also
- * read without it (the fast "does this pool have a cache at all?" look), so
- * every access is atomic; relaxed, since cache_lock orders the rest. */
+ * read without it (the fast "does this pool have a cache at all?" look of
+ * drain and detach). Release and acquire: a delete_pool that sees the list
+ * empty without cache_lock is about to destroy the pool's lock, so all a
+ * retiring thread did with that lock (retire_locked unlinks its cache only
+ * after its pool_unlock) must be over before. */
 static inline struct thread_cache *first_cache(struct pool *pool)
 {
-	return atomic_load_explicit(&pool->thread_caches, memory_order_relaxed);
+	return atomic_load_explicit(&pool->thread_caches, memory_order_acquire);
 }
 
 static inline void set_first_cache(struct pool *pool, struct thread_cache *cache)
 {
-	atomic_store_explicit(&pool->thread_caches, cache, memory_order_relaxed);
+	atomic_store_explicit(&pool->thread_caches, cache, memory_order_release);
 }
 
 static inline size_t chunk_bytes(size_t usable)
@@ -256,10 +259,12 @@ static void retire_locked(struct thread_cache *cache)
 	bool locked = pool_lock(pool);
 	take_busy(cache);
 	spill_locked(cache);
+	pool_unlock(pool, locked);
+	/* only now: once the pool's list no longer has this cache, a
+	 * delete_pool may destroy the lock just released (first_cache) */
 	unlink_from_pool(cache);
 	cache->pool = NULL;
 	give_busy(cache);
-	pool_unlock(pool, locked);
 }
 
 static void unlink_from_all(struct thread_cache *cache)

@@ -118,7 +118,7 @@ static bool republish_pool(struct pool *pool, int parent_fd, uint64_t reserved_e
 	return true;
 }
 
-static bool make_pool_private(struct pool *pool)
+static void make_pool_private(struct pool *pool)
 {
 	struct debug_pool *debug = debug_of(pool);
 	bool republish = debug_options.node && debug_options.fork_nodes && node_writer_active();
@@ -137,8 +137,6 @@ static bool make_pool_private(struct pool *pool)
 		}
 		close(parent_fd);
 	}
-	/* a pool in the child's node is locked by pooldump too */
-	return debug->fd >= 0;
 }
 
 static void in_child_last(void)

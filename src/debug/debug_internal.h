@@ -44,7 +44,9 @@
  *   D4 the allocation log keeps its capacity and slot cursor
  *      (pool_log_validate);
  *   D5 d.seq is odd exactly while a thread holds the pool's lock (readers of
- *      the node retry on an odd or moved seq); d.in_flight names what that
+ *      the node retry on an odd or moved seq), except in a quiet window
+ *      (node_writer_hold_still) at the start of a call, where the lock is
+ *      held with seq even and nothing changes; d.in_flight names what that
  *      thread changes from its first change on, and is clear while seq is
  *      even (in_flight.h);
  *   D6 release_charged is the sum of heap_chunk_bytes_for(size) over the
@@ -79,6 +81,7 @@
 #include "core/pool.h"
 #include "core/pool_registry.h"
 #include "debug/in_flight.h"
+#include "debug/node_writer.h"
 #include "debug/report.h"
 #include "debug/shadow.h"
 #include "format/cross_process.h"
@@ -113,6 +116,7 @@ struct debug_pool {
 	uint32_t reported_header_count;
 	/* the damage the checked heap recorded (heap_damaged) was reported */
 	bool damage_reported;
+	uint32_t quiet_served;	/* the last quiet window request served (D5) */
 };
 
 /* Module-wide, set at B_MODULE_INIT (debug_pool.c) and read-only after. */
@@ -136,6 +140,10 @@ static inline bool debug_lock(struct pool *pool)
 	bool locked = pool_lock(pool);
 	struct debug_pool *debug = debug_of(pool);
 
+	/* one load a call: has a reader asked for a quiet window? */
+	if (__builtin_expect(__atomic_load_n(&debug->d.quiet.requested, __ATOMIC_RELAXED)
+		!= debug->quiet_served, 0))
+		node_writer_hold_still(&debug->d.quiet, &debug->quiet_served);
 	__atomic_store_n(&debug->d.seq, debug->d.seq + 1, __ATOMIC_RELAXED);
 	/* The fence orders the odd seq before the pool's changes for readers in
 	 * other processes (pread of the pool file); no thread of this process

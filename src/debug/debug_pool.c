@@ -117,6 +117,7 @@ static void describe_layout(struct pool *pool, struct debug_pool *debug)
 	d->area_size = pool->area_size;
 	d->control_offset = (uint64_t)((char *)debug - (char *)pool->base);
 	d->lock_offset = (uint64_t)((char *)&pool->lock - (char *)pool->base);
+	d->quiet.budget_us = debug_options.reader_wait_us;
 	d->guard_offset = pool->guard_offset;
 	d->heap_offset = pool->heap_offset;
 	d->heap_bytes = pool->area_size - pool->heap_offset;
@@ -171,7 +172,7 @@ void block_close_shadow(struct debug_block_header *header, size_t usable)
 const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec,
 	uint32 protection, uintptr_t caller)
 {
-	struct pool_backing backing = { -1, true, false };
+	struct pool_backing backing = { .fd = -1, .guard_page = true };
 	size_t reserve = debug_reserve(size), area_bytes, heap_offset;
 	struct debug_pool *debug;
 	struct heap_stats stats;
@@ -185,7 +186,6 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 		/* locked pools reserve all their space now; lazy ones in steps */
 		backing.fd = node_pool_file_create(area_bytes, heap_offset + INITIAL_HEAP_RESERVE,
 			locked_spec);
-		backing.shared_lock = backing.fd >= 0;
 	}
 	pool = pool_create(address_spec, size, reserve, control_bytes(), &backing, lock_spec,
 		protection, NULL);

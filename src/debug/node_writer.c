@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <signal.h>
@@ -673,6 +674,34 @@ bool node_reserve(int fd, uint64_t *reserved_end, uint64_t upto, uint64_t file_s
 	}
 	*reserved_end = target;
 	return true;
+}
+
+static int64_t monotonic_ns(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/* The reader is in another process and writes with pwrite: the words are
+ * read atomically from the shared mapping, and never trusted beyond their
+ * comparison (a hostile same-user reader can cost each call the budget,
+ * which its user can do to its own process anyway). */
+void node_writer_hold_still(struct node_quiet_window *quiet, uint32_t *served)
+{
+	uint32_t request = __atomic_load_n(&quiet->requested, __ATOMIC_ACQUIRE);
+	uint32_t budget_us = quiet->budget_us; /* written by this process only */
+
+	*served = request;
+	if (budget_us == 0)
+		return;
+	__atomic_store_n(&quiet->granted, request, __ATOMIC_RELEASE);
+	int64_t deadline = monotonic_ns() + (int64_t)budget_us * 1000;
+	/* yield, not sleep: a copy takes tens of microseconds, a sleep longer */
+	while ((int32_t)(__atomic_load_n(&quiet->finished, __ATOMIC_ACQUIRE) - request) < 0
+		&& monotonic_ns() < deadline)
+		sched_yield();
 }
 
 void node_writer_set_mark(int64_t mark)

@@ -75,6 +75,15 @@ size_t pc_range_index(const struct pc_range *ranges, size_t count, uintptr_t pc)
  */
 bool node_reserve(int fd, uint64_t *reserved_end, uint64_t upto, uint64_t file_size);
 
+struct node_quiet_window;
+/*
+ * A reader asked for a quiet window (quiet->requested moved past *served):
+ * grants it and waits, holding the pool's lock with seq even, until the
+ * reader says its copy is over or quiet->budget_us have passed
+ * (node_format.h, "Consistency"). Each request is served once.
+ */
+void node_writer_hold_still(struct node_quiet_window *quiet, uint32_t *served);
+
 /* The companion module's mark, recorded for "leaks" in pooldump. */
 void node_writer_set_mark(int64_t mark);
 

@@ -18,8 +18,8 @@
  *
  * A pool file is laid out as the area:
  *
- *   0                 struct pool (core) with the pool's lock (a process-shared robust
- *                     pthread mutex at descriptor.lock_offset)
+ *   0                 struct pool (core) with the pool's lock (a pthread mutex at
+ *                     descriptor.lock_offset, private to the process: no reader takes it)
  *   control_offset    struct node_pool_descriptor, then the debug build's private state,
  *                     then the pool log (struct pool_log at descriptor.log_offset)
  *   guard_offset      one page mapped PROT_NONE in the process (still a page of the file)
@@ -38,14 +38,28 @@
  * with one error that names the version. All integers are the writer's native byte
  * order (readers check the magic, which is byte-order sensitive).
  *
+ * What a node file says is data, never control: a reader takes no lock
+ * that lies in a node file, follows no pointer kept there, opens no path
+ * named there without checking what it opens, and maps no node file
+ * writable. The driver never waits for a reader beyond a bound it set.
+ *
  * Consistency: the writer bumps descriptor.seq to an odd value before it
  * changes anything in the pool file and to the next even value after, all
  * under the pool's lock. A reader reads seq, copies the file (pread,
  * skipping holes), reads seq again, and retries while it was odd or moved.
- * After a few failed tries it may take the pool's lock (map the first page,
- * pthread_mutex_timedlock with a timeout; on EOWNERDEAD call
- * pthread_mutex_consistent) for one bounded copy, and must say so when it
- * gives up and uses an inconsistent copy.
+ * A pool that changes all the time may never give it a whole copy; then a
+ * reader of its own user's node may ask for a quiet window
+ * (descriptor.quiet): it bumps quiet.requested with pwrite (a same-user
+ * reader only: it needs write access to the file, and it never maps it);
+ * the next pool call, holding the pool's lock with seq even, sets
+ * quiet.granted to that request and waits until quiet.finished reaches it
+ * or quiet.budget_us microseconds have passed (option reader_wait_us; 0:
+ * it grants none), then goes on. A request is served once: a reader
+ * stopped or killed in its window costs one pool call the budget, once.
+ * The reader copies while granted names its request, writes quiet.finished
+ * and checks seq as for any copy. When every copy failed, the reader uses
+ * the last one and must say so ("changing too fast: partial view"); its
+ * findings are then not verified.
  *
  * In flight (descriptor.in_flight): a pool's operations run under its lock,
  * so at most one is in flight per pool, and seq is odd exactly while it
@@ -162,6 +176,14 @@ struct node_in_flight {
 	uint64_t ranges[NODE_IN_FLIGHT_RANGES][2];
 };
 
+/* Counters compared as (int32_t)(a - b), so they may wrap. */
+struct node_quiet_window {
+	uint32_t requested;	/* the reader: the newest request */
+	uint32_t granted;	/* the writer: the request it holds still for */
+	uint32_t finished;	/* the reader: the request whose copy is over */
+	uint32_t budget_us;	/* the writer: the most it waits; 0: no window */
+};
+
 struct node_pool_descriptor {
 	char magic[8];
 	uint32_t version;
@@ -194,7 +216,8 @@ struct node_pool_descriptor {
 	uint64_t quarantined_bytes;
 	uint64_t quarantined_blocks;
 	struct node_in_flight in_flight; /* see "In flight" above */
-	uint8_t reserved[64];
+	struct node_quiet_window quiet;	/* see "Consistency" above */
+	uint8_t reserved[48];
 };
 
 #endif /* AREA_MALLOC_FORMAT_NODE_FORMAT_H */

@@ -90,6 +90,8 @@ static const struct option_spec option_specs[] = {
 		"dead nodes of the user kept for post-mortems, 0 to 100000" },
 	{ "fork_nodes", OPTION_BOOL, FIELD(fork_nodes), 0, 1,
 		"a forked child publishes a node of its own, 0 or 1" },
+	{ "reader_wait_us", OPTION_UNSIGNED, FIELD(reader_wait_us), 0, 100000,
+		"longest a pool call holds still for pooldump's copy, microseconds, 0 to 100000" },
 };
 
 #define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
@@ -107,6 +109,7 @@ void debug_options_set_defaults(struct debug_options *options)
 	options->release_capacity = true;
 	options->report_format = REPORT_FORMAT_TEXT;
 	options->keep_dead_nodes = 8;
+	options->reader_wait_us = 2000;
 	options->node = true;
 }
 

@@ -43,6 +43,7 @@ struct debug_options {
 	char node_dir[DEBUG_OPTIONS_PATH_MAX]; /* "" : /dev/shm/area_malloc-UID */
 	unsigned keep_dead_nodes;	/* dead nodes of the user kept for post-mortems */
 	bool fork_nodes;		/* a forked child publishes a node of its own */
+	unsigned reader_wait_us;	/* a pool call's wait for a reader's copy (0: none) */
 	bool node;			/* publish a node at all */
 };
 

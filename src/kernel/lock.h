@@ -25,23 +25,6 @@ static inline void mutex_init(mutex *lock, const char *name)
 	lock->name = name;
 }
 
-/*
- * A lock that another process may take too (pooldump reading a pool): it
- * lives in shared memory, and it is robust, so a reader that dies holding it
- * does not wedge the driver (the next locker makes it consistent again).
- */
-static inline void mutex_init_shared(mutex *lock, const char *name)
-{
-	pthread_mutexattr_t attributes;
-
-	pthread_mutexattr_init(&attributes);
-	pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&lock->m, &attributes);
-	pthread_mutexattr_destroy(&attributes);
-	lock->name = name;
-}
-
 static inline void mutex_destroy(mutex *lock)
 {
 	pthread_mutex_destroy(&lock->m);
@@ -49,10 +32,7 @@ static inline void mutex_destroy(mutex *lock)
 
 static inline void mutex_lock(mutex *lock)
 {
-	/* only robust (shared) locks report a dead owner; what it protected
-	 * was only read by the dead reader, so it is consistent */
-	if (pthread_mutex_lock(&lock->m) == EOWNERDEAD)
-		pthread_mutex_consistent(&lock->m);
+	pthread_mutex_lock(&lock->m);
 }
 
 static inline void mutex_unlock(mutex *lock)

@@ -20,6 +20,13 @@
  * JSON "interrupted") and counts neither as a problem nor for the exit
  * status. Everything else stays a problem, in the same pool too.
  *
+ * Partial views: a live pool that changed during every copy, quiet window
+ * included (node_pool_copy.c), is read from its last copy, torn by the
+ * changes made while it was taken. Its findings may be tears, not damage:
+ * they are printed in a section of their own ("not verified", JSON
+ * "unverified") and count neither as problems nor for the exit status; the
+ * module's own checks still see real damage at the driver's next call.
+ *
  * Locking: none (see node_reader.h).
  */
 #include "config.h"
@@ -36,10 +43,12 @@ struct check_walk {
 	struct session *session;
 	const struct node_pool *pool;
 	size_t problems;
-	/* the pool's interrupted operation, when it was caught in one: the
-	 * findings it explains, made now and printed after the problems */
+	/* the pool's interrupted operation, when it was caught in one, or its
+	 * partial view: the findings it explains, made now and printed after
+	 * the problems */
 	struct held_output *held;
-	size_t interrupted;
+	bool partial;			/* every finding goes to held */
+	size_t held_findings;
 	size_t damaged_unexplained;	/* damaged headers it does not explain */
 };
 
@@ -151,19 +160,20 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 	emit(out, " in pool %d\n", pool->area);
 }
 
-/* A finding the interrupted operation explains, in the pool's section: one
- * line (no ERROR or SUMMARY line a report scanner would count). */
-static void print_interrupted(struct check_walk *walk, const struct problem *problem, int range)
+/* A finding the interrupted operation explains, or of a partial view, in the
+ * pool's section: one line (no ERROR or SUMMARY line a report scanner would
+ * count). */
+static void print_held(struct check_walk *walk, const struct problem *problem, int range)
 {
 	struct output *out = &walk->held->out;
 
-	walk->interrupted++;
+	walk->held_findings++;
 	if (walk->session->context->json) {
 		json_problem(walk, out, walk->held->items++ > 0 ? "," : "", problem, range);
 		return;
 	}
-	emit(out, "    interrupted: %s at 0x%" PRIx64, error_kind_name(problem->kind),
-		problem->address);
+	emit(out, "    %s: %s at 0x%" PRIx64, walk->partial ? "not verified" : "interrupted",
+		error_kind_name(problem->kind), problem->address);
 	if (problem->size_known)
 		emit(out, " (%" PRIu64 "-byte block)", problem->size);
 	if (problem->detail != NULL)
@@ -182,8 +192,9 @@ static void report_finding(struct check_walk *walk, const struct problem *proble
 {
 	int range = whole_pool ? -1 : node_interrupted_range(walk->pool, start, end);
 
-	if (walk->held != NULL && walk->pool->interrupted.known && (range >= 0 || whole_pool)) {
-		print_interrupted(walk, problem, range);
+	if (walk->held != NULL && (walk->partial
+		|| (walk->pool->interrupted.known && (range >= 0 || whole_pool)))) {
+		print_held(walk, problem, walk->partial ? -1 : range);
 		return;
 	}
 	print_problem(walk, problem);
@@ -305,7 +316,41 @@ static void end_interrupted(struct check_walk *walk)
 	}
 	if (walk->pool->interrupted.known)
 		emit(out, "    %zu finding(s) the interrupted %s explains: not counted as problems\n",
-			walk->interrupted, node_operation_name(walk->pool->interrupted.operation));
+			walk->held_findings, node_operation_name(walk->pool->interrupted.operation));
+}
+
+/* The section of a pool read from a partial view (node_pool.copy). */
+static void begin_partial(struct check_walk *walk)
+{
+	const struct node_pool *pool = walk->pool;
+	struct output *out = &walk->held->out;
+
+	walk->partial = true;
+	if (walk->session->context->json) {
+		emit(out, "%s{\"pool\":%d,\"reason\":", walk->held->items++ > 0 ? "," : "",
+			pool->area);
+		put_json_string(out, pool->copy_problem);
+		put_str(out, ",\"findings\":[");
+		walk->held->items = 0;
+		return;
+	}
+	emit(out, "pool %d%s", pool->area, pool->descriptor.name[0] ? " \"" : "");
+	put_text(out, pool->descriptor.name);
+	emit(out, "%s: changing too fast: partial view (%s)\n", pool->descriptor.name[0] ? "\"" : "",
+		pool->copy_problem);
+}
+
+static void end_partial(struct check_walk *walk)
+{
+	struct output *out = &walk->held->out;
+
+	if (walk->session->context->json) {
+		put_str(out, "]}");
+		walk->held->items = 1;
+		return;
+	}
+	emit(out, "    %zu finding(s) not verified: not counted as problems\n",
+		walk->held_findings);
 }
 
 struct check_totals {
@@ -314,6 +359,9 @@ struct check_totals {
 	struct held_output held;	/* the interrupted pools' sections */
 	size_t interrupted;		/* findings explained */
 	int interrupted_pools;
+	struct held_output partial;	/* the partial views' sections */
+	size_t unverified;		/* their findings */
+	int partial_pools;
 };
 
 /* The pool's counters (D2, D3) against its blocks, when they can be compared. */
@@ -339,9 +387,13 @@ static void check_counters(struct check_walk *walk)
 static void check_pool(struct session *session, struct node_pool *pool, void *context)
 {
 	struct check_totals *totals = context;
-	struct check_walk walk = { session, pool, 0, NULL, 0, 0 };
+	struct check_walk walk = { .session = session, .pool = pool };
+	bool partial = pool->copy == NODE_COPY_PARTIAL;
 
-	if (pool->interrupted.caught) {
+	if (partial) {
+		walk.held = &totals->partial;
+		begin_partial(&walk);
+	} else if (pool->interrupted.caught) {
 		walk.held = &totals->held;
 		begin_interrupted(&walk);
 	}
@@ -349,15 +401,18 @@ static void check_pool(struct session *session, struct node_pool *pool, void *co
 	if (pool->heap_problem != NULL)
 		pool_problem(&walk, ERROR_HEAP_CORRUPTION, pool->heap_problem, false,
 			pool->heap_problem_at, pool->heap_problem_at != 0 ? HEAP_BLOCK_OVERHEAD : 0);
-	else
+	else if (!partial)
 		check_counters(&walk);
 	if (walk.held != NULL) {
-		end_interrupted(&walk);
-		totals->interrupted += walk.interrupted;
-		totals->interrupted_pools++;
+		if (partial)
+			end_partial(&walk);
+		else
+			end_interrupted(&walk);
+		*(partial ? &totals->unverified : &totals->interrupted) += walk.held_findings;
+		(*(partial ? &totals->partial_pools : &totals->interrupted_pools))++;
 		/* text: the section follows the pool's problems */
 		if (!session->context->json)
-			held_output_move(&totals->held, &session->out);
+			held_output_move(walk.held, &session->out);
 	}
 	totals->problems += walk.problems;
 	totals->pools++;
@@ -380,8 +435,10 @@ int command_check(struct session *session, int argc, char **argv)
 	}
 	if (!session_open_node(session, &status))
 		return status;
-	if (!held_output_start(&totals.held, session)) {
+	bool started = held_output_start(&totals.held, session);
+	if (!held_output_start(&totals.partial, session) || !started) {
 		held_output_end(&totals.held);
+		held_output_end(&totals.partial);
 		session_error(session, NODE_STATUS_DAMAGED, "out of memory");
 		return session_finish(session);
 	}
@@ -392,19 +449,28 @@ int command_check(struct session *session, int argc, char **argv)
 	if (session->context->json) {
 		put_str(out, "],\"interrupted\":[");
 		held_output_move(&totals.held, out);
-		emit(out, "],\"pools_checked\":%d,\"problem_count\":%zu,\"interrupted_count\":%zu",
-			totals.pools, totals.problems, totals.interrupted);
+		put_str(out, "],\"unverified\":[");
+		held_output_move(&totals.partial, out);
+		emit(out, "],\"pools_checked\":%d,\"problem_count\":%zu,\"interrupted_count\":%zu"
+			",\"unverified_count\":%zu", totals.pools, totals.problems,
+			totals.interrupted, totals.unverified);
 	} else {
 		emit(out, "%d pool(s) checked, %zu problem(s)\n", totals.pools, totals.problems);
 		if (totals.interrupted_pools > 0)
 			emit(out, "%zu finding(s) in %d pool(s) interrupted by the process's death "
 				"(not problems)\n", totals.interrupted, totals.interrupted_pools);
+		if (totals.partial_pools > 0)
+			emit(out, "%zu finding(s) in %d pool(s) not verified: partial view of a pool "
+				"changing too fast (not problems)\n", totals.unverified,
+				totals.partial_pools);
 	}
-	if (totals.held.failed)
+	if (totals.held.failed || totals.partial.failed)
 		session_error(session, NODE_STATUS_DAMAGED,
-			"out of memory: the interrupted findings were cut short");
+			"out of memory: the held findings were cut short");
 	held_output_end(&totals.held);
-	/* only problems count: what an interrupted operation explains does not */
+	held_output_end(&totals.partial);
+	/* only problems count: what an interrupted operation explains, or a
+	 * partial view shows, does not */
 	if (totals.problems > 0)
 		raise_status(session, NODE_STATUS_FOUND);
 	return session_finish(session);

@@ -101,13 +101,21 @@ int command_pools(struct session *session, int argc, char **argv)
 	return session_finish(session);
 }
 
-static const char *copy_name(enum node_copy copy)
+/* The copy's kind: its JSON name, and how the text says it. */
+static const char *copy_name(enum node_copy copy, bool json)
 {
 	switch (copy) {
 	case NODE_COPY_CONSISTENT: return "consistent";
-	case NODE_COPY_LOCKED: return "consistent, under the pool's lock";
-	default: return "may be inconsistent";
+	case NODE_COPY_QUIET: return json ? "quiet" : "consistent, in a quiet window";
+	case NODE_COPY_PARTIAL: return json ? "partial" : "partial view";
+	case NODE_COPY_INCONSISTENT: break;
 	}
+	return json ? "inconsistent" : "may be inconsistent";
+}
+
+static bool copy_incomplete(enum node_copy copy)
+{
+	return copy == NODE_COPY_PARTIAL || copy == NODE_COPY_INCONSISTENT;
 }
 
 static void show_pool(struct session *session, struct node_pool *pool, void *context)
@@ -138,8 +146,7 @@ static void show_pool(struct session *session, struct node_pool *pool, void *con
 				pool->log->appended);
 		else
 			put_str(out, "null");
-		emit(out, ",\"copy\":\"%s\"}", pool->copy == NODE_COPY_INCONSISTENT
-			? "inconsistent" : pool->copy == NODE_COPY_LOCKED ? "locked" : "consistent");
+		emit(out, ",\"copy\":\"%s\"}", copy_name(pool->copy, true));
 		return;
 	}
 	text_pool_line(session, d);
@@ -152,8 +159,7 @@ static void show_pool(struct session *session, struct node_pool *pool, void *con
 		pool->quarantined_blocks, pool->quarantined_bytes, pool->damaged_blocks);
 	emit(out, "\tallocations: %" PRIu64 "; frees: %" PRIu64 "; seq: %" PRIu64 "\n",
 		d->allocations, d->frees, d->seq);
-	emit(out, "\tcontrol: descriptor at +0x%" PRIx64 "; lock at +0x%" PRIx64 "; ",
-		d->control_offset, d->lock_offset);
+	emit(out, "\tcontrol: descriptor at +0x%" PRIx64 "; ", d->control_offset);
 	if (d->guard_offset != 0)
 		emit(out, "guard page at +0x%" PRIx64 "; ", d->guard_offset);
 	else
@@ -163,9 +169,9 @@ static void show_pool(struct session *session, struct node_pool *pool, void *con
 			d->log_offset, pool->log->appended, pool->log->capacity);
 	else
 		emit(out, "log: %s\n", pool->log_problem);
-	emit(out, "\tcopy: %s%s%s\n", copy_name(pool->copy),
-		pool->copy == NODE_COPY_INCONSISTENT ? ": " : "",
-		pool->copy == NODE_COPY_INCONSISTENT ? pool->copy_problem : "");
+	emit(out, "\tcopy: %s%s%s\n", copy_name(pool->copy, false),
+		copy_incomplete(pool->copy) ? ": " : "",
+		copy_incomplete(pool->copy) ? pool->copy_problem : "");
 	if (pool->heap_problem != NULL)
 		emit(out, "\theap damaged: %s\n", pool->heap_problem);
 }

@@ -1,32 +1,32 @@
 /*
  * node_pool_copy.c - copying a pool file into private memory under the
- * seqlock protocol (node_format.h), the robust-lock fallback, and loading
- * a pool from its copy (node_pool_load).
+ * seqlock protocol (node_format.h, "Consistency"), the quiet window, and
+ * loading a pool from its copy (node_pool_load).
  *
  * The protocol: a copy counts when the descriptor's seq was even before
  * it, unchanged after it, and the same in the copy. After a few failed
- * tries, and only while the process lives, the pool's robust lock is taken
- * with a timeout for one bounded copy (EOWNERDEAD is repaired with
- * pthread_mutex_consistent), and only in a file of the reader's own user. A copy that stays inconsistent is used and
- * said to be so (node_pool.copy): a hung or dead writer must not make the
- * pool unreadable.
+ * tries, and only while the process lives and the file is the reader's own
+ * user's, the reader asks the driver for a quiet window and copies in it.
+ * A copy that stays inconsistent is used and said to be so (node_pool.copy:
+ * a live pool's is a partial view): a busy, hung or dead writer must not
+ * make the pool unreadable.
  *
  * Invariants: the copy is anonymous memory filled with pread, holes
- * skipped (SEEK_DATA/SEEK_HOLE) and given back as zero pages; the only
- * mapping of the file is the page(s) of the lock, mapped only after the
- * lock word was read and found to be a process-shared robust mutex, and
- * held for one copy. From the copy on, only the copy counts: its own
- * descriptor is checked again before anything in it is used.
+ * skipped (SEEK_DATA/SEEK_HOLE) and given back as zero pages. No node file
+ * is ever mapped; the only writes are the quiet window's two counters, by
+ * pwrite, in a file of the reader's own user. From the copy on, only the
+ * copy counts: its own descriptor is checked again before anything in it
+ * is used.
  *
- * Locking: the pool's lock (another process's robust mutex) is held only
- * around copy_between_seqs in copy_under_lock: never while anything is
- * parsed or printed.
+ * Locking: none. The driver's lock is never taken (node_format.h: what a
+ * node file says is data, never control); the driver waits for a reader
+ * only in a quiet window, for at most the budget it set itself.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +39,7 @@
 #include "core/heap.h"
 #include "node/node_reader_internal.h"
 
-#define DEFAULT_LOCK_TIMEOUT_MS 200
+#define DEFAULT_GRANT_TIMEOUT_MS 200
 
 static void zero_range(unsigned char *buffer, size_t from, size_t to)
 {
@@ -100,39 +100,6 @@ static bool copy_file(int fd, unsigned char *buffer, size_t bytes, bool fresh)
 	return true;
 }
 
-/* A reference mutex's type word: process-shared, robust, of type (-1: the
- * default, which glibc encodes apart from an explicit PTHREAD_MUTEX_NORMAL). */
-static int reference_kind(int type)
-{
-	pthread_mutexattr_t attributes;
-	pthread_mutex_t reference;
-	int kind;
-
-	pthread_mutexattr_init(&attributes);
-	if (type >= 0)
-		pthread_mutexattr_settype(&attributes, type);
-	pthread_mutexattr_setpshared(&attributes, PTHREAD_PROCESS_SHARED);
-	pthread_mutexattr_setrobust(&attributes, PTHREAD_MUTEX_ROBUST);
-	pthread_mutex_init(&reference, &attributes);
-	kind = reference.__data.__kind;
-	pthread_mutex_destroy(&reference);
-	pthread_mutexattr_destroy(&attributes);
-	return kind;
-}
-
-/* Does the type word say process-shared robust mutex (glibc's encoding)? */
-static bool is_shared_robust_mutex(const pthread_mutex_t *mutex)
-{
-	static const int types[] = { -1, PTHREAD_MUTEX_NORMAL, PTHREAD_MUTEX_ERRORCHECK,
-		PTHREAD_MUTEX_RECURSIVE, PTHREAD_MUTEX_ADAPTIVE_NP };
-
-	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
-		if (reference_kind(types[i]) == mutex->__data.__kind)
-			return true;
-	}
-	return false;
-}
-
 struct copy_attempt {
 	int fd;
 	uint64_t control_offset;
@@ -165,99 +132,127 @@ static bool copy_between_seqs(struct node_pool *pool, struct copy_attempt *attem
 	return before % 2 == 0 && before == after && copied == before;
 }
 
+/* The quiet window's words, as the reader writes them (node_format.h). */
+static uint64_t quiet_offset(const struct copy_attempt *attempt, size_t field)
+{
+	return attempt->control_offset + offsetof(struct node_pool_descriptor, quiet) + field;
+}
+
+static void at_step(const struct node_snapshot_options *options, enum node_quiet_step step)
+{
+	if (options != NULL && options->at_step != NULL)
+		options->at_step(step, options->step_context);
+}
+
+/* Waits for a pool call to grant request (or a later one); false after
+ * timeout_ms. Polls: yielding at first (a busy pool grants within
+ * microseconds, and the window's budget runs from the grant), then in
+ * naps. */
+static bool wait_for_grant(int fd, uint64_t offset, uint32_t request, unsigned timeout_ms)
+{
+	struct timespec start, now;
+	const struct timespec nap = { 0, 100 * 1000 };
+	uint32_t granted;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		if (pread_full(fd, &granted, sizeof(granted), offset)
+			&& (int32_t)(granted - request) >= 0)
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int64_t waited_us = (int64_t)(now.tv_sec - start.tv_sec) * 1000000
+			+ (now.tv_nsec - start.tv_nsec) / 1000;
+		if (waited_us >= (int64_t)timeout_ms * 1000)
+			return false;
+		if (waited_us < 2000)
+			sched_yield();
+		else
+			nanosleep(&nap, NULL);
+	}
+}
+
 /*
- * The fallback: the pool's robust lock for one copy. Maps only the page(s)
- * of the lock, and only after checking that the file there is a robust
- * process-shared mutex, so a forged lock word cannot send us into a PI or
- * priority-protected futex path.
+ * The last resort for a pool that changed during every copy: a quiet window
+ * (node_format.h, "Consistency"). Only in a file of the reader's own user,
+ * opened write-only for two pwrites of a counter: nothing of the file is
+ * mapped, nothing in it is followed, and the driver holds still for at most
+ * the budget it set itself, whatever this process does meanwhile.
  */
-static void copy_under_lock(struct node_pool *pool, struct copy_attempt *attempt,
+static bool copy_in_quiet_window(struct node_pool *pool, struct copy_attempt *attempt,
 	const struct node_snapshot_options *options)
 {
-	unsigned timeout_ms = options != NULL && options->lock_timeout_ms != 0
-		? options->lock_timeout_ms : DEFAULT_LOCK_TIMEOUT_MS;
-	const struct node_pool_descriptor *d = &pool->descriptor;
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	uint64_t map_offset = d->lock_offset & ~(uint64_t)(page - 1);
-	size_t map_bytes = (size_t)((d->lock_offset - map_offset + sizeof(pthread_mutex_t)
-		+ page - 1) & ~(uint64_t)(page - 1));
+	unsigned timeout_ms = options != NULL && options->grant_timeout_ms != 0
+		? options->grant_timeout_ms : DEFAULT_GRANT_TIMEOUT_MS;
+	uint32_t budget_us = pool->descriptor.quiet.budget_us;
+	struct node_quiet_window window;
 	struct stat first, second;
-	pthread_mutex_t lock_word;
-	struct timespec deadline;
-	unsigned char *mapping;
-	bool consistent, odd;
+	bool odd, consistent;
 	char name[32];
-	int fd, result;
+	int fd;
 
+	if (budget_us == 0) {
+		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
+			"its process grants no quiet window (reader_wait_us=0)");
+		return false;
+	}
 	snprintf(name, sizeof(name), NODE_POOL_FILE_PREFIX "%d", pool->area);
-	fd = openat(pool->node->dir_fd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	fd = openat(pool->node->dir_fd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(attempt->fd, &first) != 0 || fstat(fd, &second) != 0
 		|| first.st_ino != second.st_ino || first.st_dev != second.st_dev
-		|| (uint64_t)second.st_size < map_offset + map_bytes) {
+		|| !S_ISREG(second.st_mode)) {
 		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
-			"the pool's lock could not be reached");
+			"no quiet window could be asked for: the pool file cannot be written");
 		if (fd >= 0)
 			close(fd);
-		return;
+		return false;
 	}
-	/* glibc follows pointers kept inside a robust mutex when it unlocks
-	 * it: a lock in another user's file would let that user choose what
-	 * this process writes where. Only the reader's own nodes' locks are
-	 * taken (a user can only hurt their own reader). */
+	/* another user's driver is not ours to slow down, even as root */
 	if (second.st_uid != geteuid()) {
 		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
-			"the pool's lock is in another user's file (uid %u): it is never taken",
+			"another user's pool (uid %u): no quiet window is asked for",
 			(unsigned)second.st_uid);
 		close(fd);
-		return;
+		return false;
 	}
-	if (!pread_full(fd, &lock_word, sizeof(lock_word), d->lock_offset)
-		|| !is_shared_robust_mutex(&lock_word)) {
+	if (!pread_full(attempt->fd, &window, sizeof(window), quiet_offset(attempt, 0))) {
 		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
-			"the pool's lock is not a process-shared robust mutex; it was not taken");
+			"no quiet window could be asked for: the descriptor cannot be read");
 		close(fd);
-		return;
+		return false;
 	}
-	mapping = mmap(NULL, map_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, (off_t)map_offset);
-	if (mapping == MAP_FAILED) {
+	uint32_t request = window.requested + 1;
+	if (pwrite(fd, &request, sizeof(request), (off_t)quiet_offset(attempt,
+		offsetof(struct node_quiet_window, requested))) != (ssize_t)sizeof(request)) {
 		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
-			"the pool's lock could not be mapped: %s", strerror(errno));
+			"no quiet window could be asked for: %s", strerror(errno));
 		close(fd);
-		return;
+		return false;
 	}
-	pthread_mutex_t *lock = (pthread_mutex_t *)(mapping + (d->lock_offset - map_offset));
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
-	result = pthread_mutex_timedlock(lock, &deadline);
-	if (result == EOWNERDEAD) {
-		/* a holder died (a reader, or the driver mid-change): the lock is
-		 * ours to repair; the seq check below says whether the data is whole */
-		pthread_mutex_consistent(lock);
-		pool->owner_died = true;
-		result = 0;
-	}
-	if (result == 0) {
-		consistent = copy_between_seqs(pool, attempt, &odd);
-		pthread_mutex_unlock(lock);
-		if (consistent)
-			pool->copy = NODE_COPY_LOCKED;
+	at_step(options, NODE_QUIET_ASKED);
+	if (!wait_for_grant(attempt->fd, quiet_offset(attempt,
+		offsetof(struct node_quiet_window, granted)), request, timeout_ms)) {
+		/* no call came: the pool may be still now */
+		if (copy_between_seqs(pool, attempt, &odd))
+			pool->copy = NODE_COPY_CONSISTENT;
 		else
 			snprintf(pool->copy_problem, sizeof(pool->copy_problem),
-				"the pool was %s even under its lock%s",
-				odd ? "in the middle of a change" : "changing",
-				pool->owner_died ? " (its last holder died holding it)" : "");
-	} else {
-		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
-			"the pool's lock could not be taken within %u ms (%s)", timeout_ms,
-			strerror(result));
+				"no pool call granted a quiet window within %u ms", timeout_ms);
+		close(fd);
+		return false;
 	}
-	munmap(mapping, map_bytes);
+	at_step(options, NODE_QUIET_GRANTED);
+	consistent = copy_between_seqs(pool, attempt, &odd);
+	at_step(options, NODE_QUIET_COPIED);
+	(void)!pwrite(fd, &request, sizeof(request), (off_t)quiet_offset(attempt,
+		offsetof(struct node_quiet_window, finished)));
 	close(fd);
+	if (consistent)
+		pool->copy = NODE_COPY_QUIET;
+	else
+		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
+			"the pool changed during its quiet window too (a copy longer than "
+			"reader_wait_us=%u)", budget_us);
+	return consistent;
 }
 
 static void parse_log(struct node_pool *pool)
@@ -338,20 +333,15 @@ enum node_status node_pool_load(struct node *node, int area,
 	}
 	if (consistent) {
 		pool->copy = NODE_COPY_CONSISTENT;
-	} else if (!attempt.truncated && node->alive && node->pid == getpid()) {
-		/* our own process (the in-process debugger commands): a thread of
-		 * ours may hold that very lock, and a second mapping of it is no
-		 * lock of ours to take */
-		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
-			"the pool kept changing during every copy (this process's own pool)");
 	} else if (!attempt.truncated && node->alive) {
-		copy_under_lock(pool, &attempt, options);
+		consistent = copy_in_quiet_window(pool, &attempt, options);
 	} else if (!attempt.truncated) {
 		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
 			"the process died in the middle of a change to the pool");
 	}
-	if (!consistent && pool->copy != NODE_COPY_LOCKED) {
-		pool->copy = NODE_COPY_INCONSISTENT;
+	if (!consistent) {
+		/* a live pool that never held still: what the last copy shows */
+		pool->copy = node->alive ? NODE_COPY_PARTIAL : NODE_COPY_INCONSISTENT;
 		if (!attempt.copied && !attempt.truncated
 			&& !copy_file(attempt.fd, pool->image, pool->image_bytes, true))
 			attempt.truncated = true;
@@ -385,12 +375,12 @@ enum node_status node_pool_load(struct node *node, int area,
 			"the process died in the middle of a change to the pool: %s by thread T%u, %s",
 			node_operation_name(pool->interrupted.operation), pool->interrupted.thread,
 			node_step_text(pool->interrupted.step));
-	if (pool->copy == NODE_COPY_INCONSISTENT)
+	if (pool->copy == NODE_COPY_PARTIAL)
+		node_warn(node, "pool %d: changing too fast: partial view (%s); what it shows "
+			"is not verified", area, pool->copy_problem);
+	else if (pool->copy == NODE_COPY_INCONSISTENT)
 		node_warn(node, "pool %d: the copy may be inconsistent: %s", area,
 			pool->copy_problem);
-	if (pool->owner_died)
-		node_warn(node, "pool %d: the pool's lock was held by a process that died; "
-			"it was made consistent again", area);
 
 	if (!heap_walk_image(pool->image + pool->descriptor.heap_offset, pool->descriptor.heap_bytes,
 		(uintptr_t)(pool->descriptor.base_address + pool->descriptor.heap_offset), count_chunk,

@@ -8,15 +8,13 @@
  * count read from a file is bounds-checked before it is used; pool files are
  * copied with pread (holes skipped with SEEK_DATA/SEEK_HOLE) into private
  * anonymous memory, never mapped, so a truncated file cannot raise SIGBUS.
- * Only the page holding a live pool's lock is ever mapped, for the lock
- * fallback of the consistency protocol.
  *
  * Consistency (node_format.h): a pool is copied while its descriptor's seq
  * is even and unchanged; after a few failed tries, and only while the
- * process lives, the pool's robust lock is taken with a timeout for one
- * bounded copy (EOWNERDEAD is repaired with pthread_mutex_consistent). The
- * lock is never held while anything is parsed or printed. A copy that is
- * still inconsistent is used and said to be so (node_pool.copy).
+ * process lives and the file is the reader's own user's, the reader asks
+ * for a quiet window and copies in it. No lock of the driver is ever
+ * taken. A copy that is still inconsistent is used and said to be so
+ * (node_pool.copy: a live pool's partial view).
  *
  * Locking: none inside; a struct node and its pools belong to one thread.
  */
@@ -129,13 +127,25 @@ const char *node_symbolize(struct node *node, uintptr_t address, const char **fu
 
 enum node_copy {
 	NODE_COPY_CONSISTENT,	 /* seq even and unchanged around the copy */
-	NODE_COPY_LOCKED,	 /* the same, under the pool's lock */
-	NODE_COPY_INCONSISTENT, /* given up: used as is (node_pool.copy_problem says why) */
+	NODE_COPY_QUIET,	 /* the same, in a quiet window the driver held */
+	NODE_COPY_PARTIAL,	 /* a live pool changing too fast: used as is, its
+				  * findings unverified (copy_problem says why) */
+	NODE_COPY_INCONSISTENT, /* a dead process's, caught mid-change: used as is */
+};
+
+/* Where a reader is in a quiet window (node_snapshot_options.at_step). */
+enum node_quiet_step {
+	NODE_QUIET_ASKED,	/* the request is written, no grant seen yet */
+	NODE_QUIET_GRANTED,	/* granted: the driver holds still from here */
+	NODE_QUIET_COPIED,	/* the copy is made, "finished" not yet written */
 };
 
 struct node_snapshot_options {
-	unsigned tries;		/* lock-free copies before the lock (0: default 8) */
-	unsigned lock_timeout_ms; /* 0: default 200; the lock is not tried when dead */
+	unsigned tries;		/* copies before a quiet window is asked for (0: default 8) */
+	unsigned grant_timeout_ms; /* 0: default 200; no window is asked of the dead */
+	/* called at each step of a quiet window (tests stop the reader there) */
+	void (*at_step)(enum node_quiet_step step, void *context);
+	void *step_context;
 };
 
 /*
@@ -164,7 +174,6 @@ struct node_pool {
 	size_t image_bytes;	/* = descriptor.area_size */
 	enum node_copy copy;
 	char copy_problem[200];
-	bool owner_died;	/* the lock was taken from a dead holder (EOWNERDEAD) */
 	struct node_interrupted interrupted;
 	/* the heap, from one walk of the copy */
 	const char *heap_problem; /* NULL: every chunk header sound */

@@ -13,7 +13,7 @@
  *     node_pool_file.c   a pool file and its descriptor: finding it,
  *                        checking it against the file, reading it alone
  *     node_pool_copy.c   copying a pool under the seqlock protocol, the
- *                        robust-lock fallback, loading a pool from its copy
+ *                        quiet window, loading a pool from its copy
  *     node_pool_walk.c   a copy's heap as debug blocks: counted at load,
  *                        walked and checked for the commands
  *     node_stacks.c      the node's stack depot, copied; block and free

@@ -447,8 +447,10 @@ int for_each_pool(struct session *session, int area, pool_visit_fn fn, void *con
 				session_error(session, error.status, error.message);
 			continue;
 		}
-		/* the blocks past the damage are missing from any listing */
-		if (pool->heap_problem != NULL && !session->damage_is_finding)
+		/* the blocks past the damage are missing from any listing; in a
+		 * partial view the damage may be a tear (the warning says so) */
+		if (pool->heap_problem != NULL && !session->damage_is_finding
+			&& pool->copy != NODE_COPY_PARTIAL)
 			raise_status(session, NODE_STATUS_DAMAGED);
 		fn(session, pool, context);
 		node_pool_release(pool);

@@ -142,7 +142,7 @@ static void run_command(const struct node_setup *setup, bool json, int argc, cha
 	context.print_error = capture_text;
 	context.error_cookie = &errors;
 	context.snapshot.tries = 1 + ((setup->flags >> 3) & 3);
-	context.snapshot.lock_timeout_ms = 1;
+	context.snapshot.grant_timeout_ms = 1;
 	capture_text(&output, "");
 	capture_text(&errors, "");
 

@@ -22,6 +22,8 @@
  *   overflow  writes 3 bytes past the end of the 5000-byte block
  *   fork      forks; the child allocates 1 x 777 bytes in alpha from
  *             alloc_in_child, prints "child PID", and waits for end of file too
+ * In every mode a line "calls N" on standard input makes N malloc/free pairs
+ * in beta, answered by "done N".
  *
  * Locking: the churn threads share nothing but the module (thread-safe).
  */
@@ -110,12 +112,26 @@ NOINLINE static void *churn(void *argument)
 	return NULL;
 }
 
+/* Until end of file; a line "calls N" makes N malloc/free pairs in beta
+ * from this thread, answered with "done N" once they are over (the test of
+ * a stopped reader: every call of the driver completes). */
 static void wait_for_end_of_input(void)
 {
-	char buffer[64];
+	char line[64];
+	unsigned long calls;
 
-	while (fread(buffer, 1, sizeof(buffer), stdin) > 0)
-		;
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		if (sscanf(line, "calls %lu", &calls) != 1)
+			continue;
+		for (unsigned long i = 0; i < calls; i++) {
+			void *block = allocator->malloc(beta, 32 + i % 100);
+			if (block == NULL)
+				break;
+			allocator->free(beta, block);
+		}
+		printf("done %lu\n", calls);
+		fflush(stdout);
+	}
 }
 
 static void free_known_blocks(void)

@@ -2,7 +2,7 @@
  * node_fixture.c - fabricated debug nodes (see node_fixture.h).
  *
  * Layout of a fabricated pool, as the debug build lays out a real one:
- *   0            pthread mutex, process-shared and robust (lock_offset)
+ *   0            the fixture writer's pthread mutex (lock_offset); no reader takes it
  *   256          struct node_pool_descriptor (control_offset)
  *   next 64      struct pool_log (log_offset)
  *   next page    guard page (guard_offset)
