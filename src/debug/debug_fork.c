@@ -23,8 +23,10 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -40,7 +42,7 @@ static int fork_pipe[2] = { -1, -1 };
 static void has_file_backed_pool(struct pool *pool, const void *id, void *context)
 {
 	(void)id;
-	if (debug_of(pool)->fd >= 0)
+	if (debug_of(pool)->file_backed)
 		*(bool *)context = true;
 }
 
@@ -112,7 +114,6 @@ static bool republish_pool(struct pool *pool, int parent_fd, uint64_t reserved_e
 	}
 	if (pool->guard_offset)
 		mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE, PROT_NONE);
-	debug->fd = fd;
 	debug->reserved_end = reserved_end;
 	node_pool_file_publish(fd, pool->area);
 	return true;
@@ -122,25 +123,34 @@ static void make_pool_private(struct pool *pool)
 {
 	struct debug_pool *debug = debug_of(pool);
 	bool republish = debug_options.node && debug_options.fork_nodes && node_writer_active();
-	int parent_fd = debug->fd;
+	int parent_fd;
 
 	/* Nothing may be written into a file-backed pool before it is the
 	 * child's own: until then its pages are the parent's. */
-	if (parent_fd >= 0) {
-		if (!republish || !republish_pool(pool, parent_fd, debug->reserved_end)) {
-			if (area_malloc_area_make_private(pool->area, parent_fd) == B_OK
-				&& pool->guard_offset)
-				mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE,
-					PROT_NONE);
-			debug->fd = -1;
-			debug->reserved_end = 0;
-		}
-		close(parent_fd);
+	if (!debug->file_backed)
+		return;
+	parent_fd = node_pool_file_open_inherited(pool->area);
+	if (parent_fd < 0) {
+		/* not even one descriptor: the pool cannot be copied, and the
+		 * child must not write into the parent's pages; it is told */
+		dprintf("area_malloc: fork: the file of pool %d cannot be opened "
+			"(%s); the child's copy of that pool still shares the parent's memory\n",
+			(int)pool->area, strerror(errno));
+		return;
 	}
+	if (!republish || !republish_pool(pool, parent_fd, debug->reserved_end)) {
+		if (area_malloc_area_make_private(pool->area, parent_fd) == B_OK
+			&& pool->guard_offset)
+			mprotect((char *)pool->base + pool->guard_offset, B_PAGE_SIZE, PROT_NONE);
+		debug->file_backed = false;
+		debug->reserved_end = 0;
+	}
+	close(parent_fd);
 }
 
 static void in_child_last(void)
 {
+	node_writer_fork_done();
 	if (fork_pipe[1] >= 0) {
 		(void)!write(fork_pipe[1], "", 1);
 		close(fork_pipe[1]);

@@ -107,7 +107,7 @@ struct debug_pool {
 	 * with release_capacity=0) */
 	size_t release_charged;
 	size_t release_capacity;
-	int fd;			/* the pool's node file, -1 without one */
+	bool file_backed;	/* the area is the pool's node file (no descriptor kept) */
 	uint64_t reserved_end;	/* file space reserved up to this offset */
 	size_t root_region;	/* bytes from base registered with LeakSanitizer */
 	/* blocks whose damaged header a call already reported (and left alone):

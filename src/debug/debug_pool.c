@@ -135,13 +135,13 @@ bool reserve_for(struct pool *pool, size_t bytes)
 	struct debug_pool *debug = debug_of(pool);
 	uint64_t upto;
 
-	if (debug->fd < 0)
+	if (!debug->file_backed)
 		return true;
 	upto = (uint64_t)(heap_touched_end(pool->heap) - (uintptr_t)pool->base) + bytes
 		+ HEAP_SPLIT_SLACK;
 	if (upto <= debug->reserved_end)
 		return true; /* nearly every call: space is reserved a megabyte ahead */
-	if (!node_reserve(debug->fd, &debug->reserved_end, upto, pool->area_size))
+	if (!node_reserve(pool->base, pool->area, &debug->reserved_end, upto, pool->area_size))
 		return false;
 	debug->d.reserved_bytes = debug->reserved_end;
 	return true;
@@ -195,7 +195,7 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 		return NULL;
 	}
 	debug = debug_of(pool);
-	debug->fd = backing.fd;
+	debug->file_backed = backing.fd >= 0;
 	debug->reserved_end = backing.fd < 0 ? 0
 		: locked_spec ? area_bytes : heap_offset + INITIAL_HEAP_RESERVE;
 	debug->d.reserved_bytes = debug->reserved_end;
@@ -332,7 +332,7 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 	enum pool_acquire_result result = pool_registry_begin_delete(pool_id, &pool);
 	area_id area;
 	bool locked, sound;
-	int fd;
+	bool file_backed;
 
 	if (result != POOL_ACQUIRED) {
 		report_invalid_pool(pool_id, result, "delete_pool", NULL, caller);
@@ -360,11 +360,11 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 		report_pool_leaks(pool, 0, getpid(), when, NULL);
 	pool_registry_remove(pool_id);
 	shadow_pool_destroyed(pool->base, debug_of(pool)->root_region, pool->area_size);
-	fd = debug_of(pool)->fd;
+	file_backed = debug_of(pool)->file_backed;
 	area = pool->area;
 	pool_destroy(pool);
-	if (fd >= 0)
-		node_pool_file_remove(fd, area);
+	if (file_backed)
+		node_pool_file_remove(area);
 	return B_OK;
 }
 

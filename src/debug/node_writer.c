@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -48,6 +49,9 @@
 
 #define MAX_IMAGES 512
 #define RESERVE_STEP (1u << 20)
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
 
 struct image_table {
 	uint64_t generation;	/* new each time the table is (re)written */
@@ -67,6 +71,7 @@ static bool active;
 static pid_t owner_pid;
 static int root_fd = -1;
 static int dir_fd = -1;
+static int inherited_dir_fd = -1;	/* a forked child's parent node, until fork done */
 static int process_fd = -1;
 static char root_path[DEBUG_OPTIONS_PATH_MAX];
 static struct debug_options writer_options;
@@ -507,8 +512,12 @@ bool node_writer_active(void)
 void node_writer_forked_child(void)
 {
 	/* The parent's node is not ours: close (never remove) what we inherited;
-	 * closing the process file also stops keeping the parent "alive". */
+	 * closing the process file also stops keeping the parent "alive". Its
+	 * directory stays open until the pools are the child's own: they are
+	 * copied from the parent's files (node_pool_file_open_inherited). */
 	active = false;
+	inherited_dir_fd = dir_fd;
+	dir_fd = -1;
 	close_descriptors();
 	/* another thread of the parent may have held the lock at fork */
 	mutex_init(&writer_lock, "area_malloc node writer");
@@ -521,6 +530,20 @@ void node_writer_forked_child(void)
 static void temporary_name(int fd, char *name, size_t size)
 {
 	snprintf(name, size, "%snew-%d", NODE_POOL_FILE_PREFIX, fd);
+}
+
+/* A pool file opened for one call (the kernel's fallocate needs it): by
+ * name in dir (this process's node, or the parent's in a forked child). */
+static int open_pool_file(int dir, area_id area, int flags)
+{
+	char name[32];
+
+	if (dir < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	snprintf(name, sizeof(name), "%s%d", NODE_POOL_FILE_PREFIX, (int)area);
+	return openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC);
 }
 
 bool node_reserve_range(int fd, uint64_t offset, uint64_t length)
@@ -586,6 +609,8 @@ void node_pool_file_publish(int fd, area_id area)
 		renameat(dir_fd, from, dir_fd, to);
 	}
 	mutex_unlock(&writer_lock);
+	/* the mapping stays; a pool keeps no descriptor (node_writer.h) */
+	close(fd);
 }
 
 void node_pool_file_discard(int fd)
@@ -601,7 +626,7 @@ void node_pool_file_discard(int fd)
 	close(fd);
 }
 
-void node_pool_file_remove(int fd, area_id area)
+void node_pool_file_remove(area_id area)
 {
 	char name[32];
 
@@ -611,7 +636,18 @@ void node_pool_file_remove(int fd, area_id area)
 		unlinkat(dir_fd, name, 0);
 	}
 	mutex_unlock(&writer_lock);
-	close(fd);
+}
+
+int node_pool_file_open_inherited(area_id area)
+{
+	return open_pool_file(inherited_dir_fd, area, O_RDONLY);
+}
+
+void node_writer_fork_done(void)
+{
+	if (inherited_dir_fd >= 0)
+		close(inherited_dir_fd);
+	inherited_dir_fd = -1;
 }
 
 /* ---- the stack depot's file ---- */
@@ -653,7 +689,39 @@ void node_stacks_file_remove(int fd)
 	close(fd);
 }
 
-bool node_reserve(int fd, uint64_t *reserved_end, uint64_t upto, uint64_t file_size)
+/*
+ * Reserves [offset, offset + length) of a pool's file: fallocate through
+ * the file, opened for the call (no descriptor is kept per pool), which
+ * leaves the pages out of the process's resident set until they are used.
+ * Without a descriptor to spare (EMFILE, ENFILE) the pages are reserved
+ * through the mapping instead: MADV_POPULATE_WRITE (Linux 5.14) allocates
+ * them and fails with an error where a write would raise SIGBUS; they are
+ * then resident, but the allocation is served as the release build's is.
+ */
+static bool reserve_pages(char *base, area_id area, uint64_t offset, uint64_t length)
+{
+	uint64_t start = offset & ~(uint64_t)(B_PAGE_SIZE - 1);
+	uint64_t end = (offset + length + B_PAGE_SIZE - 1) & ~(uint64_t)(B_PAGE_SIZE - 1);
+	int result, fd;
+
+	if (length == 0)
+		return true;
+	fd = open_pool_file(__atomic_load_n(&dir_fd, __ATOMIC_ACQUIRE), area, O_RDWR);
+	if (fd >= 0) {
+		bool reserved = node_reserve_range(fd, start, end - start);
+		close(fd);
+		return reserved;
+	}
+	if (errno != EMFILE && errno != ENFILE)
+		return false;
+	do
+		result = madvise(base + start, end - start, MADV_POPULATE_WRITE);
+	while (result != 0 && errno == EINTR);
+	return result == 0;
+}
+
+bool node_reserve(void *base, area_id area, uint64_t *reserved_end, uint64_t upto,
+	uint64_t file_size)
 {
 	uint64_t step, target;
 
@@ -666,11 +734,13 @@ bool node_reserve(int fd, uint64_t *reserved_end, uint64_t upto, uint64_t file_s
 	target = (target + B_PAGE_SIZE - 1) & ~(uint64_t)(B_PAGE_SIZE - 1);
 	if (target > file_size)
 		target = file_size;
-	if (!node_reserve_range(fd, *reserved_end, target - *reserved_end)) {
+	if (!reserve_pages(base, area, *reserved_end, target - *reserved_end)) {
 		/* the whole step may not fit, what is needed might */
-		if (!node_reserve_range(fd, *reserved_end, upto - *reserved_end))
+		target = (upto + B_PAGE_SIZE - 1) & ~(uint64_t)(B_PAGE_SIZE - 1);
+		if (target > file_size)
+			target = file_size;
+		if (!reserve_pages(base, area, *reserved_end, target - *reserved_end))
 			return false;
-		target = upto;
 	}
 	*reserved_end = target;
 	return true;

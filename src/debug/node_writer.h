@@ -9,6 +9,15 @@
  * oldest first. Anything that cannot be done (directory refused, tmpfs
  * full) costs one warning and the node: the allocator keeps working.
  *
+ * Descriptors: the node keeps four open whatever the number of pools (its
+ * root and directory, the process file, which carries the liveness lock,
+ * and the stack depot's file); a pool file is open only while it is made
+ * and for each step of file space reserved (node_reserve), and in a forked
+ * child while its pools are copied. A descriptor that cannot be had
+ * (EMFILE, ENFILE) costs a new pool its node file (it falls back to a
+ * private area, with the one warning), and a reservation its descriptor
+ * (the space is reserved through the pool's mapping instead).
+ *
  * Locking: writer_lock protects the writer's state and the process file.
  * Pool files are written only by their pool's operations (pool lock), the
  * stacks file only under the depot's lock (debug/stacks.c).
@@ -38,14 +47,20 @@ bool node_writer_active(void);
  * reserved for [0, reserve_to) and the last page (heap_init writes there);
  * all of it when reserve_all (locked pools). Returns the file descriptor, or
  * -1 (after one warning per process) when the pool must do without a node.
- * The file has a temporary name until node_pool_file_publish().
+ * The file has a temporary name until node_pool_file_publish(), which
+ * names it after the area and closes fd (the mapping stays).
  */
 int node_pool_file_create(size_t area_bytes, size_t reserve_to, bool reserve_all);
 void node_pool_file_publish(int fd, area_id area);
-/* The file did not become a pool (the area could not be created). */
+/* The file did not become a pool (the area could not be created); closes fd. */
 void node_pool_file_discard(int fd);
 /* delete_pool: the file goes away with the pool. */
-void node_pool_file_remove(int fd, area_id area);
+void node_pool_file_remove(area_id area);
+
+/* In a forked child, until node_writer_fork_done(): the parent's file of a
+ * pool, opened read-only (-1 with errno when it cannot be). */
+int node_pool_file_open_inherited(area_id area);
+void node_writer_fork_done(void);
 
 /*
  * Creates NODE_DIR/PID/stacks, the stack depot's file (debug/stacks.c), of
@@ -68,12 +83,14 @@ struct pc_range {
 size_t pc_range_index(const struct pc_range *ranges, size_t count, uintptr_t pc);
 
 /*
- * Makes sure [0, upto) of a pool file has disk (tmpfs) space, reserving in
- * steps so that later allocations rarely need a call; *reserved_end is the
- * pool's record of what is reserved. false when the space is not there
- * (ENOSPC): the caller must not touch memory at or above *reserved_end.
+ * Makes sure [0, upto) of the file of the pool mapped at base has disk
+ * (tmpfs) space, reserving in steps so that later allocations rarely need a
+ * call; *reserved_end is the pool's record of what is reserved. false when
+ * the space is not there (ENOSPC): the caller must not touch memory at or
+ * above *reserved_end.
  */
-bool node_reserve(int fd, uint64_t *reserved_end, uint64_t upto, uint64_t file_size);
+bool node_reserve(void *base, area_id area, uint64_t *reserved_end, uint64_t upto,
+	uint64_t file_size);
 
 struct node_quiet_window;
 /*

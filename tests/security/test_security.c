@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -572,6 +573,174 @@ START_TEST(cleanup_spares_a_node_being_created)
 }
 END_TEST
 
+/* ---- the descriptor budget ---- */
+
+#define BUDGET_FD_LIMIT 16
+#define BUDGET_POOLS 100
+#define BUDGET_BLOCK (200 * 1024)	/* past a new pool's first reserved step */
+
+struct budget_report {
+	int free_descriptors;	/* after the pools were made and used */
+	int node_entries;	/* files in the process's node (-1: none) */
+	int pools_working;	/* of BUDGET_POOLS, plus the ones made at EMFILE */
+};
+
+/* Descriptors this process can still open: it opens until EMFILE, then
+ * closes what it opened; held (when not NULL) keeps them open instead. */
+static int free_descriptors(int *held, int capacity)
+{
+	int fds[BUDGET_FD_LIMIT * 2], count = 0;
+
+	while (count < (int)(sizeof(fds) / sizeof(fds[0]))) {
+		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		fds[count++] = fd;
+	}
+	for (int i = 0; i < count; i++) {
+		if (held != NULL && i < capacity)
+			held[i] = fds[i];
+		else
+			close(fds[i]);
+	}
+	return count;
+}
+
+static size_t count_occurrences(const char *text, const char *needle)
+{
+	size_t count = 0;
+
+	for (const char *at = strstr(text, needle); at != NULL; at = strstr(at + 1, needle))
+		count++;
+	return count;
+}
+
+static bool block_works(area_malloc_module_info *am, const void *pool, size_t size, int fill)
+{
+	unsigned char *block = am->malloc(pool, size);
+	bool intact = block != NULL;
+
+	if (block == NULL)
+		return false;
+	memset(block, fill, size);
+	for (size_t i = 0; i < size; i += 4096)
+		intact &= block[i] == (unsigned char)fill;
+	am->free(pool, block);
+	return intact;
+}
+
+/* In a child whose descriptor limit is BUDGET_FD_LIMIT: BUDGET_POOLS pools
+ * of the build, each used past its first reserved step; then, with every
+ * descriptor taken, one more pool and a large block in an old one. */
+static void budget_driver(const char *build, int report_fd)
+{
+	const struct rlimit limit = { BUDGET_FD_LIMIT, BUDGET_FD_LIMIT };
+	struct budget_report report = { 0, -1, 0 };
+	const void *pools[BUDGET_POOLS];
+	area_malloc_module_info *am;
+	char path[4096], options[512];
+	int held[BUDGET_FD_LIMIT * 2];
+	DIR *node;
+
+	snprintf(path, sizeof(path), "%s/modules/%s", builddir(), build);
+	setenv("KERNEL_MODULE_PATH", path, 1);
+	snprintf(options, sizeof(options), "node_dir=%s/nodes", scratch);
+	setenv("AREA_MALLOC_OPTIONS", options, 1);
+	if (setrlimit(RLIMIT_NOFILE, &limit) != 0
+		|| get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) != B_OK)
+		_exit(91);
+	for (int i = 0; i < BUDGET_POOLS; i++) {
+		pools[i] = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 20, B_NO_LOCK, KERNEL_RW);
+		if (pools[i] != NULL && block_works(am, pools[i], BUDGET_BLOCK, i))
+			report.pools_working++;
+	}
+	report.free_descriptors = free_descriptors(NULL, 0);
+	snprintf(path, sizeof(path), "%s/nodes/%d", scratch, (int)getpid());
+	node = opendir(path);
+	if (node != NULL) {
+		report.node_entries = 0;
+		for (struct dirent *entry = readdir(node); entry != NULL; entry = readdir(node))
+			report.node_entries += entry->d_name[0] != '.';
+		closedir(node);
+	}
+	/* not one descriptor left: a new pool and more room in an old one */
+	int count = free_descriptors(held, (int)(sizeof(held) / sizeof(held[0])));
+	const void *late = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 20, B_NO_LOCK, KERNEL_RW);
+	report.pools_working += late != NULL && block_works(am, late, BUDGET_BLOCK, 0x5a);
+	report.pools_working += block_works(am, pools[0], 700 * 1024, 0xa5);
+	for (int i = 0; i < count; i++)
+		close(held[i]);
+	if (write(report_fd, &report, sizeof(report)) != (ssize_t)sizeof(report))
+		_exit(92);
+	if (late != NULL)
+		am->delete_pool(late);
+	for (int i = 0; i < BUDGET_POOLS; i++)
+		if (pools[i] != NULL)
+			am->delete_pool(pools[i]);
+	put_module(B_AREA_MALLOC_MODULE_NAME);
+	_exit(0);
+}
+
+static struct budget_report run_budget_driver(const char *build, char **err)
+{
+	struct budget_report report = { -1, -1, -1 };
+	int report_pipe[2], err_pipe[2], status;
+	pid_t child;
+
+	ck_assert_int_eq(pipe2(report_pipe, O_CLOEXEC), 0);
+	ck_assert_int_eq(pipe2(err_pipe, O_CLOEXEC), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		dup2(err_pipe[1], STDERR_FILENO);
+		close(err_pipe[0]);
+		close(err_pipe[1]);
+		close(report_pipe[0]);
+		alarm(60); /* a hang ends as SIGALRM, which the case reports */
+		budget_driver(build, report_pipe[1]);
+	}
+	close(report_pipe[1]);
+	close(err_pipe[1]);
+	*err = read_all(err_pipe[0]);
+	close(err_pipe[0]);
+	ck_assert_int_eq(read(report_pipe[0], &report, sizeof(report)), (ssize_t)sizeof(report));
+	close(report_pipe[0]);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		"the %s driver ended with status %#x:\n%s", build, status, *err);
+	return report;
+}
+
+/* With the descriptor limit at 16 and 100 pools, the debug build leaves the
+ * driver all but 4 of the descriptors the release build leaves it, every
+ * pool has its node file, and when not one descriptor is left a new pool
+ * (a private area, one warning) and a large block in an old pool (its file
+ * space reserved through the mapping) are served as the release build
+ * serves them. */
+START_TEST(debug_build_keeps_four_descriptors_whatever_the_pools)
+{
+	struct budget_report release, debug;
+	char *release_err, *debug_err;
+
+	make_scratch(0700);
+	release = run_budget_driver("release", &release_err);
+	debug = run_budget_driver("debug", &debug_err);
+	ck_assert_int_eq(release.pools_working, BUDGET_POOLS + 2);
+	ck_assert_msg(debug.pools_working == BUDGET_POOLS + 2, "%d pools worked:\n%s",
+		debug.pools_working, debug_err);
+	ck_assert_msg(debug.free_descriptors >= release.free_descriptors - 4,
+		"debug leaves %d descriptors, release %d", debug.free_descriptors,
+		release.free_descriptors);
+	/* every pool's file, the process file and the stack depot's */
+	ck_assert_int_eq(debug.node_entries, BUDGET_POOLS + 2);
+	ck_assert_msg(count_occurrences(debug_err, "area_malloc: ") == 1
+		&& strstr(debug_err, "a pool file") != NULL, "%s", debug_err);
+	free(release_err);
+	free(debug_err);
+	remove_scratch();
+}
+END_TEST
+
 static Suite *security_suite(void)
 {
 	Suite *suite = suite_create("security");
@@ -594,8 +763,9 @@ static Suite *security_suite(void)
 	tcase_add_test(reading, symbolizer_neither_waits_on_nor_opens_special_files);
 	suite_add_tcase(suite, reading);
 
-	tcase_set_timeout(nodes, 60);
+	tcase_set_timeout(nodes, 120);
 	tcase_add_test(nodes, cleanup_spares_a_node_being_created);
+	tcase_add_test(nodes, debug_build_keeps_four_descriptors_whatever_the_pools);
 	suite_add_tcase(suite, nodes);
 	return suite;
 }
