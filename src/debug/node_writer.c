@@ -2,9 +2,11 @@
  * node_writer.c - publishing this process's debug node (see node_writer.h
  * and node_format.h).
  *
- * Security: the node directory is created 0700 and refused (one warning, no
- * node) when it is a symlink, not a directory, not owned by this user or
- * open to others; every file is created with O_EXCL | O_NOFOLLOW, mode 0600,
+ * Security: the node directory is created 0700 and refused when it is a
+ * symlink, not a directory, not owned by this user or open to others; the
+ * default one refused (another user made it first), the node goes under
+ * $XDG_RUNTIME_DIR (open_fallback_root), else there is none: one warning
+ * either way. Every file is created with O_EXCL | O_NOFOLLOW, mode 0600,
  * relative to directory descriptors opened with O_NOFOLLOW, so no path is
  * resolved twice.
  *
@@ -106,29 +108,57 @@ static void warn_file_once(const char *file, int error, const char *consequence)
 
 /* ---- the node directory ---- */
 
-static int open_checked_root(const char *path)
+/* The node directory at path, made (0700) when missing; -1 with why (a
+ * sentence) when it is refused or cannot be made. */
+static int open_checked_root(const char *path, char *why, size_t why_size)
 {
 	struct stat status;
 	int fd;
 
 	if (mkdir(path, 0700) != 0 && errno != EEXIST) {
-		warn("cannot create the node directory %s: %s; no debug node", path, strerror(errno));
+		snprintf(why, why_size, "cannot create the node directory %s: %s", path,
+			strerror(errno));
 		return -1;
 	}
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
-		warn("node directory %s refused (%s%s); no debug node", path, strerror(errno),
+		snprintf(why, why_size, "node directory %s refused (%s%s)", path, strerror(errno),
 			errno == ELOOP || errno == ENOTDIR ? ": a symlink or not a directory" : "");
 		return -1;
 	}
 	if (fstat(fd, &status) != 0 || !S_ISDIR(status.st_mode) || status.st_uid != geteuid()
 		|| (status.st_mode & 077) != 0) {
-		warn("node directory %s refused: it must be a directory owned by uid %d with mode "
-			"0700 (found uid %d, mode %04o); no debug node", path, (int)geteuid(),
+		snprintf(why, why_size, "node directory %s refused: it must be a directory owned by "
+			"uid %d with mode 0700 (found uid %d, mode %04o)", path, (int)geteuid(),
 			(int)status.st_uid, (unsigned)(status.st_mode & 07777));
 		close(fd);
 		return -1;
 	}
+	return fd;
+}
+
+/*
+ * The default directory refused (another user may create it first, to deny
+ * this user its node): NODE_FALLBACK_DIR under $XDG_RUNTIME_DIR, when that
+ * is an absolute path to a directory of this user that no one else may
+ * write. pooldump looks there too.
+ */
+static int open_fallback_root(char *why, size_t why_size)
+{
+	const char *runtime = getenv("XDG_RUNTIME_DIR");
+	char path[sizeof(root_path)];
+	struct stat status;
+	int fd;
+
+	if (runtime == NULL || runtime[0] != '/'
+		|| snprintf(path, sizeof(path), "%s/%s", runtime, NODE_FALLBACK_DIR)
+			>= (int)sizeof(path)
+		|| lstat(runtime, &status) != 0 || !S_ISDIR(status.st_mode)
+		|| status.st_uid != geteuid() || (status.st_mode & 022) != 0)
+		return -1;
+	fd = open_checked_root(path, why, why_size);
+	if (fd >= 0)
+		snprintf(root_path, sizeof(root_path), "%s", path);
 	return fd;
 }
 
@@ -439,6 +469,7 @@ static void close_descriptors(void)
 
 bool node_writer_start(const struct debug_options *options, const struct debug_layout *layout)
 {
+	char why[sizeof(root_path) + 160], fallback_why[sizeof(root_path) + 160] = "";
 	char name[16];
 	bool started = false;
 
@@ -453,7 +484,15 @@ bool node_writer_start(const struct debug_options *options, const struct debug_l
 		snprintf(root_path, sizeof(root_path), "%s", options->node_dir);
 	else
 		snprintf(root_path, sizeof(root_path), "%s%d", NODE_DIR_PREFIX, (int)geteuid());
-	root_fd = open_checked_root(root_path);
+	root_fd = open_checked_root(root_path, why, sizeof(why));
+	if (root_fd < 0 && options->node_dir[0] == '\0') {
+		root_fd = open_fallback_root(fallback_why, sizeof(fallback_why));
+		if (root_fd >= 0)
+			warn("%s; the node is in %s instead", why, root_path);
+	}
+	if (root_fd < 0)
+		warn("%s%s%s; no debug node", why, fallback_why[0] != '\0' ? "; and " : "",
+			fallback_why);
 	if (root_fd >= 0) {
 		clean_dead_nodes((int)options->keep_dead_nodes);
 		snprintf(name, sizeof(name), "%d", (int)getpid());

@@ -6,6 +6,7 @@
  * (src/node/node_reader.h, pooldump); change it only with the version.
  *
  *   NODE_DIR/                  option node_dir, default /dev/shm/area_malloc-UID, mode 0700
+ *                              ($XDG_RUNTIME_DIR/area_malloc when the default is refused)
  *   NODE_DIR/PID/              one process, mode 0700
  *   NODE_DIR/PID/process       struct node_process_file + image records, mode 0600;
  *                              the process holds an open-file-description write lock
@@ -105,6 +106,8 @@
 #define NODE_POOL_FILE_PREFIX "pool-"	/* followed by the area id in decimal */
 #define NODE_STACKS_FILE "stacks"
 #define NODE_DIR_PREFIX "/dev/shm/area_malloc-" /* followed by the uid in decimal */
+/* under $XDG_RUNTIME_DIR, when the default directory is another user's */
+#define NODE_FALLBACK_DIR "area_malloc"
 
 #define NODE_COMMAND_LINE_MAX 1024
 #define NODE_OPTIONS_MAX 2048

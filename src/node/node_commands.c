@@ -89,6 +89,16 @@ static int command_help(struct session *session, int argc, char **argv)
 	return session_finish(session);
 }
 
+int node_command_usage_error(const struct node_command_context *context, const char *message)
+{
+	struct session session;
+
+	if (!session_start(&session, context, ""))
+		return NODE_STATUS_DAMAGED;
+	session.query = "";
+	return session_fail(&session, NODE_STATUS_USAGE, message);
+}
+
 int node_command_run(const struct node_command_context *context, int argc, char **argv)
 {
 	struct session session;

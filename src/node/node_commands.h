@@ -56,4 +56,8 @@ int node_command_clean(const struct node_command_context *context);
 /* The command summary, one command a line (for usage messages). */
 const char *node_command_usage(void);
 
+/* A usage error of the command line, reported as a command's would be
+ * (a JSON document with context->json); returns NODE_STATUS_USAGE. */
+int node_command_usage_error(const struct node_command_context *context, const char *message);
+
 #endif /* AREA_MALLOC_NODE_COMMANDS_H */

@@ -105,6 +105,8 @@ struct session {
 	const char *query;
 	size_t items;		/* elements printed in the current JSON array */
 	bool damage_is_finding;	/* check: a damaged heap is what it looks for */
+	/* why the fallback directory is read ("": it is not, or silently) */
+	char dir_note[NODE_MESSAGE_MAX + PATH_MAX + 32];
 	/* terminal-safe copies of the last symbols (text output), see symbol() */
 	char symbol_text[SYMBOL_RING][SYMBOL_TEXT_MAX];
 	unsigned symbol_next;
@@ -117,6 +119,9 @@ NODE_HIDDEN int session_finish(struct session *session);
 /* A failure before any output: one error line, or one JSON document. */
 NODE_HIDDEN int session_fail(struct session *session, enum node_status status,
 	const char *text);
+/* The directory the command names, else the default one, else (refused or
+ * missing) the fallback under $XDG_RUNTIME_DIR where the module publishes
+ * then; the defaults only when they are the reader's own (root too). */
 NODE_HIDDEN enum node_status session_open_dir(struct session *session,
 	struct node_error *error);
 /* Opens the directory and the node; prints the header. false: already failed. */

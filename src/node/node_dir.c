@@ -42,13 +42,23 @@ void node_default_dir(char *buffer, size_t size)
 	snprintf(buffer, size, "%s%u", NODE_DIR_PREFIX, (unsigned)geteuid());
 }
 
-/* The owner a reader accepts: its own uid; root accepts anyone's. */
-static bool owner_acceptable(uid_t owner)
+bool node_fallback_dir(char *buffer, size_t size)
 {
-	return geteuid() == 0 || owner == geteuid();
+	const char *runtime = getenv("XDG_RUNTIME_DIR");
+
+	return runtime != NULL && runtime[0] == '/'
+		&& snprintf(buffer, size, "%s/%s", runtime, NODE_FALLBACK_DIR) < (int)size;
 }
 
-enum node_status node_dir_open(const char *path, struct node_dir *dir, struct node_error *error)
+/* The owner a reader accepts: its own uid; root accepts anyone's where it
+ * named the directory itself. */
+static bool owner_acceptable(uid_t owner, bool own_only)
+{
+	return owner == geteuid() || (geteuid() == 0 && !own_only);
+}
+
+enum node_status node_dir_open(const char *path, bool own_only, struct node_dir *dir,
+	struct node_error *error)
 {
 	struct stat link_status, status;
 	int fd;
@@ -78,7 +88,7 @@ enum node_status node_dir_open(const char *path, struct node_dir *dir, struct no
 			path);
 		return error->status;
 	}
-	if (!owner_acceptable(link_status.st_uid)) {
+	if (!owner_acceptable(link_status.st_uid, own_only)) {
 		set_error(error, NODE_STATUS_DAMAGED,
 			"node directory %s belongs to uid %u, not to you (uid %u): refused", path,
 			(unsigned)link_status.st_uid, (unsigned)geteuid());

@@ -59,13 +59,20 @@ struct node_dir {
 /* NODE_DIR_PREFIX followed by the effective uid. */
 void node_default_dir(char *buffer, size_t size);
 
+/* Where the debug module publishes when the default directory is refused
+ * (another user made it first): NODE_FALLBACK_DIR under $XDG_RUNTIME_DIR;
+ * false when that is not set to an absolute path. */
+bool node_fallback_dir(char *buffer, size_t size);
+
 /*
  * Opens and checks a node directory: not a symlink, a directory, mode 0700
- * (nothing for group or others), owned by the reader (root may read any
- * user's). NODE_STATUS_NO_SUCH when it does not exist, NODE_STATUS_DAMAGED
- * when it is refused or unreadable.
+ * (nothing for group or others), owned by the reader; root may read any
+ * user's, unless own_only (the default directories: root reads only its own
+ * nodes unless it names another directory). NODE_STATUS_NO_SUCH when it does
+ * not exist, NODE_STATUS_DAMAGED when it is refused or unreadable.
  */
-enum node_status node_dir_open(const char *path, struct node_dir *dir, struct node_error *error);
+enum node_status node_dir_open(const char *path, bool own_only, struct node_dir *dir,
+	struct node_error *error);
 void node_dir_close(struct node_dir *dir);
 
 /* The pids of the directory's nodes (names that are decimal numbers), sorted. */

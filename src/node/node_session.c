@@ -285,13 +285,25 @@ int session_finish(struct session *session)
 	char **warnings = session->node != NULL ? session->node->warnings : NULL;
 	size_t warning_count = session->node != NULL ? session->node->warning_count : 0;
 
+	char *dir_note = session->dir_note;
+
 	if (session->context->json) {
-		put_json_string_list(out, "warnings", warnings, warning_count);
+		put_str(out, ",\"warnings\":[");
+		if (dir_note[0] != '\0')
+			put_json_string(out, dir_note);
+		for (size_t i = 0; i < warning_count; i++) {
+			if (i > 0 || dir_note[0] != '\0')
+				put_str(out, ",");
+			put_json_string(out, warnings[i]);
+		}
+		put_str(out, "]");
 		put_json_string_list(out, "errors", session->errors, session->error_count);
 		emit(out, ",\"status\":%d}\n", (int)session->status);
 		output_flush(out);
 	} else {
 		output_flush(out);
+		if (dir_note[0] != '\0')
+			error_line(session->context, "warning: ", dir_note);
 		for (size_t i = 0; i < warning_count; i++)
 			error_line(session->context, "warning: ", warnings[i]);
 		for (size_t i = 0; i < session->error_count; i++)
@@ -325,16 +337,39 @@ int session_fail(struct session *session, enum node_status status, const char *t
 	return (int)status;
 }
 
+/* The fallback directory instead of the one open; false (nothing changed)
+ * when there is none, it is the one open, or it cannot be opened. */
+static bool open_fallback_dir(struct session *session)
+{
+	struct node_error error = { 0 };
+	struct node_dir fallback;
+	char path[PATH_MAX];
+
+	if (session->context->node_dir != NULL || !node_fallback_dir(path, sizeof(path))
+		|| (session->dir.fd >= 0 && strcmp(path, session->dir.path) == 0)
+		|| node_dir_open(path, true, &fallback, &error) != NODE_STATUS_OK)
+		return false;
+	node_dir_close(&session->dir);
+	session->dir = fallback;
+	return true;
+}
+
 enum node_status session_open_dir(struct session *session, struct node_error *error)
 {
 	char default_dir[PATH_MAX];
-	const char *path = session->context->node_dir;
 
-	if (path == NULL) {
-		node_default_dir(default_dir, sizeof(default_dir));
-		path = default_dir;
-	}
-	return node_dir_open(path, &session->dir, error);
+	if (session->context->node_dir != NULL)
+		return node_dir_open(session->context->node_dir, false, &session->dir, error);
+	node_default_dir(default_dir, sizeof(default_dir));
+	if (node_dir_open(default_dir, true, &session->dir, error) == NODE_STATUS_OK)
+		return NODE_STATUS_OK;
+	if (!open_fallback_dir(session))
+		return error->status;
+	if (error->status != NODE_STATUS_NO_SUCH)
+		snprintf(session->dir_note, sizeof(session->dir_note), "%s; reading %s instead",
+			error->message, session->dir.path);
+	memset(error, 0, sizeof(*error));
+	return NODE_STATUS_OK;
 }
 
 /* ---- shared pieces of the commands ---- */
@@ -398,8 +433,13 @@ bool session_open_node(struct session *session, int *status)
 		return false;
 	}
 	if (session_open_dir(session, &error) != NODE_STATUS_OK
-		|| node_open(&session->dir, session->context->pid, &session->node, &error)
-			!= NODE_STATUS_OK) {
+		|| (node_open(&session->dir, session->context->pid, &session->node, &error)
+				!= NODE_STATUS_OK
+			/* the default directory is fine but the node is not there: the
+			 * fallback is looked in too */
+			&& (error.status != NODE_STATUS_NO_SUCH || !open_fallback_dir(session)
+				|| node_open(&session->dir, session->context->pid, &session->node,
+					&error) != NODE_STATUS_OK))) {
 		*status = session_fail(session, error.status, error.message);
 		return false;
 	}

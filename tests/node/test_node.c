@@ -153,6 +153,8 @@ static struct result run(const char *dir, pid_t pid, bool json, const char *line
 	return run_in_process(RUN_COMMAND, dir, pid, json, 0, line);
 }
 
+static struct result pooldump(const char *const *arguments);
+
 static void result_free(struct result *result)
 {
 	free(result->out);
@@ -1495,6 +1497,19 @@ START_TEST(test_root_reads_another_users_node)
 	ck_assert_msg(strstr(result.err, "belongs to uid 0, not to the node's owner (uid 65534)")
 		!= NULL, "%s", result.err);
 	result_free(&result);
+	/* the pooldump command parses it as that user, in a child: a file of
+	 * the node only root may read cannot even be opened there */
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	result = pooldump((const char *const[]){ "--node-dir", standard.dir, "-p", "4242", "pool",
+		"202", NULL });
+	ck_assert_int_eq(result.status, NODE_STATUS_DAMAGED);
+	ck_assert_msg(strstr(result.err, "Permission denied") != NULL, "%s", result.err);
+	result_free(&result);
+	result = pooldump((const char *const[]){ "--node-dir", standard.dir, "-p", "4242", "pool",
+		"101", NULL });
+	ck_assert_msg(result.status == NODE_STATUS_OK && strstr(result.out, "pool 101") != NULL,
+		"status %d\n%s%s", result.status, result.out, result.err);
+	result_free(&result);
 	chown_tree(standard.dir, 0);
 }
 END_TEST
@@ -1933,6 +1948,10 @@ START_TEST(test_pooldump_exit_statuses)
 		{ { "--node-dir", dir, "-p", "4343", "pools", NULL }, 3, "no node for process 4343" },
 		{ { "--node-dir", dir, "-p", "4242", "pool", "999", NULL }, 3, "has no pool 999" },
 		{ { "--node-dir", "/proc/self", "-p", "4242", "pools", NULL }, 4, "refused" },
+		{ { "--json", "help", NULL }, 0, "{\"query\":\"help\",\"commands\":[{\"name\":\"pools\"" },
+		{ { "--json", "--bogus", NULL }, 2,
+			"{\"error\":\"unknown or incomplete option: --bogus\",\"status\":2}" },
+		{ { "--json", "-p", "abc", "pools", NULL }, 2, "{\"error\":\"bad process id: abc\"" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

@@ -30,6 +30,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -741,6 +743,134 @@ START_TEST(debug_build_keeps_four_descriptors_whatever_the_pools)
 }
 END_TEST
 
+/* ---- the default node directory taken by another user ---- */
+
+/* Runs pooldump ARGUMENTS (a shell word list) and returns its exit status,
+ * its standard output and error in output (a fixed buffer). */
+static int pooldump_in_namespace(const char *arguments, char *output, size_t size)
+{
+	char command[4600];
+	size_t length = 0;
+	FILE *pipe;
+
+	snprintf(command, sizeof(command), "'%s/tools/pooldump/pooldump' %s 2>&1", builddir(),
+		arguments);
+	pipe = popen(command, "r");
+	if (pipe == NULL)
+		return -1;
+	while (length + 1 < size && fgets(output + length, (int)(size - length), pipe) != NULL)
+		length += strlen(output + length);
+	output[length] = '\0';
+	int status = pclose(pipe);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+#define NAMESPACE_SKIP 77
+#define NAMESPACE_CHECK(condition, ...) do { \
+	if (!(condition)) { \
+		fprintf(stderr, "line %d: ", __LINE__); \
+		fprintf(stderr, __VA_ARGS__); \
+		fputc('\n', stderr); \
+		return 1; \
+	} \
+} while (0)
+
+/* In a mount namespace of its own with a private /dev/shm: another user
+ * makes this user's default node directory first; the module publishes
+ * under $XDG_RUNTIME_DIR instead (one warning) and pooldump, with no
+ * --node-dir, finds the node there (one warning). */
+static int denied_default_dir_body(void)
+{
+	char default_dir[64], runtime[600], path[1024], output[8192], arguments[64];
+	area_malloc_module_info *am;
+	const void *pool;
+	void *block;
+	int status;
+
+	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0
+		|| mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+			!= 0)
+		return NAMESPACE_SKIP;
+	snprintf(default_dir, sizeof(default_dir), "%s%u", NODE_DIR_PREFIX, (unsigned)geteuid());
+	NAMESPACE_CHECK(mkdir(default_dir, 0700) == 0
+		&& chown(default_dir, OTHER_UID, OTHER_UID) == 0, "cannot plant %s", default_dir);
+	snprintf(runtime, sizeof(runtime), "%s/run", scratch);
+	NAMESPACE_CHECK(mkdir(runtime, 0700) == 0, "cannot make %s", runtime);
+	setenv("XDG_RUNTIME_DIR", runtime, 1);
+	snprintf(path, sizeof(path), "%s/modules/debug", builddir());
+	setenv("KERNEL_MODULE_PATH", path, 1);
+	unsetenv("AREA_MALLOC_OPTIONS");
+	snprintf(path, sizeof(path), "%s/driver.err", scratch);
+	NAMESPACE_CHECK(freopen(path, "w", stderr) != NULL, "cannot redirect stderr");
+	NAMESPACE_CHECK(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) == B_OK,
+		"no module");
+	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 20, B_NO_LOCK, KERNEL_RW);
+	block = am->malloc(pool, 100);
+	NAMESPACE_CHECK(block != NULL, "no block");
+	snprintf(path, sizeof(path), "%s/%s/%d/process", runtime, NODE_FALLBACK_DIR,
+		(int)getpid());
+	NAMESPACE_CHECK(access(path, F_OK) == 0, "no node at %s", path);
+	snprintf(path, sizeof(path), "%s/driver.err", scratch);
+	char *warning = NULL;
+	FILE *err = fopen(path, "r");
+	if (err != NULL) {
+		size_t length = fread(output, 1, sizeof(output) - 1, err);
+		output[length] = '\0';
+		fclose(err);
+		warning = strstr(output, "refused: it must be a directory owned by uid");
+	}
+	NAMESPACE_CHECK(warning != NULL && strstr(warning, "the node is in ") != NULL
+		&& strstr(warning, "/run/area_malloc instead") != NULL, "the warning: %s", output);
+	/* pooldump, told nothing, finds the node in the fallback */
+	snprintf(arguments, sizeof(arguments), "-p %d allocations stats", (int)getpid());
+	status = pooldump_in_namespace(arguments, output, sizeof(output));
+	NAMESPACE_CHECK(status == 0 && strstr(output, "total allocations: 1; total bytes: 100")
+		!= NULL && strstr(output, "/run/area_malloc instead") != NULL,
+		"pooldump %s: status %d\n%s", arguments, status, output);
+	status = pooldump_in_namespace("", output, sizeof(output));
+	snprintf(arguments, sizeof(arguments), "%d ", (int)getpid());
+	NAMESPACE_CHECK(status == 0 && strstr(output, arguments) != NULL, "pooldump: status %d\n%s",
+		status, output);
+	am->free(pool, block);
+	am->delete_pool(pool);
+	put_module(B_AREA_MALLOC_MODULE_NAME);
+	return 0;
+}
+
+START_TEST(denied_default_node_dir_falls_back_to_xdg_runtime_dir)
+{
+	int status, err_pipe[2];
+	char *err;
+	pid_t child;
+
+	if (skip_unless_root())
+		return;
+	make_scratch(0700);
+	ck_assert_int_eq(pipe(err_pipe), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		dup2(err_pipe[1], STDERR_FILENO);
+		close(err_pipe[0]);
+		close(err_pipe[1]);
+		alarm(60);
+		_exit(denied_default_dir_body());
+	}
+	close(err_pipe[1]);
+	err = read_all(err_pipe[0]);
+	close(err_pipe[0]);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == NAMESPACE_SKIP) {
+		fprintf(stderr, "test_security: no mount namespace here; case skipped\n");
+	} else {
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status,
+			err);
+	}
+	free(err);
+	remove_scratch();
+}
+END_TEST
+
 static Suite *security_suite(void)
 {
 	Suite *suite = suite_create("security");
@@ -766,6 +896,7 @@ static Suite *security_suite(void)
 	tcase_set_timeout(nodes, 120);
 	tcase_add_test(nodes, cleanup_spares_a_node_being_created);
 	tcase_add_test(nodes, debug_build_keeps_four_descriptors_whatever_the_pools);
+	tcase_add_test(nodes, denied_default_node_dir_falls_back_to_xdg_runtime_dir);
 	suite_add_tcase(suite, nodes);
 	return suite;
 }

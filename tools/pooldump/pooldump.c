@@ -11,10 +11,15 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "node/node_commands.h"
 #include "run.h"
@@ -48,12 +53,79 @@ static void usage(FILE *out)
 		node_command_usage());
 }
 
+/* --json, seen before the options are parsed, so that a usage error is
+ * JSON too. */
+static bool json_output;
+
 static int usage_error(const char *message, const char *argument)
 {
+	if (json_output) {
+		const struct node_command_context context = {
+			.json = true,
+			.print = print_out,
+			.print_error = print_err,
+		};
+		char text[512];
+
+		snprintf(text, sizeof(text), "%s%s%s", message, argument ? ": " : "",
+			argument ? argument : "");
+		int status = node_command_usage_error(&context, text);
+		fflush(stdout);
+		return status;
+	}
 	fprintf(stderr, "pooldump: %s%s%s\n", message, argument ? ": " : "",
 		argument ? argument : "");
 	usage(stderr);
 	return NODE_STATUS_USAGE;
+}
+
+/*
+ * Root reading a node directory of another user (it named it with
+ * --node-dir): what is in it is that user's data, so it is parsed, and the
+ * images it names are opened, in a child that has become that user (the
+ * directory's owner and group, no supplementary groups). True when this
+ * process must return *status: the parent, once the child has ended, or a
+ * failure; false when it goes on: nothing to switch, or it is the child.
+ * A symbolic link or anything else is left to the directory's own checks.
+ */
+static bool parse_as_directory_owner(const char *node_dir, int *status)
+{
+	struct stat directory;
+	int wait_status;
+	pid_t child;
+
+	if (geteuid() != 0 || node_dir == NULL || lstat(node_dir, &directory) != 0
+		|| !S_ISDIR(directory.st_mode) || directory.st_uid == 0)
+		return false;
+	fflush(stdout);
+	fflush(stderr);
+	child = fork();
+	if (child < 0) {
+		fprintf(stderr, "pooldump: cannot start a reader as uid %u: %s\n",
+			(unsigned)directory.st_uid, strerror(errno));
+		*status = NODE_STATUS_DAMAGED;
+		return true;
+	}
+	if (child == 0) {
+		if (setgroups(0, NULL) != 0
+			|| setresgid(directory.st_gid, directory.st_gid, directory.st_gid) != 0
+			|| setresuid(directory.st_uid, directory.st_uid, directory.st_uid) != 0) {
+			fprintf(stderr, "pooldump: cannot become uid %u to read %s: %s\n",
+				(unsigned)directory.st_uid, node_dir, strerror(errno));
+			_exit(NODE_STATUS_DAMAGED);
+		}
+		return false;
+	}
+	while (waitpid(child, &wait_status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(wait_status)) {
+		*status = WEXITSTATUS(wait_status);
+	} else {
+		fprintf(stderr, "pooldump: the reader (uid %u) died of signal %d\n",
+			(unsigned)directory.st_uid, WTERMSIG(wait_status));
+		*status = NODE_STATUS_DAMAGED;
+	}
+	return true;
 }
 
 static bool parse_pid(const char *text, pid_t *pid)
@@ -91,6 +163,8 @@ int main(int argc, char **argv)
 	if (argc > 1 && strcmp(argv[1], "run") == 0)
 		return run_main(argc - 1, argv + 1);
 	opterr = 0;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		json_output |= strcmp(argv[i], "--json") == 0 || strcmp(argv[i], "-j") == 0;
 	/* '+': stop at the command, whose own arguments may start with '-' (-c) */
 	while ((option = getopt_long(argc, argv, "+jp:h", options, NULL)) != -1) {
 		switch (option) {
@@ -116,6 +190,8 @@ int main(int argc, char **argv)
 			return usage_error("unknown or incomplete option", argv[optind - 1]);
 		}
 	}
+	if (parse_as_directory_owner(context.node_dir, &status))
+		return status;
 	if (clean) {
 		if (context.pid != 0 || optind < argc)
 			return usage_error("--clean takes no process and no command", NULL);
@@ -123,8 +199,13 @@ int main(int argc, char **argv)
 	} else if (context.pid == 0) {
 		/* "help" lists the commands with or without a process */
 		if (optind + 1 == argc && strcmp(argv[optind], "help") == 0) {
-			usage(stdout);
-			return NODE_STATUS_OK;
+			if (!context.json) {
+				usage(stdout);
+				return NODE_STATUS_OK;
+			}
+			status = node_command_run(&context, 1, argv + optind);
+			fflush(stdout);
+			return status;
 		}
 		if (optind < argc)
 			return usage_error("a command needs a process (-p PID)", argv[optind]);
