@@ -183,27 +183,50 @@ static void drive(const char *options)
 	_exit(0);
 }
 
-static struct driver_run run_driver(const char *options)
+/* Forks a child whose standard error goes to a pipe, and which a hang ends
+ * with SIGALRM after seconds (the case reports the signal). Returns the
+ * child's pid (0 in the child); *err_fd is the pipe's read end. */
+static pid_t fork_with_stderr_pipe(int *err_fd, unsigned seconds)
 {
-	struct driver_run run = { 0, NULL, 0 };
-	struct timespec start, end;
 	int pipe_fds[2];
 	pid_t child;
 
 	ck_assert_int_eq(pipe(pipe_fds), 0);
-	clock_gettime(CLOCK_MONOTONIC, &start);
 	child = fork();
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
 		dup2(pipe_fds[1], STDERR_FILENO);
 		close(pipe_fds[0]);
 		close(pipe_fds[1]);
-		alarm(20); /* a hang ends as SIGALRM, which the case reports */
-		drive(options);
+		alarm(seconds);
+		return 0;
 	}
 	close(pipe_fds[1]);
-	run.err = read_all(pipe_fds[0]);
-	close(pipe_fds[0]);
+	*err_fd = pipe_fds[0];
+	return child;
+}
+
+/* Everything the child wrote to its standard error, once it has ended. */
+static char *read_stderr_pipe(int err_fd)
+{
+	char *text = read_all(err_fd);
+
+	close(err_fd);
+	return text;
+}
+
+static struct driver_run run_driver(const char *options)
+{
+	struct driver_run run = { 0, NULL, 0 };
+	struct timespec start, end;
+	pid_t child;
+	int err_fd;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	child = fork_with_stderr_pipe(&err_fd, 20);
+	if (child == 0)
+		drive(options);
+	run.err = read_stderr_pipe(err_fd);
 	ck_assert_int_eq(waitpid(child, &run.status, 0), child);
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	run.seconds = (double)(end.tv_sec - start.tv_sec) + (end.tv_nsec - start.tv_nsec) / 1e9;
@@ -686,25 +709,17 @@ static void budget_driver(const char *build, int report_fd)
 static struct budget_report run_budget_driver(const char *build, char **err)
 {
 	struct budget_report report = { -1, -1, -1 };
-	int report_pipe[2], err_pipe[2], status;
+	int report_pipe[2], err_fd, status;
 	pid_t child;
 
 	ck_assert_int_eq(pipe2(report_pipe, O_CLOEXEC), 0);
-	ck_assert_int_eq(pipe2(err_pipe, O_CLOEXEC), 0);
-	child = fork();
-	ck_assert_int_ge(child, 0);
+	child = fork_with_stderr_pipe(&err_fd, 60);
 	if (child == 0) {
-		dup2(err_pipe[1], STDERR_FILENO);
-		close(err_pipe[0]);
-		close(err_pipe[1]);
 		close(report_pipe[0]);
-		alarm(60); /* a hang ends as SIGALRM, which the case reports */
 		budget_driver(build, report_pipe[1]);
 	}
 	close(report_pipe[1]);
-	close(err_pipe[1]);
-	*err = read_all(err_pipe[0]);
-	close(err_pipe[0]);
+	*err = read_stderr_pipe(err_fd);
 	ck_assert_int_eq(read(report_pipe[0], &report, sizeof(report)), (ssize_t)sizeof(report));
 	close(report_pipe[0]);
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
@@ -839,26 +854,17 @@ static int denied_default_dir_body(void)
 
 START_TEST(denied_default_node_dir_falls_back_to_xdg_runtime_dir)
 {
-	int status, err_pipe[2];
+	int status, err_fd;
 	char *err;
 	pid_t child;
 
 	if (skip_unless_root())
 		return;
 	make_scratch(0700);
-	ck_assert_int_eq(pipe(err_pipe), 0);
-	child = fork();
-	ck_assert_int_ge(child, 0);
-	if (child == 0) {
-		dup2(err_pipe[1], STDERR_FILENO);
-		close(err_pipe[0]);
-		close(err_pipe[1]);
-		alarm(60);
+	child = fork_with_stderr_pipe(&err_fd, 60);
+	if (child == 0)
 		_exit(denied_default_dir_body());
-	}
-	close(err_pipe[1]);
-	err = read_all(err_pipe[0]);
-	close(err_pipe[0]);
+	err = read_stderr_pipe(err_fd);
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == NAMESPACE_SKIP) {
 		fprintf(stderr, "test_security: no mount namespace here; case skipped\n");
