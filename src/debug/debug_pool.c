@@ -359,7 +359,8 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 	if (sound && debug_options.leak_check)
 		report_pool_leaks(pool, 0, getpid(), when, NULL);
 	pool_registry_remove(pool_id);
-	shadow_pool_destroyed(pool->base, debug_of(pool)->root_region, pool->area_size);
+	shadow_pool_destroyed(pool->base, debug_of(pool)->root_region,
+		heap_touched_end(pool->heap) - (uintptr_t)pool->base);
 	file_backed = debug_of(pool)->file_backed;
 	area = pool->area;
 	pool_destroy(pool);

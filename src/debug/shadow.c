@@ -124,13 +124,13 @@ size_t shadow_pool_reach(const void *base, size_t registered, size_t used, size_
 	return wanted;
 }
 
-void shadow_pool_destroyed(const void *base, size_t registered, size_t area_size)
+void shadow_pool_destroyed(const void *base, size_t registered, size_t touched)
 {
 	if (registered != 0 && __lsan_unregister_root_region != NULL)
 		__lsan_unregister_root_region(base, registered);
 	/* the area is unmapped: leave no poisoned shadow behind for a new mapping */
 	if (asan_active)
-		__asan_unpoison_memory_region(base, area_size);
+		__asan_unpoison_memory_region(base, touched);
 }
 
 /* A byte copy the address sanitizer does not check (the module's own look

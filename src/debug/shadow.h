@@ -53,6 +53,11 @@ void shadow_block_freed(const void *user);
  * full tmpfs fault). shadow_pool_reach() returns the new registered length.
  */
 size_t shadow_pool_reach(const void *base, size_t registered, size_t used, size_t limit);
-void shadow_pool_destroyed(const void *base, size_t registered, size_t area_size);
+/* The pool's area is about to go: its root region unregistered, and the
+ * shadow of [base, base + touched) (all the module ever poisoned: the heap
+ * never goes past its touched mark) made clean for a new mapping there.
+ * Not the whole area: an 8 GiB lazy pool's shadow is 1 GiB, which ASan
+ * would write (and commit) byte by byte. */
+void shadow_pool_destroyed(const void *base, size_t registered, size_t touched);
 
 #endif /* AREA_MALLOC_DEBUG_SHADOW_H */
