@@ -2,8 +2,10 @@
  * options.c - parsing AREA_MALLOC_OPTIONS into struct debug_options.
  *
  * One table describes every option: its key, its type, where it lives in
- * struct debug_options, its range and its help text; parsing, warnings and
- * formatting all read that table, so an option is added in one place.
+ * struct debug_options, its range and its help text; parsing, warnings,
+ * help=1 and formatting all read that table, so an option is added in one
+ * place. Pairs are separated by ':' or ',' (ASAN_OPTIONS takes both); a
+ * few options answer to ASan's names too (option_aliases).
  *
  * Invariants: after debug_options_parse(), every field holds either its
  * default or a value inside the range its table entry states. The parser
@@ -96,6 +98,20 @@ static const struct option_spec option_specs[] = {
 
 #define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
 
+/* Other names an option answers to: ASan's, where ours differs. */
+static const struct {
+	const char *alias;
+	const char *key;
+} option_aliases[] = {
+	{ "detect_leaks", "leak_check" },
+};
+
+/* ':' as ASan's ASAN_OPTIONS and ours always had, ',' as ASan takes too */
+static bool is_separator(char c)
+{
+	return c == ':' || c == ',';
+}
+
 void debug_options_set_defaults(struct debug_options *options)
 {
 	memset(options, 0, sizeof(*options));
@@ -115,6 +131,13 @@ void debug_options_set_defaults(struct debug_options *options)
 
 static const struct option_spec *find_spec(const char *key, size_t length)
 {
+	for (size_t i = 0; i < sizeof(option_aliases) / sizeof(option_aliases[0]); i++) {
+		if (strlen(option_aliases[i].alias) == length
+			&& strncmp(option_aliases[i].alias, key, length) == 0) {
+			key = option_aliases[i].key;
+			length = strlen(key);
+		}
+	}
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
 		if (strlen(option_specs[i].key) == length
 			&& strncmp(option_specs[i].key, key, length) == 0)
@@ -338,6 +361,34 @@ static void ignore_warning(const char *message, void *context)
 	(void)context;
 }
 
+/* help=1: every option, its default and what it means, one line each (as
+ * ASan's help=1). */
+static const struct option_spec help_spec = { "help", OPTION_BOOL, 0, sizeof(bool), 0, 1,
+	"print every option with its default and meaning, 0 or 1" };
+
+static void print_help(debug_options_warn_fn warn, void *context)
+{
+	struct debug_options defaults;
+	char line[1024], value[DEBUG_OPTIONS_PATH_MAX + 1], shown[201];
+
+	debug_options_set_defaults(&defaults);
+	warn("area_malloc: options (AREA_MALLOC_OPTIONS=key=value, separated by ':' or ','; "
+		"quote a value that holds one):", context);
+	for (size_t i = 0; i < OPTION_COUNT; i++) {
+		const struct option_spec *spec = &option_specs[i];
+		format_value(spec, (const char *)&defaults + spec->offset, value, sizeof(value));
+		printable(value, shown, sizeof(shown));
+		snprintf(line, sizeof(line), "area_malloc:   %s=%s%s%s - %s", spec->key,
+			shown[0] ? "" : "'", shown, shown[0] ? "" : "'", spec->help);
+		warn(line, context);
+	}
+	for (size_t i = 0; i < sizeof(option_aliases) / sizeof(option_aliases[0]); i++) {
+		snprintf(line, sizeof(line), "area_malloc:   %s - another name of %s",
+			option_aliases[i].alias, option_aliases[i].key);
+		warn(line, context);
+	}
+}
+
 int debug_options_parse(const char *text, struct debug_options *options,
 	debug_options_warn_fn warn, void *context)
 {
@@ -355,11 +406,11 @@ int debug_options_parse(const char *text, struct debug_options *options,
 		const struct option_spec *spec;
 		bool overlong = false;
 
-		if (*cursor == ':') {
+		if (is_separator(*cursor)) {
 			cursor++;
 			continue;
 		}
-		while (*cursor != '\0' && *cursor != '=' && *cursor != ':')
+		while (*cursor != '\0' && *cursor != '=' && !is_separator(*cursor))
 			cursor++;
 		key_length = (size_t)(cursor - key);
 		if (*cursor != '=') {
@@ -388,13 +439,13 @@ int debug_options_parse(const char *text, struct debug_options *options,
 				cursor++;
 			else
 				overlong = true; /* unterminated quote: refuse the value */
-			if (*cursor != '\0' && *cursor != ':') {
+			if (*cursor != '\0' && !is_separator(*cursor)) {
 				overlong = true; /* text after the closing quote */
-				while (*cursor != '\0' && *cursor != ':')
+				while (*cursor != '\0' && !is_separator(*cursor))
 					cursor++;
 			}
 		} else {
-			while (*cursor != '\0' && *cursor != ':') {
+			while (*cursor != '\0' && !is_separator(*cursor)) {
 				if (value_length < sizeof(value) - 1)
 					value[value_length++] = *cursor;
 				else
@@ -404,6 +455,16 @@ int debug_options_parse(const char *text, struct debug_options *options,
 		}
 		value[value_length] = '\0';
 
+		if (key_length == 4 && strncmp(key, "help", 4) == 0) {
+			bool wanted = false;
+			if (overlong || !apply_value(&help_spec, value, &wanted)) {
+				warn_bad_value(&help_spec, value, &wanted, warn, context);
+				problems++;
+			} else if (wanted) {
+				print_help(warn, context);
+			}
+			continue;
+		}
 		spec = find_spec(key, key_length);
 		if (spec == NULL) {
 			warn_unknown_key(key, key_length, warn, context);
@@ -432,13 +493,13 @@ size_t debug_options_format(const struct debug_options *options, char *buffer, s
 
 		format_value(spec, (const char *)options + spec->offset, value, sizeof(value));
 		/*
-		 * A value with ':', or one that starts with a quote (the parser would
-		 * take it for an opening quote), is quoted with the quote it does not
-		 * contain. A parsed value always lacks one of the two: a quoted one
-		 * cannot contain its own quote, and an unquoted one has no ':' and
-		 * does not start with a quote.
+		 * A value with a separator (':' or ','), or one that starts with a
+		 * quote (the parser would take it for an opening quote), is quoted
+		 * with the quote it does not contain. A parsed value always lacks
+		 * one of the two: a quoted one cannot contain its own quote, and an
+		 * unquoted one has no separator and does not start with a quote.
 		 */
-		quote = strchr(value, ':') != NULL || value[0] == '\'' || value[0] == '"'
+		quote = strpbrk(value, ":,") != NULL || value[0] == '\'' || value[0] == '"'
 			? (strchr(value, '\'') != NULL ? '"' : '\'') : 0;
 		written = snprintf(used < size ? buffer + used : NULL, used < size ? size - used : 0,
 			"%s%s=%.*s%s%.*s", i == 0 ? "" : ":", spec->key, quote ? 1 : 0, &quote, value,

@@ -29,7 +29,7 @@
 static const char *const valid_keys[] = { "stack_depth", "stack_depot_bytes", "log_size", "quarantine_bytes",
 	"max_reports", "release_capacity", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
 	"fail_caller", "halt_on_error", "exitcode", "leak_check", "suppressions", "log_path",
-	"report_format", "node", "node_dir", "keep_dead_nodes", "fork_nodes" };
+	"report_format", "node", "node_dir", "keep_dead_nodes", "fork_nodes", "reader_wait_us" };
 
 #define VALID_KEY_COUNT (sizeof(valid_keys) / sizeof(valid_keys[0]))
 
@@ -121,6 +121,8 @@ static void assert_options_equal(const struct debug_options *got, const struct d
 		want->keep_dead_nodes);
 	ck_assert_msg(got->fork_nodes == want->fork_nodes, "%s: fork_nodes %d, want %d", context,
 		got->fork_nodes, want->fork_nodes);
+	ck_assert_msg(got->reader_wait_us == want->reader_wait_us, "%s: reader_wait_us %u, want %u",
+		context, got->reader_wait_us, want->reader_wait_us);
 }
 
 /* ---- defaults ---- */
@@ -243,6 +245,8 @@ EXPECT(want_keep_max, want->keep_dead_nodes = 100000)
 EXPECT(want_fork_nodes, want->fork_nodes = true)
 EXPECT(want_two_keys, (want->stack_depth = 4, want->log_size = 8))
 EXPECT(want_last_wins, want->stack_depth = 3)
+EXPECT(want_no_reader_wait, want->reader_wait_us = 0)
+EXPECT(want_reader_wait_max, want->reader_wait_us = 100000)
 
 static const struct good_case good_cases[] = {
 	{ "stack_depth=1", want_depth_1 },
@@ -303,6 +307,14 @@ static const struct good_case good_cases[] = {
 	{ "stack_depth=4:log_size=8", want_two_keys },
 	{ "::stack_depth=4::log_size=8::", want_two_keys },
 	{ "stack_depth=9:stack_depth=3", want_last_wins },
+	/* ',' separates too, as in ASAN_OPTIONS */
+	{ "stack_depth=4,log_size=8", want_two_keys },
+	{ ",,stack_depth=4,:log_size=8,", want_two_keys },
+	/* ASan's name of leak_check */
+	{ "detect_leaks=0", want_leak_off },
+	{ "detect_leaks=1", want_leak_on },
+	{ "reader_wait_us=0", want_no_reader_wait },
+	{ "reader_wait_us=100000", want_reader_wait_max },
 };
 
 #define GOOD_CASE_COUNT ((int)(sizeof(good_cases) / sizeof(good_cases[0])))
@@ -397,6 +409,7 @@ static const struct bad_case bad_cases[] = {
 	{ "fork_nodes", "no", "1", { "0 or 1" } },
 	{ "keep_dead_nodes", "100001", "3", { "0 to 100000" } },
 	{ "keep_dead_nodes", "-1", "3", { "0 to 100000" } },
+	{ "reader_wait_us", "100001", "5", { "0 to 100000" } },
 	{ "report_format", "xml", "json", { "text", "json" } },
 	{ "report_format", "JSON", "json", { "text", "json" } },
 	{ "report_format", "", "json", { "text", "json" } },
@@ -677,6 +690,63 @@ START_TEST(test_quoted_values)
 	strcpy(want.suppressions, "/x:y/s.supp");
 	want.stack_depth = 6;
 	assert_options_equal(&options, &want, "quoted values");
+
+	/* a ',' in a value is quoted too; unquoted, it ends the value */
+	warnings = parse("log_path='/tmp/a,b'", &options);
+	ck_assert_int_eq(warnings.count, 0);
+	ck_assert_str_eq(options.log_path, "/tmp/a,b");
+	warnings = parse("log_path=/tmp/c,d", &options);
+	ck_assert_int_eq(warnings.count, 1);
+	ck_assert_str_eq(options.log_path, "/tmp/c");
+	ck_assert_msg(strstr(warnings.text[0], "option 'd' in AREA_MALLOC_OPTIONS has no value")
+		!= NULL, "%s", warnings.text[0]);
+}
+END_TEST
+
+/* help=1 prints, through the warning callback and as no problem, a title,
+ * then every option with its default and meaning, then the aliases. */
+struct help_lines {
+	int count;
+	char text[64 * 1024];
+};
+
+static void collect_help(const char *message, void *context)
+{
+	struct help_lines *lines = context;
+	size_t used = strlen(lines->text);
+
+	snprintf(lines->text + used, sizeof(lines->text) - used, "%s\n", message);
+	lines->count++;
+}
+
+START_TEST(test_help_lists_every_option_with_its_default)
+{
+	struct debug_options options = defaults(), want = defaults();
+	static struct help_lines lines;
+	char expected[128];
+
+	memset(&lines, 0, sizeof(lines));
+	ck_assert_int_eq(debug_options_parse("help=1,stack_depth=5", &options, collect_help, &lines),
+		0);
+	ck_assert_int_eq(lines.count, 1 + (int)VALID_KEY_COUNT + 1);
+	ck_assert_msg(strncmp(lines.text, "area_malloc: options (AREA_MALLOC_OPTIONS", 41) == 0,
+		"%s", lines.text);
+	for (size_t i = 0; i < VALID_KEY_COUNT; i++) {
+		snprintf(expected, sizeof(expected), "\narea_malloc:   %s=", valid_keys[i]);
+		ck_assert_msg(strstr(lines.text, expected) != NULL, "%s missing:\n%s", valid_keys[i],
+			lines.text);
+	}
+	ck_assert_msg(strstr(lines.text, "area_malloc:   stack_depth=16 - frames recorded") != NULL
+		&& strstr(lines.text, "area_malloc:   log_path='' - ") != NULL
+		&& strstr(lines.text, "area_malloc:   detect_leaks - another name of leak_check")
+			!= NULL, "%s", lines.text);
+	want.stack_depth = 5;
+	assert_options_equal(&options, &want, "help=1");
+	/* help=0 prints nothing; a bad value is one warning */
+	memset(&lines, 0, sizeof(lines));
+	ck_assert_int_eq(debug_options_parse("help=0", &options, collect_help, &lines), 0);
+	ck_assert_int_eq(lines.count, 0);
+	ck_assert_int_eq(parse("help=yes", &options).count, 1);
 }
 END_TEST
 
@@ -747,6 +817,7 @@ static void set_everything(struct debug_options *options)
 	strcpy(options->node_dir, "/run/nodes:1");
 	options->keep_dead_nodes = 99999;
 	options->fork_nodes = true;
+	options->reader_wait_us = 777;
 }
 
 static void set_nothing(struct debug_options *options)
@@ -767,6 +838,12 @@ static void set_tiny_fail_rate(struct debug_options *options)
 static void set_path_with_quote_and_colon(struct debug_options *options)
 {
 	strcpy(options->log_path, "/tmp/it's:here");
+}
+
+static void set_path_with_comma(struct debug_options *options)
+{
+	strcpy(options->node_dir, "/run/a,b");
+	strcpy(options->fail_caller, "x,y*");
 }
 
 static void set_longest_path(struct debug_options *options)
@@ -790,6 +867,7 @@ static const struct {
 	/* MODULE BUG (reported): the format always quotes with ', even when the
 	 * value holds a ' (it could use " then), so the text does not parse */
 	{ "path with ' and ':'", set_path_with_quote_and_colon },
+	{ "values with ','", set_path_with_comma },
 };
 
 #define ROUND_TRIP_COUNT ((int)(sizeof(round_trips) / sizeof(round_trips[0])))
@@ -1014,6 +1092,7 @@ static Suite *options_suite(void)
 	tcase_add_test(quoting, test_quoted_values);
 	tcase_add_test(quoting, test_text_after_closing_quote);
 	tcase_add_test(quoting, test_unterminated_quote);
+	tcase_add_test(quoting, test_help_lists_every_option_with_its_default);
 	suite_add_tcase(suite, quoting);
 
 	TCase *format = tcase_create("format");
