@@ -43,7 +43,7 @@ static const struct command commands[] = {
 		command_leaks },
 	{ "check", "check [pool ID]", "check canaries, poison and heap invariants now",
 		command_check },
-	{ "help", "help", "this list", command_help },
+	{ "help", "help [COMMAND]", "this list, or one command's usage", command_help },
 };
 
 #define COMMAND_COUNT (sizeof(commands) / sizeof(commands[0]))
@@ -66,12 +66,45 @@ const char *node_command_usage(void)
 	return usage_text;
 }
 
+/* The command named name, or NULL. */
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < COMMAND_COUNT; i++) {
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	}
+	return NULL;
+}
+
+/* "help COMMAND": that command's usage and summary. */
+static int help_for(struct session *session, const char *name)
+{
+	const struct command *command = find_command(name);
+	struct output *out = &session->out;
+
+	if (command == NULL)
+		return usage_error(session, "help [COMMAND]", "unknown command '%s'", name);
+	if (session->context->json) {
+		emit(out, "{\"query\":\"help\",\"command\":{\"name\":\"%s\",\"usage\":",
+			command->name);
+		put_json_string(out, command->usage);
+		put_str(out, ",\"summary\":");
+		put_json_string(out, command->summary);
+		put_str(out, "}");
+	} else {
+		emit(out, "usage: pooldump -p PID %s\n  %s\n", command->usage, command->summary);
+	}
+	return session_finish(session);
+}
+
 static int command_help(struct session *session, int argc, char **argv)
 {
 	struct output *out = &session->out;
 
-	(void)argc;
-	(void)argv;
+	if (argc > 2)
+		return usage_error(session, "help [COMMAND]", "too many arguments");
+	if (argc == 2)
+		return help_for(session, argv[1]);
 	if (session->context->json) {
 		put_str(out, "{\"query\":\"help\",\"commands\":[");
 		for (size_t i = 0; i < COMMAND_COUNT; i++) {
@@ -107,11 +140,17 @@ int node_command_run(const struct node_command_context *context, int argc, char 
 		return NODE_STATUS_DAMAGED;
 	if (argc < 1 || argv[0] == NULL)
 		return usage_error(&session, "COMMAND [ARGS]", "no command given");
-	for (size_t i = 0; i < COMMAND_COUNT; i++) {
-		if (strcmp(argv[0], commands[i].name) == 0) {
-			session.query = commands[i].name;
-			return commands[i].run(&session, argc, argv);
+	const struct command *command = find_command(argv[0]);
+	if (command != NULL) {
+		/* "COMMAND --help" is "help COMMAND" */
+		for (int i = 1; i < argc; i++) {
+			if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+				session.query = "help";
+				return help_for(&session, command->name);
+			}
 		}
+		session.query = command->name;
+		return command->run(&session, argc, argv);
 	}
 	session.query = "";
 	return usage_error(&session, "pools | pool | allocations | allocations_per_caller | "

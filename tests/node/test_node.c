@@ -1931,14 +1931,27 @@ START_TEST(test_pooldump_exit_statuses)
 	} cases[] = {
 		{ { "--help", NULL }, 0, "usage: pooldump" },
 		{ { "help", NULL }, 0, "allocations_per_caller [-c] [pool ID]" },
-		{ { "help", "extra", NULL }, 2, "needs a process" },
+		{ { "help", "extra", NULL }, 2, "unknown command 'extra'; usage: help [COMMAND]" },
+		{ { "help", "leaks", NULL }, 0, "usage: pooldump -p PID leaks [pool ID]\n" },
+		{ { "--version", NULL }, 0, "pooldump (area_malloc) " },
+		{ { "--node-dir", dir, "-p", "4242", "leaks", "--help", NULL }, 0,
+			"usage: pooldump -p PID leaks" },
+		/* options after the command, and "--" ending them */
+		{ { "pools", "--node-dir", dir, "-p", "4242", NULL }, 0, "2 pool(s)" },
+		{ { "pools", "--node-dir", dir, "--pid=4242", "--json", NULL }, 0,
+			"{\"query\":\"pools\"" },
+		{ { "--node-dir", dir, "-p", "4242", "--", "pools", "--json", NULL }, 2,
+			"pools takes no arguments" },
+		{ { "pools", "--node-dir", NULL }, 2, "unknown or incomplete option: --node-dir\n"
+			"Try 'pooldump help' for more information.\n" },
 		{ { "--node-dir", dir, NULL }, 0, "1 node(s) in " },
 		{ { "--node-dir", dir, "-p", "4242", "pools", NULL }, 0, "2 pool(s)" },
 		{ { "--node-dir", dir, "-p", "4242", "allocations_per_caller", "-c", NULL }, 0,
 			"sorted by count" },
 		{ { "--node-dir", dir, "-p", "4242", "leaks", NULL }, 1, "SUMMARY: area_malloc: 9300" },
 		{ { "--node-dir", dir, "-p", "4242", "check", NULL }, 0, "0 problem(s)" },
-		{ { "--node-dir", dir, "-p", "4242", "frobnicate", NULL }, 2, "usage: pooldump" },
+		{ { "--node-dir", dir, "-p", "4242", "frobnicate", NULL }, 2,
+			"unknown command 'frobnicate'" },
 		{ { "--node-dir", dir, "-p", "4242", NULL }, 2, "no command given" },
 		{ { "--node-dir", dir, "pools", NULL }, 2, "needs a process" },
 		{ { "--node-dir", dir, "-p", "abc", "pools", NULL }, 2, "bad process id" },
@@ -1980,6 +1993,39 @@ START_TEST(test_pooldump_exit_statuses)
 		json_free(document);
 		result_free(&result);
 	}
+}
+END_TEST
+
+/* The node directory: --node-dir, else POOLDUMP_NODE_DIR, else node_dir in
+ * AREA_MALLOC_OPTIONS (where the module publishes), else the default. */
+START_TEST(test_pooldump_node_dir_from_environment)
+{
+	const char *pools[] = { "-p", "4242", "pools", NULL };
+	const char *elsewhere[] = { "--node-dir", "/nonexistent-node-dir", "-p", "4242", "pools",
+		NULL };
+	char options[PATH_MAX + 64];
+	struct result result;
+
+	snprintf(options, sizeof(options), "stack_depth=4:node_dir='%s',log_size=8", standard.dir);
+	setenv("AREA_MALLOC_OPTIONS", options, 1);
+	result = pooldump(pools);
+	ck_assert_msg(result.status == 0 && strstr(result.out, "2 pool(s)") != NULL, "%d %s%s",
+		result.status, result.out, result.err);
+	result_free(&result);
+	setenv("AREA_MALLOC_OPTIONS", "node_dir=/nonexistent-node-dir", 1);
+	setenv("POOLDUMP_NODE_DIR", standard.dir, 1);
+	result = pooldump(pools);
+	ck_assert_msg(result.status == 0 && strstr(result.out, "2 pool(s)") != NULL, "%d %s%s",
+		result.status, result.out, result.err);
+	result_free(&result);
+	/* --node-dir wins over both */
+	result = pooldump(elsewhere);
+	ck_assert_msg(result.status == NODE_STATUS_NO_SUCH
+		&& strstr(result.err, "/nonexistent-node-dir") != NULL, "%d %s", result.status,
+		result.err);
+	result_free(&result);
+	unsetenv("POOLDUMP_NODE_DIR");
+	unsetenv("AREA_MALLOC_OPTIONS");
 }
 END_TEST
 
@@ -2469,6 +2515,7 @@ static Suite *node_suite(void)
 	suite_add_tcase(suite, consistency);
 
 	tcase_add_test(cli, test_pooldump_exit_statuses);
+	tcase_add_test(cli, test_pooldump_node_dir_from_environment);
 	suite_add_tcase(suite, cli);
 
 	tcase_add_test(end_to_end, test_end_to_end_live_and_post_mortem);

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "format/options.h"
 #include "node/node_commands.h"
 #include "run.h"
 
@@ -45,8 +46,10 @@ static void usage(FILE *out)
 		"       pooldump [--node-dir DIR] [--json] --clean                remove dead nodes\n"
 		"       pooldump run [OPTIONS] [--] COMMAND [ARGS]               QA run of COMMAND under\n"
 		"                                the debug build (see pooldump run --help)\n"
-		"       pooldump --help\n"
-		"The node directory defaults to " NODE_DIR_PREFIX "UID.\n"
+		"       pooldump help [COMMAND] | --help | --version\n"
+		"Options may also follow the command and its arguments (up to a '--').\n"
+		"The node directory: --node-dir, else $POOLDUMP_NODE_DIR, else node_dir in\n"
+		"$AREA_MALLOC_OPTIONS, else " NODE_DIR_PREFIX "UID (or $XDG_RUNTIME_DIR/area_malloc).\n"
 		"Commands:\n%s"
 		"Exit status: 0 success; 1 leaks or errors found (leaks, check); 2 usage error;\n"
 		"3 no such process or node; 4 unreadable or damaged node (run: see its --help).\n",
@@ -56,6 +59,8 @@ static void usage(FILE *out)
 /* --json, seen before the options are parsed, so that a usage error is
  * JSON too. */
 static bool json_output;
+
+#define TRY_HELP "Try 'pooldump help' for more information.\n"
 
 static int usage_error(const char *message, const char *argument)
 {
@@ -73,9 +78,8 @@ static int usage_error(const char *message, const char *argument)
 		fflush(stdout);
 		return status;
 	}
-	fprintf(stderr, "pooldump: %s%s%s\n", message, argument ? ": " : "",
-		argument ? argument : "");
-	usage(stderr);
+	fprintf(stderr, "pooldump: %s%s%s\n%s", message, argument ? ": " : "",
+		argument ? argument : "", TRY_HELP);
 	return NODE_STATUS_USAGE;
 }
 
@@ -142,6 +146,102 @@ static bool parse_pid(const char *text, pid_t *pid)
 	return true;
 }
 
+/*
+ * The global options that follow the command (pooldump -p PID leaks --json):
+ * taken out of argv[from, argc), the command and its own arguments kept in
+ * order in command[]; after a "--" everything is the command's (verbatim:
+ * getopt stopped at a "--" before the command). Returns the command's
+ * argument count, or -1 after a usage error (*status).
+ */
+static int take_trailing_options(int argc, char **argv, int from, bool verbatim,
+	char **command, struct node_command_context *context, int *status)
+{
+	int count = 0;
+
+	for (int i = from; i < argc; i++) {
+		if (verbatim) {
+			command[count++] = argv[i];
+			continue;
+		}
+		const char *word = argv[i];
+		if (strcmp(word, "--") == 0) {
+			while (++i < argc)
+				command[count++] = argv[i];
+			break;
+		}
+		if (strcmp(word, "--json") == 0 || strcmp(word, "-j") == 0) {
+			context->json = true;
+		} else if (strcmp(word, "--node-dir") == 0 || strcmp(word, "-p") == 0
+			|| strcmp(word, "--pid") == 0) {
+			if (i + 1 == argc) {
+				*status = usage_error("unknown or incomplete option", word);
+				return -1;
+			}
+			if (strcmp(word, "--node-dir") == 0) {
+				context->node_dir = argv[++i];
+			} else if (!parse_pid(argv[++i], &context->pid)) {
+				*status = usage_error("bad process id", argv[i]);
+				return -1;
+			}
+		} else if (strncmp(word, "--node-dir=", 11) == 0) {
+			context->node_dir = word + 11;
+		} else if (strncmp(word, "--pid=", 6) == 0) {
+			if (!parse_pid(word + 6, &context->pid)) {
+				*status = usage_error("bad process id", word + 6);
+				return -1;
+			}
+		} else {
+			command[count++] = argv[i];
+		}
+	}
+	command[count] = NULL;
+	return count;
+}
+
+/* --node-dir, else POOLDUMP_NODE_DIR, else node_dir in AREA_MALLOC_OPTIONS
+ * (as the debug module would publish), else NULL: the default. */
+static const char *node_dir_from_environment(void)
+{
+	static struct debug_options options;
+	const char *named = getenv("POOLDUMP_NODE_DIR");
+
+	if (named != NULL && named[0] != '\0')
+		return named;
+	debug_options_set_defaults(&options);
+	debug_options_parse(getenv("AREA_MALLOC_OPTIONS"), &options, NULL, NULL);
+	return options.node_dir[0] != '\0' ? options.node_dir : NULL;
+}
+
+/* Runs what the command line asks for, once its options are all taken. */
+static int dispatch(struct node_command_context *context, bool clean, int count, char **command)
+{
+	int status;
+
+	if (clean) {
+		if (context->pid != 0 || count > 0)
+			return usage_error("--clean takes no process and no command", NULL);
+		return node_command_clean(context);
+	}
+	if (count > 0 && strcmp(command[0], "help") == 0) {
+		/* "help COMMAND", and any help as JSON, are the commands' own */
+		if (count > 1 || context->json)
+			return node_command_run(context, count, command);
+		usage(stdout);
+		return NODE_STATUS_OK;
+	}
+	if (context->pid == 0) {
+		if (count > 0)
+			return usage_error("a command needs a process (-p PID)", command[0]);
+		return node_command_list(context);
+	}
+	if (count == 0)
+		return usage_error("no command given", NULL);
+	status = node_command_run(context, count, command);
+	if (status == NODE_STATUS_USAGE && !context->json)
+		fputs(TRY_HELP, stderr);
+	return status;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -150,6 +250,7 @@ int main(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "clean", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct node_command_context context = {
@@ -157,7 +258,8 @@ int main(int argc, char **argv)
 		.print_error = print_err,
 	};
 	bool clean = false;
-	int option, status;
+	int option, status, count;
+	char **command;
 
 	/* the runner has options and exit statuses of its own */
 	if (argc > 1 && strcmp(argv[1], "run") == 0)
@@ -186,37 +288,27 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return NODE_STATUS_OK;
+		case 'V':
+			printf("pooldump (%s) %s\n", PACKAGE_NAME, PACKAGE_VERSION);
+			return NODE_STATUS_OK;
 		default:
 			return usage_error("unknown or incomplete option", argv[optind - 1]);
 		}
 	}
-	if (parse_as_directory_owner(context.node_dir, &status))
-		return status;
-	if (clean) {
-		if (context.pid != 0 || optind < argc)
-			return usage_error("--clean takes no process and no command", NULL);
-		status = node_command_clean(&context);
-	} else if (context.pid == 0) {
-		/* "help" lists the commands with or without a process */
-		if (optind + 1 == argc && strcmp(argv[optind], "help") == 0) {
-			if (!context.json) {
-				usage(stdout);
-				return NODE_STATUS_OK;
-			}
-			status = node_command_run(&context, 1, argv + optind);
-			fflush(stdout);
-			return status;
-		}
-		if (optind < argc)
-			return usage_error("a command needs a process (-p PID)", argv[optind]);
-		status = node_command_list(&context);
-	} else {
-		if (optind == argc)
-			return usage_error("no command given", NULL);
-		status = node_command_run(&context, argc - optind, argv + optind);
-		if (status == NODE_STATUS_USAGE && !context.json)
-			usage(stderr);
+	command = calloc((size_t)argc + 1, sizeof(*command));
+	if (command == NULL) {
+		fprintf(stderr, "pooldump: out of memory\n");
+		return NODE_STATUS_DAMAGED;
 	}
+	count = take_trailing_options(argc, argv, optind,
+		optind > 1 && strcmp(argv[optind - 1], "--") == 0, command, &context, &status);
+	if (count >= 0) {
+		if (context.node_dir == NULL)
+			context.node_dir = node_dir_from_environment();
+		if (!parse_as_directory_owner(context.node_dir, &status))
+			status = dispatch(&context, clean, count, command);
+	}
+	free(command);
 	fflush(stdout);
 	return status;
 }
