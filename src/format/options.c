@@ -372,18 +372,18 @@ static void print_help(debug_options_warn_fn warn, void *context)
 	char line[1024], value[DEBUG_OPTIONS_PATH_MAX + 1], shown[201];
 
 	debug_options_set_defaults(&defaults);
-	warn("area_malloc: options (AREA_MALLOC_OPTIONS=key=value, separated by ':' or ','; "
-		"quote a value that holds one):", context);
+	warn(DEBUG_OPTIONS_HELP_PREFIX "options (AREA_MALLOC_OPTIONS=key=value, separated by "
+		"':' or ','; quote a value that holds one):", context);
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
 		const struct option_spec *spec = &option_specs[i];
 		format_value(spec, (const char *)&defaults + spec->offset, value, sizeof(value));
 		printable(value, shown, sizeof(shown));
-		snprintf(line, sizeof(line), "area_malloc:   %s=%s%s%s - %s", spec->key,
+		snprintf(line, sizeof(line), DEBUG_OPTIONS_HELP_PREFIX "  %s=%s%s%s - %s", spec->key,
 			shown[0] ? "" : "'", shown, shown[0] ? "" : "'", spec->help);
 		warn(line, context);
 	}
 	for (size_t i = 0; i < sizeof(option_aliases) / sizeof(option_aliases[0]); i++) {
-		snprintf(line, sizeof(line), "area_malloc:   %s - another name of %s",
+		snprintf(line, sizeof(line), DEBUG_OPTIONS_HELP_PREFIX "  %s - another name of %s",
 			option_aliases[i].alias, option_aliases[i].key);
 		warn(line, context);
 	}

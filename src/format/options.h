@@ -59,6 +59,10 @@ typedef void (*debug_options_warn_fn)(const char *message, void *context);
 int debug_options_parse(const char *text, struct debug_options *options,
 	debug_options_warn_fn warn, void *context);
 
+/* Every line that help=1 gives the warning callback starts with this (the
+ * lines are no problems: a caller that counts problems skips them). */
+#define DEBUG_OPTIONS_HELP_PREFIX "area_malloc: help: "
+
 /* Writes the options as AREA_MALLOC_OPTIONS text (for dumps and reports). */
 size_t debug_options_format(const struct debug_options *options, char *buffer, size_t size);
 

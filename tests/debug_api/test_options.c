@@ -729,16 +729,16 @@ START_TEST(test_help_lists_every_option_with_its_default)
 	ck_assert_int_eq(debug_options_parse("help=1,stack_depth=5", &options, collect_help, &lines),
 		0);
 	ck_assert_int_eq(lines.count, 1 + (int)VALID_KEY_COUNT + 1);
-	ck_assert_msg(strncmp(lines.text, "area_malloc: options (AREA_MALLOC_OPTIONS", 41) == 0,
+	ck_assert_msg(strncmp(lines.text, "area_malloc: help: options (AREA_MALLOC_OPTIONS", 47) == 0,
 		"%s", lines.text);
 	for (size_t i = 0; i < VALID_KEY_COUNT; i++) {
-		snprintf(expected, sizeof(expected), "\narea_malloc:   %s=", valid_keys[i]);
+		snprintf(expected, sizeof(expected), "\narea_malloc: help:   %s=", valid_keys[i]);
 		ck_assert_msg(strstr(lines.text, expected) != NULL, "%s missing:\n%s", valid_keys[i],
 			lines.text);
 	}
-	ck_assert_msg(strstr(lines.text, "area_malloc:   stack_depth=16 - frames recorded") != NULL
-		&& strstr(lines.text, "area_malloc:   log_path='' - ") != NULL
-		&& strstr(lines.text, "area_malloc:   detect_leaks - another name of leak_check")
+	ck_assert_msg(strstr(lines.text, "area_malloc: help:   stack_depth=16 - frames recorded") != NULL
+		&& strstr(lines.text, "area_malloc: help:   log_path='' - ") != NULL
+		&& strstr(lines.text, "area_malloc: help:   detect_leaks - another name of leak_check")
 			!= NULL, "%s", lines.text);
 	want.stack_depth = 5;
 	assert_options_equal(&options, &want, "help=1");

@@ -547,7 +547,7 @@ START_TEST(test_usage_errors)
 		{ { "--suppressions", "/nonexistent/file", "true" },
 			"--suppressions: /nonexistent/file: No such file or directory" },
 		{ { "--fail-caller", "a'b\":c", "true" },
-			"--fail-caller: a value with ':' cannot hold both kinds of quotes" },
+			"--fail-caller: a value with ':' or ',' cannot hold both kinds of quotes" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -562,6 +562,8 @@ START_TEST(test_usage_errors)
 				&& strstr(run.err, cases[i].message) != NULL,
 			"case %zu: stderr\n%s\nlacks %s", i, run.err, cases[i].message);
 		ck_assert_str_eq(run.out, "");
+		/* refused, not run with the default the module would take */
+		ck_assert_msg(strstr(run.err, "; using ") == NULL, "case %zu: %s", i, run.err);
 		run_free(&run);
 	}
 }

@@ -73,12 +73,20 @@ struct option_check {
 	int problems;
 };
 
+/* The first problem, without the module's "; using DEFAULT": the runner
+ * refuses the option instead of running with the default. */
 static void collect_problem(const char *message, void *context)
 {
 	struct option_check *check = context;
+	char *using;
 
-	if (check->problems++ == 0)
-		snprintf(check->message, sizeof(check->message), "%s", message);
+	if (strncmp(message, DEBUG_OPTIONS_HELP_PREFIX, strlen(DEBUG_OPTIONS_HELP_PREFIX)) == 0
+		|| check->problems++ > 0)
+		return;
+	snprintf(check->message, sizeof(check->message), "%s", message);
+	using = strstr(check->message, "; using ");
+	if (using != NULL)
+		*using = '\0';
 }
 
 /* Whether the module accepts text as it is (its own parser decides). */
@@ -88,8 +96,7 @@ static bool module_options_valid(const char *text, struct option_check *check)
 
 	debug_options_set_defaults(&scratch);
 	memset(check, 0, sizeof(*check));
-	debug_options_parse(text, &scratch, collect_problem, check);
-	return check->problems == 0;
+	return debug_options_parse(text, &scratch, collect_problem, check) == 0;
 }
 
 /*
@@ -118,7 +125,8 @@ static char *option_text(const char *key, const char *value)
 {
 	char quote;
 
-	if (strchr(value, ':') == NULL && value[0] != '\'' && value[0] != '"')
+	/* the module's parser separates on both */
+	if (strpbrk(value, ":,") == NULL && value[0] != '\'' && value[0] != '"')
 		return format_string("%s=%s", key, value);
 	quote = strchr(value, '\'') == NULL ? '\'' : strchr(value, '"') == NULL ? '"' : 0;
 	if (quote == 0)
@@ -143,7 +151,8 @@ static int add_flag_option(struct run_config *config, const char *flag, const ch
 	char *text = option_text(key, value);
 
 	if (text == NULL)
-		return runner_error("%s: a value with ':' cannot hold both kinds of quotes", flag);
+		return runner_error("%s: a value with ':' or ',' cannot hold both kinds of quotes",
+			flag);
 	if (!module_options_valid(text, &check)) {
 		free(text);
 		return runner_error("%s: %s", flag, check.message);
