@@ -14,7 +14,8 @@ TESTS += tests/node/test_node
 tests_node_test_node_SOURCES = tests/node/test_node.c \
 	tests/node/node_fixture.c tests/node/node_fixture.h \
 	tests/node/json_check.c tests/node/json_check.h tests/node/json_assert.h
-tests_node_test_node_CFLAGS = $(CHECK_TEST_CFLAGS) $(DW_CFLAGS) $(NODE_TEST_CFLAGS)
+tests_node_test_node_CFLAGS = $(CHECK_TEST_CFLAGS) $(DW_CFLAGS) $(NODE_TEST_CFLAGS) \
+	-DPOOLDUMP_COMPLETION='"$(abs_top_srcdir)/tools/pooldump/completion/pooldump"'
 tests_node_test_node_LDFLAGS = $(AM_LDFLAGS) -no-install
 tests_node_test_node_LDADD = libamnodereader.la libamformat.la libamcore.la libamheap.la $(DW_LIBS) \
 	$(CHECK_TEST_LIBS)

@@ -1998,6 +1998,47 @@ END_TEST
 
 /* The node directory: --node-dir, else POOLDUMP_NODE_DIR, else node_dir in
  * AREA_MALLOC_OPTIONS (where the module publishes), else the default. */
+/* The bash completion: what it offers after the words typed so far (the
+ * word being completed last, "" for a new one), one line a candidate. */
+static char *complete(const char *words)
+{
+	char script[PATH_MAX * 2 + 1024];
+	struct result result;
+
+	snprintf(script, sizeof(script),
+		"source '%s' && PATH='%s/tools/pooldump':$PATH && COMP_WORDS=(%s) && "
+		"COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && _pooldump && printf '%%s\\n' "
+		"\"${COMPREPLY[@]}\"", POOLDUMP_COMPLETION, builddir(), words);
+	result = run_program("/bin/bash", (const char *const[]){ "-c", script, NULL });
+	ck_assert_msg(result.status == 0, "%s: %s", words, result.err);
+	free(result.err);
+	return result.out;
+}
+
+START_TEST(test_bash_completion)
+{
+	char words[PATH_MAX + 64], *offered;
+
+	offered = complete("pooldump al");
+	ck_assert_str_eq(offered, "allocations\nallocations_per_caller\n");
+	free(offered);
+	offered = complete("pooldump --ver");
+	ck_assert_str_eq(offered, "--version\n");
+	free(offered);
+	offered = complete("pooldump help ch");
+	ck_assert_str_eq(offered, "check\n");
+	free(offered);
+	offered = complete("pooldump run --stack-d");
+	ck_assert_str_eq(offered, "--stack-depth\n");
+	free(offered);
+	/* the pids of the directory's nodes */
+	snprintf(words, sizeof(words), "pooldump --node-dir '%s' -p ''", standard.dir);
+	offered = complete(words);
+	ck_assert_str_eq(offered, "4242\n");
+	free(offered);
+}
+END_TEST
+
 START_TEST(test_pooldump_node_dir_from_environment)
 {
 	const char *pools[] = { "-p", "4242", "pools", NULL };
@@ -2516,6 +2557,7 @@ static Suite *node_suite(void)
 
 	tcase_add_test(cli, test_pooldump_exit_statuses);
 	tcase_add_test(cli, test_pooldump_node_dir_from_environment);
+	tcase_add_test(cli, test_bash_completion);
 	suite_add_tcase(suite, cli);
 
 	tcase_add_test(end_to_end, test_end_to_end_live_and_post_mortem);

@@ -17,3 +17,7 @@ tools_pooldump_pooldump_CPPFLAGS = $(AM_CPPFLAGS) \
 tools_pooldump_pooldump_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(XML2_CFLAGS)
 tools_pooldump_pooldump_LDADD = libamnodereader.la libamformat.la libamcore.la libamheap.la $(DW_LIBS) \
 	$(JSONC_LIBS) $(XML2_LIBS)
+
+# bash completion, where bash-completion looks for it under the prefix
+bashcompletiondir = $(datadir)/bash-completion/completions
+dist_bashcompletion_DATA = tools/pooldump/completion/pooldump
