@@ -2017,25 +2017,26 @@ static char *complete(const char *words)
 
 START_TEST(test_bash_completion)
 {
-	char words[PATH_MAX + 64], *offered;
+	static const struct {
+		const char *words;
+		const char *offered;
+	} cases[] = {
+		{ "pooldump al", "allocations\nallocations_per_caller\n" },
+		{ "pooldump --ver", "--version\n" },
+		{ "pooldump help ch", "check\n" },
+		{ "pooldump run --stack-d", "--stack-depth\n" },
+		/* the pids of the directory's nodes */
+		{ "pooldump --node-dir '%s' -p ''", "4242\n" },
+	};
+	char words[PATH_MAX + 64];
 
-	offered = complete("pooldump al");
-	ck_assert_str_eq(offered, "allocations\nallocations_per_caller\n");
-	free(offered);
-	offered = complete("pooldump --ver");
-	ck_assert_str_eq(offered, "--version\n");
-	free(offered);
-	offered = complete("pooldump help ch");
-	ck_assert_str_eq(offered, "check\n");
-	free(offered);
-	offered = complete("pooldump run --stack-d");
-	ck_assert_str_eq(offered, "--stack-depth\n");
-	free(offered);
-	/* the pids of the directory's nodes */
-	snprintf(words, sizeof(words), "pooldump --node-dir '%s' -p ''", standard.dir);
-	offered = complete(words);
-	ck_assert_str_eq(offered, "4242\n");
-	free(offered);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(words, sizeof(words), cases[i].words, standard.dir);
+		char *offered = complete(words);
+		ck_assert_msg(strcmp(offered, cases[i].offered) == 0, "%s: offered\n%s", words,
+			offered);
+		free(offered);
+	}
 }
 END_TEST
 
