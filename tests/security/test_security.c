@@ -27,6 +27,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -598,6 +600,124 @@ START_TEST(cleanup_spares_a_node_being_created)
 }
 END_TEST
 
+/* ---- a hostile node of another user ---- */
+
+/* Where the pool descriptor lies in a pool file: found by its magic. */
+static off_t find_descriptor(int fd)
+{
+	char magic[sizeof(NODE_POOL_MAGIC) - 1];
+
+	for (off_t at = 0; at < 64 * 1024; at += 8) {
+		if (pread(fd, magic, sizeof(magic), at) == (ssize_t)sizeof(magic)
+			&& memcmp(magic, NODE_POOL_MAGIC, sizeof(magic)) == 0)
+			return at;
+	}
+	return -1;
+}
+
+/*
+ * The attacker (OTHER_UID): a driver under the debug module with a node in
+ * nodes_dir, which then keeps rewriting its own pool file as the attack of
+ * issue 17 did: 'A's over the pool's lock (where glibc keeps a robust
+ * mutex's list pointers) and an odd seq (a change that never ends, so a
+ * reader falls back on whatever it does for a pool it cannot copy). Says
+ * "PID AREA" on report_fd, then goes on until killed.
+ */
+static void hostile_driver(const char *nodes_dir, int report_fd)
+{
+	struct node_pool_descriptor descriptor;
+	area_malloc_module_info *am;
+	char path[4096], options[4200], report[64];
+	unsigned char garbage[64];
+	const void *pool;
+	void *block;
+	off_t at;
+	int fd;
+
+	if (setresgid(OTHER_UID, OTHER_UID, OTHER_UID) != 0
+		|| setresuid(OTHER_UID, OTHER_UID, OTHER_UID) != 0)
+		_exit(90);
+	snprintf(path, sizeof(path), "%s/modules/debug", builddir());
+	setenv("KERNEL_MODULE_PATH", path, 1);
+	snprintf(options, sizeof(options), "node_dir=%s", nodes_dir);
+	setenv("AREA_MALLOC_OPTIONS", options, 1);
+	if (get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) != B_OK)
+		_exit(91);
+	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 20, B_NO_LOCK, KERNEL_RW);
+	block = am->malloc(pool, 100);
+	if (block == NULL)
+		_exit(92);
+	snprintf(path, sizeof(path), "%s/%d/%s%d", nodes_dir, (int)getpid(),
+		NODE_POOL_FILE_PREFIX, (int)area_for(block));
+	fd = open(path, O_RDWR);
+	at = fd >= 0 ? find_descriptor(fd) : -1;
+	if (at < 0 || pread(fd, &descriptor, sizeof(descriptor), at) != (ssize_t)sizeof(descriptor))
+		_exit(93);
+	snprintf(report, sizeof(report), "%d %d\n", (int)getpid(), (int)area_for(block));
+	if (write(report_fd, report, strlen(report)) != (ssize_t)strlen(report))
+		_exit(94);
+	memset(garbage, 0x41, sizeof(garbage));
+	for (uint64_t seq = descriptor.seq | 1;; seq += 2) {
+		(void)!pwrite(fd, garbage, sizeof(garbage), (off_t)descriptor.lock_offset);
+		(void)!pwrite(fd, &seq, sizeof(seq), at + (off_t)offsetof(struct node_pool_descriptor,
+			seq));
+		usleep(100);
+	}
+}
+
+/* Issue 17, item 1: a node of another user whose pool never stops changing,
+ * its lock word full of attacker bytes, read by root's pooldump: never
+ * steered (no lock taken, nothing written there), read by a child that has
+ * become that user, and reported as a partial view. */
+START_TEST(hostile_node_never_steers_roots_reader)
+{
+	char nodes[512], area_text[16], pid_text[16], line[64], *err;
+	int report_pipe[2], status;
+	pid_t attacker, pid = 0;
+	int area = 0;
+	FILE *report;
+
+	if (skip_unless_root())
+		return;
+	make_scratch(0711);
+	snprintf(nodes, sizeof(nodes), "%s/nodes", scratch);
+	ck_assert_int_eq(mkdir(nodes, 0700), 0);
+	ck_assert_int_eq(chown(nodes, OTHER_UID, OTHER_UID), 0);
+	ck_assert_int_eq(pipe(report_pipe), 0);
+	attacker = fork();
+	ck_assert_int_ge(attacker, 0);
+	if (attacker == 0) {
+		close(report_pipe[0]);
+		alarm(60);
+		hostile_driver(nodes, report_pipe[1]);
+	}
+	close(report_pipe[1]);
+	report = fdopen(report_pipe[0], "r");
+	ck_assert_ptr_nonnull(report);
+	ck_assert_msg(fgets(line, sizeof(line), report) != NULL
+		&& sscanf(line, "%d %d", &pid, &area) == 2, "the attacker did not start");
+	fclose(report);
+	snprintf(pid_text, sizeof(pid_text), "%d", (int)pid);
+	snprintf(area_text, sizeof(area_text), "%d", area);
+	for (int round = 0; round < 5; round++) {
+		const char *pool_args[] = { "--node-dir", nodes, "-p", pid_text, "pool", area_text,
+			NULL };
+		const char *check_args[] = { "--node-dir", nodes, "-p", pid_text, "--json", "check",
+			NULL };
+		status = run_pooldump(round % 2 == 0 ? pool_args : check_args, &err);
+		ck_assert_msg(status == 0 && strstr(err, "changing too fast: partial view") != NULL
+			&& strstr(err, "another user's pool (uid 61123): no quiet window is asked for")
+				== NULL, "round %d: status %d\n%s", round, status, err);
+		free(err);
+	}
+	kill(attacker, SIGKILL);
+	ck_assert_int_eq(waitpid(attacker, &status, 0), attacker);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		"the attacker ended on its own (status %#x)", status);
+	remove_scratch();
+}
+END_TEST
+
 /* ---- the descriptor budget ---- */
 
 #define BUDGET_FD_LIMIT 16
@@ -902,6 +1022,7 @@ static Suite *security_suite(void)
 	tcase_set_timeout(nodes, 120);
 	tcase_add_test(nodes, cleanup_spares_a_node_being_created);
 	tcase_add_test(nodes, debug_build_keeps_four_descriptors_whatever_the_pools);
+	tcase_add_test(nodes, hostile_node_never_steers_roots_reader);
 	tcase_add_test(nodes, denied_default_node_dir_falls_back_to_xdg_runtime_dir);
 	suite_add_tcase(suite, nodes);
 	return suite;
