@@ -12,7 +12,14 @@
  *   - an image path naming a FIFO or a device (as a hostile node's process
  *     file may) is neither waited on nor opened by the symbolizer;
  *   - the module's dead-node cleanup leaves a node that is still being
- *     created (young, its process running) alone.
+ *     created (young, its process running) alone;
+ *   - a hostile node of another user (its pool always changing, its lock
+ *     word full of attacker bytes) read by root's pooldump: no lock taken,
+ *     read by a child that became that user, a partial view;
+ *   - the descriptor budget: 100 pools under a limit of 16 descriptors;
+ *   - the default node directory taken by another user: the node goes
+ *     under $XDG_RUNTIME_DIR, where pooldump finds it (a mount namespace
+ *     with a private /dev/shm).
  * The "other user" is a forked child that switches to an unused uid with
  * setresuid, which takes root: as another user these cases are skipped
  * with a message (CI runs as root).
