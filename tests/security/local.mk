@@ -1,8 +1,10 @@
 # tests/security: what another user (or an unlucky path) can do to the debug
 # build and pooldump, each shown refused or harmless (issue 17): links and
 # files planted where reports and runner outputs go, special files named as
-# suppressions or as a node's images, and the module's dead-node cleanup
-# beside a node still being created. The second identity is a forked child
+# suppressions or as a node's images, the module's dead-node cleanup
+# beside a node still being created, a hostile node of another user read by
+# root, the descriptor budget, and the default node directory taken by
+# another user. The second identity is a forked child
 # that switches to an unused uid (root only; skipped with a message
 # otherwise).
 
