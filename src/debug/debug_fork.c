@@ -119,6 +119,35 @@ static bool republish_pool(struct pool *pool, int parent_fd, uint64_t reserved_e
 	return true;
 }
 
+/*
+ * No file to copy from (no descriptor to spare, or the node removed by
+ * hand): the pool is copied from its own shared mapping, all but the guard
+ * page, up to what its file has reserved and its last page (where the heap
+ * keeps its end sentinel). If not even that can be done, the child must
+ * not write into its parent's pages: it ends.
+ */
+static void copy_from_mapping(struct pool *pool)
+{
+	struct debug_pool *debug = debug_of(pool);
+	size_t guard = pool->guard_offset;
+	size_t used = debug->reserved_end < pool->area_size ? debug->reserved_end : pool->area_size;
+	const size_t ranges[3][2] = {
+		{ 0, guard != 0 ? guard : used },
+		{ guard != 0 ? guard + B_PAGE_SIZE : used, used },
+		{ pool->area_size - B_PAGE_SIZE, pool->area_size },
+	};
+
+	if (area_malloc_area_make_private_from_mapping(pool->area, ranges, 3) != B_OK) {
+		dprintf("area_malloc: fork: pool %d can be neither reopened nor copied; the "
+			"child would share its parent's memory: it ends\n", (int)pool->area);
+		_exit(127);
+	}
+	if (guard != 0)
+		mprotect((char *)pool->base + guard, B_PAGE_SIZE, PROT_NONE);
+	debug->file_backed = false;
+	debug->reserved_end = 0;
+}
+
 static void make_pool_private(struct pool *pool)
 {
 	struct debug_pool *debug = debug_of(pool);
@@ -131,11 +160,7 @@ static void make_pool_private(struct pool *pool)
 		return;
 	parent_fd = node_pool_file_open_inherited(pool->area);
 	if (parent_fd < 0) {
-		/* not even one descriptor: the pool cannot be copied, and the
-		 * child must not write into the parent's pages; it is told */
-		dprintf("area_malloc: fork: the file of pool %d cannot be opened "
-			"(%s); the child's copy of that pool still shares the parent's memory\n",
-			(int)pool->area, strerror(errno));
+		copy_from_mapping(pool);
 		return;
 	}
 	if (!republish || !republish_pool(pool, parent_fd, debug->reserved_end)) {

@@ -143,7 +143,8 @@ static inline bool debug_lock(struct pool *pool)
 	/* one load a call: has a reader asked for a quiet window? */
 	if (__builtin_expect(__atomic_load_n(&debug->d.quiet.requested, __ATOMIC_RELAXED)
 		!= debug->quiet_served, 0))
-		node_writer_hold_still(&debug->d.quiet, &debug->quiet_served);
+		node_writer_hold_still(&debug->d.quiet, &debug->quiet_served,
+			debug_options.reader_wait_us);
 	__atomic_store_n(&debug->d.seq, debug->d.seq + 1, __ATOMIC_RELAXED);
 	/* The fence orders the odd seq before the pool's changes for readers in
 	 * other processes (pread of the pool file); no thread of this process

@@ -524,7 +524,7 @@ bool node_writer_start(const struct debug_options *options, const struct debug_l
 	return started;
 }
 
-void node_writer_stop(void)
+void node_writer_stop(bool process_ends)
 {
 	char name[16];
 
@@ -534,7 +534,8 @@ void node_writer_stop(void)
 		remove_node_dir(root_fd, name);
 	}
 	active = false;
-	close_descriptors();
+	if (!process_ends)
+		close_descriptors();
 	mutex_unlock(&writer_lock);
 }
 
@@ -732,10 +733,12 @@ void node_stacks_file_remove(int fd)
  * Reserves [offset, offset + length) of a pool's file: fallocate through
  * the file, opened for the call (no descriptor is kept per pool), which
  * leaves the pages out of the process's resident set until they are used.
- * Without a descriptor to spare (EMFILE, ENFILE) the pages are reserved
- * through the mapping instead: MADV_POPULATE_WRITE (Linux 5.14) allocates
- * them and fails with an error where a write would raise SIGBUS; they are
- * then resident, but the allocation is served as the release build's is.
+ * Without the file (no descriptor to spare, EMFILE or ENFILE, or a node
+ * removed by hand) the pages are reserved through the mapping instead:
+ * MADV_POPULATE_WRITE (Linux 5.14) allocates them and fails with an error
+ * where a write would raise SIGBUS; they are then resident, but the
+ * allocation is served as the release build's is. (An older kernel
+ * refuses it: the allocation fails then, as on a full tmpfs.)
  */
 static bool reserve_pages(char *base, area_id area, uint64_t offset, uint64_t length)
 {
@@ -751,8 +754,6 @@ static bool reserve_pages(char *base, area_id area, uint64_t offset, uint64_t le
 		close(fd);
 		return reserved;
 	}
-	if (errno != EMFILE && errno != ENFILE)
-		return false;
 	do
 		result = madvise(base + start, end - start, MADV_POPULATE_WRITE);
 	while (result != 0 && errno == EINTR);
@@ -797,10 +798,10 @@ static int64_t monotonic_ns(void)
  * read atomically from the shared mapping, and never trusted beyond their
  * comparison (a hostile same-user reader can cost each call the budget,
  * which its user can do to its own process anyway). */
-void node_writer_hold_still(struct node_quiet_window *quiet, uint32_t *served)
+void node_writer_hold_still(struct node_quiet_window *quiet, uint32_t *served,
+	uint32_t budget_us)
 {
 	uint32_t request = __atomic_load_n(&quiet->requested, __ATOMIC_ACQUIRE);
-	uint32_t budget_us = quiet->budget_us; /* written by this process only */
 
 	*served = request;
 	if (budget_us == 0)

@@ -37,8 +37,11 @@
 /* Publishes this process's node; false (after one warning) when there is none. */
 bool node_writer_start(const struct debug_options *options, const struct debug_layout *layout);
 
-/* Removes this process's node (normal exit, unload). */
-void node_writer_stop(void);
+/* Removes this process's node (normal exit, unload). At exit
+ * (process_ends) the descriptors stay open: other threads may still reserve
+ * file space through the directory's, and a closed number could be reused
+ * for something else before the process is gone. */
+void node_writer_stop(bool process_ends);
 
 bool node_writer_active(void);
 
@@ -96,10 +99,13 @@ struct node_quiet_window;
 /*
  * A reader asked for a quiet window (quiet->requested moved past *served):
  * grants it and waits, holding the pool's lock with seq even, until the
- * reader says its copy is over or quiet->budget_us have passed
- * (node_format.h, "Consistency"). Each request is served once.
+ * reader says its copy is over or budget_us have passed (node_format.h,
+ * "Consistency"): the budget the driver set (reader_wait_us), never the
+ * copy in the file, which a reader could rewrite. Each request is served
+ * once.
  */
-void node_writer_hold_still(struct node_quiet_window *quiet, uint32_t *served);
+void node_writer_hold_still(struct node_quiet_window *quiet, uint32_t *served,
+	uint32_t budget_us);
 
 /* The companion module's mark, recorded for "leaks" in pooldump. */
 void node_writer_set_mark(int64_t mark);

@@ -54,8 +54,8 @@
  * reader only: it needs write access to the file, and it never maps it);
  * the next pool call, holding the pool's lock with seq even, sets
  * quiet.granted to that request and waits until quiet.finished reaches it
- * or quiet.budget_us microseconds have passed (option reader_wait_us; 0:
- * it grants none), then goes on. A request is served once: a reader
+ * or its budget has passed (option reader_wait_us, kept in its own memory;
+ * quiet.budget_us shows it to readers; 0: it grants none), then goes on. A request is served once: a reader
  * stopped or killed in its window costs one pool call the budget, once.
  * The reader copies while granted names its request, writes quiet.finished
  * and checks seq as for any copy. When every copy failed, the reader uses
@@ -184,7 +184,8 @@ struct node_quiet_window {
 	uint32_t requested;	/* the reader: the newest request */
 	uint32_t granted;	/* the writer: the request it holds still for */
 	uint32_t finished;	/* the reader: the request whose copy is over */
-	uint32_t budget_us;	/* the writer: the most it waits; 0: no window */
+	uint32_t budget_us;	/* the writer's budget, for readers to see (0: no
+				 * window); it waits by its own copy, not this */
 };
 
 struct node_pool_descriptor {

@@ -699,29 +699,75 @@ static bool replace_by_copy(addr_t base, size_t size, int fd)
  * process with a single thread (a forked child) can afford. Once this
  * returns B_OK, this process never writes the shared pages again.
  */
-status_t area_malloc_area_make_private(area_id id, int fd)
+/* Where an area lies, and whether its pages are locked; false: no such area. */
+static bool area_geometry(area_id id, addr_t *base, size_t *size, bool *relock)
 {
 	struct area *area;
+
+	mutex_lock(&registry_lock);
+	area = lookup_area(id);
+	if (area != NULL) {
+		*base = area->base;
+		*size = area->size;
+		*relock = area->pages_locked;
+	}
+	mutex_unlock(&registry_lock);
+	return area != NULL;
+}
+
+status_t area_malloc_area_make_private(area_id id, int fd)
+{
 	addr_t base;
 	size_t size;
 	bool relock;
 
-	mutex_lock(&registry_lock);
-	area = lookup_area(id);
-	if (area == NULL) {
-		mutex_unlock(&registry_lock);
+	if (!area_geometry(id, &base, &size, &relock))
 		return B_BAD_VALUE;
-	}
-	base = area->base;
-	size = area->size;
-	relock = area->pages_locked;
-	mutex_unlock(&registry_lock);
-
 	if (!replace_by_copy(base, size, fd)) {
 		if (mmap((void *)base, size, PROT_READ | PROT_WRITE,
 			    PRIVATE_MEMORY_FLAGS | MAP_FIXED, -1, 0) == MAP_FAILED)
 			return status_from_errno(errno);
 		read_file_data(fd, (char *)base, size);
+	}
+	if (relock)
+		syscall(SYS_mlock, (void *)base, size);
+	return B_OK;
+}
+
+/* A copy that no sanitizer checks: the module hides parts of its pools
+ * from AddressSanitizer, and the copy must take them as they are. */
+__attribute__((no_sanitize("address", "thread"), noinline)) static void copy_unchecked(
+	char *into, const volatile char *from, size_t length)
+{
+	size_t i = 0;
+
+	for (; i + sizeof(uint64_t) <= length; i += sizeof(uint64_t))
+		*(uint64_t *)(into + i) = *(const volatile uint64_t *)(from + i);
+	for (; i < length; i++)
+		into[i] = from[i];
+}
+
+status_t area_malloc_area_make_private_from_mapping(area_id id, const size_t (*ranges)[2],
+	size_t count)
+{
+	addr_t base;
+	size_t size;
+	bool relock;
+	char *copy;
+
+	if (!area_geometry(id, &base, &size, &relock))
+		return B_BAD_VALUE;
+	copy = mmap(NULL, size, PROT_READ | PROT_WRITE, PRIVATE_MEMORY_FLAGS, -1, 0);
+	if (copy == MAP_FAILED)
+		return B_NO_MEMORY;
+	for (size_t i = 0; i < count; i++) {
+		size_t start = ranges[i][0], end = ranges[i][1] < size ? ranges[i][1] : size;
+		if (start < end)
+			copy_unchecked(copy + start, (const char *)base + start, end - start);
+	}
+	if (mremap(copy, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)base) == MAP_FAILED) {
+		munmap(copy, size);
+		return B_NO_MEMORY;
 	}
 	if (relock)
 		syscall(SYS_mlock, (void *)base, size);

@@ -40,4 +40,15 @@ area_id area_malloc_create_file_area(const char *name, void **startAddress, uint
  */
 status_t area_malloc_area_make_private(area_id area, int fd);
 
+/*
+ * The same without the file (a forked child that could not open it): the
+ * copy is made from the shared mapping itself, of the byte ranges given
+ * ([i][0], [i][1]) only, so that an inaccessible guard page or a lazy
+ * area's untouched rest is neither read nor committed; the rest of the copy
+ * reads as zeros. B_NO_MEMORY (nothing changed) when no second mapping can
+ * be made.
+ */
+status_t area_malloc_area_make_private_from_mapping(area_id area, const size_t (*ranges)[2],
+	size_t count);
+
 #endif /* AREA_MALLOC_KERNEL_AREA_INTERNAL_H */

@@ -186,7 +186,7 @@ static bool copy_in_quiet_window(struct node_pool *pool, struct copy_attempt *at
 	uint32_t budget_us = pool->descriptor.quiet.budget_us;
 	struct node_quiet_window window;
 	struct stat first, second;
-	bool odd, consistent;
+	bool odd, consistent, granted;
 	char name[32];
 	int fd;
 
@@ -195,23 +195,23 @@ static bool copy_in_quiet_window(struct node_pool *pool, struct copy_attempt *at
 			"its process grants no quiet window (reader_wait_us=0)");
 		return false;
 	}
+	/* another user's driver is not ours to slow down, even as root (nor
+	 * by a reader that became that user to read its node) */
+	if (fstat(attempt->fd, &first) != 0 || first.st_uid != geteuid()
+		|| (options != NULL && options->foreign)) {
+		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
+			"another user's pool (uid %u): no quiet window is asked for",
+			(unsigned)first.st_uid);
+		return false;
+	}
 	snprintf(name, sizeof(name), NODE_POOL_FILE_PREFIX "%d", pool->area);
 	fd = openat(pool->node->dir_fd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 || fstat(attempt->fd, &first) != 0 || fstat(fd, &second) != 0
-		|| first.st_ino != second.st_ino || first.st_dev != second.st_dev
-		|| !S_ISREG(second.st_mode)) {
+	if (fd < 0 || fstat(fd, &second) != 0 || first.st_ino != second.st_ino
+		|| first.st_dev != second.st_dev || !S_ISREG(second.st_mode)) {
 		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
 			"no quiet window could be asked for: the pool file cannot be written");
 		if (fd >= 0)
 			close(fd);
-		return false;
-	}
-	/* another user's driver is not ours to slow down, even as root */
-	if (second.st_uid != geteuid()) {
-		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
-			"another user's pool (uid %u): no quiet window is asked for",
-			(unsigned)second.st_uid);
-		close(fd);
 		return false;
 	}
 	if (!pread_full(attempt->fd, &window, sizeof(window), quiet_offset(attempt, 0))) {
@@ -229,30 +229,31 @@ static bool copy_in_quiet_window(struct node_pool *pool, struct copy_attempt *at
 		return false;
 	}
 	at_step(options, NODE_QUIET_ASKED);
-	if (!wait_for_grant(attempt->fd, quiet_offset(attempt,
-		offsetof(struct node_quiet_window, granted)), request, timeout_ms)) {
-		/* no call came: the pool may be still now */
-		if (copy_between_seqs(pool, attempt, &odd))
-			pool->copy = NODE_COPY_CONSISTENT;
-		else
-			snprintf(pool->copy_problem, sizeof(pool->copy_problem),
-				"no pool call granted a quiet window within %u ms", timeout_ms);
-		close(fd);
-		return false;
-	}
-	at_step(options, NODE_QUIET_GRANTED);
+	granted = wait_for_grant(attempt->fd, quiet_offset(attempt,
+		offsetof(struct node_quiet_window, granted)), request, timeout_ms);
+	if (granted)
+		at_step(options, NODE_QUIET_GRANTED);
+	/* not granted: no call came in all that time, so the pool may be still */
 	consistent = copy_between_seqs(pool, attempt, &odd);
-	at_step(options, NODE_QUIET_COPIED);
+	if (granted)
+		at_step(options, NODE_QUIET_COPIED);
+	/* over, granted or not: a request left behind would cost a later call
+	 * the budget for nobody */
 	(void)!pwrite(fd, &request, sizeof(request), (off_t)quiet_offset(attempt,
 		offsetof(struct node_quiet_window, finished)));
 	close(fd);
-	if (consistent)
-		pool->copy = NODE_COPY_QUIET;
-	else
+	if (consistent) {
+		pool->copy = granted ? NODE_COPY_QUIET : NODE_COPY_CONSISTENT;
+		return true;
+	}
+	if (granted)
 		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
 			"the pool changed during its quiet window too (a copy longer than "
 			"reader_wait_us=%u)", budget_us);
-	return consistent;
+	else
+		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
+			"no pool call granted a quiet window within %u ms", timeout_ms);
+	return false;
 }
 
 static void parse_log(struct node_pool *pool)

@@ -150,6 +150,9 @@ enum node_quiet_step {
 struct node_snapshot_options {
 	unsigned tries;		/* copies before a quiet window is asked for (0: default 8) */
 	unsigned grant_timeout_ms; /* 0: default 200; no window is asked of the dead */
+	/* the reader is not the node's owner by intent (root reading another
+	 * user's node as that user): no quiet window is asked for */
+	bool foreign;
 	/* called at each step of a quiet window (tests stop the reader there) */
 	void (*at_step)(enum node_quiet_step step, void *context);
 	void *step_context;

@@ -1677,8 +1677,10 @@ START_TEST(test_snapshots_while_a_writer_changes_the_pool)
 	set_quiet_budget(pool, 100000);
 	writer = start_churning_writer(pool);
 	for (int i = 0; i < 40; i++) {
-		struct result result = run_standard(false, i % 2 == 0 ? "check pool 202"
-			: "pool 202");
+		/* a grant waited for up to 5 s: a loaded machine may be slow to
+		 * schedule the writer, which is no failure of the protocol */
+		struct result result = run_in_process(RUN_COMMAND, standard.dir, FAKE_PID, false,
+			5000, i % 2 == 0 ? "check pool 202" : "pool 202");
 		ck_assert_msg(result.status == NODE_STATUS_OK && strstr(result.err, "partial view")
 			== NULL, "round %d: status %d\n%s\n%s", i, result.status, result.out,
 			result.err);
@@ -1813,10 +1815,11 @@ END_TEST
  * pool changes. Root only: the node is given to an unused uid. */
 START_TEST(test_another_users_pool_is_never_asked_to_hold_still)
 {
+	struct node_quiet_window quiet;
 	pid_t holder, writer;
 	char path[PATH_MAX + 32];
 	struct result result;
-	struct stat before, after;
+	int fd;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "test_node: not root: cannot give a file to another user; "
@@ -1830,15 +1833,18 @@ START_TEST(test_another_users_pool_is_never_asked_to_hold_still)
 	snprintf(path, sizeof(path), "chown -R 61123:61123 '%s'", standard.dir);
 	ck_assert_int_eq(system(path), 0);
 	fixture_pool_path(&standard.beta, path, sizeof(path));
-	ck_assert_int_eq(stat(path, &before), 0);
 	result = run_in_process(RUN_COMMAND, standard.dir, FAKE_PID, false, 100, "pool 202");
 	ck_assert_msg(result.status == NODE_STATUS_OK, "status %d: %s", result.status, result.err);
 	ck_assert_msg(strstr(result.err, "another user's pool (uid 61123): no quiet window is "
 		"asked for") != NULL, "%s", result.err);
 	result_free(&result);
-	ck_assert_int_eq(stat(path, &after), 0);
-	ck_assert(before.st_mtim.tv_sec == after.st_mtim.tv_sec
-		&& before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+	/* no request was written */
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &quiet, sizeof(quiet), (off_t)((unsigned char *)
+		&standard.beta.descriptor->quiet - standard.beta.region)), (ssize_t)sizeof(quiet));
+	close(fd);
+	ck_assert_uint_eq(quiet.requested, 0);
 	snprintf(path, sizeof(path), "chown -R 0:0 '%s'", standard.dir);
 	ck_assert_int_eq(system(path), 0);
 	stop_child(writer);
@@ -2470,7 +2476,8 @@ START_TEST(test_end_to_end_stopped_reader_never_holds_up_the_driver)
 	/* pooldump itself, stopped wherever it happens to be */
 	for (int round = 0; round < 20; round++) {
 		char pid_text[16], program[PATH_MAX];
-		struct timespec delay = { 0, (long)(round % 10) * 300 * 1000 };
+		/* 0 to 40 ms: start-up, the lock-free copies, the window */
+		struct timespec delay = { 0, (long)((unsigned)round * 7919u % 40) * 1000 * 1000 };
 		pid_t reader;
 
 		snprintf(pid_text, sizeof(pid_text), "%d", (int)driver.pid);
@@ -2489,8 +2496,11 @@ START_TEST(test_end_to_end_stopped_reader_never_holds_up_the_driver)
 		kill(reader, SIGSTOP);
 		ck_assert_int_eq(waitpid(reader, &status, WUNTRACED), reader);
 		driver_calls(&driver, 500);
-		kill(reader, SIGKILL);
-		waitpid(reader, &status, 0);
+		/* it may have ended before the stop: then it is reaped already */
+		if (WIFSTOPPED(status)) {
+			kill(reader, SIGKILL);
+			waitpid(reader, &status, 0);
+		}
 	}
 	ck_assert_int_eq(driver_finish(&driver), 0);
 	fixture_remove_tree(driver.run.base);

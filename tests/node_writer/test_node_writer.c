@@ -1116,9 +1116,13 @@ static bool pool_file_block_is(pid_t pid, area_id area, unsigned char fill)
 }
 
 /* Loads the module, creates fork_pool with fork_block full of 'P', forks a
- * forked_writer_body child and waits for its report; returns the pool's area. */
-static area_id fork_writer(const char *options, struct child *child)
+ * forked_writer_body child (with the pool's file renamed to hidden_name
+ * meanwhile, when not NULL) and waits for its report; returns the pool's
+ * area. */
+static area_id fork_writer_hiding(const char *options, struct child *child,
+	const char *hidden_name)
 {
+	char hidden[PATH_BYTES];
 	struct node_pool_descriptor descriptor;
 	char path[PATH_BYTES], written = 0;
 	area_id area;
@@ -1136,9 +1140,19 @@ static area_id fork_writer(const char *options, struct child *child)
 	ck_assert_uint_lt(fork_block_offset, descriptor.area_size);
 	ck_assert(pool_file_block_is(getpid(), area, 'P'));
 
+	if (hidden_name != NULL)
+		ck_assert_int_eq(rename(path, path_of(hidden, "%s/%d/%s", node_dir, (int)getpid(),
+			hidden_name)), 0);
 	start_child(child, forked_writer_body);
 	ck_assert_msg(read_report(child, &written, 1), "the forked child did not report");
+	if (hidden_name != NULL)
+		ck_assert_int_eq(rename(hidden, path), 0);
 	return area;
+}
+
+static area_id fork_writer(const char *options, struct child *child)
+{
+	return fork_writer_hiding(options, child, NULL);
 }
 
 static void finish_fork_test(struct child *child, area_id area)
@@ -1156,6 +1170,20 @@ static void finish_fork_test(struct child *child, area_id area)
 	ck_assert_int_eq(am->delete_pool(fork_pool), B_OK);
 	ck_assert(unload_modules());
 }
+
+/* A pool file the child cannot reopen (gone from the node, as when the node
+ * directory was removed by hand): the child's pool is copied from the
+ * mapping itself, and its writes never reach the parent. */
+START_TEST(fork_child_copies_a_pool_whose_file_is_gone)
+{
+	struct child child;
+	area_id area = fork_writer_hiding("fork_nodes=0", &child, "moved-away");
+
+	ck_assert_int_eq(fork_block[0], 'P');
+	ck_assert(pool_file_block_is(getpid(), area, 'P'));
+	finish_fork_test(&child, area);
+}
+END_TEST
 
 START_TEST(fork_child_without_node_has_private_pools)
 {
@@ -1280,6 +1308,7 @@ static Suite *node_writer_suite(void)
 	tcase_add_test(protection, halt_on_error_dumps_shared_file_mappings);
 	tcase_add_test(protection, without_halt_on_error_coredump_filter_is_left_alone);
 	tcase_add_test(fork_case, fork_child_without_node_has_private_pools);
+	tcase_add_test(fork_case, fork_child_copies_a_pool_whose_file_is_gone);
 	tcase_add_test(fork_case, fork_child_with_fork_nodes_publishes_its_own);
 	tcase_add_test(quiet, quiet_window_is_granted_once_and_bounded);
 	tcase_add_test(quiet, reader_wait_us_0_grants_no_window);

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -674,8 +675,9 @@ static void hostile_driver(const char *nodes_dir, int report_fd)
 
 /* Issue 17, item 1: a node of another user whose pool never stops changing,
  * its lock word full of attacker bytes, read by root's pooldump: never
- * steered (no lock taken, nothing written there), read by a child that has
- * become that user, and reported as a partial view. */
+ * steered (no lock taken, no quiet window asked for: nothing written
+ * there), read by a child that has become that user, and reported as a
+ * partial view. */
 START_TEST(hostile_node_never_steers_roots_reader)
 {
 	char nodes[512], area_text[16], pid_text[16], line[64], *err;
@@ -712,9 +714,9 @@ START_TEST(hostile_node_never_steers_roots_reader)
 		const char *check_args[] = { "--node-dir", nodes, "-p", pid_text, "--json", "check",
 			NULL };
 		status = run_pooldump(round % 2 == 0 ? pool_args : check_args, &err);
-		ck_assert_msg(status == 0 && strstr(err, "changing too fast: partial view") != NULL
-			&& strstr(err, "another user's pool (uid 61123): no quiet window is asked for")
-				== NULL, "round %d: status %d\n%s", round, status, err);
+		ck_assert_msg(status == 0 && strstr(err, "changing too fast: partial view (another "
+			"user's pool (uid 61123): no quiet window is asked for)") != NULL,
+			"round %d: status %d\n%s", round, status, err);
 		free(err);
 	}
 	kill(attacker, SIGKILL);
@@ -861,11 +863,29 @@ static struct budget_report run_budget_driver(const char *build, char **err)
  * (a private area, one warning) and a large block in an old pool (its file
  * space reserved through the mapping) are served as the release build
  * serves them. */
+/* Does this kernel populate a shared mapping on request (MADV_POPULATE_WRITE,
+ * Linux 5.14)? Without it, space cannot be reserved with no descriptor. */
+static bool kernel_populates_mappings(void)
+{
+	void *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	bool populates;
+
+	ck_assert(page != MAP_FAILED);
+	populates = madvise(page, 4096, 23 /* MADV_POPULATE_WRITE */) == 0;
+	munmap(page, 4096);
+	return populates;
+}
+
 START_TEST(debug_build_keeps_four_descriptors_whatever_the_pools)
 {
 	struct budget_report release, debug;
 	char *release_err, *debug_err;
 
+	if (!kernel_populates_mappings()) {
+		fprintf(stderr, "test_security: no MADV_POPULATE_WRITE (Linux before 5.14): with "
+				"no descriptor left, file space cannot be reserved; case skipped\n");
+		return;
+	}
 	make_scratch(0700);
 	release = run_budget_driver("release", &release_err);
 	debug = run_budget_driver("debug", &debug_err);

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,9 @@ static void usage(FILE *out)
  * JSON too. */
 static bool json_output;
 
+/* the group of a user without one of its own (Debian's nogroup) */
+#define NOGROUP_GID ((gid_t)65534)
+
 #define TRY_HELP "Try 'pooldump help' for more information.\n"
 
 static int usage_error(const char *message, const char *argument)
@@ -87,16 +91,20 @@ static int usage_error(const char *message, const char *argument)
  * Root reading a node directory of another user (it named it with
  * --node-dir): what is in it is that user's data, so it is parsed, and the
  * images it names are opened, in a child that has become that user (the
- * directory's owner and group, no supplementary groups). True when this
- * process must return *status: the parent, once the child has ended, or a
- * failure; false when it goes on: nothing to switch, or it is the child.
- * A symbolic link or anything else is left to the directory's own checks.
+ * directory's owner, that user's own group or else nogroup, no
+ * supplementary groups). True when this process must return *status: the
+ * parent, once the child has ended, or a failure; false when it goes on:
+ * nothing to switch, or it is the child (*foreign then: it is no reader
+ * of its own nodes, and asks no driver to hold still). A symbolic link or
+ * anything else is left to the directory's own checks.
  */
-static bool parse_as_directory_owner(const char *node_dir, int *status)
+static bool parse_as_directory_owner(const char *node_dir, int *status, bool *foreign)
 {
 	struct stat directory;
+	struct passwd *user;
 	int wait_status;
 	pid_t child;
+	gid_t group;
 
 	if (geteuid() != 0 || node_dir == NULL || lstat(node_dir, &directory) != 0
 		|| !S_ISDIR(directory.st_mode) || directory.st_uid == 0)
@@ -111,18 +119,26 @@ static bool parse_as_directory_owner(const char *node_dir, int *status)
 		return true;
 	}
 	if (child == 0) {
-		if (setgroups(0, NULL) != 0
-			|| setresgid(directory.st_gid, directory.st_gid, directory.st_gid) != 0
+		/* not the directory's group: root's files often keep gid 0 */
+		user = getpwuid(directory.st_uid);
+		group = user != NULL ? user->pw_gid : NOGROUP_GID;
+		if (setgroups(0, NULL) != 0 || setresgid(group, group, group) != 0
 			|| setresuid(directory.st_uid, directory.st_uid, directory.st_uid) != 0) {
 			fprintf(stderr, "pooldump: cannot become uid %u to read %s: %s\n",
 				(unsigned)directory.st_uid, node_dir, strerror(errno));
 			_exit(NODE_STATUS_DAMAGED);
 		}
+		*foreign = true;
 		return false;
 	}
-	while (waitpid(child, &wait_status, 0) < 0 && errno == EINTR)
+	pid_t waited;
+	while ((waited = waitpid(child, &wait_status, 0)) < 0 && errno == EINTR)
 		;
-	if (WIFEXITED(wait_status)) {
+	if (waited != child) {
+		fprintf(stderr, "pooldump: cannot wait for the reader (uid %u): %s\n",
+			(unsigned)directory.st_uid, strerror(errno));
+		*status = NODE_STATUS_DAMAGED;
+	} else if (WIFEXITED(wait_status)) {
 		*status = WEXITSTATUS(wait_status);
 	} else {
 		fprintf(stderr, "pooldump: the reader (uid %u) died of signal %d\n",
@@ -305,7 +321,7 @@ int main(int argc, char **argv)
 	if (count >= 0) {
 		if (context.node_dir == NULL)
 			context.node_dir = node_dir_from_environment();
-		if (!parse_as_directory_owner(context.node_dir, &status))
+		if (!parse_as_directory_owner(context.node_dir, &status, &context.snapshot.foreign))
 			status = dispatch(&context, clean, count, command);
 	}
 	free(command);

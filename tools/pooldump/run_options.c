@@ -78,13 +78,16 @@ struct option_check {
 static void collect_problem(const char *message, void *context)
 {
 	struct option_check *check = context;
-	char *using;
+	char *using = NULL;
 
 	if (strncmp(message, DEBUG_OPTIONS_HELP_PREFIX, strlen(DEBUG_OPTIONS_HELP_PREFIX)) == 0
 		|| check->problems++ > 0)
 		return;
 	snprintf(check->message, sizeof(check->message), "%s", message);
-	using = strstr(check->message, "; using ");
+	/* the last one: the value shown before it may hold the same words */
+	for (char *at = strstr(check->message, "; using "); at != NULL;
+		at = strstr(at + 1, "; using "))
+		using = at;
 	if (using != NULL)
 		*using = '\0';
 }

@@ -236,7 +236,7 @@ static int exit_handler(int status, void *context)
 	(void)context;
 	debug_report_exit_leaks();
 	reporter_print_totals();
-	node_writer_stop();
+	node_writer_stop(true);
 	if (status == 0 && options.exitcode != 0 && reporter_error_count() > 0)
 		return options.exitcode;
 	return status;
@@ -265,7 +265,7 @@ static void module_uninit(void)
 {
 	debug_delete_all_pools("at unload");
 	reporter_print_totals();
-	node_writer_stop();
+	node_writer_stop(false);
 	debug_pools_fini();
 	/* the process must still fail after the module is gone */
 	if (options.exitcode != 0 && reporter_error_count() > 0)
