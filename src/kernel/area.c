@@ -177,7 +177,7 @@ static void copy_area_name(char *destination, const char *name)
 	destination[length] = '\0';
 }
 
-static status_t status_from_errno(int error)
+status_t area_malloc_status_from_errno(int error)
 {
 	switch (error) {
 	case EINVAL:
@@ -298,7 +298,7 @@ static status_t map_exactly(const struct mapping *mapping, addr_t address, addr_
 		mapping->flags | MAP_FIXED_NOREPLACE, mapping->fd, 0);
 
 	if (result == MAP_FAILED)
-		return errno == EEXIST ? B_NO_MEMORY : status_from_errno(errno);
+		return errno == EEXIST ? B_NO_MEMORY : area_malloc_status_from_errno(errno);
 	if ((addr_t)result != address) {
 		/* A kernel older than 4.17 took the flag as a hint: the range
 		 * was in use and the kernel put the mapping elsewhere. */
@@ -331,7 +331,7 @@ static status_t map_anywhere(const struct mapping *mapping, addr_t *_base)
 	void *result = mmap(NULL, mapping->size, mapping->prot, mapping->flags, mapping->fd, 0);
 
 	if (result == MAP_FAILED)
-		return status_from_errno(errno);
+		return area_malloc_status_from_errno(errno);
 	*_base = (addr_t)result;
 	return B_OK;
 }
@@ -353,7 +353,7 @@ static status_t map_aligned_anywhere(const struct mapping *mapping, size_t align
 	reservation = mmap(NULL, reservation_size, PROT_NONE,
 		MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (reservation == MAP_FAILED)
-		return status_from_errno(errno);
+		return area_malloc_status_from_errno(errno);
 	start = (addr_t)reservation;
 	end = start + reservation_size;
 	aligned = align_up(start, alignment, &overflow);
@@ -366,7 +366,7 @@ static status_t map_aligned_anywhere(const struct mapping *mapping, size_t align
 	result = mmap(
 		(void *)aligned, mapping->size, mapping->prot, mapping->flags | MAP_FIXED, mapping->fd, 0);
 	if (result == MAP_FAILED) {
-		status_t status = status_from_errno(errno);
+		status_t status = area_malloc_status_from_errno(errno);
 
 		munmap((void *)aligned, mapping->size);
 		return status;
@@ -647,60 +647,8 @@ area_id area_malloc_create_file_area(const char *name, void **startAddress, uint
 	return create_mapped_area(name, startAddress, addressSpec, size, lock, protection, fd);
 }
 
-#define PRIVATE_MEMORY_FLAGS (MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE)
-
-/* Reads what the file holds into [into, into + size): holes stay as they are
- * (zero in fresh memory), and so does what cannot be read. Raw system calls:
- * the pool's memory may be poisoned for AddressSanitizer, whose pread()
- * would refuse to write there. */
-static void read_file_data(int fd, char *into, size_t size)
-{
-	for (off_t data = lseek(fd, 0, SEEK_DATA); data >= 0 && (size_t)data < size;) {
-		off_t hole = lseek(fd, data, SEEK_HOLE);
-		size_t end = hole < 0 || (size_t)hole > size ? size : (size_t)hole;
-
-		for (size_t offset = (size_t)data; offset < end;) {
-			long got = syscall(
-				SYS_pread64, fd, into + offset, end - offset, (off_t)offset);
-
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0)
-				break;
-			offset += (size_t)got;
-		}
-		data = lseek(fd, (off_t)end, SEEK_DATA);
-	}
-}
-
-/* A private copy of the file, moved over the shared mapping by mremap():
- * the area never reads as anything but its contents. false (nothing
- * changed) when the copy or the move could not be made. */
-static bool replace_by_copy(addr_t base, size_t size, int fd)
-{
-	void *copy = mmap(NULL, size, PROT_READ | PROT_WRITE, PRIVATE_MEMORY_FLAGS, -1, 0);
-
-	if (copy == MAP_FAILED)
-		return false;
-	read_file_data(fd, copy, size);
-	if (mremap(copy, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)base) == MAP_FAILED) {
-		munmap(copy, size);
-		return false;
-	}
-	return true;
-}
-
-/*
- * The file-backed area becomes private memory holding the file's contents,
- * through a copy when one can be made. When no second mapping can be made
- * (RLIMIT_AS, the map count), anonymous memory replaces the shared mapping
- * in place, which needs no more address space, and the file (still open) is
- * read back into it; the area reads as zeros in between, which only a
- * process with a single thread (a forked child) can afford. Once this
- * returns B_OK, this process never writes the shared pages again.
- */
 /* Where an area lies, and whether its pages are locked; false: no such area. */
-static bool area_geometry(area_id id, addr_t *base, size_t *size, bool *relock)
+bool area_malloc_area_geometry(area_id id, addr_t *base, size_t *size, bool *relock)
 {
 	struct area *area;
 
@@ -713,65 +661,6 @@ static bool area_geometry(area_id id, addr_t *base, size_t *size, bool *relock)
 	}
 	mutex_unlock(&registry_lock);
 	return area != NULL;
-}
-
-status_t area_malloc_area_make_private(area_id id, int fd)
-{
-	addr_t base;
-	size_t size;
-	bool relock;
-
-	if (!area_geometry(id, &base, &size, &relock))
-		return B_BAD_VALUE;
-	if (!replace_by_copy(base, size, fd)) {
-		if (mmap((void *)base, size, PROT_READ | PROT_WRITE,
-			    PRIVATE_MEMORY_FLAGS | MAP_FIXED, -1, 0) == MAP_FAILED)
-			return status_from_errno(errno);
-		read_file_data(fd, (char *)base, size);
-	}
-	if (relock)
-		syscall(SYS_mlock, (void *)base, size);
-	return B_OK;
-}
-
-/* A copy that no sanitizer checks: the module hides parts of its pools
- * from AddressSanitizer, and the copy must take them as they are. */
-__attribute__((no_sanitize("address", "thread"), noinline)) static void copy_unchecked(
-	char *into, const volatile char *from, size_t length)
-{
-	size_t i = 0;
-
-	for (; i + sizeof(uint64_t) <= length; i += sizeof(uint64_t))
-		*(uint64_t *)(into + i) = *(const volatile uint64_t *)(from + i);
-	for (; i < length; i++)
-		into[i] = from[i];
-}
-
-status_t area_malloc_area_make_private_from_mapping(area_id id, const size_t (*ranges)[2],
-	size_t count)
-{
-	addr_t base;
-	size_t size;
-	bool relock;
-	char *copy;
-
-	if (!area_geometry(id, &base, &size, &relock))
-		return B_BAD_VALUE;
-	copy = mmap(NULL, size, PROT_READ | PROT_WRITE, PRIVATE_MEMORY_FLAGS, -1, 0);
-	if (copy == MAP_FAILED)
-		return B_NO_MEMORY;
-	for (size_t i = 0; i < count; i++) {
-		size_t start = ranges[i][0], end = ranges[i][1] < size ? ranges[i][1] : size;
-		if (start < end)
-			copy_unchecked(copy + start, (const char *)base + start, end - start);
-	}
-	if (mremap(copy, size, size, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)base) == MAP_FAILED) {
-		munmap(copy, size);
-		return B_NO_MEMORY;
-	}
-	if (relock)
-		syscall(SYS_mlock, (void *)base, size);
-	return B_OK;
 }
 
 status_t delete_area(area_id id)

@@ -32,6 +32,13 @@ status_t area_malloc_area_pages_locked(area_id area, bool *_locked);
 area_id area_malloc_create_file_area(const char *name, void **startAddress, uint32 addressSpec,
 	size_t size, uint32 lock, uint32 protection, int fd);
 
+/* The Haiku status for a failed mmap()'s errno (area.c). */
+status_t area_malloc_status_from_errno(int error);
+
+/* Where an area lies and whether its pages are locked (area.c); false when
+ * there is no such area. */
+bool area_malloc_area_geometry(area_id area, addr_t *base, size_t *size, bool *relock);
+
 /*
  * Replaces a file-backed area's mapping by a private anonymous copy of the
  * file's contents at the same address (after fork(): parent and child must

@@ -5,6 +5,7 @@ lib_LTLIBRARIES += libarea_malloc.la
 libarea_malloc_la_SOURCES = \
 	src/kernel/area.c \
 	src/kernel/area_internal.h \
+	src/kernel/area_private.c \
 	src/kernel/module.c \
 	src/kernel/debugger.c \
 	src/kernel/kernel_misc.c \
