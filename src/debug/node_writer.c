@@ -576,13 +576,13 @@ static void temporary_name(int fd, char *name, size_t size)
  * name in dir (this process's node, or the parent's in a forked child). */
 static int open_pool_file(int dir, area_id area, int flags)
 {
-	char name[32];
+	char name[NODE_POOL_FILE_NAME_MAX];
 
 	if (dir < 0) {
 		errno = EBADF;
 		return -1;
 	}
-	snprintf(name, sizeof(name), "%s%d", NODE_POOL_FILE_PREFIX, (int)area);
+	node_pool_file_name(name, area);
 	return openat(dir, name, flags | O_NOFOLLOW | O_CLOEXEC);
 }
 
@@ -640,12 +640,12 @@ int node_pool_file_create(size_t area_bytes, size_t reserve_to, bool reserve_all
 
 void node_pool_file_publish(int fd, area_id area)
 {
-	char from[32], to[32];
+	char from[32], to[NODE_POOL_FILE_NAME_MAX];
 
 	mutex_lock(&writer_lock);
 	if (active && owner_pid == getpid()) {
 		temporary_name(fd, from, sizeof(from));
-		snprintf(to, sizeof(to), "%s%d", NODE_POOL_FILE_PREFIX, (int)area);
+		node_pool_file_name(to, area);
 		renameat(dir_fd, from, dir_fd, to);
 	}
 	mutex_unlock(&writer_lock);
@@ -668,11 +668,11 @@ void node_pool_file_discard(int fd)
 
 void node_pool_file_remove(area_id area)
 {
-	char name[32];
+	char name[NODE_POOL_FILE_NAME_MAX];
 
 	mutex_lock(&writer_lock);
 	if (active && owner_pid == getpid()) {
-		snprintf(name, sizeof(name), "%s%d", NODE_POOL_FILE_PREFIX, (int)area);
+		node_pool_file_name(name, area);
 		unlinkat(dir_fd, name, 0);
 	}
 	mutex_unlock(&writer_lock);
@@ -786,14 +786,6 @@ bool node_reserve(void *base, area_id area, uint64_t *reserved_end, uint64_t upt
 	return true;
 }
 
-static int64_t monotonic_ns(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
-}
-
 /* The reader is in another process and writes with pwrite: the words are
  * read atomically from the shared mapping, and never trusted beyond their
  * comparison (a hostile same-user reader can cost each call the budget,
@@ -807,10 +799,10 @@ void node_writer_hold_still(struct node_quiet_window *quiet, uint32_t *served,
 	if (budget_us == 0)
 		return;
 	__atomic_store_n(&quiet->granted, request, __ATOMIC_RELEASE);
-	int64_t deadline = monotonic_ns() + (int64_t)budget_us * 1000;
+	bigtime_t deadline = system_time() + budget_us;
 	/* yield, not sleep: a copy takes tens of microseconds, a sleep longer */
 	while ((int32_t)(__atomic_load_n(&quiet->finished, __ATOMIC_ACQUIRE) - request) < 0
-		&& monotonic_ns() < deadline)
+		&& system_time() < deadline)
 		sched_yield();
 }
 

@@ -90,6 +90,7 @@
 #define AREA_MALLOC_FORMAT_NODE_FORMAT_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include <drivers/area_malloc_debug.h>
 
@@ -104,6 +105,8 @@
  * leave it alone for this long after its last change. */
 #define YOUNG_NODE_SECONDS 10
 #define NODE_POOL_FILE_PREFIX "pool-"	/* followed by the area id in decimal */
+/* room for NODE_POOL_FILE_PREFIX, any int32 in decimal and the NUL */
+#define NODE_POOL_FILE_NAME_MAX 24
 #define NODE_STACKS_FILE "stacks"
 #define NODE_DIR_PREFIX "/dev/shm/area_malloc-" /* followed by the uid in decimal */
 /* under $XDG_RUNTIME_DIR, when the default directory is another user's */
@@ -223,5 +226,12 @@ struct node_pool_descriptor {
 	struct node_quiet_window quiet;	/* see "Consistency" above */
 	uint8_t reserved[48];
 };
+
+/* The name of a pool's file in its node directory: one spelling for the
+ * writer, the reader and the tests. */
+static inline void node_pool_file_name(char name[NODE_POOL_FILE_NAME_MAX], int32_t area)
+{
+	snprintf(name, NODE_POOL_FILE_NAME_MAX, NODE_POOL_FILE_PREFIX "%d", (int)area);
+}
 
 #endif /* AREA_MALLOC_FORMAT_NODE_FORMAT_H */

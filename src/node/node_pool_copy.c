@@ -187,7 +187,7 @@ static bool copy_in_quiet_window(struct node_pool *pool, struct copy_attempt *at
 	struct node_quiet_window window;
 	struct stat first, second;
 	bool odd, consistent, granted;
-	char name[32];
+	char name[NODE_POOL_FILE_NAME_MAX];
 	int fd;
 
 	if (budget_us == 0) {
@@ -204,7 +204,7 @@ static bool copy_in_quiet_window(struct node_pool *pool, struct copy_attempt *at
 			(unsigned)first.st_uid);
 		return false;
 	}
-	snprintf(name, sizeof(name), NODE_POOL_FILE_PREFIX "%d", pool->area);
+	node_pool_file_name(name, pool->area);
 	fd = openat(pool->node->dir_fd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 || fstat(fd, &second) != 0 || first.st_ino != second.st_ino
 		|| first.st_dev != second.st_dev || !S_ISREG(second.st_mode)) {

@@ -32,10 +32,10 @@
 int open_pool_file(struct node *node, int area, int flags, struct stat *status,
 	struct node_error *error)
 {
-	char name[32];
+	char name[NODE_POOL_FILE_NAME_MAX];
 	int fd;
 
-	snprintf(name, sizeof(name), NODE_POOL_FILE_PREFIX "%d", area);
+	node_pool_file_name(name, area);
 	fd = open_checked_file(node->dir_fd, name, flags, node->owner, status, error);
 	if (fd < 0 && error->status == NODE_STATUS_NO_SUCH) {
 		set_error(error, NODE_STATUS_NO_SUCH, "process %d has no pool %d", (int)node->pid,
