@@ -48,11 +48,11 @@
 #include "junit.h"
 
 struct test_case {
-	const char *name;		/* the executable, or the Check test */
+	const char *name; /* the executable, or the Check test */
 	const struct run_report **reports;
 	size_t report_count;
-	size_t failing;			/* reports that fail the run */
-	bool signal_error;		/* the command's process died of a signal */
+	size_t failing;    /* reports that fail the run */
+	bool signal_error; /* the command's process died of a signal */
 	double seconds;
 };
 
@@ -118,8 +118,9 @@ static void add_process(const struct run_results *results, struct test_suite *su
 	}
 	for (size_t r = 0; r < process->report_count; r++) {
 		const struct run_report *report = &process->reports[r];
-		case_add_report(test_case_named(suite, report->test != NULL ? report->test
-									  : suite->name), report);
+		case_add_report(
+			test_case_named(suite, report->test != NULL ? report->test : suite->name),
+			report);
 	}
 }
 

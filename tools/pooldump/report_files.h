@@ -81,9 +81,9 @@ struct run_process {
 	struct run_report *reports;
 	size_t report_count;
 	uint64_t unprinted_reports; /* counted by the module, not printed */
-	struct run_exit exit;	/* known for the command's process, and for one
-				 * the runner reaped (as subreaper) that died of
-				 * a signal */
+	/* known for the command's process, and for one the runner reaped (as
+	 * subreaper) that died of a signal */
+	struct run_exit exit;
 };
 
 struct run_warning {

@@ -14,9 +14,10 @@
  * reported an error or a failing leak, whatever the command's own status;
  * otherwise the command's (128+N after signal N). Every warning goes to
  * standard error as well as into both files, and so does every report
- * (unless --quiet): the full text on standard error, as ASan prints it. The output files are removed
- * when the command cannot be started or its reports cannot be read: no CI
- * file claims reports the runner could not read.
+ * (unless --quiet): the full text on standard error, as ASan prints it.
+ * The output files are removed when the command cannot be started or its
+ * reports cannot be read: no CI file claims reports the runner could not
+ * read.
  *
  * Locking: single-threaded.
  */

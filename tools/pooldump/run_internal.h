@@ -42,7 +42,7 @@ struct run_config {
 	const char *junit_argument;
 	const char *json_argument;
 	const char *module_dir_argument;
-	bool quiet;			/* no reports echoed, only the summary */
+	bool quiet;                     /* no reports echoed, only the summary */
 	char *module_options;		/* from the flags, in their order */
 	char **command;
 	/* resolved */

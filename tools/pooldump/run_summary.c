@@ -112,13 +112,15 @@ static void describe_report(const struct run_report *report, char *buffer, size_
 static void shell_word(const char *text, char *buffer, size_t size)
 {
 	if (text[strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			"0123456789_/.,:=+-")] == '\0' && text[0] != '\0') {
+			      "0123456789_/.,:=+-")] == '\0' &&
+		text[0] != '\0') {
 		snprintf(buffer, size, "%s", text);
 		return;
 	}
 	size_t used = (size_t)snprintf(buffer, size, "'");
 	for (const char *c = text; *c != '\0' && used < size; c++)
-		used += (size_t)snprintf(buffer + used, size - used, *c == '\'' ? "'\\''" : "%c", *c);
+		used += (size_t)snprintf(
+			buffer + used, size - used, *c == '\'' ? "'\\''" : "%c", *c);
 	if (used < size)
 		snprintf(buffer + used, size - used, "'");
 }
@@ -129,8 +131,8 @@ static void shell_word(const char *text, char *buffer, size_t size)
  * one: a process publishes its node with its first pool (unless node=0), a
  * forked child only with fork_nodes=1.
  */
-static bool find_node(const struct run_config *config, pid_t pid, char *dir, size_t size,
-	bool *default_dir)
+static bool find_node(
+	const struct run_config *config, pid_t pid, char *dir, size_t size, bool *default_dir)
 {
 	struct debug_options options;
 	char node[PATH_MAX + 32];
@@ -159,7 +161,8 @@ static void point_at_node(const struct run_config *config, const struct run_proc
 	bool default_dir;
 
 	run_exit_describe(&process->exit, how, sizeof(how));
-	fprintf(stderr, "pooldump run: pid %d (%s) was %s; ", (int)process->pid, process->name, how);
+	fprintf(stderr, "pooldump run: pid %d (%s) was %s; ", (int)process->pid, process->name,
+		how);
 	if (!find_node(config, process->pid, dir, sizeof(dir), &default_dir)) {
 		fprintf(stderr, "it left no debug node for a post-mortem (a process publishes "
 				"one with its first pool, unless node=0; a forked child only with "
@@ -172,8 +175,10 @@ static void point_at_node(const struct run_config *config, const struct run_proc
 		shell_word(dir, word + 11, sizeof(word) - 12);
 		strcat(word, " ");
 	}
-	fprintf(stderr, "its debug node is kept for a post-mortem: pooldump %s-p %d check "
-			"(or pools, leaks, allocations)\n", word, (int)process->pid);
+	fprintf(stderr,
+		"its debug node is kept for a post-mortem: pooldump %s-p %d check "
+		"(or pools, leaks, allocations)\n",
+		word, (int)process->pid);
 }
 
 void print_reports(const struct run_results *results, const struct run_config *config)

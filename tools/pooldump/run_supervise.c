@@ -133,7 +133,7 @@ static void descendant_ended(struct watch *watch, pid_t pid, int status)
 	if (!WIFSIGNALED(status))
 		return;
 	process = run_results_process(watch->results, pid);
-	process->exit = (struct run_exit){ true, true, WTERMSIG(status), WCOREDUMP(status) };
+	process->exit = (struct run_exit){true, true, WTERMSIG(status), WCOREDUMP(status)};
 }
 
 static void reap(struct watch *watch)
