@@ -187,9 +187,13 @@ void print_reports(const struct run_results *results, const struct run_config *c
 		const struct run_process *process = &results->processes[p];
 		for (size_t r = 0; r < process->report_count; r++) {
 			const struct run_report *report = &process->reports[r];
-			/* a JSON line without its text: its summary stands in */
-			const char *text = report->text[0] != '\0' ? report->text : report->summary;
-			fprintf(stderr, "%s%s", text, text[strlen(text) - 1] == '\n' ? "" : "\n");
+			size_t length = strlen(report->text);
+			if (length == 0)
+				fprintf(stderr, "==%d==ERROR: area_malloc: %s (no text report: see %s)\n",
+					(int)report->pid, report->kind, config->json_path);
+			else
+				fprintf(stderr, "%s%s", report->text,
+					report->text[length - 1] == '\n' ? "" : "\n");
 		}
 	}
 	for (size_t p = 0; p < results->process_count; p++) {
