@@ -1254,6 +1254,7 @@ END_TEST
 START_TEST(test_killed_points_at_node)
 {
 	char nodes[PATH_MAX], node_option[PATH_MAX + 16], expected[3 * PATH_MAX], pid_text[16];
+	char script[PATH_MAX + 64];
 	struct json_object *report;
 	struct run run;
 	pid_t pid;
@@ -1280,6 +1281,20 @@ START_TEST(test_killed_points_at_node)
 	ck_assert_msg(strstr(run.out, "dead (post mortem)") != NULL &&
 			      strstr(run.out, "name: \"net-tx\"") != NULL,
 		"%s", run.out);
+	run_free(&run);
+
+	/* a process the command left behind, reaped by the runner */
+	snprintf(script, sizeof(script), "(sleep 0.3; exec %s crash double-free) & exit 0",
+		RUNNER_DRIVER);
+	run = RUN("-q", "--options", node_option, "--", "sh", "-c", script);
+	ck_assert_int_eq(run.status, 23);
+	ck_assert_int_eq(array_length(run.json, "processes"), 2);
+	pid = (pid_t)member_int(item(run.json, "processes", 1), "pid");
+	snprintf(expected, sizeof(expected),
+		"pooldump run: pid %d (runner_driver) was killed by signal 11 (SIGSEGV); its "
+		"debug node is kept for a post-mortem: pooldump --node-dir %s -p %d check (or "
+		"pools, leaks, allocations)\n", (int)pid, nodes, (int)pid);
+	ck_assert_str_eq(run.err, expected);
 	run_free(&run);
 
 	/* no pool, no node: said so; --quiet keeps the pointer */
