@@ -1,24 +1,34 @@
 /*
  * junit.c - writes a run's reports as JUnit XML (libxml2's xmlwriter), the
- * shape CI servers (Jenkins, GitLab, GitHub actions) read:
+ * shape CI servers read (Jenkins' JUnit plugin, GitLab's unit test reports;
+ * tests/runner/junit.xsd is the structure both accept):
  *
- *   <testsuites name="area_malloc" tests failures errors time>
- *     <testsuite name=EXECUTABLE tests failures errors>
- *       <testcase classname=EXECUTABLE name=CHECK_TEST or "pid PID">
- *         <failure type=KIND message=SUMMARY_LINE><![CDATA[text report]]></failure>
- *         <error type="signal" message="killed by signal N (SIGNAME)"/>
+ *   <testsuites name="area_malloc" tests failures errors skipped time>
+ *     <testsuite name=EXECUTABLE tests failures errors skipped time>
+ *       <testcase classname=EXECUTABLE name=EXECUTABLE or CHECK_TEST time>
+ *         <failure type=KIND message=SUMMARY_LINE(S)><![CDATA[text reports]]></failure>
+ *         or <error type="signal" message="the command was killed by signal N (SIGNAME)"/>
  *         <system-out>reports that do not fail the run</system-out>
  *       </testcase>
  *       <system-err>warnings about the suite's report files</system-err>
  *     </testsuite>
  *   </testsuites>
  *
- * One suite per executable (processes grouped by name, the command's own
- * first); in it one test case per Check test that reported (from every
- * process that ran it: Check's fork mode runs each test in a child) and one
- * "pid PID" test case per process for its reports that name no test, for a
- * process that reported nothing (it ran clean), and for the command's
- * process when it died of a signal (an <error>).
+ * Names are stable from run to run, so that a CI server keeps each test's
+ * history: one suite per executable (processes grouped by name, the
+ * command's own first); in it one test case named after the executable,
+ * for everything its processes did outside a Check test (all its
+ * processes merge into it; it passes when they reported nothing), and one
+ * per Check test that reported (from every process that ran it: Check's
+ * fork mode runs each test in a child). Never a pid.
+ *
+ * One outcome per test case, as the strictest consumers read it (several
+ * <failure> elements show as one, or as passed): all of a case's failing
+ * reports are one <failure> whose text holds them all in order, with the
+ * command's death by a signal appended; a case with no failing report
+ * whose process died of a signal has an <error>. time is on every case and
+ * suite: the command's run time on the case of its own executable, 0 on
+ * the others (the runner cannot time a Check test or another process).
  *
  * Invariants: everything written goes through utf8_clean(.., true): XML 1.0
  * cannot hold most control characters even as references, so they become
@@ -38,13 +48,12 @@
 #include "junit.h"
 
 struct test_case {
-	char name[64];			/* "pid PID", or empty: see test */
-	const char *test;		/* the Check test, or NULL for a process case */
-	const struct run_process *process; /* of a process case */
+	const char *name; /* the executable, or the Check test */
 	const struct run_report **reports;
 	size_t report_count;
-	bool failed;
-	bool signal_error;
+	size_t failing;    /* reports that fail the run */
+	bool signal_error; /* the command's process died of a signal */
+	double seconds;
 };
 
 struct test_suite {
@@ -53,6 +62,7 @@ struct test_suite {
 	size_t case_count;
 	size_t failures;
 	size_t errors;
+	double seconds;
 };
 
 struct junit_writer {
@@ -71,64 +81,46 @@ static void *grow(void *memory, size_t count, size_t size)
 	return grown;
 }
 
-static struct test_case *add_case(struct test_suite *suite)
-{
-	struct test_case *test_case;
-
-	suite->cases = grow(suite->cases, suite->case_count + 1, sizeof(*suite->cases));
-	test_case = &suite->cases[suite->case_count++];
-	memset(test_case, 0, sizeof(*test_case));
-	return test_case;
-}
-
 static void case_add_report(struct test_case *test_case, const struct run_report *report)
 {
 	test_case->reports = grow(test_case->reports, test_case->report_count + 1,
 		sizeof(*test_case->reports));
 	test_case->reports[test_case->report_count++] = report;
-	test_case->failed |= report->failing;
+	test_case->failing += report->failing;
 }
 
-static struct test_case *test_case_named(struct test_suite *suite, const char *test)
+/* The suite's case of this name, added when new. */
+static struct test_case *test_case_named(struct test_suite *suite, const char *name)
 {
+	struct test_case *test_case;
+
 	for (size_t i = 0; i < suite->case_count; i++) {
-		if (suite->cases[i].test != NULL && strcmp(suite->cases[i].test, test) == 0)
+		if (strcmp(suite->cases[i].name, name) == 0)
 			return &suite->cases[i];
 	}
-	struct test_case *test_case = add_case(suite);
-	test_case->test = test;
+	suite->cases = grow(suite->cases, suite->case_count + 1, sizeof(*suite->cases));
+	test_case = &suite->cases[suite->case_count++];
+	memset(test_case, 0, sizeof(*test_case));
+	test_case->name = name;
 	return test_case;
-}
-
-static bool main_died_of_signal(const struct run_results *results,
-	const struct run_process *process)
-{
-	return process->main && results->main_exit.known && results->main_exit.signaled;
 }
 
 /* Files one process's reports into its suite. */
 static void add_process(const struct run_results *results, struct test_suite *suite,
 	const struct run_process *process)
 {
-	size_t untested = 0, own = SIZE_MAX;
+	/* first: the executable's own case leads its suite */
+	struct test_case *own = test_case_named(suite, suite->name);
 
-	for (size_t r = 0; r < process->report_count; r++)
-		untested += process->reports[r].test == NULL;
-	/* a process that reported only under Check tests is those tests */
-	if (untested > 0 || untested == process->report_count
-		|| main_died_of_signal(results, process)) {
-		struct test_case *test_case = add_case(suite);
-		snprintf(test_case->name, sizeof(test_case->name), "pid %d", (int)process->pid);
-		test_case->process = process;
-		test_case->signal_error = main_died_of_signal(results, process);
-		own = suite->case_count - 1; /* an index: cases move as they are added */
+	if (process->main) {
+		own->seconds = results->seconds;
+		own->signal_error = results->main_exit.known && results->main_exit.signaled;
 	}
 	for (size_t r = 0; r < process->report_count; r++) {
 		const struct run_report *report = &process->reports[r];
-		if (report->test != NULL)
-			case_add_report(test_case_named(suite, report->test), report);
-		else
-			case_add_report(&suite->cases[own], report);
+		case_add_report(
+			test_case_named(suite, report->test != NULL ? report->test : suite->name),
+			report);
 	}
 }
 
@@ -156,8 +148,10 @@ static struct test_suite *build_suites(const struct run_results *results, size_t
 	}
 	for (size_t s = 0; s < *count; s++) {
 		for (size_t c = 0; c < suites[s].case_count; c++) {
-			suites[s].failures += suites[s].cases[c].failed;
-			suites[s].errors += suites[s].cases[c].signal_error;
+			const struct test_case *test_case = &suites[s].cases[c];
+			suites[s].failures += test_case->failing > 0;
+			suites[s].errors += test_case->failing == 0 && test_case->signal_error;
+			suites[s].seconds += test_case->seconds;
 		}
 	}
 	return suites;
@@ -238,6 +232,75 @@ static void cdata(struct junit_writer *junit, const char *text)
 	free(clean);
 }
 
+static void attribute_seconds(struct junit_writer *junit, const char *name, double seconds)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%.3f", seconds);
+	attribute(junit, name, text);
+}
+
+/* "the command was killed by signal 11 (SIGSEGV)" */
+static void signal_message(const struct run_results *results, char *buffer, size_t size)
+{
+	char how[96];
+
+	run_exit_describe(&results->main_exit, how, sizeof(how));
+	snprintf(buffer, size, "the command was %s", how);
+}
+
+/*
+ * The case's one <failure>: its kind when all its failing reports share
+ * one (else "multiple"), their summary lines (with a count when several),
+ * and their text reports one after the other.
+ */
+static void write_failure(struct junit_writer *junit, const struct run_results *results,
+	const struct test_case *test_case)
+{
+	const char *kind = NULL;
+	char *message = NULL;
+	size_t length = 0;
+	FILE *text = open_memstream(&message, &length);
+
+	if (text == NULL) {
+		junit->failed = true;
+		return;
+	}
+	if (test_case->failing > 1)
+		fprintf(text, "%zu reports: ", test_case->failing);
+	for (size_t r = 0, written = 0; r < test_case->report_count; r++) {
+		const struct run_report *report = test_case->reports[r];
+		if (!report->failing)
+			continue;
+		kind = kind == NULL || strcmp(kind, report->kind) == 0 ? report->kind : "multiple";
+		fprintf(text, "%s%s", written++ > 0 ? "; " : "", report->summary);
+	}
+	if (fclose(text) != 0) {
+		free(message);
+		junit->failed = true;
+		return;
+	}
+	start(junit, "failure");
+	attribute(junit, "type", kind);
+	attribute(junit, "message", message);
+	free(message);
+	for (size_t r = 0, written = 0; r < test_case->report_count; r++) {
+		if (!test_case->reports[r]->failing)
+			continue;
+		if (written++ > 0)
+			cdata(junit, "\n");
+		cdata(junit, test_case->reports[r]->text);
+	}
+	if (test_case->signal_error) {
+		char died[128];
+		signal_message(results, died, sizeof(died));
+		cdata(junit, "\n");
+		cdata(junit, died);
+		cdata(junit, "\n");
+	}
+	end(junit);
+}
+
 static void write_case(struct junit_writer *junit, const struct run_results *results,
 	const struct test_suite *suite, const struct test_case *test_case)
 {
@@ -245,26 +308,18 @@ static void write_case(struct junit_writer *junit, const struct run_results *res
 
 	start(junit, "testcase");
 	attribute(junit, "classname", suite->name);
-	attribute(junit, "name", test_case->test != NULL ? test_case->test : test_case->name);
-	for (size_t r = 0; r < test_case->report_count; r++) {
-		const struct run_report *report = test_case->reports[r];
-		if (!report->failing) {
-			informational = true;
-			continue;
-		}
-		start(junit, "failure");
-		attribute(junit, "type", report->kind);
-		attribute(junit, "message", report->summary);
-		cdata(junit, report->text);
-		end(junit);
-	}
-	if (test_case->signal_error) {
-		char how[96], message[128];
-		run_exit_describe(&results->main_exit, how, sizeof(how));
-		snprintf(message, sizeof(message), "the command was %s", how);
+	attribute(junit, "name", test_case->name);
+	attribute_seconds(junit, "time", test_case->seconds);
+	for (size_t r = 0; r < test_case->report_count; r++)
+		informational |= !test_case->reports[r]->failing;
+	if (test_case->failing > 0) {
+		write_failure(junit, results, test_case);
+	} else if (test_case->signal_error) {
+		char died[128];
+		signal_message(results, died, sizeof(died));
 		start(junit, "error");
 		attribute(junit, "type", "signal");
-		attribute(junit, "message", message);
+		attribute(junit, "message", died);
 		end(junit);
 	}
 	if (informational) {
@@ -300,6 +355,7 @@ static void write_suite(struct junit_writer *junit, const struct run_results *re
 	attribute_number(junit, "failures", suite->failures);
 	attribute_number(junit, "errors", suite->errors);
 	attribute_number(junit, "skipped", 0);
+	attribute_seconds(junit, "time", suite->seconds);
 	for (size_t c = 0; c < suite->case_count; c++)
 		write_case(junit, results, suite, &suite->cases[c]);
 	for (size_t w = 0; w < results->warning_count; w++) {
@@ -323,7 +379,6 @@ bool junit_write(const struct run_results *results, FILE *out, char *error, size
 	size_t suite_count, tests = 0, failures = 0, errors = 0;
 	struct test_suite *suites;
 	xmlBufferPtr buffer;
-	char seconds[32];
 
 	buffer = xmlBufferCreate();
 	junit.writer = buffer != NULL ? xmlNewTextWriterMemory(buffer, 0) : NULL;
@@ -347,8 +402,8 @@ bool junit_write(const struct run_results *results, FILE *out, char *error, size
 	attribute_number(&junit, "tests", tests);
 	attribute_number(&junit, "failures", failures);
 	attribute_number(&junit, "errors", errors);
-	snprintf(seconds, sizeof(seconds), "%.3f", results->seconds);
-	attribute(&junit, "time", seconds);
+	attribute_number(&junit, "skipped", 0);
+	attribute_seconds(&junit, "time", results->seconds);
 	for (size_t s = 0; s < suite_count; s++)
 		write_suite(&junit, results, &suites[s]);
 	end(&junit);

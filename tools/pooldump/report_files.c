@@ -702,10 +702,10 @@ void run_results_finish(struct run_results *results)
 			if (name_from_report(&process->reports[r], image, sizeof(image)))
 				run_process_set_name(process, NULL, image, NAME_FROM_REPORT);
 		}
-		if (process->name == NULL) {
-			snprintf(image, sizeof(image), "pid %d", (int)process->pid);
-			process->name = checked_strdup(image);
-		}
+		/* never its pid: the name is a JUnit suite's, which must be the
+		 * same in the next run */
+		if (process->name == NULL)
+			process->name = checked_strdup("unknown");
 	}
 	qsort(results->processes, results->process_count, sizeof(*results->processes),
 		process_order);

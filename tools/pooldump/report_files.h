@@ -60,24 +60,7 @@ enum process_name_source {
 	NAME_UNKNOWN,
 };
 
-struct run_process {
-	pid_t pid;
-	bool main;		/* the process the runner started */
-	char *name;		/* executable's base name: groups JUnit suites */
-	char *command_line;	/* NULL when unknown */
-	enum process_name_source name_source;
-	char *report_file;	/* NULL when it wrote none */
-	struct run_report *reports;
-	size_t report_count;
-	uint64_t unprinted_reports; /* counted by the module, not printed */
-};
-
-struct run_warning {
-	pid_t pid;		/* 0: about the run, no process */
-	char *text;
-};
-
-/* How the command's own process ended. */
+/* How a process ended, when the runner learned it. */
 struct run_exit {
 	bool known;
 	bool signaled;
@@ -88,12 +71,32 @@ struct run_exit {
 /* "killed by signal 11 (SIGSEGV)" / "exited with status 3". */
 void run_exit_describe(const struct run_exit *exit, char *buffer, size_t size);
 
+struct run_process {
+	pid_t pid;
+	bool main;		/* the process the runner started */
+	char *name;		/* executable's base name: groups JUnit suites */
+	char *command_line;	/* NULL when unknown */
+	enum process_name_source name_source;
+	char *report_file;	/* NULL when it wrote none */
+	struct run_report *reports;
+	size_t report_count;
+	uint64_t unprinted_reports; /* counted by the module, not printed */
+	/* known for the command's process, and for one the runner reaped (as
+	 * subreaper) that died of a signal */
+	struct run_exit exit;
+};
+
+struct run_warning {
+	pid_t pid;		/* 0: about the run, no process */
+	char *text;
+};
+
 struct run_results {
 	struct run_process *processes;
 	size_t process_count;
 	struct run_warning *warnings;
 	size_t warning_count;
-	struct run_exit main_exit;
+	struct run_exit main_exit; /* the command's process */
 	double seconds;		/* how long the command ran */
 };
 

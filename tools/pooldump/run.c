@@ -13,9 +13,11 @@
  * Invariants: the exit status counts reports first: 23 whenever any process
  * reported an error or a failing leak, whatever the command's own status;
  * otherwise the command's (128+N after signal N). Every warning goes to
- * standard error as well as into both files. The output files are removed
- * when the command cannot be started or its reports cannot be read: no CI
- * file claims reports the runner could not read.
+ * standard error as well as into both files, and so does every report
+ * (unless --quiet): the full text on standard error, as ASan prints it.
+ * The output files are removed when the command cannot be started or its
+ * reports cannot be read: no CI file claims reports the runner could not
+ * read.
  *
  * Locking: single-threaded.
  */
@@ -140,13 +142,15 @@ int run_main(int argc, char **argv)
 
 	status = collect(&results, &config, watch.child);
 	exit_status = exit_status_of(&results);
+	if (status == 0)
+		print_reports(&results, &config);
 	for (size_t w = 0; w < results.warning_count; w++)
 		fprintf(stderr, "pooldump run: warning: %s\n", results.warnings[w].text);
 	if (status == 0)
 		status = write_outputs(&results, &config, exit_status);
 	/* no CI files that would claim reports the runner could not read */
 	close_outputs(&config, true);
-	if (!config.quiet && status == 0)
+	if (status == 0)
 		print_summary(&results, &config, exit_status);
 	fflush(stdout);
 	free(config.module_options);

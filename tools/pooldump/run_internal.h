@@ -9,7 +9,9 @@
  *   run_output.c     OUTDIR: its reports directory, junit.xml, report.json
  *   run_supervise.c  starting the command, watching it and what it leaves
  *                    behind, naming processes as they report
- *   run_summary.c    the summary printed at the end
+ *   run_summary.c    what is printed at the end: the reports in full and
+ *                    the post-mortem nodes of killed processes (standard
+ *                    error), the summary (standard output)
  *   run.c            the steps in order, the reports read afterwards, the
  *                    exit status
  *
@@ -40,7 +42,7 @@ struct run_config {
 	const char *junit_argument;
 	const char *json_argument;
 	const char *module_dir_argument;
-	bool quiet;
+	bool quiet;                     /* no reports echoed, only the summary */
 	char *module_options;		/* from the flags, in their order */
 	char **command;
 	/* resolved */
@@ -95,7 +97,10 @@ void watch_stop(struct watch *watch);
 int start_command(struct watch *watch, struct run_config *config);
 void wait_for_command(struct watch *watch);
 
-/* run_summary.c */
+/* run_summary.c: the reports in full (unless quiet) and where the nodes of
+ * processes killed by a signal are, on standard error; the summary on
+ * standard output. */
+void print_reports(const struct run_results *results, const struct run_config *config);
 void print_summary(const struct run_results *results, const struct run_config *config,
 	int exit_status);
 

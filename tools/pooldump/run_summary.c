@@ -1,12 +1,18 @@
 /*
- * run_summary.c - the summary "pooldump run" prints when it is done: the
- * totals, one line per report (SUMMARY_MAX_LINES at most; report.json has
- * them all), how the command ended when that is news, and the result.
+ * run_summary.c - what "pooldump run" tells the console when it is done.
  *
- * A report's line says what the debug module's SUMMARY line says (kind,
- * address or leak totals, pool, the frame to look at), read from its JSON
- * object; for an incomplete report that is what report_files.c recovered
- * from its text.
+ * On standard error, first (print_reports): each report in full as the
+ * debug module wrote it, so that a CI job's log shows what went wrong, as
+ * ASan's does (--quiet leaves them out); then, for every process known to
+ * have died of a signal, where its post-mortem node is (pooldump -p PID
+ * check), or that it left none.
+ *
+ * On standard output (print_summary): the totals, one line per report
+ * (SUMMARY_MAX_LINES at most; report.json has them all), how the command
+ * ended when that is news, and the result. A report's line says what the
+ * debug module's SUMMARY line says (kind, address or leak totals, pool, the
+ * frame to look at), read from its JSON object; for an incomplete report
+ * that is what report_files.c recovered from its text.
  *
  * Invariants: reads the model (report_files.h) and changes nothing; it is
  * printed only once the CI files are written, so the paths it names exist.
@@ -16,7 +22,13 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "format/options.h"
+#include "node/node_reader.h"
 
 #include "run.h"
 #include "run_internal.h"
@@ -93,6 +105,105 @@ static void describe_report(const struct run_report *report, char *buffer, size_
 	if (!report->failing && used < size)
 		snprintf(buffer + used, size - used, " [not counted]");
 }
+
+/* ---- standard error ---- */
+
+/* A directory as a shell word: quoted unless it is plain. */
+static void shell_word(const char *text, char *buffer, size_t size)
+{
+	if (text[strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			      "0123456789_/.,:=+-")] == '\0' &&
+		text[0] != '\0') {
+		snprintf(buffer, size, "%s", text);
+		return;
+	}
+	size_t used = (size_t)snprintf(buffer, size, "'");
+	for (const char *c = text; *c != '\0' && used < size; c++)
+		used += (size_t)snprintf(
+			buffer + used, size - used, *c == '\'' ? "'\\''" : "%c", *c);
+	if (used < size)
+		snprintf(buffer + used, size - used, "'");
+}
+
+/*
+ * Where a dead process's debug node is: the node_dir the command got, else
+ * the default directory, else the module's fallback. False when none holds
+ * one: a process publishes its node with its first pool (unless node=0), a
+ * forked child only with fork_nodes=1.
+ */
+static bool find_node(
+	const struct run_config *config, pid_t pid, char *dir, size_t size, bool *default_dir)
+{
+	struct debug_options options;
+	char node[PATH_MAX + 32];
+	struct stat status;
+
+	debug_options_set_defaults(&options);
+	debug_options_parse(config->area_malloc_options, &options, NULL, NULL);
+	*default_dir = options.node_dir[0] == '\0';
+	if (!*default_dir)
+		snprintf(dir, size, "%s", options.node_dir);
+	else
+		node_default_dir(dir, size);
+	snprintf(node, sizeof(node), "%s/%d", dir, (int)pid);
+	if (stat(node, &status) == 0 && S_ISDIR(status.st_mode))
+		return true;
+	if (!*default_dir || !node_fallback_dir(dir, size))
+		return false;
+	*default_dir = false;
+	snprintf(node, sizeof(node), "%s/%d", dir, (int)pid);
+	return stat(node, &status) == 0 && S_ISDIR(status.st_mode);
+}
+
+static void point_at_node(const struct run_config *config, const struct run_process *process)
+{
+	char how[128], dir[PATH_MAX], word[4 * PATH_MAX + 8];
+	bool default_dir;
+
+	run_exit_describe(&process->exit, how, sizeof(how));
+	fprintf(stderr, "pooldump run: pid %d (%s) was %s; ", (int)process->pid, process->name,
+		how);
+	if (!find_node(config, process->pid, dir, sizeof(dir), &default_dir)) {
+		fprintf(stderr, "it left no debug node for a post-mortem (a process publishes "
+				"one with its first pool, unless node=0; a forked child only with "
+				"fork_nodes=1)\n");
+		return;
+	}
+	word[0] = '\0';
+	if (!default_dir) {
+		memcpy(word, "--node-dir ", 11);
+		shell_word(dir, word + 11, sizeof(word) - 12);
+		strcat(word, " ");
+	}
+	fprintf(stderr,
+		"its debug node is kept for a post-mortem: pooldump %s-p %d check "
+		"(or pools, leaks, allocations)\n",
+		word, (int)process->pid);
+}
+
+void print_reports(const struct run_results *results, const struct run_config *config)
+{
+	for (size_t p = 0; p < results->process_count && !config->quiet; p++) {
+		const struct run_process *process = &results->processes[p];
+		for (size_t r = 0; r < process->report_count; r++) {
+			const struct run_report *report = &process->reports[r];
+			size_t length = strlen(report->text);
+			if (length == 0)
+				fprintf(stderr, "==%d==ERROR: area_malloc: %s (no text report: see %s)\n",
+					(int)report->pid, report->kind, config->json_path);
+			else
+				fprintf(stderr, "%s%s", report->text,
+					report->text[length - 1] == '\n' ? "" : "\n");
+		}
+	}
+	for (size_t p = 0; p < results->process_count; p++) {
+		if (results->processes[p].exit.known && results->processes[p].exit.signaled)
+			point_at_node(config, &results->processes[p]);
+	}
+	fflush(stderr);
+}
+
+/* ---- standard output ---- */
 
 void print_summary(const struct run_results *results, const struct run_config *config,
 	int exit_status)

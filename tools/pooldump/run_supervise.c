@@ -121,6 +121,19 @@ static void command_ended(struct watch *watch, int status)
 	exit->signaled = WIFSIGNALED(status);
 	exit->status = exit->signaled ? WTERMSIG(status) : WEXITSTATUS(status);
 	exit->core_dumped = exit->signaled && WCOREDUMP(status);
+	run_results_process(watch->results, watch->child)->exit = *exit;
+}
+
+/* A descendant the command left behind died of a signal: the runner points
+ * at its post-mortem node later, as for the command's own process. */
+static void descendant_ended(struct watch *watch, pid_t pid, int status)
+{
+	struct run_process *process;
+
+	if (!WIFSIGNALED(status))
+		return;
+	process = run_results_process(watch->results, pid);
+	process->exit = (struct run_exit){true, true, WTERMSIG(status), WCOREDUMP(status)};
 }
 
 static void reap(struct watch *watch)
@@ -131,6 +144,8 @@ static void reap(struct watch *watch)
 
 		if (pid > 0 && pid == watch->child)
 			command_ended(watch, status);
+		else if (pid > 0)
+			descendant_ended(watch, pid, status);
 		if (pid <= 0) {
 			watch->descendants = pid == 0; /* -1 (ECHILD): none left */
 			return;
