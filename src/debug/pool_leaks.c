@@ -38,7 +38,7 @@ struct leaked_pool {
 	struct leak_group group;
 	char name[NODE_POOL_NAME_MAX];
 	area_malloc_owner creator;
-	char detail[160];
+	char detail[192];
 };
 
 struct leaked_pools {
