@@ -9,7 +9,7 @@
  * fail_rate/fail_seed, fail_pool, fail_caller for malloc and realloc),
  * capacity parity with the release module, and what a process sees at
  * fork, exit and unload (suppressions, exit status, exit-time leak
- * reports).
+ * reports, leaked pools: the pools a process created and never deleted).
  *
  * Each test sets KERNEL_MODULE_PATH and AREA_MALLOC_OPTIONS before its first
  * get_module(): the module reads its options at B_MODULE_INIT, and Check
