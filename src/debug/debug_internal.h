@@ -13,6 +13,7 @@
  *     free_memory.c       free memory poisoned, and writes into it found
  *     pool_check.c        checks of a whole pool (asked for, at delete, at exit)
  *     leaks.c             live blocks grouped by site, leak reports
+ *     pool_leaks.c        pools never deleted, reported as leaked pools
  *     debugger_views.c    the kernel-debugger views of the live pools
  *     fault_injection.c   failing allocations on purpose
  *     owner.c             owner tags: thread, team, time, frames
@@ -502,6 +503,14 @@ size_t report_pool_leaks(struct pool *pool, int64_t since, pid_t team, const cha
  * totals and returns how many pools were looked at. */
 int report_leaks_of_pools(area_id area, int64_t since, const char *when, size_t *bytes,
 	size_t *blocks) DEBUG_HIDDEN;
+
+/* ---- leaked pools (pool_leaks.c) ---- */
+
+/* What a leaked-pool report says of each live pool this process created
+ * (NULL when leak_check=0 or memory ran out): taken before the pools go. */
+struct leaked_pools *leaked_pools_collect(void) DEBUG_HIDDEN;
+/* Makes those reports, found 'when', and frees list (NULL: none). */
+void leaked_pools_report(struct leaked_pools *list, const char *when) DEBUG_HIDDEN;
 
 /* ---- fault injection (fault_injection.c) ---- */
 

@@ -379,11 +379,14 @@ status_t debug_delete_pool(const void *pool_id, uintptr_t caller)
 
 void debug_delete_all_pools(const char *when)
 {
+	/* described while they live, reported after their blocks (as at exit) */
+	struct leaked_pools *leaked = leaked_pools_collect();
 	struct id_list list = live_pool_ids();
 
 	for (size_t i = 0; i < list.count; i++)
 		delete_pool_reporting(list.ids[i], when, NULL);
 	free(list.ids);
+	leaked_pools_report(leaked, when);
 }
 
 /* ---- names, statistics, marks ---- */

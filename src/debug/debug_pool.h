@@ -60,4 +60,9 @@ void debug_delete_all_pools(const char *when);
 /* Exit time: leak reports of every pool (blocks this process allocated). */
 void debug_report_exit_leaks(void);
 
+/* Exit time, after the leaks of their blocks: a leaked-pool report for
+ * each pool this process created and never deleted (pool_leaks.c; the
+ * last put_module makes them in debug_delete_all_pools). */
+void debug_report_leaked_pools(const char *when);
+
 #endif /* AREA_MALLOC_DEBUG_POOL_H */

@@ -136,7 +136,7 @@ static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t 
 size_t report_pool_leaks(struct pool *pool, int64_t since, pid_t team, const char *when,
 	size_t *blocks)
 {
-	struct leak_report report;
+	struct leak_report report = { .kind = ERROR_LEAK };
 	area_malloc_owner creator;
 	char name[NODE_POOL_NAME_MAX];
 	struct leak_group *groups;

@@ -23,6 +23,7 @@ libamdebug_la_SOURCES = \
 	src/debug/pending.c \
 	src/debug/pointer_check.c \
 	src/debug/pool_check.c \
+	src/debug/pool_leaks.c \
 	src/debug/quarantine.c \
 	src/debug/report.c \
 	src/debug/report.h \

@@ -683,9 +683,11 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 	out = open_memstream(&text, &length);
 	if (out != NULL && blocks > 0) {
 		fprintf(out, "==%d==ERROR: area_malloc: %s\n", (int)getpid(),
-			error_kind_info(ERROR_LEAK)->headline);
+			error_kind_info(report->kind)->headline);
 		print_pool(out, "in", &report->pool);
 		fprintf(out, "found %s\n", report->when);
+		if (report->detail != NULL)
+			fprintf(out, "%s\n", report->detail);
 		for (size_t g = 0; g < report->group_count; g++) {
 			const struct leak_group *group = &report->groups[g];
 			if (suppressed != NULL && suppressed[g])
@@ -706,8 +708,12 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 			bytes, blocks);
 		if (options != NULL && options->report_format == REPORT_FORMAT_JSON) {
 			fprintf(out, "{\"kind\":");
-			json_string(out, error_kind_name(ERROR_LEAK));
+			json_string(out, error_kind_name(report->kind));
 			fprintf(out, ",\"pid\":%d", (int)getpid());
+			if (report->detail != NULL) {
+				fputs(",\"detail\":", out);
+				json_string(out, report->detail);
+			}
 			json_pool(out, "pool", &report->pool);
 			fprintf(out, ",\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":%zu,"
 				"\"groups\":[", report->when, bytes, blocks);
@@ -739,7 +745,7 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 		return 0;
 	}
 	memset(&public_report, 0, sizeof(public_report));
-	public_report.kind = error_kind_name(ERROR_LEAK);
+	public_report.kind = error_kind_name(report->kind);
 	public_report.pool_id = report->pool.id;
 	public_report.pool_area = report->pool.area;
 	public_report.pool_name = report->pool.name;

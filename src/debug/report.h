@@ -80,12 +80,15 @@ struct leak_group {
 };
 
 struct leak_report {
+	enum error_kind kind;		/* ERROR_LEAK, or ERROR_LEAKED_POOL: one group,
+					 * the pool itself (pool_leaks.c) */
 	struct report_pool pool;
 	const char *when;		/* "at delete_pool", "at unload", "at exit", "on request" */
 	struct leak_group *groups;	/* sorted by bytes, largest first, by the caller */
 	size_t group_count;
 	bool counts;			/* toward the exit status (not for a look from
 					 * the kernel debugger) */
+	const char *detail;		/* one more line after "found WHEN", or NULL */
 };
 
 void reporter_init(const struct debug_options *options);

@@ -53,7 +53,7 @@ enum error_kind {
 	ERROR_GUARD_PAGE_FAULT,		/* reserved: an access to a guard page */
 	ERROR_LEAK,			/* live blocks at delete_pool, unload, exit */
 	ERROR_UNREFERENCED_LEAK,	/* reserved: blocks no pointer reaches */
-	ERROR_LEAKED_POOL,		/* reserved: a pool never deleted */
+	ERROR_LEAKED_POOL,		/* a pool never deleted, at unload, exit */
 	ERROR_KIND_COUNT
 };
 

@@ -9,7 +9,7 @@
  * fail_rate/fail_seed, fail_pool, fail_caller for malloc and realloc),
  * capacity parity with the release module, and what a process sees at
  * fork, exit and unload (suppressions, exit status, exit-time leak
- * reports).
+ * reports, leaked pools: the pools a process created and never deleted).
  *
  * Each test sets KERNEL_MODULE_PATH and AREA_MALLOC_OPTIONS before its first
  * get_module(): the module reads its options at B_MODULE_INIT, and Check
@@ -289,6 +289,16 @@ static void child_load_debug(const char *options)
 		"get_module(area_malloc)");
 	child_require(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&amd) == B_OK,
 		"get_module(area_malloc/debug)");
+}
+
+/* How many times needle occurs in text. */
+static int occurrences(const char *text, const char *needle)
+{
+	int count = 0;
+
+	for (const char *at = strstr(text, needle); at != NULL; at = strstr(at + 1, needle))
+		count++;
+	return count;
 }
 
 static const void *child_new_pool(size_t size)
@@ -1788,6 +1798,7 @@ static int suppression_child(void *context)
 	child_require(allocate_in_leak_sites_file(am, pool, 300) != NULL, "malloc");
 	if (child->leak_unsuppressed)
 		child_require(am->malloc(pool, 50) != NULL, "malloc");
+	child_require(am->delete_pool(pool) == B_OK, "delete_pool");
 	return 0;
 }
 
@@ -1886,10 +1897,14 @@ START_TEST(test_exit_ordering_and_status)
 	struct exit_child leaked = { 0, true };
 	struct child_run run;
 
-	/* the driver's handler runs first: nothing left to report */
+	/* the driver's handler runs first: no block left to report, only the
+	 * pool the child never deletes, empty by then */
 	run = run_child(exit_ordering_child, &freed_by_handler);
-	assert_exit_status(&run, 0, "block freed by an atexit handler");
-	ck_assert_msg(strstr(run.output, "ERROR") == NULL, "reported:\n%s", run.output);
+	assert_exit_status(&run, LEAK_EXIT_STATUS, "block freed by an atexit handler");
+	ck_assert_int_eq(occurrences(run.output, "ERROR: area_malloc: "), 1);
+	ck_assert_msg(strstr(run.output, "ERROR: area_malloc: leaked-pool\n") != NULL
+		&& strstr(run.output, "the pool was never deleted; 0 live block(s) of 0 byte(s)")
+			!= NULL, "reported:\n%s", run.output);
 	free(run.output);
 
 	/* exit(3) stays 3, leaks or not */
@@ -1935,8 +1950,219 @@ START_TEST(test_unload_reports_leaks_and_exit_status)
 		"want a leak report at unload, before the module is gone:\n%s", run.output);
 	ck_assert_msg(strstr(run.output, "123 byte(s) leaked in 1 allocation(s)") != NULL, "%s",
 		run.output);
+	/* the pool too, after its block */
+	ck_assert_msg(strstr(report, "ERROR: area_malloc: leaked-pool\n") != NULL
+		&& strstr(report, "ERROR: area_malloc: leaked-pool\n") < after, "%s", run.output);
+	ck_assert_int_eq(occurrences(run.output, "ERROR: area_malloc: "), 2);
 	/* no second report at exit: the pools went with the module */
 	ck_assert_msg(strstr(run.output, "found at exit") == NULL, "%s", run.output);
+	free(run.output);
+}
+END_TEST
+
+/* ---- leaked pools ---- */
+
+/* The creator that leaked-pool reports must name (frames[0] of the pool's
+ * creator is the return address into this function). */
+__attribute__((noinline)) static const void *open_ring(size_t size, const char *name)
+{
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, size, B_NO_LOCK, KERNEL_RW);
+
+	if (pool != NULL && amd->set_pool_name(pool, name) != B_OK)
+		return NULL;
+	return pool;
+}
+
+/* A leaked-pool report as the hook took it: kind, pool, the pool as its one
+ * allocation, creator, when and live blocks. */
+static void assert_leaked_pool(const struct captured_report *report, const char *name,
+	size_t size, const char *when, const char *live)
+{
+	char line[128];
+
+	ck_assert_str_eq(report->kind, "leaked-pool");
+	ck_assert_str_eq(report->pool_name, name);
+	ck_assert_uint_eq(report->leaked_bytes, size);
+	ck_assert_uint_eq(report->leaked_blocks, 1);
+	ck_assert_uint_eq(report->size, size);
+	snprintf(line, sizeof(line), "==%d==ERROR: area_malloc: leaked-pool\nin pool %d \"%s\"",
+		(int)getpid(), (int)report->pool_area, name);
+	ck_assert_msg(strncmp(report->text, line, strlen(line)) == 0, "want \"%s\" in:\n%s", line,
+		report->text);
+	ck_assert_msg(strstr(report->text, ") created by open_ring+0x") != NULL
+		&& strstr(report->text, "    #0 0x") != NULL
+		&& strstr(strstr(report->text, "    #0 0x"), " in open_ring+0x") != NULL,
+		"the creator is not open_ring:\n%s", report->text);
+	snprintf(line, sizeof(line), "found %s\nthe pool was never deleted; %s are in it", when,
+		live);
+	ck_assert_msg(strstr(report->text, line) != NULL, "want \"%s\" in:\n%s", line,
+		report->text);
+	snprintf(line, sizeof(line), "SUMMARY: area_malloc: %zu byte(s) leaked in 1 allocation(s).",
+		size);
+	ck_assert_msg(strstr(report->text, line) != NULL, "want \"%s\" in:\n%s", line,
+		report->text);
+	snprintf(line, sizeof(line), "{\"kind\":\"leaked-pool\",\"pid\":%d,\"detail\":",
+		(int)getpid());
+	ck_assert_msg(strstr(report->text, line) != NULL, "no JSON object in:\n%s", report->text);
+	snprintf(line, sizeof(line), "\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":1,",
+		when, size);
+	ck_assert_msg(strstr(report->text, line) != NULL, "want %s in:\n%s", line, report->text);
+}
+
+/*
+ * At the last put_module: a pool created and never deleted is reported,
+ * empty or not, in registry order, after the leaks of the blocks in it; a
+ * deleted pool is not.
+ */
+START_TEST(test_leaked_pools_at_unload)
+{
+	const void *rx, *tx, *scratch;
+
+	load_debug("report_format=json");
+	capture_reports(true);
+	rx = open_ring(64 * KIB, "rx ring");
+	tx = open_ring(32 * KIB, "tx ring");
+	scratch = open_ring(16 * KIB, "scratch");
+	ck_assert(rx != NULL && tx != NULL && scratch != NULL);
+	ck_assert_ptr_nonnull(am->malloc(tx, 100));
+	ck_assert_ptr_nonnull(am->malloc(tx, 20));
+	ck_assert_int_eq(am->delete_pool(scratch), B_OK);
+	assert_no_reports();
+	unload_debug();
+
+	ck_assert_int_eq(capture.count, 3);
+	ck_assert_str_eq(captured(0)->kind, "detected memory leaks");
+	ck_assert_str_eq(captured(0)->pool_name, "tx ring");
+	ck_assert_uint_eq(captured(0)->leaked_bytes, 120);
+	ck_assert_uint_eq(captured(0)->leaked_blocks, 2);
+	assert_leaked_pool(captured(1), "rx ring", 64 * KIB, "at unload",
+		"0 live block(s) of 0 byte(s)");
+	assert_leaked_pool(captured(2), "tx ring", 32 * KIB, "at unload",
+		"2 live block(s) of 120 byte(s)");
+}
+END_TEST
+
+struct leaked_pool_child {
+	char options[256];
+	bool delete_it;
+};
+
+static int leaked_pool_child(void *context)
+{
+	const struct leaked_pool_child *child = context;
+	const void *pool;
+
+	child_load_debug(child->options);
+	pool = open_ring(64 * KIB, "rx ring");
+	child_require(pool != NULL, "create_pool");
+	if (child->delete_it)
+		child_require(am->delete_pool(pool) == B_OK, "delete_pool");
+	return 0;
+}
+
+/* At exit: the report, the exit status, and neither with leak_check=0, for
+ * a deleted pool, or with a leak: suppression naming the creator. */
+START_TEST(test_leaked_pool_at_exit)
+{
+	char path[] = "/tmp/area_malloc_pool_suppressions_XXXXXX";
+	struct leaked_pool_child child = { "", false };
+	struct child_run run;
+	int fd;
+
+	run = run_child(leaked_pool_child, &child);
+	assert_exit_status(&run, LEAK_EXIT_STATUS, "a leaked pool");
+	ck_assert_int_eq(occurrences(run.output, "ERROR: area_malloc: "), 1);
+	ck_assert_msg(strstr(run.output, "ERROR: area_malloc: leaked-pool\nin pool ") != NULL
+		&& strstr(run.output, " \"rx ring\" (id 0x") != NULL
+		&& strstr(run.output, "found at exit\nthe pool was never deleted; 0 live block(s)")
+			!= NULL
+		&& strstr(run.output, "SUMMARY: area_malloc: 65536 byte(s) leaked in 1 "
+			"allocation(s).") != NULL, "%s", run.output);
+	free(run.output);
+
+	child.delete_it = true;
+	run = run_child(leaked_pool_child, &child);
+	assert_exit_status(&run, 0, "a deleted pool");
+	ck_assert_str_eq(run.output, "");
+	free(run.output);
+
+	child.delete_it = false;
+	snprintf(child.options, sizeof(child.options), "leak_check=0");
+	run = run_child(leaked_pool_child, &child);
+	assert_exit_status(&run, 0, "leak_check=0");
+	ck_assert_str_eq(run.output, "");
+	free(run.output);
+
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "leak:open_ring\n", 15), 15);
+	close(fd);
+	snprintf(child.options, sizeof(child.options), "suppressions=%s", path);
+	run = run_child(leaked_pool_child, &child);
+	unlink(path);
+	assert_exit_status(&run, 0, "leak:open_ring");
+	ck_assert_msg(strstr(run.output, "ERROR") == NULL, "suppressed, yet:\n%s", run.output);
+	free(run.output);
+}
+END_TEST
+
+/* A forked child's own pool: the child never deletes it. */
+static int pool_leaking_child(void *context)
+{
+	(void)context;
+	child_require(open_ring(16 * KIB, "child's") != NULL, "create_pool");
+	return 0;
+}
+
+/* A forked child reports the pool it created, never its parent's (which it
+ * holds copies of); the parent reports nothing of the child's. */
+START_TEST(test_fork_child_reports_only_its_own_pools)
+{
+	const void *parent_pool;
+	struct child_run run;
+
+	load_debug(NULL);
+	parent_pool = open_ring(64 * KIB, "parent's");
+	ck_assert_ptr_nonnull(parent_pool);
+	ck_assert_ptr_nonnull(am->malloc(parent_pool, 10));
+	run = run_child(pool_leaking_child, NULL);
+	assert_exit_status(&run, LEAK_EXIT_STATUS, "a child that leaks its own pool");
+	ck_assert_int_eq(occurrences(run.output, "ERROR: area_malloc: "), 1);
+	ck_assert_msg(strstr(run.output, "ERROR: area_malloc: leaked-pool\n") != NULL
+		&& strstr(run.output, " \"child's\" (id 0x") != NULL
+		&& strstr(run.output, "\"parent's\"") == NULL, "%s", run.output);
+	free(run.output);
+
+	capture_reports(true);
+	ck_assert_int_eq(am->delete_pool(parent_pool), B_OK);
+	ck_assert_int_eq(capture.count, 1); /* its block, at delete_pool */
+	ck_assert_str_eq(captured(0)->kind, "detected memory leaks");
+	forget_captured();
+	unload_debug();
+	ck_assert_int_eq(capture.count, 0);
+}
+END_TEST
+
+/* The same with the release build (KERNEL_MODULE_PATH set by the parent). */
+static int pool_leaking_child_release(void *context)
+{
+	(void)context;
+	child_require(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) == B_OK,
+		"get_module(release)");
+	child_require(am->create_pool(B_ANY_KERNEL_ADDRESS, 16 * KIB, B_NO_LOCK, KERNEL_RW) != NULL,
+		"create_pool");
+	return 0;
+}
+
+/* The release build says nothing of a pool never deleted. */
+START_TEST(test_release_build_reports_no_leaked_pool)
+{
+	struct child_run run;
+
+	select_modules("release", NULL);
+	run = run_child(pool_leaking_child_release, NULL);
+	assert_exit_status(&run, 0, "release build");
+	ck_assert_str_eq(run.output, "");
 	free(run.output);
 }
 END_TEST
@@ -1997,6 +2223,10 @@ static Suite *debug_api_suite(void)
 	tcase_add_test(process, test_suppressions);
 	tcase_add_test(process, test_exit_ordering_and_status);
 	tcase_add_test(process, test_unload_reports_leaks_and_exit_status);
+	tcase_add_test(process, test_leaked_pools_at_unload);
+	tcase_add_test(process, test_leaked_pool_at_exit);
+	tcase_add_test(process, test_fork_child_reports_only_its_own_pools);
+	tcase_add_test(process, test_release_build_reports_no_leaked_pool);
 	suite_add_tcase(suite, process);
 
 	add_stack_tests(suite);

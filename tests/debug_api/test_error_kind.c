@@ -62,6 +62,7 @@ static const struct {
 	{"heap-corruption", ERROR_HEAP_CORRUPTION, false},
 	{"counter-mismatch", ERROR_COUNTER_MISMATCH, false},
 	{"detected memory leaks", ERROR_LEAK, true},
+	{"leaked-pool", ERROR_LEAKED_POOL, true},
 };
 
 START_TEST(test_reported_names_map_to_their_kinds)
@@ -118,6 +119,8 @@ START_TEST(test_headline_of_real_first_lines)
 	ck_assert_int_eq(
 		error_kind_from_headline("detected memory leaks\n\nDirect leak of 40 byte(s)"),
 		ERROR_LEAK);
+	ck_assert_int_eq(error_kind_from_headline("leaked-pool\nin pool 3 \"rx\" (id 0x8cd2)"),
+		ERROR_LEAKED_POOL);
 }
 END_TEST
 
@@ -131,6 +134,7 @@ START_TEST(test_headline_near_misses)
 		"double-free on address0x7f55", /* no separator after the headline */
 		"detected memory leak",         /* a prefix of the leak headline */
 		"detected memory leaksX",
+		"leaked-pools",                 /* no separator after the leaked-pool headline */
 		"bogus-kind on address 0x7f55 (100-byte block) in pool 1", /* an unknown kind */
 		"unknown",
 		"unknown on address 0x1",
@@ -169,6 +173,7 @@ END_TEST
 START_TEST(test_leak_flags)
 {
 	ck_assert(error_kind_info(ERROR_LEAK)->leak);
+	ck_assert(error_kind_info(ERROR_LEAKED_POOL)->leak);
 	ck_assert(!error_kind_info(ERROR_DOUBLE_FREE)->leak);
 	ck_assert(!error_kind_info(ERROR_HEAP_CORRUPTION)->leak);
 	ck_assert(!error_kind_info(ERROR_KIND_NONE)->leak);

@@ -264,6 +264,7 @@ static void check_suppressions(const struct debug_options *parsed, const uint8_t
 		groups[g].first_address = (const void *)(uintptr_t)(0x1000 * (g + 1));
 	}
 	memset(&report, 0, sizeof(report));
+	report.kind = ERROR_LEAK;
 	report.pool.area = 1;
 	report.pool.name = "";
 	report.when = "on request";

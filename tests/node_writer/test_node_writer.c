@@ -456,6 +456,36 @@ static void assert_exited_cleanly(int status)
 		WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
 }
 
+/* Where a driver child's standard error goes. */
+static char *driver_stderr_path(char *buffer, pid_t pid)
+{
+	return path_of(buffer, "%s/driver-stderr.%d", base_dir, (int)pid);
+}
+
+/* The report a driver's exit makes of its pool, and nothing else. */
+static void assert_only_a_leaked_pool(const char *output)
+{
+	ck_assert_msg(count_lines_with(output, "ERROR: area_malloc:") == 1
+			&& count_lines_with(output, "ERROR: area_malloc: leaked-pool") == 1
+			&& count_lines_with(output, "found at exit") == 1,
+		"want one leaked-pool report at exit, got:\n%s", output);
+}
+
+/* A driver (driver_body) that exited after reporting its pool as leaked. */
+static void assert_driver_exited_leaking_its_pool(pid_t pid, int status)
+{
+	char path[PATH_BYTES];
+	char *output = read_text(driver_stderr_path(path, pid));
+
+	ck_assert_ptr_nonnull(output);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 23,
+		"driver ended with %s %d; its standard error:\n%s",
+		WIFEXITED(status) ? "exit status" : "signal",
+		WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status), output);
+	assert_only_a_leaked_pool(output);
+	free(output);
+}
+
 /* In a child: waits for the test's byte (or its end). */
 static void wait_for_command(int command_fd)
 {
@@ -468,14 +498,18 @@ static void wait_for_command(int command_fd)
 /*
  * A driver: loads the module, creates a pool with a live block, reports the
  * pool's area id, waits for the test's command, frees its block and exits
- * normally (without put_module: the module's exit handler ends the node).
+ * normally (without put_module: the module's exit handler ends the node),
+ * its pool never deleted on purpose: the handler still has a pool file to
+ * remove, and reports the pool as leaked (exit status 23).
  */
 static void driver_body(int command_fd, int report_fd)
 {
+	char path[PATH_BYTES];
 	const void *pool;
 	void *block;
 	area_id area;
 
+	redirect_stderr(driver_stderr_path(path, getpid()));
 	CHILD_ASSERT(load_modules());
 	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, MIB, B_NO_LOCK, KERNEL_RW);
 	CHILD_ASSERT(pool != NULL);
@@ -719,12 +753,28 @@ START_TEST(exit_removes_node)
 	area = start_driver(&driver);
 	ck_assert(path_exists(pool_file_path(path, driver.pid, area)));
 	tell_child(&driver);
-	assert_exited_cleanly(wait_child(&driver));
+	assert_driver_exited_leaking_its_pool(driver.pid, wait_child(&driver));
 	ck_assert(!path_exists(node_path(path, driver.pid)));
 	ck_assert_int_eq(entry_count(node_dir), 0);
 }
 END_TEST
 
+/* What delete_pool_and_last_put_module_remove_files's hook saw. */
+static int unload_reports;
+static char unload_kind[32];
+static area_id unload_pool_area;
+
+static bool take_unload_report(const area_malloc_report *report, void *cookie)
+{
+	(void)cookie;
+	unload_reports++;
+	snprintf(unload_kind, sizeof(unload_kind), "%s", report->kind);
+	unload_pool_area = report->pool_area;
+	return true;
+}
+
+/* The second pool is left to the last put_module on purpose: the files go,
+ * and the pool is reported as leaked. */
 START_TEST(delete_pool_and_last_put_module_remove_files)
 {
 	char path[PATH_BYTES];
@@ -745,12 +795,17 @@ START_TEST(delete_pool_and_last_put_module_remove_files)
 	ck_assert(!path_exists(pool_file_path(path, getpid(), first_area)));
 	ck_assert(path_exists(pool_file_path(path, getpid(), second_area)));
 
+	amd->set_report_hook(take_unload_report, NULL);
 	/* the companion module goes first: the node stays while one is loaded */
 	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_MODULE_NAME), B_OK);
 	ck_assert(path_exists(pool_file_path(path, getpid(), second_area)));
+	ck_assert_int_eq(unload_reports, 0);
 	ck_assert_int_eq(put_module(B_AREA_MALLOC_MODULE_NAME), B_OK);
 	ck_assert(!path_exists(node_path(path, getpid())));
 	ck_assert_int_eq(entry_count(node_dir), 0);
+	ck_assert_int_eq(unload_reports, 1);
+	ck_assert_str_eq(unload_kind, "leaked-pool");
+	ck_assert_int_eq(unload_pool_area, second_area);
 }
 END_TEST
 
@@ -783,7 +838,7 @@ START_TEST(keep_dead_nodes_keeps_the_newest)
 	ck_assert(unload_modules());
 
 	tell_child(&live);
-	assert_exited_cleanly(wait_child(&live));
+	assert_driver_exited_leaking_its_pool(live.pid, wait_child(&live));
 	ck_assert_int_eq(entry_count(node_dir), 2);
 }
 END_TEST
@@ -904,8 +959,10 @@ struct tmpfs_run {
 };
 
 /* Runs body in a driver child on the small tmpfs, its standard error going
- * to base_dir/stderr, then unmounts the tmpfs. */
-static struct tmpfs_run run_on_small_tmpfs(const char *mount_point, void (*body)(int, int))
+ * to base_dir/stderr, then unmounts the tmpfs; the driver must exit with
+ * want_status. */
+static struct tmpfs_run run_on_small_tmpfs(const char *mount_point, void (*body)(int, int),
+	int want_status)
 {
 	struct tmpfs_run run;
 	char path[PATH_BYTES];
@@ -918,7 +975,7 @@ static struct tmpfs_run run_on_small_tmpfs(const char *mount_point, void (*body)
 	unmount_small_tmpfs(mount_point);
 	run.output = read_text(path_of(path, "%s/stderr", base_dir));
 	ck_assert_ptr_nonnull(run.output);
-	ck_assert_msg(WIFEXITED(run.status) && WEXITSTATUS(run.status) == 0,
+	ck_assert_msg(WIFEXITED(run.status) && WEXITSTATUS(run.status) == want_status,
 		"the driver ended with %s %d; its standard error:\n%s",
 		WIFEXITED(run.status) ? "exit status" : "signal",
 		WIFEXITED(run.status) ? WEXITSTATUS(run.status) : WTERMSIG(run.status), run.output);
@@ -932,7 +989,7 @@ START_TEST(full_tmpfs_gives_null_never_sigbus)
 
 	if (!mount_small_tmpfs("full_tmpfs_gives_null_never_sigbus", mount_point))
 		return;
-	run = run_on_small_tmpfs(mount_point, full_tmpfs_body);
+	run = run_on_small_tmpfs(mount_point, full_tmpfs_body, 0);
 	ck_assert_msg(count_lines_with(run.output, "area_malloc") == 1
 			&& count_lines_with(run.output, "private area") == 1,
 		"expected one fallback warning, got:\n%s", run.output);
@@ -942,7 +999,8 @@ START_TEST(full_tmpfs_gives_null_never_sigbus)
 END_TEST
 
 /* A driver that exits with a lazy pool still live (the module's exit handler
- * ends it) must exit as cleanly as one that deleted it. */
+ * ends it) must exit as cleanly as one that deleted it, but for the report
+ * of its leaked pool. */
 static void exit_with_live_pool_body(int command_fd, int report_fd)
 {
 	char path[PATH_BYTES];
@@ -977,8 +1035,9 @@ START_TEST(exit_with_live_lazy_pool_on_small_tmpfs)
 
 	if (!mount_small_tmpfs("exit_with_live_lazy_pool_on_small_tmpfs", mount_point))
 		return;
-	run = run_on_small_tmpfs(mount_point, exit_with_live_pool_body);
+	run = run_on_small_tmpfs(mount_point, exit_with_live_pool_body, 23);
 	ck_assert_int_eq(run.nodes_left, 0);
+	assert_only_a_leaked_pool(run.output);
 	free(run.output);
 }
 END_TEST

@@ -235,6 +235,7 @@ static int exit_handler(int status, void *context)
 {
 	(void)context;
 	debug_report_exit_leaks();
+	debug_report_leaked_pools("at exit");
 	reporter_print_totals();
 	node_writer_stop(true);
 	if (status == 0 && options.exitcode != 0 && reporter_error_count() > 0)
