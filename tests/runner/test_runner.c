@@ -488,6 +488,62 @@ static void assert_failure_is_report(const struct run *run, const char *testcase
 	free(message);
 }
 
+/* The one failure of a test case holding several reports: "multiple"
+ * unless they share a kind, "N reports: " and their summaries as its
+ * message, their text reports one after the other as its body. */
+static void assert_failure_holds(const struct run *run, const char *testcase,
+	struct json_object *const *reports, size_t count)
+{
+	char expression[256], *body, *message, *want_message = NULL, *want_body = NULL;
+	size_t message_length = 0, body_length = 0;
+	FILE *message_text = open_memstream(&want_message, &message_length);
+	FILE *body_text = open_memstream(&want_body, &body_length);
+	const char *kind = NULL;
+
+	ck_assert(message_text != NULL && body_text != NULL);
+	fprintf(message_text, "%zu reports: ", count);
+	for (size_t r = 0; r < count; r++) {
+		const char *this_kind = member_string(reports[r], "kind");
+		kind = kind == NULL || strcmp(kind, this_kind) == 0 ? this_kind : "multiple";
+		fprintf(message_text, "%s%s", r > 0 ? "; " : "", member_string(reports[r], "summary"));
+		fprintf(body_text, "%s%s", r > 0 ? "\n" : "", member_string(reports[r], "text"));
+	}
+	fclose(message_text);
+	fclose(body_text);
+	snprintf(expression, sizeof(expression), "count(//testcase[@name='%s']/failure)", testcase);
+	assert_xpath_count(run->junit, 1, "%s", expression);
+	snprintf(expression, sizeof(expression), "string(//testcase[@name='%s']/failure/@type)",
+		testcase);
+	assert_xpath_string(run->junit, kind, expression);
+	snprintf(expression, sizeof(expression), "string(//testcase[@name='%s']/failure/@message)",
+		testcase);
+	message = xpath_string(run->junit, "%s", expression);
+	ck_assert_str_eq(message, want_message);
+	snprintf(expression, sizeof(expression), "string(//testcase[@name='%s']/failure)", testcase);
+	body = xpath_string(run->junit, "%s", expression);
+	ck_assert_str_eq(body, want_body);
+	free(message);
+	free(body);
+	free(want_message);
+	free(want_body);
+}
+
+/* The report a process made of its pool never deleted ("leaked-pool"):
+ * runner_driver's pools are 256 KiB, check_driver's 128 KiB. */
+static void assert_leaked_pool(struct json_object *report, const char *pool_name, int64_t bytes)
+{
+	ck_assert_ptr_nonnull(report);
+	ck_assert_str_eq(member_string(report, "kind"), "leaked-pool");
+	ck_assert_str_eq(member_string(report, "when"), "at exit");
+	ck_assert_int_eq(member_int(report, "leaked_bytes"), bytes);
+	ck_assert_int_eq(member_int(report, "leaked_blocks"), 1);
+	ck_assert_str_eq(member_string(member(report, "pool"), "name"), pool_name);
+	ck_assert(member_bool(report, "failing"));
+}
+
+#define RUNNER_POOL_BYTES (256 * 1024)
+#define CHECK_POOL_BYTES (128 * 1024)
+
 /* The summary line of a report: "KIND ... -- function file:line". */
 static const char *pool_of(struct json_object *report, char *buffer, size_t size)
 {
@@ -725,7 +781,8 @@ START_TEST(test_environment_fresh_and_quoted)
 	snprintf(expected, sizeof(expected), "log_path='%s/reports/report':report_format=json",
 		real_colon);
 	ck_assert_str_eq(member_string(run.json, "area_malloc_options"), expected);
-	ck_assert_int_eq(total(&run, "leak_reports"), 1);
+	/* the block, then the pool it never deleted */
+	ck_assert_int_eq(total(&run, "leak_reports"), 2);
 	run_free(&run);
 }
 END_TEST
@@ -816,13 +873,16 @@ END_TEST
 START_TEST(test_leak)
 {
 	struct run run = RUN("--", RUNNER_DRIVER, "leak");
-	struct json_object *report;
+	struct json_object *report, *pool_report;
 	char pool[128];
 	pid_t pid;
 
 	ck_assert_int_eq(run.status, 23);
 	pid = main_pid(&run);
-	ck_assert_int_eq(reports_of(&run, pid, 0, &report), 1);
+	/* the block, then its pool, never deleted either */
+	ck_assert_int_eq(reports_of(&run, pid, 0, &report), 2);
+	reports_of(&run, pid, 1, &pool_report);
+	assert_leaked_pool(pool_report, "net-rx", RUNNER_POOL_BYTES);
 	ck_assert_str_eq(member_string(report, "kind"), "detected memory leaks");
 	ck_assert_str_eq(member_string(report, "when"), "at exit");
 	ck_assert_int_eq(member_int(report, "leaked_bytes"), 48);
@@ -834,8 +894,8 @@ START_TEST(test_leak)
 	ck_assert_str_eq(member_string(report, "summary"),
 		"SUMMARY: area_malloc: 48 byte(s) leaked in 1 allocation(s).");
 
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 1 leak report "
-			     "(48 bytes in 1 allocation)");
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
+			     "(262192 bytes in 2 allocations)");
 	assert_line(run.out, "  pid %d runner_driver detected memory leaks: 48 bytes in 1 "
 			     "allocation in %s at exit -- rx_leak runner_driver.c:%d", (int)pid,
 		pool_of(report, pool, sizeof(pool)), site_line(RUNNER_DRIVER_SOURCE, "rx_leak"));
@@ -843,17 +903,20 @@ START_TEST(test_leak)
 	/* the module's own exit status 23 is not news */
 	ck_assert(strstr(run.out, "command:") == NULL);
 
-	ck_assert_int_eq(total(&run, "leak_reports"), 1);
+	ck_assert_int_eq(total(&run, "leak_reports"), 2);
 	ck_assert_int_eq(total(&run, "errors"), 0);
-	ck_assert_int_eq(total(&run, "leaked_bytes"), 48);
+	ck_assert_int_eq(total(&run, "leaked_bytes"), 48 + RUNNER_POOL_BYTES);
 	ck_assert_int_eq(member_int(member(member(run.json, "totals"), "by_kind"),
 				 "detected memory leaks"), 1);
-	ck_assert_int_eq(member_int(process_of(&run, pid), "leak_reports"), 1);
+	ck_assert_int_eq(member_int(member(member(run.json, "totals"), "by_kind"), "leaked-pool"),
+		1);
+	ck_assert_int_eq(member_int(process_of(&run, pid), "leak_reports"), 2);
 
 	assert_xpath_count(run.junit, 1, "count(//testcase)");
 	assert_xpath_count(run.junit, 1, "count(//failure)");
 	assert_xpath_count(run.junit, 1, "number(/testsuites/testsuite/@failures)");
-	assert_failure_is_report(&run, "runner_driver", report);
+	assert_failure_holds(&run, "runner_driver", (struct json_object *[]){ report, pool_report },
+		2);
 	char *body = xpath_string(run.junit, "string(//failure)");
 	ck_assert_msg(strstr(body, "found at exit") != NULL, "%s", body);
 	free(body);
@@ -1026,33 +1089,36 @@ START_TEST(test_fork_children)
 	ck_assert_int_eq(member_int(report, "leaked_blocks"), 1);
 	ck_assert_str_eq(member_string(report, "when"), "at exit");
 	ck_assert_str_eq(member_string(member(report, "pool"), "name"), "shared");
-	/* a program the command ran */
-	report = assert_one_report(&run, exec, "detected memory leaks");
+	/* a program the command ran: its block, then its pool */
+	ck_assert_int_eq(reports_of(&run, exec, 0, &report), 2);
+	ck_assert_str_eq(member_string(report, "kind"), "detected memory leaks");
 	ck_assert_int_eq(member_int(report, "leaked_bytes"), 48);
 	ck_assert_str_eq(member_string(member(report, "pool"), "name"), "net-rx");
+	reports_of(&run, exec, 1, &report);
+	assert_leaked_pool(report, "net-rx", RUNNER_POOL_BYTES);
 	process = process_of(&run, exec);
 	if (strcmp(member_string(process, "name_source"), "cmdline") == 0)
 		ck_assert_str_eq(member_string(process, "command_line"), "runner_driver leak");
 
-	assert_line(run.out, "area_malloc: 5 processes, 2 errors, 2 leak reports "
-			     "(80 bytes in 2 allocations)");
+	assert_line(run.out, "area_malloc: 5 processes, 2 errors, 3 leak reports "
+			     "(262224 bytes in 3 allocations)");
 	report = assert_one_report(&run, invalid_free, "invalid-free");
 	assert_line(run.out, "  pid %d runner_driver invalid-free at %s in %s -- tx_free "
 			     "runner_driver.c:%d", (int)invalid_free, member_string(report, "address"),
 		pool_of(report, pool, sizeof(pool)), site_line(RUNNER_DRIVER_SOURCE, "tx_free"));
 	ck_assert_int_eq(total(&run, "processes"), 5);
 	ck_assert_int_eq(total(&run, "errors"), 2);
-	ck_assert_int_eq(total(&run, "leak_reports"), 2);
-	ck_assert_int_eq(total(&run, "leaked_bytes"), 80);
+	ck_assert_int_eq(total(&run, "leak_reports"), 3);
+	ck_assert_int_eq(total(&run, "leaked_bytes"), 80 + RUNNER_POOL_BYTES);
 	/* one suite: every process ran runner_driver; one test case for them
-	 * all, and one failure holding the four reports */
+	 * all, and one failure holding the five reports */
 	assert_xpath_count(run.junit, 1, "count(//testsuite)");
 	assert_xpath_count(run.junit, 1, "count(//testsuite[@name='runner_driver']/testcase)");
 	assert_xpath_count(run.junit, 1, "number(/testsuites/@failures)");
 	assert_xpath_string(run.junit, "multiple", "string(//failure/@type)");
 	char *message = xpath_string(run.junit, "string(//failure/@message)");
 	ck_assert_msg(
-		strncmp(message, "4 reports: SUMMARY: area_malloc: ", 33) == 0, "%s", message);
+		strncmp(message, "5 reports: SUMMARY: area_malloc: ", 33) == 0, "%s", message);
 	free(message);
 	run_free(&run);
 }
@@ -1072,8 +1138,10 @@ START_TEST(test_orphans_waited_for)
 	ck_assert_int_eq(array_length(run.json, "processes"), 2);
 	ck_assert_int_eq(member_int(process_of(&run, main_pid(&run)), "reports"), 0);
 	orphan = (pid_t)member_int(item(run.json, "processes", 1), "pid");
-	ck_assert_int_eq(reports_of(&run, orphan, 0, &report), 1);
+	ck_assert_int_eq(reports_of(&run, orphan, 0, &report), 2);
 	ck_assert_int_eq(member_int(report, "leaked_bytes"), 48);
+	reports_of(&run, orphan, 1, &report);
+	assert_leaked_pool(report, "net-rx", RUNNER_POOL_BYTES);
 	ck_assert_str_eq(member_string(process_of(&run, orphan), "name"), "runner_driver");
 	ck_assert_int_eq(array_length(run.json, "warnings"), 0);
 	ck_assert_int_eq(member_int(member(run.json, "command_exit"), "status"), 0);
@@ -1109,23 +1177,29 @@ END_TEST
 START_TEST(test_check_fork_mode)
 {
 	struct run run = RUN_WITH(ENVIRONMENT("CK_FORK=yes"), "--", CHECK_DRIVER);
-	struct json_object *leaky = NULL, *exit_leak = NULL;
+	struct json_object *leaky = NULL, *exit_leak = NULL, *leaked_pool = NULL;
 	pid_t parent;
 
 	ck_assert_int_eq(run.status, 23);
 	parent = main_pid(&run);
-	ck_assert_int_eq(array_length(run.json, "reports"), 2);
-	for (size_t i = 0; i < 2; i++) {
+	/* test_exit_leak's pool, never deleted, is a report of its own */
+	ck_assert_int_eq(array_length(run.json, "reports"), 3);
+	for (size_t i = 0; i < 3; i++) {
 		struct json_object *report = item(run.json, "reports", i);
 		const char *test = member_string(report, "test");
 		/* each test ran in a child of its own */
 		ck_assert_int_ne(member_int(report, "pid"), parent);
-		if (strcmp(test, "test_leaky") == 0)
+		if (strcmp(member_string(report, "kind"), "leaked-pool") == 0)
+			leaked_pool = report;
+		else if (strcmp(test, "test_leaky") == 0)
 			leaky = report;
 		else if (strcmp(test, "test_exit_leak") == 0)
 			exit_leak = report;
 	}
-	ck_assert(leaky != NULL && exit_leak != NULL);
+	ck_assert(leaky != NULL && exit_leak != NULL && leaked_pool != NULL);
+	ck_assert_str_eq(member_string(leaked_pool, "test"), "test_exit_leak");
+	ck_assert_int_eq(member_int(leaked_pool, "pid"), member_int(exit_leak, "pid"));
+	assert_leaked_pool(leaked_pool, "", CHECK_POOL_BYTES);
 	ck_assert_int_ne(member_int(leaky, "pid"), member_int(exit_leak, "pid"));
 	ck_assert_str_eq(member_string(leaky, "when"), "at delete_pool");
 	ck_assert_int_eq(member_int(leaky, "leaked_bytes"), 64);
@@ -1143,15 +1217,17 @@ START_TEST(test_check_fork_mode)
 	assert_xpath_count(run.junit, 0, "count(//testcase[@name='check_driver']/*)");
 	assert_xpath_count(run.junit, 0, "count(//testcase[@name='test_clean'])");
 	assert_failure_is_report(&run, "test_leaky", leaky);
-	assert_failure_is_report(&run, "test_exit_leak", exit_leak);
+	assert_failure_holds(&run, "test_exit_leak",
+		(struct json_object *[]){ exit_leak, leaked_pool }, 2);
 	assert_xpath_string(run.junit, "check_driver",
 		"string(//testcase[@name='test_leaky']/@classname)");
 
 	ck_assert_msg(strstr(run.err, member_string(leaky, "text")) != NULL &&
-			      strstr(run.err, member_string(exit_leak, "text")) != NULL,
+			      strstr(run.err, member_string(exit_leak, "text")) != NULL &&
+			      strstr(run.err, member_string(leaked_pool, "text")) != NULL,
 		"%s", run.err);
-	assert_line(run.out, "area_malloc: 3 processes, 0 errors, 2 leak reports "
-			     "(88 bytes in 2 allocations)");
+	assert_line(run.out, "area_malloc: 3 processes, 0 errors, 3 leak reports "
+			     "(131160 bytes in 3 allocations)");
 	assert_line(run.out, "  pid %d check_driver [test_leaky] detected memory leaks: 64 bytes in 1 "
 			     "allocation in pool %d at delete_pool -- leaky_alloc check_driver.c:%d",
 		(int)member_int(leaky, "pid"), (int)member_int(member(leaky, "pool"), "id"),
@@ -1163,14 +1239,17 @@ END_TEST
 START_TEST(test_check_nofork_mode)
 {
 	struct run run = RUN_WITH(ENVIRONMENT("CK_FORK=no"), "--", CHECK_DRIVER);
-	struct json_object *leaky, *exit_leak;
+	struct json_object *leaky, *exit_leak, *leaked_pool;
 	pid_t parent;
 
 	ck_assert_int_eq(run.status, 23);
 	parent = main_pid(&run);
 	ck_assert_int_eq(array_length(run.json, "processes"), 1);
-	ck_assert_int_eq(reports_of(&run, parent, 0, &leaky), 2);
+	ck_assert_int_eq(reports_of(&run, parent, 0, &leaky), 3);
 	reports_of(&run, parent, 1, &exit_leak);
+	reports_of(&run, parent, 2, &leaked_pool);
+	assert_leaked_pool(leaked_pool, "", CHECK_POOL_BYTES);
+	ck_assert(!has_member(leaked_pool, "test"));
 	/* the test is known while it runs; at exit no test runs any more */
 	ck_assert_str_eq(member_string(leaky, "test"), "test_leaky");
 	ck_assert_str_eq(member_string(leaky, "when"), "at delete_pool");
@@ -1180,9 +1259,10 @@ START_TEST(test_check_nofork_mode)
 	assert_xpath_count(run.junit, 2, "count(//testcase)");
 	assert_xpath_count(run.junit, 2, "number(//testsuite/@failures)");
 	assert_failure_is_report(&run, "test_leaky", leaky);
-	assert_failure_is_report(&run, "check_driver", exit_leak);
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
-			     "(88 bytes in 2 allocations)");
+	assert_failure_holds(&run, "check_driver",
+		(struct json_object *[]){ exit_leak, leaked_pool }, 2);
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 3 leak reports "
+			     "(131160 bytes in 3 allocations)");
 	assert_line(run.out, "  pid %d check_driver detected memory leaks: 24 bytes in 1 "
 			     "allocation in pool %d at exit -- exit_alloc check_driver.c:%d",
 		(int)parent, (int)member_int(member(exit_leak, "pool"), "id"),
@@ -1366,15 +1446,18 @@ START_TEST(test_suppressions_partial)
 	run = run_in(scratch, NULL, ARGUMENTS("run", "-o", out_dir, "--suppressions", "hide.supp",
 					       "--", RUNNER_DRIVER, "suppressions"));
 	ck_assert_int_eq(run.status, 23);
-	ck_assert_int_eq(reports_of(&run, main_pid(&run), 0, &report), 1);
+	/* the leaks, then the pool, never deleted */
+	ck_assert_int_eq(reports_of(&run, main_pid(&run), 0, &report), 2);
 	ck_assert_int_eq(member_int(report, "leaked_bytes"), 40);
 	ck_assert_int_eq(member_int(report, "leaked_blocks"), 1);
 	ck_assert_int_eq(array_length(report, "groups"), 1);
 	ck_assert_msg(strstr(member_string(report, "text"), "Suppressions used:") != NULL
 			&& strstr(member_string(report, "text"), "48 leak:leak_hide") != NULL,
 		"%s", member_string(report, "text"));
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 1 leak report "
-			     "(40 bytes in 1 allocation)");
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
+			     "(262184 bytes in 2 allocations)");
+	reports_of(&run, main_pid(&run), 1, &report);
+	assert_leaked_pool(report, "suppressed", RUNNER_POOL_BYTES);
 	ck_assert_ptr_nonnull(realpath(scratch, real_scratch));
 	snprintf(expected, sizeof(expected), ":suppressions=%s/hide.supp", real_scratch);
 	ck_assert_msg(strstr(member_string(run.json, "area_malloc_options"), expected) != NULL,
@@ -1389,7 +1472,8 @@ START_TEST(test_suppressions_all)
 	struct run run;
 
 	path_join(path, sizeof(path), scratch, "all.supp");
-	write_file(path, "leak:leak_*\n");
+	/* the blocks, and the pool (a leaked pool is suppressed by its creator) */
+	write_file(path, "leak:leak_*\nleak:pool_create\n");
 	run = RUN("--suppressions", path, "--", RUNNER_DRIVER, "suppressions");
 	ck_assert_int_eq(run.status, 0);
 	assert_line(run.out, "area_malloc: 1 process, 0 errors, 0 leak reports");
@@ -1431,12 +1515,15 @@ START_TEST(test_killed_mid_report)
 	ck_assert_msg(strstr(body, member_string(cut, "text")) != NULL, "%s", body);
 	free(body);
 	/* and the rest is there */
-	ck_assert_int_eq(reports_of(&run, parent, 0, &leak), 1);
+	ck_assert_int_eq(reports_of(&run, parent, 0, &leak), 2);
 	ck_assert_int_eq(member_int(leak, "leaked_bytes"), 16);
 	ck_assert(!member_bool(leak, "incomplete"));
+	reports_of(&run, parent, 1, &leak);
+	assert_leaked_pool(leak, "net-tx", RUNNER_POOL_BYTES);
+	ck_assert(!member_bool(leak, "incomplete"));
 
-	assert_line(run.out, "area_malloc: 2 processes, 1 error, 1 leak report "
-			     "(16 bytes in 1 allocation)");
+	assert_line(run.out, "area_malloc: 2 processes, 1 error, 2 leak reports "
+			     "(262160 bytes in 2 allocations)");
 	ck_assert_msg(strstr(run.out, " [incomplete report]\n") != NULL, "%s", run.out);
 	assert_line(run.out, "  1 warning: see standard error and %s/report.json", real_out);
 	char *system_err = xpath_string(run.junit, "string(//testsuite/system-err)");
