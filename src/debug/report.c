@@ -147,8 +147,8 @@ void reporter_fini(void)
 	mutex_unlock(&reporter_lock);
 }
 
-/* Called with reporter_lock held. */
-static void write_out(const char *text, size_t length)
+/* Where reports go: log_path.PID, else standard error. With reporter_lock. */
+static int output_fd_locked(void)
 {
 	int fd = STDERR_FILENO;
 
@@ -169,6 +169,24 @@ static void write_out(const char *text, size_t length)
 		if (log_fd >= 0)
 			fd = log_fd;
 	}
+	return fd;
+}
+
+/* Colour only on standard error (never in log_path's files), as
+ * color= says. With reporter_lock. */
+static const struct report_colors *output_colors_locked(void)
+{
+	int fd = output_fd_locked();
+
+	return report_colors(fd == STDERR_FILENO && options != NULL
+		&& color_wanted(options->color, fd));
+}
+
+/* Called with reporter_lock held. */
+static void write_out(const char *text, size_t length)
+{
+	int fd = output_fd_locked();
+
 	while (length > 0) {
 		ssize_t written = write(fd, text, length);
 		if (written < 0 && errno == EINTR)
@@ -272,13 +290,14 @@ static void print_frames(FILE *out, const area_malloc_owner *owner)
 /* with_sequence: the operation had a place in the pool's sequence (a
  * refused call has none) */
 static void print_owner(FILE *out, const char *label, const area_malloc_owner *owner,
-	bool with_sequence)
+	bool with_sequence, const char *color, const char *reset)
 {
-	fprintf(out, "%s by thread T%d (team %d", label, (int)owner->thread, (int)owner->team);
+	fprintf(out, "%s%s by thread T%d (team %d", color, label, (int)owner->thread,
+		(int)owner->team);
 	if (with_sequence)
 		fprintf(out, ", seq %u", owner->sequence);
-	fprintf(out, ", at %" PRId64 ".%06" PRId64 " s):\n", owner->time / 1000000,
-		owner->time % 1000000);
+	fprintf(out, ", at %" PRId64 ".%06" PRId64 " s):%s\n", owner->time / 1000000,
+		owner->time % 1000000, reset);
 	print_frames(out, owner);
 }
 
@@ -297,9 +316,10 @@ static void print_pool_name(FILE *out, const char *name)
 	fputc('"', out);
 }
 
-static void print_pool(FILE *out, const char *label, const struct report_pool *pool)
+static void print_pool(FILE *out, const char *label, const struct report_pool *pool,
+	const struct report_colors *colors)
 {
-	fprintf(out, "%s pool %d", label, (int)pool->area);
+	fprintf(out, "%s%s pool %d", colors->location, label, (int)pool->area);
 	print_pool_name(out, pool->name);
 	fprintf(out, " (id %p)", pool->id);
 	if (pool->creator != NULL && pool->creator->frame_count > 0
@@ -308,7 +328,7 @@ static void print_pool(FILE *out, const char *label, const struct report_pool *p
 		fprintf(out, " created by %s",
 			format_frame_locked(pool->creator->frames[0], frame, sizeof(frame)));
 	}
-	fputc('\n', out);
+	fprintf(out, "%s\n", colors->reset);
 }
 
 /* A JSON string, valid UTF-8 whatever the bytes (pool names, symbols and
@@ -345,20 +365,42 @@ static void json_test(FILE *out, const char *test)
 	json_string(out, test);
 }
 
-static void json_owner(FILE *out, const char *key, const area_malloc_owner *owner)
+/* "frames":[{"pc","symbol","function","offset","image","file","line"}...] */
+static void json_frames(FILE *out, const area_malloc_owner *owner)
 {
-	char frame[2048];
+	char frame[2048], members[SYMBOL_JSON_MAX];
 
-	fprintf(out, ",\"%s\":{\"thread\":%d,\"team\":%d,\"seq\":%u,\"time\":%" PRId64
-		",\"frames\":[", key, (int)owner->thread, (int)owner->team, owner->sequence,
-		owner->time);
-	for (uint32_t i = 0; i < owner->frame_count && owner->frames[i] != 0; i++) {
+	fputs("\"frames\":[", out);
+	for (uint32_t i = 0; i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES
+		&& owner->frames[i] != 0; i++) {
+		struct symbol_info info;
+		if (!symbolize_locked(owner->frames[i], &info) && symbolizer == NULL)
+			memset(&info, 0, sizeof(info));
 		fprintf(out, "%s{\"pc\":\"0x%" PRIxPTR "\",\"symbol\":", i ? "," : "",
 			(uintptr_t)owner->frames[i]);
 		json_string(out, format_frame_locked(owner->frames[i], frame, sizeof(frame)));
+		fputs(symbol_format_json(&info, members, sizeof(members)), out);
 		fputc('}', out);
 	}
-	fputs("]}", out);
+	fputc(']', out);
+}
+
+/* "version", "kind" (the sentence) and "kind_key" (the table's key): the
+ * members every report object opens with. */
+static void json_open(FILE *out, enum error_kind kind)
+{
+	fprintf(out, "{\"version\":%d,\"kind\":", AREA_MALLOC_JSON_VERSION);
+	json_string(out, error_kind_name(kind));
+	fprintf(out, ",\"kind_key\":\"%s\"", error_kind_info(kind)->key);
+}
+
+static void json_owner(FILE *out, const char *key, const area_malloc_owner *owner)
+{
+	fprintf(out, ",\"%s\":{\"thread\":%d,\"team\":%d,\"seq\":%u,\"time\":%" PRId64
+		",", key, (int)owner->thread, (int)owner->team, owner->sequence,
+		owner->time);
+	json_frames(out, owner);
+	fputc('}', out);
 }
 
 static void json_pool(FILE *out, const char *key, const struct report_pool *pool)
@@ -480,14 +522,18 @@ static bool offer_to_hook(const area_malloc_report *report)
 	return hook != NULL && hook(report, cookie);
 }
 
-static void format_error(FILE *out, const struct error_report *report, const char *test)
+/* colors: the text's (report_colors(false) for files, hooks and pipes); the
+ * JSON object never has any. */
+static void format_error(FILE *out, const struct error_report *report, const char *test,
+	const struct report_colors *colors)
 {
+	const char *reset = colors->reset;
 	char frame[2048];
 
 	const struct error_kind_info *kind = error_kind_info(report->kind);
 
-	fprintf(out, "==%d==ERROR: area_malloc: %s %p", (int)getpid(), kind->headline,
-		report->address);
+	fprintf(out, "%s==%d==ERROR: area_malloc: %s %p", colors->error, (int)getpid(),
+		kind->headline, report->address);
 	if (report->size_known)
 		fprintf(out, " (%zu-byte block)", report->size);
 	if (report->pool_known) {
@@ -496,21 +542,23 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 	} else {
 		fprintf(out, " with pool id %p", report->pool.id);
 	}
-	fputc('\n', out);
+	fprintf(out, "%s\n", reset);
 	if (report->detail != NULL)
-		fprintf(out, "%s\n", report->detail);
+		fprintf(out, "%s%s%s\n", colors->location, report->detail, reset);
 	if (report->offset_known)
-		fprintf(out, "first damaged byte at offset %ld from the block%s\n", report->offset,
-			report->offset < 0 ? " (before its start)" : "");
+		fprintf(out, "%sfirst damaged byte at offset %ld from the block%s%s\n",
+			colors->location, report->offset,
+			report->offset < 0 ? " (before its start)" : "", reset);
 	if (report->overflow_bytes != 0)
-		fprintf(out, "the write reached %zu byte(s) past the end of the %zu-byte block\n",
-			report->overflow_bytes, report->size);
+		fprintf(out, "%sthe write reached %zu byte(s) past the end of the %zu-byte block%s\n",
+			colors->location, report->overflow_bytes, report->size, reset);
 	if (report->detected_by != NULL)
-		print_owner(out, report->what, report->detected_by, false);
+		print_owner(out, report->what, report->detected_by, false, colors->access, reset);
 	if (report->freed_by != NULL)
-		print_owner(out, "freed", report->freed_by, true);
+		print_owner(out, "freed", report->freed_by, true, colors->allocation, reset);
 	if (report->allocated_by != NULL)
-		print_owner(out, "previously allocated", report->allocated_by, true);
+		print_owner(out, "previously allocated", report->allocated_by, true,
+			colors->allocation, reset);
 	if (report->victim_address != NULL) {
 		char size[32] = "", label[160];
 		if (report->victim_size_known)
@@ -519,14 +567,15 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 			size, report->victim_address,
 			report->victim_allocated_by != NULL ? ", allocated" : "");
 		if (report->victim_allocated_by != NULL)
-			print_owner(out, label, report->victim_allocated_by, true);
+			print_owner(out, label, report->victim_allocated_by, true,
+				colors->allocation, reset);
 		else
-			fprintf(out, "%s\n", label);
+			fprintf(out, "%s%s%s\n", colors->location, label, reset);
 	}
 	if (report->pool_known)
-		print_pool(out, "the call's", &report->pool);
+		print_pool(out, "the call's", &report->pool, colors);
 	if (report->owner_pool_known)
-		print_pool(out, "the block belongs to", &report->owner_pool);
+		print_pool(out, "the block belongs to", &report->owner_pool, colors);
 	if (report->log_count > 0) {
 		fprintf(out, "last events of this block in the pool log (newest first):\n");
 		for (size_t i = 0; i < report->log_count; i++) {
@@ -537,16 +586,15 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 				format_frame_locked((uintptr_t)event->caller, frame, sizeof(frame)));
 		}
 	}
-	fprintf(out, "SUMMARY: area_malloc: %s", kind->name);
+	fprintf(out, "%sSUMMARY: area_malloc: %s", colors->summary, kind->name);
 	if (summary_site(report) != 0)
 		fprintf(out, " %s", format_frame_locked(summary_site(report), frame, sizeof(frame)));
 	if (report->pool_known)
 		fprintf(out, " in pool %d", (int)report->pool.area);
-	fputc('\n', out);
+	fprintf(out, "%s\n", reset);
 
 	if (options != NULL && options->report_format == REPORT_FORMAT_JSON) {
-		fprintf(out, "{\"kind\":");
-		json_string(out, kind->name);
+		json_open(out, report->kind);
 		fprintf(out, ",\"pid\":%d,\"operation\":\"%s\",\"address\":\"%p\"", (int)getpid(),
 			report->what, report->address);
 		if (report->size_known)
@@ -591,7 +639,7 @@ void report_error(const struct error_report *report)
 	test = check_test_locked(false);
 	out = open_memstream(&text, &length);
 	if (out != NULL) {
-		format_error(out, report, test);
+		format_error(out, report, test, report_colors(false));
 		fclose(out);
 	}
 	mutex_unlock(&reporter_lock);
@@ -614,8 +662,21 @@ void report_error(const struct error_report *report)
 		print = false;
 	}
 	if (print && text != NULL) {
+		const struct report_colors *colors = output_colors_locked();
+		char *colored = NULL;
+		size_t colored_length = 0;
+		/* the hook and the files get the plain text; a terminal its colours */
+		if (colors != report_colors(false) && (out = open_memstream(&colored,
+			&colored_length)) != NULL) {
+			format_error(out, report, test, colors);
+			fclose(out);
+		}
 		printed_reports++;
-		write_out(text, length);
+		if (colored != NULL)
+			write_out(colored, colored_length);
+		else
+			write_out(text, length);
+		free(colored);
 	}
 	halt = options != NULL && options->halt_on_error;
 	mutex_unlock(&reporter_lock);
@@ -647,97 +708,207 @@ static struct suppression *find_suppression(const struct leak_group *group)
 	return NULL;
 }
 
-size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_blocks)
-{
+/* What one leak report found, suppressions applied. */
+struct leak_tally {
+	bool *suppressed;		/* per group; NULL: out of memory, none */
 	struct suppression *used[MAX_SUPPRESSIONS];
-	size_t used_count = 0, bytes = 0, blocks = 0;
-	area_malloc_report public_report;
-	char *text = NULL;
-	size_t length = 0;
-	bool *suppressed;
-	FILE *out;
-	const char *test;
+	uint64_t used_count_of[MAX_SUPPRESSIONS], used_bytes_of[MAX_SUPPRESSIONS];
+	size_t used_count;
+	size_t bytes, blocks;		/* not suppressed */
+	size_t suppressed_bytes, suppressed_blocks;
+};
 
-	if (report->group_count == 0) {
-		if (unsuppressed_blocks != NULL)
-			*unsuppressed_blocks = 0;
-		return 0;
-	}
-	suppressed = calloc(report->group_count, sizeof(*suppressed));
-	mutex_lock(&reporter_lock);
+/* Applies the suppressions to every group; with the lock. */
+static void tally_leaks_locked(const struct leak_report *report, struct leak_tally *tally)
+{
 	for (size_t g = 0; g < report->group_count; g++) {
-		struct suppression *match = find_suppression(&report->groups[g]);
-		if (match == NULL) {
-			bytes += report->groups[g].bytes;
-			blocks += report->groups[g].count;
+		const struct leak_group *group = &report->groups[g];
+		struct suppression *match = find_suppression(group);
+		size_t u = 0;
+		if (match == NULL || tally->suppressed == NULL) {
+			tally->bytes += group->bytes;
+			tally->blocks += group->count;
 			continue;
 		}
-		if (suppressed != NULL)
-			suppressed[g] = true;
-		if (match->hits == 0 && used_count < MAX_SUPPRESSIONS)
-			used[used_count++] = match;
-		match->hits += report->groups[g].count;
-		match->bytes += report->groups[g].bytes;
+		tally->suppressed[g] = true;
+		tally->suppressed_bytes += group->bytes;
+		tally->suppressed_blocks += group->count;
+		while (u < tally->used_count && tally->used[u] != match)
+			u++;
+		if (u == tally->used_count)
+			tally->used[tally->used_count++] = match;
+		tally->used_count_of[u] += group->count;
+		tally->used_bytes_of[u] += group->bytes;
+		match->hits += group->count;
+		match->bytes += group->bytes;
 	}
+}
+
+/* A ready-made suppression of a group ("leak:FUNCTION"): its first frame
+ * with a known function, else its first frame's image; with the lock.
+ * false when nothing is known of its frames. */
+static bool suggest_suppression_locked(const struct leak_group *group, char *buffer, size_t size)
+{
+	const area_malloc_owner *owner = &group->owner;
+	struct symbol_info info;
+	char image[sizeof(info.image)] = "";
+
+	for (uint32_t i = 0; i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES
+		&& owner->frames[i] != 0; i++) {
+		if (!symbolize_locked(owner->frames[i], &info))
+			continue;
+		if (info.function[0] != '\0') {
+			snprintf(buffer, size, "leak:%s", info.function);
+			return true;
+		}
+		if (image[0] == '\0')
+			snprintf(image, sizeof(image), "%s", info.image);
+	}
+	if (image[0] == '\0')
+		return false;
+	snprintf(buffer, size, "leak:%s", image);
+	return true;
+}
+
+/* A leak group as every JSON document shows it (pooldump --json leaks too):
+ * pool, caller, address, count, bytes, first_address, thread, seq, frames,
+ * allocated_by, suppression. */
+static void json_leak_group(FILE *out, const struct leak_report *report,
+	const struct leak_group *group)
+{
+	char frame[2048], suggestion[300];
+
+	fprintf(out, "{\"pool\":%d,\"caller\":", (int)report->pool.area);
+	json_string(out, format_frame_locked(group->owner.frames[0], frame, sizeof(frame)));
+	fprintf(out, ",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%zu,"
+		"\"first_address\":\"%p\",\"thread\":%d,\"seq\":%u,", (uintptr_t)group->owner.frames[0],
+		group->count, group->bytes, group->first_address, (int)group->owner.thread,
+		group->owner.sequence);
+	json_frames(out, &group->owner);
+	json_owner(out, "allocated_by", &group->owner);
+	fputs(",\"suppression\":", out);
+	if (suggest_suppression_locked(group, suggestion, sizeof(suggestion)))
+		json_string(out, suggestion);
+	else
+		fputs("null", out);
+	fputc('}', out);
+}
+
+/*
+ * The text of a leak report, and its JSON object with report_format=json.
+ * A report whose every group was suppressed is its "Suppressions used"
+ * table alone: no ERROR line, no SUMMARY line, which log scrapers count.
+ */
+static void format_leaks(FILE *out, const struct leak_report *report,
+	const struct leak_tally *tally, const char *test, const struct report_colors *colors)
+{
+	const char *reset = colors->reset;
+	char suggestion[300];
+	bool first = true;
+
+	if (tally->blocks > 0) {
+		fprintf(out, "%s==%d==ERROR: area_malloc: %s%s\n", colors->error, (int)getpid(),
+			error_kind_info(ERROR_LEAK)->headline, reset);
+		print_pool(out, "in", &report->pool, colors);
+		fprintf(out, "%sfound %s%s\n", colors->location, report->when, reset);
+	}
+	for (size_t g = 0; g < report->group_count && tally->blocks > 0; g++) {
+		const struct leak_group *group = &report->groups[g];
+		if (tally->suppressed != NULL && tally->suppressed[g])
+			continue;
+		fprintf(out, "\n%sLeak of %zu byte(s) in %zu allocation(s) allocated from:%s\n",
+			colors->leak, group->bytes, group->count, reset);
+		print_frames(out, &group->owner);
+		fprintf(out, "    (first block %p, thread T%d, seq %u)\n", group->first_address,
+			(int)group->owner.thread, group->owner.sequence);
+		if (options != NULL && options->suggest_suppressions
+			&& suggest_suppression_locked(group, suggestion, sizeof(suggestion)))
+			fprintf(out, "    suppression: %s\n", suggestion);
+	}
+	if (tally->used_count > 0) {
+		fprintf(out, "%sSuppressions used:\n  count      bytes template\n",
+			tally->blocks > 0 ? "\n" : "");
+		for (size_t s = 0; s < tally->used_count; s++)
+			fprintf(out, "%7" PRIu64 " %10" PRIu64 " leak:%s\n", tally->used_count_of[s],
+				tally->used_bytes_of[s], tally->used[s]->pattern);
+	}
+	if (tally->blocks > 0) {
+		fprintf(out, "\n%sSUMMARY: area_malloc: %zu byte(s) leaked in %zu allocation(s)",
+			colors->summary, tally->bytes, tally->blocks);
+		if (tally->suppressed_blocks > 0)
+			fprintf(out, "; %zu byte(s) in %zu allocation(s) suppressed",
+				tally->suppressed_bytes, tally->suppressed_blocks);
+		fprintf(out, ".%s\n", reset);
+	}
+	if (options == NULL || options->report_format != REPORT_FORMAT_JSON)
+		return;
+	json_open(out, ERROR_LEAK);
+	fprintf(out, ",\"pid\":%d", (int)getpid());
+	json_pool(out, "pool", &report->pool);
+	fprintf(out, ",\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":%zu,"
+		"\"suppressed_bytes\":%zu,\"suppressed_blocks\":%zu,\"groups\":[", report->when,
+		tally->bytes, tally->blocks, tally->suppressed_bytes, tally->suppressed_blocks);
+	for (size_t g = 0; g < report->group_count; g++) {
+		if (tally->suppressed != NULL && tally->suppressed[g])
+			continue;
+		if (!first)
+			fputc(',', out);
+		json_leak_group(out, report, &report->groups[g]);
+		first = false;
+	}
+	fputs("],\"suppressions_used\":[", out);
+	for (size_t s = 0; s < tally->used_count; s++) {
+		fprintf(out, "%s{\"template\":", s ? "," : "");
+		json_string(out, tally->used[s]->pattern);
+		fprintf(out, ",\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", tally->used_count_of[s],
+			tally->used_bytes_of[s]);
+	}
+	fputc(']', out);
+	json_test(out, test);
+	fputs("}\n", out);
+}
+
+/* Formats with the lock held; returns the text (NULL: out of memory). */
+static char *format_leaks_locked(const struct leak_report *report, const struct leak_tally *tally,
+	const char *test, const struct report_colors *colors, size_t *length)
+{
+	char *text = NULL;
+	FILE *out = open_memstream(&text, length);
+
+	if (out == NULL)
+		return NULL;
+	format_leaks(out, report, tally, test, colors);
+	fclose(out);
+	return text;
+}
+
+size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_blocks)
+{
+	struct leak_tally *tally;
+	area_malloc_report public_report;
+	const struct report_colors *colors;
+	char *text = NULL, *colored = NULL;
+	size_t length = 0, colored_length = 0, bytes, blocks;
+	const char *test;
+
+	if (unsuppressed_blocks != NULL)
+		*unsuppressed_blocks = 0;
+	if (report->group_count == 0)
+		return 0;
+	tally = calloc(1, sizeof(*tally));
+	if (tally == NULL)
+		return 0;
+	tally->suppressed = calloc(report->group_count, sizeof(*tally->suppressed));
+	mutex_lock(&reporter_lock);
+	tally_leaks_locked(report, tally);
 	test = check_test_locked(strcmp(report->when, "at exit") == 0);
-	out = open_memstream(&text, &length);
-	if (out != NULL && blocks > 0) {
-		fprintf(out, "==%d==ERROR: area_malloc: %s\n", (int)getpid(),
-			error_kind_info(ERROR_LEAK)->headline);
-		print_pool(out, "in", &report->pool);
-		fprintf(out, "found %s\n", report->when);
-		for (size_t g = 0; g < report->group_count; g++) {
-			const struct leak_group *group = &report->groups[g];
-			if (suppressed != NULL && suppressed[g])
-				continue;
-			fprintf(out, "\nLeak of %zu byte(s) in %zu allocation(s) allocated from:\n",
-				group->bytes, group->count);
-			print_frames(out, &group->owner);
-			fprintf(out, "    (first block %p, thread T%d, seq %u)\n", group->first_address,
-				(int)group->owner.thread, group->owner.sequence);
-		}
-		if (used_count > 0) {
-			fprintf(out, "\nSuppressions used:\n  count      bytes template\n");
-			for (size_t s = 0; s < used_count; s++)
-				fprintf(out, "%7" PRIu64 " %10" PRIu64 " leak:%s\n", used[s]->hits,
-					used[s]->bytes, used[s]->pattern);
-		}
-		fprintf(out, "\nSUMMARY: area_malloc: %zu byte(s) leaked in %zu allocation(s).\n",
-			bytes, blocks);
-		if (options != NULL && options->report_format == REPORT_FORMAT_JSON) {
-			fprintf(out, "{\"kind\":");
-			json_string(out, error_kind_name(ERROR_LEAK));
-			fprintf(out, ",\"pid\":%d", (int)getpid());
-			json_pool(out, "pool", &report->pool);
-			fprintf(out, ",\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":%zu,"
-				"\"groups\":[", report->when, bytes, blocks);
-			bool first = true;
-			for (size_t g = 0; g < report->group_count; g++) {
-				const struct leak_group *group = &report->groups[g];
-				if (suppressed != NULL && suppressed[g])
-					continue;
-				fprintf(out, "%s{\"bytes\":%zu,\"count\":%zu,\"first_address\":\"%p\"",
-					first ? "" : ",", group->bytes, group->count, group->first_address);
-				json_owner(out, "allocated_by", &group->owner);
-				fputc('}', out);
-				first = false;
-			}
-			fputc(']', out);
-			json_test(out, test);
-			fputs("}\n", out);
-		}
-	}
-	if (out != NULL)
-		fclose(out);
+	text = format_leaks_locked(report, tally, test, report_colors(false), &length);
 	mutex_unlock(&reporter_lock);
-	free(suppressed);
+	bytes = tally->bytes;
+	blocks = tally->blocks;
 
 	if (unsuppressed_blocks != NULL)
 		*unsuppressed_blocks = blocks;
-	if (blocks == 0) {
-		free(text);
-		return 0;
-	}
 	memset(&public_report, 0, sizeof(public_report));
 	public_report.kind = error_kind_name(ERROR_LEAK);
 	public_report.pool_id = report->pool.id;
@@ -751,15 +922,24 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 	public_report.has_allocated_by = true;
 	public_report.allocated_by = report->groups[0].owner;
 	public_report.text = text != NULL ? text : "";
-	if (!offer_to_hook(&public_report)) {
+	/* every group suppressed: the table is printed, no report is made */
+	if (blocks == 0 || !offer_to_hook(&public_report)) {
 		mutex_lock(&reporter_lock);
-		if (report->counts)
+		if (report->counts && blocks > 0)
 			error_count++;
-		if (text != NULL)
+		colors = output_colors_locked();
+		if (colors != report_colors(false))
+			colored = format_leaks_locked(report, tally, test, colors, &colored_length);
+		if (colored != NULL)
+			write_out(colored, colored_length);
+		else if (text != NULL)
 			write_out(text, length);
 		mutex_unlock(&reporter_lock);
 	}
+	free(colored);
 	free(text);
+	free(tally->suppressed);
+	free(tally);
 	return bytes;
 }
 
