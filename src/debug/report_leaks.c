@@ -163,30 +163,22 @@ static void tally_leaks_locked(const struct leak_report *report, struct leak_tal
 	}
 }
 
-/* A ready-made suppression of a group ("leak:FUNCTION"): its first frame
- * with a known function, else its first frame's image; with the lock.
- * false when nothing is known of its frames. */
+/* A ready-made suppression of a group: "leak:FUNCTION" of its first frame
+ * whose function is known (pooldump's leaks suggests the same); with the
+ * lock. false when no frame's function is known. */
 static bool suggest_suppression_locked(const struct leak_group *group, char *buffer, size_t size)
 {
 	const area_malloc_owner *owner = &group->owner;
 	struct symbol_info info;
-	char image[sizeof(info.image)] = "";
 
 	for (uint32_t i = 0; i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES
 		&& owner->frames[i] != 0; i++) {
-		if (!reporter_symbolize_locked(owner->frames[i], &info))
-			continue;
-		if (info.function[0] != '\0') {
+		if (reporter_symbolize_locked(owner->frames[i], &info) && info.function[0] != '\0') {
 			snprintf(buffer, size, "leak:%s", info.function);
 			return true;
 		}
-		if (image[0] == '\0')
-			snprintf(image, sizeof(image), "%s", info.image);
 	}
-	if (image[0] == '\0')
-		return false;
-	snprintf(buffer, size, "leak:%s", image);
-	return true;
+	return false;
 }
 
 /* A leak group as every JSON document shows it (pooldump --json leaks too):

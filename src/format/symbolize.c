@@ -822,7 +822,6 @@ const char *symbol_format_json(const struct symbol_info *info, char *buf, size_t
 		append(&text, ",\"line\":null");
 	/* a member cut in the middle would break the document: all or none */
 	if (text.used + 1 >= size)
-		snprintf(buf, size, ",\"function\":null,\"offset\":null,\"image\":null,\"file\":null,"
-				    "\"line\":null");
+		snprintf(buf, size, "%s", SYMBOL_JSON_UNKNOWN);
 	return buf;
 }

@@ -151,6 +151,8 @@ const char *symbol_format(const struct symbol_info *info, char *buf, size_t size
  * always suffice; a shorter buffer gets every member null.
  */
 #define SYMBOL_JSON_MAX 12288
+#define SYMBOL_JSON_UNKNOWN \
+	",\"function\":null,\"offset\":null,\"image\":null,\"file\":null,\"line\":null"
 const char *symbol_format_json(const struct symbol_info *info, char *buf, size_t size);
 
 /*
