@@ -84,7 +84,6 @@ static const char *unsymbolized(uintptr_t address)
 /* The cache entry of address, made when new; NULL when out of memory. */
 static const struct node_symbol *lookup(struct node *node, uintptr_t address)
 {
-	static __thread char json[SYMBOL_JSON_MAX];
 	struct symbol_info info;
 	struct node_symbol *entry;
 	char text[2048];
@@ -105,11 +104,12 @@ static const struct node_symbol *lookup(struct node *node, uintptr_t address)
 	} else {
 		snprintf(text, sizeof(text), "0x%" PRIxPTR, address);
 	}
-	symbol_format_json(&info, json, sizeof(json));
 	entry = &node->symbols[slot];
 	text_length = strlen(text);
-	json_length = strlen(json);
-	entry->text = malloc(text_length + json_length + 2);
+	/* the JSON is made in place, in text's allocation: no static buffer
+	 * (the debug module links this file, and static TLS is scarce for a
+	 * dlopen'ed module) and no second allocation to free */
+	entry->text = malloc(text_length + 1 + SYMBOL_JSON_MAX);
 	entry->function = strdup(info.function);
 	if (entry->text == NULL || entry->function == NULL) {
 		free(entry->text);
@@ -118,7 +118,14 @@ static const struct node_symbol *lookup(struct node *node, uintptr_t address)
 		return NULL;
 	}
 	memcpy(entry->text, text, text_length + 1);
-	entry->json = memcpy(entry->text + text_length + 1, json, json_length + 1);
+	entry->json = symbol_format_json(&info, entry->text + text_length + 1, SYMBOL_JSON_MAX);
+	json_length = strlen(entry->json);
+	/* keep only what it took */
+	char *shrunk = realloc(entry->text, text_length + json_length + 2);
+	if (shrunk != NULL) {
+		entry->text = shrunk;
+		entry->json = shrunk + text_length + 1;
+	}
 	entry->address = address;
 	node->symbol_count++;
 	return entry;

@@ -1945,7 +1945,7 @@ START_TEST(test_pooldump_exit_statuses)
 		/* options after the command, and "--" ending them */
 		{ { "pools", "--node-dir", dir, "-p", "4242", NULL }, 0, "2 pool(s)" },
 		{ { "pools", "--node-dir", dir, "--pid=4242", "--json", NULL }, 0,
-			"{\"query\":\"pools\"" },
+			"{\"version\":2,\"query\":\"pools\"" },
 		{ { "--node-dir", dir, "-p", "4242", "--", "pools", "--json", NULL }, 2,
 			"pools takes no arguments" },
 		{ { "pools", "--node-dir", NULL }, 2, "unknown or incomplete option: --node-dir\n"
@@ -1967,10 +1967,10 @@ START_TEST(test_pooldump_exit_statuses)
 		{ { "--node-dir", dir, "-p", "4343", "pools", NULL }, 3, "no node for process 4343" },
 		{ { "--node-dir", dir, "-p", "4242", "pool", "999", NULL }, 3, "has no pool 999" },
 		{ { "--node-dir", "/proc/self", "-p", "4242", "pools", NULL }, 4, "refused" },
-		{ { "--json", "help", NULL }, 0, "{\"query\":\"help\",\"commands\":[{\"name\":\"pools\"" },
+		{ { "--json", "help", NULL }, 0, "{\"version\":2,\"query\":\"help\",\"commands\":[{\"name\":\"pools\"" },
 		{ { "--json", "--bogus", NULL }, 2,
-			"{\"error\":\"unknown or incomplete option: --bogus\",\"status\":2}" },
-		{ { "--json", "-p", "abc", "pools", NULL }, 2, "{\"error\":\"bad process id: abc\"" },
+			"{\"version\":2,\"error\":\"unknown or incomplete option: --bogus\",\"status\":2}" },
+		{ { "--json", "-p", "abc", "pools", NULL }, 2, "{\"version\":2,\"error\":\"bad process id: abc\"" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
