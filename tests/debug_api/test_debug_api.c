@@ -1830,7 +1830,8 @@ START_TEST(test_suppressions)
 	run = run_child(suppression_child, &child);
 	assert_exit_status(&run, LEAK_EXIT_STATUS, "partly suppressed");
 	ck_assert_msg(strstr(run.output,
-		"SUMMARY: area_malloc: 50 byte(s) leaked in 1 allocation(s).") != NULL,
+		"SUMMARY: area_malloc: 50 byte(s) leaked in 1 allocation(s); 500 byte(s) in 3 "
+		"allocation(s) suppressed.\n") != NULL,
 		"only the unsuppressed block is a leak:\n%s", run.output);
 	used = strstr(run.output, "Suppressions used:");
 	ck_assert_msg(used != NULL, "no Suppressions used table:\n%s", run.output);
