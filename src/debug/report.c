@@ -90,7 +90,8 @@ static int output_fd_locked(void)
 				close(log_fd);
 			log_pid = getpid();
 			char why[DEBUG_OPTIONS_PATH_MAX + 160];
-			snprintf(path, sizeof(path), "%s.%d", reporter_options->log_path, (int)log_pid);
+			snprintf(path, sizeof(path), "%s.%d", reporter_options->log_path,
+				(int)log_pid);
 			/* never through a link or into another user's file: log_path
 			 * may name a shared directory (safe_file.h) */
 			log_fd = safe_create(path, SAFE_APPEND, 0644, why, sizeof(why));
@@ -309,7 +310,8 @@ void reporter_json_frames(FILE *out, const area_malloc_owner *owner)
 			memset(&info, 0, sizeof(info));
 		fprintf(out, "%s{\"pc\":\"0x%" PRIxPTR "\",\"symbol\":", i ? "," : "",
 			(uintptr_t)owner->frames[i]);
-		reporter_json_string(out, reporter_frame_locked(owner->frames[i], frame, sizeof(frame)));
+		reporter_json_string(out,
+			reporter_frame_locked(owner->frames[i], frame, sizeof(frame)));
 		fputs(symbol_format_json(&info, members, sizeof(members)), out);
 		fputc('}', out);
 	}
@@ -481,7 +483,8 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 			colors->location, report->offset,
 			report->offset < 0 ? " (before its start)" : "", reset);
 	if (report->overflow_bytes != 0)
-		fprintf(out, "%sthe write reached %zu byte(s) past the end of the %zu-byte block%s\n",
+		fprintf(out,
+			"%sthe write reached %zu byte(s) past the end of the %zu-byte block%s\n",
 			colors->location, report->overflow_bytes, report->size, reset);
 	if (report->detected_by != NULL)
 		print_owner(out, report->what, report->detected_by, false, colors->access, reset);
@@ -514,12 +517,14 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 			fprintf(out, "    seq %u %-8s 0x%" PRIx64 " %" PRIu64 " bytes, thread T%u, %s\n",
 				event->sequence, pool_log_op_name(event->op), event->address,
 				event->size, event->thread,
-				reporter_frame_locked((uintptr_t)event->caller, frame, sizeof(frame)));
+				reporter_frame_locked((uintptr_t)event->caller, frame,
+					sizeof(frame)));
 		}
 	}
 	fprintf(out, "%sSUMMARY: area_malloc: %s", colors->summary, kind->name);
 	if (summary_site(report) != 0)
-		fprintf(out, " %s", reporter_frame_locked(summary_site(report), frame, sizeof(frame)));
+		fprintf(out, " %s",
+			reporter_frame_locked(summary_site(report), frame, sizeof(frame)));
 	if (report->pool_known)
 		fprintf(out, " in pool %d", (int)report->pool.area);
 	fprintf(out, "%s\n", reset);
@@ -549,7 +554,8 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 			if (report->victim_size_known)
 				fprintf(out, ",\"size\":%zu", report->victim_size);
 			if (report->victim_allocated_by != NULL)
-				reporter_json_owner(out, "allocated_by", report->victim_allocated_by);
+				reporter_json_owner(out, "allocated_by",
+					report->victim_allocated_by);
 			fputc('}', out);
 		}
 		reporter_json_test(out, test);
@@ -633,7 +639,8 @@ void reporter_print_totals(void)
 			"(identical to the first)\n", (int)getpid(), entry->count,
 			error_kind_name(entry->kind),
 			entry->site);
-		reporter_write_locked(line, (size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
+		reporter_write_locked(line,
+			(size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
 		duplicates[i].count = 0;
 	}
 	if (over_limit_reports > 0) {
@@ -641,7 +648,8 @@ void reporter_print_totals(void)
 			"==%d==area_malloc: %" PRIu64 " more error report(s) not printed "
 			"(max_reports=%u)\n", (int)getpid(), over_limit_reports,
 			reporter_options != NULL ? reporter_options->max_reports : 0);
-		reporter_write_locked(line, (size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
+		reporter_write_locked(line,
+			(size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
 		over_limit_reports = 0;
 	}
 	mutex_unlock(&reporter_lock);

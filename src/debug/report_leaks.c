@@ -85,13 +85,14 @@ void suppressions_load(const char *path)
 			continue;
 		if (strncmp(text, "leak:", 5) != 0 || text[5] == '\0') {
 			if (ignored++ < SUPPRESSION_WARNINGS_MAX)
-				dprintf("area_malloc: %s:%d: not a 'leak:PATTERN' line, ignored: %.80s\n",
+				dprintf("area_malloc: %s:%d: not a 'leak:PATTERN' line, ignored: "
+					"%.80s\n",
 					path, number, text);
 			continue;
 		}
 		if (suppression_count == MAX_SUPPRESSIONS) {
-			dprintf("area_malloc: %s: more than %d suppressions, the rest ignored\n", path,
-				MAX_SUPPRESSIONS);
+			dprintf("area_malloc: %s: more than %d suppressions, the rest ignored\n",
+				path, MAX_SUPPRESSIONS);
 			break;
 		}
 		snprintf(suppressions[suppression_count].pattern,
@@ -101,8 +102,8 @@ void suppressions_load(const char *path)
 		suppression_count++;
 	}
 	if (ignored > SUPPRESSION_WARNINGS_MAX)
-		dprintf("area_malloc: %s: %u more lines that are not 'leak:PATTERN' ignored\n", path,
-			ignored - SUPPRESSION_WARNINGS_MAX);
+		dprintf("area_malloc: %s: %u more lines that are not 'leak:PATTERN' ignored\n",
+			path, ignored - SUPPRESSION_WARNINGS_MAX);
 	fclose(file);
 }
 
@@ -115,11 +116,13 @@ static struct suppression *find_suppression(const struct leak_group *group)
 			continue;
 		for (size_t s = 0; s < suppression_count; s++) {
 			const char *pattern = suppressions[s].pattern;
-			const char *names[] = { info.function, info.file, info.image, info.image_path };
+			const char *names[] = {
+				info.function, info.file, info.image, info.image_path};
 			for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
 				if (names[n][0] == '\0')
 					continue;
-				if (fnmatch(pattern, names[n], 0) == 0 || strstr(names[n], pattern) != NULL)
+				if (fnmatch(pattern, names[n], 0) == 0 ||
+					strstr(names[n], pattern) != NULL)
 					return &suppressions[s];
 			}
 		}
@@ -129,11 +132,11 @@ static struct suppression *find_suppression(const struct leak_group *group)
 
 /* What one leak report found, suppressions applied. */
 struct leak_tally {
-	bool *suppressed;		/* per group; NULL: out of memory, none */
+	bool *suppressed; /* per group; NULL: out of memory, none */
 	struct suppression *used[MAX_SUPPRESSIONS];
 	uint64_t used_count_of[MAX_SUPPRESSIONS], used_bytes_of[MAX_SUPPRESSIONS];
 	size_t used_count;
-	size_t bytes, blocks;		/* not suppressed */
+	size_t bytes, blocks; /* not suppressed */
 	size_t suppressed_bytes, suppressed_blocks;
 };
 
@@ -171,9 +174,11 @@ static bool suggest_suppression_locked(const struct leak_group *group, char *buf
 	const area_malloc_owner *owner = &group->owner;
 	struct symbol_info info;
 
-	for (uint32_t i = 0; i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES
-		&& owner->frames[i] != 0; i++) {
-		if (reporter_symbolize_locked(owner->frames[i], &info) && info.function[0] != '\0') {
+	for (uint32_t i = 0;
+		i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES && owner->frames[i] != 0;
+		i++) {
+		if (reporter_symbolize_locked(owner->frames[i], &info) &&
+			info.function[0] != '\0') {
 			snprintf(buffer, size, "leak:%s", info.function);
 			return true;
 		}
@@ -184,17 +189,19 @@ static bool suggest_suppression_locked(const struct leak_group *group, char *buf
 /* A leak group as every JSON document shows it (pooldump --json leaks too):
  * pool, caller, address, count, bytes, first_address, thread, seq, frames,
  * allocated_by, suppression. */
-static void json_leak_group(FILE *out, const struct leak_report *report,
-	const struct leak_group *group)
+static void json_leak_group(
+	FILE *out, const struct leak_report *report, const struct leak_group *group)
 {
 	char frame[2048], suggestion[300];
 
 	fprintf(out, "{\"pool\":%d,\"caller\":", (int)report->pool.area);
-	reporter_json_string(out, reporter_frame_locked(group->owner.frames[0], frame, sizeof(frame)));
-	fprintf(out, ",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%zu,"
-		"\"first_address\":\"%p\",\"thread\":%d,\"seq\":%u,", (uintptr_t)group->owner.frames[0],
-		group->count, group->bytes, group->first_address, (int)group->owner.thread,
-		group->owner.sequence);
+	reporter_json_string(
+		out, reporter_frame_locked(group->owner.frames[0], frame, sizeof(frame)));
+	fprintf(out,
+		",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%zu,"
+		"\"first_address\":\"%p\",\"thread\":%d,\"seq\":%u,",
+		(uintptr_t)group->owner.frames[0], group->count, group->bytes, group->first_address,
+		(int)group->owner.thread, group->owner.sequence);
 	reporter_json_frames(out, &group->owner);
 	reporter_json_owner(out, "allocated_by", &group->owner);
 	fputs(",\"suppression\":", out);
@@ -232,16 +239,17 @@ static void format_leaks(FILE *out, const struct leak_report *report,
 		reporter_print_frames(out, &group->owner);
 		fprintf(out, "    (first block %p, thread T%d, seq %u)\n", group->first_address,
 			(int)group->owner.thread, group->owner.sequence);
-		if (reporter_options != NULL && reporter_options->suggest_suppressions
-			&& suggest_suppression_locked(group, suggestion, sizeof(suggestion)))
+		if (reporter_options != NULL && reporter_options->suggest_suppressions &&
+			suggest_suppression_locked(group, suggestion, sizeof(suggestion)))
 			fprintf(out, "    suppression: %s\n", suggestion);
 	}
 	if (tally->used_count > 0) {
 		fprintf(out, "%sSuppressions used:\n  count      bytes template\n",
 			tally->blocks > 0 ? "\n" : "");
 		for (size_t s = 0; s < tally->used_count; s++)
-			fprintf(out, "%7" PRIu64 " %10" PRIu64 " leak:%s\n", tally->used_count_of[s],
-				tally->used_bytes_of[s], tally->used[s]->pattern);
+			fprintf(out, "%7" PRIu64 " %10" PRIu64 " leak:%s\n",
+				tally->used_count_of[s], tally->used_bytes_of[s],
+				tally->used[s]->pattern);
 	}
 	if (tally->blocks > 0) {
 		fprintf(out, "\n%sSUMMARY: area_malloc: %zu byte(s) leaked in %zu allocation(s)",
@@ -256,9 +264,11 @@ static void format_leaks(FILE *out, const struct leak_report *report,
 	reporter_json_open(out, ERROR_LEAK);
 	fprintf(out, ",\"pid\":%d", (int)getpid());
 	reporter_json_pool(out, "pool", &report->pool);
-	fprintf(out, ",\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":%zu,"
-		"\"suppressed_bytes\":%zu,\"suppressed_blocks\":%zu,\"groups\":[", report->when,
-		tally->bytes, tally->blocks, tally->suppressed_bytes, tally->suppressed_blocks);
+	fprintf(out,
+		",\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":%zu,"
+		"\"suppressed_bytes\":%zu,\"suppressed_blocks\":%zu,\"groups\":[",
+		report->when, tally->bytes, tally->blocks, tally->suppressed_bytes,
+		tally->suppressed_blocks);
 	for (size_t g = 0; g < report->group_count; g++) {
 		if (tally->suppressed != NULL && tally->suppressed[g])
 			continue;
@@ -273,8 +283,8 @@ static void format_leaks(FILE *out, const struct leak_report *report,
 		snprintf(template, sizeof(template), "leak:%s", tally->used[s]->pattern);
 		fprintf(out, "%s{\"template\":", s ? "," : "");
 		reporter_json_string(out, template);
-		fprintf(out, ",\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}", tally->used_count_of[s],
-			tally->used_bytes_of[s]);
+		fprintf(out, ",\"count\":%" PRIu64 ",\"bytes\":%" PRIu64 "}",
+			tally->used_count_of[s], tally->used_bytes_of[s]);
 	}
 	fputc(']', out);
 	reporter_json_test(out, test);
@@ -331,12 +341,12 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 	public_report.leaked_blocks = blocks;
 	public_report.test = test;
 	/* the largest group that is not suppressed speaks for the report */
-	while (first < report->group_count - 1 && tally->suppressed != NULL
-		&& tally->suppressed[first])
+	while (first < report->group_count - 1 && tally->suppressed != NULL &&
+		tally->suppressed[first])
 		first++;
 	public_report.address = report->groups[first].first_address;
-	public_report.size = report->groups[first].bytes
-		/ (report->groups[first].count ? report->groups[first].count : 1);
+	public_report.size = report->groups[first].bytes /
+			     (report->groups[first].count ? report->groups[first].count : 1);
 	public_report.has_allocated_by = true;
 	public_report.allocated_by = report->groups[first].owner;
 	public_report.text = text != NULL ? text : "";

@@ -69,7 +69,8 @@ static const struct option_spec option_specs[] = {
 		"error reports printed in full, 0 for no limit", NULL },
 	{ "release_capacity", OPTION_BOOL, FIELD(release_capacity), 0, 1,
 		"a pool holds no more than the release build's pool of its size, 0 or 1", NULL },
-	{ "realloc_move", OPTION_BOOL, FIELD(realloc_move), 0, 1, "realloc always moves, 0 or 1", NULL },
+	{ "realloc_move", OPTION_BOOL, FIELD(realloc_move), 0, 1, "realloc always moves, 0 or 1",
+		NULL },
 	{ "fail_nth", OPTION_U64, FIELD(fail_nth), 0, UINT64_MAX,
 		"make the Nth allocation fail, 0 for never", NULL },
 	{ "fail_rate", OPTION_PROBABILITY, FIELD(fail_rate), 0, 1,
@@ -96,7 +97,8 @@ static const struct option_spec option_specs[] = {
 		"colour the reports: auto (on a terminal whose TERM is not dumb, unless NO_COLOR "
 		"is set), always or never", color_choices },
 	{ "suggest_suppressions", OPTION_BOOL, FIELD(suggest_suppressions), 0, 1,
-		"print a ready-made leak:FUNCTION suppression under each leak group, 0 or 1", NULL },
+		"print a ready-made leak:FUNCTION suppression under each leak group, 0 or 1",
+		NULL },
 	{ "node", OPTION_BOOL, FIELD(node), 0, 1,
 		"publish the pools in a debug node for pooldump, 0 or 1", NULL },
 	{ "node_dir", OPTION_STRING, FIELD(node_dir), 0, 0,
@@ -106,7 +108,8 @@ static const struct option_spec option_specs[] = {
 	{ "fork_nodes", OPTION_BOOL, FIELD(fork_nodes), 0, 1,
 		"a forked child publishes a node of its own, 0 or 1", NULL },
 	{ "reader_wait_us", OPTION_UNSIGNED, FIELD(reader_wait_us), 0, 100000,
-		"longest a pool call holds still for pooldump's copy, microseconds, 0 to 100000", NULL },
+		"longest a pool call holds still for pooldump's copy, microseconds, 0 to 100000",
+		NULL },
 };
 
 #define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))

@@ -138,7 +138,8 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 		return;
 	}
 	emit(out, "%s==%d==ERROR: area_malloc: %s 0x%" PRIx64, colors->error,
-		(int)session->node->pid, error_kind_info(problem->kind)->headline, problem->address);
+		(int)session->node->pid, error_kind_info(problem->kind)->headline,
+		problem->address);
 	if (problem->size_known)
 		emit(out, " (%" PRIu64 "-byte block)", problem->size);
 	emit(out, " in pool %d%s", pool->area, pool->descriptor.name[0] ? " \"" : "");

@@ -102,8 +102,10 @@ static void leaks_of_pool(struct session *session, struct node_pool *pool, void 
 		if (session->context->json) {
 			json_leak_group(session, pool, group, frames);
 		} else {
-			emit(out, "\n%sLeak of %" PRIu64 " byte(s) in %zu allocation(s) allocated from:%s\n",
-				colors->leak, group->bytes, group->count, colors->reset);
+			emit(out,
+				"\n%sLeak of %" PRIu64 " byte(s) in %zu allocation(s) allocated "
+				"from:%s\n", colors->leak, group->bytes, group->count,
+				colors->reset);
 			for (uint32_t i = 0; i < group->key_count && frames[i] != 0; i++)
 				emit(out, "    #%u 0x%" PRIxPTR " in %s\n", i, frames[i],
 					symbol(session, frames[i]));

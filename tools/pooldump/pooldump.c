@@ -201,7 +201,8 @@ static int take_trailing_options(int argc, char **argv, int from, bool verbatim,
 				*status = usage_error("bad process id", argv[i]);
 				return -1;
 			}
-		} else if (strncmp(word, "--color=", 8) == 0 || strncmp(word, "--colour=", 9) == 0) {
+		} else if (strncmp(word, "--color=", 8) == 0
+			|| strncmp(word, "--colour=", 9) == 0) {
 			const char *when = strchr(word, '=') + 1;
 			if (!color_mode_parse(when, color)) {
 				*status = usage_error("--color takes auto, always or never", when);
@@ -332,7 +333,8 @@ int main(int argc, char **argv)
 		return NODE_STATUS_DAMAGED;
 	}
 	count = take_trailing_options(argc, argv, optind,
-		optind > 1 && strcmp(argv[optind - 1], "--") == 0, command, &context, &color, &status);
+		optind > 1 && strcmp(argv[optind - 1], "--") == 0, command, &context, &color,
+		&status);
 	/* text on standard output only: never JSON, files or pipes (auto) */
 	context.color = !context.json && color_wanted(color, STDOUT_FILENO);
 	if (count >= 0) {

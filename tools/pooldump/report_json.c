@@ -1,7 +1,8 @@
 /*
  * report_json.c - writes a run as one JSON document (json-c):
  *
- *   {"version": AREA_MALLOC_JSON_VERSION, "command": [argv], "exit_status": N (the runner's), "result": "PASS"|"FAIL",
+ *   {"version": AREA_MALLOC_JSON_VERSION, "command": [argv],
+ *    "exit_status": N (the runner's), "result": "PASS"|"FAIL",
  *    "command_exit": {"status": N|null, "signal": N|null, "signal_name": "SIGSEGV"|null,
  *                     "core_dumped": bool},
  *    "module_dir", "kernel_module_path", "area_malloc_options", "output_dir",
@@ -112,7 +113,8 @@ static struct json_object *describe_process(const struct run_process *process)
 	json_object_object_add(object, "leak_reports", json_object_new_uint64(leak_reports));
 	json_object_object_add(object, "leaked_bytes", json_object_new_uint64(bytes));
 	json_object_object_add(object, "leaked_blocks", json_object_new_uint64(blocks));
-	json_object_object_add(object, "suppressed_bytes", json_object_new_uint64(suppressed_bytes));
+	json_object_object_add(object, "suppressed_bytes",
+		json_object_new_uint64(suppressed_bytes));
 	json_object_object_add(object, "suppressed_blocks",
 		json_object_new_uint64(suppressed_blocks));
 	json_object_object_add(object, "unprinted_reports",

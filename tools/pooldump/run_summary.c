@@ -91,7 +91,8 @@ static void describe_report(const struct run_report *report, char *buffer, size_
 	if (report->suppressed_blocks > 0 && used < size)
 		used += (size_t)snprintf(buffer + used, size - used, " (%" PRIu64 " %s in %" PRIu64
 			" %s suppressed)", report->suppressed_bytes,
-			plural(report->suppressed_bytes, "byte", "bytes"), report->suppressed_blocks,
+			plural(report->suppressed_bytes, "byte", "bytes"),
+			report->suppressed_blocks,
 			plural(report->suppressed_blocks, "allocation", "allocations"));
 	if (report->incomplete && used < size)
 		used += (size_t)snprintf(buffer + used, size - used, " [incomplete report]");
