@@ -1,7 +1,8 @@
 /*
  * node_cmd_leaks.c - the command "leaks [pool ID]": live blocks grouped by
  * allocation site (the whole stack), since the process's mark when one is
- * set, in the shape of the module's leak report.
+ * set, in the shape of the module's leak report (a ready-made suppression
+ * line under each group included).
  *
  * Invariants: a pool's groups are counted and printed before the next pool
  * is loaded; a leak makes the status NODE_STATUS_FOUND.
@@ -41,6 +42,22 @@ static void count_leak(const struct node_pool *pool, const struct node_block *bl
 	group_count_block(&walk->table, block, block->frame_count);
 }
 
+/* A ready-made suppression of a group, "leak:FUNCTION" of its first frame
+ * whose function is known (as the debug module's reports suggest); false
+ * when no frame's function is known. */
+static bool group_suppression(struct session *session, const uintptr_t *frames, uint32_t count,
+	char *buffer, size_t size)
+{
+	const char *function = "";
+
+	for (uint32_t i = 0; i < count && frames[i] != 0 && function[0] == '\0'; i++)
+		node_symbolize(session->node, frames[i], &function);
+	if (function[0] == '\0')
+		return false;
+	snprintf(buffer, size, "leak:%s", function);
+	return true;
+}
+
 /*
  * A leak group in the shape the debug module's report objects give it:
  * pool, caller, address (the first frame), count, bytes, first_address,
@@ -52,7 +69,7 @@ static void json_leak_group(struct session *session, const struct node_pool *poo
 	const struct group *group, const uintptr_t *frames)
 {
 	struct output *out = &session->out;
-	const char *function = "";
+	char suppression[SYMBOL_TEXT_MAX];
 
 	emit(out, "%s{\"pool\":%d,\"caller\":", separator(session), pool->area);
 	put_json_string(out, symbol(session, frames[0]));
@@ -66,15 +83,10 @@ static void json_leak_group(struct session *session, const struct node_pool *poo
 		group->first_time);
 	json_frames(session, out, frames, group->key_count);
 	put_str(out, "},\"suppression\":");
-	for (uint32_t i = 0; i < group->key_count && frames[i] != 0 && function[0] == '\0'; i++)
-		node_symbolize(session->node, frames[i], &function);
-	if (function[0] != '\0') {
-		char suppression[SYMBOL_TEXT_MAX];
-		snprintf(suppression, sizeof(suppression), "leak:%s", function);
+	if (group_suppression(session, frames, group->key_count, suppression, sizeof(suppression)))
 		put_json_string(out, suppression);
-	} else {
+	else
 		put_str(out, "null");
-	}
 	put_str(out, "}");
 }
 
@@ -85,6 +97,7 @@ static void leaks_of_pool(struct session *session, struct node_pool *pool, void 
 	struct output *out = &session->out;
 	const struct node_pool_descriptor *d = &pool->descriptor;
 	const struct report_colors *colors = report_colors(session->context->color);
+	char suppression[SYMBOL_TEXT_MAX];
 
 	node_pool_walk(pool, count_leak, &walk);
 	if (walk.table.failed)
@@ -111,6 +124,12 @@ static void leaks_of_pool(struct session *session, struct node_pool *pool, void 
 					symbol(session, frames[i]));
 			emit(out, "    (first block 0x%" PRIx64 ", thread T%u, seq %u)\n",
 				group->first_address, group->first_thread, group->first_sequence);
+			if (group_suppression(session, frames, group->key_count, suppression,
+				sizeof(suppression))) {
+				put_str(out, "    suppression: ");
+				put_text(out, suppression);
+				put_str(out, "\n");
+			}
 		}
 		totals->groups++;
 		totals->blocks += group->count;

@@ -20,7 +20,12 @@
  *
  * End to end, zoo_driver (an ordinary driver, see zoo_driver.c) runs in a
  * child with its output in files: report lines, symbolized summaries naming
- * the driver's function and line, exit statuses and the report options.
+ * the driver's function and line, exit statuses and the report options,
+ * the JSON objects (version, kind_key, each frame's parts, the leak-group
+ * shape), suppressed leaks (a group suppressed: the table and the SUMMARY
+ * line count it; every group: the table alone and exit status 0), the
+ * ready-made suppression lines, and ASan's colours with color=always (none
+ * in files, none with auto when the output is not a terminal).
  *
  * Invariants: each test loads the module itself (Check forks every test, so
  * AREA_MALLOC_OPTIONS set before the first get_module applies to it alone)

@@ -607,7 +607,8 @@ START_TEST(test_leaks_all_and_since_mark)
 		!= NULL, "%s", all.out);
 	snprintf(expected, sizeof(expected),
 		"\nLeak of 300 byte(s) in 3 allocation(s) allocated from:\n"
-		"    #0 0x%" PRIxPTR " in %s\n    (first block %s, thread T11, seq 0)\n",
+		"    #0 0x%" PRIxPTR " in %s\n    (first block %s, thread T11, seq 0)\n"
+		"    suppression: leak:site_small\n",
 		SITE(site_small), expected_symbol(SITE(site_small)), hex((uintptr_t)standard.small[0]));
 	ck_assert_msg(strstr(all.out, expected) != NULL, "expected\n%s\nin\n%s", expected, all.out);
 	ck_assert_msg(strstr(all.out, "in pool 101 \"alpha\" (id 0x1065)\n") != NULL, "%s", all.out);
