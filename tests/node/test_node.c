@@ -2122,6 +2122,9 @@ START_TEST(test_bash_completion)
 		{ "pooldump --ver", "--version\n" },
 		{ "pooldump help ch", "check\n" },
 		{ "pooldump run --stack-d", "--stack-depth\n" },
+		{ "pooldump --col", "--color=\n" },
+		{ "pooldump --color ''", "auto\nalways\nnever\n" },
+		{ "pooldump --color=al", "always\n" },
 		/* the pids of the directory's nodes */
 		{ "pooldump --node-dir '%s' -p ''", "4242\n" },
 	};
