@@ -1433,6 +1433,8 @@ START_TEST(test_parse_complete_and_cut)
 	report = &parsed.process->reports[1];
 	ck_assert_str_eq(report->kind, "detected memory leaks");
 	ck_assert(report->incomplete && report->leak && report->failing);
+	/* the table's machine key beside the kind, as the module's objects have */
+	ck_assert_str_eq(report_member_string(report->object, "kind_key"), "leak");
 	ck_assert_uint_eq(report->leaked_bytes, 48);
 	ck_assert_uint_eq(report->leaked_blocks, 2);
 	ck_assert_str_eq(report->text, LEAK_TEXT);

@@ -417,6 +417,8 @@ static void add_incomplete_report(struct run_process *process, const char *text,
 	kind = error_kind_from_headline(headline);
 	if (kind != ERROR_KIND_NONE) {
 		json_object_object_add(object, "kind", json_object_new_string(error_kind_name(kind)));
+		json_object_object_add(object, "kind_key",
+			json_object_new_string(error_kind_info(kind)->key));
 	} else {
 		/* a headline the table lacks: "KIND on address ...", else the
 		 * whole first line */
