@@ -27,6 +27,8 @@ libamdebug_la_SOURCES = \
 	src/debug/quarantine.c \
 	src/debug/report.c \
 	src/debug/report.h \
+	src/debug/report_internal.h \
+	src/debug/report_leaks.c \
 	src/debug/sanitizers.h \
 	src/debug/shadow.c \
 	src/debug/shadow.h \

@@ -6,6 +6,9 @@
  * report made; error_count counts the errors and unsuppressed leak reports
  * that the hook did not take over.
  *
+ * Leak reports and suppressions are report_leaks.c's (report_internal.h
+ * holds what the two share).
+ *
  * Locking: reporter_lock (a sleeping lock) protects the output, the
  * symbolizer, the duplicate table, the suppressions and the counters.
  * It is taken with no pool lock held; under it, the symbolizer's lock and
@@ -27,14 +30,13 @@
 
 #include <KernelExport.h>
 
-#include "debug/report.h"
+#include "debug/report_internal.h"
 #include "format/safe_file.h"
 #include "format/symbolize.h"
 #include "format/utf8.h"
 #include "kernel/lock.h"
 
 #define DUPLICATE_SLOTS 1024
-#define MAX_SUPPRESSIONS 256
 
 struct duplicate_entry {
 	uint64_t key;
@@ -43,95 +45,24 @@ struct duplicate_entry {
 	enum error_kind kind;
 };
 
-struct suppression {
-	char pattern[256];
-	uint64_t hits;
-	uint64_t bytes;
-};
-
-static mutex reporter_lock = MUTEX_INITIALIZER("area_malloc reporter");
-static const struct debug_options *options;
+mutex reporter_lock = MUTEX_INITIALIZER("area_malloc reporter");
+const struct debug_options *reporter_options;
 static struct symbolizer *symbolizer;
 static int log_fd = -1;
 static pid_t log_pid;
 static struct duplicate_entry duplicates[DUPLICATE_SLOTS];
 static uint64_t printed_reports, duplicate_reports, over_limit_reports;
 static uint64_t error_count;
-static struct suppression suppressions[MAX_SUPPRESSIONS];
-static size_t suppression_count;
 static area_malloc_report_hook report_hook;
 static void *report_hook_cookie;
-
-/* Bounds on what a suppressions file may cost: its size, and the warnings
- * about its lines (the rest are counted in one line). */
-#define SUPPRESSIONS_MAX_BYTES (1 << 20)
-#define SUPPRESSION_WARNINGS_MAX 10
-
-static void load_suppressions(const char *path)
-{
-	char line[512], why[PATH_MAX + 128];
-	unsigned ignored = 0;
-	FILE *file;
-	int number = 0, fd;
-
-	suppression_count = 0;
-	if (path == NULL || path[0] == '\0')
-		return;
-	/* a regular file of bounded size: a FIFO, a device or /dev/zero would
-	 * hang or flood get_module */
-	fd = safe_open_regular(path, SUPPRESSIONS_MAX_BYTES, why, sizeof(why));
-	file = fd >= 0 ? fdopen(fd, "r") : NULL;
-	if (file == NULL) {
-		if (fd >= 0) {
-			snprintf(why, sizeof(why), "cannot read %s: %s", path, strerror(errno));
-			close(fd);
-		}
-		dprintf("area_malloc: suppressions: %s; no suppressions\n", why);
-		return;
-	}
-	while (fgets(line, sizeof(line), file) != NULL) {
-		char *text = line;
-		size_t length;
-
-		number++;
-		while (*text == ' ' || *text == '\t')
-			text++;
-		length = strcspn(text, "\r\n");
-		text[length] = '\0';
-		while (length > 0 && (text[length - 1] == ' ' || text[length - 1] == '\t'))
-			text[--length] = '\0';
-		if (text[0] == '\0' || text[0] == '#')
-			continue;
-		if (strncmp(text, "leak:", 5) != 0 || text[5] == '\0') {
-			if (ignored++ < SUPPRESSION_WARNINGS_MAX)
-				dprintf("area_malloc: %s:%d: not a 'leak:PATTERN' line, ignored: %.80s\n",
-					path, number, text);
-			continue;
-		}
-		if (suppression_count == MAX_SUPPRESSIONS) {
-			dprintf("area_malloc: %s: more than %d suppressions, the rest ignored\n", path,
-				MAX_SUPPRESSIONS);
-			break;
-		}
-		snprintf(suppressions[suppression_count].pattern,
-			sizeof(suppressions[suppression_count].pattern), "%s", text + 5);
-		suppressions[suppression_count].hits = 0;
-		suppressions[suppression_count].bytes = 0;
-		suppression_count++;
-	}
-	if (ignored > SUPPRESSION_WARNINGS_MAX)
-		dprintf("area_malloc: %s: %u more lines that are not 'leak:PATTERN' ignored\n", path,
-			ignored - SUPPRESSION_WARNINGS_MAX);
-	fclose(file);
-}
 
 void reporter_init(const struct debug_options *module_options)
 {
 	mutex_lock(&reporter_lock);
-	options = module_options;
+	reporter_options = module_options;
 	memset(duplicates, 0, sizeof(duplicates));
 	printed_reports = duplicate_reports = over_limit_reports = error_count = 0;
-	load_suppressions(options->suppressions);
+	suppressions_load(reporter_options->suppressions);
 	mutex_unlock(&reporter_lock);
 }
 
@@ -147,19 +78,20 @@ void reporter_fini(void)
 	mutex_unlock(&reporter_lock);
 }
 
-/* Called with reporter_lock held. */
-static void write_out(const char *text, size_t length)
+/* Where reports go: log_path.PID, else standard error. With reporter_lock. */
+static int output_fd_locked(void)
 {
 	int fd = STDERR_FILENO;
 
-	if (options != NULL && options->log_path[0] != '\0') {
+	if (reporter_options != NULL && reporter_options->log_path[0] != '\0') {
 		if (log_fd < 0 || log_pid != getpid()) {
 			char path[DEBUG_OPTIONS_PATH_MAX + 16];
 			if (log_fd >= 0)
 				close(log_fd);
 			log_pid = getpid();
 			char why[DEBUG_OPTIONS_PATH_MAX + 160];
-			snprintf(path, sizeof(path), "%s.%d", options->log_path, (int)log_pid);
+			snprintf(path, sizeof(path), "%s.%d", reporter_options->log_path,
+				(int)log_pid);
 			/* never through a link or into another user's file: log_path
 			 * may name a shared directory (safe_file.h) */
 			log_fd = safe_create(path, SAFE_APPEND, 0644, why, sizeof(why));
@@ -169,6 +101,24 @@ static void write_out(const char *text, size_t length)
 		if (log_fd >= 0)
 			fd = log_fd;
 	}
+	return fd;
+}
+
+/* Colour only on standard error (never in log_path's files), as
+ * color= says. With reporter_lock. */
+const struct report_colors *reporter_colors_locked(void)
+{
+	int fd = output_fd_locked();
+
+	return report_colors(fd == STDERR_FILENO && reporter_options != NULL
+		&& color_wanted(reporter_options->color, fd));
+}
+
+/* Called with reporter_lock held. */
+void reporter_write_locked(const char *text, size_t length)
+{
+	int fd = output_fd_locked();
+
 	while (length > 0) {
 		ssize_t written = write(fd, text, length);
 		if (written < 0 && errno == EINTR)
@@ -181,19 +131,19 @@ static void write_out(const char *text, size_t length)
 }
 
 /* Called with reporter_lock held. */
-static bool symbolize_locked(uintptr_t address, struct symbol_info *info)
+bool reporter_symbolize_locked(uintptr_t address, struct symbol_info *info)
 {
 	if (symbolizer == NULL)
 		symbolizer = symbolizer_open_self();
 	return symbolizer != NULL && symbolize(symbolizer, address, info);
 }
 
-static const char *format_frame_locked(uintptr_t address, char *buffer, size_t size)
+const char *reporter_frame_locked(uintptr_t address, char *buffer, size_t size)
 {
 	struct symbol_info info;
 
 	/* even when no name is known, the image and its state are worth printing */
-	if (symbolize_locked(address, &info) || symbolizer != NULL)
+	if (reporter_symbolize_locked(address, &info) || symbolizer != NULL)
 		return symbol_format(&info, buffer, size);
 	snprintf(buffer, size, "0x%" PRIxPTR, address);
 	return buffer;
@@ -210,7 +160,7 @@ static const char *format_frame_locked(uintptr_t address, char *buffer, size_t s
  * every test ran in this process and the last name would be wrong.
  * Called with reporter_lock held.
  */
-static const char *check_test_locked(bool process_ends)
+const char *reporter_check_test_locked(bool process_ends)
 {
 	static const char *(*test_name)(void);
 	static bool resolved;
@@ -239,7 +189,7 @@ static const char *check_test_locked(bool process_ends)
 const char *reporter_symbolize(uintptr_t address, char *buffer, size_t size)
 {
 	mutex_lock(&reporter_lock);
-	format_frame_locked(address, buffer, size);
+	reporter_frame_locked(address, buffer, size);
 	mutex_unlock(&reporter_lock);
 	return buffer;
 }
@@ -250,14 +200,14 @@ bool reporter_caller_matches(uintptr_t caller, const char *pattern)
 	bool matches = false;
 
 	mutex_lock(&reporter_lock);
-	if (symbolize_locked(caller, &info))
+	if (reporter_symbolize_locked(caller, &info))
 		matches = (info.function[0] != '\0' && fnmatch(pattern, info.function, 0) == 0)
 			|| strstr(info.function, pattern) != NULL;
 	mutex_unlock(&reporter_lock);
 	return matches;
 }
 
-static void print_frames(FILE *out, const area_malloc_owner *owner)
+void reporter_print_frames(FILE *out, const area_malloc_owner *owner)
 {
 	char frame[2048];
 
@@ -265,21 +215,22 @@ static void print_frames(FILE *out, const area_malloc_owner *owner)
 		if (owner->frames[i] == 0)
 			break;
 		fprintf(out, "    #%u 0x%" PRIxPTR " in %s\n", i, (uintptr_t)owner->frames[i],
-			format_frame_locked(owner->frames[i], frame, sizeof(frame)));
+			reporter_frame_locked(owner->frames[i], frame, sizeof(frame)));
 	}
 }
 
 /* with_sequence: the operation had a place in the pool's sequence (a
  * refused call has none) */
 static void print_owner(FILE *out, const char *label, const area_malloc_owner *owner,
-	bool with_sequence)
+	bool with_sequence, const char *color, const char *reset)
 {
-	fprintf(out, "%s by thread T%d (team %d", label, (int)owner->thread, (int)owner->team);
+	fprintf(out, "%s%s by thread T%d (team %d", color, label, (int)owner->thread,
+		(int)owner->team);
 	if (with_sequence)
 		fprintf(out, ", seq %u", owner->sequence);
-	fprintf(out, ", at %" PRId64 ".%06" PRId64 " s):\n", owner->time / 1000000,
-		owner->time % 1000000);
-	print_frames(out, owner);
+	fprintf(out, ", at %" PRId64 ".%06" PRId64 " s):%s\n", owner->time / 1000000,
+		owner->time % 1000000, reset);
+	reporter_print_frames(out, owner);
 }
 
 /* ' "NAME"' when the pool has a name, its quotes and backslashes escaped
@@ -297,23 +248,24 @@ static void print_pool_name(FILE *out, const char *name)
 	fputc('"', out);
 }
 
-static void print_pool(FILE *out, const char *label, const struct report_pool *pool)
+void reporter_print_pool(FILE *out, const char *label, const struct report_pool *pool,
+	const struct report_colors *colors)
 {
-	fprintf(out, "%s pool %d", label, (int)pool->area);
+	fprintf(out, "%s%s pool %d", colors->location, label, (int)pool->area);
 	print_pool_name(out, pool->name);
 	fprintf(out, " (id %p)", pool->id);
 	if (pool->creator != NULL && pool->creator->frame_count > 0
 		&& pool->creator->frames[0] != 0) {
 		char frame[2048];
 		fprintf(out, " created by %s",
-			format_frame_locked(pool->creator->frames[0], frame, sizeof(frame)));
+			reporter_frame_locked(pool->creator->frames[0], frame, sizeof(frame)));
 	}
-	fputc('\n', out);
+	fprintf(out, "%s\n", colors->reset);
 }
 
 /* A JSON string, valid UTF-8 whatever the bytes (pool names, symbols and
  * paths are any bytes): an invalid sequence's bytes become U+FFFD each. */
-static void json_string(FILE *out, const char *text)
+void reporter_json_string(FILE *out, const char *text)
 {
 	const unsigned char *c = (const unsigned char *)text;
 
@@ -337,37 +289,60 @@ static void json_string(FILE *out, const char *text)
 	fputc('"', out);
 }
 
-static void json_test(FILE *out, const char *test)
+void reporter_json_test(FILE *out, const char *test)
 {
 	if (test == NULL)
 		return;
 	fprintf(out, ",\"test\":");
-	json_string(out, test);
+	reporter_json_string(out, test);
 }
 
-static void json_owner(FILE *out, const char *key, const area_malloc_owner *owner)
+/* "frames":[{"pc","symbol","function","offset","image","file","line"}...] */
+void reporter_json_frames(FILE *out, const area_malloc_owner *owner)
 {
-	char frame[2048];
+	char frame[2048], members[SYMBOL_JSON_MAX];
 
-	fprintf(out, ",\"%s\":{\"thread\":%d,\"team\":%d,\"seq\":%u,\"time\":%" PRId64
-		",\"frames\":[", key, (int)owner->thread, (int)owner->team, owner->sequence,
-		owner->time);
-	for (uint32_t i = 0; i < owner->frame_count && owner->frames[i] != 0; i++) {
+	fputs("\"frames\":[", out);
+	for (uint32_t i = 0; i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES
+		&& owner->frames[i] != 0; i++) {
+		struct symbol_info info;
+		if (!reporter_symbolize_locked(owner->frames[i], &info) && symbolizer == NULL)
+			memset(&info, 0, sizeof(info));
 		fprintf(out, "%s{\"pc\":\"0x%" PRIxPTR "\",\"symbol\":", i ? "," : "",
 			(uintptr_t)owner->frames[i]);
-		json_string(out, format_frame_locked(owner->frames[i], frame, sizeof(frame)));
+		reporter_json_string(out,
+			reporter_frame_locked(owner->frames[i], frame, sizeof(frame)));
+		fputs(symbol_format_json(&info, members, sizeof(members)), out);
 		fputc('}', out);
 	}
-	fputs("]}", out);
+	fputc(']', out);
 }
 
-static void json_pool(FILE *out, const char *key, const struct report_pool *pool)
+/* "version", "kind" (the sentence) and "kind_key" (the table's key): the
+ * members every report object opens with. */
+void reporter_json_open(FILE *out, enum error_kind kind)
+{
+	fprintf(out, "{\"version\":%d,\"kind\":", AREA_MALLOC_JSON_VERSION);
+	reporter_json_string(out, error_kind_name(kind));
+	fprintf(out, ",\"kind_key\":\"%s\"", error_kind_info(kind)->key);
+}
+
+void reporter_json_owner(FILE *out, const char *key, const area_malloc_owner *owner)
+{
+	fprintf(out, ",\"%s\":{\"thread\":%d,\"team\":%d,\"seq\":%u,\"time\":%" PRId64
+		",", key, (int)owner->thread, (int)owner->team, owner->sequence,
+		owner->time);
+	reporter_json_frames(out, owner);
+	fputc('}', out);
+}
+
+void reporter_json_pool(FILE *out, const char *key, const struct report_pool *pool)
 {
 	fprintf(out, ",\"%s\":{\"id\":%d,\"pool_id\":\"%p\",\"name\":", key, (int)pool->area,
 		pool->id);
-	json_string(out, pool->name);
+	reporter_json_string(out, pool->name);
 	if (pool->creator != NULL && pool->creator->frame_count > 0)
-		json_owner(out, "creator", pool->creator);
+		reporter_json_owner(out, "creator", pool->creator);
 	fputc('}', out);
 }
 
@@ -431,7 +406,7 @@ static bool seen_before(const struct error_report *report)
 			entry->count = 0;
 			entry->kind = report->kind;
 			if (summary_site(report) != 0)
-				format_frame_locked(summary_site(report), entry->site,
+				reporter_frame_locked(summary_site(report), entry->site,
 					sizeof(entry->site));
 			else
 				snprintf(entry->site, sizeof(entry->site), "an unknown site");
@@ -468,7 +443,7 @@ static void fill_public_report(const struct error_report *report, const char *te
 }
 
 /* Hands the report to the hook; true when the hook took it over. */
-static bool offer_to_hook(const area_malloc_report *report)
+bool reporter_offer_to_hook(const area_malloc_report *report)
 {
 	area_malloc_report_hook hook;
 	void *cookie;
@@ -480,14 +455,18 @@ static bool offer_to_hook(const area_malloc_report *report)
 	return hook != NULL && hook(report, cookie);
 }
 
-static void format_error(FILE *out, const struct error_report *report, const char *test)
+/* colors: the text's (report_colors(false) for files, hooks and pipes); the
+ * JSON object never has any. */
+static void format_error(FILE *out, const struct error_report *report, const char *test,
+	const struct report_colors *colors)
 {
+	const char *reset = colors->reset;
 	char frame[2048];
 
 	const struct error_kind_info *kind = error_kind_info(report->kind);
 
-	fprintf(out, "==%d==ERROR: area_malloc: %s %p", (int)getpid(), kind->headline,
-		report->address);
+	fprintf(out, "%s==%d==ERROR: area_malloc: %s %p", colors->error, (int)getpid(),
+		kind->headline, report->address);
 	if (report->size_known)
 		fprintf(out, " (%zu-byte block)", report->size);
 	if (report->pool_known) {
@@ -496,21 +475,24 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 	} else {
 		fprintf(out, " with pool id %p", report->pool.id);
 	}
-	fputc('\n', out);
+	fprintf(out, "%s\n", reset);
 	if (report->detail != NULL)
-		fprintf(out, "%s\n", report->detail);
+		fprintf(out, "%s%s%s\n", colors->location, report->detail, reset);
 	if (report->offset_known)
-		fprintf(out, "first damaged byte at offset %ld from the block%s\n", report->offset,
-			report->offset < 0 ? " (before its start)" : "");
+		fprintf(out, "%sfirst damaged byte at offset %ld from the block%s%s\n",
+			colors->location, report->offset,
+			report->offset < 0 ? " (before its start)" : "", reset);
 	if (report->overflow_bytes != 0)
-		fprintf(out, "the write reached %zu byte(s) past the end of the %zu-byte block\n",
-			report->overflow_bytes, report->size);
+		fprintf(out,
+			"%sthe write reached %zu byte(s) past the end of the %zu-byte block%s\n",
+			colors->location, report->overflow_bytes, report->size, reset);
 	if (report->detected_by != NULL)
-		print_owner(out, report->what, report->detected_by, false);
+		print_owner(out, report->what, report->detected_by, false, colors->access, reset);
 	if (report->freed_by != NULL)
-		print_owner(out, "freed", report->freed_by, true);
+		print_owner(out, "freed", report->freed_by, true, colors->allocation, reset);
 	if (report->allocated_by != NULL)
-		print_owner(out, "previously allocated", report->allocated_by, true);
+		print_owner(out, "previously allocated", report->allocated_by, true,
+			colors->allocation, reset);
 	if (report->victim_address != NULL) {
 		char size[32] = "", label[160];
 		if (report->victim_size_known)
@@ -519,14 +501,15 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 			size, report->victim_address,
 			report->victim_allocated_by != NULL ? ", allocated" : "");
 		if (report->victim_allocated_by != NULL)
-			print_owner(out, label, report->victim_allocated_by, true);
+			print_owner(out, label, report->victim_allocated_by, true,
+				colors->allocation, reset);
 		else
-			fprintf(out, "%s\n", label);
+			fprintf(out, "%s%s%s\n", colors->location, label, reset);
 	}
 	if (report->pool_known)
-		print_pool(out, "the call's", &report->pool);
+		reporter_print_pool(out, "the call's", &report->pool, colors);
 	if (report->owner_pool_known)
-		print_pool(out, "the block belongs to", &report->owner_pool);
+		reporter_print_pool(out, "the block belongs to", &report->owner_pool, colors);
 	if (report->log_count > 0) {
 		fprintf(out, "last events of this block in the pool log (newest first):\n");
 		for (size_t i = 0; i < report->log_count; i++) {
@@ -534,46 +517,48 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 			fprintf(out, "    seq %u %-8s 0x%" PRIx64 " %" PRIu64 " bytes, thread T%u, %s\n",
 				event->sequence, pool_log_op_name(event->op), event->address,
 				event->size, event->thread,
-				format_frame_locked((uintptr_t)event->caller, frame, sizeof(frame)));
+				reporter_frame_locked((uintptr_t)event->caller, frame,
+					sizeof(frame)));
 		}
 	}
-	fprintf(out, "SUMMARY: area_malloc: %s", kind->name);
+	fprintf(out, "%sSUMMARY: area_malloc: %s", colors->summary, kind->name);
 	if (summary_site(report) != 0)
-		fprintf(out, " %s", format_frame_locked(summary_site(report), frame, sizeof(frame)));
+		fprintf(out, " %s",
+			reporter_frame_locked(summary_site(report), frame, sizeof(frame)));
 	if (report->pool_known)
 		fprintf(out, " in pool %d", (int)report->pool.area);
-	fputc('\n', out);
+	fprintf(out, "%s\n", reset);
 
-	if (options != NULL && options->report_format == REPORT_FORMAT_JSON) {
-		fprintf(out, "{\"kind\":");
-		json_string(out, kind->name);
+	if (reporter_options != NULL && reporter_options->report_format == REPORT_FORMAT_JSON) {
+		reporter_json_open(out, report->kind);
 		fprintf(out, ",\"pid\":%d,\"operation\":\"%s\",\"address\":\"%p\"", (int)getpid(),
 			report->what, report->address);
 		if (report->size_known)
 			fprintf(out, ",\"size\":%zu", report->size);
 		if (report->pool_known)
-			json_pool(out, "pool", &report->pool);
+			reporter_json_pool(out, "pool", &report->pool);
 		else
 			fprintf(out, ",\"pool_id\":\"%p\"", report->pool.id);
 		if (report->owner_pool_known)
-			json_pool(out, "owner_pool", &report->owner_pool);
+			reporter_json_pool(out, "owner_pool", &report->owner_pool);
 		if (report->overflow_bytes != 0)
 			fprintf(out, ",\"overflow_bytes\":%zu", report->overflow_bytes);
 		if (report->detected_by != NULL)
-			json_owner(out, "detected_by", report->detected_by);
+			reporter_json_owner(out, "detected_by", report->detected_by);
 		if (report->allocated_by != NULL)
-			json_owner(out, "allocated_by", report->allocated_by);
+			reporter_json_owner(out, "allocated_by", report->allocated_by);
 		if (report->freed_by != NULL)
-			json_owner(out, "freed_by", report->freed_by);
+			reporter_json_owner(out, "freed_by", report->freed_by);
 		if (report->victim_address != NULL) {
 			fprintf(out, ",\"victim\":{\"address\":\"%p\"", report->victim_address);
 			if (report->victim_size_known)
 				fprintf(out, ",\"size\":%zu", report->victim_size);
 			if (report->victim_allocated_by != NULL)
-				json_owner(out, "allocated_by", report->victim_allocated_by);
+				reporter_json_owner(out, "allocated_by",
+					report->victim_allocated_by);
 			fputc('}', out);
 		}
-		json_test(out, test);
+		reporter_json_test(out, test);
 		fputs("}\n", out);
 	}
 }
@@ -588,17 +573,17 @@ void report_error(const struct error_report *report)
 	const char *test;
 
 	mutex_lock(&reporter_lock);
-	test = check_test_locked(false);
+	test = reporter_check_test_locked(false);
 	out = open_memstream(&text, &length);
 	if (out != NULL) {
-		format_error(out, report, test);
+		format_error(out, report, test, report_colors(false));
 		fclose(out);
 	}
 	mutex_unlock(&reporter_lock);
 
 	fill_public_report(report, text != NULL ? text : "", &public_report);
 	public_report.test = test;
-	if (offer_to_hook(&public_report)) {
+	if (reporter_offer_to_hook(&public_report)) {
 		free(text);
 		return;
 	}
@@ -608,165 +593,35 @@ void report_error(const struct error_report *report)
 	print = !seen_before(report);
 	if (!print) {
 		duplicate_reports++;
-	} else if (options != NULL && options->max_reports != 0
-		&& printed_reports >= options->max_reports) {
+	} else if (reporter_options != NULL && reporter_options->max_reports != 0
+		&& printed_reports >= reporter_options->max_reports) {
 		over_limit_reports++;
 		print = false;
 	}
 	if (print && text != NULL) {
+		const struct report_colors *colors = reporter_colors_locked();
+		char *colored = NULL;
+		size_t colored_length = 0;
+		/* the hook and the files get the plain text; a terminal its colours */
+		if (colors != report_colors(false) && (out = open_memstream(&colored,
+			&colored_length)) != NULL) {
+			format_error(out, report, test, colors);
+			fclose(out);
+		}
 		printed_reports++;
-		write_out(text, length);
+		if (colored != NULL)
+			reporter_write_locked(colored, colored_length);
+		else
+			reporter_write_locked(text, length);
+		free(colored);
 	}
-	halt = options != NULL && options->halt_on_error;
+	halt = reporter_options != NULL && reporter_options->halt_on_error;
 	mutex_unlock(&reporter_lock);
 	free(text);
 	if (halt) {
 		dprintf("area_malloc: halt_on_error=1: aborting\n");
 		abort();
 	}
-}
-
-/* Which suppression (if any) matches a frame of the group; with the lock. */
-static struct suppression *find_suppression(const struct leak_group *group)
-{
-	for (uint32_t i = 0; i < group->owner.frame_count && group->owner.frames[i] != 0; i++) {
-		struct symbol_info info;
-		if (!symbolize_locked(group->owner.frames[i], &info))
-			continue;
-		for (size_t s = 0; s < suppression_count; s++) {
-			const char *pattern = suppressions[s].pattern;
-			const char *names[] = { info.function, info.file, info.image, info.image_path };
-			for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
-				if (names[n][0] == '\0')
-					continue;
-				if (fnmatch(pattern, names[n], 0) == 0 || strstr(names[n], pattern) != NULL)
-					return &suppressions[s];
-			}
-		}
-	}
-	return NULL;
-}
-
-size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_blocks)
-{
-	struct suppression *used[MAX_SUPPRESSIONS];
-	size_t used_count = 0, bytes = 0, blocks = 0;
-	area_malloc_report public_report;
-	char *text = NULL;
-	size_t length = 0;
-	bool *suppressed;
-	FILE *out;
-	const char *test;
-
-	if (report->group_count == 0) {
-		if (unsuppressed_blocks != NULL)
-			*unsuppressed_blocks = 0;
-		return 0;
-	}
-	suppressed = calloc(report->group_count, sizeof(*suppressed));
-	mutex_lock(&reporter_lock);
-	for (size_t g = 0; g < report->group_count; g++) {
-		struct suppression *match = find_suppression(&report->groups[g]);
-		if (match == NULL) {
-			bytes += report->groups[g].bytes;
-			blocks += report->groups[g].count;
-			continue;
-		}
-		if (suppressed != NULL)
-			suppressed[g] = true;
-		if (match->hits == 0 && used_count < MAX_SUPPRESSIONS)
-			used[used_count++] = match;
-		match->hits += report->groups[g].count;
-		match->bytes += report->groups[g].bytes;
-	}
-	test = check_test_locked(strcmp(report->when, "at exit") == 0);
-	out = open_memstream(&text, &length);
-	if (out != NULL && blocks > 0) {
-		fprintf(out, "==%d==ERROR: area_malloc: %s\n", (int)getpid(),
-			error_kind_info(report->kind)->headline);
-		print_pool(out, "in", &report->pool);
-		fprintf(out, "found %s\n", report->when);
-		if (report->detail != NULL)
-			fprintf(out, "%s\n", report->detail);
-		for (size_t g = 0; g < report->group_count; g++) {
-			const struct leak_group *group = &report->groups[g];
-			if (suppressed != NULL && suppressed[g])
-				continue;
-			fprintf(out, "\nLeak of %zu byte(s) in %zu allocation(s) allocated from:\n",
-				group->bytes, group->count);
-			print_frames(out, &group->owner);
-			fprintf(out, "    (first block %p, thread T%d, seq %u)\n", group->first_address,
-				(int)group->owner.thread, group->owner.sequence);
-		}
-		if (used_count > 0) {
-			fprintf(out, "\nSuppressions used:\n  count      bytes template\n");
-			for (size_t s = 0; s < used_count; s++)
-				fprintf(out, "%7" PRIu64 " %10" PRIu64 " leak:%s\n", used[s]->hits,
-					used[s]->bytes, used[s]->pattern);
-		}
-		fprintf(out, "\nSUMMARY: area_malloc: %zu byte(s) leaked in %zu allocation(s).\n",
-			bytes, blocks);
-		if (options != NULL && options->report_format == REPORT_FORMAT_JSON) {
-			fprintf(out, "{\"kind\":");
-			json_string(out, error_kind_name(report->kind));
-			fprintf(out, ",\"pid\":%d", (int)getpid());
-			if (report->detail != NULL) {
-				fputs(",\"detail\":", out);
-				json_string(out, report->detail);
-			}
-			json_pool(out, "pool", &report->pool);
-			fprintf(out, ",\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":%zu,"
-				"\"groups\":[", report->when, bytes, blocks);
-			bool first = true;
-			for (size_t g = 0; g < report->group_count; g++) {
-				const struct leak_group *group = &report->groups[g];
-				if (suppressed != NULL && suppressed[g])
-					continue;
-				fprintf(out, "%s{\"bytes\":%zu,\"count\":%zu,\"first_address\":\"%p\"",
-					first ? "" : ",", group->bytes, group->count, group->first_address);
-				json_owner(out, "allocated_by", &group->owner);
-				fputc('}', out);
-				first = false;
-			}
-			fputc(']', out);
-			json_test(out, test);
-			fputs("}\n", out);
-		}
-	}
-	if (out != NULL)
-		fclose(out);
-	mutex_unlock(&reporter_lock);
-	free(suppressed);
-
-	if (unsuppressed_blocks != NULL)
-		*unsuppressed_blocks = blocks;
-	if (blocks == 0) {
-		free(text);
-		return 0;
-	}
-	memset(&public_report, 0, sizeof(public_report));
-	public_report.kind = error_kind_name(report->kind);
-	public_report.pool_id = report->pool.id;
-	public_report.pool_area = report->pool.area;
-	public_report.pool_name = report->pool.name;
-	public_report.leaked_bytes = bytes;
-	public_report.leaked_blocks = blocks;
-	public_report.test = test;
-	public_report.address = report->groups[0].first_address;
-	public_report.size = report->groups[0].bytes / (report->groups[0].count ? report->groups[0].count : 1);
-	public_report.has_allocated_by = true;
-	public_report.allocated_by = report->groups[0].owner;
-	public_report.text = text != NULL ? text : "";
-	if (!offer_to_hook(&public_report)) {
-		mutex_lock(&reporter_lock);
-		if (report->counts)
-			error_count++;
-		if (text != NULL)
-			write_out(text, length);
-		mutex_unlock(&reporter_lock);
-	}
-	free(text);
-	return bytes;
 }
 
 void reporter_print_totals(void)
@@ -784,15 +639,17 @@ void reporter_print_totals(void)
 			"(identical to the first)\n", (int)getpid(), entry->count,
 			error_kind_name(entry->kind),
 			entry->site);
-		write_out(line, (size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
+		reporter_write_locked(line,
+			(size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
 		duplicates[i].count = 0;
 	}
 	if (over_limit_reports > 0) {
 		length = snprintf(line, sizeof(line),
 			"==%d==area_malloc: %" PRIu64 " more error report(s) not printed "
 			"(max_reports=%u)\n", (int)getpid(), over_limit_reports,
-			options != NULL ? options->max_reports : 0);
-		write_out(line, (size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
+			reporter_options != NULL ? reporter_options->max_reports : 0);
+		reporter_write_locked(line,
+			(size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
 		over_limit_reports = 0;
 	}
 	mutex_unlock(&reporter_lock);
@@ -808,6 +665,11 @@ area_malloc_report_hook reporter_set_hook(area_malloc_report_hook hook, void *co
 	report_hook_cookie = cookie;
 	mutex_unlock(&reporter_lock);
 	return previous;
+}
+
+void reporter_count_error_locked(void)
+{
+	error_count++;
 }
 
 uint64_t reporter_error_count(void)

@@ -9,8 +9,9 @@
  *   ... owner frames, pool, pool log ...
  *   SUMMARY: area_malloc: KIND ...
  *
- * to standard error or to log_path.PID, followed by one JSON object when
- * report_format=json (valid UTF-8 whatever the bytes of names and
+ * to standard error or to log_path.PID (coloured as ASan's on a terminal,
+ * option color; never in files or in the hook's text), followed by one JSON
+ * object when report_format=json (valid UTF-8 whatever the bytes of names and
  * symbols). Identical error reports (the same kind and the same frames of
  * every site recorded: the detecting call, the allocation, the free) are
  * printed once and counted; after max_reports only counts are kept; both
@@ -96,7 +97,10 @@ void reporter_fini(void);
 
 void report_error(const struct error_report *report);
 
-/* Applies suppressions, prints, counts. Returns the unsuppressed bytes. */
+/* Applies suppressions, prints, counts (report_leaks.c): a report whose
+ * every group is suppressed is its "Suppressions used" table alone, made
+ * for no hook and counted for no exit status. Returns the unsuppressed
+ * bytes. */
 size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_blocks);
 
 /* Prints how many reports were not printed (duplicates, max_reports). */

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "format/options.h"
 
@@ -33,7 +34,7 @@ enum option_type {
 	OPTION_I32,
 	OPTION_PROBABILITY,	/* double in [0, 1] */
 	OPTION_STRING,		/* char[] of field_size bytes */
-	OPTION_FORMAT,		/* text | json */
+	OPTION_CHOICE,		/* one of choices[], stored as an enum (its index) */
 };
 
 struct option_spec {
@@ -44,56 +45,71 @@ struct option_spec {
 	uint64_t min;
 	uint64_t max;
 	const char *help;
+	const char *const *choices; /* OPTION_CHOICE: NULL-terminated */
 };
+
+static const char *const format_choices[] = { "text", "json", NULL };
+static const char *const color_choices[] = { "auto", "always", "never", NULL };
+/* a choice is stored through an int */
+_Static_assert(sizeof(enum report_format) == sizeof(int) && sizeof(enum color_mode) == sizeof(int),
+	"choice options are int-sized enums");
 
 #define FIELD(name) offsetof(struct debug_options, name), sizeof(((struct debug_options *)0)->name)
 
 static const struct option_spec option_specs[] = {
 	{ "stack_depth", OPTION_UNSIGNED, FIELD(stack_depth), 1, 32,
-		"frames recorded per allocation and free, 1 to 32" },
+		"frames recorded per allocation and free, 1 to 32", NULL },
 	{ "stack_depot_bytes", OPTION_SIZE, FIELD(stack_depot_bytes), 4096, (uint64_t)1 << 32,
-		"room for distinct stacks in the stack depot, 4k to 4g (k, m, g suffixes)" },
+		"room for distinct stacks in the stack depot, 4k to 4g (k, m, g suffixes)", NULL },
 	{ "log_size", OPTION_SIZE, FIELD(log_size), 0, 1u << 20,
-		"events kept in each pool's log, 0 to 1048576" },
+		"events kept in each pool's log, 0 to 1048576", NULL },
 	{ "quarantine_bytes", OPTION_SIZE, FIELD(quarantine_bytes), 0, (uint64_t)1 << 40,
-		"freed bytes each pool holds back from reuse (k, m, g suffixes)" },
+		"freed bytes each pool holds back from reuse (k, m, g suffixes)", NULL },
 	{ "max_reports", OPTION_UNSIGNED, FIELD(max_reports), 0, UINT32_MAX,
-		"error reports printed in full, 0 for no limit" },
+		"error reports printed in full, 0 for no limit", NULL },
 	{ "release_capacity", OPTION_BOOL, FIELD(release_capacity), 0, 1,
-		"a pool holds no more than the release build's pool of its size, 0 or 1" },
-	{ "realloc_move", OPTION_BOOL, FIELD(realloc_move), 0, 1, "realloc always moves, 0 or 1" },
+		"a pool holds no more than the release build's pool of its size, 0 or 1", NULL },
+	{ "realloc_move", OPTION_BOOL, FIELD(realloc_move), 0, 1, "realloc always moves, 0 or 1",
+		NULL },
 	{ "fail_nth", OPTION_U64, FIELD(fail_nth), 0, UINT64_MAX,
-		"make the Nth allocation fail, 0 for never" },
+		"make the Nth allocation fail, 0 for never", NULL },
 	{ "fail_rate", OPTION_PROBABILITY, FIELD(fail_rate), 0, 1,
-		"probability that an allocation fails, 0 to 1" },
+		"probability that an allocation fails, 0 to 1", NULL },
 	{ "fail_seed", OPTION_U64, FIELD(fail_seed), 0, UINT64_MAX,
-		"seed of the fail_rate random sequence" },
+		"seed of the fail_rate random sequence", NULL },
 	{ "fail_pool", OPTION_I32, FIELD(fail_pool), 0, INT32_MAX,
-		"inject failures only in the pool with this id (its area id)" },
+		"inject failures only in the pool with this id (its area id)", NULL },
 	{ "fail_caller", OPTION_STRING, FIELD(fail_caller), 0, 0,
-		"inject failures only for callers whose function matches this pattern" },
+		"inject failures only for callers whose function matches this pattern", NULL },
 	{ "halt_on_error", OPTION_BOOL, FIELD(halt_on_error), 0, 1,
-		"abort right after the first error report, 0 or 1" },
+		"abort right after the first error report, 0 or 1", NULL },
 	{ "exitcode", OPTION_INT, FIELD(exitcode), 0, 255,
-		"exit status after errors or leaks, 0 to keep the process's own" },
+		"exit status after errors or leaks, 0 to keep the process's own", NULL },
 	{ "leak_check", OPTION_BOOL, FIELD(leak_check), 0, 1,
-		"report leaks at delete_pool, unload and exit, 0 or 1" },
+		"report leaks at delete_pool, unload and exit, 0 or 1", NULL },
 	{ "suppressions", OPTION_STRING, FIELD(suppressions), 0, 0,
-		"file of leak:PATTERN lines" },
+		"file of leak:PATTERN lines", NULL },
 	{ "log_path", OPTION_STRING, FIELD(log_path), 0, 0,
-		"write reports to PATH.PID instead of standard error" },
-	{ "report_format", OPTION_FORMAT, FIELD(report_format), 0, 0,
-		"text, or json for a JSON object after each report" },
+		"write reports to PATH.PID instead of standard error", NULL },
+	{ "report_format", OPTION_CHOICE, FIELD(report_format), 0, 0,
+		"text, or json for a JSON object after each report", format_choices },
+	{ "color", OPTION_CHOICE, FIELD(color), 0, 0,
+		"colour the reports: auto (on a terminal whose TERM is not dumb, unless NO_COLOR "
+		"is set), always or never", color_choices },
+	{ "suggest_suppressions", OPTION_BOOL, FIELD(suggest_suppressions), 0, 1,
+		"print a ready-made leak:FUNCTION suppression under each leak group, 0 or 1",
+		NULL },
 	{ "node", OPTION_BOOL, FIELD(node), 0, 1,
-		"publish the pools in a debug node for pooldump, 0 or 1" },
+		"publish the pools in a debug node for pooldump, 0 or 1", NULL },
 	{ "node_dir", OPTION_STRING, FIELD(node_dir), 0, 0,
-		"directory of the debug nodes (default /dev/shm/area_malloc-UID)" },
+		"directory of the debug nodes (default /dev/shm/area_malloc-UID)", NULL },
 	{ "keep_dead_nodes", OPTION_UNSIGNED, FIELD(keep_dead_nodes), 0, 100000,
-		"dead nodes of the user kept for post-mortems, 0 to 100000" },
+		"dead nodes of the user kept for post-mortems, 0 to 100000", NULL },
 	{ "fork_nodes", OPTION_BOOL, FIELD(fork_nodes), 0, 1,
-		"a forked child publishes a node of its own, 0 or 1" },
+		"a forked child publishes a node of its own, 0 or 1", NULL },
 	{ "reader_wait_us", OPTION_UNSIGNED, FIELD(reader_wait_us), 0, 100000,
-		"longest a pool call holds still for pooldump's copy, microseconds, 0 to 100000" },
+		"longest a pool call holds still for pooldump's copy, microseconds, 0 to 100000",
+		NULL },
 };
 
 #define OPTION_COUNT (sizeof(option_specs) / sizeof(option_specs[0]))
@@ -127,6 +143,47 @@ void debug_options_set_defaults(struct debug_options *options)
 	options->keep_dead_nodes = 8;
 	options->reader_wait_us = 2000;
 	options->node = true;
+	options->color = COLOR_AUTO;
+	options->suggest_suppressions = true;
+}
+
+bool color_mode_parse(const char *text, enum color_mode *mode)
+{
+	for (int i = 0; color_choices[i] != NULL; i++) {
+		if (strcmp(text, color_choices[i]) == 0) {
+			*mode = (enum color_mode)i;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool color_wanted(enum color_mode mode, int fd)
+{
+	const char *term = getenv("TERM"), *no_color = getenv("NO_COLOR");
+
+	if (mode != COLOR_AUTO)
+		return mode == COLOR_ALWAYS;
+	/* no-color.org: set and not empty turns automatic colour off */
+	if (no_color != NULL && no_color[0] != '\0')
+		return false;
+	return isatty(fd) && term != NULL && term[0] != '\0' && strcmp(term, "dumb") != 0;
+}
+
+const struct report_colors *report_colors(bool colored)
+{
+	static const struct report_colors none = { "", "", "", "", "", "", "" };
+	static const struct report_colors ansi = {
+		.error = "\033[1m\033[31m",
+		.access = "\033[1m\033[34m",
+		.allocation = "\033[1m\033[35m",
+		.location = "\033[1m\033[32m",
+		.leak = "\033[1m\033[34m",
+		.summary = "\033[1m",
+		.reset = "\033[1m\033[0m",
+	};
+
+	return colored ? &ansi : &none;
 }
 
 static const struct option_spec *find_spec(const char *key, size_t length)
@@ -233,14 +290,14 @@ static bool apply_value(const struct option_spec *spec, const char *value, void 
 			return false;
 		strcpy(field, value);
 		return true;
-	case OPTION_FORMAT:
-		if (strcmp(value, "text") == 0)
-			*(enum report_format *)field = REPORT_FORMAT_TEXT;
-		else if (strcmp(value, "json") == 0)
-			*(enum report_format *)field = REPORT_FORMAT_JSON;
-		else
-			return false;
-		return true;
+	case OPTION_CHOICE:
+		for (int i = 0; spec->choices[i] != NULL; i++) {
+			if (strcmp(value, spec->choices[i]) == 0) {
+				*(int *)field = i;
+				return true;
+			}
+		}
+		return false;
 	}
 	return false;
 }
@@ -273,9 +330,8 @@ static void format_value(const struct option_spec *spec, const void *field, char
 	case OPTION_STRING:
 		snprintf(buffer, size, "%s", (const char *)field);
 		break;
-	case OPTION_FORMAT:
-		snprintf(buffer, size, "%s",
-			*(const enum report_format *)field == REPORT_FORMAT_JSON ? "json" : "text");
+	case OPTION_CHOICE:
+		snprintf(buffer, size, "%s", spec->choices[*(const int *)field]);
 		break;
 	}
 }
@@ -332,9 +388,15 @@ static void describe_accepted(const struct option_spec *spec, char *buffer, size
 	case OPTION_PROBABILITY:
 		snprintf(buffer, size, "a number from 0 to 1");
 		break;
-	case OPTION_FORMAT:
-		snprintf(buffer, size, "text or json");
+	case OPTION_CHOICE: {
+		size_t used = 0;
+		buffer[0] = '\0';
+		for (int i = 0; spec->choices[i] != NULL && used < size; i++)
+			used += (size_t)snprintf(buffer + used, size - used, "%s%s",
+				i == 0 ? "" : spec->choices[i + 1] == NULL ? " or " : ", ",
+				spec->choices[i]);
 		break;
+	}
 	}
 }
 
@@ -364,7 +426,7 @@ static void ignore_warning(const char *message, void *context)
 /* help=1: every option, its default and what it means, one line each (as
  * ASan's help=1). */
 static const struct option_spec help_spec = { "help", OPTION_BOOL, 0, sizeof(bool), 0, 1,
-	"print every option with its default and meaning, 0 or 1" };
+	"print every option with its default and meaning, 0 or 1", NULL };
 
 static void print_help(debug_options_warn_fn warn, void *context)
 {

@@ -21,6 +21,48 @@ enum report_format {
 	REPORT_FORMAT_JSON,
 };
 
+/*
+ * The version of every JSON document the project writes (the debug
+ * module's report objects, pooldump --json, report.json): its "version"
+ * member. Raised when a member changes meaning or goes away; new members
+ * alone do not need it. 2: frames with function/offset/image/file/line,
+ * "kind_key", one leak-group shape, suppressed counts.
+ */
+#define AREA_MALLOC_JSON_VERSION 2
+
+/* When reports and pooldump's text use colour (ASan's color=). */
+enum color_mode {
+	COLOR_AUTO,	/* a terminal whose TERM is not "dumb", and no NO_COLOR */
+	COLOR_ALWAYS,
+	COLOR_NEVER,
+};
+
+/* Parses "auto", "always" or "never"; false for anything else. */
+bool color_mode_parse(const char *text, enum color_mode *mode);
+
+/* Whether text written to fd gets colour under mode. */
+bool color_wanted(enum color_mode mode, int fd);
+
+/*
+ * ASan's colours (sanitizer_report_decorator.h), as the report text uses
+ * them: the ERROR line bold red, the call that found the problem blue
+ * (ASan's access), the free and allocation stacks magenta, the block's
+ * description and pools green (ASan's location), a leak group's line blue
+ * (LSan's), the SUMMARY line bold. Every member is "" without colour.
+ */
+struct report_colors {
+	const char *error;
+	const char *access;
+	const char *allocation;
+	const char *location;
+	const char *leak;
+	const char *summary;
+	const char *reset;
+};
+
+/* The colours, or the set of empty strings when colored is false. */
+const struct report_colors *report_colors(bool colored);
+
 struct debug_options {
 	unsigned stack_depth;		/* frames recorded per stack (allocations, frees) */
 	size_t stack_depot_bytes;	/* room for distinct stacks in the stack depot */
@@ -45,6 +87,8 @@ struct debug_options {
 	bool fork_nodes;		/* a forked child publishes a node of its own */
 	unsigned reader_wait_us;	/* a pool call's wait for a reader's copy (0: none) */
 	bool node;			/* publish a node at all */
+	enum color_mode color;		/* colour in reports on a terminal */
+	bool suggest_suppressions;	/* a leak:FUNCTION line under each leak group */
 };
 
 /* Fills options with the defaults. */

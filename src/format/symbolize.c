@@ -32,6 +32,7 @@
 
 #include "format/symbolize.h"
 #include "format/safe_file.h"
+#include "format/utf8.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -769,5 +770,58 @@ const char *symbol_format(const struct symbol_info *info, char *buf, size_t size
 		if (info->line > 0)
 			append(&text, ":%d", info->line);
 	}
+	return buf;
+}
+
+/* A JSON string member value, valid UTF-8 whatever the bytes; null when empty. */
+static void append_json_string(struct text *text, const char *value)
+{
+	const unsigned char *c = (const unsigned char *)value;
+
+	if (value[0] == '\0') {
+		append(text, "null");
+		return;
+	}
+	append(text, "\"");
+	while (*c != '\0') {
+		size_t length = utf8_sequence(c);
+		if (*c == '"' || *c == '\\')
+			append(text, "\\%c", *c);
+		else if (*c < 0x20)
+			append(text, "\\u%04x", *c);
+		else if (length == 0)
+			append(text, "\\ufffd");
+		else
+			append(text, "%.*s", (int)length, (const char *)c);
+		c += length > 0 ? length : 1;
+	}
+	append(text, "\"");
+}
+
+const char *symbol_format_json(const struct symbol_info *info, char *buf, size_t size)
+{
+	if (buf == NULL || size == 0)
+		return buf;
+	buf[0] = '\0';
+	if (info == NULL)
+		return buf;
+	struct text text = {.buf = buf, .size = size};
+	append(&text, ",\"function\":");
+	append_json_string(&text, info->function);
+	if (info->function[0])
+		append(&text, ",\"offset\":%ju", (uintmax_t)info->offset);
+	else
+		append(&text, ",\"offset\":null");
+	append(&text, ",\"image\":");
+	append_json_string(&text, info->image);
+	append(&text, ",\"file\":");
+	append_json_string(&text, info->file);
+	if (info->line > 0)
+		append(&text, ",\"line\":%d", info->line);
+	else
+		append(&text, ",\"line\":null");
+	/* a member cut in the middle would break the document: all or none */
+	if (text.used + 1 >= size)
+		snprintf(buf, size, "%s", SYMBOL_JSON_UNKNOWN);
 	return buf;
 }

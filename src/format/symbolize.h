@@ -143,6 +143,19 @@ uintptr_t symbolizer_find_executable_function(struct symbolizer *symbolizer, con
 const char *symbol_format(const struct symbol_info *info, char *buf, size_t size);
 
 /*
+ * The same parts as JSON members of a frame object, each after a comma:
+ * ,"function":S,"offset":N,"image":S,"file":S,"line":N where an unknown
+ * part is null (never absent): the function name (demangled), the offset
+ * from its start, the image's base name, the source file and line. Strings
+ * are escaped and valid UTF-8 whatever the bytes. SYMBOL_JSON_MAX bytes
+ * always suffice; a shorter buffer gets every member null.
+ */
+#define SYMBOL_JSON_MAX 12288
+#define SYMBOL_JSON_UNKNOWN \
+	",\"function\":null,\"offset\":null,\"image\":null,\"file\":null,\"line\":null"
+const char *symbol_format_json(const struct symbol_info *info, char *buf, size_t size);
+
+/*
  * The loaded images of this process (dl_iterate_phdr, build-ids from their
  * PT_NOTE segments in memory), for writing into a node file: the main
  * executable under its real path, the vDSO as "[vdso]". Fills at most max

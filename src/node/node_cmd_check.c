@@ -37,6 +37,7 @@
 
 #include "core/heap.h"
 #include "format/error_kind.h"
+#include "format/options.h"
 #include "node/node_commands_internal.h"
 
 struct check_walk {
@@ -69,11 +70,13 @@ struct problem {
 static void text_owner(struct session *session, const char *label, uint32_t thread, int32_t team,
 	uint32_t sequence, int64_t time, const uintptr_t *frames, uint32_t frame_count)
 {
+	const struct report_colors *colors = report_colors(session->context->color);
 	struct output *out = &session->out;
 
-	emit(out, "%s by thread T%u (team %d, seq %u, at ", label, thread, (int)team, sequence);
+	emit(out, "%s%s by thread T%u (team %d, seq %u, at ", colors->allocation, label, thread,
+		(int)team, sequence);
 	put_time(out, time);
-	put_str(out, "):\n");
+	emit(out, "):%s\n", colors->reset);
 	for (uint32_t i = 0; i < frame_count && frames[i] != 0; i++)
 		emit(out, "    #%u 0x%" PRIxPTR " in %s\n", i, frames[i], symbol(session, frames[i]));
 }
@@ -87,8 +90,9 @@ static void json_problem(struct check_walk *walk, struct output *out, const char
 	const struct node_block *block = problem->block;
 	const uintptr_t *freed_frames = (const uintptr_t *)problem->freed_by.frames;
 
-	emit(out, "%s{\"kind\":\"%s\",\"pool\":%d,\"address\":\"0x%" PRIx64 "\",\"size\":",
-		separator, error_kind_name(problem->kind), walk->pool->area, problem->address);
+	emit(out, "%s{\"kind\":\"%s\",\"kind_key\":\"%s\",\"pool\":%d,\"address\":\"0x%" PRIx64
+		"\",\"size\":", separator, error_kind_name(problem->kind),
+		error_kind_info(problem->kind)->key, walk->pool->area, problem->address);
 	if (problem->size_known)
 		emit(out, "%" PRIu64, problem->size);
 	else
@@ -127,26 +131,30 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 	const uintptr_t *freed_frames = (const uintptr_t *)problem->freed_by.frames;
 	uint64_t site = problem->freed_known ? freed_frames[0]
 		: block != NULL && block->header_ok ? block->frames[0] : 0;
+	const struct report_colors *colors = report_colors(session->context->color);
 
 	if (session->context->json) {
 		json_problem(walk, out, separator(session), problem, -1);
 		return;
 	}
-	emit(out, "==%d==ERROR: area_malloc: %s 0x%" PRIx64, (int)session->node->pid,
-		error_kind_info(problem->kind)->headline, problem->address);
+	emit(out, "%s==%d==ERROR: area_malloc: %s 0x%" PRIx64, colors->error,
+		(int)session->node->pid, error_kind_info(problem->kind)->headline,
+		problem->address);
 	if (problem->size_known)
 		emit(out, " (%" PRIu64 "-byte block)", problem->size);
 	emit(out, " in pool %d%s", pool->area, pool->descriptor.name[0] ? " \"" : "");
 	put_text(out, pool->descriptor.name);
-	emit(out, "%s\n", pool->descriptor.name[0] ? "\"" : "");
+	emit(out, "%s%s\n", pool->descriptor.name[0] ? "\"" : "", colors->reset);
 	if (problem->detail != NULL)
-		emit(out, "%s\n", problem->detail);
+		emit(out, "%s%s%s\n", colors->location, problem->detail, colors->reset);
 	if (problem->offset_known)
-		emit(out, "first damaged byte at offset %lld from the block%s\n", problem->offset,
-			problem->offset < 0 ? " (before its start)" : "");
+		emit(out, "%sfirst damaged byte at offset %lld from the block%s%s\n",
+			colors->location, problem->offset,
+			problem->offset < 0 ? " (before its start)" : "", colors->reset);
 	if (problem->overflow_bytes != 0)
-		emit(out, "the write reached %" PRIu64 " byte(s) past the end of the %" PRIu64
-			"-byte block\n", problem->overflow_bytes, problem->size);
+		emit(out, "%sthe write reached %" PRIu64 " byte(s) past the end of the %" PRIu64
+			"-byte block%s\n", colors->location, problem->overflow_bytes, problem->size,
+			colors->reset);
 	if (problem->freed_known)
 		text_owner(session, "freed", (uint32_t)problem->freed_by.thread,
 			problem->freed_by.team, problem->freed_by.sequence, problem->freed_by.time,
@@ -154,10 +162,10 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 	if (block != NULL && block->header_ok)
 		text_owner(session, "previously allocated", block->thread, block->team,
 			block->sequence, block->time, block->frames, block->frame_count);
-	emit(out, "SUMMARY: area_malloc: %s", error_kind_name(problem->kind));
+	emit(out, "%sSUMMARY: area_malloc: %s", colors->summary, error_kind_name(problem->kind));
 	if (site != 0)
 		emit(out, " %s", symbol(session, site));
-	emit(out, " in pool %d\n", pool->area);
+	emit(out, " in pool %d%s\n", pool->area, colors->reset);
 }
 
 /* A finding the interrupted operation explains, or of a partial view, in the

@@ -138,7 +138,8 @@ int node_command_list(const struct node_command_context *context)
 		return result;
 	if (missing) {
 		if (context->json) {
-			put_str(out, "{\"query\":\"list\",\"node_dir\":");
+			json_document_start(out, "list");
+			put_str(out, ",\"node_dir\":");
 			put_json_string(out, session.dir.path);
 			put_str(out, ",\"nodes\":[]");
 		} else {
@@ -147,7 +148,8 @@ int node_command_list(const struct node_command_context *context)
 		return session_finish(&session);
 	}
 	if (context->json) {
-		put_str(out, "{\"query\":\"list\",\"node_dir\":");
+		json_document_start(out, "list");
+		put_str(out, ",\"node_dir\":");
 		put_json_string(out, session.dir.path);
 		put_str(out, ",\"nodes\":[");
 	} else {
@@ -249,14 +251,18 @@ int node_command_clean(const struct node_command_context *context)
 	if (!start_dir_command(&session, context, "clean", &pids, &count, &missing, &result))
 		return result;
 	if (missing) {
-		if (context->json)
-			put_str(out, "{\"query\":\"clean\",\"removed\":[],\"kept\":[]");
-		else
+		if (context->json) {
+			json_document_start(out, "clean");
+			put_str(out, ",\"removed\":[],\"kept\":[]");
+		} else {
 			emit(out, "no nodes in %s\n", session.dir.path);
+		}
 		return session_finish(&session);
 	}
-	if (context->json)
-		put_str(out, "{\"query\":\"clean\",\"removed\":[");
+	if (context->json) {
+		json_document_start(out, "clean");
+		put_str(out, ",\"removed\":[");
+	}
 	for (size_t i = 0; i < count; i++) {
 		char name[16], why[NODE_MESSAGE_MAX - 64], text[NODE_MESSAGE_MAX];
 		snprintf(name, sizeof(name), "%d", (int)pids[i]);

@@ -1,7 +1,8 @@
 /*
  * node_cmd_leaks.c - the command "leaks [pool ID]": live blocks grouped by
  * allocation site (the whole stack), since the process's mark when one is
- * set, in the shape of the module's leak report.
+ * set, in the shape of the module's leak report (a ready-made suppression
+ * line under each group included).
  *
  * Invariants: a pool's groups are counted and printed before the next pool
  * is loaded; a leak makes the status NODE_STATUS_FOUND.
@@ -11,8 +12,10 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "format/options.h"
 #include "node/node_commands_internal.h"
 
 struct leak_walk {
@@ -39,12 +42,62 @@ static void count_leak(const struct node_pool *pool, const struct node_block *bl
 	group_count_block(&walk->table, block, block->frame_count);
 }
 
+/* A ready-made suppression of a group, "leak:FUNCTION" of its first frame
+ * whose function is known (as the debug module's reports suggest); false
+ * when no frame's function is known. */
+static bool group_suppression(struct session *session, const uintptr_t *frames, uint32_t count,
+	char *buffer, size_t size)
+{
+	const char *function = "";
+
+	for (uint32_t i = 0; i < count && frames[i] != 0 && function[0] == '\0'; i++)
+		node_symbolize(session->node, frames[i], &function);
+	if (function[0] == '\0')
+		return false;
+	snprintf(buffer, size, "leak:%s", function);
+	return true;
+}
+
+/*
+ * A leak group in the shape the debug module's report objects give it:
+ * pool, caller, address (the first frame), count, bytes, first_address,
+ * thread, seq, frames, allocated_by {thread, team, seq, time, frames} (of
+ * the group's oldest block) and suppression (a ready-made leak:FUNCTION,
+ * else null).
+ */
+static void json_leak_group(struct session *session, const struct node_pool *pool,
+	const struct group *group, const uintptr_t *frames)
+{
+	struct output *out = &session->out;
+	char suppression[SYMBOL_TEXT_MAX];
+
+	emit(out, "%s{\"pool\":%d,\"caller\":", separator(session), pool->area);
+	put_json_string(out, symbol(session, frames[0]));
+	emit(out, ",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%" PRIu64
+		",\"first_address\":\"0x%" PRIx64 "\",\"thread\":%u,\"seq\":%u", frames[0],
+		group->count, group->bytes, group->first_address, group->first_thread,
+		group->first_sequence);
+	json_frames(session, out, frames, group->key_count);
+	emit(out, ",\"allocated_by\":{\"thread\":%u,\"team\":%d,\"seq\":%u,\"time\":%" PRId64,
+		group->first_thread, (int)group->first_team, group->first_sequence,
+		group->first_time);
+	json_frames(session, out, frames, group->key_count);
+	put_str(out, "},\"suppression\":");
+	if (group_suppression(session, frames, group->key_count, suppression, sizeof(suppression)))
+		put_json_string(out, suppression);
+	else
+		put_str(out, "null");
+	put_str(out, "}");
+}
+
 static void leaks_of_pool(struct session *session, struct node_pool *pool, void *context)
 {
 	struct leak_totals *totals = context;
 	struct leak_walk walk = { .since = session->node->process.mark };
 	struct output *out = &session->out;
 	const struct node_pool_descriptor *d = &pool->descriptor;
+	const struct report_colors *colors = report_colors(session->context->color);
+	char suppression[SYMBOL_TEXT_MAX];
 
 	node_pool_walk(pool, count_leak, &walk);
 	if (walk.table.failed)
@@ -52,30 +105,31 @@ static void leaks_of_pool(struct session *session, struct node_pool *pool, void 
 			"out of memory: some leaks were not counted");
 	group_table_sort(&walk.table, false);
 	if (walk.table.count > 0 && !session->context->json) {
-		emit(out, "\nin pool %d \"", pool->area);
+		emit(out, "\n%sin pool %d \"", colors->location, pool->area);
 		put_text(out, d->name);
-		emit(out, "\" (id 0x%" PRIx64 ")\n", d->pool_id);
+		emit(out, "\" (id 0x%" PRIx64 ")%s\n", d->pool_id, colors->reset);
 	}
 	for (size_t g = 0; g < walk.table.count; g++) {
 		const struct group *group = &walk.table.groups[g];
 		const uintptr_t *frames = group_key(&walk.table, group);
 		if (session->context->json) {
-			emit(out, "%s{\"pool\":%d,\"caller\":", separator(session), pool->area);
-			put_json_string(out, symbol(session, frames[0]));
-			emit(out, ",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%" PRIu64
-				",\"first_address\":\"0x%" PRIx64 "\",\"thread\":%u,\"seq\":%u",
-				frames[0], group->count, group->bytes, group->first_address,
-				group->first_thread, group->first_sequence);
-			json_frames(session, &session->out, frames, group->key_count);
-			put_str(out, "}");
+			json_leak_group(session, pool, group, frames);
 		} else {
-			emit(out, "\nLeak of %" PRIu64 " byte(s) in %zu allocation(s) allocated from:\n",
-				group->bytes, group->count);
+			emit(out,
+				"\n%sLeak of %" PRIu64 " byte(s) in %zu allocation(s) allocated "
+				"from:%s\n", colors->leak, group->bytes, group->count,
+				colors->reset);
 			for (uint32_t i = 0; i < group->key_count && frames[i] != 0; i++)
 				emit(out, "    #%u 0x%" PRIxPTR " in %s\n", i, frames[i],
 					symbol(session, frames[i]));
 			emit(out, "    (first block 0x%" PRIx64 ", thread T%u, seq %u)\n",
 				group->first_address, group->first_thread, group->first_sequence);
+			if (group_suppression(session, frames, group->key_count, suppression,
+				sizeof(suppression))) {
+				put_str(out, "    suppression: ");
+				put_text(out, suppression);
+				put_str(out, "\n");
+			}
 		}
 		totals->groups++;
 		totals->blocks += group->count;

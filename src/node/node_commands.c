@@ -85,8 +85,8 @@ static int help_for(struct session *session, const char *name)
 	if (command == NULL)
 		return usage_error(session, "help [COMMAND]", "unknown command '%s'", name);
 	if (session->context->json) {
-		emit(out, "{\"query\":\"help\",\"command\":{\"name\":\"%s\",\"usage\":",
-			command->name);
+		json_document_start(out, "help");
+		emit(out, ",\"command\":{\"name\":\"%s\",\"usage\":", command->name);
 		put_json_string(out, command->usage);
 		put_str(out, ",\"summary\":");
 		put_json_string(out, command->summary);
@@ -106,7 +106,8 @@ static int command_help(struct session *session, int argc, char **argv)
 	if (argc == 2)
 		return help_for(session, argv[1]);
 	if (session->context->json) {
-		put_str(out, "{\"query\":\"help\",\"commands\":[");
+		json_document_start(out, "help");
+		put_str(out, ",\"commands\":[");
 		for (size_t i = 0; i < COMMAND_COUNT; i++) {
 			emit(out, "%s{\"name\":\"%s\",\"usage\":", i ? "," : "", commands[i].name);
 			put_json_string(out, commands[i].usage);

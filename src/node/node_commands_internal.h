@@ -135,7 +135,10 @@ NODE_HIDDEN const char *separator(struct session *session);
 
 /* A caller as the output shows it (escaped in text output). */
 NODE_HIDDEN const char *symbol(struct session *session, uint64_t address);
-/* ",\"frames\":[...]" into out: each frame's pc and symbol. */
+/* Opens a JSON document: {"version":AREA_MALLOC_JSON_VERSION,"query":"QUERY" */
+NODE_HIDDEN void json_document_start(struct output *out, const char *query);
+/* ",\"frames\":[...]" into out: each frame's pc, symbol, function, offset,
+ * image, file and line (symbol_format_json). */
 NODE_HIDDEN void json_frames(struct session *session, struct output *out, const uintptr_t *frames,
 	uint32_t count);
 
@@ -162,6 +165,8 @@ struct group {
 	uint64_t first_address;	/* the oldest block of the group (lowest seq) */
 	uint32_t first_sequence;
 	uint32_t first_thread;
+	int32_t first_team;
+	int64_t first_time;
 	uintptr_t first_frame;	/* the caller: the tie-break of sorting */
 };
 

@@ -117,6 +117,8 @@ void group_count_block(struct group_table *table, const struct node_block *block
 		group->first_address = block->address;
 		group->first_sequence = block->sequence;
 		group->first_thread = block->thread;
+		group->first_team = block->team;
+		group->first_time = block->time;
 	}
 	group->count++;
 	group->bytes += block->size;

@@ -130,6 +130,10 @@ bool node_process_file_alive(int fd);
  */
 const char *node_symbolize(struct node *node, uintptr_t address, const char **function);
 
+/* The same address as a frame's JSON members (symbol_format_json), cached
+ * with its text. */
+const char *node_symbolize_json(struct node *node, uintptr_t address);
+
 /* ---- pools ---- */
 
 enum node_copy {

@@ -54,6 +54,7 @@ struct node_symbol {
 	uintptr_t address;
 	char *text;
 	char *function;
+	const char *json;	/* symbol_format_json's members, in text's allocation */
 };
 
 /* ---- node_files.c ---- */

@@ -28,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/options.h"
 #include "format/utf8.h"
 #include "node/node_commands_internal.h"
 
@@ -324,7 +325,7 @@ int session_fail(struct session *session, enum node_status status, const char *t
 	struct output *out = &session->out;
 
 	if (session->context->json) {
-		put_str(out, "{\"error\":");
+		emit(out, "{\"version\":%d,\"error\":", AREA_MALLOC_JSON_VERSION);
 		put_json_string(out, text);
 		emit(out, ",\"status\":%d}\n", (int)status);
 		output_flush(out);
@@ -407,8 +408,9 @@ static void json_process_header(struct session *session)
 	struct output *out = &session->out;
 	const struct node *node = session->node;
 
-	emit(out, "{\"query\":\"%s\",\"process\":{\"pid\":%d,\"alive\":%s,\"command_line\":",
-		session->query, (int)node->pid, node->alive ? "true" : "false");
+	json_document_start(out, session->query);
+	emit(out, ",\"process\":{\"pid\":%d,\"alive\":%s,\"command_line\":", (int)node->pid,
+		node->alive ? "true" : "false");
 	put_json_string(out, node->process.command_line);
 	emit(out, ",\"start_time\":%" PRId64 ",\"mark\":%" PRId64 "}", node->process.start_time,
 		node->process.mark);
@@ -534,6 +536,11 @@ int usage_error(struct session *session, const char *usage, const char *format, 
 	return session_fail(session, NODE_STATUS_USAGE, text);
 }
 
+void json_document_start(struct output *out, const char *query)
+{
+	emit(out, "{\"version\":%d,\"query\":\"%s\"", AREA_MALLOC_JSON_VERSION, query);
+}
+
 void json_frames(struct session *session, struct output *out, const uintptr_t *frames,
 	uint32_t count)
 {
@@ -541,6 +548,7 @@ void json_frames(struct session *session, struct output *out, const uintptr_t *f
 	for (uint32_t i = 0; i < count && frames[i] != 0; i++) {
 		emit(out, "%s{\"pc\":\"0x%" PRIxPTR "\",\"symbol\":", i ? "," : "", frames[i]);
 		put_json_string(out, symbol(session, frames[i]));
+		put_str(out, node_symbolize_json(session->node, frames[i]));
 		put_str(out, "}");
 	}
 	put_str(out, "]");

@@ -81,25 +81,20 @@ static const char *unsymbolized(uintptr_t address)
 	return text;
 }
 
-const char *node_symbolize(struct node *node, uintptr_t address, const char **function)
+/* The cache entry of address, made when new; NULL when out of memory. */
+static const struct node_symbol *lookup(struct node *node, uintptr_t address)
 {
-	static const char unknown_function[] = "";
 	struct symbol_info info;
 	struct node_symbol *entry;
 	char text[2048];
-	size_t slot;
+	size_t slot, text_length, json_length;
 
-	if (function != NULL)
-		*function = unknown_function;
 	if (node->symbol_count * 2 >= node->symbol_capacity && !grow_symbols(node))
-		return unsymbolized(address);
+		return NULL;
 	for (slot = symbol_slot(address, node->symbol_capacity);
 		node->symbols[slot].text != NULL; slot = (slot + 1) & (node->symbol_capacity - 1)) {
-		if (node->symbols[slot].address == address) {
-			if (function != NULL)
-				*function = node->symbols[slot].function;
-			return node->symbols[slot].text;
-		}
+		if (node->symbols[slot].address == address)
+			return &node->symbols[slot];
 	}
 	open_symbolizer(node);
 	memset(&info, 0, sizeof(info));
@@ -110,17 +105,44 @@ const char *node_symbolize(struct node *node, uintptr_t address, const char **fu
 		snprintf(text, sizeof(text), "0x%" PRIxPTR, address);
 	}
 	entry = &node->symbols[slot];
-	entry->text = strdup(text);
+	text_length = strlen(text);
+	/* the JSON is made in place, in text's allocation: no static buffer
+	 * (the debug module links this file, and static TLS is scarce for a
+	 * dlopen'ed module) and no second allocation to free */
+	entry->text = malloc(text_length + 1 + SYMBOL_JSON_MAX);
 	entry->function = strdup(info.function);
 	if (entry->text == NULL || entry->function == NULL) {
 		free(entry->text);
 		free(entry->function);
 		entry->text = entry->function = NULL;
-		return unsymbolized(address);
+		return NULL;
+	}
+	memcpy(entry->text, text, text_length + 1);
+	entry->json = symbol_format_json(&info, entry->text + text_length + 1, SYMBOL_JSON_MAX);
+	json_length = strlen(entry->json);
+	/* keep only what it took */
+	char *shrunk = realloc(entry->text, text_length + json_length + 2);
+	if (shrunk != NULL) {
+		entry->text = shrunk;
+		entry->json = shrunk + text_length + 1;
 	}
 	entry->address = address;
 	node->symbol_count++;
+	return entry;
+}
+
+const char *node_symbolize(struct node *node, uintptr_t address, const char **function)
+{
+	const struct node_symbol *entry = lookup(node, address);
+
 	if (function != NULL)
-		*function = entry->function;
-	return entry->text;
+		*function = entry != NULL ? entry->function : "";
+	return entry != NULL ? entry->text : unsymbolized(address);
+}
+
+const char *node_symbolize_json(struct node *node, uintptr_t address)
+{
+	const struct node_symbol *entry = lookup(node, address);
+
+	return entry != NULL ? entry->json : SYMBOL_JSON_UNKNOWN;
 }

@@ -1841,7 +1841,8 @@ START_TEST(test_suppressions)
 	run = run_child(suppression_child, &child);
 	assert_exit_status(&run, LEAK_EXIT_STATUS, "partly suppressed");
 	ck_assert_msg(strstr(run.output,
-		"SUMMARY: area_malloc: 50 byte(s) leaked in 1 allocation(s).") != NULL,
+		"SUMMARY: area_malloc: 50 byte(s) leaked in 1 allocation(s); 500 byte(s) in 3 "
+		"allocation(s) suppressed.\n") != NULL,
 		"only the unsuppressed block is a leak:\n%s", run.output);
 	used = strstr(run.output, "Suppressions used:");
 	ck_assert_msg(used != NULL, "no Suppressions used table:\n%s", run.output);
@@ -1987,26 +1988,26 @@ static void assert_leaked_pool(const struct captured_report *report, const char 
 	ck_assert_uint_eq(report->size, size);
 	snprintf(line, sizeof(line), "==%d==ERROR: area_malloc: leaked-pool\nin pool %d \"%s\"",
 		(int)getpid(), (int)report->pool_area, name);
-	ck_assert_msg(strncmp(report->text, line, strlen(line)) == 0, "want \"%s\" in:\n%s", line,
+	ck_assert_msg(strncmp(report->text, line, strlen(line)) == 0, "want \"%s\" in:\n%.2000s", line,
 		report->text);
 	ck_assert_msg(strstr(report->text, ") created by open_ring+0x") != NULL
 		&& strstr(report->text, "    #0 0x") != NULL
 		&& strstr(strstr(report->text, "    #0 0x"), " in open_ring+0x") != NULL,
-		"the creator is not open_ring:\n%s", report->text);
+		"the creator is not open_ring:\n%.2000s", report->text);
 	snprintf(line, sizeof(line), "found %s\nthe pool was never deleted; %s are in it", when,
 		live);
-	ck_assert_msg(strstr(report->text, line) != NULL, "want \"%s\" in:\n%s", line,
+	ck_assert_msg(strstr(report->text, line) != NULL, "want \"%s\" in:\n%.2000s", line,
 		report->text);
 	snprintf(line, sizeof(line), "SUMMARY: area_malloc: %zu byte(s) leaked in 1 allocation(s).",
 		size);
-	ck_assert_msg(strstr(report->text, line) != NULL, "want \"%s\" in:\n%s", line,
+	ck_assert_msg(strstr(report->text, line) != NULL, "want \"%s\" in:\n%.2000s", line,
 		report->text);
-	snprintf(line, sizeof(line), "{\"kind\":\"leaked-pool\",\"pid\":%d,\"detail\":",
-		(int)getpid());
-	ck_assert_msg(strstr(report->text, line) != NULL, "no JSON object in:\n%s", report->text);
+	snprintf(line, sizeof(line), "{\"version\":2,\"kind\":\"leaked-pool\","
+		"\"kind_key\":\"leaked_pool\",\"pid\":%d,\"detail\":", (int)getpid());
+	ck_assert_msg(strstr(report->text, line) != NULL, "no JSON object in:\n%.2000s", report->text);
 	snprintf(line, sizeof(line), "\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":1,",
 		when, size);
-	ck_assert_msg(strstr(report->text, line) != NULL, "want %s in:\n%s", line, report->text);
+	ck_assert_msg(strstr(report->text, line) != NULL, "want %s in:\n%.2000s", line, report->text);
 }
 
 /*

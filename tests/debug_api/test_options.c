@@ -3,7 +3,8 @@
  * compiled into this test): defaults, every key with good values, bad
  * values and unknown keys (refused with exactly one warning each, the old
  * value kept), the ':'/quote syntax, format -> parse round trips, and a
- * seeded fuzz loop that must never crash nor leave a field out of range.
+ * seeded fuzz loop that must never crash nor leave a field out of range;
+ * color=auto's decision (a terminal, TERM, NO_COLOR) and ASan's colours.
  *
  * Invariant under test: after any debug_options_parse(), every field holds
  * its previous value or a value inside its documented range, and the
@@ -14,11 +15,13 @@
 #include "config.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "format/options.h"
 #include "support/check_main.h"
@@ -29,7 +32,7 @@
 static const char *const valid_keys[] = { "stack_depth", "stack_depot_bytes", "log_size", "quarantine_bytes",
 	"max_reports", "release_capacity", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
 	"fail_caller", "halt_on_error", "exitcode", "leak_check", "suppressions", "log_path",
-	"report_format", "node", "node_dir", "keep_dead_nodes", "fork_nodes", "reader_wait_us" };
+	"report_format", "color", "suggest_suppressions", "node", "node_dir", "keep_dead_nodes", "fork_nodes", "reader_wait_us" };
 
 #define VALID_KEY_COUNT (sizeof(valid_keys) / sizeof(valid_keys[0]))
 
@@ -112,6 +115,11 @@ static void assert_options_equal(const struct debug_options *got, const struct d
 		"%s: log_path '%.80s', want '%.80s'", context, got->log_path, want->log_path);
 	ck_assert_msg(got->report_format == want->report_format, "%s: report_format %d, want %d",
 		context, (int)got->report_format, (int)want->report_format);
+	ck_assert_msg(got->color == want->color, "%s: color %d, want %d", context, (int)got->color,
+		(int)want->color);
+	ck_assert_msg(got->suggest_suppressions == want->suggest_suppressions,
+		"%s: suggest_suppressions %d, want %d", context, got->suggest_suppressions,
+		want->suggest_suppressions);
 	ck_assert_msg(got->node == want->node, "%s: node %d, want %d", context, got->node,
 		want->node);
 	ck_assert_msg(strcmp(got->node_dir, want->node_dir) == 0,
@@ -238,6 +246,10 @@ EXPECT(want_log_path, strcpy(want->log_path, "/tmp/area_malloc.log"))
 EXPECT(want_empty_log_path, want->log_path[0] = '\0')
 EXPECT(want_json, want->report_format = REPORT_FORMAT_JSON)
 EXPECT(want_text, want->report_format = REPORT_FORMAT_TEXT)
+EXPECT(want_color_always, want->color = COLOR_ALWAYS)
+EXPECT(want_color_never, want->color = COLOR_NEVER)
+EXPECT(want_color_auto, want->color = COLOR_AUTO)
+EXPECT(want_no_suggestions, want->suggest_suppressions = false)
 EXPECT(want_no_node, want->node = false)
 EXPECT(want_node_dir, strcpy(want->node_dir, "/run/area_malloc"))
 EXPECT(want_keep_0, want->keep_dead_nodes = 0)
@@ -298,6 +310,10 @@ static const struct good_case good_cases[] = {
 	{ "log_path=", want_empty_log_path },
 	{ "report_format=json", want_json },
 	{ "report_format=text", want_text },
+	{ "color=always", want_color_always },
+	{ "color=never", want_color_never },
+	{ "color=auto", want_color_auto },
+	{ "suggest_suppressions=0", want_no_suggestions },
 	{ "node=0", want_no_node },
 	{ "node=false", want_no_node },
 	{ "node_dir=/run/area_malloc", want_node_dir },
@@ -413,6 +429,10 @@ static const struct bad_case bad_cases[] = {
 	{ "report_format", "xml", "json", { "text", "json" } },
 	{ "report_format", "JSON", "json", { "text", "json" } },
 	{ "report_format", "", "json", { "text", "json" } },
+	{ "color", "yes", "never", { "auto, always or never" } },
+	{ "color", "ALWAYS", "always", { "auto, always or never" } },
+	{ "color", "", "never", { "auto, always or never" } },
+	{ "suggest_suppressions", "no", "0", { "0 or 1" } },
 };
 
 #define BAD_CASE_COUNT ((int)(sizeof(bad_cases) / sizeof(bad_cases[0])))
@@ -738,6 +758,12 @@ START_TEST(test_help_lists_every_option_with_its_default)
 	}
 	ck_assert_msg(strstr(lines.text, "area_malloc: help:   stack_depth=16 - frames recorded") != NULL
 		&& strstr(lines.text, "area_malloc: help:   log_path='' - ") != NULL
+		&& strstr(lines.text, "area_malloc: help:   color=auto - colour the reports: auto "
+				      "(on a terminal whose TERM is not dumb, unless NO_COLOR is set), "
+				      "always or never\n") != NULL
+		&& strstr(lines.text, "area_malloc: help:   suggest_suppressions=1 - print a "
+				      "ready-made leak:FUNCTION suppression under each leak group, 0 or "
+				      "1\n") != NULL
 		&& strstr(lines.text, "area_malloc: help:   detect_leaks - another name of leak_check")
 			!= NULL, "%s", lines.text);
 	want.stack_depth = 5;
@@ -747,6 +773,48 @@ START_TEST(test_help_lists_every_option_with_its_default)
 	ck_assert_int_eq(debug_options_parse("help=0", &options, collect_help, &lines), 0);
 	ck_assert_int_eq(lines.count, 0);
 	ck_assert_int_eq(parse("help=yes", &options).count, 1);
+}
+END_TEST
+
+/* color=auto: a terminal (a pseudo-terminal here) whose TERM is not dumb,
+ * unless NO_COLOR is set and not empty; always and never ignore both. */
+START_TEST(test_color_decision)
+{
+	int master = posix_openpt(O_RDWR | O_NOCTTY), terminal, pipe_fds[2];
+
+	ck_assert_int_ge(master, 0);
+	ck_assert_int_eq(grantpt(master), 0);
+	ck_assert_int_eq(unlockpt(master), 0);
+	terminal = open(ptsname(master), O_RDWR | O_NOCTTY);
+	ck_assert_int_ge(terminal, 0);
+	ck_assert_int_eq(pipe(pipe_fds), 0);
+	unsetenv("NO_COLOR");
+	setenv("TERM", "xterm-256color", 1);
+	ck_assert(color_wanted(COLOR_AUTO, terminal));
+	ck_assert(!color_wanted(COLOR_AUTO, pipe_fds[1]));
+	ck_assert(color_wanted(COLOR_ALWAYS, pipe_fds[1]));
+	ck_assert(!color_wanted(COLOR_NEVER, terminal));
+	setenv("TERM", "dumb", 1);
+	ck_assert(!color_wanted(COLOR_AUTO, terminal));
+	unsetenv("TERM");
+	ck_assert(!color_wanted(COLOR_AUTO, terminal));
+	setenv("TERM", "xterm", 1);
+	setenv("NO_COLOR", "1", 1);
+	ck_assert(!color_wanted(COLOR_AUTO, terminal));
+	ck_assert(color_wanted(COLOR_ALWAYS, terminal));
+	setenv("NO_COLOR", "", 1);
+	ck_assert(color_wanted(COLOR_AUTO, terminal));
+	/* ASan's sequences; none at all without colour */
+	ck_assert_str_eq(report_colors(true)->error, "\033[1m\033[31m");
+	ck_assert_str_eq(report_colors(true)->reset, "\033[1m\033[0m");
+	ck_assert_str_eq(report_colors(false)->error, "");
+	ck_assert_str_eq(report_colors(false)->reset, "");
+	ck_assert(color_mode_parse("never", &(enum color_mode){ COLOR_AUTO }));
+	ck_assert(!color_mode_parse("Never", &(enum color_mode){ COLOR_AUTO }));
+	close(terminal);
+	close(master);
+	close(pipe_fds[0]);
+	close(pipe_fds[1]);
 }
 END_TEST
 
@@ -1018,6 +1086,8 @@ static void assert_in_range(const struct debug_options *options, const char *tex
 	ck_assert_msg(options->report_format == REPORT_FORMAT_TEXT
 		|| options->report_format == REPORT_FORMAT_JSON, "report_format %d: %s",
 		(int)options->report_format, text);
+	ck_assert_msg(options->color == COLOR_AUTO || options->color == COLOR_ALWAYS
+		|| options->color == COLOR_NEVER, "color %d: %s", (int)options->color, text);
 }
 
 struct guarded_options {
@@ -1093,6 +1163,7 @@ static Suite *options_suite(void)
 	tcase_add_test(quoting, test_text_after_closing_quote);
 	tcase_add_test(quoting, test_unterminated_quote);
 	tcase_add_test(quoting, test_help_lists_every_option_with_its_default);
+	tcase_add_test(quoting, test_color_decision);
 	suite_add_tcase(suite, quoting);
 
 	TCase *format = tcase_create("format");

@@ -20,7 +20,12 @@
  *
  * End to end, zoo_driver (an ordinary driver, see zoo_driver.c) runs in a
  * child with its output in files: report lines, symbolized summaries naming
- * the driver's function and line, exit statuses and the report options.
+ * the driver's function and line, exit statuses and the report options,
+ * the JSON objects (version, kind_key, each frame's parts, the leak-group
+ * shape), suppressed leaks (a group suppressed: the table and the SUMMARY
+ * line count it; every group: the table alone and exit status 0), the
+ * ready-made suppression lines, and ASan's colours with color=always (none
+ * in files, none with auto when the output is not a terminal).
  *
  * Invariants: each test loads the module itself (Check forks every test, so
  * AREA_MALLOC_OPTIONS set before the first get_module applies to it alone)
@@ -2988,7 +2993,8 @@ START_TEST(e2e_json_format)
 {
 	static const char *const scenarios[] = {"double-free", "leak-delete-pool"};
 	static const char *const kinds[] = {"double-free", "detected memory leaks"};
-	char start[96], pid[32];
+	static const char *const keys[] = {"double_free", "leak"};
+	char start[128], pid[32], frame[160];
 	const char *json;
 	struct run run;
 
@@ -2996,17 +3002,168 @@ START_TEST(e2e_json_format)
 	assert_exit_status(&run, EXIT_STATUS_AFTER_ERRORS);
 	json = line_after_summary(run.err);
 	ck_assert_msg(json_object_line(json), "not one JSON object: %s", json);
-	snprintf(start, sizeof(start), "{\"kind\":\"%s\",", kinds[_i]);
+	snprintf(start, sizeof(start), "{\"version\":2,\"kind\":\"%s\",\"kind_key\":\"%s\",",
+		kinds[_i], keys[_i]);
 	ck_assert_msg(strncmp(json, start, strlen(start)) == 0, "%s", json);
+	/* a frame's parts beside its symbol */
+	snprintf(frame, sizeof(frame), "\"function\":\"%s\",\"offset\":",
+		_i == 0 ? "tx_complete" : "rx_refill");
+	ck_assert_msg(strstr(json, frame) != NULL, "no %s in %s", frame, json);
+	/* the file as the compiler recorded it: absolute, or relative to the
+	 * build directory when configure was run by a relative path */
+	snprintf(frame, sizeof(frame), ",\"image\":\"zoo_driver\",\"file\":\"");
+	ck_assert_msg(strstr(json, frame) != NULL, "no %s in %.2000s", frame, json);
+	snprintf(frame, sizeof(frame), "tests/debug_zoo/zoo_driver.c\",\"line\":%d}",
+		driver_site_line(_i == 0 ? "tx_complete" : "rx_refill"));
+	ck_assert_msg(strstr(json, frame) != NULL, "no %s in %.2000s", frame, json);
 	snprintf(pid, sizeof(pid), "\"pid\":%d,", (int)run.pid);
 	ck_assert_msg(strstr(json, pid) != NULL, "%s", json);
 	if (_i == 0) {
 		ck_assert_msg(strstr(json, "\"operation\":\"free\"") != NULL, "%s", json);
 		ck_assert_msg(strstr(json, "\"symbol\":\"tx_complete+0x") != NULL, "%s", json);
 	} else {
-		ck_assert_msg(strstr(json, "\"leaked_bytes\":300,\"leaked_blocks\":3") != NULL,
-			"%s", json);
+		ck_assert_msg(strstr(json, "\"leaked_bytes\":300,\"leaked_blocks\":3,"
+					   "\"suppressed_bytes\":0,\"suppressed_blocks\":0,"
+					   "\"groups\":[{\"pool\":") != NULL, "%s", json);
+		/* the group's shape is pooldump --json leaks' too */
+		ck_assert_msg(strstr(json, ",\"count\":3,\"bytes\":300,\"first_address\":\"0x") != NULL
+			&& strstr(json, ",\"allocated_by\":{\"thread\":") != NULL
+			&& strstr(json, ",\"suppression\":\"leak:rx_refill\"}],"
+					"\"suppressions_used\":[]") != NULL, "%s", json);
 	}
+	run_free(&run);
+}
+END_TEST
+
+/* ==== suppressed leaks, ready-made suppressions, colour ==== */
+
+/* A suppressions file of these lines; its path into path. */
+static void write_suppressions(char *path, size_t size, const char *lines)
+{
+	int fd;
+
+	snprintf(path, size, "/tmp/bug_zoo_supp.XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, lines, strlen(lines)), (ssize_t)strlen(lines));
+	close(fd);
+}
+
+/* One group suppressed: the other is reported, with a ready-made
+ * suppression under it, the table and the SUMMARY line count both. */
+START_TEST(e2e_leak_partly_suppressed)
+{
+	char supp[64], options[128];
+	struct run run;
+
+	write_suppressions(supp, sizeof(supp), "leak:ring_grow\n");
+	snprintf(options, sizeof(options), "suppressions=%s", supp);
+	run_driver(&run, "debug", "leak-two-sites", options);
+	unlink(supp);
+	assert_exit_status(&run, EXIT_STATUS_AFTER_ERRORS);
+	ck_assert_int_eq(error_lines(&run), 1);
+	ck_assert_msg(has_line(run.err, "^    suppression: leak:rx_refill$", NULL, 0), "%s", run.err);
+	ck_assert_msg(!has_line(run.err, "^    suppression: leak:ring_grow$", NULL, 0), "%s", run.err);
+	ck_assert_msg(strstr(run.err, "\n\nSuppressions used:\n  count      bytes template\n"
+				      "      1         64 leak:ring_grow\n\nSUMMARY: area_malloc: 200 "
+				      "byte(s) leaked in 2 allocation(s); 64 byte(s) in 1 allocation(s) "
+				      "suppressed.\n") != NULL, "%s", run.err);
+	run_free(&run);
+}
+END_TEST
+
+/* Every group suppressed: the table alone (no ERROR, no SUMMARY line), and
+ * the exit status is the driver's own; its JSON object counts them. */
+START_TEST(e2e_leak_all_suppressed)
+{
+	static const char table[] = "Suppressions used:\n  count      bytes template\n"
+				    "      2        200 leak:rx_refill\n      1         64 leak:ring_grow\n";
+	char supp[64], options[160];
+	const char *json;
+	struct run run;
+
+	write_suppressions(supp, sizeof(supp), "leak:rx_refill\nleak:ring_grow\n");
+	snprintf(options, sizeof(options), "suppressions=%s", supp);
+	run_driver(&run, "debug", "leak-two-sites", options);
+	assert_exit_status(&run, 0);
+	ck_assert_str_eq(run.err, table);
+	run_free(&run);
+
+	snprintf(options, sizeof(options), "suppressions=%s:report_format=json", supp);
+	run_driver(&run, "debug", "leak-two-sites", options);
+	unlink(supp);
+	assert_exit_status(&run, 0);
+	ck_assert_msg(strncmp(run.err, table, strlen(table)) == 0, "%s", run.err);
+	json = run.err + strlen(table);
+	ck_assert_msg(json_object_line(json), "not one JSON object: %s", json);
+	static const char json_start[] = "{\"version\":2,\"kind\":\"detected memory leaks\","
+					 "\"kind_key\":\"leak\",";
+	ck_assert_msg(strncmp(json, json_start, strlen(json_start)) == 0, "%s", json);
+	ck_assert_msg(strstr(json, "\"when\":\"at delete_pool\",\"leaked_bytes\":0,\"leaked_blocks\":0,"
+				   "\"suppressed_bytes\":264,\"suppressed_blocks\":3,\"groups\":[],"
+				   "\"suppressions_used\":[{\"template\":\"leak:rx_refill\",\"count\":2,"
+				   "\"bytes\":200},{\"template\":\"leak:ring_grow\",\"count\":1,"
+				   "\"bytes\":64}]") != NULL, "%s", json);
+	run_free(&run);
+}
+END_TEST
+
+START_TEST(e2e_suggest_suppressions_off)
+{
+	struct run run;
+
+	run_driver(&run, "debug", "leak-two-sites", "suggest_suppressions=0");
+	assert_exit_status(&run, EXIT_STATUS_AFTER_ERRORS);
+	ck_assert_msg(strstr(run.err, "suppression:") == NULL, "%s", run.err);
+	ck_assert_msg(has_line(run.err, "^SUMMARY: area_malloc: 264 byte\\(s\\) leaked in 3 "
+					"allocation\\(s\\)\\.$", NULL, 0), "%s", run.err);
+	run_free(&run);
+}
+END_TEST
+
+/* color=always colours as ASan does; auto does not colour a file, and
+ * log_path's files never get colour. */
+START_TEST(e2e_color)
+{
+	char expected[256], dir[] = "/tmp/bug_zoo_color.XXXXXX", options[128], log[192];
+	struct run run;
+	char *text;
+
+	run_driver(&run, "debug", "leak-two-sites", "color=always");
+	assert_exit_status(&run, EXIT_STATUS_AFTER_ERRORS);
+	snprintf(expected, sizeof(expected), "\033[1m\033[31m==%d==ERROR: area_malloc: detected "
+		"memory leaks\033[1m\033[0m\n\033[1m\033[32min pool ", (int)run.pid);
+	ck_assert_msg(strncmp(run.err, expected, strlen(expected)) == 0, "%s", run.err);
+	ck_assert_msg(strstr(run.err, "\n\033[1m\033[32mfound at delete_pool\033[1m\033[0m\n"
+				      "\n\033[1m\033[34mLeak of 200 byte(s) in 2 allocation(s) allocated "
+				      "from:\033[1m\033[0m\n") != NULL, "%s", run.err);
+	ck_assert_msg(strstr(run.err, "\n\033[1mSUMMARY: area_malloc: 264 byte(s) leaked in 3 "
+				      "allocation(s).\033[1m\033[0m\n") != NULL, "%s", run.err);
+	run_free(&run);
+
+	run_driver(&run, "debug", "double-free", "color=always");
+	snprintf(expected, sizeof(expected), "\033[1m\033[31m==%d==ERROR: area_malloc: double-free on "
+		"address 0x", (int)run.pid);
+	ck_assert_msg(strncmp(run.err, expected, strlen(expected)) == 0, "%s", run.err);
+	ck_assert_msg(strstr(run.err, "\n\033[1m\033[35mfreed by thread T") != NULL
+		&& strstr(run.err, "\n\033[1m\033[35mpreviously allocated by thread T") != NULL
+		&& strstr(run.err, "\n\033[1m\033[34mfree by thread T") != NULL, "%s", run.err);
+	run_free(&run);
+
+	run_driver(&run, "debug", "leak-two-sites", "color=auto");
+	ck_assert_msg(strchr(run.err, '\033') == NULL, "%s", run.err);
+	run_free(&run);
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(options, sizeof(options), "color=always:log_path=%s/report", dir);
+	run_driver(&run, "debug", "leak-two-sites", options);
+	snprintf(log, sizeof(log), "%s/report.%d", dir, (int)run.pid);
+	text = read_file(log);
+	ck_assert_msg(strstr(text, "ERROR: area_malloc: detected memory leaks\n") != NULL
+		&& strchr(text, '\033') == NULL, "%s", text);
+	free(text);
+	unlink(log);
+	rmdir(dir);
 	run_free(&run);
 }
 END_TEST
@@ -3379,6 +3536,10 @@ static Suite *bug_zoo_suite(void)
 	tcase_add_test(end_to_end, json_checker_rejects_bad_lines);
 	tcase_add_loop_test(end_to_end, e2e_json_format, 0, 2);
 	tcase_add_test(end_to_end, e2e_log_path);
+	tcase_add_test(end_to_end, e2e_leak_partly_suppressed);
+	tcase_add_test(end_to_end, e2e_leak_all_suppressed);
+	tcase_add_test(end_to_end, e2e_suggest_suppressions_off);
+	tcase_add_test(end_to_end, e2e_color);
 	tcase_add_test(end_to_end, e2e_two_bugs_both_reported);
 	tcase_add_test(end_to_end, e2e_halt_on_error);
 	tcase_add_test(end_to_end, e2e_max_reports);

@@ -392,6 +392,19 @@ static int scenario_leak_delete_pool(void)
 	return 0;
 }
 
+/* Two leak groups of two sites (rx_refill: 2 x 100 bytes; ring_grow: 64),
+ * for the suppressions: one of them, or both, suppressed. */
+static int scenario_leak_two_sites(void)
+{
+	/* one call site, so one group: a volatile count is never unrolled */
+	volatile int count = 2;
+
+	for (int i = 0; i < count; i++)
+		rx_refill(sRxPool, 100);
+	ring_grow(sRxPool, NULL, 64);
+	return 0;
+}
+
 /* ---- scenarios that end the driver themselves ---- */
 
 static int scenario_leak_unload(void)
@@ -430,6 +443,7 @@ static const struct scenario {
 	{"use-after-free-two-paths", scenario_use_after_free_two_paths, false},
 	{"many-bugs", scenario_many_bugs, false},
 	{"leak-delete-pool", scenario_leak_delete_pool, false},
+	{"leak-two-sites", scenario_leak_two_sites, false},
 	{"leak-unload", scenario_leak_unload, true},
 	{"leak-exit", scenario_leak_exit, true},
 };

@@ -1454,8 +1454,9 @@ START_TEST(test_suppressions_partial)
 	ck_assert_msg(strstr(member_string(report, "text"), "Suppressions used:") != NULL
 			&& strstr(member_string(report, "text"), "48 leak:leak_hide") != NULL,
 		"%s", member_string(report, "text"));
+	ck_assert_int_eq(member_int(report, "suppressed_bytes"), 48);
 	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
-			     "(262184 bytes in 2 allocations)");
+			     "(262184 bytes in 2 allocations), 48 bytes in 2 allocations suppressed");
 	reports_of(&run, main_pid(&run), 1, &report);
 	assert_leaked_pool(report, "suppressed", RUNNER_POOL_BYTES);
 	ck_assert_ptr_nonnull(realpath(scratch, real_scratch));
@@ -1476,9 +1477,19 @@ START_TEST(test_suppressions_all)
 	write_file(path, "leak:leak_*\nleak:pool_create\n");
 	run = RUN("--suppressions", path, "--", RUNNER_DRIVER, "suppressions");
 	ck_assert_int_eq(run.status, 0);
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 0 leak reports");
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 0 leak reports, 262232 bytes in 4 "
+			     "allocations suppressed");
 	assert_line(run.out, "result: PASS (exit 0)");
-	ck_assert_int_eq(array_length(run.json, "reports"), 0);
+	/* the module's "Suppressions used" tables and JSON lines: reports that
+	 * do not fail, counted in the totals */
+	ck_assert_int_eq(array_length(run.json, "reports"), 2);
+	ck_assert_int_eq(array_length(run.json, "warnings"), 0);
+	assert_line(run.out, "  pid %d runner_driver     detected memory leaks: 0 bytes in 0 "
+			     "allocations in pool 1 (suppressed) at exit (88 bytes in 3 allocations "
+			     "suppressed)", main_pid(&run));
+	assert_line(run.out, "  pid %d runner_driver     leaked-pool: 0 bytes in 0 allocations in "
+			     "pool 1 (suppressed) at exit (262144 bytes in 1 allocation suppressed)",
+		main_pid(&run));
 	run_free(&run);
 }
 END_TEST
@@ -1742,6 +1753,8 @@ START_TEST(test_parse_complete_and_cut)
 	report = &parsed.process->reports[1];
 	ck_assert_str_eq(report->kind, "detected memory leaks");
 	ck_assert(report->incomplete && report->leak && report->failing);
+	/* the table's machine key beside the kind, as the module's objects have */
+	ck_assert_str_eq(report_member_string(report->object, "kind_key"), "leak");
 	ck_assert_uint_eq(report->leaked_bytes, 48);
 	ck_assert_uint_eq(report->leaked_blocks, 2);
 	ck_assert_str_eq(report->text, LEAK_TEXT);

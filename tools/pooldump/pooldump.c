@@ -48,6 +48,8 @@ static void usage(FILE *out)
 		"       pooldump run [OPTIONS] [--] COMMAND [ARGS]               QA run of COMMAND under\n"
 		"                                the debug build (see pooldump run --help)\n"
 		"       pooldump help [COMMAND] | --help | --version\n"
+		"--color=WHEN: colour the text output: auto (default: on a terminal whose TERM is\n"
+		"not dumb, unless NO_COLOR is set), always or never.\n"
 		"Options may also follow the command and its arguments (up to a '--').\n"
 		"The node directory: --node-dir, else $POOLDUMP_NODE_DIR, else node_dir in\n"
 		"$AREA_MALLOC_OPTIONS, else " NODE_DIR_PREFIX "UID (or $XDG_RUNTIME_DIR/area_malloc).\n"
@@ -170,7 +172,7 @@ static bool parse_pid(const char *text, pid_t *pid)
  * argument count, or -1 after a usage error (*status).
  */
 static int take_trailing_options(int argc, char **argv, int from, bool verbatim,
-	char **command, struct node_command_context *context, int *status)
+	char **command, struct node_command_context *context, enum color_mode *color, int *status)
 {
 	int count = 0;
 
@@ -197,6 +199,13 @@ static int take_trailing_options(int argc, char **argv, int from, bool verbatim,
 				context->node_dir = argv[++i];
 			} else if (!parse_pid(argv[++i], &context->pid)) {
 				*status = usage_error("bad process id", argv[i]);
+				return -1;
+			}
+		} else if (strncmp(word, "--color=", 8) == 0
+			|| strncmp(word, "--colour=", 9) == 0) {
+			const char *when = strchr(word, '=') + 1;
+			if (!color_mode_parse(when, color)) {
+				*status = usage_error("--color takes auto, always or never", when);
 				return -1;
 			}
 		} else if (strncmp(word, "--node-dir=", 11) == 0) {
@@ -267,8 +276,11 @@ int main(int argc, char **argv)
 		{ "clean", no_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "color", required_argument, NULL, 'C' },
+		{ "colour", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
+	enum color_mode color = COLOR_AUTO;
 	struct node_command_context context = {
 		.print = print_out,
 		.print_error = print_err,
@@ -301,6 +313,10 @@ int main(int argc, char **argv)
 		case 'c':
 			clean = true;
 			break;
+		case 'C':
+			if (!color_mode_parse(optarg, &color))
+				return usage_error("--color takes auto, always or never", optarg);
+			break;
 		case 'h':
 			usage(stdout);
 			return NODE_STATUS_OK;
@@ -317,7 +333,10 @@ int main(int argc, char **argv)
 		return NODE_STATUS_DAMAGED;
 	}
 	count = take_trailing_options(argc, argv, optind,
-		optind > 1 && strcmp(argv[optind - 1], "--") == 0, command, &context, &status);
+		optind > 1 && strcmp(argv[optind - 1], "--") == 0, command, &context, &color,
+		&status);
+	/* text on standard output only: never JSON, files or pipes (auto) */
+	context.color = !context.json && color_wanted(color, STDOUT_FILENO);
 	if (count >= 0) {
 		if (context.node_dir == NULL)
 			context.node_dir = node_dir_from_environment();

@@ -387,6 +387,12 @@ static void add_report(struct run_process *process, struct json_object *object, 
 	if (report->leak) {
 		report->leaked_bytes = report_member_number(object, "leaked_bytes");
 		report->leaked_blocks = report_member_number(object, "leaked_blocks");
+		report->suppressed_bytes = report_member_number(object, "suppressed_bytes");
+		report->suppressed_blocks = report_member_number(object, "suppressed_blocks");
+		/* the module made no report of it: its "Suppressions used" table */
+		report->suppressed_only = !incomplete && report->leaked_blocks == 0
+			&& report->suppressed_blocks > 0;
+		report->failing &= !report->suppressed_only;
 	}
 	json_object_object_add(object, "failing", json_object_new_boolean(report->failing));
 }
@@ -411,6 +417,8 @@ static void add_incomplete_report(struct run_process *process, const char *text,
 	kind = error_kind_from_headline(headline);
 	if (kind != ERROR_KIND_NONE) {
 		json_object_object_add(object, "kind", json_object_new_string(error_kind_name(kind)));
+		json_object_object_add(object, "kind_key",
+			json_object_new_string(error_kind_info(kind)->key));
 	} else {
 		/* a headline the table lacks: "KIND on address ...", else the
 		 * whole first line */
@@ -501,7 +509,11 @@ void report_file_parse(struct run_results *results, struct run_process *process,
 		long pid;
 
 		line_number++;
-		if (after_pid_prefix(line, "ERROR: area_malloc: ", &pid) != NULL) {
+		if (after_pid_prefix(line, "ERROR: area_malloc: ", &pid) != NULL
+			|| (parse.report_start == NULL && line_length == 18
+				&& strncmp(line, "Suppressions used:", 18) == 0)) {
+			/* a leak report whose every group is suppressed: its table
+			 * alone, then its JSON line */
 			close_incomplete(&parse, line, "another report follows");
 			parse.report_start = line;
 			parse.report_line = line_number;
@@ -720,7 +732,11 @@ void run_results_totals(const struct run_results *results, struct run_totals *to
 		for (size_t r = 0; r < process->report_count; r++) {
 			const struct run_report *report = &process->reports[r];
 			totals->reports++;
-			if (!report->failing) {
+			totals->suppressed_bytes += report->suppressed_bytes;
+			totals->suppressed_blocks += report->suppressed_blocks;
+			if (report->suppressed_only)
+				totals->suppressed_only++;
+			else if (!report->failing) {
 				totals->informational++;
 			} else if (report->leak) {
 				totals->leak_reports++;

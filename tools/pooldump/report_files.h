@@ -44,6 +44,9 @@ struct run_report {
 				 * while writing, or the file was cut */
 	uint64_t leaked_bytes;	/* leak reports */
 	uint64_t leaked_blocks;
+	uint64_t suppressed_bytes; /* leak reports: what suppressions took */
+	uint64_t suppressed_blocks;
+	bool suppressed_only;	/* every group suppressed: its table alone, not failing */
 };
 
 /*
@@ -141,6 +144,9 @@ struct run_totals {
 	size_t informational;	/* reports that do not fail the run */
 	uint64_t leaked_bytes;
 	uint64_t leaked_blocks;
+	uint64_t suppressed_bytes;	/* every leak report's suppressed groups */
+	uint64_t suppressed_blocks;
+	size_t suppressed_only;		/* reports whose every group was suppressed */
 	uint64_t unprinted_reports;
 };
 

@@ -1,18 +1,26 @@
 /*
  * report_json.c - writes a run as one JSON document (json-c):
  *
- *   {"command": [argv], "exit_status": N (the runner's), "result": "PASS"|"FAIL",
+ *   {"version": AREA_MALLOC_JSON_VERSION, "command": [argv],
+ *    "exit_status": N (the runner's), "result": "PASS"|"FAIL",
  *    "command_exit": {"status": N|null, "signal": N|null, "signal_name": "SIGSEGV"|null,
  *                     "core_dumped": bool},
  *    "module_dir", "kernel_module_path", "area_malloc_options", "output_dir",
  *    "junit", "json", "seconds",
  *    "processes": [{"pid", "main", "name", "name_source", "command_line"|null,
  *                   "report_file"|null, "reports", "errors", "leak_reports",
- *                   "leaked_bytes", "leaked_blocks", "unprinted_reports", "tests": []}],
+ *                   "leaked_bytes", "leaked_blocks", "suppressed_bytes",
+ *                   "suppressed_blocks", "unprinted_reports", "tests": []}],
  *    "reports": [the debug module's JSON objects, in process order, each with
  *                "text", "summary", "failing" and "incomplete" added],
  *    "totals": {"processes", "reports", "errors", "leak_reports", "leaked_bytes",
- *               "leaked_blocks", "unprinted_reports", "not_failing", "by_kind": {KIND: N}},
+ *               "leaked_blocks", "suppressed_bytes", "suppressed_blocks",
+ *               "suppressed_reports", "unprinted_reports", "not_failing",
+ *               "by_kind": {KIND: N}},
+ *
+ * A leak report whose every group was suppressed is listed in "reports"
+ * (not failing, "leaked_blocks" 0) and counted in "suppressed_reports",
+ * not in "not_failing".
  *    "warnings": [strings]}
  *
  * Invariants: the report objects are shared with the model (reference
@@ -27,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "format/options.h"
 #include "report_json.h"
 
 static const char *const name_sources[] = {
@@ -70,11 +79,13 @@ static struct json_object *describe_process(const struct run_process *process)
 {
 	struct json_object *object = json_object_new_object(), *tests = json_object_new_array();
 	size_t errors = 0, leak_reports = 0;
-	uint64_t bytes = 0, blocks = 0;
+	uint64_t bytes = 0, blocks = 0, suppressed_bytes = 0, suppressed_blocks = 0;
 
 	for (size_t r = 0; r < process->report_count; r++) {
 		const struct run_report *report = &process->reports[r];
 		bool listed = false;
+		suppressed_bytes += report->suppressed_bytes;
+		suppressed_blocks += report->suppressed_blocks;
 		if (report->failing && report->leak) {
 			leak_reports++;
 			bytes += report->leaked_bytes;
@@ -102,6 +113,10 @@ static struct json_object *describe_process(const struct run_process *process)
 	json_object_object_add(object, "leak_reports", json_object_new_uint64(leak_reports));
 	json_object_object_add(object, "leaked_bytes", json_object_new_uint64(bytes));
 	json_object_object_add(object, "leaked_blocks", json_object_new_uint64(blocks));
+	json_object_object_add(object, "suppressed_bytes",
+		json_object_new_uint64(suppressed_bytes));
+	json_object_object_add(object, "suppressed_blocks",
+		json_object_new_uint64(suppressed_blocks));
 	json_object_object_add(object, "unprinted_reports",
 		json_object_new_uint64(process->unprinted_reports));
 	json_object_object_add(object, "tests", tests);
@@ -132,6 +147,12 @@ static struct json_object *describe_totals(const struct run_results *results)
 	json_object_object_add(object, "leaked_bytes", json_object_new_uint64(totals.leaked_bytes));
 	json_object_object_add(object, "leaked_blocks",
 		json_object_new_uint64(totals.leaked_blocks));
+	json_object_object_add(object, "suppressed_bytes",
+		json_object_new_uint64(totals.suppressed_bytes));
+	json_object_object_add(object, "suppressed_blocks",
+		json_object_new_uint64(totals.suppressed_blocks));
+	json_object_object_add(object, "suppressed_reports",
+		json_object_new_uint64(totals.suppressed_only));
 	json_object_object_add(object, "unprinted_reports",
 		json_object_new_uint64(totals.unprinted_reports));
 	json_object_object_add(object, "not_failing", json_object_new_uint64(totals.informational));
@@ -162,6 +183,7 @@ bool report_json_write(const struct run_results *results,
 	for (size_t w = 0; w < results->warning_count; w++)
 		json_object_array_add(warnings, json_object_new_string(results->warnings[w].text));
 
+	json_object_object_add(document, "version", json_object_new_int(AREA_MALLOC_JSON_VERSION));
 	json_object_object_add(document, "command", command);
 	json_object_object_add(document, "exit_status",
 		json_object_new_int(description->exit_status));

@@ -100,9 +100,15 @@ static void describe_report(const struct run_report *report, char *buffer, size_
 		symbol_short(site, short_site, sizeof(short_site));
 		used += (size_t)snprintf(buffer + used, size - used, " -- %s", short_site);
 	}
+	if (report->suppressed_blocks > 0 && used < size)
+		used += (size_t)snprintf(buffer + used, size - used, " (%" PRIu64 " %s in %" PRIu64
+			" %s suppressed)", report->suppressed_bytes,
+			plural(report->suppressed_bytes, "byte", "bytes"),
+			report->suppressed_blocks,
+			plural(report->suppressed_blocks, "allocation", "allocations"));
 	if (report->incomplete && used < size)
 		used += (size_t)snprintf(buffer + used, size - used, " [incomplete report]");
-	if (!report->failing && used < size)
+	if (!report->failing && !report->suppressed_only && used < size)
 		snprintf(buffer + used, size - used, " [not counted]");
 }
 
@@ -220,6 +226,10 @@ void print_summary(const struct run_results *results, const struct run_config *c
 		printf(" (%" PRIu64 " %s in %" PRIu64 " %s)", totals.leaked_bytes,
 			plural(totals.leaked_bytes, "byte", "bytes"), totals.leaked_blocks,
 			plural(totals.leaked_blocks, "allocation", "allocations"));
+	if (totals.suppressed_blocks > 0)
+		printf(", %" PRIu64 " %s in %" PRIu64 " %s suppressed", totals.suppressed_bytes,
+			plural(totals.suppressed_bytes, "byte", "bytes"), totals.suppressed_blocks,
+			plural(totals.suppressed_blocks, "allocation", "allocations"));
 	if (totals.informational > 0)
 		printf(", %zu %s on request (not counted)", totals.informational,
 			plural(totals.informational, "leak report", "leak reports"));
