@@ -744,14 +744,22 @@ static const char *image_trouble(enum symbol_image_status status)
 	}
 }
 
-const char *symbol_format(const struct symbol_info *info, char *buf, size_t size)
+/* An empty buf to append to; false when there is nothing to write there. */
+static bool text_begin(struct text *text, const struct symbol_info *info, char *buf, size_t size)
 {
 	if (buf == NULL || size == 0)
-		return buf;
+		return false;
 	buf[0] = '\0';
-	if (info == NULL)
+	*text = (struct text){.buf = buf, .size = size};
+	return info != NULL;
+}
+
+const char *symbol_format(const struct symbol_info *info, char *buf, size_t size)
+{
+	struct text text;
+
+	if (!text_begin(&text, info, buf, size))
 		return buf;
-	struct text text = {.buf = buf, .size = size};
 	if (info->function[0])
 		append(&text, "%s+0x%jx", info->function, (uintmax_t)info->offset);
 	else
@@ -800,12 +808,10 @@ static void append_json_string(struct text *text, const char *value)
 
 const char *symbol_format_json(const struct symbol_info *info, char *buf, size_t size)
 {
-	if (buf == NULL || size == 0)
+	struct text text;
+
+	if (!text_begin(&text, info, buf, size))
 		return buf;
-	buf[0] = '\0';
-	if (info == NULL)
-		return buf;
-	struct text text = {.buf = buf, .size = size};
 	append(&text, ",\"function\":");
 	append_json_string(&text, info->function);
 	if (info->function[0])
