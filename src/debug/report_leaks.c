@@ -167,8 +167,9 @@ static void tally_leaks_locked(const struct leak_report *report, struct leak_tal
 }
 
 /* A ready-made suppression of a group: "leak:FUNCTION" of its first frame
- * whose function is known (pooldump's leaks suggests the same); with the
- * lock. false when no frame's function is known. */
+ * whose function is known and no program entry (symbol_is_program_entry:
+ * "leak:main" would hide every leak); pooldump's leaks suggests the same.
+ * With the lock. false when no frame qualifies. */
 static bool suggest_suppression_locked(const struct leak_group *group, char *buffer, size_t size)
 {
 	const area_malloc_owner *owner = &group->owner;
@@ -178,7 +179,7 @@ static bool suggest_suppression_locked(const struct leak_group *group, char *buf
 		i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES && owner->frames[i] != 0;
 		i++) {
 		if (reporter_symbolize_locked(owner->frames[i], &info) &&
-			info.function[0] != '\0') {
+			info.function[0] != '\0' && !symbol_is_program_entry(info.function)) {
 			snprintf(buffer, size, "leak:%s", info.function);
 			return true;
 		}
@@ -199,8 +200,9 @@ static void json_leak_group(
 		out, reporter_frame_locked(group->owner.frames[0], frame, sizeof(frame)));
 	fprintf(out,
 		",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%zu,"
-		"\"first_address\":\"%p\",\"thread\":%d,\"seq\":%u,",
-		(uintptr_t)group->owner.frames[0], group->count, group->bytes, group->first_address,
+		"\"first_address\":\"0x%" PRIxPTR "\",\"thread\":%d,\"seq\":%u,",
+		(uintptr_t)group->owner.frames[0], group->count, group->bytes,
+		(uintptr_t)group->first_address,
 		(int)group->owner.thread, group->owner.sequence);
 	reporter_json_frames(out, &group->owner);
 	reporter_json_owner(out, "allocated_by", &group->owner);

@@ -806,6 +806,13 @@ static void append_json_string(struct text *text, const char *value)
 	append(text, "\"");
 }
 
+bool symbol_is_program_entry(const char *function)
+{
+	return strcmp(function, "main") == 0 || strcmp(function, "_start") == 0
+		|| strncmp(function, "__libc_start_main", 17) == 0
+		|| strcmp(function, "__libc_start_call_main") == 0;
+}
+
 const char *symbol_format_json(const struct symbol_info *info, char *buf, size_t size)
 {
 	struct text text;

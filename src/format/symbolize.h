@@ -156,6 +156,15 @@ const char *symbol_format(const struct symbol_info *info, char *buf, size_t size
 const char *symbol_format_json(const struct symbol_info *info, char *buf, size_t size);
 
 /*
+ * True when function is where every stack of a program passes (main,
+ * _start, glibc's __libc_start_main and __libc_start_call_main): a
+ * "leak:" suppression naming it would match nearly every leak, since a
+ * pattern matches any frame (LSan's rule). Ready-made suppression lines
+ * never name one.
+ */
+bool symbol_is_program_entry(const char *function);
+
+/*
  * The loaded images of this process (dl_iterate_phdr, build-ids from their
  * PT_NOTE segments in memory), for writing into a node file: the main
  * executable under its real path, the vDSO as "[vdso]". Fills at most max

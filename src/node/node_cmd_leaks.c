@@ -43,15 +43,18 @@ static void count_leak(const struct node_pool *pool, const struct node_block *bl
 }
 
 /* A ready-made suppression of a group, "leak:FUNCTION" of its first frame
- * whose function is known (as the debug module's reports suggest); false
- * when no frame's function is known. */
+ * whose function is known and no program entry (symbol_is_program_entry),
+ * as the debug module's reports suggest; false when no frame qualifies. */
 static bool group_suppression(struct session *session, const uintptr_t *frames, uint32_t count,
 	char *buffer, size_t size)
 {
 	const char *function = "";
 
-	for (uint32_t i = 0; i < count && frames[i] != 0 && function[0] == '\0'; i++)
+	for (uint32_t i = 0; i < count && frames[i] != 0 && function[0] == '\0'; i++) {
 		node_symbolize(session->node, frames[i], &function);
+		if (symbol_is_program_entry(function))
+			function = "";
+	}
 	if (function[0] == '\0')
 		return false;
 	snprintf(buffer, size, "leak:%s", function);

@@ -1995,6 +1995,8 @@ START_TEST(test_pooldump_color)
 		"leaks", NULL };
 	const char *const after[] = { "--node-dir", standard.dir, "-p", "4242", "leaks",
 		"--color=always", NULL };
+	const char *const after_two_words[] = { "--node-dir", standard.dir, "-p", "4242", "leaks",
+		"--colour", "always", NULL };
 	const char *const json[] = { "--color=always", "--json", "--node-dir", standard.dir, "-p",
 		"4242", "leaks", NULL };
 	const char *const automatic[] = { "--node-dir", standard.dir, "-p", "4242", "leaks", NULL };
@@ -2004,8 +2006,8 @@ START_TEST(test_pooldump_color)
 		"--color=", NULL };
 	struct result result;
 
-	for (int i = 0; i < 2; i++) {
-		result = pooldump(i == 0 ? always : after);
+	for (int i = 0; i < 3; i++) {
+		result = pooldump(i == 0 ? always : i == 1 ? after : after_two_words);
 		ck_assert_int_eq(result.status, 1);
 		ck_assert_msg(strstr(result.out, "\n\033[1m\033[32min pool 101 \"alpha\" (id 0x1065)"
 						 "\033[1m\033[0m\n\n\033[1m\033[34mLeak of ") != NULL,
@@ -2139,6 +2141,10 @@ START_TEST(test_bash_completion)
 		{ "pooldump --col", "--color=\n" },
 		{ "pooldump --color ''", "auto\nalways\nnever\n" },
 		{ "pooldump --color=al", "always\n" },
+		/* as bash splits them, '=' in its COMP_WORDBREAKS */
+		{ "pooldump --color = al", "always\n" },
+		{ "pooldump -p 1 leaks --colour = ''", "auto\nalways\nnever\n" },
+		{ "pooldump --color =", "auto\nalways\nnever\n" },
 		/* the pids of the directory's nodes */
 		{ "pooldump --node-dir '%s' -p ''", "4242\n" },
 	};

@@ -747,6 +747,23 @@ static void *symbolize_repeatedly(void *argument)
 	return NULL;
 }
 
+/* Where every stack passes: a ready-made "leak:" line never names one of
+ * these (a pattern matches any frame, so "leak:main" would hide every
+ * leak), and functions that only contain such a name are not among them. */
+START_TEST(test_program_entries)
+{
+	static const char *const entries[] = { "main", "_start", "__libc_start_main",
+		"__libc_start_main@@GLIBC_2.34", "__libc_start_call_main" };
+	static const char *const others[] = { "", "mainloop", "domain_alloc", "rx_main",
+		"_start_rx", "__libc_start", "Main" };
+
+	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
+		ck_assert_msg(symbol_is_program_entry(entries[i]), "%s", entries[i]);
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++)
+		ck_assert_msg(!symbol_is_program_entry(others[i]), "%s", others[i]);
+}
+END_TEST
+
 START_TEST(test_threads_share_a_symbolizer)
 {
 	struct probe_site site;
@@ -811,6 +828,7 @@ static Suite *symbolize_suite(void)
 	tcase_add_test(unknown, test_addresses_in_no_image);
 	tcase_add_test(unknown, test_vdso_has_no_file);
 	tcase_add_test(unknown, test_bad_arguments);
+	tcase_add_test(unknown, test_program_entries);
 	suite_add_tcase(suite, unknown);
 
 	TCase *post_mortem = tcase_create("post_mortem");

@@ -201,9 +201,15 @@ static int take_trailing_options(int argc, char **argv, int from, bool verbatim,
 				*status = usage_error("bad process id", argv[i]);
 				return -1;
 			}
-		} else if (strncmp(word, "--color=", 8) == 0
-			|| strncmp(word, "--colour=", 9) == 0) {
-			const char *when = strchr(word, '=') + 1;
+		} else if (strcmp(word, "--color") == 0 || strcmp(word, "--colour") == 0
+			|| strncmp(word, "--color=", 8) == 0 || strncmp(word, "--colour=", 9) == 0) {
+			/* --color=WHEN or --color WHEN, as before the command */
+			const char *when = strchr(word, '=');
+			if (when == NULL && i + 1 == argc) {
+				*status = usage_error("unknown or incomplete option", word);
+				return -1;
+			}
+			when = when != NULL ? when + 1 : argv[++i];
 			if (!color_mode_parse(when, color)) {
 				*status = usage_error("--color takes auto, always or never", when);
 				return -1;
