@@ -4,7 +4,7 @@
  * seeded random cases as fit in a time budget.
  *
  *   corruption_matrix [--seed S] [--cases N | --seconds T | --all]
- *                     [--module-dir DIR] [--verbose]
+ *                     [--shard K/N] [--module-dir DIR] [--verbose]
  *   corruption_matrix --case ID    one case, in process, its reports printed
  *
  * Prints the seed first (a failure is replayed with the same seed and
@@ -25,13 +25,13 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: corruption_matrix [--seed S] [--cases N | --seconds T | --all] "
-			"[--module-dir DIR] [--verbose] | --case ID\n");
+			"[--shard K/N] [--module-dir DIR] [--verbose] | --case ID\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	struct matrix_run run = { (uint64_t)time(NULL), 2000, 0, NULL, stdout, false };
+	struct matrix_run run = { (uint64_t)time(NULL), 2000, 0, NULL, stdout, false, 0, 1 };
 	const char *builddir = getenv("AREA_MALLOC_TEST_BUILDDIR");
 	char module_dir[4096];
 	struct matrix_totals totals;
@@ -63,6 +63,15 @@ int main(int argc, char **argv)
 			show = (long long)strtoull(argv[++i], &end, 0);
 			if (*end != '\0')
 				return usage();
+		} else if (i + 1 < argc && strcmp(argv[i], "--shard") == 0) {
+			unsigned long shard = strtoul(argv[++i], &end, 10), shards;
+			if (end == argv[i] || *end != '/')
+				return usage();
+			shards = strtoul(end + 1, &end, 10);
+			if (*end != '\0' || shards == 0 || shards > 1024 || shard >= shards)
+				return usage();
+			run.shard = (unsigned)shard;
+			run.shards = (unsigned)shards;
 		} else if (i + 1 < argc && strcmp(argv[i], "--module-dir") == 0) {
 			run.module_dir = argv[++i];
 		} else {
@@ -76,8 +85,12 @@ int main(int argc, char **argv)
 	}
 	if (show >= 0)
 		return matrix_show(run.module_dir, (uint64_t)show);
-	printf("corruption matrix: seed %llu, %s\n", (unsigned long long)run.seed,
+	printf("corruption matrix: seed %llu, %s", (unsigned long long)run.seed,
 		run.seconds > 0 ? "time-bounded" : run.cases == 0 ? "every case" : "a random subset");
+	if (run.shards > 1)
+		printf(" (shard %u/%u: the cases whose number modulo %u is %u)", run.shard,
+			run.shards, run.shards, run.shard);
+	printf("\n");
 	fflush(stdout);
 	totals = matrix_run(&run);
 	printf("corruption matrix: %llu of %llu cases run in %lld s: %llu failed, %llu caught, "

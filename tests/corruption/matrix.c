@@ -486,7 +486,8 @@ static struct matrix_totals run_configuration(const struct matrix_run *run, bool
 		const char *failure;
 		int signal;
 
-		if ((c.neighbour == NEXT_FREE) != quarantine_off)
+		if ((c.neighbour == NEXT_FREE) != quarantine_off
+			|| (run->shards > 1 && n % run->shards != run->shard))
 			continue;
 		if (run->seconds > 0 && now() > deadline)
 			break;
@@ -506,6 +507,14 @@ static struct matrix_totals run_configuration(const struct matrix_run *run, bool
 		}
 		if (failure != NULL)
 			totals.failed++;
+		/* a long run cut short keeps what it found, and shows it is alive */
+		if (failure != NULL || run->verbose)
+			fflush(run->log);
+		if (run->cases == 0 && run->seconds <= 0 && totals.run % 10000 == 0) {
+			fprintf(run->log, "... %llu cases run, %llu failed\n",
+				(unsigned long long)totals.run, (unsigned long long)totals.failed);
+			fflush(run->log);
+		}
 	}
 	put_modules();
 	return totals;

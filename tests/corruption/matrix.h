@@ -28,8 +28,11 @@ struct matrix_run {
 	uint64_t cases;		/* how many (0: all) */
 	double seconds;		/* stop starting cases after this long (0: no bound) */
 	const char *module_dir;	/* the debug module's directory */
-	FILE *log;		/* a line per failure (and per case when verbose) */
+	FILE *log;		/* a line per failure (and per case when verbose),
+				 * flushed as it is written */
 	bool verbose;
+	unsigned shard, shards;	/* --all in parallel: this process runs the
+				 * cases whose number is shard modulo shards */
 };
 
 struct matrix_totals {
