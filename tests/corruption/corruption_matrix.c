@@ -31,7 +31,8 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-	struct matrix_run run = { (uint64_t)time(NULL), 2000, 0, NULL, stdout, false, 0, 1 };
+	struct matrix_run run = { .seed = (uint64_t)time(NULL), .cases = 2000, .log = stdout,
+		.shards = 1 };
 	const char *builddir = getenv("AREA_MALLOC_TEST_BUILDDIR");
 	char module_dir[4096];
 	struct matrix_totals totals;
