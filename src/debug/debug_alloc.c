@@ -120,7 +120,8 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	 * calloc in a lazy pool commits nothing */
 	if (zeroed && dirty > 0)
 		memset(header, 0, dirty);
-	debug_block_init(&debug_layout, header, usable, size, owner, !zeroed);
+	debug_block_init(&debug_layout, header, usable, size, owner,
+		zeroed ? 0 : debug_options.max_malloc_fill_size);
 	user = debug_block_user(&debug_layout, header);
 	block_close(header, usable);
 	if (shadow_active)
@@ -278,7 +279,8 @@ static void resize_block_locked(struct pool *pool, struct debug_block_header *he
 	if (shadow_active)
 		shadow_block_resized(debug_block_user(&debug_layout, header), old_size, new_size);
 	block_open(header, usable > old_usable ? usable : old_usable);
-	debug_block_resize(&debug_layout, header, usable, new_size, owner);
+	debug_block_resize(&debug_layout, header, usable, new_size, owner,
+		debug_options.max_malloc_fill_size);
 	block_close(header, usable);
 	follow_touched_mark(pool);
 }

@@ -276,23 +276,23 @@ static void write_live_header(const struct debug_layout *layout, struct debug_bl
 }
 
 void debug_block_init(const struct debug_layout *layout, struct debug_block_header *header,
-	size_t usable, size_t size, const area_malloc_owner *owner, bool fill_user)
+	size_t usable, size_t size, const area_malloc_owner *owner, size_t fill_bytes)
 {
 	write_live_header(layout, header, size, owner);
 	memset((char *)header + layout->header_size, DEBUG_FILL_CANARY,
 		layout->front_size - layout->header_size);
-	if (fill_user)
-		memset(debug_block_user(layout, header), DEBUG_FILL_NEW, size);
+	memset(debug_block_user(layout, header), DEBUG_FILL_NEW, size < fill_bytes ? size : fill_bytes);
 	write_trailing_canary(layout, header, usable);
 }
 
 void debug_block_resize(const struct debug_layout *layout, struct debug_block_header *header,
-	size_t usable, size_t new_size, const area_malloc_owner *owner)
+	size_t usable, size_t new_size, const area_malloc_owner *owner, size_t fill_bytes)
 {
 	unsigned char *user = debug_block_user(layout, header);
+	size_t fill_end = new_size < fill_bytes ? new_size : fill_bytes;
 
-	if (new_size > header->size)
-		memset(user + header->size, DEBUG_FILL_NEW, new_size - header->size);
+	if (fill_end > header->size)
+		memset(user + header->size, DEBUG_FILL_NEW, fill_end - header->size);
 	write_live_header(layout, header, new_size, owner);
 	write_trailing_canary(layout, header, usable);
 }

@@ -142,18 +142,21 @@ static inline struct debug_block_header *debug_block_from_user(const struct debu
 
 /*
  * Writes a new block's header (from owner) and canaries into a chunk of
- * usable bytes, and fills the user bytes with 0xcc (or zeros when zeroed;
- * bytes already known to be zero are left alone by the caller, who passes
- * fill_user = false).
+ * usable bytes, and fills the first fill_bytes user bytes (at most size)
+ * with 0xcc: the caller passes 0 for a calloc, whose zeros it wrote itself,
+ * and the max_malloc_fill_size option otherwise, so that a large block, as
+ * under ASan, costs only what its first pages take (the rest keeps what the
+ * free memory held: its poison, or zeros where memory was never used).
  */
 void debug_block_init(const struct debug_layout *layout, struct debug_block_header *header,
-	size_t usable, size_t size, const area_malloc_owner *owner, bool fill_user);
+	size_t usable, size_t size, const area_malloc_owner *owner, size_t fill_bytes);
 
 /* Changes a live block's requested size in place (realloc): new canary,
- * grown bytes filled with 0xcc, and the realloc's owner (its frames,
- * thread, team, time and sequence) in the header, as a moved block gets. */
+ * grown bytes below fill_bytes filled with 0xcc (as debug_block_init), and
+ * the realloc's owner (its frames, thread, team, time and sequence) in the
+ * header, as a moved block gets. */
 void debug_block_resize(const struct debug_layout *layout, struct debug_block_header *header,
-	size_t usable, size_t new_size, const area_malloc_owner *owner);
+	size_t usable, size_t new_size, const area_malloc_owner *owner, size_t fill_bytes);
 
 /* Marks a live block quarantined: records who freed it and poisons it. The
  * caller has just verified the header (debug_block_header_ok): its checksum

@@ -961,6 +961,71 @@ START_TEST(test_realloc_in_place)
 }
 END_TEST
 
+/* Bytes [from, to) of block hold no fill byte 0xcc: each is the free
+ * memory's poison (0xdeadbeef at its address's phase) or a never-used zero. */
+static void assert_not_filled(const unsigned char *block, size_t from, size_t to)
+{
+	const uint32_t poison = 0xdeadbeefu;
+
+	for (size_t i = from; i < to; i++) {
+		unsigned char poison_byte;
+		memcpy(&poison_byte, (const unsigned char *)&poison + (uintptr_t)(block + i) % 4, 1);
+		ck_assert_msg(block[i] == 0 || block[i] == poison_byte,
+			"byte %zu past the filled start is 0x%02x", i, block[i]);
+	}
+}
+
+/*
+ * max_malloc_fill_size (ASan's option): only the first bytes of a new
+ * block, and of what realloc adds, are filled with 0xcc; past them a block
+ * keeps what free memory held, so a large block costs only the pages the
+ * driver touches.
+ */
+START_TEST(test_malloc_fill_is_bounded)
+{
+	unsigned char *block;
+	const void *pool;
+
+	load_debug("quarantine_bytes=0");
+	capture_reports(true);
+	pool = new_pool(256 * KIB);
+	block = am->malloc(pool, 10000); /* memory never used: zeros past the fill */
+	ck_assert_ptr_nonnull(block);
+	for (size_t i = 0; i < 4096; i++)
+		ck_assert_msg(block[i] == 0xcc, "byte %zu is 0x%02x", i, block[i]);
+	assert_not_filled(block, 4096, 10000);
+	memset(block, 0x11, 10000);
+	am->free(pool, block);
+	block = am->malloc(pool, 10000); /* the same memory, poisoned when freed */
+	ck_assert_ptr_nonnull(block);
+	ck_assert_uint_eq(block[4095], 0xcc);
+	assert_not_filled(block, 4096, 10000);
+	ck_assert_ptr_eq(am->realloc(pool, block, 100), block);
+	ck_assert_ptr_eq(am->realloc(pool, block, 6000), block);
+	for (size_t i = 100; i < 4096; i++)
+		ck_assert_msg(block[i] == 0xcc, "grown byte %zu is 0x%02x", i, block[i]);
+	assert_not_filled(block, 4096, 6000);
+	finish_clean(pool, block);
+
+	load_debug("quarantine_bytes=0:max_malloc_fill_size=0");
+	capture_reports(true);
+	pool = new_pool(256 * KIB);
+	block = am->malloc(pool, 100);
+	ck_assert_ptr_nonnull(block);
+	assert_not_filled(block, 0, 100);
+	finish_clean(pool, block);
+
+	load_debug("quarantine_bytes=0:max_malloc_fill_size=1m");
+	capture_reports(true);
+	pool = new_pool(256 * KIB);
+	block = am->malloc(pool, 100000);
+	ck_assert_ptr_nonnull(block);
+	for (size_t i = 0; i < 100000; i++)
+		ck_assert_msg(block[i] == 0xcc, "byte %zu is 0x%02x", i, block[i]);
+	finish_clean(pool, block);
+}
+END_TEST
+
 /* Named call sites: fail_caller matches them by function name, and the
  * owner tags in reports name them. noipa and the barrier keep each call a
  * real call from the named function. */
@@ -2192,6 +2257,7 @@ static Suite *debug_api_suite(void)
 	tcase_add_test(realloc_rules, test_realloc_null_allocates);
 	tcase_add_test(realloc_rules, test_realloc_zero_frees);
 	tcase_add_test(realloc_rules, test_realloc_in_place);
+	tcase_add_test(realloc_rules, test_malloc_fill_is_bounded);
 	tcase_add_test(realloc_rules, test_realloc_in_place_takes_the_realloc_site);
 	tcase_add_test(realloc_rules, test_realloc_move_always_moves);
 	tcase_add_test(realloc_rules, test_failed_realloc_keeps_block);

@@ -61,7 +61,7 @@ static struct debug_block_header *new_block(const struct debug_layout *layout, i
 	*usable = debug_block_chunk_bytes(layout, size);
 	ck_assert_uint_le(*usable, BUFFER_BYTES);
 	memset(arena[which], 0x55, BUFFER_BYTES);
-	debug_block_init(layout, header, *usable, size, &owner, true);
+	debug_block_init(layout, header, *usable, size, &owner, SIZE_MAX);
 	return header;
 }
 

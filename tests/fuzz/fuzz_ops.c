@@ -80,6 +80,8 @@
 /* larger than any area the model creates (1 MiB pools, plus the debug reserve) */
 #define SURELY_TOO_LARGE ((size_t)64 << 20)
 #define DEBUG_FILL_NEW 0xcc
+/* the debug module's max_malloc_fill_size default: bytes past it are not filled */
+#define DEFAULT_MAX_MALLOC_FILL ((size_t)4096)
 /* the debug module's quarantine_bytes default: no pool holds more back */
 #define DEFAULT_QUARANTINE_BYTES ((size_t)1 << 20)
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
@@ -1006,7 +1008,8 @@ static void allocated(struct pool_choice pool, void *ptr, size_t size, bool zero
 	if (zeroed)
 		verify_fill(ptr, 0, 0, size, "calloc block");
 	else if (flavor == FLAVOR_DEBUG)
-		verify_fill(ptr, DEBUG_FILL_NEW, 0, size, "new block");
+		verify_fill(ptr, DEBUG_FILL_NEW, 0,
+			size < DEFAULT_MAX_MALLOC_FILL ? size : DEFAULT_MAX_MALLOC_FILL, "new block");
 	keep_block(pool.slot, ptr, size);
 }
 
@@ -1079,8 +1082,9 @@ static void realloc_block(struct pool_choice pool, size_t index, size_t size)
 	check_new_block(pool.slot, ptr, size, (ssize_t)index);
 	verify_bytes(ptr, pattern_of(old.tag), old.size < size ? old.size : size,
 		"reallocated block");
-	if (flavor == FLAVOR_DEBUG && size > old.size)
-		verify_fill(ptr, DEBUG_FILL_NEW, old.size, size, "grown block");
+	if (flavor == FLAVOR_DEBUG && size > old.size && old.size < DEFAULT_MAX_MALLOC_FILL)
+		verify_fill(ptr, DEBUG_FILL_NEW, old.size,
+			size < DEFAULT_MAX_MALLOC_FILL ? size : DEFAULT_MAX_MALLOC_FILL, "grown block");
 	forget_block(index);
 	if (ptr != old.ptr)
 		note_freed(pool.slot, old.ptr, old.size);

@@ -252,7 +252,7 @@ void *fixture_alloc(struct fixture_pool *pool, size_t size, uintptr_t caller, ui
 	owner.frame_count = layout->frame_count;
 	for (uint32_t i = 0; i < layout->frame_count; i++)
 		owner.frames[i] = caller + i;
-	debug_block_init(layout, header, usable, size, &owner, true);
+	debug_block_init(layout, header, usable, size, &owner, SIZE_MAX);
 	d->used_bytes += size;
 	if (d->used_bytes > d->peak_bytes)
 		d->peak_bytes = d->used_bytes;
