@@ -109,7 +109,7 @@ static int collect(struct run_results *results, const struct run_config *config,
 
 int run_main(int argc, char **argv)
 {
-	struct run_config config = { 0 };
+	struct run_config config = { .orphan_wait_ms = 2000 };
 	struct watch watch = { .signal_fd = -1, .inotify_fd = -1 };
 	struct run_results results;
 	int status, exit_status;

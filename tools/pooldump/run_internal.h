@@ -43,6 +43,7 @@ struct run_config {
 	const char *json_argument;
 	const char *module_dir_argument;
 	bool quiet;                     /* no reports echoed, only the summary */
+	int orphan_wait_ms;		/* how long processes the command left run on */
 	char *module_options;		/* from the flags, in their order */
 	char **command;
 	/* resolved */
@@ -69,6 +70,7 @@ struct watch {
 	bool descendants;	/* some process is still our child */
 	bool stop_waiting;	/* interrupted while waiting for leftovers */
 	struct timespec started;
+	int orphan_wait_ms;	/* the wait for descendants once the command ended */
 	struct run_results *results;
 };
 

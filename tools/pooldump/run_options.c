@@ -61,6 +61,8 @@ void run_usage(FILE *out)
 		"  --module-dir DIR          the debug module directory (default:\n"
 		"                            $AREA_MALLOC_DEBUG_MODULE_DIR, else\n"
 		"                            " AREA_MALLOC_DEBUG_MODULEDIR ")\n"
+		"  --orphan-wait SECONDS     how long processes the command left behind may\n"
+		"                            go on before the reports are read (default 2)\n"
 		"  -q, --quiet               only the summary: no report echoed to standard\n"
 		"                            error (the files are still written)\n"
 		"  -h, --help                this help\n"
@@ -202,7 +204,21 @@ enum {
 	OPTION_FAIL_CALLER,
 	OPTION_OPTIONS,
 	OPTION_MODULE_DIR,
+	OPTION_ORPHAN_WAIT,
 };
+
+/* Seconds, 0 to an hour, to 1 ms; -1 when text is not that. */
+static int parse_wait_ms(const char *text)
+{
+	char *end;
+	double seconds;
+
+	errno = 0;
+	seconds = strtod(text, &end);
+	if (end == text || *end != '\0' || errno != 0 || !(seconds >= 0 && seconds <= 3600))
+		return -1;
+	return (int)(seconds * 1000.0 + 0.5);
+}
 
 /* The flags that stand for one module option each. */
 static const struct {
@@ -237,6 +253,7 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 		{ "fail-caller", required_argument, NULL, OPTION_FAIL_CALLER },
 		{ "options", required_argument, NULL, OPTION_OPTIONS },
 		{ "module-dir", required_argument, NULL, OPTION_MODULE_DIR },
+		{ "orphan-wait", required_argument, NULL, OPTION_ORPHAN_WAIT },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -258,6 +275,12 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 			break;
 		case OPTION_MODULE_DIR:
 			config->module_dir_argument = optarg;
+			break;
+		case OPTION_ORPHAN_WAIT:
+			config->orphan_wait_ms = parse_wait_ms(optarg);
+			if (config->orphan_wait_ms < 0)
+				return runner_error("--orphan-wait takes seconds from 0 to 3600, not "
+						    "'%s'", optarg);
 			break;
 		case 'q':
 			config->quiet = true;

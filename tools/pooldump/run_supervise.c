@@ -7,8 +7,8 @@
  * /proc/PID/cmdline as soon as a file appears: the process is writing its
  * first report then. It is also a child subreaper, so processes the
  * command left behind are its children: it waits for them a little
- * (DESCENDANT_GRACE_MS) before the reports are read, and says so when some
- * still run.
+ * (--orphan-wait, 2 s by default) before the reports are read, and says so
+ * when some still run.
  *
  * Invariants: SIGCHLD, SIGINT and SIGTERM are blocked in the runner from
  * before the fork until it exits, and read from a signalfd while the
@@ -40,7 +40,6 @@
 #include "run.h"
 #include "run_internal.h"
 
-#define DESCENDANT_GRACE_MS 2000
 
 static double seconds_since(const struct timespec *start)
 {
@@ -218,6 +217,7 @@ int start_command(struct watch *watch, struct run_config *config)
 	if (pipe2(exec_pipe, O_CLOEXEC) != 0)
 		return runner_error("cannot start the command: %s", strerror(errno));
 	clock_gettime(CLOCK_MONOTONIC, &watch->started);
+	watch->orphan_wait_ms = config->orphan_wait_ms;
 	fflush(NULL);
 	watch->child = fork();
 	if (watch->child < 0) {
@@ -265,14 +265,15 @@ void wait_for_command(struct watch *watch)
 			if (main_ended.tv_sec == 0 && main_ended.tv_nsec == 0)
 				clock_gettime(CLOCK_MONOTONIC, &main_ended);
 			waited = seconds_since(&main_ended) * 1000.0;
-			if (waited >= DESCENDANT_GRACE_MS) {
+			if (waited >= watch->orphan_wait_ms) {
 				run_results_warn(watch->results, 0,
 					"processes started by the command still run %.1f s after it "
-					"ended; reports they write later are not included",
-					DESCENDANT_GRACE_MS / 1000.0);
+					"ended; reports they write later are not included (see "
+					"--orphan-wait)",
+					watch->orphan_wait_ms / 1000.0);
 				break;
 			}
-			timeout = DESCENDANT_GRACE_MS - (int)waited;
+			timeout = watch->orphan_wait_ms - (int)waited;
 		}
 		if (poll(fds, 2, timeout) < 0 && errno != EINTR) {
 			/* cannot happen with these descriptors; still, never leave
