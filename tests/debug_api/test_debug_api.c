@@ -1007,22 +1007,25 @@ START_TEST(test_malloc_fill_is_bounded)
 	assert_not_filled(block, 4096, 6000);
 	finish_clean(pool, block);
 
-	load_debug("quarantine_bytes=0:max_malloc_fill_size=0");
-	capture_reports(true);
-	pool = new_pool(256 * KIB);
-	block = am->malloc(pool, 100);
-	ck_assert_ptr_nonnull(block);
-	assert_not_filled(block, 0, 100);
-	finish_clean(pool, block);
-
-	load_debug("quarantine_bytes=0:max_malloc_fill_size=1m");
-	capture_reports(true);
-	pool = new_pool(256 * KIB);
-	block = am->malloc(pool, 100000);
-	ck_assert_ptr_nonnull(block);
-	for (size_t i = 0; i < 100000; i++)
-		ck_assert_msg(block[i] == 0xcc, "byte %zu is 0x%02x", i, block[i]);
-	finish_clean(pool, block);
+	/* no fill at all, and a fill of every byte */
+	static const struct {
+		const char *options;
+		size_t size, filled;
+	} bounds[] = {
+		{ "quarantine_bytes=0:max_malloc_fill_size=0", 100, 0 },
+		{ "quarantine_bytes=0:max_malloc_fill_size=1m", 100000, 100000 },
+	};
+	for (size_t b = 0; b < sizeof(bounds) / sizeof(bounds[0]); b++) {
+		load_debug(bounds[b].options);
+		capture_reports(true);
+		pool = new_pool(256 * KIB);
+		block = am->malloc(pool, bounds[b].size);
+		ck_assert_ptr_nonnull(block);
+		for (size_t i = 0; i < bounds[b].filled; i++)
+			ck_assert_msg(block[i] == 0xcc, "byte %zu is 0x%02x", i, block[i]);
+		assert_not_filled(block, bounds[b].filled, bounds[b].size);
+		finish_clean(pool, block);
+	}
 }
 END_TEST
 
