@@ -1421,21 +1421,60 @@ static void wait_for_text(const char *path, const char *text)
 	ck_abort_msg("%s never held \"%s\"", path, text);
 }
 
+/* A report is on standard error while the command still runs (a hang, or
+ * a runner killed by CI's time limit, still shows it), and only once. */
+/* Runs the driver's wait-signal case (a double free, then "ready", then a
+ * wait for a signal) under the runner until file (in scratch: "stdout" or
+ * "stderr") holds text, then sends signal to the runner. */
+static struct run run_until_signalled(bool quiet, const char *file, const char *text, int signal)
+{
+	char path[PATH_MAX];
+	struct run run;
+	pid_t runner;
+
+	/* an earlier run's text must not count */
+	path_join(path, sizeof(path), scratch, file);
+	unlink(path);
+	runner = start_pooldump(NULL, NULL,
+		quiet ? ARGUMENTS("run", "-q", "-o", out_dir, "--", RUNNER_DRIVER, "wait-signal")
+		      : ARGUMENTS("run", "-o", out_dir, "--", RUNNER_DRIVER, "wait-signal"));
+	wait_for_text(path, text);
+	ck_assert_int_eq(kill(runner, signal), 0);
+	run_finish(&run, runner, out_dir);
+	return run;
+}
+
+START_TEST(test_reports_echoed_as_they_come)
+{
+	const char *first, *second;
+	struct run run;
+
+	/* the driver waits for the signal: only a live echo shows the report */
+	run = run_until_signalled(false, "stderr", "SUMMARY: area_malloc: double-free", SIGTERM);
+	ck_assert_int_eq(run.status, 23);
+	first = strstr(run.err, "ERROR: area_malloc: double-free on address");
+	ck_assert_msg(first != NULL, "%s", run.err);
+	second = strstr(first + 1, "ERROR: area_malloc: double-free on address");
+	ck_assert_msg(second == NULL, "echoed twice:\n%s", run.err);
+	run_free(&run);
+
+	/* --quiet: nothing while it runs, nothing after */
+	run = run_until_signalled(true, "stdout", "ready\n", SIGTERM);
+	ck_assert_int_eq(run.status, 23);
+	ck_assert_ptr_null(strstr(run.err, "ERROR: area_malloc"));
+	run_free(&run);
+}
+END_TEST
+
 START_TEST(test_signal_forwarded)
 {
 	static const int signals[] = { SIGTERM, SIGINT };
 	int signal = signals[_i];
-	char stdout_path[PATH_MAX], line[64];
+	char line[64];
 	struct run run;
-	pid_t runner;
 
-	runner = start_pooldump(NULL, NULL,
-		ARGUMENTS("run", "-o", out_dir, "--", RUNNER_DRIVER, "wait-signal"));
-	path_join(stdout_path, sizeof(stdout_path), scratch, "stdout");
-	wait_for_text(stdout_path, "ready\n");
 	/* to the runner only: it must pass the signal on, then still report */
-	ck_assert_int_eq(kill(runner, signal), 0);
-	run_finish(&run, runner, out_dir);
+	run = run_until_signalled(false, "stdout", "ready\n", signal);
 	ck_assert_int_eq(run.status, 23);
 	snprintf(line, sizeof(line), "  command: killed by signal %d (SIG%s)", signal,
 		sigabbrev_np(signal));
@@ -2052,6 +2091,7 @@ static Suite *runner_suite(void)
 	tcase_add_test(test_case, test_halt_on_error);
 	tcase_add_test(test_case, test_killed_points_at_node);
 	tcase_add_loop_test(test_case, test_signal_forwarded, 0, 2);
+	tcase_add_test(test_case, test_reports_echoed_as_they_come);
 	suite_add_tcase(suite, test_case);
 
 	test_case = tcase_create("suppressions");

@@ -614,37 +614,41 @@ static char *read_report_file(struct run_results *results, pid_t pid, int dir_fd
 	return data;
 }
 
+struct run_process *report_file_read(struct run_results *results, int dir_fd, const char *dir,
+	const char *name)
+{
+	pid_t pid = report_file_pid(name);
+	struct run_process *process;
+	char path[PATH_MAX];
+	size_t length;
+	char *data;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	if (pid == 0) {
+		if (strncmp(name, REPORT_FILE_PREFIX, strlen(REPORT_FILE_PREFIX)) == 0)
+			run_results_warn(results, 0, "%s: not a report.PID file, ignored", path);
+		return NULL;
+	}
+	data = read_report_file(results, pid, dir_fd, name, path, &length);
+	process = run_results_process(results, pid);
+	free(process->report_file);
+	process->report_file = checked_strdup(path);
+	if (data != NULL)
+		report_file_parse(results, process, path, data, length);
+	free(data);
+	return process;
+}
+
 bool report_dir_read(struct run_results *results, const char *dir)
 {
 	struct dirent *entry;
 	DIR *directory;
-	int dir_fd;
 
 	directory = opendir(dir);
 	if (directory == NULL)
 		return false;
-	dir_fd = dirfd(directory);
-	while ((entry = readdir(directory)) != NULL) {
-		pid_t pid = report_file_pid(entry->d_name);
-		struct run_process *process;
-		char path[PATH_MAX];
-		size_t length;
-		char *data;
-
-		snprintf(path, sizeof(path), "%s/%s", dir, entry->d_name);
-		if (pid == 0) {
-			if (strncmp(entry->d_name, REPORT_FILE_PREFIX, strlen(REPORT_FILE_PREFIX)) == 0)
-				run_results_warn(results, 0, "%s: not a report.PID file, ignored", path);
-			continue;
-		}
-		data = read_report_file(results, pid, dir_fd, entry->d_name, path, &length);
-		process = run_results_process(results, pid);
-		free(process->report_file);
-		process->report_file = checked_strdup(path);
-		if (data != NULL)
-			report_file_parse(results, process, path, data, length);
-		free(data);
-	}
+	while ((entry = readdir(directory)) != NULL)
+		report_file_read(results, dirfd(directory), dir, entry->d_name);
 	closedir(directory);
 	return true;
 }

@@ -84,6 +84,7 @@ struct run_process {
 	struct run_report *reports;
 	size_t report_count;
 	uint64_t unprinted_reports; /* counted by the module, not printed */
+	size_t echoed_reports;	/* its first reports, echoed while it ran */
 	/* known for the command's process, and for one the runner reaped (as
 	 * subreaper) that died of a signal */
 	struct run_exit exit;
@@ -132,6 +133,12 @@ pid_t report_file_pid(const char *name);
  * directory cannot be read; a file that cannot be read gives a warning.
  */
 bool report_dir_read(struct run_results *results, const char *dir);
+
+/* Reads the file name (a "report.PID") of the directory dir_fd (named dir)
+ * into its process; returns that process, or NULL when name is no report
+ * file (a warning when it looks like one). */
+struct run_process *report_file_read(struct run_results *results, int dir_fd, const char *dir,
+	const char *name);
 
 /* Gives nameless processes a name from their reports; orders processes. */
 void run_results_finish(struct run_results *results);

@@ -5,10 +5,11 @@
  * command, run and watched; its reports, read once it and what it left
  * behind ended; then the exit status, the CI files and the summary.
  *
- * Why the reports are read only at the end: a process writes its
+ * Why the reports are counted only at the end: a process writes its
  * report.PID file until it exits (leaks at exit come last), and the files
  * are the one channel from the debug module in every process the command
- * starts.
+ * starts. (They are echoed as they come, run_supervise.c, but the totals,
+ * JUnit and JSON are made from one final read.)
  *
  * Invariants: the exit status counts reports first: 23 whenever any process
  * reported an error or a failing leak, whatever the command's own status;
@@ -110,7 +111,7 @@ static int collect(struct run_results *results, const struct run_config *config,
 int run_main(int argc, char **argv)
 {
 	struct run_config config = { .orphan_wait_ms = 2000 };
-	struct watch watch = { .signal_fd = -1, .inotify_fd = -1 };
+	struct watch watch = { .signal_fd = -1, .inotify_fd = -1, .reports_fd = -1 };
 	struct run_results results;
 	int status, exit_status;
 

@@ -71,6 +71,8 @@ struct watch {
 	bool stop_waiting;	/* interrupted while waiting for leftovers */
 	struct timespec started;
 	int orphan_wait_ms;	/* the wait for descendants once the command ended */
+	int reports_fd;		/* the reports directory, read as reports come */
+	const struct run_config *config;
 	struct run_results *results;
 };
 
@@ -99,9 +101,11 @@ void watch_stop(struct watch *watch);
 int start_command(struct watch *watch, struct run_config *config);
 void wait_for_command(struct watch *watch);
 
-/* run_summary.c: the reports in full (unless quiet) and where the nodes of
- * processes killed by a signal are, on standard error; the summary on
- * standard output. */
+/* run_summary.c: the reports in full (unless quiet: those not echoed while
+ * the command ran) and where the nodes of processes killed by a signal are,
+ * on standard error; the summary on standard output. echo_report() prints
+ * one report's text. */
+void echo_report(const struct run_report *report, const struct run_config *config);
 void print_reports(const struct run_results *results, const struct run_config *config);
 void print_summary(const struct run_results *results, const struct run_config *config,
 	int exit_status);

@@ -5,7 +5,8 @@
  * report and report_format=json, so that every process the command starts
  * (forks and programs it runs included) writes its reports to its own
  * report.PID file, which the runner reads after the command ends
- * (report_files.c).
+ * (report_files.c; it echoes each finished report as it comes too,
+ * run_supervise.c).
  *
  * Invariants: the module option a flag stands for, and --options, are
  * checked with the module's own parser (format/options.c) before anything

@@ -187,20 +187,25 @@ static void point_at_node(const struct run_config *config, const struct run_proc
 		word, (int)process->pid);
 }
 
+void echo_report(const struct run_report *report, const struct run_config *config)
+{
+	size_t length = strlen(report->text);
+
+	if (length == 0)
+		fprintf(stderr, "==%d==ERROR: area_malloc: %s (no text report: see %s)\n",
+			(int)report->pid, report->kind, config->json_path);
+	else
+		fprintf(stderr, "%s%s", report->text, report->text[length - 1] == '\n' ? "" : "\n");
+}
+
 void print_reports(const struct run_results *results, const struct run_config *config)
 {
+	/* what was not echoed while the command ran: the reports written
+	 * last, and those a killed process left unfinished */
 	for (size_t p = 0; p < results->process_count && !config->quiet; p++) {
 		const struct run_process *process = &results->processes[p];
-		for (size_t r = 0; r < process->report_count; r++) {
-			const struct run_report *report = &process->reports[r];
-			size_t length = strlen(report->text);
-			if (length == 0)
-				fprintf(stderr, "==%d==ERROR: area_malloc: %s (no text report: see %s)\n",
-					(int)report->pid, report->kind, config->json_path);
-			else
-				fprintf(stderr, "%s%s", report->text,
-					report->text[length - 1] == '\n' ? "" : "\n");
-		}
+		for (size_t r = process->echoed_reports; r < process->report_count; r++)
+			echo_report(&process->reports[r], config);
 	}
 	for (size_t p = 0; p < results->process_count; p++) {
 		if (results->processes[p].exit.known && results->processes[p].exit.signaled)

@@ -10,6 +10,14 @@
  * (--orphan-wait, 2 s by default) before the reports are read, and says so
  * when some still run.
  *
+ * Each report is echoed on standard error as soon as its JSON line, which
+ * ends it, is in its file (unless --quiet), as a sanitizer prints at the
+ * fault: a command that hangs, or a runner killed by CI's time limit, has
+ * shown what was found until then. The file is read whole again at each
+ * change (reports are appended, never changed: the first ones parse the same
+ * each time) and the reports past those echoed are printed; the summary at
+ * the end prints only the rest.
+ *
  * Invariants: SIGCHLD, SIGINT and SIGTERM are blocked in the runner from
  * before the fork until it exits, and read from a signalfd while the
  * command runs (no handler, no race); the command gets the original mask
@@ -93,6 +101,25 @@ static void name_process(struct run_results *results, pid_t pid)
 		run_process_set_name(process, NULL, executable, NAME_FROM_COMM);
 }
 
+/* Echoes the complete reports of the file name past those echoed. */
+static void echo_new_reports(struct watch *watch, const char *name)
+{
+	struct run_process *process, *fresh;
+	struct run_results scratch;
+
+	run_results_init(&scratch);
+	/* its warnings are the final read's to give */
+	fresh = report_file_read(&scratch, watch->reports_fd, watch->config->reports_dir, name);
+	if (fresh != NULL) {
+		process = run_results_process(watch->results, fresh->pid);
+		while (process->echoed_reports < fresh->report_count
+			&& !fresh->reports[process->echoed_reports].incomplete)
+			echo_report(&fresh->reports[process->echoed_reports++], watch->config);
+		fflush(stderr);
+	}
+	run_results_free(&scratch);
+}
+
 static void read_file_events(struct watch *watch)
 {
 	char buffer[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
@@ -104,8 +131,11 @@ static void read_file_events(struct watch *watch)
 			cursor += sizeof(*event) + event->len) {
 			event = (const struct inotify_event *)cursor;
 			pid_t pid = event->len > 0 ? report_file_pid(event->name) : 0;
-			if (pid != 0)
-				name_process(watch->results, pid);
+			if (pid == 0)
+				continue;
+			name_process(watch->results, pid);
+			if (!watch->config->quiet && watch->reports_fd >= 0)
+				echo_new_reports(watch, event->name);
 		}
 	}
 }
@@ -186,8 +216,12 @@ int watch_start(struct watch *watch, const struct run_config *config)
 	watch->inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (watch->signal_fd < 0 || watch->inotify_fd < 0)
 		return runner_error("cannot watch the command: %s", strerror(errno));
-	if (inotify_add_watch(watch->inotify_fd, config->reports_dir, IN_CREATE | IN_MOVED_TO) < 0)
+	watch->config = config;
+	if (inotify_add_watch(watch->inotify_fd, config->reports_dir,
+		    IN_CREATE | IN_MOVED_TO | IN_MODIFY) < 0)
 		return runner_error("cannot watch %s: %s", config->reports_dir, strerror(errno));
+	/* without it reports are only printed at the end */
+	watch->reports_fd = open(config->reports_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
 		run_results_warn(watch->results, 0,
 			"cannot become a child subreaper (%s): processes the command leaves "
@@ -201,7 +235,9 @@ void watch_stop(struct watch *watch)
 		close(watch->signal_fd);
 	if (watch->inotify_fd >= 0)
 		close(watch->inotify_fd);
-	watch->signal_fd = watch->inotify_fd = -1;
+	if (watch->reports_fd >= 0)
+		close(watch->reports_fd);
+	watch->signal_fd = watch->inotify_fd = watch->reports_fd = -1;
 	/* the signals stay blocked: one that comes now must not kill the
 	 * runner before it wrote its files */
 	if (watch->armed)
