@@ -5,8 +5,11 @@
  * debug module loaded (one load per module configuration, so a case costs
  * a fork, not a module load and a symbolizer start): the child lays out a
  * pool, damages it, takes it to one detection point and writes what the
- * report hook saw to a pipe. A child that faults, hangs (its own alarm) or
- * writes nothing is a failed case; the parent judges the others.
+ * report hook saw to a pipe. A child that faults, hangs or writes nothing is
+ * a failed case; the parent judges the others. A hang is a loop (CASE_CPU_
+ * SECONDS of CPU time, RLIMIT_CPU) or a wait (CASE_WALL_SECONDS, its own
+ * alarm): CPU time, not the clock, bounds a loop, so that a case starved
+ * on a loaded machine (a case takes some 10 ms) is never taken for a hang.
  *
  * The layout of a case (all blocks of one size, in one fresh pool):
  *
@@ -40,6 +43,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -53,7 +57,10 @@
 
 #define RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define POOL_BYTES (64 * 1024)
-#define CASE_SECONDS 5
+#define CASE_CPU_SECONDS 5
+#define CASE_WALL_SECONDS 120
+#define TEXT_OF(x) #x
+#define TEXT(x) TEXT_OF(x)
 #define FILL_BLOCK 0x5a
 #define FILL_BYSTANDER 0x3c
 #define BYSTANDERS 4
@@ -253,7 +260,10 @@ static void run_case(const struct matrix_case *c)
 	uintptr_t pointer;
 	size_t span = 0;
 
-	alarm(CASE_SECONDS);
+	struct rlimit cpu = { CASE_CPU_SECONDS, CASE_CPU_SECONDS + 1 };
+
+	setrlimit(RLIMIT_CPU, &cpu);
+	alarm(CASE_WALL_SECONDS);
 	bystander = am->create_pool(B_ANY_KERNEL_ADDRESS, POOL_BYTES, B_NO_LOCK, RW);
 	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, POOL_BYTES, B_NO_LOCK, RW);
 	if (bystander == NULL || pool == NULL)
@@ -428,7 +438,11 @@ static const char *run_in_child(uint64_t id, const struct matrix_case *c,
 	(void)id;
 	if (WIFSIGNALED(status)) {
 		*signal_out = WTERMSIG(status);
-		return WTERMSIG(status) == SIGALRM ? "the case hung" : "the case crashed";
+		if (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL)
+			return "the case hung (a loop: " TEXT(CASE_CPU_SECONDS) " s of CPU time)";
+		return WTERMSIG(status) == SIGALRM
+			? "the case hung (a wait: " TEXT(CASE_WALL_SECONDS) " s)"
+			: "the case crashed";
 	}
 	if (got != (ssize_t)sizeof(*r))
 		return "the case ended without a result";
