@@ -11,7 +11,9 @@
 
 BENCH_SOURCES = tests/bench/bench.h tests/bench/bench_main.c tests/bench/bench_util.c \
 	tests/bench/bench_allocators.c tests/bench/bench_workloads.c \
-	tests/bench/bench_latency.c tests/bench/bench_pools.c
+	tests/bench/bench_latency.c tests/bench/bench_pools.c \
+	tests/bench/bench_parent.h tests/bench/bench_results.c tests/bench/bench_real.c \
+	tests/bench/bench_workloads.h tests/bench/bench_real_workloads.c
 
 # -no-install: the programs run as built (bench finds bench_asan beside
 # itself through /proc/self/exe).
@@ -23,11 +25,11 @@ noinst_PROGRAMS += tests/bench/bench tests/bench/bench_nofp
 tests_bench_bench_SOURCES = $(BENCH_SOURCES)
 tests_bench_bench_CFLAGS = $(AM_CFLAGS) -fno-omit-frame-pointer
 tests_bench_bench_LDFLAGS = $(AM_LDFLAGS) -no-install
-tests_bench_bench_LDADD = libarea_malloc.la
+tests_bench_bench_LDADD = libarea_malloc.la -lm
 tests_bench_bench_nofp_SOURCES = $(BENCH_SOURCES)
 tests_bench_bench_nofp_CFLAGS = $(AM_CFLAGS) -fomit-frame-pointer
 tests_bench_bench_nofp_LDFLAGS = $(AM_LDFLAGS) -no-install
-tests_bench_bench_nofp_LDADD = libarea_malloc.la
+tests_bench_bench_nofp_LDADD = libarea_malloc.la -lm
 
 # A ThreadSanitizer build cannot add AddressSanitizer to a program.
 if !ENABLE_TSAN
@@ -36,7 +38,7 @@ endif
 tests_bench_bench_asan_SOURCES = $(BENCH_SOURCES)
 tests_bench_bench_asan_CFLAGS = $(AM_CFLAGS) -fsanitize=address -fno-omit-frame-pointer
 tests_bench_bench_asan_LDFLAGS = $(AM_LDFLAGS) -fsanitize=address -no-install
-tests_bench_bench_asan_LDADD = libarea_malloc.la
+tests_bench_bench_asan_LDADD = libarea_malloc.la -lm
 
 # churn_check: the independent churn check (shares no code with bench).
 noinst_PROGRAMS += tests/bench/churn_check
