@@ -44,8 +44,7 @@
 #include "bench.h"
 #include "bench_workloads.h"
 
-#define SIMPLE_POOL_BYTES ((size_t)32 << 20)
-#define SIMPLE_BLOCKS_PER_BATCH_COUNT 250000
+#define SIMPLE_BLOCKS_PER_BATCH_COUNT 125000
 #define THREAD_POOL_BYTES ((size_t)256 << 20)
 #define THREAD_SLOTS 1000
 #define THREAD_STEPS 200000
@@ -58,11 +57,11 @@
 #define CFRAC_POOL_BYTES ((size_t)32 << 20)
 #define CFRAC_LONG_SLOTS 256
 #define CFRAC_TEMPORARIES 8
-#define CFRAC_MALLOCS 1000000
+#define CFRAC_MALLOCS 500000
 #define CFRAC_LONG_EVERY 64
 #define LARGE_POOL_BYTES ((size_t)2 << 30)
 #define LARGE_SLOTS 20
-#define LARGE_STEPS 1000
+#define LARGE_STEPS 300
 
 /* ---- simpleN ---- */
 

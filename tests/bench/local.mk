@@ -8,6 +8,13 @@
 # BENCH_FLAGS passes options, e.g. make bench BENCH_FLAGS='--rounds 3
 # --workloads churn,latency --columns release,debug,glibc'
 # (tests/bench/bench --help lists them).
+#
+# `make bench-real` runs the real-workload suite of issue 18 (bench --suite
+# real: the patterns of bench-malloc-simple and -thread, Larson,
+# xmalloc-test, cfrac and malloc-large, each in one pool) on release, debug,
+# glibc, jemalloc, mimalloc and glibc+asan: about five minutes on two cores.
+# BENCH_FLAGS='--scale 0.01 --rounds 1' makes it a smoke run of seconds;
+# test_bench_real (make check) runs it so at the smallest scale.
 
 BENCH_SOURCES = tests/bench/bench.h tests/bench/bench_main.c tests/bench/bench_util.c \
 	tests/bench/bench_allocators.c tests/bench/bench_workloads.c \
@@ -40,6 +47,15 @@ tests_bench_bench_asan_CFLAGS = $(AM_CFLAGS) -fsanitize=address -fno-omit-frame-
 tests_bench_bench_asan_LDFLAGS = $(AM_LDFLAGS) -fsanitize=address -no-install
 tests_bench_bench_asan_LDADD = libarea_malloc.la -lm
 
+# test_bench_real: the smoke test of the real-workload suite (make check):
+# bench --suite real at its smallest scale, every workload on every column
+# available here, the report well formed; no time asserted (~10 s).
+check_PROGRAMS += tests/bench/test_bench_real
+TESTS += tests/bench/test_bench_real
+tests_bench_test_bench_real_SOURCES = tests/bench/test_bench_real.c
+tests_bench_test_bench_real_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_bench_test_bench_real_LDADD = $(CHECK_TEST_LIBS)
+
 # churn_check: the independent churn check (shares no code with bench).
 noinst_PROGRAMS += tests/bench/churn_check
 tests_bench_churn_check_SOURCES = tests/bench/churn_check.c
@@ -54,8 +70,12 @@ bench: all
 		--asan-binary tests/bench/bench_asan$(EXEEXT) \
 		--nofp-binary tests/bench/bench_nofp$(EXEEXT) $(BENCH_FLAGS)
 
+bench-real: all
+	tests/bench/bench$(EXEEXT) --suite real --builddir '$(abs_builddir)' \
+		--asan-binary tests/bench/bench_asan$(EXEEXT) $(BENCH_FLAGS)
+
 bench-churn: all
 	KERNEL_MODULE_PATH='$(abs_builddir)/modules/release' tests/bench/churn_check$(EXEEXT)
 	KERNEL_MODULE_PATH='$(abs_builddir)/modules/debug' tests/bench/churn_check$(EXEEXT)
 
-.PHONY: bench bench-churn
+.PHONY: bench bench-real bench-churn
