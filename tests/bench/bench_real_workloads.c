@@ -313,65 +313,17 @@ static void cfrac_finish(const struct bench_allocator *allocator, void *prepared
 
 /* ---- large ---- */
 
-struct large_state {
-	const void *pool;
-	struct churn_plan plan;
-};
-
 static size_t draw_64k_32m(struct bench_rng *rng)
 {
 	return bench_log_uniform(rng, 16, 25);
 }
 
-/* The first and the last cache line written: the rest stays untouched. */
-static void *allocate_large(
-	const struct bench_allocator *allocator, const void *pool, size_t size, uint32_t stamp)
-{
-	char *block = bench_allocate_and_touch(allocator, pool, size, stamp);
-
-	block[size - 1] = (char)stamp;
-	return block;
-}
-
+/* The first and the last cache line of each block written: the rest stays
+ * untouched. */
 static void *large_prepare(const struct bench_allocator *allocator)
 {
-	struct large_state *state = bench_checked_malloc(sizeof(*state));
-
-	state->pool = bench_pool_open(allocator, LARGE_POOL_BYTES);
-	churn_plan_init(&state->plan, LARGE_SLOTS, bench_scaled(LARGE_STEPS), 0xbb67ae8584caa73bULL,
-		draw_64k_32m);
-	return state;
-}
-
-static double large_pass(const struct bench_allocator *allocator, void *prepared)
-{
-	struct large_state *state = prepared;
-	struct churn_plan *plan = &state->plan;
-	const void *pool = state->pool;
-	uint64_t start, end;
-
-	for (size_t i = 0; i < plan->slots; i++)
-		plan->blocks[i] = allocate_large(allocator, pool, plan->initial_size[i], 0);
-	start = bench_now_ns();
-	for (size_t i = 0; i < plan->steps; i++) {
-		size_t slot = plan->slot[i];
-
-		allocator->release(pool, plan->blocks[slot]);
-		plan->blocks[slot] = allocate_large(allocator, pool, plan->size[i], (uint32_t)i);
-	}
-	end = bench_now_ns();
-	for (size_t i = 0; i < plan->slots; i++)
-		allocator->release(pool, plan->blocks[i]);
-	return (double)(end - start) / (double)plan->steps;
-}
-
-static void large_finish(const struct bench_allocator *allocator, void *prepared)
-{
-	struct large_state *state = prepared;
-
-	churn_plan_free(&state->plan);
-	bench_pool_close(allocator, state->pool);
-	free(state);
+	return single_prepare(allocator, LARGE_POOL_BYTES, LARGE_SLOTS, bench_scaled(LARGE_STEPS),
+		0xbb67ae8584caa73bULL, draw_64k_32m, true);
 }
 
 #define SIMPLE_WORKLOAD(size)                                                                      \
@@ -411,7 +363,7 @@ const struct bench_timed_workload bench_real_workloads[] = {
 	{"large",
 		"(f) malloc-large: 20 slots, a random one replaced by 64 KiB..32 MiB "
 		"(log-uniform), first and last cache line written; 2 GiB B_NO_LOCK pool",
-		large_prepare, large_pass, large_finish},
+		large_prepare, churn_pass, single_finish},
 };
 
 const size_t bench_real_workload_count =

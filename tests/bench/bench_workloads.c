@@ -88,6 +88,7 @@ void churn_plan_init(
 	plan->slot = bench_checked_malloc(steps * sizeof(*plan->slot));
 	plan->size = bench_checked_malloc(steps * sizeof(*plan->size));
 	plan->blocks = bench_checked_malloc(slots * sizeof(*plan->blocks));
+	plan->touch_last = false;
 	for (size_t i = 0; i < slots; i++)
 		plan->initial_size[i] = (uint32_t)draw(&rng);
 	for (size_t i = 0; i < steps; i++) {
@@ -104,12 +105,21 @@ void churn_plan_free(struct churn_plan *plan)
 	free(plan->blocks);
 }
 
+static inline void *churn_allocate(const struct bench_allocator *allocator, const void *pool,
+	const struct churn_plan *plan, size_t size, uint32_t stamp)
+{
+	char *block = bench_allocate_and_touch(allocator, pool, size, stamp);
+
+	if (plan->touch_last)
+		block[size - 1] = (char)stamp;
+	return block;
+}
+
 static void churn_fill(
 	const struct bench_allocator *allocator, const void *pool, struct churn_plan *plan)
 {
 	for (size_t i = 0; i < plan->slots; i++)
-		plan->blocks[i] =
-			bench_allocate_and_touch(allocator, pool, plan->initial_size[i], 0);
+		plan->blocks[i] = churn_allocate(allocator, pool, plan, plan->initial_size[i], 0);
 }
 
 static void churn_steps(
@@ -120,7 +130,7 @@ static void churn_steps(
 
 		allocator->release(pool, plan->blocks[slot]);
 		plan->blocks[slot] =
-			bench_allocate_and_touch(allocator, pool, plan->size[i], (uint32_t)i);
+			churn_allocate(allocator, pool, plan, plan->size[i], (uint32_t)i);
 	}
 }
 
@@ -138,17 +148,24 @@ struct single_state {
 	struct churn_plan plan;
 };
 
-static void *churn_prepare(const struct bench_allocator *allocator)
+void *single_prepare(const struct bench_allocator *allocator, size_t pool_bytes, size_t slots,
+	size_t steps, uint64_t seed, bench_size_draw draw, bool touch_last)
 {
 	struct single_state *state = bench_checked_malloc(sizeof(*state));
 
-	state->pool = bench_pool_open(allocator, POOL_BYTES);
-	churn_plan_init(&state->plan, CHURN_SLOTS, bench_scaled(CHURN_STEPS), 0x9e3779b97f4a7c15ULL,
-		draw_16_2047);
+	state->pool = bench_pool_open(allocator, pool_bytes);
+	churn_plan_init(&state->plan, slots, steps, seed, draw);
+	state->plan.touch_last = touch_last;
 	return state;
 }
 
-static double churn_pass(const struct bench_allocator *allocator, void *prepared)
+static void *churn_prepare(const struct bench_allocator *allocator)
+{
+	return single_prepare(allocator, POOL_BYTES, CHURN_SLOTS, bench_scaled(CHURN_STEPS),
+		0x9e3779b97f4a7c15ULL, draw_16_2047, false);
+}
+
+double churn_pass(const struct bench_allocator *allocator, void *prepared)
 {
 	struct single_state *state = prepared;
 	uint64_t start, end;
@@ -161,7 +178,7 @@ static double churn_pass(const struct bench_allocator *allocator, void *prepared
 	return (double)(end - start) / (double)state->plan.steps;
 }
 
-static void single_finish(const struct bench_allocator *allocator, void *prepared)
+void single_finish(const struct bench_allocator *allocator, void *prepared)
 {
 	struct single_state *state = prepared;
 

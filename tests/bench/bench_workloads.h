@@ -45,6 +45,7 @@ struct churn_plan {
 	uint16_t *slot;
 	uint32_t *size;
 	void **blocks;
+	bool touch_last; /* write the last byte of each new block too */
 };
 
 void churn_plan_init(
@@ -66,6 +67,12 @@ void start_threads(
 uint64_t go_and_join(struct start_line *line);
 /* Waiting for another thread: spin briefly, then give the CPU away. */
 void bench_relax(unsigned *spins);
+
+/* one thread churning slots in a pool of its own */
+void *single_prepare(const struct bench_allocator *allocator, size_t pool_bytes, size_t slots,
+	size_t steps, uint64_t seed, bench_size_draw draw, bool touch_last);
+double churn_pass(const struct bench_allocator *allocator, void *prepared);
+void single_finish(const struct bench_allocator *allocator, void *prepared);
 
 /* batches of equal blocks (counts in turn from batch_counts), malloc all,
  * then free all newest (lifo) or oldest first; blocks: per batch count */
