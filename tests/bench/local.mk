@@ -12,7 +12,7 @@
 # `make bench-real` runs the real-workload suite of issue 18 (bench --suite
 # real: the patterns of bench-malloc-simple and -thread, Larson,
 # xmalloc-test, cfrac and malloc-large, each in one pool) on release, debug,
-# glibc, jemalloc, mimalloc and glibc+asan: about five minutes on two cores.
+# glibc, jemalloc, mimalloc and glibc+asan: five to seven minutes on two cores.
 # BENCH_FLAGS='--scale 0.01 --rounds 1' makes it a smoke run of seconds;
 # test_bench_real (make check) runs it so at the smallest scale.
 

@@ -93,6 +93,27 @@ static const char *line_starting(const char *from, const char *prefix)
 	return NULL;
 }
 
+/* The end of what failure messages quote: Check cuts long messages. */
+static const char *tail_of(const char *text)
+{
+	size_t length = strlen(text);
+
+	return length > 1500 ? text + length - 1500 : text;
+}
+
+/* The row of table (its header line) whose first cell is name, or NULL:
+ * the table ends at the first blank line. */
+static const char *table_row(const char *table, const char *name)
+{
+	char row[CELL_BYTES + 8];
+	const char *end = strstr(table, "\n\n");
+	const char *line;
+
+	snprintf(row, sizeof(row), "| %s |", name);
+	line = line_starting(table, row);
+	return line != NULL && (end == NULL || line < end) ? line : NULL;
+}
+
 /* Splits a Markdown row "| a | b |" into its cells; returns their count. */
 static int row_cells(const char *line, char cells[][CELL_BYTES], int max)
 {
@@ -145,9 +166,8 @@ static void assert_table(const char *heading, const char *first, const char *con
 	char labels[MAX_COLUMNS][CELL_BYTES], cells[MAX_COLUMNS + 4][CELL_BYTES];
 	int columns = available_columns(labels);
 	const char *table = line_starting(output, heading);
-	char row[MAX_COLUMNS * CELL_BYTES + 8];
 
-	ck_assert_msg(table != NULL, "no table '%s' in:\n%s", heading, output);
+	ck_assert_msg(table != NULL, "no table '%s' in:\n%s", heading, tail_of(output));
 	table = strchr(table, '\n') + 2; /* a blank line, then the header */
 	ck_assert_int_eq(row_cells(table, cells, MAX_COLUMNS + 4), 1 + columns + extra_count);
 	ck_assert_str_eq(cells[0], first);
@@ -158,8 +178,7 @@ static void assert_table(const char *heading, const char *first, const char *con
 	for (size_t r = 0; r < row_count; r++) {
 		const char *line;
 
-		snprintf(row, sizeof(row), "| %s |", rows[r]);
-		line = line_starting(table, row);
+		line = table_row(table, rows[r]);
 		ck_assert_msg(line != NULL, "table '%s' has no row '%s'", heading, rows[r]);
 		ck_assert_int_eq(
 			row_cells(line, cells, MAX_COLUMNS + 4), 1 + columns + extra_count);
@@ -171,10 +190,10 @@ static void assert_table(const char *heading, const char *first, const char *con
 
 START_TEST(every_child_completes)
 {
-	ck_assert_msg(exit_status == 0, "bench exited %d:\n%s", exit_status, output);
+	ck_assert_msg(exit_status == 0, "bench exited %d:\n%s", exit_status, tail_of(output));
 	ck_assert_msg(
 		strstr(output, "child exited") == NULL && strstr(output, "child killed") == NULL,
-		"a child failed:\n%s", output);
+		"a child failed:\n%s", tail_of(output));
 	ck_assert_ptr_nonnull(line_starting(output, "## area_malloc benchmark: real workloads "
 						    "(issue 18)\n"));
 }
@@ -205,7 +224,6 @@ START_TEST(throughput_table_has_every_column)
 	char labels[MAX_COLUMNS][CELL_BYTES], cells[MAX_COLUMNS][CELL_BYTES];
 	int columns = available_columns(labels);
 	const char *table = line_starting(output, "### (b) bench-malloc-thread: throughput");
-	char row[MAX_COLUMNS * CELL_BYTES + 8];
 
 	ck_assert_ptr_nonnull(table);
 	table = strchr(table, '\n') + 2;
@@ -215,8 +233,7 @@ START_TEST(throughput_table_has_every_column)
 	for (int c = 0; c < columns; c++) {
 		const char *line;
 
-		snprintf(row, sizeof(row), "| %s |", labels[c]);
-		line = line_starting(table, row);
+		line = table_row(table, labels[c]);
 		ck_assert_msg(line != NULL, "no throughput row for %s", labels[c]);
 		ck_assert_int_eq(row_cells(line, cells, MAX_COLUMNS), 6);
 		for (int i = 1; i < 6; i++)
@@ -240,8 +257,8 @@ START_TEST(every_figure_has_its_line)
 			met++;
 		else if ((line = line_starting(output, missed_line)) != NULL)
 			not_met++;
-		ck_assert_msg(
-			line != NULL, "no line for the figure '%s' in:\n%s", figures[f], output);
+		ck_assert_msg(line != NULL, "no line for the figure '%s' in:\n%s", figures[f],
+			tail_of(output));
 	}
 	ck_assert_ptr_null(line_starting(output, "- not measured: "));
 	ck_assert_ptr_nonnull(line_starting(output, "### Figures of issue 18"));
