@@ -74,8 +74,33 @@ struct bench_rng {
 	uint64_t state;
 };
 uint64_t bench_rng_next(struct bench_rng *rng);
-/* Log-uniform in 16..2047: a uniform octave, then uniform within it. */
+/* Log-uniform in [2^low_log2, 2^high_log2): a uniform octave, then uniform
+ * within it. */
+size_t bench_log_uniform(struct bench_rng *rng, unsigned low_log2, unsigned high_log2);
+/* Log-uniform in 16..2047. */
 uint16_t bench_random_size(struct bench_rng *rng);
+
+/*
+ * The share of every timed workload's iterations a run does (--scale; 1
+ * by default): a smoke test runs the workloads in a fraction of the time.
+ * Set by the child before any workload is prepared.
+ */
+extern double bench_scale;
+/* count scaled, at least 1. */
+size_t bench_scaled(size_t count);
+
+/*
+ * Memory readings of the child process. Resident sizes come from
+ * /proc/self/status (VmRSS, VmHWM); bench_peak_rss_reset makes VmHWM the
+ * current resident size (/proc/self/clear_refs, "5") and says whether it
+ * could. bench_node_kib: the tmpfs bytes (allocated blocks, not file
+ * sizes) of the files of this process's debug node, NODE_DIR/PID/ with
+ * NODE_DIR from AREA_MALLOC_OPTIONS's node_dir (or the default), in KiB;
+ * negative when the process has no node.
+ */
+bool bench_peak_rss_reset(void);
+double bench_status_kib(const char *field);
+double bench_node_kib(void);
 
 /* A child's results: printed as "key value" lines on stdout. */
 void bench_emit(const char *key, double value);
@@ -94,8 +119,12 @@ struct bench_timed_workload {
 	void (*finish)(const struct bench_allocator *allocator, void *prepared);
 };
 
+/* The suite of issue 5 (bench_workloads.c) and the real-workload suite of
+ * issue 18 (bench_real_workloads.c); a name is unique across both. */
 extern const struct bench_timed_workload bench_timed_workloads[];
 extern const size_t bench_timed_workload_count;
+extern const struct bench_timed_workload bench_real_workloads[];
+extern const size_t bench_real_workload_count;
 
 const struct bench_timed_workload *bench_find_timed_workload(const char *name);
 

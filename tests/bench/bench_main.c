@@ -1,5 +1,7 @@
 /*
- * bench_main.c - the benchmark of issue 5: one program, one table.
+ * bench_main.c - the benchmark of issue 5: one program, one table; with
+ * --suite real, the real-workload suite of issue 18 (bench_real.c prints
+ * its tables and figures).
  *
  * The parent starts one child process per measurement (a column, i.e. an
  * allocator with its settings, and a workload) and never allocates for the
@@ -11,8 +13,10 @@
  * with frame pointers (a driver built so), and again without them
  * (bench_nofp: a driver as Debian builds it at -O2) for the column that
  * measures the debug module's stacks taken from the unwind tables. Each child (the same binary,
- * "--child KIND WORKLOAD") measures its allocator and glibc malloc in
- * alternated passes in the same process and prints "key value" lines.
+ * "--child KIND WORKLOAD PASSES SCALE") measures its allocator and glibc malloc in
+ * alternated passes in the same process and prints "key value" lines:
+ * the median times, the peak resident size during its allocator's passes
+ * and, for the debug module, the tmpfs use of its node at the end.
  *
  * Runs alternate: round r runs every workload once for every column, the
  * columns in an order rotated each time, so slow drifts of the machine
@@ -41,8 +45,8 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_parent.h"
 
-#define MAX_ROUNDS 15
 #define DEFAULT_ROUNDS 5
 #define DEFAULT_PASSES 3
 #define LATENCY_ROUNDS 3
@@ -51,10 +55,24 @@
 
 /* ---- child ---- */
 
+/*
+ * One pass. peak_kib: NULL for glibc's passes beside the allocator under
+ * test; otherwise raised to the process's peak resident size during the
+ * pass (VmHWM, reset before it so that the glibc passes do not count).
+ * *peak_reset_failed is set when the reset could not be made (VmHWM is
+ * then the peak of the whole process).
+ */
 static void run_pass(const struct bench_timed_workload *workload,
-	const struct bench_allocator *allocator, void *prepared, double *ns, int pass)
+	const struct bench_allocator *allocator, void *prepared, double *ns, int pass,
+	double *peak_kib, bool *peak_reset_failed)
 {
+	double peak;
+
+	if (peak_kib != NULL && !bench_peak_rss_reset())
+		*peak_reset_failed = true;
 	ns[pass] = workload->run_pass(allocator, prepared);
+	if (peak_kib != NULL && (peak = bench_status_kib("VmHWM")) > *peak_kib)
+		*peak_kib = peak;
 }
 
 static int run_child(const char *kind_name, const char *workload_name, int passes)
@@ -88,22 +106,30 @@ static int run_child(const char *kind_name, const char *workload_name, int passe
 	} else {
 		const struct bench_allocator *glibc = bench_glibc();
 		bool compare = kind != BENCH_GLIBC;
-		double ns[MAX_ROUNDS], glibc_ns[MAX_ROUNDS];
+		double ns[MAX_ROUNDS], glibc_ns[MAX_ROUNDS], peak_kib = 0, node_kib;
+		bool reset_failed = false;
 		void *mine = workload->prepare(&allocator);
 		void *reference = compare ? workload->prepare(glibc) : NULL;
 
 		/* a warm-up pass each, then passes alternating which goes first */
-		run_pass(workload, &allocator, mine, ns, 0);
+		run_pass(workload, &allocator, mine, ns, 0, &peak_kib, &reset_failed);
 		if (compare)
-			run_pass(workload, glibc, reference, glibc_ns, 0);
+			run_pass(workload, glibc, reference, glibc_ns, 0, NULL, NULL);
 		for (int pass = 0; pass < passes; pass++) {
 			if (compare && pass % 2 == 0)
-				run_pass(workload, glibc, reference, glibc_ns, pass);
-			run_pass(workload, &allocator, mine, ns, pass);
+				run_pass(workload, glibc, reference, glibc_ns, pass, NULL, NULL);
+			run_pass(workload, &allocator, mine, ns, pass, &peak_kib, &reset_failed);
 			if (compare && pass % 2 == 1)
-				run_pass(workload, glibc, reference, glibc_ns, pass);
+				run_pass(workload, glibc, reference, glibc_ns, pass, NULL, NULL);
 		}
 		bench_emit("ns", bench_median(ns, (size_t)passes));
+		bench_emit("rss_kib", peak_kib);
+		if (reset_failed)
+			bench_emit("rss_not_reset", 1);
+		/* the node as the run leaves it, its pools not deleted yet */
+		node_kib = bench_node_kib();
+		if (node_kib >= 0)
+			bench_emit("node_kib", node_kib);
 		if (compare) {
 			bench_emit("glibc_ns", bench_median(glibc_ns, (size_t)passes));
 			workload->finish(glibc, reference);
@@ -113,132 +139,6 @@ static int run_child(const char *kind_name, const char *workload_name, int passe
 	fflush(stdout);
 	bench_allocator_close(kind);
 	return EXIT_SUCCESS;
-}
-
-/* ---- parent: columns and results ---- */
-
-struct column {
-	const char *label;
-	const char *legend;
-	const char *kind;
-	const char *module_dir; /* under <builddir>/modules; NULL: no module */
-	const char *options;    /* AREA_MALLOC_OPTIONS (node_dir is added); NULL: unset */
-	bool asan;              /* run the -fsanitize=address binary */
-	bool available;
-	const char *left_out_because;
-	bool nofp;              /* run the binary built without frame pointers */
-};
-
-enum column_index {
-	COL_RELEASE,
-	COL_DEBUG,
-	COL_DEBUG_NODE0,
-	COL_DEBUG_LQ0,
-	COL_DEBUG_LQ0_NODE0,
-	COL_DEBUG_NOFP,
-	COL_DEBUG_D1,
-	COL_GLIBC,
-	COL_JEMALLOC,
-	COL_MIMALLOC,
-	COL_ASAN,
-	COLUMN_COUNT
-};
-
-static struct column columns[COLUMN_COUNT] = {
-	[COL_RELEASE] = {"release", "release module (modules/release)", "module", "release", NULL,
-		false, false, NULL, false},
-	[COL_DEBUG] = {"debug", "debug module, default options", "module", "debug", "", false,
-		false, NULL, false},
-	[COL_DEBUG_NODE0] = {"debug n0", "debug module, node=0 (no debug node)", "module", "debug",
-		"node=0", false, false, NULL, false},
-	[COL_DEBUG_LQ0] = {"debug lq0", "debug module, log_size=0:quarantine_bytes=0", "module",
-		"debug", "log_size=0:quarantine_bytes=0", false, false, NULL, false},
-	[COL_DEBUG_LQ0_NODE0] = {"debug lq0 n0",
-		"debug module, log_size=0:quarantine_bytes=0:node=0", "module", "debug",
-		"log_size=0:quarantine_bytes=0:node=0", false, false, NULL, false},
-	[COL_DEBUG_NOFP] = {"debug nofp", "debug module, default options (stack_depth=16), "
-		"workloads built without frame pointers (bench_nofp): stacks from the unwind "
-		"tables", "module", "debug", "", false, false, NULL, true},
-	[COL_DEBUG_D1] = {"debug d1", "debug module, stack_depth=1 (the default before issue 14)",
-		"module", "debug", "stack_depth=1", false, false, NULL, false},
-	[COL_GLIBC] = {"glibc", "glibc malloc", "glibc", NULL, NULL, false, false, NULL, false},
-	[COL_JEMALLOC] = {"jemalloc", "jemalloc (libjemalloc.so.2, dlopen RTLD_LOCAL)", "jemalloc",
-		NULL, NULL, false, false, NULL, false},
-	[COL_MIMALLOC] = {"mimalloc", "mimalloc (libmimalloc.so.2, dlopen RTLD_LOCAL)", "mimalloc",
-		NULL, NULL, false, false, NULL, false},
-	[COL_ASAN] = {"glibc+asan", "glibc malloc in a binary built with -fsanitize=address",
-		"glibc", NULL, NULL, true, false, NULL, false},
-};
-
-/* Every value a child printed: (column, workload, key) -> one value per run. */
-struct measurement {
-	int column;
-	char workload[16];
-	char key[40];
-	double values[MAX_ROUNDS];
-	int count;
-};
-
-static struct measurement *measurements;
-static size_t measurement_count, measurement_capacity;
-
-static struct measurement *find_measurement(
-	int column, const char *workload, const char *key, bool create)
-{
-	for (size_t i = 0; i < measurement_count; i++) {
-		struct measurement *m = &measurements[i];
-
-		if (m->column == column && strcmp(m->workload, workload) == 0 &&
-			strcmp(m->key, key) == 0)
-			return m;
-	}
-	if (!create)
-		return NULL;
-	if (measurement_count == measurement_capacity) {
-		measurement_capacity = measurement_capacity ? 2 * measurement_capacity : 256;
-		measurements = realloc(measurements, measurement_capacity * sizeof(*measurements));
-		if (measurements == NULL) {
-			perror("bench");
-			exit(EXIT_FAILURE);
-		}
-	}
-	struct measurement *m = &measurements[measurement_count++];
-	memset(m, 0, sizeof(*m));
-	m->column = column;
-	snprintf(m->workload, sizeof(m->workload), "%s", workload);
-	snprintf(m->key, sizeof(m->key), "%s", key);
-	return m;
-}
-
-static void add_value(int column, const char *workload, const char *key, double value)
-{
-	struct measurement *m = find_measurement(column, workload, key, true);
-
-	if (m->count < MAX_ROUNDS)
-		m->values[m->count++] = value;
-}
-
-/* NAN when nothing was measured. */
-static double median_of(int column, const char *workload, const char *key)
-{
-	struct measurement *m = find_measurement(column, workload, key, false);
-	double copy[MAX_ROUNDS];
-
-	if (m == NULL || m->count == 0)
-		return __builtin_nan("");
-	memcpy(copy, m->values, (size_t)m->count * sizeof(double));
-	return bench_median(copy, (size_t)m->count);
-}
-
-static double max_of(int column, const char *workload, const char *key)
-{
-	struct measurement *m = find_measurement(column, workload, key, false);
-	double max = __builtin_nan("");
-
-	for (int i = 0; m != NULL && i < m->count; i++)
-		if (i == 0 || m->values[i] > max)
-			max = m->values[i];
-	return max;
 }
 
 /* ---- parent: running children ---- */
@@ -251,6 +151,10 @@ static struct {
 	char node_dir[PATH_MAX];
 	int rounds;
 	int passes;
+	char scale[32];                               /* --scale, passed on to each child */
+	bool real;                                    /* --suite real: the suite of issue 18 */
+	const struct bench_timed_workload *workloads; /* the suite's */
+	size_t workload_count;
 	bool selected_workloads[32];
 	bool any_workload_selected;
 	bool latency, pools;
@@ -307,7 +211,8 @@ static int run_measurement(int column_index, const char *workload)
 		dup2(pipe_fds[1], STDOUT_FILENO);
 		close(pipe_fds[1]);
 		set_child_environment(column);
-		execl(binary, binary, "--child", column->kind, workload, passes, (char *)NULL);
+		execl(binary, binary, "--child", column->kind, workload, passes, config.scale,
+			(char *)NULL);
 		fprintf(stderr, "bench: cannot run %s: %s\n", binary, strerror(errno));
 		_exit(126);
 	}
@@ -372,7 +277,7 @@ static bool workload_selected(size_t index)
 
 static bool any_timed_workload_selected(void)
 {
-	for (size_t w = 0; w < bench_timed_workload_count; w++)
+	for (size_t w = 0; w < config.workload_count; w++)
 		if (workload_selected(w))
 			return true;
 	return false;
@@ -381,16 +286,16 @@ static bool any_timed_workload_selected(void)
 static void run_all(void)
 {
 	for (int round = 0; round < config.rounds; round++) {
-		for (size_t w = 0; w < bench_timed_workload_count; w++) {
+		for (size_t w = 0; w < config.workload_count; w++) {
 			if (!workload_selected(w))
 				continue;
 			fprintf(stderr, "bench: round %d/%d: %s\n", round + 1, config.rounds,
-				bench_timed_workloads[w].name);
+				config.workloads[w].name);
 			for (int i = 0; i < COLUMN_COUNT; i++) {
 				int c = (i + round + (int)w) % COLUMN_COUNT;
 
 				if (columns[c].available)
-					run_measurement(c, bench_timed_workloads[w].name);
+					run_measurement(c, config.workloads[w].name);
 			}
 		}
 	}
@@ -413,93 +318,46 @@ static void run_all(void)
 
 /* ---- parent: the tables ---- */
 
-static void print_cell(double value, const char *format)
-{
-	if (value != value)
-		printf(" | -");
-	else
-		printf(format, value);
-}
-
-static void print_header(const char *first, const char *const *rest, size_t count)
-{
-	printf("| %s", first);
-	for (size_t i = 0; i < count; i++)
-		printf(" | %s", rest[i]);
-	printf(" |\n|---");
-	for (size_t i = 0; i < count; i++)
-		printf("|---:");
-	printf("|\n");
-}
-
-static void print_column_header(const char *first)
-{
-	const char *labels[COLUMN_COUNT];
-	size_t count = 0;
-
-	for (int c = 0; c < COLUMN_COUNT; c++)
-		if (columns[c].available)
-			labels[count++] = columns[c].label;
-	print_header(first, labels, count);
-}
-
-static double ratio_of(int column, const char *workload)
-{
-	if (column == COL_GLIBC)
-		return columns[COL_GLIBC].available ? 1.0 : __builtin_nan("");
-	if (columns[column].asan)
-		return median_of(column, workload, "ns") / median_of(COL_GLIBC, workload, "ns");
-	return median_of(column, workload, "ratio");
-}
-
-static void compute_ratios(void)
-{
-	for (size_t i = 0; i < measurement_count; i++) {
-		struct measurement *ns = &measurements[i];
-		struct measurement *glibc;
-
-		if (strcmp(ns->key, "ns") != 0)
-			continue;
-		glibc = find_measurement(ns->column, ns->workload, "glibc_ns", false);
-		for (int r = 0; glibc != NULL && r < ns->count && r < glibc->count; r++)
-			add_value(ns->column, ns->workload, "ratio",
-				ns->values[r] / glibc->values[r]);
-	}
-}
-
 static void print_timed_tables(void)
 {
 	printf("\n### Time per operation (ns; one operation = one malloc + one free; "
 	       "median of %d runs)\n\n",
 		config.rounds);
 	print_column_header("workload");
-	for (size_t w = 0; w < bench_timed_workload_count; w++) {
+	for (size_t w = 0; w < config.workload_count; w++) {
 		if (!workload_selected(w))
 			continue;
-		printf("| %s", bench_timed_workloads[w].name);
+		printf("| %s", config.workloads[w].name);
 		for (int c = 0; c < COLUMN_COUNT; c++)
 			if (columns[c].available)
-				print_cell(median_of(c, bench_timed_workloads[w].name, "ns"),
-					" | %.1f");
+				print_cell(median_of(c, config.workloads[w].name, "ns"), " | %.1f");
 		printf(" |\n");
 	}
 	printf("\n### Ratio to glibc malloc measured in the same process (median of %d runs)\n\n",
 		config.rounds);
 	print_column_header("workload");
-	for (size_t w = 0; w < bench_timed_workload_count; w++) {
+	for (size_t w = 0; w < config.workload_count; w++) {
 		if (!workload_selected(w))
 			continue;
-		printf("| %s", bench_timed_workloads[w].name);
+		printf("| %s", config.workloads[w].name);
 		for (int c = 0; c < COLUMN_COUNT; c++)
 			if (columns[c].available)
-				print_cell(ratio_of(c, bench_timed_workloads[w].name), " | %.2fx");
+				print_cell(ratio_of(c, config.workloads[w].name), " | %.2fx");
 		printf(" |\n");
 	}
+	printf("| geometric mean");
+	for (int c = 0; c < COLUMN_COUNT; c++)
+		if (columns[c].available)
+			print_cell(geometric_mean_ratio(c, config.workloads, config.workload_count,
+					   config.any_workload_selected ? config.selected_workloads
+									: NULL),
+				" | %.2fx");
+	printf(" |\n");
 	printf("\nWorkloads:\n");
-	for (size_t w = 0; w < bench_timed_workload_count; w++)
+	for (size_t w = 0; w < config.workload_count; w++)
 		if (workload_selected(w))
-			printf("- %s: %s\n", bench_timed_workloads[w].name,
-				bench_timed_workloads[w].description);
+			printf("- %s: %s\n", config.workloads[w].name,
+				config.workloads[w].description);
 }
 
 static void print_latency_table(void)
@@ -598,43 +456,9 @@ static void print_pool_table(void)
 
 /* ---- parent: the issue's figures ---- */
 
-static void load_average(char *text, size_t size)
-{
-	FILE *loadavg = fopen("/proc/loadavg", "r");
-
-	if (loadavg == NULL || fgets(text, (int)size, loadavg) == NULL)
-		snprintf(text, size, "unknown");
-	text[strcspn(text, "\n")] = '\0';
-	if (loadavg != NULL)
-		fclose(loadavg);
-}
-
-static int figures_met, figures_missed;
-
-static void figure(bool measured, bool met, const char *format, ...)
-{
-	va_list arguments;
-
-	printf("- %s: ", !measured ? "not measured" : met ? "met" : "NOT MET");
-	va_start(arguments, format);
-	vprintf(format, arguments);
-	va_end(arguments);
-	printf("\n");
-	if (measured && met)
-		figures_met++;
-	else
-		figures_missed++;
-}
-
-static bool known(double value)
-{
-	return value == value;
-}
-
 static void print_figures(void)
 {
 	double value, limit, max;
-	char load[128];
 
 	printf("\n### Figures of issue 5\n\n");
 	value = ratio_of(COL_RELEASE, "churn");
@@ -653,8 +477,8 @@ static void print_figures(void)
 		char slower[512] = "";
 		bool measured = columns[COL_DEBUG].available && columns[COL_ASAN].available;
 
-		for (size_t w = 0; measured && w < bench_timed_workload_count; w++) {
-			const char *name = bench_timed_workloads[w].name;
+		for (size_t w = 0; measured && w < config.workload_count; w++) {
+			const char *name = config.workloads[w].name;
 			double debug = median_of(COL_DEBUG, name, "ns");
 			double asan = median_of(COL_ASAN, name, "ns");
 
@@ -728,9 +552,7 @@ static void print_figures(void)
 			median_of(COL_DEBUG, name, "ns"), median_of(COL_DEBUG_NOFP, name, "ns"),
 			median_of(COL_DEBUG_D1, name, "ns"));
 	}
-	printf("\n%d figure(s) met, %d not met or not measured.\n", figures_met, figures_missed);
-	load_average(load, sizeof(load));
-	printf("/proc/loadavg at the end: %s.\n", load);
+	print_figure_totals();
 }
 
 static void print_preamble(int argc, char **argv)
@@ -751,7 +573,7 @@ static void print_preamble(int argc, char **argv)
 	}
 	if (cpuinfo != NULL)
 		fclose(cpuinfo);
-	printf("## area_malloc benchmark\n\n");
+	printf("## area_malloc benchmark%s\n\n", config.real ? ": real workloads (issue 18)" : "");
 	printf("Command:");
 	for (int i = 0; i < argc; i++)
 		printf(" %s", argv[i]);
@@ -782,14 +604,23 @@ static int remove_entry(const char *path, const struct stat *status, int type, s
 
 static void usage(FILE *stream)
 {
-	fprintf(stream, "usage: bench [--builddir DIR] [--asan-binary PATH] [--nofp-binary PATH] "
-			"[--rounds N] "
-			"[--passes N]\n"
-			"             [--workloads LIST] [--columns LIST]\n"
-			"  LIST: comma-separated names; workloads: ");
+	fprintf(stream,
+		"usage: bench [--builddir DIR] [--asan-binary PATH] [--nofp-binary PATH] "
+		"[--rounds N] "
+		"[--passes N]\n"
+		"             [--suite issue5|real] [--scale FACTOR] [--workloads LIST] "
+		"[--columns LIST]\n"
+		"  --suite real: the real-workload suite of issue 18 (columns release, debug,\n"
+		"    glibc, jemalloc, mimalloc, glibc+asan unless --columns says otherwise)\n"
+		"  --scale FACTOR: each timed workload does FACTOR times its iterations\n"
+		"    (0 < FACTOR <= 10; e.g. 0.001 for a smoke test)\n"
+		"  LIST: comma-separated names; workloads of issue5: ");
 	for (size_t w = 0; w < bench_timed_workload_count; w++)
 		fprintf(stream, "%s,", bench_timed_workloads[w].name);
-	fprintf(stream, "latency,pools\n  columns: ");
+	fprintf(stream, "latency,pools\n  workloads of real: ");
+	for (size_t w = 0; w < bench_real_workload_count; w++)
+		fprintf(stream, "%s%s", w ? "," : "", bench_real_workloads[w].name);
+	fprintf(stream, "\n  columns: ");
 	for (int c = 0; c < COLUMN_COUNT; c++)
 		fprintf(stream, "%s%s", c ? "," : "", columns[c].label);
 	fprintf(stream, " (spaces in labels as '-', e.g. debug-lq0)\n");
@@ -817,9 +648,9 @@ static bool select_names(const char *list, bool columns_list, bool *selected_col
 				if (same_label(columns[c].label, list, length))
 					selected_columns[c] = found = true;
 		} else {
-			for (size_t w = 0; w < bench_timed_workload_count; w++) {
-				if (strlen(bench_timed_workloads[w].name) == length &&
-					strncmp(bench_timed_workloads[w].name, list, length) == 0)
+			for (size_t w = 0; w < config.workload_count; w++) {
+				if (strlen(config.workloads[w].name) == length &&
+					strncmp(config.workloads[w].name, list, length) == 0)
 					config.selected_workloads[w] = found = true;
 			}
 			if (length == 7 && strncmp(list, "latency", 7) == 0)
@@ -840,6 +671,20 @@ static bool select_names(const char *list, bool columns_list, bool *selected_col
 	return true;
 }
 
+/* A scale factor in (0, 10], kept as text for the children. */
+static bool parse_scale(const char *text)
+{
+	char *end;
+	double value = strtod(text, &end);
+
+	if (*text == '\0' || *end != '\0' || !(value > 0 && value <= 10)) {
+		fprintf(stderr, "bench: '%s' is not a scale factor above 0 and at most 10\n", text);
+		return false;
+	}
+	snprintf(config.scale, sizeof(config.scale), "%.17g", value);
+	return true;
+}
+
 static bool parse_count(const char *text, int max, int *count)
 {
 	char *end;
@@ -855,18 +700,23 @@ static bool parse_count(const char *text, int max, int *count)
 
 int main(int argc, char **argv)
 {
-	bool selected_columns[COLUMN_COUNT] = {false}, any_column = false;
+	bool selected_columns[COLUMN_COUNT] = {false};
+	const char *workload_list = NULL, *column_list = NULL;
 	ssize_t length;
 	char *slash;
 
-	if (argc == 5 && strcmp(argv[1], "--child") == 0) {
+	if (argc == 6 && strcmp(argv[1], "--child") == 0) {
 		int passes;
 
-		if (!parse_count(argv[4], MAX_ROUNDS, &passes))
+		if (!parse_count(argv[4], MAX_ROUNDS, &passes) || !parse_scale(argv[5]))
 			return EXIT_FAILURE;
+		bench_scale = strtod(argv[5], NULL);
 		return run_child(argv[2], argv[3], passes);
 	}
 
+	snprintf(config.scale, sizeof(config.scale), "1");
+	config.workloads = bench_timed_workloads;
+	config.workload_count = bench_timed_workload_count;
 	config.rounds = DEFAULT_ROUNDS;
 	config.passes = DEFAULT_PASSES;
 	config.latency = config.pools = true;
@@ -911,26 +761,52 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "--passes") == 0) {
 			if (!parse_count(value, MAX_ROUNDS, &config.passes))
 				return EXIT_FAILURE;
+		} else if (strcmp(argv[i], "--scale") == 0) {
+			if (!parse_scale(value))
+				return EXIT_FAILURE;
+		} else if (strcmp(argv[i], "--suite") == 0) {
+			if (strcmp(value, "real") != 0 && strcmp(value, "issue5") != 0) {
+				fprintf(stderr, "bench: unknown suite '%s' (issue5 or real)\n",
+					value);
+				return EXIT_FAILURE;
+			}
+			config.real = strcmp(value, "real") == 0;
 		} else if (strcmp(argv[i], "--workloads") == 0) {
-			config.latency = config.pools = false;
-			if (!select_names(value, false, NULL))
-				return EXIT_FAILURE;
+			workload_list = value;
 		} else if (strcmp(argv[i], "--columns") == 0) {
-			any_column = true;
-			if (!select_names(value, true, selected_columns))
-				return EXIT_FAILURE;
+			column_list = value;
 		} else {
 			usage(stderr);
 			return EXIT_FAILURE;
 		}
 	}
 
+	/* the lists name the suite's workloads, whatever the order of the options */
+	if (config.real) {
+		static const int real_columns[] = {
+			COL_RELEASE, COL_DEBUG, COL_GLIBC, COL_JEMALLOC, COL_MIMALLOC, COL_ASAN};
+
+		config.workloads = bench_real_workloads;
+		config.workload_count = bench_real_workload_count;
+		config.latency = config.pools = false;
+		for (size_t i = 0; column_list == NULL && i < sizeof(real_columns) / sizeof(int);
+			i++)
+			selected_columns[real_columns[i]] = true;
+	}
+	if (workload_list != NULL) {
+		config.latency = config.pools = false;
+		if (!select_names(workload_list, false, NULL))
+			return EXIT_FAILURE;
+	}
+	if (column_list != NULL && !select_names(column_list, true, selected_columns))
+		return EXIT_FAILURE;
+
 	snprintf(config.node_dir, sizeof(config.node_dir), "/dev/shm/area_malloc-bench-XXXXXX");
 	if (mkdtemp(config.node_dir) == NULL) {
 		perror("bench: mkdtemp /dev/shm/area_malloc-bench-XXXXXX");
 		return EXIT_FAILURE;
 	}
-	probe_columns(any_column ? selected_columns : NULL);
+	probe_columns(column_list != NULL || config.real ? selected_columns : NULL);
 	print_preamble(argc, argv);
 	run_all();
 	compute_ratios();
@@ -940,7 +816,10 @@ int main(int argc, char **argv)
 		print_latency_table();
 	if (config.pools)
 		print_pool_table();
-	print_figures();
+	if (config.real)
+		print_real_report(config.any_workload_selected ? config.selected_workloads : NULL);
+	else
+		print_figures();
 	nftw(config.node_dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
 	return EXIT_SUCCESS;
 }

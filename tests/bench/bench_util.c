@@ -1,6 +1,6 @@
 /*
- * bench_util.c - the benchmark's clocks, statistics, random numbers and
- * result lines.
+ * bench_util.c - the benchmark's clocks, statistics, random numbers, scale,
+ * memory readings and result lines.
  *
  * Two clocks: CLOCK_MONOTONIC for passes (milliseconds long), and the time
  * stamp counter for single calls (tens of nanoseconds), fenced so that the
@@ -15,9 +15,13 @@
  */
 #include "config.h"
 
+#include <fcntl.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <x86intrin.h>
 
 #include "bench.h"
@@ -136,11 +140,85 @@ uint64_t bench_rng_next(struct bench_rng *rng)
 	return rng->state * 0x2545F4914F6CDD1DULL;
 }
 
+size_t bench_log_uniform(struct bench_rng *rng, unsigned low_log2, unsigned high_log2)
+{
+	unsigned octave = low_log2 + (unsigned)(bench_rng_next(rng) % (high_log2 - low_log2));
+
+	return ((size_t)1 << octave) + bench_rng_next(rng) % ((size_t)1 << octave);
+}
+
 uint16_t bench_random_size(struct bench_rng *rng)
 {
-	unsigned octave = 4 + (unsigned)(bench_rng_next(rng) % 7);
+	return (uint16_t)bench_log_uniform(rng, 4, 11);
+}
 
-	return (uint16_t)((1u << octave) + bench_rng_next(rng) % (1u << octave));
+double bench_scale = 1.0;
+
+size_t bench_scaled(size_t count)
+{
+	size_t scaled = (size_t)((double)count * bench_scale);
+
+	return scaled > 0 ? scaled : 1;
+}
+
+bool bench_peak_rss_reset(void)
+{
+	int fd = open("/proc/self/clear_refs", O_WRONLY);
+	bool done = fd >= 0 && write(fd, "5", 1) == 1;
+
+	if (fd >= 0)
+		close(fd);
+	return done;
+}
+
+/* NAN when the field is missing. */
+double bench_status_kib(const char *field)
+{
+	FILE *status = fopen("/proc/self/status", "r");
+	size_t length = strlen(field);
+	double kib = __builtin_nan("");
+	char line[256];
+
+	while (status != NULL && fgets(line, sizeof(line), status) != NULL) {
+		if (strncmp(line, field, length) == 0 && line[length] == ':') {
+			kib = strtod(line + length + 1, NULL);
+			break;
+		}
+	}
+	if (status != NULL)
+		fclose(status);
+	return kib;
+}
+
+static double node_bytes;
+
+static int add_node_file(const char *path, const struct stat *status, int type, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (type == FTW_F)
+		node_bytes += 512.0 * (double)status->st_blocks;
+	return 0;
+}
+
+double bench_node_kib(void)
+{
+	const char *options = getenv("AREA_MALLOC_OPTIONS");
+	const char *option = options != NULL ? strstr(options, "node_dir=") : NULL;
+	char directory[4096];
+
+	if (option != NULL) {
+		option += strlen("node_dir=");
+		snprintf(directory, sizeof(directory), "%.*s/%ld", (int)strcspn(option, ":"),
+			option, (long)getpid());
+	} else {
+		snprintf(directory, sizeof(directory), "/dev/shm/area_malloc-%ld/%ld",
+			(long)geteuid(), (long)getpid());
+	}
+	node_bytes = 0;
+	if (nftw(directory, add_node_file, 8, FTW_PHYS) != 0)
+		return -1;
+	return node_bytes / 1024;
 }
 
 void bench_emit(const char *key, double value)

@@ -21,7 +21,10 @@
  * Waiting threads spin briefly, then yield (relax()).
  * Two-thread workloads report wall time over the blocks of both threads
  * (throughput: perfect scaling on two cores halves the one-thread figure).
- * Process-wide allocators get the same threads without pools.
+ * Process-wide allocators get the same threads without pools. Iteration
+ * counts are scaled by bench_scale. The shapes (fixed batches, threads
+ * churning, producer/consumer) are exported for the real-workload suite
+ * (bench_workloads.h).
  *
  * Locking: each thread owns its slots and its end time (read after join);
  * the start line and the producer/consumer ring are C11 atomics (the ring
@@ -39,6 +42,7 @@
 #include <x86intrin.h>
 
 #include "bench.h"
+#include "bench_workloads.h"
 
 #define POOL_BYTES ((size_t)32 << 20)
 #define CHURN_SLOTS 1024
@@ -50,7 +54,7 @@
 #define PIPE_BLOCKS 20000
 #define RING_ENTRIES 256
 
-static void *checked_malloc(size_t bytes)
+void *bench_checked_malloc(size_t bytes)
 {
 	void *memory = malloc(bytes);
 
@@ -61,53 +65,39 @@ static void *checked_malloc(size_t bytes)
 	return memory;
 }
 
-static void out_of_memory(const struct bench_allocator *allocator, size_t size)
+void bench_out_of_memory(const struct bench_allocator *allocator, size_t size)
 {
 	fprintf(stderr, "bench: %s: allocation of %zu bytes failed mid-workload\n", allocator->name,
 		size);
 	exit(EXIT_FAILURE);
 }
 
-static inline void *allocate_and_touch(
-	const struct bench_allocator *allocator, const void *pool, size_t size, uint32_t stamp)
+static size_t draw_16_2047(struct bench_rng *rng)
 {
-	char *block = allocator->allocate(pool, size);
-
-	if (__builtin_expect(block == NULL, 0))
-		out_of_memory(allocator, size);
-	*block = (char)stamp;
-	return block;
+	return bench_random_size(rng);
 }
 
-/* A churn sequence: initial sizes of the slots, then (slot, size) per step. */
-struct churn_plan {
-	size_t slots;
-	size_t steps;
-	uint16_t *initial_size;
-	uint16_t *slot;
-	uint16_t *size;
-	void **blocks;
-};
-
-static void churn_plan_init(struct churn_plan *plan, size_t slots, size_t steps, uint64_t seed)
+void churn_plan_init(
+	struct churn_plan *plan, size_t slots, size_t steps, uint64_t seed, bench_size_draw draw)
 {
 	struct bench_rng rng = {seed};
 
 	plan->slots = slots;
 	plan->steps = steps;
-	plan->initial_size = checked_malloc(slots * sizeof(*plan->initial_size));
-	plan->slot = checked_malloc(steps * sizeof(*plan->slot));
-	plan->size = checked_malloc(steps * sizeof(*plan->size));
-	plan->blocks = checked_malloc(slots * sizeof(*plan->blocks));
+	plan->initial_size = bench_checked_malloc(slots * sizeof(*plan->initial_size));
+	plan->slot = bench_checked_malloc(steps * sizeof(*plan->slot));
+	plan->size = bench_checked_malloc(steps * sizeof(*plan->size));
+	plan->blocks = bench_checked_malloc(slots * sizeof(*plan->blocks));
+	plan->touch_last = false;
 	for (size_t i = 0; i < slots; i++)
-		plan->initial_size[i] = bench_random_size(&rng);
+		plan->initial_size[i] = (uint32_t)draw(&rng);
 	for (size_t i = 0; i < steps; i++) {
 		plan->slot[i] = (uint16_t)(bench_rng_next(&rng) % slots);
-		plan->size[i] = bench_random_size(&rng);
+		plan->size[i] = (uint32_t)draw(&rng);
 	}
 }
 
-static void churn_plan_free(struct churn_plan *plan)
+void churn_plan_free(struct churn_plan *plan)
 {
 	free(plan->initial_size);
 	free(plan->slot);
@@ -115,11 +105,21 @@ static void churn_plan_free(struct churn_plan *plan)
 	free(plan->blocks);
 }
 
+static inline void *churn_allocate(const struct bench_allocator *allocator, const void *pool,
+	const struct churn_plan *plan, size_t size, uint32_t stamp)
+{
+	char *block = bench_allocate_and_touch(allocator, pool, size, stamp);
+
+	if (plan->touch_last)
+		block[size - 1] = (char)stamp;
+	return block;
+}
+
 static void churn_fill(
 	const struct bench_allocator *allocator, const void *pool, struct churn_plan *plan)
 {
 	for (size_t i = 0; i < plan->slots; i++)
-		plan->blocks[i] = allocate_and_touch(allocator, pool, plan->initial_size[i], 0);
+		plan->blocks[i] = churn_allocate(allocator, pool, plan, plan->initial_size[i], 0);
 }
 
 static void churn_steps(
@@ -130,7 +130,7 @@ static void churn_steps(
 
 		allocator->release(pool, plan->blocks[slot]);
 		plan->blocks[slot] =
-			allocate_and_touch(allocator, pool, plan->size[i], (uint32_t)i);
+			churn_allocate(allocator, pool, plan, plan->size[i], (uint32_t)i);
 	}
 }
 
@@ -148,16 +148,24 @@ struct single_state {
 	struct churn_plan plan;
 };
 
-static void *churn_prepare(const struct bench_allocator *allocator)
+void *single_prepare(const struct bench_allocator *allocator, size_t pool_bytes, size_t slots,
+	size_t steps, uint64_t seed, bench_size_draw draw, bool touch_last)
 {
-	struct single_state *state = checked_malloc(sizeof(*state));
+	struct single_state *state = bench_checked_malloc(sizeof(*state));
 
-	state->pool = bench_pool_open(allocator, POOL_BYTES);
-	churn_plan_init(&state->plan, CHURN_SLOTS, CHURN_STEPS, 0x9e3779b97f4a7c15ULL);
+	state->pool = bench_pool_open(allocator, pool_bytes);
+	churn_plan_init(&state->plan, slots, steps, seed, draw);
+	state->plan.touch_last = touch_last;
 	return state;
 }
 
-static double churn_pass(const struct bench_allocator *allocator, void *prepared)
+static void *churn_prepare(const struct bench_allocator *allocator)
+{
+	return single_prepare(allocator, POOL_BYTES, CHURN_SLOTS, bench_scaled(CHURN_STEPS),
+		0x9e3779b97f4a7c15ULL, draw_16_2047, false);
+}
+
+double churn_pass(const struct bench_allocator *allocator, void *prepared)
 {
 	struct single_state *state = prepared;
 	uint64_t start, end;
@@ -170,7 +178,7 @@ static double churn_pass(const struct bench_allocator *allocator, void *prepared
 	return (double)(end - start) / (double)state->plan.steps;
 }
 
-static void single_finish(const struct bench_allocator *allocator, void *prepared)
+void single_finish(const struct bench_allocator *allocator, void *prepared)
 {
 	struct single_state *state = prepared;
 
@@ -188,8 +196,8 @@ static void single_finish(const struct bench_allocator *allocator, void *prepare
 static __attribute__((noinline)) void *allocate_at_depth(const struct bench_allocator *allocator,
 	const void *pool, size_t size, uint32_t stamp, unsigned depth)
 {
-	void *block = depth == 0 ? allocate_and_touch(allocator, pool, size, stamp)
-		: allocate_at_depth(allocator, pool, size, stamp, depth - 1);
+	void *block = depth == 0 ? bench_allocate_and_touch(allocator, pool, size, stamp)
+				 : allocate_at_depth(allocator, pool, size, stamp, depth - 1);
 
 	__asm__ volatile("" : : "r"(block) : "memory");
 	return block;
@@ -214,51 +222,68 @@ static double stacks_pass(const struct bench_allocator *allocator, void *prepare
 	churn_empty(allocator, state->pool, plan);
 	return (double)(end - start) / (double)plan->steps;
 }
-
 /* ---- fixed sizes, LIFO and FIFO ---- */
 
 struct fixed_state {
 	const void *pool;
 	size_t size;
 	bool lifo;
+	const uint16_t *batch_counts;
+	size_t batch_count_count;
+	size_t blocks_per_count;
 	void **blocks;
 };
 
-static struct fixed_state *fixed_prepare(
-	const struct bench_allocator *allocator, size_t size, bool lifo)
+void *fixed_prepare(const struct bench_allocator *allocator, size_t size, bool lifo,
+	const uint16_t *batch_counts, size_t batch_count_count, size_t blocks)
 {
-	struct fixed_state *state = checked_malloc(sizeof(*state));
+	struct fixed_state *state = bench_checked_malloc(sizeof(*state));
+	size_t largest = 0;
 
+	for (size_t i = 0; i < batch_count_count; i++)
+		if (batch_counts[i] > largest)
+			largest = batch_counts[i];
 	state->pool = bench_pool_open(allocator, POOL_BYTES);
 	state->size = size;
 	state->lifo = lifo;
-	state->blocks = checked_malloc(BATCH_BLOCKS * sizeof(*state->blocks));
+	state->batch_counts = batch_counts;
+	state->batch_count_count = batch_count_count;
+	state->blocks_per_count = blocks;
+	state->blocks = bench_checked_malloc(largest * sizeof(*state->blocks));
 	return state;
 }
 
-static double fixed_pass(const struct bench_allocator *allocator, void *prepared)
+double fixed_pass(const struct bench_allocator *allocator, void *prepared)
 {
 	struct fixed_state *state = prepared;
 	const void *pool = state->pool;
 	void **blocks = state->blocks;
+	size_t operations = 0;
 	uint64_t start = bench_now_ns(), end;
 
-	for (uint32_t batch = 0; batch < BATCHES; batch++) {
-		for (uint32_t i = 0; i < BATCH_BLOCKS; i++)
-			blocks[i] = allocate_and_touch(allocator, pool, state->size, i);
-		if (state->lifo) {
-			for (uint32_t i = BATCH_BLOCKS; i-- > 0;)
-				allocator->release(pool, blocks[i]);
-		} else {
-			for (uint32_t i = 0; i < BATCH_BLOCKS; i++)
-				allocator->release(pool, blocks[i]);
+	for (size_t c = 0; c < state->batch_count_count; c++) {
+		uint32_t count = state->batch_counts[c];
+		size_t batches = (state->blocks_per_count + count - 1) / count;
+
+		for (size_t batch = 0; batch < batches; batch++) {
+			for (uint32_t i = 0; i < count; i++)
+				blocks[i] =
+					bench_allocate_and_touch(allocator, pool, state->size, i);
+			if (state->lifo) {
+				for (uint32_t i = count; i-- > 0;)
+					allocator->release(pool, blocks[i]);
+			} else {
+				for (uint32_t i = 0; i < count; i++)
+					allocator->release(pool, blocks[i]);
+			}
 		}
+		operations += batches * count;
 	}
 	end = bench_now_ns();
-	return (double)(end - start) / ((double)BATCHES * BATCH_BLOCKS);
+	return (double)(end - start) / (double)operations;
 }
 
-static void fixed_finish(const struct bench_allocator *allocator, void *prepared)
+void fixed_finish(const struct bench_allocator *allocator, void *prepared)
 {
 	struct fixed_state *state = prepared;
 
@@ -267,10 +292,13 @@ static void fixed_finish(const struct bench_allocator *allocator, void *prepared
 	free(state);
 }
 
+static const uint16_t batch_of_1024[] = {BATCH_BLOCKS};
+
 #define FIXED_PREPARE(order, size, lifo)                                                           \
 	static void *order##size##_prepare(const struct bench_allocator *allocator)                \
 	{                                                                                          \
-		return fixed_prepare(allocator, size, lifo);                                       \
+		return fixed_prepare(allocator, size, lifo, batch_of_1024, 1,                      \
+			bench_scaled((size_t)BATCHES * BATCH_BLOCKS));                             \
 	}
 FIXED_PREPARE(lifo, 16, true)
 FIXED_PREPARE(fifo, 16, false)
@@ -279,7 +307,7 @@ FIXED_PREPARE(fifo, 32, false)
 FIXED_PREPARE(lifo, 64, true)
 FIXED_PREPARE(fifo, 64, false)
 
-/* ---- two threads ---- */
+/* ---- threads ---- */
 
 /*
  * Waiting for the other thread: spin briefly, then give the CPU away. On a
@@ -294,14 +322,7 @@ static inline void relax(unsigned *spins)
 		_mm_pause();
 }
 
-/* Both threads are created and ready before the clock starts. */
-struct start_line {
-	atomic_int ready;
-	atomic_bool go;
-	pthread_t threads[2];
-};
-
-static void start_line_wait(struct start_line *line)
+void start_line_wait(struct start_line *line)
 {
 	unsigned spins = 0;
 
@@ -310,11 +331,13 @@ static void start_line_wait(struct start_line *line)
 		relax(&spins);
 }
 
-static void start_two(struct start_line *line, void *(*body[2])(void *), void *arguments[2])
+void start_threads(
+	struct start_line *line, int count, void *(*const *body)(void *), void *const *arguments)
 {
 	atomic_store(&line->ready, 0);
 	atomic_store(&line->go, false);
-	for (int i = 0; i < 2; i++) {
+	line->count = count;
+	for (int i = 0; i < count; i++) {
 		if (pthread_create(&line->threads[i], NULL, body[i], arguments[i]) != 0) {
 			perror("bench: pthread_create");
 			exit(EXIT_FAILURE);
@@ -322,17 +345,16 @@ static void start_two(struct start_line *line, void *(*body[2])(void *), void *a
 	}
 	unsigned spins = 0;
 
-	while (atomic_load(&line->ready) < 2)
+	while (atomic_load(&line->ready) < count)
 		relax(&spins);
 }
 
-/* Starts the clock, releases both threads and waits for them. */
-static uint64_t go_and_join(struct start_line *line)
+uint64_t go_and_join(struct start_line *line)
 {
 	uint64_t start = bench_now_ns();
 
 	atomic_store_explicit(&line->go, true, memory_order_release);
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < line->count; i++)
 		pthread_join(line->threads[i], NULL);
 	return start;
 }
@@ -345,25 +367,28 @@ struct thread_run {
 	uint64_t end_ns;
 };
 
-struct pair_state {
+struct threads_state {
+	int threads;
 	bool shared_pool;
-	const void *pools[2];
-	struct thread_run runs[2];
+	const void *pools[BENCH_MAX_THREADS];
+	struct thread_run runs[BENCH_MAX_THREADS];
 	struct start_line line;
 };
 
-static void *pair_prepare(const struct bench_allocator *allocator, bool shared_pool)
+void *threads_prepare(const struct bench_allocator *allocator, int threads, bool shared_pool,
+	size_t pool_bytes, size_t slots, size_t steps, bench_size_draw draw)
 {
-	struct pair_state *state = checked_malloc(sizeof(*state));
+	struct threads_state *state = bench_checked_malloc(sizeof(*state));
 
+	state->threads = threads;
 	state->shared_pool = shared_pool;
-	state->pools[0] = bench_pool_open(allocator, POOL_BYTES);
-	state->pools[1] = shared_pool ? state->pools[0] : bench_pool_open(allocator, POOL_BYTES);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < threads; i++) {
+		state->pools[i] = i > 0 && shared_pool ? state->pools[0]
+						       : bench_pool_open(allocator, pool_bytes);
 		state->runs[i].allocator = allocator;
 		state->runs[i].pool = state->pools[i];
-		churn_plan_init(&state->runs[i].plan, THREAD_SLOTS, THREAD_STEPS,
-			0x2545F4914F6CDD1DULL + (uint64_t)i * 0x9e3779b97f4a7c15ULL);
+		churn_plan_init(&state->runs[i].plan, slots, steps,
+			0x2545F4914F6CDD1DULL + (uint64_t)i * 0x9e3779b97f4a7c15ULL, draw);
 		state->runs[i].line = &state->line;
 	}
 	return state;
@@ -371,12 +396,14 @@ static void *pair_prepare(const struct bench_allocator *allocator, bool shared_p
 
 static void *shared2_prepare(const struct bench_allocator *allocator)
 {
-	return pair_prepare(allocator, true);
+	return threads_prepare(allocator, 2, true, POOL_BYTES, THREAD_SLOTS,
+		bench_scaled(THREAD_STEPS), draw_16_2047);
 }
 
 static void *private2_prepare(const struct bench_allocator *allocator)
 {
-	return pair_prepare(allocator, false);
+	return threads_prepare(allocator, 2, false, POOL_BYTES, THREAD_SLOTS,
+		bench_scaled(THREAD_STEPS), draw_16_2047);
 }
 
 static void *churn_thread(void *argument)
@@ -391,30 +418,35 @@ static void *churn_thread(void *argument)
 	return NULL;
 }
 
-static double pair_pass(const struct bench_allocator *allocator, void *prepared)
+double threads_pass(const struct bench_allocator *allocator, void *prepared)
 {
-	struct pair_state *state = prepared;
-	void *(*bodies[2])(void *) = {churn_thread, churn_thread};
-	void *arguments[2] = {&state->runs[0], &state->runs[1]};
-	uint64_t start, end;
+	struct threads_state *state = prepared;
+	void *(*bodies[BENCH_MAX_THREADS])(void *);
+	void *arguments[BENCH_MAX_THREADS];
+	uint64_t start, end = 0;
 
 	(void)allocator;
-	start_two(&state->line, bodies, arguments);
+	for (int i = 0; i < state->threads; i++) {
+		bodies[i] = churn_thread;
+		arguments[i] = &state->runs[i];
+	}
+	start_threads(&state->line, state->threads, bodies, arguments);
 	start = go_and_join(&state->line);
-	end = state->runs[0].end_ns > state->runs[1].end_ns ? state->runs[0].end_ns
-							    : state->runs[1].end_ns;
-	return (double)(end - start) / (2.0 * THREAD_STEPS);
+	for (int i = 0; i < state->threads; i++)
+		if (state->runs[i].end_ns > end)
+			end = state->runs[i].end_ns;
+	return (double)(end - start) / ((double)state->threads * (double)state->runs[0].plan.steps);
 }
 
-static void pair_finish(const struct bench_allocator *allocator, void *prepared)
+void threads_finish(const struct bench_allocator *allocator, void *prepared)
 {
-	struct pair_state *state = prepared;
+	struct threads_state *state = prepared;
 
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < state->threads; i++) {
 		churn_plan_free(&state->runs[i].plan);
-	bench_pool_close(allocator, state->pools[0]);
-	if (!state->shared_pool)
-		bench_pool_close(allocator, state->pools[1]);
+		if (i == 0 || !state->shared_pool)
+			bench_pool_close(allocator, state->pools[i]);
+	}
 	free(state);
 }
 
@@ -426,6 +458,8 @@ struct pipe_state {
 	_Alignas(64) void *entries[RING_ENTRIES];
 	const struct bench_allocator *allocator;
 	const void *pool;
+	size_t blocks;
+	size_t batch; /* the producer publishes its blocks this many at a time */
 	uint16_t *size;
 	struct start_line line;
 	uint64_t consumed_ns;
@@ -434,19 +468,22 @@ struct pipe_state {
 static void *produce(void *argument)
 {
 	struct pipe_state *state = argument;
+	size_t tail = 0;
 
 	start_line_wait(&state->line);
-	for (size_t i = 0; i < PIPE_BLOCKS; i++) {
-		void *block = allocate_and_touch(
+	for (size_t i = 0; i < state->blocks; i++) {
+		void *block = bench_allocate_and_touch(
 			state->allocator, state->pool, state->size[i], (uint32_t)i);
-		size_t tail = atomic_load_explicit(&state->tail, memory_order_relaxed);
 		unsigned spins = 0;
 
+		/* never deadlocks: fewer than batch <= RING_ENTRIES are unpublished */
 		while (tail - atomic_load_explicit(&state->head, memory_order_acquire) ==
 			RING_ENTRIES)
 			relax(&spins);
 		state->entries[tail % RING_ENTRIES] = block;
-		atomic_store_explicit(&state->tail, tail + 1, memory_order_release);
+		tail++;
+		if (tail % state->batch == 0 || i + 1 == state->blocks)
+			atomic_store_explicit(&state->tail, tail, memory_order_release);
 	}
 	return NULL;
 }
@@ -456,7 +493,7 @@ static void *consume(void *argument)
 	struct pipe_state *state = argument;
 
 	start_line_wait(&state->line);
-	for (size_t i = 0; i < PIPE_BLOCKS; i++) {
+	for (size_t i = 0; i < state->blocks; i++) {
 		size_t head = atomic_load_explicit(&state->head, memory_order_relaxed);
 		unsigned spins = 0;
 
@@ -469,7 +506,8 @@ static void *consume(void *argument)
 	return NULL;
 }
 
-static void *prodcons_prepare(const struct bench_allocator *allocator)
+void *pipe_prepare(
+	const struct bench_allocator *allocator, size_t block_size, size_t blocks, size_t batch)
 {
 	size_t bytes = (sizeof(struct pipe_state) + 63) & ~(size_t)63;
 	struct pipe_state *state = aligned_alloc(64, bytes);
@@ -482,28 +520,35 @@ static void *prodcons_prepare(const struct bench_allocator *allocator)
 	memset(state, 0, sizeof(*state));
 	state->allocator = allocator;
 	state->pool = bench_pool_open(allocator, POOL_BYTES);
-	state->size = checked_malloc(PIPE_BLOCKS * sizeof(*state->size));
-	for (size_t i = 0; i < PIPE_BLOCKS; i++)
-		state->size[i] = bench_random_size(&rng);
+	state->blocks = blocks;
+	state->batch = batch < 1 ? 1 : batch > RING_ENTRIES ? RING_ENTRIES : batch;
+	state->size = bench_checked_malloc(blocks * sizeof(*state->size));
+	for (size_t i = 0; i < blocks; i++)
+		state->size[i] = block_size != 0 ? (uint16_t)block_size : bench_random_size(&rng);
 	return state;
 }
 
-static double prodcons_pass(const struct bench_allocator *allocator, void *prepared)
+static void *prodcons_prepare(const struct bench_allocator *allocator)
+{
+	return pipe_prepare(allocator, 0, bench_scaled(PIPE_BLOCKS), 1);
+}
+
+double pipe_pass(const struct bench_allocator *allocator, void *prepared)
 {
 	struct pipe_state *state = prepared;
-	void *(*bodies[2])(void *) = {produce, consume};
-	void *arguments[2] = {state, state};
+	void *(*const bodies[2])(void *) = {produce, consume};
+	void *const arguments[2] = {state, state};
 	uint64_t start;
 
 	(void)allocator;
 	atomic_store(&state->head, 0);
 	atomic_store(&state->tail, 0);
-	start_two(&state->line, bodies, arguments);
+	start_threads(&state->line, 2, bodies, arguments);
 	start = go_and_join(&state->line);
-	return (double)(state->consumed_ns - start) / PIPE_BLOCKS;
+	return (double)(state->consumed_ns - start) / (double)state->blocks;
 }
 
-static void prodcons_finish(const struct bench_allocator *allocator, void *prepared)
+void pipe_finish(const struct bench_allocator *allocator, void *prepared)
 {
 	struct pipe_state *state = prepared;
 
@@ -528,11 +573,11 @@ const struct bench_timed_workload bench_timed_workloads[] = {
 	FIXED_WORKLOAD(lifo, 64, "newest first"),
 	FIXED_WORKLOAD(fifo, 64, "oldest first"),
 	{"shared2", "2 threads churning 512 slots each in one shared pool", shared2_prepare,
-		pair_pass, pair_finish},
+		threads_pass, threads_finish},
 	{"private2", "2 threads churning 512 slots each, one pool per thread", private2_prepare,
-		pair_pass, pair_finish},
+		threads_pass, threads_finish},
 	{"prodcons", "1 thread allocates (16..2047 log-uniform), the other frees", prodcons_prepare,
-		prodcons_pass, prodcons_finish},
+		pipe_pass, pipe_finish},
 	{"stacks", "churn whose allocations come through 16 call chains (16 distinct stacks)",
 		churn_prepare, stacks_pass, single_finish},
 };
@@ -545,5 +590,8 @@ const struct bench_timed_workload *bench_find_timed_workload(const char *name)
 	for (size_t i = 0; i < bench_timed_workload_count; i++)
 		if (strcmp(bench_timed_workloads[i].name, name) == 0)
 			return &bench_timed_workloads[i];
+	for (size_t i = 0; i < bench_real_workload_count; i++)
+		if (strcmp(bench_real_workloads[i].name, name) == 0)
+			return &bench_real_workloads[i];
 	return NULL;
 }
