@@ -7,7 +7,10 @@
  * Grouping sorts the blocks by their stack's depot handle (one per
  * distinct stack of up to stack_depth frames), so a pool of a
  * million live blocks is grouped in O(n log n) with one allocation; groups
- * are listed by bytes, then by count, largest first.
+ * are listed by bytes, then by count, largest first. At exit a
+ * reachability scan (leak_scan.h) runs first, and a site's blocks are
+ * grouped by what it found of them too (unreferenced, indirectly lost,
+ * still referenced): leak_mode=unreferenced counts only the first two.
  *
  * Invariants: only blocks whose header is intact are grouped (a damaged one
  * was reported as damage by the check that runs first).
@@ -28,6 +31,7 @@ struct leak_entry {
 	uint64_t hash;
 	size_t size;
 	const struct debug_block_header *header;
+	enum leak_reach reach;
 };
 
 struct leak_walk {
@@ -36,6 +40,7 @@ struct leak_walk {
 	size_t capacity;
 	int64_t since;
 	pid_t team;	/* 0: any */
+	const struct leak_scan *scan; /* NULL: no verdicts */
 	bool failed;
 };
 
@@ -72,15 +77,19 @@ static void collect_leak(void *chunk, size_t usable, bool used, void *context)
 		walk->capacity = capacity;
 	}
 	walk->entries[walk->count++] = (struct leak_entry){ frames_hash(header), header->size,
-		header };
+		header,
+		leak_scan_reach(walk->scan, debug_block_user(&debug_layout, header)) };
 	block_close(header, usable);
 }
 
+/* By site, then by verdict: a group is one site and one verdict. */
 static int compare_by_hash(const void *a, const void *b)
 {
 	const struct leak_entry *x = a, *y = b;
 
-	return x->hash < y->hash ? -1 : x->hash > y->hash;
+	if (x->hash != y->hash)
+		return x->hash < y->hash ? -1 : 1;
+	return x->reach < y->reach ? 1 : x->reach > y->reach ? -1 : 0;
 }
 
 static int compare_groups(const void *a, const void *b)
@@ -94,9 +103,9 @@ static int compare_groups(const void *a, const void *b)
 
 /* Groups the live blocks of a locked pool by allocation site. */
 static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t since, pid_t team,
-	size_t *group_count)
+	const struct leak_scan *scan, size_t *group_count)
 {
-	struct leak_walk walk = { NULL, 0, 0, since, team, false };
+	struct leak_walk walk = { NULL, 0, 0, since, team, scan, false };
 	struct leak_group *groups;
 	size_t count = 0;
 
@@ -115,7 +124,8 @@ static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t 
 	}
 	for (size_t i = 0; i < walk.count; i++) {
 		const struct leak_entry *entry = &walk.entries[i];
-		if (count == 0 || walk.entries[i - 1].hash != entry->hash) {
+		if (count == 0 || walk.entries[i - 1].hash != entry->hash
+			|| walk.entries[i - 1].reach != entry->reach) {
 			struct leak_group *group = &groups[count++];
 			struct debug_block_header *header = (struct debug_block_header *)entry->header;
 			size_t usable = heap_usable_size(pool->heap, header);
@@ -123,6 +133,7 @@ static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t 
 			debug_block_owner(&debug_layout, header, &group->owner);
 			block_close(header, usable);
 			group->first_address = debug_block_user(&debug_layout, header);
+			group->reach = entry->reach;
 		}
 		groups[count - 1].bytes += entry->size;
 		groups[count - 1].count++;
@@ -136,6 +147,12 @@ static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t 
 size_t report_pool_leaks(struct pool *pool, int64_t since, pid_t team, const char *when,
 	size_t *blocks)
 {
+	return report_scanned_pool_leaks(pool, since, team, when, NULL, blocks);
+}
+
+size_t report_scanned_pool_leaks(struct pool *pool, int64_t since, pid_t team, const char *when,
+	const struct leak_scan *scan, size_t *blocks)
+{
 	struct leak_report report = { .kind = ERROR_LEAK };
 	area_malloc_owner creator;
 	char name[NODE_POOL_NAME_MAX];
@@ -144,12 +161,13 @@ size_t report_pool_leaks(struct pool *pool, int64_t since, pid_t team, const cha
 	bool locked;
 
 	locked = debug_lock(pool);
-	groups = collect_leak_groups_locked(pool, since, team, &count);
+	groups = collect_leak_groups_locked(pool, since, team, scan, &count);
 	describe_pool(pool, &report.pool, name, &creator);
 	debug_unlock(pool, locked);
 	report.when = when;
 	report.groups = groups;
 	report.group_count = count;
+	report.detail = leak_scan_note(scan);
 	/* a look from the kernel debugger is not a verdict on the process */
 	report.counts = strcmp(when, "on request") != 0;
 	bytes = report_leaks(&report, blocks);
@@ -215,10 +233,10 @@ static void check_and_report_at_exit(const void *id, struct pool *pool, void *co
 	struct pending_list pending;
 	bool locked;
 
-	(void)id;
-	(void)context;
+	const struct leak_scan *scan = context;
 	bool sound;
 
+	(void)id;
 	pending_init(&pending);
 	locked = debug_lock(pool);
 	sound = heap_sound_for_leaving(pool, "exit", NULL, &pending)
@@ -226,11 +244,19 @@ static void check_and_report_at_exit(const void *id, struct pool *pool, void *co
 	debug_unlock(pool, locked);
 	flush_pending(&pending);
 	if (sound)
-		report_pool_leaks(pool, 0, getpid(), "at exit", NULL);
+		report_scanned_pool_leaks(pool, 0, getpid(), "at exit", scan, NULL);
 }
 
+/* The module's entry for the scan: its frames below are no roots. */
 void debug_report_exit_leaks(void)
 {
-	if (debug_options.leak_check)
-		for_each_acquired_pool(0, check_and_report_at_exit, NULL);
+	struct leak_scan *scan;
+
+	/* the driver's values in callee-saved registers go into this frame */
+	__builtin_unwind_init();
+	if (!debug_options.leak_check)
+		return;
+	scan = leak_scan_run(debug_options.leak_interior, LEAK_SCAN_ENTRY_FLOOR());
+	for_each_acquired_pool(0, check_and_report_at_exit, scan);
+	leak_scan_free(scan);
 }

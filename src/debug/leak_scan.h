@@ -1,0 +1,66 @@
+/*
+ * leak_scan.h - a conservative reachability scan of this process (issue
+ * 16, kmemleak's and LeakSanitizer's): which live blocks of the debug pools
+ * no root reaches. Roots are the writable segments of every loaded image,
+ * every other thread's registers and stack from its stack pointer up, the
+ * scanning thread's stack from its entry into the module up, and the
+ * process's other writable memory (not the pools' areas: a block is
+ * scanned only when something reaches it). A pointer-sized aligned word
+ * equal to a block's start (or inside it, with interior) reaches it.
+ *
+ * The other threads are stopped with LEAK_SCAN_SIGNAL while the roots are
+ * read (leak_scan_threads.c); every pool is locked for the whole scan, and
+ * a damaged pool is left out (its blocks reach nothing and are reached by
+ * nothing; its damage is reported by the check that runs before any
+ * report).
+ *
+ * Locking: leak_scan_run takes the scan's own mutex (one scan at a time),
+ * the loader's lock, then every pool's lock in address order; call it with
+ * no pool locked. The result is read without locks.
+ */
+#ifndef AREA_MALLOC_DEBUG_LEAK_SCAN_H
+#define AREA_MALLOC_DEBUG_LEAK_SCAN_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* The real-time signal that stops the other threads during a scan
+ * (man/area_malloc_debug.7 documents it: a driver must leave it alone). */
+#define LEAK_SCAN_SIGNAL (SIGRTMAX - 3)
+
+/* What a scan found of one block. */
+enum leak_reach {
+	LEAK_REACH_UNKNOWN = 0,	/* not scanned (no scan, or allocated since) */
+	LEAK_REACH_REFERENCED,	/* a root reaches it */
+	LEAK_REACH_INDIRECT,	/* only unreferenced blocks point to it */
+	LEAK_REACH_UNREFERENCED, /* nothing points to it */
+};
+
+struct leak_scan;
+
+/*
+ * The frame a module entry point passes as floor: its own frame less room
+ * for the callee-saved registers its prologue saved (they may hold the
+ * driver's pointers); the scanning thread's frames below are not roots.
+ * The entry calls __builtin_unwind_init() first, so they are saved.
+ */
+#define LEAK_SCAN_ENTRY_FLOOR() ((uintptr_t)__builtin_frame_address(0) - 8 * sizeof(void *))
+
+/* Scans the process now (NULL: out of memory). */
+struct leak_scan *leak_scan_run(bool interior, uintptr_t floor);
+
+/* What the scan found of the live block at user. */
+enum leak_reach leak_scan_reach(const struct leak_scan *scan, const void *user);
+
+/* A line on what the scan could not see (threads not stopped), or NULL. */
+const char *leak_scan_note(const struct leak_scan *scan);
+
+void leak_scan_free(struct leak_scan *scan);
+
+/* "unreferenced", "indirectly lost", "still referenced", or NULL. */
+const char *leak_reach_name(enum leak_reach reach);
+/* The JSON form: "unreferenced", "indirect", "referenced", or NULL. */
+const char *leak_reach_key(enum leak_reach reach);
+
+#endif /* AREA_MALLOC_DEBUG_LEAK_SCAN_H */
