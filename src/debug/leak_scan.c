@@ -15,12 +15,19 @@
  * a lock: the stopped threads may hold malloc's, stdio's or the
  * symbolizer's.
  *
+ * Blocks the driver marked as roots (not_leak, kmemleak_not_leak's) are
+ * kept in marked[] as their address inverted (so the list itself is no
+ * pointer to them for the scan) with their sequence and time: a mark whose
+ * block was freed (the address no longer holds that block) is dropped by
+ * the next scan.
+ *
  * Invariants: the result's blocks are sorted by start (pools are visited
  * by address, a heap walk is in address order, pools do not overlap).
  *
  * Locking: scan_mutex, then the loader's lock, then every pool's lock
  * (address order: two scans never wait on each other's pools, and a
- * driver's thread holds at most one pool's lock and waits for no other).
+ * driver's thread holds at most one pool's lock and waits for no other),
+ * then marked_mutex (a leaf, released before the threads are stopped).
  */
 #include "config.h"
 
@@ -47,6 +54,22 @@
 
 static pthread_mutex_t scan_mutex = PTHREAD_MUTEX_INITIALIZER;
 
+/* Blocks marked as roots: at most this many at once. */
+#define SCAN_MAX_MARKED 4096
+
+struct marked_root {
+	uintptr_t inverted;	/* ~address */
+	uint32_t sequence;
+	int64_t time;
+};
+
+static pthread_mutex_t marked_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct marked_root marked[SCAN_MAX_MARKED];
+static size_t marked_count;
+/* The blocks (indexes) the marks name in the current scan. */
+static uint32_t marked_index[SCAN_MAX_MARKED];
+static size_t marked_index_count;
+
 struct scan_pool {
 	const void *id;
 	struct pool *pool;
@@ -60,6 +83,7 @@ struct leak_scan {
 	struct scan_block *blocks;
 	size_t count;
 	size_t capacity;
+	size_t unscanned_threads;
 	char note[256];
 };
 
@@ -192,6 +216,45 @@ static bool map_arena(struct scan_run *run, struct scan_roots *roots, size_t cap
 	return true;
 }
 
+/* Which listed blocks the marks name; drops the marks of blocks gone. */
+static void find_marked_blocks(struct leak_scan *scan)
+{
+	size_t kept = 0;
+
+	marked_index_count = 0;
+	pthread_mutex_lock(&marked_mutex);
+	for (size_t i = 0; i < marked_count; i++) {
+		uintptr_t user = ~marked[i].inverted;
+		size_t index = scan_engine_find(&scan->engine, user);
+		struct debug_block_header copy;
+		if (index == SIZE_MAX || scan->blocks[index].start != user)
+			continue;
+		peek_header(debug_block_from_user(&debug_layout, (void *)user), &copy);
+		if (copy.sequence != marked[i].sequence || copy.time != marked[i].time)
+			continue;
+		marked[kept++] = marked[i];
+		marked_index[marked_index_count++] = (uint32_t)index;
+	}
+	marked_count = kept;
+	pthread_mutex_unlock(&marked_mutex);
+}
+
+bool leak_scan_mark_root(const void *user, uint32_t sequence, int64_t time)
+{
+	bool done = false;
+
+	pthread_mutex_lock(&marked_mutex);
+	for (size_t i = 0; i < marked_count && !done; i++)
+		done = marked[i].inverted == ~(uintptr_t)user && marked[i].sequence == sequence
+			&& marked[i].time == time;
+	if (!done && marked_count < SCAN_MAX_MARKED) {
+		marked[marked_count++] = (struct marked_root){ ~(uintptr_t)user, sequence, time };
+		done = true;
+	}
+	pthread_mutex_unlock(&marked_mutex);
+	return done;
+}
+
 /* Steps 2 and 3, with every pool locked. */
 static void scan_locked(struct scan_run *run, struct scan_roots *roots)
 {
@@ -216,6 +279,7 @@ static void scan_locked(struct scan_run *run, struct scan_roots *roots)
 			scan->count = first;
 	}
 	scan->engine.count = scan->count;
+	find_marked_blocks(scan);
 	roots_add_hole(roots, (uintptr_t)scan->arena, (uintptr_t)scan->arena + scan->arena_bytes);
 	own_count = world_own_memory(own);
 	for (size_t i = 0; i < own_count; i++)
@@ -229,6 +293,8 @@ static void scan_locked(struct scan_run *run, struct scan_roots *roots)
 		roots->floors[roots->floor_count++] = thread->sp - SCAN_RED_ZONE;
 	}
 	roots->floors[roots->floor_count++] = run->floor;
+	for (size_t i = 0; i < marked_index_count; i++)
+		scan_engine_root_block(&scan->engine, marked_index[i]);
 	roots_scan_images(roots, &scan->engine);
 	roots_scan_mappings(roots, &scan->engine);
 	scan_engine_classify(&scan->engine);
@@ -267,6 +333,7 @@ static void describe_unscanned(struct leak_scan *scan, const struct stopped_worl
 			LEAK_SCAN_SIGNAL);
 		return;
 	}
+	scan->unscanned_threads = world->unstopped;
 	if (world->unstopped == 0)
 		return;
 	used = (size_t)snprintf(scan->note, sizeof(scan->note),
@@ -321,6 +388,33 @@ enum leak_reach leak_scan_reach(const struct leak_scan *scan, const void *user)
 		}
 	}
 	return LEAK_REACH_UNKNOWN;
+}
+
+void leak_scan_count(const struct leak_scan *scan, uintptr_t low, uintptr_t high,
+	area_malloc_scan_result *result)
+{
+	memset(result, 0, sizeof(*result));
+	for (size_t i = 0; scan != NULL && i < scan->count; i++) {
+		const struct scan_block *block = &scan->blocks[i];
+		size_t bytes = block->end - block->start;
+		if (block->start < low || block->start >= high)
+			continue;
+		switch (scan->engine.state[i]) {
+		case SCAN_REACHED:
+			result->referenced_bytes += bytes;
+			result->referenced_blocks++;
+			break;
+		case SCAN_INDIRECT:
+			result->indirect_bytes += bytes;
+			result->indirect_blocks++;
+			break;
+		default:
+			result->unreferenced_bytes += bytes;
+			result->unreferenced_blocks++;
+		}
+	}
+	if (scan != NULL)
+		result->unscanned_threads = scan->unscanned_threads;
 }
 
 const char *leak_scan_note(const struct leak_scan *scan)

@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <drivers/area_malloc_debug.h>
+
 /* The real-time signal that stops the other threads during a scan
  * (man/area_malloc_debug.7 documents it: a driver must leave it alone). */
 #define LEAK_SCAN_SIGNAL (SIGRTMAX - 3)
@@ -57,6 +59,27 @@ enum leak_reach leak_scan_reach(const struct leak_scan *scan, const void *user);
 const char *leak_scan_note(const struct leak_scan *scan);
 
 void leak_scan_free(struct leak_scan *scan);
+
+/* Totals of the blocks in [low, high) by verdict, and the threads not
+ * scanned. */
+void leak_scan_count(const struct leak_scan *scan, uintptr_t low, uintptr_t high,
+	area_malloc_scan_result *result);
+
+/* A live block (its user address, sequence and time, which tell it from a
+ * later block at the same address) is a root of every scan until it is
+ * freed; false when too many are marked. */
+bool leak_scan_mark_root(const void *user, uint32_t sequence, int64_t time);
+
+/* ---- what the module file calls (leaks.c) ---- */
+
+/* The companion's scan_leaks (floor: LEAK_SCAN_ENTRY_FLOOR() of the entry
+ * point); when is "by scan" or, for the debugger, "by scan on request". */
+status_t debug_scan_leaks(const void *pool_id, area_malloc_scan_result *result,
+	const char *when, uintptr_t floor);
+/* The companion's not_leak. */
+status_t debug_not_leak(const void *pool_id, const void *address);
+/* The scan debugger command: pool area (0: all); prints the totals. */
+int debug_scan_command(area_id area, uintptr_t floor);
 
 /* "unreferenced", "indirectly lost", "still referenced", or NULL. */
 const char *leak_reach_name(enum leak_reach reach);

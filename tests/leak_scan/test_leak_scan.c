@@ -221,6 +221,8 @@ SITE(1011)
 SITE(1012)
 SITE(1013)
 SITE(1014)
+SITE(1015)
+SITE(1016)
 
 /* The pool's creator: the suppression of the leaked-pool report names it. */
 __attribute__((noinline)) static void make_scan_pool(void)
@@ -304,7 +306,50 @@ __attribute__((noinline)) static void wipe_stack(void)
 struct scenario {
 	const char *options;
 	bool only_held;		/* no lost blocks */
+	bool scan_now;		/* the companion's scan_leaks, then _exit */
 };
+
+static area_malloc_debug_module_info_v2 *amd2;
+
+/* A block marked as a root, its last pointer dropped: it and the block it
+ * holds stay referenced. */
+__attribute__((noinline)) static void make_marked_root(void)
+{
+	void **marked = site_1015();
+
+	marked[0] = site_1016();
+	child_require(amd2->not_leak(pool, marked) == B_OK, "not_leak");
+	child_require(amd2->not_leak(pool, marked) == B_OK, "not_leak twice");
+	/* not a live block's start, not a pool: refused */
+	child_require(amd2->not_leak(pool, (char *)marked + 8) == B_BAD_VALUE, "not_leak inside");
+	child_require(amd2->not_leak(NULL, marked) == B_BAD_VALUE, "not_leak no pool");
+}
+
+/* The scan asked for while the driver runs: its result, then the second
+ * thread goes on. */
+static void scan_now(void)
+{
+	area_malloc_scan_result result;
+	status_t status;
+
+	child_require(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&amd2) == B_OK,
+		"get_module(area_malloc/debug/v2)");
+	make_marked_root();
+	wipe_stack();
+	status = amd2->scan_leaks(NULL, &result);
+	fprintf(stderr,
+		"scan_leaks: %d; unreferenced %zu/%zu, indirect %zu/%zu, referenced %zu/%zu, "
+		"unscanned threads %zu\n",
+		(int)status, result.unreferenced_bytes, result.unreferenced_blocks,
+		result.indirect_bytes, result.indirect_blocks, result.referenced_bytes,
+		result.referenced_blocks, result.unscanned_threads);
+	child_require(amd2->scan_leaks((const void *)&result, NULL) == B_BAD_VALUE, "bad pool");
+	child_require(write(go_pipe[1], "g", 1) == 1, "write");
+	child_require(pthread_join(second, NULL) == 0, "join");
+	fprintf(stderr, "second thread finished its work: %s\n", second_done ? "yes" : "no");
+	fflush(stderr);
+	_exit(0);
+}
 
 static void load_debug(const char *options)
 {
@@ -336,6 +381,8 @@ static void driver(const struct scenario *scenario)
 	on_stack = site_1005();		/* a stack variable */
 	if (!scenario->only_held)
 		make_lost_blocks();
+	if (scenario->scan_now)
+		scan_now();
 	amd->set_report_hook(release_second, NULL);
 	wipe_stack();
 	exit(on_stack != NULL ? 0 : CHILD_BROKEN);
@@ -438,7 +485,7 @@ static const char *const held_sizes[] = { "1001", "1002", "1003", "1004", "1005"
 
 START_TEST(test_exit_marks_every_group)
 {
-	struct scenario scenario = { "stack_depth=4:color=never", false };
+	struct scenario scenario = { "stack_depth=4:color=never", false, false };
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -464,7 +511,7 @@ END_TEST
 
 START_TEST(test_interior_pointers)
 {
-	struct scenario scenario = { "stack_depth=4:color=never:leak_interior=1", false };
+	struct scenario scenario = { "stack_depth=4:color=never:leak_interior=1", false, false };
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -479,7 +526,7 @@ START_TEST(test_leak_mode_unreferenced)
 {
 	char options[512], suppression[300];
 	const char *path = suppress_pool(suppression, sizeof(suppression));
-	struct scenario scenario = { options, false };
+	struct scenario scenario = { options, false, false };
 	struct child_run run;
 
 	snprintf(options, sizeof(options), "stack_depth=4:color=never:leak_mode=unreferenced:%s",
@@ -528,6 +575,33 @@ START_TEST(test_leak_mode_unreferenced)
 }
 END_TEST
 
+START_TEST(test_scan_while_running)
+{
+	struct scenario scenario = { "stack_depth=4:color=never", false, true };
+	struct child_run run = run_driver(&scenario);
+
+	assert_exit_status(&run, 0);
+	ck_assert_msg(strstr(run.output, "scan_leaks: 0; unreferenced 4038/4, indirect 2027/2, "
+					 "referenced 9061/9, unscanned threads 0\n")
+			!= NULL,
+		"%s", run.output);
+	ck_assert_msg(strstr(run.output, "found by scan\n") != NULL, "%s", run.output);
+	/* only the lost blocks are listed */
+	assert_verdict(run.output, 1001, NULL);
+	assert_verdict(run.output, 1015, NULL);
+	assert_verdict(run.output, 1016, NULL);
+	assert_verdict(run.output, 1008, "unreferenced");
+	assert_verdict(run.output, 1013, "indirectly lost");
+	ck_assert_msg(strstr(run.output, "\nSUMMARY: area_malloc: 6065 byte(s) leaked in 6 "
+					 "allocation(s).\n")
+			!= NULL,
+		"%s", run.output);
+	ck_assert_msg(strstr(run.output, "second thread finished its work: yes\n") != NULL, "%s",
+		run.output);
+	free(run.output);
+}
+END_TEST
+
 static Suite *leak_scan_suite(void)
 {
 	Suite *suite = suite_create("leak_scan");
@@ -540,6 +614,7 @@ static Suite *leak_scan_suite(void)
 	tcase_add_test(exit_scan, test_exit_marks_every_group);
 	tcase_add_test(exit_scan, test_interior_pointers);
 	tcase_add_test(exit_scan, test_leak_mode_unreferenced);
+	tcase_add_test(exit_scan, test_scan_while_running);
 	suite_add_tcase(suite, engine);
 	suite_add_tcase(suite, exit_scan);
 	return suite;
