@@ -47,6 +47,19 @@ struct leak_walk {
 	bool failed;
 };
 
+/*
+ * Frees what holds blocks' addresses, cleared first: freed memory keeps
+ * its bytes, and a later reachability scan reads the malloc heap as a
+ * root, so a report's leftovers would make the blocks it named look
+ * referenced for ever.
+ */
+static void forget(void *memory, size_t bytes)
+{
+	if (memory != NULL)
+		explicit_bzero(memory, bytes);
+	free(memory);
+}
+
 /* Equal stacks have equal depot handles: the handle is the grouping key. */
 static uint64_t frames_hash(const struct debug_block_header *header)
 {
@@ -144,7 +157,7 @@ static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t 
 		groups[count - 1].bytes += entry->size;
 		groups[count - 1].count++;
 	}
-	free(walk.entries);
+	forget(walk.entries, walk.count * sizeof(*walk.entries));
 	qsort(groups, count, sizeof(*groups), compare_groups);
 	*group_count = count;
 	return groups;
@@ -177,7 +190,7 @@ size_t report_scanned_pool_leaks(struct pool *pool, int64_t since, pid_t team, c
 	/* a look from the kernel debugger is not a verdict on the process */
 	report.counts = strstr(when, "on request") == NULL;
 	bytes = report_leaks(&report, blocks);
-	free(groups);
+	forget(groups, count * sizeof(*groups));
 	return bytes;
 }
 

@@ -34,6 +34,7 @@
 
 #include "debug/leak_scan_engine.h"
 #include "support/check_main.h"
+#include "support/debug_command.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define CHILD_BROKEN 99
@@ -344,6 +345,15 @@ static void scan_now(void)
 		result.indirect_bytes, result.indirect_blocks, result.referenced_bytes,
 		result.referenced_blocks, result.unscanned_threads);
 	child_require(amd2->scan_leaks((const void *)&result, NULL) == B_BAD_VALUE, "bad pool");
+	{
+		char *printed = NULL;
+		int returned = run_debug_command("scan", &printed);
+		fprintf(stderr, "scan command: %d: %s", returned, printed);
+		free(printed);
+		returned = run_debug_command("scan 99999", &printed);
+		fprintf(stderr, "scan command: %d: %s", returned, printed);
+		free(printed);
+	}
 	child_require(write(go_pipe[1], "g", 1) == 1, "write");
 	child_require(pthread_join(second, NULL) == 0, "join");
 	fprintf(stderr, "second thread finished its work: %s\n", second_done ? "yes" : "no");
@@ -417,6 +427,9 @@ static struct child_run run_driver(const struct scenario *scenario)
 	rewind(capture);
 	ck_assert_uint_eq(fread(run.output, 1, (size_t)length, capture), (size_t)length);
 	fclose(capture);
+	/* the whole output for a failing assertion (Check cuts long messages) */
+	if (getenv("LEAK_SCAN_TEST_OUTPUT") != NULL)
+		fprintf(stderr, "%s", run.output);
 	return run;
 }
 
@@ -585,7 +598,16 @@ START_TEST(test_scan_while_running)
 					 "referenced 9061/9, unscanned threads 0\n")
 			!= NULL,
 		"%s", run.output);
-	ck_assert_msg(strstr(run.output, "found by scan\n") != NULL, "%s", run.output);
+	ck_assert_msg(strstr(run.output, "found by scan\n") != NULL
+			&& strstr(run.output, "found by scan on request\n") != NULL,
+		"%s", run.output);
+	ck_assert_msg(strstr(run.output,
+			      "scan command: 1: 4038 byte(s) in 4 block(s) unreferenced, 2027 "
+			      "byte(s) in 2 block(s) indirectly lost, 9061 byte(s) in 9 block(s) "
+			      "still referenced\n")
+			!= NULL
+			&& strstr(run.output, "scan command: 2: scan: no pool 99999\n") != NULL,
+		"%s", run.output);
 	/* only the lost blocks are listed */
 	assert_verdict(run.output, 1001, NULL);
 	assert_verdict(run.output, 1015, NULL);
