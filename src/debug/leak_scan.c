@@ -58,7 +58,7 @@ static pthread_mutex_t scan_mutex = PTHREAD_MUTEX_INITIALIZER;
 #define SCAN_MAX_MARKED 4096
 
 struct marked_root {
-	uintptr_t inverted;	/* ~address */
+	uintptr_t inverted; /* ~address */
 	uint32_t sequence;
 	int64_t time;
 };
@@ -122,7 +122,7 @@ static void note_id(const void *id, struct pool *pool, void *context)
 /* The pools, acquired, sorted by address (NULL: none or out of memory). */
 static struct scan_pool *acquire_pools(size_t *count)
 {
-	struct id_list list = { NULL, 0, 0 };
+	struct id_list list = {NULL, 0, 0};
 	struct scan_pool *pools;
 	size_t n = 0;
 
@@ -137,7 +137,7 @@ static struct scan_pool *acquire_pools(size_t *count)
 			pools[at] = pools[at - 1];
 			at--;
 		}
-		pools[at] = (struct scan_pool){ list.ids[i], pool, false };
+		pools[at] = (struct scan_pool){list.ids[i], pool, false};
 		n++;
 	}
 	free(list.ids);
@@ -152,8 +152,8 @@ static void release_pools(struct scan_pool *pools, size_t count)
 	free(pools);
 }
 
-static const uintptr_t *own_words(void *context, uintptr_t address, size_t count,
-	uintptr_t *scratch)
+static const uintptr_t *own_words(
+	void *context, uintptr_t address, size_t count, uintptr_t *scratch)
 {
 	(void)context;
 	(void)count;
@@ -161,7 +161,7 @@ static const uintptr_t *own_words(void *context, uintptr_t address, size_t count
 	return (const uintptr_t *)address;
 }
 
-static const struct scan_reader own_memory = { own_words, NULL };
+static const struct scan_reader own_memory = {own_words, NULL};
 
 static void collect_block(void *chunk, size_t usable, bool used, void *context)
 {
@@ -171,10 +171,10 @@ static void collect_block(void *chunk, size_t usable, bool used, void *context)
 	if (!used || scan->count == scan->capacity)
 		return;
 	block_open(header, usable);
-	if (debug_block_header_ok(&debug_layout, header, usable)
-		&& debug_block_state(header) == BLOCK_LIVE) {
+	if (debug_block_header_ok(&debug_layout, header, usable) &&
+		debug_block_state(header) == BLOCK_LIVE) {
 		uintptr_t user = (uintptr_t)debug_block_user(&debug_layout, header);
-		scan->blocks[scan->count++] = (struct scan_block){ user, user + header->size };
+		scan->blocks[scan->count++] = (struct scan_block){user, user + header->size};
 	}
 	block_close(header, usable);
 }
@@ -194,8 +194,8 @@ static bool map_arena(struct scan_run *run, struct scan_roots *roots, size_t cap
 	size_t holes = align_up((run->pool_count + SCAN_HOLES_EXTRA) * sizeof(struct scan_range));
 	char *arena;
 
-	scan->arena_bytes = blocks + states + stack + holes + SCAN_TEXT_BYTES
-		+ SCAN_RESIDENCY_PAGES;
+	scan->arena_bytes =
+		blocks + states + stack + holes + SCAN_TEXT_BYTES + SCAN_RESIDENCY_PAGES;
 	arena = mmap(NULL, scan->arena_bytes, PROT_READ | PROT_WRITE,
 		MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (arena == MAP_FAILED) {
@@ -245,10 +245,10 @@ bool leak_scan_mark_root(const void *user, uint32_t sequence, int64_t time)
 
 	pthread_mutex_lock(&marked_mutex);
 	for (size_t i = 0; i < marked_count && !done; i++)
-		done = marked[i].inverted == ~(uintptr_t)user && marked[i].sequence == sequence
-			&& marked[i].time == time;
+		done = marked[i].inverted == ~(uintptr_t)user && marked[i].sequence == sequence &&
+		       marked[i].time == time;
 	if (!done && marked_count < SCAN_MAX_MARKED) {
-		marked[marked_count++] = (struct marked_root){ ~(uintptr_t)user, sequence, time };
+		marked[marked_count++] = (struct marked_root){~(uintptr_t)user, sequence, time};
 		done = true;
 	}
 	pthread_mutex_unlock(&marked_mutex);
@@ -272,10 +272,11 @@ static void scan_locked(struct scan_run *run, struct scan_roots *roots)
 	for (size_t i = 0; i < run->pool_count; i++) {
 		struct pool *pool = run->pools[i].pool;
 		size_t first = scan->count;
-		roots_add_hole(roots, (uintptr_t)pool->base, (uintptr_t)pool->base + pool->area_size);
+		roots_add_hole(
+			roots, (uintptr_t)pool->base, (uintptr_t)pool->base + pool->area_size);
 		/* a damaged heap is not followed: its blocks are left out */
-		if (heap_damaged(pool->heap, NULL)
-			|| !heap_walk(pool->heap, collect_block, scan, NULL))
+		if (heap_damaged(pool->heap, NULL) ||
+			!heap_walk(pool->heap, collect_block, scan, NULL))
 			scan->count = first;
 	}
 	scan->engine.count = scan->count;
@@ -433,15 +434,15 @@ void leak_scan_free(struct leak_scan *scan)
 
 const char *leak_reach_name(enum leak_reach reach)
 {
-	static const char *const names[] = { NULL, "still referenced", "indirectly lost",
-		"unreferenced" };
+	static const char *const names[] = {
+		NULL, "still referenced", "indirectly lost", "unreferenced"};
 
 	return (unsigned)reach < sizeof(names) / sizeof(names[0]) ? names[reach] : NULL;
 }
 
 const char *leak_reach_key(enum leak_reach reach)
 {
-	static const char *const keys[] = { NULL, "referenced", "indirect", "unreferenced" };
+	static const char *const keys[] = {NULL, "referenced", "indirect", "unreferenced"};
 
 	return (unsigned)reach < sizeof(keys) / sizeof(keys[0]) ? keys[reach] : NULL;
 }

@@ -33,9 +33,9 @@
 
 /* What a scan found of one block. */
 enum leak_reach {
-	LEAK_REACH_UNKNOWN = 0,	/* not scanned (no scan, or allocated since) */
-	LEAK_REACH_REFERENCED,	/* a root reaches it */
-	LEAK_REACH_INDIRECT,	/* only unreferenced blocks point to it */
+	LEAK_REACH_UNKNOWN = 0,  /* not scanned (no scan, or allocated since) */
+	LEAK_REACH_REFERENCED,   /* a root reaches it */
+	LEAK_REACH_INDIRECT,     /* only unreferenced blocks point to it */
 	LEAK_REACH_UNREFERENCED, /* nothing points to it */
 };
 
@@ -74,8 +74,8 @@ bool leak_scan_mark_root(const void *user, uint32_t sequence, int64_t time);
 
 /* The companion's scan_leaks (floor: LEAK_SCAN_ENTRY_FLOOR() of the entry
  * point); when is "by scan" or, for the debugger, "by scan on request". */
-status_t debug_scan_leaks(const void *pool_id, area_malloc_scan_result *result,
-	const char *when, uintptr_t floor);
+status_t debug_scan_leaks(
+	const void *pool_id, area_malloc_scan_result *result, const char *when, uintptr_t floor);
 /* The companion's not_leak. */
 status_t debug_not_leak(const void *pool_id, const void *address);
 /* The scan debugger command: pool area (0: all); prints the totals. */

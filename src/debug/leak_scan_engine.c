@@ -11,9 +11,8 @@
 
 #include "debug/leak_scan_engine.h"
 
-void scan_engine_init(struct scan_engine *engine, const struct scan_block *blocks,
-	uint8_t *state, uint32_t *stack, size_t count, bool interior,
-	const struct scan_reader *reader)
+void scan_engine_init(struct scan_engine *engine, const struct scan_block *blocks, uint8_t *state,
+	uint32_t *stack, size_t count, bool interior, const struct scan_reader *reader)
 {
 	engine->blocks = blocks;
 	engine->state = state;
@@ -70,8 +69,8 @@ __attribute__((no_sanitize("address", "thread"), noinline)) static void scan_wor
 
 		if (count > SCAN_CHUNK_WORDS)
 			count = SCAN_CHUNK_WORDS;
-		words = engine->reader->words(engine->reader->context, start, count,
-			engine->scratch);
+		words = engine->reader->words(
+			engine->reader->context, start, count, engine->scratch);
 		if (words != NULL) {
 			for (size_t i = 0; i < count; i++) {
 				size_t index = scan_engine_find(engine, words[i]);
@@ -124,7 +123,8 @@ void scan_engine_classify(struct scan_engine *engine)
 	for (size_t i = 0; i < engine->count; i++) {
 		if (engine->state[i] == SCAN_REACHED)
 			continue;
-		scan_words(engine, engine->blocks[i].start, engine->blocks[i].end, mark_indirect, i);
+		scan_words(
+			engine, engine->blocks[i].start, engine->blocks[i].end, mark_indirect, i);
 	}
 	for (size_t i = 0; i < engine->count; i++)
 		if (engine->state[i] == SCAN_UNSEEN)

@@ -38,8 +38,8 @@
  * NULL when they cannot be read (the range is then skipped).
  */
 struct scan_reader {
-	const uintptr_t *(*words)(void *context, uintptr_t address, size_t count,
-		uintptr_t *scratch);
+	const uintptr_t *(*words)(
+		void *context, uintptr_t address, size_t count, uintptr_t *scratch);
 	void *context;
 };
 
@@ -50,28 +50,27 @@ struct scan_block {
 };
 
 enum scan_state {
-	SCAN_UNSEEN = 0,	/* not reached (yet) */
-	SCAN_REACHED,		/* reached from a root, through any blocks */
-	SCAN_INDIRECT,		/* not reached; a lost block points to it */
-	SCAN_UNREFERENCED,	/* not reached; no lost block points to it either */
+	SCAN_UNSEEN = 0,   /* not reached (yet) */
+	SCAN_REACHED,      /* reached from a root, through any blocks */
+	SCAN_INDIRECT,     /* not reached; a lost block points to it */
+	SCAN_UNREFERENCED, /* not reached; no lost block points to it either */
 };
 
 struct scan_engine {
 	const struct scan_block *blocks;
-	uint8_t *state;		/* enum scan_state of each block */
+	uint8_t *state; /* enum scan_state of each block */
 	size_t count;
-	uint32_t *stack;	/* room for count entries */
+	uint32_t *stack; /* room for count entries */
 	size_t depth;
-	bool interior;		/* a word inside a block reaches it, not only its start */
+	bool interior; /* a word inside a block reaches it, not only its start */
 	const struct scan_reader *reader;
 	uintptr_t scratch[SCAN_CHUNK_WORDS];
 };
 
 /* Sets up engine over blocks (states all SCAN_UNSEEN); state and stack
  * hold count entries each. */
-void scan_engine_init(struct scan_engine *engine, const struct scan_block *blocks,
-	uint8_t *state, uint32_t *stack, size_t count, bool interior,
-	const struct scan_reader *reader);
+void scan_engine_init(struct scan_engine *engine, const struct scan_block *blocks, uint8_t *state,
+	uint32_t *stack, size_t count, bool interior, const struct scan_reader *reader);
 
 /* The block a word points to (its start, or inside it when interior), or
  * SIZE_MAX. */

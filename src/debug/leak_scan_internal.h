@@ -47,7 +47,7 @@ struct stopped_thread {
 };
 
 struct stopped_world {
-	const struct stopped_thread *threads;	/* the stopped ones */
+	const struct stopped_thread *threads; /* the stopped ones */
 	size_t count;
 	/* threads that did not answer in time (or past WORLD_MAX_THREADS) */
 	size_t unstopped;
@@ -73,7 +73,7 @@ struct scan_roots {
 	 * the lowest floor up are roots (a thread's sp, the scanner's entry) */
 	uintptr_t floors[WORLD_MAX_THREADS + 1];
 	size_t floor_count;
-	char *text;		/* room to read /proc/self/maps through */
+	char *text; /* room to read /proc/self/maps through */
 	size_t text_size;
 	unsigned char *residency; /* mincore's vector */
 	size_t residency_pages;

@@ -51,15 +51,15 @@ enum slot_state {
 };
 
 struct stop_slot {
-	uint32_t state;		/* enum slot_state, atomic; futex word */
-	uint32_t ticket;	/* the scan that signalled it */
+	uint32_t state;  /* enum slot_state, atomic; futex word */
+	uint32_t ticket; /* the scan that signalled it */
 	struct stopped_thread thread;
 };
 
 static struct stop_slot slots[WORLD_MAX_THREADS];
 static struct stopped_thread stopped[WORLD_MAX_THREADS];
 static uint32_t scan_ticket;
-static uint32_t released_ticket;	/* atomic; futex word */
+static uint32_t released_ticket; /* atomic; futex word */
 static struct sigaction previous_action;
 static bool handler_installed;
 
@@ -116,8 +116,8 @@ static void stop_handler(int signal, siginfo_t *info, void *context)
 
 	if (info->si_code == SI_TKILL && info->si_pid == getpid()) {
 		for (size_t i = 0; i < WORLD_MAX_THREADS; i++) {
-			if (__atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE) == SLOT_SIGNALLED
-				&& slots[i].thread.tid == tid) {
+			if (__atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE) == SLOT_SIGNALLED &&
+				slots[i].thread.tid == tid) {
 				slot = &slots[i];
 				break;
 			}
@@ -304,8 +304,8 @@ void world_resume(struct stopped_world *world)
 
 size_t world_own_memory(struct scan_range *ranges)
 {
-	ranges[0] = (struct scan_range){ (uintptr_t)slots, (uintptr_t)(slots + WORLD_MAX_THREADS) };
-	ranges[1] = (struct scan_range){ (uintptr_t)stopped,
-		(uintptr_t)(stopped + WORLD_MAX_THREADS) };
+	ranges[0] = (struct scan_range){(uintptr_t)slots, (uintptr_t)(slots + WORLD_MAX_THREADS)};
+	ranges[1] =
+		(struct scan_range){(uintptr_t)stopped, (uintptr_t)(stopped + WORLD_MAX_THREADS)};
 	return 2;
 }

@@ -48,8 +48,8 @@
 
 static uintptr_t fake_memory[FAKE_WORDS];
 
-static const uintptr_t *fake_words(void *context, uintptr_t address, size_t count,
-	uintptr_t *scratch)
+static const uintptr_t *fake_words(
+	void *context, uintptr_t address, size_t count, uintptr_t *scratch)
 {
 	size_t first = (address - FAKE_BASE) / sizeof(uintptr_t);
 
@@ -73,7 +73,7 @@ static uintptr_t fake_at(size_t word)
  */
 static enum scan_state run_fake(bool interior, enum scan_state *states)
 {
-	static const struct scan_reader reader = { fake_words, NULL };
+	static const struct scan_reader reader = {fake_words, NULL};
 	struct scan_block blocks[7];
 	uint8_t state[7];
 	uint32_t stack[7];
@@ -81,10 +81,10 @@ static enum scan_state run_fake(bool interior, enum scan_state *states)
 
 	memset(fake_memory, 0, sizeof(fake_memory));
 	for (size_t i = 0; i < 7; i++)
-		blocks[i] = (struct scan_block){ fake_at(8 + 4 * i), fake_at(8 + 4 * i + 4) };
+		blocks[i] = (struct scan_block){fake_at(8 + 4 * i), fake_at(8 + 4 * i + 4)};
 	fake_memory[2] = blocks[0].start;
 	fake_memory[8] = blocks[1].start;
-	fake_memory[9] = blocks[2].start + 8;	/* inside block 2 */
+	fake_memory[9] = blocks[2].start + 8; /* inside block 2 */
 	fake_memory[8 + 4 * 3] = blocks[4].start;
 	fake_memory[8 + 4 * 3 + 1] = blocks[3].start;
 	fake_memory[8 + 4 * 4] = blocks[5].start;
@@ -95,8 +95,7 @@ static enum scan_state run_fake(bool interior, enum scan_state *states)
 	for (size_t i = 0; i < 7; i++)
 		states[i] = (enum scan_state)state[i];
 	ck_assert_uint_eq(scan_engine_find(&engine, blocks[6].start), 6);
-	ck_assert_uint_eq(scan_engine_find(&engine, blocks[6].start + 8),
-		interior ? 6 : SIZE_MAX);
+	ck_assert_uint_eq(scan_engine_find(&engine, blocks[6].start + 8), interior ? 6 : SIZE_MAX);
 	ck_assert_uint_eq(scan_engine_find(&engine, fake_at(0)), SIZE_MAX);
 	ck_assert_uint_eq(scan_engine_find(&engine, fake_at(FAKE_WORDS)), SIZE_MAX);
 	return states[0];
@@ -109,8 +108,8 @@ START_TEST(test_engine_classifies)
 	run_fake(false, states);
 	ck_assert_int_eq(states[0], SCAN_REACHED);
 	ck_assert_int_eq(states[1], SCAN_REACHED);
-	ck_assert_int_eq(states[2], SCAN_UNREFERENCED);	/* an interior pointer only */
-	ck_assert_int_eq(states[3], SCAN_UNREFERENCED);	/* its own pointer does not count */
+	ck_assert_int_eq(states[2], SCAN_UNREFERENCED); /* an interior pointer only */
+	ck_assert_int_eq(states[3], SCAN_UNREFERENCED); /* its own pointer does not count */
 	ck_assert_int_eq(states[4], SCAN_INDIRECT);
 	ck_assert_int_eq(states[5], SCAN_INDIRECT);
 	ck_assert_int_eq(states[6], SCAN_UNREFERENCED);
@@ -122,8 +121,8 @@ START_TEST(test_engine_classifies)
 END_TEST
 
 /* The in-process reader: the bytes are at the address itself. */
-static const uintptr_t *own_words(void *context, uintptr_t address, size_t count,
-	uintptr_t *scratch)
+static const uintptr_t *own_words(
+	void *context, uintptr_t address, size_t count, uintptr_t *scratch)
 {
 	(void)context;
 	(void)count;
@@ -136,7 +135,7 @@ static const uintptr_t *own_words(void *context, uintptr_t address, size_t count
 START_TEST(test_engine_long_chain)
 {
 	enum { COUNT = 1000000 };
-	static const struct scan_reader reader = { own_words, NULL };
+	static const struct scan_reader reader = {own_words, NULL};
 	uintptr_t *memory = calloc((size_t)COUNT * 2 + 2, sizeof(uintptr_t));
 	struct scan_block *blocks = calloc(COUNT, sizeof(*blocks));
 	uint8_t *state = calloc(COUNT, 1);
@@ -148,8 +147,8 @@ START_TEST(test_engine_long_chain)
 	/* block i: words 2 + 2i and 3 + 2i; its first word points to block i + 1,
 	 * except the last one's */
 	for (size_t i = 0; i < COUNT; i++) {
-		blocks[i] = (struct scan_block){ (uintptr_t)&memory[2 + 2 * i],
-			(uintptr_t)&memory[4 + 2 * i] };
+		blocks[i] = (struct scan_block){
+			(uintptr_t)&memory[2 + 2 * i], (uintptr_t)&memory[4 + 2 * i]};
 		if (i + 1 < COUNT)
 			memory[2 + 2 * i] = (uintptr_t)&memory[4 + 2 * i];
 	}
@@ -181,11 +180,11 @@ static area_malloc_debug_module_info *amd;
 static const void *pool;
 
 /* what holds the blocks */
-static void *volatile global_list;		/* 1001, which holds 1002 */
-static void *volatile *volatile plain_holder;	/* malloc'd; [0]: 1006 */
-static char *volatile interior_pointer;		/* inside 1007 */
-static void *volatile overwritten;		/* 1008, then 1009 */
-static __thread void *volatile thread_list;	/* the second thread's: 1003 */
+static void *volatile global_list;            /* 1001, which holds 1002 */
+static void *volatile *volatile plain_holder; /* malloc'd; [0]: 1006 */
+static char *volatile interior_pointer;       /* inside 1007 */
+static void *volatile overwritten;            /* 1008, then 1009 */
+static __thread void *volatile thread_list;   /* the second thread's: 1003 */
 
 static int ready_pipe[2], go_pipe[2];
 static pthread_t second;
@@ -200,13 +199,13 @@ static void child_require(bool condition, const char *what)
 }
 
 /* One allocation site per block, so each block is a group of its own. */
-#define SITE(size)                                                                   \
-	__attribute__((noinline)) static void *site_##size(void)                     \
-	{                                                                            \
-		void *block = am->malloc(pool, size);                                \
-		child_require(block != NULL, "malloc");                              \
-		__asm__ volatile("" ::: "memory");                                   \
-		return block;                                                        \
+#define SITE(size)                                                                                 \
+	__attribute__((noinline)) static void *site_##size(void)                                   \
+	{                                                                                          \
+		void *block = am->malloc(pool, size);                                              \
+		child_require(block != NULL, "malloc");                                            \
+		__asm__ volatile("" ::: "memory");                                                 \
+		return block;                                                                      \
 	}
 SITE(1001)
 SITE(1002)
@@ -236,11 +235,11 @@ __attribute__((noinline)) static void make_held_blocks(void)
 {
 	void **first = site_1001();
 
-	first[0] = site_1002();		/* inside another pool block */
-	global_list = first;		/* a global list */
+	first[0] = site_1002(); /* inside another pool block */
+	global_list = first;    /* a global list */
 	plain_holder = malloc(4 * sizeof(void *));
 	child_require(plain_holder != NULL, "malloc");
-	plain_holder[0] = site_1006();	/* inside a plain malloc'd structure */
+	plain_holder[0] = site_1006();               /* inside a plain malloc'd structure */
 	interior_pointer = (char *)site_1007() + 16; /* inside: with leak_interior=1 */
 }
 
@@ -249,12 +248,12 @@ __attribute__((noinline)) static void make_lost_blocks(void)
 	void **container, **lost;
 
 	overwritten = site_1008();
-	overwritten = site_1009();	/* 1008's last pointer overwritten */
+	overwritten = site_1009(); /* 1008's last pointer overwritten */
 	container = site_1010();
 	container[0] = site_1011();
 	container[5] = container[0];
-	am->free(pool, container);	/* the container freed: 1011 lost */
-	lost = site_1012();		/* lost, and through it 1013 and 1014 */
+	am->free(pool, container); /* the container freed: 1011 lost */
+	lost = site_1012();        /* lost, and through it 1013 and 1014 */
 	lost[0] = site_1013();
 	((void **)lost[0])[0] = site_1014();
 }
@@ -265,8 +264,8 @@ static void *second_thread(void *unused)
 	char go;
 
 	(void)unused;
-	thread_list = site_1003();	/* a per-thread list */
-	on_its_stack = site_1004();	/* a stack variable of another thread */
+	thread_list = site_1003();  /* a per-thread list */
+	on_its_stack = site_1004(); /* a stack variable of another thread */
 	child_require(write(ready_pipe[1], "r", 1) == 1, "write");
 	child_require(read(go_pipe[0], &go, 1) == 1, "read");
 	/* resumed after the scan: its blocks are whole and its work goes on */
@@ -306,8 +305,8 @@ __attribute__((noinline)) static void wipe_stack(void)
 
 struct scenario {
 	const char *options;
-	bool only_held;		/* no lost blocks */
-	bool scan_now;		/* the companion's scan_leaks, then _exit */
+	bool only_held; /* no lost blocks */
+	bool scan_now;  /* the companion's scan_leaks, then _exit */
 };
 
 static area_malloc_debug_module_info_v2 *amd2;
@@ -388,7 +387,7 @@ static void driver(const struct scenario *scenario)
 	child_require(pthread_create(&second, NULL, second_thread, NULL) == 0, "thread");
 	child_require(read(ready_pipe[0], &ready, 1) == 1, "read");
 	make_held_blocks();
-	on_stack = site_1005();		/* a stack variable */
+	on_stack = site_1005(); /* a stack variable */
 	if (!scenario->only_held)
 		make_lost_blocks();
 	if (scenario->scan_now)
@@ -405,7 +404,7 @@ struct child_run {
 
 static struct child_run run_driver(const struct scenario *scenario)
 {
-	struct child_run run = { 0, NULL };
+	struct child_run run = {0, NULL};
 	FILE *capture = tmpfile();
 	long length;
 	pid_t pid;
@@ -493,27 +492,27 @@ static const char *suppress_pool(char *option, size_t room)
 	return path;
 }
 
-static const char *const held_sizes[] = { "1001", "1002", "1003", "1004", "1005", "1006",
-	"1009" };
+static const char *const held_sizes[] = {"1001", "1002", "1003", "1004", "1005", "1006", "1009"};
 
 START_TEST(test_exit_marks_every_group)
 {
-	struct scenario scenario = { "stack_depth=4:color=never", false, false };
+	struct scenario scenario = {"stack_depth=4:color=never", false, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
 	for (size_t i = 0; i < sizeof(held_sizes) / sizeof(held_sizes[0]); i++)
 		assert_verdict(run.output, (size_t)atoi(held_sizes[i]), "still referenced");
-	assert_verdict(run.output, 1007, "unreferenced");	/* interior only */
-	assert_verdict(run.output, 1008, "unreferenced");	/* pointer overwritten */
-	assert_verdict(run.output, 1010, NULL);			/* freed */
-	assert_verdict(run.output, 1011, "unreferenced");	/* its container freed */
+	assert_verdict(run.output, 1007, "unreferenced"); /* interior only */
+	assert_verdict(run.output, 1008, "unreferenced"); /* pointer overwritten */
+	assert_verdict(run.output, 1010, NULL);           /* freed */
+	assert_verdict(run.output, 1011, "unreferenced"); /* its container freed */
 	assert_verdict(run.output, 1012, "unreferenced");
 	assert_verdict(run.output, 1013, "indirectly lost");
 	assert_verdict(run.output, 1014, "indirectly lost");
-	ck_assert_msg(strstr(run.output,
-			      "\nSUMMARY: area_malloc: 13095 byte(s) leaked in 13 allocation(s).\n")
-			!= NULL,
+	ck_assert_msg(
+		strstr(run.output,
+			"\nSUMMARY: area_malloc: 13095 byte(s) leaked in 13 allocation(s).\n") !=
+			NULL,
 		"%s", run.output);
 	ck_assert_msg(strstr(run.output, "second thread finished its work: yes\n") != NULL, "%s",
 		run.output);
@@ -524,7 +523,7 @@ END_TEST
 
 START_TEST(test_interior_pointers)
 {
-	struct scenario scenario = { "stack_depth=4:color=never:leak_interior=1", false, false };
+	struct scenario scenario = {"stack_depth=4:color=never:leak_interior=1", false, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -539,7 +538,7 @@ START_TEST(test_leak_mode_unreferenced)
 {
 	char options[512], suppression[300];
 	const char *path = suppress_pool(suppression, sizeof(suppression));
-	struct scenario scenario = { options, false, false };
+	struct scenario scenario = {options, false, false};
 	struct child_run run;
 
 	snprintf(options, sizeof(options), "stack_depth=4:color=never:leak_mode=unreferenced:%s",
@@ -552,11 +551,9 @@ START_TEST(test_leak_mode_unreferenced)
 	assert_verdict(run.output, 1014, "indirectly lost");
 	ck_assert_msg(strstr(run.output,
 			      "\nStill referenced, not leaks with leak_mode=unreferenced: 7030 "
-			      "byte(s) in 7 allocation(s).\n")
-			!= NULL
-			&& strstr(run.output, "\nSUMMARY: area_malloc: 6065 byte(s) leaked in 6 "
-					      "allocation(s).\n")
-				!= NULL,
+			      "byte(s) in 7 allocation(s).\n") != NULL &&
+			      strstr(run.output, "\nSUMMARY: area_malloc: 6065 byte(s) leaked in 6 "
+						 "allocation(s).\n") != NULL,
 		"%s", run.output);
 	free(run.output);
 
@@ -567,14 +564,14 @@ START_TEST(test_leak_mode_unreferenced)
 	scenario.only_held = true;
 	run = run_driver(&scenario);
 	assert_exit_status(&run, 0);
-	ck_assert_msg(strstr(run.output, "ERROR: area_malloc: detected memory leaks") == NULL
-			&& strstr(run.output,
-				   "Still referenced, not leaks with leak_mode=unreferenced: 7028 "
-				   "byte(s) in 7 allocation(s).\n")
-				== run.output,
+	ck_assert_msg(
+		strstr(run.output, "ERROR: area_malloc: detected memory leaks") == NULL &&
+			strstr(run.output,
+				"Still referenced, not leaks with leak_mode=unreferenced: 7028 "
+				"byte(s) in 7 allocation(s).\n") == run.output,
 		"%s", run.output);
-	ck_assert_msg(strstr(run.output, "second thread finished its work") == NULL, "%s",
-		run.output);
+	ck_assert_msg(
+		strstr(run.output, "second thread finished its work") == NULL, "%s", run.output);
 	free(run.output);
 
 	/* leak_mode=all (the default): the same blocks count */
@@ -590,23 +587,21 @@ END_TEST
 
 START_TEST(test_scan_while_running)
 {
-	struct scenario scenario = { "stack_depth=4:color=never", false, true };
+	struct scenario scenario = {"stack_depth=4:color=never", false, true};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, 0);
 	ck_assert_msg(strstr(run.output, "scan_leaks: 0; unreferenced 4038/4, indirect 2027/2, "
-					 "referenced 9061/9, unscanned threads 0\n")
-			!= NULL,
+					 "referenced 9061/9, unscanned threads 0\n") != NULL,
 		"%s", run.output);
-	ck_assert_msg(strstr(run.output, "found by scan\n") != NULL
-			&& strstr(run.output, "found by scan on request\n") != NULL,
+	ck_assert_msg(strstr(run.output, "found by scan\n") != NULL &&
+			      strstr(run.output, "found by scan on request\n") != NULL,
 		"%s", run.output);
 	ck_assert_msg(strstr(run.output,
 			      "scan command: 1: 4038 byte(s) in 4 block(s) unreferenced, 2027 "
 			      "byte(s) in 2 block(s) indirectly lost, 9061 byte(s) in 9 block(s) "
-			      "still referenced\n")
-			!= NULL
-			&& strstr(run.output, "scan command: 2: scan: no pool 99999\n") != NULL,
+			      "still referenced\n") != NULL &&
+			      strstr(run.output, "scan command: 2: scan: no pool 99999\n") != NULL,
 		"%s", run.output);
 	/* only the lost blocks are listed */
 	assert_verdict(run.output, 1001, NULL);
@@ -615,8 +610,7 @@ START_TEST(test_scan_while_running)
 	assert_verdict(run.output, 1008, "unreferenced");
 	assert_verdict(run.output, 1013, "indirectly lost");
 	ck_assert_msg(strstr(run.output, "\nSUMMARY: area_malloc: 6065 byte(s) leaked in 6 "
-					 "allocation(s).\n")
-			!= NULL,
+					 "allocation(s).\n") != NULL,
 		"%s", run.output);
 	ck_assert_msg(strstr(run.output, "second thread finished its work: yes\n") != NULL, "%s",
 		run.output);
