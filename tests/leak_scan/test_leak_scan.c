@@ -541,7 +541,8 @@ START_TEST(test_leak_mode_unreferenced)
 	struct scenario scenario = {options, false, false};
 	struct child_run run;
 
-	snprintf(options, sizeof(options), "stack_depth=4:color=never:leak_mode=unreferenced:%s",
+	snprintf(options, sizeof(options),
+		"stack_depth=4:color=never:leak_mode=unreferenced:report_format=json:%s",
 		suppression);
 	run = run_driver(&scenario);
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -554,6 +555,16 @@ START_TEST(test_leak_mode_unreferenced)
 			      "byte(s) in 7 allocation(s).\n") != NULL &&
 			      strstr(run.output, "\nSUMMARY: area_malloc: 6065 byte(s) leaked in 6 "
 						 "allocation(s).\n") != NULL,
+		"%s", run.output);
+	/* JSON: the totals held back, and each group's verdict */
+	ck_assert_msg(strstr(run.output, "\"leaked_bytes\":6065,\"leaked_blocks\":6,"
+					 "\"suppressed_bytes\":0,\"suppressed_blocks\":0,"
+					 "\"referenced_bytes\":7030,\"referenced_blocks\":7,"
+					 "\"groups\":[") != NULL &&
+			      strstr(run.output, "\"count\":1,\"bytes\":1014,") != NULL &&
+			      strstr(strstr(run.output, "\"count\":1,\"bytes\":1014,"),
+				      "\"reach\":\"indirect\",\"frames\":") != NULL &&
+			      strstr(run.output, "\"reach\":\"referenced\"") == NULL,
 		"%s", run.output);
 	free(run.output);
 
