@@ -167,7 +167,17 @@ static int64_t now_ns(void)
 	return (int64_t)now.tv_sec * 1000000000LL + now.tv_nsec;
 }
 
-/* Waits until the slot leaves state, or the deadline passes. */
+/* A thread signalled may end before its handler runs: it is then gone,
+ * not unanswering. Checked every WAIT_SLICE_NS. */
+#define WAIT_SLICE_NS (10 * 1000000LL)
+
+static bool thread_gone(pid_t tid)
+{
+	return syscall(SYS_tgkill, getpid(), tid, 0) != 0 && errno == ESRCH;
+}
+
+/* Waits until the slot leaves state, or the deadline passes, or (while it
+ * is signalled) its thread ends: then the slot goes back to idle. */
 static void wait_while(struct stop_slot *slot, uint32_t state, int64_t deadline)
 {
 	while (__atomic_load_n(&slot->state, __ATOMIC_ACQUIRE) == state) {
@@ -175,9 +185,16 @@ static void wait_while(struct stop_slot *slot, uint32_t state, int64_t deadline)
 		struct timespec timeout;
 		if (left <= 0)
 			return;
+		if (left > WAIT_SLICE_NS)
+			left = WAIT_SLICE_NS;
 		timeout.tv_sec = left / 1000000000LL;
 		timeout.tv_nsec = left % 1000000000LL;
 		futex(&slot->state, FUTEX_WAIT_PRIVATE, state, &timeout);
+		if (state == SLOT_SIGNALLED && thread_gone(slot->thread.tid)) {
+			uint32_t expected = SLOT_SIGNALLED;
+			__atomic_compare_exchange_n(&slot->state, &expected, SLOT_IDLE, false,
+				__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+		}
 	}
 }
 
@@ -275,9 +292,10 @@ void world_stop(struct stopped_world *world)
 		first = used;
 	}
 	for (size_t i = 0; i < used; i++) {
-		if (__atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE) == SLOT_STOPPED)
+		uint32_t state = __atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE);
+		if (state == SLOT_STOPPED)
 			stopped[world->count++] = slots[i].thread;
-		else
+		else if (state == SLOT_SIGNALLED)
 			note_unstopped(world, slots[i].thread.tid);
 	}
 	slots_used = used;

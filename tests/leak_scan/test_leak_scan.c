@@ -21,6 +21,7 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,7 @@ SITE(1013)
 SITE(1014)
 SITE(1015)
 SITE(1016)
+SITE(1017)
 
 /* The pool's creator: the suppression of the leaked-pool report names it. */
 __attribute__((noinline)) static void make_scan_pool(void)
@@ -277,6 +279,25 @@ static void *second_thread(void *unused)
 	return NULL;
 }
 
+/* A thread that blocks every signal, the scan's included: it is not
+ * stopped, and its stack is read whole. */
+static void *deaf_thread(void *unused)
+{
+	sigset_t all;
+	void *volatile on_its_stack;
+	char never;
+
+	(void)unused;
+	sigfillset(&all);
+	child_require(pthread_sigmask(SIG_BLOCK, &all, NULL) == 0, "sigmask");
+	on_its_stack = site_1017();
+	child_require(write(ready_pipe[1], "d", 1) == 1, "write");
+	/* until the process ends */
+	while (read(go_pipe[0], &never, 0) >= 0 && on_its_stack != NULL)
+		pause();
+	return NULL;
+}
+
 /* Called after the scan resumed the threads: lets the second one finish. */
 static bool release_second(const area_malloc_report *report, void *cookie)
 {
@@ -305,8 +326,9 @@ __attribute__((noinline)) static void wipe_stack(void)
 
 struct scenario {
 	const char *options;
-	bool only_held; /* no lost blocks */
-	bool scan_now;  /* the companion's scan_leaks, then _exit */
+	bool only_held;   /* no lost blocks */
+	bool scan_now;    /* the companion's scan_leaks, then _exit */
+	bool deaf_thread; /* a third thread blocks the scan's signal */
 };
 
 static area_malloc_debug_module_info_v2 *amd2;
@@ -386,6 +408,11 @@ static void driver(const struct scenario *scenario)
 	child_require(pipe(ready_pipe) == 0 && pipe(go_pipe) == 0, "pipe");
 	child_require(pthread_create(&second, NULL, second_thread, NULL) == 0, "thread");
 	child_require(read(ready_pipe[0], &ready, 1) == 1, "read");
+	if (scenario->deaf_thread) {
+		pthread_t deaf;
+		child_require(pthread_create(&deaf, NULL, deaf_thread, NULL) == 0, "thread");
+		child_require(read(ready_pipe[0], &ready, 1) == 1, "read");
+	}
 	make_held_blocks();
 	on_stack = site_1005(); /* a stack variable */
 	if (!scenario->only_held)
@@ -496,7 +523,7 @@ static const char *const held_sizes[] = {"1001", "1002", "1003", "1004", "1005",
 
 START_TEST(test_exit_marks_every_group)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, false};
+	struct scenario scenario = {"stack_depth=4:color=never", false, false, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -521,9 +548,28 @@ START_TEST(test_exit_marks_every_group)
 }
 END_TEST
 
+START_TEST(test_thread_that_does_not_stop)
+{
+	struct scenario scenario = {"stack_depth=4:color=never", false, false, true};
+	struct child_run run = run_driver(&scenario);
+
+	assert_exit_status(&run, LEAK_EXIT_STATUS);
+	ck_assert_msg(strstr(run.output, "\nfound at exit\n1 thread(s) did not stop and were not "
+					 "scanned (their stacks were scanned whole): T") != NULL,
+		"%s", run.output);
+	assert_verdict(run.output, 1017, "still referenced");
+	assert_verdict(run.output, 1004, "still referenced");
+	assert_verdict(run.output, 1008, "unreferenced");
+	ck_assert_msg(strstr(run.output, "second thread finished its work: yes\n") != NULL, "%s",
+		run.output);
+	free(run.output);
+}
+END_TEST
+
 START_TEST(test_interior_pointers)
 {
-	struct scenario scenario = {"stack_depth=4:color=never:leak_interior=1", false, false};
+	struct scenario scenario = {
+		"stack_depth=4:color=never:leak_interior=1", false, false, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -538,7 +584,7 @@ START_TEST(test_leak_mode_unreferenced)
 {
 	char options[512], suppression[300];
 	const char *path = suppress_pool(suppression, sizeof(suppression));
-	struct scenario scenario = {options, false, false};
+	struct scenario scenario = {options, false, false, false};
 	struct child_run run;
 
 	snprintf(options, sizeof(options),
@@ -598,7 +644,7 @@ END_TEST
 
 START_TEST(test_scan_while_running)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, true};
+	struct scenario scenario = {"stack_depth=4:color=never", false, true, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, 0);
@@ -640,6 +686,7 @@ static Suite *leak_scan_suite(void)
 	tcase_set_timeout(exit_scan, 120);
 	tcase_add_test(exit_scan, test_exit_marks_every_group);
 	tcase_add_test(exit_scan, test_interior_pointers);
+	tcase_add_test(exit_scan, test_thread_that_does_not_stop);
 	tcase_add_test(exit_scan, test_leak_mode_unreferenced);
 	tcase_add_test(exit_scan, test_scan_while_running);
 	suite_add_tcase(suite, engine);
