@@ -3,9 +3,10 @@
  * to end:
  *   1. the live pools are listed and acquired (they cannot go meanwhile);
  *   2. inside a dl_iterate_phdr callback (the loader's lock held, so no
- *      image comes or goes), every pool is locked in address order and its
- *      intact LIVE blocks are listed, already sorted, into memory mapped
- *      for the scan (a damaged pool is left out);
+ *      image comes or goes), every pool is locked and its intact LIVE
+ *      blocks are listed, pool by pool in address order, so already
+ *      sorted, into memory mapped for the scan (a damaged pool is left
+ *      out);
  *   3. the other threads are stopped; their registers, their stacks from
  *      their stack pointers up, the images' writable segments and the
  *      process's other populated writable mappings are scanned; the blocks
@@ -24,10 +25,11 @@
  * Invariants: the result's blocks are sorted by start (pools are visited
  * by address, a heap walk is in address order, pools do not overlap).
  *
- * Locking: scan_mutex, then the loader's lock, then every pool's lock
- * (address order: two scans never wait on each other's pools, and a
- * driver's thread holds at most one pool's lock and waits for no other),
- * then marked_mutex (a leaf, released before the threads are stopped).
+ * Locking: scan_mutex, then the loader's lock, then every pool's lock in
+ * registry order (the fork handlers' order; a driver's thread holds at
+ * most one pool's lock and waits for no other), then marked_mutex (a
+ * leaf, released before the threads are stopped). docs/ARCHITECTURE.md
+ * has the whole order.
  */
 #include "config.h"
 
@@ -89,7 +91,8 @@ struct leak_scan {
 
 struct scan_run {
 	struct leak_scan *scan;
-	struct scan_pool *pools;
+	struct scan_pool *pools; /* registry order */
+	size_t *by_address;      /* indexes into pools, by address */
 	size_t pool_count;
 	bool interior;
 	uintptr_t floor;
@@ -119,8 +122,13 @@ static void note_id(const void *id, struct pool *pool, void *context)
 	list->ids[list->count++] = id;
 }
 
-/* The pools, acquired, sorted by address (NULL: none or out of memory). */
-static struct scan_pool *acquire_pools(size_t *count)
+/*
+ * The pools, acquired, in registry order (the order the fork handlers lock
+ * them in: a scan and a fork never wait on each other's pools), and
+ * by_address, their indexes sorted by address (for the block list). NULL:
+ * none, or out of memory.
+ */
+static struct scan_pool *acquire_pools(size_t *count, size_t **by_address)
 {
 	struct id_list list = {NULL, 0, 0};
 	struct scan_pool *pools;
@@ -128,16 +136,25 @@ static struct scan_pool *acquire_pools(size_t *count)
 
 	for_each_acquired_pool(0, note_id, &list);
 	pools = list.count ? calloc(list.count, sizeof(*pools)) : NULL;
+	*by_address = list.count ? calloc(list.count, sizeof(**by_address)) : NULL;
+	if (pools == NULL || *by_address == NULL) {
+		free(pools);
+		free(*by_address);
+		*by_address = NULL;
+		pools = NULL;
+	}
 	for (size_t i = 0; pools != NULL && i < list.count; i++) {
 		struct pool *pool = acquire_for_query(list.ids[i]);
 		size_t at = n;
 		if (pool == NULL)
 			continue; /* deleted meanwhile */
-		while (at > 0 && (uintptr_t)pools[at - 1].pool->base > (uintptr_t)pool->base) {
-			pools[at] = pools[at - 1];
+		pools[n] = (struct scan_pool){list.ids[i], pool, false};
+		while (at > 0 && (uintptr_t)pools[(*by_address)[at - 1]].pool->base >
+					 (uintptr_t)pool->base) {
+			(*by_address)[at] = (*by_address)[at - 1];
 			at--;
 		}
-		pools[at] = (struct scan_pool){list.ids[i], pool, false};
+		(*by_address)[at] = n;
 		n++;
 	}
 	free(list.ids);
@@ -145,11 +162,12 @@ static struct scan_pool *acquire_pools(size_t *count)
 	return pools;
 }
 
-static void release_pools(struct scan_pool *pools, size_t count)
+static void release_pools(struct scan_pool *pools, size_t *by_address, size_t count)
 {
 	for (size_t i = 0; i < count; i++)
 		pool_registry_release(pools[i].id);
 	free(pools);
+	free(by_address);
 }
 
 static const uintptr_t *own_words(
@@ -270,7 +288,7 @@ static void scan_locked(struct scan_run *run, struct scan_roots *roots)
 	if (capacity == 0 || !map_arena(run, roots, capacity))
 		return;
 	for (size_t i = 0; i < run->pool_count; i++) {
-		struct pool *pool = run->pools[i].pool;
+		struct pool *pool = run->pools[run->by_address[i]].pool;
 		size_t first = scan->count;
 		roots_add_hole(
 			roots, (uintptr_t)pool->base, (uintptr_t)pool->base + pool->area_size);
@@ -358,10 +376,10 @@ struct leak_scan *leak_scan_run(bool interior, uintptr_t floor)
 	run.interior = interior;
 	run.floor = floor;
 	pthread_mutex_lock(&scan_mutex);
-	run.pools = acquire_pools(&run.pool_count);
+	run.pools = acquire_pools(&run.pool_count, &run.by_address);
 	if (run.pools != NULL)
 		dl_iterate_phdr(scan_with_images_held, &run);
-	release_pools(run.pools, run.pool_count);
+	release_pools(run.pools, run.by_address, run.pool_count);
 	pthread_mutex_unlock(&scan_mutex);
 	describe_unscanned(run.scan, &run.world);
 	return run.scan;

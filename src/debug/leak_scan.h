@@ -15,7 +15,7 @@
  * report).
  *
  * Locking: leak_scan_run takes the scan's own mutex (one scan at a time),
- * the loader's lock, then every pool's lock in address order; call it with
+ * the loader's lock, then every pool's lock in registry order; call it with
  * no pool locked. The result is read without locks.
  */
 #ifndef AREA_MALLOC_DEBUG_LEAK_SCAN_H
