@@ -21,6 +21,7 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -329,6 +330,7 @@ struct scenario {
 	bool only_held;   /* no lost blocks */
 	bool scan_now;    /* the companion's scan_leaks, then _exit */
 	bool deaf_thread; /* a third thread blocks the scan's signal */
+	bool churn;       /* scans while a thread allocates and frees */
 };
 
 static area_malloc_debug_module_info_v2 *amd2;
@@ -345,6 +347,72 @@ __attribute__((noinline)) static void make_marked_root(void)
 	/* not a live block's start, not a pool: refused */
 	child_require(amd2->not_leak(pool, (char *)marked + 8) == B_BAD_VALUE, "not_leak inside");
 	child_require(amd2->not_leak(NULL, marked) == B_BAD_VALUE, "not_leak no pool");
+}
+
+/* ---- scans under churn ---- */
+
+#define CHURN_SCANS 1000
+#define CHURN_RING 16
+
+static volatile int churn_stop;
+static volatile unsigned long churn_rounds;
+static volatile int churn_broken;
+
+/* Allocates, fills, checks and frees without pause; CHURN_RING blocks are
+ * always held (on this thread's stack or in its registers). */
+static void *churn_thread(void *unused)
+{
+	unsigned char *ring[CHURN_RING] = {NULL};
+
+	(void)unused;
+	for (unsigned long round = 0; !churn_stop; round++) {
+		size_t slot = round % CHURN_RING;
+		if (ring[slot] != NULL) {
+			for (size_t i = 0; i < 64; i++)
+				churn_broken |= ring[slot][i] != (unsigned char)slot;
+			am->free(pool, ring[slot]);
+		}
+		ring[slot] = am->malloc(pool, 64);
+		if (ring[slot] == NULL) {
+			churn_broken = 1;
+			break;
+		}
+		memset(ring[slot], (int)slot, 64);
+		churn_rounds = round + 1;
+	}
+	for (size_t slot = 0; slot < CHURN_RING; slot++)
+		if (ring[slot] != NULL)
+			am->free(pool, ring[slot]);
+	return NULL;
+}
+
+/* Scans a driver whose other thread never stops allocating: nothing it
+ * holds is ever found lost, and it runs on correctly after every scan. */
+static void scan_under_churn(void)
+{
+	area_malloc_scan_result result;
+	size_t lost = 0, failed = 0;
+	pthread_t churn;
+	unsigned long before;
+
+	child_require(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&amd2) == B_OK,
+		"get_module(area_malloc/debug/v2)");
+	child_require(pthread_create(&churn, NULL, churn_thread, NULL) == 0, "thread");
+	for (int scan = 0; scan < CHURN_SCANS; scan++) {
+		before = churn_rounds;
+		if (amd2->scan_leaks(pool, &result) != B_OK)
+			failed++;
+		lost += result.unreferenced_blocks + result.indirect_blocks;
+		/* the churn goes on between scans */
+		while (churn_rounds == before && !churn_broken)
+			sched_yield();
+	}
+	churn_stop = 1;
+	child_require(pthread_join(churn, NULL) == 0, "join");
+	fprintf(stderr, "scans: %d, failed %zu, lost %zu, churn %s\n", CHURN_SCANS, failed, lost,
+		churn_broken ? "broken" : "ok");
+	fflush(stderr);
+	_exit(0);
 }
 
 /* The scan asked for while the driver runs: its result, then the second
@@ -405,6 +473,8 @@ static void driver(const struct scenario *scenario)
 
 	load_debug(scenario->options);
 	make_scan_pool();
+	if (scenario->churn)
+		scan_under_churn();
 	child_require(pipe(ready_pipe) == 0 && pipe(go_pipe) == 0, "pipe");
 	child_require(pthread_create(&second, NULL, second_thread, NULL) == 0, "thread");
 	child_require(read(ready_pipe[0], &ready, 1) == 1, "read");
@@ -523,7 +593,7 @@ static const char *const held_sizes[] = {"1001", "1002", "1003", "1004", "1005",
 
 START_TEST(test_exit_marks_every_group)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, false, false};
+	struct scenario scenario = {"stack_depth=4:color=never", false, false, false, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -550,7 +620,7 @@ END_TEST
 
 START_TEST(test_thread_that_does_not_stop)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, false, true};
+	struct scenario scenario = {"stack_depth=4:color=never", false, false, true, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -569,7 +639,7 @@ END_TEST
 START_TEST(test_interior_pointers)
 {
 	struct scenario scenario = {
-		"stack_depth=4:color=never:leak_interior=1", false, false, false};
+		"stack_depth=4:color=never:leak_interior=1", false, false, false, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -584,7 +654,7 @@ START_TEST(test_leak_mode_unreferenced)
 {
 	char options[512], suppression[300];
 	const char *path = suppress_pool(suppression, sizeof(suppression));
-	struct scenario scenario = {options, false, false, false};
+	struct scenario scenario = {options, false, false, false, false};
 	struct child_run run;
 
 	snprintf(options, sizeof(options),
@@ -644,7 +714,7 @@ END_TEST
 
 START_TEST(test_scan_while_running)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, true, false};
+	struct scenario scenario = {"stack_depth=4:color=never", false, true, false, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, 0);
@@ -675,6 +745,19 @@ START_TEST(test_scan_while_running)
 }
 END_TEST
 
+START_TEST(test_scans_under_churn)
+{
+	struct scenario scenario = {"stack_depth=4:color=never", false, false, false, true};
+	struct child_run run = run_driver(&scenario);
+
+	assert_exit_status(&run, 0);
+	ck_assert_msg(strstr(run.output, "scans: 1000, failed 0, lost 0, churn ok\n") != NULL, "%s",
+		run.output);
+	ck_assert_msg(strstr(run.output, "ERROR") == NULL, "%s", run.output);
+	free(run.output);
+}
+END_TEST
+
 static Suite *leak_scan_suite(void)
 {
 	Suite *suite = suite_create("leak_scan");
@@ -689,6 +772,7 @@ static Suite *leak_scan_suite(void)
 	tcase_add_test(exit_scan, test_thread_that_does_not_stop);
 	tcase_add_test(exit_scan, test_leak_mode_unreferenced);
 	tcase_add_test(exit_scan, test_scan_while_running);
+	tcase_add_test(exit_scan, test_scans_under_churn);
 	suite_add_tcase(suite, engine);
 	suite_add_tcase(suite, exit_scan);
 	return suite;
