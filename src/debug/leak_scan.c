@@ -449,18 +449,3 @@ void leak_scan_free(struct leak_scan *scan)
 		munmap(scan->arena, scan->arena_bytes);
 	free(scan);
 }
-
-const char *leak_reach_name(enum leak_reach reach)
-{
-	static const char *const names[] = {
-		NULL, "still referenced", "indirectly lost", "unreferenced"};
-
-	return (unsigned)reach < sizeof(names) / sizeof(names[0]) ? names[reach] : NULL;
-}
-
-const char *leak_reach_key(enum leak_reach reach)
-{
-	static const char *const keys[] = {NULL, "referenced", "indirect", "unreferenced"};
-
-	return (unsigned)reach < sizeof(keys) / sizeof(keys[0]) ? keys[reach] : NULL;
-}

@@ -81,9 +81,23 @@ status_t debug_not_leak(const void *pool_id, const void *address);
 /* The scan debugger command: pool area (0: all); prints the totals. */
 int debug_scan_command(area_id area, uintptr_t floor);
 
-/* "unreferenced", "indirectly lost", "still referenced", or NULL. */
-const char *leak_reach_name(enum leak_reach reach);
+/* "unreferenced", "indirectly lost", "still referenced", or NULL. Inline:
+ * the reporter prints verdicts without linking the scan. */
+static inline const char *leak_reach_name(enum leak_reach reach)
+{
+	return reach == LEAK_REACH_REFERENCED     ? "still referenced"
+	       : reach == LEAK_REACH_INDIRECT     ? "indirectly lost"
+	       : reach == LEAK_REACH_UNREFERENCED ? "unreferenced"
+						  : NULL;
+}
+
 /* The JSON form: "unreferenced", "indirect", "referenced", or NULL. */
-const char *leak_reach_key(enum leak_reach reach);
+static inline const char *leak_reach_key(enum leak_reach reach)
+{
+	return reach == LEAK_REACH_REFERENCED     ? "referenced"
+	       : reach == LEAK_REACH_INDIRECT     ? "indirect"
+	       : reach == LEAK_REACH_UNREFERENCED ? "unreferenced"
+						  : NULL;
+}
 
 #endif /* AREA_MALLOC_DEBUG_LEAK_SCAN_H */
