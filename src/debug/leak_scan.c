@@ -97,6 +97,7 @@ struct scan_run {
 	bool interior;
 	uintptr_t floor;
 	bool done;
+	bool failed; /* blocks to scan, and no memory to scan them with */
 	struct stopped_world world;
 };
 
@@ -285,8 +286,12 @@ static void scan_locked(struct scan_run *run, struct scan_roots *roots)
 		heap_get_stats(run->pools[i].pool->heap, &stats);
 		capacity += stats.used_blocks;
 	}
-	if (capacity == 0 || !map_arena(run, roots, capacity))
+	if (capacity == 0)
 		return;
+	if (!map_arena(run, roots, capacity)) {
+		run->failed = true;
+		return;
+	}
 	for (size_t i = 0; i < run->pool_count; i++) {
 		struct pool *pool = run->pools[run->by_address[i]].pool;
 		size_t first = scan->count;
@@ -381,6 +386,10 @@ struct leak_scan *leak_scan_run(bool interior, uintptr_t floor)
 		dl_iterate_phdr(scan_with_images_held, &run);
 	release_pools(run.pools, run.by_address, run.pool_count);
 	pthread_mutex_unlock(&scan_mutex);
+	if (run.failed) {
+		leak_scan_free(run.scan);
+		return NULL;
+	}
 	describe_unscanned(run.scan, &run.world);
 	return run.scan;
 }
