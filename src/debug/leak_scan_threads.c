@@ -134,7 +134,10 @@ static void stop_handler(int signal, siginfo_t *info, void *context)
 	futex(&slot->state, FUTEX_WAKE_PRIVATE, 1, NULL);
 	while ((released = __atomic_load_n(&released_ticket, __ATOMIC_ACQUIRE)) < ticket)
 		futex(&released_ticket, FUTEX_WAIT_PRIVATE, released, NULL);
-	__atomic_store_n(&slot->state, SLOT_LEFT, __ATOMIC_RELEASE);
+	/* only from STOPPED: a scan that gave up waiting may have reused the
+	 * slot already (SIGNALLED for the next scan must not be overwritten) */
+	__atomic_compare_exchange_n(&slot->state, &(uint32_t){SLOT_STOPPED}, SLOT_LEFT, false,
+		__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	futex(&slot->state, FUTEX_WAKE_PRIVATE, 1, NULL);
 	errno = saved_errno;
 }

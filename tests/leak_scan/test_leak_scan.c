@@ -37,6 +37,7 @@
 #include "debug/leak_scan_engine.h"
 #include "support/check_main.h"
 #include "support/debug_command.h"
+#include "support/scale.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define CHILD_BROKEN 99
@@ -351,7 +352,8 @@ __attribute__((noinline)) static void make_marked_root(void)
 
 /* ---- scans under churn ---- */
 
-#define CHURN_SCANS 1000
+/* 1,000 scans (the criterion), AREA_MALLOC_TEST_SCALE scales them */
+#define CHURN_SCANS ((int)test_scaled(1000, 20))
 #define CHURN_RING 16
 
 static volatile int churn_stop;
@@ -394,11 +396,13 @@ static void scan_under_churn(void)
 	size_t lost = 0, failed = 0;
 	pthread_t churn;
 	unsigned long before;
+	int scans = CHURN_SCANS;
 
 	child_require(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&amd2) == B_OK,
 		"get_module(area_malloc/debug/v2)");
 	child_require(pthread_create(&churn, NULL, churn_thread, NULL) == 0, "thread");
-	for (int scan = 0; scan < CHURN_SCANS; scan++) {
+
+	for (int scan = 0; scan < scans; scan++) {
 		before = churn_rounds;
 		if (amd2->scan_leaks(pool, &result) != B_OK)
 			failed++;
@@ -409,7 +413,7 @@ static void scan_under_churn(void)
 	}
 	churn_stop = 1;
 	child_require(pthread_join(churn, NULL) == 0, "join");
-	fprintf(stderr, "scans: %d, failed %zu, lost %zu, churn %s\n", CHURN_SCANS, failed, lost,
+	fprintf(stderr, "scans: %d, failed %zu, lost %zu, churn %s\n", scans, failed, lost,
 		churn_broken ? "broken" : "ok");
 	fflush(stderr);
 	_exit(0);
@@ -749,10 +753,11 @@ START_TEST(test_scans_under_churn)
 {
 	struct scenario scenario = {"stack_depth=4:color=never", false, false, false, true};
 	struct child_run run = run_driver(&scenario);
+	char want[128];
 
 	assert_exit_status(&run, 0);
-	ck_assert_msg(strstr(run.output, "scans: 1000, failed 0, lost 0, churn ok\n") != NULL, "%s",
-		run.output);
+	snprintf(want, sizeof(want), "scans: %d, failed 0, lost 0, churn ok\n", CHURN_SCANS);
+	ck_assert_msg(strstr(run.output, want) != NULL, "%s", run.output);
 	ck_assert_msg(strstr(run.output, "ERROR") == NULL, "%s", run.output);
 	free(run.output);
 }
@@ -763,7 +768,9 @@ static Suite *leak_scan_suite(void)
 	Suite *suite = suite_create("leak_scan");
 	TCase *engine = tcase_create("engine");
 	TCase *exit_scan = tcase_create("exit");
+	TCase *churn = tcase_create("churn");
 
+	tcase_set_timeout(engine, 120);
 	tcase_add_test(engine, test_engine_classifies);
 	tcase_add_test(engine, test_engine_long_chain);
 	tcase_set_timeout(exit_scan, 120);
@@ -772,9 +779,12 @@ static Suite *leak_scan_suite(void)
 	tcase_add_test(exit_scan, test_thread_that_does_not_stop);
 	tcase_add_test(exit_scan, test_leak_mode_unreferenced);
 	tcase_add_test(exit_scan, test_scan_while_running);
-	tcase_add_test(exit_scan, test_scans_under_churn);
+	/* a thousand scans: minutes on a loaded machine under a sanitizer */
+	tcase_set_timeout(churn, 900);
+	tcase_add_test(churn, test_scans_under_churn);
 	suite_add_tcase(suite, engine);
 	suite_add_tcase(suite, exit_scan);
+	suite_add_tcase(suite, churn);
 	return suite;
 }
 
