@@ -24,3 +24,4 @@ include tests/runner/local.mk
 include tests/corruption/local.mk
 include tests/security/local.mk
 include tests/postmortem/local.mk
+include tests/leak_scan/local.mk

@@ -499,6 +499,10 @@ int check_pools(area_id area, int *pools_checked) DEBUG_HIDDEN;
  * (by team, 0: any) as leaks found 'when'; returns the unsuppressed bytes. */
 size_t report_pool_leaks(struct pool *pool, int64_t since, pid_t team, const char *when,
 	size_t *blocks) DEBUG_HIDDEN;
+/* The same, each group marked with what scan (may be NULL) found of it;
+ * lost_only: only the blocks it found unreferenced or indirectly lost. */
+size_t report_scanned_pool_leaks(struct pool *pool, int64_t since, pid_t team, const char *when,
+	const struct leak_scan *scan, bool lost_only, size_t *blocks) DEBUG_HIDDEN;
 /* The same for every pool whose area is area (0: all), any team; sets the
  * totals and returns how many pools were looked at. */
 int report_leaks_of_pools(area_id area, int64_t since, const char *when, size_t *bytes,

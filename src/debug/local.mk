@@ -16,6 +16,13 @@ libamdebug_la_SOURCES = \
 	src/debug/fault_injection.c \
 	src/debug/free_memory.c \
 	src/debug/in_flight.h \
+	src/debug/leak_scan.c \
+	src/debug/leak_scan.h \
+	src/debug/leak_scan_engine.c \
+	src/debug/leak_scan_engine.h \
+	src/debug/leak_scan_internal.h \
+	src/debug/leak_scan_roots.c \
+	src/debug/leak_scan_threads.c \
 	src/debug/leaks.c \
 	src/debug/node_writer.c \
 	src/debug/node_writer.h \

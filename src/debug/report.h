@@ -32,6 +32,7 @@
 
 #include <drivers/area_malloc_debug.h>
 
+#include "debug/leak_scan.h"
 #include "format/error_kind.h"
 #include "format/options.h"
 #include "format/pool_log.h"
@@ -78,6 +79,8 @@ struct leak_group {
 	size_t count;
 	area_malloc_owner owner;	/* of the first block (frames identify the group) */
 	const void *first_address;
+	enum leak_reach reach;		/* the exit-time scan's verdict (leak_scan.h);
+					 * LEAK_REACH_UNKNOWN: no scan */
 };
 
 struct leak_report {

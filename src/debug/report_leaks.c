@@ -11,6 +11,12 @@
  * scrapers must not fail a clean run), is not offered to the hook and does
  * not count toward the exit status.
  *
+ * At exit each group carries the reachability scan's verdict, printed on
+ * its "(first block ...)" line and in its JSON object ("reach"). With
+ * leak_mode=unreferenced a group still referenced is no leak: it is
+ * counted on one "still referenced" line, never listed, and, as a
+ * suppressed group, counts toward no exit status.
+ *
  * Invariants: suppressions[0, suppression_count) are the file's patterns,
  * loaded once by reporter_init; hits and bytes only grow.
  *
@@ -138,15 +144,36 @@ struct leak_tally {
 	size_t used_count;
 	size_t bytes, blocks; /* not suppressed */
 	size_t suppressed_bytes, suppressed_blocks;
+	size_t referenced_bytes, referenced_blocks; /* held back by leak_mode */
 };
+
+/* leak_mode=unreferenced: a group a root still reaches is no leak. */
+static bool held_back(const struct leak_group *group)
+{
+	return reporter_options != NULL && reporter_options->leak_mode == LEAK_MODE_UNREFERENCED
+		&& group->reach == LEAK_REACH_REFERENCED;
+}
+
+/* Is group g listed as a leak (neither suppressed nor held back)? */
+static bool listed(const struct leak_report *report, const struct leak_tally *tally, size_t g)
+{
+	return !held_back(&report->groups[g])
+		&& (tally->suppressed == NULL || !tally->suppressed[g]);
+}
 
 /* Applies the suppressions to every group; with the lock. */
 static void tally_leaks_locked(const struct leak_report *report, struct leak_tally *tally)
 {
 	for (size_t g = 0; g < report->group_count; g++) {
 		const struct leak_group *group = &report->groups[g];
-		struct suppression *match = find_suppression(group);
+		struct suppression *match;
 		size_t u = 0;
+		if (held_back(group)) {
+			tally->referenced_bytes += group->bytes;
+			tally->referenced_blocks += group->count;
+			continue;
+		}
+		match = find_suppression(group);
 		if (match == NULL || tally->suppressed == NULL) {
 			tally->bytes += group->bytes;
 			tally->blocks += group->count;
@@ -204,6 +231,8 @@ static void json_leak_group(
 		(uintptr_t)group->owner.frames[0], group->count, group->bytes,
 		(uintptr_t)group->first_address,
 		(int)group->owner.thread, group->owner.sequence);
+	if (leak_reach_key(group->reach) != NULL)
+		fprintf(out, "\"reach\":\"%s\",", leak_reach_key(group->reach));
 	reporter_json_frames(out, &group->owner);
 	reporter_json_owner(out, "allocated_by", &group->owner);
 	fputs(",\"suppression\":", out);
@@ -236,20 +265,28 @@ static void format_leaks(FILE *out, const struct leak_report *report,
 	}
 	for (size_t g = 0; g < report->group_count && tally->blocks > 0; g++) {
 		const struct leak_group *group = &report->groups[g];
-		if (tally->suppressed != NULL && tally->suppressed[g])
+		const char *reach = leak_reach_name(group->reach);
+		if (!listed(report, tally, g))
 			continue;
 		fprintf(out, "\n%sLeak of %zu byte(s) in %zu allocation(s) allocated from:%s\n",
 			colors->leak, group->bytes, group->count, reset);
 		reporter_print_frames(out, &group->owner);
-		fprintf(out, "    (first block %p, thread T%d, seq %u)\n", group->first_address,
-			(int)group->owner.thread, group->owner.sequence);
+		fprintf(out, "    (first block %p, thread T%d, seq %u%s%s)\n", group->first_address,
+			(int)group->owner.thread, group->owner.sequence, reach != NULL ? ", " : "",
+			reach != NULL ? reach : "");
 		if (reporter_options != NULL && reporter_options->suggest_suppressions &&
 			suggest_suppression_locked(group, suggestion, sizeof(suggestion)))
 			fprintf(out, "    suppression: %s\n", suggestion);
 	}
+	if (tally->referenced_blocks > 0)
+		fprintf(out,
+			"%sStill referenced, not leaks with leak_mode=unreferenced: %zu byte(s) in "
+			"%zu allocation(s).\n",
+			tally->blocks > 0 ? "\n" : "", tally->referenced_bytes,
+			tally->referenced_blocks);
 	if (tally->used_count > 0) {
 		fprintf(out, "%sSuppressions used:\n  count      bytes template\n",
-			tally->blocks > 0 ? "\n" : "");
+			tally->blocks > 0 || tally->referenced_blocks > 0 ? "\n" : "");
 		for (size_t s = 0; s < tally->used_count; s++)
 			fprintf(out, "%7" PRIu64 " %10" PRIu64 " leak:%s\n",
 				tally->used_count_of[s], tally->used_bytes_of[s],
@@ -274,11 +311,15 @@ static void format_leaks(FILE *out, const struct leak_report *report,
 	reporter_json_pool(out, "pool", &report->pool);
 	fprintf(out,
 		",\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":%zu,"
-		"\"suppressed_bytes\":%zu,\"suppressed_blocks\":%zu,\"groups\":[",
+		"\"suppressed_bytes\":%zu,\"suppressed_blocks\":%zu,",
 		report->when, tally->bytes, tally->blocks, tally->suppressed_bytes,
 		tally->suppressed_blocks);
+	if (tally->referenced_blocks > 0)
+		fprintf(out, "\"referenced_bytes\":%zu,\"referenced_blocks\":%zu,",
+			tally->referenced_bytes, tally->referenced_blocks);
+	fputs("\"groups\":[", out);
 	for (size_t g = 0; g < report->group_count; g++) {
-		if (tally->suppressed != NULL && tally->suppressed[g])
+		if (!listed(report, tally, g))
 			continue;
 		if (!first)
 			fputc(',', out);
@@ -349,8 +390,7 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 	public_report.leaked_blocks = blocks;
 	public_report.test = test;
 	/* the largest group that is not suppressed speaks for the report */
-	while (first < report->group_count - 1 && tally->suppressed != NULL &&
-		tally->suppressed[first])
+	while (first < report->group_count - 1 && !listed(report, tally, first))
 		first++;
 	public_report.address = report->groups[first].first_address;
 	public_report.size = report->groups[first].bytes /

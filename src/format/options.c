@@ -50,8 +50,10 @@ struct option_spec {
 
 static const char *const format_choices[] = { "text", "json", NULL };
 static const char *const color_choices[] = { "auto", "always", "never", NULL };
+static const char *const leak_mode_choices[] = { "all", "unreferenced", NULL };
 /* a choice is stored through an int */
-_Static_assert(sizeof(enum report_format) == sizeof(int) && sizeof(enum color_mode) == sizeof(int),
+_Static_assert(sizeof(enum report_format) == sizeof(int) && sizeof(enum color_mode) == sizeof(int)
+		&& sizeof(enum leak_mode) == sizeof(int),
 	"choice options are int-sized enums");
 
 #define FIELD(name) offsetof(struct debug_options, name), sizeof(((struct debug_options *)0)->name)
@@ -89,6 +91,12 @@ static const struct option_spec option_specs[] = {
 		"exit status after errors or leaks, 0 to keep the process's own", NULL },
 	{ "leak_check", OPTION_BOOL, FIELD(leak_check), 0, 1,
 		"report leaks at delete_pool, unload and exit, 0 or 1", NULL },
+	{ "leak_mode", OPTION_CHOICE, FIELD(leak_mode), 0, 0,
+		"which exit-time leaks count for the exit status: all live blocks, or only "
+		"unreferenced ones (no pointer to them found by the reachability scan)",
+		leak_mode_choices },
+	{ "leak_interior", OPTION_BOOL, FIELD(leak_interior), 0, 1,
+		"a pointer inside a block (not only to its start) references it, 0 or 1", NULL },
 	{ "suppressions", OPTION_STRING, FIELD(suppressions), 0, 0,
 		"file of leak:PATTERN lines", NULL },
 	{ "log_path", OPTION_STRING, FIELD(log_path), 0, 0,

@@ -30,6 +30,12 @@ enum report_format {
  */
 #define AREA_MALLOC_JSON_VERSION 2
 
+/* Which exit-time leaks count for the exit status (leak_mode=). */
+enum leak_mode {
+	LEAK_MODE_ALL,		/* every block live at exit */
+	LEAK_MODE_UNREFERENCED,	/* only blocks no root reaches (LeakSanitizer's) */
+};
+
 /* When reports and pooldump's text use colour (ASan's color=). */
 enum color_mode {
 	COLOR_AUTO,	/* a terminal whose TERM is not "dumb", and no NO_COLOR */
@@ -90,6 +96,9 @@ struct debug_options {
 	bool node;			/* publish a node at all */
 	enum color_mode color;		/* colour in reports on a terminal */
 	bool suggest_suppressions;	/* a leak:FUNCTION line under each leak group */
+	/* the reachability scan at exit (debug/leak_scan.h) */
+	enum leak_mode leak_mode;	/* which leaks count for the exit status */
+	bool leak_interior;		/* a pointer inside a block reaches it */
 };
 
 /* Fills options with the defaults. */

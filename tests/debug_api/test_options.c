@@ -32,7 +32,7 @@
 static const char *const valid_keys[] = { "stack_depth", "stack_depot_bytes", "log_size", "quarantine_bytes",
 	"max_malloc_fill_size",
 	"max_reports", "release_capacity", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
-	"fail_caller", "halt_on_error", "exitcode", "leak_check", "suppressions", "log_path",
+	"fail_caller", "halt_on_error", "exitcode", "leak_check", "leak_mode", "leak_interior", "suppressions", "log_path",
 	"report_format", "color", "suggest_suppressions", "node", "node_dir", "keep_dead_nodes", "fork_nodes", "reader_wait_us" };
 
 #define VALID_KEY_COUNT (sizeof(valid_keys) / sizeof(valid_keys[0]))
@@ -109,6 +109,10 @@ static void assert_options_equal(const struct debug_options *got, const struct d
 		got->exitcode, want->exitcode);
 	ck_assert_msg(got->leak_check == want->leak_check, "%s: leak_check %d, want %d", context,
 		got->leak_check, want->leak_check);
+	ck_assert_msg(got->leak_mode == want->leak_mode, "%s: leak_mode %d, want %d", context,
+		(int)got->leak_mode, (int)want->leak_mode);
+	ck_assert_msg(got->leak_interior == want->leak_interior, "%s: leak_interior %d, want %d",
+		context, got->leak_interior, want->leak_interior);
 	ck_assert_msg(strcmp(got->suppressions, want->suppressions) == 0,
 		"%s: suppressions '%.80s', want '%.80s'", context, got->suppressions,
 		want->suppressions);
@@ -242,6 +246,9 @@ EXPECT(want_exit_255, want->exitcode = 255)
 EXPECT(want_exit_1, want->exitcode = 1)
 EXPECT(want_leak_off, want->leak_check = false)
 EXPECT(want_leak_on, want->leak_check = true)
+EXPECT(want_unreferenced, want->leak_mode = LEAK_MODE_UNREFERENCED)
+EXPECT(want_all, want->leak_mode = LEAK_MODE_ALL)
+EXPECT(want_interior, want->leak_interior = true)
 EXPECT(want_suppressions, strcpy(want->suppressions, "/etc/area_malloc.supp"))
 EXPECT(want_log_path, strcpy(want->log_path, "/tmp/area_malloc.log"))
 EXPECT(want_empty_log_path, want->log_path[0] = '\0')
@@ -311,6 +318,9 @@ static const struct good_case good_cases[] = {
 	{ "log_path=", want_empty_log_path },
 	{ "report_format=json", want_json },
 	{ "report_format=text", want_text },
+	{ "leak_mode=unreferenced", want_unreferenced },
+	{ "leak_mode=all", want_all },
+	{ "leak_interior=1", want_interior },
 	{ "color=always", want_color_always },
 	{ "color=never", want_color_never },
 	{ "color=auto", want_color_auto },
@@ -430,6 +440,8 @@ static const struct bad_case bad_cases[] = {
 	{ "report_format", "xml", "json", { "text", "json" } },
 	{ "report_format", "JSON", "json", { "text", "json" } },
 	{ "report_format", "", "json", { "text", "json" } },
+	{ "leak_mode", "some", "unreferenced", { "all", "unreferenced" } },
+	{ "leak_interior", "2", "1", { "0 or 1" } },
 	{ "color", "yes", "never", { "auto, always or never" } },
 	{ "color", "ALWAYS", "always", { "auto, always or never" } },
 	{ "color", "", "never", { "auto, always or never" } },

@@ -110,6 +110,47 @@ typedef struct area_malloc_debug_module_info {
 	uint64 (*error_count)(void);
 } area_malloc_debug_module_info;
 
+/*
+ * generic/area_malloc/debug/v2: v1's functions (same layout, as its first
+ * member) and the reachability scan of issue 16 (kmemleak's, in process).
+ * The same image exports both; a driver that needs only v1 keeps asking
+ * for v1.
+ */
+#define B_AREA_MALLOC_DEBUG_V2_MODULE_NAME "generic/area_malloc/debug/v2"
+
+/* What a scan found, in bytes (requested sizes) and blocks. */
+typedef struct area_malloc_scan_result {
+	size_t unreferenced_bytes;	/* no pointer to them was found */
+	size_t unreferenced_blocks;
+	size_t indirect_bytes;		/* only lost blocks point to them */
+	size_t indirect_blocks;
+	size_t referenced_bytes;	/* a root reaches them */
+	size_t referenced_blocks;
+	size_t unscanned_threads;	/* threads that did not stop (stacks read whole) */
+} area_malloc_scan_result;
+
+typedef struct area_malloc_debug_module_info_v2 {
+	area_malloc_debug_module_info v1; /* minfo.name is the v2 name */
+
+	/*
+	 * Scans the process now (the other threads are stopped meanwhile, see
+	 * area_malloc_debug(7), REACHABILITY SCAN) and reports the unreferenced
+	 * and indirectly lost blocks of one pool (NULL: every pool) as leak
+	 * reports "found by scan", grouped by site; fills *result (may be
+	 * NULL) for that pool or all. Returns B_OK, B_BAD_VALUE for a bad pool
+	 * id, B_NO_MEMORY when the scan could not get its memory.
+	 */
+	status_t (*scan_leaks)(const void *pool_id, area_malloc_scan_result *result);
+
+	/*
+	 * kmemleak_not_leak(): the live block at address (of pool) is a root
+	 * from now on until it is freed: it and what it reaches are never
+	 * unreferenced. Returns B_OK, B_BAD_VALUE when address is not a live
+	 * block of the pool, B_NO_MEMORY when too many blocks are marked.
+	 */
+	status_t (*not_leak)(const void *pool_id, const void *address);
+} area_malloc_debug_module_info_v2;
+
 #ifdef __cplusplus
 }
 #endif

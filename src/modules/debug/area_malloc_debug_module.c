@@ -5,7 +5,9 @@
  * module's file (generic/area_malloc below debug_moduledir):
  *  - generic/area_malloc/v1, the same interface as the release build, every
  *    call checked (debug_pool.c);
- *  - generic/area_malloc/debug/v1, the companion module (area_malloc_debug.h).
+ *  - generic/area_malloc/debug/v1, the companion module (area_malloc_debug.h);
+ *  - generic/area_malloc/debug/v2, v1 and the reachability scan (the same
+ *    header): scan_leaks and not_leak.
  *
  * B_MODULE_INIT (of whichever is got first) reads AREA_MALLOC_OPTIONS, sets
  * up the reporter, registers the kernel debugger commands and the exit
@@ -30,6 +32,7 @@
 #include <drivers/area_malloc_debug.h>
 
 #include "debug/debug_pool.h"
+#include "debug/leak_scan.h"
 #include "format/options.h"
 #include "debug/report.h"
 #include "kernel/exit_hook.h"
@@ -95,6 +98,17 @@ static area_malloc_report_hook companion_set_report_hook(area_malloc_report_hook
 static uint64 companion_error_count(void)
 {
 	return reporter_error_count();
+}
+
+/* ---- generic/area_malloc/debug/v2 ---- */
+
+/* The scan's entry: the module's frames below this one are no roots. */
+__attribute__((noinline)) static status_t companion_scan_leaks(const void *pool_id,
+	area_malloc_scan_result *result)
+{
+	/* the driver's values in callee-saved registers go into this frame */
+	__builtin_unwind_init();
+	return debug_scan_leaks(pool_id, result, "by scan", LEAK_SCAN_ENTRY_FLOOR());
 }
 
 /* ---- kernel debugger commands ---- */
@@ -170,6 +184,22 @@ static int command_check(int argc, char **argv)
 	return problems != 0;
 }
 
+__attribute__((noinline)) static int command_scan(int argc, char **argv)
+{
+	area_id area;
+	int lost;
+
+	__builtin_unwind_init();
+	if (!optional_pool_argument(argc, argv, &area))
+		return 2;
+	lost = debug_scan_command(area, LEAK_SCAN_ENTRY_FLOOR());
+	if (lost < 0) {
+		kprintf("%s: no pool %d\n", argv[0], (int)area);
+		return 2;
+	}
+	return lost != 0;
+}
+
 static int command_leaks(int argc, char **argv)
 {
 	area_id area;
@@ -220,6 +250,8 @@ static const struct {
 	{ "pool", command_pool, "Show one area_malloc pool: pool <pool id>" },
 	{ "check", command_check, "Check canaries, poison and heap invariants: check [<pool id>]" },
 	{ "leaks", command_leaks, "Report live blocks grouped by site: leaks [<pool id>]" },
+	{ "scan", command_scan,
+		"Report the blocks no pointer reaches (reachability scan): scan [<pool id>]" },
 	{ "allocations", command_from_node,
 		"allocations [pool ID] [thread TID] [caller ADDR|SYMBOL] [size MIN[-MAX]] [stats]" },
 	{ "allocations_per_caller", command_from_node,
@@ -331,8 +363,28 @@ static area_malloc_debug_module_info area_malloc_debug_module = {
 	.error_count = companion_error_count,
 };
 
+static area_malloc_debug_module_info_v2 area_malloc_debug_module_v2 = {
+	.v1 = {
+		.minfo = {
+			.name = B_AREA_MALLOC_DEBUG_V2_MODULE_NAME,
+			.flags = 0,
+			.std_ops = std_ops,
+		},
+		.set_pool_name = debug_set_pool_name,
+		.mark = debug_mark,
+		.report_leaks = companion_report_leaks,
+		.check_pool = debug_check_pool,
+		.get_pool_stats = debug_get_pool_stats,
+		.set_report_hook = companion_set_report_hook,
+		.error_count = companion_error_count,
+	},
+	.scan_leaks = companion_scan_leaks,
+	.not_leak = debug_not_leak,
+};
+
 module_info *modules[] = {
 	(module_info *)&area_malloc_module,
 	(module_info *)&area_malloc_debug_module,
+	(module_info *)&area_malloc_debug_module_v2,
 	NULL,
 };
