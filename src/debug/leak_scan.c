@@ -281,11 +281,11 @@ static void scan_locked(struct scan_run *run, struct scan_roots *roots)
 	struct scan_range own[2];
 	size_t capacity = 0, own_count;
 
-	for (size_t i = 0; i < run->pool_count; i++) {
-		struct heap_stats stats;
-		heap_get_stats(run->pools[i].pool->heap, &stats);
-		capacity += stats.used_blocks;
-	}
+	/* the module's own count of live blocks (D3), kept beside the heap: the
+	 * heap's statistics follow free-list links, which a driver's overflow
+	 * into free memory may have damaged (collect_block stops at capacity) */
+	for (size_t i = 0; i < run->pool_count; i++)
+		capacity += debug_of(run->pools[i].pool)->d.live_blocks;
 	if (capacity == 0)
 		return;
 	if (!map_arena(run, roots, capacity)) {

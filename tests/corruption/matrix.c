@@ -41,6 +41,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -440,9 +441,13 @@ static const char *run_in_child(uint64_t id, const struct matrix_case *c,
 		*signal_out = WTERMSIG(status);
 		if (WTERMSIG(status) == SIGXCPU || WTERMSIG(status) == SIGKILL)
 			return "the case hung (a loop: " TEXT(CASE_CPU_SECONDS) " s of CPU time)";
-		return WTERMSIG(status) == SIGALRM
-			? "the case hung (a wait: " TEXT(CASE_WALL_SECONDS) " s)"
-			: "the case crashed";
+		if (WTERMSIG(status) == SIGALRM)
+			return "the case hung (a wait: " TEXT(CASE_WALL_SECONDS) " s)";
+		/* one case at a time: a static buffer will do */
+		static char crashed[64];
+		snprintf(crashed, sizeof(crashed), "the case crashed (SIG%s)",
+			sigabbrev_np(WTERMSIG(status)) != NULL ? sigabbrev_np(WTERMSIG(status)) : "?");
+		return crashed;
 	}
 	if (got != (ssize_t)sizeof(*r))
 		return "the case ended without a result";
