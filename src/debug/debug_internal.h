@@ -363,6 +363,10 @@ struct pool *acquire_for_query(const void *pool_id) DEBUG_HIDDEN;
 typedef void (*debug_pool_visit_fn)(const void *id, struct pool *pool, void *context);
 int for_each_acquired_pool(area_id area, debug_pool_visit_fn fn, void *context) DEBUG_HIDDEN;
 
+/* The ids of every live pool, in registry order, copied under the
+ * registry's lock (free() them; NULL with *count 0: none, or no memory). */
+const void **debug_live_pool_ids(size_t *count) DEBUG_HIDDEN;
+
 /* The companion module's statistics of a locked pool. */
 void debug_read_stats_locked(struct pool *pool, area_malloc_pool_stats *stats) DEBUG_HIDDEN;
 

@@ -303,6 +303,14 @@ static struct id_list live_pool_ids(void)
 	return list;
 }
 
+const void **debug_live_pool_ids(size_t *count)
+{
+	struct id_list list = live_pool_ids();
+
+	*count = list.count;
+	return list.ids;
+}
+
 int for_each_acquired_pool(area_id area, debug_pool_visit_fn fn, void *context)
 {
 	struct id_list list = live_pool_ids();

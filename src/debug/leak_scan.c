@@ -101,28 +101,6 @@ struct scan_run {
 	struct stopped_world world;
 };
 
-struct id_list {
-	const void **ids;
-	size_t count;
-	size_t capacity;
-};
-
-static void note_id(const void *id, struct pool *pool, void *context)
-{
-	struct id_list *list = context;
-
-	(void)pool;
-	if (list->count == list->capacity) {
-		size_t capacity = list->capacity ? list->capacity * 2 : 16;
-		const void **ids = realloc(list->ids, capacity * sizeof(*ids));
-		if (ids == NULL)
-			return;
-		list->ids = ids;
-		list->capacity = capacity;
-	}
-	list->ids[list->count++] = id;
-}
-
 /*
  * The pools, acquired, in registry order (the order the fork handlers lock
  * them in: a scan and a fork never wait on each other's pools), and
@@ -131,25 +109,25 @@ static void note_id(const void *id, struct pool *pool, void *context)
  */
 static struct scan_pool *acquire_pools(size_t *count, size_t **by_address)
 {
-	struct id_list list = {NULL, 0, 0};
+	size_t id_count;
+	const void **ids = debug_live_pool_ids(&id_count);
 	struct scan_pool *pools;
 	size_t n = 0;
 
-	for_each_acquired_pool(0, note_id, &list);
-	pools = list.count ? calloc(list.count, sizeof(*pools)) : NULL;
-	*by_address = list.count ? calloc(list.count, sizeof(**by_address)) : NULL;
+	pools = id_count ? calloc(id_count, sizeof(*pools)) : NULL;
+	*by_address = id_count ? calloc(id_count, sizeof(**by_address)) : NULL;
 	if (pools == NULL || *by_address == NULL) {
 		free(pools);
 		free(*by_address);
 		*by_address = NULL;
 		pools = NULL;
 	}
-	for (size_t i = 0; pools != NULL && i < list.count; i++) {
-		struct pool *pool = acquire_for_query(list.ids[i]);
+	for (size_t i = 0; pools != NULL && i < id_count; i++) {
+		struct pool *pool = acquire_for_query(ids[i]);
 		size_t at = n;
 		if (pool == NULL)
 			continue; /* deleted meanwhile */
-		pools[n] = (struct scan_pool){list.ids[i], pool, false};
+		pools[n] = (struct scan_pool){ids[i], pool, false};
 		while (at > 0 && (uintptr_t)pools[(*by_address)[at - 1]].pool->base >
 					 (uintptr_t)pool->base) {
 			(*by_address)[at] = (*by_address)[at - 1];
@@ -158,7 +136,7 @@ static struct scan_pool *acquire_pools(size_t *count, size_t **by_address)
 		(*by_address)[at] = n;
 		n++;
 	}
-	free(list.ids);
+	free(ids);
 	*count = n;
 	return pools;
 }

@@ -348,19 +348,23 @@ static area_malloc_module_info area_malloc_module = {
 	.free = dbg_free,
 };
 
+/* The functions of the v1 interface, which v2 begins with. */
+#define DEBUG_V1_FUNCTIONS \
+	.set_pool_name = debug_set_pool_name, \
+	.mark = debug_mark, \
+	.report_leaks = companion_report_leaks, \
+	.check_pool = debug_check_pool, \
+	.get_pool_stats = debug_get_pool_stats, \
+	.set_report_hook = companion_set_report_hook, \
+	.error_count = companion_error_count
+
 static area_malloc_debug_module_info area_malloc_debug_module = {
 	.minfo = {
 		.name = B_AREA_MALLOC_DEBUG_MODULE_NAME,
 		.flags = 0,
 		.std_ops = std_ops,
 	},
-	.set_pool_name = debug_set_pool_name,
-	.mark = debug_mark,
-	.report_leaks = companion_report_leaks,
-	.check_pool = debug_check_pool,
-	.get_pool_stats = debug_get_pool_stats,
-	.set_report_hook = companion_set_report_hook,
-	.error_count = companion_error_count,
+	DEBUG_V1_FUNCTIONS,
 };
 
 static area_malloc_debug_module_info_v2 area_malloc_debug_module_v2 = {
@@ -370,13 +374,7 @@ static area_malloc_debug_module_info_v2 area_malloc_debug_module_v2 = {
 			.flags = 0,
 			.std_ops = std_ops,
 		},
-		.set_pool_name = debug_set_pool_name,
-		.mark = debug_mark,
-		.report_leaks = companion_report_leaks,
-		.check_pool = debug_check_pool,
-		.get_pool_stats = debug_get_pool_stats,
-		.set_report_hook = companion_set_report_hook,
-		.error_count = companion_error_count,
+		DEBUG_V1_FUNCTIONS,
 	},
 	.scan_leaks = companion_scan_leaks,
 	.not_leak = debug_not_leak,
