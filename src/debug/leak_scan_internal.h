@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "debug/leak_scan_engine.h"
+#include "format/leak_scan_engine.h"
 
 /* Threads a scan stops; more are reported as not scanned. */
 #define WORLD_MAX_THREADS 512

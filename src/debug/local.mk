@@ -18,8 +18,6 @@ libamdebug_la_SOURCES = \
 	src/debug/in_flight.h \
 	src/debug/leak_scan.c \
 	src/debug/leak_scan.h \
-	src/debug/leak_scan_engine.c \
-	src/debug/leak_scan_engine.h \
 	src/debug/leak_scan_internal.h \
 	src/debug/leak_scan_roots.c \
 	src/debug/leak_scan_threads.c \

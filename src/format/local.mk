@@ -3,7 +3,9 @@
 # validator, the pool log, the node file format, the error-kind table, the
 # options, the symbolizer that names recorded callers, what valid UTF-8 is
 # (utf8.h), and opening files where other users may have a hand in the path
-# (safe_file.c). Depends on the allocator core only for the heap's own layout
+# (safe_file.c), and the classification of a conservative reachability scan
+# (leak_scan_engine.c: the debug build scans in process, pooldump another
+# process). Depends on the allocator core only for the heap's own layout
 # (node_format.h).
 
 noinst_LTLIBRARIES += libamformat.la
@@ -13,6 +15,8 @@ libamformat_la_SOURCES = \
 	src/format/debug_block.h \
 	src/format/error_kind.c \
 	src/format/error_kind.h \
+	src/format/leak_scan_engine.c \
+	src/format/leak_scan_engine.h \
 	src/format/node_format.h \
 	src/format/options.c \
 	src/format/options.h \

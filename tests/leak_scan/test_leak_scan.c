@@ -1,7 +1,7 @@
 /*
  * test_leak_scan.c - the reachability scan (issue 16, the in-process half):
  * the engine's classification over memory it reads through a reader
- * (src/debug/leak_scan_engine.c, compiled in), and the exit-time report of
+ * (src/format/leak_scan_engine.c, compiled in), and the exit-time report of
  * a driver whose blocks are held in every way a driver holds them or
  * really lost: each group's verdict, the exit status under
  * leak_mode=unreferenced, leak_interior, and the driver's second thread
@@ -34,7 +34,7 @@
 #include <drivers/area_malloc.h>
 #include <drivers/area_malloc_debug.h>
 
-#include "debug/leak_scan_engine.h"
+#include "format/leak_scan_engine.h"
 #include "support/check_main.h"
 #include "support/debug_command.h"
 #include "support/scale.h"

@@ -9,7 +9,7 @@
  */
 #include "config.h"
 
-#include "debug/leak_scan_engine.h"
+#include "format/leak_scan_engine.h"
 
 void scan_engine_init(struct scan_engine *engine, const struct scan_block *blocks, uint8_t *state,
 	uint32_t *stack, size_t count, bool interior, const struct scan_reader *reader)

@@ -22,8 +22,8 @@
  * for the whole scan (in process: every pool locked, the other threads
  * stopped). Nothing here may take a lock, allocate or print.
  */
-#ifndef AREA_MALLOC_DEBUG_LEAK_SCAN_ENGINE_H
-#define AREA_MALLOC_DEBUG_LEAK_SCAN_ENGINE_H
+#ifndef AREA_MALLOC_FORMAT_LEAK_SCAN_ENGINE_H
+#define AREA_MALLOC_FORMAT_LEAK_SCAN_ENGINE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -86,4 +86,4 @@ void scan_engine_root_block(struct scan_engine *engine, size_t index);
  * block not reached points to them, SCAN_UNREFERENCED otherwise. */
 void scan_engine_classify(struct scan_engine *engine);
 
-#endif /* AREA_MALLOC_DEBUG_LEAK_SCAN_ENGINE_H */
+#endif /* AREA_MALLOC_FORMAT_LEAK_SCAN_ENGINE_H */
