@@ -43,6 +43,9 @@ static const struct command commands[] = {
 		command_leaks },
 	{ "check", "check [pool ID]", "check canaries, poison and heap invariants now",
 		command_check },
+	{ "scan", "scan [--min-age SECONDS] [--interval SECONDS]",
+		"blocks no root of the live process reaches (read from outside, twice)",
+		command_scan },
 	{ "help", "help [COMMAND]", "this list, or one command's usage", command_help },
 };
 
@@ -155,5 +158,5 @@ int node_command_run(const struct node_command_context *context, int argc, char 
 	}
 	session.query = "";
 	return usage_error(&session, "pools | pool | allocations | allocations_per_caller | "
-		"pool_log | leaks | check | help", "unknown command '%s'", argv[0]);
+		"pool_log | leaks | check | scan | help", "unknown command '%s'", argv[0]);
 }

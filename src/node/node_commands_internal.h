@@ -13,6 +13,7 @@
  *     node_cmd_pool_log.c   pool_log
  *     node_cmd_leaks.c      leaks
  *     node_cmd_check.c      check
+ *     node_cmd_scan.c       scan (a live process's memory, from outside)
  *     node_commands.c       help, the command table and dispatch
  *     node_cmd_dir.c        list and clean (the node directory)
  *   all over the node reader (node_reader.h).
@@ -200,5 +201,6 @@ NODE_HIDDEN int command_allocations_per_caller(struct session *session, int argc
 NODE_HIDDEN int command_pool_log(struct session *session, int argc, char **argv);
 NODE_HIDDEN int command_leaks(struct session *session, int argc, char **argv);
 NODE_HIDDEN int command_check(struct session *session, int argc, char **argv);
+NODE_HIDDEN int command_scan(struct session *session, int argc, char **argv);
 
 #endif /* AREA_MALLOC_NODE_COMMANDS_INTERNAL_H */

@@ -35,3 +35,22 @@ tests_node_bench_node_SOURCES = tests/node/bench_node.c \
 	tests/node/node_fixture.c tests/node/node_fixture.h
 tests_node_bench_node_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS) -I$(top_srcdir)/tests
 tests_node_bench_node_LDADD = libamnodereader.la libamformat.la libamcore.la libamheap.la $(DW_LIBS)
+
+# pooldump scan (issue 16): test_scan runs scan_driver under the debug
+# module and scans it from outside; exact counts of what it holds and loses.
+check_PROGRAMS += tests/node/test_scan
+TESTS += tests/node/test_scan
+tests_node_test_scan_SOURCES = tests/node/test_scan.c \
+	tests/node/node_fixture.c tests/node/node_fixture.h
+tests_node_test_scan_CFLAGS = $(CHECK_TEST_CFLAGS) $(DW_CFLAGS) $(NODE_TEST_CFLAGS)
+tests_node_test_scan_LDFLAGS = $(AM_LDFLAGS) -no-install
+tests_node_test_scan_LDADD = libamnodereader.la libamformat.la libamcore.la libamheap.la $(DW_LIBS) \
+	$(CHECK_TEST_LIBS)
+EXTRA_tests_node_test_scan_DEPENDENCIES = tests/node/scan_driver$(EXEEXT) \
+	tools/pooldump/pooldump$(EXEEXT)
+
+check_PROGRAMS += tests/node/scan_driver
+tests_node_scan_driver_SOURCES = tests/node/scan_driver.c
+tests_node_scan_driver_CFLAGS = $(AM_CFLAGS) $(NODE_TEST_CFLAGS) -I$(top_srcdir)/tests
+tests_node_scan_driver_LDFLAGS = $(AM_LDFLAGS) -no-install
+tests_node_scan_driver_LDADD = libarea_malloc.la $(PTHREAD_FLAGS)

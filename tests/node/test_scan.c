@@ -1,0 +1,275 @@
+/*
+ * test_scan.c - pooldump scan (issue 16) end to end: scan_driver, under the
+ * debug module with a node directory of its own, holds blocks in every way
+ * (global list, stack, another pool block, malloc'd memory, an interior
+ * pointer, another thread's stack) and loses three; pooldump scans it from
+ * outside and must report exactly the lost ones (exit status 1), nothing
+ * when the blocks are too young (0), refuse a process it may not read (4)
+ * and say a dead one is gone (3). No assertion depends on timing: the
+ * scans use --interval 0.1 and --min-age 0 (or an hour).
+ */
+#include "config.h"
+
+#include <check.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "node_fixture.h"
+
+struct result {
+	int status;
+	char *out, *err;
+};
+
+struct target {
+	pid_t pid;
+	int input;
+	FILE *output;
+	int area;
+	struct fixture_driver_run run;
+};
+
+static const char *builddir(void)
+{
+	const char *dir = getenv("AREA_MALLOC_TEST_BUILDDIR");
+
+	ck_assert_msg(dir != NULL, "AREA_MALLOC_TEST_BUILDDIR is not set (run through make check)");
+	return dir;
+}
+
+static char *read_all(FILE *file)
+{
+	long size;
+	char *text;
+
+	fseek(file, 0, SEEK_END);
+	size = ftell(file);
+	rewind(file);
+	text = calloc(1, (size_t)size + 1);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_int_eq(fread(text, 1, (size_t)size, file), (size_t)size);
+	fclose(file);
+	return text;
+}
+
+/* pooldump --node-dir DIR -p PID scan ARGS..., as uid when uid >= 0. */
+static struct result scan(const struct target *target, int uid, const char *const *arguments)
+{
+	struct result result = {0};
+	FILE *out = tmpfile(), *err = tmpfile();
+	char program[PATH_MAX], pid[16];
+	const char *argv[16] = {program, "--node-dir", target->run.node_dir, "-p", pid, "scan"};
+	int count = 6, status;
+	pid_t child;
+
+	ck_assert(out != NULL && err != NULL);
+	snprintf(program, sizeof(program), "%s/tools/pooldump/pooldump", builddir());
+	snprintf(pid, sizeof(pid), "%d", (int)target->pid);
+	for (; *arguments != NULL && count < 15; arguments++)
+		argv[count++] = *arguments;
+	argv[count] = NULL;
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		dup2(fileno(out), STDOUT_FILENO);
+		dup2(fileno(err), STDERR_FILENO);
+		if (uid >= 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0)
+			_exit(126);
+		execv(program, (char *const *)argv);
+		_exit(127);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_msg(WIFEXITED(status), "pooldump died of signal %d", WTERMSIG(status));
+	result.status = WEXITSTATUS(status);
+	result.out = read_all(out);
+	result.err = read_all(err);
+	return result;
+}
+
+static void result_free(struct result *result)
+{
+	free(result->out);
+	free(result->err);
+}
+
+/* Starts scan_driver in mode, as uid when uid >= 0 (its node directory then
+ * that user's), and waits for its "ready". */
+static void target_start(struct target *target, const char *mode, int uid)
+{
+	char line[128];
+	int in[2], out[2];
+
+	memset(target, 0, sizeof(*target));
+	fixture_driver_run_init(&target->run, builddir(), "tests/node/scan_driver", NULL);
+	if (uid >= 0)
+		ck_assert_int_eq(chown(target->run.base, (uid_t)uid, (gid_t)uid), 0);
+	ck_assert_int_eq(pipe(in), 0);
+	ck_assert_int_eq(pipe(out), 0);
+	target->pid = fork();
+	ck_assert_int_ge(target->pid, 0);
+	if (target->pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		if (uid >= 0 && setresuid((uid_t)uid, (uid_t)uid, (uid_t)uid) != 0)
+			_exit(126);
+		fixture_driver_run_environment(&target->run);
+		execl(target->run.program, target->run.program, mode, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	target->input = in[1];
+	target->output = fdopen(out[0], "r");
+	ck_assert_ptr_nonnull(target->output);
+	ck_assert_msg(
+		fgets(line, sizeof(line), target->output) != NULL, "scan_driver said nothing");
+	ck_assert_msg(sscanf(line, "ready %d", &target->area) == 1, "%s", line);
+}
+
+static void target_finish(struct target *target)
+{
+	int status;
+
+	close(target->input);
+	ck_assert_int_eq(waitpid(target->pid, &status, 0), target->pid);
+	fclose(target->output);
+	ck_assert_msg(
+		WIFEXITED(status) && WEXITSTATUS(status) == 0, "scan_driver: status 0x%x", status);
+	fixture_remove_tree(target->run.base);
+}
+
+/* The lost blocks exactly: two unreferenced groups (200 and 300 bytes) and
+ * one indirectly lost (2 x 120); every held block left out. */
+START_TEST(test_scan_reports_exactly_the_lost_blocks)
+{
+	const char *const arguments[] = {"--min-age", "0", "--interval", "0.1", NULL};
+	struct target target;
+	struct result result;
+
+	target_start(&target, "wait", -1);
+	result = scan(&target, -1, arguments);
+	ck_assert_msg(result.status == 1, "%d\n%.3000s\n%s", result.status, result.out, result.err);
+	ck_assert_msg(strstr(result.out, "SUMMARY: area_malloc: 500 byte(s) unreferenced in 2 "
+					 "allocation(s), 240 byte(s) indirectly lost in 2 "
+					 "allocation(s).\n") != NULL,
+		"%.3000s", result.out);
+	ck_assert_msg(strstr(result.out, "Unreferenced: 300 byte(s) in 1 allocation(s)") != NULL,
+		"%.3000s", result.out);
+	ck_assert_msg(strstr(result.out, "Unreferenced: 200 byte(s) in 1 allocation(s)") != NULL,
+		"%.3000s", result.out);
+	ck_assert_msg(strstr(result.out, "Indirectly lost: 240 byte(s) in 2 allocation(s)") != NULL,
+		"%.3000s", result.out);
+	ck_assert_msg(strstr(result.out, " in lose_overwritten+") != NULL, "%.3000s", result.out);
+	ck_assert_msg(strstr(result.out, " in lose_container+") != NULL, "%.3000s", result.out);
+	ck_assert_msg(strstr(result.out, " in lose_contents+") != NULL, "%.3000s", result.out);
+	ck_assert_str_eq(result.err, "");
+	result_free(&result);
+	target_finish(&target);
+}
+END_TEST
+
+/* Blocks younger than --min-age are never reported: status 0. */
+START_TEST(test_scan_min_age)
+{
+	const char *const arguments[] = {"--min-age", "3600", "--interval", "0", NULL};
+	struct target target;
+	struct result result;
+
+	target_start(&target, "wait", -1);
+	result = scan(&target, -1, arguments);
+	ck_assert_msg(result.status == 0, "%d\n%s\n%s", result.status, result.out, result.err);
+	ck_assert_msg(strstr(result.out, "SUMMARY: area_malloc: 0 byte(s) unreferenced in 0 "
+					 "allocation(s), 0 byte(s) indirectly lost in 0 "
+					 "allocation(s).\n") != NULL,
+		"%.3000s", result.out);
+	result_free(&result);
+	target_finish(&target);
+}
+END_TEST
+
+START_TEST(test_scan_bad_arguments)
+{
+	const char *const bad[] = {"--min-age", "soon", NULL};
+	struct target target = {.pid = 1};
+	struct result result;
+
+	snprintf(target.run.node_dir, sizeof(target.run.node_dir), "/nonexistent");
+	result = scan(&target, -1, bad);
+	ck_assert_int_eq(result.status, 2);
+	ck_assert_str_eq(result.err, "pooldump: error: bad number of seconds for --min-age; usage: "
+				     "scan [--min-age SECONDS] [--interval SECONDS]\n"
+				     "Try 'pooldump help' for more information.\n");
+	result_free(&result);
+}
+END_TEST
+
+/* A dead process's node: its memory is gone. */
+START_TEST(test_scan_dead_process)
+{
+	const char *const arguments[] = {"--min-age", "0", "--interval", "0", NULL};
+	struct target target;
+	struct result result;
+
+	target_start(&target, "wait", -1);
+	kill(target.pid, SIGKILL);
+	ck_assert_int_eq(waitpid(target.pid, NULL, 0), target.pid);
+	result = scan(&target, -1, arguments);
+	ck_assert_msg(result.status == 3, "%d\n%s\n%s", result.status, result.out, result.err);
+	ck_assert_msg(
+		strstr(result.err, "the process is gone: its memory cannot be scanned\n") != NULL,
+		"%s", result.err);
+	result_free(&result);
+	close(target.input);
+	fclose(target.output);
+	fixture_remove_tree(target.run.base);
+}
+END_TEST
+
+/* A process that is not dumpable, read by its own user without
+ * CAP_SYS_PTRACE (uid 65534 both): refused, status 4. Needs root. */
+START_TEST(test_scan_refused)
+{
+	const char *const arguments[] = {"--min-age", "0", "--interval", "0", NULL};
+	struct target target;
+	struct result result;
+
+	if (geteuid() != 0)
+		return;
+	target_start(&target, "dumpable0", 65534);
+	result = scan(&target, 65534, arguments);
+	ck_assert_msg(result.status == 4, "%d\n%s\n%s", result.status, result.out, result.err);
+	ck_assert_msg(
+		strstr(result.err, "cannot read the memory of process") != NULL, "%s", result.err);
+	result_free(&result);
+	target_finish(&target);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *suite = suite_create("pooldump scan");
+	TCase *tcase = tcase_create("scan");
+	SRunner *runner;
+	int failed;
+
+	tcase_add_test(tcase, test_scan_reports_exactly_the_lost_blocks);
+	tcase_add_test(tcase, test_scan_min_age);
+	tcase_add_test(tcase, test_scan_bad_arguments);
+	tcase_add_test(tcase, test_scan_dead_process);
+	tcase_add_test(tcase, test_scan_refused);
+	suite_add_tcase(suite, tcase);
+	runner = srunner_create(suite);
+	srunner_run_all(runner, CK_NORMAL);
+	failed = srunner_ntests_failed(runner);
+	srunner_free(runner);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
