@@ -41,7 +41,8 @@ tests_node_bench_node_LDADD = libamnodereader.la libamformat.la libamcore.la lib
 check_PROGRAMS += tests/node/test_scan
 TESTS += tests/node/test_scan
 tests_node_test_scan_SOURCES = tests/node/test_scan.c \
-	tests/node/node_fixture.c tests/node/node_fixture.h
+	tests/node/node_fixture.c tests/node/node_fixture.h \
+	tests/node/json_check.c tests/node/json_check.h tests/node/json_assert.h
 tests_node_test_scan_CFLAGS = $(CHECK_TEST_CFLAGS) $(DW_CFLAGS) $(NODE_TEST_CFLAGS)
 tests_node_test_scan_LDFLAGS = $(AM_LDFLAGS) -no-install
 tests_node_test_scan_LDADD = libamnodereader.la libamformat.la libamcore.la libamheap.la $(DW_LIBS) \

@@ -775,6 +775,7 @@ START_TEST(test_help_usage_and_statuses)
 		"allocations pool", "allocations bogus", "allocations caller",
 		"allocations_per_caller -x", "allocations_per_caller pool", "pool_log",
 		"pool_log 101 many", "leaks 1 2 3", "check pool", "check 101 extra",
+		"scan --interval", "scan --min-age -1", "scan extra",
 	};
 	struct result help = run_standard(false, "help");
 	struct result help_json = run_standard(true, "help");
@@ -785,7 +786,7 @@ START_TEST(test_help_usage_and_statuses)
 	ck_assert_msg(strstr(help.out, "allocations_per_caller [-c] [pool ID]") != NULL, "%s",
 		help.out);
 	document = parse_json(help_json.out);
-	ck_assert_uint_eq(array_of(document, "commands")->count, 8);
+	ck_assert_uint_eq(array_of(document, "commands")->count, 9);
 	json_free(document);
 
 	for (size_t i = 0; i < sizeof(usage_errors) / sizeof(usage_errors[0]); i++) {
@@ -2137,6 +2138,7 @@ START_TEST(test_bash_completion)
 		{ "pooldump al", "allocations\nallocations_per_caller\n" },
 		{ "pooldump --ver", "--version\n" },
 		{ "pooldump help ch", "check\n" },
+		{ "pooldump -p 1 scan --", "--min-age\n--interval\n" },
 		{ "pooldump run --stack-d", "--stack-depth\n" },
 		{ "pooldump --col", "--color=\n" },
 		{ "pooldump --color ''", "auto\nalways\nnever\n" },

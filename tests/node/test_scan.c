@@ -12,6 +12,7 @@
 
 #include <check.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "json_assert.h"
 #include "node_fixture.h"
 
 struct result {
@@ -57,8 +59,9 @@ static char *read_all(FILE *file)
 	return text;
 }
 
-/* pooldump --node-dir DIR -p PID scan ARGS..., as uid when uid >= 0. */
-static struct result scan(const struct target *target, int uid, const char *const *arguments)
+/* pooldump [--json] --node-dir DIR -p PID scan ARGS..., as uid when uid >= 0. */
+static struct result scan(
+	const struct target *target, int uid, bool json, const char *const *arguments)
 {
 	struct result result = {0};
 	FILE *out = tmpfile(), *err = tmpfile();
@@ -70,6 +73,11 @@ static struct result scan(const struct target *target, int uid, const char *cons
 	ck_assert(out != NULL && err != NULL);
 	snprintf(program, sizeof(program), "%s/tools/pooldump/pooldump", builddir());
 	snprintf(pid, sizeof(pid), "%d", (int)target->pid);
+	if (json) {
+		memmove(argv + 2, argv + 1, 5 * sizeof(*argv));
+		argv[1] = "--json";
+		count++;
+	}
 	for (; *arguments != NULL && count < 15; arguments++)
 		argv[count++] = *arguments;
 	argv[count] = NULL;
@@ -156,7 +164,7 @@ START_TEST(test_scan_reports_exactly_the_lost_blocks)
 	struct result result;
 
 	target_start(&target, "wait", -1);
-	result = scan(&target, -1, arguments);
+	result = scan(&target, -1, false, arguments);
 	ck_assert_msg(result.status == 1, "%d\n%.3000s\n%s", result.status, result.out, result.err);
 	ck_assert_msg(strstr(result.out, "SUMMARY: area_malloc: 500 byte(s) unreferenced in 2 "
 					 "allocation(s), 240 byte(s) indirectly lost in 2 "
@@ -177,6 +185,49 @@ START_TEST(test_scan_reports_exactly_the_lost_blocks)
 }
 END_TEST
 
+/* The same verdict as one JSON document: kind, count and bytes a group,
+ * and the totals. */
+START_TEST(test_scan_json)
+{
+	const char *const arguments[] = {"--min-age", "0", "--interval", "0.1", NULL};
+	struct target target;
+	struct result result;
+	struct json *document;
+	const struct json *groups;
+	size_t unreferenced = 0, indirect = 0;
+
+	target_start(&target, "wait", -1);
+	result = scan(&target, -1, true, arguments);
+	ck_assert_msg(result.status == 1, "%d\n%.3000s\n%s", result.status, result.out, result.err);
+	document = json_parse_asserted(result.out);
+	ck_assert_str_eq(json_member(document, "query", JSON_STRING)->string, "scan");
+	ck_assert_int_eq((int)json_member(document, "unreferenced_blocks", JSON_NUMBER)->number, 2);
+	ck_assert_int_eq(
+		(int)json_member(document, "unreferenced_bytes", JSON_NUMBER)->number, 500);
+	ck_assert_int_eq((int)json_member(document, "indirect_blocks", JSON_NUMBER)->number, 2);
+	ck_assert_int_eq((int)json_member(document, "indirect_bytes", JSON_NUMBER)->number, 240);
+	groups = json_member(document, "groups", JSON_ARRAY);
+	ck_assert_uint_eq(groups->count, 3);
+	for (size_t i = 0; i < groups->count; i++) {
+		const char *kind = json_member(groups->items[i], "kind", JSON_STRING)->string;
+		int count = (int)json_member(groups->items[i], "count", JSON_NUMBER)->number;
+		int bytes = (int)json_member(groups->items[i], "bytes", JSON_NUMBER)->number;
+		if (strcmp(kind, "unreferenced") == 0 && count == 1 &&
+			(bytes == 200 || bytes == 300))
+			unreferenced++;
+		else if (strcmp(kind, "indirectly lost") == 0 && count == 2 && bytes == 240)
+			indirect++;
+		else
+			ck_abort_msg("unexpected group %s %d %d", kind, count, bytes);
+	}
+	ck_assert_uint_eq(unreferenced, 2);
+	ck_assert_uint_eq(indirect, 1);
+	json_free(document);
+	result_free(&result);
+	target_finish(&target);
+}
+END_TEST
+
 /* Blocks younger than --min-age are never reported: status 0. */
 START_TEST(test_scan_min_age)
 {
@@ -185,7 +236,7 @@ START_TEST(test_scan_min_age)
 	struct result result;
 
 	target_start(&target, "wait", -1);
-	result = scan(&target, -1, arguments);
+	result = scan(&target, -1, false, arguments);
 	ck_assert_msg(result.status == 0, "%d\n%s\n%s", result.status, result.out, result.err);
 	ck_assert_msg(strstr(result.out, "SUMMARY: area_malloc: 0 byte(s) unreferenced in 0 "
 					 "allocation(s), 0 byte(s) indirectly lost in 0 "
@@ -203,7 +254,7 @@ START_TEST(test_scan_bad_arguments)
 	struct result result;
 
 	snprintf(target.run.node_dir, sizeof(target.run.node_dir), "/nonexistent");
-	result = scan(&target, -1, bad);
+	result = scan(&target, -1, false, bad);
 	ck_assert_int_eq(result.status, 2);
 	ck_assert_str_eq(result.err, "pooldump: error: bad number of seconds for --min-age; usage: "
 				     "scan [--min-age SECONDS] [--interval SECONDS]\n"
@@ -222,7 +273,7 @@ START_TEST(test_scan_dead_process)
 	target_start(&target, "wait", -1);
 	kill(target.pid, SIGKILL);
 	ck_assert_int_eq(waitpid(target.pid, NULL, 0), target.pid);
-	result = scan(&target, -1, arguments);
+	result = scan(&target, -1, false, arguments);
 	ck_assert_msg(result.status == 3, "%d\n%s\n%s", result.status, result.out, result.err);
 	ck_assert_msg(
 		strstr(result.err, "the process is gone: its memory cannot be scanned\n") != NULL,
@@ -245,7 +296,7 @@ START_TEST(test_scan_refused)
 	if (geteuid() != 0)
 		return;
 	target_start(&target, "dumpable0", 65534);
-	result = scan(&target, 65534, arguments);
+	result = scan(&target, 65534, false, arguments);
 	ck_assert_msg(result.status == 4, "%d\n%s\n%s", result.status, result.out, result.err);
 	ck_assert_msg(
 		strstr(result.err, "cannot read the memory of process") != NULL, "%s", result.err);
@@ -262,6 +313,7 @@ int main(void)
 	int failed;
 
 	tcase_add_test(tcase, test_scan_reports_exactly_the_lost_blocks);
+	tcase_add_test(tcase, test_scan_json);
 	tcase_add_test(tcase, test_scan_min_age);
 	tcase_add_test(tcase, test_scan_bad_arguments);
 	tcase_add_test(tcase, test_scan_dead_process);
