@@ -29,5 +29,6 @@ libamnodereader_la_SOURCES = \
 	src/node/node_cmd_leaks.c \
 	src/node/node_cmd_check.c \
 	src/node/node_cmd_scan.c \
+	src/node/node_scan_stop.c \
 	src/node/node_cmd_dir.c
 libamnodereader_la_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS)

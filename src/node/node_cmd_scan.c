@@ -11,7 +11,10 @@
  * the stack pointers are unknown, so each stack is scanned whole, which is
  * conservative (dead frames may hold a block).
  *
- * The target is not stopped: it is scanned twice, --interval apart, and a
+ * With --stop every thread is stopped (node_scan_stop.c) for one scan: the
+ * registers are roots too, and of a stack only what lies above its pointer.
+ *
+ * Without it the target is not stopped: it is scanned twice, --interval apart, and a
  * block is reported only when both scans find it not reached, it is the same
  * allocation (sequence) with the same bytes (a hash of its copy), and it is
  * older than --min-age (block times are CLOCK_MONOTONIC, shared by every
@@ -44,7 +47,19 @@
 #include "format/options.h"
 #include "node/node_commands_internal.h"
 
-static const char scan_usage[] = "scan [--min-age SECONDS] [--interval SECONDS]";
+static const char scan_usage[] = "scan [--min-age SECONDS] [--interval SECONDS] [--stop]";
+
+/* Below a stopped thread's stack pointer: the red zone (x86-64's 128
+ * bytes), live although below the pointer; what lies deeper is dead. */
+#if defined(__x86_64__)
+#define SCAN_RED_ZONE 128
+#define SCAN_STACK_POINTER(registers) ((registers).rsp)
+#elif defined(__aarch64__)
+#define SCAN_RED_ZONE 0
+#define SCAN_STACK_POINTER(registers) ((registers).sp)
+#else
+#error "scan --stop: the stack pointer of this architecture's user_regs_struct is not known"
+#endif
 
 /* A writable mapping larger than this is a reservation (a sanitizer's
  * shadow, a runtime's heap reserve), not data. */
@@ -173,10 +188,13 @@ static void pass_free(struct scan_pass *pass)
 }
 
 /* Loads every pool of the node and collects their live blocks, sorted. */
-static bool pass_load(struct session *session, struct scan_pass *pass)
+static bool pass_load(struct session *session, struct scan_pass *pass, bool stopped)
 {
 	struct node *node = session->node;
+	struct node_snapshot_options snapshot = session->context->snapshot;
 
+	/* a stopped process grants no quiet window: none is asked for */
+	snapshot.foreign = snapshot.foreign || stopped;
 	pass->pools = calloc(node->pool_count ? node->pool_count : 1, sizeof(*pass->pools));
 	if (pass->pools == NULL)
 		return false;
@@ -251,8 +269,39 @@ static char *read_maps(pid_t pid)
 	return text;
 }
 
-/* Every root mapping of the maps text into the engine. */
-static void scan_roots(struct scan_engine *engine, const struct scan_pass *pass, char *maps)
+/* The lowest stack floor of a stopped thread in [start, end), else start. */
+static uint64_t stack_floor(const struct scan_world *world, uint64_t start, uint64_t end)
+{
+	uint64_t floor = end;
+
+	for (size_t i = 0; world != NULL && i < world->count; i++) {
+		uint64_t sp = SCAN_STACK_POINTER(world->threads[i].registers);
+		if (world->threads[i].registers_known && sp >= start && sp < end &&
+			sp - start >= SCAN_RED_ZONE && sp - SCAN_RED_ZONE < floor)
+			floor = (sp - SCAN_RED_ZONE) & ~(uint64_t)(sizeof(uintptr_t) - 1);
+	}
+	return floor == end ? start : floor;
+}
+
+/* Every word of every stopped thread's registers, as a root. */
+static void scan_registers(struct scan_engine *engine, const struct scan_world *world)
+{
+	for (size_t i = 0; world != NULL && i < world->count; i++) {
+		const uintptr_t *words = (const uintptr_t *)&world->threads[i].registers;
+		if (!world->threads[i].registers_known)
+			continue;
+		for (size_t w = 0; w < sizeof(world->threads[i].registers) / sizeof(*words); w++) {
+			size_t index = scan_engine_find(engine, words[w]);
+			if (index != SIZE_MAX)
+				scan_engine_root_block(engine, index);
+		}
+	}
+}
+
+/* Every root mapping of the maps text into the engine; in a stopped
+ * thread's stack, only from its floor up. */
+static void scan_roots(struct scan_engine *engine, const struct scan_pass *pass, char *maps,
+	const struct scan_world *world)
 {
 	for (char *line = maps, *next; line != NULL && *line != '\0'; line = next) {
 		unsigned long long start, end;
@@ -266,16 +315,17 @@ static void scan_roots(struct scan_engine *engine, const struct scan_pass *pass,
 			strcmp(path, "[vvar]") == 0 || strcmp(path, "[vsyscall]") == 0 ||
 			meets_pool(pass, start, end))
 			continue;
-		scan_engine_root(engine, (uintptr_t)start, (uintptr_t)end);
+		scan_engine_root(engine, (uintptr_t)stack_floor(world, start, end), (uintptr_t)end);
 	}
+	scan_registers(engine, world);
 }
 
 /*
  * One scan: loads the pools, reads the roots, classifies. Fails the
  * session (returns false, *status set) when the process cannot be read.
  */
-static bool scan_once(
-	struct session *session, struct remote *remote, struct scan_pass *pass, int *status)
+static bool scan_once(struct session *session, struct remote *remote, struct scan_pass *pass,
+	const struct scan_world *world, int *status)
 {
 	struct scan_reader reader = {remote_words, remote};
 	struct scan_block *blocks = NULL;
@@ -286,7 +336,7 @@ static bool scan_once(
 	bool ok = false;
 
 	*status = NODE_STATUS_OK;
-	if (!pass_load(session, pass))
+	if (!pass_load(session, pass, world != NULL))
 		goto out_of_memory;
 	remote->pass = pass;
 	maps = read_maps(remote->pid);
@@ -306,7 +356,7 @@ static bool scan_once(
 	scan_engine_init(engine, blocks, state, stack, pass->count, true, &reader);
 	remote->refused = 0;
 	remote->reads = 0;
-	scan_roots(engine, pass, maps);
+	scan_roots(engine, pass, maps, world);
 	/* refused and nothing read: the process is closed to this reader (a
 	 * page that cannot be read is EFAULT, never EPERM) */
 	if (remote->refused != 0 && remote->reads == 0)
@@ -464,12 +514,18 @@ int command_scan(struct session *session, int argc, char **argv)
 	struct scan_totals totals = {0};
 	struct remote remote = {.mem_fd = -1};
 	struct output *out = &session->out;
+	struct scan_world world = {0};
 	double min_age = 5.0, interval = 1.0;
+	bool stop = false;
 	char path[64];
-	int status;
+	int status, passes_made = 2;
 
 	for (int i = 1; i < argc; i++) {
 		double *value;
+		if (strcmp(argv[i], "--stop") == 0) {
+			stop = true;
+			continue;
+		}
 		if (strcmp(argv[i], "--min-age") == 0)
 			value = &min_age;
 		else if (strcmp(argv[i], "--interval") == 0)
@@ -491,24 +547,46 @@ int command_scan(struct session *session, int argc, char **argv)
 	remote.pid = session->node->pid;
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)remote.pid);
 	remote.mem_fd = open(path, O_RDONLY | O_CLOEXEC);
-	for (int p = 0; p < 2; p++) {
+	if (stop) {
+		/* one scan of a process that holds still */
+		passes_made = 1;
+		if (!scan_stop(remote.pid, &world)) {
+			char text[NODE_MESSAGE_MAX];
+			if (errno == ESRCH || errno == ENOENT) {
+				session_error(session, NODE_STATUS_NO_SUCH,
+					"the process is gone: its memory cannot be scanned");
+				goto finish;
+			}
+			snprintf(text, sizeof(text),
+				"cannot stop process %d: %s (another user's process, Yama's "
+				"ptrace_scope, or a process already traced)",
+				(int)remote.pid, strerror(errno));
+			session_error(session, NODE_STATUS_DAMAGED, text);
+			goto finish;
+		}
+	}
+	for (int p = 0; p < passes_made; p++) {
 		if (p == 1) {
 			struct timespec pause = {(time_t)interval,
 				(long)((interval - (double)(time_t)interval) * 1e9)};
 			while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
 				;
 		}
-		if (!scan_once(session, &remote, &passes[p], &status))
+		if (!scan_once(session, &remote, &passes[p], stop ? &world : NULL, &status))
 			goto finish;
 	}
+	scan_resume(&world);
 	if (session->context->json)
 		emit(out, ",\"min_age_us\":%" PRId64 ",\"groups\":[", (int64_t)(min_age * 1e6));
+	else if (stop)
+		emit(out, "blocks no root reaches, every thread stopped, at least %.3g s old\n",
+			min_age);
 	else
 		emit(out,
 			"blocks no root reaches in two scans %.3g s apart, unchanged and at least "
 			"%.3g s old\n",
 			interval, min_age);
-	report(session, &passes[0], &passes[1], (int64_t)(min_age * 1e6), &totals);
+	report(session, &passes[0], &passes[passes_made - 1], (int64_t)(min_age * 1e6), &totals);
 	if (session->context->json)
 		emit(out,
 			"],\"unreferenced_blocks\":%zu,\"unreferenced_bytes\":%" PRIu64
@@ -523,6 +601,7 @@ int command_scan(struct session *session, int argc, char **argv)
 	if (totals.blocks[0] > 0)
 		raise_status(session, NODE_STATUS_FOUND);
 finish:
+	scan_resume(&world);
 	pass_free(&passes[0]);
 	pass_free(&passes[1]);
 	if (remote.mem_fd >= 0)

@@ -43,7 +43,7 @@ static const struct command commands[] = {
 		command_leaks },
 	{ "check", "check [pool ID]", "check canaries, poison and heap invariants now",
 		command_check },
-	{ "scan", "scan [--min-age SECONDS] [--interval SECONDS]",
+	{ "scan", "scan [--min-age SECONDS] [--interval SECONDS] [--stop]",
 		"blocks no root of the live process reaches (read from outside, twice)",
 		command_scan },
 	{ "help", "help [COMMAND]", "this list, or one command's usage", command_help },

@@ -14,6 +14,7 @@
  *     node_cmd_leaks.c      leaks
  *     node_cmd_check.c      check
  *     node_cmd_scan.c       scan (a live process's memory, from outside)
+ *     node_scan_stop.c      scan --stop: the target's threads stopped (ptrace)
  *     node_commands.c       help, the command table and dispatch
  *     node_cmd_dir.c        list and clean (the node directory)
  *   all over the node reader (node_reader.h).
@@ -41,6 +42,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/user.h>
 
 #include "node/node_commands.h"
 #include "node/node_reader.h"
@@ -202,5 +205,26 @@ NODE_HIDDEN int command_pool_log(struct session *session, int argc, char **argv)
 NODE_HIDDEN int command_leaks(struct session *session, int argc, char **argv);
 NODE_HIDDEN int command_check(struct session *session, int argc, char **argv);
 NODE_HIDDEN int command_scan(struct session *session, int argc, char **argv);
+
+/* ---- scan --stop (node_scan_stop.c) ---- */
+
+struct scan_thread {
+	pid_t tid;
+	bool registers_known;
+	struct user_regs_struct registers;
+};
+
+struct scan_world {
+	struct scan_thread *threads;
+	size_t count, capacity;
+	sigset_t saved_mask;
+	bool mask_saved;
+};
+
+/* Stops every thread of pid (ptrace), reads their registers; false with
+ * errno (everything already resumed). */
+NODE_HIDDEN bool scan_stop(pid_t pid, struct scan_world *world);
+/* Detaches every stopped thread; restores pooldump's signal mask. */
+NODE_HIDDEN void scan_resume(struct scan_world *world);
 
 #endif /* AREA_MALLOC_NODE_COMMANDS_INTERNAL_H */

@@ -2138,7 +2138,7 @@ START_TEST(test_bash_completion)
 		{ "pooldump al", "allocations\nallocations_per_caller\n" },
 		{ "pooldump --ver", "--version\n" },
 		{ "pooldump help ch", "check\n" },
-		{ "pooldump -p 1 scan --", "--min-age\n--interval\n" },
+		{ "pooldump -p 1 scan --", "--min-age\n--interval\n--stop\n" },
 		{ "pooldump run --stack-d", "--stack-depth\n" },
 		{ "pooldump --col", "--color=\n" },
 		{ "pooldump --color ''", "auto\nalways\nnever\n" },

@@ -228,6 +228,31 @@ START_TEST(test_scan_json)
 }
 END_TEST
 
+/* --stop: one scan with every thread stopped (ptrace), registers and
+ * stacks from their pointers up as roots: the same verdict, and the target
+ * runs on (it exits 0 when its input ends). */
+START_TEST(test_scan_stop)
+{
+	const char *const arguments[] = {"--stop", "--min-age", "0", NULL};
+	struct target target;
+	struct result result;
+
+	target_start(&target, "wait", -1);
+	result = scan(&target, -1, false, arguments);
+	ck_assert_msg(result.status == 1, "%d\n%.3000s\n%s", result.status, result.out, result.err);
+	ck_assert_msg(strstr(result.out, "blocks no root reaches, every thread stopped, at least "
+					 "0 s old\n") != NULL,
+		"%.3000s", result.out);
+	ck_assert_msg(strstr(result.out, "SUMMARY: area_malloc: 500 byte(s) unreferenced in 2 "
+					 "allocation(s), 240 byte(s) indirectly lost in 2 "
+					 "allocation(s).\n") != NULL,
+		"%.3000s", result.out);
+	ck_assert_str_eq(result.err, "");
+	result_free(&result);
+	target_finish(&target);
+}
+END_TEST
+
 /* Blocks younger than --min-age are never reported: status 0. */
 START_TEST(test_scan_min_age)
 {
@@ -257,7 +282,7 @@ START_TEST(test_scan_bad_arguments)
 	result = scan(&target, -1, false, bad);
 	ck_assert_int_eq(result.status, 2);
 	ck_assert_str_eq(result.err, "pooldump: error: bad number of seconds for --min-age; usage: "
-				     "scan [--min-age SECONDS] [--interval SECONDS]\n"
+				     "scan [--min-age SECONDS] [--interval SECONDS] [--stop]\n"
 				     "Try 'pooldump help' for more information.\n");
 	result_free(&result);
 }
@@ -314,6 +339,7 @@ int main(void)
 
 	tcase_add_test(tcase, test_scan_reports_exactly_the_lost_blocks);
 	tcase_add_test(tcase, test_scan_json);
+	tcase_add_test(tcase, test_scan_stop);
 	tcase_add_test(tcase, test_scan_min_age);
 	tcase_add_test(tcase, test_scan_bad_arguments);
 	tcase_add_test(tcase, test_scan_dead_process);
