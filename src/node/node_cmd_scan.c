@@ -1,6 +1,6 @@
 /*
- * node_cmd_scan.c - the command "scan [--min-age S] [--interval S]": a
- * conservative reachability scan of a live process from outside (issue 16),
+ * node_cmd_scan.c - the command "scan [--min-age S] [--interval S] [--stop]":
+ * a conservative reachability scan of a live process from outside (issue 16),
  * with the engine the debug module scans itself with (leak_scan_engine.h).
  *
  * The live blocks and their owners come from the node's pool copies; a
@@ -207,6 +207,10 @@ static bool pass_load(struct session *session, struct scan_pass *pass, bool stop
 				session_error(session, error.status, error.message);
 			continue;
 		}
+		/* the blocks past the damage are missing: what only they reach may
+		 * be reported (for_each_pool's rule: a damaged heap is status 4) */
+		if (pool->heap_problem != NULL && pool->copy != NODE_COPY_PARTIAL)
+			raise_status(session, NODE_STATUS_DAMAGED);
 		pass->pools[pass->pool_count++] = pool;
 	}
 	for (size_t i = 0; i < pass->pool_count; i++)
