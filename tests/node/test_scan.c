@@ -311,7 +311,8 @@ START_TEST(test_scan_dead_process)
 END_TEST
 
 /* A process that is not dumpable, read by its own user without
- * CAP_SYS_PTRACE (uid 65534 both): refused, status 4. Needs root. */
+ * CAP_SYS_PTRACE (uid 65534 both): refused, status 4, with --stop too.
+ * Needs root (skipped otherwise). */
 START_TEST(test_scan_refused)
 {
 	const char *const arguments[] = {"--min-age", "0", "--interval", "0", NULL};
@@ -325,6 +326,11 @@ START_TEST(test_scan_refused)
 	ck_assert_msg(result.status == 4, "%d\n%s\n%s", result.status, result.out, result.err);
 	ck_assert_msg(
 		strstr(result.err, "cannot read the memory of process") != NULL, "%s", result.err);
+	result_free(&result);
+	/* --stop: ptrace is refused the same way */
+	result = scan(&target, 65534, false, (const char *const[]){"--stop", NULL});
+	ck_assert_msg(result.status == 4, "%d\n%s\n%s", result.status, result.out, result.err);
+	ck_assert_msg(strstr(result.err, "cannot stop process") != NULL, "%s", result.err);
 	result_free(&result);
 	target_finish(&target);
 }
