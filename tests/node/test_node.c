@@ -1677,10 +1677,17 @@ static void grant_quiet_window(struct node_quiet_window *quiet, uint32_t *served
 			< patience_us);
 }
 
+/* Returns once the writer runs (its seq is odd): a copy made before would
+ * find the pool still and whole without any window, on a machine too
+ * loaded to schedule the new process during the reader's rounds. */
 static pid_t start_churning_writer(struct fixture_pool *pool)
 {
-	pid_t child = fork();
+	int started[2];
+	pid_t child;
+	char byte;
 
+	ck_assert_int_eq(pipe(started), 0);
+	child = fork();
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
 		pthread_mutex_t *lock = map_pool_shared(pool);
@@ -1692,6 +1699,10 @@ static pid_t start_churning_writer(struct fixture_pool *pool)
 		 * (a writer starved on a loaded machine would otherwise leave the
 		 * pool still, and every copy whole without a window) */
 		__atomic_add_fetch(&pool->descriptor->seq, 1, __ATOMIC_SEQ_CST);
+		close(started[0]);
+		if (write(started[1], "", 1) != 1)
+			_exit(6);
+		close(started[1]);
 		for (unsigned step = 0;; step++) {
 			unsigned slot = step % 32;
 			pthread_mutex_lock(lock);
@@ -1714,6 +1725,9 @@ static pid_t start_churning_writer(struct fixture_pool *pool)
 				_exit(5);
 		}
 	}
+	close(started[1]);
+	ck_assert_msg(read(started[0], &byte, 1) == 1, "the churning writer did not start");
+	close(started[0]);
 	return child;
 }
 
