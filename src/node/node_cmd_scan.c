@@ -58,7 +58,11 @@ static const char scan_usage[] = "scan [--min-age SECONDS] [--interval SECONDS] 
 #define SCAN_RED_ZONE 0
 #define SCAN_STACK_POINTER(registers) ((registers).sp)
 #else
-#error "scan --stop: the stack pointer of this architecture's user_regs_struct is not known"
+/* the stack pointer's place in user_regs_struct is not known here: every
+ * stack is scanned whole, as without --stop (conservative); the registers
+ * are still roots */
+#define SCAN_RED_ZONE 0
+#define SCAN_STACK_POINTER(registers) ((void)(registers), (uint64_t)0)
 #endif
 
 /* A writable mapping larger than this is a reservation (a sanitizer's
@@ -280,8 +284,8 @@ static uint64_t stack_floor(const struct scan_world *world, uint64_t start, uint
 
 	for (size_t i = 0; world != NULL && i < world->count; i++) {
 		uint64_t sp = SCAN_STACK_POINTER(world->threads[i].registers);
-		if (world->threads[i].registers_known && sp >= start && sp < end &&
-			sp - start >= SCAN_RED_ZONE && sp - SCAN_RED_ZONE < floor)
+		if (world->threads[i].registers_known && sp < end && sp >= start + SCAN_RED_ZONE &&
+			sp - SCAN_RED_ZONE < floor)
 			floor = (sp - SCAN_RED_ZONE) & ~(uint64_t)(sizeof(uintptr_t) - 1);
 	}
 	return floor == end ? start : floor;
