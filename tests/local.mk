@@ -2,7 +2,7 @@
 # suite; automake's parallel driver runs them.
 CHECK_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -I$(top_srcdir)/tests
 EXTRA_DIST += tests/support/debug_command.h tests/support/check_main.h tests/support/test_stacks.h \
-	tests/support/wild_write.h
+	tests/support/wild_write.h tests/support/read_stream.h
 CHECK_TEST_LIBS = $(CHECK_LIBS)
 
 include tests/headers/local.mk

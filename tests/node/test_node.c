@@ -42,6 +42,7 @@
 #include "node/node_reader.h"
 #include "node_fixture.h"
 #include "support/check_main.h"
+#include "support/read_stream.h"
 
 #define NOINLINE __attribute__((noinline, noipa))
 #define FAKE_PID 4242
@@ -1979,17 +1980,7 @@ static struct result run_program(const char *program, const char *const *argumen
 	ck_assert_msg(WIFEXITED(status), "%s died of signal %d", program, WTERMSIG(status));
 	result.status = WEXITSTATUS(status);
 	for (int stream = 0; stream < 2; stream++) {
-		FILE *file = stream == 0 ? out : err;
-		long size;
-		char *text;
-		fseek(file, 0, SEEK_END);
-		size = ftell(file);
-		rewind(file);
-		text = calloc(1, (size_t)size + 1);
-		ck_assert_ptr_nonnull(text);
-		ck_assert_int_eq(fread(text, 1, (size_t)size, file), (size_t)size);
-		fclose(file);
-		*(stream == 0 ? &result.out : &result.err) = text;
+		*(stream == 0 ? &result.out : &result.err) = read_stream(stream == 0 ? out : err);
 	}
 	return result;
 }

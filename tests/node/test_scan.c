@@ -22,6 +22,7 @@
 
 #include "json_assert.h"
 #include "node_fixture.h"
+#include "support/read_stream.h"
 
 struct result {
 	int status;
@@ -42,21 +43,6 @@ static const char *builddir(void)
 
 	ck_assert_msg(dir != NULL, "AREA_MALLOC_TEST_BUILDDIR is not set (run through make check)");
 	return dir;
-}
-
-static char *read_all(FILE *file)
-{
-	long size;
-	char *text;
-
-	fseek(file, 0, SEEK_END);
-	size = ftell(file);
-	rewind(file);
-	text = calloc(1, (size_t)size + 1);
-	ck_assert_ptr_nonnull(text);
-	ck_assert_int_eq(fread(text, 1, (size_t)size, file), (size_t)size);
-	fclose(file);
-	return text;
 }
 
 /* pooldump [--json] --node-dir DIR -p PID scan ARGS..., as uid when uid >= 0. */
@@ -94,8 +80,8 @@ static struct result scan(
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 	ck_assert_msg(WIFEXITED(status), "pooldump died of signal %d", WTERMSIG(status));
 	result.status = WEXITSTATUS(status);
-	result.out = read_all(out);
-	result.err = read_all(err);
+	result.out = read_stream(out);
+	result.err = read_stream(err);
 	return result;
 }
 

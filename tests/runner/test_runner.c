@@ -43,6 +43,7 @@
 #include "junit.h"
 #include "report_files.h"
 #include "support/check_main.h"
+#include "support/read_stream.h"
 
 #define REPLACEMENT "\xef\xbf\xbd" /* U+FFFD */
 
@@ -106,19 +107,8 @@ static const char *built(const char *relative)
 static char *read_file(const char *path)
 {
 	FILE *file = fopen(path, "re");
-	char *text;
-	long size;
 
-	if (file == NULL)
-		return NULL;
-	fseek(file, 0, SEEK_END);
-	size = ftell(file);
-	rewind(file);
-	text = calloc(1, (size_t)size + 1);
-	ck_assert_ptr_nonnull(text);
-	ck_assert_int_eq(fread(text, 1, (size_t)size, file), (size_t)size);
-	fclose(file);
-	return text;
+	return file == NULL ? NULL : read_stream(file);
 }
 
 static void write_file(const char *path, const char *text)
