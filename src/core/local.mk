@@ -27,4 +27,7 @@ libamcore_la_SOURCES = \
 	src/core/pool_fork.c \
 	src/core/pool_fork.h \
 	src/core/thread_cache.c \
-	src/core/thread_cache.h
+	src/core/thread_cache.h \
+	src/core/cache_magazine.h \
+	src/core/cache_depot.c \
+	src/core/cache_depot.h

@@ -136,6 +136,8 @@ struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_
 	pool->failed_requests = 0;
 	pool->allocations = 0;
 	pool->frees = 0;
+	atomic_init(&pool->thread_caches, NULL);
+	atomic_init(&pool->cache_depot, NULL);
 	*error = B_OK;
 	return pool;
 }

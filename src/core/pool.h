@@ -62,6 +62,10 @@ struct pool {
 	 * build only): changed under thread_cache.c's cache_lock, read without
 	 * it too (an atomic, so the unlocked "no cache?" look is not a race) */
 	_Atomic(struct thread_cache *) thread_caches;
+	/* full magazines between those caches (cache_depot.h): created and
+	 * destroyed under cache_lock, used by a thread through its attached
+	 * cache; atomic for the same unlocked look as thread_caches */
+	_Atomic(struct cache_depot *) cache_depot;
 };
 
 struct pool_stats {

@@ -16,32 +16,48 @@
  *
  * Shape: a thread has a small direct-mapped table of caches in TLS
  * (CACHE_SLOTS, indexed by a hash of the pool id); a cache serves one pool
- * and holds LIFO lists of freed blocks in exact 16-byte classes of usable
- * size up to THREAD_CACHE_MAX_USABLE, linked through each block's first
- * word. A cached block stays "used" in the heap, so the heap never sees the
- * cache; the cache marks it with cache_key in its second word, which is how
- * a second free of it is recognised (the key is cleared whenever the block
- * leaves the cache). At most CACHE_BIN_BLOCKS blocks per class and
- * cache->byte_limit bytes (a share of the pool) are kept, so a cache never
- * hoards a small pool.
+ * and holds, per size class (cache_magazine.h: exact 16-byte classes up to
+ * 256 bytes, then four per doubling up to THREAD_CACHE_MAX_USABLE), one
+ * magazine of freed blocks, LIFO. A cached block stays "used" in the heap,
+ * so the heap never sees the cache; the cache marks it with cache_key in
+ * its second word, which is how a second free of it is recognised (the key
+ * is cleared whenever the block leaves the caches). A class keeps at most
+ * bin_limit() blocks (about BIN_BYTES of them, so a batch of a thousand
+ * small blocks freed and allocated again never reaches the heap) and a
+ * cache at most cache->byte_limit bytes (a share of the pool), so a cache
+ * never hoards a small pool. A class that is full passes its whole
+ * magazine to the pool's depot (cache_depot.h), and a class that is empty
+ * takes one from there, so threads that hand blocks to each other (one
+ * allocates, another frees) meet on a flag once per magazine, not on the
+ * pool's lock once per block.
  *
- * Invariants:
+ * Invariants (checked by thread_cache_validate_pool):
  *  C1 a cache with pool != NULL is on that pool's list (pool->thread_caches)
- *     and its blocks are live chunks of that pool's heap, marked with the key;
+ *     and its blocks are live chunks of that pool's heap, marked with the
+ *     key, each in the class of its usable size (cache_magazine.h M1-M3);
  *  C2 a cache with pool == NULL holds no block;
- *  C3 bytes/blocks equal the sums over the bins.
+ *  C3 bytes/blocks equal the sums over the classes, and no class holds
+ *     more than bin_limit() blocks (byte_limit bounds what a free puts in:
+ *     a magazine taken from the depot may carry a cache past it until its
+ *     blocks are handed out);
+ *  C4 a pool with a cache has a depot (pool->cache_depot) unless there was
+ *     no memory for one; the depot's blocks keep C1's marks (D1-D3).
  *
  * Locking:
  *  cache_lock (global, sleeping) protects every pool's list of caches, the
- *  list of all caches, and each cache's pool pointer being set (attach) or
- *  cleared (detach). Taken only off the fast path: attach, eviction, thread
- *  exit, drain, detach, statistics, fork.
- *  cache->busy (an atomic flag) protects the cache's bins and counters. Its
- *  thread takes it with one exchange around each cached operation and never
- *  waits for it: finding it taken (a drainer is at work) it uses the pool's
- *  lock instead. Drainers spin (yielding) until they have it.
+ *  list of all caches, each cache's pool pointer being set (attach) or
+ *  cleared (detach), and a pool's depot being created or destroyed. Taken
+ *  only off the fast path: attach, eviction, thread exit, drain, detach,
+ *  statistics, validation, fork.
+ *  cache->busy (an atomic flag) protects the cache's classes and counters.
+ *  Its thread takes it with one exchange around each cached operation and
+ *  never waits for it: finding it taken (a drainer is at work) it uses the
+ *  pool's lock instead. Drainers spin (yielding) until they have it.
+ *  A depot's flag: see cache_depot.h (the fast path tries it once, with its
+ *  cache's flag held).
  *  Lock order: the pool registry's lock (statistics of every pool, fork),
- *  then cache_lock, then a pool's lock, then a cache's busy flag.
+ *  then cache_lock, then a pool's lock, then a cache's busy flag, then a
+ *  depot's flag.
  */
 #include "config.h"
 
@@ -53,14 +69,20 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "core/cache_depot.h"
 #include "core/pool.h"
 #include "core/pool_registry.h"
 #include "core/thread_cache.h"
 #include "kernel/lock.h"
 
 #define CACHE_SLOTS 8		/* pools a thread caches for at once */
-#define CACHE_CLASSES (THREAD_CACHE_MAX_USABLE / HEAP_ALIGN)
-#define CACHE_BIN_BLOCKS 16
+/* Bytes of blocks a class keeps, at least BIN_MIN_BLOCKS and at most
+ * BIN_MAX_BLOCKS blocks: glibc's bench-malloc-simple allocates batches of up
+ * to 1,600 blocks of one small size and frees them all; with 16 blocks a
+ * class, all but 16 of each batch went through the heap, 3x glibc's time. */
+#define BIN_BYTES ((size_t)64 * 1024)
+#define BIN_MIN_BLOCKS 4
+#define BIN_MAX_BLOCKS 2048
 /* Bytes a cache may hold: with 128 KiB, two threads churning random sizes
  * in one pool found a full cache on one free in six, and each miss of the
  * cache is a trip to a pool lock the other CPU holds: 4x glibc's time per
@@ -68,15 +90,11 @@
 #define CACHE_MAX_BYTES ((size_t)1024 * 1024)
 #define CACHE_POOL_SHARE 16	/* a cache keeps at most 1/16 of its pool */
 
-struct cache_bin {
-	void *head;
-	uint32_t count;
-};
-
 struct thread_cache {
 	atomic_bool busy;
 	struct pool *pool;		/* NULL: detached (C2) */
 	const void *pool_id;		/* written by the owner thread only */
+	struct cache_depot *depot;	/* the pool's, while attached (C4) */
 	size_t byte_limit;
 	struct thread_cache *pool_prev, *pool_next;	/* on pool->thread_caches */
 	struct thread_cache *all_prev, *all_next;	/* on all_caches */
@@ -87,11 +105,12 @@ struct thread_cache {
 	size_t blocks;
 	uint64_t allocations;
 	uint64_t frees;
-	struct cache_bin bins[CACHE_CLASSES];
+	struct magazine bins[CACHE_CLASSES];
 };
 
 static mutex cache_lock = MUTEX_INITIALIZER("area_malloc thread caches");
 static struct thread_cache *all_caches;
+static struct cache_depot *all_depots;	/* every pool's depot (fork holds them) */
 static uint64_t cache_key;
 static pthread_key_t exit_key;
 static bool exit_key_made;	/* between the first attach and thread_cache_shutdown() */
@@ -118,9 +137,21 @@ static inline void set_first_cache(struct pool *pool, struct thread_cache *cache
 	atomic_store_explicit(&pool->thread_caches, cache, memory_order_release);
 }
 
-static inline size_t chunk_bytes(size_t usable)
+/* The pool's depot, with the same unlocked look and ordering as its list. */
+static inline struct cache_depot *depot_of(struct pool *pool)
 {
-	return usable + HEAP_BLOCK_OVERHEAD;
+	return atomic_load_explicit(&pool->cache_depot, memory_order_acquire);
+}
+
+static inline void set_depot(struct pool *pool, struct cache_depot *depot)
+{
+	atomic_store_explicit(&pool->cache_depot, depot, memory_order_release);
+}
+
+/* Whether the pool has anything cached at all (the look without cache_lock). */
+static inline bool has_caches(struct pool *pool)
+{
+	return first_cache(pool) != NULL || depot_of(pool) != NULL;
 }
 
 static inline unsigned slot_of(const void *pool_id)
@@ -128,9 +159,13 @@ static inline unsigned slot_of(const void *pool_id)
 	return (unsigned)(((uintptr_t)pool_id * 0x9e3779b97f4a7c15ull) >> 61);
 }
 
-static inline uint64_t *key_word(void *block)
+/* How many blocks a class keeps (C3). */
+static inline uint32_t bin_limit(unsigned class_index)
 {
-	return (uint64_t *)block + 1;
+	size_t blocks = BIN_BYTES / (cache_class_size(class_index) + HEAP_BLOCK_OVERHEAD);
+
+	return blocks < BIN_MIN_BLOCKS ? BIN_MIN_BLOCKS
+		: blocks > BIN_MAX_BLOCKS ? BIN_MAX_BLOCKS : (uint32_t)blocks;
 }
 
 static void take_busy(struct thread_cache *cache)
@@ -146,6 +181,18 @@ static void give_busy(struct thread_cache *cache)
 
 /* ---- Fast path ---- */
 
+/* An empty class takes a magazine from the depot (busy held). */
+static bool refill(struct thread_cache *cache, unsigned class_index)
+{
+	struct magazine *bin = &cache->bins[class_index];
+
+	if (cache->depot == NULL || !cache_depot_try_take(cache->depot, class_index, bin))
+		return false;
+	cache->bytes += bin->bytes;
+	cache->blocks += bin->count;
+	return true;
+}
+
 void *thread_cache_take(const void *pool_id, size_t size)
 {
 	struct thread_cache *cache = thread_slots[slot_of(pool_id)];
@@ -155,22 +202,49 @@ void *thread_cache_take(const void *pool_id, size_t size)
 		return NULL;
 	if (atomic_exchange_explicit(&cache->busy, true, memory_order_acquire))
 		return NULL;
-	size_t class_index = size == 0 ? 0 : (size - 1) / HEAP_ALIGN;
-	struct cache_bin *bin = &cache->bins[class_index];
-	if (cache->pool != NULL && bin->head != NULL) {
-		block = bin->head;
-		bin->head = *(void **)block;
-		bin->count--;
-		cache->bytes -= chunk_bytes((class_index + 1) * HEAP_ALIGN);
-		cache->blocks--;
-		cache->allocations++;
-		*key_word(block) = 0;
+	if (cache->pool != NULL) {
+		unsigned class_index = cache_class_for_request(size);
+		struct magazine *bin = &cache->bins[class_index];
+		/* a block from the heap for a size between two classes was filed
+		 * one class down: its head may still fit */
+		if (bin->head == NULL && class_index > 0) {
+			struct magazine *below = bin - 1;
+			if (below->head != NULL
+				&& magazine_block_usable(below->head, class_index - 1) >= size) {
+				bin = below;
+				class_index--;
+			}
+		}
+		if (bin->head != NULL || refill(cache, class_index)) {
+			size_t usable;
+			block = magazine_pop(bin, class_index, &usable);
+			cache->bytes -= usable + HEAP_BLOCK_OVERHEAD;
+			cache->blocks--;
+			cache->allocations++;
+			*magazine_key_word(block) = 0;
+		}
 	}
 	give_busy(cache);
 	return block;
 }
 
 static struct thread_cache *attach(const void *pool_id);
+
+/* Room in a class for a block of bytes, passing the class's magazine to the
+ * depot when it is full (busy held). */
+static bool make_room(struct thread_cache *cache, unsigned class_index, size_t bytes)
+{
+	struct magazine *bin = &cache->bins[class_index];
+
+	if (bin->count < bin_limit(class_index) && cache->bytes + bytes <= cache->byte_limit)
+		return true;
+	size_t moved_bytes = bin->bytes, moved_blocks = bin->count;
+	if (cache->depot == NULL || !cache_depot_try_put(cache->depot, class_index, bin))
+		return false;
+	cache->bytes -= moved_bytes;
+	cache->blocks -= moved_blocks;
+	return cache->bytes + bytes <= cache->byte_limit;
+}
 
 bool thread_cache_put(const void *pool_id, void *ptr)
 {
@@ -187,14 +261,12 @@ bool thread_cache_put(const void *pool_id, void *ptr)
 	struct pool *pool = cache->pool;
 	size_t usable = pool != NULL
 		? heap_live_usable_size_unlocked(pool->heap, ptr, THREAD_CACHE_MAX_USABLE) : 0;
-	if (usable != 0 && usable <= THREAD_CACHE_MAX_USABLE && *key_word(ptr) != cache_key) {
-		struct cache_bin *bin = &cache->bins[usable / HEAP_ALIGN - 1];
-		size_t bytes = chunk_bytes(usable);
-		if (bin->count < CACHE_BIN_BLOCKS && cache->bytes + bytes <= cache->byte_limit) {
-			*(void **)ptr = bin->head;
-			*key_word(ptr) = cache_key;
-			bin->head = ptr;
-			bin->count++;
+	if (usable != 0 && *magazine_key_word(ptr) != cache_key) {
+		unsigned class_index = cache_class_for_block(usable);
+		size_t bytes = usable + HEAP_BLOCK_OVERHEAD;
+		if (make_room(cache, class_index, bytes)) {
+			magazine_push(&cache->bins[class_index], ptr, usable);
+			*magazine_key_word(ptr) = cache_key;
 			cache->bytes += bytes;
 			cache->blocks++;
 			cache->frees++;
@@ -207,7 +279,7 @@ bool thread_cache_put(const void *pool_id, void *ptr)
 
 bool thread_cache_holds(const void *ptr)
 {
-	return cache_key != 0 && *key_word((void *)ptr) == cache_key;
+	return cache_key != 0 && *magazine_key_word((void *)ptr) == cache_key;
 }
 
 /* ---- Moving blocks back to the heap (cache_lock held) ---- */
@@ -219,18 +291,8 @@ static size_t spill_locked(struct thread_cache *cache)
 	struct pool *pool = cache->pool;
 	size_t spilled = 0;
 
-	for (size_t i = 0; i < CACHE_CLASSES; i++) {
-		void *block = cache->bins[i].head;
-		while (block != NULL) {
-			void *next = *(void **)block;
-			*key_word(block) = 0;
-			heap_free(pool->heap, block);
-			block = next;
-			spilled++;
-		}
-		cache->bins[i].head = NULL;
-		cache->bins[i].count = 0;
-	}
+	for (unsigned i = 0; i < CACHE_CLASSES; i++)
+		spilled += magazine_spill(&cache->bins[i], pool->heap);
 	pool->allocations += cache->allocations;
 	pool->frees += cache->frees;
 	cache->allocations = cache->frees = 0;
@@ -264,6 +326,7 @@ static void retire_locked(struct thread_cache *cache)
 	 * delete_pool may destroy the lock just released (first_cache) */
 	unlink_from_pool(cache);
 	cache->pool = NULL;
+	cache->depot = NULL;
 	give_busy(cache);
 }
 
@@ -297,21 +360,30 @@ static void thread_exits(void *slots_pointer)
 	mutex_unlock(&cache_lock);
 }
 
+/* Every cache's flag and every depot's are held across fork, so the child
+ * never copies a magazine half moved (the fast path holds a flag for a few
+ * stores and never waits while holding one, so this waits briefly). */
 void thread_cache_fork_prepare(void)
 {
 	mutex_lock(&cache_lock);
+	for (struct thread_cache *cache = all_caches; cache != NULL; cache = cache->all_next)
+		take_busy(cache);
+	cache_depot_hold_all(all_depots);
 }
 
 void thread_cache_fork_parent(void)
 {
+	cache_depot_release_all(all_depots);
+	for (struct thread_cache *cache = all_caches; cache != NULL; cache = cache->all_next)
+		give_busy(cache);
 	mutex_unlock(&cache_lock);
 }
 
 /*
  * The child's only thread is the one that forked. Other threads' caches
  * keep their blocks (still counted free, still drained before a NULL), but
- * no thread will use them again; a flag one of them held mid-operation is
- * released, and they are freed when their pool is detached or drained.
+ * no thread will use them again; the flags fork_prepare took are released,
+ * and they are freed when their pool is detached or drained.
  */
 void thread_cache_fork_child(void)
 {
@@ -320,6 +392,7 @@ void thread_cache_fork_child(void)
 		if (cache->owner_slots != thread_slots)
 			cache->owner_slots = NULL;
 	}
+	cache_depot_release_all(all_depots);
 	mutex_unlock(&cache_lock);
 }
 
@@ -376,6 +449,10 @@ static struct thread_cache *attach(const void *pool_id)
 	}
 	size_t share = pool->heap != NULL ? pool->area_size / CACHE_POOL_SHARE : 0;
 	cache->byte_limit = share < CACHE_MAX_BYTES ? share : CACHE_MAX_BYTES;
+	/* without memory for a depot, the caches work alone (C4) */
+	if (depot_of(pool) == NULL)
+		set_depot(pool, cache_depot_create(pool->area_size, &all_depots));
+	cache->depot = depot_of(pool);
 	cache->pool_id = pool_id;
 	cache->pool_prev = NULL;
 	cache->pool_next = first_cache(pool);
@@ -404,7 +481,7 @@ bool thread_cache_drain_pool(struct pool *pool)
 {
 	size_t spilled = 0;
 
-	if (first_cache(pool) == NULL)
+	if (!has_caches(pool))
 		return false;
 	mutex_lock(&cache_lock);
 	bool locked = pool_lock(pool);
@@ -421,6 +498,12 @@ bool thread_cache_drain_pool(struct pool *pool)
 		}
 		give_busy(cache);
 	}
+	struct cache_depot *depot = depot_of(pool);
+	if (depot != NULL) {
+		cache_depot_hold(depot);
+		spilled += cache_depot_spill(depot, pool->heap);
+		cache_depot_release(depot);
+	}
 	pool_unlock(pool, locked);
 	mutex_unlock(&cache_lock);
 	return spilled != 0;
@@ -428,7 +511,7 @@ bool thread_cache_drain_pool(struct pool *pool)
 
 void thread_cache_detach_pool(struct pool *pool)
 {
-	if (first_cache(pool) == NULL)
+	if (!has_caches(pool))
 		return;
 	mutex_lock(&cache_lock);
 	for (struct thread_cache *cache = first_cache(pool), *next; cache != NULL; cache = next) {
@@ -439,11 +522,20 @@ void thread_cache_detach_pool(struct pool *pool)
 		cache->bytes = cache->blocks = 0;
 		cache->allocations = cache->frees = 0;
 		cache->pool = NULL;
+		cache->depot = NULL;
 		cache->pool_prev = cache->pool_next = NULL;
 		give_busy(cache);
 		forget_orphan(cache);
 	}
 	set_first_cache(pool, NULL);
+	/* no cache reaches the depot now: its blocks go with the area too */
+	struct cache_depot *depot = depot_of(pool);
+	if (depot != NULL) {
+		cache_depot_hold(depot);
+		cache_depot_forget(depot);
+		cache_depot_destroy(depot);
+		set_depot(pool, NULL);
+	}
 	mutex_unlock(&cache_lock);
 }
 
@@ -459,7 +551,7 @@ static struct cache_totals pool_cache_totals(struct pool *pool)
 {
 	struct cache_totals totals = { 0, 0, 0, 0 };
 
-	if (first_cache(pool) == NULL)
+	if (!has_caches(pool))
 		return totals;
 	mutex_lock(&cache_lock);
 	for (struct thread_cache *cache = first_cache(pool); cache != NULL;
@@ -470,6 +562,15 @@ static struct cache_totals pool_cache_totals(struct pool *pool)
 		totals.allocations += cache->allocations;
 		totals.frees += cache->frees;
 		give_busy(cache);
+	}
+	struct cache_depot *depot = depot_of(pool);
+	if (depot != NULL) {
+		size_t bytes, blocks;
+		cache_depot_hold(depot);
+		cache_depot_totals(depot, &bytes, &blocks);
+		cache_depot_release(depot);
+		totals.bytes += bytes;
+		totals.blocks += blocks;
 	}
 	mutex_unlock(&cache_lock);
 	return totals;
@@ -488,6 +589,58 @@ void thread_cache_get_pool_stats(struct pool *pool, struct pool_stats *stats)
 	stats->live_blocks -= cached.blocks;
 	stats->allocations += cached.allocations;
 	stats->frees += cached.frees;
+}
+
+/* C1-C3 for one cache of pool (cache_lock, the pool's lock and the cache's
+ * flag held). */
+static const char *validate_cache(const struct thread_cache *cache, struct pool *pool)
+{
+	size_t bytes = 0, blocks = 0;
+
+	if (cache->pool != pool || cache->depot != depot_of(pool))
+		return "a cache on a pool's list is attached elsewhere";
+	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+		const char *why = magazine_validate(&cache->bins[c], c, pool->heap, cache_key);
+		if (why != NULL)
+			return why;
+		if (cache->bins[c].count > bin_limit(c))
+			return "a cache's size class holds more blocks than it may";
+		bytes += cache->bins[c].bytes;
+		blocks += cache->bins[c].count;
+	}
+	if (bytes != cache->bytes || blocks != cache->blocks)
+		return "a cache's totals are not the sums over its size classes";
+	return NULL;
+}
+
+bool thread_cache_validate_pool(struct pool *pool, const char **why)
+{
+	const char *problem = NULL;
+
+	mutex_lock(&cache_lock);
+	for (const struct thread_cache *cache = all_caches; cache != NULL && problem == NULL;
+		cache = cache->all_next) {
+		if (cache->pool == NULL && (cache->blocks != 0 || cache->bytes != 0))
+			problem = "a detached cache still holds blocks"; /* C2 */
+	}
+	bool locked = pool_lock(pool);
+	for (struct thread_cache *cache = first_cache(pool); cache != NULL && problem == NULL;
+		cache = cache->pool_next) {
+		take_busy(cache);
+		problem = validate_cache(cache, pool);
+		give_busy(cache);
+	}
+	struct cache_depot *depot = depot_of(pool);
+	if (problem == NULL && depot != NULL) {
+		cache_depot_hold(depot);
+		problem = cache_depot_validate(depot, pool->heap, cache_key);
+		cache_depot_release(depot);
+	}
+	pool_unlock(pool, locked);
+	mutex_unlock(&cache_lock);
+	if (problem != NULL && why != NULL)
+		*why = problem;
+	return problem == NULL;
 }
 
 void thread_cache_shutdown(void)

@@ -14,9 +14,12 @@
  *  - a free or realloc of a block that sits in a cache is refused, like any
  *    other pointer that is not a live block (thread_cache_holds()).
  *
- * A single-threaded process uses them too: a cache hit (a pop from an
- * exact-size list) is cheaper than the heap's search and split, and the
+ * A single-threaded process uses them too: a cache hit (a pop from a
+ * size class's list) is cheaper than the heap's search and split, and the
  * 1 MiB a cache may hold keeps random-size churn at 0.7x glibc's time.
+ * Between threads, whole magazines of blocks pass through the pool's depot
+ * (cache_depot.h), so a thread that frees what another allocated does not
+ * take the pool's lock for each block.
  */
 #ifndef AREA_MALLOC_CORE_THREAD_CACHE_H
 #define AREA_MALLOC_CORE_THREAD_CACHE_H
@@ -27,8 +30,8 @@
 
 struct pool;
 
-/* Largest usable size a cache keeps (exact 16-byte classes up to it). */
-#define THREAD_CACHE_MAX_USABLE 2048
+/* Largest usable size a cache keeps (size classes: cache_magazine.h). */
+#define THREAD_CACHE_MAX_USABLE 32768
 
 /* A block of at least size bytes from this thread's cache for the pool id,
  * or NULL (then allocate from the heap under the pool's lock). */
@@ -58,6 +61,11 @@ void thread_cache_detach_pool(struct pool *pool);
  */
 struct pool_stats;
 void thread_cache_get_pool_stats(struct pool *pool, struct pool_stats *stats);
+
+/* The caches' invariants for the pool (thread_cache.c C1-C4, the depot's
+ * D1-D3): false with a sentence in *why when one is broken. Call without the
+ * pool's lock. */
+bool thread_cache_validate_pool(struct pool *pool, const char **why);
 
 /*
  * The module is being put away (no thread uses it): every cache is given

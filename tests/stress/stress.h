@@ -80,6 +80,11 @@ size_t stress_nonzero(const unsigned char *data, size_t size);
  * split off. */
 size_t stress_release_chunk(size_t size);
 #define STRESS_CHUNK_SLACK 16
+/* The most heap space a release block of size may take: the above, or a
+ * larger block a thread cache handed out for it (core/cache_magazine.h: a
+ * size class serves every request up to its size with blocks whose usable
+ * size is below the next class's). */
+size_t stress_release_chunk_max(size_t size);
 
 /* ---- failures of worker threads ---- */
 

@@ -26,6 +26,7 @@
 #include <KernelExport.h>
 #include <OS.h>
 
+#include "core/cache_magazine.h"
 #include "core/pool.h"
 #include "stress.h"
 #include "support/debug_command.h"
@@ -156,6 +157,20 @@ size_t stress_release_chunk(size_t size)
 	size_t chunk = ((size + 15) & ~(size_t)15) + 16;
 
 	return chunk < 32 ? 32 : chunk;
+}
+
+size_t stress_release_chunk_max(size_t size)
+{
+	size_t exact = stress_release_chunk(size) + STRESS_CHUNK_SLACK;
+
+	if (size > THREAD_CACHE_MAX_USABLE)
+		return exact;
+	unsigned class_index = cache_class_for_request(size);
+	/* below the next class's size (the last class: its own, and no more) */
+	size_t cached = class_index + 1 < CACHE_CLASSES
+		? cache_class_size(class_index + 1) - HEAP_ALIGN + HEAP_BLOCK_OVERHEAD
+		: cache_class_size(class_index) + HEAP_BLOCK_OVERHEAD;
+	return cached > exact ? cached : exact;
 }
 
 /* ---- failures ---- */

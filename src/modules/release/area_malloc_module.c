@@ -318,7 +318,7 @@ static void check_one_pool(struct pool *pool, const void *id, void *context)
 	if (result->only_area != 0 && pool->area != result->only_area)
 		return;
 	result->checked++;
-	if (!pool_validate(pool, &why)) {
+	if (!pool_validate(pool, &why) || !thread_cache_validate_pool(pool, &why)) {
 		result->broken++;
 		kprintf("pool %d (%p): damaged: %s\n", (int)pool->area, id, why);
 	}

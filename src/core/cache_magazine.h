@@ -1,0 +1,157 @@
+/*
+ * cache_magazine.h - the size classes of the release build's caches and
+ * the magazine, the list of freed blocks that the caches hold and pass on.
+ *
+ * Size classes: exact 16-byte classes up to 256 bytes (where a driver's
+ * fixed-size structures live, and where rounding would waste the most in
+ * proportion), then four classes per doubling up to THREAD_CACHE_MAX_USABLE
+ * (32 KiB), as jemalloc's and mimalloc's. A freed block goes to the largest
+ * class not above its usable size (floor); a request is served from the
+ * smallest class not below it (ceiling), so every block a class holds fits
+ * every request it serves. Requests are never rounded up on their way to the
+ * heap: a pool holds as many blocks as it would without caches (its
+ * capacity is a promise); a block from the heap for a request between two
+ * classes is filed one class down when freed, and take() also looks at the
+ * head of that class (cache_magazine_fits()).
+ *
+ * A magazine is a LIFO list of cached blocks of one class linked through
+ * each block's first word, with its tail (so a whole magazine moves between
+ * a thread's cache and its pool's depot in constant time), its block count
+ * and its bytes (chunk bytes, the heap's header included, as the pool's
+ * statistics count them). A cached block's second word is the caches' key
+ * (thread_cache.c); its third word, in every block above 16 bytes, is its
+ * usable size.
+ *
+ * Invariants (of a magazine m):
+ *  M1 m->count blocks are reachable from m->head through first words, the
+ *     last one is m->tail and its first word is NULL; count 0 <=> head and
+ *     tail NULL;
+ *  M2 m->bytes is the sum of the blocks' chunk bytes;
+ *  M3 every block's usable size is at least its class's size.
+ *
+ * Locking: none here; a magazine belongs to whoever holds the flag of the
+ * cache or depot it is in.
+ */
+#ifndef AREA_MALLOC_CORE_CACHE_MAGAZINE_H
+#define AREA_MALLOC_CORE_CACHE_MAGAZINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/heap.h"
+#include "core/thread_cache.h"
+
+#define CACHE_EXACT_LIMIT 256 /* exact 16-byte classes up to here */
+#define CACHE_EXACT_CLASSES (CACHE_EXACT_LIMIT / HEAP_ALIGN)
+#define CACHE_CLASSES_PER_DOUBLING 4
+#define CACHE_DOUBLINGS 7 /* 256 -> 32 KiB */
+#define CACHE_CLASSES (CACHE_EXACT_CLASSES + CACHE_CLASSES_PER_DOUBLING * CACHE_DOUBLINGS)
+
+_Static_assert((size_t)CACHE_EXACT_LIMIT << CACHE_DOUBLINGS == THREAD_CACHE_MAX_USABLE,
+	"the geometric classes end at the largest cached size");
+
+struct magazine {
+	void *head;
+	void *tail;
+	uint32_t count;
+	size_t bytes;
+};
+
+static inline unsigned cache_log2(size_t value)
+{
+	return 63u - (unsigned)__builtin_clzll((unsigned long long)value);
+}
+
+/* The usable size every block of a class has at least. */
+static inline size_t cache_class_size(unsigned class_index)
+{
+	if (class_index < CACHE_EXACT_CLASSES)
+		return ((size_t)class_index + 1) * HEAP_ALIGN;
+	unsigned geometric = class_index - CACHE_EXACT_CLASSES;
+	size_t base = (size_t)CACHE_EXACT_LIMIT << (geometric / CACHE_CLASSES_PER_DOUBLING);
+	return base +
+	       (geometric % CACHE_CLASSES_PER_DOUBLING + 1) * (base / CACHE_CLASSES_PER_DOUBLING);
+}
+
+/* The class that serves a request of size bytes (<= THREAD_CACHE_MAX_USABLE). */
+static inline unsigned cache_class_for_request(size_t size)
+{
+	if (size <= CACHE_EXACT_LIMIT)
+		return size == 0 ? 0 : (unsigned)((size - 1) / HEAP_ALIGN);
+	unsigned doubling = cache_log2(size - 1) - cache_log2(CACHE_EXACT_LIMIT);
+	size_t base = (size_t)CACHE_EXACT_LIMIT << doubling;
+	unsigned step = (unsigned)((size - 1 - base) / (base / CACHE_CLASSES_PER_DOUBLING));
+	return CACHE_EXACT_CLASSES + doubling * CACHE_CLASSES_PER_DOUBLING + step;
+}
+
+/* The class a freed block of usable size (a multiple of HEAP_ALIGN, at
+ * most THREAD_CACHE_MAX_USABLE) is filed in. */
+static inline unsigned cache_class_for_block(size_t usable)
+{
+	if (usable < CACHE_EXACT_LIMIT + CACHE_EXACT_LIMIT / CACHE_CLASSES_PER_DOUBLING)
+		return usable >= CACHE_EXACT_LIMIT ? CACHE_EXACT_CLASSES - 1
+						   : (unsigned)(usable / HEAP_ALIGN - 1);
+	unsigned doubling = cache_log2(usable) - cache_log2(CACHE_EXACT_LIMIT);
+	size_t base = (size_t)CACHE_EXACT_LIMIT << doubling;
+	unsigned step = (unsigned)((usable - base) / (base / CACHE_CLASSES_PER_DOUBLING));
+	/* step 0 is the last class of the doubling below */
+	return CACHE_EXACT_CLASSES + doubling * CACHE_CLASSES_PER_DOUBLING + step - 1;
+}
+
+static inline void **magazine_link(void *block)
+{
+	return (void **)block;
+}
+
+/* The caches' key (thread_cache.c) marks a cached block in its second word:
+ * how a second free of it is recognised. */
+static inline uint64_t *magazine_key_word(void *block)
+{
+	return (uint64_t *)block + 1;
+}
+
+static inline size_t *magazine_usable_word(void *block)
+{
+	return (size_t *)block + 2;
+}
+
+/* The usable size of a block filed in class_index (M3's witness). */
+static inline size_t magazine_block_usable(void *block, unsigned class_index)
+{
+	return class_index == 0 ? HEAP_ALIGN : *magazine_usable_word(block);
+}
+
+static inline void magazine_push(struct magazine *magazine, void *block, size_t usable)
+{
+	*magazine_link(block) = magazine->head;
+	if (usable > HEAP_ALIGN)
+		*magazine_usable_word(block) = usable;
+	if (magazine->head == NULL)
+		magazine->tail = block;
+	magazine->head = block;
+	magazine->count++;
+	magazine->bytes += usable + HEAP_BLOCK_OVERHEAD;
+}
+
+/* Takes the head (the magazine is not empty); returns its usable size. */
+static inline void *magazine_pop(struct magazine *magazine, unsigned class_index, size_t *usable)
+{
+	void *block = magazine->head;
+
+	*usable = magazine_block_usable(block, class_index);
+	magazine->head = *magazine_link(block);
+	if (magazine->head == NULL)
+		magazine->tail = NULL;
+	magazine->count--;
+	magazine->bytes -= *usable + HEAP_BLOCK_OVERHEAD;
+	return block;
+}
+
+static inline void magazine_reset(struct magazine *magazine)
+{
+	magazine->head = magazine->tail = NULL;
+	magazine->count = 0;
+	magazine->bytes = 0;
+}
+
+#endif /* AREA_MALLOC_CORE_CACHE_MAGAZINE_H */
