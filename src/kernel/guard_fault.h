@@ -38,7 +38,7 @@
 #define KERNEL_GUARD_STACK_WORDS 16
 
 enum kernel_guard_access {
-	KERNEL_GUARD_ACCESS_UNKNOWN,	/* the CPU did not say (or not to us) */
+	KERNEL_GUARD_ACCESS_UNKNOWN, /* the CPU did not say (or not to us) */
 	KERNEL_GUARD_ACCESS_READ,
 	KERNEL_GUARD_ACCESS_WRITE,
 };
@@ -57,15 +57,15 @@ enum kernel_guard_verdict {
 
 /* The facts of one fault, collected in the handler. */
 struct kernel_guard_fault {
-	uint64_t number;	/* faults in guarded ranges so far, from 0 */
-	int signal;		/* SIGSEGV or SIGBUS */
-	int code;		/* si_code */
-	uintptr_t address;	/* si_addr */
-	uintptr_t range_start;	/* the registered range holding address */
+	uint64_t number;       /* faults in guarded ranges so far, from 0 */
+	int signal;            /* SIGSEGV or SIGBUS */
+	int code;              /* si_code */
+	uintptr_t address;     /* si_addr */
+	uintptr_t range_start; /* the registered range holding address */
 	size_t range_size;
 	enum kernel_guard_access access;
-	pid_t thread;		/* gettid() of the faulting thread */
-	unsigned frame_count;	/* frames[0] is the faulting pc */
+	pid_t thread;         /* gettid() of the faulting thread */
+	unsigned frame_count; /* frames[0] is the faulting pc */
 	uintptr_t frames[KERNEL_GUARD_MAX_FRAMES];
 	/*
 	 * The frame-pointer walk misses the faulting function's caller when
@@ -75,8 +75,8 @@ struct kernel_guard_fault {
 	 * frames[0]; the report finds it there, outside the handler.
 	 */
 	uintptr_t stack_pointer, frame_pointer;
-	unsigned stack_word_count;	/* words copied (0: none readable) */
-	uintptr_t stack[KERNEL_GUARD_STACK_WORDS];	/* from stack_pointer up */
+	unsigned stack_word_count;                 /* words copied (0: none readable) */
+	uintptr_t stack[KERNEL_GUARD_STACK_WORDS]; /* from stack_pointer up */
 };
 
 /*
@@ -101,8 +101,8 @@ typedef enum kernel_guard_verdict (*kernel_guard_callback)(
  * B_NOT_ALLOWED when guards are off (kernel_guard_available), B_ERROR when
  * the handlers could not be installed.
  */
-status_t kernel_guard_register(uintptr_t start, size_t size, kernel_guard_callback callback,
-	void *cookie);
+status_t kernel_guard_register(
+	uintptr_t start, size_t size, kernel_guard_callback callback, void *cookie);
 
 /*
  * Withdraws the range that starts at start (B_ENTRY_NOT_FOUND if none).

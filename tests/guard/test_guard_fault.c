@@ -17,6 +17,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,10 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+#include <valgrind/valgrind.h>
+#endif
 
 #include "debug/sanitizers.h"
 #include "kernel/guard_fault.h"
@@ -92,7 +97,8 @@ static enum kernel_guard_verdict grow_file(const struct kernel_guard_fault *faul
 {
 	(void)cookie;
 	record(fault);
-	return ftruncate(bus_fd, (off_t)page_size) == 0 ? KERNEL_GUARD_CONTINUE : KERNEL_GUARD_FATAL;
+	return ftruncate(bus_fd, (off_t)page_size) == 0 ? KERNEL_GUARD_CONTINUE
+							: KERNEL_GUARD_FATAL;
 }
 
 /* A call after the access keeps the accessing function's frame up until
@@ -121,8 +127,8 @@ static __attribute__((noinline)) int write_at(volatile char *at, char value)
 	return value;
 }
 
-static void check_fault(unsigned index, int signal, uintptr_t address, char *range,
-	size_t size, enum kernel_guard_access access)
+static void check_fault(unsigned index, int signal, uintptr_t address, char *range, size_t size,
+	enum kernel_guard_access access)
 {
 	const struct kernel_guard_fault *fault = &seen[index];
 	struct kernel_guard_fault copy;
@@ -140,9 +146,8 @@ static void check_fault(unsigned index, int signal, uintptr_t address, char *ran
 	ck_assert_uint_ge(fault->frame_pointer, fault->stack_pointer);
 	ck_assert_uint_lt(fault->frame_pointer + sizeof(uintptr_t),
 		fault->stack_pointer + sizeof(fault->stack));
-	ck_assert_uint_eq(fault->stack[(fault->frame_pointer - fault->stack_pointer)
-				      / sizeof(uintptr_t)
-			+ 1],
+	ck_assert_uint_eq(
+		fault->stack[(fault->frame_pointer - fault->stack_pointer) / sizeof(uintptr_t) + 1],
 		access_return);
 	ck_assert(kernel_guard_fault_copy(fault->number, &copy));
 	ck_assert_mem_eq(&copy, fault, sizeof(copy));
@@ -157,8 +162,8 @@ static void driver_handler(int signal, siginfo_t *info, void *context)
 
 	if (index < MAX_SEEN)
 		driver_seen[index] = (uintptr_t)info->si_addr;
-	if (driver_page != NULL && (char *)info->si_addr >= driver_page
-		&& (char *)info->si_addr < driver_page + page_size) {
+	if (driver_page != NULL && (char *)info->si_addr >= driver_page &&
+		(char *)info->si_addr < driver_page + page_size) {
 		mprotect(driver_page, page_size, PROT_READ | PROT_WRITE);
 		return;
 	}
@@ -191,7 +196,7 @@ static void set_disposition(int signal, void (*handler)(int))
 
 struct ending {
 	int status;
-	char output[4096];	/* the child's stderr */
+	char output[4096]; /* the child's stderr */
 };
 
 /* Runs body in a child whose stderr is captured (no core file). */
@@ -205,7 +210,7 @@ static pid_t run_child(void (*body)(void), struct ending *ending)
 	child = fork();
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
-		struct rlimit no_core = { 0, 0 };
+		struct rlimit no_core = {0, 0};
 		setrlimit(RLIMIT_CORE, &no_core);
 		dup2(pipe_fds[1], STDERR_FILENO);
 		close(pipe_fds[0]);
@@ -215,8 +220,8 @@ static pid_t run_child(void (*body)(void), struct ending *ending)
 	}
 	close(pipe_fds[1]);
 	for (;;) {
-		ssize_t got = read(pipe_fds[0], ending->output + length,
-			sizeof(ending->output) - 1 - length);
+		ssize_t got = read(
+			pipe_fds[0], ending->output + length, sizeof(ending->output) - 1 - length);
 		if (got <= 0)
 			break;
 		length += (size_t)got;
@@ -244,8 +249,8 @@ static char *register_with_default_handlers(void)
 
 	set_disposition(SIGSEGV, SIG_DFL);
 	set_disposition(SIGBUS, SIG_DFL);
-	ck_assert_int_eq(kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded),
-		B_OK);
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded), B_OK);
 	return guarded;
 }
 
@@ -261,8 +266,8 @@ START_TEST(read_and_write_faults_reach_the_owner_and_continue)
 	char *range = protected_pages(2);
 
 	ck_assert(kernel_guard_available());
-	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, 2 * page_size, unprotect, range),
-		B_OK);
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)range, 2 * page_size, unprotect, range), B_OK);
 	ck_assert_int_eq(read_at(range + page_size + 5), 0);
 	ck_assert_uint_eq(atomic_load(&seen_count), 1);
 	check_fault(0, SIGSEGV, (uintptr_t)(range + page_size + 5), range, 2 * page_size,
@@ -286,13 +291,14 @@ START_TEST(registration_errors)
 
 	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, 0, unprotect, NULL), B_BAD_VALUE);
 	ck_assert_int_eq(kernel_guard_register(UINTPTR_MAX - 10, 20, unprotect, NULL), B_BAD_VALUE);
-	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, page_size, NULL, NULL), B_BAD_VALUE);
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)range, page_size, NULL, NULL), B_BAD_VALUE);
 	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, page_size, unprotect, NULL), B_OK);
-	ck_assert_int_eq(kernel_guard_register((uintptr_t)range + page_size - 1, page_size,
-				 unprotect, NULL),
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)range + page_size - 1, page_size, unprotect, NULL),
 		B_NAME_IN_USE);
-	ck_assert_int_eq(kernel_guard_register((uintptr_t)range + page_size, page_size, unprotect,
-				 NULL),
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)range + page_size, page_size, unprotect, NULL),
 		B_OK);
 	ck_assert_int_eq(kernel_guard_unregister((uintptr_t)range + 1), B_ENTRY_NOT_FOUND);
 	ck_assert_int_eq(kernel_guard_unregister((uintptr_t)range), B_OK);
@@ -300,8 +306,8 @@ START_TEST(registration_errors)
 	ck_assert_int_eq(kernel_guard_unregister((uintptr_t)range + page_size), B_OK);
 	for (uintptr_t i = 0; i < KERNEL_GUARD_MAX_RANGES; i++)
 		ck_assert_int_eq(kernel_guard_register(4096 * (i + 1), 16, unprotect, NULL), B_OK);
-	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, page_size, unprotect, NULL),
-		B_NO_MEMORY);
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)range, page_size, unprotect, NULL), B_NO_MEMORY);
 	ck_assert_int_eq(kernel_guard_unregister(4096), B_OK);
 	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, page_size, unprotect, NULL), B_OK);
 }
@@ -315,12 +321,12 @@ START_TEST(sigbus_in_a_range_reaches_the_owner)
 	ck_assert_int_ge(bus_fd, 0);
 	mapping = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, bus_fd, 0);
 	ck_assert_ptr_ne(mapping, MAP_FAILED);
-	ck_assert_int_eq(kernel_guard_register((uintptr_t)mapping, page_size, grow_file, NULL),
-		B_OK);
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)mapping, page_size, grow_file, NULL), B_OK);
 	write_at(mapping + 8, 7);
 	ck_assert_uint_eq(atomic_load(&seen_count), 1);
-	check_fault(0, SIGBUS, (uintptr_t)(mapping + 8), mapping, page_size,
-		KERNEL_GUARD_ACCESS_WRITE);
+	check_fault(
+		0, SIGBUS, (uintptr_t)(mapping + 8), mapping, page_size, KERNEL_GUARD_ACCESS_WRITE);
 	ck_assert_int_eq(seen[0].code, BUS_ADRERR);
 	ck_assert_int_eq(mapping[8], 7);
 }
@@ -424,8 +430,8 @@ START_TEST(sig_ign_drops_sent_signals_not_faults)
 
 	set_disposition(SIGSEGV, SIG_IGN);
 	guarded = protected_pages(1);
-	ck_assert_int_eq(kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded),
-		B_OK);
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded), B_OK);
 	ck_assert_int_eq(sigaction(SIGSEGV, NULL, &now), 0);
 	ck_assert(now.sa_flags & SA_SIGINFO);
 	ck_assert_int_eq(raise(SIGSEGV), 0);
@@ -444,8 +450,8 @@ START_TEST(driver_handler_installed_before_gets_its_own_faults)
 
 	driver_page = protected_pages(1);
 	install_driver_handler();
-	ck_assert_int_eq(kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded),
-		B_OK);
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded), B_OK);
 	read_at(driver_page + 9);
 	ck_assert_uint_eq(atomic_load(&driver_count), 1);
 	ck_assert_uint_eq(driver_seen[0], (uintptr_t)(driver_page + 9));
@@ -463,8 +469,8 @@ START_TEST(driver_handler_installed_after_gets_guard_faults_first)
 	char *guarded = protected_pages(1);
 
 	driver_page = protected_pages(1);
-	ck_assert_int_eq(kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded),
-		B_OK);
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded), B_OK);
 	install_driver_handler();
 	write_at(guarded + 2, 1);
 	ck_assert_uint_eq(atomic_load(&driver_count), 1);
@@ -484,8 +490,8 @@ START_TEST(unregister_hands_faults_to_the_previous_handler)
 	char *guarded = protected_pages(1);
 
 	install_driver_handler();
-	ck_assert_int_eq(kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded),
-		B_OK);
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded), B_OK);
 	read_at(guarded);
 	ck_assert_uint_eq(atomic_load(&seen_count), 1);
 	ck_assert_int_eq(kernel_guard_unregister((uintptr_t)guarded), B_OK);
@@ -520,10 +526,10 @@ static void *fault_repeatedly(void *argument)
 		char *at = thread->guarded + i % page_size;
 		mprotect(thread->guarded, page_size, PROT_NONE);
 		write_at(at, 1);
-		if (atomic_load(&seen_count) != before + 1
-			|| last_thread_fault.address != (uintptr_t)at
-			|| last_thread_fault.thread != thread->tid
-			|| last_thread_fault.access != KERNEL_GUARD_ACCESS_WRITE)
+		if (atomic_load(&seen_count) != before + 1 ||
+			last_thread_fault.address != (uintptr_t)at ||
+			last_thread_fault.thread != thread->tid ||
+			last_thread_fault.access != KERNEL_GUARD_ACCESS_WRITE)
 			thread->wrong++;
 	}
 	return NULL;
@@ -541,7 +547,7 @@ static enum kernel_guard_verdict count_and_unprotect(
 START_TEST(faults_while_another_thread_registers)
 {
 	pthread_barrier_t start;
-	struct fault_thread thread = { &start, protected_pages(1), 0, 0 };
+	struct fault_thread thread = {&start, protected_pages(1), 0, 0};
 	char *others = protected_pages(4);
 	pthread_t faulter;
 	unsigned failures = 0;
@@ -585,6 +591,32 @@ START_TEST(faults_while_another_thread_registers)
 }
 END_TEST
 
+/* ---- Valgrind ---- */
+
+static bool under_valgrind(void)
+{
+#ifdef HAVE_VALGRIND_MEMCHECK_H
+	return RUNNING_ON_VALGRIND;
+#else
+	return false;
+#endif
+}
+
+/* Valgrind sees every access itself: no guard there (scripts/check-valgrind
+ * may run this case: CK_RUN_CASE=valgrind). */
+START_TEST(guards_are_off_under_valgrind)
+{
+	char *range = protected_pages(1);
+	struct sigaction now;
+
+	ck_assert_int_eq(kernel_guard_available(), !under_valgrind());
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, page_size, unprotect, range),
+		under_valgrind() ? B_NOT_ALLOWED : B_OK);
+	ck_assert_int_eq(sigaction(SIGSEGV, NULL, &now), 0);
+	ck_assert_int_eq((now.sa_flags & SA_SIGINFO) != 0, !under_valgrind());
+}
+END_TEST
+
 #ifdef AREA_MALLOC_BUILT_WITH_ASAN
 static void asan_body(void)
 {
@@ -607,8 +639,8 @@ START_TEST(asan_reports_faults_outside_ranges)
 	ck_assert_int_eq(sscanf(ending.output, "unguarded %p", &address), 1);
 	snprintf(expected, sizeof(expected), "ERROR: AddressSanitizer: SEGV on unknown address %p",
 		address);
-	ck_assert_msg(strstr(ending.output, expected) != NULL, "no '%s' in: %s", expected,
-		ending.output);
+	ck_assert_msg(
+		strstr(ending.output, expected) != NULL, "no '%s' in: %s", expected, ending.output);
 	ck_assert_ptr_eq(strstr(ending.output, "guard page fault"), NULL);
 	ck_assert(WIFEXITED(ending.status) && WEXITSTATUS(ending.status) != 0);
 }
@@ -621,6 +653,7 @@ static Suite *guard_fault_suite(void)
 	TCase *in_range = tcase_create("in_range");
 	TCase *chained = tcase_create("chained");
 	TCase *threads = tcase_create("threads");
+	TCase *valgrind = tcase_create("valgrind");
 
 	tcase_add_checked_fixture(in_range, setup, NULL);
 	tcase_add_test(in_range, read_and_write_faults_reach_the_owner_and_continue);
@@ -643,6 +676,10 @@ static Suite *guard_fault_suite(void)
 	tcase_add_checked_fixture(threads, setup, NULL);
 	tcase_add_test(threads, faults_while_another_thread_registers);
 	suite_add_tcase(suite, threads);
+
+	tcase_add_checked_fixture(valgrind, setup, NULL);
+	tcase_add_test(valgrind, guards_are_off_under_valgrind);
+	suite_add_tcase(suite, valgrind);
 	return suite;
 }
 
