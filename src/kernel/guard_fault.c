@@ -43,9 +43,10 @@
  * Fault slots: fault_total hands each guarded fault a number; slot number %
  * KERNEL_GUARD_FAULT_SLOTS is claimed with a busy flag (a handler that
  * finds it busy, KERNEL_GUARD_FAULT_SLOTS faults at once, fills a record on
- * its own stack, given to the callback but not kept). published is
- * number + 1 once the record is complete (release), 0 while it is written;
- * kernel_guard_fault_copy reads it as a seqlock.
+ * its own stack, given to the callback but not kept). The slot stays busy
+ * until the handler is done with it (callback and report line included);
+ * published is number + 1 once the record is complete (release), 0 while
+ * it is written; kernel_guard_fault_copy reads it as a seqlock.
  *
  * The previous handlers are saved once, under registry_lock, before ours is
  * installed: the handler only reads them (prev_reset_done records that a
@@ -59,7 +60,10 @@
  * is unchanged.
  *
  * Locking: registry_lock (a leaf) serialises register, unregister and the
- * installation of the handlers; the handler takes no lock.
+ * installation of the handlers; the handler takes no lock. fork() takes
+ * registry_lock around itself (pthread_atfork), and the child, which has
+ * only the forking thread, starts with every users count and busy flag at
+ * 0 (a callback must not fork).
  */
 #include "config.h"
 
@@ -103,6 +107,7 @@ static struct fault_slot fault_slots[KERNEL_GUARD_FAULT_SLOTS];
 static _Atomic uint64_t fault_total;
 static mutex registry_lock = MUTEX_INITIALIZER("area_malloc guard ranges");
 static atomic_bool installed;
+static bool atfork_registered; /* registry_lock */
 
 /* [0]: SIGSEGV, [1]: SIGBUS */
 static const int guarded_signals[2] = {SIGSEGV, SIGBUS};
@@ -441,15 +446,16 @@ static void guard_handler(int signal, siginfo_t *info, void *raw_context)
 		fault->access = access_of(context);
 		fault->thread = (pid_t)syscall(SYS_gettid);
 		walk_frames(context, fault);
-		if (slot != NULL)
-			publish_fault_slot(slot, number);
 		verdict = callback(fault, cookie);
 		release_range(range);
 		handler_depth--;
-		if (verdict != KERNEL_GUARD_DECLINE) {
+		if (verdict != KERNEL_GUARD_DECLINE)
 			write_fault_line(fault);
-			if (verdict == KERNEL_GUARD_FATAL)
-				default_action(signal, info);
+		if (slot != NULL)
+			publish_fault_slot(slot, number);
+		if (verdict == KERNEL_GUARD_FATAL)
+			default_action(signal, info);
+		if (verdict != KERNEL_GUARD_DECLINE) {
 			errno = saved_errno;
 			return;
 		}
@@ -460,6 +466,29 @@ static void guard_handler(int signal, siginfo_t *info, void *raw_context)
 
 /* ---- registration ---- */
 
+/* fork() with registry_lock held by another thread, or a handler of
+ * another thread inside a callback, would leave the child a lock no one
+ * unlocks and users no one drops: the child, where that thread does not
+ * exist, starts with neither. */
+static void lock_registry_for_fork(void)
+{
+	mutex_lock(&registry_lock);
+}
+
+static void unlock_registry_after_fork(void)
+{
+	mutex_unlock(&registry_lock);
+}
+
+static void reset_registry_in_child(void)
+{
+	for (size_t i = 0; i < KERNEL_GUARD_MAX_RANGES; i++)
+		atomic_store(&ranges[i].users, 0);
+	for (size_t i = 0; i < KERNEL_GUARD_FAULT_SLOTS; i++)
+		atomic_store(&fault_slots[i].busy, false);
+	mutex_init(&registry_lock, registry_lock.name);
+}
+
 /* Saves the handlers in place and installs ours; registry_lock held. */
 static bool install_handlers(void)
 {
@@ -467,6 +496,12 @@ static bool install_handlers(void)
 
 	if (atomic_load(&installed))
 		return true;
+	if (!atfork_registered) {
+		if (pthread_atfork(lock_registry_for_fork, unlock_registry_after_fork,
+			    reset_registry_in_child) != 0)
+			return false;
+		atfork_registered = true;
+	}
 	memset(&action, 0, sizeof(action));
 	action.sa_sigaction = guard_handler;
 	sigemptyset(&action.sa_mask);

@@ -15,6 +15,7 @@
 #include <check.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -591,6 +592,58 @@ START_TEST(faults_while_another_thread_registers)
 }
 END_TEST
 
+static atomic_bool in_callback, leave_callback;
+
+/* Holds its thread inside the handler until the test lets it go. */
+static enum kernel_guard_verdict wait_in_callback(
+	const struct kernel_guard_fault *fault, void *cookie)
+{
+	atomic_store(&in_callback, true);
+	while (!atomic_load(&leave_callback))
+		sched_yield();
+	mprotect(cookie, fault->range_size, PROT_READ | PROT_WRITE);
+	return KERNEL_GUARD_CONTINUE;
+}
+
+static void *write_once(void *guarded)
+{
+	write_at(guarded, 1);
+	return NULL;
+}
+
+/* The child of a fork made while another thread runs a callback can
+ * withdraw that range: no handler runs it there. */
+START_TEST(fork_while_a_callback_runs)
+{
+	char *guarded = protected_pages(1);
+	pthread_t faulter;
+	pid_t child;
+	int status;
+
+	ck_assert_int_eq(
+		kernel_guard_register((uintptr_t)guarded, page_size, wait_in_callback, guarded),
+		B_OK);
+	ck_assert_int_eq(pthread_create(&faulter, NULL, write_once, guarded), 0);
+	while (!atomic_load(&in_callback))
+		sched_yield();
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0)
+		_exit(kernel_guard_unregister((uintptr_t)guarded) == B_OK &&
+					kernel_guard_register((uintptr_t)guarded, page_size,
+						unprotect, guarded) == B_OK
+				? 0
+				: 1);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	atomic_store(&leave_callback, true);
+	ck_assert_int_eq(pthread_join(faulter, NULL), 0);
+	ck_assert_int_eq(guarded[0], 1);
+	ck_assert_int_eq(kernel_guard_unregister((uintptr_t)guarded), B_OK);
+}
+END_TEST
+
 /* ---- Valgrind ---- */
 
 static bool under_valgrind(void)
@@ -675,6 +728,7 @@ static Suite *guard_fault_suite(void)
 
 	tcase_add_checked_fixture(threads, setup, NULL);
 	tcase_add_test(threads, faults_while_another_thread_registers);
+	tcase_add_test(threads, fork_while_a_callback_runs);
 	suite_add_tcase(suite, threads);
 
 	tcase_add_checked_fixture(valgrind, setup, NULL);
