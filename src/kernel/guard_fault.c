@@ -3,23 +3,25 @@
  * registry of guarded ranges it looks faults up in (guard_fault.h).
  *
  * A fault is in a guarded range when si_addr lies in a live slot of the
- * registry and the kernel sent the signal (si_code > 0). The handler then
+ * registry and the signal is an access that repeats if the handler returns
+ * (fault_repeats: the kernel sent it for this access). The handler then
  * fills a fault slot (address, READ or WRITE from the CPU's fault context,
  * the faulting pc and the frame-pointer chain above it, the top of the
- * stack, the thread), asks
- * the range's owner, and unless the owner declines the fault writes one
- * line to stderr with write(2) (the report's first). Anything
- * else goes to the handler that was installed before ours, as the kernel
- * would have run it: sa_sigaction or sa_handler under its own mask, SIG_IGN
- * (a real fault cannot be ignored: the kernel kills; a sent signal is
- * dropped), SIG_DFL (restored, then the fault repeats, or a sent signal is
- * raised again, so the process dies of the right signal, with its core).
+ * stack, the thread), asks the range's owner, and unless the owner declines
+ * the fault writes one line to stderr with write(2) (the report's first).
+ * Anything else goes to the handler that was installed before ours, as
+ * the kernel would have run it: sa_sigaction or sa_handler under its own
+ * mask (SA_RESETHAND: once), SIG_IGN (a real fault cannot be ignored: the
+ * kernel kills; a sent signal is dropped), SIG_DFL (restored, then the
+ * fault repeats, or a sent signal is raised again, so the process dies of
+ * the right signal, with its core). Not reproduced: the previous handler's
+ * SA_ONSTACK (it runs on the stack ours runs on).
  *
  * Async-signal-safety: from its first instruction the handler reads only
  * atomics and its own preallocated slots, and calls only system calls
  * (write, gettid, getpid, process_vm_readv, sigaction, pthread_sigmask,
- * raise). The frame walk reads the stack through process_vm_readv, which
- * fails (EFAULT) where a read would fault: a corrupt frame pointer ends the
+ * raise) and memcpy/memset on its own stack. The frame walk reads the stack through
+ * process_vm_readv, which fails (EFAULT) where a read would fault: a corrupt frame pointer ends the
  * walk instead of faulting in the handler. Where that call is refused
  * (seccomp), the stack is the faulting pc alone. A fault inside the handler
  * itself (a callback's bug) restores SIG_DFL, so the repeat kills.
@@ -335,9 +337,12 @@ static void release_range(struct guard_range *range)
 
 /* ---- handing a fault on ---- */
 
-static bool kernel_sent(const siginfo_t *info)
+/* Does the access repeat when the handler returns? A fault the kernel
+ * sent does, except an asynchronous memory error (BUS_MCEERR_AO, a page
+ * found bad that the thread was not touching); a sent signal does not. */
+static bool fault_repeats(int signal, const siginfo_t *info)
 {
-	return info->si_code > 0;
+	return info->si_code > 0 && !(signal == SIGBUS && info->si_code == BUS_MCEERR_AO);
 }
 
 static int signal_index(int signal)
@@ -355,7 +360,7 @@ static void default_action(int signal, const siginfo_t *info)
 	action.sa_handler = SIG_DFL;
 	sigemptyset(&action.sa_mask);
 	sigaction(signal, &action, NULL);
-	if (!kernel_sent(info))
+	if (!fault_repeats(signal, info))
 		raise(signal);
 }
 
@@ -375,7 +380,7 @@ static void chain(int signal, siginfo_t *info, void *context)
 		return;
 	}
 	if (!(prev->sa_flags & SA_SIGINFO) && prev->sa_handler == SIG_IGN) {
-		if (kernel_sent(info))
+		if (fault_repeats(signal, info))
 			default_action(signal, info);
 		return;
 	}
@@ -426,7 +431,7 @@ static void guard_handler(int signal, siginfo_t *info, void *raw_context)
 		errno = saved_errno;
 		return;
 	}
-	if (kernel_sent(info))
+	if (fault_repeats(signal, info))
 		range = enter_range(address, &start, &end, &callback, &cookie);
 	if (range != NULL) {
 		const ucontext_t *context = raw_context;

@@ -172,15 +172,20 @@ static void driver_handler(int signal, siginfo_t *info, void *context)
 		driver_saved.sa_sigaction(signal, info, context);
 }
 
-static void install_driver_handler(void)
+static void install_driver_handler_with(int flags)
 {
 	struct sigaction action;
 
 	memset(&action, 0, sizeof(action));
 	action.sa_sigaction = driver_handler;
-	action.sa_flags = SA_SIGINFO;
+	action.sa_flags = SA_SIGINFO | flags;
 	sigemptyset(&action.sa_mask);
 	ck_assert_int_eq(sigaction(SIGSEGV, &action, &driver_saved), 0);
+}
+
+static void install_driver_handler(void)
+{
+	install_driver_handler_with(0);
 }
 
 static void set_disposition(int signal, void (*handler)(int))
@@ -486,6 +491,30 @@ START_TEST(driver_handler_installed_after_gets_guard_faults_first)
 }
 END_TEST
 
+static void reset_handler_body(void)
+{
+	static const char line[] = "driver handled its fault\n";
+
+	set_disposition(SIGSEGV, SIG_DFL);
+	driver_page = protected_pages(1);
+	install_driver_handler_with(SA_RESETHAND);
+	kernel_guard_register((uintptr_t)protected_pages(1), page_size, unprotect, NULL);
+	read_at(driver_page);
+	ck_assert_int_eq(write(STDERR_FILENO, line, sizeof(line) - 1), sizeof(line) - 1);
+	mprotect(driver_page, page_size, PROT_NONE);
+	read_at(driver_page);
+}
+
+/* A driver's SA_RESETHAND handler runs once, then the default action. */
+START_TEST(driver_handler_with_resethand_runs_once)
+{
+	struct ending ending;
+
+	expect_death(reset_handler_body, SIGSEGV, &ending);
+	ck_assert_str_eq(ending.output, "driver handled its fault\n");
+}
+END_TEST
+
 START_TEST(unregister_hands_faults_to_the_previous_handler)
 {
 	char *guarded = protected_pages(1);
@@ -720,6 +749,7 @@ static Suite *guard_fault_suite(void)
 	tcase_add_test(chained, sig_ign_drops_sent_signals_not_faults);
 	tcase_add_test(chained, driver_handler_installed_before_gets_its_own_faults);
 	tcase_add_test(chained, driver_handler_installed_after_gets_guard_faults_first);
+	tcase_add_test(chained, driver_handler_with_resethand_runs_once);
 	tcase_add_test(chained, unregister_hands_faults_to_the_previous_handler);
 #ifdef AREA_MALLOC_BUILT_WITH_ASAN
 	tcase_add_test(chained, asan_reports_faults_outside_ranges);
