@@ -16,6 +16,18 @@
  * included: it must chain to the handler sigaction() gave back (calling its
  * sa_sigaction with the same three arguments) for guard pages to work.
  *
+ * Use (the debug module): register a pool's whole area once (the lookup is
+ * a scan of KERNEL_GUARD_MAX_RANGES slots, made for a few ranges per pool,
+ * not one per block); the callback decides whether the faulting page is a
+ * guard page of the pool (its side table), returns KERNEL_GUARD_DECLINE
+ * when it is not, else copies what it needs into its own preallocated
+ * record, makes the page accessible (KFENCE's way) and returns
+ * KERNEL_GUARD_CONTINUE, or KERNEL_GUARD_FATAL under halt_on_error. The
+ * report (symbols, the block's stacks, JSON) is made later, outside the
+ * handler, from that record or kernel_guard_fault_copy. Unregister before
+ * the area is deleted and before the module is unloaded (the callback is
+ * the module's code).
+ *
  * Locking: register and unregister take the registry's mutex; the handler
  * takes no lock and calls nothing that is not async-signal-safe.
  */
