@@ -54,9 +54,10 @@
  * installed: the handler only reads them (prev_reset_done records that a
  * previous handler with SA_RESETHAND has had its one delivery).
  *
- * Valgrind: guards are off under it (kernel_guard_available), since it runs
- * the program on a synthetic CPU that sees each access, and reports a
- * protected page's access itself. AddressSanitizer installs its SIGSEGV
+ * Valgrind: guards are off under it (kernel_guard_available): memcheck
+ * checks every access itself (the debug module describes its blocks to
+ * it), and each guard page would cost a mapping of its own for nothing.
+ * AddressSanitizer installs its SIGSEGV
  * handler at start (handle_segv=1): ours, installed later, runs first and
  * hands ASan every fault that is not a guard fault, so ASan's SEGV report
  * is unchanged.
