@@ -25,3 +25,4 @@ include tests/corruption/local.mk
 include tests/security/local.mk
 include tests/postmortem/local.mk
 include tests/leak_scan/local.mk
+include tests/guard/local.mk

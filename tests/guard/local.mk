@@ -1,0 +1,14 @@
+# tests/guard: guard pages. test_guard_fault checks the fault handler of the
+# kernel-API layer (src/kernel/guard_fault.c): faults in registered ranges
+# reach their owner with the exact address, access and stack, and every
+# other fault reaches the handler installed before (driver, SIG_IGN,
+# SIG_DFL, AddressSanitizer's). Frame pointers and no sibling calls: the
+# test asserts the frame above each faulting access, which must keep its
+# frame up to the access.
+
+check_PROGRAMS += tests/guard/test_guard_fault
+TESTS += tests/guard/test_guard_fault
+tests_guard_test_guard_fault_SOURCES = tests/guard/test_guard_fault.c
+tests_guard_test_guard_fault_CFLAGS = $(CHECK_TEST_CFLAGS) -fno-omit-frame-pointer \
+	-fno-optimize-sibling-calls
+tests_guard_test_guard_fault_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)
