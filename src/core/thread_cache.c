@@ -239,6 +239,8 @@ static void give_busy(struct thread_cache *cache)
 
 /* ---- Fast path ---- */
 
+static struct thread_cache *attach(const void *pool_id);
+
 /* An empty class takes a magazine from the depot (busy held). */
 static bool refill(struct thread_cache *cache, unsigned class_index)
 {
@@ -256,7 +258,14 @@ void *thread_cache_take(const void *pool_id, size_t size)
 	struct thread_cache *cache = thread_slots[slot_of(pool_id)];
 	void *block = NULL;
 
-	if (cache == NULL || cache->pool_id != pool_id || size > THREAD_CACHE_MAX_USABLE)
+	if (size > THREAD_CACHE_MAX_USABLE)
+		return NULL;
+	/* a thread that only allocates (a producer) gets a cache too, to take
+	 * the magazines other threads left in the depot; a slot taken by
+	 * another pool is left alone here (frees move it) */
+	if (cache == NULL)
+		cache = attach(pool_id);
+	if (cache == NULL || cache->pool_id != pool_id)
 		return NULL;
 	if (!enter(cache))
 		return NULL;
@@ -285,8 +294,6 @@ void *thread_cache_take(const void *pool_id, size_t size)
 	leave(cache);
 	return block;
 }
-
-static struct thread_cache *attach(const void *pool_id);
 
 /* Room in a class for a block of bytes, passing the class's magazine to the
  * depot when it is full (busy held). */

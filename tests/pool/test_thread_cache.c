@@ -4,9 +4,11 @@
  * free, no allocation fails while a cache holds blocks, delete_pool and
  * unloading the module reclaim them, a second free of a cached block is
  * refused, a calloc served from a cache is zeroed, thread exit and fork
- * leave the pools sound. Caches only work once a process has a second
- * thread, so every test starts one (a "holder" that caches blocks and then
- * waits while the test looks).
+ * leave the pools sound; size classes up to 32 KiB, and the depot that
+ * passes whole magazines between threads. Most tests start a second
+ * thread (a "holder" that caches blocks and then waits while the test
+ * looks); the last promise test checks them again in a process that never
+ * had one.
  */
 #include "config.h"
 
@@ -25,6 +27,7 @@
 #include <OS.h>
 #include <drivers/area_malloc.h>
 
+#include "core/cache_magazine.h"
 #include "debug/sanitizers.h"
 #include "pool_test_support.h"
 #include "support/check_main.h"
@@ -570,11 +573,205 @@ START_TEST(test_single_threaded_process_keeps_the_promises)
 }
 END_TEST
 
+/* ---- size classes, class sizes, the depot ---- */
+
+/* Every request has the smallest class that serves it, and every freed
+ * block the largest class it can serve (core/cache_magazine.h). */
+START_TEST(test_size_classes_fit_every_size)
+{
+	ck_assert_uint_eq(cache_class_size(0), 16);
+	ck_assert_uint_eq(cache_class_size(CACHE_EXACT_CLASSES - 1), 256);
+	ck_assert_uint_eq(cache_class_size(CACHE_EXACT_CLASSES), 320);
+	ck_assert_uint_eq(cache_class_size(CACHE_CLASSES - 1), THREAD_CACHE_MAX_USABLE);
+	for (unsigned c = 1; c < CACHE_CLASSES; c++)
+		ck_assert_uint_gt(cache_class_size(c), cache_class_size(c - 1));
+	for (size_t size = 0; size <= THREAD_CACHE_MAX_USABLE; size++) {
+		unsigned c = cache_class_for_request(size);
+		ck_assert_uint_lt(c, CACHE_CLASSES);
+		ck_assert_uint_ge(cache_class_size(c), size);
+		if (c > 0)
+			ck_assert_uint_lt(cache_class_size(c - 1), size);
+	}
+	for (size_t usable = HEAP_ALIGN; usable <= THREAD_CACHE_MAX_USABLE; usable += HEAP_ALIGN) {
+		unsigned c = cache_class_for_block(usable);
+		ck_assert_uint_lt(c, CACHE_CLASSES);
+		ck_assert_uint_le(cache_class_size(c), usable);
+		if (c + 1 < CACHE_CLASSES)
+			ck_assert_uint_gt(cache_class_size(c + 1), usable);
+	}
+}
+END_TEST
+
+/* A block from the heap for 300 bytes (usable 304) is filed one class down
+ * (256) when freed, and the next request for 300 still gets it back; a
+ * request it is too small for does not. Blocks up to 32 KiB are cached. */
+static void reuse_between_classes(struct holder *holder)
+{
+	void *block = am->malloc(holder->pool, 300);
+
+	holder->blocks[0] = block;
+	am->free(holder->pool, block);
+	holder->blocks[1] = am->malloc(holder->pool, 300);
+	am->free(holder->pool, holder->blocks[1]);
+	holder->blocks[2] = am->malloc(holder->pool, 310);
+	am->free(holder->pool, holder->blocks[2]);
+
+	block = am->malloc(holder->pool, THREAD_CACHE_MAX_USABLE);
+	holder->blocks[3] = block;
+	am->free(holder->pool, block);
+	holder->blocks[4] = am->malloc(holder->pool, THREAD_CACHE_MAX_USABLE - 1000);
+	am->free(holder->pool, holder->blocks[4]);
+}
+
+START_TEST(test_block_between_classes_is_reused)
+{
+	struct holder holder = { 0 };
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1024 * KIB, B_NO_LOCK, KERNEL_RW);
+	holder_start(&holder, reuse_between_classes);
+	ck_assert_ptr_nonnull(holder.blocks[0]);
+	ck_assert_ptr_eq(holder.blocks[1], holder.blocks[0]);
+	ck_assert_ptr_nonnull(holder.blocks[2]);
+	ck_assert_ptr_ne(holder.blocks[2], holder.blocks[0]);
+	ck_assert_ptr_nonnull(holder.blocks[3]);
+	ck_assert_ptr_eq(holder.blocks[4], holder.blocks[3]);
+	struct pool_figures figures = figures_of(holder.pool, holder.blocks[0]);
+	ck_assert_uint_eq(figures.used, 0);
+	ck_assert_uint_eq(figures.blocks, 0);
+	assert_pools_valid();
+	holder_finish(&holder);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+}
+END_TEST
+
+#define BATCH 1600 /* glibc's bench-malloc-simple's largest batch */
+
+static void *batch[2][BATCH];
+
+static int compare_pointers(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* How many of the count blocks of second are among those of first. */
+static int blocks_in_common(void **first, void **second, int count)
+{
+	int common = 0;
+
+	qsort(first, (size_t)count, sizeof(void *), compare_pointers);
+	for (int i = 0; i < count; i++)
+		common += bsearch(&second[i], first, (size_t)count, sizeof(void *),
+				  compare_pointers) != NULL;
+	return common;
+}
+
+static void allocate_batch(const void *pool, int round, size_t size)
+{
+	for (int i = 0; i < BATCH; i++) {
+		batch[round][i] = am->malloc(pool, size);
+		ck_assert_ptr_nonnull(batch[round][i]);
+	}
+}
+
+static void free_batch(const void *pool, int round)
+{
+	for (int i = 0; i < BATCH; i++)
+		am->free(pool, batch[round][i]);
+}
+
+/* A batch of small blocks freed and allocated again never reaches the heap:
+ * a class keeps 64 KiB of blocks, 2,048 of 16 bytes. */
+static void batch_twice(struct holder *holder)
+{
+	allocate_batch(holder->pool, 0, 16);
+	free_batch(holder->pool, 0);
+	allocate_batch(holder->pool, 1, 16);
+	holder->count = blocks_in_common(batch[0], batch[1], BATCH);
+	free_batch(holder->pool, 1);
+}
+
+START_TEST(test_batch_of_small_blocks_comes_back_from_the_cache)
+{
+	struct holder holder = { 0 };
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1024 * KIB, B_NO_LOCK, KERNEL_RW);
+	holder_start(&holder, batch_twice);
+	ck_assert_int_eq(holder.count, BATCH);
+	struct pool_figures figures = figures_of(holder.pool, batch[0][0]);
+	ck_assert_uint_eq(figures.used, 0);
+	ck_assert_uint_eq(figures.blocks, 0);
+	assert_pools_valid();
+	holder_finish(&holder);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+}
+END_TEST
+
+static void free_first_batch(struct holder *holder)
+{
+	free_batch(holder->pool, 0);
+}
+
+/*
+ * One thread allocates, another frees (xmalloc-test's producer and
+ * consumer): the consumer's full classes go to the pool's depot as whole
+ * magazines, and the producer's next allocations come from there. Only
+ * what the consumer's own class keeps (at most 64 KiB of blocks, 819 of 64
+ * bytes) is not handed over. The depot's blocks count as free, are drained
+ * before a NULL, are inherited by a forked child and go with delete_pool.
+ */
+START_TEST(test_depot_hands_blocks_from_consumer_to_producer)
+{
+	const size_t pool_size = 4096 * KIB, size = 64;
+	const int kept_by_consumer = (int)(64 * KIB / (size + HEAP_BLOCK_OVERHEAD));
+	int expected = capacity_in_blocks(pool_size, size);
+	struct holder consumer = { 0 };
+	int status;
+
+	consumer.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, pool_size, B_NO_LOCK, KERNEL_RW);
+	allocate_batch(consumer.pool, 0, size);
+	void *any_block = batch[0][0];
+	holder_start(&consumer, free_first_batch);
+	struct pool_figures figures = figures_of(consumer.pool, any_block);
+	ck_assert_uint_eq(figures.used, 0);
+	ck_assert_uint_eq(figures.blocks, 0);
+	assert_pools_valid();
+
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		int count = 0;
+		while (am->malloc(consumer.pool, size) != NULL)
+			count++;
+		char *output = NULL;
+		_exit(count == expected && run_debug_command("check", &output) == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	allocate_batch(consumer.pool, 1, size);
+	ck_assert_int_ge(blocks_in_common(batch[0], batch[1], BATCH), BATCH - kept_by_consumer);
+	assert_pools_valid();
+
+	/* the rest of the pool, the consumer's cache and the depot included */
+	int count = BATCH;
+	while (am->malloc(consumer.pool, size) != NULL)
+		count++;
+	ck_assert_int_eq(count, expected);
+	assert_pools_valid();
+	holder_finish(&consumer);
+	ck_assert_int_eq(am->delete_pool(consumer.pool), B_OK);
+	assert_pools_valid();
+}
+END_TEST
+
 static Suite *thread_cache_suite(void)
 {
 	Suite *suite = suite_create("thread_cache");
 	TCase *promises = tcase_create("promises");
 	TCase *threads = tcase_create("threads");
+	TCase *classes = tcase_create("classes");
 
 	tcase_add_checked_fixture(promises, setup, teardown);
 	tcase_add_test(promises, test_cached_blocks_count_as_free);
@@ -588,6 +785,13 @@ static Suite *thread_cache_suite(void)
 	tcase_add_test(promises, test_fork_child_gets_cached_blocks);
 	tcase_add_test(promises, test_single_threaded_process_keeps_the_promises);
 	suite_add_tcase(suite, promises);
+
+	tcase_add_checked_fixture(classes, setup, teardown);
+	tcase_add_test(classes, test_size_classes_fit_every_size);
+	tcase_add_test(classes, test_block_between_classes_is_reused);
+	tcase_add_test(classes, test_batch_of_small_blocks_comes_back_from_the_cache);
+	tcase_add_test(classes, test_depot_hands_blocks_from_consumer_to_producer);
+	suite_add_tcase(suite, classes);
 
 	tcase_add_checked_fixture(threads, setup, teardown);
 	tcase_set_timeout(threads, 120);
