@@ -317,11 +317,13 @@ static struct guard_range *enter_range(uintptr_t address, uintptr_t *start, uint
 			continue;
 		atomic_fetch_add(&range->users, 1);
 		version = atomic_load(&range->version);
-		*start = atomic_load_explicit(&range->start, memory_order_relaxed);
-		*end = atomic_load_explicit(&range->end, memory_order_relaxed);
-		*callback = atomic_load_explicit(&range->callback, memory_order_relaxed);
-		*cookie = atomic_load_explicit(&range->cookie, memory_order_relaxed);
-		atomic_thread_fence(memory_order_acquire);
+		/* acquire loads, not relaxed loads and a fence: the version's
+		 * second look cannot move above them, and ThreadSanitizer (which
+		 * does not model fences) sees the same ordering */
+		*start = atomic_load_explicit(&range->start, memory_order_acquire);
+		*end = atomic_load_explicit(&range->end, memory_order_acquire);
+		*callback = atomic_load_explicit(&range->callback, memory_order_acquire);
+		*cookie = atomic_load_explicit(&range->cookie, memory_order_acquire);
 		if (version % 2 == 0 &&
 			atomic_load_explicit(&range->version, memory_order_relaxed) == version &&
 			*end != 0 && address >= *start && address < *end)
@@ -403,8 +405,10 @@ static struct fault_slot *claim_fault_slot(uint64_t number)
 
 	if (atomic_exchange_explicit(&slot->busy, true, memory_order_acquire))
 		return NULL;
-	atomic_store_explicit(&slot->published, 0, memory_order_relaxed);
-	atomic_thread_fence(memory_order_release);
+	/* an acquire-release exchange rather than a store and a fence: the
+	 * record's writes that follow cannot move above it, in C11 and for
+	 * ThreadSanitizer */
+	atomic_exchange_explicit(&slot->published, 0, memory_order_acq_rel);
 	return slot;
 }
 
