@@ -2145,6 +2145,8 @@ START_TEST(test_bash_completion)
 		{ "pooldump help ch", "check\n" },
 		{ "pooldump -p 1 scan --", "--min-age\n--interval\n--stop\n" },
 		{ "pooldump run --stack-d", "--stack-depth\n" },
+		{ "pooldump run --sc", "--scan\n" },
+		{ "pooldump run --leak-mode ''", "all\nunreferenced\n" },
 		{ "pooldump --col", "--color=\n" },
 		{ "pooldump --color ''", "auto\nalways\nnever\n" },
 		{ "pooldump --color=al", "always\n" },
