@@ -557,12 +557,20 @@ static const char *verdict_of(const char *output, size_t size, char *buffer, siz
 	ck_assert_ptr_nonnull(line);
 	end = strchr(line, '\n');
 	ck_assert_ptr_nonnull(end);
-	/* "(first block 0x..., thread Tn, seq n, VERDICT)" */
+	/* "(first block 0x..., thread Tn, seq n, S.mmm s old, VERDICT)" */
 	at = line;
 	for (int commas = 0; commas < 3 && at < end; at++)
 		commas += *at == ',';
 	if (at >= end)
 		return "";
+	{
+		unsigned seconds, milliseconds;
+		int used = -1;
+		ck_assert_msg(sscanf(at, " %u.%3u s old,%n", &seconds, &milliseconds, &used) == 2
+				&& used > 0 && at + used < end,
+			"no age in %.*s", (int)(end - line), line);
+		at += used;
+	}
 	snprintf(buffer, room, "%.*s", (int)(end - at - 2), at + 1);
 	return buffer;
 }
@@ -683,7 +691,7 @@ START_TEST(test_leak_mode_unreferenced)
 					 "\"groups\":[") != NULL &&
 			      strstr(run.output, "\"count\":1,\"bytes\":1014,") != NULL &&
 			      strstr(strstr(run.output, "\"count\":1,\"bytes\":1014,"),
-				      "\"reach\":\"indirect\",\"frames\":") != NULL &&
+				      "\"reach\":\"indirect\",\"age_us\":") != NULL &&
 			      strstr(run.output, "\"reach\":\"referenced\"") == NULL,
 		"%s", run.output);
 	free(run.output);

@@ -1603,7 +1603,8 @@ static void assert_group_verdict(const char *text, const char *site, const char 
 	ck_assert_ptr_nonnull(line);
 	end = strchr(line, '\n');
 	ck_assert_ptr_nonnull(end);
-	length = (size_t)snprintf(wanted, sizeof(wanted), ", %s)", verdict);
+	/* the first block's age comes before the verdict */
+	length = (size_t)snprintf(wanted, sizeof(wanted), " s old, %s)", verdict);
 	ck_assert_msg((size_t)(end - line) > length && strncmp(end - length, wanted, length) == 0,
 		"%s: not %s in\n%.*s", site, verdict, (int)(end - line), line);
 }
@@ -1656,6 +1657,8 @@ START_TEST(test_scan_at_unload)
 	ck_assert_str_eq(member_string(json_object_array_get_idx(member(report, "groups"), 2),
 				 "reach"), "indirect");
 	ck_assert_int_eq(member_int(member(member(report, "reach"), "indirect"), "bytes"), 24);
+	ck_assert_int_ge(member_int(json_object_array_get_idx(member(report, "groups"), 0),
+				 "age_us"), 0);
 	assert_reach_totals(process_of(&run, pid), true, 48, 24, 40);
 	assert_reach_totals(member(run.json, "totals"), true, 48, 24, 40);
 	ck_assert_int_eq(total(&run, "referenced_reports"), 0);
