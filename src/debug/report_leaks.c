@@ -147,7 +147,7 @@ struct leak_tally {
 	size_t bytes, blocks; /* not suppressed */
 	size_t suppressed_bytes, suppressed_blocks;
 	size_t referenced_bytes, referenced_blocks; /* held back by leak_mode */
-	bigtime_t now; /* the groups' ages are taken at this time */
+	bigtime_t now;                              /* the groups' ages are taken at this time */
 };
 
 /* leak_mode=unreferenced: a group a root still reaches is no leak. */
@@ -230,8 +230,8 @@ static int64_t group_age(const struct leak_group *group, bigtime_t now)
 /* A leak group as every JSON document shows it (pooldump --json leaks too):
  * pool, caller, address, count, bytes, first_address, thread, seq, frames,
  * allocated_by, suppression. */
-static void json_leak_group(FILE *out, const struct leak_report *report,
-	const struct leak_group *group, bigtime_t now)
+static void json_leak_group(
+	FILE *out, const struct leak_report *report, const struct leak_group *group, bigtime_t now)
 {
 	char frame[2048], suggestion[300];
 

@@ -126,9 +126,9 @@ static void leaks_of_pool(struct session *session, struct node_pool *pool, void 
 		} else {
 			emit(out,
 				"\n%s%s %" PRIu64 " byte(s) in %zu allocation(s) allocated "
-				"from:%s\n", colors->leak,
-				session->node->alive ? "Outstanding:" : "Leak of", group->bytes,
-				group->count, colors->reset);
+				"from:%s\n",
+				colors->leak, session->node->alive ? "Outstanding:" : "Leak of",
+				group->bytes, group->count, colors->reset);
 			for (uint32_t i = 0; i < group->key_count && frames[i] != 0; i++)
 				emit(out, "    #%u 0x%" PRIxPTR " in %s\n", i, frames[i],
 					symbol(session, frames[i]));
@@ -193,7 +193,8 @@ int command_leaks(struct session *session, int argc, char **argv)
 			totals.blocks);
 	else
 		emit(out, "\nSUMMARY: area_malloc: %" PRIu64 " byte(s) %s in %zu allocation(s).\n",
-			totals.bytes, session->node->alive ? "outstanding" : "leaked", totals.blocks);
+			totals.bytes, session->node->alive ? "outstanding" : "leaked",
+			totals.blocks);
 	if (totals.blocks > 0)
 		raise_status(session, NODE_STATUS_FOUND);
 	return session_finish(session);

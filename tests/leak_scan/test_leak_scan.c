@@ -592,8 +592,8 @@ static const char *verdict_of(const char *output, size_t size, char *buffer, siz
 	{
 		unsigned seconds, milliseconds;
 		int used = -1;
-		ck_assert_msg(sscanf(at, " %u.%3u s old,%n", &seconds, &milliseconds, &used) == 2
-				&& used > 0 && at + used < end,
+		ck_assert_msg(sscanf(at, " %u.%3u s old,%n", &seconds, &milliseconds, &used) == 2 &&
+				      used > 0 && at + used < end,
 			"no age in %.*s", (int)(end - line), line);
 		at += used;
 	}

@@ -170,8 +170,9 @@ static bool start_register_holder(pthread_t *thread)
 #if REGISTER_HOLD_SUPPORTED
 	char byte;
 
-	return pipe(register_pipe) == 0 && pthread_create(thread, NULL, register_holder, NULL) == 0
-	       && read(ready_pipe[0], &byte, 1) == 1;
+	return pipe(register_pipe) == 0 &&
+	       pthread_create(thread, NULL, register_holder, NULL) == 0 &&
+	       read(ready_pipe[0], &byte, 1) == 1;
 #else
 	(void)thread;
 	exit(77);

@@ -381,8 +381,8 @@ void run_reach_phrase(const struct run_reach_totals *reach, char *buffer, size_t
 		if (reach->blocks[r] == 0)
 			continue;
 		used += (size_t)snprintf(buffer + used, size - used,
-			"%s%s: %" PRIu64 " byte(s) in %" PRIu64 " allocation(s)", used > 0 ? ", " : "",
-			reach_names[r], reach->bytes[r], reach->blocks[r]);
+			"%s%s: %" PRIu64 " byte(s) in %" PRIu64 " allocation(s)",
+			used > 0 ? ", " : "", reach_names[r], reach->bytes[r], reach->blocks[r]);
 	}
 }
 
@@ -399,10 +399,11 @@ static void read_reach(struct json_object *object, struct run_reach_totals *reac
 	if (held_back > 0) {
 		reach->scanned = true;
 		reach->blocks[RUN_REACH_REFERENCED] += held_back;
-		reach->bytes[RUN_REACH_REFERENCED] += report_member_number(object, "referenced_bytes");
+		reach->bytes[RUN_REACH_REFERENCED] +=
+			report_member_number(object, "referenced_bytes");
 	}
-	if (!json_object_object_get_ex(object, "groups", &groups)
-		|| !json_object_is_type(groups, json_type_array))
+	if (!json_object_object_get_ex(object, "groups", &groups) ||
+		!json_object_is_type(groups, json_type_array))
 		return;
 	for (size_t g = 0; g < json_object_array_length(groups); g++) {
 		struct json_object *group = json_object_array_get_idx(groups, g);
@@ -435,6 +436,15 @@ static struct json_object *reach_object(const struct run_reach_totals *reach)
 /* How the module's report starts when leak_mode=unreferenced held every
  * group back (report_leaks.c). */
 #define HELD_BACK_LINE "Still referenced, not leaks with leak_mode=unreferenced: "
+
+/* The first line of a leak report that lists no group: its "Suppressions
+ * used:" table (every group suppressed) or its "Still referenced" line
+ * (leak_mode=unreferenced held every group back). */
+static bool opens_listless_report(const char *line, size_t length)
+{
+	return (length == 18 && strncmp(line, "Suppressions used:", 18) == 0) ||
+	       strncmp(line, HELD_BACK_LINE, strlen(HELD_BACK_LINE)) == 0;
+}
 
 /* Adds a report made of object (taken over) and its text report. */
 static void add_report(struct run_process *process, struct json_object *object, const char *text,
@@ -479,9 +489,9 @@ static void add_report(struct run_process *process, struct json_object *object, 
 		report->suppressed_only = !incomplete && report->leaked_blocks == 0
 			&& report->suppressed_blocks > 0;
 		read_reach(object, &report->reach);
-		report->referenced_only = !incomplete && !report->suppressed_only
-			&& report->leaked_blocks == 0
-			&& report->reach.blocks[RUN_REACH_REFERENCED] > 0;
+		report->referenced_only = !incomplete && !report->suppressed_only &&
+					  report->leaked_blocks == 0 &&
+					  report->reach.blocks[RUN_REACH_REFERENCED] > 0;
 		report->failing &= !report->suppressed_only && !report->referenced_only;
 		json_object_object_add(object, "reach",
 			report->reach.scanned ? reach_object(&report->reach) : NULL);
@@ -601,11 +611,8 @@ void report_file_parse(struct run_results *results, struct run_process *process,
 		long pid;
 
 		line_number++;
-		if (after_pid_prefix(line, "ERROR: area_malloc: ", &pid) != NULL
-			|| (parse.report_start == NULL
-				&& ((line_length == 18 && strncmp(line, "Suppressions used:", 18) == 0)
-					|| strncmp(line, HELD_BACK_LINE, strlen(HELD_BACK_LINE))
-						== 0))) {
+		if (after_pid_prefix(line, "ERROR: area_malloc: ", &pid) != NULL ||
+			(parse.report_start == NULL && opens_listless_report(line, line_length))) {
 			/* a leak report whose every group is suppressed (or, with
 			 * leak_mode=unreferenced, still referenced): its table or
 			 * its line alone, then its JSON line */

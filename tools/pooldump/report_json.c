@@ -100,7 +100,7 @@ static void add_reach(struct json_object *object, const struct run_reach_totals 
 
 static struct json_object *describe_process(const struct run_process *process)
 {
-	struct run_reach_totals reach = { 0 };
+	struct run_reach_totals reach = {0};
 	struct json_object *object = json_object_new_object(), *tests = json_object_new_array();
 	size_t errors = 0, leak_reports = 0;
 	uint64_t bytes = 0, blocks = 0, suppressed_bytes = 0, suppressed_blocks = 0;
@@ -183,8 +183,8 @@ static struct json_object *describe_totals(const struct run_results *results)
 		json_object_new_uint64(totals.unprinted_reports));
 	json_object_object_add(object, "not_failing", json_object_new_uint64(totals.informational));
 	json_object_object_add(object, "by_kind", by_kind);
-	json_object_object_add(object, "referenced_reports",
-		json_object_new_uint64(totals.referenced_only));
+	json_object_object_add(
+		object, "referenced_reports", json_object_new_uint64(totals.referenced_only));
 	add_reach(object, &totals.reach);
 	return object;
 }

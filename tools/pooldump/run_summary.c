@@ -113,8 +113,7 @@ static void describe_report(const struct run_report *report, char *buffer, size_
 	}
 	if (report->incomplete && used < size)
 		used += (size_t)snprintf(buffer + used, size - used, " [incomplete report]");
-	if (!report->failing && !report->suppressed_only && !report->referenced_only
-		&& used < size)
+	if (!report->failing && !report->suppressed_only && !report->referenced_only && used < size)
 		snprintf(buffer + used, size - used, " [not counted]");
 }
 
