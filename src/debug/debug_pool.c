@@ -333,7 +333,7 @@ int for_each_acquired_pool(area_id area, debug_pool_visit_fn fn, void *context)
 /* ---- delete_pool ---- */
 
 static status_t delete_pool_reporting(const void *pool_id, const char *when,
-	const area_malloc_owner *caller)
+	const area_malloc_owner *caller, const struct leak_scan *scan)
 {
 	struct pending_list pending;
 	struct pool *pool = NULL;
@@ -365,7 +365,7 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 	/* only this process's blocks: after fork, those the parent allocated
 	 * are the parent's to free (as at exit, leaks.c) */
 	if (sound && debug_options.leak_check)
-		report_pool_leaks(pool, 0, getpid(), when, NULL);
+		report_scanned_pool_leaks(pool, 0, getpid(), when, scan, false, NULL);
 	pool_registry_remove(pool_id);
 	shadow_pool_destroyed(pool->base, debug_of(pool)->root_region,
 		heap_touched_end(pool->heap) - (uintptr_t)pool->base);
@@ -382,17 +382,31 @@ status_t debug_delete_pool(const void *pool_id, uintptr_t caller)
 	area_malloc_owner owner;
 
 	capture_owner(&owner, caller);
-	return delete_pool_reporting(pool_id, "at delete_pool", &owner);
+	return delete_pool_reporting(pool_id, "at delete_pool", &owner, NULL);
 }
 
+/*
+ * With leak_scan_unload the last put_module is a process's exit point as
+ * much as exit is (a driver that puts its module away before it returns
+ * from main never reaches the exit-time report with a pool open): the
+ * reachability scan runs before any pool goes, so every report it makes
+ * carries verdicts and leak_mode applies, as at exit. The scan runs here,
+ * with no pool locked, once for all of them.
+ */
 void debug_delete_all_pools(const char *when)
 {
 	/* described while they live, reported after their blocks (as at exit) */
 	struct leaked_pools *leaked = leaked_pools_collect();
 	struct id_list list = live_pool_ids();
+	struct leak_scan *scan = NULL;
 
+	/* the driver's values in callee-saved registers go into this frame */
+	__builtin_unwind_init();
+	if (debug_options.leak_check && debug_options.leak_scan_unload && list.count > 0)
+		scan = leak_scan_run(debug_options.leak_interior, LEAK_SCAN_ENTRY_FLOOR());
 	for (size_t i = 0; i < list.count; i++)
-		delete_pool_reporting(list.ids[i], when, NULL);
+		delete_pool_reporting(list.ids[i], when, NULL, scan);
+	leak_scan_free(scan);
 	free(list.ids);
 	leaked_pools_report(leaked, when);
 }

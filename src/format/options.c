@@ -97,6 +97,9 @@ static const struct option_spec option_specs[] = {
 		leak_mode_choices },
 	{ "leak_interior", OPTION_BOOL, FIELD(leak_interior), 0, 1,
 		"a pointer inside a block (not only to its start) references it, 0 or 1", NULL },
+	{ "leak_scan_unload", OPTION_BOOL, FIELD(leak_scan_unload), 0, 1,
+		"the last put_module runs the reachability scan first, so its leak reports "
+		"carry verdicts (and leak_mode applies) as at exit, 0 or 1", NULL },
 	{ "suppressions", OPTION_STRING, FIELD(suppressions), 0, 0,
 		"file of leak:PATTERN lines", NULL },
 	{ "log_path", OPTION_STRING, FIELD(log_path), 0, 0,

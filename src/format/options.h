@@ -99,6 +99,7 @@ struct debug_options {
 	/* the reachability scan at exit (debug/leak_scan.h) */
 	enum leak_mode leak_mode;	/* which leaks count for the exit status */
 	bool leak_interior;		/* a pointer inside a block reaches it */
+	bool leak_scan_unload;		/* the last put_module scans before its reports */
 };
 
 /* Fills options with the defaults. */

@@ -4,6 +4,12 @@
  * set, in the shape of the module's leak report (a ready-made suppression
  * line under each group included).
  *
+ * On a live process the blocks are outstanding, not lost: a ring buffer or
+ * a cache is live by design, and only a reachability scan (the scan
+ * command) tells which blocks nothing points to any more. Its header, its
+ * groups and its SUMMARY line say "outstanding" then; on a dead process
+ * (its blocks were never freed) they keep the leak report's words.
+ *
  * Invariants: a pool's groups are counted and printed before the next pool
  * is loaded; a leak makes the status NODE_STATUS_FOUND.
  *
@@ -119,9 +125,10 @@ static void leaks_of_pool(struct session *session, struct node_pool *pool, void 
 			json_leak_group(session, pool, group, frames);
 		} else {
 			emit(out,
-				"\n%sLeak of %" PRIu64 " byte(s) in %zu allocation(s) allocated "
-				"from:%s\n", colors->leak, group->bytes, group->count,
-				colors->reset);
+				"\n%s%s %" PRIu64 " byte(s) in %zu allocation(s) allocated "
+				"from:%s\n",
+				colors->leak, session->node->alive ? "Outstanding:" : "Leak of",
+				group->bytes, group->count, colors->reset);
 			for (uint32_t i = 0; i < group->key_count && frames[i] != 0; i++)
 				emit(out, "    #%u 0x%" PRIxPTR " in %s\n", i, frames[i],
 					symbol(session, frames[i]));
@@ -170,18 +177,24 @@ int command_leaks(struct session *session, int argc, char **argv)
 	} else if (mark != 0) {
 		put_str(out, "blocks allocated since the mark at ");
 		put_time(out, mark);
-		put_str(out, " (set through the companion module) and still live\n");
+		emit(out, " (set through the companion module) and %s\n",
+			session->node->alive ? "outstanding" : "still live");
+	} else if (session->node->alive) {
+		put_str(out, "blocks outstanding (no mark set)\n");
 	} else {
-		emit(out, "blocks still allocated (no mark set)%s\n",
-			session->node->alive ? "" : " when the process died");
+		put_str(out, "blocks still allocated (no mark set) when the process died\n");
 	}
+	if (!session->context->json && session->node->alive)
+		put_str(out, "(live now, not necessarily lost: the scan command finds those no "
+			     "pointer reaches)\n");
 	for_each_pool(session, area, leaks_of_pool, &totals);
 	if (session->context->json)
 		emit(out, "],\"leaked_bytes\":%" PRIu64 ",\"leaked_blocks\":%zu", totals.bytes,
 			totals.blocks);
 	else
-		emit(out, "\nSUMMARY: area_malloc: %" PRIu64 " byte(s) leaked in %zu allocation(s).\n",
-			totals.bytes, totals.blocks);
+		emit(out, "\nSUMMARY: area_malloc: %" PRIu64 " byte(s) %s in %zu allocation(s).\n",
+			totals.bytes, session->node->alive ? "outstanding" : "leaked",
+			totals.blocks);
 	if (totals.blocks > 0)
 		raise_status(session, NODE_STATUS_FOUND);
 	return session_finish(session);

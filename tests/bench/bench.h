@@ -135,4 +135,8 @@ void bench_run_latency(const struct bench_allocator *allocator);
  * create/delete rate, the 8 GiB pool; emits pool_* keys. */
 void bench_run_pool_figures(const struct bench_allocator *allocator);
 
+/* The reachability scan's figures (bench_scan.c, issue 16), for the debug
+ * module only: emits scan_* keys (nothing for another allocator). */
+void bench_run_scan_figures(const struct bench_allocator *allocator);
+
 #endif /* AREA_MALLOC_TESTS_BENCH_BENCH_H */

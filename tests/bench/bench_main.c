@@ -26,7 +26,9 @@
  * process's glibc is ASan's).
  *
  * Output: Markdown tables on stdout (progress on stderr), then the figures
- * of the issue, each marked met or NOT MET with its number.
+ * of the issue, each marked met or NOT MET with its number, and the
+ * reachability scan's times (issue 16; the "scan" child of the debug
+ * column, bench_scan.c).
  *
  * Locking: single-threaded parent; children are waited for one at a time.
  */
@@ -91,7 +93,8 @@ static int run_child(const char *kind_name, const char *workload_name, int passe
 	}
 	workload = bench_find_timed_workload(workload_name);
 	if (workload == NULL && strcmp(workload_name, "probe") != 0 &&
-		strcmp(workload_name, "latency") != 0 && strcmp(workload_name, "pools") != 0) {
+		strcmp(workload_name, "latency") != 0 && strcmp(workload_name, "pools") != 0 &&
+		strcmp(workload_name, "scan") != 0) {
 		fprintf(stderr, "bench: unknown workload '%s'\n", workload_name);
 		return EXIT_FAILURE;
 	}
@@ -103,6 +106,8 @@ static int run_child(const char *kind_name, const char *workload_name, int passe
 		bench_run_latency(&allocator);
 	} else if (strcmp(workload_name, "pools") == 0) {
 		bench_run_pool_figures(&allocator);
+	} else if (strcmp(workload_name, "scan") == 0) {
+		bench_run_scan_figures(&allocator);
 	} else {
 		const struct bench_allocator *glibc = bench_glibc();
 		bool compare = kind != BENCH_GLIBC;
@@ -158,6 +163,7 @@ static struct {
 	bool selected_workloads[32];
 	bool any_workload_selected;
 	bool latency, pools;
+	bool scan; /* the reachability scan's figures (debug column) */
 } config;
 
 static void set_child_environment(const struct column *column)
@@ -314,6 +320,10 @@ static void run_all(void)
 			if (columns[c].available)
 				run_measurement(c, "pools");
 	}
+	if (config.scan && columns[COL_DEBUG].available) {
+		fprintf(stderr, "bench: scan\n");
+		run_measurement(COL_DEBUG, "scan");
+	}
 }
 
 /* ---- parent: the tables ---- */
@@ -456,6 +466,29 @@ static void print_pool_table(void)
 
 /* ---- parent: the issue's figures ---- */
 
+/* Issue 16's: one reachability scan (scan_leaks, every pool) of 1M live
+ * blocks and of 1 GiB of populated memory, under 1 s each (--scale
+ * scales the sizes; the lines say what was scanned). */
+static void print_scan_figures(void)
+{
+	double seconds = median_of(COL_DEBUG, "scan", "scan_blocks_s");
+	double blocks = median_of(COL_DEBUG, "scan", "scan_blocks");
+	double lost = median_of(COL_DEBUG, "scan", "scan_blocks_lost");
+	double bytes = median_of(COL_DEBUG, "scan", "scan_memory_bytes");
+
+	if (!config.scan)
+		return;
+	printf("\n### Reachability scan (issue 16)\n\n");
+	figure(known(seconds), seconds < 1.0,
+		"debug: one scan of %.0f live blocks (all referenced, %.0f found lost) under 1 s: "
+		"%.3f s",
+		blocks, lost, seconds);
+	seconds = median_of(COL_DEBUG, "scan", "scan_memory_s");
+	figure(known(seconds), seconds < 1.0,
+		"debug: one scan of %.0f MiB of populated memory under 1 s: %.3f s",
+		bytes / (1 << 20), seconds);
+}
+
 static void print_figures(void)
 {
 	double value, limit, max;
@@ -552,6 +585,7 @@ static void print_figures(void)
 			median_of(COL_DEBUG, name, "ns"), median_of(COL_DEBUG_NOFP, name, "ns"),
 			median_of(COL_DEBUG_D1, name, "ns"));
 	}
+	print_scan_figures();
 	print_figure_totals();
 }
 
@@ -617,7 +651,7 @@ static void usage(FILE *stream)
 		"  LIST: comma-separated names; workloads of issue5: ");
 	for (size_t w = 0; w < bench_timed_workload_count; w++)
 		fprintf(stream, "%s,", bench_timed_workloads[w].name);
-	fprintf(stream, "latency,pools\n  workloads of real: ");
+	fprintf(stream, "latency,pools,scan\n  workloads of real: ");
 	for (size_t w = 0; w < bench_real_workload_count; w++)
 		fprintf(stream, "%s%s", w ? "," : "", bench_real_workloads[w].name);
 	fprintf(stream, "\n  columns: ");
@@ -657,6 +691,8 @@ static bool select_names(const char *list, bool columns_list, bool *selected_col
 				config.latency = found = true;
 			if (length == 5 && strncmp(list, "pools", 5) == 0)
 				config.pools = found = true;
+			if (length == 4 && strncmp(list, "scan", 4) == 0)
+				config.scan = found = true;
 			config.any_workload_selected = true;
 		}
 		if (!found) {
@@ -719,7 +755,7 @@ int main(int argc, char **argv)
 	config.workload_count = bench_timed_workload_count;
 	config.rounds = DEFAULT_ROUNDS;
 	config.passes = DEFAULT_PASSES;
-	config.latency = config.pools = true;
+	config.latency = config.pools = config.scan = true;
 	length = readlink("/proc/self/exe", config.self, sizeof(config.self) - 1);
 	if (length <= 0) {
 		perror("bench: /proc/self/exe");
@@ -788,13 +824,13 @@ int main(int argc, char **argv)
 
 		config.workloads = bench_real_workloads;
 		config.workload_count = bench_real_workload_count;
-		config.latency = config.pools = false;
+		config.latency = config.pools = config.scan = false;
 		for (size_t i = 0; column_list == NULL && i < sizeof(real_columns) / sizeof(int);
 			i++)
 			selected_columns[real_columns[i]] = true;
 	}
 	if (workload_list != NULL) {
-		config.latency = config.pools = false;
+		config.latency = config.pools = config.scan = false;
 		if (!select_names(workload_list, false, NULL))
 			return EXIT_FAILURE;
 	}

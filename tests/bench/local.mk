@@ -20,7 +20,8 @@ BENCH_SOURCES = tests/bench/bench.h tests/bench/bench_main.c tests/bench/bench_u
 	tests/bench/bench_allocators.c tests/bench/bench_workloads.c \
 	tests/bench/bench_latency.c tests/bench/bench_pools.c \
 	tests/bench/bench_parent.h tests/bench/bench_results.c tests/bench/bench_real.c \
-	tests/bench/bench_workloads.h tests/bench/bench_real_workloads.c
+	tests/bench/bench_workloads.h tests/bench/bench_real_workloads.c \
+	tests/bench/bench_scan.c
 
 # -no-install: the programs run as built (bench finds bench_asan beside
 # itself through /proc/self/exe).

@@ -7,6 +7,7 @@
 check_PROGRAMS += tests/leak_scan/test_leak_scan
 TESTS += tests/leak_scan/test_leak_scan
 tests_leak_scan_test_leak_scan_SOURCES = tests/leak_scan/test_leak_scan.c \
+	tests/leak_scan/register_hold.h \
 	src/format/leak_scan_engine.c src/format/leak_scan_engine.h
 tests_leak_scan_test_leak_scan_CFLAGS = $(CHECK_TEST_CFLAGS) -g
 tests_leak_scan_test_leak_scan_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS) $(PTHREAD_FLAGS)

@@ -4,8 +4,8 @@
  * (src/format/leak_scan_engine.c, compiled in), and the exit-time report of
  * a driver whose blocks are held in every way a driver holds them or
  * really lost: each group's verdict, the exit status under
- * leak_mode=unreferenced, leak_interior, and the driver's second thread
- * running on after the scan stopped it.
+ * leak_mode=unreferenced, leak_interior, a block only a thread's register
+ * holds, and the driver's second thread running on after the scan stopped it.
  *
  * The scenario runs in a forked child (exit-time output is under test)
  * with standard error captured to a file. Its blocks have distinct sizes,
@@ -35,6 +35,7 @@
 #include <drivers/area_malloc_debug.h>
 
 #include "format/leak_scan_engine.h"
+#include "leak_scan/register_hold.h"
 #include "support/check_main.h"
 #include "support/debug_command.h"
 #include "support/scale.h"
@@ -189,7 +190,7 @@ static char *volatile interior_pointer;       /* inside 1007 */
 static void *volatile overwritten;            /* 1008, then 1009 */
 static __thread void *volatile thread_list;   /* the second thread's: 1003 */
 
-static int ready_pipe[2], go_pipe[2];
+static int ready_pipe[2], go_pipe[2], register_pipe[2];
 static pthread_t second;
 static volatile int second_done;
 
@@ -227,6 +228,7 @@ SITE(1014)
 SITE(1015)
 SITE(1016)
 SITE(1017)
+SITE(1018)
 
 /* The pool's creator: the suppression of the leaked-pool report names it. */
 __attribute__((noinline)) static void make_scan_pool(void)
@@ -300,6 +302,21 @@ static void *deaf_thread(void *unused)
 	return NULL;
 }
 
+#if REGISTER_HOLD_SUPPORTED
+/* Holds 1018 in a register alone (leak_scan/register_hold.h) until the
+ * process ends: the scan finds it in the registers it saves when it stops
+ * the thread. */
+static void *register_thread(void *unused)
+{
+	uintptr_t hidden = register_hold_hide(site_1018());
+
+	(void)unused;
+	register_hold_wipe();
+	register_hold(hidden, ready_pipe[1], register_pipe[0]);
+	return NULL;
+}
+#endif
+
 /* Called after the scan resumed the threads: lets the second one finish. */
 static bool release_second(const area_malloc_report *report, void *cookie)
 {
@@ -332,6 +349,7 @@ struct scenario {
 	bool scan_now;    /* the companion's scan_leaks, then _exit */
 	bool deaf_thread; /* a third thread blocks the scan's signal */
 	bool churn;       /* scans while a thread allocates and frees */
+	bool in_register; /* a thread holds 1018 in a register alone */
 };
 
 static area_malloc_debug_module_info_v2 *amd2;
@@ -487,6 +505,14 @@ static void driver(const struct scenario *scenario)
 		child_require(pthread_create(&deaf, NULL, deaf_thread, NULL) == 0, "thread");
 		child_require(read(ready_pipe[0], &ready, 1) == 1, "read");
 	}
+#if REGISTER_HOLD_SUPPORTED
+	if (scenario->in_register) {
+		pthread_t holder;
+		child_require(pipe(register_pipe) == 0, "pipe");
+		child_require(pthread_create(&holder, NULL, register_thread, NULL) == 0, "thread");
+		child_require(read(ready_pipe[0], &ready, 1) == 1, "read");
+	}
+#endif
 	make_held_blocks();
 	on_stack = site_1005(); /* a stack variable */
 	if (!scenario->only_held)
@@ -557,12 +583,20 @@ static const char *verdict_of(const char *output, size_t size, char *buffer, siz
 	ck_assert_ptr_nonnull(line);
 	end = strchr(line, '\n');
 	ck_assert_ptr_nonnull(end);
-	/* "(first block 0x..., thread Tn, seq n, VERDICT)" */
+	/* "(first block 0x..., thread Tn, seq n, S.mmm s old, VERDICT)" */
 	at = line;
 	for (int commas = 0; commas < 3 && at < end; at++)
 		commas += *at == ',';
 	if (at >= end)
 		return "";
+	{
+		unsigned seconds, milliseconds;
+		int used = -1;
+		ck_assert_msg(sscanf(at, " %u.%3u s old,%n", &seconds, &milliseconds, &used) == 2 &&
+				      used > 0 && at + used < end,
+			"no age in %.*s", (int)(end - line), line);
+		at += used;
+	}
 	snprintf(buffer, room, "%.*s", (int)(end - at - 2), at + 1);
 	return buffer;
 }
@@ -597,7 +631,7 @@ static const char *const held_sizes[] = {"1001", "1002", "1003", "1004", "1005",
 
 START_TEST(test_exit_marks_every_group)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, false, false, false};
+	struct scenario scenario = {"stack_depth=4:color=never", false, false, false, false, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -624,7 +658,7 @@ END_TEST
 
 START_TEST(test_thread_that_does_not_stop)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, false, true, false};
+	struct scenario scenario = {"stack_depth=4:color=never", false, false, true, false, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -640,10 +674,27 @@ START_TEST(test_thread_that_does_not_stop)
 }
 END_TEST
 
+/* A block whose only pointer is in a waiting thread's register (r12): the
+ * exit-time scan stops the thread and finds it held. x86-64 only. */
+START_TEST(test_register_held)
+{
+#if REGISTER_HOLD_SUPPORTED
+	struct scenario scenario = {"stack_depth=4:color=never", true, false, false, false, true};
+	struct child_run run = run_driver(&scenario);
+
+	assert_exit_status(&run, LEAK_EXIT_STATUS);
+	assert_verdict(run.output, 1018, "still referenced");
+	assert_verdict(run.output, 1005, "still referenced");
+	ck_assert_msg(strstr(run.output, "did not stop") == NULL, "%s", run.output);
+	free(run.output);
+#endif
+}
+END_TEST
+
 START_TEST(test_interior_pointers)
 {
 	struct scenario scenario = {
-		"stack_depth=4:color=never:leak_interior=1", false, false, false, false};
+		"stack_depth=4:color=never:leak_interior=1", false, false, false, false, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -658,7 +709,7 @@ START_TEST(test_leak_mode_unreferenced)
 {
 	char options[512], suppression[300];
 	const char *path = suppress_pool(suppression, sizeof(suppression));
-	struct scenario scenario = {options, false, false, false, false};
+	struct scenario scenario = {options, false, false, false, false, false};
 	struct child_run run;
 
 	snprintf(options, sizeof(options),
@@ -683,7 +734,7 @@ START_TEST(test_leak_mode_unreferenced)
 					 "\"groups\":[") != NULL &&
 			      strstr(run.output, "\"count\":1,\"bytes\":1014,") != NULL &&
 			      strstr(strstr(run.output, "\"count\":1,\"bytes\":1014,"),
-				      "\"reach\":\"indirect\",\"frames\":") != NULL &&
+				      "\"reach\":\"indirect\",\"age_us\":") != NULL &&
 			      strstr(run.output, "\"reach\":\"referenced\"") == NULL,
 		"%s", run.output);
 	free(run.output);
@@ -718,7 +769,7 @@ END_TEST
 
 START_TEST(test_scan_while_running)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, true, false, false};
+	struct scenario scenario = {"stack_depth=4:color=never", false, true, false, false, false};
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, 0);
@@ -751,7 +802,7 @@ END_TEST
 
 START_TEST(test_scans_under_churn)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, false, false, true};
+	struct scenario scenario = {"stack_depth=4:color=never", false, false, false, true, false};
 	struct child_run run = run_driver(&scenario);
 	char want[128];
 
@@ -777,6 +828,7 @@ static Suite *leak_scan_suite(void)
 	tcase_add_test(exit_scan, test_exit_marks_every_group);
 	tcase_add_test(exit_scan, test_interior_pointers);
 	tcase_add_test(exit_scan, test_thread_that_does_not_stop);
+	tcase_add_test(exit_scan, test_register_held);
 	tcase_add_test(exit_scan, test_leak_mode_unreferenced);
 	tcase_add_test(exit_scan, test_scan_while_running);
 	/* a thousand scans: minutes on a loaded machine under a sanitizer */

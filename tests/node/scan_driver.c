@@ -20,10 +20,14 @@
  *
  * In mode "dumpable0" the driver makes itself not dumpable before ready
  * (PR_SET_DUMPABLE 0): only a reader with CAP_SYS_PTRACE may read it.
+ * In mode "register" (x86-64; elsewhere it exits 77 at once) one more
+ * thread holds the only pointer to a 136-byte block from register_holder
+ * in a register (leak_scan/register_hold.h) while it waits.
  *
  * Locking: the helper thread only blocks on a pipe.
  */
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +35,8 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <unistd.h>
+
+#include "leak_scan/register_hold.h"
 
 #include <KernelExport.h>
 #include <OS.h>
@@ -58,7 +64,7 @@ static uintptr_t hidden[4];
 static int hidden_count;
 /* a trip count the compiler cannot see: an unrolled loop makes call sites */
 static volatile int two = 2;
-static int thread_pipe[2], ready_pipe[2];
+static int thread_pipe[2], ready_pipe[2], register_pipe[2];
 
 NOINLINE static void *alloc(size_t size)
 {
@@ -143,8 +149,41 @@ static void *stack_holder(void *unused)
 	return held;
 }
 
+#if REGISTER_HOLD_SUPPORTED
+/* Holds a 136-byte block in a register alone until its pipe is closed;
+ * returns it for main to free. */
+static void *register_holder(void *unused)
+{
+	uintptr_t hidden = register_hold_hide(alloc(136));
+
+	(void)unused;
+	register_hold_wipe();
+	register_hold(hidden, ready_pipe[1], register_pipe[0]);
+	return (void *)~hidden;
+}
+#endif
+
+/* Mode "register": starts register_holder and waits until it holds its
+ * block; false when it cannot (77: not on this architecture). */
+static bool start_register_holder(pthread_t *thread)
+{
+#if REGISTER_HOLD_SUPPORTED
+	char byte;
+
+	return pipe(register_pipe) == 0 &&
+	       pthread_create(thread, NULL, register_holder, NULL) == 0 &&
+	       read(ready_pipe[0], &byte, 1) == 1;
+#else
+	(void)thread;
+	exit(77);
+#endif
+}
+
 int main(int argc, char **argv)
 {
+	bool register_mode = argc > 1 && strcmp(argv[1], "register") == 0;
+	pthread_t register_thread;
+	void *register_block = NULL;
 	void *volatile on_stack;
 	pthread_t thread;
 	void *thread_block;
@@ -173,6 +212,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (lose_blocks() != 0)
 		return 2;
+	if (register_mode && !start_register_holder(&register_thread))
+		return 2;
 	if (argc > 1 && strcmp(argv[1], "dumpable0") == 0)
 		prctl(PR_SET_DUMPABLE, 0);
 	area = (int)area_for(list_head);
@@ -182,6 +223,11 @@ int main(int argc, char **argv)
 		;
 	close(thread_pipe[1]);
 	pthread_join(thread, &thread_block);
+	if (register_mode) {
+		close(register_pipe[1]);
+		pthread_join(register_thread, &register_block);
+		allocator->free(pool, register_block);
+	}
 	allocator->free(pool, thread_block);
 	allocator->free(pool, on_stack);
 	allocator->free(pool, list_head->next);

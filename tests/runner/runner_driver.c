@@ -27,6 +27,11 @@
  *                        the JSON line and kills itself; prints "child PID"; the
  *                        parent leaks 16 bytes from rx_leak
  *   odd-name             a double free in a pool named "a]]>b&<c\"'\x01\xff"
+ *   scan [held|exit]     in pool "scanned": 40 bytes from leak_keep held by a global,
+ *                        48 bytes from rx_leak whose last pointer was dropped, holding
+ *                        the only pointer to 24 bytes from leak_hide; then the module
+ *                        is put away with the pool open (reported at unload). held:
+ *                        the held block alone; exit: the module is never put away
  *
  * Locking: single-threaded (children are forked, never threads).
  */
@@ -330,6 +335,45 @@ static int scenario_killed_mid_report(const char *argument)
 	return 0;
 }
 
+/* What the scan scenario holds: the reachability scan must find it. */
+static void *volatile sHeld;
+
+/* The blocks of the scan scenario; no pointer to the lost ones survives
+ * its return but in the lost block itself (and below the stack pointer). */
+static CALL_SITE void make_scan_blocks(const void *pool, bool held_only)
+{
+	void **lost;
+
+	sHeld = leak_keep(pool, 40);
+	if (held_only)
+		return;
+	lost = rx_leak(pool, 48);
+	lost[0] = leak_hide(pool, 24);
+	COMPILER_BARRIER();
+}
+
+/* Stale copies of pointers below the caller's frame must not be roots:
+ * the module's frames at put_module reuse that stack. */
+static CALL_SITE void wipe_stack(void)
+{
+	volatile char area[64 * 1024];
+
+	memset((char *)area, 0, sizeof(area));
+	COMPILER_BARRIER();
+}
+
+static int scenario_scan(const char *argument)
+{
+	bool at_exit = argument != NULL && strcmp(argument, "exit") == 0;
+
+	driver_open();
+	make_scan_blocks(pool_create("scanned"), argument != NULL && strcmp(argument, "held") == 0);
+	wipe_stack();
+	if (!at_exit)
+		driver_close(); /* the pool still open: reported at unload */
+	return 0;
+}
+
 static int scenario_odd_name(const char *argument)
 {
 	const void *pool;
@@ -357,6 +401,7 @@ static const struct scenario {
 	{ "suppressions", scenario_suppressions },
 	{ "killed-mid-report", scenario_killed_mid_report },
 	{ "odd-name", scenario_odd_name },
+	{ "scan", scenario_scan },
 };
 
 int main(int argc, char **argv)

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -478,6 +479,32 @@ static void assert_failure_is_report(const struct run *run, const char *testcase
 	free(message);
 }
 
+/* A scanned leak report's verdicts as the runner appends them to its
+ * summary: " [unreferenced: N byte(s) in M allocation(s), ...]", from its
+ * "reach" member (nothing when it is null or absent). */
+static void reach_phrase(struct json_object *report, FILE *out)
+{
+	static const char *const keys[] = { "unreferenced", "indirect", "referenced" };
+	static const char *const names[] = { "unreferenced", "indirectly lost",
+		"still referenced" };
+	struct json_object *reach = has_member(report, "reach") ? member(report, "reach") : NULL;
+	bool first = true;
+
+	if (reach == NULL)
+		return;
+	fputs(" [", out);
+	for (size_t k = 0; k < 3; k++) {
+		struct json_object *counts = member(reach, keys[k]);
+		if (member_int(counts, "blocks") == 0)
+			continue;
+		fprintf(out, "%s%s: %" PRId64 " byte(s) in %" PRId64 " allocation(s)",
+			first ? "" : ", ", names[k], member_int(counts, "bytes"),
+			member_int(counts, "blocks"));
+		first = false;
+	}
+	fputc(']', out);
+}
+
 /* The one failure of a test case holding several reports: "multiple"
  * unless they share a kind, "N reports: " and their summaries as its
  * message, their text reports one after the other as its body. */
@@ -496,6 +523,7 @@ static void assert_failure_holds(const struct run *run, const char *testcase,
 		const char *this_kind = member_string(reports[r], "kind");
 		kind = kind == NULL || strcmp(kind, this_kind) == 0 ? this_kind : "multiple";
 		fprintf(message_text, "%s%s", r > 0 ? "; " : "", member_string(reports[r], "summary"));
+		reach_phrase(reports[r], message_text);
 		fprintf(body_text, "%s%s", r > 0 ? "\n" : "", member_string(reports[r], "text"));
 	}
 	fclose(message_text);
@@ -555,7 +583,8 @@ START_TEST(test_help)
 	for (const char *const *option = ARGUMENTS("--output-dir DIR", "--junit FILE",
 		     "--json FILE", "--suppressions FILE", "--halt-on-error", "--log-size N",
 		     "--quarantine-bytes N", "--stack-depth N", "--fail-nth N", "--fail-rate R",
-		     "--fail-seed S", "--fail-caller PATTERN", "--options 'k=v:k=v'",
+		     "--fail-seed S", "--fail-caller PATTERN", "--options 'k=v:k=v'", "--scan",
+		     "--leak-mode MODE",
 		     "--module-dir DIR", "--quiet", "--help", AREA_MALLOC_DEBUG_MODULEDIR);
 		*option != NULL; option++)
 		ck_assert_msg(strstr(run.out, *option) != NULL, "help lacks %s:\n%s", *option, run.out);
@@ -594,6 +623,8 @@ START_TEST(test_usage_errors)
 			"--options: log_path and report_format are set by pooldump run" },
 		{ { "--suppressions", "/nonexistent/file", "true" },
 			"--suppressions: /nonexistent/file: No such file or directory" },
+		{ { "--leak-mode", "lost", "true" }, "--leak-mode: area_malloc: bad value 'lost' "
+			"for option 'leak_mode'" },
 		{ { "--fail-caller", "a'b\":c", "true" },
 			"--fail-caller: a value with ':' or ',' cannot hold both kinds of quotes" },
 	};
@@ -886,9 +917,15 @@ START_TEST(test_leak)
 
 	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
 			     "(262192 bytes in 2 allocations)");
+	/* the exit-time report always follows a reachability scan */
+	assert_line(run.out, "area_malloc: reachability scan: unreferenced: 48 byte(s) in 1 "
+			     "allocation(s)");
 	assert_line(run.out, "  pid %d runner_driver detected memory leaks: 48 bytes in 1 "
-			     "allocation in %s at exit -- rx_leak runner_driver.c:%d", (int)pid,
+			     "allocation in %s at exit -- rx_leak runner_driver.c:%d [unreferenced: "
+			     "48 byte(s) in 1 allocation(s)]", (int)pid,
 		pool_of(report, pool, sizeof(pool)), site_line(RUNNER_DRIVER_SOURCE, "rx_leak"));
+	ck_assert_int_eq(member_int(member(member(report, "reach"), "unreferenced"), "bytes"), 48);
+	ck_assert(json_object_get_type(member(pool_report, "reach")) == json_type_null);
 	assert_line(run.out, "result: FAIL (exit 23)");
 	/* the module's own exit status 23 is not news */
 	ck_assert(strstr(run.out, "command:") == NULL);
@@ -1269,7 +1306,8 @@ START_TEST(test_check_nofork_mode)
 	assert_line(run.out, "area_malloc: 1 process, 0 errors, 3 leak reports "
 			     "(131160 bytes in 3 allocations)");
 	assert_line(run.out, "  pid %d check_driver detected memory leaks: 24 bytes in 1 "
-			     "allocation in pool %d at exit -- exit_alloc check_driver.c:%d",
+			     "allocation in pool %d at exit -- exit_alloc check_driver.c:%d "
+			     "[unreferenced: 24 byte(s) in 1 allocation(s)]",
 		(int)parent, (int)member_int(member(exit_leak, "pool"), "id"),
 		site_line(CHECK_DRIVER_SOURCE, "exit_alloc"));
 	run_free(&run);
@@ -1534,6 +1572,178 @@ START_TEST(test_suppressions_all)
 	assert_line(run.out, "  pid %d runner_driver     leaked-pool: 0 bytes in 0 allocations in "
 			     "pool 1 (suppressed) at exit (262144 bytes in 1 allocation suppressed)",
 		main_pid(&run));
+	run_free(&run);
+}
+END_TEST
+
+/* ---- the reachability scan (--scan, --leak-mode) ---- */
+
+/* The verdict totals of a report.json object (a process, or the totals). */
+static void assert_reach_totals(struct json_object *object, bool scanned, int64_t unreferenced,
+	int64_t indirect, int64_t referenced)
+{
+	ck_assert_int_eq(member_bool(object, "scanned"), scanned);
+	ck_assert_int_eq(member_int(object, "unreferenced_bytes"), unreferenced);
+	ck_assert_int_eq(member_int(object, "unreferenced_blocks"), unreferenced > 0);
+	ck_assert_int_eq(member_int(object, "indirect_bytes"), indirect);
+	ck_assert_int_eq(member_int(object, "indirect_blocks"), indirect > 0);
+	ck_assert_int_eq(member_int(object, "referenced_bytes"), referenced);
+	ck_assert_int_eq(member_int(object, "referenced_blocks"), referenced > 0);
+}
+
+/* A group's "(first block ..., seq N, VERDICT)" line in a text report. */
+static void assert_group_verdict(const char *text, const char *site, const char *verdict)
+{
+	const char *group = strstr(text, site), *line, *end;
+	char wanted[64];
+	size_t length;
+
+	ck_assert_msg(group != NULL, "no %s in\n%s", site, text);
+	line = strstr(group, "(first block ");
+	ck_assert_ptr_nonnull(line);
+	end = strchr(line, '\n');
+	ck_assert_ptr_nonnull(end);
+	/* the first block's age comes before the verdict */
+	length = (size_t)snprintf(wanted, sizeof(wanted), " s old, %s)", verdict);
+	ck_assert_msg((size_t)(end - line) > length && strncmp(end - length, wanted, length) == 0,
+		"%s: not %s in\n%.*s", site, verdict, (int)(end - line), line);
+}
+
+/*
+ * A driver that puts its module away with a pool open is reported at
+ * unload: without --scan every live block, no verdict; with --scan each
+ * group marked (the lost block unreferenced, the block only it points to
+ * indirectly lost, the block a global holds still referenced), in the
+ * report, report.json, the summary and the JUnit failure.
+ */
+START_TEST(test_scan_at_unload)
+{
+	struct json_object *report, *pool_report;
+	struct run run = RUN("--", RUNNER_DRIVER, "scan");
+	char pool[128];
+	const char *text;
+	pid_t pid;
+
+	ck_assert_int_eq(run.status, 23);
+	ck_assert_int_eq(reports_of(&run, main_pid(&run), 0, &report), 2);
+	ck_assert_str_eq(member_string(report, "when"), "at unload");
+	ck_assert(json_object_get_type(member(report, "reach")) == json_type_null);
+	ck_assert_msg(strstr(member_string(report, "text"), "referenced)") == NULL
+			&& strstr(member_string(report, "text"), "lost)") == NULL,
+		"%s", member_string(report, "text"));
+	ck_assert(strstr(run.out, "reachability scan") == NULL);
+	assert_reach_totals(member(run.json, "totals"), false, 0, 0, 0);
+	run_free(&run);
+
+	run = RUN("--scan", "--", RUNNER_DRIVER, "scan");
+	ck_assert_int_eq(run.status, 23);
+	pid = main_pid(&run);
+	ck_assert_int_eq(reports_of(&run, pid, 0, &report), 2);
+	reports_of(&run, pid, 1, &pool_report);
+	ck_assert_msg(strstr(member_string(run.json, "area_malloc_options"),
+			      ":leak_scan_unload=1") != NULL,
+		"%s", member_string(run.json, "area_malloc_options"));
+	ck_assert_str_eq(member_string(report, "when"), "at unload");
+	ck_assert_int_eq(member_int(report, "leaked_bytes"), 112);
+	ck_assert(member_bool(report, "failing"));
+	text = member_string(report, "text");
+	assert_group_verdict(text, "in rx_leak+", "unreferenced");
+	assert_group_verdict(text, "in leak_hide+", "indirectly lost");
+	assert_group_verdict(text, "in leak_keep+", "still referenced");
+	ck_assert_str_eq(member_string(json_object_array_get_idx(member(report, "groups"), 0),
+				 "reach"), "unreferenced");
+	ck_assert_str_eq(member_string(json_object_array_get_idx(member(report, "groups"), 1),
+				 "reach"), "referenced");
+	ck_assert_str_eq(member_string(json_object_array_get_idx(member(report, "groups"), 2),
+				 "reach"), "indirect");
+	ck_assert_int_eq(member_int(member(member(report, "reach"), "indirect"), "bytes"), 24);
+	ck_assert_int_ge(member_int(json_object_array_get_idx(member(report, "groups"), 0),
+				 "age_us"), 0);
+	assert_reach_totals(process_of(&run, pid), true, 48, 24, 40);
+	assert_reach_totals(member(run.json, "totals"), true, 48, 24, 40);
+	ck_assert_int_eq(total(&run, "referenced_reports"), 0);
+
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
+			     "(262256 bytes in 4 allocations)");
+	assert_line(run.out, "area_malloc: reachability scan: unreferenced: 48 byte(s) in 1 "
+			     "allocation(s), indirectly lost: 24 byte(s) in 1 allocation(s), still "
+			     "referenced: 40 byte(s) in 1 allocation(s)");
+	assert_line(run.out, "  pid %d runner_driver detected memory leaks: 112 bytes in 3 "
+			     "allocations in %s at unload -- rx_leak runner_driver.c:%d "
+			     "[unreferenced: 48 byte(s) in 1 allocation(s), indirectly lost: 24 "
+			     "byte(s) in 1 allocation(s), still referenced: 40 byte(s) in 1 "
+			     "allocation(s)]", (int)pid, pool_of(report, pool, sizeof(pool)),
+		site_line(RUNNER_DRIVER_SOURCE, "rx_leak"));
+	assert_failure_holds(&run, "runner_driver", (struct json_object *[]){ report, pool_report },
+		2);
+	run_free(&run);
+}
+END_TEST
+
+/* --leak-mode unreferenced: the still referenced block is no leak (one
+ * line counts it); the report fails for the lost ones alone. */
+START_TEST(test_scan_leak_mode_unreferenced)
+{
+	struct json_object *report, *pool_report;
+	struct run run = RUN("--scan", "--leak-mode", "unreferenced", "--", RUNNER_DRIVER, "scan");
+	pid_t pid;
+
+	ck_assert_int_eq(run.status, 23);
+	pid = main_pid(&run);
+	ck_assert_int_eq(reports_of(&run, pid, 0, &report), 2);
+	reports_of(&run, pid, 1, &pool_report);
+	ck_assert_int_eq(member_int(report, "leaked_bytes"), 72);
+	ck_assert_int_eq(member_int(report, "leaked_blocks"), 2);
+	ck_assert_int_eq(member_int(report, "referenced_bytes"), 40);
+	ck_assert_int_eq(array_length(report, "groups"), 2);
+	ck_assert_msg(strstr(member_string(report, "text"), "\nStill referenced, not leaks with "
+			     "leak_mode=unreferenced: 40 byte(s) in 1 allocation(s).\n") != NULL,
+		"%s", member_string(report, "text"));
+	ck_assert(member_bool(report, "failing"));
+	assert_reach_totals(member(run.json, "totals"), true, 48, 24, 40);
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
+			     "(262216 bytes in 3 allocations)");
+	assert_failure_holds(&run, "runner_driver", (struct json_object *[]){ report, pool_report },
+		2);
+	run_free(&run);
+}
+END_TEST
+
+/* Every group still referenced under leak_mode=unreferenced: the module's
+ * report is its "Still referenced" line and JSON line alone, read as a
+ * report that does not fail the run (no warning), counted apart. The
+ * leaked pool itself is suppressed by its creator. */
+START_TEST(test_scan_referenced_only_passes)
+{
+	char path[PATH_MAX];
+	struct json_object *report;
+	struct run run;
+	pid_t pid;
+
+	path_join(path, sizeof(path), scratch, "pool.supp");
+	write_file(path, "leak:pool_create\n");
+	run = RUN("--scan", "--leak-mode", "unreferenced", "--suppressions", path, "--",
+		RUNNER_DRIVER, "scan", "held");
+	ck_assert_int_eq(run.status, 0);
+	pid = main_pid(&run);
+	ck_assert_int_eq(reports_of(&run, pid, 0, &report), 2);
+	ck_assert_int_eq(array_length(run.json, "warnings"), 0);
+	ck_assert_str_eq(member_string(report, "text"), "Still referenced, not leaks with "
+		"leak_mode=unreferenced: 40 byte(s) in 1 allocation(s).\n");
+	ck_assert(!member_bool(report, "failing"));
+	ck_assert_int_eq(member_int(report, "leaked_blocks"), 0);
+	ck_assert_int_eq(total(&run, "referenced_reports"), 1);
+	ck_assert_int_eq(total(&run, "leak_reports"), 0);
+	ck_assert_int_eq(total(&run, "not_failing"), 0);
+	assert_reach_totals(member(run.json, "totals"), true, 0, 0, 40);
+	assert_line(run.out, "area_malloc: 1 process, 0 errors, 0 leak reports, 262144 bytes in 1 "
+			     "allocation suppressed, 1 leak report only still referenced (not "
+			     "counted)");
+	assert_line(run.out, "  pid %d runner_driver detected memory leaks: 0 bytes in 0 "
+			     "allocations in pool 1 (scanned) at unload [still referenced: 40 byte(s) "
+			     "in 1 allocation(s)]", (int)pid);
+	assert_line(run.out, "result: PASS (exit 0)");
+	assert_xpath_count(run.junit, 0, "count(//failure)");
 	run_free(&run);
 }
 END_TEST
@@ -2088,6 +2298,9 @@ static Suite *runner_suite(void)
 	tcase_add_checked_fixture(test_case, scratch_setup, scratch_teardown);
 	tcase_add_test(test_case, test_suppressions_partial);
 	tcase_add_test(test_case, test_suppressions_all);
+	tcase_add_test(test_case, test_scan_at_unload);
+	tcase_add_test(test_case, test_scan_leak_mode_unreferenced);
+	tcase_add_test(test_case, test_scan_referenced_only_passes);
 	suite_add_tcase(suite, test_case);
 
 	test_case = tcase_create("robustness");

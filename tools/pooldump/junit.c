@@ -7,6 +7,8 @@
  *     <testsuite name=EXECUTABLE tests failures errors skipped time>
  *       <testcase classname=EXECUTABLE name=EXECUTABLE or CHECK_TEST time>
  *         <failure type=KIND message=SUMMARY_LINE(S)><![CDATA[text reports]]></failure>
+ *         (a leak report made after a reachability scan adds its verdicts to
+ *         its summary line: " [unreferenced: N byte(s) in M allocation(s), ...]")
  *         or <error type="signal" message="the command was killed by signal N (SIGNAME)"/>
  *         <system-out>reports that do not fail the run</system-out>
  *       </testcase>
@@ -274,6 +276,11 @@ static void write_failure(struct junit_writer *junit, const struct run_results *
 			continue;
 		kind = kind == NULL || strcmp(kind, report->kind) == 0 ? report->kind : "multiple";
 		fprintf(text, "%s%s", written++ > 0 ? "; " : "", report->summary);
+		if (report->reach.scanned) {
+			char reach[512];
+			run_reach_phrase(&report->reach, reach, sizeof(reach));
+			fprintf(text, " [%s]", reach);
+		}
 	}
 	if (fclose(text) != 0) {
 		free(message);

@@ -350,6 +350,102 @@ static void summary_line(const char *text, size_t length, const char **line, siz
 	}
 }
 
+const char *const run_reach_keys[RUN_REACH_COUNT] = {
+	[RUN_REACH_UNREFERENCED] = "unreferenced",
+	[RUN_REACH_INDIRECT] = "indirect",
+	[RUN_REACH_REFERENCED] = "referenced",
+};
+
+/* The module's words for them, as its "(first block ...)" lines print them. */
+static const char *const reach_names[RUN_REACH_COUNT] = {
+	[RUN_REACH_UNREFERENCED] = "unreferenced",
+	[RUN_REACH_INDIRECT] = "indirectly lost",
+	[RUN_REACH_REFERENCED] = "still referenced",
+};
+
+void run_reach_add(struct run_reach_totals *sum, const struct run_reach_totals *reach)
+{
+	sum->scanned |= reach->scanned;
+	for (int r = 0; r < RUN_REACH_COUNT; r++) {
+		sum->bytes[r] += reach->bytes[r];
+		sum->blocks[r] += reach->blocks[r];
+	}
+}
+
+void run_reach_phrase(const struct run_reach_totals *reach, char *buffer, size_t size)
+{
+	size_t used = 0;
+
+	buffer[0] = '\0';
+	for (int r = 0; r < RUN_REACH_COUNT && reach->scanned && used < size; r++) {
+		if (reach->blocks[r] == 0)
+			continue;
+		used += (size_t)snprintf(buffer + used, size - used,
+			"%s%s: %" PRIu64 " byte(s) in %" PRIu64 " allocation(s)",
+			used > 0 ? ", " : "", reach_names[r], reach->bytes[r], reach->blocks[r]);
+	}
+}
+
+/*
+ * What the scan found of a leak report's blocks: each listed group's
+ * "reach" (a group without one was not scanned), and the still referenced
+ * blocks leak_mode=unreferenced held back from the list.
+ */
+static void read_reach(struct json_object *object, struct run_reach_totals *reach)
+{
+	struct json_object *groups;
+	uint64_t held_back = report_member_number(object, "referenced_blocks");
+
+	if (held_back > 0) {
+		reach->scanned = true;
+		reach->blocks[RUN_REACH_REFERENCED] += held_back;
+		reach->bytes[RUN_REACH_REFERENCED] +=
+			report_member_number(object, "referenced_bytes");
+	}
+	if (!json_object_object_get_ex(object, "groups", &groups) ||
+		!json_object_is_type(groups, json_type_array))
+		return;
+	for (size_t g = 0; g < json_object_array_length(groups); g++) {
+		struct json_object *group = json_object_array_get_idx(groups, g);
+		const char *key = report_member_string(group, "reach");
+		for (int r = 0; key != NULL && r < RUN_REACH_COUNT; r++) {
+			if (strcmp(key, run_reach_keys[r]) != 0)
+				continue;
+			reach->scanned = true;
+			reach->bytes[r] += report_member_number(group, "bytes");
+			reach->blocks[r] += report_member_number(group, "count");
+		}
+	}
+}
+
+/* The runner's "reach" member of a scanned report: {"unreferenced":
+ * {"bytes": N, "blocks": M}, "indirect": ..., "referenced": ...}. */
+static struct json_object *reach_object(const struct run_reach_totals *reach)
+{
+	struct json_object *object = json_object_new_object();
+
+	for (int r = 0; r < RUN_REACH_COUNT; r++) {
+		struct json_object *counts = json_object_new_object();
+		json_object_object_add(counts, "bytes", json_object_new_uint64(reach->bytes[r]));
+		json_object_object_add(counts, "blocks", json_object_new_uint64(reach->blocks[r]));
+		json_object_object_add(object, run_reach_keys[r], counts);
+	}
+	return object;
+}
+
+/* How the module's report starts when leak_mode=unreferenced held every
+ * group back (report_leaks.c). */
+#define HELD_BACK_LINE "Still referenced, not leaks with leak_mode=unreferenced: "
+
+/* The first line of a leak report that lists no group: its "Suppressions
+ * used:" table (every group suppressed) or its "Still referenced" line
+ * (leak_mode=unreferenced held every group back). */
+static bool opens_listless_report(const char *line, size_t length)
+{
+	return (length == 18 && strncmp(line, "Suppressions used:", 18) == 0) ||
+	       strncmp(line, HELD_BACK_LINE, strlen(HELD_BACK_LINE)) == 0;
+}
+
 /* Adds a report made of object (taken over) and its text report. */
 static void add_report(struct run_process *process, struct json_object *object, const char *text,
 	size_t text_length, bool incomplete)
@@ -392,7 +488,13 @@ static void add_report(struct run_process *process, struct json_object *object, 
 		/* the module made no report of it: its "Suppressions used" table */
 		report->suppressed_only = !incomplete && report->leaked_blocks == 0
 			&& report->suppressed_blocks > 0;
-		report->failing &= !report->suppressed_only;
+		read_reach(object, &report->reach);
+		report->referenced_only = !incomplete && !report->suppressed_only &&
+					  report->leaked_blocks == 0 &&
+					  report->reach.blocks[RUN_REACH_REFERENCED] > 0;
+		report->failing &= !report->suppressed_only && !report->referenced_only;
+		json_object_object_add(object, "reach",
+			report->reach.scanned ? reach_object(&report->reach) : NULL);
 	}
 	json_object_object_add(object, "failing", json_object_new_boolean(report->failing));
 }
@@ -509,11 +611,11 @@ void report_file_parse(struct run_results *results, struct run_process *process,
 		long pid;
 
 		line_number++;
-		if (after_pid_prefix(line, "ERROR: area_malloc: ", &pid) != NULL
-			|| (parse.report_start == NULL && line_length == 18
-				&& strncmp(line, "Suppressions used:", 18) == 0)) {
-			/* a leak report whose every group is suppressed: its table
-			 * alone, then its JSON line */
+		if (after_pid_prefix(line, "ERROR: area_malloc: ", &pid) != NULL ||
+			(parse.report_start == NULL && opens_listless_report(line, line_length))) {
+			/* a leak report whose every group is suppressed (or, with
+			 * leak_mode=unreferenced, still referenced): its table or
+			 * its line alone, then its JSON line */
 			close_incomplete(&parse, line, "another report follows");
 			parse.report_start = line;
 			parse.report_line = line_number;
@@ -738,8 +840,11 @@ void run_results_totals(const struct run_results *results, struct run_totals *to
 			totals->reports++;
 			totals->suppressed_bytes += report->suppressed_bytes;
 			totals->suppressed_blocks += report->suppressed_blocks;
+			run_reach_add(&totals->reach, &report->reach);
 			if (report->suppressed_only)
 				totals->suppressed_only++;
+			else if (report->referenced_only)
+				totals->referenced_only++;
 			else if (!report->failing) {
 				totals->informational++;
 			} else if (report->leak) {

@@ -27,6 +27,21 @@
 
 #include <json-c/json.h>
 
+/* The reachability scan's verdicts on a leak report's blocks, in the
+ * order the module's report gives them. */
+enum run_reach {
+	RUN_REACH_UNREFERENCED,
+	RUN_REACH_INDIRECT,
+	RUN_REACH_REFERENCED,
+	RUN_REACH_COUNT,
+};
+
+struct run_reach_totals {
+	bool scanned;		/* some group carried a verdict */
+	uint64_t bytes[RUN_REACH_COUNT];
+	uint64_t blocks[RUN_REACH_COUNT];
+};
+
 struct run_report {
 	/* The module's JSON object, with the runner's members "text",
 	 * "summary", "failing" and "incomplete" added. Owned. */
@@ -47,6 +62,12 @@ struct run_report {
 	uint64_t suppressed_bytes; /* leak reports: what suppressions took */
 	uint64_t suppressed_blocks;
 	bool suppressed_only;	/* every group suppressed: its table alone, not failing */
+	/* leak reports made after a reachability scan (at exit, or at unload
+	 * with leak_scan_unload): its groups' "reach" and the blocks
+	 * leak_mode=unreferenced held back ("referenced_bytes") */
+	struct run_reach_totals reach;
+	bool referenced_only;	/* leak_mode=unreferenced held every group back:
+				 * its "Still referenced" line alone, not failing */
 };
 
 /*
@@ -154,10 +175,22 @@ struct run_totals {
 	uint64_t suppressed_bytes;	/* every leak report's suppressed groups */
 	uint64_t suppressed_blocks;
 	size_t suppressed_only;		/* reports whose every group was suppressed */
+	size_t referenced_only;		/* reports whose every group was still referenced */
+	struct run_reach_totals reach;	/* every leak report's verdicts */
 	uint64_t unprinted_reports;
 };
 
 void run_results_totals(const struct run_results *results, struct run_totals *totals);
+
+/* "unreferenced", "indirect", "referenced" (report.json's keys). */
+extern const char *const run_reach_keys[RUN_REACH_COUNT];
+
+/* Adds one report's verdicts to a sum. */
+void run_reach_add(struct run_reach_totals *sum, const struct run_reach_totals *reach);
+
+/* "unreferenced: 48 byte(s) in 1 allocation(s), still referenced: ..."
+ * (the verdicts that have blocks), or "" when nothing was scanned. */
+void run_reach_phrase(const struct run_reach_totals *reach, char *buffer, size_t size);
 
 /* Members of a report's JSON object: a string (NULL when absent or not a
  * string), a number (0 when absent), frames[0].symbol of an owner member

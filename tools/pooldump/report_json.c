@@ -10,17 +10,26 @@
  *    "processes": [{"pid", "main", "name", "name_source", "command_line"|null,
  *                   "report_file"|null, "reports", "errors", "leak_reports",
  *                   "leaked_bytes", "leaked_blocks", "suppressed_bytes",
- *                   "suppressed_blocks", "unprinted_reports", "tests": []}],
+ *                   "suppressed_blocks", "unprinted_reports", "tests": [],
+ *                   "scanned", "unreferenced_bytes", "unreferenced_blocks",
+ *                   "indirect_bytes", "indirect_blocks", "referenced_bytes",
+ *                   "referenced_blocks"}],
  *    "reports": [the debug module's JSON objects, in process order, each with
- *                "text", "summary", "failing" and "incomplete" added],
+ *                "text", "summary", "failing" and "incomplete" added, and leak
+ *                reports with "reach": {"unreferenced"|"indirect"|"referenced":
+ *                {"bytes", "blocks"}} (null when no scan ran before the report)],
  *    "totals": {"processes", "reports", "errors", "leak_reports", "leaked_bytes",
  *               "leaked_blocks", "suppressed_bytes", "suppressed_blocks",
- *               "suppressed_reports", "unprinted_reports", "not_failing",
- *               "by_kind": {KIND: N}},
+ *               "suppressed_reports", "referenced_reports", "unprinted_reports",
+ *               "not_failing", "by_kind": {KIND: N}, "scanned" and the six
+ *               verdict totals as in a process},
  *
  * A leak report whose every group was suppressed is listed in "reports"
  * (not failing, "leaked_blocks" 0) and counted in "suppressed_reports",
- * not in "not_failing".
+ * not in "not_failing"; so is one whose every group leak_mode=unreferenced
+ * held back as still referenced, in "referenced_reports". The verdict
+ * totals ("unreferenced_bytes" ...) add up every leak report made after a
+ * reachability scan, failing or not; "scanned" says whether any was.
  *    "warnings": [strings]}
  *
  * Invariants: the report objects are shared with the model (reference
@@ -75,8 +84,23 @@ static struct json_object *describe_exit(const struct run_exit *exit)
 	return object;
 }
 
+/* "scanned", "unreferenced_bytes", "unreferenced_blocks", "indirect_bytes"... */
+static void add_reach(struct json_object *object, const struct run_reach_totals *reach)
+{
+	char key[64];
+
+	json_object_object_add(object, "scanned", json_object_new_boolean(reach->scanned));
+	for (int r = 0; r < RUN_REACH_COUNT; r++) {
+		snprintf(key, sizeof(key), "%s_bytes", run_reach_keys[r]);
+		json_object_object_add(object, key, json_object_new_uint64(reach->bytes[r]));
+		snprintf(key, sizeof(key), "%s_blocks", run_reach_keys[r]);
+		json_object_object_add(object, key, json_object_new_uint64(reach->blocks[r]));
+	}
+}
+
 static struct json_object *describe_process(const struct run_process *process)
 {
+	struct run_reach_totals reach = {0};
 	struct json_object *object = json_object_new_object(), *tests = json_object_new_array();
 	size_t errors = 0, leak_reports = 0;
 	uint64_t bytes = 0, blocks = 0, suppressed_bytes = 0, suppressed_blocks = 0;
@@ -84,6 +108,7 @@ static struct json_object *describe_process(const struct run_process *process)
 	for (size_t r = 0; r < process->report_count; r++) {
 		const struct run_report *report = &process->reports[r];
 		bool listed = false;
+		run_reach_add(&reach, &report->reach);
 		suppressed_bytes += report->suppressed_bytes;
 		suppressed_blocks += report->suppressed_blocks;
 		if (report->failing && report->leak) {
@@ -120,6 +145,7 @@ static struct json_object *describe_process(const struct run_process *process)
 	json_object_object_add(object, "unprinted_reports",
 		json_object_new_uint64(process->unprinted_reports));
 	json_object_object_add(object, "tests", tests);
+	add_reach(object, &reach);
 	return object;
 }
 
@@ -157,6 +183,9 @@ static struct json_object *describe_totals(const struct run_results *results)
 		json_object_new_uint64(totals.unprinted_reports));
 	json_object_object_add(object, "not_failing", json_object_new_uint64(totals.informational));
 	json_object_object_add(object, "by_kind", by_kind);
+	json_object_object_add(
+		object, "referenced_reports", json_object_new_uint64(totals.referenced_only));
+	add_reach(object, &totals.reach);
 	return object;
 }
 

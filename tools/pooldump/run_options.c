@@ -18,6 +18,17 @@
  * KERNEL_MODULE_PATH cannot hold a directory with ':', so such a module
  * directory is refused.
  *
+ * --scan is the module's leak_scan_unload=1: every process then scans
+ * itself at its exit point, in process, right before it reports (at exit
+ * the module always does; leak_scan_unload adds the last put_module, where
+ * a well-behaved driver's open pools are reported). The runner does not
+ * scan from outside (ptrace at each exit): the option reaches every
+ * process the command starts, forks and execs included, as the other
+ * options do; it needs no permission to trace (Yama, another uid, a
+ * sanitizer or debugger already tracing); it sees the exact moment the
+ * reports are made; and a process killed by a signal, which makes no
+ * report, needs no scan.
+ *
  * Locking: single-threaded.
  */
 #include "config.h"
@@ -53,6 +64,12 @@ void run_usage(FILE *out)
 		"  --json FILE               default OUTDIR/report.json\n"
 		"  --suppressions FILE       leak:PATTERN lines (suppressions=FILE)\n"
 		"  --halt-on-error           abort at the first error (halt_on_error=1)\n"
+		"  --scan                    a reachability scan before the reports at unload\n"
+		"                            too, not only at exit: each leak group is marked\n"
+		"                            unreferenced, indirectly lost or still referenced\n"
+		"                            (leak_scan_unload=1)\n"
+		"  --leak-mode MODE          all, or unreferenced: only blocks no pointer reaches\n"
+		"                            are leaks (leak_mode=MODE)\n"
 		"  --log-size N              events kept per pool (log_size=N)\n"
 		"  --quarantine-bytes N      freed bytes held back per pool (quarantine_bytes=N)\n"
 		"  --stack-depth N           frames recorded per block (stack_depth=N)\n"
@@ -196,6 +213,8 @@ enum {
 	OPTION_JSON,
 	OPTION_SUPPRESSIONS,
 	OPTION_HALT_ON_ERROR,
+	OPTION_SCAN,
+	OPTION_LEAK_MODE,
 	OPTION_LOG_SIZE,
 	OPTION_QUARANTINE_BYTES,
 	OPTION_STACK_DEPTH,
@@ -227,6 +246,7 @@ static const struct {
 	const char *flag;
 	const char *key;
 } flag_options[] = {
+	{ OPTION_LEAK_MODE, "--leak-mode", "leak_mode" },
 	{ OPTION_LOG_SIZE, "--log-size", "log_size" },
 	{ OPTION_QUARANTINE_BYTES, "--quarantine-bytes", "quarantine_bytes" },
 	{ OPTION_STACK_DEPTH, "--stack-depth", "stack_depth" },
@@ -245,6 +265,8 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 		{ "json", required_argument, NULL, OPTION_JSON },
 		{ "suppressions", required_argument, NULL, OPTION_SUPPRESSIONS },
 		{ "halt-on-error", no_argument, NULL, OPTION_HALT_ON_ERROR },
+		{ "scan", no_argument, NULL, OPTION_SCAN },
+		{ "leak-mode", required_argument, NULL, OPTION_LEAK_MODE },
 		{ "log-size", required_argument, NULL, OPTION_LOG_SIZE },
 		{ "quarantine-bytes", required_argument, NULL, OPTION_QUARANTINE_BYTES },
 		{ "stack-depth", required_argument, NULL, OPTION_STACK_DEPTH },
@@ -294,6 +316,9 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 			break;
 		case OPTION_HALT_ON_ERROR:
 			status = add_flag_option(config, "--halt-on-error", "halt_on_error", "1");
+			break;
+		case OPTION_SCAN:
+			status = add_flag_option(config, "--scan", "leak_scan_unload", "1");
 			break;
 		case OPTION_OPTIONS:
 			status = add_free_options(config, optarg);

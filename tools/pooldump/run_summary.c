@@ -106,9 +106,14 @@ static void describe_report(const struct run_report *report, char *buffer, size_
 			plural(report->suppressed_bytes, "byte", "bytes"),
 			report->suppressed_blocks,
 			plural(report->suppressed_blocks, "allocation", "allocations"));
+	if (report->reach.scanned && used < size) {
+		char reach[512];
+		run_reach_phrase(&report->reach, reach, sizeof(reach));
+		used += (size_t)snprintf(buffer + used, size - used, " [%s]", reach);
+	}
 	if (report->incomplete && used < size)
 		used += (size_t)snprintf(buffer + used, size - used, " [incomplete report]");
-	if (!report->failing && !report->suppressed_only && used < size)
+	if (!report->failing && !report->suppressed_only && !report->referenced_only && used < size)
 		snprintf(buffer + used, size - used, " [not counted]");
 }
 
@@ -235,10 +240,18 @@ void print_summary(const struct run_results *results, const struct run_config *c
 		printf(", %" PRIu64 " %s in %" PRIu64 " %s suppressed", totals.suppressed_bytes,
 			plural(totals.suppressed_bytes, "byte", "bytes"), totals.suppressed_blocks,
 			plural(totals.suppressed_blocks, "allocation", "allocations"));
+	if (totals.referenced_only > 0)
+		printf(", %zu %s only still referenced (not counted)", totals.referenced_only,
+			plural(totals.referenced_only, "leak report", "leak reports"));
 	if (totals.informational > 0)
 		printf(", %zu %s on request (not counted)", totals.informational,
 			plural(totals.informational, "leak report", "leak reports"));
 	putchar('\n');
+	if (totals.reach.scanned) {
+		char reach[512];
+		run_reach_phrase(&totals.reach, reach, sizeof(reach));
+		printf("area_malloc: reachability scan: %s\n", reach);
+	}
 	for (size_t p = 0; p < results->process_count; p++) {
 		const struct run_process *process = &results->processes[p];
 		for (size_t r = 0; r < process->report_count; r++) {
