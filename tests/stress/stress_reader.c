@@ -394,8 +394,8 @@ static bool check_leaks(const struct stress_reader *reader, const char *line,
 	CHECK(check_header(line, answer), "header");
 	CHECK(sscanf(strstr(answer->out.data, "SUMMARY: area_malloc: ") != NULL
 				? strstr(answer->out.data, "SUMMARY: area_malloc: ") : "",
-		      "SUMMARY: area_malloc: %" SCNu64 " byte(s) leaked in %" SCNu64, &bytes,
-		      &blocks) == 2, "no summary");
+		      "SUMMARY: area_malloc: %" SCNu64 " byte(s) outstanding in %" SCNu64, &bytes,
+		      &blocks) == 2, "no summary");	/* a live process: outstanding, not lost */
 	CHECK(blocks <= reader->max_blocks && bytes <= blocks * STRESS_MAX_BLOCK,
 		"leaks out of bounds");
 	CHECK((answer->status == 1) == (blocks > 0), "status does not match the leaks");
@@ -608,7 +608,7 @@ void stress_node_expect(const struct stress_module *module, int area, size_t blo
 		snprintf(line, sizeof(line), "leaks pool %d", area);
 		run_command(&reader, in_process, false, line, &answer);
 		snprintf(pool, sizeof(pool),
-			"SUMMARY: area_malloc: %" PRIu64 " byte(s) leaked in %zu allocation(s).\n",
+			"SUMMARY: area_malloc: %" PRIu64 " byte(s) outstanding in %zu allocation(s).\n",
 			bytes, blocks);
 		EXPECT(answer.status == (blocks > 0 ? 1 : 0)
 			&& strstr(answer.out.data, pool) != NULL, "leaks does not say '%.100s'",
