@@ -160,9 +160,8 @@ const char *magazine_validate(const struct magazine *magazine, unsigned class_in
 			return "a cached block is not a live block of its pool";
 		if (*magazine_key_word(block) != key)
 			return "a cached block lost the caches' key";
-		size_t usable = magazine_block_usable(block, class_index);
-		if (usable != heap_usable_size(heap, block) ||
-			usable < cache_class_size(class_index) ||
+		size_t usable = magazine_block_usable(heap, block, class_index);
+		if (usable < cache_class_size(class_index) ||
 			cache_class_for_block(usable) != class_index)
 			return "a cached block is filed in the wrong size class";
 		bytes += usable + HEAP_BLOCK_OVERHEAD;

@@ -19,8 +19,9 @@
  * a thread's cache and its pool's depot in constant time), its block count
  * and its bytes (chunk bytes, the heap's header included, as the pool's
  * statistics count them). A cached block's second word is the caches' key
- * (thread_cache.c); its third word, in every block above 16 bytes, is its
- * usable size.
+ * (thread_cache.c). A block's usable size is read from its heap header,
+ * never from a word the driver could have written after freeing it: a
+ * block smaller than the request must never be handed out.
  *
  * Invariants (of a magazine m):
  *  M1 m->count blocks are reachable from m->head through first words, the
@@ -110,22 +111,17 @@ static inline uint64_t *magazine_key_word(void *block)
 	return (uint64_t *)block + 1;
 }
 
-static inline size_t *magazine_usable_word(void *block)
+/* The usable size of a live block of heap filed in class_index (class 0
+ * holds only 16-byte blocks). */
+static inline size_t magazine_block_usable(
+	const struct heap *heap, void *block, unsigned class_index)
 {
-	return (size_t *)block + 2;
-}
-
-/* The usable size of a block filed in class_index (M3's witness). */
-static inline size_t magazine_block_usable(void *block, unsigned class_index)
-{
-	return class_index == 0 ? HEAP_ALIGN : *magazine_usable_word(block);
+	return class_index == 0 ? HEAP_ALIGN : heap_usable_size(heap, block);
 }
 
 static inline void magazine_push(struct magazine *magazine, void *block, size_t usable)
 {
 	*magazine_link(block) = magazine->head;
-	if (usable > HEAP_ALIGN)
-		*magazine_usable_word(block) = usable;
 	if (magazine->head == NULL)
 		magazine->tail = block;
 	magazine->head = block;
@@ -133,12 +129,13 @@ static inline void magazine_push(struct magazine *magazine, void *block, size_t 
 	magazine->bytes += usable + HEAP_BLOCK_OVERHEAD;
 }
 
-/* Takes the head (the magazine is not empty); returns its usable size. */
-static inline void *magazine_pop(struct magazine *magazine, unsigned class_index, size_t *usable)
+/* Takes the head (the magazine is not empty) and its usable size. */
+static inline void *magazine_pop(
+	struct magazine *magazine, const struct heap *heap, unsigned class_index, size_t *usable)
 {
 	void *block = magazine->head;
 
-	*usable = magazine_block_usable(block, class_index);
+	*usable = magazine_block_usable(heap, block, class_index);
 	magazine->head = *magazine_link(block);
 	if (magazine->head == NULL)
 		magazine->tail = NULL;

@@ -150,10 +150,16 @@ void pool_destroy(struct pool *pool)
 
 void pool_get_stats(struct pool *pool, struct pool_stats *stats)
 {
-	struct heap_stats heap_stats;
-	bool locked;
+	bool locked = pool_lock(pool);
 
-	locked = pool_lock(pool);
+	pool_get_stats_locked(pool, stats);
+	pool_unlock(pool, locked);
+}
+
+void pool_get_stats_locked(struct pool *pool, struct pool_stats *stats)
+{
+	struct heap_stats heap_stats;
+
 	heap_get_stats(pool->heap, &heap_stats);
 	stats->area = pool->area;
 	stats->base = pool->base;
@@ -167,7 +173,6 @@ void pool_get_stats(struct pool *pool, struct pool_stats *stats)
 	stats->allocations = pool->allocations;
 	stats->frees = pool->frees;
 	stats->failed_requests = pool->failed_requests;
-	pool_unlock(pool, locked);
 }
 
 bool pool_validate(struct pool *pool, const char **why)

@@ -137,6 +137,8 @@ static inline void pool_unlock(struct pool *pool, bool locked)
 /* Reads the pool's statistics under its lock, as the heap sees them (the
  * release build's caches: thread_cache_get_pool_stats()). */
 void pool_get_stats(struct pool *pool, struct pool_stats *stats);
+/* The same with the pool's lock already held. */
+void pool_get_stats_locked(struct pool *pool, struct pool_stats *stats);
 
 /*
  * Validates the pool layer: the control structure agrees with its area and

@@ -78,17 +78,21 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <linux/membarrier.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <KernelExport.h>
+
 #include "core/cache_depot.h"
 #include "core/pool.h"
 #include "core/pool_registry.h"
 #include "core/thread_cache.h"
 #include "kernel/lock.h"
+#include "kernel/sanitizers.h"
 
 #define CACHE_SLOTS 8		/* pools a thread caches for at once */
 /* Bytes of blocks a class keeps, at least BIN_MIN_BLOCKS and at most
@@ -185,14 +189,22 @@ static inline uint32_t bin_limit(unsigned class_index)
 }
 
 /* Whether the owner's fence is a compiler barrier (membarrier works; set
- * once, before the first cache exists, and never changed). */
-#if defined(__SANITIZE_THREAD__) || !defined(SYS_membarrier)
+ * once, before the first cache exists, and never changed). Not under
+ * ThreadSanitizer, which does not model membarrier. */
+#if defined(AREA_MALLOC_BUILT_WITH_TSAN) || !defined(SYS_membarrier)
 #define asymmetric_fences false
+#define CACHE_FENCES_BY_MEMBARRIER 0
 #else
 static bool asymmetric_fences;
+#define CACHE_FENCES_BY_MEMBARRIER 1
 #endif
 
-/* The owner enters its cache for one operation; false when a drainer holds it. */
+/*
+ * The owner enters its cache for one operation; false when a drainer holds
+ * it. Not reentrant: a signal handler that allocated from a pool while its
+ * thread was inside the cache would enter it again (the module's calls are
+ * not for signal handlers, as the kernel's are not for interrupt handlers).
+ */
 static inline bool enter(struct thread_cache *cache)
 {
 	if (asymmetric_fences) {
@@ -211,9 +223,14 @@ static inline void leave(struct thread_cache *cache)
 	atomic_store_explicit(&cache->busy, false, memory_order_release);
 }
 
-/* A drainer (cache_lock held) takes the cache, waiting for its owner to
- * leave it. */
-static void take_busy(struct thread_cache *cache)
+/*
+ * A drainer (cache_lock held) takes caches in three steps, so that taking
+ * all of a pool's caches, or every cache at fork, costs one membarrier:
+ * claim each, settle the claims (the heavy fence), then wait for each owner
+ * to leave. Without asymmetric fences, claiming is the exchange itself and
+ * the other two steps do nothing.
+ */
+static void claim_cache(struct thread_cache *cache)
 {
 	if (!asymmetric_fences) {
 		while (atomic_exchange_explicit(&cache->busy, true, memory_order_acquire))
@@ -221,12 +238,54 @@ static void take_busy(struct thread_cache *cache)
 		return;
 	}
 	atomic_store_explicit(&cache->claimed, true, memory_order_seq_cst);
-#if !defined(__SANITIZE_THREAD__) && defined(SYS_membarrier)
-	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
-		syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0);
+}
+
+/* After it, every owner of a claimed cache either is seen busy or sees the
+ * claim. A forked child keeps the registration; a membarrier that fails
+ * once it worked is registered again, then replaced by the global command
+ * (slow but needs no registration); without any, no drain would be safe. */
+static void settle_claims(void)
+{
+#if CACHE_FENCES_BY_MEMBARRIER
+	if (!asymmetric_fences)
+		return;
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return;
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0
+		&& syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
+		return;
+	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
+		return;
+	panic("area_malloc: membarrier(2) stopped working after it was registered (%s): "
+	      "the thread caches cannot be drained safely", strerror(errno));
 #endif
+}
+
+static void wait_for_owner(struct thread_cache *cache)
+{
+	if (!asymmetric_fences)
+		return;
 	while (atomic_load_explicit(&cache->busy, memory_order_acquire))
 		sched_yield();
+}
+
+/* One cache: the calling thread's own needs no fence (it is not inside it). */
+static void take_busy(struct thread_cache *cache)
+{
+	claim_cache(cache);
+	if (cache->owner_slots != thread_slots)
+		settle_claims();
+	wait_for_owner(cache);
+}
+
+/* Every cache of the pool (cache_lock held). */
+static void take_pool_caches(struct pool *pool)
+{
+	for (struct thread_cache *cache = first_cache(pool); cache != NULL; cache = cache->pool_next)
+		claim_cache(cache);
+	settle_claims();
+	for (struct thread_cache *cache = first_cache(pool); cache != NULL; cache = cache->pool_next)
+		wait_for_owner(cache);
 }
 
 static void give_busy(struct thread_cache *cache)
@@ -277,14 +336,15 @@ void *thread_cache_take(const void *pool_id, size_t size)
 		if (bin->head == NULL && class_index > 0) {
 			struct magazine *below = bin - 1;
 			if (below->head != NULL
-				&& magazine_block_usable(below->head, class_index - 1) >= size) {
+				&& magazine_block_usable(cache->pool->heap, below->head,
+					   class_index - 1) >= size) {
 				bin = below;
 				class_index--;
 			}
 		}
 		if (bin->head != NULL || refill(cache, class_index)) {
 			size_t usable;
-			block = magazine_pop(bin, class_index, &usable);
+			block = magazine_pop(bin, cache->pool->heap, class_index, &usable);
 			cache->bytes -= usable + HEAP_BLOCK_OVERHEAD;
 			cache->blocks--;
 			cache->allocations++;
@@ -296,13 +356,18 @@ void *thread_cache_take(const void *pool_id, size_t size)
 }
 
 /* Room in a class for a block of bytes, passing the class's magazine to the
- * depot when it is full (busy held). */
+ * depot when it is full, or at least half full when the cache is (a
+ * magazine of one or two blocks would take a depot's place for little);
+ * busy held. */
 static bool make_room(struct thread_cache *cache, unsigned class_index, size_t bytes)
 {
 	struct magazine *bin = &cache->bins[class_index];
+	uint32_t limit = bin_limit(class_index);
 
-	if (bin->count < bin_limit(class_index) && cache->bytes + bytes <= cache->byte_limit)
+	if (bin->count < limit && cache->bytes + bytes <= cache->byte_limit)
 		return true;
+	if (bin->count * 2 < limit)
+		return false;
 	size_t moved_bytes = bin->bytes, moved_blocks = bin->count;
 	if (cache->depot == NULL || !cache_depot_try_put(cache->depot, class_index, bin))
 		return false;
@@ -427,12 +492,18 @@ static void thread_exits(void *slots_pointer)
 
 /* Every cache's flag and every depot's are held across fork, so the child
  * never copies a magazine half moved (the fast path holds a flag for a few
- * stores and never waits while holding one, so this waits briefly). */
+ * stores and never waits while holding one, so this waits briefly). The
+ * pools' locks are taken after these (pool_fork.c), against the lock order;
+ * it cannot deadlock: whoever holds a pool's lock and then waits for a flag
+ * holds cache_lock too, which fork holds. */
 void thread_cache_fork_prepare(void)
 {
 	mutex_lock(&cache_lock);
 	for (struct thread_cache *cache = all_caches; cache != NULL; cache = cache->all_next)
-		take_busy(cache);
+		claim_cache(cache);
+	settle_claims();
+	for (struct thread_cache *cache = all_caches; cache != NULL; cache = cache->all_next)
+		wait_for_owner(cache);
 	cache_depot_hold_all(all_depots);
 }
 
@@ -478,7 +549,7 @@ static bool set_up_locked(void)
 		cache_key = key | 0x8000000000000001ull;
 	}
 	exit_key_made = pthread_key_create(&exit_key, thread_exits) == 0;
-#if !defined(__SANITIZE_THREAD__) && defined(SYS_membarrier)
+#if CACHE_FENCES_BY_MEMBARRIER
 	/* decided once, while no cache exists: the fast path's fence must not
 	 * change under a cache in use */
 	static bool fences_decided;
@@ -561,9 +632,9 @@ bool thread_cache_drain_pool(struct pool *pool)
 		return false;
 	mutex_lock(&cache_lock);
 	bool locked = pool_lock(pool);
+	take_pool_caches(pool);
 	for (struct thread_cache *cache = first_cache(pool), *next; cache != NULL; cache = next) {
 		next = cache->pool_next;
-		take_busy(cache);
 		spilled += spill_locked(cache);
 		if (cache->owner_slots == NULL) {
 			unlink_from_pool(cache);
@@ -585,14 +656,15 @@ bool thread_cache_drain_pool(struct pool *pool)
 	return spilled != 0;
 }
 
+/* Always under cache_lock, even for a pool that has no cache yet: another
+ * thread's attach() may be between its lookup of the pool (under
+ * cache_lock) and linking its cache, and the pool must not go before. */
 void thread_cache_detach_pool(struct pool *pool)
 {
-	if (!has_caches(pool))
-		return;
 	mutex_lock(&cache_lock);
+	take_pool_caches(pool);
 	for (struct thread_cache *cache = first_cache(pool), *next; cache != NULL; cache = next) {
 		next = cache->pool_next;
-		take_busy(cache);
 		/* the blocks go with the area */
 		memset(cache->bins, 0, sizeof(cache->bins));
 		cache->bytes = cache->blocks = 0;
@@ -615,56 +687,46 @@ void thread_cache_detach_pool(struct pool *pool)
 	mutex_unlock(&cache_lock);
 }
 
-/* What the caches of a pool hold now. */
-struct cache_totals {
-	size_t bytes;	/* chunk bytes, overhead included, as the heap counts them */
-	size_t blocks;
-	uint64_t allocations;	/* served from a cache */
-	uint64_t frees;		/* taken into a cache */
-};
-
-static struct cache_totals pool_cache_totals(struct pool *pool)
+/*
+ * One look at everything: the pool's lock, every cache's flag and the
+ * depot's are held together, so a magazine moving between a cache and the
+ * depot, or a block between a cache and the heap, is counted exactly once.
+ */
+void thread_cache_get_pool_stats(struct pool *pool, struct pool_stats *stats)
 {
-	struct cache_totals totals = { 0, 0, 0, 0 };
+	size_t bytes = 0, blocks = 0;
+	uint64_t allocations = 0, frees = 0;
 
-	if (!has_caches(pool))
-		return totals;
 	mutex_lock(&cache_lock);
+	bool locked = pool_lock(pool);
+	take_pool_caches(pool);
 	for (struct thread_cache *cache = first_cache(pool); cache != NULL;
 		cache = cache->pool_next) {
-		take_busy(cache);
-		totals.bytes += cache->bytes;
-		totals.blocks += cache->blocks;
-		totals.allocations += cache->allocations;
-		totals.frees += cache->frees;
-		give_busy(cache);
+		bytes += cache->bytes;
+		blocks += cache->blocks;
+		allocations += cache->allocations;
+		frees += cache->frees;
 	}
 	struct cache_depot *depot = depot_of(pool);
 	if (depot != NULL) {
-		size_t bytes, blocks;
+		size_t depot_bytes, depot_blocks;
 		cache_depot_hold(depot);
-		cache_depot_totals(depot, &bytes, &blocks);
+		cache_depot_totals(depot, &depot_bytes, &depot_blocks);
 		cache_depot_release(depot);
-		totals.bytes += bytes;
-		totals.blocks += blocks;
+		bytes += depot_bytes;
+		blocks += depot_blocks;
 	}
+	pool_get_stats_locked(pool, stats);
+	for (struct thread_cache *cache = first_cache(pool); cache != NULL;
+		cache = cache->pool_next)
+		give_busy(cache);
+	pool_unlock(pool, locked);
 	mutex_unlock(&cache_lock);
-	return totals;
-}
-
-void thread_cache_get_pool_stats(struct pool *pool, struct pool_stats *stats)
-{
-	/* the caches are read first, without the pool's lock (lock order) */
-	struct cache_totals cached = pool_cache_totals(pool);
-
-	pool_get_stats(pool, stats);
-	if (cached.bytes > stats->used || cached.blocks > stats->live_blocks)
-		cached.bytes = cached.blocks = 0; /* moved between the two looks */
 	/* cached blocks are used in the heap but free for whoever asks */
-	stats->used -= cached.bytes;
-	stats->live_blocks -= cached.blocks;
-	stats->allocations += cached.allocations;
-	stats->frees += cached.frees;
+	stats->used -= bytes;
+	stats->live_blocks -= blocks;
+	stats->allocations += allocations;
+	stats->frees += frees;
 }
 
 /* C1-C3 for one cache of pool (cache_lock, the pool's lock and the cache's
@@ -700,10 +762,10 @@ bool thread_cache_validate_pool(struct pool *pool, const char **why)
 			problem = "a detached cache still holds blocks"; /* C2 */
 	}
 	bool locked = pool_lock(pool);
-	for (struct thread_cache *cache = first_cache(pool); cache != NULL && problem == NULL;
-		cache = cache->pool_next) {
-		take_busy(cache);
-		problem = validate_cache(cache, pool);
+	take_pool_caches(pool);
+	for (struct thread_cache *cache = first_cache(pool); cache != NULL; cache = cache->pool_next) {
+		if (problem == NULL)
+			problem = validate_cache(cache, pool);
 		give_busy(cache);
 	}
 	struct cache_depot *depot = depot_of(pool);

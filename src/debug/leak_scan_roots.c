@@ -32,7 +32,7 @@
 #include <unistd.h>
 
 #include "debug/leak_scan_internal.h"
-#include "debug/sanitizers.h"
+#include "kernel/sanitizers.h"
 
 /* A writable mapping larger than this is a reservation, not data. */
 #define ROOTS_MAX_MAPPING ((uintptr_t)1 << 40)

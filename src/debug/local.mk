@@ -34,7 +34,6 @@ libamdebug_la_SOURCES = \
 	src/debug/report.h \
 	src/debug/report_internal.h \
 	src/debug/report_leaks.c \
-	src/debug/sanitizers.h \
 	src/debug/shadow.c \
 	src/debug/shadow.h \
 	src/debug/stacks.c \

@@ -18,7 +18,7 @@
 #include <valgrind/memcheck.h>
 #endif
 
-#include "debug/sanitizers.h"
+#include "kernel/sanitizers.h"
 #include "debug/shadow.h"
 
 extern void __asan_poison_memory_region(void const volatile *address, size_t size)

@@ -13,6 +13,7 @@ libarea_malloc_la_SOURCES = \
 	src/kernel/exit_hook.h \
 	src/kernel/guard_fault.c \
 	src/kernel/guard_fault.h \
-	src/kernel/lock.h
+	src/kernel/lock.h \
+	src/kernel/sanitizers.h
 libarea_malloc_la_CPPFLAGS = $(AM_CPPFLAGS) -DAREA_MALLOC_MODULEDIR='"$(moduledir)"'
 libarea_malloc_la_LDFLAGS = $(AM_LDFLAGS) -version-info 0:0:0 -no-undefined

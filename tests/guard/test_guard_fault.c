@@ -33,7 +33,7 @@
 #include <valgrind/valgrind.h>
 #endif
 
-#include "debug/sanitizers.h"
+#include "kernel/sanitizers.h"
 #include "kernel/guard_fault.h"
 #include "support/check_main.h"
 

@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <sched.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -28,7 +29,7 @@
 #include <drivers/area_malloc.h>
 
 #include "core/cache_magazine.h"
-#include "debug/sanitizers.h"
+#include "kernel/sanitizers.h"
 #include "pool_test_support.h"
 #include "support/check_main.h"
 #include "support/scale.h"
@@ -766,6 +767,87 @@ START_TEST(test_depot_hands_blocks_from_consumer_to_producer)
 }
 END_TEST
 
+/* A second free of a block that sits in the depot (the consumer's first
+ * magazine went there) is refused like one of a cached block. */
+START_TEST(test_second_free_of_depot_block_refused)
+{
+	struct holder consumer = { 0 };
+
+	consumer.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 4096 * KIB, B_NO_LOCK, KERNEL_RW);
+	allocate_batch(consumer.pool, 0, 64);
+	void *first_freed = batch[0][0];
+	holder_start(&consumer, free_first_batch);
+	am->free(consumer.pool, first_freed);
+	struct pool_figures figures = figures_of(consumer.pool, first_freed);
+	ck_assert_uint_eq(figures.blocks, 0);
+	assert_pools_valid();
+	holder_finish(&consumer);
+	figures = figures_of(consumer.pool, first_freed);
+	ck_assert_uint_eq(figures.blocks, 0);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(consumer.pool), B_OK);
+}
+END_TEST
+
+#define KEPT_BLOCKS 1000
+#define CHURNED_BLOCKS 300
+
+struct batch_churner {
+	pthread_t thread;
+	const void *pool;
+	_Atomic bool stop;
+	_Atomic long rounds;
+};
+
+/* Allocates CHURNED_BLOCKS blocks and frees them all, over and over: its
+ * classes fill, pass magazines to the depot and take them back. */
+static void *churn_batches(void *argument)
+{
+	struct batch_churner *churner = argument;
+	static void *blocks[CHURNED_BLOCKS];
+
+	while (!atomic_load(&churner->stop)) {
+		for (int i = 0; i < CHURNED_BLOCKS; i++)
+			blocks[i] = am->malloc(churner->pool, 256);
+		for (int i = 0; i < CHURNED_BLOCKS; i++)
+			am->free(churner->pool, blocks[i]);
+		atomic_fetch_add(&churner->rounds, 1);
+	}
+	return NULL;
+}
+
+/* While another thread moves magazines between its cache and the depot, the
+ * pool's statistics count each block once: never fewer live blocks than the
+ * KEPT_BLOCKS this thread holds, never more than those and the churner's. */
+START_TEST(test_statistics_count_moving_magazines_once)
+{
+	struct batch_churner churner = { 0 };
+	static void *kept[KEPT_BLOCKS];
+	long looks = test_scaled(2000, 100);
+
+	churner.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 16384 * KIB, B_NO_LOCK, KERNEL_RW);
+	ck_assert_ptr_nonnull(churner.pool);
+	for (int i = 0; i < KEPT_BLOCKS; i++) {
+		kept[i] = am->malloc(churner.pool, 256);
+		ck_assert_ptr_nonnull(kept[i]);
+	}
+	ck_assert_int_eq(pthread_create(&churner.thread, NULL, churn_batches, &churner), 0);
+	while (atomic_load(&churner.rounds) < 2)
+		sched_yield();
+	for (long i = 0; i < looks; i++) {
+		struct pool_figures figures = figures_of(churner.pool, kept[0]);
+		ck_assert_msg(figures.blocks >= KEPT_BLOCKS
+				      && figures.blocks <= KEPT_BLOCKS + CHURNED_BLOCKS,
+			"look %ld: %zu live blocks, %d held here and at most %d there", i,
+			figures.blocks, KEPT_BLOCKS, CHURNED_BLOCKS);
+	}
+	atomic_store(&churner.stop, true);
+	ck_assert_int_eq(pthread_join(churner.thread, NULL), 0);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(churner.pool), B_OK);
+}
+END_TEST
+
 static Suite *thread_cache_suite(void)
 {
 	Suite *suite = suite_create("thread_cache");
@@ -791,6 +873,8 @@ static Suite *thread_cache_suite(void)
 	tcase_add_test(classes, test_block_between_classes_is_reused);
 	tcase_add_test(classes, test_batch_of_small_blocks_comes_back_from_the_cache);
 	tcase_add_test(classes, test_depot_hands_blocks_from_consumer_to_producer);
+	tcase_add_test(classes, test_second_free_of_depot_block_refused);
+	tcase_add_test(classes, test_statistics_count_moving_magazines_once);
 	suite_add_tcase(suite, classes);
 
 	tcase_add_checked_fixture(threads, setup, teardown);

@@ -9,8 +9,8 @@
  *
  * Locking: none; compile-time facts.
  */
-#ifndef AREA_MALLOC_DEBUG_SANITIZERS_H
-#define AREA_MALLOC_DEBUG_SANITIZERS_H
+#ifndef AREA_MALLOC_KERNEL_SANITIZERS_H
+#define AREA_MALLOC_KERNEL_SANITIZERS_H
 
 #if defined(__SANITIZE_ADDRESS__)
 #define AREA_MALLOC_BUILT_WITH_ASAN 1
@@ -27,4 +27,4 @@
 #endif
 #endif
 
-#endif /* AREA_MALLOC_DEBUG_SANITIZERS_H */
+#endif /* AREA_MALLOC_KERNEL_SANITIZERS_H */
