@@ -179,13 +179,22 @@ static inline unsigned slot_of(const void *pool_id)
 	return (unsigned)(((uintptr_t)pool_id * 0x9e3779b97f4a7c15ull) >> 61);
 }
 
-/* How many blocks a class keeps (C3). */
+/* How many blocks each class keeps (C3): computed once, before the first
+ * cache exists (set_up_locked), so a free reads it instead of dividing. */
+static uint32_t bin_limits[CACHE_CLASSES];
+
+static void compute_bin_limits(void)
+{
+	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+		size_t blocks = BIN_BYTES / (cache_class_size(c) + HEAP_BLOCK_OVERHEAD);
+		bin_limits[c] = blocks < BIN_MIN_BLOCKS ? BIN_MIN_BLOCKS
+			: blocks > BIN_MAX_BLOCKS ? BIN_MAX_BLOCKS : (uint32_t)blocks;
+	}
+}
+
 static inline uint32_t bin_limit(unsigned class_index)
 {
-	size_t blocks = BIN_BYTES / (cache_class_size(class_index) + HEAP_BLOCK_OVERHEAD);
-
-	return blocks < BIN_MIN_BLOCKS ? BIN_MIN_BLOCKS
-		: blocks > BIN_MAX_BLOCKS ? BIN_MAX_BLOCKS : (uint32_t)blocks;
+	return bin_limits[class_index];
 }
 
 /* Whether the owner's fence is a compiler barrier (membarrier works; set
@@ -548,6 +557,7 @@ static bool set_up_locked(void)
 		/* never a pointer or a small number a driver would store */
 		cache_key = key | 0x8000000000000001ull;
 	}
+	compute_bin_limits();
 	exit_key_made = pthread_key_create(&exit_key, thread_exits) == 0;
 #if CACHE_FENCES_BY_MEMBARRIER
 	/* decided once, while no cache exists: the fast path's fence must not
