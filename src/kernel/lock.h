@@ -52,7 +52,7 @@ static inline void cpu_relax(void)
 
 /* Waits at most this many cpu_relax() steps (some microseconds: a pause
  * takes 10 to 150 cycles) before sleeping. */
-#define MUTEX_SPIN_STEPS 2000
+#define MUTEX_SPIN_STEPS 256
 
 /*
  * mutex_lock() for locks held for short critical sections by threads that
