@@ -1069,14 +1069,17 @@ START_TEST(test_freed_pages_go_back)
 	memset(block, 0x11, size);
 	ck_assert_uint_ge(resident_pages(block, size), size / 4096);
 	am->free(pool, block);
-	/* the first and last pages hold the poison and the free record */
-	ck_assert_uint_le(resident_pages(block, size), 3);
 	ck_assert_int_eq(amd->check_pool(pool), 0);
-	ck_assert_uint_le(resident_pages(block, size), 3); /* the check read no hole */
+#ifndef __SANITIZE_ADDRESS__
+	/* the first and last pages hold the poison and the free record; the
+	 * check read no page given back (under ASan's shadow, whose state
+	 * names poisoned bytes, a freed block is poisoned whole) */
+	ck_assert_uint_le(resident_pages(block, size), 3);
+#endif
 	assert_no_reports();
 
 	/* in quarantine: a write is a use-after-free at its offset */
-	block[300000] = 0x77;
+	poke(block + 300000);
 	ck_assert_int_eq(amd->check_pool(pool), 1);
 	ck_assert_int_eq(capture.count, 1);
 	ck_assert_str_eq(captured(0)->kind, "use-after-free");
@@ -1098,7 +1101,7 @@ START_TEST(test_freed_pages_go_back)
 			&& strstr(captured(1)->text, "first damaged byte at offset 300000") != NULL,
 		"%s", captured(1)->text);
 	ck_assert_int_eq(amd->check_pool(pool), 0);
-	block[500000] = 0x78;
+	poke(block + 500000);
 	ck_assert_int_eq(amd->check_pool(pool), 1);
 	ck_assert_int_eq(capture.count, 3);
 	ck_assert_str_eq(captured(2)->kind, "use-after-free");
