@@ -118,6 +118,9 @@ struct debug_pool {
 	/* the damage the checked heap recorded (heap_damaged) was reported */
 	bool damage_reported;
 	uint32_t quiet_served;	/* the last quiet window request served (D5) */
+	/* the side table of guarded blocks (guarded.h), in the control
+	 * region after the log; NULL: the pool has none */
+	struct guarded_pool *guarded;
 };
 
 /* Module-wide, set at B_MODULE_INIT (debug_pool.c) and read-only after. */

@@ -15,6 +15,8 @@ libamdebug_la_SOURCES = \
 	src/debug/debugger_views.c \
 	src/debug/fault_injection.c \
 	src/debug/free_memory.c \
+	src/debug/guarded.c \
+	src/debug/guarded.h \
 	src/debug/in_flight.h \
 	src/debug/leak_scan.c \
 	src/debug/leak_scan.h \

@@ -32,6 +32,7 @@
 #include <drivers/area_malloc_debug.h>
 
 #include "debug/debug_pool.h"
+#include "debug/guarded.h"
 #include "debug/leak_scan.h"
 #include "format/options.h"
 #include "debug/report.h"
@@ -266,6 +267,7 @@ static const struct {
 static int exit_handler(int status, void *context)
 {
 	(void)context;
+	guarded_report_faults();
 	debug_report_exit_leaks();
 	debug_report_leaked_pools("at exit");
 	reporter_print_totals();
@@ -296,6 +298,7 @@ static status_t module_init(void)
 
 static void module_uninit(void)
 {
+	guarded_report_faults();
 	debug_delete_all_pools("at unload");
 	reporter_print_totals();
 	node_writer_stop(false);

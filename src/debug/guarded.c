@@ -1,0 +1,828 @@
+/*
+ * guarded.c - guarded blocks: placed against a guard page in the pool's
+ * guard region, their metadata in a side table, their faults reported
+ * (guarded.h says what they are, their invariants G1-G4 and the locking).
+ *
+ * The fault callback runs in the SIGSEGV/SIGBUS handler of the kernel-API
+ * library (kernel/guard_fault.c): it only reads the side table with atomic
+ * loads, copies into a record claimed with an atomic exchange, calls
+ * mprotect and write, and returns. Everything else (symbols, the pool log,
+ * the reporter) waits for guarded_report_faults_slow, at the next call of
+ * the module or at exit.
+ */
+#include "config.h"
+
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <KernelExport.h>
+
+#include "debug/debug_internal.h"
+#include "debug/guarded.h"
+#include "kernel/guard_fault.h"
+
+enum slot_state {
+	SLOT_FREE = 0,
+	SLOT_LIVE,
+	SLOT_QUARANTINED,
+};
+
+/* An owner tag as a block header keeps it: the stack is a depot handle. */
+struct guarded_tag {
+	uint32_t thread;
+	int32_t team;
+	uint32_t sequence;
+	uint32_t stack;
+	int64_t time;
+};
+
+struct guarded_slot {
+	uint32_t state;		/* enum slot_state; atomic for the fault callback */
+	uint32_t first_page;	/* the slot's first page (a guard page in underflow mode) */
+	uint32_t data_pages;	/* its data pages; one guard page besides */
+	uint32_t next;		/* the quarantine's next slot + 1 (0: none) */
+	uint64_t user;
+	uint64_t size;
+	uint8_t underflow;	/* placed in underflow mode */
+	uint8_t exposed;	/* a fault made one of its pages accessible */
+	struct guarded_tag allocated, freed;
+};
+
+/* The side table, in the pool's control region, the region after it. */
+struct guarded_pool {
+	uintptr_t region;	/* page aligned */
+	uint32_t pages, slots;
+	uint32_t quarantine_head, quarantine_tail; /* slot + 1 (0: empty) */
+	uint32_t live, quarantined;
+	uint64_t live_bytes;
+	uint32_t next_fit;	/* where the search for pages begins */
+	struct pool *pool;
+	struct guarded_slot *slot;	/* [slots] */
+	uint16_t *page_owner;		/* [pages]: slot + 1, 0 for none */
+};
+
+bool guarded_enabled;
+int guarded_faults_waiting;
+
+static uint32_t pool_slots, region_pages;
+static unsigned process_max;
+static unsigned process_live;	/* atomic: live guarded blocks of every pool */
+static uint64_t sample_seed, sample_count;
+
+/* ---- options ---- */
+
+static unsigned map_count_budget(void)
+{
+	char text[32] = "";
+	int fd = open("/proc/sys/vm/max_map_count", O_RDONLY | O_CLOEXEC);
+	long count = 65530;
+
+	if (fd >= 0) {
+		ssize_t length = read(fd, text, sizeof(text) - 1);
+		if (length > 0 && atol(text) > 0)
+			count = atol(text);
+		close(fd);
+	}
+	/* a live guarded block splits its mapping in up to two more: an eighth
+	 * of the budget leaves the driver three quarters of it */
+	return (unsigned)(count / 8);
+}
+
+void guarded_init(const struct debug_options *options)
+{
+	bool wanted = options->guard || options->guard_pools[0] != '\0' || options->guard_size != 0
+		|| options->guard_sample != 0;
+
+	guarded_enabled = wanted && kernel_guard_available();
+	pool_slots = options->guard_pool_max;
+	/* a small block takes two pages; the rest is room for large ones */
+	region_pages = pool_slots * 4;
+	process_max = options->guard_process_max != 0 ? options->guard_process_max
+		: map_count_budget();
+	sample_seed = options->guard_seed;
+	if (sample_seed == 0) {
+		struct timespec now;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		sample_seed = (uint64_t)now.tv_nsec ^ (uint64_t)now.tv_sec << 32
+			^ (uint64_t)getpid() << 20;
+	}
+	sample_count = 0;
+}
+
+static size_t table_bytes(void)
+{
+	/* 64 bytes more: the table is aligned where the log ends */
+	return ((sizeof(struct guarded_pool) + pool_slots * sizeof(struct guarded_slot)
+		+ region_pages * sizeof(uint16_t) + 63) & ~(size_t)63) + 64;
+}
+
+size_t guarded_control_bytes(void)
+{
+	if (!guarded_enabled)
+		return 0;
+	/* the region is page aligned wherever the table starts */
+	return table_bytes() + B_PAGE_SIZE + (size_t)region_pages * B_PAGE_SIZE;
+}
+
+/* ---- the fault callback (async-signal-safe) ---- */
+
+#define FAULT_RECORDS 32
+
+enum record_state {
+	RECORD_FREE = 0,
+	RECORD_WRITING,
+	RECORD_READY,
+};
+
+struct fault_record {
+	int state;
+	enum error_kind kind;
+	enum kernel_guard_access access;
+	uintptr_t address, user, pc;
+	uint64_t size;
+	const void *pool_id;
+	struct guarded_pool *table;
+	area_id area;
+	char name[NODE_POOL_NAME_MAX];
+	struct guarded_tag allocated, freed;
+	bool freed_known;
+	pid_t thread;
+	unsigned frame_count;
+	uintptr_t frames[KERNEL_GUARD_MAX_FRAMES];
+};
+
+static struct fault_record records[FAULT_RECORDS];
+static uint64_t dropped_faults;
+
+static uint32_t load32(const uint32_t *word)
+{
+	return __atomic_load_n(word, __ATOMIC_ACQUIRE);
+}
+
+/* The slot of a page, or NULL. */
+static struct guarded_slot *slot_of_page(struct guarded_pool *table, size_t page)
+{
+	uint16_t owner;
+
+	if (page >= table->pages)
+		return NULL;
+	owner = __atomic_load_n(&table->page_owner[page], __ATOMIC_ACQUIRE);
+	return owner == 0 || owner > table->slots ? NULL : &table->slot[owner - 1];
+}
+
+/* Appends a number in hex to a line being built without stdio. */
+static size_t put_hex(char *line, size_t at, uintptr_t value)
+{
+	char digits[2 * sizeof(value)];
+	size_t count = 0;
+
+	line[at++] = '0';
+	line[at++] = 'x';
+	do {
+		digits[count++] = "0123456789abcdef"[value & 15];
+		value >>= 4;
+	} while (value != 0);
+	while (count > 0)
+		line[at++] = digits[--count];
+	return at;
+}
+
+static size_t put_text(char *line, size_t at, const char *text)
+{
+	while (*text != '\0')
+		line[at++] = *text++;
+	return at;
+}
+
+/* Under halt_on_error the process ends in the handler: the report is this
+ * line (the kernel layer's line before it gives the access and the pc). */
+static void write_fatal_line(const struct fault_record *record)
+{
+	char line[256];
+	size_t at = put_text(line, 0, "area_malloc: ");
+
+	at = put_text(line, at, error_kind_name(record->kind));
+	at = put_text(line, at, " at ");
+	at = put_hex(line, at, record->address);
+	at = put_text(line, at, ": block ");
+	at = put_hex(line, at, record->user);
+	at = put_text(line, at, " of ");
+	at = put_hex(line, at, record->size);
+	at = put_text(line, at, " bytes; halt_on_error=1: the process stops\n");
+	(void)!write(STDERR_FILENO, line, at);
+}
+
+/* Which block the faulting page is about, and what the access was: a
+ * page of a block's own, or the page right after (before, in underflow
+ * mode) a block whose own guard page a fault already opened. */
+static struct guarded_slot *faulting_slot(struct guarded_pool *table, size_t page)
+{
+	struct guarded_slot *slot = slot_of_page(table, page);
+
+	if (slot != NULL)
+		return slot;
+	slot = page > 0 ? slot_of_page(table, page - 1) : NULL;
+	if (slot != NULL && !slot->underflow)
+		return slot;
+	slot = slot_of_page(table, page + 1);
+	return slot != NULL && slot->underflow ? slot : NULL;
+}
+
+static enum kernel_guard_verdict fault_callback(const struct kernel_guard_fault *fault,
+	void *cookie)
+{
+	struct guarded_pool *table = cookie;
+	uintptr_t page_start = fault->address & ~(uintptr_t)(B_PAGE_SIZE - 1);
+	struct guarded_slot *slot;
+	struct fault_record *record = NULL;
+	uint32_t state;
+
+	if (fault->address < table->region
+		|| fault->address - table->region >= (uintptr_t)table->pages * B_PAGE_SIZE)
+		return KERNEL_GUARD_DECLINE;
+	slot = faulting_slot(table, (fault->address - table->region) / B_PAGE_SIZE);
+	if (slot == NULL)
+		return KERNEL_GUARD_DECLINE; /* a wild access: not a block's */
+	state = load32(&slot->state);
+	if (state != SLOT_LIVE && state != SLOT_QUARANTINED)
+		return KERNEL_GUARD_DECLINE;
+	for (int i = 0; i < FAULT_RECORDS && record == NULL; i++) {
+		int expected = RECORD_FREE;
+		if (__atomic_compare_exchange_n(&records[i].state, &expected, RECORD_WRITING, false,
+			    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+			record = &records[i];
+	}
+	if (record != NULL) {
+		record->access = fault->access;
+		record->address = fault->address;
+		record->user = (uintptr_t)__atomic_load_n(&slot->user, __ATOMIC_RELAXED);
+		record->size = __atomic_load_n(&slot->size, __ATOMIC_RELAXED);
+		record->kind = state == SLOT_QUARANTINED ? ERROR_USE_AFTER_FREE
+			: fault->address < record->user ? ERROR_HEAP_BUFFER_UNDERFLOW
+			: ERROR_HEAP_BUFFER_OVERFLOW;
+		record->pc = fault->frame_count > 0 ? fault->frames[0] : 0;
+		record->table = table;
+		record->pool_id = table->pool->id;
+		record->area = table->pool->area;
+		for (size_t i = 0; i < NODE_POOL_NAME_MAX; i++)
+			record->name[i] = debug_of(table->pool)->d.name[i];
+		record->allocated = slot->allocated;
+		record->freed = slot->freed;
+		record->freed_known = state == SLOT_QUARANTINED;
+		record->thread = fault->thread;
+		record->frame_count = fault->frame_count;
+		for (unsigned i = 0; i < fault->frame_count && i < KERNEL_GUARD_MAX_FRAMES; i++)
+			record->frames[i] = fault->frames[i];
+		if (debug_options.halt_on_error) {
+			write_fatal_line(record);
+			return KERNEL_GUARD_FATAL;
+		}
+		__atomic_store_n(&record->state, RECORD_READY, __ATOMIC_RELEASE);
+		__atomic_fetch_add(&guarded_faults_waiting, 1, __ATOMIC_RELEASE);
+	} else {
+		__atomic_fetch_add(&dropped_faults, 1, __ATOMIC_RELAXED);
+		if (debug_options.halt_on_error)
+			return KERNEL_GUARD_FATAL;
+	}
+	/* KFENCE's way: the driver goes on past this page; the slot is
+	 * protected whole again when it is freed or leaves the quarantine */
+	__atomic_store_n(&slot->exposed, 1, __ATOMIC_RELAXED);
+	if (mprotect((void *)page_start, B_PAGE_SIZE, PROT_READ | PROT_WRITE) != 0)
+		return KERNEL_GUARD_FATAL;
+	return KERNEL_GUARD_CONTINUE;
+}
+
+/* ---- pools ---- */
+
+static struct guarded_pool *table_of(struct pool *pool)
+{
+	return debug_of(pool)->guarded;
+}
+
+void guarded_pool_init(struct pool *pool, void *memory)
+{
+	struct guarded_pool *table = (struct guarded_pool *)(((uintptr_t)memory + 63)
+		& ~(uintptr_t)63);
+	uintptr_t region = ((uintptr_t)memory + table_bytes() + B_PAGE_SIZE - 1)
+		& ~(uintptr_t)(B_PAGE_SIZE - 1);
+	size_t bytes = (size_t)region_pages * B_PAGE_SIZE;
+
+	debug_of(pool)->guarded = NULL;
+	if (!guarded_enabled)
+		return;
+	table->region = region;
+	table->pages = region_pages;
+	table->slots = pool_slots;
+	table->pool = pool;
+	table->slot = (struct guarded_slot *)(table + 1);
+	table->page_owner = (uint16_t *)(table->slot + pool_slots);
+	if (mprotect((void *)region, bytes, PROT_NONE) != 0)
+		return;
+	if (kernel_guard_register(region, bytes, fault_callback, table) != B_OK) {
+		/* no range left (KERNEL_GUARD_MAX_RANGES pools): canary blocks */
+		mprotect((void *)region, bytes, PROT_READ | PROT_WRITE);
+		return;
+	}
+	debug_of(pool)->guarded = table;
+}
+
+void guarded_pool_fini(struct pool *pool)
+{
+	struct guarded_pool *table = table_of(pool);
+
+	if (table == NULL)
+		return;
+	kernel_guard_unregister(table->region);
+	__atomic_fetch_sub(&process_live, table->live, __ATOMIC_RELAXED);
+	debug_of(pool)->guarded = NULL;
+}
+
+bool guarded_holds(struct pool *pool, const void *ptr)
+{
+	struct guarded_pool *table = table_of(pool);
+
+	return table != NULL && (uintptr_t)ptr >= table->region
+		&& (uintptr_t)ptr - table->region < (uintptr_t)table->pages * B_PAGE_SIZE;
+}
+
+/* ---- allocation ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15u;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+	return x ^ (x >> 31);
+}
+
+/* Whether the options want this block guarded. */
+static bool selected(struct pool *pool, size_t size)
+{
+	if (debug_options.guard || (debug_options.guard_size != 0 && size <= debug_options.guard_size))
+		return true;
+	if (debug_options.guard_pools[0] != '\0'
+		&& fnmatch(debug_options.guard_pools, debug_of(pool)->d.name, 0) == 0)
+		return true;
+	if (debug_options.guard_sample != 0) {
+		uint64_t n = __atomic_fetch_add(&sample_count, 1, __ATOMIC_RELAXED);
+		return mix64(sample_seed ^ mix64(n)) % debug_options.guard_sample == 0;
+	}
+	return false;
+}
+
+static uintptr_t page_address(const struct guarded_pool *table, uint32_t page)
+{
+	return table->region + (uintptr_t)page * B_PAGE_SIZE;
+}
+
+static void set_page_owners(struct guarded_pool *table, const struct guarded_slot *slot,
+	uint16_t owner)
+{
+	for (uint32_t page = slot->first_page; page <= slot->first_page + slot->data_pages; page++)
+		__atomic_store_n(&table->page_owner[page], owner, __ATOMIC_RELEASE);
+}
+
+/* The oldest freed block leaves the quarantine (its pages stay protected). */
+static bool evict_oldest(struct guarded_pool *table)
+{
+	struct guarded_slot *slot;
+
+	if (table->quarantine_head == 0)
+		return false;
+	slot = &table->slot[table->quarantine_head - 1];
+	table->quarantine_head = slot->next;
+	if (table->quarantine_head == 0)
+		table->quarantine_tail = 0;
+	table->quarantined--;
+	if (slot->exposed)
+		mprotect((void *)page_address(table, slot->first_page),
+			(size_t)(slot->data_pages + 1) * B_PAGE_SIZE, PROT_NONE);
+	__atomic_store_n(&slot->state, SLOT_FREE, __ATOMIC_RELEASE);
+	set_page_owners(table, slot, 0);
+	return true;
+}
+
+/* The first page of count free pages in a row, from the next-fit cursor
+ * on; UINT32_MAX when there are none. */
+static uint32_t find_pages(struct guarded_pool *table, uint32_t count)
+{
+	uint32_t run = 0;
+
+	if (count > table->pages)
+		return UINT32_MAX;
+	for (uint32_t step = 0; step < table->pages + count; step++) {
+		uint32_t page = (table->next_fit + step) % table->pages;
+		if (page == 0)
+			run = 0; /* a run does not wrap around the region's end */
+		run = table->page_owner[page] == 0 ? run + 1 : 0;
+		if (run == count)
+			return page + 1 - count;
+	}
+	return UINT32_MAX;
+}
+
+static struct guarded_slot *find_slot(struct guarded_pool *table)
+{
+	for (uint32_t i = 0; i < table->slots; i++)
+		if (table->slot[i].state == SLOT_FREE)
+			return &table->slot[i];
+	return NULL;
+}
+
+static void tag_of(struct guarded_tag *tag, const area_malloc_owner *owner)
+{
+	const struct debug_stacks *stacks = debug_layout.stacks;
+
+	tag->thread = (uint32_t)owner->thread;
+	tag->team = owner->team;
+	tag->sequence = owner->sequence;
+	tag->time = owner->time;
+	tag->stack = stacks != NULL && stacks->handle_of != NULL
+		? stacks->handle_of(stacks->context, owner) : 0;
+}
+
+static void owner_of_tag(const struct guarded_tag *tag, area_malloc_owner *owner)
+{
+	const struct debug_stacks *stacks = debug_layout.stacks;
+
+	memset(owner, 0, sizeof(*owner));
+	owner->thread = (thread_id)tag->thread;
+	owner->team = tag->team;
+	owner->sequence = tag->sequence;
+	owner->time = tag->time;
+	if (tag->stack != 0 && stacks != NULL && stacks->expand != NULL)
+		stacks->expand(stacks->context, tag->stack, owner);
+}
+
+static size_t rounded(size_t size)
+{
+	return ((size != 0 ? size : 1) + 15) & ~(size_t)15;
+}
+
+/* Pages and place of a block of size; false when it cannot be guarded. */
+static bool place(struct guarded_pool *table, struct guarded_slot *slot, size_t size)
+{
+	uint32_t data_pages = (uint32_t)((rounded(size) + B_PAGE_SIZE - 1) / B_PAGE_SIZE);
+	uint32_t first;
+
+	while ((first = find_pages(table, data_pages + 1)) == UINT32_MAX)
+		if (!evict_oldest(table))
+			return false;
+	slot->first_page = first;
+	slot->data_pages = data_pages;
+	slot->underflow = debug_options.guard_underflow;
+	if (slot->underflow)
+		slot->user = page_address(table, first + 1);
+	else
+		slot->user = page_address(table, first + data_pages) - rounded(size);
+	table->next_fit = (first + data_pages + 1) % table->pages;
+	return true;
+}
+
+static uintptr_t data_start(const struct guarded_pool *table, const struct guarded_slot *slot)
+{
+	return page_address(table, slot->first_page + (slot->underflow ? 1 : 0));
+}
+
+void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
+	area_malloc_owner *owner, enum pool_log_op op)
+{
+	struct guarded_pool *table = table_of(pool);
+	struct debug_pool *debug = debug_of(pool);
+	struct guarded_slot *slot;
+	uintptr_t start, user;
+	size_t fill;
+
+	if (table == NULL || size > (size_t)table->pages * B_PAGE_SIZE || !selected(pool, size))
+		return NULL;
+	if (__atomic_add_fetch(&process_live, 1, __ATOMIC_RELAXED) > process_max) {
+		__atomic_fetch_sub(&process_live, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	while ((slot = find_slot(table)) == NULL)
+		if (!evict_oldest(table))
+			break;
+	if (slot == NULL || !place(table, slot, size)) {
+		__atomic_fetch_sub(&process_live, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	start = data_start(table, slot);
+	if (mprotect((void *)start, (size_t)slot->data_pages * B_PAGE_SIZE,
+		    PROT_READ | PROT_WRITE) != 0) {
+		__atomic_fetch_sub(&process_live, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
+	user = slot->user;
+	memset((void *)start, DEBUG_FILL_CANARY, user - start);
+	fill = zeroed ? size : size < debug_options.max_malloc_fill_size ? size
+		: debug_options.max_malloc_fill_size;
+	memset((void *)user, zeroed ? 0 : DEBUG_FILL_NEW, fill);
+	memset((void *)(user + size), DEBUG_FILL_CANARY, rounded(size) - size);
+	slot->size = size;
+	slot->exposed = 0;
+	slot->next = 0;
+	tag_of(&slot->allocated, owner);
+	memset(&slot->freed, 0, sizeof(slot->freed));
+	set_page_owners(table, slot, (uint16_t)(slot - table->slot + 1));
+	__atomic_store_n(&slot->state, SLOT_LIVE, __ATOMIC_RELEASE);
+	table->live++;
+	table->live_bytes += size;
+	debug->d.allocations++;
+	log_event(pool, op, (void *)user, size, owner);
+	return (void *)user;
+}
+
+/* ---- free ---- */
+
+/* The slot whose block starts at ptr, or NULL. */
+static struct guarded_slot *slot_at(struct guarded_pool *table, const void *ptr)
+{
+	struct guarded_slot *slot =
+		slot_of_page(table, ((uintptr_t)ptr - table->region) / B_PAGE_SIZE);
+
+	return slot != NULL && slot->user == (uintptr_t)ptr && slot->state != SLOT_FREE ? slot
+		: NULL;
+}
+
+/* The first byte of [start, end) that is not the canary, or end. */
+static uintptr_t first_damaged(uintptr_t start, uintptr_t end)
+{
+	for (uintptr_t at = start; at < end; at++)
+		if (*(const uint8_t *)at != DEBUG_FILL_CANARY)
+			return at;
+	return end;
+}
+
+static uintptr_t last_damaged(uintptr_t start, uintptr_t end)
+{
+	for (uintptr_t at = end; at > start; at--)
+		if (*(const uint8_t *)(at - 1) != DEBUG_FILL_CANARY)
+			return at - 1;
+	return end;
+}
+
+static struct pending *slot_report(struct pool *pool, struct guarded_slot *slot,
+	enum error_kind kind, const char *what, area_malloc_owner *owner,
+	struct pending_list *pending)
+{
+	struct pending *report = new_pending(pending, kind, what, (void *)slot->user, owner);
+
+	debug_of(pool)->d.errors++;
+	if (report == NULL)
+		return NULL;
+	pending_set_pool(report, pool);
+	report->report.size = slot->size;
+	report->report.size_known = true;
+	owner_of_tag(&slot->allocated, &report->allocated);
+	report->report.allocated_by = &report->allocated;
+	if (slot->state == SLOT_QUARANTINED) {
+		owner_of_tag(&slot->freed, &report->freed);
+		report->report.freed_by = &report->freed;
+	}
+	pending_set_log(report, pool, (void *)slot->user);
+	return report;
+}
+
+/* The canaries of a live block: before it on its first page, its slack. */
+static void check_canaries(struct pool *pool, struct guarded_slot *slot, const char *what,
+	area_malloc_owner *owner, struct pending_list *pending)
+{
+	uintptr_t start = data_start(table_of(pool), slot), user = slot->user;
+	uintptr_t end = user + rounded(slot->size);
+	uintptr_t below = first_damaged(start, user), above = last_damaged(user + slot->size, end);
+	struct pending *report;
+
+	if (below != user && (report = slot_report(pool, slot, ERROR_HEAP_BUFFER_UNDERFLOW, what,
+				      owner, pending)) != NULL) {
+		report->report.offset = (long)below - (long)user;
+		report->report.offset_known = true;
+		snprintf(report->detail, sizeof(report->detail),
+			"the canary before the guarded block was overwritten (found at %s)", what);
+	}
+	if (above != end && (report = slot_report(pool, slot, ERROR_HEAP_BUFFER_OVERFLOW, what,
+				     owner, pending)) != NULL) {
+		report->report.offset =
+			(long)(first_damaged(user + slot->size, end) - user);
+		report->report.offset_known = true;
+		report->report.overflow_bytes = above + 1 - (user + slot->size);
+		snprintf(report->detail, sizeof(report->detail),
+			"the slack canary between the guarded block's end and its guard page "
+			"was overwritten (found at %s)", what);
+	}
+}
+
+/* The block at ptr, checked: the live slot, or NULL after a report. */
+static struct guarded_slot *live_slot_locked(struct pool *pool, void *ptr, const char *what,
+	area_malloc_owner *owner, struct pending_list *pending)
+{
+	struct guarded_slot *slot = slot_at(table_of(pool), ptr);
+	struct pending *report;
+
+	if (slot != NULL && slot->state == SLOT_LIVE)
+		return slot;
+	if (slot != NULL) {
+		report = slot_report(pool, slot, ERROR_DOUBLE_FREE, what, owner, pending);
+		if (report != NULL)
+			snprintf(report->detail, sizeof(report->detail),
+				"%s of a guarded block that is already free; the second free is "
+				"refused", what);
+		return NULL;
+	}
+	debug_of(pool)->d.errors++;
+	report = new_pending(pending, ERROR_INVALID_FREE, what, ptr, owner);
+	if (report != NULL) {
+		pending_set_pool(report, pool);
+		snprintf(report->detail, sizeof(report->detail),
+			"%s of %p, which is not the start of a live block (it lies in the pool's "
+			"guard region)", what, ptr);
+	}
+	return NULL;
+}
+
+void guarded_free(const void *pool_id, struct pool *pool, void *ptr, area_malloc_owner *owner)
+{
+	struct guarded_pool *table = table_of(pool);
+	struct debug_pool *debug = debug_of(pool);
+	struct pending_list pending;
+	struct guarded_slot *slot;
+	bool locked;
+
+	pending_init(&pending);
+	locked = debug_lock_for(pool, NODE_OP_FREE);
+	slot = live_slot_locked(pool, ptr, "free", owner, &pending);
+	if (slot == NULL) {
+		log_event(pool, LOG_ERROR, ptr, 0, owner);
+	} else {
+		check_canaries(pool, slot, "free", owner, &pending);
+		owner->sequence = debug->next_sequence++;
+		debug->d.frees++;
+		debug->release_charged -= heap_chunk_bytes_for(slot->size);
+		log_event(pool, LOG_FREE, ptr, slot->size, owner);
+		tag_of(&slot->freed, owner);
+		mprotect((void *)page_address(table, slot->first_page),
+			(size_t)(slot->data_pages + 1) * B_PAGE_SIZE, PROT_NONE);
+		slot->exposed = 0;
+		__atomic_store_n(&slot->state, SLOT_QUARANTINED, __ATOMIC_RELEASE);
+		if (table->quarantine_tail != 0)
+			table->slot[table->quarantine_tail - 1].next = (uint32_t)(slot - table->slot + 1);
+		else
+			table->quarantine_head = (uint32_t)(slot - table->slot + 1);
+		table->quarantine_tail = (uint32_t)(slot - table->slot + 1);
+		table->live--;
+		table->live_bytes -= slot->size;
+		table->quarantined++;
+		__atomic_fetch_sub(&process_live, 1, __ATOMIC_RELAXED);
+	}
+	debug_unlock(pool, locked);
+	pool_registry_release(pool_id);
+	flush_pending(&pending);
+}
+
+size_t guarded_live_size(struct pool *pool, void *ptr, const char *what,
+	area_malloc_owner *owner)
+{
+	struct pending_list pending;
+	struct guarded_slot *slot;
+	size_t size = SIZE_MAX;
+	bool locked;
+
+	pending_init(&pending);
+	locked = debug_lock(pool);
+	slot = live_slot_locked(pool, ptr, what, owner, &pending);
+	if (slot != NULL)
+		size = slot->size;
+	debug_unlock(pool, locked);
+	flush_pending(&pending);
+	return size;
+}
+
+void guarded_add_stats(struct pool *pool, area_malloc_pool_stats *stats)
+{
+	struct guarded_pool *table = table_of(pool);
+
+	if (table == NULL)
+		return;
+	stats->live_blocks += table->live;
+	stats->used += table->live_bytes;
+}
+
+/* ---- fork ---- */
+
+void guarded_fork_child_open(struct pool *pool)
+{
+	struct guarded_pool *table = table_of(pool);
+
+	if (table != NULL)
+		mprotect((void *)table->region, (size_t)table->pages * B_PAGE_SIZE,
+			PROT_READ | PROT_WRITE);
+}
+
+void guarded_fork_child_close(struct pool *pool)
+{
+	struct guarded_pool *table = table_of(pool);
+
+	if (table == NULL)
+		return;
+	mprotect((void *)table->region, (size_t)table->pages * B_PAGE_SIZE, PROT_NONE);
+	for (uint32_t i = 0; i < table->slots; i++) {
+		struct guarded_slot *slot = &table->slot[i];
+		if (slot->state == SLOT_LIVE)
+			mprotect((void *)data_start(table, slot),
+				(size_t)slot->data_pages * B_PAGE_SIZE, PROT_READ | PROT_WRITE);
+	}
+}
+
+/* ---- reports of faults, outside the handler ---- */
+
+static const char *access_name(enum kernel_guard_access access)
+{
+	return access == KERNEL_GUARD_ACCESS_READ ? "READ"
+		: access == KERNEL_GUARD_ACCESS_WRITE ? "WRITE" : "access";
+}
+
+/* The report of one fault: the pool's name, log and counters when it is
+ * still there, else what the record kept. */
+static void report_fault(const struct fault_record *record)
+{
+	struct pending_list list;
+	struct pending *pending;
+	struct pool *pool;
+	area_malloc_owner at = { 0 };
+	long offset = (long)(record->address - record->user), distance;
+	const char *where;
+
+	at.thread = record->thread;
+	at.team = getpid();
+	at.time = system_time();
+	at.frame_count = record->frame_count < AREA_MALLOC_MAX_FRAMES ? record->frame_count
+		: AREA_MALLOC_MAX_FRAMES;
+	for (uint32_t i = 0; i < at.frame_count; i++)
+		at.frames[i] = record->frames[i];
+	pending_init(&list);
+	pending = new_pending(&list, record->kind, access_name(record->access),
+		(void *)record->user, &at);
+	pending->report.size = record->size;
+	pending->report.size_known = true;
+	owner_of_tag(&record->allocated, &pending->allocated);
+	pending->report.allocated_by = &pending->allocated;
+	if (record->freed_known) {
+		owner_of_tag(&record->freed, &pending->freed);
+		pending->report.freed_by = &pending->freed;
+	}
+	pool = acquire_for_query(record->pool_id);
+	if (pool != NULL && debug_of(pool)->guarded == record->table) {
+		bool locked = debug_lock(pool);
+		debug_of(pool)->d.errors++;
+		pending_set_pool(pending, pool);
+		pending_set_log(pending, pool, (void *)record->user);
+		debug_unlock(pool, locked);
+	} else {
+		memcpy(pending->pool_name, record->name, sizeof(pending->pool_name));
+		pending->report.pool.id = record->pool_id;
+		pending->report.pool.area = record->area;
+		pending->report.pool_known = true;
+	}
+	if (pool != NULL)
+		pool_registry_release(record->pool_id);
+	if (offset < 0) {
+		where = "before its start";
+		distance = -offset;
+	} else if ((uint64_t)offset >= record->size) {
+		where = "past its end";
+		distance = offset - (long)record->size;
+	} else {
+		where = "inside it";
+		distance = offset;
+	}
+	snprintf(pending->detail, sizeof(pending->detail),
+		"%s of address %p at pc %p in thread T%d: %ld byte(s) %s, at offset %ld of the "
+		"%s%" PRIu64 "-byte block at %p, caught by a guard page",
+		access_name(record->access), (void *)record->address, (void *)record->pc,
+		(int)record->thread, distance, where, offset,
+		record->freed_known ? "freed " : "", record->size, (void *)record->user);
+	flush_pending(&list);
+}
+
+void guarded_report_faults_slow(void)
+{
+	for (int i = 0; i < FAULT_RECORDS; i++) {
+		struct fault_record copy;
+		if (__atomic_load_n(&records[i].state, __ATOMIC_ACQUIRE) != RECORD_READY)
+			continue;
+		copy = records[i];
+		__atomic_store_n(&records[i].state, RECORD_FREE, __ATOMIC_RELEASE);
+		__atomic_fetch_sub(&guarded_faults_waiting, 1, __ATOMIC_RELAXED);
+		report_fault(&copy);
+	}
+	if (__atomic_load_n(&dropped_faults, __ATOMIC_RELAXED) != 0)
+		dprintf("area_malloc: %" PRIu64 " guard page fault(s) came while every fault "
+			"record was in use: not reported\n",
+			__atomic_exchange_n(&dropped_faults, 0, __ATOMIC_RELAXED));
+}
