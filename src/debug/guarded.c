@@ -569,12 +569,11 @@ static uintptr_t last_damaged(uintptr_t start, uintptr_t end)
 }
 
 static struct pending *slot_report(struct pool *pool, struct guarded_slot *slot,
-	enum error_kind kind, const char *what, area_malloc_owner *owner,
+	enum error_kind kind, const char *what, const area_malloc_owner *owner,
 	struct pending_list *pending)
 {
 	struct pending *report = new_pending(pending, kind, what, (void *)slot->user, owner);
 
-	debug_of(pool)->d.errors++;
 	if (report == NULL)
 		return NULL;
 	pending_set_pool(report, pool);
@@ -590,32 +589,54 @@ static struct pending *slot_report(struct pool *pool, struct guarded_slot *slot,
 	return report;
 }
 
-/* The canaries of a live block: before it on its first page, its slack. */
-static void check_canaries(struct pool *pool, struct guarded_slot *slot, const char *what,
-	area_malloc_owner *owner, struct pending_list *pending)
+/* The canaries of a live block: before it on its first page, its slack.
+ * Returns the problems reported (0 to 2). */
+static int check_canaries(struct pool *pool, struct guarded_slot *slot, const char *what,
+	const area_malloc_owner *owner, struct pending_list *pending)
 {
 	uintptr_t start = data_start(table_of(pool), slot), user = slot->user;
 	uintptr_t end = user + rounded(slot->size);
 	uintptr_t below = first_damaged(start, user), above = last_damaged(user + slot->size, end);
 	struct pending *report;
 
-	if (below != user && (report = slot_report(pool, slot, ERROR_HEAP_BUFFER_UNDERFLOW, what,
-				      owner, pending)) != NULL) {
-		report->report.offset = (long)below - (long)user;
-		report->report.offset_known = true;
-		snprintf(report->detail, sizeof(report->detail),
-			"the canary before the guarded block was overwritten (found at %s)", what);
+	if (below != user) {
+		report = slot_report(pool, slot, ERROR_HEAP_BUFFER_UNDERFLOW, what, owner, pending);
+		if (report != NULL) {
+			report->report.offset = (long)below - (long)user;
+			report->report.offset_known = true;
+			snprintf(report->detail, sizeof(report->detail),
+				"the canary before the guarded block was overwritten (found at %s)",
+				what);
+		}
 	}
-	if (above != end && (report = slot_report(pool, slot, ERROR_HEAP_BUFFER_OVERFLOW, what,
-				     owner, pending)) != NULL) {
-		report->report.offset =
-			(long)(first_damaged(user + slot->size, end) - user);
-		report->report.offset_known = true;
-		report->report.overflow_bytes = above + 1 - (user + slot->size);
-		snprintf(report->detail, sizeof(report->detail),
-			"the slack canary between the guarded block's end and its guard page "
-			"was overwritten (found at %s)", what);
+	if (above != end) {
+		report = slot_report(pool, slot, ERROR_HEAP_BUFFER_OVERFLOW, what, owner, pending);
+		if (report != NULL) {
+			report->report.offset =
+				(long)(first_damaged(user + slot->size, end) - user);
+			report->report.offset_known = true;
+			report->report.overflow_bytes = above + 1 - (user + slot->size);
+			snprintf(report->detail, sizeof(report->detail),
+				"the slack canary between the guarded block's end and its guard "
+				"page was overwritten (found at %s)", what);
+		}
 	}
+	return (below != user) + (above != end);
+}
+
+int guarded_check_locked(struct pool *pool, struct pending_list *pending, size_t *charged)
+{
+	struct guarded_pool *table = table_of(pool);
+	int problems = 0;
+
+	for (uint32_t i = 0; table != NULL && i < table->slots; i++) {
+		struct guarded_slot *slot = &table->slot[i];
+		if (slot->state != SLOT_LIVE)
+			continue;
+		problems += check_canaries(pool, slot, "check", NULL, pending);
+		*charged += heap_chunk_bytes_for(slot->size);
+	}
+	return problems;
 }
 
 /* The block at ptr, checked: the live slot, or NULL after a report. */
@@ -627,6 +648,7 @@ static struct guarded_slot *live_slot_locked(struct pool *pool, void *ptr, const
 
 	if (slot != NULL && slot->state == SLOT_LIVE)
 		return slot;
+	debug_of(pool)->d.errors++;
 	if (slot != NULL) {
 		report = slot_report(pool, slot, ERROR_DOUBLE_FREE, what, owner, pending);
 		if (report != NULL)
@@ -635,7 +657,6 @@ static struct guarded_slot *live_slot_locked(struct pool *pool, void *ptr, const
 				"refused", what);
 		return NULL;
 	}
-	debug_of(pool)->d.errors++;
 	report = new_pending(pending, ERROR_INVALID_FREE, what, ptr, owner);
 	if (report != NULL) {
 		pending_set_pool(report, pool);
@@ -660,7 +681,7 @@ void guarded_free(const void *pool_id, struct pool *pool, void *ptr, area_malloc
 	if (slot == NULL) {
 		log_event(pool, LOG_ERROR, ptr, 0, owner);
 	} else {
-		check_canaries(pool, slot, "free", owner, &pending);
+		debug->d.errors += (uint64_t)check_canaries(pool, slot, "free", owner, &pending);
 		owner->sequence = debug->next_sequence++;
 		debug->d.frees++;
 		debug->release_charged -= heap_chunk_bytes_for(slot->size);
@@ -701,6 +722,44 @@ size_t guarded_live_size(struct pool *pool, void *ptr, const char *what,
 	debug_unlock(pool, locked);
 	flush_pending(&pending);
 	return size;
+}
+
+void guarded_for_each_live(struct pool *pool, bool want_frames, guarded_live_fn fn,
+	void *context)
+{
+	struct guarded_pool *table = table_of(pool);
+
+	for (uint32_t i = 0; table != NULL && i < table->slots; i++) {
+		const struct guarded_slot *slot = &table->slot[i];
+		area_malloc_owner owner;
+		if (slot->state != SLOT_LIVE)
+			continue;
+		if (want_frames) {
+			owner_of_tag(&slot->allocated, &owner);
+		} else {
+			memset(&owner, 0, sizeof(owner));
+			owner.thread = (thread_id)slot->allocated.thread;
+			owner.team = slot->allocated.team;
+			owner.sequence = slot->allocated.sequence;
+			owner.time = slot->allocated.time;
+		}
+		fn((const void *)(uintptr_t)slot->user, slot->size, &owner, slot->allocated.stack,
+			context);
+	}
+}
+
+bool guarded_owner_of(struct pool *pool, const void *user, area_malloc_owner *owner)
+{
+	struct guarded_pool *table = table_of(pool);
+	struct guarded_slot *slot;
+
+	if (table == NULL || !guarded_holds(pool, user))
+		return false;
+	slot = slot_at(table, user);
+	if (slot == NULL || slot->state != SLOT_LIVE)
+		return false;
+	owner_of_tag(&slot->allocated, owner);
+	return true;
 }
 
 void guarded_add_stats(struct pool *pool, area_malloc_pool_stats *stats)

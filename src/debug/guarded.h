@@ -112,6 +112,25 @@ void guarded_free(const void *pool_id, struct pool *pool, void *ptr, area_malloc
 size_t guarded_live_size(struct pool *pool, void *ptr, const char *what,
 	area_malloc_owner *owner) GUARDED_HIDDEN;
 
+/* Calls fn for each live guarded block of a locked pool: its address,
+ * requested size, owner (its stack expanded only when want_frames) and the
+ * grouping key of its allocation stack (the depot handle, as leaks.c
+ * groups canary blocks). */
+typedef void (*guarded_live_fn)(const void *user, size_t size, const area_malloc_owner *owner,
+	uint32_t stack, void *context);
+void guarded_for_each_live(struct pool *pool, bool want_frames, guarded_live_fn fn,
+	void *context) GUARDED_HIDDEN;
+/* The allocation owner of the live guarded block at user; false if none. */
+bool guarded_owner_of(struct pool *pool, const void *user, area_malloc_owner *owner)
+	GUARDED_HIDDEN;
+
+/* A check of a locked pool (pool_check.c): the canaries of its live
+ * guarded blocks (reports queued); adds their release charge (D6) to
+ * *charged. Returns the problems found. */
+struct pending_list;
+int guarded_check_locked(struct pool *pool, struct pending_list *pending, size_t *charged)
+	GUARDED_HIDDEN;
+
 /* Adds the live guarded blocks to a locked pool's statistics. */
 void guarded_add_stats(struct pool *pool, area_malloc_pool_stats *stats) GUARDED_HIDDEN;
 

@@ -56,6 +56,7 @@ struct recorded {
 	size_t size;
 	bool has_allocated_by, has_freed_by;
 	area_malloc_owner allocated_by, freed_by, detected_by;
+	size_t leaked_bytes, leaked_blocks;
 	char text[4096];
 };
 
@@ -79,6 +80,8 @@ static bool take_report(const area_malloc_report *report, void *cookie)
 		r->allocated_by = report->allocated_by;
 		r->freed_by = report->freed_by;
 		r->detected_by = report->detected_by;
+		r->leaked_bytes = report->leaked_bytes;
+		r->leaked_blocks = report->leaked_blocks;
 		snprintf(r->text, sizeof(r->text), "%s", report->text);
 	}
 	recorded_count++;
@@ -361,6 +364,41 @@ START_TEST(double_free_of_a_guarded_block)
 	ck_assert_ptr_eq(recorded[0].address, block);
 	ck_assert_uint_eq(recorded[0].size, 64);
 	ck_assert(recorded[0].has_freed_by);
+	close_module();
+}
+END_TEST
+
+/* check_pool checks guarded blocks' canaries (and finds their charge to
+ * the pool's capacity right); delete_pool reports live ones as leaks. */
+START_TEST(checks_and_leaks_see_guarded_blocks)
+{
+	const void *pool;
+	char *damaged, *leaked;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1");
+	pool = new_pool(1 << 16);
+	damaged = am->malloc(pool, 40);
+	leaked = am->malloc(pool, 64);
+	ck_assert_int_eq(dbg->check_pool(pool), 0);
+	damaged[41] = 1; /* in the slack: no fault */
+	ck_assert_int_eq(dbg->check_pool(pool), 1);
+	assert_reports(1);
+	ck_assert_str_eq(recorded[0].kind, "heap-buffer-overflow");
+	ck_assert_ptr_eq(recorded[0].address, damaged);
+	ck_assert_uint_eq(recorded[0].size, 40);
+	ck_assert_ptr_nonnull(strstr(recorded[0].text, "found at check"));
+	damaged[41] = (char)0xfd; /* the canary again */
+	am->free(pool, damaged);
+	assert_reports(1);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	assert_reports(2);
+	ck_assert_str_eq(recorded[1].kind, "detected memory leaks");
+	ck_assert_uint_eq(recorded[1].leaked_blocks, 1);
+	ck_assert_uint_eq(recorded[1].leaked_bytes, 64);
+	ck_assert_ptr_nonnull(strstr(recorded[1].text, "Leak of 64 byte(s) in 1 allocation(s)"));
+	(void)leaked;
 	close_module();
 }
 END_TEST
@@ -921,6 +959,7 @@ static Suite *guarded_suite(void)
 	tcase_add_test(faults, use_after_free_faults);
 	tcase_add_test(faults, double_free_of_a_guarded_block);
 	tcase_add_test(faults, faults_in_several_threads);
+	tcase_add_test(faults, checks_and_leaks_see_guarded_blocks);
 	tcase_add_test(process, driver_handler_installed_after);
 	tcase_add_test(process, driver_handler_installed_before);
 	tcase_add_test(process, guards_survive_fork);
