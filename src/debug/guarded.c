@@ -63,6 +63,8 @@ struct guarded_pool {
 	uint32_t live, quarantined;
 	uint64_t live_bytes;
 	uint32_t next_fit;	/* where the search for pages begins */
+	uint32_t mode;		/* B_AREA_MALLOC_GUARD_* (set_pool_guard) */
+	uint32_t sample_rate;	/* for B_AREA_MALLOC_GUARD_SAMPLE */
 	struct pool *pool;
 	struct guarded_slot *slot;	/* [slots] */
 	uint16_t *page_owner;		/* [pages]: slot + 1, 0 for none */
@@ -98,7 +100,7 @@ static unsigned map_count_budget(void)
 void guarded_init(const struct debug_options *options)
 {
 	bool wanted = options->guard || options->guard_pools[0] != '\0' || options->guard_size != 0
-		|| options->guard_sample != 0;
+		|| options->guard_sample != 0 || options->guard_regions;
 
 	guarded_enabled = wanted && kernel_guard_available();
 	pool_slots = options->guard_pool_max;
@@ -362,19 +364,30 @@ static uint64_t mix64(uint64_t x)
 	return x ^ (x >> 31);
 }
 
-/* Whether the options want this block guarded. */
-static bool selected(struct pool *pool, size_t size)
+/* One allocation in rate, by the sampling's seeded sequence. */
+static bool sampled(uint64_t rate)
 {
+	uint64_t n = __atomic_fetch_add(&sample_count, 1, __ATOMIC_RELAXED);
+
+	return mix64(sample_seed ^ mix64(n)) % rate == 0;
+}
+
+/* Whether the pool's choice (set_pool_guard), else the options, want
+ * this block guarded. */
+static bool selected(struct pool *pool, const struct guarded_pool *table, size_t size)
+{
+	if (table->mode == B_AREA_MALLOC_GUARD_NONE)
+		return false;
+	if (table->mode == B_AREA_MALLOC_GUARD_ALL)
+		return true;
+	if (table->mode == B_AREA_MALLOC_GUARD_SAMPLE)
+		return sampled(table->sample_rate);
 	if (debug_options.guard || (debug_options.guard_size != 0 && size <= debug_options.guard_size))
 		return true;
 	if (debug_options.guard_pools[0] != '\0'
 		&& fnmatch(debug_options.guard_pools, debug_of(pool)->d.name, 0) == 0)
 		return true;
-	if (debug_options.guard_sample != 0) {
-		uint64_t n = __atomic_fetch_add(&sample_count, 1, __ATOMIC_RELAXED);
-		return mix64(sample_seed ^ mix64(n)) % debug_options.guard_sample == 0;
-	}
-	return false;
+	return debug_options.guard_sample != 0 && sampled(debug_options.guard_sample);
 }
 
 static uintptr_t page_address(const struct guarded_pool *table, uint32_t page)
@@ -500,7 +513,8 @@ void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	uintptr_t start, user;
 	size_t fill;
 
-	if (table == NULL || size > (size_t)table->pages * B_PAGE_SIZE || !selected(pool, size))
+	if (table == NULL || size > (size_t)table->pages * B_PAGE_SIZE
+		|| !selected(pool, table, size))
 		return NULL;
 	if (__atomic_add_fetch(&process_live, 1, __ATOMIC_RELAXED) > process_max) {
 		__atomic_fetch_sub(&process_live, 1, __ATOMIC_RELAXED);
@@ -760,6 +774,32 @@ bool guarded_owner_of(struct pool *pool, const void *user, area_malloc_owner *ow
 		return false;
 	owner_of_tag(&slot->allocated, owner);
 	return true;
+}
+
+status_t guarded_set_pool_guard(const void *pool_id, uint32 mode, uint32 sample_rate)
+{
+	struct pool *pool;
+	struct guarded_pool *table;
+	status_t status = B_OK;
+	bool locked;
+
+	if (mode > B_AREA_MALLOC_GUARD_SAMPLE
+		|| (mode == B_AREA_MALLOC_GUARD_SAMPLE && sample_rate == 0))
+		return B_BAD_VALUE;
+	pool = acquire_for_query(pool_id);
+	if (pool == NULL)
+		return B_BAD_VALUE;
+	locked = debug_lock(pool);
+	table = table_of(pool);
+	if (table == NULL) {
+		status = B_NOT_ALLOWED;
+	} else {
+		table->mode = mode;
+		table->sample_rate = sample_rate;
+	}
+	debug_unlock(pool, locked);
+	pool_registry_release(pool_id);
+	return status;
 }
 
 void guarded_add_stats(struct pool *pool, area_malloc_pool_stats *stats)

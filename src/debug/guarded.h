@@ -131,6 +131,11 @@ struct pending_list;
 int guarded_check_locked(struct pool *pool, struct pending_list *pending, size_t *charged)
 	GUARDED_HIDDEN;
 
+/* The companion's set_pool_guard (debug/v3): the pool's own choice of
+ * guarded blocks (B_AREA_MALLOC_GUARD_*). */
+status_t guarded_set_pool_guard(const void *pool_id, uint32 mode, uint32 sample_rate)
+	GUARDED_HIDDEN;
+
 /* Adds the live guarded blocks to a locked pool's statistics. */
 void guarded_add_stats(struct pool *pool, area_malloc_pool_stats *stats) GUARDED_HIDDEN;
 

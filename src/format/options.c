@@ -121,6 +121,9 @@ static const struct option_spec option_specs[] = {
 	{ "guard_process_max", OPTION_UNSIGNED, FIELD(guard_process_max), 0, 1u << 24,
 		"live guarded blocks in the process, 0 for an eighth of vm.max_map_count; "
 		"past it, canary blocks", NULL },
+	{ "guard_regions", OPTION_BOOL, FIELD(guard_regions), 0, 1,
+		"every pool gets a guard region even when no option guards its blocks, so the "
+		"companion's set_pool_guard can, 0 or 1", NULL },
 	{ "suppressions", OPTION_STRING, FIELD(suppressions), 0, 0,
 		"file of leak:PATTERN lines", NULL },
 	{ "log_path", OPTION_STRING, FIELD(log_path), 0, 0,

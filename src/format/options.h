@@ -109,6 +109,7 @@ struct debug_options {
 	bool guard_underflow;		/* the guard page before the block, not after */
 	unsigned guard_pool_max;	/* guarded blocks a pool holds, live and freed */
 	unsigned guard_process_max;	/* live guarded blocks (0: from vm.max_map_count) */
+	bool guard_regions;		/* every pool gets a guard region (set_pool_guard) */
 };
 
 /* Fills options with the defaults. */

@@ -33,7 +33,7 @@ static const char *const valid_keys[] = { "stack_depth", "stack_depot_bytes", "l
 	"max_malloc_fill_size",
 	"max_reports", "release_capacity", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
 	"fail_caller", "halt_on_error", "exitcode", "leak_check", "leak_mode", "leak_interior", "leak_scan_unload", "guard", "guard_pools", "guard_size", "guard_sample",
-	"guard_seed", "guard_underflow", "guard_pool_max", "guard_process_max", "suppressions", "log_path",
+	"guard_seed", "guard_underflow", "guard_pool_max", "guard_process_max", "guard_regions", "suppressions", "log_path",
 	"report_format", "color", "suggest_suppressions", "node", "node_dir", "keep_dead_nodes", "fork_nodes", "reader_wait_us" };
 
 #define VALID_KEY_COUNT (sizeof(valid_keys) / sizeof(valid_keys[0]))
@@ -181,6 +181,7 @@ START_TEST(test_defaults)
 	ck_assert(!options.guard_underflow);
 	ck_assert_uint_eq(options.guard_pool_max, 256);
 	ck_assert_uint_eq(options.guard_process_max, 0);
+	ck_assert(!options.guard_regions);
 }
 END_TEST
 
@@ -287,6 +288,7 @@ EXPECT(want_guard_pool_max_1, want->guard_pool_max = 1)
 EXPECT(want_guard_pool_max_max, want->guard_pool_max = 16384)
 EXPECT(want_guard_process_max_0, want->guard_process_max = 0)
 EXPECT(want_guard_process_max_100, want->guard_process_max = 100)
+EXPECT(want_guard_regions, want->guard_regions = true)
 
 static const struct good_case good_cases[] = {
 	{ "stack_depth=1", want_depth_1 },
@@ -372,6 +374,7 @@ static const struct good_case good_cases[] = {
 	{ "guard_pool_max=16384", want_guard_pool_max_max },
 	{ "guard_process_max=0", want_guard_process_max_0 },
 	{ "guard_process_max=100", want_guard_process_max_100 },
+	{ "guard_regions=1", want_guard_regions },
 };
 
 #define GOOD_CASE_COUNT ((int)(sizeof(good_cases) / sizeof(good_cases[0])))

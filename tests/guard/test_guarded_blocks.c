@@ -803,6 +803,63 @@ START_TEST(pools_by_name_and_blocks_by_size)
 }
 END_TEST
 
+/* The companion's debug/v3 chooses per pool; v1 and v2 are there too. */
+START_TEST(companion_chooses_per_pool)
+{
+	area_malloc_debug_module_info_v3 *v3;
+	area_malloc_debug_module_info_v2 *v2;
+	const void *all, *none, *sampled, *plain;
+
+	if (under_valgrind())
+		return;
+	open_module("guard_regions=1");
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME, (module_info **)&v3),
+		B_OK);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2),
+		B_OK);
+	/* v1's and v2's functions, at their places */
+	ck_assert_ptr_eq((void *)v3->v2.v1.check_pool, (void *)dbg->check_pool);
+	ck_assert_ptr_eq((void *)v3->v2.scan_leaks, (void *)v2->scan_leaks);
+	ck_assert_ptr_eq((void *)v3->v2.not_leak, (void *)v2->not_leak);
+	all = new_pool(1 << 16);
+	none = new_pool(1 << 16);
+	sampled = new_pool(1 << 16);
+	plain = new_pool(1 << 16);
+	ck_assert_int_eq(v3->set_pool_guard(all, B_AREA_MALLOC_GUARD_ALL, 0), B_OK);
+	ck_assert_int_eq(v3->set_pool_guard(none, B_AREA_MALLOC_GUARD_NONE, 0), B_OK);
+	ck_assert_int_eq(v3->set_pool_guard(sampled, B_AREA_MALLOC_GUARD_SAMPLE, 1), B_OK);
+	ck_assert_int_eq(guarded_among(all, 3), 3);
+	ck_assert_int_eq(guarded_among(none, 3), 0);
+	ck_assert_int_eq(guarded_among(sampled, 3), 3); /* one in 1 */
+	ck_assert_int_eq(guarded_among(plain, 3), 0);	/* no option guards blocks */
+	ck_assert_int_eq(v3->set_pool_guard(all, B_AREA_MALLOC_GUARD_DEFAULT, 0), B_OK);
+	ck_assert_int_eq(guarded_among(all, 3), 0);
+	ck_assert_int_eq(v3->set_pool_guard(all, 4, 0), B_BAD_VALUE);
+	ck_assert_int_eq(v3->set_pool_guard(all, B_AREA_MALLOC_GUARD_SAMPLE, 0), B_BAD_VALUE);
+	ck_assert_int_eq(v3->set_pool_guard(NULL, B_AREA_MALLOC_GUARD_ALL, 0), B_BAD_VALUE);
+	assert_reports(6);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME), B_OK);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME), B_OK);
+	close_module();
+}
+END_TEST
+
+/* Without a guard option no pool has a guard region to choose from. */
+START_TEST(companion_needs_a_guard_region)
+{
+	area_malloc_debug_module_info_v3 *v3;
+	const void *pool;
+
+	open_module("leak_check=1");
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME, (module_info **)&v3),
+		B_OK);
+	pool = new_pool(1 << 16);
+	ck_assert_int_eq(v3->set_pool_guard(pool, B_AREA_MALLOC_GUARD_ALL, 0), B_NOT_ALLOWED);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME), B_OK);
+	close_module();
+}
+END_TEST
+
 /* ---- what the process does after a fault ---- */
 
 START_TEST(a_fault_makes_the_exit_status)
@@ -970,6 +1027,8 @@ static Suite *guarded_suite(void)
 	tcase_add_test(choice, capacity_is_the_same_with_guards);
 	tcase_add_test(choice, sampling_catches_at_its_rate);
 	tcase_add_test(choice, pools_by_name_and_blocks_by_size);
+	tcase_add_test(choice, companion_chooses_per_pool);
+	tcase_add_test(choice, companion_needs_a_guard_region);
 	tcase_add_test(clean, clean_workload_every_block);
 	tcase_add_test(clean, clean_workload_underflow_and_sampling);
 	tcase_add_test(valgrind, guards_are_off_under_valgrind);

@@ -383,9 +383,26 @@ static area_malloc_debug_module_info_v2 area_malloc_debug_module_v2 = {
 	.not_leak = debug_not_leak,
 };
 
+static area_malloc_debug_module_info_v3 area_malloc_debug_module_v3 = {
+	.v2 = {
+		.v1 = {
+			.minfo = {
+				.name = B_AREA_MALLOC_DEBUG_V3_MODULE_NAME,
+				.flags = 0,
+				.std_ops = std_ops,
+			},
+			DEBUG_V1_FUNCTIONS,
+		},
+		.scan_leaks = companion_scan_leaks,
+		.not_leak = debug_not_leak,
+	},
+	.set_pool_guard = guarded_set_pool_guard,
+};
+
 module_info *modules[] = {
 	(module_info *)&area_malloc_module,
 	(module_info *)&area_malloc_debug_module,
 	(module_info *)&area_malloc_debug_module_v2,
+	(module_info *)&area_malloc_debug_module_v3,
 	NULL,
 };
