@@ -23,6 +23,9 @@
  *                         step, the unwind tables where a step fails
  *     pending.c           reports found under a pool's lock, made after it
  *     debug_fork.c        fork: the child's private copies of its pools
+ *     guarded.c           guarded blocks: placed against guard pages, their
+ *                         side table (guarded.h, guarded_internal.h)
+ *     guarded_report.c    their faults: the handler's callback, the reports
  *     in_flight.h         what the lock holder is doing, in the node
  *                         descriptor, for post-mortem readers
  *   and below them report.c (the reporter), shadow.c (what the sanitizers

@@ -3,12 +3,8 @@
  * guard region, their metadata in a side table, their faults reported
  * (guarded.h says what they are, their invariants G1-G4 and the locking).
  *
- * The fault callback runs in the SIGSEGV/SIGBUS handler of the kernel-API
- * library (kernel/guard_fault.c): it only reads the side table with atomic
- * loads, copies into a record claimed with an atomic exchange, calls
- * mprotect and write, and returns. Everything else (symbols, the pool log,
- * the reporter) waits for guarded_report_faults_slow, at the next call of
- * the module or at exit.
+ * The fault callback and the reports of faults are guarded_report.c's;
+ * the side table's layout is in guarded_internal.h.
  */
 #include "config.h"
 
@@ -24,54 +20,9 @@
 
 #include <KernelExport.h>
 
-#include "debug/debug_internal.h"
-#include "debug/guarded.h"
-#include "kernel/guard_fault.h"
-
-enum slot_state {
-	SLOT_FREE = 0,
-	SLOT_LIVE,
-	SLOT_QUARANTINED,
-};
-
-/* An owner tag as a block header keeps it: the stack is a depot handle. */
-struct guarded_tag {
-	uint32_t thread;
-	int32_t team;
-	uint32_t sequence;
-	uint32_t stack;
-	int64_t time;
-};
-
-struct guarded_slot {
-	uint32_t state;		/* enum slot_state; atomic for the fault callback */
-	uint32_t first_page;	/* the slot's first page (a guard page in underflow mode) */
-	uint32_t data_pages;	/* its data pages; one guard page besides */
-	uint32_t next;		/* the quarantine's next slot + 1 (0: none) */
-	uint64_t user;
-	uint64_t size;
-	uint8_t underflow;	/* placed in underflow mode */
-	uint8_t exposed;	/* a fault made one of its pages accessible */
-	struct guarded_tag allocated, freed;
-};
-
-/* The side table, in the pool's control region, the region after it. */
-struct guarded_pool {
-	uintptr_t region;	/* page aligned */
-	uint32_t pages, slots;
-	uint32_t quarantine_head, quarantine_tail; /* slot + 1 (0: empty) */
-	uint32_t live, quarantined;
-	uint64_t live_bytes;
-	uint32_t next_fit;	/* where the search for pages begins */
-	uint32_t mode;		/* B_AREA_MALLOC_GUARD_* (set_pool_guard) */
-	uint32_t sample_rate;	/* for B_AREA_MALLOC_GUARD_SAMPLE */
-	struct pool *pool;
-	struct guarded_slot *slot;	/* [slots] */
-	uint16_t *page_owner;		/* [pages]: slot + 1, 0 for none */
-};
+#include "debug/guarded_internal.h"
 
 bool guarded_enabled;
-int guarded_faults_waiting;
 
 static uint32_t pool_slots, region_pages;
 static unsigned process_max;
@@ -133,180 +84,7 @@ size_t guarded_control_bytes(void)
 	return table_bytes() + B_PAGE_SIZE + (size_t)region_pages * B_PAGE_SIZE;
 }
 
-/* ---- the fault callback (async-signal-safe) ---- */
-
-#define FAULT_RECORDS 32
-
-enum record_state {
-	RECORD_FREE = 0,
-	RECORD_WRITING,
-	RECORD_READY,
-};
-
-struct fault_record {
-	int state;
-	enum error_kind kind;
-	enum kernel_guard_access access;
-	uintptr_t address, user, pc;
-	uint64_t size;
-	const void *pool_id;
-	struct guarded_pool *table;
-	area_id area;
-	char name[NODE_POOL_NAME_MAX];
-	struct guarded_tag allocated, freed;
-	bool freed_known;
-	pid_t thread;
-	unsigned frame_count;
-	uintptr_t frames[KERNEL_GUARD_MAX_FRAMES];
-};
-
-static struct fault_record records[FAULT_RECORDS];
-static uint64_t dropped_faults;
-
-static uint32_t load32(const uint32_t *word)
-{
-	return __atomic_load_n(word, __ATOMIC_ACQUIRE);
-}
-
-/* The slot of a page, or NULL. */
-static struct guarded_slot *slot_of_page(struct guarded_pool *table, size_t page)
-{
-	uint16_t owner;
-
-	if (page >= table->pages)
-		return NULL;
-	owner = __atomic_load_n(&table->page_owner[page], __ATOMIC_ACQUIRE);
-	return owner == 0 || owner > table->slots ? NULL : &table->slot[owner - 1];
-}
-
-/* Appends a number in hex to a line being built without stdio. */
-static size_t put_hex(char *line, size_t at, uintptr_t value)
-{
-	char digits[2 * sizeof(value)];
-	size_t count = 0;
-
-	line[at++] = '0';
-	line[at++] = 'x';
-	do {
-		digits[count++] = "0123456789abcdef"[value & 15];
-		value >>= 4;
-	} while (value != 0);
-	while (count > 0)
-		line[at++] = digits[--count];
-	return at;
-}
-
-static size_t put_text(char *line, size_t at, const char *text)
-{
-	while (*text != '\0')
-		line[at++] = *text++;
-	return at;
-}
-
-/* Under halt_on_error the process ends in the handler: the report is this
- * line (the kernel layer's line before it gives the access and the pc). */
-static void write_fatal_line(const struct fault_record *record)
-{
-	char line[256];
-	size_t at = put_text(line, 0, "area_malloc: ");
-
-	at = put_text(line, at, error_kind_name(record->kind));
-	at = put_text(line, at, " at ");
-	at = put_hex(line, at, record->address);
-	at = put_text(line, at, ": block ");
-	at = put_hex(line, at, record->user);
-	at = put_text(line, at, " of ");
-	at = put_hex(line, at, record->size);
-	at = put_text(line, at, " bytes; halt_on_error=1: the process stops\n");
-	(void)!write(STDERR_FILENO, line, at);
-}
-
-/* Which block the faulting page is about, and what the access was: a
- * page of a block's own, or the page right after (before, in underflow
- * mode) a block whose own guard page a fault already opened. */
-static struct guarded_slot *faulting_slot(struct guarded_pool *table, size_t page)
-{
-	struct guarded_slot *slot = slot_of_page(table, page);
-
-	if (slot != NULL)
-		return slot;
-	slot = page > 0 ? slot_of_page(table, page - 1) : NULL;
-	if (slot != NULL && !slot->underflow)
-		return slot;
-	slot = slot_of_page(table, page + 1);
-	return slot != NULL && slot->underflow ? slot : NULL;
-}
-
-static enum kernel_guard_verdict fault_callback(const struct kernel_guard_fault *fault,
-	void *cookie)
-{
-	struct guarded_pool *table = cookie;
-	uintptr_t page_start = fault->address & ~(uintptr_t)(B_PAGE_SIZE - 1);
-	struct guarded_slot *slot;
-	struct fault_record *record = NULL;
-	uint32_t state;
-
-	if (fault->address < table->region
-		|| fault->address - table->region >= (uintptr_t)table->pages * B_PAGE_SIZE)
-		return KERNEL_GUARD_DECLINE;
-	slot = faulting_slot(table, (fault->address - table->region) / B_PAGE_SIZE);
-	if (slot == NULL)
-		return KERNEL_GUARD_DECLINE; /* a wild access: not a block's */
-	state = load32(&slot->state);
-	if (state != SLOT_LIVE && state != SLOT_QUARANTINED)
-		return KERNEL_GUARD_DECLINE;
-	for (int i = 0; i < FAULT_RECORDS && record == NULL; i++) {
-		int expected = RECORD_FREE;
-		if (__atomic_compare_exchange_n(&records[i].state, &expected, RECORD_WRITING, false,
-			    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-			record = &records[i];
-	}
-	if (record != NULL) {
-		record->access = fault->access;
-		record->address = fault->address;
-		record->user = (uintptr_t)__atomic_load_n(&slot->user, __ATOMIC_RELAXED);
-		record->size = __atomic_load_n(&slot->size, __ATOMIC_RELAXED);
-		record->kind = state == SLOT_QUARANTINED ? ERROR_USE_AFTER_FREE
-			: fault->address < record->user ? ERROR_HEAP_BUFFER_UNDERFLOW
-			: ERROR_HEAP_BUFFER_OVERFLOW;
-		record->pc = fault->frame_count > 0 ? fault->frames[0] : 0;
-		record->table = table;
-		record->pool_id = table->pool->id;
-		record->area = table->pool->area;
-		for (size_t i = 0; i < NODE_POOL_NAME_MAX; i++)
-			record->name[i] = debug_of(table->pool)->d.name[i];
-		record->allocated = slot->allocated;
-		record->freed = slot->freed;
-		record->freed_known = state == SLOT_QUARANTINED;
-		record->thread = fault->thread;
-		record->frame_count = fault->frame_count;
-		for (unsigned i = 0; i < fault->frame_count && i < KERNEL_GUARD_MAX_FRAMES; i++)
-			record->frames[i] = fault->frames[i];
-		if (debug_options.halt_on_error) {
-			write_fatal_line(record);
-			return KERNEL_GUARD_FATAL;
-		}
-		__atomic_store_n(&record->state, RECORD_READY, __ATOMIC_RELEASE);
-		__atomic_fetch_add(&guarded_faults_waiting, 1, __ATOMIC_RELEASE);
-	} else {
-		__atomic_fetch_add(&dropped_faults, 1, __ATOMIC_RELAXED);
-		if (debug_options.halt_on_error)
-			return KERNEL_GUARD_FATAL;
-	}
-	/* KFENCE's way: the driver goes on past this page; the slot is
-	 * protected whole again when it is freed or leaves the quarantine */
-	__atomic_store_n(&slot->exposed, 1, __ATOMIC_RELAXED);
-	if (mprotect((void *)page_start, B_PAGE_SIZE, PROT_READ | PROT_WRITE) != 0)
-		return KERNEL_GUARD_FATAL;
-	return KERNEL_GUARD_CONTINUE;
-}
-
 /* ---- pools ---- */
-
-static struct guarded_pool *table_of(struct pool *pool)
-{
-	return debug_of(pool)->guarded;
-}
 
 void guarded_pool_init(struct pool *pool, void *memory)
 {
@@ -327,7 +105,7 @@ void guarded_pool_init(struct pool *pool, void *memory)
 	table->page_owner = (uint16_t *)(table->slot + pool_slots);
 	if (mprotect((void *)region, bytes, PROT_NONE) != 0)
 		return;
-	if (kernel_guard_register(region, bytes, fault_callback, table) != B_OK) {
+	if (kernel_guard_register(region, bytes, guarded_fault_callback, table) != B_OK) {
 		/* no range left (KERNEL_GUARD_MAX_RANGES pools): canary blocks */
 		mprotect((void *)region, bytes, PROT_READ | PROT_WRITE);
 		return;
@@ -461,7 +239,7 @@ static void tag_of(struct guarded_tag *tag, const area_malloc_owner *owner)
 		? stacks->handle_of(stacks->context, owner) : 0;
 }
 
-static void owner_of_tag(const struct guarded_tag *tag, area_malloc_owner *owner)
+void guarded_owner_of_tag(const struct guarded_tag *tag, area_malloc_owner *owner)
 {
 	const struct debug_stacks *stacks = debug_layout.stacks;
 
@@ -593,10 +371,10 @@ static struct pending *slot_report(struct pool *pool, struct guarded_slot *slot,
 	pending_set_pool(report, pool);
 	report->report.size = slot->size;
 	report->report.size_known = true;
-	owner_of_tag(&slot->allocated, &report->allocated);
+	guarded_owner_of_tag(&slot->allocated, &report->allocated);
 	report->report.allocated_by = &report->allocated;
 	if (slot->state == SLOT_QUARANTINED) {
-		owner_of_tag(&slot->freed, &report->freed);
+		guarded_owner_of_tag(&slot->freed, &report->freed);
 		report->report.freed_by = &report->freed;
 	}
 	pending_set_log(report, pool, (void *)slot->user);
@@ -749,7 +527,7 @@ void guarded_for_each_live(struct pool *pool, bool want_frames, guarded_live_fn 
 		if (slot->state != SLOT_LIVE)
 			continue;
 		if (want_frames) {
-			owner_of_tag(&slot->allocated, &owner);
+			guarded_owner_of_tag(&slot->allocated, &owner);
 		} else {
 			memset(&owner, 0, sizeof(owner));
 			owner.thread = (thread_id)slot->allocated.thread;
@@ -772,7 +550,7 @@ bool guarded_owner_of(struct pool *pool, const void *user, area_malloc_owner *ow
 	slot = slot_at(table, user);
 	if (slot == NULL || slot->state != SLOT_LIVE)
 		return false;
-	owner_of_tag(&slot->allocated, owner);
+	guarded_owner_of_tag(&slot->allocated, owner);
 	return true;
 }
 
@@ -836,92 +614,4 @@ void guarded_fork_child_close(struct pool *pool)
 			mprotect((void *)data_start(table, slot),
 				(size_t)slot->data_pages * B_PAGE_SIZE, PROT_READ | PROT_WRITE);
 	}
-}
-
-/* ---- reports of faults, outside the handler ---- */
-
-static const char *access_name(enum kernel_guard_access access)
-{
-	return access == KERNEL_GUARD_ACCESS_READ ? "READ"
-		: access == KERNEL_GUARD_ACCESS_WRITE ? "WRITE" : "access";
-}
-
-/* The report of one fault: the pool's name, log and counters when it is
- * still there, else what the record kept. */
-static void report_fault(const struct fault_record *record)
-{
-	struct pending_list list;
-	struct pending *pending;
-	struct pool *pool;
-	area_malloc_owner at = { 0 };
-	long offset = (long)(record->address - record->user), distance;
-	const char *where;
-
-	at.thread = record->thread;
-	at.team = getpid();
-	at.time = system_time();
-	at.frame_count = record->frame_count < AREA_MALLOC_MAX_FRAMES ? record->frame_count
-		: AREA_MALLOC_MAX_FRAMES;
-	for (uint32_t i = 0; i < at.frame_count; i++)
-		at.frames[i] = record->frames[i];
-	pending_init(&list);
-	pending = new_pending(&list, record->kind, access_name(record->access),
-		(void *)record->user, &at);
-	pending->report.size = record->size;
-	pending->report.size_known = true;
-	owner_of_tag(&record->allocated, &pending->allocated);
-	pending->report.allocated_by = &pending->allocated;
-	if (record->freed_known) {
-		owner_of_tag(&record->freed, &pending->freed);
-		pending->report.freed_by = &pending->freed;
-	}
-	pool = acquire_for_query(record->pool_id);
-	if (pool != NULL && debug_of(pool)->guarded == record->table) {
-		bool locked = debug_lock(pool);
-		debug_of(pool)->d.errors++;
-		pending_set_pool(pending, pool);
-		pending_set_log(pending, pool, (void *)record->user);
-		debug_unlock(pool, locked);
-	} else {
-		memcpy(pending->pool_name, record->name, sizeof(pending->pool_name));
-		pending->report.pool.id = record->pool_id;
-		pending->report.pool.area = record->area;
-		pending->report.pool_known = true;
-	}
-	if (pool != NULL)
-		pool_registry_release(record->pool_id);
-	if (offset < 0) {
-		where = "before its start";
-		distance = -offset;
-	} else if ((uint64_t)offset >= record->size) {
-		where = "past its end";
-		distance = offset - (long)record->size;
-	} else {
-		where = "inside it";
-		distance = offset;
-	}
-	snprintf(pending->detail, sizeof(pending->detail),
-		"%s of address %p at pc %p in thread T%d: %ld byte(s) %s, at offset %ld of the "
-		"%s%" PRIu64 "-byte block at %p, caught by a guard page",
-		access_name(record->access), (void *)record->address, (void *)record->pc,
-		(int)record->thread, distance, where, offset,
-		record->freed_known ? "freed " : "", record->size, (void *)record->user);
-	flush_pending(&list);
-}
-
-void guarded_report_faults_slow(void)
-{
-	for (int i = 0; i < FAULT_RECORDS; i++) {
-		struct fault_record copy;
-		if (__atomic_load_n(&records[i].state, __ATOMIC_ACQUIRE) != RECORD_READY)
-			continue;
-		copy = records[i];
-		__atomic_store_n(&records[i].state, RECORD_FREE, __ATOMIC_RELEASE);
-		__atomic_fetch_sub(&guarded_faults_waiting, 1, __ATOMIC_RELAXED);
-		report_fault(&copy);
-	}
-	if (__atomic_load_n(&dropped_faults, __ATOMIC_RELAXED) != 0)
-		dprintf("area_malloc: %" PRIu64 " guard page fault(s) came while every fault "
-			"record was in use: not reported\n",
-			__atomic_exchange_n(&dropped_faults, 0, __ATOMIC_RELAXED));
 }

@@ -28,7 +28,7 @@
  *   protected page (pooldump reads the pool file, not the mapping).
  *
  *   The region is registered with kernel_guard_register (kernel/
- *   guard_fault.h); its callback finds the block of a faulting page in the
+ *   guard_fault.h); its callback (guarded_report.c) finds the block of a faulting page in the
  *   side table, copies the facts into a preallocated record, makes the page
  *   accessible (KFENCE's way: the driver goes on, the process exits with
  *   exitcode) or stops under halt_on_error. The report is made later,

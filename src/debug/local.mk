@@ -17,6 +17,8 @@ libamdebug_la_SOURCES = \
 	src/debug/free_memory.c \
 	src/debug/guarded.c \
 	src/debug/guarded.h \
+	src/debug/guarded_internal.h \
+	src/debug/guarded_report.c \
 	src/debug/in_flight.h \
 	src/debug/leak_scan.c \
 	src/debug/leak_scan.h \

@@ -370,32 +370,21 @@ static area_malloc_debug_module_info area_malloc_debug_module = {
 	DEBUG_V1_FUNCTIONS,
 };
 
+/* The functions of the v2 interface, which v3 begins with, under name. */
+#define DEBUG_V2_FUNCTIONS(module_name) \
+	.v1 = { \
+		.minfo = { .name = (module_name), .flags = 0, .std_ops = std_ops }, \
+		DEBUG_V1_FUNCTIONS, \
+	}, \
+	.scan_leaks = companion_scan_leaks, \
+	.not_leak = debug_not_leak
+
 static area_malloc_debug_module_info_v2 area_malloc_debug_module_v2 = {
-	.v1 = {
-		.minfo = {
-			.name = B_AREA_MALLOC_DEBUG_V2_MODULE_NAME,
-			.flags = 0,
-			.std_ops = std_ops,
-		},
-		DEBUG_V1_FUNCTIONS,
-	},
-	.scan_leaks = companion_scan_leaks,
-	.not_leak = debug_not_leak,
+	DEBUG_V2_FUNCTIONS(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME),
 };
 
 static area_malloc_debug_module_info_v3 area_malloc_debug_module_v3 = {
-	.v2 = {
-		.v1 = {
-			.minfo = {
-				.name = B_AREA_MALLOC_DEBUG_V3_MODULE_NAME,
-				.flags = 0,
-				.std_ops = std_ops,
-			},
-			DEBUG_V1_FUNCTIONS,
-		},
-		.scan_leaks = companion_scan_leaks,
-		.not_leak = debug_not_leak,
-	},
+	.v2 = { DEBUG_V2_FUNCTIONS(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME) },
 	.set_pool_guard = guarded_set_pool_guard,
 };
 
