@@ -72,7 +72,7 @@ void guarded_init(const struct debug_options *options)
 static size_t table_bytes(void)
 {
 	/* 64 bytes more: the table is aligned where the log ends */
-	return ((sizeof(struct guarded_pool) + pool_slots * sizeof(struct guarded_slot)
+	return ((sizeof(struct guarded_pool) + pool_slots * sizeof(struct guard_slot)
 		+ region_pages * sizeof(uint16_t) + 63) & ~(size_t)63) + 64;
 }
 
@@ -101,7 +101,7 @@ void guarded_pool_init(struct pool *pool, void *memory)
 	table->pages = region_pages;
 	table->slots = pool_slots;
 	table->pool = pool;
-	table->slot = (struct guarded_slot *)(table + 1);
+	table->slot = (struct guard_slot *)(table + 1);
 	table->page_owner = (uint16_t *)(table->slot + pool_slots);
 	if (mprotect((void *)region, bytes, PROT_NONE) != 0)
 		return;
@@ -111,6 +111,14 @@ void guarded_pool_init(struct pool *pool, void *memory)
 		return;
 	}
 	debug_of(pool)->guarded = table;
+	/* what readers of the pool's file find (format/guard_table.h) */
+	table->format.slots = table->slots;
+	table->format.pages = table->pages;
+	table->format.slot_offset = (uint32_t)((uintptr_t)table->slot - (uintptr_t)table);
+	table->format.page_owner_offset = (uintptr_t)table->page_owner - (uintptr_t)table;
+	table->format.region_offset = region - (uintptr_t)pool->base;
+	__atomic_store_n(&table->format.magic, GUARD_TABLE_MAGIC, __ATOMIC_RELEASE);
+	debug_of(pool)->d.guard_table_offset = (uintptr_t)table - (uintptr_t)pool->base;
 }
 
 void guarded_pool_fini(struct pool *pool)
@@ -173,7 +181,7 @@ static uintptr_t page_address(const struct guarded_pool *table, uint32_t page)
 	return table->region + (uintptr_t)page * B_PAGE_SIZE;
 }
 
-static void set_page_owners(struct guarded_pool *table, const struct guarded_slot *slot,
+static void set_page_owners(struct guarded_pool *table, const struct guard_slot *slot,
 	uint16_t owner)
 {
 	for (uint32_t page = slot->first_page; page <= slot->first_page + slot->data_pages; page++)
@@ -183,7 +191,7 @@ static void set_page_owners(struct guarded_pool *table, const struct guarded_slo
 /* The oldest freed block leaves the quarantine (its pages stay protected). */
 static bool evict_oldest(struct guarded_pool *table)
 {
-	struct guarded_slot *slot;
+	struct guard_slot *slot;
 
 	if (table->quarantine_head == 0)
 		return false;
@@ -195,7 +203,7 @@ static bool evict_oldest(struct guarded_pool *table)
 	if (slot->exposed)
 		mprotect((void *)page_address(table, slot->first_page),
 			(size_t)(slot->data_pages + 1) * B_PAGE_SIZE, PROT_NONE);
-	__atomic_store_n(&slot->state, SLOT_FREE, __ATOMIC_RELEASE);
+	__atomic_store_n(&slot->state, GUARD_SLOT_FREE, __ATOMIC_RELEASE);
 	set_page_owners(table, slot, 0);
 	return true;
 }
@@ -219,15 +227,15 @@ static uint32_t find_pages(struct guarded_pool *table, uint32_t count)
 	return UINT32_MAX;
 }
 
-static struct guarded_slot *find_slot(struct guarded_pool *table)
+static struct guard_slot *find_slot(struct guarded_pool *table)
 {
 	for (uint32_t i = 0; i < table->slots; i++)
-		if (table->slot[i].state == SLOT_FREE)
+		if (table->slot[i].state == GUARD_SLOT_FREE)
 			return &table->slot[i];
 	return NULL;
 }
 
-static void tag_of(struct guarded_tag *tag, const area_malloc_owner *owner)
+static void tag_of(struct guard_tag *tag, const area_malloc_owner *owner)
 {
 	const struct debug_stacks *stacks = debug_layout.stacks;
 
@@ -239,7 +247,7 @@ static void tag_of(struct guarded_tag *tag, const area_malloc_owner *owner)
 		? stacks->handle_of(stacks->context, owner) : 0;
 }
 
-void guarded_owner_of_tag(const struct guarded_tag *tag, area_malloc_owner *owner)
+void guarded_owner_of_tag(const struct guard_tag *tag, area_malloc_owner *owner)
 {
 	const struct debug_stacks *stacks = debug_layout.stacks;
 
@@ -258,7 +266,7 @@ static size_t rounded(size_t size)
 }
 
 /* Pages and place of a block of size; false when it cannot be guarded. */
-static bool place(struct guarded_pool *table, struct guarded_slot *slot, size_t size)
+static bool place(struct guarded_pool *table, struct guard_slot *slot, size_t size)
 {
 	uint32_t data_pages = (uint32_t)((rounded(size) + B_PAGE_SIZE - 1) / B_PAGE_SIZE);
 	uint32_t first;
@@ -277,7 +285,7 @@ static bool place(struct guarded_pool *table, struct guarded_slot *slot, size_t 
 	return true;
 }
 
-static uintptr_t data_start(const struct guarded_pool *table, const struct guarded_slot *slot)
+static uintptr_t data_start(const struct guarded_pool *table, const struct guard_slot *slot)
 {
 	return page_address(table, slot->first_page + (slot->underflow ? 1 : 0));
 }
@@ -287,7 +295,7 @@ void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 {
 	struct guarded_pool *table = table_of(pool);
 	struct debug_pool *debug = debug_of(pool);
-	struct guarded_slot *slot;
+	struct guard_slot *slot;
 	uintptr_t start, user;
 	size_t fill;
 
@@ -323,7 +331,7 @@ void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	tag_of(&slot->allocated, owner);
 	memset(&slot->freed, 0, sizeof(slot->freed));
 	set_page_owners(table, slot, (uint16_t)(slot - table->slot + 1));
-	__atomic_store_n(&slot->state, SLOT_LIVE, __ATOMIC_RELEASE);
+	__atomic_store_n(&slot->state, GUARD_SLOT_LIVE, __ATOMIC_RELEASE);
 	table->live++;
 	table->live_bytes += size;
 	debug->d.allocations++;
@@ -334,12 +342,12 @@ void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 /* ---- free ---- */
 
 /* The slot whose block starts at ptr, or NULL. */
-static struct guarded_slot *slot_at(struct guarded_pool *table, const void *ptr)
+static struct guard_slot *slot_at(struct guarded_pool *table, const void *ptr)
 {
-	struct guarded_slot *slot =
+	struct guard_slot *slot =
 		slot_of_page(table, ((uintptr_t)ptr - table->region) / B_PAGE_SIZE);
 
-	return slot != NULL && slot->user == (uintptr_t)ptr && slot->state != SLOT_FREE ? slot
+	return slot != NULL && slot->user == (uintptr_t)ptr && slot->state != GUARD_SLOT_FREE ? slot
 		: NULL;
 }
 
@@ -360,7 +368,7 @@ static uintptr_t last_damaged(uintptr_t start, uintptr_t end)
 	return end;
 }
 
-static struct pending *slot_report(struct pool *pool, struct guarded_slot *slot,
+static struct pending *slot_report(struct pool *pool, struct guard_slot *slot,
 	enum error_kind kind, const char *what, const area_malloc_owner *owner,
 	struct pending_list *pending)
 {
@@ -373,7 +381,7 @@ static struct pending *slot_report(struct pool *pool, struct guarded_slot *slot,
 	report->report.size_known = true;
 	guarded_owner_of_tag(&slot->allocated, &report->allocated);
 	report->report.allocated_by = &report->allocated;
-	if (slot->state == SLOT_QUARANTINED) {
+	if (slot->state == GUARD_SLOT_QUARANTINED) {
 		guarded_owner_of_tag(&slot->freed, &report->freed);
 		report->report.freed_by = &report->freed;
 	}
@@ -383,7 +391,7 @@ static struct pending *slot_report(struct pool *pool, struct guarded_slot *slot,
 
 /* The canaries of a live block: before it on its first page, its slack.
  * Returns the problems reported (0 to 2). */
-static int check_canaries(struct pool *pool, struct guarded_slot *slot, const char *what,
+static int check_canaries(struct pool *pool, struct guard_slot *slot, const char *what,
 	const area_malloc_owner *owner, struct pending_list *pending)
 {
 	uintptr_t start = data_start(table_of(pool), slot), user = slot->user;
@@ -422,8 +430,8 @@ int guarded_check_locked(struct pool *pool, struct pending_list *pending, size_t
 	int problems = 0;
 
 	for (uint32_t i = 0; table != NULL && i < table->slots; i++) {
-		struct guarded_slot *slot = &table->slot[i];
-		if (slot->state != SLOT_LIVE)
+		struct guard_slot *slot = &table->slot[i];
+		if (slot->state != GUARD_SLOT_LIVE)
 			continue;
 		problems += check_canaries(pool, slot, "check", NULL, pending);
 		*charged += heap_chunk_bytes_for(slot->size);
@@ -432,13 +440,13 @@ int guarded_check_locked(struct pool *pool, struct pending_list *pending, size_t
 }
 
 /* The block at ptr, checked: the live slot, or NULL after a report. */
-static struct guarded_slot *live_slot_locked(struct pool *pool, void *ptr, const char *what,
+static struct guard_slot *live_slot_locked(struct pool *pool, void *ptr, const char *what,
 	area_malloc_owner *owner, struct pending_list *pending)
 {
-	struct guarded_slot *slot = slot_at(table_of(pool), ptr);
+	struct guard_slot *slot = slot_at(table_of(pool), ptr);
 	struct pending *report;
 
-	if (slot != NULL && slot->state == SLOT_LIVE)
+	if (slot != NULL && slot->state == GUARD_SLOT_LIVE)
 		return slot;
 	debug_of(pool)->d.errors++;
 	if (slot != NULL) {
@@ -464,7 +472,7 @@ void guarded_free(const void *pool_id, struct pool *pool, void *ptr, area_malloc
 	struct guarded_pool *table = table_of(pool);
 	struct debug_pool *debug = debug_of(pool);
 	struct pending_list pending;
-	struct guarded_slot *slot;
+	struct guard_slot *slot;
 	bool locked;
 
 	pending_init(&pending);
@@ -482,7 +490,7 @@ void guarded_free(const void *pool_id, struct pool *pool, void *ptr, area_malloc
 		mprotect((void *)page_address(table, slot->first_page),
 			(size_t)(slot->data_pages + 1) * B_PAGE_SIZE, PROT_NONE);
 		slot->exposed = 0;
-		__atomic_store_n(&slot->state, SLOT_QUARANTINED, __ATOMIC_RELEASE);
+		__atomic_store_n(&slot->state, GUARD_SLOT_QUARANTINED, __ATOMIC_RELEASE);
 		if (table->quarantine_tail != 0)
 			table->slot[table->quarantine_tail - 1].next = (uint32_t)(slot - table->slot + 1);
 		else
@@ -502,7 +510,7 @@ size_t guarded_live_size(struct pool *pool, void *ptr, const char *what,
 	area_malloc_owner *owner)
 {
 	struct pending_list pending;
-	struct guarded_slot *slot;
+	struct guard_slot *slot;
 	size_t size = SIZE_MAX;
 	bool locked;
 
@@ -522,9 +530,9 @@ void guarded_for_each_live(struct pool *pool, bool want_frames, guarded_live_fn 
 	struct guarded_pool *table = table_of(pool);
 
 	for (uint32_t i = 0; table != NULL && i < table->slots; i++) {
-		const struct guarded_slot *slot = &table->slot[i];
+		const struct guard_slot *slot = &table->slot[i];
 		area_malloc_owner owner;
-		if (slot->state != SLOT_LIVE)
+		if (slot->state != GUARD_SLOT_LIVE)
 			continue;
 		if (want_frames) {
 			guarded_owner_of_tag(&slot->allocated, &owner);
@@ -543,12 +551,12 @@ void guarded_for_each_live(struct pool *pool, bool want_frames, guarded_live_fn 
 bool guarded_owner_of(struct pool *pool, const void *user, area_malloc_owner *owner)
 {
 	struct guarded_pool *table = table_of(pool);
-	struct guarded_slot *slot;
+	struct guard_slot *slot;
 
 	if (table == NULL || !guarded_holds(pool, user))
 		return false;
 	slot = slot_at(table, user);
-	if (slot == NULL || slot->state != SLOT_LIVE)
+	if (slot == NULL || slot->state != GUARD_SLOT_LIVE)
 		return false;
 	guarded_owner_of_tag(&slot->allocated, owner);
 	return true;
@@ -609,8 +617,8 @@ void guarded_fork_child_close(struct pool *pool)
 		return;
 	mprotect((void *)table->region, (size_t)table->pages * B_PAGE_SIZE, PROT_NONE);
 	for (uint32_t i = 0; i < table->slots; i++) {
-		struct guarded_slot *slot = &table->slot[i];
-		if (slot->state == SLOT_LIVE)
+		struct guard_slot *slot = &table->slot[i];
+		if (slot->state == GUARD_SLOT_LIVE)
 			mprotect((void *)data_start(table, slot),
 				(size_t)slot->data_pages * B_PAGE_SIZE, PROT_READ | PROT_WRITE);
 	}

@@ -49,7 +49,7 @@ struct fault_record {
 	struct guarded_pool *table;
 	area_id area;
 	char name[NODE_POOL_NAME_MAX];
-	struct guarded_tag allocated, freed;
+	struct guard_tag allocated, freed;
 	bool freed_known;
 	pid_t thread;
 	unsigned frame_count;
@@ -109,9 +109,9 @@ static void write_fatal_line(const struct fault_record *record)
 /* Which block the faulting page is about, and what the access was: a
  * page of a block's own, or the page right after (before, in underflow
  * mode) a block whose own guard page a fault already opened. */
-static struct guarded_slot *faulting_slot(struct guarded_pool *table, size_t page)
+static struct guard_slot *faulting_slot(struct guarded_pool *table, size_t page)
 {
-	struct guarded_slot *slot = slot_of_page(table, page);
+	struct guard_slot *slot = slot_of_page(table, page);
 
 	if (slot != NULL)
 		return slot;
@@ -127,7 +127,7 @@ enum kernel_guard_verdict guarded_fault_callback(const struct kernel_guard_fault
 {
 	struct guarded_pool *table = cookie;
 	uintptr_t page_start = fault->address & ~(uintptr_t)(B_PAGE_SIZE - 1);
-	struct guarded_slot *slot;
+	struct guard_slot *slot;
 	struct fault_record *record = NULL;
 	uint32_t state;
 
@@ -138,7 +138,7 @@ enum kernel_guard_verdict guarded_fault_callback(const struct kernel_guard_fault
 	if (slot == NULL)
 		return KERNEL_GUARD_DECLINE; /* a wild access: not a block's */
 	state = load32(&slot->state);
-	if (state != SLOT_LIVE && state != SLOT_QUARANTINED)
+	if (state != GUARD_SLOT_LIVE && state != GUARD_SLOT_QUARANTINED)
 		return KERNEL_GUARD_DECLINE;
 	for (int i = 0; i < FAULT_RECORDS && record == NULL; i++) {
 		int expected = RECORD_FREE;
@@ -151,7 +151,7 @@ enum kernel_guard_verdict guarded_fault_callback(const struct kernel_guard_fault
 		record->address = fault->address;
 		record->user = (uintptr_t)__atomic_load_n(&slot->user, __ATOMIC_RELAXED);
 		record->size = __atomic_load_n(&slot->size, __ATOMIC_RELAXED);
-		record->kind = state == SLOT_QUARANTINED ? ERROR_USE_AFTER_FREE
+		record->kind = state == GUARD_SLOT_QUARANTINED ? ERROR_USE_AFTER_FREE
 			: fault->address < record->user ? ERROR_HEAP_BUFFER_UNDERFLOW
 			: ERROR_HEAP_BUFFER_OVERFLOW;
 		record->pc = fault->frame_count > 0 ? fault->frames[0] : 0;
@@ -162,7 +162,7 @@ enum kernel_guard_verdict guarded_fault_callback(const struct kernel_guard_fault
 			record->name[i] = debug_of(table->pool)->d.name[i];
 		record->allocated = slot->allocated;
 		record->freed = slot->freed;
-		record->freed_known = state == SLOT_QUARANTINED;
+		record->freed_known = state == GUARD_SLOT_QUARANTINED;
 		record->thread = fault->thread;
 		record->frame_count = fault->frame_count;
 		for (unsigned i = 0; i < fault->frame_count && i < KERNEL_GUARD_MAX_FRAMES; i++)
