@@ -22,3 +22,5 @@ tests_guard_test_guarded_blocks_SOURCES = tests/guard/test_guarded_blocks.c
 tests_guard_test_guarded_blocks_CFLAGS = $(CHECK_TEST_CFLAGS) -g -O0 -fno-omit-frame-pointer \
 	-fno-optimize-sibling-calls
 tests_guard_test_guarded_blocks_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)
+# it reads its pools' guarded blocks with pooldump
+EXTRA_tests_guard_test_guarded_blocks_DEPENDENCIES = tools/pooldump/pooldump$(EXEEXT)

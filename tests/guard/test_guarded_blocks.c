@@ -863,6 +863,86 @@ START_TEST(companion_needs_a_guard_region)
 }
 END_TEST
 
+/* ---- the node ---- */
+
+/* Whether text has the line pooldump's "pool ID" gives a guarded block. */
+static bool lists_guarded(const char *text, const void *block, size_t size, bool freed)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "guarded block %p: %zu bytes, %s;", block, size,
+		freed ? "freed" : "live");
+	return strstr(text, line) != NULL;
+}
+
+/* pooldump -p PID pool ID, its output into output. */
+static void pooldump_pool(const char *dir, pid_t pid, area_id area, char *output, size_t size)
+{
+	char command[PATH_MAX + 256];
+	FILE *pipe_in;
+	size_t length;
+
+	snprintf(command, sizeof(command),
+		"%s/tools/pooldump/pooldump --node-dir %s -p %d pool %d 2>&1",
+		getenv("AREA_MALLOC_TEST_BUILDDIR"), dir, (int)pid, (int)area);
+	pipe_in = popen(command, "r");
+	ck_assert_ptr_nonnull(pipe_in);
+	length = fread(output, 1, size - 1, pipe_in);
+	output[length] = '\0';
+	ck_assert_int_eq(pclose(pipe_in), 0);
+}
+
+/* pooldump's "pool ID" lists the guarded blocks, of a live process and,
+ * from its node, of a dead one. */
+START_TEST(pooldump_shows_guarded_blocks)
+{
+	char dir[] = "/tmp/guarded-node-XXXXXX", options[160], output[8192], command[128];
+	area_malloc_pool_stats stats;
+	const void *pool;
+	char *live, *freed, *blocks[2];
+	int channel[2];
+	pid_t child;
+	int status;
+
+	if (under_valgrind())
+		return;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(options, sizeof(options), "guard=1:node_dir=%s:fork_nodes=1:keep_dead_nodes=4",
+		dir);
+	open_module(options);
+	pool = new_pool(1 << 16);
+	live = am->malloc(pool, 32);
+	freed = am->malloc(pool, 64);
+	am->free(pool, freed);
+	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
+	pooldump_pool(dir, getpid(), stats.area, output, sizeof(output));
+	ck_assert_msg(lists_guarded(output, live, 32, false) && lists_guarded(output, freed, 64, true),
+		"not listed:\n%s", output);
+	/* a dead process: a child with a node of its own ends without a word */
+	ck_assert_int_eq(pipe(channel), 0);
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		blocks[0] = am->malloc(pool, 48);
+		blocks[1] = am->malloc(pool, 48);
+		am->free(pool, blocks[1]);
+		(void)!write(channel[1], blocks, sizeof(blocks));
+		_exit(0);
+	}
+	ck_assert_int_eq(read(channel[0], blocks, sizeof(blocks)), sizeof(blocks));
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	pooldump_pool(dir, child, stats.area, output, sizeof(output));
+	ck_assert_msg(strstr(output, "dead") != NULL && lists_guarded(output, blocks[0], 48, false)
+			&& lists_guarded(output, blocks[1], 48, true)
+			&& lists_guarded(output, live, 32, false),
+		"not listed:\n%s", output);
+	assert_reports(0);
+	close_module();
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	ck_assert_int_eq(system(command), 0);
+}
+END_TEST
+
 /* ---- what the process does after a fault ---- */
 
 START_TEST(a_fault_makes_the_exit_status)
@@ -1023,6 +1103,7 @@ static Suite *guarded_suite(void)
 	tcase_add_test(process, driver_handler_installed_after);
 	tcase_add_test(process, driver_handler_installed_before);
 	tcase_add_test(process, guards_survive_fork);
+	tcase_add_test(process, pooldump_shows_guarded_blocks);
 	tcase_add_test(process, a_fault_makes_the_exit_status);
 	tcase_add_test(process, halt_on_error_stops_at_the_fault);
 	tcase_add_test(choice, pool_cap_falls_back_to_canary_blocks);
