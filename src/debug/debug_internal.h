@@ -44,7 +44,8 @@
  *      poison and free record (format/debug_block.h);
  *   D2 the quarantine FIFO links exactly the QUARANTINED blocks, oldest
  *      first, and d.quarantined_bytes/blocks count them (usable bytes);
- *   D3 d.used_bytes and d.live_blocks count the LIVE blocks' requested sizes;
+ *   D3 d.used_bytes and d.live_blocks count the LIVE blocks' requested sizes
+ *      (the heap's: guarded blocks are counted in their side table, G4);
  *   D4 the allocation log keeps its capacity and slot cursor
  *      (pool_log_validate);
  *   D5 d.seq is odd exactly while a thread holds the pool's lock (readers of
@@ -54,7 +55,7 @@
  *      thread changes from its first change on, and is clear while seq is
  *      even (in_flight.h);
  *   D6 release_charged is the sum of heap_chunk_bytes_for(size) over the
- *      LIVE blocks, at most release_capacity (debug_alloc.c: an allocation
+ *      LIVE blocks, guarded ones included, at most release_capacity (debug_alloc.c: an allocation
  *      past it fails as the release pool's would);
  *   F1 every byte of a free chunk past its links and below the heap's
  *      touched mark holds the poison (free_memory.c).

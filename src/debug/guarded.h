@@ -23,7 +23,8 @@
  *   Every page of the region that no live block uses is inaccessible.
  *
  *   A block's metadata (owner tag, free record, quarantine link) is in a
- *   side table before the region, never on a page that may be protected:
+ *   side table before the region (its layout: format/guard_table.h, which
+ *   pooldump reads from the pool's file), never on a page that may be protected:
  *   checks, the quarantine, fork copies and pooldump never read a
  *   protected page (pooldump reads the pool file, not the mapping).
  *
@@ -43,8 +44,9 @@
  *   G3 a LIVE block's data pages are accessible, every other page of the
  *      region is not, except pages a reported fault made accessible;
  *   G4 live guarded blocks count in the pool's statistics
- *      (guarded_add_stats) and in release_charged (D6) by their requested
- *      size as a heap block would: guard pages are not charged.
+ *      (guarded_add_stats; not in the descriptor's counters, which count
+ *      the heap's blocks, D3) and in release_charged (D6) by their
+ *      requested size as a heap block would: guard pages are not charged.
  *   Past guard_pool_max blocks in a pool or guard_process_max live blocks
  *   in the process, or when the region has no room, a block is an ordinary
  *   canary block: a guard never makes an allocation fail.
