@@ -75,6 +75,13 @@ void run_usage(FILE *out)
 		"  --stack-depth N           frames recorded per block (stack_depth=N)\n"
 		"  --fail-nth N, --fail-rate R, --fail-seed S, --fail-caller PATTERN\n"
 		"                            allocation failure injection (fail_nth=N, ...)\n"
+		"  --guard                   every block meets a guard page: overflows and uses\n"
+		"                            after free fault at the access (guard=1)\n"
+		"  --guard-pools PATTERN, --guard-size N, --guard-sample N, --guard-seed S\n"
+		"                            guard the blocks of the pools named so, of at most\n"
+		"                            N bytes, one allocation in N (guard_pools=PATTERN, ...)\n"
+		"  --guard-underflow         the guard page before each guarded block\n"
+		"                            (guard_underflow=1)\n"
 		"  --options 'k=v:k=v'       further AREA_MALLOC_OPTIONS\n"
 		"  --module-dir DIR          the debug module directory (default:\n"
 		"                            $AREA_MALLOC_DEBUG_MODULE_DIR, else\n"
@@ -222,6 +229,12 @@ enum {
 	OPTION_FAIL_RATE,
 	OPTION_FAIL_SEED,
 	OPTION_FAIL_CALLER,
+	OPTION_GUARD,
+	OPTION_GUARD_POOLS,
+	OPTION_GUARD_SIZE,
+	OPTION_GUARD_SAMPLE,
+	OPTION_GUARD_SEED,
+	OPTION_GUARD_UNDERFLOW,
 	OPTION_OPTIONS,
 	OPTION_MODULE_DIR,
 	OPTION_ORPHAN_WAIT,
@@ -254,6 +267,10 @@ static const struct {
 	{ OPTION_FAIL_RATE, "--fail-rate", "fail_rate" },
 	{ OPTION_FAIL_SEED, "--fail-seed", "fail_seed" },
 	{ OPTION_FAIL_CALLER, "--fail-caller", "fail_caller" },
+	{ OPTION_GUARD_POOLS, "--guard-pools", "guard_pools" },
+	{ OPTION_GUARD_SIZE, "--guard-size", "guard_size" },
+	{ OPTION_GUARD_SAMPLE, "--guard-sample", "guard_sample" },
+	{ OPTION_GUARD_SEED, "--guard-seed", "guard_seed" },
 };
 
 /* Returns 0 to go on, -1 after --help, else the exit status. */
@@ -274,6 +291,12 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 		{ "fail-rate", required_argument, NULL, OPTION_FAIL_RATE },
 		{ "fail-seed", required_argument, NULL, OPTION_FAIL_SEED },
 		{ "fail-caller", required_argument, NULL, OPTION_FAIL_CALLER },
+		{ "guard", no_argument, NULL, OPTION_GUARD },
+		{ "guard-pools", required_argument, NULL, OPTION_GUARD_POOLS },
+		{ "guard-size", required_argument, NULL, OPTION_GUARD_SIZE },
+		{ "guard-sample", required_argument, NULL, OPTION_GUARD_SAMPLE },
+		{ "guard-seed", required_argument, NULL, OPTION_GUARD_SEED },
+		{ "guard-underflow", no_argument, NULL, OPTION_GUARD_UNDERFLOW },
 		{ "options", required_argument, NULL, OPTION_OPTIONS },
 		{ "module-dir", required_argument, NULL, OPTION_MODULE_DIR },
 		{ "orphan-wait", required_argument, NULL, OPTION_ORPHAN_WAIT },
@@ -319,6 +342,12 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 			break;
 		case OPTION_SCAN:
 			status = add_flag_option(config, "--scan", "leak_scan_unload", "1");
+			break;
+		case OPTION_GUARD:
+			status = add_flag_option(config, "--guard", "guard", "1");
+			break;
+		case OPTION_GUARD_UNDERFLOW:
+			status = add_flag_option(config, "--guard-underflow", "guard_underflow", "1");
 			break;
 		case OPTION_OPTIONS:
 			status = add_free_options(config, optarg);
