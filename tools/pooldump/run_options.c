@@ -253,24 +253,30 @@ static int parse_wait_ms(const char *text)
 	return (int)(seconds * 1000.0 + 0.5);
 }
 
-/* The flags that stand for one module option each. */
+/* The flags that stand for one module option each: with the flag's
+ * argument, or with value (flags that take none). */
 static const struct {
 	int id;
 	const char *flag;
 	const char *key;
+	const char *value;
 } flag_options[] = {
-	{ OPTION_LEAK_MODE, "--leak-mode", "leak_mode" },
-	{ OPTION_LOG_SIZE, "--log-size", "log_size" },
-	{ OPTION_QUARANTINE_BYTES, "--quarantine-bytes", "quarantine_bytes" },
-	{ OPTION_STACK_DEPTH, "--stack-depth", "stack_depth" },
-	{ OPTION_FAIL_NTH, "--fail-nth", "fail_nth" },
-	{ OPTION_FAIL_RATE, "--fail-rate", "fail_rate" },
-	{ OPTION_FAIL_SEED, "--fail-seed", "fail_seed" },
-	{ OPTION_FAIL_CALLER, "--fail-caller", "fail_caller" },
-	{ OPTION_GUARD_POOLS, "--guard-pools", "guard_pools" },
-	{ OPTION_GUARD_SIZE, "--guard-size", "guard_size" },
-	{ OPTION_GUARD_SAMPLE, "--guard-sample", "guard_sample" },
-	{ OPTION_GUARD_SEED, "--guard-seed", "guard_seed" },
+	{ OPTION_HALT_ON_ERROR, "--halt-on-error", "halt_on_error", "1" },
+	{ OPTION_SCAN, "--scan", "leak_scan_unload", "1" },
+	{ OPTION_GUARD, "--guard", "guard", "1" },
+	{ OPTION_GUARD_UNDERFLOW, "--guard-underflow", "guard_underflow", "1" },
+	{ OPTION_LEAK_MODE, "--leak-mode", "leak_mode", NULL },
+	{ OPTION_LOG_SIZE, "--log-size", "log_size", NULL },
+	{ OPTION_QUARANTINE_BYTES, "--quarantine-bytes", "quarantine_bytes", NULL },
+	{ OPTION_STACK_DEPTH, "--stack-depth", "stack_depth", NULL },
+	{ OPTION_FAIL_NTH, "--fail-nth", "fail_nth", NULL },
+	{ OPTION_FAIL_RATE, "--fail-rate", "fail_rate", NULL },
+	{ OPTION_FAIL_SEED, "--fail-seed", "fail_seed", NULL },
+	{ OPTION_FAIL_CALLER, "--fail-caller", "fail_caller", NULL },
+	{ OPTION_GUARD_POOLS, "--guard-pools", "guard_pools", NULL },
+	{ OPTION_GUARD_SIZE, "--guard-size", "guard_size", NULL },
+	{ OPTION_GUARD_SAMPLE, "--guard-sample", "guard_sample", NULL },
+	{ OPTION_GUARD_SEED, "--guard-seed", "guard_seed", NULL },
 };
 
 /* Returns 0 to go on, -1 after --help, else the exit status. */
@@ -337,18 +343,6 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 		case OPTION_SUPPRESSIONS:
 			status = add_suppressions(config, optarg);
 			break;
-		case OPTION_HALT_ON_ERROR:
-			status = add_flag_option(config, "--halt-on-error", "halt_on_error", "1");
-			break;
-		case OPTION_SCAN:
-			status = add_flag_option(config, "--scan", "leak_scan_unload", "1");
-			break;
-		case OPTION_GUARD:
-			status = add_flag_option(config, "--guard", "guard", "1");
-			break;
-		case OPTION_GUARD_UNDERFLOW:
-			status = add_flag_option(config, "--guard-underflow", "guard_underflow", "1");
-			break;
 		case OPTION_OPTIONS:
 			status = add_free_options(config, optarg);
 			break;
@@ -357,7 +351,9 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 			for (size_t i = 0; i < sizeof(flag_options) / sizeof(flag_options[0]); i++) {
 				if (flag_options[i].id == option)
 					status = add_flag_option(config, flag_options[i].flag,
-						flag_options[i].key, optarg);
+						flag_options[i].key,
+						flag_options[i].value != NULL ? flag_options[i].value
+									     : optarg);
 			}
 			if (status == -1)
 				return runner_error("unknown option or missing value: %s (see "
