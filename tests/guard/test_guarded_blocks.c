@@ -574,16 +574,16 @@ END_TEST
 
 /* ---- fork ---- */
 
-START_TEST(guards_survive_fork)
+/* A forked child's guarded blocks keep faulting, as its own (the parent's
+ * are untouched), however the child's pools were made its own: options. */
+static void fork_keeps_guards(const char *options)
 {
 	const void *pool;
 	char *live, *freed;
 	pid_t child;
 	int status;
 
-	if (under_valgrind())
-		return;
-	open_module("guard=1");
+	open_module(options);
 	pool = new_pool(1 << 16);
 	live = am->malloc(pool, 32);
 	freed = am->malloc(pool, 32);
@@ -610,7 +610,8 @@ START_TEST(guards_survive_fork)
 	}
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_msg(WEXITSTATUS(status) == 0, "%s: the child ended %d", options,
+		WEXITSTATUS(status));
 	/* the parent's guards are untouched */
 	{
 		struct site site;
@@ -620,6 +621,21 @@ START_TEST(guards_survive_fork)
 		assert_fault(0, "heap-buffer-overflow", live, 32, live + 32, false, &site);
 	}
 	close_module();
+}
+
+START_TEST(guards_survive_fork)
+{
+	char dir[] = "/tmp/guarded-fork-XXXXXX", options[128], command[160];
+
+	if (under_valgrind())
+		return;
+	fork_keeps_guards("guard=1"); /* the child's copies are private files */
+	fork_keeps_guards("guard=1:node=0"); /* anonymous pools: copied on write */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(options, sizeof(options), "guard=1:fork_nodes=1:node_dir=%s", dir);
+	fork_keeps_guards(options); /* the child's pools move into its own node */
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	ck_assert_int_eq(system(command), 0);
 }
 END_TEST
 
