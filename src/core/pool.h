@@ -124,7 +124,7 @@ static inline bool pool_lock(struct pool *pool)
 {
 	if (__libc_single_threaded)
 		return false;
-	mutex_lock(&pool->lock);
+	mutex_lock_spinning(&pool->lock);
 	return true;
 }
 

@@ -14,7 +14,12 @@
  * every block that becomes or stops being LIVE, here and nowhere else.
  *
  * Locking: the pool's lock around each call's work on the pool; fault
- * injection's filters and every report are made without it.
+ * injection's filters and every report are made without it, and so are the
+ * two passes over a live block's own bytes, which no one but the driver
+ * reads: a free's poison of them before the lock (poison_ahead), a malloc's
+ * fill of its new block's start after it (fill_after_unlock). They were
+ * most of a call's time under the lock, and two threads sharing a pool
+ * waited for each other's.
  */
 #include "config.h"
 
@@ -75,8 +80,9 @@ static void release_charge(struct debug_pool *debug, size_t size, size_t give_ba
 	debug->release_charged += heap_chunk_bytes_for(size);
 }
 
-/* Allocates a block; with the pool locked. NULL when there is no room. */
-static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
+/* Allocates a block; with the pool locked. NULL when there is no room.
+ * fill_later: the caller fills the block's start (fill_after_unlock). */
+static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool fill_later,
 	area_malloc_owner *owner, enum pool_log_op op, struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
@@ -129,7 +135,7 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	if (zeroed && dirty > 0)
 		memset(header, 0, dirty);
 	debug_block_init(&debug_layout, header, usable, size, owner,
-		zeroed ? 0 : debug_options.max_malloc_fill_size);
+		zeroed || fill_later ? 0 : debug_options.max_malloc_fill_size);
 	user = debug_block_user(&debug_layout, header);
 	block_close(header, usable);
 	if (shadow_active)
@@ -143,6 +149,19 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed,
 		debug->d.peak_bytes = debug->d.used_bytes;
 	log_event(pool, op, user, size, owner);
 	return user;
+}
+
+/*
+ * Whether a malloc fills its new block's start (max_malloc_fill_size) after
+ * the pool's lock is released rather than under it: only the driver reads a
+ * live block's own bytes, and two threads sharing a pool then fill at the
+ * same time. Not under a sanitizer's shadow: Valgrind must see the bytes
+ * undefined after the fill, which shadow_block_allocated() says under the
+ * lock.
+ */
+static bool fill_after_unlock(bool zeroed)
+{
+	return !zeroed && !shadow_active && debug_options.max_malloc_fill_size > 0;
 }
 
 static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t caller,
@@ -169,8 +188,12 @@ static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t c
 	} else {
 		locked = debug_lock_for(pool, allocation_operation(op));
 		if (!pool_refuses(pool, op == LOG_CALLOC ? "calloc" : "malloc", NULL, &owner, &pending))
-			user = allocate_locked(pool, size, zeroed, &owner, op, &pending);
+			user = allocate_locked(pool, size, zeroed, fill_after_unlock(zeroed), &owner,
+				op, &pending);
 		debug_unlock(pool, locked);
+		if (user != NULL && fill_after_unlock(zeroed))
+			memset(user, DEBUG_FILL_NEW, size < debug_options.max_malloc_fill_size
+					? size : debug_options.max_malloc_fill_size);
 	}
 	pool_registry_release(pool_id);
 	flush_pending(&pending);
@@ -191,9 +214,54 @@ void *debug_calloc(const void *pool_id, size_t count, size_t size, uintptr_t cal
 	return allocate(pool_id, total, true, caller, LOG_CALLOC);
 }
 
-/* Frees a checked live block into the quarantine; with the pool locked. */
+/*
+ * What a free laid before it took the pool's lock: the poison of the block's
+ * own bytes up to poisoned_to (a user offset), for the block that had this
+ * allocation sequence number and size then.
+ */
+struct poisoned_ahead {
+	size_t poisoned_to;
+	uint32_t sequence;
+	size_t size;
+};
+
+/*
+ * Poisons the bulk of a block being freed before the pool's lock is taken
+ * (debug_block_poison_own_bytes), when ptr looks like a live block of the
+ * pool: its chunk's tags and its checksummed header read sound. With the
+ * lock held, that fill was most of a free's time and two threads sharing a
+ * pool waited for each other's. Only a live block's own bytes are written,
+ * which no check reads; a pointer that is not a live block writes nothing,
+ * and a block freed twice at once gets the same poison twice. The locked
+ * free trusts the fill only for the block it was laid for (the same
+ * sequence number and size), so a block reallocated at the address in
+ * between is poisoned in full. Not under a sanitizer's shadow, where
+ * opening a header outside the lock could race another thread's closing it.
+ */
+static void poison_ahead(struct pool *pool, void *ptr, struct poisoned_ahead *ahead)
+{
+	struct debug_block_header *header;
+	size_t usable;
+
+	*ahead = (struct poisoned_ahead){ 0, 0, 0 };
+	if (shadow_active || ((uintptr_t)ptr & (HEAP_ALIGN - 1)) != 0
+		|| !heap_contains(pool->heap, ptr))
+		return;
+	header = debug_block_from_user(&debug_layout, ptr);
+	usable = heap_live_usable_size_unlocked(pool->heap, header, SIZE_MAX);
+	if (usable == 0 || !debug_block_header_ok(&debug_layout, header, usable)
+		|| debug_block_state(header) != BLOCK_LIVE)
+		return;
+	ahead->sequence = header->sequence;
+	ahead->size = header->size;
+	ahead->poisoned_to = debug_block_poison_own_bytes(&debug_layout, header, usable);
+}
+
+/* Frees a checked live block into the quarantine; with the pool locked.
+ * ahead: what poison_ahead() laid, or NULL. */
 static void free_checked_locked(struct pool *pool, struct debug_block_header *header,
-	size_t usable, area_malloc_owner *owner, struct pending_list *pending)
+	size_t usable, area_malloc_owner *owner, const struct poisoned_ahead *ahead,
+	struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
 	void *user = debug_block_user(&debug_layout, header);
@@ -204,7 +272,10 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
 	debug->d.used_bytes -= header->size;
 	debug->release_charged -= heap_chunk_bytes_for(header->size);
 	log_event(pool, LOG_FREE, user, header->size, owner);
-	debug_block_quarantine(&debug_layout, header, usable, owner);
+	debug_block_quarantine_poisoned(&debug_layout, header, usable, owner,
+		ahead != NULL && ahead->poisoned_to != 0 && ahead->sequence == header->sequence
+				&& ahead->size == header->size
+			? ahead->poisoned_to : 0);
 	if (shadow_active)
 		shadow_block_freed(user);
 	quarantine_push(pool, header, usable, pending);
@@ -247,6 +318,7 @@ static void end_block_call(const void *pool_id, struct pool *pool, bool locked,
 
 void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 {
+	struct poisoned_ahead ahead;
 	struct pending_list pending;
 	struct debug_block_header *header;
 	area_malloc_owner owner;
@@ -259,17 +331,19 @@ void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 	pending_init(&pending);
 	capture_owner(&owner, caller);
 	pool = acquire_or_report(pool_id, "free", ptr, &owner);
-	if (pool != NULL && __builtin_expect(guarded_enabled, 0) && guarded_holds(pool, ptr)) {
+	if (pool == NULL)
+		return;
+	if (__builtin_expect(guarded_enabled, 0) && guarded_holds(pool, ptr)) {
 		guarded_free(pool_id, pool, ptr, &owner);
 		return;
 	}
-	if (pool == NULL
-		|| !lock_and_check(pool_id, pool, ptr, "free", &owner, &locked, &header, &usable,
-			&pending))
+	poison_ahead(pool, ptr, &ahead);
+	if (!lock_and_check(pool_id, pool, ptr, "free", &owner, &locked, &header, &usable,
+		    &pending))
 		return;
 	if (header != NULL) {
 		in_flight_call(pool, NODE_OP_FREE, header, usable);
-		free_checked_locked(pool, header, usable, &owner, &pending);
+		free_checked_locked(pool, header, usable, &owner, &ahead, &pending);
 	}
 	end_block_call(pool_id, pool, locked, &pending);
 }
@@ -347,11 +421,11 @@ static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *h
 		block_close(header, usable);
 		return NULL;
 	}
-	result = allocate_locked(pool, size, false, &new_owner, LOG_REALLOC, pending);
+	result = allocate_locked(pool, size, false, false, &new_owner, LOG_REALLOC, pending);
 	/* allocate_locked may have drained the quarantine, never this live block */
 	if (result != NULL) {
 		memcpy(result, ptr, old_size < size ? old_size : size);
-		free_checked_locked(pool, header, usable, owner, pending);
+		free_checked_locked(pool, header, usable, owner, NULL, pending);
 		return result;
 	}
 	if (!debug_options.realloc_move && bytes != SIZE_MAX
@@ -419,7 +493,7 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 	if (header == NULL) {
 		/* reported by lock_and_check */
 	} else if (size == 0) {
-		free_checked_locked(pool, header, usable, &owner, &pending);
+		free_checked_locked(pool, header, usable, &owner, NULL, &pending);
 	} else if (!debug_options.realloc_move && size <= header->size
 		&& heap_resize_in_place(pool->heap, header,
 			debug_block_chunk_bytes(&debug_layout, size))) {

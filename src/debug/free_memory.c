@@ -18,9 +18,13 @@
  *  - a realloc that shrinks in place fills the tail it gives back;
  *  - where the heap writes a split remainder's header, those bytes are the
  *    remainder's own header and links, outside F1.
- * How it is checked: the part of a free chunk an allocation takes (before
- * the block is written), the part of a free neighbour a realloc grows into,
- * and every free chunk at a check, at delete_pool and at exit. Damage is
+ * How it is checked: the first max_free_check_size bytes of the part of a
+ * free chunk an allocation takes (before the block is written), the same of
+ * the part of a free neighbour a realloc grows into, and every free chunk
+ * whole at a check, at delete_pool and at exit. Checking all an allocation
+ * takes was a third pass over every block's bytes (after the poison at free
+ * and the check when it leaves the quarantine), and the largest cost of a
+ * debug call on blocks of kilobytes. Damage is
  * reported once (culprit.c names the block it came from) and filled again.
  *
  * Locking: the pool's lock, held by the caller.
@@ -206,9 +210,16 @@ bool free_memory_check(struct pool *pool, const void *start, size_t length, uint
 	bool thorough, const char *what, const area_malloc_owner *caller,
 	struct pending_list *pending)
 {
-	uintptr_t from = (uintptr_t)start, to = from + length;
-	uintptr_t mark_page_end = (mark + B_PAGE_SIZE - 1) & ~(uintptr_t)(B_PAGE_SIZE - 1);
+	uintptr_t from, to, mark_page_end;
 	bool sound = true;
+
+	/* an allocation's check is bounded (option max_free_check_size): the
+	 * first bytes it takes, where an overflow of the block below lands */
+	if (!thorough && length > debug_options.max_free_check_size)
+		length = debug_options.max_free_check_size;
+	from = (uintptr_t)start;
+	to = from + length;
+	mark_page_end = (mark + B_PAGE_SIZE - 1) & ~(uintptr_t)(B_PAGE_SIZE - 1);
 
 	if (from < mark)
 		sound = check_fill(pool, start, (to < mark ? to : mark) - from, true, what, caller,

@@ -208,7 +208,23 @@ static void rebuild_quarantine_after_damage(struct pool *pool)
  * block's poison is checked, then the link is followed: the one cache miss
  * overlaps the other work.
  */
+static void drain_past(struct pool *pool, size_t keep_bytes,
+	const struct debug_block_header *fresh, struct pending_list *pending);
+
 void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list *pending)
+{
+	drain_past(pool, keep_bytes, NULL, pending);
+}
+
+/*
+ * quarantine_drain() for a push: fresh is the block this call poisoned and
+ * linked, which leaves at once when it alone is larger than the quarantine
+ * (a large block): its poison is not checked, since nothing could write it
+ * since this call laid it. Checking it was half of freeing a block of
+ * megabytes.
+ */
+static void drain_past(struct pool *pool, size_t keep_bytes,
+	const struct debug_block_header *fresh, struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
 
@@ -237,7 +253,8 @@ void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list 
 		next = debug_block_quarantine_next(&debug_layout, header);
 		if (next != NULL)
 			prefetch_quarantined(next);
-		finding = debug_block_check(&debug_layout, header, usable);
+		finding = header == fresh ? (struct debug_block_finding){ BLOCK_OK, 0, 0 }
+					  : debug_block_check(&debug_layout, header, usable);
 		link_damaged = !quarantine_link_ok(pool, next);
 		if (link_damaged)
 			next = NULL;
@@ -268,7 +285,7 @@ void quarantine_push(struct pool *pool, struct debug_block_header *header, size_
 	quarantine_append(pool, header, usable, pending);
 	block_close(header, usable);
 	if (debug->d.quarantined_bytes > debug->quarantine_limit)
-		quarantine_drain(pool, debug->quarantine_limit, pending);
+		drain_past(pool, debug->quarantine_limit, header, pending);
 }
 
 int quarantine_check(struct pool *pool, struct pending_list *pending)

@@ -23,6 +23,7 @@ _Static_assert(sizeof(struct debug_free_record) <= MIN_USER_AREA, "free record f
 /* A quarantined block's poison starts right after its free record: a byte
  * between the two would be checked by neither. */
 #define POISON_START sizeof(struct debug_free_record)
+_Static_assert(POISON_START == DEBUG_POISON_START, "the header says where the poison starts");
 _Static_assert(POISON_START % 4 == 0, "poison words start at the pattern's phase");
 
 static size_t round_up_16(size_t value)
@@ -412,8 +413,31 @@ size_t debug_poison_prefix(const void *start, size_t bytes)
 	return pattern_prefix(start, bytes, poison_word);
 }
 
+size_t debug_block_poison_own_bytes(const struct debug_layout *layout,
+	struct debug_block_header *header, size_t usable)
+{
+	char *user = debug_block_user(layout, header);
+	size_t end = header->size;
+
+	/* a size the header check passed is inside the user area; a smaller
+	 * limit than the area keeps a torn read in range all the same */
+	if (end > debug_block_user_area(layout, usable))
+		end = debug_block_user_area(layout, usable);
+	if (end <= POISON_START)
+		return POISON_START;
+	poison(user + POISON_START, end - POISON_START);
+	return end;
+}
+
 void debug_block_quarantine(const struct debug_layout *layout, struct debug_block_header *header,
 	size_t usable, const area_malloc_owner *freed_by)
+{
+	debug_block_quarantine_poisoned(layout, header, usable, freed_by, POISON_START);
+}
+
+void debug_block_quarantine_poisoned(const struct debug_layout *layout,
+	struct debug_block_header *header, size_t usable, const area_malloc_owner *freed_by,
+	size_t poisoned_to)
 {
 	struct debug_free_record *record = debug_block_user(layout, header);
 	size_t user_area = debug_block_user_area(layout, usable);
@@ -432,7 +456,9 @@ void debug_block_quarantine(const struct debug_layout *layout, struct debug_bloc
 	store_word(&record->stack, pack_pair(stack_handle_of(layout, freed_by), 0));
 	debug_block_set_next(layout, header, NULL);
 	seal_free_record(layout, record);
-	poison((char *)record + POISON_START, user_area - POISON_START);
+	if (poisoned_to < POISON_START || poisoned_to > user_area)
+		poisoned_to = POISON_START;
+	poison((char *)record + poisoned_to, user_area - poisoned_to);
 }
 
 void debug_block_set_next(const struct debug_layout *layout, struct debug_block_header *header,

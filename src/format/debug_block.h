@@ -164,6 +164,24 @@ void debug_block_resize(const struct debug_layout *layout, struct debug_block_he
 void debug_block_quarantine(const struct debug_layout *layout, struct debug_block_header *header,
 	size_t usable, const area_malloc_owner *freed_by);
 
+/*
+ * The bulk of a free's poison, laid ahead: the block's own bytes past where
+ * its free record will go, [DEBUG_POISON_START, header->size) of the user
+ * area, which only the driver reads while the block is live. A free lays
+ * them before it takes the pool's lock, so that two threads sharing a pool
+ * fill their blocks at the same time. Returns the user offset poisoned to
+ * (at least DEBUG_POISON_START) for debug_block_quarantine_poisoned().
+ */
+#define DEBUG_POISON_START sizeof(struct debug_free_record)
+size_t debug_block_poison_own_bytes(const struct debug_layout *layout,
+	struct debug_block_header *header, size_t usable);
+
+/* debug_block_quarantine() of a block whose user bytes
+ * [DEBUG_POISON_START, poisoned_to) hold the poison already. */
+void debug_block_quarantine_poisoned(const struct debug_layout *layout,
+	struct debug_block_header *header, size_t usable, const area_malloc_owner *freed_by,
+	size_t poisoned_to);
+
 enum debug_block_problem {
 	BLOCK_OK,
 	BLOCK_HEADER_DAMAGED,	/* checksum or fields: heap-buffer-underflow */

@@ -69,6 +69,9 @@ static const struct option_spec option_specs[] = {
 		"freed bytes each pool holds back from reuse (k, m, g suffixes)", NULL },
 	{ "max_malloc_fill_size", OPTION_SIZE, FIELD(max_malloc_fill_size), 0, (uint64_t)1 << 40,
 		"bytes at the start of a new block filled with 0xcc (k, m, g suffixes)", NULL },
+	{ "max_free_check_size", OPTION_SIZE, FIELD(max_free_check_size), 0, (uint64_t)1 << 40,
+		"bytes of free memory an allocation checks for the poison before taking it "
+		"(k, m, g suffixes)", NULL },
 	{ "max_reports", OPTION_UNSIGNED, FIELD(max_reports), 0, UINT32_MAX,
 		"error reports printed in full, 0 for no limit", NULL },
 	{ "release_capacity", OPTION_BOOL, FIELD(release_capacity), 0, 1,
@@ -173,6 +176,7 @@ void debug_options_set_defaults(struct debug_options *options)
 	options->log_size = 256;
 	options->quarantine_bytes = 1u << 20;
 	options->max_malloc_fill_size = 4096;
+	options->max_free_check_size = 1024;
 	options->max_reports = 100;
 	options->exitcode = 23;
 	options->leak_check = true;

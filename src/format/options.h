@@ -75,6 +75,7 @@ struct debug_options {
 	size_t log_size;		/* events in each pool's log */
 	size_t quarantine_bytes;	/* freed bytes each pool holds back from reuse */
 	size_t max_malloc_fill_size;	/* bytes of a new block filled with DEBUG_FILL_NEW */
+	size_t max_free_check_size;	/* free bytes an allocation checks before taking */
 	unsigned max_reports;		/* error reports printed in full (0: no limit) */
 	bool realloc_move;		/* realloc always moves the block */
 	bool release_capacity;		/* a pool holds no more than the release pool */

@@ -30,7 +30,7 @@
 #define WARNING_BYTES 2048
 
 static const char *const valid_keys[] = { "stack_depth", "stack_depot_bytes", "log_size", "quarantine_bytes",
-	"max_malloc_fill_size",
+	"max_malloc_fill_size", "max_free_check_size",
 	"max_reports", "release_capacity", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
 	"fail_caller", "halt_on_error", "exitcode", "leak_check", "leak_mode", "leak_interior", "leak_scan_unload", "guard", "guard_pools", "guard_size", "guard_sample",
 	"guard_seed", "guard_underflow", "guard_pool_max", "guard_process_max", "guard_regions", "suppressions", "log_path",

@@ -1948,6 +1948,55 @@ START_TEST(write_into_a_block_freed_long_ago)
 END_TEST
 
 /*
+ * An allocation checks only the first max_free_check_size bytes (1024 by
+ * default) of the free memory it takes: a write further in is the next
+ * check's to find, unless the block handed out over it hides it (here: the
+ * new block's fill overwrote them). Set as large
+ * as the block, the allocation checks it all.
+ */
+static void write_far_into_a_block_freed_long_ago(const char *options, bool found_at_malloc)
+{
+	struct site allocated, freed, detected;
+	struct zoo zoo;
+	unsigned char *block, *taken;
+
+	zoo_start(&zoo, options);
+	AT(allocated, block = am->malloc(zoo.pool[A], 4000));
+	zoo_add_bystanders(&zoo, A);
+	AT(freed, am->free(zoo.pool[A], block));
+	poke(block, 2000, "late", 4);
+	/* a smaller request, so that the heap's good fit picks the freed chunk */
+	AT(detected, taken = am->malloc(zoo.pool[A], 3000));
+	ck_assert_ptr_eq(taken, block);
+	if (found_at_malloc) {
+		assert_reports(1);
+		assert_report(0, &(struct expected){"use-after-free", block, 4000, zoo.pool[A],
+					 zoo.area[A], NULL, -1, 0, &allocated, &freed, &detected});
+		assert_text_has(0, "4 byte(s) of free memory were written, in a block freed long ago");
+		assert_text_has(0, "first damaged byte at offset 2000 from the block");
+	} else {
+		assert_reports(0);
+		/* the new block's filled start (max_malloc_fill_size) covers it */
+		ck_assert_uint_eq(taken[2000], 0xcc);
+	}
+	am->free(zoo.pool[A], taken);
+	zoo_assert_sound(&zoo);
+	zoo_finish(&zoo, found_at_malloc ? 1 : 0);
+}
+
+START_TEST(write_beyond_the_checked_start_is_not_checked_at_malloc)
+{
+	write_far_into_a_block_freed_long_ago("quarantine_bytes=0", false);
+}
+END_TEST
+
+START_TEST(max_free_check_size_checks_the_whole_block_at_malloc)
+{
+	write_far_into_a_block_freed_long_ago("quarantine_bytes=0:max_free_check_size=8k", true);
+}
+END_TEST
+
+/*
  * The pool's allocation log, found as pooldump finds it: the pool's node
  * descriptor (format/node_format.h) lies in the first page of the pool's
  * area, in its control region, and names the log's offset.
@@ -3511,6 +3560,8 @@ static Suite *bug_zoo_suite(void)
 	tcase_add_test(check, one_byte_in_a_prev_size_tag);
 	tcase_add_test(check, write_past_the_last_block);
 	tcase_add_test(check, write_into_a_block_freed_long_ago);
+	tcase_add_test(check, write_beyond_the_checked_start_is_not_checked_at_malloc);
+	tcase_add_test(check, max_free_check_size_checks_the_whole_block_at_malloc);
 	tcase_add_test(check, allocation_log_corruption_at_check);
 
 	tcase_add_test(leaks, leaks_at_delete_pool);

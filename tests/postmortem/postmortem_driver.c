@@ -16,7 +16,10 @@
  *               of the case's operation: malloc, calloc, free, link,
  *               drain, realloc, realloc-move, check, delete_pool, or
  *               free-with-damage (a free, with a genuine overflow in
- *               another block of the pool). Exit status 3 when it lived.
+ *               another block of the pool); or outside the pool's lock:
+ *               malloc-fill (filling a new block's start after it) and
+ *               free-ahead (poisoning a freed block's own bytes before
+ *               it). Exit status 3 when it lived.
  *
  * How it dies exactly there, without a hook in the module: before the call
  * it makes one page of the pool read-only (or inaccessible, for check,
@@ -186,6 +189,20 @@ static const void *middle_page(const void *user)
 	return (const char *)user + 2 * PAGE;
 }
 
+static const void *page_of(const void *address)
+{
+	return (const void *)((uintptr_t)address & ~(PAGE - 1));
+}
+
+/* The size between BIG - PAGE and BIG of a block at user whose bytes end
+ * short bytes before a page's end. */
+static size_t size_ending_at_page_end(const void *user, size_t short_of)
+{
+	uintptr_t end = (((uintptr_t)user + BIG) & ~(PAGE - 1)) - short_of;
+
+	return end - (uintptr_t)user;
+}
+
 /* A block's chunk header (core/heap.h), where returning it to the heap
  * writes first. */
 static const void *chunk_of(const void *user)
@@ -222,12 +239,29 @@ static int run_case(const char *name)
 
 	printf("ready\n");
 	if (strcmp(name, "malloc") == 0) {
-		/* dies filling the new block: its trailing canary is not written */
+		/* dies writing the new block's trailing canary: its bytes end 4
+		 * bytes before a page's end, so that page's first write under
+		 * the lock is the canary's (the heap's split writes the page
+		 * after it, the fill of the block's start comes after the lock) */
+		allocator->malloc(pool, 100);
+		block = next_block(pool, BIG);
+		say("block", block);
+		arm(page_of((char *)block + size_ending_at_page_end(block, 4) - 1), PROT_READ);
+		allocator->malloc(pool, size_ending_at_page_end(block, 4));
+	} else if (strcmp(name, "malloc-fill") == 0) {
+		/* dies filling the new block's start, after the lock: the block
+		 * is whole, only its own bytes are half filled */
 		allocator->malloc(pool, 100);
 		block = next_block(pool, BIG);
 		say("block", block);
 		arm(middle_page(block), PROT_READ);
 		allocator->malloc(pool, BIG);
+	} else if (strcmp(name, "free-ahead") == 0) {
+		/* dies poisoning the freed block's own bytes, before the lock */
+		block = allocator->malloc(pool, BIG);
+		say("block", block);
+		arm(middle_page(block), PROT_READ);
+		allocator->free(pool, block);
 	} else if (strcmp(name, "calloc") == 0) {
 		/* dies zeroing the reused chunk: the header is zeros already */
 		allocator->malloc(pool, 100);
@@ -243,9 +277,16 @@ static int run_case(const char *name)
 			say("damaged", other);
 			allocator->malloc(pool, 2 * PAGE); /* apart from the freed block */
 		}
+		/* its bytes end at a page's end: the first write of the page
+		 * after them is the poison of its trailing canary, under the
+		 * lock (its own bytes were poisoned before) */
 		block = allocator->malloc(pool, BIG);
+		if (allocator->realloc(pool, block, size_ending_at_page_end(block, 0)) != block) {
+			fprintf(stderr, "postmortem_driver: a shrinking realloc moved\n");
+			return 2;
+		}
 		say("block", block);
-		arm(middle_page(block), PROT_READ);
+		arm((char *)block + size_ending_at_page_end(block, 0), PROT_READ);
 		allocator->free(pool, block);
 	} else if (strcmp(name, "link") == 0) {
 		/* dies setting the quarantine tail's link to the freed block */

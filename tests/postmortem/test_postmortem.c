@@ -208,8 +208,8 @@ struct death {
 	bool counters;			/* the counters disagree too */
 };
 
-/* (the malloc and realloc cases die filling a block's middle page: its fill
- * is not bounded to ASan's first 4 KiB there) */
+/* (the realloc cases die filling a block's middle page: its fill is not
+ * bounded to ASan's first 4 KiB there) */
 static const struct death deaths[] = {
 	{ "malloc", "quarantine_bytes=0:max_malloc_fill_size=1m", "malloc", "changing its own blocks",
 		"heap-buffer-overflow", true },
@@ -282,6 +282,42 @@ START_TEST(test_death_in_the_middle_of_an_operation)
 		"%s: an error line\n%s", death->name, answer.out);
 	ck_assert_msg(strstr(answer.err, "the process died in the middle of a change to the pool: ")
 		!= NULL, "%s", answer.err);
+	answer_free(&answer);
+	driver_remove(&driver);
+}
+END_TEST
+
+/*
+ * A death outside the pool's lock: a free poisons the block's own bytes
+ * before it takes the lock, a malloc fills its new block's start after it.
+ * Only the driver reads a live block's own bytes, so the pool is sound and
+ * nothing was in flight: no problem, nothing interrupted, no warning.
+ */
+static const char *const outside_the_lock[] = { "free-ahead", "malloc-fill" };
+
+START_TEST(test_death_outside_the_lock_leaves_a_sound_pool)
+{
+	const char *arguments[2] = { "die", outside_the_lock[_i] };
+	struct dead_driver driver;
+	struct answer answer;
+	struct json *document;
+
+	run_driver(&driver, arguments, "quarantine_bytes=0:max_malloc_fill_size=1m", 0);
+	ck_assert_msg(said(&driver, "block") != 0, "%s: the driver named no block", arguments[1]);
+	answer = pooldump_check(&driver, true);
+	ck_assert_msg(answer.status == 0, "%s: status %d\n%s\n%s", arguments[1], answer.status,
+		answer.out, answer.err);
+	document = json_parse_asserted(answer.out);
+	ck_assert_int_eq((int)json_member(document, "problem_count", JSON_NUMBER)->number, 0);
+	ck_assert_int_eq((int)json_member(document, "interrupted_count", JSON_NUMBER)->number, 0);
+	ck_assert_msg(json_member(document, "interrupted", JSON_ARRAY)->count == 0, "%s: %s",
+		arguments[1], answer.out);
+	json_free(document);
+	answer_free(&answer);
+	answer = pooldump_check(&driver, false);
+	ck_assert_msg(answer.status == 0 && strstr(answer.out, "1 pool(s) checked, 0 problem(s)\n")
+		&& strstr(answer.err, "died in the middle") == NULL, "%s: %s\n%s", arguments[1],
+		answer.out, answer.err);
 	answer_free(&answer);
 	driver_remove(&driver);
 }
@@ -551,6 +587,8 @@ int main(void)
 	TCase *random_kills = tcase_create("random_kills");
 	TCase *hostile = tcase_create("hostile_record");
 
+	tcase_add_loop_test(operations, test_death_outside_the_lock_leaves_a_sound_pool, 0,
+		(int)(sizeof(outside_the_lock) / sizeof(outside_the_lock[0])));
 	tcase_add_loop_test(operations, test_death_in_the_middle_of_an_operation, 0,
 		(int)(sizeof(deaths) / sizeof(deaths[0])));
 	tcase_set_timeout(operations, 60);
