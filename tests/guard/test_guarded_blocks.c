@@ -406,6 +406,50 @@ START_TEST(checks_and_leaks_see_guarded_blocks)
 }
 END_TEST
 
+/* The reachability scan reads guarded blocks and judges them as any
+ * block: one reached only through another guarded block is referenced,
+ * one whose address is kept only complemented is unreferenced. */
+static void *volatile held;		/* the root of a and b */
+static volatile uintptr_t hidden;	/* ~address of the lost block */
+
+static __attribute__((noipa)) void allocate_out_of_sight(const void *pool)
+{
+	hidden = ~(uintptr_t)am->malloc(pool, 32);
+}
+
+START_TEST(reachability_scan_reads_guarded_blocks)
+{
+	area_malloc_debug_module_info_v2 *v2;
+	area_malloc_scan_result result;
+	const void *pool;
+	void **a;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1");
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2),
+		B_OK);
+	pool = new_pool(1 << 16);
+	a = am->malloc(pool, 64);
+	a[0] = am->malloc(pool, 64); /* b: its only pointer is in a */
+	held = a;
+	allocate_out_of_sight(pool);
+	ck_assert_int_eq(v2->scan_leaks(pool, &result), B_OK);
+	ck_assert_uint_eq(result.referenced_blocks, 2);
+	ck_assert_uint_eq(result.unreferenced_blocks, 1);
+	ck_assert_uint_eq(result.unreferenced_bytes, 32);
+	assert_reports(1);
+	ck_assert_str_eq(recorded[0].kind, "detected memory leaks");
+	ck_assert_uint_eq(recorded[0].leaked_blocks, 1);
+	ck_assert_uint_eq(recorded[0].leaked_bytes, 32);
+	am->free(pool, (void *)~hidden);
+	am->free(pool, a[0]);
+	am->free(pool, a);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME), B_OK);
+	close_module();
+}
+END_TEST
+
 /* ---- threads ---- */
 
 #define THREADS 4
@@ -1135,6 +1179,7 @@ static Suite *guarded_suite(void)
 	tcase_add_test(faults, double_free_of_a_guarded_block);
 	tcase_add_test(faults, faults_in_several_threads);
 	tcase_add_test(faults, checks_and_leaks_see_guarded_blocks);
+	tcase_add_test(faults, reachability_scan_reads_guarded_blocks);
 	tcase_add_test(process, driver_handler_installed_after);
 	tcase_add_test(process, driver_handler_installed_before);
 	tcase_add_test(process, guards_survive_fork);
