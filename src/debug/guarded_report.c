@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -263,7 +264,11 @@ void guarded_report_faults_slow(void)
 		struct fault_record copy;
 		if (__atomic_load_n(&records[i].state, __ATOMIC_ACQUIRE) != RECORD_READY)
 			continue;
-		copy = records[i];
+		/* all but the state, which a handler's claim of a free record may
+		 * be reading at the same time (atomically) */
+		memcpy((char *)&copy + offsetof(struct fault_record, kind),
+			(const char *)&records[i] + offsetof(struct fault_record, kind),
+			sizeof(copy) - offsetof(struct fault_record, kind));
 		__atomic_store_n(&records[i].state, RECORD_FREE, __ATOMIC_RELEASE);
 		__atomic_fetch_sub(&guarded_faults_waiting, 1, __ATOMIC_RELAXED);
 		report_fault(&copy);
