@@ -123,12 +123,17 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool f
 	}
 	usable = heap_usable_size(pool->heap, header);
 	/* the free memory it takes held only poison (F1) past the links, and
-	 * zeros above the touched mark */
+	 * zeros above the touched mark; the chunk it came from ended where
+	 * the rest the heap split off (a free chunk, if any, above) ends */
+	size_t rest_usable;
+	const char *rest = heap_free_above(pool->heap, header, &rest_usable);
 	if (usable > HEAP_FREE_LINK_BYTES
 		&& !free_memory_check(pool, (char *)header + HEAP_FREE_LINK_BYTES,
-			usable - HEAP_FREE_LINK_BYTES, mark, false,
-			op == LOG_CALLOC ? "calloc" : "malloc", owner, pending))
+			usable - HEAP_FREE_LINK_BYTES,
+			rest != NULL ? (uintptr_t)rest + rest_usable : (uintptr_t)header + usable, mark,
+			false, op == LOG_CALLOC ? "calloc" : "malloc", owner, pending))
 		debug->d.errors++;
+	free_memory_split(pool, header);
 	block_open(header, usable);
 	/* memory never used since the pool was created is zero already: a large
 	 * calloc in a lazy pool commits nothing */
@@ -254,7 +259,20 @@ static void poison_ahead(struct pool *pool, void *ptr, struct poisoned_ahead *ah
 		return;
 	ahead->sequence = header->sequence;
 	ahead->size = header->size;
-	ahead->poisoned_to = debug_block_poison_own_bytes(&debug_layout, header, usable);
+	/* pages wholly inside the block's own bytes go back rather than take
+	 * the poison (never the canaries' pages: the locked free checks them) */
+	uintptr_t run_start, run_end, skip_start = 0, skip_end = 0;
+	if (debug_block_discard_run(&debug_layout, (uintptr_t)header, usable, &run_start, &run_end)) {
+		uintptr_t own_end = ((uintptr_t)ptr + header->size) & ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
+		if (run_end > own_end)
+			run_end = own_end;
+		if (backing_discard(pool, run_start, run_end)) {
+			skip_start = run_start;
+			skip_end = run_end;
+		}
+	}
+	ahead->poisoned_to = debug_block_poison_own_bytes(&debug_layout, header, usable, skip_start,
+		skip_end);
 }
 
 /* Frees a checked live block into the quarantine; with the pool locked.
@@ -265,6 +283,9 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
 {
 	struct debug_pool *debug = debug_of(pool);
 	void *user = debug_block_user(&debug_layout, header);
+	bool laid_ahead = ahead != NULL && ahead->poisoned_to != 0
+		&& ahead->sequence == header->sequence && ahead->size == header->size;
+	uintptr_t run_start = 0, run_end = 0;
 
 	owner->sequence = debug->next_sequence++;
 	debug->d.frees++;
@@ -272,10 +293,15 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
 	debug->d.used_bytes -= header->size;
 	debug->release_charged -= heap_chunk_bytes_for(header->size);
 	log_event(pool, LOG_FREE, user, header->size, owner);
+	/* nothing laid ahead: the block's whole pages go back now (its
+	 * canaries were checked) */
+	if (!laid_ahead
+		&& (!debug_block_discard_run(&debug_layout, (uintptr_t)header, usable, &run_start,
+			    &run_end)
+			|| !backing_discard(pool, run_start, run_end)))
+		run_start = run_end = 0;
 	debug_block_quarantine_poisoned(&debug_layout, header, usable, owner,
-		ahead != NULL && ahead->poisoned_to != 0 && ahead->sequence == header->sequence
-				&& ahead->size == header->size
-			? ahead->poisoned_to : 0);
+		laid_ahead ? ahead->poisoned_to : 0, run_start, run_end);
 	if (shadow_active)
 		shadow_block_freed(user);
 	quarantine_push(pool, header, usable, pending);
@@ -401,7 +427,10 @@ static bool grow_in_place(struct pool *pool, struct debug_block_header *header, 
 		return false;
 	if (!free_memory_check_above(pool, header, bytes, "realloc", owner, pending))
 		debug_of(pool)->d.errors++;
-	return heap_resize_in_place(pool->heap, header, bytes);
+	if (!heap_resize_in_place(pool->heap, header, bytes))
+		return false;
+	free_memory_split(pool, header);
+	return true;
 }
 
 /* A realloc that grows, or must move: with the pool locked, header opened. */

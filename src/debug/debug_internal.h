@@ -6,6 +6,9 @@
  *   module file calls):
  *     debug_pool.c        module setup; create_pool, delete_pool; names,
  *                         statistics, marks; the pool's node file space
+ *     backing.c           the node file as the pool's memory: taken lazily
+ *                         (a full tmpfs stops the process with a line),
+ *                         freed pages given back
  *     debug_alloc.c       malloc, calloc, realloc, free: tag, resize, retire
  *     pointer_check.c     what a pointer given to free or realloc is
  *     culprit.c           which block a write before another block came from
@@ -113,7 +116,11 @@ struct debug_pool {
 	size_t release_charged;
 	size_t release_capacity;
 	bool file_backed;	/* the area is the pool's node file (no descriptor kept) */
-	uint64_t reserved_end;	/* file space reserved up to this offset */
+	/* file space reserved up to this offset; in a lazy pool, the most the
+	 * file may hold data up to (what fork copies) */
+	uint64_t reserved_end;
+	bool lazy_backing;	/* file space taken as written (backing.c) */
+	bool discard_allowed;	/* freed pages may go back (backing_discard) */
 	size_t root_region;	/* bytes from base registered with LeakSanitizer */
 	/* blocks whose damaged header a call already reported (and left alone):
 	 * the checks at delete_pool and exit do not report them again */
@@ -381,6 +388,16 @@ void debug_read_stats_locked(struct pool *pool, area_malloc_pool_stats *stats) D
  * space (a full tmpfs would be SIGBUS in the driver, never NULL). */
 bool reserve_for(struct pool *pool, size_t bytes) DEBUG_HIDDEN;
 
+/* ---- the pool's file as its memory (backing.c) ---- */
+
+/* At create_pool, once the pool has its area: lazy or reserved ahead. */
+void backing_setup(struct pool *pool, bool locked_spec) DEBUG_HIDDEN;
+/* At delete_pool, before the area goes. */
+void backing_teardown(struct pool *pool) DEBUG_HIDDEN;
+/* Gives the pages [start, end) (page aligned) back, to read as zeros;
+ * false when the pool keeps its pages (the caller poisons them). */
+bool backing_discard(struct pool *pool, uintptr_t start, uintptr_t end) DEBUG_HIDDEN;
+
 /* ---- the quarantine (quarantine.c) ---- */
 
 /* A freshly quarantined (poisoned, opened) block enters; the oldest leave
@@ -447,9 +464,17 @@ void return_to_heap(struct pool *pool, struct debug_block_header *header, size_t
  * check, delete_pool, exit), in every resident page further up. Damage is
  * reported and filled again; true when there was none.
  */
-bool free_memory_check(struct pool *pool, const void *start, size_t length, uintptr_t mark,
-	bool thorough, const char *what, const area_malloc_owner *caller,
+bool free_memory_check(struct pool *pool, const void *start, size_t length, uintptr_t chunk_end,
+	uintptr_t mark, bool thorough, const char *what, const area_malloc_owner *caller,
 	struct pending_list *pending) DEBUG_HIDDEN;
+/* chunk_end: where the free chunk that start begins ends (before any split):
+ * its whole pages may hold zeros (pages given back, backing.c). */
+
+/* After the heap split the free chunk a block was carved from (an
+ * allocation, a realloc growing in place): the rest's first page, no
+ * longer whole inside a free chunk, holds the poison again (F1). */
+void free_memory_split(struct pool *pool, const struct debug_block_header *header)
+	DEBUG_HIDDEN;
 /* After a realloc shrank a block in place: fills the tail it gave back. */
 void free_memory_shrunk(struct pool *pool, struct debug_block_header *header, size_t old_usable)
 	DEBUG_HIDDEN;

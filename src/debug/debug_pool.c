@@ -143,6 +143,11 @@ bool reserve_for(struct pool *pool, size_t bytes)
 		+ HEAP_SPLIT_SLACK;
 	if (upto <= debug->reserved_end)
 		return true; /* nearly every call: space is reserved a megabyte ahead */
+	if (debug->lazy_backing) {
+		/* taken as written (backing.c); fork copies up to here */
+		debug->reserved_end = upto < pool->area_size ? upto : pool->area_size;
+		return true;
+	}
 	if (!node_reserve(pool->base, pool->area, &debug->reserved_end, upto, pool->area_size))
 		return false;
 	debug->d.reserved_bytes = debug->reserved_end;
@@ -201,6 +206,7 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 	debug->reserved_end = backing.fd < 0 ? 0
 		: locked_spec ? area_bytes : heap_offset + INITIAL_HEAP_RESERVE;
 	debug->d.reserved_bytes = debug->reserved_end;
+	backing_setup(pool, locked_spec);
 	capture_owner(&debug->d.creator, caller);
 	debug->d.requested_size = size;
 	debug->log = (struct pool_log *)((char *)debug
@@ -219,6 +225,7 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 	describe_layout(pool, debug);
 	id = pool_registry_add(pool);
 	if (id == NULL) {
+		backing_teardown(pool);
 		pool_destroy(pool);
 		if (backing.fd >= 0)
 			node_pool_file_discard(backing.fd);
@@ -380,6 +387,7 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 	file_backed = debug_of(pool)->file_backed;
 	area = pool->area;
 	guarded_pool_fini(pool);
+	backing_teardown(pool);
 	pool_destroy(pool);
 	if (file_backed)
 		node_pool_file_remove(area);

@@ -7,8 +7,11 @@
  *
  * Invariant F1: every byte of a free chunk past its links
  * (HEAP_FREE_LINK_BYTES) and below the heap's touched mark holds the poison
- * (format/debug_block.h, debug_poison_fill). Bytes at or above the mark were
- * never written and stay untouched: a lazy pool commits nothing for poison.
+ * (format/debug_block.h, debug_poison_fill), but for pages that lie wholly
+ * inside that part of one free chunk: those hold the poison or zeros
+ * throughout (pages a freed block gave back, backing.c; not resident until
+ * written). Bytes at or above the mark were never written and stay
+ * untouched: a lazy pool commits nothing for poison.
  * How it is kept, at bounded cost per call:
  *  - a freed block is poisoned whole when it enters the quarantine
  *    (debug_block_quarantine) but for its header, leading canary and free
@@ -17,7 +20,11 @@
  *    chunk above that merging absorbs;
  *  - a realloc that shrinks in place fills the tail it gives back;
  *  - where the heap writes a split remainder's header, those bytes are the
- *    remainder's own header and links, outside F1.
+ *    remainder's own header and links, outside F1; the rest of that page,
+ *    no longer whole inside one free chunk, is poisoned if it was given
+ *    back (free_memory_split: at most a page, and only then).
+ * Whole pages are checked without being read when they are not resident
+ * (mincore): reading a page given back would commit it.
  * How it is checked: the first max_free_check_size bytes of the part of a
  * free chunk an allocation takes (before the block is written), the same of
  * the part of a free neighbour a realloc grows into, and every free chunk
@@ -178,6 +185,102 @@ static bool check_fill(struct pool *pool, const unsigned char *start, size_t len
 	return good == length;
 }
 
+/* [start, end) of a page that may have been given back holds one fill
+ * throughout; damage is reported against the fill most of it holds, and
+ * that fill laid again. */
+static bool check_given_back(struct pool *pool, uintptr_t start, uintptr_t end,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
+{
+	const unsigned char *bytes = (const unsigned char *)start;
+	size_t length = end - start;
+	bool poisoned;
+
+	open_free(bytes, length);
+	poisoned = debug_poison_prefix(bytes, length) == length
+		|| (zero_prefix(bytes, length) != length && debug_poison_mostly(bytes, length));
+	close_free(bytes, length);
+	return check_fill(pool, bytes, length, poisoned, what, caller, pending);
+}
+
+/*
+ * check_fill() of poisoned free memory [start, end) in a pool whose freed
+ * pages may have gone back: a page wholly inside [start, chunk_end) (the
+ * free chunk's part past its links, below the mark) may hold zeros
+ * throughout. Thorough (a check of the whole chunk): such pages are read
+ * whole, and skipped when not resident. Otherwise (the part an allocation
+ * takes, after the heap split the chunk: the rest's header lies in the
+ * last page) only [start, end) of them is read, and it holds one fill.
+ * The pages the chunk shares with its neighbours hold the poison.
+ */
+static bool check_poison_pages(struct pool *pool, uintptr_t start, uintptr_t end,
+	uintptr_t chunk_end, bool thorough, const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending)
+{
+	uintptr_t first_whole = (start + B_PAGE_SIZE - 1) & ~(uintptr_t)(B_PAGE_SIZE - 1);
+	uintptr_t whole_end = chunk_end & ~(uintptr_t)(B_PAGE_SIZE - 1);
+	uintptr_t at = start;
+	bool sound = true;
+
+	if (first_whole >= whole_end || first_whole >= end)
+		return check_fill(pool, (const unsigned char *)start, end - start, true, what, caller,
+			pending);
+	if (start < first_whole) {
+		sound = check_fill(pool, (const unsigned char *)start, first_whole - start, true, what,
+			caller, pending);
+		at = first_whole;
+	}
+	while (at < end && at < whole_end) {
+		uintptr_t stop = end < whole_end ? end : whole_end;
+		if (!thorough) {
+			uintptr_t page_end = (at + B_PAGE_SIZE) & ~(uintptr_t)(B_PAGE_SIZE - 1);
+			if (page_end > stop)
+				page_end = stop;
+			sound = check_given_back(pool, at, page_end, what, caller, pending) && sound;
+			at = page_end;
+			continue;
+		}
+		stop &= ~(uintptr_t)(B_PAGE_SIZE - 1);
+		if (at >= stop)
+			break;
+		open_free((void *)at, stop - at);
+		size_t good = debug_page_run_prefix((void *)at, stop - at);
+		close_free((void *)at, stop - at);
+		at += good;
+		if (at < stop) {
+			sound = check_given_back(pool, at, at + B_PAGE_SIZE, what, caller, pending)
+				&& sound;
+			at += B_PAGE_SIZE;
+		}
+	}
+	if (at < end)
+		sound = check_fill(pool, (const unsigned char *)at, end - at, true, what, caller,
+				pending)
+			&& sound;
+	return sound;
+}
+
+void free_memory_split(struct pool *pool, const struct debug_block_header *header)
+{
+	size_t usable;
+	uintptr_t payload = (uintptr_t)heap_free_above(pool->heap, header, &usable);
+	uintptr_t from = payload + HEAP_FREE_LINK_BYTES, to;
+
+	if (payload == 0 || !debug_of(pool)->discard_allowed || from % B_PAGE_SIZE == 0
+		|| usable <= HEAP_FREE_LINK_BYTES)
+		return;
+	to = (from + B_PAGE_SIZE - 1) & ~(uintptr_t)(B_PAGE_SIZE - 1);
+	if (to > payload + usable)
+		to = payload + usable;
+	to = from + below_touched(pool, from, to);
+	/* a page given back reads as zeros; one that held the poison starts
+	 * with it (damage there is found by the next check) */
+	open_free((void *)from, to - from);
+	bool given_back = to > from && zero_prefix((const void *)from, to - from) == to - from;
+	close_free((void *)from, to - from);
+	if (given_back)
+		fill(pool, from, to);
+}
+
 /*
  * Above the mark's page, only pages the kernel holds can have been written
  * (a write makes a page resident; reading one that is not would commit it,
@@ -206,8 +309,8 @@ static bool check_resident_zero(struct pool *pool, uintptr_t start, uintptr_t en
 	return sound;
 }
 
-bool free_memory_check(struct pool *pool, const void *start, size_t length, uintptr_t mark,
-	bool thorough, const char *what, const area_malloc_owner *caller,
+bool free_memory_check(struct pool *pool, const void *start, size_t length, uintptr_t chunk_end,
+	uintptr_t mark, bool thorough, const char *what, const area_malloc_owner *caller,
 	struct pending_list *pending)
 {
 	uintptr_t from, to, mark_page_end;
@@ -221,7 +324,11 @@ bool free_memory_check(struct pool *pool, const void *start, size_t length, uint
 	to = from + length;
 	mark_page_end = (mark + B_PAGE_SIZE - 1) & ~(uintptr_t)(B_PAGE_SIZE - 1);
 
-	if (from < mark)
+	if (from < mark && debug_of(pool)->discard_allowed)
+		/* (the mark's page holds zeros above the mark: not whole) */
+		sound = check_poison_pages(pool, from, to < mark ? to : mark,
+			chunk_end < mark ? chunk_end : mark, thorough, what, caller, pending);
+	else if (from < mark)
 		sound = check_fill(pool, start, (to < mark ? to : mark) - from, true, what, caller,
 			pending);
 	if (from < mark)
@@ -271,6 +378,6 @@ bool free_memory_check_above(struct pool *pool, struct debug_block_header *heade
 	if (taken_end > payload + usable)
 		taken_end = payload + usable;
 	return free_memory_check(pool, (void *)(payload + HEAP_FREE_LINK_BYTES),
-		taken_end - payload - HEAP_FREE_LINK_BYTES, heap_touched_end(pool->heap), false, what,
-		caller, pending);
+		taken_end - payload - HEAP_FREE_LINK_BYTES, payload + usable,
+		heap_touched_end(pool->heap), false, what, caller, pending);
 }

@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -132,7 +133,9 @@ enum kernel_guard_verdict guarded_fault_callback(const struct kernel_guard_fault
 	struct fault_record *record = NULL;
 	uint32_t state;
 
-	if (fault->address < table->region
+	/* a guard page or a freed block's page is a SIGSEGV; a SIGBUS here is
+	 * the file's (the region's space is reserved at create_pool) */
+	if (fault->signal != SIGSEGV || fault->address < table->region
 		|| fault->address - table->region >= (uintptr_t)table->pages * B_PAGE_SIZE)
 		return KERNEL_GUARD_DECLINE;
 	slot = faulting_slot(table, (fault->address - table->region) / B_PAGE_SIZE);

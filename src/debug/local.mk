@@ -6,6 +6,7 @@
 
 noinst_LTLIBRARIES += libamdebug.la
 libamdebug_la_SOURCES = \
+	src/debug/backing.c \
 	src/debug/culprit.c \
 	src/debug/debug_alloc.c \
 	src/debug/debug_fork.c \

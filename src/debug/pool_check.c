@@ -69,8 +69,8 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 		/* free memory holds only poison past its links (F1) */
 		if (usable > HEAP_FREE_LINK_BYTES
 			&& !free_memory_check(walk->pool, (char *)chunk + HEAP_FREE_LINK_BYTES,
-				usable - HEAP_FREE_LINK_BYTES, heap_touched_end(walk->pool->heap), true,
-				"check", NULL, walk->pending))
+				usable - HEAP_FREE_LINK_BYTES, (uintptr_t)chunk + usable,
+				heap_touched_end(walk->pool->heap), true, "check", NULL, walk->pending))
 			walk->problems++;
 		return;
 	}

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 
 #include "format/debug_block.h"
@@ -413,8 +414,43 @@ size_t debug_poison_prefix(const void *start, size_t bytes)
 	return pattern_prefix(start, bytes, poison_word);
 }
 
+bool debug_block_discard_run(const struct debug_layout *layout, uintptr_t at, size_t usable,
+	uintptr_t *run_start, uintptr_t *run_end)
+{
+	uintptr_t user = at + layout->front_size;
+	uintptr_t start = (user + POISON_START + DEBUG_PAGE_BYTES - 1)
+		& ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
+	uintptr_t end = (user + debug_block_user_area(layout, usable))
+		& ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
+
+	if (usable < layout->front_size + POISON_START || end < start
+		|| end - start < DEBUG_DISCARD_MIN) {
+		*run_start = *run_end = 0;
+		return false;
+	}
+	*run_start = start;
+	*run_end = end;
+	return true;
+}
+
+/* Poisons [start, end) but for [skip_start, skip_end). */
+static void poison_around(char *start, char *end, uintptr_t skip_start, uintptr_t skip_end)
+{
+	char *skip_from = (char *)skip_start, *skip_to = (char *)skip_end;
+
+	if (skip_from >= skip_to || skip_to <= start || skip_from >= end) {
+		if (start < end)
+			poison(start, (size_t)(end - start));
+		return;
+	}
+	if (start < skip_from)
+		poison(start, (size_t)(skip_from - start));
+	if (skip_to < end)
+		poison(skip_to, (size_t)(end - skip_to));
+}
+
 size_t debug_block_poison_own_bytes(const struct debug_layout *layout,
-	struct debug_block_header *header, size_t usable)
+	struct debug_block_header *header, size_t usable, uintptr_t skip_start, uintptr_t skip_end)
 {
 	char *user = debug_block_user(layout, header);
 	size_t end = header->size;
@@ -425,19 +461,19 @@ size_t debug_block_poison_own_bytes(const struct debug_layout *layout,
 		end = debug_block_user_area(layout, usable);
 	if (end <= POISON_START)
 		return POISON_START;
-	poison(user + POISON_START, end - POISON_START);
+	poison_around(user + POISON_START, user + end, skip_start, skip_end);
 	return end;
 }
 
 void debug_block_quarantine(const struct debug_layout *layout, struct debug_block_header *header,
 	size_t usable, const area_malloc_owner *freed_by)
 {
-	debug_block_quarantine_poisoned(layout, header, usable, freed_by, POISON_START);
+	debug_block_quarantine_poisoned(layout, header, usable, freed_by, POISON_START, 0, 0);
 }
 
 void debug_block_quarantine_poisoned(const struct debug_layout *layout,
 	struct debug_block_header *header, size_t usable, const area_malloc_owner *freed_by,
-	size_t poisoned_to)
+	size_t poisoned_to, uintptr_t skip_start, uintptr_t skip_end)
 {
 	struct debug_free_record *record = debug_block_user(layout, header);
 	size_t user_area = debug_block_user_area(layout, usable);
@@ -458,7 +494,8 @@ void debug_block_quarantine_poisoned(const struct debug_layout *layout,
 	seal_free_record(layout, record);
 	if (poisoned_to < POISON_START || poisoned_to > user_area)
 		poisoned_to = POISON_START;
-	poison((char *)record + poisoned_to, user_area - poisoned_to);
+	poison_around((char *)record + poisoned_to, (char *)record + user_area, skip_start,
+		skip_end);
 }
 
 void debug_block_set_next(const struct debug_layout *layout, struct debug_block_header *header,
@@ -510,6 +547,113 @@ static size_t last_not(const unsigned char *bytes, size_t from, size_t to, unsig
 	return to;
 }
 
+/* Whether a page is resident, a batch of pages at a time (mincore). */
+struct residency {
+	uintptr_t batch;	/* the first page of the batch, 0: none */
+	size_t pages;
+	unsigned char vector[256];
+};
+
+static bool page_resident(struct residency *residency, uintptr_t page, uintptr_t limit)
+{
+	if (residency->batch == 0 || page < residency->batch
+		|| page >= residency->batch + residency->pages * DEBUG_PAGE_BYTES) {
+		size_t pages = (limit - page) / DEBUG_PAGE_BYTES;
+		if (pages > sizeof(residency->vector))
+			pages = sizeof(residency->vector);
+		/* unknown (mincore refused): resident, so that it is read */
+		if (pages == 0 || mincore((void *)page, pages * DEBUG_PAGE_BYTES, residency->vector)
+			!= 0)
+			return true;
+		residency->batch = page;
+		residency->pages = pages;
+	}
+	return residency->vector[(page - residency->batch) / DEBUG_PAGE_BYTES] & 1;
+}
+
+static bool all_zero(const unsigned char *bytes, size_t length)
+{
+	return length == 0 || (bytes[0] == 0 && memcmp(bytes, bytes + 1, length - 1) == 0);
+}
+
+size_t debug_page_run_prefix(const void *start, size_t length)
+{
+	struct residency residency = { 0, 0, { 0 } };
+	uintptr_t from = (uintptr_t)start, limit = from + length, page;
+
+	for (page = from; page < limit; page += DEBUG_PAGE_BYTES) {
+		const unsigned char *bytes = (const unsigned char *)page;
+		if (!page_resident(&residency, page, limit))
+			continue;
+		if (pattern_prefix(bytes, DEBUG_PAGE_BYTES, poison_word) != DEBUG_PAGE_BYTES
+			&& !all_zero(bytes, DEBUG_PAGE_BYTES))
+			break;
+	}
+	return (page < limit ? page : limit) - from;
+}
+
+bool debug_poison_mostly(const void *start, size_t bytes)
+{
+	const unsigned char *at = start;
+	size_t zero_words = 0, poison_words = 0;
+
+	for (size_t done = 0; done + 8 <= bytes; done += 8) {
+		uint64_t word;
+		memcpy(&word, at + done, sizeof(word));
+		zero_words += word == 0;
+		poison_words += word == poison_word;
+	}
+	return poison_words >= zero_words;
+}
+
+/* In a page of a discard run that holds neither fill throughout: the
+ * offset of its first damaged byte, against the fill most of it holds (a
+ * page given back reads as zeros, one poisoned instead does not). */
+static size_t damaged_page_prefix(const unsigned char *page)
+{
+	return pattern_prefix(page, DEBUG_PAGE_BYTES,
+		debug_poison_mostly(page, DEBUG_PAGE_BYTES) ? poison_word : 0);
+}
+
+/*
+ * The poisoned part of a quarantined block's user area (user, user_area
+ * bytes; at: its header's address in the writer's memory): the offset of
+ * the first damaged byte, or user_area. The pages of its discard run may
+ * hold zeros (pages given back) instead.
+ */
+static size_t poison_prefix_of_block(const struct debug_layout *layout,
+	const unsigned char *user, size_t user_area, uintptr_t at)
+{
+	uintptr_t run_start, run_end;
+	size_t run_from, run_to, good;
+
+	if (!debug_block_discard_run(layout, at, layout->front_size + user_area, &run_start,
+		    &run_end))
+		return POISON_START
+			+ pattern_prefix(user + POISON_START, user_area - POISON_START, poison_word);
+	/* offsets from the user start: the same in a reader's copy */
+	run_from = run_start - (at + layout->front_size);
+	run_to = run_end - (at + layout->front_size);
+	good = POISON_START + pattern_prefix(user + POISON_START, run_from - POISON_START,
+		poison_word);
+	if (good != run_from)
+		return good;
+	if ((uintptr_t)(user + run_from) % DEBUG_PAGE_BYTES == 0) {
+		good = run_from + debug_page_run_prefix(user + run_from, run_to - run_from);
+	} else {
+		/* a copy not aligned as the writer's memory: page by page, read */
+		for (good = run_from; good < run_to; good += DEBUG_PAGE_BYTES) {
+			if (pattern_prefix(user + good, DEBUG_PAGE_BYTES, poison_word)
+					!= DEBUG_PAGE_BYTES
+				&& !all_zero(user + good, DEBUG_PAGE_BYTES))
+				break;
+		}
+	}
+	if (good != run_to)
+		return good + damaged_page_prefix(user + good);
+	return run_to + pattern_prefix(user + run_to, user_area - run_to, poison_word);
+}
+
 struct debug_block_finding debug_block_check(const struct debug_layout *layout,
 	const struct debug_block_header *header, size_t usable)
 {
@@ -557,8 +701,7 @@ struct debug_block_finding debug_block_check_body_at(const struct debug_layout *
 			finding.offset = 0;
 			return finding;
 		}
-		damaged = POISON_START + pattern_prefix(user + POISON_START,
-			user_area - POISON_START, poison_word);
+		damaged = poison_prefix_of_block(layout, user, user_area, at);
 		if (damaged != user_area) {
 			finding.problem = BLOCK_POISON_DAMAGED;
 			finding.offset = damaged;

@@ -165,22 +165,55 @@ void debug_block_quarantine(const struct debug_layout *layout, struct debug_bloc
 	size_t usable, const area_malloc_owner *freed_by);
 
 /*
+ * Pages given back: a quarantined block's poison may leave out whole pages,
+ * the pages of its discard run, which then read as zeros (the writer gave
+ * them back to the system: a large freed block costs no memory while it
+ * waits). The run is every whole DEBUG_PAGE_BYTES page of the poisoned
+ * part of the user area, [DEBUG_POISON_START, user area), when there are
+ * at least DEBUG_DISCARD_MIN bytes of them; each of its pages holds the
+ * poison throughout or zeros throughout (a writer may poison any of them
+ * instead). A page that is not resident reads as zeros and is not read
+ * (reading a tmpfs page commits it): debug_page_run_prefix().
+ */
+#define DEBUG_PAGE_BYTES 4096
+#define DEBUG_DISCARD_MIN ((size_t)64 * 1024)
+
+/* The discard run of a block at address at (its header's address, in the
+ * writer's memory) with usable bytes: false when it has none. */
+bool debug_block_discard_run(const struct debug_layout *layout, uintptr_t at, size_t usable,
+	uintptr_t *run_start, uintptr_t *run_end);
+
+/* Length of the prefix of whole pages of [start, start + length) (both
+ * page aligned) that each hold the poison or zeros throughout, or are not
+ * resident. */
+size_t debug_page_run_prefix(const void *start, size_t length);
+
+/* Whether more of the 8-byte words of [start, start + bytes) (8-aligned)
+ * hold the poison than zeros: the fill a damaged page given back (zeros)
+ * or poisoned had. */
+bool debug_poison_mostly(const void *start, size_t bytes);
+
+/*
  * The bulk of a free's poison, laid ahead: the block's own bytes past where
  * its free record will go, [DEBUG_POISON_START, header->size) of the user
- * area, which only the driver reads while the block is live. A free lays
- * them before it takes the pool's lock, so that two threads sharing a pool
- * fill their blocks at the same time. Returns the user offset poisoned to
- * (at least DEBUG_POISON_START) for debug_block_quarantine_poisoned().
+ * area, which only the driver reads while the block is live, but for
+ * [skip_start, skip_end) (addresses: pages given back already, or none). A
+ * free lays them before it takes the pool's lock, so that two threads
+ * sharing a pool fill their blocks at the same time. Returns the user
+ * offset poisoned to (at least DEBUG_POISON_START) for
+ * debug_block_quarantine_poisoned().
  */
 #define DEBUG_POISON_START sizeof(struct debug_free_record)
 size_t debug_block_poison_own_bytes(const struct debug_layout *layout,
-	struct debug_block_header *header, size_t usable);
+	struct debug_block_header *header, size_t usable, uintptr_t skip_start, uintptr_t skip_end);
 
 /* debug_block_quarantine() of a block whose user bytes
- * [DEBUG_POISON_START, poisoned_to) hold the poison already. */
+ * [DEBUG_POISON_START, poisoned_to) hold the poison already, and whose
+ * pages [skip_start, skip_end) (part of its discard run, or none) were
+ * given back. */
 void debug_block_quarantine_poisoned(const struct debug_layout *layout,
 	struct debug_block_header *header, size_t usable, const area_malloc_owner *freed_by,
-	size_t poisoned_to);
+	size_t poisoned_to, uintptr_t skip_start, uintptr_t skip_end);
 
 enum debug_block_problem {
 	BLOCK_OK,

@@ -145,6 +145,10 @@ static const struct option_spec option_specs[] = {
 		"directory of the debug nodes (default /dev/shm/area_malloc-UID)", NULL },
 	{ "keep_dead_nodes", OPTION_UNSIGNED, FIELD(keep_dead_nodes), 0, 100000,
 		"dead nodes of the user kept for post-mortems, 0 to 100000", NULL },
+	{ "node_reserve", OPTION_BOOL, FIELD(node_reserve), 0, 1,
+		"reserve a pool file's tmpfs space before the pool hands it out, so that a full "
+		"tmpfs makes allocations fail instead of stopping the process (it commits "
+		"memory the driver may never touch), 0 or 1", NULL },
 	{ "fork_nodes", OPTION_BOOL, FIELD(fork_nodes), 0, 1,
 		"a forked child publishes a node of its own, 0 or 1", NULL },
 	{ "reader_wait_us", OPTION_UNSIGNED, FIELD(reader_wait_us), 0, 100000,

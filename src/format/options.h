@@ -92,6 +92,7 @@ struct debug_options {
 	enum report_format report_format;
 	char node_dir[DEBUG_OPTIONS_PATH_MAX]; /* "" : /dev/shm/area_malloc-UID */
 	unsigned keep_dead_nodes;	/* dead nodes of the user kept for post-mortems */
+	bool node_reserve;		/* pool files' space reserved ahead (else lazily) */
 	bool fork_nodes;		/* a forked child publishes a node of its own */
 	unsigned reader_wait_us;	/* a pool call's wait for a reader's copy (0: none) */
 	bool node;			/* publish a node at all */

@@ -459,11 +459,11 @@ static void guard_handler(int signal, siginfo_t *info, void *raw_context)
 		verdict = callback(fault, cookie);
 		release_range(range);
 		handler_depth--;
-		if (verdict != KERNEL_GUARD_DECLINE)
+		if (verdict == KERNEL_GUARD_CONTINUE || verdict == KERNEL_GUARD_FATAL)
 			write_fault_line(fault);
 		if (slot != NULL)
 			publish_fault_slot(slot, number);
-		if (verdict == KERNEL_GUARD_FATAL)
+		if (verdict == KERNEL_GUARD_FATAL || verdict == KERNEL_GUARD_FATAL_QUIET)
 			default_action(signal, info);
 		if (verdict != KERNEL_GUARD_DECLINE) {
 			errno = saved_errno;

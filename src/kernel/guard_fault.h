@@ -65,6 +65,13 @@ enum kernel_guard_verdict {
 	/* Not a fault of the owner's (an accessible page of the range): the
 	 * handler that was installed before gets it, as for any other address. */
 	KERNEL_GUARD_DECLINE,
+	/* As KERNEL_GUARD_CONTINUE, but no bug of the program's: the owner
+	 * replaced a page its backing could not provide (a SIGBUS of a full
+	 * tmpfs), so no report line is written. */
+	KERNEL_GUARD_CONTINUE_QUIET,
+	/* As KERNEL_GUARD_FATAL, but the owner wrote its own line: the fault
+	 * is no guard page's. */
+	KERNEL_GUARD_FATAL_QUIET,
 };
 
 /* The facts of one fault, collected in the handler. */

@@ -68,10 +68,12 @@
 #define MAX_REPORTS 16
 
 /* Sizes around the debug layout's boundaries (a 32-byte minimum user area,
- * trailing canaries of 8 to 15 bytes, 16-byte rounding) and the heap's size
- * classes (16-byte classes below 512, logarithmic above). */
+ * trailing canaries of 8 to 15 bytes, 16-byte rounding), the heap's size
+ * classes (16-byte classes below 512, logarithmic above), and a block large
+ * enough for a discard run (whole pages given back when it is freed,
+ * format/debug_block.h: DEBUG_DISCARD_MIN). */
 static const size_t sizes[] = { 1, 8, 16, 17, 24, 25, 32, 40, 48, 64, 100, 104, 112, 120, 496,
-	504, 512, 1000, 4000 };
+	504, 512, 1000, 4000, 70000 };
 #define SIZES (sizeof(sizes) / sizeof(sizes[0]))
 
 enum neighbour { NEXT_LIVE, NEXT_QUARANTINED, NEXT_FREE, NEXT_NONE, NEIGHBOURS };
@@ -266,7 +268,8 @@ static void run_case(const struct matrix_case *c)
 	setrlimit(RLIMIT_CPU, &cpu);
 	alarm(CASE_WALL_SECONDS);
 	bystander = am->create_pool(B_ANY_KERNEL_ADDRESS, POOL_BYTES, B_NO_LOCK, RW);
-	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, POOL_BYTES, B_NO_LOCK, RW);
+	/* four blocks, and a quarter of the pool (the quarantine's most) for one */
+	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, POOL_BYTES + 8 * c->size, B_NO_LOCK, RW);
 	if (bystander == NULL || pool == NULL)
 		_exit(90);
 	for (int i = 0; i < BYSTANDERS; i++) {

@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1026,6 +1027,98 @@ START_TEST(test_malloc_fill_is_bounded)
 		assert_not_filled(block, bounds[b].filled, bounds[b].size);
 		finish_clean(pool, block);
 	}
+}
+END_TEST
+
+/* Pages of [start, start + length) the process holds (mincore). */
+static size_t resident_pages(const void *start, size_t length)
+{
+	uintptr_t from = (uintptr_t)start & ~(uintptr_t)4095;
+	size_t pages = ((uintptr_t)start + length - from + 4095) / 4096, count = 0;
+	unsigned char *vector = malloc(pages);
+
+	ck_assert_ptr_nonnull(vector);
+	ck_assert_int_eq(mincore((void *)from, pages * 4096, vector), 0);
+	for (size_t i = 0; i < pages; i++)
+		count += vector[i] & 1;
+	free(vector);
+	return count;
+}
+
+/*
+ * A freed block's whole pages (a run of at least 64 KiB) go back to the
+ * system instead of taking the poison, in a pool on its node file (lazy:
+ * a hole punched) and in a private one (node=0: dropped): they read as
+ * zeros, which the checks accept for whole pages, while a write into them
+ * is still found, at its offset, in quarantine and after. Allocations
+ * carved from such memory at every offset of a page, a check after each,
+ * find nothing wrong.
+ */
+START_TEST(test_freed_pages_go_back)
+{
+	static const char *const options[] = { "quarantine_bytes=4m", "quarantine_bytes=4m:node=0" };
+	const size_t size = 1 << 20;
+	unsigned char *block, *small[64];
+	const void *pool;
+
+	load_debug(options[_i]);
+	capture_reports(true);
+	pool = new_pool(16 << 20);
+	block = am->malloc(pool, size);
+	ck_assert_ptr_nonnull(block);
+	memset(block, 0x11, size);
+	ck_assert_uint_ge(resident_pages(block, size), size / 4096);
+	am->free(pool, block);
+	/* the first and last pages hold the poison and the free record */
+	ck_assert_uint_le(resident_pages(block, size), 3);
+	ck_assert_int_eq(amd->check_pool(pool), 0);
+	ck_assert_uint_le(resident_pages(block, size), 3); /* the check read no hole */
+	assert_no_reports();
+
+	/* in quarantine: a write is a use-after-free at its offset */
+	block[300000] = 0x77;
+	ck_assert_int_eq(amd->check_pool(pool), 1);
+	ck_assert_int_eq(capture.count, 1);
+	ck_assert_str_eq(captured(0)->kind, "use-after-free");
+	ck_assert_ptr_eq(captured(0)->address, block);
+	ck_assert_msg(strstr(captured(0)->text, "first damaged byte at offset 300000") != NULL,
+		"%s", captured(0)->text);
+
+	/* out of quarantine: free memory, its pages still given back */
+	for (int i = 0; i < 8; i++) {
+		void *other = am->malloc(pool, 1 << 20);
+		ck_assert_ptr_nonnull(other);
+		am->free(pool, other);
+	}
+	/* (a check reports a quarantined block's damage; leaving, it is
+	 * reported again and discarded with the block) */
+	ck_assert_int_eq(capture.count, 2);
+	ck_assert_ptr_eq(captured(1)->address, block);
+	ck_assert_msg(strstr(captured(1)->text, "found when it left the quarantine") != NULL
+			&& strstr(captured(1)->text, "first damaged byte at offset 300000") != NULL,
+		"%s", captured(1)->text);
+	ck_assert_int_eq(amd->check_pool(pool), 0);
+	block[500000] = 0x78;
+	ck_assert_int_eq(amd->check_pool(pool), 1);
+	ck_assert_int_eq(capture.count, 3);
+	ck_assert_str_eq(captured(2)->kind, "use-after-free");
+	ck_assert_msg(strstr(captured(2)->text, "free memory were written") != NULL
+			&& strstr(captured(2)->text, "first damaged byte at offset 500000") != NULL,
+		"%s", captured(2)->text);
+
+	/* carving: blocks that end at every 16-byte phase of a page given back */
+	for (size_t i = 0; i < 64; i++) {
+		small[i] = am->malloc(pool, 4096 + 16 * i * 4 + 1);
+		ck_assert_ptr_nonnull(small[i]);
+		ck_assert_int_eq(amd->check_pool(pool), 0);
+	}
+	for (size_t i = 0; i < 64; i++)
+		am->free(pool, small[i]);
+	ck_assert_int_eq(amd->check_pool(pool), 0);
+	ck_assert_int_eq(capture.count, 3);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	ck_assert_int_eq(capture.count, 3);
+	unload_debug();
 }
 END_TEST
 
@@ -2261,6 +2354,7 @@ static Suite *debug_api_suite(void)
 	tcase_add_test(realloc_rules, test_realloc_zero_frees);
 	tcase_add_test(realloc_rules, test_realloc_in_place);
 	tcase_add_test(realloc_rules, test_malloc_fill_is_bounded);
+	tcase_add_loop_test(realloc_rules, test_freed_pages_go_back, 0, 2);
 	tcase_add_test(realloc_rules, test_realloc_in_place_takes_the_realloc_site);
 	tcase_add_test(realloc_rules, test_realloc_move_always_moves);
 	tcase_add_test(realloc_rules, test_failed_realloc_keeps_block);

@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/mman.h>
+
 #include "format/debug_block.h"
 #include "format/stack_depot.h"
 #include "support/check_main.h"
@@ -458,6 +460,111 @@ START_TEST(test_depot_view_refuses_what_it_cannot_trust)
 }
 END_TEST
 
+/*
+ * A large quarantined block whose discard run was given back: whole pages
+ * of zeros (here dropped with MADV_DONTNEED, so not resident) check as
+ * sound, a reader's copy of them too (zeros, resident); a page of the run
+ * poisoned instead is sound; a write anywhere in the run, into a zero page
+ * or a poisoned one, or at the run's edges, is found at its own offset.
+ */
+START_TEST(test_discard_run_of_a_large_block)
+{
+	const size_t size = 300 * 1024 + 24, page = DEBUG_PAGE_BYTES;
+	struct debug_layout layout;
+	area_malloc_owner owner = owner_of(5, 1), freed_by = owner_of(6, 2);
+	uintptr_t run_start, run_end;
+	size_t usable = 0, run_from, run_to;
+	struct debug_block_header *header;
+	struct debug_block_finding finding;
+	unsigned char *area, *user, *copy;
+	/* the header at every 16-byte phase of a page, as the heap places it */
+	const size_t phases[] = { 16, 48, 2048, 4096 - 64, 4096 - 16 };
+
+	layout_with_stacks(&layout, 4);
+	area = mmap(NULL, size + 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		-1, 0);
+	copy = mmap(NULL, size + 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		-1, 0);
+	ck_assert(area != MAP_FAILED && copy != MAP_FAILED);
+	for (size_t p = 0; p < sizeof(phases) / sizeof(phases[0]); p++) {
+		header = (struct debug_block_header *)(area + phases[p]);
+		usable = debug_block_chunk_bytes(&layout, size);
+		debug_block_init(&layout, header, usable, size, &owner, 4096);
+		user = debug_block_user(&layout, header);
+		ck_assert(debug_block_discard_run(&layout, (uintptr_t)header, usable, &run_start,
+			&run_end));
+		ck_assert_uint_eq(run_start % page, 0);
+		ck_assert_uint_eq(run_end % page, 0);
+		ck_assert_uint_ge(run_start, (uintptr_t)user + DEBUG_POISON_START);
+		ck_assert_uint_le(run_end, (uintptr_t)user + debug_block_user_area(&layout, usable));
+		ck_assert_uint_ge(run_end - run_start, DEBUG_DISCARD_MIN);
+		ck_assert_int_eq(madvise((void *)run_start, run_end - run_start, MADV_DONTNEED), 0);
+		debug_block_quarantine_poisoned(&layout, header, usable, &freed_by, 0, run_start,
+			run_end);
+		run_from = run_start - (uintptr_t)user;
+		run_to = run_end - (uintptr_t)user;
+		/* given back: not resident, and sound */
+		unsigned char resident = 1;
+		ck_assert_int_eq(mincore((void *)(run_start + page), page, &resident), 0);
+		ck_assert_uint_eq(resident & 1, 0);
+		assert_problem(&layout, header, usable, BLOCK_OK);
+		ck_assert_int_eq(mincore((void *)(run_start + page), page, &resident), 0);
+		ck_assert_uint_eq(resident & 1, 0); /* the check did not read it */
+		/* a reader's copy (zeros where the writer has holes) */
+		memcpy(copy, area, size + 4 * page);
+		ck_assert_int_eq(debug_block_check_at(&layout,
+					 (struct debug_block_header *)(copy + phases[p]), usable,
+					 (uintptr_t)header)
+					 .problem,
+			BLOCK_OK);
+		/* a page of the run poisoned instead of given back */
+		debug_poison_fill(user + run_from + page, page);
+		assert_problem(&layout, header, usable, BLOCK_OK);
+		/* writes: the run's first and last byte, a zero page, a poisoned
+		 * page, and the poison just before and after the run */
+		const size_t offsets[] = { run_from, run_to - 1, run_from + 2 * page + 100,
+			run_from + page + 7, run_from - 1, run_to };
+		for (size_t w = 0; w < sizeof(offsets) / sizeof(offsets[0]); w++) {
+			if (offsets[w] < DEBUG_POISON_START
+				|| offsets[w] >= debug_block_user_area(&layout, usable))
+				continue; /* the run reaches the record or the area's end */
+			unsigned char saved = user[offsets[w]];
+			user[offsets[w]] = 0x5a;
+			finding = debug_block_check(&layout, header, usable);
+			ck_assert_msg(finding.problem == BLOCK_POISON_DAMAGED
+					&& finding.offset == offsets[w],
+				"phase %zu, write at %zu: problem %d at %zu", phases[p], offsets[w],
+				(int)finding.problem, (size_t)finding.offset);
+			user[offsets[w]] = saved;
+		}
+		assert_problem(&layout, header, usable, BLOCK_OK);
+		memset(area, 0, size + 4 * page);
+	}
+	munmap(area, size + 4 * page);
+	munmap(copy, size + 4 * page);
+}
+END_TEST
+
+/* A block too small for a run of DEBUG_DISCARD_MIN bytes of whole pages has
+ * none: its poison is checked byte for byte, zeros are damage. */
+START_TEST(test_small_block_has_no_discard_run)
+{
+	struct debug_layout layout;
+	area_malloc_owner freed_by = owner_of(6, 2);
+	struct debug_block_header *header;
+	uintptr_t run_start, run_end;
+	size_t usable;
+
+	layout_with_stacks(&layout, 2);
+	header = new_block(&layout, 0, 3000, &usable);
+	ck_assert(!debug_block_discard_run(&layout, (uintptr_t)header, usable, &run_start,
+		&run_end));
+	debug_block_quarantine(&layout, header, usable, &freed_by);
+	memset((char *)debug_block_user(&layout, header) + 1000, 0, 8);
+	ck_assert_int_eq(debug_block_check(&layout, header, usable).offset, 1000);
+}
+END_TEST
+
 static Suite *debug_block_suite(void)
 {
 	Suite *suite = suite_create("debug_block");
@@ -468,6 +575,8 @@ static Suite *debug_block_suite(void)
 	tcase_add_test(layout, test_every_damaged_byte_is_found);
 	tcase_add_test(layout, test_copied_block_is_bound_to_its_address);
 	tcase_add_test(layout, test_quarantined_block);
+	tcase_add_test(layout, test_discard_run_of_a_large_block);
+	tcase_add_test(layout, test_small_block_has_no_discard_run);
 	tcase_add_test(layout, test_deep_stacks_through_the_depot);
 	tcase_add_test(layout, test_blocks_without_a_depot);
 	suite_add_tcase(suite, layout);

@@ -34,7 +34,7 @@ static const char *const valid_keys[] = { "stack_depth", "stack_depot_bytes", "l
 	"max_reports", "release_capacity", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
 	"fail_caller", "halt_on_error", "exitcode", "leak_check", "leak_mode", "leak_interior", "leak_scan_unload", "guard", "guard_pools", "guard_size", "guard_sample",
 	"guard_seed", "guard_underflow", "guard_pool_max", "guard_process_max", "guard_regions", "suppressions", "log_path",
-	"report_format", "color", "suggest_suppressions", "node", "node_dir", "keep_dead_nodes", "fork_nodes", "reader_wait_us" };
+	"report_format", "color", "suggest_suppressions", "node", "node_dir", "keep_dead_nodes", "node_reserve", "fork_nodes", "reader_wait_us" };
 
 #define VALID_KEY_COUNT (sizeof(valid_keys) / sizeof(valid_keys[0]))
 
@@ -135,6 +135,8 @@ static void assert_options_equal(const struct debug_options *got, const struct d
 		want->keep_dead_nodes);
 	ck_assert_msg(got->fork_nodes == want->fork_nodes, "%s: fork_nodes %d, want %d", context,
 		got->fork_nodes, want->fork_nodes);
+	ck_assert_msg(got->node_reserve == want->node_reserve, "%s: node_reserve %d, want %d",
+		context, got->node_reserve, want->node_reserve);
 	ck_assert_msg(got->reader_wait_us == want->reader_wait_us, "%s: reader_wait_us %u, want %u",
 		context, got->reader_wait_us, want->reader_wait_us);
 }
@@ -274,6 +276,7 @@ EXPECT(want_node_dir, strcpy(want->node_dir, "/run/area_malloc"))
 EXPECT(want_keep_0, want->keep_dead_nodes = 0)
 EXPECT(want_keep_max, want->keep_dead_nodes = 100000)
 EXPECT(want_fork_nodes, want->fork_nodes = true)
+EXPECT(want_node_reserve, want->node_reserve = true)
 EXPECT(want_two_keys, (want->stack_depth = 4, want->log_size = 8))
 EXPECT(want_last_wins, want->stack_depth = 3)
 EXPECT(want_no_reader_wait, want->reader_wait_us = 0)
@@ -353,6 +356,7 @@ static const struct good_case good_cases[] = {
 	{ "keep_dead_nodes=0", want_keep_0 },
 	{ "keep_dead_nodes=100000", want_keep_max },
 	{ "fork_nodes=1", want_fork_nodes },
+	{ "node_reserve=1", want_node_reserve },
 	{ "stack_depth=4:log_size=8", want_two_keys },
 	{ "::stack_depth=4::log_size=8::", want_two_keys },
 	{ "stack_depth=9:stack_depth=3", want_last_wins },
@@ -467,6 +471,7 @@ static const struct bad_case bad_cases[] = {
 	{ "exitcode", "-1", "1", { "0 to 255" } },
 	{ "node", "2", "0", { "0 or 1" } },
 	{ "fork_nodes", "no", "1", { "0 or 1" } },
+	{ "node_reserve", "yes", "1", { "0 or 1" } },
 	{ "keep_dead_nodes", "100001", "3", { "0 to 100000" } },
 	{ "keep_dead_nodes", "-1", "3", { "0 to 100000" } },
 	{ "reader_wait_us", "100001", "5", { "0 to 100000" } },

@@ -1461,10 +1461,10 @@ static void fill_tmpfs(char *filler, size_t size)
 }
 
 /*
- * The tmpfs fills up after the pool was made: requests that need file
- * space the pool has not reserved yet return NULL (never SIGBUS), a failed
- * realloc keeps its block, the blocks already handed out keep their bytes;
- * once space is back, the same requests succeed.
+ * node_reserve=1: the tmpfs fills up after the pool was made: requests that
+ * need file space the pool has not reserved yet return NULL (never SIGBUS),
+ * a failed realloc keeps its block, the blocks already handed out keep
+ * their bytes; once space is back, the same requests succeed.
  */
 static void tmpfs_fills_up_body(void *context)
 {
@@ -1478,7 +1478,7 @@ static void tmpfs_fills_up_body(void *context)
 
 	(void)context;
 	CHILD_ASSERT(child_mount_tmpfs("size=8m"));
-	select_build(BUILD_DEBUG_NODE, "quarantine_bytes=0");
+	select_build(BUILD_DEBUG_NODE, "quarantine_bytes=0:node_reserve=1");
 	CHILD_ASSERT(try_load(BUILD_DEBUG_NODE));
 	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * MIB, B_NO_LOCK, KERNEL_RW);
 	CHILD_ASSERT(pool != NULL);
@@ -1531,6 +1531,69 @@ START_TEST(tmpfs_filling_up_gives_null_then_recovers)
 	/* a refused reservation is an ordinary NULL: it prints nothing */
 	ck_assert_msg(
 		count_lines_with(run.output, "area_malloc") == 0, "warnings:\n%s", run.output);
+	free(run.output);
+}
+END_TEST
+
+/*
+ * By default (lazy) a pool file's space is taken as it is written: a large
+ * block is handed out on a full tmpfs, and the first write into a page the
+ * tmpfs cannot give stops the process by SIGBUS, with a line that says why
+ * and how to avoid it (not a bare "Bus error"). The blocks written before
+ * keep their bytes until then.
+ */
+static void lazy_tmpfs_fills_up_body(void *context)
+{
+	const size_t large = 512 * KIB;
+	char filler[sizeof(test_dir) + 32];
+	unsigned char *small, *block;
+	const void *pool;
+
+	(void)context;
+	CHILD_ASSERT(child_mount_tmpfs("size=8m"));
+	select_build(BUILD_DEBUG_NODE, "quarantine_bytes=0");
+	CHILD_ASSERT(try_load(BUILD_DEBUG_NODE));
+	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * MIB, B_NO_LOCK, KERNEL_RW);
+	CHILD_ASSERT(pool != NULL);
+	small = am->malloc(pool, 1000);
+	CHILD_ASSERT(small != NULL);
+	fill(small, 1000, 7);
+	fill_tmpfs(filler, sizeof(filler));
+	/* nothing is reserved: the block is handed out, unless the module's
+	 * own first write into it (its header, fill or canary) stops first */
+	block = am->malloc(pool, large);
+	CHILD_ASSERT(block != NULL && filled(small, 1000, 7));
+	fprintf(stderr, "block %p %p\n", (void *)block, (void *)(block + large));
+	for (size_t at = 0; at < large; at += 4096)
+		block[at] = 1;
+	exit(EXIT_SUCCESS); /* not reached: the tmpfs is full */
+}
+
+START_TEST(tmpfs_filling_up_stops_a_lazy_pool_with_a_line)
+{
+	struct child_run run;
+	const char *named, *block_line;
+	unsigned long long address;
+
+	if (!can_mount("tmpfs_filling_up_stops_a_lazy_pool_with_a_line"))
+		return;
+	run = run_child(lazy_tmpfs_fills_up_body, NULL);
+	ck_assert_msg(WIFSIGNALED(run.status) && WTERMSIG(run.status) == SIGBUS,
+		"the child ended with status %#x; its standard error:\n%s", run.status, run.output);
+	named = strstr(run.output, "could not give a page to a pool at 0x");
+	ck_assert_msg(named != NULL, "%s", run.output);
+	address = strtoull(named + strlen("could not give a page to a pool at "), NULL, 16);
+	/* the write's address, to the byte: in the block when the driver got it */
+	block_line = strstr(run.output, "block 0x");
+	if (block_line != NULL) {
+		unsigned long long start, end;
+		ck_assert_int_eq(sscanf(block_line, "block %llx %llx", &start, &end), 2);
+		ck_assert_msg(address >= start && address < end && address % 4096 == start % 4096,
+			"%#llx is not a page's first write in [%#llx, %#llx)", address, start, end);
+	}
+	ck_assert_msg(strstr(run.output, "AREA_MALLOC_OPTIONS=node_reserve=1") != NULL, "%s",
+		run.output);
+	ck_assert_msg(strstr(run.output, "guard page fault") == NULL, "%s", run.output);
 	free(run.output);
 }
 END_TEST
@@ -2087,6 +2150,7 @@ static Suite *faults_suite(void)
 	tcase_add_test(node, missing_node_dir_parent_costs_one_warning);
 	tcase_add_test(node, tmpfs_full_at_start_costs_one_warning);
 	tcase_add_test(node, tmpfs_filling_up_gives_null_then_recovers);
+	tcase_add_test(node, tmpfs_filling_up_stops_a_lazy_pool_with_a_line);
 	tcase_add_loop_test(node, file_size_limit_is_no_crash, 0, 2);
 	tcase_add_test(init, failing_init_leaks_nothing_and_is_retried);
 	tcase_add_loop_test(init, failing_dependency_init_unwinds, 0, 2);

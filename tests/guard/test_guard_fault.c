@@ -338,6 +338,43 @@ START_TEST(sigbus_in_a_range_reaches_the_owner)
 }
 END_TEST
 
+/* The owner of a page its backing could not provide: the file grows, and
+ * the fault is no bug of the program's. */
+static enum kernel_guard_verdict grow_file_quietly(const struct kernel_guard_fault *fault,
+	void *cookie)
+{
+	(void)cookie;
+	record(fault);
+	return ftruncate(bus_fd, (off_t)page_size) == 0 ? KERNEL_GUARD_CONTINUE_QUIET
+							: KERNEL_GUARD_FATAL;
+}
+
+static void quiet_sigbus_body(void)
+{
+	char *mapping;
+
+	bus_fd = memfd_create("guard_fault", 0);
+	mapping = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, bus_fd, 0);
+	if (mapping == MAP_FAILED
+		|| kernel_guard_register((uintptr_t)mapping, page_size, grow_file_quietly, NULL)
+			!= B_OK)
+		_exit(2);
+	write_at(mapping + 8, 7);
+	_exit(mapping[8] == 7 && atomic_load(&seen_count) == 1 ? 0 : 3);
+}
+
+/* CONTINUE_QUIET: the access goes on, and no report line is written. */
+START_TEST(quiet_verdict_continues_without_a_line)
+{
+	struct ending ending;
+
+	run_child(quiet_sigbus_body, &ending);
+	ck_assert_msg(WIFEXITED(ending.status) && WEXITSTATUS(ending.status) == 0,
+		"status %#x: %s", ending.status, ending.output);
+	ck_assert_str_eq(ending.output, "");
+}
+END_TEST
+
 static void fatal_verdict_body(void)
 {
 	char *guarded = protected_pages(1);
@@ -741,6 +778,7 @@ static Suite *guard_fault_suite(void)
 	tcase_add_test(in_range, read_and_write_faults_reach_the_owner_and_continue);
 	tcase_add_test(in_range, registration_errors);
 	tcase_add_test(in_range, sigbus_in_a_range_reaches_the_owner);
+	tcase_add_test(in_range, quiet_verdict_continues_without_a_line);
 	tcase_add_test(in_range, fatal_verdict_writes_the_line_and_kills);
 	suite_add_tcase(suite, in_range);
 
