@@ -27,6 +27,7 @@
 
 #include "debug/debug_internal.h"
 #include "debug/debug_pool.h"
+#include "debug/guarded.h"
 #include "debug/node_writer.h"
 
 /*
@@ -94,6 +95,13 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool f
 	uintptr_t mark = 0;	/* the touched mark before the allocation */
 
 	owner->sequence = debug->next_sequence++;
+	/* a guarded block (guarded.c), out of the heap: charged as a heap
+	 * block of its size (D6), its guard page not */
+	if (__builtin_expect(guarded_enabled, 0) && release_room_for(debug, size, SIZE_MAX)
+		&& (user = guarded_allocate_locked(pool, size, zeroed, owner, op)) != NULL) {
+		release_charge(debug, size, SIZE_MAX);
+		return user;
+	}
 	if (bytes != SIZE_MAX && release_room_for(debug, size, SIZE_MAX) && reserve_for(pool, bytes)) {
 		mark = heap_touched_end(pool->heap);
 		header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
@@ -351,6 +359,10 @@ void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 	pool = acquire_or_report(pool_id, "free", ptr, &owner);
 	if (pool == NULL)
 		return;
+	if (__builtin_expect(guarded_enabled, 0) && guarded_holds(pool, ptr)) {
+		guarded_free(pool_id, pool, ptr, &owner);
+		return;
+	}
 	poison_ahead(pool, ptr, &ahead);
 	if (!lock_and_check(pool_id, pool, ptr, "free", &owner, &locked, &header, &usable,
 		    &pending))
@@ -462,6 +474,25 @@ static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *h
 	return NULL;
 }
 
+/* realloc of a guarded block (guarded.h): it always moves (or is freed,
+ * for size 0); the pool is acquired, and released here. */
+static void *realloc_guarded(const void *pool_id, struct pool *pool, void *ptr, size_t size,
+	uintptr_t caller, area_malloc_owner *owner)
+{
+	size_t old_size = guarded_live_size(pool, ptr, "realloc", owner);
+	void *result = NULL;
+
+	if (old_size != SIZE_MAX && size != 0
+		&& (result = allocate(pool_id, size, false, caller, LOG_REALLOC)) != NULL)
+		memcpy(result, ptr, old_size < size ? old_size : size);
+	if (old_size == SIZE_MAX || (size != 0 && result == NULL)) {
+		pool_registry_release(pool_id);
+		return NULL;
+	}
+	guarded_free(pool_id, pool, ptr, owner);
+	return result;
+}
+
 void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t caller)
 {
 	struct pending_list pending;
@@ -479,6 +510,8 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 	pool = acquire_or_report(pool_id, "realloc", ptr, &owner);
 	if (pool == NULL)
 		return NULL;
+	if (__builtin_expect(guarded_enabled, 0) && guarded_holds(pool, ptr))
+		return realloc_guarded(pool_id, pool, ptr, size, caller, &owner);
 	/* before the lock: matching fail_caller symbolizes */
 	may_fail = size != 0 && fault_injection_applies(pool, caller);
 	if (!lock_and_check(pool_id, pool, ptr, "realloc", &owner, &locked, &header, &usable,

@@ -34,6 +34,7 @@
 
 #include "core/pool_fork.h"
 #include "debug/debug_internal.h"
+#include "debug/guarded.h"
 #include "debug/node_writer.h"
 #include "kernel/area_internal.h"
 
@@ -158,9 +159,13 @@ static void make_pool_private(struct pool *pool)
 	 * child's own: until then its pages are the parent's. */
 	if (!debug->file_backed)
 		return;
+	/* the guard region's pages are copied too, and protected again after
+	 * (a new mapping has no protections): guarded.h */
+	guarded_fork_child_open(pool);
 	parent_fd = node_pool_file_open_inherited(pool->area);
 	if (parent_fd < 0) {
 		copy_from_mapping(pool);
+		guarded_fork_child_close(pool);
 		return;
 	}
 	if (!republish || !republish_pool(pool, parent_fd, debug->reserved_end)) {
@@ -171,6 +176,7 @@ static void make_pool_private(struct pool *pool)
 		debug->reserved_end = 0;
 	}
 	close(parent_fd);
+	guarded_fork_child_close(pool);
 }
 
 static void in_child_last(void)

@@ -26,6 +26,9 @@
  *                         step, the unwind tables where a step fails
  *     pending.c           reports found under a pool's lock, made after it
  *     debug_fork.c        fork: the child's private copies of its pools
+ *     guarded.c           guarded blocks: placed against guard pages, their
+ *                         side table (guarded.h, guarded_internal.h)
+ *     guarded_report.c    their faults: the handler's callback, the reports
  *     in_flight.h         what the lock holder is doing, in the node
  *                         descriptor, for post-mortem readers
  *   and below them report.c (the reporter), shadow.c (what the sanitizers
@@ -44,7 +47,8 @@
  *      poison and free record (format/debug_block.h);
  *   D2 the quarantine FIFO links exactly the QUARANTINED blocks, oldest
  *      first, and d.quarantined_bytes/blocks count them (usable bytes);
- *   D3 d.used_bytes and d.live_blocks count the LIVE blocks' requested sizes;
+ *   D3 d.used_bytes and d.live_blocks count the LIVE blocks' requested sizes
+ *      (the heap's: guarded blocks are counted in their side table, G4);
  *   D4 the allocation log keeps its capacity and slot cursor
  *      (pool_log_validate);
  *   D5 d.seq is odd exactly while a thread holds the pool's lock (readers of
@@ -54,7 +58,7 @@
  *      thread changes from its first change on, and is clear while seq is
  *      even (in_flight.h);
  *   D6 release_charged is the sum of heap_chunk_bytes_for(size) over the
- *      LIVE blocks, at most release_capacity (debug_alloc.c: an allocation
+ *      LIVE blocks, guarded ones included, at most release_capacity (debug_alloc.c: an allocation
  *      past it fails as the release pool's would);
  *   F1 every byte of a free chunk past its links and below the heap's
  *      touched mark holds the poison (free_memory.c).
@@ -125,6 +129,9 @@ struct debug_pool {
 	/* the damage the checked heap recorded (heap_damaged) was reported */
 	bool damage_reported;
 	uint32_t quiet_served;	/* the last quiet window request served (D5) */
+	/* the side table of guarded blocks (guarded.h), in the control
+	 * region after the log; NULL: the pool has none */
+	struct guarded_pool *guarded;
 };
 
 /* Module-wide, set at B_MODULE_INIT (debug_pool.c) and read-only after. */

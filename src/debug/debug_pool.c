@@ -32,6 +32,7 @@
 
 #include "debug/debug_internal.h"
 #include "debug/debug_pool.h"
+#include "debug/guarded.h"
 #include "debug/node_writer.h"
 #include "format/utf8.h"
 
@@ -68,6 +69,7 @@ void debug_pools_init(const struct debug_options *module_options)
 {
 	debug_options = *module_options;
 	debug_layout_init(&debug_layout, debug_options.stack_depth);
+	guarded_init(&debug_options);
 	measure_chunk_ratio();
 	fault_injection_init();
 	shadow_init();
@@ -86,7 +88,7 @@ void debug_pools_fini(void)
 static size_t control_bytes(void)
 {
 	return ((sizeof(struct debug_pool) + 63) & ~(size_t)63)
-		+ pool_log_bytes(debug_options.log_size);
+		+ pool_log_bytes(debug_options.log_size) + guarded_control_bytes();
 }
 
 /* Room beyond the caller's size for headers, canaries and the log: enough
@@ -210,6 +212,9 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 	debug->log = (struct pool_log *)((char *)debug
 		+ ((sizeof(struct debug_pool) + 63) & ~(size_t)63));
 	pool_log_init(debug->log, debug_options.log_size);
+	/* guarded blocks: their side table and guard region end the control
+	 * region (guarded.h) */
+	guarded_pool_init(pool, (char *)debug->log + pool_log_bytes(debug_options.log_size));
 	heap_get_stats(pool->heap, &stats);
 	debug->quarantine_limit = debug_options.quarantine_bytes < stats.capacity_bytes / 4
 		? debug_options.quarantine_bytes : stats.capacity_bytes / 4;
@@ -262,8 +267,11 @@ struct pool *acquire_or_report(const void *pool_id, const char *what, const void
 	const area_malloc_owner *detected)
 {
 	struct pool *pool = NULL;
-	enum pool_acquire_result result = pool_registry_acquire(pool_id, &pool);
+	enum pool_acquire_result result;
 
+	/* guard page faults since the last call are reported now (guarded.h) */
+	guarded_report_faults();
+	result = pool_registry_acquire(pool_id, &pool);
 	if (result == POOL_ACQUIRED)
 		return pool;
 	report_invalid_pool(pool_id, result, what, address, detected);
@@ -378,6 +386,7 @@ static status_t delete_pool_reporting(const void *pool_id, const char *when,
 		heap_touched_end(pool->heap) - (uintptr_t)pool->base);
 	file_backed = debug_of(pool)->file_backed;
 	area = pool->area;
+	guarded_pool_fini(pool);
 	backing_teardown(pool);
 	pool_destroy(pool);
 	if (file_backed)
@@ -500,6 +509,7 @@ void debug_read_stats_locked(struct pool *pool, area_malloc_pool_stats *stats)
 	stats->failed_requests = debug->d.failed_requests;
 	stats->injected_failures = debug->d.injected_failures;
 	stats->errors = debug->d.errors;
+	guarded_add_stats(pool, stats);
 }
 
 static void read_stats(struct pool *pool, void *stats)

@@ -41,6 +41,7 @@
 #include <sys/mman.h>
 
 #include "debug/debug_internal.h"
+#include "debug/guarded.h"
 #include "debug/leak_scan.h"
 #include "debug/leak_scan_internal.h"
 
@@ -176,6 +177,27 @@ static void collect_block(void *chunk, size_t usable, bool used, void *context)
 	block_close(header, usable);
 }
 
+/* A live guarded block (guarded.h) is a block like any other: reached,
+ * read, reported by its verdict. Its data pages are accessible. */
+static void collect_guarded_block(const void *user, size_t size, const area_malloc_owner *owner,
+	uint32_t stack, void *context)
+{
+	struct leak_scan *scan = context;
+
+	(void)owner;
+	(void)stack;
+	if (scan->count < scan->capacity)
+		scan->blocks[scan->count++] =
+			(struct scan_block){ (uintptr_t)user, (uintptr_t)user + size };
+}
+
+static int compare_block_starts(const void *a, const void *b)
+{
+	const struct scan_block *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
 static size_t align_up(size_t bytes)
 {
 	return (bytes + 63) & ~(size_t)63;
@@ -262,8 +284,12 @@ static void scan_locked(struct scan_run *run, struct scan_roots *roots)
 	/* the module's own count of live blocks (D3), kept beside the heap: the
 	 * heap's statistics follow free-list links, which a driver's overflow
 	 * into free memory may have damaged (collect_block stops at capacity) */
-	for (size_t i = 0; i < run->pool_count; i++)
-		capacity += debug_of(run->pools[i].pool)->d.live_blocks;
+	for (size_t i = 0; i < run->pool_count; i++) {
+		area_malloc_pool_stats stats = { 0 };
+		/* the guarded ones too (guarded.h): stats holds them alone */
+		guarded_add_stats(run->pools[i].pool, &stats);
+		capacity += debug_of(run->pools[i].pool)->d.live_blocks + stats.live_blocks;
+	}
 	if (capacity == 0)
 		return;
 	if (!map_arena(run, roots, capacity)) {
@@ -275,6 +301,11 @@ static void scan_locked(struct scan_run *run, struct scan_roots *roots)
 		size_t first = scan->count;
 		roots_add_hole(
 			roots, (uintptr_t)pool->base, (uintptr_t)pool->base + pool->area_size);
+		/* the guard region lies below the heap; its blocks in address order */
+		guarded_for_each_live(pool, false, collect_guarded_block, scan);
+		qsort(scan->blocks + first, scan->count - first, sizeof(*scan->blocks),
+			compare_block_starts);
+		first = scan->count;
 		/* a damaged heap is not followed: its blocks are left out */
 		if (heap_damaged(pool->heap, NULL) ||
 			!heap_walk(pool->heap, collect_block, scan, NULL))

@@ -28,11 +28,13 @@
 
 #include "debug/debug_internal.h"
 #include "debug/debug_pool.h"
+#include "debug/guarded.h"
 
 struct leak_entry {
 	uint64_t hash;
 	size_t size;
-	const struct debug_block_header *header;
+	const struct debug_block_header *header; /* NULL: a guarded block (guarded.h) */
+	const void *user;
 	enum leak_reach reach;
 };
 
@@ -66,6 +68,38 @@ static uint64_t frames_hash(const struct debug_block_header *header)
 	return header->stack;
 }
 
+/* Room for one more entry; false (walk failed) when there is none. */
+static bool make_room(struct leak_walk *walk)
+{
+	if (walk->count == walk->capacity) {
+		size_t capacity = walk->capacity ? walk->capacity * 2 : 256;
+		struct leak_entry *entries = realloc(walk->entries, capacity * sizeof(*entries));
+		if (entries == NULL) {
+			walk->failed = true;
+			return false;
+		}
+		walk->entries = entries;
+		walk->capacity = capacity;
+	}
+	return true;
+}
+
+/* A live guarded block leaks as a canary block does (its tag is in the
+ * side table, guarded.c). */
+static void collect_guarded_leak(const void *user, size_t size, const area_malloc_owner *owner,
+	uint32_t stack, void *context)
+{
+	struct leak_walk *walk = context;
+	enum leak_reach reach = leak_scan_reach(walk->scan, user);
+
+	if (owner->time < walk->since || (walk->team != 0 && owner->team != walk->team))
+		return;
+	if (walk->lost_only && reach != LEAK_REACH_UNREFERENCED && reach != LEAK_REACH_INDIRECT)
+		return;
+	if (make_room(walk))
+		walk->entries[walk->count++] = (struct leak_entry){ stack, size, NULL, user, reach };
+}
+
 static void collect_leak(void *chunk, size_t usable, bool used, void *context)
 {
 	struct leak_walk *walk = context;
@@ -86,18 +120,10 @@ static void collect_leak(void *chunk, size_t usable, bool used, void *context)
 		block_close(header, usable);
 		return;
 	}
-	if (walk->count == walk->capacity) {
-		size_t capacity = walk->capacity ? walk->capacity * 2 : 256;
-		struct leak_entry *entries = realloc(walk->entries, capacity * sizeof(*entries));
-		if (entries == NULL) {
-			walk->failed = true;
-			return;
-		}
-		walk->entries = entries;
-		walk->capacity = capacity;
-	}
+	if (!make_room(walk))
+		return;
 	walk->entries[walk->count++] = (struct leak_entry){ frames_hash(header), header->size,
-		header, reach };
+		header, debug_block_user(&debug_layout, header), reach };
 	block_close(header, usable);
 }
 
@@ -130,6 +156,7 @@ static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t 
 
 	/* a damaged heap ends the walk: the blocks below the damage are listed */
 	heap_walk(pool->heap, collect_leak, &walk, NULL);
+	guarded_for_each_live(pool, false, collect_guarded_leak, &walk);
 	*group_count = 0;
 	if (walk.count == 0) {
 		free(walk.entries);
@@ -147,11 +174,15 @@ static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t 
 			|| walk.entries[i - 1].reach != entry->reach) {
 			struct leak_group *group = &groups[count++];
 			struct debug_block_header *header = (struct debug_block_header *)entry->header;
-			size_t usable = heap_usable_size(pool->heap, header);
-			block_open(header, usable);
-			debug_block_owner(&debug_layout, header, &group->owner);
-			block_close(header, usable);
-			group->first_address = debug_block_user(&debug_layout, header);
+			if (header != NULL) {
+				size_t usable = heap_usable_size(pool->heap, header);
+				block_open(header, usable);
+				debug_block_owner(&debug_layout, header, &group->owner);
+				block_close(header, usable);
+			} else {
+				guarded_owner_of(pool, entry->user, &group->owner);
+			}
+			group->first_address = entry->user;
 			group->reach = entry->reach;
 		}
 		groups[count - 1].bytes += entry->size;

@@ -16,6 +16,10 @@ libamdebug_la_SOURCES = \
 	src/debug/debugger_views.c \
 	src/debug/fault_injection.c \
 	src/debug/free_memory.c \
+	src/debug/guarded.c \
+	src/debug/guarded.h \
+	src/debug/guarded_internal.h \
+	src/debug/guarded_report.c \
 	src/debug/in_flight.h \
 	src/debug/leak_scan.c \
 	src/debug/leak_scan.h \

@@ -24,6 +24,7 @@
 
 #include "debug/debug_internal.h"
 #include "debug/debug_pool.h"
+#include "debug/guarded.h"
 
 #define REPORTED_HEADER_SLOTS \
 	(sizeof(((struct debug_pool *)0)->reported_headers) / sizeof(uintptr_t))
@@ -298,6 +299,8 @@ static int check_locked_walk(struct pool *pool, struct pending_list *pending, bo
 		walk.problems++;
 	}
 	heap_walk(pool->heap, check_block, &walk, NULL);
+	/* guarded blocks (guarded.h): their canaries, and their charge (D6) */
+	walk.problems += guarded_check_locked(pool, pending, &walk.release_charged);
 	if (walk.all_headers_sound && walk.release_charged != debug->release_charged) {
 		/* the module's own accounting, not the driver's doing */
 		dprintf("area_malloc: internal error: pool %p charges %zu release bytes, its "

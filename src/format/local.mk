@@ -15,6 +15,7 @@ libamformat_la_SOURCES = \
 	src/format/debug_block.h \
 	src/format/error_kind.c \
 	src/format/error_kind.h \
+	src/format/guard_table.h \
 	src/format/leak_scan_engine.c \
 	src/format/leak_scan_engine.h \
 	src/format/node_format.h \

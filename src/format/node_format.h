@@ -224,7 +224,11 @@ struct node_pool_descriptor {
 	uint64_t quarantined_blocks;
 	struct node_in_flight in_flight; /* see "In flight" above */
 	struct node_quiet_window quiet;	/* see "Consistency" above */
-	uint8_t reserved[48];
+	/* the side table of guarded blocks (format/guard_table.h), from the
+	 * area's base; 0: none. Taken from the reserved bytes, which writers
+	 * before it left zero: the layout and version stay those of format 3 */
+	uint64_t guard_table_offset;
+	uint8_t reserved[40];
 };
 
 /* The name of a pool's file in its node directory: one spelling for the

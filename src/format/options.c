@@ -103,6 +103,30 @@ static const struct option_spec option_specs[] = {
 	{ "leak_scan_unload", OPTION_BOOL, FIELD(leak_scan_unload), 0, 1,
 		"the last put_module runs the reachability scan first, so its leak reports "
 		"carry verdicts (and leak_mode applies) as at exit, 0 or 1", NULL },
+	{ "guard", OPTION_BOOL, FIELD(guard), 0, 1,
+		"every block of every pool meets a guard page (faults at the access), 0 or 1",
+		NULL },
+	{ "guard_pools", OPTION_STRING, FIELD(guard_pools), 0, 0,
+		"guard every block of the pools whose name matches this pattern", NULL },
+	{ "guard_size", OPTION_SIZE, FIELD(guard_size), 0, (uint64_t)1 << 40,
+		"guard every block of at most this many bytes, 0 for none (k, m, g suffixes)",
+		NULL },
+	{ "guard_sample", OPTION_U64, FIELD(guard_sample), 0, UINT64_MAX,
+		"guard one allocation in N, chosen at random, 0 for none", NULL },
+	{ "guard_seed", OPTION_U64, FIELD(guard_seed), 0, UINT64_MAX,
+		"seed of guard_sample's choice, 0 for a fresh seed each run", NULL },
+	{ "guard_underflow", OPTION_BOOL, FIELD(guard_underflow), 0, 1,
+		"a guarded block starts right after its guard page instead of ending at it, "
+		"0 or 1", NULL },
+	{ "guard_pool_max", OPTION_UNSIGNED, FIELD(guard_pool_max), 1, 16384,
+		"guarded blocks (live and freed) a pool holds at once, 1 to 16384; past it, "
+		"canary blocks", NULL },
+	{ "guard_process_max", OPTION_UNSIGNED, FIELD(guard_process_max), 0, 1u << 24,
+		"live guarded blocks in the process, 0 for an eighth of vm.max_map_count; "
+		"past it, canary blocks", NULL },
+	{ "guard_regions", OPTION_BOOL, FIELD(guard_regions), 0, 1,
+		"every pool gets a guard region even when no option guards its blocks, so the "
+		"companion's set_pool_guard can, 0 or 1", NULL },
 	{ "suppressions", OPTION_STRING, FIELD(suppressions), 0, 0,
 		"file of leak:PATTERN lines", NULL },
 	{ "log_path", OPTION_STRING, FIELD(log_path), 0, 0,
@@ -167,6 +191,7 @@ void debug_options_set_defaults(struct debug_options *options)
 	options->node = true;
 	options->color = COLOR_AUTO;
 	options->suggest_suppressions = true;
+	options->guard_pool_max = 256;
 }
 
 bool color_mode_parse(const char *text, enum color_mode *mode)

@@ -102,6 +102,16 @@ struct debug_options {
 	enum leak_mode leak_mode;	/* which leaks count for the exit status */
 	bool leak_interior;		/* a pointer inside a block reaches it */
 	bool leak_scan_unload;		/* the last put_module scans before its reports */
+	/* guarded blocks (debug/guarded.h): which blocks meet a guard page */
+	bool guard;			/* every block of every pool */
+	char guard_pools[DEBUG_OPTIONS_PATTERN_MAX]; /* every block of pools named so */
+	size_t guard_size;		/* every block of at most this size (0: off) */
+	uint64_t guard_sample;		/* one allocation in N (0: off) */
+	uint64_t guard_seed;		/* the sampling's seed (0: a fresh one) */
+	bool guard_underflow;		/* the guard page before the block, not after */
+	unsigned guard_pool_max;	/* guarded blocks a pool holds, live and freed */
+	unsigned guard_process_max;	/* live guarded blocks (0: from vm.max_map_count) */
+	bool guard_regions;		/* every pool gets a guard region (set_pool_guard) */
 };
 
 /* Fills options with the defaults. */

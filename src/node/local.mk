@@ -22,6 +22,7 @@ libamnodereader_la_SOURCES = \
 	src/node/node_commands_internal.h \
 	src/node/node_session.c \
 	src/node/node_grouping.c \
+	src/node/node_guarded.c \
 	src/node/node_commands.c \
 	src/node/node_cmd_pools.c \
 	src/node/node_cmd_allocations.c \

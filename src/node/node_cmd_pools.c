@@ -118,6 +118,70 @@ static bool copy_incomplete(enum node_copy copy)
 	return copy == NODE_COPY_PARTIAL || copy == NODE_COPY_INCONSISTENT;
 }
 
+/* ---- guarded blocks (node_guarded.c) ---- */
+
+static void text_guarded_block(const struct node_pool *pool,
+	const struct node_guarded_block *block, void *context)
+{
+	struct session *session = context;
+	const area_malloc_owner *owner = &block->allocated;
+
+	(void)pool;
+	emit(&session->out, "\tguarded block 0x%" PRIx64 ": %" PRIu64 " bytes, %s%s; allocated by "
+		"thread T%d, seq %u, at %s\n", block->address, block->size,
+		block->freed ? "freed" : "live", block->underflow ? " (guard page before it)" : "",
+		(int)owner->thread, owner->sequence,
+		owner->frame_count > 0 ? symbol(session, owner->frames[0]) : "(stack unknown)");
+}
+
+struct guarded_listing {
+	struct session *session;
+	bool first;
+};
+
+static void json_guarded_block(const struct node_pool *pool,
+	const struct node_guarded_block *block, void *context)
+{
+	struct guarded_listing *listing = context;
+	struct session *session = listing->session;
+	const area_malloc_owner *owner = &block->allocated;
+
+	(void)pool;
+	emit(&session->out, "%s{\"address\":\"0x%" PRIx64 "\",\"size\":%" PRIu64
+		",\"state\":\"%s\",\"underflow\":%s,\"thread\":%d,\"sequence\":%u,\"caller\":",
+		listing->first ? "" : ",", block->address, block->size,
+		block->freed ? "freed" : "live", block->underflow ? "true" : "false",
+		(int)owner->thread, owner->sequence);
+	listing->first = false;
+	put_json_string(&session->out,
+		owner->frame_count > 0 ? symbol(session, owner->frames[0]) : "");
+	put_str(&session->out, "}");
+}
+
+/* The pool's guarded blocks: a JSON member, or one line each. */
+static void show_guarded(struct session *session, struct node_pool *pool)
+{
+	struct guarded_listing listing = { session, true };
+	const char *problem;
+	size_t damaged;
+
+	if (session->context->json) {
+		put_str(&session->out, ",\"guarded\":[");
+		problem = node_pool_guarded_walk(pool, json_guarded_block, &listing, &damaged);
+		emit(&session->out, "],\"guarded_damaged\":%zu,\"guard_table\":", damaged);
+		if (problem != NULL)
+			put_json_string(&session->out, problem);
+		else
+			put_str(&session->out, "null");
+		return;
+	}
+	problem = node_pool_guarded_walk(pool, text_guarded_block, session, &damaged);
+	if (problem != NULL)
+		emit(&session->out, "\tguard table damaged: %s\n", problem);
+	if (damaged != 0)
+		emit(&session->out, "\tguard table: %zu slot(s) damaged, not shown\n", damaged);
+}
+
 static void show_pool(struct session *session, struct node_pool *pool, void *context)
 {
 	const struct node_pool_descriptor *d = &pool->descriptor;
@@ -146,6 +210,7 @@ static void show_pool(struct session *session, struct node_pool *pool, void *con
 				pool->log->appended);
 		else
 			put_str(out, "null");
+		show_guarded(session, pool);
 		emit(out, ",\"copy\":\"%s\"}", copy_name(pool->copy, true));
 		return;
 	}
@@ -174,6 +239,7 @@ static void show_pool(struct session *session, struct node_pool *pool, void *con
 		copy_incomplete(pool->copy) ? pool->copy_problem : "");
 	if (pool->heap_problem != NULL)
 		emit(out, "\theap damaged: %s\n", pool->heap_problem);
+	show_guarded(session, pool);
 }
 
 int command_pool(struct session *session, int argc, char **argv)

@@ -271,6 +271,27 @@ const char *node_step_text(uint32_t step);
  */
 int node_interrupted_range(const struct node_pool *pool, uint64_t start, uint64_t end);
 
+/* ---- guarded blocks (node_guarded.c) ---- */
+
+/* A guarded block from the pool's guard table (format/guard_table.h). */
+struct node_guarded_block {
+	uint64_t address;	/* the user pointer in the process */
+	uint64_t size;		/* requested */
+	bool freed;		/* in the guarded quarantine */
+	bool underflow;		/* its guard page is before it */
+	area_malloc_owner allocated;	/* frame_count 0: its stack is unknown */
+	area_malloc_owner freed_by;	/* when freed */
+};
+
+typedef void (*node_guarded_fn)(const struct node_pool *pool,
+	const struct node_guarded_block *block, void *context);
+
+/* Calls fn for each live and freed guarded block of the copy, in slot
+ * order; *damaged: slots not shown (unknown state, outside the region).
+ * Returns NULL, or what is wrong with the table (then nothing is shown). */
+const char *node_pool_guarded_walk(const struct node_pool *pool, node_guarded_fn fn,
+	void *context, size_t *damaged);
+
 /* Who freed a quarantined block; false when its free record is damaged. */
 bool node_block_freed_by(const struct node_pool *pool, const struct node_block *block,
 	area_malloc_owner *freed_by);

@@ -32,7 +32,8 @@
 static const char *const valid_keys[] = { "stack_depth", "stack_depot_bytes", "log_size", "quarantine_bytes",
 	"max_malloc_fill_size", "max_free_check_size",
 	"max_reports", "release_capacity", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
-	"fail_caller", "halt_on_error", "exitcode", "leak_check", "leak_mode", "leak_interior", "leak_scan_unload", "suppressions", "log_path",
+	"fail_caller", "halt_on_error", "exitcode", "leak_check", "leak_mode", "leak_interior", "leak_scan_unload", "guard", "guard_pools", "guard_size", "guard_sample",
+	"guard_seed", "guard_underflow", "guard_pool_max", "guard_process_max", "guard_regions", "suppressions", "log_path",
 	"report_format", "color", "suggest_suppressions", "node", "node_dir", "keep_dead_nodes", "node_reserve", "fork_nodes", "reader_wait_us" };
 
 #define VALID_KEY_COUNT (sizeof(valid_keys) / sizeof(valid_keys[0]))
@@ -173,6 +174,16 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(options.node_dir, "");
 	ck_assert_uint_eq(options.keep_dead_nodes, 8);
 	ck_assert(!options.fork_nodes);
+	/* no guarded blocks unless asked; 256 a pool when they are */
+	ck_assert(!options.guard);
+	ck_assert_str_eq(options.guard_pools, "");
+	ck_assert_uint_eq(options.guard_size, 0);
+	ck_assert_uint_eq(options.guard_sample, 0);
+	ck_assert_uint_eq(options.guard_seed, 0);
+	ck_assert(!options.guard_underflow);
+	ck_assert_uint_eq(options.guard_pool_max, 256);
+	ck_assert_uint_eq(options.guard_process_max, 0);
+	ck_assert(!options.guard_regions);
 }
 END_TEST
 
@@ -270,6 +281,17 @@ EXPECT(want_two_keys, (want->stack_depth = 4, want->log_size = 8))
 EXPECT(want_last_wins, want->stack_depth = 3)
 EXPECT(want_no_reader_wait, want->reader_wait_us = 0)
 EXPECT(want_reader_wait_max, want->reader_wait_us = 100000)
+EXPECT(want_guard, want->guard = true)
+EXPECT(want_guard_pools, strcpy(want->guard_pools, "net*"))
+EXPECT(want_guard_size_4k, want->guard_size = 4096)
+EXPECT(want_guard_sample_1000, want->guard_sample = 1000)
+EXPECT(want_guard_seed_7, want->guard_seed = 7)
+EXPECT(want_guard_underflow, want->guard_underflow = true)
+EXPECT(want_guard_pool_max_1, want->guard_pool_max = 1)
+EXPECT(want_guard_pool_max_max, want->guard_pool_max = 16384)
+EXPECT(want_guard_process_max_0, want->guard_process_max = 0)
+EXPECT(want_guard_process_max_100, want->guard_process_max = 100)
+EXPECT(want_guard_regions, want->guard_regions = true)
 
 static const struct good_case good_cases[] = {
 	{ "stack_depth=1", want_depth_1 },
@@ -346,6 +368,17 @@ static const struct good_case good_cases[] = {
 	{ "detect_leaks=1", want_leak_on },
 	{ "reader_wait_us=0", want_no_reader_wait },
 	{ "reader_wait_us=100000", want_reader_wait_max },
+	{ "guard=1", want_guard },
+	{ "guard_pools=net*", want_guard_pools },
+	{ "guard_size=4k", want_guard_size_4k },
+	{ "guard_sample=1000", want_guard_sample_1000 },
+	{ "guard_seed=7", want_guard_seed_7 },
+	{ "guard_underflow=1", want_guard_underflow },
+	{ "guard_pool_max=1", want_guard_pool_max_1 },
+	{ "guard_pool_max=16384", want_guard_pool_max_max },
+	{ "guard_process_max=0", want_guard_process_max_0 },
+	{ "guard_process_max=100", want_guard_process_max_100 },
+	{ "guard_regions=1", want_guard_regions },
 };
 
 #define GOOD_CASE_COUNT ((int)(sizeof(good_cases) / sizeof(good_cases[0])))
@@ -451,6 +484,10 @@ static const struct bad_case bad_cases[] = {
 	{ "color", "ALWAYS", "always", { "auto, always or never" } },
 	{ "color", "", "never", { "auto, always or never" } },
 	{ "suggest_suppressions", "no", "0", { "0 or 1" } },
+	{ "guard", "2", "1", { "0 or 1" } },
+	{ "guard_pool_max", "0", "3", { "1 to 16384" } },
+	{ "guard_pool_max", "16385", "3", { "1 to 16384" } },
+	{ "guard_sample", "-1", "5", { "0 for none" } },
 };
 
 #define BAD_CASE_COUNT ((int)(sizeof(bad_cases) / sizeof(bad_cases[0])))

@@ -12,3 +12,15 @@ tests_guard_test_guard_fault_SOURCES = tests/guard/test_guard_fault.c
 tests_guard_test_guard_fault_CFLAGS = $(CHECK_TEST_CFLAGS) -fno-omit-frame-pointer \
 	-fno-optimize-sibling-calls
 tests_guard_test_guard_fault_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)
+
+# test_guarded_blocks checks the debug module's guarded blocks
+# (src/debug/guarded.c) end to end: faults at the access, reported with the
+# access's frames (the accessing functions keep their frames, as above).
+check_PROGRAMS += tests/guard/test_guarded_blocks
+TESTS += tests/guard/test_guarded_blocks
+tests_guard_test_guarded_blocks_SOURCES = tests/guard/test_guarded_blocks.c
+tests_guard_test_guarded_blocks_CFLAGS = $(CHECK_TEST_CFLAGS) -g -O0 -fno-omit-frame-pointer \
+	-fno-optimize-sibling-calls
+tests_guard_test_guarded_blocks_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)
+# it reads its pools' guarded blocks with pooldump
+EXTRA_tests_guard_test_guarded_blocks_DEPENDENCIES = tools/pooldump/pooldump$(EXEEXT)

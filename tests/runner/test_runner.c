@@ -584,7 +584,8 @@ START_TEST(test_help)
 		     "--json FILE", "--suppressions FILE", "--halt-on-error", "--log-size N",
 		     "--quarantine-bytes N", "--stack-depth N", "--fail-nth N", "--fail-rate R",
 		     "--fail-seed S", "--fail-caller PATTERN", "--options 'k=v:k=v'", "--scan",
-		     "--leak-mode MODE",
+		     "--leak-mode MODE", "--guard", "--guard-pools PATTERN", "--guard-size N",
+		     "--guard-sample N", "--guard-seed S", "--guard-underflow",
 		     "--module-dir DIR", "--quiet", "--help", AREA_MALLOC_DEBUG_MODULEDIR);
 		*option != NULL; option++)
 		ck_assert_msg(strstr(run.out, *option) != NULL, "help lacks %s:\n%s", *option, run.out);
@@ -760,6 +761,8 @@ START_TEST(test_environment_merged)
 		ARGUMENTS("run", "-o", "out", "-q", "--halt-on-error", "--stack-depth", "4",
 			"--log-size", "64", "--quarantine-bytes", "2k", "--fail-nth", "1000",
 			"--fail-rate", "0.5", "--fail-seed", "9", "--fail-caller", "rx_*",
+			"--guard", "--guard-pools", "net*", "--guard-size", "64",
+			"--guard-sample", "100", "--guard-seed", "5", "--guard-underflow",
 			"--options", "realloc_move=1:max_reports=3", "--suppressions", "my.supp",
 			"--", "env"));
 	ck_assert_int_eq(run.status, 0);
@@ -767,7 +770,8 @@ START_TEST(test_environment_merged)
 	snprintf(options, sizeof(options),
 		"AREA_MALLOC_OPTIONS=max_reports=7:exitcode=40:log_path=%s/out/reports/report:"
 		"report_format=json:halt_on_error=1:stack_depth=4:log_size=64:quarantine_bytes=2k:"
-		"fail_nth=1000:fail_rate=0.5:fail_seed=9:fail_caller=rx_*:realloc_move=1:"
+		"fail_nth=1000:fail_rate=0.5:fail_seed=9:fail_caller=rx_*:guard=1:guard_pools=net*:"
+		"guard_size=64:guard_sample=100:guard_seed=5:guard_underflow=1:realloc_move=1:"
 		"max_reports=3:suppressions=%s/my.supp", real_scratch, real_scratch);
 	assert_line(run.out, "%s", options);
 	/* report.json says the same, and -q kept the summary */

@@ -75,6 +75,13 @@ void run_usage(FILE *out)
 		"  --stack-depth N           frames recorded per block (stack_depth=N)\n"
 		"  --fail-nth N, --fail-rate R, --fail-seed S, --fail-caller PATTERN\n"
 		"                            allocation failure injection (fail_nth=N, ...)\n"
+		"  --guard                   every block meets a guard page: overflows and uses\n"
+		"                            after free fault at the access (guard=1)\n"
+		"  --guard-pools PATTERN, --guard-size N, --guard-sample N, --guard-seed S\n"
+		"                            guard the blocks of the pools named so, of at most\n"
+		"                            N bytes, one allocation in N (guard_pools=PATTERN, ...)\n"
+		"  --guard-underflow         the guard page before each guarded block\n"
+		"                            (guard_underflow=1)\n"
 		"  --options 'k=v:k=v'       further AREA_MALLOC_OPTIONS\n"
 		"  --module-dir DIR          the debug module directory (default:\n"
 		"                            $AREA_MALLOC_DEBUG_MODULE_DIR, else\n"
@@ -222,6 +229,12 @@ enum {
 	OPTION_FAIL_RATE,
 	OPTION_FAIL_SEED,
 	OPTION_FAIL_CALLER,
+	OPTION_GUARD,
+	OPTION_GUARD_POOLS,
+	OPTION_GUARD_SIZE,
+	OPTION_GUARD_SAMPLE,
+	OPTION_GUARD_SEED,
+	OPTION_GUARD_UNDERFLOW,
 	OPTION_OPTIONS,
 	OPTION_MODULE_DIR,
 	OPTION_ORPHAN_WAIT,
@@ -240,20 +253,30 @@ static int parse_wait_ms(const char *text)
 	return (int)(seconds * 1000.0 + 0.5);
 }
 
-/* The flags that stand for one module option each. */
+/* The flags that stand for one module option each: with the flag's
+ * argument, or with value (flags that take none). */
 static const struct {
 	int id;
 	const char *flag;
 	const char *key;
+	const char *value;
 } flag_options[] = {
-	{ OPTION_LEAK_MODE, "--leak-mode", "leak_mode" },
-	{ OPTION_LOG_SIZE, "--log-size", "log_size" },
-	{ OPTION_QUARANTINE_BYTES, "--quarantine-bytes", "quarantine_bytes" },
-	{ OPTION_STACK_DEPTH, "--stack-depth", "stack_depth" },
-	{ OPTION_FAIL_NTH, "--fail-nth", "fail_nth" },
-	{ OPTION_FAIL_RATE, "--fail-rate", "fail_rate" },
-	{ OPTION_FAIL_SEED, "--fail-seed", "fail_seed" },
-	{ OPTION_FAIL_CALLER, "--fail-caller", "fail_caller" },
+	{ OPTION_HALT_ON_ERROR, "--halt-on-error", "halt_on_error", "1" },
+	{ OPTION_SCAN, "--scan", "leak_scan_unload", "1" },
+	{ OPTION_GUARD, "--guard", "guard", "1" },
+	{ OPTION_GUARD_UNDERFLOW, "--guard-underflow", "guard_underflow", "1" },
+	{ OPTION_LEAK_MODE, "--leak-mode", "leak_mode", NULL },
+	{ OPTION_LOG_SIZE, "--log-size", "log_size", NULL },
+	{ OPTION_QUARANTINE_BYTES, "--quarantine-bytes", "quarantine_bytes", NULL },
+	{ OPTION_STACK_DEPTH, "--stack-depth", "stack_depth", NULL },
+	{ OPTION_FAIL_NTH, "--fail-nth", "fail_nth", NULL },
+	{ OPTION_FAIL_RATE, "--fail-rate", "fail_rate", NULL },
+	{ OPTION_FAIL_SEED, "--fail-seed", "fail_seed", NULL },
+	{ OPTION_FAIL_CALLER, "--fail-caller", "fail_caller", NULL },
+	{ OPTION_GUARD_POOLS, "--guard-pools", "guard_pools", NULL },
+	{ OPTION_GUARD_SIZE, "--guard-size", "guard_size", NULL },
+	{ OPTION_GUARD_SAMPLE, "--guard-sample", "guard_sample", NULL },
+	{ OPTION_GUARD_SEED, "--guard-seed", "guard_seed", NULL },
 };
 
 /* Returns 0 to go on, -1 after --help, else the exit status. */
@@ -274,6 +297,12 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 		{ "fail-rate", required_argument, NULL, OPTION_FAIL_RATE },
 		{ "fail-seed", required_argument, NULL, OPTION_FAIL_SEED },
 		{ "fail-caller", required_argument, NULL, OPTION_FAIL_CALLER },
+		{ "guard", no_argument, NULL, OPTION_GUARD },
+		{ "guard-pools", required_argument, NULL, OPTION_GUARD_POOLS },
+		{ "guard-size", required_argument, NULL, OPTION_GUARD_SIZE },
+		{ "guard-sample", required_argument, NULL, OPTION_GUARD_SAMPLE },
+		{ "guard-seed", required_argument, NULL, OPTION_GUARD_SEED },
+		{ "guard-underflow", no_argument, NULL, OPTION_GUARD_UNDERFLOW },
 		{ "options", required_argument, NULL, OPTION_OPTIONS },
 		{ "module-dir", required_argument, NULL, OPTION_MODULE_DIR },
 		{ "orphan-wait", required_argument, NULL, OPTION_ORPHAN_WAIT },
@@ -314,12 +343,6 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 		case OPTION_SUPPRESSIONS:
 			status = add_suppressions(config, optarg);
 			break;
-		case OPTION_HALT_ON_ERROR:
-			status = add_flag_option(config, "--halt-on-error", "halt_on_error", "1");
-			break;
-		case OPTION_SCAN:
-			status = add_flag_option(config, "--scan", "leak_scan_unload", "1");
-			break;
 		case OPTION_OPTIONS:
 			status = add_free_options(config, optarg);
 			break;
@@ -328,7 +351,9 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 			for (size_t i = 0; i < sizeof(flag_options) / sizeof(flag_options[0]); i++) {
 				if (flag_options[i].id == option)
 					status = add_flag_option(config, flag_options[i].flag,
-						flag_options[i].key, optarg);
+						flag_options[i].key,
+						flag_options[i].value != NULL ? flag_options[i].value
+									     : optarg);
 			}
 			if (status == -1)
 				return runner_error("unknown option or missing value: %s (see "

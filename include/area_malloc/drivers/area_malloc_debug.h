@@ -151,6 +151,35 @@ typedef struct area_malloc_debug_module_info_v2 {
 	status_t (*not_leak)(const void *pool_id, const void *address);
 } area_malloc_debug_module_info_v2;
 
+/*
+ * generic/area_malloc/debug/v3: v2's functions (same layout, as its first
+ * member) and per-pool control of guarded blocks (issue 15; see
+ * area_malloc_debug(7), GUARD PAGES). Same image as v1 and v2.
+ */
+#define B_AREA_MALLOC_DEBUG_V3_MODULE_NAME "generic/area_malloc/debug/v3"
+
+/* Which blocks of a pool are guarded (set_pool_guard). */
+enum {
+	B_AREA_MALLOC_GUARD_DEFAULT = 0,	/* as the guard options say */
+	B_AREA_MALLOC_GUARD_NONE = 1,		/* none */
+	B_AREA_MALLOC_GUARD_ALL = 2,		/* every block */
+	B_AREA_MALLOC_GUARD_SAMPLE = 3,		/* one allocation in sample_rate */
+};
+
+typedef struct area_malloc_debug_module_info_v3 {
+	area_malloc_debug_module_info_v2 v2; /* v2.v1.minfo.name is the v3 name */
+
+	/*
+	 * Chooses the guarded blocks of the pool's allocations from now on:
+	 * mode is one of B_AREA_MALLOC_GUARD_*; sample_rate (N: one in N,
+	 * at least 1) is read for B_AREA_MALLOC_GUARD_SAMPLE only. Returns
+	 * B_OK, B_BAD_VALUE for a bad pool id, mode or rate, B_NOT_ALLOWED
+	 * when the pool has no guard region (guards are off: no guard option
+	 * was given when it was created, or the process runs under Valgrind).
+	 */
+	status_t (*set_pool_guard)(const void *pool_id, uint32 mode, uint32 sample_rate);
+} area_malloc_debug_module_info_v3;
+
 #ifdef __cplusplus
 }
 #endif

@@ -32,6 +32,7 @@
 #include <drivers/area_malloc_debug.h>
 
 #include "debug/debug_pool.h"
+#include "debug/guarded.h"
 #include "debug/leak_scan.h"
 #include "format/options.h"
 #include "debug/report.h"
@@ -266,6 +267,7 @@ static const struct {
 static int exit_handler(int status, void *context)
 {
 	(void)context;
+	guarded_report_faults();
 	debug_report_exit_leaks();
 	debug_report_leaked_pools("at exit");
 	reporter_print_totals();
@@ -296,6 +298,7 @@ static status_t module_init(void)
 
 static void module_uninit(void)
 {
+	guarded_report_faults();
 	debug_delete_all_pools("at unload");
 	reporter_print_totals();
 	node_writer_stop(false);
@@ -367,22 +370,28 @@ static area_malloc_debug_module_info area_malloc_debug_module = {
 	DEBUG_V1_FUNCTIONS,
 };
 
+/* The functions of the v2 interface, which v3 begins with, under name. */
+#define DEBUG_V2_FUNCTIONS(module_name) \
+	.v1 = { \
+		.minfo = { .name = (module_name), .flags = 0, .std_ops = std_ops }, \
+		DEBUG_V1_FUNCTIONS, \
+	}, \
+	.scan_leaks = companion_scan_leaks, \
+	.not_leak = debug_not_leak
+
 static area_malloc_debug_module_info_v2 area_malloc_debug_module_v2 = {
-	.v1 = {
-		.minfo = {
-			.name = B_AREA_MALLOC_DEBUG_V2_MODULE_NAME,
-			.flags = 0,
-			.std_ops = std_ops,
-		},
-		DEBUG_V1_FUNCTIONS,
-	},
-	.scan_leaks = companion_scan_leaks,
-	.not_leak = debug_not_leak,
+	DEBUG_V2_FUNCTIONS(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME),
+};
+
+static area_malloc_debug_module_info_v3 area_malloc_debug_module_v3 = {
+	.v2 = { DEBUG_V2_FUNCTIONS(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME) },
+	.set_pool_guard = guarded_set_pool_guard,
 };
 
 module_info *modules[] = {
 	(module_info *)&area_malloc_module,
 	(module_info *)&area_malloc_debug_module,
 	(module_info *)&area_malloc_debug_module_v2,
+	(module_info *)&area_malloc_debug_module_v3,
 	NULL,
 };

@@ -1,0 +1,1219 @@
+/*
+ * test_guarded_blocks.c - Check suite: the debug module's guarded blocks
+ * (src/debug/guarded.h, issue 15), end to end through the module
+ * interface.
+ *
+ * Each test loads the debug module with its own AREA_MALLOC_OPTIONS (Check
+ * forks every test), takes every report through the companion module's
+ * report hook and asserts, at the access: the exact kind, the block's
+ * address and size, READ or WRITE and the faulting address (the report's
+ * text), the owner of the access (its thread; frames[0], the faulting pc,
+ * lies between two calls that bracket the access) and the block's allocation
+ * and free owners. Overflows of 1, 8 and 4096 bytes past blocks whose size
+ * is a multiple of 16, small and large; the slack canary of other sizes at
+ * free; underflow in underflow mode; reads and writes after free; several
+ * threads; a driver's own SIGSEGV handler, installed before or after the
+ * module; fork; the caps (per pool and per process), which fall back to
+ * canary blocks; sampling at its rate, reproducible by its seed; the exit
+ * status and halt_on_error. Clean workloads with guards on make no report.
+ * Under Valgrind guards are off (the one test there says so).
+ *
+ * Locking: the report hook may run on any thread; lock protects the
+ * records.
+ */
+#include "config.h"
+#include "support/check_main.h"
+
+#include <check.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <valgrind/valgrind.h>
+
+#include <KernelExport.h>
+#include <OS.h>
+#include <drivers/area_malloc.h>
+#include <drivers/area_malloc_debug.h>
+
+#include "kernel/guard_fault.h"
+
+#define RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
+#define EXIT_STATUS_AFTER_ERRORS 23
+#define MAX_RECORDED 64
+
+struct recorded {
+	char kind[48];
+	const void *address;
+	size_t size;
+	bool has_allocated_by, has_freed_by;
+	area_malloc_owner allocated_by, freed_by, detected_by;
+	size_t leaked_bytes, leaked_blocks;
+	char text[4096];
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct recorded recorded[MAX_RECORDED];
+static int recorded_count;
+static area_malloc_module_info *am;
+static area_malloc_debug_module_info *dbg;
+
+static bool take_report(const area_malloc_report *report, void *cookie)
+{
+	(void)cookie;
+	pthread_mutex_lock(&lock);
+	if (recorded_count < MAX_RECORDED) {
+		struct recorded *r = &recorded[recorded_count];
+		snprintf(r->kind, sizeof(r->kind), "%s", report->kind);
+		r->address = report->address;
+		r->size = report->size;
+		r->has_allocated_by = report->has_allocated_by;
+		r->has_freed_by = report->has_freed_by;
+		r->allocated_by = report->allocated_by;
+		r->freed_by = report->freed_by;
+		r->detected_by = report->detected_by;
+		r->leaked_bytes = report->leaked_bytes;
+		r->leaked_blocks = report->leaked_blocks;
+		snprintf(r->text, sizeof(r->text), "%s", report->text);
+	}
+	recorded_count++;
+	pthread_mutex_unlock(&lock);
+	return true;
+}
+
+static int reports(void)
+{
+	int count;
+
+	pthread_mutex_lock(&lock);
+	count = recorded_count;
+	pthread_mutex_unlock(&lock);
+	return count;
+}
+
+static void assert_reports(int expected)
+{
+	int count = reports();
+
+	ck_assert_msg(count == expected, "%d report(s), expected %d; the last one:\n%s", count,
+		expected, count > 0 && count <= MAX_RECORDED ? recorded[count - 1].text : "(none)");
+}
+
+static bool under_valgrind(void)
+{
+	return RUNNING_ON_VALGRIND;
+}
+
+static void open_module(const char *options)
+{
+	const char *dir = getenv("AREA_MALLOC_TEST_BUILDDIR");
+	char path[PATH_MAX];
+
+	ck_assert_msg(dir != NULL, "AREA_MALLOC_TEST_BUILDDIR is not set (run `make check`)");
+	snprintf(path, sizeof(path), "%s/modules/debug", dir);
+	ck_assert_int_eq(setenv("KERNEL_MODULE_PATH", path, 1), 0);
+	ck_assert_int_eq(setenv("AREA_MALLOC_OPTIONS", options, 1), 0);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am), B_OK);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&dbg), B_OK);
+	dbg->set_report_hook(take_report, NULL);
+	recorded_count = 0;
+}
+
+static void close_module(void)
+{
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_MODULE_NAME), B_OK);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_MODULE_NAME), B_OK);
+}
+
+static const void *new_pool(size_t size)
+{
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, size, B_NO_LOCK, RW);
+
+	ck_assert_ptr_nonnull(pool);
+	return pool;
+}
+
+/* ---- accesses, each in a function that keeps its frame ---- */
+
+static __attribute__((noipa)) uintptr_t here(void)
+{
+	return (uintptr_t)__builtin_return_address(0);
+}
+
+static __attribute__((noipa)) void poke(volatile char *at, char value)
+{
+	*at = value;
+}
+
+static __attribute__((noipa)) char peek(const volatile char *at)
+{
+	return *at;
+}
+
+struct site {
+	uintptr_t before, after;
+};
+
+/* One access, bracketed: the faulting pc lies between the two here()
+ * calls (one function each, straight code, so no branch moves the access
+ * elsewhere). Not instrumented by AddressSanitizer: the guard pages are
+ * under test, and a probe of a canary block (guarded_among) is no bug. */
+#define PROBE __attribute__((noipa, no_sanitize_address))
+
+static PROBE void write_at(struct site *site, char *at)
+{
+	site->before = here();
+	*(volatile char *)at = 0x5a;
+	site->after = here();
+}
+
+static PROBE void read_at(struct site *site, char *at)
+{
+	site->before = here();
+	(void)*(volatile char *)at;
+	site->after = here();
+}
+
+static void access_at(struct site *site, char *at, bool write)
+{
+	if (write)
+		write_at(site, at);
+	else
+		read_at(site, at);
+}
+
+/* Any call that acquires a pool makes the reports of the faults so far. */
+static void flush(const void *pool)
+{
+	void *block = am->malloc(pool, 1);
+
+	ck_assert_ptr_nonnull(block);
+	am->free(pool, block);
+}
+
+/* The report numbered index is a fault report of kind about the block
+ * (user, size), for the access at address by this thread from site. */
+static void assert_fault(int index, const char *kind, const void *user, size_t size,
+	const void *address, bool write, const struct site *site)
+{
+	const struct recorded *r = &recorded[index];
+	char expected[96];
+
+	ck_assert_str_eq(r->kind, kind);
+	ck_assert_ptr_eq(r->address, user);
+	ck_assert_uint_eq(r->size, size);
+	snprintf(expected, sizeof(expected), "%s of address %p at pc", write ? "WRITE" : "READ",
+		address);
+	ck_assert_msg(strstr(r->text, expected) != NULL, "no \"%s\" in:\n%s", expected, r->text);
+	ck_assert_int_eq(r->detected_by.thread, find_thread(NULL));
+	ck_assert_int_eq(r->detected_by.team, getpid());
+	ck_assert_uint_ge(r->detected_by.frame_count, 2);
+	ck_assert_msg(site->before < r->detected_by.frames[0]
+			&& r->detected_by.frames[0] < site->after,
+		"frames[0] %#" PRIxPTR " is not the access", r->detected_by.frames[0]);
+	ck_assert(r->has_allocated_by);
+	ck_assert_int_eq(r->allocated_by.thread, find_thread(NULL));
+	ck_assert_uint_ge(r->allocated_by.frame_count, 1);
+	ck_assert(r->has_freed_by == (strcmp(kind, "use-after-free") == 0));
+}
+
+/* ---- overflow ---- */
+
+static const size_t sizes[] = { 16, 48, 4096, 40000 }; /* multiples of 16; 40000: large */
+static const size_t distances[] = { 1, 8, 4096 };
+
+START_TEST(overflow_faults_at_the_access)
+{
+	const void *pool;
+	int expected = 0;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1");
+	pool = new_pool(1 << 20);
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		for (size_t d = 0; d < sizeof(distances) / sizeof(distances[0]); d++) {
+			for (int write = 0; write <= 1; write++) {
+				char *block = am->malloc(pool, sizes[s]);
+				char *at = block + sizes[s] + distances[d] - 1;
+				struct site site;
+				ck_assert_ptr_nonnull(block);
+				access_at(&site, at, write);
+				am->free(pool, block); /* makes the report; nothing more */
+				assert_reports(++expected);
+				assert_fault(expected - 1, "heap-buffer-overflow", block, sizes[s],
+					at, write, &site);
+			}
+		}
+	}
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	assert_reports(expected);
+	close_module();
+}
+END_TEST
+
+/* A size that is not a multiple of 16 leaves slack below the guard page:
+ * a canary, reported at free; past the slack, the guard page faults. */
+START_TEST(slack_is_a_canary)
+{
+	const void *pool;
+	char *block;
+	struct site site;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1");
+	pool = new_pool(1 << 16);
+	block = am->malloc(pool, 20);
+	ck_assert_ptr_nonnull(block);
+	ck_assert_uint_eq((uintptr_t)(block + 32) % B_PAGE_SIZE, 0);
+	block[21] = 1; /* in the slack: no fault */
+	assert_reports(0);
+	access_at(&site, block + 32, false);
+	am->free(pool, block);
+	assert_reports(2);
+	assert_fault(0, "heap-buffer-overflow", block, 20, block + 32, false, &site);
+	ck_assert_str_eq(recorded[1].kind, "heap-buffer-overflow");
+	ck_assert_ptr_eq(recorded[1].address, block);
+	ck_assert_uint_eq(recorded[1].size, 20);
+	ck_assert_ptr_nonnull(strstr(recorded[1].text, "slack canary"));
+	ck_assert_ptr_nonnull(strstr(recorded[1].text, "offset 21"));
+	ck_assert_ptr_nonnull(strstr(recorded[1].text, "past the end of the 20-byte block"));
+	close_module();
+}
+END_TEST
+
+/* ---- underflow ---- */
+
+START_TEST(underflow_faults_in_underflow_mode)
+{
+	const void *pool;
+	int expected = 0;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1:guard_underflow=1");
+	pool = new_pool(1 << 20);
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		for (int write = 0; write <= 1; write++) {
+			char *block = am->malloc(pool, sizes[s]);
+			struct site site;
+			ck_assert_ptr_nonnull(block);
+			ck_assert_uint_eq((uintptr_t)block % B_PAGE_SIZE, 0);
+			access_at(&site, block - 1 - 7 * write, write);
+			am->free(pool, block);
+			assert_reports(++expected);
+			assert_fault(expected - 1, "heap-buffer-underflow", block, sizes[s],
+				block - 1 - 7 * write, write, &site);
+		}
+	}
+	close_module();
+}
+END_TEST
+
+/* ---- use after free ---- */
+
+START_TEST(use_after_free_faults)
+{
+	const void *pool;
+	int expected = 0;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1");
+	pool = new_pool(1 << 20);
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		for (int write = 0; write <= 1; write++) {
+			char *block = am->malloc(pool, sizes[s]);
+			char *at = block + (write ? sizes[s] - 1 : 0);
+			struct site site;
+			ck_assert_ptr_nonnull(block);
+			am->free(pool, block);
+			access_at(&site, at, write);
+			flush(pool);
+			assert_reports(++expected);
+			assert_fault(expected - 1, "use-after-free", block, sizes[s], at, write,
+				&site);
+			ck_assert_int_eq(recorded[expected - 1].freed_by.thread, find_thread(NULL));
+		}
+	}
+	close_module();
+}
+END_TEST
+
+/* A second free of a guarded block is refused and reported. */
+START_TEST(double_free_of_a_guarded_block)
+{
+	const void *pool;
+	char *block;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1");
+	pool = new_pool(1 << 16);
+	block = am->malloc(pool, 64);
+	am->free(pool, block);
+	am->free(pool, block);
+	assert_reports(1);
+	ck_assert_str_eq(recorded[0].kind, "double-free");
+	ck_assert_ptr_eq(recorded[0].address, block);
+	ck_assert_uint_eq(recorded[0].size, 64);
+	ck_assert(recorded[0].has_freed_by);
+	close_module();
+}
+END_TEST
+
+/* check_pool checks guarded blocks' canaries (and finds their charge to
+ * the pool's capacity right); delete_pool reports live ones as leaks. */
+START_TEST(checks_and_leaks_see_guarded_blocks)
+{
+	const void *pool;
+	char *damaged, *leaked;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1");
+	pool = new_pool(1 << 16);
+	damaged = am->malloc(pool, 40);
+	leaked = am->malloc(pool, 64);
+	ck_assert_int_eq(dbg->check_pool(pool), 0);
+	damaged[41] = 1; /* in the slack: no fault */
+	ck_assert_int_eq(dbg->check_pool(pool), 1);
+	assert_reports(1);
+	ck_assert_str_eq(recorded[0].kind, "heap-buffer-overflow");
+	ck_assert_ptr_eq(recorded[0].address, damaged);
+	ck_assert_uint_eq(recorded[0].size, 40);
+	ck_assert_ptr_nonnull(strstr(recorded[0].text, "found at check"));
+	damaged[41] = (char)0xfd; /* the canary again */
+	am->free(pool, damaged);
+	assert_reports(1);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	assert_reports(2);
+	ck_assert_str_eq(recorded[1].kind, "detected memory leaks");
+	ck_assert_uint_eq(recorded[1].leaked_blocks, 1);
+	ck_assert_uint_eq(recorded[1].leaked_bytes, 64);
+	ck_assert_ptr_nonnull(strstr(recorded[1].text, "Leak of 64 byte(s) in 1 allocation(s)"));
+	(void)leaked;
+	close_module();
+}
+END_TEST
+
+/* The reachability scan reads guarded blocks and judges them as any
+ * block: one reached only through another guarded block is referenced,
+ * one whose address is kept only complemented is unreferenced. */
+static void *volatile held;		/* the root of a and b */
+static volatile uintptr_t hidden;	/* ~address of the lost block */
+
+static __attribute__((noipa)) void allocate_out_of_sight(const void *pool)
+{
+	hidden = ~(uintptr_t)am->malloc(pool, 32);
+}
+
+START_TEST(reachability_scan_reads_guarded_blocks)
+{
+	area_malloc_debug_module_info_v2 *v2;
+	area_malloc_scan_result result;
+	const void *pool;
+	void **a;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1");
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2),
+		B_OK);
+	pool = new_pool(1 << 16);
+	a = am->malloc(pool, 64);
+	a[0] = am->malloc(pool, 64); /* b: its only pointer is in a */
+	held = a;
+	allocate_out_of_sight(pool);
+	ck_assert_int_eq(v2->scan_leaks(pool, &result), B_OK);
+	ck_assert_uint_eq(result.referenced_blocks, 2);
+	ck_assert_uint_eq(result.unreferenced_blocks, 1);
+	ck_assert_uint_eq(result.unreferenced_bytes, 32);
+	assert_reports(1);
+	ck_assert_str_eq(recorded[0].kind, "detected memory leaks");
+	ck_assert_uint_eq(recorded[0].leaked_blocks, 1);
+	ck_assert_uint_eq(recorded[0].leaked_bytes, 32);
+	am->free(pool, (void *)~hidden);
+	am->free(pool, a[0]);
+	am->free(pool, a);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME), B_OK);
+	close_module();
+}
+END_TEST
+
+/* ---- threads ---- */
+
+#define THREADS 4
+
+struct thread_work {
+	const void *pool;
+	char *block;
+	char *at;
+	struct site site;
+	thread_id thread;
+};
+
+static void *overflow_in_thread(void *context)
+{
+	struct thread_work *work = context;
+
+	work->thread = find_thread(NULL);
+	work->block = am->malloc(work->pool, 32);
+	work->at = work->block + 32 + 8 * (work->thread % 4);
+	access_at(&work->site, work->at, true);
+	/* the others allocate and free meanwhile */
+	for (int i = 0; i < 50; i++)
+		am->free(work->pool, am->malloc(work->pool, 16 + (size_t)i));
+	am->free(work->pool, work->block);
+	return NULL;
+}
+
+START_TEST(faults_in_several_threads)
+{
+	struct thread_work work[THREADS];
+	pthread_t threads[THREADS];
+	const void *pool;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1");
+	pool = new_pool(1 << 20);
+	for (int i = 0; i < THREADS; i++) {
+		work[i].pool = pool;
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, overflow_in_thread, &work[i]), 0);
+	}
+	for (int i = 0; i < THREADS; i++)
+		ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
+	flush(pool);
+	assert_reports(THREADS);
+	for (int i = 0; i < THREADS; i++) {
+		int found = 0;
+		for (int r = 0; r < THREADS; r++) {
+			char expected[64];
+			if (recorded[r].address != work[i].block)
+				continue;
+			found++;
+			snprintf(expected, sizeof(expected), "WRITE of address %p", work[i].at);
+			ck_assert_str_eq(recorded[r].kind, "heap-buffer-overflow");
+			ck_assert_int_eq(recorded[r].detected_by.thread, work[i].thread);
+			ck_assert_int_eq(recorded[r].allocated_by.thread, work[i].thread);
+			ck_assert_ptr_nonnull(strstr(recorded[r].text, expected));
+			ck_assert(work[i].site.before < recorded[r].detected_by.frames[0]
+				&& recorded[r].detected_by.frames[0] < work[i].site.after);
+		}
+		ck_assert_int_eq(found, 1);
+	}
+	close_module();
+}
+END_TEST
+
+/* ---- a driver's own SIGSEGV handler ---- */
+
+static struct sigaction before_driver;
+static sigjmp_buf driver_jump;
+static void *driver_page;
+static volatile int driver_faults;
+
+static void driver_handler(int signal, siginfo_t *info, void *context)
+{
+	if (info->si_addr == driver_page) {
+		driver_faults++;
+		siglongjmp(driver_jump, 1);
+	}
+	/* not the driver's: the handler it replaced (guard faults included) */
+	before_driver.sa_sigaction(signal, info, context);
+}
+
+static void install_driver_handler(void)
+{
+	struct sigaction action = { .sa_sigaction = driver_handler, .sa_flags = SA_SIGINFO };
+
+	sigemptyset(&action.sa_mask);
+	ck_assert_int_eq(sigaction(SIGSEGV, &action, &before_driver), 0);
+	ck_assert(before_driver.sa_flags & SA_SIGINFO);
+	driver_page = mmap(NULL, B_PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(driver_page, MAP_FAILED);
+}
+
+/* The driver's own fault reaches its handler, a guard fault the module. */
+static void driver_and_guard_faults(const void *pool)
+{
+	char *block = am->malloc(pool, 64);
+	struct site site;
+
+	if (sigsetjmp(driver_jump, 1) == 0)
+		(void)peek(driver_page);
+	ck_assert_int_eq(driver_faults, 1);
+	assert_reports(0);
+	access_at(&site, block + 64, true);
+	am->free(pool, block);
+	assert_reports(1);
+	assert_fault(0, "heap-buffer-overflow", block, 64, block + 64, true, &site);
+	ck_assert_int_eq(driver_faults, 1);
+}
+
+START_TEST(driver_handler_installed_after)
+{
+	const void *pool;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1");
+	pool = new_pool(1 << 16); /* the first guarded range installs the module's handler */
+	install_driver_handler();
+	driver_and_guard_faults(pool);
+	close_module();
+}
+END_TEST
+
+/* Installed before: the module's handler gets the driver's fault first and
+ * hands it on. The driver chains to SIG_DFL then, so it may not call it:
+ * its own page is all it sees. */
+static void driver_handler_first(int signal, siginfo_t *info, void *context)
+{
+	(void)signal;
+	(void)context;
+	if (info->si_addr == driver_page) {
+		driver_faults++;
+		siglongjmp(driver_jump, 1);
+	}
+	abort();
+}
+
+START_TEST(driver_handler_installed_before)
+{
+	struct sigaction action = { .sa_sigaction = driver_handler_first, .sa_flags = SA_SIGINFO };
+	const void *pool;
+	char *block;
+	struct site site;
+
+	if (under_valgrind())
+		return;
+	sigemptyset(&action.sa_mask);
+	ck_assert_int_eq(sigaction(SIGSEGV, &action, NULL), 0);
+	driver_page = mmap(NULL, B_PAGE_SIZE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(driver_page, MAP_FAILED);
+	open_module("guard=1");
+	pool = new_pool(1 << 16);
+	block = am->malloc(pool, 64);
+	if (sigsetjmp(driver_jump, 1) == 0)
+		(void)peek(driver_page);
+	ck_assert_int_eq(driver_faults, 1);
+	access_at(&site, block + 64, false);
+	am->free(pool, block);
+	assert_reports(1);
+	assert_fault(0, "heap-buffer-overflow", block, 64, block + 64, false, &site);
+	close_module();
+}
+END_TEST
+
+/* ---- fork ---- */
+
+/* A forked child's guarded blocks keep faulting, as its own (the parent's
+ * are untouched), however the child's pools were made its own: options. */
+static void fork_keeps_guards(const char *options)
+{
+	const void *pool;
+	char *live, *freed;
+	pid_t child;
+	int status;
+
+	open_module(options);
+	pool = new_pool(1 << 16);
+	live = am->malloc(pool, 32);
+	freed = am->malloc(pool, 32);
+	memset(live, 7, 32);
+	am->free(pool, freed);
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		struct site site;
+		recorded_count = 0;
+		/* the block's data is the child's copy, its guard still there */
+		if (live[31] != 7)
+			_exit(10);
+		access_at(&site, live + 32, true);
+		access_at(&site, freed, false);
+		flush(pool);
+		if (reports() != 2 || strcmp(recorded[0].kind, "heap-buffer-overflow") != 0
+			|| recorded[0].address != live
+			|| strcmp(recorded[1].kind, "use-after-free") != 0
+			|| recorded[1].address != freed)
+			_exit(11);
+		am->free(pool, live);
+		_exit(reports() == 2 ? 0 : 12);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status));
+	ck_assert_msg(WEXITSTATUS(status) == 0, "%s: the child ended %d", options,
+		WEXITSTATUS(status));
+	/* the parent's guards are untouched */
+	{
+		struct site site;
+		access_at(&site, live + 32, false);
+		am->free(pool, live);
+		assert_reports(1);
+		assert_fault(0, "heap-buffer-overflow", live, 32, live + 32, false, &site);
+	}
+	close_module();
+}
+
+START_TEST(guards_survive_fork)
+{
+	char dir[] = "/tmp/guarded-fork-XXXXXX", options[128], command[160];
+
+	if (under_valgrind())
+		return;
+	fork_keeps_guards("guard=1"); /* the child's copies are private files */
+#if defined(__SANITIZE_THREAD__)
+	/* One load of the module a process under ThreadSanitizer: a reload
+	 * registers the module's fork handlers again, after the guard
+	 * registry's (kernel/guard_fault.c, registered once), and the two
+	 * prepare handlers then take their locks in the other order, which
+	 * ThreadSanitizer reports as an inversion (neither lock is taken
+	 * under the other anywhere else: no deadlock). */
+	return;
+#endif
+	fork_keeps_guards("guard=1:node=0"); /* anonymous pools: copied on write */
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(options, sizeof(options), "guard=1:fork_nodes=1:node_dir=%s", dir);
+	fork_keeps_guards(options); /* the child's pools move into its own node */
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	ck_assert_int_eq(system(command), 0);
+}
+END_TEST
+
+/* ---- caps ---- */
+
+/* Of count blocks of 32 bytes, how many fault on a read one past the end
+ * (the guarded ones). */
+static int guarded_among(const void *pool, int count)
+{
+	char *blocks[64];
+	int before = reports();
+
+	ck_assert_int_le(count, 64);
+	for (int i = 0; i < count; i++) {
+		struct site site;
+		blocks[i] = am->malloc(pool, 32);
+		ck_assert_ptr_nonnull(blocks[i]);
+		access_at(&site, blocks[i] + 32, false);
+	}
+	for (int i = 0; i < count; i++)
+		am->free(pool, blocks[i]);
+	return reports() - before;
+}
+
+START_TEST(pool_cap_falls_back_to_canary_blocks)
+{
+	const void *pool, *other;
+	area_malloc_pool_stats stats;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1:guard_pool_max=4");
+	pool = new_pool(1 << 16);
+	other = new_pool(1 << 16);
+	/* freed guarded blocks stay in the quarantine, so the second round
+	 * finds the 4 slots taken by freed blocks and evicts the oldest */
+	ck_assert_int_eq(guarded_among(pool, 10), 4);
+	ck_assert_int_eq(guarded_among(pool, 10), 4);
+	ck_assert_int_eq(guarded_among(other, 6), 4); /* the cap is per pool */
+	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
+	ck_assert_uint_eq(stats.live_blocks, 0);
+	ck_assert_int_eq(dbg->check_pool(NULL), 0);
+	close_module();
+}
+END_TEST
+
+START_TEST(process_cap_falls_back_to_canary_blocks)
+{
+	const void *pool, *other;
+	char *held[3];
+	area_malloc_pool_stats stats;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1:guard_process_max=3");
+	pool = new_pool(1 << 16);
+	other = new_pool(1 << 16);
+	for (int i = 0; i < 3; i++)
+		held[i] = am->malloc(pool, 100);
+	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
+	ck_assert_uint_eq(stats.live_blocks, 3);
+	ck_assert_uint_eq(stats.used, 300);
+	/* the process holds 3 live guarded blocks: none more, in any pool */
+	ck_assert_int_eq(guarded_among(other, 5), 0);
+	am->free(pool, held[0]);
+	ck_assert_int_eq(guarded_among(other, 5), 1);
+	am->free(pool, held[1]);
+	am->free(pool, held[2]);
+	assert_reports(1);
+	close_module();
+}
+END_TEST
+
+/* Capacity parity (D6): a pool holds as many blocks with guards as
+ * without (guard pages are not charged; the block is, as the heap's). */
+static int blocks_until_full(void)
+{
+	const void *pool = new_pool(4096);
+	void *blocks[1024];
+	int count = 0;
+
+	while (count < 1024 && (blocks[count] = am->malloc(pool, 48)) != NULL)
+		count++;
+	for (int i = 0; i < count; i++)
+		am->free(pool, blocks[i]);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	return count;
+}
+
+START_TEST(capacity_is_the_same_with_guards)
+{
+	int guarded, plain;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1:guard_pool_max=8");
+	guarded = blocks_until_full();
+	close_module();
+	open_module("guard=0");
+	plain = blocks_until_full();
+	close_module();
+	ck_assert_int_gt(plain, 8);
+	ck_assert_int_eq(guarded, plain);
+	/* the pool's failed requests were counted, not reported */
+	assert_reports(0);
+}
+END_TEST
+
+/* ---- sampling ---- */
+
+#define SAMPLED_RUNS 400
+
+/* Which of SAMPLED_RUNS buggy "runs" (a block read one past its end) were
+ * caught, as bits. */
+static int sampled_catches(const char *options, uint8_t caught[SAMPLED_RUNS / 8])
+{
+	const void *pool;
+	int count = 0;
+
+	open_module(options);
+	pool = new_pool(1 << 16);
+	memset(caught, 0, SAMPLED_RUNS / 8);
+	for (int run = 0; run < SAMPLED_RUNS; run++) {
+		int before = reports();
+		char *block = am->malloc(pool, 32);
+		struct site site;
+		access_at(&site, block + 32, false);
+		am->free(pool, block);
+		if (reports() > before) {
+			caught[run / 8] |= (uint8_t)(1u << (run % 8));
+			count++;
+		}
+	}
+	close_module();
+	return count;
+}
+
+START_TEST(sampling_catches_at_its_rate)
+{
+	uint8_t first[SAMPLED_RUNS / 8], again[SAMPLED_RUNS / 8], other[SAMPLED_RUNS / 8];
+	int count;
+
+	if (under_valgrind())
+		return;
+	/* one allocation in 4: of 400 runs, 100 expected (standard deviation
+	 * 8.7; the bounds are more than 4 of them away) */
+	count = sampled_catches("guard_sample=4:guard_seed=12345", first);
+	ck_assert_msg(count >= 60 && count <= 140, "%d of %d caught", count, SAMPLED_RUNS);
+	/* the seed makes the choice reproducible; another seed chooses others */
+	ck_assert_int_eq(sampled_catches("guard_sample=4:guard_seed=12345", again), count);
+	ck_assert_mem_eq(first, again, sizeof(first));
+	sampled_catches("guard_sample=4:guard_seed=54321", other);
+	ck_assert(memcmp(first, other, sizeof(first)) != 0);
+}
+END_TEST
+
+/* guard_pools and guard_size choose blocks too. */
+START_TEST(pools_by_name_and_blocks_by_size)
+{
+	const void *chosen, *other;
+
+	if (under_valgrind())
+		return;
+	open_module("guard_pools=net*");
+	chosen = new_pool(1 << 16);
+	other = new_pool(1 << 16);
+	ck_assert_int_eq(dbg->set_pool_name(chosen, "net_rx"), B_OK);
+	ck_assert_int_eq(dbg->set_pool_name(other, "disk"), B_OK);
+	ck_assert_int_eq(guarded_among(chosen, 3), 3);
+	ck_assert_int_eq(guarded_among(other, 3), 0);
+	close_module();
+	open_module("guard_size=64");
+	chosen = new_pool(1 << 16);
+	ck_assert_int_eq(guarded_among(chosen, 3), 3);
+	{
+		/* over the size: a canary block, which does not end at a page */
+		char *large = am->malloc(chosen, 80);
+		ck_assert_ptr_nonnull(large);
+		ck_assert_uint_ne((uintptr_t)(large + 80) % B_PAGE_SIZE, 0);
+		am->free(chosen, large);
+		assert_reports(3);
+	}
+	close_module();
+}
+END_TEST
+
+/* The companion's debug/v3 chooses per pool; v1 and v2 are there too. */
+START_TEST(companion_chooses_per_pool)
+{
+	area_malloc_debug_module_info_v3 *v3;
+	area_malloc_debug_module_info_v2 *v2;
+	const void *all, *none, *sampled, *plain;
+
+	if (under_valgrind())
+		return;
+	open_module("guard_regions=1");
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME, (module_info **)&v3),
+		B_OK);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2),
+		B_OK);
+	/* v1's and v2's functions, at their places */
+	ck_assert_ptr_eq((void *)v3->v2.v1.check_pool, (void *)dbg->check_pool);
+	ck_assert_ptr_eq((void *)v3->v2.scan_leaks, (void *)v2->scan_leaks);
+	ck_assert_ptr_eq((void *)v3->v2.not_leak, (void *)v2->not_leak);
+	all = new_pool(1 << 16);
+	none = new_pool(1 << 16);
+	sampled = new_pool(1 << 16);
+	plain = new_pool(1 << 16);
+	ck_assert_int_eq(v3->set_pool_guard(all, B_AREA_MALLOC_GUARD_ALL, 0), B_OK);
+	ck_assert_int_eq(v3->set_pool_guard(none, B_AREA_MALLOC_GUARD_NONE, 0), B_OK);
+	ck_assert_int_eq(v3->set_pool_guard(sampled, B_AREA_MALLOC_GUARD_SAMPLE, 1), B_OK);
+	ck_assert_int_eq(guarded_among(all, 3), 3);
+	ck_assert_int_eq(guarded_among(none, 3), 0);
+	ck_assert_int_eq(guarded_among(sampled, 3), 3); /* one in 1 */
+	ck_assert_int_eq(guarded_among(plain, 3), 0);	/* no option guards blocks */
+	ck_assert_int_eq(v3->set_pool_guard(all, B_AREA_MALLOC_GUARD_DEFAULT, 0), B_OK);
+	ck_assert_int_eq(guarded_among(all, 3), 0);
+	ck_assert_int_eq(v3->set_pool_guard(all, 4, 0), B_BAD_VALUE);
+	ck_assert_int_eq(v3->set_pool_guard(all, B_AREA_MALLOC_GUARD_SAMPLE, 0), B_BAD_VALUE);
+	ck_assert_int_eq(v3->set_pool_guard(NULL, B_AREA_MALLOC_GUARD_ALL, 0), B_BAD_VALUE);
+	assert_reports(6);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME), B_OK);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME), B_OK);
+	close_module();
+}
+END_TEST
+
+/* Without a guard option no pool has a guard region to choose from. */
+START_TEST(companion_needs_a_guard_region)
+{
+	area_malloc_debug_module_info_v3 *v3;
+	const void *pool;
+
+	open_module("leak_check=1");
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME, (module_info **)&v3),
+		B_OK);
+	pool = new_pool(1 << 16);
+	ck_assert_int_eq(v3->set_pool_guard(pool, B_AREA_MALLOC_GUARD_ALL, 0), B_NOT_ALLOWED);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME), B_OK);
+	close_module();
+}
+END_TEST
+
+/* ---- the node ---- */
+
+/* Whether text has the line pooldump's "pool ID" gives a guarded block. */
+static bool lists_guarded(const char *text, const void *block, size_t size, bool freed)
+{
+	char line[128];
+
+	snprintf(line, sizeof(line), "guarded block %p: %zu bytes, %s;", block, size,
+		freed ? "freed" : "live");
+	return strstr(text, line) != NULL;
+}
+
+/* pooldump -p PID pool ID, its output into output. */
+static void pooldump_pool(const char *dir, pid_t pid, area_id area, char *output, size_t size)
+{
+	char command[PATH_MAX + 256];
+	FILE *pipe_in;
+	size_t length;
+
+	snprintf(command, sizeof(command),
+		"%s/tools/pooldump/pooldump --node-dir %s -p %d pool %d 2>&1",
+		getenv("AREA_MALLOC_TEST_BUILDDIR"), dir, (int)pid, (int)area);
+	pipe_in = popen(command, "r");
+	ck_assert_ptr_nonnull(pipe_in);
+	length = fread(output, 1, size - 1, pipe_in);
+	output[length] = '\0';
+	ck_assert_int_eq(pclose(pipe_in), 0);
+}
+
+/* pooldump's "pool ID" lists the guarded blocks, of a live process and,
+ * from its node, of a dead one. */
+START_TEST(pooldump_shows_guarded_blocks)
+{
+	char dir[] = "/tmp/guarded-node-XXXXXX", options[160], output[8192], command[128];
+	area_malloc_pool_stats stats;
+	const void *pool;
+	char *live, *freed, *blocks[2];
+	int channel[2];
+	pid_t child;
+	int status;
+
+	if (under_valgrind())
+		return;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(options, sizeof(options), "guard=1:node_dir=%s:fork_nodes=1:keep_dead_nodes=4",
+		dir);
+	open_module(options);
+	pool = new_pool(1 << 16);
+	live = am->malloc(pool, 32);
+	freed = am->malloc(pool, 64);
+	am->free(pool, freed);
+	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
+	pooldump_pool(dir, getpid(), stats.area, output, sizeof(output));
+	ck_assert_msg(lists_guarded(output, live, 32, false) && lists_guarded(output, freed, 64, true),
+		"not listed:\n%s", output);
+	/* a dead process: a child with a node of its own ends without a word */
+	ck_assert_int_eq(pipe(channel), 0);
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		blocks[0] = am->malloc(pool, 48);
+		blocks[1] = am->malloc(pool, 48);
+		am->free(pool, blocks[1]);
+		(void)!write(channel[1], blocks, sizeof(blocks));
+		_exit(0);
+	}
+	ck_assert_int_eq(read(channel[0], blocks, sizeof(blocks)), sizeof(blocks));
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	pooldump_pool(dir, child, stats.area, output, sizeof(output));
+	ck_assert_msg(strstr(output, "dead") != NULL && lists_guarded(output, blocks[0], 48, false)
+			&& lists_guarded(output, blocks[1], 48, true)
+			&& lists_guarded(output, live, 32, false),
+		"not listed:\n%s", output);
+	assert_reports(0);
+	close_module();
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	ck_assert_int_eq(system(command), 0);
+}
+END_TEST
+
+/* ---- what the process does after a fault ---- */
+
+/* A child that faults once and makes no call of the module after it (when
+ * free_after is false): the report comes at exit, which is then 23. */
+static void fault_then_exit(bool free_after)
+{
+	char path[] = "/tmp/guarded-exit-XXXXXX", text[8192] = "";
+	int fd = mkstemp(path), status;
+	pid_t child;
+	ssize_t length;
+
+	ck_assert_int_ge(fd, 0);
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		const void *pool = new_pool(1 << 16);
+		char *block = am->malloc(pool, 32);
+		dbg->set_report_hook(NULL, NULL);
+		dup2(fd, STDERR_FILENO);
+		poke(block + 32, 1); /* goes on after the fault */
+		if (free_after)
+			am->free(pool, block);
+		exit(0);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), EXIT_STATUS_AFTER_ERRORS);
+	length = pread(fd, text, sizeof(text) - 1, 0);
+	ck_assert_int_gt(length, 0);
+	text[length] = '\0';
+	ck_assert_msg(strstr(text, "ERROR: area_malloc: heap-buffer-overflow") != NULL
+			&& strstr(text, "WRITE of address") != NULL,
+		"%s", text);
+	close(fd);
+	unlink(path);
+}
+
+START_TEST(a_fault_makes_the_exit_status)
+{
+	if (under_valgrind())
+		return;
+	open_module("guard=1");
+	fault_then_exit(true);
+	fault_then_exit(false); /* reported at exit */
+	close_module();
+}
+END_TEST
+
+START_TEST(halt_on_error_stops_at_the_fault)
+{
+	pid_t child;
+	int status;
+
+	if (under_valgrind())
+		return;
+	open_module("guard=1:halt_on_error=1");
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		const void *pool = new_pool(1 << 16);
+		char *block = am->malloc(pool, 32);
+		freopen("/dev/null", "w", stderr);
+		dup2(fileno(stderr), STDERR_FILENO);
+		poke(block + 32, 1);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFSIGNALED(status));
+	ck_assert_int_eq(WTERMSIG(status), SIGSEGV);
+	close_module();
+}
+END_TEST
+
+/* ---- clean workloads ---- */
+
+static void *clean_work(void *context)
+{
+	const void *pool = context;
+	char *blocks[32] = { 0 };
+
+	for (int round = 0; round < 300; round++) {
+		int i = round % 32;
+		size_t size = (size_t)(round * 37 % 5000);
+		if (blocks[i] != NULL) {
+			blocks[i] = am->realloc(pool, blocks[i], size + 1);
+			ck_assert_ptr_nonnull(blocks[i]);
+			am->free(pool, blocks[i]);
+		}
+		blocks[i] = round % 3 == 0 ? am->calloc(pool, 1, size) : am->malloc(pool, size);
+		ck_assert_ptr_nonnull(blocks[i]);
+		if (round % 3 == 0)
+			for (size_t b = 0; b < size; b++)
+				ck_assert_int_eq(blocks[i][b], 0);
+		memset(blocks[i], round & 0xff, size);
+	}
+	for (int i = 0; i < 32; i++)
+		am->free(pool, blocks[i]);
+	return NULL;
+}
+
+static void clean_workload(const char *options)
+{
+	pthread_t threads[2];
+	const void *pool;
+	char *moved;
+
+	open_module(options);
+	pool = new_pool(1 << 22);
+	moved = am->malloc(pool, 100);
+	memset(moved, 9, 100);
+	moved = am->realloc(pool, moved, 5000);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(moved[i], 9);
+	am->free(pool, moved);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, clean_work, (void *)pool), 0);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
+	ck_assert_int_eq(dbg->check_pool(NULL), 0);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	assert_reports(0);
+	ck_assert_uint_eq(dbg->error_count(), 0);
+	close_module();
+}
+
+START_TEST(clean_workload_every_block)
+{
+	clean_workload("guard=1:guard_pool_max=64");
+}
+END_TEST
+
+START_TEST(clean_workload_underflow_and_sampling)
+{
+	clean_workload("guard_underflow=1:guard_sample=3:guard_seed=7");
+}
+END_TEST
+
+/* ---- Valgrind ---- */
+
+/* Valgrind sees every access itself: guards are off there, and a pool
+ * with guard=1 works with canary blocks (scripts/check-valgrind may run
+ * this case: CK_RUN_CASE=valgrind). */
+START_TEST(guards_are_off_under_valgrind)
+{
+	const void *pool;
+	char *block;
+
+	ck_assert_int_eq(kernel_guard_available(), !under_valgrind());
+	open_module("guard=1");
+	pool = new_pool(1 << 16);
+	block = am->malloc(pool, 32);
+	ck_assert_ptr_nonnull(block);
+	/* a guarded block of 32 bytes ends at a page; a canary block does not */
+	ck_assert_int_eq((uintptr_t)(block + 32) % B_PAGE_SIZE == 0, !under_valgrind());
+	am->free(pool, block);
+	assert_reports(0);
+	close_module();
+}
+END_TEST
+
+static Suite *guarded_suite(void)
+{
+	Suite *suite = suite_create("guarded_blocks");
+	TCase *faults = tcase_create("faults");
+	TCase *process = tcase_create("process");
+	TCase *choice = tcase_create("choice");
+	TCase *clean = tcase_create("clean");
+	TCase *valgrind = tcase_create("valgrind");
+
+	tcase_add_test(faults, overflow_faults_at_the_access);
+	tcase_add_test(faults, slack_is_a_canary);
+	tcase_add_test(faults, underflow_faults_in_underflow_mode);
+	tcase_add_test(faults, use_after_free_faults);
+	tcase_add_test(faults, double_free_of_a_guarded_block);
+	tcase_add_test(faults, faults_in_several_threads);
+	tcase_add_test(faults, checks_and_leaks_see_guarded_blocks);
+	tcase_add_test(faults, reachability_scan_reads_guarded_blocks);
+	tcase_add_test(process, driver_handler_installed_after);
+	tcase_add_test(process, driver_handler_installed_before);
+	tcase_add_test(process, guards_survive_fork);
+	tcase_add_test(process, pooldump_shows_guarded_blocks);
+	tcase_add_test(process, a_fault_makes_the_exit_status);
+	tcase_add_test(process, halt_on_error_stops_at_the_fault);
+	tcase_add_test(choice, pool_cap_falls_back_to_canary_blocks);
+	tcase_add_test(choice, process_cap_falls_back_to_canary_blocks);
+	tcase_add_test(choice, capacity_is_the_same_with_guards);
+	tcase_add_test(choice, sampling_catches_at_its_rate);
+	tcase_add_test(choice, pools_by_name_and_blocks_by_size);
+	tcase_add_test(choice, companion_chooses_per_pool);
+	tcase_add_test(choice, companion_needs_a_guard_region);
+	tcase_add_test(clean, clean_workload_every_block);
+	tcase_add_test(clean, clean_workload_underflow_and_sampling);
+	tcase_add_test(valgrind, guards_are_off_under_valgrind);
+	suite_add_tcase(suite, faults);
+	suite_add_tcase(suite, process);
+	suite_add_tcase(suite, choice);
+	suite_add_tcase(suite, clean);
+	suite_add_tcase(suite, valgrind);
+	return suite;
+}
+
+int main(void)
+{
+	return run_check_suite(guarded_suite(), CK_FORK);
+}
