@@ -18,7 +18,7 @@
  * status and halt_on_error. Clean workloads with guards on make no report.
  * Under Valgrind guards are off (the one test there says so).
  *
- * Locking: the report hook may run on any thread; lock protects the
+ * Locking: the report hook may run on any thread; recorded_lock (support/report_recorder.h) protects the
  * records.
  */
 #include "config.h"
@@ -49,63 +49,11 @@
 #define RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define EXIT_STATUS_AFTER_ERRORS 23
 #define MAX_RECORDED 64
+#define RECORDED_TEXT_MAX 4096
+#include "support/report_recorder.h"
 
-struct recorded {
-	char kind[48];
-	const void *address;
-	size_t size;
-	bool has_allocated_by, has_freed_by;
-	area_malloc_owner allocated_by, freed_by, detected_by;
-	size_t leaked_bytes, leaked_blocks;
-	char text[4096];
-};
-
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static struct recorded recorded[MAX_RECORDED];
-static int recorded_count;
 static area_malloc_module_info *am;
 static area_malloc_debug_module_info *dbg;
-
-static bool take_report(const area_malloc_report *report, void *cookie)
-{
-	(void)cookie;
-	pthread_mutex_lock(&lock);
-	if (recorded_count < MAX_RECORDED) {
-		struct recorded *r = &recorded[recorded_count];
-		snprintf(r->kind, sizeof(r->kind), "%s", report->kind);
-		r->address = report->address;
-		r->size = report->size;
-		r->has_allocated_by = report->has_allocated_by;
-		r->has_freed_by = report->has_freed_by;
-		r->allocated_by = report->allocated_by;
-		r->freed_by = report->freed_by;
-		r->detected_by = report->detected_by;
-		r->leaked_bytes = report->leaked_bytes;
-		r->leaked_blocks = report->leaked_blocks;
-		snprintf(r->text, sizeof(r->text), "%s", report->text);
-	}
-	recorded_count++;
-	pthread_mutex_unlock(&lock);
-	return true;
-}
-
-static int reports(void)
-{
-	int count;
-
-	pthread_mutex_lock(&lock);
-	count = recorded_count;
-	pthread_mutex_unlock(&lock);
-	return count;
-}
-
-static void assert_reports(int expected)
-{
-	int count = reports();
-
-	ck_assert_msg(count == expected, "%d report(s), expected %d; the last one:\n%s", count,
-		expected, count > 0 && count <= MAX_RECORDED ? recorded[count - 1].text : "(none)");
-}
 
 static bool under_valgrind(void)
 {
@@ -644,13 +592,13 @@ static void fork_keeps_guards(const char *options)
 		access_at(&site, live + 32, true);
 		access_at(&site, freed, false);
 		flush(pool);
-		if (reports() != 2 || strcmp(recorded[0].kind, "heap-buffer-overflow") != 0
+		if (reports_so_far() != 2 || strcmp(recorded[0].kind, "heap-buffer-overflow") != 0
 			|| recorded[0].address != live
 			|| strcmp(recorded[1].kind, "use-after-free") != 0
 			|| recorded[1].address != freed)
 			_exit(11);
 		am->free(pool, live);
-		_exit(reports() == 2 ? 0 : 12);
+		_exit(reports_so_far() == 2 ? 0 : 12);
 	}
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 	ck_assert(WIFEXITED(status));
@@ -699,7 +647,7 @@ END_TEST
 static int guarded_among(const void *pool, int count)
 {
 	char *blocks[64];
-	int before = reports();
+	int before = reports_so_far();
 
 	ck_assert_int_le(count, 64);
 	for (int i = 0; i < count; i++) {
@@ -710,7 +658,7 @@ static int guarded_among(const void *pool, int count)
 	}
 	for (int i = 0; i < count; i++)
 		am->free(pool, blocks[i]);
-	return reports() - before;
+	return reports_so_far() - before;
 }
 
 START_TEST(pool_cap_falls_back_to_canary_blocks)
@@ -812,12 +760,12 @@ static int sampled_catches(const char *options, uint8_t caught[SAMPLED_RUNS / 8]
 	pool = new_pool(1 << 16);
 	memset(caught, 0, SAMPLED_RUNS / 8);
 	for (int run = 0; run < SAMPLED_RUNS; run++) {
-		int before = reports();
+		int before = reports_so_far();
 		char *block = am->malloc(pool, 32);
 		struct site site;
 		access_at(&site, block + 32, false);
 		am->free(pool, block);
-		if (reports() > before) {
+		if (reports_so_far() > before) {
 			caught[run / 8] |= (uint8_t)(1u << (run % 8));
 			count++;
 		}
