@@ -489,6 +489,24 @@ static void print_scan_figures(void)
 		bytes / (1 << 20), seconds);
 }
 
+/* Issue 15: what guard pages cost, against the debug build without them. */
+static void print_guard_figures(void)
+{
+	static const char *const workloads[] = { "churn", "shared2", "prodcons" };
+
+	printf("\n### Guard pages (issue 15)\n\n");
+	for (size_t w = 0; w < sizeof(workloads) / sizeof(workloads[0]); w++) {
+		double plain = median_of(COL_DEBUG, workloads[w], "ns");
+		double every = median_of(COL_DEBUG_GUARD, workloads[w], "ns");
+		double sampled = median_of(COL_DEBUG_SAMPLE, workloads[w], "ns");
+
+		printf("- %s: debug %.1f ns; debug guard (guard=1, every block) %.1f ns (%+.1f%%); "
+		       "debug sample (guard_sample=5000) %.1f ns (%+.1f%%)\n",
+			workloads[w], plain, every, 100 * (every / plain - 1), sampled,
+			100 * (sampled / plain - 1));
+	}
+}
+
 static void print_figures(void)
 {
 	double value, limit, max;
@@ -585,6 +603,7 @@ static void print_figures(void)
 			median_of(COL_DEBUG, name, "ns"), median_of(COL_DEBUG_NOFP, name, "ns"),
 			median_of(COL_DEBUG_D1, name, "ns"));
 	}
+	print_guard_figures();
 	print_scan_figures();
 	print_figure_totals();
 }
