@@ -133,7 +133,7 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool f
 			rest != NULL ? (uintptr_t)rest + rest_usable : (uintptr_t)header + usable, mark,
 			false, op == LOG_CALLOC ? "calloc" : "malloc", owner, pending))
 		debug->d.errors++;
-	free_memory_split(pool, header);
+	free_memory_split(pool, rest, rest_usable);
 	block_open(header, usable);
 	/* memory never used since the pool was created is zero already: a large
 	 * calloc in a lazy pool commits nothing */
@@ -429,7 +429,9 @@ static bool grow_in_place(struct pool *pool, struct debug_block_header *header, 
 		debug_of(pool)->d.errors++;
 	if (!heap_resize_in_place(pool->heap, header, bytes))
 		return false;
-	free_memory_split(pool, header);
+	size_t rest_usable;
+	const void *rest = heap_free_above(pool->heap, header, &rest_usable);
+	free_memory_split(pool, rest, rest_usable);
 	return true;
 }
 

@@ -472,9 +472,10 @@ bool free_memory_check(struct pool *pool, const void *start, size_t length, uint
 
 /* After the heap split the free chunk a block was carved from (an
  * allocation, a realloc growing in place): the rest's first page, no
- * longer whole inside a free chunk, holds the poison again (F1). */
-void free_memory_split(struct pool *pool, const struct debug_block_header *header)
-	DEBUG_HIDDEN;
+ * longer whole inside a free chunk, holds the poison again (F1). rest: the
+ * free chunk right above the block (heap_free_above; NULL: none), usable
+ * bytes. */
+void free_memory_split(struct pool *pool, const void *rest, size_t usable) DEBUG_HIDDEN;
 /* After a realloc shrank a block in place: fills the tail it gave back. */
 void free_memory_shrunk(struct pool *pool, struct debug_block_header *header, size_t old_usable)
 	DEBUG_HIDDEN;

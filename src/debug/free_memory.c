@@ -259,10 +259,9 @@ static bool check_poison_pages(struct pool *pool, uintptr_t start, uintptr_t end
 	return sound;
 }
 
-void free_memory_split(struct pool *pool, const struct debug_block_header *header)
+void free_memory_split(struct pool *pool, const void *rest, size_t usable)
 {
-	size_t usable;
-	uintptr_t payload = (uintptr_t)heap_free_above(pool->heap, header, &usable);
+	uintptr_t payload = (uintptr_t)rest;
 	uintptr_t from = payload + HEAP_FREE_LINK_BYTES, to;
 
 	if (payload == 0 || !debug_of(pool)->discard_allowed || from % B_PAGE_SIZE == 0
