@@ -22,8 +22,6 @@
 #include "core/pool_registry.h"
 #include "kernel/area_internal.h"
 
-#define POOL_HEADER_BYTES ((sizeof(struct pool) + 63) & ~(size_t)63)
-
 static size_t round_up_to_pages(size_t size)
 {
 	return (size + B_PAGE_SIZE - 1) & ~(size_t)(B_PAGE_SIZE - 1);

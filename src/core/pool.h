@@ -68,6 +68,10 @@ struct pool {
 	_Atomic(struct cache_depot *) cache_depot;
 };
 
+/* The pool's header at the start of its area; the control region follows
+ * (pool->control), then the heap at heap_offset. */
+#define POOL_HEADER_BYTES ((sizeof(struct pool) + 63) & ~(size_t)63)
+
 struct pool_stats {
 	area_id area;
 	void *base;

@@ -139,3 +139,25 @@ bool backing_discard(struct pool *pool, uintptr_t start, uintptr_t end)
 		advice = MADV_DONTNEED;
 	return advice >= 0 && madvise((void *)start, end - start, advice) == 0;
 }
+
+bool backing_reserve_guarded(struct pool *pool, uintptr_t start, uintptr_t end)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	/* a locked pool's file is reserved whole at create_pool */
+	if (!debug->file_backed || debug->reserved_end >= pool->area_size)
+		return true;
+	return node_reserve_pages(pool->base, pool->area, start - (uintptr_t)pool->base,
+		end - start);
+}
+
+void backing_give_back_guarded(struct pool *pool, uintptr_t start, uintptr_t end)
+{
+	struct debug_pool *debug = debug_of(pool);
+
+	if (debug->file_backed && debug->reserved_end >= pool->area_size)
+		return; /* locked in memory: its pages stay */
+	/* the next block in these pages reserves them again
+	 * (backing_reserve_guarded), so a hole undoes no reservation */
+	madvise((void *)start, end - start, debug->file_backed ? MADV_REMOVE : MADV_DONTNEED);
+}

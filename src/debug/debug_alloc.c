@@ -73,6 +73,16 @@ static bool release_room_for(const struct debug_pool *debug, size_t size, size_t
 	return need != SIZE_MAX && need <= debug->release_capacity - charged;
 }
 
+void debug_note_peak(struct pool *pool)
+{
+	struct debug_pool *debug = debug_of(pool);
+	size_t used = debug->d.used_bytes
+		+ (__builtin_expect(guarded_enabled, 0) ? guarded_live_bytes(pool) : 0);
+
+	if (used > debug->d.peak_bytes)
+		debug->d.peak_bytes = used;
+}
+
 static void release_charge(struct debug_pool *debug, size_t size, size_t give_back_size)
 {
 	if (give_back_size != SIZE_MAX)
@@ -150,8 +160,7 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool f
 	debug->d.live_blocks++;
 	debug->d.used_bytes += size;
 	release_charge(debug, size, SIZE_MAX);
-	if (debug->d.used_bytes > debug->d.peak_bytes)
-		debug->d.peak_bytes = debug->d.used_bytes;
+	debug_note_peak(pool);
 	log_event(pool, op, user, size, owner);
 	return user;
 }
@@ -408,8 +417,7 @@ static void *resized_in_place_locked(struct pool *pool, struct debug_block_heade
 	void *user = debug_block_user(&debug_layout, header);
 
 	debug->d.used_bytes = debug->d.used_bytes - old_size + size;
-	if (debug->d.used_bytes > debug->d.peak_bytes)
-		debug->d.peak_bytes = debug->d.used_bytes;
+	debug_note_peak(pool);
 	release_charge(debug, size, old_size);
 	owner->sequence = debug->next_sequence++;
 	resize_block_locked(pool, header, old_size, size, old_usable, owner);

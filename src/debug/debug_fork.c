@@ -94,16 +94,46 @@ static bool copy_range(int from_fd, int to_fd, loff_t offset, size_t length)
 	return true;
 }
 
+/*
+ * Copies what the parent's file holds of [offset, offset + length): its
+ * data, not its holes, which read as zeros in the new file too. A lazy
+ * pool's file and its guard region (never reserved: guarded.h) are mostly
+ * holes, and a copy of their zeros would take the child that much tmpfs.
+ * Where the file cannot say (no SEEK_DATA), everything is copied.
+ */
+static bool copy_data(int from_fd, int to_fd, loff_t offset, size_t length)
+{
+	loff_t end = offset + (loff_t)length;
+
+	while (offset < end) {
+		loff_t data = lseek(from_fd, offset, SEEK_DATA), hole;
+		if (data < 0)
+			return errno == ENXIO || copy_range(from_fd, to_fd, offset, (size_t)(end - offset));
+		if (data >= end)
+			return true;
+		hole = lseek(from_fd, data, SEEK_HOLE);
+		if (hole < 0 || hole > end)
+			hole = end;
+		if (!copy_range(from_fd, to_fd, data, (size_t)(hole - data)))
+			return false;
+		offset = hole;
+	}
+	return true;
+}
+
 /* Moves a pool into a file of the child's node; false when it could not. */
 static bool republish_pool(struct pool *pool, int parent_fd, uint64_t reserved_end)
 {
 	struct debug_pool *debug = debug_of(pool);
-	int fd = node_pool_file_create(pool->area_size, reserved_end, false);
+	uint64_t hole_from, hole_to;
 	bool copied;
+	int fd;
 
+	guarded_region_of(pool, &hole_from, &hole_to);
+	fd = node_pool_file_create(pool->area_size, reserved_end, hole_from, hole_to, false);
 	if (fd < 0)
 		return false;
-	copied = copy_range(parent_fd, fd, 0, reserved_end)
+	copied = copy_data(parent_fd, fd, 0, reserved_end)
 		/* and the last page, where the heap keeps its end sentinel */
 		&& (reserved_end >= pool->area_size
 			|| copy_range(parent_fd, fd, (loff_t)(pool->area_size - B_PAGE_SIZE),

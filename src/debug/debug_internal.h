@@ -381,6 +381,10 @@ int for_each_acquired_pool(area_id area, debug_pool_visit_fn fn, void *context) 
  * registry's lock (free() them; NULL with *count 0: none, or no memory). */
 const void **debug_live_pool_ids(size_t *count) DEBUG_HIDDEN;
 
+/* After used bytes grew, with the pool locked: the peak (high-water mark
+ * of used) follows, guarded blocks' bytes counted with the heap's. */
+void debug_note_peak(struct pool *pool) DEBUG_HIDDEN;
+
 /* The companion module's statistics of a locked pool. */
 void debug_read_stats_locked(struct pool *pool, area_malloc_pool_stats *stats) DEBUG_HIDDEN;
 
@@ -397,6 +401,13 @@ void backing_teardown(struct pool *pool) DEBUG_HIDDEN;
 /* Gives the pages [start, end) (page aligned) back, to read as zeros;
  * false when the pool keeps its pages (the caller poisons them). */
 bool backing_discard(struct pool *pool, uintptr_t start, uintptr_t end) DEBUG_HIDDEN;
+/* A guarded block's pages [start, end) in the guard region, which is never
+ * reserved ahead: reserved when the block is placed (false: the file has
+ * no room, the block is made a canary block instead), given back when its
+ * slot is reused (a pool's region would otherwise fill its 4 MiB of tmpfs
+ * or memory over time). */
+bool backing_reserve_guarded(struct pool *pool, uintptr_t start, uintptr_t end) DEBUG_HIDDEN;
+void backing_give_back_guarded(struct pool *pool, uintptr_t start, uintptr_t end) DEBUG_HIDDEN;
 
 /* ---- the quarantine (quarantine.c) ---- */
 

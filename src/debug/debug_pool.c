@@ -85,22 +85,30 @@ void debug_pools_fini(void)
 	stacks_stop();
 }
 
-static size_t control_bytes(void)
+/* Where a pool's guard table starts, from its area's start: after the
+ * descriptor and the log (the control region's order, guarded.h). */
+static size_t guard_table_offset(void)
 {
-	return ((sizeof(struct debug_pool) + 63) & ~(size_t)63)
-		+ pool_log_bytes(debug_options.log_size) + guarded_control_bytes();
+	return POOL_HEADER_BYTES + ((sizeof(struct debug_pool) + 63) & ~(size_t)63)
+		+ pool_log_bytes(debug_options.log_size);
+}
+
+/* locked: the pool is locked in memory (guarded_control_bytes). */
+static size_t control_bytes(bool locked)
+{
+	return guard_table_offset() - POOL_HEADER_BYTES + guarded_control_bytes(locked);
 }
 
 /* Room beyond the caller's size for headers, canaries and the log: enough
  * that a pool holds every mix of blocks the release pool of its size holds
  * (the worst chunk ratio, capacity parity), and half the size more for the
  * quarantine, which gives its blocks back before an allocation fails. */
-static size_t debug_reserve(size_t size)
+static size_t debug_reserve(size_t size, bool locked)
 {
 	if (size > SIZE_MAX / 16)
 		return SIZE_MAX / 4;
 	return (size / 16 + 1) * (chunk_ratio_sixteenths - 16) + size / 2
-		+ control_bytes() + B_PAGE_SIZE;
+		+ control_bytes(locked) + B_PAGE_SIZE;
 }
 
 /* ---- the pool's file ---- */
@@ -180,22 +188,27 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 	uint32 protection, uintptr_t caller)
 {
 	struct pool_backing backing = { .fd = -1, .guard_page = true };
-	size_t reserve = debug_reserve(size), area_bytes, heap_offset;
+	bool locked_spec = lock_spec != B_NO_LOCK && lock_spec != B_LAZY_LOCK;
+	size_t reserve = debug_reserve(size, locked_spec), area_bytes, heap_offset;
+	size_t control = control_bytes(locked_spec);
+	uint64_t hole_from, hole_to;
 	struct debug_pool *debug;
 	struct heap_stats stats;
 	struct pool *pool;
 	const void *id;
-	bool locked_spec = lock_spec != B_NO_LOCK && lock_spec != B_LAZY_LOCK;
 
-	area_bytes = pool_area_bytes(size, reserve, control_bytes(), &backing);
-	heap_offset = pool_heap_offset(control_bytes(), &backing);
+	area_bytes = pool_area_bytes(size, reserve, control, &backing);
+	heap_offset = pool_heap_offset(control, &backing);
 	if (size != 0 && area_bytes != SIZE_MAX && debug_options.node && node_writer_active()) {
-		/* locked pools reserve all their space now; lazy ones in steps */
+		/* locked pools reserve all their space now; lazy ones in steps,
+		 * and never the guard region: its pages are reserved block by
+		 * block (4 MiB per pool otherwise, with sampling on by default) */
+		guarded_region_span(guard_table_offset(), locked_spec, &hole_from, &hole_to);
 		backing.fd = node_pool_file_create(area_bytes, heap_offset + INITIAL_HEAP_RESERVE,
-			locked_spec);
+			hole_from, hole_to, locked_spec);
 	}
-	pool = pool_create(address_spec, size, reserve, control_bytes(), &backing, lock_spec,
-		protection, NULL);
+	pool = pool_create(address_spec, size, reserve, control, &backing, lock_spec, protection,
+		NULL);
 	if (pool == NULL) {
 		if (backing.fd >= 0)
 			node_pool_file_discard(backing.fd);
@@ -214,7 +227,7 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 	pool_log_init(debug->log, debug_options.log_size);
 	/* guarded blocks: their side table and guard region end the control
 	 * region (guarded.h) */
-	guarded_pool_init(pool, (char *)debug->log + pool_log_bytes(debug_options.log_size));
+	guarded_pool_init(pool, (char *)pool->base + guard_table_offset(), locked_spec);
 	heap_get_stats(pool->heap, &stats);
 	debug->quarantine_limit = debug_options.quarantine_bytes < stats.capacity_bytes / 4
 		? debug_options.quarantine_bytes : stats.capacity_bytes / 4;

@@ -25,9 +25,13 @@
 bool guarded_enabled;
 
 static uint32_t pool_slots, region_pages;
+/* whether an option guards whole pools or sizes (not sampling alone):
+ * locked pools then get a guard region too */
+static bool locked_pools_guarded;
 static unsigned process_max;
 static unsigned process_live;	/* atomic: live guarded blocks of every pool */
-static uint64_t sample_seed, sample_count;
+static uint64_t sample_seed;
+static uint64_t pools_seeded;	/* atomic: pools given a sampling generator */
 /* A page of canary bytes (set at init): the canary before a block, up to
  * a page, is compared with it, not byte by byte (most of a free's own
  * time when it was). */
@@ -58,6 +62,8 @@ void guarded_init(const struct debug_options *options)
 		|| options->guard_sample != 0 || options->guard_regions;
 
 	guarded_enabled = wanted && kernel_guard_available();
+	locked_pools_guarded = options->guard || options->guard_pools[0] != '\0'
+		|| options->guard_size != 0 || options->guard_regions;
 	pool_slots = options->guard_pool_max;
 	/* a small block takes two pages; the rest is room for large ones */
 	region_pages = pool_slots * 4;
@@ -70,7 +76,7 @@ void guarded_init(const struct debug_options *options)
 		sample_seed = (uint64_t)now.tv_nsec ^ (uint64_t)now.tv_sec << 32
 			^ (uint64_t)getpid() << 20;
 	}
-	sample_count = 0;
+	pools_seeded = 0;
 	memset(canary_page, DEBUG_FILL_CANARY, sizeof(canary_page));
 }
 
@@ -81,26 +87,52 @@ static size_t table_bytes(void)
 		+ region_pages * sizeof(uint16_t) + 63) & ~(size_t)63) + 64;
 }
 
-size_t guarded_control_bytes(void)
+size_t guarded_control_bytes(bool locked)
 {
-	if (!guarded_enabled)
+	/* sampling (on by default) leaves locked pools alone: their whole
+	 * area is locked in memory and counts against RLIMIT_MEMLOCK, the
+	 * region's 4 MiB included, for one block in thousands */
+	if (!guarded_enabled || (locked && !locked_pools_guarded))
 		return 0;
 	/* the region is page aligned wherever the table starts */
 	return table_bytes() + B_PAGE_SIZE + (size_t)region_pages * B_PAGE_SIZE;
 }
 
+/* The region of a table placed at memory (an address, or an offset from
+ * the page-aligned area base: the same arithmetic). */
+static uintptr_t region_at(uintptr_t memory)
+{
+	return (memory + table_bytes() + B_PAGE_SIZE - 1) & ~(uintptr_t)(B_PAGE_SIZE - 1);
+}
+
+void guarded_region_span(uintptr_t table_offset, bool locked, uint64_t *from, uint64_t *to)
+{
+	*from = *to = 0;
+	if (guarded_control_bytes(locked) == 0)
+		return;
+	*from = region_at(table_offset);
+	*to = *from + (uint64_t)region_pages * B_PAGE_SIZE;
+}
+
 /* ---- pools ---- */
 
-void guarded_pool_init(struct pool *pool, void *memory)
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15u;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+	return x ^ (x >> 31);
+}
+
+void guarded_pool_init(struct pool *pool, void *memory, bool locked)
 {
 	struct guarded_pool *table = (struct guarded_pool *)(((uintptr_t)memory + 63)
 		& ~(uintptr_t)63);
-	uintptr_t region = ((uintptr_t)memory + table_bytes() + B_PAGE_SIZE - 1)
-		& ~(uintptr_t)(B_PAGE_SIZE - 1);
+	uintptr_t region = region_at((uintptr_t)memory);
 	size_t bytes = (size_t)region_pages * B_PAGE_SIZE;
 
 	debug_of(pool)->guarded = NULL;
-	if (!guarded_enabled)
+	if (guarded_control_bytes(locked) == 0)
 		return;
 	table->region = region;
 	table->pages = region_pages;
@@ -108,6 +140,8 @@ void guarded_pool_init(struct pool *pool, void *memory)
 	table->pool = pool;
 	table->slot = (struct guard_slot *)(table + 1);
 	table->page_owner = (uint16_t *)(table->slot + pool_slots);
+	table->sample_state = mix64(sample_seed ^ mix64(__atomic_fetch_add(&pools_seeded, 1,
+		__ATOMIC_RELAXED))) | 1;
 	if (mprotect((void *)region, bytes, PROT_NONE) != 0)
 		return;
 	if (kernel_guard_register(region, bytes, guarded_fault_callback, table) != B_OK) {
@@ -137,6 +171,17 @@ void guarded_pool_fini(struct pool *pool)
 	debug_of(pool)->guarded = NULL;
 }
 
+void guarded_region_of(struct pool *pool, uint64_t *from, uint64_t *to)
+{
+	struct guarded_pool *table = table_of(pool);
+
+	*from = *to = 0;
+	if (table == NULL)
+		return;
+	*from = table->region - (uintptr_t)pool->base;
+	*to = *from + (uint64_t)table->pages * B_PAGE_SIZE;
+}
+
 bool guarded_holds(struct pool *pool, const void *ptr)
 {
 	struct guarded_pool *table = table_of(pool);
@@ -147,43 +192,55 @@ bool guarded_holds(struct pool *pool, const void *ptr)
 
 /* ---- allocation ---- */
 
-static uint64_t mix64(uint64_t x)
+/*
+ * One allocation in rate, chosen at random: each allocation of the pool is
+ * guarded with probability 1/rate, independently of the others, so a bug
+ * in the first block a driver allocates is caught at the same rate as one
+ * in its millionth (a countdown drawn uniformly from 1..2 rate, GWP-ASan's
+ * way, gives the first blocks half the rate). The generator is the pool's
+ * own, advanced with its lock held: sampling is on by default, so this runs
+ * on every allocation, and a counter shared by the process cost an atomic
+ * on a line every thread writes. With guard_seed, a pool's sequence depends
+ * only on the seed and the order in which pools were created.
+ */
+static bool sampled(struct guarded_pool *table, uint64_t rate)
 {
-	x += 0x9e3779b97f4a7c15u;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
-	return x ^ (x >> 31);
-}
+	uint64_t x = table->sample_state;
 
-/* One allocation in rate, by the sampling's seeded sequence. */
-static bool sampled(uint64_t rate)
-{
-	uint64_t n = __atomic_fetch_add(&sample_count, 1, __ATOMIC_RELAXED);
-
-	return mix64(sample_seed ^ mix64(n)) % rate == 0;
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	table->sample_state = x;
+	/* x is uniform on 1..2^64-1: x < 2^64 / rate with probability 1/rate */
+	return (uint64_t)(((unsigned __int128)x * rate) >> 64) == 0;
 }
 
 /* Whether the pool's choice (set_pool_guard), else the options, want
  * this block guarded. */
-static bool selected(struct pool *pool, const struct guarded_pool *table, size_t size)
+static bool selected(struct pool *pool, struct guarded_pool *table, size_t size)
 {
 	if (table->mode == B_AREA_MALLOC_GUARD_NONE)
 		return false;
 	if (table->mode == B_AREA_MALLOC_GUARD_ALL)
 		return true;
 	if (table->mode == B_AREA_MALLOC_GUARD_SAMPLE)
-		return sampled(table->sample_rate);
+		return sampled(table, table->sample_rate);
 	if (debug_options.guard || (debug_options.guard_size != 0 && size <= debug_options.guard_size))
 		return true;
 	if (debug_options.guard_pools[0] != '\0'
 		&& fnmatch(debug_options.guard_pools, debug_of(pool)->d.name, 0) == 0)
 		return true;
-	return debug_options.guard_sample != 0 && sampled(debug_options.guard_sample);
+	return debug_options.guard_sample != 0 && sampled(table, debug_options.guard_sample);
 }
 
 static uintptr_t page_address(const struct guarded_pool *table, uint32_t page)
 {
 	return table->region + (uintptr_t)page * B_PAGE_SIZE;
+}
+
+static uintptr_t data_start(const struct guarded_pool *table, const struct guard_slot *slot)
+{
+	return page_address(table, slot->first_page + (slot->underflow ? 1 : 0));
 }
 
 static void set_page_owners(struct guarded_pool *table, const struct guard_slot *slot,
@@ -208,6 +265,8 @@ static bool evict_oldest(struct guarded_pool *table)
 	if (slot->exposed)
 		mprotect((void *)page_address(table, slot->first_page),
 			(size_t)(slot->data_pages + 1) * B_PAGE_SIZE, PROT_NONE);
+	backing_give_back_guarded(table->pool, data_start(table, slot),
+		data_start(table, slot) + (size_t)slot->data_pages * B_PAGE_SIZE);
 	__atomic_store_n(&slot->state, GUARD_SLOT_FREE, __ATOMIC_RELEASE);
 	set_page_owners(table, slot, 0);
 	return true;
@@ -290,11 +349,6 @@ static bool place(struct guarded_pool *table, struct guard_slot *slot, size_t si
 	return true;
 }
 
-static uintptr_t data_start(const struct guarded_pool *table, const struct guard_slot *slot)
-{
-	return page_address(table, slot->first_page + (slot->underflow ? 1 : 0));
-}
-
 void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	area_malloc_owner *owner, enum pool_log_op op)
 {
@@ -324,6 +378,12 @@ void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 		__atomic_fetch_sub(&process_live, 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
+	if (!backing_reserve_guarded(pool, start, start + (size_t)slot->data_pages * B_PAGE_SIZE)) {
+		/* a full tmpfs: a canary block in the heap's reserved space */
+		mprotect((void *)start, (size_t)slot->data_pages * B_PAGE_SIZE, PROT_NONE);
+		__atomic_fetch_sub(&process_live, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
 	user = slot->user;
 	memset((void *)start, DEBUG_FILL_CANARY, user - start);
 	fill = zeroed ? size : size < debug_options.max_malloc_fill_size ? size
@@ -339,6 +399,7 @@ void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	__atomic_store_n(&slot->state, GUARD_SLOT_LIVE, __ATOMIC_RELEASE);
 	table->live++;
 	table->live_bytes += size;
+	debug_note_peak(pool);
 	debug->d.allocations++;
 	log_event(pool, op, (void *)user, size, owner);
 	return (void *)user;
@@ -597,6 +658,13 @@ status_t guarded_set_pool_guard(const void *pool_id, uint32 mode, uint32 sample_
 	debug_unlock(pool, locked);
 	pool_registry_release(pool_id);
 	return status;
+}
+
+size_t guarded_live_bytes(struct pool *pool)
+{
+	struct guarded_pool *table = table_of(pool);
+
+	return table != NULL ? table->live_bytes : 0;
 }
 
 void guarded_add_stats(struct pool *pool, area_malloc_pool_stats *stats)

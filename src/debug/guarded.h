@@ -79,13 +79,21 @@ extern bool guarded_enabled GUARDED_HIDDEN;
 void guarded_init(const struct debug_options *options) GUARDED_HIDDEN;
 
 /* Control bytes a pool needs for its side table and guard region (0 when
- * guards are off); the region is page aligned inside them. */
-size_t guarded_control_bytes(void) GUARDED_HIDDEN;
+ * guards are off, and for a locked pool when only sampling would guard its
+ * blocks); the region is page aligned inside them. */
+size_t guarded_control_bytes(bool locked) GUARDED_HIDDEN;
+
+/* Where the guard region of a pool lies in its area, [*from, *to) from the
+ * area's start, when its side table starts table_offset bytes into it (both
+ * 0 when the pool has none): the pool's file reserves no space for it (a
+ * guarded block reserves its own pages). */
+void guarded_region_span(uintptr_t table_offset, bool locked, uint64_t *from, uint64_t *to)
+	GUARDED_HIDDEN;
 
 /* At create_pool, the pool's control region set up: places the side table
- * at table (guarded_control_bytes() bytes), protects the region and
+ * at table (guarded_control_bytes(locked) bytes), protects the region and
  * registers it. Without guards, or when that fails, the pool has none. */
-void guarded_pool_init(struct pool *pool, void *table) GUARDED_HIDDEN;
+void guarded_pool_init(struct pool *pool, void *table, bool locked) GUARDED_HIDDEN;
 /* At delete_pool, before the area goes: unregisters the region. */
 void guarded_pool_fini(struct pool *pool) GUARDED_HIDDEN;
 
@@ -96,6 +104,10 @@ void guarded_pool_fini(struct pool *pool) GUARDED_HIDDEN;
  */
 void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	area_malloc_owner *owner, enum pool_log_op op) GUARDED_HIDDEN;
+
+/* The pool's guard region, [*from, *to) from its area's start (both 0
+ * when it has none). */
+void guarded_region_of(struct pool *pool, uint64_t *from, uint64_t *to) GUARDED_HIDDEN;
 
 /* Whether ptr lies in the pool's guard region (no lock: the region is
  * fixed at create_pool). */
@@ -132,6 +144,10 @@ bool guarded_owner_of(struct pool *pool, const void *user, area_malloc_owner *ow
 struct pending_list;
 int guarded_check_locked(struct pool *pool, struct pending_list *pending, size_t *charged)
 	GUARDED_HIDDEN;
+
+/* The requested bytes of a locked pool's live guarded blocks: the pool's
+ * peak (high-water mark of used) counts them with the heap's. */
+size_t guarded_live_bytes(struct pool *pool) GUARDED_HIDDEN;
 
 /* The companion's set_pool_guard (debug/v3): the pool's own choice of
  * guarded blocks (B_AREA_MALLOC_GUARD_*). */

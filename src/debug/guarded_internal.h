@@ -28,6 +28,7 @@ struct guarded_pool {
 	uint32_t next_fit;	/* where the search for pages begins */
 	uint32_t mode;		/* B_AREA_MALLOC_GUARD_* (set_pool_guard) */
 	uint32_t sample_rate;	/* for B_AREA_MALLOC_GUARD_SAMPLE */
+	uint64_t sample_state;	/* the pool's sampling generator (never 0) */
 	struct pool *pool;
 	struct guard_slot *slot;	/* [slots] */
 	uint16_t *page_owner;		/* [pages]: slot + 1, 0 for none */

@@ -598,7 +598,18 @@ bool node_reserve_range(int fd, uint64_t offset, uint64_t length)
 	return result == 0;
 }
 
-int node_pool_file_create(size_t area_bytes, size_t reserve_to, bool reserve_all)
+/* Reserves [from, to) of fd but the part in [hole_from, hole_to). */
+static bool reserve_around(int fd, uint64_t from, uint64_t to, uint64_t hole_from,
+	uint64_t hole_to)
+{
+	if (hole_from >= hole_to || hole_from >= to || hole_to <= from)
+		return node_reserve_range(fd, from, to - from);
+	return (hole_from <= from || node_reserve_range(fd, from, hole_from - from))
+		&& (hole_to >= to || node_reserve_range(fd, hole_to, to - hole_to));
+}
+
+int node_pool_file_create(size_t area_bytes, size_t reserve_to, uint64_t hole_from,
+	uint64_t hole_to, bool reserve_all)
 {
 	char name[32];
 	int fd = -1, error = 0;
@@ -621,7 +632,8 @@ int node_pool_file_create(size_t area_bytes, size_t reserve_to, bool reserve_all
 	}
 	if (fd >= 0 && error == 0) {
 		if (!within_file_size_limit(area_bytes) || ftruncate(fd, (off_t)area_bytes) != 0
-			|| !node_reserve_range(fd, 0, reserve_all ? area_bytes : reserve_to)
+			|| !(reserve_all ? node_reserve_range(fd, 0, area_bytes)
+				: reserve_around(fd, 0, reserve_to, hole_from, hole_to))
 			|| !node_reserve_range(fd, area_bytes - B_PAGE_SIZE, B_PAGE_SIZE))
 			error = errno;
 		if (error != 0)
@@ -740,7 +752,7 @@ void node_stacks_file_remove(int fd)
  * allocation is served as the release build's is. (An older kernel
  * refuses it: the allocation fails then, as on a full tmpfs.)
  */
-static bool reserve_pages(char *base, area_id area, uint64_t offset, uint64_t length)
+bool node_reserve_pages(void *base, area_id area, uint64_t offset, uint64_t length)
 {
 	uint64_t start = offset & ~(uint64_t)(B_PAGE_SIZE - 1);
 	uint64_t end = (offset + length + B_PAGE_SIZE - 1) & ~(uint64_t)(B_PAGE_SIZE - 1);
@@ -755,7 +767,7 @@ static bool reserve_pages(char *base, area_id area, uint64_t offset, uint64_t le
 		return reserved;
 	}
 	do
-		result = madvise(base + start, end - start, MADV_POPULATE_WRITE);
+		result = madvise((char *)base + start, end - start, MADV_POPULATE_WRITE);
 	while (result != 0 && errno == EINTR);
 	return result == 0;
 }
@@ -774,12 +786,12 @@ bool node_reserve(void *base, area_id area, uint64_t *reserved_end, uint64_t upt
 	target = (target + B_PAGE_SIZE - 1) & ~(uint64_t)(B_PAGE_SIZE - 1);
 	if (target > file_size)
 		target = file_size;
-	if (!reserve_pages(base, area, *reserved_end, target - *reserved_end)) {
+	if (!node_reserve_pages(base, area, *reserved_end, target - *reserved_end)) {
 		/* the whole step may not fit, what is needed might */
 		target = (upto + B_PAGE_SIZE - 1) & ~(uint64_t)(B_PAGE_SIZE - 1);
 		if (target > file_size)
 			target = file_size;
-		if (!reserve_pages(base, area, *reserved_end, target - *reserved_end))
+		if (!node_reserve_pages(base, area, *reserved_end, target - *reserved_end))
 			return false;
 	}
 	*reserved_end = target;

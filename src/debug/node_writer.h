@@ -47,13 +47,15 @@ bool node_writer_active(void);
 
 /*
  * Creates the file that will back a new pool of area_bytes, with space
- * reserved for [0, reserve_to) and the last page (heap_init writes there);
- * all of it when reserve_all (locked pools). Returns the file descriptor, or
+ * reserved for [0, reserve_to) but the hole [hole_from, hole_to) (the guard
+ * region: guarded.h), and the last page (heap_init writes there); all of it
+ * when reserve_all (locked pools). Returns the file descriptor, or
  * -1 (after one warning per process) when the pool must do without a node.
  * The file has a temporary name until node_pool_file_publish(), which
  * names it after the area and closes fd (the mapping stays).
  */
-int node_pool_file_create(size_t area_bytes, size_t reserve_to, bool reserve_all);
+int node_pool_file_create(size_t area_bytes, size_t reserve_to, uint64_t hole_from,
+	uint64_t hole_to, bool reserve_all);
 void node_pool_file_publish(int fd, area_id area);
 /* The file did not become a pool (the area could not be created); closes fd. */
 void node_pool_file_discard(int fd);
@@ -84,6 +86,11 @@ struct pc_range {
 };
 /* The index of the range holding pc, or count. */
 size_t pc_range_index(const struct pc_range *ranges, size_t count, uintptr_t pc);
+
+/* Reserves the pages spanning [offset, offset + length) of the file of
+ * the pool at base (area): through the file, else the mapping (node_reserve
+ * says how). A guarded block's pages, which no reservation covers ahead. */
+bool node_reserve_pages(void *base, area_id area, uint64_t offset, uint64_t length);
 
 /*
  * Makes sure [0, upto) of the file of the pool mapped at base has disk

@@ -192,6 +192,10 @@ void debug_options_set_defaults(struct debug_options *options)
 	options->color = COLOR_AUTO;
 	options->suggest_suppressions = true;
 	options->guard_pool_max = 256;
+	/* KFENCE and GWP-ASan's way: cheap enough to leave on (docs/PERFORMANCE.md,
+	 * "Guard pages"), and over many runs it catches an overflow or a use
+	 * after free at the access, reads included */
+	options->guard_sample = 5000;
 }
 
 bool color_mode_parse(const char *text, enum color_mode *mode)

@@ -199,6 +199,15 @@ static void print_real_figures(void)
 		"debug geometric mean at or below 0.5x glibc+asan's: %.2fx against %.2fx (%.2f of "
 		"it)",
 		value, asan, value / asan);
+	/* issue 15: the sampling on by default must stay cheap */
+	value = geometric_mean_ratio(
+		COL_DEBUG, bench_real_workloads, bench_real_workload_count, selection);
+	limit = geometric_mean_ratio(
+		COL_DEBUG_NOGUARD, bench_real_workloads, bench_real_workload_count, selection);
+	figure(known(value) && known(limit), value <= 1.02 * limit,
+		"debug: the default guard sampling (one allocation in 5000) costs under 2 %% "
+		"(geometric mean against debug noguard, guard_sample=0): %+.1f%%",
+		100 * (value / limit - 1));
 	value = selected("large")
 			? mib(COL_DEBUG, "large", "rss_kib") + mib(COL_DEBUG, "large", "node_kib")
 			: __builtin_nan("");

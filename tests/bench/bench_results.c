@@ -19,7 +19,8 @@
 struct column columns[COLUMN_COUNT] = {
 	[COL_RELEASE] = {"release", "release module (modules/release)", "module", "release", NULL,
 		false, false, NULL, false},
-	[COL_DEBUG] = {"debug", "debug module, default options", "module", "debug", "", false,
+	[COL_DEBUG] = {"debug", "debug module, default options (one allocation in 5000 guarded)",
+		"module", "debug", "", false,
 		false, NULL, false},
 	[COL_DEBUG_NODE0] = {"debug n0", "debug module, node=0 (no debug node)", "module", "debug",
 		"node=0", false, false, NULL, false},
@@ -38,9 +39,10 @@ struct column columns[COLUMN_COUNT] = {
 	[COL_DEBUG_GUARD] = {"debug guard",
 		"debug module, guard=1 (every block meets a guard page: Special Pool)", "module",
 		"debug", "guard=1", false, false, NULL, false},
-	[COL_DEBUG_SAMPLE] = {"debug sample",
-		"debug module, guard_sample=5000 (one allocation in 5000 guarded, GWP-ASan's rate)",
-		"module", "debug", "guard_sample=5000", false, false, NULL, false},
+	[COL_DEBUG_NOGUARD] = {"debug noguard",
+		"debug module, guard_sample=0 (no guarded block: the default samples one allocation "
+		"in 5000)",
+		"module", "debug", "guard_sample=0", false, false, NULL, false},
 	[COL_GLIBC] = {"glibc", "glibc malloc", "glibc", NULL, NULL, false, false, NULL, false},
 	[COL_JEMALLOC] = {"jemalloc", "jemalloc (libjemalloc.so.2, dlopen RTLD_LOCAL)", "jemalloc",
 		NULL, NULL, false, false, NULL, false},

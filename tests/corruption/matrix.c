@@ -493,7 +493,7 @@ static struct matrix_totals run_configuration(const struct matrix_run *run, bool
 	uint64_t limit = run->cases != 0 ? run->cases : CASE_SPACE;
 
 	setenv("AREA_MALLOC_OPTIONS",
-		quarantine_off ? "node=0:exitcode=0:quarantine_bytes=0" : "node=0:exitcode=0", 1);
+		quarantine_off ? "guard_sample=0:node=0:exitcode=0:quarantine_bytes=0" : "guard_sample=0:node=0:exitcode=0", 1);
 	setenv("KERNEL_MODULE_PATH", run->module_dir, 1);
 	if (!load_modules()) {
 		fprintf(run->log, "cannot load the debug module from %s\n", run->module_dir);
@@ -572,7 +572,7 @@ int matrix_show(const char *module_dir, uint64_t id)
 	int signal;
 
 	setenv("AREA_MALLOC_OPTIONS", c.neighbour == NEXT_FREE
-		? "node=0:exitcode=0:quarantine_bytes=0" : "node=0:exitcode=0", 1);
+		? "guard_sample=0:node=0:exitcode=0:quarantine_bytes=0" : "guard_sample=0:node=0:exitcode=0", 1);
 	setenv("KERNEL_MODULE_PATH", module_dir, 1);
 	if (!load_modules())
 		return 1;

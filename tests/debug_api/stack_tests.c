@@ -29,6 +29,7 @@
 
 #include "stack_driver.h"
 #include "stack_tests.h"
+#include "support/debug_options.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define MAX_REPORTS 64
@@ -93,7 +94,7 @@ static void load(const char *extra)
 	snprintf(path, sizeof(path), "%s/modules/debug", getenv("AREA_MALLOC_TEST_BUILDDIR"));
 	snprintf(options, sizeof(options), "node_dir=%s:exitcode=0%s", node_dir, extra);
 	ck_assert_int_eq(setenv("KERNEL_MODULE_PATH", path, 1), 0);
-	ck_assert_int_eq(setenv("AREA_MALLOC_OPTIONS", options, 1), 0);
+	ck_assert_int_eq(set_debug_options(options), 0);
 	ck_assert_int_eq(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am), B_OK);
 	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&amd), B_OK);
 	amd->set_report_hook(record_hook, NULL);

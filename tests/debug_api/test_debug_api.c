@@ -41,6 +41,7 @@
 #include "node/json_check.h"
 #include "support/check_main.h"
 #include "support/debug_command.h"
+#include "support/debug_options.h"
 
 #include "leak_sites.h"
 #include "stack_tests.h"
@@ -76,9 +77,9 @@ static void select_modules(const char *variant, const char *options)
 	snprintf(path, sizeof(path), "%s/modules/%s", builddir(), variant);
 	ck_assert_int_eq(setenv("KERNEL_MODULE_PATH", path, 1), 0);
 	if (options != NULL)
-		ck_assert_int_eq(setenv("AREA_MALLOC_OPTIONS", options, 1), 0);
+		ck_assert_int_eq(set_debug_options(options), 0);
 	else
-		ck_assert_int_eq(unsetenv("AREA_MALLOC_OPTIONS"), 0);
+		ck_assert_int_eq(set_debug_options(NULL), 0);
 }
 
 static void load_debug(const char *options)
@@ -283,9 +284,9 @@ static void child_load_debug(const char *options)
 	snprintf(path, sizeof(path), "%s/modules/debug", dir);
 	setenv("KERNEL_MODULE_PATH", path, 1);
 	if (options != NULL)
-		setenv("AREA_MALLOC_OPTIONS", options, 1);
+		set_debug_options(options);
 	else
-		unsetenv("AREA_MALLOC_OPTIONS");
+		set_debug_options(NULL);
 	child_require(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) == B_OK,
 		"get_module(area_malloc)");
 	child_require(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&amd) == B_OK,

@@ -174,11 +174,12 @@ START_TEST(test_defaults)
 	ck_assert_str_eq(options.node_dir, "");
 	ck_assert_uint_eq(options.keep_dead_nodes, 8);
 	ck_assert(!options.fork_nodes);
-	/* no guarded blocks unless asked; 256 a pool when they are */
+	/* one allocation in 5000 guarded (KFENCE, GWP-ASan), no more unless
+	 * asked; 256 a pool */
 	ck_assert(!options.guard);
 	ck_assert_str_eq(options.guard_pools, "");
 	ck_assert_uint_eq(options.guard_size, 0);
-	ck_assert_uint_eq(options.guard_sample, 0);
+	ck_assert_uint_eq(options.guard_sample, 5000);
 	ck_assert_uint_eq(options.guard_seed, 0);
 	ck_assert(!options.guard_underflow);
 	ck_assert_uint_eq(options.guard_pool_max, 256);

@@ -83,6 +83,7 @@
 
 #define RECORDED_TEXT_MAX 8192
 #define MAX_RECORDED 32
+#include "support/debug_options.h"
 #include "support/report_recorder.h"
 
 static area_malloc_module_info *am;
@@ -283,9 +284,9 @@ static void zoo_open(const char *options)
 	snprintf(path, sizeof(path), "%s/modules/debug", builddir());
 	ck_assert_int_eq(setenv("KERNEL_MODULE_PATH", path, 1), 0);
 	if (options != NULL)
-		ck_assert_int_eq(setenv("AREA_MALLOC_OPTIONS", options, 1), 0);
+		ck_assert_int_eq(set_debug_options(options), 0);
 	else
-		ck_assert_int_eq(unsetenv("AREA_MALLOC_OPTIONS"), 0);
+		ck_assert_int_eq(set_debug_options(NULL), 0);
 	ck_assert_int_eq(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am), B_OK);
 	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&dbg), B_OK);
 	dbg->set_report_hook(take_report, NULL);
@@ -2550,9 +2551,9 @@ static void run_driver(struct run *run, const char *kind, const char *scenario, 
 			_exit(126);
 		setenv("KERNEL_MODULE_PATH", modules, 1);
 		if (options != NULL)
-			setenv("AREA_MALLOC_OPTIONS", options, 1);
+			set_debug_options(options);
 		else
-			unsetenv("AREA_MALLOC_OPTIONS");
+			set_debug_options(NULL);
 		execl(driver, "zoo_driver", scenario, (char *)NULL);
 		_exit(127);
 	}

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 #include "support/check_main.h"
+#include "support/debug_options.h"
 
 #include <check.h>
 #include <stdbool.h>
@@ -63,7 +64,7 @@ static void run_driver(const char *scenario, const char *options, struct run *ru
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
 		setenv("KERNEL_MODULE_PATH", modules, 1);
-		setenv("AREA_MALLOC_OPTIONS", options, 1);
+		set_debug_options(options);
 		/* the module's own node files go to a private place */
 		setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=0", 1);
 		execl(driver, driver, scenario, (char *)NULL);
@@ -173,7 +174,7 @@ static void run_under_valgrind(const char *scenario, struct run *run)
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
 		setenv("KERNEL_MODULE_PATH", modules, 1);
-		setenv("AREA_MALLOC_OPTIONS", "node=0:exitcode=0", 1);
+		set_debug_options("node=0:exitcode=0");
 		execlp("valgrind", "valgrind", "-q", "--error-exitcode=9", driver, scenario,
 			(char *)NULL);
 		_exit(127);

@@ -69,6 +69,7 @@
 #include "module/module_log.h"
 #include "support/debug_command.h"
 #include "support/check_main.h"
+#include "support/debug_options.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define KIB ((size_t)1024)
@@ -367,7 +368,7 @@ static void select_build(enum build build, const char *extra)
 	else
 		snprintf(
 			options, sizeof(options), "node=0%s%s", extra[0] != '\0' ? ":" : "", extra);
-	ck_assert_int_eq(setenv("AREA_MALLOC_OPTIONS", options, 1), 0);
+	ck_assert_int_eq(set_debug_options(options), 0);
 }
 
 /* Gets the module (and the companion, for the debug builds); false if not. */

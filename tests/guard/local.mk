@@ -24,3 +24,12 @@ tests_guard_test_guarded_blocks_CFLAGS = $(CHECK_TEST_CFLAGS) -g -O0 -fno-omit-f
 tests_guard_test_guarded_blocks_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)
 # it reads its pools' guarded blocks with pooldump
 EXTRA_tests_guard_test_guarded_blocks_DEPENDENCIES = tools/pooldump/pooldump$(EXEEXT)
+
+# test_guard_defaults checks guard pages under the debug build's default
+# options (one allocation in 5000 guarded): the rate, locked pools, the
+# guard region's tmpfs use, the pool's peak.
+check_PROGRAMS += tests/guard/test_guard_defaults
+TESTS += tests/guard/test_guard_defaults
+tests_guard_test_guard_defaults_SOURCES = tests/guard/test_guard_defaults.c
+tests_guard_test_guard_defaults_CFLAGS = $(CHECK_TEST_CFLAGS)
+tests_guard_test_guard_defaults_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)

@@ -864,13 +864,14 @@ START_TEST(companion_chooses_per_pool)
 }
 END_TEST
 
-/* Without a guard option no pool has a guard region to choose from. */
+/* Without a guard option (the default sampling turned off) no pool has a
+ * guard region to choose from. */
 START_TEST(companion_needs_a_guard_region)
 {
 	area_malloc_debug_module_info_v3 *v3;
 	const void *pool;
 
-	open_module("leak_check=1");
+	open_module("leak_check=1:guard_sample=0");
 	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME, (module_info **)&v3),
 		B_OK);
 	pool = new_pool(1 << 16);

@@ -38,6 +38,7 @@
 #include "leak_scan/register_hold.h"
 #include "support/check_main.h"
 #include "support/debug_command.h"
+#include "support/debug_options.h"
 #include "support/scale.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
@@ -480,7 +481,7 @@ static void load_debug(const char *options)
 	child_require(dir != NULL, "AREA_MALLOC_TEST_BUILDDIR is not set");
 	snprintf(path, sizeof(path), "%s/modules/debug", dir);
 	setenv("KERNEL_MODULE_PATH", path, 1);
-	setenv("AREA_MALLOC_OPTIONS", options, 1);
+	set_debug_options(options);
 	child_require(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) == B_OK,
 		"get_module(area_malloc)");
 	child_require(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&amd) == B_OK,

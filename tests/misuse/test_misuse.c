@@ -44,6 +44,7 @@
 
 #include "support/debug_command.h"
 #include "support/check_main.h"
+#include "support/debug_options.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define KIB ((size_t)1024)
@@ -157,7 +158,7 @@ static void load(enum build build, const char *options)
 	/* node=0: never publish into the real /dev/shm */
 	snprintf(path, sizeof(path), "node=0%s%s", options != NULL ? ":" : "",
 		options != NULL ? options : "");
-	ck_assert_int_eq(setenv("AREA_MALLOC_OPTIONS", path, 1), 0);
+	ck_assert_int_eq(set_debug_options(path), 0);
 	ck_assert_int_eq(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am), B_OK);
 	amd = NULL;
 	if (build == BUILD_DEBUG) {

@@ -27,6 +27,7 @@
 
 #include "format/symbolize.h"
 #include "node_fixture.h"
+#include "support/debug_options.h"
 
 #define PAGE 4096
 #define CONTROL_OFFSET 256
@@ -106,7 +107,7 @@ void fixture_driver_run_init(struct fixture_driver_run *run, const char *builddi
 void fixture_driver_run_environment(const struct fixture_driver_run *run)
 {
 	setenv("KERNEL_MODULE_PATH", run->module_path, 1);
-	setenv("AREA_MALLOC_OPTIONS", run->options, 1);
+	set_debug_options(run->options);
 }
 
 void fixture_node_init(struct fixture_node *node, const char *node_dir, pid_t pid,

@@ -52,6 +52,7 @@
 
 #include "format/node_format.h"
 #include "support/check_main.h"
+#include "support/debug_options.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define KIB ((size_t)1024)
@@ -230,7 +231,7 @@ static void select_debug_module(const char *extra_options)
 	snprintf(options, sizeof(options), "node_dir=%s%s%s", node_dir,
 		extra_options[0] != '\0' ? ":" : "", extra_options);
 	setenv("KERNEL_MODULE_PATH", module_path, 1);
-	setenv("AREA_MALLOC_OPTIONS", options, 1);
+	set_debug_options(options);
 }
 
 static bool load_modules(void)

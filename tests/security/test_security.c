@@ -57,6 +57,7 @@
 #include "format/node_format.h"
 #include "format/symbolize.h"
 #include "support/check_main.h"
+#include "support/debug_options.h"
 
 #define KERNEL_RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 /* far above any uid a test machine gives a user */
@@ -181,7 +182,7 @@ static void drive(const char *options)
 		before_driver();
 	snprintf(path, sizeof(path), "%s/modules/debug", builddir());
 	setenv("KERNEL_MODULE_PATH", path, 1);
-	setenv("AREA_MALLOC_OPTIONS", options, 1);
+	set_debug_options(options);
 	if (get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) != B_OK)
 		_exit(91);
 	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 20, B_NO_LOCK, KERNEL_RW);
@@ -648,7 +649,7 @@ static void hostile_driver(const char *nodes_dir, int report_fd)
 	snprintf(path, sizeof(path), "%s/modules/debug", builddir());
 	setenv("KERNEL_MODULE_PATH", path, 1);
 	snprintf(options, sizeof(options), "node_dir=%s", nodes_dir);
-	setenv("AREA_MALLOC_OPTIONS", options, 1);
+	set_debug_options(options);
 	if (get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) != B_OK)
 		_exit(91);
 	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 20, B_NO_LOCK, KERNEL_RW);
@@ -806,7 +807,7 @@ static void budget_driver(const char *build, int report_fd)
 	snprintf(path, sizeof(path), "%s/modules/%s", builddir(), build);
 	setenv("KERNEL_MODULE_PATH", path, 1);
 	snprintf(options, sizeof(options), "node_dir=%s/nodes", scratch);
-	setenv("AREA_MALLOC_OPTIONS", options, 1);
+	set_debug_options(options);
 	if (setrlimit(RLIMIT_NOFILE, &limit) != 0
 		|| get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) != B_OK)
 		_exit(91);
