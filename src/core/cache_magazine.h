@@ -15,18 +15,19 @@
  * head of that class (cache_magazine_fits()).
  *
  * A magazine is a LIFO list of cached blocks of one class linked through
- * each block's first word, with its tail (so a whole magazine moves between
- * a thread's cache and its pool's depot in constant time), its block count
- * and its bytes (chunk bytes, the heap's header included, as the pool's
- * statistics count them). A cached block's second word is the caches' key
- * (thread_cache.c). A block's usable size is read from its heap header,
- * never from a word the driver could have written after freeing it: a
- * block smaller than the request must never be handed out.
+ * each block's first word, with its block count and its bytes (chunk bytes,
+ * the heap's header included, as the pool's statistics count them): a whole
+ * magazine moves between a thread's cache and its pool's depot as these
+ * three words, in constant time. (It kept its tail too, which nothing
+ * used: one more store on every push and pop.) A cached block's second
+ * word is the caches' key (thread_cache.c). A block's usable size is known
+ * from its class below 240 bytes (exact classes) and read from its heap
+ * header above, never from a word the driver could have written after
+ * freeing it: a block smaller than the request must never be handed out.
  *
  * Invariants (of a magazine m):
- *  M1 m->count blocks are reachable from m->head through first words, the
- *     last one is m->tail and its first word is NULL; count 0 <=> head and
- *     tail NULL;
+ *  M1 m->count blocks are reachable from m->head through first words and
+ *     the last one's first word is NULL; count 0 <=> head NULL;
  *  M2 m->bytes is the sum of the blocks' chunk bytes;
  *  M3 every block's usable size is at least its class's size.
  *
@@ -40,6 +41,7 @@
 #include <stdint.h>
 
 #include "core/heap.h"
+#include "core/heap_fast.h"
 #include "core/thread_cache.h"
 
 #define CACHE_EXACT_LIMIT 256 /* exact 16-byte classes up to here */
@@ -51,16 +53,29 @@
 _Static_assert((size_t)CACHE_EXACT_LIMIT << CACHE_DOUBLINGS == THREAD_CACHE_MAX_USABLE,
 	"the geometric classes end at the largest cached size");
 
+/* 16 bytes, four to a cache line. A magazine holds at most a class's
+ * bin limit of blocks (thread_cache.c: about 64 KiB, at least 4 blocks of
+ * up to 32 KiB), so 32 bits count its bytes. */
 struct magazine {
 	void *head;
-	void *tail;
 	uint32_t count;
-	size_t bytes;
+	uint32_t bytes;
 };
 
 static inline unsigned cache_log2(size_t value)
 {
 	return 63u - (unsigned)__builtin_clzll((unsigned long long)value);
+}
+
+/* log2 of the width of one class in the doubling above
+ * CACHE_EXACT_LIMIT << doubling: a shift, not a division (a 64-bit divide
+ * took some 40 cycles on every cached call of a block above 256 bytes). */
+static inline unsigned cache_step_log2(unsigned doubling)
+{
+	_Static_assert((CACHE_CLASSES_PER_DOUBLING & (CACHE_CLASSES_PER_DOUBLING - 1)) == 0,
+		"classes per doubling: a power of two");
+	return cache_log2(CACHE_EXACT_LIMIT) + doubling
+	       - cache_log2(CACHE_CLASSES_PER_DOUBLING);
 }
 
 /* The usable size every block of a class has at least. */
@@ -81,7 +96,7 @@ static inline unsigned cache_class_for_request(size_t size)
 		return size == 0 ? 0 : (unsigned)((size - 1) / HEAP_ALIGN);
 	unsigned doubling = cache_log2(size - 1) - cache_log2(CACHE_EXACT_LIMIT);
 	size_t base = (size_t)CACHE_EXACT_LIMIT << doubling;
-	unsigned step = (unsigned)((size - 1 - base) / (base / CACHE_CLASSES_PER_DOUBLING));
+	unsigned step = (unsigned)((size - 1 - base) >> cache_step_log2(doubling));
 	return CACHE_EXACT_CLASSES + doubling * CACHE_CLASSES_PER_DOUBLING + step;
 }
 
@@ -94,7 +109,7 @@ static inline unsigned cache_class_for_block(size_t usable)
 						   : (unsigned)(usable / HEAP_ALIGN - 1);
 	unsigned doubling = cache_log2(usable) - cache_log2(CACHE_EXACT_LIMIT);
 	size_t base = (size_t)CACHE_EXACT_LIMIT << doubling;
-	unsigned step = (unsigned)((usable - base) / (base / CACHE_CLASSES_PER_DOUBLING));
+	unsigned step = (unsigned)((usable - base) >> cache_step_log2(doubling));
 	/* step 0 is the last class of the doubling below */
 	return CACHE_EXACT_CLASSES + doubling * CACHE_CLASSES_PER_DOUBLING + step - 1;
 }
@@ -111,42 +126,38 @@ static inline uint64_t *magazine_key_word(void *block)
 	return (uint64_t *)block + 1;
 }
 
-/* The usable size of a live block of heap filed in class_index (class 0
- * holds only 16-byte blocks). */
-static inline size_t magazine_block_usable(
-	const struct heap *heap, void *block, unsigned class_index)
+/* The usable size of a cached block filed in class_index: below the last
+ * exact class a class holds one size only (cache_class_for_block), and the
+ * header need not be read. */
+static inline size_t magazine_block_usable(const void *block, unsigned class_index)
 {
-	return class_index == 0 ? HEAP_ALIGN : heap_usable_size(heap, block);
+	return class_index < CACHE_EXACT_CLASSES - 1 ? ((size_t)class_index + 1) * HEAP_ALIGN
+						     : heap_fast_usable(block);
 }
 
 static inline void magazine_push(struct magazine *magazine, void *block, size_t usable)
 {
 	*magazine_link(block) = magazine->head;
-	if (magazine->head == NULL)
-		magazine->tail = block;
 	magazine->head = block;
 	magazine->count++;
-	magazine->bytes += usable + HEAP_BLOCK_OVERHEAD;
+	magazine->bytes += (uint32_t)(usable + HEAP_BLOCK_OVERHEAD);
 }
 
 /* Takes the head (the magazine is not empty) and its usable size. */
-static inline void *magazine_pop(
-	struct magazine *magazine, const struct heap *heap, unsigned class_index, size_t *usable)
+static inline void *magazine_pop(struct magazine *magazine, unsigned class_index, size_t *usable)
 {
 	void *block = magazine->head;
 
-	*usable = magazine_block_usable(heap, block, class_index);
+	*usable = magazine_block_usable(block, class_index);
 	magazine->head = *magazine_link(block);
-	if (magazine->head == NULL)
-		magazine->tail = NULL;
 	magazine->count--;
-	magazine->bytes -= *usable + HEAP_BLOCK_OVERHEAD;
+	magazine->bytes -= (uint32_t)(*usable + HEAP_BLOCK_OVERHEAD);
 	return block;
 }
 
 static inline void magazine_reset(struct magazine *magazine)
 {
-	magazine->head = magazine->tail = NULL;
+	magazine->head = NULL;
 	magazine->count = 0;
 	magazine->bytes = 0;
 }

@@ -54,7 +54,14 @@
 #include <string.h>
 
 #include "core/heap.h"
+#include "core/heap_fast.h"
 #include "core/heap_layout.h"
+
+_Static_assert(offsetof(struct chunk, prev_size) == HEADER_BYTES - HEAP_FAST_PREV_SIZE_BACK
+		&& offsetof(struct chunk, size_flags) == HEADER_BYTES - HEAP_FAST_SIZE_FLAGS_BACK
+		&& HEAP_FAST_FLAGS == CHUNK_FLAGS && HEAP_FAST_USED == CHUNK_USED
+		&& HEAP_FAST_MIN_CHUNK == MIN_CHUNK,
+	"heap_fast.h reads the chunk layout of heap_layout.h");
 
 /* ---- the checked heap --------------------------------------------------- */
 
@@ -671,6 +678,16 @@ size_t heap_live_usable_size_unlocked(const struct heap *heap, const void *ptr, 
 		probe_word(c_at + size + offsetof(struct chunk, prev_size)) != size)
 		return 0;
 	return size - HEADER_BYTES;
+}
+
+/* The range heap_live_usable_size_unlocked() accepts, for its inline twin. */
+void heap_fast_get_bounds(const struct heap *heap, struct heap_fast_bounds *bounds)
+{
+	uintptr_t highest = address(heap->sentinel) - MIN_CHUNK + HEADER_BYTES;
+
+	bounds->low = address(heap->first) + HEADER_BYTES;
+	bounds->span = highest - bounds->low + 1;
+	bounds->sentinel = address(heap->sentinel);
 }
 
 /*

@@ -11,6 +11,7 @@ core_heap_sources = \
 	src/core/heap.c \
 	src/core/heap.h \
 	src/core/heap_check.c \
+	src/core/heap_fast.h \
 	src/core/heap_layout.h
 
 noinst_LTLIBRARIES += libamheap.la libamheap_checked.la
@@ -28,6 +29,7 @@ libamcore_la_SOURCES = \
 	src/core/pool_fork.h \
 	src/core/thread_cache.c \
 	src/core/thread_cache.h \
+	src/core/thread_cache_fast.h \
 	src/core/cache_magazine.h \
 	src/core/cache_depot.c \
 	src/core/cache_depot.h

@@ -15,11 +15,11 @@
  * free past a microsecond at p99.99 (the release latency target).
  *
  * Shape: a thread has a small direct-mapped table of caches in TLS
- * (CACHE_SLOTS, indexed by a hash of the pool id); a cache serves one pool
+ * (THREAD_CACHE_SLOTS, indexed by a hash of the pool id); a cache serves one pool
  * and holds, per size class (cache_magazine.h: exact 16-byte classes up to
  * 256 bytes, then four per doubling up to THREAD_CACHE_MAX_USABLE), one
  * magazine of freed blocks, LIFO. A cached block stays "used" in the heap,
- * so the heap never sees the cache; the cache marks it with cache_key in
+ * so the heap never sees the cache; the cache marks it with thread_cache_key in
  * its second word, which is how a second free of it is recognised (the key
  * is cleared whenever the block leaves the caches). A class keeps at most
  * bin_limit() blocks (about BIN_BYTES of them, so a batch of a thousand
@@ -31,12 +31,22 @@
  * allocates, another frees) meet on a flag once per magazine, not on the
  * pool's lock once per block.
  *
+ * The hits (a take from a non-empty class, a put into a class with room)
+ * are inline in the module's malloc and free (thread_cache_fast.h); this
+ * file holds everything else, starting with the same calls' slow halves.
+ *
  * Invariants (checked by thread_cache_validate_pool):
  *  C1 a cache with pool != NULL is on that pool's list (pool->thread_caches)
  *     and its blocks are live chunks of that pool's heap, marked with the
  *     key, each in the class of its usable size (cache_magazine.h M1-M3);
- *  C2 a cache with pool == NULL holds no block;
- *  C3 bytes/blocks equal the sums over the classes, and no class holds
+ *  C1 also: its bounds (cache->bounds) are its pool's heap's
+ *     (heap_fast_get_bounds), which the fast path's free checks a block
+ *     against;
+ *  C2 a cache with pool == NULL holds no block and its bounds admit none
+ *     (span 0): the fast path relies on both instead of testing pool
+ *     (an empty class sends a take, a failed bound a put, to the slow
+ *     paths, which see the detached cache);
+ *  C3 bytes equals the sum over the classes, and no class holds
  *     more than bin_limit() blocks (byte_limit bounds what a free puts in:
  *     a magazine taken from the depot may carry a cache past it until its
  *     blocks are handed out);
@@ -91,10 +101,10 @@
 #include "core/pool.h"
 #include "core/pool_registry.h"
 #include "core/thread_cache.h"
+#include "core/thread_cache_fast.h"
 #include "kernel/lock.h"
 #include "kernel/sanitizers.h"
 
-#define CACHE_SLOTS 8		/* pools a thread caches for at once */
 /* Bytes of blocks a class keeps, at least BIN_MIN_BLOCKS and at most
  * BIN_MAX_BLOCKS blocks: glibc's bench-malloc-simple allocates batches of up
  * to 1,600 blocks of one small size and frees them all; with 16 blocks a
@@ -109,37 +119,19 @@
 #define CACHE_MAX_BYTES ((size_t)1024 * 1024)
 #define CACHE_POOL_SHARE 16	/* a cache keeps at most 1/16 of its pool */
 
-struct thread_cache {
-	atomic_bool busy;		/* the owner is in a cached operation */
-	atomic_bool claimed;		/* a drainer holds the cache */
-	struct pool *pool;		/* NULL: detached (C2) */
-	const void *pool_id;		/* written by the owner thread only */
-	struct cache_depot *depot;	/* the pool's, while attached (C4) */
-	size_t byte_limit;
-	struct thread_cache *pool_prev, *pool_next;	/* on pool->thread_caches */
-	struct thread_cache *all_prev, *all_next;	/* on all_caches */
-	struct thread_cache **owner_slots;	/* the owner thread's table; NULL: that
-						 * thread is gone (a fork's child) */
-	unsigned slot;				/* this cache's index in that table */
-	size_t bytes;
-	size_t blocks;
-	uint64_t allocations;
-	uint64_t frees;
-	struct magazine bins[CACHE_CLASSES];
-};
-
 static mutex cache_lock = MUTEX_INITIALIZER("area_malloc thread caches");
 static struct thread_cache *all_caches;
 static struct cache_depot *all_depots;	/* every pool's depot (fork holds them) */
-static uint64_t cache_key;
 static pthread_key_t exit_key;
 static bool exit_key_made;	/* between the first attach and thread_cache_shutdown() */
 
-/* Initial-exec TLS: a module is dlopen()ed, and the general dynamic model
- * would cost a __tls_get_addr() call on every operation; 64 bytes fit in
- * the loader's static TLS reserve. */
-static __thread struct thread_cache *thread_slots[CACHE_SLOTS]
+__thread struct thread_cache *thread_cache_slots[THREAD_CACHE_SLOTS]
 	__attribute__((tls_model("initial-exec")));
+uint64_t thread_cache_key;
+uint32_t thread_cache_bin_limits[CACHE_CLASSES];
+#if THREAD_CACHE_FENCES_BY_MEMBARRIER
+bool thread_cache_asymmetric_fences;
+#endif
 
 /* The head of a pool's list of caches: written under cache_lock, but also
  * read without it (the fast "does this pool have a cache at all?" look of
@@ -174,62 +166,20 @@ static inline bool has_caches(struct pool *pool)
 	return first_cache(pool) != NULL || depot_of(pool) != NULL;
 }
 
-static inline unsigned slot_of(const void *pool_id)
-{
-	return (unsigned)(((uintptr_t)pool_id * 0x9e3779b97f4a7c15ull) >> 61);
-}
-
 /* How many blocks each class keeps (C3): computed once, before the first
  * cache exists (set_up_locked), so a free reads it instead of dividing. */
-static uint32_t bin_limits[CACHE_CLASSES];
-
 static void compute_bin_limits(void)
 {
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
 		size_t blocks = BIN_BYTES / (cache_class_size(c) + HEAP_BLOCK_OVERHEAD);
-		bin_limits[c] = blocks < BIN_MIN_BLOCKS ? BIN_MIN_BLOCKS
+		thread_cache_bin_limits[c] = blocks < BIN_MIN_BLOCKS ? BIN_MIN_BLOCKS
 			: blocks > BIN_MAX_BLOCKS ? BIN_MAX_BLOCKS : (uint32_t)blocks;
 	}
 }
 
 static inline uint32_t bin_limit(unsigned class_index)
 {
-	return bin_limits[class_index];
-}
-
-/* Whether the owner's fence is a compiler barrier (membarrier works; set
- * once, before the first cache exists, and never changed). Not under
- * ThreadSanitizer, which does not model membarrier. */
-#if defined(AREA_MALLOC_BUILT_WITH_TSAN) || !defined(SYS_membarrier)
-#define asymmetric_fences false
-#define CACHE_FENCES_BY_MEMBARRIER 0
-#else
-static bool asymmetric_fences;
-#define CACHE_FENCES_BY_MEMBARRIER 1
-#endif
-
-/*
- * The owner enters its cache for one operation; false when a drainer holds
- * it. Not reentrant: a signal handler that allocated from a pool while its
- * thread was inside the cache would enter it again (the module's calls are
- * not for signal handlers, as the kernel's are not for interrupt handlers).
- */
-static inline bool enter(struct thread_cache *cache)
-{
-	if (asymmetric_fences) {
-		atomic_store_explicit(&cache->busy, true, memory_order_relaxed);
-		atomic_signal_fence(memory_order_seq_cst); /* the heavy side is membarrier */
-		if (!atomic_load_explicit(&cache->claimed, memory_order_acquire))
-			return true;
-		atomic_store_explicit(&cache->busy, false, memory_order_release);
-		return false;
-	}
-	return !atomic_exchange_explicit(&cache->busy, true, memory_order_acquire);
-}
-
-static inline void leave(struct thread_cache *cache)
-{
-	atomic_store_explicit(&cache->busy, false, memory_order_release);
+	return thread_cache_bin_limits[class_index];
 }
 
 /*
@@ -241,7 +191,7 @@ static inline void leave(struct thread_cache *cache)
  */
 static void claim_cache(struct thread_cache *cache)
 {
-	if (!asymmetric_fences) {
+	if (!thread_cache_asymmetric_fences) {
 		while (atomic_exchange_explicit(&cache->busy, true, memory_order_acquire))
 			sched_yield();
 		return;
@@ -255,8 +205,8 @@ static void claim_cache(struct thread_cache *cache)
  * (slow but needs no registration); without any, no drain would be safe. */
 static void settle_claims(void)
 {
-#if CACHE_FENCES_BY_MEMBARRIER
-	if (!asymmetric_fences)
+#if THREAD_CACHE_FENCES_BY_MEMBARRIER
+	if (!thread_cache_asymmetric_fences)
 		return;
 	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
 		return;
@@ -272,7 +222,7 @@ static void settle_claims(void)
 
 static void wait_for_owner(struct thread_cache *cache)
 {
-	if (!asymmetric_fences)
+	if (!thread_cache_asymmetric_fences)
 		return;
 	while (atomic_load_explicit(&cache->busy, memory_order_acquire))
 		sched_yield();
@@ -282,7 +232,7 @@ static void wait_for_owner(struct thread_cache *cache)
 static void take_busy(struct thread_cache *cache)
 {
 	claim_cache(cache);
-	if (cache->owner_slots != thread_slots)
+	if (cache->owner_slots != thread_cache_slots)
 		settle_claims();
 	wait_for_owner(cache);
 }
@@ -299,7 +249,7 @@ static void take_pool_caches(struct pool *pool)
 
 static void give_busy(struct thread_cache *cache)
 {
-	if (asymmetric_fences)
+	if (thread_cache_asymmetric_fences)
 		atomic_store_explicit(&cache->claimed, false, memory_order_release);
 	else
 		atomic_store_explicit(&cache->busy, false, memory_order_release);
@@ -317,13 +267,15 @@ static bool refill(struct thread_cache *cache, unsigned class_index)
 	if (cache->depot == NULL || !cache_depot_try_take(cache->depot, class_index, bin))
 		return false;
 	cache->bytes += bin->bytes;
-	cache->blocks += bin->count;
 	return true;
 }
 
-void *thread_cache_take(const void *pool_id, size_t size)
+/* Everything thread_cache_take() (thread_cache_fast.h) does not do inline:
+ * no cache yet, an empty class (the class below, the depot), or a request
+ * too large for the caches. */
+void *thread_cache_take_slow(const void *pool_id, size_t size)
 {
-	struct thread_cache *cache = thread_slots[slot_of(pool_id)];
+	struct thread_cache *cache = thread_cache_slots[thread_cache_slot_of(pool_id)];
 	void *block = NULL;
 
 	if (size > THREAD_CACHE_MAX_USABLE)
@@ -335,7 +287,7 @@ void *thread_cache_take(const void *pool_id, size_t size)
 		cache = attach(pool_id);
 	if (cache == NULL || cache->pool_id != pool_id)
 		return NULL;
-	if (!enter(cache))
+	if (!thread_cache_enter(cache))
 		return NULL;
 	if (cache->pool != NULL) {
 		unsigned class_index = cache_class_for_request(size);
@@ -345,22 +297,20 @@ void *thread_cache_take(const void *pool_id, size_t size)
 		if (bin->head == NULL && class_index > 0) {
 			struct magazine *below = bin - 1;
 			if (below->head != NULL
-				&& magazine_block_usable(cache->pool->heap, below->head,
-					   class_index - 1) >= size) {
+				&& magazine_block_usable(below->head, class_index - 1) >= size) {
 				bin = below;
 				class_index--;
 			}
 		}
 		if (bin->head != NULL || refill(cache, class_index)) {
 			size_t usable;
-			block = magazine_pop(bin, cache->pool->heap, class_index, &usable);
+			block = magazine_pop(bin, class_index, &usable);
 			cache->bytes -= usable + HEAP_BLOCK_OVERHEAD;
-			cache->blocks--;
 			cache->allocations++;
 			*magazine_key_word(block) = 0;
 		}
 	}
-	leave(cache);
+	thread_cache_leave(cache);
 	return block;
 }
 
@@ -377,17 +327,18 @@ static bool make_room(struct thread_cache *cache, unsigned class_index, size_t b
 		return true;
 	if (bin->count * 2 < limit)
 		return false;
-	size_t moved_bytes = bin->bytes, moved_blocks = bin->count;
+	size_t moved_bytes = bin->bytes;
 	if (cache->depot == NULL || !cache_depot_try_put(cache->depot, class_index, bin))
 		return false;
 	cache->bytes -= moved_bytes;
-	cache->blocks -= moved_blocks;
 	return cache->bytes + bytes <= cache->byte_limit;
 }
 
-bool thread_cache_put(const void *pool_id, void *ptr)
+/* Everything thread_cache_put() (thread_cache_fast.h) does not do inline:
+ * no cache for the pool yet (attach), or a full class (the depot). */
+bool thread_cache_put_slow(const void *pool_id, void *ptr)
 {
-	struct thread_cache *cache = thread_slots[slot_of(pool_id)];
+	struct thread_cache *cache = thread_cache_slots[thread_cache_slot_of(pool_id)];
 	bool kept = false;
 
 	if (cache == NULL || cache->pool_id != pool_id) {
@@ -395,30 +346,29 @@ bool thread_cache_put(const void *pool_id, void *ptr)
 		if (cache == NULL)
 			return false;
 	}
-	if (!enter(cache))
+	if (!thread_cache_enter(cache))
 		return false;
 	struct pool *pool = cache->pool;
 	size_t usable = pool != NULL
 		? heap_live_usable_size_unlocked(pool->heap, ptr, THREAD_CACHE_MAX_USABLE) : 0;
-	if (usable != 0 && *magazine_key_word(ptr) != cache_key) {
+	if (usable != 0 && *magazine_key_word(ptr) != thread_cache_key) {
 		unsigned class_index = cache_class_for_block(usable);
 		size_t bytes = usable + HEAP_BLOCK_OVERHEAD;
 		if (make_room(cache, class_index, bytes)) {
 			magazine_push(&cache->bins[class_index], ptr, usable);
-			*magazine_key_word(ptr) = cache_key;
+			*magazine_key_word(ptr) = thread_cache_key;
 			cache->bytes += bytes;
-			cache->blocks++;
 			cache->frees++;
 			kept = true;
 		}
 	}
-	leave(cache);
+	thread_cache_leave(cache);
 	return kept;
 }
 
 bool thread_cache_holds(const void *ptr)
 {
-	return cache_key != 0 && *magazine_key_word((void *)ptr) == cache_key;
+	return thread_cache_key != 0 && *magazine_key_word((void *)ptr) == thread_cache_key;
 }
 
 /* ---- Moving blocks back to the heap (cache_lock held) ---- */
@@ -435,7 +385,7 @@ static size_t spill_locked(struct thread_cache *cache)
 	pool->allocations += cache->allocations;
 	pool->frees += cache->frees;
 	cache->allocations = cache->frees = 0;
-	cache->bytes = cache->blocks = 0;
+	cache->bytes = 0;
 	return spilled;
 }
 
@@ -448,6 +398,16 @@ static void unlink_from_pool(struct thread_cache *cache)
 	if (cache->pool_next != NULL)
 		cache->pool_next->pool_prev = cache->pool_prev;
 	cache->pool_prev = cache->pool_next = NULL;
+}
+
+/* The cache no longer serves its pool (C2: it holds no block now): no
+ * pointer passes the fast path's bounds any more (cache_lock and the
+ * cache's flag held). */
+static void forget_pool(struct thread_cache *cache)
+{
+	cache->pool = NULL;
+	cache->depot = NULL;
+	cache->bounds.span = 0;
 }
 
 /* Gives a cache's blocks back and takes it off its pool (cache_lock held). */
@@ -464,8 +424,7 @@ static void retire_locked(struct thread_cache *cache)
 	/* only now: once the pool's list no longer has this cache, a
 	 * delete_pool may destroy the lock just released (first_cache) */
 	unlink_from_pool(cache);
-	cache->pool = NULL;
-	cache->depot = NULL;
+	forget_pool(cache);
 	give_busy(cache);
 }
 
@@ -487,7 +446,7 @@ static void thread_exits(void *slots_pointer)
 	struct thread_cache **slots = slots_pointer;
 
 	mutex_lock(&cache_lock);
-	for (unsigned i = 0; i < CACHE_SLOTS; i++) {
+	for (unsigned i = 0; i < THREAD_CACHE_SLOTS; i++) {
 		struct thread_cache *cache = slots[i];
 		if (cache == NULL)
 			continue;
@@ -535,7 +494,7 @@ void thread_cache_fork_child(void)
 	for (struct thread_cache *cache = all_caches; cache != NULL; cache = cache->all_next) {
 		atomic_store_explicit(&cache->busy, false, memory_order_relaxed);
 		atomic_store_explicit(&cache->claimed, false, memory_order_relaxed);
-		if (cache->owner_slots != thread_slots)
+		if (cache->owner_slots != thread_cache_slots)
 			cache->owner_slots = NULL;
 	}
 	cache_depot_release_all(all_depots);
@@ -547,7 +506,7 @@ static bool set_up_locked(void)
 {
 	if (exit_key_made)
 		return true;
-	if (cache_key == 0) {
+	if (thread_cache_key == 0) {
 		uint64_t key = 0;
 		if (getrandom(&key, sizeof(key), GRND_NONBLOCK) != (ssize_t)sizeof(key)) {
 			struct timespec now;
@@ -555,16 +514,16 @@ static bool set_up_locked(void)
 			key = ((uint64_t)now.tv_nsec << 32) ^ (uint64_t)now.tv_sec ^ (uintptr_t)&key;
 		}
 		/* never a pointer or a small number a driver would store */
-		cache_key = key | 0x8000000000000001ull;
+		thread_cache_key = key | 0x8000000000000001ull;
 	}
 	compute_bin_limits();
 	exit_key_made = pthread_key_create(&exit_key, thread_exits) == 0;
-#if CACHE_FENCES_BY_MEMBARRIER
+#if THREAD_CACHE_FENCES_BY_MEMBARRIER
 	/* decided once, while no cache exists: the fast path's fence must not
 	 * change under a cache in use */
 	static bool fences_decided;
 	if (!fences_decided) {
-		asymmetric_fences = syscall(SYS_membarrier,
+		thread_cache_asymmetric_fences = syscall(SYS_membarrier,
 					    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
 		fences_decided = true;
 	}
@@ -574,8 +533,8 @@ static bool set_up_locked(void)
 
 static struct thread_cache *attach(const void *pool_id)
 {
-	unsigned slot = slot_of(pool_id);
-	struct thread_cache *cache = thread_slots[slot];
+	unsigned slot = thread_cache_slot_of(pool_id);
+	struct thread_cache *cache = thread_cache_slots[slot];
 
 	mutex_lock(&cache_lock);
 	if (!set_up_locked()) {
@@ -597,12 +556,12 @@ static struct thread_cache *attach(const void *pool_id)
 			mutex_unlock(&cache_lock);
 			return NULL;
 		}
-		cache->owner_slots = thread_slots;
+		cache->owner_slots = thread_cache_slots;
 		cache->all_next = all_caches;
 		if (all_caches != NULL)
 			all_caches->all_prev = cache;
 		all_caches = cache;
-		pthread_setspecific(exit_key, thread_slots);
+		pthread_setspecific(exit_key, thread_cache_slots);
 	}
 	size_t share = pool->heap != NULL ? pool->area_size / CACHE_POOL_SHARE : 0;
 	cache->byte_limit = share < CACHE_MAX_BYTES ? share : CACHE_MAX_BYTES;
@@ -610,6 +569,7 @@ static struct thread_cache *attach(const void *pool_id)
 	if (depot_of(pool) == NULL)
 		set_depot(pool, cache_depot_create(pool->area_size, &all_depots));
 	cache->depot = depot_of(pool);
+	heap_fast_get_bounds(pool->heap, &cache->bounds);
 	cache->pool_id = pool_id;
 	cache->pool_prev = NULL;
 	cache->pool_next = first_cache(pool);
@@ -618,7 +578,7 @@ static struct thread_cache *attach(const void *pool_id)
 	set_first_cache(pool, cache);
 	cache->pool = pool;
 	cache->slot = slot;
-	thread_slots[slot] = cache;
+	thread_cache_slots[slot] = cache;
 	mutex_unlock(&cache_lock);
 	return cache;
 }
@@ -648,7 +608,7 @@ bool thread_cache_drain_pool(struct pool *pool)
 		spilled += spill_locked(cache);
 		if (cache->owner_slots == NULL) {
 			unlink_from_pool(cache);
-			cache->pool = NULL;
+			forget_pool(cache);
 			give_busy(cache);
 			forget_orphan(cache);
 			continue;
@@ -677,10 +637,9 @@ void thread_cache_detach_pool(struct pool *pool)
 		next = cache->pool_next;
 		/* the blocks go with the area */
 		memset(cache->bins, 0, sizeof(cache->bins));
-		cache->bytes = cache->blocks = 0;
+		cache->bytes = 0;
 		cache->allocations = cache->frees = 0;
-		cache->pool = NULL;
-		cache->depot = NULL;
+		forget_pool(cache);
 		cache->pool_prev = cache->pool_next = NULL;
 		give_busy(cache);
 		forget_orphan(cache);
@@ -695,6 +654,17 @@ void thread_cache_detach_pool(struct pool *pool)
 		set_depot(pool, NULL);
 	}
 	mutex_unlock(&cache_lock);
+}
+
+/* How many blocks a cache holds (its flag held): counted here rather than
+ * on every hit, which would be one more store per call. */
+static size_t cached_blocks(const struct thread_cache *cache)
+{
+	size_t blocks = 0;
+
+	for (unsigned c = 0; c < CACHE_CLASSES; c++)
+		blocks += cache->bins[c].count;
+	return blocks;
 }
 
 /*
@@ -713,7 +683,7 @@ void thread_cache_get_pool_stats(struct pool *pool, struct pool_stats *stats)
 	for (struct thread_cache *cache = first_cache(pool); cache != NULL;
 		cache = cache->pool_next) {
 		bytes += cache->bytes;
-		blocks += cache->blocks;
+		blocks += cached_blocks(cache);
 		allocations += cache->allocations;
 		frees += cache->frees;
 	}
@@ -743,21 +713,24 @@ void thread_cache_get_pool_stats(struct pool *pool, struct pool_stats *stats)
  * flag held). */
 static const char *validate_cache(const struct thread_cache *cache, struct pool *pool)
 {
-	size_t bytes = 0, blocks = 0;
+	size_t bytes = 0;
+	struct heap_fast_bounds bounds;
 
 	if (cache->pool != pool || cache->depot != depot_of(pool))
 		return "a cache on a pool's list is attached elsewhere";
+	heap_fast_get_bounds(pool->heap, &bounds);
+	if (memcmp(&bounds, &cache->bounds, sizeof(bounds)) != 0)
+		return "a cache's bounds of its pool's blocks are not its pool's heap's";
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
-		const char *why = magazine_validate(&cache->bins[c], c, pool->heap, cache_key);
+		const char *why = magazine_validate(&cache->bins[c], c, pool->heap, thread_cache_key);
 		if (why != NULL)
 			return why;
 		if (cache->bins[c].count > bin_limit(c))
 			return "a cache's size class holds more blocks than it may";
 		bytes += cache->bins[c].bytes;
-		blocks += cache->bins[c].count;
 	}
-	if (bytes != cache->bytes || blocks != cache->blocks)
-		return "a cache's totals are not the sums over its size classes";
+	if (bytes != cache->bytes)
+		return "a cache's bytes are not the sum over its size classes";
 	return NULL;
 }
 
@@ -768,8 +741,10 @@ bool thread_cache_validate_pool(struct pool *pool, const char **why)
 	mutex_lock(&cache_lock);
 	for (const struct thread_cache *cache = all_caches; cache != NULL && problem == NULL;
 		cache = cache->all_next) {
-		if (cache->pool == NULL && (cache->blocks != 0 || cache->bytes != 0))
+		if (cache->pool == NULL && (cached_blocks(cache) != 0 || cache->bytes != 0))
 			problem = "a detached cache still holds blocks"; /* C2 */
+		else if (cache->pool == NULL && cache->bounds.span != 0)
+			problem = "a detached cache still lets blocks in"; /* C2 */
 	}
 	bool locked = pool_lock(pool);
 	take_pool_caches(pool);
@@ -781,7 +756,7 @@ bool thread_cache_validate_pool(struct pool *pool, const char **why)
 	struct cache_depot *depot = depot_of(pool);
 	if (problem == NULL && depot != NULL) {
 		cache_depot_hold(depot);
-		problem = cache_depot_validate(depot, pool->heap, cache_key);
+		problem = cache_depot_validate(depot, pool->heap, thread_cache_key);
 		cache_depot_release(depot);
 	}
 	pool_unlock(pool, locked);

@@ -33,14 +33,18 @@ struct pool;
 /* Largest usable size a cache keeps (size classes: cache_magazine.h). */
 #define THREAD_CACHE_MAX_USABLE 32768
 
-/* A block of at least size bytes from this thread's cache for the pool id,
- * or NULL (then allocate from the heap under the pool's lock). */
-void *thread_cache_take(const void *pool_id, size_t size);
-
-/* Keeps ptr, a block of the pool id, in this thread's cache. False when it
- * did not (not plausibly a live block, a large block, the cache full): the
- * caller frees it under the pool's lock as usual, checking it first. */
-bool thread_cache_put(const void *pool_id, void *ptr);
+/*
+ * The two calls of the fast path are inline, in thread_cache_fast.h:
+ *
+ * void *thread_cache_take(const void *pool_id, size_t size);
+ *   A block of at least size bytes from this thread's cache for the pool
+ *   id, or NULL (then allocate from the heap under the pool's lock).
+ *
+ * bool thread_cache_put(const void *pool_id, void *ptr);
+ *   Keeps ptr, a block of the pool id, in this thread's cache. False when
+ *   it did not (not plausibly a live block, a large block, the cache full):
+ *   the caller frees it under the pool's lock as usual, checking it first.
+ */
 
 /* True when ptr, a block the heap counts as live, sits in a cache (a
  * second free or a realloc of a freed block). Call with the pool's lock. */

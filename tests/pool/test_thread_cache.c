@@ -578,6 +578,106 @@ START_TEST(test_single_threaded_process_keeps_the_promises)
 }
 END_TEST
 
+/*
+ * The free path checks a pointer against the bounds of its pool's blocks
+ * that the thread's cache copied when it attached (core/heap_fast.h),
+ * without the lock: every pointer that is not a block's start is refused
+ * there, reaches the locked check and is ignored, and the cache takes
+ * nothing in. The cache is attached first (a block freed and taken back).
+ */
+START_TEST(test_free_refuses_pointers_outside_the_blocks)
+{
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+	const void *other = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+	char *first, *last = NULL, *stranger;
+	area_info info;
+
+	ck_assert_ptr_nonnull(pool);
+	ck_assert_ptr_nonnull(other);
+	first = am->malloc(pool, 32);
+	ck_assert_ptr_nonnull(first);
+	am->free(pool, first);
+	ck_assert_ptr_eq(am->malloc(pool, 32), first); /* from the cache */
+	/* the pool's last block: the rest of the pool in one */
+	for (size_t size = 64 * KIB; size >= 16 && last == NULL; size -= 16)
+		last = am->malloc(pool, size);
+	ck_assert_ptr_nonnull(last);
+	stranger = am->malloc(other, 32);
+	ck_assert_ptr_nonnull(stranger);
+	ck_assert_int_eq(get_area_info(area_for(first), &info), B_OK);
+	struct pool_figures before = figures_of(pool, first);
+	ck_assert_uint_eq(before.blocks, 2);
+
+	char *area_end = (char *)info.address + info.size;
+	char *wild[] = {
+		(char *)info.address + 64,	/* the pool's own header */
+		first - 16,			/* below the first block */
+		first + 8,			/* misaligned */
+		first + 16,			/* inside a block */
+		last + 16,
+		area_end - 16,			/* the heap's end sentinel */
+		area_end,			/* past the area */
+		stranger,			/* another pool's block */
+	};
+	for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++)
+		am->free(pool, wild[i]);
+
+	struct pool_figures after = figures_of(pool, first);
+	ck_assert_uint_eq(after.blocks, before.blocks);
+	ck_assert_uint_eq(after.used, before.used);
+	assert_pools_valid();
+	/* the real blocks still go into the cache and come back */
+	am->free(pool, first);
+	ck_assert_ptr_eq(am->malloc(pool, 32), first);
+	am->free(pool, first);
+	am->free(pool, last);
+	am->free(other, stranger);
+	ck_assert_uint_eq(figures_of(pool, first).blocks, 0);
+	ck_assert_uint_eq(figures_of(other, stranger).blocks, 0);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	ck_assert_int_eq(am->delete_pool(other), B_OK);
+}
+END_TEST
+
+/*
+ * delete_pool detaches the caches (C2): a detached cache admits no pointer
+ * on the fast path, so a thread that cached for the pool and frees one of
+ * its blocks after the delete gets the refusal of a stale id, and nothing
+ * reads the unmapped area (before the bounds were cleared with the pool
+ * pointer, this free faulted there). The same thread's next pool gets a
+ * cache with that pool's bounds.
+ */
+START_TEST(test_cache_of_deleted_pool_admits_nothing)
+{
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+	char *cached, *live;
+
+	ck_assert_ptr_nonnull(pool);
+	cached = am->malloc(pool, 48);
+	live = am->malloc(pool, 48);
+	ck_assert_ptr_nonnull(cached);
+	ck_assert_ptr_nonnull(live);
+	am->free(pool, cached); /* the thread's cache is attached to the pool */
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	am->free(pool, live); /* stale id: refused, the area is gone */
+	ck_assert_ptr_null(am->malloc(pool, 48));
+
+	const void *next = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+	ck_assert_ptr_nonnull(next);
+	char *block = am->malloc(next, 48);
+	ck_assert_ptr_nonnull(block);
+	am->free(next, block);
+	ck_assert_ptr_eq(am->malloc(next, 48), block); /* through the new cache */
+	am->free(next, block);
+	struct pool_figures figures = figures_of(next, block);
+	ck_assert_uint_eq(figures.used, 0);
+	ck_assert_uint_eq(figures.blocks, 0);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(next), B_OK);
+}
+END_TEST
+
 /* ---- size classes, class sizes, the depot ---- */
 
 /* The holder's blocks are all back in caches: the pool counts nothing used
@@ -880,6 +980,8 @@ static Suite *thread_cache_suite(void)
 	tcase_add_test(promises, test_unload_with_live_caches);
 	tcase_add_test(promises, test_fork_child_gets_cached_blocks);
 	tcase_add_test(promises, test_single_threaded_process_keeps_the_promises);
+	tcase_add_test(promises, test_free_refuses_pointers_outside_the_blocks);
+	tcase_add_test(promises, test_cache_of_deleted_pool_admits_nothing);
 	suite_add_tcase(suite, promises);
 
 	tcase_add_checked_fixture(classes, setup, teardown);

@@ -39,6 +39,7 @@
 #include "core/pool_fork.h"
 #include "core/pool_registry.h"
 #include "core/thread_cache.h"
+#include "core/thread_cache_fast.h"
 
 static const void *am_create_pool(uint32 address_spec, size_t size, uint32 lock_spec,
 	uint32 protection)
@@ -75,23 +76,19 @@ static void *heap_allocate(struct pool *pool, size_t size, bool zeroed)
 }
 
 /*
- * One allocation: from this thread's cache when it holds a block of the
- * size class, else under the pool's lock, counted as done or failed. A
- * request the heap cannot serve first takes back every cached block of the
- * pool, so NULL means the pool is really full.
+ * One allocation that this thread's cache could not serve: under the
+ * pool's lock, counted as done or failed. A request the heap cannot serve
+ * first takes back every cached block of the pool, so NULL means the pool
+ * is really full. Out of line: the callers' cache hits (thread_cache_fast.h)
+ * are then a function without a call or a saved register.
  */
-static void *allocate(const void *pool_id, size_t size, bool zeroed)
+static __attribute__((noinline)) void *allocate_from_heap(
+	const void *pool_id, size_t size, bool zeroed)
 {
 	struct pool *pool;
 	void *block;
 	bool locked;
 
-	block = thread_cache_take(pool_id, size);
-	if (block != NULL) {
-		if (zeroed)
-			memset(block, 0, size);
-		return block;
-	}
 	pool = pool_registry_lookup(pool_id);
 	if (pool == NULL)
 		return NULL;
@@ -120,7 +117,11 @@ static bool is_live_block(struct pool *pool, void *ptr)
 
 static void *am_malloc(const void *pool_id, size_t size)
 {
-	return allocate(pool_id, size, false);
+	void *block = thread_cache_take(pool_id, size);
+
+	if (__builtin_expect(block != NULL, 1))
+		return block;
+	return allocate_from_heap(pool_id, size, false);
 }
 
 static void *am_calloc(const void *pool_id, size_t count, size_t size)
@@ -130,7 +131,12 @@ static void *am_calloc(const void *pool_id, size_t count, size_t size)
 	/* an overflowing product is a request no pool can satisfy */
 	if (__builtin_mul_overflow(count, size, &total))
 		total = SIZE_MAX;
-	return allocate(pool_id, total, true);
+	void *block = thread_cache_take(pool_id, total);
+	if (block != NULL) {
+		memset(block, 0, total);
+		return block;
+	}
+	return allocate_from_heap(pool_id, total, true);
 }
 
 static void report_bad_pointer(const char *call, const void *pool_id, const void *ptr,
@@ -177,29 +183,34 @@ static void *am_realloc(const void *pool_id, void *ptr, size_t size)
 	return block;
 }
 
-static void *am_free(const void *pool_id, void *ptr)
+/* A free that this thread's cache did not take: under the pool's lock,
+ * after checking the pointer. Out of line for the same reason as
+ * allocate_from_heap(). */
+static __attribute__((noinline)) void free_to_heap(const void *pool_id, void *ptr)
 {
 	struct pool *pool;
 	bool locked;
 
-	if (ptr == NULL)
-		return NULL;
-	if (thread_cache_put(pool_id, ptr))
-		return NULL;
 	pool = pool_registry_lookup(pool_id);
 	if (pool == NULL) {
 		report_bad_pointer("free", pool_id, ptr, false);
-		return NULL;
+		return;
 	}
 	locked = pool_lock(pool);
 	if (is_live_block(pool, ptr)) {
 		heap_free(pool->heap, ptr);
 		pool->frees++;
 		pool_unlock(pool, locked);
-		return NULL;
+		return;
 	}
 	pool_unlock(pool, locked);
 	report_bad_pointer("free", pool_id, ptr, true);
+}
+
+static void *am_free(const void *pool_id, void *ptr)
+{
+	if (ptr != NULL && !thread_cache_put(pool_id, ptr))
+		free_to_heap(pool_id, ptr);
 	return NULL;
 }
 
