@@ -107,7 +107,8 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool f
 	owner->sequence = debug->next_sequence++;
 	/* a guarded block (guarded.c), out of the heap: charged as a heap
 	 * block of its size (D6), its guard page not */
-	if (__builtin_expect(guarded_enabled, 0) && release_room_for(debug, size, SIZE_MAX)
+	if (__builtin_expect(guarded_enabled, 0) && --debug->guard_skip == 0
+		&& release_room_for(debug, size, SIZE_MAX)
 		&& (user = guarded_allocate_locked(pool, size, zeroed, owner, op)) != NULL) {
 		release_charge(debug, size, SIZE_MAX);
 		return user;

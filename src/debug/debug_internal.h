@@ -132,6 +132,11 @@ struct debug_pool {
 	/* the side table of guarded blocks (guarded.h), in the control
 	 * region after the log; NULL: the pool has none */
 	struct guarded_pool *guarded;
+	/* allocations until guarded.c is asked for a guarded block: the
+	 * sampling's countdown, so the sampling on by default costs a
+	 * decrement an allocation; 1 when every block is chosen on its own
+	 * (guard_size, guard_pools...) */
+	uint32_t guard_skip;
 };
 
 /* Module-wide, set at B_MODULE_INIT (debug_pool.c) and read-only after. */

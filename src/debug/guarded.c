@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,8 @@ static uint64_t pools_seeded;	/* atomic: pools given a sampling generator */
  * a page, is compared with it, not byte by byte (most of a free's own
  * time when it was). */
 static uint8_t canary_page[B_PAGE_SIZE];
+
+static void plan_next(struct pool *pool, struct guarded_pool *table);
 
 /* ---- options ---- */
 
@@ -132,6 +135,7 @@ void guarded_pool_init(struct pool *pool, void *memory, bool locked)
 	size_t bytes = (size_t)region_pages * B_PAGE_SIZE;
 
 	debug_of(pool)->guarded = NULL;
+	plan_next(pool, NULL);
 	if (guarded_control_bytes(locked) == 0)
 		return;
 	table->region = region;
@@ -150,6 +154,7 @@ void guarded_pool_init(struct pool *pool, void *memory, bool locked)
 		return;
 	}
 	debug_of(pool)->guarded = table;
+	plan_next(pool, table);
 	/* what readers of the pool's file find (format/guard_table.h) */
 	table->format.slots = table->slots;
 	table->format.pages = table->pages;
@@ -192,18 +197,8 @@ bool guarded_holds(struct pool *pool, const void *ptr)
 
 /* ---- allocation ---- */
 
-/*
- * One allocation in rate, chosen at random: each allocation of the pool is
- * guarded with probability 1/rate, independently of the others, so a bug
- * in the first block a driver allocates is caught at the same rate as one
- * in its millionth (a countdown drawn uniformly from 1..2 rate, GWP-ASan's
- * way, gives the first blocks half the rate). The generator is the pool's
- * own, advanced with its lock held: sampling is on by default, so this runs
- * on every allocation, and a counter shared by the process cost an atomic
- * on a line every thread writes. With guard_seed, a pool's sequence depends
- * only on the seed and the order in which pools were created.
- */
-static bool sampled(struct guarded_pool *table, uint64_t rate)
+/* The pool's generator's next number, uniform on 1..2^64-1 (xorshift64). */
+static uint64_t next_random(struct guarded_pool *table)
 {
 	uint64_t x = table->sample_state;
 
@@ -211,8 +206,77 @@ static bool sampled(struct guarded_pool *table, uint64_t rate)
 	x ^= x >> 7;
 	x ^= x << 17;
 	table->sample_state = x;
-	/* x is uniform on 1..2^64-1: x < 2^64 / rate with probability 1/rate */
-	return (uint64_t)(((unsigned __int128)x * rate) >> 64) == 0;
+	return x;
+}
+
+/*
+ * One allocation in rate, chosen at random, where blocks are chosen one by
+ * one (sampling beside guard_size or guard_pools): each allocation with
+ * probability 1/rate, independently of the others. The generator is the
+ * pool's own, advanced with its lock held (a counter shared by the process
+ * cost an atomic on a line every thread writes). With guard_seed, a pool's
+ * sequence depends only on the seed and the order in which pools were
+ * created.
+ */
+static bool sampled(struct guarded_pool *table, uint64_t rate)
+{
+	/* uniform on 1..2^64-1: below 2^64 / rate with probability 1/rate */
+	return (uint64_t)(((unsigned __int128)next_random(table) * rate) >> 64) == 0;
+}
+
+/*
+ * Allocations up to and including the next sampled one: geometric with
+ * p = 1/rate, which is memoryless, so every allocation is still chosen
+ * with probability 1/rate independently of the others (GWP-ASan's
+ * uniform countdown is not: its first allocations have half the rate).
+ */
+static uint32_t draw_skip(struct guarded_pool *table, uint64_t rate)
+{
+	double uniform, count;
+
+	if (rate <= 1)
+		return 1;
+	uniform = (double)((next_random(table) >> 11) + 1) * 0x1p-53; /* (0, 1] */
+	count = floor(log(uniform) / log1p(-1.0 / (double)rate)) + 1;
+	return count >= (double)UINT32_MAX ? UINT32_MAX : (uint32_t)count;
+}
+
+enum { CHOOSE_EACH = 0, CHOOSE_NONE = -1 };
+
+/* The rate when sampling is all that can guard the pool's blocks;
+ * CHOOSE_EACH when blocks are chosen one by one (by size, by the pool's
+ * name, all of them), CHOOSE_NONE when none is. */
+static int64_t sampling_only_rate(const struct guarded_pool *table)
+{
+	switch (table->mode) {
+	case B_AREA_MALLOC_GUARD_NONE:
+		return CHOOSE_NONE;
+	case B_AREA_MALLOC_GUARD_ALL:
+		return CHOOSE_EACH;
+	case B_AREA_MALLOC_GUARD_SAMPLE:
+		return table->sample_rate;
+	default:
+		break;
+	}
+	/* a pool's name may change (set_pool_name): guard_pools is asked
+	 * block by block */
+	if (debug_options.guard || debug_options.guard_size != 0
+		|| debug_options.guard_pools[0] != '\0')
+		return CHOOSE_EACH;
+	if (debug_options.guard_sample == 0)
+		return CHOOSE_NONE;
+	return debug_options.guard_sample > INT64_MAX ? INT64_MAX
+		: (int64_t)debug_options.guard_sample;
+}
+
+/* Sets the pool's countdown to when guarded_allocate_locked is asked next. */
+static void plan_next(struct pool *pool, struct guarded_pool *table)
+{
+	int64_t rate = table != NULL ? sampling_only_rate(table) : CHOOSE_NONE;
+
+	debug_of(pool)->guard_skip = rate == CHOOSE_EACH ? 1
+		: rate == CHOOSE_NONE ? UINT32_MAX
+		: draw_skip(table, (uint64_t)rate);
 }
 
 /* Whether the pool's choice (set_pool_guard), else the options, want
@@ -357,9 +421,19 @@ void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	struct guard_slot *slot;
 	uintptr_t start, user;
 	size_t fill;
+	int64_t rate;
+	bool chosen;
 
-	if (table == NULL || size > (size_t)table->pages * B_PAGE_SIZE
-		|| !selected(pool, table, size))
+	/* asked when the pool's countdown ran out (debug_alloc.c): with
+	 * sampling alone, that is this allocation's turn */
+	if (table == NULL) {
+		plan_next(pool, NULL);
+		return NULL;
+	}
+	rate = sampling_only_rate(table);
+	chosen = rate == CHOOSE_EACH ? selected(pool, table, size) : rate != CHOOSE_NONE;
+	plan_next(pool, table);
+	if (!chosen || size > (size_t)table->pages * B_PAGE_SIZE)
 		return NULL;
 	if (__atomic_add_fetch(&process_live, 1, __ATOMIC_RELAXED) > process_max) {
 		__atomic_fetch_sub(&process_live, 1, __ATOMIC_RELAXED);
@@ -654,6 +728,7 @@ status_t guarded_set_pool_guard(const void *pool_id, uint32 mode, uint32 sample_
 	} else {
 		table->mode = mode;
 		table->sample_rate = sample_rate;
+		plan_next(pool, table);
 	}
 	debug_unlock(pool, locked);
 	pool_registry_release(pool_id);

@@ -162,16 +162,21 @@ double ratio_of(int column, const char *workload)
 
 void compute_ratios(void)
 {
+	/* add_value may move measurements[] (realloc): the ratios are taken
+	 * first, from a copy, and added after */
 	for (size_t i = 0; i < measurement_count; i++) {
-		struct measurement *ns = &measurements[i];
-		struct measurement *glibc;
+		struct measurement ns = measurements[i];
+		const struct measurement *glibc;
+		double ratios[MAX_ROUNDS];
+		int count = 0;
 
-		if (strcmp(ns->key, "ns") != 0)
+		if (strcmp(ns.key, "ns") != 0)
 			continue;
-		glibc = find_measurement(ns->column, ns->workload, "glibc_ns", false);
-		for (int r = 0; glibc != NULL && r < ns->count && r < glibc->count; r++)
-			add_value(ns->column, ns->workload, "ratio",
-				ns->values[r] / glibc->values[r]);
+		glibc = find_measurement(ns.column, ns.workload, "glibc_ns", false);
+		for (int r = 0; glibc != NULL && r < ns.count && r < glibc->count; r++)
+			ratios[count++] = ns.values[r] / glibc->values[r];
+		for (int r = 0; r < count; r++)
+			add_value(ns.column, ns.workload, "ratio", ratios[r]);
 	}
 }
 
