@@ -56,6 +56,10 @@ struct fault_record {
 	pid_t thread;
 	unsigned frame_count;
 	uintptr_t frames[KERNEL_GUARD_MAX_FRAMES];
+	/* the stack's first words at the fault (kernel/guard_fault.h): where
+	 * a frameless function's caller is found, outside the handler */
+	unsigned stack_word_count;
+	uintptr_t stack[KERNEL_GUARD_STACK_WORDS];
 };
 
 static struct fault_record records[FAULT_RECORDS];
@@ -171,6 +175,10 @@ enum kernel_guard_verdict guarded_fault_callback(const struct kernel_guard_fault
 		record->frame_count = fault->frame_count;
 		for (unsigned i = 0; i < fault->frame_count && i < KERNEL_GUARD_MAX_FRAMES; i++)
 			record->frames[i] = fault->frames[i];
+		record->stack_word_count = fault->stack_word_count < KERNEL_GUARD_STACK_WORDS
+			? fault->stack_word_count : KERNEL_GUARD_STACK_WORDS;
+		for (unsigned i = 0; i < record->stack_word_count; i++)
+			record->stack[i] = fault->stack[i];
 		if (debug_options.halt_on_error) {
 			write_fatal_line(record);
 			return KERNEL_GUARD_FATAL;
@@ -198,6 +206,33 @@ static const char *access_name(enum kernel_guard_access access)
 		: access == KERNEL_GUARD_ACCESS_WRITE ? "WRITE" : "access";
 }
 
+/*
+ * The frames of the faulting access into owner: the handler's walk of the
+ * frame-pointer chain, and the caller that walk skips when the faulting
+ * function keeps no frame pointer at the faulting instruction (memcpy or
+ * memset in libc, a driver's leaf at -O2): the unwind tables say where its
+ * return address lies above the stack pointer, in the words the handler
+ * copied. It goes in as frames[1], unless the walk found it already.
+ */
+static void access_frames(const struct fault_record *record, area_malloc_owner *owner)
+{
+	uint32_t count = 0, max = AREA_MALLOC_MAX_FRAMES;
+	int64_t slot;
+
+	if (record->frame_count > 0)
+		owner->frames[count++] = record->frames[0];
+	if (count == 1 && reporter_return_address_slot(record->frames[0], &slot) && slot >= 0
+		&& slot % (int64_t)sizeof(uintptr_t) == 0
+		&& (uint64_t)slot / sizeof(uintptr_t) < record->stack_word_count) {
+		uintptr_t caller = record->stack[slot / (int64_t)sizeof(uintptr_t)];
+		if (caller >= 4096 && (record->frame_count < 2 || record->frames[1] != caller))
+			owner->frames[count++] = caller;
+	}
+	for (unsigned i = 1; i < record->frame_count && count < max; i++)
+		owner->frames[count++] = record->frames[i];
+	owner->frame_count = count;
+}
+
 /* The report of one fault: the pool's name, log and counters when it is
  * still there, else what the record kept. */
 static void report_fault(const struct fault_record *record)
@@ -212,10 +247,7 @@ static void report_fault(const struct fault_record *record)
 	at.thread = record->thread;
 	at.team = getpid();
 	at.time = system_time();
-	at.frame_count = record->frame_count < AREA_MALLOC_MAX_FRAMES ? record->frame_count
-		: AREA_MALLOC_MAX_FRAMES;
-	for (uint32_t i = 0; i < at.frame_count; i++)
-		at.frames[i] = record->frames[i];
+	access_frames(record, &at);
 	pending_init(&list);
 	pending = new_pending(&list, record->kind, access_name(record->access),
 		(void *)record->user, &at);

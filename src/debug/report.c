@@ -31,6 +31,7 @@
 #include <KernelExport.h>
 
 #include "debug/report_internal.h"
+#include "format/frame_cfi.h"
 #include "format/safe_file.h"
 #include "format/symbolize.h"
 #include "format/utf8.h"
@@ -136,6 +137,18 @@ bool reporter_symbolize_locked(uintptr_t address, struct symbol_info *info)
 	if (symbolizer == NULL)
 		symbolizer = symbolizer_open_self();
 	return symbolizer != NULL && symbolize(symbolizer, address, info);
+}
+
+bool reporter_return_address_slot(uintptr_t pc, int64_t *from_stack_pointer)
+{
+	bool found;
+
+	mutex_lock(&reporter_lock);
+	if (symbolizer == NULL)
+		symbolizer = symbolizer_open_self();
+	found = frame_cfi_return_address_slot(symbolizer, pc, from_stack_pointer);
+	mutex_unlock(&reporter_lock);
+	return found;
 }
 
 const char *reporter_frame_locked(uintptr_t address, char *buffer, size_t size)

@@ -118,4 +118,9 @@ const char *reporter_symbolize(uintptr_t address, char *buffer, size_t size);
 /* Matches a caller's function name against a pattern (fail_caller). */
 bool reporter_caller_matches(uintptr_t caller, const char *pattern);
 
+/* Where the caller's return address lies above the stack pointer when pc
+ * is in a function that keeps no frame pointer there (format/frame_cfi.h);
+ * takes the reporter's lock, so never with a pool's lock held. */
+bool reporter_return_address_slot(uintptr_t pc, int64_t *from_stack_pointer);
+
 #endif /* AREA_MALLOC_DEBUG_REPORT_H */

@@ -15,6 +15,8 @@ libamformat_la_SOURCES = \
 	src/format/debug_block.h \
 	src/format/error_kind.c \
 	src/format/error_kind.h \
+	src/format/frame_cfi.c \
+	src/format/frame_cfi.h \
 	src/format/guard_table.h \
 	src/format/leak_scan_engine.c \
 	src/format/leak_scan_engine.h \

@@ -625,6 +625,27 @@ bool symbolize_code_address(
 	return symbolize_at(symbolizer, address, address, out);
 }
 
+/* ---- Other questions about an address's image ---- */
+
+bool symbolizer_ask_module(struct symbolizer *symbolizer, uintptr_t address,
+	symbolizer_module_question question, void *context)
+{
+	bool answer = false;
+
+	if (symbolizer == NULL)
+		return false;
+	pthread_mutex_lock(&symbolizer->lock);
+	if (symbolizer->follows_self)
+		refresh_self_images(symbolizer);
+	struct image *image = find_image(symbolizer, address);
+	if (image != NULL && !image->file_examined)
+		examine_image_file(image);
+	if (image != NULL && image->status == SYMBOL_IMAGE_OK)
+		answer = question(image->module, address, context);
+	pthread_mutex_unlock(&symbolizer->lock);
+	return answer;
+}
+
 /* ---- Opening and closing ---- */
 
 /*

@@ -173,4 +173,15 @@ bool symbol_is_program_entry(const char *function);
  */
 size_t symbolizer_list_self_images(struct symbolizer_image_record *records, size_t max);
 
+/*
+ * Asks question about the loaded image that holds address, with its libdwfl
+ * module (Dwfl_Module *, passed as void * so that this header needs no
+ * elfutils header), under the symbolizer's lock; false when the address
+ * lies in no image whose file could be read. (frame_cfi.h asks the unwind
+ * tables.)
+ */
+typedef bool (*symbolizer_module_question)(void *module, uintptr_t address, void *context);
+bool symbolizer_ask_module(struct symbolizer *symbolizer, uintptr_t address,
+	symbolizer_module_question question, void *context);
+
 #endif /* AREA_MALLOC_FORMAT_SYMBOLIZE_H */

@@ -33,3 +33,13 @@ TESTS += tests/guard/test_guard_defaults
 tests_guard_test_guard_defaults_SOURCES = tests/guard/test_guard_defaults.c
 tests_guard_test_guard_defaults_CFLAGS = $(CHECK_TEST_CFLAGS)
 tests_guard_test_guard_defaults_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)
+
+# test_guard_stacks checks the stack of a guard fault inside a function
+# without a frame pointer (glibc's memcpy, memset): the driver's function
+# that called it is found. The test's own functions keep their frames.
+check_PROGRAMS += tests/guard/test_guard_stacks
+TESTS += tests/guard/test_guard_stacks
+tests_guard_test_guard_stacks_SOURCES = tests/guard/test_guard_stacks.c
+tests_guard_test_guard_stacks_CFLAGS = $(CHECK_TEST_CFLAGS) -fno-omit-frame-pointer \
+	-fno-optimize-sibling-calls
+tests_guard_test_guard_stacks_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)

@@ -39,6 +39,7 @@
 #include "format/node_format.h"
 #define MAX_RECORDED 64
 #include "support/report_recorder.h"
+#include "support/debug_module.h"
 
 #define RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 
@@ -51,21 +52,13 @@ static char node_dir[PATH_MAX];
  * directory of this test's own). */
 static void open_module(const char *options)
 {
-	const char *dir = getenv("AREA_MALLOC_TEST_BUILDDIR");
-	char path[PATH_MAX], all[2 * PATH_MAX];
+	char all[2 * PATH_MAX];
 
-	ck_assert_msg(dir != NULL, "AREA_MALLOC_TEST_BUILDDIR is not set (run `make check`)");
-	snprintf(path, sizeof(path), "%s/modules/debug", dir);
-	ck_assert_int_eq(setenv("KERNEL_MODULE_PATH", path, 1), 0);
 	snprintf(node_dir, sizeof(node_dir), "/tmp/area_malloc-guard-defaults-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(node_dir));
 	snprintf(all, sizeof(all), "node_dir=%s%s%s", node_dir, options[0] ? ":" : "", options);
-	ck_assert_int_eq(setenv("AREA_MALLOC_OPTIONS", all, 1), 0);
-	ck_assert_int_eq(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am), B_OK);
-	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&dbg), B_OK);
+	debug_module_open(all, &am, &dbg);
 	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME, (module_info **)&v3), B_OK);
-	dbg->set_report_hook(take_report, NULL);
-	recorded_count = 0;
 }
 
 static void close_module(void)
@@ -73,8 +66,7 @@ static void close_module(void)
 	char command[PATH_MAX + 16];
 
 	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME), B_OK);
-	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_MODULE_NAME), B_OK);
-	ck_assert_int_eq(put_module(B_AREA_MALLOC_MODULE_NAME), B_OK);
+	debug_module_close();
 	snprintf(command, sizeof(command), "rm -rf '%s'", node_dir);
 	ck_assert_int_eq(system(command), 0);
 }

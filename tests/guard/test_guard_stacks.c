@@ -1,0 +1,143 @@
+/*
+ * test_guard_stacks.c - Check suite: the stack of a guard page fault whose
+ * faulting function keeps no frame pointer (glibc's memcpy and memset, a
+ * driver's leaf built at -O2). The signal handler walks the frame-pointer
+ * chain, which skips such a function's caller (the driver function that
+ * called memcpy, the one a developer needs); the report finds that caller
+ * from the unwind tables and the stack words the handler copied
+ * (src/debug/guarded_report.c, access_frames).
+ *
+ * Each test loads the debug module with guard=1 (Check forks every test)
+ * and takes the reports through the companion's report hook.
+ *
+ * Locking: the report hook may run on any thread; recorded_lock
+ * (support/report_recorder.h) protects the records.
+ */
+#include "config.h"
+#include "support/check_main.h"
+
+#include <check.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <valgrind/valgrind.h>
+
+#include <KernelExport.h>
+#include <OS.h>
+#include <drivers/area_malloc.h>
+#include <drivers/area_malloc_debug.h>
+
+#include "support/report_recorder.h"
+#include "support/debug_module.h"
+
+#define RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
+
+static area_malloc_module_info *am;
+static area_malloc_debug_module_info *dbg;
+
+struct site {
+	uintptr_t before, after;
+};
+
+static __attribute__((noipa)) uintptr_t here(void)
+{
+	return (uintptr_t)__builtin_return_address(0);
+}
+
+/* The driver's function: its call of memcpy or memset lies between the
+ * two here() calls, so memcpy's return address into it does too. */
+static __attribute__((noipa)) void copy_into(struct site *site, char *to, const char *from,
+	size_t length)
+{
+	site->before = here();
+	memcpy(to, from, length);
+	site->after = here();
+}
+
+static __attribute__((noipa)) void clear(struct site *site, char *to, size_t length)
+{
+	site->before = here();
+	memset(to, 0, length);
+	site->after = here();
+}
+
+/* The one report is a fault of kind in libc (frames[0]) whose frames[1]
+ * is the return address into the driver's function at site. */
+static void assert_caller_found(const void *block, const struct site *site)
+{
+	const struct recorded *r;
+
+	assert_reports(1);
+	r = &recorded[0];
+	ck_assert_str_eq(r->kind, "heap-buffer-overflow");
+	ck_assert_ptr_eq(r->address, block);
+	ck_assert_uint_ge(r->detected_by.frame_count, 2);
+	ck_assert_msg(site->before < r->detected_by.frames[1]
+			&& r->detected_by.frames[1] < site->after,
+		"frames[1] %#lx is not the call in the driver's function (%#lx..%#lx)",
+		(unsigned long)r->detected_by.frames[1], (unsigned long)site->before,
+		(unsigned long)site->after);
+}
+
+/* A block of size in a guarded pool, written past by write_past. */
+typedef void (*write_past_fn)(struct site *site, char *block, size_t size);
+
+static void write_past_names_the_caller(size_t size, write_past_fn write_past)
+{
+	const void *pool;
+	struct site site;
+	char *block;
+
+	debug_module_open("guard=1:exitcode=0", &am, &dbg);
+	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 16, B_NO_LOCK, RW);
+	ck_assert_ptr_nonnull(pool);
+	block = am->malloc(pool, size);
+	ck_assert_ptr_nonnull(block);
+	write_past(&site, block, size);
+	am->free(pool, am->malloc(pool, 1)); /* makes the fault's report */
+	assert_caller_found(block, &site);
+	debug_module_close();
+}
+
+static void copy_16_past(struct site *site, char *block, size_t size)
+{
+	static const char source[8192];
+
+	copy_into(site, block, source, size + 16);
+}
+
+static void clear_100_past(struct site *site, char *block, size_t size)
+{
+	clear(site, block, size + 100);
+}
+
+START_TEST(memcpy_past_a_block_names_its_caller)
+{
+	if (!RUNNING_ON_VALGRIND)
+		write_past_names_the_caller(32, copy_16_past);
+}
+END_TEST
+
+START_TEST(memset_past_a_block_names_its_caller)
+{
+	if (!RUNNING_ON_VALGRIND)
+		write_past_names_the_caller(4096, clear_100_past);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *suite = suite_create("guard_stacks");
+	TCase *tcase = tcase_create("frameless");
+
+	/* under AddressSanitizer memcpy and memset are its interceptors, which
+	 * keep frames: the case is the plain build's */
+#ifndef __SANITIZE_ADDRESS__
+	tcase_add_test(tcase, memcpy_past_a_block_names_its_caller);
+	tcase_add_test(tcase, memset_past_a_block_names_its_caller);
+#endif
+	suite_add_tcase(suite, tcase);
+	return run_check_suite(suite, CK_FORK);
+}
