@@ -15,7 +15,9 @@
  * threads; a driver's own SIGSEGV handler, installed before or after the
  * module; fork; the caps (per pool and per process), which fall back to
  * canary blocks; sampling at its rate, reproducible by its seed; the exit
- * status and halt_on_error. Clean workloads with guards on make no report.
+ * status and halt_on_error; pooldump's views of them (pool, pools,
+ * allocations, leaks, check, scan), of a live process and of a dead one,
+ * and its refusal of a damaged guard table. Clean workloads with guards on make no report.
  * Under Valgrind guards are off (the one test there says so).
  *
  * Locking: the report hook may run on any thread; recorded_lock (support/report_recorder.h) protects the
@@ -25,11 +27,13 @@
 #include "support/check_main.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +48,7 @@
 #include <drivers/area_malloc.h>
 #include <drivers/area_malloc_debug.h>
 
+#include "format/guard_table.h"
 #include "kernel/guard_fault.h"
 
 #define RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
@@ -87,6 +92,15 @@ static const void *new_pool(size_t size)
 
 	ck_assert_ptr_nonnull(pool);
 	return pool;
+}
+
+/* rm -rf dir (a node directory of a test). */
+static void remove_tree(const char *dir)
+{
+	char command[PATH_MAX + 16];
+
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	ck_assert_int_eq(system(command), 0);
 }
 
 /* ---- accesses, each in a function that keeps its frame ---- */
@@ -617,7 +631,7 @@ static void fork_keeps_guards(const char *options)
 
 START_TEST(guards_survive_fork)
 {
-	char dir[] = "/tmp/guarded-fork-XXXXXX", options[128], command[160];
+	char dir[] = "/tmp/guarded-fork-XXXXXX", options[128];
 
 	if (under_valgrind())
 		return;
@@ -635,8 +649,7 @@ START_TEST(guards_survive_fork)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(options, sizeof(options), "guard=1:fork_nodes=1:node_dir=%s", dir);
 	fork_keeps_guards(options); /* the child's pools move into its own node */
-	snprintf(command, sizeof(command), "rm -rf %s", dir);
-	ck_assert_int_eq(system(command), 0);
+	remove_tree(dir);
 }
 END_TEST
 
@@ -892,28 +905,41 @@ static bool lists_guarded(const char *text, const void *block, size_t size, bool
 	return strstr(text, line) != NULL;
 }
 
-/* pooldump -p PID pool ID, its output into output. */
-static void pooldump_pool(const char *dir, pid_t pid, area_id area, char *output, size_t size)
+/* pooldump --node-dir DIR -p PID ARGUMENTS, its output (stderr too) into
+ * output; returns its exit status. */
+static int pooldump(const char *dir, pid_t pid, const char *arguments, char *output,
+	size_t size)
 {
-	char command[PATH_MAX + 256];
+	char command[PATH_MAX + 512];
 	FILE *pipe_in;
 	size_t length;
+	int status;
 
-	snprintf(command, sizeof(command),
-		"%s/tools/pooldump/pooldump --node-dir %s -p %d pool %d 2>&1",
-		getenv("AREA_MALLOC_TEST_BUILDDIR"), dir, (int)pid, (int)area);
+	snprintf(command, sizeof(command), "%s/tools/pooldump/pooldump --node-dir %s -p %d %s 2>&1",
+		getenv("AREA_MALLOC_TEST_BUILDDIR"), dir, (int)pid, arguments);
 	pipe_in = popen(command, "r");
 	ck_assert_ptr_nonnull(pipe_in);
 	length = fread(output, 1, size - 1, pipe_in);
 	output[length] = '\0';
-	ck_assert_int_eq(pclose(pipe_in), 0);
+	status = pclose(pipe_in);
+	ck_assert_msg(WIFEXITED(status), "%s: ended by a signal", command);
+	return WEXITSTATUS(status);
+}
+
+/* pooldump -p PID pool ID, its output into output. */
+static void pooldump_pool(const char *dir, pid_t pid, area_id area, char *output, size_t size)
+{
+	char arguments[32];
+
+	snprintf(arguments, sizeof(arguments), "pool %d", (int)area);
+	ck_assert_int_eq(pooldump(dir, pid, arguments, output, size), 0);
 }
 
 /* pooldump's "pool ID" lists the guarded blocks, of a live process and,
  * from its node, of a dead one. */
 START_TEST(pooldump_shows_guarded_blocks)
 {
-	char dir[] = "/tmp/guarded-node-XXXXXX", options[160], output[8192], command[128];
+	char dir[] = "/tmp/guarded-node-XXXXXX", options[160], output[8192];
 	area_malloc_pool_stats stats;
 	const void *pool;
 	char *live, *freed, *blocks[2];
@@ -955,8 +981,305 @@ START_TEST(pooldump_shows_guarded_blocks)
 		"not listed:\n%s", output);
 	assert_reports(0);
 	close_module();
-	snprintf(command, sizeof(command), "rm -rf %s", dir);
-	ck_assert_int_eq(system(command), 0);
+	remove_tree(dir);
+}
+END_TEST
+
+/* Whether text holds the text format makes (kept in wanted, for the
+ * message of ASSERT_HAS). */
+static char wanted[512];
+
+static __attribute__((format(printf, 2, 3))) bool has(const char *text, const char *format, ...)
+{
+	va_list arguments;
+
+	va_start(arguments, format);
+	vsnprintf(wanted, sizeof(wanted), format, arguments);
+	va_end(arguments);
+	return strstr(text, wanted) != NULL;
+}
+
+#define ASSERT_HAS(text, ...) \
+	ck_assert_msg(has(text, __VA_ARGS__), "no \"%s\" in:\n%s", wanted, text)
+
+/* The canary bytes around a guarded block of 40 bytes: before it on its
+ * page, and its 8 bytes of slack. */
+#define CANARY ((char)0xfd)
+
+/* pooldump's pools, allocations, leaks and check count and list live
+ * guarded blocks as the heap's (a pool with both: blocks of up to 64
+ * bytes are guarded), of a live process and, from the table in its node,
+ * of a dead one; check finds their damaged canaries in the copy. */
+START_TEST(pooldump_counts_guarded_blocks)
+{
+	char dir[] = "/tmp/guarded-count-XXXXXX", options[192], output[16384];
+	char arguments[64];
+	area_malloc_pool_stats stats;
+	const void *pool;
+	char *guarded, *freed, *heap, *child_blocks[2];
+	int channel[2], area, me = (int)getpid();
+	pid_t child;
+	int status;
+
+	if (under_valgrind())
+		return;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(options, sizeof(options), "guard=0:guard_sample=0:guard_size=64:node_dir=%s"
+		":fork_nodes=1:keep_dead_nodes=4", dir);
+	open_module(options);
+	pool = new_pool(1 << 16);
+	guarded = am->malloc(pool, 40);		/* seq 0 */
+	freed = am->malloc(pool, 48);		/* seq 1, freed with seq 2 */
+	am->free(pool, freed);
+	heap = am->malloc(pool, 100);		/* seq 3: not guarded */
+	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
+	area = (int)stats.area;
+	ck_assert_uint_eq(stats.live_blocks, 2);
+	ck_assert_uint_eq(stats.used, 140);
+	pooldump_pool(dir, getpid(), area, output, sizeof(output));
+	ck_assert_msg(lists_guarded(output, guarded, 40, false) && lists_guarded(output, freed, 48, true)
+			&& !lists_guarded(output, heap, 100, false)
+			&& has(output, "\tguarded blocks: 1 live (40 bytes requested), 1 freed\n"),
+		"%s", output);
+
+	/* pools: the guarded block in blocks and used, and apart */
+	ck_assert_int_eq(pooldump(dir, getpid(), "pools", output, sizeof(output)), 0);
+	ASSERT_HAS(output, "used: 140; peak: 100; blocks: 2; quarantined: 0 in 0; guarded: 1 live "
+		"(40 bytes), 1 freed; failed: 0;");
+	ck_assert_int_eq(pooldump(dir, getpid(), "--json pools", output, sizeof(output)), 0);
+	ASSERT_HAS(output, "\"used\":140,\"peak\":100,\"blocks\":2,\"quarantined_bytes\":0,"
+		"\"quarantined_blocks\":0,\"guarded_blocks\":1,\"guarded_bytes\":40,"
+		"\"guarded_freed\":1,");
+
+	/* allocations: the live ones, in address order (the guard region lies
+	 * below the heap), the freed guarded block not */
+	snprintf(arguments, sizeof(arguments), "allocations pool %d", area);
+	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 0);
+	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 0; "
+		"caller: 0x", me, me, (void *)guarded, area);
+	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 100 bytes; pool: %d; seq: 3; "
+		"caller: 0x", me, me, (void *)heap, area);
+	ck_assert(strstr(output, "size: 40 bytes") < strstr(output, "size: 100 bytes"));
+	ck_assert_msg(!has(output, "address: %p;", (void *)freed), "%s", output);
+	ASSERT_HAS(output, "total allocations: 2; total bytes: 140\n");
+	snprintf(arguments, sizeof(arguments), "--json allocations pool %d", area);
+	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 0);
+	ASSERT_HAS(output, "{\"address\":\"%p\",\"size\":40,\"pool\":%d,\"thread\":%d,"
+		"\"team\":%d,\"seq\":0,", (void *)guarded, area, me, me);
+	ASSERT_HAS(output, "\"guarded\":true,");
+	ASSERT_HAS(output, "\"total_blocks\":2,\"total_bytes\":140");
+
+	/* leaks: outstanding, the guarded block a group of its own (its own
+	 * stack), with its owner as a heap block's */
+	snprintf(arguments, sizeof(arguments), "leaks pool %d", area);
+	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 1);
+	ASSERT_HAS(output, "Outstanding: 40 byte(s) in 1 allocation(s) allocated from:\n    #0 0x");
+	ASSERT_HAS(output, "(first block %p, thread T%d, seq 0)\n", (void *)guarded, me);
+	ASSERT_HAS(output, "(first block %p, thread T%d, seq 3)\n", (void *)heap, me);
+	ASSERT_HAS(output, "SUMMARY: area_malloc: 140 byte(s) outstanding in 2 allocation(s).\n");
+
+	/* check: sound, then each canary of the guarded block damaged */
+	snprintf(arguments, sizeof(arguments), "check pool %d", area);
+	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 0);
+	ASSERT_HAS(output, "1 pool(s) checked, 0 problem(s)\n");
+	guarded[-3] = 1;	/* the canary before it: no fault */
+	guarded[41] = 1;	/* its slack: no fault */
+	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 1);
+	ASSERT_HAS(output, "ERROR: area_malloc: heap-buffer-underflow on address %p (40-byte block) "
+		"in pool %d\nthe canary before the guarded block was overwritten\nfirst damaged byte "
+		"at offset -3 from the block (before its start)\n", (void *)guarded, area);
+	ASSERT_HAS(output, "ERROR: area_malloc: heap-buffer-overflow on address %p (40-byte block) "
+		"in pool %d\nthe slack canary between the guarded block's end and its guard page was "
+		"overwritten\nfirst damaged byte at offset 41 from the block\nthe write reached 2 "
+		"byte(s) past the end of the 40-byte block\npreviously allocated by thread T%d (team "
+		"%d, seq 0, at ", (void *)guarded, area, me, me);
+	ASSERT_HAS(output, "1 pool(s) checked, 2 problem(s)\n");
+	guarded[-3] = CANARY;
+	guarded[41] = CANARY;
+
+	/* a dead process: a child with a node of its own, its blocks and its
+	 * parent's (its copies) in the table of its file */
+	ck_assert_int_eq(pipe(channel), 0);
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		child_blocks[0] = am->malloc(pool, 40);		/* guarded */
+		child_blocks[1] = am->malloc(pool, 200);	/* in the heap */
+		child_blocks[0][40] = 1;			/* its slack */
+		(void)!write(channel[1], child_blocks, sizeof(child_blocks));
+		_exit(0);
+	}
+	ck_assert_int_eq(read(channel[0], child_blocks, sizeof(child_blocks)),
+		sizeof(child_blocks));
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_int_eq(pooldump(dir, child, "pools", output, sizeof(output)), 0);
+	ASSERT_HAS(output, "used: 380; peak: 300; blocks: 4; quarantined: 0 in 0; guarded: 2 live "
+		"(80 bytes), 1 freed; failed: 0;");
+	snprintf(arguments, sizeof(arguments), "allocations pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 0);
+	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 4; "
+		"caller: 0x", (int)child, (int)child, (void *)child_blocks[0], area);
+	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 0; "
+		"caller: 0x", me, me, (void *)guarded, area);
+	ASSERT_HAS(output, "total allocations: 4; total bytes: 380\n");
+	snprintf(arguments, sizeof(arguments), "leaks pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 1);
+	ASSERT_HAS(output, "blocks still allocated (no mark set) when the process died\n");
+	ASSERT_HAS(output, "Leak of 40 byte(s) in 1 allocation(s) allocated from:\n");
+	ASSERT_HAS(output, "(first block %p, thread T%d, seq 4)\n", (void *)child_blocks[0],
+		(int)child);
+	ASSERT_HAS(output, "(first block %p, thread T%d, seq 0)\n", (void *)guarded, me);
+	ASSERT_HAS(output, "SUMMARY: area_malloc: 380 byte(s) leaked in 4 allocation(s).\n");
+	snprintf(arguments, sizeof(arguments), "check pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 1);
+	ASSERT_HAS(output, "ERROR: area_malloc: heap-buffer-overflow on address %p (40-byte block) "
+		"in pool %d\nthe slack canary between the guarded block's end and its guard page was "
+		"overwritten\nfirst damaged byte at offset 40 from the block\nthe write reached 1 "
+		"byte(s) past the end of the 40-byte block\npreviously allocated by thread T%d (team "
+		"%d, seq 4, at ", (void *)child_blocks[0], area, (int)child, (int)child);
+	ASSERT_HAS(output, "1 pool(s) checked, 1 problem(s)\n");
+
+	am->free(pool, guarded);
+	am->free(pool, heap);
+	assert_reports(0);
+	close_module();
+	remove_tree(dir);
+}
+END_TEST
+
+/* pooldump's scan reads live guarded blocks from the pool copies as heap
+ * blocks: one reached only through another guarded block is held, the one
+ * whose address is kept only complemented is unreferenced. */
+START_TEST(pooldump_scan_reads_guarded_blocks)
+{
+	char dir[] = "/tmp/guarded-scan-XXXXXX", options[192], output[16384];
+	const void *pool;
+	void **a;
+
+	if (under_valgrind())
+		return;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(options, sizeof(options), "guard=1:guard_sample=0:node_dir=%s", dir);
+	open_module(options);
+	pool = new_pool(1 << 16);
+	a = am->malloc(pool, 64);		/* seq 0 */
+	a[0] = am->malloc(pool, 64);		/* seq 1: its only pointer is in a */
+	held = a;
+	allocate_out_of_sight(pool);		/* seq 2 */
+	/* --stop: this process's dead frames below its stack pointer may still
+	 * hold the lost block's address */
+	ck_assert_int_eq(pooldump(dir, getpid(), "scan --stop --min-age 0", output,
+		sizeof(output)), 1);
+	ASSERT_HAS(output, "Unreferenced: 32 byte(s) in 1 allocation(s), the oldest ");
+	ASSERT_HAS(output, "(first block %p, thread T%d, seq 2)\n", (void *)~hidden,
+		(int)getpid());
+	ASSERT_HAS(output, "SUMMARY: area_malloc: 32 byte(s) unreferenced in 1 allocation(s), 0 "
+		"byte(s) indirectly lost in 0 allocation(s).\n");
+	am->free(pool, (void *)~hidden);
+	am->free(pool, a[0]);
+	am->free(pool, a);
+	held = NULL;
+	assert_reports(0);
+	close_module();
+	remove_tree(dir);
+}
+END_TEST
+
+/* The offset of the guard table in a pool file (its magic at an 8-byte
+ * boundary, in the control region), or 0. */
+static off_t guard_table_in(int fd)
+{
+	uint32_t word[2];
+
+	for (off_t at = 0; pread(fd, word, sizeof(word), at) == sizeof(word); at += 8)
+		if (word[0] == GUARD_TABLE_MAGIC && word[1] != 0 && word[1] <= GUARD_TABLE_MAX_SLOTS)
+			return at;
+	return 0;
+}
+
+/* What another user could write into the table of a pool's file is data:
+ * a slot placed outside the region, or a table that does not fit the pool,
+ * is refused with a clear word and an exit status, never followed. */
+START_TEST(pooldump_refuses_a_damaged_guard_table)
+{
+	char dir[] = "/tmp/guarded-damage-XXXXXX", options[192], output[16384], path[PATH_MAX];
+	char arguments[64];
+	area_malloc_pool_stats stats;
+	struct guard_table table;
+	struct guard_slot slot;
+	area_info info;
+	const void *pool;
+	char *blocks[2];
+	off_t at, slot_at = 0;
+	int fd, area, status;
+	pid_t child;
+
+	if (under_valgrind())
+		return;
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(options, sizeof(options), "guard=1:guard_sample=0:node_dir=%s:fork_nodes=1"
+		":keep_dead_nodes=4", dir);
+	open_module(options);
+	pool = new_pool(1 << 16);
+	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
+	area = (int)stats.area;
+	ck_assert_int_eq(get_area_info(stats.area, &info), B_OK);
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		blocks[0] = am->malloc(pool, 32);
+		blocks[1] = am->malloc(pool, 64);
+		_exit(blocks[0] != NULL && blocks[1] != NULL ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_int_eq(status, 0);
+	snprintf(path, sizeof(path), "%s/%d/pool-%d", dir, (int)child, area);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	at = guard_table_in(fd);
+	ck_assert_int_gt(at, 0);
+	ck_assert_int_eq(pread(fd, &table, sizeof(table), at), sizeof(table));
+	ck_assert_uint_eq(table.live_blocks, 2);
+	ck_assert_uint_eq(table.live_bytes, 96);
+	for (uint32_t i = 0; i < table.slots && slot_at == 0; i++) {
+		off_t offset = at + table.slot_offset + (off_t)i * (off_t)sizeof(slot);
+		ck_assert_int_eq(pread(fd, &slot, sizeof(slot), offset), sizeof(slot));
+		if (slot.state == GUARD_SLOT_LIVE && slot.size == 64)
+			slot_at = offset;
+	}
+	ck_assert_int_gt(slot_at, 0);
+
+	/* a slot whose block lies outside the region: not shown, a problem */
+	slot.user = 0xdead0000;
+	ck_assert_int_eq(pwrite(fd, &slot, sizeof(slot), slot_at), sizeof(slot));
+	snprintf(arguments, sizeof(arguments), "allocations pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 4);
+	ASSERT_HAS(output, "total allocations: 1; total bytes: 32\n");
+	ASSERT_HAS(output, "pool %d: 1 damaged slot(s) in its guard table (see check)", area);
+	snprintf(arguments, sizeof(arguments), "check pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 1);
+	ASSERT_HAS(output, "ERROR: area_malloc: heap-corruption on address %p in pool %d\nthe guard "
+		"table has 1 damaged slot(s) (a state or a place no guarded block can have): their "
+		"blocks are not shown\n", (char *)info.address + at, area);
+	ASSERT_HAS(output, "1 pool(s) checked, 1 problem(s)\n");
+
+	/* slots past the end of the pool: the table is refused whole */
+	table.slot_offset = 0x7ffffff8;
+	ck_assert_int_eq(pwrite(fd, &table, sizeof(table), at), sizeof(table));
+	ck_assert_int_eq(pooldump(dir, child, "pools", output, sizeof(output)), 0);
+	ASSERT_HAS(output, "pool %d: the guard table's geometry does not fit the pool", area);
+	ASSERT_HAS(output, "used: 0; peak: 0; blocks: 0; quarantined: 0 in 0; failed: 0;");
+	snprintf(arguments, sizeof(arguments), "pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 4);
+	ASSERT_HAS(output, "\tguard table damaged: the guard table's geometry does not fit the "
+		"pool\n");
+	snprintf(arguments, sizeof(arguments), "leaks pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 4);
+	ASSERT_HAS(output, "SUMMARY: area_malloc: 0 byte(s) leaked in 0 allocation(s).\n");
+	close(fd);
+	assert_reports(0);
+	close_module();
+	remove_tree(dir);
 }
 END_TEST
 
@@ -1141,6 +1464,9 @@ static Suite *guarded_suite(void)
 	tcase_add_test(process, driver_handler_installed_before);
 	tcase_add_test(process, guards_survive_fork);
 	tcase_add_test(process, pooldump_shows_guarded_blocks);
+	tcase_add_test(process, pooldump_counts_guarded_blocks);
+	tcase_add_test(process, pooldump_scan_reads_guarded_blocks);
+	tcase_add_test(process, pooldump_refuses_a_damaged_guard_table);
 	tcase_add_test(process, a_fault_makes_the_exit_status);
 	tcase_add_test(process, halt_on_error_stops_at_the_fault);
 	tcase_add_test(choice, pool_cap_falls_back_to_canary_blocks);
