@@ -80,6 +80,18 @@ static void open_module(const char *options)
 	recorded_count = 0;
 }
 
+/* open_module, and the companion's v2 interface (scan_leaks, not_leak),
+ * which the caller puts before close_module. */
+static area_malloc_debug_module_info_v2 *open_module_v2(const char *options)
+{
+	area_malloc_debug_module_info_v2 *v2;
+
+	open_module(options);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2),
+		B_OK);
+	return v2;
+}
+
 static void close_module(void)
 {
 	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_MODULE_NAME), B_OK);
@@ -102,6 +114,23 @@ static void remove_tree(const char *dir)
 	snprintf(command, sizeof(command), "rm -rf %s", dir);
 	ck_assert_int_eq(system(command), 0);
 }
+
+/* Whether text holds the text format makes (kept in wanted, for the
+ * message of ASSERT_HAS). */
+static char wanted[512];
+
+static __attribute__((format(printf, 2, 3))) bool has(const char *text, const char *format, ...)
+{
+	va_list arguments;
+
+	va_start(arguments, format);
+	vsnprintf(wanted, sizeof(wanted), format, arguments);
+	va_end(arguments);
+	return strstr(text, wanted) != NULL;
+}
+
+#define ASSERT_HAS(text, ...) \
+	ck_assert_msg(has(text, __VA_ARGS__), "no \"%s\" in:\n%s", wanted, text)
 
 /* ---- accesses, each in a function that keeps its frame ---- */
 
@@ -374,6 +403,15 @@ END_TEST
 static void *volatile held;		/* the root of a and b */
 static volatile uintptr_t hidden;	/* ~address of the lost block */
 
+/* The one report so far is a leak report of one block of bytes. */
+static void assert_only_leak(size_t bytes)
+{
+	assert_reports(1);
+	ck_assert_str_eq(recorded[0].kind, "detected memory leaks");
+	ck_assert_uint_eq(recorded[0].leaked_blocks, 1);
+	ck_assert_uint_eq(recorded[0].leaked_bytes, bytes);
+}
+
 static __attribute__((noipa)) void allocate_out_of_sight(const void *pool)
 {
 	hidden = ~(uintptr_t)am->malloc(pool, 32);
@@ -388,9 +426,7 @@ START_TEST(reachability_scan_reads_guarded_blocks)
 
 	if (under_valgrind())
 		return;
-	open_module("guard=1");
-	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2),
-		B_OK);
+	v2 = open_module_v2("guard=1");
 	pool = new_pool(1 << 16);
 	a = am->malloc(pool, 64);
 	a[0] = am->malloc(pool, 64); /* b: its only pointer is in a */
@@ -400,13 +436,105 @@ START_TEST(reachability_scan_reads_guarded_blocks)
 	ck_assert_uint_eq(result.referenced_blocks, 2);
 	ck_assert_uint_eq(result.unreferenced_blocks, 1);
 	ck_assert_uint_eq(result.unreferenced_bytes, 32);
-	assert_reports(1);
-	ck_assert_str_eq(recorded[0].kind, "detected memory leaks");
-	ck_assert_uint_eq(recorded[0].leaked_blocks, 1);
-	ck_assert_uint_eq(recorded[0].leaked_bytes, 32);
+	assert_only_leak(32);
 	am->free(pool, (void *)~hidden);
 	am->free(pool, a[0]);
 	am->free(pool, a);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME), B_OK);
+	close_module();
+}
+END_TEST
+
+/* not_leak takes a live guarded block as a root, as a heap block: a scan
+ * judges it (and what it reaches) referenced, so neither scan_leaks nor
+ * the exit report under leak_mode=unreferenced lists it; a guarded block
+ * not marked is listed. The marked block fills its page: the byte before
+ * it lies on a protected page, which the scan must not read. */
+static volatile uintptr_t hidden_marked;	/* ~address of the marked block */
+
+static __attribute__((noipa)) void allocate_marked_out_of_sight(const void *pool)
+{
+	hidden_marked = ~(uintptr_t)am->malloc(pool, 4096);
+}
+
+/* Two lost guarded blocks (hidden, 32 bytes; hidden_marked, 4096 bytes),
+ * the second marked not_leak. */
+static void lose_two_and_mark_one(area_malloc_debug_module_info_v2 *v2, const void *pool)
+{
+	allocate_out_of_sight(pool);
+	allocate_marked_out_of_sight(pool);
+	ck_assert_int_eq(((uintptr_t)~hidden_marked) % B_PAGE_SIZE, 0);
+	ck_assert_int_eq(v2->not_leak(pool, (void *)~hidden_marked), B_OK);
+}
+
+START_TEST(not_leak_takes_a_guarded_block)
+{
+	char path[] = "/tmp/guarded-not-leak-XXXXXX", text[16384] = "", expected[128];
+	uintptr_t lost[2];
+	int channel[2];
+	area_malloc_debug_module_info_v2 *v2;
+	area_malloc_scan_result result;
+	const void *pool;
+	char *freed;
+	int fd, status;
+	ssize_t length;
+	pid_t child;
+
+	if (under_valgrind())
+		return;
+	v2 = open_module_v2("guard=1:guard_sample=0:leak_mode=unreferenced");
+	pool = new_pool(1 << 16);
+	/* not a live block's start: refused */
+	freed = am->malloc(pool, 64);
+	ck_assert_int_eq(v2->not_leak(pool, freed + 16), B_BAD_VALUE);
+	am->free(pool, freed);
+	ck_assert_int_eq(v2->not_leak(pool, freed), B_BAD_VALUE);
+
+	/* scan_leaks */
+	lose_two_and_mark_one(v2, pool);
+	ck_assert_int_eq(v2->scan_leaks(pool, &result), B_OK);
+	ck_assert_uint_eq(result.referenced_blocks, 1);
+	ck_assert_uint_eq(result.referenced_bytes, 4096);
+	ck_assert_uint_eq(result.unreferenced_blocks, 1);
+	ck_assert_uint_eq(result.unreferenced_bytes, 32);
+	ck_assert_uint_eq(result.indirect_blocks, 0);
+	assert_only_leak(32);
+	snprintf(expected, sizeof(expected), "(first block %p,", (void *)~hidden);
+	ck_assert_msg(strstr(recorded[0].text, expected) != NULL, "%s", recorded[0].text);
+	am->free(pool, (void *)~hidden);
+	am->free(pool, (void *)~hidden_marked);
+
+	/* at exit, in a child: its two blocks, the marked one held back */
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pipe(channel), 0);
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		lose_two_and_mark_one(v2, pool);
+		lost[0] = hidden;
+		lost[1] = hidden_marked;
+		(void)!write(channel[1], lost, sizeof(lost));
+		dbg->set_report_hook(NULL, NULL);
+		dup2(fd, STDERR_FILENO);
+		exit(0);
+	}
+	ck_assert_int_eq(read(channel[0], lost, sizeof(lost)), sizeof(lost));
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	length = pread(fd, text, sizeof(text) - 1, 0);
+	ck_assert_int_gt(length, 0);
+	text[length] = '\0';
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == EXIT_STATUS_AFTER_ERRORS,
+		"status %#x:\n%s", status, text);
+	ASSERT_HAS(text, "Leak of 32 byte(s) in 1 allocation(s) allocated from:\n");
+	ASSERT_HAS(text, "(first block %p, thread T%d, seq 6, ", (void *)~lost[0], (int)child);
+	ASSERT_HAS(text, "Still referenced, not leaks with leak_mode=unreferenced: 4096 byte(s) in "
+		"1 allocation(s).\n");
+	ASSERT_HAS(text, "SUMMARY: area_malloc: 32 byte(s) leaked in 1 allocation(s).\n");
+	ck_assert_msg(!has(text, "%p", (void *)~lost[1]), "%s", text);
+	close(fd);
+	unlink(path);
+	assert_reports(1); /* the scan's, nothing since */
 	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME), B_OK);
 	close_module();
 }
@@ -985,23 +1113,6 @@ START_TEST(pooldump_shows_guarded_blocks)
 }
 END_TEST
 
-/* Whether text holds the text format makes (kept in wanted, for the
- * message of ASSERT_HAS). */
-static char wanted[512];
-
-static __attribute__((format(printf, 2, 3))) bool has(const char *text, const char *format, ...)
-{
-	va_list arguments;
-
-	va_start(arguments, format);
-	vsnprintf(wanted, sizeof(wanted), format, arguments);
-	va_end(arguments);
-	return strstr(text, wanted) != NULL;
-}
-
-#define ASSERT_HAS(text, ...) \
-	ck_assert_msg(has(text, __VA_ARGS__), "no \"%s\" in:\n%s", wanted, text)
-
 /* The canary bytes around a guarded block of 40 bytes: before it on its
  * page, and its 8 bytes of slack. */
 #define CANARY ((char)0xfd)
@@ -1460,6 +1571,7 @@ static Suite *guarded_suite(void)
 	tcase_add_test(faults, faults_in_several_threads);
 	tcase_add_test(faults, checks_and_leaks_see_guarded_blocks);
 	tcase_add_test(faults, reachability_scan_reads_guarded_blocks);
+	tcase_add_test(faults, not_leak_takes_a_guarded_block);
 	tcase_add_test(process, driver_handler_installed_after);
 	tcase_add_test(process, driver_handler_installed_before);
 	tcase_add_test(process, guards_survive_fork);
