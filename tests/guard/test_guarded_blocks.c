@@ -80,6 +80,17 @@ static void open_module(const char *options)
 	recorded_count = 0;
 }
 
+/* A fresh node directory (dir: a mkdtemp template, removed by
+ * remove_tree), and the module with options and node_dir=dir. */
+static void open_module_in(char *dir, const char *options)
+{
+	char all[PATH_MAX + 256];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(all, sizeof(all), "%s:node_dir=%s", options, dir);
+	open_module(all);
+}
+
 /* open_module, and the companion's v2 interface (scan_leaks, not_leak),
  * which the caller puts before close_module. */
 static area_malloc_debug_module_info_v2 *open_module_v2(const char *options)
@@ -131,6 +142,54 @@ static __attribute__((format(printf, 2, 3))) bool has(const char *text, const ch
 
 #define ASSERT_HAS(text, ...) \
 	ck_assert_msg(has(text, __VA_ARGS__), "no \"%s\" in:\n%s", wanted, text)
+
+/* ---- a child's exit report ---- */
+
+/* A child whose exit report the parent reads (exit_reporting,
+ * wait_for_exit_report): its text goes to *fd, a file made from the
+ * mkstemp template path; channel is made for its data. */
+static pid_t fork_reporting(char *path, int *fd, int channel[2])
+{
+	pid_t child;
+
+	*fd = mkstemp(path);
+	ck_assert_int_ge(*fd, 0);
+	ck_assert_int_eq(pipe(channel), 0);
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	return child;
+}
+
+/* In a forked child: hands data to the parent through channel, then
+ * exits, its reports (the exit report among them) going to fd as text. */
+static __attribute__((noreturn)) void exit_reporting(int channel[2], const void *data,
+	size_t bytes, int fd)
+{
+	(void)!write(channel[1], data, bytes);
+	dbg->set_report_hook(NULL, NULL);
+	dup2(fd, STDERR_FILENO);
+	exit(0);
+}
+
+/* The parent's side: the child's data, its text into text; the child must
+ * have exited with the status after errors (its reports). */
+static void wait_for_exit_report(pid_t child, int channel[2], void *data, size_t bytes, int fd,
+	char *text, size_t size)
+{
+	ssize_t got, length;
+	int status;
+
+	close(channel[1]); /* a child that fails before it writes ends the read */
+	got = read(channel[0], data, bytes);
+	close(channel[0]);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	length = pread(fd, text, size - 1, 0);
+	ck_assert_int_ge(length, 0);
+	text[length] = '\0';
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == EXIT_STATUS_AFTER_ERRORS,
+		"the child ended %#x:\n%s", status, text);
+	ck_assert_int_eq(got, (ssize_t)bytes);
+}
 
 /* ---- accesses, each in a function that keeps its frame ---- */
 
@@ -476,8 +535,7 @@ START_TEST(not_leak_takes_a_guarded_block)
 	area_malloc_scan_result result;
 	const void *pool;
 	char *freed;
-	int fd, status;
-	ssize_t length;
+	int fd;
 	pid_t child;
 
 	if (under_valgrind())
@@ -505,27 +563,14 @@ START_TEST(not_leak_takes_a_guarded_block)
 	am->free(pool, (void *)~hidden_marked);
 
 	/* at exit, in a child: its two blocks, the marked one held back */
-	fd = mkstemp(path);
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pipe(channel), 0);
-	child = fork();
-	ck_assert_int_ne(child, -1);
+	child = fork_reporting(path, &fd, channel);
 	if (child == 0) {
 		lose_two_and_mark_one(v2, pool);
 		lost[0] = hidden;
 		lost[1] = hidden_marked;
-		(void)!write(channel[1], lost, sizeof(lost));
-		dbg->set_report_hook(NULL, NULL);
-		dup2(fd, STDERR_FILENO);
-		exit(0);
+		exit_reporting(channel, lost, sizeof(lost), fd);
 	}
-	ck_assert_int_eq(read(channel[0], lost, sizeof(lost)), sizeof(lost));
-	ck_assert_int_eq(waitpid(child, &status, 0), child);
-	length = pread(fd, text, sizeof(text) - 1, 0);
-	ck_assert_int_gt(length, 0);
-	text[length] = '\0';
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == EXIT_STATUS_AFTER_ERRORS,
-		"status %#x:\n%s", status, text);
+	wait_for_exit_report(child, channel, lost, sizeof(lost), fd, text, sizeof(text));
 	ASSERT_HAS(text, "Leak of 32 byte(s) in 1 allocation(s) allocated from:\n");
 	ASSERT_HAS(text, "(first block %p, thread T%d, seq 6, ", (void *)~lost[0], (int)child);
 	ASSERT_HAS(text, "Still referenced, not leaks with leak_mode=unreferenced: 4096 byte(s) in "
@@ -708,6 +753,56 @@ END_TEST
 
 /* ---- fork ---- */
 
+/* In a forked child: its copy of live holds live's bytes (7), an overflow
+ * of live (a WRITE one past its 32 bytes) and a read of freed fault with
+ * their reports. 0, or the step that failed (an exit status). */
+static int child_guards_fault(const void *pool, char *live, char *freed)
+{
+	char write_text[96], read_text[96];
+	struct site site;
+
+	recorded_count = 0;
+	/* the block's data is the child's copy, its guard still there */
+	if (live[31] != 7)
+		return 10;
+	access_at(&site, live + 32, true);
+	access_at(&site, freed, false);
+	flush(pool);
+	snprintf(write_text, sizeof(write_text), "WRITE of address %p at pc", live + 32);
+	snprintf(read_text, sizeof(read_text), "READ of address %p at pc", freed);
+	if (reports_so_far() != 2 || strcmp(recorded[0].kind, "heap-buffer-overflow") != 0
+		|| recorded[0].address != live || recorded[0].size != 32
+		|| strstr(recorded[0].text, write_text) == NULL
+		|| strcmp(recorded[1].kind, "use-after-free") != 0 || recorded[1].address != freed
+		|| recorded[1].size != 32 || !recorded[1].has_freed_by
+		|| strstr(recorded[1].text, read_text) == NULL)
+		return 11;
+	return 0;
+}
+
+/* The parent's guards after a fork are untouched: an overflow of live
+ * faults in the parent too. */
+static void parent_guard_faults(const void *pool, char *live)
+{
+	struct site site;
+
+	access_at(&site, live + 32, false);
+	am->free(pool, live);
+	assert_reports(1);
+	assert_fault(0, "heap-buffer-overflow", live, 32, live + 32, false, &site);
+}
+
+/* A live block of 32 bytes (its bytes 7) and a freed one, before a fork. */
+static void live_and_freed(const void *pool, char **live, char **freed)
+{
+	*live = am->malloc(pool, 32);
+	*freed = am->malloc(pool, 32);
+	ck_assert_ptr_nonnull(*live);
+	ck_assert_ptr_nonnull(*freed);
+	memset(*live, 7, 32);
+	am->free(pool, *freed);
+}
+
 /* A forked child's guarded blocks keep faulting, as its own (the parent's
  * are untouched), however the child's pools were made its own: options. */
 static void fork_keeps_guards(const char *options)
@@ -719,26 +814,13 @@ static void fork_keeps_guards(const char *options)
 
 	open_module(options);
 	pool = new_pool(1 << 16);
-	live = am->malloc(pool, 32);
-	freed = am->malloc(pool, 32);
-	memset(live, 7, 32);
-	am->free(pool, freed);
+	live_and_freed(pool, &live, &freed);
 	child = fork();
 	ck_assert_int_ne(child, -1);
 	if (child == 0) {
-		struct site site;
-		recorded_count = 0;
-		/* the block's data is the child's copy, its guard still there */
-		if (live[31] != 7)
-			_exit(10);
-		access_at(&site, live + 32, true);
-		access_at(&site, freed, false);
-		flush(pool);
-		if (reports_so_far() != 2 || strcmp(recorded[0].kind, "heap-buffer-overflow") != 0
-			|| recorded[0].address != live
-			|| strcmp(recorded[1].kind, "use-after-free") != 0
-			|| recorded[1].address != freed)
-			_exit(11);
+		int failed = child_guards_fault(pool, live, freed);
+		if (failed != 0)
+			_exit(failed);
 		am->free(pool, live);
 		_exit(reports_so_far() == 2 ? 0 : 12);
 	}
@@ -746,14 +828,7 @@ static void fork_keeps_guards(const char *options)
 	ck_assert(WIFEXITED(status));
 	ck_assert_msg(WEXITSTATUS(status) == 0, "%s: the child ended %d", options,
 		WEXITSTATUS(status));
-	/* the parent's guards are untouched */
-	{
-		struct site site;
-		access_at(&site, live + 32, false);
-		am->free(pool, live);
-		assert_reports(1);
-		assert_fault(0, "heap-buffer-overflow", live, 32, live + 32, false, &site);
-	}
+	parent_guard_faults(pool, live);
 	close_module();
 }
 
@@ -777,6 +852,57 @@ START_TEST(guards_survive_fork)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(options, sizeof(options), "guard=1:fork_nodes=1:node_dir=%s", dir);
 	fork_keeps_guards(options); /* the child's pools move into its own node */
+	remove_tree(dir);
+}
+END_TEST
+
+/*
+ * The fork path's last resort (debug_fork.c, copy_from_mapping): a child
+ * that cannot reopen its pool's file (the node removed by hand; also when
+ * no descriptor is left) copies the pool from its shared mapping, the
+ * guard region made readable for the copy and protected again after. Its
+ * guarded blocks keep faulting, and its exit report lists its own leak,
+ * not the parent's live block it inherited.
+ */
+START_TEST(guards_survive_fork_copied_from_the_mapping)
+{
+	char dir[] = "/tmp/guarded-fork-copy-XXXXXX", path[] = "/tmp/guarded-fork-exit-XXXXXX";
+	char pool_file[PATH_MAX], text[16384] = "";
+	area_malloc_pool_stats stats;
+	const void *pool;
+	char *live, *freed, *own = NULL;
+	int channel[2], fd;
+	pid_t child;
+
+	if (under_valgrind())
+		return;
+	open_module_in(dir, "guard=1:guard_sample=0:fork_nodes=0");
+	pool = new_pool(1 << 16);
+	live_and_freed(pool, &live, &freed);
+	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
+	/* the pool's file goes: the child cannot reopen it */
+	snprintf(pool_file, sizeof(pool_file), "%s/%d/pool-%d", dir, (int)getpid(),
+		(int)stats.area);
+	ck_assert_int_eq(unlink(pool_file), 0);
+	child = fork_reporting(path, &fd, channel);
+	if (child == 0) {
+		int failed = child_guards_fault(pool, live, freed);
+		if (failed != 0)
+			_exit(failed);
+		own = am->malloc(pool, 48); /* the child's leak; live is the parent's */
+		exit_reporting(channel, &own, sizeof(own), fd);
+	}
+	/* the faults' reports (taken by the hook) make the exit status */
+	wait_for_exit_report(child, channel, &own, sizeof(own), fd, text, sizeof(text));
+	ASSERT_HAS(text, "Leak of 48 byte(s) in 1 allocation(s) allocated from:\n");
+	/* seq 5: live 0, freed 1 and 2 (its free), flush 3 and 4 */
+	ASSERT_HAS(text, "(first block %p, thread T%d, seq 5, ", (void *)own, (int)child);
+	ASSERT_HAS(text, "SUMMARY: area_malloc: 48 byte(s) leaked in 1 allocation(s).\n");
+	ck_assert_msg(!has(text, "%p", (void *)live), "the parent's block in:\n%s", text);
+	close(fd);
+	unlink(path);
+	parent_guard_faults(pool, live);
+	close_module();
 	remove_tree(dir);
 }
 END_TEST
@@ -1067,7 +1193,7 @@ static void pooldump_pool(const char *dir, pid_t pid, area_id area, char *output
  * from its node, of a dead one. */
 START_TEST(pooldump_shows_guarded_blocks)
 {
-	char dir[] = "/tmp/guarded-node-XXXXXX", options[160], output[8192];
+	char dir[] = "/tmp/guarded-node-XXXXXX", output[8192];
 	area_malloc_pool_stats stats;
 	const void *pool;
 	char *live, *freed, *blocks[2];
@@ -1077,10 +1203,7 @@ START_TEST(pooldump_shows_guarded_blocks)
 
 	if (under_valgrind())
 		return;
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(options, sizeof(options), "guard=1:node_dir=%s:fork_nodes=1:keep_dead_nodes=4",
-		dir);
-	open_module(options);
+	open_module_in(dir, "guard=1:fork_nodes=1:keep_dead_nodes=4");
 	pool = new_pool(1 << 16);
 	live = am->malloc(pool, 32);
 	freed = am->malloc(pool, 64);
@@ -1123,7 +1246,7 @@ END_TEST
  * of a dead one; check finds their damaged canaries in the copy. */
 START_TEST(pooldump_counts_guarded_blocks)
 {
-	char dir[] = "/tmp/guarded-count-XXXXXX", options[192], output[16384];
+	char dir[] = "/tmp/guarded-count-XXXXXX", output[16384];
 	char arguments[64];
 	area_malloc_pool_stats stats;
 	const void *pool;
@@ -1134,10 +1257,7 @@ START_TEST(pooldump_counts_guarded_blocks)
 
 	if (under_valgrind())
 		return;
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(options, sizeof(options), "guard=0:guard_sample=0:guard_size=64:node_dir=%s"
-		":fork_nodes=1:keep_dead_nodes=4", dir);
-	open_module(options);
+	open_module_in(dir, "guard=0:guard_sample=0:guard_size=64:fork_nodes=1:keep_dead_nodes=4");
 	pool = new_pool(1 << 16);
 	guarded = am->malloc(pool, 40);		/* seq 0 */
 	freed = am->malloc(pool, 48);		/* seq 1, freed with seq 2 */
@@ -1263,15 +1383,13 @@ END_TEST
  * whose address is kept only complemented is unreferenced. */
 START_TEST(pooldump_scan_reads_guarded_blocks)
 {
-	char dir[] = "/tmp/guarded-scan-XXXXXX", options[192], output[16384];
+	char dir[] = "/tmp/guarded-scan-XXXXXX", output[16384];
 	const void *pool;
 	void **a;
 
 	if (under_valgrind())
 		return;
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(options, sizeof(options), "guard=1:guard_sample=0:node_dir=%s", dir);
-	open_module(options);
+	open_module_in(dir, "guard=1:guard_sample=0");
 	pool = new_pool(1 << 16);
 	a = am->malloc(pool, 64);		/* seq 0 */
 	a[0] = am->malloc(pool, 64);		/* seq 1: its only pointer is in a */
@@ -1313,7 +1431,7 @@ static off_t guard_table_in(int fd)
  * is refused with a clear word and an exit status, never followed. */
 START_TEST(pooldump_refuses_a_damaged_guard_table)
 {
-	char dir[] = "/tmp/guarded-damage-XXXXXX", options[192], output[16384], path[PATH_MAX];
+	char dir[] = "/tmp/guarded-damage-XXXXXX", output[16384], path[PATH_MAX];
 	char arguments[64];
 	area_malloc_pool_stats stats;
 	struct guard_table table;
@@ -1327,10 +1445,7 @@ START_TEST(pooldump_refuses_a_damaged_guard_table)
 
 	if (under_valgrind())
 		return;
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(options, sizeof(options), "guard=1:guard_sample=0:node_dir=%s:fork_nodes=1"
-		":keep_dead_nodes=4", dir);
-	open_module(options);
+	open_module_in(dir, "guard=1:guard_sample=0:fork_nodes=1:keep_dead_nodes=4");
 	pool = new_pool(1 << 16);
 	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
 	area = (int)stats.area;
@@ -1575,6 +1690,7 @@ static Suite *guarded_suite(void)
 	tcase_add_test(process, driver_handler_installed_after);
 	tcase_add_test(process, driver_handler_installed_before);
 	tcase_add_test(process, guards_survive_fork);
+	tcase_add_test(process, guards_survive_fork_copied_from_the_mapping);
 	tcase_add_test(process, pooldump_shows_guarded_blocks);
 	tcase_add_test(process, pooldump_counts_guarded_blocks);
 	tcase_add_test(process, pooldump_scan_reads_guarded_blocks);
