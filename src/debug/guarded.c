@@ -172,7 +172,7 @@ void guarded_pool_fini(struct pool *pool)
 	if (table == NULL)
 		return;
 	kernel_guard_unregister(table->region);
-	__atomic_fetch_sub(&process_live, table->live, __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&process_live, table->format.live_blocks, __ATOMIC_RELAXED);
 	debug_of(pool)->guarded = NULL;
 }
 
@@ -325,7 +325,7 @@ static bool evict_oldest(struct guarded_pool *table)
 	table->quarantine_head = slot->next;
 	if (table->quarantine_head == 0)
 		table->quarantine_tail = 0;
-	table->quarantined--;
+	table->format.quarantined_blocks--;
 	if (slot->exposed)
 		mprotect((void *)page_address(table, slot->first_page),
 			(size_t)(slot->data_pages + 1) * B_PAGE_SIZE, PROT_NONE);
@@ -471,8 +471,8 @@ void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	memset(&slot->freed, 0, sizeof(slot->freed));
 	set_page_owners(table, slot, (uint16_t)(slot - table->slot + 1));
 	__atomic_store_n(&slot->state, GUARD_SLOT_LIVE, __ATOMIC_RELEASE);
-	table->live++;
-	table->live_bytes += size;
+	table->format.live_blocks++;
+	table->format.live_bytes += size;
 	debug_note_peak(pool);
 	debug->d.allocations++;
 	log_event(pool, op, (void *)user, size, owner);
@@ -642,9 +642,9 @@ void guarded_free(const void *pool_id, struct pool *pool, void *ptr, area_malloc
 		else
 			table->quarantine_head = (uint32_t)(slot - table->slot + 1);
 		table->quarantine_tail = (uint32_t)(slot - table->slot + 1);
-		table->live--;
-		table->live_bytes -= slot->size;
-		table->quarantined++;
+		table->format.live_blocks--;
+		table->format.live_bytes -= slot->size;
+		table->format.quarantined_blocks++;
 		__atomic_fetch_sub(&process_live, 1, __ATOMIC_RELAXED);
 	}
 	debug_unlock(pool, locked);
@@ -739,7 +739,7 @@ size_t guarded_live_bytes(struct pool *pool)
 {
 	struct guarded_pool *table = table_of(pool);
 
-	return table != NULL ? table->live_bytes : 0;
+	return table != NULL ? table->format.live_bytes : 0;
 }
 
 void guarded_add_stats(struct pool *pool, area_malloc_pool_stats *stats)
@@ -748,8 +748,8 @@ void guarded_add_stats(struct pool *pool, area_malloc_pool_stats *stats)
 
 	if (table == NULL)
 		return;
-	stats->live_blocks += table->live;
-	stats->used += table->live_bytes;
+	stats->live_blocks += table->format.live_blocks;
+	stats->used += table->format.live_bytes;
 }
 
 /* ---- fork ---- */

@@ -44,8 +44,9 @@
  *   G3 a LIVE block's data pages are accessible, every other page of the
  *      region is not, except pages a reported fault made accessible;
  *   G4 live guarded blocks count in the pool's statistics
- *      (guarded_add_stats; not in the descriptor's counters, which count
- *      the heap's blocks, D3) and in release_charged (D6) by their
+ *      (guarded_add_stats, from the side table's counters, which pooldump
+ *      reads; not in the descriptor's counters, which count the heap's
+ *      blocks, D3) and in release_charged (D6) by their
  *      requested size as a heap block would: guard pages are not charged.
  *   Past guard_pool_max blocks in a pool or guard_process_max live blocks
  *   in the process, or when the region has no room, a block is an ordinary

@@ -16,15 +16,14 @@
 #include "kernel/guard_fault.h"
 
 /* The side table, in the pool's control region, the region after it: the
- * format's header first (what readers of the pool's file see), then what
- * only this process uses. */
+ * format's header first (what readers of the pool's file see, the counters
+ * of live and quarantined blocks among it), then what only this process
+ * uses. */
 struct guarded_pool {
 	struct guard_table format;
 	uintptr_t region;	/* page aligned */
 	uint32_t pages, slots;
 	uint32_t quarantine_head, quarantine_tail; /* slot + 1 (0: empty) */
-	uint32_t live, quarantined;
-	uint64_t live_bytes;
 	uint32_t next_fit;	/* where the search for pages begins */
 	uint32_t mode;		/* B_AREA_MALLOC_GUARD_* (set_pool_guard) */
 	uint32_t sample_rate;	/* for B_AREA_MALLOC_GUARD_SAMPLE */

@@ -20,7 +20,8 @@
  * kept in marked[] as their address inverted (so the list itself is no
  * pointer to them for the scan) with their sequence and time: a mark whose
  * block was freed (the address no longer holds that block) is dropped by
- * the next scan.
+ * the next scan. A guarded block's sequence and time come from its slot
+ * (block_identity), never from before it, which may be a protected page.
  *
  * Invariants: the result's blocks are sorted by start (pools are visited
  * by address, a heap walk is in address order, pools do not overlap).
@@ -235,9 +236,35 @@ static bool map_arena(struct scan_run *run, struct scan_roots *roots, size_t cap
 	return true;
 }
 
-/* Which listed blocks the marks name; drops the marks of blocks gone. */
-static void find_marked_blocks(struct leak_scan *scan)
+/*
+ * The sequence and time of the listed block at user: a guarded block's from
+ * its slot (guarded.h: the bytes before it may lie on a protected page, and
+ * it has no header), any other's from its header. With every pool locked.
+ */
+static void block_identity(const struct scan_run *run, uintptr_t user, uint32_t *sequence,
+	int64_t *time)
 {
+	struct debug_block_header copy;
+
+	for (size_t i = 0; i < run->pool_count; i++) {
+		area_malloc_owner owner;
+		if (!guarded_holds(run->pools[i].pool, (const void *)user))
+			continue;
+		if (!guarded_owner_of(run->pools[i].pool, (const void *)user, &owner))
+			break;
+		*sequence = owner.sequence;
+		*time = owner.time;
+		return;
+	}
+	peek_header(debug_block_from_user(&debug_layout, (void *)user), &copy);
+	*sequence = copy.sequence;
+	*time = copy.time;
+}
+
+/* Which listed blocks the marks name; drops the marks of blocks gone. */
+static void find_marked_blocks(const struct scan_run *run)
+{
+	struct leak_scan *scan = run->scan;
 	size_t kept = 0;
 
 	marked_index_count = 0;
@@ -245,11 +272,12 @@ static void find_marked_blocks(struct leak_scan *scan)
 	for (size_t i = 0; i < marked_count; i++) {
 		uintptr_t user = ~marked[i].inverted;
 		size_t index = scan_engine_find(&scan->engine, user);
-		struct debug_block_header copy;
+		uint32_t sequence;
+		int64_t time;
 		if (index == SIZE_MAX || scan->blocks[index].start != user)
 			continue;
-		peek_header(debug_block_from_user(&debug_layout, (void *)user), &copy);
-		if (copy.sequence != marked[i].sequence || copy.time != marked[i].time)
+		block_identity(run, user, &sequence, &time);
+		if (sequence != marked[i].sequence || time != marked[i].time)
 			continue;
 		marked[kept++] = marked[i];
 		marked_index[marked_index_count++] = (uint32_t)index;
@@ -312,7 +340,7 @@ static void scan_locked(struct scan_run *run, struct scan_roots *roots)
 			scan->count = first;
 	}
 	scan->engine.count = scan->count;
-	find_marked_blocks(scan);
+	find_marked_blocks(run);
 	roots_add_hole(roots, (uintptr_t)scan->arena, (uintptr_t)scan->arena + scan->arena_bytes);
 	own_count = world_own_memory(own);
 	for (size_t i = 0; i < own_count; i++)

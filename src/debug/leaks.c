@@ -368,7 +368,14 @@ status_t debug_not_leak(const void *pool_id, const void *address)
 		return B_BAD_VALUE;
 	locked = debug_lock(pool);
 	header = debug_block_from_user(&debug_layout, address);
-	if (heap_contains(pool->heap, header) && heap_block_is_live(pool->heap, header)) {
+	if (guarded_holds(pool, address)) {
+		/* a guarded block (guarded.h): its tag is in the side table, and
+		 * no header precedes it */
+		area_malloc_owner owner;
+		live = guarded_owner_of(pool, address, &owner);
+		sequence = owner.sequence;
+		time = owner.time;
+	} else if (heap_contains(pool->heap, header) && heap_block_is_live(pool->heap, header)) {
 		size_t usable = heap_usable_size(pool->heap, header);
 		block_open(header, usable);
 		live = debug_block_header_ok(&debug_layout, header, usable)

@@ -15,10 +15,16 @@
  * about a guarded block is in the table (a dead process's pages of freed
  * blocks were inaccessible, but the file holds them as they were).
  *
+ * The header's counters are the LIVE slots (and their requested bytes) and
+ * the QUARANTINED ones: what pooldump's "pools" shows without copying the
+ * pool, and what its "check" compares with the slots it finds.
+ *
  * Invariants (writer): magic, slots, pages and the offsets never change
- * after the pool is created; a slot's fields change under the pool's lock,
- * its state last (so a reader of a torn copy sees the old state or the new
- * one, with seq telling which, as for every part of the pool).
+ * after the pool is created; a slot's fields and the counters change under
+ * the pool's lock (seq odd), a slot's state last (so a reader of a torn
+ * copy sees the old state or the new one, with seq telling which, as for
+ * every part of the pool); the counters agree with the slots whenever seq
+ * is even.
  *
  * Locking: none here; see node_format.h, "Consistency".
  */
@@ -67,6 +73,9 @@ struct guard_table {
 	uint32_t slot_offset;		/* from the table */
 	uint64_t page_owner_offset;	/* from the table */
 	uint64_t region_offset;		/* from the area's base */
+	uint32_t live_blocks;		/* LIVE slots */
+	uint32_t quarantined_blocks;	/* QUARANTINED slots */
+	uint64_t live_bytes;		/* their requested bytes */
 };
 
 #endif /* AREA_MALLOC_FORMAT_GUARD_TABLE_H */

@@ -4,7 +4,9 @@
  * "allocations_per_caller" (live blocks grouped by caller).
  *
  * Invariants: only blocks with a sound header and the LIVE state are
- * counted; damaged ones are check's business. A caller given as a symbol
+ * counted, live guarded blocks among them (node_pool_walk_blocks: listed
+ * as heap blocks are, first, as their region lies below the heap); damaged
+ * ones are check's business. A caller given as a symbol
  * matches the bare function name (a glob, or a substring).
  *
  * Locking: none (see node_reader.h).
@@ -80,9 +82,10 @@ static void list_allocation(const struct node_pool *pool, const struct node_bloc
 	caller = block->frames[0];
 	if (session->context->json) {
 		emit(out, "%s{\"address\":\"0x%" PRIx64 "\",\"size\":%" PRIu64 ",\"pool\":%d,"
-			"\"thread\":%u,\"team\":%d,\"seq\":%u,\"time\":%" PRId64 ",\"caller\":",
-			separator(session), block->address, block->size, pool->area,
-			block->thread, (int)block->team, block->sequence, block->time);
+			"\"thread\":%u,\"team\":%d,\"seq\":%u,\"time\":%" PRId64 ",\"guarded\":%s"
+			",\"caller\":", separator(session), block->address, block->size, pool->area,
+			block->thread, (int)block->team, block->sequence, block->time,
+			block->guard_slot != NULL ? "true" : "false");
 		put_json_string(out, symbol(session, caller));
 		emit(out, ",\"caller_address\":\"0x%" PRIx64 "\"", caller);
 		if (block->frame_count > 1)
@@ -98,8 +101,7 @@ static void list_allocation(const struct node_pool *pool, const struct node_bloc
 
 static void list_pool_allocations(struct session *session, struct node_pool *pool, void *context)
 {
-	(void)session;
-	node_pool_walk(pool, list_allocation, context);
+	session_walk_blocks(session, pool, list_allocation, context);
 }
 
 const char allocations_usage[] =
@@ -203,8 +205,7 @@ static void count_caller(const struct node_pool *pool, const struct node_block *
 
 static void count_pool_callers(struct session *session, struct node_pool *pool, void *context)
 {
-	(void)session;
-	node_pool_walk(pool, count_caller, context);
+	session_walk_blocks(session, pool, count_caller, context);
 }
 
 int command_allocations_per_caller(struct session *session, int argc, char **argv)

@@ -1,7 +1,9 @@
 /*
  * node_cmd_check.c - the command "check [pool ID]": every block's header,
  * canaries and poison, the heap's chunk headers and the pool's counters,
- * checked now on a copy, each problem reported as the module reports it.
+ * and its guarded blocks (node_guarded.c: the guard table's header, slots
+ * and counters, the canaries of the live ones), checked now on a copy,
+ * each problem reported as the module reports it.
  *
  * Invariants: kinds, headlines and offsets come from the table of error
  * kinds (format/error_kind.h) and its one translation of a block finding,
@@ -228,6 +230,34 @@ static const char *finding_detail(enum debug_block_problem finding, bool freed_k
 	return NULL;
 }
 
+/* A live guarded block's canaries (node_guarded_check): each damaged one
+ * a problem, in the words of the module's check of a guarded block. */
+static void check_guarded_block(struct check_walk *walk, const struct node_block *block)
+{
+	struct debug_block_finding findings[2];
+	size_t count = node_guarded_check(walk->pool, block, findings);
+
+	for (size_t i = 0; i < count; i++) {
+		struct error_figures figures = error_figures_of_finding(findings[i]);
+		struct problem problem = {
+			.kind = figures.kind,
+			.detail = findings[i].problem == BLOCK_UNDERFLOW
+				? "the canary before the guarded block was overwritten"
+				: "the slack canary between the guarded block's end and its guard "
+				  "page was overwritten",
+			.address = block->address,
+			.size_known = true,
+			.size = block->size,
+			.offset_known = figures.offset_known,
+			.offset = figures.offset,
+			.overflow_bytes = figures.overflow_bytes,
+			.block = block,
+		};
+		report_finding(walk, &problem, false, block->address,
+			block->address + block->usable);
+	}
+}
+
 static void check_block(const struct node_pool *pool, const struct node_block *block,
 	void *context)
 {
@@ -238,9 +268,13 @@ static void check_block(const struct node_pool *pool, const struct node_block *b
 	struct debug_block_finding finding = { .problem = BLOCK_HEADER_DAMAGED };
 	struct error_figures figures;
 	uint64_t chunk = block->chunk_address - HEAP_BLOCK_OVERHEAD;
-	bool explained = node_interrupted_range(pool, chunk, block->chunk_address + block->usable)
-		>= 0;
+	bool explained;
 
+	if (block->guard_slot != NULL) {
+		check_guarded_block(walk, block);
+		return;
+	}
+	explained = node_interrupted_range(pool, chunk, block->chunk_address + block->usable) >= 0;
 	if (!block->header_ok && !explained)
 		walk->damaged_unexplained++;
 	if (block->header_ok) {
@@ -392,6 +426,56 @@ static void check_counters(struct check_walk *walk)
 	pool_problem(walk, ERROR_COUNTER_MISMATCH, detail, true, 0, 0);
 }
 
+/* A problem of the pool's guard table (found at the table): its header,
+ * its slots, its counters (whole_pool: what any interrupted operation
+ * explains). */
+static void guard_table_problem(struct check_walk *walk, enum error_kind kind, const char *detail,
+	bool whole_pool)
+{
+	const struct node_pool_descriptor *d = &walk->pool->descriptor;
+	struct problem problem = {
+		.kind = kind,
+		.detail = detail,
+		.address = d->base_address + d->guard_table_offset,
+	};
+
+	report_finding(walk, &problem, whole_pool, 0, 0);
+}
+
+/* The guard table (node_guarded.c): refused, its damaged slots, and its
+ * counters against its slots (G1, on a copy where they can be compared:
+ * check_counters' rule). */
+static void check_guard_table(struct check_walk *walk)
+{
+	const struct node_pool *pool = walk->pool;
+	const struct node_guard_counts *counts = &pool->guard_counts;
+	bool comparable = pool->copy != NODE_COPY_INCONSISTENT || pool->interrupted.known;
+	char detail[256];
+
+	if (pool->guard_problem != NULL) {
+		guard_table_problem(walk, ERROR_HEAP_CORRUPTION, pool->guard_problem, false);
+		return;
+	}
+	if (pool->guarded_damaged > 0) {
+		snprintf(detail, sizeof(detail), "the guard table has %zu damaged slot(s) (a state "
+			"or a place no guarded block can have): their blocks are not shown",
+			pool->guarded_damaged);
+		guard_table_problem(walk, ERROR_HEAP_CORRUPTION, detail, false);
+		return;
+	}
+	if (!counts->present || !comparable || (counts->live_blocks == pool->guarded_live
+		&& counts->live_bytes == pool->guarded_live_bytes
+		&& counts->quarantined_blocks == pool->guarded_freed))
+		return;
+	snprintf(detail, sizeof(detail),
+		"the guard table's counters disagree with its slots: %" PRIu32 " live guarded "
+		"block(s) of %" PRIu64 " bytes and %" PRIu32 " freed counted, %zu of %" PRIu64
+		" bytes and %zu found", counts->live_blocks, counts->live_bytes,
+		counts->quarantined_blocks, pool->guarded_live, pool->guarded_live_bytes,
+		pool->guarded_freed);
+	guard_table_problem(walk, ERROR_COUNTER_MISMATCH, detail, true);
+}
+
 static void check_pool(struct session *session, struct node_pool *pool, void *context)
 {
 	struct check_totals *totals = context;
@@ -405,12 +489,13 @@ static void check_pool(struct session *session, struct node_pool *pool, void *co
 		walk.held = &totals->held;
 		begin_interrupted(&walk);
 	}
-	node_pool_walk(pool, check_block, &walk);
+	session_walk_blocks(session, pool, check_block, &walk);
 	if (pool->heap_problem != NULL)
 		pool_problem(&walk, ERROR_HEAP_CORRUPTION, pool->heap_problem, false,
 			pool->heap_problem_at, pool->heap_problem_at != 0 ? HEAP_BLOCK_OVERHEAD : 0);
 	else if (!partial)
 		check_counters(&walk);
+	check_guard_table(&walk);
 	if (walk.held != NULL) {
 		if (partial)
 			end_partial(&walk);

@@ -54,16 +54,18 @@ static void list_node(struct session *session, pid_t pid, size_t *listed)
 	}
 	for (size_t i = 0; i < node->pool_count; i++) {
 		struct node_pool_descriptor descriptor;
+		struct node_guard_counts guarded;
 		bool consistent;
-		if (node_pool_read_descriptor(node, node->pool_areas[i], &descriptor, &consistent,
-			&error) != NODE_STATUS_OK) {
+		if (node_pool_read_descriptor(node, node->pool_areas[i], &descriptor, &guarded,
+			&consistent, &error) != NODE_STATUS_OK) {
 			if (error.status != NODE_STATUS_NO_SUCH && problem[0] == '\0')
 				snprintf(problem, sizeof(problem), "%s", error.message);
 			continue;
 		}
 		pools++;
-		blocks += descriptor.live_blocks;
-		bytes += descriptor.used_bytes;
+		/* the guarded blocks are live blocks too (guard_table.h) */
+		blocks += descriptor.live_blocks + guarded.live_blocks;
+		bytes += descriptor.used_bytes + guarded.live_bytes;
 	}
 	if (session->context->json) {
 		emit(out, "%s{\"pid\":%d,\"state\":\"%s\",\"alive\":%s,\"command_line\":",

@@ -10,6 +10,10 @@
  * groups and its SUMMARY line say "outstanding" then; on a dead process
  * (its blocks were never freed) they keep the leak report's words.
  *
+ * Live guarded blocks (node_guarded.c) are grouped with the heap's: their
+ * owners and stacks are in the guard table, which a dead process's file
+ * holds as its heap, so they are listed post mortem too.
+ *
  * Invariants: a pool's groups are counted and printed before the next pool
  * is loaded; a leak makes the status NODE_STATUS_FOUND.
  *
@@ -108,7 +112,7 @@ static void leaks_of_pool(struct session *session, struct node_pool *pool, void 
 	const struct report_colors *colors = report_colors(session->context->color);
 	char suppression[SYMBOL_TEXT_MAX];
 
-	node_pool_walk(pool, count_leak, &walk);
+	session_walk_blocks(session, pool, count_leak, &walk);
 	if (walk.table.failed)
 		session_error(session, NODE_STATUS_DAMAGED,
 			"out of memory: some leaks were not counted");

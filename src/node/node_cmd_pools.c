@@ -20,7 +20,11 @@ static uint64_t creator_address(const struct node_pool_descriptor *descriptor)
 	return descriptor->creator.frame_count > 0 ? descriptor->creator.frames[0] : 0;
 }
 
-static void text_pool_line(struct session *session, const struct node_pool_descriptor *d)
+/* The pool's line: its descriptor's counters with its live guarded blocks
+ * (counted in blocks and used, as the pool's statistics count them, and
+ * shown apart). */
+static void text_pool_line(struct session *session, const struct node_pool_descriptor *d,
+	const struct node_guard_counts *guarded)
 {
 	struct output *out = &session->out;
 
@@ -28,16 +32,22 @@ static void text_pool_line(struct session *session, const struct node_pool_descr
 	put_text(out, d->name);
 	emit(out, "\"; base: 0x%" PRIx64 "; size: %" PRIu64 "; area_size: %" PRIu64 "; used: %"
 		PRIu64 "; peak: %" PRIu64 "; blocks: %" PRIu64 "; quarantined: %" PRIu64 " in %"
-		PRIu64 "; failed: %" PRIu64 "; injected: %" PRIu64 "; errors: %" PRIu64
-		"; creator: %s%s\n", d->base_address, d->requested_size, d->area_size, d->used_bytes,
-		d->peak_bytes, d->live_blocks, d->quarantined_bytes, d->quarantined_blocks,
-		d->failed_requests, d->injected_failures, d->errors,
+		PRIu64 "; ", d->base_address, d->requested_size, d->area_size,
+		d->used_bytes + guarded->live_bytes, d->peak_bytes,
+		d->live_blocks + guarded->live_blocks, d->quarantined_bytes, d->quarantined_blocks);
+	if (guarded->present)
+		emit(out, "guarded: %" PRIu32 " live (%" PRIu64 " bytes), %" PRIu32 " freed; ",
+			guarded->live_blocks, guarded->live_bytes, guarded->quarantined_blocks);
+	emit(out, "failed: %" PRIu64 "; injected: %" PRIu64 "; errors: %" PRIu64
+		"; creator: %s%s\n", d->failed_requests, d->injected_failures, d->errors,
 		symbol(session, creator_address(d)),
 		d->state == NODE_POOL_DELETING ? "; state: deleting" : "");
 }
 
-/* The pool object's fields, without the closing brace. */
-static void json_pool_fields(struct session *session, const struct node_pool_descriptor *d)
+/* The pool object's fields, without the closing brace (blocks and used
+ * count the live guarded blocks too, as text_pool_line's). */
+static void json_pool_fields(struct session *session, const struct node_pool_descriptor *d,
+	const struct node_guard_counts *guarded)
 {
 	struct output *out = &session->out;
 
@@ -46,12 +56,15 @@ static void json_pool_fields(struct session *session, const struct node_pool_des
 	emit(out, ",\"state\":\"%s\",\"base\":\"0x%" PRIx64 "\",\"size\":%" PRIu64
 		",\"area_size\":%" PRIu64 ",\"used\":%" PRIu64 ",\"peak\":%" PRIu64 ",\"blocks\":%"
 		PRIu64 ",\"quarantined_bytes\":%" PRIu64 ",\"quarantined_blocks\":%" PRIu64
-		",\"allocations\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"failed_requests\":%" PRIu64
-		",\"injected_failures\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"creator\":",
-		d->state == NODE_POOL_DELETING ? "deleting" : "live", d->base_address,
-		d->requested_size, d->area_size, d->used_bytes, d->peak_bytes, d->live_blocks,
-		d->quarantined_bytes, d->quarantined_blocks, d->allocations, d->frees,
-		d->failed_requests, d->injected_failures, d->errors);
+		",\"guarded_blocks\":%" PRIu32 ",\"guarded_bytes\":%" PRIu64
+		",\"guarded_freed\":%" PRIu32 ",\"allocations\":%" PRIu64 ",\"frees\":%" PRIu64
+		",\"failed_requests\":%" PRIu64 ",\"injected_failures\":%" PRIu64 ",\"errors\":%"
+		PRIu64 ",\"creator\":", d->state == NODE_POOL_DELETING ? "deleting" : "live",
+		d->base_address, d->requested_size, d->area_size,
+		d->used_bytes + guarded->live_bytes, d->peak_bytes,
+		d->live_blocks + guarded->live_blocks, d->quarantined_bytes, d->quarantined_blocks,
+		guarded->live_blocks, guarded->live_bytes, guarded->quarantined_blocks,
+		d->allocations, d->frees, d->failed_requests, d->injected_failures, d->errors);
 	put_json_string(out, symbol(session, creator_address(d)));
 	emit(out, ",\"creator_address\":\"0x%" PRIx64 "\"", creator_address(d));
 }
@@ -75,10 +88,11 @@ int command_pools(struct session *session, int argc, char **argv)
 		emit(out, "%zu pool(s)\n", node->pool_count);
 	for (size_t i = 0; i < node->pool_count; i++) {
 		struct node_pool_descriptor descriptor;
+		struct node_guard_counts guarded;
 		struct node_error error = { 0 };
 		bool consistent;
-		if (node_pool_read_descriptor(node, node->pool_areas[i], &descriptor, &consistent,
-			&error) != NODE_STATUS_OK) {
+		if (node_pool_read_descriptor(node, node->pool_areas[i], &descriptor, &guarded,
+			&consistent, &error) != NODE_STATUS_OK) {
 			if (error.status != NODE_STATUS_NO_SUCH)
 				session_error(session, error.status, error.message);
 			continue;
@@ -89,10 +103,10 @@ int command_pools(struct session *session, int argc, char **argv)
 		if (session->context->json) {
 			if (listed > 0)
 				put_str(out, ",");
-			json_pool_fields(session, &descriptor);
+			json_pool_fields(session, &descriptor, &guarded);
 			put_str(out, "}");
 		} else {
-			text_pool_line(session, &descriptor);
+			text_pool_line(session, &descriptor, &guarded);
 		}
 		listed++;
 	}
@@ -175,6 +189,9 @@ static void show_guarded(struct session *session, struct node_pool *pool)
 			put_str(&session->out, "null");
 		return;
 	}
+	if (pool->guard_problem == NULL && pool->guard_counts.present)
+		emit(&session->out, "\tguarded blocks: %zu live (%" PRIu64 " bytes requested), %zu freed\n",
+			pool->guarded_live, pool->guarded_live_bytes, pool->guarded_freed);
 	problem = node_pool_guarded_walk(pool, text_guarded_block, session, &damaged);
 	if (problem != NULL)
 		emit(&session->out, "\tguard table damaged: %s\n", problem);
@@ -191,7 +208,7 @@ static void show_pool(struct session *session, struct node_pool *pool, void *con
 	(void)context;
 	if (session->context->json) {
 		put_str(out, ",\"pool\":");
-		json_pool_fields(session, d);
+		json_pool_fields(session, d, &pool->guard_counts);
 		emit(out, ",\"heap\":{\"address\":\"0x%" PRIx64 "\",\"bytes\":%" PRIu64
 			",\"used_chunks\":%zu,\"used_chunk_bytes\":%" PRIu64 ",\"free_chunks\":%zu"
 			",\"free_chunk_bytes\":%" PRIu64 ",\"largest_free\":%" PRIu64 ",\"problem\":",
@@ -214,7 +231,7 @@ static void show_pool(struct session *session, struct node_pool *pool, void *con
 		emit(out, ",\"copy\":\"%s\"}", copy_name(pool->copy, true));
 		return;
 	}
-	text_pool_line(session, d);
+	text_pool_line(session, d, &pool->guard_counts);
 	emit(out, "\theap: 0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64 " bytes); chunks: %zu used (%"
 		PRIu64 " bytes), %zu free (%" PRIu64 " bytes); largest free: %" PRIu64 "\n",
 		heap_address, heap_address + d->heap_bytes, d->heap_bytes, pool->used_chunks,

@@ -217,8 +217,10 @@ static bool pass_load(struct session *session, struct scan_pass *pass, bool stop
 			raise_status(session, NODE_STATUS_DAMAGED);
 		pass->pools[pass->pool_count++] = pool;
 	}
+	/* live guarded blocks too: their bytes are in the copy as the heap's */
 	for (size_t i = 0; i < pass->pool_count; i++)
-		node_pool_walk(pass->pools[i], collect_block, pass);
+		if (!node_pool_walk_blocks(pass->pools[i], collect_block, pass))
+			pass->failed = true;
 	qsort(pass->items, pass->count, sizeof(*pass->items), by_address);
 	return !pass->failed;
 }

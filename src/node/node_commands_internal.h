@@ -152,6 +152,11 @@ typedef void (*pool_visit_fn)(struct session *session, struct node_pool *pool, v
 NODE_HIDDEN int for_each_pool(struct session *session, int area, pool_visit_fn fn,
 	void *context);
 
+/* Every block of the pool, guarded ones first (node_pool_walk_blocks); the
+ * guarded ones left out (out of memory) are an error of the session. */
+NODE_HIDDEN void session_walk_blocks(struct session *session, const struct node_pool *pool,
+	node_block_fn fn, void *context);
+
 NODE_HIDDEN bool parse_u64(const char *text, uint64_t *value);
 NODE_HIDDEN bool parse_area(const char *text, int *area);
 /* Fails the session with a usage error: the message, then "; usage: USAGE". */

@@ -298,7 +298,7 @@ enum node_status node_pool_load(struct node *node, int area,
 	pool->node = node;
 	pool->area = area;
 	pool->image = MAP_FAILED;
-	if (node_pool_read_descriptor(node, area, &pool->descriptor, &consistent, error)
+	if (node_pool_read_descriptor(node, area, &pool->descriptor, NULL, &consistent, error)
 		!= NODE_STATUS_OK)
 		goto fail;
 	attempt.fd = open_pool_file(node, area, O_RDONLY, &status, error);
@@ -394,6 +394,7 @@ enum node_status node_pool_load(struct node *node, int area,
 	if (pool->damaged_blocks > 0)
 		node_warn(node, "pool %d: %zu block(s) with a damaged header (see check)", area,
 			pool->damaged_blocks);
+	node_guarded_count(pool);
 	parse_log(pool);
 	/* the handles in this copy were published before it was made */
 	node_stacks_refresh(node);

@@ -179,7 +179,8 @@ bool read_seq(int fd, uint64_t control_offset, uint64_t *seq)
 }
 
 enum node_status node_pool_read_descriptor(struct node *node, int area,
-	struct node_pool_descriptor *descriptor, bool *consistent, struct node_error *error)
+	struct node_pool_descriptor *descriptor, struct node_guard_counts *guarded,
+	bool *consistent, struct node_error *error)
 {
 	struct stat status;
 	uint64_t offset, after;
@@ -198,7 +199,10 @@ enum node_status node_pool_read_descriptor(struct node *node, int area,
 	for (unsigned attempt = 0; attempt < DEFAULT_TRIES && !*consistent; attempt++) {
 		if (attempt > 0)
 			pause_before_retry(attempt);
+		/* the guard table's counters between the same two reads of seq */
 		if (!pread_full(fd, descriptor, sizeof(*descriptor), offset)
+			|| (guarded != NULL && !node_guard_counts_read(fd,
+				descriptor->guard_table_offset, (uint64_t)status.st_size, guarded))
 			|| !read_seq(fd, offset, &after)) {
 			set_error(error, NODE_STATUS_DAMAGED, "pool %d: cannot read its descriptor: %s",
 				area, read_failure());
@@ -218,5 +222,7 @@ enum node_status node_pool_read_descriptor(struct node *node, int area,
 	terminate(descriptor->name, sizeof(descriptor->name));
 	if (descriptor->creator.frame_count > AREA_MALLOC_MAX_FRAMES)
 		descriptor->creator.frame_count = AREA_MALLOC_MAX_FRAMES;
+	if (guarded != NULL && guarded->problem != NULL)
+		node_warn(node, "pool %d: %s", area, guarded->problem);
 	return NODE_STATUS_OK;
 }

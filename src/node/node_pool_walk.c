@@ -1,7 +1,8 @@
 /*
  * node_pool_walk.c - a pool copy's heap seen as debug blocks: counted once
- * at load (count_chunk), walked for the commands (node_pool_walk) and
- * checked block by block (node_block_check, node_block_freed_by).
+ * at load (count_chunk), walked for the commands (node_pool_walk; with the
+ * guarded blocks, node_pool_walk_blocks) and checked block by block
+ * (node_block_check, node_block_freed_by).
  *
  * Invariants: a block's fields past its header are used only when the
  * header is sound (header_ok: checksum and fields, against the chunk that
@@ -91,6 +92,14 @@ void node_pool_walk(const struct node_pool *pool, node_block_fn fn, void *contex
 		&walk, NULL);
 }
 
+bool node_pool_walk_blocks(const struct node_pool *pool, node_block_fn fn, void *context)
+{
+	bool guarded = node_pool_walk_guarded(pool, fn, context);
+
+	node_pool_walk(pool, fn, context);
+	return guarded;
+}
+
 struct debug_block_finding node_block_check(const struct node_pool *pool,
 	const struct node_block *block)
 {
@@ -101,6 +110,8 @@ struct debug_block_finding node_block_check(const struct node_pool *pool,
 bool node_block_freed_by(const struct node_pool *pool, const struct node_block *block,
 	area_malloc_owner *freed_by)
 {
+	if (block->guard_slot != NULL)
+		return node_guarded_freed_by(pool, block, freed_by);
 	/* the free record lies in the user area, which header_ok bounds */
 	if (!block->header_ok || block->state != BLOCK_QUARANTINED)
 		return false;

@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include "format/debug_block.h"
+#include "format/guard_table.h"
 #include "format/pool_log.h"
 #include "format/node_format.h"
 #include "format/stack_depot.h"
@@ -179,6 +180,16 @@ struct node_interrupted {
 	size_t ranges_refused;	/* empty, or not inside the pool's heap */
 };
 
+/* A pool's guarded blocks as its guard table's header counts them
+ * (format/guard_table.h): data the writer keeps, shown by "pools" and
+ * compared with the slots by "check". */
+struct node_guard_counts {
+	bool present;		/* a sound table header */
+	const char *problem;	/* NULL: none, or a sound one; else why it is refused */
+	uint32_t live_blocks, quarantined_blocks;
+	uint64_t live_bytes;
+};
+
 struct node_pool {
 	struct node *node;
 	int area;
@@ -200,6 +211,12 @@ struct node_pool {
 	/* the pool log, in the copy; NULL when there is none or it is damaged */
 	const struct pool_log *log;
 	char log_problem[160];
+	/* the guarded blocks, from the guard table in the copy (node_guarded.c):
+	 * its header's counters, and what its slots hold */
+	struct node_guard_counts guard_counts;
+	const char *guard_problem;	/* NULL: no table, or a sound one */
+	size_t guarded_live, guarded_freed, guarded_damaged;
+	uint64_t guarded_live_bytes;
 };
 
 /*
@@ -214,11 +231,13 @@ enum node_status node_pool_load(struct node *node, int area,
 void node_pool_release(struct node_pool *pool);
 
 /*
- * Reads only a pool's descriptor (for lists): consistent when seq was even
- * and unchanged around the read, else the last read with *consistent false.
+ * Reads only a pool's descriptor (for lists) and, when guarded is not NULL,
+ * its guard table's counters with it: consistent when seq was even and
+ * unchanged around the read, else the last read with *consistent false.
  */
 enum node_status node_pool_read_descriptor(struct node *node, int area,
-	struct node_pool_descriptor *descriptor, bool *consistent, struct node_error *error);
+	struct node_pool_descriptor *descriptor, struct node_guard_counts *guarded,
+	bool *consistent, struct node_error *error);
 
 /* One used chunk of a pool's heap, as a debug block. */
 struct node_block {
@@ -236,7 +255,10 @@ struct node_block {
 	bool stack_truncated;	/* cut to its first frame (or lost): the depot was full */
 	uint32_t frame_count;	/* 0: the stack is unknown (frames[0] is then 0) */
 	const uintptr_t *frames; /* in the node's depot copy */
-	const struct debug_block_header *header; /* in the copy */
+	const struct debug_block_header *header; /* in the copy; NULL: a guarded block */
+	/* a guarded block's slot in the copy's guard table (header is NULL, the
+	 * fields above come from the slot; node_pool_walk_guarded) */
+	const struct guard_slot *guard_slot;
 };
 
 /* A live block whose header is sound (the blocks listings and leaks count). */
@@ -251,9 +273,28 @@ typedef void (*node_block_fn)(const struct node_pool *pool, const struct node_bl
 /* Calls fn for every used chunk, in address order. */
 void node_pool_walk(const struct node_pool *pool, node_block_fn fn, void *context);
 
-/* Checks a block's canaries and poison (debug_block_check_at). */
+/*
+ * Calls fn for every guarded block, live and freed, whose slot is sound, in
+ * address order, as a block (guard_slot set, header NULL, header_ok true).
+ * False when out of memory (none visited).
+ */
+bool node_pool_walk_guarded(const struct node_pool *pool, node_block_fn fn, void *context);
+
+/* Every block of the pool, in address order: the guarded ones (their
+ * region lies in the control region, below the heap), then the heap's
+ * chunks. False when the guarded ones could not be walked (out of memory). */
+bool node_pool_walk_blocks(const struct node_pool *pool, node_block_fn fn, void *context);
+
+/* Checks a heap block's canaries and poison (debug_block_check_at). */
 struct debug_block_finding node_block_check(const struct node_pool *pool,
 	const struct node_block *block);
+
+/* The canaries of a live guarded block, in the copy: the bytes before it on
+ * its first data page and its slack to the guard page. Up to two findings
+ * (BLOCK_UNDERFLOW, BLOCK_OVERFLOW, with the offsets the module reports);
+ * returns how many. A freed one's pages are not read: none. */
+size_t node_guarded_check(const struct node_pool *pool, const struct node_block *block,
+	struct debug_block_finding findings[2]);
 
 /* ---- a pool caught in the middle of an operation (node_interrupted.c) ---- */
 
@@ -292,7 +333,8 @@ typedef void (*node_guarded_fn)(const struct node_pool *pool,
 const char *node_pool_guarded_walk(const struct node_pool *pool, node_guarded_fn fn,
 	void *context, size_t *damaged);
 
-/* Who freed a quarantined block; false when its free record is damaged. */
+/* Who freed a quarantined block (heap or guarded); false when its free
+ * record is damaged. */
 bool node_block_freed_by(const struct node_pool *pool, const struct node_block *block,
 	area_malloc_owner *freed_by);
 

@@ -20,6 +20,8 @@
  *                        record stack handles resolved against it
  *     node_interrupted.c a dead pool caught in the middle of an operation:
  *                        its in-flight record, and what that explains
+ *     node_guarded.c     the guard table: its counters, its guarded blocks
+ *                        as blocks, their canaries
  *
  * Invariants (node_reader.h states the rules): no byte of a node file is
  * used before the check that bounds it; every read of file data goes
@@ -102,6 +104,19 @@ NODE_HIDDEN void node_block_stack(const struct node *node, struct node_block *bl
 /* Reads the copy's in-flight record into pool->interrupted (at load, after
  * descriptor_sound); warns about what it refuses. */
 NODE_HIDDEN void node_interrupted_read(struct node_pool *pool);
+
+/* ---- node_guarded.c ---- */
+
+/* The guard table's counters at offset (0: none) in a pool file of
+ * file_bytes, read from fd; false when the read failed (counts->problem
+ * says what is wrong with a table that was read). */
+NODE_HIDDEN bool node_guard_counts_read(int fd, uint64_t offset, uint64_t file_bytes,
+	struct node_guard_counts *counts);
+/* At load: pool->guard_counts and the guarded counts from the copy's table;
+ * warns about a damaged table. */
+NODE_HIDDEN void node_guarded_count(struct node_pool *pool);
+NODE_HIDDEN bool node_guarded_freed_by(const struct node_pool *pool,
+	const struct node_block *block, area_malloc_owner *freed_by);
 
 /* ---- node_pool_walk.c ---- */
 

@@ -491,7 +491,8 @@ int for_each_pool(struct session *session, int area, pool_visit_fn fn, void *con
 		}
 		/* the blocks past the damage are missing from any listing; in a
 		 * partial view the damage may be a tear (the warning says so) */
-		if (pool->heap_problem != NULL && !session->damage_is_finding
+		if ((pool->heap_problem != NULL || pool->guard_problem != NULL
+			|| pool->guarded_damaged > 0) && !session->damage_is_finding
 			&& pool->copy != NODE_COPY_PARTIAL)
 			raise_status(session, NODE_STATUS_DAMAGED);
 		fn(session, pool, context);
@@ -499,6 +500,18 @@ int for_each_pool(struct session *session, int area, pool_visit_fn fn, void *con
 		visited++;
 	}
 	return visited;
+}
+
+void session_walk_blocks(struct session *session, const struct node_pool *pool, node_block_fn fn,
+	void *context)
+{
+	char text[128];
+
+	if (node_pool_walk_blocks(pool, fn, context))
+		return;
+	snprintf(text, sizeof(text), "out of memory: the guarded blocks of pool %d were left out",
+		pool->area);
+	session_error(session, NODE_STATUS_DAMAGED, text);
 }
 
 bool parse_u64(const char *text, uint64_t *value)

@@ -15,7 +15,9 @@
  * threads; a driver's own SIGSEGV handler, installed before or after the
  * module; fork; the caps (per pool and per process), which fall back to
  * canary blocks; sampling at its rate, reproducible by its seed; the exit
- * status and halt_on_error. Clean workloads with guards on make no report.
+ * status and halt_on_error; pooldump's views of them (pool, pools,
+ * allocations, leaks, check, scan), of a live process and of a dead one,
+ * and its refusal of a damaged guard table. Clean workloads with guards on make no report.
  * Under Valgrind guards are off (the one test there says so).
  *
  * Locking: the report hook may run on any thread; recorded_lock (support/report_recorder.h) protects the
@@ -25,11 +27,13 @@
 #include "support/check_main.h"
 
 #include <check.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +48,7 @@
 #include <drivers/area_malloc.h>
 #include <drivers/area_malloc_debug.h>
 
+#include "format/guard_table.h"
 #include "kernel/guard_fault.h"
 
 #define RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
@@ -75,6 +80,29 @@ static void open_module(const char *options)
 	recorded_count = 0;
 }
 
+/* A fresh node directory (dir: a mkdtemp template, removed by
+ * remove_tree), and the module with options and node_dir=dir. */
+static void open_module_in(char *dir, const char *options)
+{
+	char all[PATH_MAX + 256];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(all, sizeof(all), "%s:node_dir=%s", options, dir);
+	open_module(all);
+}
+
+/* open_module, and the companion's v2 interface (scan_leaks, not_leak),
+ * which the caller puts before close_module. */
+static area_malloc_debug_module_info_v2 *open_module_v2(const char *options)
+{
+	area_malloc_debug_module_info_v2 *v2;
+
+	open_module(options);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2),
+		B_OK);
+	return v2;
+}
+
 static void close_module(void)
 {
 	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_MODULE_NAME), B_OK);
@@ -87,6 +115,80 @@ static const void *new_pool(size_t size)
 
 	ck_assert_ptr_nonnull(pool);
 	return pool;
+}
+
+/* rm -rf dir (a node directory of a test). */
+static void remove_tree(const char *dir)
+{
+	char command[PATH_MAX + 16];
+
+	snprintf(command, sizeof(command), "rm -rf %s", dir);
+	ck_assert_int_eq(system(command), 0);
+}
+
+/* Whether text holds the text format makes (kept in wanted, for the
+ * message of ASSERT_HAS). */
+static char wanted[512];
+
+static __attribute__((format(printf, 2, 3))) bool has(const char *text, const char *format, ...)
+{
+	va_list arguments;
+
+	va_start(arguments, format);
+	vsnprintf(wanted, sizeof(wanted), format, arguments);
+	va_end(arguments);
+	return strstr(text, wanted) != NULL;
+}
+
+#define ASSERT_HAS(text, ...) \
+	ck_assert_msg(has(text, __VA_ARGS__), "no \"%s\" in:\n%s", wanted, text)
+
+/* ---- a child's exit report ---- */
+
+/* A child whose exit report the parent reads (exit_reporting,
+ * wait_for_exit_report): its text goes to *fd, a file made from the
+ * mkstemp template path; channel is made for its data. */
+static pid_t fork_reporting(char *path, int *fd, int channel[2])
+{
+	pid_t child;
+
+	*fd = mkstemp(path);
+	ck_assert_int_ge(*fd, 0);
+	ck_assert_int_eq(pipe(channel), 0);
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	return child;
+}
+
+/* In a forked child: hands data to the parent through channel, then
+ * exits, its reports (the exit report among them) going to fd as text. */
+static __attribute__((noreturn)) void exit_reporting(int channel[2], const void *data,
+	size_t bytes, int fd)
+{
+	(void)!write(channel[1], data, bytes);
+	dbg->set_report_hook(NULL, NULL);
+	dup2(fd, STDERR_FILENO);
+	exit(0);
+}
+
+/* The parent's side: the child's data, its text into text; the child must
+ * have exited with the status after errors (its reports). */
+static void wait_for_exit_report(pid_t child, int channel[2], void *data, size_t bytes, int fd,
+	char *text, size_t size)
+{
+	ssize_t got, length;
+	int status;
+
+	close(channel[1]); /* a child that fails before it writes ends the read */
+	got = read(channel[0], data, bytes);
+	close(channel[0]);
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	length = pread(fd, text, size - 1, 0);
+	ck_assert_int_ge(length, 0);
+	text[length] = '\0';
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == EXIT_STATUS_AFTER_ERRORS,
+		"the child ended %#x:\n%s", status, text);
+	ck_assert_int_eq(got, (ssize_t)bytes);
 }
 
 /* ---- accesses, each in a function that keeps its frame ---- */
@@ -360,6 +462,15 @@ END_TEST
 static void *volatile held;		/* the root of a and b */
 static volatile uintptr_t hidden;	/* ~address of the lost block */
 
+/* The one report so far is a leak report of one block of bytes. */
+static void assert_only_leak(size_t bytes)
+{
+	assert_reports(1);
+	ck_assert_str_eq(recorded[0].kind, "detected memory leaks");
+	ck_assert_uint_eq(recorded[0].leaked_blocks, 1);
+	ck_assert_uint_eq(recorded[0].leaked_bytes, bytes);
+}
+
 static __attribute__((noipa)) void allocate_out_of_sight(const void *pool)
 {
 	hidden = ~(uintptr_t)am->malloc(pool, 32);
@@ -374,9 +485,7 @@ START_TEST(reachability_scan_reads_guarded_blocks)
 
 	if (under_valgrind())
 		return;
-	open_module("guard=1");
-	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2),
-		B_OK);
+	v2 = open_module_v2("guard=1");
 	pool = new_pool(1 << 16);
 	a = am->malloc(pool, 64);
 	a[0] = am->malloc(pool, 64); /* b: its only pointer is in a */
@@ -386,13 +495,91 @@ START_TEST(reachability_scan_reads_guarded_blocks)
 	ck_assert_uint_eq(result.referenced_blocks, 2);
 	ck_assert_uint_eq(result.unreferenced_blocks, 1);
 	ck_assert_uint_eq(result.unreferenced_bytes, 32);
-	assert_reports(1);
-	ck_assert_str_eq(recorded[0].kind, "detected memory leaks");
-	ck_assert_uint_eq(recorded[0].leaked_blocks, 1);
-	ck_assert_uint_eq(recorded[0].leaked_bytes, 32);
+	assert_only_leak(32);
 	am->free(pool, (void *)~hidden);
 	am->free(pool, a[0]);
 	am->free(pool, a);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME), B_OK);
+	close_module();
+}
+END_TEST
+
+/* not_leak takes a live guarded block as a root, as a heap block: a scan
+ * judges it (and what it reaches) referenced, so neither scan_leaks nor
+ * the exit report under leak_mode=unreferenced lists it; a guarded block
+ * not marked is listed. The marked block fills its page: the byte before
+ * it lies on a protected page, which the scan must not read. */
+static volatile uintptr_t hidden_marked;	/* ~address of the marked block */
+
+static __attribute__((noipa)) void allocate_marked_out_of_sight(const void *pool)
+{
+	hidden_marked = ~(uintptr_t)am->malloc(pool, 4096);
+}
+
+/* Two lost guarded blocks (hidden, 32 bytes; hidden_marked, 4096 bytes),
+ * the second marked not_leak. */
+static void lose_two_and_mark_one(area_malloc_debug_module_info_v2 *v2, const void *pool)
+{
+	allocate_out_of_sight(pool);
+	allocate_marked_out_of_sight(pool);
+	ck_assert_int_eq(((uintptr_t)~hidden_marked) % B_PAGE_SIZE, 0);
+	ck_assert_int_eq(v2->not_leak(pool, (void *)~hidden_marked), B_OK);
+}
+
+START_TEST(not_leak_takes_a_guarded_block)
+{
+	char path[] = "/tmp/guarded-not-leak-XXXXXX", text[16384] = "", expected[128];
+	uintptr_t lost[2];
+	int channel[2];
+	area_malloc_debug_module_info_v2 *v2;
+	area_malloc_scan_result result;
+	const void *pool;
+	char *freed;
+	int fd;
+	pid_t child;
+
+	if (under_valgrind())
+		return;
+	v2 = open_module_v2("guard=1:guard_sample=0:leak_mode=unreferenced");
+	pool = new_pool(1 << 16);
+	/* not a live block's start: refused */
+	freed = am->malloc(pool, 64);
+	ck_assert_int_eq(v2->not_leak(pool, freed + 16), B_BAD_VALUE);
+	am->free(pool, freed);
+	ck_assert_int_eq(v2->not_leak(pool, freed), B_BAD_VALUE);
+
+	/* scan_leaks */
+	lose_two_and_mark_one(v2, pool);
+	ck_assert_int_eq(v2->scan_leaks(pool, &result), B_OK);
+	ck_assert_uint_eq(result.referenced_blocks, 1);
+	ck_assert_uint_eq(result.referenced_bytes, 4096);
+	ck_assert_uint_eq(result.unreferenced_blocks, 1);
+	ck_assert_uint_eq(result.unreferenced_bytes, 32);
+	ck_assert_uint_eq(result.indirect_blocks, 0);
+	assert_only_leak(32);
+	snprintf(expected, sizeof(expected), "(first block %p,", (void *)~hidden);
+	ck_assert_msg(strstr(recorded[0].text, expected) != NULL, "%s", recorded[0].text);
+	am->free(pool, (void *)~hidden);
+	am->free(pool, (void *)~hidden_marked);
+
+	/* at exit, in a child: its two blocks, the marked one held back */
+	child = fork_reporting(path, &fd, channel);
+	if (child == 0) {
+		lose_two_and_mark_one(v2, pool);
+		lost[0] = hidden;
+		lost[1] = hidden_marked;
+		exit_reporting(channel, lost, sizeof(lost), fd);
+	}
+	wait_for_exit_report(child, channel, lost, sizeof(lost), fd, text, sizeof(text));
+	ASSERT_HAS(text, "Leak of 32 byte(s) in 1 allocation(s) allocated from:\n");
+	ASSERT_HAS(text, "(first block %p, thread T%d, seq 6, ", (void *)~lost[0], (int)child);
+	ASSERT_HAS(text, "Still referenced, not leaks with leak_mode=unreferenced: 4096 byte(s) in "
+		"1 allocation(s).\n");
+	ASSERT_HAS(text, "SUMMARY: area_malloc: 32 byte(s) leaked in 1 allocation(s).\n");
+	ck_assert_msg(!has(text, "%p", (void *)~lost[1]), "%s", text);
+	close(fd);
+	unlink(path);
+	assert_reports(1); /* the scan's, nothing since */
 	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME), B_OK);
 	close_module();
 }
@@ -566,6 +753,56 @@ END_TEST
 
 /* ---- fork ---- */
 
+/* In a forked child: its copy of live holds live's bytes (7), an overflow
+ * of live (a WRITE one past its 32 bytes) and a read of freed fault with
+ * their reports. 0, or the step that failed (an exit status). */
+static int child_guards_fault(const void *pool, char *live, char *freed)
+{
+	char write_text[96], read_text[96];
+	struct site site;
+
+	recorded_count = 0;
+	/* the block's data is the child's copy, its guard still there */
+	if (live[31] != 7)
+		return 10;
+	access_at(&site, live + 32, true);
+	access_at(&site, freed, false);
+	flush(pool);
+	snprintf(write_text, sizeof(write_text), "WRITE of address %p at pc", live + 32);
+	snprintf(read_text, sizeof(read_text), "READ of address %p at pc", freed);
+	if (reports_so_far() != 2 || strcmp(recorded[0].kind, "heap-buffer-overflow") != 0
+		|| recorded[0].address != live || recorded[0].size != 32
+		|| strstr(recorded[0].text, write_text) == NULL
+		|| strcmp(recorded[1].kind, "use-after-free") != 0 || recorded[1].address != freed
+		|| recorded[1].size != 32 || !recorded[1].has_freed_by
+		|| strstr(recorded[1].text, read_text) == NULL)
+		return 11;
+	return 0;
+}
+
+/* The parent's guards after a fork are untouched: an overflow of live
+ * faults in the parent too. */
+static void parent_guard_faults(const void *pool, char *live)
+{
+	struct site site;
+
+	access_at(&site, live + 32, false);
+	am->free(pool, live);
+	assert_reports(1);
+	assert_fault(0, "heap-buffer-overflow", live, 32, live + 32, false, &site);
+}
+
+/* A live block of 32 bytes (its bytes 7) and a freed one, before a fork. */
+static void live_and_freed(const void *pool, char **live, char **freed)
+{
+	*live = am->malloc(pool, 32);
+	*freed = am->malloc(pool, 32);
+	ck_assert_ptr_nonnull(*live);
+	ck_assert_ptr_nonnull(*freed);
+	memset(*live, 7, 32);
+	am->free(pool, *freed);
+}
+
 /* A forked child's guarded blocks keep faulting, as its own (the parent's
  * are untouched), however the child's pools were made its own: options. */
 static void fork_keeps_guards(const char *options)
@@ -577,26 +814,13 @@ static void fork_keeps_guards(const char *options)
 
 	open_module(options);
 	pool = new_pool(1 << 16);
-	live = am->malloc(pool, 32);
-	freed = am->malloc(pool, 32);
-	memset(live, 7, 32);
-	am->free(pool, freed);
+	live_and_freed(pool, &live, &freed);
 	child = fork();
 	ck_assert_int_ne(child, -1);
 	if (child == 0) {
-		struct site site;
-		recorded_count = 0;
-		/* the block's data is the child's copy, its guard still there */
-		if (live[31] != 7)
-			_exit(10);
-		access_at(&site, live + 32, true);
-		access_at(&site, freed, false);
-		flush(pool);
-		if (reports_so_far() != 2 || strcmp(recorded[0].kind, "heap-buffer-overflow") != 0
-			|| recorded[0].address != live
-			|| strcmp(recorded[1].kind, "use-after-free") != 0
-			|| recorded[1].address != freed)
-			_exit(11);
+		int failed = child_guards_fault(pool, live, freed);
+		if (failed != 0)
+			_exit(failed);
 		am->free(pool, live);
 		_exit(reports_so_far() == 2 ? 0 : 12);
 	}
@@ -604,20 +828,13 @@ static void fork_keeps_guards(const char *options)
 	ck_assert(WIFEXITED(status));
 	ck_assert_msg(WEXITSTATUS(status) == 0, "%s: the child ended %d", options,
 		WEXITSTATUS(status));
-	/* the parent's guards are untouched */
-	{
-		struct site site;
-		access_at(&site, live + 32, false);
-		am->free(pool, live);
-		assert_reports(1);
-		assert_fault(0, "heap-buffer-overflow", live, 32, live + 32, false, &site);
-	}
+	parent_guard_faults(pool, live);
 	close_module();
 }
 
 START_TEST(guards_survive_fork)
 {
-	char dir[] = "/tmp/guarded-fork-XXXXXX", options[128], command[160];
+	char dir[] = "/tmp/guarded-fork-XXXXXX", options[128];
 
 	if (under_valgrind())
 		return;
@@ -635,8 +852,58 @@ START_TEST(guards_survive_fork)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(options, sizeof(options), "guard=1:fork_nodes=1:node_dir=%s", dir);
 	fork_keeps_guards(options); /* the child's pools move into its own node */
-	snprintf(command, sizeof(command), "rm -rf %s", dir);
-	ck_assert_int_eq(system(command), 0);
+	remove_tree(dir);
+}
+END_TEST
+
+/*
+ * The fork path's last resort (debug_fork.c, copy_from_mapping): a child
+ * that cannot reopen its pool's file (the node removed by hand; also when
+ * no descriptor is left) copies the pool from its shared mapping, the
+ * guard region made readable for the copy and protected again after. Its
+ * guarded blocks keep faulting, and its exit report lists its own leak,
+ * not the parent's live block it inherited.
+ */
+START_TEST(guards_survive_fork_copied_from_the_mapping)
+{
+	char dir[] = "/tmp/guarded-fork-copy-XXXXXX", path[] = "/tmp/guarded-fork-exit-XXXXXX";
+	char pool_file[PATH_MAX], text[16384] = "";
+	area_malloc_pool_stats stats;
+	const void *pool;
+	char *live, *freed, *own = NULL;
+	int channel[2], fd;
+	pid_t child;
+
+	if (under_valgrind())
+		return;
+	open_module_in(dir, "guard=1:guard_sample=0:fork_nodes=0");
+	pool = new_pool(1 << 16);
+	live_and_freed(pool, &live, &freed);
+	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
+	/* the pool's file goes: the child cannot reopen it */
+	snprintf(pool_file, sizeof(pool_file), "%s/%d/pool-%d", dir, (int)getpid(),
+		(int)stats.area);
+	ck_assert_int_eq(unlink(pool_file), 0);
+	child = fork_reporting(path, &fd, channel);
+	if (child == 0) {
+		int failed = child_guards_fault(pool, live, freed);
+		if (failed != 0)
+			_exit(failed);
+		own = am->malloc(pool, 48); /* the child's leak; live is the parent's */
+		exit_reporting(channel, &own, sizeof(own), fd);
+	}
+	/* the faults' reports (taken by the hook) make the exit status */
+	wait_for_exit_report(child, channel, &own, sizeof(own), fd, text, sizeof(text));
+	ASSERT_HAS(text, "Leak of 48 byte(s) in 1 allocation(s) allocated from:\n");
+	/* seq 5: live 0, freed 1 and 2 (its free), flush 3 and 4 */
+	ASSERT_HAS(text, "(first block %p, thread T%d, seq 5, ", (void *)own, (int)child);
+	ASSERT_HAS(text, "SUMMARY: area_malloc: 48 byte(s) leaked in 1 allocation(s).\n");
+	ck_assert_msg(!has(text, "%p", (void *)live), "the parent's block in:\n%s", text);
+	close(fd);
+	unlink(path);
+	parent_guard_faults(pool, live);
+	close_module();
+	remove_tree(dir);
 }
 END_TEST
 
@@ -893,28 +1160,41 @@ static bool lists_guarded(const char *text, const void *block, size_t size, bool
 	return strstr(text, line) != NULL;
 }
 
-/* pooldump -p PID pool ID, its output into output. */
-static void pooldump_pool(const char *dir, pid_t pid, area_id area, char *output, size_t size)
+/* pooldump --node-dir DIR -p PID ARGUMENTS, its output (stderr too) into
+ * output; returns its exit status. */
+static int pooldump(const char *dir, pid_t pid, const char *arguments, char *output,
+	size_t size)
 {
-	char command[PATH_MAX + 256];
+	char command[PATH_MAX + 512];
 	FILE *pipe_in;
 	size_t length;
+	int status;
 
-	snprintf(command, sizeof(command),
-		"%s/tools/pooldump/pooldump --node-dir %s -p %d pool %d 2>&1",
-		getenv("AREA_MALLOC_TEST_BUILDDIR"), dir, (int)pid, (int)area);
+	snprintf(command, sizeof(command), "%s/tools/pooldump/pooldump --node-dir %s -p %d %s 2>&1",
+		getenv("AREA_MALLOC_TEST_BUILDDIR"), dir, (int)pid, arguments);
 	pipe_in = popen(command, "r");
 	ck_assert_ptr_nonnull(pipe_in);
 	length = fread(output, 1, size - 1, pipe_in);
 	output[length] = '\0';
-	ck_assert_int_eq(pclose(pipe_in), 0);
+	status = pclose(pipe_in);
+	ck_assert_msg(WIFEXITED(status), "%s: ended by a signal", command);
+	return WEXITSTATUS(status);
+}
+
+/* pooldump -p PID pool ID, its output into output. */
+static void pooldump_pool(const char *dir, pid_t pid, area_id area, char *output, size_t size)
+{
+	char arguments[32];
+
+	snprintf(arguments, sizeof(arguments), "pool %d", (int)area);
+	ck_assert_int_eq(pooldump(dir, pid, arguments, output, size), 0);
 }
 
 /* pooldump's "pool ID" lists the guarded blocks, of a live process and,
  * from its node, of a dead one. */
 START_TEST(pooldump_shows_guarded_blocks)
 {
-	char dir[] = "/tmp/guarded-node-XXXXXX", options[160], output[8192], command[128];
+	char dir[] = "/tmp/guarded-node-XXXXXX", output[8192];
 	area_malloc_pool_stats stats;
 	const void *pool;
 	char *live, *freed, *blocks[2];
@@ -924,10 +1204,7 @@ START_TEST(pooldump_shows_guarded_blocks)
 
 	if (under_valgrind())
 		return;
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(options, sizeof(options), "guard=1:node_dir=%s:fork_nodes=1:keep_dead_nodes=4",
-		dir);
-	open_module(options);
+	open_module_in(dir, "guard=1:fork_nodes=1:keep_dead_nodes=4");
 	pool = new_pool(1 << 16);
 	live = am->malloc(pool, 32);
 	freed = am->malloc(pool, 64);
@@ -956,8 +1233,280 @@ START_TEST(pooldump_shows_guarded_blocks)
 		"not listed:\n%s", output);
 	assert_reports(0);
 	close_module();
-	snprintf(command, sizeof(command), "rm -rf %s", dir);
-	ck_assert_int_eq(system(command), 0);
+	remove_tree(dir);
+}
+END_TEST
+
+/* The canary bytes around a guarded block of 40 bytes: before it on its
+ * page, and its 8 bytes of slack. */
+#define CANARY ((char)0xfd)
+
+/* pooldump's pools, allocations, leaks and check count and list live
+ * guarded blocks as the heap's (a pool with both: blocks of up to 64
+ * bytes are guarded), of a live process and, from the table in its node,
+ * of a dead one; check finds their damaged canaries in the copy. */
+START_TEST(pooldump_counts_guarded_blocks)
+{
+	char dir[] = "/tmp/guarded-count-XXXXXX", output[16384];
+	char arguments[64];
+	area_malloc_pool_stats stats;
+	const void *pool;
+	char *guarded, *freed, *heap, *child_blocks[2];
+	int channel[2], area, me = (int)getpid();
+	pid_t child;
+	int status;
+
+	if (under_valgrind())
+		return;
+	open_module_in(dir, "guard=0:guard_sample=0:guard_size=64:fork_nodes=1:keep_dead_nodes=4");
+	pool = new_pool(1 << 16);
+	guarded = am->malloc(pool, 40);		/* seq 0 */
+	freed = am->malloc(pool, 48);		/* seq 1, freed with seq 2 */
+	am->free(pool, freed);
+	heap = am->malloc(pool, 100);		/* seq 3: not guarded */
+	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
+	area = (int)stats.area;
+	ck_assert_uint_eq(stats.live_blocks, 2);
+	ck_assert_uint_eq(stats.used, 140);
+	pooldump_pool(dir, getpid(), area, output, sizeof(output));
+	ck_assert_msg(lists_guarded(output, guarded, 40, false) && lists_guarded(output, freed, 48, true)
+			&& !lists_guarded(output, heap, 100, false)
+			&& has(output, "\tguarded blocks: 1 live (40 bytes requested), 1 freed\n"),
+		"%s", output);
+
+	/* pools: the guarded block in blocks and used, and apart */
+	ck_assert_int_eq(pooldump(dir, getpid(), "pools", output, sizeof(output)), 0);
+	ASSERT_HAS(output, "used: 140; peak: 100; blocks: 2; quarantined: 0 in 0; guarded: 1 live "
+		"(40 bytes), 1 freed; failed: 0;");
+	ck_assert_int_eq(pooldump(dir, getpid(), "--json pools", output, sizeof(output)), 0);
+	ASSERT_HAS(output, "\"used\":140,\"peak\":100,\"blocks\":2,\"quarantined_bytes\":0,"
+		"\"quarantined_blocks\":0,\"guarded_blocks\":1,\"guarded_bytes\":40,"
+		"\"guarded_freed\":1,");
+
+	/* allocations: the live ones, in address order (the guard region lies
+	 * below the heap), the freed guarded block not */
+	snprintf(arguments, sizeof(arguments), "allocations pool %d", area);
+	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 0);
+	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 0; "
+		"caller: 0x", me, me, (void *)guarded, area);
+	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 100 bytes; pool: %d; seq: 3; "
+		"caller: 0x", me, me, (void *)heap, area);
+	ck_assert(strstr(output, "size: 40 bytes") < strstr(output, "size: 100 bytes"));
+	ck_assert_msg(!has(output, "address: %p;", (void *)freed), "%s", output);
+	ASSERT_HAS(output, "total allocations: 2; total bytes: 140\n");
+	snprintf(arguments, sizeof(arguments), "--json allocations pool %d", area);
+	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 0);
+	ASSERT_HAS(output, "{\"address\":\"%p\",\"size\":40,\"pool\":%d,\"thread\":%d,"
+		"\"team\":%d,\"seq\":0,", (void *)guarded, area, me, me);
+	ASSERT_HAS(output, "\"guarded\":true,");
+	ASSERT_HAS(output, "\"total_blocks\":2,\"total_bytes\":140");
+
+	/* leaks: outstanding, the guarded block a group of its own (its own
+	 * stack), with its owner as a heap block's */
+	snprintf(arguments, sizeof(arguments), "leaks pool %d", area);
+	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 1);
+	ASSERT_HAS(output, "Outstanding: 40 byte(s) in 1 allocation(s) allocated from:\n    #0 0x");
+	ASSERT_HAS(output, "(first block %p, thread T%d, seq 0)\n", (void *)guarded, me);
+	ASSERT_HAS(output, "(first block %p, thread T%d, seq 3)\n", (void *)heap, me);
+	ASSERT_HAS(output, "SUMMARY: area_malloc: 140 byte(s) outstanding in 2 allocation(s).\n");
+
+	/* check: sound, then each canary of the guarded block damaged */
+	snprintf(arguments, sizeof(arguments), "check pool %d", area);
+	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 0);
+	ASSERT_HAS(output, "1 pool(s) checked, 0 problem(s)\n");
+	guarded[-3] = 1;	/* the canary before it: no fault */
+	guarded[41] = 1;	/* its slack: no fault */
+	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 1);
+	ASSERT_HAS(output, "ERROR: area_malloc: heap-buffer-underflow on address %p (40-byte block) "
+		"in pool %d\nthe canary before the guarded block was overwritten\nfirst damaged byte "
+		"at offset -3 from the block (before its start)\n", (void *)guarded, area);
+	ASSERT_HAS(output, "ERROR: area_malloc: heap-buffer-overflow on address %p (40-byte block) "
+		"in pool %d\nthe slack canary between the guarded block's end and its guard page was "
+		"overwritten\nfirst damaged byte at offset 41 from the block\nthe write reached 2 "
+		"byte(s) past the end of the 40-byte block\npreviously allocated by thread T%d (team "
+		"%d, seq 0, at ", (void *)guarded, area, me, me);
+	ASSERT_HAS(output, "1 pool(s) checked, 2 problem(s)\n");
+	guarded[-3] = CANARY;
+	guarded[41] = CANARY;
+
+	/* a dead process: a child with a node of its own, its blocks and its
+	 * parent's (its copies) in the table of its file */
+	ck_assert_int_eq(pipe(channel), 0);
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		child_blocks[0] = am->malloc(pool, 40);		/* guarded */
+		child_blocks[1] = am->malloc(pool, 200);	/* in the heap */
+		child_blocks[0][40] = 1;			/* its slack */
+		(void)!write(channel[1], child_blocks, sizeof(child_blocks));
+		_exit(0);
+	}
+	ck_assert_int_eq(read(channel[0], child_blocks, sizeof(child_blocks)),
+		sizeof(child_blocks));
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_int_eq(pooldump(dir, child, "pools", output, sizeof(output)), 0);
+	ASSERT_HAS(output, "used: 380; peak: 300; blocks: 4; quarantined: 0 in 0; guarded: 2 live "
+		"(80 bytes), 1 freed; failed: 0;");
+	snprintf(arguments, sizeof(arguments), "allocations pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 0);
+	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 4; "
+		"caller: 0x", (int)child, (int)child, (void *)child_blocks[0], area);
+	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 0; "
+		"caller: 0x", me, me, (void *)guarded, area);
+	ASSERT_HAS(output, "total allocations: 4; total bytes: 380\n");
+	snprintf(arguments, sizeof(arguments), "leaks pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 1);
+	ASSERT_HAS(output, "blocks still allocated (no mark set) when the process died\n");
+	ASSERT_HAS(output, "Leak of 40 byte(s) in 1 allocation(s) allocated from:\n");
+	ASSERT_HAS(output, "(first block %p, thread T%d, seq 4)\n", (void *)child_blocks[0],
+		(int)child);
+	ASSERT_HAS(output, "(first block %p, thread T%d, seq 0)\n", (void *)guarded, me);
+	ASSERT_HAS(output, "SUMMARY: area_malloc: 380 byte(s) leaked in 4 allocation(s).\n");
+	snprintf(arguments, sizeof(arguments), "check pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 1);
+	ASSERT_HAS(output, "ERROR: area_malloc: heap-buffer-overflow on address %p (40-byte block) "
+		"in pool %d\nthe slack canary between the guarded block's end and its guard page was "
+		"overwritten\nfirst damaged byte at offset 40 from the block\nthe write reached 1 "
+		"byte(s) past the end of the 40-byte block\npreviously allocated by thread T%d (team "
+		"%d, seq 4, at ", (void *)child_blocks[0], area, (int)child, (int)child);
+	ASSERT_HAS(output, "1 pool(s) checked, 1 problem(s)\n");
+
+	am->free(pool, guarded);
+	am->free(pool, heap);
+	assert_reports(0);
+	close_module();
+	remove_tree(dir);
+}
+END_TEST
+
+/* pooldump's scan reads live guarded blocks from the pool copies as heap
+ * blocks: one reached only through another guarded block is held, the one
+ * whose address is kept only complemented is unreferenced. */
+START_TEST(pooldump_scan_reads_guarded_blocks)
+{
+	char dir[] = "/tmp/guarded-scan-XXXXXX", output[16384];
+	const void *pool;
+	void **a;
+
+	if (under_valgrind())
+		return;
+	open_module_in(dir, "guard=1:guard_sample=0");
+	pool = new_pool(1 << 16);
+	a = am->malloc(pool, 64);		/* seq 0 */
+	a[0] = am->malloc(pool, 64);		/* seq 1: its only pointer is in a */
+	held = a;
+	allocate_out_of_sight(pool);		/* seq 2 */
+	/* --stop: this process's dead frames below its stack pointer may still
+	 * hold the lost block's address */
+	ck_assert_int_eq(pooldump(dir, getpid(), "scan --stop --min-age 0", output,
+		sizeof(output)), 1);
+	ASSERT_HAS(output, "Unreferenced: 32 byte(s) in 1 allocation(s), the oldest ");
+	ASSERT_HAS(output, "(first block %p, thread T%d, seq 2)\n", (void *)~hidden,
+		(int)getpid());
+	ASSERT_HAS(output, "SUMMARY: area_malloc: 32 byte(s) unreferenced in 1 allocation(s), 0 "
+		"byte(s) indirectly lost in 0 allocation(s).\n");
+	am->free(pool, (void *)~hidden);
+	am->free(pool, a[0]);
+	am->free(pool, a);
+	held = NULL;
+	assert_reports(0);
+	close_module();
+	remove_tree(dir);
+}
+END_TEST
+
+/* The offset of the guard table in a pool file (its magic at an 8-byte
+ * boundary, in the control region), or 0. */
+static off_t guard_table_in(int fd)
+{
+	uint32_t word[2];
+
+	for (off_t at = 0; pread(fd, word, sizeof(word), at) == sizeof(word); at += 8)
+		if (word[0] == GUARD_TABLE_MAGIC && word[1] != 0 && word[1] <= GUARD_TABLE_MAX_SLOTS)
+			return at;
+	return 0;
+}
+
+/* What another user could write into the table of a pool's file is data:
+ * a slot placed outside the region, or a table that does not fit the pool,
+ * is refused with a clear word and an exit status, never followed. */
+START_TEST(pooldump_refuses_a_damaged_guard_table)
+{
+	char dir[] = "/tmp/guarded-damage-XXXXXX", output[16384], path[PATH_MAX];
+	char arguments[64];
+	area_malloc_pool_stats stats;
+	struct guard_table table;
+	struct guard_slot slot;
+	area_info info;
+	const void *pool;
+	char *blocks[2];
+	off_t at, slot_at = 0;
+	int fd, area, status;
+	pid_t child;
+
+	if (under_valgrind())
+		return;
+	open_module_in(dir, "guard=1:guard_sample=0:fork_nodes=1:keep_dead_nodes=4");
+	pool = new_pool(1 << 16);
+	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
+	area = (int)stats.area;
+	ck_assert_int_eq(get_area_info(stats.area, &info), B_OK);
+	child = fork();
+	ck_assert_int_ne(child, -1);
+	if (child == 0) {
+		blocks[0] = am->malloc(pool, 32);
+		blocks[1] = am->malloc(pool, 64);
+		_exit(blocks[0] != NULL && blocks[1] != NULL ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert_int_eq(status, 0);
+	snprintf(path, sizeof(path), "%s/%d/pool-%d", dir, (int)child, area);
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	at = guard_table_in(fd);
+	ck_assert_int_gt(at, 0);
+	ck_assert_int_eq(pread(fd, &table, sizeof(table), at), sizeof(table));
+	ck_assert_uint_eq(table.live_blocks, 2);
+	ck_assert_uint_eq(table.live_bytes, 96);
+	for (uint32_t i = 0; i < table.slots && slot_at == 0; i++) {
+		off_t offset = at + table.slot_offset + (off_t)i * (off_t)sizeof(slot);
+		ck_assert_int_eq(pread(fd, &slot, sizeof(slot), offset), sizeof(slot));
+		if (slot.state == GUARD_SLOT_LIVE && slot.size == 64)
+			slot_at = offset;
+	}
+	ck_assert_int_gt(slot_at, 0);
+
+	/* a slot whose block lies outside the region: not shown, a problem */
+	slot.user = 0xdead0000;
+	ck_assert_int_eq(pwrite(fd, &slot, sizeof(slot), slot_at), sizeof(slot));
+	snprintf(arguments, sizeof(arguments), "allocations pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 4);
+	ASSERT_HAS(output, "total allocations: 1; total bytes: 32\n");
+	ASSERT_HAS(output, "pool %d: 1 damaged slot(s) in its guard table (see check)", area);
+	snprintf(arguments, sizeof(arguments), "check pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 1);
+	ASSERT_HAS(output, "ERROR: area_malloc: heap-corruption on address %p in pool %d\nthe guard "
+		"table has 1 damaged slot(s) (a state or a place no guarded block can have): their "
+		"blocks are not shown\n", (char *)info.address + at, area);
+	ASSERT_HAS(output, "1 pool(s) checked, 1 problem(s)\n");
+
+	/* slots past the end of the pool: the table is refused whole */
+	table.slot_offset = 0x7ffffff8;
+	ck_assert_int_eq(pwrite(fd, &table, sizeof(table), at), sizeof(table));
+	ck_assert_int_eq(pooldump(dir, child, "pools", output, sizeof(output)), 0);
+	ASSERT_HAS(output, "pool %d: the guard table's geometry does not fit the pool", area);
+	ASSERT_HAS(output, "used: 0; peak: 0; blocks: 0; quarantined: 0 in 0; failed: 0;");
+	snprintf(arguments, sizeof(arguments), "pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 4);
+	ASSERT_HAS(output, "\tguard table damaged: the guard table's geometry does not fit the "
+		"pool\n");
+	snprintf(arguments, sizeof(arguments), "leaks pool %d", area);
+	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 4);
+	ASSERT_HAS(output, "SUMMARY: area_malloc: 0 byte(s) leaked in 0 allocation(s).\n");
+	close(fd);
+	assert_reports(0);
+	close_module();
+	remove_tree(dir);
 }
 END_TEST
 
@@ -1138,10 +1687,15 @@ static Suite *guarded_suite(void)
 	tcase_add_test(faults, faults_in_several_threads);
 	tcase_add_test(faults, checks_and_leaks_see_guarded_blocks);
 	tcase_add_test(faults, reachability_scan_reads_guarded_blocks);
+	tcase_add_test(faults, not_leak_takes_a_guarded_block);
 	tcase_add_test(process, driver_handler_installed_after);
 	tcase_add_test(process, driver_handler_installed_before);
 	tcase_add_test(process, guards_survive_fork);
+	tcase_add_test(process, guards_survive_fork_copied_from_the_mapping);
 	tcase_add_test(process, pooldump_shows_guarded_blocks);
+	tcase_add_test(process, pooldump_counts_guarded_blocks);
+	tcase_add_test(process, pooldump_scan_reads_guarded_blocks);
+	tcase_add_test(process, pooldump_refuses_a_damaged_guard_table);
 	tcase_add_test(process, a_fault_makes_the_exit_status);
 	tcase_add_test(process, halt_on_error_stops_at_the_fault);
 	tcase_add_test(choice, pool_cap_falls_back_to_canary_blocks);
