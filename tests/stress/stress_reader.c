@@ -563,7 +563,7 @@ void stress_node_expect(const struct stress_module *module, int area, size_t blo
 	const char *builddir = getenv("AREA_MALLOC_TEST_BUILDDIR");
 	struct answer answer = { 0 };
 	char line[128], pool[1024];
-	uint64_t got_blocks, got_bytes;
+	uint64_t got_blocks, got_bytes, guarded_blocks, guarded_bytes;
 
 	snprintf(reader.pooldump, sizeof(reader.pooldump), "%s/tools/pooldump/pooldump",
 		builddir != NULL ? builddir : ".");
@@ -589,13 +589,24 @@ void stress_node_expect(const struct stress_module *module, int area, size_t blo
 			"pool %d: the counters are not %zu blocks of %" PRIu64 " bytes", area,
 			blocks, bytes);
 
+		/* the heap walk finds the heap's blocks; the blocks the default
+		 * sampling guarded are in the guard table's line */
 		snprintf(line, sizeof(line), "pool %d", area);
 		run_command(&reader, in_process, false, line, &answer);
+		guarded_blocks = guarded_bytes = 0;
+		if (answer.status == 0 && strstr(answer.out.data, "\tguarded blocks: ") != NULL)
+			EXPECT(number_after(answer.out.data, "\tguarded blocks: ", &guarded_blocks)
+				&& number_after(strstr(answer.out.data, "\tguarded blocks: "),
+					" live (", &guarded_bytes),
+				"no count of the guarded blocks");
 		EXPECT(answer.status == 0
 			&& number_after(answer.out.data, "\tblocks: ", &got_blocks)
-			&& got_blocks == blocks
-			&& number_after(answer.out.data, " live (", &got_bytes)
-			&& got_bytes == bytes, "the heap walk does not find what is held");
+			&& got_blocks + guarded_blocks == blocks
+			&& number_after(strstr(answer.out.data, "\tblocks: "), " live (", &got_bytes)
+			&& got_bytes + guarded_bytes == bytes,
+			"the heap walk (%" PRIu64 " blocks, %" PRIu64 " bytes) and the guard table (%"
+			PRIu64 ", %" PRIu64 ") do not find what is held (%zu, %" PRIu64 ")",
+			got_blocks, got_bytes, guarded_blocks, guarded_bytes, blocks, bytes);
 		EXPECT(strstr(answer.out.data, "\tcopy: consistent") != NULL,
 			"the copy of a quiet pool is not consistent");
 
