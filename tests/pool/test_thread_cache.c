@@ -33,6 +33,7 @@
 #endif
 
 #include "core/cache_magazine.h"
+#include "core/thread_cache_fast.h"
 #include "kernel/sanitizers.h"
 #include "pool_test_support.h"
 #include "support/check_main.h"
@@ -962,12 +963,264 @@ START_TEST(test_statistics_count_moving_magazines_once)
 }
 END_TEST
 
+/* ---- two pools in one slot of a thread's table of caches ---- */
+
+/*
+ * A thread keeps caches for THREAD_CACHE_SLOTS pools at once, in a table
+ * indexed by a hash of the pool id (thread_cache_slot_of); a call on a pool
+ * whose slot holds another pool's cache evicts that cache. An eviction must
+ * do bounded work whatever the evicted cache holds (the release module's
+ * constant-time promise): its blocks never go back to the heap one by one
+ * inside the call. What the tests count is the blocks that left the caches
+ * in that call: a block in a cache or a depot carries the caches' key in
+ * its second word, which is cleared when it goes to the heap (or to the
+ * driver), and the pool's area stays mapped, so the words can be read.
+ */
+#define EVICT_POOL_SIZE (16 * 1024 * KIB) /* a cache and a depot keep 1 MiB each */
+#define EVICT_FILL_MAX 10000
+#define EVICT_TRIES 256
+
+static void *filled[EVICT_FILL_MAX];
+
+/* A pool whose id shares first's slot: pools are created until one does,
+ * each miss deleted at once; with 8 slots, 256 tries all miss with a
+ * probability of (7/8)^256, about 1e-15. */
+static const void *pool_in_slot_of(const void *first)
+{
+	for (int i = 0; i < EVICT_TRIES; i++) {
+		const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK,
+			KERNEL_RW);
+		ck_assert_ptr_nonnull(pool);
+		if (thread_cache_slot_of(pool) == thread_cache_slot_of(first))
+			return pool;
+		ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	}
+	ck_abort_msg("none of %d pools shared the slot of %p", EVICT_TRIES, first);
+	return NULL;
+}
+
+/* The caches' key: the second word of a block that a cache holds. */
+static uint64_t key_of_cached(void *block)
+{
+	uint64_t key = ((uint64_t *)block)[1];
+
+	ck_assert_uint_ne(key, 0);
+	return key;
+}
+
+/* How many of the count blocks are still in a cache or a depot. */
+static int blocks_still_cached(void **blocks, int count, uint64_t key)
+{
+	int cached = 0;
+
+	for (int i = 0; i < count; i++)
+		cached += ((uint64_t *)blocks[i])[1] == key;
+	return cached;
+}
+
+/* Blocks a class keeps (thread_cache.c: 64 KiB of blocks, 4 to 2,048). */
+static int class_keeps(size_t usable)
+{
+	int blocks = (int)(64 * KIB / (usable + HEAP_BLOCK_OVERHEAD));
+
+	return blocks < 4 ? 4 : blocks > 2048 ? 2048 : blocks;
+}
+
+/* Allocates count blocks of size into filled[first...], then frees them in
+ * that order. */
+static void fill_and_free(const void *pool, int first, int count, size_t size)
+{
+	ck_assert_int_le(first + count, EVICT_FILL_MAX);
+	for (int i = first; i < first + count; i++) {
+		filled[i] = am->malloc(pool, size);
+		ck_assert_ptr_nonnull(filled[i]);
+	}
+	for (int i = first; i < first + count; i++)
+		am->free(pool, filled[i]);
+}
+
+/*
+ * A cache of the 1 MiB it may hold, every exact class (16 to 256 bytes)
+ * full: about 10,000 blocks. A free on a pool in the same slot evicts it;
+ * not one of its blocks goes back to the heap in that call (its full
+ * magazines go to the pool's depot whole), they all still count as free,
+ * and the evicting pool's block goes into the cache that took the slot.
+ */
+START_TEST(test_eviction_gives_no_block_back_to_the_heap)
+{
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
+		KERNEL_RW);
+	ck_assert_ptr_nonnull(pool);
+	const void *other = pool_in_slot_of(pool);
+	void *other_block = am->malloc(other, 64);
+	int count = 0;
+
+	ck_assert_ptr_nonnull(other_block);
+	for (size_t size = 16; size <= CACHE_EXACT_LIMIT; size += 16) {
+		int keeps = class_keeps(size);
+		fill_and_free(pool, count, keeps, size);
+		count += keeps;
+	}
+	uint64_t key = key_of_cached(filled[0]);
+	ck_assert_int_eq(blocks_still_cached(filled, count, key), count);
+	ck_assert_int_gt(count, 9000);
+
+	am->free(other, other_block); /* evicts the full cache */
+	ck_assert_int_eq(blocks_still_cached(filled, count, key), count);
+	struct pool_figures figures = figures_of(pool, filled[0]);
+	ck_assert_uint_eq(figures.used, 0);
+	ck_assert_uint_eq(figures.blocks, 0);
+	ck_assert_ptr_eq(am->malloc(other, 64), other_block); /* its cache has the slot */
+	assert_pools_valid();
+
+	/* back on the first pool: its blocks come back from its depot */
+	void *again = am->malloc(pool, 32);
+	am->free(pool, again);
+	ck_assert_ptr_eq(am->malloc(pool, 16), filled[class_keeps(16) - 1]);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(other), B_OK);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+}
+END_TEST
+
+/*
+ * The depot has no room for the evicted cache's magazine (its 64-byte class
+ * already holds four): the cache is parked with its pool, blocks and all,
+ * instead of being emptied into the heap. Fills the 64-byte class of the
+ * pool's cache and depot (five magazines) and evicts it by a free on a pool
+ * in the same slot; returns how many blocks were freed (filled[0...]).
+ */
+static int evict_into_a_full_depot(const void *pool, const void *other, void *other_block)
+{
+	int count = 5 * class_keeps(64);
+
+	fill_and_free(pool, 0, count, 64);
+	uint64_t key = key_of_cached(filled[0]);
+	ck_assert_int_eq(blocks_still_cached(filled, count, key), count);
+	am->free(other, other_block);
+	ck_assert_int_eq(blocks_still_cached(filled, count, key), count);
+	return count;
+}
+
+/* Parked blocks count as free, a forked child gets them, the thread that
+ * comes back to the pool takes the parked cache up again (its last freed
+ * block first), and the pool can still be allocated whole. */
+START_TEST(test_parked_cache_is_kept_and_taken_up_again)
+{
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
+		KERNEL_RW);
+	ck_assert_ptr_nonnull(pool);
+	int expected = capacity_in_blocks(EVICT_POOL_SIZE, 64);
+	const void *other = pool_in_slot_of(pool);
+	void *other_block = am->malloc(other, 64);
+	void *live = am->malloc(pool, 64);
+	int status;
+
+	ck_assert_ptr_nonnull(other_block);
+	ck_assert_ptr_nonnull(live);
+	int count = evict_into_a_full_depot(pool, other, other_block);
+	struct pool_figures figures = figures_of(pool, filled[0]);
+	ck_assert_uint_eq(figures.used, 64 + HEAP_BLOCK_OVERHEAD);
+	ck_assert_uint_eq(figures.blocks, 1);
+	assert_pools_valid();
+
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		int got = 1; /* live */
+		while (am->malloc(pool, 64) != NULL)
+			got++;
+		char *output = NULL;
+		_exit(got == expected && run_debug_command("check", &output) == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* a free on the pool takes its slot back, with the parked cache */
+	am->free(pool, live);
+	ck_assert_ptr_eq(am->malloc(pool, 64), filled[count - 1]);
+	assert_pools_valid();
+	int got = 1;
+	while (am->malloc(pool, 64) != NULL)
+		got++;
+	ck_assert_int_eq(got, expected);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(other), B_OK);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	assert_pools_valid();
+}
+END_TEST
+
+static void evict_in_holder(struct holder *holder)
+{
+	holder->blocks[0] = am->malloc(holder->blocks[1], 64);
+	ck_assert_ptr_nonnull(holder->blocks[0]);
+	holder->count = evict_into_a_full_depot(holder->pool, holder->blocks[1], holder->blocks[0]);
+}
+
+/* A cache parked by a thread that then exits stays with its pool: still
+ * free in the statistics, drained before a NULL; delete_pool drops a parked
+ * cache, and so does unloading the module, and the pools stay sound. */
+START_TEST(test_parked_cache_outlives_its_thread_until_the_pool_goes)
+{
+	struct holder holder = { 0 };
+	int expected = capacity_in_blocks(EVICT_POOL_SIZE, 64);
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
+		KERNEL_RW);
+	ck_assert_ptr_nonnull(holder.pool);
+	const void *other = pool_in_slot_of(holder.pool);
+	holder.blocks[1] = (void *)other;
+	holder_start(&holder, evict_in_holder);
+	holder_finish(&holder);
+	struct pool_figures figures = figures_of(holder.pool, filled[0]);
+	ck_assert_uint_eq(figures.used, 0);
+	ck_assert_uint_eq(figures.blocks, 0);
+	assert_pools_valid();
+	int got = 0;
+	while (am->malloc(holder.pool, 64) != NULL)
+		got++;
+	ck_assert_int_eq(got, expected);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+	ck_assert_int_eq(am->delete_pool(other), B_OK);
+
+	/* delete_pool with a parked cache */
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
+		KERNEL_RW);
+	other = pool_in_slot_of(holder.pool);
+	holder.blocks[1] = (void *)other;
+	holder_start(&holder, evict_in_holder);
+	holder_finish(&holder);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(other), B_OK);
+
+	/* the module goes away with a parked cache (and this thread's cache) */
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
+		KERNEL_RW);
+	other = pool_in_slot_of(holder.pool);
+	void *other_block = am->malloc(other, 64);
+	evict_into_a_full_depot(holder.pool, other, other_block);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_MODULE_NAME), B_OK);
+	am = get_area_malloc();
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+	ck_assert_ptr_nonnull(pool);
+	void *block = am->malloc(pool, 64);
+	am->free(pool, block);
+	ck_assert_ptr_eq(am->malloc(pool, 64), block);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+}
+END_TEST
+
 static Suite *thread_cache_suite(void)
 {
 	Suite *suite = suite_create("thread_cache");
 	TCase *promises = tcase_create("promises");
 	TCase *threads = tcase_create("threads");
 	TCase *classes = tcase_create("classes");
+	TCase *eviction = tcase_create("eviction");
 
 	tcase_add_checked_fixture(promises, setup, teardown);
 	tcase_add_test(promises, test_cached_blocks_count_as_free);
@@ -992,6 +1245,12 @@ static Suite *thread_cache_suite(void)
 	tcase_add_test(classes, test_second_free_of_depot_block_refused);
 	tcase_add_test(classes, test_statistics_count_moving_magazines_once);
 	suite_add_tcase(suite, classes);
+
+	tcase_add_checked_fixture(eviction, setup, teardown);
+	tcase_add_test(eviction, test_eviction_gives_no_block_back_to_the_heap);
+	tcase_add_test(eviction, test_parked_cache_is_kept_and_taken_up_again);
+	tcase_add_test(eviction, test_parked_cache_outlives_its_thread_until_the_pool_goes);
+	suite_add_tcase(suite, eviction);
 
 	tcase_add_checked_fixture(threads, setup, teardown);
 	tcase_set_timeout(threads, 120);
