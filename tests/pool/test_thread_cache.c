@@ -1102,33 +1102,46 @@ static int evict_into_a_full_depot(const void *pool, const void *other, void *ot
 	return count;
 }
 
-/* Parked blocks count as free, a forked child gets them, the thread that
- * comes back to the pool takes the parked cache up again (its last freed
- * block first), and the pool can still be allocated whole. */
+/* The holder (its blocks[1] a pool in the slot of its pool) allocates a
+ * block of its pool (blocks[2], from the heap: the slot is the other
+ * pool's), then fills and evicts its cache into a full depot. */
+static void evict_in_holder(struct holder *holder)
+{
+	const void *other = holder->blocks[1];
+
+	holder->blocks[0] = am->malloc(other, 64);
+	ck_assert_ptr_nonnull(holder->blocks[0]);
+	holder->blocks[2] = am->malloc(holder->pool, 64);
+	ck_assert_ptr_nonnull(holder->blocks[2]);
+	holder->count = evict_into_a_full_depot(holder->pool, other, holder->blocks[0]);
+}
+
+/* Parked blocks count as free and a forked child gets them (the evicting
+ * thread still runs, as in the other fork tests); the next thread to attach
+ * to the pool takes the parked cache up (its last freed block comes
+ * first), and the pool can still be allocated whole. */
 START_TEST(test_parked_cache_is_kept_and_taken_up_again)
 {
-	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
-		KERNEL_RW);
-	ck_assert_ptr_nonnull(pool);
+	struct holder holder = { 0 };
 	int expected = capacity_in_blocks(EVICT_POOL_SIZE, 64);
-	const void *other = pool_in_slot_of(pool);
-	void *other_block = am->malloc(other, 64);
-	void *live = am->malloc(pool, 64);
 	int status;
 
-	ck_assert_ptr_nonnull(other_block);
-	ck_assert_ptr_nonnull(live);
-	int count = evict_into_a_full_depot(pool, other, other_block);
-	struct pool_figures figures = figures_of(pool, filled[0]);
-	ck_assert_uint_eq(figures.used, 64 + HEAP_BLOCK_OVERHEAD);
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
+		KERNEL_RW);
+	ck_assert_ptr_nonnull(holder.pool);
+	const void *other = pool_in_slot_of(holder.pool);
+	holder.blocks[1] = (void *)other;
+	holder_start(&holder, evict_in_holder);
+	struct pool_figures figures = figures_of(holder.pool, filled[0]);
+	ck_assert_uint_eq(figures.used, 64 + HEAP_BLOCK_OVERHEAD); /* blocks[2] */
 	ck_assert_uint_eq(figures.blocks, 1);
 	assert_pools_valid();
 
 	pid_t child = fork();
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
-		int got = 1; /* live */
-		while (am->malloc(pool, 64) != NULL)
+		int got = 1; /* blocks[2] */
+		while (am->malloc(holder.pool, 64) != NULL)
 			got++;
 		char *output = NULL;
 		_exit(got == expected && run_debug_command("check", &output) == 0 ? 0 : 1);
@@ -1136,27 +1149,21 @@ START_TEST(test_parked_cache_is_kept_and_taken_up_again)
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
-	/* a free on the pool takes its slot back, with the parked cache */
-	am->free(pool, live);
-	ck_assert_ptr_eq(am->malloc(pool, 64), filled[count - 1]);
+	/* this thread's first free on the pool attaches the parked cache */
+	am->free(holder.pool, holder.blocks[2]);
+	ck_assert_ptr_eq(am->malloc(holder.pool, 64), filled[holder.count - 1]);
 	assert_pools_valid();
 	int got = 1;
-	while (am->malloc(pool, 64) != NULL)
+	while (am->malloc(holder.pool, 64) != NULL)
 		got++;
 	ck_assert_int_eq(got, expected);
 	assert_pools_valid();
+	holder_finish(&holder);
 	ck_assert_int_eq(am->delete_pool(other), B_OK);
-	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
 	assert_pools_valid();
 }
 END_TEST
-
-static void evict_in_holder(struct holder *holder)
-{
-	holder->blocks[0] = am->malloc(holder->blocks[1], 64);
-	ck_assert_ptr_nonnull(holder->blocks[0]);
-	holder->count = evict_into_a_full_depot(holder->pool, holder->blocks[1], holder->blocks[0]);
-}
 
 /* A cache parked by a thread that then exits stays with its pool: still
  * free in the statistics, drained before a NULL; delete_pool drops a parked
@@ -1174,10 +1181,10 @@ START_TEST(test_parked_cache_outlives_its_thread_until_the_pool_goes)
 	holder_start(&holder, evict_in_holder);
 	holder_finish(&holder);
 	struct pool_figures figures = figures_of(holder.pool, filled[0]);
-	ck_assert_uint_eq(figures.used, 0);
-	ck_assert_uint_eq(figures.blocks, 0);
+	ck_assert_uint_eq(figures.used, 64 + HEAP_BLOCK_OVERHEAD); /* blocks[2] */
+	ck_assert_uint_eq(figures.blocks, 1);
 	assert_pools_valid();
-	int got = 0;
+	int got = 1;
 	while (am->malloc(holder.pool, 64) != NULL)
 		got++;
 	ck_assert_int_eq(got, expected);
@@ -1210,6 +1217,79 @@ START_TEST(test_parked_cache_outlives_its_thread_until_the_pool_goes)
 	am->free(pool, block);
 	ck_assert_ptr_eq(am->malloc(pool, 64), block);
 	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+}
+END_TEST
+
+/* Threads that move between two pools of one slot on every call evict,
+ * park and take up each other's caches all the time (small pools: their
+ * depots fill): nothing lost, nothing handed out twice, and every block is
+ * free again at the end. */
+struct two_pool_thread {
+	pthread_t thread;
+	const void *pools[2];
+	unsigned seed;
+	int failures;
+};
+
+static void *move_between_pools(void *argument)
+{
+	struct two_pool_thread *self = argument;
+	unsigned char *slots[STRESS_SLOTS] = { 0 };
+	size_t sizes[STRESS_SLOTS] = { 0 };
+	int owners[STRESS_SLOTS] = { 0 };
+	long rounds = test_scaled(STRESS_ROUNDS, 500);
+
+	for (long round = 0; round < rounds; round++) {
+		int i = (int)(rand_r(&self->seed) % STRESS_SLOTS);
+		unsigned char mark = (unsigned char)(i ^ (uintptr_t)self);
+		if (slots[i] != NULL) {
+			for (size_t b = 0; b < sizes[i]; b++)
+				if (slots[i][b] != mark) {
+					self->failures++;
+					break;
+				}
+			am->free(self->pools[owners[i]], slots[i]);
+		}
+		owners[i] = (int)(rand_r(&self->seed) % 2);
+		sizes[i] = 1 + rand_r(&self->seed) % 600;
+		slots[i] = am->malloc(self->pools[owners[i]], sizes[i]);
+		if (slots[i] != NULL)
+			memset(slots[i], mark, sizes[i]);
+	}
+	for (int i = 0; i < STRESS_SLOTS; i++)
+		am->free(self->pools[owners[i]], slots[i]);
+	return NULL;
+}
+
+START_TEST(test_threads_move_between_pools_in_one_slot)
+{
+	struct two_pool_thread threads[STRESS_THREADS];
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1024 * KIB, B_NO_LOCK, KERNEL_RW);
+
+	ck_assert_ptr_nonnull(pool);
+	const void *other = pool_in_slot_of(pool);
+	for (int t = 0; t < STRESS_THREADS; t++) {
+		threads[t] = (struct two_pool_thread){ .pools = { pool, other },
+			.seed = (unsigned)t + 11 };
+		ck_assert_int_eq(
+			pthread_create(&threads[t].thread, NULL, move_between_pools, &threads[t]), 0);
+	}
+	for (int t = 0; t < STRESS_THREADS; t++) {
+		ck_assert_int_eq(pthread_join(threads[t].thread, NULL), 0);
+		ck_assert_int_eq(threads[t].failures, 0);
+	}
+	for (int p = 0; p < 2; p++) {
+		const void *id = p == 0 ? pool : other;
+		void *probe = am->malloc(id, 16);
+		ck_assert_ptr_nonnull(probe);
+		struct pool_figures figures = figures_of(id, probe);
+		ck_assert_uint_eq(figures.blocks, 1);
+		ck_assert_uint_eq(figures.used, 16 + HEAP_BLOCK_OVERHEAD);
+		am->free(id, probe);
+	}
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(other), B_OK);
 	ck_assert_int_eq(am->delete_pool(pool), B_OK);
 }
 END_TEST
@@ -1256,6 +1336,7 @@ static Suite *thread_cache_suite(void)
 	tcase_set_timeout(threads, 120);
 	tcase_add_test(threads, test_threads_share_a_pool_through_caches);
 	tcase_add_test(threads, test_fork_while_another_thread_allocates);
+	tcase_add_test(threads, test_threads_move_between_pools_in_one_slot);
 	suite_add_tcase(suite, threads);
 	return suite;
 }
