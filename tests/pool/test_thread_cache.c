@@ -993,13 +993,13 @@ END_TEST
 
 static void *filled[EVICT_FILL_MAX];
 
-/* A pool whose id shares first's slot: pools are created until one does,
- * each miss deleted at once; with 8 slots, 256 tries all miss with a
- * probability of (7/8)^256, about 1e-15. */
-static const void *pool_in_slot_of(const void *first)
+/* A pool of size bytes whose id shares first's slot: pools are created
+ * until one does, each miss deleted at once; with 8 slots, 256 tries all
+ * miss with a probability of (7/8)^256, about 1e-15. */
+static const void *pool_in_slot_of(const void *first, size_t size)
 {
 	for (int i = 0; i < EVICT_TRIES; i++) {
-		const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK,
+		const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, size, B_NO_LOCK,
 			KERNEL_RW);
 		ck_assert_ptr_nonnull(pool);
 		if (thread_cache_slot_of(pool) == thread_cache_slot_of(first))
@@ -1062,7 +1062,7 @@ START_TEST(test_eviction_gives_no_block_back_to_the_heap)
 	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
 		KERNEL_RW);
 	ck_assert_ptr_nonnull(pool);
-	const void *other = pool_in_slot_of(pool);
+	const void *other = pool_in_slot_of(pool, 64 * KIB);
 	void *other_block = am->malloc(other, 64);
 	int count = 0;
 
@@ -1140,7 +1140,7 @@ START_TEST(test_parked_cache_is_kept_and_taken_up_again)
 	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
 		KERNEL_RW);
 	ck_assert_ptr_nonnull(holder.pool);
-	const void *other = pool_in_slot_of(holder.pool);
+	const void *other = pool_in_slot_of(holder.pool, 64 * KIB);
 	holder.blocks[1] = (void *)other;
 	holder_start(&holder, evict_in_holder);
 	struct pool_figures figures = figures_of(holder.pool, filled[0]);
@@ -1187,7 +1187,7 @@ START_TEST(test_parked_cache_outlives_its_thread_until_the_pool_goes)
 	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
 		KERNEL_RW);
 	ck_assert_ptr_nonnull(holder.pool);
-	const void *other = pool_in_slot_of(holder.pool);
+	const void *other = pool_in_slot_of(holder.pool, 64 * KIB);
 	holder.blocks[1] = (void *)other;
 	holder_start(&holder, evict_in_holder);
 	holder_finish(&holder);
@@ -1206,7 +1206,7 @@ START_TEST(test_parked_cache_outlives_its_thread_until_the_pool_goes)
 	/* delete_pool with a parked cache */
 	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
 		KERNEL_RW);
-	other = pool_in_slot_of(holder.pool);
+	other = pool_in_slot_of(holder.pool, 64 * KIB);
 	holder.blocks[1] = (void *)other;
 	holder_start(&holder, evict_in_holder);
 	holder_finish(&holder);
@@ -1217,7 +1217,7 @@ START_TEST(test_parked_cache_outlives_its_thread_until_the_pool_goes)
 	/* the module goes away with a parked cache (and this thread's cache) */
 	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
 		KERNEL_RW);
-	other = pool_in_slot_of(holder.pool);
+	other = pool_in_slot_of(holder.pool, 64 * KIB);
 	void *other_block = am->malloc(other, 64);
 	evict_into_a_full_depot(holder.pool, other, other_block);
 	ck_assert_int_eq(put_module(B_AREA_MALLOC_MODULE_NAME), B_OK);
@@ -1232,17 +1232,17 @@ START_TEST(test_parked_cache_outlives_its_thread_until_the_pool_goes)
 }
 END_TEST
 
-/* Threads that move between two pools of one slot on every call evict,
- * park and take up each other's caches all the time (small pools: their
- * depots fill; about 40,000 parks in a run): nothing lost, nothing handed
- * out twice, and every block is free again at the end. */
+/* Threads that move between two 1 MiB pools of one slot evict, park and
+ * take up each other's caches all the time (their magazines are short, so
+ * most evictions park: about 40,000 in a run): nothing lost, nothing
+ * handed out twice, no NULL, and every block is free again at the end. */
 START_TEST(test_threads_move_between_pools_in_one_slot)
 {
 	struct stress_thread threads[STRESS_THREADS];
 	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1024 * KIB, B_NO_LOCK, KERNEL_RW);
 
 	ck_assert_ptr_nonnull(pool);
-	const void *other = pool_in_slot_of(pool);
+	const void *other = pool_in_slot_of(pool, 1024 * KIB);
 	for (int t = 0; t < STRESS_THREADS; t++) {
 		threads[t] = (struct stress_thread){ .pools = { pool, other }, .max_size = 600,
 			.rounds = test_scaled(STRESS_ROUNDS, 500), .seed = (unsigned)t + 11 };
