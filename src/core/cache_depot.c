@@ -8,6 +8,11 @@
  * thread's cache, so a consumer that runs ahead of its producer does not
  * hoard a small pool: past the limit it frees under the pool's lock as
  * before.
+ *
+ * The depot also keeps the head of the chain of caches parked with its
+ * pool (thread_cache.c, "Eviction"): the one per-pool place the caches'
+ * layer owns. It never follows the chain; thread_cache.c's cache_lock, not
+ * the depot's flag, protects it.
  */
 #include "config.h"
 
@@ -25,6 +30,7 @@
 struct cache_depot {
 	atomic_bool busy;
 	struct cache_depot **list_prev_next, *list_next; /* on the caller's list */
+	struct thread_cache *parked;	/* cache_depot_parked(): the caller's */
 	size_t byte_limit;
 	size_t bytes;
 	size_t blocks;
@@ -84,23 +90,33 @@ void cache_depot_hold(struct cache_depot *depot)
 		sched_yield();
 }
 
+bool cache_depot_put_held(struct cache_depot *depot, unsigned class_index, struct magazine *magazine)
+{
+	uint8_t count = depot->counts[class_index];
+
+	if (magazine->count == 0 || count == DEPOT_MAGAZINES
+		|| depot->bytes + magazine->bytes > depot->byte_limit)
+		return false;
+	depot->magazines[class_index][count] = *magazine;
+	depot->counts[class_index] = count + 1;
+	depot->bytes += magazine->bytes;
+	depot->blocks += magazine->count;
+	magazine_reset(magazine);
+	return true;
+}
+
 bool cache_depot_try_put(struct cache_depot *depot, unsigned class_index, struct magazine *magazine)
 {
-	bool put = false;
-
 	if (magazine->count == 0 || !try_hold(depot))
 		return false;
-	uint8_t count = depot->counts[class_index];
-	if (count < DEPOT_MAGAZINES && depot->bytes + magazine->bytes <= depot->byte_limit) {
-		depot->magazines[class_index][count] = *magazine;
-		depot->counts[class_index] = count + 1;
-		depot->bytes += magazine->bytes;
-		depot->blocks += magazine->count;
-		magazine_reset(magazine);
-		put = true;
-	}
+	bool put = cache_depot_put_held(depot, class_index, magazine);
 	cache_depot_release(depot);
 	return put;
+}
+
+struct thread_cache **cache_depot_parked(struct cache_depot *depot)
+{
+	return &depot->parked;
 }
 
 bool cache_depot_try_take(

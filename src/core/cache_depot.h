@@ -41,7 +41,8 @@ struct heap;
 /* A depot for a pool of area_size bytes, put on list (the caller's list of
  * every depot, for fork), or NULL without memory. */
 struct cache_depot *cache_depot_create(size_t area_size, struct cache_depot **list);
-/* Takes it off its list and frees it (it holds no block: spilled or forgotten). */
+/* Takes it off its list and frees it (it holds no block: spilled or
+ * forgotten; and no parked cache). */
 void cache_depot_destroy(struct cache_depot *depot);
 
 /* Fast path: moves the whole magazine into the depot (it is then empty) and
@@ -49,10 +50,21 @@ void cache_depot_destroy(struct cache_depot *depot);
 bool cache_depot_try_put(
 	struct cache_depot *depot, unsigned class_index, struct magazine *magazine);
 
+/* Off the fast path (held): the same move as cache_depot_try_put. */
+bool cache_depot_put_held(
+	struct cache_depot *depot, unsigned class_index, struct magazine *magazine);
+
 /* Fast path: fills the empty magazine with one of the depot's magazines of
  * the class and returns true; false when the depot is busy or has none. */
 bool cache_depot_try_take(
 	struct cache_depot *depot, unsigned class_index, struct magazine *magazine);
+
+/* The head of the chain of caches parked with the depot's pool
+ * (thread_cache.c, "Eviction", C5). Not the depot's: protected by
+ * thread_cache.c's cache_lock, not by the depot's flag, and NULL when the
+ * depot is destroyed (every parked cache leaves with its pool). */
+struct thread_cache;
+struct thread_cache **cache_depot_parked(struct cache_depot *depot);
 
 /* Off the fast path (cache_lock held): waits for the depot's flag. */
 void cache_depot_hold(struct cache_depot *depot);

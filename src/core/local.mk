@@ -28,6 +28,7 @@ libamcore_la_SOURCES = \
 	src/core/pool_fork.c \
 	src/core/pool_fork.h \
 	src/core/thread_cache.c \
+	src/core/thread_cache_claim.c \
 	src/core/thread_cache.h \
 	src/core/thread_cache_fast.h \
 	src/core/cache_magazine.h \

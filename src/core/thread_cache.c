@@ -31,6 +31,37 @@
  * allocates, another frees) meet on a flag once per magazine, not on the
  * pool's lock once per block.
  *
+ * Eviction: the table is direct-mapped, so a thread that uses two pools
+ * whose ids share a slot moves the slot between them, and a free on the
+ * pool that comes second evicts the other's cache inside that call. The
+ * call must do bounded work whatever the cache holds (the constant-time
+ * worst case): emptying it into its heap, up to its 1 MiB of blocks with
+ * one heap_free each, made that one free as slow as thousands. So an
+ * eviction gives no block to the heap. Each magazine worth a depot's place
+ * (at least half its class's limit, the rule of a free that finds the
+ * cache full) goes to the pool's depot whole, where any thread of the pool
+ * takes it; a cache then empty serves the new pool. A cache that still
+ * holds blocks (the depot full, or short magazines left) is parked: it
+ * stays with its pool, blocks and counters and all, on the pool's list
+ * (statistics, the drain before a NULL, delete_pool, fork and unload see
+ * it like any cache) and on a chain the pool's depot keeps, and belongs to
+ * no thread; the thread gets a new cache for the new pool, or takes up one
+ * parked there. The next thread to attach to the parked cache's pool takes
+ * it up (the chain's head) instead of a new one. So an eviction is at most
+ * one move per class (44), a few pointers and, when nothing is parked for
+ * the new pool, one calloc, as a first attach; a thread that moves
+ * between two pools swaps two parked caches. Bounded: a cache is made
+ * only when none is parked for its pool, so a pool never has more parked
+ * caches plus caches in use than it had threads attached at once; a thread
+ * that exits leaves its parked caches for the next, like the depot's
+ * magazines. Not chosen: a set-associative table only makes collisions
+ * rarer (a thread with more pools than ways still evicts), and emptying
+ * the evicted cache a few blocks per later call puts heap_frees of cold
+ * blocks into other calls (four in one free already took it past a
+ * microsecond at p99.99); a parked cache costs nothing until its pool
+ * needs the memory, and then the drain before a NULL takes it like any
+ * cache.
+ *
  * The hits (a take from a non-empty class, a put into a class with room)
  * are inline in the module's malloc and free (thread_cache_fast.h); this
  * file holds everything else, starting with the same calls' slow halves.
@@ -51,30 +82,23 @@
  *     a magazine taken from the depot may carry a cache past it until its
  *     blocks are handed out);
  *  C4 a pool with a cache has a depot (pool->cache_depot) unless there was
- *     no memory for one; the depot's blocks keep C1's marks (D1-D3).
+ *     no memory for one; the depot's blocks keep C1's marks (D1-D3);
+ *  C5 a cache is on its pool's depot's chain of parked caches
+ *     (cache_depot_parked) iff an eviction parked it and no thread has
+ *     taken it up since; a parked cache is attached (C1), holds at least
+ *     one block and belongs to no thread (owner_slots NULL: in no table).
  *
  * Locking:
  *  cache_lock (global, sleeping) protects every pool's list of caches, the
  *  list of all caches, each cache's pool pointer being set (attach) or
- *  cleared (detach), and a pool's depot being created or destroyed. Taken
- *  only off the fast path: attach, eviction, thread exit, drain, detach,
- *  statistics, validation, fork.
+ *  cleared (detach), a pool's depot being created or destroyed, and the
+ *  depots' chains of parked caches (a parked cache is in no thread's
+ *  table: nobody else touches it). Taken only off the fast path: attach,
+ *  eviction, thread exit, drain, detach, statistics, validation, fork.
  *  A cache's classes and counters belong to whoever holds the cache: its
  *  own thread around each cached operation, or a drainer (any thread doing
- *  the work above, under cache_lock). Two flags decide it, Dekker-style:
- *  the owner raises cache->busy and then looks at cache->claimed, a drainer
- *  raises claimed and then waits until busy is down; an owner that finds
- *  claimed raised lowers busy and uses the pool's lock instead, so it never
- *  waits. Dekker needs a full fence between each side's store and its load.
- *  The owner's side is the fast path, so where the kernel has
- *  membarrier(2) the owner's fence is only a compiler barrier and the
- *  drainer's is membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED), which makes
- *  every running thread of the process pass a full fence (folly's
- *  asymmetric fences; drains are rare). Without it (old kernels, Valgrind)
- *  and under ThreadSanitizer (which does not model membarrier) the owner
- *  takes busy with an atomic exchange and the drainer with the same
- *  exchange: busy alone is then the lock, as it was. The exchange was half
- *  of every cached call's time (perf, bench-malloc-simple pattern).
+ *  the work above, under cache_lock), decided by two flags, busy and
+ *  claimed (the protocol: thread_cache_claim.c).
  *  A depot's flag: see cache_depot.h (the fast path tries it once, with its
  *  cache's flag held).
  *  Lock order: the pool registry's lock (statistics of every pool, fork),
@@ -84,14 +108,10 @@
 #include "config.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <errno.h>
-#include <linux/membarrier.h>
 #include <sys/random.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -129,9 +149,6 @@ __thread struct thread_cache *thread_cache_slots[THREAD_CACHE_SLOTS]
 	__attribute__((tls_model("initial-exec")));
 uint64_t thread_cache_key;
 uint32_t thread_cache_bin_limits[CACHE_CLASSES];
-#if THREAD_CACHE_FENCES_BY_MEMBARRIER
-bool thread_cache_asymmetric_fences;
-#endif
 
 /* The head of a pool's list of caches: written under cache_lock, but also
  * read without it (the fast "does this pool have a cache at all?" look of
@@ -182,77 +199,14 @@ static inline uint32_t bin_limit(unsigned class_index)
 	return thread_cache_bin_limits[class_index];
 }
 
-/*
- * A drainer (cache_lock held) takes caches in three steps, so that taking
- * all of a pool's caches, or every cache at fork, costs one membarrier:
- * claim each, settle the claims (the heavy fence), then wait for each owner
- * to leave. Without asymmetric fences, claiming is the exchange itself and
- * the other two steps do nothing.
- */
-static void claim_cache(struct thread_cache *cache)
-{
-	if (!thread_cache_asymmetric_fences) {
-		while (atomic_exchange_explicit(&cache->busy, true, memory_order_acquire))
-			sched_yield();
-		return;
-	}
-	atomic_store_explicit(&cache->claimed, true, memory_order_seq_cst);
-}
-
-/* After it, every owner of a claimed cache either is seen busy or sees the
- * claim. A forked child keeps the registration; a membarrier that fails
- * once it worked is registered again, then replaced by the global command
- * (slow but needs no registration); without any, no drain would be safe. */
-static void settle_claims(void)
-{
-#if THREAD_CACHE_FENCES_BY_MEMBARRIER
-	if (!thread_cache_asymmetric_fences)
-		return;
-	if (syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
-		return;
-	if (syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0
-		&& syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0)
-		return;
-	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
-		return;
-	panic("area_malloc: membarrier(2) stopped working after it was registered (%s): "
-	      "the thread caches cannot be drained safely", strerror(errno));
-#endif
-}
-
-static void wait_for_owner(struct thread_cache *cache)
-{
-	if (!thread_cache_asymmetric_fences)
-		return;
-	while (atomic_load_explicit(&cache->busy, memory_order_acquire))
-		sched_yield();
-}
-
-/* One cache: the calling thread's own needs no fence (it is not inside it). */
-static void take_busy(struct thread_cache *cache)
-{
-	claim_cache(cache);
-	if (cache->owner_slots != thread_cache_slots)
-		settle_claims();
-	wait_for_owner(cache);
-}
-
 /* Every cache of the pool (cache_lock held). */
 static void take_pool_caches(struct pool *pool)
 {
 	for (struct thread_cache *cache = first_cache(pool); cache != NULL; cache = cache->pool_next)
-		claim_cache(cache);
-	settle_claims();
+		thread_cache_claim(cache);
+	thread_cache_settle_claims();
 	for (struct thread_cache *cache = first_cache(pool); cache != NULL; cache = cache->pool_next)
-		wait_for_owner(cache);
-}
-
-static void give_busy(struct thread_cache *cache)
-{
-	if (thread_cache_asymmetric_fences)
-		atomic_store_explicit(&cache->claimed, false, memory_order_release);
-	else
-		atomic_store_explicit(&cache->busy, false, memory_order_release);
+		thread_cache_wait_for_owner(cache);
 }
 
 /* ---- Fast path ---- */
@@ -389,6 +343,18 @@ static size_t spill_locked(struct thread_cache *cache)
 	return spilled;
 }
 
+/* Off its depot's chain, if it is parked (C5; cache_lock held). */
+static void unpark(struct thread_cache *cache)
+{
+	if (cache->parked_pprev == NULL)
+		return;
+	*cache->parked_pprev = cache->parked_next;
+	if (cache->parked_next != NULL)
+		cache->parked_next->parked_pprev = cache->parked_pprev;
+	cache->parked_next = NULL;
+	cache->parked_pprev = NULL;
+}
+
 static void unlink_from_pool(struct thread_cache *cache)
 {
 	if (cache->pool_prev != NULL)
@@ -405,6 +371,7 @@ static void unlink_from_pool(struct thread_cache *cache)
  * cache's flag held). */
 static void forget_pool(struct thread_cache *cache)
 {
+	unpark(cache);
 	cache->pool = NULL;
 	cache->depot = NULL;
 	cache->bounds.span = 0;
@@ -418,17 +385,18 @@ static void retire_locked(struct thread_cache *cache)
 	if (pool == NULL)
 		return;
 	bool locked = pool_lock(pool);
-	take_busy(cache);
+	thread_cache_take_busy(cache);
 	spill_locked(cache);
 	pool_unlock(pool, locked);
 	/* only now: once the pool's list no longer has this cache, a
 	 * delete_pool may destroy the lock just released (first_cache) */
 	unlink_from_pool(cache);
 	forget_pool(cache);
-	give_busy(cache);
+	thread_cache_give_busy(cache);
 }
 
-static void unlink_from_all(struct thread_cache *cache)
+/* Frees a cache that serves no pool (cache_lock held). */
+static void free_cache(struct thread_cache *cache)
 {
 	if (cache->all_prev != NULL)
 		cache->all_prev->all_next = cache->all_next;
@@ -436,6 +404,84 @@ static void unlink_from_all(struct thread_cache *cache)
 		all_caches = cache->all_next;
 	if (cache->all_next != NULL)
 		cache->all_next->all_prev = cache->all_prev;
+	free(cache);
+}
+
+/* ---- Eviction (see the header; cache_lock held) ---- */
+
+/* The cache stays with its pool, blocks and all, and leaves its thread
+ * (C5): on its depot's chain, where the next thread to attach to the pool
+ * takes it up; without a depot (no memory for one) on the pool's list
+ * only, until the pool is drained or deleted. */
+static void park(struct thread_cache *cache)
+{
+	cache->owner_slots = NULL;
+	if (cache->depot == NULL)
+		return;
+	struct thread_cache **head = cache_depot_parked(cache->depot);
+	cache->parked_next = *head;
+	if (*head != NULL)
+		(*head)->parked_pprev = &cache->parked_next;
+	cache->parked_pprev = head;
+	*head = cache;
+}
+
+/* A cache parked with the pool, taken off the chain for the calling
+ * thread, or NULL. */
+static struct thread_cache *take_parked(struct pool *pool)
+{
+	struct cache_depot *depot = depot_of(pool);
+	struct thread_cache *cache = depot != NULL ? *cache_depot_parked(depot) : NULL;
+
+	if (cache != NULL)
+		unpark(cache);
+	return cache;
+}
+
+/*
+ * The thread's slot is wanted for another pool: its cache leaves its pool
+ * in bounded work, one move per class and no block to the heap. Each
+ * magazine worth a depot's place goes to the pool's depot whole. Returns
+ * true when the cache is then empty and detached (it may serve another
+ * pool), false when it still holds blocks and was parked (no longer the
+ * thread's). The pool's lock is taken for the counters of an emptied cache,
+ * before the flags (the lock order).
+ */
+static bool evict_locked(struct thread_cache *cache)
+{
+	struct pool *pool = cache->pool;
+
+	if (pool == NULL)
+		return true; /* detached by delete_pool: empty (C2) */
+	bool locked = pool_lock(pool);
+	thread_cache_take_busy(cache);
+	if (cache->depot != NULL && cache->bytes != 0) {
+		cache_depot_hold(cache->depot);
+		for (unsigned c = 0; c < CACHE_CLASSES; c++) {
+			struct magazine *bin = &cache->bins[c];
+			size_t moved_bytes = bin->bytes;
+			if (bin->count * 2 >= bin_limit(c)
+				&& cache_depot_put_held(cache->depot, c, bin))
+				cache->bytes -= moved_bytes;
+		}
+		cache_depot_release(cache->depot);
+	}
+	bool emptied = cache->bytes == 0;
+	if (emptied) {
+		pool->allocations += cache->allocations;
+		pool->frees += cache->frees;
+		cache->allocations = cache->frees = 0;
+	}
+	pool_unlock(pool, locked);
+	if (emptied) {
+		/* after pool_unlock, as in retire_locked() */
+		unlink_from_pool(cache);
+		forget_pool(cache);
+	} else {
+		park(cache);
+	}
+	thread_cache_give_busy(cache);
+	return emptied;
 }
 
 /* ---- Attaching, thread exit, fork ---- */
@@ -451,8 +497,7 @@ static void thread_exits(void *slots_pointer)
 		if (cache == NULL)
 			continue;
 		retire_locked(cache);
-		unlink_from_all(cache);
-		free(cache);
+		free_cache(cache);
 		slots[i] = NULL;
 	}
 	mutex_unlock(&cache_lock);
@@ -468,10 +513,10 @@ void thread_cache_fork_prepare(void)
 {
 	mutex_lock(&cache_lock);
 	for (struct thread_cache *cache = all_caches; cache != NULL; cache = cache->all_next)
-		claim_cache(cache);
-	settle_claims();
+		thread_cache_claim(cache);
+	thread_cache_settle_claims();
 	for (struct thread_cache *cache = all_caches; cache != NULL; cache = cache->all_next)
-		wait_for_owner(cache);
+		thread_cache_wait_for_owner(cache);
 	cache_depot_hold_all(all_depots);
 }
 
@@ -479,7 +524,7 @@ void thread_cache_fork_parent(void)
 {
 	cache_depot_release_all(all_depots);
 	for (struct thread_cache *cache = all_caches; cache != NULL; cache = cache->all_next)
-		give_busy(cache);
+		thread_cache_give_busy(cache);
 	mutex_unlock(&cache_lock);
 }
 
@@ -518,17 +563,27 @@ static bool set_up_locked(void)
 	}
 	compute_bin_limits();
 	exit_key_made = pthread_key_create(&exit_key, thread_exits) == 0;
-#if THREAD_CACHE_FENCES_BY_MEMBARRIER
-	/* decided once, while no cache exists: the fast path's fence must not
-	 * change under a cache in use */
-	static bool fences_decided;
-	if (!fences_decided) {
-		thread_cache_asymmetric_fences = syscall(SYS_membarrier,
-					    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
-		fences_decided = true;
-	}
-#endif
+	thread_cache_decide_fences();
 	return exit_key_made;
+}
+
+/* A cache that serves no pool starts serving pool (cache_lock held). */
+static void link_to_pool(struct thread_cache *cache, struct pool *pool, const void *pool_id)
+{
+	size_t share = pool->heap != NULL ? pool->area_size / CACHE_POOL_SHARE : 0;
+	cache->byte_limit = share < CACHE_MAX_BYTES ? share : CACHE_MAX_BYTES;
+	/* without memory for a depot, the caches work alone (C4) */
+	if (depot_of(pool) == NULL)
+		set_depot(pool, cache_depot_create(pool->area_size, &all_depots));
+	cache->depot = depot_of(pool);
+	heap_fast_get_bounds(pool->heap, &cache->bounds);
+	cache->pool_id = pool_id;
+	cache->pool_prev = NULL;
+	cache->pool_next = first_cache(pool);
+	if (cache->pool_next != NULL)
+		cache->pool_next->pool_prev = cache;
+	set_first_cache(pool, cache);
+	cache->pool = pool;
 }
 
 static struct thread_cache *attach(const void *pool_id)
@@ -548,50 +603,46 @@ static struct thread_cache *attach(const void *pool_id)
 		mutex_unlock(&cache_lock);
 		return NULL;
 	}
-	if (cache != NULL) {
-		retire_locked(cache);
-	} else {
+	/* the slot's cache leaves its pool, emptied into the depot or parked */
+	if (cache != NULL && !evict_locked(cache)) {
+		thread_cache_slots[slot] = NULL;
+		cache = NULL;
+	}
+	struct thread_cache *parked = take_parked(pool);
+	if (parked != NULL) {
+		if (cache != NULL)
+			free_cache(cache);
+		cache = parked;
+	} else if (cache == NULL) {
 		cache = calloc(1, sizeof(*cache));
 		if (cache == NULL) {
 			mutex_unlock(&cache_lock);
 			return NULL;
 		}
-		cache->owner_slots = thread_cache_slots;
 		cache->all_next = all_caches;
 		if (all_caches != NULL)
 			all_caches->all_prev = cache;
 		all_caches = cache;
-		pthread_setspecific(exit_key, thread_cache_slots);
 	}
-	size_t share = pool->heap != NULL ? pool->area_size / CACHE_POOL_SHARE : 0;
-	cache->byte_limit = share < CACHE_MAX_BYTES ? share : CACHE_MAX_BYTES;
-	/* without memory for a depot, the caches work alone (C4) */
-	if (depot_of(pool) == NULL)
-		set_depot(pool, cache_depot_create(pool->area_size, &all_depots));
-	cache->depot = depot_of(pool);
-	heap_fast_get_bounds(pool->heap, &cache->bounds);
-	cache->pool_id = pool_id;
-	cache->pool_prev = NULL;
-	cache->pool_next = first_cache(pool);
-	if (cache->pool_next != NULL)
-		cache->pool_next->pool_prev = cache;
-	set_first_cache(pool, cache);
-	cache->pool = pool;
+	cache->owner_slots = thread_cache_slots;
 	cache->slot = slot;
 	thread_cache_slots[slot] = cache;
+	pthread_setspecific(exit_key, thread_cache_slots);
+	if (parked == NULL)
+		link_to_pool(cache, pool, pool_id);
 	mutex_unlock(&cache_lock);
 	return cache;
 }
 
 /* ---- What the pool layer asks ---- */
 
-/* Frees the caches of threads that no longer exist (after fork). cache_lock held. */
+/* Frees a cache that belongs to no thread: parked (C5), or of a thread a
+ * forked child does not have. cache_lock held. */
 static void forget_orphan(struct thread_cache *cache)
 {
 	if (cache->owner_slots != NULL)
 		return;
-	unlink_from_all(cache);
-	free(cache);
+	free_cache(cache);
 }
 
 bool thread_cache_drain_pool(struct pool *pool)
@@ -609,11 +660,11 @@ bool thread_cache_drain_pool(struct pool *pool)
 		if (cache->owner_slots == NULL) {
 			unlink_from_pool(cache);
 			forget_pool(cache);
-			give_busy(cache);
+			thread_cache_give_busy(cache);
 			forget_orphan(cache);
 			continue;
 		}
-		give_busy(cache);
+		thread_cache_give_busy(cache);
 	}
 	struct cache_depot *depot = depot_of(pool);
 	if (depot != NULL) {
@@ -641,7 +692,7 @@ void thread_cache_detach_pool(struct pool *pool)
 		cache->allocations = cache->frees = 0;
 		forget_pool(cache);
 		cache->pool_prev = cache->pool_next = NULL;
-		give_busy(cache);
+		thread_cache_give_busy(cache);
 		forget_orphan(cache);
 	}
 	set_first_cache(pool, NULL);
@@ -699,7 +750,7 @@ void thread_cache_get_pool_stats(struct pool *pool, struct pool_stats *stats)
 	pool_get_stats_locked(pool, stats);
 	for (struct thread_cache *cache = first_cache(pool); cache != NULL;
 		cache = cache->pool_next)
-		give_busy(cache);
+		thread_cache_give_busy(cache);
 	pool_unlock(pool, locked);
 	mutex_unlock(&cache_lock);
 	/* cached blocks are used in the heap but free for whoever asks */
@@ -734,6 +785,36 @@ static const char *validate_cache(const struct thread_cache *cache, struct pool 
 	return NULL;
 }
 
+/* C5 for the pool's depot's chain (cache_lock held; a parked cache is in
+ * no thread's table, so its classes need no flag). */
+static const char *validate_parked(struct pool *pool)
+{
+	struct cache_depot *depot = depot_of(pool);
+	size_t listed = 0, marked = 0;
+
+	for (const struct thread_cache *cache = first_cache(pool); cache != NULL;
+		cache = cache->pool_next) {
+		listed++;
+		marked += cache->parked_pprev != NULL;
+	}
+	if (depot == NULL)
+		return marked == 0 ? NULL : "a cache is parked with a pool that has no depot";
+	struct thread_cache **link = cache_depot_parked(depot);
+	for (const struct thread_cache *cache = *link; cache != NULL; cache = *link) {
+		/* bounded by the pool's list: a cycle is damage, not a loop */
+		if (listed-- == 0 || marked-- == 0)
+			return "a parked cache is not on its pool's list of caches";
+		if (cache->parked_pprev != link)
+			return "a parked cache's link back into its chain is wrong";
+		if (cache->owner_slots != NULL)
+			return "a parked cache still belongs to a thread";
+		if (cached_blocks(cache) == 0)
+			return "a parked cache holds no block";
+		link = (struct thread_cache **)&cache->parked_next;
+	}
+	return marked == 0 ? NULL : "a cache marked parked is not on its pool's depot's chain";
+}
+
 bool thread_cache_validate_pool(struct pool *pool, const char **why)
 {
 	const char *problem = NULL;
@@ -745,14 +826,18 @@ bool thread_cache_validate_pool(struct pool *pool, const char **why)
 			problem = "a detached cache still holds blocks"; /* C2 */
 		else if (cache->pool == NULL && cache->bounds.span != 0)
 			problem = "a detached cache still lets blocks in"; /* C2 */
+		else if (cache->pool == NULL && cache->parked_pprev != NULL)
+			problem = "a detached cache is still parked"; /* C5 */
 	}
 	bool locked = pool_lock(pool);
 	take_pool_caches(pool);
 	for (struct thread_cache *cache = first_cache(pool); cache != NULL; cache = cache->pool_next) {
 		if (problem == NULL)
 			problem = validate_cache(cache, pool);
-		give_busy(cache);
+		thread_cache_give_busy(cache);
 	}
+	if (problem == NULL)
+		problem = validate_parked(pool);
 	struct cache_depot *depot = depot_of(pool);
 	if (problem == NULL && depot != NULL) {
 		cache_depot_hold(depot);
@@ -774,8 +859,7 @@ void thread_cache_shutdown(void)
 		retire_locked(cache);
 		if (cache->owner_slots != NULL)
 			cache->owner_slots[cache->slot] = NULL;
-		unlink_from_all(cache);
-		free(cache);
+		free_cache(cache);
 	}
 	if (exit_key_made)
 		pthread_key_delete(exit_key);

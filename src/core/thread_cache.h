@@ -19,7 +19,10 @@
  * 1 MiB a cache may hold keeps random-size churn at 0.7x glibc's time.
  * Between threads, whole magazines of blocks pass through the pool's depot
  * (cache_depot.h), so a thread that frees what another allocated does not
- * take the pool's lock for each block.
+ * take the pool's lock for each block. A thread caches for a few pools at
+ * once; a call on one more pool moves the other's cache out of the way in
+ * bounded work (to the depot, or parked with its pool for the next thread),
+ * never by giving its blocks back one by one.
  */
 #ifndef AREA_MALLOC_CORE_THREAD_CACHE_H
 #define AREA_MALLOC_CORE_THREAD_CACHE_H

@@ -17,7 +17,7 @@
  * The fast path touches only the calling thread's cache (the TLS table
  * slot, the cache's first line and the class's magazine) and the block.
  * Locking: the cache's busy flag around each hit (enter/leave; the
- * Dekker-style protocol with drainers is described in thread_cache.c).
+ * Dekker-style protocol with drainers is described in thread_cache_claim.c).
  */
 #ifndef AREA_MALLOC_CORE_THREAD_CACHE_FAST_H
 #define AREA_MALLOC_CORE_THREAD_CACHE_FAST_H
@@ -54,6 +54,9 @@ struct thread_cache {
 	struct thread_cache **owner_slots;	/* the owner thread's table; NULL: that
 						 * thread is gone (a fork's child) */
 	unsigned slot;				/* this cache's index in that table */
+	/* on its pool's depot's chain of parked caches (thread_cache.c, C5);
+	 * parked_pprev NULL: not parked */
+	struct thread_cache *parked_next, **parked_pprev;
 	struct magazine bins[CACHE_CLASSES];
 };
 
@@ -108,6 +111,22 @@ static inline void thread_cache_leave(struct thread_cache *cache)
 {
 	atomic_store_explicit(&cache->busy, false, memory_order_release);
 }
+
+/*
+ * The drainer's side (thread_cache_claim.c; thread_cache.c's cache_lock
+ * held): claim each cache, settle the claims once (the heavy fence), then
+ * wait for each owner to leave; take_busy does the three for one cache
+ * (the caller's own needs no fence: it is not inside it), give_busy hands
+ * it back. decide_fences chooses the fences once, before the first cache
+ * exists: the fast path's fence must not change under a cache in use.
+ */
+#define THREAD_CACHE_HIDDEN __attribute__((visibility("hidden")))
+void thread_cache_decide_fences(void) THREAD_CACHE_HIDDEN;
+void thread_cache_claim(struct thread_cache *cache) THREAD_CACHE_HIDDEN;
+void thread_cache_settle_claims(void) THREAD_CACHE_HIDDEN;
+void thread_cache_wait_for_owner(struct thread_cache *cache) THREAD_CACHE_HIDDEN;
+void thread_cache_take_busy(struct thread_cache *cache) THREAD_CACHE_HIDDEN;
+void thread_cache_give_busy(struct thread_cache *cache) THREAD_CACHE_HIDDEN;
 
 /* thread_cache_take() of thread_cache.h: a hit here, anything else in
  * thread_cache_take_slow(). A detached cache holds no block (C2), so its

@@ -33,6 +33,7 @@
 #endif
 
 #include "core/cache_magazine.h"
+#include "core/thread_cache_fast.h"
 #include "kernel/sanitizers.h"
 #include "pool_test_support.h"
 #include "support/check_main.h"
@@ -399,18 +400,27 @@ END_TEST
 
 struct stress_thread {
 	pthread_t thread;
-	const void *pool;
+	const void *pools[2];	/* pools[1] NULL: one pool */
+	size_t max_size;	/* 0: 3000 */
+	long rounds;		/* 0: STRESS_ROUNDS */
 	unsigned seed;
 	int failures;
 };
 
+/* Replaces a random slot's block, checking its contents first; with two
+ * pools, each new block's pool is drawn too. */
 static void *stress_main(void *argument)
 {
 	struct stress_thread *self = argument;
 	unsigned char *slots[STRESS_SLOTS] = { 0 };
 	size_t sizes[STRESS_SLOTS] = { 0 };
+	const void *owners[STRESS_SLOTS];
+	size_t max_size = self->max_size != 0 ? self->max_size : 3000;
+	long rounds = self->rounds != 0 ? self->rounds : STRESS_ROUNDS;
 
-	for (int round = 0; round < STRESS_ROUNDS; round++) {
+	for (int i = 0; i < STRESS_SLOTS; i++)
+		owners[i] = self->pools[0];
+	for (long round = 0; round < rounds; round++) {
 		int i = (int)(rand_r(&self->seed) % STRESS_SLOTS);
 		if (slots[i] != NULL) {
 			unsigned char mark = (unsigned char)(i ^ (uintptr_t)self);
@@ -419,10 +429,12 @@ static void *stress_main(void *argument)
 					self->failures++;
 					break;
 				}
-			am->free(self->pool, slots[i]);
+			am->free(owners[i], slots[i]);
 		}
-		sizes[i] = 1 + rand_r(&self->seed) % 3000;
-		slots[i] = am->malloc(self->pool, sizes[i]);
+		if (self->pools[1] != NULL)
+			owners[i] = self->pools[rand_r(&self->seed) % 2];
+		sizes[i] = 1 + rand_r(&self->seed) % max_size;
+		slots[i] = am->malloc(owners[i], sizes[i]);
 		if (slots[i] == NULL) {
 			self->failures++;
 			continue;
@@ -430,7 +442,7 @@ static void *stress_main(void *argument)
 		memset(slots[i], (unsigned char)(i ^ (uintptr_t)self), sizes[i]);
 	}
 	for (int i = 0; i < STRESS_SLOTS; i++)
-		am->free(self->pool, slots[i]);
+		am->free(owners[i], slots[i]);
 	return NULL;
 }
 
@@ -443,7 +455,7 @@ START_TEST(test_threads_share_a_pool_through_caches)
 
 	ck_assert_ptr_nonnull(pool);
 	for (int t = 0; t < STRESS_THREADS; t++) {
-		threads[t] = (struct stress_thread){ .pool = pool, .seed = (unsigned)t + 1 };
+		threads[t] = (struct stress_thread){ .pools = { pool }, .seed = (unsigned)t + 1 };
 		ck_assert_int_eq(pthread_create(&threads[t].thread, NULL, stress_main, &threads[t]),
 			0);
 	}
@@ -962,12 +974,307 @@ START_TEST(test_statistics_count_moving_magazines_once)
 }
 END_TEST
 
+/* ---- two pools in one slot of a thread's table of caches ---- */
+
+/*
+ * A thread keeps caches for THREAD_CACHE_SLOTS pools at once, in a table
+ * indexed by a hash of the pool id (thread_cache_slot_of); a call on a pool
+ * whose slot holds another pool's cache evicts that cache. An eviction must
+ * do bounded work whatever the evicted cache holds (the release module's
+ * constant-time promise): its blocks never go back to the heap one by one
+ * inside the call. What the tests count is the blocks that left the caches
+ * in that call: a block in a cache or a depot carries the caches' key in
+ * its second word, which is cleared when it goes to the heap (or to the
+ * driver), and the pool's area stays mapped, so the words can be read.
+ */
+#define EVICT_POOL_SIZE (16 * 1024 * KIB) /* a cache and a depot keep 1 MiB each */
+#define EVICT_FILL_MAX 10000
+#define EVICT_TRIES 256
+
+static void *filled[EVICT_FILL_MAX];
+
+/* A pool of size bytes whose id shares first's slot: pools are created
+ * until one does, each miss deleted at once; with 8 slots, 256 tries all
+ * miss with a probability of (7/8)^256, about 1e-15. */
+static const void *pool_in_slot_of(const void *first, size_t size)
+{
+	for (int i = 0; i < EVICT_TRIES; i++) {
+		const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, size, B_NO_LOCK,
+			KERNEL_RW);
+		ck_assert_ptr_nonnull(pool);
+		if (thread_cache_slot_of(pool) == thread_cache_slot_of(first))
+			return pool;
+		ck_assert_int_eq(am->delete_pool(pool), B_OK);
+	}
+	ck_abort_msg("none of %d pools shared the slot of %p", EVICT_TRIES, first);
+	return NULL;
+}
+
+/* The caches' key: the second word of a block that a cache holds. */
+static uint64_t key_of_cached(void *block)
+{
+	uint64_t key = ((uint64_t *)block)[1];
+
+	ck_assert_uint_ne(key, 0);
+	return key;
+}
+
+/* How many of the count blocks are still in a cache or a depot. */
+static int blocks_still_cached(void **blocks, int count, uint64_t key)
+{
+	int cached = 0;
+
+	for (int i = 0; i < count; i++)
+		cached += ((uint64_t *)blocks[i])[1] == key;
+	return cached;
+}
+
+/* Blocks a class keeps (thread_cache.c: 64 KiB of blocks, 4 to 2,048). */
+static int class_keeps(size_t usable)
+{
+	int blocks = (int)(64 * KIB / (usable + HEAP_BLOCK_OVERHEAD));
+
+	return blocks < 4 ? 4 : blocks > 2048 ? 2048 : blocks;
+}
+
+/* Allocates count blocks of size into filled[first...], then frees them in
+ * that order. */
+static void fill_and_free(const void *pool, int first, int count, size_t size)
+{
+	ck_assert_int_le(first + count, EVICT_FILL_MAX);
+	for (int i = first; i < first + count; i++) {
+		filled[i] = am->malloc(pool, size);
+		ck_assert_ptr_nonnull(filled[i]);
+	}
+	for (int i = first; i < first + count; i++)
+		am->free(pool, filled[i]);
+}
+
+/*
+ * A cache of the 1 MiB it may hold, every exact class (16 to 256 bytes)
+ * full: about 10,000 blocks. A free on a pool in the same slot evicts it;
+ * not one of its blocks goes back to the heap in that call (its full
+ * magazines go to the pool's depot whole), they all still count as free,
+ * and the evicting pool's block goes into the cache that took the slot.
+ */
+START_TEST(test_eviction_gives_no_block_back_to_the_heap)
+{
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
+		KERNEL_RW);
+	ck_assert_ptr_nonnull(pool);
+	const void *other = pool_in_slot_of(pool, 64 * KIB);
+	void *other_block = am->malloc(other, 64);
+	int count = 0;
+
+	ck_assert_ptr_nonnull(other_block);
+	for (size_t size = 16; size <= CACHE_EXACT_LIMIT; size += 16) {
+		int keeps = class_keeps(size);
+		fill_and_free(pool, count, keeps, size);
+		count += keeps;
+	}
+	uint64_t key = key_of_cached(filled[0]);
+	ck_assert_int_eq(blocks_still_cached(filled, count, key), count);
+	ck_assert_int_gt(count, 9000);
+
+	am->free(other, other_block); /* evicts the full cache */
+	ck_assert_int_eq(blocks_still_cached(filled, count, key), count);
+	struct pool_figures figures = figures_of(pool, filled[0]);
+	ck_assert_uint_eq(figures.used, 0);
+	ck_assert_uint_eq(figures.blocks, 0);
+	ck_assert_ptr_eq(am->malloc(other, 64), other_block); /* its cache has the slot */
+	assert_pools_valid();
+
+	/* back on the first pool: its blocks come back from its depot */
+	void *again = am->malloc(pool, 32);
+	am->free(pool, again);
+	ck_assert_ptr_eq(am->malloc(pool, 16), filled[class_keeps(16) - 1]);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(other), B_OK);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+}
+END_TEST
+
+/*
+ * The depot has no room for the evicted cache's magazine (its 64-byte class
+ * already holds four): the cache is parked with its pool, blocks and all,
+ * instead of being emptied into the heap. Fills the 64-byte class of the
+ * pool's cache and depot (five magazines) and evicts it by a free on a pool
+ * in the same slot; returns how many blocks were freed (filled[0...]).
+ */
+static int evict_into_a_full_depot(const void *pool, const void *other, void *other_block)
+{
+	int count = 5 * class_keeps(64);
+
+	fill_and_free(pool, 0, count, 64);
+	uint64_t key = key_of_cached(filled[0]);
+	ck_assert_int_eq(blocks_still_cached(filled, count, key), count);
+	am->free(other, other_block);
+	ck_assert_int_eq(blocks_still_cached(filled, count, key), count);
+	return count;
+}
+
+/* The holder (its blocks[1] a pool in the slot of its pool) allocates a
+ * block of its pool (blocks[2], from the heap: the slot is the other
+ * pool's), then fills and evicts its cache into a full depot. */
+static void evict_in_holder(struct holder *holder)
+{
+	const void *other = holder->blocks[1];
+
+	holder->blocks[0] = am->malloc(other, 64);
+	ck_assert_ptr_nonnull(holder->blocks[0]);
+	holder->blocks[2] = am->malloc(holder->pool, 64);
+	ck_assert_ptr_nonnull(holder->blocks[2]);
+	holder->count = evict_into_a_full_depot(holder->pool, other, holder->blocks[0]);
+}
+
+/* Parked blocks count as free and a forked child gets them (the evicting
+ * thread still runs, as in the other fork tests); the next thread to attach
+ * to the pool takes the parked cache up (its last freed block comes
+ * first), and the pool can still be allocated whole. */
+START_TEST(test_parked_cache_is_kept_and_taken_up_again)
+{
+	struct holder holder = { 0 };
+	int expected = capacity_in_blocks(EVICT_POOL_SIZE, 64);
+	int status;
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
+		KERNEL_RW);
+	ck_assert_ptr_nonnull(holder.pool);
+	const void *other = pool_in_slot_of(holder.pool, 64 * KIB);
+	holder.blocks[1] = (void *)other;
+	holder_start(&holder, evict_in_holder);
+	struct pool_figures figures = figures_of(holder.pool, filled[0]);
+	ck_assert_uint_eq(figures.used, 64 + HEAP_BLOCK_OVERHEAD); /* blocks[2] */
+	ck_assert_uint_eq(figures.blocks, 1);
+	assert_pools_valid();
+
+	pid_t child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0) {
+		int got = 1; /* blocks[2] */
+		while (am->malloc(holder.pool, 64) != NULL)
+			got++;
+		char *output = NULL;
+		_exit(got == expected && run_debug_command("check", &output) == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(child, &status, 0), child);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* this thread's first free on the pool attaches the parked cache */
+	am->free(holder.pool, holder.blocks[2]);
+	ck_assert_ptr_eq(am->malloc(holder.pool, 64), filled[holder.count - 1]);
+	assert_pools_valid();
+	int got = 1;
+	while (am->malloc(holder.pool, 64) != NULL)
+		got++;
+	ck_assert_int_eq(got, expected);
+	assert_pools_valid();
+	holder_finish(&holder);
+	ck_assert_int_eq(am->delete_pool(other), B_OK);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+	assert_pools_valid();
+}
+END_TEST
+
+/* A cache parked by a thread that then exits stays with its pool: still
+ * free in the statistics, drained before a NULL; delete_pool drops a parked
+ * cache, and so does unloading the module, and the pools stay sound. */
+START_TEST(test_parked_cache_outlives_its_thread_until_the_pool_goes)
+{
+	struct holder holder = { 0 };
+	int expected = capacity_in_blocks(EVICT_POOL_SIZE, 64);
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
+		KERNEL_RW);
+	ck_assert_ptr_nonnull(holder.pool);
+	const void *other = pool_in_slot_of(holder.pool, 64 * KIB);
+	holder.blocks[1] = (void *)other;
+	holder_start(&holder, evict_in_holder);
+	holder_finish(&holder);
+	struct pool_figures figures = figures_of(holder.pool, filled[0]);
+	ck_assert_uint_eq(figures.used, 64 + HEAP_BLOCK_OVERHEAD); /* blocks[2] */
+	ck_assert_uint_eq(figures.blocks, 1);
+	assert_pools_valid();
+	int got = 1;
+	while (am->malloc(holder.pool, 64) != NULL)
+		got++;
+	ck_assert_int_eq(got, expected);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+	ck_assert_int_eq(am->delete_pool(other), B_OK);
+
+	/* delete_pool with a parked cache */
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
+		KERNEL_RW);
+	other = pool_in_slot_of(holder.pool, 64 * KIB);
+	holder.blocks[1] = (void *)other;
+	holder_start(&holder, evict_in_holder);
+	holder_finish(&holder);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(other), B_OK);
+
+	/* the module goes away with a parked cache (and this thread's cache) */
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
+		KERNEL_RW);
+	other = pool_in_slot_of(holder.pool, 64 * KIB);
+	void *other_block = am->malloc(other, 64);
+	evict_into_a_full_depot(holder.pool, other, other_block);
+	ck_assert_int_eq(put_module(B_AREA_MALLOC_MODULE_NAME), B_OK);
+	am = get_area_malloc();
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
+	ck_assert_ptr_nonnull(pool);
+	void *block = am->malloc(pool, 64);
+	am->free(pool, block);
+	ck_assert_ptr_eq(am->malloc(pool, 64), block);
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+}
+END_TEST
+
+/* Threads that move between two 1 MiB pools of one slot evict, park and
+ * take up each other's caches all the time (their magazines are short, so
+ * most evictions park: about 40,000 in a run): nothing lost, nothing
+ * handed out twice, no NULL, and every block is free again at the end. */
+START_TEST(test_threads_move_between_pools_in_one_slot)
+{
+	struct stress_thread threads[STRESS_THREADS];
+	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1024 * KIB, B_NO_LOCK, KERNEL_RW);
+
+	ck_assert_ptr_nonnull(pool);
+	const void *other = pool_in_slot_of(pool, 1024 * KIB);
+	for (int t = 0; t < STRESS_THREADS; t++) {
+		threads[t] = (struct stress_thread){ .pools = { pool, other }, .max_size = 600,
+			.rounds = test_scaled(STRESS_ROUNDS, 500), .seed = (unsigned)t + 11 };
+		ck_assert_int_eq(pthread_create(&threads[t].thread, NULL, stress_main, &threads[t]),
+			0);
+	}
+	for (int t = 0; t < STRESS_THREADS; t++) {
+		ck_assert_int_eq(pthread_join(threads[t].thread, NULL), 0);
+		ck_assert_int_eq(threads[t].failures, 0);
+	}
+	for (int p = 0; p < 2; p++) {
+		const void *id = p == 0 ? pool : other;
+		void *probe = am->malloc(id, 16);
+		ck_assert_ptr_nonnull(probe);
+		struct pool_figures figures = figures_of(id, probe);
+		ck_assert_uint_eq(figures.blocks, 1);
+		ck_assert_uint_eq(figures.used, 16 + HEAP_BLOCK_OVERHEAD);
+		am->free(id, probe);
+	}
+	assert_pools_valid();
+	ck_assert_int_eq(am->delete_pool(other), B_OK);
+	ck_assert_int_eq(am->delete_pool(pool), B_OK);
+}
+END_TEST
+
 static Suite *thread_cache_suite(void)
 {
 	Suite *suite = suite_create("thread_cache");
 	TCase *promises = tcase_create("promises");
 	TCase *threads = tcase_create("threads");
 	TCase *classes = tcase_create("classes");
+	TCase *eviction = tcase_create("eviction");
 
 	tcase_add_checked_fixture(promises, setup, teardown);
 	tcase_add_test(promises, test_cached_blocks_count_as_free);
@@ -993,10 +1300,17 @@ static Suite *thread_cache_suite(void)
 	tcase_add_test(classes, test_statistics_count_moving_magazines_once);
 	suite_add_tcase(suite, classes);
 
+	tcase_add_checked_fixture(eviction, setup, teardown);
+	tcase_add_test(eviction, test_eviction_gives_no_block_back_to_the_heap);
+	tcase_add_test(eviction, test_parked_cache_is_kept_and_taken_up_again);
+	tcase_add_test(eviction, test_parked_cache_outlives_its_thread_until_the_pool_goes);
+	suite_add_tcase(suite, eviction);
+
 	tcase_add_checked_fixture(threads, setup, teardown);
 	tcase_set_timeout(threads, 120);
 	tcase_add_test(threads, test_threads_share_a_pool_through_caches);
 	tcase_add_test(threads, test_fork_while_another_thread_allocates);
+	tcase_add_test(threads, test_threads_move_between_pools_in_one_slot);
 	suite_add_tcase(suite, threads);
 	return suite;
 }
