@@ -77,7 +77,7 @@ void debug_note_peak(struct pool *pool)
 {
 	struct debug_pool *debug = debug_of(pool);
 	size_t used = debug->d.used_bytes
-		+ (__builtin_expect(guarded_enabled, 0) ? guarded_live_bytes(pool) : 0);
+		+ guarded_live_bytes(pool);
 
 	if (used > debug->d.peak_bytes)
 		debug->d.peak_bytes = used;

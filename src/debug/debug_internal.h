@@ -95,6 +95,7 @@
 #include "format/cross_process.h"
 #include "format/debug_block.h"
 #include "format/error_kind.h"
+#include "format/guard_table.h"
 #include "format/node_format.h"
 #include "format/options.h"
 #include "format/pool_log.h"
@@ -146,6 +147,33 @@ extern struct debug_layout debug_layout DEBUG_HIDDEN;
 static inline struct debug_pool *debug_of(struct pool *pool)
 {
 	return pool->control;
+}
+
+/* The pool's guard table as its readers see it (the first member of its
+ * side table: guarded.c asserts it), or NULL when it has none. Inline for
+ * the calls every malloc and free make with guards on, which is the
+ * default (one allocation in 5000 sampled). */
+static inline const struct guard_table *debug_guard_table(struct pool *pool)
+{
+	return (const struct guard_table *)(const void *)debug_of(pool)->guarded;
+}
+
+/* Whether ptr lies in the pool's guard region (fixed at create_pool). */
+static inline bool guarded_holds(struct pool *pool, const void *ptr)
+{
+	const struct guard_table *table = debug_guard_table(pool);
+
+	return table != NULL
+		&& (uintptr_t)ptr - ((uintptr_t)pool->base + table->region_offset)
+		< (uintptr_t)table->pages * B_PAGE_SIZE;
+}
+
+/* The requested bytes of the pool's live guarded blocks. */
+static inline size_t guarded_live_bytes(struct pool *pool)
+{
+	const struct guard_table *table = debug_guard_table(pool);
+
+	return table != NULL ? table->live_bytes : 0;
 }
 
 /* ---- the pool's lock and the seqlock pooldump reads (D5) ---- */

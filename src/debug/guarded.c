@@ -187,13 +187,8 @@ void guarded_region_of(struct pool *pool, uint64_t *from, uint64_t *to)
 	*to = *from + (uint64_t)table->pages * B_PAGE_SIZE;
 }
 
-bool guarded_holds(struct pool *pool, const void *ptr)
-{
-	struct guarded_pool *table = table_of(pool);
-
-	return table != NULL && (uintptr_t)ptr >= table->region
-		&& (uintptr_t)ptr - table->region < (uintptr_t)table->pages * B_PAGE_SIZE;
-}
+_Static_assert(offsetof(struct guarded_pool, format) == 0,
+	"debug_guard_table() reads the side table's first member");
 
 /* ---- allocation ---- */
 
@@ -733,13 +728,6 @@ status_t guarded_set_pool_guard(const void *pool_id, uint32 mode, uint32 sample_
 	debug_unlock(pool, locked);
 	pool_registry_release(pool_id);
 	return status;
-}
-
-size_t guarded_live_bytes(struct pool *pool)
-{
-	struct guarded_pool *table = table_of(pool);
-
-	return table != NULL ? table->format.live_bytes : 0;
 }
 
 void guarded_add_stats(struct pool *pool, area_malloc_pool_stats *stats)

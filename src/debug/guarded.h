@@ -110,9 +110,7 @@ void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
  * when it has none). */
 void guarded_region_of(struct pool *pool, uint64_t *from, uint64_t *to) GUARDED_HIDDEN;
 
-/* Whether ptr lies in the pool's guard region (no lock: the region is
- * fixed at create_pool). */
-bool guarded_holds(struct pool *pool, const void *ptr) GUARDED_HIDDEN;
+/* guarded_holds() and guarded_live_bytes() are inline (debug_internal.h). */
 
 /*
  * free(ptr) of a pointer guarded_holds: checks the block's canaries and
@@ -146,9 +144,6 @@ struct pending_list;
 int guarded_check_locked(struct pool *pool, struct pending_list *pending, size_t *charged)
 	GUARDED_HIDDEN;
 
-/* The requested bytes of a locked pool's live guarded blocks: the pool's
- * peak (high-water mark of used) counts them with the heap's. */
-size_t guarded_live_bytes(struct pool *pool) GUARDED_HIDDEN;
 
 /* The companion's set_pool_guard (debug/v3): the pool's own choice of
  * guarded blocks (B_AREA_MALLOC_GUARD_*). */

@@ -50,6 +50,10 @@ extern struct column columns[COLUMN_COUNT];
 void add_value(int column, const char *workload, const char *key, double value);
 /* NAN when nothing was measured. */
 double median_of(int column, const char *workload, const char *key);
+/* The median over the rounds of column's time over baseline's in the same
+ * round (columns run in turn within a round: each pair saw the same
+ * machine), for a cost too small for the noise between rounds. */
+double paired_ratio(int column, int baseline, const char *workload);
 double max_of(int column, const char *workload, const char *key);
 /* Adds the key "ratio" (allocator / glibc in the same child) per run. */
 void compute_ratios(void);

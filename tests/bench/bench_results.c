@@ -110,6 +110,19 @@ double median_of(int column, const char *workload, const char *key)
 	return bench_median(copy, (size_t)m->count);
 }
 
+double paired_ratio(int column, int baseline, const char *workload)
+{
+	const struct measurement *a = find_measurement(column, workload, "ns", false);
+	const struct measurement *b = find_measurement(baseline, workload, "ns", false);
+	double ratios[MAX_ROUNDS];
+	size_t count = 0;
+
+	for (int r = 0; a != NULL && b != NULL && r < a->count && r < b->count; r++)
+		if (b->values[r] > 0)
+			ratios[count++] = a->values[r] / b->values[r];
+	return count > 0 ? bench_median(ratios, count) : __builtin_nan("");
+}
+
 double max_of(int column, const char *workload, const char *key)
 {
 	struct measurement *m = find_measurement(column, workload, key, false);

@@ -38,7 +38,8 @@ static const char *const figures[] = {
 	"debug at or below glibc+asan's time on every workload, 1 and 2 threads:",
 	"debug geometric mean at or below 0.5x glibc+asan's: ",
 	"debug: the default guard sampling (one allocation in 5000) costs under 2 % (geometric "
-	"mean against debug noguard, guard_sample=0): ",
+	"mean over the workloads of the median per-round ratio to debug noguard, "
+	"guard_sample=0): ",
 	"debug RSS plus node tmpfs within 2x glibc's RSS on (f): ",
 };
 #define FIGURE_COUNT (sizeof(figures) / sizeof(figures[0]))
