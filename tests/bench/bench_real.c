@@ -10,7 +10,6 @@
  */
 #include "config.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -159,27 +158,6 @@ static double asan_ns(const char *workload)
 	return median_of(COL_ASAN, workload, "ns");
 }
 
-/* The geometric mean over the selected workloads of debug's time over
- * debug noguard's, each the median of its rounds' pairs. */
-static double sampling_cost(void)
-{
-	double log_sum = 0;
-	size_t used = 0;
-
-	for (size_t w = 0; w < bench_real_workload_count; w++) {
-		double ratio;
-
-		if (selection != NULL && !selection[w])
-			continue;
-		ratio = paired_ratio(COL_DEBUG, COL_DEBUG_NOGUARD, bench_real_workloads[w].name);
-		if (!known(ratio) || ratio <= 0)
-			return __builtin_nan("");
-		log_sum += log(ratio);
-		used++;
-	}
-	return used > 0 ? exp(log_sum / (double)used) : __builtin_nan("");
-}
-
 static void print_real_figures(void)
 {
 	char above[1024];
@@ -223,7 +201,8 @@ static void print_real_figures(void)
 		value, asan, value / asan);
 	/* issue 15: the sampling on by default must stay cheap; a cost that
 	 * small is taken round by round (paired_ratio) */
-	value = sampling_cost();
+	value = geometric_mean_paired(COL_DEBUG, COL_DEBUG_NOGUARD, bench_real_workloads,
+		bench_real_workload_count, selection);
 	figure(known(value), value <= 1.02,
 		"debug: the default guard sampling (one allocation in 5000) costs under 2 %% "
 		"(geometric mean over the workloads of the median per-round ratio to debug "

@@ -235,8 +235,10 @@ void print_figure_totals(void)
 	printf("/proc/loadavg at the end: %s.\n", load);
 }
 
-double geometric_mean_ratio(int column, const struct bench_timed_workload *workloads, size_t count,
-	const bool *selected)
+/* baseline: a column to pair with round by round (paired_ratio), or -1 for
+ * the ratio to glibc in the same process (ratio_of). */
+static double geometric_mean_over(int column, int baseline,
+	const struct bench_timed_workload *workloads, size_t count, const bool *selected)
 {
 	double log_sum = 0;
 	size_t used = 0;
@@ -246,11 +248,24 @@ double geometric_mean_ratio(int column, const struct bench_timed_workload *workl
 
 		if (selected != NULL && !selected[w])
 			continue;
-		ratio = ratio_of(column, workloads[w].name);
+		ratio = baseline < 0 ? ratio_of(column, workloads[w].name)
+			: paired_ratio(column, baseline, workloads[w].name);
 		if (!known(ratio) || ratio <= 0)
 			return __builtin_nan("");
 		log_sum += log(ratio);
 		used++;
 	}
 	return used > 0 ? exp(log_sum / (double)used) : __builtin_nan("");
+}
+
+double geometric_mean_ratio(int column, const struct bench_timed_workload *workloads, size_t count,
+	const bool *selected)
+{
+	return geometric_mean_over(column, -1, workloads, count, selected);
+}
+
+double geometric_mean_paired(int column, int baseline,
+	const struct bench_timed_workload *workloads, size_t count, const bool *selected)
+{
+	return geometric_mean_over(column, baseline, workloads, count, selected);
 }
