@@ -436,9 +436,9 @@ void backing_teardown(struct pool *pool) DEBUG_HIDDEN;
 bool backing_discard(struct pool *pool, uintptr_t start, uintptr_t end) DEBUG_HIDDEN;
 /* A guarded block's pages [start, end) in the guard region, which is never
  * reserved ahead: reserved when the block is placed (false: the file has
- * no room, the block is made a canary block instead), given back when its
- * slot is reused (a pool's region would otherwise fill its 4 MiB of tmpfs
- * or memory over time). */
+ * no room, the block is made a canary block instead), given back when it
+ * is freed (a pool's region would otherwise fill its 4 MiB of tmpfs or
+ * memory over time). */
 bool backing_reserve_guarded(struct pool *pool, uintptr_t start, uintptr_t end) DEBUG_HIDDEN;
 void backing_give_back_guarded(struct pool *pool, uintptr_t start, uintptr_t end) DEBUG_HIDDEN;
 

@@ -321,11 +321,14 @@ static bool evict_oldest(struct guarded_pool *table)
 	if (table->quarantine_head == 0)
 		table->quarantine_tail = 0;
 	table->format.quarantined_blocks--;
-	if (slot->exposed)
+	/* a fault after free made a page writable and the driver went on: it
+	 * may have taken its page again */
+	if (slot->exposed) {
 		mprotect((void *)page_address(table, slot->first_page),
 			(size_t)(slot->data_pages + 1) * B_PAGE_SIZE, PROT_NONE);
-	backing_give_back_guarded(table->pool, data_start(table, slot),
-		data_start(table, slot) + (size_t)slot->data_pages * B_PAGE_SIZE);
+		backing_give_back_guarded(table->pool, data_start(table, slot),
+			data_start(table, slot) + (size_t)slot->data_pages * B_PAGE_SIZE);
+	}
 	__atomic_store_n(&slot->state, GUARD_SLOT_FREE, __ATOMIC_RELEASE);
 	set_page_owners(table, slot, 0);
 	return true;
@@ -630,6 +633,11 @@ void guarded_free(const void *pool_id, struct pool *pool, void *ptr, area_malloc
 		tag_of(&slot->freed, owner);
 		mprotect((void *)page_address(table, slot->first_page),
 			(size_t)(slot->data_pages + 1) * B_PAGE_SIZE, PROT_NONE);
+		/* nothing reads a freed guarded block's bytes (its records are
+		 * in the side table): its pages go back now, not when the slot
+		 * is reused (256 slots a pool held a page each, 1 MiB) */
+		backing_give_back_guarded(pool, data_start(table, slot),
+			data_start(table, slot) + (size_t)slot->data_pages * B_PAGE_SIZE);
 		slot->exposed = 0;
 		__atomic_store_n(&slot->state, GUARD_SLOT_QUARANTINED, __ATOMIC_RELEASE);
 		if (table->quarantine_tail != 0)
