@@ -18,6 +18,10 @@ noinst_LTLIBRARIES += libamheap.la libamheap_checked.la
 libamheap_la_SOURCES = $(core_heap_sources)
 libamheap_checked_la_SOURCES = $(core_heap_sources)
 libamheap_checked_la_CPPFLAGS = $(AM_CPPFLAGS) -DHEAP_CHECKED=1
+# fat LTO objects for the module files (configure.ac, --disable-lto)
+libamheap_la_CFLAGS = $(AM_CFLAGS) $(MODULE_LTO_CFLAGS)
+libamheap_checked_la_CFLAGS = $(AM_CFLAGS) $(MODULE_LTO_CFLAGS)
+libamcore_la_CFLAGS = $(AM_CFLAGS) $(MODULE_LTO_CFLAGS)
 
 noinst_LTLIBRARIES += libamcore.la
 libamcore_la_SOURCES = \

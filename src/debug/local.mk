@@ -46,5 +46,5 @@ libamdebug_la_SOURCES = \
 	src/debug/unwind.h
 # Frame pointers: a capture walks up through the module's own frames to the
 # driver's (debug/unwind.c), so every function of the debug allocator keeps one.
-libamdebug_la_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS) -fno-omit-frame-pointer
+libamdebug_la_CFLAGS = $(AM_CFLAGS) $(MODULE_LTO_CFLAGS) $(DW_CFLAGS) -fno-omit-frame-pointer
 libamdebug_la_LIBADD = $(DW_LIBS) -lm

@@ -32,5 +32,5 @@ libamformat_la_SOURCES = \
 	src/format/symbolize.c \
 	src/format/symbolize.h \
 	src/format/utf8.h
-libamformat_la_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS)
+libamformat_la_CFLAGS = $(AM_CFLAGS) $(MODULE_LTO_CFLAGS) $(DW_CFLAGS)
 libamformat_la_LIBADD = $(DW_LIBS)

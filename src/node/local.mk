@@ -32,4 +32,4 @@ libamnodereader_la_SOURCES = \
 	src/node/node_cmd_scan.c \
 	src/node/node_scan_stop.c \
 	src/node/node_cmd_dir.c
-libamnodereader_la_CFLAGS = $(AM_CFLAGS) $(DW_CFLAGS)
+libamnodereader_la_CFLAGS = $(AM_CFLAGS) $(MODULE_LTO_CFLAGS) $(DW_CFLAGS)

@@ -8,8 +8,8 @@
 noinst_LTLIBRARIES += src/modules/debug/area_malloc_debug.la
 src_modules_debug_area_malloc_debug_la_SOURCES = src/modules/debug/area_malloc_debug_module.c
 # the entry points' frames are the first a capture walks through (src/debug/local.mk)
-src_modules_debug_area_malloc_debug_la_CFLAGS = $(AM_CFLAGS) -fno-omit-frame-pointer
-src_modules_debug_area_malloc_debug_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
+src_modules_debug_area_malloc_debug_la_CFLAGS = $(AM_CFLAGS) $(MODULE_LTO_CFLAGS) -fno-omit-frame-pointer
+src_modules_debug_area_malloc_debug_la_LDFLAGS = $(AM_LDFLAGS) $(MODULE_LTO_LDFLAGS) -module -avoid-version \
 	-shared -rpath '$(debug_moduledir)' -no-undefined \
 	-export-symbols-regex '^modules$$'
 src_modules_debug_area_malloc_debug_la_LIBADD = libamdebug.la libamnodereader.la \

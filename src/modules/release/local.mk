@@ -4,7 +4,8 @@
 
 noinst_LTLIBRARIES += src/modules/release/area_malloc_release.la
 src_modules_release_area_malloc_release_la_SOURCES = src/modules/release/area_malloc_module.c
-src_modules_release_area_malloc_release_la_LDFLAGS = $(AM_LDFLAGS) -module -avoid-version \
+src_modules_release_area_malloc_release_la_CFLAGS = $(AM_CFLAGS) $(MODULE_LTO_CFLAGS)
+src_modules_release_area_malloc_release_la_LDFLAGS = $(AM_LDFLAGS) $(MODULE_LTO_LDFLAGS) -module -avoid-version \
 	-shared -rpath '$(moduledir)' -no-undefined \
 	-export-symbols-regex '^modules$$'
 src_modules_release_area_malloc_release_la_LIBADD = libamcore.la libamheap.la libarea_malloc.la
