@@ -568,6 +568,19 @@ static void copy_function_name(
 	copy_string(dest, size, name);
 }
 
+/* The image holding address, its file examined (once), or NULL; with the
+ * symbolizer's lock held. A symbolizer that follows this process first
+ * learns of the images loaded since its last question. */
+static struct image *examined_image_locked(struct symbolizer *symbolizer, uintptr_t address)
+{
+	if (symbolizer->follows_self)
+		refresh_self_images(symbolizer);
+	struct image *image = find_image(symbolizer, address);
+	if (image != NULL && !image->file_examined)
+		examine_image_file(image);
+	return image;
+}
+
 /* address is what the caller has; lookup the instruction that names it. */
 static bool symbolize_at(
 	struct symbolizer *symbolizer, uintptr_t address, uintptr_t lookup, struct symbol_info *out)
@@ -580,15 +593,11 @@ static bool symbolize_at(
 		return false;
 
 	pthread_mutex_lock(&symbolizer->lock);
-	if (symbolizer->follows_self)
-		refresh_self_images(symbolizer);
-	struct image *image = find_image(symbolizer, lookup);
+	struct image *image = examined_image_locked(symbolizer, lookup);
 	if (image != NULL) {
 		copy_string(out->image, sizeof out->image, path_basename(image->path));
 		copy_string(out->image_path, sizeof out->image_path, image->path);
 		out->image_offset = address - image->load_bias;
-		if (!image->file_examined)
-			examine_image_file(image);
 		out->image_status = image->status;
 	}
 	if (out->image_status == SYMBOL_IMAGE_OK) {
@@ -635,11 +644,7 @@ bool symbolizer_ask_module(struct symbolizer *symbolizer, uintptr_t address,
 	if (symbolizer == NULL)
 		return false;
 	pthread_mutex_lock(&symbolizer->lock);
-	if (symbolizer->follows_self)
-		refresh_self_images(symbolizer);
-	struct image *image = find_image(symbolizer, address);
-	if (image != NULL && !image->file_examined)
-		examine_image_file(image);
+	struct image *image = examined_image_locked(symbolizer, address);
 	if (image != NULL && image->status == SYMBOL_IMAGE_OK)
 		answer = question(image->module, address, context);
 	pthread_mutex_unlock(&symbolizer->lock);
@@ -660,10 +665,7 @@ uintptr_t symbolizer_find_executable_function(struct symbolizer *symbolizer, con
 	if (symbolizer == NULL || name == NULL || !symbolizer->follows_self)
 		return 0;
 	pthread_mutex_lock(&symbolizer->lock);
-	refresh_self_images(symbolizer);
-	struct image *image = find_image(symbolizer, (uintptr_t)getauxval(AT_ENTRY));
-	if (image != NULL && !image->file_examined)
-		examine_image_file(image);
+	struct image *image = examined_image_locked(symbolizer, (uintptr_t)getauxval(AT_ENTRY));
 	if (image != NULL && image->status == SYMBOL_IMAGE_OK) {
 		int count = dwfl_module_getsymtab(image->module);
 		for (int i = 1; i < count && found == 0; i++) {
