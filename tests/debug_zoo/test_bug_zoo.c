@@ -85,6 +85,7 @@
 #define MAX_RECORDED 32
 #include "support/debug_options.h"
 #include "support/report_recorder.h"
+#include "support/debug_module.h"
 
 static area_malloc_module_info *am;
 static area_malloc_debug_module_info *dbg;
@@ -275,28 +276,18 @@ static const char *builddir(void)
 	return dir;
 }
 
-/* Loads the debug module with these options (NULL: none) and hooks its
- * reports. */
+/* Loads the debug module with these options (NULL: none; guard sampling
+ * off either way: every report's block is asserted) and hooks its reports. */
 static void zoo_open(const char *options)
 {
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/modules/debug", builddir());
-	ck_assert_int_eq(setenv("KERNEL_MODULE_PATH", path, 1), 0);
-	if (options != NULL)
-		ck_assert_int_eq(set_debug_options(options), 0);
-	else
-		ck_assert_int_eq(set_debug_options(NULL), 0);
-	ck_assert_int_eq(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am), B_OK);
-	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&dbg), B_OK);
-	dbg->set_report_hook(take_report, NULL);
-	recorded_count = 0;
+	debug_module_use_build();
+	ck_assert_int_eq(set_debug_options(options), 0);
+	debug_module_get(&am, &dbg);
 }
 
 static void zoo_close(void)
 {
-	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_MODULE_NAME), B_OK);
-	ck_assert_int_eq(put_module(B_AREA_MALLOC_MODULE_NAME), B_OK);
+	debug_module_close();
 }
 
 static const void *new_pool(size_t size)
