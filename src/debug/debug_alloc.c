@@ -14,12 +14,14 @@
  * every block that becomes or stops being LIVE, here and nowhere else.
  *
  * Locking: the pool's lock around each call's work on the pool; fault
- * injection's filters and every report are made without it, and so are the
- * two passes over a live block's own bytes, which no one but the driver
- * reads: a free's poison of them before the lock (poison_ahead), a malloc's
- * fill of its new block's start after it (fill_after_unlock). They were
- * most of a call's time under the lock, and two threads sharing a pool
- * waited for each other's.
+ * injection's filters and every report are made without it, and so are a
+ * free's check of the block (header and canaries) and the passes over a
+ * live block's own bytes, which no one but the driver reads: a free's
+ * poison of them before the lock (check_ahead; under the lock the free only
+ * confirms the header's first word is unchanged), a malloc's fill of its
+ * new block's start after it (fill_after_unlock). They were most of a
+ * call's time under the lock, and two threads sharing a pool waited for
+ * each other's.
  */
 #include "config.h"
 
@@ -230,52 +232,73 @@ void *debug_calloc(const void *pool_id, size_t count, size_t size, uintptr_t cal
 }
 
 /*
- * What a free laid before it took the pool's lock: the poison of the block's
- * own bytes up to poisoned_to (a user offset), for the block that had this
- * allocation sequence number and size then.
+ * What a free found before it took the pool's lock (check_ahead): the block
+ * at the pointer was a sound live block (its chunk's tags, its checksummed
+ * header, both canaries) whose header began with first_word, and its own
+ * bytes hold poison up to poisoned_to (a user offset; 0: none laid).
  */
-/* The smallest chunk whose poison a free lays before taking the lock. */
-#define POISON_AHEAD_MIN_USABLE 512
-
-struct poisoned_ahead {
+struct checked_ahead {
+	bool sound;
+	uint64_t first_word;
+	size_t usable;
 	size_t poisoned_to;
-	uint32_t sequence;
-	size_t size;
 };
 
+/* The smallest chunk whose poison a free lays before taking the lock: a
+ * small block's poison costs less than the page arithmetic around it. */
+#define POISON_AHEAD_MIN_USABLE 512
+
+static inline uint64_t header_first_word(const struct debug_block_header *header)
+{
+	return __atomic_load_n((const uint64_t *)(const void *)header, __ATOMIC_RELAXED);
+}
+
 /*
- * Poisons the bulk of a block being freed before the pool's lock is taken
- * (debug_block_poison_own_bytes), when ptr looks like a live block of the
- * pool: its chunk's tags and its checksummed header read sound. With the
- * lock held, that fill was most of a free's time and two threads sharing a
- * pool waited for each other's. Only a live block's own bytes are written,
- * which no check reads; a pointer that is not a live block writes nothing,
- * and a block freed twice at once gets the same poison twice. The locked
- * free trusts the fill only for the block it was laid for (the same
- * sequence number and size), so a block reallocated at the address in
- * between is poisoned in full. Not under a sanitizer's shadow, where
- * opening a header outside the lock could race another thread's closing it.
+ * Checks a block being freed before the pool's lock is taken, and poisons
+ * the bulk of a large one (debug_block_poison_own_bytes): with the lock
+ * held, those two passes over the block were most of a free's time, and two
+ * threads sharing a pool waited for each other's. Under the lock the free
+ * then only confirms that the header still begins with the word read here
+ * (lock_and_check): its checksum covers the whole header, the block's
+ * address, state and allocation sequence number, so a block freed by
+ * another thread in between (a double free), or freed and allocated again,
+ * or resized, no longer matches, and gets the full check under the lock
+ * (which reports what it finds). The first word is read before the checks
+ * and again after them: a header that changed during the checks is not
+ * trusted. Only a live block's own bytes are written, which no check reads;
+ * a pointer that is not a live block writes nothing, and a block freed
+ * twice at once gets the same poison twice. Not under a sanitizer's
+ * shadow, where opening a header outside the lock could race another
+ * thread's closing it.
  */
-static void poison_ahead(struct pool *pool, void *ptr, struct poisoned_ahead *ahead)
+static void check_ahead(struct pool *pool, void *ptr, struct checked_ahead *ahead)
 {
 	struct debug_block_header *header;
 	size_t usable;
+	uint64_t first_word;
 
-	*ahead = (struct poisoned_ahead){ 0, 0, 0 };
+	*ahead = (struct checked_ahead){ false, 0, 0, 0 };
 	if (shadow_active || ((uintptr_t)ptr & (HEAP_ALIGN - 1)) != 0
 		|| !heap_contains(pool->heap, ptr))
 		return;
 	header = debug_block_from_user(&debug_layout, ptr);
 	usable = heap_live_usable_size_unlocked(pool->heap, header, SIZE_MAX);
-	/* a small block's poison costs less under the lock than a second
-	 * check of its header here (a free of 16 bytes: 4 % of its time) */
-	if (usable < POISON_AHEAD_MIN_USABLE || !debug_block_header_ok(&debug_layout, header, usable)
-		|| debug_block_state(header) != BLOCK_LIVE)
+	if (usable == 0)
 		return;
-	ahead->sequence = header->sequence;
-	ahead->size = header->size;
+	first_word = header_first_word(header);
+	if (!debug_block_header_ok(&debug_layout, header, usable)
+		|| debug_block_state(header) != BLOCK_LIVE
+		|| debug_block_check_body_at(&debug_layout, header, usable, (uintptr_t)header).problem
+			!= BLOCK_OK
+		|| header_first_word(header) != first_word)
+		return;
+	ahead->sound = true;
+	ahead->first_word = first_word;
+	ahead->usable = usable;
+	if (usable < POISON_AHEAD_MIN_USABLE)
+		return;
 	/* pages wholly inside the block's own bytes go back rather than take
-	 * the poison (never the canaries' pages: the locked free checks them) */
+	 * the poison (never the canaries' pages, which the checks read) */
 	uintptr_t run_start, run_end, skip_start = 0, skip_end = 0;
 	if (debug_block_discard_run(&debug_layout, (uintptr_t)header, usable, &run_start, &run_end)) {
 		uintptr_t own_end = ((uintptr_t)ptr + header->size) & ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
@@ -290,16 +313,26 @@ static void poison_ahead(struct pool *pool, void *ptr, struct poisoned_ahead *ah
 		skip_end);
 }
 
+/* Whether the block check_ahead() found sound is, with the pool locked,
+ * still that block: the same used chunk, the same header's first word. */
+static bool still_as_checked(struct pool *pool, struct debug_block_header *header,
+	const struct checked_ahead *ahead)
+{
+	return ahead->sound
+		&& heap_live_usable_size_unlocked(pool->heap, header, ahead->usable) == ahead->usable
+		&& header_first_word(header) == ahead->first_word;
+}
+
 /* Frees a checked live block into the quarantine; with the pool locked.
- * ahead: what poison_ahead() laid, or NULL. */
+ * ahead: what check_ahead() found and laid, when the block is still the
+ * block it checked (still_as_checked), or NULL. */
 static void free_checked_locked(struct pool *pool, struct debug_block_header *header,
-	size_t usable, area_malloc_owner *owner, const struct poisoned_ahead *ahead,
+	size_t usable, area_malloc_owner *owner, const struct checked_ahead *ahead,
 	struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
 	void *user = debug_block_user(&debug_layout, header);
-	bool laid_ahead = ahead != NULL && ahead->poisoned_to != 0
-		&& ahead->sequence == header->sequence && ahead->size == header->size;
+	bool laid_ahead = ahead != NULL && ahead->poisoned_to != 0;
 	uintptr_t run_start = 0, run_end = 0;
 
 	owner->sequence = debug->next_sequence++;
@@ -328,12 +361,16 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
  * cross-pool or invalid free) and the pool released, nothing is held. true:
  * the pool is locked (*locked); *header is the block, opened for the
  * module's access, or NULL when ptr is not a live block of the pool (after
- * a report); end_block_call() follows.
+ * a report); end_block_call() follows. ahead (NULL for none): what
+ * check_ahead() found; *as_checked says whether the block is still the one
+ * it found sound, which then needs no second check.
  */
 static bool lock_and_check(const void *pool_id, struct pool *pool, void *ptr, const char *what,
-	area_malloc_owner *owner, bool *locked, struct debug_block_header **header,
-	size_t *usable, struct pending_list *pending)
+	area_malloc_owner *owner, const struct checked_ahead *ahead, bool *as_checked,
+	bool *locked, struct debug_block_header **header, size_t *usable,
+	struct pending_list *pending)
 {
+	*as_checked = false;
 	*locked = debug_lock(pool);
 	if (!heap_contains(pool->heap, ptr)) {
 		debug_unlock(pool, *locked);
@@ -341,8 +378,17 @@ static bool lock_and_check(const void *pool_id, struct pool *pool, void *ptr, co
 		pool_registry_release(pool_id);
 		return false;
 	}
-	*header = pool_refuses(pool, what, ptr, owner, pending) ? NULL
-		: check_pointer_locked(pool, ptr, what, owner, usable, pending);
+	if (pool_refuses(pool, what, ptr, owner, pending)) {
+		*header = NULL;
+	} else if (ahead != NULL && still_as_checked(pool, debug_block_from_user(&debug_layout, ptr),
+					   ahead)) {
+		*as_checked = true;
+		*header = debug_block_from_user(&debug_layout, ptr);
+		*usable = ahead->usable;
+		block_open(*header, *usable);
+	} else {
+		*header = check_pointer_locked(pool, ptr, what, owner, usable, pending);
+	}
 	if (*header == NULL)
 		log_event(pool, LOG_ERROR, ptr, 0, owner);
 	return true;
@@ -359,13 +405,13 @@ static void end_block_call(const void *pool_id, struct pool *pool, bool locked,
 
 void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 {
-	struct poisoned_ahead ahead;
+	struct checked_ahead ahead;
 	struct pending_list pending;
 	struct debug_block_header *header;
 	area_malloc_owner owner;
 	struct pool *pool;
 	size_t usable = 0;
-	bool locked;
+	bool locked, as_checked;
 
 	if (ptr == NULL)
 		return;
@@ -378,13 +424,14 @@ void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 		guarded_free(pool_id, pool, ptr, &owner);
 		return;
 	}
-	poison_ahead(pool, ptr, &ahead);
-	if (!lock_and_check(pool_id, pool, ptr, "free", &owner, &locked, &header, &usable,
-		    &pending))
+	check_ahead(pool, ptr, &ahead);
+	if (!lock_and_check(pool_id, pool, ptr, "free", &owner, &ahead, &as_checked, &locked,
+		    &header, &usable, &pending))
 		return;
 	if (header != NULL) {
 		in_flight_call(pool, NODE_OP_FREE, header, usable);
-		free_checked_locked(pool, header, usable, &owner, &ahead, &pending);
+		free_checked_locked(pool, header, usable, &owner, as_checked ? &ahead : NULL,
+			&pending);
 	}
 	end_block_call(pool_id, pool, locked, &pending);
 }
@@ -517,7 +564,7 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 	struct pool *pool;
 	size_t usable = 0;
 	void *result = NULL;
-	bool locked, may_fail;
+	bool locked, may_fail, as_checked;
 
 	if (ptr == NULL)
 		return allocate(pool_id, size, false, caller, LOG_REALLOC);
@@ -530,8 +577,8 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 		return realloc_guarded(pool_id, pool, ptr, size, caller, &owner);
 	/* before the lock: matching fail_caller symbolizes */
 	may_fail = size != 0 && fault_injection_applies(pool, caller);
-	if (!lock_and_check(pool_id, pool, ptr, "realloc", &owner, &locked, &header, &usable,
-		    &pending))
+	if (!lock_and_check(pool_id, pool, ptr, "realloc", &owner, NULL, &as_checked, &locked,
+		    &header, &usable, &pending))
 		return NULL;
 	if (header != NULL)
 		in_flight_call(pool, NODE_OP_REALLOC, header, usable);
