@@ -15,13 +15,14 @@
  *
  * Locking: the pool's lock around each call's work on the pool; fault
  * injection's filters and every report are made without it, and so are a
- * free's check of the block (header and canaries) and the passes over a
- * live block's own bytes, which no one but the driver reads: a free's
- * poison of them before the lock (check_ahead; under the lock the free only
- * confirms the header's first word is unchanged), a malloc's fill of its
- * new block's start after it (fill_after_unlock). They were most of a
- * call's time under the lock, and two threads sharing a pool waited for
- * each other's.
+ * free's check of the block (header and canaries: check_ahead; under the
+ * lock the free only confirms the header's first word is unchanged), its
+ * look at the quarantine's oldest block (quarantine_peek_leaving), and a
+ * malloc's fill of its new block's start (fill_after_unlock). They were
+ * most of a call's time under the lock, and two threads sharing a pool
+ * waited for each other's. A free writes nothing before its lock: until
+ * then the block is the driver's, and another thread may resize, move or
+ * free it (a race the free must report, not write into).
  */
 #include "config.h"
 
@@ -234,19 +235,13 @@ void *debug_calloc(const void *pool_id, size_t count, size_t size, uintptr_t cal
 /*
  * What a free found before it took the pool's lock (check_ahead): the block
  * at the pointer was a sound live block (its chunk's tags, its checksummed
- * header, both canaries) whose header began with first_word, and its own
- * bytes hold poison up to poisoned_to (a user offset; 0: none laid).
+ * header, both canaries) whose header began with first_word.
  */
 struct checked_ahead {
 	bool sound;
 	uint64_t first_word;
 	size_t usable;
-	size_t poisoned_to;
 };
-
-/* The smallest chunk whose poison a free lays before taking the lock: a
- * small block's poison costs less than the page arithmetic around it. */
-#define POISON_AHEAD_MIN_USABLE 512
 
 static inline uint64_t header_first_word(const struct debug_block_header *header)
 {
@@ -254,22 +249,25 @@ static inline uint64_t header_first_word(const struct debug_block_header *header
 }
 
 /*
- * Checks a block being freed before the pool's lock is taken, and poisons
- * the bulk of a large one (debug_block_poison_own_bytes): with the lock
- * held, those two passes over the block were most of a free's time, and two
- * threads sharing a pool waited for each other's. Under the lock the free
- * then only confirms that the header still begins with the word read here
- * (lock_and_check): its checksum covers the whole header, the block's
- * address, state and allocation sequence number, so a block freed by
- * another thread in between (a double free), or freed and allocated again,
- * or resized, no longer matches, and gets the full check under the lock
- * (which reports what it finds). The first word is read before the checks
- * and again after them: a header that changed during the checks is not
- * trusted. Only a live block's own bytes are written, which no check reads;
- * a pointer that is not a live block writes nothing, and a block freed
- * twice at once gets the same poison twice. Not under a sanitizer's
- * shadow, where opening a header outside the lock could race another
- * thread's closing it.
+ * Checks a block being freed before the pool's lock is taken: with the lock
+ * held, the check of its header and canaries was a large part of a free's
+ * time, and two threads sharing a pool waited for each other's. Under the
+ * lock the free then only confirms that the header still begins with the
+ * word read here (lock_and_check): its checksum covers the whole header,
+ * the block's address, state and allocation sequence number, so a block
+ * freed by another thread in between (a double free), or freed and
+ * allocated again, or resized, no longer matches, and gets the full check
+ * under the lock (which reports what it finds). The first word is read
+ * before the checks and again after them: a header that changed during the
+ * checks is not trusted. Nothing is written here: the block is the
+ * driver's until the locked free claims it, and another thread may resize
+ * it, move it or free it meanwhile (a driver's race, which must end in a
+ * report, not in bytes of the moved block or heap tags written over;
+ * tests/stress/test_concurrent_misuse.c). A write into the canaries after
+ * this check and before the lock is not seen by this free (the quarantine
+ * then rewrites them), as one just after a locked check never was. Not
+ * under a sanitizer's shadow, where opening a header outside the lock could
+ * race another thread's closing it.
  */
 static void check_ahead(struct pool *pool, void *ptr, struct checked_ahead *ahead)
 {
@@ -277,7 +275,7 @@ static void check_ahead(struct pool *pool, void *ptr, struct checked_ahead *ahea
 	size_t usable;
 	uint64_t first_word;
 
-	*ahead = (struct checked_ahead){ false, 0, 0, 0 };
+	*ahead = (struct checked_ahead){ false, 0, 0 };
 	if (shadow_active || ((uintptr_t)ptr & (HEAP_ALIGN - 1)) != 0
 		|| !heap_contains(pool->heap, ptr))
 		return;
@@ -292,25 +290,7 @@ static void check_ahead(struct pool *pool, void *ptr, struct checked_ahead *ahea
 			!= BLOCK_OK
 		|| header_first_word(header) != first_word)
 		return;
-	ahead->sound = true;
-	ahead->first_word = first_word;
-	ahead->usable = usable;
-	if (usable < POISON_AHEAD_MIN_USABLE)
-		return;
-	/* pages wholly inside the block's own bytes go back rather than take
-	 * the poison (never the canaries' pages, which the checks read) */
-	uintptr_t run_start, run_end, skip_start = 0, skip_end = 0;
-	if (debug_block_discard_run(&debug_layout, (uintptr_t)header, usable, &run_start, &run_end)) {
-		uintptr_t own_end = ((uintptr_t)ptr + header->size) & ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
-		if (run_end > own_end)
-			run_end = own_end;
-		if (backing_discard(pool, run_start, run_end)) {
-			skip_start = run_start;
-			skip_end = run_end;
-		}
-	}
-	ahead->poisoned_to = debug_block_poison_own_bytes(&debug_layout, header, usable, skip_start,
-		skip_end);
+	*ahead = (struct checked_ahead){ true, first_word, usable };
 }
 
 /* Whether the block check_ahead() found sound is, with the pool locked,
@@ -324,15 +304,14 @@ static bool still_as_checked(struct pool *pool, struct debug_block_header *heade
 }
 
 /* Frees a checked live block into the quarantine; with the pool locked.
- * ahead: what check_ahead() found and laid, when the block is still the
- * block it checked (still_as_checked), or NULL. */
+ * peek: what the free found of the quarantine's oldest block
+ * (quarantine_peek_leaving), or NULL. */
 static void free_checked_locked(struct pool *pool, struct debug_block_header *header,
-	size_t usable, area_malloc_owner *owner, const struct checked_ahead *ahead,
+	size_t usable, area_malloc_owner *owner, const struct quarantine_peek *peek,
 	struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
 	void *user = debug_block_user(&debug_layout, header);
-	bool laid_ahead = ahead != NULL && ahead->poisoned_to != 0;
 	uintptr_t run_start = 0, run_end = 0;
 
 	owner->sequence = debug->next_sequence++;
@@ -341,18 +320,15 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
 	debug->d.used_bytes -= header->size;
 	debug->release_charged -= heap_chunk_bytes_for(header->size);
 	log_event(pool, LOG_FREE, user, header->size, owner);
-	/* nothing laid ahead: the block's whole pages go back now (its
-	 * canaries were checked) */
-	if (!laid_ahead
-		&& (!debug_block_discard_run(&debug_layout, (uintptr_t)header, usable, &run_start,
-			    &run_end)
-			|| !backing_discard(pool, run_start, run_end)))
+	/* the block's whole pages go back (its canaries were checked) rather
+	 * than take the poison */
+	if (!debug_block_discard_run(&debug_layout, (uintptr_t)header, usable, &run_start, &run_end)
+		|| !backing_discard(pool, run_start, run_end))
 		run_start = run_end = 0;
-	debug_block_quarantine_poisoned(&debug_layout, header, usable, owner,
-		laid_ahead ? ahead->poisoned_to : 0, run_start, run_end);
+	debug_block_quarantine_around(&debug_layout, header, usable, owner, run_start, run_end);
 	if (shadow_active)
 		shadow_block_freed(user);
-	quarantine_push(pool, header, usable, pending);
+	quarantine_push(pool, header, usable, peek, pending);
 }
 
 /*
@@ -406,6 +382,7 @@ static void end_block_call(const void *pool_id, struct pool *pool, bool locked,
 void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 {
 	struct checked_ahead ahead;
+	struct quarantine_peek peek;
 	struct pending_list pending;
 	struct debug_block_header *header;
 	area_malloc_owner owner;
@@ -425,13 +402,13 @@ void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 		return;
 	}
 	check_ahead(pool, ptr, &ahead);
+	quarantine_peek_leaving(pool, ahead.usable, &peek);
 	if (!lock_and_check(pool_id, pool, ptr, "free", &owner, &ahead, &as_checked, &locked,
 		    &header, &usable, &pending))
 		return;
 	if (header != NULL) {
 		in_flight_call(pool, NODE_OP_FREE, header, usable);
-		free_checked_locked(pool, header, usable, &owner, as_checked ? &ahead : NULL,
-			&pending);
+		free_checked_locked(pool, header, usable, &owner, &peek, &pending);
 	}
 	end_block_call(pool_id, pool, locked, &pending);
 }

@@ -444,10 +444,28 @@ void backing_give_back_guarded(struct pool *pool, uintptr_t start, uintptr_t end
 
 /* ---- the quarantine (quarantine.c) ---- */
 
+/*
+ * The oldest block as a free found it before taking the pool's lock
+ * (quarantine_peek_leaving): sound (its header, free record and poison
+ * intact) while its header began with first_word.
+ */
+struct quarantine_peek {
+	bool sound;
+	const struct debug_block_header *block;
+	uint64_t first_word;
+	size_t usable;
+};
+
+/* Before the pool's lock: when a block of incoming usable bytes is about to
+ * push the oldest out, checks the oldest (a large one) ahead. */
+void quarantine_peek_leaving(struct pool *pool, size_t incoming, struct quarantine_peek *peek)
+	DEBUG_HIDDEN;
 /* A freshly quarantined (poisoned, opened) block enters; the oldest leave
- * while the quarantine holds more than its limit. */
+ * while the quarantine holds more than its limit. peek (NULL for none):
+ * what quarantine_peek_leaving() found, trusted for a block that leaves
+ * still as it was found. */
 void quarantine_push(struct pool *pool, struct debug_block_header *header, size_t usable,
-	struct pending_list *pending) DEBUG_HIDDEN;
+	const struct quarantine_peek *peek, struct pending_list *pending) DEBUG_HIDDEN;
 /* Takes blocks off, oldest first, until it holds keep_bytes at most. */
 void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list *pending)
 	DEBUG_HIDDEN;

@@ -15,13 +15,30 @@
  * walk of the heap. The tail whose link is set, and each block that leaves,
  * is recorded as in flight (in_flight.h) before it is changed.
  *
- * Locking: the pool's lock.
+ * Locking: the pool's lock; but quarantine_peek_leaving() runs without it
+ * and reads the head and the byte count, which are stored atomically
+ * (relaxed) for it, and the head's block, which another thread may be
+ * returning to the heap meanwhile: what it finds is trusted only for a
+ * block whose header still begins with the word it read (peek_holds).
  */
 #include "config.h"
 
 #include <stdio.h>
 
 #include "debug/debug_internal.h"
+#include "kernel/sanitizers.h"
+
+/* The head and the byte count change under the pool's lock only, but a
+ * free reads them before it takes the lock (quarantine_peek_leaving). */
+static inline void set_head(struct debug_pool *debug, struct debug_block_header *head)
+{
+	__atomic_store_n(&debug->quarantine_head, head, __ATOMIC_RELAXED);
+}
+
+static inline void set_held_bytes(struct debug_pool *debug, uint64_t bytes)
+{
+	__atomic_store_n(&debug->d.quarantined_bytes, bytes, __ATOMIC_RELAXED);
+}
 
 /* A write into a quarantined block (finding, or only its link): one
  * use-after-free report, found by what. */
@@ -159,11 +176,11 @@ static void quarantine_append(struct pool *pool, struct debug_block_header *head
 		block_close(tail, tail_usable);
 		in_flight_step_done(in_flight_of(pool));
 	} else {
-		debug->quarantine_head = header;
+		set_head(debug, header);
 	}
 	debug->quarantine_tail = header;
 	debug->d.quarantined_blocks++;
-	debug->d.quarantined_bytes += usable;
+	set_held_bytes(debug, debug->d.quarantined_bytes + usable);
 }
 
 static void relink_quarantined(void *chunk, size_t usable, bool used, void *context)
@@ -194,13 +211,88 @@ static void rebuild_quarantine_after_damage(struct pool *pool)
 	struct debug_pool *debug = debug_of(pool);
 	struct heap_damage damage;
 
-	debug->quarantine_head = debug->quarantine_tail = NULL;
+	set_head(debug, NULL);
+	debug->quarantine_tail = NULL;
 	debug->d.quarantined_blocks = 0;
-	debug->d.quarantined_bytes = 0;
+	set_held_bytes(debug, 0);
 	/* a damaged heap ends the walk: the blocks past it stay unlinked (the
 	 * pool refuses every call from now on) */
 	if (!heap_walk(pool->heap, relink_quarantined, pool, &damage))
 		heap_note_damage(pool->heap, &damage);
+}
+
+/* ---- checking the oldest block before the lock ---- */
+
+/*
+ * The smallest and largest chunk a free checks ahead of its lock when it is
+ * about to push it out: below, the check costs less than the peek; above,
+ * a block read while another thread returns it to the heap could cost a
+ * read of that much free memory for nothing.
+ */
+#define PEEK_MIN_USABLE 512
+#define PEEK_MAX_USABLE ((size_t)1 << 20)
+
+#if defined(AREA_MALLOC_BUILT_WITH_TSAN)
+#define peek_allowed false /* see below */
+#else
+#define peek_allowed true
+#endif
+
+static inline uint64_t header_first_word(const struct debug_block_header *header)
+{
+	return __atomic_load_n((const uint64_t *)(const void *)header, __ATOMIC_RELAXED);
+}
+
+/*
+ * Why: a block leaving the quarantine has its free record and every byte of
+ * its poison checked, and with the lock held that pass was most of a free's
+ * time when blocks are kilobytes large: two threads sharing a pool waited
+ * for each other's. The free that will push the oldest block out checks it
+ * first, without the lock; under the lock the drain trusts that finding
+ * only for the same block still carrying the same header's first word
+ * (checksum, state, thread: a block that left the quarantine in between
+ * had its header filled with poison or made a free chunk's links, and one
+ * allocated there since has a new checksum). The first word is read before
+ * the check and again after it, so a block that changed during the check
+ * is not trusted. A write into the freed block after this check is missed
+ * at this drain, as one made just after the locked check always was; it
+ * lands in free memory (F1), where the next check, delete_pool or exit
+ * finds it. Not under a sanitizer's shadow (the block is hidden from it)
+ * nor under ThreadSanitizer (another thread may be returning the block to
+ * the heap while this one reads it, by design).
+ */
+void quarantine_peek_leaving(struct pool *pool, size_t incoming, struct quarantine_peek *peek)
+{
+	struct debug_pool *debug = debug_of(pool);
+	const struct debug_block_header *head;
+	uint64_t first_word;
+	size_t usable;
+
+	peek->sound = false;
+	if (!peek_allowed || shadow_active || debug->quarantine_limit == 0
+		|| __atomic_load_n(&debug->d.quarantined_bytes, __ATOMIC_RELAXED) + incoming
+			<= debug->quarantine_limit)
+		return;
+	head = __atomic_load_n(&debug->quarantine_head, __ATOMIC_RELAXED);
+	if (head == NULL || !heap_contains(pool->heap, head))
+		return;
+	usable = heap_live_usable_size_unlocked(pool->heap, head, PEEK_MAX_USABLE);
+	if (usable < PEEK_MIN_USABLE)
+		return;
+	first_word = header_first_word(head);
+	if (debug_block_check(&debug_layout, head, usable).problem != BLOCK_OK
+		|| debug_block_state(head) != BLOCK_QUARANTINED || header_first_word(head) != first_word)
+		return;
+	*peek = (struct quarantine_peek){ true, head, first_word, usable };
+}
+
+/* Whether the peek's finding holds for header, a block leaving now (with
+ * the pool locked and the block's chunk checked). */
+static bool peek_holds(const struct quarantine_peek *peek, const struct debug_block_header *header,
+	size_t usable)
+{
+	return peek != NULL && peek->sound && peek->block == header && peek->usable == usable
+		&& header_first_word(header) == peek->first_word;
 }
 
 /*
@@ -209,11 +301,12 @@ static void rebuild_quarantine_after_damage(struct pool *pool)
  * overlaps the other work.
  */
 static void drain_past(struct pool *pool, size_t keep_bytes,
-	const struct debug_block_header *fresh, struct pending_list *pending);
+	const struct debug_block_header *fresh, const struct quarantine_peek *peek,
+	struct pending_list *pending);
 
 void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list *pending)
 {
-	drain_past(pool, keep_bytes, NULL, pending);
+	drain_past(pool, keep_bytes, NULL, NULL, pending);
 }
 
 /*
@@ -224,7 +317,8 @@ void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list 
  * megabytes.
  */
 static void drain_past(struct pool *pool, size_t keep_bytes,
-	const struct debug_block_header *fresh, struct pending_list *pending)
+	const struct debug_block_header *fresh, const struct quarantine_peek *peek,
+	struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
 
@@ -253,16 +347,17 @@ static void drain_past(struct pool *pool, size_t keep_bytes,
 		next = debug_block_quarantine_next(&debug_layout, header);
 		if (next != NULL)
 			prefetch_quarantined(next);
-		finding = header == fresh ? (struct debug_block_finding){ BLOCK_OK, 0, 0 }
-					  : debug_block_check(&debug_layout, header, usable);
+		finding = header == fresh || peek_holds(peek, header, usable)
+			? (struct debug_block_finding){ BLOCK_OK, 0, 0 }
+			: debug_block_check(&debug_layout, header, usable);
 		link_damaged = !quarantine_link_ok(pool, next);
 		if (link_damaged)
 			next = NULL;
-		debug->quarantine_head = next;
+		set_head(debug, next);
 		if (next == NULL)
 			debug->quarantine_tail = NULL;
 		debug->d.quarantined_blocks--;
-		debug->d.quarantined_bytes -= usable;
+		set_held_bytes(debug, debug->d.quarantined_bytes - usable);
 		release_quarantined(pool, header, usable, finding, link_damaged, pending);
 		if (link_damaged)
 			rebuild_quarantine_after_damage(pool);
@@ -273,7 +368,7 @@ static void drain_past(struct pool *pool, size_t keep_bytes,
 }
 
 void quarantine_push(struct pool *pool, struct debug_block_header *header, size_t usable,
-	struct pending_list *pending)
+	const struct quarantine_peek *peek, struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
 
@@ -285,7 +380,7 @@ void quarantine_push(struct pool *pool, struct debug_block_header *header, size_
 	quarantine_append(pool, header, usable, pending);
 	block_close(header, usable);
 	if (debug->d.quarantined_bytes > debug->quarantine_limit)
-		drain_past(pool, debug->quarantine_limit, header, pending);
+		drain_past(pool, debug->quarantine_limit, header, peek, pending);
 }
 
 int quarantine_check(struct pool *pool, struct pending_list *pending)

@@ -18,3 +18,14 @@ tests_stress_test_stress_LDADD = libamnodereader.la libamformat.la libamcore.la 
 EXTRA_tests_stress_test_stress_DEPENDENCIES = tools/pooldump/pooldump$(EXEEXT)
 
 EXTRA_DIST += tests/support/scale.h scripts/check-tsan scripts/check-valgrind scripts/soak
+
+# test_concurrent_misuse: threads racing misuse on one pool of the debug
+# module (a double free of one block by two threads at once, a free racing
+# a realloc of the block, stale frees racing the block's reallocation): the
+# exact reports, the pool's counters and a clean check after each race
+# (the free that checks its block before the pool's lock, debug_alloc.c).
+check_PROGRAMS += tests/stress/test_concurrent_misuse
+TESTS += tests/stress/test_concurrent_misuse
+tests_stress_test_concurrent_misuse_SOURCES = tests/stress/test_concurrent_misuse.c
+tests_stress_test_concurrent_misuse_CFLAGS = $(CHECK_TEST_CFLAGS) -g
+tests_stress_test_concurrent_misuse_LDADD = libarea_malloc.la $(CHECK_TEST_LIBS)
