@@ -10,19 +10,25 @@
  * realloc(p, 0) frees and returns NULL, a failed realloc leaves the block as
  * it was, free(pool, NULL) does nothing. realloc_move=1 always moves.
  *
- * Invariants: D3 (debug_internal.h): used_bytes and live_blocks change with
- * every block that becomes or stops being LIVE, here and nowhere else.
+ * Invariants (debug_internal.h): D3, used_bytes and live_blocks change
+ * with every block that becomes or stops being LIVE, here and nowhere else;
+ * D7, the claims of blocks being poisoned outside the lock, are made and
+ * ended here.
  *
  * Locking: the pool's lock around each call's work on the pool; fault
  * injection's filters and every report are made without it, and so are a
  * free's check of the block (header and canaries: check_ahead; under the
  * lock the free only confirms the header's first word is unchanged), its
  * look at the quarantine's oldest block (quarantine_peek_leaving), and a
- * malloc's fill of its new block's start (fill_after_unlock). They were
- * most of a call's time under the lock, and two threads sharing a pool
- * waited for each other's. A free writes nothing before its lock: until
- * then the block is the driver's, and another thread may resize, move or
- * free it (a race the free must report, not write into).
+ * malloc's fill of its new block's start (fill_after_unlock), and the
+ * poison of a large freed block's own bytes, between two rounds of the
+ * lock (poison_claimed). They were most of a call's time under the lock,
+ * and two threads sharing a pool waited for each other's. A free writes a
+ * block only once it has claimed it under the lock: until then the block
+ * is the driver's, and another thread may resize, move or free it (a race
+ * the free must report, not write into); once claimed, every other call on
+ * it is refused until the free's locked step ends the claim.
+
  */
 #include "config.h"
 
@@ -260,10 +266,10 @@ static inline uint64_t header_first_word(const struct debug_block_header *header
  * under the lock (which reports what it finds). The first word is read
  * before the checks and again after them: a header that changed during the
  * checks is not trusted. Nothing is written here: the block is the
- * driver's until the locked free claims it, and another thread may resize
- * it, move it or free it meanwhile (a driver's race, which must end in a
- * report, not in bytes of the moved block or heap tags written over;
- * tests/stress/test_concurrent_misuse.c). A write into the canaries after
+ * driver's until a locked step claims it (poison_claimed), and another
+ * thread may resize it, move it or free it meanwhile (a driver's race,
+ * which must end in a report, not in bytes of the moved block or heap tags
+ * written over; tests/stress/test_concurrent_misuse.c). A write into the canaries after
  * this check and before the lock is not seen by this free (the quarantine
  * then rewrites them), as one just after a locked check never was. Not
  * under a sanitizer's shadow, where opening a header outside the lock could
@@ -303,16 +309,96 @@ static bool still_as_checked(struct pool *pool, struct debug_block_header *heade
 		&& header_first_word(header) == ahead->first_word;
 }
 
+/*
+ * A free's poison of a large block, laid between two rounds of the pool's
+ * lock rather than under it: with the lock held, that fill was most of a
+ * free's time for blocks of kilobytes, and two threads sharing a pool
+ * waited for each other's. The first round claims the block (the block is
+ * still as check_ahead found it, and no other free claimed it): from then
+ * on every other free or realloc of it is refused with a report
+ * (lock_and_check), so nothing but this free writes the block or the heap
+ * tags inside its extent until it takes the lock again, and a realloc
+ * cannot copy its bytes half poisoned. Only the block's own bytes are
+ * poisoned, [DEBUG_POISON_START, size): its header and canaries, which the
+ * checks read, stay as they were, and the block stays LIVE for readers (a
+ * process killed here leaves a sound pool, not an interrupted operation).
+ * The pages wholly inside those bytes go back rather than take the poison.
+ * Returns the user offset poisoned to (0: not claimed, nothing written)
+ * and the pages given back in *skip_start, *skip_end.
+ */
+#define CLAIM_MIN_USABLE 2048 /* below, the second lock round costs more */
+
+static size_t poison_claimed(struct pool *pool, void *ptr, const struct checked_ahead *ahead,
+	uintptr_t *skip_start, uintptr_t *skip_end)
+{
+	struct debug_pool *debug = debug_of(pool);
+	struct debug_block_header *header = debug_block_from_user(&debug_layout, ptr);
+	uintptr_t run_start, run_end;
+	unsigned slot = DEBUG_CLAIM_SLOTS;
+	bool locked;
+
+	*skip_start = *skip_end = 0;
+	if (!ahead->sound || ahead->usable < CLAIM_MIN_USABLE)
+		return 0;
+	locked = debug_lock(pool);
+	if (still_as_checked(pool, header, ahead) && !debug_claimed(debug, ptr))
+		for (slot = 0; slot < DEBUG_CLAIM_SLOTS && debug->claimed[slot] != NULL; slot++)
+			;
+	if (slot < DEBUG_CLAIM_SLOTS) {
+		debug->claimed[slot] = ptr;
+		debug->claimed_count++;
+	}
+	debug_unlock(pool, locked);
+	if (slot == DEBUG_CLAIM_SLOTS)
+		return 0;
+	if (debug_block_discard_run(&debug_layout, (uintptr_t)header, ahead->usable, &run_start,
+		    &run_end)) {
+		uintptr_t own_end = ((uintptr_t)ptr + header->size) & ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
+		if (run_end > own_end)
+			run_end = own_end;
+		if (backing_discard(pool, run_start, run_end)) {
+			*skip_start = run_start;
+			*skip_end = run_end;
+		}
+	}
+	return debug_block_poison_own_bytes(&debug_layout, header, ahead->usable, *skip_start,
+		*skip_end);
+}
+
+/* The claim of poison_claimed() ends; with the pool locked. */
+static void end_claim(struct debug_pool *debug, const void *ptr)
+{
+	for (unsigned slot = 0; slot < DEBUG_CLAIM_SLOTS; slot++) {
+		if (debug->claimed[slot] == ptr) {
+			debug->claimed[slot] = NULL;
+			debug->claimed_count--;
+			return;
+		}
+	}
+}
+
+/*
+ * What a free laid before its locked step (poison_claimed): the block's own
+ * bytes poisoned up to poisoned_to (0: none) but for the pages
+ * [skip_start, skip_end), given back.
+ */
+struct laid_poison {
+	size_t poisoned_to;
+	uintptr_t skip_start, skip_end;
+};
+
 /* Frees a checked live block into the quarantine; with the pool locked.
- * peek: what the free found of the quarantine's oldest block
- * (quarantine_peek_leaving), or NULL. */
+ * laid: what the free poisoned of it before (the block still as it
+ * checked it), or NULL; peek: what the free found of the quarantine's
+ * oldest block (quarantine_peek_leaving), or NULL. */
 static void free_checked_locked(struct pool *pool, struct debug_block_header *header,
-	size_t usable, area_malloc_owner *owner, const struct quarantine_peek *peek,
-	struct pending_list *pending)
+	size_t usable, area_malloc_owner *owner, const struct laid_poison *laid,
+	const struct quarantine_peek *peek, struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
 	void *user = debug_block_user(&debug_layout, header);
 	uintptr_t run_start = 0, run_end = 0;
+	bool laid_before = laid != NULL && laid->poisoned_to != 0;
 
 	owner->sequence = debug->next_sequence++;
 	debug->d.frees++;
@@ -321,11 +407,17 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
 	debug->release_charged -= heap_chunk_bytes_for(header->size);
 	log_event(pool, LOG_FREE, user, header->size, owner);
 	/* the block's whole pages go back (its canaries were checked) rather
-	 * than take the poison */
-	if (!debug_block_discard_run(&debug_layout, (uintptr_t)header, usable, &run_start, &run_end)
-		|| !backing_discard(pool, run_start, run_end))
+	 * than take the poison, unless its free gave them back already */
+	if (laid_before) {
+		run_start = laid->skip_start;
+		run_end = laid->skip_end;
+	} else if (!debug_block_discard_run(&debug_layout, (uintptr_t)header, usable, &run_start,
+			   &run_end)
+		|| !backing_discard(pool, run_start, run_end)) {
 		run_start = run_end = 0;
-	debug_block_quarantine_around(&debug_layout, header, usable, owner, run_start, run_end);
+	}
+	debug_block_quarantine_poisoned(&debug_layout, header, usable, owner,
+		laid_before ? laid->poisoned_to : 0, run_start, run_end);
 	if (shadow_active)
 		shadow_block_freed(user);
 	quarantine_push(pool, header, usable, peek, pending);
@@ -339,15 +431,19 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
  * module's access, or NULL when ptr is not a live block of the pool (after
  * a report); end_block_call() follows. ahead (NULL for none): what
  * check_ahead() found; *as_checked says whether the block is still the one
- * it found sound, which then needs no second check.
+ * it found sound, which then needs no second check. claimed: this call
+ * claimed ptr (poison_claimed), and the claim ends here; a block another
+ * call claimed is refused.
  */
 static bool lock_and_check(const void *pool_id, struct pool *pool, void *ptr, const char *what,
-	area_malloc_owner *owner, const struct checked_ahead *ahead, bool *as_checked,
-	bool *locked, struct debug_block_header **header, size_t *usable,
+	area_malloc_owner *owner, const struct checked_ahead *ahead, bool claimed,
+	bool *as_checked, bool *locked, struct debug_block_header **header, size_t *usable,
 	struct pending_list *pending)
 {
 	*as_checked = false;
 	*locked = debug_lock(pool);
+	if (claimed)
+		end_claim(debug_of(pool), ptr);
 	if (!heap_contains(pool->heap, ptr)) {
 		debug_unlock(pool, *locked);
 		report_foreign_pointer(pool, ptr, what, owner);
@@ -355,6 +451,9 @@ static bool lock_and_check(const void *pool_id, struct pool *pool, void *ptr, co
 		return false;
 	}
 	if (pool_refuses(pool, what, ptr, owner, pending)) {
+		*header = NULL;
+	} else if (debug_claimed(debug_of(pool), ptr)) {
+		report_claimed_block(pool, ptr, what, owner, pending);
 		*header = NULL;
 	} else if (ahead != NULL && still_as_checked(pool, debug_block_from_user(&debug_layout, ptr),
 					   ahead)) {
@@ -382,6 +481,7 @@ static void end_block_call(const void *pool_id, struct pool *pool, bool locked,
 void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 {
 	struct checked_ahead ahead;
+	struct laid_poison laid;
 	struct quarantine_peek peek;
 	struct pending_list pending;
 	struct debug_block_header *header;
@@ -402,13 +502,15 @@ void debug_free(const void *pool_id, void *ptr, uintptr_t caller)
 		return;
 	}
 	check_ahead(pool, ptr, &ahead);
+	laid.poisoned_to = poison_claimed(pool, ptr, &ahead, &laid.skip_start, &laid.skip_end);
 	quarantine_peek_leaving(pool, ahead.usable, &peek);
-	if (!lock_and_check(pool_id, pool, ptr, "free", &owner, &ahead, &as_checked, &locked,
-		    &header, &usable, &pending))
+	if (!lock_and_check(pool_id, pool, ptr, "free", &owner, &ahead, laid.poisoned_to != 0,
+		    &as_checked, &locked, &header, &usable, &pending))
 		return;
 	if (header != NULL) {
 		in_flight_call(pool, NODE_OP_FREE, header, usable);
-		free_checked_locked(pool, header, usable, &owner, &peek, &pending);
+		free_checked_locked(pool, header, usable, &owner, as_checked ? &laid : NULL, &peek,
+			&pending);
 	}
 	end_block_call(pool_id, pool, locked, &pending);
 }
@@ -494,7 +596,7 @@ static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *h
 	/* allocate_locked may have drained the quarantine, never this live block */
 	if (result != NULL) {
 		memcpy(result, ptr, old_size < size ? old_size : size);
-		free_checked_locked(pool, header, usable, owner, NULL, pending);
+		free_checked_locked(pool, header, usable, owner, NULL, NULL, pending);
 		return result;
 	}
 	if (!debug_options.realloc_move && bytes != SIZE_MAX
@@ -554,15 +656,15 @@ void *debug_realloc(const void *pool_id, void *ptr, size_t size, uintptr_t calle
 		return realloc_guarded(pool_id, pool, ptr, size, caller, &owner);
 	/* before the lock: matching fail_caller symbolizes */
 	may_fail = size != 0 && fault_injection_applies(pool, caller);
-	if (!lock_and_check(pool_id, pool, ptr, "realloc", &owner, NULL, &as_checked, &locked,
-		    &header, &usable, &pending))
+	if (!lock_and_check(pool_id, pool, ptr, "realloc", &owner, NULL, false, &as_checked,
+		    &locked, &header, &usable, &pending))
 		return NULL;
 	if (header != NULL)
 		in_flight_call(pool, NODE_OP_REALLOC, header, usable);
 	if (header == NULL) {
 		/* reported by lock_and_check */
 	} else if (size == 0) {
-		free_checked_locked(pool, header, usable, &owner, NULL, &pending);
+		free_checked_locked(pool, header, usable, &owner, NULL, NULL, &pending);
 	} else if (!debug_options.realloc_move && size <= header->size
 		&& heap_resize_in_place(pool->heap, header,
 			debug_block_chunk_bytes(&debug_layout, size))) {

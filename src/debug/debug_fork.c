@@ -179,7 +179,16 @@ static void copy_from_mapping(struct pool *pool)
 	debug->reserved_end = 0;
 }
 
-static void make_pool_private(struct pool *pool)
+/* The child has only the forking thread: a free that claimed a block (D7)
+ * will never end its claim here. The block stays LIVE, its own bytes
+ * partly poisoned: the child's to free, or to leak. */
+static void forget_claims(struct debug_pool *debug)
+{
+	memset(debug->claimed, 0, sizeof(debug->claimed));
+	debug->claimed_count = 0;
+}
+
+static void make_pool_private_pages(struct pool *pool)
 {
 	struct debug_pool *debug = debug_of(pool);
 	bool republish = debug_options.node && debug_options.fork_nodes && node_writer_active();
@@ -207,6 +216,14 @@ static void make_pool_private(struct pool *pool)
 	}
 	close(parent_fd);
 	guarded_fork_child_close(pool);
+}
+
+/* A pool of the child: its pages made its own (file-backed pools: nothing
+ * is written before), then its claims forgotten. */
+static void make_pool_private(struct pool *pool)
+{
+	make_pool_private_pages(pool);
+	forget_claims(debug_of(pool));
 }
 
 static void in_child_last(void)

@@ -60,13 +60,18 @@
  *   D6 release_charged is the sum of heap_chunk_bytes_for(size) over the
  *      LIVE blocks, guarded ones included, at most release_capacity (debug_alloc.c: an allocation
  *      past it fails as the release pool's would);
+ *   D7 claimed holds claimed_count non-NULL entries, each a LIVE block
+ *      whose free is between poison_claimed() and its locked step
+ *      (debug_alloc.c); only that free writes it meanwhile, and every
+ *      other free or realloc of it is refused;
  *   F1 every byte of a free chunk past its links and below the heap's
  *      touched mark holds the poison (free_memory.c).
  *   A driver may break D1, D2 and D4 (a wild write): the code that follows
  *   a link or a size checks it first (quarantine.c, pointer_check.c).
  *
  * Locking (the whole order: docs/ARCHITECTURE.md)
- *   A pool's lock protects its heap, its struct debug_pool and its blocks.
+ *   A pool's lock protects its heap, its struct debug_pool and its blocks
+ *   (but a claimed block's own bytes, D7).
  *   A call acquires the pool in the registry (in-flight count) before
  *   locking it, so a use that races delete_pool is reported, not a crash.
  *   Two pools are never locked at once. Under a pool's lock only leaf locks
@@ -101,6 +106,9 @@
 #include "format/pool_log.h"
 
 #define DEBUG_HIDDEN __attribute__((visibility("hidden")))
+
+/* Blocks of a pool that frees may poison outside its lock at once. */
+#define DEBUG_CLAIM_SLOTS 8
 
 struct debug_pool {
 	/* what readers of the node see: name, creator, statistics, layout */
@@ -138,6 +146,11 @@ struct debug_pool {
 	 * decrement an allocation; 1 when every block is chosen on its own
 	 * (guard_size, guard_pools...) */
 	uint32_t guard_skip;
+	/* blocks a free has claimed under the lock and is poisoning outside
+	 * it (debug_alloc.c, poison_claimed): every other call on one is
+	 * refused until that free takes the lock again */
+	const void *claimed[DEBUG_CLAIM_SLOTS];
+	uint32_t claimed_count;
 };
 
 /* Module-wide, set at B_MODULE_INIT (debug_pool.c) and read-only after. */
@@ -476,6 +489,18 @@ int quarantine_check(struct pool *pool, struct pending_list *pending) DEBUG_HIDD
 
 /* ---- pointers given to free and realloc (pointer_check.c) ---- */
 
+/* Whether a free claimed ptr and is poisoning it outside the pool's lock;
+ * with the pool locked. */
+static inline bool debug_claimed(const struct debug_pool *debug, const void *ptr)
+{
+	if (debug->claimed_count == 0)
+		return false;
+	for (unsigned i = 0; i < DEBUG_CLAIM_SLOTS; i++)
+		if (debug->claimed[i] == ptr)
+			return true;
+	return false;
+}
+
 /*
  * Checks that ptr (inside the pool's heap) is a live block of pool; with the
  * pool locked. On success returns the header (and its usable size), opened
@@ -486,6 +511,10 @@ int quarantine_check(struct pool *pool, struct pending_list *pending) DEBUG_HIDD
 struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr, const char *what,
 	const area_malloc_owner *caller, size_t *usable_out, struct pending_list *pending)
 	DEBUG_HIDDEN;
+/* A call on a block that another thread's free has claimed (debug_claimed):
+ * a double-free report, the call refused; with the pool locked. */
+void report_claimed_block(struct pool *pool, void *ptr, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending) DEBUG_HIDDEN;
 /* A pointer outside the call's pool's heap: cross-pool-free when another
  * pool owns it, invalid-free otherwise. Called with no pool locked. */
 void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,

@@ -221,6 +221,37 @@ static void report_damaged_header(struct pool *pool, struct debug_block_header *
 	block_close(header, usable);
 }
 
+/* A double free of the block at header (intact, opened): one report, whose
+ * detail follows "WHAT of a block that is already free" with rest. */
+static void report_double_free(struct pool *pool, struct debug_block_header *header, void *ptr,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending,
+	const char *rest)
+{
+	struct pending *report = new_pending(pending, ERROR_DOUBLE_FREE, what, ptr, caller);
+
+	debug_of(pool)->d.errors++;
+	if (report == NULL)
+		return;
+	pending_set_pool(report, pool);
+	pending_set_block(report, header, true);
+	snprintf(report->detail, sizeof(report->detail), "%s of a block that is already free%s",
+		what, rest);
+	pending_set_log(report, pool, ptr);
+}
+
+void report_claimed_block(struct pool *pool, void *ptr, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending)
+{
+	struct debug_block_header *header = debug_block_from_user(&debug_layout, ptr);
+	size_t usable = heap_usable_size(pool->heap, header);
+
+	/* the claiming free checked the block and writes only its own bytes */
+	block_open(header, usable);
+	report_double_free(pool, header, ptr, what, caller, pending,
+		": another thread's free of it is under way; this call is refused");
+	block_close(header, usable);
+}
+
 struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr, const char *what,
 	const area_malloc_owner *caller, size_t *usable_out, struct pending_list *pending)
 {
@@ -260,16 +291,9 @@ struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr, co
 		return NULL;
 	}
 	if (debug_block_state(header) == BLOCK_QUARANTINED) {
-		report = new_pending(pending, ERROR_DOUBLE_FREE, what, ptr, caller);
-		if (report != NULL) {
-			pending_set_pool(report, pool);
-			pending_set_block(report, header, true);
-			snprintf(report->detail, sizeof(report->detail),
-				"%s of a block that is already free; the second free is refused", what);
-			pending_set_log(report, pool, ptr);
-		}
+		report_double_free(pool, header, ptr, what, caller, pending,
+			"; the second free is refused");
 		block_close(header, usable);
-		debug_of(pool)->d.errors++;
 		return NULL;
 	}
 	/* the header was found intact just above: only the canaries are left */

@@ -449,15 +449,31 @@ static void poison_around(char *start, char *end, uintptr_t skip_start, uintptr_
 		poison(skip_to, (size_t)(end - skip_to));
 }
 
+size_t debug_block_poison_own_bytes(const struct debug_layout *layout,
+	struct debug_block_header *header, size_t usable, uintptr_t skip_start, uintptr_t skip_end)
+{
+	char *user = debug_block_user(layout, header);
+	size_t end = header->size;
+
+	/* a size the header check passed is inside the user area; a smaller
+	 * limit than the area keeps a torn read in range all the same */
+	if (end > debug_block_user_area(layout, usable))
+		end = debug_block_user_area(layout, usable);
+	if (end <= POISON_START)
+		return POISON_START;
+	poison_around(user + POISON_START, user + end, skip_start, skip_end);
+	return end;
+}
+
 void debug_block_quarantine(const struct debug_layout *layout, struct debug_block_header *header,
 	size_t usable, const area_malloc_owner *freed_by)
 {
-	debug_block_quarantine_around(layout, header, usable, freed_by, 0, 0);
+	debug_block_quarantine_poisoned(layout, header, usable, freed_by, POISON_START, 0, 0);
 }
 
-void debug_block_quarantine_around(const struct debug_layout *layout,
+void debug_block_quarantine_poisoned(const struct debug_layout *layout,
 	struct debug_block_header *header, size_t usable, const area_malloc_owner *freed_by,
-	uintptr_t skip_start, uintptr_t skip_end)
+	size_t poisoned_to, uintptr_t skip_start, uintptr_t skip_end)
 {
 	struct debug_free_record *record = debug_block_user(layout, header);
 	size_t user_area = debug_block_user_area(layout, usable);
@@ -476,7 +492,9 @@ void debug_block_quarantine_around(const struct debug_layout *layout,
 	store_word(&record->stack, pack_pair(stack_handle_of(layout, freed_by), 0));
 	debug_block_set_next(layout, header, NULL);
 	seal_free_record(layout, record);
-	poison_around((char *)record + POISON_START, (char *)record + user_area, skip_start,
+	if (poisoned_to < POISON_START || poisoned_to > user_area)
+		poisoned_to = POISON_START;
+	poison_around((char *)record + poisoned_to, (char *)record + user_area, skip_start,
 		skip_end);
 }
 

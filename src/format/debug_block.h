@@ -193,16 +193,27 @@ size_t debug_page_run_prefix(const void *start, size_t length);
  * or poisoned had. */
 bool debug_poison_mostly(const void *start, size_t bytes);
 
-/* Where a quarantined block's poison starts in its user area: past its free
- * record. */
+/*
+ * The bulk of a free's poison, laid ahead: the block's own bytes past where
+ * its free record will go, [DEBUG_POISON_START, header->size) of the user
+ * area, which only the driver reads while the block is live, but for
+ * [skip_start, skip_end) (addresses: pages given back already, or none). A
+ * free lays them before it takes the pool's lock, so that two threads
+ * sharing a pool fill their blocks at the same time. Returns the user
+ * offset poisoned to (at least DEBUG_POISON_START) for
+ * debug_block_quarantine_poisoned().
+ */
 #define DEBUG_POISON_START sizeof(struct debug_free_record)
+size_t debug_block_poison_own_bytes(const struct debug_layout *layout,
+	struct debug_block_header *header, size_t usable, uintptr_t skip_start, uintptr_t skip_end);
 
-/* debug_block_quarantine() of a block whose pages [skip_start, skip_end)
- * (part of its discard run, or none) were given back: they are not
- * written. */
-void debug_block_quarantine_around(const struct debug_layout *layout,
+/* debug_block_quarantine() of a block whose user bytes
+ * [DEBUG_POISON_START, poisoned_to) hold the poison already, and whose
+ * pages [skip_start, skip_end) (part of its discard run, or none) were
+ * given back. */
+void debug_block_quarantine_poisoned(const struct debug_layout *layout,
 	struct debug_block_header *header, size_t usable, const area_malloc_owner *freed_by,
-	uintptr_t skip_start, uintptr_t skip_end);
+	size_t poisoned_to, uintptr_t skip_start, uintptr_t skip_end);
 
 enum debug_block_problem {
 	BLOCK_OK,

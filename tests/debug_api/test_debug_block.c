@@ -499,7 +499,8 @@ START_TEST(test_discard_run_of_a_large_block)
 		ck_assert_uint_le(run_end, (uintptr_t)user + debug_block_user_area(&layout, usable));
 		ck_assert_uint_ge(run_end - run_start, DEBUG_DISCARD_MIN);
 		ck_assert_int_eq(madvise((void *)run_start, run_end - run_start, MADV_DONTNEED), 0);
-		debug_block_quarantine_around(&layout, header, usable, &freed_by, run_start, run_end);
+		debug_block_quarantine_poisoned(&layout, header, usable, &freed_by, 0, run_start,
+			run_end);
 		run_from = run_start - (uintptr_t)user;
 		run_to = run_end - (uintptr_t)user;
 		/* given back: not resident, and sound */

@@ -17,8 +17,9 @@
  *               drain, realloc, realloc-move, check, delete_pool, or
  *               free-with-damage (a free, with a genuine overflow in
  *               another block of the pool); or outside the pool's lock:
- *               malloc-fill (filling a new block's start after it).
- *               Exit status 3 when it lived.
+ *               malloc-fill (filling a new block's start after it) and
+ *               free-ahead (poisoning a freed block's own bytes before
+ *               it). Exit status 3 when it lived.
  *
  * How it dies exactly there, without a hook in the module: before the call
  * it makes one page of the pool read-only (or inaccessible, for check,
@@ -255,6 +256,12 @@ static int run_case(const char *name)
 		say("block", block);
 		arm(middle_page(block), PROT_READ);
 		allocator->malloc(pool, BIG);
+	} else if (strcmp(name, "free-ahead") == 0) {
+		/* dies poisoning the freed block's own bytes, before the lock */
+		block = allocator->malloc(pool, BIG);
+		say("block", block);
+		arm(middle_page(block), PROT_READ);
+		allocator->free(pool, block);
 	} else if (strcmp(name, "calloc") == 0) {
 		/* dies zeroing the reused chunk: the header is zeros already */
 		allocator->malloc(pool, 100);
@@ -272,7 +279,7 @@ static int run_case(const char *name)
 		}
 		/* its bytes end at a page's end: the first write of the page
 		 * after them is the poison of its trailing canary, under the
-		 * lock (after its own bytes') */
+		 * lock (its own bytes were poisoned before) */
 		block = allocator->malloc(pool, BIG);
 		if (allocator->realloc(pool, block, size_ending_at_page_end(block, 0)) != block) {
 			fprintf(stderr, "postmortem_driver: a shrinking realloc moved\n");
