@@ -198,8 +198,9 @@ bool debug_poison_mostly(const void *start, size_t bytes);
  * its free record will go, [DEBUG_POISON_START, header->size) of the user
  * area, which only the driver reads while the block is live, but for
  * [skip_start, skip_end) (addresses: pages given back already, or none). A
- * free lays them before it takes the pool's lock, so that two threads
- * sharing a pool fill their blocks at the same time. Returns the user
+ * free lays them outside the pool's lock once it has claimed the block
+ * under it (debug_alloc.c), so that two threads sharing a pool fill their
+ * blocks at the same time. Returns the user
  * offset poisoned to (at least DEBUG_POISON_START) for
  * debug_block_quarantine_poisoned().
  */

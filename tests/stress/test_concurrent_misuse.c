@@ -13,7 +13,9 @@
  *   start line), thousands of times over blocks of 16 to 5000 bytes (a
  *   free once poisoned blocks of 512 bytes and more before its lock, and
  *   wrote over a block that another thread resized or moved meanwhile;
- *   these tests found it): one double-free report per
+ *   these tests found it; now a free claims a block of 2 KiB or more under
+ *   the lock before it poisons it, and a call on a claimed block is
+ *   refused as a double free): one double-free report per
  *   block, naming it, its size and one of the two threads; with and
  *   without quarantine (without, the loser finds free memory and the pool
  *   log names the double free);
