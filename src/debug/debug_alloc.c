@@ -28,7 +28,6 @@
  * is the driver's, and another thread may resize, move or free it (a race
  * the free must report, not write into); once claimed, every other call on
  * it is refused until the free's locked step ends the claim.
-
  */
 #include "config.h"
 
@@ -269,11 +268,11 @@ static inline uint64_t header_first_word(const struct debug_block_header *header
  * driver's until a locked step claims it (poison_claimed), and another
  * thread may resize it, move it or free it meanwhile (a driver's race,
  * which must end in a report, not in bytes of the moved block or heap tags
- * written over; tests/stress/test_concurrent_misuse.c). A write into the canaries after
- * this check and before the lock is not seen by this free (the quarantine
- * then rewrites them), as one just after a locked check never was. Not
- * under a sanitizer's shadow, where opening a header outside the lock could
- * race another thread's closing it.
+ * written over; tests/stress/test_concurrent_misuse.c). A write into the
+ * canaries after this check and before the lock is not seen by this free
+ * (the quarantine then rewrites them), as one just after a locked check
+ * never was. Not under a sanitizer's shadow, where opening a header
+ * outside the lock could race another thread's closing it.
  */
 static void check_ahead(struct pool *pool, void *ptr, struct checked_ahead *ahead)
 {
