@@ -248,11 +248,6 @@ struct checked_ahead {
 	size_t usable;
 };
 
-static inline uint64_t header_first_word(const struct debug_block_header *header)
-{
-	return __atomic_load_n((const uint64_t *)(const void *)header, __ATOMIC_RELAXED);
-}
-
 /*
  * Checks a block being freed before the pool's lock is taken: with the lock
  * held, the check of its header and canaries was a large part of a free's
@@ -288,12 +283,12 @@ static void check_ahead(struct pool *pool, void *ptr, struct checked_ahead *ahea
 	usable = heap_live_usable_size_unlocked(pool->heap, header, SIZE_MAX);
 	if (usable == 0)
 		return;
-	first_word = header_first_word(header);
+	first_word = debug_block_first_word(header);
 	if (!debug_block_header_ok(&debug_layout, header, usable)
 		|| debug_block_state(header) != BLOCK_LIVE
 		|| debug_block_check_body_at(&debug_layout, header, usable, (uintptr_t)header).problem
 			!= BLOCK_OK
-		|| header_first_word(header) != first_word)
+		|| debug_block_first_word(header) != first_word)
 		return;
 	*ahead = (struct checked_ahead){ true, first_word, usable };
 }
@@ -305,7 +300,7 @@ static bool still_as_checked(struct pool *pool, struct debug_block_header *heade
 {
 	return ahead->sound
 		&& heap_live_usable_size_unlocked(pool->heap, header, ahead->usable) == ahead->usable
-		&& header_first_word(header) == ahead->first_word;
+		&& debug_block_first_word(header) == ahead->first_word;
 }
 
 /*

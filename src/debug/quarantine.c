@@ -238,11 +238,6 @@ static void rebuild_quarantine_after_damage(struct pool *pool)
 #define peek_allowed true
 #endif
 
-static inline uint64_t header_first_word(const struct debug_block_header *header)
-{
-	return __atomic_load_n((const uint64_t *)(const void *)header, __ATOMIC_RELAXED);
-}
-
 /*
  * Why: a block leaving the quarantine has its free record and every byte of
  * its poison checked, and with the lock held that pass was most of a free's
@@ -279,9 +274,9 @@ void quarantine_peek_leaving(struct pool *pool, size_t incoming, struct quaranti
 	usable = heap_live_usable_size_unlocked(pool->heap, head, PEEK_MAX_USABLE);
 	if (usable < PEEK_MIN_USABLE)
 		return;
-	first_word = header_first_word(head);
+	first_word = debug_block_first_word(head);
 	if (debug_block_check(&debug_layout, head, usable).problem != BLOCK_OK
-		|| debug_block_state(head) != BLOCK_QUARANTINED || header_first_word(head) != first_word)
+		|| debug_block_state(head) != BLOCK_QUARANTINED || debug_block_first_word(head) != first_word)
 		return;
 	*peek = (struct quarantine_peek){ true, head, first_word, usable };
 }
@@ -292,7 +287,7 @@ static bool peek_holds(const struct quarantine_peek *peek, const struct debug_bl
 	size_t usable)
 {
 	return peek != NULL && peek->sound && peek->block == header && peek->usable == usable
-		&& header_first_word(header) == peek->first_word;
+		&& debug_block_first_word(header) == peek->first_word;
 }
 
 /*

@@ -158,6 +158,14 @@ void debug_block_init(const struct debug_layout *layout, struct debug_block_head
 void debug_block_resize(const struct debug_layout *layout, struct debug_block_header *header,
 	size_t usable, size_t new_size, const area_malloc_owner *owner, size_t fill_bytes);
 
+/* A header's first word (checksum, state, thread), read whole: a free
+ * checks a block before the pool's lock and trusts that check under it only
+ * while this word is unchanged (debug_alloc.c, quarantine.c). */
+static inline uint64_t debug_block_first_word(const struct debug_block_header *header)
+{
+	return __atomic_load_n((const uint64_t *)(const void *)header, __ATOMIC_RELAXED);
+}
+
 /* Marks a live block quarantined: records who freed it and poisons it. The
  * caller has just verified the header (debug_block_header_ok): its checksum
  * is carried over, not recomputed. */
