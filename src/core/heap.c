@@ -327,7 +327,7 @@ static inline size_t become_used(struct heap *heap, struct chunk *c, size_t have
 	} else {
 		touch(heap, address(c) + have);
 	}
-	c->size_flags = have | CHUNK_USED;
+	c->size_flags = have | CHUNK_USED | chunk_check_bits(c, have);
 	return have;
 }
 
@@ -366,7 +366,9 @@ struct heap *heap_init(void *mem, size_t bytes)
 		return NULL;
 	size_t region_bytes = bytes;
 	bytes &= ~CHUNK_FLAGS;
-	if (bytes < MIN_CHUNK || address(mem) + bytes < address(mem))
+	/* every size must fit below the check bits (heap_layout.h) */
+	if (bytes < MIN_CHUNK || address(mem) + bytes < address(mem)
+		|| size_of_tag(bytes) != bytes)
 		return NULL;
 	unsigned fl_count = fl_count_for(bytes);
 	if (bytes < control_bytes(fl_count) + MIN_CHUNK)
@@ -633,9 +635,10 @@ bool heap_block_is_live(const struct heap *heap, const void *ptr)
 		return false;
 
 	size_t size_flags = probe_word(c_at + offsetof(struct chunk, size_flags));
-	if ((size_flags & CHUNK_FLAGS) != CHUNK_USED)
+	size_t size = size_of_tag(size_flags);
+	if ((size_flags & CHUNK_FLAGS) != CHUNK_USED
+		|| (size_flags & CHUNK_CHECK_MASK) != chunk_check_bits((const struct chunk *)c_at, size))
 		return false;
-	size_t size = size_flags & ~CHUNK_FLAGS;
 	if (size < MIN_CHUNK || size > address(heap->sentinel) - c_at)
 		return false;
 	if (probe_word(c_at + size + offsetof(struct chunk, prev_size)) != size)
@@ -645,19 +648,21 @@ bool heap_block_is_live(const struct heap *heap, const void *ptr)
 	if (below % HEAP_ALIGN || below > c_at - (address(heap->first) - PROLOGUE_BYTES))
 		return false;
 	return below >= PROLOGUE_BYTES
-		&& (probe_word(c_at - below + offsetof(struct chunk, size_flags)) & ~CHUNK_FLAGS)
+		&& size_of_tag(probe_word(c_at - below + offsetof(struct chunk, size_flags)))
 		== below;
 }
 
 /*
  * The lock-free half of heap_block_is_live(), for a thread that frees a block
  * without the heap's owner serialising the call (the release build's thread
- * caches). It reads only the block's own header and the boundary tag just
- * above it: while the block is live, only operations on this very block
- * write them, never a split or merge of its neighbours (a merge from below
- * rewrites the block's prev_size, which is not read). Returns the usable
- * size, or 0 when ptr is not plausibly a live block; callers fall back to
- * the locked check then.
+ * caches, the debug build's checks ahead of the lock). It reads only the
+ * block's own size tag and, in the checked heap, the boundary tag just
+ * above it (the release heap's size tag carries check bits instead, in the
+ * block's own header line: heap_fast.h says why): while the block is live,
+ * only operations on this very block write them, never a split or merge of
+ * its neighbours (a merge from below rewrites the block's prev_size, which
+ * is not read). Returns the usable size, or 0 when ptr is not plausibly a
+ * live block; callers fall back to the locked check then.
  */
 size_t heap_live_usable_size_unlocked(const struct heap *heap, const void *ptr, size_t max_usable)
 {
@@ -668,14 +673,15 @@ size_t heap_live_usable_size_unlocked(const struct heap *heap, const void *ptr, 
 		c_at > address(heap->sentinel) - MIN_CHUNK)
 		return 0;
 	size_t size_flags = probe_word(c_at + offsetof(struct chunk, size_flags));
-	size_t size = size_flags & ~CHUNK_FLAGS;
-	/* too large for the caller: no need to read the tag above (a line of
-	 * its own, often cold, for a large block) */
+	size_t size = size_of_tag(size_flags);
 	if (size - HEADER_BYTES > max_usable)
 		return 0;
 	if ((size_flags & CHUNK_FLAGS) != CHUNK_USED || size < MIN_CHUNK ||
-		size > address(heap->sentinel) - c_at ||
-		probe_word(c_at + size + offsetof(struct chunk, prev_size)) != size)
+		size > address(heap->sentinel) - c_at)
+		return 0;
+	if (HEAP_CHECKED ? probe_word(c_at + size + offsetof(struct chunk, prev_size)) != size
+			 : (size_flags & CHUNK_CHECK_MASK)
+				   != chunk_check_bits((const struct chunk *)c_at, size))
 		return 0;
 	return size - HEADER_BYTES;
 }

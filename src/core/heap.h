@@ -124,9 +124,10 @@ size_t heap_usable_size(const struct heap *heap, const void *ptr);
 
 /*
  * O(1) plausibility check of an untrusted pointer: inside the heap's block
- * range, aligned, the start of a block marked used whose boundary tags agree
- * with its neighbours. A false answer is certain; a true answer for a wild
- * pointer needs forged metadata.
+ * range, aligned, the start of a block marked used (with its check bits, in
+ * the release heap) whose boundary tags agree with its neighbours. A false
+ * answer is certain; a true answer for a wild pointer needs forged
+ * metadata.
  */
 bool heap_block_is_live(const struct heap *heap, const void *ptr);
 

@@ -58,7 +58,7 @@ HEAP_PROBING static bool size_tag_sound(const struct heap *heap, const struct ch
 	size_t size = chunk_size(c);
 
 	return (c->size_flags & CHUNK_FLAGS & ~CHUNK_USED) == 0 && size >= MIN_CHUNK
-		&& size <= address(heap->sentinel) - address(c);
+		&& size <= address(heap->sentinel) - address(c) && chunk_check_bits_sound(c);
 }
 
 HEAP_PROBING bool heap_walk(const struct heap *heap, heap_walk_fn fn, void *context,
@@ -173,9 +173,16 @@ bool heap_walk_image(const void *image, size_t image_bytes, uintptr_t image_addr
 		size_t size;
 
 		memcpy(&header, bytes + offset, HEADER_BYTES);
-		size = header.size_flags & ~CHUNK_FLAGS;
+		/* the top bits are 0 (the checked heap's tags: the debug build's
+		 * images) or a used chunk's check bits at the writer's address */
+		size = header.size_flags & ~(CHUNK_FLAGS | HEAP_FAST_CHECK_MASK);
+		size_t check = header.size_flags & HEAP_FAST_CHECK_MASK;
 		if ((header.size_flags & CHUNK_FLAGS & ~CHUNK_USED) != 0 || size < MIN_CHUNK
-			|| size > sentinel - offset) {
+			|| size > sentinel - offset
+			|| (check != 0
+				&& ((header.size_flags & CHUNK_USED) == 0
+					|| check != heap_fast_check_bits(image_address + offset,
+						size)))) {
 			problem = "heap image has a damaged block header";
 			goto out;
 		}
@@ -278,6 +285,9 @@ HEAP_PROBING static const char *check_chunks(const struct heap *heap, struct val
 			return broken(v, &c->size_flags, "I2: chunk smaller than the minimum chunk");
 		if (size > address(heap->sentinel) - address(c))
 			return broken(v, &c->size_flags, "I2: chunk extends past the sentinel");
+		if (!chunk_check_bits_sound(c))
+			return broken(v, &c->size_flags,
+				"I2: a size tag's check bits disagree with its chunk");
 		if (flags & CHUNK_USED) {
 			if (address(c) + size > heap->touched_end)
 				return broken(v, c, "I8: used chunk above the touched mark");

@@ -13,7 +13,24 @@
  * What they know of the chunk layout (heap_layout.h, "Chunk layout"; heap.c
  * asserts that the two agree): a payload is preceded by a 16-byte header,
  * prev_size at payload - 16 and size_flags at payload - 8; the low four bits
- * of size_flags are flags, bit 0 "used"; the minimum chunk is 32 bytes.
+ * of size_flags are flags, bit 0 "used", and the top 16 bits of a used
+ * chunk's size_flags are its check bits (below); the minimum chunk is 32
+ * bytes.
+ *
+ * Why check bits: a free must tell a live block from a pointer into the
+ * middle of one, whose "header" is the driver's data, before it caches the
+ * block. It used to compare the size tag with the boundary tag above the
+ * block, which lies in the line of the next chunk's header and first payload
+ * bytes: with two threads sharing a pool that line is often the other
+ * thread's (it writes its block's first bytes), and that one read made two
+ * threads' frees about 18 % slower (docs/PERFORMANCE.md, "Check bits"). A
+ * hash of the chunk's address and size in the size tag's top bits is in the
+ * block's own header line. The chance that driver data passes for a header
+ * is now about 2^-20 (16 check bits, 4 flag bits) before the bounds, where
+ * the boundary tag needed a second word to agree: a wild free that gets
+ * through is a driver bug the release build was never able to catch every
+ * time (the debug build checksums its block headers), and a block whose
+ * header is sound is cached exactly as before.
  *
  * Not under ThreadSanitizer: a wild pointer's header may be a word another
  * thread is writing, which is this look's business and not a race the
@@ -50,6 +67,21 @@ struct heap_fast_bounds {
 	uintptr_t sentinel;
 };
 
+/* The check bits of a used chunk at address chunk spanning size bytes (the
+ * release heap's; see above and heap_layout.h). Sizes stay below 2^48:
+ * heap_init() refuses larger regions. */
+#define HEAP_FAST_CHECK_SHIFT 48
+#define HEAP_FAST_CHECK_MASK (~(size_t)0 << HEAP_FAST_CHECK_SHIFT)
+_Static_assert(sizeof(size_t) == 8, "check bits live in the top of a 64-bit size tag");
+
+static inline size_t heap_fast_check_bits(uintptr_t chunk, size_t size)
+{
+	/* the top bits of a product depend on every bit of its factors */
+	uint64_t mixed = ((uint64_t)chunk * 0x9e3779b97f4a7c15u) ^ ((uint64_t)size * 0xc2b2ae3d27d4eb4fu);
+
+	return (size_t)mixed & HEAP_FAST_CHECK_MASK;
+}
+
 /* The bounds of heap's blocks (fixed from heap_init() on). */
 void heap_fast_get_bounds(const struct heap *heap, struct heap_fast_bounds *bounds);
 
@@ -63,7 +95,8 @@ static inline size_t heap_fast_word(uintptr_t at)
  * blocks writes it). */
 static inline size_t heap_fast_usable(const void *ptr)
 {
-	return (heap_fast_word((uintptr_t)ptr - HEAP_FAST_SIZE_FLAGS_BACK) & ~HEAP_FAST_FLAGS)
+	return (heap_fast_word((uintptr_t)ptr - HEAP_FAST_SIZE_FLAGS_BACK)
+		       & ~(HEAP_FAST_FLAGS | HEAP_FAST_CHECK_MASK))
 	       - HEAP_BLOCK_OVERHEAD;
 }
 
@@ -86,14 +119,14 @@ static inline size_t heap_fast_live_usable(
 	if (at % HEAP_ALIGN != 0 || at - bounds->low >= bounds->span)
 		return 0;
 	size_t size_flags = heap_fast_word(at - HEAP_FAST_SIZE_FLAGS_BACK);
-	size_t size = size_flags & ~HEAP_FAST_FLAGS;
+	size_t size = size_flags & ~(HEAP_FAST_FLAGS | HEAP_FAST_CHECK_MASK);
+	uintptr_t chunk = at - HEAP_FAST_PREV_SIZE_BACK;
 	/* one comparison for both ends: a chunk of 32 bytes up to the caller's
 	 * largest (size below 32 wraps around) */
 	if (size - HEAP_FAST_MIN_CHUNK > max_usable + HEAP_BLOCK_OVERHEAD - HEAP_FAST_MIN_CHUNK
-		|| (size_flags & HEAP_FAST_FLAGS) != HEAP_FAST_USED)
-		return 0;
-	uintptr_t chunk = at - HEAP_FAST_PREV_SIZE_BACK;
-	if (size > bounds->sentinel - chunk || heap_fast_word(chunk + size) != size)
+		|| (size_flags & HEAP_FAST_FLAGS) != HEAP_FAST_USED
+		|| (size_flags & HEAP_FAST_CHECK_MASK) != heap_fast_check_bits(chunk, size)
+		|| size > bounds->sentinel - chunk)
 		return 0;
 	return size - HEAP_BLOCK_OVERHEAD;
 #endif

@@ -26,17 +26,28 @@
  * Chunk layout (every field through the accessors below)
  *
  *   +0  prev_size   size of the chunk just below (valid for used chunks too)
- *   +8  size_flags  this chunk's size (a multiple of 16) | CHUNK_USED
+ *   +8  size_flags  this chunk's size (a multiple of 16) | CHUNK_USED, and
+ *                   on a used chunk of the release heap, check bits
+ *                   (chunk_check_bits) in the top 16
  *   +16 payload     free chunks keep next_free, prev_free here
  *
  *   The header is 16 bytes, so the payload is 16-aligned and the per-block
  *   overhead is exactly HEAP_BLOCK_OVERHEAD. The minimum chunk is 32 bytes:
  *   the header plus the two free-list links.
  *
+ *   Check bits (heap_fast.h says why): a hash of a used chunk's address and
+ *   size, which lets the release build's lock-free free recognise a live
+ *   block from its own header line. Only the release heap writes them: the
+ *   checked heap (HEAP_CHECKED) leaves the top bits 0, so its tags and the
+ *   heap images pooldump reads (the debug build's, heap_walk_image) keep
+ *   their full-width sizes, and damage to the top bits still reads as a
+ *   size leading outside the heap.
+ *
  * Invariants (heap_validate() checks each one and names it when broken)
  *   I1  The control structure is intact: magic, layout pointers, prologue.
  *   I2  Chunks tile [first, sentinel) exactly: each size is a multiple of 16
- *       and at least 32, no chunk crosses the sentinel, the walk ends on it.
+ *       and at least 32, no chunk crosses the sentinel, the walk ends on it;
+ *       a used chunk's check bits are chunk_check_bits(), a free chunk's 0.
  *   I3  Each chunk's prev_size equals the size of the chunk below (the
  *       prologue's for the first, the last chunk's for the sentinel).
  *   I4  No two adjacent chunks are free (coalescing is immediate).
@@ -61,6 +72,7 @@
 #include <stdint.h>
 
 #include "core/heap.h"
+#include "core/heap_fast.h"
 
 
 #define ALIGN_LOG2 4
@@ -143,9 +155,37 @@ struct list_index {
 
 /* ---- chunk accessors ---------------------------------------------------- */
 
+#if HEAP_CHECKED
+#define CHUNK_CHECK_MASK ((size_t)0)
+#else
+#define CHUNK_CHECK_MASK HEAP_FAST_CHECK_MASK
+#endif
+
+/* The size a size tag holds (flags and check bits masked off). */
+static inline size_t size_of_tag(size_t size_flags)
+{
+	return size_flags & ~(CHUNK_FLAGS | CHUNK_CHECK_MASK);
+}
+
+/* The check bits a chunk at c of size bytes carries when used (0 in the
+ * checked heap). */
+static inline size_t chunk_check_bits(const struct chunk *c, size_t size)
+{
+	return HEAP_CHECKED ? 0 : heap_fast_check_bits((uintptr_t)c, size);
+}
+
+/* c's size tag carries the check bits its state asks for (I2). */
+static inline HEAP_PROBING bool chunk_check_bits_sound(const struct chunk *c)
+{
+	size_t size_flags = c->size_flags;
+
+	return (size_flags & CHUNK_CHECK_MASK)
+	       == ((size_flags & CHUNK_USED) ? chunk_check_bits(c, size_of_tag(size_flags)) : 0);
+}
+
 static inline HEAP_PROBING size_t chunk_size(const struct chunk *c)
 {
-	return c->size_flags & ~CHUNK_FLAGS;
+	return size_of_tag(c->size_flags);
 }
 
 static inline HEAP_PROBING bool chunk_is_used(const struct chunk *c)

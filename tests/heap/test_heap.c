@@ -12,6 +12,7 @@
 #include "config.h"
 
 #include "core/heap.h"
+#include "core/heap_fast.h"
 #include "support/scale.h"
 #include "support/check_main.h"
 
@@ -21,6 +22,10 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#ifndef HEAP_CHECKED
+#define HEAP_CHECKED 0
+#endif
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
@@ -684,6 +689,57 @@ END_TEST
 
 /* ---- pointer checks ----------------------------------------------------- */
 
+/*
+ * A pointer into a live block whose bytes hold a forged "used" header of 64
+ * bytes, with the boundary tag 64 bytes further agreeing: the release heap's
+ * lock-free look (a thread cache's free) and its inline twin reject it from
+ * the size tag's check bits alone, the checked heap's from the boundary tags,
+ * and heap_block_is_live() (under the lock) from the tag of the chunk below.
+ */
+START_TEST(test_forged_header_is_not_live)
+{
+	size_t bytes = 256 * KiB;
+	char *mem = map_region(bytes);
+	struct heap *heap = new_heap(mem, bytes);
+	char *block = heap_alloc(heap, 1000);
+	struct heap_fast_bounds bounds;
+	size_t forged_at = 256;
+
+	heap_fast_get_bounds(heap, &bounds);
+	if (!HEAP_CHECKED) /* the release build's inline look: its heap only */
+		ck_assert_uint_eq(heap_fast_live_usable(&bounds, heap, block, SIZE_MAX),
+			heap_usable_size(heap, block));
+	/* a place whose check bits are not 0 (a forged word carries none) */
+	while (heap_fast_check_bits((uintptr_t)(block + forged_at), 64) == 0)
+		forged_at += 16;
+	size_t *forged = (size_t *)(block + forged_at);
+	forged[0] = 48;
+	forged[1] = 64 | 1;
+	((size_t *)(block + forged_at + 64))[0] = 64;
+
+	char *wild = block + forged_at + 16;
+	ck_assert(!heap_block_is_live(heap, wild));
+	if (!HEAP_CHECKED) {
+		ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, wild, SIZE_MAX), 0);
+		ck_assert_uint_eq(heap_fast_live_usable(&bounds, heap, wild, SIZE_MAX), 0);
+		/* with the check bits a used chunk there would have, it passes the
+		 * lock-free look (a wild free that gets through is a driver bug the
+		 * release build cannot always see) but not the locked one */
+		forged[1] |= heap_fast_check_bits((uintptr_t)forged, 64);
+		ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, wild, SIZE_MAX), 48);
+		ck_assert(!heap_block_is_live(heap, wild));
+	} else {
+		/* the checked heap's look compares the boundary tag, which agrees */
+		ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, wild, SIZE_MAX), 48);
+		((size_t *)(block + forged_at + 64))[0] = 80;
+		ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, wild, SIZE_MAX), 0);
+	}
+	heap_free(heap, block);
+	assert_valid(heap);
+	unmap_region(mem, bytes);
+}
+END_TEST
+
 START_TEST(test_block_is_live_rejects_bad_pointers)
 {
 	size_t bytes = 256 * KiB;
@@ -712,6 +768,12 @@ START_TEST(test_block_is_live_rejects_bad_pointers)
 	((size_t *)(b + 64))[0] = 0;
 	((size_t *)(b + 64))[1] = 64 | 1;
 	ck_assert(!heap_block_is_live(heap, b + 80));
+
+	/* the lock-free look (a free ahead of the lock) sees a live block's
+	 * own size and rejects what is not one */
+	ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, c, SIZE_MAX), heap_usable_size(heap, c));
+	ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, c + 16, SIZE_MAX), 0);
+	ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, c, 100), 0); /* above max_usable */
 
 	heap_free(heap, a);
 	ck_assert(!heap_block_is_live(heap, a));
@@ -840,10 +902,27 @@ END_TEST
 
 /* ---- validation --------------------------------------------------------- */
 
-/* Header words of the block at ptr: [0] prev_size, [1] size | used flag. */
+/* Header words of the block at ptr: [0] prev_size, [1] size | used flag, and
+ * on a used chunk of the release heap check bits in the top 16 bits. */
 static size_t *header_of(void *ptr)
 {
 	return (size_t *)ptr - 2;
+}
+
+static size_t chunk_size_of(void *ptr)
+{
+	return header_of(ptr)[1] & ~(size_t)15 & ~HEAP_FAST_CHECK_MASK;
+}
+
+/* Rewrites the size tag of ptr's chunk the way the heap writes one for a
+ * chunk of size bytes, used or free (a used chunk of the release heap
+ * carries check bits), so that a test breaks only the property it means
+ * to. */
+static void forge_size_tag(void *ptr, size_t size, bool used)
+{
+	size_t check = HEAP_CHECKED ? 0 : heap_fast_check_bits((uintptr_t)header_of(ptr), size);
+
+	header_of(ptr)[1] = used ? size | 1 | check : size;
 }
 
 /* A heap of five used blocks with a free one in the middle: 0 1 _ 3 4 */
@@ -877,7 +956,7 @@ START_TEST(test_validate_detects_corruption)
 
 	/* a used block's size grown by 16: the walk lands off the chunk grid */
 	heap = corruptible_heap(mem, bytes, blocks);
-	header_of(blocks[1])[1] += 16;
+	forge_size_tag(blocks[1], chunk_size_of(blocks[1]) + 16, true);
 	assert_invalid(heap, "I3");
 	ck_assert(!heap_block_is_live(heap, blocks[1]));
 
@@ -896,12 +975,12 @@ START_TEST(test_validate_detects_corruption)
 
 	/* a used block marked free behind the heap's back */
 	heap = corruptible_heap(mem, bytes, blocks);
-	header_of(blocks[0])[1] &= ~(size_t)1;
+	forge_size_tag(blocks[0], chunk_size_of(blocks[0]), false);
 	assert_invalid(heap, "I5");
 
 	/* two free neighbours */
 	heap = corruptible_heap(mem, bytes, blocks);
-	header_of(blocks[3])[1] &= ~(size_t)1;
+	forge_size_tag(blocks[3], chunk_size_of(blocks[3]), false);
 	assert_invalid(heap, "I4");
 
 	/* a free block's list link smashed (use after free) */
@@ -913,6 +992,15 @@ START_TEST(test_validate_detects_corruption)
 	heap = corruptible_heap(mem, bytes, blocks);
 	header_of(blocks[3])[1] |= 4;
 	assert_invalid(heap, "I2");
+
+	/* a used block's check bits damaged, its size intact (only the release
+	 * heap writes check bits; the checked heap reads any top bit as part
+	 * of the size, which then leads outside the heap) */
+	heap = corruptible_heap(mem, bytes, blocks);
+	header_of(blocks[3])[1] ^= (size_t)1 << 60;
+	assert_invalid(heap, "I2");
+	ck_assert(!heap_block_is_live(heap, blocks[3]));
+	ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, blocks[3], SIZE_MAX), 0);
 
 	/* the control structure itself: the first-level bitmap cleared */
 	heap = corruptible_heap(mem, bytes, blocks);
@@ -1181,6 +1269,7 @@ static Suite *heap_suite(void)
 
 	tc = new_tcase("pointers");
 	tcase_add_test(tc, test_block_is_live_rejects_bad_pointers);
+	tcase_add_test(tc, test_forged_header_is_not_live);
 	suite_add_tcase(suite, tc);
 
 	tc = new_tcase("walk_stats");
