@@ -35,7 +35,7 @@
  * whose ids share a slot moves the slot between them, and a free on the
  * pool that comes second evicts the other's cache inside that call. The
  * call must do bounded work whatever the cache holds (the constant-time
- * worst case): emptying it into its heap, up to its 1 MiB of blocks with
+ * worst case): emptying it into its heap, up to its 4 MiB of blocks with
  * one heap_free each, made that one free as slow as thousands. So an
  * eviction gives no block to the heap. Each magazine worth a depot's place
  * (at least half its class's limit, the rule of a free that finds the
@@ -128,16 +128,26 @@
 /* Bytes of blocks a class keeps, at least BIN_MIN_BLOCKS and at most
  * BIN_MAX_BLOCKS blocks: glibc's bench-malloc-simple allocates batches of up
  * to 1,600 blocks of one small size and frees them all; with 16 blocks a
- * class, all but 16 of each batch went through the heap, 3x glibc's time. */
+ * class, all but 16 of each batch went through the heap, 3x glibc's time.
+ * At least 16 of the largest blocks too: with 4, a class of 16-32 KiB
+ * blocks was full or empty every few calls of pattern (b) (random sizes up
+ * to 32 KiB), and passed a magazine through the depot, a line both threads
+ * sharing the pool write, on one call in thirty. */
 #define BIN_BYTES ((size_t)64 * 1024)
-#define BIN_MIN_BLOCKS 4
+#define BIN_MIN_BLOCKS 16
 #define BIN_MAX_BLOCKS 2048
 /* Bytes a cache may hold: with 128 KiB, two threads churning random sizes
  * in one pool found a full cache on one free in six, and each miss of the
  * cache is a trip to a pool lock the other CPU holds: 4x glibc's time per
- * call (tests/bench "shared2"); with 1 MiB, 1.25x (docs/PERFORMANCE.md). */
-#define CACHE_MAX_BYTES ((size_t)1024 * 1024)
+ * call (tests/bench "shared2"); with 1 MiB, 1.25x (docs/PERFORMANCE.md).
+ * 4 MiB, since bins of the largest classes keep 16 blocks (above). */
+#define CACHE_MAX_BYTES ((size_t)4 * 1024 * 1024)
 #define CACHE_POOL_SHARE 16	/* a cache keeps at most 1/16 of its pool */
+/* Blocks of the class below that a take of an empty class looks at
+ * (magazine_take_fitting): each is a read of a cold header, and a take
+ * that finds none goes to the depot and the heap (the release latency
+ * target is a microsecond at p99.99). */
+#define FIT_SCAN_BLOCKS 4
 
 static mutex cache_lock = MUTEX_INITIALIZER("area_malloc thread caches");
 static struct thread_cache *all_caches;
@@ -246,19 +256,16 @@ void *thread_cache_take_slow(const void *pool_id, size_t size)
 	if (cache->pool != NULL) {
 		unsigned class_index = cache_class_for_request(size);
 		struct magazine *bin = &cache->bins[class_index];
+		size_t usable = 0;
 		/* a block from the heap for a size between two classes was filed
-		 * one class down: its head may still fit */
-		if (bin->head == NULL && class_index > 0) {
-			struct magazine *below = bin - 1;
-			if (below->head != NULL
-				&& magazine_block_usable(below->head, class_index - 1) >= size) {
-				bin = below;
-				class_index--;
-			}
-		}
-		if (bin->head != NULL || refill(cache, class_index)) {
-			size_t usable;
+		 * one class down: one of the first few there may fit (not in a
+		 * class of one size below this one's) */
+		if (bin->head == NULL && class_index > 0 && cache_class_sizes_vary(class_index - 1))
+			block = magazine_take_fitting(bin - 1, class_index - 1, size, FIT_SCAN_BLOCKS,
+				&usable);
+		if (block == NULL && (bin->head != NULL || refill(cache, class_index)))
 			block = magazine_pop(bin, class_index, &usable);
+		if (block != NULL) {
 			cache->bytes -= usable + HEAP_BLOCK_OVERHEAD;
 			cache->allocations++;
 			*magazine_key_word(block) = 0;

@@ -734,7 +734,10 @@ END_TEST
 
 /* A block from the heap for 300 bytes (usable 304) is filed one class down
  * (256) when freed, and the next request for 300 still gets it back; a
- * request it is too small for does not. Blocks up to 32 KiB are cached. */
+ * request it is too small for does not. Blocks up to 32 KiB are cached.
+ * Blocks for 600 and 540 bytes (usable 608 and 544), both filed in the
+ * 512-byte class, the 544 on top: a request for 600 looks past that head
+ * and gets the 608 back, and one for 520 then gets the 544. */
 static void reuse_between_classes(struct holder *holder)
 {
 	void *block = am->malloc(holder->pool, 300);
@@ -751,6 +754,15 @@ static void reuse_between_classes(struct holder *holder)
 	am->free(holder->pool, block);
 	holder->blocks[4] = am->malloc(holder->pool, THREAD_CACHE_MAX_USABLE - 1000);
 	am->free(holder->pool, holder->blocks[4]);
+
+	holder->blocks[5] = am->malloc(holder->pool, 600);
+	holder->blocks[6] = am->malloc(holder->pool, 540);
+	am->free(holder->pool, holder->blocks[5]);
+	am->free(holder->pool, holder->blocks[6]);
+	holder->blocks[7] = am->malloc(holder->pool, 600);
+	holder->blocks[8] = am->malloc(holder->pool, 520);
+	am->free(holder->pool, holder->blocks[7]);
+	am->free(holder->pool, holder->blocks[8]);
 }
 
 START_TEST(test_block_between_classes_is_reused)
@@ -765,6 +777,10 @@ START_TEST(test_block_between_classes_is_reused)
 	ck_assert_ptr_ne(holder.blocks[2], holder.blocks[0]);
 	ck_assert_ptr_nonnull(holder.blocks[3]);
 	ck_assert_ptr_eq(holder.blocks[4], holder.blocks[3]);
+	ck_assert_ptr_nonnull(holder.blocks[5]);
+	ck_assert_ptr_nonnull(holder.blocks[6]);
+	ck_assert_ptr_eq(holder.blocks[7], holder.blocks[5]);
+	ck_assert_ptr_eq(holder.blocks[8], holder.blocks[6]);
 	finish_with_everything_free(&holder, holder.blocks[0]);
 }
 END_TEST
