@@ -59,6 +59,11 @@ void bench_pool_close(const struct bench_allocator *allocator, const void *pool)
 
 /* Timing. */
 uint64_t bench_now_ns(void);
+uint64_t bench_thread_cpu_ns(void); /* the calling thread's CPU time */
+/* CPU time per operation per thread of the last pass of a threaded workload
+ * (threads_pass), NAN after any other: what each thread spent, whether or
+ * not the machine ran the threads at once. */
+extern double bench_last_pass_cpu_ns;
 void bench_tsc_calibrate(void);
 double bench_tsc_ns_per_tick(void);
 uint64_t bench_tsc_begin(void);

@@ -72,6 +72,7 @@ static void run_pass(const struct bench_timed_workload *workload,
 
 	if (peak_kib != NULL && !bench_peak_rss_reset())
 		*peak_reset_failed = true;
+	bench_last_pass_cpu_ns = __builtin_nan("");
 	ns[pass] = workload->run_pass(allocator, prepared);
 	if (peak_kib != NULL && (peak = bench_status_kib("VmHWM")) > *peak_kib)
 		*peak_kib = peak;
@@ -111,7 +112,7 @@ static int run_child(const char *kind_name, const char *workload_name, int passe
 	} else {
 		const struct bench_allocator *glibc = bench_glibc();
 		bool compare = kind != BENCH_GLIBC;
-		double ns[MAX_ROUNDS], glibc_ns[MAX_ROUNDS], peak_kib = 0, node_kib;
+		double ns[MAX_ROUNDS], glibc_ns[MAX_ROUNDS], cpu_ns[MAX_ROUNDS], peak_kib = 0, node_kib;
 		bool reset_failed = false;
 		void *mine = workload->prepare(&allocator);
 		void *reference = compare ? workload->prepare(glibc) : NULL;
@@ -124,10 +125,14 @@ static int run_child(const char *kind_name, const char *workload_name, int passe
 			if (compare && pass % 2 == 0)
 				run_pass(workload, glibc, reference, glibc_ns, pass, NULL, NULL);
 			run_pass(workload, &allocator, mine, ns, pass, &peak_kib, &reset_failed);
+			cpu_ns[pass] = bench_last_pass_cpu_ns;
 			if (compare && pass % 2 == 1)
 				run_pass(workload, glibc, reference, glibc_ns, pass, NULL, NULL);
 		}
 		bench_emit("ns", bench_median(ns, (size_t)passes));
+		/* threaded workloads: each thread's CPU time per operation */
+		if (cpu_ns[0] == cpu_ns[0])
+			bench_emit("cpu_ns", bench_median(cpu_ns, (size_t)passes));
 		bench_emit("rss_kib", peak_kib);
 		if (reset_failed)
 			bench_emit("rss_not_reset", 1);

@@ -365,6 +365,7 @@ struct thread_run {
 	struct churn_plan plan;
 	struct start_line *line;
 	uint64_t end_ns;
+	uint64_t cpu_ns; /* the thread's CPU time over its timed steps */
 };
 
 struct threads_state {
@@ -412,8 +413,10 @@ static void *churn_thread(void *argument)
 
 	churn_fill(run->allocator, run->pool, &run->plan);
 	start_line_wait(run->line);
+	uint64_t cpu_start = bench_thread_cpu_ns();
 	churn_steps(run->allocator, run->pool, &run->plan);
 	run->end_ns = bench_now_ns();
+	run->cpu_ns = bench_thread_cpu_ns() - cpu_start;
 	churn_empty(run->allocator, run->pool, &run->plan);
 	return NULL;
 }
@@ -431,11 +434,17 @@ double threads_pass(const struct bench_allocator *allocator, void *prepared)
 		arguments[i] = &state->runs[i];
 	}
 	start_threads(&state->line, state->threads, bodies, arguments);
+	uint64_t cpu = 0;
+
 	start = go_and_join(&state->line);
-	for (int i = 0; i < state->threads; i++)
+	for (int i = 0; i < state->threads; i++) {
 		if (state->runs[i].end_ns > end)
 			end = state->runs[i].end_ns;
-	return (double)(end - start) / ((double)state->threads * (double)state->runs[0].plan.steps);
+		cpu += state->runs[i].cpu_ns;
+	}
+	double operations = (double)state->threads * (double)state->runs[0].plan.steps;
+	bench_last_pass_cpu_ns = (double)cpu / operations;
+	return (double)(end - start) / operations;
 }
 
 void threads_finish(const struct bench_allocator *allocator, void *prepared)
