@@ -621,7 +621,12 @@ static struct thread_cache *attach(const void *pool_id)
 			free_cache(cache);
 		cache = parked;
 	} else if (cache == NULL) {
-		cache = calloc(1, sizeof(*cache));
+		/* lines of its own: a cache is written on every cached call of
+		 * its thread, and a neighbour in the same line would be another
+		 * thread's (a cache made right after it, by malloc's arena) */
+		cache = aligned_alloc(THREAD_CACHE_ALIGN, sizeof(*cache));
+		if (cache != NULL)
+			memset(cache, 0, sizeof(*cache));
 		if (cache == NULL) {
 			mutex_unlock(&cache_lock);
 			return NULL;

@@ -35,10 +35,12 @@
 #include "kernel/sanitizers.h"
 
 #define THREAD_CACHE_SLOTS 8 /* pools a thread caches for at once */
+#define THREAD_CACHE_ALIGN 64 /* a cache line */
 
 struct thread_cache {
-	/* the hit path's line: flags, identity, bounds, totals */
-	atomic_bool busy;		/* the owner is in a cached operation */
+	/* the hit path's line: flags, identity, bounds, totals (a cache starts
+	 * a line, and its size is whole lines: aligned_alloc in thread_cache.c) */
+	_Alignas(THREAD_CACHE_ALIGN) atomic_bool busy; /* the owner is in a cached operation */
 	atomic_bool claimed;		/* a drainer holds the cache */
 	const void *pool_id;		/* written by the owner thread only */
 	struct heap_fast_bounds bounds;	/* the pool's heap's; span 0 while detached */
