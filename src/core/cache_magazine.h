@@ -13,7 +13,7 @@
  * capacity is a promise); a block from the heap for a request between two
  * classes is filed one class down when freed, so a take that finds its
  * class empty looks at the first few blocks of that class
- * (magazine_take_fitting()). Only the head, as before, sent the largest
+ * (magazine_take_fitting()). Looking at the head only sent the largest
  * classes' requests to the pool's lock on about one call in forty in
  * pattern (b) of the real-workload benchmark (blocks of 16 B..32 KiB): the
  * blocks of requests between 28 and 32 KiB piled up one class down while

@@ -25,12 +25,15 @@
  * thread's (it writes its block's first bytes), and that one read made two
  * threads' frees about 18 % slower (docs/PERFORMANCE.md, "Check bits"). A
  * hash of the chunk's address and size in the size tag's top bits is in the
- * block's own header line. The chance that driver data passes for a header
- * is now about 2^-20 (16 check bits, 4 flag bits) before the bounds, where
- * the boundary tag needed a second word to agree: a wild free that gets
- * through is a driver bug the release build was never able to catch every
- * time (the debug build checksums its block headers), and a block whose
- * header is sound is cached exactly as before.
+ * block's own header line. The top 16 bits are never all 0 or all 1, so a
+ * word of a driver's data whose top bits are (small integers, pointers)
+ * never passes for a size tag; any other word passes about once in 2^19
+ * (15 bits of hash, 4 flag bits) before the bounds, where the boundary tag
+ * needed a second word to agree. A wild free that gets through (the cache
+ * then hands the address out again while the driver's block is there) is a
+ * driver bug the release build was never able to catch every time (the
+ * debug build checksums its block headers), and a block whose header is
+ * sound is cached exactly as before.
  *
  * Not under ThreadSanitizer: a wild pointer's header may be a word another
  * thread is writing, which is this look's business and not a race the
@@ -78,8 +81,13 @@ static inline size_t heap_fast_check_bits(uintptr_t chunk, size_t size)
 {
 	/* the top bits of a product depend on every bit of its factors */
 	uint64_t mixed = ((uint64_t)chunk * 0x9e3779b97f4a7c15u) ^ ((uint64_t)size * 0xc2b2ae3d27d4eb4fu);
+	/* the top bit always set and the next one clear when all others are
+	 * set: never all 0 (small integers, user-space pointers) nor all 1
+	 * (small negative integers, kernel-half pointers), the words a
+	 * driver's data holds most */
+	size_t bits = ((size_t)mixed & HEAP_FAST_CHECK_MASK) | ((size_t)1 << 63);
 
-	return (size_t)mixed & HEAP_FAST_CHECK_MASK;
+	return bits == HEAP_FAST_CHECK_MASK ? bits & ~((size_t)1 << 62) : bits;
 }
 
 /* The bounds of heap's blocks (fixed from heap_init() on). */

@@ -49,7 +49,7 @@
  * parked there. The next thread to attach to the parked cache's pool takes
  * it up (the chain's head) instead of a new one. So an eviction is at most
  * one move per class (44), a few pointers and, when nothing is parked for
- * the new pool, one calloc, as a first attach; a thread that moves
+ * the new pool, one allocation, as a first attach; a thread that moves
  * between two pools swaps two parked caches. Bounded: a cache is made
  * only when none is parked for its pool, so a pool never has more parked
  * caches plus caches in use than it had threads attached at once; a thread

@@ -16,9 +16,9 @@
  *
  * A single-threaded process uses them too: a cache hit (a pop from a
  * size class's list) is cheaper than the heap's search and split, and the
- * 4 MiB a cache may hold (1 MiB until two threads sharing a pool needed
- * more of the largest blocks: thread_cache.c) keeps random-size churn at
- * 0.7x glibc's time.
+ * megabytes a cache may hold kept random-size churn at 0.7x glibc's time
+ * (measured with 1 MiB; 4 MiB since two threads sharing a pool needed
+ * more of the largest blocks: thread_cache.c).
  * Between threads, whole magazines of blocks pass through the pool's depot
  * (cache_depot.h), so a thread that frees what another allocated does not
  * take the pool's lock for each block. A thread caches for a few pools at

@@ -272,8 +272,10 @@ struct checked_ahead {
  * ThreadSanitizer: its reads race, by design, the locked writes of another
  * thread's free of the same block (a driver's double free), which TSan
  * would report against the module (as quarantine_peek_leaving()); a TSan
- * build's free checks everything under the lock, and the races left are
- * the module's own (tests/stress/test_concurrent_misuse runs there).
+ * build's free checks everything under the lock, and so never claims a
+ * block (poison_claimed() needs this check): TSan sees the all-locked path
+ * (tests/stress/test_concurrent_misuse runs there), the plain and ASan
+ * runs of that test race the claim.
  */
 #if defined(AREA_MALLOC_BUILT_WITH_TSAN)
 #define ahead_allowed false

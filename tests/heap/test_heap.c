@@ -709,9 +709,6 @@ START_TEST(test_forged_header_is_not_live)
 	if (!HEAP_CHECKED) /* the release build's inline look: its heap only */
 		ck_assert_uint_eq(heap_fast_live_usable(&bounds, heap, block, SIZE_MAX),
 			heap_usable_size(heap, block));
-	/* a place whose check bits are not 0 (a forged word carries none) */
-	while (heap_fast_check_bits((uintptr_t)(block + forged_at), 64) == 0)
-		forged_at += 16;
 	size_t *forged = (size_t *)(block + forged_at);
 	forged[0] = 48;
 	forged[1] = 64 | 1;
@@ -737,6 +734,27 @@ START_TEST(test_forged_header_is_not_live)
 	heap_free(heap, block);
 	assert_valid(heap);
 	unmap_region(mem, bytes);
+}
+END_TEST
+
+/* Check bits are never all 0 or all 1 (the top halves of small integers
+ * and pointers), and a region whose sizes would reach them is refused. */
+START_TEST(test_check_bits_never_look_like_data)
+{
+	for (uintptr_t chunk = 0x10000; chunk < 0x10000 + 16 * 65536; chunk += 16) {
+		for (size_t size = 32; size <= 4096; size *= 2) {
+			size_t bits = heap_fast_check_bits(chunk, size);
+			ck_assert_uint_ne(bits, 0);
+			ck_assert_uint_ne(bits, HEAP_FAST_CHECK_MASK);
+			ck_assert_uint_eq(bits & ~HEAP_FAST_CHECK_MASK, 0);
+		}
+	}
+	if (!HEAP_CHECKED) {
+		size_t bytes = 64 * KiB;
+		void *mem = map_region(bytes);
+		ck_assert_ptr_null(heap_init(mem, (size_t)1 << HEAP_FAST_CHECK_SHIFT));
+		unmap_region(mem, bytes);
+	}
 }
 END_TEST
 
@@ -1270,6 +1288,7 @@ static Suite *heap_suite(void)
 	tc = new_tcase("pointers");
 	tcase_add_test(tc, test_block_is_live_rejects_bad_pointers);
 	tcase_add_test(tc, test_forged_header_is_not_live);
+	tcase_add_test(tc, test_check_bits_never_look_like_data);
 	suite_add_tcase(suite, tc);
 
 	tc = new_tcase("walk_stats");

@@ -1045,12 +1045,12 @@ static int blocks_still_cached(void **blocks, int count, uint64_t key)
 	return cached;
 }
 
-/* Blocks a class keeps (thread_cache.c: 64 KiB of blocks, 4 to 2,048). */
+/* Blocks a class keeps (thread_cache.c: 64 KiB of blocks, 16 to 2,048). */
 static int class_keeps(size_t usable)
 {
 	int blocks = (int)(64 * KIB / (usable + HEAP_BLOCK_OVERHEAD));
 
-	return blocks < 4 ? 4 : blocks > 2048 ? 2048 : blocks;
+	return blocks < 16 ? 16 : blocks > 2048 ? 2048 : blocks;
 }
 
 /* Allocates count blocks of size into filled[first...], then frees them in
