@@ -25,8 +25,8 @@
  * thread's (it writes its block's first bytes), and that one read made two
  * threads' frees about 18 % slower (docs/PERFORMANCE.md, "Check bits"). A
  * hash of the chunk's address and size in the size tag's top bits is in the
- * block's own header line. The top 16 bits are never all 0 or all 1, so a
- * word of a driver's data whose top bits are (small integers, pointers)
+ * block's own header line. The check bits are never all 0 or all 1, so a
+ * word of a driver's data whose top 16 bits are (small integers, pointers)
  * never passes for a size tag; any other word passes about once in 2^19
  * (15 bits of hash, 4 flag bits) before the bounds, where the boundary tag
  * needed a second word to agree. A wild free that gets through (the cache
