@@ -350,8 +350,7 @@ static size_t poison_claimed(struct pool *pool, void *ptr, const struct checked_
 		return 0;
 	locked = debug_lock(pool);
 	if (still_as_checked(pool, header, ahead) && !debug_claimed(debug, ptr))
-		for (slot = 0; slot < DEBUG_CLAIM_SLOTS && debug->claimed[slot] != NULL; slot++)
-			;
+		slot = debug_claim_slot(debug, NULL);
 	if (slot < DEBUG_CLAIM_SLOTS) {
 		debug->claimed[slot] = ptr;
 		debug->claimed_count++;
@@ -376,12 +375,11 @@ static size_t poison_claimed(struct pool *pool, void *ptr, const struct checked_
 /* The claim of poison_claimed() ends; with the pool locked. */
 static void end_claim(struct debug_pool *debug, const void *ptr)
 {
-	for (unsigned slot = 0; slot < DEBUG_CLAIM_SLOTS; slot++) {
-		if (debug->claimed[slot] == ptr) {
-			debug->claimed[slot] = NULL;
-			debug->claimed_count--;
-			return;
-		}
+	unsigned slot = debug_claim_slot(debug, ptr);
+
+	if (slot < DEBUG_CLAIM_SLOTS) {
+		debug->claimed[slot] = NULL;
+		debug->claimed_count--;
 	}
 }
 

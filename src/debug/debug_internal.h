@@ -489,16 +489,22 @@ int quarantine_check(struct pool *pool, struct pending_list *pending) DEBUG_HIDD
 
 /* ---- pointers given to free and realloc (pointer_check.c) ---- */
 
+/* The slot holding ptr (NULL: a free slot), DEBUG_CLAIM_SLOTS when none
+ * does; with the pool locked. */
+static inline unsigned debug_claim_slot(const struct debug_pool *debug, const void *ptr)
+{
+	unsigned slot = 0;
+
+	while (slot < DEBUG_CLAIM_SLOTS && debug->claimed[slot] != ptr)
+		slot++;
+	return slot;
+}
+
 /* Whether a free claimed ptr and is poisoning it outside the pool's lock;
  * with the pool locked. */
 static inline bool debug_claimed(const struct debug_pool *debug, const void *ptr)
 {
-	if (debug->claimed_count == 0)
-		return false;
-	for (unsigned i = 0; i < DEBUG_CLAIM_SLOTS; i++)
-		if (debug->claimed[i] == ptr)
-			return true;
-	return false;
+	return debug->claimed_count != 0 && debug_claim_slot(debug, ptr) < DEBUG_CLAIM_SLOTS;
 }
 
 /*

@@ -131,7 +131,7 @@ static int run_child(const char *kind_name, const char *workload_name, int passe
 		}
 		bench_emit("ns", bench_median(ns, (size_t)passes));
 		/* threaded workloads: each thread's CPU time per operation */
-		if (cpu_ns[0] == cpu_ns[0])
+		if (!__builtin_isnan(cpu_ns[0]))
 			bench_emit("cpu_ns", bench_median(cpu_ns, (size_t)passes));
 		bench_emit("rss_kib", peak_kib);
 		if (reset_failed)
