@@ -31,8 +31,8 @@ struct descriptor {
 };
 
 static area_malloc_module_info *sAreaMalloc;
-static const void *sBufferPool;		/* packet payloads: locked, like DMA memory */
-static const void *sDescriptorPool;	/* descriptors: lazily committed */
+static const void *sBufferPool;     /* packet payloads: locked, like DMA memory */
+static const void *sDescriptorPool; /* descriptors: lazily committed */
 
 static uint32 checksum(const unsigned char *data, size_t length)
 {
@@ -85,7 +85,8 @@ static void *worker(void *argument)
 		struct descriptor *descriptor = *slot;
 
 		if (descriptor != NULL) {
-			if (checksum((const unsigned char *)descriptor->buffer, descriptor->length) != descriptor->checksum)
+			if (checksum((const unsigned char *)descriptor->buffer, descriptor->length)
+				!= descriptor->checksum)
 				corrupt++;
 			sAreaMalloc->free(sBufferPool, descriptor->buffer);
 			sAreaMalloc->free(sDescriptorPool, descriptor);
@@ -106,7 +107,8 @@ static void *worker(void *argument)
 		}
 		for (size_t i = 0; i < descriptor->length; i++)
 			((unsigned char *)descriptor->buffer)[i] = (unsigned char)rand_r(&seed);
-		descriptor->checksum = checksum((const unsigned char *)descriptor->buffer, descriptor->length);
+		descriptor->checksum =
+			checksum((const unsigned char *)descriptor->buffer, descriptor->length);
 		*slot = descriptor;
 		if (packet == PACKETS_PER_WORKER / 2 && (uintptr_t)argument == 1) {
 			kprintf("\nkdebug> pools   (worker 1, half way)\n");

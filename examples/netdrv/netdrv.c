@@ -306,8 +306,8 @@ static void *nic_main(void *argument)
 		bigtime_t next_due = B_INFINITE_TIMEOUT;
 		uint32 sent = 0;
 
-		while (rings->tx_sent != rings->tx_queued &&
-			rings->rx_filled - rings->rx_read < NETDRV_RX_RING_SIZE) {
+		while (rings->tx_sent != rings->tx_queued
+			&& rings->rx_filled - rings->rx_read < NETDRV_RX_RING_SIZE) {
 			struct descriptor *tx = tx_slot(rings, rings->tx_sent);
 			struct descriptor *rx = rx_slot(rings, rings->rx_filled);
 
@@ -710,8 +710,8 @@ static status_t netdrv_control(void *_cookie, uint32 op, void *data, size_t leng
 		if (status != B_OK)
 			return status;
 		value = *(const bigtime_t *)data;
-		if (value < 0 ||
-			(op == NETDRV_SET_LOOPBACK_DELAY && value > NETDRV_MAX_LOOPBACK_DELAY))
+		if (value < 0
+			|| (op == NETDRV_SET_LOOPBACK_DELAY && value > NETDRV_MAX_LOOPBACK_DELAY))
 			return B_BAD_VALUE;
 		pthread_mutex_lock(&card->lock);
 		if (op == NETDRV_SET_READ_TIMEOUT) {
@@ -776,15 +776,15 @@ static status_t card_init(struct card *card, int index)
 	memset(card, 0, sizeof(*card));
 	snprintf(card->name, sizeof(card->name), NETDRV_DEVICE_PREFIX "%d", index);
 	/* a locally administered unicast address: 02:00:5e:4e:44:<index> */
-	memcpy(card->address, (const uint8[]){0x02, 0x00, 0x5e, 0x4e, 0x44, (uint8)index},
+	memcpy(card->address, (const uint8[]){ 0x02, 0x00, 0x5e, 0x4e, 0x44, (uint8)index },
 		NETDRV_ADDRESS_LENGTH);
 	card->mtu = NETDRV_DEFAULT_MTU;
 	card->loopback_delay = NETDRV_DEFAULT_LOOPBACK_DELAY;
 
-	card->ring_pool = area_malloc->create_pool(
-		B_ANY_KERNEL_ADDRESS, RING_POOL_SIZE, B_CONTIGUOUS, POOL_PROTECTION);
-	card->packet_pool = area_malloc->create_pool(
-		B_ANY_KERNEL_ADDRESS, PACKET_POOL_SIZE, B_FULL_LOCK, POOL_PROTECTION);
+	card->ring_pool = area_malloc->create_pool(B_ANY_KERNEL_ADDRESS, RING_POOL_SIZE,
+		B_CONTIGUOUS, POOL_PROTECTION);
+	card->packet_pool = area_malloc->create_pool(B_ANY_KERNEL_ADDRESS, PACKET_POOL_SIZE,
+		B_FULL_LOCK, POOL_PROTECTION);
 	if (card->ring_pool == NULL || card->packet_pool == NULL) {
 		dprintf("netdrv: %s: cannot create its pools\n", card->name);
 		if (card->ring_pool != NULL)

@@ -100,8 +100,8 @@ static void print_stats(void)
 }
 
 /* Sends frames from several threads, each with a cookie of its own, and reads them back. */
-static void run_traffic(
-	int writers, int readers, uint32 frames, size_t min_length, size_t max_length)
+static void run_traffic(int writers, int readers, uint32 frames, size_t min_length,
+	size_t max_length)
 {
 	struct netdrv_traffic traffic = {
 		.hooks = hooks,
@@ -120,10 +120,10 @@ static void run_traffic(
 		" read back intact, %" PRIu64 " corrupt, %" PRIu64 " missing",
 		writers, (unsigned)frames, min_length, max_length, readers, traffic.sent,
 		traffic.received, traffic.corrupt, traffic.missing);
-	expect(status == B_OK && traffic.received == (uint64)writers * frames &&
-			traffic.corrupt == 0 && traffic.duplicated == 0 && !traffic.timed_out &&
-			traffic.open_error == B_OK && traffic.write_error == B_OK &&
-			traffic.read_error == B_OK,
+	expect(status == B_OK && traffic.received == (uint64)writers * frames
+			&& traffic.corrupt == 0 && traffic.duplicated == 0 && !traffic.timed_out
+			&& traffic.open_error == B_OK && traffic.write_error == B_OK
+			&& traffic.read_error == B_OK,
 		line);
 }
 

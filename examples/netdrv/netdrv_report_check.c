@@ -37,12 +37,12 @@ struct expectation {
 };
 
 static struct expectation planted[] = {
-	{"leak on the error path of an MTU change (fail_caller=rings_create)",
-		"detected memory leaks", "leak", "rings_create", NULL, NULL, NULL},
-	{"packet buffer freed to the ring pool (cross-pool free)", "cross-pool-free", "detected_by",
-		"netdrv_write", "allocated_by", "netdrv_write", NULL},
-	{"TX buffers freed at close, freed again by the free hook (double free)", "double-free",
-		"detected_by", "rings_destroy", "freed_by", "tx_flush", NULL},
+	{ "leak on the error path of an MTU change (fail_caller=rings_create)",
+		"detected memory leaks", "leak", "rings_create", NULL, NULL, NULL },
+	{ "packet buffer freed to the ring pool (cross-pool free)", "cross-pool-free",
+		"detected_by", "netdrv_write", "allocated_by", "netdrv_write", NULL },
+	{ "TX buffers freed at close, freed again by the free hook (double free)", "double-free",
+		"detected_by", "rings_destroy", "freed_by", "tx_flush", NULL },
 };
 
 #define PLANTED_COUNT (sizeof(planted) / sizeof(planted[0]))
@@ -51,8 +51,8 @@ static const char *string_member(const struct json_object *object, const char *k
 {
 	struct json_object *member;
 
-	if (object == NULL || !json_object_object_get_ex(object, key, &member) ||
-		!json_object_is_type(member, json_type_string))
+	if (object == NULL || !json_object_object_get_ex(object, key, &member)
+		|| !json_object_is_type(member, json_type_string))
 		return NULL;
 	return json_object_get_string(member);
 }
@@ -71,8 +71,8 @@ static const char *frame0(const struct json_object *owner)
 {
 	struct json_object *frames = member(owner, "frames");
 
-	if (frames == NULL || !json_object_is_type(frames, json_type_array) ||
-		json_object_array_length(frames) == 0)
+	if (frames == NULL || !json_object_is_type(frames, json_type_array)
+		|| json_object_array_length(frames) == 0)
 		return NULL;
 	return string_member(json_object_array_get_idx(frames, 0), "symbol");
 }
@@ -82,14 +82,14 @@ static bool in_function(const char *symbol, const char *function)
 {
 	size_t length = strlen(function);
 
-	return symbol != NULL && strncmp(symbol, function, length) == 0 &&
-	       (symbol[length] == '+' || symbol[length] == '.' || symbol[length] == ' ' ||
-		       symbol[length] == '\0');
+	return symbol != NULL && strncmp(symbol, function, length) == 0
+		&& (symbol[length] == '+' || symbol[length] == '.' || symbol[length] == ' '
+			|| symbol[length] == '\0');
 }
 
 /* The owner's frame 0 when it is in function, else NULL; "leak": any leak group's. */
-static const char *owner_in(
-	const struct json_object *report, const char *owner, const char *function)
+static const char *owner_in(const struct json_object *report, const char *owner,
+	const char *function)
 {
 	struct json_object *groups = member(report, "groups");
 	const char *symbol;
@@ -121,8 +121,8 @@ static void print_report(const char *label, const struct json_object *report)
 	const char *where = frame0(member(report, "detected_by"));
 	struct json_object *groups = member(report, "groups");
 
-	if (where == NULL && groups != NULL && json_object_is_type(groups, json_type_array) &&
-		json_object_array_length(groups) > 0)
+	if (where == NULL && groups != NULL && json_object_is_type(groups, json_type_array)
+		&& json_object_array_length(groups) > 0)
 		where = frame0(member(json_object_array_get_idx(groups, 0), "allocated_by"));
 	printf("  %-8s %s in pool \"%s\": %s\n", label, kind != NULL ? kind : "?",
 		pool_name(report, "pool"), where != NULL ? where : "(no frame)");
@@ -143,8 +143,8 @@ static bool is_refused_free_leak(const struct json_object *report)
 {
 	const char *kind = string_member(report, "kind");
 
-	return kind != NULL && strcmp(kind, "detected memory leaks") == 0 &&
-	       owner_in(report, "leak", "netdrv_write") != NULL;
+	return kind != NULL && strcmp(kind, "detected memory leaks") == 0
+		&& owner_in(report, "leak", "netdrv_write") != NULL;
 }
 
 static int check_buggy(struct json_object *reports)
@@ -159,13 +159,14 @@ static int check_buggy(struct json_object *reports)
 		for (size_t e = 0; e < PLANTED_COUNT; e++) {
 			struct expectation *expectation = &planted[e];
 
-			if (expectation->found != NULL || kind == NULL ||
-				strcmp(kind, expectation->kind) != 0 ||
-				owner_in(report, expectation->owner, expectation->function) ==
-					NULL ||
-				(expectation->also_owner != NULL &&
-					owner_in(report, expectation->also_owner,
-						expectation->also_function) == NULL))
+			if (expectation->found != NULL || kind == NULL
+				|| strcmp(kind, expectation->kind) != 0
+				|| owner_in(report, expectation->owner, expectation->function)
+					== NULL
+				|| (expectation->also_owner != NULL
+					&& owner_in(report, expectation->also_owner,
+						   expectation->also_function)
+						== NULL))
 				continue;
 			expectation->found = report;
 			break;

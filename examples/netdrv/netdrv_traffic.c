@@ -38,7 +38,7 @@ static uint8 payload_byte(uint32 writer, uint32 sequence, size_t offset)
 
 void netdrv_frame_build(uint8 *frame, size_t length, uint32 writer, uint32 sequence)
 {
-	struct frame_header header = {FRAME_MAGIC, writer, sequence, (uint32)length};
+	struct frame_header header = { FRAME_MAGIC, writer, sequence, (uint32)length };
 
 	memcpy(frame, &header, sizeof(header));
 	for (size_t i = sizeof(header); i < length; i++)
@@ -151,8 +151,10 @@ static void *reader_main(void *argument)
 	void *cookie = open_cookie(run);
 	bigtime_t timeout = READ_POLL_TIMEOUT;
 
-	if (cookie != NULL && traffic->hooks->control(cookie, NETDRV_SET_READ_TIMEOUT, &timeout,
-				      sizeof(timeout)) != B_OK)
+	if (cookie != NULL
+		&& traffic->hooks->control(cookie, NETDRV_SET_READ_TIMEOUT, &timeout,
+			   sizeof(timeout))
+			!= B_OK)
 		record_error(&run->read_error, B_ERROR);
 	while (frame != NULL && cookie != NULL && !atomic_load(&run->stop_readers)) {
 		size_t bytes = NETDRV_MAX_MTU;
@@ -166,10 +168,10 @@ static void *reader_main(void *argument)
 			snooze(1000);
 			continue;
 		}
-		if (!netdrv_frame_check(frame, bytes, &writer, &sequence) ||
-			writer >= (uint32)traffic->writers ||
-			sequence >= traffic->frames_per_writer ||
-			!run->sent[writer * traffic->frames_per_writer + sequence]) {
+		if (!netdrv_frame_check(frame, bytes, &writer, &sequence)
+			|| writer >= (uint32)traffic->writers
+			|| sequence >= traffic->frames_per_writer
+			|| !run->sent[writer * traffic->frames_per_writer + sequence]) {
 			atomic_fetch_add(&run->corrupt, 1);
 			continue;
 		}
@@ -183,13 +185,13 @@ static void *reader_main(void *argument)
 
 static bool parameters_valid(const struct netdrv_traffic *traffic)
 {
-	return traffic->hooks != NULL && traffic->device != NULL && traffic->writers >= 1 &&
-	       traffic->writers <= NETDRV_TRAFFIC_MAX_THREADS && traffic->readers >= 1 &&
-	       traffic->readers <= NETDRV_TRAFFIC_MAX_THREADS && traffic->frames_per_writer >= 1 &&
-	       traffic->frames_per_writer <= NETDRV_TRAFFIC_MAX_FRAMES &&
-	       traffic->min_length >= NETDRV_FRAME_HEADER_LENGTH &&
-	       traffic->min_length <= traffic->max_length &&
-	       traffic->max_length <= NETDRV_MAX_MTU && traffic->time_limit >= 0;
+	return traffic->hooks != NULL && traffic->device != NULL && traffic->writers >= 1
+		&& traffic->writers <= NETDRV_TRAFFIC_MAX_THREADS && traffic->readers >= 1
+		&& traffic->readers <= NETDRV_TRAFFIC_MAX_THREADS && traffic->frames_per_writer >= 1
+		&& traffic->frames_per_writer <= NETDRV_TRAFFIC_MAX_FRAMES
+		&& traffic->min_length >= NETDRV_FRAME_HEADER_LENGTH
+		&& traffic->min_length <= traffic->max_length
+		&& traffic->max_length <= NETDRV_MAX_MTU && traffic->time_limit >= 0;
 }
 
 /* Waits until the card holds no frame in flight; false when time ran out. */
@@ -249,8 +251,8 @@ status_t netdrv_traffic_run(struct netdrv_traffic *traffic)
 	traffic->sent = traffic->refused = traffic->received = 0;
 	traffic->corrupt = traffic->duplicated = traffic->missing = 0;
 	traffic->timed_out = false;
-	deadline = system_time() +
-		   (traffic->time_limit > 0 ? traffic->time_limit : DEFAULT_TIME_LIMIT);
+	deadline = system_time()
+		+ (traffic->time_limit > 0 ? traffic->time_limit : DEFAULT_TIME_LIMIT);
 
 	memset(&run, 0, sizeof(run));
 	run.traffic = traffic;
@@ -267,13 +269,13 @@ status_t netdrv_traffic_run(struct netdrv_traffic *traffic)
 	control_cookie = open_cookie(&run);
 
 	for (int i = 0; control_cookie != NULL && i < traffic->readers; i++) {
-		readers[i] = (struct worker){.run = &run, .index = (uint32)i};
+		readers[i] = (struct worker){ .run = &run, .index = (uint32)i };
 		if (pthread_create(&readers[i].thread, NULL, reader_main, &readers[i]) != 0)
 			break;
 		started_readers++;
 	}
 	for (int i = 0; control_cookie != NULL && i < traffic->writers; i++) {
-		writers[i] = (struct worker){.run = &run, .index = (uint32)i};
+		writers[i] = (struct worker){ .run = &run, .index = (uint32)i };
 		if (pthread_create(&writers[i].thread, NULL, writer_main, &writers[i]) != 0)
 			break;
 		started_writers++;

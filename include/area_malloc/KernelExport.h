@@ -35,8 +35,7 @@ extern "C" {
 
 typedef int (*debugger_command_hook)(int argc, char **argv);
 
-int add_debugger_command(const char *name, debugger_command_hook hook,
-	const char *help);
+int add_debugger_command(const char *name, debugger_command_hook hook, const char *help);
 int remove_debugger_command(const char *name, debugger_command_hook hook);
 
 /*
@@ -51,8 +50,7 @@ int evaluate_debug_command(const char *command_line);
 void set_kprintf_output(FILE *stream);
 
 void kprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));
-void area_malloc_dprintf(const char *format, ...)
-	__attribute__((format(printf, 1, 2)));
+void area_malloc_dprintf(const char *format, ...) __attribute__((format(printf, 1, 2)));
 #define dprintf(...) area_malloc_dprintf(__VA_ARGS__)
 
 void panic(const char *format, ...) __attribute__((format(printf, 1, 2), noreturn));

@@ -65,17 +65,16 @@ typedef struct area_info {
 	void *address;
 } area_info;
 
-area_id create_area(const char *name, void **startAddress, uint32 addressSpec,
-	size_t size, uint32 lock, uint32 protection);
+area_id create_area(const char *name, void **startAddress, uint32 addressSpec, size_t size,
+	uint32 lock, uint32 protection);
 status_t delete_area(area_id area);
 area_id area_for(void *address);
 area_id find_area(const char *name);
 status_t _get_area_info(area_id area, area_info *info, size_t size);
-status_t _get_next_area_info(team_id team, ssize_t *cookie, area_info *info,
-	size_t size);
+status_t _get_next_area_info(team_id team, ssize_t *cookie, area_info *info, size_t size);
 
 #define get_area_info(area, info) _get_area_info((area), (info), sizeof(*(info)))
-#define get_next_area_info(team, cookie, info) \
+#define get_next_area_info(team, cookie, info)                                                     \
 	_get_next_area_info((team), (cookie), (info), sizeof(*(info)))
 
 /* The calling thread's id (name must be NULL here), and time in microseconds. */

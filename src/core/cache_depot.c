@@ -30,7 +30,7 @@
 struct cache_depot {
 	atomic_bool busy;
 	struct cache_depot **list_prev_next, *list_next; /* on the caller's list */
-	struct thread_cache *parked;	/* cache_depot_parked(): the caller's */
+	struct thread_cache *parked;                     /* cache_depot_parked(): the caller's */
 	size_t byte_limit;
 	size_t bytes;
 	size_t blocks;
@@ -90,7 +90,8 @@ void cache_depot_hold(struct cache_depot *depot)
 		sched_yield();
 }
 
-bool cache_depot_put_held(struct cache_depot *depot, unsigned class_index, struct magazine *magazine)
+bool cache_depot_put_held(struct cache_depot *depot, unsigned class_index,
+	struct magazine *magazine)
 {
 	uint8_t count = depot->counts[class_index];
 
@@ -119,8 +120,8 @@ struct thread_cache **cache_depot_parked(struct cache_depot *depot)
 	return &depot->parked;
 }
 
-bool cache_depot_try_take(
-	struct cache_depot *depot, unsigned class_index, struct magazine *magazine)
+bool cache_depot_try_take(struct cache_depot *depot, unsigned class_index,
+	struct magazine *magazine)
 {
 	bool taken = false;
 
@@ -177,9 +178,9 @@ const char *magazine_validate(const struct magazine *magazine, unsigned class_in
 		/* the header, not the class: the pop trusts the class below the
 		 * last exact one (magazine_block_usable) */
 		size_t usable = heap_usable_size(heap, block);
-		if (usable < cache_class_size(class_index) ||
-			cache_class_for_block(usable) != class_index ||
-			magazine_block_usable(block, class_index) != usable)
+		if (usable < cache_class_size(class_index)
+			|| cache_class_for_block(usable) != class_index
+			|| magazine_block_usable(block, class_index) != usable)
 			return "a cached block is filed in the wrong size class";
 		bytes += usable + HEAP_BLOCK_OVERHEAD;
 	}
@@ -210,8 +211,8 @@ void cache_depot_forget(struct cache_depot *depot)
 	depot->bytes = depot->blocks = 0;
 }
 
-const char *cache_depot_validate(
-	const struct cache_depot *depot, const struct heap *heap, uint64_t key)
+const char *cache_depot_validate(const struct cache_depot *depot, const struct heap *heap,
+	uint64_t key)
 {
 	size_t bytes = 0, blocks = 0;
 

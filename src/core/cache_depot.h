@@ -47,17 +47,17 @@ void cache_depot_destroy(struct cache_depot *depot);
 
 /* Fast path: moves the whole magazine into the depot (it is then empty) and
  * returns true; false when the depot is busy or full for it. */
-bool cache_depot_try_put(
-	struct cache_depot *depot, unsigned class_index, struct magazine *magazine);
+bool cache_depot_try_put(struct cache_depot *depot, unsigned class_index,
+	struct magazine *magazine);
 
 /* Off the fast path (held): the same move as cache_depot_try_put. */
-bool cache_depot_put_held(
-	struct cache_depot *depot, unsigned class_index, struct magazine *magazine);
+bool cache_depot_put_held(struct cache_depot *depot, unsigned class_index,
+	struct magazine *magazine);
 
 /* Fast path: fills the empty magazine with one of the depot's magazines of
  * the class and returns true; false when the depot is busy or has none. */
-bool cache_depot_try_take(
-	struct cache_depot *depot, unsigned class_index, struct magazine *magazine);
+bool cache_depot_try_take(struct cache_depot *depot, unsigned class_index,
+	struct magazine *magazine);
 
 /* The head of the chain of caches parked with the depot's pool
  * (thread_cache.c, "Eviction", C5). Not the depot's: protected by
@@ -86,8 +86,8 @@ void cache_depot_forget(struct cache_depot *depot);
 
 /* D1-D3 (held, and the pool's lock for D3's look at the heap); NULL or a
  * sentence saying what is broken. */
-const char *cache_depot_validate(
-	const struct cache_depot *depot, const struct heap *heap, uint64_t key);
+const char *cache_depot_validate(const struct cache_depot *depot, const struct heap *heap,
+	uint64_t key);
 
 /* M1-M3 of a magazine of class_index whose blocks carry key (the pool's
  * lock held): NULL or a sentence saying what is broken. */

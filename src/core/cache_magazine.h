@@ -80,8 +80,7 @@ static inline unsigned cache_step_log2(unsigned doubling)
 {
 	_Static_assert((CACHE_CLASSES_PER_DOUBLING & (CACHE_CLASSES_PER_DOUBLING - 1)) == 0,
 		"classes per doubling: a power of two");
-	return cache_log2(CACHE_EXACT_LIMIT) + doubling
-	       - cache_log2(CACHE_CLASSES_PER_DOUBLING);
+	return cache_log2(CACHE_EXACT_LIMIT) + doubling - cache_log2(CACHE_CLASSES_PER_DOUBLING);
 }
 
 /* The usable size every block of a class has at least. */
@@ -91,8 +90,9 @@ static inline size_t cache_class_size(unsigned class_index)
 		return ((size_t)class_index + 1) * HEAP_ALIGN;
 	unsigned geometric = class_index - CACHE_EXACT_CLASSES;
 	size_t base = (size_t)CACHE_EXACT_LIMIT << (geometric / CACHE_CLASSES_PER_DOUBLING);
-	return base +
-	       (geometric % CACHE_CLASSES_PER_DOUBLING + 1) * (base / CACHE_CLASSES_PER_DOUBLING);
+	return base
+		+ (geometric % CACHE_CLASSES_PER_DOUBLING + 1)
+		* (base / CACHE_CLASSES_PER_DOUBLING);
 }
 
 /* The class that serves a request of size bytes (<= THREAD_CACHE_MAX_USABLE). */

@@ -130,7 +130,8 @@ HEAP_PROBING static bool tags_sound(struct heap *heap, const struct chunk *c)
 	if ((c->size_flags & CHUNK_FLAGS & ~CHUNK_USED) != 0)
 		return record_damage(heap, &c->size_flags, "a chunk header has unknown flag bits");
 	if (size < MIN_CHUNK || size > address(heap->sentinel) - address(c))
-		return record_damage(heap, &c->size_flags, "a chunk size tag leads outside the heap");
+		return record_damage(heap, &c->size_flags,
+			"a chunk size tag leads outside the heap");
 	if (chunk_at(c, size)->prev_size != size)
 		return record_damage(heap, chunk_at(c, size),
 			"a prev_size tag disagrees with the chunk below it");
@@ -142,7 +143,8 @@ HEAP_PROBING static bool above_sound(struct heap *heap, const struct chunk *next
 {
 	if (next == heap->sentinel)
 		return next->size_flags == CHUNK_USED
-			|| record_damage(heap, &next->size_flags, "the heap's end sentinel is damaged");
+			|| record_damage(heap, &next->size_flags,
+				"the heap's end sentinel is damaged");
 	return tags_sound(heap, next);
 }
 
@@ -175,7 +177,8 @@ HEAP_PROBING static bool free_chunk_sound(struct heap *heap, const struct chunk 
 		return record_damage(heap, &c->next_free, "a free chunk's next link is damaged");
 	if (*list_head(heap, mapping_insert(chunk_size(c))) == c)
 		return c->prev_free == list_end(heap)
-			|| record_damage(heap, &c->prev_free, "a free-list head's back link is damaged");
+			|| record_damage(heap, &c->prev_free,
+				"a free-list head's back link is damaged");
 	prev = c->prev_free;
 	if (!is_chunk_address(heap, prev) || chunk_is_used(prev) || prev->next_free != c)
 		return record_damage(heap, &c->prev_free, "a free chunk's back link is damaged");
@@ -248,7 +251,8 @@ static inline bool take_sound(struct heap *heap, const struct chunk *c, size_t n
 {
 	return !HEAP_CHECKED
 		|| (free_chunk_sound(heap, c)
-			&& (chunk_size(c) - need < MIN_CHUNK || head_sound(heap, chunk_size(c) - need)));
+			&& (chunk_size(c) - need < MIN_CHUNK
+				|| head_sound(heap, chunk_size(c) - need)));
 }
 
 /* Tries up to FALLBACK_SCAN blocks of need's own class; see "Allocation". */
@@ -367,8 +371,7 @@ struct heap *heap_init(void *mem, size_t bytes)
 	size_t region_bytes = bytes;
 	bytes &= ~CHUNK_FLAGS;
 	/* every size must fit below the check bits (heap_layout.h) */
-	if (bytes < MIN_CHUNK || address(mem) + bytes < address(mem)
-		|| size_of_tag(bytes) != bytes)
+	if (bytes < MIN_CHUNK || address(mem) + bytes < address(mem) || size_of_tag(bytes) != bytes)
 		return NULL;
 	unsigned fl_count = fl_count_for(bytes);
 	if (bytes < control_bytes(fl_count) + MIN_CHUNK)
@@ -607,8 +610,8 @@ size_t heap_usable_size(const struct heap *heap, const void *ptr)
 
 bool heap_contains(const struct heap *heap, const void *ptr)
 {
-	return heap && address(ptr) >= address(heap->first) &&
-	       address(ptr) < address(heap->sentinel);
+	return heap && address(ptr) >= address(heap->first)
+		&& address(ptr) < address(heap->sentinel);
 }
 
 /*
@@ -630,14 +633,15 @@ bool heap_block_is_live(const struct heap *heap, const void *ptr)
 	if (!heap || address(ptr) % HEAP_ALIGN)
 		return false;
 	uintptr_t c_at = address(ptr) - HEADER_BYTES;
-	if (address(ptr) < address(heap->first) + HEADER_BYTES ||
-		c_at > address(heap->sentinel) - MIN_CHUNK)
+	if (address(ptr) < address(heap->first) + HEADER_BYTES
+		|| c_at > address(heap->sentinel) - MIN_CHUNK)
 		return false;
 
 	size_t size_flags = probe_word(c_at + offsetof(struct chunk, size_flags));
 	size_t size = size_of_tag(size_flags);
 	if ((size_flags & CHUNK_FLAGS) != CHUNK_USED
-		|| (size_flags & CHUNK_CHECK_MASK) != chunk_check_bits((const struct chunk *)c_at, size))
+		|| (size_flags & CHUNK_CHECK_MASK)
+			!= chunk_check_bits((const struct chunk *)c_at, size))
 		return false;
 	if (size < MIN_CHUNK || size > address(heap->sentinel) - c_at)
 		return false;
@@ -669,19 +673,19 @@ size_t heap_live_usable_size_unlocked(const struct heap *heap, const void *ptr, 
 	if (!heap || address(ptr) % HEAP_ALIGN)
 		return 0;
 	uintptr_t c_at = address(ptr) - HEADER_BYTES;
-	if (address(ptr) < address(heap->first) + HEADER_BYTES ||
-		c_at > address(heap->sentinel) - MIN_CHUNK)
+	if (address(ptr) < address(heap->first) + HEADER_BYTES
+		|| c_at > address(heap->sentinel) - MIN_CHUNK)
 		return 0;
 	size_t size_flags = probe_word(c_at + offsetof(struct chunk, size_flags));
 	size_t size = size_of_tag(size_flags);
 	if (size - HEADER_BYTES > max_usable)
 		return 0;
-	if ((size_flags & CHUNK_FLAGS) != CHUNK_USED || size < MIN_CHUNK ||
-		size > address(heap->sentinel) - c_at)
+	if ((size_flags & CHUNK_FLAGS) != CHUNK_USED || size < MIN_CHUNK
+		|| size > address(heap->sentinel) - c_at)
 		return 0;
 	if (HEAP_CHECKED ? probe_word(c_at + size + offsetof(struct chunk, prev_size)) != size
 			 : (size_flags & CHUNK_CHECK_MASK)
-				   != chunk_check_bits((const struct chunk *)c_at, size))
+				!= chunk_check_bits((const struct chunk *)c_at, size))
 		return 0;
 	return size - HEADER_BYTES;
 }

@@ -40,12 +40,12 @@
 struct heap;
 
 struct heap_stats {
-	size_t region_bytes;	/* the whole region given to heap_init() */
-	size_t capacity_bytes;	/* region minus the control structure */
-	size_t used_bytes;	/* sum of used blocks, overhead included */
-	size_t peak_used_bytes;	/* high-water mark of used_bytes */
-	size_t free_bytes;	/* sum of free blocks, overhead included */
-	size_t largest_free;	/* largest request heap_alloc() can satisfy now */
+	size_t region_bytes;    /* the whole region given to heap_init() */
+	size_t capacity_bytes;  /* region minus the control structure */
+	size_t used_bytes;      /* sum of used blocks, overhead included */
+	size_t peak_used_bytes; /* high-water mark of used_bytes */
+	size_t free_bytes;      /* sum of free blocks, overhead included */
+	size_t largest_free;    /* largest request heap_alloc() can satisfy now */
 	size_t used_blocks;
 	size_t free_blocks;
 };
@@ -151,10 +151,10 @@ void heap_get_stats(const struct heap *heap, struct heap_stats *stats);
  * block below it (the likely culprit of an overflow; 0 when there is none).
  */
 struct heap_damage {
-	uintptr_t at;		/* the first damaged tag or link word */
-	uintptr_t end;		/* the end of the damaged words found (at + 8 or more) */
+	uintptr_t at;  /* the first damaged tag or link word */
+	uintptr_t end; /* the end of the damaged words found (at + 8 or more) */
 	const char *why;
-	uintptr_t below;	/* a payload pointer, as heap_alloc() returned it */
+	uintptr_t below; /* a payload pointer, as heap_alloc() returned it */
 	/* when the tags disagree and either side could be the damage: the
 	 * block (payload) below, whose size tag may be the damaged one instead
 	 * (no chunk header starts where it leads); 0 when there is no doubt */
@@ -168,8 +168,7 @@ struct heap_damage {
  * *damage (may be NULL) telling what. fn must not change the heap. O(n).
  */
 typedef void (*heap_walk_fn)(void *ptr, size_t usable, bool used, void *context);
-bool heap_walk(const struct heap *heap, heap_walk_fn fn, void *context,
-	struct heap_damage *damage);
+bool heap_walk(const struct heap *heap, heap_walk_fn fn, void *context, struct heap_damage *damage);
 
 /* The payload of the last sound used block that starts below at, or NULL. */
 void *heap_block_below(const struct heap *heap, uintptr_t at);

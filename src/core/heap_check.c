@@ -21,7 +21,6 @@
 #include "core/heap.h"
 #include "core/heap_layout.h"
 
-
 bool heap_damaged(const struct heap *heap, struct heap_damage *damage)
 {
 	if (heap->damage_at == 0)
@@ -181,8 +180,9 @@ bool heap_walk_image(const void *image, size_t image_bytes, uintptr_t image_addr
 			|| size > sentinel - offset
 			|| (check != 0
 				&& ((header.size_flags & CHUNK_USED) == 0
-					|| check != heap_fast_check_bits(image_address + offset,
-						size)))) {
+					|| check
+						!= heap_fast_check_bits(image_address + offset,
+							size)))) {
 			problem = "heap image has a damaged block header";
 			goto out;
 		}
@@ -203,8 +203,8 @@ struct validation {
 	size_t used_bytes;
 	size_t used_blocks;
 	size_t free_blocks;
-	const void *at;		/* the broken tag, link or field */
-	const void *suspect;	/* heap_damage.suspect */
+	const void *at;      /* the broken tag, link or field */
+	const void *suspect; /* heap_damage.suspect */
 };
 
 /* Notes where an invariant is broken; returns why, for `return broken(...)`. */
@@ -229,13 +229,14 @@ HEAP_PROBING static const char *check_control(const struct heap *heap, struct va
 	if (heap->first != chunk_at(prologue, PROLOGUE_BYTES))
 		return broken(v, &heap->first, "I1: first chunk pointer damaged");
 	if ((const char *)heap->sentinel != base + bytes - HEADER_BYTES)
-		return broken(v, &heap->sentinel, "I1: sentinel pointer disagrees with the region size");
+		return broken(v, &heap->sentinel,
+			"I1: sentinel pointer disagrees with the region size");
 	if (heap->max_request != address(heap->sentinel) - address(heap->first) - HEADER_BYTES)
 		return broken(v, &heap->max_request, "I1: max_request disagrees with the capacity");
 	if (prologue->size_flags != (PROLOGUE_BYTES | CHUNK_USED) || prologue->prev_size != 0)
 		return broken(v, prologue, "I1: prologue header damaged");
-	if (heap->touched_end < address(heap->first) + MIN_CHUNK ||
-		heap->touched_end > address(heap->sentinel))
+	if (heap->touched_end < address(heap->first) + MIN_CHUNK
+		|| heap->touched_end > address(heap->sentinel))
 		return broken(v, &heap->touched_end, "I8: touched mark outside the block range");
 	return NULL;
 }
@@ -282,7 +283,8 @@ HEAP_PROBING static const char *check_chunks(const struct heap *heap, struct val
 		if (flags & ~CHUNK_USED)
 			return broken(v, &c->size_flags, "I2: chunk header has unknown flag bits");
 		if (size < MIN_CHUNK)
-			return broken(v, &c->size_flags, "I2: chunk smaller than the minimum chunk");
+			return broken(v, &c->size_flags,
+				"I2: chunk smaller than the minimum chunk");
 		if (size > address(heap->sentinel) - address(c))
 			return broken(v, &c->size_flags, "I2: chunk extends past the sentinel");
 		if (!chunk_check_bits_sound(c))
@@ -297,7 +299,8 @@ HEAP_PROBING static const char *check_chunks(const struct heap *heap, struct val
 			if (below_free)
 				return broken(v, c, "I4: two adjacent free chunks");
 			if (address(c) + MIN_CHUNK > heap->touched_end)
-				return broken(v, c, "I8: free chunk metadata above the touched mark");
+				return broken(v, c,
+					"I8: free chunk metadata above the touched mark");
 			const char *why = check_free_links(heap, c, v);
 			if (why)
 				return why;
@@ -311,7 +314,8 @@ HEAP_PROBING static const char *check_chunks(const struct heap *heap, struct val
 	if (heap->sentinel->size_flags != CHUNK_USED)
 		return broken(v, &heap->sentinel->size_flags, "I2: sentinel header damaged");
 	if (heap->sentinel->prev_size != below_size)
-		return broken(v, heap->sentinel, "I3: sentinel prev_size disagrees with the last chunk");
+		return broken(v, heap->sentinel,
+			"I3: sentinel prev_size disagrees with the last chunk");
 	return NULL;
 }
 
@@ -321,14 +325,15 @@ HEAP_PROBING static const char *check_lists(const struct heap *heap, struct vali
 	size_t listed = 0;
 
 	if (heap->fl_count < 64 && heap->fl_bitmap >> heap->fl_count)
-		return broken(v, &heap->fl_bitmap, "I6: first-level bitmap has bits past the last row");
+		return broken(v, &heap->fl_bitmap,
+			"I6: first-level bitmap has bits past the last row");
 	for (unsigned fl = 0; fl < heap->fl_count; fl++) {
 		uint32_t sl_map = heap->sl_bitmap[fl];
 		if (!!(heap->fl_bitmap & ((uint64_t)1 << fl)) != !!sl_map)
 			return broken(v, &heap->sl_bitmap[fl],
 				"I6: first-level bit disagrees with its second-level bitmap");
 		for (unsigned sl = 0; sl < SL_COUNT; sl++) {
-			struct list_index at = {fl, sl};
+			struct list_index at = { fl, sl };
 			const struct chunk *c = *list_head(heap, at);
 			if (!!(sl_map & (1u << sl)) != (c != list_end(heap)))
 				return broken(v, list_head(heap, at),
@@ -336,9 +341,10 @@ HEAP_PROBING static const char *check_lists(const struct heap *heap, struct vali
 			for (const struct chunk *prev = NULL; c != list_end(heap);
 				prev = c, c = c->next_free) {
 				const void *link = prev ? (const void *)&prev->next_free
-					: (const void *)list_head(heap, at);
+							: (const void *)list_head(heap, at);
 				if (++listed > v->free_blocks)
-					return broken(v, link, "I5: free lists hold more chunks than are free");
+					return broken(v, link,
+						"I5: free lists hold more chunks than are free");
 				if (!is_chunk_address(heap, c))
 					return broken(v, link,
 						"I5: free-list link points outside the block range");
@@ -346,9 +352,11 @@ HEAP_PROBING static const char *check_lists(const struct heap *heap, struct vali
 					return broken(v, link, "I5: a listed chunk is marked used");
 				struct list_index want = mapping_insert(chunk_size(c));
 				if (want.fl != fl || want.sl != sl)
-					return broken(v, c, "I5: a listed chunk is in the wrong size class");
+					return broken(v, c,
+						"I5: a listed chunk is in the wrong size class");
 				if (prev && c->prev_free != prev)
-					return broken(v, &c->prev_free, "I5: free-list back link is broken");
+					return broken(v, &c->prev_free,
+						"I5: free-list back link is broken");
 			}
 		}
 	}
@@ -360,7 +368,8 @@ HEAP_PROBING static const char *check_lists(const struct heap *heap, struct vali
 static const char *check_counters(const struct heap *heap, struct validation *v)
 {
 	if (heap->used_bytes != v->used_bytes)
-		return broken(v, &heap->used_bytes, "I7: used_bytes counter disagrees with the walk");
+		return broken(v, &heap->used_bytes,
+			"I7: used_bytes counter disagrees with the walk");
 	if (heap->used_blocks != v->used_blocks)
 		return broken(v, &heap->used_blocks,
 			"I7: used_blocks counter disagrees with the walk");

@@ -55,8 +55,8 @@
 #include "core/heap.h"
 #include "kernel/sanitizers.h"
 
-#define HEAP_FAST_PREV_SIZE_BACK 16	/* prev_size: payload - 16 */
-#define HEAP_FAST_SIZE_FLAGS_BACK 8	/* size_flags: payload - 8 */
+#define HEAP_FAST_PREV_SIZE_BACK 16 /* prev_size: payload - 16 */
+#define HEAP_FAST_SIZE_FLAGS_BACK 8 /* size_flags: payload - 8 */
 #define HEAP_FAST_FLAGS ((size_t)HEAP_ALIGN - 1)
 #define HEAP_FAST_USED ((size_t)1)
 #define HEAP_FAST_MIN_CHUNK (2 * (size_t)HEAP_BLOCK_OVERHEAD)
@@ -80,7 +80,8 @@ _Static_assert(sizeof(size_t) == 8, "check bits live in the top of a 64-bit size
 static inline size_t heap_fast_check_bits(uintptr_t chunk, size_t size)
 {
 	/* the top bits of a product depend on every bit of its factors */
-	uint64_t mixed = ((uint64_t)chunk * 0x9e3779b97f4a7c15u) ^ ((uint64_t)size * 0xc2b2ae3d27d4eb4fu);
+	uint64_t mixed =
+		((uint64_t)chunk * 0x9e3779b97f4a7c15u) ^ ((uint64_t)size * 0xc2b2ae3d27d4eb4fu);
 	/* the top bit always set and the next one clear when all others are
 	 * set: never all 0 (small integers, user-space pointers) nor all 1
 	 * (small negative integers, kernel-half pointers), the words a
@@ -105,7 +106,7 @@ static inline size_t heap_fast_usable(const void *ptr)
 {
 	return (heap_fast_word((uintptr_t)ptr - HEAP_FAST_SIZE_FLAGS_BACK)
 		       & ~(HEAP_FAST_FLAGS | HEAP_FAST_CHECK_MASK))
-	       - HEAP_BLOCK_OVERHEAD;
+		- HEAP_BLOCK_OVERHEAD;
 }
 
 /*
@@ -113,9 +114,8 @@ static inline size_t heap_fast_usable(const void *ptr)
  * bounds: the usable size of ptr when it is plausibly a live block of at
  * most max_usable bytes, else 0 (then the caller checks it under the lock).
  */
-static inline size_t heap_fast_live_usable(
-	const struct heap_fast_bounds *bounds, const struct heap *heap, const void *ptr,
-	size_t max_usable)
+static inline size_t heap_fast_live_usable(const struct heap_fast_bounds *bounds,
+	const struct heap *heap, const void *ptr, size_t max_usable)
 {
 #if defined(AREA_MALLOC_BUILT_WITH_TSAN)
 	(void)bounds;

@@ -74,7 +74,6 @@
 #include "core/heap.h"
 #include "core/heap_fast.h"
 
-
 #define ALIGN_LOG2 4
 #define SL_LOG2 5
 #define SL_COUNT (1u << SL_LOG2)
@@ -180,7 +179,7 @@ static inline HEAP_PROBING bool chunk_check_bits_sound(const struct chunk *c)
 	size_t size_flags = c->size_flags;
 
 	return (size_flags & CHUNK_CHECK_MASK)
-	       == ((size_flags & CHUNK_USED) ? chunk_check_bits(c, size_of_tag(size_flags)) : 0);
+		== ((size_flags & CHUNK_USED) ? chunk_check_bits(c, size_of_tag(size_flags)) : 0);
 }
 
 static inline HEAP_PROBING size_t chunk_size(const struct chunk *c)
@@ -252,7 +251,7 @@ static inline struct list_index mapping_insert(size_t size)
 	unsigned top = class_log2(size);
 	/* below 512: size >> 4 is 0..31; above: size >> (top - 5) is 32..63 */
 	unsigned flat = ((top - FL_SHIFT) << SL_LOG2) + (unsigned)(size >> (top - SL_LOG2));
-	return (struct list_index){flat >> SL_LOG2, flat & (SL_COUNT - 1)};
+	return (struct list_index){ flat >> SL_LOG2, flat & (SL_COUNT - 1) };
 }
 
 /* Rounds size up so that it maps to the first class whose sizes all fit it. */
@@ -274,8 +273,8 @@ static inline struct chunk *list_end(const struct heap *heap)
 /* An address where a chunk header could be: aligned, wholly inside the range. */
 static inline bool is_chunk_address(const struct heap *heap, const struct chunk *c)
 {
-	return address(c) % HEAP_ALIGN == 0 && address(c) >= address(heap->first) &&
-	       address(c) <= address(heap->sentinel) - MIN_CHUNK;
+	return address(c) % HEAP_ALIGN == 0 && address(c) >= address(heap->first)
+		&& address(c) <= address(heap->sentinel) - MIN_CHUNK;
 }
 
 /*
@@ -283,8 +282,8 @@ static inline bool is_chunk_address(const struct heap *heap, const struct chunk 
  * bit, and its row's, when they became empty. Without branches: whether a
  * list empties is a coin toss the predictor would lose.
  */
-static inline void update_list_bits(
-	struct heap *heap, struct list_index at, const struct chunk *new_head)
+static inline void update_list_bits(struct heap *heap, struct list_index at,
+	const struct chunk *new_head)
 {
 	uint32_t emptied = new_head == list_end(heap);
 	heap->sl_bitmap[at.fl] &= ~(emptied << at.sl);
@@ -312,8 +311,8 @@ static inline size_t heads_offset(unsigned fl_count)
 
 static inline size_t prologue_offset(unsigned fl_count)
 {
-	return align_up(
-		heads_offset(fl_count) + (size_t)fl_count * SL_COUNT * sizeof(struct chunk *),
+	return align_up(heads_offset(fl_count)
+			+ (size_t)fl_count * SL_COUNT * sizeof(struct chunk *),
 		HEAP_ALIGN);
 }
 

@@ -51,7 +51,8 @@ size_t pool_area_bytes(size_t size, size_t reserve, size_t control_bytes,
 
 size_t pool_release_capacity(size_t size)
 {
-	size_t area_bytes = pool_area_bytes(size, 0, 0, NULL), heap_offset = pool_heap_offset(0, NULL);
+	size_t area_bytes = pool_area_bytes(size, 0, 0, NULL),
+	       heap_offset = pool_heap_offset(0, NULL);
 
 	if (size == 0 || area_bytes == SIZE_MAX || area_bytes <= heap_offset)
 		return 0;
@@ -71,8 +72,8 @@ struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_
 
 	if (error == NULL)
 		error = &status;
-	if ((protection & writable) == 0
-		|| address_spec == B_EXACT_ADDRESS || address_spec == B_CLONE_ADDRESS) {
+	if ((protection & writable) == 0 || address_spec == B_EXACT_ADDRESS
+		|| address_spec == B_CLONE_ADDRESS) {
 		*error = B_BAD_VALUE;
 		return NULL;
 	}
@@ -101,14 +102,16 @@ struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_
 		return NULL;
 	}
 	heap = heap_offset < area_size
-		? heap_init((char *)base + heap_offset, area_size - heap_offset) : NULL;
+		? heap_init((char *)base + heap_offset, area_size - heap_offset)
+		: NULL;
 	if (heap == NULL) {
 		delete_area(area);
 		*error = B_NO_MEMORY;
 		return NULL;
 	}
 	if (backing->guard_page
-		&& mprotect((char *)base + heap_offset - B_PAGE_SIZE, B_PAGE_SIZE, PROT_NONE) != 0) {
+		&& mprotect((char *)base + heap_offset - B_PAGE_SIZE, B_PAGE_SIZE, PROT_NONE)
+			!= 0) {
 		delete_area(area);
 		*error = B_NO_MEMORY;
 		return NULL;

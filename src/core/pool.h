@@ -45,16 +45,16 @@ struct pool {
 	uint32 address_spec;
 	uint32 lock_spec;
 	uint32 protection;
-	void *base;		/* the area */
+	void *base; /* the area */
 	size_t area_size;
-	size_t requested_size;	/* create_pool's size argument */
+	size_t requested_size; /* create_pool's size argument */
 	struct heap *heap;
-	void *control;		/* control_bytes for the build, 64-byte aligned */
+	void *control; /* control_bytes for the build, 64-byte aligned */
 	size_t control_bytes;
-	size_t heap_offset;	/* from base */
-	size_t guard_offset;	/* 0: no guard page */
-	const void *id;		/* the opaque id the driver holds */
-	void *creator;		/* return address of create_pool's caller */
+	size_t heap_offset;  /* from base */
+	size_t guard_offset; /* 0: no guard page */
+	const void *id;      /* the opaque id the driver holds */
+	void *creator;       /* return address of create_pool's caller */
 	uint64_t failed_requests;
 	uint64_t allocations;
 	uint64_t frees;
@@ -77,8 +77,8 @@ struct pool_stats {
 	void *base;
 	size_t area_size;
 	size_t requested_size;
-	size_t capacity;	/* bytes the heap can hand out, overhead included */
-	size_t used;		/* bytes in live blocks, overhead included */
+	size_t capacity; /* bytes the heap can hand out, overhead included */
+	size_t used;     /* bytes in live blocks, overhead included */
 	size_t peak;
 	size_t largest_free;
 	size_t live_blocks;
@@ -100,8 +100,8 @@ struct pool_stats {
  * *error (if not NULL) set to the Haiku status.
  */
 struct pool_backing {
-	int fd;			/* -1: anonymous memory; else a file as large as the area */
-	bool guard_page;	/* an inaccessible page between control region and heap */
+	int fd;          /* -1: anonymous memory; else a file as large as the area */
+	bool guard_page; /* an inaccessible page between control region and heap */
 };
 
 struct pool *pool_create(uint32 address_spec, size_t size, size_t reserve, size_t control_bytes,

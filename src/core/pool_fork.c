@@ -77,7 +77,7 @@ bool pool_fork_install(const struct pool_fork_hooks *module_hooks)
 {
 	hooks = module_hooks;
 	if (!installed)
-		installed = pthread_atfork(before_fork, after_fork_in_parent,
-			after_fork_in_child) == 0;
+		installed =
+			pthread_atfork(before_fork, after_fork_in_parent, after_fork_in_child) == 0;
 	return installed;
 }

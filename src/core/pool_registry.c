@@ -52,14 +52,14 @@
 struct slot {
 	_Atomic uint64_t id;
 	_Atomic(struct pool *) pool;
-	_Atomic uint32_t in_flight;	/* debug build: calls running on this pool */
-	_Atomic bool deleting;		/* debug build: delete_pool is running */
+	_Atomic uint32_t in_flight; /* debug build: calls running on this pool */
+	_Atomic bool deleting;      /* debug build: delete_pool is running */
 };
 
 /* 1.5 MiB of zero-initialised BSS: pages are committed only as slots are used. */
 static struct slot slots[SLOT_COUNT];
 static uint32_t free_stack[SLOT_COUNT];
-static uint32_t free_top;	  /* entries in free_stack */
+static uint32_t free_top;        /* entries in free_stack */
 static uint32_t slots_ever_used; /* slots [0, slots_ever_used) have been live once */
 static size_t live_count;
 static uint64_t next_generation;

@@ -38,8 +38,8 @@ struct pool *pool_registry_remove(const void *id);
  */
 enum pool_acquire_result {
 	POOL_ACQUIRED,
-	POOL_NOT_LIVE,	/* NULL, garbage or stale id */
-	POOL_DELETING,	/* delete_pool of this pool is running */
+	POOL_NOT_LIVE, /* NULL, garbage or stale id */
+	POOL_DELETING, /* delete_pool of this pool is running */
 };
 
 /* Marks one call in flight on the pool id names; on POOL_ACQUIRED, *pool
@@ -62,7 +62,6 @@ typedef void (*pool_registry_visit_fn)(struct pool *pool, const void *id, void *
  * no pool can be removed (and so destroyed) while fn looks at it.
  */
 void pool_registry_for_each(pool_registry_visit_fn fn, void *context);
-
 
 /*
  * fork(): prepare takes the registry lock so that no other thread holds it

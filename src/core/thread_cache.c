@@ -142,7 +142,7 @@
  * call (tests/bench "shared2"); with 1 MiB, 1.25x (docs/PERFORMANCE.md).
  * 4 MiB, since bins of the largest classes keep 16 blocks (above). */
 #define CACHE_MAX_BYTES ((size_t)4 * 1024 * 1024)
-#define CACHE_POOL_SHARE 16	/* a cache keeps at most 1/16 of its pool */
+#define CACHE_POOL_SHARE 16 /* a cache keeps at most 1/16 of its pool */
 /* Blocks of the class below that a take of an empty class looks at
  * (magazine_take_fitting): each is a read of a cold header, and a take
  * that finds none goes to the depot and the heap (the release latency
@@ -151,9 +151,9 @@
 
 static mutex cache_lock = MUTEX_INITIALIZER("area_malloc thread caches");
 static struct thread_cache *all_caches;
-static struct cache_depot *all_depots;	/* every pool's depot (fork holds them) */
+static struct cache_depot *all_depots; /* every pool's depot (fork holds them) */
 static pthread_key_t exit_key;
-static bool exit_key_made;	/* between the first attach and thread_cache_shutdown() */
+static bool exit_key_made; /* between the first attach and thread_cache_shutdown() */
 
 __thread struct thread_cache *thread_cache_slots[THREAD_CACHE_SLOTS]
 	__attribute__((tls_model("initial-exec")));
@@ -200,7 +200,8 @@ static void compute_bin_limits(void)
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
 		size_t blocks = BIN_BYTES / (cache_class_size(c) + HEAP_BLOCK_OVERHEAD);
 		thread_cache_bin_limits[c] = blocks < BIN_MIN_BLOCKS ? BIN_MIN_BLOCKS
-			: blocks > BIN_MAX_BLOCKS ? BIN_MAX_BLOCKS : (uint32_t)blocks;
+			: blocks > BIN_MAX_BLOCKS                    ? BIN_MAX_BLOCKS
+								     : (uint32_t)blocks;
 	}
 }
 
@@ -212,10 +213,12 @@ static inline uint32_t bin_limit(unsigned class_index)
 /* Every cache of the pool (cache_lock held). */
 static void take_pool_caches(struct pool *pool)
 {
-	for (struct thread_cache *cache = first_cache(pool); cache != NULL; cache = cache->pool_next)
+	for (struct thread_cache *cache = first_cache(pool); cache != NULL;
+		cache = cache->pool_next)
 		thread_cache_claim(cache);
 	thread_cache_settle_claims();
-	for (struct thread_cache *cache = first_cache(pool); cache != NULL; cache = cache->pool_next)
+	for (struct thread_cache *cache = first_cache(pool); cache != NULL;
+		cache = cache->pool_next)
 		thread_cache_wait_for_owner(cache);
 }
 
@@ -261,8 +264,8 @@ void *thread_cache_take_slow(const void *pool_id, size_t size)
 		 * one class down: one of the first few there may fit (not in a
 		 * class of one size below this one's) */
 		if (bin->head == NULL && class_index > 0 && cache_class_sizes_vary(class_index - 1))
-			block = magazine_take_fitting(bin - 1, class_index - 1, size, FIT_SCAN_BLOCKS,
-				&usable);
+			block = magazine_take_fitting(bin - 1, class_index - 1, size,
+				FIT_SCAN_BLOCKS, &usable);
 		if (block == NULL && (bin->head != NULL || refill(cache, class_index)))
 			block = magazine_pop(bin, class_index, &usable);
 		if (block != NULL) {
@@ -311,7 +314,8 @@ bool thread_cache_put_slow(const void *pool_id, void *ptr)
 		return false;
 	struct pool *pool = cache->pool;
 	size_t usable = pool != NULL
-		? heap_live_usable_size_unlocked(pool->heap, ptr, THREAD_CACHE_MAX_USABLE) : 0;
+		? heap_live_usable_size_unlocked(pool->heap, ptr, THREAD_CACHE_MAX_USABLE)
+		: 0;
 	if (usable != 0 && *magazine_key_word(ptr) != thread_cache_key) {
 		unsigned class_index = cache_class_for_block(usable);
 		size_t bytes = usable + HEAP_BLOCK_OVERHEAD;
@@ -563,7 +567,8 @@ static bool set_up_locked(void)
 		if (getrandom(&key, sizeof(key), GRND_NONBLOCK) != (ssize_t)sizeof(key)) {
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
-			key = ((uint64_t)now.tv_nsec << 32) ^ (uint64_t)now.tv_sec ^ (uintptr_t)&key;
+			key = ((uint64_t)now.tv_nsec << 32) ^ (uint64_t)now.tv_sec
+				^ (uintptr_t)&key;
 		}
 		/* never a pointer or a small number a driver would store */
 		thread_cache_key = key | 0x8000000000000001ull;
@@ -785,7 +790,8 @@ static const char *validate_cache(const struct thread_cache *cache, struct pool 
 	if (memcmp(&bounds, &cache->bounds, sizeof(bounds)) != 0)
 		return "a cache's bounds of its pool's blocks are not its pool's heap's";
 	for (unsigned c = 0; c < CACHE_CLASSES; c++) {
-		const char *why = magazine_validate(&cache->bins[c], c, pool->heap, thread_cache_key);
+		const char *why =
+			magazine_validate(&cache->bins[c], c, pool->heap, thread_cache_key);
 		if (why != NULL)
 			return why;
 		if (cache->bins[c].count > bin_limit(c))
@@ -843,7 +849,8 @@ bool thread_cache_validate_pool(struct pool *pool, const char **why)
 	}
 	bool locked = pool_lock(pool);
 	take_pool_caches(pool);
-	for (struct thread_cache *cache = first_cache(pool); cache != NULL; cache = cache->pool_next) {
+	for (struct thread_cache *cache = first_cache(pool); cache != NULL;
+		cache = cache->pool_next) {
 		if (problem == NULL)
 			problem = validate_cache(cache, pool);
 		thread_cache_give_busy(cache);

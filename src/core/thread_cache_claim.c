@@ -50,8 +50,9 @@ void thread_cache_decide_fences(void)
 #if THREAD_CACHE_FENCES_BY_MEMBARRIER
 	static bool fences_decided;
 	if (!fences_decided) {
-		thread_cache_asymmetric_fences = syscall(SYS_membarrier,
-					    MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+		thread_cache_asymmetric_fences =
+			syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0)
+			== 0;
 		fences_decided = true;
 	}
 #endif
@@ -83,7 +84,8 @@ void thread_cache_settle_claims(void)
 	if (syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL, 0, 0) == 0)
 		return;
 	panic("area_malloc: membarrier(2) stopped working after it was registered (%s): "
-	      "the thread caches cannot be drained safely", strerror(errno));
+	      "the thread caches cannot be drained safely",
+		strerror(errno));
 #endif
 }
 

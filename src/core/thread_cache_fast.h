@@ -34,28 +34,28 @@
 #include "core/thread_cache.h"
 #include "kernel/sanitizers.h"
 
-#define THREAD_CACHE_SLOTS 8 /* pools a thread caches for at once */
+#define THREAD_CACHE_SLOTS 8  /* pools a thread caches for at once */
 #define THREAD_CACHE_ALIGN 64 /* a cache line */
 
 struct thread_cache {
 	/* the hit path's line: flags, identity, bounds, totals (a cache starts
 	 * a line, and its size is whole lines: aligned_alloc in thread_cache.c) */
 	_Alignas(THREAD_CACHE_ALIGN) atomic_bool busy; /* the owner is in a cached operation */
-	atomic_bool claimed;		/* a drainer holds the cache */
-	const void *pool_id;		/* written by the owner thread only */
-	struct heap_fast_bounds bounds;	/* the pool's heap's; span 0 while detached */
-	size_t bytes;			/* chunk bytes of the blocks held */
+	atomic_bool claimed;                           /* a drainer holds the cache */
+	const void *pool_id;                           /* written by the owner thread only */
+	struct heap_fast_bounds bounds; /* the pool's heap's; span 0 while detached */
+	size_t bytes;                   /* chunk bytes of the blocks held */
 	size_t byte_limit;
 	uint64_t allocations;
 	/* the rest of the hit path's second line */
 	uint64_t frees;
-	struct pool *pool;		/* NULL: detached (C2) */
-	struct cache_depot *depot;	/* the pool's, while attached (C4) */
-	struct thread_cache *pool_prev, *pool_next;	/* on pool->thread_caches */
-	struct thread_cache *all_prev, *all_next;	/* on all_caches */
-	struct thread_cache **owner_slots;	/* the owner thread's table; NULL: that
+	struct pool *pool;                          /* NULL: detached (C2) */
+	struct cache_depot *depot;                  /* the pool's, while attached (C4) */
+	struct thread_cache *pool_prev, *pool_next; /* on pool->thread_caches */
+	struct thread_cache *all_prev, *all_next;   /* on all_caches */
+	struct thread_cache **owner_slots;          /* the owner thread's table; NULL: that
 						 * thread is gone (a fork's child) */
-	unsigned slot;				/* this cache's index in that table */
+	unsigned slot;                              /* this cache's index in that table */
 	/* on its pool's depot's chain of parked caches (thread_cache.c, C5);
 	 * parked_pprev NULL: not parked */
 	struct thread_cache *parked_next, **parked_pprev;
@@ -138,7 +138,8 @@ static inline void *thread_cache_take(const void *pool_id, size_t size)
 	struct thread_cache *cache = thread_cache_slots[thread_cache_slot_of(pool_id)];
 
 	if (__builtin_expect(cache == NULL || cache->pool_id != pool_id
-				     || size > THREAD_CACHE_MAX_USABLE, 0))
+			    || size > THREAD_CACHE_MAX_USABLE,
+		    0))
 		return thread_cache_take_slow(pool_id, size);
 	if (!thread_cache_enter(cache))
 		return NULL;
@@ -168,8 +169,7 @@ static inline bool thread_cache_put(const void *pool_id, void *ptr)
 	if (!thread_cache_enter(cache))
 		return false;
 	size_t usable = heap_fast_live_usable(&cache->bounds,
-		cache->pool != NULL ? cache->pool->heap : NULL, ptr,
-		THREAD_CACHE_MAX_USABLE);
+		cache->pool != NULL ? cache->pool->heap : NULL, ptr, THREAD_CACHE_MAX_USABLE);
 	/* not plausibly live, or already cached: the caller looks under the lock */
 	if (usable == 0 || *magazine_key_word(ptr) == thread_cache_key) {
 		thread_cache_leave(cache);
@@ -179,7 +179,8 @@ static inline bool thread_cache_put(const void *pool_id, void *ptr)
 	struct magazine *bin = &cache->bins[class_index];
 	size_t bytes = usable + HEAP_BLOCK_OVERHEAD;
 	if (__builtin_expect(bin->count >= thread_cache_bin_limits[class_index]
-				     || cache->bytes + bytes > cache->byte_limit, 0)) {
+			    || cache->bytes + bytes > cache->byte_limit,
+		    0)) {
 		thread_cache_leave(cache);
 		return thread_cache_put_slow(pool_id, ptr);
 	}

@@ -70,8 +70,7 @@ static void append_text(char **at, const char *text)
  * hand). The write cannot be made; the process stops with a line that says
  * why. Anything else in the range is not ours.
  */
-static enum kernel_guard_verdict backing_fault(const struct kernel_guard_fault *fault,
-	void *cookie)
+static enum kernel_guard_verdict backing_fault(const struct kernel_guard_fault *fault, void *cookie)
 {
 	char line[512], *at = line;
 	ssize_t ignored;
@@ -79,13 +78,15 @@ static enum kernel_guard_verdict backing_fault(const struct kernel_guard_fault *
 	(void)cookie;
 	if (fault->signal != SIGBUS)
 		return KERNEL_GUARD_DECLINE;
-	append_text(&at, "area_malloc: the debug node's tmpfs could not give a page to a pool "
-			 "at ");
+	append_text(&at,
+		"area_malloc: the debug node's tmpfs could not give a page to a pool "
+		"at ");
 	append_hex(&at, fault->address);
-	append_text(&at, " (the tmpfs is full, or the pool's file was cut short): the process "
-			 "stops here. Give the tmpfs more room, or run with "
-			 "AREA_MALLOC_OPTIONS=node_reserve=1 (allocations then fail on a full "
-			 "tmpfs) or node=0\n");
+	append_text(&at,
+		" (the tmpfs is full, or the pool's file was cut short): the process "
+		"stops here. Give the tmpfs more room, or run with "
+		"AREA_MALLOC_OPTIONS=node_reserve=1 (allocations then fail on a full "
+		"tmpfs) or node=0\n");
 	ignored = write(STDERR_FILENO, line, (size_t)(at - line));
 	(void)ignored;
 	return KERNEL_GUARD_FATAL_QUIET;
@@ -110,7 +111,8 @@ void backing_setup(struct pool *pool, bool locked_spec)
 		|| !kernel_guard_available())
 		return;
 	if (kernel_guard_register(start, (uintptr_t)pool->base + pool->area_size - start,
-		    backing_fault, NULL) == B_OK)
+		    backing_fault, NULL)
+		== B_OK)
 		debug->lazy_backing = true;
 }
 

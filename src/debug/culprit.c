@@ -36,8 +36,9 @@ static void newest_allocation(const struct pool_log_event *event, void *context)
 {
 	struct logged_allocation *found = context;
 
-	if (!found->found && (event->op == LOG_MALLOC || event->op == LOG_CALLOC
-		|| event->op == LOG_REALLOC)) {
+	if (!found->found
+		&& (event->op == LOG_MALLOC || event->op == LOG_CALLOC
+			|| event->op == LOG_REALLOC)) {
 		found->found = true;
 		found->event = *event;
 	}
@@ -79,8 +80,7 @@ static bool block_is_live(struct pool *pool, const void *user)
 	peek_header(header, &copy);
 	/* the size bound is the chunk's, which may be damaged: the checksum
 	 * decides */
-	if (debug_block_header_ok_at(&debug_layout, &copy, SIZE_MAX / 2,
-		    (uintptr_t)header))
+	if (debug_block_header_ok_at(&debug_layout, &copy, SIZE_MAX / 2, (uintptr_t)header))
 		return debug_block_state(&copy) == BLOCK_LIVE;
 	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, user, 1,
 		newest_allocation, &found);
@@ -102,8 +102,8 @@ bool underflow_reaches_start(struct pool *pool, const void *user)
 bool report_far_overflow(struct pool *pool, struct debug_block_header *header, const char *what,
 	const area_malloc_owner *caller, struct pending_list *pending)
 {
-	struct debug_block_header *below = heap_block_below(pool->heap,
-		(uintptr_t)header - HEAP_BLOCK_OVERHEAD);
+	struct debug_block_header *below =
+		heap_block_below(pool->heap, (uintptr_t)header - HEAP_BLOCK_OVERHEAD);
 	void *user = debug_block_user(&debug_layout, header);
 	const unsigned char *below_end;
 	struct pending *report;
@@ -149,8 +149,8 @@ bool report_far_overflow(struct pool *pool, struct debug_block_header *header, c
 		snprintf(report->detail, sizeof(report->detail),
 			"a write at least %zu bytes to the right of the %zu-byte block, past its "
 			"trailing canary, damaged the owner tag of the block above it (found at %s); "
-			"that block is left alone", (size_t)(damaged - below_end), (size_t)below->size,
-			what);
+			"that block is left alone",
+			(size_t)(damaged - below_end), (size_t)below->size, what);
 		pending_set_log(report, pool, debug_block_user(&debug_layout, below));
 	}
 	block_close(below, usable);
@@ -162,7 +162,7 @@ bool report_far_overflow(struct pool *pool, struct debug_block_header *header, c
 struct holder_search {
 	uintptr_t at;
 	bool found;
-	struct pool_log_event event;	/* the newest event whose block held at */
+	struct pool_log_event event; /* the newest event whose block held at */
 	bool allocation_found;
 	struct pool_log_event allocation;
 };
@@ -181,8 +181,8 @@ static bool event_held(const struct pool_log_event *event, uintptr_t at)
 static void find_holder(const struct pool_log_event *event, void *context)
 {
 	struct holder_search *search = context;
-	bool allocation = event->op == LOG_MALLOC || event->op == LOG_CALLOC
-		|| event->op == LOG_REALLOC;
+	bool allocation =
+		event->op == LOG_MALLOC || event->op == LOG_CALLOC || event->op == LOG_REALLOC;
 
 	if (!allocation && event->op != LOG_FREE && event->op != LOG_QUARANTINE_EXIT)
 		return;
@@ -198,7 +198,6 @@ static void find_holder(const struct pool_log_event *event, void *context)
 	}
 }
 
-
 void report_free_memory_write(struct pool *pool, uintptr_t at, size_t run, const char *what,
 	const area_malloc_owner *caller, struct pending_list *pending)
 {
@@ -207,11 +206,11 @@ void report_free_memory_write(struct pool *pool, uintptr_t at, size_t run, const
 	struct pending *report;
 	size_t usable;
 
-
 	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, NULL,
 		debug_options.log_size, find_holder, &search);
 	/* the bytes last belonged to a block that was freed: a use after free */
-	if (search.found && (search.event.op == LOG_FREE || search.event.op == LOG_QUARANTINE_EXIT)) {
+	if (search.found
+		&& (search.event.op == LOG_FREE || search.event.op == LOG_QUARANTINE_EXIT)) {
 		const void *user = (const void *)(uintptr_t)search.event.address;
 		report = new_pending(pending, ERROR_USE_AFTER_FREE, what, user, caller);
 		if (report == NULL)
@@ -231,7 +230,8 @@ void report_free_memory_write(struct pool *pool, uintptr_t at, size_t run, const
 		}
 		snprintf(report->detail, sizeof(report->detail),
 			"%zu byte(s) of free memory were written, in a block freed long ago (it left "
-			"the quarantine: found at %s); the pool log remembers the block", run, what);
+			"the quarantine: found at %s); the pool log remembers the block",
+			run, what);
 		pending_set_log(report, pool, user);
 		return;
 	}
@@ -243,18 +243,20 @@ void report_free_memory_write(struct pool *pool, uintptr_t at, size_t run, const
 		if (debug_block_header_ok(&debug_layout, below, usable)
 			&& debug_block_state(below) == BLOCK_LIVE) {
 			uintptr_t user = (uintptr_t)debug_block_user(&debug_layout, below);
-			report = new_pending(pending, ERROR_HEAP_BUFFER_OVERFLOW, what, (void *)user,
-				caller);
+			report = new_pending(pending, ERROR_HEAP_BUFFER_OVERFLOW, what,
+				(void *)user, caller);
 			if (report != NULL) {
 				pending_set_pool(report, pool);
 				pending_set_block(report, below, true);
 				report->report.offset = (long)(at - user);
 				report->report.offset_known = true;
-				report->report.overflow_bytes = (size_t)(at + run - user - below->size);
+				report->report.overflow_bytes =
+					(size_t)(at + run - user - below->size);
 				snprintf(report->detail, sizeof(report->detail),
 					"a write %zu bytes to the right of the %zu-byte block landed in free "
-					"memory above it (found at %s)", (size_t)(at - user - below->size),
-					(size_t)below->size, what);
+					"memory above it (found at %s)",
+					(size_t)(at - user - below->size), (size_t)below->size,
+					what);
 				pending_set_log(report, pool, (void *)user);
 			}
 			block_close(below, usable);
@@ -267,7 +269,8 @@ void report_free_memory_write(struct pool *pool, uintptr_t at, size_t run, const
 		pending_set_pool(report, pool);
 		snprintf(report->detail, sizeof(report->detail),
 			"%zu byte(s) of free memory were written, and no block the pool log remembers "
-			"held them (found at %s)", run, what);
+			"held them (found at %s)",
+			run, what);
 	}
 }
 
@@ -293,7 +296,8 @@ bool report_underflow_through_tags(struct pool *pool, const struct heap_damage *
 	report->report.offset_known = true;
 	snprintf(report->detail, sizeof(report->detail),
 		"a write ran down from the block's start through its owner tag into the heap's own "
-		"tags (%s); %s", damage->why, damage_consequence(what));
+		"tags (%s); %s",
+		damage->why, damage_consequence(what));
 	pending_set_log(report, pool, user);
 	return true;
 }

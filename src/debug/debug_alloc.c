@@ -65,7 +65,6 @@ static void follow_touched_mark(struct pool *pool)
 		heap_touched_end(pool->heap) - (uintptr_t)pool->base, pool->area_size);
 }
 
-
 /*
  * Capacity parity (D6): the release pool of this size would hold a block of
  * size on top of what the pool holds, giving back a block of give_back_size
@@ -85,8 +84,7 @@ static bool release_room_for(const struct debug_pool *debug, size_t size, size_t
 void debug_note_peak(struct pool *pool)
 {
 	struct debug_pool *debug = debug_of(pool);
-	size_t used = debug->d.used_bytes
-		+ guarded_live_bytes(pool);
+	size_t used = debug->d.used_bytes + guarded_live_bytes(pool);
 
 	if (used > debug->d.peak_bytes)
 		debug->d.peak_bytes = used;
@@ -111,7 +109,7 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool f
 	void *user;
 
 	size_t dirty = 0;
-	uintptr_t mark = 0;	/* the touched mark before the allocation */
+	uintptr_t mark = 0; /* the touched mark before the allocation */
 
 	owner->sequence = debug->next_sequence++;
 	/* a guarded block (guarded.c), out of the heap: charged as a heap
@@ -122,7 +120,8 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool f
 		release_charge(debug, size, SIZE_MAX);
 		return user;
 	}
-	if (bytes != SIZE_MAX && release_room_for(debug, size, SIZE_MAX) && reserve_for(pool, bytes)) {
+	if (bytes != SIZE_MAX && release_room_for(debug, size, SIZE_MAX)
+		&& reserve_for(pool, bytes)) {
 		mark = heap_touched_end(pool->heap);
 		header = heap_alloc_reporting_dirty(pool->heap, bytes, &dirty);
 		if (header == NULL && debug->d.quarantined_blocks > 0
@@ -150,8 +149,8 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool f
 	if (usable > HEAP_FREE_LINK_BYTES
 		&& !free_memory_check(pool, (char *)header + HEAP_FREE_LINK_BYTES,
 			usable - HEAP_FREE_LINK_BYTES,
-			rest != NULL ? (uintptr_t)rest + rest_usable : (uintptr_t)header + usable, mark,
-			false, op == LOG_CALLOC ? "calloc" : "malloc", owner, pending))
+			rest != NULL ? (uintptr_t)rest + rest_usable : (uintptr_t)header + usable,
+			mark, false, op == LOG_CALLOC ? "calloc" : "malloc", owner, pending))
 		debug->d.errors++;
 	free_memory_split(pool, rest, rest_usable);
 	block_open(header, usable);
@@ -211,13 +210,16 @@ static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t c
 		debug_unlock(pool, locked);
 	} else {
 		locked = debug_lock_for(pool, allocation_operation(op));
-		if (!pool_refuses(pool, op == LOG_CALLOC ? "calloc" : "malloc", NULL, &owner, &pending))
-			user = allocate_locked(pool, size, zeroed, fill_after_unlock(zeroed), &owner,
-				op, &pending);
+		if (!pool_refuses(pool, op == LOG_CALLOC ? "calloc" : "malloc", NULL, &owner,
+			    &pending))
+			user = allocate_locked(pool, size, zeroed, fill_after_unlock(zeroed),
+				&owner, op, &pending);
 		debug_unlock(pool, locked);
 		if (user != NULL && fill_after_unlock(zeroed))
-			memset(user, DEBUG_FILL_NEW, size < debug_options.max_malloc_fill_size
-					? size : debug_options.max_malloc_fill_size);
+			memset(user, DEBUG_FILL_NEW,
+				size < debug_options.max_malloc_fill_size
+					? size
+					: debug_options.max_malloc_fill_size);
 	}
 	pool_registry_release(pool_id);
 	flush_pending(&pending);
@@ -300,7 +302,8 @@ static void check_ahead(struct pool *pool, void *ptr, struct checked_ahead *ahea
 	first_word = debug_block_first_word(header);
 	if (!debug_block_header_ok(&debug_layout, header, usable)
 		|| debug_block_state(header) != BLOCK_LIVE
-		|| debug_block_check_body_at(&debug_layout, header, usable, (uintptr_t)header).problem
+		|| debug_block_check_body_at(&debug_layout, header, usable, (uintptr_t)header)
+				.problem
 			!= BLOCK_OK
 		|| debug_block_first_word(header) != first_word)
 		return;
@@ -313,7 +316,8 @@ static bool still_as_checked(struct pool *pool, struct debug_block_header *heade
 	const struct checked_ahead *ahead)
 {
 	return ahead->sound
-		&& heap_live_usable_size_unlocked(pool->heap, header, ahead->usable) == ahead->usable
+		&& heap_live_usable_size_unlocked(pool->heap, header, ahead->usable)
+		== ahead->usable
 		&& debug_block_first_word(header) == ahead->first_word;
 }
 
@@ -360,7 +364,8 @@ static size_t poison_claimed(struct pool *pool, void *ptr, const struct checked_
 		return 0;
 	if (debug_block_discard_run(&debug_layout, (uintptr_t)header, ahead->usable, &run_start,
 		    &run_end)) {
-		uintptr_t own_end = ((uintptr_t)ptr + header->size) & ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
+		uintptr_t own_end =
+			((uintptr_t)ptr + header->size) & ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
 		if (run_end > own_end)
 			run_end = own_end;
 		if (backing_discard(pool, run_start, run_end)) {
@@ -397,8 +402,8 @@ struct laid_poison {
  * laid: what the free poisoned of it before (the block still as it
  * checked it), or NULL; peek: what the free found of the quarantine's
  * oldest block (quarantine_peek_leaving), or NULL. */
-static void free_checked_locked(struct pool *pool, struct debug_block_header *header,
-	size_t usable, area_malloc_owner *owner, const struct laid_poison *laid,
+static void free_checked_locked(struct pool *pool, struct debug_block_header *header, size_t usable,
+	area_malloc_owner *owner, const struct laid_poison *laid,
 	const struct quarantine_peek *peek, struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
@@ -442,8 +447,8 @@ static void free_checked_locked(struct pool *pool, struct debug_block_header *he
  * call claimed is refused.
  */
 static bool lock_and_check(const void *pool_id, struct pool *pool, void *ptr, const char *what,
-	area_malloc_owner *owner, const struct checked_ahead *ahead, bool claimed,
-	bool *as_checked, bool *locked, struct debug_block_header **header, size_t *usable,
+	area_malloc_owner *owner, const struct checked_ahead *ahead, bool claimed, bool *as_checked,
+	bool *locked, struct debug_block_header **header, size_t *usable,
 	struct pending_list *pending)
 {
 	*as_checked = false;
@@ -461,8 +466,8 @@ static bool lock_and_check(const void *pool_id, struct pool *pool, void *ptr, co
 	} else if (debug_claimed(debug_of(pool), ptr)) {
 		report_claimed_block(pool, ptr, what, owner, pending);
 		*header = NULL;
-	} else if (ahead != NULL && still_as_checked(pool, debug_block_from_user(&debug_layout, ptr),
-					   ahead)) {
+	} else if (ahead != NULL
+		&& still_as_checked(pool, debug_block_from_user(&debug_layout, ptr), ahead)) {
 		*as_checked = true;
 		*header = debug_block_from_user(&debug_layout, ptr);
 		*usable = ahead->usable;
@@ -582,9 +587,8 @@ static bool grow_in_place(struct pool *pool, struct debug_block_header *header, 
 }
 
 /* A realloc that grows, or must move: with the pool locked, header opened. */
-static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *header,
-	void *ptr, size_t size, size_t usable, area_malloc_owner *owner,
-	struct pending_list *pending)
+static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *header, void *ptr,
+	size_t size, size_t usable, area_malloc_owner *owner, struct pending_list *pending)
 {
 	size_t bytes = debug_block_chunk_bytes(&debug_layout, size);
 	area_malloc_owner new_owner = *owner;

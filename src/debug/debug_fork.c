@@ -108,7 +108,8 @@ static bool copy_data(int from_fd, int to_fd, loff_t offset, size_t length)
 	while (offset < end) {
 		loff_t data = lseek(from_fd, offset, SEEK_DATA), hole;
 		if (data < 0)
-			return errno == ENXIO || copy_range(from_fd, to_fd, offset, (size_t)(end - offset));
+			return errno == ENXIO
+				|| copy_range(from_fd, to_fd, offset, (size_t)(end - offset));
 		if (data >= end)
 			return true;
 		hole = lseek(from_fd, data, SEEK_HOLE);
@@ -138,8 +139,10 @@ static bool republish_pool(struct pool *pool, int parent_fd, uint64_t reserved_e
 		&& (reserved_end >= pool->area_size
 			|| copy_range(parent_fd, fd, (loff_t)(pool->area_size - B_PAGE_SIZE),
 				B_PAGE_SIZE));
-	if (!copied || mmap(pool->base, pool->area_size, PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_FIXED, fd, 0) == MAP_FAILED) {
+	if (!copied
+		|| mmap(pool->base, pool->area_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED,
+			   fd, 0)
+			== MAP_FAILED) {
 		node_pool_file_discard(fd);
 		return false;
 	}
@@ -170,7 +173,8 @@ static void copy_from_mapping(struct pool *pool)
 
 	if (area_malloc_area_make_private_from_mapping(pool->area, ranges, 3) != B_OK) {
 		dprintf("area_malloc: fork: pool %d can be neither reopened nor copied; the "
-			"child would share its parent's memory: it ends\n", (int)pool->area);
+			"child would share its parent's memory: it ends\n",
+			(int)pool->area);
 		_exit(127);
 	}
 	if (guard != 0)

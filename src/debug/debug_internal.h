@@ -114,7 +114,7 @@ struct debug_pool {
 	/* what readers of the node see: name, creator, statistics, layout */
 	struct node_pool_descriptor d;
 	/* private to this process */
-	struct pool_log *log;	/* at d.log_offset */
+	struct pool_log *log; /* at d.log_offset */
 	uint32_t next_sequence;
 	struct debug_block_header *quarantine_head; /* oldest */
 	struct debug_block_header *quarantine_tail;
@@ -124,20 +124,20 @@ struct debug_pool {
 	 * with release_capacity=0) */
 	size_t release_charged;
 	size_t release_capacity;
-	bool file_backed;	/* the area is the pool's node file (no descriptor kept) */
+	bool file_backed; /* the area is the pool's node file (no descriptor kept) */
 	/* file space reserved up to this offset; in a lazy pool, the most the
 	 * file may hold data up to (what fork copies) */
 	uint64_t reserved_end;
-	bool lazy_backing;	/* file space taken as written (backing.c) */
-	bool discard_allowed;	/* freed pages may go back (backing_discard) */
-	size_t root_region;	/* bytes from base registered with LeakSanitizer */
+	bool lazy_backing;    /* file space taken as written (backing.c) */
+	bool discard_allowed; /* freed pages may go back (backing_discard) */
+	size_t root_region;   /* bytes from base registered with LeakSanitizer */
 	/* blocks whose damaged header a call already reported (and left alone):
 	 * the checks at delete_pool and exit do not report them again */
 	uintptr_t reported_headers[16];
 	uint32_t reported_header_count;
 	/* the damage the checked heap recorded (heap_damaged) was reported */
 	bool damage_reported;
-	uint32_t quiet_served;	/* the last quiet window request served (D5) */
+	uint32_t quiet_served; /* the last quiet window request served (D5) */
 	/* the side table of guarded blocks (guarded.h), in the control
 	 * region after the log; NULL: the pool has none */
 	struct guarded_pool *guarded;
@@ -203,7 +203,8 @@ static inline bool debug_lock(struct pool *pool)
 
 	/* one load a call: has a reader asked for a quiet window? */
 	if (__builtin_expect(__atomic_load_n(&debug->d.quiet.requested, __ATOMIC_RELAXED)
-		!= debug->quiet_served, 0))
+			    != debug->quiet_served,
+		    0))
 		node_writer_hold_still(&debug->d.quiet, &debug->quiet_served,
 			debug_options.reader_wait_us);
 	__atomic_store_n(&debug->d.seq, debug->d.seq + 1, __ATOMIC_RELAXED);
@@ -242,8 +243,9 @@ static inline bool debug_lock_for(struct pool *pool, enum node_operation operati
 /* The operation of an allocation logged as op. */
 static inline enum node_operation allocation_operation(enum pool_log_op op)
 {
-	return op == LOG_CALLOC ? NODE_OP_CALLOC : op == LOG_REALLOC ? NODE_OP_REALLOC
-		: NODE_OP_MALLOC;
+	return op == LOG_CALLOC     ? NODE_OP_CALLOC
+		: op == LOG_REALLOC ? NODE_OP_REALLOC
+				    : NODE_OP_MALLOC;
 }
 
 /*
@@ -257,8 +259,8 @@ static inline void in_flight_reach(struct pool *pool, enum node_range_slot slot,
 {
 	size_t above_usable;
 	const char *above = heap_free_above(pool->heap, header, &above_usable);
-	uintptr_t end = above != NULL ? (uintptr_t)above + above_usable
-		: (uintptr_t)header + usable;
+	uintptr_t end =
+		above != NULL ? (uintptr_t)above + above_usable : (uintptr_t)header + usable;
 
 	in_flight_range(in_flight_of(pool), slot, step, (uintptr_t)header - HEAP_BLOCK_OVERHEAD,
 		end);
@@ -334,8 +336,7 @@ static inline void log_event(struct pool *pool, enum pool_log_op op, const void 
 	size_t size, const area_malloc_owner *owner)
 {
 	pool_log_append(debug_of(pool)->log, (uint32_t)debug_options.log_size, op, address, size,
-		owner->frames[0], owner->time,
-		owner->sequence, (uint32_t)owner->thread);
+		owner->frames[0], owner->time, owner->sequence, (uint32_t)owner->thread);
 }
 
 /* ---- pending reports (pending.c) ---- */
@@ -349,7 +350,7 @@ struct pending {
 	area_malloc_owner freed;
 	area_malloc_owner pool_creator;
 	area_malloc_owner owner_creator;
-	area_malloc_owner victim;	/* report.victim_allocated_by points here */
+	area_malloc_owner victim; /* report.victim_allocated_by points here */
 	char pool_name[NODE_POOL_NAME_MAX];
 	char owner_pool_name[NODE_POOL_NAME_MAX];
 	char detail[320];
@@ -385,16 +386,14 @@ void pending_set_owner_pool(struct pending *pending, struct pool *pool) DEBUG_HI
 void pending_set_block(struct pending *pending, const struct debug_block_header *header,
 	bool header_ok) DEBUG_HIDDEN;
 /* Offset and overflow of a block finding (error_figures_of_finding). */
-void pending_set_figures(struct pending *pending, const struct error_figures *figures)
-	DEBUG_HIDDEN;
+void pending_set_figures(struct pending *pending, const struct error_figures *figures) DEBUG_HIDDEN;
 /* The owner a pool log event names: its caller (one frame), thread,
  * sequence and time; the team is the pool creator's (the log does not
  * record one). With the pool's lock held. */
 void owner_of_log_event(struct pool *pool, const struct pool_log_event *event,
 	area_malloc_owner *owner) DEBUG_HIDDEN;
 /* The block's last events from the pool's log; with the pool's lock held. */
-void pending_set_log(struct pending *pending, struct pool *pool, const void *address)
-	DEBUG_HIDDEN;
+void pending_set_log(struct pending *pending, struct pool *pool, const void *address) DEBUG_HIDDEN;
 void flush_pending_reports(struct pending_list *list) DEBUG_HIDDEN;
 
 /* Makes the reports collected under the pool lock; most calls have none. */
@@ -410,8 +409,8 @@ static inline void flush_pending(struct pending_list *list)
  * NULL after an invalid-pool report naming the call what. */
 struct pool *acquire_or_report(const void *pool_id, const char *what, const void *address,
 	const area_malloc_owner *detected) DEBUG_HIDDEN;
-void report_invalid_pool(const void *pool_id, enum pool_acquire_result result,
-	const char *what, const void *address, const area_malloc_owner *detected) DEBUG_HIDDEN;
+void report_invalid_pool(const void *pool_id, enum pool_acquire_result result, const char *what,
+	const void *address, const area_malloc_owner *detected) DEBUG_HIDDEN;
 /* The pool id names, acquired, or NULL (no report: a query). */
 struct pool *acquire_for_query(const void *pool_id) DEBUG_HIDDEN;
 
@@ -471,8 +470,8 @@ struct quarantine_peek {
 
 /* Before the pool's lock: when a block of incoming usable bytes is about to
  * push the oldest out, checks the oldest (a large one) ahead. */
-void quarantine_peek_leaving(struct pool *pool, size_t incoming, struct quarantine_peek *peek)
-	DEBUG_HIDDEN;
+void quarantine_peek_leaving(struct pool *pool, size_t incoming,
+	struct quarantine_peek *peek) DEBUG_HIDDEN;
 /* A freshly quarantined (poisoned, opened) block enters; the oldest leave
  * while the quarantine holds more than its limit. peek (NULL for none):
  * what quarantine_peek_leaving() found, trusted for a block that leaves
@@ -480,8 +479,8 @@ void quarantine_peek_leaving(struct pool *pool, size_t incoming, struct quaranti
 void quarantine_push(struct pool *pool, struct debug_block_header *header, size_t usable,
 	const struct quarantine_peek *peek, struct pending_list *pending) DEBUG_HIDDEN;
 /* Takes blocks off, oldest first, until it holds keep_bytes at most. */
-void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list *pending)
-	DEBUG_HIDDEN;
+void quarantine_drain(struct pool *pool, size_t keep_bytes,
+	struct pending_list *pending) DEBUG_HIDDEN;
 /* Checks the FIFO without trusting a link (D2): a damaged link is a write
  * into its freed block, reported (it counts as an error), then the FIFO is
  * rebuilt from the heap. Returns the reports made (0 or 1). */
@@ -515,8 +514,8 @@ static inline bool debug_claimed(const struct debug_pool *debug, const void *ptr
  * block is still returned (the operation itself is legitimate).
  */
 struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr, const char *what,
-	const area_malloc_owner *caller, size_t *usable_out, struct pending_list *pending)
-	DEBUG_HIDDEN;
+	const area_malloc_owner *caller, size_t *usable_out,
+	struct pending_list *pending) DEBUG_HIDDEN;
 /* A call on a block that another thread's free has claimed (debug_claimed):
  * a double-free report, the call refused; with the pool locked. */
 void report_claimed_block(struct pool *pool, void *ptr, const char *what,
@@ -574,8 +573,8 @@ bool free_memory_check(struct pool *pool, const void *start, size_t length, uint
  * bytes. */
 void free_memory_split(struct pool *pool, const void *rest, size_t usable) DEBUG_HIDDEN;
 /* After a realloc shrank a block in place: fills the tail it gave back. */
-void free_memory_shrunk(struct pool *pool, struct debug_block_header *header, size_t old_usable)
-	DEBUG_HIDDEN;
+void free_memory_shrunk(struct pool *pool, struct debug_block_header *header,
+	size_t old_usable) DEBUG_HIDDEN;
 /* Before a realloc grows a block in place to new_usable: checks the part of
  * the free chunk above that it takes, and records the block through that
  * chunk as what is in flight (in_flight_reach). */
@@ -593,8 +592,8 @@ bool underflow_reaches_start(struct pool *pool, const void *user) DEBUG_HIDDEN;
  * false when the block above the damage shows no such run.
  */
 bool report_underflow_through_tags(struct pool *pool, const struct heap_damage *damage,
-	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
-	DEBUG_HIDDEN;
+	const char *what, const area_malloc_owner *caller,
+	struct pending_list *pending) DEBUG_HIDDEN;
 /* What a damaged pool does next, as its reports say (after a call of what). */
 const char *damage_consequence(const char *what) DEBUG_HIDDEN;
 

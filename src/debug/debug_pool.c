@@ -56,7 +56,8 @@ static void measure_chunk_ratio(void)
 {
 	chunk_ratio_sixteenths = 16;
 	for (size_t size = 0; size <= 4096; size++) {
-		size_t debug_chunk = heap_chunk_bytes_for(debug_block_chunk_bytes(&debug_layout, size));
+		size_t debug_chunk =
+			heap_chunk_bytes_for(debug_block_chunk_bytes(&debug_layout, size));
 		size_t release_chunk = heap_chunk_bytes_for(size);
 		unsigned ratio = (unsigned)((debug_chunk * 16 + release_chunk - 1) / release_chunk);
 
@@ -107,8 +108,8 @@ static size_t debug_reserve(size_t size, bool locked)
 {
 	if (size > SIZE_MAX / 16)
 		return SIZE_MAX / 4;
-	return (size / 16 + 1) * (chunk_ratio_sixteenths - 16) + size / 2
-		+ control_bytes(locked) + B_PAGE_SIZE;
+	return (size / 16 + 1) * (chunk_ratio_sixteenths - 16) + size / 2 + control_bytes(locked)
+		+ B_PAGE_SIZE;
 }
 
 /* ---- the pool's file ---- */
@@ -184,8 +185,8 @@ void block_close_shadow(struct debug_block_header *header, size_t usable)
 
 /* ---- create_pool ---- */
 
-const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec,
-	uint32 protection, uintptr_t caller)
+const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec, uint32 protection,
+	uintptr_t caller)
 {
 	struct pool_backing backing = { .fd = -1, .guard_page = true };
 	bool locked_spec = lock_spec != B_NO_LOCK && lock_spec != B_LAZY_LOCK;
@@ -217,7 +218,8 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 	debug = debug_of(pool);
 	debug->file_backed = backing.fd >= 0;
 	debug->reserved_end = backing.fd < 0 ? 0
-		: locked_spec ? area_bytes : heap_offset + INITIAL_HEAP_RESERVE;
+		: locked_spec                ? area_bytes
+					     : heap_offset + INITIAL_HEAP_RESERVE;
 	debug->d.reserved_bytes = debug->reserved_end;
 	backing_setup(pool, locked_spec);
 	capture_owner(&debug->d.creator, caller);
@@ -230,10 +232,11 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 	guarded_pool_init(pool, (char *)pool->base + guard_table_offset(), locked_spec);
 	heap_get_stats(pool->heap, &stats);
 	debug->quarantine_limit = debug_options.quarantine_bytes < stats.capacity_bytes / 4
-		? debug_options.quarantine_bytes : stats.capacity_bytes / 4;
+		? debug_options.quarantine_bytes
+		: stats.capacity_bytes / 4;
 	debug->release_charged = 0;
-	debug->release_capacity = debug_options.release_capacity ? pool_release_capacity(size)
-		: SIZE_MAX;
+	debug->release_capacity =
+		debug_options.release_capacity ? pool_release_capacity(size) : SIZE_MAX;
 	pool->creator = (void *)caller;
 	describe_layout(pool, debug);
 	id = pool_registry_add(pool);
@@ -256,8 +259,8 @@ const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec
 
 /* ---- acquiring pools ---- */
 
-void report_invalid_pool(const void *pool_id, enum pool_acquire_result result,
-	const char *what, const void *address, const area_malloc_owner *detected)
+void report_invalid_pool(const void *pool_id, enum pool_acquire_result result, const char *what,
+	const void *address, const area_malloc_owner *detected)
 {
 	struct pending_list list;
 	struct pending *pending;
@@ -268,11 +271,13 @@ void report_invalid_pool(const void *pool_id, enum pool_acquire_result result,
 	if (result == POOL_DELETING)
 		snprintf(pending->detail, sizeof(pending->detail),
 			"%s(%p) called while delete_pool runs on that pool (the calls are not safe "
-			"against delete_pool of the same pool); the call is refused", what, pool_id);
+			"against delete_pool of the same pool); the call is refused",
+			what, pool_id);
 	else
 		snprintf(pending->detail, sizeof(pending->detail),
 			"%s: pool id %p is not a live pool (NULL, never created, or already "
-			"deleted); the call is refused", what, pool_id);
+			"deleted); the call is refused",
+			what, pool_id);
 	flush_pending(&list);
 }
 

@@ -31,8 +31,8 @@ void debug_pools_init(const struct debug_options *options);
 void debug_pools_fini(void);
 
 /* The module calls; caller is the driver's return address. */
-const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec,
-	uint32 protection, uintptr_t caller);
+const void *debug_create_pool(uint32 address_spec, size_t size, uint32 lock_spec, uint32 protection,
+	uintptr_t caller);
 status_t debug_delete_pool(const void *pool_id, uintptr_t caller);
 void *debug_malloc(const void *pool_id, size_t size, uintptr_t caller);
 void *debug_calloc(const void *pool_id, size_t count, size_t size, uintptr_t caller);

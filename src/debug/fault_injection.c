@@ -66,7 +66,8 @@ bool fault_injection_fires(void)
 
 	if (!fail && debug_options.fail_rate > 0.0) {
 		mutex_lock(&random_lock);
-		fail = (double)(next_random() >> 11) / (double)(1ull << 53) < debug_options.fail_rate;
+		fail = (double)(next_random() >> 11) / (double)(1ull << 53)
+			< debug_options.fail_rate;
 		mutex_unlock(&random_lock);
 	}
 	return fail;

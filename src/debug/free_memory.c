@@ -101,8 +101,9 @@ void return_to_heap(struct pool *pool, struct debug_block_header *header, size_t
 		damaged ? end : record_end);
 	/* the header and links of a free chunk above, merged in */
 	if (end < limit)
-		fill(pool, end, end + 2 * HEAP_BLOCK_OVERHEAD < limit ? end + 2 * HEAP_BLOCK_OVERHEAD
-								   : limit);
+		fill(pool, end,
+			end + 2 * HEAP_BLOCK_OVERHEAD < limit ? end + 2 * HEAP_BLOCK_OVERHEAD
+							      : limit);
 	/* hidden from the sanitizers: the block's old range, not the whole merged
 	 * chunk (a lazy pool's untouched rest costs no shadow memory) */
 	chunk = chunk > payload + HEAP_FREE_LINK_BYTES ? chunk : payload + HEAP_FREE_LINK_BYTES;
@@ -122,8 +123,7 @@ static unsigned char sound_byte(uintptr_t address, bool poisoned)
 
 /* Length of the damaged run at damaged (inside [damaged, limit)): up to the
  * last damaged byte before the next whole word that holds what it should. */
-static size_t damaged_run(const unsigned char *damaged, const unsigned char *limit,
-	bool poisoned)
+static size_t damaged_run(const unsigned char *damaged, const unsigned char *limit, bool poisoned)
 {
 	const unsigned char *end = damaged + 1;
 
@@ -165,9 +165,8 @@ static size_t zero_prefix(const void *start, size_t length)
  * above it (never written). A damaged run is reported, then filled again
  * (the evidence is in the report; a calloc relies on the zeros).
  */
-static bool check_fill(struct pool *pool, const unsigned char *start, size_t length,
-	bool poisoned, const char *what, const area_malloc_owner *caller,
-	struct pending_list *pending)
+static bool check_fill(struct pool *pool, const unsigned char *start, size_t length, bool poisoned,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
 {
 	size_t good;
 
@@ -188,8 +187,8 @@ static bool check_fill(struct pool *pool, const unsigned char *start, size_t len
 /* [start, end) of a page that may have been given back holds one fill
  * throughout; damage is reported against the fill most of it holds, and
  * that fill laid again. */
-static bool check_given_back(struct pool *pool, uintptr_t start, uintptr_t end,
-	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
+static bool check_given_back(struct pool *pool, uintptr_t start, uintptr_t end, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending)
 {
 	const unsigned char *bytes = (const unsigned char *)start;
 	size_t length = end - start;
@@ -222,11 +221,11 @@ static bool check_poison_pages(struct pool *pool, uintptr_t start, uintptr_t end
 	bool sound = true;
 
 	if (first_whole >= whole_end || first_whole >= end)
-		return check_fill(pool, (const unsigned char *)start, end - start, true, what, caller,
-			pending);
-	if (start < first_whole) {
-		sound = check_fill(pool, (const unsigned char *)start, first_whole - start, true, what,
+		return check_fill(pool, (const unsigned char *)start, end - start, true, what,
 			caller, pending);
+	if (start < first_whole) {
+		sound = check_fill(pool, (const unsigned char *)start, first_whole - start, true,
+			what, caller, pending);
 		at = first_whole;
 	}
 	while (at < end && at < whole_end) {
@@ -235,7 +234,8 @@ static bool check_poison_pages(struct pool *pool, uintptr_t start, uintptr_t end
 			uintptr_t page_end = (at + B_PAGE_SIZE) & ~(uintptr_t)(B_PAGE_SIZE - 1);
 			if (page_end > stop)
 				page_end = stop;
-			sound = check_given_back(pool, at, page_end, what, caller, pending) && sound;
+			sound = check_given_back(pool, at, page_end, what, caller, pending)
+				&& sound;
 			at = page_end;
 			continue;
 		}
@@ -285,8 +285,8 @@ void free_memory_split(struct pool *pool, const void *rest, size_t usable)
  * (a write makes a page resident; reading one that is not would commit it,
  * on a tmpfs-backed pool): mincore() says which, a batch at a time.
  */
-static bool check_resident_zero(struct pool *pool, uintptr_t start, uintptr_t end,
-	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
+static bool check_resident_zero(struct pool *pool, uintptr_t start, uintptr_t end, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending)
 {
 	enum { BATCH = 4096 };
 	unsigned char resident[BATCH];
@@ -294,14 +294,16 @@ static bool check_resident_zero(struct pool *pool, uintptr_t start, uintptr_t en
 
 	for (uintptr_t batch = start; batch < end; batch += (uintptr_t)BATCH * B_PAGE_SIZE) {
 		uintptr_t batch_end = end - batch > (uintptr_t)BATCH * B_PAGE_SIZE
-			? batch + (uintptr_t)BATCH * B_PAGE_SIZE : end;
+			? batch + (uintptr_t)BATCH * B_PAGE_SIZE
+			: end;
 		if (mincore((void *)batch, batch_end - batch, resident) != 0)
 			return sound;
 		for (uintptr_t page = batch; page < batch_end; page += B_PAGE_SIZE) {
-			uintptr_t page_end = page + B_PAGE_SIZE < batch_end ? page + B_PAGE_SIZE : batch_end;
+			uintptr_t page_end =
+				page + B_PAGE_SIZE < batch_end ? page + B_PAGE_SIZE : batch_end;
 			if ((resident[(page - batch) / B_PAGE_SIZE] & 1)
-				&& !check_fill(pool, (const unsigned char *)page, page_end - page, false,
-					what, caller, pending))
+				&& !check_fill(pool, (const unsigned char *)page, page_end - page,
+					false, what, caller, pending))
 				sound = false;
 		}
 	}
@@ -335,8 +337,8 @@ bool free_memory_check(struct pool *pool, const void *start, size_t length, uint
 	/* the rest of the mark's own page is resident: the heap wrote in it */
 	if (from < to && from < mark_page_end)
 		sound = check_fill(pool, (const unsigned char *)from,
-				(to < mark_page_end ? to : mark_page_end) - from, false, what, caller,
-				pending)
+				(to < mark_page_end ? to : mark_page_end) - from, false, what,
+				caller, pending)
 			&& sound;
 	if (thorough && mark_page_end < to)
 		sound = check_resident_zero(pool, from > mark_page_end ? from : mark_page_end, to,
@@ -356,8 +358,9 @@ void free_memory_shrunk(struct pool *pool, struct debug_block_header *header, si
 	/* the block's old bytes past the tail's links, and a free chunk's
 	 * header and links above that the tail absorbed */
 	fill(pool, payload + HEAP_FREE_LINK_BYTES,
-		old_end + 2 * HEAP_BLOCK_OVERHEAD < payload + usable ? old_end + 2 * HEAP_BLOCK_OVERHEAD
-								     : payload + usable);
+		old_end + 2 * HEAP_BLOCK_OVERHEAD < payload + usable
+			? old_end + 2 * HEAP_BLOCK_OVERHEAD
+			: payload + usable);
 }
 
 bool free_memory_check_above(struct pool *pool, struct debug_block_header *header,

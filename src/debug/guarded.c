@@ -30,9 +30,9 @@ static uint32_t pool_slots, region_pages;
  * locked pools then get a guard region too */
 static bool locked_pools_guarded;
 static unsigned process_max;
-static unsigned process_live;	/* atomic: live guarded blocks of every pool */
+static unsigned process_live; /* atomic: live guarded blocks of every pool */
 static uint64_t sample_seed;
-static uint64_t pools_seeded;	/* atomic: pools given a sampling generator */
+static uint64_t pools_seeded; /* atomic: pools given a sampling generator */
 /* A page of canary bytes (set at init): the canary before a block, up to
  * a page, is compared with it, not byte by byte (most of a free's own
  * time when it was). */
@@ -70,8 +70,8 @@ void guarded_init(const struct debug_options *options)
 	pool_slots = options->guard_pool_max;
 	/* a small block takes two pages; the rest is room for large ones */
 	region_pages = pool_slots * 4;
-	process_max = options->guard_process_max != 0 ? options->guard_process_max
-		: map_count_budget();
+	process_max =
+		options->guard_process_max != 0 ? options->guard_process_max : map_count_budget();
 	sample_seed = options->guard_seed;
 	if (sample_seed == 0) {
 		struct timespec now;
@@ -87,7 +87,9 @@ static size_t table_bytes(void)
 {
 	/* 64 bytes more: the table is aligned where the log ends */
 	return ((sizeof(struct guarded_pool) + pool_slots * sizeof(struct guard_slot)
-		+ region_pages * sizeof(uint16_t) + 63) & ~(size_t)63) + 64;
+			+ region_pages * sizeof(uint16_t) + 63)
+		       & ~(size_t)63)
+		+ 64;
 }
 
 size_t guarded_control_bytes(bool locked)
@@ -129,8 +131,8 @@ static uint64_t mix64(uint64_t x)
 
 void guarded_pool_init(struct pool *pool, void *memory, bool locked)
 {
-	struct guarded_pool *table = (struct guarded_pool *)(((uintptr_t)memory + 63)
-		& ~(uintptr_t)63);
+	struct guarded_pool *table =
+		(struct guarded_pool *)(((uintptr_t)memory + 63) & ~(uintptr_t)63);
 	uintptr_t region = region_at((uintptr_t)memory);
 	size_t bytes = (size_t)region_pages * B_PAGE_SIZE;
 
@@ -144,8 +146,9 @@ void guarded_pool_init(struct pool *pool, void *memory, bool locked)
 	table->pool = pool;
 	table->slot = (struct guard_slot *)(table + 1);
 	table->page_owner = (uint16_t *)(table->slot + pool_slots);
-	table->sample_state = mix64(sample_seed ^ mix64(__atomic_fetch_add(&pools_seeded, 1,
-		__ATOMIC_RELAXED))) | 1;
+	table->sample_state =
+		mix64(sample_seed ^ mix64(__atomic_fetch_add(&pools_seeded, 1, __ATOMIC_RELAXED)))
+		| 1;
 	if (mprotect((void *)region, bytes, PROT_NONE) != 0)
 		return;
 	if (kernel_guard_register(region, bytes, guarded_fault_callback, table) != B_OK) {
@@ -261,7 +264,7 @@ static int64_t sampling_only_rate(const struct guarded_pool *table)
 	if (debug_options.guard_sample == 0)
 		return CHOOSE_NONE;
 	return debug_options.guard_sample > INT64_MAX ? INT64_MAX
-		: (int64_t)debug_options.guard_sample;
+						      : (int64_t)debug_options.guard_sample;
 }
 
 /* Sets the pool's countdown to when guarded_allocate_locked is asked next. */
@@ -270,8 +273,8 @@ static void plan_next(struct pool *pool, struct guarded_pool *table)
 	int64_t rate = table != NULL ? sampling_only_rate(table) : CHOOSE_NONE;
 
 	debug_of(pool)->guard_skip = rate == CHOOSE_EACH ? 1
-		: rate == CHOOSE_NONE ? UINT32_MAX
-		: draw_skip(table, (uint64_t)rate);
+		: rate == CHOOSE_NONE                    ? UINT32_MAX
+							 : draw_skip(table, (uint64_t)rate);
 }
 
 /* Whether the pool's choice (set_pool_guard), else the options, want
@@ -284,7 +287,8 @@ static bool selected(struct pool *pool, struct guarded_pool *table, size_t size)
 		return true;
 	if (table->mode == B_AREA_MALLOC_GUARD_SAMPLE)
 		return sampled(table, table->sample_rate);
-	if (debug_options.guard || (debug_options.guard_size != 0 && size <= debug_options.guard_size))
+	if (debug_options.guard
+		|| (debug_options.guard_size != 0 && size <= debug_options.guard_size))
 		return true;
 	if (debug_options.guard_pools[0] != '\0'
 		&& fnmatch(debug_options.guard_pools, debug_of(pool)->d.name, 0) == 0)
@@ -370,7 +374,8 @@ static void tag_of(struct guard_tag *tag, const area_malloc_owner *owner)
 	tag->sequence = owner->sequence;
 	tag->time = owner->time;
 	tag->stack = stacks != NULL && stacks->handle_of != NULL
-		? stacks->handle_of(stacks->context, owner) : 0;
+		? stacks->handle_of(stacks->context, owner)
+		: 0;
 }
 
 void guarded_owner_of_tag(const struct guard_tag *tag, area_malloc_owner *owner)
@@ -411,8 +416,8 @@ static bool place(struct guarded_pool *table, struct guard_slot *slot, size_t si
 	return true;
 }
 
-void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
-	area_malloc_owner *owner, enum pool_log_op op)
+void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed, area_malloc_owner *owner,
+	enum pool_log_op op)
 {
 	struct guarded_pool *table = table_of(pool);
 	struct debug_pool *debug = debug_of(pool);
@@ -445,8 +450,8 @@ void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 		return NULL;
 	}
 	start = data_start(table, slot);
-	if (mprotect((void *)start, (size_t)slot->data_pages * B_PAGE_SIZE,
-		    PROT_READ | PROT_WRITE) != 0) {
+	if (mprotect((void *)start, (size_t)slot->data_pages * B_PAGE_SIZE, PROT_READ | PROT_WRITE)
+		!= 0) {
 		__atomic_fetch_sub(&process_live, 1, __ATOMIC_RELAXED);
 		return NULL;
 	}
@@ -458,8 +463,9 @@ void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
 	}
 	user = slot->user;
 	memset((void *)start, DEBUG_FILL_CANARY, user - start);
-	fill = zeroed ? size : size < debug_options.max_malloc_fill_size ? size
-		: debug_options.max_malloc_fill_size;
+	fill = zeroed                                       ? size
+		: size < debug_options.max_malloc_fill_size ? size
+							    : debug_options.max_malloc_fill_size;
 	memset((void *)user, zeroed ? 0 : DEBUG_FILL_NEW, fill);
 	memset((void *)(user + size), DEBUG_FILL_CANARY, rounded(size) - size);
 	slot->size = size;
@@ -485,7 +491,8 @@ static struct guard_slot *slot_at(struct guarded_pool *table, const void *ptr)
 	struct guard_slot *slot =
 		slot_of_page(table, ((uintptr_t)ptr - table->region) / B_PAGE_SIZE);
 
-	return slot != NULL && slot->user == (uintptr_t)ptr && slot->state != GUARD_SLOT_FREE ? slot
+	return slot != NULL && slot->user == (uintptr_t)ptr && slot->state != GUARD_SLOT_FREE
+		? slot
 		: NULL;
 }
 
@@ -512,9 +519,8 @@ static uintptr_t last_damaged(uintptr_t start, uintptr_t end)
 	return end;
 }
 
-static struct pending *slot_report(struct pool *pool, struct guard_slot *slot,
-	enum error_kind kind, const char *what, const area_malloc_owner *owner,
-	struct pending_list *pending)
+static struct pending *slot_report(struct pool *pool, struct guard_slot *slot, enum error_kind kind,
+	const char *what, const area_malloc_owner *owner, struct pending_list *pending)
 {
 	struct pending *report = new_pending(pending, kind, what, (void *)slot->user, owner);
 
@@ -562,7 +568,8 @@ static int check_canaries(struct pool *pool, struct guard_slot *slot, const char
 			report->report.overflow_bytes = above + 1 - (user + slot->size);
 			snprintf(report->detail, sizeof(report->detail),
 				"the slack canary between the guarded block's end and its guard "
-				"page was overwritten (found at %s)", what);
+				"page was overwritten (found at %s)",
+				what);
 		}
 	}
 	return (below != user) + (above != end);
@@ -598,7 +605,8 @@ static struct guard_slot *live_slot_locked(struct pool *pool, void *ptr, const c
 		if (report != NULL)
 			snprintf(report->detail, sizeof(report->detail),
 				"%s of a guarded block that is already free; the second free is "
-				"refused", what);
+				"refused",
+				what);
 		return NULL;
 	}
 	report = new_pending(pending, ERROR_INVALID_FREE, what, ptr, owner);
@@ -606,7 +614,8 @@ static struct guard_slot *live_slot_locked(struct pool *pool, void *ptr, const c
 		pending_set_pool(report, pool);
 		snprintf(report->detail, sizeof(report->detail),
 			"%s of %p, which is not the start of a live block (it lies in the pool's "
-			"guard region)", what, ptr);
+			"guard region)",
+			what, ptr);
 	}
 	return NULL;
 }
@@ -641,7 +650,8 @@ void guarded_free(const void *pool_id, struct pool *pool, void *ptr, area_malloc
 		slot->exposed = 0;
 		__atomic_store_n(&slot->state, GUARD_SLOT_QUARANTINED, __ATOMIC_RELEASE);
 		if (table->quarantine_tail != 0)
-			table->slot[table->quarantine_tail - 1].next = (uint32_t)(slot - table->slot + 1);
+			table->slot[table->quarantine_tail - 1].next =
+				(uint32_t)(slot - table->slot + 1);
 		else
 			table->quarantine_head = (uint32_t)(slot - table->slot + 1);
 		table->quarantine_tail = (uint32_t)(slot - table->slot + 1);
@@ -655,8 +665,7 @@ void guarded_free(const void *pool_id, struct pool *pool, void *ptr, area_malloc
 	flush_pending(&pending);
 }
 
-size_t guarded_live_size(struct pool *pool, void *ptr, const char *what,
-	area_malloc_owner *owner)
+size_t guarded_live_size(struct pool *pool, void *ptr, const char *what, area_malloc_owner *owner)
 {
 	struct pending_list pending;
 	struct guard_slot *slot;
@@ -673,8 +682,7 @@ size_t guarded_live_size(struct pool *pool, void *ptr, const char *what,
 	return size;
 }
 
-void guarded_for_each_live(struct pool *pool, bool want_frames, guarded_live_fn fn,
-	void *context)
+void guarded_for_each_live(struct pool *pool, bool want_frames, guarded_live_fn fn, void *context)
 {
 	struct guarded_pool *table = table_of(pool);
 

@@ -88,8 +88,8 @@ size_t guarded_control_bytes(bool locked) GUARDED_HIDDEN;
  * area's start, when its side table starts table_offset bytes into it (both
  * 0 when the pool has none): the pool's file reserves no space for it (a
  * guarded block reserves its own pages). */
-void guarded_region_span(uintptr_t table_offset, bool locked, uint64_t *from, uint64_t *to)
-	GUARDED_HIDDEN;
+void guarded_region_span(uintptr_t table_offset, bool locked, uint64_t *from,
+	uint64_t *to) GUARDED_HIDDEN;
 
 /* At create_pool, the pool's control region set up: places the side table
  * at table (guarded_control_bytes(locked) bytes), protects the region and
@@ -103,8 +103,8 @@ void guarded_pool_fini(struct pool *pool) GUARDED_HIDDEN;
  * select it and there is room; else NULL (the caller makes a canary block).
  * With the pool locked; counts, logs (op) and fills as allocate does.
  */
-void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed,
-	area_malloc_owner *owner, enum pool_log_op op) GUARDED_HIDDEN;
+void *guarded_allocate_locked(struct pool *pool, size_t size, bool zeroed, area_malloc_owner *owner,
+	enum pool_log_op op) GUARDED_HIDDEN;
 
 /* The pool's guard region, [*from, *to) from its area's start (both 0
  * when it has none). */
@@ -117,8 +117,8 @@ void guarded_region_of(struct pool *pool, uint64_t *from, uint64_t *to) GUARDED_
  * quarantines it, or reports a double or invalid free. Locks the pool,
  * releases it (pool_registry_release) and makes the reports.
  */
-void guarded_free(const void *pool_id, struct pool *pool, void *ptr, area_malloc_owner *owner)
-	GUARDED_HIDDEN;
+void guarded_free(const void *pool_id, struct pool *pool, void *ptr,
+	area_malloc_owner *owner) GUARDED_HIDDEN;
 
 /* The requested size of the live guarded block at ptr, or SIZE_MAX after a
  * report (realloc of a freed or invalid pointer). Locks the pool. */
@@ -134,21 +134,19 @@ typedef void (*guarded_live_fn)(const void *user, size_t size, const area_malloc
 void guarded_for_each_live(struct pool *pool, bool want_frames, guarded_live_fn fn,
 	void *context) GUARDED_HIDDEN;
 /* The allocation owner of the live guarded block at user; false if none. */
-bool guarded_owner_of(struct pool *pool, const void *user, area_malloc_owner *owner)
-	GUARDED_HIDDEN;
+bool guarded_owner_of(struct pool *pool, const void *user, area_malloc_owner *owner) GUARDED_HIDDEN;
 
 /* A check of a locked pool (pool_check.c): the canaries of its live
  * guarded blocks (reports queued); adds their release charge (D6) to
  * *charged. Returns the problems found. */
 struct pending_list;
-int guarded_check_locked(struct pool *pool, struct pending_list *pending, size_t *charged)
-	GUARDED_HIDDEN;
-
+int guarded_check_locked(struct pool *pool, struct pending_list *pending,
+	size_t *charged) GUARDED_HIDDEN;
 
 /* The companion's set_pool_guard (debug/v3): the pool's own choice of
  * guarded blocks (B_AREA_MALLOC_GUARD_*). */
-status_t guarded_set_pool_guard(const void *pool_id, uint32 mode, uint32 sample_rate)
-	GUARDED_HIDDEN;
+status_t guarded_set_pool_guard(const void *pool_id, uint32 mode,
+	uint32 sample_rate) GUARDED_HIDDEN;
 
 /* Adds the live guarded blocks to a locked pool's statistics. */
 void guarded_add_stats(struct pool *pool, area_malloc_pool_stats *stats) GUARDED_HIDDEN;

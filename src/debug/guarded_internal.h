@@ -21,18 +21,17 @@
  * uses. */
 struct guarded_pool {
 	struct guard_table format;
-	uintptr_t region;	/* page aligned */
+	uintptr_t region; /* page aligned */
 	uint32_t pages, slots;
 	uint32_t quarantine_head, quarantine_tail; /* slot + 1 (0: empty) */
-	uint32_t next_fit;	/* where the search for pages begins */
-	uint32_t mode;		/* B_AREA_MALLOC_GUARD_* (set_pool_guard) */
-	uint32_t sample_rate;	/* for B_AREA_MALLOC_GUARD_SAMPLE */
-	uint64_t sample_state;	/* the pool's sampling generator (never 0) */
+	uint32_t next_fit;                         /* where the search for pages begins */
+	uint32_t mode;                             /* B_AREA_MALLOC_GUARD_* (set_pool_guard) */
+	uint32_t sample_rate;                      /* for B_AREA_MALLOC_GUARD_SAMPLE */
+	uint64_t sample_state;                     /* the pool's sampling generator (never 0) */
 	struct pool *pool;
-	struct guard_slot *slot;	/* [slots] */
-	uint16_t *page_owner;		/* [pages]: slot + 1, 0 for none */
+	struct guard_slot *slot; /* [slots] */
+	uint16_t *page_owner;    /* [pages]: slot + 1, 0 for none */
 };
-
 
 static inline struct guarded_pool *table_of(struct pool *pool)
 {
@@ -52,8 +51,7 @@ static inline struct guard_slot *slot_of_page(struct guarded_pool *table, size_t
 }
 
 /* The owner an owner tag names, its stack expanded from the depot. */
-void guarded_owner_of_tag(const struct guard_tag *tag, area_malloc_owner *owner)
-	GUARDED_HIDDEN;
+void guarded_owner_of_tag(const struct guard_tag *tag, area_malloc_owner *owner) GUARDED_HIDDEN;
 
 /* The callback guarded_pool_init registers for a pool's region (cookie:
  * its struct guarded_pool); async-signal-safe. */

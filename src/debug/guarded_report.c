@@ -160,8 +160,8 @@ enum kernel_guard_verdict guarded_fault_callback(const struct kernel_guard_fault
 		record->user = (uintptr_t)__atomic_load_n(&slot->user, __ATOMIC_RELAXED);
 		record->size = __atomic_load_n(&slot->size, __ATOMIC_RELAXED);
 		record->kind = state == GUARD_SLOT_QUARANTINED ? ERROR_USE_AFTER_FREE
-			: fault->address < record->user ? ERROR_HEAP_BUFFER_UNDERFLOW
-			: ERROR_HEAP_BUFFER_OVERFLOW;
+			: fault->address < record->user        ? ERROR_HEAP_BUFFER_UNDERFLOW
+							       : ERROR_HEAP_BUFFER_OVERFLOW;
 		record->pc = fault->frame_count > 0 ? fault->frames[0] : 0;
 		record->table = table;
 		record->pool_id = table->pool->id;
@@ -176,7 +176,8 @@ enum kernel_guard_verdict guarded_fault_callback(const struct kernel_guard_fault
 		for (unsigned i = 0; i < fault->frame_count && i < KERNEL_GUARD_MAX_FRAMES; i++)
 			record->frames[i] = fault->frames[i];
 		record->stack_word_count = fault->stack_word_count < KERNEL_GUARD_STACK_WORDS
-			? fault->stack_word_count : KERNEL_GUARD_STACK_WORDS;
+			? fault->stack_word_count
+			: KERNEL_GUARD_STACK_WORDS;
 		for (unsigned i = 0; i < record->stack_word_count; i++)
 			record->stack[i] = fault->stack[i];
 		if (debug_options.halt_on_error) {
@@ -202,8 +203,9 @@ enum kernel_guard_verdict guarded_fault_callback(const struct kernel_guard_fault
 
 static const char *access_name(enum kernel_guard_access access)
 {
-	return access == KERNEL_GUARD_ACCESS_READ ? "READ"
-		: access == KERNEL_GUARD_ACCESS_WRITE ? "WRITE" : "access";
+	return access == KERNEL_GUARD_ACCESS_READ     ? "READ"
+		: access == KERNEL_GUARD_ACCESS_WRITE ? "WRITE"
+						      : "access";
 }
 
 /*
@@ -288,8 +290,8 @@ static void report_fault(const struct fault_record *record)
 		"%s of address %p at pc %p in thread T%d: %ld byte(s) %s, at offset %ld of the "
 		"%s%" PRIu64 "-byte block at %p, caught by a guard page",
 		access_name(record->access), (void *)record->address, (void *)record->pc,
-		(int)record->thread, distance, where, offset,
-		record->freed_known ? "freed " : "", record->size, (void *)record->user);
+		(int)record->thread, distance, where, offset, record->freed_known ? "freed " : "",
+		record->size, (void *)record->user);
 	flush_pending(&list);
 }
 
@@ -313,4 +315,3 @@ void guarded_report_faults_slow(void)
 			"record was in use: not reported\n",
 			__atomic_exchange_n(&dropped_faults, 0, __ATOMIC_RELAXED));
 }
-

@@ -129,9 +129,10 @@ static struct scan_pool *acquire_pools(size_t *count, size_t **by_address)
 		size_t at = n;
 		if (pool == NULL)
 			continue; /* deleted meanwhile */
-		pools[n] = (struct scan_pool){ids[i], pool, false};
-		while (at > 0 && (uintptr_t)pools[(*by_address)[at - 1]].pool->base >
-					 (uintptr_t)pool->base) {
+		pools[n] = (struct scan_pool){ ids[i], pool, false };
+		while (at > 0
+			&& (uintptr_t)pools[(*by_address)[at - 1]].pool->base
+				> (uintptr_t)pool->base) {
 			(*by_address)[at] = (*by_address)[at - 1];
 			at--;
 		}
@@ -151,8 +152,8 @@ static void release_pools(struct scan_pool *pools, size_t *by_address, size_t co
 	free(by_address);
 }
 
-static const uintptr_t *own_words(
-	void *context, uintptr_t address, size_t count, uintptr_t *scratch)
+static const uintptr_t *own_words(void *context, uintptr_t address, size_t count,
+	uintptr_t *scratch)
 {
 	(void)context;
 	(void)count;
@@ -160,7 +161,7 @@ static const uintptr_t *own_words(
 	return (const uintptr_t *)address;
 }
 
-static const struct scan_reader own_memory = {own_words, NULL};
+static const struct scan_reader own_memory = { own_words, NULL };
 
 static void collect_block(void *chunk, size_t usable, bool used, void *context)
 {
@@ -170,10 +171,10 @@ static void collect_block(void *chunk, size_t usable, bool used, void *context)
 	if (!used || scan->count == scan->capacity)
 		return;
 	block_open(header, usable);
-	if (debug_block_header_ok(&debug_layout, header, usable) &&
-		debug_block_state(header) == BLOCK_LIVE) {
+	if (debug_block_header_ok(&debug_layout, header, usable)
+		&& debug_block_state(header) == BLOCK_LIVE) {
 		uintptr_t user = (uintptr_t)debug_block_user(&debug_layout, header);
-		scan->blocks[scan->count++] = (struct scan_block){user, user + header->size};
+		scan->blocks[scan->count++] = (struct scan_block){ user, user + header->size };
 	}
 	block_close(header, usable);
 }
@@ -292,10 +293,10 @@ bool leak_scan_mark_root(const void *user, uint32_t sequence, int64_t time)
 
 	pthread_mutex_lock(&marked_mutex);
 	for (size_t i = 0; i < marked_count && !done; i++)
-		done = marked[i].inverted == ~(uintptr_t)user && marked[i].sequence == sequence &&
-		       marked[i].time == time;
+		done = marked[i].inverted == ~(uintptr_t)user && marked[i].sequence == sequence
+			&& marked[i].time == time;
 	if (!done && marked_count < SCAN_MAX_MARKED) {
-		marked[marked_count++] = (struct marked_root){~(uintptr_t)user, sequence, time};
+		marked[marked_count++] = (struct marked_root){ ~(uintptr_t)user, sequence, time };
 		done = true;
 	}
 	pthread_mutex_unlock(&marked_mutex);
@@ -327,16 +328,16 @@ static void scan_locked(struct scan_run *run, struct scan_roots *roots)
 	for (size_t i = 0; i < run->pool_count; i++) {
 		struct pool *pool = run->pools[run->by_address[i]].pool;
 		size_t first = scan->count;
-		roots_add_hole(
-			roots, (uintptr_t)pool->base, (uintptr_t)pool->base + pool->area_size);
+		roots_add_hole(roots, (uintptr_t)pool->base,
+			(uintptr_t)pool->base + pool->area_size);
 		/* the guard region lies below the heap; its blocks in address order */
 		guarded_for_each_live(pool, false, collect_guarded_block, scan);
 		qsort(scan->blocks + first, scan->count - first, sizeof(*scan->blocks),
 			compare_block_starts);
 		first = scan->count;
 		/* a damaged heap is not followed: its blocks are left out */
-		if (heap_damaged(pool->heap, NULL) ||
-			!heap_walk(pool->heap, collect_block, scan, NULL))
+		if (heap_damaged(pool->heap, NULL)
+			|| !heap_walk(pool->heap, collect_block, scan, NULL))
 			scan->count = first;
 	}
 	scan->engine.count = scan->count;

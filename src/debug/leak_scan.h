@@ -74,8 +74,8 @@ bool leak_scan_mark_root(const void *user, uint32_t sequence, int64_t time);
 
 /* The companion's scan_leaks (floor: LEAK_SCAN_ENTRY_FLOOR() of the entry
  * point); when is "by scan" or, for the debugger, "by scan on request". */
-status_t debug_scan_leaks(
-	const void *pool_id, area_malloc_scan_result *result, const char *when, uintptr_t floor);
+status_t debug_scan_leaks(const void *pool_id, area_malloc_scan_result *result, const char *when,
+	uintptr_t floor);
 /* The companion's not_leak. */
 status_t debug_not_leak(const void *pool_id, const void *address);
 /* The scan debugger command: pool area (0: all); prints the totals. */
@@ -85,19 +85,19 @@ int debug_scan_command(area_id area, uintptr_t floor);
  * the reporter prints verdicts without linking the scan. */
 static inline const char *leak_reach_name(enum leak_reach reach)
 {
-	return reach == LEAK_REACH_REFERENCED     ? "still referenced"
-	       : reach == LEAK_REACH_INDIRECT     ? "indirectly lost"
-	       : reach == LEAK_REACH_UNREFERENCED ? "unreferenced"
-						  : NULL;
+	return reach == LEAK_REACH_REFERENCED      ? "still referenced"
+		: reach == LEAK_REACH_INDIRECT     ? "indirectly lost"
+		: reach == LEAK_REACH_UNREFERENCED ? "unreferenced"
+						   : NULL;
 }
 
 /* The JSON form: "unreferenced", "indirect", "referenced", or NULL. */
 static inline const char *leak_reach_key(enum leak_reach reach)
 {
-	return reach == LEAK_REACH_REFERENCED     ? "referenced"
-	       : reach == LEAK_REACH_INDIRECT     ? "indirect"
-	       : reach == LEAK_REACH_UNREFERENCED ? "unreferenced"
-						  : NULL;
+	return reach == LEAK_REACH_REFERENCED      ? "referenced"
+		: reach == LEAK_REACH_INDIRECT     ? "indirect"
+		: reach == LEAK_REACH_UNREFERENCED ? "unreferenced"
+						   : NULL;
 }
 
 #endif /* AREA_MALLOC_DEBUG_LEAK_SCAN_H */

@@ -47,13 +47,13 @@ void roots_add_hole(struct scan_roots *roots, uintptr_t start, uintptr_t end)
 		roots->holes[at] = roots->holes[at - 1];
 		at--;
 	}
-	roots->holes[at] = (struct scan_range){start, end};
+	roots->holes[at] = (struct scan_range){ start, end };
 	roots->hole_count++;
 }
 
 /* [start, end) as far as its pages are resident. */
-static void scan_resident(
-	struct scan_roots *roots, struct scan_engine *engine, uintptr_t start, uintptr_t end)
+static void scan_resident(struct scan_roots *roots, struct scan_engine *engine, uintptr_t start,
+	uintptr_t end)
 {
 	const uintptr_t page = (uintptr_t)getpagesize();
 	uintptr_t at = start & ~(page - 1);
@@ -74,8 +74,8 @@ static void scan_resident(
 					run++;
 				from = at + i * page;
 				to = at + run * page;
-				scan_engine_root(
-					engine, from < start ? start : from, to > end ? end : to);
+				scan_engine_root(engine, from < start ? start : from,
+					to > end ? end : to);
 				i = run;
 			}
 		}
@@ -84,8 +84,8 @@ static void scan_resident(
 }
 
 /* [start, end) less the holes. */
-static void scan_outside_holes(
-	struct scan_roots *roots, struct scan_engine *engine, uintptr_t start, uintptr_t end)
+static void scan_outside_holes(struct scan_roots *roots, struct scan_engine *engine,
+	uintptr_t start, uintptr_t end)
 {
 	uintptr_t cursor = start;
 
@@ -129,7 +129,7 @@ static int scan_image(struct dl_phdr_info *info, size_t size, void *context)
 
 void roots_scan_images(struct scan_roots *roots, struct scan_engine *engine)
 {
-	struct image_walk walk = {roots, engine};
+	struct image_walk walk = { roots, engine };
 
 	dl_iterate_phdr(scan_image, &walk);
 }
@@ -152,8 +152,8 @@ static const char *parse_hex(const char *text, const char *end, uintptr_t *value
 }
 
 /* One line of /proc/self/maps: "START-END PERMS OFFSET DEV INODE [PATH]". */
-static void scan_mapping_line(
-	struct scan_roots *roots, struct scan_engine *engine, const char *line, const char *end)
+static void scan_mapping_line(struct scan_roots *roots, struct scan_engine *engine,
+	const char *line, const char *end)
 {
 	uintptr_t start, stop, floor = UINTPTR_MAX;
 	const char *at = parse_hex(line, end, &start);
@@ -166,8 +166,8 @@ static void scan_mapping_line(
 	if (stop <= start || stop - start > ROOTS_MAX_MAPPING)
 		return;
 	for (size_t i = 0; i < roots->floor_count; i++)
-		if (roots->floors[i] >= start && roots->floors[i] < stop &&
-			roots->floors[i] < floor)
+		if (roots->floors[i] >= start && roots->floors[i] < stop
+			&& roots->floors[i] < floor)
 			floor = roots->floors[i];
 	if (floor != UINTPTR_MAX)
 		start = floor;
@@ -194,8 +194,8 @@ void roots_scan_mappings(struct scan_roots *roots, struct scan_engine *engine)
 		if (got <= 0)
 			break;
 		held += (size_t)got;
-		while ((newline = memchr(line, '\n', held - (size_t)(line - roots->text))) !=
-			NULL) {
+		while ((newline = memchr(line, '\n', held - (size_t)(line - roots->text)))
+			!= NULL) {
 			scan_mapping_line(roots, engine, line, newline);
 			line = newline + 1;
 		}

@@ -116,8 +116,8 @@ static void stop_handler(int signal, siginfo_t *info, void *context)
 
 	if (info->si_code == SI_TKILL && info->si_pid == getpid()) {
 		for (size_t i = 0; i < WORLD_MAX_THREADS; i++) {
-			if (__atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE) == SLOT_SIGNALLED &&
-				slots[i].thread.tid == tid) {
+			if (__atomic_load_n(&slots[i].state, __ATOMIC_ACQUIRE) == SLOT_SIGNALLED
+				&& slots[i].thread.tid == tid) {
 				slot = &slots[i];
 				break;
 			}
@@ -136,7 +136,7 @@ static void stop_handler(int signal, siginfo_t *info, void *context)
 		futex(&released_ticket, FUTEX_WAIT_PRIVATE, released, NULL);
 	/* only from STOPPED: a scan that gave up waiting may have reused the
 	 * slot already (SIGNALLED for the next scan must not be overwritten) */
-	__atomic_compare_exchange_n(&slot->state, &(uint32_t){SLOT_STOPPED}, SLOT_LEFT, false,
+	__atomic_compare_exchange_n(&slot->state, &(uint32_t){ SLOT_STOPPED }, SLOT_LEFT, false,
 		__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	futex(&slot->state, FUTEX_WAKE_PRIVATE, 1, NULL);
 	errno = saved_errno;
@@ -325,8 +325,8 @@ void world_resume(struct stopped_world *world)
 
 size_t world_own_memory(struct scan_range *ranges)
 {
-	ranges[0] = (struct scan_range){(uintptr_t)slots, (uintptr_t)(slots + WORLD_MAX_THREADS)};
+	ranges[0] = (struct scan_range){ (uintptr_t)slots, (uintptr_t)(slots + WORLD_MAX_THREADS) };
 	ranges[1] =
-		(struct scan_range){(uintptr_t)stopped, (uintptr_t)(stopped + WORLD_MAX_THREADS)};
+		(struct scan_range){ (uintptr_t)stopped, (uintptr_t)(stopped + WORLD_MAX_THREADS) };
 	return 2;
 }

@@ -43,9 +43,9 @@ struct leak_walk {
 	size_t count;
 	size_t capacity;
 	int64_t since;
-	pid_t team;	/* 0: any */
+	pid_t team;                   /* 0: any */
 	const struct leak_scan *scan; /* NULL: no verdicts */
-	bool lost_only;	/* only blocks the scan found unreferenced or indirect */
+	bool lost_only;               /* only blocks the scan found unreferenced or indirect */
 	bool failed;
 };
 
@@ -97,7 +97,8 @@ static void collect_guarded_leak(const void *user, size_t size, const area_mallo
 	if (walk->lost_only && reach != LEAK_REACH_UNREFERENCED && reach != LEAK_REACH_INDIRECT)
 		return;
 	if (make_room(walk))
-		walk->entries[walk->count++] = (struct leak_entry){ stack, size, NULL, user, reach };
+		walk->entries[walk->count++] =
+			(struct leak_entry){ stack, size, NULL, user, reach };
 }
 
 static void collect_leak(void *chunk, size_t usable, bool used, void *context)
@@ -115,7 +116,8 @@ static void collect_leak(void *chunk, size_t usable, bool used, void *context)
 		&& (walk->team == 0 || header->team == walk->team);
 	reach = leak_scan_reach(walk->scan, debug_block_user(&debug_layout, header));
 	if (walk->lost_only)
-		leaked = leaked && (reach == LEAK_REACH_UNREFERENCED || reach == LEAK_REACH_INDIRECT);
+		leaked = leaked
+			&& (reach == LEAK_REACH_UNREFERENCED || reach == LEAK_REACH_INDIRECT);
 	if (!leaked) {
 		block_close(header, usable);
 		return;
@@ -173,7 +175,8 @@ static struct leak_group *collect_leak_groups_locked(struct pool *pool, int64_t 
 		if (count == 0 || walk.entries[i - 1].hash != entry->hash
 			|| walk.entries[i - 1].reach != entry->reach) {
 			struct leak_group *group = &groups[count++];
-			struct debug_block_header *header = (struct debug_block_header *)entry->header;
+			struct debug_block_header *header =
+				(struct debug_block_header *)entry->header;
 			if (header != NULL) {
 				size_t usable = heap_usable_size(pool->heap, header);
 				block_open(header, usable);
@@ -239,7 +242,8 @@ static void report_leaks_of(const void *id, struct pool *pool, void *context)
 	size_t blocks = 0;
 
 	(void)id;
-	totals->bytes += report_pool_leaks(pool, totals->since, totals->team, totals->when, &blocks);
+	totals->bytes +=
+		report_pool_leaks(pool, totals->since, totals->team, totals->when, &blocks);
 	totals->blocks += blocks;
 }
 
@@ -326,8 +330,8 @@ static void report_lost_of(const void *id, struct pool *pool, void *context)
 	report_scanned_pool_leaks(pool, 0, 0, reports->when, reports->scan, true, NULL);
 }
 
-status_t debug_scan_leaks(const void *pool_id, area_malloc_scan_result *result,
-	const char *when, uintptr_t floor)
+status_t debug_scan_leaks(const void *pool_id, area_malloc_scan_result *result, const char *when,
+	uintptr_t floor)
 {
 	struct scan_reports reports = { NULL, when };
 	area_malloc_scan_result totals;

@@ -56,7 +56,7 @@
 #endif
 
 struct image_table {
-	uint64_t generation;	/* new each time the table is (re)written */
+	uint64_t generation; /* new each time the table is (re)written */
 	size_t count;
 	struct pc_range ranges[MAX_IMAGES];
 };
@@ -73,7 +73,7 @@ static bool active;
 static pid_t owner_pid;
 static int root_fd = -1;
 static int dir_fd = -1;
-static int inherited_dir_fd = -1;	/* a forked child's parent node, until fork done */
+static int inherited_dir_fd = -1; /* a forked child's parent node, until fork done */
 static int process_fd = -1;
 static char root_path[DEBUG_OPTIONS_PATH_MAX];
 static struct debug_options writer_options;
@@ -128,9 +128,11 @@ static int open_checked_root(const char *path, char *why, size_t why_size)
 	}
 	if (fstat(fd, &status) != 0 || !S_ISDIR(status.st_mode) || status.st_uid != geteuid()
 		|| (status.st_mode & 077) != 0) {
-		snprintf(why, why_size, "node directory %s refused: it must be a directory owned by "
-			"uid %d with mode 0700 (found uid %d, mode %04o)", path, (int)geteuid(),
-			(int)status.st_uid, (unsigned)(status.st_mode & 07777));
+		snprintf(why, why_size,
+			"node directory %s refused: it must be a directory owned by "
+			"uid %d with mode 0700 (found uid %d, mode %04o)",
+			path, (int)geteuid(), (int)status.st_uid,
+			(unsigned)(status.st_mode & 07777));
 		close(fd);
 		return -1;
 	}
@@ -243,7 +245,8 @@ static void clean_dead_nodes(int keep)
 
 		if (!is_pid_name(entry->d_name))
 			continue;
-		node_fd = openat(root_fd, entry->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		node_fd = openat(root_fd, entry->d_name,
+			O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (node_fd < 0)
 			continue;
 		if (node_is_alive(node_fd) || fstat(node_fd, &status) != 0
@@ -273,8 +276,8 @@ static void clean_dead_nodes(int keep)
 			dead = grown;
 		}
 		snprintf(dead[dead_count].name, sizeof(dead[dead_count].name), "%s", entry->d_name);
-		dead[dead_count].age_key = (int64_t)status.st_mtim.tv_sec * 1000000000
-			+ status.st_mtim.tv_nsec;
+		dead[dead_count].age_key =
+			(int64_t)status.st_mtim.tv_sec * 1000000000 + status.st_mtim.tv_nsec;
 		dead_count++;
 	}
 	closedir(dir);
@@ -423,9 +426,11 @@ static bool create_process_file(void)
 	header.images_capacity = MAX_IMAGES;
 	/* room for the whole image table (sparse until used) */
 	if (!within_file_size_limit(header.images_offset
-		+ (uint64_t)MAX_IMAGES * sizeof(struct symbolizer_image_record))
-		|| ftruncate(process_fd, (off_t)(header.images_offset
-		+ (uint64_t)MAX_IMAGES * sizeof(struct symbolizer_image_record))) != 0
+		    + (uint64_t)MAX_IMAGES * sizeof(struct symbolizer_image_record))
+		|| ftruncate(process_fd,
+			   (off_t)(header.images_offset
+				   + (uint64_t)MAX_IMAGES * sizeof(struct symbolizer_image_record)))
+			!= 0
 		|| !write_all(process_fd, &header, sizeof(header), 0)) {
 		warn("cannot write the node's process file: %s; no debug node", strerror(errno));
 		return false;
@@ -500,7 +505,8 @@ bool node_writer_start(const struct debug_options *options, const struct debug_l
 			warn("cannot create the node %s/%s: %s; no debug node", root_path, name,
 				strerror(errno));
 		else if ((dir_fd = openat(root_fd, name,
-				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+				  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC))
+			< 0)
 			warn("cannot open the node %s/%s: %s; no debug node", root_path, name,
 				strerror(errno));
 		else
@@ -599,8 +605,7 @@ bool node_reserve_range(int fd, uint64_t offset, uint64_t length)
 }
 
 /* Reserves [from, to) of fd but the part in [hole_from, hole_to). */
-static bool reserve_around(int fd, uint64_t from, uint64_t to, uint64_t hole_from,
-	uint64_t hole_to)
+static bool reserve_around(int fd, uint64_t from, uint64_t to, uint64_t hole_from, uint64_t hole_to)
 {
 	if (hole_from >= hole_to || hole_from >= to || hole_to <= from)
 		return node_reserve_range(fd, from, to - from);
@@ -633,7 +638,7 @@ int node_pool_file_create(size_t area_bytes, size_t reserve_to, uint64_t hole_fr
 	if (fd >= 0 && error == 0) {
 		if (!within_file_size_limit(area_bytes) || ftruncate(fd, (off_t)area_bytes) != 0
 			|| !(reserve_all ? node_reserve_range(fd, 0, area_bytes)
-				: reserve_around(fd, 0, reserve_to, hole_from, hole_to))
+					 : reserve_around(fd, 0, reserve_to, hole_from, hole_to))
 			|| !node_reserve_range(fd, area_bytes - B_PAGE_SIZE, B_PAGE_SIZE))
 			error = errno;
 		if (error != 0)
@@ -643,7 +648,8 @@ int node_pool_file_create(size_t area_bytes, size_t reserve_to, uint64_t hole_fr
 		if (fd >= 0)
 			close(fd);
 		fd = -1;
-		warn_file_once("a pool file", error, "such pools (and the stack depot, when its "
+		warn_file_once("a pool file", error,
+			"such pools (and the stack depot, when its "
 			"file cannot be made) use a private area without a node");
 	}
 	mutex_unlock(&writer_lock);
@@ -725,7 +731,8 @@ int node_stacks_file_create(uint64_t bytes, uint64_t reserve_to)
 		fd = -1;
 	}
 	if (fd < 0)
-		warn_file_once("the stack depot's file", error, "the stack depot (so pooldump "
+		warn_file_once("the stack depot's file", error,
+			"the stack depot (so pooldump "
 			"shows no stacks), and any pool whose file cannot be made, use a private area "
 			"without a node");
 	mutex_unlock(&writer_lock);
@@ -802,8 +809,7 @@ bool node_reserve(void *base, area_id area, uint64_t *reserved_end, uint64_t upt
  * read atomically from the shared mapping, and never trusted beyond their
  * comparison (a hostile same-user reader can cost each call the budget,
  * which its user can do to its own process anyway). */
-void node_writer_hold_still(struct node_quiet_window *quiet, uint32_t *served,
-	uint32_t budget_us)
+void node_writer_hold_still(struct node_quiet_window *quiet, uint32_t *served, uint32_t budget_us)
 {
 	uint32_t request = __atomic_load_n(&quiet->requested, __ATOMIC_ACQUIRE);
 
@@ -822,7 +828,8 @@ void node_writer_set_mark(int64_t mark)
 {
 	mutex_lock(&writer_lock);
 	if (active && owner_pid == getpid())
-		write_all(process_fd, &mark, sizeof(mark), offsetof(struct node_process_file, mark));
+		write_all(process_fd, &mark, sizeof(mark),
+			offsetof(struct node_process_file, mark));
 	mutex_unlock(&writer_lock);
 }
 

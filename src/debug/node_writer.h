@@ -111,8 +111,7 @@ struct node_quiet_window;
  * copy in the file, which a reader could rewrite. Each request is served
  * once.
  */
-void node_writer_hold_still(struct node_quiet_window *quiet, uint32_t *served,
-	uint32_t budget_us);
+void node_writer_hold_still(struct node_quiet_window *quiet, uint32_t *served, uint32_t budget_us);
 
 /* The companion module's mark, recorded for "leaks" in pooldump. */
 void node_writer_set_mark(int64_t mark);

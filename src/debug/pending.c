@@ -116,8 +116,8 @@ static void collect_log_event(const struct pool_log_event *event, void *context)
 void pending_set_log(struct pending *pending, struct pool *pool, const void *address)
 {
 	pending->report.log_count = 0;
-	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, address, REPORT_MAX_LOG_EVENTS, collect_log_event,
-		&pending->report);
+	pool_log_newest(debug_of(pool)->log, (uint32_t)debug_options.log_size, address,
+		REPORT_MAX_LOG_EVENTS, collect_log_event, &pending->report);
 }
 
 void flush_pending_reports(struct pending_list *list)

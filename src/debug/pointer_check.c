@@ -37,7 +37,8 @@ static void find_enclosing(void *chunk, size_t usable, bool used, void *context)
 {
 	struct enclosing_search *search = context;
 
-	if (search->address >= (const char *)chunk && search->address < (const char *)chunk + usable) {
+	if (search->address >= (const char *)chunk
+		&& search->address < (const char *)chunk + usable) {
 		search->chunk = chunk;
 		search->usable = usable;
 		search->used = used;
@@ -52,10 +53,10 @@ static void find_enclosing(void *chunk, size_t usable, bool used, void *context)
  * the one the freed block came from.
  */
 struct logged_free {
-	bool freed;			/* a free with no allocation since */
-	bool has_free_call;		/* free_event is the LOG_FREE (who freed) */
-	bool allocated;			/* alloc_event is the block's allocation */
-	bool done;			/* an allocation was met: nothing older counts */
+	bool freed;         /* a free with no allocation since */
+	bool has_free_call; /* free_event is the LOG_FREE (who freed) */
+	bool allocated;     /* alloc_event is the block's allocation */
+	bool done;          /* an allocation was met: nothing older counts */
 	struct pool_log_event free_event;
 	struct pool_log_event alloc_event;
 };
@@ -135,14 +136,16 @@ static bool report_logged_double_free(struct pool *pool, void *ptr, const char *
 		snprintf(now, sizeof(now), "; its memory now lies in the %s block at %p",
 			debug_block_header_ok(&debug_layout, search->chunk, search->usable)
 					&& debug_block_state(search->chunk) == BLOCK_QUARANTINED
-				? "freed" : "live",
+				? "freed"
+				: "live",
 			debug_block_user(&debug_layout, search->chunk));
 		block_close(search->chunk, search->usable);
 	}
 	snprintf(report->detail, sizeof(report->detail),
 		"%s of a block that is already free: it has left the quarantine (the pool log "
 		"holds its free, and no allocation at this address since)%s; the second free is "
-		"refused", what, now);
+		"refused",
+		what, now);
 	pending_set_log(report, pool, ptr);
 	return true;
 }
@@ -181,27 +184,28 @@ static void report_not_a_block(struct pool *pool, void *ptr, const char *what,
 		pending_set_block(report, enclosing, true);
 		snprintf(report->detail, sizeof(report->detail),
 			"%p is not the start of a block: it points %+ld bytes from the %s "
-			"%zu-byte block at %p", ptr, (long)((char *)ptr - (char *)start),
+			"%zu-byte block at %p",
+			ptr, (long)((char *)ptr - (char *)start),
 			debug_block_state(enclosing) == BLOCK_QUARANTINED ? "freed" : "live",
 			(size_t)enclosing->size, start);
 		pending_set_log(report, pool, start);
 	} else {
 		snprintf(report->detail, sizeof(report->detail),
 			"%p lies in the pool's area but is not the start of a live block "
-			"(free memory, metadata, or a block freed long ago)", ptr);
+			"(free memory, metadata, or a block freed long ago)",
+			ptr);
 	}
 	if (search.chunk != NULL && search.used)
 		block_close(search.chunk, search.usable);
 }
 
 /* A live chunk whose owner tag is damaged: left alone, reported once. */
-static void report_damaged_header(struct pool *pool, struct debug_block_header *header,
-	void *ptr, const char *what, const area_malloc_owner *caller,
-	struct pending_list *pending)
+static void report_damaged_header(struct pool *pool, struct debug_block_header *header, void *ptr,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
 {
 	size_t usable = heap_usable_size(pool->heap, header);
-	struct error_figures figures =
-		error_figures_of_finding((struct debug_block_finding){ BLOCK_HEADER_DAMAGED, 0, 0 });
+	struct error_figures figures = error_figures_of_finding(
+		(struct debug_block_finding){ BLOCK_HEADER_DAMAGED, 0, 0 });
 	struct pending *report;
 
 	block_open(header, usable);
@@ -317,8 +321,8 @@ struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr, co
 }
 
 /* The report of a call the pool refuses, counted and logged in its pool. */
-static struct pending *refused_call_report(struct pool *call_pool, enum error_kind kind,
-	void *ptr, const char *what, const area_malloc_owner *caller, struct pending_list *pending)
+static struct pending *refused_call_report(struct pool *call_pool, enum error_kind kind, void *ptr,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
 {
 	struct pending *report = new_pending(pending, kind, what, ptr, caller);
 	bool locked = debug_lock(call_pool);
@@ -349,7 +353,8 @@ void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,
 			&pending);
 		snprintf(report->detail, sizeof(report->detail),
 			"%p is not in any pool's blocks (a stack, heap, static or wild address, or "
-			"the pool's own control pages); the call is refused", ptr);
+			"the pool's own control pages); the call is refused",
+			ptr);
 		flush_pending(&pending);
 		return;
 	}
@@ -372,8 +377,8 @@ void report_foreign_pointer(struct pool *call_pool, void *ptr, const char *what,
 		pending_set_log(report, owner, ptr);
 		snprintf(report->detail, sizeof(report->detail),
 			"%s(pool %d, %p): the block belongs to pool %d, not to the pool given; it "
-			"is left untouched in its owner pool", what, (int)call_pool->area, ptr,
-			(int)owner->area);
+			"is left untouched in its owner pool",
+			what, (int)call_pool->area, ptr, (int)owner->area);
 	}
 	debug_unlock(owner, locked);
 	pool_registry_release(owner_id);

@@ -26,7 +26,7 @@
 #include "debug/debug_pool.h"
 #include "debug/guarded.h"
 
-#define REPORTED_HEADER_SLOTS \
+#define REPORTED_HEADER_SLOTS                                                                      \
 	(sizeof(((struct debug_pool *)0)->reported_headers) / sizeof(uintptr_t))
 
 void remember_reported_header(struct debug_pool *debug, const void *header)
@@ -38,7 +38,8 @@ void remember_reported_header(struct debug_pool *debug, const void *header)
 static bool header_already_reported(const struct debug_pool *debug, const void *header)
 {
 	uint32_t held = debug->reported_header_count < REPORTED_HEADER_SLOTS
-		? debug->reported_header_count : (uint32_t)REPORTED_HEADER_SLOTS;
+		? debug->reported_header_count
+		: (uint32_t)REPORTED_HEADER_SLOTS;
 
 	for (uint32_t i = 0; i < held; i++)
 		if (debug->reported_headers[i] == (uintptr_t)header)
@@ -49,11 +50,11 @@ static bool header_already_reported(const struct debug_pool *debug, const void *
 struct check_walk {
 	struct pool *pool;
 	struct pending_list *pending;
-	bool report_headers;	/* false: a damaged header that a call already reported
+	bool report_headers; /* false: a damaged header that a call already reported
 				 * (at free) is not reported again */
 	int problems;
 	bool all_headers_sound;
-	size_t release_charged;	/* D6, over the LIVE blocks with sound headers */
+	size_t release_charged; /* D6, over the LIVE blocks with sound headers */
 };
 
 static void check_block(void *chunk, size_t usable, bool used, void *context)
@@ -70,7 +71,8 @@ static void check_block(void *chunk, size_t usable, bool used, void *context)
 		if (usable > HEAP_FREE_LINK_BYTES
 			&& !free_memory_check(walk->pool, (char *)chunk + HEAP_FREE_LINK_BYTES,
 				usable - HEAP_FREE_LINK_BYTES, (uintptr_t)chunk + usable,
-				heap_touched_end(walk->pool->heap), true, "check", NULL, walk->pending))
+				heap_touched_end(walk->pool->heap), true, "check", NULL,
+				walk->pending))
 			walk->problems++;
 		return;
 	}
@@ -186,8 +188,8 @@ static void report_damage(struct pool *pool, const struct heap_damage *damage, c
 			pending_set_figures(report, &figures);
 			snprintf(report->detail, sizeof(report->detail),
 				"the write ran on past the block's trailing canary into the heap's own "
-				"tags (%s, at %p); %s", damage->why, (void *)damage->at,
-				damage_consequence(what));
+				"tags (%s, at %p); %s",
+				damage->why, (void *)damage->at, damage_consequence(what));
 		} else {
 			if (sound && damage->at >= user) {
 				report->report.offset = (long)(damage->at - user);
@@ -197,12 +199,14 @@ static void report_damage(struct pool *pool, const struct heap_damage *damage, c
 				snprintf(report->detail, sizeof(report->detail),
 					"the pool's heap metadata is damaged (%s); the nearest live block "
 					"below the damage, the likely culprit, is the %zu-byte block at "
-					"%p; %s", damage->why, (size_t)below->size, (void *)user,
+					"%p; %s",
+					damage->why, (size_t)below->size, (void *)user,
 					damage_consequence(what));
 			else
 				snprintf(report->detail, sizeof(report->detail),
 					"the pool's heap metadata is damaged (%s): a wild write reached "
-					"the allocator's own tags; %s", damage->why, damage_consequence(what));
+					"the allocator's own tags; %s",
+					damage->why, damage_consequence(what));
 		}
 	}
 	if (below != NULL)
@@ -229,8 +233,8 @@ bool pool_refuses(struct pool *pool, const char *what, const void *address,
 		pending_set_pool(report, pool);
 		snprintf(report->detail, sizeof(report->detail),
 			"%s refused: the pool's heap metadata was found damaged at %p (%s); the "
-			"pool refuses every call until a check finds it sound again", what,
-			(void *)damage.at, damage.why);
+			"pool refuses every call until a check finds it sound again",
+			what, (void *)damage.at, damage.why);
 	}
 	return true;
 }
@@ -253,14 +257,15 @@ bool heap_damage_found(struct pool *pool, const char *what, const area_malloc_ow
 /* A check found the pool's allocation log damaged. */
 static void report_damaged_log(struct pool *pool, struct pending_list *pending, const char *why)
 {
-	struct pending *report = new_pending(pending, ERROR_HEAP_CORRUPTION, "check",
-		debug_of(pool)->log, NULL);
+	struct pending *report =
+		new_pending(pending, ERROR_HEAP_CORRUPTION, "check", debug_of(pool)->log, NULL);
 
 	if (report != NULL) {
 		pending_set_pool(report, pool);
 		snprintf(report->detail, sizeof(report->detail),
 			"the pool's allocation log is damaged (%s): a wild write reached the pool's "
-			"control region", why);
+			"control region",
+			why);
 	}
 }
 
@@ -304,8 +309,8 @@ static int check_locked_walk(struct pool *pool, struct pending_list *pending, bo
 	if (walk.all_headers_sound && walk.release_charged != debug->release_charged) {
 		/* the module's own accounting, not the driver's doing */
 		dprintf("area_malloc: internal error: pool %p charges %zu release bytes, its "
-			"blocks take %zu (D6)\n", pool->id, debug->release_charged,
-			walk.release_charged);
+			"blocks take %zu (D6)\n",
+			pool->id, debug->release_charged, walk.release_charged);
 		walk.problems++;
 	}
 	debug->d.errors += (uint64_t)walk.problems;

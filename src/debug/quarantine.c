@@ -70,9 +70,8 @@ static void report_quarantined_write(struct pool *pool, struct debug_block_heade
 /* Returns a block leaving quarantine to the heap, reporting what its check
  * found. link_damaged: its quarantine link had been overwritten (a write
  * into the freed block). */
-static void release_quarantined(struct pool *pool, struct debug_block_header *header,
-	size_t usable, struct debug_block_finding finding, bool link_damaged,
-	struct pending_list *pending)
+static void release_quarantined(struct pool *pool, struct debug_block_header *header, size_t usable,
+	struct debug_block_finding finding, bool link_damaged, struct pending_list *pending)
 {
 	if (finding.problem != BLOCK_OK || link_damaged)
 		report_quarantined_write(pool, header, usable, finding, "reuse",
@@ -128,8 +127,8 @@ static void prefetch_quarantined(struct debug_block_header *next)
  */
 static void rebuild_quarantine_after_damage(struct pool *pool);
 
-static bool quarantined_chunk(struct pool *pool, struct debug_block_header *header,
-	size_t *usable, const char *what, struct pending_list *pending)
+static bool quarantined_chunk(struct pool *pool, struct debug_block_header *header, size_t *usable,
+	const char *what, struct pending_list *pending)
 {
 	struct heap_damage damage;
 
@@ -165,8 +164,8 @@ static void quarantine_append(struct pool *pool, struct debug_block_header *head
 			 * quarantined already) */
 			return;
 		}
-		in_flight_block(in_flight_of(pool), NODE_RANGE_OTHER, NODE_STEP_QUARANTINE_LINK, tail,
-			tail_usable);
+		in_flight_block(in_flight_of(pool), NODE_RANGE_OTHER, NODE_STEP_QUARANTINE_LINK,
+			tail, tail_usable);
 		block_open(tail, tail_usable);
 		if (pending != NULL && debug_block_quarantine_next(&debug_layout, tail) != NULL)
 			report_quarantined_write(pool, tail, tail_usable,
@@ -276,7 +275,8 @@ void quarantine_peek_leaving(struct pool *pool, size_t incoming, struct quaranti
 		return;
 	first_word = debug_block_first_word(head);
 	if (debug_block_check(&debug_layout, head, usable).problem != BLOCK_OK
-		|| debug_block_state(head) != BLOCK_QUARANTINED || debug_block_first_word(head) != first_word)
+		|| debug_block_state(head) != BLOCK_QUARANTINED
+		|| debug_block_first_word(head) != first_word)
 		return;
 	*peek = (struct quarantine_peek){ true, head, first_word, usable };
 }
@@ -295,9 +295,8 @@ static bool peek_holds(const struct quarantine_peek *peek, const struct debug_bl
  * block's poison is checked, then the link is followed: the one cache miss
  * overlaps the other work.
  */
-static void drain_past(struct pool *pool, size_t keep_bytes,
-	const struct debug_block_header *fresh, const struct quarantine_peek *peek,
-	struct pending_list *pending);
+static void drain_past(struct pool *pool, size_t keep_bytes, const struct debug_block_header *fresh,
+	const struct quarantine_peek *peek, struct pending_list *pending);
 
 void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list *pending)
 {
@@ -311,9 +310,8 @@ void quarantine_drain(struct pool *pool, size_t keep_bytes, struct pending_list 
  * since this call laid it. Checking it was half of freeing a block of
  * megabytes.
  */
-static void drain_past(struct pool *pool, size_t keep_bytes,
-	const struct debug_block_header *fresh, const struct quarantine_peek *peek,
-	struct pending_list *pending)
+static void drain_past(struct pool *pool, size_t keep_bytes, const struct debug_block_header *fresh,
+	const struct quarantine_peek *peek, struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
 
@@ -334,10 +332,11 @@ static void drain_past(struct pool *pool, size_t keep_bytes,
 		if (!quarantined_chunk(pool, header, &usable, "reuse", pending)) {
 			if (heap_damaged(pool->heap, NULL))
 				break; /* the heap refuses every change now */
-			continue; /* rebuilt */
+			continue;      /* rebuilt */
 		}
 		/* it goes back to the heap, merging with the free chunk above */
-		in_flight_reach(pool, NODE_RANGE_LEAVING, NODE_STEP_QUARANTINE_DRAIN, header, usable);
+		in_flight_reach(pool, NODE_RANGE_LEAVING, NODE_STEP_QUARANTINE_DRAIN, header,
+			usable);
 		block_open(header, usable);
 		next = debug_block_quarantine_next(&debug_layout, header);
 		if (next != NULL)
@@ -394,7 +393,8 @@ int quarantine_check(struct pool *pool, struct pending_list *pending)
 		usable = heap_usable_size(pool->heap, header);
 		block_open(header, usable);
 		next = debug_block_quarantine_next(&debug_layout, header);
-		damaged = header == debug->quarantine_tail ? next != NULL
+		damaged = header == debug->quarantine_tail
+			? next != NULL
 			: next == NULL || !quarantine_link_ok(pool, next);
 		if (damaged) {
 			report_quarantined_write(pool, header, usable,

@@ -97,7 +97,8 @@ static int output_fd_locked(void)
 			 * may name a shared directory (safe_file.h) */
 			log_fd = safe_create(path, SAFE_APPEND, 0644, why, sizeof(why));
 			if (log_fd < 0)
-				dprintf("area_malloc: log_path: %s; reporting to standard error\n", why);
+				dprintf("area_malloc: log_path: %s; reporting to standard error\n",
+					why);
 		}
 		if (log_fd >= 0)
 			fd = log_fd;
@@ -184,8 +185,8 @@ const char *reporter_check_test_locked(bool process_ends)
 		if (test_name == NULL) {
 			if (symbolizer == NULL)
 				symbolizer = symbolizer_open_self();
-			test_name = (const char *(*)(void))symbolizer_find_executable_function(
-				symbolizer, "tcase_name");
+			test_name = (const char *(*)(void))
+				symbolizer_find_executable_function(symbolizer, "tcase_name");
 		}
 	}
 	if (test_name == NULL)
@@ -316,8 +317,9 @@ void reporter_json_frames(FILE *out, const area_malloc_owner *owner)
 	char frame[2048], members[SYMBOL_JSON_MAX];
 
 	fputs("\"frames\":[", out);
-	for (uint32_t i = 0; i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES
-		&& owner->frames[i] != 0; i++) {
+	for (uint32_t i = 0;
+		i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES && owner->frames[i] != 0;
+		i++) {
 		struct symbol_info info;
 		if (!reporter_symbolize_locked(owner->frames[i], &info) && symbolizer == NULL)
 			memset(&info, 0, sizeof(info));
@@ -342,9 +344,8 @@ void reporter_json_open(FILE *out, enum error_kind kind)
 
 void reporter_json_owner(FILE *out, const char *key, const area_malloc_owner *owner)
 {
-	fprintf(out, ",\"%s\":{\"thread\":%d,\"team\":%d,\"seq\":%u,\"time\":%" PRId64
-		",", key, (int)owner->thread, (int)owner->team, owner->sequence,
-		owner->time);
+	fprintf(out, ",\"%s\":{\"thread\":%d,\"team\":%d,\"seq\":%u,\"time\":%" PRId64 ",", key,
+		(int)owner->thread, (int)owner->team, owner->sequence, owner->time);
 	reporter_json_frames(out, owner);
 	fputc('}', out);
 }
@@ -510,8 +511,9 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 		char size[32] = "", label[160];
 		if (report->victim_size_known)
 			snprintf(size, sizeof(size), "%zu-byte ", report->victim_size);
-		snprintf(label, sizeof(label), "the write landed in the owner tag of the %sblock at %p%s",
-			size, report->victim_address,
+		snprintf(label, sizeof(label),
+			"the write landed in the owner tag of the %sblock at %p%s", size,
+			report->victim_address,
 			report->victim_allocated_by != NULL ? ", allocated" : "");
 		if (report->victim_allocated_by != NULL)
 			print_owner(out, label, report->victim_allocated_by, true,
@@ -527,7 +529,8 @@ static void format_error(FILE *out, const struct error_report *report, const cha
 		fprintf(out, "last events of this block in the pool log (newest first):\n");
 		for (size_t i = 0; i < report->log_count; i++) {
 			const struct pool_log_event *event = &report->log[i];
-			fprintf(out, "    seq %u %-8s 0x%" PRIx64 " %" PRIu64 " bytes, thread T%u, %s\n",
+			fprintf(out,
+				"    seq %u %-8s 0x%" PRIx64 " %" PRIu64 " bytes, thread T%u, %s\n",
 				event->sequence, pool_log_op_name(event->op), event->address,
 				event->size, event->thread,
 				reporter_frame_locked((uintptr_t)event->caller, frame,
@@ -616,8 +619,8 @@ void report_error(const struct error_report *report)
 		char *colored = NULL;
 		size_t colored_length = 0;
 		/* the hook and the files get the plain text; a terminal its colours */
-		if (colors != report_colors(false) && (out = open_memstream(&colored,
-			&colored_length)) != NULL) {
+		if (colors != report_colors(false)
+			&& (out = open_memstream(&colored, &colored_length)) != NULL) {
 			format_error(out, report, test, colors);
 			fclose(out);
 		}
@@ -649,9 +652,8 @@ void reporter_print_totals(void)
 			continue;
 		length = snprintf(line, sizeof(line),
 			"==%d==area_malloc: %" PRIu64 " more report(s) of %s from %s, not printed "
-			"(identical to the first)\n", (int)getpid(), entry->count,
-			error_kind_name(entry->kind),
-			entry->site);
+			"(identical to the first)\n",
+			(int)getpid(), entry->count, error_kind_name(entry->kind), entry->site);
 		reporter_write_locked(line,
 			(size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);
 		duplicates[i].count = 0;
@@ -659,7 +661,8 @@ void reporter_print_totals(void)
 	if (over_limit_reports > 0) {
 		length = snprintf(line, sizeof(line),
 			"==%d==area_malloc: %" PRIu64 " more error report(s) not printed "
-			"(max_reports=%u)\n", (int)getpid(), over_limit_reports,
+			"(max_reports=%u)\n",
+			(int)getpid(), over_limit_reports,
 			reporter_options != NULL ? reporter_options->max_reports : 0);
 		reporter_write_locked(line,
 			(size_t)length < sizeof(line) ? (size_t)length : sizeof(line) - 1);

@@ -43,30 +43,30 @@
 struct report_pool {
 	const void *id;
 	area_id area;
-	const char *name;	/* "" when unnamed */
+	const char *name; /* "" when unnamed */
 	const area_malloc_owner *creator;
 };
 
 struct error_report {
 	enum error_kind kind;
-	const char *what;		/* "free", "realloc", "malloc", "delete_pool", "check" */
+	const char *what; /* "free", "realloc", "malloc", "delete_pool", "check" */
 	const void *address;
-	size_t size;			/* requested size of the block; 0 if unknown */
+	size_t size; /* requested size of the block; 0 if unknown */
 	bool size_known;
-	struct report_pool pool;	/* the pool of the call (id only when invalid) */
+	struct report_pool pool; /* the pool of the call (id only when invalid) */
 	bool pool_known;
-	struct report_pool owner_pool;	/* cross-pool-free: the pool that owns it */
+	struct report_pool owner_pool; /* cross-pool-free: the pool that owns it */
 	bool owner_pool_known;
 	size_t overflow_bytes;
-	long offset;			/* first damaged byte relative to the block */
+	long offset; /* first damaged byte relative to the block */
 	bool offset_known;
-	const char *detail;		/* one more sentence, or NULL */
+	const char *detail; /* one more sentence, or NULL */
 	const area_malloc_owner *detected_by;
 	const area_malloc_owner *allocated_by; /* NULL when unknown */
 	const area_malloc_owner *freed_by;
 	/* a far overflow: the block the write landed in (its header or leading
 	 * canary), besides the block it came from */
-	const void *victim_address;	/* NULL: none */
+	const void *victim_address; /* NULL: none */
 	size_t victim_size;
 	bool victim_size_known;
 	const area_malloc_owner *victim_allocated_by; /* NULL when unknown */
@@ -77,22 +77,22 @@ struct error_report {
 struct leak_group {
 	size_t bytes;
 	size_t count;
-	area_malloc_owner owner;	/* of the first block (frames identify the group) */
+	area_malloc_owner owner; /* of the first block (frames identify the group) */
 	const void *first_address;
-	enum leak_reach reach;		/* the exit-time scan's verdict (leak_scan.h);
+	enum leak_reach reach; /* the exit-time scan's verdict (leak_scan.h);
 					 * LEAK_REACH_UNKNOWN: no scan */
 };
 
 struct leak_report {
-	enum error_kind kind;		/* ERROR_LEAK, or ERROR_LEAKED_POOL: one group,
+	enum error_kind kind; /* ERROR_LEAK, or ERROR_LEAKED_POOL: one group,
 					 * the pool itself (pool_leaks.c) */
 	struct report_pool pool;
-	const char *when;		/* "at delete_pool", "at unload", "at exit", "on request" */
-	struct leak_group *groups;	/* sorted by bytes, largest first, by the caller */
+	const char *when;          /* "at delete_pool", "at unload", "at exit", "on request" */
+	struct leak_group *groups; /* sorted by bytes, largest first, by the caller */
 	size_t group_count;
-	bool counts;			/* toward the exit status (not for a look from
+	bool counts;        /* toward the exit status (not for a look from
 					 * the kernel debugger) */
-	const char *detail;		/* one more line after "found WHEN", or NULL */
+	const char *detail; /* one more line after "found WHEN", or NULL */
 };
 
 void reporter_init(const struct debug_options *options);

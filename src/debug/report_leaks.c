@@ -124,13 +124,13 @@ static struct suppression *find_suppression(const struct leak_group *group)
 			continue;
 		for (size_t s = 0; s < suppression_count; s++) {
 			const char *pattern = suppressions[s].pattern;
-			const char *names[] = {
-				info.function, info.file, info.image, info.image_path};
+			const char *names[] = { info.function, info.file, info.image,
+				info.image_path };
 			for (size_t n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
 				if (names[n][0] == '\0')
 					continue;
-				if (fnmatch(pattern, names[n], 0) == 0 ||
-					strstr(names[n], pattern) != NULL)
+				if (fnmatch(pattern, names[n], 0) == 0
+					|| strstr(names[n], pattern) != NULL)
 					return &suppressions[s];
 			}
 		}
@@ -208,8 +208,8 @@ static bool suggest_suppression_locked(const struct leak_group *group, char *buf
 	for (uint32_t i = 0;
 		i < owner->frame_count && i < AREA_MALLOC_MAX_FRAMES && owner->frames[i] != 0;
 		i++) {
-		if (reporter_symbolize_locked(owner->frames[i], &info) &&
-			info.function[0] != '\0' && !symbol_is_program_entry(info.function)) {
+		if (reporter_symbolize_locked(owner->frames[i], &info) && info.function[0] != '\0'
+			&& !symbol_is_program_entry(info.function)) {
 			snprintf(buffer, size, "leak:%s", info.function);
 			return true;
 		}
@@ -230,20 +230,19 @@ static int64_t group_age(const struct leak_group *group, bigtime_t now)
 /* A leak group as every JSON document shows it (pooldump --json leaks too):
  * pool, caller, address, count, bytes, first_address, thread, seq, frames,
  * allocated_by, suppression. */
-static void json_leak_group(
-	FILE *out, const struct leak_report *report, const struct leak_group *group, bigtime_t now)
+static void json_leak_group(FILE *out, const struct leak_report *report,
+	const struct leak_group *group, bigtime_t now)
 {
 	char frame[2048], suggestion[300];
 
 	fprintf(out, "{\"pool\":%d,\"caller\":", (int)report->pool.area);
-	reporter_json_string(
-		out, reporter_frame_locked(group->owner.frames[0], frame, sizeof(frame)));
+	reporter_json_string(out,
+		reporter_frame_locked(group->owner.frames[0], frame, sizeof(frame)));
 	fprintf(out,
 		",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%zu,"
 		"\"first_address\":\"0x%" PRIxPTR "\",\"thread\":%d,\"seq\":%u,",
 		(uintptr_t)group->owner.frames[0], group->count, group->bytes,
-		(uintptr_t)group->first_address,
-		(int)group->owner.thread, group->owner.sequence);
+		(uintptr_t)group->first_address, (int)group->owner.thread, group->owner.sequence);
 	if (leak_reach_key(group->reach) != NULL)
 		fprintf(out, "\"reach\":\"%s\",\"age_us\":%" PRId64 ",",
 			leak_reach_key(group->reach), group_age(group, now));
@@ -292,8 +291,8 @@ static void format_leaks(FILE *out, const struct leak_report *report,
 				group_age(group, tally->now) / 1000000,
 				group_age(group, tally->now) / 1000 % 1000, reach);
 		fputs(")\n", out);
-		if (reporter_options != NULL && reporter_options->suggest_suppressions &&
-			suggest_suppression_locked(group, suggestion, sizeof(suggestion)))
+		if (reporter_options != NULL && reporter_options->suggest_suppressions
+			&& suggest_suppression_locked(group, suggestion, sizeof(suggestion)))
 			fprintf(out, "    suppression: %s\n", suggestion);
 	}
 	if (tally->referenced_blocks > 0)
@@ -412,8 +411,8 @@ size_t report_leaks(const struct leak_report *report, size_t *unsuppressed_block
 	while (first < report->group_count - 1 && !listed(report, tally, first))
 		first++;
 	public_report.address = report->groups[first].first_address;
-	public_report.size = report->groups[first].bytes /
-			     (report->groups[first].count ? report->groups[first].count : 1);
+	public_report.size = report->groups[first].bytes
+		/ (report->groups[first].count ? report->groups[first].count : 1);
 	public_report.has_allocated_by = true;
 	public_report.allocated_by = report->groups[first].owner;
 	public_report.text = text != NULL ? text : "";

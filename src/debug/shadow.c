@@ -26,8 +26,7 @@ extern void __asan_poison_memory_region(void const volatile *address, size_t siz
 extern void __asan_unpoison_memory_region(void const volatile *address, size_t size)
 	__attribute__((weak));
 extern void __lsan_register_root_region(const void *address, size_t size) __attribute__((weak));
-extern void __lsan_unregister_root_region(const void *address, size_t size)
-	__attribute__((weak));
+extern void __lsan_unregister_root_region(const void *address, size_t size) __attribute__((weak));
 
 bool shadow_active;
 static bool asan_active;
@@ -135,8 +134,8 @@ void shadow_pool_destroyed(const void *base, size_t registered, size_t touched)
 
 /* A byte copy the address sanitizer does not check (the module's own look
  * at memory it keeps hidden from the driver). */
-__attribute__((no_sanitize("address"), noinline)) static void copy_unchecked(
-	unsigned char *out, const volatile unsigned char *from, size_t length)
+__attribute__((no_sanitize("address"), noinline)) static void copy_unchecked(unsigned char *out,
+	const volatile unsigned char *from, size_t length)
 {
 	for (size_t i = 0; i < length; i++)
 		out[i] = from[i];

@@ -83,11 +83,11 @@ struct memo_entry {
 };
 
 struct thread_memo {
-	struct thread_memo *next;	/* every memo ever made, for reuse */
+	struct thread_memo *next; /* every memo ever made, for reuse */
 	_Atomic bool in_use;
-	struct memo_entry *last;	/* the entry of the thread's last capture */
+	struct memo_entry *last;             /* the entry of the thread's last capture */
 	const area_malloc_owner *last_owner; /* and the owner it filled */
-	uint8_t recent[MEMO_SETS];	/* the way of each set used last */
+	uint8_t recent[MEMO_SETS];           /* the way of each set used last */
 	struct memo_entry entries[MEMO_SETS][MEMO_WAYS];
 };
 
@@ -95,8 +95,8 @@ static mutex depot_lock = MUTEX_INITIALIZER("area_malloc stack depot");
 static struct stack_depot *depot;
 static size_t depot_region_bytes;
 static int depot_fd = -1;
-static uint64_t records_reserved_end;	/* from the start of the file */
-static uint64_t bucket_pages_reserved;	/* bit n: bucket page n */
+static uint64_t records_reserved_end;  /* from the start of the file */
+static uint64_t bucket_pages_reserved; /* bit n: bucket page n */
 static _Atomic uint32_t depot_generation;
 static _Atomic bool appending;
 static bool warned_full;
@@ -119,16 +119,16 @@ static const struct debug_stacks stack_hooks = { handle_of_owner, expand_handle,
 static struct stack_depot *map_depot(size_t bytes, int fd)
 {
 	size_t total = bytes + 2 * B_PAGE_SIZE;
-	char *reserve = mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		-1, 0);
+	char *reserve =
+		mmap(NULL, total, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	void *at;
 
 	if (reserve == MAP_FAILED)
 		return NULL;
 	at = fd >= 0 ? mmap(reserve + B_PAGE_SIZE, bytes, PROT_READ | PROT_WRITE,
-			       MAP_SHARED | MAP_FIXED, fd, 0)
-		: mmap(reserve + B_PAGE_SIZE, bytes, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+		     MAP_SHARED | MAP_FIXED, fd, 0)
+		     : mmap(reserve + B_PAGE_SIZE, bytes, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
 	if (at == MAP_FAILED) {
 		munmap(reserve, total);
 		return NULL;
@@ -184,7 +184,8 @@ void stacks_start(const struct debug_options *options, struct debug_layout *layo
 		stack_depot_init(depot, capacity);
 	else
 		dprintf("area_malloc: cannot map a stack depot of %zu bytes; stacks are not "
-			"recorded\n", depot_region_bytes);
+			"recorded\n",
+			depot_region_bytes);
 	warned_full = false;
 	atomic_fetch_add(&depot_generation, 1);
 	if (!memo_key_made)
@@ -231,8 +232,8 @@ static struct thread_memo *thread_memo(void)
 	}
 	if (memo == NULL) {
 		_Static_assert(sizeof(struct thread_memo) <= MEMO_BYTES, "a memo fits its pages");
-		memo = mmap(NULL, MEMO_BYTES, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		memo = mmap(NULL, MEMO_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			-1, 0);
 		if (memo == MAP_FAILED)
 			return NULL;
 		atomic_store(&memo->in_use, true);
@@ -279,8 +280,8 @@ static void warn_full_once(void)
  * depot_lock held. Reserve records (at the far end) are reserved alone. */
 static bool depot_room(uint64_t end, uint32_t hash, bool truncated)
 {
-	uint64_t bucket_page = ((uint64_t)(hash & (depot->bucket_count - 1)) * sizeof(uint32_t))
-		/ B_PAGE_SIZE;
+	uint64_t bucket_page =
+		((uint64_t)(hash & (depot->bucket_count - 1)) * sizeof(uint32_t)) / B_PAGE_SIZE;
 
 	if (end == 0)
 		return false;
@@ -293,23 +294,26 @@ static bool depot_room(uint64_t end, uint32_t hash, bool truncated)
 		bucket_pages_reserved |= (uint64_t)1 << bucket_page;
 	}
 	if (truncated) /* a few records, in no hurry: exactly what is needed */
-		return node_reserve_range(depot_fd, end - sizeof(struct stack_record) - sizeof(uint64_t),
+		return node_reserve_range(depot_fd,
+			end - sizeof(struct stack_record) - sizeof(uint64_t),
 			sizeof(struct stack_record) + sizeof(uint64_t));
 	if (end <= records_reserved_end)
 		return true;
 	{
 		/* in steps that grow with the depot, as pool files reserve */
 		uint64_t reserved = records_reserved_end - depot->records_offset;
-		uint64_t step = reserved / 8 > RECORDS_RESERVE_STEP ? reserved / 8
-			: RECORDS_RESERVE_STEP;
+		uint64_t step =
+			reserved / 8 > RECORDS_RESERVE_STEP ? reserved / 8 : RECORDS_RESERVE_STEP;
 		uint64_t target = (end + step + B_PAGE_SIZE - 1) & ~(uint64_t)(B_PAGE_SIZE - 1);
 		if (target > depot->records_offset + depot->reserve_offset)
 			target = depot->records_offset + depot->reserve_offset;
 		if (target < end)
 			target = end;
-		if (!node_reserve_range(depot_fd, records_reserved_end, target - records_reserved_end)
+		if (!node_reserve_range(depot_fd, records_reserved_end,
+			    target - records_reserved_end)
 			&& (target = end,
-			    !node_reserve_range(depot_fd, records_reserved_end, end - records_reserved_end)))
+				!node_reserve_range(depot_fd, records_reserved_end,
+					end - records_reserved_end)))
 			return false;
 		records_reserved_end = target;
 	}
@@ -351,8 +355,7 @@ static uint32_t add_stack(const uintptr_t *frames, unsigned count, uint32_t hash
 }
 
 /* The handle of a stack, added when new. */
-static uint32_t handle_of_frames(const uintptr_t *frames, unsigned count, bool walked,
-	bool *added)
+static uint32_t handle_of_frames(const uintptr_t *frames, unsigned count, bool walked, bool *added)
 {
 	uint32_t hash = stack_depot_hash(frames, count);
 	uint32_t handle = stack_depot_find(depot, frames, count, hash, false);
@@ -375,8 +378,8 @@ static uint32_t handle_of_frames(const uintptr_t *frames, unsigned count, bool w
  * holds word for word where it lay (no walk, no unwinding). here is
  * stacks_capture's frame, from which the entry frame lies as far as it did.
  */
-static struct memo_entry *memo_find(struct thread_memo *memo, uint32_t generation,
-	uintptr_t caller, unsigned max, uintptr_t here)
+static struct memo_entry *memo_find(struct thread_memo *memo, uint32_t generation, uintptr_t caller,
+	unsigned max, uintptr_t here)
 {
 	struct memo_entry *ways = memo->entries[memo_set(caller)];
 
@@ -386,7 +389,7 @@ static struct memo_entry *memo_find(struct thread_memo *memo, uint32_t generatio
 			continue;
 		if (max == 1 ? entry->count == 1
 			     : unwind_slots_match(&entry->slots, entry->frames,
-				       here + (uintptr_t)entry->distance))
+				     here + (uintptr_t)entry->distance))
 			return entry;
 	}
 	return NULL;
@@ -468,11 +471,13 @@ static uint32_t handle_of_owner(void *context, const area_malloc_owner *owner)
 		entry = memo->last;
 		/* the very owner the thread's last capture filled (its frames are
 		 * never changed after): no need to compare them all */
-		if (entry->generation == atomic_load_explicit(&depot_generation, memory_order_relaxed)
+		if (entry->generation
+				== atomic_load_explicit(&depot_generation, memory_order_relaxed)
 			&& entry->count == count && entry->frames[0] == owner->frames[0]
 			&& entry->frames[count - 1] == owner->frames[count - 1]
 			&& (owner == memo->last_owner
-				|| same_frames(entry->frames, (const uintptr_t *)owner->frames, count)))
+				|| same_frames(entry->frames, (const uintptr_t *)owner->frames,
+					count)))
 			return entry->handle;
 	}
 	/* an owner captured earlier (or copied): look it up, add it when new */
@@ -541,8 +546,8 @@ void stacks_forked_child(bool in_node)
 			memcpy((char *)copy + parent->records_offset,
 				(const char *)parent + parent->records_offset, used);
 			if (reserve_used > 0)
-				memcpy((char *)copy + reserve_start, (const char *)parent + reserve_start,
-					reserve_used);
+				memcpy((char *)copy + reserve_start,
+					(const char *)parent + reserve_start, reserve_used);
 			copy->used = used;
 			copy->reserve_used = reserve_used;
 			stack_depot_rebuild_buckets(copy);

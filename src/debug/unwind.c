@@ -106,10 +106,10 @@ static inline __attribute__((always_inline)) bool thread_stack(uintptr_t *low, u
 #define IMAGE_TABLES 4
 
 struct image_table {
-	unsigned long long adds, subs;	/* the loader's counters it was built at */
+	unsigned long long adds, subs; /* the loader's counters it was built at */
 	size_t count;
 	struct pc_range ranges[MAX_RANGES];
-	uintptr_t libc_start, libc_end;	/* the C library's image */
+	uintptr_t libc_start, libc_end; /* the C library's image */
 };
 
 static struct image_table image_tables[IMAGE_TABLES];
@@ -237,9 +237,9 @@ static bool start_code(uintptr_t pc)
 #define VERDICT_PC_MASK (((uint64_t)1 << VERDICT_SHIFT) - 1)
 
 enum {
-	VERDICT_GOOD = 1,	/* stepping past this return address by fp[0] is right */
-	VERDICT_BAD = 2,	/* it is not (the unwind tables disagreed) */
-	VERDICT_END = 4,	/* a chain that ends here ends where the stack ends */
+	VERDICT_GOOD = 1, /* stepping past this return address by fp[0] is right */
+	VERDICT_BAD = 2,  /* it is not (the unwind tables disagreed) */
+	VERDICT_END = 4,  /* a chain that ends here ends where the stack ends */
 };
 
 static _Atomic uint64_t verdicts[VERDICTS];
@@ -272,8 +272,9 @@ static void add_verdict(uintptr_t pc, unsigned verdict)
 		return;
 	for (unsigned probe = 0; probe < VERDICT_PROBES; probe++) {
 		uint64_t word = atomic_load_explicit(&verdicts[slot], memory_order_relaxed);
-		if (word == 0 && atomic_compare_exchange_strong(&verdicts[slot], &word,
-					 (uint64_t)pc | (uint64_t)verdict << VERDICT_SHIFT))
+		if (word == 0
+			&& atomic_compare_exchange_strong(&verdicts[slot], &word,
+				(uint64_t)pc | (uint64_t)verdict << VERDICT_SHIFT))
 			return;
 		if ((word & VERDICT_PC_MASK) == (uint64_t)pc) {
 			atomic_fetch_or(&verdicts[slot], (uint64_t)verdict << VERDICT_SHIFT);
@@ -311,8 +312,8 @@ static inline bool is_frame(uintptr_t fp, uintptr_t above, uintptr_t high)
 
 /* From the frame at fp (ours) up to the module's frame whose return address
  * is the caller's: that frame, or 0. */
-__attribute__((always_inline, no_sanitize("address", "thread")))
-static inline uintptr_t entry_frame(uintptr_t fp, uintptr_t caller, uintptr_t high)
+__attribute__((always_inline, no_sanitize("address", "thread"))) static inline uintptr_t
+entry_frame(uintptr_t fp, uintptr_t caller, uintptr_t high)
 {
 	for (unsigned own = 0; own < MAX_OWN_FRAMES; own++) {
 		if (((const uintptr_t *)fp)[1] == caller)
@@ -346,8 +347,8 @@ static inline bool add_pin(struct unwind_slots *slots, uintptr_t at, uintptr_t v
 	return true;
 }
 
-__attribute__((noinline, no_sanitize("address", "thread")))
-unsigned unwind_walk(uintptr_t caller, uintptr_t *frames, unsigned max, struct unwind_walk *walk)
+__attribute__((noinline, no_sanitize("address", "thread"))) unsigned unwind_walk(uintptr_t caller,
+	uintptr_t *frames, unsigned max, struct unwind_walk *walk)
 {
 	uintptr_t fp = (uintptr_t)__builtin_frame_address(0), low, high;
 	unsigned count = 1;
@@ -377,7 +378,8 @@ unsigned unwind_walk(uintptr_t caller, uintptr_t *frames, unsigned max, struct u
 			break;
 		}
 		walk->slots.usable = walk->slots.usable
-			&& slot_offset(next + sizeof(uintptr_t), walk->cfa, &walk->slots.slot[count]);
+			&& slot_offset(next + sizeof(uintptr_t), walk->cfa,
+				&walk->slots.slot[count]);
 		frames[count++] = pc;
 		fp = next;
 	}
@@ -473,9 +475,8 @@ static void place_frames(const struct table_trace *trace, unsigned start, unsign
 
 /* The unwind tables' frames from the caller's on (just the caller when it
  * is not among them), and where they lie. */
-__attribute__((noinline))
-static unsigned table_frames(uintptr_t caller, uintptr_t *frames, unsigned max, uintptr_t cfa,
-	struct unwind_slots *slots, bool *found)
+__attribute__((noinline)) static unsigned table_frames(uintptr_t caller, uintptr_t *frames,
+	unsigned max, uintptr_t cfa, struct unwind_slots *slots, bool *found)
 {
 	struct table_trace trace = { .max = max + TABLE_EXTRA_FRAMES };
 	unsigned start = 0, count = 0;
@@ -495,9 +496,8 @@ static unsigned table_frames(uintptr_t caller, uintptr_t *frames, unsigned max, 
 	return count;
 }
 
-__attribute__((no_sanitize("address", "thread")))
-bool unwind_slots_match(const struct unwind_slots *slots, const uintptr_t *frames,
-	uintptr_t cfa)
+__attribute__((no_sanitize("address", "thread"))) bool
+unwind_slots_match(const struct unwind_slots *slots, const uintptr_t *frames, uintptr_t cfa)
 {
 	uintptr_t low, high;
 
@@ -565,8 +565,8 @@ unsigned unwind_resolve(uintptr_t caller, uintptr_t *frames, unsigned count, uns
 		*slots = walk->slots;
 		return count;
 	}
-	table_count = table_frames(caller, tables, max, walk->usable ? walk->cfa : 0, slots,
-		&found);
+	table_count =
+		table_frames(caller, tables, max, walk->usable ? walk->cfa : 0, slots, &found);
 	if (found && walk->usable) {
 		learn(frames, count, walk, tables, table_count);
 		if (walk_verified(frames, count, walk)) {

@@ -40,15 +40,18 @@ struct unwind_slots {
 	bool usable;
 	uint32_t count;
 	uintptr_t cfa;
-	int32_t slot[AREA_MALLOC_MAX_FRAMES];	/* frames[k] at cfa + slot[k], k >= 1 */
+	int32_t slot[AREA_MALLOC_MAX_FRAMES]; /* frames[k] at cfa + slot[k], k >= 1 */
 	uint32_t pins;
-	struct { int32_t at; uintptr_t value; } pin[AREA_MALLOC_MAX_FRAMES + 1]; /* at cfa + at */
+	struct {
+		int32_t at;
+		uintptr_t value;
+	} pin[AREA_MALLOC_MAX_FRAMES + 1]; /* at cfa + at */
 };
 
 struct unwind_walk {
-	bool usable;	/* the walk started from the caller's frame */
-	bool ended;	/* the chain ended before max frames */
-	uintptr_t cfa;	/* the module's entry frame's CFA (usable only) */
+	bool usable;               /* the walk started from the caller's frame */
+	bool ended;                /* the chain ended before max frames */
+	uintptr_t cfa;             /* the module's entry frame's CFA (usable only) */
 	struct unwind_slots slots; /* where the walked frames lie */
 };
 
@@ -60,8 +63,8 @@ struct unwind_walk {
  * them. Every function between the module's entry point and this one must
  * keep a frame pointer (src/debug is built with -fno-omit-frame-pointer).
  */
-unsigned unwind_walk(uintptr_t caller, uintptr_t *frames, unsigned max,
-	struct unwind_walk *walk) __attribute__((visibility("hidden")));
+unsigned unwind_walk(uintptr_t caller, uintptr_t *frames, unsigned max, struct unwind_walk *walk)
+	__attribute__((visibility("hidden")));
 
 /*
  * Makes the count frames of unwind_walk right: keeps them when every step
@@ -77,7 +80,7 @@ unsigned unwind_resolve(uintptr_t caller, uintptr_t *frames, unsigned count, uns
 /* Does the thread's stack, from an entry frame at cfa, hold the stack the
  * slots describe (frames: its frames; frames[0] the entry frame's return
  * address)? cfa may be a guess: it is checked too. */
-bool unwind_slots_match(const struct unwind_slots *slots, const uintptr_t *frames,
-	uintptr_t cfa) __attribute__((visibility("hidden")));
+bool unwind_slots_match(const struct unwind_slots *slots, const uintptr_t *frames, uintptr_t cfa)
+	__attribute__((visibility("hidden")));
 
 #endif /* AREA_MALLOC_DEBUG_UNWIND_H */

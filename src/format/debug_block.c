@@ -81,8 +81,8 @@ size_t debug_block_chunk_bytes(const struct debug_layout *layout, size_t size)
 #define FIRST_WORD_STATE_BITS 0x00000000000000ffull
 #endif
 _Static_assert(offsetof(struct debug_block_header, checksum) == 0
-		       && offsetof(struct debug_block_header, state_thread) == 4
-		       && offsetof(struct debug_free_record, checksum) == 0,
+		&& offsetof(struct debug_block_header, state_thread) == 4
+		&& offsetof(struct debug_free_record, checksum) == 0,
 	"checksum and state sit in the first word as the masks above say");
 
 static inline uint64_t mix_pair(uint64_t a, uint64_t b)
@@ -126,7 +126,8 @@ static uint32_t checksum_at(const struct debug_layout *layout, const void *objec
 	}
 	if (offset + 8 <= length) {
 		salt += 0x632be59bd9b4e019ull;
-		sum += mix_pair(load_word(bytes + offset) ^ layout->key ^ salt, 0xbf58476d1ce4e5b9ull);
+		sum += mix_pair(load_word(bytes + offset) ^ layout->key ^ salt,
+			0xbf58476d1ce4e5b9ull);
 	}
 	return (uint32_t)(sum ^ (sum >> 32));
 }
@@ -193,8 +194,8 @@ static inline unsigned char *quarantine_link(const struct debug_layout *layout,
 
 static void seal_free_record(const struct debug_layout *layout, struct debug_free_record *record)
 {
-	store_checksum(record, record_checksum_at(layout, record, SEALED_RECORD_BYTES,
-				       (uintptr_t)record));
+	store_checksum(record,
+		record_checksum_at(layout, record, SEALED_RECORD_BYTES, (uintptr_t)record));
 }
 
 static void write_trailing_canary(const struct debug_layout *layout,
@@ -227,9 +228,9 @@ static inline uint64_t pack_pair(uint32_t low, uint32_t high)
 #endif
 }
 
-_Static_assert(offsetof(struct debug_block_header, sequence) == 8 &&
-		       offsetof(struct debug_block_header, stack) == 12 &&
-		       offsetof(struct debug_block_header, time) == 24,
+_Static_assert(offsetof(struct debug_block_header, sequence) == 8
+		&& offsetof(struct debug_block_header, stack) == 12
+		&& offsetof(struct debug_block_header, time) == 24,
 	"header fields pair up into words as debug_block_init() writes them");
 _Static_assert(offsetof(struct debug_free_record, stack) == 24,
 	"the free record's stack and its reserved word are one word");
@@ -239,7 +240,8 @@ _Static_assert(offsetof(struct debug_free_record, stack) == 24,
 static inline uint64_t size_team_word(uint64_t size, uint32_t team)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-	return (size & DEBUG_BLOCK_MAX_SIZE) | (uint64_t)(team & 0xffffffu) << DEBUG_BLOCK_SIZE_BITS;
+	return (size & DEBUG_BLOCK_MAX_SIZE)
+		| (uint64_t)(team & 0xffffffu) << DEBUG_BLOCK_SIZE_BITS;
 #else
 #error "the header's size and team bit-fields are laid out for little-endian"
 #endif
@@ -252,9 +254,9 @@ static inline uint32_t stack_handle_of(const struct debug_layout *layout,
 		return 0;
 	return layout->stacks->handle_of(layout->stacks->context, owner);
 }
-_Static_assert(offsetof(struct debug_free_record, thread) == 4 &&
-		       offsetof(struct debug_free_record, sequence) == 8 &&
-		       offsetof(struct debug_free_record, team) == 12,
+_Static_assert(offsetof(struct debug_free_record, thread) == 4
+		&& offsetof(struct debug_free_record, sequence) == 8
+		&& offsetof(struct debug_free_record, team) == 12,
 	"free record fields pair up into words as debug_block_quarantine() writes them");
 
 /* The header's first word: checksum (0 until sealed), state and thread. A
@@ -283,7 +285,8 @@ void debug_block_init(const struct debug_layout *layout, struct debug_block_head
 	write_live_header(layout, header, size, owner);
 	memset((char *)header + layout->header_size, DEBUG_FILL_CANARY,
 		layout->front_size - layout->header_size);
-	memset(debug_block_user(layout, header), DEBUG_FILL_NEW, size < fill_bytes ? size : fill_bytes);
+	memset(debug_block_user(layout, header), DEBUG_FILL_NEW,
+		size < fill_bytes ? size : fill_bytes);
 	write_trailing_canary(layout, header, usable);
 }
 
@@ -418,10 +421,10 @@ bool debug_block_discard_run(const struct debug_layout *layout, uintptr_t at, si
 	uintptr_t *run_start, uintptr_t *run_end)
 {
 	uintptr_t user = at + layout->front_size;
-	uintptr_t start = (user + POISON_START + DEBUG_PAGE_BYTES - 1)
-		& ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
-	uintptr_t end = (user + debug_block_user_area(layout, usable))
-		& ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
+	uintptr_t start =
+		(user + POISON_START + DEBUG_PAGE_BYTES - 1) & ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
+	uintptr_t end =
+		(user + debug_block_user_area(layout, usable)) & ~(uintptr_t)(DEBUG_PAGE_BYTES - 1);
 
 	if (usable < layout->front_size + POISON_START || end < start
 		|| end - start < DEBUG_DISCARD_MIN) {
@@ -526,7 +529,8 @@ bool debug_block_header_ok_at(const struct debug_layout *layout,
 		return false;
 	if (header->checksum != header_checksum_at(layout, header, at))
 		return false;
-	if (debug_block_state(header) != BLOCK_LIVE && debug_block_state(header) != BLOCK_QUARANTINED)
+	if (debug_block_state(header) != BLOCK_LIVE
+		&& debug_block_state(header) != BLOCK_QUARANTINED)
 		return false;
 	return header->size <= debug_block_user_area(layout, usable) - DEBUG_MIN_TRAILING_CANARY;
 }
@@ -549,7 +553,7 @@ static size_t last_not(const unsigned char *bytes, size_t from, size_t to, unsig
 
 /* Whether a page is resident, a batch of pages at a time (mincore). */
 struct residency {
-	uintptr_t batch;	/* the first page of the batch, 0: none */
+	uintptr_t batch; /* the first page of the batch, 0: none */
 	size_t pages;
 	unsigned char vector[256];
 };
@@ -562,8 +566,8 @@ static bool page_resident(struct residency *residency, uintptr_t page, uintptr_t
 		if (pages > sizeof(residency->vector))
 			pages = sizeof(residency->vector);
 		/* unknown (mincore refused): resident, so that it is read */
-		if (pages == 0 || mincore((void *)page, pages * DEBUG_PAGE_BYTES, residency->vector)
-			!= 0)
+		if (pages == 0
+			|| mincore((void *)page, pages * DEBUG_PAGE_BYTES, residency->vector) != 0)
 			return true;
 		residency->batch = page;
 		residency->pages = pages;
@@ -621,8 +625,8 @@ static size_t damaged_page_prefix(const unsigned char *page)
  * the first damaged byte, or user_area. The pages of its discard run may
  * hold zeros (pages given back) instead.
  */
-static size_t poison_prefix_of_block(const struct debug_layout *layout,
-	const unsigned char *user, size_t user_area, uintptr_t at)
+static size_t poison_prefix_of_block(const struct debug_layout *layout, const unsigned char *user,
+	size_t user_area, uintptr_t at)
 {
 	uintptr_t run_start, run_end;
 	size_t run_from, run_to, good;
@@ -630,12 +634,13 @@ static size_t poison_prefix_of_block(const struct debug_layout *layout,
 	if (!debug_block_discard_run(layout, at, layout->front_size + user_area, &run_start,
 		    &run_end))
 		return POISON_START
-			+ pattern_prefix(user + POISON_START, user_area - POISON_START, poison_word);
+			+ pattern_prefix(user + POISON_START, user_area - POISON_START,
+				poison_word);
 	/* offsets from the user start: the same in a reader's copy */
 	run_from = run_start - (at + layout->front_size);
 	run_to = run_end - (at + layout->front_size);
-	good = POISON_START + pattern_prefix(user + POISON_START, run_from - POISON_START,
-		poison_word);
+	good = POISON_START
+		+ pattern_prefix(user + POISON_START, run_from - POISON_START, poison_word);
 	if (good != run_from)
 		return good;
 	if ((uintptr_t)(user + run_from) % DEBUG_PAGE_BYTES == 0) {
@@ -683,7 +688,8 @@ struct debug_block_finding debug_block_check_body_at(const struct debug_layout *
 	/* a quarantined block's link takes the canary's first word */
 	damaged = first_not_canary(front,
 		layout->header_size
-			+ (debug_block_state(header) == BLOCK_QUARANTINED ? QUARANTINE_LINK_BYTES : 0),
+			+ (debug_block_state(header) == BLOCK_QUARANTINED ? QUARANTINE_LINK_BYTES
+									  : 0),
 		layout->front_size);
 	if (damaged != layout->front_size) {
 		finding.problem = BLOCK_UNDERFLOW;
@@ -712,8 +718,8 @@ struct debug_block_finding debug_block_check_body_at(const struct debug_layout *
 	if (damaged != user_area) {
 		finding.problem = BLOCK_OVERFLOW;
 		finding.offset = damaged;
-		finding.damaged_bytes =
-			last_not(user, header->size, user_area, DEBUG_FILL_CANARY) - header->size + 1;
+		finding.damaged_bytes = last_not(user, header->size, user_area, DEBUG_FILL_CANARY)
+			- header->size + 1;
 	}
 	return finding;
 }

@@ -55,8 +55,8 @@
 #define DEBUG_MIN_TRAILING_CANARY 8
 
 enum debug_block_state {
-	BLOCK_LIVE = 0x4c,		/* 'L' */
-	BLOCK_QUARANTINED = 0x51,	/* 'Q' */
+	BLOCK_LIVE = 0x4c,        /* 'L' */
+	BLOCK_QUARANTINED = 0x51, /* 'Q' */
 };
 
 #define DEBUG_BLOCK_THREAD_BITS 24
@@ -66,12 +66,12 @@ enum debug_block_state {
 
 struct debug_block_header {
 	uint32_t checksum;
-	uint32_t state_thread;	/* state (low 8 bits) | thread id << 8 */
+	uint32_t state_thread; /* state (low 8 bits) | thread id << 8 */
 	uint32_t sequence;
-	uint32_t stack;		/* stack depot handle of the allocation's stack */
-	uint64_t size : DEBUG_BLOCK_SIZE_BITS;	/* requested */
+	uint32_t stack;                        /* stack depot handle of the allocation's stack */
+	uint64_t size : DEBUG_BLOCK_SIZE_BITS; /* requested */
 	uint64_t team : 64 - DEBUG_BLOCK_SIZE_BITS;
-	int64_t time;		/* system_time() */
+	int64_t time; /* system_time() */
 };
 
 static inline enum debug_block_state debug_block_state(const struct debug_block_header *header)
@@ -90,8 +90,8 @@ struct debug_free_record {
 	uint32_t sequence;
 	int32_t team;
 	int64_t time;
-	uint32_t stack;		/* stack depot handle of the free's stack */
-	uint32_t reserved;	/* 0 */
+	uint32_t stack;    /* stack depot handle of the free's stack */
+	uint32_t reserved; /* 0 */
 };
 
 /*
@@ -108,10 +108,10 @@ struct debug_stacks {
 
 /* The geometry every block of a module load shares. */
 struct debug_layout {
-	uint32_t frame_count;	/* stack_depth: frames per recorded stack */
+	uint32_t frame_count; /* stack_depth: frames per recorded stack */
 	uint32_t header_size;
 	uint32_t front_size;
-	uint64_t key;		/* per-load secret mixed into checksums */
+	uint64_t key;                      /* per-load secret mixed into checksums */
 	const struct debug_stacks *stacks; /* NULL: stacks unknown */
 };
 
@@ -226,16 +226,16 @@ void debug_block_quarantine_poisoned(const struct debug_layout *layout,
 
 enum debug_block_problem {
 	BLOCK_OK,
-	BLOCK_HEADER_DAMAGED,	/* checksum or fields: heap-buffer-underflow */
-	BLOCK_UNDERFLOW,	/* leading canary */
-	BLOCK_OVERFLOW,		/* trailing canary */
-	BLOCK_POISON_DAMAGED,	/* quarantined block written: use-after-free */
+	BLOCK_HEADER_DAMAGED, /* checksum or fields: heap-buffer-underflow */
+	BLOCK_UNDERFLOW,      /* leading canary */
+	BLOCK_OVERFLOW,       /* trailing canary */
+	BLOCK_POISON_DAMAGED, /* quarantined block written: use-after-free */
 };
 
 struct debug_block_finding {
 	enum debug_block_problem problem;
-	size_t offset;		/* first damaged byte, from the user pointer */
-	size_t damaged_bytes;	/* overflow: bytes damaged past the end */
+	size_t offset;        /* first damaged byte, from the user pointer */
+	size_t damaged_bytes; /* overflow: bytes damaged past the end */
 };
 
 /*

@@ -40,7 +40,7 @@
 #include "format/debug_block.h"
 
 enum error_kind {
-	ERROR_KIND_NONE = 0,		/* no problem (a block finding of BLOCK_OK) */
+	ERROR_KIND_NONE = 0, /* no problem (a block finding of BLOCK_OK) */
 	ERROR_INVALID_POOL,
 	ERROR_CROSS_POOL_FREE,
 	ERROR_DOUBLE_FREE,
@@ -48,12 +48,12 @@ enum error_kind {
 	ERROR_HEAP_BUFFER_OVERFLOW,
 	ERROR_HEAP_BUFFER_UNDERFLOW,
 	ERROR_USE_AFTER_FREE,
-	ERROR_HEAP_CORRUPTION,		/* the pool's own metadata (heap, log) is damaged */
-	ERROR_COUNTER_MISMATCH,		/* pooldump: counters disagree with the blocks */
-	ERROR_GUARD_PAGE_FAULT,		/* reserved: an access to a guard page */
-	ERROR_LEAK,			/* live blocks at delete_pool, unload, exit */
-	ERROR_UNREFERENCED_LEAK,	/* reserved: blocks no pointer reaches */
-	ERROR_LEAKED_POOL,		/* a pool never deleted, at unload, exit */
+	ERROR_HEAP_CORRUPTION,   /* the pool's own metadata (heap, log) is damaged */
+	ERROR_COUNTER_MISMATCH,  /* pooldump: counters disagree with the blocks */
+	ERROR_GUARD_PAGE_FAULT,  /* reserved: an access to a guard page */
+	ERROR_LEAK,              /* live blocks at delete_pool, unload, exit */
+	ERROR_UNREFERENCED_LEAK, /* reserved: blocks no pointer reaches */
+	ERROR_LEAKED_POOL,       /* a pool never deleted, at unload, exit */
 	ERROR_KIND_COUNT
 };
 
@@ -65,7 +65,7 @@ struct error_kind_info {
 	const char *key;
 	bool leak;
 	bool reserved;
-	const char *meaning;		/* one line, for help texts */
+	const char *meaning; /* one line, for help texts */
 };
 
 /* The row of a kind; ERROR_KIND_NONE and out-of-range values get a row
@@ -90,11 +90,11 @@ enum error_kind error_kind_from_headline(const char *line);
 
 /* What a block finding says, as a report states it. */
 struct error_figures {
-	enum error_kind kind;		/* ERROR_KIND_NONE for BLOCK_OK */
+	enum error_kind kind; /* ERROR_KIND_NONE for BLOCK_OK */
 	bool offset_known;
-	long long offset;		/* first damaged byte from the user pointer
+	long long offset;        /* first damaged byte from the user pointer
 					 * (negative: before the block's start) */
-	uint64_t overflow_bytes;	/* overflow: bytes damaged past the end */
+	uint64_t overflow_bytes; /* overflow: bytes damaged past the end */
 };
 
 /*

@@ -77,8 +77,8 @@ static bool ask_return_address_slot(void *opaque_module, uintptr_t pc, void *con
 }
 #endif
 
-bool frame_cfi_return_address_slot(
-	struct symbolizer *symbolizer, uintptr_t pc, int64_t *from_stack_pointer)
+bool frame_cfi_return_address_slot(struct symbolizer *symbolizer, uintptr_t pc,
+	int64_t *from_stack_pointer)
 {
 #ifdef CFI_STACK_POINTER
 	return symbolizer_ask_module(symbolizer, pc, ask_return_address_slot, from_stack_pointer);

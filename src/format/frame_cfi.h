@@ -21,7 +21,7 @@
  * pointer (the walk is right), say nothing, or on other architectures than
  * x86-64 (aarch64 keeps a leaf's return address in a register).
  */
-bool frame_cfi_return_address_slot(
-	struct symbolizer *symbolizer, uintptr_t pc, int64_t *from_stack_pointer);
+bool frame_cfi_return_address_slot(struct symbolizer *symbolizer, uintptr_t pc,
+	int64_t *from_stack_pointer);
 
 #endif /* AREA_MALLOC_FORMAT_FRAME_CFI_H */

@@ -54,14 +54,14 @@ struct guard_tag {
 };
 
 struct guard_slot {
-	uint32_t state;		/* enum guard_slot_state */
-	uint32_t first_page;	/* the slot's first page (a guard page in underflow mode) */
-	uint32_t data_pages;	/* its data pages; one guard page besides */
-	uint32_t next;		/* the quarantine's next slot + 1 (0: none) */
+	uint32_t state;      /* enum guard_slot_state */
+	uint32_t first_page; /* the slot's first page (a guard page in underflow mode) */
+	uint32_t data_pages; /* its data pages; one guard page besides */
+	uint32_t next;       /* the quarantine's next slot + 1 (0: none) */
 	uint64_t user;
 	uint64_t size;
-	uint8_t underflow;	/* placed in underflow mode */
-	uint8_t exposed;	/* a fault made one of its pages accessible */
+	uint8_t underflow; /* placed in underflow mode */
+	uint8_t exposed;   /* a fault made one of its pages accessible */
 	uint8_t reserved[6];
 	struct guard_tag allocated, freed;
 };
@@ -70,12 +70,12 @@ struct guard_table {
 	uint32_t magic;
 	uint32_t slots;
 	uint32_t pages;
-	uint32_t slot_offset;		/* from the table */
-	uint64_t page_owner_offset;	/* from the table */
-	uint64_t region_offset;		/* from the area's base */
-	uint32_t live_blocks;		/* LIVE slots */
-	uint32_t quarantined_blocks;	/* QUARANTINED slots */
-	uint64_t live_bytes;		/* their requested bytes */
+	uint32_t slot_offset;        /* from the table */
+	uint64_t page_owner_offset;  /* from the table */
+	uint64_t region_offset;      /* from the area's base */
+	uint32_t live_blocks;        /* LIVE slots */
+	uint32_t quarantined_blocks; /* QUARANTINED slots */
+	uint64_t live_bytes;         /* their requested bytes */
 };
 
 #endif /* AREA_MALLOC_FORMAT_GUARD_TABLE_H */

@@ -55,8 +55,8 @@ size_t scan_engine_find(const struct scan_engine *engine, uintptr_t word)
  */
 typedef void (*scan_visit_fn)(struct scan_engine *engine, size_t index, size_t from);
 
-__attribute__((no_sanitize("address", "thread"), noinline)) static void scan_words(
-	struct scan_engine *engine, uintptr_t start, uintptr_t end, scan_visit_fn visit,
+__attribute__((no_sanitize("address", "thread"), noinline)) static void
+scan_words(struct scan_engine *engine, uintptr_t start, uintptr_t end, scan_visit_fn visit,
 	size_t from)
 {
 	const uintptr_t mask = sizeof(uintptr_t) - 1;
@@ -69,8 +69,8 @@ __attribute__((no_sanitize("address", "thread"), noinline)) static void scan_wor
 
 		if (count > SCAN_CHUNK_WORDS)
 			count = SCAN_CHUNK_WORDS;
-		words = engine->reader->words(
-			engine->reader->context, start, count, engine->scratch);
+		words = engine->reader->words(engine->reader->context, start, count,
+			engine->scratch);
 		if (words != NULL) {
 			for (size_t i = 0; i < count; i++) {
 				size_t index = scan_engine_find(engine, words[i]);
@@ -123,8 +123,8 @@ void scan_engine_classify(struct scan_engine *engine)
 	for (size_t i = 0; i < engine->count; i++) {
 		if (engine->state[i] == SCAN_REACHED)
 			continue;
-		scan_words(
-			engine, engine->blocks[i].start, engine->blocks[i].end, mark_indirect, i);
+		scan_words(engine, engine->blocks[i].start, engine->blocks[i].end, mark_indirect,
+			i);
 	}
 	for (size_t i = 0; i < engine->count; i++)
 		if (engine->state[i] == SCAN_UNSEEN)

@@ -38,8 +38,8 @@
  * NULL when they cannot be read (the range is then skipped).
  */
 struct scan_reader {
-	const uintptr_t *(*words)(
-		void *context, uintptr_t address, size_t count, uintptr_t *scratch);
+	const uintptr_t *(
+		*words)(void *context, uintptr_t address, size_t count, uintptr_t *scratch);
 	void *context;
 };
 

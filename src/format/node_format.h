@@ -104,7 +104,7 @@
  * may still be being created: cleaners (the module's, pooldump --clean)
  * leave it alone for this long after its last change. */
 #define YOUNG_NODE_SECONDS 10
-#define NODE_POOL_FILE_PREFIX "pool-"	/* followed by the area id in decimal */
+#define NODE_POOL_FILE_PREFIX "pool-" /* followed by the area id in decimal */
 /* room for NODE_POOL_FILE_PREFIX, any int32 in decimal and the NUL */
 #define NODE_POOL_FILE_NAME_MAX 24
 #define NODE_STACKS_FILE "stacks"
@@ -119,49 +119,49 @@
 struct node_process_file {
 	char magic[8];
 	uint32_t version;
-	uint32_t header_bytes;		/* sizeof(struct node_process_file) */
+	uint32_t header_bytes; /* sizeof(struct node_process_file) */
 	int32_t pid;
 	uint32_t uid;
-	int64_t start_time;		/* CLOCK_REALTIME microseconds, node creation */
-	uint64_t images_generation;	/* odd while the image table is rewritten */
-	int64_t mark;			/* the companion module's last mark (0: none) */
+	int64_t start_time;                       /* CLOCK_REALTIME microseconds, node creation */
+	uint64_t images_generation;               /* odd while the image table is rewritten */
+	int64_t mark;                             /* the companion module's last mark (0: none) */
 	char command_line[NODE_COMMAND_LINE_MAX]; /* argv joined by spaces */
-	char options[NODE_OPTIONS_MAX];	/* the options in force, AREA_MALLOC_OPTIONS syntax */
+	char options[NODE_OPTIONS_MAX]; /* the options in force, AREA_MALLOC_OPTIONS syntax */
 	/* the debug block layout (debug_block.h), needed to read blocks */
 	uint32_t block_header_size;
 	uint32_t block_front_size;
-	uint32_t block_frame_count;	/* stack_depth: frames per recorded stack */
+	uint32_t block_frame_count; /* stack_depth: frames per recorded stack */
 	uint32_t reserved0;
 	uint64_t block_key;
 	/* loaded images, to symbolize callers post mortem */
 	uint32_t image_count;
-	uint32_t image_record_bytes;	/* sizeof(struct symbolizer_image_record) */
-	uint64_t images_offset;		/* from the start of the file */
-	uint64_t images_capacity;	/* records the file has room for */
+	uint32_t image_record_bytes; /* sizeof(struct symbolizer_image_record) */
+	uint64_t images_offset;      /* from the start of the file */
+	uint64_t images_capacity;    /* records the file has room for */
 	uint8_t reserved[48];
 };
 
 enum node_pool_state {
 	NODE_POOL_LIVE = 1,
-	NODE_POOL_DELETING = 2,	/* delete_pool is running; the file is about to go */
+	NODE_POOL_DELETING = 2, /* delete_pool is running; the file is about to go */
 };
 
 /* What the holder of a pool's lock is doing ("In flight" above). */
 enum node_operation {
-	NODE_OP_NONE = 0,	/* nothing in flight */
+	NODE_OP_NONE = 0, /* nothing in flight */
 	NODE_OP_MALLOC = 1,
 	NODE_OP_CALLOC = 2,
 	NODE_OP_REALLOC = 3,
 	NODE_OP_FREE = 4,
-	NODE_OP_CHECK = 5,	/* the check debugger command, check_pool() */
+	NODE_OP_CHECK = 5,       /* the check debugger command, check_pool() */
 	NODE_OP_DELETE_POOL = 6, /* delete_pool(), and each pool's end at exit or unload */
 };
 
 /* Which part of the operation. */
 enum node_step {
-	NODE_STEP_CALL = 0,		/* the call's own block, or the chunk it takes */
-	NODE_STEP_QUARANTINE_LINK = 1,	/* linking a freed block behind the quarantine's tail */
-	NODE_STEP_QUARANTINE_DRAIN = 2,	/* a block leaving the quarantine for the heap */
+	NODE_STEP_CALL = 0,             /* the call's own block, or the chunk it takes */
+	NODE_STEP_QUARANTINE_LINK = 1,  /* linking a freed block behind the quarantine's tail */
+	NODE_STEP_QUARANTINE_DRAIN = 2, /* a block leaving the quarantine for the heap */
 };
 
 enum node_range_slot {
@@ -173,9 +173,9 @@ enum node_range_slot {
 };
 
 struct node_in_flight {
-	uint32_t operation;	/* enum node_operation */
-	uint32_t step;		/* enum node_step */
-	uint32_t thread;	/* the lock holder's thread id */
+	uint32_t operation; /* enum node_operation */
+	uint32_t step;      /* enum node_step */
+	uint32_t thread;    /* the lock holder's thread id */
 	uint32_t reserved;
 	/* [slot][0] start, [slot][1] end: a chunk from its header on, in the
 	 * process's addresses; 0, 0 when unused */
@@ -184,35 +184,35 @@ struct node_in_flight {
 
 /* Counters compared as (int32_t)(a - b), so they may wrap. */
 struct node_quiet_window {
-	uint32_t requested;	/* the reader: the newest request */
-	uint32_t granted;	/* the writer: the request it holds still for */
-	uint32_t finished;	/* the reader: the request whose copy is over */
-	uint32_t budget_us;	/* the writer's budget, for readers to see (0: no
+	uint32_t requested; /* the reader: the newest request */
+	uint32_t granted;   /* the writer: the request it holds still for */
+	uint32_t finished;  /* the reader: the request whose copy is over */
+	uint32_t budget_us; /* the writer's budget, for readers to see (0: no
 				 * window); it waits by its own copy, not this */
 };
 
 struct node_pool_descriptor {
 	char magic[8];
 	uint32_t version;
-	uint32_t descriptor_bytes;	/* sizeof(struct node_pool_descriptor) */
-	uint64_t seq;			/* see "Consistency" above */
-	int32_t area;			/* the pool id pooldump and "pools" use */
-	uint32_t state;			/* enum node_pool_state */
-	uint64_t pool_id;		/* the opaque id the driver holds */
-	uint64_t base_address;		/* where the process maps offset 0 */
+	uint32_t descriptor_bytes; /* sizeof(struct node_pool_descriptor) */
+	uint64_t seq;              /* see "Consistency" above */
+	int32_t area;              /* the pool id pooldump and "pools" use */
+	uint32_t state;            /* enum node_pool_state */
+	uint64_t pool_id;          /* the opaque id the driver holds */
+	uint64_t base_address;     /* where the process maps offset 0 */
 	uint64_t area_size;
-	uint64_t requested_size;	/* create_pool's size */
-	uint64_t control_offset;	/* of this descriptor */
+	uint64_t requested_size; /* create_pool's size */
+	uint64_t control_offset; /* of this descriptor */
 	uint64_t lock_offset;
-	uint64_t guard_offset;		/* 0: no guard page */
+	uint64_t guard_offset; /* 0: no guard page */
 	uint64_t heap_offset;
 	uint64_t heap_bytes;
 	uint64_t log_offset;
-	uint64_t reserved_bytes;	/* file space reserved so far (fallocate) */
+	uint64_t reserved_bytes; /* file space reserved so far (fallocate) */
 	char name[NODE_POOL_NAME_MAX];
 	area_malloc_owner creator;
 	/* statistics, as area_malloc_pool_stats */
-	uint64_t used_bytes;		/* requested bytes of live blocks */
+	uint64_t used_bytes; /* requested bytes of live blocks */
 	uint64_t peak_bytes;
 	uint64_t live_blocks;
 	uint64_t allocations;
@@ -223,7 +223,7 @@ struct node_pool_descriptor {
 	uint64_t quarantined_bytes;
 	uint64_t quarantined_blocks;
 	struct node_in_flight in_flight; /* see "In flight" above */
-	struct node_quiet_window quiet;	/* see "Consistency" above */
+	struct node_quiet_window quiet;  /* see "Consistency" above */
 	/* the side table of guarded blocks (format/guard_table.h), from the
 	 * area's base; 0: none. Taken from the reserved bytes, which writers
 	 * before it left zero: the layout and version stay those of format 3 */

@@ -27,14 +27,14 @@
 
 enum option_type {
 	OPTION_BOOL,
-	OPTION_UNSIGNED,	/* unsigned in [min, max] */
-	OPTION_SIZE,		/* size_t in [min, max], with an optional k/m/g suffix */
+	OPTION_UNSIGNED, /* unsigned in [min, max] */
+	OPTION_SIZE,     /* size_t in [min, max], with an optional k/m/g suffix */
 	OPTION_U64,
 	OPTION_INT,
 	OPTION_I32,
-	OPTION_PROBABILITY,	/* double in [0, 1] */
-	OPTION_STRING,		/* char[] of field_size bytes */
-	OPTION_CHOICE,		/* one of choices[], stored as an enum (its index) */
+	OPTION_PROBABILITY, /* double in [0, 1] */
+	OPTION_STRING,      /* char[] of field_size bytes */
+	OPTION_CHOICE,      /* one of choices[], stored as an enum (its index) */
 };
 
 struct option_spec {
@@ -71,7 +71,8 @@ static const struct option_spec option_specs[] = {
 		"bytes at the start of a new block filled with 0xcc (k, m, g suffixes)", NULL },
 	{ "max_free_check_size", OPTION_SIZE, FIELD(max_free_check_size), 0, (uint64_t)1 << 40,
 		"bytes of free memory an allocation checks for the poison before taking it "
-		"(k, m, g suffixes)", NULL },
+		"(k, m, g suffixes)",
+		NULL },
 	{ "max_reports", OPTION_UNSIGNED, FIELD(max_reports), 0, UINT32_MAX,
 		"error reports printed in full, 0 for no limit", NULL },
 	{ "release_capacity", OPTION_BOOL, FIELD(release_capacity), 0, 1,
@@ -102,7 +103,8 @@ static const struct option_spec option_specs[] = {
 		"a pointer inside a block (not only to its start) references it, 0 or 1", NULL },
 	{ "leak_scan_unload", OPTION_BOOL, FIELD(leak_scan_unload), 0, 1,
 		"the last put_module runs the reachability scan first, so its leak reports "
-		"carry verdicts (and leak_mode applies) as at exit, 0 or 1", NULL },
+		"carry verdicts (and leak_mode applies) as at exit, 0 or 1",
+		NULL },
 	{ "guard", OPTION_BOOL, FIELD(guard), 0, 1,
 		"every block of every pool meets a guard page (faults at the access), 0 or 1",
 		NULL },
@@ -117,25 +119,30 @@ static const struct option_spec option_specs[] = {
 		"seed of guard_sample's choice, 0 for a fresh seed each run", NULL },
 	{ "guard_underflow", OPTION_BOOL, FIELD(guard_underflow), 0, 1,
 		"a guarded block starts right after its guard page instead of ending at it, "
-		"0 or 1", NULL },
+		"0 or 1",
+		NULL },
 	{ "guard_pool_max", OPTION_UNSIGNED, FIELD(guard_pool_max), 1, 16384,
 		"guarded blocks (live and freed) a pool holds at once, 1 to 16384; past it, "
-		"canary blocks", NULL },
+		"canary blocks",
+		NULL },
 	{ "guard_process_max", OPTION_UNSIGNED, FIELD(guard_process_max), 0, 1u << 24,
 		"live guarded blocks in the process, 0 for an eighth of vm.max_map_count; "
-		"past it, canary blocks", NULL },
+		"past it, canary blocks",
+		NULL },
 	{ "guard_regions", OPTION_BOOL, FIELD(guard_regions), 0, 1,
 		"every pool gets a guard region even when no option guards its blocks, so the "
-		"companion's set_pool_guard can, 0 or 1", NULL },
-	{ "suppressions", OPTION_STRING, FIELD(suppressions), 0, 0,
-		"file of leak:PATTERN lines", NULL },
+		"companion's set_pool_guard can, 0 or 1",
+		NULL },
+	{ "suppressions", OPTION_STRING, FIELD(suppressions), 0, 0, "file of leak:PATTERN lines",
+		NULL },
 	{ "log_path", OPTION_STRING, FIELD(log_path), 0, 0,
 		"write reports to PATH.PID instead of standard error", NULL },
 	{ "report_format", OPTION_CHOICE, FIELD(report_format), 0, 0,
 		"text, or json for a JSON object after each report", format_choices },
 	{ "color", OPTION_CHOICE, FIELD(color), 0, 0,
 		"colour the reports: auto (on a terminal whose TERM is not dumb, unless NO_COLOR "
-		"is set), always or never", color_choices },
+		"is set), always or never",
+		color_choices },
 	{ "suggest_suppressions", OPTION_BOOL, FIELD(suggest_suppressions), 0, 1,
 		"print a ready-made leak:FUNCTION suppression under each leak group, 0 or 1",
 		NULL },
@@ -148,7 +155,8 @@ static const struct option_spec option_specs[] = {
 	{ "node_reserve", OPTION_BOOL, FIELD(node_reserve), 0, 1,
 		"reserve a pool file's tmpfs space before the pool hands it out, so that a full "
 		"tmpfs makes allocations fail instead of stopping the process (it commits "
-		"memory the driver may never touch), 0 or 1", NULL },
+		"memory the driver may never touch), 0 or 1",
+		NULL },
 	{ "fork_nodes", OPTION_BOOL, FIELD(fork_nodes), 0, 1,
 		"a forked child publishes a node of its own, 0 or 1", NULL },
 	{ "reader_wait_us", OPTION_UNSIGNED, FIELD(reader_wait_us), 0, 100000,
@@ -268,10 +276,17 @@ static bool parse_u64(const char *text, uint64_t *value, bool allow_suffix)
 	if (allow_suffix && *end != '\0' && end[1] == '\0') {
 		unsigned shift = 0;
 		switch (tolower((unsigned char)*end)) {
-		case 'k': shift = 10; break;
-		case 'm': shift = 20; break;
-		case 'g': shift = 30; break;
-		default: return false;
+		case 'k':
+			shift = 10;
+			break;
+		case 'm':
+			shift = 20;
+			break;
+		case 'g':
+			shift = 30;
+			break;
+		default:
+			return false;
 		}
 		if (parsed > (UINT64_MAX >> shift))
 			return false;
@@ -444,15 +459,17 @@ static void describe_accepted(const struct option_spec *spec, char *buffer, size
 		buffer[0] = '\0';
 		for (int i = 0; spec->choices[i] != NULL && used < size; i++)
 			used += (size_t)snprintf(buffer + used, size - used, "%s%s",
-				i == 0 ? "" : spec->choices[i + 1] == NULL ? " or " : ", ",
+				i == 0                                 ? ""
+					: spec->choices[i + 1] == NULL ? " or "
+								       : ", ",
 				spec->choices[i]);
 		break;
 	}
 	}
 }
 
-static void warn_bad_value(const struct option_spec *spec, const char *value,
-	const void *field, debug_options_warn_fn warn, void *context)
+static void warn_bad_value(const struct option_spec *spec, const char *value, const void *field,
+	debug_options_warn_fn warn, void *context)
 {
 	char message[1024], current[DEBUG_OPTIONS_PATH_MAX + 1], shown[65], current_shown[201];
 	char accepted[128];
@@ -486,13 +503,14 @@ static void print_help(debug_options_warn_fn warn, void *context)
 
 	debug_options_set_defaults(&defaults);
 	warn(DEBUG_OPTIONS_HELP_PREFIX "options (AREA_MALLOC_OPTIONS=key=value, separated by "
-		"':' or ','; quote a value that holds one):", context);
+				       "':' or ','; quote a value that holds one):",
+		context);
 	for (size_t i = 0; i < OPTION_COUNT; i++) {
 		const struct option_spec *spec = &option_specs[i];
 		format_value(spec, (const char *)&defaults + spec->offset, value, sizeof(value));
 		printable(value, shown, sizeof(shown));
-		snprintf(line, sizeof(line), DEBUG_OPTIONS_HELP_PREFIX "  %s=%s%s%s - %s", spec->key,
-			shown[0] ? "" : "'", shown, shown[0] ? "" : "'", spec->help);
+		snprintf(line, sizeof(line), DEBUG_OPTIONS_HELP_PREFIX "  %s=%s%s%s - %s",
+			spec->key, shown[0] ? "" : "'", shown, shown[0] ? "" : "'", spec->help);
 		warn(line, context);
 	}
 	for (size_t i = 0; i < sizeof(option_aliases) / sizeof(option_aliases[0]); i++) {
@@ -502,8 +520,8 @@ static void print_help(debug_options_warn_fn warn, void *context)
 	}
 }
 
-int debug_options_parse(const char *text, struct debug_options *options,
-	debug_options_warn_fn warn, void *context)
+int debug_options_parse(const char *text, struct debug_options *options, debug_options_warn_fn warn,
+	void *context)
 {
 	char value[DEBUG_OPTIONS_PATH_MAX + 1];
 	const char *cursor = text;
@@ -528,12 +546,13 @@ int debug_options_parse(const char *text, struct debug_options *options,
 		key_length = (size_t)(cursor - key);
 		if (*cursor != '=') {
 			char message[256], name[65];
-			snprintf(name, sizeof(name), "%.*s", (int)(key_length > 64 ? 64 : key_length),
-				key);
+			snprintf(name, sizeof(name), "%.*s",
+				(int)(key_length > 64 ? 64 : key_length), key);
 			printable(name, name, sizeof(name));
 			snprintf(message, sizeof(message),
 				"area_malloc: option '%s' in AREA_MALLOC_OPTIONS has no value "
-				"(write key=value), ignored", name);
+				"(write key=value), ignored",
+				name);
 			warn(message, context);
 			problems++;
 			continue;
@@ -613,10 +632,11 @@ size_t debug_options_format(const struct debug_options *options, char *buffer, s
 		 * unquoted one has no separator and does not start with a quote.
 		 */
 		quote = strpbrk(value, ":,") != NULL || value[0] == '\'' || value[0] == '"'
-			? (strchr(value, '\'') != NULL ? '"' : '\'') : 0;
-		written = snprintf(used < size ? buffer + used : NULL, used < size ? size - used : 0,
-			"%s%s=%.*s%s%.*s", i == 0 ? "" : ":", spec->key, quote ? 1 : 0, &quote, value,
-			quote ? 1 : 0, &quote);
+			? (strchr(value, '\'') != NULL ? '"' : '\'')
+			: 0;
+		written = snprintf(used < size ? buffer + used : NULL,
+			used < size ? size - used : 0, "%s%s=%.*s%s%.*s", i == 0 ? "" : ":",
+			spec->key, quote ? 1 : 0, &quote, value, quote ? 1 : 0, &quote);
 		if (written > 0)
 			used += (size_t)written;
 	}

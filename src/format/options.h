@@ -32,13 +32,13 @@ enum report_format {
 
 /* Which exit-time leaks count for the exit status (leak_mode=). */
 enum leak_mode {
-	LEAK_MODE_ALL,		/* every block live at exit */
-	LEAK_MODE_UNREFERENCED,	/* only blocks no root reaches (LeakSanitizer's) */
+	LEAK_MODE_ALL,          /* every block live at exit */
+	LEAK_MODE_UNREFERENCED, /* only blocks no root reaches (LeakSanitizer's) */
 };
 
 /* When reports and pooldump's text use colour (ASan's color=). */
 enum color_mode {
-	COLOR_AUTO,	/* a terminal whose TERM is not "dumb", and no NO_COLOR */
+	COLOR_AUTO, /* a terminal whose TERM is not "dumb", and no NO_COLOR */
 	COLOR_ALWAYS,
 	COLOR_NEVER,
 };
@@ -70,48 +70,48 @@ struct report_colors {
 const struct report_colors *report_colors(bool colored);
 
 struct debug_options {
-	unsigned stack_depth;		/* frames recorded per stack (allocations, frees) */
-	size_t stack_depot_bytes;	/* room for distinct stacks in the stack depot */
-	size_t log_size;		/* events in each pool's log */
-	size_t quarantine_bytes;	/* freed bytes each pool holds back from reuse */
-	size_t max_malloc_fill_size;	/* bytes of a new block filled with DEBUG_FILL_NEW */
-	size_t max_free_check_size;	/* free bytes an allocation checks before taking */
-	unsigned max_reports;		/* error reports printed in full (0: no limit) */
-	bool realloc_move;		/* realloc always moves the block */
-	bool release_capacity;		/* a pool holds no more than the release pool */
-	uint64_t fail_nth;		/* the Nth allocation fails (0: off) */
-	double fail_rate;		/* each allocation fails with this probability */
+	unsigned stack_depth;        /* frames recorded per stack (allocations, frees) */
+	size_t stack_depot_bytes;    /* room for distinct stacks in the stack depot */
+	size_t log_size;             /* events in each pool's log */
+	size_t quarantine_bytes;     /* freed bytes each pool holds back from reuse */
+	size_t max_malloc_fill_size; /* bytes of a new block filled with DEBUG_FILL_NEW */
+	size_t max_free_check_size;  /* free bytes an allocation checks before taking */
+	unsigned max_reports;        /* error reports printed in full (0: no limit) */
+	bool realloc_move;           /* realloc always moves the block */
+	bool release_capacity;       /* a pool holds no more than the release pool */
+	uint64_t fail_nth;           /* the Nth allocation fails (0: off) */
+	double fail_rate;            /* each allocation fails with this probability */
 	uint64_t fail_seed;
-	int32_t fail_pool;		/* failures only in the pool with this area id (0: all) */
+	int32_t fail_pool; /* failures only in the pool with this area id (0: all) */
 	char fail_caller[DEBUG_OPTIONS_PATTERN_MAX]; /* ... or from callers matching this */
-	bool halt_on_error;		/* abort() right after the first error report */
-	int exitcode;			/* exit status after errors or leaks (0: keep it) */
-	bool leak_check;		/* report leaks at delete_pool, unload and exit */
+	bool halt_on_error; /* abort() right after the first error report */
+	int exitcode;       /* exit status after errors or leaks (0: keep it) */
+	bool leak_check;    /* report leaks at delete_pool, unload and exit */
 	char suppressions[DEBUG_OPTIONS_PATH_MAX];
 	char log_path[DEBUG_OPTIONS_PATH_MAX];
 	enum report_format report_format;
 	char node_dir[DEBUG_OPTIONS_PATH_MAX]; /* "" : /dev/shm/area_malloc-UID */
-	unsigned keep_dead_nodes;	/* dead nodes of the user kept for post-mortems */
-	bool node_reserve;		/* pool files' space reserved ahead (else lazily) */
-	bool fork_nodes;		/* a forked child publishes a node of its own */
-	unsigned reader_wait_us;	/* a pool call's wait for a reader's copy (0: none) */
-	bool node;			/* publish a node at all */
-	enum color_mode color;		/* colour in reports on a terminal */
-	bool suggest_suppressions;	/* a leak:FUNCTION line under each leak group */
+	unsigned keep_dead_nodes;              /* dead nodes of the user kept for post-mortems */
+	bool node_reserve;                     /* pool files' space reserved ahead (else lazily) */
+	bool fork_nodes;                       /* a forked child publishes a node of its own */
+	unsigned reader_wait_us;   /* a pool call's wait for a reader's copy (0: none) */
+	bool node;                 /* publish a node at all */
+	enum color_mode color;     /* colour in reports on a terminal */
+	bool suggest_suppressions; /* a leak:FUNCTION line under each leak group */
 	/* the reachability scan at exit (debug/leak_scan.h) */
-	enum leak_mode leak_mode;	/* which leaks count for the exit status */
-	bool leak_interior;		/* a pointer inside a block reaches it */
-	bool leak_scan_unload;		/* the last put_module scans before its reports */
+	enum leak_mode leak_mode; /* which leaks count for the exit status */
+	bool leak_interior;       /* a pointer inside a block reaches it */
+	bool leak_scan_unload;    /* the last put_module scans before its reports */
 	/* guarded blocks (debug/guarded.h): which blocks meet a guard page */
-	bool guard;			/* every block of every pool */
+	bool guard;                                  /* every block of every pool */
 	char guard_pools[DEBUG_OPTIONS_PATTERN_MAX]; /* every block of pools named so */
-	size_t guard_size;		/* every block of at most this size (0: off) */
-	uint64_t guard_sample;		/* one allocation in N (0: off) */
-	uint64_t guard_seed;		/* the sampling's seed (0: a fresh one) */
-	bool guard_underflow;		/* the guard page before the block, not after */
-	unsigned guard_pool_max;	/* guarded blocks a pool holds, live and freed */
-	unsigned guard_process_max;	/* live guarded blocks (0: from vm.max_map_count) */
-	bool guard_regions;		/* every pool gets a guard region (set_pool_guard) */
+	size_t guard_size;                           /* every block of at most this size (0: off) */
+	uint64_t guard_sample;                       /* one allocation in N (0: off) */
+	uint64_t guard_seed;                         /* the sampling's seed (0: a fresh one) */
+	bool guard_underflow;       /* the guard page before the block, not after */
+	unsigned guard_pool_max;    /* guarded blocks a pool holds, live and freed */
+	unsigned guard_process_max; /* live guarded blocks (0: from vm.max_map_count) */
+	bool guard_regions;         /* every pool gets a guard region (set_pool_guard) */
 };
 
 /* Fills options with the defaults. */
@@ -123,8 +123,8 @@ void debug_options_set_defaults(struct debug_options *options);
  * value. Returns the number of problems.
  */
 typedef void (*debug_options_warn_fn)(const char *message, void *context);
-int debug_options_parse(const char *text, struct debug_options *options,
-	debug_options_warn_fn warn, void *context);
+int debug_options_parse(const char *text, struct debug_options *options, debug_options_warn_fn warn,
+	void *context);
 
 /* Every line that help=1 gives the warning callback starts with this (the
  * lines are no problems: a caller that counts problems skips them). */

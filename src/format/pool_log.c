@@ -56,13 +56,21 @@ size_t pool_log_newest(const struct pool_log *log, uint32_t capacity, const void
 const char *pool_log_op_name(uint8_t op)
 {
 	switch (op) {
-	case LOG_MALLOC: return "malloc";
-	case LOG_CALLOC: return "calloc";
-	case LOG_REALLOC: return "realloc";
-	case LOG_FREE: return "free";
-	case LOG_FAIL: return "fail";
-	case LOG_ERROR: return "error";
-	case LOG_QUARANTINE_EXIT: return "reuse";
-	default: return "?";
+	case LOG_MALLOC:
+		return "malloc";
+	case LOG_CALLOC:
+		return "calloc";
+	case LOG_REALLOC:
+		return "realloc";
+	case LOG_FREE:
+		return "free";
+	case LOG_FAIL:
+		return "fail";
+	case LOG_ERROR:
+		return "error";
+	case LOG_QUARANTINE_EXIT:
+		return "reuse";
+	default:
+		return "?";
 	}
 }

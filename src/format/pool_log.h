@@ -23,10 +23,10 @@
 enum pool_log_op {
 	LOG_MALLOC = 1,
 	LOG_CALLOC,
-	LOG_REALLOC,	/* address: new block; size: new size */
+	LOG_REALLOC, /* address: new block; size: new size */
 	LOG_FREE,
-	LOG_FAIL,	/* an allocation returned NULL (no room, or injected) */
-	LOG_ERROR,	/* a report about this address */
+	LOG_FAIL,            /* an allocation returned NULL (no room, or injected) */
+	LOG_ERROR,           /* a report about this address */
 	LOG_QUARANTINE_EXIT, /* a freed block really returned to the heap */
 };
 

@@ -65,13 +65,14 @@ static bool own_regular_file(int fd, const char *dir_path, const char *name, cha
 	struct stat status;
 
 	if (fstat(fd, &status) != 0) {
-		snprintf(why, why_size, "cannot examine %s/%s: %s", dir_path, name, strerror(errno));
+		snprintf(why, why_size, "cannot examine %s/%s: %s", dir_path, name,
+			strerror(errno));
 		return false;
 	}
 	if (!S_ISREG(status.st_mode) || status.st_uid != geteuid() || status.st_nlink != 1) {
 		snprintf(why, why_size,
-			"%s/%s is not a regular file of yours with a single link: not written", dir_path,
-			name);
+			"%s/%s is not a regular file of yours with a single link: not written",
+			dir_path, name);
 		return false;
 	}
 	return true;
@@ -88,12 +89,15 @@ static bool remove_own_stale(int dir_fd, const char *dir_path, const char *name,
 		return errno == ENOENT;
 	if (!S_ISREG(status.st_mode) || status.st_uid != geteuid()) {
 		snprintf(why, why_size,
-			"%s/%s exists and is not a regular file of yours (%s): not replaced", dir_path,
-			name, S_ISLNK(status.st_mode) ? "a symbolic link" : "another user's or not a file");
+			"%s/%s exists and is not a regular file of yours (%s): not replaced",
+			dir_path, name,
+			S_ISLNK(status.st_mode) ? "a symbolic link"
+						: "another user's or not a file");
 		return false;
 	}
 	if (unlinkat(dir_fd, name, 0) != 0 && errno != ENOENT) {
-		snprintf(why, why_size, "cannot replace %s/%s: %s", dir_path, name, strerror(errno));
+		snprintf(why, why_size, "cannot replace %s/%s: %s", dir_path, name,
+			strerror(errno));
 		return false;
 	}
 	return true;
@@ -118,8 +122,8 @@ int safe_create_at(int dir_fd, const char *dir_path, const char *name, enum safe
 	}
 	fd = openat(dir_fd, name, flags, permissions);
 	if (fd < 0) {
-		snprintf(why, why_size, "cannot create %s/%s: %s%s", dir_path, name, strerror(errno),
-			errno == ELOOP ? " (a symbolic link: not followed)" : "");
+		snprintf(why, why_size, "cannot create %s/%s: %s%s", dir_path, name,
+			strerror(errno), errno == ELOOP ? " (a symbolic link: not followed)" : "");
 		return -1;
 	}
 	if (!own_regular_file(fd, dir_path, name, why, why_size)) {
@@ -157,7 +161,8 @@ int safe_create(const char *path, enum safe_create_mode mode, mode_t permissions
 		return -1;
 	}
 	fd = safe_directory(dir_fd, dir_path, why, why_size)
-		? safe_create_at(dir_fd, dir_path, name, mode, permissions, why, why_size) : -1;
+		? safe_create_at(dir_fd, dir_path, name, mode, permissions, why, why_size)
+		: -1;
 	close(dir_fd);
 	return fd;
 }

@@ -30,8 +30,8 @@
 #include <sys/types.h>
 
 enum safe_create_mode {
-	SAFE_APPEND,	/* create, or append to the caller's own file */
-	SAFE_REPLACE,	/* create anew, removing the caller's own stale file */
+	SAFE_APPEND,  /* create, or append to the caller's own file */
+	SAFE_REPLACE, /* create anew, removing the caller's own stale file */
 };
 
 /* Whether the open directory dir_fd (named path, for why) is one the

@@ -126,8 +126,8 @@ static inline uint32_t handle_of_offset(uint64_t offset, bool truncated)
 	return (uint32_t)(offset / 8 + 1) | (truncated ? STACK_HANDLE_TRUNCATED : 0);
 }
 
-uint32_t stack_depot_find(const struct stack_depot *depot, const uintptr_t *frames,
-	uint32_t count, uint32_t hash, bool truncated)
+uint32_t stack_depot_find(const struct stack_depot *depot, const uintptr_t *frames, uint32_t count,
+	uint32_t hash, bool truncated)
 {
 	const unsigned char *records = records_of(depot);
 	uint32_t bucket = hash & (depot->bucket_count - 1), handle;
@@ -143,7 +143,8 @@ uint32_t stack_depot_find(const struct stack_depot *depot, const uintptr_t *fram
 		const struct stack_record *record =
 			(const struct stack_record *)(records + offset_of_handle(handle));
 		if (record->hash == hash && record->frame_count == count
-			&& (record->flags & STACK_RECORD_TRUNCATED) == (truncated ? STACK_RECORD_TRUNCATED : 0)
+			&& (record->flags & STACK_RECORD_TRUNCATED)
+				== (truncated ? STACK_RECORD_TRUNCATED : 0)
 			&& memcmp(record->frames, frames, count * sizeof(uint64_t)) == 0)
 			return handle;
 		handle = record->next;
@@ -195,7 +196,8 @@ uint32_t stack_depot_append(struct stack_depot *depot, const uintptr_t *frames, 
 
 static inline struct stack_record *live_record(const struct stack_depot *depot, uint32_t handle)
 {
-	return (struct stack_record *)((unsigned char *)records_of(depot) + offset_of_handle(handle));
+	return (struct stack_record *)((unsigned char *)records_of(depot)
+		+ offset_of_handle(handle));
 }
 
 uint16_t stack_depot_flags(const struct stack_depot *depot, uint32_t handle)
@@ -234,16 +236,18 @@ static void relink(struct stack_depot *depot, uint64_t from, uint64_t to, bool t
 void stack_depot_rebuild_buckets(struct stack_depot *depot)
 {
 	/* the pages written so far are cleared; the others stay untouched */
-	for (uint32_t page = 0; page * (DEPOT_PAGE / sizeof(uint32_t)) < depot->bucket_count; page++)
+	for (uint32_t page = 0; page * (DEPOT_PAGE / sizeof(uint32_t)) < depot->bucket_count;
+		page++)
 		if (depot->bucket_pages & (uint64_t)1 << page)
-			memset((char *)buckets_of(depot) + (size_t)page * DEPOT_PAGE, 0, DEPOT_PAGE);
+			memset((char *)buckets_of(depot) + (size_t)page * DEPOT_PAGE, 0,
+				DEPOT_PAGE);
 	depot->bucket_pages = 0;
 	relink(depot, 0, depot->used, false);
 	relink(depot, depot->reserve_offset, depot->reserve_offset + depot->reserve_used, true);
 }
 
-bool stack_depot_header_sound(const struct stack_depot *depot, uint64_t region_bytes,
-	char *why, size_t why_size)
+bool stack_depot_header_sound(const struct stack_depot *depot, uint64_t region_bytes, char *why,
+	size_t why_size)
 {
 	const char *problem = NULL;
 
@@ -268,7 +272,8 @@ bool stack_depot_header_sound(const struct stack_depot *depot, uint64_t region_b
 		|| depot->reserve_used > depot->capacity - depot->reserve_offset)
 		problem = "more records used than there is room for";
 	else if (depot->records_offset > region_bytes
-		|| depot->reserve_offset + depot->reserve_used > region_bytes - depot->records_offset
+		|| depot->reserve_offset + depot->reserve_used
+			> region_bytes - depot->records_offset
 		|| depot->used > region_bytes - depot->records_offset)
 		problem = "records past the end of the file";
 	if (problem != NULL)

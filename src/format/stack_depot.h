@@ -64,31 +64,31 @@
 #define STACK_DEPOT_MAX_CAPACITY ((uint64_t)0x7ffffffe * 8)
 
 struct stack_depot {
-	char magic[8];			/* STACK_DEPOT_MAGIC */
-	uint32_t version;		/* NODE_FORMAT_VERSION */
-	uint32_t header_bytes;		/* sizeof(struct stack_depot) */
+	char magic[8];         /* STACK_DEPOT_MAGIC */
+	uint32_t version;      /* NODE_FORMAT_VERSION */
+	uint32_t header_bytes; /* sizeof(struct stack_depot) */
 	uint32_t bucket_count;
-	uint32_t max_frames;		/* AREA_MALLOC_MAX_FRAMES */
-	uint64_t buckets_offset;	/* from the start of the depot */
-	uint64_t records_offset;	/* from the start of the depot */
-	uint64_t capacity;		/* bytes of records, the reserve included */
-	uint64_t reserve_offset;	/* from records_offset: where the reserve starts */
-	uint64_t used;			/* bytes of main records published */
-	uint64_t reserve_used;		/* bytes of reserve records published */
-	uint64_t stacks;		/* records in the main part */
-	uint64_t truncated;		/* stacks recorded by their first frame only */
-	uint64_t lost;			/* stacks not recorded at all */
-	uint64_t bucket_pages;		/* bit n: page n of the buckets was written */
+	uint32_t max_frames;     /* AREA_MALLOC_MAX_FRAMES */
+	uint64_t buckets_offset; /* from the start of the depot */
+	uint64_t records_offset; /* from the start of the depot */
+	uint64_t capacity;       /* bytes of records, the reserve included */
+	uint64_t reserve_offset; /* from records_offset: where the reserve starts */
+	uint64_t used;           /* bytes of main records published */
+	uint64_t reserve_used;   /* bytes of reserve records published */
+	uint64_t stacks;         /* records in the main part */
+	uint64_t truncated;      /* stacks recorded by their first frame only */
+	uint64_t lost;           /* stacks not recorded at all */
+	uint64_t bucket_pages;   /* bit n: page n of the buckets was written */
 	uint64_t reserved[3];
 };
 
 struct stack_record {
-	uint32_t next;			/* the next handle of the chain, 0 at its end */
-	uint32_t hash;			/* stack_depot_hash(frames, frame_count) */
-	uint16_t frame_count;		/* 1 to AREA_MALLOC_MAX_FRAMES */
-	uint16_t flags;			/* STACK_RECORD_TRUNCATED in the reserve; _WALKED */
+	uint32_t next;        /* the next handle of the chain, 0 at its end */
+	uint32_t hash;        /* stack_depot_hash(frames, frame_count) */
+	uint16_t frame_count; /* 1 to AREA_MALLOC_MAX_FRAMES */
+	uint16_t flags;       /* STACK_RECORD_TRUNCATED in the reserve; _WALKED */
 	uint32_t reserved;
-	uint64_t frames[];		/* frames[0] is the caller */
+	uint64_t frames[]; /* frames[0] is the caller */
 };
 
 /* The hash of a stack (the count included). */
@@ -106,8 +106,8 @@ void stack_depot_init(struct stack_depot *depot, uint64_t capacity);
 
 /* The handle of a stack the depot holds (truncated: as cut to one frame when
  * full, hash then of that frame alone), or 0. Takes no lock. */
-uint32_t stack_depot_find(const struct stack_depot *depot, const uintptr_t *frames,
-	uint32_t count, uint32_t hash, bool truncated);
+uint32_t stack_depot_find(const struct stack_depot *depot, const uintptr_t *frames, uint32_t count,
+	uint32_t hash, bool truncated);
 
 /* Where the record of a stack of count frames would end if appended now
  * (from the start of the depot), or 0 when it has no room: what a writer
@@ -143,8 +143,8 @@ struct stack_depot_view {
 
 /* Checks a depot header against what a reader holds: region_bytes of file.
  * false with *why set when it cannot be used. */
-bool stack_depot_header_sound(const struct stack_depot *depot, uint64_t region_bytes,
-	char *why, size_t why_size);
+bool stack_depot_header_sound(const struct stack_depot *depot, uint64_t region_bytes, char *why,
+	size_t why_size);
 
 /* A view of a live depot's records (what is published now). */
 void stack_depot_live_view(const struct stack_depot *depot, struct stack_depot_view *view);

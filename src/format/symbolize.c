@@ -47,9 +47,9 @@
 #include <sys/auxv.h>
 #include <unistd.h>
 
-_Static_assert(sizeof(struct symbolizer_image_record) ==
-		       3 * sizeof(uint64_t) + 2 * sizeof(uint32_t) + SYMBOLIZER_BUILD_ID_MAX +
-			       SYMBOLIZER_PATH_MAX,
+_Static_assert(sizeof(struct symbolizer_image_record)
+		== 3 * sizeof(uint64_t) + 2 * sizeof(uint32_t) + SYMBOLIZER_BUILD_ID_MAX
+			+ SYMBOLIZER_PATH_MAX,
 	"an image record has no padding: it is written to files as is");
 
 /* Images without a file are named like /proc/PID/maps names them. */
@@ -109,8 +109,8 @@ static int open_debug_candidate(const char *path, char **found)
 }
 
 static int find_debuginfo_safely(Dwfl_Module *module, void **userdata, const char *module_name,
-	Dwarf_Addr base, const char *file_name, const char *debuglink_file,
-	GElf_Word debuglink_crc, char **debuginfo_file_name)
+	Dwarf_Addr base, const char *file_name, const char *debuglink_file, GElf_Word debuglink_crc,
+	char **debuginfo_file_name)
 {
 	const unsigned char *build_id = NULL;
 	GElf_Addr build_id_address;
@@ -125,7 +125,8 @@ static int find_debuginfo_safely(Dwfl_Module *module, void **userdata, const cha
 	if (build_id_size > 1 && build_id_size <= 64) {
 		int used = snprintf(path, sizeof(path), DEBUG_ROOT "/.build-id/%02x/", build_id[0]);
 		for (int i = 1; i < build_id_size; i++)
-			used += snprintf(path + used, sizeof(path) - (size_t)used, "%02x", build_id[i]);
+			used += snprintf(path + used, sizeof(path) - (size_t)used, "%02x",
+				build_id[i]);
 		snprintf(path + used, sizeof(path) - (size_t)used, ".debug");
 		if ((fd = open_debug_candidate(path, debuginfo_file_name)) >= 0)
 			return fd;
@@ -138,7 +139,8 @@ static int find_debuginfo_safely(Dwfl_Module *module, void **userdata, const cha
 	else
 		snprintf(dir, sizeof(dir), ".");
 	snprintf(path, sizeof(path), "%s/%s", dir, debuglink_file);
-	if (strcmp(path, file_name) != 0 && (fd = open_debug_candidate(path, debuginfo_file_name)) >= 0)
+	if (strcmp(path, file_name) != 0
+		&& (fd = open_debug_candidate(path, debuginfo_file_name)) >= 0)
 		return fd;
 	snprintf(path, sizeof(path), "%s/.debug/%s", dir, debuglink_file);
 	if ((fd = open_debug_candidate(path, debuginfo_file_name)) >= 0)
@@ -199,9 +201,9 @@ static bool image_memory_readable(const struct dl_phdr_info *info, ElfW(Addr) va
 {
 	for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
-		if (segment->p_type == PT_LOAD && (segment->p_flags & PF_R) &&
-			vaddr >= segment->p_vaddr && size <= segment->p_memsz &&
-			vaddr - segment->p_vaddr <= segment->p_memsz - size)
+		if (segment->p_type == PT_LOAD && (segment->p_flags & PF_R)
+			&& vaddr >= segment->p_vaddr && size <= segment->p_memsz
+			&& vaddr - segment->p_vaddr <= segment->p_memsz - size)
 			return true;
 	}
 	return false;
@@ -213,13 +215,13 @@ static size_t round_up(size_t value, size_t alignment)
 }
 
 /* The NT_GNU_BUILD_ID note of a loaded image, from its PT_NOTE segments. */
-static void read_loaded_build_id(
-	const struct dl_phdr_info *info, struct symbolizer_image_record *record)
+static void read_loaded_build_id(const struct dl_phdr_info *info,
+	struct symbolizer_image_record *record)
 {
 	for (ElfW(Half) i = 0; i < info->dlpi_phnum; i++) {
 		const ElfW(Phdr) *segment = &info->dlpi_phdr[i];
-		if (segment->p_type != PT_NOTE ||
-			!image_memory_readable(info, segment->p_vaddr, segment->p_memsz))
+		if (segment->p_type != PT_NOTE
+			|| !image_memory_readable(info, segment->p_vaddr, segment->p_memsz))
 			continue;
 		const unsigned char *notes =
 			(const unsigned char *)(info->dlpi_addr + segment->p_vaddr);
@@ -233,9 +235,9 @@ static void read_loaded_build_id(
 			size_t desc_at = name_at + round_up(note.n_namesz, alignment);
 			if (desc_at > size || note.n_descsz > size - desc_at)
 				break;
-			if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == sizeof "GNU" &&
-				memcmp(notes + name_at, "GNU", sizeof "GNU") == 0 &&
-				note.n_descsz > 0 && note.n_descsz <= SYMBOLIZER_BUILD_ID_MAX) {
+			if (note.n_type == NT_GNU_BUILD_ID && note.n_namesz == sizeof "GNU"
+				&& memcmp(notes + name_at, "GNU", sizeof "GNU") == 0
+				&& note.n_descsz > 0 && note.n_descsz <= SYMBOLIZER_BUILD_ID_MAX) {
 				memcpy(record->build_id, notes + desc_at, note.n_descsz);
 				record->build_id_size = note.n_descsz;
 				return;
@@ -266,8 +268,8 @@ static void describe_loaded_image(const struct dl_phdr_info *info,
 		record->start = low & ~(listing->page_size - 1);
 		record->end = high;
 	}
-	if (listing->vdso_header != 0 && listing->vdso_header >= record->start &&
-		listing->vdso_header < record->end)
+	if (listing->vdso_header != 0 && listing->vdso_header >= record->start
+		&& listing->vdso_header < record->end)
 		path = VDSO_IMAGE_PATH;
 	copy_string(record->path, sizeof record->path, path);
 	read_loaded_build_id(info, record);
@@ -301,8 +303,8 @@ static int list_loaded_image(struct dl_phdr_info *info, size_t size, void *data)
 
 static void list_loaded_images(struct loader_listing *listing)
 {
-	ssize_t length = readlink(
-		"/proc/self/exe", listing->executable_path, sizeof listing->executable_path - 1);
+	ssize_t length = readlink("/proc/self/exe", listing->executable_path,
+		sizeof listing->executable_path - 1);
 	listing->executable_path[length > 0 ? length : 0] = '\0';
 	listing->vdso_header = getauxval(AT_SYSINFO_EHDR);
 	long page_size = sysconf(_SC_PAGESIZE);
@@ -312,13 +314,13 @@ static void list_loaded_images(struct loader_listing *listing)
 
 size_t symbolizer_list_self_images(struct symbolizer_image_record *records, size_t max)
 {
-	struct loader_listing listing = {.records = records, .max = records ? max : 0};
+	struct loader_listing listing = { .records = records, .max = records ? max : 0 };
 	list_loaded_images(&listing);
 	return listing.count;
 }
 
-void symbolizer_image_from_record(
-	const struct symbolizer_image_record *record, struct symbolizer_image *image)
+void symbolizer_image_from_record(const struct symbolizer_image_record *record,
+	struct symbolizer_image *image)
 {
 	*image = (struct symbolizer_image){
 		.path = record->path,
@@ -327,8 +329,8 @@ void symbolizer_image_from_record(
 		.end = (uintptr_t)record->end,
 		.build_id = record->build_id,
 		.build_id_size = record->build_id_size <= SYMBOLIZER_BUILD_ID_MAX
-					 ? record->build_id_size
-					 : SYMBOLIZER_BUILD_ID_MAX + 1, /* refused by the opener */
+			? record->build_id_size
+			: SYMBOLIZER_BUILD_ID_MAX + 1, /* refused by the opener */
 	};
 }
 
@@ -348,8 +350,9 @@ static void release_images(struct image *images, size_t count)
 static struct image *make_images(const struct symbolizer_image *descriptions, size_t count)
 {
 	for (size_t i = 0; i < count; i++) {
-		if (descriptions[i].build_id_size > SYMBOLIZER_BUILD_ID_MAX ||
-			(descriptions[i].build_id_size > 0 && descriptions[i].build_id == NULL)) {
+		if (descriptions[i].build_id_size > SYMBOLIZER_BUILD_ID_MAX
+			|| (descriptions[i].build_id_size > 0
+				&& descriptions[i].build_id == NULL)) {
 			errno = EINVAL;
 			return NULL;
 		}
@@ -380,10 +383,10 @@ static struct image *make_images(const struct symbolizer_image *descriptions, si
 
 static bool same_image(const struct image *a, const struct image *b)
 {
-	return a->load_bias == b->load_bias && a->start == b->start && a->end == b->end &&
-	       a->build_id_size == b->build_id_size &&
-	       memcmp(a->build_id, b->build_id, a->build_id_size) == 0 &&
-	       strcmp(a->path, b->path) == 0;
+	return a->load_bias == b->load_bias && a->start == b->start && a->end == b->end
+		&& a->build_id_size == b->build_id_size
+		&& memcmp(a->build_id, b->build_id, a->build_id_size) == 0
+		&& strcmp(a->path, b->path) == 0;
 }
 
 /* Opens the image's file with libdwfl and checks it is the one recorded. */
@@ -408,8 +411,8 @@ static void examine_image_file(struct image *image)
 		return;
 	}
 	/* the descriptor is libdwfl's from a successful report on */
-	Dwfl_Module *module = dwfl_report_elf(
-		dwfl, path_basename(image->path), image->path, fd, image->load_bias, false);
+	Dwfl_Module *module = dwfl_report_elf(dwfl, path_basename(image->path), image->path, fd,
+		image->load_bias, false);
 	if (module == NULL)
 		close(fd);
 	if (dwfl_report_end(dwfl, NULL, NULL) != 0 || module == NULL) {
@@ -427,8 +430,8 @@ static void examine_image_file(struct image *image)
 		GElf_Addr note_address;
 		int file_build_id_size =
 			dwfl_module_build_id(module, &file_build_id, &note_address);
-		if (file_build_id_size != (int)image->build_id_size ||
-			memcmp(file_build_id, image->build_id, image->build_id_size) != 0) {
+		if (file_build_id_size != (int)image->build_id_size
+			|| memcmp(file_build_id, image->build_id, image->build_id_size) != 0) {
 			dwfl_end(dwfl);
 			image->status = SYMBOL_IMAGE_BUILD_ID_MISMATCH;
 			return;
@@ -442,7 +445,7 @@ static void examine_image_file(struct image *image)
 /* Reads the loader's counters without listing anything. */
 static bool read_loader_counters(unsigned long long *adds, unsigned long long *subs)
 {
-	struct loader_listing listing = {.counters_only = true};
+	struct loader_listing listing = { .counters_only = true };
 	dl_iterate_phdr(list_loaded_image, &listing);
 	*adds = listing.adds;
 	*subs = listing.subs;
@@ -454,11 +457,11 @@ static bool read_loader_counters(unsigned long long *adds, unsigned long long *s
 static void refresh_self_images(struct symbolizer *symbolizer)
 {
 	unsigned long long adds, subs;
-	if (symbolizer->listed && read_loader_counters(&adds, &subs) &&
-		adds == symbolizer->loader_adds && subs == symbolizer->loader_subs)
+	if (symbolizer->listed && read_loader_counters(&adds, &subs)
+		&& adds == symbolizer->loader_adds && subs == symbolizer->loader_subs)
 		return;
 
-	struct loader_listing listing = {.max = 32};
+	struct loader_listing listing = { .max = 32 };
 	for (;;) {
 		listing.records = malloc(listing.max * sizeof *listing.records);
 		if (listing.records == NULL)
@@ -545,18 +548,17 @@ static cxa_demangle_fn find_demangler(struct symbolizer *symbolizer)
 }
 
 /* Demangles C++ names, keeping a symbol version ("@GLIBCXX_3.4") as it is. */
-static void copy_function_name(
-	struct symbolizer *symbolizer, const char *name, char *dest, size_t size)
+static void copy_function_name(struct symbolizer *symbolizer, const char *name, char *dest,
+	size_t size)
 {
 	cxa_demangle_fn demangle = strncmp(name, "_Z", 2) == 0 ? find_demangler(symbolizer) : NULL;
 	if (demangle != NULL) {
 		const char *version = strchr(name, '@');
 		char *unversioned = version ? strndup(name, (size_t)(version - name)) : NULL;
 		int status = -1;
-		char *demangled =
-			version && !unversioned
-				? NULL
-				: demangle(unversioned ? unversioned : name, NULL, NULL, &status);
+		char *demangled = version && !unversioned
+			? NULL
+			: demangle(unversioned ? unversioned : name, NULL, NULL, &status);
 		free(unversioned);
 		if (demangled != NULL && status == 0) {
 			snprintf(dest, size, "%s%s", demangled, version ? version : "");
@@ -582,8 +584,8 @@ static struct image *examined_image_locked(struct symbolizer *symbolizer, uintpt
 }
 
 /* address is what the caller has; lookup the instruction that names it. */
-static bool symbolize_at(
-	struct symbolizer *symbolizer, uintptr_t address, uintptr_t lookup, struct symbol_info *out)
+static bool symbolize_at(struct symbolizer *symbolizer, uintptr_t address, uintptr_t lookup,
+	struct symbol_info *out)
 {
 	if (out == NULL)
 		return false;
@@ -603,8 +605,8 @@ static bool symbolize_at(
 	if (out->image_status == SYMBOL_IMAGE_OK) {
 		GElf_Off symbol_offset = 0;
 		GElf_Sym symbol;
-		const char *name = dwfl_module_addrinfo(
-			image->module, lookup, &symbol_offset, &symbol, NULL, NULL, NULL);
+		const char *name = dwfl_module_addrinfo(image->module, lookup, &symbol_offset,
+			&symbol, NULL, NULL, NULL);
 		if (name != NULL && name[0] != '\0') {
 			copy_function_name(symbolizer, name, out->function, sizeof out->function);
 			out->offset = address - (lookup - symbol_offset);
@@ -628,8 +630,8 @@ bool symbolize(struct symbolizer *symbolizer, uintptr_t address, struct symbol_i
 	return symbolize_at(symbolizer, address, address ? address - 1 : 0, out);
 }
 
-bool symbolize_code_address(
-	struct symbolizer *symbolizer, uintptr_t address, struct symbol_info *out)
+bool symbolize_code_address(struct symbolizer *symbolizer, uintptr_t address,
+	struct symbol_info *out)
 {
 	return symbolize_at(symbolizer, address, address, out);
 }
@@ -671,10 +673,10 @@ uintptr_t symbolizer_find_executable_function(struct symbolizer *symbolizer, con
 		for (int i = 1; i < count && found == 0; i++) {
 			GElf_Sym symbol;
 			GElf_Addr address;
-			const char *symbol_name = dwfl_module_getsym_info(
-				image->module, i, &symbol, &address, NULL, NULL, NULL);
-			if (symbol_name != NULL && GELF_ST_TYPE(symbol.st_info) == STT_FUNC &&
-				symbol.st_shndx != SHN_UNDEF && strcmp(symbol_name, name) == 0)
+			const char *symbol_name = dwfl_module_getsym_info(image->module, i, &symbol,
+				&address, NULL, NULL, NULL);
+			if (symbol_name != NULL && GELF_ST_TYPE(symbol.st_info) == STT_FUNC
+				&& symbol.st_shndx != SHN_UNDEF && strcmp(symbol_name, name) == 0)
 				found = (uintptr_t)address;
 		}
 	}
@@ -773,7 +775,7 @@ static bool text_begin(struct text *text, const struct symbol_info *info, char *
 	if (buf == NULL || size == 0)
 		return false;
 	buf[0] = '\0';
-	*text = (struct text){.buf = buf, .size = size};
+	*text = (struct text){ .buf = buf, .size = size };
 	return info != NULL;
 }
 

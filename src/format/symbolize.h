@@ -102,8 +102,8 @@ struct symbolizer *symbolizer_open_self(void);
 struct symbolizer *symbolizer_open_images(const struct symbolizer_image *images, size_t count);
 
 /* Views a record as an image (pointing into the record, which must outlive it). */
-void symbolizer_image_from_record(
-	const struct symbolizer_image_record *record, struct symbolizer_image *image);
+void symbolizer_image_from_record(const struct symbolizer_image_record *record,
+	struct symbolizer_image *image);
 
 /* Accepts NULL. */
 void symbolizer_close(struct symbolizer *symbolizer);
@@ -123,8 +123,8 @@ bool symbolize(struct symbolizer *symbolizer, uintptr_t address, struct symbol_i
 
 /* The same for an address that is itself an instruction, such as a function
  * pointer or a faulting program counter. */
-bool symbolize_code_address(
-	struct symbolizer *symbolizer, uintptr_t address, struct symbol_info *out);
+bool symbolize_code_address(struct symbolizer *symbolizer, uintptr_t address,
+	struct symbol_info *out);
 
 /*
  * symbolizer_open_self() only: the run-time address of the function called
@@ -151,7 +151,7 @@ const char *symbol_format(const struct symbol_info *info, char *buf, size_t size
  * always suffice; a shorter buffer gets every member null.
  */
 #define SYMBOL_JSON_MAX 12288
-#define SYMBOL_JSON_UNKNOWN \
+#define SYMBOL_JSON_UNKNOWN                                                                        \
 	",\"function\":null,\"offset\":null,\"image\":null,\"file\":null,\"line\":null"
 const char *symbol_format_json(const struct symbol_info *info, char *buf, size_t size);
 

@@ -114,13 +114,13 @@ struct lock_traits {
 };
 
 static const struct lock_traits lock_traits[] = {
-	[B_NO_LOCK] = {false, false},
-	[B_LAZY_LOCK] = {false, false},
-	[B_FULL_LOCK] = {true, false},
-	[B_CONTIGUOUS] = {true, false},
-	[B_LOMEM] = {true, true},
-	[B_32_BIT_FULL_LOCK] = {true, true},
-	[B_32_BIT_CONTIGUOUS] = {true, true},
+	[B_NO_LOCK] = { false, false },
+	[B_LAZY_LOCK] = { false, false },
+	[B_FULL_LOCK] = { true, false },
+	[B_CONTIGUOUS] = { true, false },
+	[B_LOMEM] = { true, true },
+	[B_32_BIT_FULL_LOCK] = { true, true },
+	[B_32_BIT_CONTIGUOUS] = { true, true },
 };
 
 #define LOCK_SPEC_COUNT (sizeof(lock_traits) / sizeof(lock_traits[0]))
@@ -130,7 +130,7 @@ struct mapping {
 	size_t size;
 	int prot;
 	int flags;
-	int fd;		/* -1: anonymous memory; else a file mapped from offset 0 */
+	int fd; /* -1: anonymous memory; else a file mapped from offset 0 */
 };
 
 static mutex registry_lock = MUTEX_INITIALIZER("area registry");
@@ -212,8 +212,8 @@ static void read_mmap_min_addr(void)
 	mmap_min_addr_value = LOWEST_AREA_ADDRESS;
 	if (file == NULL)
 		return;
-	if (fscanf(file, "%llu", &value) == 1 && value > LOWEST_AREA_ADDRESS &&
-		value < LOW_MEMORY_END)
+	if (fscanf(file, "%llu", &value) == 1 && value > LOWEST_AREA_ADDRESS
+		&& value < LOW_MEMORY_END)
 		mmap_min_addr_value = align_up((addr_t)value, B_PAGE_SIZE, &overflow);
 	fclose(file);
 }
@@ -253,8 +253,8 @@ static bool exceeds_available_memory(size_t size)
  * The answer may be stale by the time it is used: callers map it with
  * MAP_FIXED_NOREPLACE and search again when someone got there first.
  */
-static status_t find_free_gap(
-	addr_t lower, addr_t upper, size_t size, size_t alignment, addr_t *_gap)
+static status_t find_free_gap(addr_t lower, addr_t upper, size_t size, size_t alignment,
+	addr_t *_gap)
 {
 	FILE *maps;
 	char line[256];
@@ -309,8 +309,8 @@ static status_t map_exactly(const struct mapping *mapping, addr_t address, addr_
 	return B_OK;
 }
 
-static status_t map_in_free_gap(
-	const struct mapping *mapping, addr_t lower, addr_t upper, size_t alignment, addr_t *_base)
+static status_t map_in_free_gap(const struct mapping *mapping, addr_t lower, addr_t upper,
+	size_t alignment, addr_t *_base)
 {
 	for (int attempt = 0; attempt < PLACEMENT_ATTEMPTS; attempt++) {
 		addr_t gap;
@@ -363,8 +363,8 @@ static status_t map_aligned_anywhere(const struct mapping *mapping, size_t align
 		munmap((void *)(aligned + mapping->size), end - (aligned + mapping->size));
 
 	/* MAP_FIXED is safe here: the range is this call's own reservation. */
-	result = mmap(
-		(void *)aligned, mapping->size, mapping->prot, mapping->flags | MAP_FIXED, mapping->fd, 0);
+	result = mmap((void *)aligned, mapping->size, mapping->prot, mapping->flags | MAP_FIXED,
+		mapping->fd, 0);
 	if (result == MAP_FAILED) {
 		status_t status = area_malloc_status_from_errno(errno);
 
@@ -404,8 +404,8 @@ static status_t place_area(const struct mapping *mapping, uint32 address_spec, a
 		return map_exactly(mapping, start, _base);
 	case B_BASE_ADDRESS:
 	case B_RANDOMIZED_BASE_ADDRESS:
-		return map_in_free_gap(
-			mapping, start > lower ? start : lower, upper, B_PAGE_SIZE, _base);
+		return map_in_free_gap(mapping, start > lower ? start : lower, upper, B_PAGE_SIZE,
+			_base);
 	case B_ANY_KERNEL_BLOCK_ADDRESS:
 		alignment = block_alignment(mapping->size);
 		if (alignment == 0)
@@ -460,8 +460,8 @@ static bool lock_area_pages(const struct area *area)
 	return false;
 }
 
-static status_t validate_request(
-	const char *name, void **start_address, uint32 address_spec, size_t size, uint32 lock)
+static status_t validate_request(const char *name, void **start_address, uint32 address_spec,
+	size_t size, uint32 lock)
 {
 	if (name == NULL || start_address == NULL)
 		return B_BAD_VALUE;
@@ -473,8 +473,8 @@ static status_t validate_request(
 		return B_BAD_VALUE;
 	if (size > USER_ADDRESS_END)
 		return B_NO_MEMORY;
-	if (address_spec == B_EXACT_ADDRESS || address_spec == B_BASE_ADDRESS ||
-		address_spec == B_RANDOMIZED_BASE_ADDRESS) {
+	if (address_spec == B_EXACT_ADDRESS || address_spec == B_BASE_ADDRESS
+		|| address_spec == B_RANDOMIZED_BASE_ADDRESS) {
 		addr_t start = (addr_t)*start_address;
 
 		if (start % B_PAGE_SIZE != 0)

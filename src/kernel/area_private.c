@@ -35,8 +35,8 @@ static void read_file_data(int fd, char *into, size_t size)
 		size_t end = hole < 0 || (size_t)hole > size ? size : (size_t)hole;
 
 		for (size_t offset = (size_t)data; offset < end;) {
-			long got = syscall(
-				SYS_pread64, fd, into + offset, end - offset, (off_t)offset);
+			long got = syscall(SYS_pread64, fd, into + offset, end - offset,
+				(off_t)offset);
 
 			if (got < 0 && errno == EINTR)
 				continue;
@@ -84,7 +84,8 @@ status_t area_malloc_area_make_private(area_id id, int fd)
 		return B_BAD_VALUE;
 	if (!replace_by_copy(base, size, fd)) {
 		if (mmap((void *)base, size, PROT_READ | PROT_WRITE,
-			    PRIVATE_MEMORY_FLAGS | MAP_FIXED, -1, 0) == MAP_FAILED)
+			    PRIVATE_MEMORY_FLAGS | MAP_FIXED, -1, 0)
+			== MAP_FAILED)
 			return area_malloc_status_from_errno(errno);
 		read_file_data(fd, (char *)base, size);
 	}
@@ -95,8 +96,8 @@ status_t area_malloc_area_make_private(area_id id, int fd)
 
 /* A copy that no sanitizer checks: the module hides parts of its pools
  * from AddressSanitizer, and the copy must take them as they are. */
-__attribute__((no_sanitize("address", "thread"), noinline)) static void copy_unchecked(
-	char *into, const volatile char *from, size_t length)
+__attribute__((no_sanitize("address", "thread"), noinline)) static void copy_unchecked(char *into,
+	const volatile char *from, size_t length)
 {
 	size_t i = 0;
 
@@ -132,4 +133,3 @@ status_t area_malloc_area_make_private_from_mapping(area_id id, const size_t (*r
 		syscall(SYS_mlock, (void *)base, size);
 	return B_OK;
 }
-

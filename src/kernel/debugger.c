@@ -45,8 +45,8 @@ struct debugger_command {
 	const char *name;
 	const char *help;
 	debugger_command_hook hook;
-	int running;	/* runs of the hook in progress, in any thread */
-	bool removed;	/* off the list: the last run frees it */
+	int running;  /* runs of the hook in progress, in any thread */
+	bool removed; /* off the list: the last run frees it */
 };
 
 /* One run of a hook, on the stack of the thread that runs it. */
@@ -84,8 +84,7 @@ static void after_fork_in_parent(void)
  * never return, and a remove must not wait for them. */
 static void after_fork_in_child(void)
 {
-	for (struct debugger_command *command = commands; command != NULL;
-		command = command->next)
+	for (struct debugger_command *command = commands; command != NULL; command = command->next)
 		command->running = runs_in_this_thread(command);
 	pthread_cond_init(&command_idle, NULL);
 	mutex_unlock(&registry_lock);

@@ -113,7 +113,7 @@ static atomic_bool installed;
 static bool atfork_registered; /* registry_lock */
 
 /* [0]: SIGSEGV, [1]: SIGBUS */
-static const int guarded_signals[2] = {SIGSEGV, SIGBUS};
+static const int guarded_signals[2] = { SIGSEGV, SIGBUS };
 static struct sigaction prev_actions[2];
 static atomic_bool prev_reset_done[2];
 
@@ -185,7 +185,7 @@ static const char *access_name(enum kernel_guard_access access)
 
 static void write_fault_line(const struct kernel_guard_fault *fault)
 {
-	struct line line = {.length = 0};
+	struct line line = { .length = 0 };
 
 	line_add(&line, "area_malloc: guard page fault: ");
 	line_add(&line, access_name(fault->access));
@@ -225,8 +225,8 @@ static enum kernel_guard_access access_of(const ucontext_t *context)
 	while (at + sizeof(struct aarch64_record) <= end) {
 		struct aarch64_record record;
 		memcpy(&record, at, sizeof(record));
-		if (record.magic == 0 || record.size < sizeof(record) ||
-			record.size > (size_t)(end - at))
+		if (record.magic == 0 || record.size < sizeof(record)
+			|| record.size > (size_t)(end - at))
 			break;
 		if (record.magic == AARCH64_ESR_MAGIC && record.size >= sizeof(record) + 8) {
 			uint64_t esr;
@@ -251,8 +251,8 @@ static enum kernel_guard_access access_of(const ucontext_t *context)
  * how many could be read. */
 static unsigned read_words(pid_t self, uintptr_t address, uintptr_t *words, unsigned count)
 {
-	struct iovec local = {words, count * sizeof(uintptr_t)};
-	struct iovec remote = {(void *)address, count * sizeof(uintptr_t)};
+	struct iovec local = { words, count * sizeof(uintptr_t) };
+	struct iovec remote = { (void *)address, count * sizeof(uintptr_t) };
 	long got = syscall(SYS_process_vm_readv, self, &local, 1UL, &remote, 1UL, 0UL);
 
 	return got > 0 ? (unsigned)((size_t)got / sizeof(uintptr_t)) : 0;
@@ -288,8 +288,8 @@ static void walk_frames(const ucontext_t *context, struct kernel_guard_fault *fa
 	fault->frame_pointer = fp;
 	fault->stack_word_count = read_words(self, sp, fault->stack, KERNEL_GUARD_STACK_WORDS);
 	frames[count++] = pc;
-	while (count < KERNEL_GUARD_MAX_FRAMES && fp >= sp && fp - sp < MAX_FRAME_SIZE &&
-		fp % sizeof(uintptr_t) == 0) {
+	while (count < KERNEL_GUARD_MAX_FRAMES && fp >= sp && fp - sp < MAX_FRAME_SIZE
+		&& fp % sizeof(uintptr_t) == 0) {
 		uintptr_t words[2];
 		if (read_words(self, fp, words, 2) != 2 || words[1] < 4096)
 			break;
@@ -324,9 +324,9 @@ static struct guard_range *enter_range(uintptr_t address, uintptr_t *start, uint
 		*end = atomic_load_explicit(&range->end, memory_order_acquire);
 		*callback = atomic_load_explicit(&range->callback, memory_order_acquire);
 		*cookie = atomic_load_explicit(&range->cookie, memory_order_acquire);
-		if (version % 2 == 0 &&
-			atomic_load_explicit(&range->version, memory_order_relaxed) == version &&
-			*end != 0 && address >= *start && address < *end)
+		if (version % 2 == 0
+			&& atomic_load_explicit(&range->version, memory_order_relaxed) == version
+			&& *end != 0 && address >= *start && address < *end)
 			return range;
 		atomic_fetch_sub(&range->users, 1);
 	}
@@ -508,7 +508,8 @@ static bool install_handlers(void)
 		return true;
 	if (!atfork_registered) {
 		if (pthread_atfork(lock_registry_for_fork, unlock_registry_after_fork,
-			    reset_registry_in_child) != 0)
+			    reset_registry_in_child)
+			!= 0)
 			return false;
 		atfork_registered = true;
 	}
@@ -524,8 +525,8 @@ static bool install_handlers(void)
 		 * once with no word of why. SA_ONSTACK: a driver's alternate
 		 * stack is used. SA_RESTART as the handler we replace had it, for
 		 * the system calls a sent signal interrupts. */
-		action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER |
-				  (prev_actions[i].sa_flags & SA_RESTART);
+		action.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER
+			| (prev_actions[i].sa_flags & SA_RESTART);
 		if (sigaction(guarded_signals[i], &action, NULL) != 0) {
 			if (i == 1)
 				sigaction(guarded_signals[0], &prev_actions[0], NULL);
@@ -542,15 +543,15 @@ static struct guard_range *find_overlap(uintptr_t start, uintptr_t end)
 	for (size_t i = 0; i < KERNEL_GUARD_MAX_RANGES; i++) {
 		struct guard_range *range = &ranges[i];
 		uintptr_t range_end = atomic_load_explicit(&range->end, memory_order_relaxed);
-		if (range_end != 0 && start < range_end &&
-			atomic_load_explicit(&range->start, memory_order_relaxed) < end)
+		if (range_end != 0 && start < range_end
+			&& atomic_load_explicit(&range->start, memory_order_relaxed) < end)
 			return range;
 	}
 	return NULL;
 }
 
-status_t kernel_guard_register(
-	uintptr_t start, size_t size, kernel_guard_callback callback, void *cookie)
+status_t kernel_guard_register(uintptr_t start, size_t size, kernel_guard_callback callback,
+	void *cookie)
 {
 	struct guard_range *free_range = NULL;
 	status_t status = B_OK;
@@ -592,8 +593,8 @@ status_t kernel_guard_unregister(uintptr_t start)
 
 	mutex_lock(&registry_lock);
 	for (size_t i = 0; i < KERNEL_GUARD_MAX_RANGES && range == NULL; i++)
-		if (atomic_load_explicit(&ranges[i].end, memory_order_relaxed) != 0 &&
-			atomic_load_explicit(&ranges[i].start, memory_order_relaxed) == start)
+		if (atomic_load_explicit(&ranges[i].end, memory_order_relaxed) != 0
+			&& atomic_load_explicit(&ranges[i].start, memory_order_relaxed) == start)
 			range = &ranges[i];
 	if (range == NULL) {
 		mutex_unlock(&registry_lock);

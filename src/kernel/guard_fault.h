@@ -109,8 +109,8 @@ struct kernel_guard_fault {
  * in the fault slots for kernel_guard_fault_copy, unless
  * KERNEL_GUARD_FAULT_SLOTS faults come at once).
  */
-typedef enum kernel_guard_verdict (*kernel_guard_callback)(
-	const struct kernel_guard_fault *fault, void *cookie);
+typedef enum kernel_guard_verdict (
+	*kernel_guard_callback)(const struct kernel_guard_fault *fault, void *cookie);
 
 /*
  * Guards [start, start + size): faults there go to callback(fault, cookie).
@@ -120,8 +120,8 @@ typedef enum kernel_guard_verdict (*kernel_guard_callback)(
  * B_NOT_ALLOWED when guards are off (kernel_guard_available), B_ERROR when
  * the handlers could not be installed.
  */
-status_t kernel_guard_register(
-	uintptr_t start, size_t size, kernel_guard_callback callback, void *cookie);
+status_t kernel_guard_register(uintptr_t start, size_t size, kernel_guard_callback callback,
+	void *cookie);
 
 /*
  * Withdraws the range that starts at start (B_ENTRY_NOT_FOUND if none).

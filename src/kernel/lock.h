@@ -19,7 +19,10 @@ typedef struct mutex {
 	const char *name;
 } mutex;
 
-#define MUTEX_INITIALIZER(lock_name) { PTHREAD_MUTEX_INITIALIZER, (lock_name) }
+#define MUTEX_INITIALIZER(lock_name)                                                               \
+	{                                                                                          \
+		PTHREAD_MUTEX_INITIALIZER, (lock_name)                                             \
+	}
 
 static inline void mutex_init(mutex *lock, const char *name)
 {
@@ -89,8 +92,10 @@ typedef struct recursive_lock {
 	const char *name;
 } recursive_lock;
 
-#define RECURSIVE_LOCK_INITIALIZER(lock_name) \
-	{ PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP, (lock_name) }
+#define RECURSIVE_LOCK_INITIALIZER(lock_name)                                                      \
+	{                                                                                          \
+		PTHREAD_RECURSIVE_MUTEX_INITIALIZER_NP, (lock_name)                                \
+	}
 
 static inline void recursive_lock_lock(recursive_lock *lock)
 {

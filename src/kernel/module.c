@@ -89,8 +89,8 @@ static status_t check_module_name(const char *name)
 	for (;;) {
 		size_t length = strcspn(component, "/");
 
-		if (length == 0 || (length == 1 && component[0] == '.') ||
-			(length == 2 && component[0] == '.' && component[1] == '.'))
+		if (length == 0 || (length == 1 && component[0] == '.')
+			|| (length == 2 && component[0] == '.' && component[1] == '.'))
 			return B_BAD_VALUE;
 		if (component[length] == '\0')
 			return B_OK;
@@ -123,8 +123,8 @@ static void *image_symbol(void *image, const char *symbol)
 
 	if (address == NULL || dlinfo(image, RTLD_DI_LINKMAP, &image_map) != 0)
 		return NULL;
-	if (dladdr1(address, &symbol_info, (void **)&symbol_map, RTLD_DL_LINKMAP) == 0 ||
-		symbol_map != image_map)
+	if (dladdr1(address, &symbol_info, (void **)&symbol_map, RTLD_DL_LINKMAP) == 0
+		|| symbol_map != image_map)
 		return NULL;
 	return address;
 }
@@ -180,8 +180,8 @@ static bool search_image(struct module_search *search, const char *file)
  * "a/b/c"), longest first. Only regular files are candidates; a path that
  * does not fit in PATH_MAX cannot name a file and is skipped.
  */
-static bool search_directory(
-	struct module_search *search, const char *directory, size_t directory_length)
+static bool search_directory(struct module_search *search, const char *directory,
+	size_t directory_length)
 {
 	size_t prefix_length = strlen(search->name);
 
@@ -191,8 +191,8 @@ static bool search_directory(
 		int length = snprintf(file, sizeof(file), "%.*s/%.*s", (int)directory_length,
 			directory, (int)prefix_length, search->name);
 
-		if (length > 0 && (size_t)length < sizeof(file) && stat(file, &file_stat) == 0 &&
-			S_ISREG(file_stat.st_mode) && search_image(search, file))
+		if (length > 0 && (size_t)length < sizeof(file) && stat(file, &file_stat) == 0
+			&& S_ISREG(file_stat.st_mode) && search_image(search, file))
 			return true;
 
 		while (prefix_length > 0 && search->name[prefix_length - 1] != '/')

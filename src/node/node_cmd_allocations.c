@@ -81,10 +81,12 @@ static void list_allocation(const struct node_pool *pool, const struct node_bloc
 		return;
 	caller = block->frames[0];
 	if (session->context->json) {
-		emit(out, "%s{\"address\":\"0x%" PRIx64 "\",\"size\":%" PRIu64 ",\"pool\":%d,"
+		emit(out,
+			"%s{\"address\":\"0x%" PRIx64 "\",\"size\":%" PRIu64 ",\"pool\":%d,"
 			"\"thread\":%u,\"team\":%d,\"seq\":%u,\"time\":%" PRId64 ",\"guarded\":%s"
-			",\"caller\":", separator(session), block->address, block->size, pool->area,
-			block->thread, (int)block->team, block->sequence, block->time,
+			",\"caller\":",
+			separator(session), block->address, block->size, pool->area, block->thread,
+			(int)block->team, block->sequence, block->time,
 			block->guard_slot != NULL ? "true" : "false");
 		put_json_string(out, symbol(session, caller));
 		emit(out, ",\"caller_address\":\"0x%" PRIx64 "\"", caller);
@@ -93,10 +95,11 @@ static void list_allocation(const struct node_pool *pool, const struct node_bloc
 		put_str(out, "}");
 		return;
 	}
-	emit(out, "team: % 6d; thread: % 6d; address: 0x%08" PRIx64 "; size: %" PRIu64
-		" bytes; pool: %d; seq: %u; caller: %#" PRIx64 " %s\n", (int)block->team,
-		(int)block->thread, block->address, block->size, pool->area, block->sequence, caller,
-		symbol(session, caller));
+	emit(out,
+		"team: % 6d; thread: % 6d; address: 0x%08" PRIx64 "; size: %" PRIu64
+		" bytes; pool: %d; seq: %u; caller: %#" PRIx64 " %s\n",
+		(int)block->team, (int)block->thread, block->address, block->size, pool->area,
+		block->sequence, caller, symbol(session, caller));
 }
 
 static void list_pool_allocations(struct session *session, struct node_pool *pool, void *context)
@@ -138,11 +141,13 @@ int command_allocations(struct session *session, int argc, char **argv)
 			continue;
 		}
 		if (value == NULL)
-			return usage_error(session, allocations_usage, "'%s' needs a value", keyword);
+			return usage_error(session, allocations_usage, "'%s' needs a value",
+				keyword);
 		i++;
 		if (strcmp(keyword, "pool") == 0) {
 			if (!parse_area(value, &filter.area))
-				return usage_error(session, allocations_usage, "bad pool ID '%s'", value);
+				return usage_error(session, allocations_usage, "bad pool ID '%s'",
+					value);
 		} else if (strcmp(keyword, "thread") == 0) {
 			if (!parse_u64(value, &number) || number > UINT32_MAX)
 				return usage_error(session, allocations_usage, "bad thread id '%s'",
@@ -240,15 +245,18 @@ int command_allocations_per_caller(struct session *session, int argc, char **arg
 			uintptr_t caller = group_key(&walk.table, group)[0];
 			emit(out, "%s{\"caller\":", g ? "," : "");
 			put_json_string(out, symbol(session, caller));
-			emit(out, ",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%" PRIu64
-				"}", caller, group->count, group->bytes);
+			emit(out,
+				",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%" PRIu64
+				"}",
+				caller, group->count, group->bytes);
 		}
 		emit(out, "],\"total_blocks\":%zu,\"total_bytes\":%" PRIu64, walk.blocks,
 			walk.bytes);
 	} else {
 		emit(out, "%zu different callers, sorted by %s...\n", walk.table.count,
 			by_count ? "count" : "size");
-		emit(out, "     count        size      caller\n"
+		emit(out,
+			"     count        size      caller\n"
 			"----------------------------------\n");
 		for (size_t g = 0; g < walk.table.count; g++) {
 			const struct group *group = &walk.table.groups[g];

@@ -50,9 +50,9 @@ struct check_walk {
 	 * partial view: the findings it explains, made now and printed after
 	 * the problems */
 	struct held_output *held;
-	bool partial;			/* every finding goes to held */
+	bool partial; /* every finding goes to held */
 	size_t held_findings;
-	size_t damaged_unexplained;	/* damaged headers it does not explain */
+	size_t damaged_unexplained; /* damaged headers it does not explain */
 };
 
 struct problem {
@@ -80,7 +80,8 @@ static void text_owner(struct session *session, const char *label, uint32_t thre
 	put_time(out, time);
 	emit(out, "):%s\n", colors->reset);
 	for (uint32_t i = 0; i < frame_count && frames[i] != 0; i++)
-		emit(out, "    #%u 0x%" PRIxPTR " in %s\n", i, frames[i], symbol(session, frames[i]));
+		emit(out, "    #%u 0x%" PRIxPTR " in %s\n", i, frames[i],
+			symbol(session, frames[i]));
 }
 
 /* The problem as a JSON object (range: the in-flight range that explains
@@ -92,9 +93,11 @@ static void json_problem(struct check_walk *walk, struct output *out, const char
 	const struct node_block *block = problem->block;
 	const uintptr_t *freed_frames = (const uintptr_t *)problem->freed_by.frames;
 
-	emit(out, "%s{\"kind\":\"%s\",\"kind_key\":\"%s\",\"pool\":%d,\"address\":\"0x%" PRIx64
-		"\",\"size\":", separator, error_kind_name(problem->kind),
-		error_kind_info(problem->kind)->key, walk->pool->area, problem->address);
+	emit(out,
+		"%s{\"kind\":\"%s\",\"kind_key\":\"%s\",\"pool\":%d,\"address\":\"0x%" PRIx64
+		"\",\"size\":",
+		separator, error_kind_name(problem->kind), error_kind_info(problem->kind)->key,
+		walk->pool->area, problem->address);
 	if (problem->size_known)
 		emit(out, "%" PRIu64, problem->size);
 	else
@@ -131,8 +134,9 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 	const struct node_pool *pool = walk->pool;
 	const struct node_block *block = problem->block;
 	const uintptr_t *freed_frames = (const uintptr_t *)problem->freed_by.frames;
-	uint64_t site = problem->freed_known ? freed_frames[0]
-		: block != NULL && block->header_ok ? block->frames[0] : 0;
+	uint64_t site = problem->freed_known        ? freed_frames[0]
+		: block != NULL && block->header_ok ? block->frames[0]
+						    : 0;
 	const struct report_colors *colors = report_colors(session->context->color);
 
 	if (session->context->json) {
@@ -154,9 +158,10 @@ static void print_problem(struct check_walk *walk, const struct problem *problem
 			colors->location, problem->offset,
 			problem->offset < 0 ? " (before its start)" : "", colors->reset);
 	if (problem->overflow_bytes != 0)
-		emit(out, "%sthe write reached %" PRIu64 " byte(s) past the end of the %" PRIu64
-			"-byte block%s\n", colors->location, problem->overflow_bytes, problem->size,
-			colors->reset);
+		emit(out,
+			"%sthe write reached %" PRIu64 " byte(s) past the end of the %" PRIu64
+			"-byte block%s\n",
+			colors->location, problem->overflow_bytes, problem->size, colors->reset);
 	if (problem->freed_known)
 		text_owner(session, "freed", (uint32_t)problem->freed_by.thread,
 			problem->freed_by.team, problem->freed_by.sequence, problem->freed_by.time,
@@ -197,13 +202,14 @@ static void print_held(struct check_walk *walk, const struct problem *problem, i
  * operation explains it: damage at [start, end), or (whole_pool) a finding
  * of the pool as a whole, its counters, which any known operation caught
  * in the middle explains. */
-static void report_finding(struct check_walk *walk, const struct problem *problem,
-	bool whole_pool, uint64_t start, uint64_t end)
+static void report_finding(struct check_walk *walk, const struct problem *problem, bool whole_pool,
+	uint64_t start, uint64_t end)
 {
 	int range = whole_pool ? -1 : node_interrupted_range(walk->pool, start, end);
 
-	if (walk->held != NULL && (walk->partial
-		|| (walk->pool->interrupted.known && (range >= 0 || whole_pool)))) {
+	if (walk->held != NULL
+		&& (walk->partial
+			|| (walk->pool->interrupted.known && (range >= 0 || whole_pool)))) {
 		print_held(walk, problem, walk->partial ? -1 : range);
 		return;
 	}
@@ -224,7 +230,8 @@ static const char *finding_detail(enum debug_block_problem finding, bool freed_k
 	case BLOCK_OVERFLOW:
 		return "the trailing canary is damaged";
 	case BLOCK_POISON_DAMAGED:
-		return freed_known ? "a freed block (in quarantine) was written"
+		return freed_known
+			? "a freed block (in quarantine) was written"
 			: "a freed block (in quarantine) was written over its free record";
 	}
 	return NULL;
@@ -258,8 +265,7 @@ static void check_guarded_block(struct check_walk *walk, const struct node_block
 	}
 }
 
-static void check_block(const struct node_pool *pool, const struct node_block *block,
-	void *context)
+static void check_block(const struct node_pool *pool, const struct node_block *block, void *context)
 {
 	struct check_walk *walk = context;
 	struct problem problem = { .address = block->address, .block = block };
@@ -319,14 +325,17 @@ static void begin_interrupted(struct check_walk *walk)
 	struct output *out = &walk->held->out;
 
 	if (walk->session->context->json) {
-		emit(out, "%s{\"pool\":%d,\"operation\":\"%s\",\"operation_code\":%" PRIu32
-			",\"step\":", walk->held->items++ > 0 ? "," : "", pool->area,
+		emit(out,
+			"%s{\"pool\":%d,\"operation\":\"%s\",\"operation_code\":%" PRIu32
+			",\"step\":",
+			walk->held->items++ > 0 ? "," : "", pool->area,
 			node_operation_name(interrupted->operation), interrupted->operation);
 		put_json_string(out, node_step_text(interrupted->step));
 		emit(out, ",\"thread\":%" PRIu32 ",\"ranges\":[", interrupted->thread);
 		for (size_t i = 0; i < interrupted->range_count; i++)
 			emit(out, "%s{\"start\":\"0x%" PRIx64 "\",\"end\":\"0x%" PRIx64 "\"}",
-				i > 0 ? "," : "", interrupted->ranges[i][0], interrupted->ranges[i][1]);
+				i > 0 ? "," : "", interrupted->ranges[i][0],
+				interrupted->ranges[i][1]);
 		emit(out, "],\"ranges_refused\":%zu,\"findings\":[", interrupted->ranges_refused);
 		walk->held->items = 0;
 		return;
@@ -335,12 +344,15 @@ static void begin_interrupted(struct check_walk *walk)
 	put_text(out, pool->descriptor.name);
 	if (interrupted->known)
 		emit(out, "%s: interrupted by the process's death: %s by thread T%" PRIu32 ", %s\n",
-			pool->descriptor.name[0] ? "\"" : "", node_operation_name(interrupted->operation),
-			interrupted->thread, node_step_text(interrupted->step));
+			pool->descriptor.name[0] ? "\"" : "",
+			node_operation_name(interrupted->operation), interrupted->thread,
+			node_step_text(interrupted->step));
 	else
-		emit(out, "%s: interrupted by the process's death: an unknown operation (code %"
-			PRIu32 ") by thread T%" PRIu32 "; it explains no finding\n",
-			pool->descriptor.name[0] ? "\"" : "", interrupted->operation, interrupted->thread);
+		emit(out,
+			"%s: interrupted by the process's death: an unknown operation (code %" PRIu32
+			") by thread T%" PRIu32 "; it explains no finding\n",
+			pool->descriptor.name[0] ? "\"" : "", interrupted->operation,
+			interrupted->thread);
 	for (size_t i = 0; i < interrupted->range_count; i++)
 		emit(out, "    changing 0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64 " bytes)\n",
 			interrupted->ranges[i][0], interrupted->ranges[i][1],
@@ -357,8 +369,10 @@ static void end_interrupted(struct check_walk *walk)
 		return;
 	}
 	if (walk->pool->interrupted.known)
-		emit(out, "    %zu finding(s) the interrupted %s explains: not counted as problems\n",
-			walk->held_findings, node_operation_name(walk->pool->interrupted.operation));
+		emit(out,
+			"    %zu finding(s) the interrupted %s explains: not counted as problems\n",
+			walk->held_findings,
+			node_operation_name(walk->pool->interrupted.operation));
 }
 
 /* The section of a pool read from a partial view (node_pool.copy). */
@@ -378,8 +392,8 @@ static void begin_partial(struct check_walk *walk)
 	}
 	emit(out, "pool %d%s", pool->area, pool->descriptor.name[0] ? " \"" : "");
 	put_text(out, pool->descriptor.name);
-	emit(out, "%s: changing too fast: partial view (%s)\n", pool->descriptor.name[0] ? "\"" : "",
-		pool->copy_problem);
+	emit(out, "%s: changing too fast: partial view (%s)\n",
+		pool->descriptor.name[0] ? "\"" : "", pool->copy_problem);
 }
 
 static void end_partial(struct check_walk *walk)
@@ -398,11 +412,11 @@ static void end_partial(struct check_walk *walk)
 struct check_totals {
 	size_t problems;
 	int pools;
-	struct held_output held;	/* the interrupted pools' sections */
-	size_t interrupted;		/* findings explained */
+	struct held_output held; /* the interrupted pools' sections */
+	size_t interrupted;      /* findings explained */
 	int interrupted_pools;
-	struct held_output partial;	/* the partial views' sections */
-	size_t unverified;		/* their findings */
+	struct held_output partial; /* the partial views' sections */
+	size_t unverified;          /* their findings */
 	int partial_pools;
 };
 
@@ -411,18 +425,21 @@ static void check_counters(struct check_walk *walk)
 {
 	const struct node_pool *pool = walk->pool;
 	const struct node_pool_descriptor *d = &pool->descriptor;
-	bool comparable = pool->copy != NODE_COPY_INCONSISTENT ? pool->damaged_blocks == 0
+	bool comparable = pool->copy != NODE_COPY_INCONSISTENT
+		? pool->damaged_blocks == 0
 		: pool->interrupted.known && walk->damaged_unexplained == 0;
 	char detail[256];
 
-	if (!comparable || (d->live_blocks == pool->live_blocks && d->used_bytes == pool->live_bytes
-		&& d->quarantined_blocks == pool->quarantined_blocks))
+	if (!comparable
+		|| (d->live_blocks == pool->live_blocks && d->used_bytes == pool->live_bytes
+			&& d->quarantined_blocks == pool->quarantined_blocks))
 		return;
 	snprintf(detail, sizeof(detail),
-		"the pool's counters disagree with its blocks: %" PRIu64 " live block(s) of %"
-		PRIu64 " bytes and %" PRIu64 " quarantined counted, %zu of %" PRIu64
-		" bytes and %zu found", d->live_blocks, d->used_bytes, d->quarantined_blocks,
-		pool->live_blocks, pool->live_bytes, pool->quarantined_blocks);
+		"the pool's counters disagree with its blocks: %" PRIu64
+		" live block(s) of %" PRIu64 " bytes and %" PRIu64
+		" quarantined counted, %zu of %" PRIu64 " bytes and %zu found",
+		d->live_blocks, d->used_bytes, d->quarantined_blocks, pool->live_blocks,
+		pool->live_bytes, pool->quarantined_blocks);
 	pool_problem(walk, ERROR_COUNTER_MISMATCH, detail, true, 0, 0);
 }
 
@@ -457,22 +474,24 @@ static void check_guard_table(struct check_walk *walk)
 		return;
 	}
 	if (pool->guarded_damaged > 0) {
-		snprintf(detail, sizeof(detail), "the guard table has %zu damaged slot(s) (a state "
+		snprintf(detail, sizeof(detail),
+			"the guard table has %zu damaged slot(s) (a state "
 			"or a place no guarded block can have): their blocks are not shown",
 			pool->guarded_damaged);
 		guard_table_problem(walk, ERROR_HEAP_CORRUPTION, detail, false);
 		return;
 	}
-	if (!counts->present || !comparable || (counts->live_blocks == pool->guarded_live
-		&& counts->live_bytes == pool->guarded_live_bytes
-		&& counts->quarantined_blocks == pool->guarded_freed))
+	if (!counts->present || !comparable
+		|| (counts->live_blocks == pool->guarded_live
+			&& counts->live_bytes == pool->guarded_live_bytes
+			&& counts->quarantined_blocks == pool->guarded_freed))
 		return;
 	snprintf(detail, sizeof(detail),
 		"the guard table's counters disagree with its slots: %" PRIu32 " live guarded "
 		"block(s) of %" PRIu64 " bytes and %" PRIu32 " freed counted, %zu of %" PRIu64
-		" bytes and %zu found", counts->live_blocks, counts->live_bytes,
-		counts->quarantined_blocks, pool->guarded_live, pool->guarded_live_bytes,
-		pool->guarded_freed);
+		" bytes and %zu found",
+		counts->live_blocks, counts->live_bytes, counts->quarantined_blocks,
+		pool->guarded_live, pool->guarded_live_bytes, pool->guarded_freed);
 	guard_table_problem(walk, ERROR_COUNTER_MISMATCH, detail, true);
 }
 
@@ -492,7 +511,8 @@ static void check_pool(struct session *session, struct node_pool *pool, void *co
 	session_walk_blocks(session, pool, check_block, &walk);
 	if (pool->heap_problem != NULL)
 		pool_problem(&walk, ERROR_HEAP_CORRUPTION, pool->heap_problem, false,
-			pool->heap_problem_at, pool->heap_problem_at != 0 ? HEAP_BLOCK_OVERHEAD : 0);
+			pool->heap_problem_at,
+			pool->heap_problem_at != 0 ? HEAP_BLOCK_OVERHEAD : 0);
 	else if (!partial)
 		check_counters(&walk);
 	check_guard_table(&walk);
@@ -544,18 +564,22 @@ int command_check(struct session *session, int argc, char **argv)
 		held_output_move(&totals.held, out);
 		put_str(out, "],\"unverified\":[");
 		held_output_move(&totals.partial, out);
-		emit(out, "],\"pools_checked\":%d,\"problem_count\":%zu,\"interrupted_count\":%zu"
-			",\"unverified_count\":%zu", totals.pools, totals.problems,
-			totals.interrupted, totals.unverified);
+		emit(out,
+			"],\"pools_checked\":%d,\"problem_count\":%zu,\"interrupted_count\":%zu"
+			",\"unverified_count\":%zu",
+			totals.pools, totals.problems, totals.interrupted, totals.unverified);
 	} else {
 		emit(out, "%d pool(s) checked, %zu problem(s)\n", totals.pools, totals.problems);
 		if (totals.interrupted_pools > 0)
-			emit(out, "%zu finding(s) in %d pool(s) interrupted by the process's death "
-				"(not problems)\n", totals.interrupted, totals.interrupted_pools);
+			emit(out,
+				"%zu finding(s) in %d pool(s) interrupted by the process's death "
+				"(not problems)\n",
+				totals.interrupted, totals.interrupted_pools);
 		if (totals.partial_pools > 0)
-			emit(out, "%zu finding(s) in %d pool(s) not verified: partial view of a pool "
-				"changing too fast (not problems)\n", totals.unverified,
-				totals.partial_pools);
+			emit(out,
+				"%zu finding(s) in %d pool(s) not verified: partial view of a pool "
+				"changing too fast (not problems)\n",
+				totals.unverified, totals.partial_pools);
 	}
 	if (totals.held.failed || totals.partial.failed)
 		session_error(session, NODE_STATUS_DAMAGED,

@@ -39,13 +39,15 @@ static void list_node(struct session *session, pid_t pid, size_t *listed)
 		if (error.status == NODE_STATUS_NO_SUCH)
 			return; /* gone since the directory was read */
 		if (session->context->json) {
-			emit(out, "%s{\"pid\":%d,\"state\":\"damaged\",\"alive\":null,\"command_line\":"
+			emit(out,
+				"%s{\"pid\":%d,\"state\":\"damaged\",\"alive\":null,\"command_line\":"
 				"null,\"pools\":null,\"blocks\":null,\"bytes\":null,\"error\":",
 				*listed ? "," : "", (int)pid);
 			put_json_string(out, error.message);
 			put_str(out, "}");
 		} else {
-			emit(out, "%8d  %-7s  %5s  %10s  %14s  (", (int)pid, "damaged", "-", "-", "-");
+			emit(out, "%8d  %-7s  %5s  %10s  %14s  (", (int)pid, "damaged", "-", "-",
+				"-");
 			put_text(out, error.message);
 			put_str(out, ")\n");
 		}
@@ -57,7 +59,8 @@ static void list_node(struct session *session, pid_t pid, size_t *listed)
 		struct node_guard_counts guarded;
 		bool consistent;
 		if (node_pool_read_descriptor(node, node->pool_areas[i], &descriptor, &guarded,
-			&consistent, &error) != NODE_STATUS_OK) {
+			    &consistent, &error)
+			!= NODE_STATUS_OK) {
 			if (error.status != NODE_STATUS_NO_SUCH && problem[0] == '\0')
 				snprintf(problem, sizeof(problem), "%s", error.message);
 			continue;
@@ -72,9 +75,10 @@ static void list_node(struct session *session, pid_t pid, size_t *listed)
 			*listed ? "," : "", (int)pid, node->alive ? "alive" : "dead",
 			node->alive ? "true" : "false");
 		put_json_string(out, node->process.command_line);
-		emit(out, ",\"start_time\":%" PRId64 ",\"pools\":%zu,\"blocks\":%" PRIu64
-			",\"bytes\":%" PRIu64 ",\"error\":", node->process.start_time, pools, blocks,
-			bytes);
+		emit(out,
+			",\"start_time\":%" PRId64 ",\"pools\":%zu,\"blocks\":%" PRIu64
+			",\"bytes\":%" PRIu64 ",\"error\":",
+			node->process.start_time, pools, blocks, bytes);
 		if (problem[0] != '\0')
 			put_json_string(out, problem);
 		else
@@ -232,8 +236,8 @@ static bool node_is_dead(const struct node_dir *dir, const char *name, pid_t pid
 		if (dead && status.st_mtime > time(NULL) - YOUNG_NODE_SECONDS && kill(pid, 0) == 0)
 			dead = false;
 	} else {
-		dead = !(fstat(node_fd, &status) == 0 && status.st_mtime > time(NULL) - YOUNG_NODE_SECONDS
-			&& kill(pid, 0) == 0);
+		dead = !(fstat(node_fd, &status) == 0
+			&& status.st_mtime > time(NULL) - YOUNG_NODE_SECONDS && kill(pid, 0) == 0);
 	}
 	if (fd >= 0)
 		close(fd);

@@ -30,7 +30,7 @@
 
 struct leak_walk {
 	struct group_table table;
-	int64_t since;		/* the process's mark; 0: every live block */
+	int64_t since; /* the process's mark; 0: every live block */
 };
 
 struct leak_totals {
@@ -40,14 +40,12 @@ struct leak_totals {
 	int pools_with_leaks;
 };
 
-static void count_leak(const struct node_pool *pool, const struct node_block *block,
-	void *context)
+static void count_leak(const struct node_pool *pool, const struct node_block *block, void *context)
 {
 	struct leak_walk *walk = context;
 
 	(void)pool;
-	if (!node_block_is_live(block)
-		|| (walk->since != 0 && block->time < walk->since))
+	if (!node_block_is_live(block) || (walk->since != 0 && block->time < walk->since))
 		return;
 	group_count_block(&walk->table, block, block->frame_count);
 }
@@ -86,9 +84,10 @@ static void json_leak_group(struct session *session, const struct node_pool *poo
 
 	emit(out, "%s{\"pool\":%d,\"caller\":", separator(session), pool->area);
 	put_json_string(out, symbol(session, frames[0]));
-	emit(out, ",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%" PRIu64
-		",\"first_address\":\"0x%" PRIx64 "\",\"thread\":%u,\"seq\":%u", frames[0],
-		group->count, group->bytes, group->first_address, group->first_thread,
+	emit(out,
+		",\"address\":\"0x%" PRIxPTR "\",\"count\":%zu,\"bytes\":%" PRIu64
+		",\"first_address\":\"0x%" PRIx64 "\",\"thread\":%u,\"seq\":%u",
+		frames[0], group->count, group->bytes, group->first_address, group->first_thread,
 		group->first_sequence);
 	json_frames(session, out, frames, group->key_count);
 	emit(out, ",\"allocated_by\":{\"thread\":%u,\"team\":%d,\"seq\":%u,\"time\":%" PRId64,
@@ -139,7 +138,7 @@ static void leaks_of_pool(struct session *session, struct node_pool *pool, void 
 			emit(out, "    (first block 0x%" PRIx64 ", thread T%u, seq %u)\n",
 				group->first_address, group->first_thread, group->first_sequence);
 			if (group_suppression(session, frames, group->key_count, suppression,
-				sizeof(suppression))) {
+				    sizeof(suppression))) {
 				put_str(out, "    suppression: ");
 				put_text(out, suppression);
 				put_str(out, "\n");
@@ -189,8 +188,9 @@ int command_leaks(struct session *session, int argc, char **argv)
 		put_str(out, "blocks still allocated (no mark set) when the process died\n");
 	}
 	if (!session->context->json && session->node->alive)
-		put_str(out, "(live now, not necessarily lost: the scan command finds those no "
-			     "pointer reaches)\n");
+		put_str(out,
+			"(live now, not necessarily lost: the scan command finds those no "
+			"pointer reaches)\n");
 	for_each_pool(session, area, leaks_of_pool, &totals);
 	if (session->context->json)
 		emit(out, "],\"leaked_bytes\":%" PRIu64 ",\"leaked_blocks\":%zu", totals.bytes,

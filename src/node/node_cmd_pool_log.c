@@ -28,10 +28,11 @@ static void print_event(const struct pool_log_event *event, void *context)
 	struct output *out = &session->out;
 
 	if (session->context->json) {
-		emit(out, "%s{\"seq\":%u,\"op\":\"%s\",\"address\":\"0x%" PRIx64 "\",\"size\":%" PRIu64
-			",\"thread\":%u,\"time\":%" PRId64 ",\"caller\":", walk->printed ? "," : "",
-			event->sequence, pool_log_op_name(event->op), event->address, event->size,
-			event->thread, event->time);
+		emit(out,
+			"%s{\"seq\":%u,\"op\":\"%s\",\"address\":\"0x%" PRIx64
+			"\",\"size\":%" PRIu64 ",\"thread\":%u,\"time\":%" PRId64 ",\"caller\":",
+			walk->printed ? "," : "", event->sequence, pool_log_op_name(event->op),
+			event->address, event->size, event->thread, event->time);
 		put_json_string(out, symbol(session, event->caller));
 		emit(out, ",\"caller_address\":\"0x%" PRIx64 "\"}", event->caller);
 	} else {
@@ -59,7 +60,8 @@ static void show_log(struct session *session, struct node_pool *pool, void *cont
 	if (log == NULL) {
 		if (pool->descriptor.log_offset == 0) {
 			if (session->context->json)
-				emit(out, ",\"pool\":%d,\"appended\":0,\"capacity\":0,\"events\":[]",
+				emit(out,
+					",\"pool\":%d,\"appended\":0,\"capacity\":0,\"events\":[]",
 					pool->area);
 			else
 				emit(out, "pool %d has no log\n", pool->area);
@@ -74,12 +76,13 @@ static void show_log(struct session *session, struct node_pool *pool, void *cont
 		emit(out, ",\"pool\":%d,\"appended\":%" PRIu64 ",\"capacity\":%u,\"events\":[",
 			pool->area, log->appended, log->capacity);
 	} else {
-		emit(out, "pool %d: %" PRIu64 " event(s) logged, the last %" PRIu64
-			" kept (capacity %u); newest first:\n", pool->area, log->appended, held,
-			log->capacity);
+		emit(out,
+			"pool %d: %" PRIu64 " event(s) logged, the last %" PRIu64
+			" kept (capacity %u); newest first:\n",
+			pool->area, log->appended, held, log->capacity);
 	}
-	pool_log_newest(log, log->capacity, NULL, request->count < SIZE_MAX ? (size_t)request->count : SIZE_MAX,
-		print_event, &walk);
+	pool_log_newest(log, log->capacity, NULL,
+		request->count < SIZE_MAX ? (size_t)request->count : SIZE_MAX, print_event, &walk);
 	if (session->context->json)
 		put_str(out, "]");
 }

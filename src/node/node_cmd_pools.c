@@ -30,16 +30,19 @@ static void text_pool_line(struct session *session, const struct node_pool_descr
 
 	emit(out, "pool %d: id: 0x%" PRIx64 "; name: \"", (int)d->area, d->pool_id);
 	put_text(out, d->name);
-	emit(out, "\"; base: 0x%" PRIx64 "; size: %" PRIu64 "; area_size: %" PRIu64 "; used: %"
-		PRIu64 "; peak: %" PRIu64 "; blocks: %" PRIu64 "; quarantined: %" PRIu64 " in %"
-		PRIu64 "; ", d->base_address, d->requested_size, d->area_size,
+	emit(out,
+		"\"; base: 0x%" PRIx64 "; size: %" PRIu64 "; area_size: %" PRIu64 "; used: %" PRIu64
+		"; peak: %" PRIu64 "; blocks: %" PRIu64 "; quarantined: %" PRIu64 " in %" PRIu64
+		"; ",
+		d->base_address, d->requested_size, d->area_size,
 		d->used_bytes + guarded->live_bytes, d->peak_bytes,
 		d->live_blocks + guarded->live_blocks, d->quarantined_bytes, d->quarantined_blocks);
 	if (guarded->present)
 		emit(out, "guarded: %" PRIu32 " live (%" PRIu64 " bytes), %" PRIu32 " freed; ",
 			guarded->live_blocks, guarded->live_bytes, guarded->quarantined_blocks);
-	emit(out, "failed: %" PRIu64 "; injected: %" PRIu64 "; errors: %" PRIu64
-		"; creator: %s%s\n", d->failed_requests, d->injected_failures, d->errors,
+	emit(out,
+		"failed: %" PRIu64 "; injected: %" PRIu64 "; errors: %" PRIu64 "; creator: %s%s\n",
+		d->failed_requests, d->injected_failures, d->errors,
 		symbol(session, creator_address(d)),
 		d->state == NODE_POOL_DELETING ? "; state: deleting" : "");
 }
@@ -53,15 +56,16 @@ static void json_pool_fields(struct session *session, const struct node_pool_des
 
 	emit(out, "{\"id\":%d,\"pool_id\":\"0x%" PRIx64 "\",\"name\":", (int)d->area, d->pool_id);
 	put_json_string(out, d->name);
-	emit(out, ",\"state\":\"%s\",\"base\":\"0x%" PRIx64 "\",\"size\":%" PRIu64
-		",\"area_size\":%" PRIu64 ",\"used\":%" PRIu64 ",\"peak\":%" PRIu64 ",\"blocks\":%"
-		PRIu64 ",\"quarantined_bytes\":%" PRIu64 ",\"quarantined_blocks\":%" PRIu64
-		",\"guarded_blocks\":%" PRIu32 ",\"guarded_bytes\":%" PRIu64
-		",\"guarded_freed\":%" PRIu32 ",\"allocations\":%" PRIu64 ",\"frees\":%" PRIu64
-		",\"failed_requests\":%" PRIu64 ",\"injected_failures\":%" PRIu64 ",\"errors\":%"
-		PRIu64 ",\"creator\":", d->state == NODE_POOL_DELETING ? "deleting" : "live",
-		d->base_address, d->requested_size, d->area_size,
-		d->used_bytes + guarded->live_bytes, d->peak_bytes,
+	emit(out,
+		",\"state\":\"%s\",\"base\":\"0x%" PRIx64 "\",\"size\":%" PRIu64
+		",\"area_size\":%" PRIu64 ",\"used\":%" PRIu64 ",\"peak\":%" PRIu64
+		",\"blocks\":%" PRIu64 ",\"quarantined_bytes\":%" PRIu64
+		",\"quarantined_blocks\":%" PRIu64 ",\"guarded_blocks\":%" PRIu32
+		",\"guarded_bytes\":%" PRIu64 ",\"guarded_freed\":%" PRIu32
+		",\"allocations\":%" PRIu64 ",\"frees\":%" PRIu64 ",\"failed_requests\":%" PRIu64
+		",\"injected_failures\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"creator\":",
+		d->state == NODE_POOL_DELETING ? "deleting" : "live", d->base_address,
+		d->requested_size, d->area_size, d->used_bytes + guarded->live_bytes, d->peak_bytes,
 		d->live_blocks + guarded->live_blocks, d->quarantined_bytes, d->quarantined_blocks,
 		guarded->live_blocks, guarded->live_bytes, guarded->quarantined_blocks,
 		d->allocations, d->frees, d->failed_requests, d->injected_failures, d->errors);
@@ -92,7 +96,8 @@ int command_pools(struct session *session, int argc, char **argv)
 		struct node_error error = { 0 };
 		bool consistent;
 		if (node_pool_read_descriptor(node, node->pool_areas[i], &descriptor, &guarded,
-			&consistent, &error) != NODE_STATUS_OK) {
+			    &consistent, &error)
+			!= NODE_STATUS_OK) {
 			if (error.status != NODE_STATUS_NO_SUCH)
 				session_error(session, error.status, error.message);
 			continue;
@@ -119,10 +124,14 @@ int command_pools(struct session *session, int argc, char **argv)
 static const char *copy_name(enum node_copy copy, bool json)
 {
 	switch (copy) {
-	case NODE_COPY_CONSISTENT: return "consistent";
-	case NODE_COPY_QUIET: return json ? "quiet" : "consistent, in a quiet window";
-	case NODE_COPY_PARTIAL: return json ? "partial" : "partial view";
-	case NODE_COPY_INCONSISTENT: break;
+	case NODE_COPY_CONSISTENT:
+		return "consistent";
+	case NODE_COPY_QUIET:
+		return json ? "quiet" : "consistent, in a quiet window";
+	case NODE_COPY_PARTIAL:
+		return json ? "partial" : "partial view";
+	case NODE_COPY_INCONSISTENT:
+		break;
 	}
 	return json ? "inconsistent" : "may be inconsistent";
 }
@@ -134,17 +143,19 @@ static bool copy_incomplete(enum node_copy copy)
 
 /* ---- guarded blocks (node_guarded.c) ---- */
 
-static void text_guarded_block(const struct node_pool *pool,
-	const struct node_guarded_block *block, void *context)
+static void text_guarded_block(const struct node_pool *pool, const struct node_guarded_block *block,
+	void *context)
 {
 	struct session *session = context;
 	const area_malloc_owner *owner = &block->allocated;
 
 	(void)pool;
-	emit(&session->out, "\tguarded block 0x%" PRIx64 ": %" PRIu64 " bytes, %s%s; allocated by "
-		"thread T%d, seq %u, at %s\n", block->address, block->size,
-		block->freed ? "freed" : "live", block->underflow ? " (guard page before it)" : "",
-		(int)owner->thread, owner->sequence,
+	emit(&session->out,
+		"\tguarded block 0x%" PRIx64 ": %" PRIu64 " bytes, %s%s; allocated by "
+		"thread T%d, seq %u, at %s\n",
+		block->address, block->size, block->freed ? "freed" : "live",
+		block->underflow ? " (guard page before it)" : "", (int)owner->thread,
+		owner->sequence,
 		owner->frame_count > 0 ? symbol(session, owner->frames[0]) : "(stack unknown)");
 }
 
@@ -153,15 +164,16 @@ struct guarded_listing {
 	bool first;
 };
 
-static void json_guarded_block(const struct node_pool *pool,
-	const struct node_guarded_block *block, void *context)
+static void json_guarded_block(const struct node_pool *pool, const struct node_guarded_block *block,
+	void *context)
 {
 	struct guarded_listing *listing = context;
 	struct session *session = listing->session;
 	const area_malloc_owner *owner = &block->allocated;
 
 	(void)pool;
-	emit(&session->out, "%s{\"address\":\"0x%" PRIx64 "\",\"size\":%" PRIu64
+	emit(&session->out,
+		"%s{\"address\":\"0x%" PRIx64 "\",\"size\":%" PRIu64
 		",\"state\":\"%s\",\"underflow\":%s,\"thread\":%d,\"sequence\":%u,\"caller\":",
 		listing->first ? "" : ",", block->address, block->size,
 		block->freed ? "freed" : "live", block->underflow ? "true" : "false",
@@ -190,7 +202,8 @@ static void show_guarded(struct session *session, struct node_pool *pool)
 		return;
 	}
 	if (pool->guard_problem == NULL && pool->guard_counts.present)
-		emit(&session->out, "\tguarded blocks: %zu live (%" PRIu64 " bytes requested), %zu freed\n",
+		emit(&session->out,
+			"\tguarded blocks: %zu live (%" PRIu64 " bytes requested), %zu freed\n",
 			pool->guarded_live, pool->guarded_live_bytes, pool->guarded_freed);
 	problem = node_pool_guarded_walk(pool, text_guarded_block, session, &damaged);
 	if (problem != NULL)
@@ -209,18 +222,23 @@ static void show_pool(struct session *session, struct node_pool *pool, void *con
 	if (session->context->json) {
 		put_str(out, ",\"pool\":");
 		json_pool_fields(session, d, &pool->guard_counts);
-		emit(out, ",\"heap\":{\"address\":\"0x%" PRIx64 "\",\"bytes\":%" PRIu64
+		emit(out,
+			",\"heap\":{\"address\":\"0x%" PRIx64 "\",\"bytes\":%" PRIu64
 			",\"used_chunks\":%zu,\"used_chunk_bytes\":%" PRIu64 ",\"free_chunks\":%zu"
-			",\"free_chunk_bytes\":%" PRIu64 ",\"largest_free\":%" PRIu64 ",\"problem\":",
+			",\"free_chunk_bytes\":%" PRIu64 ",\"largest_free\":%" PRIu64
+			",\"problem\":",
 			heap_address, d->heap_bytes, pool->used_chunks, pool->used_chunk_bytes,
 			pool->free_chunks, pool->free_chunk_bytes, pool->largest_free);
 		if (pool->heap_problem != NULL)
 			put_json_string(out, pool->heap_problem);
 		else
 			put_str(out, "null");
-		emit(out, "},\"live_blocks\":%zu,\"live_bytes\":%" PRIu64 ",\"quarantined_chunks\":%zu"
-			",\"quarantined_chunk_bytes\":%" PRIu64 ",\"damaged_blocks\":%zu,\"seq\":%" PRIu64
-			",\"log\":", pool->live_blocks, pool->live_bytes, pool->quarantined_blocks,
+		emit(out,
+			"},\"live_blocks\":%zu,\"live_bytes\":%" PRIu64
+			",\"quarantined_chunks\":%zu"
+			",\"quarantined_chunk_bytes\":%" PRIu64
+			",\"damaged_blocks\":%zu,\"seq\":%" PRIu64 ",\"log\":",
+			pool->live_blocks, pool->live_bytes, pool->quarantined_blocks,
 			pool->quarantined_bytes, pool->damaged_blocks, d->seq);
 		if (pool->log != NULL)
 			emit(out, "{\"capacity\":%u,\"appended\":%" PRIu64 "}", pool->log->capacity,
@@ -232,13 +250,18 @@ static void show_pool(struct session *session, struct node_pool *pool, void *con
 		return;
 	}
 	text_pool_line(session, d, &pool->guard_counts);
-	emit(out, "\theap: 0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64 " bytes); chunks: %zu used (%"
-		PRIu64 " bytes), %zu free (%" PRIu64 " bytes); largest free: %" PRIu64 "\n",
+	emit(out,
+		"\theap: 0x%" PRIx64 "-0x%" PRIx64 " (%" PRIu64
+		" bytes); chunks: %zu used (%" PRIu64 " bytes), %zu free (%" PRIu64
+		" bytes); largest free: %" PRIu64 "\n",
 		heap_address, heap_address + d->heap_bytes, d->heap_bytes, pool->used_chunks,
-		pool->used_chunk_bytes, pool->free_chunks, pool->free_chunk_bytes, pool->largest_free);
-	emit(out, "\tblocks: %zu live (%" PRIu64 " bytes requested); %zu quarantined (%" PRIu64
-		" bytes); %zu with a damaged header\n", pool->live_blocks, pool->live_bytes,
-		pool->quarantined_blocks, pool->quarantined_bytes, pool->damaged_blocks);
+		pool->used_chunk_bytes, pool->free_chunks, pool->free_chunk_bytes,
+		pool->largest_free);
+	emit(out,
+		"\tblocks: %zu live (%" PRIu64 " bytes requested); %zu quarantined (%" PRIu64
+		" bytes); %zu with a damaged header\n",
+		pool->live_blocks, pool->live_bytes, pool->quarantined_blocks,
+		pool->quarantined_bytes, pool->damaged_blocks);
 	emit(out, "\tallocations: %" PRIu64 "; frees: %" PRIu64 "; seq: %" PRIu64 "\n",
 		d->allocations, d->frees, d->seq);
 	emit(out, "\tcontrol: descriptor at +0x%" PRIx64 "; ", d->control_offset);

@@ -101,26 +101,26 @@ static uint64_t hash_bytes(const unsigned char *bytes, size_t length)
 }
 
 /* The copy of [address, address + bytes) when a pool holds all of it. */
-static const unsigned char *pool_bytes(
-	const struct scan_pass *pass, uint64_t address, uint64_t bytes)
+static const unsigned char *pool_bytes(const struct scan_pass *pass, uint64_t address,
+	uint64_t bytes)
 {
 	for (size_t i = 0; i < pass->pool_count; i++) {
 		const struct node_pool *pool = pass->pools[i];
 		uint64_t base = pool->descriptor.base_address;
-		if (address >= base && address - base <= pool->image_bytes &&
-			bytes <= pool->image_bytes - (address - base))
+		if (address >= base && address - base <= pool->image_bytes
+			&& bytes <= pool->image_bytes - (address - base))
 			return pool->image + (address - base);
 	}
 	return NULL;
 }
 
-static const uintptr_t *remote_words(
-	void *context, uintptr_t address, size_t count, uintptr_t *scratch)
+static const uintptr_t *remote_words(void *context, uintptr_t address, size_t count,
+	uintptr_t *scratch)
 {
 	struct remote *remote = context;
 	size_t bytes = count * sizeof(uintptr_t);
 	const unsigned char *copy = pool_bytes(remote->pass, address, bytes);
-	struct iovec local = {scratch, bytes}, far = {(void *)address, bytes};
+	struct iovec local = { scratch, bytes }, far = { (void *)address, bytes };
 
 	if (copy != NULL) {
 		memcpy(scratch, copy, bytes); /* the copy need not be word-aligned */
@@ -141,8 +141,8 @@ static const uintptr_t *remote_words(
 	return NULL;
 }
 
-static void collect_block(
-	const struct node_pool *pool, const struct node_block *block, void *context)
+static void collect_block(const struct node_pool *pool, const struct node_block *block,
+	void *context)
 {
 	struct scan_pass *pass = context;
 	const unsigned char *bytes;
@@ -188,7 +188,7 @@ static void pass_free(struct scan_pass *pass)
 {
 	pass_release(pass);
 	free(pass->items);
-	*pass = (struct scan_pass){0};
+	*pass = (struct scan_pass){ 0 };
 }
 
 /* Loads every pool of the node and collects their live blocks, sorted. */
@@ -203,10 +203,11 @@ static bool pass_load(struct session *session, struct scan_pass *pass, bool stop
 	if (pass->pools == NULL)
 		return false;
 	for (size_t i = 0; i < node->pool_count; i++) {
-		struct node_error error = {0};
+		struct node_error error = { 0 };
 		struct node_pool *pool;
 		if (node_pool_load(node, node->pool_areas[i], &session->context->snapshot, &pool,
-			    &error) != NODE_STATUS_OK) {
+			    &error)
+			!= NODE_STATUS_OK) {
 			if (error.status != NODE_STATUS_NO_SUCH)
 				session_error(session, error.status, error.message);
 			continue;
@@ -286,8 +287,8 @@ static uint64_t stack_floor(const struct scan_world *world, uint64_t start, uint
 
 	for (size_t i = 0; world != NULL && i < world->count; i++) {
 		uint64_t sp = SCAN_STACK_POINTER(world->threads[i].registers);
-		if (world->threads[i].registers_known && sp < end && sp >= start + SCAN_RED_ZONE &&
-			sp - SCAN_RED_ZONE < floor)
+		if (world->threads[i].registers_known && sp < end && sp >= start + SCAN_RED_ZONE
+			&& sp - SCAN_RED_ZONE < floor)
 			floor = (sp - SCAN_RED_ZONE) & ~(uint64_t)(sizeof(uintptr_t) - 1);
 	}
 	return floor == end ? start : floor;
@@ -321,9 +322,9 @@ static void scan_roots(struct scan_engine *engine, const struct scan_pass *pass,
 			*next++ = '\0';
 		if (sscanf(line, "%llx-%llx %7s %*s %*s %*s %255s", &start, &end, perms, path) < 3)
 			continue;
-		if (perms[0] != 'r' || perms[1] != 'w' || end - start > SCAN_MAX_MAPPING ||
-			strcmp(path, "[vvar]") == 0 || strcmp(path, "[vsyscall]") == 0 ||
-			meets_pool(pass, start, end))
+		if (perms[0] != 'r' || perms[1] != 'w' || end - start > SCAN_MAX_MAPPING
+			|| strcmp(path, "[vvar]") == 0 || strcmp(path, "[vsyscall]") == 0
+			|| meets_pool(pass, start, end))
 			continue;
 		scan_engine_root(engine, (uintptr_t)stack_floor(world, start, end), (uintptr_t)end);
 	}
@@ -337,7 +338,7 @@ static void scan_roots(struct scan_engine *engine, const struct scan_pass *pass,
 static bool scan_once(struct session *session, struct remote *remote, struct scan_pass *pass,
 	const struct scan_world *world, int *status)
 {
-	struct scan_reader reader = {remote_words, remote};
+	struct scan_reader reader = { remote_words, remote };
 	struct scan_block *blocks = NULL;
 	uint8_t *state = NULL;
 	uint32_t *stack = NULL;
@@ -361,8 +362,8 @@ static bool scan_once(struct session *session, struct remote *remote, struct sca
 	if (blocks == NULL || state == NULL || stack == NULL || engine == NULL)
 		goto out_of_memory;
 	for (size_t i = 0; i < pass->count; i++)
-		blocks[i] = (struct scan_block){(uintptr_t)pass->items[i].block.address,
-			(uintptr_t)(pass->items[i].block.address + pass->items[i].block.size)};
+		blocks[i] = (struct scan_block){ (uintptr_t)pass->items[i].block.address,
+			(uintptr_t)(pass->items[i].block.address + pass->items[i].block.size) };
 	scan_engine_init(engine, blocks, state, stack, pass->count, true, &reader);
 	remote->refused = 0;
 	remote->reads = 0;
@@ -414,8 +415,8 @@ static const struct scan_item *find_item(const struct scan_pass *pass, const str
 		else
 			high = middle;
 	}
-	if (low < pass->count && pass->items[low].block.address == item->block.address &&
-		pass->items[low].block.sequence == item->block.sequence)
+	if (low < pass->count && pass->items[low].block.address == item->block.address
+		&& pass->items[low].block.sequence == item->block.sequence)
 		return &pass->items[low];
 	return NULL;
 }
@@ -444,7 +445,7 @@ struct scan_totals {
 	uint64_t bytes[2];
 };
 
-static const char *const kind_names[2] = {"unreferenced", "indirectly lost"};
+static const char *const kind_names[2] = { "unreferenced", "indirectly lost" };
 
 static void print_groups(struct session *session, struct group_table *table, int kind, int64_t now,
 	struct scan_totals *totals)
@@ -489,7 +490,7 @@ static void print_groups(struct session *session, struct group_table *table, int
 static void report(struct session *session, const struct scan_pass *first,
 	const struct scan_pass *second, int64_t min_age, struct scan_totals *totals)
 {
-	struct group_table tables[2] = {0};
+	struct group_table tables[2] = { 0 };
 	int64_t now = monotonic_now();
 
 	for (size_t i = 0; i < second->count; i++) {
@@ -503,9 +504,9 @@ static void report(struct session *session, const struct scan_pass *first,
 		else
 			continue;
 		before = find_item(first, item);
-		if (before == NULL || before->hash != item->hash ||
-			(before->state != SCAN_UNREFERENCED && before->state != SCAN_INDIRECT) ||
-			now - item->block.time < min_age)
+		if (before == NULL || before->hash != item->hash
+			|| (before->state != SCAN_UNREFERENCED && before->state != SCAN_INDIRECT)
+			|| now - item->block.time < min_age)
 			continue;
 		group_count_block(&tables[kind], &item->block, item->block.frame_count);
 	}
@@ -520,11 +521,11 @@ static void report(struct session *session, const struct scan_pass *first,
 
 int command_scan(struct session *session, int argc, char **argv)
 {
-	struct scan_pass passes[2] = {0};
-	struct scan_totals totals = {0};
-	struct remote remote = {.mem_fd = -1};
+	struct scan_pass passes[2] = { 0 };
+	struct scan_totals totals = { 0 };
+	struct remote remote = { .mem_fd = -1 };
 	struct output *out = &session->out;
-	struct scan_world world = {0};
+	struct scan_world world = { 0 };
 	double min_age = 5.0, interval = 1.0;
 	bool stop = false;
 	char path[64];
@@ -543,8 +544,8 @@ int command_scan(struct session *session, int argc, char **argv)
 		else
 			return usage_error(session, scan_usage, "unknown argument '%s'", argv[i]);
 		if (i + 1 == argc || !parse_seconds(argv[i + 1], value))
-			return usage_error(
-				session, scan_usage, "bad number of seconds for %s", argv[i]);
+			return usage_error(session, scan_usage, "bad number of seconds for %s",
+				argv[i]);
 		i++;
 	}
 	if (!session_open_node(session, &status))
@@ -577,8 +578,8 @@ int command_scan(struct session *session, int argc, char **argv)
 	}
 	for (int p = 0; p < passes_made; p++) {
 		if (p == 1) {
-			struct timespec pause = {(time_t)interval,
-				(long)((interval - (double)(time_t)interval) * 1e9)};
+			struct timespec pause = { (time_t)interval,
+				(long)((interval - (double)(time_t)interval) * 1e9) };
 			while (nanosleep(&pause, &pause) != 0 && errno == EINTR)
 				;
 		}

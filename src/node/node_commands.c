@@ -120,7 +120,8 @@ static int command_help(struct session *session, int argc, char **argv)
 		}
 		put_str(out, "]");
 	} else {
-		emit(out, "pool commands (a pool ID is the pool's area id, as \"pools\" lists it):\n%s",
+		emit(out,
+			"pool commands (a pool ID is the pool's area id, as \"pools\" lists it):\n%s",
 			node_command_usage());
 	}
 	return session_finish(session);
@@ -157,6 +158,8 @@ int node_command_run(const struct node_command_context *context, int argc, char 
 		return command->run(&session, argc, argv);
 	}
 	session.query = "";
-	return usage_error(&session, "pools | pool | allocations | allocations_per_caller | "
-		"pool_log | leaks | check | scan | help", "unknown command '%s'", argv[0]);
+	return usage_error(&session,
+		"pools | pool | allocations | allocations_per_caller | "
+		"pool_log | leaks | check | scan | help",
+		"unknown command '%s'", argv[0]);
 }

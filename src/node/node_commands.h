@@ -34,11 +34,11 @@
 typedef void (*node_print_fn)(void *cookie, const char *text);
 
 struct node_command_context {
-	const char *node_dir;	/* NULL: node_default_dir() */
-	pid_t pid;		/* the process whose node node_command_run reads */
+	const char *node_dir; /* NULL: node_default_dir() */
+	pid_t pid;            /* the process whose node node_command_run reads */
 	bool json;
-	bool color;		/* ASan's colours in text output (never in JSON) */
-	node_print_fn print;	/* the command's output */
+	bool color;          /* ASan's colours in text output (never in JSON) */
+	node_print_fn print; /* the command's output */
 	void *print_cookie;
 	node_print_fn print_error; /* errors and warnings, one line each; NULL: print */
 	void *error_cookie;

@@ -86,8 +86,8 @@ struct held_output {
 	struct node_command_context context;
 	char *text;
 	size_t length, capacity;
-	bool failed;		/* out of memory: the held part was cut short */
-	size_t items;		/* elements put into a JSON array held here */
+	bool failed;  /* out of memory: the held part was cut short */
+	size_t items; /* elements put into a JSON array held here */
 };
 
 struct session;
@@ -107,8 +107,8 @@ struct session {
 	char **errors;
 	size_t error_count;
 	const char *query;
-	size_t items;		/* elements printed in the current JSON array */
-	bool damage_is_finding;	/* check: a damaged heap is what it looks for */
+	size_t items;           /* elements printed in the current JSON array */
+	bool damage_is_finding; /* check: a damaged heap is what it looks for */
 	/* why the fallback directory is read ("": it is not, or silently) */
 	char dir_note[NODE_MESSAGE_MAX + PATH_MAX + 32];
 	/* terminal-safe copies of the last symbols (text output), see symbol() */
@@ -116,24 +116,21 @@ struct session {
 	unsigned symbol_next;
 };
 
-NODE_HIDDEN bool session_start(struct session *session,
-	const struct node_command_context *context, const char *query);
+NODE_HIDDEN bool session_start(struct session *session, const struct node_command_context *context,
+	const char *query);
 /* Ends the document (JSON) or prints warnings and errors (text); returns the status. */
 NODE_HIDDEN int session_finish(struct session *session);
 /* A failure before any output: one error line, or one JSON document. */
-NODE_HIDDEN int session_fail(struct session *session, enum node_status status,
-	const char *text);
+NODE_HIDDEN int session_fail(struct session *session, enum node_status status, const char *text);
 /* The directory the command names, else the default one, else (refused or
  * missing) the fallback under $XDG_RUNTIME_DIR where the module publishes
  * then; the defaults only when they are the reader's own (root too). */
-NODE_HIDDEN enum node_status session_open_dir(struct session *session,
-	struct node_error *error);
+NODE_HIDDEN enum node_status session_open_dir(struct session *session, struct node_error *error);
 /* Opens the directory and the node; prints the header. false: already failed. */
 NODE_HIDDEN bool session_open_node(struct session *session, int *status);
 NODE_HIDDEN void raise_status(struct session *session, enum node_status status);
 /* A problem with one part of the node: listed at the end, and it sets the status. */
-NODE_HIDDEN void session_error(struct session *session, enum node_status status,
-	const char *text);
+NODE_HIDDEN void session_error(struct session *session, enum node_status status, const char *text);
 /* "," before every element of a JSON array but the first. */
 NODE_HIDDEN const char *separator(struct session *session);
 
@@ -149,8 +146,7 @@ NODE_HIDDEN void json_frames(struct session *session, struct output *out, const 
 typedef void (*pool_visit_fn)(struct session *session, struct node_pool *pool, void *context);
 
 /* Loads the pools one at a time (area 0: all of them) and hands each to fn. */
-NODE_HIDDEN int for_each_pool(struct session *session, int area, pool_visit_fn fn,
-	void *context);
+NODE_HIDDEN int for_each_pool(struct session *session, int area, pool_visit_fn fn, void *context);
 
 /* Every block of the pool, guarded ones first (node_pool_walk_blocks); the
  * guarded ones left out (out of memory) are an error of the session. */
@@ -167,16 +163,16 @@ NODE_HIDDEN int usage_error(struct session *session, const char *usage, const ch
 
 struct group {
 	uint64_t hash;
-	size_t key_start;	/* in group_table.keys */
+	size_t key_start; /* in group_table.keys */
 	uint32_t key_count;
 	size_t count;
 	uint64_t bytes;
-	uint64_t first_address;	/* the oldest block of the group (lowest seq) */
+	uint64_t first_address; /* the oldest block of the group (lowest seq) */
 	uint32_t first_sequence;
 	uint32_t first_thread;
 	int32_t first_team;
 	int64_t first_time;
-	uintptr_t first_frame;	/* the caller: the tie-break of sorting */
+	uintptr_t first_frame; /* the caller: the tie-break of sorting */
 };
 
 struct group_table {
@@ -184,17 +180,16 @@ struct group_table {
 	size_t count, capacity;
 	uintptr_t *keys;
 	size_t key_count, key_capacity;
-	size_t *slots;		/* group index + 1; 0: empty */
+	size_t *slots; /* group index + 1; 0: empty */
 	size_t slot_capacity;
-	bool failed;		/* out of memory: some blocks were not counted */
+	bool failed; /* out of memory: some blocks were not counted */
 };
 
 /* Counts a block in the group of its first key_frames frames. */
 NODE_HIDDEN void group_count_block(struct group_table *table, const struct node_block *block,
 	uint32_t key_frames);
 /* The group's frames. */
-NODE_HIDDEN const uintptr_t *group_key(const struct group_table *table,
-	const struct group *group);
+NODE_HIDDEN const uintptr_t *group_key(const struct group_table *table, const struct group *group);
 /* Largest first (most blocks first with by_count); no lookups afterwards. */
 NODE_HIDDEN void group_table_sort(struct group_table *table, bool by_count);
 NODE_HIDDEN void group_table_free(struct group_table *table);

@@ -84,8 +84,8 @@ enum node_status node_dir_open(const char *path, bool own_only, struct node_dir 
 		return error->status;
 	}
 	if (!S_ISDIR(link_status.st_mode)) {
-		set_error(error, NODE_STATUS_DAMAGED, "node directory %s is not a directory: refused",
-			path);
+		set_error(error, NODE_STATUS_DAMAGED,
+			"node directory %s is not a directory: refused", path);
 		return error->status;
 	}
 	if (!owner_acceptable(link_status.st_uid, own_only)) {
@@ -182,7 +182,8 @@ static enum node_status list_numbered(int dir_fd, const char *prefix, int **numb
 			if (larger == NULL) {
 				free(list);
 				closedir(stream);
-				set_error(error, NODE_STATUS_DAMAGED, "out of memory listing a node");
+				set_error(error, NODE_STATUS_DAMAGED,
+					"out of memory listing a node");
 				return error->status;
 			}
 			list = larger;
@@ -270,8 +271,8 @@ static enum node_status read_images(struct node *node, int fd, uint64_t file_byt
 		|| count > (file_bytes - process->images_offset) / record_bytes
 		|| count > process->images_capacity || count > MAX_IMAGES) {
 		set_error(error, NODE_STATUS_DAMAGED,
-			"process file: image table (%" PRIu64 " of %" PRIu64 " records at offset %"
-			PRIu64 ") lies outside the %" PRIu64 "-byte file",
+			"process file: image table (%" PRIu64 " of %" PRIu64
+			" records at offset %" PRIu64 ") lies outside the %" PRIu64 "-byte file",
 			count, process->images_capacity, process->images_offset, file_bytes);
 		return error->status;
 	}
@@ -286,7 +287,7 @@ static enum node_status read_images(struct node *node, int fd, uint64_t file_byt
 		if (attempt > 0)
 			pause_before_retry(attempt + 3);
 		if (!pread_full(fd, &generation, sizeof(generation),
-				offsetof(struct node_process_file, images_generation))
+			    offsetof(struct node_process_file, images_generation))
 			|| !pread_full(fd, records, count * record_bytes, process->images_offset)
 			|| !pread_full(fd, &after, sizeof(after),
 				offsetof(struct node_process_file, images_generation))) {
@@ -305,7 +306,8 @@ static enum node_status read_images(struct node *node, int fd, uint64_t file_byt
 	for (uint64_t i = 0; i < count; i++) {
 		struct symbolizer_image_record *record = &records[i];
 		terminate(record->path, sizeof(record->path));
-		if (record->build_id_size > SYMBOLIZER_BUILD_ID_MAX || record->start > record->end) {
+		if (record->build_id_size > SYMBOLIZER_BUILD_ID_MAX
+			|| record->start > record->end) {
 			skipped++;
 			continue;
 		}
@@ -337,10 +339,12 @@ static enum node_status read_process_file(struct node *node, struct node_error *
 		return error->status;
 	}
 	node->alive = node_process_file_alive(fd);
-	if ((uint64_t)status.st_size < sizeof(*process) || (uint64_t)status.st_size > PROCESS_FILE_MAX) {
+	if ((uint64_t)status.st_size < sizeof(*process)
+		|| (uint64_t)status.st_size > PROCESS_FILE_MAX) {
 		set_error(error, NODE_STATUS_DAMAGED,
-			"process file is %lld bytes; its header alone is %zu%s", (long long)status.st_size,
-			sizeof(*process), (uint64_t)status.st_size > PROCESS_FILE_MAX ? " (too large)" : "");
+			"process file is %lld bytes; its header alone is %zu%s",
+			(long long)status.st_size, sizeof(*process),
+			(uint64_t)status.st_size > PROCESS_FILE_MAX ? " (too large)" : "");
 		close(fd);
 		return error->status;
 	}
@@ -351,19 +355,25 @@ static enum node_status read_process_file(struct node *node, struct node_error *
 		return error->status;
 	}
 	if (memcmp(process->magic, NODE_PROCESS_MAGIC, sizeof(process->magic)) != 0) {
-		set_error(error, NODE_STATUS_DAMAGED, "process file: bad magic (not a node, or "
+		set_error(error, NODE_STATUS_DAMAGED,
+			"process file: bad magic (not a node, or "
 			"written with another byte order)");
 	} else if (process->version == 2) {
-		set_error(error, NODE_STATUS_DAMAGED, "node %d was written in node format version 2 "
+		set_error(error, NODE_STATUS_DAMAGED,
+			"node %d was written in node format version 2 "
 			"(stack frames in every block header); this pooldump reads version %d only "
 			"(stacks in a stack depot): read it with the pooldump of the area_malloc that "
-			"wrote it", (int)node->pid, NODE_FORMAT_VERSION);
+			"wrote it",
+			(int)node->pid, NODE_FORMAT_VERSION);
 	} else if (process->version != NODE_FORMAT_VERSION) {
-		set_error(error, NODE_STATUS_DAMAGED, "process file: format version %u, this reader "
-			"knows %d", process->version, NODE_FORMAT_VERSION);
+		set_error(error, NODE_STATUS_DAMAGED,
+			"process file: format version %u, this reader "
+			"knows %d",
+			process->version, NODE_FORMAT_VERSION);
 	} else if (process->header_bytes != sizeof(*process)) {
-		set_error(error, NODE_STATUS_DAMAGED, "process file: header of %u bytes, expected %zu",
-			process->header_bytes, sizeof(*process));
+		set_error(error, NODE_STATUS_DAMAGED,
+			"process file: header of %u bytes, expected %zu", process->header_bytes,
+			sizeof(*process));
 	} else if (process->pid != node->pid) {
 		set_error(error, NODE_STATUS_DAMAGED, "process file names pid %d in node %d",
 			(int)process->pid, (int)node->pid);
@@ -422,29 +432,30 @@ enum node_status node_open(const struct node_dir *dir, pid_t pid, struct node **
 	node->dir_fd = openat(dir->fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (node->dir_fd < 0) {
 		if (errno == ENOENT)
-			set_error(error, NODE_STATUS_NO_SUCH, "no node for process %d in %s", (int)pid,
-				dir->path);
+			set_error(error, NODE_STATUS_NO_SUCH, "no node for process %d in %s",
+				(int)pid, dir->path);
 		else if (errno == ELOOP || errno == ENOTDIR)
 			set_error(error, NODE_STATUS_DAMAGED,
-				"node %s/%s is a symbolic link or not a directory: refused", dir->path,
-				name);
+				"node %s/%s is a symbolic link or not a directory: refused",
+				dir->path, name);
 		else
-			set_error(error, NODE_STATUS_DAMAGED, "cannot open node %s/%s: %s", dir->path,
-				name, strerror(errno));
+			set_error(error, NODE_STATUS_DAMAGED, "cannot open node %s/%s: %s",
+				dir->path, name, strerror(errno));
 		free(node);
 		return error->status;
 	}
 	if (fstat(node->dir_fd, &status) != 0 || status.st_uid != dir->owner
 		|| (status.st_mode & 077) != 0) {
 		set_error(error, NODE_STATUS_DAMAGED,
-			"node %s/%s is not owned by uid %u with mode 0700: refused", dir->path, name,
-			(unsigned)dir->owner);
+			"node %s/%s is not owned by uid %u with mode 0700: refused", dir->path,
+			name, (unsigned)dir->owner);
 		node_close(node);
 		return error->status;
 	}
 	if (read_process_file(node, error) != NODE_STATUS_OK
 		|| list_numbered(node->dir_fd, NODE_POOL_FILE_PREFIX, &node->pool_areas,
-			&node->pool_count, error) != NODE_STATUS_OK) {
+			   &node->pool_count, error)
+			!= NODE_STATUS_OK) {
 		node_close(node);
 		return error->status;
 	}
@@ -473,4 +484,3 @@ void node_close(struct node *node)
 	node_stacks_free(node);
 	free(node);
 }
-

@@ -82,8 +82,8 @@ const char *read_failure(void)
  * Opens name in dir_fd without following a link and checks it before use:
  * a regular file of owner, one link, nothing for group or others.
  */
-int open_checked_file(int dir_fd, const char *name, int flags, uid_t owner,
-	struct stat *status, struct node_error *error)
+int open_checked_file(int dir_fd, const char *name, int flags, uid_t owner, struct stat *status,
+	struct node_error *error)
 {
 	int fd = openat(dir_fd, name, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
@@ -91,7 +91,8 @@ int open_checked_file(int dir_fd, const char *name, int flags, uid_t owner,
 		if (errno == ENOENT)
 			set_error(error, NODE_STATUS_NO_SUCH, "%s: no such file", name);
 		else if (errno == ELOOP)
-			set_error(error, NODE_STATUS_DAMAGED, "%s is a symbolic link: refused", name);
+			set_error(error, NODE_STATUS_DAMAGED, "%s is a symbolic link: refused",
+				name);
 		else
 			set_error(error, NODE_STATUS_DAMAGED, "cannot open %s: %s", name,
 				strerror(errno));
@@ -113,8 +114,9 @@ int open_checked_file(int dir_fd, const char *name, int flags, uid_t owner,
 		set_error(error, NODE_STATUS_DAMAGED, "%s has %lu links: refused", name,
 			(unsigned long)status->st_nlink);
 	} else if ((status->st_mode & 077) != 0) {
-		set_error(error, NODE_STATUS_DAMAGED, "%s is open to other users (mode %04o): refused",
-			name, (unsigned)(status->st_mode & 07777));
+		set_error(error, NODE_STATUS_DAMAGED,
+			"%s is open to other users (mode %04o): refused", name,
+			(unsigned)(status->st_mode & 07777));
 	} else {
 		return fd;
 	}
@@ -126,4 +128,3 @@ void terminate(char *text, size_t size)
 {
 	text[size - 1] = '\0';
 }
-

@@ -109,7 +109,7 @@ static uint64_t rounded(uint64_t size)
 
 /* A sound slot's block in the copy's terms. */
 struct slot_place {
-	uint64_t data_start, data_end;	/* its data pages, addresses in the process */
+	uint64_t data_start, data_end; /* its data pages, addresses in the process */
 };
 
 /* Whether the slot (a copy) is one placement could have made: a known
@@ -122,8 +122,8 @@ static bool slot_sound(const struct guard_table *table, uint64_t region,
 
 	if (slot->state != GUARD_SLOT_LIVE && slot->state != GUARD_SLOT_QUARANTINED)
 		return false;
-	if (pages == 0 || first + pages + 1 > table->pages
-		|| slot->size > pages * B_PAGE_SIZE || rounded(slot->size) > pages * B_PAGE_SIZE)
+	if (pages == 0 || first + pages + 1 > table->pages || slot->size > pages * B_PAGE_SIZE
+		|| rounded(slot->size) > pages * B_PAGE_SIZE)
 		return false;
 	place->data_start = region + (first + (slot->underflow ? 1 : 0)) * B_PAGE_SIZE;
 	place->data_end = place->data_start + pages * B_PAGE_SIZE;
@@ -243,8 +243,8 @@ static void visit_guarded(const struct node_pool *pool, const struct guard_slot 
 	visit->fn(pool, &block, visit->context);
 }
 
-const char *node_pool_guarded_walk(const struct node_pool *pool, node_guarded_fn fn,
-	void *context, size_t *damaged)
+const char *node_pool_guarded_walk(const struct node_pool *pool, node_guarded_fn fn, void *context,
+	size_t *damaged)
 {
 	struct guarded_visit visit = { fn, context };
 
@@ -356,7 +356,8 @@ size_t node_guarded_check(const struct node_pool *pool, const struct node_block 
 	below = first_damaged(pool->image, place.data_start - base, user);
 	above = last_damaged(pool->image, user + slot->size, end);
 	if (below != user)
-		findings[count++] = (struct debug_block_finding){ BLOCK_UNDERFLOW, user - below, 0 };
+		findings[count++] =
+			(struct debug_block_finding){ BLOCK_UNDERFLOW, user - below, 0 };
 	if (above != end)
 		findings[count++] = (struct debug_block_finding){ BLOCK_OVERFLOW,
 			first_damaged(pool->image, user + slot->size, end) - user,

@@ -33,12 +33,18 @@
 const char *node_operation_name(uint32_t operation)
 {
 	switch (operation) {
-	case NODE_OP_MALLOC: return "malloc";
-	case NODE_OP_CALLOC: return "calloc";
-	case NODE_OP_REALLOC: return "realloc";
-	case NODE_OP_FREE: return "free";
-	case NODE_OP_CHECK: return "check";
-	case NODE_OP_DELETE_POOL: return "delete_pool";
+	case NODE_OP_MALLOC:
+		return "malloc";
+	case NODE_OP_CALLOC:
+		return "calloc";
+	case NODE_OP_REALLOC:
+		return "realloc";
+	case NODE_OP_FREE:
+		return "free";
+	case NODE_OP_CHECK:
+		return "check";
+	case NODE_OP_DELETE_POOL:
+		return "delete_pool";
 	}
 	return "unknown";
 }
@@ -46,9 +52,12 @@ const char *node_operation_name(uint32_t operation)
 const char *node_step_text(uint32_t step)
 {
 	switch (step) {
-	case NODE_STEP_CALL: return "changing its own blocks";
-	case NODE_STEP_QUARANTINE_LINK: return "linking a freed block into the quarantine";
-	case NODE_STEP_QUARANTINE_DRAIN: return "returning a quarantined block to the heap";
+	case NODE_STEP_CALL:
+		return "changing its own blocks";
+	case NODE_STEP_QUARANTINE_LINK:
+		return "linking a freed block into the quarantine";
+	case NODE_STEP_QUARANTINE_DRAIN:
+		return "returning a quarantined block to the heap";
 	}
 	return "at an unknown step";
 }
@@ -71,8 +80,10 @@ void node_interrupted_read(struct node_pool *pool)
 	if (pool->node->alive || record->operation == NODE_OP_NONE)
 		return;
 	if (d->seq % 2 == 0) {
-		node_warn(pool->node, "pool %d: an in-flight record (%s) with no change under way "
-			"(even seq); ignored", pool->area, node_operation_name(record->operation));
+		node_warn(pool->node,
+			"pool %d: an in-flight record (%s) with no change under way "
+			"(even seq); ignored",
+			pool->area, node_operation_name(record->operation));
 		return;
 	}
 	out->caught = true;
@@ -95,12 +106,15 @@ void node_interrupted_read(struct node_pool *pool)
 		out->range_count++;
 	}
 	if (!out->known)
-		node_warn(pool->node, "pool %d: the process died in the middle of an unknown "
-			"operation (code %" PRIu32 "); it explains no finding", pool->area,
-			record->operation);
+		node_warn(pool->node,
+			"pool %d: the process died in the middle of an unknown "
+			"operation (code %" PRIu32 "); it explains no finding",
+			pool->area, record->operation);
 	if (out->ranges_refused > 0)
-		node_warn(pool->node, "pool %d: %zu range(s) of the in-flight record are empty or "
-			"outside the pool's heap; ignored", pool->area, out->ranges_refused);
+		node_warn(pool->node,
+			"pool %d: %zu range(s) of the in-flight record are empty or "
+			"outside the pool's heap; ignored",
+			pool->area, out->ranges_refused);
 }
 
 int node_interrupted_range(const struct node_pool *pool, uint64_t start, uint64_t end)

@@ -50,8 +50,8 @@ static void zero_range(unsigned char *buffer, size_t from, size_t to)
 		return;
 	/* whole pages go back to the kernel, which hands out zeros again: zeroing
 	 * a large hole by hand would commit the memory the hole saves */
-	if (first_page < last_page && madvise(buffer + first_page, last_page - first_page,
-		MADV_DONTNEED) == 0) {
+	if (first_page < last_page
+		&& madvise(buffer + first_page, last_page - first_page, MADV_DONTNEED) == 0) {
 		memset(buffer + from, 0, first_page - from);
 		memset(buffer + last_page, 0, to - last_page);
 		return;
@@ -103,8 +103,8 @@ static bool copy_file(int fd, unsigned char *buffer, size_t bytes, bool fresh)
 struct copy_attempt {
 	int fd;
 	uint64_t control_offset;
-	bool copied;		/* the buffer holds some copy */
-	bool truncated;		/* the file ended early during a copy */
+	bool copied;    /* the buffer holds some copy */
+	bool truncated; /* the file ended early during a copy */
 };
 
 /* One copy between two reads of seq; true when it is consistent. */
@@ -126,8 +126,9 @@ static bool copy_between_seqs(struct node_pool *pool, struct copy_attempt *attem
 	attempt->copied = true;
 	if (!read_seq(attempt->fd, attempt->control_offset, &after))
 		return false;
-	memcpy(&copied, pool->image + attempt->control_offset
-		+ offsetof(struct node_pool_descriptor, seq), sizeof(copied));
+	memcpy(&copied,
+		pool->image + attempt->control_offset + offsetof(struct node_pool_descriptor, seq),
+		sizeof(copied));
 	*seq_odd = before % 2 != 0;
 	return before % 2 == 0 && before == after && copied == before;
 }
@@ -182,7 +183,8 @@ static bool copy_in_quiet_window(struct node_pool *pool, struct copy_attempt *at
 	const struct node_snapshot_options *options)
 {
 	unsigned timeout_ms = options != NULL && options->grant_timeout_ms != 0
-		? options->grant_timeout_ms : DEFAULT_GRANT_TIMEOUT_MS;
+		? options->grant_timeout_ms
+		: DEFAULT_GRANT_TIMEOUT_MS;
 	uint32_t budget_us = pool->descriptor.quiet.budget_us;
 	struct node_quiet_window window;
 	struct stat first, second;
@@ -221,16 +223,18 @@ static bool copy_in_quiet_window(struct node_pool *pool, struct copy_attempt *at
 		return false;
 	}
 	uint32_t request = window.requested + 1;
-	if (pwrite(fd, &request, sizeof(request), (off_t)quiet_offset(attempt,
-		offsetof(struct node_quiet_window, requested))) != (ssize_t)sizeof(request)) {
+	if (pwrite(fd, &request, sizeof(request),
+		    (off_t)quiet_offset(attempt, offsetof(struct node_quiet_window, requested)))
+		!= (ssize_t)sizeof(request)) {
 		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
 			"no quiet window could be asked for: %s", strerror(errno));
 		close(fd);
 		return false;
 	}
 	at_step(options, NODE_QUIET_ASKED);
-	granted = wait_for_grant(attempt->fd, quiet_offset(attempt,
-		offsetof(struct node_quiet_window, granted)), request, timeout_ms);
+	granted = wait_for_grant(attempt->fd,
+		quiet_offset(attempt, offsetof(struct node_quiet_window, granted)), request,
+		timeout_ms);
 	if (granted)
 		at_step(options, NODE_QUIET_GRANTED);
 	/* not granted: no call came in all that time, so the pool may be still */
@@ -239,8 +243,8 @@ static bool copy_in_quiet_window(struct node_pool *pool, struct copy_attempt *at
 		at_step(options, NODE_QUIET_COPIED);
 	/* over, granted or not: a request left behind would cost a later call
 	 * the budget for nobody */
-	(void)!pwrite(fd, &request, sizeof(request), (off_t)quiet_offset(attempt,
-		offsetof(struct node_quiet_window, finished)));
+	(void)!pwrite(fd, &request, sizeof(request),
+		(off_t)quiet_offset(attempt, offsetof(struct node_quiet_window, finished)));
 	close(fd);
 	if (consistent) {
 		pool->copy = granted ? NODE_COPY_QUIET : NODE_COPY_CONSISTENT;
@@ -249,7 +253,8 @@ static bool copy_in_quiet_window(struct node_pool *pool, struct copy_attempt *at
 	if (granted)
 		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
 			"the pool changed during its quiet window too (a copy longer than "
-			"reader_wait_us=%u)", budget_us);
+			"reader_wait_us=%u)",
+			budget_us);
 	else
 		snprintf(pool->copy_problem, sizeof(pool->copy_problem),
 			"no pool call granted a quiet window within %u ms", timeout_ms);
@@ -268,8 +273,8 @@ static void parse_log(struct node_pool *pool)
 	}
 	log = (const struct pool_log *)(pool->image + d->log_offset);
 	/* descriptor_sound() made sure the log's header fits */
-	if (log->capacity > (control_end - d->log_offset - sizeof(*log))
-			/ sizeof(struct pool_log_event)) {
+	if (log->capacity
+		> (control_end - d->log_offset - sizeof(*log)) / sizeof(struct pool_log_event)) {
 		snprintf(pool->log_problem, sizeof(pool->log_problem),
 			"the log claims %u events, more than its region holds", log->capacity);
 		return;
@@ -354,7 +359,8 @@ enum node_status node_pool_load(struct node *node, int area,
 		|| (uint64_t)status.st_size < pool->image_bytes) {
 		set_error(error, NODE_STATUS_DAMAGED,
 			"pool %d of process %d: the file ended before the %zu-byte area "
-			"(truncated while it was read)", area, (int)node->pid, pool->image_bytes);
+			"(truncated while it was read)",
+			area, (int)node->pid, pool->image_bytes);
 		goto fail;
 	}
 	close(attempt.fd);
@@ -362,7 +368,8 @@ enum node_status node_pool_load(struct node *node, int area,
 
 	/* from here on only the copy counts: check its own descriptor again */
 	memcpy(&pool->descriptor, pool->image + offset, sizeof(pool->descriptor));
-	if (!descriptor_sound(&pool->descriptor, pool->image_bytes, area, offset, why, sizeof(why))) {
+	if (!descriptor_sound(&pool->descriptor, pool->image_bytes, area, offset, why,
+		    sizeof(why))) {
 		set_error(error, NODE_STATUS_DAMAGED, "pool %d of process %d is damaged: %s", area,
 			(int)node->pid, why);
 		goto fail;
@@ -377,15 +384,18 @@ enum node_status node_pool_load(struct node *node, int area,
 			node_operation_name(pool->interrupted.operation), pool->interrupted.thread,
 			node_step_text(pool->interrupted.step));
 	if (pool->copy == NODE_COPY_PARTIAL)
-		node_warn(node, "pool %d: changing too fast: partial view (%s); what it shows "
-			"is not verified", area, pool->copy_problem);
+		node_warn(node,
+			"pool %d: changing too fast: partial view (%s); what it shows "
+			"is not verified",
+			area, pool->copy_problem);
 	else if (pool->copy == NODE_COPY_INCONSISTENT)
 		node_warn(node, "pool %d: the copy may be inconsistent: %s", area,
 			pool->copy_problem);
 
-	if (!heap_walk_image(pool->image + pool->descriptor.heap_offset, pool->descriptor.heap_bytes,
-		(uintptr_t)(pool->descriptor.base_address + pool->descriptor.heap_offset), count_chunk,
-		pool, &pool->heap_problem)) {
+	if (!heap_walk_image(pool->image + pool->descriptor.heap_offset,
+		    pool->descriptor.heap_bytes,
+		    (uintptr_t)(pool->descriptor.base_address + pool->descriptor.heap_offset),
+		    count_chunk, pool, &pool->heap_problem)) {
 		/* the walk stopped at the header above the last chunk it passed */
 		pool->heap_problem_at = pool->walked_to;
 		node_warn(node, "pool %d: %s; blocks after the damage are not shown", area,
@@ -415,4 +425,3 @@ void node_pool_release(struct node_pool *pool)
 		munmap(pool->image, pool->image_bytes);
 	free(pool);
 }
-

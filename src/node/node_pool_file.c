@@ -27,7 +27,7 @@
 #include "core/heap.h"
 #include "node/node_reader_internal.h"
 
-#define DESCRIPTOR_SCAN_BYTES (64 * 1024)	/* the descriptor sits in the control page(s) */
+#define DESCRIPTOR_SCAN_BYTES (64 * 1024) /* the descriptor sits in the control page(s) */
 
 int open_pool_file(struct node *node, int area, int flags, struct stat *status,
 	struct node_error *error)
@@ -43,8 +43,8 @@ int open_pool_file(struct node *node, int area, int flags, struct stat *status,
 	} else if (fd < 0) {
 		char why[NODE_MESSAGE_MAX];
 		memcpy(why, error->message, sizeof(why));
-		set_error(error, error->status, "pool %d of process %d: %.*s", area,
-			(int)node->pid, NODE_MESSAGE_MAX - 48, why);
+		set_error(error, error->status, "pool %d of process %d: %.*s", area, (int)node->pid,
+			NODE_MESSAGE_MAX - 48, why);
 	}
 	return fd;
 }
@@ -63,9 +63,10 @@ bool descriptor_sound(const struct node_pool_descriptor *d, uint64_t file_bytes,
 		return false;
 	}
 	if (d->version != NODE_FORMAT_VERSION || d->descriptor_bytes != sizeof(*d)) {
-		snprintf(why, size, "format version %u with a %u-byte descriptor, this reader knows "
-			"version %d (%zu bytes)", d->version, d->descriptor_bytes, NODE_FORMAT_VERSION,
-			sizeof(*d));
+		snprintf(why, size,
+			"format version %u with a %u-byte descriptor, this reader knows "
+			"version %d (%zu bytes)",
+			d->version, d->descriptor_bytes, NODE_FORMAT_VERSION, sizeof(*d));
 		return false;
 	}
 	if (d->area != area) {
@@ -77,13 +78,15 @@ bool descriptor_sound(const struct node_pool_descriptor *d, uint64_t file_bytes,
 		return false;
 	}
 	if (d->control_offset != found_at) {
-		snprintf(why, size, "descriptor found at offset %" PRIu64 " says %" PRIu64, found_at,
-			d->control_offset);
+		snprintf(why, size, "descriptor found at offset %" PRIu64 " says %" PRIu64,
+			found_at, d->control_offset);
 		return false;
 	}
 	if (d->area_size == 0 || d->area_size > file_bytes || d->area_size > SIZE_MAX / 2) {
-		snprintf(why, size, "the file is %" PRIu64 " bytes but the area is %" PRIu64
-			" (truncated or damaged)", file_bytes, d->area_size);
+		snprintf(why, size,
+			"the file is %" PRIu64 " bytes but the area is %" PRIu64
+			" (truncated or damaged)",
+			file_bytes, d->area_size);
 		return false;
 	}
 	if (d->base_address == 0 || d->base_address % HEAP_ALIGN != 0
@@ -99,12 +102,13 @@ bool descriptor_sound(const struct node_pool_descriptor *d, uint64_t file_bytes,
 	if (d->heap_offset % HEAP_ALIGN != 0 || d->heap_offset < descriptor_end
 		|| d->heap_offset >= d->area_size || d->heap_bytes == 0
 		|| d->heap_bytes > d->area_size - d->heap_offset) {
-		snprintf(why, size, "heap range [%" PRIu64 ", +%" PRIu64 ") outside the %" PRIu64
-			"-byte area", d->heap_offset, d->heap_bytes, d->area_size);
+		snprintf(why, size,
+			"heap range [%" PRIu64 ", +%" PRIu64 ") outside the %" PRIu64 "-byte area",
+			d->heap_offset, d->heap_bytes, d->area_size);
 		return false;
 	}
-	if (d->guard_offset != 0 && (d->guard_offset < descriptor_end
-		|| d->guard_offset >= d->heap_offset)) {
+	if (d->guard_offset != 0
+		&& (d->guard_offset < descriptor_end || d->guard_offset >= d->heap_offset)) {
 		snprintf(why, size, "guard page offset %" PRIu64 " outside the control region",
 			d->guard_offset);
 		return false;
@@ -118,9 +122,10 @@ bool descriptor_sound(const struct node_pool_descriptor *d, uint64_t file_bytes,
 			d->lock_offset);
 		return false;
 	}
-	if (d->log_offset != 0 && (d->log_offset % 8 != 0 || d->log_offset < descriptor_end
-		|| d->log_offset > control_end
-		|| sizeof(struct pool_log) > control_end - d->log_offset)) {
+	if (d->log_offset != 0
+		&& (d->log_offset % 8 != 0 || d->log_offset < descriptor_end
+			|| d->log_offset > control_end
+			|| sizeof(struct pool_log) > control_end - d->log_offset)) {
 		snprintf(why, size, "log offset %" PRIu64 " outside the control region",
 			d->log_offset);
 		return false;
@@ -134,7 +139,8 @@ bool descriptor_sound(const struct node_pool_descriptor *d, uint64_t file_bytes,
  */
 static bool find_descriptor(int fd, uint64_t file_bytes, uint64_t *offset)
 {
-	size_t scan = file_bytes < DESCRIPTOR_SCAN_BYTES ? (size_t)file_bytes : DESCRIPTOR_SCAN_BYTES;
+	size_t scan =
+		file_bytes < DESCRIPTOR_SCAN_BYTES ? (size_t)file_bytes : DESCRIPTOR_SCAN_BYTES;
 	struct node_pool_descriptor candidate;
 	unsigned char *bytes;
 	bool found = false;
@@ -159,14 +165,14 @@ static bool find_descriptor(int fd, uint64_t file_bytes, uint64_t *offset)
 	return found;
 }
 
-enum node_status locate_descriptor(struct node *node, int area, int fd,
-	uint64_t file_bytes, uint64_t *offset, struct node_error *error)
+enum node_status locate_descriptor(struct node *node, int area, int fd, uint64_t file_bytes,
+	uint64_t *offset, struct node_error *error)
 {
 	if (!find_descriptor(fd, file_bytes, offset)) {
 		set_error(error, NODE_STATUS_DAMAGED,
 			"pool %d of process %d: no pool descriptor in its first %d KiB "
-			"(%" PRIu64 "-byte file: truncated or damaged)", area, (int)node->pid,
-			DESCRIPTOR_SCAN_BYTES / 1024, file_bytes);
+			"(%" PRIu64 "-byte file: truncated or damaged)",
+			area, (int)node->pid, DESCRIPTOR_SCAN_BYTES / 1024, file_bytes);
 		return error->status;
 	}
 	return NODE_STATUS_OK;
@@ -201,11 +207,12 @@ enum node_status node_pool_read_descriptor(struct node *node, int area,
 			pause_before_retry(attempt);
 		/* the guard table's counters between the same two reads of seq */
 		if (!pread_full(fd, descriptor, sizeof(*descriptor), offset)
-			|| (guarded != NULL && !node_guard_counts_read(fd,
-				descriptor->guard_table_offset, (uint64_t)status.st_size, guarded))
+			|| (guarded != NULL
+				&& !node_guard_counts_read(fd, descriptor->guard_table_offset,
+					(uint64_t)status.st_size, guarded))
 			|| !read_seq(fd, offset, &after)) {
-			set_error(error, NODE_STATUS_DAMAGED, "pool %d: cannot read its descriptor: %s",
-				area, read_failure());
+			set_error(error, NODE_STATUS_DAMAGED,
+				"pool %d: cannot read its descriptor: %s", area, read_failure());
 			close(fd);
 			return error->status;
 		}
@@ -214,7 +221,8 @@ enum node_status node_pool_read_descriptor(struct node *node, int area,
 			break;
 	}
 	close(fd);
-	if (!descriptor_sound(descriptor, (uint64_t)status.st_size, area, offset, why, sizeof(why))) {
+	if (!descriptor_sound(descriptor, (uint64_t)status.st_size, area, offset, why,
+		    sizeof(why))) {
 		set_error(error, NODE_STATUS_DAMAGED, "pool %d of process %d is damaged: %s", area,
 			(int)node->pid, why);
 		return error->status;

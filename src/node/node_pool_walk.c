@@ -88,8 +88,8 @@ void node_pool_walk(const struct node_pool *pool, node_block_fn fn, void *contex
 	struct block_walk walk = { pool, fn, context };
 
 	heap_walk_image(pool->image + pool->descriptor.heap_offset, pool->descriptor.heap_bytes,
-		(uintptr_t)(pool->descriptor.base_address + pool->descriptor.heap_offset), visit_chunk,
-		&walk, NULL);
+		(uintptr_t)(pool->descriptor.base_address + pool->descriptor.heap_offset),
+		visit_chunk, &walk, NULL);
 }
 
 bool node_pool_walk_blocks(const struct node_pool *pool, node_block_fn fn, void *context)

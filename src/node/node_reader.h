@@ -36,8 +36,8 @@
 /* The exit status classes of pooldump and of every reader call. */
 enum node_status {
 	NODE_STATUS_OK = 0,
-	NODE_STATUS_FOUND = 1,	 /* leaks or errors found (leaks, check) */
-	NODE_STATUS_USAGE = 2,	 /* unknown command, bad arguments */
+	NODE_STATUS_FOUND = 1,   /* leaks or errors found (leaks, check) */
+	NODE_STATUS_USAGE = 2,   /* unknown command, bad arguments */
 	NODE_STATUS_NO_SUCH = 3, /* no such process node (or pool) */
 	NODE_STATUS_DAMAGED = 4, /* unreadable or damaged node */
 };
@@ -86,9 +86,9 @@ struct node_symbol; /* cache entry, node_symbolize.c */
 
 struct node {
 	pid_t pid;
-	int dir_fd;	/* NODE_DIR/PID */
+	int dir_fd; /* NODE_DIR/PID */
 	uid_t owner;
-	bool alive;	/* another process holds the OFD lock on the process file */
+	bool alive; /* another process holds the OFD lock on the process file */
 	struct node_process_file process; /* checked; strings NUL-terminated */
 	struct debug_layout layout;
 	struct symbolizer_image_record *images; /* the checked records */
@@ -102,8 +102,8 @@ struct node {
 	struct stack_depot stack_header;
 	struct stack_depot_view stack_view;
 	unsigned char *stack_main, *stack_reserve;
-	bool stacks_known;		/* a sound depot was read */
-	char stacks_problem[200];	/* why not ("" when it was) */
+	bool stacks_known;        /* a sound depot was read */
+	char stacks_problem[200]; /* why not ("" when it was) */
 	struct debug_stacks stack_hooks;
 	/* symbolization, opened on first use and cached per address */
 	struct symbolizer *symbolizer;
@@ -117,8 +117,7 @@ enum node_status node_open(const struct node_dir *dir, pid_t pid, struct node **
 	struct node_error *error);
 void node_close(struct node *node);
 
-void node_warn(struct node *node, const char *format, ...)
-	__attribute__((format(printf, 2, 3)));
+void node_warn(struct node *node, const char *format, ...) __attribute__((format(printf, 2, 3)));
 
 /* Is the process of this open process file alive (F_OFD_GETLK)? */
 bool node_process_file_alive(int fd);
@@ -138,22 +137,22 @@ const char *node_symbolize_json(struct node *node, uintptr_t address);
 /* ---- pools ---- */
 
 enum node_copy {
-	NODE_COPY_CONSISTENT,	 /* seq even and unchanged around the copy */
-	NODE_COPY_QUIET,	 /* the same, in a quiet window the driver held */
-	NODE_COPY_PARTIAL,	 /* a live pool changing too fast: used as is, its
+	NODE_COPY_CONSISTENT,   /* seq even and unchanged around the copy */
+	NODE_COPY_QUIET,        /* the same, in a quiet window the driver held */
+	NODE_COPY_PARTIAL,      /* a live pool changing too fast: used as is, its
 				  * findings unverified (copy_problem says why) */
 	NODE_COPY_INCONSISTENT, /* a dead process's, caught mid-change: used as is */
 };
 
 /* Where a reader is in a quiet window (node_snapshot_options.at_step). */
 enum node_quiet_step {
-	NODE_QUIET_ASKED,	/* the request is written, no grant seen yet */
-	NODE_QUIET_GRANTED,	/* granted: the driver holds still from here */
-	NODE_QUIET_COPIED,	/* the copy is made, "finished" not yet written */
+	NODE_QUIET_ASKED,   /* the request is written, no grant seen yet */
+	NODE_QUIET_GRANTED, /* granted: the driver holds still from here */
+	NODE_QUIET_COPIED,  /* the copy is made, "finished" not yet written */
 };
 
 struct node_snapshot_options {
-	unsigned tries;		/* copies before a quiet window is asked for (0: default 8) */
+	unsigned tries;            /* copies before a quiet window is asked for (0: default 8) */
 	unsigned grant_timeout_ms; /* 0: default 200; no window is asked of the dead */
 	/* the reader is not the node's owner by intent (root reading another
 	 * user's node as that user): no quiet window is asked for */
@@ -170,22 +169,22 @@ struct node_snapshot_options {
  * caught; a live process's pool is copied consistently or retried.
  */
 struct node_interrupted {
-	bool caught;		/* dead, seq odd, an operation recorded */
-	bool known;		/* an operation this reader knows: it explains findings */
-	uint32_t operation;	/* enum node_operation, as recorded */
-	uint32_t step;		/* enum node_step, as recorded */
+	bool caught;        /* dead, seq odd, an operation recorded */
+	bool known;         /* an operation this reader knows: it explains findings */
+	uint32_t operation; /* enum node_operation, as recorded */
+	uint32_t step;      /* enum node_step, as recorded */
 	uint32_t thread;
-	size_t range_count;	/* the sound ones, in ranges */
+	size_t range_count; /* the sound ones, in ranges */
 	uint64_t ranges[NODE_IN_FLIGHT_RANGES][2];
-	size_t ranges_refused;	/* empty, or not inside the pool's heap */
+	size_t ranges_refused; /* empty, or not inside the pool's heap */
 };
 
 /* A pool's guarded blocks as its guard table's header counts them
  * (format/guard_table.h): data the writer keeps, shown by "pools" and
  * compared with the slots by "check". */
 struct node_guard_counts {
-	bool present;		/* a sound table header */
-	const char *problem;	/* NULL: none, or a sound one; else why it is refused */
+	bool present;        /* a sound table header */
+	const char *problem; /* NULL: none, or a sound one; else why it is refused */
 	uint32_t live_blocks, quarantined_blocks;
 	uint64_t live_bytes;
 };
@@ -195,15 +194,15 @@ struct node_pool {
 	int area;
 	uint64_t file_bytes;
 	struct node_pool_descriptor descriptor; /* from the copy, checked */
-	unsigned char *image;	/* the copy of the pool file (anonymous memory) */
-	size_t image_bytes;	/* = descriptor.area_size */
+	unsigned char *image;                   /* the copy of the pool file (anonymous memory) */
+	size_t image_bytes;                     /* = descriptor.area_size */
 	enum node_copy copy;
 	char copy_problem[200];
 	struct node_interrupted interrupted;
 	/* the heap, from one walk of the copy */
 	const char *heap_problem; /* NULL: every chunk header sound */
 	uint64_t heap_problem_at; /* the damaged chunk header's address (0: unknown) */
-	uint64_t walked_to;	/* the end of the last chunk the walk passed */
+	uint64_t walked_to;       /* the end of the last chunk the walk passed */
 	size_t used_chunks, free_chunks;
 	uint64_t used_chunk_bytes, free_chunk_bytes, largest_free;
 	size_t live_blocks, quarantined_blocks, damaged_blocks;
@@ -214,7 +213,7 @@ struct node_pool {
 	/* the guarded blocks, from the guard table in the copy (node_guarded.c):
 	 * its header's counters, and what its slots hold */
 	struct node_guard_counts guard_counts;
-	const char *guard_problem;	/* NULL: no table, or a sound one */
+	const char *guard_problem; /* NULL: no table, or a sound one */
 	size_t guarded_live, guarded_freed, guarded_damaged;
 	uint64_t guarded_live_bytes;
 };
@@ -241,19 +240,19 @@ enum node_status node_pool_read_descriptor(struct node *node, int area,
 
 /* One used chunk of a pool's heap, as a debug block. */
 struct node_block {
-	uint64_t address;	/* the user pointer in the process */
+	uint64_t address; /* the user pointer in the process */
 	uint64_t chunk_address;
-	size_t usable;		/* chunk payload bytes */
-	bool header_ok;		/* checksum and fields sound: the rest is valid */
-	uint16_t state;		/* BLOCK_LIVE or BLOCK_QUARANTINED */
-	uint64_t size;		/* requested */
+	size_t usable;  /* chunk payload bytes */
+	bool header_ok; /* checksum and fields sound: the rest is valid */
+	uint16_t state; /* BLOCK_LIVE or BLOCK_QUARANTINED */
+	uint64_t size;  /* requested */
 	uint32_t thread;
 	int32_t team;
 	uint32_t sequence;
 	int64_t time;
-	uint32_t stack;		/* its depot handle */
-	bool stack_truncated;	/* cut to its first frame (or lost): the depot was full */
-	uint32_t frame_count;	/* 0: the stack is unknown (frames[0] is then 0) */
+	uint32_t stack;          /* its depot handle */
+	bool stack_truncated;    /* cut to its first frame (or lost): the depot was full */
+	uint32_t frame_count;    /* 0: the stack is unknown (frames[0] is then 0) */
 	const uintptr_t *frames; /* in the node's depot copy */
 	const struct debug_block_header *header; /* in the copy; NULL: a guarded block */
 	/* a guarded block's slot in the copy's guard table (header is NULL, the
@@ -316,12 +315,12 @@ int node_interrupted_range(const struct node_pool *pool, uint64_t start, uint64_
 
 /* A guarded block from the pool's guard table (format/guard_table.h). */
 struct node_guarded_block {
-	uint64_t address;	/* the user pointer in the process */
-	uint64_t size;		/* requested */
-	bool freed;		/* in the guarded quarantine */
-	bool underflow;		/* its guard page is before it */
-	area_malloc_owner allocated;	/* frame_count 0: its stack is unknown */
-	area_malloc_owner freed_by;	/* when freed */
+	uint64_t address;            /* the user pointer in the process */
+	uint64_t size;               /* requested */
+	bool freed;                  /* in the guarded quarantine */
+	bool underflow;              /* its guard page is before it */
+	area_malloc_owner allocated; /* frame_count 0: its stack is unknown */
+	area_malloc_owner freed_by;  /* when freed */
 };
 
 typedef void (*node_guarded_fn)(const struct node_pool *pool,
@@ -330,8 +329,8 @@ typedef void (*node_guarded_fn)(const struct node_pool *pool,
 /* Calls fn for each live and freed guarded block of the copy, in slot
  * order; *damaged: slots not shown (unknown state, outside the region).
  * Returns NULL, or what is wrong with the table (then nothing is shown). */
-const char *node_pool_guarded_walk(const struct node_pool *pool, node_guarded_fn fn,
-	void *context, size_t *damaged);
+const char *node_pool_guarded_walk(const struct node_pool *pool, node_guarded_fn fn, void *context,
+	size_t *damaged);
 
 /* Who freed a quarantined block (heap or guarded); false when its free
  * record is damaged. */

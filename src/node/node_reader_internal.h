@@ -56,13 +56,13 @@ struct node_symbol {
 	uintptr_t address;
 	char *text;
 	char *function;
-	const char *json;	/* symbol_format_json's members, in text's allocation */
+	const char *json; /* symbol_format_json's members, in text's allocation */
 };
 
 /* ---- node_files.c ---- */
 
-NODE_HIDDEN void set_error(struct node_error *error, enum node_status status,
-	const char *format, ...) __attribute__((format(printf, 3, 4)));
+NODE_HIDDEN void set_error(struct node_error *error, enum node_status status, const char *format,
+	...) __attribute__((format(printf, 3, 4)));
 /* Before retry number attempt of a read that met a change under way. */
 NODE_HIDDEN void pause_before_retry(unsigned attempt);
 /* Reads exactly bytes at offset; false on error or end of file (errno 0). */
@@ -115,8 +115,8 @@ NODE_HIDDEN bool node_guard_counts_read(int fd, uint64_t offset, uint64_t file_b
 /* At load: pool->guard_counts and the guarded counts from the copy's table;
  * warns about a damaged table. */
 NODE_HIDDEN void node_guarded_count(struct node_pool *pool);
-NODE_HIDDEN bool node_guarded_freed_by(const struct node_pool *pool,
-	const struct node_block *block, area_malloc_owner *freed_by);
+NODE_HIDDEN bool node_guarded_freed_by(const struct node_pool *pool, const struct node_block *block,
+	area_malloc_owner *freed_by);
 
 /* ---- node_pool_walk.c ---- */
 

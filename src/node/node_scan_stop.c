@@ -72,7 +72,7 @@ static bool stop_thread(struct scan_world *world, pid_t tid)
 		errno = ESRCH;
 		return false;
 	}
-	vector = (struct iovec){&thread->registers, sizeof(thread->registers)};
+	vector = (struct iovec){ &thread->registers, sizeof(thread->registers) };
 	thread->registers_known = ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &vector) == 0;
 	return true;
 }

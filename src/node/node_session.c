@@ -208,11 +208,16 @@ const char *separator(struct session *session)
 static int status_rank(enum node_status status)
 {
 	switch (status) {
-	case NODE_STATUS_DAMAGED: return 4;
-	case NODE_STATUS_USAGE: return 3;
-	case NODE_STATUS_NO_SUCH: return 2;
-	case NODE_STATUS_FOUND: return 1;
-	default: return 0;
+	case NODE_STATUS_DAMAGED:
+		return 4;
+	case NODE_STATUS_USAGE:
+		return 3;
+	case NODE_STATUS_NO_SUCH:
+		return 2;
+	case NODE_STATUS_FOUND:
+		return 1;
+	default:
+		return 0;
 	}
 }
 
@@ -441,7 +446,8 @@ bool session_open_node(struct session *session, int *status)
 			 * fallback is looked in too */
 			&& (error.status != NODE_STATUS_NO_SUCH || !open_fallback_dir(session)
 				|| node_open(&session->dir, session->context->pid, &session->node,
-					&error) != NODE_STATUS_OK))) {
+					   &error)
+					!= NODE_STATUS_OK))) {
 		*status = session_fail(session, error.status, error.message);
 		return false;
 	}
@@ -484,7 +490,8 @@ int for_each_pool(struct session *session, int area, pool_visit_fn fn, void *con
 		if (area != 0 && session->node->pool_areas[i] != area)
 			continue;
 		if (node_pool_load(session->node, session->node->pool_areas[i],
-			&session->context->snapshot, &pool, &error) != NODE_STATUS_OK) {
+			    &session->context->snapshot, &pool, &error)
+			!= NODE_STATUS_OK) {
 			if (error.status != NODE_STATUS_NO_SUCH || area != 0)
 				session_error(session, error.status, error.message);
 			continue;
@@ -492,8 +499,8 @@ int for_each_pool(struct session *session, int area, pool_visit_fn fn, void *con
 		/* the blocks past the damage are missing from any listing; in a
 		 * partial view the damage may be a tear (the warning says so) */
 		if ((pool->heap_problem != NULL || pool->guard_problem != NULL
-			|| pool->guarded_damaged > 0) && !session->damage_is_finding
-			&& pool->copy != NODE_COPY_PARTIAL)
+			    || pool->guarded_damaged > 0)
+			&& !session->damage_is_finding && pool->copy != NODE_COPY_PARTIAL)
 			raise_status(session, NODE_STATUS_DAMAGED);
 		fn(session, pool, context);
 		node_pool_release(pool);

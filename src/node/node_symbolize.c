@@ -91,8 +91,8 @@ static const struct node_symbol *lookup(struct node *node, uintptr_t address)
 
 	if (node->symbol_count * 2 >= node->symbol_capacity && !grow_symbols(node))
 		return NULL;
-	for (slot = symbol_slot(address, node->symbol_capacity);
-		node->symbols[slot].text != NULL; slot = (slot + 1) & (node->symbol_capacity - 1)) {
+	for (slot = symbol_slot(address, node->symbol_capacity); node->symbols[slot].text != NULL;
+		slot = (slot + 1) & (node->symbol_capacity - 1)) {
 		if (node->symbols[slot].address == address)
 			return &node->symbols[slot];
 	}

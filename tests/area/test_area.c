@@ -80,7 +80,7 @@ struct vma_facts {
 /* The smaps facts of the mapping that contains address. */
 static struct vma_facts vma_facts_for(const void *address)
 {
-	struct vma_facts facts = {0};
+	struct vma_facts facts = { 0 };
 	FILE *smaps = fopen("/proc/self/smaps", "re");
 	char line[512];
 	bool inside = false;
@@ -131,7 +131,8 @@ static size_t inaccessible_anonymous_bytes(void)
 			int path_at = 0;
 
 			if (sscanf(line, "%llx-%llx %4s %llx %15s %llu %n", &start, &end, perms,
-				    &offset, device, &inode, &path_at) < 6)
+				    &offset, device, &inode, &path_at)
+				< 6)
 				continue;
 			if (strcmp(perms, "---p") == 0 && inode == 0 && line[path_at] == '\0')
 				total += end - start;
@@ -202,8 +203,8 @@ static double seconds_since(const struct timespec *start)
 	return (double)(now.tv_sec - start->tv_sec) + (now.tv_nsec - start->tv_nsec) / 1e9;
 }
 
-static area_id create_checked(
-	const char *name, void **address, uint32 spec, size_t size, uint32 lock, uint32 protection)
+static area_id create_checked(const char *name, void **address, uint32 spec, size_t size,
+	uint32 lock, uint32 protection)
 {
 	area_id area = create_area(name, address, spec, size, lock, protection);
 
@@ -230,20 +231,20 @@ START_TEST(test_create_rejects_bad_arguments)
 
 	ck_assert_int_eq(create_area(NULL, &address, B_ANY_ADDRESS, PAGE, B_NO_LOCK, B_READ_AREA),
 		B_BAD_VALUE);
-	ck_assert_int_eq(
-		create_area("x", NULL, B_ANY_ADDRESS, PAGE, B_NO_LOCK, B_READ_AREA), B_BAD_VALUE);
-	ck_assert_int_eq(
-		create_area("x", &address, B_ANY_ADDRESS, 0, B_NO_LOCK, B_READ_AREA), B_BAD_VALUE);
+	ck_assert_int_eq(create_area("x", NULL, B_ANY_ADDRESS, PAGE, B_NO_LOCK, B_READ_AREA),
+		B_BAD_VALUE);
+	ck_assert_int_eq(create_area("x", &address, B_ANY_ADDRESS, 0, B_NO_LOCK, B_READ_AREA),
+		B_BAD_VALUE);
 	ck_assert_int_eq(create_area("x", &address, B_ANY_ADDRESS, 100, B_NO_LOCK, B_READ_AREA),
 		B_BAD_VALUE);
-	ck_assert_int_eq(
-		create_area("x", &address, B_ANY_ADDRESS, PAGE + 1, B_NO_LOCK, B_READ_AREA),
+	ck_assert_int_eq(create_area("x", &address, B_ANY_ADDRESS, PAGE + 1, B_NO_LOCK,
+				 B_READ_AREA),
 		B_BAD_VALUE);
 	ck_assert_int_eq(create_area("x", &address, B_RANDOMIZED_BASE_ADDRESS + 1, PAGE, B_NO_LOCK,
 				 B_READ_AREA),
 		B_BAD_VALUE);
-	ck_assert_int_eq(
-		create_area("x", &address, UINT32_MAX, PAGE, B_NO_LOCK, B_READ_AREA), B_BAD_VALUE);
+	ck_assert_int_eq(create_area("x", &address, UINT32_MAX, PAGE, B_NO_LOCK, B_READ_AREA),
+		B_BAD_VALUE);
 	ck_assert_int_eq(create_area("x", &address, B_CLONE_ADDRESS, PAGE, B_NO_LOCK, B_READ_AREA),
 		B_BAD_VALUE);
 	ck_assert_int_eq(create_area("x", &address, B_ANY_ADDRESS, PAGE, B_32_BIT_CONTIGUOUS + 1,
@@ -258,13 +259,14 @@ END_TEST
 
 START_TEST(test_create_rejects_unaligned_start)
 {
-	static const uint32 specs[] = {B_EXACT_ADDRESS, B_BASE_ADDRESS, B_RANDOMIZED_BASE_ADDRESS};
+	static const uint32 specs[] = { B_EXACT_ADDRESS, B_BASE_ADDRESS,
+		B_RANDOMIZED_BASE_ADDRESS };
 
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
 		void *address = (char *)free_range(2 * PAGE) + 1;
 
-		ck_assert_int_eq(
-			create_area("unaligned", &address, specs[i], PAGE, B_NO_LOCK, B_READ_AREA),
+		ck_assert_int_eq(create_area("unaligned", &address, specs[i], PAGE, B_NO_LOCK,
+					 B_READ_AREA),
 			B_BAD_VALUE);
 	}
 }
@@ -277,9 +279,9 @@ START_TEST(test_create_rejects_impossible_sizes)
 		(SIZE_MAX / 2 + 1),
 		(size_t)1 << 48,
 	};
-	static const uint32 specs[] = {
-		B_ANY_ADDRESS, B_ANY_KERNEL_BLOCK_ADDRESS, B_BASE_ADDRESS, B_EXACT_ADDRESS};
-	static const uint32 locks[] = {B_NO_LOCK, B_LAZY_LOCK, B_FULL_LOCK, B_LOMEM};
+	static const uint32 specs[] = { B_ANY_ADDRESS, B_ANY_KERNEL_BLOCK_ADDRESS, B_BASE_ADDRESS,
+		B_EXACT_ADDRESS };
+	static const uint32 locks[] = { B_NO_LOCK, B_LAZY_LOCK, B_FULL_LOCK, B_LOMEM };
 
 	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++)
 		for (size_t a = 0; a < sizeof(specs) / sizeof(specs[0]); a++)
@@ -296,8 +298,8 @@ END_TEST
 START_TEST(test_locked_area_larger_than_memory_is_refused)
 {
 	size_t size = (size_t)(mem_available_kib() * 2 * 1024) & ~(size_t)(PAGE - 1);
-	static const uint32 locks[] = {
-		B_FULL_LOCK, B_CONTIGUOUS, B_LOMEM, B_32_BIT_FULL_LOCK, B_32_BIT_CONTIGUOUS};
+	static const uint32 locks[] = { B_FULL_LOCK, B_CONTIGUOUS, B_LOMEM, B_32_BIT_FULL_LOCK,
+		B_32_BIT_CONTIGUOUS };
 
 	for (size_t i = 0; i < sizeof(locks) / sizeof(locks[0]); i++) {
 		void *address = NULL;
@@ -316,12 +318,12 @@ START_TEST(test_exact_address_outside_user_space)
 	area_id area;
 
 	/* Page 0 is below vm.mmap_min_addr; no area starts in the first 64 KiB. */
-	ck_assert_int_eq(
-		create_area("zero", &address, B_EXACT_ADDRESS, PAGE, B_NO_LOCK, B_READ_AREA),
+	ck_assert_int_eq(create_area("zero", &address, B_EXACT_ADDRESS, PAGE, B_NO_LOCK,
+				 B_READ_AREA),
 		B_BAD_ADDRESS);
 	address = (void *)0x1000;
-	ck_assert_int_eq(
-		create_area("low", &address, B_EXACT_ADDRESS, PAGE, B_NO_LOCK, B_READ_AREA),
+	ck_assert_int_eq(create_area("low", &address, B_EXACT_ADDRESS, PAGE, B_NO_LOCK,
+				 B_READ_AREA),
 		B_BAD_ADDRESS);
 	address = NULL;
 	area = create_checked("from zero", &address, B_BASE_ADDRESS, PAGE, B_NO_LOCK, B_READ_AREA);
@@ -329,18 +331,18 @@ START_TEST(test_exact_address_outside_user_space)
 	ck_assert_int_eq(delete_area(area), B_OK);
 	/* A range that wraps around the end of the address space. */
 	address = (void *)(UINTPTR_MAX & ~(uintptr_t)(PAGE - 1));
-	ck_assert_int_eq(
-		create_area("wrap", &address, B_EXACT_ADDRESS, 2 * PAGE, B_NO_LOCK, B_READ_AREA),
+	ck_assert_int_eq(create_area("wrap", &address, B_EXACT_ADDRESS, 2 * PAGE, B_NO_LOCK,
+				 B_READ_AREA),
 		B_BAD_VALUE);
 	/* Kernel space. */
 	address = (void *)(uintptr_t)0xffff800000000000ULL;
-	ck_assert_int_eq(
-		create_area("kernel", &address, B_EXACT_ADDRESS, PAGE, B_NO_LOCK, B_READ_AREA),
+	ck_assert_int_eq(create_area("kernel", &address, B_EXACT_ADDRESS, PAGE, B_NO_LOCK,
+				 B_READ_AREA),
 		B_NO_MEMORY);
 	/* No free range at or above the top of user space. */
 	address = (void *)(uintptr_t)0xffff800000000000ULL;
-	ck_assert_int_eq(
-		create_area("base", &address, B_BASE_ADDRESS, PAGE, B_NO_LOCK, B_READ_AREA),
+	ck_assert_int_eq(create_area("base", &address, B_BASE_ADDRESS, PAGE, B_NO_LOCK,
+				 B_READ_AREA),
 		B_NO_MEMORY);
 }
 END_TEST
@@ -356,8 +358,8 @@ START_TEST(test_bad_ids_and_lookups)
 	ck_assert_int_eq(delete_area(0), B_BAD_VALUE);
 	ck_assert_int_eq(delete_area(-1), B_BAD_VALUE);
 	ck_assert_int_eq(delete_area(INT32_MAX), B_BAD_VALUE);
-	area = create_checked(
-		"deleted twice", &address, B_ANY_ADDRESS, PAGE, B_NO_LOCK, B_READ_AREA);
+	area = create_checked("deleted twice", &address, B_ANY_ADDRESS, PAGE, B_NO_LOCK,
+		B_READ_AREA);
 	ck_assert_int_eq(delete_area(area), B_OK);
 	ck_assert_int_eq(delete_area(area), B_BAD_VALUE);
 	ck_assert_int_eq(get_area_info(area, &info), B_BAD_VALUE);
@@ -393,13 +395,13 @@ END_TEST
 
 START_TEST(test_any_address_specs)
 {
-	static const uint32 specs[] = {
-		B_ANY_ADDRESS, B_ANY_KERNEL_ADDRESS, B_RANDOMIZED_ANY_ADDRESS};
+	static const uint32 specs[] = { B_ANY_ADDRESS, B_ANY_KERNEL_ADDRESS,
+		B_RANDOMIZED_ANY_ADDRESS };
 
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
 		void *address = (void *)0x5000; /* ignored by these specs */
-		area_id area = create_checked(
-			"any", &address, specs[i], 3 * PAGE, B_NO_LOCK, B_READ_AREA | B_WRITE_AREA);
+		area_id area = create_checked("any", &address, specs[i], 3 * PAGE, B_NO_LOCK,
+			B_READ_AREA | B_WRITE_AREA);
 
 		ck_assert_ptr_ne(address, (void *)0x5000);
 		fill_and_check(address, 3 * PAGE, 0x5a);
@@ -416,12 +418,12 @@ START_TEST(test_block_address_alignment)
 		size_t size;
 		size_t alignment;
 	} cases[] = {
-		{PAGE, PAGE},
-		{3 * PAGE, 4 * PAGE},
-		{5 * PAGE, 8 * PAGE},
-		{64 * PAGE, 64 * PAGE},
-		{(1 << 20) + PAGE, 2 << 20},
-		{(size_t)3 << 30, (size_t)4 << 30},
+		{ PAGE, PAGE },
+		{ 3 * PAGE, 4 * PAGE },
+		{ 5 * PAGE, 8 * PAGE },
+		{ 64 * PAGE, 64 * PAGE },
+		{ (1 << 20) + PAGE, 2 << 20 },
+		{ (size_t)3 << 30, (size_t)4 << 30 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -484,8 +486,8 @@ START_TEST(test_exact_address_never_clobbers)
 				 B_READ_AREA | B_WRITE_AREA),
 		B_NO_MEMORY);
 	address = occupied + PAGE; /* overlaps only the last occupied page */
-	ck_assert_int_eq(
-		create_area("tail", &address, B_EXACT_ADDRESS, 2 * PAGE, B_NO_LOCK, B_READ_AREA),
+	ck_assert_int_eq(create_area("tail", &address, B_EXACT_ADDRESS, 2 * PAGE, B_NO_LOCK,
+				 B_READ_AREA),
 		B_NO_MEMORY);
 
 	ck_assert_ptr_eq(address, occupied + PAGE);
@@ -500,7 +502,7 @@ END_TEST
 
 START_TEST(test_base_address_takes_first_free_range)
 {
-	static const uint32 specs[] = {B_BASE_ADDRESS, B_RANDOMIZED_BASE_ADDRESS};
+	static const uint32 specs[] = { B_BASE_ADDRESS, B_RANDOMIZED_BASE_ADDRESS };
 
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
 		char *base = free_range(4 * PAGE);
@@ -535,8 +537,8 @@ START_TEST(test_base_address_skips_a_too_small_gap)
 	ck_assert(range != MAP_FAILED);
 	ck_assert_int_eq(munmap(range, PAGE), 0);
 	address = range;
-	area = create_checked(
-		"skip", &address, B_BASE_ADDRESS, 2 * PAGE, B_NO_LOCK, B_READ_AREA | B_WRITE_AREA);
+	area = create_checked("skip", &address, B_BASE_ADDRESS, 2 * PAGE, B_NO_LOCK,
+		B_READ_AREA | B_WRITE_AREA);
 	ck_assert_uint_ge((uintptr_t)address, (uintptr_t)(range + 2 * PAGE));
 	ck_assert(!page_is_mapped(range));
 	ck_assert_int_eq(delete_area(area), B_OK);
@@ -578,8 +580,8 @@ START_TEST(test_no_lock_8_gib_is_instant_and_empty)
 	char *bytes;
 
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	area = create_checked(
-		"8 GiB", &address, B_ANY_ADDRESS, EIGHT_GIB, B_NO_LOCK, B_READ_AREA | B_WRITE_AREA);
+	area = create_checked("8 GiB", &address, B_ANY_ADDRESS, EIGHT_GIB, B_NO_LOCK,
+		B_READ_AREA | B_WRITE_AREA);
 	ck_assert_msg(seconds_since(&start) < 0.5, "took %.3f s", seconds_since(&start));
 	bytes = address;
 	ck_assert_uint_eq(resident_pages(bytes, EIGHT_GIB), 0);
@@ -598,8 +600,8 @@ END_TEST
 START_TEST(test_lazy_lock_locks_on_fault)
 {
 	void *address = NULL;
-	area_id area = create_checked(
-		"lazy", &address, B_ANY_ADDRESS, 8 * PAGE, B_LAZY_LOCK, B_READ_AREA | B_WRITE_AREA);
+	area_id area = create_checked("lazy", &address, B_ANY_ADDRESS, 8 * PAGE, B_LAZY_LOCK,
+		B_READ_AREA | B_WRITE_AREA);
 	struct vma_facts facts;
 
 	ck_assert_uint_eq(resident_pages(address, 8 * PAGE), 0);
@@ -657,9 +659,9 @@ END_TEST
 
 START_TEST(test_low_memory_specs_stay_below_4_gib)
 {
-	static const uint32 locks[] = {B_LOMEM, B_32_BIT_FULL_LOCK, B_32_BIT_CONTIGUOUS};
-	static const uint32 specs[] = {B_ANY_ADDRESS, B_ANY_KERNEL_ADDRESS,
-		B_RANDOMIZED_ANY_ADDRESS, B_ANY_KERNEL_BLOCK_ADDRESS, B_BASE_ADDRESS};
+	static const uint32 locks[] = { B_LOMEM, B_32_BIT_FULL_LOCK, B_32_BIT_CONTIGUOUS };
+	static const uint32 specs[] = { B_ANY_ADDRESS, B_ANY_KERNEL_ADDRESS,
+		B_RANDOMIZED_ANY_ADDRESS, B_ANY_KERNEL_BLOCK_ADDRESS, B_BASE_ADDRESS };
 
 	for (size_t l = 0; l < sizeof(locks) / sizeof(locks[0]); l++)
 		for (size_t s = 0; s < sizeof(specs) / sizeof(specs[0]); s++)
@@ -684,8 +686,8 @@ START_TEST(test_low_memory_refuses_high_addresses)
 	void *address = (void *)(FOUR_GIB + 16 * PAGE);
 
 	/* An exact address above 4 GiB contradicts the lock specification. */
-	ck_assert_int_eq(
-		create_area("high exact", &address, B_EXACT_ADDRESS, PAGE, B_LOMEM, B_READ_AREA),
+	ck_assert_int_eq(create_area("high exact", &address, B_EXACT_ADDRESS, PAGE, B_LOMEM,
+				 B_READ_AREA),
 		B_BAD_VALUE);
 	address = (void *)(FOUR_GIB - PAGE);
 	ck_assert_int_eq(create_area("straddle", &address, B_EXACT_ADDRESS, 2 * PAGE,
@@ -726,21 +728,21 @@ START_TEST(test_protection_bits)
 		uint32 protection;
 		const char *perms;
 	} cases[] = {
-		{0, "---p"},
-		{B_READ_AREA, "r--p"},
-		{B_READ_AREA | B_WRITE_AREA, "rw-p"},
-		{B_KERNEL_READ_AREA, "r--p"},
-		{B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA, "rw-p"},
-		{B_READ_AREA | B_EXECUTE_AREA, "r-xp"},
-		{B_KERNEL_READ_AREA | B_KERNEL_EXECUTE_AREA, "r-xp"},
-		{B_READ_AREA | B_WRITE_AREA | B_CLONEABLE_AREA | B_KERNEL_READ_AREA | B_STACK_AREA,
-			"rw-p"},
+		{ 0, "---p" },
+		{ B_READ_AREA, "r--p" },
+		{ B_READ_AREA | B_WRITE_AREA, "rw-p" },
+		{ B_KERNEL_READ_AREA, "r--p" },
+		{ B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA, "rw-p" },
+		{ B_READ_AREA | B_EXECUTE_AREA, "r-xp" },
+		{ B_KERNEL_READ_AREA | B_KERNEL_EXECUTE_AREA, "r-xp" },
+		{ B_READ_AREA | B_WRITE_AREA | B_CLONEABLE_AREA | B_KERNEL_READ_AREA | B_STACK_AREA,
+			"rw-p" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		void *address = NULL;
-		area_id area = create_checked(
-			"prot", &address, B_ANY_ADDRESS, PAGE, B_NO_LOCK, cases[i].protection);
+		area_id area = create_checked("prot", &address, B_ANY_ADDRESS, PAGE, B_NO_LOCK,
+			cases[i].protection);
 		area_info info;
 
 		ck_assert_str_eq(vma_facts_for(address).perms, cases[i].perms);
@@ -854,8 +856,8 @@ START_TEST(test_get_area_info_fields)
 {
 	void *address = NULL;
 	const uint32 protection = B_READ_AREA | B_WRITE_AREA | B_KERNEL_READ_AREA;
-	area_id area = create_checked(
-		"info fields", &address, B_ANY_ADDRESS, 6 * PAGE, B_NO_LOCK, protection);
+	area_id area = create_checked("info fields", &address, B_ANY_ADDRESS, 6 * PAGE, B_NO_LOCK,
+		protection);
 	area_info info;
 
 	memset(&info, 0xee, sizeof(info));
@@ -874,8 +876,8 @@ START_TEST(test_get_area_info_fields)
 	ck_assert_ptr_eq(info.address, address);
 	ck_assert_int_eq(delete_area(area), B_OK);
 
-	area = create_checked(
-		"info lock", &address, B_ANY_ADDRESS, PAGE, B_32_BIT_CONTIGUOUS, B_READ_AREA);
+	area = create_checked("info lock", &address, B_ANY_ADDRESS, PAGE, B_32_BIT_CONTIGUOUS,
+		B_READ_AREA);
 	ck_assert_int_eq(get_area_info(area, &info), B_OK);
 	ck_assert_uint_eq(info.lock, B_32_BIT_CONTIGUOUS);
 	ck_assert_int_eq(delete_area(area), B_OK);
@@ -884,7 +886,7 @@ END_TEST
 
 START_TEST(test_get_next_area_info_iterates_in_id_order)
 {
-	static const team_id teams[] = {0, -1};
+	static const team_id teams[] = { 0, -1 };
 	area_id mine[3];
 	void *address = NULL;
 
@@ -898,7 +900,7 @@ START_TEST(test_get_next_area_info_iterates_in_id_order)
 		team_id team = teams[t] == -1 ? getpid() : teams[t];
 		ssize_t cookie = 0;
 		area_id previous = 0;
-		int seen[3] = {0, 0, 0};
+		int seen[3] = { 0, 0, 0 };
 		area_info info, direct;
 		status_t status;
 
@@ -946,8 +948,8 @@ static void *create_and_delete(void *argument)
 		size_t size = (size_t)(round % 4 + 1) * PAGE;
 		void *address = NULL;
 		uint32 spec = round % 3 == 0 ? B_ANY_KERNEL_BLOCK_ADDRESS : B_ANY_ADDRESS;
-		area_id area = create_area(
-			name, &address, spec, size, B_NO_LOCK, B_READ_AREA | B_WRITE_AREA);
+		area_id area = create_area(name, &address, spec, size, B_NO_LOCK,
+			B_READ_AREA | B_WRITE_AREA);
 		area_info info;
 
 		worker->ids[round] = area;
@@ -964,8 +966,8 @@ static void *create_and_delete(void *argument)
 			worker->failure = "area_for missed";
 			return NULL;
 		}
-		if (get_area_info(area, &info) != B_OK || info.address != address ||
-			info.size != size || strcmp(info.name, name) != 0) {
+		if (get_area_info(area, &info) != B_OK || info.address != address
+			|| info.size != size || strcmp(info.name, name) != 0) {
 			worker->failure = "get_area_info disagreed";
 			return NULL;
 		}
@@ -997,8 +999,8 @@ START_TEST(test_concurrent_create_and_delete)
 
 	for (int i = 0; i < THREAD_COUNT; i++) {
 		workers[i].index = i + 1;
-		ck_assert_int_eq(
-			pthread_create(&workers[i].thread, NULL, create_and_delete, &workers[i]),
+		ck_assert_int_eq(pthread_create(&workers[i].thread, NULL, create_and_delete,
+					 &workers[i]),
 			0);
 	}
 	for (int i = 0; i < THREAD_COUNT; i++) {
@@ -1064,13 +1066,14 @@ START_TEST(test_fork_while_another_thread_creates_areas)
 			void *address = NULL;
 			/* a hang here (the registry lock inherited held) ends in alarm */
 			alarm(10);
-			area_id area = create_area("child", &address, B_ANY_ADDRESS, PAGE, B_NO_LOCK,
-				B_READ_AREA | B_WRITE_AREA);
+			area_id area = create_area("child", &address, B_ANY_ADDRESS, PAGE,
+				B_NO_LOCK, B_READ_AREA | B_WRITE_AREA);
 			_exit(area > 0 && delete_area(area) == B_OK ? 0 : 1);
 		}
 		ck_assert_int_eq(waitpid(child, &status, 0), child);
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-			"fork %ld: the child could not use the area registry (status %#x)", i, status);
+			"fork %ld: the child could not use the area registry (status %#x)", i,
+			status);
 	}
 	atomic_store(&stop, true);
 	ck_assert_int_eq(pthread_join(thread, NULL), 0);
@@ -1101,8 +1104,8 @@ START_TEST(test_concurrent_base_address)
 
 	for (int i = 0; i < THREAD_COUNT; i++) {
 		racers[i].base = base;
-		ck_assert_int_eq(
-			pthread_create(&racers[i].thread, NULL, race_for_base, &racers[i]), 0);
+		ck_assert_int_eq(pthread_create(&racers[i].thread, NULL, race_for_base, &racers[i]),
+			0);
 	}
 	for (int i = 0; i < THREAD_COUNT; i++)
 		ck_assert_int_eq(pthread_join(racers[i].thread, NULL), 0);
@@ -1143,7 +1146,7 @@ static void child_fail(int line, const char *condition)
 
 static bool drop_ipc_lock_capability(void)
 {
-	struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 
 	if (syscall(SYS_capget, &header, data) != 0)
@@ -1156,9 +1159,9 @@ static bool drop_ipc_lock_capability(void)
 
 static void child_check_refused_locking(void)
 {
-	static const uint32 locks[] = {B_FULL_LOCK, B_LAZY_LOCK, B_CONTIGUOUS, B_LOMEM,
-		B_32_BIT_FULL_LOCK, B_32_BIT_CONTIGUOUS};
-	struct rlimit no_locking = {0, 0};
+	static const uint32 locks[] = { B_FULL_LOCK, B_LAZY_LOCK, B_CONTIGUOUS, B_LOMEM,
+		B_32_BIT_FULL_LOCK, B_32_BIT_CONTIGUOUS };
+	struct rlimit no_locking = { 0, 0 };
 	void *probe;
 
 	CHILD_REQUIRE(setrlimit(RLIMIT_MEMLOCK, &no_locking) == 0);

@@ -29,8 +29,8 @@ struct bench_allocator {
 	const char *name;
 	void *(*allocate)(const void *pool, size_t size);
 	void *(*release)(const void *pool, void *block);
-	const void *(*create_pool)(
-		uint32 address_spec, size_t size, uint32 lock_spec, uint32 protection);
+	const void *(*create_pool)(uint32 address_spec, size_t size, uint32 lock_spec,
+		uint32 protection);
 	status_t (*delete_pool)(const void *pool);
 };
 

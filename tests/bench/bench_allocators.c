@@ -123,10 +123,10 @@ bool bench_kind_from_name(const char *name, enum bench_allocator_kind *kind)
 		const char *name;
 		enum bench_allocator_kind kind;
 	} kinds[] = {
-		{"glibc", BENCH_GLIBC},
-		{"jemalloc", BENCH_JEMALLOC},
-		{"mimalloc", BENCH_MIMALLOC},
-		{"module", BENCH_MODULE},
+		{ "glibc", BENCH_GLIBC },
+		{ "jemalloc", BENCH_JEMALLOC },
+		{ "mimalloc", BENCH_MIMALLOC },
+		{ "module", BENCH_MODULE },
 	};
 
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
@@ -147,8 +147,8 @@ bool bench_allocator_open(enum bench_allocator_kind kind, struct bench_allocator
 	case BENCH_JEMALLOC:
 		return open_library("jemalloc", "libjemalloc.so.2", "malloc", "free", allocator);
 	case BENCH_MIMALLOC:
-		return open_library(
-			"mimalloc", "libmimalloc.so.2", "mi_malloc", "mi_free", allocator);
+		return open_library("mimalloc", "libmimalloc.so.2", "mi_malloc", "mi_free",
+			allocator);
 	case BENCH_MODULE:
 		return open_module(allocator);
 	}

@@ -41,8 +41,8 @@
 enum { PHASE_SPLIT, PHASE_MERGE, PHASE_CHURN, PHASE_COUNT };
 enum { OP_MALLOC, OP_FREE, OP_COUNT };
 
-static const char *const phase_names[PHASE_COUNT] = {"split", "merge", "churn"};
-static const char *const op_names[OP_COUNT] = {"malloc", "free"};
+static const char *const phase_names[PHASE_COUNT] = { "split", "merge", "churn" };
+static const char *const op_names[OP_COUNT] = { "malloc", "free" };
 
 struct sample {
 	uint32_t *ticks;
@@ -112,8 +112,8 @@ static void pre_touch(const struct bench_allocator *allocator, const void *pool)
 	free(blocks);
 }
 
-static void split_phase(
-	const struct bench_allocator *allocator, const void *pool, struct bench_rng *rng)
+static void split_phase(const struct bench_allocator *allocator, const void *pool,
+	struct bench_rng *rng)
 {
 	struct sample *mallocs = &samples[PHASE_SPLIT][OP_MALLOC];
 	struct sample *frees = &samples[PHASE_SPLIT][OP_FREE];
@@ -125,12 +125,12 @@ static void split_phase(
 	}
 }
 
-static void merge_phase(
-	const struct bench_allocator *allocator, const void *pool, struct bench_rng *rng)
+static void merge_phase(const struct bench_allocator *allocator, const void *pool,
+	struct bench_rng *rng)
 {
 	struct sample *mallocs = &samples[PHASE_MERGE][OP_MALLOC];
 	struct sample *frees = &samples[PHASE_MERGE][OP_FREE];
-	struct sample unsampled = {NULL, 0, 0};
+	struct sample unsampled = { NULL, 0, 0 };
 	void **blocks = malloc(3 * MERGE_TRIPLES * sizeof(*blocks));
 
 	if (blocks == NULL) {
@@ -150,12 +150,12 @@ static void merge_phase(
 	free(blocks);
 }
 
-static void churn_phase(
-	const struct bench_allocator *allocator, const void *pool, struct bench_rng *rng)
+static void churn_phase(const struct bench_allocator *allocator, const void *pool,
+	struct bench_rng *rng)
 {
 	struct sample *mallocs = &samples[PHASE_CHURN][OP_MALLOC];
 	struct sample *frees = &samples[PHASE_CHURN][OP_FREE];
-	struct sample unsampled = {NULL, 0, 0};
+	struct sample unsampled = { NULL, 0, 0 };
 	void *slots[CHURN_SLOTS];
 
 	for (size_t i = 0; i < CHURN_SLOTS; i++)
@@ -165,8 +165,8 @@ static void churn_phase(
 		size_t slot = bench_rng_next(rng) % CHURN_SLOTS;
 
 		timed_free(allocator, pool, slots[slot], sampled ? frees : &unsampled);
-		slots[slot] = timed_malloc(
-			allocator, pool, bench_random_size(rng), sampled ? mallocs : &unsampled);
+		slots[slot] = timed_malloc(allocator, pool, bench_random_size(rng),
+			sampled ? mallocs : &unsampled);
 	}
 	for (size_t i = 0; i < CHURN_SLOTS; i++)
 		allocator->release(pool, slots[i]);
@@ -177,14 +177,15 @@ static void emit_stats(const char *phase, const char *op, uint32_t *ticks, size_
 	static const struct {
 		const char *name;
 		double fraction;
-	} stats[] = {{"p50", 0.5}, {"p999", 0.999}, {"p9999", 0.9999}, {"max", 1.0}};
+	} stats[] = { { "p50", 0.5 }, { "p999", 0.999 }, { "p9999", 0.9999 }, { "max", 1.0 } };
 	char key[64];
 
 	bench_sort_u32(ticks, count);
 	for (size_t i = 0; i < sizeof(stats) / sizeof(stats[0]); i++) {
 		snprintf(key, sizeof(key), "lat_%s_%s_%s", phase, op, stats[i].name);
-		bench_emit(key, bench_percentile_u32(ticks, count, stats[i].fraction) *
-					bench_tsc_ns_per_tick());
+		bench_emit(key,
+			bench_percentile_u32(ticks, count, stats[i].fraction)
+				* bench_tsc_ns_per_tick());
 	}
 }
 
@@ -206,9 +207,9 @@ static void emit_timer_cost(void)
 
 void bench_run_latency(const struct bench_allocator *allocator)
 {
-	struct bench_rng rng = {0x243f6a8885a308d3ULL};
+	struct bench_rng rng = { 0x243f6a8885a308d3ULL };
 	const void *pool = bench_pool_open(allocator, POOL_BYTES);
-	size_t total[OP_COUNT] = {0};
+	size_t total[OP_COUNT] = { 0 };
 
 	bench_tsc_calibrate();
 	sample_reserve(&samples[PHASE_SPLIT][OP_MALLOC], SPLIT_ROUNDS);

@@ -93,9 +93,9 @@ static int run_child(const char *kind_name, const char *workload_name, int passe
 		return EXIT_FAILURE;
 	}
 	workload = bench_find_timed_workload(workload_name);
-	if (workload == NULL && strcmp(workload_name, "probe") != 0 &&
-		strcmp(workload_name, "latency") != 0 && strcmp(workload_name, "pools") != 0 &&
-		strcmp(workload_name, "scan") != 0) {
+	if (workload == NULL && strcmp(workload_name, "probe") != 0
+		&& strcmp(workload_name, "latency") != 0 && strcmp(workload_name, "pools") != 0
+		&& strcmp(workload_name, "scan") != 0) {
 		fprintf(stderr, "bench: unknown workload '%s'\n", workload_name);
 		return EXIT_FAILURE;
 	}
@@ -112,7 +112,8 @@ static int run_child(const char *kind_name, const char *workload_name, int passe
 	} else {
 		const struct bench_allocator *glibc = bench_glibc();
 		bool compare = kind != BENCH_GLIBC;
-		double ns[MAX_ROUNDS], glibc_ns[MAX_ROUNDS], cpu_ns[MAX_ROUNDS], peak_kib = 0, node_kib;
+		double ns[MAX_ROUNDS], glibc_ns[MAX_ROUNDS], cpu_ns[MAX_ROUNDS], peak_kib = 0,
+										 node_kib;
 		bool reset_failed = false;
 		void *mine = workload->prepare(&allocator);
 		void *reference = compare ? workload->prepare(glibc) : NULL;
@@ -216,7 +217,8 @@ static int run_measurement(int column_index, const char *workload)
 	}
 	if (pid == 0) {
 		const char *binary = column->asan ? config.asan_binary
-			: column->nofp ? config.nofp_binary : config.self;
+			: column->nofp            ? config.nofp_binary
+						  : config.self;
 
 		close(pipe_fds[0]);
 		dup2(pipe_fds[1], STDOUT_FILENO);
@@ -377,10 +379,10 @@ static void print_timed_tables(void)
 
 static void print_latency_table(void)
 {
-	static const char *const phases[] = {"all", "split", "merge", "churn"};
-	static const char *const stats[] = {"p50", "p999", "p9999", "max"};
-	static const char *const headers[] = {"phase", "malloc p50", "p99.9", "p99.99", "max",
-		"free p50", "p99.9", "p99.99", "max"};
+	static const char *const phases[] = { "all", "split", "merge", "churn" };
+	static const char *const stats[] = { "p50", "p999", "p9999", "max" };
+	static const char *const headers[] = { "phase", "malloc p50", "p99.9", "p99.99", "max",
+		"free p50", "p99.9", "p99.99", "max" };
 	char key[64];
 
 	printf("\n### Latency of single calls (ns, time stamp counter; percentiles: median of %d "
@@ -397,8 +399,8 @@ static void print_latency_table(void)
 					snprintf(key, sizeof(key), "lat_%s_%s_%s", phases[p],
 						op == 0 ? "malloc" : "free", stats[s]);
 					print_cell(strcmp(stats[s], "max") == 0
-							   ? max_of(c, "latency", key)
-							   : median_of(c, "latency", key),
+							? max_of(c, "latency", key)
+							: median_of(c, "latency", key),
 						" | %.0f");
 				}
 			}
@@ -440,22 +442,22 @@ static void print_pool_cells(const struct pool_cell *cells, size_t count, bool p
 static void print_pool_table(void)
 {
 	static const struct pool_cell space[] = {
-		{"overhead 16 B", "pool_overhead_16", " | %.0f", 1},
-		{"overhead 64 B", "pool_overhead_64", " | %.0f", 1},
-		{"overhead 4000 B", "pool_overhead_4000", " | %.0f", 1},
-		{"fill 64 B", "pool_fill_64", " | %.1f%%", 100},
-		{"fill 4000 B", "pool_fill_4000", " | %.1f%%", 100},
-		{"fill random", "pool_fill_random", " | %.1f%%", 100},
-		{"of asked: 64 B", "pool_fill_64_asked", " | %.1f%%", 100},
-		{"4000 B", "pool_fill_4000_asked", " | %.1f%%", 100},
-		{"random", "pool_fill_random_asked", " | %.1f%%", 100},
+		{ "overhead 16 B", "pool_overhead_16", " | %.0f", 1 },
+		{ "overhead 64 B", "pool_overhead_64", " | %.0f", 1 },
+		{ "overhead 4000 B", "pool_overhead_4000", " | %.0f", 1 },
+		{ "fill 64 B", "pool_fill_64", " | %.1f%%", 100 },
+		{ "fill 4000 B", "pool_fill_4000", " | %.1f%%", 100 },
+		{ "fill random", "pool_fill_random", " | %.1f%%", 100 },
+		{ "of asked: 64 B", "pool_fill_64_asked", " | %.1f%%", 100 },
+		{ "4000 B", "pool_fill_4000_asked", " | %.1f%%", 100 },
+		{ "random", "pool_fill_random_asked", " | %.1f%%", 100 },
 	};
 	static const struct pool_cell pools[] = {
-		{"create+delete (us)", "pool_create_delete_us", " | %.1f", 1},
-		{"8 GiB create (us)", "pool_big_create_us", " | %.1f", 1},
-		{"8 GiB delete (us)", "pool_big_delete_us", " | %.1f", 1},
-		{"RSS added by create (KiB)", "pool_big_rss_create_kib", " | %.0f", 1},
-		{"RSS after 1st malloc (KiB)", "pool_big_rss_first_block_kib", " | %.0f", 1},
+		{ "create+delete (us)", "pool_create_delete_us", " | %.1f", 1 },
+		{ "8 GiB create (us)", "pool_big_create_us", " | %.1f", 1 },
+		{ "8 GiB delete (us)", "pool_big_delete_us", " | %.1f", 1 },
+		{ "RSS added by create (KiB)", "pool_big_rss_create_kib", " | %.0f", 1 },
+		{ "RSS after 1st malloc (KiB)", "pool_big_rss_first_block_kib", " | %.0f", 1 },
 	};
 
 	printf("\n### Per-block overhead (bytes) and utilisation at exhaustion\n\n");
@@ -610,9 +612,9 @@ static void print_figures(void)
 	for (int w = 0; w < 2; w++) {
 		const char *name = w == 0 ? "churn" : "stacks";
 		printf("- %s: debug (stack_depth=16, frame pointers) %.1f ns, debug nofp (unwind "
-			"tables) %.1f ns, debug d1 (stack_depth=1) %.1f ns\n", name,
-			median_of(COL_DEBUG, name, "ns"), median_of(COL_DEBUG_NOFP, name, "ns"),
-			median_of(COL_DEBUG_D1, name, "ns"));
+		       "tables) %.1f ns, debug d1 (stack_depth=1) %.1f ns\n",
+			name, median_of(COL_DEBUG, name, "ns"),
+			median_of(COL_DEBUG_NOFP, name, "ns"), median_of(COL_DEBUG_D1, name, "ns"));
 	}
 	print_guard_figures();
 	print_scan_figures();
@@ -713,8 +715,8 @@ static bool select_names(const char *list, bool columns_list, bool *selected_col
 					selected_columns[c] = found = true;
 		} else {
 			for (size_t w = 0; w < config.workload_count; w++) {
-				if (strlen(config.workloads[w].name) == length &&
-					strncmp(config.workloads[w].name, list, length) == 0)
+				if (strlen(config.workloads[w].name) == length
+					&& strncmp(config.workloads[w].name, list, length) == 0)
 					config.selected_workloads[w] = found = true;
 			}
 			if (length == 7 && strncmp(list, "latency", 7) == 0)
@@ -766,7 +768,7 @@ static bool parse_count(const char *text, int max, int *count)
 
 int main(int argc, char **argv)
 {
-	bool selected_columns[COLUMN_COUNT] = {false};
+	bool selected_columns[COLUMN_COUNT] = { false };
 	const char *workload_list = NULL, *column_list = NULL;
 	ssize_t length;
 	char *slash;
@@ -849,9 +851,8 @@ int main(int argc, char **argv)
 
 	/* the lists name the suite's workloads, whatever the order of the options */
 	if (config.real) {
-		static const int real_columns[] = {
-			COL_RELEASE, COL_DEBUG, COL_DEBUG_NOGUARD, COL_GLIBC, COL_JEMALLOC, COL_MIMALLOC,
-			COL_ASAN};
+		static const int real_columns[] = { COL_RELEASE, COL_DEBUG, COL_DEBUG_NOGUARD,
+			COL_GLIBC, COL_JEMALLOC, COL_MIMALLOC, COL_ASAN };
 
 		config.workloads = bench_real_workloads;
 		config.workload_count = bench_real_workload_count;

@@ -65,8 +65,8 @@ double ratio_of(int column, const char *workload);
 double geometric_mean_ratio(int column, const struct bench_timed_workload *workloads, size_t count,
 	const bool *selected);
 /* The same over paired_ratio(column, baseline, workload). */
-double geometric_mean_paired(int column, int baseline,
-	const struct bench_timed_workload *workloads, size_t count, const bool *selected);
+double geometric_mean_paired(int column, int baseline, const struct bench_timed_workload *workloads,
+	size_t count, const bool *selected);
 
 /* Markdown table pieces; NAN prints "-". */
 void print_cell(double value, const char *format);

@@ -94,7 +94,7 @@ static void emit_fill(const struct bench_allocator *allocator, size_t size, cons
 	const void *pool = bench_pool_open(allocator, FILL_POOL_BYTES);
 	size_t capacity = FILL_POOL_BYTES / 16, count = 0, failures = 0;
 	void **blocks = checked_calloc(capacity, sizeof(*blocks));
-	struct bench_rng rng = {0x13198a2e03707344ULL};
+	struct bench_rng rng = { 0x13198a2e03707344ULL };
 	size_t handed_out = 0;
 
 	while (count < capacity && failures < (size == 0 ? FILL_GIVE_UP : 1)) {
@@ -166,8 +166,8 @@ static void emit_big_pool(const struct bench_allocator *allocator)
 	for (int round = 0; round < BIG_POOL_ROUNDS; round++) {
 		double before = resident_kib();
 		uint64_t start = bench_now_ns();
-		const void *pool = allocator->create_pool(
-			B_ANY_ADDRESS, BIG_POOL_BYTES, B_NO_LOCK, B_READ_AREA | B_WRITE_AREA);
+		const void *pool = allocator->create_pool(B_ANY_ADDRESS, BIG_POOL_BYTES, B_NO_LOCK,
+			B_READ_AREA | B_WRITE_AREA);
 		uint64_t created = bench_now_ns();
 		double after_create = resident_kib(), after_block;
 		char *block;
@@ -204,7 +204,7 @@ static void emit_big_pool(const struct bench_allocator *allocator)
 
 void bench_run_pool_figures(const struct bench_allocator *allocator)
 {
-	static const size_t overhead_sizes[] = {16, 64, 4000};
+	static const size_t overhead_sizes[] = { 16, 64, 4000 };
 
 	for (size_t i = 0; i < sizeof(overhead_sizes) / sizeof(overhead_sizes[0]); i++)
 		emit_overhead(allocator, overhead_sizes[i]);

@@ -37,9 +37,9 @@ static double scaling(int column)
 
 static void print_throughput_table(void)
 {
-	static const char *const headers[] = {"thread1 ns/op", "thread1 Mops/s", "thread2 ns/op",
+	static const char *const headers[] = { "thread1 ns/op", "thread1 Mops/s", "thread2 ns/op",
 		"thread2 Mops/s", "2-thread / 1-thread throughput", "thread2 CPU ns/op",
-		"2-thread / 1-thread CPU per pair"};
+		"2-thread / 1-thread CPU per pair" };
 
 	if (!selected("thread1") && !selected("thread2"))
 		return;
@@ -175,12 +175,12 @@ static void print_real_figures(void)
 	bool measured;
 
 	printf("\n### Figures of issue 18 (\"at or below\" allows 5 %% for noise)\n\n");
-	value = geometric_mean_ratio(
-		COL_RELEASE, bench_real_workloads, bench_real_workload_count, selection);
+	value = geometric_mean_ratio(COL_RELEASE, bench_real_workloads, bench_real_workload_count,
+		selection);
 	figure(known(value), value <= 0.9 * NOISE,
 		"release geometric mean at or below 0.9x glibc: %.2fx", value);
-	measured = list_above(
-		release_ratio, release_limit, "%.2fx (limit %.2fx)", above, sizeof(above));
+	measured = list_above(release_ratio, release_limit, "%.2fx (limit %.2fx)", above,
+		sizeof(above));
 	figure(measured, above[0] == '\0',
 		"release: no workload above 1.2x glibc or above jemalloc's ratio, whichever is "
 		"higher:%s",
@@ -192,8 +192,10 @@ static void print_real_figures(void)
 		"thread's, glibc's %.2fx)",
 		value, 1000 / median_of(COL_RELEASE, "thread2", "ns"),
 		1000 / median_of(COL_RELEASE, "thread1", "ns"),
-		median_of(COL_RELEASE, "thread2", "cpu_ns") / median_of(COL_RELEASE, "thread1", "cpu_ns"),
-		median_of(COL_GLIBC, "thread2", "cpu_ns") / median_of(COL_GLIBC, "thread1", "cpu_ns"));
+		median_of(COL_RELEASE, "thread2", "cpu_ns")
+			/ median_of(COL_RELEASE, "thread1", "cpu_ns"),
+		median_of(COL_GLIBC, "thread2", "cpu_ns")
+			/ median_of(COL_GLIBC, "thread1", "cpu_ns"));
 	value = selected("simple16") ? ratio_of(COL_RELEASE, "simple16") : __builtin_nan("");
 	figure(known(value), value <= NOISE,
 		"release, (a) at 16 bytes at or below glibc's time: %.2fx (%.1f vs %.1f ns)", value,
@@ -204,10 +206,10 @@ static void print_real_figures(void)
 	figure(measured, above[0] == '\0',
 		"debug at or below glibc+asan's time on every workload, 1 and 2 threads:%s",
 		above[0] ? above : " on every workload");
-	value = geometric_mean_ratio(
-		COL_DEBUG, bench_real_workloads, bench_real_workload_count, selection);
-	asan = geometric_mean_ratio(
-		COL_ASAN, bench_real_workloads, bench_real_workload_count, selection);
+	value = geometric_mean_ratio(COL_DEBUG, bench_real_workloads, bench_real_workload_count,
+		selection);
+	asan = geometric_mean_ratio(COL_ASAN, bench_real_workloads, bench_real_workload_count,
+		selection);
 	figure(known(value) && known(asan), value <= 0.5 * asan * NOISE,
 		"debug geometric mean at or below 0.5x glibc+asan's: %.2fx against %.2fx (%.2f of "
 		"it)",
@@ -222,8 +224,8 @@ static void print_real_figures(void)
 		"noguard, guard_sample=0): %+.1f%%",
 		100 * (value - 1));
 	value = selected("large")
-			? mib(COL_DEBUG, "large", "rss_kib") + mib(COL_DEBUG, "large", "node_kib")
-			: __builtin_nan("");
+		? mib(COL_DEBUG, "large", "rss_kib") + mib(COL_DEBUG, "large", "node_kib")
+		: __builtin_nan("");
 	limit = 2 * mib(COL_GLIBC, "large", "rss_kib");
 	figure(known(value) && known(limit), value <= limit * NOISE,
 		"debug RSS plus node tmpfs within 2x glibc's RSS on (f): %.1f MiB (RSS %.1f + "

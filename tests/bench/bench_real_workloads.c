@@ -65,7 +65,7 @@
 
 /* ---- simpleN ---- */
 
-static const uint16_t simple_batch_counts[] = {25, 100, 400, 1600};
+static const uint16_t simple_batch_counts[] = { 25, 100, 400, 1600 };
 
 #define SIMPLE_PREPARE(size)                                                                       \
 	static void *simple##size##_prepare(const struct bench_allocator *allocator)               \
@@ -156,8 +156,9 @@ static void *larson_thread(void *argument)
 	for (size_t i = 0; i < plan->steps; i++) {
 		void *block = bench_allocate_and_touch(allocator, pool, plan->size[i], (uint32_t)i);
 
-		allocator->release(pool, atomic_exchange_explicit(&state->slots[plan->slot[i]],
-						 block, memory_order_acq_rel));
+		allocator->release(pool,
+			atomic_exchange_explicit(&state->slots[plan->slot[i]], block,
+				memory_order_acq_rel));
 	}
 	run->end_ns = bench_now_ns();
 	return NULL;
@@ -231,7 +232,7 @@ static void cfrac_append(struct cfrac_state *state, uint32_t entry)
 static void *cfrac_prepare(const struct bench_allocator *allocator)
 {
 	struct cfrac_state *state = bench_checked_malloc(sizeof(*state));
-	struct bench_rng rng = {0x6a09e667f3bcc909ULL};
+	struct bench_rng rng = { 0x6a09e667f3bcc909ULL };
 	uint32_t stack[CFRAC_TEMPORARIES], unused[CFRAC_TEMPORARIES];
 	size_t depth = 0, unused_count = CFRAC_TEMPORARIES;
 	size_t mallocs = bench_scaled(CFRAC_MALLOCS);
@@ -293,8 +294,8 @@ static double cfrac_pass(const struct bench_allocator *allocator, void *prepared
 		if (entry & CFRAC_FREE)
 			allocator->release(pool, slots[slot]);
 		else
-			slots[slot] = bench_allocate_and_touch(
-				allocator, pool, entry & 0xffff, (uint32_t)i);
+			slots[slot] = bench_allocate_and_touch(allocator, pool, entry & 0xffff,
+				(uint32_t)i);
 	}
 	end = bench_now_ns();
 	for (size_t i = 0; i < CFRAC_LONG_SLOTS; i++)
@@ -340,30 +341,30 @@ const struct bench_timed_workload bench_real_workloads[] = {
 	SIMPLE_WORKLOAD(64),
 	SIMPLE_WORKLOAD(128),
 	SIMPLE_WORKLOAD(256),
-	{"thread1",
+	{ "thread1",
 		"(b) bench-malloc-thread, 1 thread: 1000 slots, a random one replaced, "
 		"16 B..32 KiB log-uniform",
-		thread1_prepare, threads_pass, threads_finish},
-	{"thread2",
+		thread1_prepare, threads_pass, threads_finish },
+	{ "thread2",
 		"(b) bench-malloc-thread, 2 threads on one pool: 1000 slots each, a random one "
 		"replaced, 16 B..32 KiB log-uniform (wall time over both threads' blocks)",
-		thread2_prepare, threads_pass, threads_finish},
-	{"larson2",
+		thread2_prepare, threads_pass, threads_finish },
+	{ "larson2",
 		"(c) Larson, 2 threads: 4000 shared slots of 16..1000 bytes, random slots of the "
 		"whole array replaced (about half the frees remote)",
-		larson_prepare, larson_pass, larson_finish},
-	{"xmalloc2",
+		larson_prepare, larson_pass, larson_finish },
+	{ "xmalloc2",
 		"(d) xmalloc-test, 2 threads: one allocates 64-byte blocks (handed over 64 at a "
 		"time), the other frees them",
-		xmalloc_prepare, pipe_pass, pipe_finish},
-	{"cfrac",
+		xmalloc_prepare, pipe_pass, pipe_finish },
+	{ "cfrac",
 		"(e) cfrac-style bignums: temporaries of 16..200 bytes, at most 8 live, freed "
 		"mostly newest first; 1 malloc in 64 replaces one of 256 long-lived blocks",
-		cfrac_prepare, cfrac_pass, cfrac_finish},
-	{"large",
+		cfrac_prepare, cfrac_pass, cfrac_finish },
+	{ "large",
 		"(f) malloc-large: 20 slots, a random one replaced by 64 KiB..32 MiB "
 		"(log-uniform), first and last cache line written; 2 GiB B_NO_LOCK pool",
-		large_prepare, churn_pass, single_finish},
+		large_prepare, churn_pass, single_finish },
 };
 
 const size_t bench_real_workload_count =

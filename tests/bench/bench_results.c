@@ -17,39 +17,38 @@
 #include "bench_parent.h"
 
 struct column columns[COLUMN_COUNT] = {
-	[COL_RELEASE] = {"release", "release module (modules/release)", "module", "release", NULL,
-		false, false, NULL, false},
-	[COL_DEBUG] = {"debug", "debug module, default options (one allocation in 5000 guarded)",
-		"module", "debug", "", false,
-		false, NULL, false},
-	[COL_DEBUG_NODE0] = {"debug n0", "debug module, node=0 (no debug node)", "module", "debug",
-		"node=0", false, false, NULL, false},
-	[COL_DEBUG_LQ0] = {"debug lq0", "debug module, log_size=0:quarantine_bytes=0", "module",
-		"debug", "log_size=0:quarantine_bytes=0", false, false, NULL, false},
-	[COL_DEBUG_LQ0_NODE0] = {"debug lq0 n0",
+	[COL_RELEASE] = { "release", "release module (modules/release)", "module", "release", NULL,
+		false, false, NULL, false },
+	[COL_DEBUG] = { "debug", "debug module, default options (one allocation in 5000 guarded)",
+		"module", "debug", "", false, false, NULL, false },
+	[COL_DEBUG_NODE0] = { "debug n0", "debug module, node=0 (no debug node)", "module", "debug",
+		"node=0", false, false, NULL, false },
+	[COL_DEBUG_LQ0] = { "debug lq0", "debug module, log_size=0:quarantine_bytes=0", "module",
+		"debug", "log_size=0:quarantine_bytes=0", false, false, NULL, false },
+	[COL_DEBUG_LQ0_NODE0] = { "debug lq0 n0",
 		"debug module, log_size=0:quarantine_bytes=0:node=0", "module", "debug",
-		"log_size=0:quarantine_bytes=0:node=0", false, false, NULL, false},
-	[COL_DEBUG_NOFP] = {"debug nofp",
+		"log_size=0:quarantine_bytes=0:node=0", false, false, NULL, false },
+	[COL_DEBUG_NOFP] = { "debug nofp",
 		"debug module, default options (stack_depth=16), "
 		"workloads built without frame pointers (bench_nofp): stacks from the unwind "
 		"tables",
-		"module", "debug", "", false, false, NULL, true},
-	[COL_DEBUG_D1] = {"debug d1", "debug module, stack_depth=1 (the default before issue 14)",
-		"module", "debug", "stack_depth=1", false, false, NULL, false},
-	[COL_DEBUG_GUARD] = {"debug guard",
+		"module", "debug", "", false, false, NULL, true },
+	[COL_DEBUG_D1] = { "debug d1", "debug module, stack_depth=1 (the default before issue 14)",
+		"module", "debug", "stack_depth=1", false, false, NULL, false },
+	[COL_DEBUG_GUARD] = { "debug guard",
 		"debug module, guard=1 (every block meets a guard page: Special Pool)", "module",
-		"debug", "guard=1", false, false, NULL, false},
-	[COL_DEBUG_NOGUARD] = {"debug noguard",
+		"debug", "guard=1", false, false, NULL, false },
+	[COL_DEBUG_NOGUARD] = { "debug noguard",
 		"debug module, guard_sample=0 (no guarded block: the default samples one allocation "
 		"in 5000)",
-		"module", "debug", "guard_sample=0", false, false, NULL, false},
-	[COL_GLIBC] = {"glibc", "glibc malloc", "glibc", NULL, NULL, false, false, NULL, false},
-	[COL_JEMALLOC] = {"jemalloc", "jemalloc (libjemalloc.so.2, dlopen RTLD_LOCAL)", "jemalloc",
-		NULL, NULL, false, false, NULL, false},
-	[COL_MIMALLOC] = {"mimalloc", "mimalloc (libmimalloc.so.2, dlopen RTLD_LOCAL)", "mimalloc",
-		NULL, NULL, false, false, NULL, false},
-	[COL_ASAN] = {"glibc+asan", "glibc malloc in a binary built with -fsanitize=address",
-		"glibc", NULL, NULL, true, false, NULL, false},
+		"module", "debug", "guard_sample=0", false, false, NULL, false },
+	[COL_GLIBC] = { "glibc", "glibc malloc", "glibc", NULL, NULL, false, false, NULL, false },
+	[COL_JEMALLOC] = { "jemalloc", "jemalloc (libjemalloc.so.2, dlopen RTLD_LOCAL)", "jemalloc",
+		NULL, NULL, false, false, NULL, false },
+	[COL_MIMALLOC] = { "mimalloc", "mimalloc (libmimalloc.so.2, dlopen RTLD_LOCAL)", "mimalloc",
+		NULL, NULL, false, false, NULL, false },
+	[COL_ASAN] = { "glibc+asan", "glibc malloc in a binary built with -fsanitize=address",
+		"glibc", NULL, NULL, true, false, NULL, false },
 };
 
 struct measurement {
@@ -63,14 +62,14 @@ struct measurement {
 static struct measurement *measurements;
 static size_t measurement_count, measurement_capacity;
 
-static struct measurement *find_measurement(
-	int column, const char *workload, const char *key, bool create)
+static struct measurement *find_measurement(int column, const char *workload, const char *key,
+	bool create)
 {
 	for (size_t i = 0; i < measurement_count; i++) {
 		struct measurement *m = &measurements[i];
 
-		if (m->column == column && strcmp(m->workload, workload) == 0 &&
-			strcmp(m->key, key) == 0)
+		if (m->column == column && strcmp(m->workload, workload) == 0
+			&& strcmp(m->key, key) == 0)
 			return m;
 	}
 	if (!create)
@@ -249,7 +248,7 @@ static double geometric_mean_over(int column, int baseline,
 		if (selected != NULL && !selected[w])
 			continue;
 		ratio = baseline < 0 ? ratio_of(column, workloads[w].name)
-			: paired_ratio(column, baseline, workloads[w].name);
+				     : paired_ratio(column, baseline, workloads[w].name);
 		if (!known(ratio) || ratio <= 0)
 			return __builtin_nan("");
 		log_sum += log(ratio);
@@ -264,8 +263,8 @@ double geometric_mean_ratio(int column, const struct bench_timed_workload *workl
 	return geometric_mean_over(column, -1, workloads, count, selected);
 }
 
-double geometric_mean_paired(int column, int baseline,
-	const struct bench_timed_workload *workloads, size_t count, const bool *selected)
+double geometric_mean_paired(int column, int baseline, const struct bench_timed_workload *workloads,
+	size_t count, const bool *selected)
 {
 	return geometric_mean_over(column, baseline, workloads, count, selected);
 }

@@ -58,8 +58,8 @@ static double time_scans(area_malloc_debug_module_info_v2 *debug, size_t *lost)
 	return bench_median(seconds, SCAN_ROUNDS);
 }
 
-static void scan_live_blocks(
-	const struct bench_allocator *allocator, area_malloc_debug_module_info_v2 *debug)
+static void scan_live_blocks(const struct bench_allocator *allocator,
+	area_malloc_debug_module_info_v2 *debug)
 {
 	size_t wanted = bench_scaled(SCAN_BLOCKS), held = 0, lost;
 	const void *pool = bench_pool_open(allocator, SCAN_POOL_BYTES);
@@ -70,8 +70,8 @@ static void scan_live_blocks(
 		perror("bench: malloc");
 		exit(EXIT_FAILURE);
 	}
-	while (held < wanted &&
-		(blocks[held] = allocator->allocate(pool, SCAN_BLOCK_BYTES)) != NULL)
+	while (held < wanted
+		&& (blocks[held] = allocator->allocate(pool, SCAN_BLOCK_BYTES)) != NULL)
 		held++;
 	seconds = time_scans(debug, &lost);
 	bench_emit("scan_blocks_s", seconds);
@@ -83,8 +83,8 @@ static void scan_live_blocks(
 	bench_pool_close(allocator, pool);
 }
 
-static void scan_populated_memory(
-	const struct bench_allocator *allocator, area_malloc_debug_module_info_v2 *debug)
+static void scan_populated_memory(const struct bench_allocator *allocator,
+	area_malloc_debug_module_info_v2 *debug)
 {
 	size_t bytes = bench_scaled(SCAN_MEMORY_BYTES), lost;
 	const void *pool = bench_pool_open(allocator, (size_t)1 << 20);

@@ -112,7 +112,7 @@ void bench_sort_u32(uint32_t *values, size_t count)
 		exit(EXIT_FAILURE);
 	}
 	for (unsigned shift = 0; shift < 32; shift += 8) {
-		size_t offsets[257] = {0};
+		size_t offsets[257] = { 0 };
 
 		for (size_t i = 0; i < count; i++)
 			offsets[((from[i] >> shift) & 0xff) + 1]++;

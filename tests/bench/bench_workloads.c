@@ -77,10 +77,10 @@ static size_t draw_16_2047(struct bench_rng *rng)
 	return bench_random_size(rng);
 }
 
-void churn_plan_init(
-	struct churn_plan *plan, size_t slots, size_t steps, uint64_t seed, bench_size_draw draw)
+void churn_plan_init(struct churn_plan *plan, size_t slots, size_t steps, uint64_t seed,
+	bench_size_draw draw)
 {
-	struct bench_rng rng = {seed};
+	struct bench_rng rng = { seed };
 
 	plan->slots = slots;
 	plan->steps = steps;
@@ -115,15 +115,15 @@ static inline void *churn_allocate(const struct bench_allocator *allocator, cons
 	return block;
 }
 
-static void churn_fill(
-	const struct bench_allocator *allocator, const void *pool, struct churn_plan *plan)
+static void churn_fill(const struct bench_allocator *allocator, const void *pool,
+	struct churn_plan *plan)
 {
 	for (size_t i = 0; i < plan->slots; i++)
 		plan->blocks[i] = churn_allocate(allocator, pool, plan, plan->initial_size[i], 0);
 }
 
-static void churn_steps(
-	const struct bench_allocator *allocator, const void *pool, struct churn_plan *plan)
+static void churn_steps(const struct bench_allocator *allocator, const void *pool,
+	struct churn_plan *plan)
 {
 	for (size_t i = 0; i < plan->steps; i++) {
 		size_t slot = plan->slot[i];
@@ -134,8 +134,8 @@ static void churn_steps(
 	}
 }
 
-static void churn_empty(
-	const struct bench_allocator *allocator, const void *pool, struct churn_plan *plan)
+static void churn_empty(const struct bench_allocator *allocator, const void *pool,
+	struct churn_plan *plan)
 {
 	for (size_t i = 0; i < plan->slots; i++)
 		allocator->release(pool, plan->blocks[i]);
@@ -292,7 +292,7 @@ void fixed_finish(const struct bench_allocator *allocator, void *prepared)
 	free(state);
 }
 
-static const uint16_t batch_of_1024[] = {BATCH_BLOCKS};
+static const uint16_t batch_of_1024[] = { BATCH_BLOCKS };
 
 #define FIXED_PREPARE(order, size, lifo)                                                           \
 	static void *order##size##_prepare(const struct bench_allocator *allocator)                \
@@ -331,8 +331,8 @@ void start_line_wait(struct start_line *line)
 		relax(&spins);
 }
 
-void start_threads(
-	struct start_line *line, int count, void *(*const *body)(void *), void *const *arguments)
+void start_threads(struct start_line *line, int count, void *(*const *body)(void *),
+	void *const *arguments)
 {
 	atomic_store(&line->ready, 0);
 	atomic_store(&line->go, false);
@@ -481,13 +481,13 @@ static void *produce(void *argument)
 
 	start_line_wait(&state->line);
 	for (size_t i = 0; i < state->blocks; i++) {
-		void *block = bench_allocate_and_touch(
-			state->allocator, state->pool, state->size[i], (uint32_t)i);
+		void *block = bench_allocate_and_touch(state->allocator, state->pool,
+			state->size[i], (uint32_t)i);
 		unsigned spins = 0;
 
 		/* never deadlocks: fewer than batch <= RING_ENTRIES are unpublished */
-		while (tail - atomic_load_explicit(&state->head, memory_order_acquire) ==
-			RING_ENTRIES)
+		while (tail - atomic_load_explicit(&state->head, memory_order_acquire)
+			== RING_ENTRIES)
 			relax(&spins);
 		state->entries[tail % RING_ENTRIES] = block;
 		tail++;
@@ -515,12 +515,12 @@ static void *consume(void *argument)
 	return NULL;
 }
 
-void *pipe_prepare(
-	const struct bench_allocator *allocator, size_t block_size, size_t blocks, size_t batch)
+void *pipe_prepare(const struct bench_allocator *allocator, size_t block_size, size_t blocks,
+	size_t batch)
 {
 	size_t bytes = (sizeof(struct pipe_state) + 63) & ~(size_t)63;
 	struct pipe_state *state = aligned_alloc(64, bytes);
-	struct bench_rng rng = {0x51ed270b27d3bd4bULL};
+	struct bench_rng rng = { 0x51ed270b27d3bd4bULL };
 
 	if (state == NULL) {
 		perror("bench: aligned_alloc");
@@ -545,8 +545,8 @@ static void *prodcons_prepare(const struct bench_allocator *allocator)
 double pipe_pass(const struct bench_allocator *allocator, void *prepared)
 {
 	struct pipe_state *state = prepared;
-	void *(*const bodies[2])(void *) = {produce, consume};
-	void *const arguments[2] = {state, state};
+	void *(*const bodies[2])(void *) = { produce, consume };
+	void *const arguments[2] = { state, state };
 	uint64_t start;
 
 	(void)allocator;
@@ -573,22 +573,22 @@ void pipe_finish(const struct bench_allocator *allocator, void *prepared)
 	}
 
 const struct bench_timed_workload bench_timed_workloads[] = {
-	{"churn", "1 thread, 1024 live slots, random slot replaced, sizes 16..2047 log-uniform",
-		churn_prepare, churn_pass, single_finish},
+	{ "churn", "1 thread, 1024 live slots, random slot replaced, sizes 16..2047 log-uniform",
+		churn_prepare, churn_pass, single_finish },
 	FIXED_WORKLOAD(lifo, 16, "newest first"),
 	FIXED_WORKLOAD(fifo, 16, "oldest first"),
 	FIXED_WORKLOAD(lifo, 32, "newest first"),
 	FIXED_WORKLOAD(fifo, 32, "oldest first"),
 	FIXED_WORKLOAD(lifo, 64, "newest first"),
 	FIXED_WORKLOAD(fifo, 64, "oldest first"),
-	{"shared2", "2 threads churning 512 slots each in one shared pool", shared2_prepare,
-		threads_pass, threads_finish},
-	{"private2", "2 threads churning 512 slots each, one pool per thread", private2_prepare,
-		threads_pass, threads_finish},
-	{"prodcons", "1 thread allocates (16..2047 log-uniform), the other frees", prodcons_prepare,
-		pipe_pass, pipe_finish},
-	{"stacks", "churn whose allocations come through 16 call chains (16 distinct stacks)",
-		churn_prepare, stacks_pass, single_finish},
+	{ "shared2", "2 threads churning 512 slots each in one shared pool", shared2_prepare,
+		threads_pass, threads_finish },
+	{ "private2", "2 threads churning 512 slots each, one pool per thread", private2_prepare,
+		threads_pass, threads_finish },
+	{ "prodcons", "1 thread allocates (16..2047 log-uniform), the other frees",
+		prodcons_prepare, pipe_pass, pipe_finish },
+	{ "stacks", "churn whose allocations come through 16 call chains (16 distinct stacks)",
+		churn_prepare, stacks_pass, single_finish },
 };
 
 const size_t bench_timed_workload_count =

@@ -19,12 +19,12 @@
 #define BENCH_MAX_THREADS 2
 
 void *bench_checked_malloc(size_t bytes);
-__attribute__((noreturn)) void bench_out_of_memory(
-	const struct bench_allocator *allocator, size_t size);
+__attribute__((noreturn)) void bench_out_of_memory(const struct bench_allocator *allocator,
+	size_t size);
 
 /* A new block whose first byte is written, as a caller would. */
-static inline void *bench_allocate_and_touch(
-	const struct bench_allocator *allocator, const void *pool, size_t size, uint32_t stamp)
+static inline void *bench_allocate_and_touch(const struct bench_allocator *allocator,
+	const void *pool, size_t size, uint32_t stamp)
 {
 	char *block = allocator->allocate(pool, size);
 
@@ -48,8 +48,8 @@ struct churn_plan {
 	bool touch_last; /* write the last byte of each new block too */
 };
 
-void churn_plan_init(
-	struct churn_plan *plan, size_t slots, size_t steps, uint64_t seed, bench_size_draw draw);
+void churn_plan_init(struct churn_plan *plan, size_t slots, size_t steps, uint64_t seed,
+	bench_size_draw draw);
 void churn_plan_free(struct churn_plan *plan);
 
 /* Threads created and waiting before the clock starts (1 or 2 of them). */
@@ -61,8 +61,8 @@ struct start_line {
 };
 
 void start_line_wait(struct start_line *line);
-void start_threads(
-	struct start_line *line, int count, void *(*const *body)(void *), void *const *arguments);
+void start_threads(struct start_line *line, int count, void *(*const *body)(void *),
+	void *const *arguments);
 /* Starts the clock, releases the threads and waits for them; returns the start. */
 uint64_t go_and_join(struct start_line *line);
 /* Waiting for another thread: spin briefly, then give the CPU away. */
@@ -89,8 +89,8 @@ void threads_finish(const struct bench_allocator *allocator, void *prepared);
 
 /* one thread allocates (block_size, or log-uniform 16..2047 when 0), the
  * other frees; the producer publishes every batch blocks */
-void *pipe_prepare(
-	const struct bench_allocator *allocator, size_t block_size, size_t blocks, size_t batch);
+void *pipe_prepare(const struct bench_allocator *allocator, size_t block_size, size_t blocks,
+	size_t batch);
 double pipe_pass(const struct bench_allocator *allocator, void *prepared);
 void pipe_finish(const struct bench_allocator *allocator, void *prepared);
 

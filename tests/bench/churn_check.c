@@ -80,7 +80,8 @@ static double run_pass(const struct step *steps, size_t count, void *(*alloc)(si
 			release(*slot);
 		*slot = alloc(steps[i].size);
 		if (*slot == NULL) {
-			fprintf(stderr, "churn_check: allocation of %u bytes failed\n", steps[i].size);
+			fprintf(stderr, "churn_check: allocation of %u bytes failed\n",
+				steps[i].size);
 			exit(EXIT_FAILURE);
 		}
 		*(volatile char *)*slot = 1;
@@ -153,7 +154,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < count; i++) {
 		double u = (double)(xorshift(&state) >> 11) / 9007199254740992.0;
 		steps[i].slot = (unsigned)(xorshift(&state) % SLOTS);
-		steps[i].size = (unsigned)exp(log(MIN_SIZE) + u * (log(MAX_SIZE + 1) - log(MIN_SIZE)));
+		steps[i].size =
+			(unsigned)exp(log(MIN_SIZE) + u * (log(MAX_SIZE + 1) - log(MIN_SIZE)));
 		if (steps[i].size > MAX_SIZE)
 			steps[i].size = MAX_SIZE;
 	}

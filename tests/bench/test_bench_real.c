@@ -25,8 +25,8 @@
 #define MAX_COLUMNS 16
 #define CELL_BYTES 64
 
-static const char *const workloads[] = {"simple16", "simple32", "simple64", "simple128",
-	"simple256", "thread1", "thread2", "larson2", "xmalloc2", "cfrac", "large"};
+static const char *const workloads[] = { "simple16", "simple32", "simple64", "simple128",
+	"simple256", "thread1", "thread2", "larson2", "xmalloc2", "cfrac", "large" };
 #define WORKLOAD_COUNT (sizeof(workloads) / sizeof(workloads[0]))
 
 static const char *const figures[] = {
@@ -183,8 +183,8 @@ static void assert_table(const char *heading, const char *first, const char *con
 
 		line = table_row(table, rows[r]);
 		ck_assert_msg(line != NULL, "table '%s' has no row '%s'", heading, rows[r]);
-		ck_assert_int_eq(
-			row_cells(line, cells, MAX_COLUMNS + 4), 1 + columns + extra_count);
+		ck_assert_int_eq(row_cells(line, cells, MAX_COLUMNS + 4),
+			1 + columns + extra_count);
 		for (int c = 1; c < 1 + columns + extra_count; c++)
 			ck_assert_msg(is_number(cells[c], suffix), "'%s' row '%s', cell %d: '%s'",
 				heading, rows[r], c, cells[c]);
@@ -194,19 +194,20 @@ static void assert_table(const char *heading, const char *first, const char *con
 START_TEST(every_child_completes)
 {
 	ck_assert_msg(exit_status == 0, "bench exited %d:\n%s", exit_status, tail_of(output));
-	ck_assert_msg(
-		strstr(output, "child exited") == NULL && strstr(output, "child killed") == NULL,
+	ck_assert_msg(strstr(output, "child exited") == NULL
+			&& strstr(output, "child killed") == NULL,
 		"a child failed:\n%s", tail_of(output));
-	ck_assert_ptr_nonnull(line_starting(output, "## area_malloc benchmark: real workloads "
-						    "(issue 18)\n"));
+	ck_assert_ptr_nonnull(line_starting(output,
+		"## area_malloc benchmark: real workloads "
+		"(issue 18)\n"));
 }
 END_TEST
 
 START_TEST(time_and_ratio_tables_have_every_workload)
 {
-	static const char *const with_mean[WORKLOAD_COUNT + 1] = {"simple16", "simple32",
+	static const char *const with_mean[WORKLOAD_COUNT + 1] = { "simple16", "simple32",
 		"simple64", "simple128", "simple256", "thread1", "thread2", "larson2", "xmalloc2",
-		"cfrac", "large", "geometric mean"};
+		"cfrac", "large", "geometric mean" };
 
 	assert_table("### Time per operation", "workload", NULL, 0, workloads, WORKLOAD_COUNT, "");
 	assert_table("### Ratio to glibc malloc", "workload", NULL, 0, with_mean,
@@ -216,7 +217,7 @@ END_TEST
 
 START_TEST(memory_table_has_every_workload)
 {
-	static const char *const extra[] = {"debug node tmpfs", "debug RSS + node tmpfs"};
+	static const char *const extra[] = { "debug node tmpfs", "debug RSS + node tmpfs" };
 
 	assert_table("### Memory (MiB)", "workload", extra, 2, workloads, WORKLOAD_COUNT, "");
 }

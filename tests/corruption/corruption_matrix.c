@@ -24,14 +24,17 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: corruption_matrix [--seed S] [--cases N | --seconds T | --all] "
-			"[--shard K/N] [--module-dir DIR] [--verbose] | --case ID\n");
+	fprintf(stderr,
+		"usage: corruption_matrix [--seed S] [--cases N | --seconds T | --all] "
+		"[--shard K/N] [--module-dir DIR] [--verbose] | --case ID\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
-	struct matrix_run run = { .seed = (uint64_t)time(NULL), .cases = 2000, .log = stdout,
+	struct matrix_run run = { .seed = (uint64_t)time(NULL),
+		.cases = 2000,
+		.log = stdout,
 		.shards = 1 };
 	const char *builddir = getenv("AREA_MALLOC_TEST_BUILDDIR");
 	char module_dir[4096];
@@ -87,7 +90,9 @@ int main(int argc, char **argv)
 	if (show >= 0)
 		return matrix_show(run.module_dir, (uint64_t)show);
 	printf("corruption matrix: seed %llu, %s", (unsigned long long)run.seed,
-		run.seconds > 0 ? "time-bounded" : run.cases == 0 ? "every case" : "a random subset");
+		run.seconds > 0          ? "time-bounded"
+			: run.cases == 0 ? "every case"
+					 : "a random subset");
 	if (run.shards > 1)
 		printf(" (shard %u/%u: the cases whose number modulo %u is %u)", run.shard,
 			run.shards, run.shards, run.shard);
@@ -95,7 +100,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	totals = matrix_run(&run);
 	printf("corruption matrix: %llu of %llu cases run in %lld s: %llu failed, %llu caught, "
-		"%llu unseen (allowed), %llu changed no byte (seed %llu)\n",
+	       "%llu unseen (allowed), %llu changed no byte (seed %llu)\n",
 		(unsigned long long)totals.run, (unsigned long long)totals.space,
 		(long long)(time(NULL) - start), (unsigned long long)totals.failed,
 		(unsigned long long)totals.caught, (unsigned long long)totals.unseen,

@@ -72,8 +72,8 @@
  * classes (16-byte classes below 512, logarithmic above), and a block large
  * enough for a discard run (whole pages given back when it is freed,
  * format/debug_block.h: DEBUG_DISCARD_MIN). */
-static const size_t sizes[] = { 1, 8, 16, 17, 24, 25, 32, 40, 48, 64, 100, 104, 112, 120, 496,
-	504, 512, 1000, 4000, 70000 };
+static const size_t sizes[] = { 1, 8, 16, 17, 24, 25, 32, 40, 48, 64, 100, 104, 112, 120, 496, 504,
+	512, 1000, 4000, 70000 };
 #define SIZES (sizeof(sizes) / sizeof(sizes[0]))
 
 enum neighbour { NEXT_LIVE, NEXT_QUARANTINED, NEXT_FREE, NEXT_NONE, NEIGHBOURS };
@@ -128,16 +128,16 @@ static struct matrix_case decode(uint64_t id)
 
 /* What a child tells its parent. */
 struct case_result {
-	bool no_op;		/* the damage changed no byte */
-	bool guarded;		/* a changed byte is not a live block's own user byte */
-	bool adjacent;		/* the byte right past the block's end (before its
+	bool no_op;     /* the damage changed no byte */
+	bool guarded;   /* a changed byte is not a live block's own user byte */
+	bool adjacent;  /* the byte right past the block's end (before its
 				 * start) changed: a run from the block itself */
-	bool below_end;		/* the first byte past the block below changed */
+	bool below_end; /* the first byte past the block below changed */
 	bool bystander_sound;
-	int reports;		/* error reports (leak reports left out) */
+	int reports; /* error reports (leak reports left out) */
 	char first_kind[48];
-	intptr_t first_offset;	/* first report's address less the block's */
-	intptr_t block_below;	/* the block below, less the block */
+	intptr_t first_offset; /* first report's address less the block's */
+	intptr_t block_below;  /* the block below, less the block */
 };
 
 static area_malloc_module_info *am;
@@ -175,8 +175,7 @@ static __attribute__((noinline, no_sanitize("address"))) void poke(unsigned char
 	*(volatile unsigned char *)at = value;
 }
 
-static __attribute__((noinline, no_sanitize("address"))) unsigned char peek(
-	const unsigned char *at)
+static __attribute__((noinline, no_sanitize("address"))) unsigned char peek(const unsigned char *at)
 {
 	return *(const volatile unsigned char *)at;
 }
@@ -206,10 +205,14 @@ static unsigned char pattern_byte(const struct matrix_case *c, size_t index,
 	const unsigned char *front, uintptr_t pointer)
 {
 	switch (c->pattern) {
-	case PATTERN_ZEROS: return 0;
-	case PATTERN_ONES: return 0xff;
-	case PATTERN_POINTER: return (unsigned char)(pointer >> (8 * (index % 8)));
-	default: return front[index % 64];
+	case PATTERN_ZEROS:
+		return 0;
+	case PATTERN_ONES:
+		return 0xff;
+	case PATTERN_POINTER:
+		return (unsigned char)(pointer >> (8 * (index % 8)));
+	default:
+		return front[index % 64];
 	}
 }
 
@@ -223,18 +226,24 @@ static unsigned char pattern_byte(const struct matrix_case *c, size_t index,
  */
 static bool guarded(const struct matrix_case *c, long offset, size_t span)
 {
-	long shifted = offset + 64, index = shifted >= 0 ? shifted / (long)span
-						   : -((-shifted + (long)span - 1) / (long)span);
+	long shifted = offset + 64,
+	     index = shifted >= 0 ? shifted / (long)span
+				  : -((-shifted + (long)span - 1) / (long)span);
 	long within = shifted - index * (long)span;
 	bool user = within >= 64 && within < 64 + (long)c->size;
 
 	if (!user)
 		return true;
 	switch (index) {
-	case -1: case 0: return false;			/* below, the block: live */
-	case 1: return c->neighbour != NEXT_LIVE;	/* next */
-	case 2: return c->neighbour == NEXT_NONE;	/* cap, when there is one */
-	default: return true;				/* free memory */
+	case -1:
+	case 0:
+		return false; /* below, the block: live */
+	case 1:
+		return c->neighbour != NEXT_LIVE; /* next */
+	case 2:
+		return c->neighbour == NEXT_NONE; /* cap, when there is one */
+	default:
+		return true; /* free memory */
 	}
 }
 
@@ -306,17 +315,20 @@ static void run_case(const struct matrix_case *c)
 	switch (c->damage) {
 	case RUN_OVER:
 		for (size_t i = 0; i < c->amount; i++)
-			damage_byte(c, block, (long)(c->size + i), pattern_byte(c, i, front, pointer),
-				span);
+			damage_byte(c, block, (long)(c->size + i),
+				pattern_byte(c, i, front, pointer), span);
 		break;
 	case RUN_UNDER:
 		for (size_t i = 1; i <= c->amount; i++)
-			damage_byte(c, block, -(long)i, pattern_byte(c, 64 - i % 64, front, pointer),
-				span);
+			damage_byte(c, block, -(long)i,
+				pattern_byte(c, 64 - i % 64, front, pointer), span);
 		break;
 	case BYTE_OVER:
 		damage_byte(c, block, (long)(c->size + c->amount),
-			c->pattern == PATTERN_ZEROS ? 0 : c->pattern == PATTERN_ONES ? 0xff : 0x41, span);
+			c->pattern == PATTERN_ZEROS          ? 0
+				: c->pattern == PATTERN_ONES ? 0xff
+							     : 0x41,
+			span);
 		break;
 	case DAMAGES:
 		break;
@@ -394,13 +406,14 @@ static double now(void)
 static void describe(FILE *log, uint64_t id, const struct matrix_case *c)
 {
 	fprintf(log, "case %llu: %zu-byte blocks, next %s, %s %u, %s, at %s",
-		(unsigned long long)id, c->size, neighbour_names[c->neighbour], damage_names[c->damage],
-		c->amount, pattern_names[c->pattern], point_names[c->point]);
+		(unsigned long long)id, c->size, neighbour_names[c->neighbour],
+		damage_names[c->damage], c->amount, pattern_names[c->pattern],
+		point_names[c->point]);
 }
 
 /* Runs one case in a child of the current process (modules loaded). */
-static const char *run_in_child(uint64_t id, const struct matrix_case *c,
-	struct case_result *r, int *signal_out)
+static const char *run_in_child(uint64_t id, const struct matrix_case *c, struct case_result *r,
+	int *signal_out)
 {
 	int fds[2], status;
 	pid_t child;
@@ -449,7 +462,8 @@ static const char *run_in_child(uint64_t id, const struct matrix_case *c,
 		/* one case at a time: a static buffer will do */
 		static char crashed[64];
 		snprintf(crashed, sizeof(crashed), "the case crashed (SIG%s)",
-			sigabbrev_np(WTERMSIG(status)) != NULL ? sigabbrev_np(WTERMSIG(status)) : "?");
+			sigabbrev_np(WTERMSIG(status)) != NULL ? sigabbrev_np(WTERMSIG(status))
+							       : "?");
 		return crashed;
 	}
 	if (got != (ssize_t)sizeof(*r))
@@ -463,8 +477,8 @@ static uint64_t nth_case(uint64_t n, uint64_t seed)
 {
 	uint64_t multiplier = (seed * 2 + 1) * 0x9e3779b97f4a7c15ull % CASE_SPACE;
 
-	while (multiplier < 2 || (multiplier % 2 == 0) || multiplier % 3 == 0
-		|| multiplier % 5 == 0 || multiplier % 19 == 0)
+	while (multiplier < 2 || (multiplier % 2 == 0) || multiplier % 3 == 0 || multiplier % 5 == 0
+		|| multiplier % 19 == 0)
 		multiplier++;
 	return (n * multiplier + seed) % CASE_SPACE;
 }
@@ -493,7 +507,9 @@ static struct matrix_totals run_configuration(const struct matrix_run *run, bool
 	uint64_t limit = run->cases != 0 ? run->cases : CASE_SPACE;
 
 	setenv("AREA_MALLOC_OPTIONS",
-		quarantine_off ? "guard_sample=0:node=0:exitcode=0:quarantine_bytes=0" : "guard_sample=0:node=0:exitcode=0", 1);
+		quarantine_off ? "guard_sample=0:node=0:exitcode=0:quarantine_bytes=0"
+			       : "guard_sample=0:node=0:exitcode=0",
+		1);
 	setenv("KERNEL_MODULE_PATH", run->module_dir, 1);
 	if (!load_modules()) {
 		fprintf(run->log, "cannot load the debug module from %s\n", run->module_dir);
@@ -571,8 +587,10 @@ int matrix_show(const char *module_dir, uint64_t id)
 	const char *failure;
 	int signal;
 
-	setenv("AREA_MALLOC_OPTIONS", c.neighbour == NEXT_FREE
-		? "guard_sample=0:node=0:exitcode=0:quarantine_bytes=0" : "guard_sample=0:node=0:exitcode=0", 1);
+	setenv("AREA_MALLOC_OPTIONS",
+		c.neighbour == NEXT_FREE ? "guard_sample=0:node=0:exitcode=0:quarantine_bytes=0"
+					 : "guard_sample=0:node=0:exitcode=0",
+		1);
 	setenv("KERNEL_MODULE_PATH", module_dir, 1);
 	if (!load_modules())
 		return 1;

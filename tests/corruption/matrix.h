@@ -24,25 +24,25 @@
 #include <stdio.h>
 
 struct matrix_run {
-	uint64_t seed;		/* shuffles the cases; the same seed, the same cases */
-	uint64_t cases;		/* how many (0: all) */
-	double seconds;		/* stop starting cases after this long (0: no bound) */
-	const char *module_dir;	/* the debug module's directory */
-	FILE *log;		/* a line per failure (and per case when verbose),
+	uint64_t seed;          /* shuffles the cases; the same seed, the same cases */
+	uint64_t cases;         /* how many (0: all) */
+	double seconds;         /* stop starting cases after this long (0: no bound) */
+	const char *module_dir; /* the debug module's directory */
+	FILE *log;              /* a line per failure (and per case when verbose),
 				 * flushed as it is written */
 	bool verbose;
-	unsigned shard, shards;	/* --all in parallel: this process runs the
+	unsigned shard, shards; /* --all in parallel: this process runs the
 				 * cases whose number is shard modulo shards */
 };
 
 struct matrix_totals {
 	uint64_t run;
 	uint64_t failed;
-	uint64_t caught;	/* damage to guarded memory, reported */
-	uint64_t unseen;	/* only a live block's own user bytes changed:
+	uint64_t caught; /* damage to guarded memory, reported */
+	uint64_t unseen; /* only a live block's own user bytes changed:
 				 * not judged (only guard pages see that) */
-	uint64_t no_op;		/* the damage changed no byte */
-	uint64_t space;		/* the whole case space */
+	uint64_t no_op;  /* the damage changed no byte */
+	uint64_t space;  /* the whole case space */
 };
 
 /* Runs one case as the matrix does, its reports printed (replaying a

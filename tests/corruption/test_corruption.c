@@ -20,8 +20,11 @@ START_TEST(a_seeded_sample_holds)
 {
 	char module_dir[4096];
 	const char *builddir = getenv("AREA_MALLOC_TEST_BUILDDIR");
-	struct matrix_run run = { .seed = 20261206, .cases = (uint64_t)test_scaled(600, 40),
-		.module_dir = module_dir, .log = stdout, .shards = 1 };
+	struct matrix_run run = { .seed = 20261206,
+		.cases = (uint64_t)test_scaled(600, 40),
+		.module_dir = module_dir,
+		.log = stdout,
+		.shards = 1 };
 	struct matrix_totals totals;
 
 	ck_assert_ptr_nonnull(builddir);

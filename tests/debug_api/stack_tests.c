@@ -42,7 +42,7 @@ static char node_dir[256];
 
 struct recorded {
 	char kind[64];
-	area_malloc_report report;	/* text and the strings cleared */
+	area_malloc_report report; /* text and the strings cleared */
 	char *text;
 };
 
@@ -124,7 +124,7 @@ static const struct recorded *only_report_of(const char *kind)
 
 struct depot_file {
 	struct stack_depot header;
-	unsigned char *records;	/* [0, header.used) */
+	unsigned char *records; /* [0, header.used) */
 };
 
 static bool read_depot(pid_t pid, struct depot_file *file)
@@ -137,8 +137,8 @@ static bool read_depot(pid_t pid, struct depot_file *file)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	read_all = pread(fd, &file->header, sizeof(file->header), 0)
-		== (ssize_t)sizeof(file->header);
+	read_all =
+		pread(fd, &file->header, sizeof(file->header), 0) == (ssize_t)sizeof(file->header);
 	file->records = read_all ? malloc(file->header.used + 1) : NULL;
 	read_all = file->records != NULL
 		&& pread(fd, file->records, file->header.used, (off_t)file->header.records_offset)
@@ -175,8 +175,8 @@ static void assert_frame(const char *what, const area_malloc_owner *owner, uint3
 	uintptr_t expected)
 {
 	ck_assert_msg(owner->frame_count > index, "%s: %u frames", what, owner->frame_count);
-	ck_assert_msg(owner->frames[index] == expected, "%s: frames[%u] %#lx, expected %#lx",
-		what, index, (unsigned long)owner->frames[index], (unsigned long)expected);
+	ck_assert_msg(owner->frames[index] == expected, "%s: frames[%u] %#lx, expected %#lx", what,
+		index, (unsigned long)owner->frames[index], (unsigned long)expected);
 }
 
 static void assert_text(const struct recorded *r, const char *needle)
@@ -204,10 +204,14 @@ static void check_driver(struct stack_driver *driver, const char *suffix, bool w
 		ck_assert(report->report.has_allocated_by && report->report.has_freed_by);
 		assert_within("the free", report->report.detected_by.frames[0], &driver->free_call);
 		assert_frame("the free", &report->report.detected_by, 1, driver->free_returns_to);
-		assert_frame("the free", &report->report.detected_by, 2, driver->drop_returns_to[1]);
-		assert_within("the first free", report->report.freed_by.frames[0], &driver->free_call);
-		assert_frame("the first free", &report->report.freed_by, 1, driver->free_returns_to);
-		assert_frame("the first free", &report->report.freed_by, 2, driver->drop_returns_to[0]);
+		assert_frame("the free", &report->report.detected_by, 2,
+			driver->drop_returns_to[1]);
+		assert_within("the first free", report->report.freed_by.frames[0],
+			&driver->free_call);
+		assert_frame("the first free", &report->report.freed_by, 1,
+			driver->free_returns_to);
+		assert_frame("the first free", &report->report.freed_by, 2,
+			driver->drop_returns_to[0]);
 		assert_within("the allocation", report->report.allocated_by.frames[0],
 			&driver->alloc_call);
 		assert_frame("the allocation", &report->report.allocated_by, 1,
@@ -249,8 +253,8 @@ static void check_driver(struct stack_driver *driver, const char *suffix, bool w
 	ck_assert(read_depot(getpid(), &depot));
 	ck_assert_int_eq(record_flags(&depot, &first_allocated) >= 0, true);
 	ck_assert_msg(((record_flags(&depot, &first_allocated) & STACK_RECORD_WALKED) != 0)
-			== walked, "%s: the stack was %swalked by frame pointers", driver->name,
-		walked ? "not " : "");
+			== walked,
+		"%s: the stack was %swalked by frame pointers", driver->name, walked ? "not " : "");
 	free(depot.records);
 	ck_assert_int_eq(am->delete_pool(pool), B_OK);
 	forget_reports();
@@ -342,7 +346,6 @@ static int count_lines(const char *path, const char *needle)
 	return count;
 }
 
-
 NOINLINE static void *branch(const void *pool, unsigned n, int level);
 
 NOINLINE static void *branch_a(const void *pool, unsigned n, int level)
@@ -368,8 +371,8 @@ NOINLINE static void *branch(const void *pool, unsigned n, int level)
 	void *block;
 
 	if (level > 0) {
-		block = (n & 1) ? branch_a(pool, n >> 1, level - 1) : branch_b(pool, n >> 1,
-			level - 1);
+		block = (n & 1) ? branch_a(pool, n >> 1, level - 1)
+				: branch_b(pool, n >> 1, level - 1);
 		AFTER_CALL(block);
 		return block;
 	}
@@ -462,7 +465,8 @@ static void fork_keeps_depots_apart(bool fork_nodes)
 			&& strstr(reports[0].text, " in child_site+") != NULL
 			&& strstr(reports[0].text, " in parent_site+") != NULL;
 		if (fork_nodes)
-			ok = ok && read_depot(getpid(), &own) && own.header.used > before.header.used
+			ok = ok && read_depot(getpid(), &own)
+				&& own.header.used > before.header.used
 				&& memcmp(own.records, before.records, before.header.used) == 0;
 		else
 			ok = ok && !read_depot(getpid(), &own);

@@ -132,7 +132,6 @@ __attribute__((no_sanitize_address, noinline)) static void poke(void *address)
 	*(volatile unsigned char *)address ^= 0x5a;
 }
 
-
 /* ---- the report hook ---- */
 
 #define MAX_CAPTURED 16
@@ -145,13 +144,13 @@ struct captured_report {
 	char pool_name[48];
 	size_t leaked_bytes;
 	size_t leaked_blocks;
-	char test[64];	/* the Check test named in the report, "" when none */
+	char test[64]; /* the Check test named in the report, "" when none */
 	char *text;
 };
 
 struct capture {
-	bool take;	/* what the hook answers */
-	int count;	/* reports seen, also beyond MAX_CAPTURED */
+	bool take; /* what the hook answers */
+	int count; /* reports seen, also beyond MAX_CAPTURED */
 	struct captured_report reports[MAX_CAPTURED];
 };
 
@@ -215,8 +214,8 @@ static void assert_no_reports(void)
 /* ---- children with captured standard error ---- */
 
 struct child_run {
-	int status;	/* as waitpid gives it */
-	char *output;	/* the child's standard error */
+	int status;   /* as waitpid gives it */
+	char *output; /* the child's standard error */
 };
 
 /* The child's scenario: returns the status to exit() with. */
@@ -439,7 +438,8 @@ START_TEST(test_pool_name_in_reports_and_pools_command)
 	ck_assert_int_eq(amd->set_pool_name(pool, "net-tx"), B_OK);
 	ck_assert_int_eq(run_debug_command("pools", &output), 0);
 	ck_assert_msg(strstr(output, "name: \"net-tx\"") != NULL
-		&& strstr(output, "net-rx") == NULL, "renamed pool:\n%s", output);
+			&& strstr(output, "net-rx") == NULL,
+		"renamed pool:\n%s", output);
 	free(output);
 
 	ck_assert_int_eq(am->delete_pool(pool), B_OK);
@@ -470,8 +470,7 @@ static struct json *report_json(const char *text)
 
 /* A double free in pool, taken by the hook: the report's pool name as the
  * hook and the JSON line give it (the JSON's decoded into json_name). */
-static const struct captured_report *double_free_in(const void *pool, char *json_name,
-	size_t size)
+static const struct captured_report *double_free_in(const void *pool, char *json_name, size_t size)
 {
 	int before = capture.count;
 	struct json *json;
@@ -499,15 +498,15 @@ static const struct captured_report *double_free_in(const void *pool, char *json
 START_TEST(test_pool_name_cut_between_characters)
 {
 	static const struct {
-		const char *tail;	/* after the ASCII head */
-		size_t head;		/* 'a's first */
+		const char *tail; /* after the ASCII head */
+		size_t head;      /* 'a's first */
 		const char *kept_tail;
 	} cases[] = {
-		{ "\xc3\xa9zz", 30, "" },			/* e-acute, 2 bytes at 30..31 */
-		{ "\xc3\xa9zz", 29, "\xc3\xa9" },		/* fits to byte 30 */
-		{ "\xe2\x82\xac", 29, "" },			/* euro sign, 3 bytes */
+		{ "\xc3\xa9zz", 30, "" },         /* e-acute, 2 bytes at 30..31 */
+		{ "\xc3\xa9zz", 29, "\xc3\xa9" }, /* fits to byte 30 */
+		{ "\xe2\x82\xac", 29, "" },       /* euro sign, 3 bytes */
 		{ "\xe2\x82\xac", 28, "\xe2\x82\xac" },
-		{ "\xf0\x9f\x98\x80", 28, "" },		/* an emoji, 4 bytes */
+		{ "\xf0\x9f\x98\x80", 28, "" }, /* an emoji, 4 bytes */
 		{ "\xf0\x9f\x98\x80", 27, "\xf0\x9f\x98\x80" },
 	};
 	char name[64], kept[64], json_name[64];
@@ -524,9 +523,10 @@ START_TEST(test_pool_name_cut_between_characters)
 			cases[i].kept_tail);
 		ck_assert_int_eq(amd->set_pool_name(pool, name), B_OK);
 		ck_assert_msg(strcmp(double_free_in(pool, json_name, sizeof(json_name))->pool_name,
-				      kept) == 0,
-			"case %zu: kept \"%s\", expected \"%s\"", i, captured(capture.count - 1)->pool_name,
-			kept);
+				      kept)
+				== 0,
+			"case %zu: kept \"%s\", expected \"%s\"", i,
+			captured(capture.count - 1)->pool_name, kept);
 		ck_assert_str_eq(json_name, kept);
 	}
 	ck_assert_int_eq(am->delete_pool(pool), B_OK);
@@ -698,23 +698,24 @@ START_TEST(test_pool_stats_exact)
 	ck_assert_uint_eq(stats.size, MIB);
 	ck_assert_uint_ge(stats.area_size, MIB);
 	ck_assert_uint_eq(stats.used + stats.peak + stats.live_blocks + stats.quarantined_bytes
-		+ stats.quarantined_blocks + stats.allocations + stats.frees + stats.failed_requests
-		+ stats.injected_failures + stats.errors, 0);
+			+ stats.quarantined_blocks + stats.allocations + stats.frees
+			+ stats.failed_requests + stats.injected_failures + stats.errors,
+		0);
 
-	a = am->malloc(pool, 100);		/* allocation 1 */
-	b = am->calloc(pool, 10, 30);		/* 2 */
-	c = am->malloc(pool, 1000);		/* 3 */
+	a = am->malloc(pool, 100);    /* allocation 1 */
+	b = am->calloc(pool, 10, 30); /* 2 */
+	c = am->malloc(pool, 1000);   /* 3 */
 	ck_assert(a && b && c);
 	for (int i = 0; i < 100; i++)
 		ck_assert_uint_eq(a[i], 0xcc);
 	for (int i = 0; i < 300; i++)
 		ck_assert_uint_eq(b[i], 0);
-	ck_assert_ptr_null(am->malloc(pool, 50));	/* 4: injected */
+	ck_assert_ptr_null(am->malloc(pool, 50)); /* 4: injected */
 	/* 5: no room (before any free: a failing request drains the quarantine) */
 	ck_assert_ptr_null(am->malloc(pool, HUGE_REQUEST));
-	am->free(pool, a);				/* into quarantine */
+	am->free(pool, a);                              /* into quarantine */
 	ck_assert_ptr_eq(am->realloc(pool, c, 500), c); /* shrink: in place, no allocation */
-	am->free(pool, a);				/* double-free: one error */
+	am->free(pool, a);                              /* double-free: one error */
 
 	stats = stats_of(pool);
 	ck_assert_int_eq(stats.area, area_for(b));
@@ -769,9 +770,9 @@ START_TEST(test_check_pool_counts_damage)
 	ck_assert_int_eq(amd->check_pool(other), 0);
 	assert_no_reports();
 
-	poke(over + 40);	/* the first byte past the block */
-	poke(under - 1);	/* the last byte of the leading canary */
-	poke(freed + 100);	/* poison of a quarantined block */
+	poke(over + 40);   /* the first byte past the block */
+	poke(under - 1);   /* the last byte of the leading canary */
+	poke(freed + 100); /* poison of a quarantined block */
 	ck_assert_int_eq(amd->check_pool(pool), 3);
 	ck_assert_int_eq(capture.count, 3);
 	for (int i = 0; i < 3; i++) {
@@ -841,19 +842,19 @@ START_TEST(test_report_hook_and_error_count)
 	ck_assert_ptr_nonnull(block);
 	am->free(pool, block);
 
-	am->free(pool, block);	/* taken by the hook: not counted */
+	am->free(pool, block); /* taken by the hook: not counted */
 	ck_assert_int_eq(capture.count, 1);
 	ck_assert_str_eq(captured(0)->test, "test_report_hook_and_error_count");
 	ck_assert_uint_eq(amd->error_count(), 0);
 	ck_assert_uint_eq(stats_of(pool).errors, 1);
 
 	capture.take = false;
-	am->free(pool, block);	/* seen by the hook, then printed and counted */
+	am->free(pool, block); /* seen by the hook, then printed and counted */
 	ck_assert_int_eq(capture.count, 2);
 	ck_assert_uint_eq(amd->error_count(), 1);
 
 	ck_assert_ptr_eq(amd->set_report_hook(NULL, NULL), capture_hook);
-	am->free(pool, block);	/* no hook: counted */
+	am->free(pool, block); /* no hook: counted */
 	ck_assert_int_eq(capture.count, 2);
 	ck_assert_uint_eq(amd->error_count(), 2);
 	ck_assert_ptr_null(amd->set_report_hook(NULL, NULL));
@@ -971,7 +972,8 @@ static void assert_not_filled(const unsigned char *block, size_t from, size_t to
 
 	for (size_t i = from; i < to; i++) {
 		unsigned char poison_byte;
-		memcpy(&poison_byte, (const unsigned char *)&poison + (uintptr_t)(block + i) % 4, 1);
+		memcpy(&poison_byte, (const unsigned char *)&poison + (uintptr_t)(block + i) % 4,
+			1);
 		ck_assert_msg(block[i] == 0 || block[i] == poison_byte,
 			"byte %zu past the filled start is 0x%02x", i, block[i]);
 	}
@@ -1057,7 +1059,8 @@ static size_t resident_pages(const void *start, size_t length)
  */
 START_TEST(test_freed_pages_go_back)
 {
-	static const char *const options[] = { "quarantine_bytes=4m", "quarantine_bytes=4m:node=0" };
+	static const char *const options[] = { "quarantine_bytes=4m",
+		"quarantine_bytes=4m:node=0" };
 	const size_t size = 1 << 20;
 	unsigned char *block, *small[64];
 	const void *pool;
@@ -1196,12 +1199,12 @@ START_TEST(test_realloc_in_place_takes_the_realloc_site)
 	load_debug(NULL);
 	capture_reports(true);
 	pool = new_pool(256 * KIB);
-	block = allocate_at_working_site(pool, 1000);			/* seq 0 */
+	block = allocate_at_working_site(pool, 1000); /* seq 0 */
 	ck_assert_ptr_nonnull(block);
-	shrunk = reallocate_at_working_site(pool, block, 100);		/* seq 1 */
+	shrunk = reallocate_at_working_site(pool, block, 100); /* seq 1 */
 	ck_assert_ptr_eq(shrunk, block);
-	am->free(pool, shrunk);						/* seq 2 */
-	am->free(pool, shrunk);	/* double-free: names the realloc as the allocation */
+	am->free(pool, shrunk); /* seq 2 */
+	am->free(pool, shrunk); /* double-free: names the realloc as the allocation */
 	ck_assert_int_eq(capture.count, 1);
 	ck_assert_str_eq(captured(0)->kind, "double-free");
 	ck_assert_uint_eq(captured(0)->size, 100);
@@ -1212,14 +1215,15 @@ START_TEST(test_realloc_in_place_takes_the_realloc_site)
 
 	/* the first block of a pool grows in place (free space follows it) */
 	other = new_pool(256 * KIB);
-	block = allocate_at_working_site(other, 1000);			/* seq 0 */
+	block = allocate_at_working_site(other, 1000); /* seq 0 */
 	ck_assert_ptr_nonnull(block);
-	grown = reallocate_at_working_site(other, block, 3000);		/* seq 1 */
+	grown = reallocate_at_working_site(other, block, 3000); /* seq 1 */
 	ck_assert_ptr_eq(grown, block);
-	ck_assert_int_eq(am->delete_pool(other), B_OK);	/* the leak: under the realloc */
+	ck_assert_int_eq(am->delete_pool(other), B_OK); /* the leak: under the realloc */
 	ck_assert_int_eq(capture.count, 2);
 	ck_assert_str_eq(captured(1)->kind, "detected memory leaks");
-	assert_site_after(captured(1)->text, "Leak of 3000 byte(s) in 1 allocation(s) allocated from:",
+	assert_site_after(captured(1)->text,
+		"Leak of 3000 byte(s) in 1 allocation(s) allocated from:",
 		"reallocate_at_working_site");
 	snprintf(expected, sizeof(expected), "(first block %p, thread T%d, seq 1)", (void *)grown,
 		(int)gettid());
@@ -1259,7 +1263,7 @@ START_TEST(test_realloc_move_always_moves)
 	ck_assert_int_eq(amd->check_pool(pool), 0);
 	assert_no_reports();
 
-	poke(same_size + 10);	/* a stale pointer's write */
+	poke(same_size + 10); /* a stale pointer's write */
 	am->free(pool, grown);
 	ck_assert_int_eq(am->delete_pool(pool), B_OK);
 	ck_assert_int_eq(capture.count, 1);
@@ -1288,7 +1292,7 @@ START_TEST(test_failed_realloc_keeps_block)
 	ck_assert_uint_eq(stats_of(pool).failed_requests, 2);
 	ck_assert_uint_eq(stats_of(pool).quarantined_blocks, 0);
 	ck_assert_int_eq(amd->check_pool(pool), 0);
-	am->free(pool, block);	/* still a live block: no report */
+	am->free(pool, block); /* still a live block: no report */
 	ck_assert_uint_eq(stats_of(pool).live_blocks, 0);
 	ck_assert_int_eq(am->delete_pool(pool), B_OK);
 	assert_no_reports();
@@ -1320,11 +1324,11 @@ START_TEST(test_fail_nth)
 		ck_assert_ptr_eq(am->realloc(first, kept, 50), kept);
 	}
 	result[2] = am->calloc(second, 4, 25);
-	result[3] = am->realloc(first, kept, 4000);	/* grows, or allocates if kept is NULL */
+	result[3] = am->realloc(first, kept, 4000); /* grows, or allocates if kept is NULL */
 	if (result[3] != NULL)
 		kept = result[3];
 	else if (kept != NULL)
-		assert_pattern(kept, 50);		/* a failed realloc leaves the block */
+		assert_pattern(kept, 50); /* a failed realloc leaves the block */
 	result[4] = am->realloc(second, NULL, 64);
 	if (result[2] != NULL)
 		am->free(second, result[2]);
@@ -1530,8 +1534,7 @@ START_TEST(test_fail_caller_applies_to_realloc)
 	ck_assert_int_eq(amd->check_pool(pool), 0);
 
 	ck_assert_msg(reallocate_at_failing_site(pool, block, 50) == block,
-		"%s: a shrinking realloc from the named function did not shrink in place",
-		options);
+		"%s: a shrinking realloc from the named function did not shrink in place", options);
 	assert_pattern(block, 50);
 	assert_realloc_counts(pool, 50, 1);
 
@@ -1620,8 +1623,8 @@ static size_t fill(const void *pool, size_t size, void **blocks, size_t capacity
 {
 	size_t count = 0;
 
-	while (count < capacity && (blocks[count] = am->malloc(pool, case_request(size, count)))
-		!= NULL)
+	while (count < capacity
+		&& (blocks[count] = am->malloc(pool, case_request(size, count))) != NULL)
 		count++;
 	ck_assert_uint_lt(count, capacity);
 	return count;
@@ -1629,8 +1632,8 @@ static size_t fill(const void *pool, size_t size, void **blocks, size_t capacity
 
 /* around the size classes and the debug block's layout: the smallest
  * requests cost the debug build three times the release build's chunk */
-static const size_t capacity_cases[] = { 1, 8, 16, 17, 24, 40, 64, 100, 1000, 4000, 65536,
-	300000, 0 };
+static const size_t capacity_cases[] = { 1, 8, 16, 17, 24, 40, 64, 100, 1000, 4000, 65536, 300000,
+	0 };
 
 START_TEST(test_capacity_parity_with_release)
 {
@@ -1661,8 +1664,8 @@ START_TEST(test_capacity_parity_with_release)
 		am->free(pool, blocks[i]);
 	ck_assert_uint_gt(stats_of(pool).quarantined_blocks, 0);
 	refill = fill(pool, size, blocks, capacity);
-	ck_assert_msg(refill == count, "refill: %zu requests of %zu bytes, first fill %zu",
-		refill, size, count);
+	ck_assert_msg(refill == count, "refill: %zu requests of %zu bytes, first fill %zu", refill,
+		size, count);
 	ck_assert_int_eq(amd->check_pool(pool), 0);
 	for (size_t i = 0; i < refill; i++)
 		am->free(pool, blocks[i]);
@@ -1763,7 +1766,7 @@ END_TEST
 
 struct fork_child {
 	const void *pool;
-	size_t sizes[2];	/* blocks the child allocates (0: none) */
+	size_t sizes[2];          /* blocks the child allocates (0: none) */
 	unsigned char *inherited; /* a parent's block the child writes to */
 };
 
@@ -1784,12 +1787,14 @@ static void assert_parent_untouched(const void *pool, unsigned char *const *bloc
 {
 	ck_assert_msg(stats_of(pool).live_blocks == 3,
 		"after %s, the parent's pool has %zu live blocks, not its own 3: the child "
-		"allocated in the parent's memory", after, stats_of(pool).live_blocks);
+		"allocated in the parent's memory",
+		after, stats_of(pool).live_blocks);
 	for (int i = 0; i < 3; i++)
 		for (size_t b = 0; b < 1000; b++)
-			ck_assert_msg(blocks[i][b] == 'P', "after %s, byte %zu of the parent's "
-				"block %d is '%c': the child wrote to the parent's memory", after,
-				b, i, blocks[i][b]);
+			ck_assert_msg(blocks[i][b] == 'P',
+				"after %s, byte %zu of the parent's "
+				"block %d is '%c': the child wrote to the parent's memory",
+				after, b, i, blocks[i][b]);
 	ck_assert_int_eq(amd->check_pool(pool), 0);
 }
 
@@ -1832,12 +1837,15 @@ START_TEST(test_fork_child_reports_only_its_own_blocks)
 	run = run_child(forked_child, &leaky);
 	assert_exit_status(&run, LEAK_EXIT_STATUS, "child that leaked");
 	ck_assert_msg(strstr(run.output, "detected memory leaks") != NULL
-		&& strstr(run.output, "found at exit") != NULL
-		&& strstr(run.output, "SUMMARY: area_malloc: 224 byte(s) leaked in 2 "
-			"allocation(s).") != NULL, "the child's leaks:\n%s", run.output);
+			&& strstr(run.output, "found at exit") != NULL
+			&& strstr(run.output,
+				   "SUMMARY: area_malloc: 224 byte(s) leaked in 2 "
+				   "allocation(s).")
+				!= NULL,
+		"the child's leaks:\n%s", run.output);
 	ck_assert_msg(strstr(run.output, "1000 byte(s)") == NULL
-		&& strstr(run.output, "3000 byte(s)") == NULL, "the parent's blocks reported:\n%s",
-		run.output);
+			&& strstr(run.output, "3000 byte(s)") == NULL,
+		"the parent's blocks reported:\n%s", run.output);
 	free(run.output);
 
 	assert_parent_untouched(pool, parents, "the second child");
@@ -1852,7 +1860,7 @@ END_TEST
 
 struct inheriting_child {
 	const void *pools[2];
-	bool leak;	/* allocates a block in each pool and leaves it */
+	bool leak; /* allocates a block in each pool and leaves it */
 };
 
 /* Deletes the first pool, then puts the module away (its last put: the
@@ -1910,15 +1918,21 @@ START_TEST(test_fork_child_deletes_and_unloads_reporting_its_own_blocks)
 	deleted = strstr(run.output, "found at delete_pool\n");
 	put_away = strstr(run.output, "child: pool deleted\n");
 	unloaded = strstr(run.output, "found at unload\n");
-	ck_assert_msg(deleted != NULL && put_away != NULL && unloaded != NULL
-		&& deleted < put_away && put_away < unloaded, "the child's leaks:\n%s", run.output);
-	ck_assert_msg(strstr(deleted, "SUMMARY: area_malloc: 200 byte(s) leaked in 1 "
-				"allocation(s).\n") != NULL
-		&& strstr(unloaded, "SUMMARY: area_malloc: 24 byte(s) leaked in 1 "
-				"allocation(s).\n") != NULL, "the child's leaks:\n%s", run.output);
+	ck_assert_msg(deleted != NULL && put_away != NULL && unloaded != NULL && deleted < put_away
+			&& put_away < unloaded,
+		"the child's leaks:\n%s", run.output);
+	ck_assert_msg(strstr(deleted,
+			      "SUMMARY: area_malloc: 200 byte(s) leaked in 1 "
+			      "allocation(s).\n")
+				!= NULL
+			&& strstr(unloaded,
+				   "SUMMARY: area_malloc: 24 byte(s) leaked in 1 "
+				   "allocation(s).\n")
+				!= NULL,
+		"the child's leaks:\n%s", run.output);
 	ck_assert_msg(strstr(run.output, "1000 byte(s)") == NULL
-		&& strstr(run.output, "3000 byte(s)") == NULL, "the parent's blocks reported:\n%s",
-		run.output);
+			&& strstr(run.output, "3000 byte(s)") == NULL,
+		"the parent's blocks reported:\n%s", run.output);
 	ck_assert_msg(strstr(run.output, "found at exit") == NULL, "%s", run.output);
 	free(run.output);
 
@@ -1996,25 +2010,28 @@ START_TEST(test_suppressions)
 	file = fdopen(fd, "w");
 	ck_assert_ptr_nonnull(file);
 	fputs("# what this test leaks on purpose\n"
-		"leak:allocate_in_suppressed_function\n"
-		"\n"
-		"leak:leak_sites.c\n", file);
+	      "leak:allocate_in_suppressed_function\n"
+	      "\n"
+	      "leak:leak_sites.c\n",
+		file);
 	fclose(file);
 	snprintf(child.options, sizeof(child.options), "suppressions=%s", path);
 
 	child.leak_unsuppressed = true;
 	run = run_child(suppression_child, &child);
 	assert_exit_status(&run, LEAK_EXIT_STATUS, "partly suppressed");
-	ck_assert_msg(strstr(run.output,
-		"SUMMARY: area_malloc: 50 byte(s) leaked in 1 allocation(s); 500 byte(s) in 3 "
-		"allocation(s) suppressed.\n") != NULL,
+	ck_assert_msg(
+		strstr(run.output,
+			"SUMMARY: area_malloc: 50 byte(s) leaked in 1 allocation(s); 500 byte(s) in 3 "
+			"allocation(s) suppressed.\n")
+			!= NULL,
 		"only the unsuppressed block is a leak:\n%s", run.output);
 	used = strstr(run.output, "Suppressions used:");
 	ck_assert_msg(used != NULL, "no Suppressions used table:\n%s", run.output);
 	assert_suppression_row(used, "leak:allocate_in_suppressed_function", 2, 200);
 	assert_suppression_row(used, "leak:leak_sites.c", 1, 300);
 	ck_assert_msg(strstr(run.output, "allocate_in_suppressed_function+") == NULL
-		&& strstr(run.output, "allocate_in_leak_sites_file+") == NULL,
+			&& strstr(run.output, "allocate_in_leak_sites_file+") == NULL,
 		"a suppressed group is listed:\n%s", run.output);
 	free(run.output);
 
@@ -2038,8 +2055,8 @@ static void free_block_at_exit(void)
 }
 
 struct exit_child {
-	int status;		/* passed to exit() */
-	bool leak_another;	/* a block the handler does not free */
+	int status;        /* passed to exit() */
+	bool leak_another; /* a block the handler does not free */
 };
 
 static int exit_ordering_child(void *context)
@@ -2069,15 +2086,18 @@ START_TEST(test_exit_ordering_and_status)
 	assert_exit_status(&run, LEAK_EXIT_STATUS, "block freed by an atexit handler");
 	ck_assert_int_eq(occurrences(run.output, "ERROR: area_malloc: "), 1);
 	ck_assert_msg(strstr(run.output, "ERROR: area_malloc: leaked-pool\n") != NULL
-		&& strstr(run.output, "the pool was never deleted; 0 live block(s) of 0 byte(s)")
-			!= NULL, "reported:\n%s", run.output);
+			&& strstr(run.output,
+				   "the pool was never deleted; 0 live block(s) of 0 byte(s)")
+				!= NULL,
+		"reported:\n%s", run.output);
 	free(run.output);
 
 	/* exit(3) stays 3, leaks or not */
 	run = run_child(exit_ordering_child, &own_status);
 	assert_exit_status(&run, 3, "exit(3) with a leak");
 	ck_assert_msg(strstr(run.output,
-		"SUMMARY: area_malloc: 77 byte(s) leaked in 1 allocation(s).") != NULL,
+			      "SUMMARY: area_malloc: 77 byte(s) leaked in 1 allocation(s).")
+			!= NULL,
 		"the leak is still reported:\n%s", run.output);
 	free(run.output);
 
@@ -2118,7 +2138,8 @@ START_TEST(test_unload_reports_leaks_and_exit_status)
 		run.output);
 	/* the pool too, after its block */
 	ck_assert_msg(strstr(report, "ERROR: area_malloc: leaked-pool\n") != NULL
-		&& strstr(report, "ERROR: area_malloc: leaked-pool\n") < after, "%s", run.output);
+			&& strstr(report, "ERROR: area_malloc: leaked-pool\n") < after,
+		"%s", run.output);
 	ck_assert_int_eq(occurrences(run.output, "ERROR: area_malloc: "), 2);
 	/* no second report at exit: the pools went with the module */
 	ck_assert_msg(strstr(run.output, "found at exit") == NULL, "%s", run.output);
@@ -2141,8 +2162,8 @@ __attribute__((noinline)) static const void *open_ring(size_t size, const char *
 
 /* A leaked-pool report as the hook took it: kind, pool, the pool as its one
  * allocation, creator, when and live blocks. */
-static void assert_leaked_pool(const struct captured_report *report, const char *name,
-	size_t size, const char *when, const char *live)
+static void assert_leaked_pool(const struct captured_report *report, const char *name, size_t size,
+	const char *when, const char *live)
 {
 	char line[128];
 
@@ -2153,11 +2174,11 @@ static void assert_leaked_pool(const struct captured_report *report, const char 
 	ck_assert_uint_eq(report->size, size);
 	snprintf(line, sizeof(line), "==%d==ERROR: area_malloc: leaked-pool\nin pool %d \"%s\"",
 		(int)getpid(), (int)report->pool_area, name);
-	ck_assert_msg(strncmp(report->text, line, strlen(line)) == 0, "want \"%s\" in:\n%.2000s", line,
-		report->text);
+	ck_assert_msg(strncmp(report->text, line, strlen(line)) == 0, "want \"%s\" in:\n%.2000s",
+		line, report->text);
 	ck_assert_msg(strstr(report->text, ") created by open_ring+0x") != NULL
-		&& strstr(report->text, "    #0 0x") != NULL
-		&& strstr(strstr(report->text, "    #0 0x"), " in open_ring+0x") != NULL,
+			&& strstr(report->text, "    #0 0x") != NULL
+			&& strstr(strstr(report->text, "    #0 0x"), " in open_ring+0x") != NULL,
 		"the creator is not open_ring:\n%.2000s", report->text);
 	snprintf(line, sizeof(line), "found %s\nthe pool was never deleted; %s are in it", when,
 		live);
@@ -2167,12 +2188,16 @@ static void assert_leaked_pool(const struct captured_report *report, const char 
 		size);
 	ck_assert_msg(strstr(report->text, line) != NULL, "want \"%s\" in:\n%.2000s", line,
 		report->text);
-	snprintf(line, sizeof(line), "{\"version\":2,\"kind\":\"leaked-pool\","
-		"\"kind_key\":\"leaked_pool\",\"pid\":%d,\"detail\":", (int)getpid());
-	ck_assert_msg(strstr(report->text, line) != NULL, "no JSON object in:\n%.2000s", report->text);
+	snprintf(line, sizeof(line),
+		"{\"version\":2,\"kind\":\"leaked-pool\","
+		"\"kind_key\":\"leaked_pool\",\"pid\":%d,\"detail\":",
+		(int)getpid());
+	ck_assert_msg(strstr(report->text, line) != NULL, "no JSON object in:\n%.2000s",
+		report->text);
 	snprintf(line, sizeof(line), "\"when\":\"%s\",\"leaked_bytes\":%zu,\"leaked_blocks\":1,",
 		when, size);
-	ck_assert_msg(strstr(report->text, line) != NULL, "want %s in:\n%.2000s", line, report->text);
+	ck_assert_msg(strstr(report->text, line) != NULL, "want %s in:\n%.2000s", line,
+		report->text);
 }
 
 /*
@@ -2239,11 +2264,15 @@ START_TEST(test_leaked_pool_at_exit)
 	assert_exit_status(&run, LEAK_EXIT_STATUS, "a leaked pool");
 	ck_assert_int_eq(occurrences(run.output, "ERROR: area_malloc: "), 1);
 	ck_assert_msg(strstr(run.output, "ERROR: area_malloc: leaked-pool\nin pool ") != NULL
-		&& strstr(run.output, " \"rx ring\" (id 0x") != NULL
-		&& strstr(run.output, "found at exit\nthe pool was never deleted; 0 live block(s)")
-			!= NULL
-		&& strstr(run.output, "SUMMARY: area_malloc: 65536 byte(s) leaked in 1 "
-			"allocation(s).") != NULL, "%s", run.output);
+			&& strstr(run.output, " \"rx ring\" (id 0x") != NULL
+			&& strstr(run.output,
+				   "found at exit\nthe pool was never deleted; 0 live block(s)")
+				!= NULL
+			&& strstr(run.output,
+				   "SUMMARY: area_malloc: 65536 byte(s) leaked in 1 "
+				   "allocation(s).")
+				!= NULL,
+		"%s", run.output);
 	free(run.output);
 
 	child.delete_it = true;
@@ -2295,8 +2324,9 @@ START_TEST(test_fork_child_reports_only_its_own_pools)
 	assert_exit_status(&run, LEAK_EXIT_STATUS, "a child that leaks its own pool");
 	ck_assert_int_eq(occurrences(run.output, "ERROR: area_malloc: "), 1);
 	ck_assert_msg(strstr(run.output, "ERROR: area_malloc: leaked-pool\n") != NULL
-		&& strstr(run.output, " \"child's\" (id 0x") != NULL
-		&& strstr(run.output, "\"parent's\"") == NULL, "%s", run.output);
+			&& strstr(run.output, " \"child's\" (id 0x") != NULL
+			&& strstr(run.output, "\"parent's\"") == NULL,
+		"%s", run.output);
 	free(run.output);
 
 	capture_reports(true);

@@ -147,7 +147,7 @@ START_TEST(test_every_damaged_byte_is_found)
 		if (at >= layout.front_size && at < layout.front_size + size)
 			continue; /* the driver's bytes */
 		expected = at < layout.header_size ? BLOCK_HEADER_DAMAGED
-			: at < layout.front_size	   ? BLOCK_UNDERFLOW
+			: at < layout.front_size   ? BLOCK_UNDERFLOW
 						   : BLOCK_OVERFLOW;
 		bytes[at] ^= 0x01;
 		assert_problem(&layout, header, usable, expected);
@@ -172,8 +172,8 @@ START_TEST(test_copied_block_is_bound_to_its_address)
 	memcpy(copy, header, usable);
 	ck_assert(!debug_block_header_ok(&layout, copy, usable));
 	ck_assert(debug_block_header_ok_at(&layout, copy, usable, (uintptr_t)header));
-	ck_assert_int_eq(
-		debug_block_check_at(&layout, copy, usable, (uintptr_t)header).problem, BLOCK_OK);
+	ck_assert_int_eq(debug_block_check_at(&layout, copy, usable, (uintptr_t)header).problem,
+		BLOCK_OK);
 }
 END_TEST
 
@@ -349,7 +349,8 @@ START_TEST(test_depot_stores_each_stack_once)
 	for (uint32_t f = 0; f < AREA_MALLOC_MAX_FRAMES; f++)
 		frames[f] = 0x400000 + 0x100 * f + 5;
 	ck_assert_uint_eq(stack_depot_find(stacks.depot, frames, 6, stack_depot_hash(frames, 6),
-				  false), handles[5]);
+				  false),
+		handles[5]);
 }
 END_TEST
 
@@ -423,7 +424,8 @@ START_TEST(test_depot_view_refuses_what_it_cannot_trust)
 				ck_assert_uint_ge(count, 1);
 				ck_assert_uint_le(count, AREA_MALLOC_MAX_FRAMES);
 				ck_assert((const unsigned char *)got >= view.main);
-				ck_assert((const unsigned char *)(got + count) <= view.main + view.main_bytes);
+				ck_assert((const unsigned char *)(got + count)
+					<= view.main + view.main_bytes);
 			}
 		}
 	}
@@ -481,10 +483,10 @@ START_TEST(test_discard_run_of_a_large_block)
 	const size_t phases[] = { 16, 48, 2048, 4096 - 64, 4096 - 16 };
 
 	layout_with_stacks(&layout, 4);
-	area = mmap(NULL, size + 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		-1, 0);
-	copy = mmap(NULL, size + 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		-1, 0);
+	area = mmap(NULL, size + 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		0);
+	copy = mmap(NULL, size + 4 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		0);
 	ck_assert(area != MAP_FAILED && copy != MAP_FAILED);
 	for (size_t p = 0; p < sizeof(phases) / sizeof(phases[0]); p++) {
 		header = (struct debug_block_header *)(area + phases[p]);
@@ -496,7 +498,8 @@ START_TEST(test_discard_run_of_a_large_block)
 		ck_assert_uint_eq(run_start % page, 0);
 		ck_assert_uint_eq(run_end % page, 0);
 		ck_assert_uint_ge(run_start, (uintptr_t)user + DEBUG_POISON_START);
-		ck_assert_uint_le(run_end, (uintptr_t)user + debug_block_user_area(&layout, usable));
+		ck_assert_uint_le(run_end,
+			(uintptr_t)user + debug_block_user_area(&layout, usable));
 		ck_assert_uint_ge(run_end - run_start, DEBUG_DISCARD_MIN);
 		ck_assert_int_eq(madvise((void *)run_start, run_end - run_start, MADV_DONTNEED), 0);
 		debug_block_quarantine_poisoned(&layout, header, usable, &freed_by, 0, run_start,
@@ -557,8 +560,8 @@ START_TEST(test_small_block_has_no_discard_run)
 
 	layout_with_stacks(&layout, 2);
 	header = new_block(&layout, 0, 3000, &usable);
-	ck_assert(!debug_block_discard_run(&layout, (uintptr_t)header, usable, &run_start,
-		&run_end));
+	ck_assert(
+		!debug_block_discard_run(&layout, (uintptr_t)header, usable, &run_start, &run_end));
 	debug_block_quarantine(&layout, header, usable, &freed_by);
 	memset((char *)debug_block_user(&layout, header) + 1000, 0, 8);
 	ck_assert_int_eq(debug_block_check(&layout, header, usable).offset, 1000);

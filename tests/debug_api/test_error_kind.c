@@ -52,17 +52,17 @@ static const struct {
 	enum error_kind kind;
 	bool leak;
 } reported[] = {
-	{"invalid-pool", ERROR_INVALID_POOL, false},
-	{"cross-pool-free", ERROR_CROSS_POOL_FREE, false},
-	{"double-free", ERROR_DOUBLE_FREE, false},
-	{"invalid-free", ERROR_INVALID_FREE, false},
-	{"heap-buffer-overflow", ERROR_HEAP_BUFFER_OVERFLOW, false},
-	{"heap-buffer-underflow", ERROR_HEAP_BUFFER_UNDERFLOW, false},
-	{"use-after-free", ERROR_USE_AFTER_FREE, false},
-	{"heap-corruption", ERROR_HEAP_CORRUPTION, false},
-	{"counter-mismatch", ERROR_COUNTER_MISMATCH, false},
-	{"detected memory leaks", ERROR_LEAK, true},
-	{"leaked-pool", ERROR_LEAKED_POOL, true},
+	{ "invalid-pool", ERROR_INVALID_POOL, false },
+	{ "cross-pool-free", ERROR_CROSS_POOL_FREE, false },
+	{ "double-free", ERROR_DOUBLE_FREE, false },
+	{ "invalid-free", ERROR_INVALID_FREE, false },
+	{ "heap-buffer-overflow", ERROR_HEAP_BUFFER_OVERFLOW, false },
+	{ "heap-buffer-underflow", ERROR_HEAP_BUFFER_UNDERFLOW, false },
+	{ "use-after-free", ERROR_USE_AFTER_FREE, false },
+	{ "heap-corruption", ERROR_HEAP_CORRUPTION, false },
+	{ "counter-mismatch", ERROR_COUNTER_MISMATCH, false },
+	{ "detected memory leaks", ERROR_LEAK, true },
+	{ "leaked-pool", ERROR_LEAKED_POOL, true },
 };
 
 START_TEST(test_reported_names_map_to_their_kinds)
@@ -82,8 +82,8 @@ START_TEST(test_reported_names_map_to_their_kinds)
 END_TEST
 
 /* None of texts (nor NULL) reads as a kind. */
-static void assert_no_kind(
-	enum error_kind (*read)(const char *), const char *const *texts, size_t count)
+static void assert_no_kind(enum error_kind (*read)(const char *), const char *const *texts,
+	size_t count)
 {
 	ck_assert_int_eq(read(NULL), ERROR_KIND_NONE);
 	for (size_t i = 0; i < count; i++)
@@ -93,8 +93,8 @@ static void assert_no_kind(
 
 START_TEST(test_names_are_exact)
 {
-	static const char *const not_names[] = {"", "double", "double-free ", "Double-free",
-		"double_free", "heap-buffer", "detected memory leak", "leak", "unknown"};
+	static const char *const not_names[] = { "", "double", "double-free ", "Double-free",
+		"double_free", "heap-buffer", "detected memory leak", "leak", "unknown" };
 
 	assert_no_kind(error_kind_from_name, not_names, sizeof(not_names) / sizeof(not_names[0]));
 }
@@ -112,12 +112,12 @@ START_TEST(test_headline_of_real_first_lines)
 	ck_assert_int_eq(error_kind_from_headline("heap-corruption on address 0x7f5500000000 in "
 						  "pool 7"),
 		ERROR_HEAP_CORRUPTION);
-	ck_assert_int_eq(
-		error_kind_from_headline("invalid-pool on address 0x1000\n"), ERROR_INVALID_POOL);
+	ck_assert_int_eq(error_kind_from_headline("invalid-pool on address 0x1000\n"),
+		ERROR_INVALID_POOL);
 	ck_assert_int_eq(error_kind_from_headline("detected memory leaks"), ERROR_LEAK);
 	ck_assert_int_eq(error_kind_from_headline("detected memory leaks\n"), ERROR_LEAK);
-	ck_assert_int_eq(
-		error_kind_from_headline("detected memory leaks\n\nDirect leak of 40 byte(s)"),
+	ck_assert_int_eq(error_kind_from_headline(
+				 "detected memory leaks\n\nDirect leak of 40 byte(s)"),
 		ERROR_LEAK);
 	ck_assert_int_eq(error_kind_from_headline("leaked-pool\nin pool 3 \"rx\" (id 0x8cd2)"),
 		ERROR_LEAKED_POOL);
@@ -134,7 +134,7 @@ START_TEST(test_headline_near_misses)
 		"double-free on address0x7f55", /* no separator after the headline */
 		"detected memory leak",         /* a prefix of the leak headline */
 		"detected memory leaksX",
-		"leaked-pools",                 /* no separator after the leaked-pool headline */
+		"leaked-pools", /* no separator after the leaked-pool headline */
 		"bogus-kind on address 0x7f55 (100-byte block) in pool 1", /* an unknown kind */
 		"unknown",
 		"unknown on address 0x1",
@@ -150,12 +150,12 @@ END_TEST
  * then double-free, then invalid-free. */
 START_TEST(test_precedence_of_pointer_checks)
 {
-	static const enum error_kind order[] = {
-		ERROR_INVALID_POOL, ERROR_CROSS_POOL_FREE, ERROR_DOUBLE_FREE, ERROR_INVALID_FREE};
+	static const enum error_kind order[] = { ERROR_INVALID_POOL, ERROR_CROSS_POOL_FREE,
+		ERROR_DOUBLE_FREE, ERROR_INVALID_FREE };
 
 	for (size_t i = 0; i + 1 < sizeof(order) / sizeof(order[0]); i++)
-		ck_assert_msg(error_kind_info(order[i])->precedence <
-				      error_kind_info(order[i + 1])->precedence,
+		ck_assert_msg(error_kind_info(order[i])->precedence
+				< error_kind_info(order[i + 1])->precedence,
 			"%s does not come before %s", error_kind_name(order[i]),
 			error_kind_name(order[i + 1]));
 	/* the pointer checks come before any damage and any leak */
@@ -183,7 +183,7 @@ END_TEST
 START_TEST(test_out_of_range_is_the_unknown_row)
 {
 	const struct error_kind_info *unknown = error_kind_info(ERROR_KIND_NONE);
-	static const int outside[] = {ERROR_KIND_COUNT, ERROR_KIND_COUNT + 1, 1000, -1};
+	static const int outside[] = { ERROR_KIND_COUNT, ERROR_KIND_COUNT + 1, 1000, -1 };
 
 	ck_assert_ptr_nonnull(unknown);
 	ck_assert_str_eq(unknown->name, "unknown");
@@ -200,16 +200,16 @@ static const struct {
 	struct debug_block_finding finding;
 	struct error_figures figures;
 } translations[] = {
-	{{BLOCK_OK, 0, 0}, {ERROR_KIND_NONE, false, 0, 0}},
-	{{BLOCK_OK, 12, 3}, {ERROR_KIND_NONE, false, 0, 0}},
-	{{BLOCK_HEADER_DAMAGED, 0, 0}, {ERROR_HEAP_BUFFER_UNDERFLOW, false, 0, 0}},
-	{{BLOCK_HEADER_DAMAGED, 40, 5}, {ERROR_HEAP_BUFFER_UNDERFLOW, false, 0, 0}},
-	{{BLOCK_UNDERFLOW, 8, 0}, {ERROR_HEAP_BUFFER_UNDERFLOW, true, -8, 0}},
-	{{BLOCK_UNDERFLOW, 1, 0}, {ERROR_HEAP_BUFFER_UNDERFLOW, true, -1, 0}},
-	{{BLOCK_OVERFLOW, 100, 3}, {ERROR_HEAP_BUFFER_OVERFLOW, true, 100, 3}},
-	{{BLOCK_OVERFLOW, 109, 10}, {ERROR_HEAP_BUFFER_OVERFLOW, true, 109, 10}},
-	{{BLOCK_POISON_DAMAGED, 0, 0}, {ERROR_USE_AFTER_FREE, true, 0, 0}},
-	{{BLOCK_POISON_DAMAGED, 196, 0}, {ERROR_USE_AFTER_FREE, true, 196, 0}},
+	{ { BLOCK_OK, 0, 0 }, { ERROR_KIND_NONE, false, 0, 0 } },
+	{ { BLOCK_OK, 12, 3 }, { ERROR_KIND_NONE, false, 0, 0 } },
+	{ { BLOCK_HEADER_DAMAGED, 0, 0 }, { ERROR_HEAP_BUFFER_UNDERFLOW, false, 0, 0 } },
+	{ { BLOCK_HEADER_DAMAGED, 40, 5 }, { ERROR_HEAP_BUFFER_UNDERFLOW, false, 0, 0 } },
+	{ { BLOCK_UNDERFLOW, 8, 0 }, { ERROR_HEAP_BUFFER_UNDERFLOW, true, -8, 0 } },
+	{ { BLOCK_UNDERFLOW, 1, 0 }, { ERROR_HEAP_BUFFER_UNDERFLOW, true, -1, 0 } },
+	{ { BLOCK_OVERFLOW, 100, 3 }, { ERROR_HEAP_BUFFER_OVERFLOW, true, 100, 3 } },
+	{ { BLOCK_OVERFLOW, 109, 10 }, { ERROR_HEAP_BUFFER_OVERFLOW, true, 109, 10 } },
+	{ { BLOCK_POISON_DAMAGED, 0, 0 }, { ERROR_USE_AFTER_FREE, true, 0, 0 } },
+	{ { BLOCK_POISON_DAMAGED, 196, 0 }, { ERROR_USE_AFTER_FREE, true, 196, 0 } },
 };
 
 START_TEST(test_figures_of_every_finding)
@@ -228,8 +228,8 @@ END_TEST
 /* The table above covers every problem debug_block_check() can find. */
 START_TEST(test_figures_cover_every_problem)
 {
-	static const enum debug_block_problem problems[] = {BLOCK_OK, BLOCK_HEADER_DAMAGED,
-		BLOCK_UNDERFLOW, BLOCK_OVERFLOW, BLOCK_POISON_DAMAGED};
+	static const enum debug_block_problem problems[] = { BLOCK_OK, BLOCK_HEADER_DAMAGED,
+		BLOCK_UNDERFLOW, BLOCK_OVERFLOW, BLOCK_POISON_DAMAGED };
 
 	for (size_t p = 0; p < sizeof(problems) / sizeof(problems[0]); p++) {
 		bool covered = false;

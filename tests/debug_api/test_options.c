@@ -29,12 +29,14 @@
 #define MAX_KEPT_WARNINGS 8
 #define WARNING_BYTES 2048
 
-static const char *const valid_keys[] = { "stack_depth", "stack_depot_bytes", "log_size", "quarantine_bytes",
-	"max_malloc_fill_size", "max_free_check_size",
-	"max_reports", "release_capacity", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
-	"fail_caller", "halt_on_error", "exitcode", "leak_check", "leak_mode", "leak_interior", "leak_scan_unload", "guard", "guard_pools", "guard_size", "guard_sample",
-	"guard_seed", "guard_underflow", "guard_pool_max", "guard_process_max", "guard_regions", "suppressions", "log_path",
-	"report_format", "color", "suggest_suppressions", "node", "node_dir", "keep_dead_nodes", "node_reserve", "fork_nodes", "reader_wait_us" };
+static const char *const valid_keys[] = { "stack_depth", "stack_depot_bytes", "log_size",
+	"quarantine_bytes", "max_malloc_fill_size", "max_free_check_size", "max_reports",
+	"release_capacity", "realloc_move", "fail_nth", "fail_rate", "fail_seed", "fail_pool",
+	"fail_caller", "halt_on_error", "exitcode", "leak_check", "leak_mode", "leak_interior",
+	"leak_scan_unload", "guard", "guard_pools", "guard_size", "guard_sample", "guard_seed",
+	"guard_underflow", "guard_pool_max", "guard_process_max", "guard_regions", "suppressions",
+	"log_path", "report_format", "color", "suggest_suppressions", "node", "node_dir",
+	"keep_dead_nodes", "node_reserve", "fork_nodes", "reader_wait_us" };
 
 #define VALID_KEY_COUNT (sizeof(valid_keys) / sizeof(valid_keys[0]))
 
@@ -217,10 +219,10 @@ struct good_case {
 	void (*expect)(struct debug_options *want);
 };
 
-#define EXPECT(name, body) \
-	static void name(struct debug_options *want) \
-	{ \
-		body; \
+#define EXPECT(name, body)                                                                         \
+	static void name(struct debug_options *want)                                               \
+	{                                                                                          \
+		body;                                                                              \
 	}
 
 EXPECT(want_depth_1, want->stack_depth = 1)
@@ -412,8 +414,8 @@ END_TEST
 
 struct bad_case {
 	const char *key;
-	const char *value;	/* refused */
-	const char *preset;	/* set before, must be kept; as the warning prints it */
+	const char *value;  /* refused */
+	const char *preset; /* set before, must be kept; as the warning prints it */
 	/* what the warning must say about the accepted values: every entry must
 	 * match, an entry matches when one of its '|' alternatives occurs */
 	const char *accepted[2];
@@ -775,7 +777,8 @@ START_TEST(test_quoted_values)
 	ck_assert_int_eq(warnings.count, 1);
 	ck_assert_str_eq(options.log_path, "/tmp/c");
 	ck_assert_msg(strstr(warnings.text[0], "option 'd' in AREA_MALLOC_OPTIONS has no value")
-		!= NULL, "%s", warnings.text[0]);
+			!= NULL,
+		"%s", warnings.text[0]);
 }
 END_TEST
 
@@ -802,26 +805,35 @@ START_TEST(test_help_lists_every_option_with_its_default)
 	char expected[128];
 
 	memset(&lines, 0, sizeof(lines));
-	ck_assert_int_eq(debug_options_parse("help=1,stack_depth=5", &options, collect_help, &lines),
+	ck_assert_int_eq(debug_options_parse("help=1,stack_depth=5", &options, collect_help,
+				 &lines),
 		0);
 	ck_assert_int_eq(lines.count, 1 + (int)VALID_KEY_COUNT + 1);
-	ck_assert_msg(strncmp(lines.text, "area_malloc: help: options (AREA_MALLOC_OPTIONS", 47) == 0,
+	ck_assert_msg(strncmp(lines.text, "area_malloc: help: options (AREA_MALLOC_OPTIONS", 47)
+			== 0,
 		"%s", lines.text);
 	for (size_t i = 0; i < VALID_KEY_COUNT; i++) {
 		snprintf(expected, sizeof(expected), "\narea_malloc: help:   %s=", valid_keys[i]);
-		ck_assert_msg(strstr(lines.text, expected) != NULL, "%s missing:\n%s", valid_keys[i],
-			lines.text);
+		ck_assert_msg(strstr(lines.text, expected) != NULL, "%s missing:\n%s",
+			valid_keys[i], lines.text);
 	}
-	ck_assert_msg(strstr(lines.text, "area_malloc: help:   stack_depth=16 - frames recorded") != NULL
-		&& strstr(lines.text, "area_malloc: help:   log_path='' - ") != NULL
-		&& strstr(lines.text, "area_malloc: help:   color=auto - colour the reports: auto "
-				      "(on a terminal whose TERM is not dumb, unless NO_COLOR is set), "
-				      "always or never\n") != NULL
-		&& strstr(lines.text, "area_malloc: help:   suggest_suppressions=1 - print a "
-				      "ready-made leak:FUNCTION suppression under each leak group, 0 or "
-				      "1\n") != NULL
-		&& strstr(lines.text, "area_malloc: help:   detect_leaks - another name of leak_check")
-			!= NULL, "%s", lines.text);
+	ck_assert_msg(strstr(lines.text, "area_malloc: help:   stack_depth=16 - frames recorded")
+				!= NULL
+			&& strstr(lines.text, "area_malloc: help:   log_path='' - ") != NULL
+			&& strstr(lines.text,
+				   "area_malloc: help:   color=auto - colour the reports: auto "
+				   "(on a terminal whose TERM is not dumb, unless NO_COLOR is set), "
+				   "always or never\n")
+				!= NULL
+			&& strstr(lines.text,
+				   "area_malloc: help:   suggest_suppressions=1 - print a "
+				   "ready-made leak:FUNCTION suppression under each leak group, 0 or "
+				   "1\n")
+				!= NULL
+			&& strstr(lines.text,
+				   "area_malloc: help:   detect_leaks - another name of leak_check")
+				!= NULL,
+		"%s", lines.text);
 	want.stack_depth = 5;
 	assert_options_equal(&options, &want, "help=1");
 	/* help=0 prints nothing; a bad value is one warning */
@@ -1063,8 +1075,8 @@ static void append(char *text, size_t *length, size_t capacity, const char *piec
 /* Mostly option-like pieces, so the parser gets past its first checks. */
 static void random_text(char *text, size_t capacity)
 {
-	static const char *const words[] = { "true", "false", "json", "text", "nan", "inf",
-		"0x", "1e9", "-", "18446744073709551616", "4294967296", "1024g", "/tmp/x" };
+	static const char *const words[] = { "true", "false", "json", "text", "nan", "inf", "0x",
+		"1e9", "-", "18446744073709551616", "4294967296", "1024g", "/tmp/x" };
 	static const char value_chars[] = "0123456789kmgKMGt.-+xe ";
 	size_t length = 0, target;
 
@@ -1075,8 +1087,8 @@ static void random_text(char *text, size_t capacity)
 		char piece[64];
 
 		if (choice < 25) {
-			snprintf(piece, sizeof(piece), "%s=",
-				valid_keys[fuzz_next() % VALID_KEY_COUNT]);
+			snprintf(piece, sizeof(piece),
+				"%s=", valid_keys[fuzz_next() % VALID_KEY_COUNT]);
 		} else if (choice < 35) {
 			snprintf(piece, sizeof(piece), ":");
 		} else if (choice < 43) {
@@ -1120,30 +1132,34 @@ static void assert_in_range(const struct debug_options *options, const char *tex
 	memcpy(&fork_nodes, &options->fork_nodes, 1);
 	ck_assert_msg(options->stack_depth >= 1 && options->stack_depth <= 32, "stack_depth %u: %s",
 		options->stack_depth, text);
-	ck_assert_msg(options->stack_depot_bytes >= 4096 && options->stack_depot_bytes <= (size_t)4 << 30,
+	ck_assert_msg(options->stack_depot_bytes >= 4096
+			&& options->stack_depot_bytes <= (size_t)4 << 30,
 		"stack_depot_bytes %zu: %s", options->stack_depot_bytes, text);
 	ck_assert_msg(options->log_size <= 1048576, "log_size %zu: %s", options->log_size, text);
 	ck_assert_msg(options->quarantine_bytes <= ((size_t)1 << 40), "quarantine_bytes %zu: %s",
 		options->quarantine_bytes, text);
-	ck_assert_msg(realloc_move <= 1 && release_capacity <= 1 && halt_on_error <= 1 && leak_check <= 1 && node <= 1
-		&& fork_nodes <= 1, "bool: %s", text);
+	ck_assert_msg(realloc_move <= 1 && release_capacity <= 1 && halt_on_error <= 1
+			&& leak_check <= 1 && node <= 1 && fork_nodes <= 1,
+		"bool: %s", text);
 	ck_assert_msg(options->keep_dead_nodes <= 100000, "keep_dead_nodes %u: %s",
 		options->keep_dead_nodes, text);
 	ck_assert_msg(!isnan(options->fail_rate) && options->fail_rate >= 0.0
-		&& options->fail_rate <= 1.0, "fail_rate %g: %s", options->fail_rate, text);
+			&& options->fail_rate <= 1.0,
+		"fail_rate %g: %s", options->fail_rate, text);
 	ck_assert_msg(options->fail_pool >= 0, "fail_pool %d: %s", (int)options->fail_pool, text);
 	ck_assert_msg(options->exitcode >= 0 && options->exitcode <= 255, "exitcode %d: %s",
 		options->exitcode, text);
 	ck_assert_msg(string_terminated(options->fail_caller, sizeof(options->fail_caller))
-		&& string_terminated(options->suppressions, sizeof(options->suppressions))
-		&& string_terminated(options->log_path, sizeof(options->log_path))
-		&& string_terminated(options->node_dir, sizeof(options->node_dir)),
+			&& string_terminated(options->suppressions, sizeof(options->suppressions))
+			&& string_terminated(options->log_path, sizeof(options->log_path))
+			&& string_terminated(options->node_dir, sizeof(options->node_dir)),
 		"unterminated string: %s", text);
 	ck_assert_msg(options->report_format == REPORT_FORMAT_TEXT
-		|| options->report_format == REPORT_FORMAT_JSON, "report_format %d: %s",
-		(int)options->report_format, text);
+			|| options->report_format == REPORT_FORMAT_JSON,
+		"report_format %d: %s", (int)options->report_format, text);
 	ck_assert_msg(options->color == COLOR_AUTO || options->color == COLOR_ALWAYS
-		|| options->color == COLOR_NEVER, "color %d: %s", (int)options->color, text);
+			|| options->color == COLOR_NEVER,
+		"color %d: %s", (int)options->color, text);
 }
 
 struct guarded_options {
@@ -1180,7 +1196,7 @@ START_TEST(test_fuzz_never_leaves_range)
 		assert_in_range(&guarded.options, text);
 		for (size_t g = 0; g < 8; g++)
 			ck_assert_msg(guarded.before[g] == 0x5a5a5a5a5a5a5a5aull
-				&& guarded.after[g] == 0x5a5a5a5a5a5a5a5aull,
+					&& guarded.after[g] == 0x5a5a5a5a5a5a5a5aull,
 				"iteration %d wrote outside the options: %.200s", i, text);
 	}
 }

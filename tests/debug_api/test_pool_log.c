@@ -57,8 +57,8 @@ static void assert_valid(const struct guarded_log *guarded)
 /* Event n: address 0x1000 + n, size n, sequence n. */
 static void append_event(struct guarded_log *guarded, uint32_t n)
 {
-	pool_log_append(guarded->log, guarded->log->capacity, LOG_MALLOC, (const void *)(uintptr_t)(0x1000 + n), n, 0x400000,
-		(int64_t)n * 10, n, 77);
+	pool_log_append(guarded->log, guarded->log->capacity, LOG_MALLOC,
+		(const void *)(uintptr_t)(0x1000 + n), n, 0x400000, (int64_t)n * 10, n, 77);
 }
 
 struct collected {
@@ -84,17 +84,19 @@ START_TEST(test_ring_keeps_the_newest_events)
 		assert_valid(&guarded);
 		ck_assert_uint_eq(guarded.log->appended, n);
 	}
-	ck_assert_uint_eq(pool_log_newest(guarded.log, guarded.log->capacity, NULL, 64, collect, &collected), 5);
+	ck_assert_uint_eq(pool_log_newest(guarded.log, guarded.log->capacity, NULL, 64, collect,
+				  &collected),
+		5);
 	for (size_t i = 0; i < 5; i++)
 		ck_assert_uint_eq(collected.sequences[i], 13 - i);
 	/* by address: only the one event of it that the ring still holds */
 	collected.count = 0;
-	ck_assert_uint_eq(pool_log_newest(guarded.log, guarded.log->capacity, (const void *)(uintptr_t)(0x1000 + 11), 64,
-				  collect, &collected),
+	ck_assert_uint_eq(pool_log_newest(guarded.log, guarded.log->capacity,
+				  (const void *)(uintptr_t)(0x1000 + 11), 64, collect, &collected),
 		1);
 	ck_assert_uint_eq(collected.sequences[0], 11);
-	ck_assert_uint_eq(pool_log_newest(guarded.log, guarded.log->capacity, (const void *)(uintptr_t)(0x1000 + 3), 64,
-				  collect, &collected),
+	ck_assert_uint_eq(pool_log_newest(guarded.log, guarded.log->capacity,
+				  (const void *)(uintptr_t)(0x1000 + 3), 64, collect, &collected),
 		0);
 	free(guarded.log);
 }
@@ -108,7 +110,9 @@ START_TEST(test_empty_log_records_nothing)
 	append_event(&guarded, 1);
 	assert_valid(&guarded);
 	ck_assert_uint_eq(guarded.log->appended, 0);
-	ck_assert_uint_eq(pool_log_newest(guarded.log, guarded.log->capacity, NULL, 64, collect, &collected), 0);
+	ck_assert_uint_eq(pool_log_newest(guarded.log, guarded.log->capacity, NULL, 64, collect,
+				  &collected),
+		0);
 	free(guarded.log);
 }
 END_TEST
@@ -135,7 +139,9 @@ START_TEST(test_damaged_cursor_is_found_and_never_written_through)
 	ck_assert(!pool_log_validate(guarded.log, guarded.capacity, &why));
 	guarded.log->next_slot = (uint32_t)(guarded.log->appended % guarded.capacity);
 	assert_valid(&guarded);
-	ck_assert_uint_eq(pool_log_newest(guarded.log, guarded.log->capacity, NULL, 64, collect, &collected), 4);
+	ck_assert_uint_eq(pool_log_newest(guarded.log, guarded.log->capacity, NULL, 64, collect,
+				  &collected),
+		4);
 	for (size_t i = 0; i < 4; i++)
 		ck_assert_uint_eq(collected.sequences[i], 10 - i);
 	/* a changed capacity is damage as well */

@@ -194,7 +194,7 @@ struct expected {
 static void assert_summary(const struct recorded *report, const struct expected *expected)
 {
 	const struct site *site = expected->detected != NULL ? expected->detected
-				  : expected->freed != NULL  ? expected->freed
+		: expected->freed != NULL                    ? expected->freed
 							     : expected->allocated;
 	char prefix[128], suffix[64];
 	const char *line = strstr(report->text, "\nSUMMARY: area_malloc: ");
@@ -218,8 +218,8 @@ static void assert_summary(const struct recorded *report, const struct expected 
 			(int)expected->pool_area);
 	else
 		snprintf(suffix, sizeof(suffix), "test_bug_zoo.c:%d\n", site->line);
-	ck_assert_msg((size_t)(end + 1 - line) >= strlen(suffix) &&
-			      strncmp(end + 1 - strlen(suffix), suffix, strlen(suffix)) == 0,
+	ck_assert_msg((size_t)(end + 1 - line) >= strlen(suffix)
+			&& strncmp(end + 1 - strlen(suffix), suffix, strlen(suffix)) == 0,
 		"SUMMARY does not end with \"%s\": %.*s", suffix, (int)(end - line), line);
 }
 
@@ -245,8 +245,8 @@ static void assert_report(int index, const struct expected *expected)
 			report->text, thread, team);
 	ck_assert_int_eq(report->has_freed_by, expected->freed != NULL);
 	if (expected->freed != NULL) {
-		assert_owner_at(
-			"freed_by", &report->freed_by, expected->freed, report->text, thread, team);
+		assert_owner_at("freed_by", &report->freed_by, expected->freed, report->text,
+			thread, team);
 		if (expected->allocated != NULL)
 			ck_assert_uint_gt(report->freed_by.sequence, report->allocated_by.sequence);
 	}
@@ -341,8 +341,8 @@ static int debug_command(const char *command, char *output, size_t size)
 /* Writes bytes where the test means to damage the pool (a canary, a freed
  * block): the writes must reach the memory as an uninstrumented driver's
  * would, whatever AddressSanitizer thinks of that memory. */
-static __attribute__((noinline, no_sanitize("address"))) void poke(
-	void *block, long offset, const char *bytes, size_t length)
+static __attribute__((noinline, no_sanitize("address"))) void poke(void *block, long offset,
+	const char *bytes, size_t length)
 {
 	volatile unsigned char *at = (unsigned char *)block + offset;
 
@@ -350,8 +350,8 @@ static __attribute__((noinline, no_sanitize("address"))) void poke(
 		at[i] = (unsigned char)bytes[i];
 }
 
-static __attribute__((noinline, no_sanitize("address"))) unsigned char peek(
-	const void *block, long offset)
+static __attribute__((noinline, no_sanitize("address"))) unsigned char peek(const void *block,
+	long offset)
 {
 	return ((const volatile unsigned char *)block)[offset];
 }
@@ -368,7 +368,7 @@ static void flip(void *block, long offset)
 /* An 8- or 4-byte field at offset, read and written as poke and peek do. */
 static uint64_t peek_field(const void *base, long offset, size_t length)
 {
-	unsigned char bytes[sizeof(uint64_t)] = {0};
+	unsigned char bytes[sizeof(uint64_t)] = { 0 };
 
 	for (size_t i = 0; i < length; i++)
 		bytes[i] = peek(base, offset + (long)i);
@@ -422,7 +422,7 @@ static void assert_filled(const void *block, size_t size, unsigned seed)
 #define BYSTANDER_SIZES 6
 #define MAX_BYSTANDERS (ZOO_POOLS * BYSTANDER_SIZES * 2)
 
-static const size_t bystander_sizes[BYSTANDER_SIZES] = {1, 24, 48, 100, 333, 1024};
+static const size_t bystander_sizes[BYSTANDER_SIZES] = { 1, 24, 48, 100, 333, 1024 };
 
 struct zoo {
 	const void *pool[ZOO_POOLS]; /* NULL once deleted */
@@ -450,7 +450,7 @@ static void zoo_add_bystanders(struct zoo *zoo, int pool)
 
 static void zoo_start(struct zoo *zoo, const char *options)
 {
-	static const size_t sizes[ZOO_POOLS] = {1024 * 1024, 256 * 1024, 128 * 1024};
+	static const size_t sizes[ZOO_POOLS] = { 1024 * 1024, 256 * 1024, 128 * 1024 };
 
 	memset(zoo, 0, sizeof(*zoo));
 	zoo_open(options);
@@ -466,8 +466,8 @@ static void zoo_verify_bystanders(const struct zoo *zoo)
 {
 	for (int n = 0; n < zoo->bystanders; n++) {
 		if (zoo->bystander[n] != NULL)
-			assert_filled(
-				zoo->bystander[n], zoo->bystander_size[n], 31u * (unsigned)n + 5u);
+			assert_filled(zoo->bystander[n], zoo->bystander_size[n],
+				31u * (unsigned)n + 5u);
 	}
 }
 
@@ -558,8 +558,9 @@ START_TEST(double_free_at_free)
 	assert_reports(0);
 	AT(detected, am->free(zoo.pool[A], block));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"double-free", block, 100, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, &allocated, &freed, &detected});
+	assert_report(0,
+		&(struct expected){ "double-free", block, 100, zoo.pool[A], zoo.area[A], NULL, -1,
+			0, &allocated, &freed, &detected });
 	ck_assert_int_eq(area_for(block), zoo.area[A]);
 	ck_assert_uint_eq(pool_stats(zoo.pool[A]).errors, 1);
 	ck_assert_uint_eq(pool_stats(zoo.pool[A]).frees, 1);
@@ -579,8 +580,9 @@ START_TEST(invalid_free_interior_at_free)
 	fill(block, 100, 77);
 	AT(detected, am->free(zoo.pool[B], block + 16));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"invalid-free", block + 16, 100, zoo.pool[B],
-				 zoo.area[B], NULL, -1, 0, &allocated, NULL, &detected});
+	assert_report(0,
+		&(struct expected){ "invalid-free", block + 16, 100, zoo.pool[B], zoo.area[B], NULL,
+			-1, 0, &allocated, NULL, &detected });
 	assert_text_has(0, "points +16 bytes from the live 100-byte block");
 	/* the call was refused: the block is still live and whole */
 	assert_filled(block, 100, 77);
@@ -602,8 +604,9 @@ START_TEST(invalid_free_interior_of_freed_block)
 	AT(freed, am->free(zoo.pool[A], block));
 	AT(detected, am->free(zoo.pool[A], block + 32));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"invalid-free", block + 32, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 0, &allocated, &freed, &detected});
+	assert_report(0,
+		&(struct expected){ "invalid-free", block + 32, 100, zoo.pool[A], zoo.area[A], NULL,
+			-1, 0, &allocated, &freed, &detected });
 	assert_text_has(0, "points +32 bytes from the freed 100-byte block");
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 1);
@@ -654,13 +657,15 @@ START_TEST(double_free_after_quarantine_cycled)
 	ck_assert_ptr_null(result);
 	assert_reports(2);
 	for (int i = 0; i < 2; i++) {
-		assert_report(i, &(struct expected){"double-free", block, 100, zoo.pool[A],
-					 zoo.area[A], NULL, -1, 0, &allocated, &freed, &detected[i]});
+		assert_report(i,
+			&(struct expected){ "double-free", block, 100, zoo.pool[A], zoo.area[A],
+				NULL, -1, 0, &allocated, &freed, &detected[i] });
 		assert_text_has_free_and_allocation(i, block, 100, "malloc");
 	}
-	assert_text_has(0, "free of a block that is already free: it has left the quarantine "
-			   "(the pool log holds its free, and no allocation at this address "
-			   "since); the second free is refused");
+	assert_text_has(0,
+		"free of a block that is already free: it has left the quarantine "
+		"(the pool log holds its free, and no allocation at this address "
+		"since); the second free is refused");
 	assert_text_has(1, "realloc of a block that is already free");
 	ck_assert_uint_eq(pool_stats(zoo.pool[A]).errors, 2);
 	ck_assert_uint_eq(pool_stats(zoo.pool[A]).frees, 1);
@@ -686,13 +691,13 @@ START_TEST(double_free_of_memory_reused_by_another_block)
 	AT(freed, am->free(zoo.pool[A], block));
 	am->free(zoo.pool[A], below);
 	reused = am->malloc(zoo.pool[A], 300);
-	ck_assert_msg(reused < block && block < reused + 300, "%p is not inside %p", block,
-		reused);
+	ck_assert_msg(reused < block && block < reused + 300, "%p is not inside %p", block, reused);
 	fill(reused, 300, 42);
 	AT(detected, am->free(zoo.pool[A], block));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"double-free", block, 100, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, &allocated, &freed, &detected});
+	assert_report(0,
+		&(struct expected){ "double-free", block, 100, zoo.pool[A], zoo.area[A], NULL, -1,
+			0, &allocated, &freed, &detected });
 	snprintf(now, sizeof(now), "; its memory now lies in the live block at %p;", reused);
 	assert_text_has(0, now);
 	assert_filled(reused, 300, 42);
@@ -719,8 +724,9 @@ START_TEST(double_free_after_moving_realloc)
 	fill(moved, 200, 7);
 	AT(detected, am->free(zoo.pool[C], block));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"double-free", block, 100, zoo.pool[C], zoo.area[C],
-				 NULL, -1, 0, &allocated, &freed, &detected});
+	assert_report(0,
+		&(struct expected){ "double-free", block, 100, zoo.pool[C], zoo.area[C], NULL, -1,
+			0, &allocated, &freed, &detected });
 	assert_text_has_free_and_allocation(0, block, 100, "malloc");
 	assert_filled(moved, 200, 7);
 	am->free(zoo.pool[C], moved);
@@ -745,8 +751,9 @@ START_TEST(invalid_free_when_the_log_forgot_the_block)
 		am->free(zoo.pool[A], am->malloc(zoo.pool[A], 2000));
 	AT(detected, am->free(zoo.pool[A], block));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"invalid-free", block, 0, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, NULL, NULL, &detected});
+	assert_report(0,
+		&(struct expected){ "invalid-free", block, 0, zoo.pool[A], zoo.area[A], NULL, -1, 0,
+			NULL, NULL, &detected });
 	assert_text_has(0, "is not the start of a live block");
 	am->free(zoo.pool[A], keep);
 	zoo_assert_sound(&zoo);
@@ -772,14 +779,18 @@ START_TEST(invalid_free_outside_every_pool)
 	AT(detected[3], result = am->realloc(zoo.pool[B], on_stack, 10));
 	ck_assert_ptr_null(result);
 	assert_reports(4);
-	assert_report(0, &(struct expected){"invalid-free", on_stack, 0, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, NULL, NULL, &detected[0]});
-	assert_report(1, &(struct expected){"invalid-free", on_heap, 0, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, NULL, NULL, &detected[1]});
-	assert_report(2, &(struct expected){"invalid-free", wild, 0, zoo.pool[C], zoo.area[C], NULL,
-				 -1, 0, NULL, NULL, &detected[2]});
-	assert_report(3, &(struct expected){"invalid-free", on_stack, 0, zoo.pool[B], zoo.area[B],
-				 NULL, -1, 0, NULL, NULL, &detected[3]});
+	assert_report(0,
+		&(struct expected){ "invalid-free", on_stack, 0, zoo.pool[A], zoo.area[A], NULL, -1,
+			0, NULL, NULL, &detected[0] });
+	assert_report(1,
+		&(struct expected){ "invalid-free", on_heap, 0, zoo.pool[A], zoo.area[A], NULL, -1,
+			0, NULL, NULL, &detected[1] });
+	assert_report(2,
+		&(struct expected){ "invalid-free", wild, 0, zoo.pool[C], zoo.area[C], NULL, -1, 0,
+			NULL, NULL, &detected[2] });
+	assert_report(3,
+		&(struct expected){ "invalid-free", on_stack, 0, zoo.pool[B], zoo.area[B], NULL, -1,
+			0, NULL, NULL, &detected[3] });
 	for (int i = 0; i < 4; i++)
 		assert_text_has(i, "is not in any pool");
 	free(on_heap);
@@ -799,8 +810,9 @@ START_TEST(cross_pool_free_at_free)
 	fill(block, 100, 3);
 	AT(detected, am->free(zoo.pool[B], block));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"cross-pool-free", block, 100, zoo.pool[B], zoo.area[B],
-				 zoo.pool[A], zoo.area[A], 0, &allocated, NULL, &detected});
+	assert_report(0,
+		&(struct expected){ "cross-pool-free", block, 100, zoo.pool[B], zoo.area[B],
+			zoo.pool[A], zoo.area[A], 0, &allocated, NULL, &detected });
 	ck_assert_int_eq(area_for(block), zoo.area[A]);
 	/* left untouched in its owner pool */
 	assert_filled(block, 100, 3);
@@ -837,18 +849,24 @@ START_TEST(invalid_pool_every_call)
 		ck_assert_ptr_null(result[i]);
 	ck_assert_int_ne(status, B_OK);
 	assert_reports(6);
-	assert_report(0, &(struct expected){"invalid-pool", NULL, 0, stale, -1, NULL, -1, 0, NULL,
-				 NULL, &detected[0]});
-	assert_report(1, &(struct expected){"invalid-pool", NULL, 0, stale, -1, NULL, -1, 0, NULL,
-				 NULL, &detected[1]});
-	assert_report(2, &(struct expected){"invalid-pool", block, 0, stale, -1, NULL, -1, 0, NULL,
-				 NULL, &detected[2]});
-	assert_report(3, &(struct expected){"invalid-pool", block, 0, NULL, -1, NULL, -1, 0, NULL,
-				 NULL, &detected[3]});
-	assert_report(4, &(struct expected){"invalid-pool", NULL, 0, stale, -1, NULL, -1, 0, NULL,
-				 NULL, &detected[4]});
-	assert_report(5, &(struct expected){"invalid-pool", block, 0, &garbage, -1, NULL, -1, 0,
-				 NULL, NULL, &detected[5]});
+	assert_report(0,
+		&(struct expected){ "invalid-pool", NULL, 0, stale, -1, NULL, -1, 0, NULL, NULL,
+			&detected[0] });
+	assert_report(1,
+		&(struct expected){ "invalid-pool", NULL, 0, stale, -1, NULL, -1, 0, NULL, NULL,
+			&detected[1] });
+	assert_report(2,
+		&(struct expected){ "invalid-pool", block, 0, stale, -1, NULL, -1, 0, NULL, NULL,
+			&detected[2] });
+	assert_report(3,
+		&(struct expected){ "invalid-pool", block, 0, NULL, -1, NULL, -1, 0, NULL, NULL,
+			&detected[3] });
+	assert_report(4,
+		&(struct expected){ "invalid-pool", NULL, 0, stale, -1, NULL, -1, 0, NULL, NULL,
+			&detected[4] });
+	assert_report(5,
+		&(struct expected){ "invalid-pool", block, 0, &garbage, -1, NULL, -1, 0, NULL, NULL,
+			&detected[5] });
 	/* every call was refused */
 	assert_filled(block, 100, 9);
 	ck_assert_uint_eq(pool_stats(zoo.pool[A]).frees, 0);
@@ -879,12 +897,14 @@ START_TEST(overflow_at_free)
 	AT(detected[0], am->free(zoo.pool[A], near));
 	AT(detected[1], am->free(zoo.pool[A], far));
 	assert_reports(2);
-	assert_report(0, &(struct expected){"heap-buffer-overflow", near, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 3, &allocated[0], NULL, &detected[0]});
+	assert_report(0,
+		&(struct expected){ "heap-buffer-overflow", near, 100, zoo.pool[A], zoo.area[A],
+			NULL, -1, 3, &allocated[0], NULL, &detected[0] });
 	assert_text_has(0, "first damaged byte at offset 100 from the block");
 	assert_text_has(0, "the write reached 3 byte(s) past the end of the 100-byte block");
-	assert_report(1, &(struct expected){"heap-buffer-overflow", far, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 10, &allocated[1], NULL, &detected[1]});
+	assert_report(1,
+		&(struct expected){ "heap-buffer-overflow", far, 100, zoo.pool[A], zoo.area[A],
+			NULL, -1, 10, &allocated[1], NULL, &detected[1] });
 	assert_text_has(1, "first damaged byte at offset 109 from the block");
 	/* the frees themselves went through */
 	ck_assert_uint_eq(pool_stats(zoo.pool[A]).frees, 2);
@@ -906,8 +926,9 @@ START_TEST(underflow_at_free)
 	poke(block, -2, "xy", 2);
 	AT(detected, am->free(zoo.pool[C], block));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"heap-buffer-underflow", block, 100, zoo.pool[C],
-				 zoo.area[C], NULL, -1, 0, &allocated, NULL, &detected});
+	assert_report(0,
+		&(struct expected){ "heap-buffer-underflow", block, 100, zoo.pool[C], zoo.area[C],
+			NULL, -1, 0, &allocated, NULL, &detected });
 	assert_text_has(0, "first damaged byte at offset -2 from the block (before its start)");
 	ck_assert_uint_eq(pool_stats(zoo.pool[C]).frees, 1);
 	zoo_assert_sound(&zoo);
@@ -939,11 +960,13 @@ START_TEST(header_damage_at_free)
 	poke(block, HEADER_START, &damaged, 1);
 	AT(detected, am->free(zoo.pool[A], block));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"heap-buffer-overflow", below, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 29, &allocated_below, NULL, &detected});
-	assert_text_has(0, "a write at least 28 bytes to the right of the 100-byte block, past "
-			   "its trailing canary, damaged the owner tag of the block above it (found "
-			   "at free); that block is left alone");
+	assert_report(0,
+		&(struct expected){ "heap-buffer-overflow", below, 100, zoo.pool[A], zoo.area[A],
+			NULL, -1, 29, &allocated_below, NULL, &detected });
+	assert_text_has(0,
+		"a write at least 28 bytes to the right of the 100-byte block, past "
+		"its trailing canary, damaged the owner tag of the block above it (found "
+		"at free); that block is left alone");
 	assert_text_has(0, "first damaged byte at offset 128 from the block");
 	assert_text_has(0, "the write landed in the owner tag of the 100-byte block at");
 	ck_assert_int_eq(text_frame_line(recorded[0].text, &allocated), allocated.line);
@@ -951,8 +974,9 @@ START_TEST(header_damage_at_free)
 	/* a check finds it again, as the same overflow */
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[A]), 1);
 	assert_reports(2);
-	assert_report(1, &(struct expected){"heap-buffer-overflow", below, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 29, &allocated_below, NULL, NULL});
+	assert_report(1,
+		&(struct expected){ "heap-buffer-overflow", below, 100, zoo.pool[A], zoo.area[A],
+			NULL, -1, 29, &allocated_below, NULL, NULL });
 	am->free(zoo.pool[A], below);
 	zoo_assert_other_pools_clean(&zoo, A);
 	zoo_verify_bystanders(&zoo);
@@ -980,8 +1004,9 @@ START_TEST(far_overflow_at_check)
 	flip(near, 150); /* in far's owner tag (its team id) */
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[B]), 1);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"heap-buffer-overflow", near, 100, zoo.pool[B],
-				 zoo.area[B], NULL, -1, 29, &allocated_near, NULL, NULL});
+	assert_report(0,
+		&(struct expected){ "heap-buffer-overflow", near, 100, zoo.pool[B], zoo.area[B],
+			NULL, -1, 29, &allocated_near, NULL, NULL });
 	assert_text_has(0, "the write landed in the owner tag of the 100-byte block at");
 	ck_assert_int_eq(text_frame_line(recorded[0].text, &allocated_far), allocated_far.line);
 	am->free(zoo.pool[B], near);
@@ -1009,8 +1034,9 @@ START_TEST(header_damage_over_a_free_block)
 	poke(block, HEADER_START, &damaged, 1);
 	AT(detected, am->free(zoo.pool[A], block));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"heap-buffer-underflow", block, 0, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 0, NULL, NULL, &detected});
+	assert_report(0,
+		&(struct expected){ "heap-buffer-underflow", block, 0, zoo.pool[A], zoo.area[A],
+			NULL, -1, 0, NULL, NULL, &detected });
 	assert_text_has(0, "the block's header (its owner tag, just before the block) is damaged");
 	zoo_assert_other_pools_clean(&zoo, A);
 	zoo_finish(&zoo, 1);
@@ -1031,8 +1057,9 @@ START_TEST(double_free_at_realloc)
 	AT(detected, result = am->realloc(zoo.pool[B], block, 200));
 	ck_assert_ptr_null(result);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"double-free", block, 100, zoo.pool[B], zoo.area[B],
-				 NULL, -1, 0, &allocated, &freed, &detected});
+	assert_report(0,
+		&(struct expected){ "double-free", block, 100, zoo.pool[B], zoo.area[B], NULL, -1,
+			0, &allocated, &freed, &detected });
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 1);
 }
@@ -1051,8 +1078,9 @@ START_TEST(invalid_free_interior_at_realloc)
 	AT(detected, result = am->realloc(zoo.pool[A], block + 48, 10));
 	ck_assert_ptr_null(result);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"invalid-free", block + 48, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 0, &allocated, NULL, &detected});
+	assert_report(0,
+		&(struct expected){ "invalid-free", block + 48, 100, zoo.pool[A], zoo.area[A], NULL,
+			-1, 0, &allocated, NULL, &detected });
 	assert_filled(block, 100, 11);
 	am->free(zoo.pool[A], block);
 	zoo_assert_sound(&zoo);
@@ -1072,8 +1100,9 @@ START_TEST(cross_pool_free_at_realloc)
 	AT(detected, result = am->realloc(zoo.pool[A], block, 500));
 	ck_assert_ptr_null(result);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"cross-pool-free", block, 100, zoo.pool[A], zoo.area[A],
-				 zoo.pool[C], zoo.area[C], 0, &allocated, NULL, &detected});
+	assert_report(0,
+		&(struct expected){ "cross-pool-free", block, 100, zoo.pool[A], zoo.area[A],
+			zoo.pool[C], zoo.area[C], 0, &allocated, NULL, &detected });
 	assert_filled(block, 100, 4);
 	am->free(zoo.pool[C], block);
 	zoo_assert_sound(&zoo);
@@ -1101,10 +1130,12 @@ START_TEST(overflow_at_realloc)
 	AT(detected[0], result[0] = am->realloc(zoo.pool[A], shrunk, 50));
 	AT(detected[1], result[1] = am->realloc(zoo.pool[A], grown, 5000));
 	assert_reports(2);
-	assert_report(0, &(struct expected){"heap-buffer-overflow", shrunk, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 3, &allocated[0], NULL, &detected[0]});
-	assert_report(1, &(struct expected){"heap-buffer-overflow", grown, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 2, &allocated[1], NULL, &detected[1]});
+	assert_report(0,
+		&(struct expected){ "heap-buffer-overflow", shrunk, 100, zoo.pool[A], zoo.area[A],
+			NULL, -1, 3, &allocated[0], NULL, &detected[0] });
+	assert_report(1,
+		&(struct expected){ "heap-buffer-overflow", grown, 100, zoo.pool[A], zoo.area[A],
+			NULL, -1, 2, &allocated[1], NULL, &detected[1] });
 	ck_assert_ptr_eq(result[0], shrunk);
 	ck_assert_ptr_nonnull(result[1]);
 	assert_filled(result[0], 50, 21);
@@ -1132,8 +1163,9 @@ START_TEST(underflow_at_realloc)
 	poke(block, -1, "u", 1);
 	AT(detected, result = am->realloc(zoo.pool[B], block, 300));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"heap-buffer-underflow", block, 100, zoo.pool[B],
-				 zoo.area[B], NULL, -1, 0, &allocated, NULL, &detected});
+	assert_report(0,
+		&(struct expected){ "heap-buffer-underflow", block, 100, zoo.pool[B], zoo.area[B],
+			NULL, -1, 0, &allocated, NULL, &detected });
 	assert_text_has(0, "first damaged byte at offset -1 from the block (before its start)");
 	ck_assert_ptr_nonnull(result);
 	assert_filled(result, 100, 8);
@@ -1206,8 +1238,9 @@ static void assert_write_after_free_found(long offset, const char *bytes, size_t
 	assert_reports(0);
 	ck_assert_int_eq(push_quarantine_until_release(&zoo, A), 1);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"use-after-free", block, 100, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, &allocated, &freed, NULL});
+	assert_report(0,
+		&(struct expected){ "use-after-free", block, 100, zoo.pool[A], zoo.area[A], NULL,
+			-1, 0, &allocated, &freed, NULL });
 	assert_text_has(0, first_damaged);
 	assert_quarantine_keeps_working(&zoo, A, 1);
 	zoo_assert_sound(&zoo);
@@ -1246,8 +1279,8 @@ END_TEST
  * relinks itself and keeps working. */
 START_TEST(use_after_free_of_quarantine_link)
 {
-	assert_write_after_free_found(LEADING_CANARY_START, "\x11\x22\x33\x44\x55\x66\x77\x08",
-		8, true, "first damaged byte at offset -16 from the block");
+	assert_write_after_free_found(LEADING_CANARY_START, "\x11\x22\x33\x44\x55\x66\x77\x08", 8,
+		true, "first damaged byte at offset -16 from the block");
 }
 END_TEST
 
@@ -1269,8 +1302,9 @@ START_TEST(use_after_free_of_free_record)
 	am->free(zoo.pool[A], newer);
 	poke(block, 0, "\x01\x02\x03\x04", 4);
 	ck_assert_int_eq(push_quarantine_until_release(&zoo, A), 1);
-	assert_report(0, &(struct expected){"use-after-free", block, 100, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, &allocated, NULL, NULL});
+	assert_report(0,
+		&(struct expected){ "use-after-free", block, 100, zoo.pool[A], zoo.area[A], NULL,
+			-1, 0, &allocated, NULL, NULL });
 	assert_text_has(0, "first damaged byte at offset 0 from the block");
 	assert_quarantine_keeps_working(&zoo, A, 1);
 	zoo_assert_sound(&zoo);
@@ -1312,8 +1346,9 @@ START_TEST(use_after_free_on_pool_exhaustion)
 	}
 	ck_assert_int_gt(count, 100);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"use-after-free", block, 100, small, pool_area(small),
-				 NULL, -1, 0, &allocated, &freed, NULL});
+	assert_report(0,
+		&(struct expected){ "use-after-free", block, 100, small, pool_area(small), NULL, -1,
+			0, &allocated, &freed, NULL });
 	ck_assert_uint_eq(pool_stats(small).quarantined_blocks, 0);
 	ck_assert_ptr_eq(result, block); /* the drained block's room, reused */
 	blocks[count++] = result;
@@ -1340,15 +1375,17 @@ START_TEST(use_after_free_at_check)
 	poke(block, 80, "x", 1);
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[B]), 1);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"use-after-free", block, 100, zoo.pool[B], zoo.area[B],
-				 NULL, -1, 0, &allocated, &freed, NULL});
+	assert_report(0,
+		&(struct expected){ "use-after-free", block, 100, zoo.pool[B], zoo.area[B], NULL,
+			-1, 0, &allocated, &freed, NULL });
 	assert_text_has(0, "found by a check of the pool");
 	zoo_assert_other_pools_clean(&zoo, B);
 	zoo_verify_bystanders(&zoo);
 	/* once the block leaves the quarantine (reported once more) all is well */
 	ck_assert_int_eq(push_quarantine_until_release(&zoo, B), 1);
-	assert_report(1, &(struct expected){"use-after-free", block, 100, zoo.pool[B], zoo.area[B],
-				 NULL, -1, 0, &allocated, &freed, NULL});
+	assert_report(1,
+		&(struct expected){ "use-after-free", block, 100, zoo.pool[B], zoo.area[B], NULL,
+			-1, 0, &allocated, &freed, NULL });
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 2);
 }
@@ -1371,8 +1408,9 @@ START_TEST(use_after_free_at_delete_pool)
 	assert_reports(0);
 	zoo_delete_pool(&zoo, C);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"use-after-free", block, 200, pool, area, NULL, -1, 0,
-				 &allocated, &freed, NULL});
+	assert_report(0,
+		&(struct expected){ "use-after-free", block, 200, pool, area, NULL, -1, 0,
+			&allocated, &freed, NULL });
 	assert_text_has(0, "first damaged byte at offset 196 from the block");
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 1);
@@ -1393,15 +1431,17 @@ START_TEST(overflow_at_check)
 	poke(block, 100, "+++", 3);
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[A]), 1);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"heap-buffer-overflow", block, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 3, &allocated, NULL, NULL});
+	assert_report(0,
+		&(struct expected){ "heap-buffer-overflow", block, 100, zoo.pool[A], zoo.area[A],
+			NULL, -1, 3, &allocated, NULL, NULL });
 	assert_text_has(0, "found by a check of the pool");
 	zoo_assert_other_pools_clean(&zoo, A);
 	zoo_verify_bystanders(&zoo);
 	AT(detected, am->free(zoo.pool[A], block));
 	assert_reports(2);
-	assert_report(1, &(struct expected){"heap-buffer-overflow", block, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 3, &allocated, NULL, &detected});
+	assert_report(1,
+		&(struct expected){ "heap-buffer-overflow", block, 100, zoo.pool[A], zoo.area[A],
+			NULL, -1, 3, &allocated, NULL, &detected });
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 2);
 }
@@ -1419,8 +1459,9 @@ START_TEST(underflow_at_check)
 	poke(block, LEADING_CANARY_START, "U", 1); /* the leading canary's first byte */
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[B]), 1);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"heap-buffer-underflow", block, 64, zoo.pool[B],
-				 zoo.area[B], NULL, -1, 0, &allocated, NULL, NULL});
+	assert_report(0,
+		&(struct expected){ "heap-buffer-underflow", block, 64, zoo.pool[B], zoo.area[B],
+			NULL, -1, 0, &allocated, NULL, NULL });
 	assert_text_has(0, "first damaged byte at offset -16 from the block (before its start)");
 	zoo_assert_other_pools_clean(&zoo, B);
 	am->free(zoo.pool[B], block);
@@ -1500,7 +1541,7 @@ static struct damaged_tag damage_next_size_tag(unsigned char *block, struct site
 {
 	const long chunk = HEADER_START - CHUNK_HEADER_BYTES;
 	uint64_t size = peek_field(block, chunk + CHUNK_SIZE_TAG, 8) & ~(uint64_t)CHUNK_FLAG_BITS;
-	struct damaged_tag tag = {block, allocated, chunk + (long)size + CHUNK_SIZE_TAG, 0};
+	struct damaged_tag tag = { block, allocated, chunk + (long)size + CHUNK_SIZE_TAG, 0 };
 
 	ck_assert_uint_eq(size, CHUNK_HEADER_BYTES + 48 + 112);
 	ck_assert_uint_eq(peek_field(block, chunk + (long)size, 8), size); /* its prev_size */
@@ -1519,8 +1560,9 @@ static void restore_size_tag(const struct damaged_tag *tag)
 static void assert_heap_corruption(int index, const struct zoo *zoo, int pool, const void *address,
 	const char *what, const char *why)
 {
-	assert_report(index, &(struct expected){"heap-corruption", address, 0, zoo->pool[pool],
-				     zoo->area[pool], NULL, -1, 0, NULL, NULL, NULL});
+	assert_report(index,
+		&(struct expected){ "heap-corruption", address, 0, zoo->pool[pool], zoo->area[pool],
+			NULL, -1, 0, NULL, NULL, NULL });
 	assert_text_has(index, what);
 	assert_text_has(index, why);
 }
@@ -1550,19 +1592,20 @@ static const void *damaged_chunk(const struct damaged_tag *tag)
 static void assert_damaged_heap_report(int index, const struct zoo *zoo, int pool,
 	const struct damaged_tag *tag)
 {
-	assert_report(index, &(struct expected){"heap-corruption", damaged_chunk(tag), 100,
-				     zoo->pool[pool], zoo->area[pool], NULL, -1, 0, &tag->allocated,
-				     NULL, NULL});
-	assert_text_has(index, "heap metadata is damaged (I2: chunk smaller than the minimum "
-			       "chunk); the nearest live block below the damage, the likely culprit, "
-			       "is the 100-byte block");
+	assert_report(index,
+		&(struct expected){ "heap-corruption", damaged_chunk(tag), 100, zoo->pool[pool],
+			zoo->area[pool], NULL, -1, 0, &tag->allocated, NULL, NULL });
+	assert_text_has(index,
+		"heap metadata is damaged (I2: chunk smaller than the minimum "
+		"chunk); the nearest live block below the damage, the likely culprit, "
+		"is the 100-byte block");
 	assert_text_has(index, "first damaged byte at offset 120 from the block");
 }
 
 /* Repairs the heap: the pool checks clean, its block held every byte, and
  * the zoo goes with no report past the expected ones. */
-static void zoo_repair_heap_and_finish(
-	struct zoo *zoo, int pool, const struct damaged_tag *tag, int expected_reports)
+static void zoo_repair_heap_and_finish(struct zoo *zoo, int pool, const struct damaged_tag *tag,
+	int expected_reports)
 {
 	restore_size_tag(tag);
 	ck_assert_int_eq(dbg->check_pool(zoo->pool[pool]), 0);
@@ -1651,13 +1694,15 @@ START_TEST(damaged_heap_refuses_calls_and_is_deleted)
 	AT(refused_malloc, block = am->malloc(zoo.pool[A], 16));
 	ck_assert_ptr_null(block);
 	assert_reports(2);
-	assert_report(1, &(struct expected){"heap-corruption", NULL, 0, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, NULL, NULL, &refused_malloc});
+	assert_report(1,
+		&(struct expected){ "heap-corruption", NULL, 0, zoo.pool[A], zoo.area[A], NULL, -1,
+			0, NULL, NULL, &refused_malloc });
 	assert_text_has(1, "malloc refused: the pool's heap metadata was found damaged at");
 	AT(refused_free, am->free(zoo.pool[A], tag.block));
 	assert_reports(3);
-	assert_report(2, &(struct expected){"heap-corruption", tag.block, 0, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 0, NULL, NULL, &refused_free});
+	assert_report(2,
+		&(struct expected){ "heap-corruption", tag.block, 0, zoo.pool[A], zoo.area[A], NULL,
+			-1, 0, NULL, NULL, &refused_free });
 	/* the other pools are unaffected */
 	zoo_assert_other_pools_clean(&zoo, A);
 	block = am->malloc(zoo.pool[B], 100);
@@ -1667,10 +1712,12 @@ START_TEST(damaged_heap_refuses_calls_and_is_deleted)
 	pool = zoo.pool[A];
 	zoo_delete_damaged_pool(&zoo, A, &deleted);
 	assert_reports(4);
-	assert_report(3, &(struct expected){"heap-corruption", damaged_chunk(&tag), 100, pool,
-				 zoo.area[A], NULL, -1, 0, &tag.allocated, NULL, &deleted});
-	assert_text_has(3, "delete_pool releases the pool without checking its blocks or "
-			   "reporting its leaks");
+	assert_report(3,
+		&(struct expected){ "heap-corruption", damaged_chunk(&tag), 100, pool, zoo.area[A],
+			NULL, -1, 0, &tag.allocated, NULL, &deleted });
+	assert_text_has(3,
+		"delete_pool releases the pool without checking its blocks or "
+		"reporting its leaks");
 	zoo_finish(&zoo, 4);
 }
 END_TEST
@@ -1699,17 +1746,20 @@ START_TEST(overflow_into_the_next_chunk_tags)
 	AT(freed, am->free(zoo.pool[A], block));
 	assert_reports(1);
 	/* ASan: "0 bytes to the right of 100-byte region", a 28-byte write */
-	assert_report(0, &(struct expected){"heap-buffer-overflow", block, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 28, &allocated, NULL, &freed});
+	assert_report(0,
+		&(struct expected){ "heap-buffer-overflow", block, 100, zoo.pool[A], zoo.area[A],
+			NULL, -1, 28, &allocated, NULL, &freed });
 	assert_text_has(0, "first damaged byte at offset 100 from the block");
-	assert_text_has(0, "the write ran on past the block's trailing canary into the heap's "
-			   "own tags");
+	assert_text_has(0,
+		"the write ran on past the block's trailing canary into the heap's "
+		"own tags");
 	assert_text_has(0, "the pool refuses every call until a check finds it sound again");
 	/* the free was refused with the pool: the block is still live */
 	zoo_delete_damaged_pool(&zoo, A, &deleted);
 	assert_reports(2);
-	assert_report(1, &(struct expected){"heap-corruption", block + 112, 100, pool, area, NULL,
-				 -1, 0, &allocated, NULL, &deleted});
+	assert_report(1,
+		&(struct expected){ "heap-corruption", block + 112, 100, pool, area, NULL, -1, 0,
+			&allocated, NULL, &deleted });
 	assert_text_has(1, "the likely culprit, is the 100-byte block");
 	zoo_finish(&zoo, 2);
 }
@@ -1739,16 +1789,19 @@ START_TEST(underflow_over_the_chunk_tags)
 	assert_reports(1);
 	/* one run down from the block's start: its underflow, its owner from
 	 * the pool log (its own header is gone) */
-	assert_report(0, &(struct expected){"heap-buffer-underflow", block, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 0, &allocated, NULL, &freed});
-	assert_text_has(0, "a write ran down from the block's start through its owner tag into "
-			   "the heap's own tags");
+	assert_report(0,
+		&(struct expected){ "heap-buffer-underflow", block, 100, zoo.pool[A], zoo.area[A],
+			NULL, -1, 0, &allocated, NULL, &freed });
+	assert_text_has(0,
+		"a write ran down from the block's start through its owner tag into "
+		"the heap's own tags");
 	assert_text_has(0, "first damaged byte at offset -64 from the block (before its start)");
 	zoo_delete_damaged_pool(&zoo, A, &deleted);
 	assert_reports(2);
 	/* delete_pool names the block below the damaged tags, as the walk saw it */
-	assert_report(1, &(struct expected){"heap-corruption", block - 64, 100, pool, zoo.area[A],
-				 NULL, -1, 0, &allocated_below, NULL, &deleted});
+	assert_report(1,
+		&(struct expected){ "heap-corruption", block - 64, 100, pool, zoo.area[A], NULL, -1,
+			0, &allocated_below, NULL, &deleted });
 	zoo_finish(&zoo, 2);
 }
 END_TEST
@@ -1776,12 +1829,14 @@ START_TEST(one_byte_in_a_prev_size_tag)
 	assert_reports(0);
 	AT(freed_below, am->free(zoo.pool[A], below));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"heap-corruption", p - 64, 100, zoo.pool[A],
-				 zoo.area[A], NULL, -1, 0, &allocated_below, NULL, &freed_below});
+	assert_report(0,
+		&(struct expected){ "heap-corruption", p - 64, 100, zoo.pool[A], zoo.area[A], NULL,
+			-1, 0, &allocated_below, NULL, &freed_below });
 	zoo_delete_damaged_pool(&zoo, A, &deleted);
 	assert_reports(2);
-	assert_report(1, &(struct expected){"heap-corruption", p - 64, 100, pool, zoo.area[A],
-				 NULL, -1, 0, &allocated_below, NULL, &deleted});
+	assert_report(1,
+		&(struct expected){ "heap-corruption", p - 64, 100, pool, zoo.area[A], NULL, -1, 0,
+			&allocated_below, NULL, &deleted });
 	(void)freed_p;
 	zoo_finish(&zoo, 2);
 }
@@ -1808,10 +1863,12 @@ START_TEST(write_past_the_last_block)
 	poke(block, 150, "W", 1);
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[B]), 1);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"heap-buffer-overflow", block, 100, zoo.pool[B],
-				 zoo.area[B], NULL, -1, 51, &allocated, NULL, NULL});
-	assert_text_has(0, "a write 50 bytes to the right of the 100-byte block landed in free "
-			   "memory above it (found at check)");
+	assert_report(0,
+		&(struct expected){ "heap-buffer-overflow", block, 100, zoo.pool[B], zoo.area[B],
+			NULL, -1, 51, &allocated, NULL, NULL });
+	assert_text_has(0,
+		"a write 50 bytes to the right of the 100-byte block landed in free "
+		"memory above it (found at check)");
 	assert_text_has(0, "first damaged byte at offset 150 from the block");
 	/* reported once: the free memory is sound again */
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[B]), 0);
@@ -1838,8 +1895,9 @@ START_TEST(write_into_a_block_freed_long_ago)
 	AT(detected, taken = am->malloc(zoo.pool[A], 200));
 	ck_assert_ptr_eq(taken, block);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"use-after-free", block, 200, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, &allocated, &freed, &detected});
+	assert_report(0,
+		&(struct expected){ "use-after-free", block, 200, zoo.pool[A], zoo.area[A], NULL,
+			-1, 0, &allocated, &freed, &detected });
 	assert_text_has(0, "4 byte(s) of free memory were written, in a block freed long ago");
 	assert_text_has(0, "first damaged byte at offset 40 from the block");
 	am->free(zoo.pool[A], taken);
@@ -1871,9 +1929,11 @@ static void write_far_into_a_block_freed_long_ago(const char *options, bool foun
 	ck_assert_ptr_eq(taken, block);
 	if (found_at_malloc) {
 		assert_reports(1);
-		assert_report(0, &(struct expected){"use-after-free", block, 4000, zoo.pool[A],
-					 zoo.area[A], NULL, -1, 0, &allocated, &freed, &detected});
-		assert_text_has(0, "4 byte(s) of free memory were written, in a block freed long ago");
+		assert_report(0,
+			&(struct expected){ "use-after-free", block, 4000, zoo.pool[A], zoo.area[A],
+				NULL, -1, 0, &allocated, &freed, &detected });
+		assert_text_has(0,
+			"4 byte(s) of free memory were written, in a block freed long ago");
 		assert_text_has(0, "first damaged byte at offset 2000 from the block");
 	} else {
 		assert_reports(0);
@@ -1918,8 +1978,9 @@ static char *pool_log_of(const struct zoo *zoo, int pool)
 		ck_assert_uint_eq(peek_field(descriptor,
 					  offsetof(struct node_pool_descriptor, base_address), 8),
 			(uintptr_t)base);
-		return base +
-		       peek_field(descriptor, offsetof(struct node_pool_descriptor, log_offset), 8);
+		return base
+			+ peek_field(descriptor, offsetof(struct node_pool_descriptor, log_offset),
+				8);
 	}
 	ck_abort_msg("no pool descriptor in the first page of area %d", (int)zoo->area[pool]);
 	return NULL;
@@ -2044,7 +2105,8 @@ START_TEST(leaks_at_unload)
 	ck_assert_int_eq(recorded[1].pool_area, area);
 	ck_assert_uint_eq(recorded[1].leaked_bytes, 128 * 1024);
 	ck_assert_uint_eq(recorded[1].leaked_blocks, 1);
-	assert_text_has(1, "found at unload\nthe pool was never deleted; 1 live block(s) of 77 byte(s)");
+	assert_text_has(1,
+		"found at unload\nthe pool was never deleted; 1 live block(s) of 77 byte(s)");
 	ck_assert_str_eq(recorded[2].kind, "leaked-pool");
 	ck_assert_int_eq(recorded[2].pool_area, empty_area);
 	ck_assert_uint_eq(recorded[2].leaked_bytes, 64 * 1024);
@@ -2076,8 +2138,8 @@ struct child_note {
  * pipe; otherwise its reports go to stderr_path. The parent's own blocks
  * were allocated before the fork, so the child must not report them.
  */
-static pid_t fork_leaking_child(
-	const void *pool, bool hooked, const char *stderr_path, int pipe_fds[2])
+static pid_t fork_leaking_child(const void *pool, bool hooked, const char *stderr_path,
+	int pipe_fds[2])
 {
 	pid_t pid;
 
@@ -2211,9 +2273,9 @@ START_TEST(leaks_at_exit_printed_and_exit_status)
 		"==%d==ERROR: area_malloc: detected memory leaks\n", (int)pid);
 	ck_assert_msg(strncmp(text, first_line, strlen(first_line)) == 0, "%s", text);
 	ck_assert_msg(strstr(text, "found at exit\n") != NULL, "%s", text);
-	ck_assert_msg(
-		strstr(text, "\nSUMMARY: area_malloc: 50 byte(s) leaked in 1 allocation(s).\n") !=
-			NULL,
+	ck_assert_msg(strstr(text,
+			      "\nSUMMARY: area_malloc: 50 byte(s) leaked in 1 allocation(s).\n")
+			!= NULL,
 		"%s", text);
 	ck_assert_msg(strstr(text, "40 byte") == NULL, "%s", text);
 	ck_assert_int_eq(text_frame_line(text, &note.site), note.site.line);
@@ -2240,8 +2302,9 @@ START_TEST(precedence_double_free_into_wrong_pool)
 	AT(freed, am->free(zoo.pool[A], block));
 	AT(detected, am->free(zoo.pool[B], block));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"cross-pool-free", block, 100, zoo.pool[B], zoo.area[B],
-				 zoo.pool[A], zoo.area[A], 0, &allocated, &freed, &detected});
+	assert_report(0,
+		&(struct expected){ "cross-pool-free", block, 100, zoo.pool[B], zoo.area[B],
+			zoo.pool[A], zoo.area[A], 0, &allocated, &freed, &detected });
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 1);
 }
@@ -2264,12 +2327,15 @@ START_TEST(precedence_stale_pool_beats_everything)
 	AT(detected[1], am->free(stale, live));     /* and cross-pool-free */
 	AT(detected[2], am->free(stale, freed));    /* and double-free */
 	assert_reports(3);
-	assert_report(0, &(struct expected){"invalid-pool", on_stack, 0, stale, -1, NULL, -1, 0,
-				 NULL, NULL, &detected[0]});
-	assert_report(1, &(struct expected){"invalid-pool", live, 0, stale, -1, NULL, -1, 0, NULL,
-				 NULL, &detected[1]});
-	assert_report(2, &(struct expected){"invalid-pool", freed, 0, stale, -1, NULL, -1, 0, NULL,
-				 NULL, &detected[2]});
+	assert_report(0,
+		&(struct expected){ "invalid-pool", on_stack, 0, stale, -1, NULL, -1, 0, NULL, NULL,
+			&detected[0] });
+	assert_report(1,
+		&(struct expected){ "invalid-pool", live, 0, stale, -1, NULL, -1, 0, NULL, NULL,
+			&detected[1] });
+	assert_report(2,
+		&(struct expected){ "invalid-pool", freed, 0, stale, -1, NULL, -1, 0, NULL, NULL,
+			&detected[2] });
 	am->free(zoo.pool[A], live);
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 3);
@@ -2290,8 +2356,9 @@ START_TEST(precedence_cross_pool_beats_logged_double_free)
 	am->free(zoo.pool[A], block);
 	AT(detected, am->free(zoo.pool[B], block));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"cross-pool-free", block, 0, zoo.pool[B], zoo.area[B],
-				 zoo.pool[A], zoo.area[A], 0, NULL, NULL, &detected});
+	assert_report(0,
+		&(struct expected){ "cross-pool-free", block, 0, zoo.pool[B], zoo.area[B],
+			zoo.pool[A], zoo.area[A], 0, NULL, NULL, &detected });
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 1);
 }
@@ -2313,8 +2380,9 @@ START_TEST(precedence_double_free_beats_overflow)
 	ck_assert_str_eq(recorded[0].kind, "heap-buffer-overflow");
 	AT(detected, am->free(zoo.pool[A], block));
 	assert_reports(2);
-	assert_report(1, &(struct expected){"double-free", block, 100, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, &allocated, &freed, &detected});
+	assert_report(1,
+		&(struct expected){ "double-free", block, 100, zoo.pool[A], zoo.area[A], NULL, -1,
+			0, &allocated, &freed, &detected });
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 2);
 }
@@ -2371,8 +2439,8 @@ static void check_slot(const struct slot *slot)
 }
 
 /* One random step on one slot of a workload over pools. */
-static void workload_step(
-	struct slot *slot, const void *const *pools, int pool_count, uint32_t *state)
+static void workload_step(struct slot *slot, const void *const *pools, int pool_count,
+	uint32_t *state)
 {
 	uint32_t r = xorshift(state);
 	size_t size = 1 + xorshift(state) % (r % 16 == 0 ? 8000 : 700);
@@ -2387,10 +2455,10 @@ static void workload_step(
 			size_t i = 0;
 			while (i < size && block[i] == 0)
 				i++;
-			ck_assert_msg(
-				i == size, "byte %zu of a calloc'd block is %#x", i, block[i]);
+			ck_assert_msg(i == size, "byte %zu of a calloc'd block is %#x", i,
+				block[i]);
 		}
-		*slot = (struct slot){pool, block, size, r >> 16};
+		*slot = (struct slot){ pool, block, size, r >> 16 };
 		fill(block, size, slot->seed);
 		return;
 	}
@@ -2485,8 +2553,8 @@ START_TEST(clean_four_threads)
 	shared = new_pool(1024 * 1024);
 	for (int t = 0; t < THREADS; t++) {
 		own[t] = new_pool(512 * 1024);
-		work[t] = (struct thread_work){
-			{own[t], shared}, 0x9e3779b9u * (uint32_t)(t + 1), false};
+		work[t] = (struct thread_work){ { own[t], shared }, 0x9e3779b9u * (uint32_t)(t + 1),
+			false };
 		ck_assert_int_eq(pthread_create(&threads[t], NULL, thread_workload, &work[t]), 0);
 	}
 	for (int t = 0; t < THREADS; t++) {
@@ -2537,8 +2605,8 @@ static void run_driver(struct run *run, const char *kind, const char *scenario, 
 	if (run->pid == 0) {
 		int out = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		if (out < 0 || err < 0 || dup2(out, STDOUT_FILENO) < 0 ||
-			dup2(err, STDERR_FILENO) < 0)
+		if (out < 0 || err < 0 || dup2(out, STDOUT_FILENO) < 0
+			|| dup2(err, STDERR_FILENO) < 0)
 			_exit(126);
 		setenv("KERNEL_MODULE_PATH", modules, 1);
 		if (options != NULL)
@@ -2597,8 +2665,8 @@ static bool has_line(const char *text, const char *pattern, char *group, size_t 
 	regex_t regex;
 	bool found;
 
-	ck_assert_msg(
-		regcomp(&regex, pattern, REG_EXTENDED | REG_NEWLINE) == 0, "bad regex %s", pattern);
+	ck_assert_msg(regcomp(&regex, pattern, REG_EXTENDED | REG_NEWLINE) == 0, "bad regex %s",
+		pattern);
 	found = regexec(&regex, text, 2, match, 0) == 0;
 	if (found && group != NULL && match[1].rm_so >= 0) {
 		int length = (int)(match[1].rm_eo - match[1].rm_so);
@@ -2638,15 +2706,15 @@ struct e2e_error {
 };
 
 static const struct e2e_error e2e_errors[] = {
-	{"double-free", "double-free", "tx_complete", true},
-	{"double-free-realloc", "double-free", "ring_grow", true},
-	{"invalid-free", "invalid-free", "tx_complete", true},
-	{"invalid-free-stack", "invalid-free", "tx_complete", true},
-	{"cross-pool-free", "cross-pool-free", "tx_complete", true},
-	{"invalid-pool", "invalid-pool", "rx_refill", false},
-	{"heap-buffer-overflow", "heap-buffer-overflow", "tx_complete", true},
-	{"heap-buffer-underflow", "heap-buffer-underflow", "tx_complete", true},
-	{"use-after-free", "use-after-free", "tx_complete", true},
+	{ "double-free", "double-free", "tx_complete", true },
+	{ "double-free-realloc", "double-free", "ring_grow", true },
+	{ "invalid-free", "invalid-free", "tx_complete", true },
+	{ "invalid-free-stack", "invalid-free", "tx_complete", true },
+	{ "cross-pool-free", "cross-pool-free", "tx_complete", true },
+	{ "invalid-pool", "invalid-pool", "rx_refill", false },
+	{ "heap-buffer-overflow", "heap-buffer-overflow", "tx_complete", true },
+	{ "heap-buffer-underflow", "heap-buffer-underflow", "tx_complete", true },
+	{ "use-after-free", "use-after-free", "tx_complete", true },
 };
 
 /* The error report's first line and SUMMARY, for one driver run. */
@@ -2695,13 +2763,13 @@ struct e2e_leak {
 	const char *when;
 	size_t bytes;
 	size_t blocks;
-	bool pool_leaked;	/* the rx pool (512 KiB) is never deleted */
+	bool pool_leaked; /* the rx pool (512 KiB) is never deleted */
 };
 
 static const struct e2e_leak e2e_leaks[] = {
-	{"leak-delete-pool", "at delete_pool", 300, 3, false},
-	{"leak-unload", "at unload", 100, 1, true},
-	{"leak-exit", "at exit", 100, 1, true},
+	{ "leak-delete-pool", "at delete_pool", 300, 3, false },
+	{ "leak-unload", "at unload", 100, 1, true },
+	{ "leak-exit", "at exit", 100, 1, true },
 };
 
 START_TEST(e2e_leak_scenarios)
@@ -2722,13 +2790,22 @@ START_TEST(e2e_leak_scenarios)
 		snprintf(pattern, sizeof(pattern), "^==%d==ERROR: area_malloc: leaked-pool$",
 			(int)run.pid);
 		ck_assert_msg(has_line(run.err, pattern, NULL, 0), "%s", run.err);
-		ck_assert_msg(has_line(run.err, "^in pool [0-9]+ \\(id 0x[0-9a-f]+\\) created by "
-			"[a-z_]+\\+0x[0-9a-f]+ \\(zoo_driver\\) [^ ]*zoo_driver\\.c:[0-9]+$", NULL, 0),
+		ck_assert_msg(
+			has_line(run.err,
+				"^in pool [0-9]+ \\(id 0x[0-9a-f]+\\) created by "
+				"[a-z_]+\\+0x[0-9a-f]+ \\(zoo_driver\\) [^ ]*zoo_driver\\.c:[0-9]+$",
+				NULL, 0),
 			"%s", run.err);
-		ck_assert_msg(has_line(run.err, "^the pool was never deleted; 1 live block\\(s\\) of "
-			"100 byte\\(s\\) are in it", NULL, 0), "%s", run.err);
-		ck_assert_msg(has_line(run.err, "^SUMMARY: area_malloc: 524288 byte\\(s\\) leaked in 1 "
-			"allocation\\(s\\)\\.$", NULL, 0), "%s", run.err);
+		ck_assert_msg(has_line(run.err,
+				      "^the pool was never deleted; 1 live block\\(s\\) of "
+				      "100 byte\\(s\\) are in it",
+				      NULL, 0),
+			"%s", run.err);
+		ck_assert_msg(has_line(run.err,
+				      "^SUMMARY: area_malloc: 524288 byte\\(s\\) leaked in 1 "
+				      "allocation\\(s\\)\\.$",
+				      NULL, 0),
+			"%s", run.err);
 	}
 	snprintf(pattern, sizeof(pattern), "^found %s$", expected->when);
 	ck_assert_msg(has_line(run.err, pattern, NULL, 0), "%s", run.err);
@@ -2749,7 +2826,7 @@ END_TEST
 /* The same driver binary, against the release and the debug module. */
 START_TEST(e2e_clean_with_both_builds)
 {
-	static const char *const scenarios[] = {"clean", "clean-threads"};
+	static const char *const scenarios[] = { "clean", "clean-threads" };
 	const char *scenario = scenarios[_i];
 	struct run release, debug;
 	char pattern[128];
@@ -2941,9 +3018,9 @@ static const char *line_after_summary(const char *text)
 
 START_TEST(e2e_json_format)
 {
-	static const char *const scenarios[] = {"double-free", "leak-delete-pool"};
-	static const char *const kinds[] = {"double-free", "detected memory leaks"};
-	static const char *const keys[] = {"double_free", "leak"};
+	static const char *const scenarios[] = { "double-free", "leak-delete-pool" };
+	static const char *const kinds[] = { "double-free", "detected memory leaks" };
+	static const char *const keys[] = { "double_free", "leak" };
 	char start[128], pid[32], frame[160];
 	const char *json;
 	struct run run;
@@ -2956,8 +3033,8 @@ START_TEST(e2e_json_format)
 		kinds[_i], keys[_i]);
 	ck_assert_msg(strncmp(json, start, strlen(start)) == 0, "%s", json);
 	/* a frame's parts beside its symbol */
-	snprintf(frame, sizeof(frame), "\"function\":\"%s\",\"offset\":",
-		_i == 0 ? "tx_complete" : "rx_refill");
+	snprintf(frame, sizeof(frame),
+		"\"function\":\"%s\",\"offset\":", _i == 0 ? "tx_complete" : "rx_refill");
 	ck_assert_msg(strstr(json, frame) != NULL, "no %s in %s", frame, json);
 	/* the file as the compiler recorded it: absolute, or relative to the
 	 * build directory when configure was run by a relative path */
@@ -2972,14 +3049,21 @@ START_TEST(e2e_json_format)
 		ck_assert_msg(strstr(json, "\"operation\":\"free\"") != NULL, "%s", json);
 		ck_assert_msg(strstr(json, "\"symbol\":\"tx_complete+0x") != NULL, "%s", json);
 	} else {
-		ck_assert_msg(strstr(json, "\"leaked_bytes\":300,\"leaked_blocks\":3,"
-					   "\"suppressed_bytes\":0,\"suppressed_blocks\":0,"
-					   "\"groups\":[{\"pool\":") != NULL, "%s", json);
+		ck_assert_msg(strstr(json,
+				      "\"leaked_bytes\":300,\"leaked_blocks\":3,"
+				      "\"suppressed_bytes\":0,\"suppressed_blocks\":0,"
+				      "\"groups\":[{\"pool\":")
+				!= NULL,
+			"%s", json);
 		/* the group's shape is pooldump --json leaks' too */
-		ck_assert_msg(strstr(json, ",\"count\":3,\"bytes\":300,\"first_address\":\"0x") != NULL
-			&& strstr(json, ",\"allocated_by\":{\"thread\":") != NULL
-			&& strstr(json, ",\"suppression\":\"leak:rx_refill\"}],"
-					"\"suppressions_used\":[]") != NULL, "%s", json);
+		ck_assert_msg(strstr(json, ",\"count\":3,\"bytes\":300,\"first_address\":\"0x")
+					!= NULL
+				&& strstr(json, ",\"allocated_by\":{\"thread\":") != NULL
+				&& strstr(json,
+					   ",\"suppression\":\"leak:rx_refill\"}],"
+					   "\"suppressions_used\":[]")
+					!= NULL,
+			"%s", json);
 	}
 	run_free(&run);
 }
@@ -3012,12 +3096,17 @@ START_TEST(e2e_leak_partly_suppressed)
 	unlink(supp);
 	assert_exit_status(&run, EXIT_STATUS_AFTER_ERRORS);
 	ck_assert_int_eq(error_lines(&run), 1);
-	ck_assert_msg(has_line(run.err, "^    suppression: leak:rx_refill$", NULL, 0), "%s", run.err);
-	ck_assert_msg(!has_line(run.err, "^    suppression: leak:ring_grow$", NULL, 0), "%s", run.err);
-	ck_assert_msg(strstr(run.err, "\n\nSuppressions used:\n  count      bytes template\n"
-				      "      1         64 leak:ring_grow\n\nSUMMARY: area_malloc: 200 "
-				      "byte(s) leaked in 2 allocation(s); 64 byte(s) in 1 allocation(s) "
-				      "suppressed.\n") != NULL, "%s", run.err);
+	ck_assert_msg(has_line(run.err, "^    suppression: leak:rx_refill$", NULL, 0), "%s",
+		run.err);
+	ck_assert_msg(!has_line(run.err, "^    suppression: leak:ring_grow$", NULL, 0), "%s",
+		run.err);
+	ck_assert_msg(strstr(run.err,
+			      "\n\nSuppressions used:\n  count      bytes template\n"
+			      "      1         64 leak:ring_grow\n\nSUMMARY: area_malloc: 200 "
+			      "byte(s) leaked in 2 allocation(s); 64 byte(s) in 1 allocation(s) "
+			      "suppressed.\n")
+			!= NULL,
+		"%s", run.err);
 	run_free(&run);
 }
 END_TEST
@@ -3026,8 +3115,9 @@ END_TEST
  * the exit status is the driver's own; its JSON object counts them. */
 START_TEST(e2e_leak_all_suppressed)
 {
-	static const char table[] = "Suppressions used:\n  count      bytes template\n"
-				    "      2        200 leak:rx_refill\n      1         64 leak:ring_grow\n";
+	static const char table[] =
+		"Suppressions used:\n  count      bytes template\n"
+		"      2        200 leak:rx_refill\n      1         64 leak:ring_grow\n";
 	char supp[64], options[160];
 	const char *json;
 	struct run run;
@@ -3049,11 +3139,14 @@ START_TEST(e2e_leak_all_suppressed)
 	static const char json_start[] = "{\"version\":2,\"kind\":\"detected memory leaks\","
 					 "\"kind_key\":\"leak\",";
 	ck_assert_msg(strncmp(json, json_start, strlen(json_start)) == 0, "%s", json);
-	ck_assert_msg(strstr(json, "\"when\":\"at delete_pool\",\"leaked_bytes\":0,\"leaked_blocks\":0,"
-				   "\"suppressed_bytes\":264,\"suppressed_blocks\":3,\"groups\":[],"
-				   "\"suppressions_used\":[{\"template\":\"leak:rx_refill\",\"count\":2,"
-				   "\"bytes\":200},{\"template\":\"leak:ring_grow\",\"count\":1,"
-				   "\"bytes\":64}]") != NULL, "%s", json);
+	ck_assert_msg(strstr(json,
+			      "\"when\":\"at delete_pool\",\"leaked_bytes\":0,\"leaked_blocks\":0,"
+			      "\"suppressed_bytes\":264,\"suppressed_blocks\":3,\"groups\":[],"
+			      "\"suppressions_used\":[{\"template\":\"leak:rx_refill\",\"count\":2,"
+			      "\"bytes\":200},{\"template\":\"leak:ring_grow\",\"count\":1,"
+			      "\"bytes\":64}]")
+			!= NULL,
+		"%s", json);
 	run_free(&run);
 }
 END_TEST
@@ -3065,8 +3158,11 @@ START_TEST(e2e_suggest_suppressions_off)
 	run_driver(&run, "debug", "leak-two-sites", "suggest_suppressions=0");
 	assert_exit_status(&run, EXIT_STATUS_AFTER_ERRORS);
 	ck_assert_msg(strstr(run.err, "suppression:") == NULL, "%s", run.err);
-	ck_assert_msg(has_line(run.err, "^SUMMARY: area_malloc: 264 byte\\(s\\) leaked in 3 "
-					"allocation\\(s\\)\\.$", NULL, 0), "%s", run.err);
+	ck_assert_msg(has_line(run.err,
+			      "^SUMMARY: area_malloc: 264 byte\\(s\\) leaked in 3 "
+			      "allocation\\(s\\)\\.$",
+			      NULL, 0),
+		"%s", run.err);
 	run_free(&run);
 }
 END_TEST
@@ -3081,23 +3177,35 @@ START_TEST(e2e_color)
 
 	run_driver(&run, "debug", "leak-two-sites", "color=always");
 	assert_exit_status(&run, EXIT_STATUS_AFTER_ERRORS);
-	snprintf(expected, sizeof(expected), "\033[1m\033[31m==%d==ERROR: area_malloc: detected "
-		"memory leaks\033[1m\033[0m\n\033[1m\033[32min pool ", (int)run.pid);
+	snprintf(expected, sizeof(expected),
+		"\033[1m\033[31m==%d==ERROR: area_malloc: detected "
+		"memory leaks\033[1m\033[0m\n\033[1m\033[32min pool ",
+		(int)run.pid);
 	ck_assert_msg(strncmp(run.err, expected, strlen(expected)) == 0, "%s", run.err);
-	ck_assert_msg(strstr(run.err, "\n\033[1m\033[32mfound at delete_pool\033[1m\033[0m\n"
-				      "\n\033[1m\033[34mLeak of 200 byte(s) in 2 allocation(s) allocated "
-				      "from:\033[1m\033[0m\n") != NULL, "%s", run.err);
-	ck_assert_msg(strstr(run.err, "\n\033[1mSUMMARY: area_malloc: 264 byte(s) leaked in 3 "
-				      "allocation(s).\033[1m\033[0m\n") != NULL, "%s", run.err);
+	ck_assert_msg(strstr(run.err,
+			      "\n\033[1m\033[32mfound at delete_pool\033[1m\033[0m\n"
+			      "\n\033[1m\033[34mLeak of 200 byte(s) in 2 allocation(s) allocated "
+			      "from:\033[1m\033[0m\n")
+			!= NULL,
+		"%s", run.err);
+	ck_assert_msg(strstr(run.err,
+			      "\n\033[1mSUMMARY: area_malloc: 264 byte(s) leaked in 3 "
+			      "allocation(s).\033[1m\033[0m\n")
+			!= NULL,
+		"%s", run.err);
 	run_free(&run);
 
 	run_driver(&run, "debug", "double-free", "color=always");
-	snprintf(expected, sizeof(expected), "\033[1m\033[31m==%d==ERROR: area_malloc: double-free on "
-		"address 0x", (int)run.pid);
+	snprintf(expected, sizeof(expected),
+		"\033[1m\033[31m==%d==ERROR: area_malloc: double-free on "
+		"address 0x",
+		(int)run.pid);
 	ck_assert_msg(strncmp(run.err, expected, strlen(expected)) == 0, "%s", run.err);
 	ck_assert_msg(strstr(run.err, "\n\033[1m\033[35mfreed by thread T") != NULL
-		&& strstr(run.err, "\n\033[1m\033[35mpreviously allocated by thread T") != NULL
-		&& strstr(run.err, "\n\033[1m\033[34mfree by thread T") != NULL, "%s", run.err);
+			&& strstr(run.err, "\n\033[1m\033[35mpreviously allocated by thread T")
+				!= NULL
+			&& strstr(run.err, "\n\033[1m\033[34mfree by thread T") != NULL,
+		"%s", run.err);
 	run_free(&run);
 
 	run_driver(&run, "debug", "leak-two-sites", "color=auto");
@@ -3110,7 +3218,8 @@ START_TEST(e2e_color)
 	snprintf(log, sizeof(log), "%s/report.%d", dir, (int)run.pid);
 	text = read_file(log);
 	ck_assert_msg(strstr(text, "ERROR: area_malloc: detected memory leaks\n") != NULL
-		&& strchr(text, '\033') == NULL, "%s", text);
+			&& strchr(text, '\033') == NULL,
+		"%s", text);
 	free(text);
 	unlink(log);
 	rmdir(dir);
@@ -3149,8 +3258,8 @@ START_TEST(e2e_two_bugs_both_reported)
 	assert_exit_status(&run, EXIT_STATUS_AFTER_ERRORS);
 	ck_assert_int_eq(error_lines(&run), 2);
 	assert_error_report(&run, &e2e_errors[0]);
-	ck_assert(has_line(
-		run.err, "^==[0-9]+==ERROR: area_malloc: invalid-free on address ", NULL, 0));
+	ck_assert(has_line(run.err, "^==[0-9]+==ERROR: area_malloc: invalid-free on address ", NULL,
+		0));
 	run_free(&run);
 }
 END_TEST
@@ -3230,7 +3339,7 @@ static bool counted_duplicates(const struct run *run)
  * two bugs, both printed, neither counted away as the other's duplicate. */
 START_TEST(e2e_duplicates_differ_by_free_site)
 {
-	static const char *const frees[] = {"tx_complete", "tx_abort"};
+	static const char *const frees[] = { "tx_complete", "tx_abort" };
 	char pattern[256];
 	struct run run;
 
@@ -3258,7 +3367,7 @@ END_TEST
  * and counted under the site that freed them (none found them in a call). */
 START_TEST(e2e_duplicates_keyed_on_every_frame)
 {
-	static const char *const options[] = {"stack_depth=1", "stack_depth=2"};
+	static const char *const options[] = { "stack_depth=1", "stack_depth=2" };
 	const struct e2e_error *expected = &e2e_errors[8];
 	char line[256];
 	struct run run;
@@ -3339,8 +3448,9 @@ START_TEST(known_bug_pointer_into_own_pool_metadata)
 	base = info.address;
 	AT(detected, am->free(zoo.pool[A], base + 64));
 	assert_reports(1);
-	assert_report(0, &(struct expected){"invalid-free", base + 64, 0, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, NULL, NULL, &detected});
+	assert_report(0,
+		&(struct expected){ "invalid-free", base + 64, 0, zoo.pool[A], zoo.area[A], NULL,
+			-1, 0, NULL, NULL, &detected });
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 1);
 }
@@ -3367,8 +3477,9 @@ START_TEST(known_bug_newest_free_record_resealed)
 	am->free(zoo.pool[A], am->malloc(zoo.pool[A], 100)); /* links the next block */
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[A]), 1);
 	assert_reports(1);
-	assert_report(0, &(struct expected){"use-after-free", block, 100, zoo.pool[A], zoo.area[A],
-				 NULL, -1, 0, &allocated, NULL, NULL});
+	assert_report(0,
+		&(struct expected){ "use-after-free", block, 100, zoo.pool[A], zoo.area[A], NULL,
+			-1, 0, &allocated, NULL, NULL });
 	ck_assert_int_eq(push_quarantine_until_release(&zoo, A), 1);
 	zoo_finish(&zoo, 2);
 }
@@ -3416,8 +3527,8 @@ static Suite *bug_zoo_suite(void)
 	TCase *precedence = tcase_create("precedence");
 	TCase *clean = tcase_create("clean");
 	TCase *end_to_end = tcase_create("end_to_end");
-	TCase *all[] = {
-		at_free, at_realloc, quarantine, check, leaks, precedence, clean, end_to_end};
+	TCase *all[] = { at_free, at_realloc, quarantine, check, leaks, precedence, clean,
+		end_to_end };
 
 	tcase_add_test(at_free, double_free_at_free);
 	tcase_add_test(at_free, invalid_free_interior_at_free);
@@ -3481,8 +3592,8 @@ static Suite *bug_zoo_suite(void)
 
 	tcase_add_loop_test(end_to_end, e2e_error_scenarios, 0,
 		(int)(sizeof(e2e_errors) / sizeof(e2e_errors[0])));
-	tcase_add_loop_test(
-		end_to_end, e2e_leak_scenarios, 0, (int)(sizeof(e2e_leaks) / sizeof(e2e_leaks[0])));
+	tcase_add_loop_test(end_to_end, e2e_leak_scenarios, 0,
+		(int)(sizeof(e2e_leaks) / sizeof(e2e_leaks[0])));
 	tcase_add_loop_test(end_to_end, e2e_clean_with_both_builds, 0, 2);
 	tcase_add_test(end_to_end, e2e_exitcode_zero);
 	tcase_add_test(end_to_end, json_checker_rejects_bad_lines);

@@ -204,7 +204,7 @@ START_TEST(test_valgrind_sees_overflow_past_a_pool_block)
 	run = malloc(sizeof(*run));
 	run_under_valgrind("heap-buffer-overflow", run);
 	ck_assert_msg(strstr(run->output, "Invalid write") != NULL
-		&& strstr(run->output, "after a block of size") != NULL,
+			&& strstr(run->output, "after a block of size") != NULL,
 		"memcheck did not see the overflow inside the pool:\n%s", run->output);
 	ck_assert_msg(strstr(run->output, "ERROR: area_malloc: heap-buffer-overflow") != NULL,
 		"the module's own report is missing:\n%s", run->output);

@@ -158,10 +158,10 @@ struct workload {
  * verified (and hashed) before it is resized or freed. */
 static void run_workload(struct workload *work)
 {
-	void *slot[WORKLOAD_SLOTS] = {NULL};
-	size_t length[WORKLOAD_SLOTS] = {0};
-	unsigned char fill[WORKLOAD_SLOTS] = {0};
-	const void *owner[WORKLOAD_SLOTS] = {NULL};
+	void *slot[WORKLOAD_SLOTS] = { NULL };
+	size_t length[WORKLOAD_SLOTS] = { 0 };
+	unsigned char fill[WORKLOAD_SLOTS] = { 0 };
+	const void *owner[WORKLOAD_SLOTS] = { NULL };
 	uint32 state = work->seed;
 
 	for (unsigned op = 0; op < work->operations; op++) {
@@ -205,7 +205,7 @@ static void run_workload(struct workload *work)
 
 static int scenario_clean(void)
 {
-	struct workload work = {{sRxPool, sTxPool}, 2463534242u, 20000, 2166136261u, 0};
+	struct workload work = { { sRxPool, sTxPool }, 2463534242u, 20000, 2166136261u, 0 };
 
 	run_workload(&work);
 	printf("clean: %u operations, checksum %08x, %u corrupted\n", work.operations,
@@ -230,8 +230,8 @@ static int scenario_clean_threads(void)
 
 	for (int t = 0; t < WORKERS; t++) {
 		/* the workers share both pools, never a buffer */
-		work[t] = (struct workload){
-			{sRxPool, sTxPool}, 0x9e3779b9u * (uint32)(t + 1), 8000, 2166136261u, 0};
+		work[t] = (struct workload){ { sRxPool, sTxPool }, 0x9e3779b9u * (uint32)(t + 1),
+			8000, 2166136261u, 0 };
 		if (pthread_create(&threads[t], NULL, worker, &work[t]) != 0) {
 			dprintf("zoo_driver: cannot start a worker\n");
 			return 1;
@@ -427,25 +427,25 @@ static const struct scenario {
 	int (*run)(void);
 	bool closes_itself;
 } scenarios[] = {
-	{"clean", scenario_clean, false},
-	{"clean-threads", scenario_clean_threads, false},
-	{"double-free", scenario_double_free, false},
-	{"double-free-realloc", scenario_double_free_realloc, false},
-	{"double-free-repeated", scenario_double_free_repeated, false},
-	{"double-free-two-sites", scenario_double_free_two_sites, false},
-	{"invalid-free", scenario_invalid_free, false},
-	{"invalid-free-stack", scenario_invalid_free_stack, false},
-	{"cross-pool-free", scenario_cross_pool_free, false},
-	{"invalid-pool", scenario_invalid_pool, false},
-	{"heap-buffer-overflow", scenario_heap_buffer_overflow, false},
-	{"heap-buffer-underflow", scenario_heap_buffer_underflow, false},
-	{"use-after-free", scenario_use_after_free, false},
-	{"use-after-free-two-paths", scenario_use_after_free_two_paths, false},
-	{"many-bugs", scenario_many_bugs, false},
-	{"leak-delete-pool", scenario_leak_delete_pool, false},
-	{"leak-two-sites", scenario_leak_two_sites, false},
-	{"leak-unload", scenario_leak_unload, true},
-	{"leak-exit", scenario_leak_exit, true},
+	{ "clean", scenario_clean, false },
+	{ "clean-threads", scenario_clean_threads, false },
+	{ "double-free", scenario_double_free, false },
+	{ "double-free-realloc", scenario_double_free_realloc, false },
+	{ "double-free-repeated", scenario_double_free_repeated, false },
+	{ "double-free-two-sites", scenario_double_free_two_sites, false },
+	{ "invalid-free", scenario_invalid_free, false },
+	{ "invalid-free-stack", scenario_invalid_free_stack, false },
+	{ "cross-pool-free", scenario_cross_pool_free, false },
+	{ "invalid-pool", scenario_invalid_pool, false },
+	{ "heap-buffer-overflow", scenario_heap_buffer_overflow, false },
+	{ "heap-buffer-underflow", scenario_heap_buffer_underflow, false },
+	{ "use-after-free", scenario_use_after_free, false },
+	{ "use-after-free-two-paths", scenario_use_after_free_two_paths, false },
+	{ "many-bugs", scenario_many_bugs, false },
+	{ "leak-delete-pool", scenario_leak_delete_pool, false },
+	{ "leak-two-sites", scenario_leak_two_sites, false },
+	{ "leak-unload", scenario_leak_unload, true },
+	{ "leak-exit", scenario_leak_exit, true },
 };
 
 #define SCENARIO_COUNT (sizeof(scenarios) / sizeof(scenarios[0]))

@@ -103,7 +103,7 @@ static struct {
 	struct range ranges[MAX_RANGES];
 	size_t range_count;
 	bool overflowed;
-} interposer = {.lock = PTHREAD_MUTEX_INITIALIZER};
+} interposer = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static uintptr_t page_round_up(uintptr_t value)
 {
@@ -114,7 +114,7 @@ static uintptr_t page_round_up(uintptr_t value)
 static void untrack_locked(uintptr_t start, uintptr_t end)
 {
 	size_t kept = 0;
-	struct range split = {0, 0};
+	struct range split = { 0, 0 };
 
 	for (size_t i = 0; i < interposer.range_count; i++) {
 		struct range range = interposer.ranges[i];
@@ -123,11 +123,11 @@ static void untrack_locked(uintptr_t start, uintptr_t end)
 			continue;
 		}
 		if (range.start < start && range.end > end)
-			split = (struct range){end, range.end};
+			split = (struct range){ end, range.end };
 		if (range.start < start)
-			interposer.ranges[kept++] = (struct range){range.start, start};
+			interposer.ranges[kept++] = (struct range){ range.start, start };
 		else if (range.end > end)
-			interposer.ranges[kept++] = (struct range){end, range.end};
+			interposer.ranges[kept++] = (struct range){ end, range.end };
 	}
 	interposer.range_count = kept;
 	if (split.end != 0) {
@@ -138,8 +138,8 @@ static void untrack_locked(uintptr_t start, uintptr_t end)
 	}
 }
 
-static void *interposed_mmap(
-	void *address, size_t length, int prot, int flags, int fd, off_t offset)
+static void *interposed_mmap(void *address, size_t length, int prot, int flags, int fd,
+	off_t offset)
 {
 	long result;
 	bool fail;
@@ -147,8 +147,8 @@ static void *interposed_mmap(
 
 	pthread_mutex_lock(&interposer.lock);
 	call = ++interposer.calls;
-	fail = (interposer.mode == FAULT_ONCE && call == interposer.target) ||
-	       (interposer.mode == FAULT_FROM && call >= interposer.target);
+	fail = (interposer.mode == FAULT_ONCE && call == interposer.target)
+		|| (interposer.mode == FAULT_FROM && call >= interposer.target);
 	pthread_mutex_unlock(&interposer.lock);
 	if (fail) {
 		errno = interposer.error;
@@ -162,8 +162,8 @@ static void *interposed_mmap(
 	pthread_mutex_lock(&interposer.lock);
 	untrack_locked((uintptr_t)result, (uintptr_t)result + page_round_up(length));
 	if (interposer.range_count < MAX_RANGES)
-		interposer.ranges[interposer.range_count++] = (struct range){
-			(uintptr_t)result, (uintptr_t)result + page_round_up(length)};
+		interposer.ranges[interposer.range_count++] = (struct range){ (uintptr_t)result,
+			(uintptr_t)result + page_round_up(length) };
 	else
 		interposer.overflowed = true;
 	pthread_mutex_unlock(&interposer.lock);
@@ -291,9 +291,10 @@ static void assert_nothing_leaked(const struct resources *before, const char *wh
 		before->areas);
 	ck_assert_msg(now->node_entries == before->node_entries, "%s: %d node files, were %d", what,
 		now->node_entries, before->node_entries);
-	ck_assert_msg(now->range_count == before->range_count &&
-			      memcmp(now->ranges, before->ranges,
-				      now->range_count * sizeof(now->ranges[0])) == 0,
+	ck_assert_msg(now->range_count == before->range_count
+			&& memcmp(now->ranges, before->ranges,
+				   now->range_count * sizeof(now->ranges[0]))
+				== 0,
 		"%s: the mappings made through mmap changed (%zu ranges, were %zu)", what,
 		now->range_count, before->range_count);
 	free(now);
@@ -329,7 +330,7 @@ enum build {
 	BUILD_COUNT
 };
 
-static const char *const build_names[BUILD_COUNT] = {"release", "debug", "debug with node"};
+static const char *const build_names[BUILD_COUNT] = { "release", "debug", "debug with node" };
 
 static area_malloc_module_info *am;
 static area_malloc_debug_module_info *amd; /* NULL with the release module */
@@ -366,8 +367,8 @@ static void select_build(enum build build, const char *extra)
 		snprintf(options, sizeof(options), "node_dir=%s%s%s", node_dir,
 			extra[0] != '\0' ? ":" : "", extra);
 	else
-		snprintf(
-			options, sizeof(options), "node=0%s%s", extra[0] != '\0' ? ":" : "", extra);
+		snprintf(options, sizeof(options), "node=0%s%s", extra[0] != '\0' ? ":" : "",
+			extra);
 	ck_assert_int_eq(set_debug_options(options), 0);
 }
 
@@ -452,10 +453,10 @@ static bool release_pool_line(const void *pool, struct pool_numbers *numbers)
 		size_t used, blocks;
 		if (strstr(line, needle) == NULL)
 			continue;
-		found = sscanf(line, "pool %d:", &area) == 1 &&
-			sscanf(strstr(line, "; used: "), "; used: %zu", &used) == 1 &&
-			sscanf(strstr(line, "; blocks: "), "; blocks: %zu", &blocks) == 1 &&
-			sscanf(strstr(line, "; failed: "), "; failed: %llu", &failed) == 1;
+		found = sscanf(line, "pool %d:", &area) == 1
+			&& sscanf(strstr(line, "; used: "), "; used: %zu", &used) == 1
+			&& sscanf(strstr(line, "; blocks: "), "; blocks: %zu", &blocks) == 1
+			&& sscanf(strstr(line, "; failed: "), "; failed: %llu", &failed) == 1;
 		numbers->area = area;
 		numbers->used = used;
 		numbers->live_blocks = blocks;
@@ -498,9 +499,11 @@ static void assert_pool_valid(const void *pool)
 
 	snprintf(command, sizeof(command), "check %d", (int)numbers.area);
 	result = run_debug_command(command, &output);
-	ck_assert_msg(
-		result == 0 && strstr(output, amd != NULL ? "1 pool(s) checked, 0 problem(s)"
-							  : "1 pool(s) checked, 0 damaged") != NULL,
+	ck_assert_msg(result == 0
+			&& strstr(output,
+				   amd != NULL ? "1 pool(s) checked, 0 problem(s)"
+					       : "1 pool(s) checked, 0 damaged")
+				!= NULL,
 		"%s returned %d: %s", command, result, output);
 	free(output);
 	if (amd != NULL)
@@ -562,7 +565,7 @@ static void bystanders_finish(struct bystander_pool *bystander)
 /* Allocates, fills, checks and frees one block of each of a few sizes. */
 static bool pool_works(const void *pool)
 {
-	static const size_t sizes[] = {0, 1, 100, 4000, 20000};
+	static const size_t sizes[] = { 0, 1, 100, 4000, 20000 };
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		void *block = am->malloc(pool, sizes[i]);
@@ -676,9 +679,9 @@ static bool child_mount_tmpfs(const char *size_option)
 
 	snprintf(mount_point, sizeof(mount_point), "%s/tmpfs", test_dir);
 	snprintf(options, sizeof(options), "%s,mode=0700", size_option);
-	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-		mkdir(mount_point, 0700) != 0 ||
-		mount("tmpfs", mount_point, "tmpfs", MS_NOSUID | MS_NODEV, options) != 0)
+	if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0
+		|| mkdir(mount_point, 0700) != 0
+		|| mount("tmpfs", mount_point, "tmpfs", MS_NOSUID | MS_NODEV, options) != 0)
 		return false;
 	snprintf(node_dir, sizeof(node_dir), "%s/nodes", mount_point);
 	return mkdir(node_dir, 0700) == 0;
@@ -700,10 +703,10 @@ struct pool_spec {
 	uint32 lock_spec;
 };
 
-static const uint32 address_specs[] = {B_ANY_ADDRESS, B_ANY_KERNEL_ADDRESS,
-	B_ANY_KERNEL_BLOCK_ADDRESS, B_BASE_ADDRESS, B_RANDOMIZED_ANY_ADDRESS};
-static const uint32 lock_specs[] = {
-	B_NO_LOCK, B_LAZY_LOCK, B_FULL_LOCK, B_CONTIGUOUS, B_LOMEM, B_32_BIT_FULL_LOCK};
+static const uint32 address_specs[] = { B_ANY_ADDRESS, B_ANY_KERNEL_ADDRESS,
+	B_ANY_KERNEL_BLOCK_ADDRESS, B_BASE_ADDRESS, B_RANDOMIZED_ANY_ADDRESS };
+static const uint32 lock_specs[] = { B_NO_LOCK, B_LAZY_LOCK, B_FULL_LOCK, B_CONTIGUOUS, B_LOMEM,
+	B_32_BIT_FULL_LOCK };
 
 #define COUNT_OF(array) (sizeof(array) / sizeof((array)[0]))
 
@@ -712,8 +715,8 @@ static const uint32 lock_specs[] = {
  * gap): a single failure there is survived. */
 static bool searches_gap(uint32 lock_spec)
 {
-	return lock_spec == B_LOMEM || lock_spec == B_32_BIT_FULL_LOCK ||
-	       lock_spec == B_32_BIT_CONTIGUOUS;
+	return lock_spec == B_LOMEM || lock_spec == B_32_BIT_FULL_LOCK
+		|| lock_spec == B_32_BIT_CONTIGUOUS;
 }
 
 static status_t status_of_errno(int error)
@@ -733,7 +736,7 @@ static status_t status_of_errno(int error)
  * the errno's Haiku status, and every partial mapping undone. */
 START_TEST(create_area_returns_the_errno_status)
 {
-	static const int errors[] = {ENOMEM, EAGAIN, EPERM, EACCES, EINVAL, ENFILE};
+	static const int errors[] = { ENOMEM, EAGAIN, EPERM, EACCES, EINVAL, ENFILE };
 	struct resources *before = malloc(sizeof(*before));
 
 	ck_assert_ptr_nonnull(before);
@@ -796,8 +799,8 @@ START_TEST(create_pool_fails_cleanly_at_every_mmap)
 
 			take_resources(before);
 			arm_mmap_fault(FAULT_OFF, 0, 0);
-			pool = am->create_pool(
-				address_specs[a], 64 * KIB, lock_specs[l], KERNEL_RW);
+			pool = am->create_pool(address_specs[a], 64 * KIB, lock_specs[l],
+				KERNEL_RW);
 			calls = disarm_mmap_fault();
 			ck_assert_ptr_nonnull(pool);
 			ck_assert_int_ge(calls, 1);
@@ -828,8 +831,8 @@ START_TEST(create_pool_fails_cleanly_at_every_mmap)
 					bystanders_assert_intact(&bystander);
 				}
 			}
-			pool = am->create_pool(
-				address_specs[a], 64 * KIB, lock_specs[l], KERNEL_RW);
+			pool = am->create_pool(address_specs[a], 64 * KIB, lock_specs[l],
+				KERNEL_RW);
 			ck_assert_ptr_nonnull(pool);
 			ck_assert(pool_works(pool));
 			ck_assert_int_eq(am->delete_pool(pool), B_OK);
@@ -850,8 +853,8 @@ END_TEST
 static void mixed_workload(const void *pool, unsigned seed)
 {
 	enum { SLOTS = 64 };
-	void *blocks[SLOTS] = {NULL};
-	size_t sizes[SLOTS] = {0};
+	void *blocks[SLOTS] = { NULL };
+	size_t sizes[SLOTS] = { 0 };
 
 	for (unsigned round = 0; round < 1000; round++) {
 		unsigned slot = (round * 37u + seed) % SLOTS;
@@ -965,8 +968,9 @@ START_TEST(create_pool_until_it_fails)
 	if (build == BUILD_DEBUG) {
 		/* debug pools reach vm.max_map_count first, and then AddressSanitizer
 		 * cannot map its own memory and ends the process */
-		fprintf(stderr, "SKIP create_pool_until_it_fails (debug): not under "
-				"AddressSanitizer\n");
+		fprintf(stderr,
+			"SKIP create_pool_until_it_fails (debug): not under "
+			"AddressSanitizer\n");
 		free(pools);
 		return;
 	}
@@ -974,8 +978,10 @@ START_TEST(create_pool_until_it_fails)
 	load(build, "log_size=0:leak_check=0");
 	interposer.untracked = true; /* far more mappings than it can follow */
 	bystanders_start(&bystander);
-	while (count < MAX_POOLS && (pools[count] = am->create_pool(B_ANY_KERNEL_ADDRESS, 4096,
-					     B_NO_LOCK, KERNEL_RW)) != NULL)
+	while (count < MAX_POOLS
+		&& (pools[count] = am->create_pool(B_ANY_KERNEL_ADDRESS, 4096, B_NO_LOCK,
+			    KERNEL_RW))
+			!= NULL)
 		count++;
 	ck_assert_int_lt(count, MAX_POOLS);
 	ck_assert_int_ge(count, 1000);
@@ -1036,8 +1042,8 @@ static void fork_child_writes(const void *pool, unsigned char *block)
 
 /* Forks with the mmap fault armed; returns the child's count of mmaps made
  * in the fork handler. */
-static long fork_with_fault(
-	const void *pool, unsigned char *block, enum fault_mode mode, long target)
+static long fork_with_fault(const void *pool, unsigned char *block, enum fault_mode mode,
+	long target)
 {
 	int status;
 	pid_t child;
@@ -1113,7 +1119,7 @@ struct address_space_try {
 static void get_module_with_little_address_space(void *context)
 {
 	const struct address_space_try *attempt = context;
-	struct rlimit unlimited = {RLIM_INFINITY, RLIM_INFINITY};
+	struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
 	struct rlimit limit;
 	char image[PATH_MAX];
 	status_t status;
@@ -1175,7 +1181,7 @@ static bool sanitizer_ran_out(const struct child_run *run)
 
 START_TEST(get_module_without_address_space)
 {
-	struct address_space_try attempt = {(enum build)_i, 0};
+	struct address_space_try attempt = { (enum build)_i, 0 };
 	int failures = 0;
 	bool loaded = false;
 
@@ -1203,7 +1209,7 @@ END_TEST
 
 static bool drop_ipc_lock_capability(void)
 {
-	struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_header_struct header = { _LINUX_CAPABILITY_VERSION_3, 0 };
 	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
 
 	if (syscall(SYS_capget, &header, data) != 0)
@@ -1216,7 +1222,7 @@ static bool drop_ipc_lock_capability(void)
 
 static void limit_locking(rlim_t bytes)
 {
-	struct rlimit limit = {bytes, bytes};
+	struct rlimit limit = { bytes, bytes };
 
 	CHILD_ASSERT(setrlimit(RLIMIT_MEMLOCK, &limit) == 0);
 	CHILD_ASSERT(drop_ipc_lock_capability());
@@ -1251,8 +1257,8 @@ static size_t pool_area_size(const void *pool)
  * unlocked and works; the process warns once. */
 static void locked_pools_without_locking(void *context)
 {
-	static const uint32 locked_specs[] = {B_FULL_LOCK, B_CONTIGUOUS, B_LAZY_LOCK, B_LOMEM,
-		B_32_BIT_FULL_LOCK, B_32_BIT_CONTIGUOUS};
+	static const uint32 locked_specs[] = { B_FULL_LOCK, B_CONTIGUOUS, B_LAZY_LOCK, B_LOMEM,
+		B_32_BIT_FULL_LOCK, B_32_BIT_CONTIGUOUS };
 
 	(void)context;
 	limit_locking(0);
@@ -1261,8 +1267,8 @@ static void locked_pools_without_locking(void *context)
 		select_build(build, "");
 		CHILD_ASSERT(try_load(build));
 		for (size_t i = 0; i < COUNT_OF(locked_specs); i++) {
-			pools[i] = am->create_pool(
-				B_ANY_KERNEL_ADDRESS, 256 * KIB, locked_specs[i], KERNEL_RW);
+			pools[i] = am->create_pool(B_ANY_KERNEL_ADDRESS, 256 * KIB, locked_specs[i],
+				KERNEL_RW);
 			CHILD_ASSERT(pools[i] != NULL);
 			CHILD_ASSERT(!pool_locked(pools[i]));
 			CHILD_ASSERT(pool_works(pools[i]));
@@ -1279,8 +1285,8 @@ START_TEST(locked_pools_fall_back_to_unlocked)
 	struct child_run run = run_child(locked_pools_without_locking, NULL);
 
 	assert_child_passed(&run);
-	ck_assert_msg(count_lines_with(run.output, "refused to lock") == 1 &&
-			      count_lines_with(run.output, "area_malloc") == 1,
+	ck_assert_msg(count_lines_with(run.output, "refused to lock") == 1
+			&& count_lines_with(run.output, "area_malloc") == 1,
 		"expected one warning, got:\n%s", run.output);
 	free(run.output);
 }
@@ -1322,15 +1328,16 @@ START_TEST(locked_pools_lock_within_the_limit)
 	struct child_run run;
 
 	if (geteuid() != 0) {
-		fprintf(stderr, "SKIP locked_pools_lock_within_the_limit: needs root to raise "
-				"RLIMIT_MEMLOCK to 2 MiB\n");
+		fprintf(stderr,
+			"SKIP locked_pools_lock_within_the_limit: needs root to raise "
+			"RLIMIT_MEMLOCK to 2 MiB\n");
 		return;
 	}
 	run = run_child(locked_pools_within_a_limit, NULL);
 
 	assert_child_passed(&run);
-	ck_assert_msg(count_lines_with(run.output, "refused to lock") == 1 &&
-			      count_lines_with(run.output, "area_malloc") == 1,
+	ck_assert_msg(count_lines_with(run.output, "refused to lock") == 1
+			&& count_lines_with(run.output, "area_malloc") == 1,
 		"expected one warning, got:\n%s", run.output);
 	free(run.output);
 }
@@ -1338,7 +1345,7 @@ END_TEST
 
 /* ==== 4. the debug node: directory refused, tmpfs full, file size ==== */
 
-static const uint32 every_lock_spec[] = {B_NO_LOCK, B_LAZY_LOCK, B_FULL_LOCK, B_CONTIGUOUS};
+static const uint32 every_lock_spec[] = { B_NO_LOCK, B_LAZY_LOCK, B_FULL_LOCK, B_CONTIGUOUS };
 
 /* In a child: the debug module with node_dir as prepared; every kind of
  * pool of pool_size bytes works; no report. */
@@ -1347,8 +1354,8 @@ static void child_pools_work_without_node(size_t pool_size)
 	select_build(BUILD_DEBUG_NODE, "");
 	CHILD_ASSERT(try_load(BUILD_DEBUG_NODE));
 	for (size_t i = 0; i < COUNT_OF(every_lock_spec); i++) {
-		const void *pool = am->create_pool(
-			B_ANY_KERNEL_ADDRESS, pool_size, every_lock_spec[i], KERNEL_RW);
+		const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, pool_size,
+			every_lock_spec[i], KERNEL_RW);
 		CHILD_ASSERT(pool != NULL);
 		CHILD_ASSERT(pool_works(pool));
 		CHILD_ASSERT(amd->check_pool(pool) == 0);
@@ -1384,9 +1391,9 @@ START_TEST(read_only_node_dir_costs_one_warning)
 		return;
 	run = run_child(read_only_node_dir_body, NULL);
 	assert_child_passed(&run);
-	ck_assert_msg(
-		count_lines_with(run.output, "area_malloc") == 1 &&
-			count_lines_with(run.output, "Read-only file system; no debug node") == 1,
+	ck_assert_msg(count_lines_with(run.output, "area_malloc") == 1
+			&& count_lines_with(run.output, "Read-only file system; no debug node")
+				== 1,
 		"expected one warning, got:\n%s", run.output);
 	free(run.output);
 }
@@ -1406,10 +1413,9 @@ START_TEST(missing_node_dir_parent_costs_one_warning)
 	struct child_run run = run_child(missing_node_dir_body, NULL);
 
 	assert_child_passed(&run);
-	ck_assert_msg(
-		count_lines_with(run.output, "area_malloc") == 1 &&
-			count_lines_with(run.output, "cannot create the node directory") == 1 &&
-			count_lines_with(run.output, "No such file or directory") == 1,
+	ck_assert_msg(count_lines_with(run.output, "area_malloc") == 1
+			&& count_lines_with(run.output, "cannot create the node directory") == 1
+			&& count_lines_with(run.output, "No such file or directory") == 1,
 		"expected one warning, got:\n%s", run.output);
 	free(run.output);
 }
@@ -1435,8 +1441,8 @@ START_TEST(tmpfs_full_at_start_costs_one_warning)
 		return;
 	run = run_child(tmpfs_full_at_start_body, NULL);
 	assert_child_passed(&run);
-	ck_assert_msg(count_lines_with(run.output, "area_malloc") == 1 &&
-			      count_lines_with(run.output, "private area without a node") == 1,
+	ck_assert_msg(count_lines_with(run.output, "area_malloc") == 1
+			&& count_lines_with(run.output, "private area without a node") == 1,
 		"expected one warning, got:\n%s", run.output);
 	free(run.output);
 }
@@ -1530,8 +1536,8 @@ START_TEST(tmpfs_filling_up_gives_null_then_recovers)
 	run = run_child(tmpfs_fills_up_body, NULL);
 	assert_child_passed(&run);
 	/* a refused reservation is an ordinary NULL: it prints nothing */
-	ck_assert_msg(
-		count_lines_with(run.output, "area_malloc") == 0, "warnings:\n%s", run.output);
+	ck_assert_msg(count_lines_with(run.output, "area_malloc") == 0, "warnings:\n%s",
+		run.output);
 	free(run.output);
 }
 END_TEST
@@ -1608,7 +1614,7 @@ END_TEST
 static void file_size_limit_body(void *context)
 {
 	const rlim_t *bytes = context;
-	struct rlimit limit = {*bytes, RLIM_INFINITY};
+	struct rlimit limit = { *bytes, RLIM_INFINITY };
 
 	CHILD_ASSERT(mkdir(node_dir, 0700) == 0);
 	CHILD_ASSERT(setrlimit(RLIMIT_FSIZE, &limit) == 0);
@@ -1621,7 +1627,7 @@ START_TEST(file_size_limit_is_no_crash)
 {
 	/* below the node's process file (some 2 MiB, sparse); above it, below
 	 * the file of a 16 MiB pool */
-	static const rlim_t limits[] = {4 * KIB, 8 * MIB};
+	static const rlim_t limits[] = { 4 * KIB, 8 * MIB };
 	rlim_t bytes = limits[_i];
 	struct child_run run = run_child(file_size_limit_body, &bytes);
 
@@ -1709,7 +1715,7 @@ END_TEST
  * works. */
 START_TEST(failing_dependency_init_unwinds)
 {
-	static const char *const failing[] = {"test/a/v1", "test/multi/two"};
+	static const char *const failing[] = { "test/a/v1", "test/multi/two" };
 	const char *dependency = failing[_i];
 	module_info *info = NULL;
 	int fds;
@@ -1875,8 +1881,8 @@ static size_t scan_growth(enum realloc_shape shape, bool check_placement)
 			failed_once = true;
 			continue;
 		}
-		ck_assert_msg(
-			!failed_once, "realloc to %zu succeeded after a smaller one failed", size);
+		ck_assert_msg(!failed_once, "realloc to %zu succeeded after a smaller one failed",
+			size);
 		if (check_placement && size > VICTIM_SIZE + 16)
 			ck_assert_msg(in_place == (shape == SHAPE_IN_PLACE),
 				"realloc to %zu (%s shape): %s", size,
@@ -1984,21 +1990,21 @@ struct step {
 };
 
 static const struct step script[] = {
-	{STEP_MALLOC, 0, 100}, {STEP_CALLOC, 1, 300},
-	{STEP_REALLOC, 2, 200},  /* slot 2 is empty: realloc(NULL, 200) */
-	{STEP_REALLOC, 0, 1000}, /* grows */
-	{STEP_REALLOC, 1, 50},   /* shrinks */
-	{STEP_REALLOC, 2, 200},  /* same size */
-	{STEP_MALLOC, 3, 0}, {STEP_REALLOC, 3, 5000}, {STEP_FREE, 2, 0}, {STEP_CALLOC, 2, 7000},
-	{STEP_REALLOC, 0, 10}, {STEP_REALLOC, 1, 60000}, {STEP_MALLOC, 4, 1},
-	{STEP_REALLOC, 4, 0}, /* frees */
+	{ STEP_MALLOC, 0, 100 }, { STEP_CALLOC, 1, 300 },
+	{ STEP_REALLOC, 2, 200 },  /* slot 2 is empty: realloc(NULL, 200) */
+	{ STEP_REALLOC, 0, 1000 }, /* grows */
+	{ STEP_REALLOC, 1, 50 },   /* shrinks */
+	{ STEP_REALLOC, 2, 200 },  /* same size */
+	{ STEP_MALLOC, 3, 0 }, { STEP_REALLOC, 3, 5000 }, { STEP_FREE, 2, 0 },
+	{ STEP_CALLOC, 2, 7000 }, { STEP_REALLOC, 0, 10 }, { STEP_REALLOC, 1, 60000 },
+	{ STEP_MALLOC, 4, 1 }, { STEP_REALLOC, 4, 0 }, /* frees */
 };
 
 #define SCRIPT_STEPS COUNT_OF(script)
 #define SCRIPT_SLOTS 5
 
-static bool step_is_attempt(
-	const struct step *step, const size_t *sizes, void *const *blocks, bool realloc_move)
+static bool step_is_attempt(const struct step *step, const size_t *sizes, void *const *blocks,
+	bool realloc_move)
 {
 	switch (step->op) {
 	case STEP_MALLOC:
@@ -2021,8 +2027,8 @@ static bool step_is_attempt(
  * only failure. */
 static int run_script(const void *pool, uint64_t nth, bool realloc_move)
 {
-	void *blocks[SCRIPT_SLOTS] = {NULL};
-	size_t sizes[SCRIPT_SLOTS] = {0};
+	void *blocks[SCRIPT_SLOTS] = { NULL };
+	size_t sizes[SCRIPT_SLOTS] = { 0 };
 	int attempts = 0;
 
 	for (size_t i = 0; i < SCRIPT_STEPS; i++) {
@@ -2070,8 +2076,8 @@ static int run_script(const void *pool, uint64_t nth, bool realloc_move)
 			(unsigned long long)nth);
 		if (step->op == STEP_CALLOC)
 			for (size_t at = 0; at < step->size; at++)
-				ck_assert_msg(
-					((unsigned char *)result)[at] == 0, "calloc byte %zu", at);
+				ck_assert_msg(((unsigned char *)result)[at] == 0, "calloc byte %zu",
+					at);
 		if (blocks[step->slot] != NULL) {
 			size_t kept =
 				sizes[step->slot] < step->size ? sizes[step->slot] : step->size;
@@ -2109,8 +2115,8 @@ START_TEST(fail_nth_at_every_allocation_point)
 
 	for (int nth = 1; nth <= attempts + 1; nth++) {
 		const void *pool;
-		snprintf(
-			options, sizeof(options), "fail_nth=%d:realloc_move=%d", nth, realloc_move);
+		snprintf(options, sizeof(options), "fail_nth=%d:realloc_move=%d", nth,
+			realloc_move);
 		load(BUILD_DEBUG, options);
 		pool = am->create_pool(B_ANY_KERNEL_ADDRESS, MIB, B_NO_LOCK, KERNEL_RW);
 		ck_assert_ptr_nonnull(pool);
@@ -2137,7 +2143,7 @@ static Suite *faults_suite(void)
 	TCase *node = tcase_create("node");
 	TCase *init = tcase_create("module_init");
 	TCase *reallocs = tcase_create("realloc");
-	TCase *all[] = {mmap_case, address_space, mlock_case, node, init, reallocs};
+	TCase *all[] = { mmap_case, address_space, mlock_case, node, init, reallocs };
 
 	tcase_add_test(mmap_case, create_area_returns_the_errno_status);
 	tcase_add_loop_test(mmap_case, create_pool_fails_cleanly_at_every_mmap, 0, BUILD_COUNT);

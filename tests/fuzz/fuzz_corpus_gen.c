@@ -121,15 +121,20 @@ static void save_seed(const char *target, const char *name, struct seed *seed)
 /* ---- fuzz_ops: the operation encoding of fuzz_ops.c ---- */
 
 enum {
-	OP_CREATE = 0, OP_DELETE = 2, OP_MALLOC = 3, OP_CALLOC = 7, OP_REALLOC = 8,
-	OP_FREE = 11, OP_QUERY = 15,
+	OP_CREATE = 0,
+	OP_DELETE = 2,
+	OP_MALLOC = 3,
+	OP_CALLOC = 7,
+	OP_REALLOC = 8,
+	OP_FREE = 11,
+	OP_QUERY = 15,
 };
 
 /* pool selectors: a live pool by index, or a dead/forged id */
 #define POOL(n) (n)
 #define DEAD_POOL 0xe0
 #define NULL_POOL 0xe2
-#define FORGED_POOL 0xe3	/* followed by 8 bytes */
+#define FORGED_POOL 0xe3 /* followed by 8 bytes */
 #define OTHER_GENERATION 0xe4
 #define NEXT_SLOT 0xe5
 #define UNTAGGED 0xe6
@@ -137,15 +142,15 @@ enum {
 #define OWN(n) ((n) << 3)
 #define FOREIGN(n) (3 | (n) << 3)
 #define STALE(n) (4 | (n) << 3)
-#define INTERIOR(n) (5 | (n) << 3)	/* followed by a u16 offset */
+#define INTERIOR(n) (5 | (n) << 3) /* followed by a u16 offset */
 #define WILD(n) (6 | (n) << 3)
 #define DANGLING(n) (7 | (n) << 3)
 #define NULL_POINTER 0xff
 /* size selectors */
-#define SIZE_SMALL(n) (n)		/* n < 112 */
-#define SIZE_MEDIUM 200			/* followed by a u16 */
-#define SIZE_HUGE 248			/* SIZE_MAX */
-#define SIZE_POOL 251			/* the pool's size */
+#define SIZE_SMALL(n) (n) /* n < 112 */
+#define SIZE_MEDIUM 200   /* followed by a u16 */
+#define SIZE_HUGE 248     /* SIZE_MAX */
+#define SIZE_POOL 251     /* the pool's size */
 #define SIZE_HALF_POOL 252
 
 static void create(struct seed *s, unsigned size_index, unsigned address, unsigned lock,
@@ -201,7 +206,7 @@ static void query(struct seed *s, unsigned which, unsigned pool)
 	put_u8(s, pool);
 }
 
-static void delete(struct seed *s, unsigned pool)
+static void delete (struct seed *s, unsigned pool)
 {
 	put_u8(s, OP_DELETE);
 	put_u8(s, pool);
@@ -215,7 +220,8 @@ static void ops_seeds(void)
 	/* every pool specification, with a block each */
 	for (unsigned size = 0; size < 14; size++) {
 		for (unsigned spec = 0; spec < 3; spec++) {
-			create(&s, size, (size + spec * 3) % 10, (size + spec) % 9, (size * 3 + spec) % 8);
+			create(&s, size, (size + spec * 3) % 10, (size + spec) % 9,
+				(size * 3 + spec) % 8);
 			alloc(&s, POOL(0), SIZE_SMALL(size * 7));
 		}
 		snprintf(name, sizeof(name), "create-specs-%02u", size);
@@ -282,8 +288,8 @@ static void ops_seeds(void)
 	/* misuse the release build detects: stale and forged pool ids */
 	create_small(&s);
 	alloc(&s, POOL(0), SIZE_SMALL(30));
-	delete(&s, POOL(0));
-	delete(&s, DEAD_POOL);
+	delete (&s, POOL(0));
+	delete (&s, DEAD_POOL);
 	alloc(&s, DEAD_POOL, SIZE_SMALL(8));
 	alloc(&s, NULL_POOL, SIZE_SMALL(8));
 	create_small(&s);
@@ -329,7 +335,7 @@ static void ops_seeds(void)
 	for (unsigned i = 0; i < 8; i++)
 		free_ptr(&s, POOL(i & 1), WILD(i));
 	alloc(&s, POOL(1), SIZE_SMALL(16));
-	delete(&s, POOL(1));
+	delete (&s, POOL(1));
 	free_ptr(&s, POOL(0), DANGLING(0));
 	create_small(&s);
 	free_ptr(&s, POOL(1), DANGLING(1));
@@ -374,8 +380,8 @@ static void ops_seeds(void)
 	/* many pools: the model's limit, deletes in between */
 	for (unsigned i = 0; i < 8; i++)
 		create(&s, i % 10, i % 6, i % 4, i % 5);
-	delete(&s, POOL(2));
-	delete(&s, POOL(0));
+	delete (&s, POOL(2));
+	delete (&s, POOL(0));
 	create_small(&s);
 	alloc(&s, POOL(3), SIZE_SMALL(90));
 	save_seed("fuzz_ops", "many-pools", &s);
@@ -384,9 +390,9 @@ static void ops_seeds(void)
 /* ---- fuzz_node_reader: real nodes ---- */
 
 struct node_file {
-	char name[64];		/* "process", "pool-AREA" or "stacks" */
-	int type;		/* the record type: 0 process, 1 pool, 4 stacks */
-	int area;		/* 0: not a pool file */
+	char name[64]; /* "process", "pool-AREA" or "stacks" */
+	int type;      /* the record type: 0 process, 1 pool, 4 stacks */
+	int area;      /* 0: not a pool file */
 	unsigned char *bytes;
 	size_t size;
 };
@@ -434,7 +440,8 @@ static void copy_node(const char *node_dir, struct node_copy *copy)
 	}
 	while ((entry = readdir(stream)) != NULL) {
 		const char *digits = entry->d_name + strlen(NODE_POOL_FILE_PREFIX);
-		if (strncmp(entry->d_name, NODE_POOL_FILE_PREFIX, strlen(NODE_POOL_FILE_PREFIX)) != 0
+		if (strncmp(entry->d_name, NODE_POOL_FILE_PREFIX, strlen(NODE_POOL_FILE_PREFIX))
+				!= 0
 			|| *digits < '1' || *digits > '9' || copy->count > MAX_NODE_POOLS)
 			continue;
 		read_whole(dir_fd, entry->d_name, &copy->files[copy->count]);
@@ -525,8 +532,7 @@ enum variant {
 	VARIANT_COUNT,
 };
 
-static const char *const variant_names[VARIANT_COUNT] = { "plain", "json", "alive",
-	"with-images",
+static const char *const variant_names[VARIANT_COUNT] = { "plain", "json", "alive", "with-images",
 	"renamed", "pools-truncated", "descriptor-only", "process-truncated", "heap-damaged",
 	"odd-seq", "strange-entries", "stacks-damaged", "stacks-truncated", "stacks-hostile",
 	"no-stacks", "in-flight", "in-flight-hostile" };
@@ -585,11 +591,12 @@ static void node_seed(const struct node_copy *node, enum variant variant, const 
 	char name[128];
 	/* alive: two lock-free tries, then the lock; JSON for some, text for most */
 	uint8_t flags = variant == VARIANT_ALIVE ? 1 | 4 | (1 << 3)
-		: variant == VARIANT_RENAMED ? 2
+		: variant == VARIANT_RENAMED     ? 2
 		: variant == VARIANT_JSON || variant == VARIANT_HEAP_DAMAGED
 			|| variant == VARIANT_DESCRIPTOR_ONLY || variant == VARIANT_STACKS_HOSTILE
 			|| variant == VARIANT_IN_FLIGHT_HOSTILE
-			? 4 : 0;
+		? 4
+		: 0;
 
 	put_u8(&s, flags);
 	for (size_t i = 0; i < node->count; i++) {
@@ -610,7 +617,8 @@ static void node_seed(const struct node_copy *node, enum variant variant, const 
 			if (variant == VARIANT_STACKS_DAMAGED) {
 				/* a byte of a frame of every other record, and a count */
 				for (uint64_t at = depot->records_offset + 24;
-					at + 8 < depot->records_offset + depot->used && at < file.size;
+					at + 8 < depot->records_offset + depot->used
+					&& at < file.size;
 					at += 288)
 					bytes[at] ^= 0x10;
 				if (depot->records_offset + 8 < file.size)
@@ -743,8 +751,8 @@ static void populate_node(void)
 	am->free(gamma, freed);
 	am->free(beta, blocks[7]);
 	am->free(beta, (char *)blocks[8] + 16); /* an invalid free, logged as an error */
-	poke((char *)blocks[10] + 777);	/* heap-buffer-overflow */
-	poke((char *)freed + 40);	/* use-after-free in the quarantine */
+	poke((char *)blocks[10] + 777);         /* heap-buffer-overflow */
+	poke((char *)freed + 40);               /* use-after-free in the quarantine */
 }
 
 static void load_debug_module(const char *options)
@@ -753,9 +761,11 @@ static void load_debug_module(const char *options)
 
 	fuzz_module_dir("debug", modules, sizeof(modules));
 	FUZZ_CHECK(setenv("KERNEL_MODULE_PATH", modules, 1) == 0
-		&& setenv("AREA_MALLOC_OPTIONS", options, 1) == 0, "setenv failed");
+			&& setenv("AREA_MALLOC_OPTIONS", options, 1) == 0,
+		"setenv failed");
 	FUZZ_CHECK(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) == B_OK
-		&& get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&amd) == B_OK,
+			&& get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&amd)
+				== B_OK,
 		"cannot load the debug module from %s", modules);
 	amd->set_report_hook(quiet_hook, NULL);
 }
@@ -770,8 +780,8 @@ static void node_configuration(const char *node_dir, const char *extra, const ch
 
 	FUZZ_CHECK(child >= 0, "fork failed");
 	if (child == 0) {
-		snprintf(options, sizeof(options), "node_dir=%s:exitcode=0:leak_check=0%s", node_dir,
-			extra);
+		snprintf(options, sizeof(options), "node_dir=%s:exitcode=0:leak_check=0%s",
+			node_dir, extra);
 		setenv("FUZZ_GEN_NODE_DIR", node_dir, 1);
 		load_debug_module(options);
 		populate_node();
@@ -779,7 +789,8 @@ static void node_configuration(const char *node_dir, const char *extra, const ch
 		_exit(0);
 	}
 	FUZZ_CHECK(waitpid(child, &status, 0) == child && WIFEXITED(status)
-		&& WEXITSTATUS(status) == 0, "the %s configuration failed", prefix);
+			&& WEXITSTATUS(status) == 0,
+		"the %s configuration failed", prefix);
 }
 
 /* ---- fuzz_options ---- */
@@ -798,21 +809,29 @@ static void options_seed(const char *name, const char *text, const char *suppres
 
 static void option_seeds(void)
 {
-	options_seed("every-key", "stack_depth=8:stack_depot_bytes=1m:log_size=64k:"
+	options_seed("every-key",
+		"stack_depth=8:stack_depot_bytes=1m:log_size=64k:"
 		"quarantine_bytes=2m:max_reports=0:"
 		"realloc_move=1:fail_nth=3:fail_rate=0.25:fail_seed=0x1234:fail_pool=12:"
 		"fail_caller=alloc_*:halt_on_error=0:exitcode=0:leak_check=false:"
 		"suppressions=/nonexistent:log_path=/tmp/x:report_format=json:node=0:"
-		"node_dir=/tmp/nodes:keep_dead_nodes=3:fork_nodes=true", NULL);
-	options_seed("bad-values", "stack_depth=0:stack_depth=33:log_size=2g:quarantine_bytes=1x:"
+		"node_dir=/tmp/nodes:keep_dead_nodes=3:fork_nodes=true",
+		NULL);
+	options_seed("bad-values",
+		"stack_depth=0:stack_depth=33:log_size=2g:quarantine_bytes=1x:"
 		"fail_rate=1.5:fail_rate=nan:fail_rate=-0:exitcode=256:fail_pool=-1:"
-		"report_format=xml:realloc_move=yes:fail_nth=18446744073709551616", NULL);
+		"report_format=xml:realloc_move=yes:fail_nth=18446744073709551616",
+		NULL);
 	options_seed("unknown-and-empty", "::nonsense=1:stack_depth:=3:=:stack_depth=", NULL);
-	options_seed("quotes", "fail_caller='a:b':log_path=\"/tmp/with:colon\":node_dir='x\"y':"
-		"suppressions=\"unterminated", NULL);
+	options_seed("quotes",
+		"fail_caller='a:b':log_path=\"/tmp/with:colon\":node_dir='x\"y':"
+		"suppressions=\"unterminated",
+		NULL);
 	options_seed("quote-then-text", "fail_caller='a'b:log_path=\"c\"d:stack_depth=2", NULL);
-	options_seed("numbers", "fail_nth=0x10:fail_seed=010:log_size=1K:quarantine_bytes=1G:"
-		"fail_rate=1e-3:fail_rate=0x1p-4:max_reports=4294967295:max_reports=4294967296", NULL);
+	options_seed("numbers",
+		"fail_nth=0x10:fail_seed=010:log_size=1K:quarantine_bytes=1G:"
+		"fail_rate=1e-3:fail_rate=0x1p-4:max_reports=4294967295:max_reports=4294967296",
+		NULL);
 	options_seed("control-characters", "fail_caller=\x1b[31m:unknown\x7f=1:log_path=\t", NULL);
 	options_seed("suppressions-basic", "report_format=json",
 		"# suppressions\n\nleak:fuzz_leak_site_one\n  leak:*two*  \nnot a line\nleak:\n");

@@ -119,7 +119,7 @@ static void check_json(const struct capture *output, const struct capture *error
 		command, error, output->text);
 	reported = json_get(document, "status");
 	FUZZ_CHECK(document->type == JSON_OBJECT && reported != NULL
-		&& reported->type == JSON_NUMBER && reported->number == status,
+			&& reported->type == JSON_NUMBER && reported->number == status,
 		"%s (JSON) returned %d but its document says otherwise: %s", command, status,
 		output->text);
 	json_free(document);
@@ -156,8 +156,8 @@ static void run_command(const struct node_setup *setup, bool json, int argc, cha
 		status = node_command_clean(&context);
 	else
 		status = node_command_run(&context, argc, argv);
-	FUZZ_CHECK(status >= NODE_STATUS_OK && status <= NODE_STATUS_DAMAGED,
-		"%s returned %d", command, status);
+	FUZZ_CHECK(status >= NODE_STATUS_OK && status <= NODE_STATUS_DAMAGED, "%s returned %d",
+		command, status);
 	if (json) {
 		check_json(&output, &errors, status, command);
 	} else {
@@ -302,9 +302,9 @@ static void run_commands(const struct node_setup *setup, bool json)
 	run_area_commands(setup, json, missing);
 	run_command(setup, json, 1, (char *[]){ "allocations" });
 	run_command(setup, json, 2, (char *[]){ "allocations", "stats" });
-	run_command(setup, json, 9, (char *[]){ "allocations", "pool",
-		setup->area_count > 0 ? areas[0] : missing, "thread", "1", "size", "1-4096",
-		"caller", "0x1000" });
+	run_command(setup, json, 9,
+		(char *[]){ "allocations", "pool", setup->area_count > 0 ? areas[0] : missing,
+			"thread", "1", "size", "1-4096", "caller", "0x1000" });
 	run_command(setup, json, 3, (char *[]){ "allocations", "caller", "*main*" });
 	run_command(setup, json, 1, (char *[]){ "allocations_per_caller" });
 	run_command(setup, json, 1, (char *[]){ "leaks" });

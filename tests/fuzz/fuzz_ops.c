@@ -99,8 +99,8 @@ struct quarantine_entry {
 struct model_pool {
 	bool live;
 	const void *id;
-	size_t size;			/* create_pool's size */
-	area_id area;			/* 0 until known (release: from its first block) */
+	size_t size;  /* create_pool's size */
+	area_id area; /* 0 until known (release: from its first block) */
 	uintptr_t base;
 	size_t area_size;
 	struct quarantine_entry *quarantine; /* debug: the module's FIFO, oldest first */
@@ -117,7 +117,7 @@ struct model_pool {
 struct model_block {
 	void *ptr;
 	size_t size;
-	int pool;			/* slot in model.pools */
+	int pool; /* slot in model.pools */
 	uint32_t tag;
 };
 
@@ -131,7 +131,7 @@ struct old_pointer {
 
 struct expected_report {
 	const char *kind;
-	const char *or_kind;		/* also accepted, its size not checked */
+	const char *or_kind; /* also accepted, its size not checked */
 	const void *address;
 	bool any_address;
 	size_t size;
@@ -156,12 +156,12 @@ struct seen_report {
 struct model {
 	struct model_pool pools[MAX_POOLS];
 	const void *dead_ids[MAX_DEAD_IDS];
-	size_t dead_id_count;		/* ever; a ring of the last MAX_DEAD_IDS */
+	size_t dead_id_count; /* ever; a ring of the last MAX_DEAD_IDS */
 	struct model_block blocks[MAX_BLOCKS];
 	size_t block_count;
 	size_t tracked_bytes;
 	struct old_pointer history[MAX_HISTORY];
-	size_t history_count;		/* ever; a ring of the last MAX_HISTORY */
+	size_t history_count; /* ever; a ring of the last MAX_HISTORY */
 	uint32_t next_tag;
 	size_t step;
 	const char *operation;
@@ -175,24 +175,24 @@ struct model {
 /* What a free or realloc of a pointer must do. */
 enum verdict_kind {
 	VERDICT_INVALID_POOL,
-	VERDICT_VALID,		/* a live block of the pool */
-	VERDICT_DOUBLE_FREE,	/* debug: a block in the pool's quarantine */
-	VERDICT_FREED_LONG_AGO,	/* debug: a block that left the quarantine */
-	VERDICT_INVALID_FREE,	/* debug: not a block of any pool */
-	VERDICT_CROSS_POOL,	/* debug: in another pool's area */
-	VERDICT_IGNORED,	/* release: not a live block of the pool: refused */
+	VERDICT_VALID,          /* a live block of the pool */
+	VERDICT_DOUBLE_FREE,    /* debug: a block in the pool's quarantine */
+	VERDICT_FREED_LONG_AGO, /* debug: a block that left the quarantine */
+	VERDICT_INVALID_FREE,   /* debug: not a block of any pool */
+	VERDICT_CROSS_POOL,     /* debug: in another pool's area */
+	VERDICT_IGNORED,        /* release: not a live block of the pool: refused */
 };
 
 struct verdict {
 	enum verdict_kind kind;
-	size_t block;		/* VALID: index in model.blocks */
-	size_t size;		/* DOUBLE_FREE, FREED_LONG_AGO: the freed block's size */
-	int owner;		/* CROSS_POOL: slot of the owning pool */
+	size_t block; /* VALID: index in model.blocks */
+	size_t size;  /* DOUBLE_FREE, FREED_LONG_AGO: the freed block's size */
+	int owner;    /* CROSS_POOL: slot of the owning pool */
 };
 
 struct pool_choice {
 	const void *id;
-	int slot;		/* -1: not a live pool */
+	int slot; /* -1: not a live pool */
 };
 
 static enum flavor flavor;
@@ -203,7 +203,7 @@ static uint8_t pattern[MAX_TRACKED_BLOCK + PATTERN_PERIOD];
 static char wild_static[64] __attribute__((aligned(16)));
 static void *wild_heap;
 static char node_dir[PATH_MAX];
-static FILE *kprintf_sink;	/* /dev/null: debugger command output */
+static FILE *kprintf_sink; /* /dev/null: debugger command output */
 
 /* ---- reports (debug) ---- */
 
@@ -213,7 +213,7 @@ static bool take_report(const area_malloc_report *report, void *cookie)
 
 	(void)cookie;
 	FUZZ_CHECK(report->kind != NULL && report->text != NULL
-		&& strstr(report->text, report->kind) != NULL,
+			&& strstr(report->text, report->kind) != NULL,
 		"step %zu (%s): report of kind '%s' whose text does not name it", model.step,
 		model.operation, report->kind != NULL ? report->kind : "(null)");
 	if (model.seen_count == MAX_REPORTS) {
@@ -286,9 +286,10 @@ static void describe_reports(char *text, size_t size)
 	for (size_t i = 0; i < model.expected_count && used < size; i++)
 		used += (size_t)snprintf(text + used, size - used,
 			" expected %s at %p (pool %p, size %zu, owner %p, leaked %zu/%zu);",
-			model.expected[i].kind, model.expected[i].address, model.expected[i].pool_id,
-			model.expected[i].size, model.expected[i].owner_pool_id,
-			model.expected[i].leaked_bytes, model.expected[i].leaked_blocks);
+			model.expected[i].kind, model.expected[i].address,
+			model.expected[i].pool_id, model.expected[i].size,
+			model.expected[i].owner_pool_id, model.expected[i].leaked_bytes,
+			model.expected[i].leaked_blocks);
 	for (size_t i = 0; i < model.seen_count && used < size; i++)
 		used += (size_t)snprintf(text + used, size - used,
 			" got %s at %p (pool %p, size %zu, owner %p, leaked %zu/%zu);",
@@ -305,8 +306,8 @@ static void compare_reports(void)
 	for (size_t i = 0; i < model.seen_count; i++) {
 		bool found = false;
 		for (size_t j = 0; j < model.expected_count && !found; j++) {
-			if (!model.expected[j].matched && report_matches(&model.expected[j],
-				&model.seen[i])) {
+			if (!model.expected[j].matched
+				&& report_matches(&model.expected[j], &model.seen[i])) {
 				model.expected[j].matched = true;
 				found = true;
 			}
@@ -320,8 +321,8 @@ static void compare_reports(void)
 	if (model.too_many_reports || model.seen_count != model.expected_count) {
 		describe_reports(text, sizeof(text));
 		fuzz_fail("step %zu (%s): %zu report(s)%s, %zu expected:%s", model.step,
-			model.operation, model.seen_count, model.too_many_reports ? " and more" : "",
-			model.expected_count, text);
+			model.operation, model.seen_count,
+			model.too_many_reports ? " and more" : "", model.expected_count, text);
 	}
 	model.seen_count = 0;
 	model.expected_count = 0;
@@ -341,9 +342,10 @@ static void verify_bytes(const void *ptr, const uint8_t *want, size_t size, cons
 	if (memcmp(have, want, size) == 0)
 		return;
 	for (size_t i = 0; i < size; i++) {
-		FUZZ_CHECK(have[i] == want[i], "step %zu (%s): %s %p: byte %zu of %zu is 0x%02x, "
-			"expected 0x%02x", model.step, model.operation, what, ptr, i, size, have[i],
-			want[i]);
+		FUZZ_CHECK(have[i] == want[i],
+			"step %zu (%s): %s %p: byte %zu of %zu is 0x%02x, "
+			"expected 0x%02x",
+			model.step, model.operation, what, ptr, i, size, have[i], want[i]);
 	}
 }
 
@@ -360,9 +362,11 @@ static void verify_fill(const void *ptr, uint8_t fill, size_t from, size_t to, c
 		size_t chunk = to - at < sizeof(zeros) ? to - at : sizeof(zeros);
 		if (memcmp(bytes + at, want, chunk) != 0) {
 			for (size_t i = at; i < at + chunk; i++)
-				FUZZ_CHECK(bytes[i] == fill, "step %zu (%s): %s %p: byte %zu of %zu is "
-					"0x%02x, expected 0x%02x", model.step, model.operation, what,
-					ptr, i, to, bytes[i], fill);
+				FUZZ_CHECK(bytes[i] == fill,
+					"step %zu (%s): %s %p: byte %zu of %zu is "
+					"0x%02x, expected 0x%02x",
+					model.step, model.operation, what, ptr, i, to, bytes[i],
+					fill);
 		}
 		at += chunk;
 	}
@@ -407,8 +411,7 @@ static void entries_push(struct quarantine_entry **entries, size_t *count, size_
 {
 	if (*count == *capacity) {
 		size_t grown_capacity = *capacity ? *capacity * 2 : 64;
-		struct quarantine_entry *grown = realloc(*entries,
-			grown_capacity * sizeof(*grown));
+		struct quarantine_entry *grown = realloc(*entries, grown_capacity * sizeof(*grown));
 		FUZZ_CHECK(grown != NULL, "out of memory");
 		*entries = grown;
 		*capacity = grown_capacity;
@@ -442,12 +445,13 @@ static void learn_area(int slot, void *ptr)
 	area_id area = area_for(ptr);
 	area_info info;
 
-	FUZZ_CHECK(area > 0, "step %zu (%s): block %p lies in no area", model.step,
-		model.operation, ptr);
+	FUZZ_CHECK(area > 0, "step %zu (%s): block %p lies in no area", model.step, model.operation,
+		ptr);
 	if (pool->area != 0) {
-		FUZZ_CHECK(area == pool->area, "step %zu (%s): block %p of pool %p lies in area %d, "
-			"its pool's blocks in area %d", model.step, model.operation, ptr, pool->id,
-			(int)area, (int)pool->area);
+		FUZZ_CHECK(area == pool->area,
+			"step %zu (%s): block %p of pool %p lies in area %d, "
+			"its pool's blocks in area %d",
+			model.step, model.operation, ptr, pool->id, (int)area, (int)pool->area);
 		return;
 	}
 	FUZZ_CHECK(get_area_info(area, &info) == B_OK, "no area_info for area %d", (int)area);
@@ -466,18 +470,18 @@ static void check_new_block(int slot, void *ptr, size_t size, ssize_t replacing)
 	const struct model_pool *pool = &model.pools[slot];
 	uintptr_t address = (uintptr_t)ptr, extent = size > 0 ? size : 1;
 
-	FUZZ_CHECK(address % 16 == 0, "step %zu (%s): block %p is not 16-byte aligned",
-		model.step, model.operation, ptr);
+	FUZZ_CHECK(address % 16 == 0, "step %zu (%s): block %p is not 16-byte aligned", model.step,
+		model.operation, ptr);
 	if (flavor == FLAVOR_RELEASE)
 		learn_area(slot, ptr);
 	forget_released(&model.pools[slot], ptr);
 	FUZZ_CHECK(area_contains(pool, ptr) && pool->area_size - (address - pool->base) >= size,
 		"step %zu (%s): block %p (%zu bytes) is not inside its pool's area [%#lx, +%zu)",
-		model.step, model.operation, ptr, size, (unsigned long)pool->base,
-		pool->area_size);
+		model.step, model.operation, ptr, size, (unsigned long)pool->base, pool->area_size);
 	for (size_t i = 0; i < model.block_count; i++) {
 		const struct model_block *other = &model.blocks[i];
-		uintptr_t start = (uintptr_t)other->ptr, end = start + (other->size ? other->size : 1);
+		uintptr_t start = (uintptr_t)other->ptr,
+			  end = start + (other->size ? other->size : 1);
 		if ((ssize_t)i == replacing)
 			continue;
 		FUZZ_CHECK(address + extent <= start || address >= end,
@@ -597,7 +601,8 @@ static struct pool_choice pick_pool(struct fuzz_input *input)
 	switch (choice & 7) {
 	case 0:
 	case 1: {
-		size_t held = model.dead_id_count < MAX_DEAD_IDS ? model.dead_id_count : MAX_DEAD_IDS;
+		size_t held =
+			model.dead_id_count < MAX_DEAD_IDS ? model.dead_id_count : MAX_DEAD_IDS;
 		id = held > 0 ? model.dead_ids[(choice >> 3) % held] : NULL;
 		break;
 	}
@@ -609,15 +614,15 @@ static struct pool_choice pick_pool(struct fuzz_input *input)
 		break;
 	case 4: /* the same slot, a generation never handed out */
 		id = count > 0 ? (const void *)((uintptr_t)model.pools[live[0]].id ^ (1ul << 16))
-			: (const void *)1;
+			       : (const void *)1;
 		break;
 	case 5: /* the next slot, the same generation */
 		id = count > 0 ? (const void *)((uintptr_t)model.pools[live[choice % count]].id + 1)
-			: (const void *)wild_static;
+			       : (const void *)wild_static;
 		break;
 	case 6: /* the tag bit cleared: a canonical address, never an id */
 		id = count > 0 ? (const void *)((uintptr_t)model.pools[live[0]].id & ~(1ul << 63))
-			: wild_heap;
+			       : wild_heap;
 		break;
 	default:
 		id = wild_static;
@@ -636,14 +641,15 @@ static void learn_debug_area(int slot)
 
 	FUZZ_CHECK(amd->get_pool_stats(pool->id, &stats) == B_OK, "no statistics for a new pool");
 	FUZZ_CHECK(stats.size == pool->size && stats.live_blocks == 0 && stats.used == 0
-		&& stats.quarantined_blocks == 0, "step %zu: a new pool's statistics are wrong",
-		model.step);
+			&& stats.quarantined_blocks == 0,
+		"step %zu: a new pool's statistics are wrong", model.step);
 	FUZZ_CHECK(get_area_info(stats.area, &info) == B_OK && info.size == stats.area_size,
 		"step %zu: pool area %d not found or of another size", model.step, (int)stats.area);
 	for (int other = 0; other < MAX_POOLS; other++) {
 		const struct model_pool *them = &model.pools[other];
-		FUZZ_CHECK(other == slot || !them->live || (uintptr_t)info.address + info.size
-			<= them->base || (uintptr_t)info.address >= them->base + them->area_size,
+		FUZZ_CHECK(other == slot || !them->live
+				|| (uintptr_t)info.address + info.size <= them->base
+				|| (uintptr_t)info.address >= them->base + them->area_size,
 			"step %zu: the areas of pools %p and %p overlap", model.step, pool->id,
 			them->id);
 	}
@@ -659,29 +665,44 @@ struct spec_choice {
 	enum outcome outcome;
 };
 
-static const size_t pool_sizes[] = { 1, 24, 100, 1000, 4096, 10000, 12289, 65536, 262144,
-	1048576, 0, SIZE_MAX, (size_t)1 << 62, (size_t)1 << 50 };
+static const size_t pool_sizes[] = { 1, 24, 100, 1000, 4096, 10000, 12289, 65536, 262144, 1048576,
+	0, SIZE_MAX, (size_t)1 << 62, (size_t)1 << 50 };
 #define VALID_POOL_SIZES 10
 
 static const struct spec_choice address_specs[] = {
-	{ B_ANY_ADDRESS, MUST_SUCCEED }, { B_ANY_KERNEL_ADDRESS, MUST_SUCCEED },
-	{ B_ANY_KERNEL_BLOCK_ADDRESS, MUST_SUCCEED }, { B_RANDOMIZED_ANY_ADDRESS, MUST_SUCCEED },
-	{ B_BASE_ADDRESS, MUST_SUCCEED }, { B_RANDOMIZED_BASE_ADDRESS, MUST_SUCCEED },
-	{ B_EXACT_ADDRESS, MUST_FAIL }, { B_CLONE_ADDRESS, MUST_FAIL }, { 8, MUST_FAIL },
+	{ B_ANY_ADDRESS, MUST_SUCCEED },
+	{ B_ANY_KERNEL_ADDRESS, MUST_SUCCEED },
+	{ B_ANY_KERNEL_BLOCK_ADDRESS, MUST_SUCCEED },
+	{ B_RANDOMIZED_ANY_ADDRESS, MUST_SUCCEED },
+	{ B_BASE_ADDRESS, MUST_SUCCEED },
+	{ B_RANDOMIZED_BASE_ADDRESS, MUST_SUCCEED },
+	{ B_EXACT_ADDRESS, MUST_FAIL },
+	{ B_CLONE_ADDRESS, MUST_FAIL },
+	{ 8, MUST_FAIL },
 	{ 0xffffffffu, MUST_FAIL },
 };
 
 static const struct spec_choice lock_specs[] = {
-	{ B_NO_LOCK, MUST_SUCCEED }, { B_LAZY_LOCK, MUST_SUCCEED }, { B_FULL_LOCK, MUST_SUCCEED },
-	{ B_CONTIGUOUS, MUST_SUCCEED }, { B_LOMEM, MAY_FAIL }, { B_32_BIT_FULL_LOCK, MAY_FAIL },
-	{ B_32_BIT_CONTIGUOUS, MAY_FAIL }, { 7, MUST_FAIL }, { 0xffffffffu, MUST_FAIL },
+	{ B_NO_LOCK, MUST_SUCCEED },
+	{ B_LAZY_LOCK, MUST_SUCCEED },
+	{ B_FULL_LOCK, MUST_SUCCEED },
+	{ B_CONTIGUOUS, MUST_SUCCEED },
+	{ B_LOMEM, MAY_FAIL },
+	{ B_32_BIT_FULL_LOCK, MAY_FAIL },
+	{ B_32_BIT_CONTIGUOUS, MAY_FAIL },
+	{ 7, MUST_FAIL },
+	{ 0xffffffffu, MUST_FAIL },
 };
 
 static const struct spec_choice protections[] = {
-	{ B_READ_AREA | B_WRITE_AREA, MUST_SUCCEED }, { KERNEL_RW, MUST_SUCCEED },
-	{ B_WRITE_AREA, MUST_SUCCEED }, { B_KERNEL_WRITE_AREA, MUST_SUCCEED },
-	{ KERNEL_RW | B_CLONEABLE_AREA, MUST_SUCCEED }, { B_READ_AREA, MUST_FAIL },
-	{ B_KERNEL_READ_AREA, MUST_FAIL }, { 0, MUST_FAIL },
+	{ B_READ_AREA | B_WRITE_AREA, MUST_SUCCEED },
+	{ KERNEL_RW, MUST_SUCCEED },
+	{ B_WRITE_AREA, MUST_SUCCEED },
+	{ B_KERNEL_WRITE_AREA, MUST_SUCCEED },
+	{ KERNEL_RW | B_CLONEABLE_AREA, MUST_SUCCEED },
+	{ B_READ_AREA, MUST_FAIL },
+	{ B_KERNEL_READ_AREA, MUST_FAIL },
+	{ 0, MUST_FAIL },
 };
 
 #define COUNT_OF(array) (sizeof(array) / sizeof((array)[0]))
@@ -694,12 +715,14 @@ static enum outcome weaker(enum outcome a, enum outcome b)
 static void op_create_pool(struct fuzz_input *input)
 {
 	size_t size_index = fuzz_u8(input) % COUNT_OF(pool_sizes);
-	const struct spec_choice *address = &address_specs[fuzz_u8(input) % COUNT_OF(address_specs)];
+	const struct spec_choice *address =
+		&address_specs[fuzz_u8(input) % COUNT_OF(address_specs)];
 	const struct spec_choice *lock = &lock_specs[fuzz_u8(input) % COUNT_OF(lock_specs)];
 	const struct spec_choice *protection = &protections[fuzz_u8(input) % COUNT_OF(protections)];
 	size_t size = pool_sizes[size_index];
 	enum outcome outcome = weaker(weaker(address->outcome, lock->outcome),
-		weaker(protection->outcome, size_index < VALID_POOL_SIZES ? MUST_SUCCEED : MUST_FAIL));
+		weaker(protection->outcome,
+			size_index < VALID_POOL_SIZES ? MUST_SUCCEED : MUST_FAIL));
 	int live[MAX_POOLS];
 	const void *id;
 	int slot;
@@ -709,8 +732,8 @@ static void op_create_pool(struct fuzz_input *input)
 		return;
 	id = am->create_pool(address->value, size, lock->value, protection->value);
 	FUZZ_CHECK(id != NULL || outcome != MUST_SUCCEED,
-		"step %zu: create_pool(%#x, %zu, %#x, %#x) failed", model.step, address->value, size,
-		lock->value, protection->value);
+		"step %zu: create_pool(%#x, %zu, %#x, %#x) failed", model.step, address->value,
+		size, lock->value, protection->value);
 	FUZZ_CHECK(id == NULL || outcome != MUST_FAIL,
 		"step %zu: create_pool(%#x, %zu, %#x, %#x) succeeded", model.step, address->value,
 		size, lock->value, protection->value);
@@ -735,7 +758,8 @@ static void forget_pool(int slot)
 	}
 	for (size_t i = 0; i < model.block_count;) {
 		if (model.blocks[i].pool == slot) {
-			remember_old_pointer(model.blocks[i].ptr, model.blocks[i].size, pool->id, true);
+			remember_old_pointer(model.blocks[i].ptr, model.blocks[i].size, pool->id,
+				true);
 			forget_block(i);
 		} else {
 			i++;
@@ -784,14 +808,22 @@ static size_t pick_size(struct fuzz_input *input, const struct pool_choice *pool
 	if (choice < 248)
 		return fuzz_u16(input) + (size_t)(fuzz_u8(input) & 1) * 65536;
 	switch (choice - 248) {
-	case 0: return SIZE_MAX;
-	case 1: return SIZE_MAX / 2 + 1;
-	case 2: return (size_t)1 << 40;
-	case 3: return pool_size;
-	case 4: return pool_size / 2;
-	case 5: return pool_size * 2 + 4096;
-	case 6: return SIZE_MAX - 15;
-	default: return (size_t)1 << 20;
+	case 0:
+		return SIZE_MAX;
+	case 1:
+		return SIZE_MAX / 2 + 1;
+	case 2:
+		return (size_t)1 << 40;
+	case 3:
+		return pool_size;
+	case 4:
+		return pool_size / 2;
+	case 5:
+		return pool_size * 2 + 4096;
+	case 6:
+		return SIZE_MAX - 15;
+	default:
+		return (size_t)1 << 20;
 	}
 }
 
@@ -839,15 +871,22 @@ static void *wild_pointer(unsigned index, int slot)
 	int live[MAX_POOLS];
 	size_t count = live_slots(live);
 	const struct model_pool *pool = slot >= 0 ? &model.pools[slot]
-		: count > 0 ? &model.pools[live[index % count]] : NULL;
+		: count > 0                       ? &model.pools[live[index % count]]
+						  : NULL;
 
 	switch (index % 8) {
-	case 0: return wild_static + (index & 16);
-	case 1: return __builtin_frame_address(0);
-	case 2: return wild_heap;
-	case 3: return (void *)(uintptr_t)0x10;
-	case 4: return (void *)(uintptr_t)0x8000000000000010ull;
-	case 5: return (void *)(uintptr_t)-16;
+	case 0:
+		return wild_static + (index & 16);
+	case 1:
+		return __builtin_frame_address(0);
+	case 2:
+		return wild_heap;
+	case 3:
+		return (void *)(uintptr_t)0x10;
+	case 4:
+		return (void *)(uintptr_t)0x8000000000000010ull;
+	case 5:
+		return (void *)(uintptr_t)-16;
 	case 6: /* the pool's own control pages */
 		return pool != NULL ? (void *)pool->base : NULL;
 	default: /* another pool's control pages, or the end of an area */
@@ -898,7 +937,8 @@ static void *pick_pointer(struct fuzz_input *input, int slot)
 			return NULL;
 		/* release: inside the pattern bytes only; debug: into the canary too */
 		if (flavor == FLAVOR_RELEASE)
-			return block->size >= 2 ? (char *)block->ptr + 1 + offset % (block->size - 1)
+			return block->size >= 2
+				? (char *)block->ptr + 1 + offset % (block->size - 1)
 				: NULL;
 		return (char *)block->ptr + 1 + offset % (block->size + 8);
 	}
@@ -1009,15 +1049,18 @@ static void allocated(struct pool_choice pool, void *ptr, size_t size, bool zero
 		verify_fill(ptr, 0, 0, size, "calloc block");
 	else if (flavor == FLAVOR_DEBUG)
 		verify_fill(ptr, DEBUG_FILL_NEW, 0,
-			size < DEFAULT_MAX_MALLOC_FILL ? size : DEFAULT_MAX_MALLOC_FILL, "new block");
+			size < DEFAULT_MAX_MALLOC_FILL ? size : DEFAULT_MAX_MALLOC_FILL,
+			"new block");
 	keep_block(pool.slot, ptr, size);
 }
 
 static void check_allocation_result(struct pool_choice pool, void *ptr, size_t size,
 	bool overflowed)
 {
-	FUZZ_CHECK(ptr == NULL || pool.slot >= 0, "step %zu (%s): %p from pool id %p, which is "
-		"not a live pool", model.step, model.operation, ptr, pool.id);
+	FUZZ_CHECK(ptr == NULL || pool.slot >= 0,
+		"step %zu (%s): %p from pool id %p, which is "
+		"not a live pool",
+		model.step, model.operation, ptr, pool.id);
 	if (pool.slot < 0)
 		return;
 	FUZZ_CHECK(ptr == NULL || (!overflowed && size < SURELY_TOO_LARGE),
@@ -1043,8 +1086,8 @@ static void op_malloc(struct fuzz_input *input)
 		allocated(pool, ptr, size, false);
 }
 
-static const size_t calloc_counts[] = { 0, 1, 2, 3, 5, 16, 100, 1000, SIZE_MAX,
-	SIZE_MAX / 2 + 1, (size_t)1 << 32, (size_t)1 << 33 };
+static const size_t calloc_counts[] = { 0, 1, 2, 3, 5, 16, 100, 1000, SIZE_MAX, SIZE_MAX / 2 + 1,
+	(size_t)1 << 32, (size_t)1 << 33 };
 
 static void op_calloc(struct fuzz_input *input)
 {
@@ -1071,20 +1114,27 @@ static void realloc_block(struct pool_choice pool, size_t index, size_t size)
 
 	ptr = am->realloc(pool.id, old.ptr, size);
 	if (ptr == NULL) {
-		FUZZ_CHECK(size > old.size, "step %zu (realloc): shrinking %p from %zu to %zu bytes "
-			"failed", model.step, old.ptr, old.size, size);
+		FUZZ_CHECK(size > old.size,
+			"step %zu (realloc): shrinking %p from %zu to %zu bytes "
+			"failed",
+			model.step, old.ptr, old.size, size);
 		return;
 	}
-	FUZZ_CHECK(size < SURELY_TOO_LARGE, "step %zu (realloc): growing %p to %zu bytes "
-		"succeeded", model.step, old.ptr, size);
-	FUZZ_CHECK(size > old.size || ptr == old.ptr, "step %zu (realloc): shrinking %p from %zu "
-		"to %zu bytes moved it to %p", model.step, old.ptr, old.size, size, ptr);
+	FUZZ_CHECK(size < SURELY_TOO_LARGE,
+		"step %zu (realloc): growing %p to %zu bytes "
+		"succeeded",
+		model.step, old.ptr, size);
+	FUZZ_CHECK(size > old.size || ptr == old.ptr,
+		"step %zu (realloc): shrinking %p from %zu "
+		"to %zu bytes moved it to %p",
+		model.step, old.ptr, old.size, size, ptr);
 	check_new_block(pool.slot, ptr, size, (ssize_t)index);
 	verify_bytes(ptr, pattern_of(old.tag), old.size < size ? old.size : size,
 		"reallocated block");
 	if (flavor == FLAVOR_DEBUG && size > old.size && old.size < DEFAULT_MAX_MALLOC_FILL)
 		verify_fill(ptr, DEBUG_FILL_NEW, old.size,
-			size < DEFAULT_MAX_MALLOC_FILL ? size : DEFAULT_MAX_MALLOC_FILL, "grown block");
+			size < DEFAULT_MAX_MALLOC_FILL ? size : DEFAULT_MAX_MALLOC_FILL,
+			"grown block");
 	forget_block(index);
 	if (ptr != old.ptr)
 		note_freed(pool.slot, old.ptr, old.size);
@@ -1113,14 +1163,17 @@ static void op_realloc(struct fuzz_input *input)
 	if (verdict.kind != VERDICT_VALID) {
 		expect_refusal(pool, old, &verdict);
 		ptr = am->realloc(pool.id, old, size);
-		FUZZ_CHECK(ptr == NULL, "step %zu: realloc(%p, %p, %zu) of a pointer that is not a "
-			"live block of the pool returned %p", model.step, pool.id, old, size, ptr);
+		FUZZ_CHECK(ptr == NULL,
+			"step %zu: realloc(%p, %p, %zu) of a pointer that is not a "
+			"live block of the pool returned %p",
+			model.step, pool.id, old, size, ptr);
 		return;
 	}
 	if (size == 0) {
 		struct model_block block = model.blocks[verdict.block];
 		ptr = am->realloc(pool.id, old, 0);
-		FUZZ_CHECK(ptr == NULL, "step %zu: realloc(%p, 0) returned %p", model.step, old, ptr);
+		FUZZ_CHECK(ptr == NULL, "step %zu: realloc(%p, 0) returned %p", model.step, old,
+			ptr);
 		forget_block(verdict.block);
 		note_freed(pool.slot, block.ptr, block.size);
 		return;
@@ -1222,11 +1275,15 @@ static void release_pools_command(void)
 			|| sscanf(blocks_text, " blocks: %zu", &blocks) != 1)
 			continue;
 		struct pool_choice pool = resolve_pool(id);
-		FUZZ_CHECK(pool.slot >= 0, "step %zu: pools lists %p, which the model does not know: "
-			"%s", model.step, id, line);
+		FUZZ_CHECK(pool.slot >= 0,
+			"step %zu: pools lists %p, which the model does not know: "
+			"%s",
+			model.step, id, line);
 		pool_totals(pool.slot, &bytes, &model_blocks);
-		FUZZ_CHECK(blocks == model_blocks, "step %zu: pools says %zu live blocks, the model "
-			"%zu: %s", model.step, blocks, model_blocks, line);
+		FUZZ_CHECK(blocks == model_blocks,
+			"step %zu: pools says %zu live blocks, the model "
+			"%zu: %s",
+			model.step, blocks, model_blocks, line);
 		listed++;
 	}
 	FUZZ_CHECK(listed == count, "step %zu: pools listed %zu pools, the model has %zu: %s",
@@ -1296,8 +1353,8 @@ static void debug_query(struct fuzz_input *input)
 		FUZZ_CHECK(result == (pool.id == NULL || pool.slot >= 0 ? B_OK : B_BAD_VALUE),
 			"report_leaks(%p) returned %d", pool.id, result);
 		FUZZ_CHECK(result != B_OK || (got_bytes == bytes && got_blocks == blocks),
-			"report_leaks(%p): %zu bytes in %zu blocks, the model has %zu in %zu", pool.id,
-			got_bytes, got_blocks, bytes, blocks);
+			"report_leaks(%p): %zu bytes in %zu blocks, the model has %zu in %zu",
+			pool.id, got_bytes, got_blocks, bytes, blocks);
 		break;
 	case 2:
 		model.operation = "check_pool";
@@ -1336,7 +1393,7 @@ static void debug_query(struct fuzz_input *input)
 	case 7:
 		model.operation = "debugger allocations";
 		result = known ? debug_command("allocations pool %d", area)
-			: debug_command("allocations_per_caller");
+			       : debug_command("allocations_per_caller");
 		FUZZ_CHECK(result == 0, "allocations(_per_caller) of pool %d returned %d", area,
 			result);
 		break;
@@ -1389,15 +1446,17 @@ static void sync_debug_statistics(void)
 			"step %zu: no statistics for live pool %p", model.step, pool->id);
 		pool_totals(slot, &bytes, &blocks);
 		FUZZ_CHECK(stats.live_blocks == blocks && stats.used == bytes
-			&& stats.area == pool->area && stats.size == pool->size,
+				&& stats.area == pool->area && stats.size == pool->size,
 			"step %zu (%s): pool %p: statistics say %zu blocks of %zu bytes, the model %zu "
-			"of %zu", model.step, model.operation, pool->id, stats.live_blocks, stats.used,
+			"of %zu",
+			model.step, model.operation, pool->id, stats.live_blocks, stats.used,
 			blocks, bytes);
-		FUZZ_CHECK(stats.peak >= stats.used, "step %zu (%s): pool %p: peak %zu below used %zu",
-			model.step, model.operation, pool->id, stats.peak, stats.used);
+		FUZZ_CHECK(stats.peak >= stats.used,
+			"step %zu (%s): pool %p: peak %zu below used %zu", model.step,
+			model.operation, pool->id, stats.peak, stats.used);
 		FUZZ_CHECK(stats.quarantined_bytes <= DEFAULT_QUARANTINE_BYTES,
-			"step %zu (%s): pool %p quarantines %zu bytes, more than the limit", model.step,
-			model.operation, pool->id, stats.quarantined_bytes);
+			"step %zu (%s): pool %p quarantines %zu bytes, more than the limit",
+			model.step, model.operation, pool->id, stats.quarantined_bytes);
 		FUZZ_CHECK(stats.quarantined_blocks <= pool->quarantined,
 			"step %zu (%s): pool %p quarantines %zu blocks, more than the %zu freed",
 			model.step, model.operation, pool->id, stats.quarantined_blocks,
@@ -1417,13 +1476,14 @@ static void sync_debug_statistics(void)
 			held += pool->quarantine[i].size;
 		FUZZ_CHECK(stats.quarantined_bytes >= held,
 			"step %zu (%s): pool %p: %zu blocks quarantined in %zu bytes, fewer than they "
-			"hold", model.step, model.operation, pool->id, stats.quarantined_blocks,
+			"hold",
+			model.step, model.operation, pool->id, stats.quarantined_blocks,
 			stats.quarantined_bytes);
 		for (size_t i = 0; i < model.block_count; i++)
 			FUZZ_CHECK(model.blocks[i].pool != slot
-				|| find_quarantined(pool, model.blocks[i].ptr) < 0,
-				"step %zu (%s): live block %p is also in the quarantine", model.step,
-				model.operation, model.blocks[i].ptr);
+					|| find_quarantined(pool, model.blocks[i].ptr) < 0,
+				"step %zu (%s): live block %p is also in the quarantine",
+				model.step, model.operation, model.blocks[i].ptr);
 	}
 }
 
@@ -1474,12 +1534,14 @@ static void setup(enum flavor chosen)
 	FUZZ_CHECK(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am) == B_OK,
 		"cannot load %s from %s", B_AREA_MALLOC_MODULE_NAME, modules);
 	if (flavor == FLAVOR_DEBUG) {
-		FUZZ_CHECK(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&amd) == B_OK,
+		FUZZ_CHECK(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&amd)
+				== B_OK,
 			"cannot load %s from %s", B_AREA_MALLOC_DEBUG_MODULE_NAME, modules);
 		amd->set_report_hook(take_report, NULL);
 	} else {
 		FUZZ_CHECK(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&companion)
-			!= B_OK, "the release module offers the debug companion");
+				!= B_OK,
+			"the release module offers the debug companion");
 	}
 }
 

@@ -107,8 +107,8 @@ static void check_warning(const char *message, void *context)
 	FUZZ_CHECK(length > 0 && length < WARNING_MAX, "a warning of %zu bytes", length);
 	for (size_t i = 0; i < length; i++)
 		FUZZ_CHECK((unsigned char)message[i] >= 0x20 && message[i] != 0x7f,
-			"warning with control character 0x%02x at %zu: %s", (unsigned char)message[i],
-			i, message);
+			"warning with control character 0x%02x at %zu: %s",
+			(unsigned char)message[i], i, message);
 	warnings->count++;
 }
 
@@ -148,30 +148,34 @@ static void check_ranges(const struct debug_options *o)
 	FUZZ_CHECK(o->report_format == REPORT_FORMAT_TEXT || o->report_format == REPORT_FORMAT_JSON,
 		"report_format %d", (int)o->report_format);
 	FUZZ_CHECK(bool_sound(&o->realloc_move) && bool_sound(&o->halt_on_error)
-		&& bool_sound(&o->leak_check) && bool_sound(&o->fork_nodes) && bool_sound(&o->node),
+			&& bool_sound(&o->leak_check) && bool_sound(&o->fork_nodes)
+			&& bool_sound(&o->node),
 		"a boolean option holds neither 0 nor 1");
 	FUZZ_CHECK(terminated(o->fail_caller, sizeof(o->fail_caller))
-		&& terminated(o->suppressions, sizeof(o->suppressions))
-		&& terminated(o->log_path, sizeof(o->log_path))
-		&& terminated(o->node_dir, sizeof(o->node_dir)), "a string option is not terminated");
+			&& terminated(o->suppressions, sizeof(o->suppressions))
+			&& terminated(o->log_path, sizeof(o->log_path))
+			&& terminated(o->node_dir, sizeof(o->node_dir)),
+		"a string option is not terminated");
 }
 
 static void check_same(const struct debug_options *a, const struct debug_options *b,
 	const char *formatted)
 {
 	FUZZ_CHECK(a->stack_depth == b->stack_depth && a->log_size == b->log_size
-		&& a->quarantine_bytes == b->quarantine_bytes && a->max_reports == b->max_reports
-		&& a->realloc_move == b->realloc_move && a->fail_nth == b->fail_nth
-		&& memcmp(&a->fail_rate, &b->fail_rate, sizeof(a->fail_rate)) == 0
-		&& a->fail_seed == b->fail_seed && a->fail_pool == b->fail_pool
-		&& a->halt_on_error == b->halt_on_error && a->exitcode == b->exitcode
-		&& a->leak_check == b->leak_check && a->report_format == b->report_format
-		&& a->keep_dead_nodes == b->keep_dead_nodes && a->fork_nodes == b->fork_nodes
-		&& a->node == b->node, "a number or switch differs after parsing '%s'",
-		formatted);
+			&& a->quarantine_bytes == b->quarantine_bytes
+			&& a->max_reports == b->max_reports && a->realloc_move == b->realloc_move
+			&& a->fail_nth == b->fail_nth
+			&& memcmp(&a->fail_rate, &b->fail_rate, sizeof(a->fail_rate)) == 0
+			&& a->fail_seed == b->fail_seed && a->fail_pool == b->fail_pool
+			&& a->halt_on_error == b->halt_on_error && a->exitcode == b->exitcode
+			&& a->leak_check == b->leak_check && a->report_format == b->report_format
+			&& a->keep_dead_nodes == b->keep_dead_nodes
+			&& a->fork_nodes == b->fork_nodes && a->node == b->node,
+		"a number or switch differs after parsing '%s'", formatted);
 	FUZZ_CHECK(strcmp(a->fail_caller, b->fail_caller) == 0
-		&& strcmp(a->suppressions, b->suppressions) == 0
-		&& strcmp(a->log_path, b->log_path) == 0 && strcmp(a->node_dir, b->node_dir) == 0,
+			&& strcmp(a->suppressions, b->suppressions) == 0
+			&& strcmp(a->log_path, b->log_path) == 0
+			&& strcmp(a->node_dir, b->node_dir) == 0,
 		"a string differs after parsing '%s'", formatted);
 }
 
@@ -194,7 +198,7 @@ static void check_round_trip(const struct debug_options *options)
 		memset(small, 'x', sizeof(small));
 		debug_options_format(options, small, size);
 		FUZZ_CHECK(strlen(small) == (size - 1 < length ? size - 1 : length)
-			&& strncmp(small, text, strlen(small)) == 0,
+				&& strncmp(small, text, strlen(small)) == 0,
 			"format into %zu bytes: not a prefix of '%s'", size, text);
 	}
 	free(text);
@@ -223,8 +227,8 @@ static bool take_report(const area_malloc_report *report, void *cookie)
 		copy = strndup(line, (size_t)(end - line));
 		FUZZ_CHECK(copy != NULL, "out of memory");
 		document = json_parse(copy, &error);
-		FUZZ_CHECK(document != NULL, "the report's JSON line does not parse (%s): %s", error,
-			copy);
+		FUZZ_CHECK(document != NULL, "the report's JSON line does not parse (%s): %s",
+			error, copy);
 		json_free(document);
 		free(copy);
 		hooked.json_checked = true;

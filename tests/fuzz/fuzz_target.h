@@ -25,19 +25,19 @@
 #include <stdint.h>
 
 #ifdef FUZZ_LIBFUZZER
-#define FUZZ_ENTRY_POINTS(setup, one_input) \
-	int LLVMFuzzerInitialize(int *argc, char ***argv); \
-	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size); \
-	int LLVMFuzzerInitialize(int *argc, char ***argv) \
-	{ \
-		(void)argc; \
-		(void)argv; \
-		setup(); \
-		return 0; \
-	} \
-	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) \
-	{ \
-		return one_input(data, size); \
+#define FUZZ_ENTRY_POINTS(setup, one_input)                                                        \
+	int LLVMFuzzerInitialize(int *argc, char ***argv);                                         \
+	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);                              \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)                                          \
+	{                                                                                          \
+		(void)argc;                                                                        \
+		(void)argv;                                                                        \
+		setup();                                                                           \
+		return 0;                                                                          \
+	}                                                                                          \
+	int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)                               \
+	{                                                                                          \
+		return one_input(data, size);                                                      \
 	}
 #else
 #define FUZZ_ENTRY_POINTS(setup, one_input)
@@ -65,10 +65,10 @@ void fuzz_set_failure_handler(fuzz_failure_fn handler);
 void fuzz_fail_at(const char *file, int line, const char *format, ...)
 	__attribute__((noreturn, format(printf, 3, 4)));
 #define fuzz_fail(...) fuzz_fail_at(__FILE__, __LINE__, __VA_ARGS__)
-#define FUZZ_CHECK(condition, ...) \
-	do { \
-		if (!(condition)) \
-			fuzz_fail_at(__FILE__, __LINE__, __VA_ARGS__); \
+#define FUZZ_CHECK(condition, ...)                                                                 \
+	do {                                                                                       \
+		if (!(condition))                                                                  \
+			fuzz_fail_at(__FILE__, __LINE__, __VA_ARGS__);                             \
 	} while (0)
 
 /* ---- reading an input ---- */

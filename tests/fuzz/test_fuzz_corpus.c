@@ -133,8 +133,8 @@ static size_t read_input(const char *path, uint8_t **data)
 
 	ck_assert_msg(fd >= 0, "cannot open %s: %s", path, strerror(errno));
 	ck_assert_int_eq(fstat(fd, &status), 0);
-	ck_assert_msg((size_t)status.st_size <= MAX_INPUT_BYTES, "%s is larger than %zu bytes", path,
-		MAX_INPUT_BYTES);
+	ck_assert_msg((size_t)status.st_size <= MAX_INPUT_BYTES, "%s is larger than %zu bytes",
+		path, MAX_INPUT_BYTES);
 	/* one byte more than needed: a zero-length input still gets a buffer */
 	*data = malloc((size_t)status.st_size + 1);
 	ck_assert_ptr_nonnull(*data);
@@ -161,7 +161,8 @@ static size_t replay(const char *set, int (*one_input)(const uint8_t *, size_t))
 		for (size_t i = 0; i < count; i++) {
 			uint8_t *data;
 			size_t size;
-			snprintf(current_input, sizeof(current_input), "%s/%s", directory, names[i]);
+			snprintf(current_input, sizeof(current_input), "%s/%s", directory,
+				names[i]);
 			size = read_input(current_input, &data);
 			ck_assert_int_eq(one_input(data, size), 0);
 			free(data);

@@ -147,8 +147,9 @@ static void check_fault(unsigned index, int signal, uintptr_t address, char *ran
 	ck_assert_uint_ge(fault->frame_pointer, fault->stack_pointer);
 	ck_assert_uint_lt(fault->frame_pointer + sizeof(uintptr_t),
 		fault->stack_pointer + sizeof(fault->stack));
-	ck_assert_uint_eq(
-		fault->stack[(fault->frame_pointer - fault->stack_pointer) / sizeof(uintptr_t) + 1],
+	ck_assert_uint_eq(fault->stack[(fault->frame_pointer - fault->stack_pointer)
+					  / sizeof(uintptr_t)
+				  + 1],
 		access_return);
 	ck_assert(kernel_guard_fault_copy(fault->number, &copy));
 	ck_assert_mem_eq(&copy, fault, sizeof(copy));
@@ -163,8 +164,8 @@ static void driver_handler(int signal, siginfo_t *info, void *context)
 
 	if (index < MAX_SEEN)
 		driver_seen[index] = (uintptr_t)info->si_addr;
-	if (driver_page != NULL && (char *)info->si_addr >= driver_page &&
-		(char *)info->si_addr < driver_page + page_size) {
+	if (driver_page != NULL && (char *)info->si_addr >= driver_page
+		&& (char *)info->si_addr < driver_page + page_size) {
 		mprotect(driver_page, page_size, PROT_READ | PROT_WRITE);
 		return;
 	}
@@ -216,7 +217,7 @@ static pid_t run_child(void (*body)(void), struct ending *ending)
 	child = fork();
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
-		struct rlimit no_core = {0, 0};
+		struct rlimit no_core = { 0, 0 };
 		setrlimit(RLIMIT_CORE, &no_core);
 		dup2(pipe_fds[1], STDERR_FILENO);
 		close(pipe_fds[0]);
@@ -226,8 +227,8 @@ static pid_t run_child(void (*body)(void), struct ending *ending)
 	}
 	close(pipe_fds[1]);
 	for (;;) {
-		ssize_t got = read(
-			pipe_fds[0], ending->output + length, sizeof(ending->output) - 1 - length);
+		ssize_t got = read(pipe_fds[0], ending->output + length,
+			sizeof(ending->output) - 1 - length);
 		if (got <= 0)
 			break;
 		length += (size_t)got;
@@ -255,8 +256,8 @@ static char *register_with_default_handlers(void)
 
 	set_disposition(SIGSEGV, SIG_DFL);
 	set_disposition(SIGBUS, SIG_DFL);
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded), B_OK);
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded),
+		B_OK);
 	return guarded;
 }
 
@@ -272,8 +273,8 @@ START_TEST(read_and_write_faults_reach_the_owner_and_continue)
 	char *range = protected_pages(2);
 
 	ck_assert(kernel_guard_available());
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)range, 2 * page_size, unprotect, range), B_OK);
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, 2 * page_size, unprotect, range),
+		B_OK);
 	ck_assert_int_eq(read_at(range + page_size + 5), 0);
 	ck_assert_uint_eq(atomic_load(&seen_count), 1);
 	check_fault(0, SIGSEGV, (uintptr_t)(range + page_size + 5), range, 2 * page_size,
@@ -297,14 +298,14 @@ START_TEST(registration_errors)
 
 	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, 0, unprotect, NULL), B_BAD_VALUE);
 	ck_assert_int_eq(kernel_guard_register(UINTPTR_MAX - 10, 20, unprotect, NULL), B_BAD_VALUE);
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)range, page_size, NULL, NULL), B_BAD_VALUE);
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, page_size, NULL, NULL),
+		B_BAD_VALUE);
 	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, page_size, unprotect, NULL), B_OK);
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)range + page_size - 1, page_size, unprotect, NULL),
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)range + page_size - 1, page_size,
+				 unprotect, NULL),
 		B_NAME_IN_USE);
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)range + page_size, page_size, unprotect, NULL),
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)range + page_size, page_size, unprotect,
+				 NULL),
 		B_OK);
 	ck_assert_int_eq(kernel_guard_unregister((uintptr_t)range + 1), B_ENTRY_NOT_FOUND);
 	ck_assert_int_eq(kernel_guard_unregister((uintptr_t)range), B_OK);
@@ -312,8 +313,8 @@ START_TEST(registration_errors)
 	ck_assert_int_eq(kernel_guard_unregister((uintptr_t)range + page_size), B_OK);
 	for (uintptr_t i = 0; i < KERNEL_GUARD_MAX_RANGES; i++)
 		ck_assert_int_eq(kernel_guard_register(4096 * (i + 1), 16, unprotect, NULL), B_OK);
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)range, page_size, unprotect, NULL), B_NO_MEMORY);
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, page_size, unprotect, NULL),
+		B_NO_MEMORY);
 	ck_assert_int_eq(kernel_guard_unregister(4096), B_OK);
 	ck_assert_int_eq(kernel_guard_register((uintptr_t)range, page_size, unprotect, NULL), B_OK);
 }
@@ -327,12 +328,12 @@ START_TEST(sigbus_in_a_range_reaches_the_owner)
 	ck_assert_int_ge(bus_fd, 0);
 	mapping = mmap(NULL, page_size, PROT_READ | PROT_WRITE, MAP_SHARED, bus_fd, 0);
 	ck_assert_ptr_ne(mapping, MAP_FAILED);
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)mapping, page_size, grow_file, NULL), B_OK);
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)mapping, page_size, grow_file, NULL),
+		B_OK);
 	write_at(mapping + 8, 7);
 	ck_assert_uint_eq(atomic_load(&seen_count), 1);
-	check_fault(
-		0, SIGBUS, (uintptr_t)(mapping + 8), mapping, page_size, KERNEL_GUARD_ACCESS_WRITE);
+	check_fault(0, SIGBUS, (uintptr_t)(mapping + 8), mapping, page_size,
+		KERNEL_GUARD_ACCESS_WRITE);
 	ck_assert_int_eq(seen[0].code, BUS_ADRERR);
 	ck_assert_int_eq(mapping[8], 7);
 }
@@ -369,8 +370,8 @@ START_TEST(quiet_verdict_continues_without_a_line)
 	struct ending ending;
 
 	run_child(quiet_sigbus_body, &ending);
-	ck_assert_msg(WIFEXITED(ending.status) && WEXITSTATUS(ending.status) == 0,
-		"status %#x: %s", ending.status, ending.output);
+	ck_assert_msg(WIFEXITED(ending.status) && WEXITSTATUS(ending.status) == 0, "status %#x: %s",
+		ending.status, ending.output);
 	ck_assert_str_eq(ending.output, "");
 }
 END_TEST
@@ -473,8 +474,8 @@ START_TEST(sig_ign_drops_sent_signals_not_faults)
 
 	set_disposition(SIGSEGV, SIG_IGN);
 	guarded = protected_pages(1);
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded), B_OK);
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded),
+		B_OK);
 	ck_assert_int_eq(sigaction(SIGSEGV, NULL, &now), 0);
 	ck_assert(now.sa_flags & SA_SIGINFO);
 	ck_assert_int_eq(raise(SIGSEGV), 0);
@@ -493,8 +494,8 @@ START_TEST(driver_handler_installed_before_gets_its_own_faults)
 
 	driver_page = protected_pages(1);
 	install_driver_handler();
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded), B_OK);
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded),
+		B_OK);
 	read_at(driver_page + 9);
 	ck_assert_uint_eq(atomic_load(&driver_count), 1);
 	ck_assert_uint_eq(driver_seen[0], (uintptr_t)(driver_page + 9));
@@ -512,8 +513,8 @@ START_TEST(driver_handler_installed_after_gets_guard_faults_first)
 	char *guarded = protected_pages(1);
 
 	driver_page = protected_pages(1);
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded), B_OK);
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded),
+		B_OK);
 	install_driver_handler();
 	write_at(guarded + 2, 1);
 	ck_assert_uint_eq(atomic_load(&driver_count), 1);
@@ -557,8 +558,8 @@ START_TEST(unregister_hands_faults_to_the_previous_handler)
 	char *guarded = protected_pages(1);
 
 	install_driver_handler();
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded), B_OK);
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)guarded, page_size, unprotect, guarded),
+		B_OK);
 	read_at(guarded);
 	ck_assert_uint_eq(atomic_load(&seen_count), 1);
 	ck_assert_int_eq(kernel_guard_unregister((uintptr_t)guarded), B_OK);
@@ -593,17 +594,17 @@ static void *fault_repeatedly(void *argument)
 		char *at = thread->guarded + i % page_size;
 		mprotect(thread->guarded, page_size, PROT_NONE);
 		write_at(at, 1);
-		if (atomic_load(&seen_count) != before + 1 ||
-			last_thread_fault.address != (uintptr_t)at ||
-			last_thread_fault.thread != thread->tid ||
-			last_thread_fault.access != KERNEL_GUARD_ACCESS_WRITE)
+		if (atomic_load(&seen_count) != before + 1
+			|| last_thread_fault.address != (uintptr_t)at
+			|| last_thread_fault.thread != thread->tid
+			|| last_thread_fault.access != KERNEL_GUARD_ACCESS_WRITE)
 			thread->wrong++;
 	}
 	return NULL;
 }
 
-static enum kernel_guard_verdict count_and_unprotect(
-	const struct kernel_guard_fault *fault, void *cookie)
+static enum kernel_guard_verdict count_and_unprotect(const struct kernel_guard_fault *fault,
+	void *cookie)
 {
 	last_thread_fault = *fault;
 	atomic_fetch_add(&seen_count, 1);
@@ -614,7 +615,7 @@ static enum kernel_guard_verdict count_and_unprotect(
 START_TEST(faults_while_another_thread_registers)
 {
 	pthread_barrier_t start;
-	struct fault_thread thread = {&start, protected_pages(1), 0, 0};
+	struct fault_thread thread = { &start, protected_pages(1), 0, 0 };
 	char *others = protected_pages(4);
 	pthread_t faulter;
 	unsigned failures = 0;
@@ -661,8 +662,8 @@ END_TEST
 static atomic_bool in_callback, leave_callback;
 
 /* Holds its thread inside the handler until the test lets it go. */
-static enum kernel_guard_verdict wait_in_callback(
-	const struct kernel_guard_fault *fault, void *cookie)
+static enum kernel_guard_verdict wait_in_callback(const struct kernel_guard_fault *fault,
+	void *cookie)
 {
 	atomic_store(&in_callback, true);
 	while (!atomic_load(&leave_callback))
@@ -686,8 +687,8 @@ START_TEST(fork_while_a_callback_runs)
 	pid_t child;
 	int status;
 
-	ck_assert_int_eq(
-		kernel_guard_register((uintptr_t)guarded, page_size, wait_in_callback, guarded),
+	ck_assert_int_eq(kernel_guard_register((uintptr_t)guarded, page_size, wait_in_callback,
+				 guarded),
 		B_OK);
 	ck_assert_int_eq(pthread_create(&faulter, NULL, write_once, guarded), 0);
 	while (!atomic_load(&in_callback))
@@ -695,9 +696,10 @@ START_TEST(fork_while_a_callback_runs)
 	child = fork();
 	ck_assert_int_ge(child, 0);
 	if (child == 0)
-		_exit(kernel_guard_unregister((uintptr_t)guarded) == B_OK &&
-					kernel_guard_register((uintptr_t)guarded, page_size,
-						unprotect, guarded) == B_OK
+		_exit(kernel_guard_unregister((uintptr_t)guarded) == B_OK
+					&& kernel_guard_register((uintptr_t)guarded, page_size,
+						   unprotect, guarded)
+						== B_OK
 				? 0
 				: 1);
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
@@ -758,8 +760,8 @@ START_TEST(asan_reports_faults_outside_ranges)
 	ck_assert_int_eq(sscanf(ending.output, "unguarded %p", &address), 1);
 	snprintf(expected, sizeof(expected), "ERROR: AddressSanitizer: SEGV on unknown address %p",
 		address);
-	ck_assert_msg(
-		strstr(ending.output, expected) != NULL, "no '%s' in: %s", expected, ending.output);
+	ck_assert_msg(strstr(ending.output, expected) != NULL, "no '%s' in: %s", expected,
+		ending.output);
 	ck_assert_ptr_eq(strstr(ending.output, "guard page fault"), NULL);
 	ck_assert(WIFEXITED(ending.status) && WEXITSTATUS(ending.status) != 0);
 }

@@ -89,8 +89,7 @@ static area_malloc_debug_module_info_v2 *open_module_v2(const char *options)
 	area_malloc_debug_module_info_v2 *v2;
 
 	open_module(options);
-	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2),
-		B_OK);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2), B_OK);
 	return v2;
 }
 
@@ -130,7 +129,7 @@ static __attribute__((format(printf, 2, 3))) bool has(const char *text, const ch
 	return strstr(text, wanted) != NULL;
 }
 
-#define ASSERT_HAS(text, ...) \
+#define ASSERT_HAS(text, ...)                                                                      \
 	ck_assert_msg(has(text, __VA_ARGS__), "no \"%s\" in:\n%s", wanted, text)
 
 /* ---- a child's exit report ---- */
@@ -152,8 +151,8 @@ static pid_t fork_reporting(char *path, int *fd, int channel[2])
 
 /* In a forked child: hands data to the parent through channel, then
  * exits, its reports (the exit report among them) going to fd as text. */
-static __attribute__((noreturn)) void exit_reporting(int channel[2], const void *data,
-	size_t bytes, int fd)
+static __attribute__((noreturn)) void exit_reporting(int channel[2], const void *data, size_t bytes,
+	int fd)
 {
 	(void)!write(channel[1], data, bytes);
 	dbg->set_report_hook(NULL, NULL);
@@ -449,8 +448,8 @@ END_TEST
 /* The reachability scan reads guarded blocks and judges them as any
  * block: one reached only through another guarded block is referenced,
  * one whose address is kept only complemented is unreferenced. */
-static void *volatile held;		/* the root of a and b */
-static volatile uintptr_t hidden;	/* ~address of the lost block */
+static void *volatile held;       /* the root of a and b */
+static volatile uintptr_t hidden; /* ~address of the lost block */
 
 /* The one report so far is a leak report of one block of bytes. */
 static void assert_only_leak(size_t bytes)
@@ -499,7 +498,7 @@ END_TEST
  * the exit report under leak_mode=unreferenced lists it; a guarded block
  * not marked is listed. The marked block fills its page: the byte before
  * it lies on a protected page, which the scan must not read. */
-static volatile uintptr_t hidden_marked;	/* ~address of the marked block */
+static volatile uintptr_t hidden_marked; /* ~address of the marked block */
 
 static __attribute__((noipa)) void allocate_marked_out_of_sight(const void *pool)
 {
@@ -563,7 +562,8 @@ START_TEST(not_leak_takes_a_guarded_block)
 	wait_for_exit_report(child, channel, lost, sizeof(lost), fd, text, sizeof(text));
 	ASSERT_HAS(text, "Leak of 32 byte(s) in 1 allocation(s) allocated from:\n");
 	ASSERT_HAS(text, "(first block %p, thread T%d, seq 6, ", (void *)~lost[0], (int)child);
-	ASSERT_HAS(text, "Still referenced, not leaks with leak_mode=unreferenced: 4096 byte(s) in "
+	ASSERT_HAS(text,
+		"Still referenced, not leaks with leak_mode=unreferenced: 4096 byte(s) in "
 		"1 allocation(s).\n");
 	ASSERT_HAS(text, "SUMMARY: area_malloc: 32 byte(s) leaked in 1 allocation(s).\n");
 	ck_assert_msg(!has(text, "%p", (void *)~lost[1]), "%s", text);
@@ -614,7 +614,8 @@ START_TEST(faults_in_several_threads)
 	pool = new_pool(1 << 20);
 	for (int i = 0; i < THREADS; i++) {
 		work[i].pool = pool;
-		ck_assert_int_eq(pthread_create(&threads[i], NULL, overflow_in_thread, &work[i]), 0);
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, overflow_in_thread, &work[i]),
+			0);
 	}
 	for (int i = 0; i < THREADS; i++)
 		ck_assert_int_eq(pthread_join(threads[i], NULL), 0);
@@ -1090,10 +1091,8 @@ START_TEST(companion_chooses_per_pool)
 	if (under_valgrind())
 		return;
 	open_module("guard_regions=1");
-	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME, (module_info **)&v3),
-		B_OK);
-	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2),
-		B_OK);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME, (module_info **)&v3), B_OK);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V2_MODULE_NAME, (module_info **)&v2), B_OK);
 	/* v1's and v2's functions, at their places */
 	ck_assert_ptr_eq((void *)v3->v2.v1.check_pool, (void *)dbg->check_pool);
 	ck_assert_ptr_eq((void *)v3->v2.scan_leaks, (void *)v2->scan_leaks);
@@ -1108,7 +1107,7 @@ START_TEST(companion_chooses_per_pool)
 	ck_assert_int_eq(guarded_among(all, 3), 3);
 	ck_assert_int_eq(guarded_among(none, 3), 0);
 	ck_assert_int_eq(guarded_among(sampled, 3), 3); /* one in 1 */
-	ck_assert_int_eq(guarded_among(plain, 3), 0);	/* no option guards blocks */
+	ck_assert_int_eq(guarded_among(plain, 3), 0);   /* no option guards blocks */
 	ck_assert_int_eq(v3->set_pool_guard(all, B_AREA_MALLOC_GUARD_DEFAULT, 0), B_OK);
 	ck_assert_int_eq(guarded_among(all, 3), 0);
 	ck_assert_int_eq(v3->set_pool_guard(all, 4, 0), B_BAD_VALUE);
@@ -1129,8 +1128,7 @@ START_TEST(companion_needs_a_guard_region)
 	const void *pool;
 
 	open_module("leak_check=1:guard_sample=0");
-	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME, (module_info **)&v3),
-		B_OK);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME, (module_info **)&v3), B_OK);
 	pool = new_pool(1 << 16);
 	ck_assert_int_eq(v3->set_pool_guard(pool, B_AREA_MALLOC_GUARD_ALL, 0), B_NOT_ALLOWED);
 	ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_V3_MODULE_NAME), B_OK);
@@ -1152,8 +1150,7 @@ static bool lists_guarded(const char *text, const void *block, size_t size, bool
 
 /* pooldump --node-dir DIR -p PID ARGUMENTS, its output (stderr too) into
  * output; returns its exit status. */
-static int pooldump(const char *dir, pid_t pid, const char *arguments, char *output,
-	size_t size)
+static int pooldump(const char *dir, pid_t pid, const char *arguments, char *output, size_t size)
 {
 	char command[PATH_MAX + 512];
 	FILE *pipe_in;
@@ -1201,7 +1198,8 @@ START_TEST(pooldump_shows_guarded_blocks)
 	am->free(pool, freed);
 	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
 	pooldump_pool(dir, getpid(), stats.area, output, sizeof(output));
-	ck_assert_msg(lists_guarded(output, live, 32, false) && lists_guarded(output, freed, 64, true),
+	ck_assert_msg(lists_guarded(output, live, 32, false)
+			&& lists_guarded(output, freed, 64, true),
 		"not listed:\n%s", output);
 	/* a dead process: a child with a node of its own ends without a word */
 	ck_assert_int_eq(pipe(channel), 0);
@@ -1250,26 +1248,29 @@ START_TEST(pooldump_counts_guarded_blocks)
 		return;
 	open_module_in(dir, "guard=0:guard_sample=0:guard_size=64:fork_nodes=1:keep_dead_nodes=4");
 	pool = new_pool(1 << 16);
-	guarded = am->malloc(pool, 40);		/* seq 0 */
-	freed = am->malloc(pool, 48);		/* seq 1, freed with seq 2 */
+	guarded = am->malloc(pool, 40); /* seq 0 */
+	freed = am->malloc(pool, 48);   /* seq 1, freed with seq 2 */
 	am->free(pool, freed);
-	heap = am->malloc(pool, 100);		/* seq 3: not guarded */
+	heap = am->malloc(pool, 100); /* seq 3: not guarded */
 	ck_assert_int_eq(dbg->get_pool_stats(pool, &stats), B_OK);
 	area = (int)stats.area;
 	ck_assert_uint_eq(stats.live_blocks, 2);
 	ck_assert_uint_eq(stats.used, 140);
 	pooldump_pool(dir, getpid(), area, output, sizeof(output));
-	ck_assert_msg(lists_guarded(output, guarded, 40, false) && lists_guarded(output, freed, 48, true)
+	ck_assert_msg(lists_guarded(output, guarded, 40, false)
+			&& lists_guarded(output, freed, 48, true)
 			&& !lists_guarded(output, heap, 100, false)
 			&& has(output, "\tguarded blocks: 1 live (40 bytes requested), 1 freed\n"),
 		"%s", output);
 
 	/* pools: the guarded block in blocks and used, and apart */
 	ck_assert_int_eq(pooldump(dir, getpid(), "pools", output, sizeof(output)), 0);
-	ASSERT_HAS(output, "used: 140; peak: 140; blocks: 2; quarantined: 0 in 0; guarded: 1 live "
+	ASSERT_HAS(output,
+		"used: 140; peak: 140; blocks: 2; quarantined: 0 in 0; guarded: 1 live "
 		"(40 bytes), 1 freed; failed: 0;");
 	ck_assert_int_eq(pooldump(dir, getpid(), "--json pools", output, sizeof(output)), 0);
-	ASSERT_HAS(output, "\"used\":140,\"peak\":140,\"blocks\":2,\"quarantined_bytes\":0,"
+	ASSERT_HAS(output,
+		"\"used\":140,\"peak\":140,\"blocks\":2,\"quarantined_bytes\":0,"
 		"\"quarantined_blocks\":0,\"guarded_blocks\":1,\"guarded_bytes\":40,"
 		"\"guarded_freed\":1,");
 
@@ -1277,17 +1278,23 @@ START_TEST(pooldump_counts_guarded_blocks)
 	 * below the heap), the freed guarded block not */
 	snprintf(arguments, sizeof(arguments), "allocations pool %d", area);
 	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 0);
-	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 0; "
-		"caller: 0x", me, me, (void *)guarded, area);
-	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 100 bytes; pool: %d; seq: 3; "
-		"caller: 0x", me, me, (void *)heap, area);
+	ASSERT_HAS(output,
+		"team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 0; "
+		"caller: 0x",
+		me, me, (void *)guarded, area);
+	ASSERT_HAS(output,
+		"team: % 6d; thread: % 6d; address: %p; size: 100 bytes; pool: %d; seq: 3; "
+		"caller: 0x",
+		me, me, (void *)heap, area);
 	ck_assert(strstr(output, "size: 40 bytes") < strstr(output, "size: 100 bytes"));
 	ck_assert_msg(!has(output, "address: %p;", (void *)freed), "%s", output);
 	ASSERT_HAS(output, "total allocations: 2; total bytes: 140\n");
 	snprintf(arguments, sizeof(arguments), "--json allocations pool %d", area);
 	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 0);
-	ASSERT_HAS(output, "{\"address\":\"%p\",\"size\":40,\"pool\":%d,\"thread\":%d,"
-		"\"team\":%d,\"seq\":0,", (void *)guarded, area, me, me);
+	ASSERT_HAS(output,
+		"{\"address\":\"%p\",\"size\":40,\"pool\":%d,\"thread\":%d,"
+		"\"team\":%d,\"seq\":0,",
+		(void *)guarded, area, me, me);
 	ASSERT_HAS(output, "\"guarded\":true,");
 	ASSERT_HAS(output, "\"total_blocks\":2,\"total_bytes\":140");
 
@@ -1304,17 +1311,21 @@ START_TEST(pooldump_counts_guarded_blocks)
 	snprintf(arguments, sizeof(arguments), "check pool %d", area);
 	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 0);
 	ASSERT_HAS(output, "1 pool(s) checked, 0 problem(s)\n");
-	guarded[-3] = 1;	/* the canary before it: no fault */
-	guarded[41] = 1;	/* its slack: no fault */
+	guarded[-3] = 1; /* the canary before it: no fault */
+	guarded[41] = 1; /* its slack: no fault */
 	ck_assert_int_eq(pooldump(dir, getpid(), arguments, output, sizeof(output)), 1);
-	ASSERT_HAS(output, "ERROR: area_malloc: heap-buffer-underflow on address %p (40-byte block) "
+	ASSERT_HAS(output,
+		"ERROR: area_malloc: heap-buffer-underflow on address %p (40-byte block) "
 		"in pool %d\nthe canary before the guarded block was overwritten\nfirst damaged byte "
-		"at offset -3 from the block (before its start)\n", (void *)guarded, area);
-	ASSERT_HAS(output, "ERROR: area_malloc: heap-buffer-overflow on address %p (40-byte block) "
+		"at offset -3 from the block (before its start)\n",
+		(void *)guarded, area);
+	ASSERT_HAS(output,
+		"ERROR: area_malloc: heap-buffer-overflow on address %p (40-byte block) "
 		"in pool %d\nthe slack canary between the guarded block's end and its guard page was "
 		"overwritten\nfirst damaged byte at offset 41 from the block\nthe write reached 2 "
 		"byte(s) past the end of the 40-byte block\npreviously allocated by thread T%d (team "
-		"%d, seq 0, at ", (void *)guarded, area, me, me);
+		"%d, seq 0, at ",
+		(void *)guarded, area, me, me);
 	ASSERT_HAS(output, "1 pool(s) checked, 2 problem(s)\n");
 	guarded[-3] = CANARY;
 	guarded[41] = CANARY;
@@ -1325,9 +1336,9 @@ START_TEST(pooldump_counts_guarded_blocks)
 	child = fork();
 	ck_assert_int_ne(child, -1);
 	if (child == 0) {
-		child_blocks[0] = am->malloc(pool, 40);		/* guarded */
-		child_blocks[1] = am->malloc(pool, 200);	/* in the heap */
-		child_blocks[0][40] = 1;			/* its slack */
+		child_blocks[0] = am->malloc(pool, 40);  /* guarded */
+		child_blocks[1] = am->malloc(pool, 200); /* in the heap */
+		child_blocks[0][40] = 1;                 /* its slack */
 		(void)!write(channel[1], child_blocks, sizeof(child_blocks));
 		_exit(0);
 	}
@@ -1335,14 +1346,19 @@ START_TEST(pooldump_counts_guarded_blocks)
 		sizeof(child_blocks));
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 	ck_assert_int_eq(pooldump(dir, child, "pools", output, sizeof(output)), 0);
-	ASSERT_HAS(output, "used: 380; peak: 380; blocks: 4; quarantined: 0 in 0; guarded: 2 live "
+	ASSERT_HAS(output,
+		"used: 380; peak: 380; blocks: 4; quarantined: 0 in 0; guarded: 2 live "
 		"(80 bytes), 1 freed; failed: 0;");
 	snprintf(arguments, sizeof(arguments), "allocations pool %d", area);
 	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 0);
-	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 4; "
-		"caller: 0x", (int)child, (int)child, (void *)child_blocks[0], area);
-	ASSERT_HAS(output, "team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 0; "
-		"caller: 0x", me, me, (void *)guarded, area);
+	ASSERT_HAS(output,
+		"team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 4; "
+		"caller: 0x",
+		(int)child, (int)child, (void *)child_blocks[0], area);
+	ASSERT_HAS(output,
+		"team: % 6d; thread: % 6d; address: %p; size: 40 bytes; pool: %d; seq: 0; "
+		"caller: 0x",
+		me, me, (void *)guarded, area);
 	ASSERT_HAS(output, "total allocations: 4; total bytes: 380\n");
 	snprintf(arguments, sizeof(arguments), "leaks pool %d", area);
 	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 1);
@@ -1354,11 +1370,13 @@ START_TEST(pooldump_counts_guarded_blocks)
 	ASSERT_HAS(output, "SUMMARY: area_malloc: 380 byte(s) leaked in 4 allocation(s).\n");
 	snprintf(arguments, sizeof(arguments), "check pool %d", area);
 	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 1);
-	ASSERT_HAS(output, "ERROR: area_malloc: heap-buffer-overflow on address %p (40-byte block) "
+	ASSERT_HAS(output,
+		"ERROR: area_malloc: heap-buffer-overflow on address %p (40-byte block) "
 		"in pool %d\nthe slack canary between the guarded block's end and its guard page was "
 		"overwritten\nfirst damaged byte at offset 40 from the block\nthe write reached 1 "
 		"byte(s) past the end of the 40-byte block\npreviously allocated by thread T%d (team "
-		"%d, seq 4, at ", (void *)child_blocks[0], area, (int)child, (int)child);
+		"%d, seq 4, at ",
+		(void *)child_blocks[0], area, (int)child, (int)child);
 	ASSERT_HAS(output, "1 pool(s) checked, 1 problem(s)\n");
 
 	am->free(pool, guarded);
@@ -1382,18 +1400,18 @@ START_TEST(pooldump_scan_reads_guarded_blocks)
 		return;
 	open_module_in(dir, "guard=1:guard_sample=0");
 	pool = new_pool(1 << 16);
-	a = am->malloc(pool, 64);		/* seq 0 */
-	a[0] = am->malloc(pool, 64);		/* seq 1: its only pointer is in a */
+	a = am->malloc(pool, 64);    /* seq 0 */
+	a[0] = am->malloc(pool, 64); /* seq 1: its only pointer is in a */
 	held = a;
-	allocate_out_of_sight(pool);		/* seq 2 */
+	allocate_out_of_sight(pool); /* seq 2 */
 	/* --stop: this process's dead frames below its stack pointer may still
 	 * hold the lost block's address */
-	ck_assert_int_eq(pooldump(dir, getpid(), "scan --stop --min-age 0", output,
-		sizeof(output)), 1);
+	ck_assert_int_eq(pooldump(dir, getpid(), "scan --stop --min-age 0", output, sizeof(output)),
+		1);
 	ASSERT_HAS(output, "Unreferenced: 32 byte(s) in 1 allocation(s), the oldest ");
-	ASSERT_HAS(output, "(first block %p, thread T%d, seq 2)\n", (void *)~hidden,
-		(int)getpid());
-	ASSERT_HAS(output, "SUMMARY: area_malloc: 32 byte(s) unreferenced in 1 allocation(s), 0 "
+	ASSERT_HAS(output, "(first block %p, thread T%d, seq 2)\n", (void *)~hidden, (int)getpid());
+	ASSERT_HAS(output,
+		"SUMMARY: area_malloc: 32 byte(s) unreferenced in 1 allocation(s), 0 "
 		"byte(s) indirectly lost in 0 allocation(s).\n");
 	am->free(pool, (void *)~hidden);
 	am->free(pool, a[0]);
@@ -1412,7 +1430,8 @@ static off_t guard_table_in(int fd)
 	uint32_t word[2];
 
 	for (off_t at = 0; pread(fd, word, sizeof(word), at) == sizeof(word); at += 8)
-		if (word[0] == GUARD_TABLE_MAGIC && word[1] != 0 && word[1] <= GUARD_TABLE_MAX_SLOTS)
+		if (word[0] == GUARD_TABLE_MAGIC && word[1] != 0
+			&& word[1] <= GUARD_TABLE_MAX_SLOTS)
 			return at;
 	return 0;
 }
@@ -1475,9 +1494,11 @@ START_TEST(pooldump_refuses_a_damaged_guard_table)
 	ASSERT_HAS(output, "pool %d: 1 damaged slot(s) in its guard table (see check)", area);
 	snprintf(arguments, sizeof(arguments), "check pool %d", area);
 	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 1);
-	ASSERT_HAS(output, "ERROR: area_malloc: heap-corruption on address %p in pool %d\nthe guard "
+	ASSERT_HAS(output,
+		"ERROR: area_malloc: heap-corruption on address %p in pool %d\nthe guard "
 		"table has 1 damaged slot(s) (a state or a place no guarded block can have): their "
-		"blocks are not shown\n", (char *)info.address + at, area);
+		"blocks are not shown\n",
+		(char *)info.address + at, area);
 	ASSERT_HAS(output, "1 pool(s) checked, 1 problem(s)\n");
 
 	/* slots past the end of the pool: the table is refused whole */
@@ -1490,7 +1511,8 @@ START_TEST(pooldump_refuses_a_damaged_guard_table)
 	ASSERT_HAS(output, "used: 0; peak: 96; blocks: 0; quarantined: 0 in 0; failed: 0;");
 	snprintf(arguments, sizeof(arguments), "pool %d", area);
 	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 4);
-	ASSERT_HAS(output, "\tguard table damaged: the guard table's geometry does not fit the "
+	ASSERT_HAS(output,
+		"\tguard table damaged: the guard table's geometry does not fit the "
 		"pool\n");
 	snprintf(arguments, sizeof(arguments), "leaks pool %d", area);
 	ck_assert_int_eq(pooldump(dir, child, arguments, output, sizeof(output)), 4);

@@ -187,8 +187,8 @@ START_TEST(test_area_malloc_module_info_layout)
 		offsetof(area_malloc_module_info, calloc) + pointer);
 	ck_assert_uint_eq(offsetof(area_malloc_module_info, free),
 		offsetof(area_malloc_module_info, realloc) + pointer);
-	ck_assert_uint_eq(
-		sizeof(area_malloc_module_info), offsetof(area_malloc_module_info, free) + pointer);
+	ck_assert_uint_eq(sizeof(area_malloc_module_info),
+		offsetof(area_malloc_module_info, free) + pointer);
 
 	ck_assert(HAS_TYPE(info->create_pool, const void *(*)(uint32, size_t, uint32, uint32)));
 	ck_assert(HAS_TYPE(info->delete_pool, status_t(*)(const void *)));

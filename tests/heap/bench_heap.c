@@ -67,8 +67,8 @@ static void heap_release(void *ptr)
 }
 
 /* One round: fill the slots, churn, empty them. Returns ns per pair. */
-static double run_round(
-	const struct workload *work, void *(*alloc_fn)(size_t), void (*free_fn)(void *))
+static double run_round(const struct workload *work, void *(*alloc_fn)(size_t),
+	void (*free_fn)(void *))
 {
 	static void *live[SLOTS];
 
@@ -91,7 +91,7 @@ static double run_round(
 
 int main(int argc, char **argv)
 {
-	struct workload work = {.steps = 4000000};
+	struct workload work = { .steps = 4000000 };
 
 	if (argc > 1) {
 		char *end;
@@ -113,8 +113,8 @@ int main(int argc, char **argv)
 		work.size[i] = random_size();
 	}
 
-	void *region = mmap(
-		NULL, REGION_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	void *region = mmap(NULL, REGION_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+		-1, 0);
 	if (region == MAP_FAILED) {
 		perror("bench_heap: mmap");
 		return 1;

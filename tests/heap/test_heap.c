@@ -196,8 +196,8 @@ END_TEST
 
 START_TEST(test_region_bytes_for)
 {
-	static const size_t sizes[] = {0, 1, 16, 17, 100, 480, 496, 497, 511, 512, 1000, 4000, 4096,
-		65536, 100000, MiB - 16, MiB, 3 * MiB + 5};
+	static const size_t sizes[] = { 0, 1, 16, 17, 100, 480, 496, 497, 511, 512, 1000, 4000,
+		4096, 65536, 100000, MiB - 16, MiB, 3 * MiB + 5 };
 	size_t map_bytes = 4 * MiB;
 	void *mem = map_region(map_bytes);
 
@@ -208,8 +208,8 @@ START_TEST(test_region_bytes_for)
 		ck_assert_uint_le(region, map_bytes);
 
 		struct heap *heap = new_heap(mem, region);
-		ck_assert_msg(
-			heap_alloc(heap, size) != NULL, "size %zu in %zu bytes", size, region);
+		ck_assert_msg(heap_alloc(heap, size) != NULL, "size %zu in %zu bytes", size,
+			region);
 		assert_valid(heap);
 
 		/* and it is the smallest such region */
@@ -228,8 +228,8 @@ END_TEST
  * there, and a request is charged the chunk it takes. */
 START_TEST(test_capacity_accounting)
 {
-	static const size_t regions[] = {4096, 4096 + 16, 65536, 100000, MiB, 3 * MiB + 5};
-	static const size_t sizes[] = {0, 1, 15, 16, 17, 100, 1000, 4000, 65536};
+	static const size_t regions[] = { 4096, 4096 + 16, 65536, 100000, MiB, 3 * MiB + 5 };
+	static const size_t sizes[] = { 0, 1, 15, 16, 17, 100, 1000, 4000, 65536 };
 	size_t map_bytes = 4 * MiB;
 	void *mem = map_region(map_bytes);
 	struct heap_stats stats;
@@ -247,8 +247,8 @@ START_TEST(test_capacity_accounting)
 		ck_assert_ptr_nonnull(block);
 		heap_get_stats(heap, &stats);
 		ck_assert_msg(stats.used_bytes == heap_chunk_bytes_for(sizes[i]),
-			"a %zu-byte request took %zu bytes, charged %zu", sizes[i], stats.used_bytes,
-			heap_chunk_bytes_for(sizes[i]));
+			"a %zu-byte request took %zu bytes, charged %zu", sizes[i],
+			stats.used_bytes, heap_chunk_bytes_for(sizes[i]));
 		assert_valid(heap);
 	}
 	ck_assert_uint_eq(heap_chunk_bytes_for(SIZE_MAX), SIZE_MAX);
@@ -437,8 +437,8 @@ START_TEST(test_oversize_requests_fail_cleanly)
 	void *mem = map_region(bytes);
 	struct heap *heap = new_heap(mem, bytes);
 	size_t capacity = stats_of(heap).capacity_bytes;
-	const size_t huge[] = {SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 15, SIZE_MAX - 16, SIZE_MAX - 31,
-		SIZE_MAX / 2 + 1, SIZE_MAX / 2, bytes, capacity, capacity - 15};
+	const size_t huge[] = { SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 15, SIZE_MAX - 16, SIZE_MAX - 31,
+		SIZE_MAX / 2 + 1, SIZE_MAX / 2, bytes, capacity, capacity - 15 };
 	char *keep = heap_alloc(heap, 100);
 
 	ck_assert_ptr_nonnull(keep);
@@ -789,7 +789,8 @@ START_TEST(test_block_is_live_rejects_bad_pointers)
 
 	/* the lock-free look (a free ahead of the lock) sees a live block's
 	 * own size and rejects what is not one */
-	ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, c, SIZE_MAX), heap_usable_size(heap, c));
+	ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, c, SIZE_MAX),
+		heap_usable_size(heap, c));
 	ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, c + 16, SIZE_MAX), 0);
 	ck_assert_uint_eq(heap_live_usable_size_unlocked(heap, c, 100), 0); /* above max_usable */
 
@@ -859,8 +860,8 @@ START_TEST(test_walk_visits_every_block)
 			expected_payload += heap_usable_size(heap, blocks[i]);
 	}
 
-	struct walk_record record = {.ordered = true};
-	struct heap_damage damage = {0};
+	struct walk_record record = { .ordered = true };
+	struct heap_damage damage = { 0 };
 	ck_assert(heap_walk(heap, record_block, &record, &damage));
 	ck_assert_uint_eq(damage.at, 0);
 	ck_assert(!heap_damaged(heap, NULL));
@@ -909,8 +910,8 @@ START_TEST(test_stats_track_operations)
 	heap_free(heap, b);
 	s = stats_of(heap);
 	ck_assert_uint_eq(s.used_bytes, 0);
-	ck_assert_uint_eq(
-		s.peak_used_bytes, block_bytes(100) + block_bytes(1000) + block_bytes(3000));
+	ck_assert_uint_eq(s.peak_used_bytes,
+		block_bytes(100) + block_bytes(1000) + block_bytes(3000));
 	ck_assert_uint_eq(s.used_blocks, 0);
 	ck_assert_uint_eq(s.free_blocks, 1);
 	assert_valid(heap);
@@ -960,8 +961,8 @@ static void assert_invalid(const struct heap *heap, const char *expected_tag)
 	const char *why = NULL;
 	ck_assert(!heap_validate(heap, &why));
 	ck_assert_ptr_nonnull(why);
-	ck_assert_msg(
-		strstr(why, expected_tag) == why, "expected %s, got \"%s\"", expected_tag, why);
+	ck_assert_msg(strstr(why, expected_tag) == why, "expected %s, got \"%s\"", expected_tag,
+		why);
 	ck_assert(!heap_validate(heap, NULL));
 }
 
@@ -1175,8 +1176,8 @@ START_TEST(test_random_operations_match_model)
 		else
 			model_allocate(heap, slot, op);
 		const char *why = NULL;
-		ck_assert_msg(
-			heap_validate(heap, &why), "op %llu: %s", (unsigned long long)op, why);
+		ck_assert_msg(heap_validate(heap, &why), "op %llu: %s", (unsigned long long)op,
+			why);
 	}
 	for (size_t i = 0; i < MODEL_SLOTS; i++) {
 		if (slots[i].ptr) {

@@ -46,7 +46,7 @@
 
 #define PAGE 4096
 #define REGION_BYTES (64 * 1024)
-#define MARGIN_BYTES 64		/* canary bytes inside the region's ends */
+#define MARGIN_BYTES 64 /* canary bytes inside the region's ends */
 #define MARGIN_FILL 0x5a
 #define CASE_SECONDS 5
 #define MAX_BLOCKS 4096
@@ -59,29 +59,29 @@ static const size_t block_sizes[] = { 1, 16, 24, 100, 496, 504, 512, 1000, 4000 
 enum neighbour_state {
 	NEIGHBOUR_LIVE,
 	NEIGHBOUR_FREE,
-	NEIGHBOUR_FREE_MERGED,	/* free, and merged with the chunk above it */
+	NEIGHBOUR_FREE_MERGED, /* free, and merged with the chunk above it */
 	NEIGHBOUR_STATES
 };
 
 enum pattern {
 	PATTERN_ZEROS,
 	PATTERN_ONES,
-	PATTERN_POINTER,	/* an address inside the heap, 8 bytes at a time */
-	PATTERN_HEADER,		/* a copy of a sound chunk header (16 bytes) */
+	PATTERN_POINTER, /* an address inside the heap, 8 bytes at a time */
+	PATTERN_HEADER,  /* a copy of a sound chunk header (16 bytes) */
 	PATTERNS
 };
 
 enum damage_kind {
-	DAMAGE_BYTE,		/* one byte at an offset past the block's end */
-	DAMAGE_OVERFLOW,	/* a run of a length from the block's end */
-	DAMAGE_UNDERFLOW,	/* a run of a length back from the block's start */
+	DAMAGE_BYTE,      /* one byte at an offset past the block's end */
+	DAMAGE_OVERFLOW,  /* a run of a length from the block's end */
+	DAMAGE_UNDERFLOW, /* a run of a length back from the block's start */
 };
 
 struct layout {
-	unsigned char *mapping;	/* guard page, region, guard page */
+	unsigned char *mapping; /* guard page, region, guard page */
 	unsigned char *region;
 	struct heap *heap;
-	void *blocks[8];	/* below, victim, neighbour, above, ... */
+	void *blocks[8]; /* below, victim, neighbour, above, ... */
 	bool live[8];
 	size_t block_count;
 	size_t victim_usable;
@@ -128,10 +128,14 @@ static unsigned char pattern_byte(const struct layout *layout, enum pattern patt
 	uintptr_t pointer = (uintptr_t)layout->blocks[5];
 
 	switch (pattern) {
-	case PATTERN_ZEROS: return 0;
-	case PATTERN_ONES: return 0xff;
-	case PATTERN_POINTER: return (unsigned char)(pointer >> (8 * (index % 8)));
-	default: return layout->header_copy[index % 16];
+	case PATTERN_ZEROS:
+		return 0;
+	case PATTERN_ONES:
+		return 0xff;
+	case PATTERN_POINTER:
+		return (unsigned char)(pointer >> (8 * (index % 8)));
+	default:
+		return layout->header_copy[index % 16];
 	}
 }
 
@@ -167,8 +171,8 @@ static bool damage(struct layout *layout, enum damage_kind kind, enum pattern pa
 }
 
 struct outcome {
-	int refused;		/* operations that failed with the heap saying why */
-	int silent_refusal;	/* an operation failed while heap_damaged() said no */
+	int refused;        /* operations that failed with the heap saying why */
+	int silent_refusal; /* an operation failed while heap_damaged() said no */
 	bool damaged;
 	bool valid;
 };
@@ -219,11 +223,11 @@ static struct outcome exercise(struct layout *layout)
 
 /* Exit codes of a case's child. */
 enum {
-	CASE_CLEAN = 0,		/* the damage was harmless or repaired by the heap's use */
-	CASE_REPORTED = 1,	/* the heap found and refused the damage */
-	CASE_ABSORBED = 2,	/* the heap is invalid and says nothing: a failure */
-	CASE_MARGIN = 3,	/* memory outside the heap's region was written */
-	CASE_NOT_RUN = 4,	/* the damage would not fit the region */
+	CASE_CLEAN = 0,    /* the damage was harmless or repaired by the heap's use */
+	CASE_REPORTED = 1, /* the heap found and refused the damage */
+	CASE_ABSORBED = 2, /* the heap is invalid and says nothing: a failure */
+	CASE_MARGIN = 3,   /* memory outside the heap's region was written */
+	CASE_NOT_RUN = 4,  /* the damage would not fit the region */
 };
 
 static int run_case_child(size_t size, enum neighbour_state state, enum damage_kind kind,
@@ -265,21 +269,30 @@ static void run_case(struct tally *tally, size_t size, enum neighbour_state stat
 	ck_assert_int_eq(waitpid(child, &status, 0), child);
 	ck_assert_msg(!WIFSIGNALED(status),
 		"size %zu, neighbour state %d, damage %d, pattern %d, amount %zu: the heap died of "
-		"signal %d%s", size, (int)state, (int)kind, (int)pattern, amount, WTERMSIG(status),
+		"signal %d%s",
+		size, (int)state, (int)kind, (int)pattern, amount, WTERMSIG(status),
 		WTERMSIG(status) == SIGALRM ? " (a hang)" : "");
 	ck_assert(WIFEXITED(status));
 	ck_assert_msg(WEXITSTATUS(status) != CASE_ABSORBED,
 		"size %zu, neighbour state %d, damage %d, pattern %d, amount %zu: the heap is "
-		"invalid and does not say it is damaged", size, (int)state, (int)kind, (int)pattern,
-		amount);
+		"invalid and does not say it is damaged",
+		size, (int)state, (int)kind, (int)pattern, amount);
 	ck_assert_msg(WEXITSTATUS(status) != CASE_MARGIN,
 		"size %zu, neighbour state %d, damage %d, pattern %d, amount %zu: memory outside "
-		"the heap was written", size, (int)state, (int)kind, (int)pattern, amount);
+		"the heap was written",
+		size, (int)state, (int)kind, (int)pattern, amount);
 	switch (WEXITSTATUS(status)) {
-	case CASE_CLEAN: tally->clean++; break;
-	case CASE_REPORTED: tally->reported++; break;
-	case CASE_NOT_RUN: tally->not_run++; break;
-	default: ck_abort_msg("unexpected case status %d", WEXITSTATUS(status));
+	case CASE_CLEAN:
+		tally->clean++;
+		break;
+	case CASE_REPORTED:
+		tally->reported++;
+		break;
+	case CASE_NOT_RUN:
+		tally->not_run++;
+		break;
+	default:
+		ck_abort_msg("unexpected case status %d", WEXITSTATUS(status));
 	}
 }
 
@@ -300,8 +313,8 @@ static void sweep(enum damage_kind kind, size_t size_index)
 				continue; /* one byte of a header is one of the other patterns */
 			for (size_t amount = kind == DAMAGE_BYTE ? 0 : 1; amount <= SWEEP_BYTES;
 				amount += (size_t)stride)
-				run_case(&tally, size, (enum neighbour_state)state, (enum damage_kind)kind,
-					(enum pattern)pattern, amount);
+				run_case(&tally, size, (enum neighbour_state)state,
+					(enum damage_kind)kind, (enum pattern)pattern, amount);
 		}
 	}
 	/* the sweeps reach metadata: some cases must have been caught */
@@ -340,9 +353,9 @@ START_TEST(zero_size_tag_ends_the_walk)
 
 	build(&layout, 100, NEIGHBOUR_LIVE);
 	next_header = (unsigned char *)layout.blocks[2] - 16;
-	memset(next_header + 8, 0, 8);	/* the neighbour's size tag */
+	memset(next_header + 8, 0, 8); /* the neighbour's size tag */
 	ck_assert(!heap_walk(layout.heap, count_nothing, &walked, &found));
-	ck_assert_uint_eq(walked, 2);	/* the two blocks below the damage */
+	ck_assert_uint_eq(walked, 2); /* the two blocks below the damage */
 	ck_assert_uint_eq(found.at, (uintptr_t)next_header + 8);
 	ck_assert_uint_eq(found.end, (uintptr_t)next_header + 16);
 	ck_assert_uint_eq(found.below, (uintptr_t)layout.blocks[1]);
@@ -364,7 +377,7 @@ START_TEST(prev_size_byte_refuses_the_free)
 
 	build(&layout, 100, NEIGHBOUR_LIVE);
 	heap_get_stats(layout.heap, &before);
-	((unsigned char *)layout.blocks[2])[-16 + 4] ^= 0x40;	/* its prev_size */
+	((unsigned char *)layout.blocks[2])[-16 + 4] ^= 0x40; /* its prev_size */
 	heap_free(layout.heap, layout.blocks[2]);
 	ck_assert(heap_damaged(layout.heap, &found));
 	ck_assert_uint_eq(found.at, (uintptr_t)layout.blocks[2] - 16);
@@ -392,9 +405,9 @@ START_TEST(damaged_links_refuse_the_allocation)
 	ck_assert_ptr_null(heap_alloc(layout.heap, 100));
 	ck_assert(heap_damaged(layout.heap, NULL));
 	build(&layout, 100, NEIGHBOUR_FREE);
-	heap_free(layout.heap, layout.blocks[2]);	/* already free */
+	heap_free(layout.heap, layout.blocks[2]); /* already free */
 	ck_assert(heap_damaged(layout.heap, NULL));
-	ck_assert(heap_validate(layout.heap, NULL));	/* nothing was changed */
+	ck_assert(heap_validate(layout.heap, NULL)); /* nothing was changed */
 }
 END_TEST
 

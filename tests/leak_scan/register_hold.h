@@ -49,42 +49,42 @@ __attribute__((noinline, noipa, unused)) static void register_hold_wipe(void)
 
 /* Returns once wait_fd reaches end of file; hidden is ~address throughout
  * (the address is only in r12 in between). */
-__attribute__((noinline, noipa, unused)) static void register_hold(
-	uintptr_t hidden, int ready_fd, int wait_fd)
+__attribute__((noinline, noipa, unused)) static void register_hold(uintptr_t hidden, int ready_fd,
+	int wait_fd)
 {
 	register uintptr_t key __asm__("r12") = hidden;
 	char byte = 'r';
 
 	/* r8-r10 cleared: scratch registers the allocation may have left a
 	 * copy in */
-	__asm__ volatile(
-		"xorl %%r8d, %%r8d\n\t"
-		"xorl %%r9d, %%r9d\n\t"
-		"xorl %%r10d, %%r10d\n\t"
-		"notq %%r12\n\t"
-		/* write(ready_fd, &byte, 1) */
-		"movl %[nr_write], %%eax\n\t"
-		"movl %[ready], %%edi\n\t"
-		"movq %[buffer], %%rsi\n\t"
-		"movl $1, %%edx\n\t"
-		"syscall\n"
-		/* read(wait_fd, &byte, 1) until end of file or an error
+	__asm__ volatile("xorl %%r8d, %%r8d\n\t"
+			 "xorl %%r9d, %%r9d\n\t"
+			 "xorl %%r10d, %%r10d\n\t"
+			 "notq %%r12\n\t"
+			 /* write(ready_fd, &byte, 1) */
+			 "movl %[nr_write], %%eax\n\t"
+			 "movl %[ready], %%edi\n\t"
+			 "movq %[buffer], %%rsi\n\t"
+			 "movl $1, %%edx\n\t"
+			 "syscall\n"
+			 /* read(wait_fd, &byte, 1) until end of file or an error
 		 * other than EINTR (a scan's signal) */
-		"1:\n\t"
-		"movl %[nr_read], %%eax\n\t"
-		"movl %[wait], %%edi\n\t"
-		"movq %[buffer], %%rsi\n\t"
-		"movl $1, %%edx\n\t"
-		"syscall\n\t"
-		"cmpq $-4, %%rax\n\t"
-		"je 1b\n\t"
-		"testq %%rax, %%rax\n\t"
-		"jg 1b\n\t"
-		"notq %%r12\n\t"
-		: "+r"(key)
-		: [nr_write] "i"(SYS_write), [nr_read] "i"(SYS_read), [ready] "r"(ready_fd),
-		[wait] "r"(wait_fd), [buffer] "r"(&byte)
-		: "rax", "rdi", "rsi", "rdx", "rcx", "r8", "r9", "r10", "r11", "memory", "cc");
+			 "1:\n\t"
+			 "movl %[nr_read], %%eax\n\t"
+			 "movl %[wait], %%edi\n\t"
+			 "movq %[buffer], %%rsi\n\t"
+			 "movl $1, %%edx\n\t"
+			 "syscall\n\t"
+			 "cmpq $-4, %%rax\n\t"
+			 "je 1b\n\t"
+			 "testq %%rax, %%rax\n\t"
+			 "jg 1b\n\t"
+			 "notq %%r12\n\t"
+			 : "+r"(key)
+			 : [nr_write] "i"(SYS_write), [nr_read] "i"(SYS_read),
+			 [ready] "r"(ready_fd), [wait] "r"(wait_fd), [buffer] "r"(&byte)
+			 : "rax", "rdi", "rsi", "rdx", "rcx", "r8", "r9", "r10", "r11", "memory",
+			 "cc");
 }
 #else
 #define REGISTER_HOLD_SUPPORTED 0

@@ -53,8 +53,8 @@
 
 static uintptr_t fake_memory[FAKE_WORDS];
 
-static const uintptr_t *fake_words(
-	void *context, uintptr_t address, size_t count, uintptr_t *scratch)
+static const uintptr_t *fake_words(void *context, uintptr_t address, size_t count,
+	uintptr_t *scratch)
 {
 	size_t first = (address - FAKE_BASE) / sizeof(uintptr_t);
 
@@ -78,7 +78,7 @@ static uintptr_t fake_at(size_t word)
  */
 static enum scan_state run_fake(bool interior, enum scan_state *states)
 {
-	static const struct scan_reader reader = {fake_words, NULL};
+	static const struct scan_reader reader = { fake_words, NULL };
 	struct scan_block blocks[7];
 	uint8_t state[7];
 	uint32_t stack[7];
@@ -86,7 +86,7 @@ static enum scan_state run_fake(bool interior, enum scan_state *states)
 
 	memset(fake_memory, 0, sizeof(fake_memory));
 	for (size_t i = 0; i < 7; i++)
-		blocks[i] = (struct scan_block){fake_at(8 + 4 * i), fake_at(8 + 4 * i + 4)};
+		blocks[i] = (struct scan_block){ fake_at(8 + 4 * i), fake_at(8 + 4 * i + 4) };
 	fake_memory[2] = blocks[0].start;
 	fake_memory[8] = blocks[1].start;
 	fake_memory[9] = blocks[2].start + 8; /* inside block 2 */
@@ -126,8 +126,8 @@ START_TEST(test_engine_classifies)
 END_TEST
 
 /* The in-process reader: the bytes are at the address itself. */
-static const uintptr_t *own_words(
-	void *context, uintptr_t address, size_t count, uintptr_t *scratch)
+static const uintptr_t *own_words(void *context, uintptr_t address, size_t count,
+	uintptr_t *scratch)
 {
 	(void)context;
 	(void)count;
@@ -140,7 +140,7 @@ static const uintptr_t *own_words(
 START_TEST(test_engine_long_chain)
 {
 	enum { COUNT = 1000000 };
-	static const struct scan_reader reader = {own_words, NULL};
+	static const struct scan_reader reader = { own_words, NULL };
 	uintptr_t *memory = calloc((size_t)COUNT * 2 + 2, sizeof(uintptr_t));
 	struct scan_block *blocks = calloc(COUNT, sizeof(*blocks));
 	uint8_t *state = calloc(COUNT, 1);
@@ -152,8 +152,8 @@ START_TEST(test_engine_long_chain)
 	/* block i: words 2 + 2i and 3 + 2i; its first word points to block i + 1,
 	 * except the last one's */
 	for (size_t i = 0; i < COUNT; i++) {
-		blocks[i] = (struct scan_block){
-			(uintptr_t)&memory[2 + 2 * i], (uintptr_t)&memory[4 + 2 * i]};
+		blocks[i] = (struct scan_block){ (uintptr_t)&memory[2 + 2 * i],
+			(uintptr_t)&memory[4 + 2 * i] };
 		if (i + 1 < COUNT)
 			memory[2 + 2 * i] = (uintptr_t)&memory[4 + 2 * i];
 	}
@@ -383,7 +383,7 @@ static volatile int churn_broken;
  * always held (on this thread's stack or in its registers). */
 static void *churn_thread(void *unused)
 {
-	unsigned char *ring[CHURN_RING] = {NULL};
+	unsigned char *ring[CHURN_RING] = { NULL };
 
 	(void)unused;
 	for (unsigned long round = 0; !churn_stop; round++) {
@@ -532,7 +532,7 @@ struct child_run {
 
 static struct child_run run_driver(const struct scenario *scenario)
 {
-	struct child_run run = {0, NULL};
+	struct child_run run = { 0, NULL };
 	FILE *capture = tmpfile();
 	long length;
 	pid_t pid;
@@ -593,8 +593,8 @@ static const char *verdict_of(const char *output, size_t size, char *buffer, siz
 	{
 		unsigned seconds, milliseconds;
 		int used = -1;
-		ck_assert_msg(sscanf(at, " %u.%3u s old,%n", &seconds, &milliseconds, &used) == 2 &&
-				      used > 0 && at + used < end,
+		ck_assert_msg(sscanf(at, " %u.%3u s old,%n", &seconds, &milliseconds, &used) == 2
+				&& used > 0 && at + used < end,
 			"no age in %.*s", (int)(end - line), line);
 		at += used;
 	}
@@ -628,11 +628,12 @@ static const char *suppress_pool(char *option, size_t room)
 	return path;
 }
 
-static const char *const held_sizes[] = {"1001", "1002", "1003", "1004", "1005", "1006", "1009"};
+static const char *const held_sizes[] = { "1001", "1002", "1003", "1004", "1005", "1006", "1009" };
 
 START_TEST(test_exit_marks_every_group)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, false, false, false, false};
+	struct scenario scenario = { "stack_depth=4:color=never", false, false, false, false,
+		false };
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -645,10 +646,9 @@ START_TEST(test_exit_marks_every_group)
 	assert_verdict(run.output, 1012, "unreferenced");
 	assert_verdict(run.output, 1013, "indirectly lost");
 	assert_verdict(run.output, 1014, "indirectly lost");
-	ck_assert_msg(
-		strstr(run.output,
-			"\nSUMMARY: area_malloc: 13095 byte(s) leaked in 13 allocation(s).\n") !=
-			NULL,
+	ck_assert_msg(strstr(run.output,
+			      "\nSUMMARY: area_malloc: 13095 byte(s) leaked in 13 allocation(s).\n")
+			!= NULL,
 		"%s", run.output);
 	ck_assert_msg(strstr(run.output, "second thread finished its work: yes\n") != NULL, "%s",
 		run.output);
@@ -659,12 +659,15 @@ END_TEST
 
 START_TEST(test_thread_that_does_not_stop)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, false, true, false, false};
+	struct scenario scenario = { "stack_depth=4:color=never", false, false, true, false,
+		false };
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
-	ck_assert_msg(strstr(run.output, "\nfound at exit\n1 thread(s) did not stop and were not "
-					 "scanned (their stacks were scanned whole): T") != NULL,
+	ck_assert_msg(strstr(run.output,
+			      "\nfound at exit\n1 thread(s) did not stop and were not "
+			      "scanned (their stacks were scanned whole): T")
+			!= NULL,
 		"%s", run.output);
 	assert_verdict(run.output, 1017, "still referenced");
 	assert_verdict(run.output, 1004, "still referenced");
@@ -680,7 +683,7 @@ END_TEST
 START_TEST(test_register_held)
 {
 #if REGISTER_HOLD_SUPPORTED
-	struct scenario scenario = {"stack_depth=4:color=never", true, false, false, false, true};
+	struct scenario scenario = { "stack_depth=4:color=never", true, false, false, false, true };
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -694,8 +697,8 @@ END_TEST
 
 START_TEST(test_interior_pointers)
 {
-	struct scenario scenario = {
-		"stack_depth=4:color=never:leak_interior=1", false, false, false, false, false};
+	struct scenario scenario = { "stack_depth=4:color=never:leak_interior=1", false, false,
+		false, false, false };
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, LEAK_EXIT_STATUS);
@@ -710,7 +713,7 @@ START_TEST(test_leak_mode_unreferenced)
 {
 	char options[512], suppression[300];
 	const char *path = suppress_pool(suppression, sizeof(suppression));
-	struct scenario scenario = {options, false, false, false, false, false};
+	struct scenario scenario = { options, false, false, false, false, false };
 	struct child_run run;
 
 	snprintf(options, sizeof(options),
@@ -724,19 +727,25 @@ START_TEST(test_leak_mode_unreferenced)
 	assert_verdict(run.output, 1014, "indirectly lost");
 	ck_assert_msg(strstr(run.output,
 			      "\nStill referenced, not leaks with leak_mode=unreferenced: 7030 "
-			      "byte(s) in 7 allocation(s).\n") != NULL &&
-			      strstr(run.output, "\nSUMMARY: area_malloc: 6065 byte(s) leaked in 6 "
-						 "allocation(s).\n") != NULL,
+			      "byte(s) in 7 allocation(s).\n")
+				!= NULL
+			&& strstr(run.output,
+				   "\nSUMMARY: area_malloc: 6065 byte(s) leaked in 6 "
+				   "allocation(s).\n")
+				!= NULL,
 		"%s", run.output);
 	/* JSON: the totals held back, and each group's verdict */
-	ck_assert_msg(strstr(run.output, "\"leaked_bytes\":6065,\"leaked_blocks\":6,"
-					 "\"suppressed_bytes\":0,\"suppressed_blocks\":0,"
-					 "\"referenced_bytes\":7030,\"referenced_blocks\":7,"
-					 "\"groups\":[") != NULL &&
-			      strstr(run.output, "\"count\":1,\"bytes\":1014,") != NULL &&
-			      strstr(strstr(run.output, "\"count\":1,\"bytes\":1014,"),
-				      "\"reach\":\"indirect\",\"age_us\":") != NULL &&
-			      strstr(run.output, "\"reach\":\"referenced\"") == NULL,
+	ck_assert_msg(strstr(run.output,
+			      "\"leaked_bytes\":6065,\"leaked_blocks\":6,"
+			      "\"suppressed_bytes\":0,\"suppressed_blocks\":0,"
+			      "\"referenced_bytes\":7030,\"referenced_blocks\":7,"
+			      "\"groups\":[")
+				!= NULL
+			&& strstr(run.output, "\"count\":1,\"bytes\":1014,") != NULL
+			&& strstr(strstr(run.output, "\"count\":1,\"bytes\":1014,"),
+				   "\"reach\":\"indirect\",\"age_us\":")
+				!= NULL
+			&& strstr(run.output, "\"reach\":\"referenced\"") == NULL,
 		"%s", run.output);
 	free(run.output);
 
@@ -747,14 +756,14 @@ START_TEST(test_leak_mode_unreferenced)
 	scenario.only_held = true;
 	run = run_driver(&scenario);
 	assert_exit_status(&run, 0);
-	ck_assert_msg(
-		strstr(run.output, "ERROR: area_malloc: detected memory leaks") == NULL &&
-			strstr(run.output,
-				"Still referenced, not leaks with leak_mode=unreferenced: 7028 "
-				"byte(s) in 7 allocation(s).\n") == run.output,
+	ck_assert_msg(strstr(run.output, "ERROR: area_malloc: detected memory leaks") == NULL
+			&& strstr(run.output,
+				   "Still referenced, not leaks with leak_mode=unreferenced: 7028 "
+				   "byte(s) in 7 allocation(s).\n")
+				== run.output,
 		"%s", run.output);
-	ck_assert_msg(
-		strstr(run.output, "second thread finished its work") == NULL, "%s", run.output);
+	ck_assert_msg(strstr(run.output, "second thread finished its work") == NULL, "%s",
+		run.output);
 	free(run.output);
 
 	/* leak_mode=all (the default): the same blocks count */
@@ -770,21 +779,25 @@ END_TEST
 
 START_TEST(test_scan_while_running)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, true, false, false, false};
+	struct scenario scenario = { "stack_depth=4:color=never", false, true, false, false,
+		false };
 	struct child_run run = run_driver(&scenario);
 
 	assert_exit_status(&run, 0);
-	ck_assert_msg(strstr(run.output, "scan_leaks: 0; unreferenced 4038/4, indirect 2027/2, "
-					 "referenced 9061/9, unscanned threads 0\n") != NULL,
+	ck_assert_msg(strstr(run.output,
+			      "scan_leaks: 0; unreferenced 4038/4, indirect 2027/2, "
+			      "referenced 9061/9, unscanned threads 0\n")
+			!= NULL,
 		"%s", run.output);
-	ck_assert_msg(strstr(run.output, "found by scan\n") != NULL &&
-			      strstr(run.output, "found by scan on request\n") != NULL,
+	ck_assert_msg(strstr(run.output, "found by scan\n") != NULL
+			&& strstr(run.output, "found by scan on request\n") != NULL,
 		"%s", run.output);
 	ck_assert_msg(strstr(run.output,
 			      "scan command: 1: 4038 byte(s) in 4 block(s) unreferenced, 2027 "
 			      "byte(s) in 2 block(s) indirectly lost, 9061 byte(s) in 9 block(s) "
-			      "still referenced\n") != NULL &&
-			      strstr(run.output, "scan command: 2: scan: no pool 99999\n") != NULL,
+			      "still referenced\n")
+				!= NULL
+			&& strstr(run.output, "scan command: 2: scan: no pool 99999\n") != NULL,
 		"%s", run.output);
 	/* only the lost blocks are listed */
 	assert_verdict(run.output, 1001, NULL);
@@ -792,8 +805,10 @@ START_TEST(test_scan_while_running)
 	assert_verdict(run.output, 1016, NULL);
 	assert_verdict(run.output, 1008, "unreferenced");
 	assert_verdict(run.output, 1013, "indirectly lost");
-	ck_assert_msg(strstr(run.output, "\nSUMMARY: area_malloc: 6065 byte(s) leaked in 6 "
-					 "allocation(s).\n") != NULL,
+	ck_assert_msg(strstr(run.output,
+			      "\nSUMMARY: area_malloc: 6065 byte(s) leaked in 6 "
+			      "allocation(s).\n")
+			!= NULL,
 		"%s", run.output);
 	ck_assert_msg(strstr(run.output, "second thread finished its work: yes\n") != NULL, "%s",
 		run.output);
@@ -803,7 +818,8 @@ END_TEST
 
 START_TEST(test_scans_under_churn)
 {
-	struct scenario scenario = {"stack_depth=4:color=never", false, false, false, true, false};
+	struct scenario scenario = { "stack_depth=4:color=never", false, false, false, true,
+		false };
 	struct child_run run = run_driver(&scenario);
 	char want[128];
 

@@ -162,8 +162,8 @@ static void load(enum build build, const char *options)
 	ck_assert_int_eq(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&am), B_OK);
 	amd = NULL;
 	if (build == BUILD_DEBUG) {
-		ck_assert_int_eq(
-			get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&amd), B_OK);
+		ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)&amd),
+			B_OK);
 		amd->set_report_hook(take_report, NULL);
 	}
 	recorded_count = 0;
@@ -203,8 +203,8 @@ static size_t first_changed(const void *block, size_t size, unsigned seed)
 
 /* Writes where a buggy driver would (canaries, freed blocks): as an
  * uninstrumented driver does, whatever AddressSanitizer thinks of it. */
-static __attribute__((noinline, no_sanitize("address"))) void poke(
-	void *block, long offset, const char *bytes, size_t length)
+static __attribute__((noinline, no_sanitize("address"))) void poke(void *block, long offset,
+	const char *bytes, size_t length)
 {
 	volatile unsigned char *at = (unsigned char *)block + offset;
 
@@ -222,15 +222,15 @@ static const struct {
 	size_t size;
 	uint32 lock_spec;
 } pool_specs[WORLD_POOLS] = {
-	{B_ANY_KERNEL_ADDRESS, 1024 * KIB, B_NO_LOCK},
-	{B_ANY_ADDRESS, 256 * KIB, B_LAZY_LOCK},
-	{B_ANY_KERNEL_BLOCK_ADDRESS, 512 * KIB, B_FULL_LOCK},
-	{B_BASE_ADDRESS, 128 * KIB, B_CONTIGUOUS},
-	{B_RANDOMIZED_ANY_ADDRESS, 96 * KIB, B_NO_LOCK},
+	{ B_ANY_KERNEL_ADDRESS, 1024 * KIB, B_NO_LOCK },
+	{ B_ANY_ADDRESS, 256 * KIB, B_LAZY_LOCK },
+	{ B_ANY_KERNEL_BLOCK_ADDRESS, 512 * KIB, B_FULL_LOCK },
+	{ B_BASE_ADDRESS, 128 * KIB, B_CONTIGUOUS },
+	{ B_RANDOMIZED_ANY_ADDRESS, 96 * KIB, B_NO_LOCK },
 };
 
-static const size_t block_sizes[] = {
-	0, 1, 7, 15, 16, 17, 24, 31, 48, 63, 64, 100, 255, 256, 1000, 4095, 4096, 10000};
+static const size_t block_sizes[] = { 0, 1, 7, 15, 16, 17, 24, 31, 48, 63, 64, 100, 255, 256, 1000,
+	4095, 4096, 10000 };
 
 struct world_block {
 	unsigned char *address;
@@ -334,7 +334,7 @@ static __attribute__((noinline)) char *command_output(const char *command, int *
 
 static struct pool_numbers numbers_of(const struct world_pool *pool)
 {
-	struct pool_numbers numbers = {0, 0, 0, 0};
+	struct pool_numbers numbers = { 0, 0, 0, 0 };
 
 	if (amd != NULL) {
 		area_malloc_pool_stats stats;
@@ -353,11 +353,11 @@ static struct pool_numbers numbers_of(const struct world_pool *pool)
 		at = strstr(output, "; used: ");
 		ck_assert_msg(at != NULL, "%s said: %s", command, output);
 		ck_assert_int_eq(sscanf(at, "; used: %zu", &numbers.used), 1);
-		ck_assert_int_eq(
-			sscanf(strstr(output, "; blocks: "), "; blocks: %zu", &numbers.live_blocks),
+		ck_assert_int_eq(sscanf(strstr(output, "; blocks: "), "; blocks: %zu",
+					 &numbers.live_blocks),
 			1);
-		ck_assert_int_eq(
-			sscanf(strstr(output, "; failed: "), "; failed: %llu", &failed), 1);
+		ck_assert_int_eq(sscanf(strstr(output, "; failed: "), "; failed: %llu", &failed),
+			1);
 		numbers.failed = failed;
 		free(output);
 	}
@@ -435,8 +435,8 @@ static void world_finish(void)
 				block->size);
 		}
 		for (size_t s = 0; s < COUNT_OF(block_sizes); s++) {
-			ck_assert_uint_eq(
-				first_changed(fresh[s], block_sizes[s], 9000 + (unsigned)s),
+			ck_assert_uint_eq(first_changed(fresh[s], block_sizes[s],
+						  9000 + (unsigned)s),
 				block_sizes[s]);
 			am->free(pool->id, fresh[s]);
 		}
@@ -457,8 +457,8 @@ static void world_finish(void)
 /* ==== one misuse: its call, its exact outcome ==== */
 
 /* The release module's line for a refused free or realloc. */
-static void expect_release_line(
-	const char *text, const char *call, const void *pool, const void *ptr, bool pool_is_live)
+static void expect_release_line(const char *text, const char *call, const void *pool,
+	const void *ptr, bool pool_is_live)
 {
 	char line[256];
 
@@ -482,14 +482,15 @@ static void refused_free(int p, void *ptr, const char *kind, size_t size, int ow
 	}
 	ck_assert_ptr_null(am->free(pool, ptr));
 	ck_assert_int_eq(recorded_count, before + 1);
-	assert_report(before, &(struct expected){kind, ptr, size, pool,
-				      owner >= 0 ? pool_at(owner)->id : NULL, 0});
+	assert_report(before,
+		&(struct expected){ kind, ptr, size, pool, owner >= 0 ? pool_at(owner)->id : NULL,
+			0 });
 	count_report(p);
 }
 
 /* The same for realloc(pool, ptr, size): NULL, and refused. */
-static void refused_realloc(
-	int p, void *ptr, size_t new_size, const char *kind, size_t size, int owner)
+static void refused_realloc(int p, void *ptr, size_t new_size, const char *kind, size_t size,
+	int owner)
 {
 	const void *pool = pool_at(p)->id;
 	int before = recorded_count;
@@ -502,8 +503,9 @@ static void refused_realloc(
 	}
 	ck_assert_ptr_null(am->realloc(pool, ptr, new_size));
 	ck_assert_int_eq(recorded_count, before + 1);
-	assert_report(before, &(struct expected){kind, ptr, size, pool,
-				      owner >= 0 ? pool_at(owner)->id : NULL, 0});
+	assert_report(before,
+		&(struct expected){ kind, ptr, size, pool, owner >= 0 ? pool_at(owner)->id : NULL,
+			0 });
 	count_report(p);
 }
 
@@ -559,7 +561,7 @@ static void cross_pool_free(int round)
 
 static void interior_free(int round)
 {
-	static const long offsets[] = {16, 1, 99, 64, -8};
+	static const long offsets[] = { 16, 1, 99, 64, -8 };
 	int p = (round + 3) % WORLD_POOLS;
 	unsigned seed;
 	unsigned char *victim = new_victim(p, 100, &seed);
@@ -588,8 +590,8 @@ static void wild_free(int round)
 	int p = round % WORLD_POOLS;
 	char on_stack[64];
 	char *on_heap = malloc(64);
-	void *const wild[] = {on_stack, on_heap, (void *)(uintptr_t)0x1000,
-		(void *)(UINTPTR_MAX & ~(uintptr_t)15), (char *)pool_at(p)->base + 64};
+	void *const wild[] = { on_stack, on_heap, (void *)(uintptr_t)0x1000,
+		(void *)(UINTPTR_MAX & ~(uintptr_t)15), (char *)pool_at(p)->base + 64 };
 
 	ck_assert_ptr_nonnull(on_heap);
 	for (size_t i = 0; i < COUNT_OF(wild); i++)
@@ -608,15 +610,15 @@ static void foreign_control_pages(int round)
 }
 
 /* Damage within a canary: reported, and the free itself goes through. */
-static void canary_damage_freed(
-	int p, unsigned char *victim, size_t size, const char *kind, size_t overflow)
+static void canary_damage_freed(int p, unsigned char *victim, size_t size, const char *kind,
+	size_t overflow)
 {
 	int before = recorded_count;
 
 	ck_assert_ptr_null(am->free(pool_at(p)->id, victim));
 	ck_assert_int_eq(recorded_count, before + 1);
-	assert_report(
-		before, &(struct expected){kind, victim, size, pool_at(p)->id, NULL, overflow});
+	assert_report(before,
+		&(struct expected){ kind, victim, size, pool_at(p)->id, NULL, overflow });
 	count_report(p);
 }
 
@@ -660,8 +662,8 @@ static void write_after_free_in_quarantine(int round)
 	poke(victim, 100, "late", 4);
 	ck_assert_int_eq(amd->check_pool(pool_at(p)->id), 1);
 	ck_assert_int_eq(recorded_count, before + 1);
-	assert_report(
-		before, &(struct expected){"use-after-free", victim, 200, pool_at(p)->id, NULL, 0});
+	assert_report(before,
+		&(struct expected){ "use-after-free", victim, 200, pool_at(p)->id, NULL, 0 });
 	count_report(p);
 	for (int i = 0; i < 1000 && recorded_count == before + 1; i++) {
 		void *push = am->malloc(pool_at(p)->id, 2000);
@@ -670,7 +672,7 @@ static void write_after_free_in_quarantine(int round)
 	}
 	ck_assert_int_eq(recorded_count, before + 2);
 	assert_report(before + 1,
-		&(struct expected){"use-after-free", victim, 200, pool_at(p)->id, NULL, 0});
+		&(struct expected){ "use-after-free", victim, 200, pool_at(p)->id, NULL, 0 });
 	count_report(p);
 }
 
@@ -693,9 +695,9 @@ static void invalid_pool_ids(int round)
 	unsigned char *victim = new_victim(p, 100, &seed);
 	const void *stale = am->create_pool(B_ANY_KERNEL_ADDRESS, 64 * KIB, B_NO_LOCK, KERNEL_RW);
 	int local;
-	const void *bad_ids[] = {NULL, stale, &local, victim, (const void *)(uintptr_t)1,
+	const void *bad_ids[] = { NULL, stale, &local, victim, (const void *)(uintptr_t)1,
 		(const void *)UINTPTR_MAX,
-		(const void *)((uintptr_t)pool_at(p)->id ^ ((uintptr_t)1 << 62))};
+		(const void *)((uintptr_t)pool_at(p)->id ^ ((uintptr_t)1 << 62)) };
 
 	ck_assert_ptr_nonnull(stale);
 	ck_assert_int_eq(am->delete_pool(stale), B_OK);
@@ -719,18 +721,18 @@ static void invalid_pool_ids(int round)
 			continue;
 		}
 		ck_assert_int_eq(recorded_count, before + 6);
-		assert_report(
-			before + 0, &(struct expected){"invalid-pool", NULL, 0, bad, NULL, 0});
-		assert_report(
-			before + 1, &(struct expected){"invalid-pool", NULL, 0, bad, NULL, 0});
-		assert_report(
-			before + 2, &(struct expected){"invalid-pool", NULL, 0, bad, NULL, 0});
-		assert_report(
-			before + 3, &(struct expected){"invalid-pool", victim, 0, bad, NULL, 0});
-		assert_report(
-			before + 4, &(struct expected){"invalid-pool", victim, 0, bad, NULL, 0});
-		assert_report(
-			before + 5, &(struct expected){"invalid-pool", NULL, 0, bad, NULL, 0});
+		assert_report(before + 0,
+			&(struct expected){ "invalid-pool", NULL, 0, bad, NULL, 0 });
+		assert_report(before + 1,
+			&(struct expected){ "invalid-pool", NULL, 0, bad, NULL, 0 });
+		assert_report(before + 2,
+			&(struct expected){ "invalid-pool", NULL, 0, bad, NULL, 0 });
+		assert_report(before + 3,
+			&(struct expected){ "invalid-pool", victim, 0, bad, NULL, 0 });
+		assert_report(before + 4,
+			&(struct expected){ "invalid-pool", victim, 0, bad, NULL, 0 });
+		assert_report(before + 5,
+			&(struct expected){ "invalid-pool", NULL, 0, bad, NULL, 0 });
 	}
 	assert_victim(victim, 100, seed);
 	am->free(pool_at(p)->id, victim);
@@ -749,7 +751,8 @@ static void delete_pool_twice(int round)
 	ck_assert_int_eq(am->delete_pool(extra), B_ERROR);
 	if (amd != NULL) {
 		ck_assert_int_eq(recorded_count, before + 1);
-		assert_report(before, &(struct expected){"invalid-pool", NULL, 0, extra, NULL, 0});
+		assert_report(before,
+			&(struct expected){ "invalid-pool", NULL, 0, extra, NULL, 0 });
 	}
 }
 
@@ -807,23 +810,23 @@ struct scenario {
 };
 
 static const struct scenario scenarios[] = {
-	{"double free", double_free, true, NULL},
-	{"double free without quarantine", double_free_without_quarantine, true,
-		"quarantine_bytes=0"},
-	{"cross-pool free and realloc", cross_pool_free, true, NULL},
-	{"interior pointers", interior_free, true, NULL},
-	{"interior pointer of a freed block", interior_of_freed_block, true, NULL},
-	{"stack, heap, wild and control-page pointers", wild_free, true, NULL},
-	{"another pool's control pages", foreign_control_pages, false, NULL},
-	{"overflow within the trailing canary", overflow_within_canary, false, NULL},
-	{"underflow within the leading canary", underflow_within_canary, false, NULL},
-	{"write after free within quarantine", write_after_free_in_quarantine, false,
-		"quarantine_bytes=64k"},
-	{"realloc of a freed block", realloc_of_freed_block, true, NULL},
-	{"invalid, garbage and stale pool ids", invalid_pool_ids, true, NULL},
-	{"delete_pool twice", delete_pool_twice, true, NULL},
-	{"stale id of a reused slot", stale_id_of_a_reused_slot, true, NULL},
-	{"calloc overflow", calloc_overflow, true, NULL},
+	{ "double free", double_free, true, NULL },
+	{ "double free without quarantine", double_free_without_quarantine, true,
+		"quarantine_bytes=0" },
+	{ "cross-pool free and realloc", cross_pool_free, true, NULL },
+	{ "interior pointers", interior_free, true, NULL },
+	{ "interior pointer of a freed block", interior_of_freed_block, true, NULL },
+	{ "stack, heap, wild and control-page pointers", wild_free, true, NULL },
+	{ "another pool's control pages", foreign_control_pages, false, NULL },
+	{ "overflow within the trailing canary", overflow_within_canary, false, NULL },
+	{ "underflow within the leading canary", underflow_within_canary, false, NULL },
+	{ "write after free within quarantine", write_after_free_in_quarantine, false,
+		"quarantine_bytes=64k" },
+	{ "realloc of a freed block", realloc_of_freed_block, true, NULL },
+	{ "invalid, garbage and stale pool ids", invalid_pool_ids, true, NULL },
+	{ "delete_pool twice", delete_pool_twice, true, NULL },
+	{ "stale id of a reused slot", stale_id_of_a_reused_slot, true, NULL },
+	{ "calloc overflow", calloc_overflow, true, NULL },
 };
 
 /* Expected sizes in the release build: the release module knows none, and
@@ -884,8 +887,8 @@ static Suite *misuse_suite(void)
 	TCase *all = tcase_create("all_in_one_world");
 
 	tcase_add_loop_test(debug, debug_misuse_leaves_other_data_alone, 0, COUNT_OF(scenarios));
-	tcase_add_loop_test(
-		release, release_misuse_leaves_other_data_alone, 0, COUNT_OF(scenarios));
+	tcase_add_loop_test(release, release_misuse_leaves_other_data_alone, 0,
+		COUNT_OF(scenarios));
 	tcase_add_loop_test(all, every_misuse_in_one_world, 0, 2);
 	tcase_set_timeout(debug, 120);
 	tcase_set_timeout(release, 120);

@@ -278,8 +278,8 @@ START_TEST(test_file_that_is_not_elf_is_bad_type)
 
 	/* The dprintf line names the file and carries dlerror()'s text. */
 	ck_assert_msg(strstr(messages, text_file) != NULL, "no file in: %s", messages);
-	ck_assert_msg(
-		strstr(messages, "invalid ELF header") != NULL, "no dlerror in: %s", messages);
+	ck_assert_msg(strstr(messages, "invalid ELF header") != NULL, "no dlerror in: %s",
+		messages);
 }
 END_TEST
 
@@ -509,8 +509,8 @@ START_TEST(test_reentrant_init_and_uninit)
 
 	ck_assert_int_eq(put_module("test/reentrant/v1"), B_OK);
 	ck_assert_int_eq(module_log_noted("reentrant put"), B_OK);
-	ck_assert_str_eq(
-		module_log_events(), "+test/reentrant/v1 +test/a/v1 -test/reentrant/v1 -test/a/v1");
+	ck_assert_str_eq(module_log_events(),
+		"+test/reentrant/v1 +test/a/v1 -test/reentrant/v1 -test/a/v1");
 	ck_assert(!image_mapped("first", "test/a"));
 }
 END_TEST
@@ -569,8 +569,9 @@ START_TEST(test_dependencies_are_got_before_init_and_put_after_uninit)
 	ck_assert_str_eq(module_log_events(), "+test/a/v1 +test/multi/two +test/deps/v1");
 
 	ck_assert_int_eq(put_module("test/deps/v1"), B_OK);
-	ck_assert_str_eq(module_log_events(), "+test/a/v1 +test/multi/two +test/deps/v1"
-					      " -test/deps/v1 -test/multi/two -test/a/v1");
+	ck_assert_str_eq(module_log_events(),
+		"+test/a/v1 +test/multi/two +test/deps/v1"
+		" -test/deps/v1 -test/multi/two -test/a/v1");
 	ck_assert(!image_mapped("first", "test/a"));
 	ck_assert(!image_mapped("first", "test/multi"));
 	ck_assert(!image_mapped("first", "test/deps"));
@@ -605,11 +606,11 @@ static void *get_and_put_in_a_loop(void *unused)
 	for (round = 0; round < THREAD_ROUNDS; round++) {
 		module_info *a = NULL, *one = NULL;
 
-		if (get_module("test/a/v1", &a) != B_OK || a == NULL ||
-			strcmp(a->name, "test/a/v1") != 0)
+		if (get_module("test/a/v1", &a) != B_OK || a == NULL
+			|| strcmp(a->name, "test/a/v1") != 0)
 			atomic_fetch_add(&thread_failures, 1);
-		if (get_module("test/multi/one", &one) != B_OK || one == NULL ||
-			strcmp(one->name, "test/multi/one") != 0)
+		if (get_module("test/multi/one", &one) != B_OK || one == NULL
+			|| strcmp(one->name, "test/multi/one") != 0)
 			atomic_fetch_add(&thread_failures, 1);
 		if (put_module("test/multi/one") != B_OK)
 			atomic_fetch_add(&thread_failures, 1);

@@ -83,7 +83,8 @@ int main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (size_t i = 0; i < blocks; i++) {
 		if (fixture_alloc(&pool, 16 + i % 64, sites[(i * 7) % SITES],
-			(uint32_t)(100 + i % 4)) == NULL) {
+			    (uint32_t)(100 + i % 4))
+			== NULL) {
 			fprintf(stderr, "bench_node: the pool is full after %zu blocks\n", i);
 			return 1;
 		}

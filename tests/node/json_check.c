@@ -173,14 +173,31 @@ static char *parse_string_text(struct parser *p)
 			uint32_t code;
 			p->at++;
 			switch (*p->at) {
-			case '"': case '\\': case '/':
+			case '"':
+			case '\\':
+			case '/':
 				text[length++] = *p->at++;
 				continue;
-			case 'b': text[length++] = '\b'; p->at++; continue;
-			case 'f': text[length++] = '\f'; p->at++; continue;
-			case 'n': text[length++] = '\n'; p->at++; continue;
-			case 'r': text[length++] = '\r'; p->at++; continue;
-			case 't': text[length++] = '\t'; p->at++; continue;
+			case 'b':
+				text[length++] = '\b';
+				p->at++;
+				continue;
+			case 'f':
+				text[length++] = '\f';
+				p->at++;
+				continue;
+			case 'n':
+				text[length++] = '\n';
+				p->at++;
+				continue;
+			case 'r':
+				text[length++] = '\r';
+				p->at++;
+				continue;
+			case 't':
+				text[length++] = '\t';
+				p->at++;
+				continue;
 			case 'u':
 				p->at++;
 				if (!read_hex4(p, &code)) {

@@ -18,9 +18,9 @@ struct json {
 	enum json_type type;
 	bool boolean;
 	double number;
-	char *string;		/* JSON_STRING, decoded (UTF-8) */
-	struct json **items;	/* JSON_ARRAY and JSON_OBJECT values */
-	char **keys;		/* JSON_OBJECT */
+	char *string;        /* JSON_STRING, decoded (UTF-8) */
+	struct json **items; /* JSON_ARRAY and JSON_OBJECT values */
+	char **keys;         /* JSON_OBJECT */
 	size_t count;
 };
 

@@ -156,8 +156,10 @@ void fixture_node_write_process(const struct fixture_node *node)
 	process->image_record_bytes = sizeof(struct symbolizer_image_record);
 	process->images_offset = images_offset;
 	process->images_capacity = count;
-	process->image_count = (uint32_t)symbolizer_list_self_images(
-		(struct symbolizer_image_record *)(file + images_offset), count);
+	process->image_count =
+		(uint32_t)symbolizer_list_self_images((struct symbolizer_image_record *)(file
+							      + images_offset),
+			count);
 	snprintf(path, sizeof(path), "%s/%s", node->path, NODE_PROCESS_FILE);
 	write_file(path, file, bytes, bytes, bytes);
 	free(file);
@@ -180,9 +182,10 @@ void fixture_node_destroy(struct fixture_node *node)
 void fixture_pool_init(struct fixture_pool *pool, struct fixture_node *node, int area,
 	size_t area_size, unsigned log_capacity, const char *name)
 {
-	size_t log_offset = (CONTROL_OFFSET + sizeof(struct node_pool_descriptor) + 63) & ~(size_t)63;
-	size_t guard_offset = (log_offset + pool_log_bytes(log_capacity) + PAGE - 1)
-		& ~(size_t)(PAGE - 1);
+	size_t log_offset =
+		(CONTROL_OFFSET + sizeof(struct node_pool_descriptor) + 63) & ~(size_t)63;
+	size_t guard_offset =
+		(log_offset + pool_log_bytes(log_capacity) + PAGE - 1) & ~(size_t)(PAGE - 1);
 	struct node_pool_descriptor *d;
 	pthread_mutexattr_t attributes;
 
@@ -260,8 +263,8 @@ void *fixture_alloc(struct fixture_pool *pool, size_t size, uintptr_t caller, ui
 	d->live_blocks++;
 	d->allocations++;
 	d->seq += 2;
-	pool_log_append(pool->log, pool->log->capacity, LOG_MALLOC, debug_block_user(layout, header), size, caller,
-		owner.time, owner.sequence, thread);
+	pool_log_append(pool->log, pool->log->capacity, LOG_MALLOC,
+		debug_block_user(layout, header), size, caller, owner.time, owner.sequence, thread);
 	return debug_block_user(layout, header);
 }
 
@@ -286,8 +289,8 @@ void fixture_free(struct fixture_pool *pool, void *user, uintptr_t caller, uint3
 	d->quarantined_blocks++;
 	d->quarantined_bytes += usable + HEAP_BLOCK_OVERHEAD;
 	d->seq += 2;
-	pool_log_append(pool->log, pool->log->capacity, LOG_FREE, user, header->size, caller, freed_by.time,
-		freed_by.sequence, thread);
+	pool_log_append(pool->log, pool->log->capacity, LOG_FREE, user, header->size, caller,
+		freed_by.time, freed_by.sequence, thread);
 	debug_block_quarantine(layout, header, usable, &freed_by);
 }
 
@@ -301,8 +304,8 @@ void fixture_release(struct fixture_pool *pool, void *user)
 	d->quarantined_blocks--;
 	d->quarantined_bytes -= usable + HEAP_BLOCK_OVERHEAD;
 	d->seq += 2;
-	pool_log_append(pool->log, pool->log->capacity, LOG_QUARANTINE_EXIT, user, header->size, 0, pool->node->clock,
-		pool->next_sequence, 0);
+	pool_log_append(pool->log, pool->log->capacity, LOG_QUARANTINE_EXIT, user, header->size, 0,
+		pool->node->clock, pool->next_sequence, 0);
 	heap_free(pool->heap, header);
 }
 

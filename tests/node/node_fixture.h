@@ -29,24 +29,24 @@
 #include "support/test_stacks.h"
 
 struct fixture_node {
-	char node_dir[PATH_MAX];	/* NODE_DIR */
-	char path[PATH_MAX];		/* NODE_DIR/PID */
+	char node_dir[PATH_MAX]; /* NODE_DIR */
+	char path[PATH_MAX];     /* NODE_DIR/PID */
 	pid_t pid;
 	struct debug_layout layout;
-	struct test_stacks stacks;	/* layout.stacks points here */
+	struct test_stacks stacks; /* layout.stacks points here */
 	int64_t mark;
-	int64_t clock;			/* the fake system_time() of block owners */
+	int64_t clock; /* the fake system_time() of block owners */
 	char command_line[128];
 };
 
 struct fixture_pool {
 	struct fixture_node *node;
 	int area;
-	unsigned char *region;		/* the pool's area; base_address = region */
+	unsigned char *region; /* the pool's area; base_address = region */
 	size_t area_size;
 	struct node_pool_descriptor *descriptor; /* in region */
-	struct pool_log *log;		/* in region */
-	struct heap *heap;		/* in region */
+	struct pool_log *log;                    /* in region */
+	struct heap *heap;                       /* in region */
 	size_t heap_offset;
 	uint32_t next_sequence;
 };
@@ -87,11 +87,11 @@ size_t fixture_offset_of(const struct fixture_pool *pool, const void *address);
 /* A driver program of the build run under the build's debug module, with a
  * node directory of its own. */
 struct fixture_driver_run {
-	char base[PATH_MAX];		/* a fresh temporary directory */
-	char node_dir[PATH_MAX + 16];	/* base/nodes */
+	char base[PATH_MAX];          /* a fresh temporary directory */
+	char node_dir[PATH_MAX + 16]; /* base/nodes */
 	char program[PATH_MAX];
 	char module_path[PATH_MAX];
-	char options[PATH_MAX * 2];	/* node_dir, then the extra options */
+	char options[PATH_MAX * 2]; /* node_dir, then the extra options */
 };
 
 /* program: its path in builddir; extra_options (may be NULL) follow node_dir. */

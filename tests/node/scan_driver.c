@@ -125,10 +125,10 @@ static int lose_blocks(void)
 	pthread_attr_t attributes;
 	pthread_t thread;
 
-	if (stack == MAP_FAILED || pthread_attr_init(&attributes) != 0 ||
-		pthread_attr_setstack(&attributes, stack, size) != 0 ||
-		pthread_create(&thread, &attributes, loser, NULL) != 0 ||
-		pthread_join(thread, NULL) != 0)
+	if (stack == MAP_FAILED || pthread_attr_init(&attributes) != 0
+		|| pthread_attr_setstack(&attributes, stack, size) != 0
+		|| pthread_create(&thread, &attributes, loser, NULL) != 0
+		|| pthread_join(thread, NULL) != 0)
 		return -1;
 	pthread_attr_destroy(&attributes);
 	memset(stack, 0, size);
@@ -170,9 +170,8 @@ static bool start_register_holder(pthread_t *thread)
 #if REGISTER_HOLD_SUPPORTED
 	char byte;
 
-	return pipe(register_pipe) == 0 &&
-	       pthread_create(thread, NULL, register_holder, NULL) == 0 &&
-	       read(ready_pipe[0], &byte, 1) == 1;
+	return pipe(register_pipe) == 0 && pthread_create(thread, NULL, register_holder, NULL) == 0
+		&& read(ready_pipe[0], &byte, 1) == 1;
 #else
 	(void)thread;
 	exit(77);
@@ -206,9 +205,9 @@ int main(int argc, char **argv)
 	malloc_holder = malloc(64);
 	malloc_holder[0] = alloc(72);
 	interior = (char *)alloc(88) + 40;
-	if (pipe(thread_pipe) != 0 || pipe(ready_pipe) != 0 ||
-		pthread_create(&thread, NULL, stack_holder, NULL) != 0 ||
-		read(ready_pipe[0], line, 1) != 1)
+	if (pipe(thread_pipe) != 0 || pipe(ready_pipe) != 0
+		|| pthread_create(&thread, NULL, stack_holder, NULL) != 0
+		|| read(ready_pipe[0], line, 1) != 1)
 		return 2;
 	if (lose_blocks() != 0)
 		return 2;

@@ -273,12 +273,17 @@ START_TEST(test_pools_text_and_json)
 	const struct json *pools;
 
 	ck_assert_int_eq(text.status, NODE_STATUS_OK);
-	ck_assert_msg(strstr(text.out, "process 4242 \"fake driver --verbose\": dead (post mortem)\n"
-		"2 pool(s)\n") == text.out, "%s", text.out);
-	snprintf(line, sizeof(line), "pool 101: id: 0x1065; name: \"alpha\"; base: %s; size: %d; "
+	ck_assert_msg(strstr(text.out,
+			      "process 4242 \"fake driver --verbose\": dead (post mortem)\n"
+			      "2 pool(s)\n")
+			== text.out,
+		"%s", text.out);
+	snprintf(line, sizeof(line),
+		"pool 101: id: 0x1065; name: \"alpha\"; base: %s; size: %d; "
 		"area_size: %d; used: 5300; peak: 5364; blocks: 4; quarantined: %" PRIu64 " in 1; "
-		"failed: 0; injected: 0; errors: 0; creator: %s\n", hex((uintptr_t)standard.alpha.region),
-		(1 << 20) / 2, 1 << 20, standard.alpha.descriptor->quarantined_bytes,
+		"failed: 0; injected: 0; errors: 0; creator: %s\n",
+		hex((uintptr_t)standard.alpha.region), (1 << 20) / 2, 1 << 20,
+		standard.alpha.descriptor->quarantined_bytes,
 		expected_symbol(standard.alpha.descriptor->creator.frames[0]));
 	ck_assert_msg(strstr(text.out, line) != NULL, "missing\n%s\nin\n%s", line, text.out);
 	ck_assert_msg(strstr(text.out, "pool 202: id: 0x10ca; name: \"beta\";") != NULL, "%s",
@@ -320,7 +325,8 @@ START_TEST(test_pool_detail)
 
 	ck_assert_int_eq(text.status, NODE_STATUS_OK);
 	ck_assert_msg(strstr(text.out, "\tblocks: 4 live (5300 bytes requested); 1 quarantined (")
-		!= NULL, "%s", text.out);
+			!= NULL,
+		"%s", text.out);
 	ck_assert_msg(strstr(text.out, "0 with a damaged header") != NULL, "%s", text.out);
 	ck_assert_msg(strstr(text.out, "\tallocations: 5; frees: 1;") != NULL, "%s", text.out);
 	ck_assert_msg(strstr(text.out, "(6 event(s) appended, capacity 64)") != NULL, "%s",
@@ -352,9 +358,10 @@ static const char *allocation_line(int team, int thread, const void *address, ui
 {
 	static char line[1024];
 
-	snprintf(line, sizeof(line), "team: % 6d; thread: % 6d; address: 0x%08" PRIxPTR "; size: %"
-		PRIu64 " bytes; pool: %d; seq: %u; caller: %#" PRIxPTR " %s\n", team, thread,
-		(uintptr_t)address, size, pool, seq, caller, expected_symbol(caller));
+	snprintf(line, sizeof(line),
+		"team: % 6d; thread: % 6d; address: 0x%08" PRIxPTR "; size: %" PRIu64
+		" bytes; pool: %d; seq: %u; caller: %#" PRIxPTR " %s\n",
+		team, thread, (uintptr_t)address, size, pool, seq, caller, expected_symbol(caller));
 	return line;
 }
 
@@ -372,11 +379,17 @@ START_TEST(test_allocations_exact)
 			(unsigned)i, SITE(site_small));
 		ck_assert_msg(strstr(text.out, line) != NULL, "missing %s in\n%s", line, text.out);
 	}
-	ck_assert_msg(strstr(text.out, allocation_line(FAKE_PID, 12, standard.large, 5000, 101, 3,
-		SITE(site_large))) != NULL, "%s", text.out);
+	ck_assert_msg(strstr(text.out,
+			      allocation_line(FAKE_PID, 12, standard.large, 5000, 101, 3,
+				      SITE(site_large)))
+			!= NULL,
+		"%s", text.out);
 	for (int i = 0; i < 2; i++)
-		ck_assert_msg(strstr(text.out, allocation_line(FAKE_PID, 13, standard.beta_blocks[i],
-			2000, 202, (unsigned)i, SITE(site_beta))) != NULL, "%s", text.out);
+		ck_assert_msg(strstr(text.out,
+				      allocation_line(FAKE_PID, 13, standard.beta_blocks[i], 2000,
+					      202, (unsigned)i, SITE(site_beta)))
+				!= NULL,
+			"%s", text.out);
 	ck_assert_uint_eq(count_occurrences(text.out, "team: "), 6);
 	ck_assert_msg(strstr(text.out, "total allocations: 6; total bytes: 9300\n") != NULL, "%s",
 		text.out);
@@ -395,13 +408,15 @@ START_TEST(test_allocations_exact)
 			ck_assert_int_eq((int)number_of(block, "pool"), 101);
 			ck_assert_int_eq((int)number_of(block, "thread"), 12);
 			ck_assert_int_eq((int)number_of(block, "seq"), 3);
-			ck_assert_str_eq(string_of(block, "caller"), expected_symbol(SITE(site_large)));
+			ck_assert_str_eq(string_of(block, "caller"),
+				expected_symbol(SITE(site_large)));
 			found++;
 		} else if (strcmp(address, hex((uintptr_t)standard.beta_blocks[1])) == 0) {
 			ck_assert_int_eq((int)number_of(block, "size"), 2000);
 			ck_assert_int_eq((int)number_of(block, "pool"), 202);
 			ck_assert_int_eq((int)number_of(block, "seq"), 1);
-			ck_assert_str_eq(string_of(block, "caller"), expected_symbol(SITE(site_beta)));
+			ck_assert_str_eq(string_of(block, "caller"),
+				expected_symbol(SITE(site_beta)));
 			found++;
 		}
 		ck_assert(strncmp(address, "0x", 2) == 0);
@@ -429,7 +444,8 @@ static void expect_totals(const char *line, int blocks, int bytes)
 	ck_assert_msg(strstr(text.out, expected) != NULL, "%s: expected %s in\n%s", line, expected,
 		text.out);
 	ck_assert_msg((int)count_occurrences(text.out, "team: ")
-		== (strstr(line, "stats") ? 0 : blocks), "%s:\n%s", line, text.out);
+			== (strstr(line, "stats") ? 0 : blocks),
+		"%s:\n%s", line, text.out);
 	document = parse_json(json.out);
 	ck_assert_int_eq((int)number_of(document, "total_blocks"), blocks);
 	ck_assert_int_eq((int)number_of(document, "total_bytes"), bytes);
@@ -484,12 +500,13 @@ START_TEST(test_allocations_per_caller)
 		"%10d  %10d  %#08" PRIxPTR "  %s\n%10d  %10d  %#08" PRIxPTR "  %s\n"
 		"%10d  %10d  %#08" PRIxPTR "  %s\n"
 		"total allocations: 6; total bytes: 9300\n",
-		1, 5000, SITE(site_large), expected_symbol(SITE(site_large)),
-		2, 4000, SITE(site_beta), expected_symbol(SITE(site_beta)),
-		3, 300, SITE(site_small), expected_symbol(SITE(site_small)));
+		1, 5000, SITE(site_large), expected_symbol(SITE(site_large)), 2, 4000,
+		SITE(site_beta), expected_symbol(SITE(site_beta)), 3, 300, SITE(site_small),
+		expected_symbol(SITE(site_small)));
 	ck_assert_msg(strstr(by_size.out, expected) != NULL, "expected\n%s\nin\n%s", expected,
 		by_size.out);
-	snprintf(expected, sizeof(expected), "sorted by count...\n"
+	snprintf(expected, sizeof(expected),
+		"sorted by count...\n"
 		"     count        size      caller\n"
 		"----------------------------------\n"
 		"%10d  %10d  %#08" PRIxPTR "  %s\n",
@@ -531,13 +548,17 @@ START_TEST(test_pool_log)
 	const struct json *events;
 
 	ck_assert_int_eq(all.status, NODE_STATUS_OK);
-	ck_assert_msg(strstr(all.out, "pool 101: 6 event(s) logged, the last 6 kept (capacity 64); "
-		"newest first:\n") != NULL, "%s", all.out);
+	ck_assert_msg(strstr(all.out,
+			      "pool 101: 6 event(s) logged, the last 6 kept (capacity 64); "
+			      "newest first:\n")
+			!= NULL,
+		"%s", all.out);
 	ck_assert_uint_eq(count_occurrences(all.out, "    seq "), 6);
-	snprintf(expected, sizeof(expected), "    seq 5 free     %s 64 bytes, thread T11, %s\n"
-		"    seq 4 malloc   %s 64 bytes, thread T11, %s\n", hex((uintptr_t)standard.freed),
-		expected_symbol(SITE(site_free)), hex((uintptr_t)standard.freed),
-		expected_symbol(SITE(site_small)));
+	snprintf(expected, sizeof(expected),
+		"    seq 5 free     %s 64 bytes, thread T11, %s\n"
+		"    seq 4 malloc   %s 64 bytes, thread T11, %s\n",
+		hex((uintptr_t)standard.freed), expected_symbol(SITE(site_free)),
+		hex((uintptr_t)standard.freed), expected_symbol(SITE(site_small)));
 	ck_assert_msg(strstr(two.out, expected) != NULL, "expected\n%s\nin\n%s", expected, two.out);
 	ck_assert_uint_eq(count_occurrences(two.out, "    seq "), 2);
 
@@ -575,7 +596,8 @@ static void assert_leak_group_shape(const struct json *document, const struct js
 	ck_assert_int_eq((int)number_of(document, "version"), AREA_MALLOC_JSON_VERSION);
 	ck_assert_int_eq((int)number_of(group, "pool"), 202);
 	ck_assert_str_eq(string_of(group, "address"), hex(SITE(site_beta)));
-	ck_assert_str_eq(string_of(group, "first_address"), hex((uintptr_t)standard.beta_blocks[0]));
+	ck_assert_str_eq(string_of(group, "first_address"),
+		hex((uintptr_t)standard.beta_blocks[0]));
 	ck_assert_int_eq((int)number_of(group, "thread"), 13);
 	ck_assert_int_eq((int)number_of(group, "seq"), 0);
 	ck_assert_str_eq(string_of(group, "suppression"), "leak:site_beta");
@@ -604,17 +626,24 @@ START_TEST(test_leaks_all_and_since_mark)
 	const struct json *groups;
 
 	ck_assert_int_eq(all.status, NODE_STATUS_FOUND);
-	ck_assert_msg(strstr(all.out, "blocks still allocated (no mark set) when the process died\n")
-		!= NULL, "%s", all.out);
+	ck_assert_msg(strstr(all.out,
+			      "blocks still allocated (no mark set) when the process died\n")
+			!= NULL,
+		"%s", all.out);
 	snprintf(expected, sizeof(expected),
 		"\nLeak of 300 byte(s) in 3 allocation(s) allocated from:\n"
 		"    #0 0x%" PRIxPTR " in %s\n    (first block %s, thread T11, seq 0)\n"
 		"    suppression: leak:site_small\n",
-		SITE(site_small), expected_symbol(SITE(site_small)), hex((uintptr_t)standard.small[0]));
+		SITE(site_small), expected_symbol(SITE(site_small)),
+		hex((uintptr_t)standard.small[0]));
 	ck_assert_msg(strstr(all.out, expected) != NULL, "expected\n%s\nin\n%s", expected, all.out);
-	ck_assert_msg(strstr(all.out, "in pool 101 \"alpha\" (id 0x1065)\n") != NULL, "%s", all.out);
-	ck_assert_msg(strstr(all.out, "\nSUMMARY: area_malloc: 9300 byte(s) leaked in 6 "
-		"allocation(s).\n") != NULL, "%s", all.out);
+	ck_assert_msg(strstr(all.out, "in pool 101 \"alpha\" (id 0x1065)\n") != NULL, "%s",
+		all.out);
+	ck_assert_msg(strstr(all.out,
+			      "\nSUMMARY: area_malloc: 9300 byte(s) leaked in 6 "
+			      "allocation(s).\n")
+			!= NULL,
+		"%s", all.out);
 
 	ck_assert_int_eq(beta.status, NODE_STATUS_FOUND);
 	document = parse_json(beta.out);
@@ -634,10 +663,16 @@ START_TEST(test_leaks_all_and_since_mark)
 	since = run_standard(false, "leaks");
 	since_json = run_standard(true, "leaks");
 	ck_assert_int_eq(since.status, NODE_STATUS_FOUND);
-	ck_assert_msg(strstr(since.out, "blocks allocated since the mark at 1.000003 s (set through "
-		"the companion module) and still live\n") != NULL, "%s", since.out);
-	ck_assert_msg(strstr(since.out, "SUMMARY: area_malloc: 9000 byte(s) leaked in 3 "
-		"allocation(s).") != NULL, "%s", since.out);
+	ck_assert_msg(strstr(since.out,
+			      "blocks allocated since the mark at 1.000003 s (set through "
+			      "the companion module) and still live\n")
+			!= NULL,
+		"%s", since.out);
+	ck_assert_msg(strstr(since.out,
+			      "SUMMARY: area_malloc: 9000 byte(s) leaked in 3 "
+			      "allocation(s).")
+			!= NULL,
+		"%s", since.out);
 	ck_assert_msg(strstr(since.out, "site_small") == NULL, "%s", since.out);
 	document = parse_json(since_json.out);
 	ck_assert_int_eq((int)number_of(document, "since_mark"), 1000003);
@@ -704,11 +739,11 @@ START_TEST(test_check_finds_damage)
 	const struct json *problems, *problem;
 	char expected[1024];
 
-	large[5000] = 'x';		/* 2 bytes past the end */
+	large[5000] = 'x'; /* 2 bytes past the end */
 	large[5001] = 'y';
-	small1[-3] = 0;			/* leading canary */
-	freed[60] = 0x42;		/* written after free */
-	small2_header[12] ^= 0x10;	/* header: checksum mismatch */
+	small1[-3] = 0;            /* leading canary */
+	freed[60] = 0x42;          /* written after free */
+	small2_header[12] ^= 0x10; /* header: checksum mismatch */
 	fixture_pool_write(&s->alpha);
 	text = run_standard(false, "check");
 	json = run_standard(true, "check");
@@ -719,18 +754,25 @@ START_TEST(test_check_finds_damage)
 		"pool 101 \"alpha\"\nthe trailing canary is damaged\nfirst damaged byte at offset 5000 "
 		"from the block\nthe write reached 2 byte(s) past the end of the 5000-byte block\n"
 		"previously allocated by thread T12 (team 4242, seq 3, at 1.000003 s):\n"
-		"    #0 0x%" PRIxPTR " in %s\nSUMMARY: area_malloc: heap-buffer-overflow %s in pool 101\n",
+		"    #0 0x%" PRIxPTR
+		" in %s\nSUMMARY: area_malloc: heap-buffer-overflow %s in pool 101\n",
 		hex((uintptr_t)large), SITE(site_large), expected_symbol(SITE(site_large)),
 		expected_symbol(SITE(site_large)));
-	ck_assert_msg(strstr(text.out, expected) != NULL, "expected\n%s\nin\n%s", expected, text.out);
-	ck_assert_msg(strstr(text.out, "heap-buffer-underflow on address ") != NULL, "%s", text.out);
-	ck_assert_msg(strstr(text.out, "first damaged byte at offset -3 from the block (before its "
-		"start)") != NULL, "%s", text.out);
+	ck_assert_msg(strstr(text.out, expected) != NULL, "expected\n%s\nin\n%s", expected,
+		text.out);
+	ck_assert_msg(strstr(text.out, "heap-buffer-underflow on address ") != NULL, "%s",
+		text.out);
+	ck_assert_msg(strstr(text.out,
+			      "first damaged byte at offset -3 from the block (before its "
+			      "start)")
+			!= NULL,
+		"%s", text.out);
 	ck_assert_msg(strstr(text.out, "the block's header is damaged") != NULL, "%s", text.out);
 	ck_assert_msg(strstr(text.out, "use-after-free on address ") != NULL, "%s", text.out);
 	ck_assert_msg(strstr(text.out, "freed by thread T11 (team 4242, seq 5") != NULL, "%s",
 		text.out);
-	ck_assert_msg(strstr(text.out, "2 pool(s) checked, 4 problem(s)\n") != NULL, "%s", text.out);
+	ck_assert_msg(strstr(text.out, "2 pool(s) checked, 4 problem(s)\n") != NULL, "%s",
+		text.out);
 
 	ck_assert_int_eq(json.status, NODE_STATUS_FOUND);
 	document = parse_json(json.out);
@@ -762,8 +804,11 @@ START_TEST(test_check_counters)
 	text = run_standard(false, "check 202");
 	ck_assert_int_eq(text.status, NODE_STATUS_FOUND);
 	ck_assert_msg(strstr(text.out, "counter-mismatch") != NULL, "%s", text.out);
-	ck_assert_msg(strstr(text.out, "7 live block(s) of 4000 bytes and 0 quarantined counted, "
-		"2 of 4000 bytes and 0 found") != NULL, "%s", text.out);
+	ck_assert_msg(strstr(text.out,
+			      "7 live block(s) of 4000 bytes and 0 quarantined counted, "
+			      "2 of 4000 bytes and 0 found")
+			!= NULL,
+		"%s", text.out);
 	result_free(&text);
 }
 END_TEST
@@ -771,12 +816,29 @@ END_TEST
 START_TEST(test_help_usage_and_statuses)
 {
 	static const char *const usage_errors[] = {
-		"frobnicate", "pools extra", "pool", "pool abc", "pool 0", "pool -5", "pool 101 7",
-		"allocations thread", "allocations size 9-3", "allocations size x",
-		"allocations pool", "allocations bogus", "allocations caller",
-		"allocations_per_caller -x", "allocations_per_caller pool", "pool_log",
-		"pool_log 101 many", "leaks 1 2 3", "check pool", "check 101 extra",
-		"scan --interval", "scan --min-age -1", "scan extra",
+		"frobnicate",
+		"pools extra",
+		"pool",
+		"pool abc",
+		"pool 0",
+		"pool -5",
+		"pool 101 7",
+		"allocations thread",
+		"allocations size 9-3",
+		"allocations size x",
+		"allocations pool",
+		"allocations bogus",
+		"allocations caller",
+		"allocations_per_caller -x",
+		"allocations_per_caller pool",
+		"pool_log",
+		"pool_log 101 many",
+		"leaks 1 2 3",
+		"check pool",
+		"check 101 extra",
+		"scan --interval",
+		"scan --min-age -1",
+		"scan extra",
 	};
 	struct result help = run_standard(false, "help");
 	struct result help_json = run_standard(true, "help");
@@ -792,8 +854,8 @@ START_TEST(test_help_usage_and_statuses)
 
 	for (size_t i = 0; i < sizeof(usage_errors) / sizeof(usage_errors[0]); i++) {
 		result = run_standard(false, usage_errors[i]);
-		ck_assert_msg(result.status == NODE_STATUS_USAGE, "'%s': status %d", usage_errors[i],
-			result.status);
+		ck_assert_msg(result.status == NODE_STATUS_USAGE, "'%s': status %d",
+			usage_errors[i], result.status);
 		ck_assert_msg(strstr(result.err, "usage: ") != NULL, "'%s': %s", usage_errors[i],
 			result.err);
 		result_free(&result);
@@ -900,7 +962,9 @@ static pid_t hold_process_lock(const char *node_path)
 	child = fork();
 	ck_assert_int_ge(child, 0);
 	if (child == 0) {
-		struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0,
+		struct flock lock = { .l_type = F_WRLCK,
+			.l_whence = SEEK_SET,
+			.l_start = 0,
 			.l_len = 1 };
 		int fd = open(path, O_RDWR | O_CLOEXEC);
 		if (fd < 0 || fcntl(fd, F_OFD_SETLK, &lock) != 0)
@@ -942,10 +1006,16 @@ START_TEST(test_list_alive_and_dead)
 	json = run_in_process(RUN_LIST, standard.dir, 0, true, 0, NULL);
 	ck_assert_int_eq(text.status, NODE_STATUS_OK);
 	ck_assert_msg(strstr(text.out, "2 node(s) in ") == text.out, "%s", text.out);
-	ck_assert_msg(strstr(text.out, "      77  alive        1           1              10  "
-		"second one\n") != NULL, "%s", text.out);
-	ck_assert_msg(strstr(text.out, "    4242  dead         2           6            9300  "
-		"fake driver --verbose\n") != NULL, "%s", text.out);
+	ck_assert_msg(strstr(text.out,
+			      "      77  alive        1           1              10  "
+			      "second one\n")
+			!= NULL,
+		"%s", text.out);
+	ck_assert_msg(strstr(text.out,
+			      "    4242  dead         2           6            9300  "
+			      "fake driver --verbose\n")
+			!= NULL,
+		"%s", text.out);
 	document = parse_json(json.out);
 	nodes = array_of(document, "nodes");
 	ck_assert_uint_eq(nodes->count, 2);
@@ -1014,8 +1084,14 @@ END_TEST
 /* ---- damaged and hostile nodes ---- */
 
 static const char *const every_command[] = {
-	"pools", "pool 101", "allocations", "allocations pool 101 size 1-100000",
-	"allocations_per_caller", "pool_log 101", "leaks", "check",
+	"pools",
+	"pool 101",
+	"allocations",
+	"allocations pool 101 size 1-100000",
+	"allocations_per_caller",
+	"pool_log 101",
+	"leaks",
+	"check",
 };
 #define EVERY_COMMAND (sizeof(every_command) / sizeof(every_command[0]))
 
@@ -1128,11 +1204,13 @@ START_TEST(test_scrambled_pool_files)
 		write_whole(path, scrambled, bytes);
 		for (size_t i = 0; i < EVERY_COMMAND; i++) {
 			struct result result = run_standard(round % 2 == 0, every_command[i]);
-			ck_assert_msg(result.status == NODE_STATUS_OK || result.status == NODE_STATUS_FOUND
-				|| result.status == NODE_STATUS_DAMAGED || (result.status
-				== NODE_STATUS_NO_SUCH && strstr(result.err, "no pool") != NULL),
-				"round %u '%s': status %d %s", round, every_command[i], result.status,
-				result.err);
+			ck_assert_msg(result.status == NODE_STATUS_OK
+					|| result.status == NODE_STATUS_FOUND
+					|| result.status == NODE_STATUS_DAMAGED
+					|| (result.status == NODE_STATUS_NO_SUCH
+						&& strstr(result.err, "no pool") != NULL),
+				"round %u '%s': status %d %s", round, every_command[i],
+				result.status, result.err);
 			if (round % 2 == 0)
 				json_free(parse_json(result.out));
 			damaged += result.status == NODE_STATUS_DAMAGED;
@@ -1150,15 +1228,22 @@ struct hostile_field {
 	size_t offset;
 };
 
-#define DESCRIPTOR_FIELD(field) { #field, offsetof(struct node_pool_descriptor, field) }
+#define DESCRIPTOR_FIELD(field)                                                                    \
+	{                                                                                          \
+#field, offsetof(struct node_pool_descriptor, field)                               \
+	}
 
 START_TEST(test_hostile_descriptor)
 {
 	static const struct hostile_field fields[] = {
-		DESCRIPTOR_FIELD(area_size), DESCRIPTOR_FIELD(base_address),
-		DESCRIPTOR_FIELD(control_offset), DESCRIPTOR_FIELD(lock_offset),
-		DESCRIPTOR_FIELD(guard_offset), DESCRIPTOR_FIELD(heap_offset),
-		DESCRIPTOR_FIELD(heap_bytes), DESCRIPTOR_FIELD(log_offset),
+		DESCRIPTOR_FIELD(area_size),
+		DESCRIPTOR_FIELD(base_address),
+		DESCRIPTOR_FIELD(control_offset),
+		DESCRIPTOR_FIELD(lock_offset),
+		DESCRIPTOR_FIELD(guard_offset),
+		DESCRIPTOR_FIELD(heap_offset),
+		DESCRIPTOR_FIELD(heap_bytes),
+		DESCRIPTOR_FIELD(log_offset),
 	};
 	struct fixture_pool *pool = &standard.alpha;
 	const uint64_t size = pool->area_size;
@@ -1175,8 +1260,11 @@ START_TEST(test_hostile_descriptor)
 			result = run_standard(false, "allocations pool 101");
 			/* a value that happens to be harmless must read as before */
 			if (result.status == NODE_STATUS_OK)
-				ck_assert_msg(strstr(result.out, "total allocations: 4; total bytes: "
-					"5300") != NULL, "%s=%" PRIu64 ": %s", fields[f].name, values[v],
+				ck_assert_msg(strstr(result.out,
+						      "total allocations: 4; total bytes: "
+						      "5300")
+						!= NULL,
+					"%s=%" PRIu64 ": %s", fields[f].name, values[v],
 					result.out);
 			else
 				ck_assert_msg(result.status == NODE_STATUS_DAMAGED,
@@ -1320,8 +1408,8 @@ START_TEST(test_damaged_heap)
 	struct fixture_pool *pool = &standard.alpha;
 	struct result result;
 	struct json *document;
-	unsigned char *chunk_header = (unsigned char *)standard.large - pool->node->layout.front_size
-		- HEAP_BLOCK_OVERHEAD + 8;
+	unsigned char *chunk_header = (unsigned char *)standard.large
+		- pool->node->layout.front_size - HEAP_BLOCK_OVERHEAD + 8;
 
 	/* the size word of the large block's chunk */
 	memset(chunk_header, 0xff, 8);
@@ -1405,7 +1493,8 @@ START_TEST(test_refused_node_directories)
 		ck_assert_int_eq(chmod(standard.dir, i == 0 ? 0777 : 0750), 0);
 		result = run(standard.dir, FAKE_PID, false, "pools");
 		ck_assert_int_eq(result.status, NODE_STATUS_DAMAGED);
-		ck_assert_msg(strstr(result.err, "is open to other users") != NULL, "%s", result.err);
+		ck_assert_msg(strstr(result.err, "is open to other users") != NULL, "%s",
+			result.err);
 		result_free(&result);
 		result = run_in_process(RUN_CLEAN, standard.dir, 0, false, 0, NULL);
 		ck_assert_int_eq(result.status, NODE_STATUS_DAMAGED);
@@ -1543,7 +1632,8 @@ START_TEST(test_root_reads_another_users_node)
 	result = run_standard(false, "pool 202");
 	ck_assert_int_eq(result.status, NODE_STATUS_DAMAGED);
 	ck_assert_msg(strstr(result.err, "belongs to uid 0, not to the node's owner (uid 65534)")
-		!= NULL, "%s", result.err);
+			!= NULL,
+		"%s", result.err);
 	result_free(&result);
 	/* the pooldump command parses it as that user, in a child: a file of
 	 * the node only root may read cannot even be opened there */
@@ -1761,9 +1851,9 @@ START_TEST(test_snapshots_while_a_writer_changes_the_pool)
 		 * schedule the writer, which is no failure of the protocol */
 		struct result result = run_in_process(RUN_COMMAND, standard.dir, FAKE_PID, false,
 			5000, i % 2 == 0 ? "check pool 202" : "pool 202");
-		ck_assert_msg(result.status == NODE_STATUS_OK && strstr(result.err, "partial view")
-			== NULL, "round %d: status %d\n%s\n%s", i, result.status, result.out,
-			result.err);
+		ck_assert_msg(result.status == NODE_STATUS_OK
+				&& strstr(result.err, "partial view") == NULL,
+			"round %d: status %d\n%s\n%s", i, result.status, result.out, result.err);
 		/* "pool" says what its copy was ("check pool" says only what it found) */
 		const char *copy = strstr(result.out, "copy: ");
 		if (copy != NULL) {
@@ -1780,7 +1870,8 @@ START_TEST(test_snapshots_while_a_writer_changes_the_pool)
 	/* the writer's seq is odd but in a window: copies come from windows */
 	ck_assert_msg(quiet > 0 && quiet + plain == described,
 		"%u rounds, %u copies described: %u in a quiet window, %u consistent without one; "
-		"another: '%s'", rounds, described, quiet, plain, other);
+		"another: '%s'",
+		rounds, described, quiet, plain, other);
 	stop_child(writer);
 	stop_child(holder);
 }
@@ -1832,14 +1923,23 @@ START_TEST(test_partial_view_when_no_window_is_granted)
 	result = run_standard(false, "check pool 101");
 	ck_assert_msg(result.status == NODE_STATUS_OK, "status %d\n%s\n%s", result.status,
 		result.out, result.err);
-	ck_assert_msg(strstr(result.err, "pool 101: changing too fast: partial view (its process "
-		"grants no quiet window (reader_wait_us=0)); what it shows is not verified") != NULL,
+	ck_assert_msg(
+		strstr(result.err,
+			"pool 101: changing too fast: partial view (its process "
+			"grants no quiet window (reader_wait_us=0)); what it shows is not verified")
+			!= NULL,
 		"%s", result.err);
-	ck_assert_msg(strstr(result.out, "ERROR:") == NULL && strstr(result.out, "pool 101 \"alpha\": "
-		"changing too fast: partial view (its process grants no quiet window") != NULL
-		&& strstr(result.out, "    not verified: heap-buffer-overflow at ") != NULL
-		&& strstr(result.out, "1 pool(s) checked, 0 problem(s)\n1 finding(s) in 1 pool(s) not "
-		"verified") != NULL, "%s", result.out);
+	ck_assert_msg(strstr(result.out, "ERROR:") == NULL
+			&& strstr(result.out,
+				   "pool 101 \"alpha\": "
+				   "changing too fast: partial view (its process grants no quiet window")
+				!= NULL
+			&& strstr(result.out, "    not verified: heap-buffer-overflow at ") != NULL
+			&& strstr(result.out,
+				   "1 pool(s) checked, 0 problem(s)\n1 finding(s) in 1 pool(s) not "
+				   "verified")
+				!= NULL,
+		"%s", result.out);
 	result_free(&result);
 	result = run_standard(true, "check pool 101");
 	ck_assert_int_eq(result.status, NODE_STATUS_OK);
@@ -1847,8 +1947,10 @@ START_TEST(test_partial_view_when_no_window_is_granted)
 	ck_assert_uint_eq(array_of(document, "problems")->count, 0);
 	ck_assert_uint_eq(array_of(document, "unverified")->count, 1);
 	ck_assert_int_eq((int)number_of(document, "unverified_count"), 1);
-	ck_assert_str_eq(string_of(array_of(array_of(document, "unverified")->items[0],
-		"findings")->items[0], "kind"), "heap-buffer-overflow");
+	ck_assert_str_eq(string_of(array_of(array_of(document, "unverified")->items[0], "findings")
+					   ->items[0],
+				 "kind"),
+		"heap-buffer-overflow");
 	json_free(document);
 	result_free(&result);
 	stop_child(writer);
@@ -1857,7 +1959,8 @@ START_TEST(test_partial_view_when_no_window_is_granted)
 	writer = start_churning_writer(&standard.beta);
 	for (int i = 0; i < 20; i++) {
 		result = run_standard(false, "check pool 202");
-		ck_assert_msg(result.status == NODE_STATUS_OK && strstr(result.out, "ERROR:") == NULL,
+		ck_assert_msg(result.status == NODE_STATUS_OK
+				&& strstr(result.out, "ERROR:") == NULL,
 			"round %d: status %d\n%s\n%s", i, result.status, result.out, result.err);
 		result_free(&result);
 	}
@@ -1879,10 +1982,13 @@ START_TEST(test_partial_view_when_the_writer_is_stuck)
 	writer = start_stuck_writer(&standard.beta);
 	result = run_in_process(RUN_COMMAND, standard.dir, FAKE_PID, false, 100, "pool 202");
 	ck_assert_int_eq(result.status, NODE_STATUS_OK);
-	ck_assert_msg(strstr(result.err, "pool 202: changing too fast: partial view (no pool call "
-		"granted a quiet window within 100 ms)") != NULL, "%s", result.err);
-	ck_assert_msg(strstr(result.out, "\tcopy: partial view: no pool call granted") != NULL, "%s",
-		result.out);
+	ck_assert_msg(strstr(result.err,
+			      "pool 202: changing too fast: partial view (no pool call "
+			      "granted a quiet window within 100 ms)")
+			!= NULL,
+		"%s", result.err);
+	ck_assert_msg(strstr(result.out, "\tcopy: partial view: no pool call granted") != NULL,
+		"%s", result.out);
 	result_free(&result);
 	result = run_in_process(RUN_COMMAND, standard.dir, FAKE_PID, true, 100, "pool 202");
 	document = parse_json(result.out);
@@ -1914,8 +2020,9 @@ START_TEST(test_another_users_pool_is_never_asked_to_hold_still)
 	int fd;
 
 	if (geteuid() != 0) {
-		fprintf(stderr, "test_node: not root: cannot give a file to another user; "
-				"case skipped\n");
+		fprintf(stderr,
+			"test_node: not root: cannot give a file to another user; "
+			"case skipped\n");
 		return;
 	}
 	holder = hold_process_lock(standard.node.path);
@@ -1927,14 +2034,19 @@ START_TEST(test_another_users_pool_is_never_asked_to_hold_still)
 	fixture_pool_path(&standard.beta, path, sizeof(path));
 	result = run_in_process(RUN_COMMAND, standard.dir, FAKE_PID, false, 100, "pool 202");
 	ck_assert_msg(result.status == NODE_STATUS_OK, "status %d: %s", result.status, result.err);
-	ck_assert_msg(strstr(result.err, "another user's pool (uid 61123): no quiet window is "
-		"asked for") != NULL, "%s", result.err);
+	ck_assert_msg(strstr(result.err,
+			      "another user's pool (uid 61123): no quiet window is "
+			      "asked for")
+			!= NULL,
+		"%s", result.err);
 	result_free(&result);
 	/* no request was written */
 	fd = open(path, O_RDONLY);
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pread(fd, &quiet, sizeof(quiet), (off_t)((unsigned char *)
-		&standard.beta.descriptor->quiet - standard.beta.region)), (ssize_t)sizeof(quiet));
+	ck_assert_int_eq(pread(fd, &quiet, sizeof(quiet),
+				 (off_t)((unsigned char *)&standard.beta.descriptor->quiet
+					 - standard.beta.region)),
+		(ssize_t)sizeof(quiet));
 	close(fd);
 	ck_assert_uint_eq(quiet.requested, 0);
 	snprintf(path, sizeof(path), "chown -R 0:0 '%s'", standard.dir);
@@ -1953,7 +2065,8 @@ START_TEST(test_dead_process_in_the_middle_of_a_change)
 	result = run_standard(false, "allocations pool 202");
 	ck_assert_int_eq(result.status, NODE_STATUS_OK);
 	ck_assert_msg(strstr(result.err, "the process died in the middle of a change to the pool")
-		!= NULL, "%s", result.err);
+			!= NULL,
+		"%s", result.err);
 	ck_assert_msg(strstr(result.out, "total allocations: 2; total bytes: 4000") != NULL, "%s",
 		result.out);
 	result_free(&result);
@@ -2031,8 +2144,10 @@ START_TEST(test_pooldump_color)
 	for (int i = 0; i < 3; i++) {
 		result = pooldump(i == 0 ? always : i == 1 ? after : after_two_words);
 		ck_assert_int_eq(result.status, 1);
-		ck_assert_msg(strstr(result.out, "\n\033[1m\033[32min pool 101 \"alpha\" (id 0x1065)"
-						 "\033[1m\033[0m\n\n\033[1m\033[34mLeak of ") != NULL,
+		ck_assert_msg(strstr(result.out,
+				      "\n\033[1m\033[32min pool 101 \"alpha\" (id 0x1065)"
+				      "\033[1m\033[0m\n\n\033[1m\033[34mLeak of ")
+				!= NULL,
 			"%s", result.out);
 		result_free(&result);
 	}
@@ -2045,13 +2160,15 @@ START_TEST(test_pooldump_color)
 	result_free(&result);
 	result = pooldump(bad);
 	ck_assert_int_eq(result.status, 2);
-	ck_assert_str_eq(result.err, "pooldump: --color takes auto, always or never: sometimes\n"
-				     "Try 'pooldump help' for more information.\n");
+	ck_assert_str_eq(result.err,
+		"pooldump: --color takes auto, always or never: sometimes\n"
+		"Try 'pooldump help' for more information.\n");
 	result_free(&result);
 	result = pooldump(bad_after);
 	ck_assert_int_eq(result.status, 2);
-	ck_assert_str_eq(result.err, "pooldump: --color takes auto, always or never: \n"
-				     "Try 'pooldump help' for more information.\n");
+	ck_assert_str_eq(result.err,
+		"pooldump: --color takes auto, always or never: \n"
+		"Try 'pooldump help' for more information.\n");
 	result_free(&result);
 }
 END_TEST
@@ -2077,13 +2194,15 @@ START_TEST(test_pooldump_exit_statuses)
 			"{\"version\":2,\"query\":\"pools\"" },
 		{ { "--node-dir", dir, "-p", "4242", "--", "pools", "--json", NULL }, 2,
 			"pools takes no arguments" },
-		{ { "pools", "--node-dir", NULL }, 2, "unknown or incomplete option: --node-dir\n"
+		{ { "pools", "--node-dir", NULL }, 2,
+			"unknown or incomplete option: --node-dir\n"
 			"Try 'pooldump help' for more information.\n" },
 		{ { "--node-dir", dir, NULL }, 0, "1 node(s) in " },
 		{ { "--node-dir", dir, "-p", "4242", "pools", NULL }, 0, "2 pool(s)" },
 		{ { "--node-dir", dir, "-p", "4242", "allocations_per_caller", "-c", NULL }, 0,
 			"sorted by count" },
-		{ { "--node-dir", dir, "-p", "4242", "leaks", NULL }, 1, "SUMMARY: area_malloc: 9300" },
+		{ { "--node-dir", dir, "-p", "4242", "leaks", NULL }, 1,
+			"SUMMARY: area_malloc: 9300" },
 		{ { "--node-dir", dir, "-p", "4242", "check", NULL }, 0, "0 problem(s)" },
 		{ { "--node-dir", dir, "-p", "4242", "frobnicate", NULL }, 2,
 			"unknown command 'frobnicate'" },
@@ -2093,22 +2212,27 @@ START_TEST(test_pooldump_exit_statuses)
 		{ { "--bogus", NULL }, 2, "unknown or incomplete option" },
 		{ { "--node-dir", NULL }, 2, "unknown or incomplete option" },
 		{ { "--clean", "-p", "1", NULL }, 2, "--clean takes no process" },
-		{ { "--node-dir", dir, "-p", "4343", "pools", NULL }, 3, "no node for process 4343" },
+		{ { "--node-dir", dir, "-p", "4343", "pools", NULL }, 3,
+			"no node for process 4343" },
 		{ { "--node-dir", dir, "-p", "4242", "pool", "999", NULL }, 3, "has no pool 999" },
 		{ { "--node-dir", "/proc/self", "-p", "4242", "pools", NULL }, 4, "refused" },
-		{ { "--json", "help", NULL }, 0, "{\"version\":2,\"query\":\"help\",\"commands\":[{\"name\":\"pools\"" },
+		{ { "--json", "help", NULL }, 0,
+			"{\"version\":2,\"query\":\"help\",\"commands\":[{\"name\":\"pools\"" },
 		{ { "--json", "--bogus", NULL }, 2,
 			"{\"version\":2,\"error\":\"unknown or incomplete option: --bogus\",\"status\":2}" },
-		{ { "--json", "-p", "abc", "pools", NULL }, 2, "{\"version\":2,\"error\":\"bad process id: abc\"" },
+		{ { "--json", "-p", "abc", "pools", NULL }, 2,
+			"{\"version\":2,\"error\":\"bad process id: abc\"" },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct result result = pooldump(cases[i].arguments);
-		ck_assert_msg(result.status == cases[i].status, "case %zu: status %d, expected %d\n%s%s",
-			i, result.status, cases[i].status, result.out, result.err);
+		ck_assert_msg(result.status == cases[i].status,
+			"case %zu: status %d, expected %d\n%s%s", i, result.status, cases[i].status,
+			result.out, result.err);
 		ck_assert_msg(strstr(result.out, cases[i].out_or_err) != NULL
-			|| strstr(result.err, cases[i].out_or_err) != NULL, "case %zu: no '%s' in\n%s%s",
-			i, cases[i].out_or_err, result.out, result.err);
+				|| strstr(result.err, cases[i].out_or_err) != NULL,
+			"case %zu: no '%s' in\n%s%s", i, cases[i].out_or_err, result.out,
+			result.err);
 		result_free(&result);
 	}
 	/* a damaged node: status 4, with --json before or after -p */
@@ -2143,7 +2267,8 @@ static char *complete(const char *words)
 	snprintf(script, sizeof(script),
 		"source '%s' && PATH='%s/tools/pooldump':$PATH && COMP_WORDS=(%s) && "
 		"COMP_CWORD=$((${#COMP_WORDS[@]} - 1)) && _pooldump && printf '%%s\\n' "
-		"\"${COMPREPLY[@]}\"", POOLDUMP_COMPLETION, builddir(), words);
+		"\"${COMPREPLY[@]}\"",
+		POOLDUMP_COMPLETION, builddir(), words);
 	result = run_program("/bin/bash", (const char *const[]){ "-c", script, NULL });
 	ck_assert_msg(result.status == 0, "%s: %s", words, result.err);
 	free(result.err);
@@ -2208,8 +2333,8 @@ START_TEST(test_pooldump_node_dir_from_environment)
 	/* --node-dir wins over both */
 	result = pooldump(elsewhere);
 	ck_assert_msg(result.status == NODE_STATUS_NO_SUCH
-		&& strstr(result.err, "/nonexistent-node-dir") != NULL, "%d %s", result.status,
-		result.err);
+			&& strstr(result.err, "/nonexistent-node-dir") != NULL,
+		"%d %s", result.status, result.err);
 	result_free(&result);
 	unsetenv("POOLDUMP_NODE_DIR");
 	unsetenv("AREA_MALLOC_OPTIONS");
@@ -2220,10 +2345,10 @@ END_TEST
 
 struct driver {
 	pid_t pid;
-	int input;		/* its standard input: closing it ends the driver */
+	int input; /* its standard input: closing it ends the driver */
 	FILE *output;
 	int alpha, beta;
-	pid_t child;		/* fork mode */
+	pid_t child; /* fork mode */
 	struct fixture_driver_run run;
 };
 
@@ -2254,7 +2379,8 @@ static void driver_start(struct driver *driver, const char *mode, const char *ex
 	driver->input = in[1];
 	driver->output = fdopen(out[0], "r");
 	ck_assert_ptr_nonnull(driver->output);
-	ck_assert_msg(fgets(line, sizeof(line), driver->output) != NULL, "node_driver said nothing");
+	ck_assert_msg(fgets(line, sizeof(line), driver->output) != NULL,
+		"node_driver said nothing");
 	ck_assert_msg(sscanf(line, "ready %d %d", &driver->alpha, &driver->beta) == 2, "%s", line);
 	if (strcmp(mode, "fork") == 0) {
 		ck_assert(fgets(line, sizeof(line), driver->output) != NULL);
@@ -2333,7 +2459,8 @@ static void expect_known_blocks(const struct driver *driver, bool alive)
 		ck_assert_int_eq((int)number_of(block, "thread"), driver->pid);
 		if (size == 100 && pool == driver->alpha && caller_is(block, "alloc_alpha_small"))
 			small++;
-		else if (size == 5000 && pool == driver->alpha && caller_is(block, "alloc_alpha_large"))
+		else if (size == 5000 && pool == driver->alpha
+			&& caller_is(block, "alloc_alpha_large"))
 			large++;
 		else if (size == 2000 && pool == driver->beta && caller_is(block, "alloc_beta"))
 			beta++;
@@ -2365,10 +2492,11 @@ static void expect_known_blocks(const struct driver *driver, bool alive)
 	json_free(document);
 
 	/* a live process's blocks are outstanding; a dead one's were leaked */
-	const char *header = alive ? "\nblocks outstanding (no mark set)\n(live now, not "
-				     "necessarily lost: the scan command finds those no pointer "
-				     "reaches)\n\n"
-				   : "\nblocks still allocated (no mark set) when the process died\n\n";
+	const char *header = alive
+		? "\nblocks outstanding (no mark set)\n(live now, not "
+		  "necessarily lost: the scan command finds those no pointer "
+		  "reaches)\n\n"
+		: "\nblocks still allocated (no mark set) when the process died\n\n";
 	const char *group = alive ? "Outstanding:" : "Leak of";
 	char expected[256];
 
@@ -2380,8 +2508,10 @@ static void expect_known_blocks(const struct driver *driver, bool alive)
 	ck_assert_msg(strstr(leaks.out, " in alloc_alpha_small+0x") != NULL, "%s", leaks.out);
 	snprintf(expected, sizeof(expected), "%s 4000 byte(s) in 2 allocation(s)", group);
 	ck_assert_msg(strstr(leaks.out, expected) != NULL, "%s", leaks.out);
-	snprintf(expected, sizeof(expected), "SUMMARY: area_malloc: 9300 byte(s) %s in 6 "
-		"allocation(s).", alive ? "outstanding" : "leaked");
+	snprintf(expected, sizeof(expected),
+		"SUMMARY: area_malloc: 9300 byte(s) %s in 6 "
+		"allocation(s).",
+		alive ? "outstanding" : "leaked");
 	ck_assert_msg(strstr(leaks.out, expected) != NULL, "%s", leaks.out);
 	result_free(&allocations);
 	result_free(&pools);
@@ -2439,8 +2569,8 @@ START_TEST(test_end_to_end_churn_and_clean_exit)
 	driver_start(&driver, "churn", NULL);
 	for (int i = 0; i < 15; i++) {
 		struct result check = query(&driver, driver.pid, false, "check", NULL);
-		struct result callers = query(&driver, driver.pid, true, "allocations_per_caller",
-			NULL);
+		struct result callers =
+			query(&driver, driver.pid, true, "allocations_per_caller", NULL);
 		struct json *document;
 		ck_assert_msg(check.status == 0, "round %d: %s%s", i, check.out, check.err);
 		ck_assert_msg(strstr(check.out, "2 pool(s) checked, 0 problem(s)") != NULL, "%s",
@@ -2486,10 +2616,16 @@ START_TEST(test_end_to_end_mark_and_overflow)
 	ck_assert_int_eq(result.status, 1);
 	ck_assert_msg(strstr(result.out, "heap-buffer-overflow on address ") != NULL, "%s",
 		result.out);
-	ck_assert_msg(strstr(result.out, "the write reached 3 byte(s) past the end of the "
-		"5000-byte block") != NULL, "%s", result.out);
-	ck_assert_msg(strstr(result.out, "SUMMARY: area_malloc: heap-buffer-overflow "
-		"alloc_alpha_large+0x") != NULL, "%s", result.out);
+	ck_assert_msg(strstr(result.out,
+			      "the write reached 3 byte(s) past the end of the "
+			      "5000-byte block")
+			!= NULL,
+		"%s", result.out);
+	ck_assert_msg(strstr(result.out,
+			      "SUMMARY: area_malloc: heap-buffer-overflow "
+			      "alloc_alpha_large+0x")
+			!= NULL,
+		"%s", result.out);
 	result_free(&result);
 	ck_assert_int_eq(driver_finish(&driver), 0);
 	fixture_remove_tree(driver.run.base);
@@ -2615,8 +2751,10 @@ START_TEST(test_end_to_end_stopped_reader_never_holds_up_the_driver)
 	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
 		pid_t reader = start_reader_stopping_at(&driver, steps[i]);
 		ck_assert_int_eq(waitpid(reader, &status, WUNTRACED), reader);
-		ck_assert_msg(WIFSTOPPED(status), "step %d: the reader ended (status 0x%x) without "
-			"reaching it", (int)steps[i], status);
+		ck_assert_msg(WIFSTOPPED(status),
+			"step %d: the reader ended (status 0x%x) without "
+			"reaching it",
+			(int)steps[i], status);
 		ck_assert(maps_nothing_of(reader, driver.run.node_dir));
 		driver_calls(&driver, 2000);
 		kill(reader, SIGKILL);

@@ -47,13 +47,13 @@ static const char *builddir(void)
 }
 
 /* pooldump [--json] --node-dir DIR -p PID scan ARGS..., as uid when uid >= 0. */
-static struct result scan(
-	const struct target *target, int uid, bool json, const char *const *arguments)
+static struct result scan(const struct target *target, int uid, bool json,
+	const char *const *arguments)
 {
-	struct result result = {0};
+	struct result result = { 0 };
 	FILE *out = tmpfile(), *err = tmpfile();
 	char program[PATH_MAX], pid[16];
-	const char *argv[16] = {program, "--node-dir", target->run.node_dir, "-p", pid, "scan"};
+	const char *argv[16] = { program, "--node-dir", target->run.node_dir, "-p", pid, "scan" };
 	int count = 6, status;
 	pid_t child;
 
@@ -125,8 +125,8 @@ static void target_start(struct target *target, const char *mode, int uid)
 	target->input = in[1];
 	target->output = fdopen(out[0], "r");
 	ck_assert_ptr_nonnull(target->output);
-	ck_assert_msg(
-		fgets(line, sizeof(line), target->output) != NULL, "scan_driver said nothing");
+	ck_assert_msg(fgets(line, sizeof(line), target->output) != NULL,
+		"scan_driver said nothing");
 	ck_assert_msg(sscanf(line, "ready %d", &target->area) == 1, "%s", line);
 }
 
@@ -137,8 +137,8 @@ static void target_finish(struct target *target)
 	close(target->input);
 	ck_assert_int_eq(waitpid(target->pid, &status, 0), target->pid);
 	fclose(target->output);
-	ck_assert_msg(
-		WIFEXITED(status) && WEXITSTATUS(status) == 0, "scan_driver: status 0x%x", status);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "scan_driver: status 0x%x",
+		status);
 	fixture_remove_tree(target->run.base);
 }
 
@@ -149,8 +149,8 @@ static void target_finish(struct target *target)
 
 /* pooldump scan ARGUMENTS of target as its own user: status 1 (something
  * lost) and the line "SUMMARY: area_malloc: SUMMARY."; the caller frees. */
-static struct result scan_finding(
-	const struct target *target, const char *const *arguments, const char *summary)
+static struct result scan_finding(const struct target *target, const char *const *arguments,
+	const char *summary)
 {
 	struct result result = scan(target, -1, false, arguments);
 	char line[256];
@@ -165,7 +165,7 @@ static struct result scan_finding(
  * one indirectly lost (2 x 120); every held block left out. */
 START_TEST(test_scan_reports_exactly_the_lost_blocks)
 {
-	const char *const arguments[] = {"--min-age", "0", "--interval", "0.1", NULL};
+	const char *const arguments[] = { "--min-age", "0", "--interval", "0.1", NULL };
 	struct target target;
 	struct result result;
 
@@ -190,7 +190,7 @@ END_TEST
  * and the totals. */
 START_TEST(test_scan_json)
 {
-	const char *const arguments[] = {"--min-age", "0", "--interval", "0.1", NULL};
+	const char *const arguments[] = { "--min-age", "0", "--interval", "0.1", NULL };
 	struct target target;
 	struct result result;
 	struct json *document;
@@ -203,8 +203,8 @@ START_TEST(test_scan_json)
 	document = json_parse_asserted(result.out);
 	ck_assert_str_eq(json_member(document, "query", JSON_STRING)->string, "scan");
 	ck_assert_int_eq((int)json_member(document, "unreferenced_blocks", JSON_NUMBER)->number, 2);
-	ck_assert_int_eq(
-		(int)json_member(document, "unreferenced_bytes", JSON_NUMBER)->number, 500);
+	ck_assert_int_eq((int)json_member(document, "unreferenced_bytes", JSON_NUMBER)->number,
+		500);
 	ck_assert_int_eq((int)json_member(document, "indirect_blocks", JSON_NUMBER)->number, 2);
 	ck_assert_int_eq((int)json_member(document, "indirect_bytes", JSON_NUMBER)->number, 240);
 	groups = json_member(document, "groups", JSON_ARRAY);
@@ -213,8 +213,8 @@ START_TEST(test_scan_json)
 		const char *kind = json_member(groups->items[i], "kind", JSON_STRING)->string;
 		int count = (int)json_member(groups->items[i], "count", JSON_NUMBER)->number;
 		int bytes = (int)json_member(groups->items[i], "bytes", JSON_NUMBER)->number;
-		if (strcmp(kind, "unreferenced") == 0 && count == 1 &&
-			(bytes == 200 || bytes == 300))
+		if (strcmp(kind, "unreferenced") == 0 && count == 1
+			&& (bytes == 200 || bytes == 300))
 			unreferenced++;
 		else if (strcmp(kind, "indirectly lost") == 0 && count == 2 && bytes == 240)
 			indirect++;
@@ -234,14 +234,16 @@ END_TEST
  * runs on (it exits 0 when its input ends). */
 START_TEST(test_scan_stop)
 {
-	const char *const arguments[] = {"--stop", "--min-age", "0", NULL};
+	const char *const arguments[] = { "--stop", "--min-age", "0", NULL };
 	struct target target;
 	struct result result;
 
 	target_start(&target, "wait", -1);
 	result = scan_finding(&target, arguments, DRIVER_LOST);
-	ck_assert_msg(strstr(result.out, "blocks no root reaches, every thread stopped, at least "
-					 "0 s old\n") != NULL,
+	ck_assert_msg(strstr(result.out,
+			      "blocks no root reaches, every thread stopped, at least "
+			      "0 s old\n")
+			!= NULL,
 		"%.3000s", result.out);
 	ck_assert_str_eq(result.err, "");
 	result_free(&result);
@@ -252,16 +254,18 @@ END_TEST
 /* Blocks younger than --min-age are never reported: status 0. */
 START_TEST(test_scan_min_age)
 {
-	const char *const arguments[] = {"--min-age", "3600", "--interval", "0", NULL};
+	const char *const arguments[] = { "--min-age", "3600", "--interval", "0", NULL };
 	struct target target;
 	struct result result;
 
 	target_start(&target, "wait", -1);
 	result = scan(&target, -1, false, arguments);
 	ck_assert_msg(result.status == 0, "%d\n%s\n%s", result.status, result.out, result.err);
-	ck_assert_msg(strstr(result.out, "SUMMARY: area_malloc: 0 byte(s) unreferenced in 0 "
-					 "allocation(s), 0 byte(s) indirectly lost in 0 "
-					 "allocation(s).\n") != NULL,
+	ck_assert_msg(strstr(result.out,
+			      "SUMMARY: area_malloc: 0 byte(s) unreferenced in 0 "
+			      "allocation(s), 0 byte(s) indirectly lost in 0 "
+			      "allocation(s).\n")
+			!= NULL,
 		"%.3000s", result.out);
 	result_free(&result);
 	target_finish(&target);
@@ -270,16 +274,17 @@ END_TEST
 
 START_TEST(test_scan_bad_arguments)
 {
-	const char *const bad[] = {"--min-age", "soon", NULL};
-	struct target target = {.pid = 1};
+	const char *const bad[] = { "--min-age", "soon", NULL };
+	struct target target = { .pid = 1 };
 	struct result result;
 
 	snprintf(target.run.node_dir, sizeof(target.run.node_dir), "/nonexistent");
 	result = scan(&target, -1, false, bad);
 	ck_assert_int_eq(result.status, 2);
-	ck_assert_str_eq(result.err, "pooldump: error: bad number of seconds for --min-age; usage: "
-				     "scan [--min-age SECONDS] [--interval SECONDS] [--stop]\n"
-				     "Try 'pooldump help' for more information.\n");
+	ck_assert_str_eq(result.err,
+		"pooldump: error: bad number of seconds for --min-age; usage: "
+		"scan [--min-age SECONDS] [--interval SECONDS] [--stop]\n"
+		"Try 'pooldump help' for more information.\n");
 	result_free(&result);
 }
 END_TEST
@@ -287,7 +292,7 @@ END_TEST
 /* A dead process's node: its memory is gone. */
 START_TEST(test_scan_dead_process)
 {
-	const char *const arguments[] = {"--min-age", "0", "--interval", "0", NULL};
+	const char *const arguments[] = { "--min-age", "0", "--interval", "0", NULL };
 	struct target target;
 	struct result result;
 
@@ -296,8 +301,8 @@ START_TEST(test_scan_dead_process)
 	ck_assert_int_eq(waitpid(target.pid, NULL, 0), target.pid);
 	result = scan(&target, -1, false, arguments);
 	ck_assert_msg(result.status == 3, "%d\n%s\n%s", result.status, result.out, result.err);
-	ck_assert_msg(
-		strstr(result.err, "the process is gone: its memory cannot be scanned\n") != NULL,
+	ck_assert_msg(strstr(result.err, "the process is gone: its memory cannot be scanned\n")
+			!= NULL,
 		"%s", result.err);
 	result_free(&result);
 	close(target.input);
@@ -311,7 +316,7 @@ END_TEST
  * Needs root (skipped otherwise). */
 START_TEST(test_scan_refused)
 {
-	const char *const arguments[] = {"--min-age", "0", "--interval", "0", NULL};
+	const char *const arguments[] = { "--min-age", "0", "--interval", "0", NULL };
 	struct target target;
 	struct result result;
 
@@ -320,11 +325,11 @@ START_TEST(test_scan_refused)
 	target_start(&target, "dumpable0", 65534);
 	result = scan(&target, 65534, false, arguments);
 	ck_assert_msg(result.status == 4, "%d\n%s\n%s", result.status, result.out, result.err);
-	ck_assert_msg(
-		strstr(result.err, "cannot read the memory of process") != NULL, "%s", result.err);
+	ck_assert_msg(strstr(result.err, "cannot read the memory of process") != NULL, "%s",
+		result.err);
 	result_free(&result);
 	/* --stop: ptrace is refused the same way */
-	result = scan(&target, 65534, false, (const char *const[]){"--stop", NULL});
+	result = scan(&target, 65534, false, (const char *const[]){ "--stop", NULL });
 	ck_assert_msg(result.status == 4, "%d\n%s\n%s", result.status, result.out, result.err);
 	ck_assert_msg(strstr(result.err, "cannot stop process") != NULL, "%s", result.err);
 	result_free(&result);
@@ -343,8 +348,8 @@ END_TEST
 START_TEST(test_scan_register_held)
 {
 #if defined(__x86_64__)
-	const char *const stopped[] = {"--stop", "--min-age", "0", NULL};
-	const char *const running[] = {"--min-age", "0", "--interval", "0.1", NULL};
+	const char *const stopped[] = { "--stop", "--min-age", "0", NULL };
+	const char *const running[] = { "--min-age", "0", "--interval", "0.1", NULL };
 	struct target target;
 	struct result result;
 
@@ -356,9 +361,8 @@ START_TEST(test_scan_register_held)
 	result = scan_finding(&target, running,
 		"636 byte(s) unreferenced in 3 allocation(s), 240 byte(s) indirectly lost in 2 "
 		"allocation(s)");
-	ck_assert_msg(
-		strstr(result.out, "\nUnreferenced: 136 byte(s) in 1 allocation(s)") != NULL &&
-			strstr(result.out, " in register_holder+") != NULL,
+	ck_assert_msg(strstr(result.out, "\nUnreferenced: 136 byte(s) in 1 allocation(s)") != NULL
+			&& strstr(result.out, " in register_holder+") != NULL,
 		"%.3000s", result.out);
 	result_free(&result);
 	/* it runs on: the holder gives its block back when its input ends */

@@ -68,8 +68,8 @@
 #define TMPFS_BYTES (2 * MIB)
 #define TMPFS_BLOCK (64 * KIB)
 
-static char run_dir[PATH_BYTES];	/* under /tmp, made and removed by main() */
-static char base_dir[PATH_BYTES];	/* fresh for each test, in run_dir */
+static char run_dir[PATH_BYTES];  /* under /tmp, made and removed by main() */
+static char base_dir[PATH_BYTES]; /* fresh for each test, in run_dir */
 static char node_dir[PATH_BYTES]; /* the node_dir option */
 static area_malloc_module_info *am;
 static area_malloc_debug_module_info *amd;
@@ -84,10 +84,10 @@ static void child_failed(int line, const char *what)
 	_exit(CHILD_FAILED);
 }
 
-#define CHILD_ASSERT(condition) \
-	do { \
-		if (!(condition)) \
-			child_failed(__LINE__, #condition); \
+#define CHILD_ASSERT(condition)                                                                    \
+	do {                                                                                       \
+		if (!(condition))                                                                  \
+			child_failed(__LINE__, #condition);                                        \
 	} while (0)
 
 /* ---- paths and files ---- */
@@ -373,8 +373,8 @@ static void arm_alarm(unsigned seconds)
 
 struct child {
 	pid_t pid;
-	int command_fd;	/* the test writes a byte: the child goes on (or ends) */
-	int report_fd;	/* the child writes what it has to say */
+	int command_fd; /* the test writes a byte: the child goes on (or ends) */
+	int report_fd;  /* the child writes what it has to say */
 };
 
 /* Forks; in the child runs body(command_fd, report_fd), which must not
@@ -954,9 +954,9 @@ static void unmount_small_tmpfs(const char *mount_point)
 }
 
 struct tmpfs_run {
-	int status;		/* the driver's wait status */
-	int nodes_left;		/* entries of node_dir once it had ended */
-	char *output;		/* its standard error (free it) */
+	int status;     /* the driver's wait status */
+	int nodes_left; /* entries of node_dir once it had ended */
+	char *output;   /* its standard error (free it) */
 };
 
 /* Runs body in a driver child on the small tmpfs, its standard error going
@@ -1181,8 +1181,7 @@ static bool pool_file_block_is(pid_t pid, area_id area, unsigned char fill)
  * forked_writer_body child (with the pool's file renamed to hidden_name
  * meanwhile, when not NULL) and waits for its report; returns the pool's
  * area. */
-static area_id fork_writer_hiding(const char *options, struct child *child,
-	const char *hidden_name)
+static area_id fork_writer_hiding(const char *options, struct child *child, const char *hidden_name)
 {
 	char hidden[PATH_BYTES];
 	struct node_pool_descriptor descriptor;
@@ -1203,8 +1202,10 @@ static area_id fork_writer_hiding(const char *options, struct child *child,
 	ck_assert(pool_file_block_is(getpid(), area, 'P'));
 
 	if (hidden_name != NULL)
-		ck_assert_int_eq(rename(path, path_of(hidden, "%s/%d/%s", node_dir, (int)getpid(),
-			hidden_name)), 0);
+		ck_assert_int_eq(rename(path,
+					 path_of(hidden, "%s/%d/%s", node_dir, (int)getpid(),
+						 hidden_name)),
+			0);
 	start_child(child, forked_writer_body);
 	ck_assert_msg(read_report(child, &written, 1), "the forked child did not report");
 	if (hidden_name != NULL)
@@ -1287,9 +1288,11 @@ static void request_quiet_window(const char *path, uint64_t control_offset, uint
 	int fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(pwrite(fd, &request, sizeof(request), (off_t)(control_offset
-		+ offsetof(struct node_pool_descriptor, quiet)
-		+ offsetof(struct node_quiet_window, requested))), (ssize_t)sizeof(request));
+	ck_assert_int_eq(pwrite(fd, &request, sizeof(request),
+				 (off_t)(control_offset
+					 + offsetof(struct node_pool_descriptor, quiet)
+					 + offsetof(struct node_quiet_window, requested))),
+		(ssize_t)sizeof(request));
 	close(fd);
 }
 

@@ -220,8 +220,9 @@ START_TEST(test_garbage_ids_are_refused)
 	void *heap_pointer = malloc(16);
 	const void *pool = new_pool(65536);
 	const void *garbage[] = { NULL, (void *)1, (void *)-1, &on_stack, heap_pointer,
-		(const char *)pool + 1, (const char *)pool - 1, (void *)(uintptr_t)0x8000000000000000u,
-		(void *)(uintptr_t)0xdeadbeefcafebabeu, am };
+		(const char *)pool + 1, (const char *)pool - 1,
+		(void *)(uintptr_t)0x8000000000000000u, (void *)(uintptr_t)0xdeadbeefcafebabeu,
+		am };
 
 	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
 		ck_assert_ptr_null(am->malloc(garbage[i], 16));
@@ -303,8 +304,8 @@ END_TEST
 START_TEST(test_huge_sizes_fail_and_pool_stays_usable)
 {
 	const void *pool = new_pool(65536);
-	const size_t sizes[] = { SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 15, SIZE_MAX - 16,
-		SIZE_MAX / 2, 65536, 1 << 20 };
+	const size_t sizes[] = { SIZE_MAX, SIZE_MAX - 1, SIZE_MAX - 15, SIZE_MAX - 16, SIZE_MAX / 2,
+		65536, 1 << 20 };
 
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
 		ck_assert_ptr_null(am->malloc(pool, sizes[i]));
@@ -369,12 +370,12 @@ START_TEST(test_bad_pointers_are_refused)
 
 	memset(block, 0x11, 256);
 	memset(foreign, 0x22, 256);
-	am->free(pool, block + 16);	/* interior */
-	am->free(pool, &on_stack);	/* stack */
-	am->free(pool, foreign);	/* another pool's block */
+	am->free(pool, block + 16); /* interior */
+	am->free(pool, &on_stack);  /* stack */
+	am->free(pool, foreign);    /* another pool's block */
 	ck_assert_ptr_null(am->realloc(pool, block + 1, 10));
 	am->free(pool, block);
-	am->free(pool, block);		/* double free */
+	am->free(pool, block); /* double free */
 	assert_pools_valid();
 	for (int i = 0; i < 256; i++)
 		ck_assert_int_eq(foreign[i], 0x22);
@@ -481,7 +482,8 @@ START_TEST(test_random_operations_against_model)
 		if (block->pointer == NULL || choice == 0) {
 			if (block->pointer != NULL)
 				am->free(pool, block->pointer);
-			block->pointer = choice == 1 ? am->calloc(pool, 1, size) : am->malloc(pool, size);
+			block->pointer =
+				choice == 1 ? am->calloc(pool, 1, size) : am->malloc(pool, size);
 			if (block->pointer != NULL && choice == 1)
 				for (size_t i = 0; i < size; i++)
 					ck_assert_int_eq(block->pointer[i], 0);

@@ -149,7 +149,8 @@ START_TEST(test_concurrent_add_remove)
 	add_remove_rounds = test_scaled(20000, 1000);
 	for (uintptr_t t = 0; t < 4; t++)
 		ck_assert_int_eq(pthread_create(&threads[t], NULL, add_remove_loop,
-					 (void *)(t * 1000)), 0);
+					 (void *)(t * 1000)),
+			0);
 	for (int t = 0; t < 4; t++) {
 		void *result;
 		pthread_join(threads[t], &result);
@@ -174,7 +175,7 @@ END_TEST
 static struct race {
 	/* slot k % RACE_POOLS: round k's id (round k + RACE_POOLS has the same pool) */
 	_Atomic(const void *) ids[RACE_POOLS];
-	_Atomic long published;	/* index of the newest id, -1 before the first */
+	_Atomic long published; /* index of the newest id, -1 before the first */
 	_Atomic bool stop;
 	_Atomic long wrong_pool, null_pool, acquired, refused;
 } race;
@@ -244,7 +245,8 @@ START_TEST(test_acquire_races_delete)
 		pthread_join(callers[t], NULL);
 	ck_assert_msg(atomic_load(&race.null_pool) == 0 && atomic_load(&race.wrong_pool) == 0,
 		"of %ld acquires (%ld refused), %ld gave a removed pool and %ld the slot's "
-		"next pool", atomic_load(&race.acquired), atomic_load(&race.refused),
+		"next pool",
+		atomic_load(&race.acquired), atomic_load(&race.refused),
 		atomic_load(&race.null_pool), atomic_load(&race.wrong_pool));
 	ck_assert_uint_eq(pool_registry_count(), 0);
 	assert_valid();

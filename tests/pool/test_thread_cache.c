@@ -400,12 +400,12 @@ END_TEST
 
 struct stress_thread {
 	pthread_t thread;
-	const void *pools[2];	/* pools[1] NULL: one pool */
-	size_t max_size;	/* 0: 3000 */
-	long rounds;		/* 0: STRESS_ROUNDS */
+	const void *pools[2]; /* pools[1] NULL: one pool */
+	size_t max_size;      /* 0: 3000 */
+	long rounds;          /* 0: STRESS_ROUNDS */
 	unsigned seed;
 	int failures;
-	void *seen[2];		/* a block this thread had of each pool */
+	void *seen[2]; /* a block this thread had of each pool */
 };
 
 /* Replaces a random slot's block, checking its contents first; with two
@@ -451,8 +451,8 @@ static void *stress_main(void *argument)
 START_TEST(test_threads_share_a_pool_through_caches)
 {
 	struct stress_thread threads[STRESS_THREADS];
-	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 4 * 1024 * KIB, B_NO_LOCK,
-		KERNEL_RW);
+	const void *pool =
+		am->create_pool(B_ANY_KERNEL_ADDRESS, 4 * 1024 * KIB, B_NO_LOCK, KERNEL_RW);
 	void *probe;
 
 	ck_assert_ptr_nonnull(pool);
@@ -626,14 +626,13 @@ START_TEST(test_free_refuses_pointers_outside_the_blocks)
 
 	char *area_end = (char *)info.address + info.size;
 	char *wild[] = {
-		(char *)info.address + 64,	/* the pool's own header */
-		first - 16,			/* below the first block */
-		first + 8,			/* misaligned */
-		first + 16,			/* inside a block */
-		last + 16,
-		area_end - 16,			/* the heap's end sentinel */
-		area_end,			/* past the area */
-		stranger,			/* another pool's block */
+		(char *)info.address + 64, /* the pool's own header */
+		first - 16,                /* below the first block */
+		first + 8,                 /* misaligned */
+		first + 16,                /* inside a block */
+		last + 16, area_end - 16,  /* the heap's end sentinel */
+		area_end,                  /* past the area */
+		stranger,                  /* another pool's block */
 	};
 	for (size_t i = 0; i < sizeof(wild) / sizeof(wild[0]); i++)
 		am->free(pool, wild[i]);
@@ -795,7 +794,7 @@ static void *batch[2][BATCH];
 
 static int compare_pointers(const void *a, const void *b)
 {
-	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+	uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
 
 	return x < y ? -1 : x > y;
 }
@@ -807,8 +806,9 @@ static int blocks_in_common(void **first, void **second, int count)
 
 	qsort(first, (size_t)count, sizeof(void *), compare_pointers);
 	for (int i = 0; i < count; i++)
-		common += bsearch(&second[i], first, (size_t)count, sizeof(void *),
-				  compare_pointers) != NULL;
+		common +=
+			bsearch(&second[i], first, (size_t)count, sizeof(void *), compare_pointers)
+			!= NULL;
 	return common;
 }
 
@@ -983,7 +983,7 @@ START_TEST(test_statistics_count_moving_magazines_once)
 	for (long i = 0; i < looks; i++) {
 		struct pool_figures figures = figures_of(churner.pool, kept[0]);
 		ck_assert_msg(figures.blocks >= KEPT_BLOCKS
-				      && figures.blocks <= KEPT_BLOCKS + CHURNED_BLOCKS,
+				&& figures.blocks <= KEPT_BLOCKS + CHURNED_BLOCKS,
 			"look %ld: %zu live blocks, %d held here and at most %d there", i,
 			figures.blocks, KEPT_BLOCKS, CHURNED_BLOCKS);
 	}
@@ -1019,8 +1019,8 @@ static void *filled[EVICT_FILL_MAX];
 static const void *pool_in_slot_of(const void *first, size_t size)
 {
 	for (int i = 0; i < EVICT_TRIES; i++) {
-		const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, size, B_NO_LOCK,
-			KERNEL_RW);
+		const void *pool =
+			am->create_pool(B_ANY_KERNEL_ADDRESS, size, B_NO_LOCK, KERNEL_RW);
 		ck_assert_ptr_nonnull(pool);
 		if (thread_cache_slot_of(pool) == thread_cache_slot_of(first))
 			return pool;
@@ -1079,8 +1079,8 @@ static void fill_and_free(const void *pool, int first, int count, size_t size)
  */
 START_TEST(test_eviction_gives_no_block_back_to_the_heap)
 {
-	const void *pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
-		KERNEL_RW);
+	const void *pool =
+		am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK, KERNEL_RW);
 	ck_assert_ptr_nonnull(pool);
 	const void *other = pool_in_slot_of(pool, 64 * KIB);
 	void *other_block = am->malloc(other, 64);
@@ -1157,8 +1157,7 @@ START_TEST(test_parked_cache_is_kept_and_taken_up_again)
 	int expected = capacity_in_blocks(EVICT_POOL_SIZE, 64);
 	int status;
 
-	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
-		KERNEL_RW);
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK, KERNEL_RW);
 	ck_assert_ptr_nonnull(holder.pool);
 	const void *other = pool_in_slot_of(holder.pool, 64 * KIB);
 	holder.blocks[1] = (void *)other;
@@ -1204,8 +1203,7 @@ START_TEST(test_parked_cache_outlives_its_thread_until_the_pool_goes)
 	struct holder holder = { 0 };
 	int expected = capacity_in_blocks(EVICT_POOL_SIZE, 64);
 
-	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
-		KERNEL_RW);
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK, KERNEL_RW);
 	ck_assert_ptr_nonnull(holder.pool);
 	const void *other = pool_in_slot_of(holder.pool, 64 * KIB);
 	holder.blocks[1] = (void *)other;
@@ -1224,8 +1222,7 @@ START_TEST(test_parked_cache_outlives_its_thread_until_the_pool_goes)
 	ck_assert_int_eq(am->delete_pool(other), B_OK);
 
 	/* delete_pool with a parked cache */
-	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
-		KERNEL_RW);
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK, KERNEL_RW);
 	other = pool_in_slot_of(holder.pool, 64 * KIB);
 	holder.blocks[1] = (void *)other;
 	holder_start(&holder, evict_in_holder);
@@ -1235,8 +1232,7 @@ START_TEST(test_parked_cache_outlives_its_thread_until_the_pool_goes)
 	ck_assert_int_eq(am->delete_pool(other), B_OK);
 
 	/* the module goes away with a parked cache (and this thread's cache) */
-	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK,
-		KERNEL_RW);
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, EVICT_POOL_SIZE, B_NO_LOCK, KERNEL_RW);
 	other = pool_in_slot_of(holder.pool, 64 * KIB);
 	void *other_block = am->malloc(other, 64);
 	evict_into_a_full_depot(holder.pool, other, other_block);
@@ -1264,8 +1260,10 @@ START_TEST(test_threads_move_between_pools_in_one_slot)
 	ck_assert_ptr_nonnull(pool);
 	const void *other = pool_in_slot_of(pool, 1024 * KIB);
 	for (int t = 0; t < STRESS_THREADS; t++) {
-		threads[t] = (struct stress_thread){ .pools = { pool, other }, .max_size = 600,
-			.rounds = test_scaled(STRESS_ROUNDS, 500), .seed = (unsigned)t + 11 };
+		threads[t] = (struct stress_thread){ .pools = { pool, other },
+			.max_size = 600,
+			.rounds = test_scaled(STRESS_ROUNDS, 500),
+			.seed = (unsigned)t + 11 };
 		ck_assert_int_eq(pthread_create(&threads[t].thread, NULL, stress_main, &threads[t]),
 			0);
 	}

@@ -57,7 +57,7 @@
 
 #define NOINLINE __attribute__((noinline, noipa))
 #define PAGE ((uintptr_t)B_PAGE_SIZE)
-#define BIG (5 * B_PAGE_SIZE)	/* a block of several pages: a page in its middle */
+#define BIG (5 * B_PAGE_SIZE) /* a block of several pages: a page in its middle */
 #define CHURN_RING 48
 
 static area_malloc_module_info *allocator;
@@ -90,7 +90,8 @@ NOINLINE static void *churn(void *argument)
 	size_t sizes[2][CHURN_RING] = { { 0 } };
 
 	for (unsigned step = 0;; step++) {
-		unsigned which = rand_r(&churner->seed) % 2, slot = rand_r(&churner->seed) % CHURN_RING;
+		unsigned which = rand_r(&churner->seed) % 2,
+			 slot = rand_r(&churner->seed) % CHURN_RING;
 		const void *pool = churner->pools[which];
 		size_t size = 1 + rand_r(&churner->seed) % 3000;
 		void **block = &ring[which][slot], *moved;

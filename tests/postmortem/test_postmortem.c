@@ -62,7 +62,7 @@ static const char *builddir(void)
 struct dead_driver {
 	struct fixture_driver_run run;
 	pid_t pid;
-	char lines[8][128];		/* what it printed */
+	char lines[8][128]; /* what it printed */
 	int line_count;
 };
 
@@ -94,9 +94,12 @@ static void run_driver(struct dead_driver *driver, const char *const arguments[2
 	output = fdopen(out[0], "r");
 	ck_assert_ptr_nonnull(output);
 	while (driver->line_count < 8
-		&& fgets(driver->lines[driver->line_count], sizeof(driver->lines[0]), output) != NULL) {
-		driver->lines[driver->line_count][strcspn(driver->lines[driver->line_count], "\n")] = 0;
-		if (strcmp(driver->lines[driver->line_count++], "ready") == 0 && kill_after_ms > 0) {
+		&& fgets(driver->lines[driver->line_count], sizeof(driver->lines[0]), output)
+			!= NULL) {
+		driver->lines[driver->line_count]
+			     [strcspn(driver->lines[driver->line_count], "\n")] = 0;
+		if (strcmp(driver->lines[driver->line_count++], "ready") == 0
+			&& kill_after_ms > 0) {
 			struct timespec pause = { kill_after_ms / 1000,
 				(long)(kill_after_ms % 1000) * 1000000L };
 			nanosleep(&pause, NULL);
@@ -161,9 +164,11 @@ static struct answer pooldump_check(const struct dead_driver *driver, bool json)
 	int status;
 
 	snprintf(err_path, sizeof(err_path), "%s/pooldump.err", driver->run.base);
-	snprintf(command, sizeof(command), "'%s/tools/pooldump/pooldump' --node-dir '%s'%s -p %d "
-		"check 2>'%s'", builddir(), driver->run.node_dir, json ? " --json" : "",
-		(int)driver->pid, err_path);
+	snprintf(command, sizeof(command),
+		"'%s/tools/pooldump/pooldump' --node-dir '%s'%s -p %d "
+		"check 2>'%s'",
+		builddir(), driver->run.node_dir, json ? " --json" : "", (int)driver->pid,
+		err_path);
 	pipe = popen(command, "r");
 	ck_assert_ptr_nonnull(pipe);
 	answer.out = read_all(pipe);
@@ -183,15 +188,16 @@ static void answer_free(struct answer *answer)
 	free(answer->err);
 }
 
-
 /* Does the findings array hold kind (at address, unless 0)? */
 static bool finds(const struct json *findings, const char *kind, uint64_t address)
 {
 	for (size_t i = 0; i < findings->count; i++) {
 		const struct json *finding = findings->items[i];
 		if (strcmp(json_member(finding, "kind", JSON_STRING)->string, kind) == 0
-			&& (address == 0 || strtoull(json_member(finding, "address", JSON_STRING)->string,
-				NULL, 16) == address))
+			&& (address == 0
+				|| strtoull(json_member(finding, "address", JSON_STRING)->string,
+					   NULL, 16)
+					== address))
 			return true;
 	}
 	return false;
@@ -200,19 +206,19 @@ static bool finds(const struct json *findings, const char *kind, uint64_t addres
 /* ---- operations: a death at a chosen step of each kind of operation ---- */
 
 struct death {
-	const char *name;		/* the driver's case */
-	const char *options;		/* beside node_dir */
-	const char *operation;		/* as the record names it */
+	const char *name;      /* the driver's case */
+	const char *options;   /* beside node_dir */
+	const char *operation; /* as the record names it */
 	const char *step;
-	const char *block_kind;		/* what the block the driver named shows, or NULL */
-	bool counters;			/* the counters disagree too */
+	const char *block_kind; /* what the block the driver named shows, or NULL */
+	bool counters;          /* the counters disagree too */
 };
 
 /* (the realloc cases die filling a block's middle page: its fill is not
  * bounded to ASan's first 4 KiB there) */
 static const struct death deaths[] = {
-	{ "malloc", "quarantine_bytes=0:max_malloc_fill_size=1m", "malloc", "changing its own blocks",
-		"heap-buffer-overflow", true },
+	{ "malloc", "quarantine_bytes=0:max_malloc_fill_size=1m", "malloc",
+		"changing its own blocks", "heap-buffer-overflow", true },
 	{ "calloc", "quarantine_bytes=0", "calloc", "changing its own blocks",
 		"heap-buffer-underflow", false },
 	{ "free", NULL, "free", "changing its own blocks", "use-after-free", true },
@@ -221,8 +227,8 @@ static const struct death deaths[] = {
 		NULL, true },
 	{ "realloc", "max_malloc_fill_size=1m", "realloc", "changing its own blocks",
 		"heap-buffer-overflow", true },
-	{ "realloc-move", "quarantine_bytes=0:max_malloc_fill_size=1m", "realloc", "changing its own blocks",
-		"heap-buffer-overflow", true },
+	{ "realloc-move", "quarantine_bytes=0:max_malloc_fill_size=1m", "realloc",
+		"changing its own blocks", "heap-buffer-overflow", true },
 	{ "check", NULL, "check", "changing its own blocks", NULL, false },
 	{ "delete_pool", "quarantine_bytes=8192", "delete_pool",
 		"returning a quarantined block to the heap", NULL, true },
@@ -258,13 +264,15 @@ START_TEST(test_death_in_the_middle_of_an_operation)
 	/* one thread: its id is the process's */
 	ck_assert_int_eq((int)json_member(entry, "thread", JSON_NUMBER)->number, (int)driver.pid);
 	ck_assert_msg(json_member(entry, "ranges", JSON_ARRAY)->count > 0
-		|| strcmp(death->name, "check") == 0, "%s: no range\n%s", death->name, answer.out);
+			|| strcmp(death->name, "check") == 0,
+		"%s: no range\n%s", death->name, answer.out);
 	findings = json_member(entry, "findings", JSON_ARRAY);
 	if (death->block_kind != NULL)
-		ck_assert_msg(finds(findings, death->block_kind, block), "%s: no %s at 0x%" PRIx64
-			"\n%s", death->name, death->block_kind, block, answer.out);
-	ck_assert_msg(finds(findings, "counter-mismatch", 0) == death->counters,
-		"%s: counters\n%s", death->name, answer.out);
+		ck_assert_msg(finds(findings, death->block_kind, block),
+			"%s: no %s at 0x%" PRIx64 "\n%s", death->name, death->block_kind, block,
+			answer.out);
+	ck_assert_msg(finds(findings, "counter-mismatch", 0) == death->counters, "%s: counters\n%s",
+		death->name, answer.out);
 	ck_assert_int_eq((int)json_member(document, "interrupted_count", JSON_NUMBER)->number,
 		(int)findings->count);
 	json_free(document);
@@ -272,8 +280,10 @@ START_TEST(test_death_in_the_middle_of_an_operation)
 
 	answer = pooldump_check(&driver, false);
 	ck_assert_int_eq(answer.status, 0);
-	snprintf(expected, sizeof(expected), ": interrupted by the process's death: %s by thread "
-		"T%d, %s\n", death->operation, (int)driver.pid, death->step);
+	snprintf(expected, sizeof(expected),
+		": interrupted by the process's death: %s by thread "
+		"T%d, %s\n",
+		death->operation, (int)driver.pid, death->step);
 	ck_assert_msg(strstr(answer.out, expected) != NULL, "%s: no '%s' in\n%s", death->name,
 		expected, answer.out);
 	ck_assert_msg(strstr(answer.out, "1 pool(s) checked, 0 problem(s)\n") != NULL, "%s",
@@ -281,7 +291,8 @@ START_TEST(test_death_in_the_middle_of_an_operation)
 	ck_assert_msg(strstr(answer.out, "ERROR") == NULL && strstr(answer.out, "SUMMARY") == NULL,
 		"%s: an error line\n%s", death->name, answer.out);
 	ck_assert_msg(strstr(answer.err, "the process died in the middle of a change to the pool: ")
-		!= NULL, "%s", answer.err);
+			!= NULL,
+		"%s", answer.err);
 	answer_free(&answer);
 	driver_remove(&driver);
 }
@@ -320,8 +331,8 @@ START_TEST(test_death_outside_the_lock_leaves_a_sound_pool)
 	answer_free(&answer);
 	answer = pooldump_check(&driver, false);
 	ck_assert_msg(answer.status == 0 && strstr(answer.out, "1 pool(s) checked, 0 problem(s)\n")
-		&& strstr(answer.err, "died in the middle") == NULL, "%s: %s\n%s", arguments[1],
-		answer.out, answer.err);
+			&& strstr(answer.err, "died in the middle") == NULL,
+		"%s: %s\n%s", arguments[1], answer.out, answer.err);
 	answer_free(&answer);
 	driver_remove(&driver);
 }
@@ -350,8 +361,8 @@ START_TEST(test_genuine_damage_stays_an_error)
 	ck_assert_msg(problems->count == 1 && finds(problems, "heap-buffer-overflow", damaged),
 		"%s", answer.out);
 	ck_assert_int_eq((int)json_member(document, "problem_count", JSON_NUMBER)->number, 1);
-	findings = json_member(json_member(document, "interrupted", JSON_ARRAY)->items[0], "findings",
-		JSON_ARRAY);
+	findings = json_member(json_member(document, "interrupted", JSON_ARRAY)->items[0],
+		"findings", JSON_ARRAY);
 	ck_assert_msg(finds(findings, "use-after-free", block), "%s", answer.out);
 	ck_assert_msg(!finds(findings, "heap-buffer-overflow", damaged), "%s", answer.out);
 	json_free(document);
@@ -360,8 +371,9 @@ START_TEST(test_genuine_damage_stays_an_error)
 	answer = pooldump_check(&driver, false);
 	ck_assert_int_eq(answer.status, 1);
 	ck_assert_msg(strstr(answer.out, "ERROR: area_malloc: heap-buffer-overflow") != NULL
-		&& strstr(answer.out, "1 pool(s) checked, 1 problem(s)\n") != NULL
-		&& strstr(answer.out, "    interrupted: use-after-free at ") != NULL, "%s", answer.out);
+			&& strstr(answer.out, "1 pool(s) checked, 1 problem(s)\n") != NULL
+			&& strstr(answer.out, "    interrupted: use-after-free at ") != NULL,
+		"%s", answer.out);
 	answer_free(&answer);
 	driver_remove(&driver);
 }
@@ -374,7 +386,7 @@ static unsigned random_seed(void)
 	const char *text = getenv("POSTMORTEM_SEED");
 
 	return text != NULL && text[0] != '\0' ? (unsigned)strtoul(text, NULL, 0)
-		: (unsigned)time(NULL) ^ (unsigned)getpid();
+					       : (unsigned)time(NULL) ^ (unsigned)getpid();
 }
 
 START_TEST(test_random_kills_count_no_error)
@@ -383,8 +395,8 @@ START_TEST(test_random_kills_count_no_error)
 	long runs = test_scaled(50, 10);
 	int interrupted = 0, findings = 0;
 
-	fprintf(stderr, "random kills: %ld runs, seed %u (POSTMORTEM_SEED=%u replays them)\n",
-		runs, seed, seed);
+	fprintf(stderr, "random kills: %ld runs, seed %u (POSTMORTEM_SEED=%u replays them)\n", runs,
+		seed, seed);
 	for (long run = 0; run < runs; run++) {
 		char seed_text[16];
 		const char *arguments[2] = { "churn", seed_text };
@@ -398,17 +410,19 @@ START_TEST(test_random_kills_count_no_error)
 		answer = pooldump_check(&driver, true);
 		document = json_parse_asserted(answer.out);
 		ck_assert_msg(answer.status == 0
-			&& json_member(document, "problem_count", JSON_NUMBER)->number == 0,
-			"seed %u, run %ld (driver seed %s, killed after %u ms): status %d\n%s\n%s", seed,
-			run, seed_text, kill_after_ms, answer.status, answer.out, answer.err);
+				&& json_member(document, "problem_count", JSON_NUMBER)->number == 0,
+			"seed %u, run %ld (driver seed %s, killed after %u ms): status %d\n%s\n%s",
+			seed, run, seed_text, kill_after_ms, answer.status, answer.out, answer.err);
 		interrupted += (int)json_member(document, "interrupted", JSON_ARRAY)->count;
 		findings += (int)json_member(document, "interrupted_count", JSON_NUMBER)->number;
 		json_free(document);
 		answer_free(&answer);
 		driver_remove(&driver);
 	}
-	fprintf(stderr, "random kills: %d pool(s) caught in the middle of an operation, %d "
-		"finding(s) explained, no problem\n", interrupted, findings);
+	fprintf(stderr,
+		"random kills: %d pool(s) caught in the middle of an operation, %d "
+		"finding(s) explained, no problem\n",
+		interrupted, findings);
 	/* the churning threads spend most of their time inside calls: a third
 	 * to two thirds of the runs catch one (0 of 20 would be 1 in 10^4) */
 	if (runs >= 20)
@@ -429,13 +443,14 @@ START_TEST(test_runner_counts_no_error)
 
 	fixture_temp_dir(base, sizeof(base));
 	/* the driver kills itself: the runner forwards no SIGKILL */
-	snprintf(command, sizeof(command), "'%s/tools/pooldump/pooldump' run -q -o '%s/out' "
+	snprintf(command, sizeof(command),
+		"'%s/tools/pooldump/pooldump' run -q -o '%s/out' "
 		"--module-dir '%s/modules/debug' --options 'node_dir=%s/nodes:quarantine_bytes=65536' "
 		"-- sh -c \"'%s/tests/postmortem/postmortem_driver' churn 7 & sleep 0.05; "
-		"kill -9 \\$!; wait\" >/dev/null 2>&1", builddir(), base, builddir(), base, builddir());
+		"kill -9 \\$!; wait\" >/dev/null 2>&1",
+		builddir(), base, builddir(), base, builddir());
 	status = system(command);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "runner status 0x%x",
-		status);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "runner status 0x%x", status);
 	snprintf(path, sizeof(path), "%s/out/report.json", base);
 	file = fopen(path, "r");
 	ck_assert_ptr_nonnull(file);
@@ -472,7 +487,8 @@ static int open_pool_file(const struct dead_driver *driver, off_t *descriptor)
 	dir = opendir(path);
 	ck_assert_ptr_nonnull(dir);
 	while ((entry = readdir(dir)) != NULL && fd < 0) {
-		if (strncmp(entry->d_name, NODE_POOL_FILE_PREFIX, strlen(NODE_POOL_FILE_PREFIX)) != 0)
+		if (strncmp(entry->d_name, NODE_POOL_FILE_PREFIX, strlen(NODE_POOL_FILE_PREFIX))
+			!= 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%d/%s", driver->run.node_dir, (int)driver->pid,
 			entry->d_name);
@@ -521,20 +537,28 @@ START_TEST(test_hostile_records)
 	ck_assert_msg(answer.status == 1, "status %d\n%s", answer.status, answer.out);
 	document = json_parse_asserted(answer.out);
 	ck_assert_str_eq(json_member(json_member(document, "interrupted", JSON_ARRAY)->items[0],
-		"operation", JSON_STRING)->string, "unknown");
-	ck_assert_int_eq((int)json_member(json_member(document, "interrupted", JSON_ARRAY)->items[0],
-		"operation_code", JSON_NUMBER)->number, 77);
+				 "operation", JSON_STRING)
+				 ->string,
+		"unknown");
+	ck_assert_int_eq((int)json_member(json_member(document, "interrupted", JSON_ARRAY)
+						  ->items[0],
+				 "operation_code", JSON_NUMBER)
+				 ->number,
+		77);
 	ck_assert(finds(json_member(document, "problems", JSON_ARRAY), "use-after-free", 0));
 	json_free(document);
 	answer_free(&answer);
 	answer = pooldump_check(&driver, false);
-	ck_assert_msg(strstr(answer.err, "the process died in the middle of an unknown operation "
-		"(code 77); it explains no finding") != NULL, "%s", answer.err);
+	ck_assert_msg(strstr(answer.err,
+			      "the process died in the middle of an unknown operation "
+			      "(code 77); it explains no finding")
+			!= NULL,
+		"%s", answer.err);
 	answer_free(&answer);
 
 	/* ranges outside the heap, inverted or wrapping: refused, and said so */
 	d = original;
-	d.in_flight.ranges[0][0] = d.base_address;		/* the control region */
+	d.in_flight.ranges[0][0] = d.base_address; /* the control region */
 	d.in_flight.ranges[0][1] = d.base_address + d.heap_offset + 64;
 	d.in_flight.ranges[1][0] = UINT64_MAX - 8;
 	d.in_flight.ranges[1][1] = 16;
@@ -545,8 +569,11 @@ START_TEST(test_hostile_records)
 	write_descriptor(fd, at, &d);
 	answer = pooldump_check(&driver, false);
 	ck_assert_msg(answer.status == 1, "status %d\n%s", answer.status, answer.out);
-	ck_assert_msg(strstr(answer.err, "4 range(s) of the in-flight record are empty or outside "
-		"the pool's heap; ignored") != NULL, "%s", answer.err);
+	ck_assert_msg(strstr(answer.err,
+			      "4 range(s) of the in-flight record are empty or outside "
+			      "the pool's heap; ignored")
+			!= NULL,
+		"%s", answer.err);
 	answer_free(&answer);
 
 	/* a record beside an even seq: no change was under way */
@@ -555,7 +582,8 @@ START_TEST(test_hostile_records)
 	write_descriptor(fd, at, &d);
 	answer = pooldump_check(&driver, true);
 	ck_assert_int_eq(answer.status, 1);
-	ck_assert_msg(strstr(answer.out, "an in-flight record (free) with no change under way") != NULL,
+	ck_assert_msg(strstr(answer.out, "an in-flight record (free) with no change under way")
+			!= NULL,
 		"%s", answer.out);
 	document = json_parse_asserted(answer.out);
 	ck_assert_uint_eq(json_member(document, "interrupted", JSON_ARRAY)->count, 0);

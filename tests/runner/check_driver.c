@@ -49,8 +49,7 @@ static const void *open_pool(void)
 {
 	const void *pool;
 
-	ck_assert_int_eq(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&sAreaMalloc),
-		B_OK);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&sAreaMalloc), B_OK);
 	pool = sAreaMalloc->create_pool(B_ANY_KERNEL_ADDRESS, 128 * 1024, B_NO_LOCK,
 		B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA);
 	ck_assert_ptr_nonnull(pool);

@@ -62,8 +62,8 @@ static const char *path_join(char *buffer, size_t size, const char *dir, const c
 
 /* ---- fixture: a private directory per test ---- */
 
-static char scratch[PATH_MAX];	/* the test's directory */
-static char out_dir[PATH_MAX];	/* scratch/out, the runner's -o */
+static char scratch[PATH_MAX]; /* the test's directory */
+static char out_dir[PATH_MAX]; /* scratch/out, the runner's -o */
 
 static void scratch_setup(void)
 {
@@ -148,11 +148,11 @@ static int site_line(const char *source, const char *site)
 /* ---- running pooldump run ---- */
 
 struct run {
-	int status;		/* exit status (asserted: no signal) */
+	int status; /* exit status (asserted: no signal) */
 	char *out;
 	char *err;
 	struct json_object *json; /* report.json, or NULL */
-	xmlDocPtr junit;	/* junit.xml, or NULL */
+	xmlDocPtr junit;          /* junit.xml, or NULL */
 };
 
 /*
@@ -195,7 +195,8 @@ static pid_t start_pooldump(const char *cwd, const char *const *changes,
 				unsetenv(changes[i]);
 			} else {
 				char key[128];
-				snprintf(key, sizeof(key), "%.*s", (int)(equals - changes[i]), changes[i]);
+				snprintf(key, sizeof(key), "%.*s", (int)(equals - changes[i]),
+					changes[i]);
 				setenv(key, equals + 1, 1);
 			}
 		}
@@ -308,8 +309,8 @@ static struct json_object *member(struct json_object *object, const char *key)
 {
 	struct json_object *value;
 
-	ck_assert_msg(json_object_object_get_ex(object, key, &value), "no member \"%s\" in %s",
-		key, json_object_to_json_string(object));
+	ck_assert_msg(json_object_object_get_ex(object, key, &value), "no member \"%s\" in %s", key,
+		json_object_to_json_string(object));
 	return value;
 }
 
@@ -443,9 +444,9 @@ static char *xpath_string(xmlDocPtr doc, const char *format, ...)
 	return copy;
 }
 
-#define assert_xpath_count(doc, expected, ...) \
-	ck_assert_msg(xpath_number(doc, __VA_ARGS__) == (expected), "%s: %g, not %d", #__VA_ARGS__, \
-		xpath_number(doc, __VA_ARGS__), (int)(expected))
+#define assert_xpath_count(doc, expected, ...)                                                     \
+	ck_assert_msg(xpath_number(doc, __VA_ARGS__) == (expected), "%s: %g, not %d",              \
+		#__VA_ARGS__, xpath_number(doc, __VA_ARGS__), (int)(expected))
 
 static void assert_xpath_string(xmlDocPtr doc, const char *expected, const char *expression)
 {
@@ -468,7 +469,8 @@ static void assert_failure_is_report(const struct run *run, const char *testcase
 		member_string(report, "kind"), member_string(report, "summary"));
 	body = xpath_string(run->junit, "%s", expression);
 	ck_assert_msg(strcmp(body, member_string(report, "text")) == 0,
-		"%s:\n%s\nis not the text report\n%s", expression, body, member_string(report, "text"));
+		"%s:\n%s\nis not the text report\n%s", expression, body,
+		member_string(report, "text"));
 	snprintf(expression, sizeof(expression),
 		"string(//testcase[@name='%s']/failure[@type='%s']/@message)", testcase,
 		member_string(report, "kind"));
@@ -522,7 +524,8 @@ static void assert_failure_holds(const struct run *run, const char *testcase,
 	for (size_t r = 0; r < count; r++) {
 		const char *this_kind = member_string(reports[r], "kind");
 		kind = kind == NULL || strcmp(kind, this_kind) == 0 ? this_kind : "multiple";
-		fprintf(message_text, "%s%s", r > 0 ? "; " : "", member_string(reports[r], "summary"));
+		fprintf(message_text, "%s%s", r > 0 ? "; " : "",
+			member_string(reports[r], "summary"));
 		reach_phrase(reports[r], message_text);
 		fprintf(body_text, "%s%s", r > 0 ? "\n" : "", member_string(reports[r], "text"));
 	}
@@ -537,7 +540,8 @@ static void assert_failure_holds(const struct run *run, const char *testcase,
 		testcase);
 	message = xpath_string(run->junit, "%s", expression);
 	ck_assert_str_eq(message, want_message);
-	snprintf(expression, sizeof(expression), "string(//testcase[@name='%s']/failure)", testcase);
+	snprintf(expression, sizeof(expression), "string(//testcase[@name='%s']/failure)",
+		testcase);
 	body = xpath_string(run->junit, "%s", expression);
 	ck_assert_str_eq(body, want_body);
 	free(message);
@@ -585,17 +589,20 @@ START_TEST(test_help)
 		     "--quarantine-bytes N", "--stack-depth N", "--fail-nth N", "--fail-rate R",
 		     "--fail-seed S", "--fail-caller PATTERN", "--options 'k=v:k=v'", "--scan",
 		     "--leak-mode MODE", "--guard", "--guard-pools PATTERN", "--guard-size N",
-		     "--guard-sample N", "--guard-seed S", "--guard-underflow",
-		     "--module-dir DIR", "--quiet", "--help", AREA_MALLOC_DEBUG_MODULEDIR);
+		     "--guard-sample N", "--guard-seed S", "--guard-underflow", "--module-dir DIR",
+		     "--quiet", "--help", AREA_MALLOC_DEBUG_MODULEDIR);
 		*option != NULL; option++)
-		ck_assert_msg(strstr(run.out, *option) != NULL, "help lacks %s:\n%s", *option, run.out);
-	ck_assert_msg(strncmp(run.out, "usage: pooldump run [OPTIONS] [--] COMMAND [ARGS...]\n",
-			      53) == 0, "%s", run.out);
+		ck_assert_msg(strstr(run.out, *option) != NULL, "help lacks %s:\n%s", *option,
+			run.out);
+	ck_assert_msg(strncmp(run.out, "usage: pooldump run [OPTIONS] [--] COMMAND [ARGS...]\n", 53)
+			== 0,
+		"%s", run.out);
 	run_free(&run);
 
 	run = run_in(NULL, NULL, ARGUMENTS("--help"));
 	ck_assert_int_eq(run.status, 0);
-	ck_assert_msg(strstr(run.out, "pooldump run [OPTIONS] [--] COMMAND") != NULL, "%s", run.out);
+	ck_assert_msg(strstr(run.out, "pooldump run [OPTIONS] [--] COMMAND") != NULL, "%s",
+		run.out);
 	run_free(&run);
 }
 END_TEST
@@ -611,20 +618,25 @@ START_TEST(test_usage_errors)
 		{ { "--bogus", "true" }, "unknown option or missing value: --bogus" },
 		{ { "--junit" }, "unknown option or missing value" },
 		{ { "-q" }, "no command given" },
-		{ { "--stack-depth", "99", "true" }, "--stack-depth: area_malloc: bad value '99' "
+		{ { "--stack-depth", "99", "true" },
+			"--stack-depth: area_malloc: bad value '99' "
 			"for option 'stack_depth'" },
 		{ { "--log-size", "lots", "true" }, "--log-size: area_malloc: bad value 'lots'" },
 		{ { "--fail-rate", "2", "true" }, "--fail-rate: area_malloc: bad value '2'" },
-		{ { "--options", "bogus=1", "true" }, "--options: area_malloc: unknown option 'bogus'" },
-		{ { "--options", "stack_depth", "true" }, "--options: area_malloc: option "
+		{ { "--options", "bogus=1", "true" },
+			"--options: area_malloc: unknown option 'bogus'" },
+		{ { "--options", "stack_depth", "true" },
+			"--options: area_malloc: option "
 			"'stack_depth' in AREA_MALLOC_OPTIONS has no value" },
-		{ { "--options", "log_path=/tmp/x", "true" }, "--options: log_path and report_format "
+		{ { "--options", "log_path=/tmp/x", "true" },
+			"--options: log_path and report_format "
 			"are set by pooldump run" },
 		{ { "--options", "max_reports=2:report_format='text'", "true" },
 			"--options: log_path and report_format are set by pooldump run" },
 		{ { "--suppressions", "/nonexistent/file", "true" },
 			"--suppressions: /nonexistent/file: No such file or directory" },
-		{ { "--leak-mode", "lost", "true" }, "--leak-mode: area_malloc: bad value 'lost' "
+		{ { "--leak-mode", "lost", "true" },
+			"--leak-mode: area_malloc: bad value 'lost' "
 			"for option 'leak_mode'" },
 		{ { "--fail-caller", "a'b\":c", "true" },
 			"--fail-caller: a value with ':' or ',' cannot hold both kinds of quotes" },
@@ -655,8 +667,9 @@ START_TEST(test_command_not_found)
 	struct run run = RUN("--", "/nonexistent/command", "argument");
 
 	ck_assert_int_eq(run.status, 127);
-	ck_assert_str_eq(run.err, "pooldump run: cannot run /nonexistent/command: "
-				  "No such file or directory\n");
+	ck_assert_str_eq(run.err,
+		"pooldump run: cannot run /nonexistent/command: "
+		"No such file or directory\n");
 	ck_assert_str_eq(run.out, "");
 	/* no CI files for a run that never happened */
 	path_join(junit, sizeof(junit), out_dir, "junit.xml");
@@ -689,14 +702,16 @@ START_TEST(test_unwritable_output)
 	run = run_in(NULL, NULL, ARGUMENTS("run", "-o", below, "--", RUNNER_DRIVER, "clean"));
 	ck_assert_int_eq(run.status, 125);
 	ck_assert_msg(strstr(run.err, "pooldump run: cannot create the output directory") != NULL
-			&& strstr(run.err, "Not a directory") != NULL, "%s", run.err);
+			&& strstr(run.err, "Not a directory") != NULL,
+		"%s", run.err);
 	run_free(&run);
 
 	path_join(junit, sizeof(junit), scratch, "missing-dir/junit.xml");
 	run = RUN("--junit", junit, "--", RUNNER_DRIVER, "clean");
 	ck_assert_int_eq(run.status, 125);
 	ck_assert_msg(strstr(run.err, "cannot write") != NULL
-			&& strstr(run.err, "missing-dir/junit.xml") != NULL, "%s", run.err);
+			&& strstr(run.err, "missing-dir/junit.xml") != NULL,
+		"%s", run.err);
 	run_free(&run);
 }
 END_TEST
@@ -709,7 +724,8 @@ START_TEST(test_module_dir_choice)
 	ck_assert_ptr_nonnull(realpath(built("modules/debug"), debug_dir));
 	/* --module-dir wins over the environment (and is made canonical) */
 	snprintf(with_slash, sizeof(with_slash), "%s/", debug_dir);
-	run = RUN_WITH(ENVIRONMENT("AREA_MALLOC_DEBUG_MODULE_DIR=/nonexistent", "KERNEL_MODULE_PATH"),
+	run = RUN_WITH(ENVIRONMENT("AREA_MALLOC_DEBUG_MODULE_DIR=/nonexistent",
+			       "KERNEL_MODULE_PATH"),
 		"--module-dir", with_slash, "-q", "--", "env");
 	ck_assert_int_eq(run.status, 0);
 	snprintf(expected, sizeof(expected), "KERNEL_MODULE_PATH=%s", debug_dir);
@@ -718,14 +734,16 @@ START_TEST(test_module_dir_choice)
 
 	run = RUN_WITH(ENVIRONMENT("AREA_MALLOC_DEBUG_MODULE_DIR=/nonexistent"), "true");
 	ck_assert_int_eq(run.status, 125);
-	ck_assert_str_eq(run.err, "pooldump run: debug module directory /nonexistent "
-				  "(AREA_MALLOC_DEBUG_MODULE_DIR): No such file or directory\n");
+	ck_assert_str_eq(run.err,
+		"pooldump run: debug module directory /nonexistent "
+		"(AREA_MALLOC_DEBUG_MODULE_DIR): No such file or directory\n");
 	run_free(&run);
 
 	run = RUN("--module-dir", scratch, "true");
 	ck_assert_int_eq(run.status, 125);
 	ck_assert_msg(strstr(run.err, "no debug module in") != NULL
-			&& strstr(run.err, "(--module-dir)") != NULL, "%s", run.err);
+			&& strstr(run.err, "(--module-dir)") != NULL,
+		"%s", run.err);
 	run_free(&run);
 
 	/* neither: the installed location, which may or may not be there */
@@ -736,7 +754,8 @@ START_TEST(test_module_dir_choice)
 	} else {
 		ck_assert_int_eq(run.status, 125);
 		ck_assert_msg(strstr(run.err, AREA_MALLOC_DEBUG_MODULEDIR) != NULL
-				&& strstr(run.err, "(the installed location)") != NULL, "%s", run.err);
+				&& strstr(run.err, "(the installed location)") != NULL,
+			"%s", run.err);
 	}
 	run_free(&run);
 }
@@ -761,10 +780,9 @@ START_TEST(test_environment_merged)
 		ARGUMENTS("run", "-o", "out", "-q", "--halt-on-error", "--stack-depth", "4",
 			"--log-size", "64", "--quarantine-bytes", "2k", "--fail-nth", "1000",
 			"--fail-rate", "0.5", "--fail-seed", "9", "--fail-caller", "rx_*",
-			"--guard", "--guard-pools", "net*", "--guard-size", "64",
-			"--guard-sample", "100", "--guard-seed", "5", "--guard-underflow",
-			"--options", "realloc_move=1:max_reports=3", "--suppressions", "my.supp",
-			"--", "env"));
+			"--guard", "--guard-pools", "net*", "--guard-size", "64", "--guard-sample",
+			"100", "--guard-seed", "5", "--guard-underflow", "--options",
+			"realloc_move=1:max_reports=3", "--suppressions", "my.supp", "--", "env"));
 	ck_assert_int_eq(run.status, 0);
 	assert_line(run.out, "KERNEL_MODULE_PATH=%s:/previous/a:/previous/b", real_debug);
 	snprintf(options, sizeof(options),
@@ -772,7 +790,8 @@ START_TEST(test_environment_merged)
 		"report_format=json:halt_on_error=1:stack_depth=4:log_size=64:quarantine_bytes=2k:"
 		"fail_nth=1000:fail_rate=0.5:fail_seed=9:fail_caller=rx_*:guard=1:guard_pools=net*:"
 		"guard_size=64:guard_sample=100:guard_seed=5:guard_underflow=1:realloc_move=1:"
-		"max_reports=3:suppressions=%s/my.supp", real_scratch, real_scratch);
+		"max_reports=3:suppressions=%s/my.supp",
+		real_scratch, real_scratch);
 	assert_line(run.out, "%s", options);
 	/* report.json says the same, and -q kept the summary */
 	ck_assert_str_eq(member_string(run.json, "area_malloc_options"),
@@ -822,8 +841,9 @@ START_TEST(test_stale_reports_removed)
 	path_join(path, sizeof(path), out_dir, "reports");
 	ck_assert_int_eq(mkdir(path, 0755), 0);
 	path_join(path, sizeof(path), out_dir, "reports/report.4242");
-	write_file(path, "==4242==ERROR: area_malloc: double-free on address 0x1\n"
-			 "SUMMARY: area_malloc: double-free\n{\"kind\":\"double-free\",\"pid\":4242}\n");
+	write_file(path,
+		"==4242==ERROR: area_malloc: double-free on address 0x1\n"
+		"SUMMARY: area_malloc: double-free\n{\"kind\":\"double-free\",\"pid\":4242}\n");
 	path_join(path, sizeof(path), out_dir, "reports/report.old");
 	write_file(path, "junk");
 
@@ -851,7 +871,8 @@ START_TEST(test_clean)
 	snprintf(expected, sizeof(expected),
 		"area_malloc: 1 process, 0 errors, 0 leak reports\n"
 		"junit: %s/junit.xml   json: %s/report.json\n"
-		"result: PASS (exit 0)\n", out_dir, out_dir);
+		"result: PASS (exit 0)\n",
+		out_dir, out_dir);
 	ck_assert_str_eq(run.out, expected);
 
 	process = item(run.json, "processes", 0);
@@ -919,15 +940,19 @@ START_TEST(test_leak)
 	ck_assert_str_eq(member_string(report, "summary"),
 		"SUMMARY: area_malloc: 48 byte(s) leaked in 1 allocation(s).");
 
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
-			     "(262192 bytes in 2 allocations)");
+	assert_line(run.out,
+		"area_malloc: 1 process, 0 errors, 2 leak reports "
+		"(262192 bytes in 2 allocations)");
 	/* the exit-time report always follows a reachability scan */
-	assert_line(run.out, "area_malloc: reachability scan: unreferenced: 48 byte(s) in 1 "
-			     "allocation(s)");
-	assert_line(run.out, "  pid %d runner_driver detected memory leaks: 48 bytes in 1 "
-			     "allocation in %s at exit -- rx_leak runner_driver.c:%d [unreferenced: "
-			     "48 byte(s) in 1 allocation(s)]", (int)pid,
-		pool_of(report, pool, sizeof(pool)), site_line(RUNNER_DRIVER_SOURCE, "rx_leak"));
+	assert_line(run.out,
+		"area_malloc: reachability scan: unreferenced: 48 byte(s) in 1 "
+		"allocation(s)");
+	assert_line(run.out,
+		"  pid %d runner_driver detected memory leaks: 48 bytes in 1 "
+		"allocation in %s at exit -- rx_leak runner_driver.c:%d [unreferenced: "
+		"48 byte(s) in 1 allocation(s)]",
+		(int)pid, pool_of(report, pool, sizeof(pool)),
+		site_line(RUNNER_DRIVER_SOURCE, "rx_leak"));
 	ck_assert_int_eq(member_int(member(member(report, "reach"), "unreferenced"), "bytes"), 48);
 	ck_assert(json_object_get_type(member(pool_report, "reach")) == json_type_null);
 	assert_line(run.out, "result: FAIL (exit 23)");
@@ -938,7 +963,8 @@ START_TEST(test_leak)
 	ck_assert_int_eq(total(&run, "errors"), 0);
 	ck_assert_int_eq(total(&run, "leaked_bytes"), 48 + RUNNER_POOL_BYTES);
 	ck_assert_int_eq(member_int(member(member(run.json, "totals"), "by_kind"),
-				 "detected memory leaks"), 1);
+				 "detected memory leaks"),
+		1);
 	ck_assert_int_eq(member_int(member(member(run.json, "totals"), "by_kind"), "leaked-pool"),
 		1);
 	ck_assert_int_eq(member_int(process_of(&run, pid), "leak_reports"), 2);
@@ -970,15 +996,18 @@ START_TEST(test_double_free)
 	ck_assert_str_eq(member_string(report, "kind"), "double-free");
 	ck_assert_int_eq(member_int(report, "size"), 100);
 	assert_line(run.out, "area_malloc: 1 process, 1 error, 0 leak reports");
-	assert_line(run.out, "  pid %d runner_driver double-free at %s in %s -- tx_free "
-			     "runner_driver.c:%d", (int)pid, member_string(report, "address"),
-		pool_of(report, pool, sizeof(pool)), line);
+	assert_line(run.out,
+		"  pid %d runner_driver double-free at %s in %s -- tx_free "
+		"runner_driver.c:%d",
+		(int)pid, member_string(report, "address"), pool_of(report, pool, sizeof(pool)),
+		line);
 
 	summary = member_string(report, "summary");
 	snprintf(summary_end, sizeof(summary_end), "runner_driver.c:%d in pool %d", line,
 		(int)member_int(member(report, "pool"), "id"));
 	ck_assert_msg(strncmp(summary, "SUMMARY: area_malloc: double-free tx_free+0x", 44) == 0
-			&& strcmp(summary + strlen(summary) - strlen(summary_end), summary_end) == 0,
+			&& strcmp(summary + strlen(summary) - strlen(summary_end), summary_end)
+				== 0,
 		"%s", summary);
 	assert_failure_is_report(&run, "runner_driver", report);
 	ck_assert_int_eq(member_int(process_of(&run, pid), "errors"), 1);
@@ -999,8 +1028,9 @@ START_TEST(test_unprinted_reports_counted)
 	ck_assert_int_eq(total(&run, "unprinted_reports"), 2);
 	ck_assert_int_eq(array_length(run.json, "warnings"), 0);
 	assert_line(run.out, "area_malloc: 1 process, 1 error, 0 leak reports");
-	assert_line(run.out, "  +2 reports the debug module counted but did not print "
-			     "(identical to one printed, or past max_reports)");
+	assert_line(run.out,
+		"  +2 reports the debug module counted but did not print "
+		"(identical to one printed, or past max_reports)");
 	run_free(&run);
 }
 END_TEST
@@ -1040,10 +1070,12 @@ START_TEST(test_leak_on_request_not_counted)
 	ck_assert_int_eq(reports_of(&run, main_pid(&run), 0, &report), 1);
 	ck_assert_str_eq(member_string(report, "when"), "on request");
 	ck_assert(!member_bool(report, "failing"));
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 0 leak reports, 1 leak report on "
-			     "request (not counted)");
-	assert_line(run.out, "  pid %d runner_driver detected memory leaks: 16 bytes in 1 "
-			     "allocation in %s on request -- rx_leak runner_driver.c:%d [not counted]",
+	assert_line(run.out,
+		"area_malloc: 1 process, 0 errors, 0 leak reports, 1 leak report on "
+		"request (not counted)");
+	assert_line(run.out,
+		"  pid %d runner_driver detected memory leaks: 16 bytes in 1 "
+		"allocation in %s on request -- rx_leak runner_driver.c:%d [not counted]",
 		(int)main_pid(&run), pool_of(report, pool, sizeof(pool)),
 		site_line(RUNNER_DRIVER_SOURCE, "rx_leak"));
 	assert_line(run.out, "result: PASS (exit 0)");
@@ -1083,8 +1115,8 @@ static struct json_object *assert_one_report(const struct run *run, pid_t pid, c
 	body = xpath_string(run->junit, "string(//testcase[@name='runner_driver']/failure)");
 	ck_assert_msg(strstr(body, member_string(report, "text")) != NULL, "%s\nlacks\n%s", body,
 		member_string(report, "text"));
-	message = xpath_string(
-		run->junit, "string(//testcase[@name='runner_driver']/failure/@message)");
+	message = xpath_string(run->junit,
+		"string(//testcase[@name='runner_driver']/failure/@message)");
 	ck_assert_msg(strstr(message, member_string(report, "summary")) != NULL, "%s", message);
 	ck_assert_str_eq(member_string(process_of(run, pid), "name"), "runner_driver");
 	free(body);
@@ -1131,11 +1163,14 @@ START_TEST(test_fork_children)
 	if (strcmp(member_string(process, "name_source"), "cmdline") == 0)
 		ck_assert_str_eq(member_string(process, "command_line"), "runner_driver leak");
 
-	assert_line(run.out, "area_malloc: 5 processes, 2 errors, 3 leak reports "
-			     "(262224 bytes in 3 allocations)");
+	assert_line(run.out,
+		"area_malloc: 5 processes, 2 errors, 3 leak reports "
+		"(262224 bytes in 3 allocations)");
 	report = assert_one_report(&run, invalid_free, "invalid-free");
-	assert_line(run.out, "  pid %d runner_driver invalid-free at %s in %s -- tx_free "
-			     "runner_driver.c:%d", (int)invalid_free, member_string(report, "address"),
+	assert_line(run.out,
+		"  pid %d runner_driver invalid-free at %s in %s -- tx_free "
+		"runner_driver.c:%d",
+		(int)invalid_free, member_string(report, "address"),
 		pool_of(report, pool, sizeof(pool)), site_line(RUNNER_DRIVER_SOURCE, "tx_free"));
 	ck_assert_int_eq(total(&run, "processes"), 5);
 	ck_assert_int_eq(total(&run, "errors"), 2);
@@ -1148,8 +1183,8 @@ START_TEST(test_fork_children)
 	assert_xpath_count(run.junit, 1, "number(/testsuites/@failures)");
 	assert_xpath_string(run.junit, "multiple", "string(//failure/@type)");
 	char *message = xpath_string(run.junit, "string(//failure/@message)");
-	ck_assert_msg(
-		strncmp(message, "5 reports: SUMMARY: area_malloc: ", 33) == 0, "%s", message);
+	ck_assert_msg(strncmp(message, "5 reports: SUMMARY: area_malloc: ", 33) == 0, "%s",
+		message);
 	free(message);
 	run_free(&run);
 }
@@ -1196,9 +1231,10 @@ START_TEST(test_orphans_left_running)
 	run = RUN("--", "sh", "-c", script);
 	ck_assert_int_eq(run.status, 0);
 	ck_assert_int_ne(stat(marker, &status), 0);
-	ck_assert_str_eq(run.err, "pooldump run: warning: processes started by the command still "
-				  "run 2.0 s after it ended; reports they write later are not "
-				  "included (see --orphan-wait)\n");
+	ck_assert_str_eq(run.err,
+		"pooldump run: warning: processes started by the command still "
+		"run 2.0 s after it ended; reports they write later are not "
+		"included (see --orphan-wait)\n");
 	ck_assert_int_eq(array_length(run.json, "warnings"), 1);
 	assert_line(run.out, "result: PASS (exit 0)");
 	run_free(&run);
@@ -1206,9 +1242,10 @@ START_TEST(test_orphans_left_running)
 	/* a wait of its own, and one the runner refuses */
 	run = RUN("--orphan-wait", "0.5", "--", "sh", "-c", script);
 	ck_assert_int_eq(run.status, 0);
-	ck_assert_str_eq(run.err, "pooldump run: warning: processes started by the command still "
-				  "run 0.5 s after it ended; reports they write later are not "
-				  "included (see --orphan-wait)\n");
+	ck_assert_str_eq(run.err,
+		"pooldump run: warning: processes started by the command still "
+		"run 0.5 s after it ended; reports they write later are not "
+		"included (see --orphan-wait)\n");
 	run_free(&run);
 	run = RUN("--orphan-wait", "2s", "--", "true");
 	ck_assert_int_eq(run.status, 125);
@@ -1252,8 +1289,10 @@ START_TEST(test_check_fork_mode)
 	ck_assert_str_eq(member_string(exit_leak, "when"), "at exit");
 	ck_assert_int_eq(member_int(exit_leak, "leaked_bytes"), 24);
 	ck_assert_int_eq(array_length(run.json, "processes"), 3);
-	ck_assert_str_eq(json_object_get_string(item(process_of(&run,
-		(pid_t)member_int(leaky, "pid")), "tests", 0)), "test_leaky");
+	ck_assert_str_eq(json_object_get_string(
+				 item(process_of(&run, (pid_t)member_int(leaky, "pid")), "tests",
+					 0)),
+		"test_leaky");
 
 	/* a suite check_driver: the executable's own case (clean), then one
 	 * case per test */
@@ -1268,14 +1307,16 @@ START_TEST(test_check_fork_mode)
 	assert_xpath_string(run.junit, "check_driver",
 		"string(//testcase[@name='test_leaky']/@classname)");
 
-	ck_assert_msg(strstr(run.err, member_string(leaky, "text")) != NULL &&
-			      strstr(run.err, member_string(exit_leak, "text")) != NULL &&
-			      strstr(run.err, member_string(leaked_pool, "text")) != NULL,
+	ck_assert_msg(strstr(run.err, member_string(leaky, "text")) != NULL
+			&& strstr(run.err, member_string(exit_leak, "text")) != NULL
+			&& strstr(run.err, member_string(leaked_pool, "text")) != NULL,
 		"%s", run.err);
-	assert_line(run.out, "area_malloc: 3 processes, 0 errors, 3 leak reports "
-			     "(131160 bytes in 3 allocations)");
-	assert_line(run.out, "  pid %d check_driver [test_leaky] detected memory leaks: 64 bytes in 1 "
-			     "allocation in pool %d at delete_pool -- leaky_alloc check_driver.c:%d",
+	assert_line(run.out,
+		"area_malloc: 3 processes, 0 errors, 3 leak reports "
+		"(131160 bytes in 3 allocations)");
+	assert_line(run.out,
+		"  pid %d check_driver [test_leaky] detected memory leaks: 64 bytes in 1 "
+		"allocation in pool %d at delete_pool -- leaky_alloc check_driver.c:%d",
 		(int)member_int(leaky, "pid"), (int)member_int(member(leaky, "pool"), "id"),
 		site_line(CHECK_DRIVER_SOURCE, "leaky_alloc"));
 	run_free(&run);
@@ -1307,11 +1348,13 @@ START_TEST(test_check_nofork_mode)
 	assert_failure_is_report(&run, "test_leaky", leaky);
 	assert_failure_holds(&run, "check_driver",
 		(struct json_object *[]){ exit_leak, leaked_pool }, 2);
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 3 leak reports "
-			     "(131160 bytes in 3 allocations)");
-	assert_line(run.out, "  pid %d check_driver detected memory leaks: 24 bytes in 1 "
-			     "allocation in pool %d at exit -- exit_alloc check_driver.c:%d "
-			     "[unreferenced: 24 byte(s) in 1 allocation(s)]",
+	assert_line(run.out,
+		"area_malloc: 1 process, 0 errors, 3 leak reports "
+		"(131160 bytes in 3 allocations)");
+	assert_line(run.out,
+		"  pid %d check_driver detected memory leaks: 24 bytes in 1 "
+		"allocation in pool %d at exit -- exit_alloc check_driver.c:%d "
+		"[unreferenced: 24 byte(s) in 1 allocation(s)]",
 		(int)parent, (int)member_int(member(exit_leak, "pool"), "id"),
 		site_line(CHECK_DRIVER_SOURCE, "exit_alloc"));
 	run_free(&run);
@@ -1408,8 +1451,8 @@ START_TEST(test_killed_points_at_node)
 	snprintf(pid_text, sizeof(pid_text), "%d", (int)pid);
 	run = run_in(NULL, NULL, ARGUMENTS("--node-dir", nodes, "-p", pid_text, "pools"));
 	ck_assert_int_eq(run.status, 0);
-	ck_assert_msg(strstr(run.out, "dead (post mortem)") != NULL &&
-			      strstr(run.out, "name: \"net-tx\"") != NULL,
+	ck_assert_msg(strstr(run.out, "dead (post mortem)") != NULL
+			&& strstr(run.out, "name: \"net-tx\"") != NULL,
 		"%s", run.out);
 	run_free(&run);
 
@@ -1423,7 +1466,8 @@ START_TEST(test_killed_points_at_node)
 	snprintf(expected, sizeof(expected),
 		"pooldump run: pid %d (runner_driver) was killed by signal 11 (SIGSEGV); its "
 		"debug node is kept for a post-mortem: pooldump --node-dir %s -p %d check (or "
-		"pools, leaks, allocations)\n", (int)pid, nodes, (int)pid);
+		"pools, leaks, allocations)\n",
+		(int)pid, nodes, (int)pid);
 	ck_assert_str_eq(run.err, expected);
 	run_free(&run);
 
@@ -1529,8 +1573,9 @@ START_TEST(test_suppressions_partial)
 	path_join(path, sizeof(path), scratch, "hide.supp");
 	write_file(path, "# the second site's leaks are known\nleak:leak_hide\n");
 	/* a relative path, and the driver changes its directory */
-	run = run_in(scratch, NULL, ARGUMENTS("run", "-o", out_dir, "--suppressions", "hide.supp",
-					       "--", RUNNER_DRIVER, "suppressions"));
+	run = run_in(scratch, NULL,
+		ARGUMENTS("run", "-o", out_dir, "--suppressions", "hide.supp", "--", RUNNER_DRIVER,
+			"suppressions"));
 	ck_assert_int_eq(run.status, 23);
 	/* the leaks, then the pool, never deleted */
 	ck_assert_int_eq(reports_of(&run, main_pid(&run), 0, &report), 2);
@@ -1541,8 +1586,9 @@ START_TEST(test_suppressions_partial)
 			&& strstr(member_string(report, "text"), "48 leak:leak_hide") != NULL,
 		"%s", member_string(report, "text"));
 	ck_assert_int_eq(member_int(report, "suppressed_bytes"), 48);
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
-			     "(262184 bytes in 2 allocations), 48 bytes in 2 allocations suppressed");
+	assert_line(run.out,
+		"area_malloc: 1 process, 0 errors, 2 leak reports "
+		"(262184 bytes in 2 allocations), 48 bytes in 2 allocations suppressed");
 	reports_of(&run, main_pid(&run), 1, &report);
 	assert_leaked_pool(report, "suppressed", RUNNER_POOL_BYTES);
 	ck_assert_ptr_nonnull(realpath(scratch, real_scratch));
@@ -1563,18 +1609,22 @@ START_TEST(test_suppressions_all)
 	write_file(path, "leak:leak_*\nleak:pool_create\n");
 	run = RUN("--suppressions", path, "--", RUNNER_DRIVER, "suppressions");
 	ck_assert_int_eq(run.status, 0);
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 0 leak reports, 262232 bytes in 4 "
-			     "allocations suppressed");
+	assert_line(run.out,
+		"area_malloc: 1 process, 0 errors, 0 leak reports, 262232 bytes in 4 "
+		"allocations suppressed");
 	assert_line(run.out, "result: PASS (exit 0)");
 	/* the module's "Suppressions used" tables and JSON lines: reports that
 	 * do not fail, counted in the totals */
 	ck_assert_int_eq(array_length(run.json, "reports"), 2);
 	ck_assert_int_eq(array_length(run.json, "warnings"), 0);
-	assert_line(run.out, "  pid %d runner_driver     detected memory leaks: 0 bytes in 0 "
-			     "allocations in pool 1 (suppressed) at exit (88 bytes in 3 allocations "
-			     "suppressed)", main_pid(&run));
-	assert_line(run.out, "  pid %d runner_driver     leaked-pool: 0 bytes in 0 allocations in "
-			     "pool 1 (suppressed) at exit (262144 bytes in 1 allocation suppressed)",
+	assert_line(run.out,
+		"  pid %d runner_driver     detected memory leaks: 0 bytes in 0 "
+		"allocations in pool 1 (suppressed) at exit (88 bytes in 3 allocations "
+		"suppressed)",
+		main_pid(&run));
+	assert_line(run.out,
+		"  pid %d runner_driver     leaked-pool: 0 bytes in 0 allocations in "
+		"pool 1 (suppressed) at exit (262144 bytes in 1 allocation suppressed)",
 		main_pid(&run));
 	run_free(&run);
 }
@@ -1644,8 +1694,8 @@ START_TEST(test_scan_at_unload)
 	pid = main_pid(&run);
 	ck_assert_int_eq(reports_of(&run, pid, 0, &report), 2);
 	reports_of(&run, pid, 1, &pool_report);
-	ck_assert_msg(strstr(member_string(run.json, "area_malloc_options"),
-			      ":leak_scan_unload=1") != NULL,
+	ck_assert_msg(strstr(member_string(run.json, "area_malloc_options"), ":leak_scan_unload=1")
+			!= NULL,
 		"%s", member_string(run.json, "area_malloc_options"));
 	ck_assert_str_eq(member_string(report, "when"), "at unload");
 	ck_assert_int_eq(member_int(report, "leaked_bytes"), 112);
@@ -1655,28 +1705,36 @@ START_TEST(test_scan_at_unload)
 	assert_group_verdict(text, "in leak_hide+", "indirectly lost");
 	assert_group_verdict(text, "in leak_keep+", "still referenced");
 	ck_assert_str_eq(member_string(json_object_array_get_idx(member(report, "groups"), 0),
-				 "reach"), "unreferenced");
+				 "reach"),
+		"unreferenced");
 	ck_assert_str_eq(member_string(json_object_array_get_idx(member(report, "groups"), 1),
-				 "reach"), "referenced");
+				 "reach"),
+		"referenced");
 	ck_assert_str_eq(member_string(json_object_array_get_idx(member(report, "groups"), 2),
-				 "reach"), "indirect");
+				 "reach"),
+		"indirect");
 	ck_assert_int_eq(member_int(member(member(report, "reach"), "indirect"), "bytes"), 24);
 	ck_assert_int_ge(member_int(json_object_array_get_idx(member(report, "groups"), 0),
-				 "age_us"), 0);
+				 "age_us"),
+		0);
 	assert_reach_totals(process_of(&run, pid), true, 48, 24, 40);
 	assert_reach_totals(member(run.json, "totals"), true, 48, 24, 40);
 	ck_assert_int_eq(total(&run, "referenced_reports"), 0);
 
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
-			     "(262256 bytes in 4 allocations)");
-	assert_line(run.out, "area_malloc: reachability scan: unreferenced: 48 byte(s) in 1 "
-			     "allocation(s), indirectly lost: 24 byte(s) in 1 allocation(s), still "
-			     "referenced: 40 byte(s) in 1 allocation(s)");
-	assert_line(run.out, "  pid %d runner_driver detected memory leaks: 112 bytes in 3 "
-			     "allocations in %s at unload -- rx_leak runner_driver.c:%d "
-			     "[unreferenced: 48 byte(s) in 1 allocation(s), indirectly lost: 24 "
-			     "byte(s) in 1 allocation(s), still referenced: 40 byte(s) in 1 "
-			     "allocation(s)]", (int)pid, pool_of(report, pool, sizeof(pool)),
+	assert_line(run.out,
+		"area_malloc: 1 process, 0 errors, 2 leak reports "
+		"(262256 bytes in 4 allocations)");
+	assert_line(run.out,
+		"area_malloc: reachability scan: unreferenced: 48 byte(s) in 1 "
+		"allocation(s), indirectly lost: 24 byte(s) in 1 allocation(s), still "
+		"referenced: 40 byte(s) in 1 allocation(s)");
+	assert_line(run.out,
+		"  pid %d runner_driver detected memory leaks: 112 bytes in 3 "
+		"allocations in %s at unload -- rx_leak runner_driver.c:%d "
+		"[unreferenced: 48 byte(s) in 1 allocation(s), indirectly lost: 24 "
+		"byte(s) in 1 allocation(s), still referenced: 40 byte(s) in 1 "
+		"allocation(s)]",
+		(int)pid, pool_of(report, pool, sizeof(pool)),
 		site_line(RUNNER_DRIVER_SOURCE, "rx_leak"));
 	assert_failure_holds(&run, "runner_driver", (struct json_object *[]){ report, pool_report },
 		2);
@@ -1700,13 +1758,16 @@ START_TEST(test_scan_leak_mode_unreferenced)
 	ck_assert_int_eq(member_int(report, "leaked_blocks"), 2);
 	ck_assert_int_eq(member_int(report, "referenced_bytes"), 40);
 	ck_assert_int_eq(array_length(report, "groups"), 2);
-	ck_assert_msg(strstr(member_string(report, "text"), "\nStill referenced, not leaks with "
-			     "leak_mode=unreferenced: 40 byte(s) in 1 allocation(s).\n") != NULL,
+	ck_assert_msg(strstr(member_string(report, "text"),
+			      "\nStill referenced, not leaks with "
+			      "leak_mode=unreferenced: 40 byte(s) in 1 allocation(s).\n")
+			!= NULL,
 		"%s", member_string(report, "text"));
 	ck_assert(member_bool(report, "failing"));
 	assert_reach_totals(member(run.json, "totals"), true, 48, 24, 40);
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 2 leak reports "
-			     "(262216 bytes in 3 allocations)");
+	assert_line(run.out,
+		"area_malloc: 1 process, 0 errors, 2 leak reports "
+		"(262216 bytes in 3 allocations)");
 	assert_failure_holds(&run, "runner_driver", (struct json_object *[]){ report, pool_report },
 		2);
 	run_free(&run);
@@ -1732,7 +1793,8 @@ START_TEST(test_scan_referenced_only_passes)
 	pid = main_pid(&run);
 	ck_assert_int_eq(reports_of(&run, pid, 0, &report), 2);
 	ck_assert_int_eq(array_length(run.json, "warnings"), 0);
-	ck_assert_str_eq(member_string(report, "text"), "Still referenced, not leaks with "
+	ck_assert_str_eq(member_string(report, "text"),
+		"Still referenced, not leaks with "
 		"leak_mode=unreferenced: 40 byte(s) in 1 allocation(s).\n");
 	ck_assert(!member_bool(report, "failing"));
 	ck_assert_int_eq(member_int(report, "leaked_blocks"), 0);
@@ -1740,12 +1802,15 @@ START_TEST(test_scan_referenced_only_passes)
 	ck_assert_int_eq(total(&run, "leak_reports"), 0);
 	ck_assert_int_eq(total(&run, "not_failing"), 0);
 	assert_reach_totals(member(run.json, "totals"), true, 0, 0, 40);
-	assert_line(run.out, "area_malloc: 1 process, 0 errors, 0 leak reports, 262144 bytes in 1 "
-			     "allocation suppressed, 1 leak report only still referenced (not "
-			     "counted)");
-	assert_line(run.out, "  pid %d runner_driver detected memory leaks: 0 bytes in 0 "
-			     "allocations in pool 1 (scanned) at unload [still referenced: 40 byte(s) "
-			     "in 1 allocation(s)]", (int)pid);
+	assert_line(run.out,
+		"area_malloc: 1 process, 0 errors, 0 leak reports, 262144 bytes in 1 "
+		"allocation suppressed, 1 leak report only still referenced (not "
+		"counted)");
+	assert_line(run.out,
+		"  pid %d runner_driver detected memory leaks: 0 bytes in 0 "
+		"allocations in pool 1 (scanned) at unload [still referenced: 40 byte(s) "
+		"in 1 allocation(s)]",
+		(int)pid);
 	assert_line(run.out, "result: PASS (exit 0)");
 	assert_xpath_count(run.junit, 0, "count(//failure)");
 	run_free(&run);
@@ -1770,7 +1835,8 @@ START_TEST(test_killed_mid_report)
 	snprintf(warning, sizeof(warning),
 		"pooldump run: warning: %s/reports/report.%d: line 1: a report without its JSON "
 		"line (its JSON line is cut short; was the process killed while writing?): "
-		"counted from its text\n", real_out, (int)child);
+		"counted from its text\n",
+		real_out, (int)child);
 	ck_assert_str_eq(run.err, warning);
 	ck_assert_int_eq(array_length(run.json, "warnings"), 1);
 
@@ -1794,8 +1860,9 @@ START_TEST(test_killed_mid_report)
 	assert_leaked_pool(leak, "net-tx", RUNNER_POOL_BYTES);
 	ck_assert(!member_bool(leak, "incomplete"));
 
-	assert_line(run.out, "area_malloc: 2 processes, 1 error, 2 leak reports "
-			     "(262160 bytes in 2 allocations)");
+	assert_line(run.out,
+		"area_malloc: 2 processes, 1 error, 2 leak reports "
+		"(262160 bytes in 2 allocations)");
 	ck_assert_msg(strstr(run.out, " [incomplete report]\n") != NULL, "%s", run.out);
 	assert_line(run.out, "  1 warning: see standard error and %s/report.json", real_out);
 	char *system_err = xpath_string(run.junit, "string(//testsuite/system-err)");
@@ -1817,8 +1884,7 @@ START_TEST(test_odd_pool_name)
 	/* the module keeps the name's control character as '?' (a name must
 	 * not forge report lines); the bad byte becomes U+FFFD in JSON (the
 	 * module's and the runner's); the text report escapes the quote */
-	ck_assert_str_eq(member_string(member(report, "pool"), "name"),
-		"a]]>b&<c\"'?" REPLACEMENT);
+	ck_assert_str_eq(member_string(member(report, "pool"), "name"), "a]]>b&<c\"'?" REPLACEMENT);
 	text = member_string(report, "text");
 	ck_assert_msg(strstr(text, "\"a]]>b&<c\\\"'?" REPLACEMENT "\"") != NULL, "%s", text);
 
@@ -1898,11 +1964,11 @@ START_TEST(test_junit_schema_and_stable_names)
 		const char *argument;
 		const char *names;
 	} scenarios[] = {
-		{"CK_FORK=yes", "tests/runner/check_driver", NULL,
+		{ "CK_FORK=yes", "tests/runner/check_driver", NULL,
 			"check_driver/check_driver\ncheck_driver/test_leaky\n"
-			"check_driver/test_exit_leak\n"},
-		{NULL, "tests/runner/runner_driver", "fork-children",
-			"runner_driver/runner_driver\n"},
+			"check_driver/test_exit_leak\n" },
+		{ NULL, "tests/runner/runner_driver", "fork-children",
+			"runner_driver/runner_driver\n" },
 	};
 	char junit[PATH_MAX + 16];
 	bool said_skipped = false;
@@ -1952,26 +2018,26 @@ END_TEST
 
 /* ---- the parts: report files, text, JUnit ---- */
 
-#define ERROR_TEXT                                                                            \
-	"==77==ERROR: area_malloc: double-free on address 0x10 (100-byte block) in pool 3\n" \
-	"free by thread T77 (team 77, at 1.000000 s):\n"                                     \
-	"    #0 0x1 in tx_free+0x1 (drv) /src/drv.c:5\n"                                     \
+#define ERROR_TEXT                                                                                 \
+	"==77==ERROR: area_malloc: double-free on address 0x10 (100-byte block) in pool 3\n"       \
+	"free by thread T77 (team 77, at 1.000000 s):\n"                                           \
+	"    #0 0x1 in tx_free+0x1 (drv) /src/drv.c:5\n"                                           \
 	"SUMMARY: area_malloc: double-free tx_free+0x1 (drv) /src/drv.c:5 in pool 3\n"
-#define ERROR_JSON                                                                             \
-	"{\"kind\":\"double-free\",\"pid\":77,\"operation\":\"free\",\"address\":\"0x10\","   \
-	"\"size\":100,\"pool\":{\"id\":3,\"pool_id\":\"0x1\",\"name\":\"rx\",\"creator\":"    \
-	"{\"thread\":77,\"team\":77,\"seq\":0,\"time\":1,\"frames\":[{\"pc\":\"0x2\","      \
-	"\"symbol\":\"main+0x9 (drv) /src/drv.c:2\"}]}},\"detected_by\":{\"thread\":77,"      \
-	"\"team\":77,\"seq\":0,\"time\":1,\"frames\":[{\"pc\":\"0x1\",\"symbol\":"           \
+#define ERROR_JSON                                                                                 \
+	"{\"kind\":\"double-free\",\"pid\":77,\"operation\":\"free\",\"address\":\"0x10\","        \
+	"\"size\":100,\"pool\":{\"id\":3,\"pool_id\":\"0x1\",\"name\":\"rx\",\"creator\":"         \
+	"{\"thread\":77,\"team\":77,\"seq\":0,\"time\":1,\"frames\":[{\"pc\":\"0x2\","             \
+	"\"symbol\":\"main+0x9 (drv) /src/drv.c:2\"}]}},\"detected_by\":{\"thread\":77,"           \
+	"\"team\":77,\"seq\":0,\"time\":1,\"frames\":[{\"pc\":\"0x1\",\"symbol\":"                 \
 	"\"tx_free+0x1 (drv) /src/drv.c:5\"}]}}\n"
-#define LEAK_TEXT                                                                  \
-	"==77==ERROR: area_malloc: detected memory leaks\n"                       \
-	"in pool 3 \"rx\" (id 0x1)\n"                                             \
-	"found at exit\n"                                                         \
-	"\n"                                                                      \
-	"Leak of 48 byte(s) in 2 allocation(s) allocated from:\n"                 \
-	"    #0 0x1 in rx_fill+0x1 (drv) /src/drv.c:9\n"                          \
-	"\n"                                                                      \
+#define LEAK_TEXT                                                                                  \
+	"==77==ERROR: area_malloc: detected memory leaks\n"                                        \
+	"in pool 3 \"rx\" (id 0x1)\n"                                                              \
+	"found at exit\n"                                                                          \
+	"\n"                                                                                       \
+	"Leak of 48 byte(s) in 2 allocation(s) allocated from:\n"                                  \
+	"    #0 0x1 in rx_fill+0x1 (drv) /src/drv.c:9\n"                                           \
+	"\n"                                                                                       \
 	"SUMMARY: area_malloc: 48 byte(s) leaked in 2 allocation(s).\n"
 
 struct parsed {
@@ -2020,15 +2086,17 @@ START_TEST(test_parse_complete_and_cut)
 	ck_assert_uint_eq(report->leaked_blocks, 2);
 	ck_assert_str_eq(report->text, LEAK_TEXT);
 	ck_assert_uint_eq(parsed.results.warning_count, 1);
-	assert_warning(&parsed, 0, "report.77: line 6: a report without its JSON line (the file ends");
+	assert_warning(&parsed, 0,
+		"report.77: line 6: a report without its JSON line (the file ends");
 	run_results_free(&parsed.results);
 
 	parse(&parsed, cut_json, strlen(cut_json));
 	ck_assert_uint_eq(parsed.process->report_count, 1);
 	ck_assert(parsed.process->reports[0].incomplete);
 	ck_assert_str_eq(parsed.process->reports[0].kind, "double-free");
-	ck_assert_int_eq(json_object_get_int(json_object_object_get(
-				 parsed.process->reports[0].object, "pid")), 77);
+	ck_assert_int_eq(json_object_get_int(
+				 json_object_object_get(parsed.process->reports[0].object, "pid")),
+		77);
 	assert_warning(&parsed, 0, "its JSON line is cut short");
 	run_results_free(&parsed.results);
 
@@ -2044,7 +2112,8 @@ START_TEST(test_parse_complete_and_cut)
 	ck_assert_uint_eq(parsed.process->report_count, 2);
 	ck_assert(parsed.process->reports[0].incomplete);
 	ck_assert(!parsed.process->reports[1].incomplete);
-	assert_warning(&parsed, 0, "line 1: a report without its JSON line (another report follows");
+	assert_warning(&parsed, 0,
+		"line 1: a report without its JSON line (another report follows");
 	run_results_free(&parsed.results);
 }
 END_TEST
@@ -2101,9 +2170,13 @@ START_TEST(test_parse_totals_on_request_and_bad_bytes)
 	parse(&parsed, on_request, strlen(on_request));
 	ck_assert_uint_eq(parsed.process->report_count, 1);
 	ck_assert(!parsed.process->reports[0].failing);
-	ck_assert_str_eq(json_object_get_string(json_object_object_get(
-				 json_object_object_get(parsed.process->reports[0].object, "pool"),
-				 "name")), "r" REPLACEMENT "x");
+	ck_assert_str_eq(json_object_get_string(
+				 json_object_object_get(json_object_object_get(parsed.process
+										       ->reports[0]
+										       .object,
+								"pool"),
+					 "name")),
+		"r" REPLACEMENT "x");
 	run_results_totals(&parsed.results, &sums);
 	ck_assert_uint_eq(sums.leak_reports, 0);
 	ck_assert_uint_eq(sums.informational, 1);
@@ -2165,12 +2238,12 @@ START_TEST(test_utf8_clean)
 		{ "a\0b", 3, false, "a" REPLACEMENT "b" },
 		{ "\x01\x1f\x7f", 3, false, "\x01\x1f\x7f" },
 		{ "\x01\x1f\r", 3, true, REPLACEMENT REPLACEMENT "\r" },
-		{ "\xc0\xaf", 2, false, REPLACEMENT REPLACEMENT },		  /* overlong */
+		{ "\xc0\xaf", 2, false, REPLACEMENT REPLACEMENT },                 /* overlong */
 		{ "\xed\xa0\x80", 3, false, REPLACEMENT REPLACEMENT REPLACEMENT }, /* surrogate */
 		{ "\xf4\x90\x80\x80", 4, false,
 			REPLACEMENT REPLACEMENT REPLACEMENT REPLACEMENT }, /* > U+10FFFF */
-		{ "x\xe2\x82", 3, false, "x" REPLACEMENT REPLACEMENT },	  /* cut short */
-		{ "\xef\xbf\xbe", 3, true, REPLACEMENT },			  /* U+FFFE */
+		{ "x\xe2\x82", 3, false, "x" REPLACEMENT REPLACEMENT },    /* cut short */
+		{ "\xef\xbf\xbe", 3, true, REPLACEMENT },                  /* U+FFFE */
 		{ "\xef\xbf\xbe", 3, false, "\xef\xbf\xbe" },
 	};
 
@@ -2185,7 +2258,8 @@ END_TEST
 START_TEST(test_symbol_short)
 {
 	static const char *const cases[][2] = {
-		{ "tx_free+0x1e (runner_driver) /a/b/runner_driver.c:61", "tx_free runner_driver.c:61" },
+		{ "tx_free+0x1e (runner_driver) /a/b/runner_driver.c:61",
+			"tx_free runner_driver.c:61" },
 		{ "ns::f(int)+0x5 (libx.so) src/f.cc:3", "ns::f(int) f.cc:3" },
 		{ "0x1234 (libc.so.6+0x29d90)", "0x1234 (libc.so.6)" },
 		{ "g+0x2 (drv, deleted)", "g (drv)" },
@@ -2231,8 +2305,7 @@ START_TEST(test_junit_writer)
 	doc = xmlReadMemory(xml, (int)xml_length, "junit.xml", NULL, XML_PARSE_NONET);
 	ck_assert_msg(doc != NULL, "not XML:\n%s", xml);
 	assert_xpath_count(doc, 2, "count(//testcase[@classname='drv'])");
-	assert_xpath_string(doc, "t" REPLACEMENT "<]]>&\"",
-		"string(//testcase[failure]/@name)");
+	assert_xpath_string(doc, "t" REPLACEMENT "<]]>&\"", "string(//testcase[failure]/@name)");
 	assert_xpath_string(doc,
 		"==77==ERROR: area_malloc: double-free on address 0x10 in pool 3 \"]]>" REPLACEMENT
 		"<&\"\nSUMMARY: area_malloc: double-free tx_free+0x1 (drv) /src/drv.c:5 in pool 3\n",

@@ -94,8 +94,9 @@ static bool skip_unless_root(void)
 {
 	if (geteuid() == 0)
 		return false;
-	fprintf(stderr, "test_security: not root: the second identity needs setresuid; "
-			"case skipped\n");
+	fprintf(stderr,
+		"test_security: not root: the second identity needs setresuid; "
+		"case skipped\n");
 	return true;
 }
 
@@ -246,8 +247,10 @@ static struct driver_run run_driver(const char *options)
 
 static void assert_driver_finished(const struct driver_run *run)
 {
-	ck_assert_msg(!WIFSIGNALED(run->status), "the driver died of signal %d (a hang ends in "
-		"SIGALRM):\n%s", WTERMSIG(run->status), run->err);
+	ck_assert_msg(!WIFSIGNALED(run->status),
+		"the driver died of signal %d (a hang ends in "
+		"SIGALRM):\n%s",
+		WTERMSIG(run->status), run->err);
 }
 
 /* ---- log_path ---- */
@@ -656,8 +659,8 @@ static void hostile_driver(const char *nodes_dir, int report_fd)
 	block = am->malloc(pool, 100);
 	if (block == NULL)
 		_exit(92);
-	snprintf(path, sizeof(path), "%s/%d/%s%d", nodes_dir, (int)getpid(),
-		NODE_POOL_FILE_PREFIX, (int)area_for(block));
+	snprintf(path, sizeof(path), "%s/%d/%s%d", nodes_dir, (int)getpid(), NODE_POOL_FILE_PREFIX,
+		(int)area_for(block));
 	fd = open(path, O_RDWR);
 	at = fd >= 0 ? find_descriptor(fd) : -1;
 	if (at < 0 || pread(fd, &descriptor, sizeof(descriptor), at) != (ssize_t)sizeof(descriptor))
@@ -666,8 +669,8 @@ static void hostile_driver(const char *nodes_dir, int report_fd)
 	memset(garbage, 0x41, sizeof(garbage));
 	for (uint64_t seq = descriptor.seq | 1;; seq += 2) {
 		(void)!pwrite(fd, garbage, sizeof(garbage), (off_t)descriptor.lock_offset);
-		(void)!pwrite(fd, &seq, sizeof(seq), at + (off_t)offsetof(struct node_pool_descriptor,
-			seq));
+		(void)!pwrite(fd, &seq, sizeof(seq),
+			at + (off_t)offsetof(struct node_pool_descriptor, seq));
 		/* the reader starts once the pool is in its hostile state: an odd
 		 * seq from the start (it raced the first write and could find the
 		 * pool quiet and consistent, seen on a slow guest) */
@@ -712,7 +715,8 @@ START_TEST(hostile_node_never_steers_roots_reader)
 	report = fdopen(report_pipe[0], "r");
 	ck_assert_ptr_nonnull(report);
 	ck_assert_msg(fgets(line, sizeof(line), report) != NULL
-		&& sscanf(line, "%d %d", &pid, &area) == 2, "the attacker did not start");
+			&& sscanf(line, "%d %d", &pid, &area) == 2,
+		"the attacker did not start");
 	fclose(report);
 	snprintf(pid_text, sizeof(pid_text), "%d", (int)pid);
 	snprintf(area_text, sizeof(area_text), "%d", area);
@@ -722,8 +726,11 @@ START_TEST(hostile_node_never_steers_roots_reader)
 		const char *check_args[] = { "--node-dir", nodes, "-p", pid_text, "--json", "check",
 			NULL };
 		status = run_pooldump(round % 2 == 0 ? pool_args : check_args, &err);
-		ck_assert_msg(status == 0 && strstr(err, "changing too fast: partial view (another "
-			"user's pool (uid 61123): no quiet window is asked for)") != NULL,
+		ck_assert_msg(status == 0
+				&& strstr(err,
+					   "changing too fast: partial view (another "
+					   "user's pool (uid 61123): no quiet window is asked for)")
+					!= NULL,
 			"round %d: status %d\n%s", round, status, err);
 		free(err);
 	}
@@ -739,12 +746,12 @@ END_TEST
 
 #define BUDGET_FD_LIMIT 16
 #define BUDGET_POOLS 100
-#define BUDGET_BLOCK (200 * 1024)	/* past a new pool's first reserved step */
+#define BUDGET_BLOCK (200 * 1024) /* past a new pool's first reserved step */
 
 struct budget_report {
-	int free_descriptors;	/* after the pools were made and used */
-	int node_entries;	/* files in the process's node (-1: none) */
-	int pools_working;	/* of BUDGET_POOLS, plus the ones made at EMFILE */
+	int free_descriptors; /* after the pools were made and used */
+	int node_entries;     /* files in the process's node (-1: none) */
+	int pools_working;    /* of BUDGET_POOLS, plus the ones made at EMFILE */
 };
 
 /* Descriptors this process can still open: it opens until EMFILE, then
@@ -890,8 +897,9 @@ START_TEST(debug_build_keeps_four_descriptors_whatever_the_pools)
 	char *release_err, *debug_err;
 
 	if (!kernel_populates_mappings()) {
-		fprintf(stderr, "test_security: no MADV_POPULATE_WRITE (Linux before 5.14): with "
-				"no descriptor left, file space cannot be reserved; case skipped\n");
+		fprintf(stderr,
+			"test_security: no MADV_POPULATE_WRITE (Linux before 5.14): with "
+			"no descriptor left, file space cannot be reserved; case skipped\n");
 		return;
 	}
 	make_scratch(0700);
@@ -906,7 +914,8 @@ START_TEST(debug_build_keeps_four_descriptors_whatever_the_pools)
 	/* every pool's file, the process file and the stack depot's */
 	ck_assert_int_eq(debug.node_entries, BUDGET_POOLS + 2);
 	ck_assert_msg(count_occurrences(debug_err, "area_malloc: ") == 1
-		&& strstr(debug_err, "a pool file") != NULL, "%s", debug_err);
+			&& strstr(debug_err, "a pool file") != NULL,
+		"%s", debug_err);
 	free(release_err);
 	free(debug_err);
 	remove_scratch();
@@ -936,14 +945,15 @@ static int pooldump_in_namespace(const char *arguments, char *output, size_t siz
 }
 
 #define NAMESPACE_SKIP 77
-#define NAMESPACE_CHECK(condition, ...) do { \
-	if (!(condition)) { \
-		fprintf(stderr, "line %d: ", __LINE__); \
-		fprintf(stderr, __VA_ARGS__); \
-		fputc('\n', stderr); \
-		return 1; \
-	} \
-} while (0)
+#define NAMESPACE_CHECK(condition, ...)                                                            \
+	do {                                                                                       \
+		if (!(condition)) {                                                                \
+			fprintf(stderr, "line %d: ", __LINE__);                                    \
+			fprintf(stderr, __VA_ARGS__);                                              \
+			fputc('\n', stderr);                                                       \
+			return 1;                                                                  \
+		}                                                                                  \
+	} while (0)
 
 /* In a mount namespace of its own with a private /dev/shm: another user
  * makes this user's default node directory first; the module publishes
@@ -963,7 +973,8 @@ static int denied_default_dir_body(void)
 		return NAMESPACE_SKIP;
 	snprintf(default_dir, sizeof(default_dir), "%s%u", NODE_DIR_PREFIX, (unsigned)geteuid());
 	NAMESPACE_CHECK(mkdir(default_dir, 0700) == 0
-		&& chown(default_dir, OTHER_UID, OTHER_UID) == 0, "cannot plant %s", default_dir);
+			&& chown(default_dir, OTHER_UID, OTHER_UID) == 0,
+		"cannot plant %s", default_dir);
 	snprintf(runtime, sizeof(runtime), "%s/run", scratch);
 	NAMESPACE_CHECK(mkdir(runtime, 0700) == 0, "cannot make %s", runtime);
 	setenv("XDG_RUNTIME_DIR", runtime, 1);
@@ -977,8 +988,7 @@ static int denied_default_dir_body(void)
 	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 20, B_NO_LOCK, KERNEL_RW);
 	block = am->malloc(pool, 100);
 	NAMESPACE_CHECK(block != NULL, "no block");
-	snprintf(path, sizeof(path), "%s/%s/%d/process", runtime, NODE_FALLBACK_DIR,
-		(int)getpid());
+	snprintf(path, sizeof(path), "%s/%s/%d/process", runtime, NODE_FALLBACK_DIR, (int)getpid());
 	NAMESPACE_CHECK(access(path, F_OK) == 0, "no node at %s", path);
 	snprintf(path, sizeof(path), "%s/driver.err", scratch);
 	char *warning = NULL;
@@ -990,12 +1000,14 @@ static int denied_default_dir_body(void)
 		warning = strstr(output, "refused: it must be a directory owned by uid");
 	}
 	NAMESPACE_CHECK(warning != NULL && strstr(warning, "the node is in ") != NULL
-		&& strstr(warning, "/run/area_malloc instead") != NULL, "the warning: %s", output);
+			&& strstr(warning, "/run/area_malloc instead") != NULL,
+		"the warning: %s", output);
 	/* pooldump, told nothing, finds the node in the fallback */
 	snprintf(arguments, sizeof(arguments), "-p %d allocations stats", (int)getpid());
 	status = pooldump_in_namespace(arguments, output, sizeof(output));
-	NAMESPACE_CHECK(status == 0 && strstr(output, "total allocations: 1; total bytes: 100")
-		!= NULL && strstr(output, "/run/area_malloc instead") != NULL,
+	NAMESPACE_CHECK(status == 0
+			&& strstr(output, "total allocations: 1; total bytes: 100") != NULL
+			&& strstr(output, "/run/area_malloc instead") != NULL,
 		"pooldump %s: status %d\n%s", arguments, status, output);
 	status = pooldump_in_namespace("", output, sizeof(output));
 	snprintf(arguments, sizeof(arguments), "%d ", (int)getpid());
@@ -1024,8 +1036,8 @@ START_TEST(denied_default_node_dir_falls_back_to_xdg_runtime_dir)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == NAMESPACE_SKIP) {
 		fprintf(stderr, "test_security: no mount namespace here; case skipped\n");
 	} else {
-		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s", status,
-			err);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x: %s",
+			status, err);
 	}
 	free(err);
 	remove_scratch();

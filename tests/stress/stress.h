@@ -59,7 +59,7 @@ bool stress_chance(struct stress_rng *rng, unsigned percent);
 /* A block the test holds: its bytes are a window of a fixed random pattern
  * chosen by stamp, so a block that lost, mixed up or shifted bytes shows. */
 struct stress_block {
-	unsigned char *data;	/* NULL: the slot is empty */
+	unsigned char *data; /* NULL: the slot is empty */
 	size_t size;
 	uint32_t stamp;
 	const void *pool;
@@ -102,7 +102,7 @@ struct stress_module {
 	enum stress_build build;
 	area_malloc_module_info *am;
 	area_malloc_debug_module_info *dbg; /* NULL with the release build */
-	char node_dir[PATH_MAX];	     /* debug: this test's private node directory */
+	char node_dir[PATH_MAX];            /* debug: this test's private node directory */
 };
 
 /*
@@ -124,8 +124,8 @@ void stress_assert_no_pool_areas(void);
  * any other report is unexpected and fails the test. */
 struct stress_reports {
 	atomic_ulong unexpected;
-	atomic_ulong invalid_pool;	/* expected while expect_invalid_pool */
-	atomic_ulong leak_reports;	/* expected while expect_leaks */
+	atomic_ulong invalid_pool; /* expected while expect_invalid_pool */
+	atomic_ulong leak_reports; /* expected while expect_leaks */
 	atomic_bool expect_invalid_pool;
 	atomic_bool expect_leaks;
 	atomic_flag first_taken;
@@ -145,9 +145,9 @@ struct stress_summary {
 	uint64_t seed;
 	uint64_t operations;
 	uint64_t failed_allocations; /* pool full: legitimate NULLs */
-	uint64_t reader_commands;	/* pooldump, node reader and debugger commands */
-	uint64_t torn_copies;		/* pool copies the node reader said may be torn */
-	uint64_t reports;		/* provoked and expected */
+	uint64_t reader_commands;    /* pooldump, node reader and debugger commands */
+	uint64_t torn_copies;        /* pool copies the node reader said may be torn */
+	uint64_t reports;            /* provoked and expected */
 };
 
 /* Prints "stress: TEST build=... threads=... ops=... ... maxrss_kb=N". */

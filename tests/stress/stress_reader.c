@@ -208,8 +208,8 @@ static void run_pooldump(const struct stress_reader *reader, bool json, int argc
 }
 
 /* Splits a command line (no quoting needed here) and runs it one way. */
-static void run_command(struct stress_reader *reader, bool in_process, bool json,
-	const char *line, struct answer *answer)
+static void run_command(struct stress_reader *reader, bool in_process, bool json, const char *line,
+	struct answer *answer)
 {
 	char copy[256], *argv[MAX_ARGUMENTS + 1], *save = NULL;
 	int argc = 0;
@@ -229,12 +229,12 @@ static void run_command(struct stress_reader *reader, bool in_process, bool json
 
 /* ---- what the answers must say ---- */
 
-#define CHECK(condition, ...) \
-	do { \
-		if (!(condition)) { \
-			complain(line, answer, __VA_ARGS__); \
-			return false; \
-		} \
+#define CHECK(condition, ...)                                                                      \
+	do {                                                                                       \
+		if (!(condition)) {                                                                \
+			complain(line, answer, __VA_ARGS__);                                       \
+			return false;                                                              \
+		}                                                                                  \
 	} while (0)
 
 static void complain(const char *line, const struct answer *answer, const char *format, ...)
@@ -328,8 +328,7 @@ static bool check_pools(const struct stress_reader *reader, const char *line,
 	return true;
 }
 
-static bool check_pool(struct stress_reader *reader, const char *line,
-	const struct answer *answer)
+static bool check_pool(struct stress_reader *reader, const char *line, const struct answer *answer)
 {
 	uint64_t live;
 
@@ -341,7 +340,8 @@ static bool check_pool(struct stress_reader *reader, const char *line,
 	count_torn_copy(reader, answer);
 	/* a partial view may show a torn heap, and says it is one */
 	CHECK(strstr(answer->out.data, "heap damaged") == NULL
-		|| strstr(answer->out.data, "\tcopy: partial view") != NULL, "heap damaged");
+			|| strstr(answer->out.data, "\tcopy: partial view") != NULL,
+		"heap damaged");
 	return true;
 }
 
@@ -353,7 +353,8 @@ static bool check_totals(const struct stress_reader *reader, const char *line,
 	CHECK(answer->status == expected_status, "status");
 	CHECK(check_header(line, answer), "header");
 	CHECK(number_after(answer->out.data, "total allocations: ", &blocks)
-		&& number_after(answer->out.data, "; total bytes: ", &bytes), "no totals");
+			&& number_after(answer->out.data, "; total bytes: ", &bytes),
+		"no totals");
 	CHECK(blocks <= reader->max_blocks && bytes <= blocks * STRESS_MAX_BLOCK,
 		"totals out of bounds: %" PRIu64 " blocks, %" PRIu64 " bytes", blocks, bytes);
 	return true;
@@ -393,17 +394,19 @@ static bool check_leaks(const struct stress_reader *reader, const char *line,
 	CHECK(answer->status == 0 || answer->status == 1, "status");
 	CHECK(check_header(line, answer), "header");
 	CHECK(sscanf(strstr(answer->out.data, "SUMMARY: area_malloc: ") != NULL
-				? strstr(answer->out.data, "SUMMARY: area_malloc: ") : "",
+			      ? strstr(answer->out.data, "SUMMARY: area_malloc: ")
+			      : "",
 		      "SUMMARY: area_malloc: %" SCNu64 " byte(s) outstanding in %" SCNu64, &bytes,
-		      &blocks) == 2, "no summary");	/* a live process: outstanding, not lost */
+		      &blocks)
+			== 2,
+		"no summary"); /* a live process: outstanding, not lost */
 	CHECK(blocks <= reader->max_blocks && bytes <= blocks * STRESS_MAX_BLOCK,
 		"leaks out of bounds");
 	CHECK((answer->status == 1) == (blocks > 0), "status does not match the leaks");
 	return true;
 }
 
-static bool check_check(struct stress_reader *reader, const char *line,
-	const struct answer *answer)
+static bool check_check(struct stress_reader *reader, const char *line, const struct answer *answer)
 {
 	const char *summary;
 	uint64_t pools;
@@ -412,7 +415,7 @@ static bool check_check(struct stress_reader *reader, const char *line,
 	count_torn_copy(reader, answer);
 	/* a partial view's findings are not problems: the status stays 0 */
 	CHECK(answer->status == 0
-		&& strstr(answer->out.data, " pool(s) checked, 0 problem(s)\n") != NULL,
+			&& strstr(answer->out.data, " pool(s) checked, 0 problem(s)\n") != NULL,
 		"problems found");
 	/* the summary line (a partial view's count may follow it): its pool
 	 * count covers the long-lived ones */
@@ -420,7 +423,8 @@ static bool check_check(struct stress_reader *reader, const char *line,
 	while (summary > answer->out.data && summary[-1] != '\n')
 		summary--;
 	CHECK(sscanf(summary, "%" SCNu64 " pool(s) checked", &pools) == 1
-		&& pools >= reader->long_lived_count, "pools checked");
+			&& pools >= reader->long_lived_count,
+		"pools checked");
 	return true;
 }
 
@@ -432,7 +436,8 @@ static bool check_json_check(struct stress_reader *reader, const char *line,
 	CHECK(answer->out.data[0] == '{' && strstr(answer->out.data, "\"errors\":[]") != NULL,
 		"not a JSON document without errors");
 	CHECK(answer->status == 0 && strstr(answer->out.data, "\"problem_count\":0,") != NULL
-		&& strstr(answer->out.data, "\"status\":0}\n") != NULL, "not a clean JSON check");
+			&& strstr(answer->out.data, "\"status\":0}\n") != NULL,
+		"not a clean JSON check");
 	return true;
 }
 
@@ -451,11 +456,11 @@ static void read_round(struct stress_reader *reader, struct answer *answer)
 	char line[128];
 	bool way;
 
-#define RUN(text) \
-	do { \
-		way = stress_chance(&reader->rng, 50); \
-		snprintf(line, sizeof(line), "%s", text); \
-		run_command(reader, way, false, line, answer); \
+#define RUN(text)                                                                                  \
+	do {                                                                                       \
+		way = stress_chance(&reader->rng, 50);                                             \
+		snprintf(line, sizeof(line), "%s", text);                                          \
+		run_command(reader, way, false, line, answer);                                     \
 	} while (0)
 
 	RUN("pools");
@@ -548,16 +553,15 @@ void stress_reader_stop(struct stress_reader *reader, struct stress_summary *sum
 
 /* ---- exact answers once the workload has stopped ---- */
 
-#define EXPECT(condition, ...) \
-	do { \
-		if (!(condition)) { \
-			complain(line, &answer, __VA_ARGS__); \
-			goto done; \
-		} \
+#define EXPECT(condition, ...)                                                                     \
+	do {                                                                                       \
+		if (!(condition)) {                                                                \
+			complain(line, &answer, __VA_ARGS__);                                      \
+			goto done;                                                                 \
+		}                                                                                  \
 	} while (0)
 
-void stress_node_expect(const struct stress_module *module, int area, size_t blocks,
-	uint64_t bytes)
+void stress_node_expect(const struct stress_module *module, int area, size_t blocks, uint64_t bytes)
 {
 	struct stress_reader reader = { .module = module, .max_blocks = blocks };
 	const char *builddir = getenv("AREA_MALLOC_TEST_BUILDDIR");
@@ -573,8 +577,8 @@ void stress_node_expect(const struct stress_module *module, int area, size_t blo
 		snprintf(line, sizeof(line), "allocations pool %d stats", area);
 		run_command(&reader, in_process, false, line, &answer);
 		EXPECT(answer.status == 0
-			&& number_after(answer.out.data, "total allocations: ", &got_blocks)
-			&& number_after(answer.out.data, "; total bytes: ", &got_bytes),
+				&& number_after(answer.out.data, "total allocations: ", &got_blocks)
+				&& number_after(answer.out.data, "; total bytes: ", &got_bytes),
 			"no totals");
 		EXPECT(got_blocks == blocks && got_bytes == bytes,
 			"%" PRIu64 " blocks of %" PRIu64 " bytes listed, %zu of %" PRIu64 " held",
@@ -585,7 +589,8 @@ void stress_node_expect(const struct stress_module *module, int area, size_t blo
 		EXPECT(answer.status == 0 && pool_line(answer.out.data, area, pool, sizeof(pool)),
 			"pool %d not listed", area);
 		EXPECT(number_after(pool, "; used: ", &got_bytes) && got_bytes == bytes
-			&& number_after(pool, "; blocks: ", &got_blocks) && got_blocks == blocks,
+				&& number_after(pool, "; blocks: ", &got_blocks)
+				&& got_blocks == blocks,
 			"pool %d: the counters are not %zu blocks of %" PRIu64 " bytes", area,
 			blocks, bytes);
 
@@ -596,16 +601,19 @@ void stress_node_expect(const struct stress_module *module, int area, size_t blo
 		guarded_blocks = guarded_bytes = 0;
 		if (answer.status == 0 && strstr(answer.out.data, "\tguarded blocks: ") != NULL)
 			EXPECT(number_after(answer.out.data, "\tguarded blocks: ", &guarded_blocks)
-				&& number_after(strstr(answer.out.data, "\tguarded blocks: "),
-					" live (", &guarded_bytes),
+					&& number_after(strstr(answer.out.data,
+								"\tguarded blocks: "),
+						" live (", &guarded_bytes),
 				"no count of the guarded blocks");
 		EXPECT(answer.status == 0
-			&& number_after(answer.out.data, "\tblocks: ", &got_blocks)
-			&& got_blocks + guarded_blocks == blocks
-			&& number_after(strstr(answer.out.data, "\tblocks: "), " live (", &got_bytes)
-			&& got_bytes + guarded_bytes == bytes,
-			"the heap walk (%" PRIu64 " blocks, %" PRIu64 " bytes) and the guard table (%"
-			PRIu64 ", %" PRIu64 ") do not find what is held (%zu, %" PRIu64 ")",
+				&& number_after(answer.out.data, "\tblocks: ", &got_blocks)
+				&& got_blocks + guarded_blocks == blocks
+				&& number_after(strstr(answer.out.data, "\tblocks: "), " live (",
+					&got_bytes)
+				&& got_bytes + guarded_bytes == bytes,
+			"the heap walk (%" PRIu64 " blocks, %" PRIu64
+			" bytes) and the guard table (%" PRIu64 ", %" PRIu64
+			") do not find what is held (%zu, %" PRIu64 ")",
 			got_blocks, got_bytes, guarded_blocks, guarded_bytes, blocks, bytes);
 		EXPECT(strstr(answer.out.data, "\tcopy: consistent") != NULL,
 			"the copy of a quiet pool is not consistent");
@@ -613,17 +621,19 @@ void stress_node_expect(const struct stress_module *module, int area, size_t blo
 		snprintf(line, sizeof(line), "check pool %d", area);
 		run_command(&reader, in_process, false, line, &answer);
 		EXPECT(answer.status == 0
-			&& strstr(answer.out.data, "\n1 pool(s) checked, 0 problem(s)\n") != NULL,
+				&& strstr(answer.out.data, "\n1 pool(s) checked, 0 problem(s)\n")
+					!= NULL,
 			"check found problems");
 
 		snprintf(line, sizeof(line), "leaks pool %d", area);
 		run_command(&reader, in_process, false, line, &answer);
 		snprintf(pool, sizeof(pool),
-			"SUMMARY: area_malloc: %" PRIu64 " byte(s) outstanding in %zu allocation(s).\n",
+			"SUMMARY: area_malloc: %" PRIu64
+			" byte(s) outstanding in %zu allocation(s).\n",
 			bytes, blocks);
 		EXPECT(answer.status == (blocks > 0 ? 1 : 0)
-			&& strstr(answer.out.data, pool) != NULL, "leaks does not say '%.100s'",
-			pool);
+				&& strstr(answer.out.data, pool) != NULL,
+			"leaks does not say '%.100s'", pool);
 	}
 done:
 	answer_free(&answer);

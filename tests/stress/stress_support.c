@@ -331,7 +331,8 @@ void stress_open(struct stress_module *module, enum stress_build build)
 	ck_assert_int_eq(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)&module->am), B_OK);
 	if (build == STRESS_DEBUG) {
 		ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME,
-			(module_info **)&module->dbg), B_OK);
+					 (module_info **)&module->dbg),
+			B_OK);
 		module->dbg->set_report_hook(stress_report_hook, NULL);
 	}
 }

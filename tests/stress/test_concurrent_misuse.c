@@ -160,8 +160,8 @@ static void __attribute__((format(printf, 1, 2))) note_failure(const char *forma
 
 static void assert_no_failure(void)
 {
-	ck_assert_msg(failure_count == 0, "%d unexpected outcome(s); the first:\n%s",
-		failure_count, failure);
+	ck_assert_msg(failure_count == 0, "%d unexpected outcome(s); the first:\n%s", failure_count,
+		failure);
 }
 
 /* The reports made since the last take, when both racing threads are
@@ -188,10 +188,10 @@ static bool expect_report(const struct recorded *report, const char *kind, const
 		|| (size != 0 && report->size != size) || report->detected_by.thread != thread
 		|| (text != NULL && strstr(report->text, text) == NULL)) {
 		note_failure("round %ld: expected %s at %p (%zu bytes) by thread %d%s%s, got %s "
-			     "at %p (%zu bytes) by thread %d:\n%s", round, kind, block, size,
-			(int)thread, text != NULL ? " saying " : "", text != NULL ? text : "",
-			report->kind, report->address, report->size, (int)report->detected_by.thread,
-			report->text);
+			     "at %p (%zu bytes) by thread %d:\n%s",
+			round, kind, block, size, (int)thread, text != NULL ? " saying " : "",
+			text != NULL ? text : "", report->kind, report->address, report->size,
+			(int)report->detected_by.thread, report->text);
 		return false;
 	}
 	return true;
@@ -293,9 +293,11 @@ static void *double_free_racer(struct race *race, int index)
 		struct recorded report;
 		int count = take_round_reports(&report);
 		if (count != 1) {
-			note_failure("round %ld: %d reports for a block of %zu bytes freed twice at "
-				     "once (one expected)%s%s", round, count, size,
-				count > 0 ? "; the first:\n" : "", count > 0 ? report.text : "");
+			note_failure(
+				"round %ld: %d reports for a block of %zu bytes freed twice at "
+				"once (one expected)%s%s",
+				round, count, size, count > 0 ? "; the first:\n" : "",
+				count > 0 ? report.text : "");
 			continue;
 		}
 		int loser = report.detected_by.thread == race->thread[0] ? 0 : 1;
@@ -399,7 +401,8 @@ static void *free_realloc_racer(struct race *race, int index)
 				race->outcome[IN_PLACE_THEN_FREED]++;
 			else
 				note_failure("round %ld: realloc in place then free made %d "
-					     "reports; the first:\n%s", round, count, report.text);
+					     "reports; the first:\n%s",
+					round, count, report.text);
 		} else {
 			/* moved first: the free of the old address is refused, the
 			 * moved block holds the block's bytes */
@@ -409,16 +412,18 @@ static void *free_realloc_racer(struct race *race, int index)
 				if (result[i] != pattern_at(round, i))
 					wrong = i;
 			if (wrong != kept)
-				note_failure("round %ld: realloc moved a %zu-byte block to %p and the "
-					     "free of %p raced it: byte %zu of %zu moved is 0x%02x, not "
-					     "0x%02x", round, size, (void *)result, (void *)block,
-					wrong, kept, result[wrong], pattern_at(round, wrong));
+				note_failure(
+					"round %ld: realloc moved a %zu-byte block to %p and the "
+					"free of %p raced it: byte %zu of %zu moved is 0x%02x, not "
+					"0x%02x",
+					round, size, (void *)result, (void *)block, wrong, kept,
+					result[wrong], pattern_at(round, wrong));
 			count_one_double_free(race, MOVED_THEN_FREE_REFUSED, count, &report, block,
 				size, 0, "free of a block that is already free", round);
 			am->free(race->pool, result);
 			if (take_round_reports(&report) != 0)
-				note_failure("round %ld: the moved block's free was refused:\n%s", round,
-					report.text);
+				note_failure("round %ld: the moved block's free was refused:\n%s",
+					round, report.text);
 		}
 	}
 	return NULL;
@@ -486,8 +491,8 @@ struct stale {
 /* Whether this thread's last call on block (since before reports) was
  * refused; notes anything but exactly one report of kind (or other_kind)
  * at block made by this thread. */
-static bool refused_here(long before, const char *kind, const char *other_kind,
-	const void *block, long iteration)
+static bool refused_here(long before, const char *kind, const char *other_kind, const void *block,
+	long iteration)
 {
 	long made = reports_on_this_thread - before;
 	const struct recorded *report = &last_report_here;
@@ -498,8 +503,9 @@ static bool refused_here(long before, const char *kind, const char *other_kind,
 		|| (strcmp(report->kind, kind) != 0
 			&& (other_kind == NULL || strcmp(report->kind, other_kind) != 0)))
 		note_failure("iteration %ld: %ld report(s) for one call on %p, expected one %s%s%s "
-			     "there; the last:\n%s", iteration, made, block, kind,
-			other_kind ? " or " : "", other_kind ? other_kind : "", report->text);
+			     "there; the last:\n%s",
+			iteration, made, block, kind, other_kind ? " or " : "",
+			other_kind ? other_kind : "", report->text);
 	return true;
 }
 
@@ -518,7 +524,8 @@ static void *stale_racer(struct race *race, int index)
 			/* a malloc is never refused, and its checks of the free
 			 * memory it takes find only what the module wrote there */
 			if (reports_on_this_thread != before_malloc)
-				note_failure("iteration %ld: malloc made %ld report(s); the last:\n%s",
+				note_failure(
+					"iteration %ld: malloc made %ld report(s); the last:\n%s",
 					iteration, reports_on_this_thread - before_malloc,
 					last_report_here.text);
 			if (block == NULL) {
@@ -569,7 +576,9 @@ static void *stale_racer(struct race *race, int index)
 
 static void stale_free_race(const char *options, size_t size)
 {
-	struct stale stale = { .race = { .rounds = rounds(150), .run = stale_racer, .size = size } };
+	struct stale stale = {
+		.race = { .rounds = rounds(150), .run = stale_racer, .size = size }
+	};
 
 	run_race(&stale.race, options, count_and_take_report);
 	/* the reports were told apart above, on their threads */
@@ -617,7 +626,8 @@ static Suite *concurrent_misuse_suite(void)
 	tcase_add_test(free_realloc, free_races_realloc_that_moves);
 	tcase_add_loop_test(stale, stale_frees_without_quarantine, 0, (int)SIZE_COUNT);
 	tcase_add_loop_test(stale, stale_frees_small_quarantine, 0, (int)SIZE_COUNT);
-	for (TCase **tcase = (TCase *[]){ double_free, free_realloc, stale, NULL }; *tcase; tcase++) {
+	for (TCase **tcase = (TCase *[]){ double_free, free_realloc, stale, NULL }; *tcase;
+		tcase++) {
 		tcase_set_timeout(*tcase, 60);
 		suite_add_tcase(suite, *tcase);
 	}

@@ -289,8 +289,9 @@ static void churn_check_own_pool(struct churn_worker *worker)
 		|| stats.allocations - stats.frees != blocks || stats.errors != 0)
 		stress_fail("thread %d's pool: %zu blocks of %zu bytes (%" PRIu64
 			    " allocations, %" PRIu64 " frees, %" PRIu64 " errors) counted,"
-			    " %zu of %zu held", worker->index, stats.live_blocks, stats.used,
-			stats.allocations, stats.frees, stats.errors, blocks, bytes);
+			    " %zu of %zu held",
+			worker->index, stats.live_blocks, stats.used, stats.allocations,
+			stats.frees, stats.errors, blocks, bytes);
 }
 
 /* A short-lived pool, created and deleted while the others churn. */
@@ -369,7 +370,7 @@ static void *churn_main(void *argument)
 struct holding {
 	size_t blocks;
 	uint64_t bytes;
-	uint64_t chunk_bytes; /* release: the least heap space they take */
+	uint64_t chunk_bytes;     /* release: the least heap space they take */
 	uint64_t chunk_bytes_max; /* release: the most (from a thread's cache) */
 };
 
@@ -446,8 +447,8 @@ static size_t run_pools(const struct churn_run *run, const void **pools)
 /* The release module's "pools" line of pool id: its blocks and used bytes.
  * (Not inlined: GCC 12 then mistakes the listing for run_debug_command's
  * local pointer variable and warns of a dangling pointer.) */
-__attribute__((noinline)) static void release_pool_counters(const char *listing,
-	const void *pool, size_t *blocks, size_t *used)
+__attribute__((noinline)) static void release_pool_counters(const char *listing, const void *pool,
+	size_t *blocks, size_t *used)
 {
 	char id[48];
 	const char *line, *used_at, *blocks_at;
@@ -457,8 +458,7 @@ __attribute__((noinline)) static void release_pool_counters(const char *listing,
 	line = strstr(listing, id);
 	used_at = line != NULL ? strstr(line, "; used: ") : NULL;
 	blocks_at = line != NULL ? strstr(line, "; blocks: ") : NULL;
-	parsed = used_at != NULL && blocks_at != NULL
-		&& sscanf(used_at, "; used: %zu;", used) == 1
+	parsed = used_at != NULL && blocks_at != NULL && sscanf(used_at, "; used: %zu;", used) == 1
 		&& sscanf(blocks_at, "; blocks: %zu;", blocks) == 1;
 	ck_assert_msg(parsed, "pool %p is not listed as expected:\n%s", pool, listing);
 }
@@ -489,7 +489,8 @@ static void validate_pools(struct churn_run *run)
 			ck_assert_msg(blocks == holding.blocks,
 				"pool %p: %zu live blocks counted, %zu held", pools[i], blocks,
 				holding.blocks);
-			ck_assert_msg(used >= holding.chunk_bytes && used <= holding.chunk_bytes_max,
+			ck_assert_msg(used >= holding.chunk_bytes
+					&& used <= holding.chunk_bytes_max,
 				"pool %p: %zu bytes used for %zu blocks that need %" PRIu64
 				" to %" PRIu64,
 				pools[i], used, holding.blocks, holding.chunk_bytes,
@@ -521,7 +522,8 @@ static void validate_pools(struct churn_run *run)
 		/* report_leaks sees the same blocks (its reports are expected here) */
 		atomic_store(&stress_reports.expect_leaks, true);
 		ck_assert_int_eq(module->dbg->report_leaks(pools[i], 0, &leaked_bytes,
-			&leaked_blocks), B_OK);
+					 &leaked_blocks),
+			B_OK);
 		atomic_store(&stress_reports.expect_leaks, false);
 		ck_assert_uint_eq(leaked_blocks, holding.blocks);
 		ck_assert_uint_eq(leaked_bytes, holding.bytes);
@@ -621,8 +623,10 @@ static void run_churn(enum stress_build build, int thread_count)
 	struct churn_run *run = calloc(1, sizeof(*run));
 	struct stress_reader *reader = NULL;
 	struct watcher watcher = { .run = run };
-	struct stress_summary summary = { .test = "churn", .build = build,
-		.threads = thread_count, .seed = stress_seed() };
+	struct stress_summary summary = { .test = "churn",
+		.build = build,
+		.threads = thread_count,
+		.seed = stress_seed() };
 	/* the debug build does several times the work per call: fewer calls */
 	long total = test_scaled(build == STRESS_DEBUG ? 300000 : 1200000, 200);
 
@@ -665,7 +669,8 @@ static void run_churn(enum stress_build build, int thread_count)
 	ck_assert_int_eq(pthread_create(&watcher.thread, NULL, watch_main, &watcher), 0);
 	for (int t = 0; t < thread_count; t++)
 		ck_assert_int_eq(pthread_create(&run->workers[t].thread, NULL, churn_main,
-			&run->workers[t]), 0);
+					 &run->workers[t]),
+			0);
 	for (int t = 0; t < thread_count; t++) {
 		pthread_join(run->workers[t].thread, NULL);
 		summary.operations += run->workers[t].operations;
@@ -685,7 +690,7 @@ static void run_churn(enum stress_build build, int thread_count)
 	/* a pool can be full now and then, never for long */
 	for (int t = 0; t < thread_count; t++)
 		ck_assert_msg(run->workers[t].failed_allocations * 50
-			<= run->workers[t].allocations + 50,
+				<= run->workers[t].allocations + 50,
 			"thread %d: %" PRIu64 " of %" PRIu64 " allocations failed", t,
 			run->workers[t].failed_allocations, run->workers[t].allocations);
 
@@ -722,11 +727,11 @@ END_TEST
 
 struct lifecycle_run {
 	const struct stress_module *module;
-	_Atomic uintptr_t mailbox[MAILBOXES];	/* pools left for another thread to delete */
-	_Atomic uintptr_t race[RACE_SLOTS];	/* pools that several threads delete at once */
+	_Atomic uintptr_t mailbox[MAILBOXES]; /* pools left for another thread to delete */
+	_Atomic uintptr_t race[RACE_SLOTS];   /* pools that several threads delete at once */
 	atomic_ulong created;
-	atomic_ulong deleted;			/* delete_pool returned B_OK */
-	atomic_ulong refused;			/* calls on a deleted id, refused */
+	atomic_ulong deleted; /* delete_pool returned B_OK */
+	atomic_ulong refused; /* calls on a deleted id, refused */
 	atomic_ulong operations;
 	pthread_barrier_t start;
 };
@@ -807,8 +812,8 @@ static void lifecycle_round(struct lifecycle_worker *worker)
 		lifecycle_use_stale(run, pool);
 	} else if (choice < 65) {
 		/* leave it for another thread; delete what waited there */
-		uintptr_t waiting = atomic_exchange(&run->mailbox[stress_below(&worker->rng,
-			MAILBOXES)], id);
+		uintptr_t waiting =
+			atomic_exchange(&run->mailbox[stress_below(&worker->rng, MAILBOXES)], id);
 		if (waiting != 0)
 			lifecycle_delete(run, waiting);
 	} else if (atomic_compare_exchange_strong(race, &expected, id)) {
@@ -842,8 +847,10 @@ static void run_lifecycle(enum stress_build build, int thread_count)
 	struct lifecycle_run run = { 0 };
 	struct lifecycle_worker workers[MAX_THREADS];
 	struct stress_reader *reader = NULL;
-	struct stress_summary summary = { .test = "lifecycle", .build = build,
-		.threads = thread_count, .seed = stress_seed() };
+	struct stress_summary summary = { .test = "lifecycle",
+		.build = build,
+		.threads = thread_count,
+		.seed = stress_seed() };
 	long total = test_scaled(build == STRESS_DEBUG ? 1500 : 6000, 40);
 	char *output = NULL;
 
@@ -858,7 +865,8 @@ static void run_lifecycle(enum stress_build build, int thread_count)
 		workers[t] = (struct lifecycle_worker){ &run, 0, { 0 }, total / thread_count };
 		stress_rng_init(&workers[t].rng, summary.seed, 100 + (uint64_t)t);
 		ck_assert_int_eq(pthread_create(&workers[t].thread, NULL, lifecycle_main,
-			&workers[t]), 0);
+					 &workers[t]),
+			0);
 	}
 	for (int t = 0; t < thread_count; t++)
 		pthread_join(workers[t].thread, NULL);
@@ -906,12 +914,12 @@ END_TEST
 
 struct module_run {
 	enum stress_build build;
-	bool held;			/* the test holds the module all along */
-	area_malloc_module_info *base;	/* its reference, when held */
-	atomic_ulong abandoned;		/* release: pools left for unload to delete
+	bool held;                     /* the test holds the module all along */
+	area_malloc_module_info *base; /* its reference, when held */
+	atomic_ulong abandoned;        /* release: pools left for unload to delete
 					 * (counts past MAX_ABANDONED were not left) */
 	atomic_ulong operations;
-	atomic_ulong commands;		/* debugger commands run meanwhile */
+	atomic_ulong commands; /* debugger commands run meanwhile */
 	atomic_bool stop;
 	pthread_barrier_t start;
 };
@@ -956,8 +964,8 @@ static void module_use(struct module_worker *worker, area_malloc_module_info *am
 		return;
 	}
 	for (int i = 0; i < 4; i++) {
-		blocks[i] = (struct stress_block){ NULL, stress_below(&worker->rng, 2048), 0,
-			pool };
+		blocks[i] =
+			(struct stress_block){ NULL, stress_below(&worker->rng, 2048), 0, pool };
 		blocks[i].data = am->malloc(pool, blocks[i].size);
 		if (blocks[i].data == NULL) {
 			stress_fail("malloc in a fresh pool failed");
@@ -1066,7 +1074,9 @@ static void run_modules(enum stress_build build, int thread_count, bool held)
 	pthread_t debugger;
 	area_malloc_debug_module_info *dbg = NULL;
 	struct stress_summary summary = { .test = held ? "modules-held" : "modules-cycling",
-		.build = build, .threads = thread_count, .seed = stress_seed() };
+		.build = build,
+		.threads = thread_count,
+		.seed = stress_seed() };
 	long total = test_scaled(held ? 16000 : 6000, 20);
 	char node_dir[PATH_MAX], *output = NULL, expected[32];
 
@@ -1078,7 +1088,8 @@ static void run_modules(enum stress_build build, int thread_count, bool held)
 			B_OK);
 		if (build == STRESS_DEBUG) {
 			ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME,
-				(module_info **)&dbg), B_OK);
+						 (module_info **)&dbg),
+				B_OK);
 			dbg->set_report_hook(stress_report_hook, NULL);
 		}
 	}
@@ -1288,15 +1299,15 @@ static Suite *stress_suite(void)
 
 	suite_add_tcase(suite, thread_case("release_churn", "release", test_release_churn));
 	suite_add_tcase(suite, thread_case("release_lifecycle", "release", test_release_lifecycle));
-	suite_add_tcase(suite, thread_case("release_modules_held", "release",
-		test_release_modules_held));
-	suite_add_tcase(suite, thread_case("release_modules_cycling", "release",
-		test_release_modules_cycling));
+	suite_add_tcase(suite,
+		thread_case("release_modules_held", "release", test_release_modules_held));
+	suite_add_tcase(suite,
+		thread_case("release_modules_cycling", "release", test_release_modules_cycling));
 	suite_add_tcase(suite, thread_case("debug_churn", "debug", test_debug_churn));
 	suite_add_tcase(suite, thread_case("debug_lifecycle", "debug", test_debug_lifecycle));
 	suite_add_tcase(suite, thread_case("debug_modules_held", "debug", test_debug_modules_held));
-	suite_add_tcase(suite, thread_case("debug_modules_cycling", "debug",
-		test_debug_modules_cycling));
+	suite_add_tcase(suite,
+		thread_case("debug_modules_cycling", "debug", test_debug_modules_cycling));
 	tcase = tcase_create("debugger_commands");
 	tcase_set_tags(tcase, "release");
 	tcase_add_test(tcase, test_remove_waits_for_running_hook);

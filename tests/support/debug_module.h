@@ -43,8 +43,8 @@ static inline void debug_module_get(area_malloc_module_info **module,
 	area_malloc_debug_module_info **companion)
 {
 	ck_assert_int_eq(get_module(B_AREA_MALLOC_MODULE_NAME, (module_info **)module), B_OK);
-	ck_assert_int_eq(
-		get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)companion), B_OK);
+	ck_assert_int_eq(get_module(B_AREA_MALLOC_DEBUG_MODULE_NAME, (module_info **)companion),
+		B_OK);
 	(*companion)->set_report_hook(take_report, NULL);
 	recorded_count = 0;
 }

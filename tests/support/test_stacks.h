@@ -19,8 +19,8 @@
 #include "format/stack_depot.h"
 
 struct test_stacks {
-	struct stack_depot *depot;	/* NULL: out of memory */
-	size_t bytes;			/* of the region at depot */
+	struct stack_depot *depot; /* NULL: out of memory */
+	size_t bytes;              /* of the region at depot */
 	struct debug_stacks hooks;
 };
 

@@ -157,8 +157,8 @@ static struct symbolizer_image_record *list_self_images(size_t *count)
 	}
 }
 
-static struct symbolizer *open_records(
-	const struct symbolizer_image_record *records, size_t count, bool keep_ranges)
+static struct symbolizer *open_records(const struct symbolizer_image_record *records, size_t count,
+	bool keep_ranges)
 {
 	struct symbolizer_image *images = calloc(count, sizeof *images);
 	ck_assert_ptr_nonnull(images);
@@ -289,12 +289,12 @@ START_TEST(test_library_loaded_later)
 	probe(&exported_site, &hidden_site);
 
 	ck_assert(symbolize(symbolizer, exported_site.return_address, &info));
-	assert_symbolized_site(
-		&info, &exported_site, "symbolize_plugin_probe", "symbolize_plugin.so", "plugin.c");
+	assert_symbolized_site(&info, &exported_site, "symbolize_plugin_probe",
+		"symbolize_plugin.so", "plugin.c");
 	ck_assert_uint_eq(info.offset, exported_site.return_address - (uintptr_t)probe);
 	ck_assert(symbolize(symbolizer, hidden_site.return_address, &info));
-	assert_symbolized_site(
-		&info, &hidden_site, "plugin_hidden_probe", "symbolize_plugin.so", "plugin.c");
+	assert_symbolized_site(&info, &hidden_site, "plugin_hidden_probe", "symbolize_plugin.so",
+		"plugin.c");
 	char path[PATH_MAX];
 	test_file(PLUGIN_LIBRARY, path, sizeof path);
 	ck_assert_str_eq(info.image_path, path);
@@ -310,8 +310,8 @@ START_TEST(test_library_loaded_later)
 	probe = (plugin_probe_fn *)test_library_function(plugin, "symbolize_plugin_probe");
 	probe(&exported_site, &hidden_site);
 	ck_assert(symbolize(symbolizer, hidden_site.return_address, &info));
-	assert_symbolized_site(
-		&info, &hidden_site, "plugin_hidden_probe", "symbolize_plugin.so", "plugin.c");
+	assert_symbolized_site(&info, &hidden_site, "plugin_hidden_probe", "symbolize_plugin.so",
+		"plugin.c");
 	dlclose(plugin);
 	symbolizer_close(symbolizer);
 }
@@ -328,8 +328,8 @@ static void assert_ring_push_demangled(void)
 	ck_assert_int_eq(probe(&site), 1);
 	struct symbol_info info;
 	ck_assert(symbolize(symbolizer, site.return_address, &info));
-	assert_symbolized_site(
-		&info, &site, "drv::Ring::push(int)", "symbolize_ring.so", "ring.cpp");
+	assert_symbolized_site(&info, &site, "drv::Ring::push(int)", "symbolize_ring.so",
+		"ring.cpp");
 	symbolizer_close(symbolizer);
 	dlclose(ring);
 }
@@ -403,10 +403,10 @@ START_TEST(test_addresses_in_no_image)
 	int *heap = malloc(sizeof *heap);
 	int stack = 0;
 
-	const uintptr_t addresses[] = {0, 1, 2, 4095, UINTPTR_MAX, UINTPTR_MAX - 1,
+	const uintptr_t addresses[] = { 0, 1, 2, 4095, UINTPTR_MAX, UINTPTR_MAX - 1,
 		(uintptr_t)0xffffffffff600000u /* vsyscall */, (uintptr_t)0xffff888000000000u,
 		(uintptr_t)anonymous, (uintptr_t)anonymous + 17, (uintptr_t)inaccessible,
-		(uintptr_t)heap, (uintptr_t)&stack};
+		(uintptr_t)heap, (uintptr_t)&stack };
 	for (size_t i = 0; i < sizeof addresses / sizeof addresses[0]; i++)
 		assert_unknown(symbolizer, addresses[i]);
 
@@ -453,9 +453,10 @@ START_TEST(test_bad_arguments)
 	errno = 0;
 	ck_assert_ptr_null(symbolizer_open_images(NULL, 1));
 	ck_assert_int_eq(errno, EINVAL);
-	unsigned char long_id[SYMBOLIZER_BUILD_ID_MAX + 1] = {0};
-	struct symbolizer_image image = {
-		.path = executable_path(), .build_id = long_id, .build_id_size = sizeof long_id};
+	unsigned char long_id[SYMBOLIZER_BUILD_ID_MAX + 1] = { 0 };
+	struct symbolizer_image image = { .path = executable_path(),
+		.build_id = long_id,
+		.build_id_size = sizeof long_id };
 	errno = 0;
 	ck_assert_ptr_null(symbolizer_open_images(&image, 1));
 	ck_assert_int_eq(errno, EINVAL);
@@ -528,8 +529,9 @@ static void assert_records_match_self(bool keep_ranges)
 	struct symbolizer *recorded = open_records(records, count, keep_ranges);
 	struct symbolizer *self = symbolizer_open_self();
 
-	const uintptr_t return_addresses[] = {own_site.return_address, exported_site.return_address,
-		hidden_site.return_address, libc_function("getpid") + 1};
+	const uintptr_t return_addresses[] = { own_site.return_address,
+		exported_site.return_address, hidden_site.return_address,
+		libc_function("getpid") + 1 };
 	struct symbol_info from_records, from_self;
 	for (size_t i = 0; i < sizeof return_addresses / sizeof return_addresses[0]; i++) {
 		ck_assert(symbolize(recorded, return_addresses[i], &from_records));
@@ -680,19 +682,19 @@ END_TEST
 
 START_TEST(test_missing_file)
 {
-	static const unsigned char build_id[] = {0x12, 0x34, 0x56, 0x78};
+	static const unsigned char build_id[] = { 0x12, 0x34, 0x56, 0x78 };
 	const struct symbolizer_image images[] = {
-		{.path = "/nonexistent/libgone.so",
+		{ .path = "/nonexistent/libgone.so",
 			.load_bias = 0x10000000,
 			.start = 0x10000000,
 			.end = 0x10004000,
 			.build_id = build_id,
-			.build_id_size = sizeof build_id},
-		{.path = "/nonexistent/libgone-norange.so", .load_bias = 0x20000000},
-		{.path = "/proc/self/status",
+			.build_id_size = sizeof build_id },
+		{ .path = "/nonexistent/libgone-norange.so", .load_bias = 0x20000000 },
+		{ .path = "/proc/self/status",
 			.load_bias = 0x30000000,
 			.start = 0x30000000,
-			.end = 0x30001000}, /* there, but not ELF */
+			.end = 0x30001000 }, /* there, but not ELF */
 	};
 	struct symbolizer *symbolizer = symbolizer_open_images(images, 3);
 	ck_assert_ptr_nonnull(symbolizer);
@@ -738,9 +740,9 @@ static void *symbolize_repeatedly(void *argument)
 		for (size_t i = 0; i < work->count; i++) {
 			size_t which = (i + (size_t)round) % work->count;
 			symbolize(work->symbolizer, work->addresses[which], &info);
-			if (strcmp(info.function, work->expected[which].function) != 0 ||
-				info.line != work->expected[which].line ||
-				strcmp(info.image, work->expected[which].image) != 0)
+			if (strcmp(info.function, work->expected[which].function) != 0
+				|| info.line != work->expected[which].line
+				|| strcmp(info.image, work->expected[which].image) != 0)
 				work->mismatches++;
 		}
 	}
@@ -773,8 +775,8 @@ START_TEST(test_threads_share_a_symbolizer)
 		(plugin_probe_fn *)test_library_function(plugin, "symbolize_plugin_probe");
 	struct probe_site exported_site, hidden_site;
 	probe(&exported_site, &hidden_site);
-	const uintptr_t addresses[] = {site.return_address, exported_site.return_address,
-		hidden_site.return_address, libc_function("getpid") + 1, 1};
+	const uintptr_t addresses[] = { site.return_address, exported_site.return_address,
+		hidden_site.return_address, libc_function("getpid") + 1, 1 };
 	enum { address_count = sizeof addresses / sizeof addresses[0] };
 	struct symbol_info *expected = calloc(address_count, sizeof *expected);
 	struct symbolizer *reference = symbolizer_open_self();
@@ -788,12 +790,12 @@ START_TEST(test_threads_share_a_symbolizer)
 	pthread_t threads[THREADS];
 	struct thread_work work[THREADS];
 	for (int i = 0; i < THREADS; i++) {
-		work[i] = (struct thread_work){.symbolizer = shared,
+		work[i] = (struct thread_work){ .symbolizer = shared,
 			.addresses = addresses,
 			.expected = expected,
-			.count = address_count};
-		ck_assert_int_eq(
-			pthread_create(&threads[i], NULL, symbolize_repeatedly, &work[i]), 0);
+			.count = address_count };
+		ck_assert_int_eq(pthread_create(&threads[i], NULL, symbolize_repeatedly, &work[i]),
+			0);
 	}
 	for (int i = 0; i < THREADS; i++) {
 		ck_assert_int_eq(pthread_join(threads[i], NULL), 0);

@@ -69,7 +69,7 @@ struct test_suite {
 
 struct junit_writer {
 	xmlTextWriterPtr writer;
-	bool failed;			/* an xmlwriter call failed */
+	bool failed; /* an xmlwriter call failed */
 };
 
 static void *grow(void *memory, size_t count, size_t size)
@@ -85,8 +85,8 @@ static void *grow(void *memory, size_t count, size_t size)
 
 static void case_add_report(struct test_case *test_case, const struct run_report *report)
 {
-	test_case->reports = grow(test_case->reports, test_case->report_count + 1,
-		sizeof(*test_case->reports));
+	test_case->reports =
+		grow(test_case->reports, test_case->report_count + 1, sizeof(*test_case->reports));
 	test_case->reports[test_case->report_count++] = report;
 	test_case->failing += report->failing;
 }
@@ -120,8 +120,8 @@ static void add_process(const struct run_results *results, struct test_suite *su
 	}
 	for (size_t r = 0; r < process->report_count; r++) {
 		const struct run_report *report = &process->reports[r];
-		case_add_report(
-			test_case_named(suite, report->test != NULL ? report->test : suite->name),
+		case_add_report(test_case_named(suite,
+					report->test != NULL ? report->test : suite->name),
 			report);
 	}
 }
@@ -226,8 +226,9 @@ static void cdata(struct junit_writer *junit, const char *text)
 			check(junit, xmlTextWriterEndCDATA(junit->writer));
 			break;
 		}
-		check(junit, xmlTextWriterWriteRawLen(junit->writer, BAD_CAST cursor,
-			(int)(split + 2 - cursor)));
+		check(junit,
+			xmlTextWriterWriteRawLen(junit->writer, BAD_CAST cursor,
+				(int)(split + 2 - cursor)));
 		check(junit, xmlTextWriterEndCDATA(junit->writer));
 		cursor = split + 2;
 	}

@@ -52,7 +52,8 @@ static void usage(FILE *out)
 		"not dumb, unless NO_COLOR is set), always or never.\n"
 		"Options may also follow the command and its arguments (up to a '--').\n"
 		"The node directory: --node-dir, else $POOLDUMP_NODE_DIR, else node_dir in\n"
-		"$AREA_MALLOC_OPTIONS, else " NODE_DIR_PREFIX "UID (or $XDG_RUNTIME_DIR/area_malloc).\n"
+		"$AREA_MALLOC_OPTIONS, else " NODE_DIR_PREFIX
+		"UID (or $XDG_RUNTIME_DIR/area_malloc).\n"
 		"Commands:\n%s"
 		"Exit status: 0 success; 1 leaks or errors found (leaks, check); 2 usage error;\n"
 		"3 no such process or node; 4 unreadable or damaged node (run: see its --help).\n",
@@ -171,8 +172,8 @@ static bool parse_pid(const char *text, pid_t *pid)
  * getopt stopped at a "--" before the command). Returns the command's
  * argument count, or -1 after a usage error (*status).
  */
-static int take_trailing_options(int argc, char **argv, int from, bool verbatim,
-	char **command, struct node_command_context *context, enum color_mode *color, int *status)
+static int take_trailing_options(int argc, char **argv, int from, bool verbatim, char **command,
+	struct node_command_context *context, enum color_mode *color, int *status)
 {
 	int count = 0;
 
@@ -202,7 +203,8 @@ static int take_trailing_options(int argc, char **argv, int from, bool verbatim,
 				return -1;
 			}
 		} else if (strcmp(word, "--color") == 0 || strcmp(word, "--colour") == 0
-			|| strncmp(word, "--color=", 8) == 0 || strncmp(word, "--colour=", 9) == 0) {
+			|| strncmp(word, "--color=", 8) == 0
+			|| strncmp(word, "--colour=", 9) == 0) {
 			/* --color=WHEN or --color WHEN, as before the command */
 			const char *when = strchr(word, '=');
 			if (when == NULL && i + 1 == argc) {

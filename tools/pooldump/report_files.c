@@ -200,8 +200,9 @@ char *utf8_clean(const char *text, size_t length, bool for_xml)
 			valid = (in[i + k] & 0xc0) == 0x80;
 			code = code << 6 | (in[i + k] & 0x3f);
 		}
-		if (valid && ((bytes == 3 && code < 0x800) || (bytes == 4 && code < 0x10000)
-			|| code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)))
+		if (valid
+			&& ((bytes == 3 && code < 0x800) || (bytes == 4 && code < 0x10000)
+				|| code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff)))
 			valid = false;
 		if (!valid) {
 			/* one byte at a time: what follows a bad lead byte is
@@ -211,8 +212,10 @@ char *utf8_clean(const char *text, size_t length, bool for_xml)
 			i++;
 			continue;
 		}
-		if (code == 0 || (for_xml && ((code < 0x20 && code != '\t' && code != '\n'
-			&& code != '\r') || code == 0xfffe || code == 0xffff))) {
+		if (code == 0
+			|| (for_xml
+				&& ((code < 0x20 && code != '\t' && code != '\n' && code != '\r')
+					|| code == 0xfffe || code == 0xffff))) {
 			memcpy(out + used, replacement, 3);
 			used += 3;
 		} else {
@@ -235,7 +238,7 @@ struct symbol_parts {
 	size_t function_length;
 	const char *image;
 	size_t image_length;
-	const char *location;	/* "" when none */
+	const char *location; /* "" when none */
 };
 
 static bool symbol_split(const char *symbol, struct symbol_parts *parts)
@@ -341,7 +344,8 @@ static void summary_line(const char *text, size_t length, const char **line, siz
 	*line_length = first_end != NULL ? (size_t)(first_end - text) : length;
 	for (const char *cursor = text; cursor < text + length;) {
 		const char *end = memchr(cursor, '\n', (size_t)(text + length - cursor));
-		size_t current = end != NULL ? (size_t)(end - cursor) : (size_t)(text + length - cursor);
+		size_t current =
+			end != NULL ? (size_t)(end - cursor) : (size_t)(text + length - cursor);
 		if (current >= 9 && strncmp(cursor, "SUMMARY: ", 9) == 0) {
 			*line = cursor;
 			*line_length = current;
@@ -402,8 +406,8 @@ static void read_reach(struct json_object *object, struct run_reach_totals *reac
 		reach->bytes[RUN_REACH_REFERENCED] +=
 			report_member_number(object, "referenced_bytes");
 	}
-	if (!json_object_object_get_ex(object, "groups", &groups) ||
-		!json_object_is_type(groups, json_type_array))
+	if (!json_object_object_get_ex(object, "groups", &groups)
+		|| !json_object_is_type(groups, json_type_array))
 		return;
 	for (size_t g = 0; g < json_object_array_length(groups); g++) {
 		struct json_object *group = json_object_array_get_idx(groups, g);
@@ -442,8 +446,8 @@ static struct json_object *reach_object(const struct run_reach_totals *reach)
  * (leak_mode=unreferenced held every group back). */
 static bool opens_listless_report(const char *line, size_t length)
 {
-	return (length == 18 && strncmp(line, "Suppressions used:", 18) == 0) ||
-	       strncmp(line, HELD_BACK_LINE, strlen(HELD_BACK_LINE)) == 0;
+	return (length == 18 && strncmp(line, "Suppressions used:", 18) == 0)
+		|| strncmp(line, HELD_BACK_LINE, strlen(HELD_BACK_LINE)) == 0;
 }
 
 /* Adds a report made of object (taken over) and its text report. */
@@ -486,12 +490,12 @@ static void add_report(struct run_process *process, struct json_object *object, 
 		report->suppressed_bytes = report_member_number(object, "suppressed_bytes");
 		report->suppressed_blocks = report_member_number(object, "suppressed_blocks");
 		/* the module made no report of it: its "Suppressions used" table */
-		report->suppressed_only = !incomplete && report->leaked_blocks == 0
-			&& report->suppressed_blocks > 0;
+		report->suppressed_only =
+			!incomplete && report->leaked_blocks == 0 && report->suppressed_blocks > 0;
 		read_reach(object, &report->reach);
-		report->referenced_only = !incomplete && !report->suppressed_only &&
-					  report->leaked_blocks == 0 &&
-					  report->reach.blocks[RUN_REACH_REFERENCED] > 0;
+		report->referenced_only = !incomplete && !report->suppressed_only
+			&& report->leaked_blocks == 0
+			&& report->reach.blocks[RUN_REACH_REFERENCED] > 0;
 		report->failing &= !report->suppressed_only && !report->referenced_only;
 		json_object_object_add(object, "reach",
 			report->reach.scanned ? reach_object(&report->reach) : NULL);
@@ -518,14 +522,16 @@ static void add_incomplete_report(struct run_process *process, const char *text,
 		headline = "unknown";
 	kind = error_kind_from_headline(headline);
 	if (kind != ERROR_KIND_NONE) {
-		json_object_object_add(object, "kind", json_object_new_string(error_kind_name(kind)));
+		json_object_object_add(object, "kind",
+			json_object_new_string(error_kind_name(kind)));
 		json_object_object_add(object, "kind_key",
 			json_object_new_string(error_kind_info(kind)->key));
 	} else {
 		/* a headline the table lacks: "KIND on address ...", else the
 		 * whole first line */
 		kind_end = strstr(headline, " on address ");
-		if (kind_end == NULL || memchr(headline, '\n', (size_t)(kind_end - headline)) != NULL)
+		if (kind_end == NULL
+			|| memchr(headline, '\n', (size_t)(kind_end - headline)) != NULL)
 			kind_end = headline + strcspn(headline, "\n");
 		json_object_object_add(object, "kind",
 			json_object_new_string_len(headline, (int)(kind_end - headline)));
@@ -533,7 +539,8 @@ static void add_incomplete_report(struct run_process *process, const char *text,
 	json_object_object_add(object, "pid", json_object_new_int64(pid));
 	summary_line(text, length, &summary, &summary_length);
 	if (sscanf(summary, "SUMMARY: area_malloc: %llu byte(s) leaked in %llu allocation(s).",
-		    &bytes, &blocks) == 2) {
+		    &bytes, &blocks)
+		== 2) {
 		json_object_object_add(object, "leaked_bytes", json_object_new_uint64(bytes));
 		json_object_object_add(object, "leaked_blocks", json_object_new_uint64(blocks));
 	}
@@ -568,7 +575,7 @@ struct file_parse {
 	struct run_results *results;
 	struct run_process *process;
 	const char *file_name;
-	const char *report_start;	/* the open text report, or NULL */
+	const char *report_start; /* the open text report, or NULL */
 	size_t report_line;
 };
 
@@ -579,7 +586,8 @@ static void close_incomplete(struct file_parse *parse, const char *end, const ch
 		return;
 	run_results_warn(parse->results, parse->process->pid,
 		"%s: line %zu: a report without its JSON line (%s; was the process killed while "
-		"writing?): counted from its text", parse->file_name, parse->report_line, why);
+		"writing?): counted from its text",
+		parse->file_name, parse->report_line, why);
 	add_incomplete_report(parse->process, parse->report_start,
 		(size_t)(end - parse->report_start));
 	parse->report_start = NULL;
@@ -611,8 +619,9 @@ void report_file_parse(struct run_results *results, struct run_process *process,
 		long pid;
 
 		line_number++;
-		if (after_pid_prefix(line, "ERROR: area_malloc: ", &pid) != NULL ||
-			(parse.report_start == NULL && opens_listless_report(line, line_length))) {
+		if (after_pid_prefix(line, "ERROR: area_malloc: ", &pid) != NULL
+			|| (parse.report_start == NULL
+				&& opens_listless_report(line, line_length))) {
 			/* a leak report whose every group is suppressed (or, with
 			 * leak_mode=unreferenced, still referenced): its table or
 			 * its line alone, then its JSON line */
@@ -623,12 +632,16 @@ void report_file_parse(struct run_results *results, struct run_process *process,
 			struct json_object *object = parse_json_line(tokener, line, line_length);
 			if (object != NULL) {
 				/* the text ends where its JSON line begins */
-				add_report(process, object, parse.report_start ? parse.report_start : line,
-					parse.report_start ? (size_t)(line - parse.report_start) : 0, false);
+				add_report(process, object,
+					parse.report_start ? parse.report_start : line,
+					parse.report_start ? (size_t)(line - parse.report_start)
+							   : 0,
+					false);
 				parse.report_start = NULL;
 			} else if (parse.report_start != NULL) {
-				close_incomplete(&parse, line, end != NULL
-					? "its JSON line is malformed" : "its JSON line is cut short");
+				close_incomplete(&parse, line,
+					end != NULL ? "its JSON line is malformed"
+						    : "its JSON line is cut short");
 			} else {
 				run_results_warn(results, process->pid,
 					"%s: line %zu: a malformed JSON line outside any report, ignored",
@@ -647,8 +660,8 @@ void report_file_parse(struct run_results *results, struct run_process *process,
 	close_incomplete(&parse, clean + strlen(clean), "the file ends");
 	if (stray_lines > 0)
 		run_results_warn(results, process->pid,
-			"%s: %zu line(s) outside any report ignored (the first is line %zu)", file_name,
-			stray_lines, first_stray);
+			"%s: %zu line(s) outside any report ignored (the first is line %zu)",
+			file_name, stray_lines, first_stray);
 	json_tokener_free(tokener);
 	free(clean);
 }
@@ -673,8 +686,8 @@ pid_t report_file_pid(const char *name)
 }
 
 /* Reads a whole regular file (at most REPORT_FILE_MAX bytes). */
-static char *read_report_file(struct run_results *results, pid_t pid, int dir_fd,
-	const char *name, const char *path, size_t *length)
+static char *read_report_file(struct run_results *results, pid_t pid, int dir_fd, const char *name,
+	const char *path, size_t *length)
 {
 	struct stat status;
 	char *data = NULL;
@@ -767,7 +780,8 @@ static const char *owner_symbol(struct json_object *owner)
 		|| json_object_array_length(frames) == 0)
 		return NULL;
 	frame = json_object_array_get_idx(frames, 0);
-	return json_object_is_type(frame, json_type_object) ? report_member_string(frame, "symbol") : NULL;
+	return json_object_is_type(frame, json_type_object) ? report_member_string(frame, "symbol")
+							    : NULL;
 }
 
 const char *report_owner_symbol(struct json_object *object, const char *key)
@@ -815,8 +829,8 @@ void run_results_finish(struct run_results *results)
 		struct run_process *process = &results->processes[i];
 		char image[256];
 
-		for (size_t r = 0; r < process->report_count
-			&& process->name_source > NAME_FROM_REPORT; r++) {
+		for (size_t r = 0;
+			r < process->report_count && process->name_source > NAME_FROM_REPORT; r++) {
 			if (name_from_report(&process->reports[r], image, sizeof(image)))
 				run_process_set_name(process, NULL, image, NAME_FROM_REPORT);
 		}

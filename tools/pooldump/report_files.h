@@ -37,7 +37,7 @@ enum run_reach {
 };
 
 struct run_reach_totals {
-	bool scanned;		/* some group carried a verdict */
+	bool scanned; /* some group carried a verdict */
 	uint64_t bytes[RUN_REACH_COUNT];
 	uint64_t blocks[RUN_REACH_COUNT];
 };
@@ -46,27 +46,27 @@ struct run_report {
 	/* The module's JSON object, with the runner's members "text",
 	 * "summary", "failing" and "incomplete" added. Owned. */
 	struct json_object *object;
-	const char *kind;	/* in object */
-	const char *test;	/* in object: the Check test, or NULL */
-	const char *text;	/* in object: the whole text report */
-	const char *summary;	/* in object: its SUMMARY line (or first line) */
-	pid_t pid;		/* the process whose file held it */
-	bool leak;		/* its kind's row in format/error_kind.h says so;
+	const char *kind;      /* in object */
+	const char *test;      /* in object: the Check test, or NULL */
+	const char *text;      /* in object: the whole text report */
+	const char *summary;   /* in object: its SUMMARY line (or first line) */
+	pid_t pid;             /* the process whose file held it */
+	bool leak;             /* its kind's row in format/error_kind.h says so;
 				 * a kind the table lacks is an error */
-	bool failing;		/* counts toward the exit status ("on request"
+	bool failing;          /* counts toward the exit status ("on request"
 				 * leak reports do not, as in the module) */
-	bool incomplete;	/* text without its JSON line: the process died
+	bool incomplete;       /* text without its JSON line: the process died
 				 * while writing, or the file was cut */
-	uint64_t leaked_bytes;	/* leak reports */
+	uint64_t leaked_bytes; /* leak reports */
 	uint64_t leaked_blocks;
 	uint64_t suppressed_bytes; /* leak reports: what suppressions took */
 	uint64_t suppressed_blocks;
-	bool suppressed_only;	/* every group suppressed: its table alone, not failing */
+	bool suppressed_only; /* every group suppressed: its table alone, not failing */
 	/* leak reports made after a reachability scan (at exit, or at unload
 	 * with leak_scan_unload): its groups' "reach" and the blocks
 	 * leak_mode=unreferenced held back ("referenced_bytes") */
 	struct run_reach_totals reach;
-	bool referenced_only;	/* leak_mode=unreferenced held every group back:
+	bool referenced_only; /* leak_mode=unreferenced held every group back:
 				 * its "Still referenced" line alone, not failing */
 };
 
@@ -77,10 +77,10 @@ struct run_report {
  * process that ended before the runner could read its cmdline leaves.
  */
 enum process_name_source {
-	NAME_FROM_CMDLINE,	/* /proc/PID/cmdline while it ran */
-	NAME_FROM_COMMAND,	/* the command the runner started */
-	NAME_FROM_REPORT,	/* the image that created its first report's pool */
-	NAME_FROM_COMM,		/* /proc/PID/comm */
+	NAME_FROM_CMDLINE, /* /proc/PID/cmdline while it ran */
+	NAME_FROM_COMMAND, /* the command the runner started */
+	NAME_FROM_REPORT,  /* the image that created its first report's pool */
+	NAME_FROM_COMM,    /* /proc/PID/comm */
 	NAME_UNKNOWN,
 };
 
@@ -88,7 +88,7 @@ enum process_name_source {
 struct run_exit {
 	bool known;
 	bool signaled;
-	int status;		/* exit status, or the signal number */
+	int status; /* exit status, or the signal number */
 	bool core_dumped;
 };
 
@@ -97,22 +97,22 @@ void run_exit_describe(const struct run_exit *exit, char *buffer, size_t size);
 
 struct run_process {
 	pid_t pid;
-	bool main;		/* the process the runner started */
-	char *name;		/* executable's base name: groups JUnit suites */
-	char *command_line;	/* NULL when unknown */
+	bool main;          /* the process the runner started */
+	char *name;         /* executable's base name: groups JUnit suites */
+	char *command_line; /* NULL when unknown */
 	enum process_name_source name_source;
-	char *report_file;	/* NULL when it wrote none */
+	char *report_file; /* NULL when it wrote none */
 	struct run_report *reports;
 	size_t report_count;
 	uint64_t unprinted_reports; /* counted by the module, not printed */
-	size_t echoed_reports;	/* its first reports, echoed while it ran */
+	size_t echoed_reports;      /* its first reports, echoed while it ran */
 	/* known for the command's process, and for one the runner reaped (as
 	 * subreaper) that died of a signal */
 	struct run_exit exit;
 };
 
 struct run_warning {
-	pid_t pid;		/* 0: about the run, no process */
+	pid_t pid; /* 0: about the run, no process */
 	char *text;
 };
 
@@ -122,7 +122,7 @@ struct run_results {
 	struct run_warning *warnings;
 	size_t warning_count;
 	struct run_exit main_exit; /* the command's process */
-	double seconds;		/* how long the command ran */
+	double seconds;            /* how long the command ran */
 };
 
 void run_results_init(struct run_results *results);
@@ -132,8 +132,8 @@ void run_results_free(struct run_results *results);
 struct run_process *run_results_process(struct run_results *results, pid_t pid);
 
 /* Names a process (name: the command line's first word is used when NULL). */
-void run_process_set_name(struct run_process *process, const char *command_line,
-	const char *name, enum process_name_source source);
+void run_process_set_name(struct run_process *process, const char *command_line, const char *name,
+	enum process_name_source source);
 
 void run_results_warn(struct run_results *results, pid_t pid, const char *format, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -167,16 +167,16 @@ void run_results_finish(struct run_results *results);
 /* Totals over every process. */
 struct run_totals {
 	size_t reports;
-	size_t errors;		/* failing reports other than leak reports */
-	size_t leak_reports;	/* failing leak reports */
-	size_t informational;	/* reports that do not fail the run */
+	size_t errors;        /* failing reports other than leak reports */
+	size_t leak_reports;  /* failing leak reports */
+	size_t informational; /* reports that do not fail the run */
 	uint64_t leaked_bytes;
 	uint64_t leaked_blocks;
-	uint64_t suppressed_bytes;	/* every leak report's suppressed groups */
+	uint64_t suppressed_bytes; /* every leak report's suppressed groups */
 	uint64_t suppressed_blocks;
-	size_t suppressed_only;		/* reports whose every group was suppressed */
-	size_t referenced_only;		/* reports whose every group was still referenced */
-	struct run_reach_totals reach;	/* every leak report's verdicts */
+	size_t suppressed_only;        /* reports whose every group was suppressed */
+	size_t referenced_only;        /* reports whose every group was still referenced */
+	struct run_reach_totals reach; /* every leak report's verdicts */
 	uint64_t unprinted_reports;
 };
 

@@ -100,7 +100,7 @@ static void add_reach(struct json_object *object, const struct run_reach_totals 
 
 static struct json_object *describe_process(const struct run_process *process)
 {
-	struct run_reach_totals reach = {0};
+	struct run_reach_totals reach = { 0 };
 	struct json_object *object = json_object_new_object(), *tests = json_object_new_array();
 	size_t errors = 0, leak_reports = 0;
 	uint64_t bytes = 0, blocks = 0, suppressed_bytes = 0, suppressed_blocks = 0;
@@ -122,7 +122,8 @@ static struct json_object *describe_process(const struct run_process *process)
 			continue;
 		for (size_t t = 0; t < json_object_array_length(tests) && !listed; t++)
 			listed = strcmp(json_object_get_string(json_object_array_get_idx(tests, t)),
-				report->test) == 0;
+					 report->test)
+				== 0;
 		if (!listed)
 			json_object_array_add(tests, json_object_new_string(report->test));
 	}
@@ -165,8 +166,7 @@ static struct json_object *describe_totals(const struct run_results *results)
 				json_object_object_add(by_kind, kind, json_object_new_int64(1));
 		}
 	}
-	json_object_object_add(object, "processes",
-		json_object_new_uint64(results->process_count));
+	json_object_object_add(object, "processes", json_object_new_uint64(results->process_count));
 	json_object_object_add(object, "reports", json_object_new_uint64(totals.reports));
 	json_object_object_add(object, "errors", json_object_new_uint64(totals.errors));
 	json_object_object_add(object, "leak_reports", json_object_new_uint64(totals.leak_reports));
@@ -183,14 +183,14 @@ static struct json_object *describe_totals(const struct run_results *results)
 		json_object_new_uint64(totals.unprinted_reports));
 	json_object_object_add(object, "not_failing", json_object_new_uint64(totals.informational));
 	json_object_object_add(object, "by_kind", by_kind);
-	json_object_object_add(
-		object, "referenced_reports", json_object_new_uint64(totals.referenced_only));
+	json_object_object_add(object, "referenced_reports",
+		json_object_new_uint64(totals.referenced_only));
 	add_reach(object, &totals.reach);
 	return object;
 }
 
-bool report_json_write(const struct run_results *results,
-	const struct run_description *description, FILE *out, char *error, size_t error_size)
+bool report_json_write(const struct run_results *results, const struct run_description *description,
+	FILE *out, char *error, size_t error_size)
 {
 	struct json_object *document = json_object_new_object();
 	struct json_object *command = json_object_new_array();

@@ -14,17 +14,17 @@
 
 /* What the runner did, beside what the processes reported. */
 struct run_description {
-	char *const *command;		/* NULL-terminated */
+	char *const *command; /* NULL-terminated */
 	const char *module_dir;
-	const char *kernel_module_path;	/* as the command got them */
+	const char *kernel_module_path; /* as the command got them */
 	const char *options;
 	const char *output_dir;
 	const char *junit_path;
 	const char *json_path;
-	int exit_status;		/* the runner's */
+	int exit_status; /* the runner's */
 };
 
-bool report_json_write(const struct run_results *results,
-	const struct run_description *description, FILE *out, char *error, size_t error_size);
+bool report_json_write(const struct run_results *results, const struct run_description *description,
+	FILE *out, char *error, size_t error_size);
 
 #endif /* AREA_MALLOC_POOLDUMP_REPORT_JSON_H */

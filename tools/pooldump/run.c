@@ -102,8 +102,8 @@ static int collect(struct run_results *results, const struct run_config *config,
 			run_results_warn(results, 0,
 				"the command exited with status %d, the debug module's exit status "
 				"after reports, but no report reached %s (did it change log_path, or "
-				"take its reports with a report hook?)", RUN_STATUS_REPORTS,
-				config->reports_dir);
+				"take its reports with a report hook?)",
+				RUN_STATUS_REPORTS, config->reports_dir);
 	}
 	return 0;
 }

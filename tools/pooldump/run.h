@@ -12,10 +12,10 @@
 #include <stdio.h>
 
 /* Exit statuses of the runner itself (as env(1) and timeout(1) use them). */
-#define RUN_STATUS_REPORTS 23		/* errors or leaks were reported */
-#define RUN_STATUS_RUNNER_ERROR 125	/* bad option, unwritable output... */
-#define RUN_STATUS_CANNOT_EXECUTE 126	/* found, but cannot be run */
-#define RUN_STATUS_NOT_FOUND 127	/* no such command */
+#define RUN_STATUS_REPORTS 23         /* errors or leaks were reported */
+#define RUN_STATUS_RUNNER_ERROR 125   /* bad option, unwritable output... */
+#define RUN_STATUS_CANNOT_EXECUTE 126 /* found, but cannot be run */
+#define RUN_STATUS_NOT_FOUND 127      /* no such command */
 
 /* argv[0] is "run"; returns the exit status. */
 int run_main(int argc, char **argv);

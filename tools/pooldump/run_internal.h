@@ -42,9 +42,9 @@ struct run_config {
 	const char *junit_argument;
 	const char *json_argument;
 	const char *module_dir_argument;
-	bool quiet;                     /* no reports echoed, only the summary */
-	int orphan_wait_ms;		/* how long processes the command left run on */
-	char *module_options;		/* from the flags, in their order */
+	bool quiet;           /* no reports echoed, only the summary */
+	int orphan_wait_ms;   /* how long processes the command left run on */
+	char *module_options; /* from the flags, in their order */
 	char **command;
 	/* resolved */
 	char output_dir[PATH_MAX];
@@ -52,7 +52,7 @@ struct run_config {
 	char module_dir[PATH_MAX];
 	char junit_path[PATH_MAX];
 	char json_path[PATH_MAX];
-	char *kernel_module_path;	/* as the command gets them */
+	char *kernel_module_path; /* as the command gets them */
 	char *area_malloc_options;
 	FILE *junit_file;
 	FILE *json_file;
@@ -60,18 +60,18 @@ struct run_config {
 
 /* The running command, as run_supervise.c watches it. */
 struct watch {
-	bool armed;		/* signals blocked, SIGCHLD's action saved */
+	bool armed; /* signals blocked, SIGCHLD's action saved */
 	int signal_fd;
 	int inotify_fd;
 	sigset_t saved_mask;
 	struct sigaction saved_sigchld;
 	pid_t child;
 	bool child_running;
-	bool descendants;	/* some process is still our child */
-	bool stop_waiting;	/* interrupted while waiting for leftovers */
+	bool descendants;  /* some process is still our child */
+	bool stop_waiting; /* interrupted while waiting for leftovers */
 	struct timespec started;
-	int orphan_wait_ms;	/* the wait for descendants once the command ended */
-	int reports_fd;		/* the reports directory, read as reports come */
+	int orphan_wait_ms; /* the wait for descendants once the command ended */
+	int reports_fd;     /* the reports directory, read as reports come */
 	const struct run_config *config;
 	struct run_results *results;
 };
@@ -90,8 +90,7 @@ int prepare_environment(struct run_config *config);
 
 /* run_output.c */
 int prepare_output(struct run_config *config);
-int write_outputs(const struct run_results *results, struct run_config *config,
-	int exit_status);
+int write_outputs(const struct run_results *results, struct run_config *config, int exit_status);
 void close_outputs(struct run_config *config, bool remove);
 
 /* run_supervise.c. start_command returns 0, or the exit status when the

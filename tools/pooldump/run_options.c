@@ -210,7 +210,8 @@ static int add_free_options(struct run_config *config, const char *text)
 	if (!module_options_valid(text, &check))
 		return runner_error("--options: %s", check.message);
 	if (sets_runner_option(text))
-		return runner_error("--options: log_path and report_format are set by pooldump run");
+		return runner_error(
+			"--options: log_path and report_format are set by pooldump run");
 	append_module_options(config, text);
 	return 0;
 }
@@ -331,8 +332,10 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 		case OPTION_ORPHAN_WAIT:
 			config->orphan_wait_ms = parse_wait_ms(optarg);
 			if (config->orphan_wait_ms < 0)
-				return runner_error("--orphan-wait takes seconds from 0 to 3600, not "
-						    "'%s'", optarg);
+				return runner_error(
+					"--orphan-wait takes seconds from 0 to 3600, not "
+					"'%s'",
+					optarg);
 			break;
 		case 'q':
 			config->quiet = true;
@@ -348,12 +351,14 @@ int parse_arguments(int argc, char **argv, struct run_config *config)
 			break;
 		default:
 			status = -1;
-			for (size_t i = 0; i < sizeof(flag_options) / sizeof(flag_options[0]); i++) {
+			for (size_t i = 0; i < sizeof(flag_options) / sizeof(flag_options[0]);
+				i++) {
 				if (flag_options[i].id == option)
 					status = add_flag_option(config, flag_options[i].flag,
 						flag_options[i].key,
-						flag_options[i].value != NULL ? flag_options[i].value
-									     : optarg);
+						flag_options[i].value != NULL
+							? flag_options[i].value
+							: optarg);
 			}
 			if (status == -1)
 				return runner_error("unknown option or missing value: %s (see "
@@ -395,7 +400,8 @@ int resolve_module_dir(struct run_config *config)
 			module);
 	if (strchr(config->module_dir, ':') != NULL)
 		return runner_error("debug module directory %s: KERNEL_MODULE_PATH cannot hold "
-				    "a directory with ':'", config->module_dir);
+				    "a directory with ':'",
+			config->module_dir);
 	return 0;
 }
 
@@ -410,10 +416,11 @@ int prepare_environment(struct run_config *config)
 	free(log_path_prefix);
 	if (log_path == NULL)
 		return runner_error("output directory %s: a path with ':' cannot hold both kinds "
-				    "of quotes", config->output_dir);
+				    "of quotes",
+			config->output_dir);
 	if (previous_path != NULL && previous_path[0] != '\0')
-		config->kernel_module_path = format_string("%s:%s", config->module_dir,
-			previous_path);
+		config->kernel_module_path =
+			format_string("%s:%s", config->module_dir, previous_path);
 	else
 		config->kernel_module_path = format_string("%s", config->module_dir);
 	config->area_malloc_options = format_string("%s%s%s:report_format=json%s%s",

@@ -81,8 +81,8 @@ static int remove_stale_reports(const char *dir)
 /* Output files are created anew, never through a link or over another
  * user's file (format/safe_file.h): OUTDIR or --junit may name a shared
  * directory. */
-static int open_output(const char *argument, const char *dir, const char *default_name,
-	char *path, size_t size, FILE **file)
+static int open_output(const char *argument, const char *dir, const char *default_name, char *path,
+	size_t size, FILE **file)
 {
 	char why[PATH_MAX + 160];
 	int fd;
@@ -119,15 +119,16 @@ static int check_directory(const char *path)
 
 int prepare_output(struct run_config *config)
 {
-	const char *dir = config->output_dir_argument ? config->output_dir_argument
-						      : DEFAULT_OUTPUT_DIR;
+	const char *dir =
+		config->output_dir_argument ? config->output_dir_argument : DEFAULT_OUTPUT_DIR;
 	int status;
 
 	if (!make_directories(dir) || realpath(dir, config->output_dir) == NULL)
 		return runner_error("cannot create the output directory %s: %s", dir,
 			strerror(errno));
-	if ((size_t)snprintf(config->reports_dir, sizeof(config->reports_dir),
-		    "%s/" REPORTS_SUBDIR, config->output_dir) >= sizeof(config->reports_dir) - 32)
+	if ((size_t)snprintf(config->reports_dir, sizeof(config->reports_dir), "%s/" REPORTS_SUBDIR,
+		    config->output_dir)
+		>= sizeof(config->reports_dir) - 32)
 		return runner_error("output directory %s: path too long", config->output_dir);
 	if ((status = check_directory(config->output_dir)) != 0)
 		return status;
@@ -140,14 +141,14 @@ int prepare_output(struct run_config *config)
 	if ((status = remove_stale_reports(config->reports_dir)) != 0)
 		return status;
 	if ((status = open_output(config->junit_argument, config->output_dir, "junit.xml",
-		     config->junit_path, sizeof(config->junit_path), &config->junit_file)) != 0)
+		     config->junit_path, sizeof(config->junit_path), &config->junit_file))
+		!= 0)
 		return status;
 	return open_output(config->json_argument, config->output_dir, "report.json",
 		config->json_path, sizeof(config->json_path), &config->json_file);
 }
 
-int write_outputs(const struct run_results *results, struct run_config *config,
-	int exit_status)
+int write_outputs(const struct run_results *results, struct run_config *config, int exit_status)
 {
 	struct run_description description = {
 		.command = config->command,

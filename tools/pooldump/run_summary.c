@@ -89,8 +89,8 @@ static void describe_report(const struct run_report *report, char *buffer, size_
 	pool_phrase(report->object, pool, sizeof(pool));
 	if (report->leak)
 		used = (size_t)snprintf(buffer, size, "%s: %" PRIu64 " %s in %" PRIu64 " %s%s%s%s",
-			report->kind, report->leaked_bytes, plural(report->leaked_bytes, "byte", "bytes"),
-			report->leaked_blocks,
+			report->kind, report->leaked_bytes,
+			plural(report->leaked_bytes, "byte", "bytes"), report->leaked_blocks,
 			plural(report->leaked_blocks, "allocation", "allocations"), pool,
 			when != NULL ? " " : "", when != NULL ? when : "");
 	else
@@ -101,8 +101,8 @@ static void describe_report(const struct run_report *report, char *buffer, size_
 		used += (size_t)snprintf(buffer + used, size - used, " -- %s", short_site);
 	}
 	if (report->suppressed_blocks > 0 && used < size)
-		used += (size_t)snprintf(buffer + used, size - used, " (%" PRIu64 " %s in %" PRIu64
-			" %s suppressed)", report->suppressed_bytes,
+		used += (size_t)snprintf(buffer + used, size - used,
+			" (%" PRIu64 " %s in %" PRIu64 " %s suppressed)", report->suppressed_bytes,
 			plural(report->suppressed_bytes, "byte", "bytes"),
 			report->suppressed_blocks,
 			plural(report->suppressed_blocks, "allocation", "allocations"));
@@ -122,16 +122,18 @@ static void describe_report(const struct run_report *report, char *buffer, size_
 /* A directory as a shell word: quoted unless it is plain. */
 static void shell_word(const char *text, char *buffer, size_t size)
 {
-	if (text[strspn(text, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			      "0123456789_/.,:=+-")] == '\0' &&
-		text[0] != '\0') {
+	if (text[strspn(text,
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789_/.,:=+-")]
+			== '\0'
+		&& text[0] != '\0') {
 		snprintf(buffer, size, "%s", text);
 		return;
 	}
 	size_t used = (size_t)snprintf(buffer, size, "'");
 	for (const char *c = text; *c != '\0' && used < size; c++)
-		used += (size_t)snprintf(
-			buffer + used, size - used, *c == '\'' ? "'\\''" : "%c", *c);
+		used += (size_t)snprintf(buffer + used, size - used, *c == '\'' ? "'\\''" : "%c",
+			*c);
 	if (used < size)
 		snprintf(buffer + used, size - used, "'");
 }
@@ -142,8 +144,8 @@ static void shell_word(const char *text, char *buffer, size_t size)
  * one: a process publishes its node with its first pool (unless node=0), a
  * forked child only with fork_nodes=1.
  */
-static bool find_node(
-	const struct run_config *config, pid_t pid, char *dir, size_t size, bool *default_dir)
+static bool find_node(const struct run_config *config, pid_t pid, char *dir, size_t size,
+	bool *default_dir)
 {
 	struct debug_options options;
 	char node[PATH_MAX + 32];
@@ -175,9 +177,10 @@ static void point_at_node(const struct run_config *config, const struct run_proc
 	fprintf(stderr, "pooldump run: pid %d (%s) was %s; ", (int)process->pid, process->name,
 		how);
 	if (!find_node(config, process->pid, dir, sizeof(dir), &default_dir)) {
-		fprintf(stderr, "it left no debug node for a post-mortem (a process publishes "
-				"one with its first pool, unless node=0; a forked child only with "
-				"fork_nodes=1)\n");
+		fprintf(stderr,
+			"it left no debug node for a post-mortem (a process publishes "
+			"one with its first pool, unless node=0; a forked child only with "
+			"fork_nodes=1)\n");
 		return;
 	}
 	word[0] = '\0';
@@ -261,7 +264,8 @@ void print_summary(const struct run_results *results, const struct run_config *c
 				break;
 			snprintf(who, sizeof(who), "pid %d %s%s%s%s", (int)process->pid,
 				process->name, report->test != NULL ? " [" : "",
-				report->test != NULL ? report->test : "", report->test != NULL ? "]" : "");
+				report->test != NULL ? report->test : "",
+				report->test != NULL ? "]" : "");
 			describe_report(report, what, sizeof(what));
 			printf("  %-26s %s\n", who, what);
 		}
@@ -272,11 +276,14 @@ void print_summary(const struct run_results *results, const struct run_config *c
 			config->json_path);
 	if (totals.unprinted_reports > 0)
 		printf("  +%" PRIu64 " %s the debug module counted but did not print (identical to "
-		       "one printed, or past max_reports)\n", totals.unprinted_reports,
+		       "one printed, or past max_reports)\n",
+			totals.unprinted_reports,
 			plural(totals.unprinted_reports, "report", "reports"));
 	/* exit status 23 after reports is the debug module's: nothing new */
-	if (results->main_exit.signaled || (results->main_exit.status != 0
-		&& (results->main_exit.status != RUN_STATUS_REPORTS || exit_status != RUN_STATUS_REPORTS))) {
+	if (results->main_exit.signaled
+		|| (results->main_exit.status != 0
+			&& (results->main_exit.status != RUN_STATUS_REPORTS
+				|| exit_status != RUN_STATUS_REPORTS))) {
 		char how[128];
 		run_exit_describe(&results->main_exit, how, sizeof(how));
 		printf("  command: %s\n", how);

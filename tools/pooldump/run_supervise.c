@@ -48,7 +48,6 @@
 #include "run.h"
 #include "run_internal.h"
 
-
 static double seconds_since(const struct timespec *start)
 {
 	struct timespec now;
@@ -162,7 +161,7 @@ static void descendant_ended(struct watch *watch, pid_t pid, int status)
 	if (!WIFSIGNALED(status))
 		return;
 	process = run_results_process(watch->results, pid);
-	process->exit = (struct run_exit){true, true, WTERMSIG(status), WCOREDUMP(status)};
+	process->exit = (struct run_exit){ true, true, WTERMSIG(status), WCOREDUMP(status) };
 }
 
 static void reap(struct watch *watch)
@@ -218,14 +217,16 @@ int watch_start(struct watch *watch, const struct run_config *config)
 		return runner_error("cannot watch the command: %s", strerror(errno));
 	watch->config = config;
 	if (inotify_add_watch(watch->inotify_fd, config->reports_dir,
-		    IN_CREATE | IN_MOVED_TO | IN_MODIFY) < 0)
+		    IN_CREATE | IN_MOVED_TO | IN_MODIFY)
+		< 0)
 		return runner_error("cannot watch %s: %s", config->reports_dir, strerror(errno));
 	/* without it reports are only printed at the end */
 	watch->reports_fd = open(config->reports_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
 		run_results_warn(watch->results, 0,
 			"cannot become a child subreaper (%s): processes the command leaves "
-			"behind are not waited for", strerror(errno));
+			"behind are not waited for",
+			strerror(errno));
 	return 0;
 }
 
@@ -281,7 +282,7 @@ int start_command(struct watch *watch, struct run_config *config)
 	watch->child_running = false;
 	runner_error("cannot run %s: %s", config->command[0], strerror(exec_error));
 	return exec_error == ENOENT || exec_error == ENOTDIR ? RUN_STATUS_NOT_FOUND
-							       : RUN_STATUS_CANNOT_EXECUTE;
+							     : RUN_STATUS_CANNOT_EXECUTE;
 }
 
 /* Waits for the command, then (briefly) for what it left behind. */
@@ -315,7 +316,8 @@ void wait_for_command(struct watch *watch)
 			/* cannot happen with these descriptors; still, never leave
 			 * without the command's exit status */
 			int status;
-			if (watch->child_running && waitpid(watch->child, &status, 0) == watch->child)
+			if (watch->child_running
+				&& waitpid(watch->child, &status, 0) == watch->child)
 				command_ended(watch, status);
 			break;
 		}

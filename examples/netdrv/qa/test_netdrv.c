@@ -86,8 +86,8 @@ static void driver_stop(void)
 		size_t bytes = 0, blocks = 0;
 
 		ck_assert_int_eq(companion->report_leaks(NULL, phase_mark, &bytes, &blocks), B_OK);
-		ck_assert_msg(
-			blocks == 0, "the test leaked %zu bytes in %zu blocks", bytes, blocks);
+		ck_assert_msg(blocks == 0, "the test leaked %zu bytes in %zu blocks", bytes,
+			blocks);
 		ck_assert_int_eq(companion->check_pool(NULL), 0);
 		ck_assert_uint_eq(companion->error_count(), errors_at_start);
 		ck_assert_int_eq(put_module(B_AREA_MALLOC_DEBUG_MODULE_NAME), B_OK);
@@ -111,8 +111,8 @@ static void *open_device(const char *device)
 
 	ck_assert_int_eq(hooks->open(device, 0, &cookie), B_OK);
 	ck_assert_ptr_nonnull(cookie);
-	ck_assert_int_eq(
-		hooks->control(cookie, NETDRV_SET_READ_TIMEOUT, &timeout, sizeof(timeout)), B_OK);
+	ck_assert_int_eq(hooks->control(cookie, NETDRV_SET_READ_TIMEOUT, &timeout, sizeof(timeout)),
+		B_OK);
 	return cookie;
 }
 
@@ -127,15 +127,16 @@ static netdrv_stats stats_of(void *cookie)
 	netdrv_stats stats;
 
 	ck_assert_int_eq(hooks->control(cookie, NETDRV_GET_STATS, &stats, sizeof(stats)), B_OK);
-	ck_assert_uint_eq(stats.tx_frames, stats.rx_frames + stats.rx_waiting + stats.tx_queued +
-						   stats.tx_dropped + stats.rx_dropped);
+	ck_assert_uint_eq(stats.tx_frames,
+		stats.rx_frames + stats.rx_waiting + stats.tx_queued + stats.tx_dropped
+			+ stats.rx_dropped);
 	return stats;
 }
 
 static void set_delay(void *cookie, bigtime_t delay)
 {
-	ck_assert_int_eq(
-		hooks->control(cookie, NETDRV_SET_LOOPBACK_DELAY, &delay, sizeof(delay)), B_OK);
+	ck_assert_int_eq(hooks->control(cookie, NETDRV_SET_LOOPBACK_DELAY, &delay, sizeof(delay)),
+		B_OK);
 }
 
 static status_t set_mtu(void *cookie, uint32 mtu)
@@ -197,8 +198,8 @@ static void wait_for_card(void *cookie, uint32 tx_queued, uint32 rx_waiting)
 	bigtime_t deadline = system_time() + WAIT_LIMIT;
 	netdrv_stats stats = stats_of(cookie);
 
-	while ((stats.tx_queued != tx_queued || stats.rx_waiting != rx_waiting) &&
-		system_time() < deadline) {
+	while ((stats.tx_queued != tx_queued || stats.rx_waiting != rx_waiting)
+		&& system_time() < deadline) {
 		snooze(1000);
 		stats = stats_of(cookie);
 	}
@@ -241,8 +242,8 @@ START_TEST(test_publish_and_find)
 		ck_assert_ptr_eq(found, hooks);
 	}
 	ck_assert_ptr_null(names[NETDRV_CARD_COUNT]);
-	ck_assert(hooks->open != NULL && hooks->close != NULL && hooks->free != NULL &&
-		  hooks->control != NULL && hooks->read != NULL && hooks->write != NULL);
+	ck_assert(hooks->open != NULL && hooks->close != NULL && hooks->free != NULL
+		&& hooks->control != NULL && hooks->read != NULL && hooks->write != NULL);
 	ck_assert_ptr_null(find_device(NETDRV_DEVICE_PREFIX "2"));
 	ck_assert_ptr_null(find_device("net/netdrv"));
 	ck_assert_ptr_null(find_device(""));
@@ -329,12 +330,12 @@ START_TEST(test_close_wakes_blocked_calls)
 	void *reader = open_device(DEVICE0);
 	void *writer = open_device(DEVICE0);
 	bigtime_t forever = B_INFINITE_TIMEOUT;
-	struct blocked_call read_call = {.cookie = reader, .write = false};
-	struct blocked_call write_call = {.cookie = writer, .write = true};
+	struct blocked_call read_call = { .cookie = reader, .write = false };
+	struct blocked_call write_call = { .cookie = writer, .write = true };
 	pthread_t read_thread, write_thread;
 
-	ck_assert_int_eq(
-		hooks->control(reader, NETDRV_SET_READ_TIMEOUT, &forever, sizeof(forever)), B_OK);
+	ck_assert_int_eq(hooks->control(reader, NETDRV_SET_READ_TIMEOUT, &forever, sizeof(forever)),
+		B_OK);
 	/* a stalled card with a full TX ring: the next write must wait */
 	set_delay(keeper, STALLED);
 	for (uint32 i = 0; i < NETDRV_TX_RING_SIZE; i++)
@@ -392,8 +393,8 @@ END_TEST
 
 START_TEST(test_round_trips)
 {
-	static const size_t lengths[] = {
-		NETDRV_FRAME_HEADER_LENGTH, 17, 64, 255, 1024, 1499, NETDRV_DEFAULT_MTU};
+	static const size_t lengths[] = { NETDRV_FRAME_HEADER_LENGTH, 17, 64, 255, 1024, 1499,
+		NETDRV_DEFAULT_MTU };
 	void *cookie = open_device(DEVICE0);
 	uint64 bytes = 0;
 	netdrv_stats stats;
@@ -479,8 +480,8 @@ START_TEST(test_read_errors)
 	bytes = 0;
 	ck_assert_int_eq(hooks->read(cookie, 0, frame, &bytes), B_BAD_VALUE);
 
-	ck_assert_int_eq(
-		hooks->control(cookie, NETDRV_SET_READ_TIMEOUT, &timeout, sizeof(timeout)), B_OK);
+	ck_assert_int_eq(hooks->control(cookie, NETDRV_SET_READ_TIMEOUT, &timeout, sizeof(timeout)),
+		B_OK);
 	started = system_time();
 	assert_read_status(cookie, B_TIMED_OUT);
 	ck_assert_int_ge(system_time() - started, timeout);
@@ -527,10 +528,10 @@ START_TEST(test_cards_are_separate)
 	void *card1 = open_device(DEVICE1);
 	uint8 address0[NETDRV_ADDRESS_LENGTH], address1[NETDRV_ADDRESS_LENGTH];
 
-	ck_assert_int_eq(
-		hooks->control(card0, NETDRV_GET_ADDRESS, address0, sizeof(address0)), B_OK);
-	ck_assert_int_eq(
-		hooks->control(card1, NETDRV_GET_ADDRESS, address1, sizeof(address1)), B_OK);
+	ck_assert_int_eq(hooks->control(card0, NETDRV_GET_ADDRESS, address0, sizeof(address0)),
+		B_OK);
+	ck_assert_int_eq(hooks->control(card1, NETDRV_GET_ADDRESS, address1, sizeof(address1)),
+		B_OK);
 	ck_assert_mem_ne(address0, address1, sizeof(address0));
 	ck_assert_uint_eq(address0[0] & 0x03, 0x02); /* locally administered unicast */
 
@@ -620,8 +621,8 @@ START_TEST(test_mtu)
 	ck_assert_uint_eq(stats.tx_dropped, 5);
 	ck_assert_uint_eq(stats.tx_queued, 0);
 	ck_assert_uint_eq(stats.mtu, NETDRV_DEFAULT_MTU);
-	set_delay(
-		cookie, NETDRV_DEFAULT_LOOPBACK_DELAY); /* a card setting: it outlives the cookie */
+	set_delay(cookie,
+		NETDRV_DEFAULT_LOOPBACK_DELAY); /* a card setting: it outlives the cookie */
 	close_device(cookie);
 
 	/* the MTU outlives the cookies: the next rings are built for it */
@@ -639,29 +640,29 @@ END_TEST
 START_TEST(test_control_errors)
 {
 	void *cookie = open_device(DEVICE0);
-	static const uint32 ops[] = {NETDRV_GET_STATS, NETDRV_GET_MTU, NETDRV_SET_MTU,
+	static const uint32 ops[] = { NETDRV_GET_STATS, NETDRV_GET_MTU, NETDRV_SET_MTU,
 		NETDRV_GET_ADDRESS, NETDRV_SET_READ_TIMEOUT, NETDRV_SET_LOOPBACK_DELAY,
-		NETDRV_GET_POOL_AREAS};
+		NETDRV_GET_POOL_AREAS };
 	uint8 buffer[sizeof(netdrv_stats)];
 	bigtime_t negative = -1, too_long = NETDRV_MAX_LOOPBACK_DELAY + 1;
 
 	for (size_t i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
-		ck_assert_int_eq(
-			hooks->control(cookie, ops[i], NULL, sizeof(buffer)), B_BAD_ADDRESS);
+		ck_assert_int_eq(hooks->control(cookie, ops[i], NULL, sizeof(buffer)),
+			B_BAD_ADDRESS);
 		ck_assert_int_eq(hooks->control(cookie, ops[i], buffer, 1), B_BAD_VALUE);
 	}
 	ck_assert_int_eq(hooks->control(cookie, NETDRV_GET_POOL_AREAS + 1, buffer, sizeof(buffer)),
 		B_DEV_INVALID_IOCTL);
 	ck_assert_int_eq(hooks->control(cookie, B_GET_DEVICE_SIZE, buffer, sizeof(buffer)),
 		B_DEV_INVALID_IOCTL);
-	ck_assert_int_eq(
-		hooks->control(cookie, NETDRV_SET_READ_TIMEOUT, &negative, sizeof(negative)),
+	ck_assert_int_eq(hooks->control(cookie, NETDRV_SET_READ_TIMEOUT, &negative,
+				 sizeof(negative)),
 		B_BAD_VALUE);
-	ck_assert_int_eq(
-		hooks->control(cookie, NETDRV_SET_LOOPBACK_DELAY, &negative, sizeof(negative)),
+	ck_assert_int_eq(hooks->control(cookie, NETDRV_SET_LOOPBACK_DELAY, &negative,
+				 sizeof(negative)),
 		B_BAD_VALUE);
-	ck_assert_int_eq(
-		hooks->control(cookie, NETDRV_SET_LOOPBACK_DELAY, &too_long, sizeof(too_long)),
+	ck_assert_int_eq(hooks->control(cookie, NETDRV_SET_LOOPBACK_DELAY, &too_long,
+				 sizeof(too_long)),
 		B_BAD_VALUE);
 	close_device(cookie);
 }
@@ -676,10 +677,10 @@ START_TEST(test_pools)
 	area_info info;
 	char *output = NULL;
 
-	ck_assert_int_eq(
-		hooks->control(card0, NETDRV_GET_POOL_AREAS, &areas0, sizeof(areas0)), B_OK);
-	ck_assert_int_eq(
-		hooks->control(card1, NETDRV_GET_POOL_AREAS, &areas1, sizeof(areas1)), B_OK);
+	ck_assert_int_eq(hooks->control(card0, NETDRV_GET_POOL_AREAS, &areas0, sizeof(areas0)),
+		B_OK);
+	ck_assert_int_eq(hooks->control(card1, NETDRV_GET_POOL_AREAS, &areas1, sizeof(areas1)),
+		B_OK);
 	ck_assert_int_gt(areas0.rings, 0);
 	ck_assert_int_gt(areas0.packets, 0);
 	ck_assert_int_ne(areas0.rings, areas0.packets);
@@ -784,7 +785,7 @@ struct mtu_changer {
 
 static void *mtu_changer_main(void *argument)
 {
-	static const uint32 mtus[] = {9000, 576, 3000, NETDRV_DEFAULT_MTU};
+	static const uint32 mtus[] = { 9000, 576, 3000, NETDRV_DEFAULT_MTU };
 	struct mtu_changer *changer = argument;
 
 	for (uint32 i = 0; !atomic_load(&changer->stop); i++) {
@@ -797,10 +798,10 @@ static void *mtu_changer_main(void *argument)
 			changer->changes++;
 		else if (changer->error == B_OK)
 			changer->error = status;
-		if (hooks->control(changer->cookie, NETDRV_GET_STATS, &stats, sizeof(stats)) !=
-				B_OK ||
-			stats.tx_frames != stats.rx_frames + stats.rx_waiting + stats.tx_queued +
-						   stats.tx_dropped + stats.rx_dropped)
+		if (hooks->control(changer->cookie, NETDRV_GET_STATS, &stats, sizeof(stats)) != B_OK
+			|| stats.tx_frames
+				!= stats.rx_frames + stats.rx_waiting + stats.tx_queued
+					+ stats.tx_dropped + stats.rx_dropped)
 			changer->inconsistent = true;
 		snooze(2000);
 	}
@@ -822,7 +823,7 @@ START_TEST(test_mtu_change_under_load)
 		.min_length = NETDRV_FRAME_HEADER_LENGTH,
 		.max_length = 3000,
 	};
-	struct mtu_changer changer = {.cookie = open_device(DEVICE0)};
+	struct mtu_changer changer = { .cookie = open_device(DEVICE0) };
 	netdrv_stats stats;
 	pthread_t thread;
 
@@ -894,7 +895,7 @@ START_TEST(test_open_close_storm)
 	pthread_t threads[THREADS];
 
 	for (int i = 0; i < THREADS; i++) {
-		churners[i] = (struct churner){.seed = (unsigned)i + 1, .rounds = 150};
+		churners[i] = (struct churner){ .seed = (unsigned)i + 1, .rounds = 150 };
 		ck_assert_int_eq(pthread_create(&threads[i], NULL, churner_main, &churners[i]), 0);
 	}
 	for (int i = 0; i < THREADS; i++)
@@ -919,11 +920,11 @@ struct injection {
 
 /* Each open fails at one allocation of the rings; nothing may be left behind. */
 static const struct injection open_failures[] = {
-	{"fail_caller=rings_create:fail_nth=1", "the RX ring"},
-	{"fail_caller=rings_create:fail_nth=2", "the TX ring"},
-	{"fail_caller=rx_ring_fill:fail_nth=1", "the first RX buffer"},
-	{"fail_caller=rx_ring_fill:fail_nth=17", "an RX buffer half way"},
-	{"fail_caller=rx_ring_fill:fail_nth=32", "the last RX buffer"},
+	{ "fail_caller=rings_create:fail_nth=1", "the RX ring" },
+	{ "fail_caller=rings_create:fail_nth=2", "the TX ring" },
+	{ "fail_caller=rx_ring_fill:fail_nth=1", "the first RX buffer" },
+	{ "fail_caller=rx_ring_fill:fail_nth=17", "an RX buffer half way" },
+	{ "fail_caller=rx_ring_fill:fail_nth=32", "the last RX buffer" },
 };
 
 START_TEST(test_open_fails_cleanly)
@@ -947,10 +948,10 @@ END_TEST
  * made 2 rings_create and 32 rx_ring_fill allocations); the card must go on
  * as it was, frames in flight included. */
 static const struct injection mtu_failures[] = {
-	{"fail_caller=rings_create:fail_nth=3", "the new RX ring"},
-	{"fail_caller=rings_create:fail_nth=4", "the new TX ring"},
-	{"fail_caller=rx_ring_fill:fail_nth=33", "the first new RX buffer"},
-	{"fail_caller=rx_ring_fill:fail_nth=64", "the last new RX buffer"},
+	{ "fail_caller=rings_create:fail_nth=3", "the new RX ring" },
+	{ "fail_caller=rings_create:fail_nth=4", "the new TX ring" },
+	{ "fail_caller=rx_ring_fill:fail_nth=33", "the first new RX buffer" },
+	{ "fail_caller=rx_ring_fill:fail_nth=64", "the last new RX buffer" },
 };
 
 START_TEST(test_mtu_change_fails_cleanly)
@@ -1078,8 +1079,9 @@ int main(void)
 	int failed;
 
 	if (getenv("KERNEL_MODULE_PATH") == NULL || debug_modules == NULL) {
-		fprintf(stderr, "test_netdrv: KERNEL_MODULE_PATH and AREA_MALLOC_DEBUG_MODULE_DIR"
-				" are not set: run it through make check\n");
+		fprintf(stderr,
+			"test_netdrv: KERNEL_MODULE_PATH and AREA_MALLOC_DEBUG_MODULE_DIR"
+			" are not set: run it through make check\n");
 		return EXIT_FAILURE;
 	}
 	failed = run_pass(false);

@@ -20,8 +20,8 @@ extern "C" {
 typedef struct area_malloc_module_info {
 	module_info minfo;
 
-	const void *(*create_pool)(uint32 address_spec, size_t size,
-		uint32 lock_spec, uint32 protection);
+	const void *(*create_pool)(uint32 address_spec, size_t size, uint32 lock_spec,
+		uint32 protection);
 	status_t (*delete_pool)(const void *pool_id);
 
 	void *(*malloc)(const void *pool_id, size_t size);

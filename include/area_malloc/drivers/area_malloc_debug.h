@@ -26,32 +26,32 @@ extern "C" {
 typedef struct area_malloc_owner {
 	thread_id thread;
 	team_id team;
-	uint32 sequence;	/* per pool */
+	uint32 sequence; /* per pool */
 	uint32 frame_count;
-	bigtime_t time;		/* system_time() */
+	bigtime_t time;                        /* system_time() */
 	addr_t frames[AREA_MALLOC_MAX_FRAMES]; /* frames[0]: the caller */
 } area_malloc_owner;
 
 /* A report as the report hook receives it. Pointers live for the call. */
 typedef struct area_malloc_report {
-	const char *kind;	/* "double-free", "detected memory leaks", ... */
-	const void *address;	/* the block (user pointer) or the bad pointer */
-	size_t size;		/* requested size of the block, when known */
-	const void *pool_id;	/* the pool of the call */
-	area_id pool_area;	/* its area id, as pooldump and "pools" name pools */
+	const char *kind;    /* "double-free", "detected memory leaks", ... */
+	const void *address; /* the block (user pointer) or the bad pointer */
+	size_t size;         /* requested size of the block, when known */
+	const void *pool_id; /* the pool of the call */
+	area_id pool_area;   /* its area id, as pooldump and "pools" name pools */
 	const char *pool_name;
 	const void *owner_pool_id; /* cross-pool-free: the pool that owns the block */
 	area_id owner_pool_area;
-	size_t overflow_bytes;	/* heap-buffer-overflow: bytes damaged past the end */
+	size_t overflow_bytes; /* heap-buffer-overflow: bytes damaged past the end */
 	bool has_allocated_by;
 	area_malloc_owner allocated_by;
 	bool has_freed_by;
 	area_malloc_owner freed_by;
 	area_malloc_owner detected_by;
-	size_t leaked_bytes;	/* leak reports: totals over the report */
+	size_t leaked_bytes; /* leak reports: totals over the report */
 	size_t leaked_blocks;
-	const char *text;	/* the whole report as it would be printed */
-	const char *test;	/* the Check test the process runs, or NULL */
+	const char *text; /* the whole report as it would be printed */
+	const char *test; /* the Check test the process runs, or NULL */
 } area_malloc_report;
 
 /*
@@ -63,10 +63,10 @@ typedef bool (*area_malloc_report_hook)(const area_malloc_report *report, void *
 
 typedef struct area_malloc_pool_stats {
 	area_id area;
-	size_t size;		/* create_pool's size */
-	size_t area_size;	/* the area, debug reserve included */
-	size_t used;		/* bytes requested by live blocks */
-	size_t peak;		/* high-water mark of used */
+	size_t size;      /* create_pool's size */
+	size_t area_size; /* the area, debug reserve included */
+	size_t used;      /* bytes requested by live blocks */
+	size_t peak;      /* high-water mark of used */
 	size_t live_blocks;
 	size_t quarantined_bytes;
 	size_t quarantined_blocks;
@@ -74,7 +74,7 @@ typedef struct area_malloc_pool_stats {
 	uint64 frees;
 	uint64 failed_requests;
 	uint64 injected_failures;
-	uint64 errors;		/* reports about this pool */
+	uint64 errors; /* reports about this pool */
 } area_malloc_pool_stats;
 
 typedef struct area_malloc_debug_module_info {
@@ -120,13 +120,13 @@ typedef struct area_malloc_debug_module_info {
 
 /* What a scan found, in bytes (requested sizes) and blocks. */
 typedef struct area_malloc_scan_result {
-	size_t unreferenced_bytes;	/* no pointer to them was found */
+	size_t unreferenced_bytes; /* no pointer to them was found */
 	size_t unreferenced_blocks;
-	size_t indirect_bytes;		/* only lost blocks point to them */
+	size_t indirect_bytes; /* only lost blocks point to them */
 	size_t indirect_blocks;
-	size_t referenced_bytes;	/* a root reaches them */
+	size_t referenced_bytes; /* a root reaches them */
 	size_t referenced_blocks;
-	size_t unscanned_threads;	/* threads that did not stop (stacks read whole) */
+	size_t unscanned_threads; /* threads that did not stop (stacks read whole) */
 } area_malloc_scan_result;
 
 typedef struct area_malloc_debug_module_info_v2 {
@@ -160,10 +160,10 @@ typedef struct area_malloc_debug_module_info_v2 {
 
 /* Which blocks of a pool are guarded (set_pool_guard). */
 enum {
-	B_AREA_MALLOC_GUARD_DEFAULT = 0,	/* as the guard options say */
-	B_AREA_MALLOC_GUARD_NONE = 1,		/* none */
-	B_AREA_MALLOC_GUARD_ALL = 2,		/* every block */
-	B_AREA_MALLOC_GUARD_SAMPLE = 3,		/* one allocation in sample_rate */
+	B_AREA_MALLOC_GUARD_DEFAULT = 0, /* as the guard options say */
+	B_AREA_MALLOC_GUARD_NONE = 1,    /* none */
+	B_AREA_MALLOC_GUARD_ALL = 2,     /* every block */
+	B_AREA_MALLOC_GUARD_SAMPLE = 3,  /* one allocation in sample_rate */
 };
 
 typedef struct area_malloc_debug_module_info_v3 {

@@ -90,8 +90,7 @@ static status_t companion_report_leaks(const void *pool_id, uint64 mark, size_t 
 		blocks);
 }
 
-static area_malloc_report_hook companion_set_report_hook(area_malloc_report_hook hook,
-	void *cookie)
+static area_malloc_report_hook companion_set_report_hook(area_malloc_report_hook hook, void *cookie)
 {
 	return reporter_set_hook(hook, cookie);
 }
@@ -232,7 +231,8 @@ static int command_from_node(int argc, char **argv)
 
 	if (!node_writer_active()) {
 		kprintf("%s: this process has no debug node (option node=0, or it could not be "
-			"created)\n", argv[0]);
+			"created)\n",
+			argv[0]);
 		return 3;
 	}
 	memset(&context, 0, sizeof(context));
@@ -352,13 +352,10 @@ static area_malloc_module_info area_malloc_module = {
 };
 
 /* The functions of the v1 interface, which v2 begins with. */
-#define DEBUG_V1_FUNCTIONS \
-	.set_pool_name = debug_set_pool_name, \
-	.mark = debug_mark, \
-	.report_leaks = companion_report_leaks, \
-	.check_pool = debug_check_pool, \
-	.get_pool_stats = debug_get_pool_stats, \
-	.set_report_hook = companion_set_report_hook, \
+#define DEBUG_V1_FUNCTIONS                                                                         \
+	.set_pool_name = debug_set_pool_name, .mark = debug_mark,                                  \
+	.report_leaks = companion_report_leaks, .check_pool = debug_check_pool,                    \
+	.get_pool_stats = debug_get_pool_stats, .set_report_hook = companion_set_report_hook,      \
 	.error_count = companion_error_count
 
 static area_malloc_debug_module_info area_malloc_debug_module = {
@@ -371,7 +368,7 @@ static area_malloc_debug_module_info area_malloc_debug_module = {
 };
 
 /* The functions of the v2 interface, which v3 begins with, under name. */
-#define DEBUG_V2_FUNCTIONS(module_name) \
+#define DEBUG_V2_FUNCTIONS(module_name)                                                            \
 	.v1 = { \
 		.minfo = { .name = (module_name), .flags = 0, .std_ops = std_ops }, \
 		DEBUG_V1_FUNCTIONS, \

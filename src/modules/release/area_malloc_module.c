@@ -44,7 +44,8 @@
 static const void *am_create_pool(uint32 address_spec, size_t size, uint32 lock_spec,
 	uint32 protection)
 {
-	struct pool *pool = pool_create(address_spec, size, 0, 0, NULL, lock_spec, protection, NULL);
+	struct pool *pool =
+		pool_create(address_spec, size, 0, 0, NULL, lock_spec, protection, NULL);
 	const void *id;
 
 	if (pool == NULL)
@@ -82,8 +83,8 @@ static void *heap_allocate(struct pool *pool, size_t size, bool zeroed)
  * is really full. Out of line: the callers' cache hits (thread_cache_fast.h)
  * are then a function without a call or a saved register.
  */
-static __attribute__((noinline)) void *allocate_from_heap(
-	const void *pool_id, size_t size, bool zeroed)
+static __attribute__((noinline)) void *allocate_from_heap(const void *pool_id, size_t size,
+	bool zeroed)
 {
 	struct pool *pool;
 	void *block;
@@ -367,7 +368,8 @@ static status_t std_ops(int32 op, ...)
 		pool_fork_install(&fork_hooks);
 		/* A name taken by another module only costs us the command. */
 		add_debugger_command("pools", dump_pools, "List area_malloc pools");
-		add_debugger_command("pool", dump_pool, "Show one area_malloc pool: pool <pool id>");
+		add_debugger_command("pool", dump_pool,
+			"Show one area_malloc pool: pool <pool id>");
 		add_debugger_command("check", check_pools,
 			"Check area_malloc pool invariants now: check [<pool id>]");
 		return B_OK;

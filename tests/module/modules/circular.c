@@ -47,9 +47,9 @@ static status_t self_std_ops(int32 op, ...)
 	return B_OK;
 }
 
-static module_info circular_a = {"test/circular/a", 0, a_std_ops};
-static module_info circular_b = {"test/circular/b", 0, b_std_ops};
-static module_info circular_self = {"test/circular/self", 0, self_std_ops};
+static module_info circular_a = { "test/circular/a", 0, a_std_ops };
+static module_info circular_b = { "test/circular/b", 0, b_std_ops };
+static module_info circular_self = { "test/circular/self", 0, self_std_ops };
 
 module_info *modules[] = {
 	&circular_a,

@@ -21,15 +21,15 @@ static module_info *first_info;
 static module_info *second_info;
 
 module_dependency module_dependencies[] = {
-	{"test/a/v1", &first_info},
-	{SECOND_DEPENDENCY, &second_info},
-	{NULL, NULL},
+	{ "test/a/v1", &first_info },
+	{ SECOND_DEPENDENCY, &second_info },
+	{ NULL, NULL },
 };
 
 static bool dependencies_stored(void)
 {
-	return first_info != NULL && strcmp(first_info->name, "test/a/v1") == 0 &&
-	       second_info != NULL && strcmp(second_info->name, SECOND_DEPENDENCY) == 0;
+	return first_info != NULL && strcmp(first_info->name, "test/a/v1") == 0
+		&& second_info != NULL && strcmp(second_info->name, SECOND_DEPENDENCY) == 0;
 }
 
 static status_t std_ops(int32 op, ...)
@@ -41,7 +41,7 @@ static status_t std_ops(int32 op, ...)
 	return status;
 }
 
-static module_info dependencies_module = {MODULE_NAME, 0, std_ops};
+static module_info dependencies_module = { MODULE_NAME, 0, std_ops };
 
 module_info *modules[] = {
 	&dependencies_module,

@@ -7,7 +7,7 @@
 #include "test_module.h"
 
 static test_module_info no_std_ops_module = {
-	.info = {"test/no_std_ops/v1", 0, NULL},
+	.info = { "test/no_std_ops/v1", 0, NULL },
 	.variant = "no std_ops",
 	.next_load_serial = next_load_serial,
 };

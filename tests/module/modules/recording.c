@@ -20,7 +20,7 @@
 LOGGING_STD_OPS(std_ops, MODULE_NAME)
 
 static test_module_info recording_module = {
-	.info = {MODULE_NAME, MODULE_FLAGS, std_ops},
+	.info = { MODULE_NAME, MODULE_FLAGS, std_ops },
 	.variant = MODULE_VARIANT,
 	.next_load_serial = next_load_serial,
 };

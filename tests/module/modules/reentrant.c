@@ -25,7 +25,7 @@ static status_t std_ops(int32 op, ...)
 	return status;
 }
 
-static module_info reentrant_module = {"test/reentrant/v1", 0, std_ops};
+static module_info reentrant_module = { "test/reentrant/v1", 0, std_ops };
 
 module_info *modules[] = {
 	&reentrant_module,

@@ -22,7 +22,7 @@ static status_t std_ops(int32 op, ...)
 	return B_OK;
 }
 
-static module_info uninit_get_module = {MODULE_NAME, 0, std_ops};
+static module_info uninit_get_module = { MODULE_NAME, 0, std_ops };
 
 module_info *modules[] = {
 	&uninit_get_module,
