@@ -12,8 +12,8 @@
  *
  * Invariants (debug_internal.h): D3, used_bytes and live_blocks change
  * with every block that becomes or stops being LIVE, here and nowhere else;
- * D7, the claims of blocks being poisoned outside the lock, are made and
- * ended here.
+ * D7, the claims of blocks written outside the lock (a free's poison, a
+ * malloc's fill), are made and ended here.
  *
  * Locking: the pool's lock around each call's work on the pool; fault
  * injection's filters and every report are made without it, and so are a
@@ -27,7 +27,9 @@
  * block only once it has claimed it under the lock: until then the block
  * is the driver's, and another thread may resize, move or free it (a race
  * the free must report, not write into); once claimed, every other call on
- * it is refused until the free's locked step ends the claim.
+ * it is refused until the free's locked step ends the claim. A malloc
+ * claims its new block the same way for its fill (claim_for_fill), and
+ * ends the claim after it without the lock.
  */
 #include "config.h"
 
@@ -98,8 +100,9 @@ static void release_charge(struct debug_pool *debug, size_t size, size_t give_ba
 }
 
 /* Allocates a block; with the pool locked. NULL when there is no room.
- * fill_later: the caller fills the block's start (fill_after_unlock). */
-static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool fill_later,
+ * *fill_later: the caller would fill the block's start (fill_after_unlock);
+ * cleared when this filled it (a guarded block). */
+static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool *fill_later,
 	area_malloc_owner *owner, enum pool_log_op op, struct pending_list *pending)
 {
 	struct debug_pool *debug = debug_of(pool);
@@ -118,6 +121,7 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool f
 		&& release_room_for(debug, size, SIZE_MAX)
 		&& (user = guarded_allocate_locked(pool, size, zeroed, owner, op)) != NULL) {
 		release_charge(debug, size, SIZE_MAX);
+		*fill_later = false; /* filled with its pages made accessible */
 		return user;
 	}
 	if (bytes != SIZE_MAX && release_room_for(debug, size, SIZE_MAX)
@@ -159,7 +163,7 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool f
 	if (zeroed && dirty > 0)
 		memset(header, 0, dirty);
 	debug_block_init(&debug_layout, header, usable, size, owner,
-		zeroed || fill_later ? 0 : debug_options.max_malloc_fill_size);
+		zeroed || *fill_later ? 0 : debug_options.max_malloc_fill_size);
 	user = debug_block_user(&debug_layout, header);
 	block_close(header, usable);
 	if (shadow_active)
@@ -187,6 +191,39 @@ static bool fill_after_unlock(bool zeroed)
 	return !zeroed && !shadow_active && debug_options.max_malloc_fill_size > 0;
 }
 
+static void fill_new_block(void *user, size_t size)
+{
+	memset(user, DEBUG_FILL_NEW,
+		size < debug_options.max_malloc_fill_size ? size
+							  : debug_options.max_malloc_fill_size);
+}
+
+/*
+ * A fill after the lock writes a block that is LIVE already, so until it
+ * ends, a stale free by another thread (a driver's bug: a pointer to the
+ * block's earlier incarnation, freed before) could take the block and the
+ * fill would write into freed memory, which the next malloc there would
+ * report as the driver's use after free. So the fill claims the block (D7)
+ * under the lock: such a free is refused and reported as the double free it
+ * is. With the lock skipped (one thread) no other thread can free; with no
+ * slot free, the block is filled under the lock. Returns the slot to end
+ * after the fill, or DEBUG_CLAIM_SLOTS for none; with the pool locked.
+ */
+static unsigned claim_for_fill(struct pool *pool, void *user, size_t size, bool locked,
+	bool *fill_later)
+{
+	unsigned slot = DEBUG_CLAIM_SLOTS;
+
+	if (!locked)
+		return slot;
+	slot = debug_claim(debug_of(pool), user, true);
+	if (slot == DEBUG_CLAIM_SLOTS) {
+		fill_new_block(user, size);
+		*fill_later = false;
+	}
+	return slot;
+}
+
 static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t caller,
 	enum pool_log_op op)
 {
@@ -209,17 +246,22 @@ static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t c
 		log_event(pool, LOG_FAIL, NULL, size, &owner);
 		debug_unlock(pool, locked);
 	} else {
+		bool fill_later = fill_after_unlock(zeroed);
+		unsigned fill_claim = DEBUG_CLAIM_SLOTS;
+
 		locked = debug_lock_for(pool, allocation_operation(op));
 		if (!pool_refuses(pool, op == LOG_CALLOC ? "calloc" : "malloc", NULL, &owner,
 			    &pending))
-			user = allocate_locked(pool, size, zeroed, fill_after_unlock(zeroed),
-				&owner, op, &pending);
+			user = allocate_locked(pool, size, zeroed, &fill_later, &owner, op,
+				&pending);
+		if (user != NULL && fill_later)
+			fill_claim = claim_for_fill(pool, user, size, locked, &fill_later);
 		debug_unlock(pool, locked);
-		if (user != NULL && fill_after_unlock(zeroed))
-			memset(user, DEBUG_FILL_NEW,
-				size < debug_options.max_malloc_fill_size
-					? size
-					: debug_options.max_malloc_fill_size);
+		if (user != NULL && fill_later) {
+			fill_new_block(user, size);
+			if (fill_claim < DEBUG_CLAIM_SLOTS)
+				debug_end_claim(debug_of(pool), fill_claim);
+		}
 	}
 	pool_registry_release(pool_id);
 	flush_pending(&pending);
@@ -353,12 +395,8 @@ static size_t poison_claimed(struct pool *pool, void *ptr, const struct checked_
 	if (!ahead->sound || ahead->usable < CLAIM_MIN_USABLE)
 		return 0;
 	locked = debug_lock(pool);
-	if (still_as_checked(pool, header, ahead) && !debug_claimed(debug, ptr))
-		slot = debug_claim_slot(debug, NULL);
-	if (slot < DEBUG_CLAIM_SLOTS) {
-		debug->claimed[slot] = ptr;
-		debug->claimed_count++;
-	}
+	if (still_as_checked(pool, header, ahead) && debug_claim_of(debug, ptr) == 0)
+		slot = debug_claim(debug, ptr, false);
 	debug_unlock(pool, locked);
 	if (slot == DEBUG_CLAIM_SLOTS)
 		return 0;
@@ -382,10 +420,8 @@ static void end_claim(struct debug_pool *debug, const void *ptr)
 {
 	unsigned slot = debug_claim_slot(debug, ptr);
 
-	if (slot < DEBUG_CLAIM_SLOTS) {
-		debug->claimed[slot] = NULL;
-		debug->claimed_count--;
-	}
+	if (slot < DEBUG_CLAIM_SLOTS)
+		debug_end_claim(debug, slot);
 }
 
 /*
@@ -451,6 +487,8 @@ static bool lock_and_check(const void *pool_id, struct pool *pool, void *ptr, co
 	bool *locked, struct debug_block_header **header, size_t *usable,
 	struct pending_list *pending)
 {
+	uintptr_t claim;
+
 	*as_checked = false;
 	*locked = debug_lock(pool);
 	if (claimed)
@@ -463,8 +501,8 @@ static bool lock_and_check(const void *pool_id, struct pool *pool, void *ptr, co
 	}
 	if (pool_refuses(pool, what, ptr, owner, pending)) {
 		*header = NULL;
-	} else if (debug_claimed(debug_of(pool), ptr)) {
-		report_claimed_block(pool, ptr, what, owner, pending);
+	} else if ((claim = debug_claim_of(debug_of(pool), ptr)) != 0) {
+		report_claimed_block(pool, ptr, claim, what, owner, pending);
 		*header = NULL;
 	} else if (ahead != NULL
 		&& still_as_checked(pool, debug_block_from_user(&debug_layout, ptr), ahead)) {
@@ -593,6 +631,7 @@ static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *h
 	size_t bytes = debug_block_chunk_bytes(&debug_layout, size);
 	area_malloc_owner new_owner = *owner;
 	size_t old_size = header->size;
+	bool fill_later = false; /* filled under the lock, then copied over */
 	void *result;
 
 	if (!debug_options.realloc_move && bytes != SIZE_MAX && reserve_for(pool, bytes)
@@ -602,7 +641,7 @@ static void *grow_or_move_locked(struct pool *pool, struct debug_block_header *h
 		block_close(header, usable);
 		return NULL;
 	}
-	result = allocate_locked(pool, size, false, false, &new_owner, LOG_REALLOC, pending);
+	result = allocate_locked(pool, size, false, &fill_later, &new_owner, LOG_REALLOC, pending);
 	/* allocate_locked may have drained the quarantine, never this live block */
 	if (result != NULL) {
 		memcpy(result, ptr, old_size < size ? old_size : size);

@@ -183,9 +183,9 @@ static void copy_from_mapping(struct pool *pool)
 	debug->reserved_end = 0;
 }
 
-/* The child has only the forking thread: a free that claimed a block (D7)
- * will never end its claim here. The block stays LIVE, its own bytes
- * partly poisoned: the child's to free, or to leak. */
+/* The child has only the forking thread: a free or a malloc's fill that
+ * claimed a block (D7) will never end its claim here. The block stays LIVE,
+ * its own bytes partly poisoned or filled: the child's to free, or to leak. */
 static void forget_claims(struct debug_pool *debug)
 {
 	memset(debug->claimed, 0, sizeof(debug->claimed));

@@ -61,9 +61,14 @@
  *      LIVE blocks, guarded ones included, at most release_capacity (debug_alloc.c: an allocation
  *      past it fails as the release pool's would);
  *   D7 claimed holds claimed_count non-NULL entries, each a LIVE block
- *      whose free is between poison_claimed() and its locked step
- *      (debug_alloc.c); only that free writes it meanwhile, and every
- *      other free or realloc of it is refused;
+ *      that one call writes outside the lock: a free between
+ *      poison_claimed() and its locked step, or (tagged CLAIM_FILL) a
+ *      malloc filling its new block's start after its locked step
+ *      (debug_alloc.c); only that call writes the block meanwhile, and
+ *      every other free or realloc of it is refused. A fill claim ends
+ *      without the lock (debug_end_claim), so the slots and the count are
+ *      read and written with atomics, and a call that finds a slot clear
+ *      sees the fill that cleared it done;
  *   F1 every byte of a free chunk past its links and below the heap's
  *      touched mark holds the poison (free_memory.c).
  *   A driver may break D1, D2 and D4 (a wild write): the code that follows
@@ -146,10 +151,11 @@ struct debug_pool {
 	 * decrement an allocation; 1 when every block is chosen on its own
 	 * (guard_size, guard_pools...) */
 	uint32_t guard_skip;
-	/* blocks a free has claimed under the lock and is poisoning outside
-	 * it (debug_alloc.c, poison_claimed): every other call on one is
-	 * refused until that free takes the lock again */
-	const void *claimed[DEBUG_CLAIM_SLOTS];
+	/* blocks a call has claimed under the lock and writes outside it (D7:
+	 * a free's poison, poison_claimed; a malloc's fill, tagged
+	 * CLAIM_FILL): every other call on one is refused until the claim
+	 * ends; atomics only (a fill claim ends without the lock) */
+	uintptr_t claimed[DEBUG_CLAIM_SLOTS];
 	uint32_t claimed_count;
 };
 
@@ -488,22 +494,64 @@ int quarantine_check(struct pool *pool, struct pending_list *pending) DEBUG_HIDD
 
 /* ---- pointers given to free and realloc (pointer_check.c) ---- */
 
-/* The slot holding ptr (NULL: a free slot), DEBUG_CLAIM_SLOTS when none
- * does; with the pool locked. */
+/*
+ * Claims (D7). A slot holds a block's user address, with CLAIM_FILL set for
+ * a malloc's fill (user addresses are HEAP_ALIGN-aligned), or 0. Slots are
+ * taken and free claims ended with the pool locked; a fill claim ends
+ * without it, by the filling thread, after its fill: the release store of 0
+ * orders the fill before any call that then finds the slot clear.
+ */
+#define CLAIM_FILL ((uintptr_t)1)
+
+/* The slot holding ptr's claim (ptr NULL: a free slot), DEBUG_CLAIM_SLOTS
+ * when none does; with the pool locked. */
 static inline unsigned debug_claim_slot(const struct debug_pool *debug, const void *ptr)
 {
 	unsigned slot = 0;
 
-	while (slot < DEBUG_CLAIM_SLOTS && debug->claimed[slot] != ptr)
+	while (slot < DEBUG_CLAIM_SLOTS
+		&& (__atomic_load_n(&debug->claimed[slot], __ATOMIC_ACQUIRE) & ~CLAIM_FILL)
+			!= (uintptr_t)ptr)
 		slot++;
 	return slot;
 }
 
-/* Whether a free claimed ptr and is poisoning it outside the pool's lock;
- * with the pool locked. */
-static inline bool debug_claimed(const struct debug_pool *debug, const void *ptr)
+/* The claim of ptr (its slot's value: CLAIM_FILL set for a malloc's fill),
+ * 0 when no call claimed it; with the pool locked. Read once: a fill claim
+ * may end meanwhile. */
+static inline uintptr_t debug_claim_of(const struct debug_pool *debug, const void *ptr)
 {
-	return debug->claimed_count != 0 && debug_claim_slot(debug, ptr) < DEBUG_CLAIM_SLOTS;
+	if (__atomic_load_n(&debug->claimed_count, __ATOMIC_ACQUIRE) == 0)
+		return 0;
+	for (unsigned slot = 0; slot < DEBUG_CLAIM_SLOTS; slot++) {
+		uintptr_t claim = __atomic_load_n(&debug->claimed[slot], __ATOMIC_ACQUIRE);
+
+		if ((claim & ~CLAIM_FILL) == (uintptr_t)ptr && claim != 0)
+			return claim;
+	}
+	return 0;
+}
+
+/* Claims ptr for this call (fill: a malloc's fill) in a free slot; with the
+ * pool locked. Returns the slot, DEBUG_CLAIM_SLOTS when none was free. */
+static inline unsigned debug_claim(struct debug_pool *debug, const void *ptr, bool fill)
+{
+	unsigned slot = debug_claim_slot(debug, NULL);
+
+	if (slot < DEBUG_CLAIM_SLOTS) {
+		__atomic_store_n(&debug->claimed[slot], (uintptr_t)ptr | (fill ? CLAIM_FILL : 0),
+			__ATOMIC_RELAXED);
+		__atomic_fetch_add(&debug->claimed_count, 1, __ATOMIC_RELAXED);
+	}
+	return slot;
+}
+
+/* Ends the claim in slot: with the pool locked for a free's claim, by the
+ * filling thread without it for a fill claim. */
+static inline void debug_end_claim(struct debug_pool *debug, unsigned slot)
+{
+	__atomic_store_n(&debug->claimed[slot], 0, __ATOMIC_RELEASE);
+	__atomic_fetch_sub(&debug->claimed_count, 1, __ATOMIC_RELEASE);
 }
 
 /*
@@ -516,9 +564,9 @@ static inline bool debug_claimed(const struct debug_pool *debug, const void *ptr
 struct debug_block_header *check_pointer_locked(struct pool *pool, void *ptr, const char *what,
 	const area_malloc_owner *caller, size_t *usable_out,
 	struct pending_list *pending) DEBUG_HIDDEN;
-/* A call on a block that another thread's free has claimed (debug_claimed):
+/* A call on a block that another call has claimed (claim, debug_claim_of):
  * a double-free report, the call refused; with the pool locked. */
-void report_claimed_block(struct pool *pool, void *ptr, const char *what,
+void report_claimed_block(struct pool *pool, void *ptr, uintptr_t claim, const char *what,
 	const area_malloc_owner *caller, struct pending_list *pending) DEBUG_HIDDEN;
 /* A pointer outside the call's pool's heap: cross-pool-free when another
  * pool owns it, invalid-free otherwise. Called with no pool locked. */

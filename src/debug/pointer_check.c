@@ -226,10 +226,11 @@ static void report_damaged_header(struct pool *pool, struct debug_block_header *
 }
 
 /* A double free of the block at header (intact, opened): one report, whose
- * detail follows "WHAT of a block that is already free" with rest. */
-static void report_double_free(struct pool *pool, struct debug_block_header *header, void *ptr,
+ * detail is "WHAT of a block that STATE" followed by rest, and which shows
+ * the block's history from the pool log. */
+static void report_double_free_of(struct pool *pool, struct debug_block_header *header, void *ptr,
 	const char *what, const area_malloc_owner *caller, struct pending_list *pending,
-	const char *rest)
+	const char *state, const char *rest)
 {
 	struct pending *report = new_pending(pending, ERROR_DOUBLE_FREE, what, ptr, caller);
 
@@ -238,21 +239,36 @@ static void report_double_free(struct pool *pool, struct debug_block_header *hea
 		return;
 	pending_set_pool(report, pool);
 	pending_set_block(report, header, true);
-	snprintf(report->detail, sizeof(report->detail), "%s of a block that is already free%s",
-		what, rest);
+	snprintf(report->detail, sizeof(report->detail), "%s of a block that %s%s", what, state,
+		rest);
 	pending_set_log(report, pool, ptr);
 }
 
-void report_claimed_block(struct pool *pool, void *ptr, const char *what,
+static void report_double_free(struct pool *pool, struct debug_block_header *header, void *ptr,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending,
+	const char *rest)
+{
+	report_double_free_of(pool, header, ptr, what, caller, pending, "is already free", rest);
+}
+
+void report_claimed_block(struct pool *pool, void *ptr, uintptr_t claim, const char *what,
 	const area_malloc_owner *caller, struct pending_list *pending)
 {
 	struct debug_block_header *header = debug_block_from_user(&debug_layout, ptr);
 	size_t usable = heap_usable_size(pool->heap, header);
 
-	/* the claiming free checked the block and writes only its own bytes */
+	/* the claiming call checked or made the block, and writes only its
+	 * own bytes */
 	block_open(header, usable);
-	report_double_free(pool, header, ptr, what, caller, pending,
-		": another thread's free of it is under way; this call is refused");
+	if (claim & CLAIM_FILL)
+		/* the caller's pointer is to the block's earlier incarnation,
+		 * which the pool log shows freed */
+		report_double_free_of(pool, header, ptr, what, caller, pending,
+			"another thread's malloc has just been given",
+			" (this pointer is stale: the block was freed before); this call is refused");
+	else
+		report_double_free(pool, header, ptr, what, caller, pending,
+			": another thread's free of it is under way; this call is refused");
 	block_close(header, usable);
 }
 

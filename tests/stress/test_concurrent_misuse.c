@@ -33,7 +33,13 @@
  *   not go unreported: the owner's own free of the stolen block is then
  *   refused as a double free. Exactly: every stale free is one report,
  *   either its own refusal or the owner's refused free of the block it
- *   took, and the pool's counters and checks come out exact.
+ *   took, and the pool's counters and checks come out exact. A malloc
+ *   fills its new block's start after the lock, having claimed the block
+ *   for it: a stale free in that window is refused (it once took the
+ *   block, and the fill became a "use after free" the next malloc there
+ *   reported); the races run with and without the fill, and
+ *   stale_free_during_fill_is_refused holds the window open with a 48 MiB
+ *   fill to see that refusal itself.
  *
  * After every race: the pool's statistics (every allocation freed once,
  * errors equal to the reports), a check_pool that finds nothing, no leaks,
@@ -592,24 +598,128 @@ static void stale_free_race(const char *options, size_t size)
 }
 
 /*
- * Without the fill of a new block's start (max_malloc_fill_size=0): a
- * malloc fills its block after it releases the pool's lock, so a stale free
- * that takes the block in that window makes the fill a write into freed
- * memory, which a later malloc reports as a use-after-free (as it would the
- * owner's own writes into its stolen block). True, but not the exact
- * accounting of reports below, which counts each stale free once.
+ * With and without the fill of a new block's start (max_malloc_fill_size,
+ * 4096 bytes by default). A malloc fills its block after it releases the
+ * pool's lock; it claims the block for that fill, so a stale free in the
+ * window is refused (a double free) rather than taking the block and
+ * turning the fill into a write into freed memory, which the next malloc
+ * there once reported as the driver's use after free (the racer's malloc
+ * asserts no report, and the accounting counts each stale free once).
  */
-START_TEST(stale_frees_without_quarantine)
-{
+static const char *const stale_options[] = {
 	/* the address is live again at once, most of the time */
-	stale_free_race("quarantine_bytes=0:max_malloc_fill_size=0", block_sizes[_i]);
+	"quarantine_bytes=0:max_malloc_fill_size=0",
+	/* a stale pointer is in the quarantine, or live again after it */
+	"quarantine_bytes=8192:max_malloc_fill_size=0",
+	/* the same two with a fill: the default 4096 bytes, and every byte */
+	"quarantine_bytes=0",
+	"quarantine_bytes=8192:max_malloc_fill_size=1m",
+};
+#define STALE_OPTION_COUNT (sizeof(stale_options) / sizeof(stale_options[0]))
+
+/* _i: the options' index times SIZE_COUNT plus the block size's index */
+START_TEST(stale_frees)
+{
+	stale_free_race(stale_options[(size_t)_i / SIZE_COUNT],
+		block_sizes[(size_t)_i % SIZE_COUNT]);
 }
 END_TEST
 
-START_TEST(stale_frees_small_quarantine)
+/*
+ * The window itself, held open: a 48 MiB block whose fill (48 MiB, every
+ * page a first touch) takes milliseconds. Its earlier incarnation's
+ * pointer is freed by a second thread once the fill has begun (its first
+ * byte is the fill's), and that free returns before the fill ends: it must
+ * be refused, as a double free at the block by that thread, saying the
+ * block was just given to another thread's malloc; the owner's free is
+ * then legitimate. Not under a sanitizer or Valgrind, where the fill is
+ * made under the lock (the shadow must say the bytes are undefined) and
+ * the watching thread's reads would be reports of their own. A slow
+ * machine may end a fill before the free takes the lock: the free then
+ * takes the live block (the theft of stale_frees), and the test tries
+ * again on a new pool, up to FILL_ATTEMPTS times.
+ */
+#define FILL_BLOCK ((size_t)48 << 20)
+#define FILL_ATTEMPTS 8
+
+struct fill_watch {
+	const void *pool;
+	unsigned char *block;
+	pid_t thread;
+	atomic_bool give_up; /* the malloc did not return the block */
+	bool fill_running_after_free;
+};
+
+static void *free_during_fill(void *argument)
 {
-	/* a stale pointer is in the quarantine, or live again after it */
-	stale_free_race("quarantine_bytes=8192:max_malloc_fill_size=0", block_sizes[_i]);
+	struct fill_watch *watch = argument;
+	const unsigned char *first = watch->block, *last = watch->block + FILL_BLOCK - 1;
+
+	watch->thread = gettid();
+	while (__atomic_load_n(first, __ATOMIC_RELAXED) != 0xcc)
+		if (atomic_load(&watch->give_up))
+			return NULL;
+	am->free(watch->pool, watch->block);
+	watch->fill_running_after_free = __atomic_load_n(last, __ATOMIC_ACQUIRE) != 0xcc;
+	return NULL;
+}
+
+START_TEST(stale_free_during_fill_is_refused)
+{
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	return;
+#endif
+	if (RUNNING_ON_VALGRIND)
+		return;
+	open_module("quarantine_bytes=0:max_malloc_fill_size=64m");
+	for (int attempt = 0; attempt < FILL_ATTEMPTS; attempt++) {
+		struct fill_watch watch = { 0 };
+		pthread_t watcher;
+
+		watch.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 2 * FILL_BLOCK, B_NO_LOCK, RW);
+		ck_assert_ptr_nonnull(watch.pool);
+		/* the earlier incarnation: its pointer is the stale one */
+		watch.block = am->malloc(watch.pool, FILL_BLOCK);
+		ck_assert_ptr_nonnull(watch.block);
+		am->free(watch.pool, watch.block);
+		ck_assert_uint_ne(watch.block[0], 0xcc);
+		ck_assert_int_eq(pthread_create(&watcher, NULL, free_during_fill, &watch), 0);
+		unsigned char *again = am->malloc(watch.pool, FILL_BLOCK);
+		if (again != watch.block)
+			atomic_store(&watch.give_up, true);
+		ck_assert_int_eq(pthread_join(watcher, NULL), 0);
+		ck_assert_ptr_eq(again, watch.block);
+		if (!watch.fill_running_after_free) {
+			/* missed: the stale free took the live block, and the
+			 * owner's free is refused */
+			am->free(watch.pool, again);
+			ck_assert_int_eq(recorded_count, 1);
+			ck_assert_str_eq(recorded[0].kind, "double-free");
+			recorded_count = 0;
+			ck_assert_int_eq(am->delete_pool(watch.pool), B_OK);
+			continue;
+		}
+		assert_reports(1);
+		ck_assert_str_eq(recorded[0].kind, "double-free");
+		ck_assert_ptr_eq(recorded[0].address, again);
+		ck_assert_int_eq(recorded[0].detected_by.thread, watch.thread);
+		ck_assert_msg(strstr(recorded[0].text,
+				      "another thread's malloc has just been given")
+				!= NULL,
+			"%s", recorded[0].text);
+		/* the history of the earlier incarnation, from the pool log */
+		ck_assert_msg(strstr(recorded[0].text, "last events of this block in the pool log")
+				!= NULL,
+			"%s", recorded[0].text);
+		recorded_count = 0;
+		/* the fill ran to its end, and the block is its owner's */
+		ck_assert_uint_eq(again[FILL_BLOCK / 2], 0xcc);
+		ck_assert_uint_eq(again[FILL_BLOCK - 1], 0xcc);
+		am->free(watch.pool, again);
+		assert_pool_clean_after(watch.pool, 1);
+		return;
+	}
+	ck_abort_msg("in %d attempts, no free came while a 48 MiB fill was running", FILL_ATTEMPTS);
 }
 END_TEST
 
@@ -619,14 +729,15 @@ static Suite *concurrent_misuse_suite(void)
 	TCase *double_free = tcase_create("double_free");
 	TCase *free_realloc = tcase_create("free_realloc");
 	TCase *stale = tcase_create("stale");
+	TCase *fill = tcase_create("fill");
 
 	tcase_add_test(double_free, double_free_at_once_quarantined);
 	tcase_add_test(double_free, double_free_at_once_without_quarantine);
 	tcase_add_test(free_realloc, free_races_realloc);
 	tcase_add_test(free_realloc, free_races_realloc_that_moves);
-	tcase_add_loop_test(stale, stale_frees_without_quarantine, 0, (int)SIZE_COUNT);
-	tcase_add_loop_test(stale, stale_frees_small_quarantine, 0, (int)SIZE_COUNT);
-	for (TCase **tcase = (TCase *[]){ double_free, free_realloc, stale, NULL }; *tcase;
+	tcase_add_loop_test(stale, stale_frees, 0, (int)(STALE_OPTION_COUNT * SIZE_COUNT));
+	tcase_add_test(fill, stale_free_during_fill_is_refused);
+	for (TCase **tcase = (TCase *[]){ double_free, free_realloc, stale, fill, NULL }; *tcase;
 		tcase++) {
 		tcase_set_timeout(*tcase, 60);
 		suite_add_tcase(suite, *tcase);
