@@ -3,7 +3,8 @@
 CHECK_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(DW_CFLAGS) -I$(top_srcdir)/tests
 EXTRA_DIST += tests/support/debug_command.h tests/support/check_main.h tests/support/test_stacks.h \
 	tests/support/wild_write.h tests/support/read_stream.h \
-	tests/support/report_recorder.h tests/support/debug_options.h tests/support/debug_module.h
+	tests/support/report_recorder.h tests/support/debug_options.h tests/support/debug_module.h \
+	tests/support/damage_pattern.h
 # libdw, which the debug module links, is loaded with every test program
 # (not first by the module's dlopen): its thread-local storage is then
 # static. As dynamic TLS of a library loaded and unloaded with the module,

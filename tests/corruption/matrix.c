@@ -55,6 +55,7 @@
 #include <drivers/area_malloc_debug.h>
 
 #include "corruption/matrix.h"
+#include "support/damage_pattern.h"
 
 #define RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 #define POOL_BYTES (64 * 1024)
@@ -87,7 +88,7 @@ static const char *const damage_names[] = { "run-over", "run-under", "byte-over"
  * owner tag and canary (48) or its links (16), and into what follows. */
 #define AMOUNTS 96
 
-enum pattern { PATTERN_ZEROS, PATTERN_ONES, PATTERN_POINTER, PATTERN_FRONT, PATTERNS };
+/* PATTERN_COPY: a copy of the 64 bytes in front of a sound block */
 static const char *const pattern_names[] = { "zeros", "0xff", "pointer", "front-copy" };
 
 enum point { AT_FREE, AT_CHECK, AT_DELETE, AT_UNLOAD, AT_EXIT, POINTS };
@@ -100,7 +101,7 @@ struct matrix_case {
 	enum neighbour neighbour;
 	enum damage damage;
 	unsigned amount;
-	enum pattern pattern;
+	enum damage_pattern pattern;
 	enum point point;
 };
 
@@ -110,7 +111,7 @@ static struct matrix_case decode(uint64_t id)
 
 	c.point = (enum point)(id % POINTS);
 	id /= POINTS;
-	c.pattern = (enum pattern)(id % PATTERNS);
+	c.pattern = (enum damage_pattern)(id % PATTERNS);
 	id /= PATTERNS;
 	c.amount = (unsigned)(id % AMOUNTS) + 1;
 	id /= AMOUNTS;
@@ -204,16 +205,7 @@ static void send_result(void)
 static unsigned char pattern_byte(const struct matrix_case *c, size_t index,
 	const unsigned char *front, uintptr_t pointer)
 {
-	switch (c->pattern) {
-	case PATTERN_ZEROS:
-		return 0;
-	case PATTERN_ONES:
-		return 0xff;
-	case PATTERN_POINTER:
-		return (unsigned char)(pointer >> (8 * (index % 8)));
-	default:
-		return front[index % 64];
-	}
+	return damage_pattern_byte(c->pattern, index, pointer, front, 64);
 }
 
 /*

@@ -28,6 +28,7 @@
 
 #include "core/heap.h"
 #include "support/check_main.h"
+#include "support/damage_pattern.h"
 #include "support/scale.h"
 
 #include <check.h>
@@ -63,13 +64,8 @@ enum neighbour_state {
 	NEIGHBOUR_STATES
 };
 
-enum pattern {
-	PATTERN_ZEROS,
-	PATTERN_ONES,
-	PATTERN_POINTER, /* an address inside the heap, 8 bytes at a time */
-	PATTERN_HEADER,  /* a copy of a sound chunk header (16 bytes) */
-	PATTERNS
-};
+/* damage_pattern.h's; PATTERN_POINTER an address inside the heap,
+ * PATTERN_COPY a copy of a sound chunk header (16 bytes) */
 
 enum damage_kind {
 	DAMAGE_BYTE,      /* one byte at an offset past the block's end */
@@ -123,24 +119,15 @@ static void build(struct layout *layout, size_t size, enum neighbour_state state
 	ck_assert(heap_validate(layout->heap, NULL));
 }
 
-static unsigned char pattern_byte(const struct layout *layout, enum pattern pattern, size_t index)
+static unsigned char pattern_byte(const struct layout *layout, enum damage_pattern pattern,
+	size_t index)
 {
-	uintptr_t pointer = (uintptr_t)layout->blocks[5];
-
-	switch (pattern) {
-	case PATTERN_ZEROS:
-		return 0;
-	case PATTERN_ONES:
-		return 0xff;
-	case PATTERN_POINTER:
-		return (unsigned char)(pointer >> (8 * (index % 8)));
-	default:
-		return layout->header_copy[index % 16];
-	}
+	return damage_pattern_byte(pattern, index, (uintptr_t)layout->blocks[5],
+		layout->header_copy, sizeof(layout->header_copy));
 }
 
 /* Writes the damage; returns false when it would leave the region. */
-static bool damage(struct layout *layout, enum damage_kind kind, enum pattern pattern,
+static bool damage(struct layout *layout, enum damage_kind kind, enum damage_pattern pattern,
 	size_t amount)
 {
 	unsigned char *end = (unsigned char *)layout->blocks[1] + layout->victim_usable;
@@ -231,7 +218,7 @@ enum {
 };
 
 static int run_case_child(size_t size, enum neighbour_state state, enum damage_kind kind,
-	enum pattern pattern, size_t amount)
+	enum damage_pattern pattern, size_t amount)
 {
 	struct layout layout;
 	struct outcome outcome;
@@ -258,7 +245,7 @@ struct tally {
 };
 
 static void run_case(struct tally *tally, size_t size, enum neighbour_state state,
-	enum damage_kind kind, enum pattern pattern, size_t amount)
+	enum damage_kind kind, enum damage_pattern pattern, size_t amount)
 {
 	int status;
 	pid_t child = fork();
@@ -309,12 +296,13 @@ static void sweep(enum damage_kind kind, size_t size_index)
 
 	for (int state = 0; state < NEIGHBOUR_STATES; state++) {
 		for (int pattern = 0; pattern < PATTERNS; pattern++) {
-			if (kind == DAMAGE_BYTE && pattern == PATTERN_HEADER)
+			if (kind == DAMAGE_BYTE && pattern == PATTERN_COPY)
 				continue; /* one byte of a header is one of the other patterns */
 			for (size_t amount = kind == DAMAGE_BYTE ? 0 : 1; amount <= SWEEP_BYTES;
 				amount += (size_t)stride)
 				run_case(&tally, size, (enum neighbour_state)state,
-					(enum damage_kind)kind, (enum pattern)pattern, amount);
+					(enum damage_kind)kind, (enum damage_pattern)pattern,
+					amount);
 		}
 	}
 	/* the sweeps reach metadata: some cases must have been caught */
