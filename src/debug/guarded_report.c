@@ -56,8 +56,10 @@ struct fault_record {
 	pid_t thread;
 	unsigned frame_count;
 	uintptr_t frames[KERNEL_GUARD_MAX_FRAMES];
-	/* the stack's first words at the fault (kernel/guard_fault.h): where
-	 * a frameless function's caller is found, outside the handler */
+	uintptr_t return_slots[KERNEL_GUARD_MAX_FRAMES];
+	/* the stack's first words at the fault (kernel/guard_fault.h), which
+	 * the unwind tables walk outside the handler (access_frames) */
+	uintptr_t stack_pointer, frame_pointer;
 	unsigned stack_word_count;
 	uintptr_t stack[KERNEL_GUARD_STACK_WORDS];
 };
@@ -173,13 +175,21 @@ enum kernel_guard_verdict guarded_fault_callback(const struct kernel_guard_fault
 		record->freed_known = state == GUARD_SLOT_QUARANTINED;
 		record->thread = fault->thread;
 		record->frame_count = fault->frame_count;
-		for (unsigned i = 0; i < fault->frame_count && i < KERNEL_GUARD_MAX_FRAMES; i++)
+		for (unsigned i = 0; i < fault->frame_count && i < KERNEL_GUARD_MAX_FRAMES; i++) {
 			record->frames[i] = fault->frames[i];
-		record->stack_word_count = fault->stack_word_count < KERNEL_GUARD_STACK_WORDS
-			? fault->stack_word_count
-			: KERNEL_GUARD_STACK_WORDS;
-		for (unsigned i = 0; i < record->stack_word_count; i++)
-			record->stack[i] = fault->stack[i];
+			record->return_slots[i] = fault->return_slots[i];
+		}
+		record->stack_pointer = fault->stack_pointer;
+		record->frame_pointer = fault->frame_pointer;
+		record->stack_word_count = 0;
+		if (fault->stack != NULL) {
+			record->stack_word_count =
+				fault->stack_word_count < KERNEL_GUARD_STACK_WORDS
+				? fault->stack_word_count
+				: KERNEL_GUARD_STACK_WORDS;
+			memcpy(record->stack, fault->stack,
+				record->stack_word_count * sizeof(uintptr_t));
+		}
 		if (debug_options.halt_on_error) {
 			write_fatal_line(record);
 			return KERNEL_GUARD_FATAL;
@@ -208,30 +218,48 @@ static const char *access_name(enum kernel_guard_access access)
 						      : "access";
 }
 
+/* A word of the stack copy the handler made (frame_cfi_read_word). */
+static bool read_copied_word(void *context, uintptr_t address, uintptr_t *value)
+{
+	const struct fault_record *record = context;
+	uintptr_t offset = address - record->stack_pointer;
+
+	if (address < record->stack_pointer || offset % sizeof(uintptr_t) != 0
+		|| offset / sizeof(uintptr_t) >= record->stack_word_count)
+		return false;
+	*value = record->stack[offset / sizeof(uintptr_t)];
+	return true;
+}
+
 /*
- * The frames of the faulting access into owner: the handler's walk of the
- * frame-pointer chain, and the caller that walk skips when the faulting
- * function keeps no frame pointer at the faulting instruction (memcpy or
- * memset in libc, a driver's leaf at -O2): the unwind tables say where its
- * return address lies above the stack pointer, in the words the handler
- * copied. It goes in as frames[1], unless the walk found it already.
+ * The frames of the faulting access into owner. The handler's walk of the
+ * frame-pointer chain skips the caller of every function that keeps no
+ * frame pointer (memcpy or memset in libc, a whole driver built at -O2, as
+ * Debian builds it): the unwind tables walk the stack words the handler
+ * copied instead, frame by frame, as far as the copy and the tables go.
+ * Past that, the handler's walk goes on: its frames whose return address
+ * lay above the last frame the tables found (return_slots), where the copy
+ * ended or the tables said nothing.
  */
 static void access_frames(const struct fault_record *record, area_malloc_owner *owner)
 {
+	struct frame_cfi_registers registers = { record->frames[0], record->stack_pointer,
+		record->frame_pointer, true };
 	uint32_t count = 0, max = AREA_MALLOC_MAX_FRAMES;
-	int64_t slot;
 
-	if (record->frame_count > 0)
-		owner->frames[count++] = record->frames[0];
-	if (count == 1 && reporter_return_address_slot(record->frames[0], &slot) && slot >= 0
-		&& slot % (int64_t)sizeof(uintptr_t) == 0
-		&& (uint64_t)slot / sizeof(uintptr_t) < record->stack_word_count) {
-		uintptr_t caller = record->stack[slot / (int64_t)sizeof(uintptr_t)];
-		if (caller >= 4096 && (record->frame_count < 2 || record->frames[1] != caller))
-			owner->frames[count++] = caller;
-	}
+	owner->frame_count = 0;
+	if (record->frame_count == 0)
+		return;
+	owner->frames[count++] = record->frames[0];
+	while (count < max
+		&& reporter_unwind_step(&registers, count == 1, read_copied_word, (void *)record)
+		&& registers.pc >= 4096)
+		owner->frames[count++] = registers.pc;
+	/* registers.stack_pointer: the last frame's CFA, above its return
+	 * address's slot and below its caller's */
 	for (unsigned i = 1; i < record->frame_count && count < max; i++)
-		owner->frames[count++] = record->frames[i];
+		if (record->return_slots[i] >= registers.stack_pointer)
+			owner->frames[count++] = record->frames[i];
 	owner->frame_count = count;
 }
 

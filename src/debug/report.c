@@ -140,16 +140,17 @@ bool reporter_symbolize_locked(uintptr_t address, struct symbol_info *info)
 	return symbolizer != NULL && symbolize(symbolizer, address, info);
 }
 
-bool reporter_return_address_slot(uintptr_t pc, int64_t *from_stack_pointer)
+bool reporter_unwind_step(struct frame_cfi_registers *registers, bool faulting,
+	frame_cfi_read_word *read_word, void *context)
 {
-	bool found;
+	bool stepped;
 
 	mutex_lock(&reporter_lock);
 	if (symbolizer == NULL)
 		symbolizer = symbolizer_open_self();
-	found = frame_cfi_return_address_slot(symbolizer, pc, from_stack_pointer);
+	stepped = frame_cfi_step(symbolizer, registers, faulting, read_word, context);
 	mutex_unlock(&reporter_lock);
-	return found;
+	return stepped;
 }
 
 const char *reporter_frame_locked(uintptr_t address, char *buffer, size_t size)

@@ -34,6 +34,7 @@
 
 #include "debug/leak_scan.h"
 #include "format/error_kind.h"
+#include "format/frame_cfi.h"
 #include "format/options.h"
 #include "format/pool_log.h"
 
@@ -118,9 +119,10 @@ const char *reporter_symbolize(uintptr_t address, char *buffer, size_t size);
 /* Matches a caller's function name against a pattern (fail_caller). */
 bool reporter_caller_matches(uintptr_t caller, const char *pattern);
 
-/* Where the caller's return address lies above the stack pointer when pc
- * is in a function that keeps no frame pointer there (format/frame_cfi.h);
- * takes the reporter's lock, so never with a pool's lock held. */
-bool reporter_return_address_slot(uintptr_t pc, int64_t *from_stack_pointer);
+/* One step of an unwind by the tables over a copy of a stack
+ * (frame_cfi_step, format/frame_cfi.h); takes the reporter's lock, so never
+ * with a pool's lock held. */
+bool reporter_unwind_step(struct frame_cfi_registers *registers, bool faulting,
+	frame_cfi_read_word *read_word, void *context);
 
 #endif /* AREA_MALLOC_DEBUG_REPORT_H */

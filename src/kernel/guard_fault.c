@@ -103,6 +103,7 @@ struct fault_slot {
 	_Atomic uint64_t published;
 	atomic_bool busy;
 	struct kernel_guard_fault fault;
+	uintptr_t stack[KERNEL_GUARD_STACK_WORDS]; /* fault.stack */
 };
 
 static struct guard_range ranges[KERNEL_GUARD_MAX_RANGES];
@@ -266,7 +267,8 @@ static unsigned read_words(pid_t self, uintptr_t address, uintptr_t *words, unsi
  * the walk ends at the first that does not (0 or 1 at the bottom of a
  * glibc stack, or a function built without frame pointers).
  */
-static void walk_frames(const ucontext_t *context, struct kernel_guard_fault *fault)
+static void walk_frames(const ucontext_t *context, struct kernel_guard_fault *fault,
+	uintptr_t *stack)
 {
 	uintptr_t pc = 0, fp = 0, sp = 0;
 	uintptr_t *frames = fault->frames;
@@ -286,13 +288,17 @@ static void walk_frames(const ucontext_t *context, struct kernel_guard_fault *fa
 #endif
 	fault->stack_pointer = sp;
 	fault->frame_pointer = fp;
-	fault->stack_word_count = read_words(self, sp, fault->stack, KERNEL_GUARD_STACK_WORDS);
+	fault->stack = stack;
+	fault->stack_word_count =
+		stack != NULL ? read_words(self, sp, stack, KERNEL_GUARD_STACK_WORDS) : 0;
+	fault->return_slots[count] = 0;
 	frames[count++] = pc;
 	while (count < KERNEL_GUARD_MAX_FRAMES && fp >= sp && fp - sp < MAX_FRAME_SIZE
 		&& fp % sizeof(uintptr_t) == 0) {
 		uintptr_t words[2];
 		if (read_words(self, fp, words, 2) != 2 || words[1] < 4096)
 			break;
+		fault->return_slots[count] = fp + sizeof(uintptr_t);
 		frames[count++] = words[1];
 		if (words[0] <= fp)
 			break;
@@ -455,7 +461,7 @@ static void guard_handler(int signal, siginfo_t *info, void *raw_context)
 		fault->range_size = end - start;
 		fault->access = access_of(context);
 		fault->thread = (pid_t)syscall(SYS_gettid);
-		walk_frames(context, fault);
+		walk_frames(context, fault, slot != NULL ? slot->stack : NULL);
 		verdict = callback(fault, cookie);
 		release_range(range);
 		handler_depth--;

@@ -46,8 +46,9 @@
 #define KERNEL_GUARD_FAULT_SLOTS 32
 /* the faulting pc and the return addresses above it */
 #define KERNEL_GUARD_MAX_FRAMES 32
-/* words copied from the faulting thread's stack pointer up */
-#define KERNEL_GUARD_STACK_WORDS 16
+/* words copied from the faulting thread's stack pointer up (4 KiB: the
+ * frames of a dozen functions built at -O2, for an unwind by the tables) */
+#define KERNEL_GUARD_STACK_WORDS 512
 
 enum kernel_guard_access {
 	KERNEL_GUARD_ACCESS_UNKNOWN, /* the CPU did not say (or not to us) */
@@ -86,16 +87,21 @@ struct kernel_guard_fault {
 	pid_t thread;         /* gettid() of the faulting thread */
 	unsigned frame_count; /* frames[0] is the faulting pc */
 	uintptr_t frames[KERNEL_GUARD_MAX_FRAMES];
+	/* where the walk read frames[i] (i >= 1): the return address's slot */
+	uintptr_t return_slots[KERNEL_GUARD_MAX_FRAMES];
 	/*
-	 * The frame-pointer walk misses the faulting function's caller when
-	 * that function keeps no frame at the faulting instruction (memcpy, a
-	 * leaf built at -O2): frames[1] is then its caller's caller. Its return
-	 * address is in the stack copy, at the CFA the unwind tables give for
-	 * frames[0]; the report finds it there, outside the handler.
+	 * The frame-pointer walk misses the caller of every function that
+	 * keeps no frame pointer (memcpy, a driver built at -O2): frames[1] is
+	 * then some caller further up. The unwind tables find them in a copy of
+	 * the stack, outside the handler (guarded_report.c). The copy lies in
+	 * the fault's slot: valid during the callback and until
+	 * KERNEL_GUARD_FAULT_SLOTS faults later; NULL (count 0) when no slot
+	 * was free (the record was then on the handler's stack, which must
+	 * stay small: it may be a driver's alternate signal stack).
 	 */
 	uintptr_t stack_pointer, frame_pointer;
-	unsigned stack_word_count;                 /* words copied (0: none readable) */
-	uintptr_t stack[KERNEL_GUARD_STACK_WORDS]; /* from stack_pointer up */
+	unsigned stack_word_count; /* words copied (0: none readable) */
+	const uintptr_t *stack;    /* from stack_pointer up */
 };
 
 /*

@@ -1,11 +1,12 @@
 /*
- * test_guard_stacks.c - Check suite: the stack of a guard page fault whose
- * faulting function keeps no frame pointer (glibc's memcpy and memset, a
- * driver's leaf built at -O2). The signal handler walks the frame-pointer
- * chain, which skips such a function's caller (the driver function that
- * called memcpy, the one a developer needs); the report finds that caller
- * from the unwind tables and the stack words the handler copied
- * (src/debug/guarded_report.c, access_frames).
+ * test_guard_stacks.c - Check suite: the stack of a guard page fault in
+ * functions that keep no frame pointer (glibc's memcpy and memset, a driver
+ * built at -O2 as Debian builds drivers). The signal handler walks the
+ * frame-pointer chain, which skips every such function's caller (the
+ * driver function that called memcpy, the one a developer needs, and those
+ * that called it); the report walks the stack words the handler copied by
+ * the unwind tables instead (src/debug/guarded_report.c, access_frames),
+ * and the whole chain is there: memcpy, each driver function, the test.
  *
  * Each test loads the debug module with guard=1 (Check forks every test)
  * and takes the reports through the companion's report hook.
@@ -31,6 +32,7 @@
 
 #include "support/report_recorder.h"
 #include "support/debug_module.h"
+#include "guard/frameless_driver.h"
 
 #define RW (B_KERNEL_READ_AREA | B_KERNEL_WRITE_AREA)
 
@@ -92,6 +94,20 @@ static void assert_caller_found(const void *block, const struct site *site)
 		(unsigned long)(r->detected_by.frame_count > 1 ? r->detected_by.frames[1] : 0));
 }
 
+/* A block of size in a new pool of the debug module, loaded with every
+ * block guarded. */
+static char *open_guarded_block(size_t size, const void **pool)
+{
+	char *block;
+
+	debug_module_open("guard=1:exitcode=0", &am, &dbg);
+	*pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 16, B_NO_LOCK, RW);
+	ck_assert_ptr_nonnull(*pool);
+	block = am->malloc(*pool, size);
+	ck_assert_ptr_nonnull(block);
+	return block;
+}
+
 /* A block of size in a guarded pool, written past by write_past. */
 typedef void (*write_past_fn)(struct site *site, char *block, size_t size);
 
@@ -99,13 +115,8 @@ static void write_past_names_the_caller(size_t size, write_past_fn write_past)
 {
 	const void *pool;
 	struct site site;
-	char *block;
+	char *block = open_guarded_block(size, &pool);
 
-	debug_module_open("guard=1:exitcode=0", &am, &dbg);
-	pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1 << 16, B_NO_LOCK, RW);
-	ck_assert_ptr_nonnull(pool);
-	block = am->malloc(pool, size);
-	ck_assert_ptr_nonnull(block);
 	write_past(&site, block, size);
 	am->free(pool, am->malloc(pool, 1)); /* makes the fault's report */
 	assert_caller_found(block, &site);
@@ -138,6 +149,93 @@ START_TEST(memset_past_a_block_names_its_caller)
 }
 END_TEST
 
+/*
+ * A whole driver without frame pointers (frameless_driver.c): the report
+ * has memset's or memcpy's frame, then each of the driver's three
+ * functions in turn, then the test function that called the driver
+ * (which keeps its frame), then that function's own caller, found by the
+ * handler's frame-pointer walk or the tables: the chain is whole, with no
+ * frame twice.
+ */
+struct frameless_run {
+	struct frameless_sites sites;
+	struct site test_call;
+	uintptr_t test_returns_to;
+};
+
+/* One call site between the two here() calls (a branch around two calls
+ * would let the compiler lay one outside them). */
+static __attribute__((noipa)) void run_frameless_driver(struct frameless_run *run,
+	frameless_entry *entry, char *block, size_t length)
+{
+	static const char source[8192];
+
+	run->test_returns_to = (uintptr_t)__builtin_return_address(0);
+	run->test_call.before = here();
+	entry(&run->sites, block, source, length);
+	run->test_call.after = here();
+}
+
+static bool inside(uintptr_t address, uintptr_t before, uintptr_t after)
+{
+	return before < address && address < after;
+}
+
+static void frameless_chain_is_whole(size_t size, frameless_entry *entry, size_t past)
+{
+#ifdef __SANITIZE_ADDRESS__
+	const unsigned last_first = 3; /* past ASan's interceptor frames */
+#else
+	const unsigned last_first = 1;
+#endif
+	struct frameless_run run;
+	const struct recorded *r;
+	const uintptr_t *frames;
+	unsigned first;
+	const void *pool;
+	char *block = open_guarded_block(size, &pool);
+
+	run_frameless_driver(&run, entry, block, size + past);
+	am->free(pool, am->malloc(pool, 1)); /* makes the fault's report */
+	assert_reports(1);
+	r = &recorded[0];
+	frames = r->detected_by.frames;
+	ck_assert_str_eq(r->kind, "heap-buffer-overflow");
+	ck_assert_ptr_eq(r->address, block);
+	for (first = 1; first <= last_first && first < r->detected_by.frame_count; first++)
+		if (inside(frames[first], run.sites.level[0].before, run.sites.level[0].after))
+			break;
+	ck_assert_msg(first <= last_first,
+		"no frame among #1..#%u is memset's or memcpy's call "
+		"in the driver; #1 %#lx",
+		last_first, (unsigned long)frames[1]);
+	ck_assert_uint_gt(r->detected_by.frame_count, first + 4);
+	for (unsigned level = 1; level < 3; level++)
+		ck_assert_msg(inside(frames[first + level], run.sites.level[level].before,
+				      run.sites.level[level].after),
+			"frame #%u is %#lx, not the driver's call at level %u", first + level,
+			(unsigned long)frames[first + level], level);
+	ck_assert_msg(inside(frames[first + 3], run.test_call.before, run.test_call.after),
+		"frame #%u is %#lx, not the test's call of the driver:\n%s", first + 3,
+		(unsigned long)frames[first + 3], r->text);
+	ck_assert_uint_eq(frames[first + 4], run.test_returns_to);
+	debug_module_close();
+}
+
+START_TEST(frameless_driver_memset_chain_is_whole)
+{
+	if (!RUNNING_ON_VALGRIND)
+		frameless_chain_is_whole(4096, frameless_outer_clear, 100);
+}
+END_TEST
+
+START_TEST(frameless_driver_memcpy_chain_is_whole)
+{
+	if (!RUNNING_ON_VALGRIND)
+		frameless_chain_is_whole(32, frameless_outer_copy, 16);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *suite = suite_create("guard_stacks");
@@ -145,6 +243,8 @@ int main(void)
 
 	tcase_add_test(tcase, memcpy_past_a_block_names_its_caller);
 	tcase_add_test(tcase, memset_past_a_block_names_its_caller);
+	tcase_add_test(tcase, frameless_driver_memset_chain_is_whole);
+	tcase_add_test(tcase, frameless_driver_memcpy_chain_is_whole);
 	suite_add_tcase(suite, tcase);
 	return run_check_suite(suite, CK_FORK);
 }
