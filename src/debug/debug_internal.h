@@ -60,7 +60,8 @@
  *   D6 release_charged is the sum of heap_chunk_bytes_for(size) over the
  *      LIVE blocks, guarded ones included, at most release_capacity (debug_alloc.c: an allocation
  *      past it fails as the release pool's would);
- *   D7 claimed holds claimed_count non-NULL entries, each a LIVE block
+ *   D7 claimed holds claimed_count non-NULL entries (one fewer while a
+ *      fill claim is ending: its slot is cleared first), each a LIVE block
  *      that one call writes outside the lock: a free between
  *      poison_claimed() and its locked step, or (tagged CLAIM_FILL) a
  *      malloc filling its new block's start after its locked step
