@@ -17,6 +17,17 @@ tests_symbolize_test_symbolize_SOURCES = tests/symbolize/test_symbolize.c tests/
 tests_symbolize_test_symbolize_CFLAGS = $(CHECK_TEST_CFLAGS) $(DW_CFLAGS) $(SYMBOLIZE_TEST_DEBUG_CFLAGS)
 tests_symbolize_test_symbolize_LDADD = $(DW_LIBS) $(CHECK_TEST_LIBS) -ldl
 
+# test_frame_cfi steps by the unwind tables (src/format/frame_cfi.c) over a
+# stack laid out by hand, through functions written in assembly whose .cfi
+# rules are exact.
+check_PROGRAMS += tests/symbolize/test_frame_cfi
+TESTS += tests/symbolize/test_frame_cfi
+tests_symbolize_test_frame_cfi_SOURCES = tests/symbolize/test_frame_cfi.c \
+	src/format/frame_cfi.c src/format/frame_cfi.h \
+	src/format/symbolize.c src/format/symbolize.h src/format/safe_file.c src/format/safe_file.h
+tests_symbolize_test_frame_cfi_CFLAGS = $(CHECK_TEST_CFLAGS) $(DW_CFLAGS)
+tests_symbolize_test_frame_cfi_LDADD = $(DW_LIBS) $(CHECK_TEST_LIBS) -ldl
+
 check_PROGRAMS += tests/symbolize/symbolize_victim
 tests_symbolize_symbolize_victim_SOURCES = tests/symbolize/victim.c tests/symbolize/probe.h \
 	src/format/symbolize.c src/format/symbolize.h src/format/safe_file.c src/format/safe_file.h
