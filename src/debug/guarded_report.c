@@ -10,9 +10,10 @@
  * for guarded_report_faults_slow, at the next call of the module or at
  * exit.
  *
- * Invariants: a record is FREE, WRITING (the handler fills it) or READY
- * (guarded_faults_waiting counts those); only the handler that claimed it
- * writes a WRITING record, only the reporter reads a READY one.
+ * Invariants: a record is FREE, WRITING (the handler fills it), READY
+ * (guarded_faults_waiting counts those) or REPORTING; only the handler that
+ * claimed it writes a WRITING record, and only the call that claimed a
+ * READY one (making it REPORTING) reads it, then frees it.
  *
  * Locking: none but the atomics; the reports take the pool's lock for its
  * log, with no other lock held.
@@ -37,8 +38,9 @@ int guarded_faults_waiting;
 
 enum record_state {
 	RECORD_FREE = 0,
-	RECORD_WRITING,
-	RECORD_READY,
+	RECORD_WRITING,   /* a handler fills it */
+	RECORD_READY,     /* to be reported */
+	RECORD_REPORTING, /* one call reports it, then frees it */
 };
 
 struct fault_record {
@@ -255,11 +257,26 @@ static void access_frames(const struct fault_record *record, area_malloc_owner *
 		&& reporter_unwind_step(&registers, count == 1, read_copied_word, (void *)record)
 		&& registers.pc >= 4096)
 		owner->frames[count++] = registers.pc;
-	/* registers.stack_pointer: the last frame's CFA, above its return
-	 * address's slot and below its caller's */
-	for (unsigned i = 1; i < record->frame_count && count < max; i++)
-		if (record->return_slots[i] >= registers.stack_pointer)
+	if (count == 1) {
+		/* no step by the tables (code without them): the handler's
+		 * chain alone, as the stack's only witness */
+		for (unsigned i = 1; i < record->frame_count && count < max; i++)
 			owner->frames[count++] = record->frames[i];
+	} else if (registers.frame_pointer_known) {
+		/* The handler's chain began at whatever the frame-pointer
+		 * register held at the fault, which in a function without a
+		 * frame pointer is any value (a data pointer, a stale word):
+		 * it is followed only from where it meets the tables' walk,
+		 * the frame whose return address lies just above the frame
+		 * pointer the tables restored. Elsewhere the stack ends with
+		 * the copy (a driver without frame pointers deeper than it). */
+		unsigned i = 1;
+		while (i < record->frame_count
+			&& record->return_slots[i] != registers.frame_pointer + sizeof(uintptr_t))
+			i++;
+		for (; i < record->frame_count && count < max; i++)
+			owner->frames[count++] = record->frames[i];
+	}
 	owner->frame_count = count;
 }
 
@@ -323,20 +340,22 @@ static void report_fault(const struct fault_record *record)
 	flush_pending(&list);
 }
 
+/*
+ * Each ready record is reported in place by the one call that claims it
+ * (two threads may come here at once), then freed: no copy of its 4 KiB of
+ * stack words on the reporting thread's stack, which is the driver's. A
+ * handler meanwhile takes another record (it claims only free ones).
+ */
 void guarded_report_faults_slow(void)
 {
 	for (int i = 0; i < FAULT_RECORDS; i++) {
-		struct fault_record copy;
-		if (__atomic_load_n(&records[i].state, __ATOMIC_ACQUIRE) != RECORD_READY)
+		int expected = RECORD_READY;
+		if (!__atomic_compare_exchange_n(&records[i].state, &expected, RECORD_REPORTING,
+			    false, __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 			continue;
-		/* all but the state, which a handler's claim of a free record may
-		 * be reading at the same time (atomically) */
-		memcpy((char *)&copy + offsetof(struct fault_record, kind),
-			(const char *)&records[i] + offsetof(struct fault_record, kind),
-			sizeof(copy) - offsetof(struct fault_record, kind));
-		__atomic_store_n(&records[i].state, RECORD_FREE, __ATOMIC_RELEASE);
 		__atomic_fetch_sub(&guarded_faults_waiting, 1, __ATOMIC_RELAXED);
-		report_fault(&copy);
+		report_fault(&records[i]);
+		__atomic_store_n(&records[i].state, RECORD_FREE, __ATOMIC_RELEASE);
 	}
 	if (__atomic_load_n(&dropped_faults, __ATOMIC_RELAXED) != 0)
 		dprintf("area_malloc: %" PRIu64 " guard page fault(s) came while every fault "

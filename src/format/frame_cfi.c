@@ -131,7 +131,9 @@ bool frame_cfi_step(struct symbolizer *symbolizer, struct frame_cfi_registers *r
 	if (rule.fp_rule == FP_SAVED
 		&& !read_word(context, cfa + (uintptr_t)rule.fp_offset, &frame_pointer))
 		return false;
-	registers->frame_pointer_known = rule.fp_rule != FP_UNKNOWN;
+	/* a frame pointer lost below stays lost through frames that keep it */
+	registers->frame_pointer_known = rule.fp_rule == FP_SAVED
+		|| (rule.fp_rule == FP_KEPT && registers->frame_pointer_known);
 	registers->frame_pointer = frame_pointer;
 	registers->stack_pointer = cfa;
 	registers->pc = return_address;

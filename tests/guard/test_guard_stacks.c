@@ -7,6 +7,10 @@
  * that called it); the report walks the stack words the handler copied by
  * the unwind tables instead (src/debug/guarded_report.c, access_frames),
  * and the whole chain is there: memcpy, each driver function, the test.
+ * Past the 4 KiB the handler copies, the handler's frame-pointer chain goes
+ * on only where it meets the tables' walk: with frame pointers it does; in
+ * a driver without them the stack ends with the copy, no stale word taken
+ * for a frame.
  *
  * Each test loads the debug module with guard=1 (Check forks every test)
  * and takes the reports through the companion's report hook.
@@ -236,6 +240,136 @@ START_TEST(frameless_driver_memcpy_chain_is_whole)
 }
 END_TEST
 
+/*
+ * Stacks deeper than the 4 KiB the fault handler copies: a caller with a
+ * 6000-byte frame between the access and the rest of the stack. The
+ * tables' walk ends in that caller (its return address lies past the
+ * copy). With frame pointers all the way down, the handler's chain meets
+ * the walk there and the stack goes on to the caller's caller; in a driver
+ * without frame pointers the handler's chain began at whatever the driver
+ * left in rbp, so the stack ends in the deep caller, with no frame made
+ * up from a stale word.
+ */
+struct deep_call {
+	void (*call)(struct deep_call *deep);
+	struct site site; /* the call of call() */
+	uintptr_t returns_to;
+	char *block;
+	size_t size;
+	struct frameless_run run; /* call is run_frameless_deep */
+	struct site copy_site;    /* call is copy_deep */
+};
+
+static __attribute__((noipa)) void deep_caller(struct deep_call *deep)
+{
+	volatile char locals[6000];
+
+	locals[0] = 1;
+	locals[sizeof(locals) - 1] = 1;
+	deep->returns_to = (uintptr_t)__builtin_return_address(0);
+	deep->site.before = here();
+	deep->call(deep);
+	deep->site.after = here();
+	locals[1] = locals[0];
+}
+
+static __attribute__((noipa)) void run_frameless_deep(struct deep_call *deep)
+{
+	run_frameless_driver(&deep->run, frameless_outer_clear, deep->block, deep->size + 100);
+}
+
+static __attribute__((noipa)) void copy_deep(struct deep_call *deep)
+{
+	static const char source[8192];
+
+	copy_into(&deep->copy_site, deep->block, source, deep->size + 16);
+}
+
+/* The frame of frames[] (count of them) inside (before, after), from #1 to
+ * #last. */
+static unsigned frame_inside(const uintptr_t *frames, unsigned count, unsigned last,
+	uintptr_t before, uintptr_t after)
+{
+	unsigned frame;
+
+	for (frame = 1; frame <= last && frame < count; frame++)
+		if (inside(frames[frame], before, after))
+			return frame;
+	ck_abort_msg("no frame among #1..#%u lies in %#lx..%#lx", last, (unsigned long)before,
+		(unsigned long)after);
+	return 0;
+}
+
+/*
+ * Runs call under deep_caller, overflowing a guarded block of size, and
+ * takes the one report; returns it, with *access the index of the frame
+ * inside the driver's call of memset or memcpy (*before, *after: that
+ * call's bounds, which the call fills in).
+ */
+static const struct recorded *deep_fault(struct deep_call *deep, void (*call)(struct deep_call *),
+	size_t size, const uintptr_t *before, const uintptr_t *after, unsigned *access)
+{
+	const void *pool;
+	const struct recorded *r;
+
+	deep->call = call;
+	deep->size = size;
+	deep->block = open_guarded_block(size, &pool);
+	deep_caller(deep);
+	am->free(pool, am->malloc(pool, 1)); /* makes the fault's report */
+	assert_reports(1);
+	r = &recorded[0];
+	ck_assert_str_eq(r->kind, "heap-buffer-overflow");
+	ck_assert_ptr_eq(r->address, deep->block);
+	*access =
+		frame_inside(r->detected_by.frames, r->detected_by.frame_count, 3, *before, *after);
+	return r;
+}
+
+START_TEST(deep_frameless_stack_ends_with_the_copy)
+{
+	struct deep_call deep;
+	const struct recorded *r;
+	unsigned driver;
+
+	if (RUNNING_ON_VALGRIND)
+		return;
+	r = deep_fault(&deep, run_frameless_deep, 4096, &deep.run.sites.level[0].before,
+		&deep.run.sites.level[0].after, &driver);
+	/* memset, the driver's three functions, run_frameless_driver,
+	 * run_frameless_deep, deep_caller: then nothing */
+	ck_assert_msg(r->detected_by.frame_count == driver + 6, "%u frames, %u wanted:\n%s",
+		r->detected_by.frame_count, driver + 6, r->text);
+	ck_assert(inside(r->detected_by.frames[driver + 3], deep.run.test_call.before,
+		deep.run.test_call.after));
+	ck_assert_uint_eq(r->detected_by.frames[driver + 4], deep.run.test_returns_to);
+	ck_assert(inside(r->detected_by.frames[driver + 5], deep.site.before, deep.site.after));
+	debug_module_close();
+}
+END_TEST
+
+START_TEST(deep_stack_with_frame_pointers_goes_on_past_the_copy)
+{
+	struct deep_call deep;
+	const struct recorded *r;
+	unsigned driver;
+
+	if (RUNNING_ON_VALGRIND)
+		return;
+	r = deep_fault(&deep, copy_deep, 32, &deep.copy_site.before, &deep.copy_site.after,
+		&driver);
+	/* memcpy, copy_into, copy_deep, deep_caller, then its caller */
+	ck_assert_msg(r->detected_by.frame_count > driver + 3, "%u frames:\n%s",
+		r->detected_by.frame_count, r->text);
+	ck_assert(inside(r->detected_by.frames[driver + 2], deep.site.before, deep.site.after));
+	ck_assert_msg(r->detected_by.frames[driver + 3] == deep.returns_to,
+		"frame #%u is %#lx, not deep_caller's return address %#lx:\n%s", driver + 3,
+		(unsigned long)r->detected_by.frames[driver + 3], (unsigned long)deep.returns_to,
+		r->text);
+	debug_module_close();
+}
+END_TEST
+
 int main(void)
 {
 	Suite *suite = suite_create("guard_stacks");
@@ -245,6 +379,8 @@ int main(void)
 	tcase_add_test(tcase, memset_past_a_block_names_its_caller);
 	tcase_add_test(tcase, frameless_driver_memset_chain_is_whole);
 	tcase_add_test(tcase, frameless_driver_memcpy_chain_is_whole);
+	tcase_add_test(tcase, deep_frameless_stack_ends_with_the_copy);
+	tcase_add_test(tcase, deep_stack_with_frame_pointers_goes_on_past_the_copy);
 	suite_add_tcase(suite, tcase);
 	return run_check_suite(suite, CK_FORK);
 }
