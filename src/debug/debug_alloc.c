@@ -186,9 +186,9 @@ static void *allocate_locked(struct pool *pool, size_t size, bool zeroed, bool *
  * undefined after the fill, which shadow_block_allocated() says under the
  * lock.
  */
-static bool fill_after_unlock(bool zeroed)
+static bool fill_after_unlock(bool zeroed, size_t size)
 {
-	return !zeroed && !shadow_active && debug_options.max_malloc_fill_size > 0;
+	return !zeroed && size > 0 && !shadow_active && debug_options.max_malloc_fill_size > 0;
 }
 
 static void fill_new_block(void *user, size_t size)
@@ -246,7 +246,7 @@ static void *allocate(const void *pool_id, size_t size, bool zeroed, uintptr_t c
 		log_event(pool, LOG_FAIL, NULL, size, &owner);
 		debug_unlock(pool, locked);
 	} else {
-		bool fill_later = fill_after_unlock(zeroed);
+		bool fill_later = fill_after_unlock(zeroed, size);
 		unsigned fill_claim = DEBUG_CLAIM_SLOTS;
 
 		locked = debug_lock_for(pool, allocation_operation(op));
