@@ -239,9 +239,9 @@ static bool read_copied_word(void *context, uintptr_t address, uintptr_t *value)
  * frame pointer (memcpy or memset in libc, a whole driver built at -O2, as
  * Debian builds it): the unwind tables walk the stack words the handler
  * copied instead, frame by frame, as far as the copy and the tables go.
- * Past that, the handler's walk goes on: its frames whose return address
- * lay above the last frame the tables found (return_slots), where the copy
- * ended or the tables said nothing.
+ * Past that, the handler's walk goes on from where it meets the tables'
+ * (return_slots; below). Where the tables say nothing from the faulting
+ * instruction on, the handler's walk is the stack.
  */
 static void access_frames(const struct fault_record *record, area_malloc_owner *owner)
 {
