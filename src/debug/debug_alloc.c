@@ -418,7 +418,8 @@ static size_t poison_claimed(struct pool *pool, void *ptr, const struct checked_
 /* The claim of poison_claimed() ends; with the pool locked. */
 static void end_claim(struct debug_pool *debug, const void *ptr)
 {
-	unsigned slot = debug_claim_slot(debug, ptr);
+	uintptr_t claim;
+	unsigned slot = debug_claim_slot(debug, ptr, &claim);
 
 	if (slot < DEBUG_CLAIM_SLOTS)
 		debug_end_claim(debug, slot);

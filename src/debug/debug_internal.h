@@ -505,39 +505,38 @@ int quarantine_check(struct pool *pool, struct pending_list *pending) DEBUG_HIDD
 #define CLAIM_FILL ((uintptr_t)1)
 
 /* The slot holding ptr's claim (ptr NULL: a free slot), DEBUG_CLAIM_SLOTS
- * when none does; with the pool locked. */
-static inline unsigned debug_claim_slot(const struct debug_pool *debug, const void *ptr)
+ * when none does, and in *claim the slot's value as read (CLAIM_FILL set
+ * for a malloc's fill: read once, since a fill claim may end meanwhile);
+ * with the pool locked. */
+static inline unsigned debug_claim_slot(const struct debug_pool *debug, const void *ptr,
+	uintptr_t *claim)
 {
-	unsigned slot = 0;
-
-	while (slot < DEBUG_CLAIM_SLOTS
-		&& (__atomic_load_n(&debug->claimed[slot], __ATOMIC_ACQUIRE) & ~CLAIM_FILL)
-			!= (uintptr_t)ptr)
-		slot++;
-	return slot;
+	for (unsigned slot = 0; slot < DEBUG_CLAIM_SLOTS; slot++) {
+		*claim = __atomic_load_n(&debug->claimed[slot], __ATOMIC_ACQUIRE);
+		if ((*claim & ~CLAIM_FILL) == (uintptr_t)ptr)
+			return slot;
+	}
+	*claim = 0;
+	return DEBUG_CLAIM_SLOTS;
 }
 
-/* The claim of ptr (its slot's value: CLAIM_FILL set for a malloc's fill),
- * 0 when no call claimed it; with the pool locked. Read once: a fill claim
- * may end meanwhile. */
+/* The claim of ptr (debug_claim_slot's value), 0 when no call claimed it;
+ * with the pool locked. */
 static inline uintptr_t debug_claim_of(const struct debug_pool *debug, const void *ptr)
 {
-	if (__atomic_load_n(&debug->claimed_count, __ATOMIC_ACQUIRE) == 0)
-		return 0;
-	for (unsigned slot = 0; slot < DEBUG_CLAIM_SLOTS; slot++) {
-		uintptr_t claim = __atomic_load_n(&debug->claimed[slot], __ATOMIC_ACQUIRE);
+	uintptr_t claim = 0;
 
-		if ((claim & ~CLAIM_FILL) == (uintptr_t)ptr && claim != 0)
-			return claim;
-	}
-	return 0;
+	if (__atomic_load_n(&debug->claimed_count, __ATOMIC_ACQUIRE) != 0)
+		debug_claim_slot(debug, ptr, &claim);
+	return claim;
 }
 
 /* Claims ptr for this call (fill: a malloc's fill) in a free slot; with the
  * pool locked. Returns the slot, DEBUG_CLAIM_SLOTS when none was free. */
 static inline unsigned debug_claim(struct debug_pool *debug, const void *ptr, bool fill)
 {
-	unsigned slot = debug_claim_slot(debug, NULL);
+	uintptr_t free_slot;
+	unsigned slot = debug_claim_slot(debug, NULL, &free_slot);
 
 	if (slot < DEBUG_CLAIM_SLOTS) {
 		__atomic_store_n(&debug->claimed[slot], (uintptr_t)ptr | (fill ? CLAIM_FILL : 0),
