@@ -133,6 +133,13 @@ extern const size_t bench_real_workload_count;
 
 const struct bench_timed_workload *bench_find_timed_workload(const char *name);
 
+/* The workload whose passes a child of this one alternates with its own,
+ * on the same allocator (thread2: thread1), or NULL: the child then emits
+ * paired_ns and paired_ratio (bench_main.c), a two-thread / one-thread
+ * throughput taken from passes a few milliseconds apart. */
+const struct bench_timed_workload *bench_paired_workload(
+	const struct bench_timed_workload *workload);
+
 /* Worst-case latency of single calls (bench_latency.c): emits lat_* keys. */
 void bench_run_latency(const struct bench_allocator *allocator);
 

@@ -111,26 +111,46 @@ static int run_child(const char *kind_name, const char *workload_name, int passe
 		bench_run_scan_figures(&allocator);
 	} else {
 		const struct bench_allocator *glibc = bench_glibc();
+		const struct bench_timed_workload *paired = bench_paired_workload(workload);
 		bool compare = kind != BENCH_GLIBC;
 		double ns[MAX_ROUNDS], glibc_ns[MAX_ROUNDS], cpu_ns[MAX_ROUNDS], peak_kib = 0,
 										 node_kib;
+		double paired_ns[MAX_ROUNDS], paired_ratio[MAX_ROUNDS];
 		bool reset_failed = false;
 		void *mine = workload->prepare(&allocator);
 		void *reference = compare ? workload->prepare(glibc) : NULL;
+		void *mine_paired = paired != NULL ? paired->prepare(&allocator) : NULL;
 
 		/* a warm-up pass each, then passes alternating which goes first */
 		run_pass(workload, &allocator, mine, ns, 0, &peak_kib, &reset_failed);
 		if (compare)
 			run_pass(workload, glibc, reference, glibc_ns, 0, NULL, NULL);
+		if (paired != NULL)
+			run_pass(paired, &allocator, mine_paired, paired_ns, 0, NULL, NULL);
 		for (int pass = 0; pass < passes; pass++) {
 			if (compare && pass % 2 == 0)
 				run_pass(workload, glibc, reference, glibc_ns, pass, NULL, NULL);
+			if (paired != NULL && pass % 2 == 0)
+				run_pass(paired, &allocator, mine_paired, paired_ns, pass, NULL,
+					NULL);
 			run_pass(workload, &allocator, mine, ns, pass, &peak_kib, &reset_failed);
 			cpu_ns[pass] = bench_last_pass_cpu_ns;
+			if (paired != NULL && pass % 2 == 1)
+				run_pass(paired, &allocator, mine_paired, paired_ns, pass, NULL,
+					NULL);
 			if (compare && pass % 2 == 1)
 				run_pass(workload, glibc, reference, glibc_ns, pass, NULL, NULL);
+			if (paired != NULL)
+				paired_ratio[pass] = paired_ns[pass] / ns[pass];
 		}
 		bench_emit("ns", bench_median(ns, (size_t)passes));
+		if (paired != NULL) {
+			/* the ratios' median, not the medians' ratio: each ratio is
+			 * of two passes run back to back */
+			bench_emit("paired_ns", bench_median(paired_ns, (size_t)passes));
+			bench_emit("paired_ratio", bench_median(paired_ratio, (size_t)passes));
+			paired->finish(&allocator, mine_paired);
+		}
 		/* threaded workloads: each thread's CPU time per operation */
 		if (!__builtin_isnan(cpu_ns[0]))
 			bench_emit("cpu_ns", bench_median(cpu_ns, (size_t)passes));

@@ -27,7 +27,7 @@ static bool selected(const char *name)
 	return false;
 }
 
-/* NAN unless both ran. */
+/* NAN unless both ran: the ratio of the medians of separate children. */
 static double scaling(int column)
 {
 	if (!selected("thread1") || !selected("thread2"))
@@ -35,10 +35,20 @@ static double scaling(int column)
 	return median_of(column, "thread1", "ns") / median_of(column, "thread2", "ns");
 }
 
+/* The same ratio from the passes each thread2 child alternated with
+ * thread1 passes (bench_paired_workload): the median over the rounds of
+ * each child's median of (one-thread pass / the two-thread pass next to it). */
+static double paired_scaling(int column)
+{
+	return selected("thread2") ? median_of(column, "thread2", "paired_ratio")
+				   : __builtin_nan("");
+}
+
 static void print_throughput_table(void)
 {
 	static const char *const headers[] = { "thread1 ns/op", "thread1 Mops/s", "thread2 ns/op",
-		"thread2 Mops/s", "2-thread / 1-thread throughput", "thread2 CPU ns/op",
+		"thread2 Mops/s", "2-thread / 1-thread throughput, separate children",
+		"2-thread / 1-thread throughput, paired passes", "thread2 CPU ns/op",
 		"2-thread / 1-thread CPU per pair" };
 
 	if (!selected("thread1") && !selected("thread2"))
@@ -58,13 +68,19 @@ static void print_throughput_table(void)
 		print_cell(two, " | %.1f");
 		print_cell(1000 / two, " | %.1f");
 		print_cell(scaling(c), " | %.2f");
+		print_cell(paired_scaling(c), " | %.2f");
 		print_cell(cpu_two, " | %.1f");
 		print_cell(cpu_two / cpu_one, " | %.2f");
 		printf(" |\n");
 	}
 	printf("\nns/op: wall time over all threads' malloc+free pairs (median of the runs); "
 	       "Mops/s: millions of pairs per second, all threads together. Perfect scaling on "
-	       "two CPUs gives 2.00. CPU ns/op: each thread's own CPU time "
+	       "two CPUs gives 2.00. Separate children: the thread1 column's median over the "
+	       "thread2 column's, each from children started seconds apart. Paired passes: "
+	       "each thread2 child also runs thread1 passes on the same allocator, alternated "
+	       "with its own, and takes the median of each one-thread pass's time over the "
+	       "two-thread pass's next to it; the figure is the median of those over the "
+	       "rounds. CPU ns/op: each thread's own CPU time "
 	       "(CLOCK_THREAD_CPUTIME_ID) per pair; 2-thread / 1-thread CPU per pair near 1.00 "
 	       "means the threads do not slow each other down (locks, shared lines), and the "
 	       "throughput ratio is then what the machine gives two threads at once: on a guest "
@@ -185,12 +201,14 @@ static void print_real_figures(void)
 		"release: no workload above 1.2x glibc or above jemalloc's ratio, whichever is "
 		"higher:%s",
 		above[0] ? above : " none above");
-	value = scaling(COL_RELEASE);
+	value = paired_scaling(COL_RELEASE);
 	figure(known(value), value >= 1.8,
 		"release, (b) with 2 threads on one pool: throughput at least 1.8x the 1-thread "
-		"throughput: %.2fx (%.1f vs %.1f Mops/s; each thread's CPU per pair %.2fx one "
-		"thread's, glibc's %.2fx)",
-		value, 1000 / median_of(COL_RELEASE, "thread2", "ns"),
+		"throughput: %.2fx in paired passes (glibc %.2fx, mimalloc %.2fx); %.2fx from "
+		"separate children (%.1f vs %.1f Mops/s); each thread's CPU per pair %.2fx one "
+		"thread's, glibc's %.2fx",
+		value, paired_scaling(COL_GLIBC), paired_scaling(COL_MIMALLOC),
+		scaling(COL_RELEASE), 1000 / median_of(COL_RELEASE, "thread2", "ns"),
 		1000 / median_of(COL_RELEASE, "thread1", "ns"),
 		median_of(COL_RELEASE, "thread2", "cpu_ns")
 			/ median_of(COL_RELEASE, "thread1", "cpu_ns"),

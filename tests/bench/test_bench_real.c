@@ -231,17 +231,18 @@ START_TEST(throughput_table_has_every_column)
 
 	ck_assert_ptr_nonnull(table);
 	table = strchr(table, '\n') + 2;
-	ck_assert_int_eq(row_cells(table, cells, MAX_COLUMNS), 8);
+	ck_assert_int_eq(row_cells(table, cells, MAX_COLUMNS), 9);
 	ck_assert_str_eq(cells[0], "allocator");
-	ck_assert_str_eq(cells[5], "2-thread / 1-thread throughput");
-	ck_assert_str_eq(cells[7], "2-thread / 1-thread CPU per pair");
+	ck_assert_str_eq(cells[5], "2-thread / 1-thread throughput, separate children");
+	ck_assert_str_eq(cells[6], "2-thread / 1-thread throughput, paired passes");
+	ck_assert_str_eq(cells[8], "2-thread / 1-thread CPU per pair");
 	for (int c = 0; c < columns; c++) {
 		const char *line;
 
 		line = table_row(table, labels[c]);
 		ck_assert_msg(line != NULL, "no throughput row for %s", labels[c]);
-		ck_assert_int_eq(row_cells(line, cells, MAX_COLUMNS), 8);
-		for (int i = 1; i < 8; i++)
+		ck_assert_int_eq(row_cells(line, cells, MAX_COLUMNS), 9);
+		for (int i = 1; i < 9; i++)
 			ck_assert_msg(is_number(cells[i], ""), "%s: '%s'", labels[c], cells[i]);
 	}
 }
