@@ -238,8 +238,8 @@ static bool refill(struct thread_cache *cache, unsigned class_index)
 }
 
 /* Everything thread_cache_take() (thread_cache_fast.h) does not do inline:
- * no cache yet, an empty class (the class below, the depot), or a request
- * too large for the caches. */
+ * no cache yet, an empty class (the class below, the depot, the classes
+ * above), or a request too large for the caches. */
 void *thread_cache_take_slow(const void *pool_id, size_t size)
 {
 	struct thread_cache *cache = thread_cache_slots[thread_cache_slot_of(pool_id)];
@@ -268,6 +268,8 @@ void *thread_cache_take_slow(const void *pool_id, size_t size)
 				FIT_SCAN_BLOCKS, &usable);
 		if (block == NULL && (bin->head != NULL || refill(cache, class_index)))
 			block = magazine_pop(bin, class_index, &usable);
+		if (block == NULL)
+			block = magazine_take_above(cache->bins, class_index, &usable);
 		if (block != NULL) {
 			cache->bytes -= usable + HEAP_BLOCK_OVERHEAD;
 			cache->allocations++;

@@ -735,6 +735,30 @@ START_TEST(test_size_classes_fit_every_size)
 }
 END_TEST
 
+/* The bound area_malloc(3) gives for a block taken from a class above
+ * (magazine_take_above): at most 47 bytes more than a request of up to 208
+ * bytes, less than twice a larger one, for every request and every block
+ * size those classes can hold. */
+START_TEST(test_blocks_from_the_classes_above_stay_within_the_bound)
+{
+	size_t largest[CACHE_CLASSES] = { 0 };
+
+	for (size_t usable = HEAP_ALIGN; usable <= THREAD_CACHE_MAX_USABLE; usable += HEAP_ALIGN)
+		largest[cache_class_for_block(usable)] = usable;
+	for (size_t size = 1; size <= THREAD_CACHE_MAX_USABLE; size++) {
+		unsigned c = cache_class_for_request(size);
+		for (unsigned above = c + 1;
+			above <= c + CACHE_ABOVE_CLASSES && above < CACHE_CLASSES; above++) {
+			ck_assert_uint_ge(cache_class_size(above), size);
+			if (size <= 208)
+				ck_assert_uint_le(largest[above], size + 47);
+			else
+				ck_assert_uint_lt(largest[above], 2 * size);
+		}
+	}
+}
+END_TEST
+
 /* A block from the heap for 300 bytes (usable 304) is filed one class down
  * (256) when freed, and the next request for 300 still gets it back; a
  * request it is too small for does not. Blocks up to 32 KiB are cached.
@@ -784,6 +808,49 @@ START_TEST(test_block_between_classes_is_reused)
 	ck_assert_ptr_nonnull(holder.blocks[6]);
 	ck_assert_ptr_eq(holder.blocks[7], holder.blocks[5]);
 	ck_assert_ptr_eq(holder.blocks[8], holder.blocks[6]);
+	finish_with_everything_free(&holder, holder.blocks[0]);
+}
+END_TEST
+
+/* A request whose class is empty (its own, the depot) takes a block the
+ * cache holds in one of the two classes above (cache_magazine.h,
+ * CACHE_ABOVE_CLASSES) rather than the heap; freed, the block goes back to its
+ * own class; three classes above is too far. */
+static void take_from_classes_above(struct holder *holder)
+{
+	const void *pool = holder->pool;
+
+	holder->blocks[0] = am->malloc(pool, 64); /* class 3 (64 bytes) */
+	am->free(pool, holder->blocks[0]);
+	holder->blocks[1] = am->malloc(pool, 32); /* class 1: 2 above is class 3 */
+	am->free(pool, holder->blocks[1]);
+	holder->blocks[2] = am->malloc(pool, 64); /* back in class 3 */
+	am->free(pool, holder->blocks[2]);
+	holder->blocks[3] = am->malloc(pool, 16); /* class 0: class 3 is 3 above */
+	am->free(pool, holder->blocks[3]);
+
+	/* usable 1712, filed in the 1536-byte class; a request for 1100 (the
+	 * 1280-byte class, the one below empty) takes it */
+	holder->blocks[4] = am->malloc(pool, 1700);
+	am->free(pool, holder->blocks[4]);
+	holder->blocks[5] = am->malloc(pool, 1100);
+	am->free(pool, holder->blocks[5]);
+}
+
+START_TEST(test_empty_class_takes_from_the_classes_above)
+{
+	struct holder holder = { 0 };
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1024 * KIB, B_NO_LOCK, KERNEL_RW);
+	ck_assert_uint_eq(cache_class_for_block(1712), cache_class_for_request(1100) + 1);
+	holder_start(&holder, take_from_classes_above);
+	ck_assert_ptr_nonnull(holder.blocks[0]);
+	ck_assert_ptr_eq(holder.blocks[1], holder.blocks[0]);
+	ck_assert_ptr_eq(holder.blocks[2], holder.blocks[0]);
+	ck_assert_ptr_nonnull(holder.blocks[3]);
+	ck_assert_ptr_ne(holder.blocks[3], holder.blocks[0]);
+	ck_assert_ptr_nonnull(holder.blocks[4]);
+	ck_assert_ptr_eq(holder.blocks[5], holder.blocks[4]);
 	finish_with_everything_free(&holder, holder.blocks[0]);
 }
 END_TEST
@@ -1315,7 +1382,9 @@ static Suite *thread_cache_suite(void)
 
 	tcase_add_checked_fixture(classes, setup, teardown);
 	tcase_add_test(classes, test_size_classes_fit_every_size);
+	tcase_add_test(classes, test_blocks_from_the_classes_above_stay_within_the_bound);
 	tcase_add_test(classes, test_block_between_classes_is_reused);
+	tcase_add_test(classes, test_empty_class_takes_from_the_classes_above);
 	tcase_add_test(classes, test_batch_of_small_blocks_comes_back_from_the_cache);
 	tcase_add_test(classes, test_depot_hands_blocks_from_consumer_to_producer);
 	tcase_add_test(classes, test_second_free_of_depot_block_refused);
