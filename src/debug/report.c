@@ -67,6 +67,14 @@ void reporter_init(const struct debug_options *module_options)
 	mutex_unlock(&reporter_lock);
 }
 
+void reporter_close_symbolizer(void)
+{
+	mutex_lock(&reporter_lock);
+	symbolizer_close(symbolizer);
+	symbolizer = NULL;
+	mutex_unlock(&reporter_lock);
+}
+
 void reporter_fini(void)
 {
 	mutex_lock(&reporter_lock);

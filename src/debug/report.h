@@ -98,6 +98,11 @@ struct leak_report {
 
 void reporter_init(const struct debug_options *options);
 void reporter_fini(void);
+/* Frees the symbolizer (libdw's tables) once the exit-time reports are
+ * made: a process that exits with the module held would otherwise leave
+ * them to a leak checker, which counts libdw's search trees (tagged
+ * pointers) as possibly lost. A later report opens it again. */
+void reporter_close_symbolizer(void);
 
 void report_error(const struct error_report *report);
 

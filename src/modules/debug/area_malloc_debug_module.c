@@ -272,6 +272,7 @@ static int exit_handler(int status, void *context)
 	debug_report_leaked_pools("at exit");
 	reporter_print_totals();
 	node_writer_stop(true);
+	reporter_close_symbolizer();
 	if (status == 0 && options.exitcode != 0 && reporter_error_count() > 0)
 		return options.exitcode;
 	return status;
