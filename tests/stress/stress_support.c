@@ -165,11 +165,15 @@ size_t stress_release_chunk_max(size_t size)
 
 	if (size > THREAD_CACHE_MAX_USABLE)
 		return exact;
-	unsigned class_index = cache_class_for_request(size);
-	/* below the next class's size (the last class: its own, and no more) */
-	size_t cached = class_index + 1 < CACHE_CLASSES
-		? cache_class_size(class_index + 1) - HEAP_ALIGN + HEAP_BLOCK_OVERHEAD
-		: cache_class_size(class_index) + HEAP_BLOCK_OVERHEAD;
+	/* a block of the request's class or of one of the CACHE_ABOVE_CLASSES
+	 * above it (magazine_take_above): below the size of the class after
+	 * the highest of them (the last class: its own, and no more) */
+	unsigned top = cache_class_for_request(size) + CACHE_ABOVE_CLASSES;
+	if (top > CACHE_CLASSES - 1)
+		top = CACHE_CLASSES - 1;
+	size_t cached = top + 1 < CACHE_CLASSES
+		? cache_class_size(top + 1) - HEAP_ALIGN + HEAP_BLOCK_OVERHEAD
+		: cache_class_size(top) + HEAP_BLOCK_OVERHEAD;
 	return cached > exact ? cached : exact;
 }
 
