@@ -855,6 +855,44 @@ START_TEST(test_empty_class_takes_from_the_classes_above)
 }
 END_TEST
 
+/* In the exact classes (up to 240 bytes) a cached block is the size the heap
+ * would give the request, so a pool of small blocks holds as many as
+ * without the caches (area_malloc(3)): a driver that keeps 16-byte blocks
+ * and allocates and frees a 48-byte scratch block before each one fills
+ * the pool with as many 16-byte blocks as a thread that never frees, not
+ * half as many (each kept block the 64-byte chunk of the scratch block,
+ * taken from two classes above). */
+static void keep_small_blocks_beside_a_scratch_block(struct holder *holder)
+{
+	holder->count = 0;
+	for (;;) {
+		void *scratch = am->malloc(holder->pool, 48);
+		am->free(holder->pool, scratch);
+		void *kept = am->malloc(holder->pool, 16);
+		if (kept == NULL)
+			break;
+		if (holder->count == 0)
+			holder->blocks[0] = kept;
+		holder->count++;
+	}
+}
+
+START_TEST(test_small_blocks_beside_larger_ones_fill_the_pool)
+{
+	const size_t pool_size = 64 * KIB;
+	int expected = capacity_in_blocks(pool_size, 16);
+	struct holder holder = { 0 };
+
+	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, pool_size, B_NO_LOCK, KERNEL_RW);
+	ck_assert_ptr_nonnull(holder.pool);
+	holder_start(&holder, keep_small_blocks_beside_a_scratch_block);
+	ck_assert_int_eq(holder.count, expected);
+	assert_pools_valid();
+	holder_finish(&holder);
+	ck_assert_int_eq(am->delete_pool(holder.pool), B_OK);
+}
+END_TEST
+
 #define BATCH 1600 /* glibc's bench-malloc-simple's largest batch */
 
 static void *batch[2][BATCH];
@@ -1385,6 +1423,7 @@ static Suite *thread_cache_suite(void)
 	tcase_add_test(classes, test_blocks_from_the_classes_above_stay_within_the_bound);
 	tcase_add_test(classes, test_block_between_classes_is_reused);
 	tcase_add_test(classes, test_empty_class_takes_from_the_classes_above);
+	tcase_add_test(classes, test_small_blocks_beside_larger_ones_fill_the_pool);
 	tcase_add_test(classes, test_batch_of_small_blocks_comes_back_from_the_cache);
 	tcase_add_test(classes, test_depot_hands_blocks_from_consumer_to_producer);
 	tcase_add_test(classes, test_second_free_of_depot_block_refused);
