@@ -17,11 +17,11 @@
  * classes' requests to the pool's lock on about one call in forty in
  * pattern (b) of the real-workload benchmark (blocks of 16 B..32 KiB): the
  * blocks of requests between 28 and 32 KiB piled up one class down while
- * the same requests missed. For the same reason most classes are fed more
- * slowly than they are drawn from when sizes spread over them, so a take
- * that still finds nothing (not in the depot either) takes the head of one
- * of the two classes above (magazine_take_above()); every block there fits,
- * and goes back to its own class when freed.
+ * the same requests missed. For the same reason most classes of several
+ * sizes are fed more slowly than they are drawn from when sizes spread over
+ * them, so a take there that still finds nothing (not in the depot either)
+ * takes the head of one of the two classes above (magazine_take_above());
+ * every block there fits, and goes back to its own class when freed.
  *
  * A magazine is a LIFO list of cached blocks of one class linked through
  * each block's first word, with its block count and its bytes (chunk bytes,
@@ -208,17 +208,25 @@ static inline void *magazine_take_fitting(struct magazine *magazine, unsigned cl
  * two threads' CPU time per pair went from 1.20x one thread's to 1.00x
  * (docs/PERFORMANCE.md). The depot comes first: its batch is of the
  * class's own size, one trip for many blocks. What it costs: the block
- * handed out is larger than the class's own (at most 47 bytes more than a
- * request of up to 208 bytes, less than twice a larger one); it goes back
- * to its own class when freed, so the cache holds no more than before (the
- * peak resident set of pattern (b), one run each: 13.6 -> 10.5 MiB).
+ * handed out is larger than the class's own (less than twice the request);
+ * it goes back to its own class when freed, so the cache holds no more than
+ * before (the peak resident set of pattern (b), one run each: 13.6 -> 10.5
+ * MiB). Only for the classes of several sizes (cache_class_sizes_vary(),
+ * requests above 240 bytes): a class of one size is fed by its own
+ * requests, and is empty only when none of them is free; there a larger
+ * block is only the request rounded up, the waste the exact classes are
+ * there to avoid, and it stays with the block while the driver keeps it:
+ * a driver that kept 16-byte blocks and freed a 48-byte one before each
+ * fitted half as many in its pool, each in a 64-byte chunk
+ * (test_small_blocks_beside_larger_ones_fill_the_pool).
  */
 #define CACHE_ABOVE_CLASSES 2
 
 /* The head of the first of the CACHE_ABOVE_CLASSES classes above class_index
- * (of a cache's bins) that holds a block, with its usable size; NULL when
- * none does. Every block there fits a request of class_index (M3: its usable
- * size is at least its own class's size, larger than class_index's). */
+ * (of a cache's bins; a class of several sizes) that holds a block, with
+ * its usable size; NULL when none does. Every block there fits a request of
+ * class_index (M3: its usable size is at least its own class's size, larger
+ * than class_index's). */
 static inline void *magazine_take_above(struct magazine *bins, unsigned class_index, size_t *usable)
 {
 	unsigned last = class_index + CACHE_ABOVE_CLASSES;

@@ -736,24 +736,23 @@ START_TEST(test_size_classes_fit_every_size)
 END_TEST
 
 /* The bound area_malloc(3) gives for a block taken from a class above
- * (magazine_take_above): at most 47 bytes more than a request of up to 208
- * bytes, less than twice a larger one, for every request and every block
- * size those classes can hold. */
+ * (magazine_take_above): only for requests of more than 240 bytes (the
+ * classes of several sizes), less than twice the request, for every such
+ * request and every block size those classes can hold. */
 START_TEST(test_blocks_from_the_classes_above_stay_within_the_bound)
 {
 	size_t largest[CACHE_CLASSES] = { 0 };
 
+	ck_assert(!cache_class_sizes_vary(cache_class_for_request(240)));
+	ck_assert(cache_class_sizes_vary(cache_class_for_request(241)));
 	for (size_t usable = HEAP_ALIGN; usable <= THREAD_CACHE_MAX_USABLE; usable += HEAP_ALIGN)
 		largest[cache_class_for_block(usable)] = usable;
-	for (size_t size = 1; size <= THREAD_CACHE_MAX_USABLE; size++) {
+	for (size_t size = 241; size <= THREAD_CACHE_MAX_USABLE; size++) {
 		unsigned c = cache_class_for_request(size);
 		for (unsigned above = c + 1;
 			above <= c + CACHE_ABOVE_CLASSES && above < CACHE_CLASSES; above++) {
 			ck_assert_uint_ge(cache_class_size(above), size);
-			if (size <= 208)
-				ck_assert_uint_le(largest[above], size + 47);
-			else
-				ck_assert_uint_lt(largest[above], 2 * size);
+			ck_assert_uint_lt(largest[above], 2 * size);
 		}
 	}
 }
@@ -812,45 +811,54 @@ START_TEST(test_block_between_classes_is_reused)
 }
 END_TEST
 
-/* A request whose class is empty (its own, the depot) takes a block the
- * cache holds in one of the two classes above (cache_magazine.h,
- * CACHE_ABOVE_CLASSES) rather than the heap; freed, the block goes back to its
- * own class; three classes above is too far. */
+/* A request of a class of several sizes whose class is empty (its own, the
+ * depot) takes a block the cache holds in one of the two classes above
+ * (cache_magazine.h, CACHE_ABOVE_CLASSES) rather than the heap; freed, the
+ * block goes back to its own class; three classes above is too far. A
+ * request of an exact class (up to 240 bytes) goes to the heap instead. */
 static void take_from_classes_above(struct holder *holder)
 {
 	const void *pool = holder->pool;
 
 	holder->blocks[0] = am->malloc(pool, 64); /* class 3 (64 bytes) */
 	am->free(pool, holder->blocks[0]);
-	holder->blocks[1] = am->malloc(pool, 32); /* class 1: 2 above is class 3 */
+	holder->blocks[1] = am->malloc(pool, 32); /* class 1: exact, not from class 3 */
 	am->free(pool, holder->blocks[1]);
-	holder->blocks[2] = am->malloc(pool, 64); /* back in class 3 */
-	am->free(pool, holder->blocks[2]);
-	holder->blocks[3] = am->malloc(pool, 16); /* class 0: class 3 is 3 above */
-	am->free(pool, holder->blocks[3]);
 
-	/* usable 1712, filed in the 1536-byte class; a request for 1100 (the
-	 * 1280-byte class, the one below empty) takes it */
-	holder->blocks[4] = am->malloc(pool, 1700);
-	am->free(pool, holder->blocks[4]);
-	holder->blocks[5] = am->malloc(pool, 1100);
-	am->free(pool, holder->blocks[5]);
+	/* usable 1712, 2000 and 2112, filed in the 1536-, 1792- and
+	 * 2048-byte classes: one, two and three above a request for 1100
+	 * (the 1280-byte class, the one below empty) */
+	for (int i = 2; i < 5; i++) {
+		static const size_t sizes[] = { 1700, 2000, 2100 };
+		holder->blocks[i] = am->malloc(pool, sizes[i - 2]);
+		am->free(pool, holder->blocks[i]);
+	}
+	for (int i = 5; i < 8; i++)
+		holder->blocks[i] = am->malloc(pool, 1100);
+	for (int i = 5; i < 8; i++)
+		am->free(pool, holder->blocks[i]);
 }
 
 START_TEST(test_empty_class_takes_from_the_classes_above)
 {
 	struct holder holder = { 0 };
+	unsigned request_class = cache_class_for_request(1100);
 
 	holder.pool = am->create_pool(B_ANY_KERNEL_ADDRESS, 1024 * KIB, B_NO_LOCK, KERNEL_RW);
-	ck_assert_uint_eq(cache_class_for_block(1712), cache_class_for_request(1100) + 1);
+	ck_assert_uint_eq(cache_class_for_block(1712), request_class + 1);
+	ck_assert_uint_eq(cache_class_for_block(2000), request_class + 2);
+	ck_assert_uint_eq(cache_class_for_block(2112), request_class + 3);
 	holder_start(&holder, take_from_classes_above);
 	ck_assert_ptr_nonnull(holder.blocks[0]);
-	ck_assert_ptr_eq(holder.blocks[1], holder.blocks[0]);
-	ck_assert_ptr_eq(holder.blocks[2], holder.blocks[0]);
-	ck_assert_ptr_nonnull(holder.blocks[3]);
-	ck_assert_ptr_ne(holder.blocks[3], holder.blocks[0]);
-	ck_assert_ptr_nonnull(holder.blocks[4]);
-	ck_assert_ptr_eq(holder.blocks[5], holder.blocks[4]);
+	ck_assert_ptr_nonnull(holder.blocks[1]);
+	ck_assert_ptr_ne(holder.blocks[1], holder.blocks[0]);
+	for (int i = 2; i < 5; i++)
+		ck_assert_ptr_nonnull(holder.blocks[i]);
+	ck_assert_ptr_eq(holder.blocks[5], holder.blocks[2]);
+	ck_assert_ptr_eq(holder.blocks[6], holder.blocks[3]);
+	ck_assert_ptr_nonnull(holder.blocks[7]);
+	for (int i = 2; i < 7; i++)
+		ck_assert_ptr_ne(holder.blocks[7], holder.blocks[i]);
 	finish_with_everything_free(&holder, holder.blocks[0]);
 }
 END_TEST
