@@ -9,8 +9,10 @@
  * class not above its usable size (floor); a request is served from the
  * smallest class not below it (ceiling), so every block a class holds fits
  * every request it serves. Requests are never rounded up on their way to the
- * heap: a pool holds as many blocks as it would without caches (its
- * capacity is a promise); a block from the heap for a request between two
+ * heap: a pool holds as many blocks of one size, or of up to 240 bytes, as
+ * it would without caches (its capacity is a promise; a larger cached
+ * block given for a smaller request keeps its size while the driver holds
+ * it); a block from the heap for a request between two
  * classes is filed one class down when freed, so a take that finds its
  * class empty looks at the first few blocks of that class
  * (magazine_take_fitting()). Looking at the head only sent the largest

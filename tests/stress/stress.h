@@ -83,8 +83,8 @@ size_t stress_release_chunk(size_t size);
 /* The most heap space a release block of size may take: the above, or a
  * larger block a thread cache handed out for it (core/cache_magazine.h: a
  * size class serves every request up to its size with blocks whose usable
- * size is below the next class's, and an empty one takes from the
- * CACHE_ABOVE_CLASSES classes above it). */
+ * size is below the next class's, and an empty one of several sizes takes
+ * from the CACHE_ABOVE_CLASSES classes above it). */
 size_t stress_release_chunk_max(size_t size);
 
 /* ---- failures of worker threads ---- */
