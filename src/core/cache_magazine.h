@@ -206,14 +206,14 @@ static inline void *magazine_take_fitting(struct magazine *magazine, unsigned cl
  * lock too. With two threads sharing the pool each such trip meets the
  * other thread's lines (the lock, the heap's lists). Counted over 1.6
  * million calls of pattern (b), one thread: trips to the heap fell from
- * 0.94 % of the calls to 0.51 %, and to the depot from 0.32 % to 0.29 %;
- * two threads' CPU time per pair went from 1.20x one thread's to 1.00x
+ * 0.94 % of the calls to 0.55 %, and to the depot from 0.32 % to 0.28 %;
+ * two threads' CPU time per pair went from 1.11x one thread's to 1.05x
  * (docs/PERFORMANCE.md). The depot comes first: its batch is of the
  * class's own size, one trip for many blocks. What it costs: the block
  * handed out is larger than the class's own (less than twice the request);
  * it goes back to its own class when freed, so the cache holds no more than
- * before (the peak resident set of pattern (b), one run each: 13.6 -> 10.5
- * MiB). Only for the classes of several sizes (cache_class_sizes_vary(),
+ * before (the peak resident set of pattern (b): 13.6 -> 10.7 MiB). Only
+ * for the classes of several sizes (cache_class_sizes_vary(),
  * requests above 240 bytes): a class of one size is fed by its own
  * requests, and is empty only when none of them is free; there a larger
  * block is only the request rounded up, the waste the exact classes are
