@@ -224,17 +224,27 @@ static inline void *magazine_take_fitting(struct magazine *magazine, unsigned cl
  */
 #define CACHE_ABOVE_CLASSES 2
 
-/* The head of the first of the CACHE_ABOVE_CLASSES classes above class_index
- * (of a cache's bins; a class of several sizes) that holds a block, with
- * its usable size; NULL when none does. Every block there fits a request of
- * class_index (M3: its usable size is at least its own class's size, larger
- * than class_index's). */
-static inline void *magazine_take_above(struct magazine *bins, unsigned class_index, size_t *usable)
+/* The highest class a take of class_index may take a block from when that
+ * class is empty (magazine_take_above): class_index itself for a class of
+ * one size, which takes nothing from above. */
+static inline unsigned cache_last_class_above(unsigned class_index)
 {
 	unsigned last = class_index + CACHE_ABOVE_CLASSES;
 
-	if (last >= CACHE_CLASSES)
-		last = CACHE_CLASSES - 1;
+	if (!cache_class_sizes_vary(class_index))
+		return class_index;
+	return last < CACHE_CLASSES ? last : CACHE_CLASSES - 1;
+}
+
+/* The head of the first class above class_index, up to
+ * cache_last_class_above(), that holds a block (of a cache's bins), with
+ * its usable size; NULL when none does. Every block there fits a request
+ * of class_index (M3: its usable size is at least its own class's size,
+ * larger than class_index's). */
+static inline void *magazine_take_above(struct magazine *bins, unsigned class_index, size_t *usable)
+{
+	unsigned last = cache_last_class_above(class_index);
+
 	for (unsigned above = class_index + 1; above <= last; above++)
 		if (bins[above].head != NULL)
 			return magazine_pop(&bins[above], above, usable);

@@ -268,10 +268,9 @@ void *thread_cache_take_slow(const void *pool_id, size_t size)
 				FIT_SCAN_BLOCKS, &usable);
 		if (block == NULL && (bin->head != NULL || refill(cache, class_index)))
 			block = magazine_pop(bin, class_index, &usable);
-		/* not for a class of one size: its requests' blocks are filed in
-		 * it, and a larger block would only round the request up
-		 * (cache_magazine.h, CACHE_ABOVE_CLASSES) */
-		if (block == NULL && cache_class_sizes_vary(class_index))
+		/* none for a class of one size (cache_magazine.h,
+		 * CACHE_ABOVE_CLASSES: it would only round the request up) */
+		if (block == NULL)
 			block = magazine_take_above(cache->bins, class_index, &usable);
 		if (block != NULL) {
 			cache->bytes -= usable + HEAP_BLOCK_OVERHEAD;

@@ -747,10 +747,16 @@ START_TEST(test_blocks_from_the_classes_above_stay_within_the_bound)
 	ck_assert(cache_class_sizes_vary(cache_class_for_request(241)));
 	for (size_t usable = HEAP_ALIGN; usable <= THREAD_CACHE_MAX_USABLE; usable += HEAP_ALIGN)
 		largest[cache_class_for_block(usable)] = usable;
-	for (size_t size = 241; size <= THREAD_CACHE_MAX_USABLE; size++) {
-		unsigned c = cache_class_for_request(size);
-		for (unsigned above = c + 1;
-			above <= c + CACHE_ABOVE_CLASSES && above < CACHE_CLASSES; above++) {
+	for (size_t size = 0; size <= THREAD_CACHE_MAX_USABLE; size++) {
+		unsigned c = cache_class_for_request(size), last = cache_last_class_above(c);
+		ck_assert_uint_le(last, CACHE_CLASSES - 1);
+		if (size <= 240)
+			ck_assert_uint_eq(last, c);
+		else
+			ck_assert_uint_eq(last,
+				c + CACHE_ABOVE_CLASSES < CACHE_CLASSES ? c + CACHE_ABOVE_CLASSES
+									: CACHE_CLASSES - 1);
+		for (unsigned above = c + 1; above <= last; above++) {
 			ck_assert_uint_ge(cache_class_size(above), size);
 			ck_assert_uint_lt(largest[above], 2 * size);
 		}

@@ -165,15 +165,10 @@ size_t stress_release_chunk_max(size_t size)
 
 	if (size > THREAD_CACHE_MAX_USABLE)
 		return exact;
-	/* a block of the request's class or, for a class of several sizes, of
-	 * one of the CACHE_ABOVE_CLASSES above it (magazine_take_above): below
-	 * the size of the class after the highest of them (the last class: its
-	 * own, and no more) */
-	unsigned top = cache_class_for_request(size);
-	if (cache_class_sizes_vary(top))
-		top += CACHE_ABOVE_CLASSES;
-	if (top > CACHE_CLASSES - 1)
-		top = CACHE_CLASSES - 1;
+	/* a block of the request's class or of a class above it that
+	 * magazine_take_above may take from: below the size of the class after
+	 * the highest of them (the last class: its own, and no more) */
+	unsigned top = cache_last_class_above(cache_class_for_request(size));
 	size_t cached = top + 1 < CACHE_CLASSES
 		? cache_class_size(top + 1) - HEAP_ALIGN + HEAP_BLOCK_OVERHEAD
 		: cache_class_size(top) + HEAP_BLOCK_OVERHEAD;
