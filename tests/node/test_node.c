@@ -1822,6 +1822,35 @@ static pid_t start_churning_writer(struct fixture_pool *pool)
 	return child;
 }
 
+/*
+ * Waits (up to 5 s) until the churning writer is out of any quiet window:
+ * its seq, read from the pool's file, is odd again. The window a reader was
+ * granted ends only when the writer next runs after that reader said it was
+ * done; a reader started before then found seq even and copied without a
+ * window of its own. On a loaded machine that repeated: each window, asked
+ * for by a "check pool" round, was still open when the "pool" round after
+ * it copied, and 200 rounds described no copy made in a window of their own.
+ */
+static void wait_for_writer_outside_windows(const struct fixture_pool *pool)
+{
+	const struct timespec step = { 0, 100 * 1000 };
+	off_t seq_at = (off_t)((const unsigned char *)&pool->descriptor->seq - pool->region);
+	char path[PATH_MAX + 32];
+	uint64_t seq = 0;
+	int fd;
+
+	fixture_pool_path(pool, path, sizeof(path));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+	for (int waited = 0; waited < 50000; waited++) {
+		ck_assert_int_eq(pread(fd, &seq, sizeof(seq), seq_at), (ssize_t)sizeof(seq));
+		if (seq % 2 == 1)
+			break;
+		nanosleep(&step, NULL);
+	}
+	close(fd);
+}
+
 /* Sets the pool's quiet window budget in its file (0: the writer grants none). */
 static void set_quiet_budget(struct fixture_pool *pool, uint32_t budget_us)
 {
@@ -1843,10 +1872,12 @@ START_TEST(test_snapshots_while_a_writer_changes_the_pool)
 	/* the longest window: the test proves the protocol, not the speed */
 	set_quiet_budget(pool, 100000);
 	writer = start_churning_writer(pool);
-	/* 40 rounds, and more (up to 200) until one copy came from a window: a
-	 * copy that finds seq even (the writer still in a window granted for
-	 * the round before, on a loaded machine) is consistent without one */
+	/* 40 rounds, and more (up to 200) until one copy came from a window;
+	 * each round begins with the writer out of the window of the round
+	 * before (a copy that found seq even there was consistent without one
+	 * of its own, and on a loaded machine every copy did) */
 	for (int i = 0; i < 200 && (i < 40 || quiet == 0); i++, rounds++) {
+		wait_for_writer_outside_windows(pool);
 		/* a grant waited for up to 5 s: a loaded machine may be slow to
 		 * schedule the writer, which is no failure of the protocol */
 		struct result result = run_in_process(RUN_COMMAND, standard.dir, FAKE_PID, false,
