@@ -205,7 +205,7 @@ static void make_pool_private_pages(struct pool *pool)
 	/* the guard region's pages are copied too, and protected again after
 	 * (a new mapping has no protections): guarded.h */
 	guarded_fork_child_open(pool);
-	parent_fd = node_pool_file_open_inherited(pool->area);
+	parent_fd = node_pool_file_open_readable(pool->area, true);
 	if (parent_fd < 0) {
 		copy_from_mapping(pool);
 		guarded_fork_child_close(pool);

@@ -38,8 +38,10 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include <OS.h>
 
@@ -285,8 +287,8 @@ void free_memory_split(struct pool *pool, const void *rest, size_t usable)
  * (a write makes a page resident; reading one that is not would commit it,
  * on a tmpfs-backed pool): mincore() says which, a batch at a time.
  */
-static bool check_resident_zero(struct pool *pool, uintptr_t start, uintptr_t end, const char *what,
-	const area_malloc_owner *caller, struct pending_list *pending)
+static bool check_resident_zero_mincore(struct pool *pool, uintptr_t start, uintptr_t end,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending)
 {
 	enum { BATCH = 4096 };
 	unsigned char resident[BATCH];
@@ -308,6 +310,66 @@ static bool check_resident_zero(struct pool *pool, uintptr_t start, uintptr_t en
 		}
 	}
 	return sound;
+}
+
+/*
+ * The same for a pool whose area is its node file: the file's data ranges
+ * (lseek SEEK_DATA, SEEK_HOLE) are the pages that hold memory. The kernel
+ * finds them in its page cache's index, skipping holes wholesale, where
+ * mincore() looks each page up: over the untouched rest of an 8 GiB lazy
+ * pool that took 0.36 s at every delete_pool, check and exit. The pages of
+ * a data range are resident (or swapped), so reading them commits nothing.
+ * false in *usable: the file gave no answer (not opened, or lseek failed
+ * for another reason than the end of the data), and nothing was checked.
+ */
+static bool check_data_ranges_zero(struct pool *pool, uintptr_t start, uintptr_t end,
+	const char *what, const area_malloc_owner *caller, struct pending_list *pending,
+	bool *usable)
+{
+	uintptr_t base = (uintptr_t)pool->base;
+	off_t at = (off_t)(start - base), stop = (off_t)(end - base);
+	int fd = node_pool_file_open_readable(pool->area, false);
+	bool sound = true;
+
+	*usable = fd >= 0;
+	while (*usable && at < stop) {
+		off_t data = lseek(fd, at, SEEK_DATA), hole;
+
+		if (data < 0) {
+			*usable = errno == ENXIO; /* no data past at */
+			break;
+		}
+		if (data >= stop)
+			break;
+		hole = lseek(fd, data, SEEK_HOLE);
+		if (hole < 0) {
+			*usable = false;
+			break;
+		}
+		if (hole > stop)
+			hole = stop;
+		if (!check_fill(pool, (const unsigned char *)(base + (uintptr_t)data),
+			    (size_t)(hole - data), false, what, caller, pending))
+			sound = false;
+		at = hole;
+	}
+	if (fd >= 0)
+		close(fd);
+	return sound;
+}
+
+static bool check_resident_zero(struct pool *pool, uintptr_t start, uintptr_t end, const char *what,
+	const area_malloc_owner *caller, struct pending_list *pending)
+{
+	bool usable = false, sound = true;
+
+	if (debug_of(pool)->file_backed)
+		sound = check_data_ranges_zero(pool, start, end, what, caller, pending, &usable);
+	/* (a range checked before lseek failed is checked again: its reports
+	 * are made once, check_fill() fills what it reports) */
+	return usable
+		? sound
+		: check_resident_zero_mincore(pool, start, end, what, caller, pending) && sound;
 }
 
 bool free_memory_check(struct pool *pool, const void *start, size_t length, uintptr_t chunk_end,

@@ -560,7 +560,7 @@ void node_writer_forked_child(void)
 	/* The parent's node is not ours: close (never remove) what we inherited;
 	 * closing the process file also stops keeping the parent "alive". Its
 	 * directory stays open until the pools are the child's own: they are
-	 * copied from the parent's files (node_pool_file_open_inherited). */
+	 * copied from the parent's files (node_pool_file_open_readable). */
 	active = false;
 	inherited_dir_fd = dir_fd;
 	dir_fd = -1;
@@ -696,9 +696,11 @@ void node_pool_file_remove(area_id area)
 	mutex_unlock(&writer_lock);
 }
 
-int node_pool_file_open_inherited(area_id area)
+int node_pool_file_open_readable(area_id area, bool parents)
 {
-	return open_pool_file(inherited_dir_fd, area, O_RDONLY);
+	return open_pool_file(parents ? inherited_dir_fd
+				      : __atomic_load_n(&dir_fd, __ATOMIC_ACQUIRE),
+		area, O_RDONLY);
 }
 
 void node_writer_fork_done(void)

@@ -62,9 +62,12 @@ void node_pool_file_discard(int fd);
 /* delete_pool: the file goes away with the pool. */
 void node_pool_file_remove(area_id area);
 
-/* In a forked child, until node_writer_fork_done(): the parent's file of a
- * pool, opened read-only (-1 with errno when it cannot be). */
-int node_pool_file_open_inherited(area_id area);
+/* A pool's file, opened read-only (-1 with errno when it cannot be): this
+ * process's, for one look at which of its pages hold memory (lseek
+ * SEEK_DATA; no lock taken, so it may be called under a pool's lock, as
+ * node_reserve_pages); or, with parents, in a forked child until
+ * node_writer_fork_done(), the parent's. */
+int node_pool_file_open_readable(area_id area, bool parents);
 void node_writer_fork_done(void);
 
 /*

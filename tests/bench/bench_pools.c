@@ -13,6 +13,14 @@
  *                       in a row fail); pool_fill_*_asked: the same bytes
  *                       over create_pool's size (the debug build makes its
  *                       area larger than asked, for its headers);
+ *   pool_churn_held     blocks a 16 MiB pool holds when it is churned to
+ *                       exhaustion with sizes 16..4095 (log-uniform): three
+ *                       steps in four free a random live block and allocate
+ *                       another, the fourth adds one, until an allocation
+ *                       fails. A fill never reuses a freed block, so it does
+ *                       not see the heap's fragmentation nor the release
+ *                       build's caches handing a larger freed block to a
+ *                       smaller request; a driver's pool under load does;
  *   pool_create_delete_us  create_pool(1 MiB) + one malloc/free + delete_pool;
  *   pool_big_*          an 8 GiB B_NO_LOCK pool: create and delete time,
  *                       resident memory added by create_pool and by a first
@@ -119,6 +127,37 @@ static void emit_fill(const struct bench_allocator *allocator, size_t size, cons
 	bench_emit(asked_key, (double)handed_out / (double)FILL_POOL_BYTES);
 }
 
+static void emit_churn_held(const struct bench_allocator *allocator)
+{
+	const void *pool = bench_pool_open(allocator, FILL_POOL_BYTES);
+	size_t capacity = FILL_POOL_BYTES / 16, held = 0;
+	void **blocks = checked_calloc(capacity, sizeof(*blocks));
+	struct bench_rng rng = { 0xa4093822299f31d0ULL };
+
+	for (uint64_t step = 0; held < capacity; step++) {
+		size_t request = bench_log_uniform(&rng, 4, 12);
+		size_t slot = held;
+
+		if (step % 4 != 3 && held > 0) {
+			slot = (size_t)(bench_rng_next(&rng) % held);
+			allocator->release(pool, blocks[slot]);
+		}
+		blocks[slot] = allocator->allocate(pool, request);
+		if (blocks[slot] == NULL) {
+			if (slot != held)
+				blocks[slot] = blocks[--held];
+			break;
+		}
+		if (slot == held)
+			held++;
+	}
+	bench_emit("pool_churn_held", (double)held);
+	for (size_t i = 0; i < held; i++)
+		allocator->release(pool, blocks[i]);
+	free(blocks);
+	bench_pool_close(allocator, pool);
+}
+
 static void emit_create_delete_rate(const struct bench_allocator *allocator)
 {
 	uint64_t start = bench_now_ns();
@@ -213,6 +252,7 @@ void bench_run_pool_figures(const struct bench_allocator *allocator)
 	emit_fill(allocator, 64, "pool_fill_64");
 	emit_fill(allocator, 4000, "pool_fill_4000");
 	emit_fill(allocator, 0, "pool_fill_random");
+	emit_churn_held(allocator);
 	emit_create_delete_rate(allocator);
 	emit_big_pool(allocator);
 }

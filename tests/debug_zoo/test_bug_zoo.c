@@ -1849,32 +1849,60 @@ END_TEST
  * that takes the memory), and named by the block it came from.
  */
 
-/* The issue's case: a write past the last block of a pool, into memory no
- * block ever used (ASan and Valgrind both catch it). */
-START_TEST(write_past_the_last_block)
+/*
+ * The issue's case: a write past the last block of a pool, into memory no
+ * block ever used (ASan and Valgrind both catch it): offset bytes from the
+ * block, in the touched mark's page (150: past the canary, 12, the free
+ * chunk's header, 16, and links, 16), or pages above it, which no block
+ * ever used and which hold memory only where they were written. A check
+ * finds those in the pool's node file (its data ranges, lseek SEEK_DATA)
+ * or, for a pool without a node file, with mincore(); either way the write
+ * is named by the last block.
+ */
+static void write_above_the_last_block(const char *options, size_t offset)
 {
 	struct site allocated;
 	struct zoo zoo;
 	unsigned char *block;
+	char text[160];
 
-	zoo_start(&zoo, NULL);
+	zoo_start(&zoo, options);
 	AT(allocated, block = am->malloc(zoo.pool[B], 100));
-	/* past the canary (12), the free chunk's header (16) and links (16) */
-	poke(block, 150, "W", 1);
+	poke(block, offset, "W", 1);
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[B]), 1);
 	assert_reports(1);
 	assert_report(0,
 		&(struct expected){ "heap-buffer-overflow", block, 100, zoo.pool[B], zoo.area[B],
-			NULL, -1, 51, &allocated, NULL, NULL });
-	assert_text_has(0,
-		"a write 50 bytes to the right of the 100-byte block landed in free "
-		"memory above it (found at check)");
-	assert_text_has(0, "first damaged byte at offset 150 from the block");
+			NULL, -1, offset - 100 + 1, &allocated, NULL, NULL });
+	snprintf(text, sizeof(text),
+		"a write %zu bytes to the right of the 100-byte block landed in free memory "
+		"above it (found at check)",
+		offset - 100);
+	assert_text_has(0, text);
+	snprintf(text, sizeof(text), "first damaged byte at offset %zu from the block", offset);
+	assert_text_has(0, text);
 	/* reported once: the free memory is sound again */
 	ck_assert_int_eq(dbg->check_pool(zoo.pool[B]), 0);
 	am->free(zoo.pool[B], block);
 	zoo_assert_sound(&zoo);
 	zoo_finish(&zoo, 1);
+}
+
+START_TEST(write_past_the_last_block)
+{
+	write_above_the_last_block(NULL, 150);
+}
+END_TEST
+
+START_TEST(write_pages_above_the_touched_mark_node_file)
+{
+	write_above_the_last_block(NULL, 5 * 4096 + 7);
+}
+END_TEST
+
+START_TEST(write_pages_above_the_touched_mark_no_node)
+{
+	write_above_the_last_block("node=0", 5 * 4096 + 7);
 }
 END_TEST
 
@@ -3571,6 +3599,8 @@ static Suite *bug_zoo_suite(void)
 	tcase_add_test(check, underflow_over_the_chunk_tags);
 	tcase_add_test(check, one_byte_in_a_prev_size_tag);
 	tcase_add_test(check, write_past_the_last_block);
+	tcase_add_test(check, write_pages_above_the_touched_mark_node_file);
+	tcase_add_test(check, write_pages_above_the_touched_mark_no_node);
 	tcase_add_test(check, write_into_a_block_freed_long_ago);
 	tcase_add_test(check, write_beyond_the_checked_start_is_not_checked_at_malloc);
 	tcase_add_test(check, max_free_check_size_checks_the_whole_block_at_malloc);
