@@ -1,7 +1,7 @@
 # The test suite, one folder per feature. Every test program is a Check
 # suite; automake's parallel driver runs them.
 CHECK_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(DW_CFLAGS) -I$(top_srcdir)/tests
-EXTRA_DIST += tests/support/debug_command.h tests/support/check_main.h tests/support/test_stacks.h \
+EXTRA_DIST += tests/support/alarm.h tests/support/debug_command.h tests/support/check_main.h tests/support/test_stacks.h \
 	tests/support/wild_write.h tests/support/read_stream.h \
 	tests/support/report_recorder.h tests/support/debug_options.h tests/support/debug_module.h \
 	tests/support/damage_pattern.h

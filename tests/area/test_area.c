@@ -36,6 +36,7 @@
 #endif
 
 #include "kernel/area_internal.h"
+#include "support/alarm.h"
 #include "support/check_main.h"
 #include "support/scale.h"
 
@@ -1048,6 +1049,16 @@ START_TEST(test_fork_while_another_thread_creates_areas)
 	fprintf(stderr, "test_area: fork while threads run: skipped under ThreadSanitizer\n");
 	return;
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+	/* Debian 12's libasan (GCC 12) takes no lock around fork(): a child
+	 * forked while the other thread refills ASan's allocator inherits that
+	 * size class's mutex held and hangs in its first calloc (create_area's
+	 * record; gdb: SizeClassAllocator64::GetFromAllocator). This test
+	 * failed so in about 1 run in 30 under load; the plain build never
+	 * hangs there. Nothing of ours is involved: tested in the plain build */
+	fprintf(stderr, "test_area: fork while threads run: skipped under AddressSanitizer\n");
+	return;
+#endif
 #ifdef HAVE_VALGRIND_MEMCHECK_H
 	/* each child would be checked for leaks at _exit, and the other
 	 * thread's half-made areas are its "leaks": tested in the other builds */
@@ -1065,7 +1076,7 @@ START_TEST(test_fork_while_another_thread_creates_areas)
 		if (child == 0) {
 			void *address = NULL;
 			/* a hang here (the registry lock inherited held) ends in alarm */
-			alarm(10);
+			test_alarm(10);
 			area_id area = create_area("child", &address, B_ANY_ADDRESS, PAGE,
 				B_NO_LOCK, B_READ_AREA | B_WRITE_AREA);
 			_exit(area > 0 && delete_area(area) == B_OK ? 0 : 1);

@@ -68,6 +68,7 @@
 #include "kernel/area_internal.h"
 #include "module/module_log.h"
 #include "support/debug_command.h"
+#include "support/alarm.h"
 #include "support/check_main.h"
 #include "support/debug_options.h"
 
@@ -637,8 +638,7 @@ static struct child_run run_child(void (*body)(void *), void *context)
 		dup2(fd, STDERR_FILENO);
 		close(fd);
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		signal(SIGALRM, SIG_DFL);
-		alarm(CHILD_TIME_LIMIT);
+		test_alarm(CHILD_TIME_LIMIT);
 		body(context);
 		child_failed(__LINE__, "the child's body returned");
 	}

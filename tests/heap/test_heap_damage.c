@@ -27,6 +27,7 @@
 #include "config.h"
 
 #include "core/heap.h"
+#include "support/alarm.h"
 #include "support/check_main.h"
 #include "support/damage_pattern.h"
 #include "support/scale.h"
@@ -224,7 +225,7 @@ static int run_case_child(size_t size, enum neighbour_state state, enum damage_k
 	struct outcome outcome;
 	size_t walked = 0;
 
-	alarm(CASE_SECONDS);
+	test_alarm(CASE_SECONDS);
 	build(&layout, size, state);
 	if (!damage(&layout, kind, pattern, amount))
 		return CASE_NOT_RUN;

@@ -41,6 +41,7 @@
 #include "node/node_commands.h"
 #include "node/node_reader.h"
 #include "node_fixture.h"
+#include "support/alarm.h"
 #include "support/check_main.h"
 #include "support/read_stream.h"
 
@@ -2706,9 +2707,9 @@ static void driver_calls(struct driver *driver, unsigned long calls)
 	unsigned long done = 0;
 
 	ck_assert(dprintf(driver->input, "calls %lu\n", calls) > 0);
-	alarm(120);
+	test_alarm(120);
 	ck_assert_msg(fgets(line, sizeof(line), driver->output) != NULL, "the driver said nothing");
-	alarm(0);
+	test_alarm(0);
 	ck_assert_msg(sscanf(line, "done %lu", &done) == 1 && done == calls, "%s", line);
 }
 

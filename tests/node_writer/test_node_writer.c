@@ -51,6 +51,7 @@
 #include <drivers/area_malloc_debug.h>
 
 #include "format/node_format.h"
+#include "support/alarm.h"
 #include "support/check_main.h"
 #include "support/debug_options.h"
 
@@ -362,15 +363,6 @@ static char *captured_stderr(struct stderr_capture *capture)
 
 /* ---- children ---- */
 
-/* Ends this process with SIGALRM after seconds (0: disarms). Check's
- * SIGALRM handler, inherited from its runner, would kill the runner's whole
- * process group instead. */
-static void arm_alarm(unsigned seconds)
-{
-	signal(SIGALRM, SIG_DFL);
-	alarm(seconds);
-}
-
 struct child {
 	pid_t pid;
 	int command_fd; /* the test writes a byte: the child goes on (or ends) */
@@ -393,7 +385,7 @@ static void start_child(struct child *child, void (*body)(int command_fd, int re
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (getppid() != parent)
 			_exit(CHILD_FAILED);
-		arm_alarm(CHILD_TIME_LIMIT);
+		test_alarm(CHILD_TIME_LIMIT);
 		close(commands[1]);
 		close(reports[0]);
 		body(commands[0], reports[1]);

@@ -36,6 +36,7 @@
 #include "core/thread_cache_fast.h"
 #include "kernel/sanitizers.h"
 #include "pool_test_support.h"
+#include "support/alarm.h"
 #include "support/check_main.h"
 #include "support/scale.h"
 
@@ -517,7 +518,7 @@ START_TEST(test_fork_while_another_thread_allocates)
 		int status;
 		ck_assert_int_ge(child, 0);
 		if (child == 0) {
-			alarm(20); /* a lock inherited held would hang here */
+			test_alarm(20); /* a lock inherited held would hang here */
 			for (int i = 0; i < 100; i++) {
 				void *block = am->malloc(churner.pool, 100 + (size_t)i);
 				if (block == NULL)

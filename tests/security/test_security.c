@@ -56,6 +56,7 @@
 
 #include "format/node_format.h"
 #include "format/symbolize.h"
+#include "support/alarm.h"
 #include "support/check_main.h"
 #include "support/debug_options.h"
 
@@ -210,7 +211,7 @@ static pid_t fork_with_stderr_pipe(int *err_fd, unsigned seconds)
 		dup2(pipe_fds[1], STDERR_FILENO);
 		close(pipe_fds[0]);
 		close(pipe_fds[1]);
-		alarm(seconds);
+		test_alarm(seconds);
 		return 0;
 	}
 	close(pipe_fds[1]);
@@ -408,7 +409,7 @@ static int run_pooldump(const char *const *arguments, char **err)
 		dup2(pipe_fds[1], STDOUT_FILENO);
 		close(pipe_fds[0]);
 		close(pipe_fds[1]);
-		alarm(30);
+		test_alarm(30);
 		execv(pooldump, (char *const *)argv);
 		_exit(127);
 	}
@@ -560,12 +561,12 @@ START_TEST(symbolizer_neither_waits_on_nor_opens_special_files)
 	images[1] = (struct symbolizer_image){ "/dev/zero", 0x30000, 0x30000, 0x40000, NULL, 0 };
 	symbolizer = symbolizer_open_images(images, 2);
 	ck_assert_ptr_nonnull(symbolizer);
-	alarm(10); /* a FIFO opened for reading would block here */
+	test_alarm(10); /* a FIFO opened for reading would block here */
 	symbolize(symbolizer, 0x10100, &info);
 	ck_assert_int_eq(info.image_status, SYMBOL_IMAGE_MISSING);
 	symbolize(symbolizer, 0x30100, &info);
 	ck_assert_int_eq(info.image_status, SYMBOL_IMAGE_MISSING);
-	alarm(0);
+	test_alarm(0);
 	symbolizer_close(symbolizer);
 	remove_scratch();
 }
@@ -708,7 +709,7 @@ START_TEST(hostile_node_never_steers_roots_reader)
 	ck_assert_int_ge(attacker, 0);
 	if (attacker == 0) {
 		close(report_pipe[0]);
-		alarm(60);
+		test_alarm(60);
 		hostile_driver(nodes, report_pipe[1]);
 	}
 	close(report_pipe[1]);
