@@ -143,6 +143,7 @@ void guarded_pool_init(struct pool *pool, void *memory, bool locked)
 	table->region = region;
 	table->pages = region_pages;
 	table->slots = pool_slots;
+	table->slots_used = 0;
 	table->pool = pool;
 	table->slot = (struct guard_slot *)(table + 1);
 	table->page_owner = (uint16_t *)(table->slot + pool_slots);
@@ -359,10 +360,15 @@ static uint32_t find_pages(struct guarded_pool *table, uint32_t count)
 
 static struct guard_slot *find_slot(struct guarded_pool *table)
 {
-	for (uint32_t i = 0; i < table->slots; i++)
+	uint32_t used = slots_in_use(table);
+
+	for (uint32_t i = 0; i < used; i++)
 		if (table->slot[i].state == GUARD_SLOT_FREE)
 			return &table->slot[i];
-	return NULL;
+	if (used == table->slots)
+		return NULL;
+	table->slots_used = used + 1;
+	return &table->slot[used];
 }
 
 static void tag_of(struct guard_tag *tag, const area_malloc_owner *owner)
@@ -580,7 +586,7 @@ int guarded_check_locked(struct pool *pool, struct pending_list *pending, size_t
 	struct guarded_pool *table = table_of(pool);
 	int problems = 0;
 
-	for (uint32_t i = 0; table != NULL && i < table->slots; i++) {
+	for (uint32_t i = 0; table != NULL && i < slots_in_use(table); i++) {
 		struct guard_slot *slot = &table->slot[i];
 		if (slot->state != GUARD_SLOT_LIVE)
 			continue;
@@ -686,7 +692,7 @@ void guarded_for_each_live(struct pool *pool, bool want_frames, guarded_live_fn 
 {
 	struct guarded_pool *table = table_of(pool);
 
-	for (uint32_t i = 0; table != NULL && i < table->slots; i++) {
+	for (uint32_t i = 0; table != NULL && i < slots_in_use(table); i++) {
 		const struct guard_slot *slot = &table->slot[i];
 		area_malloc_owner owner;
 		if (slot->state != GUARD_SLOT_LIVE)
@@ -774,7 +780,7 @@ void guarded_fork_child_close(struct pool *pool)
 	if (table == NULL)
 		return;
 	mprotect((void *)table->region, (size_t)table->pages * B_PAGE_SIZE, PROT_NONE);
-	for (uint32_t i = 0; i < table->slots; i++) {
+	for (uint32_t i = 0; i < slots_in_use(table); i++) {
 		struct guard_slot *slot = &table->slot[i];
 		if (slot->state == GUARD_SLOT_LIVE)
 			mprotect((void *)data_start(table, slot),

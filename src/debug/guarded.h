@@ -48,6 +48,10 @@
  *      reads; not in the descriptor's counters, which count the heap's
  *      blocks, D3) and in release_charged (D6) by their
  *      requested size as a heap block would: guard pages are not charged.
+ *   G5 the slots at and above slots_used are FREE and were never written
+ *      (find_slot takes the lowest free slot): walks over slots stop there,
+ *      so a pool that guarded few blocks faults in none of the table's
+ *      other pages (its file keeps holes there) at a check or delete_pool.
  *   Past guard_pool_max blocks in a pool or guard_process_max live blocks
  *   in the process, or when the region has no room, a block is an ordinary
  *   canary block: a guard never makes an allocation fail.

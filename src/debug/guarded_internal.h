@@ -23,6 +23,10 @@ struct guarded_pool {
 	struct guard_table format;
 	uintptr_t region; /* page aligned */
 	uint32_t pages, slots;
+	/* slots at and above this index were never handed out: find_slot takes
+	 * the lowest free one, so the walks over live slots stop here and never
+	 * fault in (nor make file data of) the table's untouched pages */
+	uint32_t slots_used;
 	uint32_t quarantine_head, quarantine_tail; /* slot + 1 (0: empty) */
 	uint32_t next_fit;                         /* where the search for pages begins */
 	uint32_t mode;                             /* B_AREA_MALLOC_GUARD_* (set_pool_guard) */
@@ -36,6 +40,12 @@ struct guarded_pool {
 static inline struct guarded_pool *table_of(struct pool *pool)
 {
 	return debug_of(pool)->guarded;
+}
+
+/* The end of the slots a walk over live ones must look at. */
+static inline uint32_t slots_in_use(const struct guarded_pool *table)
+{
+	return table->slots_used < table->slots ? table->slots_used : table->slots;
 }
 
 /* The slot of a page, or NULL (atomic loads: the fault callback reads it
