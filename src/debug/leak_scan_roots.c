@@ -62,23 +62,9 @@ static void scan_resident(struct scan_roots *roots, struct scan_engine *engine, 
 		size_t pages = (end - at + page - 1) / page;
 		if (pages > roots->residency_pages)
 			pages = roots->residency_pages;
-		if (mincore((void *)at, pages * page, roots->residency) == 0) {
-			for (size_t i = 0; i < pages;) {
-				size_t run = i;
-				uintptr_t from, to;
-				if (!(roots->residency[i] & 1)) {
-					i++;
-					continue;
-				}
-				while (run < pages && (roots->residency[run] & 1))
-					run++;
-				from = at + i * page;
-				to = at + run * page;
-				scan_engine_root(engine, from < start ? start : from,
-					to > end ? end : to);
-				i = run;
-			}
-		}
+		if (mincore((void *)at, pages * page, roots->residency) == 0)
+			scan_engine_root_pages(engine, start, end, at, page, roots->residency,
+				pages);
 		at += pages * page;
 	}
 }

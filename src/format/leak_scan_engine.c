@@ -105,6 +105,30 @@ void scan_engine_root(struct scan_engine *engine, uintptr_t start, uintptr_t end
 	propagate(engine);
 }
 
+void scan_engine_root_pages(struct scan_engine *engine, uintptr_t start, uintptr_t end,
+	uintptr_t first_page, uintptr_t page, const unsigned char *populated, size_t pages)
+{
+	for (size_t i = 0; i < pages;) {
+		size_t run = i;
+		uintptr_t from, to;
+		if (!(populated[i] & 1)) {
+			i++;
+			continue;
+		}
+		while (run < pages && (populated[run] & 1))
+			run++;
+		from = first_page + i * page;
+		to = first_page + run * page;
+		if (from < start)
+			from = start;
+		if (to > end)
+			to = end;
+		if (from < to)
+			scan_engine_root(engine, from, to);
+		i = run;
+	}
+}
+
 void scan_engine_root_block(struct scan_engine *engine, size_t index)
 {
 	reach(engine, index, 0);

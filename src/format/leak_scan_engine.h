@@ -79,6 +79,14 @@ size_t scan_engine_find(const struct scan_engine *engine, uintptr_t word);
 /* Every block that [start, end) reaches, and what they reach in turn. */
 void scan_engine_root(struct scan_engine *engine, uintptr_t start, uintptr_t end);
 
+/* The part of [start, end) on pages that hold data, as roots: pages page
+ * bytes long from first_page on, populated[i] & 1 telling whether page i
+ * holds any (mincore's vector; a scan from outside fills one from
+ * pagemap). A page never touched holds no pointer, and reading it would
+ * fault it in. */
+void scan_engine_root_pages(struct scan_engine *engine, uintptr_t start, uintptr_t end,
+	uintptr_t first_page, uintptr_t page, const unsigned char *populated, size_t pages);
+
 /* A block marked as a root: reached, and its contents scanned. */
 void scan_engine_root_block(struct scan_engine *engine, size_t index);
 

@@ -11,6 +11,12 @@
  * the stack pointers are unknown, so each stack is scanned whole, which is
  * conservative (dead frames may hold a block).
  *
+ * Only the target's populated pages are read (present or swapped, as
+ * /proc/PID/pagemap says: the remote mincore): reading a page the target
+ * never touched makes the kernel fault it in, in the target. A scan of a
+ * target under AddressSanitizer read the pieces of its shadow below 1 TiB
+ * whole and grew the target to 24 GiB, until the OOM killer ended it.
+ *
  * With --stop every thread is stopped (node_scan_stop.c) for one scan: the
  * registers are roots too, and of a stack only what lies above its pointer.
  *
@@ -85,9 +91,10 @@ struct scan_pass {
 
 struct remote {
 	pid_t pid;
-	int mem_fd;   /* /proc/PID/mem, -1 until needed or when refused */
-	int refused;  /* errno of the last refused read, 0: none */
-	size_t reads; /* reads that succeeded */
+	int mem_fd;     /* /proc/PID/mem, -1 until needed or when refused */
+	int pagemap_fd; /* /proc/PID/pagemap, -1 when refused */
+	int refused;    /* errno of the last refused read, 0: none */
+	size_t reads;   /* reads that succeeded */
 	const struct scan_pass *pass;
 };
 
@@ -309,10 +316,50 @@ static void scan_registers(struct scan_engine *engine, const struct scan_world *
 	}
 }
 
+/* pagemap's entry bits: the page is in memory, or in swap */
+#define PAGEMAP_PRESENT (UINT64_C(1) << 63)
+#define PAGEMAP_SWAPPED (UINT64_C(1) << 62)
+/* entries read at once: 32 KiB, 16 MiB of the target's address space */
+#define PAGEMAP_BATCH 4096
+
+/* [start, end) of the target into the engine as far as its pages are
+ * populated; all of it when pagemap cannot tell (refused, or a read that
+ * fails: what the scan did before it asked). */
+static void scan_populated(struct scan_engine *engine, struct remote *remote, uint64_t start,
+	uint64_t end)
+{
+	/* one scan at a time (pooldump) */
+	static uint64_t entries[PAGEMAP_BATCH];
+	static unsigned char populated[PAGEMAP_BATCH];
+	const uint64_t page = (uint64_t)sysconf(_SC_PAGESIZE);
+	uint64_t at = start & ~(page - 1);
+
+	while (at < end) {
+		uint64_t want = (end - at + page - 1) / page;
+		ssize_t got = -1;
+		if (want > PAGEMAP_BATCH)
+			want = PAGEMAP_BATCH;
+		if (remote->pagemap_fd >= 0)
+			got = pread(remote->pagemap_fd, entries, (size_t)want * sizeof(*entries),
+				(off_t)(at / page * sizeof(*entries)));
+		if (got <= 0 || got % (ssize_t)sizeof(*entries) != 0) {
+			scan_engine_root(engine, (uintptr_t)(at < start ? start : at),
+				(uintptr_t)end);
+			return;
+		}
+		size_t count = (size_t)got / sizeof(*entries);
+		for (size_t i = 0; i < count; i++)
+			populated[i] = (entries[i] & (PAGEMAP_PRESENT | PAGEMAP_SWAPPED)) != 0;
+		scan_engine_root_pages(engine, (uintptr_t)start, (uintptr_t)end, (uintptr_t)at,
+			(uintptr_t)page, populated, count);
+		at += count * page;
+	}
+}
+
 /* Every root mapping of the maps text into the engine; in a stopped
  * thread's stack, only from its floor up. */
-static void scan_roots(struct scan_engine *engine, const struct scan_pass *pass, char *maps,
-	const struct scan_world *world)
+static void scan_roots(struct scan_engine *engine, struct remote *remote,
+	const struct scan_pass *pass, char *maps, const struct scan_world *world)
 {
 	for (char *line = maps, *next; line != NULL && *line != '\0'; line = next) {
 		unsigned long long start, end;
@@ -326,7 +373,7 @@ static void scan_roots(struct scan_engine *engine, const struct scan_pass *pass,
 			|| strcmp(path, "[vvar]") == 0 || strcmp(path, "[vsyscall]") == 0
 			|| meets_pool(pass, start, end))
 			continue;
-		scan_engine_root(engine, (uintptr_t)stack_floor(world, start, end), (uintptr_t)end);
+		scan_populated(engine, remote, stack_floor(world, start, end), end);
 	}
 	scan_registers(engine, world);
 }
@@ -367,7 +414,7 @@ static bool scan_once(struct session *session, struct remote *remote, struct sca
 	scan_engine_init(engine, blocks, state, stack, pass->count, true, &reader);
 	remote->refused = 0;
 	remote->reads = 0;
-	scan_roots(engine, pass, maps, world);
+	scan_roots(engine, remote, pass, maps, world);
 	/* refused and nothing read: the process is closed to this reader (a
 	 * page that cannot be read is EFAULT, never EPERM) */
 	if (remote->refused != 0 && remote->reads == 0)
@@ -523,7 +570,7 @@ int command_scan(struct session *session, int argc, char **argv)
 {
 	struct scan_pass passes[2] = { 0 };
 	struct scan_totals totals = { 0 };
-	struct remote remote = { .mem_fd = -1 };
+	struct remote remote = { .mem_fd = -1, .pagemap_fd = -1 };
 	struct output *out = &session->out;
 	struct scan_world world = { 0 };
 	double min_age = 5.0, interval = 1.0;
@@ -558,6 +605,8 @@ int command_scan(struct session *session, int argc, char **argv)
 	remote.pid = session->node->pid;
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)remote.pid);
 	remote.mem_fd = open(path, O_RDONLY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", (int)remote.pid);
+	remote.pagemap_fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (stop) {
 		/* one scan of a process that holds still */
 		passes_made = 1;
@@ -617,5 +666,7 @@ finish:
 	pass_free(&passes[1]);
 	if (remote.mem_fd >= 0)
 		close(remote.mem_fd);
+	if (remote.pagemap_fd >= 0)
+		close(remote.pagemap_fd);
 	return session_finish(session);
 }

@@ -23,6 +23,10 @@
  * In mode "register" (x86-64; elsewhere it exits 77 at once) one more
  * thread holds the only pointer to a 136-byte block from register_holder
  * in a register (leak_scan/register_hold.h) while it waits.
+ * In mode "reserve" the driver also reserves RESERVE_BYTES of readable and
+ * writable memory it never touches but for one page in the middle, which
+ * holds the only pointer to a 104-byte block (held: a scan must read that
+ * page, and must not fault in the others).
  *
  * Locking: the helper thread only blocks on a pipe.
  */
@@ -65,6 +69,10 @@ static int hidden_count;
 /* a trip count the compiler cannot see: an unrolled loop makes call sites */
 static volatile int two = 2;
 static int thread_pipe[2], ready_pipe[2], register_pipe[2];
+
+/* mode "reserve": 4 GiB, of which the page at the middle is touched */
+#define RESERVE_BYTES ((size_t)4 << 30)
+static uintptr_t reserve_hidden; /* the page's address, complemented */
 
 NOINLINE static void *alloc(size_t size)
 {
@@ -215,6 +223,16 @@ int main(int argc, char **argv)
 		return 2;
 	if (argc > 1 && strcmp(argv[1], "dumpable0") == 0)
 		prctl(PR_SET_DUMPABLE, 0);
+	if (argc > 1 && strcmp(argv[1], "reserve") == 0) {
+		char *reserve = mmap(NULL, RESERVE_BYTES, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (reserve == MAP_FAILED)
+			return 2;
+		/* the page's address only as a number the scan cannot take for
+		 * one (the reservation's address is dropped with reserve) */
+		reserve_hidden = ~(uintptr_t)(reserve + RESERVE_BYTES / 2);
+		((void **)~reserve_hidden)[7] = alloc(104);
+	}
 	area = (int)area_for(list_head);
 	printf("ready %d\n", area);
 	fflush(stdout);
@@ -236,6 +254,11 @@ int main(int argc, char **argv)
 	allocator->free(pool, malloc_holder[0]);
 	free(malloc_holder);
 	allocator->free(pool, interior - 40);
+	if (reserve_hidden != 0) {
+		void **page = (void **)~reserve_hidden;
+		allocator->free(pool, page[7]);
+		munmap((char *)page - RESERVE_BYTES / 2, RESERVE_BYTES);
+	}
 	for (int i = 0; i < hidden_count; i++)
 		allocator->free(pool, (void *)~hidden[i]);
 	allocator->delete_pool(pool);

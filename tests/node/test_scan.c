@@ -6,8 +6,10 @@
  * outside and must report exactly the lost ones (exit status 1), nothing
  * when the blocks are too young (0), refuse a process it may not read (4)
  * and say a dead one is gone (3); a block only a register holds is held
- * with --stop, reported without. No assertion depends on timing: the
- * scans use --interval 0.1 and --min-age 0 (or an hour).
+ * with --stop, reported without; a scan reads only the pages the target
+ * populated, so a large reservation it never touched is not faulted in.
+ * No assertion depends on timing: the scans use --interval 0.1 and
+ * --min-age 0 (or an hour).
  */
 #include "config.h"
 
@@ -252,6 +254,57 @@ START_TEST(test_scan_stop)
 END_TEST
 
 /* Blocks younger than --min-age are never reported: status 0. */
+/* A line "NAME: N kB" of /proc/PID/status, in kB; -1 when absent. */
+static long status_kib(pid_t pid, const char *name)
+{
+	char path[64], line[256];
+	long value = -1;
+	size_t length = strlen(name);
+	FILE *file;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	file = fopen(path, "r");
+	ck_assert_ptr_nonnull(file);
+	while (fgets(line, sizeof(line), file) != NULL)
+		if (strncmp(line, name, length) == 0 && line[length] == ':')
+			value = strtol(line + length + 1, NULL, 10);
+	fclose(file);
+	return value;
+}
+
+/* A target with 4 GiB it never touched but for one page (which holds the
+ * only pointer to a block): the scans read that page and leave the rest
+ * alone. Before, the scan read every page of a mapping under 1 TiB, and
+ * the kernel faulted each in, in the target: pieces of AddressSanitizer's
+ * shadow grew a test process to 24 GiB until the OOM killer ended it.
+ * Here reading the 4 GiB would map a zero page at each of its million
+ * pages: 8 MiB of page tables, or 4 GiB resident where reads allocate. */
+START_TEST(test_scan_leaves_untouched_memory_alone)
+{
+	const char *const stopped[] = { "--stop", "--min-age", "0", NULL };
+	const char *const twice[] = { "--min-age", "0", "--interval", "0.1", NULL };
+	struct target target;
+	struct result result;
+	long rss, tables;
+
+	target_start(&target, "reserve", -1);
+	rss = status_kib(target.pid, "VmRSS");
+	tables = status_kib(target.pid, "VmPTE");
+	ck_assert(rss > 0 && tables > 0);
+	result = scan_finding(&target, stopped, DRIVER_LOST);
+	result_free(&result);
+	result = scan_finding(&target, twice, DRIVER_LOST);
+	result_free(&result);
+	ck_assert_msg(status_kib(target.pid, "VmPTE") - tables < 1024,
+		"the scans grew the target's page tables from %ld to %ld kB", tables,
+		status_kib(target.pid, "VmPTE"));
+	ck_assert_msg(status_kib(target.pid, "VmRSS") - rss < 64 * 1024,
+		"the scans grew the target's resident set from %ld to %ld kB", rss,
+		status_kib(target.pid, "VmRSS"));
+	target_finish(&target);
+}
+END_TEST
+
 START_TEST(test_scan_min_age)
 {
 	const char *const arguments[] = { "--min-age", "3600", "--interval", "0", NULL };
@@ -381,6 +434,7 @@ int main(void)
 	tcase_add_test(tcase, test_scan_reports_exactly_the_lost_blocks);
 	tcase_add_test(tcase, test_scan_json);
 	tcase_add_test(tcase, test_scan_stop);
+	tcase_add_test(tcase, test_scan_leaves_untouched_memory_alone);
 	tcase_add_test(tcase, test_scan_min_age);
 	tcase_add_test(tcase, test_scan_bad_arguments);
 	tcase_add_test(tcase, test_scan_dead_process);
